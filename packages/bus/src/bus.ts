@@ -1,0 +1,68 @@
+/**
+ * The bus: publish to a topic, consume it in a consumer group, commit what has
+ * been processed. Two adapters speak it: Kafka (kafkajs) and the embedded bus,
+ * a durable log in PostgreSQL. Delivery is at least once; a consumer commits
+ * only after its batch is stored, so a killed consumer's batch is redelivered.
+ */
+export interface OutgoingMessage {
+  /** Messages of one key keep their order (they share a partition). */
+  key: string;
+  value: string | Buffer;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  partition: number;
+  /** Position in the partition, as a decimal string (Kafka offsets are int64). */
+  offset: string;
+  key: string;
+  value: Buffer;
+}
+
+export interface Batch {
+  topic: string;
+  partition: number;
+  /** In partition order, never empty. */
+  messages: IncomingMessage[];
+  /** Highest offset in the partition + 1 when the batch was fetched, for lag. */
+  highWatermark: string;
+}
+
+export interface ConsumeOptions {
+  topic: string;
+  groupId: string;
+  /**
+   * One partition's messages at a time. When it resolves the batch is committed
+   * (unless `autoCommit` is false); when it throws, nothing is committed and the
+   * batch comes again.
+   */
+  eachBatch(batch: Batch): Promise<void>;
+  autoCommit?: boolean;
+  /** Upper bound on messages per batch (memory is bounded by it). */
+  maxBatchSize?: number;
+  /** How long a silent member keeps its partitions (Kafka's session timeout). */
+  sessionTimeoutMs?: number;
+}
+
+export interface Consumer {
+  /** Partitions this member owns now. */
+  assignment(): number[];
+  /** Commits `offset` as the next one to read for `partition`. */
+  commit(partition: number, offset: string): Promise<void>;
+  /** Stops after the batch in hand; its commit (if any) is done first. */
+  stop(): Promise<void>;
+  /** False once the consumer has crashed beyond recovery. */
+  isHealthy(): boolean;
+}
+
+export interface Bus {
+  readonly kind: 'kafka' | 'embedded';
+  /** Creates the topic when missing; an existing topic keeps its partitions. */
+  ensureTopic(topic: string, partitions: number): Promise<void>;
+  /** Resolves once every message is durable on the bus. */
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  consume(options: ConsumeOptions): Promise<Consumer>;
+  /** Messages published but not yet committed by the group, over all partitions. */
+  lag(topic: string, groupId: string): Promise<number>;
+  close(): Promise<void>;
+}

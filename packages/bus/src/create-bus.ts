@@ -1,0 +1,21 @@
+import type pg from 'pg';
+import type { Bus } from './bus.ts';
+import { createEmbeddedBus } from './embedded-bus.ts';
+import { createKafkaBus } from './kafka-bus.ts';
+
+export interface BusConfig {
+  /** KAFKA_BROKERS; unset or empty: the embedded bus in `pool`'s database. */
+  kafkaBrokers?: string[] | undefined;
+  clientId: string;
+  pool: pg.Pool;
+  databaseUrl: string;
+  log?: (event: string, fields?: Record<string, string | number>) => void;
+}
+
+export function createBus(config: BusConfig): Promise<Bus> {
+  const log = config.log ? { log: config.log } : {};
+  if (config.kafkaBrokers && config.kafkaBrokers.length > 0) {
+    return createKafkaBus({ brokers: config.kafkaBrokers, clientId: config.clientId, ...log });
+  }
+  return createEmbeddedBus({ pool: config.pool, url: config.databaseUrl, ...log });
+}

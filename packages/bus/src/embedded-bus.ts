@@ -1,0 +1,132 @@
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { migrate } from '@vault/db';
+import type { Bus, ConsumeOptions, Consumer, OutgoingMessage } from './bus.ts';
+import { EmbeddedConsumer } from './embedded-consumer.ts';
+import { partitionFor } from './partitioner.ts';
+
+export const BUS_SCHEMA = 'bus';
+export const BUS_CHANNEL = 'vault_bus';
+const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
+
+export interface EmbeddedBusOptions {
+  pool: pg.Pool;
+  /** Connection string for the consumers' own sessions (they hold advisory locks). */
+  url: string;
+  log?: (event: string, fields?: Record<string, string | number>) => void;
+}
+
+/** The embedded bus: a durable log in PostgreSQL, for when there is no Kafka. */
+export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Bus> {
+  await migrate(opts.pool, BUS_SCHEMA, MIGRATIONS);
+  const partitionCounts = new Map<string, number>();
+  const consumers = new Set<Consumer>();
+
+  async function partitionsOf(topic: string): Promise<number> {
+    const known = partitionCounts.get(topic);
+    if (known) return known;
+    const { rows } = await opts.pool.query<{ partitions: number }>(
+      'select partitions from bus.topics where topic = $1',
+      [topic],
+    );
+    if (!rows[0]) throw new Error(`topic ${topic} does not exist on the embedded bus`);
+    partitionCounts.set(topic, rows[0].partitions);
+    return rows[0].partitions;
+  }
+
+  return {
+    kind: 'embedded',
+    async ensureTopic(topic, partitions) {
+      await opts.pool.query(
+        `with t as (insert into bus.topics (topic, partitions) values ($1, $2)
+                    on conflict (topic) do nothing returning topic, partitions)
+         insert into bus.partitions (topic, partition)
+         select t.topic, p from t, generate_series(0, t.partitions - 1) p`,
+        [topic, partitions],
+      );
+    },
+    async publish(topic, messages) {
+      if (messages.length === 0) return;
+      const byPartition = groupByPartition(messages, await partitionsOf(topic));
+      const client = await opts.pool.connect();
+      try {
+        await client.query('begin');
+        // Partitions in ascending order: two publishers never deadlock.
+        for (const [partition, batch] of [...byPartition].sort((a, b) => a[0] - b[0])) {
+          await appendToPartition(client, topic, partition, batch);
+        }
+        await client.query('select pg_notify($1, $2)', [BUS_CHANNEL, topic]);
+        await client.query('commit');
+      } catch (err) {
+        await client.query('rollback').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async consume(options: ConsumeOptions) {
+      const consumer = new EmbeddedConsumer({
+        url: opts.url,
+        partitions: await partitionsOf(options.topic),
+        options,
+        ...(opts.log ? { log: opts.log } : {}),
+      });
+      consumers.add(consumer);
+      await consumer.start();
+      return consumer;
+    },
+    async lag(topic, groupId) {
+      const { rows } = await opts.pool.query<{ lag: string }>(
+        `select coalesce(sum(p.next_offset - coalesce(o.next_offset, 0)), 0)::text as lag
+           from bus.partitions p
+           left join bus.group_offsets o
+             on o.group_id = $2 and o.topic = p.topic and o.partition = p.partition
+          where p.topic = $1`,
+        [topic, groupId],
+      );
+      return Number(rows[0]?.lag ?? 0);
+    },
+    async close() {
+      await Promise.all([...consumers].map((c) => c.stop()));
+    },
+  };
+}
+
+function groupByPartition(messages: OutgoingMessage[], partitions: number) {
+  const byPartition = new Map<number, OutgoingMessage[]>();
+  for (const message of messages) {
+    const p = partitionFor(message.key, partitions);
+    const list = byPartition.get(p) ?? [];
+    list.push(message);
+    byPartition.set(p, list);
+  }
+  return byPartition;
+}
+
+async function appendToPartition(
+  client: pg.PoolClient,
+  topic: string,
+  partition: number,
+  batch: OutgoingMessage[],
+): Promise<void> {
+  const { rows } = await client.query<{ first: string }>(
+    `update bus.partitions set next_offset = next_offset + $3
+      where topic = $1 and partition = $2
+      returning (next_offset - $3)::text as first`,
+    [topic, partition, batch.length],
+  );
+  const first = rows[0]?.first;
+  if (first === undefined) throw new Error(`partition ${topic}/${partition} is missing`);
+  await client.query(
+    `insert into bus.messages (topic, partition, "offset", key, value)
+     select $1, $2, $3::bigint + i - 1, k, v
+       from unnest($4::text[], $5::bytea[]) with ordinality as m(k, v, i)`,
+    [
+      topic,
+      partition,
+      first,
+      batch.map((m) => m.key),
+      batch.map((m) => (typeof m.value === 'string' ? Buffer.from(m.value, 'utf8') : m.value)),
+    ],
+  );
+}

@@ -1,0 +1,201 @@
+import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Batch, ConsumeOptions, Consumer, IncomingMessage } from './bus.ts';
+
+const BUS_CHANNEL = 'vault_bus';
+const REBALANCE_EVERY_MS = 300;
+const IDLE_POLL_MS = 500;
+const RETRY_MS = 500;
+
+interface Options {
+  url: string;
+  partitions: number;
+  options: ConsumeOptions;
+  log?: (event: string, fields?: Record<string, string | number>) => void;
+}
+
+/**
+ * A consumer-group member of the embedded bus. Members find each other through
+ * their sessions' application_name in pg_stat_activity and split partitions by
+ * index; a session-level advisory lock per partition makes ownership exclusive.
+ * A killed member's session ends with it, so its locks and membership vanish at
+ * once, and its uncommitted batch is read again by the next owner. Fetches and
+ * commits run on the session that holds the locks: a member that lost its
+ * session cannot commit.
+ */
+export class EmbeddedConsumer implements Consumer {
+  private readonly groupTag: string;
+  private readonly appName: string;
+  private client: pg.Client | undefined;
+  /** partition → next offset to read */
+  private readonly owned = new Map<number, bigint>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private lastRebalance = 0;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly o: Options) {
+    this.groupTag = createHash('sha1')
+      .update(`${o.options.groupId}\0${o.options.topic}`)
+      .digest('hex')
+      .slice(0, 12);
+    const member = `${Date.now().toString(36).padStart(9, '0')}${randomBytes(4).toString('hex')}`;
+    this.appName = `vbus:${this.groupTag}:${member}`;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.connect();
+    await this.rebalance();
+    this.loop = this.run();
+  }
+
+  assignment(): number[] {
+    return [...this.owned.keys()].sort((a, b) => a - b);
+  }
+
+  isHealthy(): boolean {
+    return this.running;
+  }
+
+  async commit(partition: number, offset: string): Promise<void> {
+    const client = this.requireClient();
+    await client.query(
+      `insert into bus.group_offsets (group_id, topic, partition, next_offset)
+       values ($1, $2, $3, $4)
+       on conflict (group_id, topic, partition) do update
+         set next_offset = greatest(bus.group_offsets.next_offset, excluded.next_offset),
+             committed_at = now()`,
+      [this.o.options.groupId, this.o.options.topic, partition, offset],
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.disconnect();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        if (!this.client) await this.connect();
+        if (Date.now() - this.lastRebalance >= REBALANCE_EVERY_MS) await this.rebalance();
+        const worked = await this.pollOnce();
+        if (!worked) await this.idle(IDLE_POLL_MS);
+      } catch (err) {
+        this.o.log?.('bus.consumer_error', { error: (err as Error).message, group: this.o.options.groupId });
+        await this.disconnect();
+        await this.idle(RETRY_MS);
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.o.url, application_name: this.appName });
+    client.on('error', () => {}); // surfaced by the next query, which the loop handles
+    client.on('notification', (n) => {
+      if (n.payload === this.o.options.topic) this.wake?.();
+    });
+    await client.connect();
+    await client.query(`listen ${BUS_CHANNEL}`);
+    this.client = client;
+    this.owned.clear();
+    this.lastRebalance = 0;
+  }
+
+  private async disconnect(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.owned.clear();
+    await client?.end().catch(() => {});
+  }
+
+  private requireClient(): pg.Client {
+    if (!this.client) throw new Error('embedded bus consumer is not connected');
+    return this.client;
+  }
+
+  private lockKey(partition: number): string {
+    return `${this.groupTag}/${partition}`;
+  }
+
+  /** Takes this member's share of partitions and lets go of the rest. */
+  private async rebalance(): Promise<void> {
+    const client = this.requireClient();
+    this.lastRebalance = Date.now();
+    const { rows } = await client.query<{ application_name: string }>(
+      `select application_name from pg_stat_activity
+        where application_name like $1 order by application_name`,
+      [`vbus:${this.groupTag}:%`],
+    );
+    const members = rows.map((r) => r.application_name);
+    const index = members.indexOf(this.appName);
+    const share = (p: number) => index >= 0 && p % members.length === index;
+    for (const partition of this.owned.keys()) {
+      if (share(partition)) continue;
+      await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [this.lockKey(partition)]);
+      this.owned.delete(partition);
+    }
+    for (let partition = 0; partition < this.o.partitions; partition++) {
+      if (!share(partition) || this.owned.has(partition)) continue;
+      const { rows: locked } = await client.query<{ ok: boolean; next: string | null }>(
+        `select pg_try_advisory_lock(hashtextextended($1, 0)) as ok`,
+        [this.lockKey(partition)],
+      );
+      if (!locked[0]?.ok) continue; // the previous owner is finishing its batch
+      const { rows: committed } = await client.query<{ next_offset: string }>(
+        `select next_offset::text from bus.group_offsets
+          where group_id = $1 and topic = $2 and partition = $3`,
+        [this.o.options.groupId, this.o.options.topic, partition],
+      );
+      this.owned.set(partition, BigInt(committed[0]?.next_offset ?? '0'));
+    }
+  }
+
+  /** One batch from each owned partition that has messages; true if any had. */
+  private async pollOnce(): Promise<boolean> {
+    const client = this.requireClient();
+    const { topic, maxBatchSize = 500, autoCommit = true } = this.o.options;
+    let worked = false;
+    for (const [partition, position] of [...this.owned]) {
+      if (!this.running) break;
+      const { rows } = await client.query<{ offset: string; key: string; value: Buffer; high: string }>(
+        `select m."offset"::text as offset, m.key, m.value, p.next_offset::text as high
+           from bus.messages m
+           join bus.partitions p on p.topic = m.topic and p.partition = m.partition
+          where m.topic = $1 and m.partition = $2 and m."offset" >= $3
+          order by m."offset" limit $4`,
+        [topic, partition, position.toString(), maxBatchSize],
+      );
+      if (rows.length === 0) continue;
+      worked = true;
+      const messages: IncomingMessage[] = rows.map((r) => ({
+        topic,
+        partition,
+        offset: r.offset,
+        key: r.key,
+        value: r.value,
+      }));
+      const batch: Batch = { topic, partition, messages, highWatermark: rows[0]!.high };
+      await this.o.options.eachBatch(batch);
+      const next = (BigInt(rows[rows.length - 1]!.offset) + 1n).toString();
+      if (autoCommit) await this.commit(partition, next);
+      this.owned.set(partition, BigInt(next));
+    }
+    return worked;
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,5 @@
+export * from './events.ts';
+export * from './reasons.ts';
+export * from './parse.ts';
+export * from './time.ts';
+export * from './json-schema.ts';

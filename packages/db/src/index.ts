@@ -1,0 +1,3 @@
+export * from './embedded.ts';
+export * from './migrate.ts';
+export * from './database.ts';

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type pg from 'pg';
+
+export interface MigrationResult {
+  schema: string;
+  applied: string[];
+  alreadyApplied: number;
+}
+
+const FILE = /^(\d{3,})_[a-z0-9_]+\.sql$/;
+
+/**
+ * Applies `dir`'s `NNN_name.sql` files, in order, each in its own transaction,
+ * into `schema`. An advisory lock serialises concurrent starts of one app; a
+ * checksum refuses an applied migration whose file was edited afterwards.
+ */
+export async function migrate(pool: pg.Pool, schema: string, dir: string): Promise<MigrationResult> {
+  const files = (await readdir(dir)).filter((f) => FILE.test(f)).sort();
+  const client = await pool.connect();
+  const applied: string[] = [];
+  let alreadyApplied = 0;
+  const ident = client.escapeIdentifier(schema);
+  try {
+    await client.query('select pg_advisory_lock(hashtext($1))', [`migrate:${schema}`]);
+    await client.query(`create schema if not exists ${ident}`);
+    await client.query(
+      `create table if not exists ${ident}.schema_migrations (
+         name text primary key, checksum text not null, applied_at timestamptz not null default now())`,
+    );
+    const { rows } = await client.query<{ name: string; checksum: string }>(
+      `select name, checksum from ${ident}.schema_migrations`,
+    );
+    const done = new Map(rows.map((r) => [r.name, r.checksum]));
+    for (const file of files) {
+      const sql = await readFile(join(dir, file), 'utf8');
+      const checksum = createHash('sha256').update(sql).digest('hex');
+      const previous = done.get(file);
+      if (previous !== undefined) {
+        if (previous !== checksum) {
+          throw new Error(`migration ${schema}/${file} was edited after it was applied`);
+        }
+        alreadyApplied++;
+        continue;
+      }
+      await client.query('begin');
+      try {
+        await client.query(`set local search_path to ${ident}, public`);
+        await client.query(sql);
+        await client.query(
+          `insert into ${ident}.schema_migrations (name, checksum) values ($1, $2)`,
+          [file, checksum],
+        );
+        await client.query('commit');
+      } catch (err) {
+        await client.query('rollback');
+        throw new Error(`migration ${schema}/${file} failed: ${(err as Error).message}`);
+      }
+      applied.push(file);
+    }
+  } finally {
+    await client.query('select pg_advisory_unlock(hashtext($1))', [`migrate:${schema}`]).catch(() => {});
+    client.release();
+  }
+  return { schema, applied, alreadyApplied };
+}

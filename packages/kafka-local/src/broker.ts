@@ -1,0 +1,161 @@
+// start / stop / status of one local broker, identified by its state dir.
+import fs from 'node:fs';
+import { HOST, isFormatted, newClusterId, readPorts, storageFormatArgs, writeConfig } from './config.ts';
+import { logfmt, silent, type Log } from './log.ts';
+import { statePaths, type StatePaths } from './paths.ts';
+import { brokerAnswers, portOpen } from './probe.ts';
+import { isAlive, isOurBroker, jvmArgs, readPid, removePidFile, runJava, spawnDetached, stopGroup } from './process.ts';
+import { ensureKafkaFetched } from './resolve.ts';
+import { requireTool } from './tools.ts';
+
+export interface StartOptions {
+  stateDir: string;
+  /** PLAINTEXT port on 127.0.0.1 (default 9092). */
+  port?: number;
+  /** KRaft controller port (default port + 1). */
+  controllerPort?: number;
+  /** Download cache root (default `$VAULT_CACHE_DIR` or `~/.cache/the-vault`). */
+  cacheDir?: string;
+  log?: Log;
+  /** How long to wait for the broker to answer (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface StartResult {
+  brokers: string;
+  pid: number;
+  reused: boolean;
+}
+
+export interface StatusResult {
+  running: boolean;
+  brokers?: string;
+  pid?: number;
+  /** The broker answered a metadata request. */
+  ready?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tail(file: string, lines: number): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function logTail(paths: StatePaths): string {
+  const parts = [
+    [paths.stdoutLog, tail(paths.stdoutLog, 20)],
+    [paths.serverLog, tail(paths.serverLog, 40)],
+  ].filter(([, text]) => text);
+  return parts.map(([file, text]) => `--- tail of ${file} ---\n${text}`).join('\n') || '(broker wrote no log)';
+}
+
+/** The pid from the pidfile if it is our broker and alive; clears a stale pidfile. */
+function livePid(paths: StatePaths, log: Log): number | undefined {
+  const pid = readPid(paths);
+  if (pid === undefined) return undefined;
+  if (isOurBroker(pid, paths)) return pid;
+  log(logfmt('info', 'removing stale pidfile', { pid, file: paths.pidFile }));
+  removePidFile(paths);
+  return undefined;
+}
+
+/** Poll until the broker answers; fail fast if its process dies. */
+async function waitReady(brokers: string, pid: number, timeoutMs: number): Promise<'ready' | 'died' | 'timeout'> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return 'died';
+    if (await brokerAnswers(brokers, 2_000)) return 'ready';
+    await sleep(500);
+  }
+  return 'timeout';
+}
+
+export async function startKafka(opts: StartOptions): Promise<StartResult> {
+  const log = opts.log ?? silent;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const paths = statePaths(opts.stateDir);
+  fs.mkdirSync(paths.dir, { recursive: true });
+
+  const running = livePid(paths, log);
+  if (running !== undefined) {
+    const ports = readPorts(paths);
+    const brokers = `${HOST}:${ports?.port ?? '?'}`;
+    // It may still be starting (e.g. a concurrent start): give it the same grace as a fresh one.
+    if (ports && (await waitReady(brokers, running, timeoutMs)) === 'ready') {
+      if (opts.port !== undefined && opts.port !== ports.port) {
+        log(logfmt('warn', 'running broker uses a different port than requested', { requested: opts.port, port: ports.port }));
+      }
+      log(logfmt('info', 'reusing running kafka broker', { pid: running, brokers, state: paths.dir }));
+      return { brokers, pid: running, reused: true };
+    }
+    throw new Error(
+      `a kafka broker (pid ${running}) is running from ${paths.dir} but does not answer on ${brokers}; ` +
+        `stop it first (vault kafka stop).\n${logTail(paths)}`,
+    );
+  }
+
+  const port = opts.port ?? 9092;
+  const controllerPort = opts.controllerPort ?? port + 1;
+  for (const p of [port, controllerPort]) {
+    if (await portOpen(HOST, p)) {
+      throw new Error(`port ${HOST}:${p} is already in use by another process; pick another port (KAFKA_PORT)`);
+    }
+  }
+
+  requireTool('java');
+  const dist = await ensureKafkaFetched({ cacheDir: opts.cacheDir, log });
+  writeConfig(paths, { port, controllerPort });
+  log(logfmt('info', 'wrote broker config', { config: paths.config }));
+
+  if (!isFormatted(paths)) {
+    const clusterId = newClusterId();
+    log(logfmt('info', 'formatting kraft storage', { cluster_id: clusterId, dir: paths.dataDir }));
+    const r = await runJava(jvmArgs(paths, dist.classpath, storageFormatArgs(paths, clusterId)), paths.dir);
+    if (r.code !== 0) throw new Error(`kafka StorageTool format failed (exit ${r.code}):\n${r.output.trim()}\n${logTail(paths)}`);
+  }
+
+  const brokers = `${HOST}:${port}`;
+  const started = Date.now();
+  const pid = spawnDetached(jvmArgs(paths, dist.classpath, ['kafka.Kafka', paths.config]), paths);
+  log(logfmt('info', 'starting kafka broker', { pid, brokers, log: paths.serverLog }));
+
+  const outcome = await waitReady(brokers, pid, timeoutMs);
+  if (outcome !== 'ready') {
+    await stopGroup(pid, 5_000);
+    removePidFile(paths);
+    const why = outcome === 'died' ? 'exited during startup' : `did not answer within ${timeoutMs / 1000}s`;
+    throw new Error(`kafka broker ${why} (brokers ${brokers}, state ${paths.dir})\n${logTail(paths)}`);
+  }
+  log(logfmt('info', 'kafka ready', { brokers, pid, seconds: ((Date.now() - started) / 1000).toFixed(1) }));
+  return { brokers, pid, reused: false };
+}
+
+/** Stop the broker of this state dir. Resolves false when nothing was running. */
+export async function stopKafka(opts: { stateDir: string; log?: Log }): Promise<boolean> {
+  const log = opts.log ?? silent;
+  const paths = statePaths(opts.stateDir);
+  const pid = livePid(paths, log);
+  if (pid === undefined) {
+    log(logfmt('info', 'kafka not running', { state: paths.dir }));
+    return false;
+  }
+  log(logfmt('info', 'stopping kafka broker', { pid }));
+  const how = await stopGroup(pid);
+  removePidFile(paths);
+  log(logfmt(how === 'killed' ? 'warn' : 'info', 'kafka stopped', { pid, how }));
+  return true;
+}
+
+export async function kafkaStatus(opts: { stateDir: string }): Promise<StatusResult> {
+  const paths = statePaths(opts.stateDir);
+  const pid = livePid(paths, silent);
+  if (pid === undefined) return { running: false };
+  const ports = readPorts(paths);
+  if (!ports) return { running: true, pid, ready: false };
+  const brokers = `${HOST}:${ports.port}`;
+  return { running: true, pid, brokers, ready: await brokerAnswers(brokers) };
+}

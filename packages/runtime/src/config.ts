@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+/** Every bad variable, by name, in one error: fix them all in one go. */
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      'invalid configuration: ' +
+        problems.map((p) => `${p.variable}: ${p.message}`).join('; '),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Empty strings count as unset, as in `.env` files with `NAME=`. */
+const blankToUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+export const optionalString = z.preprocess(blankToUndefined, z.string().optional());
+
+export const port = (fallback: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(65535).default(fallback));
+
+export const positiveNumber = (fallback: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().positive().default(fallback));
+
+/** Parses the environment once, at boot, against an app's schema. */
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env,
+): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => ({
+      variable: issue.path.join('.') || '(environment)',
+      message: issue.message,
+    })),
+  );
+}

@@ -1,0 +1,48 @@
+import { logfmt, type LogFields } from './logfmt.ts';
+
+/**
+ * Logs are an event stream: one logfmt line per event on stdout. Numbers that
+ * matter go out l2met-style (`measure#metering.batch_size=500`), so a log drain
+ * can chart them without a metrics client.
+ */
+export interface Logger {
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, err?: unknown, fields?: LogFields): void;
+  /** `measure#<name>=<value><unit>` */
+  measure(name: string, value: number, unit?: string, fields?: LogFields): void;
+  /** `count#<name>=<n>` */
+  count(name: string, n?: number, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+export type Sink = (line: string) => void;
+
+const stdoutSink: Sink = (line) => {
+  process.stdout.write(line + '\n');
+};
+
+export function createLogger(base: LogFields = {}, sink: Sink = stdoutSink): Logger {
+  const emit = (fields: LogFields) => sink(logfmt({ ...base, ...fields }));
+  return {
+    info: (event, fields) => emit({ at: 'info', event, ...fields }),
+    warn: (event, fields) => emit({ at: 'warn', event, ...fields }),
+    error: (event, err, fields) => emit({ at: 'error', event, ...fields, ...errorFields(err) }),
+    measure: (name, value, unit = '', fields) =>
+      emit({ [`measure#${name}`]: `${value}${unit}`, ...fields }),
+    count: (name, n = 1, fields) => emit({ [`count#${name}`]: n, ...fields }),
+    child: (fields) => createLogger({ ...base, ...fields }, sink),
+  };
+}
+
+function errorFields(err: unknown): LogFields {
+  if (err === undefined) return {};
+  if (err instanceof Error) return { error: err.message, error_class: err.name };
+  return { error: String(err) };
+}
+
+/** A logger that keeps lines in memory, for tests. */
+export function memoryLogger(base: LogFields = {}): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return Object.assign(createLogger(base, (l) => lines.push(l)), { lines });
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { optionalString, port, positiveNumber } from './config.ts';
+
+/**
+ * The variables of shared/spec/api.md plus the project's own, each with its
+ * default. Apps pick the fields they need; `.env.example` lists them all.
+ */
+export const VaultSettings = z.object({
+  /** PostgreSQL for all apps; unset: an embedded server under ./.vault/. */
+  DATABASE_URL: optionalString,
+  /** Comma-separated Kafka bootstrap servers; unset: the embedded bus in PostgreSQL. */
+  KAFKA_BROKERS: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v : undefined),
+    z
+      .string()
+      .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+      .optional(),
+  ),
+  /** The billing events topic. */
+  BILLING_EVENTS_TOPIC: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(1).default('platform.billing-events.v1'),
+  ),
+  PRICE_BOOK: optionalString,
+  ADMIN_TOKEN: optionalString,
+  GATEWAY_URL: optionalString,
+  GATEWAY_SECRET_KEY: optionalString,
+  GATEWAY_PUBLISHABLE_KEY: optionalString,
+  INVOICE_GRACE_HOURS: positiveNumber(72),
+  METERING_PORT: port(3001),
+  INVOICING_PORT: port(3000),
+  CC_FORMS_PORT: port(3002),
+  GATEWAY_PORT: port(3003),
+  /** Interface the apps listen on; 0.0.0.0 in containers. */
+  HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
+  /** Where the embedded PostgreSQL, the embedded bus's state and local Kafka live. */
+  VAULT_HOME: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('.vault')),
+  /** The embedded PostgreSQL's port. */
+  EMBEDDED_PG_PORT: port(54329),
+});
+export type VaultSettings = z.infer<typeof VaultSettings>;

@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface AppEntry {
+  name: string;
+  /** The app's PostgreSQL schema. */
+  schema: string;
+  migrations: string;
+  main: string;
+}
+
+const app = (name: string): AppEntry => ({
+  name,
+  schema: name.replace(/-/g, '_'),
+  migrations: join(ROOT, 'services', name, 'migrations'),
+  main: join(ROOT, 'services', name, 'src', 'main.ts'),
+});
+
+/** The Procfile's processes, in start order (the gateway before its clients). */
+export const APPS: AppEntry[] = [
+  app('gateway-sandbox'),
+  app('metering'),
+  app('invoicing'),
+  app('cc-forms'),
+];
+
+/** Schemas migrated by `vault migrate`: every app's, and the embedded bus's. */
+export const MIGRATION_TARGETS = [
+  { schema: 'bus', migrations: join(ROOT, 'packages', 'bus', 'migrations') },
+  ...APPS,
+];
+
+export function pickApps(names: string[]): AppEntry[] {
+  if (names.length === 0) return APPS;
+  return names.map((n) => {
+    const found = APPS.find((a) => a.name === n);
+    if (!found) throw new UsageError(`unknown app ${n}; apps: ${APPS.map((a) => a.name).join(', ')}`);
+    return found;
+  });
+}
+
+/** A mistake in the command line: reported without a stack, exit status 2. */
+export class UsageError extends Error {}

@@ -1,0 +1,45 @@
+import { ConfigError } from '@vault/runtime';
+import { UsageError } from './apps.ts';
+import { kafkaCommand } from './kafka.ts';
+import { migrateCommand } from './migrate.ts';
+import { startCommand } from './start.ts';
+
+const USAGE = `usage: vault <command>
+  start [app…]             start the apps (all by default): ${'gateway-sandbox, metering, invoicing, cc-forms'}
+  migrate                  apply every app's pending database migrations
+  kafka start|stop|status  a local single-node Kafka broker for development
+  help                     this text`;
+
+/** The `vault` command; returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await startCommand(args);
+      case 'migrate':
+        return await migrateCommand();
+      case 'kafka':
+        return await kafkaCommand(args, process.env);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${command}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`vault: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      console.error(`vault: ${err.message}`);
+      return 1;
+    }
+    console.error(`vault: ${command} failed: ${(err as Error).stack ?? err}`);
+    return 1;
+  }
+}

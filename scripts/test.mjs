@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// `npm test`: starts the real infrastructure the tests need (an embedded
+// PostgreSQL and a local Kafka broker, the same way `vault kafka start` does),
+// runs every test file with Node's test runner, then stops what it started.
+// `npm test -- packages/bus` runs only the files whose path contains an argument.
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { register } from 'tsx/esm/api';
+
+register();
+const { ensureEmbeddedPostgres } = await import('../packages/db/src/index.ts');
+const { startKafka, stopKafka } = await import('../packages/kafka-local/src/index.ts');
+
+const root = new URL('..', import.meta.url).pathname;
+const home = join(root, '.vault', 'test');
+const filters = process.argv.slice(2);
+const log = (line) => process.stdout.write(`${line}\n`);
+
+function findTests(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) findTests(path, out);
+    else if (name.endsWith('.test.ts')) out.push(relative(root, path));
+  }
+  return out;
+}
+
+const files = ['packages', 'services', 'test']
+  .flatMap((d) => findTests(join(root, d)))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(' ')}`);
+  process.exit(1);
+}
+
+const postgres = await ensureEmbeddedPostgres({
+  dir: join(home, 'postgres'),
+  port: Number(process.env.TEST_PG_PORT ?? 55433),
+  fast: true,
+  log: (event, fields = {}) => log(`at=info event=${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`),
+});
+const kafka = await startKafka({
+  stateDir: join(home, 'kafka'),
+  port: Number(process.env.TEST_KAFKA_PORT ?? 19092),
+  log,
+});
+log(`at=info event=test.infrastructure postgres=${postgres.url} kafka=${kafka.brokers}`);
+
+let code = 1;
+try {
+  code = await new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+      {
+        cwd: root,
+        stdio: 'inherit',
+        env: { ...process.env, TEST_DATABASE_URL: postgres.url, TEST_KAFKA_BROKERS: kafka.brokers },
+      },
+    );
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+} finally {
+  await stopKafka({ stateDir: join(home, 'kafka'), log });
+  await postgres.stop();
+}
+process.exit(code);
