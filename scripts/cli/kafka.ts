@@ -19,7 +19,7 @@ class UsageError extends Error {}
 
 export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [sub, ...rest] = args;
-  const stateDir = path.resolve(process.cwd(), '.vault', 'kafka');
+  const stateDir = path.resolve(process.cwd(), env.VAULT_HOME || '.vault', 'kafka');
   const log = (line: string) => console.log(line);
   try {
     if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventType } from '../src/index.ts';
 
-/** /work/main: three levels up from this folder (test → contracts → packages → repo). */
+/** The repository root: three levels up from this folder (test → contracts → packages → repo). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The shared spec sits beside the repo. */
 export const specDir = join(repoRoot, '..', 'shared', 'spec');

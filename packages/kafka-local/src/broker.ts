@@ -4,7 +4,7 @@ import { HOST, isFormatted, newClusterId, readPorts, storageFormatArgs, writeCon
 import { logfmt, silent, type Log } from './log.ts';
 import { statePaths, type StatePaths } from './paths.ts';
 import { brokerAnswers, portOpen } from './probe.ts';
-import { isAlive, isOurBroker, jvmArgs, readPid, removePidFile, runJava, spawnDetached, stopGroup } from './process.ts';
+import { isAlive, isOurBroker, jvmArgs, readPid, removePidFile, runCommand, spawnDetached, stopGroup } from './process.ts';
 import { ensureKafkaFetched } from './resolve.ts';
 import { requireTool } from './tools.ts';
 
@@ -114,7 +114,7 @@ export async function startKafka(opts: StartOptions): Promise<StartResult> {
   if (!isFormatted(paths)) {
     const clusterId = newClusterId();
     log(logfmt('info', 'formatting kraft storage', { cluster_id: clusterId, dir: paths.dataDir }));
-    const r = await runJava(jvmArgs(paths, dist.classpath, storageFormatArgs(paths, clusterId)), paths.dir);
+    const r = await runCommand('java', jvmArgs(paths, dist.classpath, storageFormatArgs(paths, clusterId)), paths.dir);
     if (r.code !== 0) throw new Error(`kafka StorageTool format failed (exit ${r.code}):\n${r.output.trim()}\n${logTail(paths)}`);
   }
 

@@ -21,10 +21,10 @@ export function jvmArgs(paths: StatePaths, classpath: string, main: string[]): s
   ];
 }
 
-/** Run a short-lived java tool (e.g. StorageTool) to completion. */
-export function runJava(args: string[], cwd: string): Promise<{ code: number; output: string }> {
+/** Run a short-lived command (mvn, StorageTool) to completion, collecting its output for error messages. */
+export function runCommand(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('java', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d));
     child.stderr.on('data', (d: Buffer) => (output += d));

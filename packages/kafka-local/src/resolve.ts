@@ -1,9 +1,9 @@
 // Fetch the Kafka broker and its runtime jars from Maven Central into a per-version cache dir.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { logfmt, silent, type Log } from './log.ts';
 import { defaultCacheDir } from './paths.ts';
+import { isAlive, runCommand } from './process.ts';
 import { requireTool } from './tools.ts';
 
 /** Newest 3.9.x on Maven Central (`mvn` resolved [3.9,3.10) to this). 3.9 is the last line kafkajs can talk to. */
@@ -52,19 +52,16 @@ ${dep('ch.qos.reload4j', 'reload4j', RELOAD4J)}
 `;
 }
 
-function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d));
-    child.stderr.on('data', (d: Buffer) => (output += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-  });
-}
-
 function dist(libDir: string): KafkaDist {
   return { version: KAFKA_VERSION, libDir, classpath: path.join(libDir, '*') };
+}
+
+/** Drop downloads left by killed fetches; a live process's partial dir is still in use. */
+function clearAbandonedPartials(home: string): void {
+  for (const f of fs.readdirSync(home)) {
+    const owner = Number(/^lib\.partial-(\d+)$/.exec(f)?.[1]);
+    if (owner && (owner === process.pid || !isAlive(owner))) fs.rmSync(path.join(home, f), { recursive: true, force: true });
+  }
 }
 
 /** Make sure the jars are in the cache; Maven only runs when the completion marker is missing. */
@@ -84,8 +81,8 @@ export async function ensureKafkaFetched(opts: FetchOptions = {}): Promise<Kafka
   fs.writeFileSync(path.join(home, 'pom.xml'), pom());
   // Download next to lib/ and swap in at the end, so an interrupted fetch never looks complete.
   const partial = path.join(home, `lib.partial-${process.pid}`);
-  fs.rmSync(partial, { recursive: true, force: true });
-  const r = await run(
+  clearAbandonedPartials(home);
+  const r = await runCommand(
     'mvn',
     ['-q', '-B', '-f', 'pom.xml', 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${partial}`],
     home,

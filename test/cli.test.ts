@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { eventually, freshDatabase, type TestDatabase } from '@vault/testkit';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const vault = (args: string[], env: NodeJS.ProcessEnv) =>
+  spawnSync(process.execPath, ['bin/vault.js', ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+
+describe('the vault command', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await freshDatabase('cli');
+  });
+  after(() => db.drop());
+
+  test('`vault migrate` migrates every app into its own schema, and is idempotent', () => {
+    const first = vault(['migrate'], { DATABASE_URL: db.url });
+    assert.equal(first.status, 0, first.stderr);
+    for (const schema of ['bus', 'metering', 'invoicing', 'cc_forms', 'gateway_sandbox']) {
+      assert.match(first.stdout, new RegExp(`event=db.migrated schema=${schema} `));
+    }
+    assert.match(first.stdout, /schema=bus applied=1 /);
+    const second = vault(['migrate'], { DATABASE_URL: db.url });
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stdout, /schema=bus applied=0 already_applied=1/);
+  });
+
+  test('an unknown command exits 2 with the usage', () => {
+    const r = vault(['frobnicate'], {});
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown command frobnicate/);
+    assert.match(r.stderr, /usage: vault/);
+  });
+
+  test('bad configuration exits 1 and names the variable', () => {
+    const r = vault(['migrate'], { DATABASE_URL: db.url, INVOICE_GRACE_HOURS: 'soon' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /INVOICE_GRACE_HOURS/);
+  });
+
+  test('`vault start metering` serves /health, and Ctrl-C stops it cleanly', { timeout: 60_000 }, async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, ['bin/vault.js', 'start', 'metering'], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: db.url, METERING_PORT: String(port), ADMIN_TOKEN: 'test' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    try {
+      await eventually('metering to listen', () => out.includes('event=app.listening'));
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { status: 'ok' });
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, out);
+    assert.match(out, /metering +\| app=metering at=info event=app.stopped/);
+  });
+});
