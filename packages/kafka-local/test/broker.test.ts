@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { kafkaStatus, startKafka, stopKafka } from '../src/index.ts';
+import { ensureKafkaFetched, KAFKA_VERSION, kafkaStatus, startKafka, stopKafka } from '../src/index.ts';
 import { portOpen } from '../src/probe.ts';
 
 function listenOn(port: number): Promise<net.Server | undefined> {
@@ -87,6 +87,18 @@ test('local kafka broker: start, produce/consume, reuse, stop', { timeout: 180_0
     const again = await startKafka({ stateDir, port, log });
     assert.deepEqual(again, { ...first, reused: true });
     assert.deepEqual(await kafkaStatus({ stateDir }), { running: true, pid: first.pid, brokers: first.brokers, ready: true });
+  });
+
+  await t.test('once fetched, the jars come from the cache without Maven', async () => {
+    const path0 = process.env.PATH;
+    process.env.PATH = '/nonexistent'; // no mvn, no java: only the cache can answer
+    try {
+      const fetched = await ensureKafkaFetched({});
+      assert.equal(fetched.version, KAFKA_VERSION);
+      assert.ok(fs.readdirSync(fetched.libDir).some((f) => f.startsWith('kafka_2.13-')));
+    } finally {
+      process.env.PATH = path0;
+    }
   });
 
   await t.test('stop ends the broker and frees the port', async () => {
