@@ -42,15 +42,14 @@ const postgres = await ensureEmbeddedPostgres({
   fast: true,
   log: (event, fields = {}) => log(`at=info event=${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`),
 });
-const kafka = await startKafka({
-  stateDir: join(home, 'kafka'),
-  port: Number(process.env.TEST_KAFKA_PORT ?? 19092),
-  log,
-});
-log(`at=info event=test.infrastructure postgres=${postgres.url} kafka=${kafka.brokers}`);
-
 let code = 1;
 try {
+  const kafka = await startKafka({
+    stateDir: join(home, 'kafka'),
+    port: Number(process.env.TEST_KAFKA_PORT ?? 19092),
+    log,
+  });
+  log(`at=info event=test.infrastructure postgres=${postgres.url} kafka=${kafka.brokers}`);
   code = await new Promise((resolve) => {
     const child = spawn(
       process.execPath,
@@ -63,8 +62,10 @@ try {
     );
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
+} catch (err) {
+  console.error(`test infrastructure failed: ${err.message}`);
 } finally {
-  await stopKafka({ stateDir: join(home, 'kafka'), log });
+  await stopKafka({ stateDir: join(home, 'kafka'), log }).catch(() => {});
   await postgres.stop();
 }
 process.exit(code);

@@ -59,7 +59,8 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       ]);
       const done = new Map<number, bigint>();
       for (const p of committed[0]?.partitions ?? []) {
-        done.set(p.partition, p.offset === '-1' ? 0n : BigInt(p.offset));
+        // '-1': the group never committed here; it will start at the low watermark.
+        if (p.offset !== '-1') done.set(p.partition, BigInt(p.offset));
       }
       let lag = 0n;
       for (const p of high) lag += BigInt(p.high) - (done.get(p.partition) ?? BigInt(p.low));
