@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseEvent } from '@vault/contracts';
+import { migrate } from '@vault/db';
+import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import { contentHash } from '../src/domain/content-hash.ts';
+import { applyBatch, type BatchInput, type BatchResult } from '../src/store/apply-batch.ts';
+
+const examples = fileURLToPath(new URL('../../../../shared/spec/examples/', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
+const NOW = Date.parse('2026-11-01T00:00:00Z');
+const lines = (file: string) => readFileSync(examples + file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+
+function toBatch(raws: string[]): BatchInput {
+  const batch: BatchInput = { origin: 'bus', valid: [], invalid: [] };
+  for (const raw of raws) {
+    const parsed = parseEvent(raw, { now: NOW });
+    if (parsed.ok) batch.valid.push({ event: parsed.event, contentHash: contentHash(parsed.event), raw });
+    else batch.invalid.push({ raw, reasons: parsed.reasons });
+  }
+  return batch;
+}
+
+const databases: TestDatabase[] = [];
+async function meteringDb(): Promise<TestDatabase> {
+  const db = await freshDatabase('metering');
+  databases.push(db);
+  await migrate(db.pool, 'metering', MIGRATIONS);
+  return db;
+}
+
+async function apply(db: TestDatabase, raws: string[]): Promise<BatchResult> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('begin');
+    const result = await applyBatch(client, toBatch(raws));
+    await client.query('commit');
+    return result;
+  } finally {
+    client.release();
+  }
+}
+
+async function usage(db: TestDatabase) {
+  const intervals = await db.pool.query(
+    `select subject, kind, app_id, key, product, lower(during)::text as from, upper(during)::text as to
+       from metering.usage_intervals order by subject, lower(during)`,
+  );
+  const owners = await db.pool.query(
+    `select app_id, account_id, lower(during)::text as from, upper(during)::text as to
+       from metering.app_ownership order by app_id, lower(during)`,
+  );
+  const gaps = await db.pool.query('select subject, missing_sequence from metering.subject_gaps order by subject');
+  return { intervals: intervals.rows, owners: owners.rows, gaps: gaps.rows };
+}
+
+describe('metering: applying batches of events (real PostgreSQL)', () => {
+  after(() => Promise.all(databases.map((d) => d.drop())));
+
+  test('october.ndjson in one batch: 13 applied, 2 duplicates, and the usage of the month', async () => {
+    const db = await meteringDb();
+    const result = await apply(db, lines('october.ndjson'));
+    assert.equal(result.applied, 13);
+    assert.equal(result.duplicates, 2);
+    assert.deepEqual(result.rejected, []);
+    const { intervals, owners, gaps } = await usage(db);
+    assert.deepEqual(gaps, []);
+    assert.deepEqual(intervals.map((i) => [i.subject, i.key, i.product, i.from, i.to]), [
+      ['addon-log1', 'addon-log1', 'addon:papertrail:choklad', '2026-10-02 00:00:00+00', '2026-10-03 00:00:00+00'],
+      ['addon-pg1', 'addon-pg1', 'addon:heroku-postgresql:essential-0', '2026-10-05 00:00:00+00', '2026-10-20 00:00:00+00'],
+      ['addon-pg1', 'addon-pg1', 'addon:heroku-postgresql:standard-0', '2026-10-20 00:00:00+00', null],
+      ['dyno-d1', 'web.1', 'dyno:standard-1x', '2026-10-01 00:00:00+00', '2026-10-11 00:00:00+00'],
+      ['dyno-d2', 'web.1', 'dyno:standard-1x', '2026-10-10 12:00:00+00', null],
+      ['dyno-d3', 'worker.1', 'dyno:basic', '2026-09-28 08:00:00+00', null],
+      ['dyno-r1', 'run.4821', 'dyno:standard-2x', '2026-10-07 12:00:00+00', '2026-10-07 13:30:00+00'],
+    ]);
+    assert.deepEqual(owners.map((o) => [o.app_id, o.account_id, o.from, o.to]), [
+      ['app-1', 'acct-1', '2026-09-15 09:30:00+00', null],
+      ['app-2', 'acct-1', '2026-09-20 00:00:00+00', '2026-10-16 00:00:00+00'],
+      ['app-2', 'acct-2', '2026-10-16 00:00:00+00', null],
+    ]);
+  });
+
+  test('arrival order never changes the result: one event per batch, reversed, replayed twice', async () => {
+    const inOrder = await meteringDb();
+    await apply(inOrder, lines('october.ndjson'));
+    const shuffled = await meteringDb();
+    const reversed = [...lines('october.ndjson')].reverse();
+    for (const raw of [...reversed, ...reversed]) await apply(shuffled, [raw]);
+    assert.deepEqual(await usage(shuffled), await usage(inOrder));
+    const { rows } = await shuffled.pool.query(`select name, value from metering.counters order by name`);
+    assert.deepEqual(rows, [
+      { name: 'events_applied', value: '13' },
+      { name: 'events_duplicate', value: '17' },
+      { name: 'events_rejected', value: '0' },
+    ]);
+  });
+
+  test('invalid.ndjson after october: all 10 rejected, kept as received, usage unchanged', async () => {
+    const db = await meteringDb();
+    await apply(db, lines('october.ndjson'));
+    const before = await usage(db);
+    const result = await apply(db, lines('invalid.ndjson'));
+    assert.equal(result.applied, 0);
+    assert.equal(result.rejected.length, 10);
+    assert.deepEqual(result.rejected.at(-1)?.reasons.map((r) => r.code), ['id_reused']);
+    assert.deepEqual(await usage(db), before);
+    const { rows } = await db.pool.query('select raw from metering.rejected_events order by id');
+    assert.deepEqual(rows.map((r) => r.raw).sort(), [...lines('invalid.ndjson')].sort());
+  });
+
+  test('a sequence hole marks the subject unreliable until the missing event arrives', async () => {
+    const db = await meteringDb();
+    const ev = (id: string, seq: number, type: string, time: string, data: object) =>
+      JSON.stringify({ specversion: '1.0', id, source: 'addon-service', type, time, subject: 'addon-x', sequence: seq, data });
+    const e1 = ev('x1', 1, 'addon.provisioned', '2026-10-01T00:00:00Z', { app_id: 'app-9', service: 'heroku-redis', plan: 'mini' });
+    const e2 = ev('x2', 2, 'addon.plan_changed', '2026-10-10T00:00:00Z', { app_id: 'app-9', plan: 'premium-0' });
+    const e3 = ev('x3', 3, 'addon.deprovisioned', '2026-10-20T00:00:00Z', { app_id: 'app-9' });
+    await apply(db, [e1, e3]);
+    let state = await usage(db);
+    assert.deepEqual(state.gaps, [{ subject: 'addon-x', missing_sequence: 2 }]);
+    assert.deepEqual(state.intervals.map((i) => [i.product, i.to]), [['addon:heroku-redis:mini', null]]);
+    await apply(db, [e2]);
+    state = await usage(db);
+    assert.deepEqual(state.gaps, []);
+    assert.deepEqual(state.intervals.map((i) => [i.product, i.from, i.to]), [
+      ['addon:heroku-redis:mini', '2026-10-01 00:00:00+00', '2026-10-10 00:00:00+00'],
+      ['addon:heroku-redis:premium-0', '2026-10-10 00:00:00+00', '2026-10-20 00:00:00+00'],
+    ]);
+  });
+
+  test('the database itself refuses overlapping intervals of one subject', async () => {
+    const db = await meteringDb();
+    const insert = (from: string, to: string) =>
+      db.pool.query(
+        `insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
+         values ('dyno-z', 'dyno', 'app-1', 'web.1', 'dyno:basic', tstzrange($1, $2), now())`,
+        [from, to],
+      );
+    await insert('2026-10-01T00:00:00Z', '2026-10-05T00:00:00Z');
+    await assert.rejects(insert('2026-10-04T00:00:00Z', '2026-10-06T00:00:00Z'), /exclusion constraint/);
+  });
+});
