@@ -11,6 +11,7 @@ import { register } from 'tsx/esm/api';
 register();
 const { ensureEmbeddedPostgres } = await import('../packages/db/src/index.ts');
 const { startKafka, stopKafka } = await import('../packages/kafka-local/src/index.ts');
+const { logfmt } = await import('../packages/runtime/src/logfmt.ts');
 
 const root = new URL('..', import.meta.url).pathname;
 const home = join(root, '.vault', 'test');
@@ -40,7 +41,7 @@ const postgres = await ensureEmbeddedPostgres({
   dir: join(home, 'postgres'),
   port: Number(process.env.TEST_PG_PORT ?? 55433),
   fast: true,
-  log: (event, fields = {}) => log(`at=info event=${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`),
+  log: (event, fields = {}) => log(logfmt({ at: 'info', event, ...fields })),
 });
 let code = 1;
 try {
@@ -49,7 +50,7 @@ try {
     port: Number(process.env.TEST_KAFKA_PORT ?? 19092),
     log,
   });
-  log(`at=info event=test.infrastructure postgres=${postgres.url} kafka=${kafka.brokers}`);
+  log(logfmt({ at: 'info', event: 'test.infrastructure', postgres: postgres.url, kafka: kafka.brokers }));
   code = await new Promise((resolve) => {
     const child = spawn(
       process.execPath,

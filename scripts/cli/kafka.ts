@@ -1,6 +1,8 @@
 // `vault kafka start|stop|status`: a local single-node Kafka under ./.vault/kafka.
 import path from 'node:path';
 import { defaultCacheDir, kafkaStatus, logfmt, startKafka, stopKafka } from '@vault/kafka-local';
+import { UsageError } from './apps.ts';
+import { cliSettings } from './settings.ts';
 
 const USAGE = `usage: vault kafka <start|stop|status>
   start   fetch Kafka (first time only) and run a local broker; prints KAFKA_BROKERS=...
@@ -8,26 +10,23 @@ const USAGE = `usage: vault kafka <start|stop|status>
   status  show whether it runs (exit 0 when it answers)
 env: KAFKA_PORT (default 9092), KAFKA_CONTROLLER_PORT (default KAFKA_PORT+1), VAULT_CACHE_DIR`;
 
-function parsePort(name: string, value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`${name} must be a port number, got "${value}"`);
-  return port;
-}
-
-class UsageError extends Error {}
 
 export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [sub, ...rest] = args;
-  const stateDir = path.resolve(process.cwd(), env.VAULT_HOME || '.vault', 'kafka');
+  const settings = cliSettings();
+  const stateDir = path.resolve(process.cwd(), settings.VAULT_HOME, 'kafka');
   const log = (line: string) => console.log(line);
   try {
     if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
     switch (sub) {
       case 'start': {
-        const port = parsePort('KAFKA_PORT', env.KAFKA_PORT) ?? 9092;
-        const controllerPort = parsePort('KAFKA_CONTROLLER_PORT', env.KAFKA_CONTROLLER_PORT);
-        const r = await startKafka({ stateDir, port, controllerPort, cacheDir: defaultCacheDir(env), log });
+        const r = await startKafka({
+          stateDir,
+          port: settings.KAFKA_PORT,
+          controllerPort: settings.KAFKA_CONTROLLER_PORT,
+          cacheDir: defaultCacheDir(env),
+          log,
+        });
         console.log(`KAFKA_BROKERS=${r.brokers}`);
         return 0;
       }

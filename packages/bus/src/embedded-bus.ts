@@ -2,11 +2,10 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '@vault/db';
 import type { Bus, ConsumeOptions, Consumer, OutgoingMessage } from './bus.ts';
-import { EmbeddedConsumer } from './embedded-consumer.ts';
+import { BUS_CHANNEL, EmbeddedConsumer } from './embedded-consumer.ts';
 import { partitionFor } from './partitioner.ts';
 
 export const BUS_SCHEMA = 'bus';
-export const BUS_CHANNEL = 'vault_bus';
 const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 
 export interface EmbeddedBusOptions {

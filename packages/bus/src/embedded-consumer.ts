@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Batch, ConsumeOptions, Consumer, IncomingMessage } from './bus.ts';
 
-const BUS_CHANNEL = 'vault_bus';
+/** NOTIFY channel: publishers name the topic, idle consumers of it wake up. */
+export const BUS_CHANNEL = 'vault_bus';
 const REBALANCE_EVERY_MS = 300;
 const IDLE_POLL_MS = 500;
 const RETRY_MS = 500;
@@ -141,7 +142,7 @@ export class EmbeddedConsumer implements Consumer {
     }
     for (let partition = 0; partition < this.o.partitions; partition++) {
       if (!share(partition) || this.owned.has(partition)) continue;
-      const { rows: locked } = await client.query<{ ok: boolean; next: string | null }>(
+      const { rows: locked } = await client.query<{ ok: boolean }>(
         `select pg_try_advisory_lock(hashtextextended($1, 0)) as ok`,
         [this.lockKey(partition)],
       );

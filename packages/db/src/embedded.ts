@@ -77,7 +77,7 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
       await server.initialise();
     }
     await server.start();
-    if (fresh || !(await answers(url))) await createDatabase(opts.port);
+    await createDatabase(opts.port);
     opts.log?.('postgres.started', { port: opts.port, dir: dataDir });
     return { url, startedHere: true, stop: () => server.stop() };
   } finally {

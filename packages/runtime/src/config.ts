@@ -12,9 +12,12 @@ export class ConfigError extends Error {
 }
 
 /** Empty strings count as unset, as in `.env` files with `NAME=`. */
-const blankToUndefined = (v: unknown) => (v === '' ? undefined : v);
+export const blankToUndefined = (v: unknown) => (v === '' ? undefined : v);
 
 export const optionalString = z.preprocess(blankToUndefined, z.string().optional());
+
+export const stringWithDefault = (fallback: string) =>
+  z.preprocess(blankToUndefined, z.string().min(1).default(fallback));
 
 export const port = (fallback: number) =>
   z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(65535).default(fallback));

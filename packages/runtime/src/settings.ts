@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { optionalString, port, positiveNumber } from './config.ts';
+import { blankToUndefined, optionalString, port, positiveNumber, stringWithDefault } from './config.ts';
 
 /**
  * The variables of shared/spec/api.md plus the project's own, each with its
@@ -17,10 +17,7 @@ export const VaultSettings = z.object({
       .optional(),
   ),
   /** The billing events topic. */
-  BILLING_EVENTS_TOPIC: z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.string().min(1).default('platform.billing-events.v1'),
-  ),
+  BILLING_EVENTS_TOPIC: stringWithDefault('platform.billing-events.v1'),
   PRICE_BOOK: optionalString,
   ADMIN_TOKEN: optionalString,
   GATEWAY_URL: optionalString,
@@ -32,10 +29,13 @@ export const VaultSettings = z.object({
   CC_FORMS_PORT: port(3002),
   GATEWAY_PORT: port(3003),
   /** Interface the apps listen on; 0.0.0.0 in containers. */
-  HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
+  HOST: stringWithDefault('127.0.0.1'),
   /** Where the embedded PostgreSQL, the embedded bus's state and local Kafka live. */
-  VAULT_HOME: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('.vault')),
+  VAULT_HOME: stringWithDefault('.vault'),
   /** The embedded PostgreSQL's port. */
   EMBEDDED_PG_PORT: port(54329),
+  /** `vault kafka start`: the local broker's port, and its controller's (default: port + 1). */
+  KAFKA_PORT: port(9092),
+  KAFKA_CONTROLLER_PORT: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(65535).optional()),
 });
 export type VaultSettings = z.infer<typeof VaultSettings>;
