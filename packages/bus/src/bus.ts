@@ -17,6 +17,8 @@ export interface IncomingMessage {
   offset: string;
   key: string;
   value: Buffer;
+  /** When the message reached the bus, epoch milliseconds. */
+  timestamp: number;
 }
 
 export interface Batch {

@@ -163,8 +163,9 @@ export class EmbeddedConsumer implements Consumer {
     let worked = false;
     for (const [partition, position] of [...this.owned]) {
       if (!this.running) break;
-      const { rows } = await client.query<{ offset: string; key: string; value: Buffer; high: string }>(
-        `select m."offset"::text as offset, m.key, m.value, p.next_offset::text as high
+      const { rows } = await client.query<{ offset: string; key: string; value: Buffer; ts: string; high: string }>(
+        `select m."offset"::text as offset, m.key, m.value,
+                (extract(epoch from m.published_at) * 1000)::bigint::text as ts, p.next_offset::text as high
            from bus.messages m
            join bus.partitions p on p.topic = m.topic and p.partition = m.partition
           where m.topic = $1 and m.partition = $2 and m."offset" >= $3
@@ -179,6 +180,7 @@ export class EmbeddedConsumer implements Consumer {
         offset: r.offset,
         key: r.key,
         value: r.value,
+        timestamp: Number(r.ts),
       }));
       const batch: Batch = { topic, partition, messages, highWatermark: rows[0]!.high };
       await this.o.options.eachBatch(batch);

@@ -52,6 +52,7 @@ export class KafkaConsumer implements Consumer {
             offset: m.offset,
             key: m.key?.toString('utf8') ?? '',
             value: m.value ?? Buffer.alloc(0),
+            timestamp: Number(m.timestamp),
           }));
           await this.options.eachBatch({
             topic,

@@ -33,6 +33,12 @@ export const REASON_CODES = [
   'app_id_mismatch',
   /** The same `(source, id)` with different content. Never produced by parseEvent: the receiver's dedupe emits it. */
   'id_reused',
+  /**
+   * Valid by the contract, but the receiver's store cannot hold it (a U+0000 character) or
+   * refused it (e.g. times that run backwards against `sequence`, overlapping usage).
+   * Never produced by parseEvent.
+   */
+  'store_refused',
 ] as const;
 
 export const ReasonCode = z.enum(REASON_CODES);

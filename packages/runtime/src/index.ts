@@ -5,3 +5,4 @@ export * from './config.ts';
 export * from './settings.ts';
 export * from './http.ts';
 export * from './app-main.ts';
+export * from './auth.ts';

@@ -1,68 +1,46 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { ID_REUSED_REASON, type BillingEvent, type Reason } from '@vault/contracts';
+import { ID_REUSED_REASON } from '@vault/contracts';
+import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
 import { deriveUsage } from './derive-usage.ts';
-
-/** A message that parsed as a valid event. */
-export interface ValidInput {
-  event: BillingEvent;
-  contentHash: string;
-  /** The message exactly as received, kept if it must be rejected after all. */
-  raw: string;
-}
-
-/** A message that broke the contract. */
-export interface InvalidInput {
-  raw: string;
-  reasons: Reason[];
-  source?: string | undefined;
-  eventId?: string | undefined;
-}
-
-export interface BatchInput {
-  origin: 'bus' | 'http';
-  valid: ValidInput[];
-  invalid: InvalidInput[];
-}
+import { eventKey, storedHashes } from './stored-hashes.ts';
 
 export interface BatchResult {
   applied: number;
   duplicates: number;
+  /** Newly kept rejections (the same bytes rejected before count as duplicates). */
   rejected: InvalidInput[];
+  /** Subjects whose usage was derived again. */
+  subjects: number;
 }
 
-const key = (e: { source: string; id: string }) => `${e.source}\u0000${e.id}`;
+const key = eventKey;
 
 /**
- * Applies one batch in one transaction: new events are stored, duplicates
- * counted, an id reused with other content rejected, and the usage of every
- * subject touched derived again. The caller commits its bus offset only after
- * this resolves, so a crash in between replays the batch into duplicates.
+ * Applies one batch inside the caller's transaction: new events are stored,
+ * duplicates counted, an id reused with other content rejected, and the usage
+ * of every subject touched derived again. A fixed number of statements,
+ * whatever the batch size.
  */
-export async function applyBatch(client: pg.PoolClient, input: BatchInput): Promise<BatchResult> {
-  const rejected = [...input.invalid];
+export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<BatchResult> {
+  const rejecting = [...input.invalid];
   let duplicates = 0;
   const fresh = new Map<string, ValidInput>();
   for (const item of input.valid) {
     const seen = fresh.get(key(item.event));
     if (!seen) fresh.set(key(item.event), item);
     else if (seen.contentHash === item.contentHash) duplicates++;
-    else rejected.push(reused(item));
+    else rejecting.push(reused(item));
   }
 
   const candidates = [...fresh.values()];
-  const { rows: existing } = await client.query<{ source: string; id: string; content_hash: string }>(
-    `select e.source, e.id, e.content_hash
-       from metering.events e
-       join unnest($1::text[], $2::text[]) as k(source, id) using (source, id)`,
-    [candidates.map((c) => c.event.source), candidates.map((c) => c.event.id)],
-  );
-  const stored = new Map(existing.map((r) => [key(r), r.content_hash]));
+  const stored = await storedHashes(client, candidates.map((c) => c.event));
   const toInsert: ValidInput[] = [];
   for (const item of candidates) {
     const hash = stored.get(key(item.event));
     if (hash === undefined) toInsert.push(item);
     else if (hash === item.contentHash) duplicates++;
-    else rejected.push(reused(item));
+    else rejecting.push(reused(item));
   }
 
   const { rows: inserted } = await client.query<{ subject: string }>(
@@ -74,30 +52,60 @@ export async function applyBatch(client: pg.PoolClient, input: BatchInput): Prom
      returning subject`,
     [JSON.stringify(toInsert.map((i) => ({ ...i.event, content_hash: i.contentHash })))],
   );
-  // A concurrent consumer may have stored the same key between our read and insert.
+  // A concurrent writer may have stored the same key between our read and insert.
   duplicates += toInsert.length - inserted.length;
-  await deriveUsage(client, [...new Set(inserted.map((r) => r.subject))]);
+  const subjects = [...new Set(inserted.map((r) => r.subject))];
+  await deriveUsage(client, subjects);
 
-  if (rejected.length > 0) {
-    await client.query(
-      `insert into metering.rejected_events (origin, raw, reasons, source, event_id)
-       select $1, x.raw, x.reasons, x.source, x.event_id
-         from jsonb_to_recordset($2::jsonb) as x(raw text, reasons jsonb, source text, event_id text)`,
-      [
-        input.origin,
-        JSON.stringify(rejected.map((r) => ({ raw: r.raw, reasons: r.reasons, source: r.source, event_id: r.eventId }))),
-      ],
-    );
-  }
+  const rejected = await keepRejections(client, rejecting);
+  duplicates += rejecting.length - rejected.length;
   await client.query(
     `update metering.counters c set value = c.value + d.n
        from (values ('events_applied', $1::bigint), ('events_duplicate', $2), ('events_rejected', $3)) d(name, n)
       where c.name = d.name`,
     [inserted.length, duplicates, rejected.length],
   );
-  return { applied: inserted.length, duplicates, rejected };
+  return { applied: inserted.length, duplicates, rejected, subjects: subjects.length };
+}
+
+/** Stores rejections whole; returns those not already kept (by their bytes). */
+async function keepRejections(client: pg.PoolClient, rejecting: InvalidInput[]): Promise<InvalidInput[]> {
+  if (rejecting.length === 0) return [];
+  const byHash = new Map<string, InvalidInput>();
+  for (const r of rejecting) byHash.set(rawHash(r.received.bytes), r);
+  const { rows } = await client.query<{ raw_hash: string }>(
+    `insert into metering.rejected_events (raw, raw_bytes, raw_hash, reasons, source, event_id, bus_position)
+     select x.raw, decode(x.raw_base64, 'base64'), x.raw_hash, x.reasons, x.source, x.event_id, x.bus_position
+       from jsonb_to_recordset($1::jsonb) as x(raw text, raw_base64 text, raw_hash text, reasons jsonb,
+            source text, event_id text, bus_position text)
+     on conflict (raw_hash) do nothing
+     returning raw_hash`,
+    [
+      JSON.stringify(
+        [...byHash].map(([hash, r]) => ({
+          raw: readable(r.received.bytes),
+          raw_base64: r.received.bytes.toString('base64'),
+          raw_hash: hash,
+          reasons: r.reasons.map((x) => ({ ...x, field: clean(x.field), message: clean(x.message) })),
+          source: r.source,
+          event_id: r.eventId,
+          bus_position: r.received.position,
+        })),
+      ),
+    ],
+  );
+  return rows.map((row) => byHash.get(row.raw_hash)!);
+}
+
+export function rawHash(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Text for reading; PostgreSQL text holds no NUL. The exact bytes are kept beside it. */
+function readable(bytes: Buffer): string {
+  return clean(bytes.toString('utf8'));
 }
 
 function reused(item: ValidInput): InvalidInput {
-  return { raw: item.raw, reasons: [ID_REUSED_REASON], source: item.event.source, eventId: item.event.id };
+  return { received: item.received, reasons: [ID_REUSED_REASON], source: item.event.source, eventId: item.event.id };
 }

@@ -1,0 +1,69 @@
+import type pg from 'pg';
+import type { Bus, Consumer } from '@vault/bus';
+import { formatReasons } from '@vault/contracts';
+import type { Logger } from '@vault/runtime';
+import { applyMessages } from './store/apply-messages.ts';
+
+/** The consumer group every metering process joins. */
+export const METERING_GROUP = 'metering';
+/** Partitions of the billing-events topic when metering has to create it. */
+export const DEFAULT_PARTITIONS = 6;
+
+export interface ConsumerOptions {
+  bus: Bus;
+  pool: pg.Pool;
+  topic: string;
+  log: Logger;
+  /** Messages per transaction; memory is bounded by it whatever the backlog. */
+  maxBatchSize?: number;
+  groupId?: string;
+  sessionTimeoutMs?: number;
+}
+
+/**
+ * Metering's intake from the bus: each batch is judged, applied and its
+ * position stored in one transaction (applyMessages), then committed on the
+ * bus. A failure throws, so the bus hands the same batch again; a bad message
+ * never throws, it is rejected and kept.
+ */
+export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
+  await o.bus.ensureTopic(o.topic, DEFAULT_PARTITIONS);
+  const log = o.log.child({ topic: o.topic });
+  return o.bus.consume({
+    topic: o.topic,
+    groupId: o.groupId ?? METERING_GROUP,
+    maxBatchSize: o.maxBatchSize ?? 2_000,
+    ...(o.sessionTimeoutMs ? { sessionTimeoutMs: o.sessionTimeoutMs } : {}),
+    eachBatch: async (batch) => {
+      const started = performance.now();
+      let result;
+      try {
+        result = await applyMessages(o.pool, batch);
+      } catch (err) {
+        log.error('batch.failed', err, { partition: batch.partition, size: batch.messages.length });
+        throw err;
+      }
+      const last = BigInt(batch.messages[batch.messages.length - 1]!.offset);
+      const lag = BigInt(batch.highWatermark) - last - 1n;
+      log.info('batch.applied', {
+        partition: batch.partition,
+        'measure#metering.batch_size': batch.messages.length,
+        'measure#metering.apply_time': `${(performance.now() - started).toFixed(1)}ms`,
+        'measure#metering.partition_lag': lag > 0n ? lag.toString() : '0',
+        'count#metering.events_applied': result.applied,
+        'count#metering.events_duplicate': result.duplicates,
+        'count#metering.events_rejected': result.rejected.length,
+        ...(result.skipped ? { 'count#metering.replayed_skipped': result.skipped } : {}),
+        ...(result.isolated ? { isolated: 'true' } : {}),
+      });
+      for (const r of result.rejected) {
+        log.warn('event.rejected', {
+          position: r.received.position,
+          source: r.source,
+          id: r.eventId,
+          reason: formatReasons(r.reasons),
+        });
+      }
+    },
+  });
+}

@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import { IntakeReport } from '@vault/contracts';
+import { intake, splitBody, type IntakeDeps } from '../intake.ts';
+import { getRejected, markResolved, rejectedBytes } from '../store/reports.ts';
+
+/** Bodies up to this size; a publisher with more sends several requests. */
+export const EVENTS_BODY_LIMIT = 32 * 1024 * 1024;
+
+/**
+ * `POST /v1/events`: a JSON array or NDJSON; 202 once every line is durable on the bus.
+ * `POST /v1/rejected/:id/resubmit`: a kept rejection, fixed (the body) or as it was
+ * (no body, e.g. an event once too far in the future), back onto the bus.
+ */
+export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
+  app.register(async (scope) => {
+    // Lines are kept exactly as received, so the body stays bytes here.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: EVENTS_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    scope.post('/v1/events', { bodyLimit: EVENTS_BODY_LIMIT }, async (req, reply) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let lines;
+      try {
+        lines = splitBody(body);
+      } catch (err) {
+        return reply.code(400).send({ error: `body is not a JSON array: ${(err as Error).message}` });
+      }
+      if (lines.length === 0) return reply.code(400).send({ error: 'body holds no events' });
+      const report = await intake(deps, lines);
+      return reply.code(202).send(IntakeReport.parse(report));
+    });
+
+    scope.post<{ Params: { id: string } }>('/v1/rejected/:id/resubmit', async (req, reply) => {
+      const kept = await getRejected(deps.pool, req.params.id);
+      if (!kept) return reply.code(404).send({ error: `no rejected event ${req.params.id}` });
+      if (kept.resolved_at) return reply.code(200).send({ resolved_by: kept.resolved_by, already_resolved: true });
+      const body = Buffer.isBuffer(req.body) && req.body.toString('utf8').trim() !== '' ? req.body : undefined;
+      const bytes = body ?? (await rejectedBytes(deps.pool, kept.id))!;
+      const report = await intake(deps, [{ index: 0, bytes }], new Map(), Date.now(), { dryRun: true });
+      const refused = report.rejected[0];
+      if (refused) return reply.code(422).send({ error: `still rejected: ${refused.reason}`, reasons: refused.reasons });
+      await intake(deps, [{ index: 0, bytes }]);
+      const event = JSON.parse(bytes.toString('utf8')) as { source: string; id: string };
+      const by = `${event.source}/${event.id}`;
+      await markResolved(deps.pool, kept.id, by);
+      return reply.code(202).send({ resolved_by: by, duplicate: report.duplicates === 1 });
+    });
+  });
+}

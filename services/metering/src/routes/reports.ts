@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import type { Bus } from '@vault/bus';
+import { GapList, MeteringStats, RejectedList, RejectedQuery } from '@vault/contracts';
+import { listGaps, listRejected, readCounters } from '../store/reports.ts';
+import { queryError } from './query-error.ts';
+
+export interface ReportDeps {
+  pool: pg.Pool;
+  bus: Bus;
+  topic: string;
+  groupId: string;
+}
+
+/** What operators read: counters, kept rejections, subjects with a sequence hole. */
+export function reportRoutes(app: FastifyInstance, deps: ReportDeps): void {
+  app.get('/v1/stats', async () => {
+    const [counters, lag] = await Promise.all([readCounters(deps.pool), deps.bus.lag(deps.topic, deps.groupId)]);
+    return MeteringStats.parse({ ...counters, consumer_lag: lag });
+  });
+
+  app.get('/v1/rejected', async (req, reply) => {
+    const q = RejectedQuery.safeParse(req.query);
+    if (!q.success) return reply.code(400).send(queryError(q.error));
+    const rejected = await listRejected(deps.pool, q.data);
+    const next = rejected.length === q.data.limit ? rejected.at(-1)!.id : null;
+    return RejectedList.parse({ rejected, next_after: next });
+  });
+
+  app.get('/v1/gaps', async () => GapList.parse({ gaps: await listGaps(deps.pool) }));
+}

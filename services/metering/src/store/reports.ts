@@ -1,0 +1,91 @@
+import type pg from 'pg';
+import { formatReasons, type Reason, type RejectedEvent, type SubjectGap } from '@vault/contracts';
+
+/** Counters since the database was created (without the bus's lag). */
+export async function readCounters(pool: pg.Pool): Promise<Record<'events_applied' | 'events_duplicate' | 'events_rejected', number>> {
+  const { rows } = await pool.query<{ name: string; value: string }>('select name, value::text from metering.counters');
+  const get = (name: string) => Number(rows.find((r) => r.name === name)?.value ?? 0);
+  return { events_applied: get('events_applied'), events_duplicate: get('events_duplicate'), events_rejected: get('events_rejected') };
+}
+
+interface RejectedRow {
+  id: string;
+  received_at: Date;
+  raw: string;
+  raw_bytes: Buffer;
+  reasons: Reason[];
+  source: string | null;
+  event_id: string | null;
+  bus_position: string | null;
+  resolved_at: Date | null;
+  resolved_by: string | null;
+}
+
+const REJECTED_COLUMNS = `id::text, received_at, raw, raw_bytes, reasons, source, event_id, bus_position, resolved_at, resolved_by`;
+
+export async function listRejected(
+  pool: pg.Pool,
+  q: { status: 'pending' | 'resolved' | 'all'; limit: number; after: number },
+): Promise<RejectedEvent[]> {
+  const status = { pending: 'resolved_at is null', resolved: 'resolved_at is not null', all: 'true' }[q.status];
+  const { rows } = await pool.query<RejectedRow>(
+    `select ${REJECTED_COLUMNS} from metering.rejected_events
+      where id > $1 and ${status} order by id limit $2`,
+    [q.after, q.limit],
+  );
+  return rows.map(toRejected);
+}
+
+export async function getRejected(pool: pg.Pool, id: string): Promise<RejectedEvent | undefined> {
+  if (!/^\d{1,18}$/.test(id)) return undefined;
+  const { rows } = await pool.query<RejectedRow>(`select ${REJECTED_COLUMNS} from metering.rejected_events where id = $1`, [id]);
+  return rows[0] ? toRejected(rows[0]) : undefined;
+}
+
+/** The exact bytes of a rejection, for re-submitting it unchanged. */
+export async function rejectedBytes(pool: pg.Pool, id: string): Promise<Buffer | undefined> {
+  const { rows } = await pool.query<{ raw_bytes: Buffer }>('select raw_bytes from metering.rejected_events where id = $1', [id]);
+  return rows[0]?.raw_bytes;
+}
+
+export async function markResolved(pool: pg.Pool, id: string, by: string): Promise<void> {
+  await pool.query(
+    `update metering.rejected_events set resolved_at = coalesce(resolved_at, now()), resolved_by = coalesce(resolved_by, $2)
+      where id = $1`,
+    [id, by],
+  );
+}
+
+function toRejected(r: RejectedRow): RejectedEvent {
+  const exact = Buffer.from(r.raw, 'utf8').equals(r.raw_bytes);
+  return {
+    id: r.id,
+    received_at: r.received_at.toISOString(),
+    raw: r.raw,
+    raw_base64: exact ? null : r.raw_bytes.toString('base64'),
+    reason: formatReasons(r.reasons),
+    reasons: r.reasons,
+    source: r.source,
+    event_id: r.event_id,
+    bus_position: r.bus_position,
+    resolved_at: r.resolved_at?.toISOString() ?? null,
+    resolved_by: r.resolved_by,
+  };
+}
+
+export async function listGaps(pool: pg.Pool): Promise<SubjectGap[]> {
+  const { rows } = await pool.query<{
+    subject: string;
+    app_id: string | null;
+    missing_sequence: string;
+    unreliable_from: Date | null;
+    detected_at: Date;
+  }>(`select subject, app_id, missing_sequence::text, unreliable_from, detected_at from metering.subject_gaps order by subject`);
+  return rows.map((r) => ({
+    subject: r.subject,
+    app_id: r.app_id,
+    missing_sequence: r.missing_sequence,
+    unreliable_from: r.unreliable_from?.toISOString() ?? null,
+    detected_at: r.detected_at.toISOString(),
+  }));
+}

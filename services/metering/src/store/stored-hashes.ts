@@ -1,0 +1,16 @@
+import type pg from 'pg';
+
+export type EventKey = { source: string; id: string };
+export const eventKey = (e: EventKey) => `${e.source}\u0000${e.id}`;
+
+/** Content hashes of the events already stored, by `eventKey`. */
+export async function storedHashes(db: pg.Pool | pg.PoolClient, keys: EventKey[]): Promise<Map<string, string>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await db.query<{ source: string; id: string; content_hash: string }>(
+    `select e.source, e.id, e.content_hash
+       from metering.events e
+       join unnest($1::text[], $2::text[]) as k(source, id) using (source, id)`,
+    [keys.map((k) => k.source), keys.map((k) => k.id)],
+  );
+  return new Map(rows.map((r) => [eventKey(r), r.content_hash]));
+}
