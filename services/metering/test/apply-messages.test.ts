@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { Batch } from '@vault/bus';
+import type { TestDatabase } from '@vault/testkit';
+import { applyMessages } from '../src/store/apply-messages.ts';
+import { listRejected, readCounters } from '../src/store/reports.ts';
+import { exampleLines, meteringDatabase, usageOf } from './harness.ts';
+
+const NOW = Date.parse('2026-11-01T00:00:00Z');
+const databases: TestDatabase[] = [];
+async function db(): Promise<TestDatabase> {
+  const d = await meteringDatabase();
+  databases.push(d);
+  return d;
+}
+
+function batch(values: (string | Buffer)[], firstOffset = 0, partition = 0): Batch {
+  return {
+    topic: 'billing',
+    partition,
+    highWatermark: String(firstOffset + values.length),
+    messages: values.map((v, i) => ({
+      topic: 'billing',
+      partition,
+      offset: String(firstOffset + i),
+      key: 'k',
+      value: Buffer.isBuffer(v) ? v : Buffer.from(v),
+      timestamp: NOW,
+    })),
+  };
+}
+
+const addon = (seq: number, type: string, time: string, data: object) =>
+  JSON.stringify({ specversion: '1.0', id: `p${seq}`, source: 'addon-service', type, time, subject: 'addon-p', sequence: seq, data });
+
+describe('metering: a bus batch is applied exactly once, and never stopped by one bad message (real PostgreSQL)', () => {
+  after(() => Promise.all(databases.map((d) => d.drop())));
+
+  test('a batch delivered again after its bus commit was lost is skipped by position: counters stay exact', async () => {
+    const d = await db();
+    const october = exampleLines('october.ndjson');
+    const first = await applyMessages(d.pool, batch(october), NOW);
+    assert.equal(first.applied, 13);
+    const again = await applyMessages(d.pool, batch(october), NOW);
+    assert.equal(again.skipped, october.length);
+    // An overlapping redelivery: old messages skipped, the new one applied.
+    const extra = JSON.stringify({ ...JSON.parse(october[0]!), id: 'evt-new', subject: 'dyno-new', sequence: 2 });
+    const overlap = await applyMessages(d.pool, batch([...october.slice(-2), extra], october.length - 2), NOW);
+    assert.equal(overlap.skipped, 2);
+    assert.equal(overlap.applied, 1);
+    assert.deepEqual(await readCounters(d.pool), { events_applied: 14, events_duplicate: 2, events_rejected: 0 });
+  });
+
+  test('an event the store refuses is rejected alone; the rest of its batch applies and the position moves on', async () => {
+    const d = await db();
+    const october = exampleLines('october.ndjson');
+    const nul = JSON.stringify({ ...JSON.parse(october[1]!), id: 'evt-nul', subject: 'app-nul', data: { app_id: 'app-nul', account_id: 'acct\u0000x' } });
+    // Times that run backwards against sequence: its usage would overlap the earlier plan's.
+    const poison = [
+      addon(1, 'addon.provisioned', '2026-10-10T00:00:00Z', { app_id: 'app-1', service: 'heroku-redis', plan: 'mini' }),
+      addon(2, 'addon.plan_changed', '2026-10-20T00:00:00Z', { app_id: 'app-1', plan: 'premium-0' }),
+      addon(3, 'addon.plan_changed', '2026-10-15T00:00:00Z', { app_id: 'app-1', plan: 'premium-1' }),
+    ];
+    const result = await applyMessages(d.pool, batch([...october, nul, ...poison]), NOW);
+    assert.equal(result.isolated, true);
+    assert.equal(result.applied, 15);
+    assert.deepEqual(
+      result.rejected.map((r) => [r.eventId, r.reasons[0]?.code, r.reasons[0]?.field]),
+      [['evt-nul', 'store_refused', 'data.account_id'], ['p3', 'store_refused', '']],
+    );
+    const usage = await usageOf(d);
+    assert.deepEqual(
+      usage.intervals.filter((i) => i.subject === 'addon-p').map((i) => [i.product, i.from, i.to]),
+      [
+        ['addon:heroku-redis:mini', '2026-10-10 00:00:00+00', '2026-10-20 00:00:00+00'],
+        ['addon:heroku-redis:premium-0', '2026-10-20 00:00:00+00', null],
+      ],
+      'the usage of the refused event\'s subject stands as its events before it made it',
+    );
+    const next = await applyMessages(d.pool, batch(october, 0), NOW);
+    assert.equal(next.skipped, october.length, 'the position moved past the whole batch');
+  });
+
+  test('bytes that are not UTF-8 are kept exactly and listed with their base64', async () => {
+    const d = await db();
+    const bytes = Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0x7d]);
+    const result = await applyMessages(d.pool, batch([bytes, bytes]), NOW);
+    assert.equal(result.rejected.length, 1);
+    assert.equal(result.duplicates, 1, 'the same bytes again are one rejection');
+    const [listed] = await listRejected(d.pool, { status: 'pending', limit: 10, after: 0 });
+    assert.equal(listed?.raw_base64, bytes.toString('base64'));
+    assert.equal(listed?.reasons[0]?.code, 'not_json');
+  });
+});
