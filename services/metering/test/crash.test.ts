@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createKafkaBus } from '@vault/bus';
+import { MeteringStats } from '@vault/contracts';
 import { eventually, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { billingStream, type StreamMessage } from '../bench/stream.ts';
 import { applyMessages } from '../src/store/apply-messages.ts';
@@ -107,7 +108,7 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
       await eventually('the restarted process to drain the topic', async () => {
         const res = await fetch(`http://127.0.0.1:${port}/v1/stats`, { headers: { authorization: `Bearer ${ADMIN}` } }).catch(() => undefined);
         if (!res?.ok) return false;
-        const s = (await res.json()) as Record<string, number>;
+        const s = MeteringStats.parse(await res.json());
         return s.consumer_lag === 0 && s.events_applied + s.events_duplicate + s.events_rejected >= published.length;
       }, 180_000);
       last.child.kill('SIGTERM');
