@@ -2,10 +2,12 @@ import { ConfigError } from '@vault/runtime';
 import { UsageError } from './apps.ts';
 import { kafkaCommand } from './kafka.ts';
 import { migrateCommand } from './migrate.ts';
+import { publishCommand } from './publish.ts';
 import { startCommand } from './start.ts';
 
 const USAGE = `usage: vault <command>
   start [app…]             start the apps (all by default): ${'gateway-sandbox, metering, invoicing, cc-forms'}
+  publish [FILE]           put NDJSON events (FILE or stdin) on the bus; exit 1 if any line is rejected
   migrate                  apply every app's pending database migrations
   kafka start|stop|status  a local single-node Kafka broker for development
   help                     this text`;
@@ -17,6 +19,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'start':
         return await startCommand(args);
+      case 'publish':
+        return await publishCommand(args);
       case 'migrate':
         return await migrateCommand();
       case 'kafka':
