@@ -22,6 +22,7 @@ describe('`vault publish` puts NDJSON on the real Kafka topic that a running met
       DATABASE_URL: db.url,
       KAFKA_BROKERS: testKafkaBrokers().join(','),
       BILLING_EVENTS_TOPIC: uniqueName('publish-billing'),
+      METERING_CONSUMER_GROUP: uniqueName('metering'),
       METERING_PORT: String(port),
       ADMIN_TOKEN: ADMIN,
     };

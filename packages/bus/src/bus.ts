@@ -42,6 +42,11 @@ export interface ConsumeOptions {
   autoCommit?: boolean;
   /** Upper bound on messages per batch (memory is bounded by it). */
   maxBatchSize?: number;
+  /**
+   * Partitions processed at once by this member (each batch still in order
+   * within its partition). Kafka only; the embedded bus takes them in turn.
+   */
+  partitionsConcurrently?: number;
   /** How long a silent member keeps its partitions (Kafka's session timeout). */
   sessionTimeoutMs?: number;
 }

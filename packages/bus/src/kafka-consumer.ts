@@ -22,7 +22,7 @@ export class KafkaConsumer implements Consumer {
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
       // Bounds memory per fetch; the batch size bound is applied on top.
-      maxBytesPerPartition: 1024 * 1024,
+      maxBytesPerPartition: 2 * 1024 * 1024,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
@@ -40,6 +40,7 @@ export class KafkaConsumer implements Consumer {
     await this.consumer.subscribe({ topic, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 1,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         // A fetch can hold more than we want in one batch: hand it over in slices.

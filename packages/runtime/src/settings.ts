@@ -18,6 +18,8 @@ export const VaultSettings = z.object({
   ),
   /** The billing events topic. */
   BILLING_EVENTS_TOPIC: stringWithDefault('platform.billing-events.v1'),
+  /** Metering's consumer group: one group per metering database. */
+  METERING_CONSUMER_GROUP: stringWithDefault('metering'),
   PRICE_BOOK: optionalString,
   ADMIN_TOKEN: optionalString,
   GATEWAY_URL: optionalString,

@@ -4,8 +4,6 @@ import { formatReasons } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import { applyMessages } from './store/apply-messages.ts';
 
-/** The consumer group every metering process joins. */
-export const METERING_GROUP = 'metering';
 /** Partitions of the billing-events topic when metering has to create it. */
 export const DEFAULT_PARTITIONS = 6;
 
@@ -16,7 +14,7 @@ export interface ConsumerOptions {
   log: Logger;
   /** Messages per transaction; memory is bounded by it whatever the backlog. */
   maxBatchSize?: number;
-  groupId?: string;
+  groupId: string;
   sessionTimeoutMs?: number;
 }
 
@@ -31,8 +29,10 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
   const log = o.log.child({ topic: o.topic });
   return o.bus.consume({
     topic: o.topic,
-    groupId: o.groupId ?? METERING_GROUP,
+    groupId: o.groupId,
     maxBatchSize: o.maxBatchSize ?? 2_000,
+    // While one partition's batch is in PostgreSQL, the next is judged in JS.
+    partitionsConcurrently: 3,
     ...(o.sessionTimeoutMs ? { sessionTimeoutMs: o.sessionTimeoutMs } : {}),
     eachBatch: async (batch) => {
       const started = performance.now();

@@ -20,9 +20,10 @@ await runApp({
     });
     const topic = settings.BILLING_EVENTS_TOPIC;
     const adminToken = resolveAdminToken(settings.ADMIN_TOKEN, log);
-    meteringRoutes(http, { pool: db.pool, bus, topic, adminToken });
-    const consumer = await startConsumer({ bus, pool: db.pool, topic, log });
-    log.info('metering.consuming', { topic, bus: bus.kind });
+    const groupId = settings.METERING_CONSUMER_GROUP;
+    meteringRoutes(http, { pool: db.pool, bus, topic, adminToken, groupId });
+    const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId });
+    log.info('metering.consuming', { topic, group: groupId, bus: bus.kind });
     return {
       stop: async () => {
         await consumer.stop();

@@ -2,79 +2,76 @@ import type pg from 'pg';
 
 /**
  * Usage is a function of a subject's events, not of their arrival: for every
- * subject a batch touched, its intervals are derived again from all its
- * events, set-based. Only the gap-free prefix of a subject's sequence counts
- * (`sequence = row_number()`); a hole makes the rest unreliable until it fills.
+ * subject a batch touched, its intervals, ownership and gap are derived again
+ * from all its events, set-based. Only the gap-free prefix of a subject's
+ * sequence counts (`sequence = row_number()`); a hole makes the rest
+ * unreliable until it fills. Three statements per batch, whatever its size:
+ * one numbers new subjects, one clears what the subjects had, one derives it all from a single
+ * ordered pass (a CTE referenced by three inserts is computed once).
  */
-const ORDERED = `
-  ev as (
-    select e.subject, e.type, e.sequence, e.time, e.data, e.received_at,
+const CLEAR = `
+  with s(subject) as (select unnest($1::text[])),
+  usage as (delete from metering.usage_intervals u using s where u.subject = s.subject),
+  -- An app.owner_changed event's subject is its app id.
+  owners as (delete from metering.app_ownership o using s where o.app_id = s.subject)
+  delete from metering.subject_gaps g using s where g.subject = s.subject`;
+
+const DERIVE = `
+  with ev as materialized (
+    select e.subject, sj.id as subject_id, e.type, e.sequence, e.time, e.data, e.received_at,
            row_number() over (partition by e.subject order by e.sequence, e.received_at) as rn
-      from metering.events e
-     where e.subject = any($1::text[])
+      from unnest($1::text[]) s(subject)
+      join metering.subjects sj on sj.subject = s.subject
+      join metering.events e on e.subject = s.subject
   ),
-  reliable as (select * from ev where sequence = rn)`;
-
-const USAGE = `
-  with ${ORDERED},
-  dyno as (
-    select s.subject, 'dyno' as kind, s.data->>'app_id' as app_id, s.data->>'name' as key,
-           'dyno:' || (s.data->>'size') as product, s.time as lower_t, t.time as upper_t,
-           greatest(s.received_at, t.received_at) as learned_at
-      from reliable s
-      left join reliable t on t.subject = s.subject and t.type = 'dyno.stopped'
-     where s.type = 'dyno.started'
-  ),
-  addon_steps as (
-    select r.*,
-           first_value(r.data->>'service') over w as service,
-           lead(r.time) over w as next_time,
-           lead(r.received_at) over w as next_received_at
-      from reliable r
-     where r.type like 'addon.%'
-    window w as (partition by r.subject order by r.sequence)
-  ),
-  addon as (
-    select subject, 'addon', data->>'app_id', subject, 'addon:' || service || ':' || (data->>'plan'),
-           time, next_time, greatest(received_at, next_received_at)
-      from addon_steps
-     where type in ('addon.provisioned', 'addon.plan_changed')
-  )
-  insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
-  select subject, kind, app_id, key, product, tstzrange(lower_t, upper_t, '[)'), learned_at
-    from (select * from dyno union all select * from addon) u
-   where upper_t is null or upper_t > lower_t`;
-
-const OWNERSHIP = `
-  with ${ORDERED},
-  steps as (
-    select subject, data->>'account_id' as account_id, time,
+  -- Each reliable event lasts until the next one of its subject: a dyno's
+  -- start until its stop, a plan until the next change, an owner until the transfer.
+  steps as materialized (
+    select subject, subject_id, type, time, data,
            lead(time) over w as next_time,
-           greatest(received_at, lead(received_at) over w) as learned_at
-      from reliable where type = 'app.owner_changed'
+           greatest(received_at, lead(received_at) over w) as learned_at,
+           first_value(data->>'service') over w as service
+      from ev
+     where sequence = rn
     window w as (partition by subject order by sequence)
+  ),
+  usage as (
+    insert into metering.usage_intervals (subject, subject_id, kind, app_id, key, product, during, learned_at)
+    select subject, subject_id,
+           case when type = 'dyno.started' then 'dyno' else 'addon' end,
+           data->>'app_id',
+           case when type = 'dyno.started' then data->>'name' else subject end,
+           case when type = 'dyno.started' then 'dyno:' || (data->>'size')
+                else 'addon:' || service || ':' || (data->>'plan') end,
+           tstzrange(time, next_time, '[)'),
+           learned_at
+      from steps
+     where type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed')
+       and (next_time is null or next_time > time)
+  ),
+  owners as (
+    insert into metering.app_ownership (app_id, app_subject_id, account_id, during, learned_at)
+    select subject, subject_id, data->>'account_id', tstzrange(time, next_time, '[)'), learned_at
+      from steps
+     where type = 'app.owner_changed' and (next_time is null or next_time > time)
   )
-  insert into metering.app_ownership (app_id, account_id, during, learned_at)
-  select subject, account_id, tstzrange(time, next_time, '[)'), learned_at
-    from steps where next_time is null or next_time > time`;
-
-const GAPS = `
-  with ${ORDERED}
   insert into metering.subject_gaps (subject, app_id, missing_sequence, unreliable_from)
-  select ev.subject, min(ev.data->>'app_id'), min(ev.rn) filter (where ev.sequence <> ev.rn),
-         (select max(r.time) from reliable r where r.subject = ev.subject)
+  select subject, min(data->>'app_id'), min(rn) filter (where sequence <> rn),
+         max(time) filter (where sequence = rn)
     from ev
-   group by ev.subject
-  having bool_or(ev.sequence <> ev.rn)`;
+   group by subject
+  having bool_or(sequence <> rn)`;
+
+/** Numbers new subjects (the exclusion constraints compare numbers, not text). */
+const NUMBER = `
+  insert into metering.subjects (subject)
+  select s from unnest($1::text[]) s
+   where not exists (select from metering.subjects where subject = s)
+  on conflict (subject) do nothing`;
 
 export async function deriveUsage(client: pg.PoolClient, subjects: string[]): Promise<void> {
   if (subjects.length === 0) return;
-  const args = [subjects];
-  await client.query('delete from metering.usage_intervals where subject = any($1::text[])', args);
-  await client.query(USAGE, args);
-  // An app.owner_changed event's subject is its app id.
-  await client.query('delete from metering.app_ownership where app_id = any($1::text[])', args);
-  await client.query(OWNERSHIP, args);
-  await client.query('delete from metering.subject_gaps where subject = any($1::text[])', args);
-  await client.query(GAPS, args);
+  await client.query(NUMBER, [subjects]);
+  await client.query(CLEAR, [subjects]);
+  await client.query(DERIVE, [subjects]);
 }
