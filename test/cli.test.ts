@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { eventually, freshDatabase, type TestDatabase } from '@vault/testkit';
+import { eventually, freePort, freshDatabase, type TestDatabase } from '@vault/testkit';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const vault = (args: string[], env: NodeJS.ProcessEnv) =>
@@ -41,7 +41,7 @@ describe('the vault command', () => {
   });
 
   test('`vault start metering` serves /health, and Ctrl-C stops it cleanly', { timeout: 60_000 }, async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const child = spawn(process.execPath, ['bin/vault.js', 'start', 'metering'], {
       cwd: root,
       env: { ...process.env, DATABASE_URL: db.url, METERING_PORT: String(port), ADMIN_TOKEN: 'test' },

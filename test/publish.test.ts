@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { eventually, freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
+import { eventually, freePort, freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const examples = fileURLToPath(new URL('../../shared/spec/examples/', import.meta.url));
@@ -16,7 +16,7 @@ describe('`vault publish` puts NDJSON on the real Kafka topic that a running met
   let port: number;
   before(async () => {
     db = await freshDatabase('publish');
-    port = 20000 + Math.floor(Math.random() * 20000);
+    port = await freePort();
     env = {
       ...process.env,
       DATABASE_URL: db.url,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import pg from 'pg';
 
 /** Set by scripts/test.mjs, which starts the servers before any test runs. */
@@ -19,8 +20,12 @@ export interface TestDatabase {
 }
 
 /** A database of its own for one test file, on the real test server. */
-export async function freshDatabase(prefix = 't'): Promise<TestDatabase> {
-  const admin = required('TEST_DATABASE_URL');
+export function freshDatabase(prefix = 't'): Promise<TestDatabase> {
+  return freshDatabaseOn(required('TEST_DATABASE_URL'), prefix);
+}
+
+/** A new database on the server `admin` connects to, dropped by `drop()`. */
+export async function freshDatabaseOn(admin: string, prefix: string): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
@@ -60,4 +65,15 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** A TCP port nobody listens on right now, for a child process to take. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }

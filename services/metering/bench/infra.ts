@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { ensureEmbeddedPostgres } from '@vault/db';
 import { startKafka, stopKafka } from '@vault/kafka-local';
+import { freshDatabaseOn } from '@vault/testkit';
 
 export interface BenchInfra {
   /** A fresh database of its own on the server. */
@@ -31,21 +30,13 @@ export async function benchInfra(root: string, env: { DATABASE_URL?: string | un
     stops.push(() => stopKafka({ stateDir: join(home, 'kafka') }));
     brokers = kafka.brokers.split(',');
   }
-  const name = `bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
+  const db = await freshDatabaseOn(serverUrl, 'bench');
+  // The benchmark opens its own pools; this one only serves drop().
   return {
-    databaseUrl: url.toString(),
+    databaseUrl: db.url,
     brokers,
     stop: async () => {
-      const c = new pg.Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
+      await db.drop();
       for (const stop of stops.reverse()) await stop();
     },
   };

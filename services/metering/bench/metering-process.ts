@@ -1,57 +1,60 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@vault/testkit';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface MeteringProcess {
   child: ChildProcess;
+  /** Where its HTTP API listens. */
+  port: number;
+  /** `batch.applied` lines so far, oldest first. */
+  batches: string[];
   /** performance.now() when the first batch was fetched, once one was. */
   firstBatchAt(): number | undefined;
   /** Peak resident set size so far, bytes (Linux VmHWM). */
   peakRss(): number;
-  stop(): Promise<void>;
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-/** The real metering process (`vault start metering` runs the same file). */
+/**
+ * The real metering process (`vault start metering` runs the same file), for
+ * the benchmark and the SIGKILL test. Error lines are echoed to stderr.
+ */
 export async function spawnMetering(env: Record<string, string>): Promise<MeteringProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     cwd: ROOT,
-    env: { ...process.env, ...env, METERING_PORT: String(port), ADMIN_TOKEN: 'bench' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ADMIN_TOKEN: 'bench', ...env, METERING_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const batches: string[] = [];
   let first: number | undefined;
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    if (first === undefined && line.includes('event=batch.applied')) {
-      const applyMs = Number(/measure#metering.apply_time=([\d.]+)ms/.exec(line)?.[1] ?? 0);
-      first = performance.now() - applyMs;
-    }
-    if (line.includes('at=error')) process.stderr.write(`metering: ${line}\n`);
-  });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      if (line.includes('event=batch.applied')) {
+        batches.push(line);
+        const applyMs = Number(/measure#metering.apply_time=([\d.]+)ms/.exec(line)?.[1] ?? 0);
+        first ??= performance.now() - applyMs;
+      }
+      if (line.includes('at=error')) process.stderr.write(`metering: ${line}\n`);
+    });
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
+    port,
+    batches,
     firstBatchAt: () => first,
     peakRss: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
     },
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+    kill: async (signal) => {
+      child.kill(signal);
       await exited;
     },
   };

@@ -90,7 +90,7 @@ try {
   const lower = Math.min(noop, copy);
   say(`  metering drain                  ${rate(drainRate)} = ${Math.round((drainRate / lower) * 100)}% of the lower limit (goal ≥ 50%)`);
   let peak = metering.peakRss();
-  await metering.stop();
+  await metering.kill('SIGTERM');
 
   // Steady load: publish at `rate` events/s and watch the applied counter.
   const steadyTopic = `${topic}-steady`;
@@ -130,7 +130,7 @@ try {
   const lat = latencies(published, applied, total);
   say(`  latency at ${opts.rate.toLocaleString('en-US')} events/s         p50 ${Math.round(percentile(lat, 0.5))} ms, p99 ${Math.round(percentile(lat, 0.99))} ms (publish durable → usage committed, ${opts['latency-seconds']} s)`);
   peak = Math.max(peak, steady.peakRss());
-  await steady.stop();
+  await steady.kill('SIGTERM');
   say(`  peak RSS of the metering process ${Math.round(peak / 1024 / 1024)} MiB`);
 } catch (err) {
   console.error(`bench failed: ${(err as Error).stack ?? err}`);

@@ -16,26 +16,25 @@ export interface IntakeDeps {
   topic: string;
 }
 
+export interface Assessment {
+  report: IntakeReport;
+  /** Every line, as received, keyed by its subject: what `intake` publishes. */
+  messages: OutgoingMessage[];
+}
+
 /**
- * HTTP and `vault publish` intake. Every line goes onto the bus exactly as
- * received, valid or not: the consumer is the one judge, so both paths have
- * precisely the Kafka path's effect (a bad line is kept as a rejection there,
- * a duplicate is counted there). The report is the intake's own reading of the
- * lines, against what is already stored and what this request (or, for a
- * file, its earlier chunks in `seen`) carried; it resolves once the publish
- * is durable.
+ * The intake's own reading of some lines, against what is already stored and
+ * what this request (or, for a file, its earlier chunks in `seen`) carried.
+ * Publishes nothing.
  */
-export async function intake(
-  deps: IntakeDeps,
+export async function assess(
+  pool: pg.Pool,
   lines: IntakeLine[],
   seen: Map<string, string> = new Map(),
   nowMs = Date.now(),
-  opts: { dryRun?: boolean } = {},
-): Promise<IntakeReport> {
+): Promise<Assessment> {
   const judged = lines.map((line) => ({ line, ...judgeOne(line, nowMs) }));
-  const valid = judged.flatMap((j) => (j.valid ? [j.valid] : []));
-  const stored = await storedHashes(deps.pool, valid.map((v) => v.event));
-
+  const stored = await storedHashes(pool, judged.flatMap((j) => (j.valid ? [j.valid.event] : [])));
   const report: IntakeReport = { accepted: 0, duplicates: 0, rejected: [] };
   const messages: OutgoingMessage[] = [];
   for (const { line, valid: v, invalid } of judged) {
@@ -50,10 +49,27 @@ export async function intake(
       messages.push({ key: v.event.subject, value: line.bytes });
     } else if (invalid) {
       report.rejected.push(rejection(line.index, invalid.eventId ?? null, invalid.reasons));
-      messages.push({ key: subjectOf(line.bytes), value: line.bytes });
+      // A bad line still goes to its subject's partition when it names one.
+      messages.push({ key: invalid.subject ?? '', value: line.bytes });
     }
   }
-  if (!opts.dryRun) await deps.bus.publish(deps.topic, messages);
+  return { report, messages };
+}
+
+/**
+ * HTTP and `vault publish` intake. Every line goes onto the bus exactly as
+ * received, valid or not: the consumer is the one judge, so both paths have
+ * precisely the Kafka path's effect (a bad line is kept as a rejection there,
+ * a duplicate is counted there). The report is `assess`'s; it resolves once
+ * the publish is durable.
+ */
+export async function intake(
+  deps: IntakeDeps,
+  lines: IntakeLine[],
+  seen: Map<string, string> = new Map(),
+): Promise<IntakeReport> {
+  const { report, messages } = await assess(deps.pool, lines, seen);
+  await deps.bus.publish(deps.topic, messages);
   return report;
 }
 
@@ -64,16 +80,6 @@ function judgeOne(line: IntakeLine, nowMs: number): { valid?: ValidInput; invali
 
 function rejection(index: number, id: string | null, reasons: InvalidInput['reasons']): IntakeRejection {
   return { index, id, reason: formatReasons(reasons), reasons };
-}
-
-/** A bad line still goes to its subject's partition when it names one. */
-function subjectOf(bytes: Buffer): string {
-  try {
-    const subject = (JSON.parse(bytes.toString('utf8')) as { subject?: unknown }).subject;
-    return typeof subject === 'string' ? subject : '';
-  } catch {
-    return '';
-  }
 }
 
 /**
@@ -88,11 +94,15 @@ export function splitBody(body: Buffer): IntakeLine[] {
     if (!Array.isArray(items)) throw new SyntaxError('body must be a JSON array of events or NDJSON');
     return items.map((item, index) => ({ index, bytes: Buffer.from(JSON.stringify(item) ?? 'null') }));
   }
-  return ndjsonLines(body, 0);
+  return ndjsonLines(body, 0).lines;
 }
 
-/** NDJSON lines of a chunk, with their 0-based line index from `firstIndex`. */
-export function ndjsonLines(chunk: Buffer, firstIndex: number): IntakeLine[] {
+/**
+ * NDJSON lines of a chunk, with their 0-based line index from `firstIndex`
+ * (blank lines skipped but counted); `nextIndex` is the index of the line
+ * after the chunk's last.
+ */
+export function ndjsonLines(chunk: Buffer, firstIndex: number): { lines: IntakeLine[]; nextIndex: number } {
   const lines: IntakeLine[] = [];
   let start = 0;
   let index = firstIndex;
@@ -105,5 +115,5 @@ export function ndjsonLines(chunk: Buffer, firstIndex: number): IntakeLine[] {
     index++;
     start = end + 1;
   }
-  return lines;
+  return { lines, nextIndex: index };
 }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { IntakeRejection } from '@vault/contracts';
-import { intake, type IntakeDeps, type IntakeLine } from './intake.ts';
+import { intake, ndjsonLines, type IntakeDeps, type IntakeLine } from './intake.ts';
 
 export interface PublishSummary {
   lines: number;
@@ -39,23 +39,21 @@ export async function publishStream(deps: IntakeDeps, input: Readable, o: Publis
     pending = [];
     o.onProgress?.(summary);
   };
-  const take = (line: Buffer) => {
-    const trimmed = line.at(-1) === 0x0d ? line.subarray(0, -1) : line;
-    if (trimmed.toString('utf8').trim() !== '') pending.push({ index, bytes: Buffer.from(trimmed) });
-    index++;
-  };
-
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
-    let buf = Buffer.concat([rest, Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)]);
-    let nl: number;
-    while ((nl = buf.indexOf(0x0a)) !== -1) {
-      take(buf.subarray(0, nl));
-      buf = buf.subarray(nl + 1);
-      if (pending.length >= chunkLines) await flush();
+    const buf = Buffer.concat([rest, Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)]);
+    const last = buf.lastIndexOf(0x0a);
+    if (last === -1) {
+      rest = buf;
+      continue;
     }
-    rest = Buffer.from(buf);
+    // Complete lines only; the partial last one waits for the next chunk.
+    const complete = ndjsonLines(buf.subarray(0, last), index);
+    pending.push(...complete.lines);
+    index = complete.nextIndex;
+    rest = Buffer.from(buf.subarray(last + 1));
+    if (pending.length >= chunkLines) await flush();
   }
-  if (rest.length > 0) take(rest);
+  if (rest.length > 0) pending.push(...ndjsonLines(rest, index).lines);
   await flush();
   return summary;
 }

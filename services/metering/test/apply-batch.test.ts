@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { migrate } from '@vault/db';
-import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import type { TestDatabase } from '@vault/testkit';
 import { judge, type Judged } from '../src/domain/judge.ts';
 import { applyBatch, type BatchResult } from '../src/store/apply-batch.ts';
+import { exampleLines as lines, meteringDatabase, usageOf as usage } from './harness.ts';
 
-const examples = fileURLToPath(new URL('../../../../shared/spec/examples/', import.meta.url));
-const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 const NOW = Date.parse('2026-11-01T00:00:00Z');
-const lines = (file: string) => readFileSync(examples + file, 'utf8').split('\n').filter((l) => l.trim() !== '');
 
 function toBatch(raws: string[]): Judged {
   return judge(raws.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: NOW })), NOW);
@@ -18,9 +13,8 @@ function toBatch(raws: string[]): Judged {
 
 const databases: TestDatabase[] = [];
 async function meteringDb(): Promise<TestDatabase> {
-  const db = await freshDatabase('metering');
+  const db = await meteringDatabase();
   databases.push(db);
-  await migrate(db.pool, 'metering', MIGRATIONS);
   return db;
 }
 
@@ -34,19 +28,6 @@ async function apply(db: TestDatabase, raws: string[]): Promise<BatchResult> {
   } finally {
     client.release();
   }
-}
-
-async function usage(db: TestDatabase) {
-  const intervals = await db.pool.query(
-    `select subject, kind, app_id, key, product, lower(during)::text as from, upper(during)::text as to
-       from metering.usage_intervals order by subject, lower(during)`,
-  );
-  const owners = await db.pool.query(
-    `select app_id, account_id, lower(during)::text as from, upper(during)::text as to
-       from metering.app_ownership order by app_id, lower(during)`,
-  );
-  const gaps = await db.pool.query('select subject, missing_sequence from metering.subject_gaps order by subject');
-  return { intervals: intervals.rows, owners: owners.rows, gaps: gaps.rows };
 }
 
 describe('metering: applying batches of events (real PostgreSQL)', () => {

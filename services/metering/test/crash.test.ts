@@ -1,54 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createKafkaBus } from '@vault/bus';
 import { MeteringStats } from '@vault/contracts';
 import { eventually, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
+import { spawnMetering } from '../bench/metering-process.ts';
 import { billingStream, type StreamMessage } from '../bench/stream.ts';
 import { applyMessages } from '../src/store/apply-messages.ts';
 import { readCounters } from '../src/store/reports.ts';
 import { ADMIN, meteringDatabase, usageOf } from './harness.ts';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WAVES = 4;
 const PER_WAVE = 8_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-/** A real metering process, as `vault start metering` runs it. */
-function spawnMetering(env: NodeJS.ProcessEnv): { child: ChildProcess; batches: () => number; output: string[] } {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  let batches = 0;
-  for (const stream of [child.stdout!, child.stderr!]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      output.push(line);
-      if (line.includes('event=batch.applied')) batches++;
-    });
-  }
-  return { child, batches: () => batches, output };
-}
-
 /** The partition lag the last applied batch reported: > 0 means the kill cut consumption short. */
-function lastLag(output: string[]): string {
-  const line = output.filter((l) => l.includes('event=batch.applied')).at(-1) ?? '';
-  return /measure#metering.partition_lag=(\d+)/.exec(line)?.[1] ?? '?';
+function lastLag(batches: string[]): string {
+  return /measure#metering.partition_lag=(\d+)/.exec(batches.at(-1) ?? '')?.[1] ?? '?';
 }
-
-const exited = (child: ChildProcess) =>
-  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
 describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)', () => {
   const databases: TestDatabase[] = [];
@@ -69,14 +36,11 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
     const topic = uniqueName('crash-billing');
     const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId: 'crash-test' });
     await bus.ensureTopic(topic, 3);
-    const port = await freePort();
     const env = {
-      ...process.env,
       DATABASE_URL: killed.url,
       KAFKA_BROKERS: testKafkaBrokers().join(','),
       BILLING_EVENTS_TOPIC: topic,
       METERING_CONSUMER_GROUP: uniqueName('metering'),
-      METERING_PORT: String(port),
       ADMIN_TOKEN: ADMIN,
       HOST: '127.0.0.1',
     };
@@ -84,15 +48,14 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
     const kills: string[] = [];
     try {
       for (let w = 0; w < WAVES - 1; w++) {
-        const run = spawnMetering(env);
+        const run = await spawnMetering(env);
         await bus.publish(topic, waves[w]!);
-        await eventually('the process applying batches', () => run.batches() > 0, 90_000);
+        await eventually('the process applying batches', () => run.batches.length > 0, 90_000);
         await new Promise((r) => setTimeout(r, 100 + Math.random() * 1_500));
-        run.child.kill('SIGKILL');
-        await exited(run.child);
-        kills.push(`wave ${w + 1}: killed after ${run.batches()} batches, lag then ${lastLag(run.output)}`);
+        await run.kill('SIGKILL');
+        kills.push(`wave ${w + 1}: killed after ${run.batches.length} batches, lag then ${lastLag(run.batches)}`);
       }
-      const last = spawnMetering(env);
+      const last = await spawnMetering(env);
       await bus.publish(topic, waves[WAVES - 1]!);
 
       // The reference: the same messages through one clean pass, no crash.
@@ -107,13 +70,12 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
       assert.equal(expected.events_applied + expected.events_duplicate, published.length);
 
       await eventually('the restarted process to drain the topic', async () => {
-        const res = await fetch(`http://127.0.0.1:${port}/v1/stats`, { headers: { authorization: `Bearer ${ADMIN}` } }).catch(() => undefined);
+        const res = await fetch(`http://127.0.0.1:${last.port}/v1/stats`, { headers: { authorization: `Bearer ${ADMIN}` } }).catch(() => undefined);
         if (!res?.ok) return false;
         const s = MeteringStats.parse(await res.json());
         return s.consumer_lag === 0 && s.events_applied + s.events_duplicate + s.events_rejected >= published.length;
       }, 180_000);
-      last.child.kill('SIGTERM');
-      await exited(last.child);
+      await last.kill('SIGTERM');
 
       t.diagnostic(kills.join('; '));
       assert.deepEqual(await readCounters(killed.pool), expected, `counters after ${kills.join('; ')}`);

@@ -23,6 +23,8 @@ export interface InvalidInput {
   /** Read off the message when it has them, to help an operator find it. */
   source?: string | undefined;
   eventId?: string | undefined;
+  /** The message's `subject` when it names one: its bus key. */
+  subject?: string | undefined;
 }
 
 export interface Judged {
@@ -47,7 +49,8 @@ export function judge(messages: Received[], nowMs: number): Judged {
     const nul = parsed.ok ? nulField(parsed.event) : undefined;
     if (parsed.ok && nul !== undefined) {
       const reason: Reason = { field: nul, code: 'store_refused', message: 'contains U+0000, which the store cannot hold' };
-      judged.invalid.push({ received, reasons: [reason], source: clean(parsed.event.source), eventId: clean(parsed.event.id) });
+      const { source, id, subject } = parsed.event;
+      judged.invalid.push({ received, reasons: [reason], source: clean(source), eventId: clean(id), subject });
     } else if (parsed.ok) {
       judged.valid.push({ event: parsed.event, contentHash: contentHash(parsed.event), received });
     } else {
@@ -74,13 +77,14 @@ export function clean(s: string): string {
   return s.replaceAll('\u0000', '\uFFFD');
 }
 
-/** `source` and `id` of a message that is JSON but not a valid event, if present. */
-export function identify(bytes: Buffer): { source?: string; eventId?: string } {
+/** `source`, `id` and `subject` of a message that is JSON but not a valid event, if present. */
+export function identify(bytes: Buffer): { source?: string; eventId?: string; subject?: string } {
   try {
     const value: unknown = JSON.parse(bytes.toString('utf8'));
     if (typeof value !== 'object' || value === null) return {};
-    const { source, id } = value as Record<string, unknown>;
+    const { source, id, subject } = value as Record<string, unknown>;
     return {
+      ...(typeof subject === 'string' ? { subject } : {}),
       ...(typeof source === 'string' ? { source: clean(source.slice(0, 256)) } : {}),
       ...(typeof id === 'string' ? { eventId: clean(id.slice(0, 128)) } : {}),
     };

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { IntakeReport } from '@vault/contracts';
-import { intake, splitBody, type IntakeDeps } from '../intake.ts';
-import { getRejected, markResolved, rejectedBytes } from '../store/reports.ts';
+import { assess, intake, splitBody, type IntakeDeps } from '../intake.ts';
+import { getRejected, markResolved } from '../store/reports.ts';
 
 /** Bodies up to this size; a publisher with more sends several requests. */
 export const EVENTS_BODY_LIMIT = 32 * 1024 * 1024;
@@ -34,11 +34,11 @@ export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
       if (!kept) return reply.code(404).send({ error: `no rejected event ${req.params.id}` });
       if (kept.resolved_at) return reply.code(200).send({ resolved_by: kept.resolved_by, already_resolved: true });
       const body = Buffer.isBuffer(req.body) && req.body.toString('utf8').trim() !== '' ? req.body : undefined;
-      const bytes = body ?? (await rejectedBytes(deps.pool, kept.id))!;
-      const report = await intake(deps, [{ index: 0, bytes }], new Map(), Date.now(), { dryRun: true });
+      const bytes = body ?? (kept.raw_base64 === null ? Buffer.from(kept.raw) : Buffer.from(kept.raw_base64, 'base64'));
+      const { report, messages } = await assess(deps.pool, [{ index: 0, bytes }]);
       const refused = report.rejected[0];
       if (refused) return reply.code(422).send({ error: `still rejected: ${refused.reason}`, reasons: refused.reasons });
-      await intake(deps, [{ index: 0, bytes }]);
+      await deps.bus.publish(deps.topic, messages);
       const event = JSON.parse(bytes.toString('utf8')) as { source: string; id: string };
       const by = `${event.source}/${event.id}`;
       await markResolved(deps.pool, kept.id, by);

@@ -14,7 +14,6 @@ export interface BatchResult {
   subjects: number;
 }
 
-const key = eventKey;
 
 /**
  * Applies one batch inside the caller's transaction: new events are stored,
@@ -27,19 +26,18 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
   let duplicates = 0;
   const fresh = new Map<string, ValidInput>();
   for (const item of input.valid) {
-    const seen = fresh.get(key(item.event));
-    if (!seen) fresh.set(key(item.event), item);
+    const seen = fresh.get(eventKey(item.event));
+    if (!seen) fresh.set(eventKey(item.event), item);
     else if (seen.contentHash === item.contentHash) duplicates++;
     else rejecting.push(reused(item));
   }
 
-  // Sorted, so concurrent batches take their locks in one order and never deadlock.
-  const candidates = [...fresh.values()].sort((a, b) => compare(key(a.event), key(b.event)));
+  const candidates = [...fresh.values()];
   await lockSubjects(client, candidates.map((c) => c.event.subject));
   const stored = await storedHashes(client, candidates.map((c) => c.event));
   const toInsert: ValidInput[] = [];
   for (const item of candidates) {
-    const hash = stored.get(key(item.event));
+    const hash = stored.get(eventKey(item.event));
     if (hash === undefined) toInsert.push(item);
     else if (hash === item.contentHash) duplicates++;
     else rejecting.push(reused(item));

@@ -56,7 +56,7 @@ export async function applyMessages(pool: pg.Pool, batch: Batch, nowMs = Date.no
     throw err;
   } finally {
     // A connection that failed mid-transaction is not reused.
-    client.release(broken && !isStoreRefusal(broken) ? broken : undefined);
+    client.release(broken);
   }
 }
 

@@ -42,12 +42,6 @@ export async function getRejected(pool: pg.Pool, id: string): Promise<RejectedEv
   return rows[0] ? toRejected(rows[0]) : undefined;
 }
 
-/** The exact bytes of a rejection, for re-submitting it unchanged. */
-export async function rejectedBytes(pool: pg.Pool, id: string): Promise<Buffer | undefined> {
-  const { rows } = await pool.query<{ raw_bytes: Buffer }>('select raw_bytes from metering.rejected_events where id = $1', [id]);
-  return rows[0]?.raw_bytes;
-}
-
 export async function markResolved(pool: pg.Pool, id: string, by: string): Promise<void> {
   await pool.query(
     `update metering.rejected_events set resolved_at = coalesce(resolved_at, now()), resolved_by = coalesce(resolved_by, $2)
