@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { contentHash } from '../src/domain/content-hash.ts';
 import { judge, receiverClock } from '../src/domain/judge.ts';
 
 const T = Date.parse('2026-10-20T12:00:00Z');
@@ -34,5 +35,10 @@ describe('judging a received message (pure)', () => {
     const reordered = Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(a.toString())).reverse())));
     const { valid } = judge([{ bytes: a, receivedAtMs: T }, { bytes: reordered, receivedAtMs: T }], T);
     assert.equal(valid[0]?.contentHash, valid[1]?.contentHash);
+  });
+
+  test('the content hash of an event never changes: stored hashes are compared with new ones', () => {
+    const stored = { specversion: '1.0', id: 'e-1', source: 'dyno-manager', type: 'dyno.stopped', time: '2026-10-01T00:00:00Z', subject: 'd-1', sequence: 2, data: { app_id: 'app-1' } };
+    assert.equal(contentHash(stored), '4879bccbde453cb3133f4f3a33cc267428f3629b4614d4ea8b50b37ee7c1e35b');
   });
 });

@@ -1,20 +1,25 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A hash of an event's content that ignores key order, so the same event
- * re-sent by another serializer is still "identical content".
+ * re-sent by another serializer is still "identical content". Stored hashes
+ * are compared with new ones, so the text hashed must never change.
  */
 export function contentHash(value: unknown): string {
-  return createHash('sha256').update(stableJson(value)).digest('hex');
+  // One-shot `hash` skips the Hash object that createHash builds per call.
+  return hash('sha256', stableJson(value), 'hex');
 }
 
+/** JSON with object keys sorted by UTF-16 code units and undefined members left out. */
 function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  const record = value as Record<string, unknown>;
+  let out = '';
+  for (const key of Object.keys(record).sort()) {
+    const member = record[key];
+    if (member === undefined) continue;
+    out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${stableJson(member)}`;
   }
-  return JSON.stringify(value);
+  return `{${out}}`;
 }

@@ -42,27 +42,8 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
     else if (hash === item.contentHash) duplicates++;
     else rejecting.push(reused(item));
   }
-
-  // Column arrays, not one JSON document: PostgreSQL unpacks them faster.
-  const { rows: inserted } = await client.query<{ subject: string }>(
-    `insert into metering.events (source, id, type, subject, sequence, time, data, content_hash)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[], $8::text[])
-     on conflict (source, id) do nothing
-     returning subject`,
-    [
-      toInsert.map((i) => i.event.source),
-      toInsert.map((i) => i.event.id),
-      toInsert.map((i) => i.event.type),
-      toInsert.map((i) => i.event.subject),
-      toInsert.map((i) => i.event.sequence),
-      toInsert.map((i) => i.event.time),
-      toInsert.map((i) => JSON.stringify(i.event.data)),
-      toInsert.map((i) => i.contentHash),
-    ],
-  );
-  // A concurrent writer may have stored the same key between our read and insert.
-  duplicates += toInsert.length - inserted.length;
-  const subjects = [...new Set(inserted.map((r) => r.subject))];
+  await insertEvents(client, toInsert);
+  const subjects = [...new Set(toInsert.map((i) => i.event.subject))];
   await deriveUsage(client, subjects);
 
   const rejected = await keepRejections(client, rejecting);
@@ -71,9 +52,35 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
     `update metering.counters c set value = c.value + d.n
        from (values ('events_applied', $1::bigint), ('events_duplicate', $2), ('events_rejected', $3)) d(name, n)
       where c.name = d.name`,
-    [inserted.length, duplicates, rejected.length],
+    [toInsert.length, duplicates, rejected.length],
   );
-  return { applied: inserted.length, duplicates, rejected, subjects: subjects.length };
+  return { applied: toInsert.length, duplicates, rejected, subjects: subjects.length };
+}
+
+/**
+ * Stores events known to be new. No `on conflict`: it costs a third of the
+ * insert, and the subject locks already keep a re-send of the same event out.
+ * Only an id reused under another subject can race in from a concurrent batch;
+ * the unique index then refuses this batch, and its event-by-event retry
+ * (applyMessages) finds the committed event and rejects the reuse.
+ */
+async function insertEvents(client: pg.PoolClient, items: ValidInput[]): Promise<void> {
+  if (items.length === 0) return;
+  // Column arrays, not one JSON document: PostgreSQL unpacks them faster.
+  await client.query(
+    `insert into metering.events (source, id, type, subject, sequence, time, data, content_hash)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[], $8::text[])`,
+    [
+      items.map((i) => i.event.source),
+      items.map((i) => i.event.id),
+      items.map((i) => i.event.type),
+      items.map((i) => i.event.subject),
+      items.map((i) => i.event.sequence),
+      items.map((i) => i.event.time),
+      items.map((i) => JSON.stringify(i.event.data)),
+      items.map((i) => i.contentHash),
+    ],
+  );
 }
 
 /**

@@ -5,24 +5,29 @@ import type pg from 'pg';
  * subject a batch touched, its intervals, ownership and gap are derived again
  * from all its events, set-based. Only the gap-free prefix of a subject's
  * sequence counts (`sequence = row_number()`); a hole makes the rest
- * unreliable until it fills. Three statements per batch, whatever its size:
- * one numbers new subjects, one clears what the subjects had, one derives it all from a single
- * ordered pass (a CTE referenced by three inserts is computed once).
+ * unreliable until it fills. At most three statements per batch, whatever its
+ * size: one numbers the subjects, one clears what the known ones had, one
+ * derives it all from a single ordered pass (a CTE referenced by three inserts
+ * is computed once).
+ *
+ * Every statement reaches the rows of a batch's subjects through their
+ * indexes (`= any(array)`, or a lateral subquery that `offset 0` keeps from
+ * being flattened): a join against unnest() of a few thousand keys is
+ * otherwise planned as a hash join over the whole, ever-growing table.
  */
 const CLEAR = `
-  with s(subject) as (select unnest($1::text[])),
-  usage as (delete from metering.usage_intervals u using s where u.subject = s.subject),
+  with usage as (delete from metering.usage_intervals where subject_id = any($1::bigint[])),
   -- An app.owner_changed event's subject is its app id.
-  owners as (delete from metering.app_ownership o using s where o.app_id = s.subject)
-  delete from metering.subject_gaps g using s where g.subject = s.subject`;
+  owners as (delete from metering.app_ownership where app_subject_id = any($1::bigint[]))
+  delete from metering.subject_gaps where subject = any($2::text[])`;
 
 const DERIVE = `
   with ev as materialized (
-    select e.subject, sj.id as subject_id, e.type, e.sequence, e.time, e.data, e.received_at,
+    select e.subject, s.subject_id, e.type, e.sequence, e.time, e.data, e.received_at,
            row_number() over (partition by e.subject order by e.sequence, e.received_at) as rn
-      from unnest($1::text[]) s(subject)
-      join metering.subjects sj on sj.subject = s.subject
-      join metering.events e on e.subject = s.subject
+      from unnest($1::text[], $2::bigint[]) s(subject, subject_id)
+      -- offset 0 keeps this an index probe per subject (see above).
+      cross join lateral (select * from metering.events e where e.subject = s.subject offset 0) e
   ),
   -- Each reliable event lasts until the next one of its subject: a dyno's
   -- start until its stop, a plan until the next change, an owner until the transfer.
@@ -62,16 +67,28 @@ const DERIVE = `
    group by subject
   having bool_or(sequence <> rn)`;
 
-/** Numbers new subjects (the exclusion constraints compare numbers, not text). */
-const NUMBER = `
-  insert into metering.subjects (subject)
-  select s from unnest($1::text[]) s
-   where not exists (select from metering.subjects where subject = s)
-  on conflict (subject) do nothing`;
+/** The number of every subject: the exclusion constraints compare numbers, not text. */
+async function numberSubjects(client: pg.PoolClient, subjects: string[]) {
+  const { rows: known } = await client.query<{ id: string; subject: string }>(
+    'select id, subject from metering.subjects where subject = any($1::text[])',
+    [subjects],
+  );
+  const have = new Set(known.map((r) => r.subject));
+  const missing = subjects.filter((s) => !have.has(s));
+  if (missing.length === 0) return { known, fresh: [] };
+  // The caller holds the subjects' locks: no concurrent batch numbers them meanwhile.
+  const { rows: fresh } = await client.query<{ id: string; subject: string }>(
+    'insert into metering.subjects (subject) select unnest($1::text[]) returning id, subject',
+    [missing],
+  );
+  return { known, fresh };
+}
 
 export async function deriveUsage(client: pg.PoolClient, subjects: string[]): Promise<void> {
   if (subjects.length === 0) return;
-  await client.query(NUMBER, [subjects]);
-  await client.query(CLEAR, [subjects]);
-  await client.query(DERIVE, [subjects]);
+  const { known, fresh } = await numberSubjects(client, subjects);
+  // A subject numbered just now has nothing derived yet to clear.
+  if (known.length > 0) await client.query(CLEAR, [known.map((r) => r.id), known.map((r) => r.subject)]);
+  const all = [...known, ...fresh];
+  await client.query(DERIVE, [all.map((r) => r.subject), all.map((r) => r.id)]);
 }

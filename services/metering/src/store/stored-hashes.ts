@@ -6,10 +6,14 @@ export const eventKey = (e: EventKey) => `${e.source}\u0000${e.id}`;
 /** Content hashes of the events already stored, by `eventKey`. */
 export async function storedHashes(db: pg.Pool | pg.PoolClient, keys: EventKey[]): Promise<Map<string, string>> {
   if (keys.length === 0) return new Map();
+  // One index probe per key: the `limit` keeps the planner from turning the
+  // lookup into a hash join over the whole table.
   const { rows } = await db.query<{ source: string; id: string; content_hash: string }>(
-    `select e.source, e.id, e.content_hash
-       from metering.events e
-       join unnest($1::text[], $2::text[]) as k(source, id) using (source, id)`,
+    `select k.source, k.id, e.content_hash
+       from unnest($1::text[], $2::text[]) as k(source, id)
+       cross join lateral (
+         select content_hash from metering.events e where e.source = k.source and e.id = k.id limit 1
+       ) e`,
     [keys.map((k) => k.source), keys.map((k) => k.id)],
   );
   return new Map(rows.map((r) => [eventKey(r), r.content_hash]));
