@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { billingStream, type StreamOptions } from './stream.ts';
 
 /** Events per second of a kafkajs consumer that does nothing with the messages. */
@@ -32,28 +32,79 @@ export async function noopConsumerRate(brokers: string[], topic: string, total: 
  * into a table shaped like metering.events (same primary key and index).
  */
 export async function copyRate(databaseUrl: string, stream: StreamOptions): Promise<number> {
+  return withClient(databaseUrl, async (client) => {
+    const events = eventRows(stream);
+    const ms = await copyInto(client, 'metering.events', EVENT_COLUMNS, events);
+    return stream.events / (ms / 1000);
+  });
+}
+
+/**
+ * The database's own floor for metering, in events per second: a COPY of the
+ * same events, then of the usage intervals and ownership metering derived from
+ * them, into tables with the same keys and exclusion constraints. Whatever
+ * metering does, PostgreSQL must at least write this.
+ */
+export async function writeFloorRate(databaseUrl: string, stream: StreamOptions): Promise<number> {
+  return withClient(databaseUrl, async (client) => {
+    const prefix = `${stream.prefix ?? 's'}-`.replace(/[^a-z0-9-]/gi, '');
+    const usage = await copyOut(client, `select * from metering.usage_intervals where subject like '${prefix}%'`);
+    const owners = await copyOut(client, `select * from metering.app_ownership where app_id like '${prefix}%'`);
+    const ms =
+      (await copyInto(client, 'metering.events', EVENT_COLUMNS, eventRows(stream))) +
+      (await copyInto(client, 'metering.usage_intervals', '', usage)) +
+      (await copyInto(client, 'metering.app_ownership', '', owners));
+    return stream.events / (ms / 1000);
+  });
+}
+
+const EVENT_COLUMNS = '(source, id, type, subject, sequence, time, data, content_hash, received_at)';
+
+async function withClient<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await client.query('create table public.copy_events (like metering.events including all)');
-    // The rows are rendered before the clock starts: only the COPY is measured.
-    const chunks: string[] = [];
-    let chunk = '';
-    for (const m of billingStream({ ...stream, duplicateRate: 0 })) {
-      const e = JSON.parse(m.value);
-      chunk += [e.source, e.id, e.type, e.subject, e.sequence, e.time, JSON.stringify(e.data), 'x'.repeat(64), new Date().toISOString()]
-        .map((v) => String(v).replace(/[\\\t\n]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n' })[c]!))
-        .join('\t') + '\n';
-      if (chunk.length > 1 << 20) {
-        chunks.push(chunk);
-        chunk = '';
-      }
-    }
-    chunks.push(chunk);
-    const started = performance.now();
-    await pipeline(Readable.from(chunks), client.query(copyFrom('copy copy_events (source, id, type, subject, sequence, time, data, content_hash, received_at) from stdin')));
-    return stream.events / ((performance.now() - started) / 1000);
+    return await work(client);
   } finally {
     await client.end();
   }
+}
+
+/** The stream's events (without re-sends) as COPY text, rendered before any clock starts. */
+function eventRows(stream: StreamOptions): string[] {
+  const chunks: string[] = [];
+  let chunk = '';
+  for (const m of billingStream({ ...stream, duplicateRate: 0 })) {
+    const e = JSON.parse(m.value);
+    chunk += [e.source, e.id, e.type, e.subject, e.sequence, e.time, JSON.stringify(e.data), 'x'.repeat(64), new Date().toISOString()]
+      .map((v) => String(v).replace(/[\\\t\n]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n' })[c]!))
+      .join('\t') + '\n';
+    if (chunk.length > 1 << 20) {
+      chunks.push(chunk);
+      chunk = '';
+    }
+  }
+  chunks.push(chunk);
+  return chunks;
+}
+
+/** Milliseconds to COPY the rows into a new, empty table like `like` (all its keys and constraints). */
+async function copyInto(client: pg.Client, like: string, columns: string, chunks: (string | Buffer)[]): Promise<number> {
+  const table = `public.copy_${like.split('.').pop()}`;
+  await client.query(`drop table if exists ${table}`);
+  await client.query(`create table ${table} (like ${like} including all)`);
+  try {
+    const started = performance.now();
+    await pipeline(Readable.from(chunks), client.query(copyFrom(`copy ${table} ${columns} from stdin`)));
+    return performance.now() - started;
+  } finally {
+    await client.query(`drop table ${table}`);
+  }
+}
+
+async function copyOut(client: pg.Client, query: string): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  const source = client.query(copyTo(`copy (${query}) to stdout`));
+  for await (const chunk of source) chunks.push(chunk as Buffer);
+  return chunks;
 }

@@ -17,6 +17,8 @@ export interface MeteringProcess {
   firstBatchAt(): number | undefined;
   /** Peak resident set size so far, bytes (Linux VmHWM). */
   peakRss(): number;
+  /** Throws, with its last output, if the process has exited: a waiting caller must not wait forever. */
+  assertRunning(): void;
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
@@ -32,7 +34,9 @@ export async function spawnMetering(env: Record<string, string>): Promise<Meteri
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const batches: string[] = [];
+  const tail: string[] = [];
   let first: number | undefined;
+  let exit: string | undefined;
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => {
       if (line.includes('event=batch.applied')) {
@@ -41,9 +45,16 @@ export async function spawnMetering(env: Record<string, string>): Promise<Meteri
         first ??= performance.now() - applyMs;
       }
       if (line.includes('at=error')) process.stderr.write(`metering: ${line}\n`);
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
     });
   }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exit = signal ?? `exit status ${code}`;
+      resolve();
+    }),
+  );
   return {
     child,
     port,
@@ -52,6 +63,9 @@ export async function spawnMetering(env: Record<string, string>): Promise<Meteri
     peakRss: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    },
+    assertRunning: () => {
+      if (exit !== undefined) throw new Error(`metering process ended (${exit}); its last output:\n${tail.join('\n')}`);
     },
     kill: async (signal) => {
       child.kill(signal);

@@ -1,7 +1,8 @@
 // `npm run bench:metering [-- --events N --latency-seconds S]`: metering's
 // drain rate beside two limits measured in the same run (a kafkajs consumer
-// that does nothing, a PostgreSQL COPY), latency at a steady 5,000 events/s,
-// and the metering process's peak RSS.
+// that does nothing, a PostgreSQL COPY), the database's floor (a COPY of the
+// events and of the usage metering derived, under the same constraints),
+// latency at a steady 5,000 events/s, and the metering process's peak RSS.
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -12,7 +13,7 @@ import { loadDotEnv, parseConfig, VaultSettings } from '@vault/runtime';
 import { DEFAULT_PARTITIONS } from '../src/consume.ts';
 import { benchInfra } from './infra.ts';
 import { latencies, percentile, type Curve } from './latency.ts';
-import { copyRate, noopConsumerRate } from './limits.ts';
+import { copyRate, noopConsumerRate, writeFloorRate } from './limits.ts';
 import { spawnMetering } from './metering-process.ts';
 import { billingStream, type StreamOptions } from './stream.ts';
 
@@ -79,6 +80,7 @@ try {
   let lastReport = performance.now();
   let done = 0;
   while ((done = await processed()) < opts.events) {
+    metering.assertRunning();
     if (performance.now() - lastReport > 5_000) {
       say(`    … metering has applied ${done.toLocaleString('en-US')} of ${opts.events.toLocaleString('en-US')}`);
       lastReport = performance.now();
@@ -100,7 +102,10 @@ try {
   // Warm up: the consumer group has joined once the first message is applied.
   const gen = billingStream({ ...stream, events: opts.rate * opts['latency-seconds'] + 1, prefix: `${stream.prefix}s` });
   await bus.publish(steadyTopic, [gen.next().value!]);
-  while ((await processed()) < base + 1) await new Promise((r) => setTimeout(r, 20));
+  while ((await processed()) < base + 1) {
+    steady.assertRunning();
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const total = opts.rate * opts['latency-seconds'];
   const published: Curve = [];
   const applied: Curve = [];
@@ -124,7 +129,10 @@ try {
     }
     await new Promise((r) => setTimeout(r, 5));
   }
-  while (applied.at(-1)![1] < total) await new Promise((r) => setTimeout(r, 20));
+  while (applied.at(-1)![1] < total) {
+    steady.assertRunning();
+    await new Promise((r) => setTimeout(r, 20));
+  }
   polling = false;
   await poller;
   const lat = latencies(published, applied, total);
@@ -132,6 +140,11 @@ try {
   peak = Math.max(peak, steady.peakRss());
   await steady.kill('SIGTERM');
   say(`  peak RSS of the metering process ${Math.round(peak / 1024 / 1024)} MiB`);
+  // What the database must write whatever metering does: the events and the
+  // usage they produced, under the same keys and exclusion constraints. Last,
+  // so its checkpoint cannot disturb the latency run.
+  const floor = await writeFloorRate(infra.databaseUrl, stream);
+  say(`  floor: COPY of events + usage   ${rate(floor)} = ${Math.round((floor / lower) * 100)}% of the lower limit; metering's drain = ${Math.round((drainRate / floor) * 100)}% of it`);
 } catch (err) {
   console.error(`bench failed: ${(err as Error).stack ?? err}`);
   code = 1;

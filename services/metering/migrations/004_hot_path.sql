@@ -1,4 +1,4 @@
--- The hot path, made cheaper (see docs/contracts/metering.md, "Throughput").
+-- The hot path, made cheaper (see docs/contracts/metering.md, "Decisions").
 --
 -- Keys compare byte by byte: they are identifiers, never shown sorted by
 -- language, and a locale-aware comparison costs several times as much in
