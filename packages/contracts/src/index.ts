@@ -4,3 +4,4 @@ export * from './parse.ts';
 export * from './time.ts';
 export * from './json-schema.ts';
 export * from './metering-api.ts';
+export * from './invoicing-api.ts';

@@ -1,0 +1,43 @@
+// The price book file and the bodies of invoicing's HTTP API
+// (shared/spec/api.md, billing-rules.md). Money and quantities are decimal
+// strings at every boundary, never JSON numbers.
+import { z } from 'zod';
+
+/** "25.00": a non-negative amount in the currency's units, with cents. */
+export const MoneyString = z.string().regex(/^\d+\.\d{2}$/, { error: 'must be a decimal string with two decimals, e.g. "25.00"' });
+/** "-3.61" or "3.61": an adjustment can be a credit. */
+export const SignedMoneyString = z.string().regex(/^-?\d+\.\d{2}$/, { error: 'must be a decimal string with two decimals' });
+/** "0.3225806": months with seven decimals. */
+export const QuantityString = z.string().regex(/^-?\d+\.\d{7}$/, { error: 'must be a decimal string with seven decimals' });
+export const PeriodKey = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, { error: 'must be a month as YYYY-MM' });
+
+/** A product of the price book: `dyno:<size>` or `addon:<service>:<plan>`. */
+export const ProductKey = z.string().regex(/^(dyno:[a-z0-9][a-z0-9-]*|addon:[a-z0-9][a-z0-9-]*:[a-z0-9][a-z0-9-]*)$/, {
+  error: 'must be dyno:<size> or addon:<service>:<plan>',
+});
+
+/** `price-book.json`: the monthly price of each product. */
+export const PriceBook = z.object({
+  currency: z.string().regex(/^[A-Z]{3}$/, { error: 'must be an ISO 4217 code such as "USD"' }),
+  products: z.record(ProductKey, MoneyString),
+});
+export type PriceBook = z.infer<typeof PriceBook>;
+
+export const LineKind = z.enum(['dyno', 'addon', 'adjustment']);
+export type LineKind = z.infer<typeof LineKind>;
+
+export const InvoiceLine = z.object({
+  app_id: z.string(),
+  kind: LineKind,
+  /** The dyno name or the add-on id. */
+  key: z.string(),
+  product: z.string(),
+  quantity: QuantityString,
+  /** Null for a product the price book has no price for (the invoice is then held). */
+  unit_price: MoneyString.nullable(),
+  amount: SignedMoneyString.nullable(),
+  description: z.string(),
+  /** On adjustment lines: the finalized month they correct. */
+  adjusts: PeriodKey.optional(),
+});
+export type InvoiceLine = z.infer<typeof InvoiceLine>;

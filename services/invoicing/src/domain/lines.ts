@@ -1,0 +1,84 @@
+import type { InvoiceLine, PriceBook } from '@vault/contracts';
+import { Money, sumCents, toCents, toQuantity } from './money.ts';
+import type { Period } from './period.ts';
+import type { LineUsage } from './usage.ts';
+
+/** A line with the exact usage behind it, which the invoice stores for later adjustments. */
+export type PricedLine = InvoiceLine & { ms: number };
+
+/**
+ * Prices one line: quantity in months is its seconds over the month's real
+ * length; the amount is the monthly price times min(quantity, 1), rounded once,
+ * half up, to cents. A product without a price gets no amount (it is unpriced).
+ */
+export function priceLine(usage: LineUsage, period: Period, prices: PriceBook): PricedLine {
+  const months = new Money(usage.ms).div(1000).div(period.seconds);
+  const unitPrice = prices.products[usage.product] ?? null;
+  return {
+    app_id: usage.appId,
+    kind: usage.kind,
+    key: usage.key,
+    product: usage.product,
+    quantity: toQuantity(months),
+    unit_price: unitPrice,
+    amount: unitPrice === null ? null : toCents(Money.min(months, 1).times(unitPrice)),
+    description: describe(usage.key, usage.product),
+    ms: usage.ms,
+  };
+}
+
+/** The lines of an invoice, grouped by app, in a stable order. */
+export function priceLines(usage: readonly LineUsage[], period: Period, prices: PriceBook): PricedLine[] {
+  return usage.map((u) => priceLine(u, period, prices)).sort(byLine);
+}
+
+/** The sum of the rounded line amounts (an unpriced line adds nothing and holds the invoice). */
+export function invoiceTotal(lines: readonly InvoiceLine[]): string {
+  return sumCents(lines.flatMap((l) => (l.amount === null ? [] : [l.amount])));
+}
+
+/**
+ * Late usage: what a finalized month would charge now minus what it charged,
+ * per line key, as adjustment lines for the account's next invoice. A line
+ * whose amount did not change gives none.
+ */
+export function adjustmentLines(charged: readonly PricedLine[], now: readonly PricedLine[], adjusts: Period): PricedLine[] {
+  const id = (l: PricedLine) => JSON.stringify([l.app_id, l.kind, l.key, l.product]);
+  const before = new Map(charged.map((l) => [id(l), l]));
+  const after = new Map(now.map((l) => [id(l), l]));
+  const out: PricedLine[] = [];
+  for (const key of new Set([...before.keys(), ...after.keys()])) {
+    const was = before.get(key);
+    const is = after.get(key);
+    const line = (is ?? was)!;
+    const amount = new Money(is?.amount ?? 0).minus(was?.amount ?? 0);
+    if (amount.isZero()) continue;
+    const ms = (is?.ms ?? 0) - (was?.ms ?? 0);
+    out.push({
+      app_id: line.app_id,
+      kind: 'adjustment',
+      key: line.key,
+      product: line.product,
+      quantity: toQuantity(new Money(ms).div(1000).div(adjusts.seconds)),
+      unit_price: line.unit_price,
+      amount: amount.toFixed(2),
+      description: `${amount.isNegative() ? 'Credit' : 'Charge'} for ${adjusts.key}: ${line.description}`,
+      adjusts: adjusts.key,
+      ms,
+    });
+  }
+  return out.sort(byLine);
+}
+
+function describe(key: string, product: string): string {
+  const [kind, ...rest] = product.split(':');
+  return kind === 'dyno' ? `${key} ${rest.join(':')}` : `${rest.join(':')} (${key})`;
+}
+
+const KIND_ORDER = { addon: 0, dyno: 1, adjustment: 2 } as const;
+
+function byLine(a: InvoiceLine, b: InvoiceLine): number {
+  return compare(a.app_id, b.app_id) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compare(a.key, b.key) || compare(a.product, b.product);
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,23 @@
+import { Decimal } from 'decimal.js';
+
+/**
+ * Exact decimal arithmetic for money and quantities. Its own clone, so no
+ * other code's Decimal settings can change ours; 40 significant digits hold
+ * any seconds-over-month ratio without loss before the one rounding.
+ */
+export const Money = Decimal.clone({ precision: 40, rounding: Decimal.ROUND_HALF_UP });
+export type Money = Decimal;
+
+/** Rounded once, half up, to cents: "25.00". */
+export function toCents(amount: Decimal): string {
+  return amount.toDecimalPlaces(2, Decimal.ROUND_HALF_UP).toFixed(2);
+}
+
+/** Months shown with 7 decimals, as on the platform's invoices: "0.3225806". */
+export function toQuantity(months: Decimal): string {
+  return months.toDecimalPlaces(7, Decimal.ROUND_HALF_UP).toFixed(7);
+}
+
+export function sumCents(amounts: readonly string[]): string {
+  return amounts.reduce((sum, a) => sum.plus(a), new Money(0)).toFixed(2);
+}
