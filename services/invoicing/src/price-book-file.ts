@@ -1,0 +1,22 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PriceBook } from '@vault/contracts';
+
+/** The price book the project ships (a copy of shared/spec/price-book.json). */
+export const DEFAULT_PRICE_BOOK = fileURLToPath(new URL('../data/price-book.json', import.meta.url));
+
+/** Reads and checks a price book file (`PRICE_BOOK`, else the default); the error names the file and the field. */
+export function loadPriceBook(path: string = DEFAULT_PRICE_BOOK): PriceBook {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`price book ${path}: ${(err as Error).message}`);
+  }
+  const parsed = PriceBook.safeParse(value);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`price book ${path}: ${issues.join('; ')}`);
+  }
+  return parsed.data;
+}
