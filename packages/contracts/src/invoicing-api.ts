@@ -2,6 +2,7 @@
 // (shared/spec/api.md, billing-rules.md). Money and quantities are decimal
 // strings at every boundary, never JSON numbers.
 import { z } from 'zod';
+import { SLUG_PATTERN } from './events.ts';
 
 /** "25.00": a non-negative amount in the currency's units, with cents. */
 export const MoneyString = z.string().regex(/^\d+\.\d{2}$/, { error: 'must be a decimal string with two decimals, e.g. "25.00"' });
@@ -9,10 +10,14 @@ export const MoneyString = z.string().regex(/^\d+\.\d{2}$/, { error: 'must be a 
 export const SignedMoneyString = z.string().regex(/^-?\d+\.\d{2}$/, { error: 'must be a decimal string with two decimals' });
 /** "0.3225806": months with seven decimals. */
 export const QuantityString = z.string().regex(/^-?\d+\.\d{7}$/, { error: 'must be a decimal string with seven decimals' });
-export const PeriodKey = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, { error: 'must be a month as YYYY-MM' });
+/** "2026-10": a calendar month; the groups are the year and the month. */
+export const PERIOD_KEY_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
+export const PeriodKey = z.string().regex(PERIOD_KEY_PATTERN, { error: 'must be a month as YYYY-MM' });
 
+// Sizes, services and plans are the events' slugs.
+const slug = SLUG_PATTERN.source.slice(1, -1);
 /** A product of the price book: `dyno:<size>` or `addon:<service>:<plan>`. */
-export const ProductKey = z.string().regex(/^(dyno:[a-z0-9][a-z0-9-]*|addon:[a-z0-9][a-z0-9-]*:[a-z0-9][a-z0-9-]*)$/, {
+export const ProductKey = z.string().regex(new RegExp(`^(dyno:${slug}|addon:${slug}:${slug})$`), {
   error: 'must be dyno:<size> or addon:<service>:<plan>',
 });
 

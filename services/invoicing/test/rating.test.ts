@@ -102,24 +102,17 @@ describe('rating', () => {
       lines: [['web.1', 'dyno:performance-m', '1.0645161', '250.00']],
       total: '250.00',
     },
-    {
-      name: 'a transfer mid-month splits the usage between the two owners at the instant of the transfer',
-      account: 'acct-b',
+    // app-1 passes from acct-a to acct-b on Oct 16 while its worker runs all month.
+    ...([['acct-a', 'the first owner pays up to the transfer', '0.4838710', '3.39'],
+         ['acct-b', 'the second owner pays from the transfer on', '0.5161290', '3.61']] as const).map(([account, who, quantity, amount]) => ({
+      name: `a transfer mid-month splits the usage at its instant: ${who}`,
+      account,
       period: '2026-10',
       usage: [dyno('app-1', 'worker.1', 'basic', '2026-09-01T00:00:00Z', null)],
       ownership: [owner('app-1', 'acct-a', '2026-01-01T00:00:00Z', '2026-10-16T00:00:00Z'), owner('app-1', 'acct-b', '2026-10-16T00:00:00Z')],
-      lines: [['worker.1', 'dyno:basic', '0.5161290', '3.61']],
-      total: '3.61',
-    },
-    {
-      name: 'a transfer mid-month: the first owner pays up to the transfer',
-      account: 'acct-a',
-      period: '2026-10',
-      usage: [dyno('app-1', 'worker.1', 'basic', '2026-09-01T00:00:00Z', null)],
-      ownership: [owner('app-1', 'acct-a', '2026-01-01T00:00:00Z', '2026-10-16T00:00:00Z'), owner('app-1', 'acct-b', '2026-10-16T00:00:00Z')],
-      lines: [['worker.1', 'dyno:basic', '0.4838710', '3.39']],
-      total: '3.39',
-    },
+      lines: [['worker.1', 'dyno:basic', quantity, amount]],
+      total: amount,
+    })),
     ...(['2026-09', '2026-10', '2026-11'] as const).map((period, i) => ({
       name: `an interval from Sep 15 to Nov 15 counts in each of its three months (${period})`,
       period,

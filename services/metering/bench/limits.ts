@@ -28,33 +28,25 @@ export async function noopConsumerRate(brokers: string[], topic: string, total: 
 }
 
 /**
- * Rows per second of a client-side `COPY ... FROM STDIN` of the same events
+ * Milliseconds of a client-side `COPY ... FROM STDIN` of the stream's events
  * into a table shaped like metering.events (same primary key and index).
  */
-export async function copyRate(databaseUrl: string, stream: StreamOptions): Promise<number> {
-  return withClient(databaseUrl, async (client) => {
-    const events = eventRows(stream);
-    const ms = await copyInto(client, 'metering.events', EVENT_COLUMNS, events);
-    return stream.events / (ms / 1000);
-  });
+export async function copyEventsMs(databaseUrl: string, stream: StreamOptions): Promise<number> {
+  return withClient(databaseUrl, (client) => copyInto(client, 'metering.events', EVENT_COLUMNS, eventRows(stream)));
 }
 
 /**
- * The database's own floor for metering, in events per second: a COPY of the
- * same events, then of the usage intervals and ownership metering derived from
- * them, into tables with the same keys and exclusion constraints. Whatever
- * metering does, PostgreSQL must at least write this.
+ * Milliseconds of a `COPY` of the usage intervals and ownership that metering
+ * derived for the stream (`prefix`), into tables with the same keys and
+ * exclusion constraints. With the events' COPY, what PostgreSQL must write
+ * whatever metering does: its floor.
  */
-export async function writeFloorRate(databaseUrl: string, stream: StreamOptions): Promise<number> {
+export async function copyUsageMs(databaseUrl: string, prefix: string): Promise<number> {
   return withClient(databaseUrl, async (client) => {
-    const prefix = `${stream.prefix ?? 's'}-`.replace(/[^a-z0-9-]/gi, '');
-    const usage = await copyOut(client, `select * from metering.usage_intervals where subject like '${prefix}%'`);
-    const owners = await copyOut(client, `select * from metering.app_ownership where app_id like '${prefix}%'`);
-    const ms =
-      (await copyInto(client, 'metering.events', EVENT_COLUMNS, eventRows(stream))) +
-      (await copyInto(client, 'metering.usage_intervals', '', usage)) +
-      (await copyInto(client, 'metering.app_ownership', '', owners));
-    return stream.events / (ms / 1000);
+    const like = `${prefix}-`.replace(/[^a-z0-9-]/gi, '');
+    const usage = await copyOut(client, `select * from metering.usage_intervals where subject like '${like}%'`);
+    const owners = await copyOut(client, `select * from metering.app_ownership where app_id like '${like}%'`);
+    return (await copyInto(client, 'metering.usage_intervals', '', usage)) + (await copyInto(client, 'metering.app_ownership', '', owners));
   });
 }
 

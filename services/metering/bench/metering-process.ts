@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@vault/testkit';
+import { eventually, freePort } from '@vault/testkit';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -17,8 +17,11 @@ export interface MeteringProcess {
   firstBatchAt(): number | undefined;
   /** Peak resident set size so far, bytes (Linux VmHWM). */
   peakRss(): number;
-  /** Throws, with its last output, if the process has exited: a waiting caller must not wait forever. */
-  assertRunning(): void;
+  /**
+   * Polls `check` until it holds. Fails at once, with the process's last
+   * output, if the process ends first: a waiting caller never waits forever.
+   */
+  until(what: string, check: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
@@ -64,9 +67,11 @@ export async function spawnMetering(env: Record<string, string>): Promise<Meteri
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
     },
-    assertRunning: () => {
-      if (exit !== undefined) throw new Error(`metering process ended (${exit}); its last output:\n${tail.join('\n')}`);
-    },
+    until: (what, check, timeoutMs = Infinity) =>
+      eventually(what, () => {
+        if (exit !== undefined) throw new Error(`metering process ended (${exit}) while waiting for ${what}; its last output:\n${tail.join('\n')}`);
+        return check();
+      }, timeoutMs),
     kill: async (signal) => {
       child.kill(signal);
       await exited;

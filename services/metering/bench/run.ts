@@ -13,7 +13,7 @@ import { loadDotEnv, parseConfig, VaultSettings } from '@vault/runtime';
 import { DEFAULT_PARTITIONS } from '../src/consume.ts';
 import { benchInfra } from './infra.ts';
 import { latencies, percentile, type Curve } from './latency.ts';
-import { copyRate, noopConsumerRate, writeFloorRate } from './limits.ts';
+import { copyEventsMs, copyUsageMs, noopConsumerRate } from './limits.ts';
 import { spawnMetering } from './metering-process.ts';
 import { billingStream, type StreamOptions } from './stream.ts';
 
@@ -45,7 +45,8 @@ let code = 0;
 try {
   await migrate(pool, 'metering', MIGRATIONS);
   const { rows } = await pool.query<{ v: string; fsync: string }>(`select version() as v, current_setting('fsync') as fsync`);
-  const stream: StreamOptions = { events: opts.events, seed: 42, prefix: `b${Date.now().toString(36)}` };
+  const prefix = `b${Date.now().toString(36)}`;
+  const stream: StreamOptions = { events: opts.events, seed: 42, prefix };
   say(`metering benchmark: ${opts.events.toLocaleString('en-US')} events (dyno pairs, add-on changes, 5% duplicates), ` +
     `${DEFAULT_PARTITIONS} partitions; ${rows[0]!.v.split(' on ')[0]}, fsync=${rows[0]!.fsync}; brokers ${infra.brokers.join(',')}`);
 
@@ -65,7 +66,8 @@ try {
 
   const noop = await noopConsumerRate(infra.brokers, topic, opts.events);
   say(`  limit: kafkajs no-op consumer   ${rate(noop)}`);
-  const copy = await copyRate(infra.databaseUrl, stream);
+  const eventsCopyMs = await copyEventsMs(infra.databaseUrl, stream);
+  const copy = opts.events / (eventsCopyMs / 1000);
   say(`  limit: PostgreSQL COPY          ${rate(copy).replace('events', 'rows')}`);
 
   const env = {
@@ -78,15 +80,14 @@ try {
     Number((await pool.query<{ n: string }>(`select sum(value)::text as n from metering.counters`)).rows[0]!.n);
   const metering = await spawnMetering(env);
   let lastReport = performance.now();
-  let done = 0;
-  while ((done = await processed()) < opts.events) {
-    metering.assertRunning();
+  await metering.until('metering to drain the topic', async () => {
+    const done = await processed();
     if (performance.now() - lastReport > 5_000) {
       say(`    … metering has applied ${done.toLocaleString('en-US')} of ${opts.events.toLocaleString('en-US')}`);
       lastReport = performance.now();
     }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return done >= opts.events;
+  });
   const drained = performance.now();
   const drainRate = opts.events / ((drained - metering.firstBatchAt()!) / 1000);
   const lower = Math.min(noop, copy);
@@ -100,12 +101,9 @@ try {
   const steady = await spawnMetering({ ...env, BILLING_EVENTS_TOPIC: steadyTopic });
   const base = await processed();
   // Warm up: the consumer group has joined once the first message is applied.
-  const gen = billingStream({ ...stream, events: opts.rate * opts['latency-seconds'] + 1, prefix: `${stream.prefix}s` });
+  const gen = billingStream({ ...stream, events: opts.rate * opts['latency-seconds'] + 1, prefix: `${prefix}s` });
   await bus.publish(steadyTopic, [gen.next().value!]);
-  while ((await processed()) < base + 1) {
-    steady.assertRunning();
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await steady.until('the first steady message applied', async () => (await processed()) >= base + 1);
   const total = opts.rate * opts['latency-seconds'];
   const published: Curve = [];
   const applied: Curve = [];
@@ -129,10 +127,7 @@ try {
     }
     await new Promise((r) => setTimeout(r, 5));
   }
-  while (applied.at(-1)![1] < total) {
-    steady.assertRunning();
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await steady.until('every steady message applied', () => applied.at(-1)![1] >= total);
   polling = false;
   await poller;
   const lat = latencies(published, applied, total);
@@ -143,7 +138,7 @@ try {
   // What the database must write whatever metering does: the events and the
   // usage they produced, under the same keys and exclusion constraints. Last,
   // so its checkpoint cannot disturb the latency run.
-  const floor = await writeFloorRate(infra.databaseUrl, stream);
+  const floor = opts.events / ((eventsCopyMs + (await copyUsageMs(infra.databaseUrl, prefix))) / 1000);
   say(`  floor: COPY of events + usage   ${rate(floor)} = ${Math.round((floor / lower) * 100)}% of the lower limit; metering's drain = ${Math.round((drainRate / floor) * 100)}% of it`);
 } catch (err) {
   console.error(`bench failed: ${(err as Error).stack ?? err}`);

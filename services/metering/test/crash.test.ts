@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createKafkaBus } from '@vault/bus';
 import { MeteringStats } from '@vault/contracts';
-import { eventually, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
+import { testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { spawnMetering } from '../bench/metering-process.ts';
 import { billingStream, type StreamMessage } from '../bench/stream.ts';
 import { applyMessages } from '../src/store/apply-messages.ts';
@@ -53,7 +53,7 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
         await publishInChunks(waves[w]!);
         // A random moment: after 1 to 3 applied batches and a random pause, mid-transaction or between.
         const target = 1 + Math.floor(Math.random() * 3);
-        await eventually('the process applying batches', () => run.batches.length >= target, 90_000);
+        await run.until('the process applying batches', () => run.batches.length >= target, 90_000);
         await new Promise((r) => setTimeout(r, Math.random() * 60));
         await run.kill('SIGKILL');
         const sent = waves.slice(0, w + 1).reduce((n, wave) => n + wave.length, 0);
@@ -76,7 +76,7 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
       const expected = await readCounters(clean.pool);
       assert.equal(expected.events_applied + expected.events_duplicate, published.length);
 
-      await eventually('the restarted process to drain the topic', async () => {
+      await last.until('the restarted process to drain the topic', async () => {
         const res = await fetch(`http://127.0.0.1:${last.port}/v1/stats`, { headers: { authorization: `Bearer ${ADMIN}` } }).catch(() => undefined);
         if (!res?.ok) return false;
         const s = MeteringStats.parse(await res.json());

@@ -1,7 +1,7 @@
 import type { InvoiceLine, PriceBook } from '@vault/contracts';
-import { Money, sumCents, toCents, toQuantity } from './money.ts';
+import { Money, monthsOf, sumCents, toCents, toQuantity } from './money.ts';
 import type { Period } from './period.ts';
-import type { LineUsage } from './usage.ts';
+import { lineId, type LineUsage } from './usage.ts';
 
 /** A line with the exact usage behind it, which the invoice stores for later adjustments. */
 export type PricedLine = InvoiceLine & { ms: number };
@@ -12,7 +12,7 @@ export type PricedLine = InvoiceLine & { ms: number };
  * half up, to cents. A product without a price gets no amount (it is unpriced).
  */
 export function priceLine(usage: LineUsage, period: Period, prices: PriceBook): PricedLine {
-  const months = new Money(usage.ms).div(1000).div(period.seconds);
+  const months = monthsOf(usage.ms, period.seconds);
   const unitPrice = prices.products[usage.product] ?? null;
   return {
     app_id: usage.appId,
@@ -43,7 +43,7 @@ export function invoiceTotal(lines: readonly InvoiceLine[]): string {
  * whose amount did not change gives none.
  */
 export function adjustmentLines(charged: readonly PricedLine[], now: readonly PricedLine[], adjusts: Period): PricedLine[] {
-  const id = (l: PricedLine) => JSON.stringify([l.app_id, l.kind, l.key, l.product]);
+  const id = (l: PricedLine) => lineId(l.app_id, l.kind, l.key, l.product);
   const before = new Map(charged.map((l) => [id(l), l]));
   const after = new Map(now.map((l) => [id(l), l]));
   const out: PricedLine[] = [];
@@ -59,7 +59,7 @@ export function adjustmentLines(charged: readonly PricedLine[], now: readonly Pr
       kind: 'adjustment',
       key: line.key,
       product: line.product,
-      quantity: toQuantity(new Money(ms).div(1000).div(adjusts.seconds)),
+      quantity: toQuantity(monthsOf(ms, adjusts.seconds)),
       unit_price: line.unit_price,
       amount: amount.toFixed(2),
       description: `${amount.isNegative() ? 'Credit' : 'Charge'} for ${adjusts.key}: ${line.description}`,

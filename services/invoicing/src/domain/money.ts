@@ -6,7 +6,6 @@ import { Decimal } from 'decimal.js';
  * any seconds-over-month ratio without loss before the one rounding.
  */
 export const Money = Decimal.clone({ precision: 40, rounding: Decimal.ROUND_HALF_UP });
-export type Money = Decimal;
 
 /** Rounded once, half up, to cents: "25.00". */
 export function toCents(amount: Decimal): string {
@@ -16,6 +15,11 @@ export function toCents(amount: Decimal): string {
 /** Months shown with 7 decimals, as on the platform's invoices: "0.3225806". */
 export function toQuantity(months: Decimal): string {
   return months.toDecimalPlaces(7, Decimal.ROUND_HALF_UP).toFixed(7);
+}
+
+/** Months of usage: its seconds over the month's real length, exact. */
+export function monthsOf(ms: number, monthSeconds: number): Decimal {
+  return new Money(ms).div(1000).div(monthSeconds);
 }
 
 export function sumCents(amounts: readonly string[]): string {

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { PERIOD_KEY_PATTERN } from '@vault/contracts';
 
 /** One calendar month in UTC: [start, end). */
 export interface Period {
@@ -10,15 +11,9 @@ export interface Period {
   readonly seconds: number;
 }
 
-const PERIOD_KEY = /^(\d{4})-(0[1-9]|1[0-2])$/;
-
-export function isPeriodKey(value: string): boolean {
-  return PERIOD_KEY.test(value);
-}
-
 /** The period a "YYYY-MM" key names; throws on anything else. */
 export function parsePeriod(key: string): Period {
-  const match = PERIOD_KEY.exec(key);
+  const match = PERIOD_KEY_PATTERN.exec(key);
   if (!match) throw new RangeError(`period must be YYYY-MM, got ${JSON.stringify(key)}`);
   return monthStarting(DateTime.utc(Number(match[1]), Number(match[2]), 1));
 }

@@ -1,6 +1,7 @@
+import type { LineKind } from '@vault/contracts';
 import type { Period } from './period.ts';
 
-export type UsageKind = 'dyno' | 'addon';
+export type UsageKind = Exclude<LineKind, 'adjustment'>;
 
 /** An interval of usage as metering derives it: one dyno or add-on on one product, [from, to). */
 export interface UsageSpan {
@@ -32,6 +33,25 @@ export interface LineUsage {
   ms: number;
 }
 
+/** What makes two intervals one invoice line: the app, the kind, the dyno name or add-on id, and the product. */
+export function lineId(appId: string, kind: string, key: string, product: string): string {
+  return JSON.stringify([appId, kind, key, product]);
+}
+
+type Span = { fromMs: number; toMs: number | null };
+
+/** The part of a span inside [fromMs, toMs), or undefined when there is none. An open span runs on. */
+function clip(span: Span, fromMs: number, toMs: number): [number, number] | undefined {
+  const from = Math.max(span.fromMs, fromMs);
+  const to = Math.min(span.toMs ?? Infinity, toMs);
+  return to > from ? [from, to] : undefined;
+}
+
+/** The part of a usage span that can be billed for the period: inside it and before `untilMs`. */
+function billable(u: UsageSpan, period: Period, untilMs: number): [number, number] | undefined {
+  return clip(u, period.start.toMillis(), Math.min(period.end.toMillis(), untilMs));
+}
+
 /**
  * An account's usage in a period, per line key: every interval clipped to the
  * period, to `untilMs` (an open interval counts up to it), and to the spans in
@@ -44,22 +64,20 @@ export function accountUsage(
   ownership: readonly OwnershipSpan[],
   untilMs: number,
 ): LineUsage[] {
-  const periodFrom = period.start.toMillis();
-  const periodTo = Math.min(period.end.toMillis(), untilMs);
   const owned = new Map<string, OwnershipSpan[]>();
   for (const o of ownership) {
-    if (o.accountId !== accountId) continue;
-    owned.set(o.appId, [...(owned.get(o.appId) ?? []), o]);
+    if (o.accountId === accountId) owned.set(o.appId, [...(owned.get(o.appId) ?? []), o]);
   }
   const lines = new Map<string, LineUsage>();
   for (const u of usage) {
+    const window = billable(u, period, untilMs);
+    if (!window) continue;
     for (const o of owned.get(u.appId) ?? []) {
-      const from = Math.max(u.fromMs, o.fromMs, periodFrom);
-      const to = Math.min(u.toMs ?? Infinity, o.toMs ?? Infinity, periodTo);
-      if (to <= from) continue;
-      const id = JSON.stringify([u.appId, u.kind, u.key, u.product]);
+      const paid = clip(o, ...window);
+      if (!paid) continue;
+      const id = lineId(u.appId, u.kind, u.key, u.product);
       const line = lines.get(id) ?? { appId: u.appId, kind: u.kind, key: u.key, product: u.product, ms: 0 };
-      line.ms += to - from;
+      line.ms += paid[1] - paid[0];
       lines.set(id, line);
     }
   }
@@ -73,20 +91,16 @@ export function unownedMs(
   period: Period,
   untilMs: number,
 ): number {
-  const periodFrom = period.start.toMillis();
-  const periodTo = Math.min(period.end.toMillis(), untilMs);
   let total = 0;
   for (const u of appUsage) {
-    const from = Math.max(u.fromMs, periodFrom);
-    const to = Math.min(u.toMs ?? Infinity, periodTo);
-    if (to <= from) continue;
+    const window = billable(u, period, untilMs);
+    if (!window) continue;
+    total += window[1] - window[0];
     // Ownership spans of one app never overlap (metering's exclusion constraint).
-    let covered = 0;
     for (const o of appOwnership) {
-      if (o.appId !== u.appId) continue;
-      covered += Math.max(0, Math.min(to, o.toMs ?? Infinity) - Math.max(from, o.fromMs));
+      const owned = o.appId === u.appId ? clip(o, ...window) : undefined;
+      if (owned) total -= owned[1] - owned[0];
     }
-    total += to - from - covered;
   }
   return total;
 }

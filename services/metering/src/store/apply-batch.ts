@@ -26,8 +26,9 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
   let duplicates = 0;
   const fresh = new Map<string, ValidInput>();
   for (const item of input.valid) {
-    const seen = fresh.get(eventKey(item.event));
-    if (!seen) fresh.set(eventKey(item.event), item);
+    const key = eventKey(item.event);
+    const seen = fresh.get(key);
+    if (!seen) fresh.set(key, item);
     else if (seen.contentHash === item.contentHash) duplicates++;
     else rejecting.push(reused(item));
   }
