@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Bus, OutgoingMessage } from '@vault/bus';
 import { formatReasons, ID_REUSED_REASON, type IntakeRejection, type IntakeReport } from '@vault/contracts';
+import { verdict } from './domain/content-hash.ts';
 import { judge, type InvalidInput, type ValidInput } from './domain/judge.ts';
 import { eventKey, storedHashes } from './store/stored-hashes.ts';
 
@@ -40,11 +41,11 @@ export async function assess(
   for (const { line, valid: v, invalid } of judged) {
     if (v) {
       const k = eventKey(v.event);
-      const earlier = seen.get(k) ?? stored.get(k);
-      if (earlier === undefined) {
+      const judgement = verdict(stored.get(k) ?? seen.get(k), v.contentHash);
+      if (judgement === 'new') {
         report.accepted++;
         seen.set(k, v.contentHash);
-      } else if (earlier === v.contentHash) report.duplicates++;
+      } else if (judgement === 'duplicate') report.duplicates++;
       else report.rejected.push(rejection(line.index, v.event.id, [ID_REUSED_REASON]));
       messages.push({ key: v.event.subject, value: line.bytes });
     } else if (invalid) {

@@ -105,6 +105,17 @@ describe('metering: applying batches of events (real PostgreSQL)', () => {
     ]);
   });
 
+  test('a re-send of the stored event is a duplicate even when a reuse of its id comes before it in the batch', async () => {
+    const db = await meteringDb();
+    const original = lines('october.ndjson').find((l) => JSON.parse(l).id === 'evt-0004')!;
+    const reuse = JSON.stringify({ ...JSON.parse(original), time: '2026-10-12T00:00:00Z' });
+    await apply(db, [original]);
+    // The verdict must not depend on batch boundaries: split up, these are a reuse and a duplicate.
+    const result = await apply(db, [reuse, original]);
+    assert.deepEqual([result.applied, result.duplicates, result.rejected.length], [0, 1, 1]);
+    assert.equal(JSON.parse(result.rejected[0]!.received.bytes.toString()).time, '2026-10-12T00:00:00Z');
+  });
+
   test('the database itself refuses overlapping intervals of one subject', async () => {
     const db = await meteringDb();
     await db.pool.query(`insert into metering.subjects (subject) values ('dyno-z')`);

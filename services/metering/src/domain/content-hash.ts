@@ -23,3 +23,12 @@ function stableJson(value: unknown): string {
   }
   return `{${out}}`;
 }
+
+/**
+ * An event against the first one known with its `(source, id)`: the stored
+ * event when there is one (it defines the content), else an earlier one of the
+ * same batch or request. Never dependent on where batches begin and end.
+ */
+export function verdict(earlierHash: string | undefined, hash: string): 'new' | 'duplicate' | 'reused' {
+  return earlierHash === undefined ? 'new' : earlierHash === hash ? 'duplicate' : 'reused';
+}

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { ID_REUSED_REASON } from '@vault/contracts';
+import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
 import { deriveUsage } from './derive-usage.ts';
 import { eventKey, storedHashes } from './stored-hashes.ts';
@@ -24,24 +25,25 @@ export interface BatchResult {
 export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<BatchResult> {
   const rejecting = [...input.invalid];
   let duplicates = 0;
-  const fresh = new Map<string, ValidInput>();
+  await lockSubjects(client, input.valid.map((v) => v.event.subject));
+  const stored = await storedHashes(client, input.valid.map((v) => v.event));
+  // The first new event of a key in this batch stands for its later copies.
+  const firstOfBatch = new Map<string, string>();
+  const toInsert: ValidInput[] = [];
   for (const item of input.valid) {
     const key = eventKey(item.event);
-    const seen = fresh.get(key);
-    if (!seen) fresh.set(key, item);
-    else if (seen.contentHash === item.contentHash) duplicates++;
-    else rejecting.push(reused(item));
-  }
-
-  const candidates = [...fresh.values()];
-  await lockSubjects(client, candidates.map((c) => c.event.subject));
-  const stored = await storedHashes(client, candidates.map((c) => c.event));
-  const toInsert: ValidInput[] = [];
-  for (const item of candidates) {
-    const hash = stored.get(eventKey(item.event));
-    if (hash === undefined) toInsert.push(item);
-    else if (hash === item.contentHash) duplicates++;
-    else rejecting.push(reused(item));
+    const earlier = stored.get(key) ?? firstOfBatch.get(key);
+    switch (verdict(earlier, item.contentHash)) {
+      case 'new':
+        firstOfBatch.set(key, item.contentHash);
+        toInsert.push(item);
+        break;
+      case 'duplicate':
+        duplicates++;
+        break;
+      case 'reused':
+        rejecting.push(reused(item));
+    }
   }
   await insertEvents(client, toInsert);
   const subjects = [...new Set(toInsert.map((i) => i.event.subject))];
