@@ -46,3 +46,39 @@ export const InvoiceLine = z.object({
   adjusts: PeriodKey.optional(),
 });
 export type InvoiceLine = z.infer<typeof InvoiceLine>;
+
+export const InvoiceStatus = z.enum(['draft', 'finalized', 'paid', 'past_due']);
+export type InvoiceStatus = z.infer<typeof InvoiceStatus>;
+
+/** Why an account's month is not finalized (billing-rules.md, Holds). */
+export const HoldReason = z.enum(['gap', 'unpriced', 'unowned']);
+export const Hold = z.object({
+  reason: HoldReason,
+  app_id: z.string(),
+  /** What to look at: the subject with the sequence hole, the unpriced product, the unowned time. */
+  detail: z.string(),
+});
+export type Hold = z.infer<typeof Hold>;
+
+export const Invoice = z.object({
+  id: z.string(),
+  /** "2026-10-000123"; null on a draft. */
+  number: z.string().nullable(),
+  account_id: z.string(),
+  period: PeriodKey,
+  status: InvoiceStatus,
+  currency: z.string(),
+  total: SignedMoneyString,
+  lines: z.array(InvoiceLine),
+  holds: z.array(Hold),
+});
+export type Invoice = z.infer<typeof Invoice>;
+
+export const InvoiceList = z.object({ invoices: z.array(Invoice) });
+
+/** `GET /v1/holds`: one entry per held account; account_id null for usage no account owns. */
+export const HeldAccount = z.object({ account_id: z.string().nullable(), period: PeriodKey, holds: z.array(Hold) });
+export const HoldList = z.object({ period: PeriodKey, held: z.array(HeldAccount) });
+
+export const PeriodQuery = z.object({ period: PeriodKey.optional() }).strict();
+export const RequiredPeriodQuery = z.object({ period: PeriodKey }).strict();

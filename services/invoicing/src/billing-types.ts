@@ -1,0 +1,37 @@
+import type { HoldList, Invoice } from '@vault/contracts';
+import type { z } from 'zod';
+
+/** One day of an account's usage, priced before the monthly cap: the usage chart's bar. */
+export interface UsageDay {
+  /** "2026-10-07" (UTC). */
+  day: string;
+  /** Amount accrued that day, "1.23" (USD). */
+  amount: string;
+}
+
+export interface FinalizeReport {
+  period: string;
+  finalized: number;
+  alreadyFinalized: number;
+  held: number;
+  /** Sum of the totals of the invoices this run finalized. */
+  total: string;
+}
+
+/** What the routes, the web UI and the CLI ask of invoicing; implemented in billing.ts. */
+export interface Billing {
+  /** The account's draft for a month (this month by default), live up to now; a finalized month gives its invoice. */
+  draft(accountId: string, periodKey?: string): Promise<Invoice>;
+  /** This month's draft with running usage carried to the month's end: the projected amount. */
+  projection(accountId: string): Promise<Invoice>;
+  /** Usage per day of a month (this month by default), up to now. */
+  usagePerDay(accountId: string, periodKey?: string): Promise<UsageDay[]>;
+  /** The account's finalized invoices, newest first. */
+  invoices(accountId: string): Promise<Invoice[]>;
+  /** One finalized invoice by id. */
+  invoice(id: string): Promise<Invoice | undefined>;
+  /** Accounts whose invoice for the month is held, and why. */
+  holds(periodKey: string): Promise<z.infer<typeof HoldList>>;
+  /** Finalizes the month's due accounts that are not held; idempotent. */
+  finalize(periodKey: string): Promise<FinalizeReport>;
+}

@@ -1,0 +1,69 @@
+// Test fixtures: a database with metering's and invoicing's schemas, and usage
+// written where metering publishes it (its views read these tables).
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { migrate } from '@vault/db';
+import { freshDatabase, type TestDatabase } from '@vault/testkit';
+
+export const INVOICING_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
+// Metering's migrations by path, not its code: invoicing only reads its published views.
+export const METERING_MIGRATIONS = fileURLToPath(new URL('../../metering/migrations', import.meta.url));
+
+export async function billingDatabase(): Promise<TestDatabase> {
+  const db = await freshDatabase('invoicing');
+  await migrate(db.pool, 'metering', METERING_MIGRATIONS);
+  await migrate(db.pool, 'invoicing', INVOICING_MIGRATIONS);
+  return db;
+}
+
+export interface SeedUsage {
+  app: string;
+  kind: 'dyno' | 'addon';
+  key: string;
+  product: string;
+  from: string;
+  /** Omitted: still running. */
+  to?: string;
+  /** When metering learned it (default: now). */
+  learnedAt?: string;
+}
+
+export interface SeedOwner {
+  app: string;
+  account: string;
+  from: string;
+  to?: string;
+  learnedAt?: string;
+}
+
+let subjects = 0;
+
+/** Writes usage intervals as metering derives them; each span is its own subject. */
+export async function seedUsage(pool: pg.Pool, spans: readonly SeedUsage[]): Promise<void> {
+  for (const s of spans) {
+    subjects += 1;
+    await pool.query(
+      `insert into metering.usage_intervals (subject, subject_id, kind, app_id, key, product, during, learned_at)
+       values ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), coalesce($9::timestamptz, now()))`,
+      [`seed-${subjects}`, 1_000_000 + subjects, s.kind, s.app, s.key, s.product, s.from, s.to ?? null, s.learnedAt ?? null],
+    );
+  }
+}
+
+export async function seedOwners(pool: pg.Pool, owners: readonly SeedOwner[]): Promise<void> {
+  for (const o of owners) {
+    await pool.query(
+      `insert into metering.app_ownership (app_id, app_subject_id, account_id, during, learned_at)
+       values ($1, hashtext($1), $2, tstzrange($3, $4, '[)'), coalesce($5::timestamptz, now()))`,
+      [o.app, o.account, o.from, o.to ?? null, o.learnedAt ?? null],
+    );
+  }
+}
+
+/** A sequence hole on one of an app's subjects, as metering records it. */
+export async function seedGap(pool: pg.Pool, app: string, subject: string, unreliableFrom: string | null): Promise<void> {
+  await pool.query(
+    `insert into metering.subject_gaps (subject, app_id, missing_sequence, unreliable_from) values ($1, $2, 2, $3)`,
+    [subject, app, unreliableFrom],
+  );
+}
