@@ -1,5 +1,6 @@
 import { ConfigError } from '@vault/runtime';
 import { UsageError } from './apps.ts';
+import { finalizeCommand } from './finalize.ts';
 import { kafkaCommand } from './kafka.ts';
 import { migrateCommand } from './migrate.ts';
 import { publishCommand } from './publish.ts';
@@ -8,6 +9,7 @@ import { startCommand } from './start.ts';
 const USAGE = `usage: vault <command>
   start [app…]             start the apps (all by default): ${'gateway-sandbox, metering, invoicing, cc-forms'}
   publish [FILE]           put NDJSON events (FILE or stdin) on the bus; exit 1 if any line is rejected
+  finalize --period YYYY-MM  finalize that month's due invoices that are not held; exit 1 if it is not due
   migrate                  apply every app's pending database migrations
   kafka start|stop|status  a local single-node Kafka broker for development
   help                     this text`;
@@ -21,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
         return await startCommand(args);
       case 'publish':
         return await publishCommand(args);
+      case 'finalize':
+        return await finalizeCommand(args);
       case 'migrate':
         return await migrateCommand();
       case 'kafka':

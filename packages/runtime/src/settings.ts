@@ -26,6 +26,8 @@ export const VaultSettings = z.object({
   GATEWAY_SECRET_KEY: optionalString,
   GATEWAY_PUBLISHABLE_KEY: optionalString,
   INVOICE_GRACE_HOURS: positiveNumber(72),
+  /** How often invoicing's schedule finalizes the months that are due. */
+  INVOICE_FINALIZE_EVERY_SECONDS: positiveNumber(300),
   METERING_PORT: port(3001),
   INVOICING_PORT: port(3000),
   CC_FORMS_PORT: port(3002),

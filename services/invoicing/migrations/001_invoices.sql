@@ -31,6 +31,8 @@ create table invoice_lines (
   primary key (invoice_id, position)
 );
 create index lines_adjusting on invoice_lines (adjusts) where adjusts is not null;
+-- Late usage of an app finds the invoices that charged for it.
+create index lines_by_app on invoice_lines (app_id);
 
 -- A finalized invoice never changes: only its payment status may move.
 create function refuse_change() returns trigger language plpgsql as $$

@@ -70,9 +70,37 @@ export function adjustmentLines(charged: readonly PricedLine[], now: readonly Pr
   return out.sort(byLine);
 }
 
+/**
+ * What an account has been charged so far for each line key of a finalized
+ * month: its invoice's lines plus the adjustments later invoices made to it.
+ * An adjustment line keeps the key and product, so its kind comes from the product.
+ */
+export function chargedSoFar(lines: readonly PricedLine[]): PricedLine[] {
+  const byId = new Map<string, PricedLine>();
+  for (const l of lines) {
+    const kind = l.kind === 'adjustment' ? productKind(l.product) : l.kind;
+    const id = lineId(l.app_id, kind, l.key, l.product);
+    const prev = byId.get(id);
+    if (!prev) {
+      byId.set(id, { ...l, kind, description: describe(l.key, l.product), adjusts: undefined });
+      continue;
+    }
+    const amount = prev.amount === null && l.amount === null ? null : new Money(prev.amount ?? 0).plus(l.amount ?? 0).toFixed(2);
+    byId.set(id, { ...prev, amount, ms: prev.ms + l.ms });
+  }
+  return [...byId.values()];
+}
+
+const productKind = (product: string): 'dyno' | 'addon' => (product.startsWith('dyno:') ? 'dyno' : 'addon');
+
 function describe(key: string, product: string): string {
   const [kind, ...rest] = product.split(':');
   return kind === 'dyno' ? `${key} ${rest.join(':')}` : `${rest.join(':')} (${key})`;
+}
+
+/** Lines grouped by app, then add-ons, dynos and adjustments, then key and product. */
+export function sortLines<T extends InvoiceLine>(lines: T[]): T[] {
+  return lines.sort(byLine);
 }
 
 const KIND_ORDER = { addon: 0, dyno: 1, adjustment: 2 } as const;

@@ -1,4 +1,53 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { HoldList, Invoice, InvoiceList, PeriodQuery, RequiredPeriodQuery } from '@vault/contracts';
 import type { InvoicingDeps } from '../app.ts';
+import { canSeeAccount, isStaff } from '../auth/tokens.ts';
 
-export function apiRoutes(_http: FastifyInstance, _deps: InvoicingDeps): void {}
+const AccountParams = z.object({ account_id: z.string().min(1).max(128) });
+const InvoiceParams = z.object({ id: z.string().min(1).max(128) });
+
+/** A bad query names its field: `period: must be a month as YYYY-MM`. */
+function badRequest(reply: FastifyReply, error: z.ZodError) {
+  const message = error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
+  return reply.code(400).send({ error: message });
+}
+
+// Another account's resources answer 404, as unknown ones do: a token never
+// learns which accounts or invoices exist beyond its own.
+const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not found' });
+
+/** The JSON API of api.md: drafts, invoices and holds. */
+export function apiRoutes(app: FastifyInstance, { billing }: InvoicingDeps): void {
+  app.get('/v1/accounts/:account_id/usage', async (req, reply) => {
+    const params = AccountParams.safeParse(req.params);
+    const query = PeriodQuery.safeParse(req.query);
+    if (!params.success) return notFound(reply);
+    if (!query.success) return badRequest(reply, query.error);
+    if (!canSeeAccount(req.principal, params.data.account_id)) return notFound(reply);
+    return Invoice.parse(await billing.draft(params.data.account_id, query.data.period));
+  });
+
+  app.get('/v1/accounts/:account_id/invoices', async (req, reply) => {
+    const params = AccountParams.safeParse(req.params);
+    if (!params.success || !canSeeAccount(req.principal, params.data.account_id)) return notFound(reply);
+    return InvoiceList.parse({ invoices: await billing.invoices(params.data.account_id) });
+  });
+
+  app.get('/v1/invoices/:id', async (req, reply) => {
+    const params = InvoiceParams.safeParse(req.params);
+    const invoice = params.success ? await billing.invoice(params.data.id) : undefined;
+    if (!invoice || !canSeeAccount(req.principal, invoice.account_id)) return notFound(reply);
+    return Invoice.parse(invoice);
+  });
+
+  app.get('/v1/holds', async (req, reply) => {
+    const query = RequiredPeriodQuery.safeParse(req.query);
+    if (!query.success) return badRequest(reply, query.error);
+    const report = await billing.holds(query.data.period);
+    // An account's customer sees only their own account's holds.
+    const principal = req.principal;
+    const held = isStaff(principal) ? report.held : report.held.filter((h) => canSeeAccount(principal, h.account_id ?? ''));
+    return HoldList.parse({ ...report, held });
+  });
+}

@@ -1,0 +1,95 @@
+import type pg from 'pg';
+import type { Hold, PriceBook } from '@vault/contracts';
+import { draftInvoice, unpricedHolds } from './domain/invoice.ts';
+import { adjustmentLines, chargedSoFar, priceLines, type PricedLine } from './domain/lines.ts';
+import { parsePeriod, type Period } from './domain/period.ts';
+import { readHolds } from './store/holds.ts';
+import { chargedLines, lateCandidates } from './store/invoices.ts';
+import { readLineUsage } from './store/line-usage.ts';
+import { LATE_MARGIN_INTERVAL } from './store/sql.ts';
+
+export type Draft = ReturnType<typeof draftInvoice>;
+
+export interface DraftScope {
+  period: Period;
+  /** Usage counts up to this instant (open intervals too), at most to the period's end. */
+  until: Date;
+  /** Only these accounts; every account with usage or adjustments when omitted. */
+  accounts?: readonly string[];
+  /** Leave out accounts whose invoice for the period is already finalized. */
+  unfinalizedOnly?: boolean;
+  /** Add late-usage adjustments for earlier finalized months (not needed for the holds report). */
+  adjustments?: boolean;
+}
+
+/**
+ * Draft invoices for a month: usage summed per line key in SQL, priced by the
+ * rating domain, plus adjustment lines for late usage of earlier finalized
+ * months, with the holds that keep each from being finalized.
+ */
+export async function computeDrafts(
+  db: pg.Pool | pg.PoolClient,
+  prices: PriceBook,
+  scope: DraftScope,
+): Promise<{ drafts: Map<string, Draft>; ownerless: Hold[] }> {
+  const { period } = scope;
+  const window = { from: period.start.toJSDate(), to: new Date(Math.min(period.end.toMillis(), scope.until.getTime())) };
+  const usage = await readLineUsage(db, {
+    ...window,
+    ...(scope.accounts ? { accounts: scope.accounts } : {}),
+    ...(scope.unfinalizedOnly ? { unfinalizedOf: period.key } : {}),
+  });
+  const holds = await readHolds(db, { ...window, ...(scope.accounts ? { accounts: scope.accounts } : {}) });
+  const adjustments = scope.adjustments ? await lateAdjustments(db, prices, period, scope.accounts) : new Map<string, PricedLine[]>();
+
+  const finalized = scope.unfinalizedOnly ? await finalizedAccounts(db, period.key) : new Set<string>();
+  const accounts = new Set([...usage.keys(), ...adjustments.keys(), ...(scope.accounts ?? [])]);
+  const holdsOf = new Map<string, Hold[]>();
+  // Usage on an app no account owned holds the month but is billed to no one.
+  const ownerless: Hold[] = [];
+  for (const { account_id, ...hold } of holds) {
+    if (account_id === null) ownerless.push(hold);
+    else holdsOf.set(account_id, [...(holdsOf.get(account_id) ?? []), hold]);
+  }
+  const drafts = new Map<string, Draft>();
+  for (const account of accounts) {
+    if (finalized.has(account)) continue;
+    const lines = [...priceLines(usage.get(account) ?? [], period, prices), ...(adjustments.get(account) ?? [])];
+    drafts.set(account, draftInvoice(account, period, prices.currency, lines, [...(holdsOf.get(account) ?? []), ...unpricedHolds(lines)]));
+  }
+  return { drafts, ownerless };
+}
+
+/**
+ * For each account, the adjustment lines its next invoice (in `period`) gets:
+ * per earlier finalized month with late usage, what the month would charge
+ * now minus what it charged (its invoice plus earlier adjustments).
+ */
+async function lateAdjustments(
+  db: pg.Pool | pg.PoolClient,
+  prices: PriceBook,
+  period: Period,
+  accounts: readonly string[] | undefined,
+): Promise<Map<string, PricedLine[]>> {
+  const candidates = await lateCandidates(db, period.start.toJSDate(), accounts, LATE_MARGIN_INTERVAL);
+  const byMonth = new Map<string, string[]>();
+  for (const c of candidates) byMonth.set(c.period, [...(byMonth.get(c.period) ?? []), c.account_id]);
+  const out = new Map<string, PricedLine[]>();
+  for (const [key, monthAccounts] of byMonth) {
+    const month = parsePeriod(key);
+    const [now, charged] = await Promise.all([
+      readLineUsage(db, { from: month.start.toJSDate(), to: month.end.toJSDate(), accounts: monthAccounts }),
+      chargedLines(db, key, monthAccounts),
+    ]);
+    for (const account of monthAccounts) {
+      const lines = adjustmentLines(chargedSoFar(charged.get(account) ?? []), priceLines(now.get(account) ?? [], month, prices), month);
+      if (lines.length > 0) out.set(account, [...(out.get(account) ?? []), ...lines]);
+    }
+  }
+  return out;
+}
+
+async function finalizedAccounts(db: pg.Pool | pg.PoolClient, period: string): Promise<Set<string>> {
+  const { rows } = await db.query<{ account_id: string }>('select account_id from invoicing.invoices where period = $1', [period]);
+  return new Set(rows.map((r) => r.account_id));
+}

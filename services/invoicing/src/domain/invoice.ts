@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { DateTime } from 'luxon';
+import type { Hold, Invoice } from '@vault/contracts';
+import { invoiceTotal, sortLines, type PricedLine } from './lines.ts';
+import type { Period } from './period.ts';
+
+/**
+ * An invoice's id follows from its account and month, so a draft shows the
+ * id its invoice will have, and a second finalize run can only name the same one.
+ */
+export function invoiceId(accountId: string, period: string): string {
+  return `in_${createHash('sha256').update(`${accountId}\n${period}`).digest('hex').slice(0, 24)}`;
+}
+
+/** "2026-10-000123": the month, then a sequence within it. */
+export function invoiceNumber(period: string, n: number): string {
+  return `${period}-${String(n).padStart(6, '0')}`;
+}
+
+/** When a month may be finalized: its end plus the grace period. */
+export function dueAt(period: Period, graceHours: number): DateTime {
+  return period.end.plus({ hours: graceHours });
+}
+
+/** Holds that come from pricing: a line whose product has no price. */
+export function unpricedHolds(lines: readonly PricedLine[]): Hold[] {
+  return lines
+    .filter((l) => l.kind !== 'adjustment' && l.unit_price === null)
+    .map((l) => ({ reason: 'unpriced', app_id: l.app_id, detail: `${l.product} has no price in the price book` }));
+}
+
+/** A draft invoice: usage lines and adjustments, their total, and what holds it. */
+export type DraftInvoice = Omit<Invoice, 'lines'> & { lines: PricedLine[] };
+
+export function draftInvoice(
+  accountId: string,
+  period: Period,
+  currency: string,
+  lines: readonly PricedLine[],
+  holds: readonly Hold[],
+): DraftInvoice {
+  const sorted = sortLines([...lines]);
+  return {
+    id: invoiceId(accountId, period.key),
+    number: null,
+    account_id: accountId,
+    period: period.key,
+    status: 'draft',
+    currency,
+    total: invoiceTotal(sorted),
+    lines: sorted,
+    holds: [...holds],
+  };
+}
+
+/** The API's view of a line: the milliseconds behind it stay inside. */
+export function publicInvoice(invoice: DraftInvoice): Invoice {
+  return { ...invoice, lines: invoice.lines.map(({ ms: _ms, ...line }) => line) };
+}

@@ -1,0 +1,47 @@
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { PeriodKey } from '@vault/contracts';
+import { migrate } from '@vault/db';
+import type { Logger, VaultSettings } from '@vault/runtime';
+import { createBilling } from './billing.ts';
+import { NotDueError } from './finalize.ts';
+import { loadPriceBook } from './price-book-file.ts';
+
+const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
+
+/** A command-line mistake: the CLI prints it with the usage and exits 2. */
+export class CommandLineError extends Error {}
+
+/**
+ * `vault finalize --period YYYY-MM`: finalizes that month's due accounts that
+ * are not held, prints what it did, and exits 1 if the month is not due yet.
+ */
+export async function finalizeCommand(
+  args: string[],
+  ctx: { pool: pg.Pool; settings: VaultSettings; log: Logger; out: (line: string) => void },
+): Promise<number> {
+  const i = args.indexOf('--period');
+  const raw = i >= 0 ? args[i + 1] : undefined;
+  if (raw === undefined || args.length !== 2) throw new CommandLineError('finalize needs --period YYYY-MM');
+  const period = PeriodKey.safeParse(raw);
+  if (!period.success) throw new CommandLineError(`--period: ${period.error.issues[0]!.message}, got ${JSON.stringify(raw)}`);
+  await migrate(ctx.pool, 'invoicing', MIGRATIONS);
+  const billing = createBilling({
+    pool: ctx.pool,
+    prices: loadPriceBook(ctx.settings.PRICE_BOOK),
+    graceHours: ctx.settings.INVOICE_GRACE_HOURS,
+    log: ctx.log,
+  });
+  try {
+    const r = await billing.finalize(period.data);
+    ctx.out(
+      `finalized ${r.finalized} invoice(s) for ${r.period} totalling ${r.total}; ` +
+        `${r.alreadyFinalized} already finalized; ${r.held} held (GET /v1/holds?period=${r.period})`,
+    );
+    return 0;
+  } catch (err) {
+    if (!(err instanceof NotDueError)) throw err;
+    ctx.out(`nothing finalized: ${err.message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,97 @@
+import { DateTime } from 'luxon';
+import type pg from 'pg';
+import type { PriceBook } from '@vault/contracts';
+import type { Logger } from '@vault/runtime';
+import type { FinalizeReport } from './billing-types.ts';
+import { computeDrafts } from './compute-drafts.ts';
+import { dueAt, invoiceNumber } from './domain/invoice.ts';
+import { sumCents } from './domain/money.ts';
+import type { Period } from './domain/period.ts';
+import { insertInvoices, lastNumber, type NewInvoice } from './store/invoices.ts';
+
+/** Asked to finalize a month whose grace period has not passed. */
+export class NotDueError extends Error {}
+
+// One finalize at a time, whatever the month: a run computes adjustments from
+// other months' invoices, so runs must see each other's results whole.
+const FINALIZE_LOCK = 0x76_61_75_6c; // "vaul"
+
+export interface FinalizeDeps {
+  pool: pg.Pool;
+  prices: PriceBook;
+  graceHours: number;
+  now: () => DateTime;
+  log?: Logger;
+}
+
+/**
+ * Finalizes a month: every account with usage (or late-usage adjustments) in
+ * it that has no invoice for it yet and is not held gets a numbered,
+ * immutable invoice. Idempotent: a second run, or one running at the same
+ * time, finds the invoices made and adds only what became due since.
+ */
+export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promise<FinalizeReport> {
+  const due = dueAt(period, deps.graceHours);
+  if (deps.now() < due) {
+    throw new NotDueError(`${period.key} is not due until ${due.toISO()} (INVOICE_GRACE_HOURS=${deps.graceHours})`);
+  }
+  const started = performance.now();
+  const client = await deps.pool.connect();
+  try {
+    // A session lock taken before the transaction, so the transaction's
+    // snapshot is taken after any earlier run has committed.
+    await client.query('select pg_advisory_lock($1)', [FINALIZE_LOCK]);
+    try {
+      await client.query('begin isolation level repeatable read');
+      const { drafts } = await computeDrafts(client, deps.prices, {
+        period,
+        until: period.end.toJSDate(),
+        unfinalizedOnly: true,
+        adjustments: true,
+      });
+      const ready = [...drafts.values()].filter((d) => d.holds.length === 0 && d.lines.length > 0);
+      ready.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0));
+      const first = (await lastNumber(client, period.key)) + 1;
+      const invoices: NewInvoice[] = ready.map((d, i) => ({
+        id: d.id,
+        number: invoiceNumber(period.key, first + i),
+        accountId: d.account_id,
+        period: period.key,
+        periodStart: period.start.toJSDate(),
+        periodEnd: period.end.toJSDate(),
+        currency: d.currency,
+        total: d.total,
+        lines: d.lines,
+      }));
+      await insertInvoices(client, invoices);
+      const { rows } = await client.query<{ n: number }>(
+        'select count(*)::int - $2::int as n from invoicing.invoices where period = $1',
+        [period.key, invoices.length],
+      );
+      await client.query('commit');
+      const report: FinalizeReport = {
+        period: period.key,
+        finalized: invoices.length,
+        alreadyFinalized: rows[0]!.n,
+        held: drafts.size - ready.length,
+        total: sumCents(invoices.map((x) => x.total)),
+      };
+      deps.log?.info('invoicing.finalized', {
+        period: period.key,
+        'count#invoices.finalized': report.finalized,
+        already_finalized: report.alreadyFinalized,
+        'count#invoices.held': report.held,
+        total: report.total,
+        'measure#finalize.duration': `${(performance.now() - started).toFixed(0)}ms`,
+      });
+      return report;
+    } catch (err) {
+      await client.query('rollback').catch(() => {});
+      throw err;
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [FINALIZE_LOCK]).catch(() => {});
+    }
+  } finally {
+    client.release();
+  }
+}

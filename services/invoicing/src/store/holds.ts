@@ -1,0 +1,79 @@
+import type pg from 'pg';
+import type { Hold } from '@vault/contracts';
+import { ms } from './sql.ts';
+
+/** A hold with the account it holds; null when no account owned the app in the window. */
+export type AccountHold = Hold & { account_id: string | null };
+
+/**
+ * Apps with a sequence hole whose unreliable time reaches into the window,
+ * held for every account that owned the app in the unreliable part.
+ */
+const GAPS = `
+  select distinct o.account_id, g.app_id, g.subject, g.missing_sequence::text, g.unreliable_from
+    from metering.unreliable_apps g
+    join metering.billable_ownership o on o.app_id = g.app_id
+   where coalesce(g.unreliable_from, '-infinity') < $2::timestamptz
+     and o.during && case when coalesce(g.unreliable_from, '-infinity') < $2::timestamptz
+                          then tstzrange(greatest($1::timestamptz, coalesce(g.unreliable_from, $1::timestamptz)), $2::timestamptz, '[)')
+                          else 'empty'::tstzrange end
+     and ($3::text[] is null or o.account_id = any($3::text[]))`;
+
+/**
+ * Apps whose usage in the window is not all covered by an owner, with the
+ * accounts that owned them at some point of it (they are held).
+ */
+const UNOWNED = `
+  with w as (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r),
+  apps as (
+    select distinct o.app_id from metering.billable_ownership o, w
+     where $3::text[] is not null and o.account_id = any($3::text[]) and o.during && w.r
+  ),
+  used as (
+    select u.app_id, sum(${ms('u.during * w.r')}) as total
+      from metering.billable_usage u, w
+     where u.during && w.r and ($3::text[] is null or u.app_id in (select app_id from apps))
+     group by 1
+  ),
+  owned as (
+    select u.app_id, sum(${ms('u.during * o.during * w.r')}) as total
+      from metering.billable_usage u, w, metering.billable_ownership o
+     where u.during && w.r and o.app_id = u.app_id and o.during && u.during and o.during && w.r
+       and ($3::text[] is null or u.app_id in (select app_id from apps))
+     group by 1
+  )
+  select used.app_id, (used.total - coalesce(owned.total, 0))::text as unowned_ms,
+         array(select distinct o.account_id from metering.billable_ownership o, w
+                where o.app_id = used.app_id and o.during && w.r) as accounts
+    from used left join owned using (app_id)
+   where used.total > coalesce(owned.total, 0)`;
+
+/** Holds from metering's side of the window: gaps and unowned usage (unpriced comes from pricing). */
+export async function readHolds(
+  db: pg.Pool | pg.PoolClient,
+  window: { from: Date; to: Date; accounts?: readonly string[] },
+): Promise<AccountHold[]> {
+  if (window.to <= window.from) return [];
+  const params = [window.from, window.to, window.accounts ?? null];
+  const [gaps, unowned] = await Promise.all([
+    db.query<{ account_id: string; app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null }>(GAPS, params),
+    db.query<{ app_id: string; unowned_ms: string; accounts: string[] }>(UNOWNED, params),
+  ]);
+  const holds: AccountHold[] = gaps.rows.map((g) => ({
+    account_id: g.account_id,
+    reason: 'gap',
+    app_id: g.app_id,
+    detail: `subject ${g.subject} is missing sequence ${g.missing_sequence}; its usage is unreliable from ${
+      g.unreliable_from ? g.unreliable_from.toISOString() : 'its start'
+    }`,
+  }));
+  for (const u of unowned.rows) {
+    const detail = `${formatSeconds(Number(u.unowned_ms))} of usage while the app had no owner`;
+    const accounts = u.accounts.filter((a) => !window.accounts || window.accounts.includes(a));
+    if (accounts.length === 0 && !window.accounts) holds.push({ account_id: null, reason: 'unowned', app_id: u.app_id, detail });
+    for (const account of accounts) holds.push({ account_id: account, reason: 'unowned', app_id: u.app_id, detail });
+  }
+  return holds;
+}
+
+const formatSeconds = (msTotal: number) => `${(msTotal / 1000).toFixed(3).replace(/\.?0+$/, '')} s`;
