@@ -43,7 +43,6 @@ export async function computeDrafts(
   const adjustments = scope.adjustments ? await lateAdjustments(db, prices, period, scope.accounts) : new Map<string, PricedLine[]>();
 
   const finalized = scope.unfinalizedOnly ? await finalizedAccounts(db, period.key) : new Set<string>();
-  const accounts = new Set([...usage.keys(), ...adjustments.keys(), ...(scope.accounts ?? [])]);
   const holdsOf = new Map<string, Hold[]>();
   // Usage on an app no account owned holds the month but is billed to no one.
   const ownerless: Hold[] = [];
@@ -51,6 +50,8 @@ export async function computeDrafts(
     if (account_id === null) ownerless.push(hold);
     else holdsOf.set(account_id, [...(holdsOf.get(account_id) ?? []), hold]);
   }
+  // A held account may have nothing to bill (its app's usage was all unowned) and still be listed.
+  const accounts = new Set([...usage.keys(), ...adjustments.keys(), ...holdsOf.keys(), ...(scope.accounts ?? [])]);
   const drafts = new Map<string, Draft>();
   for (const account of accounts) {
     if (finalized.has(account)) continue;
