@@ -1,8 +1,151 @@
-import type { FastifyInstance } from 'fastify';
+// The customer's web UI: server-rendered pages over a cookie session that a
+// sign-in link opens. Bearer tokens never reach these routes (WEB_PATHS), and
+// the session cookie reaches nothing else.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { PeriodQuery } from '@vault/contracts';
 import type { InvoicingDeps } from '../app.ts';
+import { closeSession, openSession, sessionAccount } from '../auth/sessions.ts';
+import { invoicingVerifier } from '../auth/tokens.ts';
+import { parsePeriod, previousPeriod } from '../domain/period.ts';
+import { clearedSessionCookie, parseCookies, SESSION_COOKIE, sessionCookie } from './cookies.ts';
+import { CONTENT_SECURITY_POLICY, html, type Html } from './html.ts';
+import { invoicePage } from './pages/invoice.ts';
+import { invoiceListPage } from './pages/invoices.ts';
+import {
+  badRequestPage,
+  errorPage,
+  noticePage,
+  notFoundPage,
+  signedOutPage,
+  signInRefusedPage,
+} from './pages/notice.ts';
+import { usagePage } from './pages/usage.ts';
 
 /** Routes that authenticate by cookie session, not bearer token. */
-export const WEB_PATHS: string[] = [];
+export const WEB_PATHS: string[] = ['/', '/signin', '/signout', '/invoices', '/invoices/:id', '/usage'];
 
-// Placeholder until the web UI lands (issue 4).
-export function webRoutes(_http: FastifyInstance, _deps: InvoicingDeps): void {}
+const SignInQuery = z.object({ token: z.string().min(1).max(512) });
+const InvoiceParams = z.object({ id: z.string().min(1).max(200) });
+
+const page = (reply: FastifyReply, status: number, body: Html) =>
+  reply.code(status).type('text/html; charset=utf-8').send(body.toString());
+
+/** Secure cookies whenever the request came over TLS; plain http (local development, tests) cannot keep them. */
+const isTls = (req: FastifyRequest) => req.protocol === 'https';
+
+export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
+  const { pool, billing, log } = deps;
+  const verify = invoicingVerifier(pool, deps.adminToken);
+  const sessionId = (req: FastifyRequest) => parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+
+  /** The signed-in account, or a redirect to `/` (forgetting a cookie that names no live session). */
+  async function signedIn(req: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+    const id = sessionId(req);
+    const account = await sessionAccount(pool, id);
+    if (account === undefined) {
+      if (id !== undefined) reply.header('set-cookie', clearedSessionCookie(isTls(req)));
+      reply.redirect('/', 303);
+    }
+    return account;
+  }
+
+  http.register(async (web) => {
+    // The sign-out form posts an empty urlencoded body.
+    web.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) =>
+      done(null, body),
+    );
+    web.addHook('onSend', async (_req, reply) => {
+      reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+      reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('x-frame-options', 'DENY');
+      // The sign-in link carries a token: no page ever sends its address elsewhere.
+      reply.header('referrer-policy', 'no-referrer');
+    });
+    web.setErrorHandler(async (err: Error & { statusCode?: number }, _req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+      if (status >= 500) {
+        log.error('web.error', err);
+        return page(reply, 500, errorPage());
+      }
+      return page(reply, status, badRequestPage(err.message));
+    });
+
+    web.get('/', async (req, reply) => {
+      if (await sessionAccount(pool, sessionId(req))) return reply.redirect('/invoices', 303);
+      return page(reply, 200, signedOutPage());
+    });
+
+    web.get('/signin', async (req, reply) => {
+      const query = SignInQuery.safeParse(req.query);
+      if (!query.success) {
+        return page(reply, 400, noticePage('Cannot sign in', html`<p>This sign-in link has no token.</p><p><a href="/">How to sign in</a></p>`));
+      }
+      const principal = await verify(query.data.token);
+      if (principal?.kind !== 'account') {
+        log.warn('web.signin_refused', { reason: principal ? `${principal.kind}_token` : 'unknown_token' });
+        return page(reply, 401, signInRefusedPage(principal ? 'not-an-account' : 'unknown'));
+      }
+      // A fresh id on every sign-in: a session id planted before sign-in is never promoted.
+      await closeSession(pool, sessionId(req));
+      const id = await openSession(pool, principal.accountId);
+      log.info('web.signin', { account_id: principal.accountId });
+      reply.header('set-cookie', sessionCookie(id, isTls(req)));
+      // 303 to a clean address: the token leaves the address bar and the history entry.
+      return reply.redirect('/invoices', 303);
+    });
+
+    web.get('/signout', async (req, reply) => {
+      const account = await signedIn(req, reply);
+      if (account === undefined) return reply;
+      return page(
+        reply,
+        200,
+        noticePage('Sign out', html`<form method="post" action="/signout"><button type="submit">Sign out of ${account}</button></form>`, account),
+      );
+    });
+
+    web.post('/signout', async (req, reply) => {
+      await closeSession(pool, sessionId(req));
+      reply.header('set-cookie', clearedSessionCookie(isTls(req)));
+      return reply.redirect('/', 303);
+    });
+
+    web.get('/invoices', async (req, reply) => {
+      const account = await signedIn(req, reply);
+      if (account === undefined) return reply;
+      const invoices = (await billing.invoices(account)).filter((inv) => inv.account_id === account);
+      return page(reply, 200, invoiceListPage(account, invoices));
+    });
+
+    web.get('/invoices/:id', async (req, reply) => {
+      const account = await signedIn(req, reply);
+      if (account === undefined) return reply;
+      const params = InvoiceParams.safeParse(req.params);
+      const invoice = params.success ? await billing.invoice(params.data.id) : undefined;
+      // Another account's invoice is as absent as one that does not exist.
+      if (!invoice || invoice.account_id !== account) return page(reply, 404, notFoundPage(account));
+      return page(reply, 200, invoicePage(account, invoice));
+    });
+
+    web.get('/usage', async (req, reply) => {
+      const account = await signedIn(req, reply);
+      if (account === undefined) return reply;
+      const query = PeriodQuery.safeParse(req.query);
+      if (!query.success) {
+        const why = query.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
+        return page(reply, 400, badRequestPage(`Invalid address: ${why}.`, account));
+      }
+      const projection = await billing.projection(account);
+      const period = query.data.period ?? projection.period;
+      if (period > projection.period) {
+        return page(reply, 400, badRequestPage(`${period} has not started yet.`, account));
+      }
+      const isCurrent = period === projection.period;
+      const [draft, days] = await Promise.all([billing.draft(account, period), billing.usagePerDay(account, period)]);
+      const previous = previousPeriod(parsePeriod(draft.period)).key;
+      return page(reply, 200, usagePage({ accountId: account, draft, days, projection: isCurrent ? projection : undefined, previous, isCurrent }));
+    });
+  });
+}

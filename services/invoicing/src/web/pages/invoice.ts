@@ -1,0 +1,17 @@
+// One finalized invoice, grouped by app, with its total.
+import type { Invoice } from '@vault/contracts';
+import { html, layout, monthName, money, type Html } from '../html.ts';
+import { linesByApp, statusTag } from './lines.ts';
+
+export function invoicePage(accountId: string, invoice: Invoice): Html {
+  return layout(
+    { title: `Invoice ${invoice.number ?? invoice.id}`, accountId, current: 'invoices' },
+    html`<p><a href="/invoices">← All invoices</a></p>
+<h1>Invoice ${invoice.number ?? ''} ${statusTag(invoice.status)}</h1>
+<section class="card">
+<p class="muted">Account ${invoice.account_id} · ${monthName(invoice.period)} (${invoice.period}) · ${invoice.currency}</p>
+${linesByApp(invoice)}
+<div class="total"><span>Total</span><span data-total="${invoice.total}">${money(invoice.total, invoice.currency)}</span></div>
+</section>`,
+  );
+}

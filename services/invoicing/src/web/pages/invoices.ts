@@ -1,0 +1,28 @@
+// The account's finalized invoices, newest first.
+import type { Invoice } from '@vault/contracts';
+import { html, layout, monthName, money, type Html } from '../html.ts';
+import { statusTag } from './lines.ts';
+
+export function invoiceListPage(accountId: string, invoices: readonly Invoice[]): Html {
+  const rows = invoices.map(
+    (inv) => html`<tr>
+<td><a href="/invoices/${encodeURIComponent(inv.id)}">${inv.number ?? 'draft'}</a></td>
+<td>${monthName(inv.period)}</td>
+<td>${statusTag(inv.status)}</td>
+<td class="num">${money(inv.total, inv.currency)}</td>
+</tr>`,
+  );
+  const list =
+    invoices.length === 0
+      ? html`<p class="muted">No invoices yet. An invoice is issued after each month ends.</p>`
+      : html`<table aria-label="Invoices">
+<thead><tr><th>Invoice</th><th>Period</th><th>Status</th><th class="num">Total</th></tr></thead>
+<tbody>${rows}</tbody>
+</table>`;
+  return layout(
+    { title: 'Invoices', accountId, current: 'invoices' },
+    html`<h1>Invoices</h1>
+<p>This month's charges so far: <a href="/usage">see current usage</a>.</p>
+<section class="card">${list}</section>`,
+  );
+}

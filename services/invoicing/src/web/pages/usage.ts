@@ -1,0 +1,66 @@
+// Current usage: the month's draft grouped by app, why it is held if it is,
+// usage per day as a chart, and the projected month-end amount.
+import type { Hold, Invoice } from '@vault/contracts';
+import type { UsageDay } from '../../billing-types.ts';
+import { parsePeriod } from '../../domain/period.ts';
+import { usageChart } from '../chart.ts';
+import { html, layout, monthName, money, type Html } from '../html.ts';
+import { linesByApp, statusTag } from './lines.ts';
+
+export interface UsageView {
+  accountId: string;
+  draft: Invoice;
+  days: readonly UsageDay[];
+  /** This month's projection; absent when previewing another month. */
+  projection?: Invoice;
+  /** The month before the one shown, for a link to preview it. */
+  previous: string;
+  /** The month shown is this month (not a preview). */
+  isCurrent: boolean;
+}
+
+const HOLD_REASONS: Record<Hold['reason'], string> = {
+  gap: 'usage data is incomplete (an event is missing)',
+  unpriced: 'a product has no price yet',
+  unowned: 'an app had usage while it had no owner',
+};
+
+function holdsList(holds: readonly Hold[]): Html {
+  if (holds.length === 0) return html``;
+  return html`<section class="card holds" aria-labelledby="holds-title">
+<h2 id="holds-title">On hold</h2>
+<p>This invoice will not be finalized until these are resolved:</p>
+<ul>${holds.map((h) => html`<li><strong>${h.app_id}</strong>: ${HOLD_REASONS[h.reason]} <span class="muted">(${h.detail})</span></li>`)}</ul>
+</section>`;
+}
+
+export function usagePage(view: UsageView): Html {
+  const { draft } = view;
+  const month = monthName(draft.period);
+  const heading = view.isCurrent ? `Current usage — ${month}` : `Usage — ${month}`;
+  const finalized = draft.status !== 'draft'
+    ? html`<p>This month is invoiced: <a href="/invoices/${encodeURIComponent(draft.id)}">invoice ${draft.number}</a>.</p>`
+    : '';
+  const projection = view.projection
+    ? html`<p class="projection">Projected at month end: <strong data-projection="${view.projection.total}">${money(view.projection.total, view.projection.currency)}</strong>
+<span class="muted">if everything running now keeps running</span></p>`
+    : '';
+  return layout(
+    { title: heading, accountId: view.accountId, current: 'usage' },
+    html`<h1>${heading} ${statusTag(draft.status)}</h1>
+<section class="card">
+<p class="projection">${view.isCurrent ? 'So far this month' : 'Total'}: <strong data-total="${draft.total}">${money(draft.total, draft.currency)}</strong></p>
+${projection}
+${finalized}
+<p class="muted"><a href="/usage?period=${view.previous}">← ${monthName(view.previous)}</a>${view.isCurrent ? '' : html` · <a href="/usage">current month</a>`}</p>
+</section>
+${holdsList(draft.holds)}
+<section class="card" aria-labelledby="chart-title">
+<h2 id="chart-title">Usage per day</h2>
+${usageChart(view.days, draft.currency, month, parsePeriod(draft.period).seconds / 86_400)}
+</section>
+<section class="card" aria-label="Lines">
+${linesByApp(draft)}
+</section>`,
+  );
+}

@@ -1,0 +1,82 @@
+// The web UI's test world: a real database with two accounts' usage, October
+// finalized through the real billing, the invoicing app listening on a free port.
+import type { FastifyInstance } from 'fastify';
+import { DateTime } from 'luxon';
+import { createHttpApp, memoryLogger } from '@vault/runtime';
+import type { TestDatabase } from '@vault/testkit';
+import { invoicingRoutes } from '../src/app.ts';
+import { createToken } from '../src/auth/tokens.ts';
+import { createBilling } from '../src/billing.ts';
+import type { Billing, FinalizeReport } from '../src/billing-types.ts';
+import { loadPriceBook } from '../src/price-book-file.ts';
+import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
+
+/** "Now" for billing: November is running, October is past its 72 h grace. */
+export const NOW = DateTime.fromISO('2026-11-20T12:00:00Z', { zone: 'utc' });
+export const ACCOUNT_A = 'acct-web-a';
+export const ACCOUNT_B = 'acct-web-b';
+
+export interface WebWorld {
+  db: TestDatabase;
+  billing: Billing;
+  http: FastifyInstance;
+  log: ReturnType<typeof memoryLogger>;
+  base: string;
+  adminToken: string;
+  tokenA: string;
+  tokenB: string;
+  financeToken: string;
+  october: FinalizeReport;
+  close(): Promise<void>;
+}
+
+export async function webWorld(): Promise<WebWorld> {
+  const db = await billingDatabase();
+  await seedOwners(db.pool, [
+    { app: 'shop-web', account: ACCOUNT_A, from: '2026-09-01T00:00:00Z' },
+    { app: 'shop-db', account: ACCOUNT_A, from: '2026-09-01T00:00:00Z' },
+    { app: 'blog', account: ACCOUNT_B, from: '2026-09-01T00:00:00Z' },
+  ]);
+  const learnedAt = '2026-10-01T00:00:00Z';
+  await seedUsage(db.pool, [
+    // All October ($25.00), and still running in November.
+    { app: 'shop-web', kind: 'dyno', key: 'web.1', product: 'dyno:standard-1x', from: '2026-10-01T00:00:00Z', learnedAt },
+    // 15 of October's 31 days: 0.4838710 months of $50.00 = $24.19.
+    { app: 'shop-web', kind: 'dyno', key: 'worker.1', product: 'dyno:standard-2x', from: '2026-10-01T00:00:00Z', to: '2026-10-16T00:00:00Z', learnedAt },
+    // From October 11th (21 days: 0.6774194 months of $5.00 = $3.39), still provisioned.
+    { app: 'shop-db', kind: 'addon', key: 'addon-pg1', product: 'addon:heroku-postgresql:essential-0', from: '2026-10-11T00:00:00Z', learnedAt },
+    { app: 'blog', kind: 'dyno', key: 'web.1', product: 'dyno:basic', from: '2026-10-05T00:00:00Z', to: '2026-10-20T00:00:00Z', learnedAt },
+  ]);
+  const billing = createBilling({ pool: db.pool, prices: loadPriceBook(), graceHours: 72, now: () => NOW });
+  const october = await billing.finalize('2026-10');
+
+  const log = memoryLogger({ app: 'invoicing' });
+  const adminToken = 'test-admin-token-web';
+  const http = createHttpApp(log);
+  invoicingRoutes(http, { pool: db.pool, billing, prices: loadPriceBook(), adminToken, log });
+  await http.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = http.server.address() as { port: number };
+
+  return {
+    db,
+    billing,
+    http,
+    log,
+    base: `http://127.0.0.1:${port}`,
+    adminToken,
+    tokenA: await createToken(db.pool, { kind: 'account', accountId: ACCOUNT_A }),
+    tokenB: await createToken(db.pool, { kind: 'account', accountId: ACCOUNT_B }),
+    financeToken: await createToken(db.pool, { kind: 'finance' }),
+    october,
+    close: async () => {
+      await http.close();
+      await db.drop();
+    },
+  };
+}
+
+/** The session cookie's value from a Set-Cookie header, if it sets one. */
+export function sessionFrom(setCookie: string | string[] | undefined): string | undefined {
+  const header = Array.isArray(setCookie) ? setCookie.join('\n') : setCookie ?? '';
+  return /vault_session=([^;]*)/.exec(header)?.[1] || undefined;
+}
