@@ -21,7 +21,9 @@ const GAPS = `
 
 /**
  * Apps whose usage in the window is not all covered by an owner, with the
- * accounts that owned them at some point of it (they are held).
+ * accounts that owned them at some point of it (they are held). Each app's
+ * ownership in the window is one multirange, so one pass over the usage finds
+ * the uncovered intervals; only those are measured.
  */
 const UNOWNED = `
   with w as (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r),
@@ -29,24 +31,26 @@ const UNOWNED = `
     select distinct o.app_id from metering.billable_ownership o, w
      where $3::text[] is not null and o.account_id = any($3::text[]) and o.during && w.r
   ),
-  used as (
-    select u.app_id, sum(${ms('u.during * w.r')}) as total
-      from metering.billable_usage u, w
-     where u.during && w.r and ($3::text[] is null or u.app_id in (select app_id from apps))
+  owners as (
+    select o.app_id, range_agg(o.during * w.r) as owned
+      from metering.billable_ownership o, w
+     where o.during && w.r
      group by 1
   ),
-  owned as (
-    select u.app_id, sum(${ms('u.during * o.during * w.r')}) as total
-      from metering.billable_usage u, w, metering.billable_ownership o
-     where u.during && w.r and o.app_id = u.app_id and o.during && u.during and o.during && w.r
+  unowned as (
+    select u.app_id, sum(${ms('x.r')}) as total
+      from w
+      join metering.billable_usage u on u.during && w.r
+      left join owners on owners.app_id = u.app_id
+      cross join lateral unnest(tstzmultirange(u.during * w.r) - coalesce(owners.owned, '{}'::tstzmultirange)) as x(r)
+     where not coalesce(owners.owned @> (u.during * w.r), false)
        and ($3::text[] is null or u.app_id in (select app_id from apps))
      group by 1
   )
-  select used.app_id, (used.total - coalesce(owned.total, 0))::text as unowned_ms,
+  select unowned.app_id, unowned.total::text as unowned_ms,
          array(select distinct o.account_id from metering.billable_ownership o, w
-                where o.app_id = used.app_id and o.during && w.r) as accounts
-    from used left join owned using (app_id)
-   where used.total > coalesce(owned.total, 0)`;
+                where o.app_id = unowned.app_id and o.during && w.r) as accounts
+    from unowned`;
 
 /** Holds from metering's side of the window: gaps and unowned usage (unpriced comes from pricing). */
 export async function readHolds(
