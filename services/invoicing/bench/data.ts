@@ -1,0 +1,48 @@
+import type pg from 'pg';
+
+export interface BenchShape {
+  accounts: number;
+  appsPerAccount: number;
+  intervalsPerApp: number;
+}
+
+/**
+ * A month of usage written where metering keeps it: each account owns its apps
+ * from before October; each app has `intervalsPerApp` intervals spread over
+ * the month (four dyno slots and two add-ons), a few crossing into September,
+ * the last ones still running. Generated in SQL: a million rows in seconds.
+ */
+export async function generateMonth(pool: pg.Pool, shape: BenchShape): Promise<{ intervals: number; apps: number }> {
+  const apps = shape.accounts * shape.appsPerAccount;
+  const intervals = apps * shape.intervalsPerApp;
+  await pool.query(
+    `insert into metering.app_ownership (app_id, app_subject_id, account_id, during, learned_at)
+     select 'app-' || a, a, 'acct-' || lpad(((a - 1) / $2 + 1)::text, 6, '0'),
+            tstzrange('2026-09-01T00:00:00Z', null, '[)'), '2026-09-01T00:00:00Z'
+       from generate_series(1, $1::int) a`,
+    [apps, shape.appsPerAccount],
+  );
+  // Slot k of n starts at k/n of the way through the month, 12 hours early,
+  // and lasts 1 to 20 hours; the last slot of each app never stopped.
+  await pool.query(
+    `insert into metering.usage_intervals (subject, subject_id, kind, app_id, key, product, during, learned_at)
+     select 's-' || i, $1::int + i,
+            case when i % 3 = 0 then 'addon' else 'dyno' end,
+            'app-' || (i % $1::int + 1),
+            case when i % 3 = 0 then 'addon-' || (i % $1::int + 1) || '-' || (i / $1::int % 2)
+                 else 'web.' || (i / $1::int % 4 + 1) end,
+            case when i % 3 = 0 then 'addon:heroku-postgresql:essential-0'
+                 else (array['dyno:basic', 'dyno:standard-1x', 'dyno:standard-2x'])[i % $1::int % 3 + 1] end,
+            tstzrange(s.start,
+                      case when i / $1::int = $2::int - 1 then null else s.start + (1 + i % 20) * interval '1 hour' end,
+                      '[)'),
+            '2026-10-01T00:00:00Z'
+       from generate_series(0, $1::int * $2::int - 1) i
+       cross join lateral (
+         select timestamptz '2026-09-30T12:00:00Z' + (i / $1::int) * (interval '31 days' / $2::int) as start
+       ) s`,
+    [apps, shape.intervalsPerApp],
+  );
+  await pool.query('analyze metering.usage_intervals; analyze metering.app_ownership');
+  return { intervals, apps };
+}

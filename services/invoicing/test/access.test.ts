@@ -1,0 +1,95 @@
+// Who reaches what (api.md): an account's token only its own account (others
+// answer 404, as if they did not exist), exports only finance and admin, and
+// nothing without a token. Every bearer route, every kind of principal.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { DateTime } from 'luxon';
+import { createHttpApp, memoryLogger } from '@vault/runtime';
+import type { TestDatabase } from '@vault/testkit';
+import { invoicingRoutes } from '../src/app.ts';
+import { createToken } from '../src/auth/tokens.ts';
+import { createBilling } from '../src/billing.ts';
+import { invoiceId } from '../src/domain/invoice.ts';
+import { loadPriceBook } from '../src/price-book-file.ts';
+import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
+
+const ADMIN = 'access-admin-token';
+type Who = 'none' | 'bogus' | 'own' | 'other' | 'finance' | 'admin';
+const WHO: Who[] = ['none', 'bogus', 'own', 'other', 'finance', 'admin'];
+
+/** Each bearer route, and the status each principal gets (own = acct-a, other = acct-b). */
+const ROUTES: { url: string; expect: Record<Who, number> }[] = [
+  { url: '/v1/accounts/acct-a/usage', expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
+  { url: '/v1/accounts/acct-a/usage?period=2026-10', expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
+  { url: '/v1/accounts/acct-a/invoices', expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
+  { url: `/v1/invoices/${invoiceId('acct-a', '2026-10')}`, expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
+  { url: '/v1/invoices/in_does_not_exist', expect: { none: 401, bogus: 401, own: 404, other: 404, finance: 404, admin: 404 } },
+  { url: '/v1/holds?period=2026-10', expect: { none: 401, bogus: 401, own: 200, other: 200, finance: 200, admin: 200 } },
+  { url: '/v1/exports/invoices.csv?period=2026-10', expect: { none: 401, bogus: 401, own: 403, other: 403, finance: 200, admin: 200 } },
+  { url: '/v1/exports/lines.csv?period=2026-10', expect: { none: 401, bogus: 401, own: 403, other: 403, finance: 200, admin: 200 } },
+];
+
+describe('access to every invoicing route', () => {
+  let db: TestDatabase;
+  let http: FastifyInstance;
+  const tokens: Partial<Record<Who, string>> = { bogus: 'vt_acct_not-a-real-token', admin: ADMIN };
+
+  before(async () => {
+    db = await billingDatabase();
+    await seedOwners(db.pool, [
+      { app: 'app-a', account: 'acct-a', from: '2026-09-01T00:00:00Z' },
+      { app: 'app-b', account: 'acct-b', from: '2026-09-01T00:00:00Z' },
+      { app: 'app-held', account: 'acct-b', from: '2026-10-10T00:00:00Z' },
+    ]);
+    const dyno = (app: string) => ({ app, kind: 'dyno' as const, key: 'web.1', product: 'dyno:basic', from: '2026-10-01T00:00:00Z', to: '2026-10-20T00:00:00Z' });
+    await seedUsage(db.pool, [dyno('app-a'), dyno('app-b'), dyno('app-held')]);
+    const prices = loadPriceBook();
+    const billing = createBilling({ pool: db.pool, prices, graceHours: 72, now: () => DateTime.fromISO('2026-11-10T00:00:00Z', { zone: 'utc' }) });
+    await billing.finalize('2026-10');
+    tokens.own = await createToken(db.pool, { kind: 'account', accountId: 'acct-a' });
+    tokens.other = await createToken(db.pool, { kind: 'account', accountId: 'acct-b' });
+    tokens.finance = await createToken(db.pool, { kind: 'finance' });
+    http = createHttpApp(memoryLogger());
+    invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken: ADMIN, log: memoryLogger() });
+    await http.ready();
+  });
+  after(async () => {
+    await http.close();
+    await db.drop();
+  });
+
+  for (const route of ROUTES) {
+    test(`GET ${route.url}: ${WHO.map((w) => `${w} ${route.expect[w]}`).join(', ')}`, async () => {
+      for (const who of WHO) {
+        const token = tokens[who];
+        const res = await http.inject({ method: 'GET', url: route.url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+        assert.equal(res.statusCode, route.expect[who], `${who}: ${res.body.slice(0, 200)}`);
+        if (res.statusCode === 401) assert.equal(res.headers['www-authenticate'], 'Bearer');
+      }
+    });
+  }
+
+  test('another account\'s invoice is indistinguishable from one that does not exist', async () => {
+    const auth = { authorization: `Bearer ${tokens.other}` };
+    const theirs = await http.inject({ method: 'GET', url: `/v1/invoices/${invoiceId('acct-a', '2026-10')}`, headers: auth });
+    const nobody = await http.inject({ method: 'GET', url: '/v1/invoices/in_does_not_exist', headers: auth });
+    assert.deepEqual([theirs.statusCode, theirs.json()], [nobody.statusCode, nobody.json()]);
+  });
+
+  test('an account\'s token sees only its own holds; finance sees every held account', async () => {
+    const held = async (who: Who) =>
+      (await http.inject({ method: 'GET', url: '/v1/holds?period=2026-10', headers: { authorization: `Bearer ${tokens[who]}` } }))
+        .json()
+        .held.map((h: { account_id: string }) => h.account_id);
+    assert.deepEqual(await held('finance'), ['acct-b']);
+    assert.deepEqual(await held('other'), ['acct-b']);
+    assert.deepEqual(await held('own'), []);
+  });
+
+  test('a bad period is a 400 that names the field', async () => {
+    const res = await http.inject({ method: 'GET', url: '/v1/holds?period=2026-13', headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().error, /^period: must be a month as YYYY-MM/);
+  });
+});
