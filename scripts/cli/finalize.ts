@@ -1,4 +1,4 @@
-import { CommandLineError, finalizeCommand as finalize } from '@vault/invoicing/finalize-command';
+import { CliUsageError, finalizeCommand as finalize } from '@vault/invoicing/cli';
 import { UsageError } from './apps.ts';
 import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
 
@@ -9,7 +9,7 @@ export async function finalizeCommand(args: string[]): Promise<number> {
   try {
     return await finalize(args, { pool: db.pool, settings, log: cliLog, out: (line) => console.log(line) });
   } catch (err) {
-    throw err instanceof CommandLineError ? new UsageError(err.message) : err;
+    throw err instanceof CliUsageError ? new UsageError(err.message) : err;
   } finally {
     await db.close();
   }

@@ -1,16 +1,22 @@
 import { ConfigError } from '@vault/runtime';
 import { UsageError } from './apps.ts';
+import { exportCommand } from './export.ts';
 import { finalizeCommand } from './finalize.ts';
 import { kafkaCommand } from './kafka.ts';
 import { migrateCommand } from './migrate.ts';
 import { publishCommand } from './publish.ts';
 import { startCommand } from './start.ts';
+import { tokenCommand } from './token.ts';
 
 const USAGE = `usage: vault <command>
   start [app…]             start the apps (all by default): ${'gateway-sandbox, metering, invoicing, cc-forms'}
   publish [FILE]           put NDJSON events (FILE or stdin) on the bus; exit 1 if any line is rejected
   finalize --period YYYY-MM  finalize that month's due invoices that are not held; exit 1 if it is not due
   migrate                  apply every app's pending database migrations
+  export invoices|lines --period YYYY-MM
+                           a month's finalized invoices or their lines as CSV on stdout, ending with a control-total row
+  token create --account ID | --finance
+                           print a new bearer token for one account's customer (sign-in link on stderr), or for finance
   kafka start|stop|status  a local single-node Kafka broker for development
   help                     this text`;
 
@@ -27,6 +33,10 @@ export async function main(argv: string[]): Promise<number> {
         return await finalizeCommand(args);
       case 'migrate':
         return await migrateCommand();
+      case 'export':
+        return await exportCommand(args);
+      case 'token':
+        return await tokenCommand(args);
       case 'kafka':
         return await kafkaCommand(args, process.env);
       case undefined:

@@ -6,11 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { DateTime } from 'luxon';
 import pg from 'pg';
 import { ensureEmbeddedPostgres, migrate } from '@vault/db';
+import { createLogger } from '@vault/runtime';
 import { freshDatabaseOn } from '@vault/testkit';
 import { createBilling } from '../src/billing.ts';
 import { loadPriceBook } from '../src/price-book-file.ts';
 import { ms } from '../src/store/sql.ts';
 import { generateMonth, type BenchShape } from './data.ts';
+import { benchExport } from './export.ts';
 import { rssSampler } from './rss.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -68,6 +70,8 @@ try {
     prices: loadPriceBook(),
     graceHours: 72,
     now: () => DateTime.fromISO('2026-11-10T00:00:00Z', { zone: 'utc' }),
+    // Its invoicing.finalized line splits the time into computing and inserting.
+    log: createLogger({ app: 'bench' }),
   });
   const rss = rssSampler();
   const [report, finalizeMs] = await timed('finalize 2026-10', () => billing.finalize('2026-10'));
@@ -82,6 +86,13 @@ try {
       `${report.finalized} invoices, ${Number(rows[0]!.n).toLocaleString('en')} lines, total ${report.total}`);
   say(`  finalize again (idempotent, nothing due): ${seconds(againMs)}; finalized ${again.finalized}, already ${again.alreadyFinalized}`);
   say(`  peak RSS during finalize: ${peak.peakMiB.toFixed(0)} MiB (before: ${peak.baselineMiB.toFixed(0)} MiB)`);
+
+  const exportLines = Number(process.env.BENCH_EXPORT_LINES ?? 1_000_000);
+  say(`bench: lines.csv of ${exportLines.toLocaleString('en')} lines…`);
+  const x = await benchExport(db.pool, exportLines);
+  say(`  export lines.csv: ${x.rows.toLocaleString('en')} rows, ${(x.bytes / 1e6).toFixed(1)} MB in ${seconds(x.ms)} ` +
+      `(${Math.round(x.rows / (x.ms / 1000)).toLocaleString('en')} rows/s); ` +
+      `peak RSS ${x.peakRssMiB.toFixed(0)} MiB (before: ${x.baselineRssMiB.toFixed(0)} MiB)`);
 } finally {
   await db.drop();
   await server?.stop();

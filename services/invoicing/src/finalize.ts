@@ -49,6 +49,7 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
         unfinalizedOnly: true,
         adjustments: true,
       });
+      const computed = performance.now();
       const ready = [...drafts.values()].filter((d) => d.holds.length === 0 && d.lines.length > 0);
       ready.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0));
       const first = (await lastNumber(client, period.key)) + 1;
@@ -63,6 +64,7 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
         total: d.total,
         lines: d.lines,
       }));
+      const inserting = performance.now();
       await insertInvoices(client, invoices);
       const { rows } = await client.query<{ n: number }>(
         'select count(*)::int - $2::int as n from invoicing.invoices where period = $1',
@@ -82,6 +84,8 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
         already_finalized: report.alreadyFinalized,
         'count#invoices.held': report.held,
         total: report.total,
+        'measure#finalize.compute': `${(computed - started).toFixed(0)}ms`,
+        'measure#finalize.insert': `${(performance.now() - inserting).toFixed(0)}ms`,
         'measure#finalize.duration': `${(performance.now() - started).toFixed(0)}ms`,
       });
       return report;

@@ -1,16 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { PeriodKey } from '@vault/contracts';
-import { migrate } from '@vault/db';
 import type { Logger, VaultSettings } from '@vault/runtime';
-import { createBilling } from './billing.ts';
-import { NotDueError } from './finalize.ts';
-import { loadPriceBook } from './price-book-file.ts';
-
-const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
-
-/** A command-line mistake: the CLI prints it with the usage and exits 2. */
-export class CommandLineError extends Error {}
+import { createBilling } from '../billing.ts';
+import { NotDueError } from '../finalize.ts';
+import { loadPriceBook } from '../price-book-file.ts';
+import { ensureInvoicingSchema } from './migrations.ts';
+import { CliUsageError } from './usage.ts';
 
 /**
  * `vault finalize --period YYYY-MM`: finalizes that month's due accounts that
@@ -22,10 +17,10 @@ export async function finalizeCommand(
 ): Promise<number> {
   const i = args.indexOf('--period');
   const raw = i >= 0 ? args[i + 1] : undefined;
-  if (raw === undefined || args.length !== 2) throw new CommandLineError('finalize needs --period YYYY-MM');
+  if (raw === undefined || args.length !== 2) throw new CliUsageError('finalize needs --period YYYY-MM');
   const period = PeriodKey.safeParse(raw);
-  if (!period.success) throw new CommandLineError(`--period: ${period.error.issues[0]!.message}, got ${JSON.stringify(raw)}`);
-  await migrate(ctx.pool, 'invoicing', MIGRATIONS);
+  if (!period.success) throw new CliUsageError(`--period: ${period.error.issues[0]!.message}, got ${JSON.stringify(raw)}`);
+  await ensureInvoicingSchema(ctx.pool);
   const billing = createBilling({
     pool: ctx.pool,
     prices: loadPriceBook(ctx.settings.PRICE_BOOK),

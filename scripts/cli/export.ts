@@ -1,0 +1,47 @@
+import { openDatabase, type Database } from '@vault/db';
+import { CliUsageError, describeExport, parseExportArgs, runExport } from '@vault/invoicing/cli';
+import { createLogger, type VaultSettings } from '@vault/runtime';
+import { UsageError } from './apps.ts';
+import { cliSettings } from './settings.ts';
+
+/**
+ * `vault export invoices|lines --period YYYY-MM`: the finance CSV on stdout
+ * (nothing else goes there), its row count and control total on stderr.
+ */
+export async function exportCommand(args: string[]): Promise<number> {
+  const request = asUsage(() => parseExportArgs(args));
+  const db = await openQuietDatabase(cliSettings());
+  try {
+    const summary = await runExport(db.pool, request, process.stdout);
+    process.stderr.write(`${describeExport(summary)}\n`);
+    return 0;
+  } catch (err) {
+    // `vault export … | head`: the reader went away; the file is incomplete, say so without a stack.
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    process.stderr.write('vault: export stopped: stdout was closed before the control row\n');
+    return 1;
+  } finally {
+    await db.close();
+  }
+}
+
+/** Invoicing's usage errors become the command's (exit status 2, with the usage). */
+export function asUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof CliUsageError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** The database, with the embedded server's log lines on stderr: stdout carries only the command's output. */
+export function openQuietDatabase(settings: VaultSettings): Promise<Database> {
+  const log = createLogger({ app: 'vault' }, (line) => process.stderr.write(`${line}\n`));
+  return openDatabase({
+    url: settings.DATABASE_URL,
+    home: settings.VAULT_HOME,
+    embeddedPort: settings.EMBEDDED_PG_PORT,
+    log: (event, fields) => log.info(event, fields),
+  });
+}

@@ -1,0 +1,83 @@
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import type pg from 'pg';
+import { RequiredPeriodQuery } from '@vault/contracts';
+import { EXPORT_KINDS, EXPORT_TABLES, exportCsv, isExportKind, type ExportKind, type ExportSummary } from '../exports/index.ts';
+import { ensureInvoicingSchema } from './migrations.ts';
+import { CliUsageError } from './usage.ts';
+
+export interface ExportRequest {
+  kind: ExportKind;
+  period: string;
+}
+
+/** `invoices|lines --period YYYY-MM`; anything else is a usage error naming what is wrong. */
+export function parseExportArgs(args: string[]): ExportRequest {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { period: { type: 'string' } } });
+  } catch (err) {
+    throw new CliUsageError(`export: ${(err as Error).message}`);
+  }
+  const [kind, ...extra] = parsed.positionals;
+  if (kind === undefined || !isExportKind(kind)) {
+    throw new CliUsageError(`export: ${kind === undefined ? 'which export?' : `unknown export ${kind}`}; exports: ${EXPORT_KINDS.join(', ')}`);
+  }
+  if (extra.length > 0) throw new CliUsageError(`export: unexpected argument ${extra[0]}`);
+  const given = parsed.values.period;
+  if (given === undefined) throw new CliUsageError('export: --period is required (a month as YYYY-MM)');
+  const query = RequiredPeriodQuery.safeParse({ period: given });
+  if (!query.success) {
+    throw new CliUsageError(`export: --period ${query.error.issues[0]?.message ?? 'is invalid'}, got ${JSON.stringify(given)}`);
+  }
+  return { kind, period: query.data.period };
+}
+
+/**
+ * Writes the export to `out` as fast as `out` takes it (waits for 'drain'), and
+ * returns its control figures. `out` is not ended: it may be stdout.
+ */
+export async function runExport(pool: pg.Pool, request: ExportRequest, out: Writable): Promise<ExportSummary> {
+  await ensureInvoicingSchema(pool);
+  let summary: ExportSummary | undefined;
+  let outError: Error | undefined;
+  const onError = (err: Error) => (outError ??= err);
+  out.on('error', onError);
+  try {
+    // Leaving the loop early (the reader went away) ends the cursor and frees the client.
+    for await (const chunk of exportCsv(pool, request.kind, request.period, { onDone: (s) => (summary = s) })) {
+      if (!out.write(chunk) && !outError) await drained(out);
+      if (outError || out.destroyed) throw outError ?? new Error('the output was closed');
+    }
+  } finally {
+    out.off('error', onError);
+  }
+  if (!summary) throw new Error('the export ended without its control row');
+  return summary;
+}
+
+/** Resolves when `out` takes writes again (or closes); rejects on its error. */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      out.off('drain', ok);
+      out.off('close', ok);
+      out.off('error', settle);
+      if (err) reject(err);
+      else resolve();
+    };
+    const ok = () => settle();
+    out.on('drain', ok);
+    out.on('close', ok);
+    out.on('error', settle);
+  });
+}
+
+/** The line for stderr: what was written and its control total. */
+export function describeExport(s: ExportSummary): string {
+  const extra = Object.entries(s.sums)
+    .filter(([name]) => name !== EXPORT_TABLES[s.kind].totalColumn)
+    .map(([name, sum]) => `, ${name} ${sum}`)
+    .join('');
+  return `exported ${s.kind}.csv for ${s.period}: ${s.rows} rows, control total ${s.total}${extra}`;
+}

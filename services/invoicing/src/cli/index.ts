@@ -1,0 +1,8 @@
+// What the `vault` command (scripts/cli) runs for invoicing: argument parsing
+// and the work itself; the command opens the database and prints.
+export { CliUsageError } from './usage.ts';
+export { INVOICING_MIGRATIONS, ensureInvoicingSchema } from './migrations.ts';
+export { describeExport, parseExportArgs, runExport, type ExportRequest } from './export.ts';
+export { finalizeCommand } from './finalize.ts';
+export { parseTokenArgs, runTokenCreate, type CreatedToken } from './token.ts';
+export type { ExportSummary } from '../exports/index.ts';

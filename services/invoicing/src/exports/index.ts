@@ -1,0 +1,3 @@
+export * from './csv.ts';
+export * from './tables.ts';
+export * from './stream.ts';

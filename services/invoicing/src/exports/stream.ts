@@ -1,0 +1,124 @@
+import { Readable } from 'node:stream';
+import type pg from 'pg';
+import type { Decimal } from 'decimal.js';
+import { Money } from '../domain/money.ts';
+import { csvRecord, type FieldKind } from './csv.ts';
+import { CONTROL_COUNT_COLUMN, CONTROL_LABEL, EXPORT_TABLES, type ExportKind } from './tables.ts';
+
+export interface ExportSummary {
+  kind: ExportKind;
+  period: string;
+  /** Data rows written (the control row not counted). */
+  rows: number;
+  /** The control total: the sum of the `total` (invoices) or `amount` (lines) column. */
+  total: string;
+  /** Every summed column's sum, as written in the control row. */
+  sums: Record<string, string>;
+}
+
+export interface ExportOptions {
+  /** Rows per `fetch` from the cursor, and so per chunk: memory is bounded by one batch. */
+  batchSize?: number;
+  /**
+   * A download that stops reading holds a transaction open; after this long
+   * idle the server ends it, and the file ends without its control row.
+   */
+  idleTimeoutMs?: number;
+  /** Called once the control row is built. */
+  onDone?: (summary: ExportSummary) => void;
+}
+
+export const DEFAULT_BATCH_SIZE = 2000;
+const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+
+/**
+ * One period's export as CSV text chunks: the header, one chunk per batch of
+ * rows, then the control row. It reads through a server-side cursor on one
+ * pooled client and fetches the next batch only when the consumer asks for
+ * more, so memory stays bounded whatever the period's size. The client goes
+ * back to the pool when the export ends, fails, or is abandoned (`return()`,
+ * which `Readable.from` calls when its stream is destroyed).
+ */
+export async function* exportCsv(
+  pool: pg.Pool,
+  kind: ExportKind,
+  period: string,
+  opts: ExportOptions = {},
+): AsyncGenerator<string, ExportSummary, undefined> {
+  const table = EXPORT_TABLES[kind];
+  const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  const kinds: FieldKind[] = table.columns.map((c) => c.kind);
+  const summed = table.columns.flatMap((c, i) => (c.sumDecimals === undefined ? [] : [{ index: i, name: c.name, decimals: c.sumDecimals }]));
+  const sums: Decimal[] = summed.map(() => new Money(0));
+  let rows = 0;
+
+  const client = await pool.connect();
+  // A checked-out client has no error listener: a connection the server ends
+  // between two fetches must fail the next fetch, not crash the process.
+  const onClientError = () => {};
+  client.on('error', onClientError);
+  let open = false;
+  let failure: Error | undefined;
+  try {
+    await client.query('begin read only');
+    open = true;
+    await client.query(`set local idle_in_transaction_session_timeout = ${Math.max(1, Math.round(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS))}`);
+    await client.query({ text: `declare export_rows no scroll cursor for ${table.sql}`, values: [period] });
+    yield csvRecord(
+      table.columns.map((c) => c.name),
+      table.columns.map(() => 'value'),
+    );
+    for (;;) {
+      const batch = await client.query<string[]>({ text: `fetch ${batchSize} from export_rows`, rowMode: 'array' });
+      if (batch.rows.length === 0) break;
+      let chunk = '';
+      for (const row of batch.rows) {
+        for (let s = 0; s < summed.length; s++) {
+          const v = row[summed[s]!.index];
+          if (v !== null && v !== undefined) sums[s] = sums[s]!.plus(v);
+        }
+        chunk += csvRecord(row, kinds);
+      }
+      rows += batch.rows.length;
+      yield chunk;
+      if (batch.rows.length < batchSize) break;
+    }
+    await client.query('commit');
+    open = false;
+
+    const control: (string | null)[] = table.columns.map(() => null);
+    control[0] = CONTROL_LABEL;
+    control[CONTROL_COUNT_COLUMN] = String(rows);
+    const written: Record<string, string> = {};
+    summed.forEach((c, s) => {
+      written[c.name] = sums[s]!.toFixed(c.decimals);
+      control[c.index] = written[c.name]!;
+    });
+    const summary: ExportSummary = { kind, period, rows, total: written[table.totalColumn]!, sums: written };
+    opts.onDone?.(summary);
+    yield csvRecord(control, kinds.map(() => 'value'));
+    return summary;
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    if (!open) {
+      // Done, or `begin` itself failed: then the connection is suspect and is dropped.
+      client.release(failure);
+    } else {
+      // Failed or abandoned mid-transaction: roll back, or drop a connection that cannot.
+      await client.query('rollback').then(
+        () => client.release(),
+        (err: Error) => client.release(err),
+      );
+    }
+    client.off('error', onClientError);
+  }
+}
+
+/** The export as a byte stream that reads from the database only as fast as it is consumed. */
+export function exportStream(pool: pg.Pool, kind: ExportKind, period: string, opts: ExportOptions = {}): Readable {
+  // Not object mode: the high-water mark is in bytes, so at most about one batch waits in the buffer.
+  return Readable.from(exportCsv(pool, kind, period, opts), { objectMode: false, highWaterMark: 64 * 1024 });
+}

@@ -1,0 +1,86 @@
+import type { FieldKind } from './csv.ts';
+
+export const EXPORT_KINDS = ['invoices', 'lines'] as const;
+export type ExportKind = (typeof EXPORT_KINDS)[number];
+
+export const isExportKind = (s: string): s is ExportKind => (EXPORT_KINDS as readonly string[]).includes(s);
+
+export interface ExportColumn {
+  name: string;
+  kind: FieldKind;
+  /** Summed into the control row, shown with this many decimals. */
+  sumDecimals?: number;
+}
+
+export interface ExportTable {
+  kind: ExportKind;
+  columns: readonly ExportColumn[];
+  /** The column whose sum is the file's control total. */
+  totalColumn: string;
+  /**
+   * One period's rows (`$1`), in file order, every column already text: the
+   * database formats numerics ("25.00", "-3.61") and timestamps, never JS numbers.
+   */
+  sql: string;
+}
+
+/** Column 1 of the control row. */
+export const CONTROL_LABEL = 'TOTAL';
+/** The control row's data row count goes in column 2 (the invoice id column of both files). */
+export const CONTROL_COUNT_COLUMN = 1;
+
+const text = (name: string): ExportColumn => ({ name, kind: 'text' });
+const value = (name: string): ExportColumn => ({ name, kind: 'value' });
+const summed = (name: string, sumDecimals: number): ExportColumn => ({ name, kind: 'value', sumDecimals });
+
+// Every stored invoice is finalized (drafts are computed, never stored); its
+// status only moves on with payment, so the period's invoices are all of them.
+export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
+  invoices: {
+    kind: 'invoices',
+    columns: [
+      text('number'),
+      text('id'),
+      text('account_id'),
+      text('period'),
+      text('status'),
+      text('currency'),
+      summed('total', 2),
+      value('finalized_at'),
+      summed('line_count', 0),
+    ],
+    totalColumn: 'total',
+    sql: `select i.number, i.id, i.account_id, i.period, i.status, i.currency, i.total::text,
+                 to_char(i.finalized_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                 (select count(*) from invoicing.invoice_lines l where l.invoice_id = i.id)::text
+            from invoicing.invoices i
+           where i.period = $1
+           order by i.number`,
+  },
+  lines: {
+    kind: 'lines',
+    columns: [
+      text('number'),
+      text('invoice_id'),
+      text('account_id'),
+      text('period'),
+      value('position'),
+      text('app_id'),
+      text('kind'),
+      text('key'),
+      text('product'),
+      value('quantity'),
+      value('unit_price'),
+      summed('amount', 2),
+      text('adjusts'),
+      text('description'),
+    ],
+    totalColumn: 'amount',
+    sql: `select i.number, l.invoice_id, i.account_id, i.period, l.position::text, l.app_id, l.kind, l.key,
+                 l.product, l.quantity::text, l.unit_price::text, l.amount::text, l.adjusts, l.description
+            from invoicing.invoices i
+            join invoicing.invoice_lines l on l.invoice_id = i.id
+           where i.period = $1
+           order by i.number, l.position`,
+  },
+};
