@@ -3,15 +3,13 @@ import { z } from 'zod';
 import { HoldList, Invoice, InvoiceList, PeriodQuery, RequiredPeriodQuery } from '@vault/contracts';
 import type { InvoicingDeps } from '../app.ts';
 import { canSeeAccount, isStaff } from '../auth/tokens.ts';
+import { queryError } from './query-error.ts';
 
 const AccountParams = z.object({ account_id: z.string().min(1).max(128) });
 const InvoiceParams = z.object({ id: z.string().min(1).max(128) });
 
 /** A bad query names its field: `period: must be a month as YYYY-MM`. */
-function badRequest(reply: FastifyReply, error: z.ZodError) {
-  const message = error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
-  return reply.code(400).send({ error: message });
-}
+const badRequest = (reply: FastifyReply, error: z.ZodError) => reply.code(400).send(queryError(error));
 
 // Another account's resources answer 404, as unknown ones do: a token never
 // learns which accounts or invoices exist beyond its own.

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import type { z } from 'zod';
 import { RequiredPeriodQuery } from '@vault/contracts';
 import type { InvoicingDeps } from '../app.ts';
 import { isStaff } from '../auth/tokens.ts';
+import { queryError } from './query-error.ts';
 import { EXPORT_KINDS, exportStream } from '../exports/index.ts';
 
 /**
@@ -36,13 +36,4 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
         .send(stream);
     });
   }
-}
-
-/** A 400 body naming each bad query parameter. */
-function queryError(error: z.ZodError): { error: string; fields: { field: string; message: string }[] } {
-  const fields = error.issues.map((i) => ({
-    field: i.path.join('.') || ('keys' in i ? (i.keys as string[]).join(',') : ''),
-    message: i.message,
-  }));
-  return { error: `invalid query: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields };
 }
