@@ -8,16 +8,15 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { DateTime } from 'luxon';
-import { migrate } from '@vault/db';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually } from '@vault/testkit';
 import { invoicingRoutes } from '../services/invoicing/src/app.ts';
 import { createBilling } from '../services/invoicing/src/billing.ts';
+import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
 import { loadPriceBook } from '../services/invoicing/src/price-book-file.ts';
 import { ADMIN, AUTH, exampleText, startMetering, stats, type Metering } from '../services/metering/test/harness.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const INVOICING_MIGRATIONS = fileURLToPath(new URL('../services/invoicing/migrations', import.meta.url));
 const expected = JSON.parse(exampleText('october-invoices.json')) as { account_id: string; lines: object[] }[];
 
 function vault(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -51,7 +50,7 @@ describe('invoicing end to end: october through metering, finalized, read throug
 
   before(async () => {
     m = await startMetering('embedded');
-    await migrate(m.db.pool, 'invoicing', INVOICING_MIGRATIONS);
+    await ensureInvoicingSchema(m.db.pool);
     const posted = await m.http.inject({
       method: 'POST',
       url: '/v1/events',

@@ -9,6 +9,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
   }
+  interface FastifyContextConfig {
+    /** False on routes that authenticate some other way (a web page's cookie session). */
+    bearer?: boolean;
+  }
 }
 
 export type TokenVerifier = (token: string) => Principal | undefined | Promise<Principal | undefined>;
@@ -17,14 +21,14 @@ export type TokenVerifier = (token: string) => Principal | undefined | Promise<P
 const OPEN = new Set(['/health']);
 
 /**
- * Every route but the open ones needs `Authorization: Bearer <token>`; an
- * unknown token is 401. Which principal may reach which resource is each
- * route's business (`request.principal`).
+ * Every route but /health and those declaring `config: { bearer: false }`
+ * needs `Authorization: Bearer <token>`; an unknown token is 401. Which
+ * principal may reach which resource is each route's business
+ * (`request.principal`).
  */
-export function requireBearer(app: FastifyInstance, verify: TokenVerifier, open: Iterable<string> = []): void {
-  const isOpen = new Set([...OPEN, ...open]);
+export function requireBearer(app: FastifyInstance, verify: TokenVerifier): void {
   app.addHook('onRequest', async (req, reply) => {
-    if (isOpen.has(req.routeOptions.url ?? '')) return;
+    if (OPEN.has(req.routeOptions.url ?? '') || req.routeOptions.config.bearer === false) return;
     const token = bearer(req);
     const principal = token === undefined ? undefined : await verify(token);
     if (!principal) {

@@ -6,7 +6,7 @@ import { invoicingVerifier } from './auth/tokens.ts';
 import type { Billing } from './billing-types.ts';
 import { apiRoutes } from './routes/api.ts';
 import { exportRoutes } from './routes/exports.ts';
-import { WEB_PATHS, webRoutes } from './web/routes.ts';
+import { webRoutes } from './web/routes.ts';
 
 export interface InvoicingDeps {
   pool: pg.Pool;
@@ -21,7 +21,7 @@ export interface InvoicingDeps {
  * customer's web UI (a cookie session opened by a sign-in link).
  */
 export function invoicingRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
-  requireBearer(http, invoicingVerifier(deps.pool, deps.adminToken), WEB_PATHS);
+  requireBearer(http, invoicingVerifier(deps.pool, deps.adminToken));
   apiRoutes(http, deps);
   exportRoutes(http, deps);
   webRoutes(http, deps);

@@ -20,6 +20,8 @@ export interface FinalizeReport {
 
 /** What the routes, the web UI and the CLI ask of invoicing; implemented in billing.ts. */
 export interface Billing {
+  /** "YYYY-MM" of the month billing's clock is in. */
+  currentPeriod(): string;
   /** The account's draft for a month (this month by default), live up to now; a finalized month gives its invoice. */
   draft(accountId: string, periodKey?: string): Promise<Invoice>;
   /** This month's draft with running usage carried to the month's end: the projected amount. */

@@ -4,7 +4,7 @@ import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import type { Billing, UsageDay } from './billing-types.ts';
 import { computeDrafts } from './compute-drafts.ts';
-import { draftInvoice, publicInvoice } from './domain/invoice.ts';
+import { publicInvoice } from './domain/invoice.ts';
 import { Money, monthsOf, toCents } from './domain/money.ts';
 import { parsePeriod, periodContaining, type Period } from './domain/period.ts';
 import { finalizePeriod } from './finalize.ts';
@@ -26,10 +26,13 @@ export function createBilling(deps: BillingDeps): Billing {
 
   async function draftUntil(accountId: string, period: Period, until: Date) {
     const { drafts } = await computeDrafts(deps.pool, deps.prices, { period, until, accounts: [accountId], adjustments: true });
-    return drafts.get(accountId) ?? draftInvoice(accountId, period, deps.prices.currency, [], []);
+    // computeDrafts gives every account it is asked about a draft, empty or not.
+    return drafts.get(accountId)!;
   }
 
   return {
+    currentPeriod: () => periodOf().key,
+
     async draft(accountId, periodKey) {
       const period = periodOf(periodKey);
       const finalized = await finalizedInvoice(deps.pool, { accountId, period: period.key });

@@ -7,7 +7,7 @@ import { computeDrafts } from './compute-drafts.ts';
 import { dueAt, invoiceNumber } from './domain/invoice.ts';
 import { sumCents } from './domain/money.ts';
 import type { Period } from './domain/period.ts';
-import { insertInvoices, lastNumber, type NewInvoice } from './store/invoices.ts';
+import { insertInvoices, numbering, type NewInvoice } from './store/invoices.ts';
 
 /** Asked to finalize a month whose grace period has not passed. */
 export class NotDueError extends Error {}
@@ -52,7 +52,8 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
       const computed = performance.now();
       const ready = [...drafts.values()].filter((d) => d.holds.length === 0 && d.lines.length > 0);
       ready.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0));
-      const first = (await lastNumber(client, period.key)) + 1;
+      const done = await numbering(client, period.key);
+      const first = done.last + 1;
       const invoices: NewInvoice[] = ready.map((d, i) => ({
         id: d.id,
         number: invoiceNumber(period.key, first + i),
@@ -66,15 +67,11 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
       }));
       const inserting = performance.now();
       await insertInvoices(client, invoices);
-      const { rows } = await client.query<{ n: number }>(
-        'select count(*)::int - $2::int as n from invoicing.invoices where period = $1',
-        [period.key, invoices.length],
-      );
       await client.query('commit');
       const report: FinalizeReport = {
         period: period.key,
         finalized: invoices.length,
-        alreadyFinalized: rows[0]!.n,
+        alreadyFinalized: done.count,
         held: drafts.size - ready.length,
         total: sumCents(invoices.map((x) => x.total)),
       };

@@ -1,15 +1,15 @@
 // The invoicing process: `vault start invoicing` (Procfile) runs this file.
-import { fileURLToPath } from 'node:url';
 import { resolveAdminToken, runApp } from '@vault/runtime';
 import { invoicingRoutes } from './app.ts';
 import { createBilling } from './billing.ts';
+import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
 import { loadPriceBook } from './price-book-file.ts';
 import { startSchedule } from './schedule.ts';
 
 await runApp({
   name: 'invoicing',
   schema: 'invoicing',
-  migrations: fileURLToPath(new URL('../migrations', import.meta.url)),
+  migrations: INVOICING_MIGRATIONS,
   port: (settings) => settings.INVOICING_PORT,
   build: async ({ settings, db, http, log }) => {
     const prices = loadPriceBook(settings.PRICE_BOOK);

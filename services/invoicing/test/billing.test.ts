@@ -4,8 +4,9 @@ import { DateTime } from 'luxon';
 import type { TestDatabase } from '@vault/testkit';
 import { createBilling } from '../src/billing.ts';
 import { parsePeriod } from '../src/domain/period.ts';
-import { accountUsage, lineId, type OwnershipSpan, type UsageSpan } from '../src/domain/usage.ts';
+import { accountUsage, lineId, unownedMs, type OwnershipSpan, type UsageSpan } from '../src/domain/usage.ts';
 import { loadPriceBook } from '../src/price-book-file.ts';
+import { readHolds } from '../src/store/holds.ts';
 import { readLineUsage } from '../src/store/line-usage.ts';
 import { billingDatabase, seedGap, seedOwners, seedUsage, type SeedOwner, type SeedUsage } from './seed.ts';
 
@@ -80,6 +81,19 @@ describe('finalize and drafts against the real PostgreSQL', () => {
       lines += pure.length;
     }
     assert.ok(lines > 20, `only ${lines} lines compared`);
+
+    // Unowned usage, which holds a month: the SQL's per app equals the pure unownedMs.
+    const holds = await readHolds(db.pool, { from: period.start.toJSDate(), to: new Date(until) });
+    const sqlUnowned = Object.fromEntries(
+      holds.filter((h) => h.reason === 'unowned').map((h) => [h.app_id, Math.round(Number(h.detail.split(' ')[0]) * 1000)]),
+    );
+    const pureUnowned = Object.fromEntries(
+      [...new Set(spans.map((u) => u.appId))]
+        .map((app) => [app, unownedMs(spans.filter((u) => u.appId === app), ownership.filter((o) => o.appId === app), period, until)] as const)
+        .filter(([, ms]) => ms > 0),
+    );
+    assert.deepEqual(sqlUnowned, pureUnowned);
+    assert.ok(Object.keys(pureUnowned).length > 0, 'no unowned usage generated');
   });
 
   test('holds: a sequence gap, an unpriced product and unowned usage keep a month a draft, with reasons, until the cause is gone', async () => {
@@ -157,5 +171,19 @@ describe('finalize and drafts against the real PostgreSQL', () => {
     ]);
     const future = await billing.draft('c-1', '2027-01');
     assert.deepEqual([future.lines, future.total, future.number], [[], '0.00', null]);
+  });
+
+  test('two finalize runs at once on a month with nothing finalized yet give each account one invoice, numbered 1..n', async () => {
+    const accounts = ['cc-1', 'cc-2', 'cc-3', 'cc-4', 'cc-5'];
+    await seedOwners(db.pool, accounts.map((account) => ({ app: `${account}-app`, account, from: '2026-05-01T00:00:00Z' })));
+    await seedUsage(db.pool, accounts.map((account) => ({
+      app: `${account}-app`, kind: 'dyno' as const, key: 'web.1', product: 'dyno:basic',
+      from: '2026-05-01T00:00:00Z', to: '2026-05-02T00:00:00Z',
+    })));
+    const now = () => at('2026-06-10T00:00:00Z');
+    const runs = await Promise.all([1, 2].map(() => createBilling({ pool: db.pool, prices, graceHours: 72, now }).finalize('2026-05')));
+    assert.deepEqual(runs.map((r) => [r.finalized, r.alreadyFinalized]).sort(), [[0, 5], [5, 0]]);
+    const { rows } = await db.pool.query(`select account_id, number from invoicing.invoices where period = '2026-05' order by number`);
+    assert.deepEqual(rows.map((r) => [r.account_id, r.number]), accounts.map((a, i) => [a, `2026-05-00000${i + 1}`]));
   });
 });

@@ -38,6 +38,7 @@ describe('the finalize schedule inside the service', () => {
     } finally {
       await schedule.stop();
     }
+    assert.deepEqual(log.lines.filter((l) => l.includes('schedule_failed')), []);
     const invoices = await billing.invoices('s-1');
     assert.deepEqual(invoices.map((i) => [i.period, i.number, i.total]), [
       ['2026-10', '2026-10-000001', '7.00'],

@@ -4,15 +4,15 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '@vault/db';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 
-export const INVOICING_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 // Metering's migrations by path, not its code: invoicing only reads its published views.
 export const METERING_MIGRATIONS = fileURLToPath(new URL('../../metering/migrations', import.meta.url));
 
 export async function billingDatabase(): Promise<TestDatabase> {
   const db = await freshDatabase('invoicing');
   await migrate(db.pool, 'metering', METERING_MIGRATIONS);
-  await migrate(db.pool, 'invoicing', INVOICING_MIGRATIONS);
+  await ensureInvoicingSchema(db.pool);
   return db;
 }
 

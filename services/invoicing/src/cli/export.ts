@@ -1,10 +1,9 @@
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { RequiredPeriodQuery } from '@vault/contracts';
 import { EXPORT_KINDS, EXPORT_TABLES, exportCsv, isExportKind, type ExportKind, type ExportSummary } from '../exports/index.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
-import { CliUsageError } from './usage.ts';
+import { CliUsageError, periodOption } from './usage.ts';
 
 export interface ExportRequest {
   kind: ExportKind;
@@ -24,13 +23,7 @@ export function parseExportArgs(args: string[]): ExportRequest {
     throw new CliUsageError(`export: ${kind === undefined ? 'which export?' : `unknown export ${kind}`}; exports: ${EXPORT_KINDS.join(', ')}`);
   }
   if (extra.length > 0) throw new CliUsageError(`export: unexpected argument ${extra[0]}`);
-  const given = parsed.values.period;
-  if (given === undefined) throw new CliUsageError('export: --period is required (a month as YYYY-MM)');
-  const query = RequiredPeriodQuery.safeParse({ period: given });
-  if (!query.success) {
-    throw new CliUsageError(`export: --period ${query.error.issues[0]?.message ?? 'is invalid'}, got ${JSON.stringify(given)}`);
-  }
-  return { kind, period: query.data.period };
+  return { kind, period: periodOption('export', parsed.values.period) };
 }
 
 /**

@@ -1,11 +1,11 @@
+import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { PeriodKey } from '@vault/contracts';
 import type { Logger, VaultSettings } from '@vault/runtime';
 import { createBilling } from '../billing.ts';
 import { NotDueError } from '../finalize.ts';
 import { loadPriceBook } from '../price-book-file.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
-import { CliUsageError } from './usage.ts';
+import { CliUsageError, periodOption } from './usage.ts';
 
 /**
  * `vault finalize --period YYYY-MM`: finalizes that month's due accounts that
@@ -15,11 +15,13 @@ export async function finalizeCommand(
   args: string[],
   ctx: { pool: pg.Pool; settings: VaultSettings; log: Logger; out: (line: string) => void },
 ): Promise<number> {
-  const i = args.indexOf('--period');
-  const raw = i >= 0 ? args[i + 1] : undefined;
-  if (raw === undefined || args.length !== 2) throw new CliUsageError('finalize needs --period YYYY-MM');
-  const period = PeriodKey.safeParse(raw);
-  if (!period.success) throw new CliUsageError(`--period: ${period.error.issues[0]!.message}, got ${JSON.stringify(raw)}`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args, strict: true, options: { period: { type: 'string' } } });
+  } catch (err) {
+    throw new CliUsageError(`finalize: ${(err as Error).message}`);
+  }
+  const period = periodOption('finalize', parsed.values.period);
   await ensureInvoicingSchema(ctx.pool);
   const billing = createBilling({
     pool: ctx.pool,
@@ -28,7 +30,7 @@ export async function finalizeCommand(
     log: ctx.log,
   });
   try {
-    const r = await billing.finalize(period.data);
+    const r = await billing.finalize(period);
     ctx.out(
       `finalized ${r.finalized} invoice(s) for ${r.period} totalling ${r.total}; ` +
         `${r.alreadyFinalized} already finalized; ${r.held} held (GET /v1/holds?period=${r.period})`,

@@ -68,13 +68,8 @@ export async function finalizedInvoices(db: Db, accountId: string): Promise<Invo
 }
 
 export async function finalizedInvoice(db: Db, where: { id: string } | { accountId: string; period: string }): Promise<Invoice | undefined> {
-  const { rows } =
-    'id' in where
-      ? await db.query<InvoiceRow>(`select ${INVOICE_COLUMNS} from invoicing.invoices where id = $1`, [where.id])
-      : await db.query<InvoiceRow>(`select ${INVOICE_COLUMNS} from invoicing.invoices where account_id = $1 and period = $2`, [
-          where.accountId,
-          where.period,
-        ]);
+  const [condition, values] = 'id' in where ? ['id = $1', [where.id]] : ['account_id = $1 and period = $2', [where.accountId, where.period]];
+  const { rows } = await db.query<InvoiceRow>(`select ${INVOICE_COLUMNS} from invoicing.invoices where ${condition}`, values);
   return (await withLines(db, rows))[0];
 }
 
@@ -202,11 +197,12 @@ export async function insertInvoices(client: pg.PoolClient, invoices: readonly N
   }
 }
 
-/** The highest number given in a period so far: numbering goes on from it. */
-export async function lastNumber(client: pg.PoolClient, period: string): Promise<number> {
-  const { rows } = await client.query<{ n: number | null }>(
-    `select max(substring(number from length(period) + 2)::int) as n from invoicing.invoices where period = $1`,
+/** The period's invoices so far, and the highest number given: numbering goes on from it. */
+export async function numbering(client: pg.PoolClient, period: string): Promise<{ count: number; last: number }> {
+  const { rows } = await client.query<{ count: number; last: number | null }>(
+    `select count(*)::int as count, max(substring(number from length(period) + 2)::int) as last
+       from invoicing.invoices where period = $1`,
     [period],
   );
-  return rows[0]?.n ?? 0;
+  return { count: rows[0]?.count ?? 0, last: rows[0]?.last ?? 0 };
 }

@@ -1,6 +1,6 @@
 // The customer's web UI: server-rendered pages over a cookie session that a
-// sign-in link opens. Bearer tokens never reach these routes (WEB_PATHS), and
-// the session cookie reaches nothing else.
+// sign-in link opens. Every route here declares `bearer: false`, so bearer
+// tokens open none of them, and the session cookie reaches nothing else.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PeriodQuery } from '@vault/contracts';
@@ -21,9 +21,6 @@ import {
   signInRefusedPage,
 } from './pages/notice.ts';
 import { usagePage } from './pages/usage.ts';
-
-/** Routes that authenticate by cookie session, not bearer token. */
-export const WEB_PATHS: string[] = ['/', '/signin', '/signout', '/invoices', '/invoices/:id', '/usage'];
 
 const SignInQuery = z.object({ token: z.string().min(1).max(512) });
 const InvoiceParams = z.object({ id: z.string().min(1).max(200) });
@@ -51,6 +48,10 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
   }
 
   http.register(async (web) => {
+    // These routes authenticate by cookie session, not bearer token.
+    web.addHook('onRoute', (route) => {
+      route.config = { ...route.config, bearer: false };
+    });
     // The sign-out form posts an empty urlencoded body.
     web.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) =>
       done(null, body),
@@ -115,7 +116,7 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     web.get('/invoices', async (req, reply) => {
       const account = await signedIn(req, reply);
       if (account === undefined) return reply;
-      const invoices = (await billing.invoices(account)).filter((inv) => inv.account_id === account);
+      const invoices = await billing.invoices(account);
       return page(reply, 200, invoiceListPage(account, invoices));
     });
 
@@ -137,15 +138,19 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
         const why = query.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
         return page(reply, 400, badRequestPage(`Invalid address: ${why}.`, account));
       }
-      const projection = await billing.projection(account);
-      const period = query.data.period ?? projection.period;
-      if (period > projection.period) {
+      const current = billing.currentPeriod();
+      const period = query.data.period ?? current;
+      if (period > current) {
         return page(reply, 400, badRequestPage(`${period} has not started yet.`, account));
       }
-      const isCurrent = period === projection.period;
-      const [draft, days] = await Promise.all([billing.draft(account, period), billing.usagePerDay(account, period)]);
+      const isCurrent = period === current;
+      const [draft, days, projection] = await Promise.all([
+        billing.draft(account, period),
+        billing.usagePerDay(account, period),
+        isCurrent ? billing.projection(account) : undefined,
+      ]);
       const previous = previousPeriod(parsePeriod(draft.period)).key;
-      return page(reply, 200, usagePage({ accountId: account, draft, days, projection: isCurrent ? projection : undefined, previous, isCurrent }));
+      return page(reply, 200, usagePage({ accountId: account, draft, days, projection, previous, isCurrent }));
     });
   });
 }
