@@ -77,3 +77,4 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
   });
 }
+export * from './service.ts';

@@ -1,0 +1,3 @@
+export * from './config.ts';
+export * from './client.ts';
+export { default as Stripe } from 'stripe';

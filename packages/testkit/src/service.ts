@@ -1,0 +1,57 @@
+// One of the apps as a real process (`node services/<app>/src/main.ts`), for
+// end-to-end tests: its stdout kept line by line, killed with any signal.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+export interface RunningService {
+  /** http://localhost:<port> once it listens. */
+  url: string;
+  /** Every line it printed so far, stdout and stderr. */
+  lines: string[];
+  child: ChildProcess;
+  /** SIGKILL (crash) or SIGTERM (graceful); resolves when the process is gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts `services/<app>/src/main.ts` with `env` over the test's own
+ * environment and waits for its `event=app.listening` line.
+ */
+export async function startService(app: string, env: Record<string, string>, timeoutMs = 60_000): Promise<RunningService> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `services/${app}/src/main.ts`], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let exited = false;
+  const gone = new Promise<void>((resolve) => child.on('exit', () => ((exited = true), resolve())));
+  const collect = (stream: NodeJS.ReadableStream) => {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop()!;
+      lines.push(...parts);
+    });
+  };
+  collect(child.stdout!);
+  collect(child.stderr!);
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (!exited) child.kill(signal);
+    await gone;
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const listening = lines.find((l) => l.includes('event=app.listening'));
+    const url = listening ? /\burl=(\S+)/.exec(listening)?.[1] : undefined;
+    if (url) return { url: url.replace('127.0.0.1', 'localhost'), lines, child, kill };
+    if (exited || Date.now() > deadline) {
+      await kill();
+      throw new Error(`${app} did not start${exited ? ' (it exited)' : ''}:\n${lines.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
