@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, parseConfig, VaultSettings } from '../src/index.ts';
+import { ConfigError, isoDurationSeconds, parseConfig, VaultSettings } from '../src/index.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -22,6 +22,15 @@ describe('configuration', () => {
   test('KAFKA_BROKERS is split on commas; blank means unset', () => {
     assert.deepEqual(parseConfig(VaultSettings, { KAFKA_BROKERS: 'a:9092, b:9092' }).KAFKA_BROKERS, ['a:9092', 'b:9092']);
     assert.equal(parseConfig(VaultSettings, { KAFKA_BROKERS: ' ' }).KAFKA_BROKERS, undefined);
+  });
+
+  test('PAYMENT_RETRY_SCHEDULE: ISO-8601 durations in seconds, two retries of 3 and 5 days by default', () => {
+    assert.deepEqual(parseConfig(VaultSettings, {}).PAYMENT_RETRY_SCHEDULE, [259200, 432000]);
+    assert.deepEqual(parseConfig(VaultSettings, { PAYMENT_RETRY_SCHEDULE: 'PT0.5S, P1DT1H30M' }).PAYMENT_RETRY_SCHEDULE, [0.5, 91800]);
+    assert.equal(isoDurationSeconds('P1M'), undefined, 'months vary in length: refused');
+    for (const bad of ['3d', 'P', 'PT', 'P1M']) {
+      assert.throws(() => parseConfig(VaultSettings, { PAYMENT_RETRY_SCHEDULE: bad }), /PAYMENT_RETRY_SCHEDULE/);
+    }
   });
 
   test('every bad variable is named in one error', () => {
