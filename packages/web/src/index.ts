@@ -1,1 +1,5 @@
-export {};
+export * from './html.ts';
+export * from './cookies.ts';
+export * from './sessions.ts';
+export * from './csrf.ts';
+export * from './headers.ts';

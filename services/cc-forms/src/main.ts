@@ -1,12 +1,25 @@
 // The cc-forms process: `vault start cc-forms` (Procfile) runs this file.
 import { fileURLToPath } from 'node:url';
+import { gatewayClient, gatewayConfig } from '@vault/gateway';
 import { runApp } from '@vault/runtime';
+import { ccFormsRoutes } from './app.ts';
+import { sdkCardGateway } from './gateway/cards.ts';
 
 await runApp({
   name: 'cc-forms',
   schema: 'cc_forms',
   migrations: fileURLToPath(new URL('../migrations', import.meta.url)),
   port: (settings) => settings.CC_FORMS_PORT,
-  // Routes and workers arrive with the app's own issue; /health is shared.
-  build: async () => {},
+  build: async ({ settings, db, http, log }) => {
+    const gateway = gatewayConfig(settings);
+    ccFormsRoutes(http, {
+      pool: db.pool,
+      gateway: sdkCardGateway(gatewayClient(gateway)),
+      log,
+      attemptsPerHour: settings.CARD_ATTEMPTS_PER_HOUR,
+      publishableKey: gateway.publishableKey,
+      gatewayJs: gateway.jsUrl.toString(),
+      gatewayOrigins: gateway.origins,
+    });
+  },
 });

@@ -1,48 +1,8 @@
-// HTML for the customer's web UI: one escaping rule for every interpolated
-// value, and the page layout. No framework: template functions return Html.
+// HTML for the customer's web UI: the escaping `html` tag (from @vault/web),
+// money and month formatting, and the page layout.
+import { contentSecurityPolicy, html, trusted, type Html } from '@vault/web';
 
-const TRUSTED = Symbol('trusted markup');
-
-/** Markup that is already safe: built by `html` (or this module's own constants), never from outside text. */
-export class Html {
-  readonly #text: string;
-  constructor(token: typeof TRUSTED, text: string) {
-    if (token !== TRUSTED) throw new TypeError('Html is made by the html tag only');
-    this.#text = text;
-  }
-  toString(): string {
-    return this.#text;
-  }
-}
-
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Text made safe for element content and quoted attribute values. */
-export function escape(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => ENTITIES[c]!);
-}
-
-type Interpolated = Html | string | number | null | undefined | false | readonly Interpolated[];
-
-function render(value: Interpolated): string {
-  if (value === null || value === undefined || value === false) return '';
-  if (value instanceof Html) return value.toString();
-  if (Array.isArray(value)) return value.map(render).join('');
-  return escape(value);
-}
-
-/**
- * The tagged template every page is written with: each `${value}` is escaped,
- * unless it is Html made by this same tag; arrays are joined; null, undefined
- * and false render nothing.
- */
-export function html(strings: TemplateStringsArray, ...values: Interpolated[]): Html {
-  let out = strings[0]!;
-  values.forEach((v, i) => {
-    out += render(v) + strings[i + 1]!;
-  });
-  return new Html(TRUSTED, out);
-}
+export { escape, html, Html } from '@vault/web';
 
 /**
  * "$1,234.50" from the decimal string "1234.50"; "-$3.61" for a credit; null
@@ -66,8 +26,14 @@ export function monthName(periodKey: string): string {
 }
 
 /** The Content-Security-Policy of every web page: no scripts, no framing, forms only to us. */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const CONTENT_SECURITY_POLICY = contentSecurityPolicy({
+  'default-src': [],
+  'style-src': ["'unsafe-inline'"],
+  'img-src': ["'self'", 'data:'],
+  'form-action': ["'self'"],
+  'frame-ancestors': [],
+  'base-uri': [],
+});
 
 const STYLE = `
 *{box-sizing:border-box}
@@ -134,7 +100,7 @@ export function layout(options: LayoutOptions, body: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${options.title} · The Vault</title>
-<style>${new Html(TRUSTED, STYLE)}</style>
+<style>${trusted(STYLE)}</style>
 </head>
 <body>
 <header><div class="wrap"><a class="brand" href="/">The Vault</a>${nav}</div></header>

@@ -1,0 +1,35 @@
+// The headers every server-rendered page carries, and a Content-Security-Policy
+// written from a list of directives (so an origin from configuration can never
+// smuggle in another directive).
+
+/** Directive name → its sources, in order; an empty list is `'none'`. */
+export type CspDirectives = Record<string, readonly string[]>;
+
+const SOURCE = /^[^\s;,]+$/;
+
+/** `default-src 'none'; script-src 'self' http://localhost:3003; …` */
+export function contentSecurityPolicy(directives: CspDirectives): string {
+  return Object.entries(directives)
+    .map(([name, sources]) => {
+      if (!/^[a-z-]+$/.test(name)) throw new RangeError(`not a CSP directive: ${JSON.stringify(name)}`);
+      const bad = sources.find((s) => !SOURCE.test(s));
+      if (bad !== undefined) throw new RangeError(`not a CSP source: ${JSON.stringify(bad)}`);
+      return `${name} ${sources.length > 0 ? [...new Set(sources)].join(' ') : "'none'"}`;
+    })
+    .join('; ');
+}
+
+/**
+ * The page headers besides the CSP: never cached (pages show account data),
+ * never sniffed, never framed, and never a Referer (a sign-in link's address
+ * holds a token).
+ */
+export function pageHeaders(csp: string): Record<string, string> {
+  return {
+    'content-security-policy': csp,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+  };
+}

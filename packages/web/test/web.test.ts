@@ -1,0 +1,110 @@
+// The shared web pieces: escaping, cookies, cookie sessions by table, CSRF
+// tokens, the CSP writer.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import {
+  clearedCookieHeader,
+  contentSecurityPolicy,
+  cookieSessions,
+  csrfToken,
+  csrfValid,
+  escape,
+  html,
+  pageHeaders,
+  parseCookies,
+  sessionCookieHeader,
+  trusted,
+} from '../src/index.ts';
+
+describe('the html tag', () => {
+  test('escapes every interpolated value, keeps markup it made, joins arrays, drops null/undefined/false', () => {
+    const evil = `<img src=x onerror="alert('x')">&`;
+    assert.equal(html`<p title="${evil}">${evil}</p>`.toString(), `<p title="${escape(evil)}">${escape(evil)}</p>`);
+    assert.equal(html`<ul>${['a', '<b>'].map((x) => html`<li>${x}</li>`)}</ul>`.toString(), '<ul><li>a</li><li>&lt;b&gt;</li></ul>');
+    assert.equal(html`${null}${undefined}${false}${0}`.toString(), '0');
+    assert.equal(html`<style>${trusted('a>b{font:"x"}')}</style>`.toString(), '<style>a>b{font:"x"}</style>');
+  });
+});
+
+describe('cookies', () => {
+  test('parses a Cookie header: first of a name wins, quotes dropped, junk ignored', () => {
+    const c = parseCookies('a=1; b="two"; a=3; junk; =x; c=');
+    assert.deepEqual([...c], [['a', '1'], ['b', 'two'], ['c', '']]);
+    assert.equal(parseCookies(undefined).size, 0);
+  });
+
+  test('session cookies are HttpOnly, SameSite=Lax, Path=/, with Max-Age; Secure only over TLS; clearing sets Max-Age=0', () => {
+    assert.equal(sessionCookieHeader('s', 'abc', { maxAgeSeconds: 3600, secure: false }), 's=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600');
+    assert.equal(sessionCookieHeader('s', 'abc', { maxAgeSeconds: 60, secure: true }), 's=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure');
+    assert.equal(clearedCookieHeader('s', false), 's=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
+    assert.throws(() => sessionCookieHeader('s', 'a;b', { maxAgeSeconds: 1, secure: false }), /plain ASCII/);
+    assert.throws(() => sessionCookieHeader('s s', 'a', { maxAgeSeconds: 1, secure: false }), /not a cookie name/);
+  });
+});
+
+describe('CSRF tokens', () => {
+  const id = 'A'.repeat(43);
+  test('the token is derived from the session id, stable, and only the session’s own token is valid', () => {
+    const token = csrfToken(id);
+    assert.equal(token, csrfToken(id));
+    assert.notEqual(token, csrfToken('B'.repeat(43)));
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(csrfValid(id, token), true);
+    for (const bad of [undefined, '', token.slice(1), token + 'x', csrfToken('B'.repeat(43))]) assert.equal(csrfValid(id, bad), false, String(bad));
+    assert.equal(csrfValid(undefined, token), false);
+    assert.equal(csrfValid('not-a-session-id', csrfToken('not-a-session-id')), false);
+  });
+});
+
+describe('the CSP writer and page headers', () => {
+  test('writes directives in order, an empty list as none, de-duplicates, and refuses a source that could add a directive', () => {
+    assert.equal(
+      contentSecurityPolicy({ 'default-src': [], 'script-src': ["'self'", 'http://localhost:3003', "'self'"] }),
+      "default-src 'none'; script-src 'self' http://localhost:3003",
+    );
+    assert.throws(() => contentSecurityPolicy({ 'script-src': ["'self'; script-src *"] }), /not a CSP source/);
+    assert.throws(() => contentSecurityPolicy({ 'script src': [] }), /not a CSP directive/);
+    assert.deepEqual(Object.keys(pageHeaders('x')), ['content-security-policy', 'cache-control', 'x-content-type-options', 'x-frame-options', 'referrer-policy']);
+  });
+});
+
+describe('cookie sessions by table', () => {
+  let db: TestDatabase;
+  const sessions = cookieSessions({ table: 'app.sessions', hours: 12 });
+  before(async () => {
+    db = await freshDatabase('web');
+    await db.pool.query(`create schema app;
+      create table app.sessions (hash text primary key, account_id text not null,
+        created_at timestamptz not null default now(), expires_at timestamptz not null)`);
+  });
+  after(async () => {
+    await db?.drop();
+  });
+
+  test('open gives a 43-character id and stores only its sha256; account finds it; close ends it', async () => {
+    const id = await sessions.open(db.pool, 'acct-1');
+    assert.match(id, /^[A-Za-z0-9_-]{43}$/);
+    const { rows } = await db.pool.query('select hash from app.sessions');
+    assert.deepEqual(rows, [{ hash: createHash('sha256').update(id).digest('hex') }]);
+    assert.equal(await sessions.account(db.pool, id), 'acct-1');
+    await sessions.close(db.pool, id);
+    assert.equal(await sessions.account(db.pool, id), undefined);
+  });
+
+  test('malformed and expired ids sign nobody in; expired rows are cleared at the next sign-in', async () => {
+    for (const bad of [undefined, '', 'short', 'A'.repeat(44), `${'A'.repeat(42)}=`]) assert.equal(await sessions.account(db.pool, bad), undefined);
+    const id = await sessions.open(db.pool, 'acct-2');
+    await db.pool.query(`update app.sessions set expires_at = now() - interval '1 second'`);
+    assert.equal(await sessions.account(db.pool, id), undefined);
+    await sessions.open(db.pool, 'acct-3');
+    const { rows } = await db.pool.query('select account_id from app.sessions');
+    assert.deepEqual(rows, [{ account_id: 'acct-3' }]);
+  });
+
+  test('the table name must be a plain schema-qualified name', () => {
+    assert.throws(() => cookieSessions({ table: 'sessions; drop table x', hours: 1 }), /schema-qualified/);
+    assert.throws(() => cookieSessions({ table: 'sessions', hours: 1 }), /schema-qualified/);
+  });
+});

@@ -1,0 +1,84 @@
+// Putting a card on file, the server's two steps around the browser's
+// confirmation: start (count the attempt, make sure of the gateway customer,
+// open a setup intent) and finish (check the confirmed setup intent with the
+// secret key, make its card the default, store what the gateway says of it).
+import type pg from 'pg';
+import type { Logger } from '@vault/runtime';
+import type { CardOnFile } from './domain/card.ts';
+import { rateLimitMessage } from './domain/rate-limit.ts';
+import type { CardGateway } from './gateway/cards.ts';
+import { takeCardAttempt } from './store/attempts.ts';
+import { customerOf, rememberCustomer, saveCard } from './store/cards.ts';
+
+export interface CardDeps {
+  pool: pg.Pool;
+  gateway: CardGateway;
+  /** CARD_ATTEMPTS_PER_HOUR */
+  attemptsPerHour: number;
+  log: Logger;
+}
+
+export type StartResult =
+  | { kind: 'started'; clientSecret: string }
+  | { kind: 'rate_limited'; retryAfterSeconds: number; message: string };
+
+export type FinishResult =
+  | { kind: 'saved'; card: CardOnFile }
+  | { kind: 'refused'; status: 400 | 409; message: string };
+
+/** The account's gateway customer, created once (idempotency key `customer:<account_id>`). */
+async function ensureCustomer(deps: CardDeps, accountId: string): Promise<string> {
+  const known = await customerOf(deps.pool, accountId);
+  if (known) return known;
+  const created = await deps.gateway.createCustomer(accountId);
+  const customerId = await rememberCustomer(deps.pool, accountId, created);
+  deps.log.info('card.customer_created', { account_id: accountId, customer_id: customerId });
+  return customerId;
+}
+
+export async function startCardSetup(deps: CardDeps, accountId: string): Promise<StartResult> {
+  const decision = await takeCardAttempt(deps.pool, accountId, deps.attemptsPerHour);
+  if (!decision.allowed) {
+    deps.log.warn('card.rate_limited', { account_id: accountId, retry_after_s: decision.retryAfterSeconds, 'count#card.rate_limited': 1 });
+    return {
+      kind: 'rate_limited',
+      retryAfterSeconds: decision.retryAfterSeconds,
+      message: rateLimitMessage(deps.attemptsPerHour, decision.retryAfterSeconds),
+    };
+  }
+  const customerId = await ensureCustomer(deps, accountId);
+  const si = await deps.gateway.createSetupIntent(customerId, accountId);
+  deps.log.info('card.setup_started', { account_id: accountId, customer_id: customerId, setup_intent_id: si.id });
+  return { kind: 'started', clientSecret: si.clientSecret };
+}
+
+const NOT_YOURS = 'This card setup does not belong to your account. Nothing was saved: please try again.';
+
+export async function finishCardSetup(deps: CardDeps, accountId: string, setupIntentId: string): Promise<FinishResult> {
+  const refuse = (status: 400 | 409, reason: string, message: string): FinishResult => {
+    deps.log.warn('card.setup_refused', { account_id: accountId, setup_intent_id: setupIntentId, reason });
+    return { kind: 'refused', status, message };
+  };
+  const customerId = await customerOf(deps.pool, accountId);
+  if (!customerId) return refuse(400, 'no_customer', NOT_YOURS);
+  const si = await deps.gateway.setupIntent(setupIntentId);
+  // Another customer's setup intent is as absent as an unknown one.
+  if (!si || si.customerId !== customerId) return refuse(400, si ? 'other_customer' : 'unknown_setup_intent', NOT_YOURS);
+  if (si.status !== 'succeeded' || !si.paymentMethodId) {
+    return refuse(409, `status_${si.status}`, 'The gateway has not confirmed this card. Nothing was saved: please try again.');
+  }
+  const pm = await deps.gateway.paymentMethod(si.paymentMethodId);
+  if (!pm || pm.customerId !== customerId) return refuse(400, 'payment_method_not_attached', NOT_YOURS);
+  await deps.gateway.makeDefault(customerId, pm.id);
+  const card = await saveCard(deps.pool, accountId, {
+    customerId,
+    paymentMethodId: pm.id,
+    setupIntentId: si.id,
+    brand: pm.brand,
+    last4: pm.last4,
+    expMonth: pm.expMonth,
+    expYear: pm.expYear,
+  });
+  deps.log.info('card.added', { account_id: accountId, customer_id: customerId, payment_method_id: pm.id, setup_intent_id: si.id });
+  return { kind: 'saved', card };
+}

@@ -1,0 +1,106 @@
+// The card form's calls to the payment gateway, server side, with the secret
+// key through the official SDK. The routes see only this interface, so tests
+// can stand in for the gateway.
+import { Stripe, type Gateway } from '@vault/gateway';
+
+export interface SetupIntentSeen {
+  id: string;
+  status: string;
+  customerId: string | undefined;
+  paymentMethodId: string | undefined;
+}
+
+export interface PaymentMethodSeen {
+  id: string;
+  customerId: string | undefined;
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+}
+
+export interface CardGateway {
+  /** The account's customer, created at most once: the idempotency key is `customer:<account_id>`. */
+  createCustomer(accountId: string): Promise<string>;
+  /** A setup intent for an off-session card of the customer; returns its id and client secret. */
+  createSetupIntent(customerId: string, accountId: string): Promise<{ id: string; clientSecret: string }>;
+  /** The setup intent, or undefined if the gateway does not know it. */
+  setupIntent(id: string): Promise<SetupIntentSeen | undefined>;
+  paymentMethod(id: string): Promise<PaymentMethodSeen | undefined>;
+  /** The customer's default payment method for invoices (what charges use). */
+  makeDefault(customerId: string, paymentMethodId: string): Promise<void>;
+}
+
+/** The gateway did not answer usefully (down, 5xx, refused our key): the customer should retry later. */
+export class GatewayUnavailable extends Error {
+  constructor(
+    readonly errorClass: string,
+    readonly code: string | undefined,
+    readonly requestId: string | undefined,
+  ) {
+    super(`payment gateway call failed (${errorClass}${code ? ` ${code}` : ''})`);
+  }
+}
+
+const idOf = (value: string | { id: string } | null | undefined) => (value == null ? undefined : typeof value === 'string' ? value : value.id);
+
+/** A missing object is undefined; anything else the gateway says is GatewayUnavailable, carrying ids and codes only. */
+async function call<T>(fn: () => Promise<T>, missingIsUndefined = false): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Stripe.errors.StripeError) {
+      if (missingIsUndefined && err.code === 'resource_missing') return undefined;
+      throw new GatewayUnavailable(err.type, err.code, err.requestId);
+    }
+    throw err;
+  }
+}
+
+export function sdkCardGateway(stripe: Gateway): CardGateway {
+  return {
+    async createCustomer(accountId) {
+      const customer = await call(() =>
+        stripe.customers.create(
+          // The same parameters every time: the idempotency key must replay, never conflict.
+          { description: `The Vault account ${accountId}`, metadata: { account_id: accountId } },
+          { idempotencyKey: `customer:${accountId}` },
+        ),
+      );
+      return customer!.id;
+    },
+    async createSetupIntent(customerId, accountId) {
+      const si = await call(() =>
+        stripe.setupIntents.create({
+          customer: customerId,
+          // Cards are the default (and the only type the sandbox knows); this API
+          // version names the list `allowed_payment_method_types`, older ones otherwise.
+          usage: 'off_session',
+          metadata: { account_id: accountId },
+        }),
+      );
+      if (!si!.client_secret) throw new GatewayUnavailable('MissingClientSecret', undefined, undefined);
+      return { id: si!.id, clientSecret: si!.client_secret };
+    },
+    async setupIntent(id) {
+      const si = await call(() => stripe.setupIntents.retrieve(id), true);
+      if (!si) return undefined;
+      return { id: si.id, status: si.status, customerId: idOf(si.customer), paymentMethodId: idOf(si.payment_method) };
+    },
+    async paymentMethod(id) {
+      const pm = await call(() => stripe.paymentMethods.retrieve(id), true);
+      if (!pm?.card) return undefined;
+      return {
+        id: pm.id,
+        customerId: idOf(pm.customer),
+        brand: pm.card.brand,
+        last4: pm.card.last4,
+        expMonth: pm.card.exp_month,
+        expYear: pm.card.exp_year,
+      };
+    },
+    async makeDefault(customerId, paymentMethodId) {
+      await call(() => stripe.customers.update(customerId, { invoice_settings: { default_payment_method: paymentMethodId } }));
+    },
+  };
+}

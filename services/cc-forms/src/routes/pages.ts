@@ -1,0 +1,76 @@
+// The pages: sign-in by link, sign-out, the card page.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { sessions } from '../store/sessions.ts';
+import { accountForToken, SignInUnavailable } from '../store/sign-in.ts';
+import { cardOnFile } from '../store/cards.ts';
+import { cardPage } from '../web/pages/card.ts';
+import { signedOutPage, signInRefusedPage, signInUnavailablePage, signInWithoutTokenPage, signOutPage } from '../web/pages/notice.ts';
+import type { WebContext } from './web.ts';
+
+const SignInQuery = z.object({ token: z.string().min(1).max(512) });
+
+export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
+  const { pool, log } = ctx.deps;
+
+  web.get('/', async (req, reply) => {
+    if (await ctx.signedIn(req)) return reply.redirect('/card', 303);
+    return ctx.page(reply, 200, signedOutPage());
+  });
+
+  web.get('/signin', async (req, reply) => {
+    const query = SignInQuery.safeParse(req.query);
+    if (!query.success) return ctx.page(reply, 400, signInWithoutTokenPage());
+    let accountId: string | undefined;
+    try {
+      accountId = await accountForToken(pool, query.data.token);
+    } catch (err) {
+      if (!(err instanceof SignInUnavailable)) throw err;
+      log.error('web.signin_unavailable', undefined, { reason: 'no_invoicing_sign_in_tokens' });
+      return ctx.page(reply, 503, signInUnavailablePage());
+    }
+    if (accountId === undefined) {
+      log.warn('web.signin_refused', { reason: 'unknown_token' });
+      return ctx.page(reply, 401, signInRefusedPage());
+    }
+    // A fresh id on every sign-in: a session id planted before sign-in is never promoted.
+    await sessions.close(pool, ctx.sessionIdOf(req));
+    const id = await sessions.open(pool, accountId);
+    log.info('web.signin', { account_id: accountId });
+    ctx.setSessionCookie(req, reply, id);
+    // 303 to a clean address: the token leaves the address bar and the history entry.
+    return reply.redirect('/card', 303);
+  });
+
+  web.get('/signout', async (req, reply) => {
+    const who = await ctx.signedIn(req);
+    if (!who) return reply.redirect('/', 303);
+    return ctx.page(reply, 200, signOutPage(who.accountId, who.csrf));
+  });
+
+  web.post('/signout', async (req, reply) => {
+    await sessions.close(pool, ctx.sessionIdOf(req));
+    ctx.clearSessionCookie(req, reply);
+    return reply.redirect('/', 303);
+  });
+
+  web.get('/card', async (req, reply) => {
+    const who = await ctx.signedIn(req);
+    if (!who) {
+      if (ctx.sessionIdOf(req) !== undefined) ctx.clearSessionCookie(req, reply);
+      return reply.redirect('/', 303);
+    }
+    const card = await cardOnFile(pool, who.accountId);
+    return ctx.page(
+      reply,
+      200,
+      cardPage({
+        accountId: who.accountId,
+        csrf: who.csrf,
+        card,
+        publishableKey: ctx.deps.publishableKey,
+        gatewayJs: ctx.deps.gatewayJs,
+      }),
+    );
+  });
+}

@@ -1,0 +1,104 @@
+// What every cc-forms route shares: the security headers, the CSRF check on
+// every state-changing request, the session lookup, and errors as pages (or
+// JSON for the card form's script).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clearedCookieHeader, CSRF_FIELD, CSRF_HEADER, csrfToken, csrfValid, pageHeaders, parseCookies, sessionCookieHeader, type Html } from '@vault/web';
+import type { CcFormsDeps } from '../app.ts';
+import { GatewayUnavailable } from '../gateway/cards.ts';
+import { SESSION_COOKIE, sessions } from '../store/sessions.ts';
+import { cardFormCsp } from '../web/csp.ts';
+import { badRequestPage, errorPage, forbiddenPage, notFoundPage } from '../web/pages/notice.ts';
+
+export interface SignedIn {
+  accountId: string;
+  sessionId: string;
+  csrf: string;
+}
+
+export interface WebContext {
+  deps: CcFormsDeps;
+  sessionIdOf(req: FastifyRequest): string | undefined;
+  /** The signed-in account of the request, if its cookie names a live session. */
+  signedIn(req: FastifyRequest): Promise<SignedIn | undefined>;
+  page(reply: FastifyReply, status: number, body: Html): FastifyReply;
+  /** The card form script's error shape: `{error: {code, message}}`. */
+  jsonError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply;
+  setSessionCookie(req: FastifyRequest, reply: FastifyReply, id: string): void;
+  clearSessionCookie(req: FastifyRequest, reply: FastifyReply): void;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Secure cookies whenever the request came over TLS; plain http (local development, tests) cannot keep them. */
+const isTls = (req: FastifyRequest) => req.protocol === 'https';
+
+/** The card form's script posts JSON to /card…; forms post urlencoded bodies and get pages back. */
+const wantsJson = (req: FastifyRequest) =>
+  (req.headers['content-type'] ?? '').startsWith('application/json') || (req.method === 'POST' && /^\/card(\/|\?|$)/.test(req.url));
+
+export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext {
+  const { pool, log } = deps;
+  const headers = pageHeaders(cardFormCsp(deps.gatewayOrigins));
+
+  const ctx: WebContext = {
+    deps,
+    sessionIdOf: (req) => parseCookies(req.headers.cookie).get(SESSION_COOKIE),
+    async signedIn(req) {
+      const sessionId = ctx.sessionIdOf(req);
+      const accountId = await sessions.account(pool, sessionId);
+      return accountId === undefined || sessionId === undefined ? undefined : { accountId, sessionId, csrf: csrfToken(sessionId) };
+    },
+    page: (reply, status, body) => reply.code(status).type('text/html; charset=utf-8').send(body.toString()),
+    jsonError: (reply, status, code, message) => reply.code(status).send({ error: { code, message } }),
+    setSessionCookie: (req, reply, id) => {
+      reply.header('set-cookie', sessionCookieHeader(SESSION_COOKIE, id, { maxAgeSeconds: sessions.hours * 3600, secure: isTls(req) }));
+    },
+    clearSessionCookie: (req, reply) => {
+      reply.header('set-cookie', clearedCookieHeader(SESSION_COOKIE, isTls(req)));
+    },
+  };
+
+  // The sign-out form posts a small urlencoded body.
+  web.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+
+  web.addHook('onSend', async (_req, reply) => {
+    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+  });
+
+  // Every state-changing request carries the session's CSRF token: the
+  // X-CSRF-Token header (page script) or the _csrf field (forms).
+  web.addHook('preHandler', async (req, reply) => {
+    if (SAFE_METHODS.has(req.method)) return;
+    const header = req.headers[CSRF_HEADER];
+    const field = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD];
+    const given = typeof header === 'string' ? header : typeof field === 'string' ? field : undefined;
+    if (csrfValid(ctx.sessionIdOf(req), given)) return;
+    log.warn('web.csrf_refused', { method: req.method, path: req.routeOptions.url ?? 'unknown', token: given === undefined ? 'missing' : 'wrong' });
+    if (wantsJson(req)) {
+      return ctx.jsonError(reply, 403, 'csrf', 'This page has expired: its security token is missing or wrong. Please reload the page and try again.');
+    }
+    return ctx.page(reply, 403, forbiddenPage());
+  });
+
+  web.setNotFoundHandler(async (req, reply) =>
+    wantsJson(req) ? ctx.jsonError(reply, 404, 'not_found', 'No such address.') : ctx.page(reply, 404, notFoundPage()),
+  );
+
+  web.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
+    if (err instanceof GatewayUnavailable) {
+      log.error('gateway.error', undefined, { error_class: err.errorClass, code: err.code, request_id: err.requestId });
+      const message = 'The payment gateway is not answering. Nothing was saved: please try again in a moment.';
+      return wantsJson(req) ? ctx.jsonError(reply, 502, 'gateway_unavailable', message) : ctx.page(reply, 502, errorPage());
+    }
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) {
+      log.error('web.error', err);
+      return wantsJson(req) ? ctx.jsonError(reply, 500, 'internal', 'Something went wrong. Nothing was saved: please try again.') : ctx.page(reply, 500, errorPage());
+    }
+    return wantsJson(req) ? ctx.jsonError(reply, status, 'bad_request', err.message) : ctx.page(reply, status, badRequestPage(err.message));
+  });
+
+  return ctx;
+}

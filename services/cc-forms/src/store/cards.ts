@@ -1,0 +1,76 @@
+// Gateway customers and cards on file (`cc_forms.customers`, `cc_forms.cards`).
+import type pg from 'pg';
+import type { CardOnFile } from '../domain/card.ts';
+
+export async function customerOf(pool: pg.Pool, accountId: string): Promise<string | undefined> {
+  const { rows } = await pool.query<{ customer_id: string }>('select customer_id from cc_forms.customers where account_id = $1', [
+    accountId,
+  ]);
+  return rows[0]?.customer_id;
+}
+
+/**
+ * Records the account's gateway customer; the first one stored wins (a replay
+ * of the same idempotent create gives the same id anyway). Returns the stored id.
+ */
+export async function rememberCustomer(pool: pg.Pool, accountId: string, customerId: string): Promise<string> {
+  await pool.query('insert into cc_forms.customers (account_id, customer_id) values ($1, $2) on conflict (account_id) do nothing', [
+    accountId,
+    customerId,
+  ]);
+  return (await customerOf(pool, accountId))!;
+}
+
+export async function cardOnFile(pool: pg.Pool, accountId: string): Promise<CardOnFile | undefined> {
+  const { rows } = await pool.query<{
+    customer_id: string;
+    payment_method_id: string;
+    brand: string;
+    last4: string;
+    exp_month: number;
+    exp_year: number;
+    added_at: Date;
+  }>('select customer_id, payment_method_id, brand, last4, exp_month, exp_year, added_at from cc_forms.cards_on_file where account_id = $1', [
+    accountId,
+  ]);
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    customerId: r.customer_id,
+    paymentMethodId: r.payment_method_id,
+    brand: r.brand,
+    last4: r.last4,
+    expMonth: r.exp_month,
+    expYear: r.exp_year,
+    addedAt: r.added_at,
+  };
+}
+
+export interface NewCard {
+  customerId: string;
+  paymentMethodId: string;
+  setupIntentId: string;
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+}
+
+/**
+ * Makes the card the account's card on file. Saving the same payment method
+ * again (a retried request) changes nothing, so `added_at` moves only when the
+ * card really changed: invoicing reads it as "a new card to try".
+ */
+export async function saveCard(pool: pg.Pool, accountId: string, card: NewCard): Promise<CardOnFile> {
+  await pool.query(
+    `insert into cc_forms.cards (account_id, customer_id, payment_method_id, setup_intent_id, brand, last4, exp_month, exp_year)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)
+     on conflict (account_id) do update set
+       customer_id = excluded.customer_id, payment_method_id = excluded.payment_method_id,
+       setup_intent_id = excluded.setup_intent_id, brand = excluded.brand, last4 = excluded.last4,
+       exp_month = excluded.exp_month, exp_year = excluded.exp_year, added_at = now()
+     where cards.payment_method_id is distinct from excluded.payment_method_id`,
+    [accountId, card.customerId, card.paymentMethodId, card.setupIntentId, card.brand, card.last4, card.expMonth, card.expYear],
+  );
+  return (await cardOnFile(pool, accountId))!;
+}

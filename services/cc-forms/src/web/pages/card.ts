@@ -1,0 +1,57 @@
+// The card page: the card on file, and the form whose fields are the
+// gateway's iframe. Its script (/static/card.js) does the rest.
+import { html, type Html } from '@vault/web';
+import { cardExpiry, cardSummary, type CardOnFile } from '../../domain/card.ts';
+import { CARD_MESSAGES, FALLBACK_MESSAGE } from '../../domain/messages.ts';
+import { layout } from '../layout.ts';
+
+export interface CardPageOptions {
+  accountId: string;
+  csrf: string;
+  card: CardOnFile | undefined;
+  publishableKey: string;
+  /** Stripe.js, or the sandbox's stand-in. */
+  gatewayJs: string;
+}
+
+function onFile(card: CardOnFile | undefined): Html {
+  return card
+    ? html`<p id="card-on-file" class="on-file" tabindex="-1"><span data-card-summary>${cardSummary(card)}</span>
+<span class="muted" data-card-expiry>expires ${cardExpiry(card)}</span></p>`
+    : html`<p id="card-on-file" class="on-file" tabindex="-1"><span data-card-summary>No card on file yet.</span>
+<span class="muted" data-card-expiry></span></p>`;
+}
+
+/** Every message the script may show, rendered here so they live in one place (src/domain/messages.ts). */
+function messages(): Html {
+  const items = Object.entries(CARD_MESSAGES).map(([code, text]) => html`<li data-code="${code}">${text}</li>`);
+  return html`<ul id="card-messages" hidden>${items}<li data-code="fallback">${FALLBACK_MESSAGE}</li></ul>`;
+}
+
+export function cardPage(o: CardPageOptions): Html {
+  const formTitle = o.card ? 'Replace your card' : 'Add a card';
+  return layout(
+    { title: 'Payment card', accountId: o.accountId, csrf: o.csrf, scripts: [o.gatewayJs, '/static/card.js'] },
+    html`<h1>Payment card</h1>
+<p>The card on file pays your invoices once they are issued.</p>
+<section class="panel" aria-labelledby="on-file-title">
+<h2 id="on-file-title">Card on file</h2>
+${onFile(o.card)}
+</section>
+<section class="panel" aria-labelledby="card-form-title">
+<h2 id="card-form-title">${formTitle}</h2>
+<form id="card-form" novalidate data-publishable-key="${o.publishableKey}">
+<div id="card-errors" class="alert" role="alert" tabindex="-1"></div>
+<fieldset>
+<legend>Card details</legend>
+<div id="card-element" class="card-element"><p class="muted">Loading the secure card fields…</p></div>
+</fieldset>
+<p class="muted small">Your card number and security code go straight to our payment gateway; we keep only the brand, the last four digits and the expiry date.</p>
+<button type="submit" id="card-submit">Save card</button>
+<p id="card-status" class="status" role="status"></p>
+</form>
+<noscript><p class="alert">The card form needs JavaScript: the card fields are provided by our payment gateway.</p></noscript>
+${messages()}
+</section>`,
+  );
+}

@@ -1,0 +1,15 @@
+import type pg from 'pg';
+import type { Logger } from '@vault/runtime';
+
+/** What the routes need, handed to each resource's routes by app.ts. */
+export interface SandboxDeps {
+  pool: pg.Pool;
+  log: Logger;
+  secretKey: string;
+  publishableKey: string;
+  /** GATEWAY_SANDBOX_LATENCY_MS: the wait between commit and answer. */
+  latencyMs: number;
+  fingerprintKey: () => Promise<Buffer>;
+  /** Called after a commit that wrote events: wakes the delivery loop. */
+  onEvents: () => void;
+}

@@ -1,0 +1,51 @@
+// `expand[]=latest_charge`, `expand[]=data.customer`: ids in a response
+// replaced by their objects, as the SDK's callers ask Stripe to.
+import { invalidRequest } from './errors.ts';
+import { getCharge } from './resources/charges.ts';
+import { getCustomer } from './resources/customers.ts';
+import { getPaymentIntent } from './resources/payment-intents.ts';
+import { getPaymentMethod } from './resources/payment-methods.ts';
+import { getRefund } from './resources/refunds.ts';
+import { getSetupIntent } from './resources/setup-intents.ts';
+import type { ListObject } from './lists.ts';
+import type { Queryable } from './transaction.ts';
+
+type Loader = (q: Queryable, id: string) => Promise<object | undefined>;
+
+const LOADERS: Record<string, Loader> = {
+  cus: getCustomer,
+  pm: getPaymentMethod,
+  seti: getSetupIntent,
+  pi: getPaymentIntent,
+  ch: getCharge,
+  re: getRefund,
+};
+
+async function expandPath(q: Queryable, obj: Record<string, unknown>, path: string[], whole: string): Promise<void> {
+  const [field, ...rest] = path;
+  if (field === undefined) return;
+  if (!(field in obj)) throw invalidRequest(`This property cannot be expanded (${whole}).`, { param: 'expand' });
+  let value = obj[field];
+  if (typeof value === 'string') {
+    const loader = LOADERS[value.split('_')[0]!];
+    if (!loader) throw invalidRequest(`This property cannot be expanded (${whole}).`, { param: 'expand' });
+    value = (await loader(q, value)) ?? value;
+    obj[field] = value;
+  }
+  if (rest.length > 0 && value && typeof value === 'object') await expandPath(q, value as Record<string, unknown>, rest, whole);
+}
+
+export async function expandObject<T extends object>(q: Queryable, obj: T, paths: string[] | undefined): Promise<T> {
+  for (const path of paths ?? []) await expandPath(q, obj as Record<string, unknown>, path.split('.'), path);
+  return obj;
+}
+
+/** On a list, paths start with `data.`. */
+export async function expandList<T extends object>(q: Queryable, list: ListObject<T>, paths: string[] | undefined): Promise<ListObject<T>> {
+  for (const path of paths ?? []) {
+    const [first, ...rest] = path.split('.');
+    if (first !== 'data' || rest.length === 0) throw invalidRequest(`This property cannot be expanded (${path}).`, { param: 'expand' });
+    for (const item of list.data) await expandPath(q, item as Record<string, unknown>, rest, path);
+  }
+  return list;
+}

@@ -1,0 +1,27 @@
+// Stripe's wire format: bodies `application/x-www-form-urlencoded` with
+// bracket notation (`metadata[invoice_id]=…`, `expand[0]=…`), queries the
+// same. Both are parsed with qs into nested objects and arrays, then by zod.
+import type { FastifyInstance } from 'fastify';
+import qs from 'qs';
+
+/** Limits: generous for Stripe's shapes, small enough to refuse abuse. */
+const QS_OPTIONS = { depth: 5, arrayLimit: 100, parameterLimit: 1000, allowPrototypes: false } as const;
+
+export function parseForm(text: string): Record<string, unknown> {
+  return qs.parse(text, QS_OPTIONS) as Record<string, unknown>;
+}
+
+/** Installs the form parser and re-parses every query string with bracket notation. */
+export function formBodies(http: FastifyInstance): void {
+  http.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => {
+    try {
+      done(null, parseForm(String(body)));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  http.addHook('onRequest', async (req) => {
+    const at = req.url.indexOf('?');
+    req.query = at === -1 ? {} : parseForm(req.url.slice(at + 1));
+  });
+}

@@ -1,0 +1,165 @@
+// Every state change goes through `mutate`: one transaction for the change,
+// its events and the stored answer of its Idempotency-Key, so a replay gets
+// exactly the first answer and a crash never stores half an effect.
+//
+// Semantics (Stripe's): keys are scoped to the API key and kept 24 h; a replay
+// (same method, path and params) answers the stored status and body with
+// `Idempotent-Replayed: true`; other params under the same key are a 400
+// idempotency_error; a key whose request is still executing is a 409.
+// Only requests whose endpoint ran are stored: auth and param validation
+// failures happen before `mutate` and leave no record.
+import { createHmac } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { SandboxDeps } from './deps.ts';
+import { ApiError, invalidRequest } from './errors.ts';
+import { checkout, newTx, type Tx } from './transaction.ts';
+
+export const IDEMPOTENCY_TTL_HOURS = 24;
+
+/** Keys whose request is executing in this process, from arrival until the answer is sent (latency included). */
+const inFlight = new Set<string>();
+
+interface Stored {
+  method: string;
+  path: string;
+  params_hash: string;
+  status: number;
+  body: unknown;
+  request_id: string;
+}
+
+/** JSON with object keys sorted: the same params always hash the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/**
+ * The params' HMAC under the database's fingerprint key: a card number in the
+ * params (POST /v1/payment_methods) must not be recoverable from the stored
+ * record by trying every number against a plain hash.
+ */
+export function paramsHash(key: Buffer, params: unknown): string {
+  return createHmac('sha256', key).update(canonicalJson(params ?? {})).digest('hex');
+}
+
+function keyInUse(): ApiError {
+  return invalidRequest(
+    'There is currently another in-progress request using this idempotent key (probably means you clicked twice or your client retried too soon). Please try again later.',
+    { code: 'idempotency_key_in_use' },
+    409,
+  );
+}
+
+function idempotencyKeyOf(req: FastifyRequest): string | null {
+  const raw = req.headers['idempotency-key'];
+  const key = Array.isArray(raw) ? raw[0] : raw;
+  if (key === undefined || key === '') return null;
+  if (key.length > 255) throw invalidRequest('Idempotency-Key must be at most 255 characters long.', { param: 'Idempotency-Key' });
+  return key;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `work` in one transaction and answers with its result (200) or the
+ * ApiError it throws (its status; whatever it wrote before throwing commits,
+ * as a declined charge must). Any other exception rolls back: a 500, not stored.
+ */
+export async function mutate(
+  deps: SandboxDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  work: (tx: Tx) => Promise<unknown>,
+): Promise<FastifyReply> {
+  const caller = req.caller!;
+  const key = idempotencyKeyOf(req);
+  const scope = key === null ? null : `${caller.keyHash}:${key}`;
+  if (scope !== null && inFlight.has(scope)) throw keyInUse();
+  if (scope !== null) inFlight.add(scope);
+  try {
+    const path = req.url.split('?')[0]!;
+    const hash = paramsHash(await deps.fingerprintKey(), req.body);
+    const answer = await inTransaction(deps, { requestId: req.stripeRequestId, idempotencyKey: key }, async (tx) => {
+      if (scope !== null) {
+        // Another process (or a request that slipped past inFlight) holds the key.
+        const { rows } = await tx.q.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as locked', [scope]);
+        if (!rows[0]!.locked) throw keyInUse();
+        const stored = await tx.q.query<Stored>(
+          `select method, path, params_hash, status, body, request_id from gateway_sandbox.idempotency_keys
+            where api_key_hash = $1 and key = $2 and created_at > now() - make_interval(hours => $3)`,
+          [caller.keyHash, key, IDEMPOTENCY_TTL_HOURS],
+        );
+        const first = stored.rows[0];
+        if (first) {
+          if (first.method !== req.method || first.path !== path || first.params_hash !== hash) {
+            throw new ApiError(400, {
+              type: 'idempotency_error',
+              message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+            });
+          }
+          return { status: first.status, body: first.body, replayOf: first.request_id };
+        }
+      }
+      let status = 200;
+      let body: unknown;
+      try {
+        body = await work(tx);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        status = err.status;
+        body = err.toJSON();
+      }
+      // A round trip through JSON: the stored body is exactly what is sent.
+      body = JSON.parse(JSON.stringify(body));
+      if (key !== null) {
+        await tx.q.query(
+          `insert into gateway_sandbox.idempotency_keys (api_key_hash, key, method, path, params_hash, status, body, request_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
+           on conflict (api_key_hash, key) do update
+             set method = excluded.method, path = excluded.path, params_hash = excluded.params_hash, status = excluded.status,
+                 body = excluded.body, request_id = excluded.request_id, created_at = now()`,
+          [caller.keyHash, key, req.method, path, hash, status, JSON.stringify(body), req.stripeRequestId],
+        );
+      }
+      return { status, body, replayOf: null };
+    });
+    if (deps.latencyMs > 0) await sleep(deps.latencyMs);
+    if (key !== null) reply.header('Idempotency-Key', key);
+    if (answer.replayOf !== null) reply.header('Idempotent-Replayed', 'true').header('Original-Request', answer.replayOf);
+    return reply.code(answer.status).send(answer.body);
+  } finally {
+    if (scope !== null) inFlight.delete(scope);
+  }
+}
+
+/** begin … commit around `fn`; rollback on any exception. Wakes delivery when events were written. */
+export async function inTransaction<T>(
+  deps: SandboxDeps,
+  request: { requestId: string; idempotencyKey: string | null },
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  const { client, release } = await checkout(deps.pool);
+  let broken = false;
+  try {
+    await client.query('begin');
+    const tx = newTx(client, request.requestId, request.idempotencyKey);
+    const result = await fn(tx);
+    await client.query('commit');
+    if (tx.emitted > 0) deps.onEvents();
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => {
+      broken = true;
+    });
+    throw err;
+  } finally {
+    release(broken);
+  }
+}

@@ -1,0 +1,178 @@
+// Customers: POST/GET /v1/customers, GET/POST /v1/customers/:id.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { SandboxDeps } from '../deps.ts';
+import { invalidRequest, noSuch } from '../errors.ts';
+import { expandObject, expandList } from '../expand.ts';
+import { newId } from '../ids.ts';
+import { mutate } from '../idempotency.ts';
+import { listPage } from '../lists.ts';
+import { expand, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../params.ts';
+import type { Queryable, Tx } from '../transaction.ts';
+
+export interface CustomerRow {
+  id: string;
+  created: string;
+  email: string | null;
+  name: string | null;
+  description: string | null;
+  phone: string | null;
+  metadata: Record<string, string>;
+  default_payment_method: string | null;
+}
+
+export function renderCustomer(r: CustomerRow) {
+  return {
+    id: r.id,
+    object: 'customer' as const,
+    address: null,
+    balance: 0,
+    created: Number(r.created),
+    currency: null,
+    default_source: null,
+    delinquent: false,
+    description: r.description,
+    discount: null,
+    email: r.email,
+    invoice_prefix: r.id.slice(4, 12).toUpperCase(),
+    invoice_settings: { custom_fields: null, default_payment_method: r.default_payment_method, footer: null, rendering_options: null },
+    livemode: false,
+    metadata: r.metadata,
+    name: r.name,
+    next_invoice_sequence: 1,
+    phone: r.phone,
+    preferred_locales: [],
+    shipping: null,
+    tax_exempt: 'none',
+    test_clock: null,
+  };
+}
+
+export async function customerRow(q: Queryable, customerId: string, forUpdate = false): Promise<CustomerRow | undefined> {
+  const { rows } = await q.query<CustomerRow>(
+    `select * from gateway_sandbox.customers where id = $1 ${forUpdate ? 'for update' : ''}`,
+    [customerId],
+  );
+  return rows[0];
+}
+
+export async function getCustomer(q: Queryable, customerId: string) {
+  const row = await customerRow(q, customerId);
+  return row && renderCustomer(row);
+}
+
+/** The customer, or Stripe's 404 naming the param that referred to it. */
+export async function requireCustomer(q: Queryable, customerId: string, param = 'id', forUpdate = false): Promise<CustomerRow> {
+  const row = await customerRow(q, customerId, forUpdate);
+  if (!row) throw noSuch('customer', customerId, param);
+  return row;
+}
+
+const CustomerFields = {
+  email: text.optional(),
+  name: text.optional(),
+  description: text.optional(),
+  phone: text.optional(),
+  metadata: metadata.optional(),
+  expand,
+};
+
+const CreateCustomer = z.object(CustomerFields).strict();
+
+const UpdateCustomer = z
+  .object({
+    ...CustomerFields,
+    invoice_settings: z.object({ default_payment_method: text.optional() }).strict().optional(),
+  })
+  .strict();
+
+const ListCustomers = z.object({ ...listParams, email: z.string().optional() }).strict();
+
+async function createCustomer(tx: Tx, p: z.infer<typeof CreateCustomer>) {
+  const { rows } = await tx.q.query<CustomerRow>(
+    `insert into gateway_sandbox.customers (id, created, email, name, description, phone, metadata)
+     values ($1, $2, $3, $4, $5, $6, $7) returning *`,
+    [newId('cus'), tx.now, p.email ?? null, p.name ?? null, p.description ?? null, p.phone ?? null, JSON.stringify(newMetadata(p.metadata))],
+  );
+  const customer = renderCustomer(rows[0]!);
+  await tx.emit('customer.created', customer);
+  return customer;
+}
+
+async function updateCustomer(tx: Tx, customerId: string, p: z.infer<typeof UpdateCustomer>) {
+  const before = await requireCustomer(tx.q, customerId, 'id', true);
+  let defaultPm = before.default_payment_method;
+  const wanted = p.invoice_settings?.default_payment_method;
+  if (wanted !== undefined) {
+    if (wanted !== null) {
+      const pm = await tx.q.query<{ customer: string | null }>('select customer from gateway_sandbox.payment_methods where id = $1', [wanted]);
+      if (!pm.rows[0]) throw noSuch('PaymentMethod', wanted, 'invoice_settings[default_payment_method]');
+      if (pm.rows[0].customer !== customerId) {
+        throw invalidRequest(
+          `The customer does not have a payment method with the ID ${wanted}. The payment method must be attached to the customer.`,
+          { param: 'invoice_settings[default_payment_method]', code: 'resource_missing' },
+        );
+      }
+    }
+    defaultPm = wanted;
+  }
+  const pick = <T>(v: T | undefined, old: T) => (v === undefined ? old : v);
+  const { rows } = await tx.q.query<CustomerRow>(
+    `update gateway_sandbox.customers
+        set email = $2, name = $3, description = $4, phone = $5, metadata = $6, default_payment_method = $7
+      where id = $1 returning *`,
+    [
+      customerId,
+      pick(p.email, before.email),
+      pick(p.name, before.name),
+      pick(p.description, before.description),
+      pick(p.phone, before.phone),
+      JSON.stringify(mergeMetadata(before.metadata, p.metadata)),
+      defaultPm,
+    ],
+  );
+  const customer = renderCustomer(rows[0]!);
+  const previous = changedAttributes(renderCustomer(before), customer);
+  if (Object.keys(previous).length > 0) await tx.emit('customer.updated', customer, previous);
+  return customer;
+}
+
+/** `previous_attributes` of an update event: the old values of the top-level fields that changed. */
+export function changedAttributes(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> {
+  const changed: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(before)) {
+    if (JSON.stringify(v) !== JSON.stringify(after[k])) changed[k] = v;
+  }
+  return changed;
+}
+
+export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
+  http.post('/v1/customers', async (req, reply) => {
+    const p = parseParams(CreateCustomer, req.body);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createCustomer(tx, p), p.expand));
+  });
+
+  http.get<{ Params: { id: string } }>('/v1/customers/:id', async (req) => {
+    const p = parseParams(RetrieveParams, req.query);
+    const customer = await getCustomer(deps.pool, req.params.id);
+    if (!customer) throw noSuch('customer', req.params.id);
+    return expandObject(deps.pool, customer, p.expand);
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/customers/:id', async (req, reply) => {
+    const p = parseParams(UpdateCustomer, req.body);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await updateCustomer(tx, req.params.id, p), p.expand));
+  });
+
+  http.get('/v1/customers', async (req) => {
+    const p = parseParams(ListCustomers, req.query);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (p.email !== undefined) {
+      args.push(p.email);
+      where.push(`email = $${args.length}`);
+    }
+    const page = await listPage<CustomerRow>(deps.pool, { table: 'customers', kind: 'customer', where, args, url: '/v1/customers', render: renderCustomer }, p);
+    return expandList(deps.pool, page, p.expand);
+  });
+}

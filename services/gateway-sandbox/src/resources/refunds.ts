@@ -1,0 +1,120 @@
+// Refunds of a succeeded charge (by charge or PaymentIntent): at most the
+// amount not yet refunded; each emits charge.refunded.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { SandboxDeps } from '../deps.ts';
+import { invalidRequest, noSuch } from '../errors.ts';
+import { expandObject } from '../expand.ts';
+import { newId } from '../ids.ts';
+import { mutate } from '../idempotency.ts';
+import { expand, formInt, id, metadata, newMetadata, parseParams, RetrieveParams } from '../params.ts';
+import type { Queryable, Tx } from '../transaction.ts';
+import { chargeRow, renderCharge } from './charges.ts';
+import { requirePaymentIntent } from './payment-intents.ts';
+
+export interface RefundRow {
+  id: string;
+  created: string;
+  amount: string;
+  currency: string;
+  charge: string;
+  payment_intent: string | null;
+  reason: string | null;
+  metadata: Record<string, string>;
+}
+
+export function renderRefund(r: RefundRow) {
+  return {
+    id: r.id,
+    object: 'refund' as const,
+    amount: Number(r.amount),
+    balance_transaction: null,
+    charge: r.charge,
+    created: Number(r.created),
+    currency: r.currency,
+    destination_details: { card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' }, type: 'card' },
+    metadata: r.metadata,
+    payment_intent: r.payment_intent,
+    reason: r.reason,
+    receipt_number: null,
+    source_transfer_reversal: null,
+    status: 'succeeded',
+    transfer_reversal: null,
+  };
+}
+
+export async function getRefund(q: Queryable, refundId: string) {
+  const { rows } = await q.query<RefundRow>('select * from gateway_sandbox.refunds where id = $1', [refundId]);
+  return rows[0] && renderRefund(rows[0]);
+}
+
+const CreateRefund = z
+  .object({
+    charge: id.optional(),
+    payment_intent: id.optional(),
+    amount: formInt.optional(),
+    reason: z.enum(['duplicate', 'fraudulent', 'requested_by_customer']).optional(),
+    metadata: metadata.optional(),
+    expand,
+  })
+  .strict();
+
+const money = (minor: number, currency: string) => (currency === 'usd' ? `$${(minor / 100).toFixed(2)}` : `${minor} ${currency}`);
+
+async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
+  let chargeId = p.charge;
+  if (p.payment_intent !== undefined) {
+    const pi = await requirePaymentIntent(tx.q, p.payment_intent, 'payment_intent');
+    if (pi.status !== 'succeeded' || pi.latest_charge === null) {
+      throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, { param: 'payment_intent', code: 'charge_not_refundable' });
+    }
+    if (chargeId !== undefined && chargeId !== pi.latest_charge) {
+      throw invalidRequest('The charge does not belong to this PaymentIntent.', { param: 'charge' });
+    }
+    chargeId = pi.latest_charge;
+  }
+  if (chargeId === undefined) {
+    throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' });
+  }
+  const charge = await chargeRow(tx.q, chargeId, true);
+  if (!charge) throw noSuch('charge', chargeId, p.payment_intent === undefined ? 'charge' : 'payment_intent');
+  if (charge.status !== 'succeeded') {
+    throw invalidRequest(`Charge ${charge.id} has not succeeded and cannot be refunded.`, { code: 'charge_not_refundable', param: 'charge' });
+  }
+  const remaining = Number(charge.amount) - Number(charge.amount_refunded);
+  if (remaining === 0) throw invalidRequest(`Charge ${charge.id} has already been refunded.`, { code: 'charge_already_refunded' });
+  const amount = p.amount ?? remaining;
+  if (amount <= 0) throw invalidRequest('Invalid positive integer', { param: 'amount', code: 'parameter_invalid_integer' });
+  if (amount > remaining) {
+    throw invalidRequest(
+      `Refund amount (${money(amount, charge.currency)}) is greater than unrefunded amount on charge (${money(remaining, charge.currency)})`,
+      { param: 'amount', code: 'amount_too_large' },
+    );
+  }
+  const { rows } = await tx.q.query<RefundRow>(
+    `insert into gateway_sandbox.refunds (id, created, amount, currency, charge, payment_intent, reason, metadata)
+     values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+    [newId('re'), tx.now, amount, charge.currency, charge.id, charge.payment_intent, p.reason ?? null, JSON.stringify(newMetadata(p.metadata))],
+  );
+  const updated = await tx.q.query(
+    'update gateway_sandbox.charges set amount_refunded = amount_refunded + $2 where id = $1 returning *',
+    [charge.id, amount],
+  );
+  const chargeObject = await renderCharge(tx.q, updated.rows[0]);
+  await tx.emit('charge.refunded', chargeObject, { amount_refunded: Number(charge.amount_refunded), refunded: false });
+  return renderRefund(rows[0]!);
+}
+
+export function refundRoutes(http: FastifyInstance, deps: SandboxDeps): void {
+  http.post('/v1/refunds', async (req, reply) => {
+    const p = parseParams(CreateRefund, req.body);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createRefund(tx, p), p.expand));
+  });
+
+  http.get<{ Params: { id: string } }>('/v1/refunds/:id', async (req) => {
+    const p = parseParams(RetrieveParams, req.query);
+    const refund = await getRefund(deps.pool, req.params.id);
+    if (!refund) throw noSuch('refund', req.params.id);
+    return expandObject(deps.pool, refund, p.expand);
+  });
+}

@@ -1,0 +1,278 @@
+// SetupIntents: save a card for later off-session charges. Confirm succeeds
+// (the card attached to the intent's customer) or fails with a 402 card error
+// leaving the intent in requires_payment_method with `last_setup_error`.
+// A publishable key may read and confirm one only with its client secret.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { SandboxDeps } from '../deps.ts';
+import { cardError, invalidRequest, noSuch, unexpectedState } from '../errors.ts';
+import { expandList, expandObject } from '../expand.ts';
+import { clientSecret, newId } from '../ids.ts';
+import { mutate } from '../idempotency.ts';
+import { listPage } from '../lists.ts';
+import { expand, formBool, id, listParams, mergeMetadata, metadata, newMetadata, parseParams, text } from '../params.ts';
+import { setupFailure } from '../test-cards.ts';
+import type { Queryable, Tx } from '../transaction.ts';
+import { requireCustomer } from './customers.ts';
+import { attachToCustomer, refuseOtherCustomer, renderPaymentMethod, requirePaymentMethod } from './payment-methods.ts';
+
+export type SetupIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'succeeded' | 'canceled';
+
+export interface SetupIntentRow {
+  id: string;
+  created: string;
+  customer: string | null;
+  payment_method: string | null;
+  status: SetupIntentStatus;
+  usage: string;
+  client_secret: string;
+  payment_method_types: string[];
+  description: string | null;
+  last_setup_error: Record<string, unknown> | null;
+  cancellation_reason: string | null;
+  metadata: Record<string, string>;
+}
+
+export function renderSetupIntent(r: SetupIntentRow) {
+  return {
+    id: r.id,
+    object: 'setup_intent' as const,
+    application: null,
+    automatic_payment_methods: null,
+    cancellation_reason: r.cancellation_reason,
+    client_secret: r.client_secret,
+    created: Number(r.created),
+    customer: r.customer,
+    description: r.description,
+    flow_directions: null,
+    last_setup_error: r.last_setup_error,
+    latest_attempt: null,
+    livemode: false,
+    mandate: null,
+    metadata: r.metadata,
+    next_action: null,
+    on_behalf_of: null,
+    payment_method: r.payment_method,
+    payment_method_configuration_details: null,
+    payment_method_options: { card: { mandate_options: null, network: null, request_three_d_secure: 'automatic' } },
+    payment_method_types: r.payment_method_types,
+    single_use_mandate: null,
+    status: r.status,
+    usage: r.usage,
+  };
+}
+
+async function setupIntentRow(q: Queryable, siId: string, forUpdate = false): Promise<SetupIntentRow | undefined> {
+  const { rows } = await q.query<SetupIntentRow>(
+    `select * from gateway_sandbox.setup_intents where id = $1 ${forUpdate ? 'for update' : ''}`,
+    [siId],
+  );
+  return rows[0];
+}
+
+export async function getSetupIntent(q: Queryable, siId: string) {
+  const row = await setupIntentRow(q, siId);
+  return row && renderSetupIntent(row);
+}
+
+async function requireSetupIntent(q: Queryable, siId: string, forUpdate = false): Promise<SetupIntentRow> {
+  const row = await setupIntentRow(q, siId, forUpdate);
+  if (!row) throw noSuch('setupintent', siId);
+  return row;
+}
+
+const CreateSetupIntent = z
+  .object({
+    customer: id.optional(),
+    payment_method: id.optional(),
+    payment_method_types: z.array(z.literal('card', { message: 'only card is supported' })).min(1).optional(),
+    usage: z.enum(['on_session', 'off_session']).optional(),
+    confirm: formBool.optional(),
+    description: text.optional(),
+    metadata: metadata.optional(),
+    return_url: z.string().optional(),
+    automatic_payment_methods: z.object({ enabled: formBool, allow_redirects: z.enum(['always', 'never']).optional() }).strict().optional(),
+    expand,
+  })
+  .strict();
+
+const ConfirmSetupIntent = z
+  .object({
+    payment_method: id.optional(),
+    client_secret: z.string().optional(),
+    return_url: z.string().optional(),
+    use_stripe_sdk: formBool.optional(),
+    expand,
+  })
+  .strict();
+
+const RetrieveSetupIntent = z.object({ client_secret: z.string().optional(), expand }).strict();
+const CancelSetupIntent = z
+  .object({ cancellation_reason: z.enum(['abandoned', 'requested_by_customer', 'duplicate']).optional(), expand })
+  .strict();
+const ListSetupIntents = z.object({ ...listParams, customer: id.optional(), payment_method: id.optional() }).strict();
+
+async function writeSetupIntent(tx: Tx, siId: string, set: Partial<Pick<SetupIntentRow, 'status' | 'payment_method' | 'last_setup_error' | 'cancellation_reason' | 'metadata'>>) {
+  const cols = Object.keys(set);
+  const values = Object.values(set).map((v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v));
+  const { rows } = await tx.q.query<SetupIntentRow>(
+    `update gateway_sandbox.setup_intents set ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')} where id = $1 returning *`,
+    [siId, ...values],
+  );
+  return rows[0]!;
+}
+
+/** Confirms (or fails) a SetupIntent: the card's test behaviour decides. */
+async function confirmSetupIntent(tx: Tx, si: SetupIntentRow, paymentMethodId: string | undefined) {
+  if (si.status === 'succeeded' || si.status === 'canceled') {
+    throw unexpectedState(
+      'setup_intent',
+      si.status === 'succeeded'
+        ? 'You cannot confirm this SetupIntent because it has already succeeded.'
+        : 'You cannot confirm this SetupIntent because it has a status of canceled.',
+      renderSetupIntent(si),
+    );
+  }
+  const pmId = paymentMethodId ?? si.payment_method;
+  if (!pmId) {
+    throw unexpectedState(
+      'setup_intent',
+      "You cannot confirm this SetupIntent because it's missing a payment method. Update the SetupIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.",
+      renderSetupIntent(si),
+    );
+  }
+  const pm = await requirePaymentMethod(tx.q, pmId, 'payment_method', true);
+  refuseOtherCustomer(pm, si.customer);
+  const failure = setupFailure(pm.behaviour);
+  if (failure) {
+    const pmObject = renderPaymentMethod(pm);
+    const lastError = { ...cardError(failure).body, payment_method: pmObject };
+    const failed = renderSetupIntent(
+      await writeSetupIntent(tx, si.id, { status: 'requires_payment_method', payment_method: null, last_setup_error: lastError }),
+    );
+    await tx.emit('setup_intent.setup_failed', failed);
+    throw cardError(failure, { payment_method: pmObject, setup_intent: failed });
+  }
+  if (si.customer !== null && pm.customer === null) await attachToCustomer(tx, pm, si.customer);
+  const succeeded = renderSetupIntent(await writeSetupIntent(tx, si.id, { status: 'succeeded', payment_method: pm.id, last_setup_error: null }));
+  await tx.emit('setup_intent.succeeded', succeeded);
+  return succeeded;
+}
+
+async function createSetupIntent(tx: Tx, p: z.infer<typeof CreateSetupIntent>) {
+  if (p.customer !== undefined) await requireCustomer(tx.q, p.customer, 'customer');
+  if (p.payment_method !== undefined) {
+    const pm = await requirePaymentMethod(tx.q, p.payment_method, 'payment_method');
+    refuseOtherCustomer(pm, p.customer ?? null);
+  }
+  if (p.confirm && p.payment_method === undefined) {
+    throw invalidRequest('You must provide a payment_method when confirm is true.', { param: 'payment_method', code: 'parameter_missing' });
+  }
+  const siId = newId('seti');
+  const { rows } = await tx.q.query<SetupIntentRow>(
+    `insert into gateway_sandbox.setup_intents
+       (id, created, customer, payment_method, status, usage, client_secret, payment_method_types, description, metadata)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning *`,
+    [
+      siId,
+      tx.now,
+      p.customer ?? null,
+      p.payment_method ?? null,
+      p.payment_method === undefined ? 'requires_payment_method' : 'requires_confirmation',
+      p.usage ?? 'off_session',
+      clientSecret(siId),
+      JSON.stringify(p.payment_method_types ?? ['card']),
+      p.description ?? null,
+      JSON.stringify(newMetadata(p.metadata)),
+    ],
+  );
+  const created = rows[0]!;
+  await tx.emit('setup_intent.created', renderSetupIntent(created));
+  return p.confirm ? confirmSetupIntent(tx, created, undefined) : renderSetupIntent(created);
+}
+
+/** A publishable key must hold the intent's client secret; a secret key need not. */
+function checkClientSecret(req: FastifyRequest, si: SetupIntentRow, given: string | undefined): void {
+  if (req.caller?.kind !== 'publishable') return;
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(si.client_secret);
+  if (given === undefined || a.length !== b.length || !timingSafeEqual(a, b)) {
+    throw invalidRequest(`The client_secret provided does not match the client_secret associated with the SetupIntent.`, {
+      param: 'client_secret',
+      code: 'setup_intent_authentication_failure',
+    });
+  }
+}
+
+export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): void {
+  http.post('/v1/setup_intents', async (req, reply) => {
+    const p = parseParams(CreateSetupIntent, req.body);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createSetupIntent(tx, p), p.expand));
+  });
+
+  http.get<{ Params: { id: string } }>('/v1/setup_intents/:id', { config: { publishable: true } }, async (req) => {
+    const p = parseParams(RetrieveSetupIntent, req.query);
+    const si = await setupIntentRow(deps.pool, req.params.id);
+    if (!si) throw noSuch('setupintent', req.params.id);
+    checkClientSecret(req, si, p.client_secret);
+    // A publishable key sees the intent, never what it links to.
+    if (req.caller?.kind === 'publishable' && p.expand?.length) throw invalidRequest('This property cannot be expanded with a publishable key.', { param: 'expand' });
+    return expandObject(deps.pool, renderSetupIntent(si), p.expand);
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/setup_intents/:id/confirm', { config: { publishable: true } }, async (req, reply) => {
+    const p = parseParams(ConfirmSetupIntent, req.body);
+    if (req.caller?.kind === 'publishable' && p.expand?.length) throw invalidRequest('This property cannot be expanded with a publishable key.', { param: 'expand' });
+    return mutate(deps, req, reply, async (tx) => {
+      const si = await requireSetupIntent(tx.q, req.params.id, true);
+      checkClientSecret(req, si, p.client_secret);
+      return expandObject(tx.q, await confirmSetupIntent(tx, si, p.payment_method), p.expand);
+    });
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/setup_intents/:id/cancel', async (req, reply) => {
+    const p = parseParams(CancelSetupIntent, req.body);
+    return mutate(deps, req, reply, async (tx) => {
+      const si = await requireSetupIntent(tx.q, req.params.id, true);
+      if (si.status === 'succeeded' || si.status === 'canceled') {
+        throw unexpectedState(
+          'setup_intent',
+          `You cannot cancel this SetupIntent because it has a status of ${si.status}.`,
+          renderSetupIntent(si),
+        );
+      }
+      const canceled = renderSetupIntent(
+        await writeSetupIntent(tx, si.id, { status: 'canceled', cancellation_reason: p.cancellation_reason ?? null }),
+      );
+      await tx.emit('setup_intent.canceled', canceled);
+      return expandObject(tx.q, canceled, p.expand);
+    });
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/setup_intents/:id', async (req, reply) => {
+    const p = parseParams(z.object({ metadata: metadata.optional(), expand }).strict(), req.body);
+    return mutate(deps, req, reply, async (tx) => {
+      const si = await requireSetupIntent(tx.q, req.params.id, true);
+      const updated = renderSetupIntent(await writeSetupIntent(tx, si.id, { metadata: mergeMetadata(si.metadata, p.metadata) }));
+      return expandObject(tx.q, updated, p.expand);
+    });
+  });
+
+  http.get('/v1/setup_intents', async (req) => {
+    const p = parseParams(ListSetupIntents, req.query);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    for (const col of ['customer', 'payment_method'] as const) {
+      if (p[col] === undefined) continue;
+      args.push(p[col]);
+      where.push(`${col} = $${args.length}`);
+    }
+    const page = await listPage<SetupIntentRow>(
+      deps.pool,
+      { table: 'setup_intents', kind: 'setupintent', where, args, url: '/v1/setup_intents', render: renderSetupIntent },
+      p,
+    );
+    return expandList(deps.pool, page, p.expand);
+  });
+}

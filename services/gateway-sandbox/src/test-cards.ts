@@ -1,0 +1,189 @@
+// Stripe's test cards: what a number does in test mode. Pure: no I/O. The
+// number itself is used only here and for the fingerprint, then forgotten.
+
+export type Brand = 'visa' | 'mastercard' | 'amex' | 'discover' | 'diners' | 'jcb' | 'unionpay' | 'unknown';
+
+/** What a card does when set up or charged, derived once from its number. */
+export type CardBehaviour =
+  | 'succeed'
+  | 'generic_decline'
+  | 'insufficient_funds'
+  | 'incorrect_cvc'
+  | 'expired_card'
+  | 'processing_error'
+  /** 4000000000000341: attaches (setup succeeds), every charge is declined. */
+  | 'charge_declined'
+  /** Any other Luhn-valid number: a "live" card, declined in test mode. */
+  | 'live_card';
+
+export const CARD_BEHAVIOURS: readonly CardBehaviour[] = [
+  'succeed', 'generic_decline', 'insufficient_funds', 'incorrect_cvc', 'expired_card', 'processing_error', 'charge_declined', 'live_card',
+];
+
+/** A card error as Stripe reports it (`type: card_error`). */
+export interface CardFailure {
+  code: string;
+  decline_code?: string;
+  message: string;
+}
+
+interface TestCard {
+  behaviour: CardBehaviour;
+  funding: 'credit' | 'debit';
+}
+
+/** The numbers Stripe documents for test mode, by the behaviour they trigger. */
+export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
+  '4242424242424242': { behaviour: 'succeed', funding: 'credit' },
+  '4000056655665556': { behaviour: 'succeed', funding: 'debit' },
+  '5555555555554444': { behaviour: 'succeed', funding: 'credit' },
+  '2223003122003222': { behaviour: 'succeed', funding: 'credit' },
+  '5200828282828210': { behaviour: 'succeed', funding: 'debit' },
+  '378282246310005': { behaviour: 'succeed', funding: 'credit' },
+  '6011111111111117': { behaviour: 'succeed', funding: 'credit' },
+  '4000000000000002': { behaviour: 'generic_decline', funding: 'credit' },
+  '4000000000009995': { behaviour: 'insufficient_funds', funding: 'credit' },
+  '4000000000000127': { behaviour: 'incorrect_cvc', funding: 'credit' },
+  '4000000000000069': { behaviour: 'expired_card', funding: 'credit' },
+  '4000000000000119': { behaviour: 'processing_error', funding: 'credit' },
+  '4000000000000341': { behaviour: 'charge_declined', funding: 'credit' },
+};
+
+const DECLINED: CardFailure = { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' };
+
+const FAILURES: Readonly<Record<Exclude<CardBehaviour, 'succeed' | 'charge_declined'>, CardFailure>> = {
+  generic_decline: DECLINED,
+  insufficient_funds: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
+  incorrect_cvc: { code: 'incorrect_cvc', decline_code: 'incorrect_cvc', message: "Your card's security code is incorrect." },
+  expired_card: { code: 'expired_card', decline_code: 'expired_card', message: 'Your card has expired.' },
+  processing_error: {
+    code: 'processing_error',
+    decline_code: 'processing_error',
+    message: 'An error occurred while processing your card. Try again in a little bit.',
+  },
+  live_card: {
+    code: 'card_declined',
+    decline_code: 'test_mode_live_card',
+    message:
+      'Your card was declined. Your request was in test mode, but used a non test (live) card. For a list of valid test cards, visit: https://stripe.com/docs/testing.',
+  },
+};
+
+/** Why a card's details are refused when the PaymentMethod is created (402 card_error). */
+export const DETAIL_ERRORS = {
+  incorrect_number: { code: 'incorrect_number', message: 'Your card number is incorrect.', param: 'card[number]' },
+  invalid_expiry_month: { code: 'invalid_expiry_month', message: "Your card's expiration month is invalid.", param: 'card[exp_month]' },
+  invalid_expiry_year: { code: 'invalid_expiry_year', message: "Your card's expiration year is invalid.", param: 'card[exp_year]' },
+  invalid_cvc: { code: 'invalid_cvc', message: "Your card's security code is invalid.", param: 'card[cvc]' },
+} as const;
+export type DetailError = keyof typeof DETAIL_ERRORS;
+
+/** The digits of a card number as typed (spaces and dashes allowed), or undefined. */
+export function cardDigits(raw: string): string | undefined {
+  const digits = raw.replace(/[\s-]/g, '');
+  return /^\d{12,19}$/.test(digits) ? digits : undefined;
+}
+
+export function luhnValid(digits: string): boolean {
+  if (!/^\d+$/.test(digits)) return false;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+export function brandOf(digits: string): Brand {
+  const n2 = Number(digits.slice(0, 2));
+  const n3 = Number(digits.slice(0, 3));
+  const n4 = Number(digits.slice(0, 4));
+  if (digits.startsWith('4')) return 'visa';
+  if ((n2 >= 51 && n2 <= 55) || (n4 >= 2221 && n4 <= 2720)) return 'mastercard';
+  if (n2 === 34 || n2 === 37) return 'amex';
+  if (n4 === 6011 || n2 === 65 || (n3 >= 644 && n3 <= 649)) return 'discover';
+  if (n2 === 36 || n2 === 38 || n2 === 39 || (n3 >= 300 && n3 <= 305)) return 'diners';
+  if (n4 >= 3528 && n4 <= 3589) return 'jcb';
+  if (n2 === 62) return 'unionpay';
+  return 'unknown';
+}
+
+export interface CardFacts {
+  brand: Brand;
+  last4: string;
+  funding: 'credit' | 'debit';
+  behaviour: CardBehaviour;
+}
+
+/** Everything the sandbox keeps of a number: never the number itself. */
+export function cardFacts(digits: string): CardFacts {
+  const known = TEST_CARDS[digits];
+  return {
+    brand: brandOf(digits),
+    last4: digits.slice(-4),
+    funding: known?.funding ?? 'credit',
+    behaviour: known?.behaviour ?? 'live_card',
+  };
+}
+
+/** A two-digit year means this century (Stripe accepts `34` for 2034). */
+export function fullYear(year: number): number {
+  return year < 100 ? 2000 + year : year;
+}
+
+/**
+ * The first problem with a card's details, checked when its PaymentMethod is
+ * created: number (Luhn), expiry (not past, at most 50 years ahead), CVC.
+ */
+export function detailError(
+  card: { number: string; exp_month: number; exp_year: number; cvc?: string | undefined },
+  today: { year: number; month: number },
+): DetailError | undefined {
+  const digits = cardDigits(card.number);
+  if (!digits || !luhnValid(digits)) return 'incorrect_number';
+  if (card.exp_month < 1 || card.exp_month > 12) return 'invalid_expiry_month';
+  const year = fullYear(card.exp_year);
+  if (year < today.year || year > today.year + 50) return 'invalid_expiry_year';
+  if (year === today.year && card.exp_month < today.month) return 'invalid_expiry_month';
+  if (card.cvc !== undefined && !/^\d{3,4}$/.test(card.cvc)) return 'invalid_cvc';
+  return undefined;
+}
+
+/** The card error a behaviour gives when set up (SetupIntent confirm, attach), if any. */
+export function setupFailure(behaviour: CardBehaviour): CardFailure | undefined {
+  if (behaviour === 'succeed' || behaviour === 'charge_declined') return undefined;
+  return FAILURES[behaviour];
+}
+
+/** The card error a behaviour gives when charged, if any. */
+export function chargeFailure(behaviour: CardBehaviour): CardFailure | undefined {
+  if (behaviour === 'succeed') return undefined;
+  if (behaviour === 'charge_declined') return DECLINED;
+  return FAILURES[behaviour];
+}
+
+/** A charge's `outcome`, as Stripe fills it for an approval or a decline. */
+export function chargeOutcome(failure: CardFailure | undefined): Record<string, unknown> {
+  if (!failure) {
+    return {
+      network_status: 'approved_by_network',
+      reason: null,
+      risk_level: 'normal',
+      risk_score: 20,
+      seller_message: 'Payment complete.',
+      type: 'authorized',
+    };
+  }
+  return {
+    network_status: 'declined_by_network',
+    reason: failure.decline_code ?? failure.code,
+    risk_level: 'normal',
+    risk_score: 20,
+    seller_message: 'The bank did not return any further details with this decline.',
+    type: 'issuer_declined',
+  };
+}

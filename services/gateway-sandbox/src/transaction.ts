@@ -1,0 +1,68 @@
+// A request's unit of work: one PostgreSQL transaction holding the change, the
+// events it causes (with their outbox rows) and, by idempotency.ts, the stored
+// answer. Either all of it commits or none.
+import type pg from 'pg';
+import { API_VERSION } from './api-version.ts';
+import { newId, unixNow } from './ids.ts';
+
+/** A pool or a transaction's client: reads work on either. */
+export type Queryable = Pick<pg.Pool, 'query'>;
+
+export interface Tx {
+  q: pg.PoolClient;
+  /** Unix seconds when the request started: every `created` of the request. */
+  now: number;
+  requestId: string;
+  idempotencyKey: string | null;
+  /** Events written so far (the delivery loop is woken after commit when > 0). */
+  emitted: number;
+  /** Records an event with the object's current state, and queues it for every subscribed endpoint. */
+  emit(type: string, object: object, previousAttributes?: Record<string, unknown>): Promise<string>;
+}
+
+export function newTx(q: pg.PoolClient, requestId: string, idempotencyKey: string | null): Tx {
+  const tx: Tx = {
+    q,
+    now: unixNow(),
+    requestId,
+    idempotencyKey,
+    emitted: 0,
+    async emit(type, object, previousAttributes) {
+      const id = newId('evt');
+      const data = previousAttributes ? { object, previous_attributes: previousAttributes } : { object };
+      await q.query(
+        `insert into gateway_sandbox.events (id, created, type, api_version, data, request_id, idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7)`,
+        [id, tx.now, type, API_VERSION, JSON.stringify(data), requestId, idempotencyKey],
+      );
+      // The outbox: endpoints subscribed now get it, in this same transaction.
+      await q.query(
+        `insert into gateway_sandbox.deliveries (event_id, endpoint_id)
+         select $1, id from gateway_sandbox.webhook_endpoints
+          where status = 'enabled' and (enabled_events ? '*' or enabled_events ? $2)`,
+        [id, type],
+      );
+      tx.emitted++;
+      return id;
+    },
+  };
+  return tx;
+}
+
+/**
+ * A pooled client for one unit of work. A connection the server ends while
+ * the client is checked out (restart, admin kill) fails the next query instead
+ * of raising an uncaught 'error' event that would crash the process.
+ */
+export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(broken: boolean): void }> {
+  const client = await pool.connect();
+  const ignore = () => {};
+  client.on('error', ignore);
+  return {
+    client,
+    release: (broken) => {
+      client.off('error', ignore);
+      client.release(broken);
+    },
+  };
+}

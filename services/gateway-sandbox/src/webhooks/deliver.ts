@@ -1,0 +1,183 @@
+// The delivery loop: empties the outbox (gateway_sandbox.deliveries) by
+// POSTing each event to its endpoint, signed, until a 2xx (at-least-once).
+// Rows are claimed with FOR UPDATE SKIP LOCKED, so several loops (or a loop
+// restarted after kill -9) never deliver one row concurrently; a crash mid-POST
+// leaves the row undelivered and it is sent again. A failure waits
+// base × 2^(attempts−1), at most `maxDelayMs`, then is retried.
+import type pg from 'pg';
+import type { Logger } from '@vault/runtime';
+import { EVENT_COLUMNS, renderEvent, type EventRow } from '../resources/events.ts';
+import { checkout } from '../transaction.ts';
+import { signatureHeader } from './sign.ts';
+
+export interface DeliveryOptions {
+  pool: pg.Pool;
+  log: Logger;
+  /** How often the outbox is polled when nothing wakes the loop. */
+  pollMs?: number;
+  /** The wait after the first failure; doubles with each further failure. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** An endpoint that has not answered by then counts as failed. */
+  timeoutMs?: number;
+  batchSize?: number;
+}
+
+export interface DeliveryLoop {
+  /** Look at the outbox now (called after a commit that wrote events). */
+  wake(): void;
+  /** One pass: delivers what is due; returns how many rows it tried. */
+  runOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+interface Due {
+  event_id: string;
+  endpoint_id: string;
+  attempts: number;
+  url: string;
+  secret: string;
+}
+
+/** The wait before attempt `attempts + 1`, after `attempts` failures. */
+export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): number {
+  return Math.min(baseMs * 2 ** Math.max(attempts - 1, 0), maxMs);
+}
+
+export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
+  const pollMs = opts.pollMs ?? 500;
+  const baseMs = opts.baseDelayMs ?? 1000;
+  const maxMs = opts.maxDelayMs ?? 3_600_000;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const batchSize = opts.batchSize ?? 20;
+  const { pool, log } = opts;
+  let stopped = false;
+  let wakeUp: (() => void) | undefined;
+  let woken = false;
+  let lastCleanup = 0;
+  // Stopping aborts POSTs in flight; their rows roll back and are sent again later.
+  const stopping = new AbortController();
+
+  async function post(due: Due, body: string): Promise<{ status: number | null; error: string | null }> {
+    const header = signatureHeader(due.secret, Math.floor(Date.now() / 1000), body);
+    try {
+      const res = await fetch(due.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+          'stripe-signature': header,
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping.signal]),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return { status: res.status, error: null };
+    } catch (err) {
+      return { status: null, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+    }
+  }
+
+  async function runOnce(): Promise<number> {
+    const { client, release } = await checkout(pool);
+    let broken = false;
+    try {
+      await client.query('begin');
+      const { rows } = await client.query<Due>(
+        `select d.event_id, d.endpoint_id, d.attempts, w.url, w.secret
+           from gateway_sandbox.deliveries d join gateway_sandbox.webhook_endpoints w on w.id = d.endpoint_id
+          where d.delivered_at is null and d.next_attempt_at <= now() and w.status = 'enabled'
+          order by d.next_attempt_at
+          limit $1
+          for update of d skip locked`,
+        [batchSize],
+      );
+      await Promise.all(
+        rows.map(async (due) => {
+          const event = await client.query<EventRow>(`select ${EVENT_COLUMNS} from gateway_sandbox.events e where e.id = $1`, [due.event_id]);
+          const body = JSON.stringify(renderEvent(event.rows[0]!), null, 2);
+          const started = Date.now();
+          const { status, error } = await post(due, body);
+          const attempt = due.attempts + 1;
+          const fields = { event_id: due.event_id, endpoint: due.endpoint_id, status: status ?? 'none', attempt, 'measure#gateway.webhook_ms': Date.now() - started };
+          if (status !== null && status >= 200 && status < 300) {
+            await client.query(
+              `update gateway_sandbox.deliveries set attempts = $3, delivered_at = now(), last_status = $4, last_error = null
+                where event_id = $1 and endpoint_id = $2`,
+              [due.event_id, due.endpoint_id, attempt, status],
+            );
+            log.info('gateway.webhook_delivered', fields);
+          } else {
+            const delay = retryDelayMs(attempt, baseMs, maxMs);
+            await client.query(
+              `update gateway_sandbox.deliveries
+                  set attempts = $3, last_status = $4, last_error = $5, next_attempt_at = now() + make_interval(secs => $6)
+                where event_id = $1 and endpoint_id = $2`,
+              [due.event_id, due.endpoint_id, attempt, status, error, delay / 1000],
+            );
+            log.warn('gateway.webhook_failed', { ...fields, error: error ?? undefined, retry_in_ms: delay });
+          }
+        }),
+      );
+      if (stopped) throw new Error('stopping: deliveries in flight are rolled back');
+      await client.query('commit');
+      return rows.length;
+    } catch (err) {
+      await client.query('rollback').catch(() => {
+        broken = true;
+      });
+      throw err;
+    } finally {
+      release(broken);
+    }
+  }
+
+  /** Idempotency records older than 24 h are dropped, at most once a minute. */
+  async function cleanup(): Promise<void> {
+    if (Date.now() - lastCleanup < 60_000) return;
+    lastCleanup = Date.now();
+    const { rowCount } = await pool.query(`delete from gateway_sandbox.idempotency_keys where created_at < now() - interval '24 hours'`);
+    if (rowCount) log.count('gateway.idempotency_keys_expired', rowCount);
+  }
+
+  const done = (async () => {
+    while (!stopped) {
+      try {
+        await cleanup();
+        const tried = await runOnce();
+        if (tried === batchSize) continue;
+      } catch (err) {
+        if (!stopped) log.error('gateway.delivery_failed', err);
+      }
+      if (stopped) break;
+      if (woken) {
+        woken = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+      woken = false;
+    }
+  })();
+
+  return {
+    wake() {
+      woken = true;
+      wakeUp?.();
+    },
+    runOnce,
+    async stop() {
+      stopped = true;
+      stopping.abort();
+      wakeUp?.();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// Pure pieces: Luhn, the test-card table, card detail checks, webhook
+// signatures (checked against the SDK), retry backoff, param names, canonical params.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import Stripe from 'stripe';
+import { paramName } from '../src/errors.ts';
+import { canonicalJson } from '../src/idempotency.ts';
+import { brandOf, cardFacts, chargeFailure, detailError, luhnValid, setupFailure, TEST_CARDS } from '../src/test-cards.ts';
+import { retryDelayMs } from '../src/webhooks/deliver.ts';
+import { signatureHeader, webhookSignature } from '../src/webhooks/sign.ts';
+
+const TODAY = { year: 2026, month: 11 };
+
+describe('test cards', () => {
+  test('Luhn: every documented test number is valid; one changed digit is not', () => {
+    for (const number of Object.keys(TEST_CARDS)) {
+      assert.ok(luhnValid(number), number);
+      const last = Number(number.at(-1));
+      assert.ok(!luhnValid(number.slice(0, -1) + ((last + 1) % 10)), `${number} altered`);
+    }
+    assert.ok(luhnValid('4111111111111111'));
+    assert.ok(!luhnValid('4242424242424241'));
+    assert.ok(!luhnValid('42424242424242a2'));
+  });
+
+  const TABLE: [string, string, string, string | undefined, string | undefined][] = [
+    // number, brand, behaviour, setup failure (code/decline), charge failure
+    ['4242424242424242', 'visa', 'succeed', undefined, undefined],
+    ['5555555555554444', 'mastercard', 'succeed', undefined, undefined],
+    ['378282246310005', 'amex', 'succeed', undefined, undefined],
+    ['6011111111111117', 'discover', 'succeed', undefined, undefined],
+    ['4000000000000002', 'visa', 'generic_decline', 'card_declined/generic_decline', 'card_declined/generic_decline'],
+    ['4000000000009995', 'visa', 'insufficient_funds', 'card_declined/insufficient_funds', 'card_declined/insufficient_funds'],
+    ['4000000000000127', 'visa', 'incorrect_cvc', 'incorrect_cvc/incorrect_cvc', 'incorrect_cvc/incorrect_cvc'],
+    ['4000000000000069', 'visa', 'expired_card', 'expired_card/expired_card', 'expired_card/expired_card'],
+    ['4000000000000119', 'visa', 'processing_error', 'processing_error/processing_error', 'processing_error/processing_error'],
+    ['4000000000000341', 'visa', 'charge_declined', undefined, 'card_declined/generic_decline'],
+    ['4111111111111111', 'visa', 'live_card', 'card_declined/test_mode_live_card', 'card_declined/test_mode_live_card'],
+    ['5105105105105100', 'mastercard', 'live_card', 'card_declined/test_mode_live_card', 'card_declined/test_mode_live_card'],
+  ];
+  for (const [number, brand, behaviour, setup, charge] of TABLE) {
+    test(`${number}: ${brand}, ${behaviour}, setup ${setup ?? 'ok'}, charge ${charge ?? 'ok'}`, () => {
+      const facts = cardFacts(number);
+      assert.equal(facts.brand, brand);
+      assert.equal(facts.last4, number.slice(-4));
+      assert.equal(facts.behaviour, behaviour);
+      const show = (f: { code: string; decline_code?: string } | undefined) => f && `${f.code}/${f.decline_code}`;
+      assert.equal(show(setupFailure(facts.behaviour)), setup);
+      assert.equal(show(chargeFailure(facts.behaviour)), charge);
+    });
+  }
+
+  test('the messages are Stripe\'s', () => {
+    assert.equal(chargeFailure('generic_decline')!.message, 'Your card was declined.');
+    assert.equal(chargeFailure('insufficient_funds')!.message, 'Your card has insufficient funds.');
+    assert.equal(chargeFailure('incorrect_cvc')!.message, "Your card's security code is incorrect.");
+    assert.equal(chargeFailure('expired_card')!.message, 'Your card has expired.');
+    assert.equal(chargeFailure('processing_error')!.message, 'An error occurred while processing your card. Try again in a little bit.');
+  });
+
+  test('brands by prefix', () => {
+    assert.equal(brandOf('2223003122003222'), 'mastercard');
+    assert.equal(brandOf('3056930009020004'), 'diners');
+    assert.equal(brandOf('3566002020360505'), 'jcb');
+    assert.equal(brandOf('6200000000000005'), 'unionpay');
+    assert.equal(brandOf('9999999999999995'), 'unknown');
+  });
+
+  test('card details: number, expiry (past, month, two-digit year, far future), CVC', () => {
+    const ok = { number: '4242 4242 4242 4242', exp_month: 12, exp_year: 2034, cvc: '123' };
+    assert.equal(detailError(ok, TODAY), undefined);
+    assert.equal(detailError({ ...ok, number: '4242424242424241' }, TODAY), 'incorrect_number');
+    assert.equal(detailError({ ...ok, number: '4242' }, TODAY), 'incorrect_number');
+    assert.equal(detailError({ ...ok, exp_month: 13 }, TODAY), 'invalid_expiry_month');
+    assert.equal(detailError({ ...ok, exp_year: 2025 }, TODAY), 'invalid_expiry_year');
+    assert.equal(detailError({ ...ok, exp_year: 2026, exp_month: 10 }, TODAY), 'invalid_expiry_month');
+    assert.equal(detailError({ ...ok, exp_year: 2026, exp_month: 11 }, TODAY), undefined);
+    assert.equal(detailError({ ...ok, exp_year: 30 }, TODAY), undefined);
+    assert.equal(detailError({ ...ok, exp_year: 2090 }, TODAY), 'invalid_expiry_year');
+    assert.equal(detailError({ ...ok, cvc: '12' }, TODAY), 'invalid_cvc');
+    assert.equal(detailError({ ...ok, cvc: undefined }, TODAY), undefined);
+  });
+});
+
+describe('webhook signatures', () => {
+  test('the SDK verifies our header; a changed body or secret fails', () => {
+    const body = JSON.stringify({ id: 'evt_1', object: 'event', type: 'customer.created', data: { object: {} } });
+    const t = Math.floor(Date.now() / 1000);
+    const header = signatureHeader('whsec_test', t, body);
+    assert.equal(header, `t=${t},v1=${webhookSignature('whsec_test', t, body)}`);
+    assert.equal(Stripe.webhooks.constructEvent(body, header, 'whsec_test').id, 'evt_1');
+    assert.throws(() => Stripe.webhooks.constructEvent(body + ' ', header, 'whsec_test'));
+    assert.throws(() => Stripe.webhooks.constructEvent(body, header, 'whsec_other'));
+    // The SDK's own test header is the same signature.
+    assert.equal(Stripe.webhooks.generateTestHeaderString({ payload: body, secret: 'whsec_test', timestamp: t }), header);
+  });
+
+  test('an old timestamp is refused by the SDK (tolerance 300 s)', () => {
+    const body = '{"id":"evt_old"}';
+    const header = signatureHeader('whsec_test', Math.floor(Date.now() / 1000) - 600, body);
+    assert.throws(() => Stripe.webhooks.constructEvent(body, header, 'whsec_test'), /tolerance/);
+  });
+
+  test('retry delays double from the base up to the cap', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 20].map((n) => retryDelayMs(n, 1000, 10_000)), [1000, 2000, 4000, 8000, 10_000, 10_000]);
+  });
+});
+
+describe('params', () => {
+  test('a param path in form notation', () => {
+    assert.equal(paramName(['card', 'number']), 'card[number]');
+    assert.equal(paramName(['invoice_settings', 'default_payment_method']), 'invoice_settings[default_payment_method]');
+    assert.equal(paramName(['expand', 0]), 'expand[0]');
+    assert.equal(paramName(['amount']), 'amount');
+  });
+
+  test('canonical params ignore key order', () => {
+    assert.equal(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'x' } }), canonicalJson({ a: { c: 'x', d: [1, { x: 1, y: 2 }] }, b: 1 }));
+    assert.notEqual(canonicalJson({ a: '1' }), canonicalJson({ a: '2' }));
+  });
+});

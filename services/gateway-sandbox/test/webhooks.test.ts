@@ -1,0 +1,98 @@
+// Webhook endpoints and delivery: signed so the SDK's constructEvent accepts
+// it, at-least-once (a non-2xx is delivered again), in the event's order of creation.
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import Stripe from 'stripe';
+import { eventually } from '@vault/testkit';
+import { card, startSandbox, type Sandbox } from './harness.ts';
+
+interface Received {
+  body: string;
+  signature: string;
+}
+
+/** A local endpoint answering `status()` for each request, keeping what it got. */
+async function receiver(status: (n: number) => number): Promise<{ url: string; got: Received[]; server: Server }> {
+  const got: Received[] = [];
+  const server = createServer(async (req: IncomingMessage, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    got.push({ body, signature: String(req.headers['stripe-signature']) });
+    res.writeHead(status(got.length)).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/hooks`, got, server };
+}
+
+describe('webhooks', () => {
+  let sb: Sandbox;
+  const servers: Server[] = [];
+  before(async () => {
+    sb = await startSandbox();
+  });
+  after(async () => {
+    await sb.close();
+    for (const s of servers) s.close();
+  });
+
+  test('events are delivered signed; constructEvent accepts them; a non-2xx is redelivered', async () => {
+    const hook = await receiver((n) => (n === 1 ? 500 : 200));
+    servers.push(hook.server);
+    const endpoint = await sb.stripe.webhookEndpoints.create({ url: hook.url, enabled_events: ['payment_intent.succeeded', 'customer.created'] });
+    assert.match(endpoint.id, /^we_/);
+    assert.match(endpoint.secret!, /^whsec_/);
+    assert.equal((await sb.stripe.webhookEndpoints.retrieve(endpoint.id)).secret, undefined);
+    const customer = await sb.stripe.customers.create({ email: 'hook@example.com' });
+    await eventually('the first event delivered after a 500', () => hook.got.length >= 2, 10_000);
+    assert.equal(hook.got[0]!.body, hook.got[1]!.body.replace(/"pending_webhooks": \d+/, hook.got[0]!.body.match(/"pending_webhooks": \d+/)![0]));
+    const event = Stripe.webhooks.constructEvent(hook.got[1]!.body, hook.got[1]!.signature, endpoint.secret!);
+    assert.equal(event.type, 'customer.created');
+    assert.equal((event.data.object as Stripe.Customer).id, customer.id);
+    assert.match(event.request!.id!, /^req_/);
+    assert.throws(() => Stripe.webhooks.constructEvent(hook.got[1]!.body, hook.got[1]!.signature, 'whsec_wrong'));
+
+    const pm = await card(sb.stripe, '4242424242424242');
+    const pi = await sb.stripe.paymentIntents.create({ amount: 700, currency: 'usd', customer: customer.id, payment_method: pm.id, confirm: true, off_session: true }, { idempotencyKey: 'pay-1' });
+    await eventually('payment_intent.succeeded delivered', () => hook.got.some((g) => g.body.includes('"payment_intent.succeeded"')), 10_000);
+    const got = hook.got.find((g) => g.body.includes('"payment_intent.succeeded"'))!;
+    const succeeded = Stripe.webhooks.constructEvent(got.body, got.signature, endpoint.secret!);
+    assert.equal((succeeded.data.object as Stripe.PaymentIntent).id, pi.id);
+    assert.equal(succeeded.request!.idempotency_key, 'pay-1');
+    // Not subscribed: charge.succeeded never comes.
+    assert.ok(!hook.got.some((g) => g.body.includes('"charge.succeeded"')));
+    const delivered = await sb.db.pool.query(
+      `select attempts, delivered_at is not null as done, last_status from gateway_sandbox.deliveries where endpoint_id = $1 order by attempts desc`,
+      [endpoint.id],
+    );
+    assert.deepEqual(delivered.rows[0], { attempts: 2, done: true, last_status: 200 });
+    assert.ok(sb.log.lines.some((l) => l.includes('event=gateway.webhook_failed') && l.includes('status=500')));
+    assert.ok(sb.log.lines.some((l) => l.includes('event=gateway.webhook_delivered') && l.includes(`endpoint=${endpoint.id}`)));
+  });
+
+  test("'*' subscribes to every event; events are listed and retrieved", async () => {
+    const hook = await receiver(() => 204);
+    servers.push(hook.server);
+    const endpoint = await sb.stripe.webhookEndpoints.create({ url: hook.url, enabled_events: ['*'] });
+    const customer = await sb.stripe.customers.create({});
+    const si = await sb.stripe.setupIntents.create({ customer: customer.id });
+    const pm = await card(sb.stripe, '4000000000000002');
+    await sb.stripe.setupIntents.confirm(si.id, { payment_method: pm.id }).catch(() => {});
+    await eventually('setup_intent.setup_failed delivered', () => hook.got.some((g) => g.body.includes('"setup_intent.setup_failed"')), 10_000);
+    const types = hook.got.map((g) => (JSON.parse(g.body) as Stripe.Event).type);
+    assert.ok(types.includes('customer.created'));
+    assert.ok(types.includes('setup_intent.created'));
+    const failed = await sb.stripe.events.list({ type: 'setup_intent.setup_failed' });
+    assert.equal(failed.data.length, 1);
+    const one = await sb.stripe.events.retrieve(failed.data[0]!.id);
+    assert.equal(one.type, 'setup_intent.setup_failed');
+    assert.equal((one.data.object as Stripe.SetupIntent).id, si.id);
+    await eventually('nothing pending', async () => (await sb.stripe.events.retrieve(one.id)).pending_webhooks === 0, 10_000);
+    const updated = await sb.stripe.webhookEndpoints.update(endpoint.id, { disabled: true });
+    assert.equal(updated.status, 'disabled');
+    const deleted = await sb.stripe.webhookEndpoints.del(endpoint.id);
+    assert.equal(deleted.deleted, true);
+    await assert.rejects(sb.stripe.webhookEndpoints.retrieve(endpoint.id), (err: any) => err.statusCode === 404);
+  });
+});
