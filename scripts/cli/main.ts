@@ -1,5 +1,6 @@
 import { ConfigError } from '@vault/runtime';
 import { UsageError } from './apps.ts';
+import { chargeCommand } from './charge.ts';
 import { exportCommand } from './export.ts';
 import { finalizeCommand } from './finalize.ts';
 import { kafkaCommand } from './kafka.ts';
@@ -12,6 +13,7 @@ const USAGE = `usage: vault <command>
   start [app…]             start the apps (all by default): ${'gateway-sandbox, metering, invoicing, cc-forms'}
   publish [FILE]           put NDJSON events (FILE or stdin) on the bus; exit 1 if any line is rejected
   finalize --period YYYY-MM  finalize that month's due invoices that are not held; exit 1 if it is not due
+  charge                   one charging pass: charge finalized invoices that are due to the card on file; exit 1 if any was left for later
   migrate                  apply every app's pending database migrations
   export invoices|lines --period YYYY-MM
                            a month's finalized invoices or their lines as CSV on stdout, ending with a control-total row
@@ -31,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
         return await publishCommand(args);
       case 'finalize':
         return await finalizeCommand(args);
+      case 'charge':
+        return await chargeCommand(args);
       case 'migrate':
         return await migrateCommand();
       case 'export':

@@ -2,6 +2,8 @@
 import { resolveAdminToken, runApp } from '@vault/runtime';
 import { invoicingRoutes } from './app.ts';
 import { createBilling } from './billing.ts';
+import { chargingConfig } from './charging/config.ts';
+import { startChargeLoop } from './charging/schedule.ts';
 import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
 import { loadPriceBook } from './price-book-file.ts';
 import { startSchedule } from './schedule.ts';
@@ -16,8 +18,11 @@ await runApp({
     const graceHours = settings.INVOICE_GRACE_HOURS;
     const billing = createBilling({ pool: db.pool, prices, graceHours, log });
     const adminToken = resolveAdminToken(settings.ADMIN_TOKEN, log);
-    invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken, log });
+    const charging = chargingConfig(settings);
+    const webhooks = { verifier: charging.stripe.webhooks, secret: charging.webhookSecret };
+    invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken, log, webhooks });
     const schedule = startSchedule({ pool: db.pool, billing, graceHours, everyMs: settings.INVOICE_FINALIZE_EVERY_SECONDS * 1000, log });
-    return { stop: () => schedule.stop() };
+    const charger = startChargeLoop({ ...charging, pool: db.pool, log });
+    return { stop: async () => void (await Promise.all([schedule.stop(), charger.stop()])) };
   },
 });

@@ -3,6 +3,7 @@
 export { CliUsageError } from './usage.ts';
 export { INVOICING_MIGRATIONS, ensureInvoicingSchema } from './migrations.ts';
 export { describeExport, parseExportArgs, runExport, type ExportRequest } from './export.ts';
+export { chargeCommand } from './charge.ts';
 export { finalizeCommand } from './finalize.ts';
 export { parseTokenArgs, runTokenCreate, type CreatedToken } from './token.ts';
 export type { ExportSummary } from '../exports/index.ts';

@@ -1,0 +1,27 @@
+import { Decimal } from 'decimal.js';
+
+// Currencies the gateway counts in whole units (Stripe's zero-decimal list);
+// every other currency invoicing may bill has cents.
+const ZERO_DECIMAL = new Set(['BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF']);
+
+/**
+ * An invoice total ("52.58" USD) as the gateway's integer amount in the
+ * currency's minor unit (5258). A total with more decimals than the currency
+ * has is refused rather than rounded: a finalized total is already rounded once.
+ */
+export function minorUnits(total: string, currency: string): number {
+  const exponent = ZERO_DECIMAL.has(currency.toUpperCase()) ? 0 : 2;
+  const minor = new Decimal(total).times(new Decimal(10).pow(exponent));
+  if (!minor.isInteger()) throw new RangeError(`total ${total} ${currency} has more than ${exponent} decimals`);
+  if (minor.abs().greaterThan(Number.MAX_SAFE_INTEGER)) throw new RangeError(`total ${total} ${currency} is too large`);
+  return minor.toNumber();
+}
+
+// The least the gateway charges (Stripe's minimums, in minor units); below it
+// a PaymentIntent is refused with amount_too_small.
+const MINIMUM: Record<string, number> = { USD: 50, EUR: 50, CAD: 50, AUD: 50, CHF: 50, NZD: 50, SGD: 50, JPY: 50, GBP: 30 };
+
+/** The smallest amount the gateway accepts in `currency`, in minor units (1 when it states none). */
+export function minimumCharge(currency: string): number {
+  return MINIMUM[currency.toUpperCase()] ?? 1;
+}

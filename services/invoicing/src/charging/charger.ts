@@ -1,0 +1,143 @@
+// One charging pass: every invoice that is due a charge gets its decision
+// carried out, the answer recorded before the next attempt can be chosen.
+import type pg from 'pg';
+import type { Logger } from '@vault/runtime';
+import { afterAnswer, beforeAttempt, decide, pastDueWithoutCard, type Answer, type ChargeRow, type Decision } from './decide.ts';
+import type { ChargeGateway } from './gateway-calls.ts';
+import { chargeCandidates, saveCharge, type Candidate } from './store.ts';
+
+// One pass at a time across processes (the app's loop, `vault charge`): two
+// passes would send the same attempt at once and one would get 409 for it.
+const CHARGE_LOCK = 0x76_61_63_68; // "vach"
+
+export interface ChargerDeps {
+  pool: pg.Pool;
+  gateway: ChargeGateway;
+  /** PAYMENT_RETRY_SCHEDULE: seconds before each retry of a declined charge. */
+  retrySchedule: readonly number[];
+  log: Logger;
+  now?: () => Date;
+  /** Invoices charged at once within a pass. */
+  concurrency?: number;
+}
+
+export interface PassReport {
+  /** Attempts the gateway answered (paid, declined or refused). */
+  charged: number;
+  paid: number;
+  declined: number;
+  /** Invoices this pass made past_due: after the last decline, or for want of a card. */
+  pastDue: number;
+  noCard: number;
+  /** Invoices left for a later pass: no answer from the gateway, or a failure here. */
+  errors: number;
+}
+
+/** One pass over the invoices due a charge; waits for a pass running elsewhere to end first. */
+export async function chargePass(deps: ChargerDeps): Promise<PassReport> {
+  const now = deps.now ?? (() => new Date());
+  const started = performance.now();
+  const report: PassReport = { charged: 0, paid: 0, declined: 0, pastDue: 0, noCard: 0, errors: 0 };
+  const lock = await deps.pool.connect();
+  try {
+    await lock.query('select pg_advisory_lock($1)', [CHARGE_LOCK]);
+    try {
+      const candidates = await chargeCandidates(deps.pool, now());
+      const queue = [...candidates];
+      const worker = async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          try {
+            await chargeOne(deps, next, now, report);
+          } catch (err) {
+            // This invoice's state is whatever was recorded; the next pass goes on from it.
+            report.errors++;
+            deps.log.error('charge.failed', err, { invoice_id: next.invoice.id, 'count#charges.failed': 1 });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 4) }, worker));
+      deps.log.info('charging.pass', {
+        'count#charging.candidates': candidates.length,
+        'count#charges.attempted': report.charged,
+        'count#charges.paid': report.paid,
+        'count#charges.declined': report.declined,
+        'count#invoices.past_due': report.pastDue,
+        'count#invoices.no_card': report.noCard,
+        'count#charges.unanswered': report.errors,
+        'measure#charging.pass': `${(performance.now() - started).toFixed(0)}ms`,
+      });
+      return report;
+    } finally {
+      await lock.query('select pg_advisory_unlock($1)', [CHARGE_LOCK]).catch(() => {});
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+async function chargeOne(deps: ChargerDeps, { invoice, charge, card }: Candidate, now: () => Date, report: PassReport): Promise<void> {
+  const decision = decide(invoice, charge, card, now());
+  if (decision.do === 'nothing') return;
+  if (decision.do === 'past_due_no_card') {
+    await saveCharge(deps.pool, invoice.id, pastDueWithoutCard(charge), 'past_due');
+    report.pastDue++;
+    report.noCard++;
+    deps.log.info('charge.no_card', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.no_card': 1 });
+    return;
+  }
+  let row: ChargeRow = beforeAttempt(charge, decision, now());
+  if (!row.paymentIntentId) {
+    if (!decision.customerId) throw new Error(`no gateway customer to charge invoice ${invoice.id}`);
+    const created = await deps.gateway.createPaymentIntent({
+      invoiceId: invoice.id,
+      accountId: invoice.accountId,
+      number: invoice.number,
+      amount: decision.amount,
+      currency: invoice.currency,
+      customerId: decision.customerId,
+    });
+    if ('error' in created) {
+      report.errors++;
+      logAttempt(deps.log, invoice.id, decision, created.error, 'create');
+      return;
+    }
+    row = { ...row, paymentIntentId: created.id };
+  }
+  // The attempt's card is recorded (with the PaymentIntent) before it is sent,
+  // so a replay sends the same request; a replay's row is already written.
+  if (!decision.replay) await saveCharge(deps.pool, invoice.id, row);
+  const answer = await deps.gateway.confirm({
+    invoiceId: invoice.id,
+    attempt: decision.attempt,
+    paymentIntentId: row.paymentIntentId!,
+    paymentMethodId: decision.paymentMethodId,
+  });
+  const after = afterAnswer(row, decision.paymentMethodId, answer, now(), deps.retrySchedule);
+  await saveCharge(deps.pool, invoice.id, after.charge, after.invoiceStatus);
+  logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
+  if (answer.kind === 'unanswered') {
+    report.errors++;
+    return;
+  }
+  report.charged++;
+  if (answer.kind === 'succeeded') report.paid++;
+  else report.declined++;
+  if (after.invoiceStatus === 'past_due') report.pastDue++;
+}
+
+function logAttempt(log: Logger, invoiceId: string, decision: Extract<Decision, { do: 'attempt' }>, answer: Answer, step: 'create' | 'confirm') {
+  const fields = {
+    invoice_id: invoiceId,
+    attempt: decision.attempt,
+    step,
+    outcome: answer.kind,
+    replay: decision.replay,
+    new_round: decision.newRound,
+    amount: decision.amount,
+    ...(answer.kind === 'succeeded' ? {} : { code: answer.code, message: answer.message }),
+    ...(answer.kind === 'declined' && answer.declineCode ? { decline_code: answer.declineCode } : {}),
+    [`count#charges.${answer.kind}`]: 1,
+  };
+  if (answer.kind === 'unanswered' || answer.kind === 'refused') log.warn('charge.attempt', fields);
+  else log.info('charge.attempt', fields);
+}

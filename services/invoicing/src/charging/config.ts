@@ -1,0 +1,31 @@
+import { gatewayClient, gatewayConfig, type Gateway } from '@vault/gateway';
+import type { VaultSettings } from '@vault/runtime';
+import { chargeGateway, type ChargeGateway } from './gateway-calls.ts';
+import { webhookUrl } from './webhook-endpoint.ts';
+
+export interface ChargingConfig {
+  stripe: Gateway;
+  gateway: ChargeGateway;
+  /** PAYMENT_RETRY_SCHEDULE in seconds. */
+  retrySchedule: number[];
+  everyMs: number;
+  /** GATEWAY_WEBHOOK_SECRET, when the operator registered the endpoint by hand. */
+  webhookSecret: string | undefined;
+  /** The endpoint invoicing registers itself; unset when the secret is configured. */
+  webhookUrl: string | undefined;
+}
+
+/** Charging's settings, resolved once at boot (the app) or per command (`vault charge`). */
+export function chargingConfig(settings: VaultSettings): ChargingConfig {
+  const config = gatewayConfig(settings);
+  const stripe = gatewayClient(config);
+  const invoicingUrl = settings.INVOICING_URL ?? `http://localhost:${settings.INVOICING_PORT}`;
+  return {
+    stripe,
+    gateway: chargeGateway(stripe),
+    retrySchedule: settings.PAYMENT_RETRY_SCHEDULE,
+    everyMs: settings.CHARGE_EVERY_SECONDS * 1000,
+    webhookSecret: config.webhookSecret,
+    webhookUrl: config.webhookSecret ? undefined : webhookUrl(invoicingUrl),
+  };
+}

@@ -1,0 +1,208 @@
+// What the charger does with one invoice, and what an answer changes: pure
+// functions of the stored rows, the card on file and the clock. No I/O here;
+// charger.ts does the calls and the writes these decide.
+import { Decimal } from 'decimal.js';
+import type { InvoiceStatus } from '@vault/contracts';
+import { minimumCharge, minorUnits } from './amount.ts';
+
+/** A finalized invoice as the charger sees it. */
+export interface ChargeableInvoice {
+  id: string;
+  accountId: string;
+  number: string;
+  status: InvoiceStatus;
+  currency: string;
+  /** "52.58" */
+  total: string;
+}
+
+export type ChargeStateName = 'scheduled' | 'past_due' | 'paid';
+
+/** The invoice's `invoicing.charges` row. */
+export interface ChargeRow {
+  paymentIntentId: string | null;
+  state: ChargeStateName;
+  /** Attempts whose answer is recorded; the next attempt is number attempts + 1. */
+  attempts: number;
+  /** `attempts` when the current round (the current card's retries) began. */
+  roundStart: number;
+  /** Set while attempt attempts + 1 is chosen and not yet answered: its card. */
+  pendingPaymentMethodId: string | null;
+  lastPaymentMethodId: string | null;
+  lastAttemptAt: Date | null;
+  /** Set exactly when state is scheduled. */
+  nextAttemptAt: Date | null;
+  lastErrorCode: string | null;
+  lastDeclineCode: string | null;
+  lastErrorMessage: string | null;
+}
+
+/** A row of `cc_forms.cards_on_file` (one per account). */
+export interface CardOnFile {
+  customerId: string;
+  paymentMethodId: string;
+  addedAt: Date;
+}
+
+export type Decision =
+  | { do: 'nothing'; why: 'paid' | 'nothing_to_charge' | 'below_minimum' | 'not_yet' | 'waiting_for_card' }
+  /** No card on file: the invoice is past_due until one is added. */
+  | { do: 'past_due_no_card' }
+  | {
+      do: 'attempt';
+      /** The attempt's number n, for the key `<invoice id>:attempt:<n>`. */
+      attempt: number;
+      paymentMethodId: string;
+      /** The gateway customer, to create the PaymentIntent if it does not exist yet. */
+      customerId: string | null;
+      /** Minor units (cents). */
+      amount: number;
+      /** This attempt starts a round: the retry schedule counts from it. */
+      newRound: boolean;
+      /** Attempt n was chosen before and may have been sent: the same request again. */
+      replay: boolean;
+    };
+
+/**
+ * What to do with an invoice now. In order: paid is absorbing; a total ≤ 0,
+ * or below the gateway's minimum charge, is never charged; an attempt chosen and not answered is sent again, unchanged
+ * (its card even if the card on file changed since); without a card the
+ * invoice is past_due; a card other than the one last tried is tried at once
+ * and starts a new round; otherwise the retry schedule says when.
+ */
+export function decide(invoice: ChargeableInvoice, charge: ChargeRow | undefined, card: CardOnFile | undefined, now: Date): Decision {
+  if (invoice.status === 'paid' || charge?.state === 'paid') return { do: 'nothing', why: 'paid' };
+  if (new Decimal(invoice.total).lte(0)) return { do: 'nothing', why: 'nothing_to_charge' };
+  const amount = minorUnits(invoice.total, invoice.currency);
+  // The gateway refuses less than its minimum (50 cents): such a total stays finalized, uncharged.
+  if (amount < minimumCharge(invoice.currency)) return { do: 'nothing', why: 'below_minimum' };
+  const next = (charge?.attempts ?? 0) + 1;
+  if (charge?.pendingPaymentMethodId) {
+    return {
+      do: 'attempt',
+      attempt: next,
+      paymentMethodId: charge.pendingPaymentMethodId,
+      customerId: card?.customerId ?? null,
+      amount,
+      newRound: false,
+      replay: true,
+    };
+  }
+  const due = charge?.state === 'scheduled' && charge.nextAttemptAt !== null && charge.nextAttemptAt <= now;
+  if (!card) {
+    if (charge?.state === 'past_due') return { do: 'nothing', why: 'waiting_for_card' };
+    if (charge?.state === 'scheduled' && !due) return { do: 'nothing', why: 'not_yet' };
+    return { do: 'past_due_no_card' };
+  }
+  const attempt = (newRound: boolean): Decision => ({
+    do: 'attempt',
+    attempt: next,
+    paymentMethodId: card.paymentMethodId,
+    customerId: card.customerId,
+    amount,
+    newRound,
+    replay: false,
+  });
+  // Compared by payment method, not by time: cc-forms' clock and ours never
+  // need to agree, and a card re-entered is a new payment method.
+  if (!charge || charge.lastPaymentMethodId !== card.paymentMethodId) return attempt(true);
+  if (charge.state === 'past_due') return { do: 'nothing', why: 'waiting_for_card' };
+  return due ? attempt(false) : { do: 'nothing', why: 'not_yet' };
+}
+
+/** The gateway's answer to one confirm, as charging needs it. */
+export type Answer =
+  | { kind: 'succeeded' }
+  /** The card was declined (card_error): a charge failed. */
+  | { kind: 'declined'; code: string; declineCode: string | null; message: string }
+  /** The gateway refused the request for good (4xx other than a card error): nothing charged, the key is spent. */
+  | { kind: 'refused'; code: string; message: string }
+  /** No answer to record (network, 409, 429, 5xx, auth): the same key is sent again on a later pass. */
+  | { kind: 'unanswered'; code: string; message: string };
+
+export interface AfterAnswer {
+  charge: ChargeRow;
+  /** The invoice's new status, when it changes. */
+  invoiceStatus?: 'paid' | 'past_due';
+}
+
+/**
+ * The charge row after attempt `attempts + 1` (made with `paymentMethodId`)
+ * got `answer` at `now`. A decline or refusal spends the attempt: the next is
+ * due after `retrySchedule[k - 1]` seconds, k being the declines of this round;
+ * after the last one the invoice is past_due. No answer changes nothing but
+ * the error shown: the attempt stays pending and is sent again.
+ */
+export function afterAnswer(
+  charge: ChargeRow,
+  paymentMethodId: string,
+  answer: Answer,
+  now: Date,
+  retrySchedule: readonly number[],
+): AfterAnswer {
+  if (answer.kind === 'unanswered') {
+    return { charge: { ...charge, lastErrorCode: answer.code, lastDeclineCode: null, lastErrorMessage: answer.message } };
+  }
+  const answered: ChargeRow = {
+    ...charge,
+    attempts: charge.attempts + 1,
+    pendingPaymentMethodId: null,
+    lastPaymentMethodId: paymentMethodId,
+    lastAttemptAt: now,
+  };
+  if (answer.kind === 'succeeded') {
+    return {
+      charge: { ...answered, state: 'paid', nextAttemptAt: null, lastErrorCode: null, lastDeclineCode: null, lastErrorMessage: null },
+      invoiceStatus: 'paid',
+    };
+  }
+  const failure = {
+    lastErrorCode: answer.code,
+    lastDeclineCode: answer.kind === 'declined' ? answer.declineCode : null,
+    lastErrorMessage: answer.message,
+  };
+  const declines = answered.attempts - answered.roundStart;
+  const wait = retrySchedule[declines - 1];
+  if (wait === undefined) {
+    return { charge: { ...answered, ...failure, state: 'past_due', nextAttemptAt: null }, invoiceStatus: 'past_due' };
+  }
+  return { charge: { ...answered, ...failure, state: 'scheduled', nextAttemptAt: new Date(now.getTime() + wait * 1000) } };
+}
+
+/** The row before attempt `decision.attempt` is sent: its card chosen, a new round begun if so. */
+export function beforeAttempt(charge: ChargeRow | undefined, decision: Extract<Decision, { do: 'attempt' }>, now: Date): ChargeRow {
+  const base = charge ?? NEW_CHARGE;
+  return {
+    ...base,
+    state: 'scheduled',
+    nextAttemptAt: base.state === 'scheduled' && base.nextAttemptAt ? base.nextAttemptAt : now,
+    roundStart: decision.newRound ? base.attempts : base.roundStart,
+    pendingPaymentMethodId: decision.paymentMethodId,
+  };
+}
+
+/** The row of an invoice whose account has no card on file. */
+export function pastDueWithoutCard(charge: ChargeRow | undefined): ChargeRow {
+  return {
+    ...(charge ?? NEW_CHARGE),
+    state: 'past_due',
+    nextAttemptAt: null,
+    lastErrorCode: 'no_card_on_file',
+    lastDeclineCode: null,
+    lastErrorMessage: 'The account has no card on file.',
+  };
+}
+
+const NEW_CHARGE: ChargeRow = {
+  paymentIntentId: null,
+  state: 'scheduled',
+  attempts: 0,
+  roundStart: 0,
+  pendingPaymentMethodId: null,
+  lastPaymentMethodId: null,
+  lastAttemptAt: null,
+  nextAttemptAt: null,
+  lastErrorCode: null,
+  lastDeclineCode: null,
+  lastErrorMessage: null,
+};

@@ -1,0 +1,120 @@
+// Charging's calls to the gateway through the Stripe SDK, and how an answer
+// (or an error) becomes one of decide.ts's Answers. Every POST carries our own
+// idempotency key, so the SDK's retries and our replays never double an effect.
+import type { Gateway } from '@vault/gateway';
+import { Stripe } from '@vault/gateway';
+import type { Answer } from './decide.ts';
+
+export interface NewPaymentIntent {
+  invoiceId: string;
+  accountId: string;
+  number: string;
+  /** Minor units. */
+  amount: number;
+  currency: string;
+  customerId: string;
+}
+
+export interface Confirm {
+  invoiceId: string;
+  attempt: number;
+  paymentIntentId: string;
+  paymentMethodId: string;
+}
+
+export interface RegisteredEndpoint {
+  id: string;
+  secret: string;
+}
+
+/** What charging asks of the gateway; tests may put anything with this shape in its place. */
+export interface ChargeGateway {
+  /** The invoice's one PaymentIntent (key: the invoice id), or why there is none yet. */
+  createPaymentIntent(p: NewPaymentIntent): Promise<{ id: string } | { error: Answer }>;
+  /** One attempt: confirm off-session with the card (key: `<invoice id>:attempt:<n>`). */
+  confirm(c: Confirm): Promise<Answer>;
+  /** Registers a webhook endpoint for payment_intent.succeeded; replaying `key` gives the first answer. */
+  registerWebhookEndpoint(url: string, key: string): Promise<RegisteredEndpoint>;
+  /** False when the gateway no longer knows the endpoint (resource_missing). */
+  webhookEndpointExists(id: string): Promise<boolean>;
+}
+
+export const attemptKey = (invoiceId: string, attempt: number) => `${invoiceId}:attempt:${attempt}`;
+
+/** Events invoicing's endpoint is registered for. */
+export const WEBHOOK_EVENTS = ['payment_intent.succeeded'] as const;
+
+export function chargeGateway(stripe: Gateway): ChargeGateway {
+  return {
+    async createPaymentIntent(p) {
+      try {
+        const pi = await stripe.paymentIntents.create(
+          {
+            amount: p.amount,
+            currency: p.currency.toLowerCase(),
+            customer: p.customerId,
+            description: `Invoice ${p.number}`,
+            metadata: { invoice_id: p.invoiceId, account_id: p.accountId, number: p.number },
+          },
+          { idempotencyKey: p.invoiceId },
+        );
+        return { id: pi.id };
+      } catch (err) {
+        return { error: answerOfError(err) };
+      }
+    },
+
+    async confirm(c) {
+      try {
+        const pi = await stripe.paymentIntents.confirm(
+          c.paymentIntentId,
+          { payment_method: c.paymentMethodId, off_session: true },
+          { idempotencyKey: attemptKey(c.invoiceId, c.attempt) },
+        );
+        if (pi.status === 'succeeded') return { kind: 'succeeded' };
+        // Not a card's answer (e.g. processing): nothing to count; the same key
+        // gives the same answer, and payment_intent.succeeded settles it if it comes.
+        return { kind: 'unanswered', code: `payment_intent_${pi.status}`, message: `the PaymentIntent is ${pi.status}` };
+      } catch (err) {
+        return answerOfError(err);
+      }
+    },
+
+    async registerWebhookEndpoint(url, key) {
+      const endpoint = await stripe.webhookEndpoints.create({ url, enabled_events: [...WEBHOOK_EVENTS] }, { idempotencyKey: key });
+      if (!endpoint.secret) throw new Error(`the gateway registered webhook endpoint ${endpoint.id} without a secret`);
+      return { id: endpoint.id, secret: endpoint.secret };
+    },
+
+    async webhookEndpointExists(id) {
+      try {
+        await stripe.webhookEndpoints.retrieve(id);
+        return true;
+      } catch (err) {
+        if (err instanceof Stripe.errors.StripeError && err.statusCode === 404) return false;
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * A gateway error as an Answer. 402 is a card's decline; a 400 for a
+ * PaymentIntent that already succeeded is a success (an earlier attempt's
+ * answer was lost); other 400/404s are refusals that the same request would
+ * get again; everything else (no connection, 401/403, 409 key in use, 429,
+ * 5xx) is no answer: the same key goes again later. Anything not from the
+ * gateway is a bug and is thrown.
+ */
+export function answerOfError(err: unknown): Answer {
+  if (!(err instanceof Stripe.errors.StripeError)) throw err;
+  const code = err.code ?? err.rawType ?? err.type;
+  const message = err.message;
+  const status = err.statusCode;
+  if (status === 402) return { kind: 'declined', code, declineCode: err.decline_code ?? null, message };
+  if ((status === 400 || status === 404) && code !== 'rate_limit') {
+    if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'succeeded') return { kind: 'succeeded' };
+    return { kind: 'refused', code, message };
+  }
+  return { kind: 'unanswered', code: status ? `${code} (HTTP ${status})` : code, message };
+}

@@ -1,0 +1,203 @@
+// Charging's SQL: the invoices that may be due a charge (with their charge row
+// and the account's card on file), and the writes decide.ts's results make.
+import type pg from 'pg';
+import type { InvoiceStatus } from '@vault/contracts';
+import type { CardOnFile, ChargeableInvoice, ChargeRow, ChargeStateName } from './decide.ts';
+
+type Db = pg.Pool | pg.PoolClient;
+
+export interface Candidate {
+  invoice: ChargeableInvoice;
+  charge: ChargeRow | undefined;
+  card: CardOnFile | undefined;
+}
+
+interface CandidateRow {
+  id: string;
+  account_id: string;
+  number: string;
+  status: InvoiceStatus;
+  currency: string;
+  total: string;
+  has_charge: boolean;
+  payment_intent_id: string | null;
+  state: ChargeStateName | null;
+  attempts: number | null;
+  round_start: number | null;
+  pending_payment_method_id: string | null;
+  last_payment_method_id: string | null;
+  last_attempt_at: Date | null;
+  next_attempt_at: Date | null;
+  last_error_code: string | null;
+  last_decline_code: string | null;
+  last_error_message: string | null;
+  customer_id: string | null;
+  payment_method_id: string | null;
+  added_at: Date | null;
+}
+
+/**
+ * Unpaid invoices with a positive total that may be due now: never tried, an
+ * attempt pending, a retry due, or a card on file other than the one last
+ * tried. This is decide()'s rule written as a filter, so a pass does not read
+ * every past_due invoice; decide() still has the last word on each row.
+ * Reads `cc_forms.cards_on_file`, which cc-forms publishes.
+ */
+const CANDIDATES = `
+  select i.id, i.account_id, i.number, i.status, i.currency, i.total::text as total,
+         c.invoice_id is not null as has_charge, c.payment_intent_id, c.state, c.attempts, c.round_start,
+         c.pending_payment_method_id, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
+         c.last_error_code, c.last_decline_code, c.last_error_message,
+         k.customer_id, k.payment_method_id, k.added_at
+    from invoicing.invoices i
+    left join invoicing.charges c on c.invoice_id = i.id
+    left join cc_forms.cards_on_file k on k.account_id = i.account_id
+   where i.status <> 'paid' and i.total > 0 and (c.state is null or c.state <> 'paid')
+     and (c.invoice_id is null
+          or c.pending_payment_method_id is not null
+          or c.next_attempt_at <= $1
+          or k.payment_method_id is distinct from c.last_payment_method_id)
+   order by i.finalized_at, i.number`;
+
+export async function chargeCandidates(db: Db, now: Date): Promise<Candidate[]> {
+  const { rows } = await db.query<CandidateRow>(CANDIDATES, [now]);
+  return rows.map((r) => ({
+    invoice: { id: r.id, accountId: r.account_id, number: r.number, status: r.status, currency: r.currency, total: r.total },
+    charge: r.has_charge ? chargeOf(r) : undefined,
+    card: r.payment_method_id && r.customer_id && r.added_at
+      ? { customerId: r.customer_id, paymentMethodId: r.payment_method_id, addedAt: r.added_at }
+      : undefined,
+  }));
+}
+
+const chargeOf = (r: CandidateRow): ChargeRow => ({
+  paymentIntentId: r.payment_intent_id,
+  state: r.state!,
+  attempts: r.attempts!,
+  roundStart: r.round_start!,
+  pendingPaymentMethodId: r.pending_payment_method_id,
+  lastPaymentMethodId: r.last_payment_method_id,
+  lastAttemptAt: r.last_attempt_at,
+  nextAttemptAt: r.next_attempt_at,
+  lastErrorCode: r.last_error_code,
+  lastDeclineCode: r.last_decline_code,
+  lastErrorMessage: r.last_error_message,
+});
+
+/**
+ * Writes the charge row (insert or update) and, if given, the invoice's new
+ * status, in one transaction. A paid row or invoice is never changed again:
+ * a webhook may have marked it paid meanwhile, and paid is absorbing.
+ */
+export async function saveCharge(
+  pool: pg.Pool,
+  invoiceId: string,
+  charge: ChargeRow,
+  invoiceStatus?: 'paid' | 'past_due',
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(
+      `insert into invoicing.charges as c
+         (invoice_id, payment_intent_id, state, attempts, round_start, pending_payment_method_id, last_payment_method_id,
+          last_attempt_at, next_attempt_at, last_error_code, last_decline_code, last_error_message)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       on conflict (invoice_id) do update set
+         payment_intent_id = excluded.payment_intent_id, state = excluded.state, attempts = excluded.attempts,
+         round_start = excluded.round_start, pending_payment_method_id = excluded.pending_payment_method_id,
+         last_payment_method_id = excluded.last_payment_method_id, last_attempt_at = excluded.last_attempt_at,
+         next_attempt_at = excluded.next_attempt_at, last_error_code = excluded.last_error_code,
+         last_decline_code = excluded.last_decline_code, last_error_message = excluded.last_error_message,
+         updated_at = now()
+       where c.state <> 'paid'`,
+      [
+        invoiceId,
+        charge.paymentIntentId,
+        charge.state,
+        charge.attempts,
+        charge.roundStart,
+        charge.pendingPaymentMethodId,
+        charge.lastPaymentMethodId,
+        charge.lastAttemptAt,
+        charge.nextAttemptAt,
+        charge.lastErrorCode,
+        charge.lastDeclineCode,
+        charge.lastErrorMessage,
+      ],
+    );
+    if (invoiceStatus === 'paid') await markInvoicePaid(client, invoiceId);
+    if (invoiceStatus === 'past_due') {
+      await client.query(`update invoicing.invoices set status = 'past_due' where id = $1 and status = 'finalized'`, [invoiceId]);
+    }
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Marks an invoice paid (and its charge row, if any); a no-op when it already is. True if it changed. */
+export async function markInvoicePaid(client: pg.PoolClient, invoiceId: string, paymentIntentId?: string): Promise<boolean> {
+  const { rowCount } = await client.query(`update invoicing.invoices set status = 'paid' where id = $1 and status <> 'paid'`, [invoiceId]);
+  await client.query(
+    `update invoicing.charges
+        set state = 'paid', next_attempt_at = null, pending_payment_method_id = null,
+            payment_intent_id = coalesce(payment_intent_id, $2), updated_at = now()
+      where invoice_id = $1 and state <> 'paid'`,
+    [invoiceId, paymentIntentId ?? null],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Records a gateway event as handled, in the caller's transaction; false when
+ * it already was (a redelivery or a replay).
+ */
+export async function recordEvent(client: pg.PoolClient, event: { id: string; type: string }): Promise<boolean> {
+  const { rowCount } = await client.query(
+    'insert into invoicing.gateway_events (id, type) values ($1, $2) on conflict (id) do nothing',
+    [event.id, event.type],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export interface StoredEndpoint {
+  url: string;
+  idempotencyKey: string;
+  endpointId: string | null;
+  secret: string | null;
+}
+
+/** The endpoint row for `url`, written with `key` if there is none: the key of its registration. */
+export async function endpointFor(pool: pg.Pool, url: string, key: string): Promise<StoredEndpoint> {
+  await pool.query('insert into invoicing.webhook_endpoints (url, idempotency_key) values ($1, $2) on conflict (url) do nothing', [url, key]);
+  const { rows } = await pool.query<{ url: string; idempotency_key: string; endpoint_id: string | null; secret: string | null }>(
+    'select url, idempotency_key, endpoint_id, secret from invoicing.webhook_endpoints where url = $1',
+    [url],
+  );
+  const r = rows[0]!;
+  return { url: r.url, idempotencyKey: r.idempotency_key, endpointId: r.endpoint_id, secret: r.secret };
+}
+
+export async function saveEndpoint(pool: pg.Pool, url: string, endpoint: { id: string; secret: string }): Promise<void> {
+  await pool.query(
+    'update invoicing.webhook_endpoints set endpoint_id = $2, secret = $3, registered_at = now() where url = $1',
+    [url, endpoint.id, endpoint.secret],
+  );
+}
+
+/** Forgets an endpoint the gateway no longer knows, so the next registration makes a new one. */
+export async function forgetEndpoint(pool: pg.Pool, url: string): Promise<void> {
+  await pool.query('delete from invoicing.webhook_endpoints where url = $1', [url]);
+}
+
+/** The signing secrets of the registered endpoints (any url: deliveries may come through another address). */
+export async function endpointSecrets(db: Db): Promise<string[]> {
+  const { rows } = await db.query<{ secret: string }>(
+    'select secret from invoicing.webhook_endpoints where secret is not null order by registered_at desc',
+  );
+  return rows.map((r) => r.secret);
+}

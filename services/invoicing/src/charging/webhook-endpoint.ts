@@ -1,0 +1,30 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from '@vault/runtime';
+import type { ChargeGateway } from './gateway-calls.ts';
+import { endpointFor, forgetEndpoint, saveEndpoint } from './store.ts';
+
+/** Where the gateway delivers invoicing's webhooks. */
+export const webhookUrl = (invoicingUrl: string) => new URL('/v1/gateway/webhooks', invoicingUrl).toString();
+
+/**
+ * Makes sure the gateway has invoicing's webhook endpoint at `url` and that
+ * its secret is stored. A stored endpoint the gateway still knows is reused;
+ * otherwise it is registered with the key stored beforehand, so a crash
+ * between the request and the write replays the same registration.
+ */
+export async function ensureWebhookEndpoint(pool: pg.Pool, gateway: ChargeGateway, url: string, log: Logger): Promise<void> {
+  let stored = await endpointFor(pool, url, `webhook-endpoint:${randomUUID()}`);
+  if (stored.endpointId) {
+    if (await gateway.webhookEndpointExists(stored.endpointId)) {
+      log.info('webhook_endpoint.reused', { url, endpoint_id: stored.endpointId });
+      return;
+    }
+    log.warn('webhook_endpoint.missing', { url, endpoint_id: stored.endpointId });
+    await forgetEndpoint(pool, url);
+    stored = await endpointFor(pool, url, `webhook-endpoint:${randomUUID()}`);
+  }
+  const endpoint = await gateway.registerWebhookEndpoint(url, stored.idempotencyKey);
+  await saveEndpoint(pool, url, endpoint);
+  log.info('webhook_endpoint.registered', { url, endpoint_id: endpoint.id });
+}

@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { Gateway } from '@vault/gateway';
+import type { Logger } from '@vault/runtime';
+import { endpointSecrets, markInvoicePaid, recordEvent } from './store.ts';
+
+/** The part of a gateway event invoicing reads; the rest is ignored. */
+const GatewayEvent = z.object({
+  id: z.string().min(1),
+  type: z.string().min(1),
+  data: z.object({ object: z.unknown() }),
+});
+
+/** `payment_intent.succeeded`'s object: the invoice is in the metadata charging gave it. */
+const SucceededIntent = z.object({
+  id: z.string().min(1),
+  object: z.literal('payment_intent'),
+  status: z.literal('succeeded'),
+  metadata: z.object({ invoice_id: z.string().min(1).optional() }).catchall(z.string()),
+});
+
+export interface WebhookDeps {
+  pool: pg.Pool;
+  /** The SDK's webhooks helper (signature verification). */
+  webhooks: Gateway['webhooks'];
+  /** GATEWAY_WEBHOOK_SECRET; unset: the secrets of the endpoints invoicing registered. */
+  configuredSecret: string | undefined;
+  log: Logger;
+}
+
+/**
+ * `POST /v1/gateway/webhooks`: the gateway's deliveries, authenticated by
+ * their signature (not a bearer token) over the exact bytes received, so this
+ * plugin alone reads JSON bodies raw. payment_intent.succeeded marks the
+ * invoice paid; every event is recorded by id, so a redelivery does nothing
+ * and still answers 200.
+ */
+export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): void {
+  void http.register(async (scope) => {
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+    scope.post('/v1/gateway/webhooks', { config: { bearer: false } }, async (req, reply) => {
+      const signature = req.headers['stripe-signature'];
+      if (typeof signature !== 'string' || !Buffer.isBuffer(req.body)) {
+        return reply.code(400).send({ error: 'expected a JSON body with a Stripe-Signature header' });
+      }
+      const secrets = deps.configuredSecret ? [deps.configuredSecret] : await endpointSecrets(deps.pool);
+      if (secrets.length === 0) {
+        // The gateway retries: by then the endpoint's registration has stored its secret.
+        return reply.code(503).send({ error: 'the webhook endpoint is not registered yet' });
+      }
+      const verified = verify(deps.webhooks, req.body, signature, secrets);
+      if (!verified) {
+        deps.log.warn('webhook.rejected', { reason: 'signature', 'count#webhooks.rejected': 1 });
+        return reply.code(400).send({ error: 'the signature does not match the body' });
+      }
+      const event = GatewayEvent.safeParse(verified);
+      if (!event.success) {
+        const issue = event.error.issues[0];
+        return reply.code(400).send({ error: `${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}` });
+      }
+      const outcome = await handle(deps, event.data);
+      deps.log.info('webhook.received', { event_id: event.data.id, type: event.data.type, ...outcome, 'count#webhooks.received': 1 });
+      return { received: true, duplicate: outcome.outcome === 'duplicate' };
+    });
+  });
+}
+
+function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, secrets: string[]): unknown {
+  for (const secret of secrets) {
+    try {
+      return webhooks.constructEvent(body, signature, secret);
+    } catch {
+      // Another secret may match (an endpoint registered again); none: a bad signature.
+    }
+  }
+  return undefined;
+}
+
+async function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<{ outcome: string; invoice_id?: string }> {
+  const client = await deps.pool.connect();
+  try {
+    await client.query('begin');
+    let result: { outcome: string; invoice_id?: string } = { outcome: 'ignored' };
+    if (!(await recordEvent(client, event))) {
+      result = { outcome: 'duplicate' };
+    } else if (event.type === 'payment_intent.succeeded') {
+      const intent = SucceededIntent.safeParse(event.data.object);
+      const invoiceId = intent.success ? intent.data.metadata.invoice_id : undefined;
+      if (!intent.success || !invoiceId) {
+        result = { outcome: 'not_an_invoice' };
+      } else {
+        const changed = await markInvoicePaid(client, invoiceId, intent.data.id);
+        result = { outcome: changed ? 'paid' : 'unchanged', invoice_id: invoiceId };
+      }
+    }
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,36 @@
+import { parseArgs } from 'node:util';
+import type pg from 'pg';
+import type { Logger, VaultSettings } from '@vault/runtime';
+import { chargePass, type PassReport } from '../charging/charger.ts';
+import { chargingConfig } from '../charging/config.ts';
+import { ensureInvoicingSchema } from './migrations.ts';
+import { CliUsageError } from './usage.ts';
+
+/**
+ * `vault charge`: one charging pass, as the app's loop runs every
+ * CHARGE_EVERY_SECONDS; prints what it did. Exit 1 when an invoice was left
+ * for a later pass (the gateway did not answer, or a failure here).
+ */
+export async function chargeCommand(
+  args: string[],
+  ctx: { pool: pg.Pool; settings: VaultSettings; log: Logger; out: (line: string) => void },
+): Promise<number> {
+  try {
+    parseArgs({ args, strict: true, allowPositionals: false, options: {} });
+  } catch (err) {
+    throw new CliUsageError(`charge: ${(err as Error).message}`);
+  }
+  await ensureInvoicingSchema(ctx.pool);
+  const charging = chargingConfig(ctx.settings);
+  const report = await chargePass({ pool: ctx.pool, gateway: charging.gateway, retrySchedule: charging.retrySchedule, log: ctx.log });
+  ctx.out(describePass(report));
+  return report.errors > 0 ? 1 : 0;
+}
+
+/** "charged 3 invoice(s): 1 paid, 2 declined; 2 past_due (1 with no card on file); 0 left for a later pass" */
+export function describePass(r: PassReport): string {
+  return (
+    `charged ${r.charged} invoice(s): ${r.paid} paid, ${r.declined} declined; ` +
+    `${r.pastDue} past_due (${r.noCard} with no card on file); ${r.errors} left for a later pass after an error`
+  );
+}

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Stripe } from '@vault/gateway';
+import { minorUnits } from '../src/charging/amount.ts';
+import {
+  afterAnswer,
+  beforeAttempt,
+  decide,
+  pastDueWithoutCard,
+  type Answer,
+  type CardOnFile,
+  type ChargeableInvoice,
+  type ChargeRow,
+  type Decision,
+} from '../src/charging/decide.ts';
+import { answerOfError, attemptKey } from '../src/charging/gateway-calls.ts';
+
+const NOW = new Date('2026-11-05T00:00:00Z');
+const at = (seconds: number) => new Date(NOW.getTime() + seconds * 1000);
+const SCHEDULE = [259_200, 432_000]; // P3D, P5D
+
+const invoice = (over: Partial<ChargeableInvoice> = {}): ChargeableInvoice => ({
+  id: 'inv-1',
+  accountId: 'acct-1',
+  number: '2026-10-000001',
+  status: 'finalized',
+  currency: 'USD',
+  total: '52.58',
+  ...over,
+});
+const card = (pm = 'pm_a'): CardOnFile => ({ customerId: 'cus_1', paymentMethodId: pm, addedAt: at(-3600) });
+const row = (over: Partial<ChargeRow> = {}): ChargeRow => ({
+  paymentIntentId: 'pi_1',
+  state: 'scheduled',
+  attempts: 0,
+  roundStart: 0,
+  pendingPaymentMethodId: null,
+  lastPaymentMethodId: null,
+  lastAttemptAt: null,
+  nextAttemptAt: NOW,
+  lastErrorCode: null,
+  lastDeclineCode: null,
+  lastErrorMessage: null,
+  ...over,
+});
+const declined: Answer = { kind: 'declined', code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' };
+
+describe('charging decisions (pure)', () => {
+  const cases: [string, ChargeableInvoice, ChargeRow | undefined, CardOnFile | undefined, Partial<Decision>][] = [
+    ['a new invoice with a card: attempt 1, a new round, 5258 cents', invoice(), undefined, card(), { do: 'attempt', attempt: 1, paymentMethodId: 'pm_a', customerId: 'cus_1', amount: 5258, newRound: true, replay: false }],
+    ['a paid invoice: nothing', invoice({ status: 'paid' }), undefined, card(), { do: 'nothing', why: 'paid' }],
+    ['a paid charge row: nothing, whatever the invoice says', invoice(), row({ state: 'paid', nextAttemptAt: null }), card(), { do: 'nothing', why: 'paid' }],
+    ['a zero total: never charged', invoice({ total: '0.00' }), undefined, card(), { do: 'nothing', why: 'nothing_to_charge' }],
+    ['a negative total (a credit): never charged', invoice({ total: '-3.61' }), undefined, card(), { do: 'nothing', why: 'nothing_to_charge' }],
+    ['no card, never tried: past_due', invoice(), undefined, undefined, { do: 'past_due_no_card' }],
+    ['no card, already past_due: wait for a card', invoice({ status: 'past_due' }), row({ state: 'past_due', nextAttemptAt: null }), undefined, { do: 'nothing', why: 'waiting_for_card' }],
+    ['a card added after past_due for want of one: charge, a new round', invoice({ status: 'past_due' }), row({ state: 'past_due', nextAttemptAt: null, paymentIntentId: null }), card(), { do: 'attempt', attempt: 1, newRound: true }],
+    ['declined once, retry not due yet: nothing', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(10) }), card(), { do: 'nothing', why: 'not_yet' }],
+    ['declined once, retry due: attempt 2, same round', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(-1) }), card(), { do: 'attempt', attempt: 2, newRound: false, replay: false }],
+    ['declined once, a new card before the retry is due: attempt 2 at once, a new round', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(10) }), card('pm_b'), { do: 'attempt', attempt: 2, paymentMethodId: 'pm_b', newRound: true }],
+    ['past_due after the last decline, same card: wait', invoice({ status: 'past_due' }), row({ state: 'past_due', attempts: 3, lastPaymentMethodId: 'pm_a', nextAttemptAt: null }), card(), { do: 'nothing', why: 'waiting_for_card' }],
+    ['past_due after the last decline, another card: attempt 4, a new round', invoice({ status: 'past_due' }), row({ state: 'past_due', attempts: 3, lastPaymentMethodId: 'pm_a', nextAttemptAt: null }), card('pm_b'), { do: 'attempt', attempt: 4, paymentMethodId: 'pm_b', newRound: true }],
+    ['an attempt pending: the same request again, even with another card on file', invoice(), row({ attempts: 1, pendingPaymentMethodId: 'pm_a', nextAttemptAt: at(10) }), card('pm_b'), { do: 'attempt', attempt: 2, paymentMethodId: 'pm_a', newRound: false, replay: true }],
+    ['an attempt pending and the card removed since: still sent again', invoice(), row({ pendingPaymentMethodId: 'pm_a' }), undefined, { do: 'attempt', attempt: 1, paymentMethodId: 'pm_a', replay: true }],
+    ['declined, the card removed, retry due: past_due for want of a card', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(-1) }), undefined, { do: 'past_due_no_card' }],
+    ['declined, the card removed, retry not due: nothing yet', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(1) }), undefined, { do: 'nothing', why: 'not_yet' }],
+    ['a total below the gateway\'s minimum (50 cents): never charged', invoice({ total: '0.49' }), undefined, card(), { do: 'nothing', why: 'below_minimum' }],
+    ['exactly the minimum is charged', invoice({ total: '0.50' }), undefined, card(), { do: 'attempt', amount: 50 }],
+    ['a zero-decimal currency: whole units', invoice({ currency: 'JPY', total: '1200' }), undefined, card(), { do: 'attempt', amount: 1200 }],
+  ];
+  for (const [name, inv, charge, c, want] of cases) {
+    test(name, () => {
+      const got = decide(inv, charge, c, NOW);
+      assert.deepEqual(Object.fromEntries(Object.keys(want).map((k) => [k, got[k as keyof Decision]])), want);
+    });
+  }
+
+  test('a decline schedules the retry after PAYMENT_RETRY_SCHEDULE[k-1]; the third decline makes the invoice past_due', () => {
+    let charge = row();
+    const first = afterAnswer(charge, 'pm_a', declined, NOW, SCHEDULE);
+    assert.equal(first.invoiceStatus, undefined);
+    assert.deepEqual(
+      [first.charge.state, first.charge.attempts, first.charge.nextAttemptAt, first.charge.lastDeclineCode, first.charge.lastPaymentMethodId],
+      ['scheduled', 1, at(259_200), 'generic_decline', 'pm_a'],
+    );
+    charge = first.charge;
+    const second = afterAnswer(charge, 'pm_a', declined, at(259_200), SCHEDULE);
+    assert.deepEqual([second.charge.state, second.charge.attempts, second.charge.nextAttemptAt], ['scheduled', 2, at(259_200 + 432_000)]);
+    const third = afterAnswer(second.charge, 'pm_a', declined, at(700_000), SCHEDULE);
+    assert.equal(third.invoiceStatus, 'past_due');
+    assert.deepEqual([third.charge.state, third.charge.attempts, third.charge.nextAttemptAt], ['past_due', 3, null]);
+  });
+
+  test('a refusal (4xx other than a card error) spends the attempt like a decline, with no decline code', () => {
+    const after = afterAnswer(row({ pendingPaymentMethodId: 'pm_a' }), 'pm_a', { kind: 'refused', code: 'resource_missing', message: 'No such payment_method' }, NOW, SCHEDULE);
+    assert.deepEqual(
+      [after.charge.attempts, after.charge.pendingPaymentMethodId, after.charge.lastErrorCode, after.charge.lastDeclineCode],
+      [1, null, 'resource_missing', null],
+    );
+  });
+
+  test('a new round counts declines from its start: three more declines before past_due again', () => {
+    const pastDue = row({ state: 'past_due', attempts: 3, roundStart: 0, lastPaymentMethodId: 'pm_a', nextAttemptAt: null });
+    const decision = decide(invoice({ status: 'past_due' }), pastDue, card('pm_b'), NOW);
+    assert.equal(decision.do, 'attempt');
+    if (decision.do !== 'attempt') return;
+    let charge = beforeAttempt(pastDue, decision, NOW);
+    assert.deepEqual([charge.state, charge.roundStart, charge.pendingPaymentMethodId, charge.nextAttemptAt], ['scheduled', 3, 'pm_b', NOW]);
+    const statuses: (string | undefined)[] = [];
+    for (let i = 0; i < 3; i++) {
+      const after = afterAnswer({ ...charge, pendingPaymentMethodId: 'pm_b' }, 'pm_b', declined, NOW, SCHEDULE);
+      statuses.push(after.invoiceStatus);
+      charge = after.charge;
+    }
+    assert.deepEqual(statuses, [undefined, undefined, 'past_due']);
+    assert.equal(charge.attempts, 6);
+  });
+
+  test('success: paid, the attempt counted, errors cleared, nothing scheduled', () => {
+    const after = afterAnswer(row({ attempts: 1, pendingPaymentMethodId: 'pm_a', lastErrorCode: 'card_declined' }), 'pm_a', { kind: 'succeeded' }, NOW, SCHEDULE);
+    assert.equal(after.invoiceStatus, 'paid');
+    assert.deepEqual(
+      [after.charge.state, after.charge.attempts, after.charge.nextAttemptAt, after.charge.pendingPaymentMethodId, after.charge.lastErrorCode],
+      ['paid', 2, null, null, null],
+    );
+  });
+
+  test('no answer: the attempt stays pending with its number, so the next pass sends the same key', () => {
+    const pending = row({ attempts: 1, pendingPaymentMethodId: 'pm_a', nextAttemptAt: at(-5) });
+    const after = afterAnswer(pending, 'pm_a', { kind: 'unanswered', code: 'StripeConnectionError', message: 'down' }, NOW, SCHEDULE);
+    assert.equal(after.invoiceStatus, undefined);
+    assert.deepEqual({ ...after.charge, lastErrorCode: null, lastErrorMessage: null }, { ...pending, lastErrorCode: null, lastErrorMessage: null });
+    const again = decide(invoice(), after.charge, card('pm_b'), NOW);
+    assert.deepEqual([again.do, (again as { attempt: number }).attempt, (again as { paymentMethodId: string }).paymentMethodId], ['attempt', 2, 'pm_a']);
+    assert.equal(attemptKey('inv-1', 2), 'inv-1:attempt:2');
+  });
+
+  test('an account without a card: the row says why, nothing scheduled', () => {
+    const r = pastDueWithoutCard(undefined);
+    assert.deepEqual([r.state, r.attempts, r.nextAttemptAt, r.lastErrorCode], ['past_due', 0, null, 'no_card_on_file']);
+  });
+});
+
+describe('amounts in minor units', () => {
+  const cases: [string, string, number][] = [
+    ['52.58', 'USD', 5258],
+    ['0.01', 'USD', 1],
+    ['1234567.05', 'USD', 123456705],
+    ['25.00', 'usd', 2500],
+    ['0.10', 'EUR', 10],
+    ['1200', 'JPY', 1200],
+  ];
+  for (const [total, currency, want] of cases) {
+    test(`${total} ${currency} is ${want}`, () => assert.equal(minorUnits(total, currency), want));
+  }
+  test('a total with more decimals than the currency has is refused, never rounded', () => {
+    assert.throws(() => minorUnits('1.005', 'USD'), /more than 2 decimals/);
+    assert.throws(() => minorUnits('1.5', 'JPY'), /more than 0 decimals/);
+  });
+});
+
+describe('gateway errors as answers', () => {
+  const raw = (statusCode: number, fields: Record<string, unknown>) => ({ statusCode, message: 'm', ...fields });
+  const cases: [string, Error, Answer['kind'], string?][] = [
+    ['402 card_error is a decline', new Stripe.errors.StripeCardError(raw(402, { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' })), 'declined', 'card_declined'],
+    [
+      '400 unexpected state with the PaymentIntent succeeded is a success',
+      new Stripe.errors.StripeInvalidRequestError(raw(400, { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', payment_intent: { id: 'pi_1', status: 'succeeded' } })),
+      'succeeded',
+    ],
+    [
+      '400 unexpected state with the PaymentIntent canceled is a refusal',
+      new Stripe.errors.StripeInvalidRequestError(raw(400, { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', payment_intent: { id: 'pi_1', status: 'canceled' } })),
+      'refused',
+      'payment_intent_unexpected_state',
+    ],
+    ['404 resource_missing is a refusal', new Stripe.errors.StripeInvalidRequestError(raw(404, { type: 'invalid_request_error', code: 'resource_missing' })), 'refused', 'resource_missing'],
+    ['400 idempotency_error is a refusal', new Stripe.errors.StripeIdempotencyError(raw(400, { type: 'idempotency_error' })), 'refused', 'idempotency_error'],
+    ['409 key in use is no answer', new Stripe.errors.StripeAPIError(raw(409, { type: 'invalid_request_error', code: 'idempotency_key_in_use' })), 'unanswered'],
+    ['500 is no answer', new Stripe.errors.StripeAPIError(raw(500, { type: 'api_error' })), 'unanswered'],
+    ['429 is no answer', new Stripe.errors.StripeRateLimitError(raw(429, { type: 'invalid_request_error', code: 'rate_limit' })), 'unanswered'],
+    ['401 (a wrong key) is no answer', new Stripe.errors.StripeAuthenticationError(raw(401, { type: 'invalid_request_error' })), 'unanswered'],
+    ['no connection is no answer', new Stripe.errors.StripeConnectionError({ message: 'connect ECONNREFUSED' }), 'unanswered', 'StripeConnectionError'],
+  ];
+  for (const [name, err, kind, code] of cases) {
+    test(name, () => {
+      const answer = answerOfError(err);
+      assert.equal(answer.kind, kind);
+      if (code && answer.kind !== 'succeeded') assert.equal(answer.code.split(' ')[0], code);
+    });
+  }
+  test('an error that is not the gateway\'s is thrown: a bug is not an answer', () => {
+    assert.throws(() => answerOfError(new TypeError('oops')), TypeError);
+  });
+});

@@ -1,0 +1,144 @@
+// Charging's test fixtures: a database with invoicing's schema and a stand-in
+// for cc-forms' published view (exactly its columns, over a table of our own),
+// finalized invoices written directly, and an in-memory gateway that keeps
+// Stripe's promises that charging relies on (idempotency keys, one success
+// per PaymentIntent).
+import type pg from 'pg';
+import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import type { Answer } from '../src/charging/decide.ts';
+import { attemptKey, type ChargeGateway, type Confirm, type NewPaymentIntent } from '../src/charging/gateway-calls.ts';
+import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
+
+export async function chargingDatabase(): Promise<TestDatabase> {
+  const db = await freshDatabase('charging');
+  await ensureInvoicingSchema(db.pool);
+  await db.pool.query(`
+    create schema cc_forms;
+    create table cc_forms.test_cards (
+      account_id text primary key, customer_id text not null, payment_method_id text not null,
+      brand text not null default 'visa', last4 text not null default '4242',
+      exp_month int not null default 12, exp_year int not null default 2034,
+      added_at timestamptz not null default now());
+    create view cc_forms.cards_on_file as
+      select account_id, customer_id, payment_method_id, brand, last4, exp_month, exp_year, added_at from cc_forms.test_cards;`);
+  return db;
+}
+
+let numbers = 0;
+
+/** A finalized invoice (status as given), written as finalize writes it, without lines. */
+export async function insertInvoice(pool: pg.Pool, i: { id: string; account: string; total: string; status?: string }): Promise<void> {
+  numbers += 1;
+  await pool.query(
+    `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, status, currency, total)
+     values ($1, $2, '2026-10', '2026-10-01Z', '2026-11-01Z', $3, $4, 'USD', $5)`,
+    [i.id, i.account, `2026-10-${String(numbers).padStart(6, '0')}`, i.status ?? 'finalized', i.total],
+  );
+}
+
+/** The account's card on file (replacing any), as cc-forms stores it. */
+export async function putCard(pool: pg.Pool, account: string, pm: string, customer = `cus_${account}`): Promise<void> {
+  await pool.query(
+    `insert into cc_forms.test_cards (account_id, customer_id, payment_method_id) values ($1, $2, $3)
+     on conflict (account_id) do update set customer_id = excluded.customer_id, payment_method_id = excluded.payment_method_id, added_at = now()`,
+    [account, customer, pm],
+  );
+}
+
+export async function statusOf(pool: pg.Pool, invoiceId: string): Promise<string> {
+  const { rows } = await pool.query<{ status: string }>('select status from invoicing.invoices where id = $1', [invoiceId]);
+  return rows[0]!.status;
+}
+
+export async function chargeRow(pool: pg.Pool, invoiceId: string): Promise<Record<string, unknown> | undefined> {
+  const { rows } = await pool.query('select * from invoicing.charges where invoice_id = $1', [invoiceId]);
+  return rows[0];
+}
+
+let fakeIds = 0;
+
+interface FakeIntent {
+  id: string;
+  invoiceId: string;
+  amount: number;
+  customerId: string;
+  status: 'requires_payment_method' | 'succeeded';
+}
+
+/**
+ * The gateway in memory. Payment methods named `pm_ok*` succeed, `pm_decline*`
+ * are declined. `down` answers nothing; `loseAnswers` executes the request and
+ * then loses its answer (a crash or a cut connection after the gateway acted).
+ */
+export class FakeGateway implements ChargeGateway {
+  intents = new Map<string, FakeIntent>();
+  /** Every charge made: one per confirm that executed. */
+  charges: { intent: string; paymentMethod: string; ok: boolean }[] = [];
+  /** Every request sent, by idempotency key. */
+  sent: string[] = [];
+  down = false;
+  loseAnswers = false;
+  private answers = new Map<string, unknown>();
+
+  private unanswered(): Answer {
+    return { kind: 'unanswered', code: 'StripeConnectionError', message: 'no answer' };
+  }
+
+  async createPaymentIntent(p: NewPaymentIntent): Promise<{ id: string } | { error: Answer }> {
+    this.sent.push(p.invoiceId);
+    if (this.down) return { error: this.unanswered() };
+    let answer = this.answers.get(p.invoiceId) as { id: string } | undefined;
+    if (!answer) {
+      const id = `pi_${++fakeIds}`;
+      this.intents.set(id, { id, invoiceId: p.invoiceId, amount: p.amount, customerId: p.customerId, status: 'requires_payment_method' });
+      answer = { id };
+      this.answers.set(p.invoiceId, answer);
+    }
+    return this.loseAnswers ? { error: this.unanswered() } : answer;
+  }
+
+  async confirm(c: Confirm): Promise<Answer> {
+    const key = attemptKey(c.invoiceId, c.attempt);
+    this.sent.push(key);
+    if (this.down) return this.unanswered();
+    let answer = this.answers.get(key) as Answer | undefined;
+    if (!answer) {
+      answer = this.execute(c);
+      this.answers.set(key, answer);
+    }
+    return this.loseAnswers ? this.unanswered() : answer;
+  }
+
+  private execute(c: Confirm): Answer {
+    const intent = this.intents.get(c.paymentIntentId);
+    if (!intent) return { kind: 'refused', code: 'resource_missing', message: `No such payment_intent: '${c.paymentIntentId}'` };
+    // payment_intent_unexpected_state carrying a succeeded PaymentIntent.
+    if (intent.status === 'succeeded') return { kind: 'succeeded' };
+    const ok = c.paymentMethodId.startsWith('pm_ok');
+    this.charges.push({ intent: intent.id, paymentMethod: c.paymentMethodId, ok });
+    if (!ok) return { kind: 'declined', code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' };
+    intent.status = 'succeeded';
+    return { kind: 'succeeded' };
+  }
+
+  async registerWebhookEndpoint(_url: string, key: string) {
+    this.sent.push(key);
+    let answer = this.answers.get(key) as { id: string; secret: string } | undefined;
+    if (!answer) {
+      answer = { id: `we_${++fakeIds}`, secret: `whsec_${key}` };
+      this.answers.set(key, answer);
+      this.endpoints.add(answer.id);
+    }
+    if (this.loseAnswers) throw new Error('no answer');
+    return answer;
+  }
+
+  endpoints = new Set<string>();
+  async webhookEndpointExists(id: string) {
+    return this.endpoints.has(id);
+  }
+
+  succeededCharges(invoiceId: string): number {
+    return this.charges.filter((c) => c.ok && this.intents.get(c.intent)?.invoiceId === invoiceId).length;
+  }
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { memoryLogger } from '@vault/runtime';
+import type { TestDatabase } from '@vault/testkit';
+import { chargePass, type ChargerDeps } from '../src/charging/charger.ts';
+import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
+
+describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
+  let db: TestDatabase;
+  let clock = new Date('2026-11-05T00:00:00Z');
+  const tick = (seconds: number) => (clock = new Date(clock.getTime() + seconds * 1000));
+  const pass = (gateway: FakeGateway, over: Partial<ChargerDeps> = {}) =>
+    chargePass({ pool: db.pool, gateway, retrySchedule: [60, 120], log: memoryLogger(), now: () => clock, ...over });
+
+  before(async () => {
+    db = await chargingDatabase();
+  });
+  after(() => db.drop());
+
+  test('a card that works: the first pass pays the invoice in one attempt; the next pass does nothing', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'ok-1', account: 'acct-ok', total: '52.58' });
+    await putCard(db.pool, 'acct-ok', 'pm_ok_1');
+    const log = memoryLogger();
+    const report = await pass(gateway, { log });
+    assert.deepEqual(report, { charged: 1, paid: 1, declined: 0, pastDue: 0, noCard: 0, errors: 0 });
+    assert.equal(await statusOf(db.pool, 'ok-1'), 'paid');
+    assert.deepEqual(gateway.sent, ['ok-1', 'ok-1:attempt:1']);
+    assert.equal([...gateway.intents.values()][0]!.amount, 5258);
+    const row = await chargeRow(db.pool, 'ok-1');
+    assert.deepEqual([row?.state, row?.attempts, row?.pending_payment_method_id, row?.next_attempt_at], ['paid', 1, null, null]);
+    assert.ok(log.lines.some((l) => /event=charge\.attempt invoice_id=ok-1 attempt=1 step=confirm outcome=succeeded .*count#charges\.succeeded=1/.test(l)), log.lines.join('\n'));
+    assert.ok(log.lines.some((l) => /event=charging\.pass .*count#charges\.paid=1/.test(l)));
+    assert.deepEqual(await pass(gateway), { charged: 0, paid: 0, declined: 0, pastDue: 0, noCard: 0, errors: 0 });
+    assert.equal(gateway.sent.length, 2);
+  });
+
+  test('a declined card is retried after each wait of the schedule and is past_due after the third decline', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'dec-1', account: 'acct-dec', total: '10.00' });
+    await putCard(db.pool, 'acct-dec', 'pm_decline_1');
+    const dlog = memoryLogger();
+    assert.equal((await pass(gateway, { log: dlog })).declined, 1, dlog.lines.join('\n'));
+    const first = await chargeRow(db.pool, 'dec-1');
+    assert.deepEqual([first?.state, first?.attempts, first?.last_decline_code], ['scheduled', 1, 'generic_decline']);
+    assert.equal((first?.next_attempt_at as Date).getTime(), clock.getTime() + 60_000);
+    tick(59);
+    assert.equal((await pass(gateway)).charged, 0, 'not before the first wait');
+    tick(1);
+    assert.equal((await pass(gateway)).declined, 1);
+    assert.equal(await statusOf(db.pool, 'dec-1'), 'finalized');
+    tick(120);
+    const last = await pass(gateway);
+    assert.deepEqual([last.declined, last.pastDue], [1, 1]);
+    assert.equal(await statusOf(db.pool, 'dec-1'), 'past_due');
+    tick(10_000);
+    assert.equal((await pass(gateway)).charged, 0, 'past_due waits for another card');
+    assert.deepEqual(gateway.sent.filter((k) => k.startsWith('dec-1')), ['dec-1', 'dec-1:attempt:1', 'dec-1:attempt:2', 'dec-1:attempt:3']);
+    assert.equal(gateway.charges.filter((c) => !c.ok).length, 3);
+
+    await putCard(db.pool, 'acct-dec', 'pm_ok_2');
+    assert.equal((await pass(gateway)).paid, 1, 'another card is charged at once');
+    assert.equal(await statusOf(db.pool, 'dec-1'), 'paid');
+    assert.equal(gateway.sent.at(-1), 'dec-1:attempt:4');
+  });
+
+  test('no card on file: past_due at once; once a card is added the next pass charges it', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'nocard-1', account: 'acct-nocard', total: '7.00' });
+    const report = await pass(gateway);
+    assert.deepEqual([report.pastDue, report.noCard, report.charged], [1, 1, 0]);
+    assert.equal(await statusOf(db.pool, 'nocard-1'), 'past_due');
+    assert.equal((await chargeRow(db.pool, 'nocard-1'))?.last_error_code, 'no_card_on_file');
+    assert.equal((await pass(gateway)).pastDue, 0, 'said once');
+    await putCard(db.pool, 'acct-nocard', 'pm_ok_3');
+    assert.equal((await pass(gateway)).paid, 1);
+    assert.equal(await statusOf(db.pool, 'nocard-1'), 'paid');
+    assert.deepEqual(gateway.sent, ['nocard-1', 'nocard-1:attempt:1']);
+  });
+
+  test('a total of zero or less is never charged nor made past_due', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'zero-1', account: 'acct-zero', total: '0.00' });
+    await insertInvoice(db.pool, { id: 'credit-1', account: 'acct-credit', total: '-3.61' });
+    await putCard(db.pool, 'acct-zero', 'pm_ok_4');
+    await pass(gateway);
+    assert.deepEqual(gateway.sent, []);
+    assert.deepEqual([await statusOf(db.pool, 'zero-1'), await statusOf(db.pool, 'credit-1')], ['finalized', 'finalized']);
+    assert.equal(await chargeRow(db.pool, 'zero-1'), undefined);
+  });
+
+  test('an answer lost after the gateway acted: the next pass sends the same keys and records the first answers; one charge', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'lost-1', account: 'acct-lost', total: '25.00' });
+    await putCard(db.pool, 'acct-lost', 'pm_decline_lost');
+    gateway.loseAnswers = true;
+    assert.equal((await pass(gateway)).errors, 1, 'the PaymentIntent was made, its answer lost');
+    assert.equal(await chargeRow(db.pool, 'lost-1'), undefined);
+    gateway.loseAnswers = false;
+    assert.equal((await pass(gateway)).declined, 1);
+    // The decline is recorded once; lose the second attempt's answer too.
+    tick(60);
+    gateway.loseAnswers = true;
+    assert.equal((await pass(gateway)).errors, 1);
+    const pending = await chargeRow(db.pool, 'lost-1');
+    assert.deepEqual([pending?.attempts, pending?.pending_payment_method_id, pending?.last_error_code], [1, 'pm_decline_lost', 'StripeConnectionError']);
+    // The customer changes card meanwhile: the pending attempt still goes out as it was first sent.
+    await putCard(db.pool, 'acct-lost', 'pm_ok_lost');
+    gateway.loseAnswers = false;
+    assert.equal((await pass(gateway)).declined, 1, 'attempt 2 replayed: the same decline');
+    assert.equal((await pass(gateway)).paid, 1, 'then the new card, at once');
+    assert.deepEqual(gateway.sent, ['lost-1', 'lost-1', 'lost-1:attempt:1', 'lost-1:attempt:2', 'lost-1:attempt:2', 'lost-1:attempt:3']);
+    assert.equal(gateway.intents.size, 1);
+    assert.deepEqual(gateway.charges.map((c) => [c.paymentMethod, c.ok]), [
+      ['pm_decline_lost', false],
+      ['pm_decline_lost', false],
+      ['pm_ok_lost', true],
+    ]);
+  });
+
+  test('the gateway down: nothing but the error is recorded, and the same attempt is sent when it is back', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'down-1', account: 'acct-down', total: '1.00' });
+    await putCard(db.pool, 'acct-down', 'pm_ok_down');
+    gateway.down = true;
+    const log = memoryLogger();
+    assert.equal((await pass(gateway, { log })).errors, 1);
+    assert.ok(log.lines.some((l) => l.includes('at=warn event=charge.attempt invoice_id=down-1 attempt=1 step=create outcome=unanswered')), log.lines.join('\n'));
+    gateway.down = false;
+    assert.equal((await pass(gateway)).paid, 1);
+    assert.deepEqual(gateway.sent, ['down-1', 'down-1', 'down-1:attempt:1']);
+  });
+
+  test('two passes at once (say two processes) take turns: every attempt is sent once', async () => {
+    const gateway = new FakeGateway();
+    for (let i = 0; i < 6; i++) {
+      await insertInvoice(db.pool, { id: `both-${i}`, account: `acct-both-${i}`, total: '3.00' });
+      await putCard(db.pool, `acct-both-${i}`, i % 2 ? 'pm_ok_both' : 'pm_decline_both');
+    }
+    const reports = await Promise.all([pass(gateway), pass(gateway), pass(gateway)]);
+    assert.equal(reports.reduce((n, r) => n + r.charged, 0), 6);
+    const keys = gateway.sent.filter((k) => k.includes(':attempt:'));
+    assert.equal(new Set(keys).size, keys.length, keys.join(' '));
+    assert.equal(keys.length, 6);
+  });
+
+  test('an invoice marked paid meanwhile (a webhook) is not charged again, and paid is never undone', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'hook-1', account: 'acct-hook', total: '9.99' });
+    await putCard(db.pool, 'acct-hook', 'pm_decline_hook');
+    await pass(gateway);
+    await db.pool.query(`update invoicing.invoices set status = 'paid' where id = 'hook-1'`);
+    tick(60);
+    await pass(gateway);
+    assert.deepEqual(gateway.sent.filter((k) => k.startsWith('hook-1')), ['hook-1', 'hook-1:attempt:1']);
+    assert.equal(await statusOf(db.pool, 'hook-1'), 'paid');
+  });
+
+  test('a finalized invoice still refuses any change but its status', async () => {
+    await assert.rejects(db.pool.query(`update invoicing.invoices set total = 1 where id = 'ok-1'`), /a finalized invoice never changes/);
+  });
+});

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { gatewayClient } from '@vault/gateway';
+import { createHttpApp, memoryLogger } from '@vault/runtime';
+import type { TestDatabase } from '@vault/testkit';
+import { invoicingRoutes } from '../src/app.ts';
+import { createBilling } from '../src/billing.ts';
+import { ensureWebhookEndpoint, webhookUrl } from '../src/charging/webhook-endpoint.ts';
+import { loadPriceBook } from '../src/price-book-file.ts';
+import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, statusOf } from './charging-fixture.ts';
+
+const ADMIN = 'admin-token-for-webhook-tests';
+const stripe = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' });
+const URL_ = webhookUrl('http://localhost:3000');
+
+/** A delivery as the gateway signs it. */
+const delivery = (event: object, secret: string, timestamp?: number) => {
+  const payload = JSON.stringify(event);
+  return { payload, signature: stripe.webhooks.generateTestHeaderString({ payload, secret, ...(timestamp ? { timestamp } : {}) }) };
+};
+const succeeded = (id: string, invoiceId: string) => ({
+  id,
+  object: 'event',
+  type: 'payment_intent.succeeded',
+  created: Math.floor(Date.now() / 1000),
+  livemode: false,
+  data: { object: { id: `pi_for_${invoiceId}`, object: 'payment_intent', status: 'succeeded', amount: 100, metadata: { invoice_id: invoiceId, account_id: 'a', number: 'n' } } },
+});
+
+describe('gateway webhooks', () => {
+  let db: TestDatabase;
+  let http: FastifyInstance;
+  let configured: FastifyInstance;
+  const log = memoryLogger();
+  const post = (app: FastifyInstance, d: { payload: string; signature?: string }, contentType = 'application/json') =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/gateway/webhooks',
+      headers: { 'content-type': contentType, ...(d.signature ? { 'stripe-signature': d.signature } : {}) },
+      payload: d.payload,
+    });
+  const secret = async () =>
+    (await db.pool.query<{ secret: string }>('select secret from invoicing.webhook_endpoints where url = $1', [URL_])).rows[0]!.secret;
+
+  before(async () => {
+    db = await chargingDatabase();
+    const prices = loadPriceBook();
+    const billing = createBilling({ pool: db.pool, prices, graceHours: 72 });
+    const app = (secret: string | undefined) => {
+      const h = createHttpApp(log);
+      invoicingRoutes(h, { pool: db.pool, billing, prices, adminToken: ADMIN, log, webhooks: { verifier: stripe.webhooks, secret } });
+      return h;
+    };
+    http = app(undefined);
+    configured = app('whsec_configured_by_hand');
+    await Promise.all([http.ready(), configured.ready()]);
+  });
+  after(async () => {
+    await http?.close();
+    await configured?.close();
+    await db?.drop();
+  });
+
+  test('before the endpoint is registered a delivery gets 503, so the gateway delivers it again later', async () => {
+    const res = await post(http, delivery(succeeded('evt_early', 'x'), 'whsec_whatever'));
+    assert.equal(res.statusCode, 503);
+  });
+
+  test('registration stores the endpoint and its secret; a later boot reuses it; a crash in between replays the same key', async () => {
+    const gateway = new FakeGateway();
+    gateway.loseAnswers = true;
+    await assert.rejects(ensureWebhookEndpoint(db.pool, gateway, URL_, log));
+    gateway.loseAnswers = false;
+    await ensureWebhookEndpoint(db.pool, gateway, URL_, log);
+    assert.equal(gateway.endpoints.size, 1, 'the replay made no second endpoint');
+    assert.equal(gateway.sent[0], gateway.sent[1]);
+    const stored = await db.pool.query('select endpoint_id, secret from invoicing.webhook_endpoints');
+    assert.equal(stored.rows.length, 1);
+    assert.match(stored.rows[0].secret, /^whsec_/);
+    await ensureWebhookEndpoint(db.pool, gateway, URL_, log);
+    assert.equal(gateway.sent.length, 2, 'reused: nothing registered again');
+    // The gateway forgot it (its database was reset): a new endpoint and secret.
+    gateway.endpoints.clear();
+    await ensureWebhookEndpoint(db.pool, gateway, URL_, log);
+    const again = await db.pool.query('select endpoint_id, secret from invoicing.webhook_endpoints');
+    assert.notEqual(again.rows[0].endpoint_id, stored.rows[0].endpoint_id);
+    assert.equal(gateway.endpoints.size, 1);
+  });
+
+  test('payment_intent.succeeded marks the invoice paid (no bearer token); GET /v1/invoices/:id shows it', async () => {
+    await insertInvoice(db.pool, { id: 'wh-1', account: 'acct-wh', total: '12.34' });
+    const res = await post(http, delivery(succeeded('evt_1', 'wh-1'), await secret()));
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), { received: true, duplicate: false });
+    assert.equal(await statusOf(db.pool, 'wh-1'), 'paid');
+    const api = await http.inject({ method: 'GET', url: '/v1/invoices/wh-1', headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(api.json().status, 'paid');
+    assert.ok(log.lines.some((l) => /event=webhook\.received event_id=evt_1 type=payment_intent\.succeeded outcome=paid invoice_id=wh-1/.test(l)));
+  });
+
+  test('the same event again answers 200 and changes nothing; another event for a paid invoice leaves it paid', async () => {
+    const res = await post(http, delivery(succeeded('evt_1', 'wh-1'), await secret()));
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json(), { received: true, duplicate: true });
+    const other = await post(http, delivery(succeeded('evt_2', 'wh-1'), await secret()));
+    assert.deepEqual(other.json(), { received: true, duplicate: false });
+    assert.equal(await statusOf(db.pool, 'wh-1'), 'paid');
+    const events = await db.pool.query('select id, type from invoicing.gateway_events order by id');
+    assert.deepEqual(events.rows, [
+      { id: 'evt_1', type: 'payment_intent.succeeded' },
+      { id: 'evt_2', type: 'payment_intent.succeeded' },
+    ]);
+  });
+
+  test('a past_due invoice paid through the gateway becomes paid, and its charge row too', async () => {
+    await insertInvoice(db.pool, { id: 'wh-2', account: 'acct-wh2', total: '5.00', status: 'past_due' });
+    await db.pool.query(
+      `insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts) values ('wh-2', 'pi_for_wh-2', 'past_due', 3)`,
+    );
+    const res = await post(http, delivery(succeeded('evt_3', 'wh-2'), await secret()));
+    assert.equal(res.statusCode, 200);
+    assert.equal(await statusOf(db.pool, 'wh-2'), 'paid');
+    assert.equal((await chargeRow(db.pool, 'wh-2'))?.state, 'paid');
+  });
+
+  test('a bad signature, a missing one, an altered body or an old timestamp is a 400 and changes nothing', async () => {
+    await insertInvoice(db.pool, { id: 'wh-bad', account: 'acct-bad', total: '5.00' });
+    const good = delivery(succeeded('evt_bad', 'wh-bad'), await secret());
+    const cases = [
+      await post(http, delivery(succeeded('evt_bad', 'wh-bad'), 'whsec_not_ours')),
+      await post(http, { payload: good.payload }),
+      await post(http, { payload: good.payload.replace('wh-bad', 'wh-1'), signature: good.signature }),
+      await post(http, delivery(succeeded('evt_bad', 'wh-bad'), await secret(), Math.floor(Date.now() / 1000) - 3600)),
+    ];
+    assert.deepEqual(cases.map((r) => r.statusCode), [400, 400, 400, 400]);
+    assert.equal(await statusOf(db.pool, 'wh-bad'), 'finalized');
+    assert.equal((await db.pool.query(`select 1 from invoicing.gateway_events where id = 'evt_bad'`)).rowCount, 0);
+  });
+
+  test('events other than payment_intent.succeeded are acknowledged and ignored', async () => {
+    const failed = { ...succeeded('evt_failed', 'wh-bad'), type: 'payment_intent.payment_failed' };
+    const res = await post(http, delivery(failed, await secret()));
+    assert.equal(res.statusCode, 200);
+    assert.equal(await statusOf(db.pool, 'wh-bad'), 'finalized');
+  });
+
+  test('with GATEWAY_WEBHOOK_SECRET set, that secret verifies deliveries', async () => {
+    await insertInvoice(db.pool, { id: 'wh-conf', account: 'acct-conf', total: '5.00' });
+    assert.equal((await post(configured, delivery(succeeded('evt_conf', 'wh-conf'), await secret()))).statusCode, 400);
+    assert.equal((await post(configured, delivery(succeeded('evt_conf', 'wh-conf'), 'whsec_configured_by_hand'))).statusCode, 200);
+    assert.equal(await statusOf(db.pool, 'wh-conf'), 'paid');
+  });
+});

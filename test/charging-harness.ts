@@ -1,0 +1,110 @@
+// End-to-end charging fixtures: one database holding invoicing's and
+// cc-forms' schemas, the real gateway sandbox as a process, and cards put on
+// file without a browser (the SDK with the secret key, as Stripe's test mode
+// allows, then the row cc-forms would write).
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { migrate } from '@vault/db';
+import { gatewayClient, SANDBOX_SECRET_KEY, type Gateway } from '@vault/gateway';
+import { freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
+
+const CC_FORMS_MIGRATIONS = fileURLToPath(new URL('../services/cc-forms/migrations', import.meta.url));
+
+export interface ChargingWorld {
+  db: TestDatabase;
+  sandbox: RunningService;
+  gatewayPort: number;
+  sdk: Gateway;
+  close(): Promise<void>;
+}
+
+export async function chargingWorld(prefix: string, sandboxEnv: Record<string, string> = {}): Promise<ChargingWorld> {
+  const db = await freshDatabase(prefix);
+  await ensureInvoicingSchema(db.pool);
+  await migrate(db.pool, 'cc_forms', CC_FORMS_MIGRATIONS);
+  const gatewayPort = await freePort();
+  const sandbox = await startService('gateway-sandbox', {
+    DATABASE_URL: db.url,
+    GATEWAY_PORT: String(gatewayPort),
+    HOST: '127.0.0.1',
+    ...sandboxEnv,
+  });
+  const sdk = gatewayClient({ url: new URL(sandbox.url), secretKey: SANDBOX_SECRET_KEY });
+  return {
+    db,
+    sandbox,
+    gatewayPort,
+    sdk,
+    async close() {
+      await sandbox.kill('SIGTERM');
+      await db.drop();
+    },
+  };
+}
+
+let numbers = 0;
+
+/** A finalized invoice, written as finalize writes it (no lines: charging reads only the total). */
+export async function insertInvoice(pool: pg.Pool, i: { id: string; account: string; total: string; period?: string }): Promise<void> {
+  numbers += 1;
+  const period = i.period ?? '2026-10';
+  await pool.query(
+    `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, currency, total)
+     values ($1, $2, $3, ($3 || '-01')::date, ($3 || '-01')::date + interval '1 month', $4, 'USD', $5)`,
+    [i.id, i.account, period, `${period}-${String(numbers).padStart(6, '0')}`, i.total],
+  );
+}
+
+/**
+ * Puts a card on file for `account` as cc-forms does after a setup intent
+ * succeeded: the gateway customer (made once per account), the payment
+ * method attached to it, and the cards row with its brand, last4 and expiry.
+ */
+export async function putCard(w: ChargingWorld, account: string, number: string): Promise<string> {
+  const known = await w.db.pool.query<{ customer_id: string }>('select customer_id from cc_forms.customers where account_id = $1', [account]);
+  let customerId = known.rows[0]?.customer_id;
+  if (!customerId) {
+    const customer = await w.sdk.customers.create({ metadata: { account_id: account } }, { idempotencyKey: `customer:${account}` });
+    customerId = customer.id;
+    await w.db.pool.query('insert into cc_forms.customers (account_id, customer_id) values ($1, $2) on conflict do nothing', [account, customerId]);
+  }
+  const pm = await w.sdk.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
+  await w.sdk.paymentMethods.attach(pm.id, { customer: customerId });
+  await w.db.pool.query(
+    `insert into cc_forms.cards (account_id, customer_id, payment_method_id, setup_intent_id, brand, last4, exp_month, exp_year)
+     values ($1, $2, $3, 'seti_put_by_test', $4, $5, 12, 2034)
+     on conflict (account_id) do update set payment_method_id = excluded.payment_method_id, brand = excluded.brand,
+       last4 = excluded.last4, added_at = now()`,
+    [account, customerId, pm.id, pm.card?.brand ?? 'visa', pm.card?.last4 ?? number.slice(-4)],
+  );
+  return pm.id;
+}
+
+export async function statuses(pool: pg.Pool): Promise<Record<string, string>> {
+  const { rows } = await pool.query<{ id: string; status: string }>('select id, status from invoicing.invoices order by id');
+  return Object.fromEntries(rows.map((r) => [r.id, r.status]));
+}
+
+/** Every PaymentIntent the sandbox holds for the invoice (by its metadata), and their charges. */
+export async function gatewayRecord(sdk: Gateway, customerId: string | undefined, invoiceId: string) {
+  if (!customerId) return { intents: 0, succeeded: 0, failed: 0 };
+  const intents = [];
+  for await (const pi of sdk.paymentIntents.list({ customer: customerId, limit: 100 })) {
+    if (pi.metadata?.invoice_id === invoiceId) intents.push(pi);
+  }
+  let succeeded = 0;
+  let failed = 0;
+  for (const pi of intents) {
+    for await (const ch of sdk.charges.list({ payment_intent: pi.id, limit: 100 })) {
+      if (ch.status === 'succeeded') succeeded++;
+      if (ch.status === 'failed') failed++;
+    }
+  }
+  return { intents: intents.length, succeeded, failed };
+}
+
+export async function customerOf(pool: pg.Pool, account: string): Promise<string | undefined> {
+  const { rows } = await pool.query<{ customer_id: string }>('select customer_id from cc_forms.customers where account_id = $1', [account]);
+  return rows[0]?.customer_id;
+}

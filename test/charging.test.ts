@@ -1,0 +1,161 @@
+// Issue 5's charging against the real gateway sandbox: `vault charge` passes,
+// the retry schedule, cards added late, and the invoicing app's own loop and
+// webhooks.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { createHttpApp, memoryLogger } from '@vault/runtime';
+import { eventually, freePort, startService } from '@vault/testkit';
+import { invoicingRoutes } from '../services/invoicing/src/app.ts';
+import { createBilling } from '../services/invoicing/src/billing.ts';
+import { loadPriceBook } from '../services/invoicing/src/price-book-file.ts';
+import { chargingWorld, customerOf, gatewayRecord, insertInvoice, putCard, statuses, type ChargingWorld } from './charging-harness.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const ADMIN = 'admin-token-charging-e2e';
+
+function vault(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/vault.js', ...args], { cwd: root, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('charging finalized invoices through the gateway sandbox', () => {
+  let w: ChargingWorld;
+  let env: NodeJS.ProcessEnv;
+  let http: FastifyInstance;
+  const api = async (id: string) =>
+    (await http.inject({ method: 'GET', url: `/v1/invoices/${id}`, headers: { authorization: `Bearer ${ADMIN}` } })).json();
+
+  before(async () => {
+    w = await chargingWorld('charging_e2e');
+    env = { DATABASE_URL: w.db.url, GATEWAY_PORT: String(w.gatewayPort), PAYMENT_RETRY_SCHEDULE: 'PT0.2S,PT0.2S', ADMIN_TOKEN: ADMIN };
+    http = createHttpApp(memoryLogger());
+    const prices = loadPriceBook();
+    invoicingRoutes(http, { pool: w.db.pool, billing: createBilling({ pool: w.db.pool, prices, graceHours: 72 }), prices, adminToken: ADMIN, log: memoryLogger() });
+    await http.ready();
+  });
+  after(async () => {
+    await http?.close();
+    await w?.close();
+  });
+
+  test('`vault charge`: 4242 is paid at once; 4000 0000 0000 0341 is declined, retried twice, then past_due; no card is past_due; totals ≤ 0 (or below the gateway minimum of 50 cents) are never charged', async () => {
+    await insertInvoice(w.db.pool, { id: 'inv-visa', account: 'acct-visa', total: '52.58' });
+    await insertInvoice(w.db.pool, { id: 'inv-decline', account: 'acct-decline', total: '21.39' });
+    await insertInvoice(w.db.pool, { id: 'inv-nocard', account: 'acct-nocard', total: '7.00' });
+    await insertInvoice(w.db.pool, { id: 'inv-zero', account: 'acct-visa-zero', total: '0.00' });
+    await insertInvoice(w.db.pool, { id: 'inv-credit', account: 'acct-visa-zero', total: '-3.61', period: '2026-11' });
+    await insertInvoice(w.db.pool, { id: 'inv-tiny', account: 'acct-visa-zero', total: '0.49', period: '2026-12' });
+    await putCard(w, 'acct-visa', '4242424242424242');
+    await putCard(w, 'acct-decline', '4000000000000341');
+    await putCard(w, 'acct-visa-zero', '4242424242424242');
+
+    const first = await vault(['charge'], env);
+    assert.equal(first.status, 0, first.stderr + first.stdout);
+    assert.match(first.stdout, /charged 2 invoice\(s\): 1 paid, 1 declined; 1 past_due \(1 with no card on file\); 0 left for a later pass/);
+    assert.match(first.stdout, /event=charge\.attempt invoice_id=inv-decline attempt=1 step=confirm outcome=declined .*decline_code=generic_decline count#charges\.declined=1/);
+    assert.deepEqual(await statuses(w.db.pool), {
+      'inv-credit': 'finalized',
+      'inv-decline': 'finalized',
+      'inv-nocard': 'past_due',
+      'inv-tiny': 'finalized',
+      'inv-visa': 'paid',
+      'inv-zero': 'finalized',
+    });
+    assert.equal((await api('inv-visa')).status, 'paid');
+    assert.equal((await api('inv-nocard')).status, 'past_due');
+
+    await sleep(250);
+    const second = await vault(['charge'], env);
+    assert.match(second.stdout, /charged 1 invoice\(s\): 0 paid, 1 declined; 0 past_due/);
+    assert.equal((await api('inv-decline')).status, 'finalized', 'still retrying');
+    await sleep(250);
+    const third = await vault(['charge'], env);
+    assert.match(third.stdout, /charged 1 invoice\(s\): 0 paid, 1 declined; 1 past_due \(0 with no card on file\)/);
+    assert.equal((await api('inv-decline')).status, 'past_due');
+    await sleep(250);
+    const fourth = await vault(['charge'], env);
+    assert.match(fourth.stdout, /charged 0 invoice\(s\)/, 'past_due waits for another card');
+
+    const visa = await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-visa'), 'inv-visa');
+    assert.deepEqual(visa, { intents: 1, succeeded: 1, failed: 0 });
+    const pi = (await w.db.pool.query('select payment_intent_id from invoicing.charges where invoice_id = $1', ['inv-visa'])).rows[0].payment_intent_id;
+    const intent = await w.sdk.paymentIntents.retrieve(pi);
+    assert.deepEqual([intent.amount, intent.currency, intent.status, intent.metadata], [5258, 'usd', 'succeeded', { invoice_id: 'inv-visa', account_id: 'acct-visa', number: intent.metadata.number }]);
+    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-decline'), 'inv-decline'), { intents: 1, succeeded: 0, failed: 3 });
+    const zero = await customerOf(w.db.pool, 'acct-visa-zero');
+    assert.equal((await w.sdk.paymentIntents.list({ customer: zero! })).data.length, 0, 'no PaymentIntent for totals ≤ 0 or below the minimum');
+  });
+
+  test('no card, then a card added: the next pass charges it and the invoice is paid, with one succeeded charge', async () => {
+    assert.equal((await api('inv-nocard')).status, 'past_due');
+    await putCard(w, 'acct-nocard', '4242424242424242');
+    const run = await vault(['charge'], env);
+    assert.match(run.stdout, /charged 1 invoice\(s\): 1 paid/);
+    assert.equal((await api('inv-nocard')).status, 'paid');
+    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-nocard'), 'inv-nocard'), { intents: 1, succeeded: 1, failed: 0 });
+  });
+
+  test('a past_due invoice after three declines is charged again once another card is added, continuing the attempt numbers', async () => {
+    await putCard(w, 'acct-decline', '5555555555554444');
+    const run = await vault(['charge'], env);
+    assert.match(run.stdout, /event=charge\.attempt invoice_id=inv-decline attempt=4 step=confirm outcome=succeeded/);
+    assert.equal((await api('inv-decline')).status, 'paid');
+    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-decline'), 'inv-decline'), { intents: 1, succeeded: 1, failed: 3 });
+  });
+
+  test('the gateway unreachable: `vault charge` leaves the invoice for later and exits 1', async () => {
+    await insertInvoice(w.db.pool, { id: 'inv-offline', account: 'acct-visa', total: '1.00', period: '2026-11' });
+    const run = await vault(['charge'], { ...env, GATEWAY_PORT: String(await freePort()) });
+    assert.equal(run.status, 1, run.stdout);
+    assert.match(run.stdout, /1 left for a later pass after an error/, run.stderr);
+    assert.equal((await api('inv-offline')).status, 'finalized');
+    const back = await vault(['charge'], env);
+    assert.equal(back.status, 0);
+    assert.equal((await api('inv-offline')).status, 'paid');
+  });
+
+  test('`vault charge` with an argument is a usage error, exit 2', async () => {
+    const run = await vault(['charge', '--now'], env);
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /charge: .*--now/);
+    assert.match(run.stderr, /usage: vault/);
+  });
+
+  test('the invoicing app registers its webhook endpoint at boot, charges in its loop, and records the gateway\'s payment_intent.succeeded', async () => {
+    await insertInvoice(w.db.pool, { id: 'inv-app', account: 'acct-app', total: '25.00' });
+    await putCard(w, 'acct-app', '4242424242424242');
+    const port = await freePort();
+    const app = await startService('invoicing', {
+      ...(env as Record<string, string>),
+      INVOICING_PORT: String(port),
+      HOST: '127.0.0.1',
+      CHARGE_EVERY_SECONDS: '0.2',
+    });
+    try {
+      await eventually('inv-app paid', async () => (await api('inv-app')).status === 'paid', 20_000);
+      const endpoints = await w.sdk.webhookEndpoints.list();
+      assert.deepEqual(endpoints.data.map((e) => e.url), [`http://localhost:${port}/v1/gateway/webhooks`]);
+      const stored = await w.db.pool.query('select endpoint_id from invoicing.webhook_endpoints');
+      assert.deepEqual(stored.rows, [{ endpoint_id: endpoints.data[0]!.id }]);
+      const pi = (await w.db.pool.query('select payment_intent_id from invoicing.charges where invoice_id = $1', ['inv-app'])).rows[0].payment_intent_id;
+      const event = (await w.sdk.events.list({ type: 'payment_intent.succeeded', limit: 100 })).data.find(
+        (e) => (e.data.object as { id: string }).id === pi,
+      );
+      assert.ok(event, 'the sandbox emitted payment_intent.succeeded');
+      await eventually('the delivery recorded', async () => (await w.db.pool.query('select 1 from invoicing.gateway_events where id = $1', [event.id])).rowCount === 1, 20_000);
+      assert.ok(app.lines.some((l) => l.includes(`event=webhook.received event_id=${event.id}`)), app.lines.join('\n'));
+    } finally {
+      await app.kill('SIGTERM');
+    }
+  });
+});
