@@ -31,8 +31,6 @@ export const VaultSettings = z.object({
   GATEWAY_WEBHOOK_SECRET: optionalString,
   /** Where the gateway reaches invoicing (its webhooks); unset: http://localhost:INVOICING_PORT. */
   INVOICING_URL: optionalString,
-  /** Where customers reach the card form; unset: http://localhost:CC_FORMS_PORT. */
-  CC_FORMS_URL: optionalString,
   /** Waits before each retry of a declined charge (ISO-8601 durations); billing-rules.md: two retries. */
   PAYMENT_RETRY_SCHEDULE: z.preprocess(
     blankToUndefined,
