@@ -1,6 +1,6 @@
 // Which gateway is only configuration: the sandbox by default, Stripe's API
 // (test or live mode) by setting GATEWAY_URL and the keys. Same code for both.
-import type { VaultSettings } from '@vault/runtime';
+import { ConfigError, type VaultSettings } from '@vault/runtime';
 
 /** The sandbox's own keys, used when GATEWAY_URL is unset (the local sandbox). */
 export const SANDBOX_SECRET_KEY = 'sk_test_vault_sandbox';
@@ -22,7 +22,8 @@ export interface GatewayConfig {
   webhookSecret: string | undefined;
 }
 
-export class GatewayConfigError extends Error {}
+/** A ConfigError, so every app's boot reports it as `config.invalid` and exits 1. */
+export class GatewayConfigError extends ConfigError {}
 
 /** The gateway settings, resolved once at boot. */
 export function gatewayConfig(settings: VaultSettings): GatewayConfig {
@@ -32,7 +33,9 @@ export function gatewayConfig(settings: VaultSettings): GatewayConfig {
   const publishableKey = settings.GATEWAY_PUBLISHABLE_KEY ?? (configured ? undefined : SANDBOX_PUBLISHABLE_KEY);
   // A real gateway with made-up keys would fail at the first charge; say so at boot instead.
   if (!secretKey || !publishableKey) {
-    throw new GatewayConfigError('GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY are required when GATEWAY_URL is set');
+    throw new GatewayConfigError([
+      { variable: 'GATEWAY_URL', message: 'GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY are required when GATEWAY_URL is set' },
+    ]);
   }
   const jsUrl = new URL(
     settings.GATEWAY_JS_URL ?? (url.hostname === STRIPE_API_HOST ? STRIPE_JS_URL : new URL('/v3/', url).toString()),

@@ -58,7 +58,15 @@ export async function runApp(def: AppDefinition): Promise<void> {
   const migrated = await migrate(db.pool, def.schema, def.migrations);
   log.info('db.migrated', { schema: def.schema, applied: migrated.applied.length });
   const http = createHttpApp(log);
-  const built = (await def.build({ settings, db, http, log })) ?? {};
+  let built: { stop?(): Promise<void> };
+  try {
+    built = (await def.build({ settings, db, http, log })) ?? {};
+  } catch (err) {
+    // Settings an app derives in build (the gateway's, say) fail like the parsed ones.
+    if (!(err instanceof ConfigError)) throw err;
+    log.error('config.invalid', err);
+    process.exit(1);
+  }
   const port = def.port(settings);
   const address = await http.listen({ port, host: settings.HOST });
   log.info('app.listening', { url: address.replace('0.0.0.0', 'localhost'), port });
