@@ -14,7 +14,8 @@ const { startKafka, stopKafka } = await import('../packages/kafka-local/src/inde
 const { logfmt } = await import('../packages/runtime/src/logfmt.ts');
 
 const root = new URL('..', import.meta.url).pathname;
-const home = join(root, '.vault', 'test');
+// TEST_HOME, TEST_PG_PORT and TEST_KAFKA_PORT let two runs share a machine.
+const home = process.env.TEST_HOME ?? join(root, '.vault', 'test');
 const filters = process.argv.slice(2);
 const log = (line) => process.stdout.write(`${line}\n`);
 

@@ -176,7 +176,6 @@ describe('charging survives kill -9 at any moment, and replays of every request 
       assert.ok(hooks.length >= OK * 3, `every succeeded event replayed (${hooks.length})`);
       assert.deepEqual([...new Set(hooks)], [200], 'replayed deliveries answer 200');
       await sleep(1_000);
-      assert.ok(kills >= 12);
       assert.ok(midFlight >= 1, 'at least one kill landed between the gateway committing a charge and answering it');
       seen.push(...app.lines);
       t.diagnostic(`killed ${kills} times, ${midFlight} right after the gateway committed a charge; ` + JSON.stringify({
@@ -204,6 +203,16 @@ describe('charging survives kill -9 at any moment, and replays of every request 
       // Replays never add a charge: one success, or exactly the three declines of the schedule.
       assert.deepEqual([final[p.id], record.succeeded, record.failed, record.intents], [p.expect, ...want], p.id);
     }
+    // The whole gateway, not found by metadata: a second PaymentIntent or a charge
+    // the metadata does not name would count here too. (One success per PaymentIntent
+    // is the sandbox's own rule, so a double charge can only be a second PaymentIntent.)
+    const charged = PLAN.filter((p) => p.card && p.expect !== 'finalized');
+    const gateway = await w.db.pool.query<{ intents: number; succeeded: number; failed: number }>(
+      `select (select count(*)::int from gateway_sandbox.payment_intents) as intents,
+              (select count(*)::int from gateway_sandbox.charges where status = 'succeeded') as succeeded,
+              (select count(*)::int from gateway_sandbox.charges where status = 'failed') as failed`,
+    );
+    assert.deepEqual(gateway.rows[0], { intents: charged.length, succeeded: OK, failed: 3 * (charged.length - OK) });
     const events = await w.db.pool.query<{ n: number }>(`select count(*)::int as n from invoicing.gateway_events where type = 'payment_intent.succeeded'`);
     assert.equal(events.rows[0]!.n, OK, 'each payment_intent.succeeded recorded once');
   });

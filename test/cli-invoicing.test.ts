@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import { freshDatabase, vault, type TestDatabase } from '@vault/testkit';
 import { lookupToken } from '../services/invoicing/src/auth/tokens.ts';
 import { parseCsv, unguardText } from '../services/invoicing/src/exports/csv.ts';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-const vault = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  spawnSync(process.execPath, ['bin/vault.js', ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
 
 describe('the vault command for invoicing', () => {
   let db: TestDatabase;
@@ -20,7 +14,7 @@ describe('the vault command for invoicing', () => {
   after(() => db.drop());
 
   test('`vault token create --finance` migrates invoicing, prints only a finance token on stdout, exit 0', async () => {
-    const r = vault(['token', 'create', '--finance'], env);
+    const r = await vault(['token', 'create', '--finance'], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^vt_fin_[\w-]+\n$/);
     assert.deepEqual(await lookupToken(db.pool, r.stdout.trim()), { kind: 'finance' });
@@ -28,13 +22,13 @@ describe('the vault command for invoicing', () => {
   });
 
   test('`vault token create --account acct-1` prints the account token, and its sign-in link on stderr', async () => {
-    const r = vault(['token', 'create', '--account', 'acct-1'], env);
+    const r = await vault(['token', 'create', '--account', 'acct-1'], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^vt_acct_[\w-]+\n$/);
     const token = r.stdout.trim();
     assert.deepEqual(await lookupToken(db.pool, token), { kind: 'account', accountId: 'acct-1' });
     assert.ok(r.stderr.includes(`http://localhost:3456/signin?token=${token}`), r.stderr);
-    const second = vault(['token', 'create', '--account', 'acct-1'], env);
+    const second = await vault(['token', 'create', '--account', 'acct-1'], env);
     assert.equal(second.status, 0, second.stderr);
     assert.notEqual(second.stdout, r.stdout, 'each run a new token');
   });
@@ -51,7 +45,7 @@ describe('the vault command for invoicing', () => {
          ('inv-1', 2, 'shop', 'adjustment', 'web.1', 'dyno:standard-1x', -0.1444444, 25.00, -3.61, '=Credit for 2026-09, "web.1"', '2026-09', 0),
          ('inv-9', 1, 'shop', 'dyno', 'web.1', 'dyno:basic', 1, 7.00, 7.00, 'september', null, 0)`,
     );
-    const r = vault(['export', 'lines', '--period', '2026-10'], env);
+    const r = await vault(['export', 'lines', '--period', '2026-10'], env);
     assert.equal(r.status, 0, r.stderr);
     const records = parseCsv(r.stdout);
     assert.equal(records[0]!.join(','), 'number,invoice_id,account_id,period,position,app_id,kind,key,product,quantity,unit_price,amount,adjusts,description');
@@ -63,7 +57,7 @@ describe('the vault command for invoicing', () => {
     assert.deepEqual(records.at(-1), ['TOTAL', '2', '', '', '', '', '', '', '', '', '', '21.39', '', '']);
     assert.match(r.stderr, /lines\.csv for 2026-10: 2 rows, control total 21\.39/);
 
-    const invoices = vault(['export', 'invoices', '--period=2026-10'], env);
+    const invoices = await vault(['export', 'invoices', '--period=2026-10'], env);
     assert.equal(invoices.status, 0, invoices.stderr);
     assert.equal(
       invoices.stdout,
@@ -74,7 +68,7 @@ describe('the vault command for invoicing', () => {
     assert.match(invoices.stderr, /invoices\.csv for 2026-10: 1 rows, control total 21\.39, line_count 2/);
   });
 
-  test('bad arguments exit 2 with the usage, naming what is wrong, before touching the database', () => {
+  test('bad arguments exit 2 with the usage, naming what is wrong, before touching the database', async () => {
     const cases: [string[], RegExp][] = [
       [['export', 'nope', '--period', '2026-10'], /unknown export nope/],
       [['export', 'nope'], /unknown export nope/],
@@ -89,7 +83,7 @@ describe('the vault command for invoicing', () => {
     ];
     // No DATABASE_URL and an unusable embedded home: parsing alone must decide.
     for (const [args, message] of cases) {
-      const r = vault(args, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+      const r = await vault(args, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message, args.join(' '));
       assert.match(r.stderr, /usage: vault/, args.join(' '));

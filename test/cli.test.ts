@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { eventually, freePort, freshDatabase, type TestDatabase } from '@vault/testkit';
+import { eventually, freePort, freshDatabase, vault, type TestDatabase } from '@vault/testkit';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const vault = (args: string[], env: NodeJS.ProcessEnv) =>
-  spawnSync(process.execPath, ['bin/vault.js', ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
 
 describe('the vault command', () => {
   let db: TestDatabase;
@@ -15,27 +13,27 @@ describe('the vault command', () => {
   });
   after(() => db.drop());
 
-  test('`vault migrate` migrates every app into its own schema, and is idempotent', () => {
-    const first = vault(['migrate'], { DATABASE_URL: db.url });
+  test('`vault migrate` migrates every app into its own schema, and is idempotent', async () => {
+    const first = await vault(['migrate'], { DATABASE_URL: db.url });
     assert.equal(first.status, 0, first.stderr);
     for (const schema of ['bus', 'metering', 'invoicing', 'cc_forms', 'gateway_sandbox']) {
       assert.match(first.stdout, new RegExp(`event=db.migrated schema=${schema} `));
     }
     assert.match(first.stdout, /schema=bus applied=1 /);
-    const second = vault(['migrate'], { DATABASE_URL: db.url });
+    const second = await vault(['migrate'], { DATABASE_URL: db.url });
     assert.equal(second.status, 0, second.stderr);
     assert.match(second.stdout, /schema=bus applied=0 already_applied=1/);
   });
 
-  test('an unknown command exits 2 with the usage', () => {
-    const r = vault(['frobnicate'], {});
+  test('an unknown command exits 2 with the usage', async () => {
+    const r = await vault(['frobnicate'], {});
     assert.equal(r.status, 2);
     assert.match(r.stderr, /unknown command frobnicate/);
     assert.match(r.stderr, /usage: vault/);
   });
 
-  test('bad configuration exits 1 and names the variable', () => {
-    const r = vault(['migrate'], { DATABASE_URL: db.url, INVOICE_GRACE_HOURS: 'soon' });
+  test('bad configuration exits 1 and names the variable', async () => {
+    const r = await vault(['migrate'], { DATABASE_URL: db.url, INVOICE_GRACE_HOURS: 'soon' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /INVOICE_GRACE_HOURS/);
   });

@@ -2,33 +2,18 @@
 // `vault finalize --period 2026-10`, gives exactly october-invoices.json through
 // the API; a late dyno.stopped shows as a credit on November's draft.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { DateTime } from 'luxon';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
-import { eventually } from '@vault/testkit';
+import { eventually, vault } from '@vault/testkit';
 import { invoicingRoutes } from '../services/invoicing/src/app.ts';
 import { createBilling } from '../services/invoicing/src/billing.ts';
 import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
 import { loadPriceBook } from '../services/invoicing/src/price-book-file.ts';
 import { ADMIN, AUTH, exampleText, startMetering, stats, type Metering } from '../services/metering/test/harness.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const expected = JSON.parse(exampleText('october-invoices.json')) as { account_id: string; lines: object[] }[];
-
-function vault(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/vault.js', ...args], { cwd: root, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 /** The fields october-invoices.json states, from an API invoice. */
 const asExpected = (inv: Record<string, unknown> & { lines: Record<string, unknown>[] }) => ({

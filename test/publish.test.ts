@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { eventually, freePort, freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
+import { eventually, freePort, freshDatabase, testKafkaBrokers, uniqueName, vault, type TestDatabase } from '@vault/testkit';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const examples = fileURLToPath(new URL('../../shared/spec/examples/', import.meta.url));
@@ -35,8 +35,7 @@ describe('`vault publish` puts NDJSON on the real Kafka topic that a running met
     await db.drop();
   });
 
-  const publish = (args: string[], input?: string) =>
-    spawnSync(process.execPath, ['bin/vault.js', 'publish', ...args], { cwd: root, env, encoding: 'utf8', ...(input ? { input } : {}) });
+  const publish = (args: string[], input?: string) => vault(['publish', ...args], env, input);
 
   async function stats(): Promise<Record<string, number> | undefined> {
     const res = await fetch(`http://127.0.0.1:${port}/v1/stats`, { headers: { authorization: `Bearer ${ADMIN}` } }).catch(() => undefined);
@@ -44,16 +43,16 @@ describe('`vault publish` puts NDJSON on the real Kafka topic that a running met
   }
 
   test('october from a file, again, then invalid from stdin: counts, line numbers and exit status', { timeout: 120_000 }, async () => {
-    const first = publish([examples + 'october.ndjson']);
+    const first = await publish([examples + 'october.ndjson']);
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stdout, /published 15 lines to \S+ \(kafka bus\): 13 accepted, 2 duplicate, 0 rejected/);
     await eventually('metering to apply october', async () => (await stats())?.events_applied === 13, 60_000);
 
-    const again = publish([examples + 'october.ndjson']);
+    const again = await publish([examples + 'october.ndjson']);
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /0 accepted, 15 duplicate, 0 rejected/);
 
-    const bad = publish([], readFileSync(examples + 'invalid.ndjson', 'utf8'));
+    const bad = await publish([], readFileSync(examples + 'invalid.ndjson', 'utf8'));
     assert.equal(bad.status, 1);
     assert.match(bad.stdout, /10 rejected/);
     const lines = bad.stderr.trim().split('\n').filter((l) => l.startsWith('line '));
@@ -66,8 +65,8 @@ describe('`vault publish` puts NDJSON on the real Kafka topic that a running met
     }, 60_000);
   });
 
-  test('a missing file is a usage error', () => {
-    const r = publish(['/nonexistent.ndjson']);
+  test('a missing file is a usage error', async () => {
+    const r = await publish(['/nonexistent.ndjson']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /cannot read \/nonexistent.ndjson/);
   });

@@ -79,6 +79,7 @@ export const InvoiceList = z.object({ invoices: z.array(Invoice) });
 /** `GET /v1/holds`: one entry per held account; account_id null for usage no account owns. */
 export const HeldAccount = z.object({ account_id: z.string().nullable(), period: PeriodKey, holds: z.array(Hold) });
 export const HoldList = z.object({ period: PeriodKey, held: z.array(HeldAccount) });
+export type HoldList = z.infer<typeof HoldList>;
 
 export const PeriodQuery = z.object({ period: PeriodKey.optional() }).strict();
 export const RequiredPeriodQuery = z.object({ period: PeriodKey }).strict();

@@ -78,3 +78,4 @@ export function freePort(): Promise<number> {
   });
 }
 export * from './service.ts';
+export * from './vault-cli.ts';

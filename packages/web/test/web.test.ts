@@ -1,5 +1,5 @@
-// The shared web pieces: escaping, cookies, cookie sessions by table, CSRF
-// tokens, the CSP writer.
+// The shared web pieces: escaping, the page document, cookies, cookie
+// sessions by table and over HTTP, CSRF tokens, the CSP writer.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -10,12 +10,17 @@ import {
   cookieSessions,
   csrfToken,
   csrfValid,
+  errorStatus,
   escape,
   html,
+  pageDocument,
   pageHeaders,
   parseCookies,
+  sendPage,
+  sessionCookie,
   sessionCookieHeader,
   trusted,
+  type CookieReply,
 } from '../src/index.ts';
 
 describe('the html tag', () => {
@@ -25,6 +30,27 @@ describe('the html tag', () => {
     assert.equal(html`<ul>${['a', '<b>'].map((x) => html`<li>${x}</li>`)}</ul>`.toString(), '<ul><li>a</li><li>&lt;b&gt;</li></ul>');
     assert.equal(html`${null}${undefined}${false}${0}`.toString(), '0');
     assert.equal(html`<style>${trusted('a>b{font:"x"}')}</style>`.toString(), '<style>a>b{font:"x"}</style>');
+  });
+});
+
+describe('the page document', () => {
+  test('no-referrer meta, the titled head with the app’s extras, the brand bar with its header, the body in main', () => {
+    const doc = pageDocument({ title: 'A & B', head: html`<link rel="stylesheet" href="/x.css">`, header: html`<nav></nav>`, body: html`<p>hi</p>` }).toString();
+    assert.match(doc, /^<!doctype html>\n<html lang="en">\n<head>\n/);
+    assert.match(doc, /<meta name="referrer" content="no-referrer">\n<title>A &amp; B · The Vault<\/title>\n<link rel="stylesheet" href="\/x.css">\n<\/head>/);
+    assert.match(doc, /<header><div class="wrap"><a class="brand" href="\/">The Vault<\/a><nav><\/nav><\/div><\/header>\n<main id="main"><div class="wrap">\n<p>hi<\/p>\n<\/div><\/main>/);
+  });
+
+  test('sendPage answers HTML with the status; errorStatus keeps an error’s own 4xx/5xx and makes anything else 500', () => {
+    const sent: unknown[] = [];
+    const reply = {
+      code: (status: number) => (sent.push(status), reply),
+      type: (type: string) => (sent.push(type), reply),
+      send: (body: string) => (sent.push(body), 'sent'),
+    };
+    assert.equal(sendPage(reply, 404, html`<p>${'<x>'}</p>`), 'sent');
+    assert.deepEqual(sent, [404, 'text/html; charset=utf-8', '<p>&lt;x&gt;</p>']);
+    assert.deepEqual([{ statusCode: 400 }, { statusCode: 503 }, { statusCode: 302 }, { statusCode: 600 }, {}].map(errorStatus), [400, 503, 500, 500, 500]);
   });
 });
 
@@ -101,6 +127,44 @@ describe('cookie sessions by table', () => {
     await sessions.open(db.pool, 'acct-3');
     const { rows } = await db.pool.query('select account_id from app.sessions');
     assert.deepEqual(rows, [{ account_id: 'acct-3' }]);
+  });
+
+  test('over HTTP: sign-in sets a fresh cookie and closes the old session, the guard redirects and forgets a dead cookie, sign-out clears it', async () => {
+    const cookie = sessionCookie({ name: 'sid', sessions, pool: db.pool });
+    const answer = () => {
+      const out = { headers: [] as string[], redirect: undefined as string | undefined };
+      const reply: CookieReply = {
+        header: (name, value) => out.headers.push(`${name}: ${value}`),
+        redirect: (url, code) => (out.redirect = `${code} ${url}`),
+      };
+      return { out, reply };
+    };
+    const request = (id?: string, protocol = 'http') => ({ headers: { cookie: id === undefined ? undefined : `other=1; sid=${id}` }, protocol });
+
+    const planted = await sessions.open(db.pool, 'acct-planted');
+    const first = answer();
+    await cookie.signIn(request(planted, 'https'), first.reply, 'acct-4');
+    const id = /^set-cookie: sid=([A-Za-z0-9_-]{43}); Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure$/.exec(first.out.headers.join())?.[1];
+    assert.ok(id, first.out.headers.join());
+    assert.notEqual(id, planted);
+    assert.equal(await sessions.account(db.pool, planted), undefined, 'the planted session is closed');
+    assert.equal(cookie.idOf(request(id)), id);
+    assert.deepEqual(await cookie.current(request(id)), { accountId: 'acct-4', sessionId: id });
+
+    const live = answer();
+    assert.deepEqual(await cookie.required(request(id), live.reply), { accountId: 'acct-4', sessionId: id });
+    assert.deepEqual(live.out, { headers: [], redirect: undefined });
+    const none = answer();
+    assert.equal(await cookie.required(request(), none.reply), undefined);
+    assert.deepEqual(none.out, { headers: [], redirect: '303 /' });
+    const dead = answer();
+    assert.equal(await cookie.required(request('B'.repeat(43)), dead.reply), undefined);
+    assert.deepEqual(dead.out, { headers: ['set-cookie: sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0'], redirect: '303 /' });
+
+    const out = answer();
+    await cookie.signOut(request(id), out.reply);
+    assert.deepEqual(out.out.headers, ['set-cookie: sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    assert.equal(await cookie.current(request(id)), undefined);
   });
 
   test('the table name must be a plain schema-qualified name', () => {

@@ -15,14 +15,18 @@ describe('putting a card on file', () => {
     await w?.close();
   });
 
-  test('a setup intent is opened for the account’s customer, created once with idempotency key customer:<account>', async () => {
+  test('a setup intent is opened for the account’s customer, created once (its idempotency key: gateway.test.ts); the client secret is the gateway’s', async () => {
     const b = await signIn(w, await accountToken(w, 'acct-card-1'));
     const first = await b.postJson('/card/setup-intents', {});
     assert.equal(first.statusCode, 201);
     assert.match(first.json().client_secret, /^seti_[0-9a-f]+_secret_[0-9a-f]+$/);
     const second = await b.postJson('/card/setup-intents', {});
     assert.equal(second.statusCode, 201);
-    assert.deepEqual(w.gateway.customerKeys, ['customer:acct-card-1'], 'the customer is created once');
+    assert.deepEqual(
+      [first.json().client_secret, second.json().client_secret],
+      [...w.gateway.setupIntents.values()].map((si) => si.clientSecret),
+    );
+    assert.deepEqual(w.gateway.customerCalls, ['acct-card-1'], 'the customer is created once');
     const { rows } = await w.db.pool.query('select customer_id from cc_forms.customers where account_id = $1', ['acct-card-1']);
     const customer = [...w.gateway.customers.values()].find((c) => c.accountId === 'acct-card-1')!;
     assert.equal(rows[0]?.customer_id, customer.id);
@@ -141,6 +145,7 @@ describe('putting a card on file', () => {
 
   test('no client secret reaches the logs', async () => {
     const lines = w.log.lines.join('\n');
+    assert.ok(w.gateway.setupIntents.size > 0, 'the tests above opened setup intents');
     for (const si of w.gateway.setupIntents.values()) assert.ok(!lines.includes(si.clientSecret));
   });
 });

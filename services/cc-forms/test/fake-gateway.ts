@@ -1,6 +1,7 @@
 // An in-memory stand-in for the gateway's server API, for cc-forms' own tests:
 // enough to open setup intents, confirm them as the browser would, and see
-// what cc-forms asked for. The browser test uses the real sandbox.
+// what cc-forms asked for. The SDK side (idempotency keys, parameters) is
+// checked by gateway.test.ts; the browser test uses the real sandbox.
 import { randomBytes } from 'node:crypto';
 import { GatewayUnavailable, type CardGateway, type PaymentMethodSeen, type SetupIntentSeen } from '../src/gateway/cards.ts';
 
@@ -10,8 +11,8 @@ export interface FakeGateway extends CardGateway {
   customers: Map<string, { id: string; accountId: string; defaultPaymentMethod?: string }>;
   setupIntents: Map<string, SetupIntentSeen & { clientSecret: string }>;
   paymentMethods: Map<string, PaymentMethodSeen>;
-  /** Idempotency keys used for customers. */
-  customerKeys: string[];
+  /** The account of each createCustomer call, in order. */
+  customerCalls: string[];
   /** What the browser's confirmCardSetup would do with a working card. */
   confirm(setupIntentId: string, card?: { brand?: string; last4?: string; expMonth?: number; expYear?: number }): string;
   /** Every call fails as if the gateway were down. */
@@ -23,13 +24,12 @@ export function fakeGateway(): FakeGateway {
     customers: new Map(),
     setupIntents: new Map(),
     paymentMethods: new Map(),
-    customerKeys: [],
+    customerCalls: [],
     down: false,
     async createCustomer(accountId) {
       check();
-      const key = `customer:${accountId}`;
-      fake.customerKeys.push(key);
-      // Idempotent as the real gateway: the same key gives the same customer.
+      fake.customerCalls.push(accountId);
+      // Idempotent as the real gateway (key customer:<account_id>): the same account, the same customer.
       const existing = [...fake.customers.values()].find((c) => c.accountId === accountId);
       if (existing) return existing.id;
       const customer = { id: id('cus'), accountId };

@@ -159,6 +159,7 @@ describe('CSRF on every state-changing request', () => {
     const { rowCount } = await w.db.pool.query(`select 1 from cc_forms.card_attempts where account_id = 'acct-web-1'`);
     assert.equal(rowCount, 0, 'no attempt was counted');
     assert.equal(w.gateway.setupIntents.size, 0, 'the gateway was never called');
+    assert.deepEqual(w.gateway.customerCalls, [], 'no customer either');
   });
 
   test('POST /signout without the token is a 403 page and the session lives on; with it, the session ends', async () => {

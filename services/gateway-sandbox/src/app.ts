@@ -1,9 +1,7 @@
 // The sandbox's HTTP surface on a fastify instance made by createHttpApp:
 // Stripe's wire format (form bodies, Request-Id, Stripe-Version), its errors,
-// its keys, and the resources. Background delivery lives in webhooks/deliver.ts.
+// its keys, and the resources; started with the delivery loop (webhooks/deliver.ts).
 import type { FastifyInstance } from 'fastify';
-import type pg from 'pg';
-import type { Logger } from '@vault/runtime';
 import { identify, presentedKey } from './auth.ts';
 import type { SandboxDeps } from './deps.ts';
 import { elementsRoutes } from './elements/routes.ts';
@@ -20,6 +18,7 @@ import { paymentMethodRoutes } from './resources/payment-methods.ts';
 import { refundRoutes } from './resources/refunds.ts';
 import { setupIntentRoutes } from './resources/setup-intents.ts';
 import { webhookEndpointRoutes } from './resources/webhook-endpoints.ts';
+import { startDelivery, type DeliveryLoop, type DeliveryOptions } from './webhooks/deliver.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,36 +27,27 @@ declare module 'fastify' {
   }
 }
 
-export interface SandboxOptions {
-  pool: pg.Pool;
-  log: Logger;
-  secretKey: string;
-  publishableKey: string;
-  latencyMs: number;
-  /** Called after a commit that wrote events (the delivery loop's wake). */
-  onEvents?: () => void;
-}
+type SandboxOptions = Omit<SandboxDeps, 'fingerprintKey' | 'onEvents'>;
 
 const isApi = (url: string) => url.startsWith('/v1/');
 
 /**
- * Adds the Stripe-compatible API (and the Stripe.js stand-in) to `http`, in a
- * scope of its own: its error and not-found answers are Stripe's, /health stays shared.
+ * The whole sandbox on `http` (main.ts, and the tests in-process): the API and
+ * the delivery loop its commits wake. Stop the returned loop on shutdown.
  */
-export function gatewaySandboxRoutes(http: FastifyInstance, opts: SandboxOptions): void {
-  http.register(async (scope) => sandboxScope(scope, opts));
+export function gatewaySandbox(
+  http: FastifyInstance,
+  opts: SandboxOptions & { delivery?: Omit<DeliveryOptions, 'pool' | 'log'> },
+): DeliveryLoop {
+  const { delivery: loop, ...options } = opts;
+  const delivery = startDelivery({ ...loop, pool: options.pool, log: options.log });
+  const deps: SandboxDeps = { ...options, fingerprintKey: fingerprintKeyLoader(options.pool), onEvents: () => delivery.wake() };
+  // A scope of its own: its error and not-found answers are Stripe's, /health stays shared.
+  http.register(async (scope) => sandboxScope(scope, deps));
+  return delivery;
 }
 
-function sandboxScope(http: FastifyInstance, opts: SandboxOptions): void {
-  const deps: SandboxDeps = {
-    pool: opts.pool,
-    log: opts.log,
-    secretKey: opts.secretKey,
-    publishableKey: opts.publishableKey,
-    latencyMs: opts.latencyMs,
-    fingerprintKey: fingerprintKeyLoader(opts.pool),
-    onEvents: opts.onEvents ?? (() => {}),
-  };
+function sandboxScope(http: FastifyInstance, deps: SandboxDeps): void {
 
   formBodies(http);
   http.decorateRequest('stripeRequestId', '');
@@ -93,7 +83,7 @@ function sandboxScope(http: FastifyInstance, opts: SandboxOptions): void {
     if (err instanceof ApiError) return reply.code(err.status).send(err.toJSON());
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status < 500) return reply.code(status).send(invalidRequest(err.message, {}, status).toJSON());
-    opts.log.error('http.error', err, { path: req.routeOptions.url ?? 'unknown', request_id: req.stripeRequestId });
+    deps.log.error('http.error', err, { path: req.routeOptions.url ?? 'unknown', request_id: req.stripeRequestId });
     return reply
       .code(500)
       .header('Stripe-Should-Retry', 'true')
@@ -117,5 +107,5 @@ function sandboxScope(http: FastifyInstance, opts: SandboxOptions): void {
   refundRoutes(http, deps);
   webhookEndpointRoutes(http, deps);
   eventRoutes(http, deps);
-  elementsRoutes(http, { publishableKey: opts.publishableKey });
+  elementsRoutes(http, deps);
 }

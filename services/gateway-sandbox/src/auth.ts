@@ -46,11 +46,12 @@ function takeKey(params: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-const same = (a: string, b: string) => {
+/** Constant-time equality of two secrets (keys, client secrets). */
+export function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-};
+}
 
 /** The caller for a key, or the 401/403 Stripe answers. */
 export function identify(
@@ -60,7 +61,7 @@ export function identify(
 ): Caller | ApiError {
   if (key === undefined || key === '') return authenticationError(key);
   const keyHash = createHash('sha256').update(key).digest('hex');
-  if (same(key, keys.secretKey)) return { kind: 'secret', keyHash };
-  if (same(key, keys.publishableKey)) return routeAllowsPublishable ? { kind: 'publishable', keyHash } : publishableKeyRefused();
+  if (sameSecret(key, keys.secretKey)) return { kind: 'secret', keyHash };
+  if (sameSecret(key, keys.publishableKey)) return routeAllowsPublishable ? { kind: 'publishable', keyHash } : publishableKeyRefused();
   return authenticationError(key);
 }

@@ -12,9 +12,9 @@ import { createHmac } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SandboxDeps } from './deps.ts';
 import { ApiError, invalidRequest } from './errors.ts';
-import { checkout, newTx, type Tx } from './transaction.ts';
+import { inTransaction, type Queryable, type Tx } from './transaction.ts';
 
-export const IDEMPOTENCY_TTL_HOURS = 24;
+const IDEMPOTENCY_TTL_HOURS = 24;
 
 /** Keys whose request is executing in this process, from arrival until the answer is sent (latency included). */
 const inFlight = new Set<string>();
@@ -85,7 +85,8 @@ export async function mutate(
   if (scope !== null) inFlight.add(scope);
   try {
     const path = req.url.split('?')[0]!;
-    const hash = paramsHash(await deps.fingerprintKey(), req.body);
+    // Only a request with a key is compared with (or stored as) a first answer.
+    const hash = key === null ? null : paramsHash(await deps.fingerprintKey(), req.body);
     const answer = await inTransaction(deps, { requestId: req.stripeRequestId, idempotencyKey: key }, async (tx) => {
       if (scope !== null) {
         // Another process (or a request that slipped past inFlight) holds the key.
@@ -116,8 +117,6 @@ export async function mutate(
         status = err.status;
         body = err.toJSON();
       }
-      // A round trip through JSON: the stored body is exactly what is sent.
-      body = JSON.parse(JSON.stringify(body));
       if (key !== null) {
         await tx.q.query(
           `insert into gateway_sandbox.idempotency_keys (api_key_hash, key, method, path, params_hash, status, body, request_id)
@@ -139,27 +138,11 @@ export async function mutate(
   }
 }
 
-/** begin … commit around `fn`; rollback on any exception. Wakes delivery when events were written. */
-export async function inTransaction<T>(
-  deps: SandboxDeps,
-  request: { requestId: string; idempotencyKey: string | null },
-  fn: (tx: Tx) => Promise<T>,
-): Promise<T> {
-  const { client, release } = await checkout(deps.pool);
-  let broken = false;
-  try {
-    await client.query('begin');
-    const tx = newTx(client, request.requestId, request.idempotencyKey);
-    const result = await fn(tx);
-    await client.query('commit');
-    if (tx.emitted > 0) deps.onEvents();
-    return result;
-  } catch (err) {
-    await client.query('rollback').catch(() => {
-      broken = true;
-    });
-    throw err;
-  } finally {
-    release(broken);
-  }
+/** Drops the records older than the TTL (the delivery loop calls it now and then); returns how many. */
+export async function deleteExpiredKeys(q: Queryable): Promise<number> {
+  const { rowCount } = await q.query(
+    'delete from gateway_sandbox.idempotency_keys where created_at < now() - make_interval(hours => $1)',
+    [IDEMPOTENCY_TTL_HOURS],
+  );
+  return rowCount ?? 0;
 }

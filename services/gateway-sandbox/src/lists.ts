@@ -19,6 +19,8 @@ export interface ListObject<T> {
 export interface ListSpec<Row> {
   /** Table in schema gateway_sandbox. */
   table: string;
+  /** The select list; `*` unless given. */
+  columns?: string;
   /** The object's name for "No such …" when a cursor is unknown. */
   kind: string;
   /** Conditions over `$1…` of `args`. */
@@ -42,10 +44,16 @@ export async function listPage<Row extends object>(q: Queryable, spec: ListSpec<
     ascending = query.starting_after === undefined;
     where.push(ascending ? `seq > $${args.length}` : `seq < $${args.length}`);
   }
-  const sql = `select * from ${table} ${where.length ? `where ${where.join(' and ')}` : ''}
+  const sql = `select ${spec.columns ?? '*'} from ${table} ${where.length ? `where ${where.join(' and ')}` : ''}
                order by seq ${ascending ? 'asc' : 'desc'} limit ${limit + 1}`;
   const { rows } = await q.query<Row>(sql, args);
   const page = rows.slice(0, limit);
   if (ascending) page.reverse();
   return { object: 'list', data: await Promise.all(page.map(spec.render)), has_more: rows.length > limit, url: spec.url };
+}
+
+/** `where`/`args` of a ListSpec for `column = value`, each value given (the others are not filtered on). */
+export function equalTo(filters: Record<string, unknown>): { where: string[]; args: unknown[] } {
+  const given = Object.entries(filters).filter(([, v]) => v !== undefined);
+  return { where: given.map(([col], i) => `${col} = $${i + 1}`), args: given.map(([, v]) => v) };
 }

@@ -16,10 +16,6 @@ export type CardBehaviour =
   /** Any other Luhn-valid number: a "live" card, declined in test mode. */
   | 'live_card';
 
-export const CARD_BEHAVIOURS: readonly CardBehaviour[] = [
-  'succeed', 'generic_decline', 'insufficient_funds', 'incorrect_cvc', 'expired_card', 'processing_error', 'charge_declined', 'live_card',
-];
-
 /** A card error as Stripe reports it (`type: card_error`). */
 export interface CardFailure {
   code: string;

@@ -20,7 +20,7 @@ export interface Tx {
   emit(type: string, object: object, previousAttributes?: Record<string, unknown>): Promise<string>;
 }
 
-export function newTx(q: pg.PoolClient, requestId: string, idempotencyKey: string | null): Tx {
+function newTx(q: pg.PoolClient, requestId: string, idempotencyKey: string | null): Tx {
   const tx: Tx = {
     q,
     now: unixNow(),
@@ -50,19 +50,40 @@ export function newTx(q: pg.PoolClient, requestId: string, idempotencyKey: strin
 }
 
 /**
- * A pooled client for one unit of work. A connection the server ends while
- * the client is checked out (restart, admin kill) fails the next query instead
- * of raising an uncaught 'error' event that would crash the process.
+ * begin … commit around `fn` on one pooled client; rollback on any exception.
+ * A connection the server ends while the client is checked out (restart, admin
+ * kill) fails the next query instead of raising an uncaught 'error' event that
+ * would crash the process; such a client is not returned to the pool.
  */
-export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(broken: boolean): void }> {
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   const ignore = () => {};
   client.on('error', ignore);
-  return {
-    client,
-    release: (broken) => {
-      client.off('error', ignore);
-      client.release(broken);
-    },
-  };
+  let broken = false;
+  try {
+    await client.query('begin');
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => {
+      broken = true;
+    });
+    throw err;
+  } finally {
+    client.off('error', ignore);
+    client.release(broken);
+  }
+}
+
+/** One request's transaction; `deps.onEvents` runs after a commit that wrote events (wakes delivery). */
+export async function inTransaction<T>(
+  deps: { pool: pg.Pool; onEvents(): void },
+  request: { requestId: string; idempotencyKey: string | null },
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  let tx: Tx | undefined;
+  const result = await withTransaction(deps.pool, (client) => fn((tx = newTx(client, request.requestId, request.idempotencyKey))));
+  if (tx!.emitted > 0) deps.onEvents();
+  return result;
 }

@@ -1,41 +1,37 @@
 // The sandbox in this process on its own database and a free port, with the
 // official SDK pointed at it; and helpers to speak its wire format raw.
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import { migrate } from '@vault/db';
 import { gatewayClient, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY, type Gateway } from '@vault/gateway';
 import { createHttpApp, memoryLogger, type Logger } from '@vault/runtime';
 import { freePort, freshDatabase, type TestDatabase } from '@vault/testkit';
-import { gatewaySandboxRoutes } from '../src/app.ts';
-import { startDelivery, type DeliveryLoop, type DeliveryOptions } from '../src/webhooks/deliver.ts';
+import { gatewaySandbox } from '../src/app.ts';
 
-export const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const SK = SANDBOX_SECRET_KEY;
 export const PK = SANDBOX_PUBLISHABLE_KEY;
 
 export interface Sandbox {
   db: TestDatabase;
-  http: FastifyInstance;
   url: string;
   stripe: Gateway;
   log: Logger & { lines: string[] };
-  delivery: DeliveryLoop;
   close(): Promise<void>;
 }
 
-export async function startSandbox(opts: { latencyMs?: number; delivery?: Partial<DeliveryOptions> } = {}): Promise<Sandbox> {
+/** The app as main.ts builds it; deliveries polled and retried fast. */
+export async function startSandbox(opts: { latencyMs?: number } = {}): Promise<Sandbox> {
   const db = await freshDatabase('gateway');
   await migrate(db.pool, 'gateway_sandbox', MIGRATIONS);
   const log = memoryLogger({ app: 'gateway-sandbox' });
-  const delivery = startDelivery({ pool: db.pool, log, pollMs: 50, baseDelayMs: 200, maxDelayMs: 1000, timeoutMs: 2000, ...opts.delivery });
   const http = createHttpApp(log);
-  gatewaySandboxRoutes(http, {
+  const delivery = gatewaySandbox(http, {
     pool: db.pool,
     log,
     secretKey: SK,
     publishableKey: PK,
     latencyMs: opts.latencyMs ?? 0,
-    onEvents: () => delivery.wake(),
+    delivery: { pollMs: 50, baseDelayMs: 200, maxDelayMs: 1000, timeoutMs: 2000 },
   });
   const port = await freePort();
   await http.listen({ port, host: '127.0.0.1' });
@@ -43,11 +39,9 @@ export async function startSandbox(opts: { latencyMs?: number; delivery?: Partia
   const stripe = gatewayClient({ url: new URL(url), secretKey: SK });
   return {
     db,
-    http,
     url,
     stripe,
     log,
-    delivery,
     close: async () => {
       await http.close();
       await delivery.stop();

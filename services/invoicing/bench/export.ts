@@ -5,12 +5,12 @@
 // 50 ms, to show the export runs in bounded memory, not proportional to the file.
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { migrate } from '@vault/db';
 import { loadDotEnv } from '@vault/runtime';
 import { freshDatabaseOn } from '@vault/testkit';
+import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 import { exportStream, type ExportSummary } from '../src/exports/index.ts';
 import { rssSampler } from './rss.ts';
 
@@ -25,7 +25,7 @@ export interface ExportBenchResult {
   baselineRssMiB: number;
 }
 
-export const BENCH_PERIOD = '2031-01';
+const BENCH_PERIOD = '2031-01';
 const LINES_PER_INVOICE = 100;
 
 // Every 50th line is a credit; descriptions need quoting; every 10th starts with `=`.
@@ -116,8 +116,7 @@ async function runAlone(): Promise<void> {
   }
   const db = await freshDatabaseOn(server, 'bench_export');
   try {
-    await migrate(db.pool, 'metering', fileURLToPath(new URL('../../metering/migrations', import.meta.url)));
-    await migrate(db.pool, 'invoicing', fileURLToPath(new URL('../migrations', import.meta.url)));
+    await ensureInvoicingSchema(db.pool);
     const inserting = performance.now();
     const r = await benchExport(db.pool, lines);
     const insertAndExportS = (performance.now() - inserting) / 1000;

@@ -9,8 +9,9 @@ import { ensureEmbeddedPostgres, migrate } from '@vault/db';
 import { createLogger } from '@vault/runtime';
 import { freshDatabaseOn } from '@vault/testkit';
 import { createBilling } from '../src/billing.ts';
+import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 import { loadPriceBook } from '../src/price-book-file.ts';
-import { ms } from '../src/store/sql.ts';
+import { LINE_USAGE_SQL } from '../src/store/line-usage.ts';
 import { generateMonth, type BenchShape } from './data.ts';
 import { benchExport } from './export.ts';
 import { rssSampler } from './rss.ts';
@@ -31,14 +32,11 @@ async function timed<T>(what: string, f: () => Promise<T>): Promise<[T, number]>
   return [value, performance.now() - t0];
 }
 
-// The limit: the same clipping and grouping, one statement, nothing returned but a count.
-const AGGREGATE = `
-  select count(*) as lines, sum(ms) as ms from (
-    select o.account_id, u.app_id, u.kind, u.key, u.product, sum(${ms('u.during * o.during * w.r')}) as ms
-      from (select tstzrange('2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', '[)') as r) w
-      join metering.billable_usage u on u.during && w.r
-      join metering.billable_ownership o on o.app_id = u.app_id and o.during && u.during and o.during && w.r
-     group by 1, 2, 3, 4, 5) lines`;
+// The limit: finalize's own usage query over October, every account, nothing returned but a count.
+const AGGREGATE = {
+  text: `select count(*) as lines, sum(ms::numeric) as ms from (${LINE_USAGE_SQL}) lines`,
+  values: ['2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', null, null],
+};
 
 let server: { url: string; stop(): Promise<void> } | undefined;
 let serverUrl = process.env.DATABASE_URL;
@@ -54,7 +52,7 @@ if (!serverUrl) {
 const db = await freshDatabaseOn(serverUrl, 'bench_invoicing');
 try {
   await migrate(db.pool, 'metering', join(root, 'services', 'metering', 'migrations'));
-  await migrate(db.pool, 'invoicing', join(root, 'services', 'invoicing', 'migrations'));
+  await ensureInvoicingSchema(db.pool);
   const [made, genMs] = await timed(
     `generating ${shape.accounts} accounts × ${shape.appsPerAccount} apps × ${shape.intervalsPerApp} intervals`,
     () => generateMonth(db.pool, shape),

@@ -31,8 +31,6 @@ create table charges (
   updated_at         timestamptz not null default now(),
   check ((state = 'scheduled') = (next_attempt_at is not null))
 );
--- The charger's pass reads the invoices that may be due.
-create index charges_due on charges (next_attempt_at) where state = 'scheduled';
 
 -- Gateway webhook events already handled: a redelivery answers 200 and does nothing.
 create table gateway_events (

@@ -31,6 +31,6 @@ export function invoicingRoutes(http: FastifyInstance, deps: InvoicingDeps): voi
   exportRoutes(http, deps);
   webRoutes(http, deps);
   if (deps.webhooks) {
-    gatewayWebhookRoutes(http, { pool: deps.pool, webhooks: deps.webhooks.verifier, configuredSecret: deps.webhooks.secret, log: deps.log });
+    gatewayWebhookRoutes(http, { pool: deps.pool, log: deps.log, ...deps.webhooks });
   }
 }

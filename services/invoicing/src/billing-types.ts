@@ -1,5 +1,4 @@
 import type { HoldList, Invoice } from '@vault/contracts';
-import type { z } from 'zod';
 
 /** One day of an account's usage, priced before the monthly cap: the usage chart's bar. */
 export interface UsageDay {
@@ -32,8 +31,8 @@ export interface Billing {
   invoices(accountId: string): Promise<Invoice[]>;
   /** One finalized invoice by id. */
   invoice(id: string): Promise<Invoice | undefined>;
-  /** Accounts whose invoice for the month is held, and why. */
-  holds(periodKey: string): Promise<z.infer<typeof HoldList>>;
+  /** Accounts whose invoice for the month is held, and why; only that account's when one is given. */
+  holds(periodKey: string, accountId?: string): Promise<HoldList>;
   /** Finalizes the month's due accounts that are not held; idempotent. */
   finalize(periodKey: string): Promise<FinalizeReport>;
 }

@@ -63,10 +63,10 @@ export function createBilling(deps: BillingDeps): Billing {
     invoices: (accountId) => finalizedInvoices(deps.pool, accountId),
     invoice: (id) => finalizedInvoice(deps.pool, { id }),
 
-    async holds(periodKey) {
+    async holds(periodKey, accountId) {
       const period = parsePeriod(periodKey);
-      const until = DateTime.min(period.end, now()).toJSDate();
-      const { drafts, ownerless } = await computeDrafts(deps.pool, deps.prices, { period, until, unfinalizedOnly: true });
+      const scope = { period, until: now().toJSDate(), accounts: accountId === undefined ? undefined : [accountId], unfinalizedOnly: true };
+      const { drafts, ownerless } = await computeDrafts(deps.pool, deps.prices, scope);
       const held = [...drafts.values()]
         .filter((d) => d.holds.length > 0)
         .map((d) => ({ account_id: d.account_id as string | null, period: period.key, holds: d.holds }));

@@ -1,14 +1,12 @@
 import type pg from 'pg';
 import type { Hold, PriceBook } from '@vault/contracts';
-import { draftInvoice, unpricedHolds } from './domain/invoice.ts';
+import { draftInvoice, unpricedHolds, type DraftInvoice } from './domain/invoice.ts';
 import { adjustmentLines, chargedSoFar, priceLines, type PricedLine } from './domain/lines.ts';
 import { parsePeriod, type Period } from './domain/period.ts';
 import { readHolds } from './store/holds.ts';
-import { chargedLines, lateCandidates } from './store/invoices.ts';
+import { chargedLines, finalizedAccounts, lateCandidates } from './store/invoices.ts';
 import { readLineUsage } from './store/line-usage.ts';
 import { LATE_MARGIN_INTERVAL } from './store/sql.ts';
-
-export type Draft = ReturnType<typeof draftInvoice>;
 
 export interface DraftScope {
   period: Period;
@@ -16,7 +14,11 @@ export interface DraftScope {
   until: Date;
   /** Only these accounts; every account with usage or adjustments when omitted. */
   accounts?: readonly string[];
-  /** Leave out accounts whose invoice for the period is already finalized. */
+  /**
+   * Leave out accounts whose invoice for the period is already finalized. The
+   * usage query leaves them out itself, so a month the schedule finalizes again
+   * stays cheap; their holds and adjustments are dropped here.
+   */
   unfinalizedOnly?: boolean;
   /** Add late-usage adjustments for earlier finalized months (not needed for the holds report). */
   adjustments?: boolean;
@@ -31,16 +33,12 @@ export async function computeDrafts(
   db: pg.Pool | pg.PoolClient,
   prices: PriceBook,
   scope: DraftScope,
-): Promise<{ drafts: Map<string, Draft>; ownerless: Hold[] }> {
-  const { period } = scope;
+): Promise<{ drafts: Map<string, DraftInvoice>; ownerless: Hold[]; finalized: Set<string> }> {
+  const { period, accounts: only } = scope;
   const window = { from: period.start.toJSDate(), to: new Date(Math.min(period.end.toMillis(), scope.until.getTime())) };
-  const usage = await readLineUsage(db, {
-    ...window,
-    ...(scope.accounts ? { accounts: scope.accounts } : {}),
-    ...(scope.unfinalizedOnly ? { unfinalizedOf: period.key } : {}),
-  });
-  const holds = await readHolds(db, { ...window, ...(scope.accounts ? { accounts: scope.accounts } : {}) });
-  const adjustments = scope.adjustments ? await lateAdjustments(db, prices, period, scope.accounts) : new Map<string, PricedLine[]>();
+  const usage = await readLineUsage(db, { ...window, accounts: only, unfinalizedOf: scope.unfinalizedOnly ? period.key : undefined });
+  const holds = await readHolds(db, { ...window, accounts: only });
+  const adjustments = scope.adjustments ? await lateAdjustments(db, prices, period, only) : new Map<string, PricedLine[]>();
 
   const finalized = scope.unfinalizedOnly ? await finalizedAccounts(db, period.key) : new Set<string>();
   const holdsOf = new Map<string, Hold[]>();
@@ -51,14 +49,14 @@ export async function computeDrafts(
     else holdsOf.set(account_id, [...(holdsOf.get(account_id) ?? []), hold]);
   }
   // A held account may have nothing to bill (its app's usage was all unowned) and still be listed.
-  const accounts = new Set([...usage.keys(), ...adjustments.keys(), ...holdsOf.keys(), ...(scope.accounts ?? [])]);
-  const drafts = new Map<string, Draft>();
+  const accounts = new Set([...usage.keys(), ...adjustments.keys(), ...holdsOf.keys(), ...(only ?? [])]);
+  const drafts = new Map<string, DraftInvoice>();
   for (const account of accounts) {
     if (finalized.has(account)) continue;
     const lines = [...priceLines(usage.get(account) ?? [], period, prices), ...(adjustments.get(account) ?? [])];
     drafts.set(account, draftInvoice(account, period, prices.currency, lines, [...(holdsOf.get(account) ?? []), ...unpricedHolds(lines)]));
   }
-  return { drafts, ownerless };
+  return { drafts, ownerless, finalized };
 }
 
 /**
@@ -88,9 +86,4 @@ async function lateAdjustments(
     }
   }
   return out;
-}
-
-async function finalizedAccounts(db: pg.Pool | pg.PoolClient, period: string): Promise<Set<string>> {
-  const { rows } = await db.query<{ account_id: string }>('select account_id from invoicing.invoices where period = $1', [period]);
-  return new Set(rows.map((r) => r.account_id));
 }

@@ -7,7 +7,7 @@ import { computeDrafts } from './compute-drafts.ts';
 import { dueAt, invoiceNumber } from './domain/invoice.ts';
 import { sumCents } from './domain/money.ts';
 import type { Period } from './domain/period.ts';
-import { insertInvoices, numbering, type NewInvoice } from './store/invoices.ts';
+import { insertInvoices, type NewInvoice } from './store/invoices.ts';
 
 /** Asked to finalize a month whose grace period has not passed. */
 export class NotDueError extends Error {}
@@ -43,7 +43,7 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
     await client.query('select pg_advisory_lock($1)', [FINALIZE_LOCK]);
     try {
       await client.query('begin isolation level repeatable read');
-      const { drafts } = await computeDrafts(client, deps.prices, {
+      const { drafts, finalized } = await computeDrafts(client, deps.prices, {
         period,
         until: period.end.toJSDate(),
         unfinalizedOnly: true,
@@ -52,26 +52,16 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
       const computed = performance.now();
       const ready = [...drafts.values()].filter((d) => d.holds.length === 0 && d.lines.length > 0);
       ready.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0));
-      const done = await numbering(client, period.key);
-      const first = done.last + 1;
-      const invoices: NewInvoice[] = ready.map((d, i) => ({
-        id: d.id,
-        number: invoiceNumber(period.key, first + i),
-        accountId: d.account_id,
-        period: period.key,
-        periodStart: period.start.toJSDate(),
-        periodEnd: period.end.toJSDate(),
-        currency: d.currency,
-        total: d.total,
-        lines: d.lines,
-      }));
+      // A month's numbers run 1..n with no gap (one run at a time, invoices are
+      // never deleted), so this run's go on from the count already finalized.
+      const invoices: NewInvoice[] = ready.map((d, i) => ({ ...d, number: invoiceNumber(period.key, finalized.size + i + 1) }));
       const inserting = performance.now();
-      await insertInvoices(client, invoices);
+      await insertInvoices(client, period, invoices);
       await client.query('commit');
       const report: FinalizeReport = {
         period: period.key,
         finalized: invoices.length,
-        alreadyFinalized: done.count,
+        alreadyFinalized: finalized.size,
         held: drafts.size - ready.length,
         total: sumCents(invoices.map((x) => x.total)),
       };

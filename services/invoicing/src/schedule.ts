@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { Billing } from './billing-types.ts';
+import { dueAt } from './domain/invoice.ts';
 import { nextPeriod, periodContaining, type Period } from './domain/period.ts';
 
 export interface ScheduleDeps {
@@ -23,7 +24,7 @@ export async function dueMonths(pool: pg.Pool, graceHours: number, now: DateTime
   const first = rows[0]?.first;
   if (!first) return [];
   const months: Period[] = [];
-  for (let p = periodContaining(DateTime.fromJSDate(first)); p.end.plus({ hours: graceHours }) <= now; p = nextPeriod(p)) {
+  for (let p = periodContaining(DateTime.fromJSDate(first)); dueAt(p, graceHours) <= now; p = nextPeriod(p)) {
     months.push(p);
   }
   return months;

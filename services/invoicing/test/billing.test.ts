@@ -94,6 +94,40 @@ describe('finalize and drafts against the real PostgreSQL', () => {
     );
     assert.deepEqual(sqlUnowned, pureUnowned);
     assert.ok(Object.keys(pureUnowned).length > 0, 'no unowned usage generated');
+
+    // Scoped to one account (a draft, a customer's holds), the same holds as the whole month's for it.
+    const sorted = (hs: typeof holds) => hs.map((h) => JSON.stringify(h)).sort();
+    let scopedHolds = 0;
+    for (const account of accounts) {
+      const scoped = await readHolds(db.pool, { from: period.start.toJSDate(), to: new Date(until), accounts: [account] });
+      assert.deepEqual(sorted(scoped), sorted(holds.filter((h) => h.account_id === account)), account);
+      scopedHolds += scoped.length;
+    }
+    assert.ok(scopedHolds > 0, 'no account was held');
+  });
+
+  test('a sequence gap holds the accounts that owned the app from its unreliable instant to the window\'s end', async () => {
+    await seedOwners(db.pool, [
+      { app: 'g-always', account: 'g-1', from: '2026-06-01T00:00:00Z' },
+      { app: 'g-later', account: 'g-2', from: '2026-06-01T00:00:00Z' },
+      { app: 'g-moved', account: 'g-3', from: '2026-06-01T00:00:00Z', to: '2026-08-10T00:00:00Z' },
+      { app: 'g-moved', account: 'g-4', from: '2026-08-10T00:00:00Z' },
+    ]);
+    await seedGap(db.pool, 'g-always', 'g-always-1', null);
+    await seedGap(db.pool, 'g-later', 'g-later-1', '2026-09-01T00:00:00Z');
+    await seedGap(db.pool, 'g-moved', 'g-moved-1', '2026-08-20T00:00:00Z');
+    const gaps = async (accounts?: string[]) =>
+      (await readHolds(db.pool, { from: new Date('2026-08-01T00:00:00Z'), to: new Date('2026-09-01T00:00:00Z'), accounts }))
+        .filter((h) => h.reason === 'gap' && h.app_id.startsWith('g-'))
+        .map((h) => `${h.account_id}:${h.app_id}`)
+        .sort();
+    // Null: unreliable from the start. From the window's end on: not this month's. After a transfer: the new owner only.
+    assert.deepEqual(await gaps(), ['g-1:g-always', 'g-4:g-moved']);
+    assert.deepEqual(await gaps(['g-2', 'g-3', 'g-4']), ['g-4:g-moved']);
+    assert.match((await readHolds(db.pool, { from: new Date('2026-08-01Z'), to: new Date('2026-09-01Z'), accounts: ['g-1'] }))[0]!.detail,
+      /^subject g-always-1 is missing sequence 2; its usage is unreliable from its start$/);
+    // The other tests' months stay free of these gaps.
+    await db.pool.query(`delete from metering.subject_gaps where subject like 'g-%'`);
   });
 
   test('holds: a sequence gap, an unpriced product and unowned usage keep a month a draft, with reasons, until the cause is gone', async () => {

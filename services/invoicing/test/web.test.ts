@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Invoice } from '@vault/contracts';
-import { escape, html, money } from '../src/web/html.ts';
+import { escape, html } from '@vault/web';
+import { money } from '../src/web/html.ts';
 import { seedUsage } from './seed.ts';
 import { ACCOUNT_A, ACCOUNT_B, sessionFrom, webWorld, type WebWorld } from './web-fixture.ts';
 
@@ -275,7 +276,7 @@ describe('web sessions', () => {
     assert.match(signedOut.body, /vault token create --account/);
   });
 
-  test('every web page and redirect carries the CSP, no-store, nosniff and no-referrer headers', async () => {
+  test('every web page and redirect carries the CSP, no-store, nosniff, DENY and no-referrer headers', async () => {
     const id = await signIn(world.tokenA);
     const [invoice] = await world.billing.invoices(ACCOUNT_A);
     for (const [url, session, status] of [
@@ -294,6 +295,7 @@ describe('web sessions', () => {
       assert.equal(res.headers['content-security-policy'], CSP, url);
       assert.equal(res.headers['cache-control'], 'no-store', url);
       assert.equal(res.headers['x-content-type-options'], 'nosniff', url);
+      assert.equal(res.headers['x-frame-options'], 'DENY', url);
       assert.equal(res.headers['referrer-policy'], 'no-referrer', url);
     }
   });

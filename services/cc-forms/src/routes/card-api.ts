@@ -16,7 +16,7 @@ export function cardApiRoutes(web: FastifyInstance, ctx: WebContext): void {
   const bodyLimit = 1024;
 
   web.post('/card/setup-intents', { bodyLimit }, async (req, reply) => {
-    const who = await ctx.signedIn(req);
+    const who = await ctx.session.current(req);
     if (!who) return ctx.jsonError(reply, 401, 'session_ended', CARD_MESSAGES.session_ended!);
     const started = await startCardSetup(deps, who.accountId);
     if (started.kind === 'rate_limited') {
@@ -27,7 +27,7 @@ export function cardApiRoutes(web: FastifyInstance, ctx: WebContext): void {
   });
 
   web.post('/card', { bodyLimit }, async (req, reply) => {
-    const who = await ctx.signedIn(req);
+    const who = await ctx.session.current(req);
     if (!who) return ctx.jsonError(reply, 401, 'session_ended', CARD_MESSAGES.session_ended!);
     const body = FinishBody.safeParse(req.body);
     if (!body.success) {

@@ -1,7 +1,7 @@
 // The pages: sign-in by link, sign-out, the card page.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { sessions } from '../store/sessions.ts';
+import { csrfToken } from '@vault/web';
 import { accountForToken, SignInUnavailable } from '../store/sign-in.ts';
 import { cardOnFile } from '../store/cards.ts';
 import { cardPage } from '../web/pages/card.ts';
@@ -14,7 +14,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
   const { pool, log } = ctx.deps;
 
   web.get('/', async (req, reply) => {
-    if (await ctx.signedIn(req)) return reply.redirect('/card', 303);
+    if (await ctx.session.current(req)) return reply.redirect('/card', 303);
     return ctx.page(reply, 200, signedOutPage());
   });
 
@@ -33,40 +33,33 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
       log.warn('web.signin_refused', { reason: 'unknown_token' });
       return ctx.page(reply, 401, signInRefusedPage());
     }
-    // A fresh id on every sign-in: a session id planted before sign-in is never promoted.
-    await sessions.close(pool, ctx.sessionIdOf(req));
-    const id = await sessions.open(pool, accountId);
+    await ctx.session.signIn(req, reply, accountId);
     log.info('web.signin', { account_id: accountId });
-    ctx.setSessionCookie(req, reply, id);
     // 303 to a clean address: the token leaves the address bar and the history entry.
     return reply.redirect('/card', 303);
   });
 
   web.get('/signout', async (req, reply) => {
-    const who = await ctx.signedIn(req);
+    const who = await ctx.session.current(req);
     if (!who) return reply.redirect('/', 303);
-    return ctx.page(reply, 200, signOutPage(who.accountId, who.csrf));
+    return ctx.page(reply, 200, signOutPage(who.accountId, csrfToken(who.sessionId)));
   });
 
   web.post('/signout', async (req, reply) => {
-    await sessions.close(pool, ctx.sessionIdOf(req));
-    ctx.clearSessionCookie(req, reply);
+    await ctx.session.signOut(req, reply);
     return reply.redirect('/', 303);
   });
 
   web.get('/card', async (req, reply) => {
-    const who = await ctx.signedIn(req);
-    if (!who) {
-      if (ctx.sessionIdOf(req) !== undefined) ctx.clearSessionCookie(req, reply);
-      return reply.redirect('/', 303);
-    }
+    const who = await ctx.session.required(req, reply);
+    if (!who) return reply;
     const card = await cardOnFile(pool, who.accountId);
     return ctx.page(
       reply,
       200,
       cardPage({
         accountId: who.accountId,
-        csrf: who.csrf,
+        csrf: csrfToken(who.sessionId),
         card,
         publishableKey: ctx.deps.publishableKey,
         gatewayJs: ctx.deps.gatewayJs,

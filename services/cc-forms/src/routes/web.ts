@@ -2,35 +2,33 @@
 // every state-changing request, the session lookup, and errors as pages (or
 // JSON for the card form's script).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clearedCookieHeader, CSRF_FIELD, CSRF_HEADER, csrfToken, csrfValid, pageHeaders, parseCookies, sessionCookieHeader, type Html } from '@vault/web';
+import {
+  CSRF_FIELD,
+  CSRF_HEADER,
+  csrfValid,
+  errorStatus,
+  pageHeaders,
+  sendPage,
+  sessionCookie,
+  type Html,
+  type SessionCookie,
+} from '@vault/web';
 import type { CcFormsDeps } from '../app.ts';
 import { GatewayUnavailable } from '../gateway/cards.ts';
 import { SESSION_COOKIE, sessions } from '../store/sessions.ts';
 import { cardFormCsp } from '../web/csp.ts';
 import { badRequestPage, errorPage, forbiddenPage, notFoundPage } from '../web/pages/notice.ts';
 
-export interface SignedIn {
-  accountId: string;
-  sessionId: string;
-  csrf: string;
-}
-
 export interface WebContext {
   deps: CcFormsDeps;
-  sessionIdOf(req: FastifyRequest): string | undefined;
-  /** The signed-in account of the request, if its cookie names a live session. */
-  signedIn(req: FastifyRequest): Promise<SignedIn | undefined>;
+  /** The request's cookie session: who is signed in, sign-in, sign-out. */
+  session: SessionCookie;
   page(reply: FastifyReply, status: number, body: Html): FastifyReply;
   /** The card form script's error shape: `{error: {code, message}}`. */
   jsonError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply;
-  setSessionCookie(req: FastifyRequest, reply: FastifyReply, id: string): void;
-  clearSessionCookie(req: FastifyRequest, reply: FastifyReply): void;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/** Secure cookies whenever the request came over TLS; plain http (local development, tests) cannot keep them. */
-const isTls = (req: FastifyRequest) => req.protocol === 'https';
 
 /** The card form's script posts JSON to /card…; forms post urlencoded bodies and get pages back. */
 const wantsJson = (req: FastifyRequest) =>
@@ -42,20 +40,9 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
 
   const ctx: WebContext = {
     deps,
-    sessionIdOf: (req) => parseCookies(req.headers.cookie).get(SESSION_COOKIE),
-    async signedIn(req) {
-      const sessionId = ctx.sessionIdOf(req);
-      const accountId = await sessions.account(pool, sessionId);
-      return accountId === undefined || sessionId === undefined ? undefined : { accountId, sessionId, csrf: csrfToken(sessionId) };
-    },
-    page: (reply, status, body) => reply.code(status).type('text/html; charset=utf-8').send(body.toString()),
+    session: sessionCookie({ name: SESSION_COOKIE, sessions, pool }),
+    page: sendPage,
     jsonError: (reply, status, code, message) => reply.code(status).send({ error: { code, message } }),
-    setSessionCookie: (req, reply, id) => {
-      reply.header('set-cookie', sessionCookieHeader(SESSION_COOKIE, id, { maxAgeSeconds: sessions.hours * 3600, secure: isTls(req) }));
-    },
-    clearSessionCookie: (req, reply) => {
-      reply.header('set-cookie', clearedCookieHeader(SESSION_COOKIE, isTls(req)));
-    },
   };
 
   // The sign-out form posts a small urlencoded body.
@@ -64,7 +51,7 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
   );
 
   web.addHook('onSend', async (_req, reply) => {
-    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    reply.headers(headers);
   });
 
   // Every state-changing request carries the session's CSRF token: the
@@ -74,7 +61,7 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     const header = req.headers[CSRF_HEADER];
     const field = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD];
     const given = typeof header === 'string' ? header : typeof field === 'string' ? field : undefined;
-    if (csrfValid(ctx.sessionIdOf(req), given)) return;
+    if (csrfValid(ctx.session.idOf(req), given)) return;
     log.warn('web.csrf_refused', { method: req.method, path: req.routeOptions.url ?? 'unknown', token: given === undefined ? 'missing' : 'wrong' });
     if (wantsJson(req)) {
       return ctx.jsonError(reply, 403, 'csrf', 'This page has expired: its security token is missing or wrong. Please reload the page and try again.');
@@ -92,7 +79,7 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
       const message = 'The payment gateway is not answering. Nothing was saved: please try again in a moment.';
       return wantsJson(req) ? ctx.jsonError(reply, 502, 'gateway_unavailable', message) : ctx.page(reply, 502, errorPage());
     }
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    const status = errorStatus(err);
     if (status >= 500) {
       log.error('web.error', err);
       return wantsJson(req) ? ctx.jsonError(reply, 500, 'internal', 'Something went wrong. Nothing was saved: please try again.') : ctx.page(reply, 500, errorPage());

@@ -16,16 +16,11 @@ export async function takeCardAttempt(pool: pg.Pool, accountId: string, limit: n
       accountId,
       WINDOW_SECONDS,
     ]);
-    const { rows } = await client.query<{ at: Date; now: Date }>(
-      'select at, now() as now from cc_forms.card_attempts where account_id = $1 order by at',
+    const { rows } = await client.query<{ now: Date; recent: Date[] }>(
+      'select now() as now, array(select at from cc_forms.card_attempts where account_id = $1 order by at) as recent',
       [accountId],
     );
-    const now = rows[0]?.now ?? (await client.query<{ now: Date }>('select now() as now')).rows[0]!.now;
-    const decision = decideAttempt(
-      rows.map((r) => r.at),
-      limit,
-      now,
-    );
+    const decision = decideAttempt(rows[0]!.recent, limit, rows[0]!.now);
     if (decision.allowed) await client.query('insert into cc_forms.card_attempts (account_id) values ($1)', [accountId]);
     await client.query('commit');
     return decision;

@@ -1,13 +1,11 @@
 // The card form's web sessions (`cc_forms.sessions`, only the id's sha256).
 import { cookieSessions } from '@vault/web';
 
-/** How long a session lasts after sign-in; it is not extended by use. */
-export const SESSION_HOURS = 12;
-
 /**
  * Not invoicing's `vault_session`: browsers share cookies across ports of one
  * host, so on localhost the two apps would overwrite each other's session.
  */
 export const SESSION_COOKIE = 'vault_card_session';
 
-export const sessions = cookieSessions({ table: 'cc_forms.sessions', hours: SESSION_HOURS });
+/** 12 hours after sign-in, not extended by use. */
+export const sessions = cookieSessions({ table: 'cc_forms.sessions', hours: 12 });

@@ -20,9 +20,8 @@
   }
 
   /** One card element: an iframe holding the number, expiry and CVC fields. */
-  function CardElement(publishableKey, options) {
+  function CardElement(publishableKey) {
     this.key = publishableKey;
-    this.options = options || {};
     this.frame = null;
     this.ready = false;
     this.queue = [];
@@ -170,9 +169,10 @@
   Stripe.prototype.elements = function () {
     var key = this.key;
     return {
-      create: function (type, options) {
+      // Stripe's style and other options change nothing here.
+      create: function (type) {
         if (type !== 'card') throw integrationError('Only the "card" element exists in the sandbox.');
-        return new CardElement(key, options);
+        return new CardElement(key);
       },
     };
   };

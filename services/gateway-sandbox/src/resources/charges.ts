@@ -3,14 +3,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { noSuch } from '../errors.ts';
 import { expandList, expandObject } from '../expand.ts';
 import { newId } from '../ids.ts';
-import { listPage } from '../lists.ts';
+import { equalTo, listPage } from '../lists.ts';
 import { id, listParams, parseParams, RetrieveParams } from '../params.ts';
+import { rowsById } from '../rows.ts';
 import { chargeOutcome, type CardFailure } from '../test-cards.ts';
 import type { Queryable, Tx } from '../transaction.ts';
-import { cardDetails, paymentMethodRow, type PaymentMethodRow } from './payment-methods.ts';
+import { cardDetails, paymentMethods, type PaymentMethodRow } from './payment-methods.ts';
 
 export interface ChargeRow {
   id: string;
@@ -30,7 +30,7 @@ export interface ChargeRow {
 }
 
 export async function renderCharge(q: Queryable, r: ChargeRow) {
-  const pm = r.payment_method ? await paymentMethodRow(q, r.payment_method) : undefined;
+  const pm = r.payment_method ? await paymentMethods.find(q, r.payment_method) : undefined;
   return chargeObject(r, pm);
 }
 
@@ -81,13 +81,10 @@ function chargeObject(r: ChargeRow, pm: PaymentMethodRow | undefined) {
   };
 }
 
-export async function chargeRow(q: Queryable, chargeId: string, forUpdate = false): Promise<ChargeRow | undefined> {
-  const { rows } = await q.query<ChargeRow>(`select * from gateway_sandbox.charges where id = $1 ${forUpdate ? 'for update' : ''}`, [chargeId]);
-  return rows[0];
-}
+export const charges = rowsById<ChargeRow>('charges', 'charge');
 
 export async function getCharge(q: Queryable, chargeId: string) {
-  const row = await chargeRow(q, chargeId);
+  const row = await charges.find(q, chargeId);
   return row && renderCharge(q, row);
 }
 
@@ -135,23 +132,16 @@ const ListCharges = z.object({ ...listParams, customer: id.optional(), payment_i
 export function chargeRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.get<{ Params: { id: string } }>('/v1/charges/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
-    const charge = await getCharge(deps.pool, req.params.id);
-    if (!charge) throw noSuch('charge', req.params.id);
-    return expandObject(deps.pool, charge, p.expand);
+    const charge = await charges.require(deps.pool, req.params.id);
+    return expandObject(deps.pool, await renderCharge(deps.pool, charge), p.expand);
   });
 
   http.get('/v1/charges', async (req) => {
     const p = parseParams(ListCharges, req.query);
-    const where: string[] = [];
-    const args: unknown[] = [];
-    for (const col of ['customer', 'payment_intent'] as const) {
-      if (p[col] === undefined) continue;
-      args.push(p[col]);
-      where.push(`${col} = $${args.length}`);
-    }
+    const filters = equalTo({ customer: p.customer, payment_intent: p.payment_intent });
     const page = await listPage<ChargeRow>(
       deps.pool,
-      { table: 'charges', kind: 'charge', where, args, url: '/v1/charges', render: (r) => renderCharge(deps.pool, r) },
+      { table: 'charges', kind: 'charge', ...filters, url: '/v1/charges', render: (r) => renderCharge(deps.pool, r) },
       p,
     );
     return expandList(deps.pool, page, p.expand);

@@ -2,13 +2,15 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { invalidRequest, noSuch } from '../errors.ts';
+import { invalidRequest } from '../errors.ts';
 import { expandObject, expandList } from '../expand.ts';
 import { newId } from '../ids.ts';
 import { mutate } from '../idempotency.ts';
-import { listPage } from '../lists.ts';
+import { equalTo, listPage } from '../lists.ts';
 import { expand, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../params.ts';
+import { rowsById } from '../rows.ts';
 import type { Queryable, Tx } from '../transaction.ts';
+import { paymentMethods } from './payment-methods.ts';
 
 export interface CustomerRow {
   id: string;
@@ -48,24 +50,11 @@ export function renderCustomer(r: CustomerRow) {
   };
 }
 
-export async function customerRow(q: Queryable, customerId: string, forUpdate = false): Promise<CustomerRow | undefined> {
-  const { rows } = await q.query<CustomerRow>(
-    `select * from gateway_sandbox.customers where id = $1 ${forUpdate ? 'for update' : ''}`,
-    [customerId],
-  );
-  return rows[0];
-}
+export const customers = rowsById<CustomerRow>('customers', 'customer');
 
 export async function getCustomer(q: Queryable, customerId: string) {
-  const row = await customerRow(q, customerId);
+  const row = await customers.find(q, customerId);
   return row && renderCustomer(row);
-}
-
-/** The customer, or Stripe's 404 naming the param that referred to it. */
-export async function requireCustomer(q: Queryable, customerId: string, param = 'id', forUpdate = false): Promise<CustomerRow> {
-  const row = await customerRow(q, customerId, forUpdate);
-  if (!row) throw noSuch('customer', customerId, param);
-  return row;
 }
 
 const CustomerFields = {
@@ -100,14 +89,13 @@ async function createCustomer(tx: Tx, p: z.infer<typeof CreateCustomer>) {
 }
 
 async function updateCustomer(tx: Tx, customerId: string, p: z.infer<typeof UpdateCustomer>) {
-  const before = await requireCustomer(tx.q, customerId, 'id', true);
+  const before = await customers.require(tx.q, customerId, 'id', true);
   let defaultPm = before.default_payment_method;
   const wanted = p.invoice_settings?.default_payment_method;
   if (wanted !== undefined) {
     if (wanted !== null) {
-      const pm = await tx.q.query<{ customer: string | null }>('select customer from gateway_sandbox.payment_methods where id = $1', [wanted]);
-      if (!pm.rows[0]) throw noSuch('PaymentMethod', wanted, 'invoice_settings[default_payment_method]');
-      if (pm.rows[0].customer !== customerId) {
+      const pm = await paymentMethods.require(tx.q, wanted, 'invoice_settings[default_payment_method]');
+      if (pm.customer !== customerId) {
         throw invalidRequest(
           `The customer does not have a payment method with the ID ${wanted}. The payment method must be attached to the customer.`,
           { param: 'invoice_settings[default_payment_method]', code: 'resource_missing' },
@@ -138,7 +126,7 @@ async function updateCustomer(tx: Tx, customerId: string, p: z.infer<typeof Upda
 }
 
 /** `previous_attributes` of an update event: the old values of the top-level fields that changed. */
-export function changedAttributes(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> {
+function changedAttributes(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> {
   const changed: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(before)) {
     if (JSON.stringify(v) !== JSON.stringify(after[k])) changed[k] = v;
@@ -154,9 +142,7 @@ export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
 
   http.get<{ Params: { id: string } }>('/v1/customers/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
-    const customer = await getCustomer(deps.pool, req.params.id);
-    if (!customer) throw noSuch('customer', req.params.id);
-    return expandObject(deps.pool, customer, p.expand);
+    return expandObject(deps.pool, renderCustomer(await customers.require(deps.pool, req.params.id)), p.expand);
   });
 
   http.post<{ Params: { id: string } }>('/v1/customers/:id', async (req, reply) => {
@@ -166,13 +152,11 @@ export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
 
   http.get('/v1/customers', async (req) => {
     const p = parseParams(ListCustomers, req.query);
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (p.email !== undefined) {
-      args.push(p.email);
-      where.push(`email = $${args.length}`);
-    }
-    const page = await listPage<CustomerRow>(deps.pool, { table: 'customers', kind: 'customer', where, args, url: '/v1/customers', render: renderCustomer }, p);
+    const page = await listPage<CustomerRow>(
+      deps.pool,
+      { table: 'customers', kind: 'customer', ...equalTo({ email: p.email }), url: '/v1/customers', render: renderCustomer },
+      p,
+    );
     return expandList(deps.pool, page, p.expand);
   });
 }

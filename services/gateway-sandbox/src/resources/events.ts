@@ -19,11 +19,11 @@ export interface EventRow {
   pending_webhooks: number;
 }
 
-/** Selected with the count of its undelivered deliveries. */
-export const EVENT_COLUMNS = `e.*, (select count(*)::int from gateway_sandbox.deliveries d
-                                    where d.event_id = e.id and d.delivered_at is null) as pending_webhooks`;
+/** An event with the count of its undelivered deliveries (`from gateway_sandbox.events`, not aliased). */
+const EVENT_COLUMNS = `events.*, (select count(*)::int from gateway_sandbox.deliveries d
+                                   where d.event_id = events.id and d.delivered_at is null) as pending_webhooks`;
 
-export function renderEvent(r: EventRow) {
+function renderEvent(r: EventRow) {
   return {
     id: r.id,
     object: 'event' as const,
@@ -38,7 +38,7 @@ export function renderEvent(r: EventRow) {
 }
 
 export async function getEvent(q: Queryable, eventId: string) {
-  const { rows } = await q.query<EventRow>(`select ${EVENT_COLUMNS} from gateway_sandbox.events e where e.id = $1`, [eventId]);
+  const { rows } = await q.query<EventRow>(`select ${EVENT_COLUMNS} from gateway_sandbox.events where id = $1`, [eventId]);
   return rows[0] && renderEvent(rows[0]);
 }
 
@@ -75,18 +75,6 @@ export function eventRoutes(http: FastifyInstance, deps: SandboxDeps): void {
       args.push(p.types);
       where.push(`type = any($${args.length})`);
     }
-    // listPage selects `*`; pending_webhooks is read per event.
-    return listPage<Omit<EventRow, 'pending_webhooks'>>(
-      deps.pool,
-      {
-        table: 'events',
-        kind: 'event',
-        where,
-        args,
-        url: '/v1/events',
-        render: async (r) => (await getEvent(deps.pool, r.id))!,
-      },
-      p,
-    );
+    return listPage<EventRow>(deps.pool, { table: 'events', columns: EVENT_COLUMNS, kind: 'event', where, args, url: '/v1/events', render: renderEvent }, p);
   });
 }

@@ -7,17 +7,17 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { cardError, invalidRequest, noSuch, unexpectedState } from '../errors.ts';
+import { cardError, invalidRequest, unexpectedState } from '../errors.ts';
 import { expandList, expandObject } from '../expand.ts';
 import { clientSecret, newId } from '../ids.ts';
 import { mutate } from '../idempotency.ts';
-import { listPage } from '../lists.ts';
+import { equalTo, listPage } from '../lists.ts';
 import { expand, formBool, formInt, id, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../params.ts';
+import { rowsById } from '../rows.ts';
 import { chargeFailure } from '../test-cards.ts';
 import type { Queryable, Tx } from '../transaction.ts';
 import { recordCharge } from './charges.ts';
-import { requireCustomer } from './customers.ts';
-import { attachToCustomer, refuseOtherCustomer, renderPaymentMethod, requirePaymentMethod } from './payment-methods.ts';
+import { attachToCustomer, checkIntentReferences, confirmingCard, renderPaymentMethod } from './payment-methods.ts';
 
 export type PaymentIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'succeeded' | 'canceled';
 
@@ -84,23 +84,11 @@ export function renderPaymentIntent(r: PaymentIntentRow) {
   };
 }
 
-async function paymentIntentRow(q: Queryable, piId: string, forUpdate = false): Promise<PaymentIntentRow | undefined> {
-  const { rows } = await q.query<PaymentIntentRow>(
-    `select * from gateway_sandbox.payment_intents where id = $1 ${forUpdate ? 'for update' : ''}`,
-    [piId],
-  );
-  return rows[0];
-}
+export const paymentIntents = rowsById<PaymentIntentRow>('payment_intents', 'payment_intent');
 
 export async function getPaymentIntent(q: Queryable, piId: string) {
-  const row = await paymentIntentRow(q, piId);
+  const row = await paymentIntents.find(q, piId);
   return row && renderPaymentIntent(row);
-}
-
-export async function requirePaymentIntent(q: Queryable, piId: string, param = 'id', forUpdate = false): Promise<PaymentIntentRow> {
-  const row = await paymentIntentRow(q, piId, forUpdate);
-  if (!row) throw noSuch('payment_intent', piId, param);
-  return row;
 }
 
 /** Stripe's smallest charge per currency, in minor units (others: 1). */
@@ -152,16 +140,6 @@ const CancelPaymentIntent = z
 
 const ListPaymentIntents = z.object({ ...listParams, customer: id.optional() }).strict();
 
-async function writePaymentIntent(tx: Tx, piId: string, set: Partial<PaymentIntentRow>) {
-  const cols = Object.keys(set);
-  const values = Object.values(set).map((v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v));
-  const { rows } = await tx.q.query<PaymentIntentRow>(
-    `update gateway_sandbox.payment_intents set ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')} where id = $1 returning *`,
-    [piId, ...values],
-  );
-  return rows[0]!;
-}
-
 const CONFIRMABLE = 'requires_confirmation, requires_action, requires_payment_method';
 
 /** Charges the card once; the caller holds the intent's row lock. */
@@ -173,16 +151,13 @@ async function confirmPaymentIntent(tx: Tx, pi: PaymentIntentRow, paymentMethodI
       renderPaymentIntent(pi),
     );
   }
-  const pmId = paymentMethodId ?? pi.payment_method;
-  if (!pmId) {
-    throw unexpectedState(
+  const pm = await confirmingCard(tx, pi, paymentMethodId, () =>
+    unexpectedState(
       'payment_intent',
       "You cannot confirm this PaymentIntent because it's missing a payment method. To confirm the PaymentIntent, specify a payment method attached to the PaymentIntent's customer.",
       renderPaymentIntent(pi),
-    );
-  }
-  const pm = await requirePaymentMethod(tx.q, pmId, 'payment_method', true);
-  refuseOtherCustomer(pm, pi.customer);
+    ),
+  );
   const failure = chargeFailure(pm.behaviour);
   const charge = await recordCharge(tx, {
     amount: pi.amount,
@@ -198,7 +173,7 @@ async function confirmPaymentIntent(tx: Tx, pi: PaymentIntentRow, paymentMethodI
   if (failure) {
     const lastError = { ...cardError(failure).body, charge: charge.id, payment_method: pmObject };
     const failed = renderPaymentIntent(
-      await writePaymentIntent(tx, pi.id, {
+      await paymentIntents.update(tx.q, pi.id, {
         status: 'requires_payment_method',
         payment_method: null,
         last_payment_error: lastError,
@@ -210,7 +185,7 @@ async function confirmPaymentIntent(tx: Tx, pi: PaymentIntentRow, paymentMethodI
   }
   if (pi.setup_future_usage !== null && pi.customer !== null && pm.customer === null) await attachToCustomer(tx, pm, pi.customer);
   const succeeded = renderPaymentIntent(
-    await writePaymentIntent(tx, pi.id, {
+    await paymentIntents.update(tx.q, pi.id, {
       status: 'succeeded',
       amount_received: pi.amount,
       payment_method: pm.id,
@@ -231,11 +206,7 @@ async function createPaymentIntent(tx: Tx, p: z.infer<typeof CreatePaymentIntent
   if (p.off_session !== undefined && !p.confirm) {
     throw invalidRequest('You may only specify `off_session` when confirming the PaymentIntent (confirm=true).', { param: 'off_session' });
   }
-  if (p.customer !== undefined) await requireCustomer(tx.q, p.customer, 'customer');
-  if (p.payment_method !== undefined) {
-    const pm = await requirePaymentMethod(tx.q, p.payment_method, 'payment_method');
-    refuseOtherCustomer(pm, p.customer ?? null);
-  }
+  await checkIntentReferences(tx.q, p.customer, p.payment_method);
   const piId = newId('pi');
   const { rows } = await tx.q.query<PaymentIntentRow>(
     `insert into gateway_sandbox.payment_intents
@@ -273,16 +244,14 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
 
   http.get<{ Params: { id: string } }>('/v1/payment_intents/:id', async (req) => {
     const p = parseParams(RetrieveParams.extend({ client_secret: z.string().optional() }), req.query);
-    const pi = await getPaymentIntent(deps.pool, req.params.id);
-    if (!pi) throw noSuch('payment_intent', req.params.id);
-    return expandObject(deps.pool, pi, p.expand);
+    return expandObject(deps.pool, renderPaymentIntent(await paymentIntents.require(deps.pool, req.params.id)), p.expand);
   });
 
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id', async (req, reply) => {
     const p = parseParams(UpdatePaymentIntent, req.body);
     return mutate(deps, req, reply, async (tx) => {
-      const pi = await requirePaymentIntent(tx.q, req.params.id, 'id', true);
-      const updated = await writePaymentIntent(tx, pi.id, {
+      const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
+      const updated = await paymentIntents.update(tx.q, pi.id, {
         description: p.description === undefined ? pi.description : p.description,
         metadata: mergeMetadata(pi.metadata, p.metadata),
       });
@@ -293,7 +262,7 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/confirm', async (req, reply) => {
     const p = parseParams(ConfirmPaymentIntent, req.body);
     return mutate(deps, req, reply, async (tx) => {
-      const pi = await requirePaymentIntent(tx.q, req.params.id, 'id', true);
+      const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
       try {
         const confirmed = await confirmPaymentIntent(tx, pi, p.payment_method);
         deps.log.info('gateway.payment_intent_confirmed', { payment_intent: pi.id, status: confirmed.status });
@@ -308,7 +277,7 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/cancel', async (req, reply) => {
     const p = parseParams(CancelPaymentIntent, req.body);
     return mutate(deps, req, reply, async (tx) => {
-      const pi = await requirePaymentIntent(tx.q, req.params.id, 'id', true);
+      const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
       if (pi.status === 'succeeded' || pi.status === 'canceled') {
         throw unexpectedState(
           'payment_intent',
@@ -317,7 +286,7 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
         );
       }
       const canceled = renderPaymentIntent(
-        await writePaymentIntent(tx, pi.id, { status: 'canceled', canceled_at: String(tx.now), cancellation_reason: p.cancellation_reason ?? null }),
+        await paymentIntents.update(tx.q, pi.id, { status: 'canceled', canceled_at: String(tx.now), cancellation_reason: p.cancellation_reason ?? null }),
       );
       await tx.emit('payment_intent.canceled', canceled);
       return expandObject(tx.q, canceled, p.expand);
@@ -326,11 +295,9 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
 
   http.get('/v1/payment_intents', async (req) => {
     const p = parseParams(ListPaymentIntents, req.query);
-    const where = p.customer === undefined ? [] : ['customer = $1'];
-    const args = p.customer === undefined ? [] : [p.customer];
     const page = await listPage<PaymentIntentRow>(
       deps.pool,
-      { table: 'payment_intents', kind: 'payment_intent', where, args, url: '/v1/payment_intents', render: renderPaymentIntent },
+      { table: 'payment_intents', kind: 'payment_intent', ...equalTo({ customer: p.customer }), url: '/v1/payment_intents', render: renderPaymentIntent },
       p,
     );
     return expandList(deps.pool, page, p.expand);

@@ -4,16 +4,17 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { cardError, invalidRequest, noSuch } from '../errors.ts';
+import { cardError, invalidRequest, type ApiError } from '../errors.ts';
 import { expandList, expandObject } from '../expand.ts';
 import { cardFingerprint } from '../fingerprint.ts';
 import { newId } from '../ids.ts';
 import { mutate } from '../idempotency.ts';
-import { listPage } from '../lists.ts';
+import { equalTo, listPage } from '../lists.ts';
 import { expand, formInt, id, listParams, metadata, newMetadata, parseParams, RetrieveParams, text } from '../params.ts';
+import { rowsById } from '../rows.ts';
 import { cardDigits, cardFacts, detailError, DETAIL_ERRORS, fullYear, setupFailure, type CardBehaviour } from '../test-cards.ts';
 import type { Queryable, Tx } from '../transaction.ts';
-import { requireCustomer } from './customers.ts';
+import { customers } from './customers.ts';
 
 export interface PaymentMethodRow {
   id: string;
@@ -73,23 +74,11 @@ export function cardDetails(r: PaymentMethodRow) {
   };
 }
 
-export async function paymentMethodRow(q: Queryable, pmId: string, forUpdate = false): Promise<PaymentMethodRow | undefined> {
-  const { rows } = await q.query<PaymentMethodRow>(
-    `select * from gateway_sandbox.payment_methods where id = $1 ${forUpdate ? 'for update' : ''}`,
-    [pmId],
-  );
-  return rows[0];
-}
+export const paymentMethods = rowsById<PaymentMethodRow>('payment_methods', 'PaymentMethod');
 
 export async function getPaymentMethod(q: Queryable, pmId: string) {
-  const row = await paymentMethodRow(q, pmId);
+  const row = await paymentMethods.find(q, pmId);
   return row && renderPaymentMethod(row);
-}
-
-export async function requirePaymentMethod(q: Queryable, pmId: string, param = 'id', forUpdate = false): Promise<PaymentMethodRow> {
-  const row = await paymentMethodRow(q, pmId, forUpdate);
-  if (!row) throw noSuch('PaymentMethod', pmId, param);
-  return row;
 }
 
 const Address = z
@@ -179,11 +168,7 @@ async function createPaymentMethod(tx: Tx, deps: SandboxDeps, p: z.infer<typeof 
  * saves it) and emits payment_method.attached. The caller checked the card.
  */
 export async function attachToCustomer(tx: Tx, pm: PaymentMethodRow, customerId: string) {
-  const { rows } = await tx.q.query<PaymentMethodRow>(
-    'update gateway_sandbox.payment_methods set customer = $2 where id = $1 returning *',
-    [pm.id, customerId],
-  );
-  const attached = renderPaymentMethod(rows[0]!);
+  const attached = renderPaymentMethod(await paymentMethods.update(tx.q, pm.id, { customer: customerId }));
   await tx.emit('payment_method.attached', attached, { customer: null });
   return attached;
 }
@@ -200,9 +185,32 @@ export function refuseOtherCustomer(pm: PaymentMethodRow, customerId: string | n
   }
 }
 
+/** A new intent's customer and card exist, and the card is not another customer's. */
+export async function checkIntentReferences(q: Queryable, customerId: string | undefined, pmId: string | undefined): Promise<void> {
+  if (customerId !== undefined) await customers.require(q, customerId, 'customer');
+  if (pmId !== undefined) refuseOtherCustomer(await paymentMethods.require(q, pmId, 'payment_method'), customerId ?? null);
+}
+
+/**
+ * The card an intent is confirmed with (the one given, else the intent's),
+ * locked for the transaction; `missing` is the error when there is none.
+ */
+export async function confirmingCard(
+  tx: Tx,
+  intent: { customer: string | null; payment_method: string | null },
+  given: string | undefined,
+  missing: () => ApiError,
+): Promise<PaymentMethodRow> {
+  const pmId = given ?? intent.payment_method;
+  if (!pmId) throw missing();
+  const pm = await paymentMethods.require(tx.q, pmId, 'payment_method', true);
+  refuseOtherCustomer(pm, intent.customer);
+  return pm;
+}
+
 async function attach(tx: Tx, pmId: string, p: z.infer<typeof Attach>) {
-  const pm = await requirePaymentMethod(tx.q, pmId, 'id', true);
-  await requireCustomer(tx.q, p.customer, 'customer');
+  const pm = await paymentMethods.require(tx.q, pmId, 'id', true);
+  await customers.require(tx.q, p.customer, 'customer');
   if (pm.customer === p.customer) return renderPaymentMethod(pm);
   if (pm.customer !== null) {
     throw invalidRequest('The payment method you provided has already been attached to a customer.', { param: 'customer' });
@@ -213,7 +221,7 @@ async function attach(tx: Tx, pmId: string, p: z.infer<typeof Attach>) {
 }
 
 async function detach(tx: Tx, pmId: string) {
-  const pm = await requirePaymentMethod(tx.q, pmId, 'id', true);
+  const pm = await paymentMethods.require(tx.q, pmId, 'id', true);
   if (pm.customer === null) {
     throw invalidRequest('The payment method you provided is not attached to a customer so detachment is impossible.');
   }
@@ -221,11 +229,7 @@ async function detach(tx: Tx, pmId: string) {
     'update gateway_sandbox.customers set default_payment_method = null where id = $1 and default_payment_method = $2',
     [pm.customer, pm.id],
   );
-  const { rows } = await tx.q.query<PaymentMethodRow>(
-    'update gateway_sandbox.payment_methods set customer = null where id = $1 returning *',
-    [pm.id],
-  );
-  const detached = renderPaymentMethod(rows[0]!);
+  const detached = renderPaymentMethod(await paymentMethods.update(tx.q, pm.id, { customer: null }));
   await tx.emit('payment_method.detached', detached, { customer: pm.customer });
   return detached;
 }
@@ -238,9 +242,7 @@ export function paymentMethodRoutes(http: FastifyInstance, deps: SandboxDeps): v
 
   http.get<{ Params: { id: string } }>('/v1/payment_methods/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
-    const pm = await getPaymentMethod(deps.pool, req.params.id);
-    if (!pm) throw noSuch('PaymentMethod', req.params.id);
-    return expandObject(deps.pool, pm, p.expand);
+    return expandObject(deps.pool, renderPaymentMethod(await paymentMethods.require(deps.pool, req.params.id)), p.expand);
   });
 
   http.post<{ Params: { id: string } }>('/v1/payment_methods/:id/attach', async (req, reply) => {
@@ -255,15 +257,9 @@ export function paymentMethodRoutes(http: FastifyInstance, deps: SandboxDeps): v
 
   http.get('/v1/payment_methods', async (req) => {
     const p = parseParams(ListPaymentMethods, req.query);
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (p.customer !== undefined) {
-      args.push(p.customer);
-      where.push(`customer = $${args.length}`);
-    }
     const page = await listPage<PaymentMethodRow>(
       deps.pool,
-      { table: 'payment_methods', kind: 'PaymentMethod', where, args, url: '/v1/payment_methods', render: renderPaymentMethod },
+      { table: 'payment_methods', kind: 'PaymentMethod', ...equalTo({ customer: p.customer }), url: '/v1/payment_methods', render: renderPaymentMethod },
       p,
     );
     return expandList(deps.pool, page, p.expand);
@@ -271,11 +267,11 @@ export function paymentMethodRoutes(http: FastifyInstance, deps: SandboxDeps): v
 
   http.get<{ Params: { id: string } }>('/v1/customers/:id/payment_methods', async (req) => {
     const p = parseParams(ListCustomerPaymentMethods, req.query);
-    await requireCustomer(deps.pool, req.params.id);
+    await customers.require(deps.pool, req.params.id);
     const url = `/v1/customers/${req.params.id}/payment_methods`;
     const page = await listPage<PaymentMethodRow>(
       deps.pool,
-      { table: 'payment_methods', kind: 'PaymentMethod', where: ['customer = $1'], args: [req.params.id], url, render: renderPaymentMethod },
+      { table: 'payment_methods', kind: 'PaymentMethod', ...equalTo({ customer: req.params.id }), url, render: renderPaymentMethod },
       p,
     );
     return expandList(deps.pool, page, p.expand);

@@ -3,14 +3,15 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { invalidRequest, noSuch } from '../errors.ts';
+import { invalidRequest } from '../errors.ts';
 import { expandObject } from '../expand.ts';
 import { newId } from '../ids.ts';
 import { mutate } from '../idempotency.ts';
 import { expand, formInt, id, metadata, newMetadata, parseParams, RetrieveParams } from '../params.ts';
+import { rowsById } from '../rows.ts';
 import type { Queryable, Tx } from '../transaction.ts';
-import { chargeRow, renderCharge } from './charges.ts';
-import { requirePaymentIntent } from './payment-intents.ts';
+import { charges, renderCharge, type ChargeRow } from './charges.ts';
+import { paymentIntents } from './payment-intents.ts';
 
 export interface RefundRow {
   id: string;
@@ -23,7 +24,7 @@ export interface RefundRow {
   metadata: Record<string, string>;
 }
 
-export function renderRefund(r: RefundRow) {
+function renderRefund(r: RefundRow) {
   return {
     id: r.id,
     object: 'refund' as const,
@@ -43,9 +44,11 @@ export function renderRefund(r: RefundRow) {
   };
 }
 
+const refunds = rowsById<RefundRow>('refunds', 'refund');
+
 export async function getRefund(q: Queryable, refundId: string) {
-  const { rows } = await q.query<RefundRow>('select * from gateway_sandbox.refunds where id = $1', [refundId]);
-  return rows[0] && renderRefund(rows[0]);
+  const row = await refunds.find(q, refundId);
+  return row && renderRefund(row);
 }
 
 const CreateRefund = z
@@ -64,7 +67,7 @@ const money = (minor: number, currency: string) => (currency === 'usd' ? `$${(mi
 async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
   let chargeId = p.charge;
   if (p.payment_intent !== undefined) {
-    const pi = await requirePaymentIntent(tx.q, p.payment_intent, 'payment_intent');
+    const pi = await paymentIntents.require(tx.q, p.payment_intent, 'payment_intent');
     if (pi.status !== 'succeeded' || pi.latest_charge === null) {
       throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, { param: 'payment_intent', code: 'charge_not_refundable' });
     }
@@ -76,8 +79,7 @@ async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
   if (chargeId === undefined) {
     throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' });
   }
-  const charge = await chargeRow(tx.q, chargeId, true);
-  if (!charge) throw noSuch('charge', chargeId, p.payment_intent === undefined ? 'charge' : 'payment_intent');
+  const charge = await charges.require(tx.q, chargeId, p.payment_intent === undefined ? 'charge' : 'payment_intent', true);
   if (charge.status !== 'succeeded') {
     throw invalidRequest(`Charge ${charge.id} has not succeeded and cannot be refunded.`, { code: 'charge_not_refundable', param: 'charge' });
   }
@@ -96,11 +98,11 @@ async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
      values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
     [newId('re'), tx.now, amount, charge.currency, charge.id, charge.payment_intent, p.reason ?? null, JSON.stringify(newMetadata(p.metadata))],
   );
-  const updated = await tx.q.query(
+  const updated = await tx.q.query<ChargeRow>(
     'update gateway_sandbox.charges set amount_refunded = amount_refunded + $2 where id = $1 returning *',
     [charge.id, amount],
   );
-  const chargeObject = await renderCharge(tx.q, updated.rows[0]);
+  const chargeObject = await renderCharge(tx.q, updated.rows[0]!);
   await tx.emit('charge.refunded', chargeObject, { amount_refunded: Number(charge.amount_refunded), refunded: false });
   return renderRefund(rows[0]!);
 }
@@ -113,8 +115,6 @@ export function refundRoutes(http: FastifyInstance, deps: SandboxDeps): void {
 
   http.get<{ Params: { id: string } }>('/v1/refunds/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
-    const refund = await getRefund(deps.pool, req.params.id);
-    if (!refund) throw noSuch('refund', req.params.id);
-    return expandObject(deps.pool, refund, p.expand);
+    return expandObject(deps.pool, renderRefund(await refunds.require(deps.pool, req.params.id)), p.expand);
   });
 }

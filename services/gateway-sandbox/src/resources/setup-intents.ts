@@ -3,19 +3,19 @@
 // leaving the intent in requires_payment_method with `last_setup_error`.
 // A publishable key may read and confirm one only with its client secret.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { sameSecret } from '../auth.ts';
 import type { SandboxDeps } from '../deps.ts';
-import { cardError, invalidRequest, noSuch, unexpectedState } from '../errors.ts';
+import { cardError, invalidRequest, unexpectedState } from '../errors.ts';
 import { expandList, expandObject } from '../expand.ts';
 import { clientSecret, newId } from '../ids.ts';
 import { mutate } from '../idempotency.ts';
-import { listPage } from '../lists.ts';
+import { equalTo, listPage } from '../lists.ts';
 import { expand, formBool, id, listParams, mergeMetadata, metadata, newMetadata, parseParams, text } from '../params.ts';
+import { rowsById } from '../rows.ts';
 import { setupFailure } from '../test-cards.ts';
 import type { Queryable, Tx } from '../transaction.ts';
-import { requireCustomer } from './customers.ts';
-import { attachToCustomer, refuseOtherCustomer, renderPaymentMethod, requirePaymentMethod } from './payment-methods.ts';
+import { attachToCustomer, checkIntentReferences, confirmingCard, renderPaymentMethod } from './payment-methods.ts';
 
 export type SetupIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'succeeded' | 'canceled';
 
@@ -63,23 +63,11 @@ export function renderSetupIntent(r: SetupIntentRow) {
   };
 }
 
-async function setupIntentRow(q: Queryable, siId: string, forUpdate = false): Promise<SetupIntentRow | undefined> {
-  const { rows } = await q.query<SetupIntentRow>(
-    `select * from gateway_sandbox.setup_intents where id = $1 ${forUpdate ? 'for update' : ''}`,
-    [siId],
-  );
-  return rows[0];
-}
+const setupIntents = rowsById<SetupIntentRow>('setup_intents', 'setupintent');
 
 export async function getSetupIntent(q: Queryable, siId: string) {
-  const row = await setupIntentRow(q, siId);
+  const row = await setupIntents.find(q, siId);
   return row && renderSetupIntent(row);
-}
-
-async function requireSetupIntent(q: Queryable, siId: string, forUpdate = false): Promise<SetupIntentRow> {
-  const row = await setupIntentRow(q, siId, forUpdate);
-  if (!row) throw noSuch('setupintent', siId);
-  return row;
 }
 
 const CreateSetupIntent = z
@@ -113,16 +101,6 @@ const CancelSetupIntent = z
   .strict();
 const ListSetupIntents = z.object({ ...listParams, customer: id.optional(), payment_method: id.optional() }).strict();
 
-async function writeSetupIntent(tx: Tx, siId: string, set: Partial<Pick<SetupIntentRow, 'status' | 'payment_method' | 'last_setup_error' | 'cancellation_reason' | 'metadata'>>) {
-  const cols = Object.keys(set);
-  const values = Object.values(set).map((v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v));
-  const { rows } = await tx.q.query<SetupIntentRow>(
-    `update gateway_sandbox.setup_intents set ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')} where id = $1 returning *`,
-    [siId, ...values],
-  );
-  return rows[0]!;
-}
-
 /** Confirms (or fails) a SetupIntent: the card's test behaviour decides. */
 async function confirmSetupIntent(tx: Tx, si: SetupIntentRow, paymentMethodId: string | undefined) {
   if (si.status === 'succeeded' || si.status === 'canceled') {
@@ -134,38 +112,31 @@ async function confirmSetupIntent(tx: Tx, si: SetupIntentRow, paymentMethodId: s
       renderSetupIntent(si),
     );
   }
-  const pmId = paymentMethodId ?? si.payment_method;
-  if (!pmId) {
-    throw unexpectedState(
+  const pm = await confirmingCard(tx, si, paymentMethodId, () =>
+    unexpectedState(
       'setup_intent',
       "You cannot confirm this SetupIntent because it's missing a payment method. Update the SetupIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.",
       renderSetupIntent(si),
-    );
-  }
-  const pm = await requirePaymentMethod(tx.q, pmId, 'payment_method', true);
-  refuseOtherCustomer(pm, si.customer);
+    ),
+  );
   const failure = setupFailure(pm.behaviour);
   if (failure) {
     const pmObject = renderPaymentMethod(pm);
     const lastError = { ...cardError(failure).body, payment_method: pmObject };
     const failed = renderSetupIntent(
-      await writeSetupIntent(tx, si.id, { status: 'requires_payment_method', payment_method: null, last_setup_error: lastError }),
+      await setupIntents.update(tx.q, si.id, { status: 'requires_payment_method', payment_method: null, last_setup_error: lastError }),
     );
     await tx.emit('setup_intent.setup_failed', failed);
     throw cardError(failure, { payment_method: pmObject, setup_intent: failed });
   }
   if (si.customer !== null && pm.customer === null) await attachToCustomer(tx, pm, si.customer);
-  const succeeded = renderSetupIntent(await writeSetupIntent(tx, si.id, { status: 'succeeded', payment_method: pm.id, last_setup_error: null }));
+  const succeeded = renderSetupIntent(await setupIntents.update(tx.q, si.id, { status: 'succeeded', payment_method: pm.id, last_setup_error: null }));
   await tx.emit('setup_intent.succeeded', succeeded);
   return succeeded;
 }
 
 async function createSetupIntent(tx: Tx, p: z.infer<typeof CreateSetupIntent>) {
-  if (p.customer !== undefined) await requireCustomer(tx.q, p.customer, 'customer');
-  if (p.payment_method !== undefined) {
-    const pm = await requirePaymentMethod(tx.q, p.payment_method, 'payment_method');
-    refuseOtherCustomer(pm, p.customer ?? null);
-  }
+  await checkIntentReferences(tx.q, p.customer, p.payment_method);
   if (p.confirm && p.payment_method === undefined) {
     throw invalidRequest('You must provide a payment_method when confirm is true.', { param: 'payment_method', code: 'parameter_missing' });
   }
@@ -195,13 +166,18 @@ async function createSetupIntent(tx: Tx, p: z.infer<typeof CreateSetupIntent>) {
 /** A publishable key must hold the intent's client secret; a secret key need not. */
 function checkClientSecret(req: FastifyRequest, si: SetupIntentRow, given: string | undefined): void {
   if (req.caller?.kind !== 'publishable') return;
-  const a = Buffer.from(given ?? '');
-  const b = Buffer.from(si.client_secret);
-  if (given === undefined || a.length !== b.length || !timingSafeEqual(a, b)) {
+  if (given === undefined || !sameSecret(given, si.client_secret)) {
     throw invalidRequest(`The client_secret provided does not match the client_secret associated with the SetupIntent.`, {
       param: 'client_secret',
       code: 'setup_intent_authentication_failure',
     });
+  }
+}
+
+/** A publishable key sees the intent, never what it links to. */
+function refusePublishableExpand(req: FastifyRequest, expand: string[] | undefined): void {
+  if (req.caller?.kind === 'publishable' && expand?.length) {
+    throw invalidRequest('This property cannot be expanded with a publishable key.', { param: 'expand' });
   }
 }
 
@@ -213,19 +189,17 @@ export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): voi
 
   http.get<{ Params: { id: string } }>('/v1/setup_intents/:id', { config: { publishable: true } }, async (req) => {
     const p = parseParams(RetrieveSetupIntent, req.query);
-    const si = await setupIntentRow(deps.pool, req.params.id);
-    if (!si) throw noSuch('setupintent', req.params.id);
+    const si = await setupIntents.require(deps.pool, req.params.id);
     checkClientSecret(req, si, p.client_secret);
-    // A publishable key sees the intent, never what it links to.
-    if (req.caller?.kind === 'publishable' && p.expand?.length) throw invalidRequest('This property cannot be expanded with a publishable key.', { param: 'expand' });
+    refusePublishableExpand(req, p.expand);
     return expandObject(deps.pool, renderSetupIntent(si), p.expand);
   });
 
   http.post<{ Params: { id: string } }>('/v1/setup_intents/:id/confirm', { config: { publishable: true } }, async (req, reply) => {
     const p = parseParams(ConfirmSetupIntent, req.body);
-    if (req.caller?.kind === 'publishable' && p.expand?.length) throw invalidRequest('This property cannot be expanded with a publishable key.', { param: 'expand' });
+    refusePublishableExpand(req, p.expand);
     return mutate(deps, req, reply, async (tx) => {
-      const si = await requireSetupIntent(tx.q, req.params.id, true);
+      const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
       checkClientSecret(req, si, p.client_secret);
       return expandObject(tx.q, await confirmSetupIntent(tx, si, p.payment_method), p.expand);
     });
@@ -234,7 +208,7 @@ export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): voi
   http.post<{ Params: { id: string } }>('/v1/setup_intents/:id/cancel', async (req, reply) => {
     const p = parseParams(CancelSetupIntent, req.body);
     return mutate(deps, req, reply, async (tx) => {
-      const si = await requireSetupIntent(tx.q, req.params.id, true);
+      const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
       if (si.status === 'succeeded' || si.status === 'canceled') {
         throw unexpectedState(
           'setup_intent',
@@ -243,7 +217,7 @@ export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): voi
         );
       }
       const canceled = renderSetupIntent(
-        await writeSetupIntent(tx, si.id, { status: 'canceled', cancellation_reason: p.cancellation_reason ?? null }),
+        await setupIntents.update(tx.q, si.id, { status: 'canceled', cancellation_reason: p.cancellation_reason ?? null }),
       );
       await tx.emit('setup_intent.canceled', canceled);
       return expandObject(tx.q, canceled, p.expand);
@@ -253,24 +227,18 @@ export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): voi
   http.post<{ Params: { id: string } }>('/v1/setup_intents/:id', async (req, reply) => {
     const p = parseParams(z.object({ metadata: metadata.optional(), expand }).strict(), req.body);
     return mutate(deps, req, reply, async (tx) => {
-      const si = await requireSetupIntent(tx.q, req.params.id, true);
-      const updated = renderSetupIntent(await writeSetupIntent(tx, si.id, { metadata: mergeMetadata(si.metadata, p.metadata) }));
+      const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
+      const updated = renderSetupIntent(await setupIntents.update(tx.q, si.id, { metadata: mergeMetadata(si.metadata, p.metadata) }));
       return expandObject(tx.q, updated, p.expand);
     });
   });
 
   http.get('/v1/setup_intents', async (req) => {
     const p = parseParams(ListSetupIntents, req.query);
-    const where: string[] = [];
-    const args: unknown[] = [];
-    for (const col of ['customer', 'payment_method'] as const) {
-      if (p[col] === undefined) continue;
-      args.push(p[col]);
-      where.push(`${col} = $${args.length}`);
-    }
+    const filters = equalTo({ customer: p.customer, payment_method: p.payment_method });
     const page = await listPage<SetupIntentRow>(
       deps.pool,
-      { table: 'setup_intents', kind: 'setupintent', where, args, url: '/v1/setup_intents', render: renderSetupIntent },
+      { table: 'setup_intents', kind: 'setupintent', ...filters, url: '/v1/setup_intents', render: renderSetupIntent },
       p,
     );
     return expandList(deps.pool, page, p.expand);

@@ -3,12 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { noSuch } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { mutate } from '../idempotency.ts';
 import { listPage } from '../lists.ts';
 import { expand, formBool, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../params.ts';
-import type { Queryable, Tx } from '../transaction.ts';
+import { rowsById } from '../rows.ts';
+import type { Tx } from '../transaction.ts';
 import { newWebhookSecret } from '../webhooks/sign.ts';
 
 export interface WebhookEndpointRow {
@@ -73,14 +73,7 @@ const UpdateEndpoint = z
   })
   .strict();
 
-async function endpointRow(q: Queryable, endpointId: string, forUpdate = false): Promise<WebhookEndpointRow> {
-  const { rows } = await q.query<WebhookEndpointRow>(
-    `select * from gateway_sandbox.webhook_endpoints where id = $1 ${forUpdate ? 'for update' : ''}`,
-    [endpointId],
-  );
-  if (!rows[0]) throw noSuch('webhook endpoint', endpointId);
-  return rows[0];
-}
+const endpoints = rowsById<WebhookEndpointRow>('webhook_endpoints', 'webhook endpoint');
 
 async function createEndpoint(tx: Tx, p: z.infer<typeof CreateEndpoint>) {
   const { rows } = await tx.q.query<WebhookEndpointRow>(
@@ -101,7 +94,7 @@ async function createEndpoint(tx: Tx, p: z.infer<typeof CreateEndpoint>) {
 }
 
 async function updateEndpoint(tx: Tx, endpointId: string, p: z.infer<typeof UpdateEndpoint>) {
-  const before = await endpointRow(tx.q, endpointId, true);
+  const before = await endpoints.require(tx.q, endpointId, 'id', true);
   const { rows } = await tx.q.query<WebhookEndpointRow>(
     `update gateway_sandbox.webhook_endpoints
         set url = $2, enabled_events = $3, description = $4, status = $5, metadata = $6
@@ -139,7 +132,7 @@ export function webhookEndpointRoutes(http: FastifyInstance, deps: SandboxDeps):
 
   http.get<{ Params: { id: string } }>('/v1/webhook_endpoints/:id', async (req) => {
     parseParams(RetrieveParams, req.query);
-    return renderWebhookEndpoint(await endpointRow(deps.pool, req.params.id));
+    return renderWebhookEndpoint(await endpoints.require(deps.pool, req.params.id));
   });
 
   http.post<{ Params: { id: string } }>('/v1/webhook_endpoints/:id', async (req, reply) => {
@@ -150,7 +143,7 @@ export function webhookEndpointRoutes(http: FastifyInstance, deps: SandboxDeps):
   http.delete<{ Params: { id: string } }>('/v1/webhook_endpoints/:id', async (req, reply) => {
     parseParams(z.object({}).strict(), req.query);
     return mutate(deps, req, reply, async (tx) => {
-      await endpointRow(tx.q, req.params.id, true);
+      await endpoints.require(tx.q, req.params.id, 'id', true);
       // Its pending deliveries go with it (on delete cascade).
       await tx.q.query('delete from gateway_sandbox.webhook_endpoints where id = $1', [req.params.id]);
       return { id: req.params.id, object: 'webhook_endpoint', deleted: true };

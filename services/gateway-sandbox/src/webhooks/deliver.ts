@@ -6,8 +6,9 @@
 // base × 2^(attempts−1), at most `maxDelayMs`, then is retried.
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
-import { EVENT_COLUMNS, renderEvent, type EventRow } from '../resources/events.ts';
-import { checkout } from '../transaction.ts';
+import { deleteExpiredKeys } from '../idempotency.ts';
+import { getEvent } from '../resources/events.ts';
+import { withTransaction } from '../transaction.ts';
 import { signatureHeader } from './sign.ts';
 
 export interface DeliveryOptions {
@@ -26,8 +27,6 @@ export interface DeliveryOptions {
 export interface DeliveryLoop {
   /** Look at the outbox now (called after a commit that wrote events). */
   wake(): void;
-  /** One pass: delivers what is due; returns how many rows it tried. */
-  runOnce(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -79,11 +78,9 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
     }
   }
 
+  /** One pass: delivers what is due; returns how many rows it tried. */
   async function runOnce(): Promise<number> {
-    const { client, release } = await checkout(pool);
-    let broken = false;
-    try {
-      await client.query('begin');
+    return withTransaction(pool, async (client) => {
       const { rows } = await client.query<Due>(
         `select d.event_id, d.endpoint_id, d.attempts, w.url, w.secret
            from gateway_sandbox.deliveries d join gateway_sandbox.webhook_endpoints w on w.id = d.endpoint_id
@@ -95,8 +92,7 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
       );
       await Promise.all(
         rows.map(async (due) => {
-          const event = await client.query<EventRow>(`select ${EVENT_COLUMNS} from gateway_sandbox.events e where e.id = $1`, [due.event_id]);
-          const body = JSON.stringify(renderEvent(event.rows[0]!), null, 2);
+          const body = JSON.stringify((await getEvent(client, due.event_id))!, null, 2);
           const started = Date.now();
           const { status, error } = await post(due, body);
           const attempt = due.attempts + 1;
@@ -121,24 +117,16 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
         }),
       );
       if (stopped) throw new Error('stopping: deliveries in flight are rolled back');
-      await client.query('commit');
       return rows.length;
-    } catch (err) {
-      await client.query('rollback').catch(() => {
-        broken = true;
-      });
-      throw err;
-    } finally {
-      release(broken);
-    }
+    });
   }
 
-  /** Idempotency records older than 24 h are dropped, at most once a minute. */
+  /** Expired idempotency records are dropped, at most once a minute. */
   async function cleanup(): Promise<void> {
     if (Date.now() - lastCleanup < 60_000) return;
     lastCleanup = Date.now();
-    const { rowCount } = await pool.query(`delete from gateway_sandbox.idempotency_keys where created_at < now() - interval '24 hours'`);
-    if (rowCount) log.count('gateway.idempotency_keys_expired', rowCount);
+    const expired = await deleteExpiredKeys(pool);
+    if (expired) log.count('gateway.idempotency_keys_expired', expired);
   }
 
   const done = (async () => {
@@ -172,7 +160,6 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
       woken = true;
       wakeUp?.();
     },
-    runOnce,
     async stop() {
       stopped = true;
       stopping.abort();

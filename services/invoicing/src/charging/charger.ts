@@ -34,44 +34,59 @@ export interface PassReport {
 }
 
 /** One pass over the invoices due a charge; waits for a pass running elsewhere to end first. */
-export async function chargePass(deps: ChargerDeps): Promise<PassReport> {
+export function chargePass(deps: ChargerDeps): Promise<PassReport> {
+  return withSessionLock(deps.pool, CHARGE_LOCK, () => pass(deps));
+}
+
+async function pass(deps: ChargerDeps): Promise<PassReport> {
   const now = deps.now ?? (() => new Date());
   const started = performance.now();
   const report: PassReport = { charged: 0, paid: 0, declined: 0, pastDue: 0, noCard: 0, errors: 0 };
-  const lock = await deps.pool.connect();
-  try {
-    await lock.query('select pg_advisory_lock($1)', [CHARGE_LOCK]);
-    try {
-      const candidates = await chargeCandidates(deps.pool, now());
-      const queue = [...candidates];
-      const worker = async () => {
-        for (let next = queue.shift(); next; next = queue.shift()) {
-          try {
-            await chargeOne(deps, next, now, report);
-          } catch (err) {
-            // This invoice's state is whatever was recorded; the next pass goes on from it.
-            report.errors++;
-            deps.log.error('charge.failed', err, { invoice_id: next.invoice.id, 'count#charges.failed': 1 });
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 4) }, worker));
-      deps.log.info('charging.pass', {
-        'count#charging.candidates': candidates.length,
-        'count#charges.attempted': report.charged,
-        'count#charges.paid': report.paid,
-        'count#charges.declined': report.declined,
-        'count#invoices.past_due': report.pastDue,
-        'count#invoices.no_card': report.noCard,
-        'count#charges.unanswered': report.errors,
-        'measure#charging.pass': `${(performance.now() - started).toFixed(0)}ms`,
-      });
-      return report;
-    } finally {
-      await lock.query('select pg_advisory_unlock($1)', [CHARGE_LOCK]).catch(() => {});
+  const candidates = await chargeCandidates(deps.pool, now());
+  const queue = [...candidates];
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      try {
+        await chargeOne(deps, next, now, report);
+      } catch (err) {
+        // This invoice's state is whatever was recorded; the next pass goes on from it.
+        report.errors++;
+        deps.log.error('charge.failed', err, { invoice_id: next.invoice.id, 'count#charges.failed': 1 });
+      }
     }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 4) }, worker));
+  deps.log.info('charging.pass', {
+    'count#charging.candidates': candidates.length,
+    'count#charges.attempted': report.charged,
+    'count#charges.paid': report.paid,
+    'count#charges.declined': report.declined,
+    'count#invoices.past_due': report.pastDue,
+    'count#invoices.no_card': report.noCard,
+    'count#charges.unanswered': report.errors,
+    'measure#charging.pass': `${(performance.now() - started).toFixed(0)}ms`,
+  });
+  return report;
+}
+
+/**
+ * `work` while this process holds the session advisory lock `key` (on a client
+ * of its own). A client that fails to lock or unlock is closed, not pooled: its
+ * session, and so the lock, ends with it.
+ */
+async function withSessionLock<T>(pool: pg.Pool, key: number, work: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [key]);
+  } catch (err) {
+    client.release(err as Error);
+    throw err;
+  }
+  try {
+    return await work();
   } finally {
-    lock.release();
+    const failed = await client.query('select pg_advisory_unlock($1)', [key]).then(() => undefined, (err: Error) => err);
+    client.release(failed);
   }
 }
 

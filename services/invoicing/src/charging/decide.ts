@@ -37,11 +37,10 @@ export interface ChargeRow {
   lastErrorMessage: string | null;
 }
 
-/** A row of `cc_forms.cards_on_file` (one per account). */
+/** The account's row of `cc_forms.cards_on_file`, as far as charging reads it. */
 export interface CardOnFile {
   customerId: string;
   paymentMethodId: string;
-  addedAt: Date;
 }
 
 export type Decision =
@@ -175,7 +174,8 @@ export function beforeAttempt(charge: ChargeRow | undefined, decision: Extract<D
   return {
     ...base,
     state: 'scheduled',
-    nextAttemptAt: base.state === 'scheduled' && base.nextAttemptAt ? base.nextAttemptAt : now,
+    // A row's next_attempt_at is set exactly while it is scheduled.
+    nextAttemptAt: base.nextAttemptAt ?? now,
     roundStart: decision.newRound ? base.attempts : base.roundStart,
     pendingPaymentMethodId: decision.paymentMethodId,
   };

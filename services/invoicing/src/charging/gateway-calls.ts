@@ -42,7 +42,7 @@ export interface ChargeGateway {
 export const attemptKey = (invoiceId: string, attempt: number) => `${invoiceId}:attempt:${attempt}`;
 
 /** Events invoicing's endpoint is registered for. */
-export const WEBHOOK_EVENTS = ['payment_intent.succeeded'] as const;
+const WEBHOOK_EVENTS = ['payment_intent.succeeded'] as const;
 
 export function chargeGateway(stripe: Gateway): ChargeGateway {
   return {

@@ -1,4 +1,3 @@
-import type { Logger } from '@vault/runtime';
 import { chargePass, type ChargerDeps } from './charger.ts';
 import { ensureWebhookEndpoint } from './webhook-endpoint.ts';
 
@@ -6,7 +5,6 @@ export interface ChargeLoopDeps extends ChargerDeps {
   everyMs: number;
   /** Set when invoicing registers its own webhook endpoint (no GATEWAY_WEBHOOK_SECRET). */
   webhookUrl?: string;
-  log: Logger;
 }
 
 /**

@@ -33,7 +33,6 @@ interface CandidateRow {
   last_error_message: string | null;
   customer_id: string | null;
   payment_method_id: string | null;
-  added_at: Date | null;
 }
 
 /**
@@ -48,7 +47,7 @@ const CANDIDATES = `
          c.invoice_id is not null as has_charge, c.payment_intent_id, c.state, c.attempts, c.round_start,
          c.pending_payment_method_id, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
          c.last_error_code, c.last_decline_code, c.last_error_message,
-         k.customer_id, k.payment_method_id, k.added_at
+         k.customer_id, k.payment_method_id
     from invoicing.invoices i
     left join invoicing.charges c on c.invoice_id = i.id
     left join cc_forms.cards_on_file k on k.account_id = i.account_id
@@ -64,9 +63,7 @@ export async function chargeCandidates(db: Db, now: Date): Promise<Candidate[]> 
   return rows.map((r) => ({
     invoice: { id: r.id, accountId: r.account_id, number: r.number, status: r.status, currency: r.currency, total: r.total },
     charge: r.has_charge ? chargeOf(r) : undefined,
-    card: r.payment_method_id && r.customer_id && r.added_at
-      ? { customerId: r.customer_id, paymentMethodId: r.payment_method_id, addedAt: r.added_at }
-      : undefined,
+    card: r.payment_method_id && r.customer_id ? { customerId: r.customer_id, paymentMethodId: r.payment_method_id } : undefined,
   }));
 }
 
@@ -95,9 +92,7 @@ export async function saveCharge(
   charge: ChargeRow,
   invoiceStatus?: 'paid' | 'past_due',
 ): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  await inTransaction(pool, async (client) => {
     await client.query(
       `insert into invoicing.charges as c
          (invoice_id, payment_intent_id, state, attempts, round_start, pending_payment_method_id, last_payment_method_id,
@@ -130,7 +125,17 @@ export async function saveCharge(
     if (invoiceStatus === 'past_due') {
       await client.query(`update invoicing.invoices set status = 'past_due' where id = $1 and status = 'finalized'`, [invoiceId]);
     }
+  });
+}
+
+/** `work` in one transaction on a client of its own: committed if it returns, rolled back if it throws. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const result = await work(client);
     await client.query('commit');
+    return result;
   } catch (err) {
     await client.query('rollback').catch(() => {});
     throw err;

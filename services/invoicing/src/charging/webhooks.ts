@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
-import { endpointSecrets, markInvoicePaid, recordEvent } from './store.ts';
+import { endpointSecrets, inTransaction, markInvoicePaid, recordEvent } from './store.ts';
 
 /** The part of a gateway event invoicing reads; the rest is ignored. */
 const GatewayEvent = z.object({
@@ -23,9 +23,9 @@ const SucceededIntent = z.object({
 export interface WebhookDeps {
   pool: pg.Pool;
   /** The SDK's webhooks helper (signature verification). */
-  webhooks: Gateway['webhooks'];
+  verifier: Gateway['webhooks'];
   /** GATEWAY_WEBHOOK_SECRET; unset: the secrets of the endpoints invoicing registered. */
-  configuredSecret: string | undefined;
+  secret: string | undefined;
   log: Logger;
 }
 
@@ -45,12 +45,12 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
       if (typeof signature !== 'string' || !Buffer.isBuffer(req.body)) {
         return reply.code(400).send({ error: 'expected a JSON body with a Stripe-Signature header' });
       }
-      const secrets = deps.configuredSecret ? [deps.configuredSecret] : await endpointSecrets(deps.pool);
+      const secrets = deps.secret ? [deps.secret] : await endpointSecrets(deps.pool);
       if (secrets.length === 0) {
         // The gateway retries: by then the endpoint's registration has stored its secret.
         return reply.code(503).send({ error: 'the webhook endpoint is not registered yet' });
       }
-      const verified = verify(deps.webhooks, req.body, signature, secrets);
+      const verified = verify(deps.verifier, req.body, signature, secrets);
       if (!verified) {
         deps.log.warn('webhook.rejected', { reason: 'signature', 'count#webhooks.rejected': 1 });
         return reply.code(400).send({ error: 'the signature does not match the body' });
@@ -60,7 +60,7 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
         const issue = event.error.issues[0];
         return reply.code(400).send({ error: `${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}` });
       }
-      const outcome = await handle(deps, event.data);
+      const outcome = await handle(deps.pool, event.data);
       deps.log.info('webhook.received', { event_id: event.data.id, type: event.data.type, ...outcome, 'count#webhooks.received': 1 });
       return { received: true, duplicate: outcome.outcome === 'duplicate' };
     });
@@ -78,29 +78,15 @@ function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, 
   return undefined;
 }
 
-async function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<{ outcome: string; invoice_id?: string }> {
-  const client = await deps.pool.connect();
-  try {
-    await client.query('begin');
-    let result: { outcome: string; invoice_id?: string } = { outcome: 'ignored' };
-    if (!(await recordEvent(client, event))) {
-      result = { outcome: 'duplicate' };
-    } else if (event.type === 'payment_intent.succeeded') {
-      const intent = SucceededIntent.safeParse(event.data.object);
-      const invoiceId = intent.success ? intent.data.metadata.invoice_id : undefined;
-      if (!intent.success || !invoiceId) {
-        result = { outcome: 'not_an_invoice' };
-      } else {
-        const changed = await markInvoicePaid(client, invoiceId, intent.data.id);
-        result = { outcome: changed ? 'paid' : 'unchanged', invoice_id: invoiceId };
-      }
-    }
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+/** Records the event and, for payment_intent.succeeded, marks its invoice paid: one transaction. */
+function handle(pool: pg.Pool, event: z.infer<typeof GatewayEvent>): Promise<{ outcome: string; invoice_id?: string }> {
+  return inTransaction(pool, async (client) => {
+    if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
+    if (event.type !== 'payment_intent.succeeded') return { outcome: 'ignored' };
+    const intent = SucceededIntent.safeParse(event.data.object);
+    const invoiceId = intent.success ? intent.data.metadata.invoice_id : undefined;
+    if (!intent.success || !invoiceId) return { outcome: 'not_an_invoice' };
+    const changed = await markInvoicePaid(client, invoiceId, intent.data.id);
+    return { outcome: changed ? 'paid' : 'unchanged', invoice_id: invoiceId };
+  });
 }

@@ -6,15 +6,20 @@ import { chargingConfig } from '../charging/config.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
 
+/** What `vault` gives a command of invoicing's: the database, settings, log, and where its lines go. */
+export interface CommandContext {
+  pool: pg.Pool;
+  settings: VaultSettings;
+  log: Logger;
+  out: (line: string) => void;
+}
+
 /**
  * `vault charge`: one charging pass, as the app's loop runs every
  * CHARGE_EVERY_SECONDS; prints what it did. Exit 1 when an invoice was left
  * for a later pass (the gateway did not answer, or a failure here).
  */
-export async function chargeCommand(
-  args: string[],
-  ctx: { pool: pg.Pool; settings: VaultSettings; log: Logger; out: (line: string) => void },
-): Promise<number> {
+export async function chargeCommand(args: string[], ctx: CommandContext): Promise<number> {
   try {
     parseArgs({ args, strict: true, allowPositionals: false, options: {} });
   } catch (err) {
@@ -28,7 +33,7 @@ export async function chargeCommand(
 }
 
 /** "charged 3 invoice(s): 1 paid, 2 declined; 2 past_due (1 with no card on file); 0 left for a later pass" */
-export function describePass(r: PassReport): string {
+function describePass(r: PassReport): string {
   return (
     `charged ${r.charged} invoice(s): ${r.paid} paid, ${r.declined} declined; ` +
     `${r.pastDue} past_due (${r.noCard} with no card on file); ${r.errors} left for a later pass after an error`

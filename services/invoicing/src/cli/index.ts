@@ -1,5 +1,7 @@
 // What the `vault` command (scripts/cli) runs for invoicing: argument parsing
 // and the work itself; the command opens the database and prints.
+import type { CommandContext } from './charge.ts';
+
 export { CliUsageError } from './usage.ts';
 export { INVOICING_MIGRATIONS, ensureInvoicingSchema } from './migrations.ts';
 export { describeExport, parseExportArgs, runExport, type ExportRequest } from './export.ts';
@@ -7,3 +9,6 @@ export { chargeCommand } from './charge.ts';
 export { finalizeCommand } from './finalize.ts';
 export { parseTokenArgs, runTokenCreate, type CreatedToken } from './token.ts';
 export type { ExportSummary } from '../exports/index.ts';
+
+/** `vault charge` and `vault finalize`: parse `args`, do the work, print through `ctx.out`; the exit status. */
+export type InvoicingCommand = (args: string[], ctx: CommandContext) => Promise<number>;

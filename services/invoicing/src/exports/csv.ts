@@ -21,7 +21,7 @@ const NEEDS_QUOTES = /[",\r\n]/;
 const GUARDED_START = /^[=+\-@\t\r']/;
 
 /** Records end with CRLF (RFC 4180). Line breaks inside a quoted field are kept as they are. */
-export const CSV_EOL = '\r\n';
+const CSV_EOL = '\r\n';
 
 export function csvField(value: string | null, kind: FieldKind): string {
   if (value === null || value === '') return '';

@@ -28,7 +28,7 @@ export interface ExportOptions {
   onDone?: (summary: ExportSummary) => void;
 }
 
-export const DEFAULT_BATCH_SIZE = 2000;
+const DEFAULT_BATCH_SIZE = 2000;
 const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 
 /**

@@ -13,7 +13,6 @@ export interface ExportColumn {
 }
 
 export interface ExportTable {
-  kind: ExportKind;
   columns: readonly ExportColumn[];
   /** The column whose sum is the file's control total. */
   totalColumn: string;
@@ -37,7 +36,6 @@ const summed = (name: string, sumDecimals: number): ExportColumn => ({ name, kin
 // status only moves on with payment, so the period's invoices are all of them.
 export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
   invoices: {
-    kind: 'invoices',
     columns: [
       text('number'),
       text('id'),
@@ -58,7 +56,6 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
            order by i.number`,
   },
   lines: {
-    kind: 'lines',
     columns: [
       text('number'),
       text('invoice_id'),

@@ -7,32 +7,30 @@ export type AccountHold = Hold & { account_id: string | null };
 
 /**
  * Apps with a sequence hole whose unreliable time reaches into the window,
- * held for every account that owned the app in the unreliable part.
+ * held for every account that owned the app in the unreliable part: from
+ * unreliable_from (the window's start when null or earlier) to the window's
+ * end, an empty range when the hole begins after it.
  */
 const GAPS = `
   select distinct o.account_id, g.app_id, g.subject, g.missing_sequence::text, g.unreliable_from
     from metering.unreliable_apps g
     join metering.billable_ownership o on o.app_id = g.app_id
-   where coalesce(g.unreliable_from, '-infinity') < $2::timestamptz
-     and o.during && case when coalesce(g.unreliable_from, '-infinity') < $2::timestamptz
-                          then tstzrange(greatest($1::timestamptz, coalesce(g.unreliable_from, $1::timestamptz)), $2::timestamptz, '[)')
-                          else 'empty'::tstzrange end
+   where o.during && tstzrange(least(greatest($1::timestamptz, g.unreliable_from), $2::timestamptz), $2::timestamptz, '[)')
      and ($3::text[] is null or o.account_id = any($3::text[]))`;
 
 /**
  * Apps whose usage in the window is not all covered by an owner, with the
  * accounts that owned them at some point of it (they are held). Each app's
  * ownership in the window is one multirange, so one pass over the usage finds
- * the uncovered intervals; only those are measured.
+ * the uncovered intervals; only those are measured. Scoped to accounts, only
+ * their apps are looked at (`wanted`), which the planner turns into an index
+ * lookup of their usage.
  */
 const UNOWNED = `
   with w as (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r),
-  apps as (
-    select distinct o.app_id from metering.billable_ownership o, w
-     where $3::text[] is not null and o.account_id = any($3::text[]) and o.during && w.r
-  ),
   owners as (
-    select o.app_id, range_agg(o.during * w.r) as owned
+    select o.app_id, range_agg(o.during * w.r) as owned,
+           $3::text[] is null or bool_or(o.account_id = any($3::text[])) as wanted
       from metering.billable_ownership o, w
      where o.during && w.r
      group by 1
@@ -44,7 +42,7 @@ const UNOWNED = `
       left join owners on owners.app_id = u.app_id
       cross join lateral unnest(tstzmultirange(u.during * w.r) - coalesce(owners.owned, '{}'::tstzmultirange)) as x(r)
      where not coalesce(owners.owned @> (u.during * w.r), false)
-       and ($3::text[] is null or u.app_id in (select app_id from apps))
+       and ($3::text[] is null or owners.wanted)
      group by 1
   )
   select unowned.app_id, unowned.total::text as unowned_ms,

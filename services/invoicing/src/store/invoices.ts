@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import type { Invoice, InvoiceStatus, LineKind } from '@vault/contracts';
+import { publicInvoice, type DraftInvoice } from '../domain/invoice.ts';
 import type { PricedLine } from '../domain/lines.ts';
+import type { Period } from '../domain/period.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -29,10 +31,11 @@ interface LineRow {
 }
 
 const INVOICE_COLUMNS = 'id, number, account_id, period, status, currency, total::text';
-const LINE_COLUMNS = `invoice_id, app_id, kind, key, product, quantity::text, unit_price::text, amount::text,
-  description, adjusts, ms::text`;
+// Qualified: the lines table is `l` wherever these are read.
+const LINE_COLUMNS = `l.invoice_id, l.app_id, l.kind, l.key, l.product, l.quantity::text, l.unit_price::text, l.amount::text,
+  l.description, l.adjusts, l.ms::text`;
 
-export const lineOf = (r: LineRow): PricedLine => ({
+const lineOf = (r: LineRow): PricedLine => ({
   app_id: r.app_id,
   kind: r.kind,
   key: r.key,
@@ -48,15 +51,12 @@ export const lineOf = (r: LineRow): PricedLine => ({
 async function withLines(db: Db, rows: InvoiceRow[]): Promise<Invoice[]> {
   if (rows.length === 0) return [];
   const lines = await db.query<LineRow>(
-    `select ${LINE_COLUMNS} from invoicing.invoice_lines where invoice_id = any($1::text[]) order by invoice_id, position`,
+    `select ${LINE_COLUMNS} from invoicing.invoice_lines l where l.invoice_id = any($1::text[]) order by l.invoice_id, l.position`,
     [rows.map((r) => r.id)],
   );
-  const byInvoice = new Map<string, Invoice['lines']>();
-  for (const l of lines.rows) {
-    const { ms: _ms, ...line } = lineOf(l);
-    byInvoice.set(l.invoice_id, [...(byInvoice.get(l.invoice_id) ?? []), line]);
-  }
-  return rows.map((r) => ({ ...r, lines: byInvoice.get(r.id) ?? [], holds: [] }));
+  const byInvoice = new Map<string, PricedLine[]>();
+  for (const l of lines.rows) byInvoice.set(l.invoice_id, [...(byInvoice.get(l.invoice_id) ?? []), lineOf(l)]);
+  return rows.map((r) => publicInvoice({ ...r, lines: byInvoice.get(r.id) ?? [], holds: [] }));
 }
 
 export async function finalizedInvoices(db: Db, accountId: string): Promise<Invoice[]> {
@@ -79,7 +79,7 @@ export async function finalizedInvoice(db: Db, where: { id: string } | { account
  */
 export async function chargedLines(db: Db, period: string, accounts: readonly string[]): Promise<Map<string, PricedLine[]>> {
   const { rows } = await db.query<LineRow & { account_id: string }>(
-    `select i.account_id, ${LINE_COLUMNS.replace('invoice_id', 'l.invoice_id')}
+    `select i.account_id, ${LINE_COLUMNS}
        from invoicing.invoices i join invoicing.invoice_lines l on l.invoice_id = i.id
       where i.account_id = any($2::text[])
         and ((i.period = $1 and l.kind <> 'adjustment') or l.adjusts = $1)`,
@@ -137,34 +137,26 @@ export async function lateCandidates(
   return rows;
 }
 
-export interface NewInvoice {
-  id: string;
-  number: string;
-  accountId: string;
-  period: string;
-  periodStart: Date;
-  periodEnd: Date;
-  currency: string;
-  total: string;
-  lines: PricedLine[];
-}
+/** A draft about to be finalized, with the number it gets. */
+export type NewInvoice = Pick<DraftInvoice, 'id' | 'account_id' | 'currency' | 'total' | 'lines'> & { number: string };
 
 const CHUNK = 20_000;
 
-/** Inserts finalized invoices and their lines, a few statements per 20,000 lines. */
-export async function insertInvoices(client: pg.PoolClient, invoices: readonly NewInvoice[]): Promise<void> {
+/** Inserts a month's finalized invoices and their lines, a few statements per 20,000 lines. */
+export async function insertInvoices(client: pg.PoolClient, period: Period, invoices: readonly NewInvoice[]): Promise<void> {
   for (let i = 0; i < invoices.length; i += CHUNK) {
     const chunk = invoices.slice(i, i + CHUNK);
     await client.query(
-      `insert into invoicing.invoices (id, number, account_id, period, period_start, period_end, currency, total)
-       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::numeric[])`,
+      `insert into invoicing.invoices (period, period_start, period_end, id, number, account_id, currency, total)
+       select $1::text, $2::timestamptz, $3::timestamptz, *
+         from unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[])`,
       [
+        period.key,
+        period.start.toJSDate(),
+        period.end.toJSDate(),
         chunk.map((x) => x.id),
         chunk.map((x) => x.number),
-        chunk.map((x) => x.accountId),
-        chunk.map((x) => x.period),
-        chunk.map((x) => x.periodStart),
-        chunk.map((x) => x.periodEnd),
+        chunk.map((x) => x.account_id),
         chunk.map((x) => x.currency),
         chunk.map((x) => x.total),
       ],
@@ -197,12 +189,8 @@ export async function insertInvoices(client: pg.PoolClient, invoices: readonly N
   }
 }
 
-/** The period's invoices so far, and the highest number given: numbering goes on from it. */
-export async function numbering(client: pg.PoolClient, period: string): Promise<{ count: number; last: number }> {
-  const { rows } = await client.query<{ count: number; last: number | null }>(
-    `select count(*)::int as count, max(substring(number from length(period) + 2)::int) as last
-       from invoicing.invoices where period = $1`,
-    [period],
-  );
-  return { count: rows[0]?.count ?? 0, last: rows[0]?.last ?? 0 };
+/** The accounts that already have their invoice for the period. */
+export async function finalizedAccounts(db: Db, period: string): Promise<Set<string>> {
+  const { rows } = await db.query<{ account_id: string }>('select account_id from invoicing.invoices where period = $1', [period]);
+  return new Set(rows.map((r) => r.account_id));
 }

@@ -16,9 +16,10 @@ export interface UsageWindow {
  * Every account's usage per line key in a window, summed in SQL: each
  * interval clipped to the window and to the spans in which the account owned
  * the app (billing-rules.md, Invoice lines). One pass, whatever the number of
- * intervals; JavaScript only sees one row per line.
+ * intervals; JavaScript only sees one row per line. The bench times
+ * finalize against this statement alone.
  */
-const LINES = `
+export const LINE_USAGE_SQL = `
   select o.account_id, u.app_id, u.kind, u.key, u.product,
          sum(${ms('u.during * o.during * w.r')})::text as ms
     from (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r) w
@@ -33,7 +34,7 @@ export async function readLineUsage(db: pg.Pool | pg.PoolClient, window: UsageWi
   const byAccount = new Map<string, LineUsage[]>();
   if (window.to <= window.from) return byAccount;
   const { rows } = await db.query<{ account_id: string; app_id: string; kind: UsageKind; key: string; product: string; ms: string }>(
-    LINES,
+    LINE_USAGE_SQL,
     [window.from, window.to, window.accounts ?? null, window.unfinalizedOf ?? null],
   );
   for (const r of rows) {

@@ -1,8 +1,6 @@
-// HTML for the customer's web UI: the escaping `html` tag (from @vault/web),
-// money and month formatting, and the page layout.
-import { contentSecurityPolicy, html, trusted, type Html } from '@vault/web';
-
-export { escape, html, Html } from '@vault/web';
+// The customer's web UI: money and month formatting, and the page layout
+// (the document and the escaping `html` tag are @vault/web's).
+import { contentSecurityPolicy, html, pageDocument, trusted, type Html } from '@vault/web';
 
 /**
  * "$1,234.50" from the decimal string "1234.50"; "-$3.61" for a credit; null
@@ -75,6 +73,9 @@ svg.chart .bar{fill:#6f63c7}svg.chart .axis{stroke:#c9ccd8}svg.chart text{font-s
 a{color:#4b3fb5}
 `;
 
+/** Inline: the invoice pages load no files (their CSP allows inline styles only). */
+const HEAD = html`<style>${trusted(STYLE)}</style>`;
+
 export interface LayoutOptions {
   title: string;
   /** Signed in: the navigation and the sign-out button show. */
@@ -93,21 +94,5 @@ export function layout(options: LayoutOptions, body: Html): Html {
         <span class="account">${options.accountId}</span>
         <form method="post" action="/signout"><button type="submit">Sign out</button></form>`
     : html`<nav></nav>`;
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${options.title} · The Vault</title>
-<style>${trusted(STYLE)}</style>
-</head>
-<body>
-<header><div class="wrap"><a class="brand" href="/">The Vault</a>${nav}</div></header>
-<main><div class="wrap">
-${body}
-</div></main>
-</body>
-</html>
-`;
+  return pageDocument({ title: options.title, head: HEAD, header: nav, body });
 }

@@ -4,12 +4,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PeriodQuery } from '@vault/contracts';
+import { errorStatus, html, pageHeaders, sendPage as page, sessionCookie } from '@vault/web';
 import type { InvoicingDeps } from '../app.ts';
-import { closeSession, openSession, sessionAccount } from '../auth/sessions.ts';
+import { SESSION_COOKIE, sessions } from '../auth/sessions.ts';
 import { invoicingVerifier } from '../auth/tokens.ts';
 import { parsePeriod, previousPeriod } from '../domain/period.ts';
-import { clearedSessionCookie, parseCookies, SESSION_COOKIE, sessionCookie } from './cookies.ts';
-import { CONTENT_SECURITY_POLICY, html, type Html } from './html.ts';
+import { CONTENT_SECURITY_POLICY } from './html.ts';
 import { invoicePage } from './pages/invoice.ts';
 import { invoiceListPage } from './pages/invoices.ts';
 import {
@@ -24,28 +24,14 @@ import { usagePage } from './pages/usage.ts';
 
 const SignInQuery = z.object({ token: z.string().min(1).max(512) });
 const InvoiceParams = z.object({ id: z.string().min(1).max(200) });
-
-const page = (reply: FastifyReply, status: number, body: Html) =>
-  reply.code(status).type('text/html; charset=utf-8').send(body.toString());
-
-/** Secure cookies whenever the request came over TLS; plain http (local development, tests) cannot keep them. */
-const isTls = (req: FastifyRequest) => req.protocol === 'https';
+const HEADERS = pageHeaders(CONTENT_SECURITY_POLICY);
 
 export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
   const { pool, billing, log } = deps;
   const verify = invoicingVerifier(pool, deps.adminToken);
-  const sessionId = (req: FastifyRequest) => parseCookies(req.headers.cookie).get(SESSION_COOKIE);
-
-  /** The signed-in account, or a redirect to `/` (forgetting a cookie that names no live session). */
-  async function signedIn(req: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
-    const id = sessionId(req);
-    const account = await sessionAccount(pool, id);
-    if (account === undefined) {
-      if (id !== undefined) reply.header('set-cookie', clearedSessionCookie(isTls(req)));
-      reply.redirect('/', 303);
-    }
-    return account;
-  }
+  const session = sessionCookie({ name: SESSION_COOKIE, sessions, pool });
+  /** The signed-in account, or undefined after a redirect to `/` (forgetting a cookie that names no live session). */
+  const signedIn = async (req: FastifyRequest, reply: FastifyReply) => (await session.required(req, reply))?.accountId;
 
   http.register(async (web) => {
     // These routes authenticate by cookie session, not bearer token.
@@ -57,15 +43,10 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       done(null, body),
     );
     web.addHook('onSend', async (_req, reply) => {
-      reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
-      reply.header('cache-control', 'no-store');
-      reply.header('x-content-type-options', 'nosniff');
-      reply.header('x-frame-options', 'DENY');
-      // The sign-in link carries a token: no page ever sends its address elsewhere.
-      reply.header('referrer-policy', 'no-referrer');
+      reply.headers(HEADERS);
     });
     web.setErrorHandler(async (err: Error & { statusCode?: number }, _req, reply) => {
-      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+      const status = errorStatus(err);
       if (status >= 500) {
         log.error('web.error', err);
         return page(reply, 500, errorPage());
@@ -74,7 +55,7 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     });
 
     web.get('/', async (req, reply) => {
-      if (await sessionAccount(pool, sessionId(req))) return reply.redirect('/invoices', 303);
+      if (await session.current(req)) return reply.redirect('/invoices', 303);
       return page(reply, 200, signedOutPage());
     });
 
@@ -88,11 +69,8 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
         log.warn('web.signin_refused', { reason: principal ? `${principal.kind}_token` : 'unknown_token' });
         return page(reply, 401, signInRefusedPage(principal ? 'not-an-account' : 'unknown'));
       }
-      // A fresh id on every sign-in: a session id planted before sign-in is never promoted.
-      await closeSession(pool, sessionId(req));
-      const id = await openSession(pool, principal.accountId);
+      await session.signIn(req, reply, principal.accountId);
       log.info('web.signin', { account_id: principal.accountId });
-      reply.header('set-cookie', sessionCookie(id, isTls(req)));
       // 303 to a clean address: the token leaves the address bar and the history entry.
       return reply.redirect('/invoices', 303);
     });
@@ -108,8 +86,7 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     });
 
     web.post('/signout', async (req, reply) => {
-      await closeSession(pool, sessionId(req));
-      reply.header('set-cookie', clearedSessionCookie(isTls(req)));
+      await session.signOut(req, reply);
       return reply.redirect('/', 303);
     });
 

@@ -1,6 +1,7 @@
 // One finalized invoice, grouped by app, with its total.
 import type { Invoice } from '@vault/contracts';
-import { html, layout, monthName, money, type Html } from '../html.ts';
+import { html, type Html } from '@vault/web';
+import { layout, monthName, money } from '../html.ts';
 import { linesByApp, statusTag } from './lines.ts';
 
 export function invoicePage(accountId: string, invoice: Invoice): Html {

@@ -1,6 +1,7 @@
 // The account's finalized invoices, newest first.
 import type { Invoice } from '@vault/contracts';
-import { html, layout, monthName, money, type Html } from '../html.ts';
+import { html, type Html } from '@vault/web';
+import { layout, monthName, money } from '../html.ts';
 import { statusTag } from './lines.ts';
 
 export function invoiceListPage(accountId: string, invoices: readonly Invoice[]): Html {

@@ -1,11 +1,12 @@
 // An invoice's lines grouped by app, as the platform's invoices show them:
 // a heading per app, then each line with its months, unit price and amount.
 import type { Invoice, InvoiceLine } from '@vault/contracts';
+import { html, type Html } from '@vault/web';
 import { sumCents } from '../../domain/money.ts';
-import { html, monthName, money, type Html } from '../html.ts';
+import { monthName, money } from '../html.ts';
 
 /** Lines by app, in the invoice's order (lines come sorted by app). */
-export function groupByApp(lines: readonly InvoiceLine[]): [string, InvoiceLine[]][] {
+function groupByApp(lines: readonly InvoiceLine[]): [string, InvoiceLine[]][] {
   const groups = new Map<string, InvoiceLine[]>();
   for (const line of lines) {
     const group = groups.get(line.app_id);

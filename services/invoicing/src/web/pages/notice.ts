@@ -1,5 +1,6 @@
 // Short pages: signed out, sign-in refused, not found, errors.
-import { html, layout, type Html } from '../html.ts';
+import { html, type Html } from '@vault/web';
+import { layout } from '../html.ts';
 
 /** A page with a heading and a few sentences. */
 export function noticePage(title: string, body: Html, accountId?: string): Html {
@@ -13,9 +14,6 @@ const HOW_TO_SIGN_IN = html`<p>To see your invoices and current usage, open your
 <pre>/signin?token=TOKEN</pre>`;
 
 export const signedOutPage = () => noticePage('Sign in to The Vault', HOW_TO_SIGN_IN);
-
-export const signedOutNowPage = () =>
-  noticePage('You are signed out', html`<p>Your session has ended.</p>${HOW_TO_SIGN_IN}`);
 
 /** The sign-in link's token is unknown, or it is not one account's customer token. */
 export function signInRefusedPage(reason: 'unknown' | 'not-an-account'): Html {

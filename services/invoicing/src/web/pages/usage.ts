@@ -1,10 +1,11 @@
 // Current usage: the month's draft grouped by app, why it is held if it is,
 // usage per day as a chart, and the projected month-end amount.
 import type { Hold, Invoice } from '@vault/contracts';
+import { html, type Html } from '@vault/web';
 import type { UsageDay } from '../../billing-types.ts';
 import { parsePeriod } from '../../domain/period.ts';
 import { usageChart } from '../chart.ts';
-import { html, layout, monthName, money, type Html } from '../html.ts';
+import { layout, monthName, money } from '../html.ts';
 import { linesByApp, statusTag } from './lines.ts';
 
 export interface UsageView {
