@@ -1,5 +1,6 @@
 import { ConfigError } from '@vault/runtime';
 import { UsageError } from './apps.ts';
+import { cardCommand } from './card.ts';
 import { chargeCommand } from './charge.ts';
 import { exportCommand } from './export.ts';
 import { finalizeCommand } from './finalize.ts';
@@ -14,6 +15,8 @@ const USAGE = `usage: vault <command>
   publish [FILE]           put NDJSON events (FILE or stdin) on the bus; exit 1 if any line is rejected
   finalize --period YYYY-MM  finalize that month's due invoices that are not held; exit 1 if it is not due
   charge                   one charging pass: charge finalized invoices that are due to the card on file; exit 1 if any was left for later
+  card add --account ID [--test-card NUMBER]
+                           put a sandbox test card (4242… by default) on file for the account, as the card form does
   migrate                  apply every app's pending database migrations
   export invoices|lines --period YYYY-MM
                            a month's finalized invoices or their lines as CSV on stdout, ending with a control-total row
@@ -35,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
         return await finalizeCommand(args);
       case 'charge':
         return await chargeCommand(args);
+      case 'card':
+        return await cardCommand(args);
       case 'migrate':
         return await migrateCommand();
       case 'export':

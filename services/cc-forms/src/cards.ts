@@ -19,7 +19,7 @@ export interface CardDeps {
 }
 
 export type StartResult =
-  | { kind: 'started'; clientSecret: string }
+  | { kind: 'started'; setupIntentId: string; clientSecret: string }
   | { kind: 'rate_limited'; retryAfterSeconds: number; message: string };
 
 export type FinishResult =
@@ -49,7 +49,7 @@ export async function startCardSetup(deps: CardDeps, accountId: string): Promise
   const customerId = await ensureCustomer(deps, accountId);
   const si = await deps.gateway.createSetupIntent(customerId, accountId);
   deps.log.info('card.setup_started', { account_id: accountId, customer_id: customerId, setup_intent_id: si.id });
-  return { kind: 'started', clientSecret: si.clientSecret };
+  return { kind: 'started', setupIntentId: si.id, clientSecret: si.clientSecret };
 }
 
 const NOT_YOURS = 'This card setup does not belong to your account. Nothing was saved: please try again.';

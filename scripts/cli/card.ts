@@ -1,0 +1,34 @@
+import { migrate } from '@vault/db';
+import { addTestCard, CardCliError, CardUsageError, CC_FORMS_MIGRATIONS, parseTestCardArgs } from '@vault/cc-forms/cli';
+import { gatewayClient, gatewayConfig } from '@vault/gateway';
+import { UsageError } from './apps.ts';
+import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
+
+/**
+ * `vault card add --account ID [--test-card NUMBER]`: puts one of the sandbox's
+ * test cards (4242… by default) on file for the account, as the card form
+ * would. The sandbox must be running; a real gateway is refused.
+ */
+export async function cardCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseTestCardArgs(args);
+  } catch (err) {
+    throw err instanceof CardUsageError ? new UsageError(err.message) : err;
+  }
+  const settings = cliSettings();
+  const config = gatewayConfig(settings);
+  const db = await openCliDatabase(settings);
+  try {
+    await migrate(db.pool, 'cc_forms', CC_FORMS_MIGRATIONS);
+    const card = await addTestCard({ pool: db.pool, gateway: gatewayClient(config), config, log: cliLog }, parsed);
+    console.log(`card on file for ${parsed.accountId}: ${card.brand} •••• ${card.last4} (${card.paymentMethodId})`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof CardCliError)) throw err;
+    console.error(`vault: ${err.message}`);
+    return 1;
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,31 @@
+import { addTestCard } from '@vault/cc-forms/cli';
+import { gatewayClient, gatewayConfig, SANDBOX_SECRET_KEY } from '@vault/gateway';
+import type { DemoContext } from './demo.ts';
+
+/**
+ * The demo's cards on file, through the card form's own steps against the
+ * sandbox: the demo account pays with 4242; the second account's card is
+ * declined at every charge (0341 attaches, then fails) so it ends past_due;
+ * the third has no card at all; the rest pay with 4242.
+ */
+export async function addDemoCards(ctx: DemoContext, accounts: string[], demoAccount: string): Promise<void> {
+  const config = gatewayConfig(ctx.settings);
+  if (config.secretKey !== SANDBOX_SECRET_KEY) {
+    ctx.log.info('demo.cards_skipped', { reason: 'the gateway is not the sandbox' });
+    return;
+  }
+  const gateway = gatewayClient(config);
+  const others = accounts.filter((a) => a !== demoAccount);
+  const plan: [string, string | undefined][] = [
+    [demoAccount, '4242424242424242'],
+    ...others.map((a, i): [string, string | undefined] => [a, i === 0 ? '4000000000000341' : i === 1 ? undefined : '4242424242424242']),
+  ];
+  // A resumed load keeps the cards it already put on file (a new one would be a new payment method).
+  const { rows } = await ctx.db.pool.query<{ account_id: string }>('select account_id from cc_forms.cards_on_file');
+  const onFile = new Set(rows.map((r) => r.account_id));
+  for (const [accountId, number] of plan) {
+    if (!number || onFile.has(accountId)) continue;
+    const card = await addTestCard({ pool: ctx.db.pool, gateway, config, log: ctx.log }, { accountId, number });
+    ctx.out(`demo: card on file for ${accountId}: ${card.brand} •••• ${card.last4}`);
+  }
+}

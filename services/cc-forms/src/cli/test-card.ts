@@ -1,0 +1,70 @@
+// `vault card add --account ID --test-card NUMBER`: the card form's own two
+// server steps with the browser's confirmation done server side. Only against
+// the sandbox, whose secret key may create a payment method from a raw number
+// (Stripe refuses that without special approval, and a real card must never
+// pass through a command line).
+import { parseArgs } from 'node:util';
+import type pg from 'pg';
+import { Id } from '@vault/contracts';
+import { SANDBOX_SECRET_KEY, Stripe, type Gateway, type GatewayConfig } from '@vault/gateway';
+import type { Logger } from '@vault/runtime';
+import { finishCardSetup, startCardSetup } from '../cards.ts';
+import type { CardOnFile } from '../domain/card.ts';
+import { sdkCardGateway } from '../gateway/cards.ts';
+
+/** A mistake in the command line (exit 2 with the usage). */
+export class CardUsageError extends Error {}
+/** The card was not put on file (exit 1). */
+export class CardCliError extends Error {}
+
+export interface TestCardArgs {
+  accountId: string;
+  number: string;
+}
+
+const TEST_NUMBER = /^\d{12,19}$/;
+
+export function parseTestCardArgs(args: string[]): TestCardArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { account: { type: 'string' }, 'test-card': { type: 'string' } } });
+  } catch (err) {
+    throw new CardUsageError(`card: ${(err as Error).message}`);
+  }
+  const [action, ...extra] = parsed.positionals;
+  if (action !== 'add') throw new CardUsageError(`card: ${action === undefined ? 'what to do? only' : `unknown action ${action}; only`} add`);
+  if (extra.length > 0) throw new CardUsageError(`card: unexpected argument ${extra[0]}`);
+  const id = Id.safeParse(parsed.values.account);
+  if (!id.success) throw new CardUsageError('card add: --account ID is required');
+  const number = (parsed.values['test-card'] ?? '4242424242424242').replace(/[\s-]/g, '');
+  if (!TEST_NUMBER.test(number)) throw new CardUsageError('card add: --test-card must be a sandbox test card number (12 to 19 digits)');
+  return { accountId: id.data, number };
+}
+
+export interface TestCardDeps {
+  pool: pg.Pool;
+  gateway: Gateway;
+  config: Pick<GatewayConfig, 'secretKey'>;
+  log: Logger;
+}
+
+/** Puts a sandbox test card on file for the account, exactly as the form's finish step stores it. */
+export async function addTestCard(deps: TestCardDeps, { accountId, number }: TestCardArgs): Promise<CardOnFile> {
+  if (deps.config.secretKey !== SANDBOX_SECRET_KEY) {
+    throw new CardCliError('card add: test cards go only to the sandbox gateway; customers add real cards in the card form');
+  }
+  const cardDeps = { pool: deps.pool, gateway: sdkCardGateway(deps.gateway), log: deps.log, attemptsPerHour: Number.MAX_SAFE_INTEGER };
+  const started = await startCardSetup(cardDeps, accountId);
+  if (started.kind !== 'started') throw new CardCliError(`card add: ${started.message}`);
+  try {
+    const pm = await deps.gateway.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
+    await deps.gateway.setupIntents.confirm(started.setupIntentId, { payment_method: pm.id });
+  } catch (err) {
+    // A declined test card is the gateway's answer, not a crash: say what it said.
+    if (err instanceof Stripe.errors.StripeCardError) throw new CardCliError(`card add: the gateway declined the card: ${err.message}`);
+    throw err;
+  }
+  const finished = await finishCardSetup(cardDeps, accountId, started.setupIntentId);
+  if (finished.kind !== 'saved') throw new CardCliError(`card add: ${finished.message}`);
+  return finished.card;
+}
