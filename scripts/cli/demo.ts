@@ -2,13 +2,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { createBus } from '@vault/bus';
+import type { BillingEvent } from '@vault/contracts';
 import type { Database } from '@vault/db';
 import { chargeCommand, finalizeCommand, runTokenCreate } from '@vault/invoicing/cli';
 import type { Logger, VaultSettings } from '@vault/runtime';
 import { demoWindow, simulatePlatform } from '@vault/simulator';
 import { addDemoCards } from './demo-cards.ts';
 import { waitForMetering } from './metering-stats.ts';
+import { withPublishTarget } from './bus-publish.ts';
 import { publishEvents } from './simulate.ts';
 
 /** Where the demo's progress is kept, so an interrupted load resumes with the same events. */
@@ -39,71 +40,93 @@ function writeState(file: string, state: DemoState): void {
 }
 
 async function isEmpty(db: Database): Promise<boolean> {
-  const { rows } = await db.pool.query<{ used: boolean }>(
-    'select exists (select 1 from metering.events) or exists (select 1 from invoicing.invoices) as used',
-  );
-  return !rows[0]!.used;
+  const used = async (table: string) => {
+    // Invoicing may not have created its tables yet: the demo starts it last.
+    const { rows } = await db.pool.query<{ present: string | null }>('select to_regclass($1)::text as present', [table]);
+    if (!rows[0]!.present) return false;
+    return (await db.pool.query(`select 1 from ${table} limit 1`)).rowCount! > 0;
+  };
+  return !(await used('metering.events')) && !(await used('invoicing.invoices'));
 }
 
 class DemoStopped extends Error {}
 
+/** The demo being loaded: what phase two needs from phase one. */
+export interface DemoLoad {
+  state: DemoState;
+  finalizable: string;
+  late: BillingEvent[];
+  demoAccount: string;
+}
+
+function step(ctx: DemoContext, name: string): void {
+  if (ctx.stopped()) throw new DemoStopped(name);
+  ctx.log.info('demo.step', { step: name });
+}
+
+async function publish(ctx: DemoContext, events: readonly BillingEvent[], label: string): Promise<void> {
+  const summary = await withPublishTarget(ctx.settings, 'vault-demo', (target) => publishEvents(events, { ...target, label, log: ctx.log }));
+  if (summary.rejected.length > 0) throw new Error(`${label}: ${summary.rejected.length} rejected, the first: ${summary.rejected[0]!.reason}`);
+  await waitForMetering(ctx.meteringUrl, ctx.settings.ADMIN_TOKEN!, ctx.stopped);
+}
+
 /**
- * Loads the demo when the database is empty (or a load was interrupted): a
- * few weeks of simulated platform events through the bus, cards on file,
- * the oldest month finalized and charged, then a late event so the current
- * invoice carries an adjustment. Every step is idempotent, so a load killed
- * at any instant resumes from the top with the same events. Returns the demo
- * account, or undefined when the database already held other data.
+ * Phase one, before invoicing starts (so that its schedule finalizes the
+ * oldest month only once metering has applied all of it): when the database
+ * is empty or a load was interrupted, a few weeks of simulated platform events
+ * through the bus, and cards on file. Every step is idempotent, so a load
+ * killed at any instant resumes from the top with the same events. Undefined
+ * when there is nothing to load (loaded before, or someone else's data).
  */
-export async function loadDemo(ctx: DemoContext): Promise<string | undefined> {
+export async function startDemo(ctx: DemoContext): Promise<DemoLoad | undefined> {
   let state = readState(ctx.stateFile);
-  if (state?.state === 'loaded') return state.account;
+  if (state?.state === 'loaded') return undefined;
   if (!state && !(await isEmpty(ctx.db))) {
     ctx.log.info('demo.skipped', { reason: 'the database already holds events or invoices' });
     return undefined;
   }
   state ??= { state: 'loading', now: DateTime.utc().toISO() };
   writeState(ctx.stateFile, state);
-  const step = (name: string) => {
-    if (ctx.stopped()) throw new DemoStopped(name);
-    ctx.log.info('demo.step', { step: name });
-  };
   try {
-    const now = DateTime.fromISO(state.now, { zone: 'utc' });
-    const window = demoWindow(now, ctx.settings.INVOICE_GRACE_HOURS);
+    const window = demoWindow(DateTime.fromISO(state.now, { zone: 'utc' }), ctx.settings.INVOICE_GRACE_HOURS);
     const sim = simulatePlatform({ seed: 1, from: window.from, to: window.to, apps: 36, accounts: 8 });
     ctx.out(`demo: ${sim.events.length} events for 36 apps of 8 accounts, ${window.from.toISODate()} to now`);
-
-    step('publish');
-    const bus = await createBus({ kafkaBrokers: ctx.settings.KAFKA_BROKERS, clientId: 'vault-demo', pool: ctx.db.pool, databaseUrl: ctx.db.url });
-    try {
-      const topic = ctx.settings.BILLING_EVENTS_TOPIC;
-      await publishEvents(sim.events, { bus, pool: ctx.db.pool, topic, label: 'demo events' });
-      step('usage');
-      await waitForMetering(ctx.meteringUrl, ctx.settings.ADMIN_TOKEN!, ctx.stopped);
-
-      step('cards');
-      await addDemoCards(ctx, sim.accounts, sim.demoAccount);
-
-      step('finalize');
-      const command = { pool: ctx.db.pool, settings: ctx.settings, log: ctx.log, out: (l: string) => ctx.out(`demo: ${l}`) };
-      if ((await finalizeCommand(['--period', window.finalizable], command)) !== 0) throw new Error(`finalizing ${window.finalizable} failed`);
-      step('charge');
-      await chargeCommand([], command);
-
-      step('late events');
-      await publishEvents(sim.late, { bus, pool: ctx.db.pool, topic, label: 'late events' });
-      await waitForMetering(ctx.meteringUrl, ctx.settings.ADMIN_TOKEN!, ctx.stopped);
-    } finally {
-      await bus.close();
-    }
-    writeState(ctx.stateFile, { ...state, state: 'loaded', account: sim.demoAccount });
-    ctx.log.info('demo.loaded', { account: sim.demoAccount, events: sim.events.length + sim.late.length });
-    return sim.demoAccount;
+    step(ctx, 'publish');
+    await publish(ctx, sim.events, 'demo events');
+    step(ctx, 'cards');
+    await addDemoCards(ctx, sim.accounts, sim.demoAccount);
+    return { state, finalizable: window.finalizable, late: sim.late, demoAccount: sim.demoAccount };
   } catch (err) {
     if (err instanceof DemoStopped) return undefined;
     throw err;
   }
+}
+
+/**
+ * Phase two, with invoicing running: the oldest month finalized (its
+ * schedule may have done it already) and charged, then the late events, so
+ * the current invoice carries an adjustment.
+ */
+export async function finishDemo(ctx: DemoContext, load: DemoLoad): Promise<void> {
+  try {
+    step(ctx, 'finalize');
+    const command = { pool: ctx.db.pool, settings: ctx.settings, log: ctx.log, out: (l: string) => ctx.out(`demo: ${l}`) };
+    if ((await finalizeCommand(['--period', load.finalizable], command)) !== 0) throw new Error(`finalizing ${load.finalizable} failed`);
+    step(ctx, 'charge');
+    await chargeCommand([], command);
+    step(ctx, 'late events');
+    await publish(ctx, load.late, 'late events');
+    writeState(ctx.stateFile, { ...load.state, state: 'loaded', account: load.demoAccount });
+    ctx.log.info('demo.loaded', { account: load.demoAccount });
+  } catch (err) {
+    if (!(err instanceof DemoStopped)) throw err;
+  }
+}
+
+/** The demo account once the demo is loaded. */
+export function demoAccount(stateFile: string): string | undefined {
+  const state = readState(stateFile);
+  return state?.state === 'loaded' ? state.account : undefined;
 }
 
 /** A fresh sign-in link for the demo account's customer. */

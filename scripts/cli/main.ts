@@ -7,12 +7,16 @@ import { finalizeCommand } from './finalize.ts';
 import { kafkaCommand } from './kafka.ts';
 import { migrateCommand } from './migrate.ts';
 import { publishCommand } from './publish.ts';
+import { simulateCommand } from './simulate.ts';
 import { startCommand } from './start.ts';
 import { tokenCommand } from './token.ts';
 
 const USAGE = `usage: vault <command>
   start [app…]             start the apps (all by default): ${'gateway-sandbox, metering, invoicing, cc-forms'}
   publish [FILE]           put NDJSON events (FILE or stdin) on the bus; exit 1 if any line is rejected
+  simulate [--seed N] [--apps N] [--accounts N] [--weeks W] [--now TIME] [--out FILE|-] [--no-late]
+                           a simulated platform's billing events (default: from the latest finalizable month to now)
+                           on the bus, late ones last, with progress; or NDJSON to FILE; exit 1 if any is rejected
   finalize --period YYYY-MM  finalize that month's due invoices that are not held; exit 1 if it is not due
   charge                   one charging pass: charge finalized invoices that are due to the card on file; exit 1 if any was left for later
   card add --account ID [--test-card NUMBER]
@@ -34,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
         return await startCommand(args);
       case 'publish':
         return await publishCommand(args);
+      case 'simulate':
+        return await simulateCommand(args);
       case 'finalize':
         return await finalizeCommand(args);
       case 'charge':
@@ -66,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`vault: ${err.message}`);
       return 1;
     }
-    console.error(`vault: ${command} failed: ${(err as Error).stack ?? err}`);
+    console.error(`vault: ${command} failed: ${(err as Error | undefined)?.stack ?? String(err)}`);
     return 1;
   }
 }

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
 import { parseConfig, VaultSettings } from '@vault/runtime';
-import { APPS, pickApps, ROOT, UsageError, type AppEntry } from './apps.ts';
+import { APPS, pickApps, UsageError, type AppEntry } from './apps.ts';
+import type { DemoContext } from './demo.ts';
+import { ProcessTree } from './process-tree.ts';
 import { cliLog, cliSettings, vaultPath } from './settings.ts';
 
 /** What each app is for, on its line of the start banner. */
@@ -38,14 +38,12 @@ function parseStartArgs(args: string[]): StartOptions {
 }
 
 /**
- * `vault start [app…] [--demo | --no-demo]`: one process tree like `heroku
- * local`. The embedded PostgreSQL (when DATABASE_URL is unset) is started
- * once, here, and handed to every app; each app's output is prefixed with its
- * name. Once all listen, one line per app gives its URL; with all four apps on
- * an empty database the demo is loaded (by default only on the embedded
- * PostgreSQL, never on a database of your own unless --demo), and a sign-in
- * link for the demo account is printed. Ctrl-C stops all; when one app dies
- * the others are stopped too, so a broken tree is visible.
+ * `vault start [app…] [--demo | --no-demo]`: the apps as one process tree
+ * (see ProcessTree). The embedded PostgreSQL (when DATABASE_URL is unset) is
+ * started once, here, and handed to every app. With all four apps on an empty
+ * database the demo is loaded (by default only on the embedded PostgreSQL,
+ * never on a database of your own unless --demo) and a sign-in link for the
+ * demo account is printed. Ctrl-C stops everything.
  */
 export async function startCommand(args: string[]): Promise<number> {
   const options = parseStartArgs(args);
@@ -67,95 +65,69 @@ export async function startCommand(args: string[]): Promise<number> {
   }
   cliLog.info('start', { apps: apps.map((a) => a.name).join(','), bus: settings.KAFKA_BROKERS ? 'kafka' : 'embedded' });
 
-  const children = new Map<string, ChildProcess>();
+  const tree = new ProcessTree(env, cliLog);
+  process.once('SIGINT', () => tree.stop(0));
+  process.once('SIGTERM', () => tree.stop(0));
+  const demo = (options.demo ?? !settings.DATABASE_URL) && apps.length === APPS.length;
+  const running = bringUp(tree, apps, demo ? parseConfig(VaultSettings, env) : undefined).catch((err: Error) => {
+    if (!tree.stopping) cliLog.error('start.failed', err);
+  });
+  const code = await tree.done;
+  // The demo may still hold the database: PostgreSQL stops only after it has let go.
+  await running;
+  await postgres?.stop();
+  return code;
+}
+
+/**
+ * Starts the apps, then prints one line per app with its URL. With the demo,
+ * invoicing starts last, once phase one has put the simulated weeks through
+ * metering: its schedule then finalizes the oldest month whole.
+ */
+async function bringUp(tree: ProcessTree, apps: AppEntry[], demoSettings: VaultSettings | undefined): Promise<void> {
   const urls = new Map<string, string>();
-  const closed = new Set<ChildProcess>();
-  let stopping = false;
-  // The demo uses the database: PostgreSQL stops only after it has let go.
-  let demoRun: Promise<void> = Promise.resolve();
-  let allListening: () => void = () => {};
-  const listening = new Promise<void>((resolve) => (allListening = resolve));
-  const done = new Promise<number>((resolve) => {
-    const stopAll = (code: number) => {
-      if (stopping) return;
-      stopping = true;
-      for (const child of children.values()) child.kill('SIGTERM');
-      const wait = [...children.values()].map((c) => new Promise((r) => (closed.has(c) ? r(null) : c.once('close', r))));
-      void Promise.all(wait).then(async () => {
-        await demoRun;
-        await postgres?.stop();
-        resolve(code);
-      });
-    };
-    process.once('SIGINT', () => stopAll(0));
-    process.once('SIGTERM', () => stopAll(0));
-    for (const app of apps) {
-      const child = run(app, env, (url) => {
-        urls.set(app.name, url);
-        if (urls.size === apps.length) allListening();
-      });
-      children.set(app.name, child);
-      child.once('close', (code, signal) => {
-        closed.add(child);
-        cliLog.info('app.exited', { process: app.name, code: code ?? undefined, signal: signal ?? undefined });
-        stopAll(stopping ? 0 : 1);
-      });
-    }
-  });
-
-  const ready = await Promise.race([listening.then(() => true), done.then(() => false)]);
-  if (ready) {
-    for (const app of apps) console.log(`vault           | ${app.name.padEnd(15)} ${urls.get(app.name)!.padEnd(24)} ${SERVES[app.name] ?? ''}`);
-    const wantDemo = options.demo ?? !settings.DATABASE_URL;
-    if (wantDemo && apps.length === APPS.length) {
-      demoRun = demo(parseConfig(VaultSettings, env), urls, () => stopping).catch((err: Error) => {
-        // The apps keep running: the demo is a convenience, its failure is reported, not fatal.
-        if (!stopping) cliLog.error('demo.failed', err);
-      });
-      await demoRun;
-    }
-  }
-  return done;
-}
-
-async function demo(settings: VaultSettings, urls: Map<string, string>, stopped: () => boolean): Promise<void> {
-  // Loaded only when used: every other command starts without the simulator.
-  const { demoSignIn, loadDemo } = await import('./demo.ts');
-  const db = await openDatabase({ url: settings.DATABASE_URL, home: settings.VAULT_HOME, embeddedPort: settings.EMBEDDED_PG_PORT });
+  const launch = async (wave: AppEntry[]) => {
+    const started = await Promise.all(wave.map((a) => tree.launch(a)));
+    wave.forEach((a, i) => urls.set(a.name, started[i]!));
+  };
+  const later = demoSettings ? apps.filter((a) => a.name === 'invoicing') : [];
+  await launch(apps.filter((a) => !later.includes(a)));
+  const demo = demoSettings && (await openDemo(demoSettings, urls, () => tree.stopping));
   try {
-    const ctx = {
-      settings,
-      db,
-      log: cliLog,
-      stateFile: vaultPath(settings, 'demo.json'),
-      meteringUrl: urls.get('metering')!,
-      stopped,
-      out: (line: string) => console.log(`vault           | ${line}`),
-    };
-    const account = await loadDemo(ctx);
-    if (account && !stopped()) {
-      console.log(`vault           | sign in to the invoice UI as ${account}: ${await demoSignIn(ctx, account)}`);
-    }
+    const load = demo && (await reportDemoFailure(tree, () => demo.module.startDemo(demo.ctx)));
+    await launch(later);
+    for (const app of apps) console.log(`vault           | ${app.name.padEnd(15)} ${urls.get(app.name)!.padEnd(24)} ${SERVES[app.name] ?? ''}`);
+    if (!demo) return;
+    if (load) await reportDemoFailure(tree, () => demo.module.finishDemo(demo.ctx, load));
+    const account = demo.module.demoAccount(demo.ctx.stateFile);
+    if (account && !tree.stopping) console.log(`vault           | sign in to the invoice UI as ${account}: ${await demo.module.demoSignIn(demo.ctx, account)}`);
   } finally {
-    await db.close();
+    await demo?.ctx.db.close();
   }
 }
 
-function run(app: AppEntry, env: NodeJS.ProcessEnv, onListening: (url: string) => void): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', app.main], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const prefix = `${app.name.padEnd(15)} | `;
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      if (line.includes('event=app.listening')) {
-        const url = /\burl=(\S+)/.exec(line)?.[1];
-        if (url) onListening(url.replace('127.0.0.1', 'localhost'));
-      }
-      process.stdout.write(prefix + line + '\n');
-    });
+/** The apps keep running when the demo fails: it is a convenience, its failure is reported, not fatal. */
+async function reportDemoFailure<T>(tree: ProcessTree, load: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await load();
+  } catch (err) {
+    if (!tree.stopping) cliLog.error('demo.failed', err);
+    return undefined;
   }
-  return child;
+}
+
+async function openDemo(settings: VaultSettings, urls: Map<string, string>, stopped: () => boolean) {
+  // Loaded only when used: every other command starts without the simulator.
+  const module = await import('./demo.ts');
+  const db = await openDatabase({ url: settings.DATABASE_URL, home: settings.VAULT_HOME, embeddedPort: settings.EMBEDDED_PG_PORT });
+  const ctx: DemoContext = {
+    settings,
+    db,
+    log: cliLog,
+    stateFile: vaultPath(settings, 'demo.json'),
+    meteringUrl: urls.get('metering')!,
+    stopped,
+    out: (line: string) => console.log(`vault           | ${line}`),
+  };
+  return { module, ctx };
 }

@@ -1,0 +1,44 @@
+import { createBus, type Bus } from '@vault/bus';
+import { migrate, type Database } from '@vault/db';
+import type { VaultSettings } from '@vault/runtime';
+import { APPS } from './apps.ts';
+import { openCliDatabase } from './settings.ts';
+
+/** Where the CLI puts events: what metering's intake (`publishStream`) needs. */
+export interface PublishTarget {
+  bus: Bus;
+  pool: Database['pool'];
+  topic: string;
+}
+
+/**
+ * Partitions of the events topic when the CLI is the first to publish to it:
+ * metering's DEFAULT_PARTITIONS (services/metering/src/consume.ts, which a
+ * script may not import). Whoever creates the topic fixes its partitions.
+ */
+const TOPIC_PARTITIONS = 6;
+
+/**
+ * Runs `use` with the bus of the settings (Kafka, or the embedded bus in the
+ * CLI's database) and the billing events topic, then closes both. Metering's
+ * tables are migrated first: the intake judges duplicates against them. The
+ * topic is created when missing, so events can be published to a fresh
+ * database before metering first starts. Shared by `vault publish` and
+ * `vault simulate`.
+ */
+export async function withPublishTarget<T>(settings: VaultSettings, clientId: string, use: (target: PublishTarget) => Promise<T>): Promise<T> {
+  const db = await openCliDatabase(settings);
+  try {
+    const metering = APPS.find((a) => a.name === 'metering')!;
+    await migrate(db.pool, metering.schema, metering.migrations);
+    const bus = await createBus({ kafkaBrokers: settings.KAFKA_BROKERS, clientId, pool: db.pool, databaseUrl: db.url });
+    try {
+      await bus.ensureTopic(settings.BILLING_EVENTS_TOPIC, TOPIC_PARTITIONS);
+      return await use({ bus, pool: db.pool, topic: settings.BILLING_EVENTS_TOPIC });
+    } finally {
+      await bus.close();
+    }
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,175 @@
+import { writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { DateTime } from 'luxon';
+import type { BillingEvent } from '@vault/contracts';
+import { publishStream, type PublishSummary } from '@vault/metering/publish';
+import type { Logger } from '@vault/runtime';
+import { demoWindow, recentWindow, simulatePlatform, type SimulationWindow } from '@vault/simulator';
+import { UsageError } from './apps.ts';
+import { withPublishTarget, type PublishTarget } from './bus-publish.ts';
+import { cliLog, cliSettings } from './settings.ts';
+
+export interface PublishEventsOptions extends PublishTarget {
+  /** Names the progress bar; `simulate` when unset. */
+  label?: string;
+  /**
+   * Progress: by default a bar updating in place on stderr when it is a
+   * terminal, otherwise a logfmt line on `log` every 10%; a function to
+   * receive the counts instead; false for none.
+   */
+  progress?: false | ((published: number, total: number) => void);
+  /** For the logfmt progress lines; the CLI's log when unset. */
+  log?: Logger;
+}
+
+/**
+ * Puts `events` on the bus exactly as `vault publish` puts NDJSON lines (the
+ * same intake, `publishStream`): every event goes to its subject's partition,
+ * durable before this resolves. Resolves to the intake's counts; a rejection's
+ * `index` is the event's position in `events`. Throws only when the bus or the
+ * database fails.
+ */
+export async function publishEvents(events: readonly BillingEvent[], o: PublishEventsOptions): Promise<PublishSummary> {
+  const total = events.length;
+  const report = o.progress === false ? undefined : o.progress ?? progressReporter(o.label ?? 'simulate', total, o.log ?? cliLog);
+  // Small chunks, so progress moves about every 2%; each is one intake and one durable publish.
+  const chunkLines = Math.max(20, Math.ceil(total / 50));
+  const summary = await publishStream({ bus: o.bus, pool: o.pool, topic: o.topic }, Readable.from(ndjsonChunks(events, chunkLines)), {
+    chunkLines,
+    onProgress: (s) => report?.(s.lines, total),
+  });
+  return summary;
+}
+
+function* ndjsonChunks(events: readonly BillingEvent[], size: number): Generator<Buffer> {
+  for (let i = 0; i < events.length; i += size) {
+    yield Buffer.from(events.slice(i, i + size).map((e) => `${JSON.stringify(e)}\n`).join(''));
+  }
+}
+
+const BAR_WIDTH = 30;
+
+/** `simulate [#######.......] 52% 1840/3520 events` in place on a terminal; else a logfmt line every 10%. */
+export function progressReporter(label: string, total: number, log: Logger, stream: NodeJS.WriteStream = process.stderr): (published: number, total: number) => void {
+  if (stream.isTTY) {
+    return (published) => {
+      const filled = total === 0 ? BAR_WIDTH : Math.round((published / total) * BAR_WIDTH);
+      const percent = total === 0 ? 100 : Math.floor((published / total) * 100);
+      stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${percent}% ${published}/${total} events`);
+      if (published >= total) stream.write('\n');
+    };
+  }
+  let nextTenth = 1;
+  return (published) => {
+    const tenths = total === 0 ? 10 : Math.floor((published / total) * 10);
+    if (tenths < nextTenth) return;
+    nextTenth = tenths + 1;
+    log.info('simulate.progress', { label, published, total, percent: tenths * 10 });
+  };
+}
+
+interface SimulateOptions {
+  seed: number;
+  apps: number;
+  accounts: number;
+  weeks: number | undefined;
+  out: string | undefined;
+  late: boolean;
+  now: DateTime;
+}
+
+function wholeNumber(name: string, value: string | undefined, fallback: number, min?: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || (min !== undefined && n < min)) {
+    throw new UsageError(`simulate: --${name} must be a whole number${min === undefined ? '' : `, ${min} or more`}`);
+  }
+  return n;
+}
+
+function parseSimulateArgs(args: string[]): SimulateOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        seed: { type: 'string' },
+        apps: { type: 'string' },
+        accounts: { type: 'string' },
+        weeks: { type: 'string' },
+        out: { type: 'string' },
+        'no-late': { type: 'boolean' },
+        now: { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`simulate: ${(err as Error).message}`);
+  }
+  let now: DateTime = DateTime.utc();
+  if (values.now !== undefined) {
+    now = DateTime.fromISO(values.now, { zone: 'utc' });
+    if (!now.isValid || !/(Z|[+-]\d\d:\d\d)$/.test(values.now)) throw new UsageError('simulate: --now must be an RFC 3339 timestamp with an offset, e.g. 2026-11-23T12:00:00Z');
+  }
+  return {
+    seed: wholeNumber('seed', values.seed, 1),
+    apps: wholeNumber('apps', values.apps, 36, 2),
+    accounts: wholeNumber('accounts', values.accounts, 8, 2),
+    weeks: values.weeks === undefined ? undefined : wholeNumber('weeks', values.weeks, 0, 1),
+    out: values.out,
+    late: !values['no-late'],
+    now,
+  };
+}
+
+/**
+ * `vault simulate`: a simulated platform's billing events over a window
+ * (the demo's by default: from the latest finalizable month up to now), put
+ * on the bus like `vault publish` does, the late events last; or written as
+ * NDJSON with --out. Exit status 1 when any event was rejected.
+ */
+export async function simulateCommand(args: string[]): Promise<number> {
+  const o = parseSimulateArgs(args);
+  const settings = cliSettings();
+  const window: SimulationWindow = o.weeks === undefined ? demoWindow(o.now, settings.INVOICE_GRACE_HOURS) : recentWindow(o.now, o.weeks);
+  let sim;
+  try {
+    sim = simulatePlatform({ seed: o.seed, from: window.from, to: window.to, apps: o.apps, accounts: o.accounts });
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`simulate: ${err.message}`);
+    throw err;
+  }
+  const events = o.late ? [...sim.events, ...sim.late] : sim.events;
+  const s = sim.summary;
+  const what =
+    `${s.apps} apps of ${s.accounts} accounts (demo account ${s.demoAccount}), seed ${s.seed}, ` +
+    `from ${s.window.from} to ${s.window.to}`;
+  const lateNote = o.late ? `the ${sim.late.length} late ones last` : `${sim.late.length} late ones left out`;
+
+  if (o.out !== undefined) {
+    const ndjson = events.map((e) => `${JSON.stringify(e)}\n`).join('');
+    if (o.out === '-') await new Promise<void>((resolve, reject) => process.stdout.write(ndjson, (err) => (err ? reject(err) : resolve())));
+    else await writeFile(o.out, ndjson);
+    // With the events on stdout, the account of what was done goes to stderr.
+    const line = `simulated ${what}: wrote ${events.length} events (${s.duplicates} re-sent, ${lateNote}) to ${o.out === '-' ? 'stdout' : o.out}`;
+    if (o.out === '-') console.error(line);
+    else console.log(line);
+    return 0;
+  }
+
+  return withPublishTarget(settings, 'vault-simulate', async (target) => {
+    const started = performance.now();
+    const summary = await publishEvents(events, target);
+    for (const r of summary.rejected) {
+      console.error(`event ${r.index + 1}${r.id ? ` (id ${r.id})` : ''}: ${r.reason}`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `simulated ${what}: published ${summary.lines} events (${lateNote}) to ${target.topic} (${target.bus.kind} bus): ` +
+        `${summary.accepted} accepted, ${summary.duplicates} duplicate, ${summary.rejected.length} rejected in ${seconds.toFixed(1)}s`,
+    );
+    return summary.rejected.length > 0 ? 1 : 0;
+  });
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { GapList, MeteringStats, parseEvent } from '@vault/contracts';
+import { memoryLogger } from '@vault/runtime';
+import { eventually, freePort, freshDatabase, startService, vault, type RunningService, type TestDatabase } from '@vault/testkit';
+import { progressReporter } from '../scripts/cli/simulate.ts';
+
+const ADMIN = 'simulate-test-admin';
+const NOW = '2026-11-23T12:00:00Z';
+
+describe('`vault simulate --out -`: a simulated platform as NDJSON', () => {
+  const simulate = (...args: string[]) => vault(['simulate', '--out', '-', '--apps', '10', '--weeks', '2', '--now', NOW, ...args]);
+
+  test('every line is a valid event, the same for the same seed and different for another; the late ones come last', async () => {
+    const [a, b, c, noLate] = await Promise.all([simulate('--seed', '7'), simulate('--seed', '7'), simulate('--seed', '8'), simulate('--seed', '7', '--no-late')]);
+    for (const r of [a, b, c, noLate]) assert.equal(r.status, 0, r.stderr);
+    assert.equal(a.stdout, b.stdout);
+    assert.notEqual(a.stdout, c.stdout);
+
+    const lines = a.stdout.trimEnd().split('\n');
+    assert.ok(lines.length > 100, `${lines.length} lines`);
+    for (const [i, line] of lines.entries()) {
+      const parsed = parseEvent(line, { now: Date.parse(NOW) });
+      assert.ok(parsed.ok, `line ${i + 1}: ${parsed.ok ? '' : JSON.stringify(parsed.reasons)}`);
+    }
+    // --no-late leaves out exactly the last two lines.
+    assert.equal(noLate.stdout, lines.slice(0, -2).map((l) => `${l}\n`).join(''));
+    // With the events on stdout, what was done is said on stderr.
+    assert.match(a.stderr, new RegExp(`^simulated 10 apps of 8 accounts \\(demo account acct-demo\\), seed 7, from 2026-11-09T00:00:00Z to ${NOW}: wrote ${lines.length} events \\(\\d+ re-sent, the 2 late ones last\\) to stdout\\n$`));
+  });
+
+  test('bad options are usage errors (exit 2) that name the option', async () => {
+    const apps = await vault(['simulate', '--out', '-', '--apps', '1']);
+    assert.equal(apps.status, 2);
+    assert.match(apps.stderr, /--apps must be a whole number, 2 or more/);
+    const now = await vault(['simulate', '--out', '-', '--now', '2026-11-23']);
+    assert.equal(now.status, 2);
+    assert.match(now.stderr, /--now must be an RFC 3339 timestamp with an offset/);
+    const unknown = await vault(['simulate', '--frobnicate']);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /usage: vault/);
+  });
+});
+
+describe('the progress of `vault simulate`', () => {
+  test('on a terminal: one line updated in place, `label [###…] N% done/total events`, ended by a newline', () => {
+    let written = '';
+    const tty = { isTTY: true, write: (s: string) => ((written += s), true) } as unknown as NodeJS.WriteStream;
+    const log = memoryLogger();
+    const report = progressReporter('simulate', 3520, log, tty);
+    report(1840, 3520);
+    assert.equal(written, '\rsimulate [################..............] 52% 1840/3520 events');
+    report(3520, 3520);
+    assert.ok(written.endsWith('\rsimulate [##############################] 100% 3520/3520 events\n'));
+    assert.deepEqual(log.lines, []);
+  });
+
+  test('elsewhere: a logfmt line each time another tenth is done', () => {
+    const pipe = { isTTY: false, write: () => assert.fail('nothing is written to a pipe') } as unknown as NodeJS.WriteStream;
+    const log = memoryLogger();
+    const report = progressReporter('demo events', 1000, log, pipe);
+    for (const done of [50, 99, 100, 150, 420, 1000]) report(done, 1000);
+    assert.deepEqual(
+      log.lines.map((l) => /percent=(\d+)/.exec(l)![1]),
+      ['10', '40', '100'],
+    );
+    assert.match(log.lines[0]!, /event=simulate\.progress label="demo events" published=100 total=1000 percent=10/);
+  });
+});
+
+describe('`vault simulate` publishes on the embedded bus, and a running metering applies it all', () => {
+  let db: TestDatabase;
+  let metering: RunningService | undefined;
+  // Leave KAFKA_BROKERS empty: the embedded bus in PostgreSQL.
+  let env: Record<string, string>;
+  before(async () => {
+    db = await freshDatabase('simulate');
+    env = { DATABASE_URL: db.url, KAFKA_BROKERS: '', ADMIN_TOKEN: ADMIN, METERING_PORT: String(await freePort()) };
+  });
+  after(async () => {
+    await metering?.kill('SIGTERM');
+    await db.drop();
+  });
+
+  async function get<T>(path: string, schema: { parse(v: unknown): T }): Promise<T> {
+    const res = await fetch(new URL(path, metering!.url), { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(res.status, 200, path);
+    return schema.parse(await res.json());
+  }
+
+  test('two weeks of 10 apps: exit 0 with counts and progress; metering applies every event with no rejection and no gap; the same run again is all duplicates', { timeout: 180_000 }, async () => {
+    const run = await vault(['simulate', '--weeks', '2', '--apps', '10'], env);
+    assert.equal(run.status, 0, run.stderr + run.stdout);
+    const done = /^simulated 10 apps of 8 accounts \(demo account acct-demo\), seed 1, from \S+ to \S+: published (\d+) events \(the 2 late ones last\) to platform\.billing-events\.v1 \(embedded bus\): (\d+) accepted, (\d+) duplicate, 0 rejected in [\d.]+s$/m.exec(run.stdout);
+    assert.ok(done, run.stdout);
+    const [published, accepted, duplicates] = done.slice(1).map(Number) as [number, number, number];
+    assert.equal(accepted + duplicates, published);
+    assert.ok(duplicates >= 1, 're-sent events are counted as duplicates');
+    // Not a terminal: a logfmt progress line every 10%, ending at 100%.
+    const progress = run.stdout.split('\n').filter((l) => l.includes('event=simulate.progress'));
+    assert.equal(progress.length, 10, run.stdout);
+    assert.match(progress.at(-1)!, new RegExp(`label=simulate published=${published} total=${published} percent=100`));
+
+    metering = await startService('metering', env);
+    await eventually('metering to apply every simulated event', async () => {
+      const s = await get('/v1/stats', MeteringStats);
+      return s.events_applied === accepted && s.consumer_lag === 0;
+    }, 120_000);
+    const stats = await get('/v1/stats', MeteringStats);
+    assert.deepEqual(stats, { ...stats, events_applied: accepted, events_duplicate: duplicates, events_rejected: 0 });
+    assert.deepEqual(await get('/v1/gaps', GapList), { gaps: [] });
+
+    // The same run again (the same clock): every event is a duplicate now, none is rejected.
+    const to = / to (\S+): published/.exec(run.stdout)![1]!;
+    const again = await vault(['simulate', '--weeks', '2', '--apps', '10', '--now', to], env);
+    assert.equal(again.status, 0, again.stderr + again.stdout);
+    assert.match(again.stdout, new RegExp(`: 0 accepted, ${published} duplicate, 0 rejected in`));
+    const [accepted2, duplicates2] = [0, published];
+    await eventually('metering to take the second run', async () => {
+      const s = await get('/v1/stats', MeteringStats);
+      return s.events_applied === accepted + accepted2 && s.events_duplicate === duplicates + duplicates2 && s.consumer_lag === 0;
+    }, 60_000);
+    assert.equal((await get('/v1/stats', MeteringStats)).events_rejected, 0);
+    assert.deepEqual(await get('/v1/gaps', GapList), { gaps: [] });
+  });
+});
