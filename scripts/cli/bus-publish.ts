@@ -1,5 +1,6 @@
 import { createBus, type Bus } from '@vault/bus';
 import { migrate, type Database } from '@vault/db';
+import { DEFAULT_PARTITIONS } from '@vault/metering/publish';
 import type { VaultSettings } from '@vault/runtime';
 import { APPS } from './apps.ts';
 import { openCliDatabase } from './settings.ts';
@@ -10,13 +11,6 @@ export interface PublishTarget {
   pool: Database['pool'];
   topic: string;
 }
-
-/**
- * Partitions of the events topic when the CLI is the first to publish to it:
- * metering's DEFAULT_PARTITIONS (services/metering/src/consume.ts, which a
- * script may not import). Whoever creates the topic fixes its partitions.
- */
-const TOPIC_PARTITIONS = 6;
 
 /**
  * Runs `use` with the bus of the settings (Kafka, or the embedded bus in the
@@ -33,7 +27,7 @@ export async function withPublishTarget<T>(settings: VaultSettings, clientId: st
     await migrate(db.pool, metering.schema, metering.migrations);
     const bus = await createBus({ kafkaBrokers: settings.KAFKA_BROKERS, clientId, pool: db.pool, databaseUrl: db.url });
     try {
-      await bus.ensureTopic(settings.BILLING_EVENTS_TOPIC, TOPIC_PARTITIONS);
+      await bus.ensureTopic(settings.BILLING_EVENTS_TOPIC, DEFAULT_PARTITIONS);
       return await use({ bus, pool: db.pool, topic: settings.BILLING_EVENTS_TOPIC });
     } finally {
       await bus.close();

@@ -2,6 +2,9 @@ import type { Readable } from 'node:stream';
 import type { IntakeRejection } from '@vault/contracts';
 import { intake, ndjsonLines, type IntakeDeps, type IntakeLine } from './intake.ts';
 
+/** The events topic's partitions when a publisher creates it before metering first starts. */
+export { DEFAULT_PARTITIONS } from './consume.ts';
+
 export interface PublishSummary {
   lines: number;
   accepted: number;
