@@ -1,0 +1,36 @@
+// `vault card add`'s parsing, and its refusal to send a card number anywhere
+// but the sandbox (checked before any call: no gateway or database is needed).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type pg from 'pg';
+import { gatewayClient, type Gateway } from '@vault/gateway';
+import { memoryLogger } from '@vault/runtime';
+import { addTestCard, CardCliError, CardUsageError, parseTestCardArgs } from '../src/cli/index.ts';
+
+describe('vault card add', () => {
+  test('takes an account and a test card number (4242… by default; spaces and dashes allowed)', () => {
+    assert.deepEqual(parseTestCardArgs(['add', '--account', 'acct-1']), { accountId: 'acct-1', number: '4242424242424242' });
+    assert.deepEqual(parseTestCardArgs(['add', '--account', 'acct-1', '--test-card', '4000 0000-0000 0341']), {
+      accountId: 'acct-1',
+      number: '4000000000000341',
+    });
+  });
+
+  test('usage errors name what is wrong', () => {
+    assert.throws(() => parseTestCardArgs([]), (e: Error) => e instanceof CardUsageError && /only add/.test(e.message));
+    assert.throws(() => parseTestCardArgs(['remove']), /unknown action remove/);
+    assert.throws(() => parseTestCardArgs(['add']), /--account ID is required/);
+    assert.throws(() => parseTestCardArgs(['add', '--account', 'a', '--test-card', '42x']), /--test-card must be/);
+    assert.throws(() => parseTestCardArgs(['add', '--account', 'a', '--cvc', '1']), CardUsageError);
+  });
+
+  test('a real gateway\'s key is refused before anything is sent', async () => {
+    const config = { url: new URL('https://api.stripe.com'), secretKey: 'sk_test_someone_real' };
+    const gateway: Gateway = gatewayClient(config);
+    const pool = {} as pg.Pool; // never touched: the refusal comes first
+    await assert.rejects(
+      addTestCard({ pool, gateway, config, log: memoryLogger() }, { accountId: 'acct-1', number: '4242424242424242' }),
+      (e: Error) => e instanceof CardCliError && /only to the sandbox/.test(e.message),
+    );
+  });
+});
