@@ -3,6 +3,8 @@
 // re-sent duplicates. Deterministic for a seed, and streamed, so any size
 // fits in constant memory.
 
+import { mulberry32 } from '@vault/simulator';
+
 export interface StreamOptions {
   events: number;
   /** Share of messages that re-send an earlier event unchanged. */
@@ -22,20 +24,8 @@ const MONTH_MS = 31 * 24 * 3600 * 1000;
 const SIZES = ['eco', 'basic', 'standard-1x', 'standard-2x', 'performance-m'];
 const PLANS = ['essential-0', 'essential-1', 'standard-0'];
 
-/** mulberry32: a small seeded PRNG, so a stream can be produced twice identically. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function* billingStream(o: StreamOptions): Generator<StreamMessage> {
-  const rand = random(o.seed ?? 1);
+  const rand = mulberry32(o.seed ?? 1);
   const dupRate = o.duplicateRate ?? 0.05;
   const p = o.prefix ?? 's';
   // The last messages, for re-sends: a ring, so memory stays flat at any size.
