@@ -79,3 +79,4 @@ export function freePort(): Promise<number> {
 }
 export * from './service.ts';
 export * from './vault-cli.ts';
+export * from './supervised.ts';
