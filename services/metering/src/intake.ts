@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Bus, OutgoingMessage } from '@vault/bus';
 import { formatReasons, ID_REUSED_REASON, type IntakeRejection, type IntakeReport } from '@vault/contracts';
 import { verdict } from './domain/content-hash.ts';
-import { judge, type InvalidInput, type ValidInput } from './domain/judge.ts';
+import { clean, judge, type InvalidInput, type ValidInput } from './domain/judge.ts';
 import { eventKey, storedHashes } from './store/stored-hashes.ts';
 
 export interface IntakeLine {
@@ -51,7 +51,7 @@ export async function assess(
     } else if (invalid) {
       report.rejected.push(rejection(line.index, invalid.eventId ?? null, invalid.reasons));
       // A bad line still goes to its subject's partition when it names one.
-      messages.push({ key: invalid.subject ?? '', value: line.bytes });
+      messages.push({ key: clean(invalid.subject ?? ''), value: line.bytes });
     }
   }
   return { report, messages };

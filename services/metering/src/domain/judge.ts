@@ -72,9 +72,12 @@ function nulField(value: unknown, path = ''): string | undefined {
   return undefined;
 }
 
-/** Without U+0000, for the columns that identify a rejection. */
+/**
+ * Without U+0000 or half a surrogate pair (V8 quotes one in "Unexpected token"
+ * messages), which PostgreSQL refuses: for the columns and reasons of a rejection.
+ */
 export function clean(s: string): string {
-  return s.replaceAll('\u0000', '\uFFFD');
+  return s.replaceAll('\u0000', '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 /** `source`, `id` and `subject` of a message that is JSON but not a valid event, if present. */
