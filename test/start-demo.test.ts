@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DateTime } from 'luxon';
 import { demoWindow } from '@vault/simulator';
-import { eventually, freePort, freshDatabase, type TestDatabase } from '@vault/testkit';
+import { collectLines, eventually, freePort, freshDatabase, type TestDatabase } from '@vault/testkit';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const ADMIN = 'admin-token-start-demo';
@@ -25,14 +25,7 @@ interface Tree {
 function startTree(env: Record<string, string>): Tree {
   const child = spawn(process.execPath, ['bin/vault.js', 'start', '--demo'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let rest = '';
-    stream.setEncoding('utf8').on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop()!;
-      lines.push(...parts);
-    });
-  }
+  collectLines(child, lines);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, lines, exited };
 }

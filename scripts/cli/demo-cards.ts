@@ -1,4 +1,4 @@
-import { addTestCard } from '@vault/cc-forms/cli';
+import { addTestCard, cardOnFile } from '@vault/cc-forms/cli';
 import { gatewayClient, gatewayConfig, SANDBOX_SECRET_KEY } from '@vault/gateway';
 import type { DemoContext } from './demo.ts';
 
@@ -21,10 +21,8 @@ export async function addDemoCards(ctx: DemoContext, accounts: string[], demoAcc
     ...others.map((a, i): [string, string | undefined] => [a, i === 0 ? '4000000000000341' : i === 1 ? undefined : '4242424242424242']),
   ];
   // A resumed load keeps the cards it already put on file (a new one would be a new payment method).
-  const { rows } = await ctx.db.pool.query<{ account_id: string }>('select account_id from cc_forms.cards_on_file');
-  const onFile = new Set(rows.map((r) => r.account_id));
   for (const [accountId, number] of plan) {
-    if (!number || onFile.has(accountId)) continue;
+    if (!number || (await cardOnFile(ctx.db.pool, accountId))) continue;
     const card = await addTestCard({ pool: ctx.db.pool, gateway, config, log: ctx.log }, { accountId, number });
     ctx.out(`demo: card on file for ${accountId}: ${card.brand} •••• ${card.last4}`);
   }

@@ -5,19 +5,10 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ensureEmbeddedPostgres, type EmbeddedServer } from '@vault/db';
-import { startKafka, stopKafka } from '@vault/kafka-local';
+import { isAlive, startKafka, stopKafka } from '@vault/kafka-local';
 import { freePort } from '@vault/testkit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export interface OwnPostgres {
   /** The server's `postgres` database URL, for creating the test's database. */
@@ -39,7 +30,7 @@ export async function ownPostgres(dir: string, log: (line: string) => void): Pro
   if (leftover !== undefined && isOurPostgres(leftover, dataDir)) {
     log(`postgres: stopping the server an earlier run left in ${dataDir} (pid ${leftover})`);
     process.kill(leftover, 'SIGINT');
-    for (let i = 0; i < 300 && alive(leftover); i++) await sleep(100);
+    for (let i = 0; i < 300 && isAlive(leftover); i++) await sleep(100);
   }
   const port = await freePort();
   let server: EmbeddedServer | undefined;
@@ -63,7 +54,7 @@ function postmasterPid(dataDir: string): number | undefined {
   const file = join(dataDir, 'postmaster.pid');
   if (!existsSync(file)) return undefined;
   const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
 }
 
 function isOurPostgres(pid: number, dataDir: string): boolean {
@@ -98,7 +89,7 @@ export async function ownKafka(stateDir: string, log: (line: string) => void): P
   log(`kafka: broker at 127.0.0.1:${port}`);
   return {
     brokers: `127.0.0.1:${port}`,
-    pid: () => (pid !== undefined && alive(pid) ? pid : undefined),
+    pid: () => (pid !== undefined && isAlive(pid) ? pid : undefined),
     async stop() {
       await stopKafka({ stateDir });
       pid = undefined;

@@ -1,3 +1,4 @@
 export * from './embedded.ts';
 export * from './migrate.ts';
 export * from './database.ts';
+export * from './transaction.ts';

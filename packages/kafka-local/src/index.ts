@@ -4,5 +4,6 @@ export type { StartOptions, StartResult, StatusResult } from './broker.ts';
 export { ensureKafkaFetched, KAFKA_VERSION } from './resolve.ts';
 export type { FetchOptions, KafkaDist } from './resolve.ts';
 export { defaultCacheDir } from './paths.ts';
+export { isAlive } from './process.ts';
 export { logfmt } from './log.ts';
 export type { Log } from './log.ts';

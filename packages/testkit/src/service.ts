@@ -15,6 +15,19 @@ export interface RunningService {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Appends every complete line `child` prints, stdout and stderr, to `lines`. */
+export function collectLines(child: ChildProcess, lines: string[]): void {
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop()!;
+      lines.push(...parts);
+    });
+  }
+}
+
 /**
  * Starts `services/<app>/src/main.ts` with `env` over the test's own
  * environment and waits for its `event=app.listening` line.
@@ -28,17 +41,7 @@ export async function startService(app: string, env: Record<string, string>, tim
   const lines: string[] = [];
   let exited = false;
   const gone = new Promise<void>((resolve) => child.on('exit', () => ((exited = true), resolve())));
-  const collect = (stream: NodeJS.ReadableStream) => {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop()!;
-      lines.push(...parts);
-    });
-  };
-  collect(child.stdout!);
-  collect(child.stderr!);
+  collectLines(child, lines);
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     if (!exited) child.kill(signal);
     await gone;

@@ -2,6 +2,7 @@
 // events it causes (with their outbox rows) and, by idempotency.ts, the stored
 // answer. Either all of it commits or none.
 import type pg from 'pg';
+import { withTransaction } from '@vault/db';
 import { API_VERSION } from './api-version.ts';
 import { newId, unixNow } from './ids.ts';
 
@@ -47,33 +48,6 @@ function newTx(q: pg.PoolClient, requestId: string, idempotencyKey: string | nul
     },
   };
   return tx;
-}
-
-/**
- * begin … commit around `fn` on one pooled client; rollback on any exception.
- * A connection the server ends while the client is checked out (restart, admin
- * kill) fails the next query instead of raising an uncaught 'error' event that
- * would crash the process; such a client is not returned to the pool.
- */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  const ignore = () => {};
-  client.on('error', ignore);
-  let broken = false;
-  try {
-    await client.query('begin');
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    await client.query('rollback').catch(() => {
-      broken = true;
-    });
-    throw err;
-  } finally {
-    client.off('error', ignore);
-    client.release(broken);
-  }
 }
 
 /** One request's transaction; `deps.onEvents` runs after a commit that wrote events (wakes delivery). */

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { Stripe } from '@vault/gateway';
 import { minorUnits } from '../src/charging/amount.ts';
 import {
+  NEW_CHARGE,
   afterAnswer,
   beforeAttempt,
   decide,
@@ -29,20 +30,7 @@ const invoice = (over: Partial<ChargeableInvoice> = {}): ChargeableInvoice => ({
   ...over,
 });
 const card = (pm = 'pm_a'): CardOnFile => ({ customerId: 'cus_1', paymentMethodId: pm });
-const row = (over: Partial<ChargeRow> = {}): ChargeRow => ({
-  paymentIntentId: 'pi_1',
-  state: 'scheduled',
-  attempts: 0,
-  roundStart: 0,
-  pendingPaymentMethodId: null,
-  lastPaymentMethodId: null,
-  lastAttemptAt: null,
-  nextAttemptAt: NOW,
-  lastErrorCode: null,
-  lastDeclineCode: null,
-  lastErrorMessage: null,
-  ...over,
-});
+const row = (over: Partial<ChargeRow> = {}): ChargeRow => ({ ...NEW_CHARGE, paymentIntentId: 'pi_1', nextAttemptAt: NOW, ...over });
 const declined: Answer = { kind: 'declined', code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' };
 
 describe('charging decisions (pure)', () => {

@@ -1,5 +1,6 @@
 // The durable side of the card attempts rate limit (`cc_forms.card_attempts`).
 import type pg from 'pg';
+import { withTransaction } from '@vault/db';
 import { decideAttempt, WINDOW_SECONDS, type AttemptDecision } from '../domain/rate-limit.ts';
 
 /**
@@ -8,9 +9,7 @@ import { decideAttempt, WINDOW_SECONDS, type AttemptDecision } from '../domain/r
  * tabs, a script) cannot both take the last slot; the clock is the database's.
  */
 export async function takeCardAttempt(pool: pg.Pool, accountId: string, limit: number): Promise<AttemptDecision> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  return withTransaction(pool, async (client) => {
     await client.query("select pg_advisory_xact_lock(hashtext('cc_forms.card_attempts'), hashtext($1))", [accountId]);
     await client.query(`delete from cc_forms.card_attempts where account_id = $1 and at <= now() - make_interval(secs => $2)`, [
       accountId,
@@ -22,12 +21,6 @@ export async function takeCardAttempt(pool: pg.Pool, accountId: string, limit: n
     );
     const decision = decideAttempt(rows[0]!.recent, limit, rows[0]!.now);
     if (decision.allowed) await client.query('insert into cc_forms.card_attempts (account_id) values ($1)', [accountId]);
-    await client.query('commit');
     return decision;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -5,10 +5,10 @@
 // leaves the row undelivered and it is sent again. A failure waits
 // base × 2^(attempts−1), at most `maxDelayMs`, then is retried.
 import type pg from 'pg';
+import { withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
 import { deleteExpiredKeys } from '../idempotency.ts';
 import { getEvent } from '../resources/events.ts';
-import { withTransaction } from '../transaction.ts';
 import { signatureHeader } from './sign.ts';
 
 export interface DeliveryOptions {

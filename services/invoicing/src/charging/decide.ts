@@ -193,7 +193,8 @@ export function pastDueWithoutCard(charge: ChargeRow | undefined): ChargeRow {
   };
 }
 
-const NEW_CHARGE: ChargeRow = {
+/** An invoice's charge before its first attempt. */
+export const NEW_CHARGE: ChargeRow = {
   paymentIntentId: null,
   state: 'scheduled',
   attempts: 0,

@@ -2,6 +2,7 @@
 // and the account's card on file), and the writes decide.ts's results make.
 import type pg from 'pg';
 import type { InvoiceStatus } from '@vault/contracts';
+import { withTransaction } from '@vault/db';
 import type { CardOnFile, ChargeableInvoice, ChargeRow, ChargeStateName } from './decide.ts';
 
 type Db = pg.Pool | pg.PoolClient;
@@ -92,7 +93,7 @@ export async function saveCharge(
   charge: ChargeRow,
   invoiceStatus?: 'paid' | 'past_due',
 ): Promise<void> {
-  await inTransaction(pool, async (client) => {
+  await withTransaction(pool, async (client) => {
     await client.query(
       `insert into invoicing.charges as c
          (invoice_id, payment_intent_id, state, attempts, round_start, pending_payment_method_id, last_payment_method_id,
@@ -126,22 +127,6 @@ export async function saveCharge(
       await client.query(`update invoicing.invoices set status = 'past_due' where id = $1 and status = 'finalized'`, [invoiceId]);
     }
   });
-}
-
-/** `work` in one transaction on a client of its own: committed if it returns, rolled back if it throws. */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    const result = await work(client);
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /** Marks an invoice paid (and its charge row, if any); a no-op when it already is. True if it changed. */

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { z } from 'zod';
+import { withTransaction } from '@vault/db';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
-import { endpointSecrets, inTransaction, markInvoicePaid, recordEvent } from './store.ts';
+import { endpointSecrets, markInvoicePaid, recordEvent } from './store.ts';
 
 /** The part of a gateway event invoicing reads; the rest is ignored. */
 const GatewayEvent = z.object({
@@ -80,7 +81,7 @@ function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, 
 
 /** Records the event and, for payment_intent.succeeded, marks its invoice paid: one transaction. */
 function handle(pool: pg.Pool, event: z.infer<typeof GatewayEvent>): Promise<{ outcome: string; invoice_id?: string }> {
-  return inTransaction(pool, async (client) => {
+  return withTransaction(pool, async (client) => {
     if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
     if (event.type !== 'payment_intent.succeeded') return { outcome: 'ignored' };
     const intent = SucceededIntent.safeParse(event.data.object);
