@@ -1,7 +1,7 @@
 // The four apps as real processes on one fresh database, on the embedded bus
 // or the real Kafka broker, wired as `vault start` wires them: the gateway
 // sandbox, metering, invoicing (its charge loop every second) and cc-forms.
-import { freePort, freshDatabase, startService, testKafkaBrokers, uniqueName, vault, type RunningService, type TestDatabase } from '@vault/testkit';
+import { eventually, freePort, freshDatabase, startService, testKafkaBrokers, uniqueName, vault, type RunningService, type TestDatabase } from '@vault/testkit';
 
 export type BusMode = 'embedded' | 'kafka';
 
@@ -31,6 +31,8 @@ export async function startPipeline(mode: BusMode): Promise<Pipeline> {
     INVOICING_URL: `http://localhost:${invoicing}`,
     CHARGE_EVERY_SECONDS: '1',
     PAYMENT_RETRY_SCHEDULE: 'PT0.2S,PT0.2S',
+    // The test finalizes with `vault finalize`: the schedule's only tick is the one at boot (below).
+    INVOICE_FINALIZE_EVERY_SECONDS: '3600',
     ...(mode === 'kafka'
       ? { KAFKA_BROKERS: testKafkaBrokers().join(','), BILLING_EVENTS_TOPIC: uniqueName('e2e-events'), METERING_CONSUMER_GROUP: uniqueName('e2e-metering') }
       : {}),
@@ -42,6 +44,9 @@ export async function startPipeline(mode: BusMode): Promise<Pipeline> {
     startService('invoicing', env),
     startService('cc-forms', env),
   ]);
+  // October is due: the schedule's first tick (a second after boot) must pass
+  // before events arrive, or it would finalize October under the test's feet.
+  await eventually('invoicing\'s first schedule tick', () => invoicingApp.lines.some((l) => l.includes('event=invoicing.schedule_tick')));
   const apps = { sandbox, metering: meteringApp, invoicing: invoicingApp, ccForms: ccFormsApp };
   return {
     db,

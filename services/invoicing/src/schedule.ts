@@ -37,10 +37,12 @@ export function startSchedule(deps: ScheduleDeps): { stop(): Promise<void> } {
   let stopped = false;
   const tick = async () => {
     try {
-      for (const month of await dueMonths(deps.pool, deps.graceHours, now())) {
+      const due = await dueMonths(deps.pool, deps.graceHours, now());
+      for (const month of due) {
         if (stopped) return;
         await deps.billing.finalize(month.key);
       }
+      deps.log.info('invoicing.schedule_tick', { 'count#invoicing.months_due': due.length });
     } catch (err) {
       // Crash-only: the next tick redoes whatever this one did not finish.
       deps.log.error('invoicing.schedule_failed', err as Error);
