@@ -2,3 +2,4 @@ export * from './embedded.ts';
 export * from './migrate.ts';
 export * from './database.ts';
 export * from './transaction.ts';
+export * from './session-lock.ts';

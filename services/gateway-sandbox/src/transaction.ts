@@ -2,7 +2,7 @@
 // events it causes (with their outbox rows) and, by idempotency.ts, the stored
 // answer. Either all of it commits or none.
 import type pg from 'pg';
-import { withTransaction } from '@vault/db';
+import { withTransaction, type TransactionLog } from '@vault/db';
 import { API_VERSION } from './api-version.ts';
 import { newId, unixNow } from './ids.ts';
 
@@ -52,12 +52,16 @@ function newTx(q: pg.PoolClient, requestId: string, idempotencyKey: string | nul
 
 /** One request's transaction; `deps.onEvents` runs after a commit that wrote events (wakes delivery). */
 export async function inTransaction<T>(
-  deps: { pool: pg.Pool; onEvents(): void },
+  deps: { pool: pg.Pool; log: TransactionLog; onEvents(): void },
   request: { requestId: string; idempotencyKey: string | null },
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
   let tx: Tx | undefined;
-  const result = await withTransaction(deps.pool, (client) => fn((tx = newTx(client, request.requestId, request.idempotencyKey))));
+  // A deadlock retried runs fn again on a fresh Tx: only the committed try's events count.
+  const result = await withTransaction(deps.pool, (client) => fn((tx = newTx(client, request.requestId, request.idempotencyKey))), {
+    log: deps.log,
+    name: 'sandbox.request',
+  });
   if (tx!.emitted > 0) deps.onEvents();
   return result;
 }

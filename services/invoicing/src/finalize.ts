@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import type pg from 'pg';
+import { withSessionLock, withTransaction } from '@vault/db';
 import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import type { FinalizeReport } from './billing-types.ts';
@@ -36,53 +37,47 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
     throw new NotDueError(`${period.key} is not due until ${due.toISO()} (INVOICE_GRACE_HOURS=${deps.graceHours})`);
   }
   const started = performance.now();
-  const client = await deps.pool.connect();
-  try {
-    // A session lock taken before the transaction, so the transaction's
-    // snapshot is taken after any earlier run has committed.
-    await client.query('select pg_advisory_lock($1)', [FINALIZE_LOCK]);
-    try {
-      await client.query('begin isolation level repeatable read');
-      const { drafts, finalized } = await computeDrafts(client, deps.prices, {
-        period,
-        until: period.end.toJSDate(),
-        unfinalizedOnly: true,
-        adjustments: true,
-      });
-      const computed = performance.now();
-      const ready = [...drafts.values()].filter((d) => d.holds.length === 0 && d.lines.length > 0);
-      ready.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0));
-      // A month's numbers run 1..n with no gap (one run at a time, invoices are
-      // never deleted), so this run's go on from the count already finalized.
-      const invoices: NewInvoice[] = ready.map((d, i) => ({ ...d, number: invoiceNumber(period.key, finalized.size + i + 1) }));
-      const inserting = performance.now();
-      await insertInvoices(client, period, invoices);
-      await client.query('commit');
-      const report: FinalizeReport = {
-        period: period.key,
-        finalized: invoices.length,
-        alreadyFinalized: finalized.size,
-        held: drafts.size - ready.length,
-        total: sumCents(invoices.map((x) => x.total)),
-      };
-      deps.log?.info('invoicing.finalized', {
-        period: period.key,
-        'count#invoices.finalized': report.finalized,
-        already_finalized: report.alreadyFinalized,
-        'count#invoices.held': report.held,
-        total: report.total,
-        'measure#finalize.compute': `${(computed - started).toFixed(0)}ms`,
-        'measure#finalize.insert': `${(performance.now() - inserting).toFixed(0)}ms`,
-        'measure#finalize.duration': `${(performance.now() - started).toFixed(0)}ms`,
-      });
-      return report;
-    } catch (err) {
-      await client.query('rollback').catch(() => {});
-      throw err;
-    } finally {
-      await client.query('select pg_advisory_unlock($1)', [FINALIZE_LOCK]).catch(() => {});
-    }
-  } finally {
-    client.release();
-  }
+  // The lock is held before the transaction begins, so the transaction's
+  // snapshot is taken after any earlier run has committed.
+  const { report, computed, inserting } = await withSessionLock(deps.pool, FINALIZE_LOCK, () =>
+    withTransaction(
+      deps.pool,
+      async (client) => {
+        const { drafts, finalized } = await computeDrafts(client, deps.prices, {
+          period,
+          until: period.end.toJSDate(),
+          unfinalizedOnly: true,
+          adjustments: true,
+        });
+        const computed = performance.now();
+        const ready = [...drafts.values()].filter((d) => d.holds.length === 0 && d.lines.length > 0);
+        ready.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0));
+        // A month's numbers run 1..n with no gap (one run at a time, invoices are
+        // never deleted), so this run's go on from the count already finalized.
+        const invoices: NewInvoice[] = ready.map((d, i) => ({ ...d, number: invoiceNumber(period.key, finalized.size + i + 1) }));
+        const inserting = performance.now();
+        await insertInvoices(client, period, invoices);
+        const report: FinalizeReport = {
+          period: period.key,
+          finalized: invoices.length,
+          alreadyFinalized: finalized.size,
+          held: drafts.size - ready.length,
+          total: sumCents(invoices.map((x) => x.total)),
+        };
+        return { report, computed, inserting };
+      },
+      { isolation: 'repeatable read', log: deps.log, name: 'finalize' },
+    ),
+  );
+  deps.log?.info('invoicing.finalized', {
+    period: period.key,
+    'count#invoices.finalized': report.finalized,
+    already_finalized: report.alreadyFinalized,
+    'count#invoices.held': report.held,
+    total: report.total,
+    'measure#finalize.compute': `${(computed - started).toFixed(0)}ms`,
+    'measure#finalize.insert': `${(performance.now() - inserting).toFixed(0)}ms`,
+    'measure#finalize.duration': `${(performance.now() - started).toFixed(0)}ms`,
+  });
+  return report;
 }

@@ -118,7 +118,7 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
       );
       if (stopped) throw new Error('stopping: deliveries in flight are rolled back');
       return rows.length;
-    });
+    }, { log, name: 'sandbox.deliver' });
   }
 
   /** Expired idempotency records are dropped, at most once a minute. */

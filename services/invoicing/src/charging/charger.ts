@@ -1,6 +1,7 @@
 // One charging pass: every invoice that is due a charge gets its decision
 // carried out, the answer recorded before the next attempt can be chosen.
 import type pg from 'pg';
+import { withSessionLock } from '@vault/db';
 import type { Logger } from '@vault/runtime';
 import { afterAnswer, beforeAttempt, decide, pastDueWithoutCard, type Answer, type ChargeRow, type Decision } from './decide.ts';
 import type { ChargeGateway } from './gateway-calls.ts';
@@ -69,32 +70,11 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   return report;
 }
 
-/**
- * `work` while this process holds the session advisory lock `key` (on a client
- * of its own). A client that fails to lock or unlock is closed, not pooled: its
- * session, and so the lock, ends with it.
- */
-async function withSessionLock<T>(pool: pg.Pool, key: number, work: () => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('select pg_advisory_lock($1)', [key]);
-  } catch (err) {
-    client.release(err as Error);
-    throw err;
-  }
-  try {
-    return await work();
-  } finally {
-    const failed = await client.query('select pg_advisory_unlock($1)', [key]).then(() => undefined, (err: Error) => err);
-    client.release(failed);
-  }
-}
-
 async function chargeOne(deps: ChargerDeps, { invoice, charge, card }: Candidate, now: () => Date, report: PassReport): Promise<void> {
   const decision = decide(invoice, charge, card, now());
   if (decision.do === 'nothing') return;
   if (decision.do === 'past_due_no_card') {
-    await saveCharge(deps.pool, invoice.id, pastDueWithoutCard(charge), 'past_due');
+    await saveCharge(deps, invoice.id, pastDueWithoutCard(charge), 'past_due');
     report.pastDue++;
     report.noCard++;
     deps.log.info('charge.no_card', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.no_card': 1 });
@@ -120,7 +100,7 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card }: Candidate
   }
   // The attempt's card is recorded (with the PaymentIntent) before it is sent,
   // so a replay sends the same request; a replay's row is already written.
-  if (!decision.replay) await saveCharge(deps.pool, invoice.id, row);
+  if (!decision.replay) await saveCharge(deps, invoice.id, row);
   const answer = await deps.gateway.confirm({
     invoiceId: invoice.id,
     attempt: decision.attempt,
@@ -128,7 +108,7 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card }: Candidate
     paymentMethodId: decision.paymentMethodId,
   });
   const after = afterAnswer(row, decision.paymentMethodId, answer, now(), deps.retrySchedule);
-  await saveCharge(deps.pool, invoice.id, after.charge, after.invoiceStatus);
+  await saveCharge(deps, invoice.id, after.charge, after.invoiceStatus);
   logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
   if (answer.kind === 'unanswered') {
     report.errors++;

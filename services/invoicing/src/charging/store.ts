@@ -2,7 +2,7 @@
 // and the account's card on file), and the writes decide.ts's results make.
 import type pg from 'pg';
 import type { InvoiceStatus } from '@vault/contracts';
-import { withTransaction } from '@vault/db';
+import { withTransaction, type TransactionLog } from '@vault/db';
 import type { CardOnFile, ChargeableInvoice, ChargeRow, ChargeStateName } from './decide.ts';
 
 type Db = pg.Pool | pg.PoolClient;
@@ -82,54 +82,81 @@ const chargeOf = (r: CandidateRow): ChargeRow => ({
   lastErrorMessage: r.last_error_message,
 });
 
+/** A pool and where retries of its transactions are told. */
+export interface ChargeDb {
+  pool: pg.Pool;
+  log?: TransactionLog;
+}
+
+/**
+ * Locks the invoice's row for the rest of the transaction: the first lock of
+ * every transaction that changes an invoice or what hangs off it (its charge,
+ * gateway events, notices, ledger entries), so two of them never wait on each
+ * other in opposite orders. False when there is no such invoice.
+ */
+export async function lockInvoice(client: pg.PoolClient, invoiceId: string): Promise<boolean> {
+  const { rowCount } = await client.query('select 1 from invoicing.invoices where id = $1 for update', [invoiceId]);
+  return (rowCount ?? 0) > 0;
+}
+
 /**
  * Writes the charge row (insert or update) and, if given, the invoice's new
- * status, in one transaction. A paid row or invoice is never changed again:
- * a webhook may have marked it paid meanwhile, and paid is absorbing.
+ * status, in one transaction that locks the invoice first. A paid row or
+ * invoice is never changed again: a webhook may have marked it paid
+ * meanwhile, and paid is absorbing.
  */
 export async function saveCharge(
-  pool: pg.Pool,
+  db: ChargeDb,
   invoiceId: string,
   charge: ChargeRow,
   invoiceStatus?: 'paid' | 'past_due',
 ): Promise<void> {
-  await withTransaction(pool, async (client) => {
-    await client.query(
-      `insert into invoicing.charges as c
-         (invoice_id, payment_intent_id, state, attempts, round_start, pending_payment_method_id, last_payment_method_id,
-          last_attempt_at, next_attempt_at, last_error_code, last_decline_code, last_error_message)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-       on conflict (invoice_id) do update set
-         payment_intent_id = excluded.payment_intent_id, state = excluded.state, attempts = excluded.attempts,
-         round_start = excluded.round_start, pending_payment_method_id = excluded.pending_payment_method_id,
-         last_payment_method_id = excluded.last_payment_method_id, last_attempt_at = excluded.last_attempt_at,
-         next_attempt_at = excluded.next_attempt_at, last_error_code = excluded.last_error_code,
-         last_decline_code = excluded.last_decline_code, last_error_message = excluded.last_error_message,
-         updated_at = now()
-       where c.state <> 'paid'`,
-      [
-        invoiceId,
-        charge.paymentIntentId,
-        charge.state,
-        charge.attempts,
-        charge.roundStart,
-        charge.pendingPaymentMethodId,
-        charge.lastPaymentMethodId,
-        charge.lastAttemptAt,
-        charge.nextAttemptAt,
-        charge.lastErrorCode,
-        charge.lastDeclineCode,
-        charge.lastErrorMessage,
-      ],
-    );
-    if (invoiceStatus === 'paid') await markInvoicePaid(client, invoiceId);
-    if (invoiceStatus === 'past_due') {
-      await client.query(`update invoicing.invoices set status = 'past_due' where id = $1 and status = 'finalized'`, [invoiceId]);
-    }
-  });
+  await withTransaction(
+    db.pool,
+    async (client) => {
+      await lockInvoice(client, invoiceId);
+      await client.query(
+        `insert into invoicing.charges as c
+           (invoice_id, payment_intent_id, state, attempts, round_start, pending_payment_method_id, last_payment_method_id,
+            last_attempt_at, next_attempt_at, last_error_code, last_decline_code, last_error_message)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         on conflict (invoice_id) do update set
+           payment_intent_id = excluded.payment_intent_id, state = excluded.state, attempts = excluded.attempts,
+           round_start = excluded.round_start, pending_payment_method_id = excluded.pending_payment_method_id,
+           last_payment_method_id = excluded.last_payment_method_id, last_attempt_at = excluded.last_attempt_at,
+           next_attempt_at = excluded.next_attempt_at, last_error_code = excluded.last_error_code,
+           last_decline_code = excluded.last_decline_code, last_error_message = excluded.last_error_message,
+           updated_at = now()
+         where c.state <> 'paid'`,
+        [
+          invoiceId,
+          charge.paymentIntentId,
+          charge.state,
+          charge.attempts,
+          charge.roundStart,
+          charge.pendingPaymentMethodId,
+          charge.lastPaymentMethodId,
+          charge.lastAttemptAt,
+          charge.nextAttemptAt,
+          charge.lastErrorCode,
+          charge.lastDeclineCode,
+          charge.lastErrorMessage,
+        ],
+      );
+      if (invoiceStatus === 'paid') await markInvoicePaid(client, invoiceId);
+      if (invoiceStatus === 'past_due') {
+        await client.query(`update invoicing.invoices set status = 'past_due' where id = $1 and status = 'finalized'`, [invoiceId]);
+      }
+    },
+    { log: db.log, name: 'charging.save_charge' },
+  );
 }
 
-/** Marks an invoice paid (and its charge row, if any); a no-op when it already is. True if it changed. */
+/**
+ * Marks an invoice paid (and its charge row, if any); a no-op when it already
+ * is. True if it changed. The invoice's row is updated (so locked) before the
+ * charge's: the one lock order.
+ */
 export async function markInvoicePaid(client: pg.PoolClient, invoiceId: string, paymentIntentId?: string): Promise<boolean> {
   const { rowCount } = await client.query(`update invoicing.invoices set status = 'paid' where id = $1 and status <> 'paid'`, [invoiceId]);
   await client.query(

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { withTransaction } from '@vault/db';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
-import { endpointSecrets, markInvoicePaid, recordEvent } from './store.ts';
+import { endpointSecrets, lockInvoice, markInvoicePaid, recordEvent } from './store.ts';
 
 /** The part of a gateway event invoicing reads; the rest is ignored. */
 const GatewayEvent = z.object({
@@ -61,7 +61,7 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
         const issue = event.error.issues[0];
         return reply.code(400).send({ error: `${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}` });
       }
-      const outcome = await handle(deps.pool, event.data);
+      const outcome = await handle(deps, event.data);
       deps.log.info('webhook.received', { event_id: event.data.id, type: event.data.type, ...outcome, 'count#webhooks.received': 1 });
       return { received: true, duplicate: outcome.outcome === 'duplicate' };
     });
@@ -79,15 +79,24 @@ function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, 
   return undefined;
 }
 
-/** Records the event and, for payment_intent.succeeded, marks its invoice paid: one transaction. */
-function handle(pool: pg.Pool, event: z.infer<typeof GatewayEvent>): Promise<{ outcome: string; invoice_id?: string }> {
-  return withTransaction(pool, async (client) => {
-    if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
-    if (event.type !== 'payment_intent.succeeded') return { outcome: 'ignored' };
-    const intent = SucceededIntent.safeParse(event.data.object);
-    const invoiceId = intent.success ? intent.data.metadata.invoice_id : undefined;
-    if (!intent.success || !invoiceId) return { outcome: 'not_an_invoice' };
-    const changed = await markInvoicePaid(client, invoiceId, intent.data.id);
-    return { outcome: changed ? 'paid' : 'unchanged', invoice_id: invoiceId };
-  });
+/**
+ * Records the event and, for payment_intent.succeeded, marks its invoice paid:
+ * one transaction, which locks the invoice (when the event names one) before
+ * anything else, as every transaction on an invoice does.
+ */
+function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<{ outcome: string; invoice_id?: string }> {
+  const intent = event.type === 'payment_intent.succeeded' ? SucceededIntent.safeParse(event.data.object) : undefined;
+  const invoiceId = intent?.success ? intent.data.metadata.invoice_id : undefined;
+  return withTransaction(
+    deps.pool,
+    async (client) => {
+      if (invoiceId) await lockInvoice(client, invoiceId);
+      if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
+      if (!intent) return { outcome: 'ignored' };
+      if (!intent.success || !invoiceId) return { outcome: 'not_an_invoice' };
+      const changed = await markInvoicePaid(client, invoiceId, intent.data.id);
+      return { outcome: changed ? 'paid' : 'unchanged', invoice_id: invoiceId };
+    },
+    { log: deps.log, name: 'charging.webhook' },
+  );
 }
