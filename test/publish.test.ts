@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { eventually, freePort, freshDatabase, testKafkaBrokers, uniqueName, vault, type TestDatabase } from '@vault/testkit';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const examples = fileURLToPath(new URL('../../shared/spec/examples/', import.meta.url));
+const examples = fileURLToPath(new URL('fixtures/', import.meta.url));
 const ADMIN = 'publish-test-admin';
 
 describe('`vault publish` puts NDJSON on the real Kafka topic that a running metering consumes', () => {

@@ -1,14 +1,14 @@
-// The spec's own examples: october.ndjson must all pass, invalid.ndjson lines
+// The spec's own examples (byte copies in test/fixtures/): october.ndjson must all pass, invalid.ndjson lines
 // 1–9 must fail with the reason invalid-reasons.txt gives.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatReasons, parseEvent } from '../src/index.ts';
-import { NOW, specDir } from './fixtures.ts';
+import { examplesDir, NOW } from './fixtures.ts';
 
 function lines(name: string): string[] {
-  return readFileSync(join(specDir, 'examples', name), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  return readFileSync(join(examplesDir, name), 'utf8').split('\n').filter((l) => l.trim() !== '');
 }
 
 describe('october.ndjson', () => {

@@ -1,4 +1,4 @@
-// Shared by the tests: where the spec examples live, a receiver clock, and a
+// Shared by the tests: where the examples live, a receiver clock, and a
 // valid event of each type to mutate one field at a time.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,8 +6,8 @@ import type { EventType } from '../src/index.ts';
 
 /** The repository root: three levels up from this folder (test → contracts → packages → repo). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** The shared spec sits beside the repo. */
-export const specDir = join(repoRoot, '..', 'shared', 'spec');
+/** The repository's copies of the platform's examples (october.ndjson, invalid.ndjson, …). */
+export const examplesDir = join(repoRoot, 'test', 'fixtures');
 
 /** A receiver clock after the October examples, so none of them is "in the future". */
 export const NOW = new Date('2026-11-01T00:00:00Z');

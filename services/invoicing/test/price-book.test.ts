@@ -7,7 +7,8 @@ import { DEFAULT_PRICE_BOOK, loadPriceBook } from '../src/price-book-file.ts';
 
 describe('the price book', () => {
   test('the shipped default is the spec\'s price book, unchanged', () => {
-    const spec = JSON.parse(readFileSync(new URL('../../../../shared/spec/price-book.json', import.meta.url), 'utf8'));
+    // test/fixtures/price-book.json: a byte copy of the platform's price-book.json.
+    const spec = JSON.parse(readFileSync(new URL('../../../test/fixtures/price-book.json', import.meta.url), 'utf8'));
     assert.deepEqual(loadPriceBook(), spec);
     assert.deepEqual(JSON.parse(readFileSync(DEFAULT_PRICE_BOOK, 'utf8')), spec);
   });

@@ -9,8 +9,9 @@ import { adjustmentLines, invoiceTotal, priceLines } from '../src/domain/lines.t
 import { nextPeriod, parsePeriod, periodContaining, previousPeriod } from '../src/domain/period.ts';
 import { accountUsage, unownedMs, type OwnershipSpan, type UsageSpan } from '../src/domain/usage.ts';
 
-const SPEC = new URL('../../../../shared/spec/', import.meta.url);
-const prices = PriceBook.parse(JSON.parse(readFileSync(new URL('price-book.json', SPEC), 'utf8')));
+/** The repository's copies of the platform's examples and price book. */
+const FIXTURES = new URL('../../../test/fixtures/', import.meta.url);
+const prices = PriceBook.parse(JSON.parse(readFileSync(new URL('price-book.json', FIXTURES), 'utf8')));
 const ms = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' }).toMillis();
 const dyno = (appId: string, key: string, size: string, from: string, to: string | null): UsageSpan =>
   ({ appId, kind: 'dyno', key, product: `dyno:${size}`, fromMs: ms(from), toMs: to === null ? null : ms(to) });
@@ -68,7 +69,7 @@ describe('rating', () => {
       owner('app-2', 'acct-1', '2026-09-20T00:00:00Z', '2026-10-16T00:00:00Z'),
       owner('app-2', 'acct-2', '2026-10-16T00:00:00Z'),
     ];
-    const expected = JSON.parse(readFileSync(new URL('examples/october-invoices.json', SPEC), 'utf8')) as {
+    const expected = JSON.parse(readFileSync(new URL('october-invoices.json', FIXTURES), 'utf8')) as {
       account_id: string; total: string; lines: Record<string, string>[];
     }[];
     for (const want of expected) {

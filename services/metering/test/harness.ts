@@ -8,7 +8,8 @@ import { freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '
 import { meteringRoutes } from '../src/app.ts';
 import { startConsumer } from '../src/consume.ts';
 
-export const EXAMPLES = fileURLToPath(new URL('../../../../shared/spec/examples/', import.meta.url));
+/** The repository's copies of the platform's examples (october.ndjson, invalid.ndjson, …). */
+export const EXAMPLES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 export const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const ADMIN = 'test-admin-token';
 export const AUTH = { authorization: `Bearer ${ADMIN}` };
