@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { DateTime } from 'luxon';
 import { migrate } from '@vault/db';
 import { memoryLogger } from '@vault/runtime';
-import { freePort, startService, type RunningService } from '@vault/testkit';
+import { deadlocksIn, freePort, startService, type RunningService } from '@vault/testkit';
 import { chargePass, type PassReport } from '../services/invoicing/src/charging/charger.ts';
 import { chargeGateway } from '../services/invoicing/src/charging/gateway-calls.ts';
 import { parsePeriod } from '../services/invoicing/src/domain/period.ts';
@@ -52,15 +52,6 @@ for (const latency of [0, 4]) {
       await w?.close();
     });
 
-    const deadlocks = async () => {
-      // The statistics collector publishes counters with a delay; read them fresh.
-      await w.db.pool.query('select pg_stat_force_next_flush()').catch(() => {});
-      const { rows } = await w.db.pool.query<{ n: number }>(
-        'select deadlocks::int as n from pg_stat_database where datname = current_database()',
-      );
-      return rows[0]!.n;
-    };
-
     /** The invoice's payment_intent.succeeded events, re-signed as the gateway signs them and POSTed again. */
     async function replayWebhooks(invoiceId: string): Promise<number[]> {
       const secret = (await w.db.pool.query<{ secret: string }>('select secret from invoicing.webhook_endpoints where secret is not null')).rows[0]?.secret;
@@ -87,7 +78,7 @@ for (const latency of [0, 4]) {
       const gateway = chargeGateway(w.sdk);
       const reports: PassReport[] = [];
       const webhookStatuses: number[] = [];
-      const before = await deadlocks();
+      const before = await deadlocksIn(w.db.pool);
       const prices = loadPriceBook();
       const finalize = () =>
         finalizePeriod({ pool: w.db.pool, prices, graceHours: 0, now: () => DateTime.utc(), log }, PERIOD);
@@ -163,7 +154,7 @@ for (const latency of [0, 4]) {
           retries: count(/event=db\.transaction_retry/),
         }),
       );
-      assert.equal((await deadlocks()) - before, 0, 'PostgreSQL broke no deadlock in this database');
+      assert.equal((await deadlocksIn(w.db.pool)) - before, 0, 'PostgreSQL broke no deadlock in this database');
       assert.deepEqual(lines.filter((l) => /deadlock|event=db\.transaction_retry|event=charge\.failed|event=charging\.pass_failed/.test(l)), []);
       assert.deepEqual(
         reports.filter((r) => r.errors > 0),

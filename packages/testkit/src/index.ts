@@ -80,3 +80,13 @@ export function freePort(): Promise<number> {
 export * from './service.ts';
 export * from './vault-cli.ts';
 export * from './supervised.ts';
+
+/**
+ * Deadlocks PostgreSQL has broken in the pool's database since it was
+ * created (its own statistics, flushed first so the count is current).
+ */
+export async function deadlocksIn(pool: pg.Pool): Promise<number> {
+  await pool.query('select pg_stat_force_next_flush()');
+  const { rows } = await pool.query<{ n: number }>('select deadlocks::int as n from pg_stat_database where datname = current_database()');
+  return rows[0]!.n;
+}

@@ -1,5 +1,5 @@
-// A resource's rows by id, the same for every table: read (locked FOR UPDATE
-// when the transaction will change it), required (Stripe's 404 otherwise),
+// A resource's rows by id, the same for every table: read (locked FOR NO KEY
+// UPDATE when the transaction will change it), required (Stripe's 404 otherwise),
 // and partially updated.
 import type { QueryResultRow } from 'pg';
 import { noSuch } from './errors.ts';
@@ -16,8 +16,12 @@ export interface RowsById<Row> {
 /** `table` in schema gateway_sandbox; `kind` as Stripe names it in "No such …". */
 export function rowsById<Row extends QueryResultRow>(table: string, kind: string): RowsById<Row> {
   const name = `gateway_sandbox.${table}`;
+  // NO KEY UPDATE, not UPDATE: ids never change, and a plain FOR UPDATE would
+  // conflict with the KEY SHARE lock a foreign key takes, so a request that
+  // inserts a row referring to this one and then locks it (create with
+  // confirm=true: the intent, then its card) would deadlock with a second such request.
   const find = async (q: Queryable, id: string, forUpdate = false) =>
-    (await q.query<Row>(`select * from ${name} where id = $1${forUpdate ? ' for update' : ''}`, [id])).rows[0];
+    (await q.query<Row>(`select * from ${name} where id = $1${forUpdate ? ' for no key update' : ''}`, [id])).rows[0];
   return {
     find,
     async require(q, id, param = 'id', forUpdate = false) {

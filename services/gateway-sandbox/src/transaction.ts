@@ -37,10 +37,12 @@ function newTx(q: pg.PoolClient, requestId: string, idempotencyKey: string | nul
         [id, tx.now, type, API_VERSION, JSON.stringify(data), requestId, idempotencyKey],
       );
       // The outbox: endpoints subscribed now get it, in this same transaction.
+      // KEY SHARE skips an endpoint deleted meanwhile instead of failing the request on its foreign key.
       await q.query(
         `insert into gateway_sandbox.deliveries (event_id, endpoint_id)
          select $1, id from gateway_sandbox.webhook_endpoints
-          where status = 'enabled' and (enabled_events ? '*' or enabled_events ? $2)`,
+          where status = 'enabled' and (enabled_events ? '*' or enabled_events ? $2)
+            for key share`,
         [id, type],
       );
       tx.emitted++;

@@ -38,7 +38,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
       const started = performance.now();
       let result;
       try {
-        result = await applyMessages(o.pool, batch);
+        result = await applyMessages(o.pool, batch, Date.now(), log);
       } catch (err) {
         log.error('batch.failed', err, { partition: batch.partition, size: batch.messages.length });
         throw err;

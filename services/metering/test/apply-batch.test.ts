@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { TestDatabase } from '@vault/testkit';
 import { judge, type Judged } from '../src/domain/judge.ts';
-import { applyBatch, type BatchResult } from '../src/store/apply-batch.ts';
+import { addCounters, applyBatch, type BatchResult } from '../src/store/apply-batch.ts';
 import { exampleLines as lines, meteringDatabase, usageOf as usage } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
@@ -23,6 +23,7 @@ async function apply(db: TestDatabase, raws: string[]): Promise<BatchResult> {
   try {
     await client.query('begin');
     const result = await applyBatch(client, toBatch(raws));
+    await addCounters(client, result);
     await client.query('commit');
     return result;
   } finally {

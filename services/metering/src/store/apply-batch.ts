@@ -15,7 +15,6 @@ export interface BatchResult {
   subjects: number;
 }
 
-
 /**
  * Applies one batch inside the caller's transaction: new events are stored,
  * duplicates counted, an id reused with other content rejected, and the usage
@@ -45,19 +44,29 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
         rejecting.push(reused(item));
     }
   }
-  await insertEvents(client, toInsert);
+  // In key order: two batches inserting the same reused ids wait for each other in one order, never crossed.
+  await insertEvents(client, [...toInsert].sort((a, b) => compare(eventKey(a.event), eventKey(b.event))));
   const subjects = [...new Set(toInsert.map((i) => i.event.subject))];
   await deriveUsage(client, subjects);
 
   const rejected = await keepRejections(client, rejecting);
   duplicates += rejecting.length - rejected.length;
+  return { applied: toInsert.length, duplicates, rejected, subjects: subjects.length };
+}
+
+/**
+ * Adds a batch's counts to the global counters. Every consumer's transaction
+ * updates these same three rows, so this is its last lock before its
+ * position: taken earlier, a transaction would hold them while waiting for a
+ * subject lock that another transaction, itself waiting here, holds.
+ */
+export async function addCounters(client: pg.PoolClient, result: BatchResult): Promise<void> {
   await client.query(
     `update metering.counters c set value = c.value + d.n
        from (values ('events_applied', $1::bigint), ('events_duplicate', $2), ('events_rejected', $3)) d(name, n)
       where c.name = d.name`,
-    [toInsert.length, duplicates, rejected.length],
+    [result.applied, result.duplicates, result.rejected.length],
   );
-  return { applied: toInsert.length, duplicates, rejected, subjects: subjects.length };
 }
 
 /**
@@ -91,7 +100,7 @@ async function insertEvents(client: pg.PoolClient, items: ValidInput[]): Promise
  * another partition (a re-send may land anywhere) that touches the same
  * subject waits here, then sees this one's events. Held until commit.
  */
-async function lockSubjects(client: pg.PoolClient, subjects: string[]): Promise<void> {
+export async function lockSubjects(client: pg.PoolClient, subjects: string[]): Promise<void> {
   const unique = [...new Set(subjects)].sort(compare);
   if (unique.length === 0) return;
   await client.query(

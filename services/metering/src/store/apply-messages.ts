@@ -1,7 +1,8 @@
 import type pg from 'pg';
+import { withTransaction, type TransactionLog } from '@vault/db';
 import type { Batch } from '@vault/bus';
 import { judge, type InvalidInput, type Judged } from '../domain/judge.ts';
-import { applyBatch, type BatchResult } from './apply-batch.ts';
+import { addCounters, applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
 
 export interface MessagesResult extends BatchResult {
   /** Messages already applied by an earlier pass (their bus commit was lost). */
@@ -14,50 +15,44 @@ export interface MessagesResult extends BatchResult {
  * One bus batch, exactly once: the partition's position row is locked, the
  * messages before it skipped, the rest applied, and the new position written,
  * all in one transaction. The bus commit that follows is only an optimisation:
- * if it is lost, the replay finds its messages behind the position.
+ * if it is lost, the replay finds its messages behind the position. Locks are
+ * taken in one order: the position row, the subjects (sorted), event keys
+ * (sorted), rejections (sorted), the counters, the position's update; a
+ * deadlock all the same is retried whole by withTransaction.
  */
-export async function applyMessages(pool: pg.Pool, batch: Batch, nowMs = Date.now()): Promise<MessagesResult> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('begin');
-    await client.query(
-      `insert into metering.consumer_positions (topic, partition, next_offset) values ($1, $2, 0)
-       on conflict do nothing`,
-      [batch.topic, batch.partition],
-    );
-    const { rows } = await client.query<{ next_offset: string }>(
-      `select next_offset::text from metering.consumer_positions
-        where topic = $1 and partition = $2 for update`,
-      [batch.topic, batch.partition],
-    );
-    const position = BigInt(rows[0]!.next_offset);
-    const fresh = batch.messages.filter((m) => BigInt(m.offset) >= position);
-    const skipped = batch.messages.length - fresh.length;
-    if (fresh.length === 0) {
-      await client.query('rollback');
-      return { applied: 0, duplicates: 0, rejected: [], subjects: 0, skipped, isolated: false };
-    }
-    const judged = judge(
-      fresh.map((m) => ({ bytes: m.value, receivedAtMs: m.timestamp, position: `${m.topic}/${m.partition}/${m.offset}` })),
-      nowMs,
-    );
-    const result = await applyRefusing(client, judged);
-    await client.query(
-      `update metering.consumer_positions set next_offset = $3, updated_at = now()
-        where topic = $1 and partition = $2`,
-      [batch.topic, batch.partition, (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString()],
-    );
-    await client.query('commit');
-    return { ...result, skipped };
-  } catch (err) {
-    broken = err as Error;
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    // A connection that failed mid-transaction is not reused.
-    client.release(broken);
-  }
+export async function applyMessages(pool: pg.Pool, batch: Batch, nowMs = Date.now(), log?: TransactionLog): Promise<MessagesResult> {
+  return withTransaction(
+    pool,
+    async (client) => {
+      await client.query(
+        `insert into metering.consumer_positions (topic, partition, next_offset) values ($1, $2, 0)
+         on conflict do nothing`,
+        [batch.topic, batch.partition],
+      );
+      const { rows } = await client.query<{ next_offset: string }>(
+        `select next_offset::text from metering.consumer_positions
+          where topic = $1 and partition = $2 for update`,
+        [batch.topic, batch.partition],
+      );
+      const position = BigInt(rows[0]!.next_offset);
+      const fresh = batch.messages.filter((m) => BigInt(m.offset) >= position);
+      const skipped = batch.messages.length - fresh.length;
+      if (fresh.length === 0) return { applied: 0, duplicates: 0, rejected: [], subjects: 0, skipped, isolated: false };
+      const judged = judge(
+        fresh.map((m) => ({ bytes: m.value, receivedAtMs: m.timestamp, position: `${m.topic}/${m.partition}/${m.offset}` })),
+        nowMs,
+      );
+      const result = await applyRefusing(client, judged);
+      await addCounters(client, result);
+      await client.query(
+        `update metering.consumer_positions set next_offset = $3, updated_at = now()
+          where topic = $1 and partition = $2`,
+        [batch.topic, batch.partition, (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString()],
+      );
+      return { ...result, skipped };
+    },
+    { log, name: 'metering.apply' },
+  );
 }
 
 /**
@@ -73,6 +68,9 @@ async function applyRefusing(client: pg.PoolClient, judged: Judged): Promise<Bat
     if (!isStoreRefusal(err)) throw err;
     await client.query('rollback to savepoint whole_batch');
   }
+  // The rollback released the subject locks: take them all again, sorted, before
+  // the events one by one would take them in arrival order.
+  await lockSubjects(client, judged.valid.map((v) => v.event.subject));
   const total: BatchResult = { applied: 0, duplicates: 0, rejected: [], subjects: 0 };
   const refused: InvalidInput[] = [];
   for (const item of judged.valid) {
