@@ -3,11 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import { DateTime } from 'luxon';
 import type { TestDatabase } from '@vault/testkit';
 import { createBilling } from '../src/billing.ts';
+import { computeDrafts } from '../src/compute-drafts.ts';
+import { invoiceTotal, priceLines } from '../src/domain/lines.ts';
 import { parsePeriod } from '../src/domain/period.ts';
-import { accountUsage, lineId, unownedMs, type OwnershipSpan, type UsageSpan } from '../src/domain/usage.ts';
+import { lineId } from '../src/domain/usage.ts';
 import { loadPriceBook } from '../src/price-book-file.ts';
 import { readHolds } from '../src/store/holds.ts';
 import { readLineUsage } from '../src/store/line-usage.ts';
+import { accountUsage, unownedMs, type OwnershipSpan, type UsageSpan } from './oracle.ts';
 import { billingDatabase, seedGap, seedOwners, seedUsage, type SeedOwner, type SeedUsage } from './seed.ts';
 
 const prices = loadPriceBook();
@@ -26,7 +29,7 @@ describe('finalize and drafts against the real PostgreSQL', () => {
   });
   after(() => db.drop());
 
-  test('the SQL aggregate gives every account the same milliseconds per line as the pure rating domain', async () => {
+  test('the SQL aggregate gives every account the same milliseconds per line as the test oracle, and each app the same unowned milliseconds', async () => {
     const rand = random(42);
     const period = parsePeriod('2026-10');
     const base = period.start.toMillis() - 10 * 86_400_000;
@@ -82,7 +85,15 @@ describe('finalize and drafts against the real PostgreSQL', () => {
     }
     assert.ok(lines > 20, `only ${lines} lines compared`);
 
-    // Unowned usage, which holds a month: the SQL's per app equals the pure unownedMs.
+    // Priced, through computeDrafts (what finalize and the drafts API run): the oracle's usage priced by the rating domain.
+    const { drafts } = await computeDrafts(db.pool, prices, { period, until: new Date(until), accounts, adjustments: true });
+    for (const account of accounts) {
+      const want = priceLines(accountUsage(account, period, spans, ownership, until), period, prices);
+      assert.deepEqual(drafts.get(account)?.lines, want, account);
+      assert.equal(drafts.get(account)?.total, invoiceTotal(want), account);
+    }
+
+    // Unowned usage, which holds a month: the SQL's per app equals the oracle's unownedMs.
     const holds = await readHolds(db.pool, { from: period.start.toJSDate(), to: new Date(until) });
     const sqlUnowned = Object.fromEntries(
       holds.filter((h) => h.reason === 'unowned').map((h) => [h.app_id, Math.round(Number(h.detail.split(' ')[0]) * 1000)]),

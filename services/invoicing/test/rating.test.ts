@@ -1,33 +1,88 @@
-// The billing rules (shared/spec/billing-rules.md) as pure functions: periods,
-// proration, the monthly cap, ownership, rounding and adjustments.
+// The billing rules (shared/spec/billing-rules.md) on the production path:
+// each case writes its usage intervals and ownership spans where metering
+// publishes them, in a real PostgreSQL, and its invoice is computed by
+// computeDrafts (the SQL aggregate, then the rating domain's pricing), which
+// finalize and the drafts API both run. Periods stay pure: production calls
+// parsePeriod and friends as they are.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DateTime } from 'luxon';
 import { PriceBook } from '@vault/contracts';
-import { adjustmentLines, invoiceTotal, priceLines } from '../src/domain/lines.ts';
+import type { TestDatabase } from '@vault/testkit';
+import { createBilling } from '../src/billing.ts';
+import { computeDrafts } from '../src/compute-drafts.ts';
+import { invoiceTotal } from '../src/domain/lines.ts';
 import { nextPeriod, parsePeriod, periodContaining, previousPeriod } from '../src/domain/period.ts';
-import { accountUsage, unownedMs, type OwnershipSpan, type UsageSpan } from '../src/domain/usage.ts';
+import { billingDatabase, seedOwners, seedStop, seedUsage, type SeedOwner, type SeedUsage } from './seed.ts';
 
 /** The repository's copies of the platform's examples and price book. */
 const FIXTURES = new URL('../../../test/fixtures/', import.meta.url);
 const prices = PriceBook.parse(JSON.parse(readFileSync(new URL('price-book.json', FIXTURES), 'utf8')));
-const ms = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' }).toMillis();
-const dyno = (appId: string, key: string, size: string, from: string, to: string | null): UsageSpan =>
-  ({ appId, kind: 'dyno', key, product: `dyno:${size}`, fromMs: ms(from), toMs: to === null ? null : ms(to) });
-const addon = (appId: string, key: string, product: string, from: string, to: string | null): UsageSpan =>
-  ({ appId, kind: 'addon', key, product, fromMs: ms(from), toMs: to === null ? null : ms(to) });
-const owner = (appId: string, accountId: string, from: string, to: string | null = null): OwnershipSpan =>
-  ({ appId, accountId, fromMs: ms(from), toMs: to === null ? null : ms(to) });
-
-/** The invoice an account gets for a finalized period: open intervals count to the period's end. */
-function invoice(accountId: string, key: string, usage: UsageSpan[], ownership: OwnershipSpan[], book = prices) {
-  const period = parsePeriod(key);
-  const lines = priceLines(accountUsage(accountId, period, usage, ownership, period.end.toMillis()), period, book);
-  return { lines, total: invoiceTotal(lines) };
-}
+const dyno = (app: string, key: string, size: string, from: string, to: string | null): SeedUsage =>
+  ({ app, kind: 'dyno', key, product: `dyno:${size}`, from, ...(to === null ? {} : { to }) });
+const addon = (app: string, key: string, product: string, from: string, to: string | null): SeedUsage =>
+  ({ app, kind: 'addon', key, product, from, ...(to === null ? {} : { to }) });
+const owner = (app: string, account: string, from: string, to: string | null = null): SeedOwner =>
+  ({ app, account, from, ...(to === null ? {} : { to }) });
 const brief = (lines: { key: string; product: string; quantity: string; amount: string | null }[]) =>
   lines.map((l) => [l.key, l.product, l.quantity, l.amount]);
+
+// One database for the file; each case's apps and accounts get their own ids.
+let db: TestDatabase;
+before(async () => {
+  db = await billingDatabase();
+});
+after(() => db?.drop());
+
+let worlds = 0;
+
+/**
+ * One case's metering data: its usage and ownership written as metering
+ * publishes them, its app and account ids prefixed so that no other case's
+ * data reaches its invoices (`bare` keeps the ids as given, for the October
+ * example). Results come back with the prefix taken off again.
+ */
+async function world(usage: readonly SeedUsage[], ownership: readonly SeedOwner[], { bare = false } = {}) {
+  const p = bare ? '' : `r${++worlds}-`;
+  const unprefix = (id: string) => (id.startsWith(p) ? id.slice(p.length) : id);
+  await seedUsage(db.pool, usage.map((u) => ({ ...u, app: p + u.app })));
+  await seedOwners(db.pool, ownership.map((o) => ({ ...o, app: p + o.app, account: p + o.account })));
+  return {
+    /**
+     * The account's invoice for a month as finalize and the drafts API compute
+     * it (Billing.draft's scope): usage up to `until`, the month's end by
+     * default, so an open interval counts to it; late-usage adjustments included.
+     */
+    async invoice(account: string, key: string, { until, book = prices }: { until?: string; book?: PriceBook } = {}) {
+      const period = parsePeriod(key);
+      const { drafts } = await computeDrafts(db.pool, book, {
+        period,
+        until: until ? new Date(until) : period.end.toJSDate(),
+        accounts: [p + account],
+        adjustments: true,
+      });
+      const draft = drafts.get(p + account)!;
+      return {
+        ...draft,
+        account_id: unprefix(draft.account_id),
+        lines: draft.lines.map((l) => ({ ...l, app_id: unprefix(l.app_id) })),
+        holds: draft.holds.map((h) => ({ ...h, app_id: unprefix(h.app_id) })),
+      };
+    },
+    /** Finalizes a month as the schedule and `vault finalize` do, once it is past its grace period. */
+    async finalize(key: string) {
+      const now = parsePeriod(key).end.plus({ days: 10 });
+      await createBilling({ pool: db.pool, prices, graceHours: 72, now: () => now }).finalize(key);
+    },
+    finalized: async (account: string) =>
+      (await createBilling({ pool: db.pool, prices, graceHours: 72 }).invoices(p + account)).map((i) => i.period),
+    /** Metering learns late that a running dyno or add-on stopped at `at`. */
+    stop: (app: string, key: string, at: string) => seedStop(db.pool, p + app, key, at),
+    /** Usage metering learns after the fact. */
+    late: (usage: readonly SeedUsage[]) => seedUsage(db.pool, usage.map((u) => ({ ...u, app: p + u.app }))),
+  };
+}
 
 describe('periods', () => {
   const cases: [string, number, string, string][] = [
@@ -53,9 +108,9 @@ describe('periods', () => {
   });
 });
 
-describe('rating', () => {
-  test('october.ndjson\'s usage gives exactly october-invoices.json', () => {
-    const usage = [
+describe('rating through the SQL aggregate and pricing', () => {
+  test('october.ndjson\'s usage gives exactly october-invoices.json', async () => {
+    const w = await world([
       dyno('app-1', 'web.1', 'standard-1x', '2026-10-01T00:00:00Z', '2026-10-11T00:00:00Z'),
       dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null),
       dyno('app-2', 'worker.1', 'basic', '2026-09-28T08:00:00Z', null),
@@ -63,17 +118,16 @@ describe('rating', () => {
       addon('app-1', 'addon-pg1', 'addon:heroku-postgresql:essential-0', '2026-10-05T00:00:00Z', '2026-10-20T00:00:00Z'),
       addon('app-1', 'addon-pg1', 'addon:heroku-postgresql:standard-0', '2026-10-20T00:00:00Z', null),
       addon('app-2', 'addon-log1', 'addon:papertrail:choklad', '2026-10-02T00:00:00Z', '2026-10-03T00:00:00Z'),
-    ];
-    const ownership = [
+    ], [
       owner('app-1', 'acct-1', '2026-09-15T09:30:00Z'),
       owner('app-2', 'acct-1', '2026-09-20T00:00:00Z', '2026-10-16T00:00:00Z'),
       owner('app-2', 'acct-2', '2026-10-16T00:00:00Z'),
-    ];
+    ], { bare: true });
     const expected = JSON.parse(readFileSync(new URL('october-invoices.json', FIXTURES), 'utf8')) as {
       account_id: string; total: string; lines: Record<string, string>[];
     }[];
     for (const want of expected) {
-      const got = invoice(want.account_id, '2026-10', usage, ownership);
+      const got = await w.invoice(want.account_id, '2026-10');
       assert.equal(got.total, want.total, want.account_id);
       assert.deepEqual(
         got.lines.map(({ app_id, kind, key, product, quantity, unit_price, amount }) => ({ app_id, kind, key, product, quantity, unit_price, amount })),
@@ -82,7 +136,7 @@ describe('rating', () => {
     }
   });
 
-  const cases: { name: string; account?: string; period: string; usage: UsageSpan[]; ownership?: OwnershipSpan[]; lines: unknown[]; total: string }[] = [
+  const cases: { name: string; account?: string; period: string; usage: SeedUsage[]; ownership?: SeedOwner[]; lines: unknown[]; total: string }[] = [
     {
       name: 'February of a leap year lasts 2,505,600 s: a whole month is 1 month, a day is 1/29',
       period: '2028-02',
@@ -155,43 +209,44 @@ describe('rating', () => {
     },
   ];
   for (const c of cases) {
-    test(c.name, () => {
+    test(c.name, async () => {
       const book = { ...prices, products: { ...prices.products, 'dyno:ten': '10.00' } };
-      const got = invoice(c.account ?? 'acct-1', c.period, c.usage, c.ownership ?? [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')], book);
+      const w = await world(c.usage, c.ownership ?? [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')]);
+      const got = await w.invoice(c.account ?? 'acct-1', c.period, { book });
       assert.deepEqual(brief(got.lines), c.lines);
       assert.equal(got.total, c.total);
     });
   }
 
-  test('an open interval counts up to "now" in current usage', () => {
-    const period = parsePeriod('2026-10');
-    const usage = [dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null)];
-    const lines = accountUsage('acct-1', period, usage, [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')], ms('2026-10-11T00:00:00Z'));
-    assert.deepEqual(lines.map((l) => l.ms), [12 * 3600 * 1000]);
+  test('an open interval counts up to "now" in current usage', async () => {
+    const w = await world([dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null)], [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')]);
+    const got = await w.invoice('acct-1', '2026-10', { until: '2026-10-11T00:00:00Z' });
+    assert.deepEqual(got.lines.map((l) => l.ms), [12 * 3600 * 1000]);
   });
 
-  test('usage while an app has no owner is counted as unowned, and not given to anyone', () => {
-    const period = parsePeriod('2026-10');
-    const usage = [dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null)];
-    const ownership = [owner('app-1', 'acct-1', '2026-10-02T00:00:00Z', '2026-10-30T00:00:00Z')];
-    assert.equal(unownedMs(usage, ownership, period, period.end.toMillis()), 3 * 86_400_000);
-    assert.equal(accountUsage('acct-1', period, usage, ownership, period.end.toMillis())[0]?.ms, 28 * 86_400_000);
+  test('usage while an app has no owner is unowned: it holds the owner\'s invoice and is billed to no one', async () => {
+    const w = await world(
+      [dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null)],
+      [owner('app-1', 'acct-1', '2026-10-02T00:00:00Z', '2026-10-30T00:00:00Z')],
+    );
+    const got = await w.invoice('acct-1', '2026-10');
+    // Oct 1 and Oct 30 to Nov 1: three days no one owned.
+    assert.deepEqual(got.holds, [{ reason: 'unowned', app_id: 'app-1', detail: `${3 * 86_400} s of usage while the app had no owner` }]);
+    assert.deepEqual(got.lines.map((l) => l.ms), [28 * 86_400_000]);
   });
 });
 
-describe('late usage', () => {
-  test('a late dyno.stopped for a finalized month becomes a credit that names the month, app and line key', () => {
-    const period = parsePeriod('2026-10');
-    const ownership = [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')];
-    const billed = invoice('acct-1', '2026-10', [
+describe('late usage through finalize and the next month\'s draft', () => {
+  test('a late dyno.stopped for a finalized month becomes a credit that names the month, app and line key', async () => {
+    const w = await world([
       dyno('app-1', 'web.1', 'standard-1x', '2026-10-01T00:00:00Z', '2026-10-11T00:00:00Z'),
       dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null),
-    ], ownership);
-    const now = invoice('acct-1', '2026-10', [
-      dyno('app-1', 'web.1', 'standard-1x', '2026-10-01T00:00:00Z', '2026-10-11T00:00:00Z'),
-      dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', '2026-10-20T00:00:00Z'),
-    ], ownership);
-    const adjustments = adjustmentLines(billed.lines, now.lines, period);
+    ], [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')]);
+    await w.finalize('2026-10');
+    assert.deepEqual(await w.finalized('acct-1'), ['2026-10']);
+    await w.stop('app-1', 'web.1', '2026-10-20T00:00:00Z');
+    const november = await w.invoice('acct-1', '2026-11');
+    const adjustments = november.lines.filter((l) => l.kind === 'adjustment');
     assert.deepEqual(
       adjustments.map((l) => [l.kind, l.app_id, l.key, l.product, l.adjusts, l.amount, l.quantity]),
       [['adjustment', 'app-1', 'web.1', 'dyno:standard-1x', '2026-10', '-9.27', '-0.3870968']],
@@ -199,15 +254,13 @@ describe('late usage', () => {
     assert.equal(invoiceTotal(adjustments), '-9.27');
   });
 
-  test('nothing late, no adjustment; a line that appears late is a charge', () => {
-    const period = parsePeriod('2026-10');
-    const ownership = [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')];
-    const before = invoice('acct-1', '2026-10', [dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null)], ownership);
-    assert.deepEqual(adjustmentLines(before.lines, before.lines, period), []);
-    const after = invoice('acct-1', '2026-10', [
-      dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null),
-      addon('app-1', 'addon-r', 'addon:heroku-redis:mini', '2026-10-01T00:00:00Z', null),
-    ], ownership);
-    assert.deepEqual(adjustmentLines(before.lines, after.lines, period).map((l) => [l.key, l.amount]), [['addon-r', '3.00']]);
+  test('nothing late, no adjustment; a line that appears late is a charge', async () => {
+    const w = await world([dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null)], [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')]);
+    await w.finalize('2026-10');
+    assert.deepEqual(await w.finalized('acct-1'), ['2026-10']);
+    const adjustmentsOf = async () => (await w.invoice('acct-1', '2026-11')).lines.filter((l) => l.kind === 'adjustment');
+    assert.deepEqual(await adjustmentsOf(), []);
+    await w.late([addon('app-1', 'addon-r', 'addon:heroku-redis:mini', '2026-10-01T00:00:00Z', null)]);
+    assert.deepEqual((await adjustmentsOf()).map((l) => [l.key, l.amount]), [['addon-r', '3.00']]);
   });
 });

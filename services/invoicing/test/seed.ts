@@ -50,6 +50,19 @@ export async function seedUsage(pool: pg.Pool, spans: readonly SeedUsage[]): Pro
   }
 }
 
+/**
+ * A stop metering learns late: it derives the subject's intervals again, so
+ * the app's running interval of that key becomes closed, learned now.
+ */
+export async function seedStop(pool: pg.Pool, app: string, key: string, at: string): Promise<void> {
+  const { rowCount } = await pool.query(
+    `update metering.usage_intervals set during = tstzrange(lower(during), $3::timestamptz, '[)'), learned_at = now()
+      where app_id = $1 and key = $2 and upper_inf(during)`,
+    [app, key, at],
+  );
+  if (rowCount !== 1) throw new Error(`${app} ${key}: ${rowCount} running intervals, expected 1`);
+}
+
 export async function seedOwners(pool: pg.Pool, owners: readonly SeedOwner[]): Promise<void> {
   for (const o of owners) {
     await pool.query(

@@ -1,29 +1,12 @@
 import type { LineKind } from '@vault/contracts';
-import type { Period } from './period.ts';
 
 export type UsageKind = Exclude<LineKind, 'adjustment'>;
 
-/** An interval of usage as metering derives it: one dyno or add-on on one product, [from, to). */
-export interface UsageSpan {
-  appId: string;
-  kind: UsageKind;
-  /** The dyno name or the add-on id. */
-  key: string;
-  product: string;
-  fromMs: number;
-  /** Null while it still runs. */
-  toMs: number | null;
-}
-
-/** Who pays for an app over [from, to). */
-export interface OwnershipSpan {
-  appId: string;
-  accountId: string;
-  fromMs: number;
-  toMs: number | null;
-}
-
-/** The usage of one line key, summed over its clipped intervals. */
+/**
+ * The usage of one line key, summed over its clipped intervals. Production
+ * sums it in SQL (store/line-usage.ts); the tests' oracle (test/oracle.ts)
+ * restates the clipping in plain TypeScript.
+ */
 export interface LineUsage {
   appId: string;
   kind: UsageKind;
@@ -36,71 +19,4 @@ export interface LineUsage {
 /** What makes two intervals one invoice line: the app, the kind, the dyno name or add-on id, and the product. */
 export function lineId(appId: string, kind: string, key: string, product: string): string {
   return JSON.stringify([appId, kind, key, product]);
-}
-
-type Span = { fromMs: number; toMs: number | null };
-
-/** The part of a span inside [fromMs, toMs), or undefined when there is none. An open span runs on. */
-function clip(span: Span, fromMs: number, toMs: number): [number, number] | undefined {
-  const from = Math.max(span.fromMs, fromMs);
-  const to = Math.min(span.toMs ?? Infinity, toMs);
-  return to > from ? [from, to] : undefined;
-}
-
-/** The part of a usage span that can be billed for the period: inside it and before `untilMs`. */
-function billable(u: UsageSpan, period: Period, untilMs: number): [number, number] | undefined {
-  return clip(u, period.start.toMillis(), Math.min(period.end.toMillis(), untilMs));
-}
-
-/**
- * An account's usage in a period, per line key: every interval clipped to the
- * period, to `untilMs` (an open interval counts up to it), and to the spans in
- * which the account owned the app. Overlapping intervals of one key add up.
- */
-export function accountUsage(
-  accountId: string,
-  period: Period,
-  usage: readonly UsageSpan[],
-  ownership: readonly OwnershipSpan[],
-  untilMs: number,
-): LineUsage[] {
-  const owned = new Map<string, OwnershipSpan[]>();
-  for (const o of ownership) {
-    if (o.accountId === accountId) owned.set(o.appId, [...(owned.get(o.appId) ?? []), o]);
-  }
-  const lines = new Map<string, LineUsage>();
-  for (const u of usage) {
-    const window = billable(u, period, untilMs);
-    if (!window) continue;
-    for (const o of owned.get(u.appId) ?? []) {
-      const paid = clip(o, ...window);
-      if (!paid) continue;
-      const id = lineId(u.appId, u.kind, u.key, u.product);
-      const line = lines.get(id) ?? { appId: u.appId, kind: u.kind, key: u.key, product: u.product, ms: 0 };
-      line.ms += paid[1] - paid[0];
-      lines.set(id, line);
-    }
-  }
-  return [...lines.values()];
-}
-
-/** Milliseconds of an app's usage in the period that no account owned: such usage holds the month. */
-export function unownedMs(
-  appUsage: readonly UsageSpan[],
-  appOwnership: readonly OwnershipSpan[],
-  period: Period,
-  untilMs: number,
-): number {
-  let total = 0;
-  for (const u of appUsage) {
-    const window = billable(u, period, untilMs);
-    if (!window) continue;
-    total += window[1] - window[0];
-    // Ownership spans of one app never overlap (metering's exclusion constraint).
-    for (const o of appOwnership) {
-      const owned = o.appId === u.appId ? clip(o, ...window) : undefined;
-      if (owned) total -= owned[1] - owned[0];
-    }
-  }
-  return total;
 }
