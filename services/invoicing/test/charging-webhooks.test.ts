@@ -19,14 +19,34 @@ const delivery = (event: object, secret: string, timestamp?: number) => {
   const payload = JSON.stringify(event);
   return { payload, signature: stripe.webhooks.generateTestHeaderString({ payload, secret, ...(timestamp ? { timestamp } : {}) }) };
 };
-const succeeded = (id: string, invoiceId: string) => ({
+/** payment_intent.succeeded for the invoice's own PaymentIntent (`pi_for_<invoice>`), for `amount` cents. */
+const succeeded = (id: string, invoiceId: string, amount = 500, intentId = `pi_for_${invoiceId}`) => ({
   id,
   object: 'event',
   type: 'payment_intent.succeeded',
   created: Math.floor(Date.now() / 1000),
   livemode: false,
-  data: { object: { id: `pi_for_${invoiceId}`, object: 'payment_intent', status: 'succeeded', amount: 100, metadata: { invoice_id: invoiceId, account_id: 'a', number: 'n' } } },
+  data: {
+    object: {
+      id: intentId,
+      object: 'payment_intent',
+      status: 'succeeded',
+      amount,
+      amount_received: amount,
+      currency: 'usd',
+      metadata: { invoice_id: invoiceId, account_id: 'a', number: 'n' },
+    },
+  },
 });
+
+/** A finalized invoice whose PaymentIntent charging stored (`pi_for_<id>`). */
+async function chargedInvoice(pool: TestDatabase['pool'], i: { id: string; account: string; total: string; status?: string }) {
+  await insertInvoice(pool, i);
+  await pool.query(`insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts, next_attempt_at) values ($1, $2, 'scheduled', 0, now())`, [
+    i.id,
+    `pi_for_${i.id}`,
+  ]);
+}
 
 describe('gateway webhooks', () => {
   let db: TestDatabase;
@@ -88,9 +108,9 @@ describe('gateway webhooks', () => {
     assert.equal(gateway.endpoints.size, 1);
   });
 
-  test('payment_intent.succeeded marks the invoice paid (no bearer token); GET /v1/invoices/:id shows it', async () => {
-    await insertInvoice(db.pool, { id: 'wh-1', account: 'acct-wh', total: '12.34' });
-    const res = await post(http, delivery(succeeded('evt_1', 'wh-1'), await secret()));
+  test("payment_intent.succeeded of the invoice's own PaymentIntent for its amount marks it paid (no bearer token); GET /v1/invoices/:id shows it", async () => {
+    await chargedInvoice(db.pool, { id: 'wh-1', account: 'acct-wh', total: '12.34' });
+    const res = await post(http, delivery(succeeded('evt_1', 'wh-1', 1234), await secret()));
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.json(), { received: true, duplicate: false });
     assert.equal(await statusOf(db.pool, 'wh-1'), 'paid');
@@ -100,10 +120,10 @@ describe('gateway webhooks', () => {
   });
 
   test('the same event again answers 200 and changes nothing; another event for a paid invoice leaves it paid', async () => {
-    const res = await post(http, delivery(succeeded('evt_1', 'wh-1'), await secret()));
+    const res = await post(http, delivery(succeeded('evt_1', 'wh-1', 1234), await secret()));
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), { received: true, duplicate: true });
-    const other = await post(http, delivery(succeeded('evt_2', 'wh-1'), await secret()));
+    const other = await post(http, delivery(succeeded('evt_2', 'wh-1', 1234), await secret()));
     assert.deepEqual(other.json(), { received: true, duplicate: false });
     assert.equal(await statusOf(db.pool, 'wh-1'), 'paid');
     const events = await db.pool.query('select id, type from invoicing.gateway_events order by id');
@@ -145,8 +165,42 @@ describe('gateway webhooks', () => {
     assert.equal(await statusOf(db.pool, 'wh-bad'), 'finalized');
   });
 
+  test('a payment that is not the invoice\'s own leaves it as it was: another PaymentIntent, another amount or currency, none stored yet', async () => {
+    await chargedInvoice(db.pool, { id: 'wh-stray', account: 'acct-stray', total: '214.16', status: 'past_due' });
+    await insertInvoice(db.pool, { id: 'wh-nopi', account: 'acct-nopi', total: '9.00' });
+    const euro = succeeded('evt_stray_eur', 'wh-stray', 21416);
+    euro.data.object.currency = 'eur';
+    const attempts = [
+      succeeded('evt_stray_50c', 'wh-stray', 50, 'pi_someone_elses'),
+      succeeded('evt_stray_other_pi', 'wh-stray', 21416, 'pi_someone_elses'),
+      succeeded('evt_stray_short', 'wh-stray', 21415),
+      euro,
+      succeeded('evt_stray_nopi', 'wh-nopi', 900),
+      succeeded('evt_stray_unknown', 'no-such-invoice', 900),
+    ];
+    for (const event of attempts) {
+      const res = await post(http, delivery(event, await secret()));
+      assert.equal(res.statusCode, 200, 'answered, so the gateway does not retry it');
+    }
+    assert.equal(await statusOf(db.pool, 'wh-stray'), 'past_due');
+    assert.equal(await statusOf(db.pool, 'wh-nopi'), 'finalized');
+    const reasons = log.lines.filter((l) => l.includes('outcome=stray')).map((l) => /reason=(\S+)/.exec(l)?.[1]);
+    assert.deepEqual(reasons.slice(-6), [
+      'not_its_payment_intent',
+      'not_its_payment_intent',
+      'amount_mismatch',
+      'currency_mismatch',
+      'no_payment_intent_recorded',
+      'unknown_invoice',
+    ]);
+    assert.ok(log.lines.filter((l) => l.includes('outcome=stray')).every((l) => l.includes('at=warn') && l.includes('count#webhooks.stray=1')));
+    // Its own PaymentIntent for its amount still pays it.
+    await post(http, delivery(succeeded('evt_stray_own', 'wh-stray', 21416), await secret()));
+    assert.equal(await statusOf(db.pool, 'wh-stray'), 'paid');
+  });
+
   test('with GATEWAY_WEBHOOK_SECRET set, that secret verifies deliveries', async () => {
-    await insertInvoice(db.pool, { id: 'wh-conf', account: 'acct-conf', total: '5.00' });
+    await chargedInvoice(db.pool, { id: 'wh-conf', account: 'acct-conf', total: '5.00' });
     assert.equal((await post(configured, delivery(succeeded('evt_conf', 'wh-conf'), await secret()))).statusCode, 400);
     assert.equal((await post(configured, delivery(succeeded('evt_conf', 'wh-conf'), 'whsec_configured_by_hand'))).statusCode, 200);
     assert.equal(await statusOf(db.pool, 'wh-conf'), 'paid');

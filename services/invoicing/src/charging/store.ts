@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { InvoiceStatus } from '@vault/contracts';
 import { withTransaction, type TransactionLog } from '@vault/db';
 import type { CardOnFile, ChargeableInvoice, ChargeRow, ChargeStateName } from './decide.ts';
+import type { RecordedInvoice } from './payment-match.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -97,6 +98,19 @@ export interface ChargeDb {
 export async function lockInvoice(client: pg.PoolClient, invoiceId: string): Promise<boolean> {
   const { rowCount } = await client.query('select 1 from invoicing.invoices where id = $1 for update', [invoiceId]);
   return (rowCount ?? 0) > 0;
+}
+
+/** Locks the invoice (as lockInvoice) and reads what a reported payment is checked against. */
+export async function lockInvoiceForPayment(client: pg.PoolClient, invoiceId: string): Promise<RecordedInvoice | undefined> {
+  const { rows } = await client.query<{ total: string; currency: string; payment_intent_id: string | null }>(
+    `select i.total::text as total, i.currency, c.payment_intent_id
+       from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
+      where i.id = $1
+        for update of i`,
+    [invoiceId],
+  );
+  const r = rows[0];
+  return r && { total: r.total, currency: r.currency, paymentIntentId: r.payment_intent_id };
 }
 
 /**

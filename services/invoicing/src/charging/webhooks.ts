@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { withTransaction } from '@vault/db';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
-import { endpointSecrets, lockInvoice, markInvoicePaid, recordEvent } from './store.ts';
+import { paysInvoice } from './payment-match.ts';
+import { endpointSecrets, lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
 
 /** The part of a gateway event invoicing reads; the rest is ignored. */
 const GatewayEvent = z.object({
@@ -13,11 +14,14 @@ const GatewayEvent = z.object({
   data: z.object({ object: z.unknown() }),
 });
 
-/** `payment_intent.succeeded`'s object: the invoice is in the metadata charging gave it. */
+/** `payment_intent.succeeded`'s object: the invoice is in the metadata charging gave it (checked against our records). */
 const SucceededIntent = z.object({
   id: z.string().min(1),
   object: z.literal('payment_intent'),
   status: z.literal('succeeded'),
+  amount: z.number().int(),
+  amount_received: z.number().int().optional(),
+  currency: z.string().min(1),
   metadata: z.object({ invoice_id: z.string().min(1).optional() }).catchall(z.string()),
 });
 
@@ -62,7 +66,10 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
         return reply.code(400).send({ error: `${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}` });
       }
       const outcome = await handle(deps, event.data);
-      deps.log.info('webhook.received', { event_id: event.data.id, type: event.data.type, ...outcome, 'count#webhooks.received': 1 });
+      const fields = { event_id: event.data.id, type: event.data.type, ...outcome, 'count#webhooks.received': 1 };
+      // A payment that is not the invoice's own is answered 200 (the gateway must not retry it) and told to operators.
+      if (outcome.outcome === 'stray') deps.log.warn('webhook.received', { ...fields, 'count#webhooks.stray': 1 });
+      else deps.log.info('webhook.received', fields);
       return { received: true, duplicate: outcome.outcome === 'duplicate' };
     });
   });
@@ -80,23 +87,29 @@ function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, 
 }
 
 /**
- * Records the event and, for payment_intent.succeeded, marks its invoice paid:
- * one transaction, which locks the invoice (when the event names one) before
- * anything else, as every transaction on an invoice does.
+ * Records the event and, for payment_intent.succeeded, marks its invoice paid
+ * when the payment is the invoice's own (paysInvoice): one transaction, which
+ * locks the invoice (when the event names one) before anything else, as every
+ * transaction on an invoice does. Any other payment is recorded and ignored.
  */
-function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<{ outcome: string; invoice_id?: string }> {
+function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   const intent = event.type === 'payment_intent.succeeded' ? SucceededIntent.safeParse(event.data.object) : undefined;
   const invoiceId = intent?.success ? intent.data.metadata.invoice_id : undefined;
   return withTransaction(
     deps.pool,
-    async (client) => {
-      if (invoiceId) await lockInvoice(client, invoiceId);
+    async (client): Promise<Outcome> => {
+      const invoice = invoiceId ? await lockInvoiceForPayment(client, invoiceId) : undefined;
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
       if (!intent) return { outcome: 'ignored' };
       if (!intent.success || !invoiceId) return { outcome: 'not_an_invoice' };
-      const changed = await markInvoicePaid(client, invoiceId, intent.data.id);
+      const { id, amount, amount_received, currency } = intent.data;
+      const verdict = paysInvoice({ id, amount: amount_received ?? amount, currency }, invoice);
+      if (!verdict.pays) return { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
+      const changed = await markInvoicePaid(client, invoiceId, id);
       return { outcome: changed ? 'paid' : 'unchanged', invoice_id: invoiceId };
     },
     { log: deps.log, name: 'charging.webhook' },
   );
 }
+
+type Outcome = { outcome: string; reason?: string; invoice_id?: string; payment_intent?: string };
