@@ -24,15 +24,16 @@
 // - configuration: parseConfig names every bad variable (packages/runtime/test/
 //   config.test.ts); `vault migrate` with INVOICE_GRACE_HOURS=soon exits 1
 //   (test/cli.test.ts); the apps refuse GATEWAY_URL without keys at boot
-//   (test/gateway-config-boot.test.ts).
+//   (test/gateway-config-boot.test.ts); a database, port, price book or Kafka
+//   that is malformed or does not answer stops each app with one line naming
+//   the variable (test/boot-errors.test.ts).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { migrate } from '@vault/db';
 import { gatewayClient, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY } from '@vault/gateway';
-import { eventually, freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import { bootToExit, eventually, freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
 import { insertInvoice } from './charging-harness.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -199,7 +200,7 @@ describe('invoicing: a bad ?period is a 400 naming period on every route that ta
   const routes = ['/v1/accounts/acct-bad-input/usage', '/v1/holds', '/v1/exports/invoices.csv', '/v1/exports/lines.csv'];
   const periods = ['2026-13', 'abc', '2026-00', '2026-1', '2026-10-01', ' 2026-10', '2026-10%00', '2026-10&period=2026-11'];
 
-  test('JSON naming period, never a 500, never the start of a CSV', async () => {
+  test('JSON naming period (a missing one: "period: required"), never a 500, never the start of a CSV', async () => {
     for (const route of routes) {
       for (const period of periods) {
         const res = await fetch(`${invoicing.url}${route}?period=${period}`, { headers: admin });
@@ -211,6 +212,12 @@ describe('invoicing: a bad ?period is a 400 naming period on every route that ta
         assert.deepEqual(body.fields.map((f) => f.field), ['period'], where);
         assert.match(body.error, /^invalid query: period: /, where);
       }
+    }
+    // A missing one is "required", never zod's "expected string, received undefined".
+    for (const route of routes.filter((r) => !r.includes('/usage'))) {
+      const res = await fetch(`${invoicing.url}${route}`, { headers: admin });
+      assert.equal(res.status, 400, route);
+      assert.deepEqual(await res.json(), { error: 'invalid query: period: required', fields: [{ field: 'period', message: 'required' }] }, route);
     }
     // A good period still works on the same routes.
     for (const route of routes) assert.equal((await fetch(`${invoicing.url}${route}?period=2026-10`, { headers: admin })).status, 200, route);
@@ -284,11 +291,15 @@ describe('invoicing: gateway webhooks that are not a signed event', () => {
     fetch(`${invoicing.url}/v1/gateway/webhooks`, { method: 'POST', headers: { 'content-type': contentType, 'stripe-signature': signature }, body: payload });
   const paid = (id: string) => JSON.stringify({
     id, object: 'event', type: 'payment_intent.succeeded', created: Math.floor(Date.now() / 1000),
-    data: { object: { id: 'pi_bad_input', object: 'payment_intent', status: 'succeeded', metadata: { invoice_id: 'inv-bad-input' } } },
+    data: { object: { id: 'pi_bad_input', object: 'payment_intent', status: 'succeeded', amount: 999, amount_received: 999, currency: 'usd', metadata: { invoice_id: 'inv-bad-input' } } },
   });
 
   test('a bad signature, a signed body that is no event, or the wrong content type: 400 naming the problem, the invoice unpaid, nothing recorded', async () => {
     await insertInvoice(db.pool, { id: 'inv-bad-input', account: 'acct-bad-input', total: '9.99' });
+    // Charging's record of the invoice's own PaymentIntent: only it can pay the invoice.
+    await db.pool.query(
+      `insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts, next_attempt_at) values ('inv-bad-input', 'pi_bad_input', 'scheduled', 0, now())`,
+    );
     const cases: [payload: string, signature: string, contentType: string, error: RegExp][] = [
       [paid('evt_forged'), sign(paid('evt_forged'), 'whsec_someone_else'), 'application/json', /signature does not match/],
       [paid('evt_garbage_sig'), 'garbage', 'application/json', /signature does not match/],
@@ -313,24 +324,6 @@ describe('invoicing: gateway webhooks that are not a signed event', () => {
   });
 });
 
-/** `services/<app>/src/main.ts` as startService runs it, to its exit: status and every line. */
-function boot(app: string, env: Record<string, string>, timeoutMs = 30_000): Promise<{ status: number | null; lines: string[] }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `services/${app}/src/main.ts`], { cwd: root, env: { ...process.env, ...env } });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${app} did not exit within ${timeoutMs} ms:\n${out}`));
-    }, timeoutMs);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, lines: out.split('\n').filter(Boolean) });
-    });
-  });
-}
-
 describe('configuration: a bad value in the environment stops the app at boot', () => {
   let fresh: TestDatabase;
   before(async () => (fresh = await freshDatabase('badconfig')));
@@ -342,11 +335,12 @@ describe('configuration: a bad value in the environment stops the app at boot', 
     ['invoicing', { PAYMENT_RETRY_SCHEDULE: 'garbage' }, ['PAYMENT_RETRY_SCHEDULE']],
     ['cc-forms', { CARD_ATTEMPTS_PER_HOUR: '0' }, ['CARD_ATTEMPTS_PER_HOUR']],
     ['gateway-sandbox', { GATEWAY_SANDBOX_LATENCY_MS: '-5' }, ['GATEWAY_SANDBOX_LATENCY_MS']],
-    ['metering', { METERING_PORT: '70000', INVOICE_FINALIZE_EVERY_SECONDS: 'hourly', KAFKA_CONTROLLER_PORT: '0' }, ['INVOICE_FINALIZE_EVERY_SECONDS', 'KAFKA_CONTROLLER_PORT', 'METERING_PORT']],
+    // Each app parses only its own variables: invoicing's and the CLI's bad ones are not metering's business.
+    ['metering', { METERING_PORT: '70000', KAFKA_BROKERS: 'kafka', INVOICE_FINALIZE_EVERY_SECONDS: 'hourly', KAFKA_CONTROLLER_PORT: '0' }, ['KAFKA_BROKERS', 'METERING_PORT']],
   ];
   for (const [app, bad, named] of cases) {
     test(`${app} with ${Object.entries(bad).map(([k, v]) => `${k}=${v}`).join(' ')}: exit 1 with one config.invalid line naming ${named.join(', ')}, before touching the database`, { timeout: 60_000 }, async () => {
-      const { status, lines } = await boot(app, { DATABASE_URL: fresh.url, HOST: '127.0.0.1', ...bad });
+      const { status, lines } = await bootToExit(app, { DATABASE_URL: fresh.url, HOST: '127.0.0.1', ...bad });
       assert.equal(status, 1, lines.join('\n'));
       const invalid = lines.filter((l) => l.includes('event=config.invalid'));
       assert.equal(invalid.length, 1, lines.join('\n'));

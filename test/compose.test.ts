@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { gatewayConfig } from '@vault/gateway';
-import { parseConfig, VaultSettings } from '@vault/runtime';
+import { APP_SETTINGS, parseConfig, VaultSettings } from '@vault/runtime';
 
 const root = new URL('../', import.meta.url);
 const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }) as {
@@ -19,7 +19,7 @@ const procfile = Object.fromEntries(
     .filter((l) => l.trim() && !l.startsWith('#'))
     .map((l) => l.split(/:\s*(.*)/s).slice(0, 2) as [string, string]),
 );
-const APPS = ['gateway-sandbox', 'metering', 'invoicing', 'cc-forms'];
+const APPS = ['gateway-sandbox', 'metering', 'invoicing', 'cc-forms'] as const;
 
 /** Compose's `${NAME:-default}`, as it would expand with nothing set in the shell. */
 const expand = (value: string) => String(value).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
@@ -53,7 +53,9 @@ describe('docker-compose.yml, checked without Docker', () => {
     for (const app of APPS) {
       const env = Object.fromEntries(Object.entries(compose.services[app]!.environment ?? {}).map(([k, v]) => [k, expand(v)]));
       for (const name of Object.keys(env)) assert.ok(known.has(name), `${app} sets ${name}, which no app reads`);
+      // `vault start <app>` parses them all; the app itself only its own.
       const settings = parseConfig(VaultSettings, env);
+      parseConfig(APP_SETTINGS[app], env);
       assert.deepEqual(settings.KAFKA_BROKERS, ['kafka:9092']);
       assert.match(settings.DATABASE_URL!, /^postgres:\/\/.+@postgres:5432\//);
       const gateway = gatewayConfig(settings);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from './command.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -41,5 +42,4 @@ export function pickApps(names: string[]): AppEntry[] {
   });
 }
 
-/** A mistake in the command line: reported without a stack, exit status 2. */
-export class UsageError extends Error {}
+export { UsageError };

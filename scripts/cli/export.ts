@@ -1,15 +1,25 @@
 import { openDatabase, type Database } from '@vault/db';
 import { CliUsageError, describeExport, parseExportArgs, runExport } from '@vault/invoicing/cli';
 import { createLogger, type VaultSettings } from '@vault/runtime';
-import { UsageError } from './apps.ts';
+import { parseCommand, UsageError, usageOf, type AnySpec, type CommandSpec } from './command.ts';
 import { cliSettings } from './settings.ts';
+
+export const exportSpec: CommandSpec = {
+  name: 'export',
+  synopsis: 'invoices|lines --period YYYY-MM',
+  summary: "a month's finalized invoices or their lines as CSV on stdout, ending with a control-total row",
+  details: 'Only the CSV goes to stdout; its row count and control total go to stderr.',
+  options: { period: { type: 'string', value: 'YYYY-MM', help: 'the month (required)' } },
+  positionals: 1,
+};
 
 /**
  * `vault export invoices|lines --period YYYY-MM`: the finance CSV on stdout
  * (nothing else goes there), its row count and control total on stderr.
  */
 export async function exportCommand(args: string[]): Promise<number> {
-  const request = asUsage(() => parseExportArgs(args));
+  parseCommand(exportSpec, args);
+  const request = asUsage(() => parseExportArgs(args), exportSpec);
   const db = await openQuietDatabase(cliSettings());
   try {
     const summary = await runExport(db.pool, request, process.stdout);
@@ -25,12 +35,12 @@ export async function exportCommand(args: string[]): Promise<number> {
   }
 }
 
-/** Invoicing's usage errors become the command's (exit status 2, with the usage). */
-export function asUsage<T>(parse: () => T): T {
+/** Invoicing's usage errors become the command's (exit status 2, with the usage of `spec`). */
+export function asUsage<T>(parse: () => T, spec: AnySpec): T {
   try {
     return parse();
   } catch (err) {
-    if (err instanceof CliUsageError) throw new UsageError(err.message);
+    if (err instanceof CliUsageError) throw new UsageError(err.message, usageOf(spec));
     throw err;
   }
 }

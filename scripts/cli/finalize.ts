@@ -1,13 +1,15 @@
 import { CliUsageError, finalizeCommand as finalize, type InvoicingCommand } from '@vault/invoicing/cli';
-import { UsageError } from './apps.ts';
+import { parseCommand, UsageError, type CommandSpec } from './command.ts';
 import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
 
 /**
  * Runs one of invoicing's commands (services/invoicing does the work) with the
  * CLI's settings, database and log, its lines on stdout; its usage errors
- * become the CLI's (exit 2 with the usage).
+ * become the CLI's (exit 2 with the usage). The arguments are checked against
+ * `spec` first, so `--help` and unknown options never open the database.
  */
-export async function runInvoicingCommand(command: InvoicingCommand, args: string[]): Promise<number> {
+export async function runInvoicingCommand(spec: CommandSpec, command: InvoicingCommand, args: string[]): Promise<number> {
+  parseCommand(spec, args);
   const settings = cliSettings();
   const db = await openCliDatabase(settings);
   try {
@@ -19,5 +21,13 @@ export async function runInvoicingCommand(command: InvoicingCommand, args: strin
   }
 }
 
+export const finalizeSpec: CommandSpec = {
+  name: 'finalize',
+  synopsis: '--period YYYY-MM',
+  summary: "finalize that month's due invoices that are not held; exit 1 if it is not due",
+  details: 'Prints how many were finalized, their total, and how many are held (GET /v1/holds).',
+  options: { period: { type: 'string', value: 'YYYY-MM', help: 'the month to finalize (required)' } },
+};
+
 /** `vault finalize --period YYYY-MM`. */
-export const finalizeCommand = (args: string[]) => runInvoicingCommand(finalize, args);
+export const finalizeCommand = (args: string[]) => runInvoicingCommand(finalizeSpec, finalize, args);

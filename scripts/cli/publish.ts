@@ -1,43 +1,115 @@
-import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { publishStream } from '@vault/metering/publish';
-import { UsageError } from './apps.ts';
 import { withPublishTarget } from './bus-publish.ts';
+import { CommandError, parseCommand, type CommandSpec } from './command.ts';
+import { InputReadError, readEventInput, UnreadableInput, type EventInput } from './publish-input.ts';
 import { cliLog, cliSettings } from './settings.ts';
 
+export const publishSpec: CommandSpec = {
+  name: 'publish',
+  synopsis: '[FILE | -]',
+  summary: 'put events (FILE, or stdin) on the bus; exit 1 if any is rejected',
+  details:
+    'FILE (or stdin when it is - or not given) holds NDJSON, one event a line, or one JSON\n' +
+    'array of events, pretty-printed or not; UTF-8, with or without a byte order mark.\n' +
+    'Each rejected event is printed with its line number (NDJSON) or its element index\n' +
+    '(a JSON array, from 0), then a summary; the events go on exactly as POST /v1/events\n' +
+    'puts them. A FILE that cannot be read is one line on stderr, exit 2.',
+  positionals: 1,
+};
+
 /**
- * `vault publish [FILE]`: NDJSON events from FILE (or stdin) onto the bus,
- * exactly as `POST /v1/events` puts them. Prints each rejected line with its
- * number and reason, then a summary; exit status 1 when any line was rejected.
+ * `vault publish [FILE]`: events from FILE (or stdin) onto the bus, exactly as
+ * `POST /v1/events` puts them. Prints each rejected line (or array element)
+ * with its number and reason, then a summary; exit status 1 when any was
+ * rejected or a JSON array was broken off.
  */
 export async function publishCommand(args: string[]): Promise<number> {
-  if (args.length > 1) throw new UsageError('publish takes at most one FILE (or reads stdin)');
-  const file = args[0];
-  if (file !== undefined && file !== '-') {
-    await access(file).catch(() => {
-      throw new UsageError(`cannot read ${file}`);
-    });
-  }
-  return withPublishTarget(cliSettings(), 'vault-publish', async (target) => {
-    const input = file === undefined || file === '-' ? process.stdin : createReadStream(file);
-    const started = performance.now();
-    let reportAt = 50_000;
-    const summary = await publishStream(target, input, {
-      onProgress: (s) => {
-        if (s.lines < reportAt) return;
-        reportAt += 50_000;
-        cliLog.info('publish.progress', { lines: s.lines, accepted: s.accepted, rejected: s.rejected.length });
-      },
-    });
-    for (const r of summary.rejected) {
-      console.error(`line ${r.index + 1}${r.id ? ` (id ${r.id})` : ''}: ${r.reason}`);
+  const file = parseCommand(publishSpec, args).positionals[0];
+  const fromStdin = file === undefined || file === '-';
+  const name = fromStdin ? 'stdin' : file;
+  const handle = fromStdin ? undefined : await openEventsFile(file);
+  const stream: Readable = handle ? handle.createReadStream() : process.stdin;
+  try {
+    let input: EventInput;
+    try {
+      input = await readEventInput(stream);
+    } catch (err) {
+      if (err instanceof UnreadableInput) throw new CommandError(`cannot read ${name}: ${err.message}`);
+      throw err instanceof InputReadError ? readError(name, err) : err;
     }
-    const seconds = (performance.now() - started) / 1000;
-    console.log(
-      `published ${summary.lines} lines to ${target.topic} (${target.bus.kind} bus): ` +
-        `${summary.accepted} accepted, ${summary.duplicates} duplicate, ${summary.rejected.length} rejected ` +
-        `in ${seconds.toFixed(1)}s`,
-    );
-    return summary.rejected.length > 0 ? 1 : 0;
-  });
+    const settings = cliSettings();
+    return await withPublishTarget(settings, 'vault-publish', async (target) => {
+      const started = performance.now();
+      let reportAt = 50_000;
+      const summary = await publishStream(target, Readable.from(input.ndjson), {
+        onProgress: (s) => {
+          if (s.lines < reportAt) return;
+          reportAt += 50_000;
+          cliLog.info('publish.progress', { lines: s.lines, accepted: s.accepted, rejected: s.rejected.length });
+        },
+      }).catch((err: unknown) => {
+        throw err instanceof InputReadError ? readError(name, err) : err;
+      });
+      const array = input.format === 'json-array';
+      for (const r of summary.rejected) {
+        console.error(`${array ? `element [${r.index}]` : `line ${r.index + 1}`}${r.id ? ` (id ${r.id})` : ''}: ${r.reason}`);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      console.log(
+        `published ${summary.lines} ${array ? 'array elements' : 'lines'} to ${target.topic} (${target.bus.kind} bus): ` +
+          `${summary.accepted} accepted, ${summary.duplicates} duplicate, ${summary.rejected.length} rejected ` +
+          `in ${seconds.toFixed(1)}s`,
+      );
+      const problem = input.problem();
+      if (problem) {
+        const n = input.elements();
+        console.error(`vault publish: ${name} is not a whole JSON array: ${problem}; the ${n} element${n === 1 ? '' : 's'} before that went on the bus`);
+        return 1;
+      }
+      return summary.rejected.length > 0 ? 1 : 0;
+    });
+  } finally {
+    if (handle) {
+      stream.destroy();
+      await handle.close().catch(() => {});
+    }
+  }
+}
+
+/** FILE, open for reading; what is wrong with it in one line (exit 2) when it cannot be. */
+async function openEventsFile(file: string): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    throw new CommandError(`cannot read ${file}: ${errnoText(err)}`, 2);
+  }
+  const stat = await handle.stat();
+  if (stat.isDirectory()) {
+    await handle.close();
+    throw new CommandError(`cannot read ${file}: it is a directory, not a file of events`, 2);
+  }
+  return handle;
+}
+
+function readError(name: string, err: InputReadError): CommandError {
+  return new CommandError(`cannot read ${name}: ${errnoText(err.cause)}`);
+}
+
+function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory, not a file of events';
+    default:
+      return e.code ?? e.message;
+  }
 }

@@ -1,12 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
 import type { BillingEvent } from '@vault/contracts';
 import { publishStream, type PublishSummary } from '@vault/metering/publish';
 import type { Logger } from '@vault/runtime';
 import { demoWindow, recentWindow, simulatePlatform, type SimulationWindow } from '@vault/simulator';
-import { UsageError } from './apps.ts';
+import { defineCommand, parseCommand, UsageError } from './command.ts';
 import { withPublishTarget, type PublishTarget } from './bus-publish.ts';
 import { cliLog, cliSettings } from './settings.ts';
 
@@ -88,26 +87,26 @@ function wholeNumber(name: string, value: string | undefined, fallback: number, 
   return n;
 }
 
+export const simulateSpec = defineCommand({
+  name: 'simulate',
+  synopsis: '[--seed N] [--apps N] [--accounts N] [--weeks W] [--now TIME] [--out FILE|-] [--no-late]',
+  summary: "a simulated platform's billing events on the bus, or as NDJSON to FILE; exit 1 if any is rejected",
+  details:
+    'By default from the latest finalizable month to now, put on the bus as `vault publish`\n' +
+    'does, the late events last, with progress on stderr.',
+  options: {
+    seed: { type: 'string', value: 'N', help: 'the random seed (default 1): the same seed, the same events' },
+    apps: { type: 'string', value: 'N', help: 'how many apps (default 36, 2 or more)' },
+    accounts: { type: 'string', value: 'N', help: 'how many accounts (default 8, 2 or more)' },
+    weeks: { type: 'string', value: 'W', help: 'the last W weeks up to --now instead of the demo window' },
+    now: { type: 'string', value: 'TIME', help: 'the end of the window, RFC 3339 with an offset (default: now)' },
+    out: { type: 'string', value: 'FILE|-', help: 'write NDJSON to FILE (- for stdout) instead of publishing' },
+    'no-late': { type: 'boolean', help: 'leave out the late events' },
+  },
+});
+
 function parseSimulateArgs(args: string[]): SimulateOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        seed: { type: 'string' },
-        apps: { type: 'string' },
-        accounts: { type: 'string' },
-        weeks: { type: 'string' },
-        out: { type: 'string' },
-        'no-late': { type: 'boolean' },
-        now: { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`simulate: ${(err as Error).message}`);
-  }
+  const { values } = parseCommand(simulateSpec, args);
   let now: DateTime = DateTime.utc();
   if (values.now !== undefined) {
     now = DateTime.fromISO(values.now, { zone: 'utc' });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
 import { parseConfig, VaultSettings } from '@vault/runtime';
-import { APPS, pickApps, UsageError, type AppEntry } from './apps.ts';
+import { APPS, pickApps, type AppEntry } from './apps.ts';
+import { defineCommand, parseCommand, UsageError, usageOf } from './command.ts';
 import type { DemoContext } from './demo.ts';
 import { ProcessTree } from './process-tree.ts';
 import { cliLog, cliSettings, vaultPath } from './settings.ts';
@@ -21,20 +21,25 @@ interface StartOptions {
   demo: boolean | undefined;
 }
 
+export const startSpec = defineCommand({
+  name: 'start',
+  synopsis: '[app…] [--demo | --no-demo]',
+  summary: `start the apps (all by default): ${APPS.map((a) => a.name).join(', ')}`,
+  details:
+    'One process tree; Ctrl-C stops everything. Without DATABASE_URL an embedded PostgreSQL\n' +
+    'is started under VAULT_HOME. With all four apps on an empty database the demo is loaded\n' +
+    '(by default only on the embedded PostgreSQL) and a sign-in link is printed.',
+  options: {
+    demo: { type: 'boolean', help: 'load the demo on an empty database, even one of your own' },
+    'no-demo': { type: 'boolean', help: 'never load the demo' },
+  },
+  positionals: Infinity,
+});
+
 function parseStartArgs(args: string[]): StartOptions {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: { demo: { type: 'boolean' }, 'no-demo': { type: 'boolean' } },
-    });
-    if (values.demo && values['no-demo']) throw new Error('give --demo or --no-demo, not both');
-    return { apps: pickApps(positionals), demo: values.demo ? true : values['no-demo'] ? false : undefined };
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`start: ${(err as Error).message}`);
-  }
+  const { values, positionals } = parseCommand(startSpec, args);
+  if (values.demo && values['no-demo']) throw new UsageError('start: give --demo or --no-demo, not both', usageOf(startSpec));
+  return { apps: pickApps(positionals), demo: values.demo ? true : values['no-demo'] ? false : undefined };
 }
 
 /**

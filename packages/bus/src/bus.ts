@@ -58,8 +58,10 @@ export interface Consumer {
   commit(partition: number, offset: string): Promise<void>;
   /** Stops after the batch in hand; its commit (if any) is done first. */
   stop(): Promise<void>;
-  /** False once the consumer has crashed beyond recovery. */
+  /** False once the consumer has crashed beyond recovery, or was stopped. */
   isHealthy(): boolean;
+  /** What crashed it, once it has: undefined while healthy or after a plain stop(). */
+  failure(): string | undefined;
 }
 
 export interface Bus {

@@ -8,6 +8,20 @@ const REBALANCE_EVERY_MS = 300;
 const IDLE_POLL_MS = 500;
 const RETRY_MS = 500;
 
+/** An error of the handler's (`eachBatch`): always retried, whatever it is. */
+class HandlerError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+/**
+ * An error of the consumer's own queries that waiting cannot cure: SQLSTATE
+ * class 42 (the bus's tables missing, no privilege on them). The consumer
+ * stops, unhealthy; a restart of the process migrates the bus again.
+ */
+const isPermanent = (err: unknown) => /^42/.test(String((err as { code?: unknown } | null)?.code ?? ''));
+
 interface Options {
   url: string;
   partitions: number;
@@ -31,6 +45,7 @@ export class EmbeddedConsumer implements Consumer {
   /** partition → next offset to read */
   private readonly owned = new Map<number, bigint>();
   private running = false;
+  private crashed: string | undefined;
   private loop: Promise<void> | undefined;
   private lastRebalance = 0;
   private wake: (() => void) | undefined;
@@ -48,7 +63,7 @@ export class EmbeddedConsumer implements Consumer {
     this.running = true;
     await this.connect();
     await this.rebalance();
-    this.loop = this.run();
+    this.loop = this.run().catch((err: unknown) => this.crash(err));
   }
 
   assignment(): number[] {
@@ -56,7 +71,11 @@ export class EmbeddedConsumer implements Consumer {
   }
 
   isHealthy(): boolean {
-    return this.running;
+    return this.running && this.crashed === undefined;
+  }
+
+  failure(): string | undefined {
+    return this.crashed;
   }
 
   async commit(partition: number, offset: string): Promise<void> {
@@ -87,11 +106,19 @@ export class EmbeddedConsumer implements Consumer {
         const worked = await this.pollOnce();
         if (!worked) await this.idle(IDLE_POLL_MS);
       } catch (err) {
+        if (!(err instanceof HandlerError) && isPermanent(err)) return this.crash(err);
         this.o.log?.('bus.consumer_error', { error: (err as Error).message, group: this.o.options.groupId });
         await this.disconnect();
         await this.idle(RETRY_MS);
       }
     }
+  }
+
+  /** The loop has ended with an error: let go of the partitions, and stay unhealthy. */
+  private async crash(err: unknown): Promise<void> {
+    this.crashed = err instanceof Error ? err.message : String(err);
+    this.o.log?.('bus.consumer_crash', { error: this.crashed, group: this.o.options.groupId, restart: 'false' });
+    await this.disconnect();
   }
 
   private async connect(): Promise<void> {
@@ -183,7 +210,11 @@ export class EmbeddedConsumer implements Consumer {
         timestamp: Number(r.ts),
       }));
       const batch: Batch = { topic, partition, messages, highWatermark: rows[0]!.high };
-      await this.o.options.eachBatch(batch);
+      try {
+        await this.o.options.eachBatch(batch);
+      } catch (err) {
+        throw new HandlerError(err);
+      }
       const next = (BigInt(rows[rows.length - 1]!.offset) + 1n).toString();
       if (autoCommit) await this.commit(partition, next);
       this.owned.set(partition, BigInt(next));

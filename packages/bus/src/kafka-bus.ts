@@ -1,6 +1,11 @@
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { Bus, ConsumeOptions, Consumer } from './bus.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
+import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
+
+/** How long a broker has to accept a TCP connection, then Kafka to accept our clients. */
+const PROBE_TIMEOUT_MS = 3_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -8,8 +13,13 @@ export interface KafkaBusOptions {
   log?: (event: string, fields?: Record<string, string | number>) => void;
 }
 
-/** The bus on Apache Kafka, through kafkajs. */
+/**
+ * The bus on Apache Kafka, through kafkajs. Kafka that does not answer is a
+ * BusUnreachableError within seconds (no broker accepts a connection within
+ * 3 s, or the clients cannot connect within 10 s), not kafkajs's long retries.
+ */
 export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
+  await reachBrokers(opts.brokers, PROBE_TIMEOUT_MS);
   const kafka = new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers,
@@ -17,7 +27,6 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     retry: { retries: 10, initialRetryTime: 200 },
   });
   const admin: Admin = kafka.admin();
-  await admin.connect();
   // Idempotent, acks=all, one request in flight: no duplicates or reordering
   // from the producer's own retries.
   const producer: Producer = kafka.producer({
@@ -25,7 +34,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
-  await producer.connect();
+  await connectWithin([admin, producer], opts.brokers);
   const consumers = new Set<Consumer>();
 
   return {
@@ -72,4 +81,20 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       await admin.disconnect();
     },
   };
+}
+
+/** Connects the clients, or gives up after CONNECT_TIMEOUT_MS with a BusUnreachableError. */
+async function connectWithin(clients: (Admin | Producer)[], brokers: string[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([Promise.all(clients.map((c) => c.connect())), timeout]);
+  } catch (err) {
+    for (const c of clients) c.disconnect().catch(() => {});
+    throw new BusUnreachableError(brokers, (err as Error).message);
+  } finally {
+    clearTimeout(timer);
+  }
 }

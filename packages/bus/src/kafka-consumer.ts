@@ -8,7 +8,7 @@ import type { ConsumeOptions, Consumer, IncomingMessage } from './bus.ts';
 export class KafkaConsumer implements Consumer {
   private readonly consumer: KafkaJsConsumer;
   private assigned: number[] = [];
-  private crashed = false;
+  private crashed: string | undefined;
   private stopped = false;
 
   constructor(
@@ -30,7 +30,7 @@ export class KafkaConsumer implements Consumer {
     });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       this.log?.('bus.consumer_crash', { error: e.payload.error.message, restart: String(e.payload.restart) });
-      if (!e.payload.restart) this.crashed = true;
+      if (!e.payload.restart) this.crashed = e.payload.error.message;
     });
   }
 
@@ -75,7 +75,11 @@ export class KafkaConsumer implements Consumer {
   }
 
   isHealthy(): boolean {
-    return !this.crashed && !this.stopped;
+    return this.crashed === undefined && !this.stopped;
+  }
+
+  failure(): string | undefined {
+    return this.crashed;
   }
 
   async commit(partition: number, offset: string): Promise<void> {

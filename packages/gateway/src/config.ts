@@ -1,6 +1,7 @@
 // Which gateway is only configuration: the sandbox by default, Stripe's API
 // (test or live mode) by setting GATEWAY_URL and the keys. Same code for both.
-import { ConfigError, type VaultSettings } from '@vault/runtime';
+// The leaf of @vault/runtime: the apps' config modules import this one.
+import { ConfigError, type GatewaySettings } from '@vault/runtime/variables';
 
 /** The sandbox's own keys, used when GATEWAY_URL is unset (the local sandbox). */
 export const SANDBOX_SECRET_KEY = 'sk_test_vault_sandbox';
@@ -26,7 +27,7 @@ export interface GatewayConfig {
 export class GatewayConfigError extends ConfigError {}
 
 /** The gateway settings, resolved once at boot. */
-export function gatewayConfig(settings: VaultSettings): GatewayConfig {
+export function gatewayConfig(settings: GatewaySettings): GatewayConfig {
   const configured = settings.GATEWAY_URL !== undefined;
   const url = new URL(settings.GATEWAY_URL ?? `http://localhost:${settings.GATEWAY_PORT}`);
   const secretKey = settings.GATEWAY_SECRET_KEY ?? (configured ? undefined : SANDBOX_SECRET_KEY);

@@ -1,35 +1,58 @@
 import type { FastifyInstance } from 'fastify';
 import { migrate, openDatabase, type Database } from '@vault/db';
-import { ConfigError, parseConfig } from './config.ts';
+import { databaseBootError, listenBootError, reportBootFailure, within } from './boot-errors.ts';
 import { loadDotEnv } from './env.ts';
+import { databaseCheck, firstProblem, type HealthCheck } from './health.ts';
 import { createHttpApp } from './http.ts';
 import { createLogger, type Logger } from './log.ts';
-import { VaultSettings } from './settings.ts';
+import type { BootSettings } from './variables.ts';
 
-export interface AppContext {
-  settings: VaultSettings;
+/** How long boot waits for the database's first answer. */
+const DATABASE_CONNECT_TIMEOUT_MS = 5_000;
+
+export interface AppContext<C extends BootSettings = BootSettings> {
+  settings: C;
   db: Database;
   http: FastifyInstance;
   log: Logger;
 }
 
-export interface AppDefinition {
+/** What `build` hands back: what to stop on shutdown, and what else /health must check. */
+export interface BuiltApp {
+  stop?(): Promise<void>;
+  /** Why the app cannot do its job beyond its database (metering: its consumer stopped), or undefined. */
+  unavailable?: HealthCheck;
+}
+
+/** The settings' number-valued variables: which one is the app's port. */
+type PortVariable<C> = { [K in keyof C]: C[K] extends number ? K : never }[keyof C] & string;
+
+export interface AppDefinition<C extends BootSettings> {
   /** The app's name, also its PostgreSQL schema. */
   name: string;
   schema: string;
   /** Folder of the app's `NNN_name.sql` migrations. */
   migrations: string;
-  port(settings: VaultSettings): number;
+  /**
+   * Parses the app's own configuration (`services/<app>/src/config.ts`): only
+   * the variables it reads, and what it derives from them (a price book file).
+   * A ConfigError names every bad variable; it is thrown before the database is touched.
+   */
+  config(env: NodeJS.ProcessEnv): C;
+  /** The variable naming the port it listens on (named again when the port is taken). */
+  port: PortVariable<C>;
   /** Adds routes and background work; returns what to stop on shutdown. */
-  build(ctx: AppContext): Promise<{ stop?(): Promise<void> } | void>;
+  build(ctx: AppContext<C>): Promise<BuiltApp | void>;
 }
 
 /**
  * Boots one app, crash-only style: configuration parsed once, migrations
- * applied, then serve. SIGTERM/SIGINT stop it gracefully; a kill -9 must be
- * just as safe, which each app's own design guarantees.
+ * applied, then serve. Any failure on the way is one logfmt line naming the
+ * variable at fault (`config.invalid`, or `boot.failed variable=…`) and exit 1.
+ * SIGTERM/SIGINT stop it gracefully; a kill -9 must be just as safe, which each
+ * app's own design guarantees.
  */
-export async function runApp(def: AppDefinition): Promise<void> {
+export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Promise<void> {
   loadDotEnv();
   const log = createLogger({ app: def.name });
   // Until serving, a stop signal just ends the process: nothing is in flight
@@ -40,35 +63,29 @@ export async function runApp(def: AppDefinition): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
-  let settings: VaultSettings;
-  try {
-    settings = parseConfig(VaultSettings);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    log.error('config.invalid', err);
-    process.exit(1);
-  }
-  const dbLog = (event: string, fields?: Record<string, string | number>) => log.info(event, fields);
-  const db = await openDatabase({
-    url: settings.DATABASE_URL,
-    home: settings.VAULT_HOME,
-    embeddedPort: settings.EMBEDDED_PG_PORT,
-    log: dbLog,
-  });
-  const migrated = await migrate(db.pool, def.schema, def.migrations);
+  const step = async <T>(run: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      reportBootFailure(log, err);
+      process.exit(1);
+    }
+  };
+
+  const settings = await step(() => def.config(process.env));
+  const db = await step(() => openAppDatabase(settings, log));
+  const migrated = await step(() => migrate(db.pool, def.schema, def.migrations));
   log.info('db.migrated', { schema: def.schema, applied: migrated.applied.length });
-  const http = createHttpApp(log);
-  let built: { stop?(): Promise<void> };
-  try {
-    built = (await def.build({ settings, db, http, log })) ?? {};
-  } catch (err) {
-    // Settings an app derives in build (the gateway's, say) fail like the parsed ones.
-    if (!(err instanceof ConfigError)) throw err;
-    log.error('config.invalid', err);
-    process.exit(1);
-  }
-  const port = def.port(settings);
-  const address = await http.listen({ port, host: settings.HOST });
+  const checks: HealthCheck[] = [databaseCheck(db.pool)];
+  const http = createHttpApp(log, { health: () => firstProblem(checks) });
+  const built = (await step(() => def.build({ settings, db, http, log }))) ?? {};
+  if (built.unavailable) checks.push(built.unavailable);
+  const port = settings[def.port] as number;
+  const address = await step(() =>
+    http.listen({ port, host: settings.HOST }).catch((err: unknown) => {
+      throw listenBootError(err, def.port, port, settings.HOST);
+    }),
+  );
   log.info('app.listening', { url: address.replace('0.0.0.0', 'localhost'), port });
 
   let stopping = false;
@@ -82,4 +99,20 @@ export async function runApp(def: AppDefinition): Promise<void> {
     log.info('app.stopped');
     process.exit(0);
   };
+}
+
+/** The database, answering: DATABASE_URL's server, or the embedded one. */
+async function openAppDatabase(settings: BootSettings, log: Logger): Promise<Database> {
+  try {
+    const db = await openDatabase({
+      url: settings.DATABASE_URL,
+      home: settings.VAULT_HOME,
+      embeddedPort: settings.EMBEDDED_PG_PORT,
+      log: (event, fields) => log.info(event, fields),
+    });
+    await within(db.pool.query('select 1'), DATABASE_CONNECT_TIMEOUT_MS);
+    return db;
+  } catch (err) {
+    throw databaseBootError(err, settings);
+  }
 }

@@ -3,10 +3,7 @@ import { z } from 'zod';
 /** Every bad variable, by name, in one error: fix them all in one go. */
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
-    super(
-      'invalid configuration: ' +
-        problems.map((p) => `${p.variable}: ${p.message}`).join('; '),
-    );
+    super('invalid configuration: ' + problems.map((p) => `${p.variable}: ${p.message}`).join('; '));
     this.name = 'ConfigError';
   }
 }
@@ -16,21 +13,26 @@ export const blankToUndefined = (v: unknown) => (v === '' ? undefined : v);
 
 export const optionalString = z.preprocess(blankToUndefined, z.string().optional());
 
-export const stringWithDefault = (fallback: string) =>
-  z.preprocess(blankToUndefined, z.string().min(1).default(fallback));
+export const stringWithDefault = (fallback: string) => z.preprocess(blankToUndefined, z.string().min(1).default(fallback));
 
-export const port = (fallback: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(65535).default(fallback));
+export const port = (fallback: number) => z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(65535).default(fallback));
 
-export const positiveNumber = (fallback: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().positive().default(fallback));
+export const positiveNumber = (fallback: number) => z.preprocess(blankToUndefined, z.coerce.number().positive().default(fallback));
+
+/**
+ * zod's message for a missing value is "expected string, received undefined";
+ * ours is "required". Passed to every parse of outside input (the environment,
+ * query strings): a schema's own messages still win.
+ */
+export const missingIsRequired: z.core.$ZodErrorMap = (issue) =>
+  issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined;
 
 /** Parses the environment once, at boot, against an app's schema. */
 export function parseConfig<S extends z.ZodType>(
   schema: S,
   env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env,
 ): z.infer<S> {
-  const result = schema.safeParse(env);
+  const result = schema.safeParse(env, { error: missingIsRequired });
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => ({

@@ -1,11 +1,18 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
+
+export interface HttpAppOptions {
+  /** GET /health: 200 `{status: "ok"}` when it returns nothing, else 503 with its reason. */
+  health?: HealthCheck;
+}
 
 /**
  * A fastify instance with our conventions: one logfmt line per request with
- * its duration, and one error handler that hides 5xx details from clients.
+ * its duration, one error handler that hides 5xx details from clients, and
+ * GET /health.
  */
-export function createHttpApp(log: Logger): FastifyInstance {
+export function createHttpApp(log: Logger, options: HttpAppOptions = {}): FastifyInstance {
   const app = Fastify({ logger: false });
   app.addHook('onResponse', async (req, reply) => {
     log.info('http.request', {
@@ -23,6 +30,10 @@ export function createHttpApp(log: Logger): FastifyInstance {
     }
     return reply.code(status).send({ error: err.message });
   });
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', async (_req, reply) => {
+    const reason = await options.health?.();
+    if (reason === undefined) return { status: 'ok' };
+    return reply.code(503).header('cache-control', 'no-store').send({ status: 'unavailable', reason });
+  });
   return app;
 }

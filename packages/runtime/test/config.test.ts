@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, isoDurationSeconds, parseConfig, VaultSettings } from '../src/index.ts';
+import { z } from 'zod';
+import { APP_SETTINGS, cliVariables, ConfigError, isoDurationSeconds, parseConfig, VaultSettings } from '../src/index.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -22,6 +23,25 @@ describe('configuration', () => {
   test('KAFKA_BROKERS is split on commas; blank means unset', () => {
     assert.deepEqual(parseConfig(VaultSettings, { KAFKA_BROKERS: 'a:9092, b:9092' }).KAFKA_BROKERS, ['a:9092', 'b:9092']);
     assert.equal(parseConfig(VaultSettings, { KAFKA_BROKERS: ' ' }).KAFKA_BROKERS, undefined);
+    assert.deepEqual(parseConfig(VaultSettings, { KAFKA_BROKERS: '[::1]:9092' }).KAFKA_BROKERS, ['[::1]:9092']);
+    assert.throws(() => parseConfig(VaultSettings, { KAFKA_BROKERS: 'a:9092,kafka' }), /KAFKA_BROKERS: expected comma-separated host:port, got "kafka"/);
+  });
+
+  test('DATABASE_URL: a postgres:// URL with a host; what is wrong is said without quoting it (it holds a password)', () => {
+    assert.equal(parseConfig(VaultSettings, { DATABASE_URL: 'postgresql://u:p@db:5433/x' }).DATABASE_URL, 'postgresql://u:p@db:5433/x');
+    const cases: [string, RegExp][] = [
+      ['not a url', /DATABASE_URL: not a URL \(expected postgres:\/\/user:password@host:port\/database\)/],
+      ['postgres://', /DATABASE_URL: no host/],
+      ['http://u:s3cret@db/x', /DATABASE_URL: the scheme must be postgres:\/\/ or postgresql:\/\//],
+      ['postgres://u:s3cret@db:99999/x', /DATABASE_URL: not a URL/],
+    ];
+    for (const [url, message] of cases) {
+      assert.throws(() => parseConfig(VaultSettings, { DATABASE_URL: url }), (err: Error) => {
+        assert.match(err.message, message, url);
+        assert.ok(!err.message.includes('s3cret'), 'no password');
+        return true;
+      });
+    }
   });
 
   test('PAYMENT_RETRY_SCHEDULE: ISO-8601 durations in seconds, two retries of 3 and 5 days by default', () => {
@@ -31,6 +51,20 @@ describe('configuration', () => {
     for (const bad of ['3d', 'P', 'PT', 'P1M']) {
       assert.throws(() => parseConfig(VaultSettings, { PAYMENT_RETRY_SCHEDULE: bad }), /PAYMENT_RETRY_SCHEDULE/);
     }
+  });
+
+  test('each app parses only the variables it reads: a bad PAYMENT_RETRY_SCHEDULE stops invoicing, not metering', () => {
+    const env = { PAYMENT_RETRY_SCHEDULE: 'garbage', CARD_ATTEMPTS_PER_HOUR: '0' };
+    assert.equal(parseConfig(APP_SETTINGS.metering, env).METERING_PORT, 3001);
+    assert.equal(parseConfig(APP_SETTINGS['gateway-sandbox'], env).GATEWAY_PORT, 3003);
+    assert.throws(() => parseConfig(APP_SETTINGS.invoicing, env), /^ConfigError: invalid configuration: PAYMENT_RETRY_SCHEDULE: /);
+    assert.throws(() => parseConfig(APP_SETTINGS['cc-forms'], env), /^ConfigError: invalid configuration: CARD_ATTEMPTS_PER_HOUR: /);
+    assert.ok(!('PAYMENT_RETRY_SCHEDULE' in APP_SETTINGS.metering.shape));
+  });
+
+  test('a missing value is "required", not zod\'s "expected string, received undefined"', () => {
+    const schema = z.object({ PRICE_BOOK: z.string() });
+    assert.throws(() => parseConfig(schema, {}), /PRICE_BOOK: required$/);
   });
 
   test('every bad variable is named in one error', () => {
@@ -61,9 +95,21 @@ describe('configuration', () => {
     return sections;
   }
 
-  test('.env.example lists every variable the settings read, and only variables something reads', () => {
+  /** Every variable some app's schema reads, or the CLI. */
+  const appsRead = () => new Set([...Object.values(APP_SETTINGS).flatMap((s) => Object.keys(s.shape)), ...Object.keys(cliVariables)]);
+
+  test('VaultSettings (the CLI\'s) is exactly the apps\' schemas and the CLI\'s own variables, each parsed as its app parses it', () => {
+    assert.deepEqual(Object.keys(VaultSettings.shape).sort(), [...appsRead()].sort());
+    const all = parseConfig(VaultSettings, {});
+    for (const [app, schema] of Object.entries(APP_SETTINGS)) {
+      const own = parseConfig(schema, {}) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(own)) assert.deepEqual(value, (all as Record<string, unknown>)[name], `${app}: ${name}`);
+    }
+  });
+
+  test('.env.example lists every variable the apps and the CLI read, and only variables something reads', () => {
     const example = listed();
-    const read = [...Object.keys(VaultSettings.shape), ...Object.keys(READ_ELSEWHERE)];
+    const read = [...appsRead(), ...Object.keys(READ_ELSEWHERE)];
     for (const name of read) assert.ok(example.has(name), `.env.example lists ${name}`);
     for (const name of example) assert.ok(read.includes(name), `${name} in .env.example is read by the settings`);
     for (const [name, file] of Object.entries(READ_ELSEWHERE)) {
@@ -71,10 +117,11 @@ describe('configuration', () => {
     }
   });
 
-  test('every configuration variable of api.md (test/fixtures/api-variables.txt) is read by the settings', () => {
+  test('every configuration variable of api.md (test/fixtures/api-variables.txt) is read by some app', () => {
     const names = apiVariables().get('Configuration') ?? [];
     assert.ok(names.length >= 10, 'the fixture lists api.md\'s configuration table');
-    for (const name of names) assert.ok(name in VaultSettings.shape, `the settings read ${name}`);
+    const read = appsRead();
+    for (const name of names) assert.ok(read.has(name), `an app reads ${name}`);
   });
 
 });

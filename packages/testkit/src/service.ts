@@ -58,3 +58,37 @@ export async function startService(app: string, env: Record<string, string>, tim
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+export interface ExitedService {
+  /** The exit status (null when killed by a signal). */
+  status: number | null;
+  /** Every line it printed, stdout and stderr. */
+  lines: string[];
+  /** From spawn to exit. */
+  ms: number;
+}
+
+/**
+ * Runs `services/<app>/src/main.ts` with `env` until it exits on its own (a
+ * boot that must fail); killed and rejected after `timeoutMs`.
+ */
+export function bootToExit(app: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ExitedService> {
+  const started = Date.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', `services/${app}/src/main.ts`], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  collectLines(child, lines);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${app} did not exit within ${timeoutMs} ms:\n${lines.join('\n')}`));
+    }, timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, lines: lines.filter(Boolean), ms: Date.now() - started });
+    });
+  });
+}

@@ -12,14 +12,19 @@ export interface VaultRun {
   stderr: string;
 }
 
+export interface VaultRunOptions {
+  /** The working directory (where `.env` and a relative VAULT_HOME are found); the repository's root by default. */
+  cwd?: string;
+}
+
 /**
  * `vault ...args` with `env` over the test's environment, `input` (or
  * nothing) on its stdin; resolves when it exits. Asynchronous, so several can
  * run at once and the test's own pool keeps working meanwhile.
  */
-export function vault(args: string[], env: NodeJS.ProcessEnv = {}, input = ''): Promise<VaultRun> {
+export function vault(args: string[], env: NodeJS.ProcessEnv = {}, input = '', options: VaultRunOptions = {}): Promise<VaultRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/vault.js', ...args], { cwd: root, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [`${root}bin/vault.js`, ...args], { cwd: options.cwd ?? root, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -1,17 +1,19 @@
 // The cc-forms process: `vault start cc-forms` (Procfile) runs this file.
 import { fileURLToPath } from 'node:url';
-import { gatewayClient, gatewayConfig } from '@vault/gateway';
+import { gatewayClient } from '@vault/gateway';
 import { runApp } from '@vault/runtime';
 import { ccFormsRoutes } from './app.ts';
+import { ccFormsConfig } from './config.ts';
 import { sdkCardGateway } from './gateway/cards.ts';
 
 await runApp({
   name: 'cc-forms',
   schema: 'cc_forms',
   migrations: fileURLToPath(new URL('../migrations', import.meta.url)),
-  port: (settings) => settings.CC_FORMS_PORT,
+  config: ccFormsConfig,
+  port: 'CC_FORMS_PORT',
   build: async ({ settings, db, http, log }) => {
-    const gateway = gatewayConfig(settings);
+    const { gateway } = settings;
     ccFormsRoutes(http, {
       pool: db.pool,
       gateway: sdkCardGateway(gatewayClient(gateway)),

@@ -5,16 +5,18 @@ import { createBilling } from './billing.ts';
 import { chargingConfig } from './charging/config.ts';
 import { startChargeLoop } from './charging/schedule.ts';
 import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
-import { loadPriceBook } from './price-book-file.ts';
+import { invoicingConfig } from './config.ts';
 import { startSchedule } from './schedule.ts';
 
 await runApp({
   name: 'invoicing',
   schema: 'invoicing',
   migrations: INVOICING_MIGRATIONS,
-  port: (settings) => settings.INVOICING_PORT,
+  // PRICE_BOOK's file and the gateway's keys are checked here, before any migration.
+  config: invoicingConfig,
+  port: 'INVOICING_PORT',
   build: async ({ settings, db, http, log }) => {
-    const prices = loadPriceBook(settings.PRICE_BOOK);
+    const { prices } = settings;
     const graceHours = settings.INVOICE_GRACE_HOURS;
     const billing = createBilling({ pool: db.pool, prices, graceHours, log });
     const adminToken = resolveAdminToken(settings.ADMIN_TOKEN, log);

@@ -5,13 +5,26 @@ import { PriceBook } from '@vault/contracts';
 /** The price book the project ships (a copy of shared/spec/price-book.json). */
 export const DEFAULT_PRICE_BOOK = fileURLToPath(new URL('../data/price-book.json', import.meta.url));
 
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'a directory, not a file',
+};
+
 /** Reads and checks a price book file (`PRICE_BOOK`, else the default); the error names the file and the field. */
 export function loadPriceBook(path: string = DEFAULT_PRICE_BOOK): PriceBook {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`price book ${path}: ${READ_ERRORS[code ?? ''] ?? (err as Error).message}`);
+  }
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`price book ${path}: ${(err as Error).message}`);
+    throw new Error(`price book ${path}: not JSON (${(err as Error).message})`);
   }
   const parsed = PriceBook.safeParse(value);
   if (!parsed.success) {

@@ -3,14 +3,17 @@ import { fileURLToPath } from 'node:url';
 import { createBus } from '@vault/bus';
 import { resolveAdminToken, runApp } from '@vault/runtime';
 import { meteringRoutes } from './app.ts';
+import { meteringConfig } from './config.ts';
 import { startConsumer } from './consume.ts';
 
 await runApp({
   name: 'metering',
   schema: 'metering',
   migrations: fileURLToPath(new URL('../migrations', import.meta.url)),
-  port: (settings) => settings.METERING_PORT,
+  config: meteringConfig,
+  port: 'METERING_PORT',
   build: async ({ settings, db, http, log }) => {
+    // Kafka that does not answer is boot.failed naming KAFKA_BROKERS, within seconds.
     const bus = await createBus({
       kafkaBrokers: settings.KAFKA_BROKERS,
       clientId: 'vault-metering',
@@ -25,6 +28,8 @@ await runApp({
     const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId });
     log.info('metering.consuming', { topic, group: groupId, bus: bus.kind });
     return {
+      // GET /health: metering's job is consuming; a consumer that crashed beyond recovery is a 503.
+      unavailable: () => (consumer.isHealthy() ? undefined : `consumer stopped: ${consumer.failure() ?? 'stopped'}`),
       stop: async () => {
         await consumer.stop();
         await bus.close();

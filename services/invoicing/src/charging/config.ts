@@ -1,5 +1,5 @@
 import { gatewayClient, gatewayConfig, type Gateway } from '@vault/gateway';
-import type { VaultSettings } from '@vault/runtime';
+import type { InvoicingSettings } from '../config.ts';
 import { chargeGateway, type ChargeGateway } from './gateway-calls.ts';
 import { webhookUrl } from './webhook-endpoint.ts';
 
@@ -16,7 +16,7 @@ export interface ChargingConfig {
 }
 
 /** Charging's settings, resolved once at boot (the app) or per command (`vault charge`). */
-export function chargingConfig(settings: VaultSettings): ChargingConfig {
+export function chargingConfig(settings: InvoicingSettings): ChargingConfig {
   const config = gatewayConfig(settings);
   const stripe = gatewayClient(config);
   const invoicingUrl = settings.INVOICING_URL ?? `http://localhost:${settings.INVOICING_PORT}`;

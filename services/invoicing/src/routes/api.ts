@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { HoldList, Invoice, InvoiceList, PeriodQuery, RequiredPeriodQuery } from '@vault/contracts';
+import { parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../app.ts';
 import { canSeeAccount } from '../auth/tokens.ts';
-import { queryError } from './query-error.ts';
 
 const AccountParams = z.object({ account_id: z.string().min(1).max(128) });
 const InvoiceParams = z.object({ id: z.string().min(1).max(128) });
 
-/** A bad query names its field: `period: must be a month as YYYY-MM`. */
+/** A bad query names its field: `period: must be a month as YYYY-MM`, `period: required`. */
 const badRequest = (reply: FastifyReply, error: z.ZodError) => reply.code(400).send(queryError(error));
 
 // Another account's resources answer 404, as unknown ones do: a token never
@@ -19,7 +19,7 @@ const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not fou
 export function apiRoutes(app: FastifyInstance, { billing }: InvoicingDeps): void {
   app.get('/v1/accounts/:account_id/usage', async (req, reply) => {
     const params = AccountParams.safeParse(req.params);
-    const query = PeriodQuery.safeParse(req.query);
+    const query = parseQuery(PeriodQuery, req.query);
     if (!params.success) return notFound(reply);
     if (!query.success) return badRequest(reply, query.error);
     if (!canSeeAccount(req.principal, params.data.account_id)) return notFound(reply);
@@ -40,7 +40,7 @@ export function apiRoutes(app: FastifyInstance, { billing }: InvoicingDeps): voi
   });
 
   app.get('/v1/holds', async (req, reply) => {
-    const query = RequiredPeriodQuery.safeParse(req.query);
+    const query = parseQuery(RequiredPeriodQuery, req.query);
     if (!query.success) return badRequest(reply, query.error);
     // An account's customer sees only their own account's holds: only those are computed.
     const principal = req.principal;

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { RequiredPeriodQuery } from '@vault/contracts';
+import { parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../app.ts';
 import { isStaff } from '../auth/tokens.ts';
-import { queryError } from './query-error.ts';
 import { EXPORT_KINDS, exportStream } from '../exports/index.ts';
 
 /**
@@ -15,7 +15,7 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
   for (const kind of EXPORT_KINDS) {
     http.get(`/v1/exports/${kind}.csv`, async (req, reply) => {
       if (!isStaff(req.principal)) return reply.code(403).send({ error: 'finance exports need an admin or finance token' });
-      const query = RequiredPeriodQuery.safeParse(req.query);
+      const query = parseQuery(RequiredPeriodQuery, req.query);
       if (!query.success) return reply.code(400).send(queryError(query.error));
       const { period } = query.data;
       const started = performance.now();

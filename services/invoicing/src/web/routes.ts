@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PeriodQuery } from '@vault/contracts';
+import { parseQuery, queryError } from '@vault/runtime';
 import { errorStatus, html, pageHeaders, sendPage as page, sessionCookie } from '@vault/web';
 import type { InvoicingDeps } from '../app.ts';
 import { SESSION_COOKIE, sessions } from '../auth/sessions.ts';
@@ -110,9 +111,9 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     web.get('/usage', async (req, reply) => {
       const account = await signedIn(req, reply);
       if (account === undefined) return reply;
-      const query = PeriodQuery.safeParse(req.query);
+      const query = parseQuery(PeriodQuery, req.query);
       if (!query.success) {
-        const why = query.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
+        const why = queryError(query.error).fields.map((f) => `${f.field || 'query'}: ${f.message}`).join('; ');
         return page(reply, 400, badRequestPage(`Invalid address: ${why}.`, account));
       }
       const current = billing.currentPeriod();

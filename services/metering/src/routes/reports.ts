@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Bus } from '@vault/bus';
 import { GapList, MeteringStats, RejectedList, RejectedQuery } from '@vault/contracts';
+import { parseQuery, queryError } from '@vault/runtime';
 import { listGaps, listRejected, readCounters } from '../store/reports.ts';
-import { queryError } from './query-error.ts';
 
 export interface ReportDeps {
   pool: pg.Pool;
@@ -20,7 +20,7 @@ export function reportRoutes(app: FastifyInstance, deps: ReportDeps): void {
   });
 
   app.get('/v1/rejected', async (req, reply) => {
-    const q = RejectedQuery.safeParse(req.query);
+    const q = parseQuery(RejectedQuery, req.query);
     if (!q.success) return reply.code(400).send(queryError(q.error));
     const rejected = await listRejected(deps.pool, q.data);
     const next = rejected.length === q.data.limit ? rejected.at(-1)!.id : null;

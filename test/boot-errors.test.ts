@@ -1,0 +1,190 @@
+// Every way an app's boot can fail on what its environment points at, against
+// the real apps as processes: exit non-zero with exactly one error line, in
+// logfmt, naming the variable and what is wrong, never a stack trace, never the
+// database password. Bad values of the variables themselves are in
+// test/bad-input.test.ts (configuration: …) and packages/runtime/test/config.test.ts.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { migrate } from '@vault/db';
+import { bootToExit, freePort, freshDatabase, startService, type ExitedService, type TestDatabase } from '@vault/testkit';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const PASSWORD = 'hunter2-secret';
+const APPS = [
+  ['metering', 'METERING_PORT'],
+  ['invoicing', 'INVOICING_PORT'],
+  ['cc-forms', 'CC_FORMS_PORT'],
+  ['gateway-sandbox', 'GATEWAY_PORT'],
+] as const;
+const LONG = { timeout: 60_000 };
+
+let db: TestDatabase;
+before(async () => {
+  db = await freshDatabase('booterr');
+  // Every app's schema, so an app that does boot finds what it reads (invoicing reads metering's views).
+  for (const [schema, dir] of [
+    ['metering', 'metering'],
+    ['cc_forms', 'cc-forms'],
+    ['invoicing', 'invoicing'],
+    ['gateway_sandbox', 'gateway-sandbox'],
+  ]) {
+    await migrate(db.pool, schema!, `${root}services/${dir}/migrations`);
+  }
+});
+after(() => db?.drop());
+
+/** Exit non-zero with one error line, naming `variable` and each of `says`; no stack, no password. */
+function assertOneClearLine(run: ExitedService, variable: string, ...says: (string | RegExp)[]): string {
+  const all = run.lines.join('\n');
+  assert.notEqual(run.status, 0, all);
+  const errors = run.lines.filter((l) => /\bat=error\b/.test(l));
+  assert.equal(errors.length, 1, `exactly one error line:\n${all}`);
+  const line = errors[0]!;
+  assert.match(line, /^app=\S+ at=error event=(config\.invalid|boot\.failed) /, line);
+  assert.ok(line.includes(`${variable}: `), `names ${variable}: ${line}`);
+  for (const s of says) {
+    if (typeof s === 'string') assert.ok(line.includes(s), `says ${s}: ${line}`);
+    else assert.match(line, s);
+  }
+  assert.ok(!run.lines.some((l) => /^\s+at /.test(l)), `no stack trace:\n${all}`);
+  assert.ok(!all.includes(PASSWORD), 'never the password');
+  assert.ok(!run.lines.some((l) => l.includes('event=app.listening')), 'it never listened');
+  return line;
+}
+
+describe('a DATABASE_URL that is malformed or does not answer stops every app, naming it and the host:port', { concurrency: 4 }, () => {
+  for (const [app, portVariable] of APPS) {
+    const env = async () => ({ HOST: '127.0.0.1', [portVariable]: String(await freePort()), KAFKA_BROKERS: '' });
+
+    test(`${app}: malformed (not a URL, no host, another scheme) is config.invalid before anything else`, LONG, async () => {
+      for (const [url, problem] of [
+        ['not a url', 'not a URL'],
+        ['postgres://', 'no host'],
+        [`mysql://vault:${PASSWORD}@db:3306/vault`, 'the scheme must be postgres://'],
+      ] as const) {
+        const run = await bootToExit(app, { ...(await env()), DATABASE_URL: url });
+        const line = assertOneClearLine(run, 'DATABASE_URL', problem);
+        assert.match(line, /event=config\.invalid/);
+        assert.equal(run.status, 1);
+      }
+    });
+
+    test(`${app}: a host that does not resolve, and a port where nothing listens`, LONG, async () => {
+      const unresolved = await bootToExit(app, { ...(await env()), DATABASE_URL: `postgres://vault:${PASSWORD}@db.invalid:5432/vault` });
+      assertOneClearLine(
+        unresolved,
+        'DATABASE_URL',
+        'variable=DATABASE_URL',
+        'cannot reach PostgreSQL at db.invalid:5432',
+        /does not resolve \(getaddrinfo (ENOTFOUND|EAI_AGAIN)\)/,
+      );
+      const closed = await freePort();
+      const refused = await bootToExit(app, { ...(await env()), DATABASE_URL: `postgres://vault:${PASSWORD}@127.0.0.1:${closed}/vault` });
+      assertOneClearLine(refused, 'DATABASE_URL', `cannot reach PostgreSQL at 127.0.0.1:${closed}: connection refused`);
+    });
+  }
+});
+
+describe('a port already in use stops every app, naming its port variable and the port', { concurrency: 4 }, () => {
+  const servers: Server[] = [];
+  after(() => {
+    for (const s of servers) s.close();
+  });
+
+  for (const [app, portVariable] of APPS) {
+    test(`${app}: ${portVariable} in use`, LONG, async () => {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const taken = (server.address() as { port: number }).port;
+      const run = await bootToExit(app, {
+        DATABASE_URL: db.url,
+        HOST: '127.0.0.1',
+        KAFKA_BROKERS: '',
+        [portVariable]: String(taken),
+        // invoicing registers no webhook endpoint on a gateway that is not there.
+        GATEWAY_WEBHOOK_SECRET: 'whsec_boot_errors',
+      });
+      assertOneClearLine(run, portVariable, `variable=${portVariable}`, `port ${taken} is already in use on 127.0.0.1`);
+    });
+  }
+});
+
+describe('invoicing: a bad PRICE_BOOK stops it before any migration', { concurrency: 3 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'price-book-'));
+  const files = {
+    missing: [join(dir, 'nowhere.json'), 'no such file'],
+    'not JSON': [join(dir, 'broken.json'), 'not JSON ('],
+    'a bad field': [join(dir, 'bad-field.json'), 'products.dyno:basic'],
+  } as const;
+  writeFileSync(files['not JSON'][0], '{"currency": "USD", ');
+  writeFileSync(files['a bad field'][0], JSON.stringify({ currency: 'USD', products: { 'dyno:basic': 7 } }));
+
+  for (const [what, [path, says]] of Object.entries(files)) {
+    test(`${what}: config.invalid naming PRICE_BOOK and the file, and no invoicing schema in a fresh database`, LONG, async () => {
+      const fresh = await freshDatabase('pricebook');
+      try {
+        const run = await bootToExit('invoicing', {
+          DATABASE_URL: fresh.url,
+          HOST: '127.0.0.1',
+          INVOICING_PORT: String(await freePort()),
+          PRICE_BOOK: path,
+        });
+        const line = assertOneClearLine(run, 'PRICE_BOOK', `price book ${path}: ${says}`);
+        assert.match(line, /event=config\.invalid/);
+        assert.ok(!run.lines.some((l) => /db\.migrated|postgres\./.test(l)), 'nothing migrated');
+        const { rows } = await fresh.pool.query(`select schema_name from information_schema.schemata where schema_name = 'invoicing'`);
+        assert.deepEqual(rows, []);
+      } finally {
+        await fresh.drop();
+      }
+    });
+  }
+});
+
+describe('metering: KAFKA_BROKERS that does not answer stops it within seconds, naming the variable and the brokers', {
+  concurrency: 2,
+}, () => {
+  test('connection refused, and a host that does not resolve', LONG, async () => {
+    const closed = await freePort();
+    for (const [brokers, says] of [
+      [`127.0.0.1:${closed}`, `127.0.0.1:${closed} connection refused`],
+      ['kafka.invalid:9092', /kafka\.invalid:9092 host does not resolve/],
+    ] as const) {
+      const run = await bootToExit('metering', {
+        DATABASE_URL: db.url,
+        HOST: '127.0.0.1',
+        METERING_PORT: String(await freePort()),
+        KAFKA_BROKERS: brokers,
+      });
+      assertOneClearLine(run, 'KAFKA_BROKERS', 'variable=KAFKA_BROKERS', `cannot reach Kafka at ${brokers}`, says);
+      assert.ok(run.ms < 20_000, `bounded: exited after ${run.ms} ms`);
+    }
+  });
+});
+
+describe("an app never fails on another app's variable", () => {
+  test('a bad PAYMENT_RETRY_SCHEDULE: metering boots and is healthy, invoicing refuses it naming it', LONG, async () => {
+    const env = {
+      DATABASE_URL: db.url,
+      HOST: '127.0.0.1',
+      KAFKA_BROKERS: '',
+      PAYMENT_RETRY_SCHEDULE: 'every day',
+      ADMIN_TOKEN: 'boot-errors-admin',
+    };
+    const metering = await startService('metering', { ...env, METERING_PORT: String(await freePort()) });
+    try {
+      const res = await fetch(`${metering.url}/health`);
+      assert.deepEqual([res.status, await res.json()], [200, { status: 'ok' }]);
+    } finally {
+      await metering.kill('SIGTERM');
+    }
+    const invoicing = await bootToExit('invoicing', { ...env, INVOICING_PORT: String(await freePort()) });
+    assertOneClearLine(invoicing, 'PAYMENT_RETRY_SCHEDULE', 'event=config.invalid', 'expected comma-separated ISO-8601 durations');
+  });
+});
