@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { gatewayConfig } from '@vault/gateway';
-import { APP_SETTINGS, parseConfig, VaultSettings } from '@vault/runtime';
+import { parseConfig } from '@vault/runtime';
+import { APP_SETTINGS, VaultSettings } from '../scripts/cli/vault-settings.ts';
 
 const root = new URL('../', import.meta.url);
 const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }) as {

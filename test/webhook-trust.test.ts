@@ -24,9 +24,12 @@ describe('a payment that is not the invoice\'s own (real sandbox and invoicing a
       CHARGE_EVERY_SECONDS: '0.2',
       ADMIN_TOKEN: 'admin-token-webhook-trust-0123456789abcdef',
     });
+    // A card that is always declined: charging makes its PaymentIntent, then the invoice past_due.
+    await putCard(w, 'acct-trust', '4000000000000341');
     await insertInvoice(w.db.pool, { id: 'trust-target', account: 'acct-trust', total: '214.16' });
-    // No card on file: charging makes it past_due.
     await eventually('past_due', async () => (await statuses(w.db.pool))['trust-target'] === 'past_due');
+    const declined = await w.db.pool.query(`select 1 from gateway_sandbox.charges where status = 'failed'`);
+    assert.equal(declined.rowCount, 2, 'the first attempt and its one retry were declined');
   });
   after(async () => {
     await app?.kill('SIGTERM');

@@ -1,7 +1,7 @@
 import { createBus, type Bus } from '@vault/bus';
 import { migrate, type Database } from '@vault/db';
 import { DEFAULT_PARTITIONS } from '@vault/metering/publish';
-import type { VaultSettings } from '@vault/runtime';
+import type { VaultSettings } from './vault-settings.ts';
 import { APPS } from './apps.ts';
 import { openCliDatabase } from './settings.ts';
 

@@ -1,6 +1,7 @@
 import { openDatabase, type Database } from '@vault/db';
 import { CliUsageError, describeExport, parseExportArgs, runExport } from '@vault/invoicing/cli';
-import { createLogger, type VaultSettings } from '@vault/runtime';
+import { createLogger } from '@vault/runtime';
+import type { VaultSettings } from './vault-settings.ts';
 import { parseCommand, UsageError, usageOf, type AnySpec, type CommandSpec } from './command.ts';
 import { cliSettings } from './settings.ts';
 

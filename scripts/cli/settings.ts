@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { openDatabase, type Database } from '@vault/db';
-import { createLogger, loadDotEnv, parseConfig, VaultSettings, type Logger } from '@vault/runtime';
+import { createLogger, loadDotEnv, parseConfig, type Logger } from '@vault/runtime';
+import { VaultSettings } from './vault-settings.ts';
 
 /** The CLI's configuration: the same variables, parsed the same way as the apps'. */
 export function cliSettings(): VaultSettings {
@@ -19,6 +20,6 @@ export function openCliDatabase(settings: VaultSettings): Promise<Database> {
   });
 }
 
-export function vaultPath(settings: VaultSettings, ...parts: string[]): string {
+export function vaultPath(settings: { VAULT_HOME: string }, ...parts: string[]): string {
   return join(settings.VAULT_HOME, ...parts);
 }

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
-import { parseConfig, VaultSettings } from '@vault/runtime';
+import { loadDotEnv, parseConfig } from '@vault/runtime';
+import { bootVariables, busVariables, optionalString } from '@vault/runtime/variables';
+import { z } from 'zod';
+import { VaultSettings } from './vault-settings.ts';
 import { APPS, pickApps, type AppEntry } from './apps.ts';
 import { defineCommand, parseCommand, UsageError, usageOf } from './command.ts';
 import type { DemoContext } from './demo.ts';
 import { ProcessTree } from './process-tree.ts';
-import { cliLog, cliSettings, vaultPath } from './settings.ts';
+import { cliLog, vaultPath } from './settings.ts';
 
 /** What each app is for, on its line of the start banner. */
 const SERVES: Record<string, string> = {
@@ -36,6 +39,13 @@ export const startSpec = defineCommand({
   positionals: Infinity,
 });
 
+const StartSettings = z.object({ ...bootVariables, ...busVariables, ADMIN_TOKEN: optionalString });
+
+function startSettings(): z.infer<typeof StartSettings> {
+  loadDotEnv();
+  return parseConfig(StartSettings);
+}
+
 function parseStartArgs(args: string[]): StartOptions {
   const { values, positionals } = parseCommand(startSpec, args);
   if (values.demo && values['no-demo']) throw new UsageError('start: give --demo or --no-demo, not both', usageOf(startSpec));
@@ -52,7 +62,9 @@ function parseStartArgs(args: string[]): StartOptions {
  */
 export async function startCommand(args: string[]): Promise<number> {
   const options = parseStartArgs(args);
-  const settings = cliSettings();
+  // Only what starting needs: each app parses its own variables, so one app's bad
+  // variable stops that app alone, never `vault start` of another.
+  const settings = startSettings();
   const { apps } = options;
   const env: NodeJS.ProcessEnv = { ...process.env };
   let postgres: EmbeddedServer | undefined;

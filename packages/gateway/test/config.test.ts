@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseConfig, VaultSettings } from '@vault/runtime';
+import { GatewaySettings, parseConfig } from '@vault/runtime/variables';
 import { gatewayConfig, GatewayConfigError, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY } from '../src/index.ts';
 
-const config = (env: Record<string, string>) => gatewayConfig(parseConfig(VaultSettings, env));
+const config = (env: Record<string, string>) => gatewayConfig(parseConfig(GatewaySettings, env));
 
 describe('gateway configuration', () => {
   test('unset: the local sandbox on GATEWAY_PORT with its own keys, its Stripe.js at /v3/', () => {

@@ -2,7 +2,6 @@ export * from './logfmt.ts';
 export * from './log.ts';
 export * from './env.ts';
 export * from './variables.ts';
-export * from './settings.ts';
 export * from './http.ts';
 export * from './query.ts';
 export * from './health.ts';

@@ -1,7 +1,7 @@
 // Invoicing's configuration: the variables it reads, and only those, plus what
 // it derives from them (the price book, the gateway), all checked at boot
-// before the database is touched. Imports only leaf modules: @vault/runtime's
-// VaultSettings (the CLI's) gathers this schema.
+// before the database is touched. Imports only leaf modules: the CLI's
+// VaultSettings (scripts/cli/vault-settings.ts) gathers this schema.
 import { z } from 'zod';
 import type { PriceBook } from '@vault/contracts';
 import { gatewayConfig, type GatewayConfig } from '@vault/gateway/config';

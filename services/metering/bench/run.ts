@@ -9,7 +9,8 @@ import pg from 'pg';
 import { z } from 'zod';
 import { createKafkaBus } from '@vault/bus';
 import { migrate } from '@vault/db';
-import { loadDotEnv, parseConfig, VaultSettings } from '@vault/runtime';
+import { loadDotEnv, parseConfig } from '@vault/runtime';
+import { MeteringSettings } from '../src/config.ts';
 import { DEFAULT_PARTITIONS } from '../src/consume.ts';
 import { benchInfra } from './infra.ts';
 import { latencies, percentile, type Curve } from './latency.ts';
@@ -34,7 +35,7 @@ if (!parsed.success) {
 }
 const opts = parsed.data;
 loadDotEnv();
-const settings = parseConfig(VaultSettings);
+const settings = parseConfig(MeteringSettings);
 const say = (line: string) => console.log(line);
 const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} events/s`;
 

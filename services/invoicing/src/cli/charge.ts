@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import type { Logger, VaultSettings } from '@vault/runtime';
+import type { Logger } from '@vault/runtime';
+import type { InvoicingSettings } from '../config.ts';
 import { chargePass, type PassReport } from '../charging/charger.ts';
 import { chargingConfig } from '../charging/config.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
@@ -9,7 +10,7 @@ import { CliUsageError } from './usage.ts';
 /** What `vault` gives a command of invoicing's: the database, settings, log, and where its lines go. */
 export interface CommandContext {
   pool: pg.Pool;
-  settings: VaultSettings;
+  settings: InvoicingSettings;
   log: Logger;
   out: (line: string) => void;
 }

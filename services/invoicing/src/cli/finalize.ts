@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import type { Logger, VaultSettings } from '@vault/runtime';
+import type { Logger } from '@vault/runtime';
+import type { InvoicingSettings } from '../config.ts';
 import { createBilling } from '../billing.ts';
 import { NotDueError } from '../finalize.ts';
 import { loadPriceBook } from '../price-book-file.ts';
@@ -13,7 +14,7 @@ import { CliUsageError, periodOption } from './usage.ts';
  */
 export async function finalizeCommand(
   args: string[],
-  ctx: { pool: pg.Pool; settings: VaultSettings; log: Logger; out: (line: string) => void },
+  ctx: { pool: pg.Pool; settings: InvoicingSettings; log: Logger; out: (line: string) => void },
 ): Promise<number> {
   let parsed;
   try {

@@ -1,5 +1,6 @@
 // VaultSettings: every variable any app or the `vault` command reads, for the
-// command alone (it starts, migrates and drives every app). Each app parses
+// command alone (it starts, migrates and drives every app); it lives here, in
+// the CLI, because only the CLI may know every app. Each app parses
 // only its own schema (services/<app>/src/config.ts), so one app's bad
 // variable never stops another; this merge only gathers them.
 import { z } from 'zod';
@@ -7,7 +8,7 @@ import { CcFormsSettings } from '@vault/cc-forms/config';
 import { GatewaySandboxSettings } from '@vault/gateway-sandbox/config';
 import { InvoicingSettings } from '@vault/invoicing/config';
 import { MeteringSettings } from '@vault/metering/config';
-import { blankToUndefined, port } from './config.ts';
+import { blankToUndefined, port } from '@vault/runtime/variables';
 
 /** The variables only the `vault` command reads. */
 export const cliVariables = {

@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { APP_SETTINGS, cliVariables, ConfigError, isoDurationSeconds, parseConfig, VaultSettings } from '../src/index.ts';
+import { ConfigError, isoDurationSeconds, parseConfig } from '@vault/runtime';
+import { APP_SETTINGS, cliVariables, VaultSettings } from '../scripts/cli/vault-settings.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
 
 describe('configuration', () => {
   test('an empty environment gives the documented defaults', () => {
