@@ -14,8 +14,8 @@ import { deadlocksIn, freePort, startService, type RunningService } from '@vault
 import { chargePass, type PassReport } from '../services/invoicing/src/charging/charger.ts';
 import { chargeGateway } from '../services/invoicing/src/charging/gateway-calls.ts';
 import { parsePeriod } from '../services/invoicing/src/domain/period.ts';
-import { finalizePeriod } from '../services/invoicing/src/finalize.ts';
-import { loadPriceBook } from '../services/invoicing/src/price-book-file.ts';
+import { finalizePeriod } from '../services/invoicing/src/billing/finalize.ts';
+import { loadPriceBook } from '../services/invoicing/src/billing/price-book-file.ts';
 import { seedOwners, seedUsage } from '../services/invoicing/test/seed.ts';
 import { chargingWorld, customerOf, gatewayRecord, putCard, type ChargingWorld } from './charging-harness.ts';
 

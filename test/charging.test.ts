@@ -7,8 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually, freePort, startService, vault } from '@vault/testkit';
 import { invoicingRoutes } from '../services/invoicing/src/app.ts';
-import { createBilling } from '../services/invoicing/src/billing.ts';
-import { loadPriceBook } from '../services/invoicing/src/price-book-file.ts';
+import { createBilling } from '../services/invoicing/src/billing/service.ts';
+import { loadPriceBook } from '../services/invoicing/src/billing/price-book-file.ts';
 import { chargingWorld, customerOf, gatewayRecord, insertInvoice, putCard, statuses, type ChargingWorld } from './charging-harness.ts';
 
 const ADMIN = 'admin-token-charging-e2e';

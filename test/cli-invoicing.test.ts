@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { freshDatabase, vault, type TestDatabase } from '@vault/testkit';
-import { lookupToken } from '../services/invoicing/src/auth/tokens.ts';
+import { lookupToken } from '../services/invoicing/src/access/tokens.ts';
 import { parseCsv, unguardText } from '../services/invoicing/src/exports/csv.ts';
 
 describe('the vault command for invoicing', () => {

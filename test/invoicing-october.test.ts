@@ -8,9 +8,9 @@ import { DateTime } from 'luxon';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually, vault } from '@vault/testkit';
 import { invoicingRoutes } from '../services/invoicing/src/app.ts';
-import { createBilling } from '../services/invoicing/src/billing.ts';
+import { createBilling } from '../services/invoicing/src/billing/service.ts';
 import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
-import { loadPriceBook } from '../services/invoicing/src/price-book-file.ts';
+import { loadPriceBook } from '../services/invoicing/src/billing/price-book-file.ts';
 import { ADMIN, AUTH, exampleText, startMetering, stats, type Metering } from '../services/metering/test/harness.ts';
 
 const expected = JSON.parse(exampleText('october-invoices.json')) as { account_id: string; lines: object[] }[];

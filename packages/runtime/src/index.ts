@@ -8,3 +8,4 @@ export * from './health.ts';
 export * from './boot-errors.ts';
 export * from './app-main.ts';
 export * from './auth.ts';
+export * from './loop.ts';

@@ -15,7 +15,7 @@ import {
   port,
   positiveNumber,
 } from '@vault/runtime/variables';
-import { loadPriceBook } from './price-book-file.ts';
+import { loadPriceBook } from './billing/price-book-file.ts';
 
 export const InvoicingSettings = z.object({
   ...bootVariables,

@@ -1,12 +1,12 @@
 // The invoicing process: `vault start invoicing` (Procfile) runs this file.
 import { resolveAdminToken, runApp } from '@vault/runtime';
 import { invoicingRoutes } from './app.ts';
-import { createBilling } from './billing.ts';
+import { createBilling } from './billing/service.ts';
 import { chargingConfig } from './charging/config.ts';
 import { startChargeLoop } from './charging/schedule.ts';
 import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
 import { invoicingConfig } from './config.ts';
-import { startSchedule } from './schedule.ts';
+import { startSchedule } from './billing/schedule.ts';
 
 await runApp({
   name: 'invoicing',

@@ -8,10 +8,10 @@ import { DateTime } from 'luxon';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { invoicingRoutes } from '../src/app.ts';
-import { createToken } from '../src/auth/tokens.ts';
-import { createBilling } from '../src/billing.ts';
+import { createToken } from '../src/access/tokens.ts';
+import { createBilling } from '../src/billing/service.ts';
 import { invoiceId } from '../src/domain/invoice.ts';
-import { loadPriceBook } from '../src/price-book-file.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
 
 const ADMIN = 'access-admin-token';

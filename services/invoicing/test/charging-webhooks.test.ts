@@ -5,9 +5,9 @@ import { gatewayClient } from '@vault/gateway';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { invoicingRoutes } from '../src/app.ts';
-import { createBilling } from '../src/billing.ts';
+import { createBilling } from '../src/billing/service.ts';
 import { ensureWebhookEndpoint, webhookUrl } from '../src/charging/webhook-endpoint.ts';
-import { loadPriceBook } from '../src/price-book-file.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, statusOf } from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-webhook-tests';

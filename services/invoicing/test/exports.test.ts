@@ -5,11 +5,11 @@ import pg from 'pg';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually, type TestDatabase } from '@vault/testkit';
 import { invoicingRoutes } from '../src/app.ts';
-import { createToken } from '../src/auth/tokens.ts';
-import type { Billing } from '../src/billing-types.ts';
+import { createToken } from '../src/access/tokens.ts';
+import type { Billing } from '../src/billing/types.ts';
 import { Money } from '../src/domain/money.ts';
 import { csvField, csvRecord, exportCsv, parseCsv, unguardText, type ExportKind } from '../src/exports/index.ts';
-import { loadPriceBook } from '../src/price-book-file.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { billingDatabase } from './seed.ts';
 
 // Finalized invoices as fixture rows, inserted directly (finalizing is billing's

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { DEFAULT_PRICE_BOOK, loadPriceBook } from '../src/price-book-file.ts';
+import { DEFAULT_PRICE_BOOK, loadPriceBook } from '../src/billing/price-book-file.ts';
 
 describe('the price book', () => {
   test('the shipped default is the spec\'s price book, unchanged', () => {

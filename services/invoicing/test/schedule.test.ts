@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { DateTime } from 'luxon';
 import { memoryLogger } from '@vault/runtime';
 import { eventually, type TestDatabase } from '@vault/testkit';
-import { createBilling } from '../src/billing.ts';
-import { loadPriceBook } from '../src/price-book-file.ts';
-import { dueMonths, startSchedule } from '../src/schedule.ts';
+import { createBilling } from '../src/billing/service.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
+import { dueMonths, startSchedule } from '../src/billing/schedule.ts';
 import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
 
 describe('the finalize schedule inside the service', () => {

@@ -5,10 +5,10 @@ import { DateTime } from 'luxon';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { invoicingRoutes } from '../src/app.ts';
-import { createToken } from '../src/auth/tokens.ts';
-import { createBilling } from '../src/billing.ts';
-import type { Billing, FinalizeReport } from '../src/billing-types.ts';
-import { loadPriceBook } from '../src/price-book-file.ts';
+import { createToken } from '../src/access/tokens.ts';
+import { createBilling } from '../src/billing/service.ts';
+import type { Billing, FinalizeReport } from '../src/billing/types.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
 
 /** "Now" for billing: November is running, October is past its 72 h grace. */

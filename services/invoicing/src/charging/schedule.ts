@@ -1,3 +1,4 @@
+import { startLoop, type Loop } from '@vault/runtime';
 import { chargePass, type ChargerDeps } from './charger.ts';
 import { ensureWebhookEndpoint } from './webhook-endpoint.ts';
 
@@ -12,42 +13,22 @@ export interface ChargeLoopDeps extends ChargerDeps {
  * (until it succeeds), then a pass; the next pass starts `everyMs` after one
  * ends, so passes never pile up behind a slow gateway.
  */
-export function startChargeLoop(deps: ChargeLoopDeps): { stop(): Promise<void> } {
-  let stopped = false;
+export function startChargeLoop(deps: ChargeLoopDeps): Loop {
   let registered = deps.webhookUrl === undefined;
-  let wake: () => void = () => {};
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => (clearTimeout(timer), resolve());
-    });
-  const tick = async () => {
-    if (!registered) {
-      try {
-        await ensureWebhookEndpoint(deps.pool, deps.gateway, deps.webhookUrl!, deps.log);
-        registered = true;
-      } catch (err) {
-        deps.log.error('webhook_endpoint.failed', err);
+  return startLoop({
+    everyMs: deps.everyMs,
+    async tick() {
+      if (!registered) {
+        try {
+          await ensureWebhookEndpoint(deps.pool, deps.gateway, deps.webhookUrl!, deps.log);
+          registered = true;
+        } catch (err) {
+          deps.log.error('webhook_endpoint.failed', err);
+        }
       }
-    }
-    try {
       await chargePass(deps);
-    } catch (err) {
-      // Crash-only: whatever this pass recorded stands; the next one goes on from it.
-      deps.log.error('charging.pass_failed', err);
-    }
-  };
-  const loop = (async () => {
-    while (!stopped) {
-      await tick();
-      if (!stopped) await sleep(deps.everyMs);
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      wake();
-      await loop;
     },
-  };
+    // Crash-only: whatever this pass recorded stands; the next one goes on from it.
+    onError: (err) => deps.log.error('charging.pass_failed', err),
+  });
 }

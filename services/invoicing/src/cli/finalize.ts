@@ -2,9 +2,9 @@ import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { InvoicingSettings } from '../config.ts';
-import { createBilling } from '../billing.ts';
-import { NotDueError } from '../finalize.ts';
-import { loadPriceBook } from '../price-book-file.ts';
+import { createBilling } from '../billing/service.ts';
+import { NotDueError } from '../billing/finalize.ts';
+import { loadPriceBook } from '../billing/price-book-file.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError, periodOption } from './usage.ts';
 

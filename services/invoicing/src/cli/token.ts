@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { Id } from '@vault/contracts';
-import { createToken, type TokenGrant } from '../auth/tokens.ts';
+import { createToken, type TokenGrant } from '../access/tokens.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
 

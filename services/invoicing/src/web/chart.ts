@@ -1,7 +1,7 @@
 // The usage-per-day bar chart: inline SVG, no script, readable by a screen
 // reader (a title and description for the chart, a title on every bar).
 import { html, type Html } from '@vault/web';
-import type { UsageDay } from '../billing-types.ts';
+import type { UsageDay } from '../billing/types.ts';
 import { money } from './html.ts';
 
 const WIDTH = 720;

@@ -2,7 +2,7 @@
 // usage per day as a chart, and the projected month-end amount.
 import type { Hold, Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
-import type { UsageDay } from '../../billing-types.ts';
+import type { UsageDay } from '../../billing/types.ts';
 import { parsePeriod } from '../../domain/period.ts';
 import { usageChart } from '../chart.ts';
 import { layout, monthName, money } from '../html.ts';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { RequiredPeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
-import type { InvoicingDeps } from '../app.ts';
-import { isStaff } from '../auth/tokens.ts';
-import { EXPORT_KINDS, exportStream } from '../exports/index.ts';
+import type { InvoicingDeps } from '../deps.ts';
+import { isStaff } from '../access/tokens.ts';
+import { EXPORT_KINDS, exportStream } from './index.ts';
 
 /**
  * Finance's CSV exports of one period's finalized invoices and their lines

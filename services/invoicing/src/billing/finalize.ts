@@ -3,12 +3,12 @@ import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
 import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
-import type { FinalizeReport } from './billing-types.ts';
+import type { FinalizeReport } from './types.ts';
 import { computeDrafts } from './compute-drafts.ts';
-import { dueAt, invoiceNumber } from './domain/invoice.ts';
-import { sumCents } from './domain/money.ts';
-import type { Period } from './domain/period.ts';
-import { insertInvoices, type NewInvoice } from './store/invoices.ts';
+import { dueAt, invoiceNumber } from '../domain/invoice.ts';
+import { sumCents } from '../domain/money.ts';
+import type { Period } from '../domain/period.ts';
+import { insertInvoices, type NewInvoice } from './invoice-store.ts';
 
 /** Asked to finalize a month whose grace period has not passed. */
 export class NotDueError extends Error {}

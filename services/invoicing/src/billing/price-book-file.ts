@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { PriceBook } from '@vault/contracts';
 
 /** The price book the project ships (a copy of shared/spec/price-book.json). */
-export const DEFAULT_PRICE_BOOK = fileURLToPath(new URL('../data/price-book.json', import.meta.url));
+export const DEFAULT_PRICE_BOOK = fileURLToPath(new URL('../../data/price-book.json', import.meta.url));
 
 const READ_ERRORS: Record<string, string> = {
   ENOENT: 'no such file',

@@ -1,9 +1,9 @@
 import { DateTime } from 'luxon';
 import type pg from 'pg';
-import type { Logger } from '@vault/runtime';
-import type { Billing } from './billing-types.ts';
-import { dueAt } from './domain/invoice.ts';
-import { nextPeriod, periodContaining, type Period } from './domain/period.ts';
+import { startLoop, type Logger, type Loop } from '@vault/runtime';
+import type { Billing } from './types.ts';
+import { dueAt } from '../domain/invoice.ts';
+import { nextPeriod, periodContaining, type Period } from '../domain/period.ts';
 
 export interface ScheduleDeps {
   pool: pg.Pool;
@@ -30,35 +30,21 @@ export async function dueMonths(pool: pg.Pool, graceHours: number, now: DateTime
   return months;
 }
 
-/** The in-service schedule: every `everyMs`, finalize each due month, oldest first. */
-export function startSchedule(deps: ScheduleDeps): { stop(): Promise<void> } {
+/** The in-service schedule: a second after boot, then `everyMs` after each tick, finalize each due month, oldest first. */
+export function startSchedule(deps: ScheduleDeps): Loop {
   const now = deps.now ?? (() => DateTime.utc());
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const tick = async () => {
-    try {
+  return startLoop({
+    firstAfterMs: 1_000,
+    everyMs: deps.everyMs,
+    async tick(running) {
       const due = await dueMonths(deps.pool, deps.graceHours, now());
       for (const month of due) {
-        if (stopped) return;
+        if (running.stopped()) return;
         await deps.billing.finalize(month.key);
       }
       deps.log.info('invoicing.schedule_tick', { 'count#invoicing.months_due': due.length });
-    } catch (err) {
-      // Crash-only: the next tick redoes whatever this one did not finish.
-      deps.log.error('invoicing.schedule_failed', err as Error);
-    }
-  };
-  const run = () => {
-    running = running.then(tick);
-  };
-  const first = setTimeout(run, 1_000);
-  const timer = setInterval(run, deps.everyMs);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(first);
-      clearInterval(timer);
-      await running;
     },
-  };
+    // Crash-only: the next tick redoes whatever this one did not finish.
+    onError: (err) => deps.log.error('invoicing.schedule_failed', err),
+  });
 }

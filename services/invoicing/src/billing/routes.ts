@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { HoldList, Invoice, InvoiceList, PeriodQuery, RequiredPeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
-import type { InvoicingDeps } from '../app.ts';
-import { canSeeAccount } from '../auth/tokens.ts';
+import type { InvoicingDeps } from '../deps.ts';
+import { canSeeAccount } from '../access/tokens.ts';
 
 const AccountParams = z.object({ account_id: z.string().min(1).max(128) });
 const InvoiceParams = z.object({ id: z.string().min(1).max(128) });

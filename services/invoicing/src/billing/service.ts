@@ -2,14 +2,14 @@ import { DateTime } from 'luxon';
 import type pg from 'pg';
 import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
-import type { Billing, UsageDay } from './billing-types.ts';
+import type { Billing, UsageDay } from './types.ts';
 import { computeDrafts } from './compute-drafts.ts';
-import { publicInvoice } from './domain/invoice.ts';
-import { Money, monthsOf, toCents } from './domain/money.ts';
-import { parsePeriod, periodContaining, type Period } from './domain/period.ts';
+import { publicInvoice } from '../domain/invoice.ts';
+import { Money, monthsOf, toCents } from '../domain/money.ts';
+import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
 import { finalizePeriod } from './finalize.ts';
-import { finalizedInvoice, finalizedInvoices } from './store/invoices.ts';
-import { readDailyUsage } from './store/line-usage.ts';
+import { finalizedInvoice, finalizedInvoices } from './invoice-store.ts';
+import { readDailyUsage } from './line-usage.ts';
 
 export interface BillingDeps {
   pool: pg.Pool;

@@ -1,12 +1,12 @@
 import type pg from 'pg';
 import type { Hold, PriceBook } from '@vault/contracts';
-import { draftInvoice, unpricedHolds, type DraftInvoice } from './domain/invoice.ts';
-import { adjustmentLines, chargedSoFar, priceLines, type PricedLine } from './domain/lines.ts';
-import { parsePeriod, type Period } from './domain/period.ts';
-import { readHolds } from './store/holds.ts';
-import { chargedLines, finalizedAccounts, lateCandidates } from './store/invoices.ts';
-import { readLineUsage } from './store/line-usage.ts';
-import { LATE_MARGIN_INTERVAL } from './store/sql.ts';
+import { draftInvoice, unpricedHolds, type DraftInvoice } from '../domain/invoice.ts';
+import { adjustmentLines, chargedSoFar, priceLines, type PricedLine } from '../domain/lines.ts';
+import { parsePeriod, type Period } from '../domain/period.ts';
+import { readHolds } from './holds.ts';
+import { chargedLines, finalizedAccounts, lateCandidates } from './invoice-store.ts';
+import { readLineUsage } from './line-usage.ts';
+import { LATE_MARGIN_INTERVAL } from './sql.ts';
 
 export interface DraftScope {
   period: Period;

@@ -1,0 +1,17 @@
+// What invoicing's features are given at boot (main.ts builds it, app.ts hands
+// it to each feature's routes). Features import this type, never app.ts.
+import type pg from 'pg';
+import type { PriceBook } from '@vault/contracts';
+import type { Gateway } from '@vault/gateway';
+import type { Logger } from '@vault/runtime';
+import type { Billing } from './billing/types.ts';
+
+export interface InvoicingDeps {
+  pool: pg.Pool;
+  billing: Billing;
+  prices: PriceBook;
+  adminToken: string;
+  log: Logger;
+  /** The gateway's webhooks (`POST /v1/gateway/webhooks`); the app always has them, route tests may not. */
+  webhooks?: { verifier: Gateway['webhooks']; secret: string | undefined };
+}
