@@ -27,8 +27,8 @@ import {
   type SupervisedService,
   type TestDatabase,
 } from '@vault/testkit';
-import { applyMessages } from '../services/metering/src/store/apply-messages.ts';
-import { readCounters } from '../services/metering/src/store/reports.ts';
+import { applyMessages } from '../services/metering/src/consumer/apply-messages.ts';
+import { readCounters } from '../services/metering/src/reports/store.ts';
 import { batches, batchesBefore, faultEvents, type EventSet } from './faults/events.ts';
 import { startGatewayProxy, type GatewayProxy } from './faults/gateway-proxy.ts';
 import { ownKafka, ownPostgres, type OwnKafka, type OwnPostgres } from './faults/infra.ts';

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { migrate } from '@vault/db';
+import { migrate, withTransaction, type TransactionLog } from '@vault/db';
 import type { Bus, ConsumeOptions, Consumer, OutgoingMessage } from './bus.ts';
 import { BUS_CHANNEL, EmbeddedConsumer } from './embedded-consumer.ts';
 import { partitionFor } from './partitioner.ts';
@@ -18,6 +18,7 @@ export interface EmbeddedBusOptions {
 /** The embedded bus: a durable log in PostgreSQL, for when there is no Kafka. */
 export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Bus> {
   await migrate(opts.pool, BUS_SCHEMA, MIGRATIONS);
+  const retries: TransactionLog = { warn: (event, fields = {}) => opts.log?.(event, Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]))) };
   const partitionCounts = new Map<string, number>();
   const consumers = new Set<Consumer>();
 
@@ -47,21 +48,17 @@ export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Bus> 
     async publish(topic, messages) {
       if (messages.length === 0) return;
       const byPartition = groupByPartition(messages, await partitionsOf(topic));
-      const client = await opts.pool.connect();
-      try {
-        await client.query('begin');
-        // Partitions in ascending order: two publishers never deadlock.
-        for (const [partition, batch] of [...byPartition].sort((a, b) => a[0] - b[0])) {
-          await appendToPartition(client, topic, partition, batch);
-        }
-        await client.query('select pg_notify($1, $2)', [BUS_CHANNEL, topic]);
-        await client.query('commit');
-      } catch (err) {
-        await client.query('rollback').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+      await withTransaction(
+        opts.pool,
+        async (client) => {
+          // Partitions in ascending order: two publishers never deadlock.
+          for (const [partition, batch] of [...byPartition].sort((a, b) => a[0] - b[0])) {
+            await appendToPartition(client, topic, partition, batch);
+          }
+          await client.query('select pg_notify($1, $2)', [BUS_CHANNEL, topic]);
+        },
+        { name: 'bus.publish', log: retries },
+      );
     },
     async consume(options: ConsumeOptions) {
       const consumer = new EmbeddedConsumer({

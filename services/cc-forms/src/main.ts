@@ -4,7 +4,7 @@ import { gatewayClient } from '@vault/gateway';
 import { runApp } from '@vault/runtime';
 import { ccFormsRoutes } from './app.ts';
 import { ccFormsConfig } from './config.ts';
-import { sdkCardGateway } from './gateway/cards.ts';
+import { sdkCardGateway } from './cards/gateway.ts';
 
 await runApp({
   name: 'cc-forms',

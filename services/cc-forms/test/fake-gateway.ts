@@ -3,7 +3,7 @@
 // what cc-forms asked for. The SDK side (idempotency keys, parameters) is
 // checked by gateway.test.ts; the browser test uses the real sandbox.
 import { randomBytes } from 'node:crypto';
-import { GatewayUnavailable, type CardGateway, type PaymentMethodSeen, type SetupIntentSeen } from '../src/gateway/cards.ts';
+import { GatewayUnavailable, type CardGateway, type PaymentMethodSeen, type SetupIntentSeen } from '../src/cards/gateway.ts';
 
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
 

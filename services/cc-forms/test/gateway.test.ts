@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { gatewayClient } from '@vault/gateway';
-import { GatewayUnavailable, sdkCardGateway, type CardGateway } from '../src/gateway/cards.ts';
+import { GatewayUnavailable, sdkCardGateway, type CardGateway } from '../src/cards/gateway.ts';
 
 interface Seen {
   method: string;

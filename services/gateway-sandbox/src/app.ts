@@ -2,14 +2,14 @@
 // Stripe's wire format (form bodies, Request-Id, Stripe-Version), its errors,
 // its keys, and the resources; started with the delivery loop (webhooks/deliver.ts).
 import type { FastifyInstance } from 'fastify';
-import { identify, presentedKey } from './auth.ts';
+import { identify, presentedKey } from './api/auth.ts';
 import type { SandboxDeps } from './deps.ts';
 import { elementsRoutes } from './elements/routes.ts';
-import { ApiError, invalidRequest } from './errors.ts';
-import { fingerprintKeyLoader } from './fingerprint.ts';
-import { formBodies } from './form-body.ts';
-import { API_VERSION } from './api-version.ts';
-import { newId } from './ids.ts';
+import { ApiError, invalidRequest } from './api/errors.ts';
+import { fingerprintKeyLoader } from './api/fingerprint.ts';
+import { formBodies } from './api/form-body.ts';
+import { API_VERSION } from './api/api-version.ts';
+import { newId } from './api/ids.ts';
 import { chargeRoutes } from './resources/charges.ts';
 import { customerRoutes } from './resources/customers.ts';
 import { eventRoutes } from './resources/events.ts';

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Stripe from 'stripe';
-import { paramName } from '../src/errors.ts';
-import { canonicalJson } from '../src/idempotency.ts';
-import { brandOf, cardFacts, chargeFailure, detailError, luhnValid, setupFailure, TEST_CARDS } from '../src/test-cards.ts';
+import { paramName } from '../src/api/errors.ts';
+import { canonicalJson } from '../src/api/idempotency.ts';
+import { brandOf, cardFacts, chargeFailure, detailError, luhnValid, setupFailure, TEST_CARDS } from '../src/domain/test-cards.ts';
 import { retryDelayMs } from '../src/webhooks/deliver.ts';
 import { signatureHeader, webhookSignature } from '../src/webhooks/sign.ts';
 

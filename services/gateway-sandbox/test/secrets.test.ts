@@ -3,7 +3,7 @@
 // outcome (success, decline, bad details, replays).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TEST_CARDS } from '../src/test-cards.ts';
+import { TEST_CARDS } from '../src/domain/test-cards.ts';
 import { PK, raw, startSandbox, type Sandbox } from './harness.ts';
 
 const CVC = '987';

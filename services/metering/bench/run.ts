@@ -11,7 +11,7 @@ import { createKafkaBus } from '@vault/bus';
 import { migrate } from '@vault/db';
 import { loadDotEnv, parseConfig } from '@vault/runtime';
 import { MeteringSettings } from '../src/config.ts';
-import { DEFAULT_PARTITIONS } from '../src/consume.ts';
+import { DEFAULT_PARTITIONS } from '../src/consumer/consume.ts';
 import { benchInfra } from './infra.ts';
 import { latencies, percentile, type Curve } from './latency.ts';
 import { copyEventsMs, copyUsageMs, noopConsumerRate } from './limits.ts';

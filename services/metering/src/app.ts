@@ -1,18 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import type pg from 'pg';
-import type { Bus } from '@vault/bus';
 import { adminOnly, requireBearer } from '@vault/runtime';
-import { eventsRoutes } from './routes/events.ts';
-import { reportRoutes } from './routes/reports.ts';
-
-export interface MeteringAppDeps {
-  pool: pg.Pool;
-  bus: Bus;
-  topic: string;
-  adminToken: string;
-  /** The consumer group whose lag `GET /v1/stats` reports. */
-  groupId: string;
-}
+import type { MeteringAppDeps } from './deps.ts';
+import { eventsRoutes } from './intake/routes.ts';
+import { reportRoutes } from './reports/routes.ts';
 
 /** Metering's HTTP surface (api.md): intake and operators' reports, admin token only. */
 export function meteringRoutes(http: FastifyInstance, deps: MeteringAppDeps): void {

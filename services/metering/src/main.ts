@@ -4,7 +4,7 @@ import { createBus } from '@vault/bus';
 import { resolveAdminToken, runApp } from '@vault/runtime';
 import { meteringRoutes } from './app.ts';
 import { meteringConfig } from './config.ts';
-import { startConsumer } from './consume.ts';
+import { startConsumer } from './consumer/consume.ts';
 
 await runApp({
   name: 'metering',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { TestDatabase } from '@vault/testkit';
 import { judge, type Judged } from '../src/domain/judge.ts';
-import { addCounters, applyBatch, type BatchResult } from '../src/store/apply-batch.ts';
+import { addCounters, applyBatch, type BatchResult } from '../src/consumer/apply-batch.ts';
 import { exampleLines as lines, meteringDatabase, usageOf as usage } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');

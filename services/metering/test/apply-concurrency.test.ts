@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Batch } from '@vault/bus';
 import { deadlocksIn, type TestDatabase } from '@vault/testkit';
-import { applyMessages } from '../src/store/apply-messages.ts';
-import { readCounters } from '../src/store/reports.ts';
+import { applyMessages } from '../src/consumer/apply-messages.ts';
+import { readCounters } from '../src/reports/store.ts';
 import { meteringDatabase } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');

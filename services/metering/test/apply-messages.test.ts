@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Batch } from '@vault/bus';
 import type { TestDatabase } from '@vault/testkit';
-import { applyMessages } from '../src/store/apply-messages.ts';
-import { listRejected, readCounters } from '../src/store/reports.ts';
+import { applyMessages } from '../src/consumer/apply-messages.ts';
+import { listRejected, readCounters } from '../src/reports/store.ts';
 import { exampleLines, meteringDatabase, usageOf } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');

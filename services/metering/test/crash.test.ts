@@ -5,8 +5,8 @@ import { MeteringStats } from '@vault/contracts';
 import { testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { spawnMetering } from '../bench/metering-process.ts';
 import { billingStream, type StreamMessage } from '../bench/stream.ts';
-import { applyMessages } from '../src/store/apply-messages.ts';
-import { readCounters } from '../src/store/reports.ts';
+import { applyMessages } from '../src/consumer/apply-messages.ts';
+import { readCounters } from '../src/reports/store.ts';
 import { ADMIN, meteringDatabase, usageOf } from './harness.ts';
 
 const WAVES = 4;

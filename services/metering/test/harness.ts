@@ -6,7 +6,7 @@ import { migrate } from '@vault/db';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { meteringRoutes } from '../src/app.ts';
-import { startConsumer } from '../src/consume.ts';
+import { startConsumer } from '../src/consumer/consume.ts';
 
 /** The repository's copies of the platform's examples (october.ndjson, invalid.ndjson, …). */
 export const EXAMPLES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ndjsonLines, splitBody } from '../src/intake.ts';
+import { ndjsonLines, splitBody } from '../src/intake/intake.ts';
 
 const text = (lines: { index: number; bytes: Buffer }[]) => lines.map((l) => [l.index, l.bytes.toString()]);
 

@@ -8,9 +8,9 @@ import type pg from 'pg';
 import { Id } from '@vault/contracts';
 import { SANDBOX_SECRET_KEY, Stripe, type Gateway, type GatewayConfig } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
-import { finishCardSetup, startCardSetup } from '../cards.ts';
+import { finishCardSetup, startCardSetup } from '../cards/service.ts';
 import type { CardOnFile } from '../domain/card.ts';
-import { sdkCardGateway } from '../gateway/cards.ts';
+import { sdkCardGateway } from '../cards/gateway.ts';
 
 /** A mistake in the command line (exit 2 with the usage). */
 export class CardUsageError extends Error {}

@@ -3,13 +3,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { expandList, expandObject } from '../expand.ts';
-import { newId } from '../ids.ts';
-import { equalTo, listPage } from '../lists.ts';
-import { id, listParams, parseParams, RetrieveParams } from '../params.ts';
-import { rowsById } from '../rows.ts';
-import { chargeOutcome, type CardFailure } from '../test-cards.ts';
-import type { Queryable, Tx } from '../transaction.ts';
+import { expandList, expandObject } from '../api/expand.ts';
+import { newId } from '../api/ids.ts';
+import { equalTo, listPage } from '../api/lists.ts';
+import { id, listParams, parseParams, RetrieveParams } from '../api/params.ts';
+import { rowsById } from '../store/rows.ts';
+import { chargeOutcome, type CardFailure } from '../domain/test-cards.ts';
+import type { Queryable, Tx } from '../store/transaction.ts';
 import { cardDetails, paymentMethods, type PaymentMethodRow } from './payment-methods.ts';
 
 export interface ChargeRow {

@@ -2,14 +2,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { invalidRequest } from '../errors.ts';
-import { expandObject, expandList } from '../expand.ts';
-import { newId } from '../ids.ts';
-import { mutate } from '../idempotency.ts';
-import { equalTo, listPage } from '../lists.ts';
-import { expand, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../params.ts';
-import { rowsById } from '../rows.ts';
-import type { Queryable, Tx } from '../transaction.ts';
+import { invalidRequest } from '../api/errors.ts';
+import { expandObject, expandList } from '../api/expand.ts';
+import { newId } from '../api/ids.ts';
+import { mutate } from '../api/idempotency.ts';
+import { equalTo, listPage } from '../api/lists.ts';
+import { expand, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../api/params.ts';
+import { rowsById } from '../store/rows.ts';
+import type { Queryable, Tx } from '../store/transaction.ts';
 import { paymentMethods } from './payment-methods.ts';
 
 export interface CustomerRow {

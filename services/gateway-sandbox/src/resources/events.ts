@@ -3,10 +3,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { noSuch } from '../errors.ts';
-import { listPage } from '../lists.ts';
-import { listParams, parseParams, RetrieveParams } from '../params.ts';
-import type { Queryable } from '../transaction.ts';
+import { noSuch } from '../api/errors.ts';
+import { listPage } from '../api/lists.ts';
+import { listParams, parseParams, RetrieveParams } from '../api/params.ts';
+import type { Queryable } from '../store/transaction.ts';
 
 export interface EventRow {
   id: string;

@@ -7,15 +7,15 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { cardError, invalidRequest, unexpectedState } from '../errors.ts';
-import { expandList, expandObject } from '../expand.ts';
-import { clientSecret, newId } from '../ids.ts';
-import { mutate } from '../idempotency.ts';
-import { equalTo, listPage } from '../lists.ts';
-import { expand, formBool, formInt, id, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../params.ts';
-import { rowsById } from '../rows.ts';
-import { chargeFailure } from '../test-cards.ts';
-import type { Queryable, Tx } from '../transaction.ts';
+import { cardError, invalidRequest, unexpectedState } from '../api/errors.ts';
+import { expandList, expandObject } from '../api/expand.ts';
+import { clientSecret, newId } from '../api/ids.ts';
+import { mutate } from '../api/idempotency.ts';
+import { equalTo, listPage } from '../api/lists.ts';
+import { expand, formBool, formInt, id, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../api/params.ts';
+import { rowsById } from '../store/rows.ts';
+import { chargeFailure } from '../domain/test-cards.ts';
+import type { Queryable, Tx } from '../store/transaction.ts';
 import { recordCharge } from './charges.ts';
 import { attachToCustomer, checkIntentReferences, confirmingCard, renderPaymentMethod } from './payment-methods.ts';
 

@@ -4,16 +4,16 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { cardError, invalidRequest, type ApiError } from '../errors.ts';
-import { expandList, expandObject } from '../expand.ts';
-import { cardFingerprint } from '../fingerprint.ts';
-import { newId } from '../ids.ts';
-import { mutate } from '../idempotency.ts';
-import { equalTo, listPage } from '../lists.ts';
-import { expand, formInt, id, listParams, metadata, newMetadata, parseParams, RetrieveParams, text } from '../params.ts';
-import { rowsById } from '../rows.ts';
-import { cardDigits, cardFacts, detailError, DETAIL_ERRORS, fullYear, setupFailure, type CardBehaviour } from '../test-cards.ts';
-import type { Queryable, Tx } from '../transaction.ts';
+import { cardError, invalidRequest, type ApiError } from '../api/errors.ts';
+import { expandList, expandObject } from '../api/expand.ts';
+import { cardFingerprint } from '../api/fingerprint.ts';
+import { newId } from '../api/ids.ts';
+import { mutate } from '../api/idempotency.ts';
+import { equalTo, listPage } from '../api/lists.ts';
+import { expand, formInt, id, listParams, metadata, newMetadata, parseParams, RetrieveParams, text } from '../api/params.ts';
+import { rowsById } from '../store/rows.ts';
+import { cardDigits, cardFacts, detailError, DETAIL_ERRORS, fullYear, setupFailure, type CardBehaviour } from '../domain/test-cards.ts';
+import type { Queryable, Tx } from '../store/transaction.ts';
 import { customers } from './customers.ts';
 
 export interface PaymentMethodRow {

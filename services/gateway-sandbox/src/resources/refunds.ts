@@ -3,13 +3,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { invalidRequest } from '../errors.ts';
-import { expandObject } from '../expand.ts';
-import { newId } from '../ids.ts';
-import { mutate } from '../idempotency.ts';
-import { expand, formInt, id, metadata, newMetadata, parseParams, RetrieveParams } from '../params.ts';
-import { rowsById } from '../rows.ts';
-import type { Queryable, Tx } from '../transaction.ts';
+import { invalidRequest } from '../api/errors.ts';
+import { expandObject } from '../api/expand.ts';
+import { newId } from '../api/ids.ts';
+import { mutate } from '../api/idempotency.ts';
+import { expand, formInt, id, metadata, newMetadata, parseParams, RetrieveParams } from '../api/params.ts';
+import { rowsById } from '../store/rows.ts';
+import type { Queryable, Tx } from '../store/transaction.ts';
 import { charges, renderCharge, type ChargeRow } from './charges.ts';
 import { paymentIntents } from './payment-intents.ts';
 

@@ -4,17 +4,17 @@
 // A publishable key may read and confirm one only with its client secret.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { sameSecret } from '../auth.ts';
+import { sameSecret } from '../api/auth.ts';
 import type { SandboxDeps } from '../deps.ts';
-import { cardError, invalidRequest, unexpectedState } from '../errors.ts';
-import { expandList, expandObject } from '../expand.ts';
-import { clientSecret, newId } from '../ids.ts';
-import { mutate } from '../idempotency.ts';
-import { equalTo, listPage } from '../lists.ts';
-import { expand, formBool, id, listParams, mergeMetadata, metadata, newMetadata, parseParams, text } from '../params.ts';
-import { rowsById } from '../rows.ts';
-import { setupFailure } from '../test-cards.ts';
-import type { Queryable, Tx } from '../transaction.ts';
+import { cardError, invalidRequest, unexpectedState } from '../api/errors.ts';
+import { expandList, expandObject } from '../api/expand.ts';
+import { clientSecret, newId } from '../api/ids.ts';
+import { mutate } from '../api/idempotency.ts';
+import { equalTo, listPage } from '../api/lists.ts';
+import { expand, formBool, id, listParams, mergeMetadata, metadata, newMetadata, parseParams, text } from '../api/params.ts';
+import { rowsById } from '../store/rows.ts';
+import { setupFailure } from '../domain/test-cards.ts';
+import type { Queryable, Tx } from '../store/transaction.ts';
 import { attachToCustomer, checkIntentReferences, confirmingCard, renderPaymentMethod } from './payment-methods.ts';
 
 export type SetupIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'succeeded' | 'canceled';

@@ -3,12 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { newId } from '../ids.ts';
-import { mutate } from '../idempotency.ts';
-import { listPage } from '../lists.ts';
-import { expand, formBool, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../params.ts';
-import { rowsById } from '../rows.ts';
-import type { Tx } from '../transaction.ts';
+import { newId } from '../api/ids.ts';
+import { mutate } from '../api/idempotency.ts';
+import { listPage } from '../api/lists.ts';
+import { expand, formBool, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../api/params.ts';
+import { rowsById } from '../store/rows.ts';
+import type { Tx } from '../store/transaction.ts';
 import { newWebhookSecret } from '../webhooks/sign.ts';
 
 export interface WebhookEndpointRow {

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
-import { deleteExpiredKeys } from '../idempotency.ts';
+import { deleteExpiredKeys } from '../api/idempotency.ts';
 import { getEvent } from '../resources/events.ts';
 import { signatureHeader } from './sign.ts';
 

@@ -1,7 +1,7 @@
 // Webhook signatures as Stripe makes them, so the SDK's
 // `stripe.webhooks.constructEvent` verifies ours. Pure: no I/O.
 import { createHmac } from 'node:crypto';
-import { randomBase62 } from '../ids.ts';
+import { randomBase62 } from '../api/ids.ts';
 
 /** A new endpoint's signing secret. */
 export function newWebhookSecret(): string {

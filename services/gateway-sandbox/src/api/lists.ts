@@ -1,7 +1,7 @@
 // Stripe's list shape: {object:'list', data, has_more, url}, newest first,
 // `limit` (default 10, max 100), `starting_after` / `ending_before` by id.
 import { noSuch } from './errors.ts';
-import type { Queryable } from './transaction.ts';
+import type { Queryable } from '../store/transaction.ts';
 
 export interface ListQuery {
   limit?: number | undefined;

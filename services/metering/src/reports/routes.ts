@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Bus } from '@vault/bus';
 import { GapList, MeteringStats, RejectedList, RejectedQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
-import { listGaps, listRejected, readCounters } from '../store/reports.ts';
+import { listGaps, listRejected, readCounters } from './store.ts';
 
 export interface ReportDeps {
   pool: pg.Pool;

@@ -2,7 +2,7 @@
 // UPDATE when the transaction will change it), required (Stripe's 404 otherwise),
 // and partially updated.
 import type { QueryResultRow } from 'pg';
-import { noSuch } from './errors.ts';
+import { noSuch } from '../api/errors.ts';
 import type { Queryable } from './transaction.ts';
 
 export interface RowsById<Row> {

@@ -3,7 +3,7 @@ import type { IntakeRejection } from '@vault/contracts';
 import { intake, ndjsonLines, type IntakeDeps, type IntakeLine } from './intake.ts';
 
 /** The events topic's partitions when a publisher creates it before metering first starts. */
-export { DEFAULT_PARTITIONS } from './consume.ts';
+export { DEFAULT_PARTITIONS } from '../consumer/consume.ts';
 
 export interface PublishSummary {
   lines: number;

@@ -3,7 +3,7 @@
 // the HTTP status the SDK maps to its error classes (400/404 invalid request,
 // 401 authentication, 402 card, 403 permission, 409 conflict, 5xx api).
 import type { z } from 'zod';
-import type { CardFailure } from './test-cards.ts';
+import type { CardFailure } from '../domain/test-cards.ts';
 
 export type ErrorType = 'invalid_request_error' | 'card_error' | 'idempotency_error' | 'api_error';
 

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Bus, Consumer } from '@vault/bus';
 import { formatReasons } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
-import { applyMessages } from './store/apply-messages.ts';
+import { applyMessages } from './apply-messages.ts';
 
 /** Partitions of the billing-events topic when metering has to create it. */
 export const DEFAULT_PARTITIONS = 6;

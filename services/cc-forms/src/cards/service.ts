@@ -4,11 +4,11 @@
 // secret key, make its card the default, store what the gateway says of it).
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
-import type { CardOnFile } from './domain/card.ts';
-import { rateLimitMessage } from './domain/rate-limit.ts';
-import type { CardGateway } from './gateway/cards.ts';
-import { takeCardAttempt } from './store/attempts.ts';
-import { customerOf, rememberCustomer, saveCard } from './store/cards.ts';
+import type { CardOnFile } from '../domain/card.ts';
+import { rateLimitMessage } from '../domain/rate-limit.ts';
+import type { CardGateway } from './gateway.ts';
+import { takeCardAttempt } from './attempts.ts';
+import { customerOf, rememberCustomer, saveCard } from './store.ts';
 
 export interface CardDeps {
   pool: pg.Pool;

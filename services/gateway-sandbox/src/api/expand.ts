@@ -1,14 +1,14 @@
 // `expand[]=latest_charge`, `expand[]=data.customer`: ids in a response
 // replaced by their objects, as the SDK's callers ask Stripe to.
 import { invalidRequest } from './errors.ts';
-import { getCharge } from './resources/charges.ts';
-import { getCustomer } from './resources/customers.ts';
-import { getPaymentIntent } from './resources/payment-intents.ts';
-import { getPaymentMethod } from './resources/payment-methods.ts';
-import { getRefund } from './resources/refunds.ts';
-import { getSetupIntent } from './resources/setup-intents.ts';
+import { getCharge } from '../resources/charges.ts';
+import { getCustomer } from '../resources/customers.ts';
+import { getPaymentIntent } from '../resources/payment-intents.ts';
+import { getPaymentMethod } from '../resources/payment-methods.ts';
+import { getRefund } from '../resources/refunds.ts';
+import { getSetupIntent } from '../resources/setup-intents.ts';
 import type { ListObject } from './lists.ts';
-import type { Queryable } from './transaction.ts';
+import type { Queryable } from '../store/transaction.ts';
 
 type Loader = (q: Queryable, id: string) => Promise<object | undefined>;
 

@@ -2,11 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { csrfToken } from '@vault/web';
-import { accountForToken, SignInUnavailable } from '../store/sign-in.ts';
-import { cardOnFile } from '../store/cards.ts';
-import { cardPage } from '../web/pages/card.ts';
-import { signedOutPage, signInRefusedPage, signInUnavailablePage, signInWithoutTokenPage, signOutPage } from '../web/pages/notice.ts';
-import type { WebContext } from './web.ts';
+import { accountForToken, SignInUnavailable } from '../sign-in/tokens.ts';
+import { cardOnFile } from '../cards/store.ts';
+import { cardPage } from './pages/card.ts';
+import { signedOutPage, signInRefusedPage, signInUnavailablePage, signInWithoutTokenPage, signOutPage } from './pages/notice.ts';
+import type { WebContext } from './context.ts';
 
 const SignInQuery = z.object({ token: z.string().min(1).max(512) });
 

@@ -1,10 +1,10 @@
 // A request's unit of work: one PostgreSQL transaction holding the change, the
-// events it causes (with their outbox rows) and, by idempotency.ts, the stored
+// events it causes (with their outbox rows) and, by api/idempotency.ts, the stored
 // answer. Either all of it commits or none.
 import type pg from 'pg';
 import { withTransaction, type TransactionLog } from '@vault/db';
-import { API_VERSION } from './api-version.ts';
-import { newId, unixNow } from './ids.ts';
+import { API_VERSION } from '../api/api-version.ts';
+import { newId, unixNow } from '../api/ids.ts';
 
 /** A pool or a transaction's client: reads work on either. */
 export type Queryable = Pick<pg.Pool, 'query'>;

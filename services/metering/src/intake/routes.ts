@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { IntakeReport } from '@vault/contracts';
-import { assess, intake, splitBody, type IntakeDeps } from '../intake.ts';
-import { getRejected, markResolved } from '../store/reports.ts';
+import { assess, intake, splitBody, type IntakeDeps } from './intake.ts';
+import { getRejected, markResolved } from '../reports/store.ts';
 
 /** Bodies up to this size; a publisher with more sends several requests. */
 export const EVENTS_BODY_LIMIT = 32 * 1024 * 1024;

@@ -10,9 +10,9 @@
 // failures happen before `mutate` and leave no record.
 import { createHmac } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { SandboxDeps } from './deps.ts';
+import type { SandboxDeps } from '../deps.ts';
 import { ApiError, invalidRequest } from './errors.ts';
-import { inTransaction, type Queryable, type Tx } from './transaction.ts';
+import { inTransaction, type Queryable, type Tx } from '../store/transaction.ts';
 
 const IDEMPOTENCY_TTL_HOURS = 24;
 

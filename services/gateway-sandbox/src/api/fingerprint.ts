@@ -1,7 +1,7 @@
 // A card's fingerprint: the same number gives the same fingerprint within one
 // sandbox database, and nothing that leads back to the number.
 import { createHmac } from 'node:crypto';
-import type { Queryable } from './transaction.ts';
+import type { Queryable } from '../store/transaction.ts';
 
 /** 16 alphanumeric characters of HMAC-SHA256(key, digits), Stripe's fingerprint length. */
 export function cardFingerprint(key: Buffer, digits: string): string {

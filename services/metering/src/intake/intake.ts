@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import type { Bus, OutgoingMessage } from '@vault/bus';
 import { formatReasons, ID_REUSED_REASON, type IntakeRejection, type IntakeReport } from '@vault/contracts';
-import { verdict } from './domain/content-hash.ts';
-import { clean, judge, type InvalidInput, type ValidInput } from './domain/judge.ts';
-import { eventKey, storedHashes } from './store/stored-hashes.ts';
+import { verdict } from '../domain/content-hash.ts';
+import { clean, judge, type InvalidInput, type ValidInput } from '../domain/judge.ts';
+import { eventKey, storedHashes } from '../consumer/stored-hashes.ts';
 
 export interface IntakeLine {
   /** 0-based position in the body or file, echoed in rejections. */

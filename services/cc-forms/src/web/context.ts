@@ -13,11 +13,11 @@ import {
   type Html,
   type SessionCookie,
 } from '@vault/web';
-import type { CcFormsDeps } from '../app.ts';
-import { GatewayUnavailable } from '../gateway/cards.ts';
-import { SESSION_COOKIE, sessions } from '../store/sessions.ts';
-import { cardFormCsp } from '../web/csp.ts';
-import { badRequestPage, errorPage, forbiddenPage, notFoundPage } from '../web/pages/notice.ts';
+import type { CcFormsDeps } from '../deps.ts';
+import { GatewayUnavailable } from '../cards/gateway.ts';
+import { SESSION_COOKIE, sessions } from '../sign-in/sessions.ts';
+import { cardFormCsp } from './csp.ts';
+import { badRequestPage, errorPage, forbiddenPage, notFoundPage } from './pages/notice.ts';
 
 export interface WebContext {
   deps: CcFormsDeps;

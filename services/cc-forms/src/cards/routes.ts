@@ -1,11 +1,11 @@
 // The card form script's two calls around the browser's confirmation (both
-// behind the CSRF check in web.ts): start a setup, then finish it.
+// behind the CSRF check in web/context.ts): start a setup, then finish it.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { finishCardSetup, startCardSetup } from '../cards.ts';
+import { finishCardSetup, startCardSetup } from './service.ts';
 import { cardExpiry, cardSummary } from '../domain/card.ts';
 import { CARD_MESSAGES } from '../domain/messages.ts';
-import type { WebContext } from './web.ts';
+import type { WebContext } from '../web/context.ts';
 
 const FinishBody = z.object({
   setup_intent: z.string().regex(/^seti_[A-Za-z0-9]{1,64}$/, 'must be a setup intent id (seti_…)'),

@@ -1,0 +1,14 @@
+// What metering's routes need, built by main.ts (or a test) and handed to
+// app.ts, which passes it on. Routes import their types from here or their
+// feature, never from app.ts.
+import type pg from 'pg';
+import type { Bus } from '@vault/bus';
+
+export interface MeteringAppDeps {
+  pool: pg.Pool;
+  bus: Bus;
+  topic: string;
+  adminToken: string;
+  /** The consumer group whose lag `GET /v1/stats` reports. */
+  groupId: string;
+}
