@@ -53,15 +53,11 @@ try {
   });
   log(logfmt({ at: 'info', event: 'test.infrastructure', postgres: postgres.url, kafka: kafka.brokers }));
   code = await new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-      {
-        cwd: root,
-        stdio: 'inherit',
-        env: { ...process.env, TEST_DATABASE_URL: postgres.url, TEST_KAFKA_BROKERS: kafka.brokers },
-      },
-    );
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, TEST_DATABASE_URL: postgres.url, TEST_KAFKA_BROKERS: kafka.brokers },
+    });
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
 } catch (err) {

@@ -68,7 +68,11 @@ before(async () => {
     // Deliveries are verified with this secret; invoicing registers no endpoint.
     GATEWAY_WEBHOOK_SECRET: WEBHOOK_SECRET,
   };
-  [metering, invoicing, sandbox] = await Promise.all([startService('metering', env), startService('invoicing', env), startService('gateway-sandbox', env)]);
+  [metering, invoicing, sandbox] = await Promise.all([
+    startService('metering', env),
+    startService('invoicing', env),
+    startService('gateway-sandbox', env),
+  ]);
   ccForms = await startService('cc-forms', env);
 });
 
@@ -79,7 +83,11 @@ after(async () => {
 
 /** No app answered a request with a 500 or logged one. */
 function assertNoServerError(app: RunningService): void {
-  assert.deepEqual(app.lines.filter((l) => /event=http\.error|status=5\d\d/.test(l)), [], 'no 500');
+  assert.deepEqual(
+    app.lines.filter((l) => /event=http\.error|status=5\d\d/.test(l)),
+    [],
+    'no 500',
+  );
 }
 
 describe('metering: POST /v1/events bodies that are not a JSON array of events', () => {
@@ -90,20 +98,31 @@ describe('metering: POST /v1/events bodies that are not a JSON array of events',
       body: typeof body === 'string' ? body : new Blob([new Uint8Array(body)]),
     });
   const stats = async () =>
-    (await (await fetch(`${metering.url}/v1/stats`, { headers: admin })).json()) as Record<'events_applied' | 'events_duplicate' | 'events_rejected' | 'consumer_lag', number>;
+    (await (await fetch(`${metering.url}/v1/stats`, { headers: admin })).json()) as Record<
+      'events_applied' | 'events_duplicate' | 'events_rejected' | 'consumer_lag',
+      number
+    >;
   const counted = (applied: number, rejected: number) =>
     eventually(`${applied} applied, ${rejected} rejected, no lag`, async () => {
       const s = await stats();
       return s.events_applied === applied && s.events_rejected === rejected && s.consumer_lag === 0;
     });
   const rejected = async () =>
-    ((await (await fetch(`${metering.url}/v1/rejected?status=all&limit=1000`, { headers: admin })).json()) as {
-      rejected: { id: string; raw: string; raw_base64: string | null; reasons: { field: string; code: string }[] }[];
-    }).rejected;
+    (
+      (await (await fetch(`${metering.url}/v1/rejected?status=all&limit=1000`, { headers: admin })).json()) as {
+        rejected: { id: string; raw: string; raw_base64: string | null; reasons: { field: string; code: string }[] }[];
+      }
+    ).rejected;
   let serial = 0;
   const started = (subject: string) => ({
-    specversion: '1.0', id: `bad-input-${++serial}`, source: 'dyno-manager', type: 'dyno.started', time: '2026-10-01T00:00:00Z',
-    subject, sequence: 1, data: { app_id: 'app-bad-input', name: 'web.1', size: 'standard-1x' },
+    specversion: '1.0',
+    id: `bad-input-${++serial}`,
+    source: 'dyno-manager',
+    type: 'dyno.started',
+    time: '2026-10-01T00:00:00Z',
+    subject,
+    sequence: 1,
+    data: { app_id: 'app-bad-input', name: 'web.1', size: 'standard-1x' },
   });
 
   test('a body that opens as an array but is not JSON is a 400 saying so, and puts nothing on the bus', async () => {
@@ -139,8 +158,14 @@ describe('metering: POST /v1/events bodies that are not a JSON array of events',
     assert.deepEqual(
       report.rejected.map((r) => [r.index, r.reasons[0]?.field, r.reasons[0]?.code]),
       [
-        [1, '', 'not_object'], [2, '', 'not_object'], [3, '', 'not_object'], [4, '', 'not_object'], [5, '', 'not_object'],
-        [6, 'specversion', 'required'], [7, 'data', 'invalid_type'], [8, 'specversion', 'required'],
+        [1, '', 'not_object'],
+        [2, '', 'not_object'],
+        [3, '', 'not_object'],
+        [4, '', 'not_object'],
+        [5, '', 'not_object'],
+        [6, 'specversion', 'required'],
+        [7, 'data', 'invalid_type'],
+        [8, 'specversion', 'required'],
       ],
     );
     await counted(before.events_applied + 1, before.events_rejected + junk.length);
@@ -169,10 +194,19 @@ describe('metering: POST /v1/events bodies that are not a JSON array of events',
     assert.equal(res.status, 202);
     const report = (await res.json()) as { accepted: number; rejected: { index: number; reasons: { field: string; code: string }[] }[] };
     assert.equal(report.accepted, 1);
-    assert.deepEqual(report.rejected.map((r) => [r.index, r.reasons[0]?.field, r.reasons[0]?.code]), [[0, '', 'not_json'], [2, '', 'not_json']]);
+    assert.deepEqual(
+      report.rejected.map((r) => [r.index, r.reasons[0]?.field, r.reasons[0]?.code]),
+      [
+        [0, '', 'not_json'],
+        [2, '', 'not_json'],
+      ],
+    );
     await counted(before.events_applied + 1, before.events_rejected + 2);
     const kept = await rejected();
-    assert.ok(kept.some((r) => r.raw_base64 === notUtf8.toString('base64')), 'the bytes that are not UTF-8 are kept exactly');
+    assert.ok(
+      kept.some((r) => r.raw_base64 === notUtf8.toString('base64')),
+      'the bytes that are not UTF-8 are kept exactly',
+    );
     assert.ok(kept.some((r) => r.raw === cut && r.raw_base64 === null));
   });
 
@@ -184,12 +218,17 @@ describe('metering: POST /v1/events bodies that are not a JSON array of events',
     const before = await stats();
     const [kept] = await rejected();
     const res = await fetch(`${metering.url}/v1/rejected/${kept!.id}/resubmit`, {
-      method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"specversion": ',
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: '{"specversion": ',
     });
     assert.equal(res.status, 422);
     const body = (await res.json()) as { error: string; reasons: { field: string; code: string }[] };
     assert.match(body.error, /^still rejected: not JSON/);
-    assert.deepEqual(body.reasons.map((r) => [r.field, r.code]), [['', 'not_json']]);
+    assert.deepEqual(
+      body.reasons.map((r) => [r.field, r.code]),
+      [['', 'not_json']],
+    );
     const after = await stats();
     assert.deepEqual(after, before, 'nothing was published');
     assertNoServerError(metering);
@@ -209,7 +248,11 @@ describe('invoicing: a bad ?period is a 400 naming period on every route that ta
         assert.match(String(res.headers.get('content-type')), /^application\/json/, `${where}: no CSV`);
         assert.equal(res.headers.get('content-disposition'), null, `${where}: no download`);
         const body = (await res.json()) as { error: string; fields: { field: string; message: string }[] };
-        assert.deepEqual(body.fields.map((f) => f.field), ['period'], where);
+        assert.deepEqual(
+          body.fields.map((f) => f.field),
+          ['period'],
+          where,
+        );
         assert.match(body.error, /^invalid query: period: /, where);
       }
     }
@@ -217,10 +260,15 @@ describe('invoicing: a bad ?period is a 400 naming period on every route that ta
     for (const route of routes.filter((r) => !r.includes('/usage'))) {
       const res = await fetch(`${invoicing.url}${route}`, { headers: admin });
       assert.equal(res.status, 400, route);
-      assert.deepEqual(await res.json(), { error: 'invalid query: period: required', fields: [{ field: 'period', message: 'required' }] }, route);
+      assert.deepEqual(
+        await res.json(),
+        { error: 'invalid query: period: required', fields: [{ field: 'period', message: 'required' }] },
+        route,
+      );
     }
     // A good period still works on the same routes.
-    for (const route of routes) assert.equal((await fetch(`${invoicing.url}${route}?period=2026-10`, { headers: admin })).status, 200, route);
+    for (const route of routes)
+      assert.equal((await fetch(`${invoicing.url}${route}?period=2026-10`, { headers: admin })).status, 200, route);
     assertNoServerError(invoicing);
   });
 });
@@ -232,7 +280,10 @@ describe('cc-forms: card bodies that are not what the form sends (with a valid s
 
   before(async () => {
     const token = `vt_acct_${randomBytes(24).toString('base64url')}`;
-    await db.pool.query(`insert into invoicing.tokens (hash, kind, account_id) values ($1, 'account', $2)`, [createHash('sha256').update(token).digest('hex'), ACCOUNT]);
+    await db.pool.query(`insert into invoicing.tokens (hash, kind, account_id) values ($1, 'account', $2)`, [
+      createHash('sha256').update(token).digest('hex'),
+      ACCOUNT,
+    ]);
     const signIn = await fetch(`${ccForms.url}/signin?token=${token}`, { redirect: 'manual' });
     cookie = /vault_card_session=[^;]+/.exec(signIn.headers.get('set-cookie') ?? '')?.[0] ?? '';
     assert.ok(cookie, 'signed in');
@@ -242,7 +293,12 @@ describe('cc-forms: card bodies that are not what the form sends (with a valid s
   });
 
   const post = (url: string, body: string, contentType = 'application/json') =>
-    fetch(`${ccForms.url}${url}`, { method: 'POST', redirect: 'manual', headers: { cookie, 'x-csrf-token': csrf, 'content-type': contentType }, body });
+    fetch(`${ccForms.url}${url}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'x-csrf-token': csrf, 'content-type': contentType },
+      body,
+    });
 
   test('not JSON, the wrong JSON, the wrong type, too large: a 4xx with a message naming the problem, and nothing stored or counted', async () => {
     const cases: [url: string, body: string, contentType: string, status: number, message: RegExp][] = [
@@ -288,11 +344,29 @@ describe('invoicing: gateway webhooks that are not a signed event', () => {
   const stripe = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' });
   const sign = (payload: string, secret = WEBHOOK_SECRET) => stripe.webhooks.generateTestHeaderString({ payload, secret });
   const deliver = (payload: string, signature: string, contentType = 'application/json') =>
-    fetch(`${invoicing.url}/v1/gateway/webhooks`, { method: 'POST', headers: { 'content-type': contentType, 'stripe-signature': signature }, body: payload });
-  const paid = (id: string) => JSON.stringify({
-    id, object: 'event', type: 'payment_intent.succeeded', created: Math.floor(Date.now() / 1000),
-    data: { object: { id: 'pi_bad_input', object: 'payment_intent', status: 'succeeded', amount: 999, amount_received: 999, currency: 'usd', metadata: { invoice_id: 'inv-bad-input' } } },
-  });
+    fetch(`${invoicing.url}/v1/gateway/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': contentType, 'stripe-signature': signature },
+      body: payload,
+    });
+  const paid = (id: string) =>
+    JSON.stringify({
+      id,
+      object: 'event',
+      type: 'payment_intent.succeeded',
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: 'pi_bad_input',
+          object: 'payment_intent',
+          status: 'succeeded',
+          amount: 999,
+          amount_received: 999,
+          currency: 'usd',
+          metadata: { invoice_id: 'inv-bad-input' },
+        },
+      },
+    });
 
   test('a bad signature, a signed body that is no event, or the wrong content type: 400 naming the problem, the invoice unpaid, nothing recorded', async () => {
     await insertInvoice(db.pool, { id: 'inv-bad-input', account: 'acct-bad-input', total: '9.99' });
@@ -306,15 +380,27 @@ describe('invoicing: gateway webhooks that are not a signed event', () => {
       [paid('evt_text'), sign(paid('evt_text')), 'text/plain', /expected a JSON body with a Stripe-Signature header/],
       ['[]', sign('[]'), 'application/json', /^event: .*expected object/],
       ['{"id": "evt_no_type"}', sign('{"id": "evt_no_type"}'), 'application/json', /^type: /],
-      ['{"id": "evt_bad_data", "type": "payment_intent.succeeded", "data": 5}', sign('{"id": "evt_bad_data", "type": "payment_intent.succeeded", "data": 5}'), 'application/json', /^data: /],
-      ['{"type": "payment_intent.succeeded", "data": {"object": {}}}', sign('{"type": "payment_intent.succeeded", "data": {"object": {}}}'), 'application/json', /^id: /],
+      [
+        '{"id": "evt_bad_data", "type": "payment_intent.succeeded", "data": 5}',
+        sign('{"id": "evt_bad_data", "type": "payment_intent.succeeded", "data": 5}'),
+        'application/json',
+        /^data: /,
+      ],
+      [
+        '{"type": "payment_intent.succeeded", "data": {"object": {}}}',
+        sign('{"type": "payment_intent.succeeded", "data": {"object": {}}}'),
+        'application/json',
+        /^id: /,
+      ],
     ];
     for (const [payload, signature, contentType, error] of cases) {
       const res = await deliver(payload, signature, contentType);
       assert.equal(res.status, 400, payload);
       assert.match(((await res.json()) as { error: string }).error, error, payload);
     }
-    const { rows } = await db.pool.query(`select status, (select count(*) from invoicing.gateway_events)::int as events from invoicing.invoices where id = 'inv-bad-input'`);
+    const { rows } = await db.pool.query(
+      `select status, (select count(*) from invoicing.gateway_events)::int as events from invoicing.invoices where id = 'inv-bad-input'`,
+    );
     assert.deepEqual(rows[0], { status: 'finalized', events: 0 });
     // The same delivery, correctly signed, is what changes it.
     assert.equal((await deliver(paid('evt_good'), sign(paid('evt_good')))).status, 200);
@@ -336,10 +422,18 @@ describe('configuration: a bad value in the environment stops the app at boot', 
     ['cc-forms', { CARD_ATTEMPTS_PER_HOUR: '0' }, ['CARD_ATTEMPTS_PER_HOUR']],
     ['gateway-sandbox', { GATEWAY_SANDBOX_LATENCY_MS: '-5' }, ['GATEWAY_SANDBOX_LATENCY_MS']],
     // Each app parses only its own variables: invoicing's and the CLI's bad ones are not metering's business.
-    ['metering', { METERING_PORT: '70000', KAFKA_BROKERS: 'kafka', INVOICE_FINALIZE_EVERY_SECONDS: 'hourly', KAFKA_CONTROLLER_PORT: '0' }, ['KAFKA_BROKERS', 'METERING_PORT']],
+    [
+      'metering',
+      { METERING_PORT: '70000', KAFKA_BROKERS: 'kafka', INVOICE_FINALIZE_EVERY_SECONDS: 'hourly', KAFKA_CONTROLLER_PORT: '0' },
+      ['KAFKA_BROKERS', 'METERING_PORT'],
+    ],
   ];
   for (const [app, bad, named] of cases) {
-    test(`${app} with ${Object.entries(bad).map(([k, v]) => `${k}=${v}`).join(' ')}: exit 1 with one config.invalid line naming ${named.join(', ')}, before touching the database`, { timeout: 60_000 }, async () => {
+    test(`${app} with ${Object.entries(bad)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}: exit 1 with one config.invalid line naming ${named.join(', ')}, before touching the database`, {
+      timeout: 60_000,
+    }, async () => {
       const { status, lines } = await bootToExit(app, { DATABASE_URL: fresh.url, HOST: '127.0.0.1', ...bad });
       assert.equal(status, 1, lines.join('\n'));
       const invalid = lines.filter((l) => l.includes('event=config.invalid'));
@@ -347,7 +441,9 @@ describe('configuration: a bad value in the environment stops the app at boot', 
       const variables = [...invalid[0]!.matchAll(/([A-Z][A-Z0-9_]+): /g)].map((m) => m[1]).sort();
       assert.deepEqual(variables, named);
       assert.ok(!lines.some((l) => /app\.listening|db\.migrated/.test(l)), 'it neither migrated nor listened');
-      const schemas = await fresh.pool.query(`select schema_name from information_schema.schemata where schema_name in ('metering', 'invoicing', 'cc_forms', 'gateway_sandbox', 'bus')`);
+      const schemas = await fresh.pool.query(
+        `select schema_name from information_schema.schemata where schema_name in ('metering', 'invoicing', 'cc_forms', 'gateway_sandbox', 'bus')`,
+      );
       assert.deepEqual(schemas.rows, []);
     });
   }

@@ -8,7 +8,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Frame, type Locator, type Page, type Request, type Response } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type Frame,
+  type Locator,
+  type Page,
+  type Request,
+  type Response,
+} from 'playwright-core';
 import { migrate } from '@vault/db';
 import { gatewayClient, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY } from '@vault/gateway';
 import { eventually, freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
@@ -71,7 +80,15 @@ before(async () => {
 
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
   // The top page keeps every message it receives, to check none carries card data.
@@ -131,10 +148,13 @@ async function submitCard(number: string, options: { exp?: string; cvc?: string 
 
 async function storedCard() {
   const { rows } = await db.pool.query(`select * from cc_forms.cards_on_file where account_id = $1`, [ACCOUNT]);
-  return rows[0] as { payment_method_id: string; customer_id: string; brand: string; last4: string; exp_month: number; exp_year: number; added_at: Date } | undefined;
+  return rows[0] as
+    | { payment_method_id: string; customer_id: string; brand: string; last4: string; exp_month: number; exp_year: number; added_at: Date }
+    | undefined;
 }
 
-const attempts = async () => Number((await db.pool.query(`select count(*) from cc_forms.card_attempts where account_id = $1`, [ACCOUNT])).rows[0].count);
+const attempts = async () =>
+  Number((await db.pool.query(`select count(*) from cc_forms.card_attempts where account_id = $1`, [ACCOUNT])).rows[0].count);
 
 describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
   test("the account's sign-in link opens the card page with a CSP that allows only cc-forms and the gateway", async () => {
@@ -160,10 +180,17 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
     const iframe = page.locator('iframe');
     assert.equal(await iframe.getAttribute('title'), 'Secure card payment input frame');
     const frame = await cardFrame();
-    for (const [label, autocomplete] of [['Card number', 'cc-number'], ['Expiry', 'cc-exp'], ['CVC', 'cc-csc']] as const) {
+    for (const [label, autocomplete] of [
+      ['Card number', 'cc-number'],
+      ['Expiry', 'cc-exp'],
+      ['CVC', 'cc-csc'],
+    ] as const) {
       assert.equal(await frame.getByLabel(label).getAttribute('autocomplete'), autocomplete, label);
     }
-    assert.equal(await frame.getByLabel('Expiry').evaluate((input) => (input as HTMLInputElement).labels?.[0]?.textContent), 'Expiry MM / YY');
+    assert.equal(
+      await frame.getByLabel('Expiry').evaluate((input) => (input as HTMLInputElement).labels?.[0]?.textContent),
+      'Expiry MM / YY',
+    );
 
     await page.locator('#card-errors').focus();
     const focused = () => frame.evaluate(() => document.activeElement?.id ?? '');
@@ -280,7 +307,10 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
 
   test('a POST without the CSRF token is 403: setup intents, saving a card, signing out', async () => {
     const base = ccForms.url;
-    for (const [path, body] of [['/card/setup-intents', {}], ['/card', { setup_intent: 'seti_x' }]] as const) {
+    for (const [path, body] of [
+      ['/card/setup-intents', {}],
+      ['/card', { setup_intent: 'seti_x' }],
+    ] as const) {
       const res = await context.request.post(`${base}${path}`, { data: body });
       assert.equal(res.status(), 403, path);
       assert.match((await res.json()).error.message, /security token/);
@@ -297,7 +327,10 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
       for (const n of numbers) assert.ok(!text.includes(n), `${what} holds ${n}`);
       assert.ok(!cvcAlone.test(text), `${what} holds the CVC`);
     };
-    assert.ok(toCcForms.some((r) => r.url.endsWith('/card/setup-intents')), 'requests to cc-forms were seen');
+    assert.ok(
+      toCcForms.some((r) => r.url.endsWith('/card/setup-intents')),
+      'requests to cc-forms were seen',
+    );
     for (const r of toCcForms) leaks(`request ${r.url}`, `${r.url}\n${JSON.stringify(r.headers)}\n${r.body}`);
     leaks('cc-forms logs', ccForms.lines.join('\n'));
     leaks('gateway-sandbox logs', sandbox.lines.join('\n'));
@@ -308,7 +341,10 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
       `select table_schema as schema, table_name as name from information_schema.tables
        where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`,
     );
-    assert.ok(tables.some((t) => t.schema === 'gateway_sandbox'), 'the sandbox’s tables are dumped too');
+    assert.ok(
+      tables.some((t) => t.schema === 'gateway_sandbox'),
+      'the sandbox’s tables are dumped too',
+    );
     let dumped = 0;
     for (const t of tables) {
       const { rows } = await db.pool.query<{ row: string }>(`select x::text as row from ${quote(t.schema)}.${quote(t.name)} x`);
@@ -332,7 +368,11 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
     assert.match(csp, /frame-ancestors \*/);
     const body = await frame.text();
     assert.ok(!/<script>|<style>|\sstyle="|\son[a-z]+="/.test(body), 'no inline code in the iframe either');
-    for (const bad of [`key=${SANDBOX_PUBLISHABLE_KEY}&origin=javascript:alert(1)`, `key=${SANDBOX_SECRET_KEY}&origin=${origin}`, `key=pk_test_other&origin=${origin}`]) {
+    for (const bad of [
+      `key=${SANDBOX_PUBLISHABLE_KEY}&origin=javascript:alert(1)`,
+      `key=${SANDBOX_SECRET_KEY}&origin=${origin}`,
+      `key=pk_test_other&origin=${origin}`,
+    ]) {
       assert.equal((await fetch(`${sandbox.url}/elements/card?${bad}`)).status, 400, bad);
     }
   });
@@ -350,12 +390,15 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
     assert.equal(await frame.getByLabel('Card number').isEnabled(), true);
 
     // The card iframe given another origin than its real parent's disables its fields.
-    await page.evaluate((src) => {
-      const f = document.createElement('iframe');
-      f.src = src;
-      f.id = 'misframed';
-      document.body.appendChild(f);
-    }, `${sandbox.url}/elements/card?key=${SANDBOX_PUBLISHABLE_KEY}&origin=${encodeURIComponent('http://evil.example')}`);
+    await page.evaluate(
+      (src) => {
+        const f = document.createElement('iframe');
+        f.src = src;
+        f.id = 'misframed';
+        document.body.appendChild(f);
+      },
+      `${sandbox.url}/elements/card?key=${SANDBOX_PUBLISHABLE_KEY}&origin=${encodeURIComponent('http://evil.example')}`,
+    );
     let misframed: Frame | undefined;
     await eventually('the misframed iframe', () => {
       misframed = page.frames().find((f) => f.url().includes('evil.example'));

@@ -54,7 +54,8 @@ for (const latency of [0, 4]) {
 
     /** The invoice's payment_intent.succeeded events, re-signed as the gateway signs them and POSTed again. */
     async function replayWebhooks(invoiceId: string): Promise<number[]> {
-      const secret = (await w.db.pool.query<{ secret: string }>('select secret from invoicing.webhook_endpoints where secret is not null')).rows[0]?.secret;
+      const secret = (await w.db.pool.query<{ secret: string }>('select secret from invoicing.webhook_endpoints where secret is not null'))
+        .rows[0]?.secret;
       if (!secret) return [];
       const seen: number[] = [];
       const events = await w.sdk.events.list({ type: 'payment_intent.succeeded', limit: 100 });
@@ -80,8 +81,7 @@ for (const latency of [0, 4]) {
       const webhookStatuses: number[] = [];
       const before = await deadlocksIn(w.db.pool);
       const prices = loadPriceBook();
-      const finalize = () =>
-        finalizePeriod({ pool: w.db.pool, prices, graceHours: 0, now: () => DateTime.utc(), log }, PERIOD);
+      const finalize = () => finalizePeriod({ pool: w.db.pool, prices, graceHours: 0, now: () => DateTime.utc(), log }, PERIOD);
       const pass = () =>
         chargePass({ pool: w.db.pool, gateway, retrySchedule: [0.1], log, concurrency: 4 }).then((r) => void reports.push(r));
 
@@ -94,7 +94,11 @@ for (const latency of [0, 4]) {
         ]);
         await putCard(w, account, '4242424242424242');
         const invoiceOf = async () =>
-          (await w.db.pool.query<{ id: string; status: string }>('select id, status from invoicing.invoices where account_id = $1', [account])).rows[0];
+          (
+            await w.db.pool.query<{ id: string; status: string }>('select id, status from invoicing.invoices where account_id = $1', [
+              account,
+            ])
+          ).rows[0];
 
         const deadline = Date.now() + ROUND_MS;
         let paid = false;
@@ -126,7 +130,11 @@ for (const latency of [0, 4]) {
         assert.equal(invoice?.status, 'paid', `${account}'s invoice is paid within ${ROUND_MS} ms`);
 
         // Then the refund, with the webhooks and passes still coming.
-        const intentId = (await w.db.pool.query<{ payment_intent_id: string }>('select payment_intent_id from invoicing.charges where invoice_id = $1', [invoice!.id])).rows[0]!.payment_intent_id;
+        const intentId = (
+          await w.db.pool.query<{ payment_intent_id: string }>('select payment_intent_id from invoicing.charges where invoice_id = $1', [
+            invoice!.id,
+          ])
+        ).rows[0]!.payment_intent_id;
         await Promise.all([
           w.sdk.refunds.create({ payment_intent: intentId }, { idempotencyKey: `refund:${invoice!.id}` }),
           w.sdk.refunds.create({ payment_intent: intentId }, { idempotencyKey: `refund:${invoice!.id}` }).catch(() => undefined),
@@ -155,14 +163,23 @@ for (const latency of [0, 4]) {
         }),
       );
       assert.equal((await deadlocksIn(w.db.pool)) - before, 0, 'PostgreSQL broke no deadlock in this database');
-      assert.deepEqual(lines.filter((l) => /deadlock|event=db\.transaction_retry|event=charge\.failed|event=charging\.pass_failed/.test(l)), []);
+      assert.deepEqual(
+        lines.filter((l) => /deadlock|event=db\.transaction_retry|event=charge\.failed|event=charging\.pass_failed/.test(l)),
+        [],
+      );
       assert.deepEqual(
         reports.filter((r) => r.errors > 0),
         [],
         'no pass left an invoice for want of an answer or for a failure here',
       );
-      assert.deepEqual([...new Set(webhookStatuses)].filter((s) => s !== 200), [], 'every replayed webhook answered 200');
-      const events = await w.db.pool.query<{ n: number }>(`select count(*)::int as n from invoicing.gateway_events where type = 'payment_intent.succeeded'`);
+      assert.deepEqual(
+        [...new Set(webhookStatuses)].filter((s) => s !== 200),
+        [],
+        'every replayed webhook answered 200',
+      );
+      const events = await w.db.pool.query<{ n: number }>(
+        `select count(*)::int as n from invoicing.gateway_events where type = 'payment_intent.succeeded'`,
+      );
       assert.equal(events.rows[0]!.n, ROUNDS, 'each payment_intent.succeeded recorded once');
     });
   });

@@ -25,20 +25,26 @@ const OK = 16;
 // 4242 and 5555 pay, 0341 is always declined, one account has no card, and a
 // credit is never charged.
 const PLAN: Plan[] = [
-  ...Array.from({ length: OK }, (_, i): Plan => ({
-    id: `crash-ok-${i}`,
-    account: `acct-ok-${i}`,
-    total: `${10 + i}.${String(i * 7).padStart(2, '0')}`,
-    card: i % 2 ? '5555555555554444' : '4242424242424242',
-    expect: 'paid',
-  })),
-  ...Array.from({ length: 4 }, (_, i): Plan => ({
-    id: `crash-decline-${i}`,
-    account: `acct-decline-${i}`,
-    total: i === 0 ? '0.50' : `${33 + i}.30`,
-    card: '4000000000000341',
-    expect: 'past_due',
-  })),
+  ...Array.from(
+    { length: OK },
+    (_, i): Plan => ({
+      id: `crash-ok-${i}`,
+      account: `acct-ok-${i}`,
+      total: `${10 + i}.${String(i * 7).padStart(2, '0')}`,
+      card: i % 2 ? '5555555555554444' : '4242424242424242',
+      expect: 'paid',
+    }),
+  ),
+  ...Array.from(
+    { length: 4 },
+    (_, i): Plan => ({
+      id: `crash-decline-${i}`,
+      account: `acct-decline-${i}`,
+      total: i === 0 ? '0.50' : `${33 + i}.30`,
+      card: '4000000000000341',
+      expect: 'past_due',
+    }),
+  ),
   { id: 'crash-nocard', account: 'acct-nocard', total: '8.00', expect: 'past_due' },
   { id: 'crash-credit', account: 'acct-ok-0', total: '-2.00', period: '2026-11', expect: 'finalized' },
 ];
@@ -70,12 +76,25 @@ describe('charging survives kill -9 at any moment, and replays of every request 
 
   /** The same create and confirms the charger sent (same keys, same parameters), each `times` times, answers ignored. */
   async function replayCharges(times: number): Promise<number> {
-    const { rows } = await w.db.pool.query<{ invoice_id: string; account_id: string; number: string; total: string; payment_intent_id: string | null; attempts: number; pending_payment_method_id: string | null; last_payment_method_id: string | null }>(
+    const { rows } = await w.db.pool.query<{
+      invoice_id: string;
+      account_id: string;
+      number: string;
+      total: string;
+      payment_intent_id: string | null;
+      attempts: number;
+      pending_payment_method_id: string | null;
+      last_payment_method_id: string | null;
+    }>(
       `select c.invoice_id, i.account_id, i.number, i.total::text, c.payment_intent_id, c.attempts, c.pending_payment_method_id, c.last_payment_method_id
          from invoicing.charges c join invoicing.invoices i on i.id = c.invoice_id`,
     );
     let sent = 0;
-    const swallow = (p: Promise<unknown>) => p.then(() => sent++, () => sent++);
+    const swallow = (p: Promise<unknown>) =>
+      p.then(
+        () => sent++,
+        () => sent++,
+      );
     for (let t = 0; t < times; t++) {
       await Promise.all(
         rows.flatMap((r) => {
@@ -99,11 +118,18 @@ describe('charging survives kill -9 at any moment, and replays of every request 
           const pm = r.pending_payment_method_id ?? r.last_payment_method_id;
           // Every attempt sent so far: the answered ones and the one pending, if any.
           const used = r.attempts + (r.pending_payment_method_id ? 1 : 0);
-          const confirms = r.payment_intent_id && pm
-            ? Array.from({ length: used }, (_, k) =>
-                swallow(w.sdk.paymentIntents.confirm(r.payment_intent_id!, { payment_method: pm, off_session: true }, { idempotencyKey: attemptKey(r.invoice_id, k + 1) })),
-              )
-            : [];
+          const confirms =
+            r.payment_intent_id && pm
+              ? Array.from({ length: used }, (_, k) =>
+                  swallow(
+                    w.sdk.paymentIntents.confirm(
+                      r.payment_intent_id!,
+                      { payment_method: pm, off_session: true },
+                      { idempotencyKey: attemptKey(r.invoice_id, k + 1) },
+                    ),
+                  ),
+                )
+              : [];
           return [create, ...confirms];
         }),
       );
@@ -113,7 +139,8 @@ describe('charging survives kill -9 at any moment, and replays of every request 
 
   /** Every payment_intent.succeeded the sandbox emitted, signed with the endpoint's secret as the gateway signs, POSTed `times` times each. */
   async function replayWebhooks(times: number): Promise<number[]> {
-    const secret = (await w.db.pool.query<{ secret: string }>('select secret from invoicing.webhook_endpoints where secret is not null')).rows[0]?.secret;
+    const secret = (await w.db.pool.query<{ secret: string }>('select secret from invoicing.webhook_endpoints where secret is not null'))
+      .rows[0]?.secret;
     if (!secret) return [];
     const statusesSeen: number[] = [];
     for await (const event of w.sdk.events.list({ type: 'payment_intent.succeeded', limit: 100 })) {
@@ -178,12 +205,15 @@ describe('charging survives kill -9 at any moment, and replays of every request 
       await sleep(1_000);
       assert.ok(midFlight >= 1, 'at least one kill landed between the gateway committing a charge and answering it');
       seen.push(...app.lines);
-      t.diagnostic(`killed ${kills} times, ${midFlight} right after the gateway committed a charge; ` + JSON.stringify({
-        replays: seen.filter((l) => l.includes('replay=true')).length,
-        unanswered: seen.filter((l) => l.includes('outcome=unanswered')).map((l) => /code=(\S+)/.exec(l)?.[1]),
-        attempts: seen.filter((l) => l.includes('event=charge.attempt')).length,
-        webhooks: seen.filter((l) => l.includes('event=webhook.received')).length,
-      }));
+      t.diagnostic(
+        `killed ${kills} times, ${midFlight} right after the gateway committed a charge; ` +
+          JSON.stringify({
+            replays: seen.filter((l) => l.includes('replay=true')).length,
+            unanswered: seen.filter((l) => l.includes('outcome=unanswered')).map((l) => /code=(\S+)/.exec(l)?.[1]),
+            attempts: seen.filter((l) => l.includes('event=charge.attempt')).length,
+            webhooks: seen.filter((l) => l.includes('event=webhook.received')).length,
+          }),
+      );
       // The finalize schedule's errors (no metering schema here) are not charging's.
       const failures = app.lines.filter((l) => l.includes('at=error') && /event=(charg|webhook|http)/.test(l));
       assert.deepEqual(failures, []);
@@ -213,7 +243,9 @@ describe('charging survives kill -9 at any moment, and replays of every request 
               (select count(*)::int from gateway_sandbox.charges where status = 'failed') as failed`,
     );
     assert.deepEqual(gateway.rows[0], { intents: charged.length, succeeded: OK, failed: 3 * (charged.length - OK) });
-    const events = await w.db.pool.query<{ n: number }>(`select count(*)::int as n from invoicing.gateway_events where type = 'payment_intent.succeeded'`);
+    const events = await w.db.pool.query<{ n: number }>(
+      `select count(*)::int as n from invoicing.gateway_events where type = 'payment_intent.succeeded'`,
+    );
     assert.equal(events.rows[0]!.n, OK, 'each payment_intent.succeeded recorded once');
   });
 });

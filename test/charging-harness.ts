@@ -62,12 +62,17 @@ export async function insertInvoice(pool: pg.Pool, i: { id: string; account: str
  * method attached to it, and the cards row with its brand, last4 and expiry.
  */
 export async function putCard(w: ChargingWorld, account: string, number: string): Promise<string> {
-  const known = await w.db.pool.query<{ customer_id: string }>('select customer_id from cc_forms.customers where account_id = $1', [account]);
+  const known = await w.db.pool.query<{ customer_id: string }>('select customer_id from cc_forms.customers where account_id = $1', [
+    account,
+  ]);
   let customerId = known.rows[0]?.customer_id;
   if (!customerId) {
     const customer = await w.sdk.customers.create({ metadata: { account_id: account } }, { idempotencyKey: `customer:${account}` });
     customerId = customer.id;
-    await w.db.pool.query('insert into cc_forms.customers (account_id, customer_id) values ($1, $2) on conflict do nothing', [account, customerId]);
+    await w.db.pool.query('insert into cc_forms.customers (account_id, customer_id) values ($1, $2) on conflict do nothing', [
+      account,
+      customerId,
+    ]);
   }
   const pm = await w.sdk.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
   await w.sdk.paymentMethods.attach(pm.id, { customer: customerId });

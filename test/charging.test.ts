@@ -27,7 +27,13 @@ describe('charging finalized invoices through the gateway sandbox', () => {
     env = { DATABASE_URL: w.db.url, GATEWAY_PORT: String(w.gatewayPort), PAYMENT_RETRY_SCHEDULE: 'PT0.2S,PT0.2S', ADMIN_TOKEN: ADMIN };
     http = createHttpApp(memoryLogger());
     const prices = loadPriceBook();
-    invoicingRoutes(http, { pool: w.db.pool, billing: createBilling({ pool: w.db.pool, prices, graceHours: 72 }), prices, adminToken: ADMIN, log: memoryLogger() });
+    invoicingRoutes(http, {
+      pool: w.db.pool,
+      billing: createBilling({ pool: w.db.pool, prices, graceHours: 72 }),
+      prices,
+      adminToken: ADMIN,
+      log: memoryLogger(),
+    });
     await http.ready();
   });
   after(async () => {
@@ -48,8 +54,14 @@ describe('charging finalized invoices through the gateway sandbox', () => {
 
     const first = await vault(['charge'], env);
     assert.equal(first.status, 0, first.stderr + first.stdout);
-    assert.match(first.stdout, /charged 2 invoice\(s\): 1 paid, 1 declined; 1 past_due \(1 with no card on file\); 0 left for a later pass/);
-    assert.match(first.stdout, /event=charge\.attempt invoice_id=inv-decline attempt=1 step=confirm outcome=declined .*decline_code=generic_decline count#charges\.declined=1/);
+    assert.match(
+      first.stdout,
+      /charged 2 invoice\(s\): 1 paid, 1 declined; 1 past_due \(1 with no card on file\); 0 left for a later pass/,
+    );
+    assert.match(
+      first.stdout,
+      /event=charge\.attempt invoice_id=inv-decline attempt=1 step=confirm outcome=declined .*decline_code=generic_decline count#charges\.declined=1/,
+    );
     assert.deepEqual(await statuses(w.db.pool), {
       'inv-credit': 'finalized',
       'inv-decline': 'finalized',
@@ -75,13 +87,25 @@ describe('charging finalized invoices through the gateway sandbox', () => {
 
     const visa = await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-visa'), 'inv-visa');
     assert.deepEqual(visa, { intents: 1, succeeded: 1, failed: 0 });
-    const pi = (await w.db.pool.query('select payment_intent_id from invoicing.charges where invoice_id = $1', ['inv-visa'])).rows[0].payment_intent_id;
+    const pi = (await w.db.pool.query('select payment_intent_id from invoicing.charges where invoice_id = $1', ['inv-visa'])).rows[0]
+      .payment_intent_id;
     const intent = await w.sdk.paymentIntents.retrieve(pi);
     const number = (await w.db.pool.query('select number from invoicing.invoices where id = $1', ['inv-visa'])).rows[0].number;
-    assert.deepEqual([intent.amount, intent.currency, intent.status, intent.metadata], [5258, 'usd', 'succeeded', { invoice_id: 'inv-visa', account_id: 'acct-visa', number }]);
-    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-decline'), 'inv-decline'), { intents: 1, succeeded: 0, failed: 3 });
+    assert.deepEqual(
+      [intent.amount, intent.currency, intent.status, intent.metadata],
+      [5258, 'usd', 'succeeded', { invoice_id: 'inv-visa', account_id: 'acct-visa', number }],
+    );
+    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-decline'), 'inv-decline'), {
+      intents: 1,
+      succeeded: 0,
+      failed: 3,
+    });
     const zero = await customerOf(w.db.pool, 'acct-visa-zero');
-    assert.equal((await w.sdk.paymentIntents.list({ customer: zero! })).data.length, 0, 'no PaymentIntent for totals ≤ 0 or below the minimum');
+    assert.equal(
+      (await w.sdk.paymentIntents.list({ customer: zero! })).data.length,
+      0,
+      'no PaymentIntent for totals ≤ 0 or below the minimum',
+    );
   });
 
   test('no card, then a card added: the next pass charges it and the invoice is paid, with one succeeded charge', async () => {
@@ -90,7 +114,11 @@ describe('charging finalized invoices through the gateway sandbox', () => {
     const run = await vault(['charge'], env);
     assert.match(run.stdout, /charged 1 invoice\(s\): 1 paid/);
     assert.equal((await api('inv-nocard')).status, 'paid');
-    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-nocard'), 'inv-nocard'), { intents: 1, succeeded: 1, failed: 0 });
+    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-nocard'), 'inv-nocard'), {
+      intents: 1,
+      succeeded: 1,
+      failed: 0,
+    });
   });
 
   test('a past_due invoice after three declines is charged again once another card is added, continuing the attempt numbers', async () => {
@@ -98,7 +126,11 @@ describe('charging finalized invoices through the gateway sandbox', () => {
     const run = await vault(['charge'], env);
     assert.match(run.stdout, /event=charge\.attempt invoice_id=inv-decline attempt=4 step=confirm outcome=succeeded/);
     assert.equal((await api('inv-decline')).status, 'paid');
-    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-decline'), 'inv-decline'), { intents: 1, succeeded: 1, failed: 3 });
+    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-decline'), 'inv-decline'), {
+      intents: 1,
+      succeeded: 1,
+      failed: 3,
+    });
   });
 
   test('the gateway unreachable: `vault charge` leaves the invoice for later and exits 1', async () => {
@@ -119,7 +151,7 @@ describe('charging finalized invoices through the gateway sandbox', () => {
     assert.match(run.stderr, /usage: vault/);
   });
 
-  test('the invoicing app registers its webhook endpoint at boot, charges in its loop, and records the gateway\'s payment_intent.succeeded', async () => {
+  test("the invoicing app registers its webhook endpoint at boot, charges in its loop, and records the gateway's payment_intent.succeeded", async () => {
     await insertInvoice(w.db.pool, { id: 'inv-app', account: 'acct-app', total: '25.00' });
     await putCard(w, 'acct-app', '4242424242424242');
     const port = await freePort();
@@ -132,16 +164,27 @@ describe('charging finalized invoices through the gateway sandbox', () => {
     try {
       await eventually('inv-app paid', async () => (await api('inv-app')).status === 'paid', 20_000);
       const endpoints = await w.sdk.webhookEndpoints.list();
-      assert.deepEqual(endpoints.data.map((e) => e.url), [`http://localhost:${port}/v1/gateway/webhooks`]);
+      assert.deepEqual(
+        endpoints.data.map((e) => e.url),
+        [`http://localhost:${port}/v1/gateway/webhooks`],
+      );
       const stored = await w.db.pool.query('select endpoint_id from invoicing.webhook_endpoints');
       assert.deepEqual(stored.rows, [{ endpoint_id: endpoints.data[0]!.id }]);
-      const pi = (await w.db.pool.query('select payment_intent_id from invoicing.charges where invoice_id = $1', ['inv-app'])).rows[0].payment_intent_id;
+      const pi = (await w.db.pool.query('select payment_intent_id from invoicing.charges where invoice_id = $1', ['inv-app'])).rows[0]
+        .payment_intent_id;
       const event = (await w.sdk.events.list({ type: 'payment_intent.succeeded', limit: 100 })).data.find(
         (e) => (e.data.object as { id: string }).id === pi,
       );
       assert.ok(event, 'the sandbox emitted payment_intent.succeeded');
-      await eventually('the delivery recorded', async () => (await w.db.pool.query('select 1 from invoicing.gateway_events where id = $1', [event.id])).rowCount === 1, 20_000);
-      assert.ok(app.lines.some((l) => l.includes(`event=webhook.received event_id=${event.id}`)), app.lines.join('\n'));
+      await eventually(
+        'the delivery recorded',
+        async () => (await w.db.pool.query('select 1 from invoicing.gateway_events where id = $1', [event.id])).rowCount === 1,
+        20_000,
+      );
+      assert.ok(
+        app.lines.some((l) => l.includes(`event=webhook.received event_id=${event.id}`)),
+        app.lines.join('\n'),
+      );
     } finally {
       await app.kill('SIGTERM');
     }

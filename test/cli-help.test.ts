@@ -18,14 +18,18 @@ const COMMAND_LINES: string[][] = COMMANDS.flatMap(({ spec }) =>
   'subcommands' in spec ? [[spec.name], ...spec.subcommands.map((s) => s.name.split(' '))] : [[spec.name]],
 );
 /** The ones that run (a group's subcommands, not the group). */
-const RUNNABLE: string[][] = COMMANDS.flatMap(({ spec }) => ('subcommands' in spec ? spec.subcommands.map((s) => s.name.split(' ')) : [[spec.name]]));
+const RUNNABLE: string[][] = COMMANDS.flatMap(({ spec }) =>
+  'subcommands' in spec ? spec.subcommands.map((s) => s.name.split(' ')) : [[spec.name]],
+);
 
 /** Runs `fn` over `items`, a few at a time. */
 async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: limit }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
 }
 
 describe('`vault … --help` answers and does nothing else', () => {
@@ -33,14 +37,35 @@ describe('`vault … --help` answers and does nothing else', () => {
   let run: (args: string[]) => Promise<VaultRun>;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'vault-help-'));
-    const env = { DATABASE_URL: UNREACHABLE_DB, KAFKA_BROKERS: undefined, VAULT_HOME: join(dir, 'home'), VAULT_CACHE_DIR: join(dir, 'cache') };
+    const env = {
+      DATABASE_URL: UNREACHABLE_DB,
+      KAFKA_BROKERS: undefined,
+      VAULT_HOME: join(dir, 'home'),
+      VAULT_CACHE_DIR: join(dir, 'cache'),
+    };
     run = (args) => vault(args, env, '', { cwd: dir });
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('the commands are all there', () => {
     const names = COMMAND_LINES.map((c) => c.join(' '));
-    for (const name of ['start', 'publish', 'simulate', 'finalize', 'charge', 'card', 'card add', 'migrate', 'export', 'token', 'token create', 'kafka', 'kafka start', 'kafka stop', 'kafka status']) {
+    for (const name of [
+      'start',
+      'publish',
+      'simulate',
+      'finalize',
+      'charge',
+      'card',
+      'card add',
+      'migrate',
+      'export',
+      'token',
+      'token create',
+      'kafka',
+      'kafka start',
+      'kafka stop',
+      'kafka status',
+    ]) {
       assert.ok(names.includes(name), `${name} is one of ${names.join(', ')}`);
     }
   });
@@ -51,7 +76,8 @@ describe('`vault … --help` answers and does nothing else', () => {
       assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr, '');
       assert.match(r.stdout, /^usage: vault <command>/);
-      for (const command of RUNNABLE) assert.match(r.stdout, new RegExp(`^  ${command.join(' ')}\\b`, 'm'), `${args.join(' ')} lists ${command.join(' ')}`);
+      for (const command of RUNNABLE)
+        assert.match(r.stdout, new RegExp(`^  ${command.join(' ')}\\b`, 'm'), `${args.join(' ')} lists ${command.join(' ')}`);
     }
   });
 
@@ -65,7 +91,11 @@ describe('`vault … --help` answers and does nothing else', () => {
 
   test('every command and subcommand: --help, -h, `vault help …`, and --help after other arguments', { timeout: 180_000 }, async () => {
     const lines = [
-      ...COMMAND_LINES.flatMap((command) => [[...command, '--help'], [...command, '-h'], ['help', ...command]]),
+      ...COMMAND_LINES.flatMap((command) => [
+        [...command, '--help'],
+        [...command, '-h'],
+        ['help', ...command],
+      ]),
       // Whatever else is on the line, --help wins: even a bad option or an unknown file.
       ['publish', 'missing.ndjson', '--help'],
       ['migrate', '--frobnicate', '-h'],
@@ -90,8 +120,14 @@ describe('`vault … --help` answers and does nothing else', () => {
       [['export'], [/^usage: vault export invoices\|lines --period YYYY-MM/, /--period YYYY-MM/]],
       [['simulate'], [/--seed N/, /--out FILE\|-/, /--no-late/]],
       [['start'], [/--demo/, /--no-demo/]],
-      [['token', 'create'], [/--account ID/, /--finance/]],
-      [['card', 'add'], [/--account ID/, /--test-card NUMBER/]],
+      [
+        ['token', 'create'],
+        [/--account ID/, /--finance/],
+      ],
+      [
+        ['card', 'add'],
+        [/--account ID/, /--test-card NUMBER/],
+      ],
       [['publish'], [/NDJSON/, /JSON\s+array/, /byte order mark/]],
       [['kafka'], [/kafka start/, /kafka stop/, /kafka status/]],
     ];
@@ -148,7 +184,9 @@ describe('`vault … --help` answers and does nothing else', () => {
   test('control: without --help the same environment cannot act (so the tests above would see it)', async () => {
     const other = mkdtempSync(join(tmpdir(), 'vault-help-control-'));
     try {
-      const r = await vault(['migrate'], { DATABASE_URL: UNREACHABLE_DB, KAFKA_BROKERS: undefined, VAULT_HOME: join(other, 'home') }, '', { cwd: other });
+      const r = await vault(['migrate'], { DATABASE_URL: UNREACHABLE_DB, KAFKA_BROKERS: undefined, VAULT_HOME: join(other, 'home') }, '', {
+        cwd: other,
+      });
       assert.equal(r.status, 1, r.stdout);
       assert.match(r.stderr, /ECONNREFUSED|connect/);
     } finally {

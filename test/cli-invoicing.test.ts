@@ -48,11 +48,17 @@ describe('the vault command for invoicing', () => {
     const r = await vault(['export', 'lines', '--period', '2026-10'], env);
     assert.equal(r.status, 0, r.stderr);
     const records = parseCsv(r.stdout);
-    assert.equal(records[0]!.join(','), 'number,invoice_id,account_id,period,position,app_id,kind,key,product,quantity,unit_price,amount,adjusts,description');
-    assert.deepEqual(records.slice(1, -1).map((row) => [row[1], row[4], row[11], unguardText(row[13]!)]), [
-      ['inv-1', '1', '25.00', 'web.1 standard-1x'],
-      ['inv-1', '2', '-3.61', '=Credit for 2026-09, "web.1"'],
-    ]);
+    assert.equal(
+      records[0]!.join(','),
+      'number,invoice_id,account_id,period,position,app_id,kind,key,product,quantity,unit_price,amount,adjusts,description',
+    );
+    assert.deepEqual(
+      records.slice(1, -1).map((row) => [row[1], row[4], row[11], unguardText(row[13]!)]),
+      [
+        ['inv-1', '1', '25.00', 'web.1 standard-1x'],
+        ['inv-1', '2', '-3.61', '=Credit for 2026-09, "web.1"'],
+      ],
+    );
     assert.equal(records[2]![13], `'=Credit for 2026-09, "web.1"`);
     assert.deepEqual(records.at(-1), ['TOTAL', '2', '', '', '', '', '', '', '', '', '', '21.39', '', '']);
     assert.match(r.stderr, /lines\.csv for 2026-10: 2 rows, control total 21\.39/);

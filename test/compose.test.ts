@@ -12,7 +12,16 @@ import { APP_SETTINGS, VaultSettings } from '../scripts/cli/vault-settings.ts';
 
 const root = new URL('../', import.meta.url);
 const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }) as {
-  services: Record<string, { command?: string; environment?: Record<string, string>; healthcheck?: { test: string[] }; depends_on?: Record<string, { condition: string }>; ports?: string[] }>;
+  services: Record<
+    string,
+    {
+      command?: string;
+      environment?: Record<string, string>;
+      healthcheck?: { test: string[] };
+      depends_on?: Record<string, { condition: string }>;
+      ports?: string[];
+    }
+  >;
 };
 const procfile = Object.fromEntries(
   readFileSync(new URL('Procfile', root), 'utf8')
@@ -32,7 +41,8 @@ describe('docker-compose.yml, checked without Docker', () => {
   });
 
   test('every service has a healthcheck; each app waits for healthy PostgreSQL and Kafka, invoicing for the gateway too', () => {
-    for (const [name, service] of Object.entries(compose.services)) assert.ok(service.healthcheck?.test.length, `${name} has a healthcheck`);
+    for (const [name, service] of Object.entries(compose.services))
+      assert.ok(service.healthcheck?.test.length, `${name} has a healthcheck`);
     for (const app of APPS) {
       assert.equal(compose.services[app]!.depends_on?.postgres?.condition, 'service_healthy', app);
       assert.equal(compose.services[app]!.depends_on?.kafka?.condition, 'service_healthy', app);
@@ -40,7 +50,7 @@ describe('docker-compose.yml, checked without Docker', () => {
     assert.equal(compose.services.invoicing!.depends_on?.['gateway-sandbox']?.condition, 'service_healthy');
   });
 
-  test('each app\'s healthcheck asks its own port\'s /health', () => {
+  test("each app's healthcheck asks its own port's /health", () => {
     const ports: Record<string, string> = { 'gateway-sandbox': '3003', metering: '3001', invoicing: '3000', 'cc-forms': '3002' };
     for (const app of APPS) {
       const check = compose.services[app]!.healthcheck!.test;
@@ -49,7 +59,7 @@ describe('docker-compose.yml, checked without Docker', () => {
     }
   });
 
-  test('the apps\' environment, with its defaults, is one our settings parser and the gateway configuration accept, and names only real variables', () => {
+  test("the apps' environment, with its defaults, is one our settings parser and the gateway configuration accept, and names only real variables", () => {
     const known = new Set(Object.keys(VaultSettings.shape));
     for (const app of APPS) {
       const env = Object.fromEntries(Object.entries(compose.services[app]!.environment ?? {}).map(([k, v]) => [k, expand(v)]));

@@ -14,10 +14,7 @@ describe('configuration', () => {
     assert.equal(s.DATABASE_URL, undefined);
     assert.equal(s.KAFKA_BROKERS, undefined);
     assert.equal(s.INVOICE_GRACE_HOURS, 72);
-    assert.deepEqual(
-      [s.METERING_PORT, s.INVOICING_PORT, s.CC_FORMS_PORT, s.GATEWAY_PORT],
-      [3001, 3000, 3002, 3003],
-    );
+    assert.deepEqual([s.METERING_PORT, s.INVOICING_PORT, s.CC_FORMS_PORT, s.GATEWAY_PORT], [3001, 3000, 3002, 3003]);
     assert.equal(s.BILLING_EVENTS_TOPIC, 'platform.billing-events.v1');
   });
 
@@ -25,7 +22,10 @@ describe('configuration', () => {
     assert.deepEqual(parseConfig(VaultSettings, { KAFKA_BROKERS: 'a:9092, b:9092' }).KAFKA_BROKERS, ['a:9092', 'b:9092']);
     assert.equal(parseConfig(VaultSettings, { KAFKA_BROKERS: ' ' }).KAFKA_BROKERS, undefined);
     assert.deepEqual(parseConfig(VaultSettings, { KAFKA_BROKERS: '[::1]:9092' }).KAFKA_BROKERS, ['[::1]:9092']);
-    assert.throws(() => parseConfig(VaultSettings, { KAFKA_BROKERS: 'a:9092,kafka' }), /KAFKA_BROKERS: expected comma-separated host:port, got "kafka"/);
+    assert.throws(
+      () => parseConfig(VaultSettings, { KAFKA_BROKERS: 'a:9092,kafka' }),
+      /KAFKA_BROKERS: expected comma-separated host:port, got "kafka"/,
+    );
   });
 
   test('DATABASE_URL: a postgres:// URL with a host; what is wrong is said without quoting it (it holds a password)', () => {
@@ -37,11 +37,14 @@ describe('configuration', () => {
       ['postgres://u:s3cret@db:99999/x', /DATABASE_URL: not a URL/],
     ];
     for (const [url, message] of cases) {
-      assert.throws(() => parseConfig(VaultSettings, { DATABASE_URL: url }), (err: Error) => {
-        assert.match(err.message, message, url);
-        assert.ok(!err.message.includes('s3cret'), 'no password');
-        return true;
-      });
+      assert.throws(
+        () => parseConfig(VaultSettings, { DATABASE_URL: url }),
+        (err: Error) => {
+          assert.match(err.message, message, url);
+          assert.ok(!err.message.includes('s3cret'), 'no password');
+          return true;
+        },
+      );
     }
   });
 
@@ -81,8 +84,7 @@ describe('configuration', () => {
   });
 
   /** The variables `.env.example` assigns. */
-  const listed = () =>
-    new Set([...readFileSync(`${root}.env.example`, 'utf8').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
+  const listed = () => new Set([...readFileSync(`${root}.env.example`, 'utf8').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
   /** Variables read outside the settings schema, and the file that reads each. */
   const READ_ELSEWHERE: Record<string, string> = { VAULT_CACHE_DIR: 'packages/kafka-local/src/paths.ts' };
   /** test/fixtures/api-variables.txt: api.md's configuration variables by section ("## …" lines). */
@@ -99,7 +101,7 @@ describe('configuration', () => {
   /** Every variable some app's schema reads, or the CLI. */
   const appsRead = () => new Set([...Object.values(APP_SETTINGS).flatMap((s) => Object.keys(s.shape)), ...Object.keys(cliVariables)]);
 
-  test('VaultSettings (the CLI\'s) is exactly the apps\' schemas and the CLI\'s own variables, each parsed as its app parses it', () => {
+  test("VaultSettings (the CLI's) is exactly the apps' schemas and the CLI's own variables, each parsed as its app parses it", () => {
     assert.deepEqual(Object.keys(VaultSettings.shape).sort(), [...appsRead()].sort());
     const all = parseConfig(VaultSettings, {});
     for (const [app, schema] of Object.entries(APP_SETTINGS)) {
@@ -120,9 +122,8 @@ describe('configuration', () => {
 
   test('every configuration variable of api.md (test/fixtures/api-variables.txt) is read by some app', () => {
     const names = apiVariables().get('Configuration') ?? [];
-    assert.ok(names.length >= 10, 'the fixture lists api.md\'s configuration table');
+    assert.ok(names.length >= 10, "the fixture lists api.md's configuration table");
     const read = appsRead();
     for (const name of names) assert.ok(read.has(name), `an app reads ${name}`);
   });
-
 });

@@ -9,11 +9,36 @@ import { parseCsv } from '../services/invoicing/src/exports/csv.ts';
 import { exampleText } from '../services/metering/test/harness.ts';
 import { startPipeline, type BusMode, type Pipeline } from './e2e/pipeline.ts';
 
-interface ApiLine { app_id: string; kind: string; key: string; product: string; quantity: string; unit_price: string; amount: string }
-interface ApiInvoice { id: string; number: string | null; account_id: string; period: string; status: string; currency: string; total: string; lines: ApiLine[] }
+interface ApiLine {
+  app_id: string;
+  kind: string;
+  key: string;
+  product: string;
+  quantity: string;
+  unit_price: string;
+  amount: string;
+}
+interface ApiInvoice {
+  id: string;
+  number: string | null;
+  account_id: string;
+  period: string;
+  status: string;
+  currency: string;
+  total: string;
+  lines: ApiLine[];
+}
 
 const expected = JSON.parse(exampleText('october-invoices.json')) as { account_id: string; total: string; lines: ApiLine[] }[];
-const pick = ({ app_id, kind, key, product, quantity, unit_price, amount }: ApiLine) => ({ app_id, kind, key, product, quantity, unit_price, amount });
+const pick = ({ app_id, kind, key, product, quantity, unit_price, amount }: ApiLine) => ({
+  app_id,
+  kind,
+  key,
+  product,
+  quantity,
+  unit_price,
+  amount,
+});
 
 for (const mode of ['embedded', 'kafka'] as BusMode[]) {
   describe(`the pipeline end to end on the ${mode} bus: publish → usage → finalize → charge → paid → CSV`, () => {
@@ -52,7 +77,7 @@ for (const mode of ['embedded', 'kafka'] as BusMode[]) {
       }
     });
 
-    test('cards go on file through cc-forms\' steps; `vault finalize` numbers both invoices; the charge loop makes both paid, one charge each', async () => {
+    test("cards go on file through cc-forms' steps; `vault finalize` numbers both invoices; the charge loop makes both paid, one charge each", async () => {
       for (const { account_id } of expected) {
         const card = await p.vault(['card', 'add', '--account', account_id]);
         assert.equal(card.status, 0, card.stderr + card.stdout);
@@ -88,7 +113,7 @@ for (const mode of ['embedded', 'kafka'] as BusMode[]) {
       }
     });
 
-    test('finance\'s CSV exports reconcile with the invoices: one row each, lines summing to each total, control totals to the cent', async () => {
+    test("finance's CSV exports reconcile with the invoices: one row each, lines summing to each total, control totals to the cent", async () => {
       const invoices = (await Promise.all(expected.map((e) => invoicesOf(e.account_id)))).flat();
       const csv = async (path: string) => {
         const res = await p.call(p.apps.invoicing, path);

@@ -59,7 +59,9 @@ const mark = (what: string) => {
   console.log(`faults ${line}`);
 };
 
-describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL restarted, the gateway failing and timing out', { timeout: 420_000 }, () => {
+describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL restarted, the gateway failing and timing out', {
+  timeout: 420_000,
+}, () => {
   let pg: OwnPostgres;
   let kafka: OwnKafka;
   let db: TestDatabase;
@@ -86,7 +88,9 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     bodies = batches(set.events, 15);
     invoiced = set.periods.slice(0, 2);
     invoicedBatches = batchesBefore(set.events, 15, DateTime.fromISO(firstOf(set.periods[2]!), { zone: 'utc' }));
-    mark(`${set.events.length} events for ${set.periods.join(', ')} in ${bodies.length} batches; ${invoiced.join(' and ')} are in the first ${invoicedBatches}`);
+    mark(
+      `${set.events.length} events for ${set.periods.join(', ')} in ${bodies.length} batches; ${invoiced.join(' and ')} are in the first ${invoicedBatches}`,
+    );
     // The baseline on the shared server while our own servers start.
     const baselineDone = runBaseline();
     baselineDone.catch(() => {}); // awaited below; a failure to start the servers first must not leave it unhandled
@@ -153,13 +157,19 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     rmSync(logs, { recursive: true, force: true });
     mkdirSync(logs, { recursive: true });
     for (const [name, s] of apps) {
-      s.incarnations.forEach((run, i) => writeFileSync(join(logs, `${name}.${i + 1}.log`), run.lines.join('\n') + '\n'));
+      for (const [i, run] of s.incarnations.entries()) writeFileSync(join(logs, `${name}.${i + 1}.log`), run.lines.join('\n') + '\n');
     }
     writeFileSync(join(logs, 'timeline.txt'), timeline.join('\n') + '\n');
     await proxy?.close().catch(() => {});
     await db?.drop().catch(() => {});
     await pg?.stop().catch(() => {});
-    if (await kafka?.stop().then(() => true, () => false)) rmSync(join(HOME, 'kafka'), { recursive: true, force: true });
+    if (
+      await kafka?.stop().then(
+        () => true,
+        () => false,
+      )
+    )
+      rmSync(join(HOME, 'kafka'), { recursive: true, force: true });
     await baseline?.drop().catch(() => {});
   });
 
@@ -221,7 +231,11 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
   async function recovered(what: string, since: number, appliedBefore: number): Promise<void> {
     await Promise.all(APPS.map((a) => eventually(`${a} healthy after ${what}`, () => healthy(a), 120_000)));
     await publisher!.caughtUp(120_000);
-    await eventually(`metering applying events again after ${what}`, async () => ((await stats())?.events_applied ?? -1) > appliedBefore, 120_000);
+    await eventually(
+      `metering applying events again after ${what}`,
+      async () => ((await stats())?.events_applied ?? -1) > appliedBefore,
+      120_000,
+    );
     mark(`recovered from ${what}: ${((Date.now() - since) / 1000).toFixed(1)} s after it began`);
   }
 
@@ -238,8 +252,18 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     return counts;
   }
 
-  test('with events flowing, every app killed with SIGKILL, then Kafka and PostgreSQL restarted: all recover, and metering applies every event of the months to be invoiced exactly once', { timeout: 300_000 }, async (t) => {
-    publisher = startPublisher({ url: `http://127.0.0.1:${ports.metering}`, token: ADMIN, batches: bodies, paceMs: 40, resendEvery: 4, timeoutMs: 8_000, log: mark });
+  test('with events flowing, every app killed with SIGKILL, then Kafka and PostgreSQL restarted: all recover, and metering applies every event of the months to be invoiced exactly once', {
+    timeout: 300_000,
+  }, async (t) => {
+    publisher = startPublisher({
+      url: `http://127.0.0.1:${ports.metering}`,
+      token: ADMIN,
+      batches: bodies,
+      paceMs: 40,
+      resendEvery: 4,
+      timeoutMs: 8_000,
+      log: mark,
+    });
     const chunks = 7;
     const size = Math.ceil(invoicedBatches / chunks);
     let releasedChunks = 0;
@@ -258,13 +282,30 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
       mark(`${what} started again`);
       return from;
     };
+    // biome-ignore lint/suspicious/noConfusingVoidType: a fault may return a count or nothing
     const faults: [string, () => Promise<number | void>][] = [
       ['kill -9 metering', async () => void (await app('metering').crash())],
       ['kill -9 invoicing', async () => void (await app('invoicing').crash())],
       ['kill -9 cc-forms', async () => void (await app('cc-forms').crash())],
       ['kill -9 gateway-sandbox', async () => void (await app('gateway-sandbox').crash())],
-      ['a Kafka broker restart', () => outage('Kafka broker', () => kafka.stop(), () => kafka.start())],
-      ['a PostgreSQL restart', () => outage('PostgreSQL', () => pg.stop(), () => pg.start())],
+      [
+        'a Kafka broker restart',
+        () =>
+          outage(
+            'Kafka broker',
+            () => kafka.stop(),
+            () => kafka.start(),
+          ),
+      ],
+      [
+        'a PostgreSQL restart',
+        () =>
+          outage(
+            'PostgreSQL',
+            () => pg.stop(),
+            () => pg.start(),
+          ),
+      ],
     ];
     for (const [what, fault] of faults) {
       const before = (await stats())?.events_applied ?? 0;
@@ -280,10 +321,14 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     await publisher.caughtUp(60_000);
     // Every event of those batches, each once (re-sends and retries count as duplicates).
     const released = new Set(bodies.slice(0, invoicedBatches).flatMap((b) => b.split('\n').filter(Boolean)));
-    await eventually('metering caught up with the months to be invoiced', async () => {
-      const s = await stats();
-      return s !== undefined && s.consumer_lag === 0 && s.events_applied >= released.size;
-    }, 120_000);
+    await eventually(
+      'metering caught up with the months to be invoiced',
+      async () => {
+        const s = await stats();
+        return s !== undefined && s.consumer_lag === 0 && s.events_applied >= released.size;
+      },
+      120_000,
+    );
     const counters = await readCounters(db.pool);
     mark(`metering caught up with ${invoicedBatches} batches: ${JSON.stringify(counters)}`);
     assert.equal(counters.events_applied, released.size, 'each event applied once');
@@ -293,7 +338,9 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     t.diagnostic(`metering counters ${JSON.stringify(counters)}; publisher so far ${JSON.stringify(publisher.report())}`);
   });
 
-  test('the months finalized, then charged while the gateway answers 500s, then holds its answers past the SDK timeout, and invoicing and the gateway are killed mid-charge, with events still flowing: every invoice is paid', { timeout: 240_000 }, async (t) => {
+  test('the months finalized, then charged while the gateway answers 500s, then holds its answers past the SDK timeout, and invoicing and the gateway are killed mid-charge, with events still flowing: every invoice is paid', {
+    timeout: 240_000,
+  }, async (t) => {
     // The next month's events flow on (and re-sends of the finalized months'), released in four steps.
     const rest = bodies.length - invoicedBatches;
     let step = 0;
@@ -307,12 +354,21 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
       assert.match(run.stdout, /finalized [1-9]\d* invoice\(s\) .* 0 held /, run.stdout);
       mark(`vault finalize --period ${period}: ${lastLine(run.stdout)}`);
     }
-    const chargeEnv = { DATABASE_URL: db.url, GATEWAY_URL: proxy.url, GATEWAY_SECRET_KEY: SANDBOX_SECRET_KEY, GATEWAY_PUBLISHABLE_KEY: SANDBOX_PUBLISHABLE_KEY };
+    const chargeEnv = {
+      DATABASE_URL: db.url,
+      GATEWAY_URL: proxy.url,
+      GATEWAY_SECRET_KEY: SANDBOX_SECRET_KEY,
+      GATEWAY_PUBLISHABLE_KEY: SANDBOX_PUBLISHABLE_KEY,
+    };
     const failing = await vault(['charge'], chargeEnv);
     mark(`vault charge while the gateway fails: exit ${failing.status}, ${lastLine(failing.stdout)}`);
     assert.equal(failing.status, 1, failing.stdout + failing.stderr);
     assert.match(failing.stdout, /[1-9]\d* left for a later pass after an error/);
-    await eventually('500s both before and after the gateway acted', () => proxy.stats.failedUnsent >= 4 && proxy.stats.failedAfterEffect >= 4, 60_000);
+    await eventually(
+      '500s both before and after the gateway acted',
+      () => proxy.stats.failedUnsent >= 4 && proxy.stats.failedAfterEffect >= 4,
+      60_000,
+    );
     const paidNow = await db.pool.query<{ n: number }>(`select count(*)::int as n from invoicing.invoices where status = 'paid'`);
     assert.equal(paidNow.rows[0]!.n, 0, 'nothing is paid while every answer is a 500');
 
@@ -320,7 +376,9 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     releaseNext();
     mark('gateway proxy: holding every answer');
     await eventually('a charge request timed out by the SDK (30 s)', () => proxy.stats.abandoned.some((ms) => ms >= 25_000), 90_000);
-    mark(`a client gave up on a held answer after ${(Math.max(...proxy.stats.abandoned) / 1000).toFixed(1)} s; ${proxy.stats.held} answers held so far`);
+    mark(
+      `a client gave up on a held answer after ${(Math.max(...proxy.stats.abandoned) / 1000).toFixed(1)} s; ${proxy.stats.held} answers held so far`,
+    );
     // The SDK sends the same request again: kill invoicing once the gateway has answered it and the answer is held.
     const heldAtTimeout = proxy.stats.held;
     await eventually('a retried request held', () => proxy.stats.held > heldAtTimeout, 20_000);
@@ -332,10 +390,11 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     let gatewayBack: Promise<unknown> | undefined;
     proxy.onceForwarded(
       (method, path) => method === 'POST' && /^\/v1\/payment_intents\/[^/]+\/confirm/.test(path),
-      () => setTimeout(() => {
-        mark('fault: kill -9 gateway-sandbox while it works on a confirm');
-        gatewayBack = app('gateway-sandbox').crash();
-      }, 150),
+      () =>
+        setTimeout(() => {
+          mark('fault: kill -9 gateway-sandbox while it works on a confirm');
+          gatewayBack = app('gateway-sandbox').crash();
+        }, 150),
     );
     proxy.setMode('pass');
     releaseNext();
@@ -347,42 +406,61 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
 
     const charged = await db.pool.query<{ id: string }>(`select id from invoicing.invoices where total >= 0.50`);
     assert.ok(charged.rows.length >= set.accounts.length, 'every account has an invoice to charge');
-    await eventually('every invoice paid', async () => {
-      const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from invoicing.invoices where total >= 0.50 and status <> 'paid'`);
-      return rows[0]!.n === 0;
-    }, 120_000);
+    await eventually(
+      'every invoice paid',
+      async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `select count(*)::int as n from invoicing.invoices where total >= 0.50 and status <> 'paid'`,
+        );
+        return rows[0]!.n === 0;
+      },
+      120_000,
+    );
     mark(`${charged.rows.length} invoices paid`);
     const last = await vault(['charge'], chargeEnv);
     assert.equal(last.status, 0, last.stdout + last.stderr);
     assert.match(last.stdout, /charged 0 invoice\(s\)/);
     // The gateway's webhooks reach invoicing too, once each, despite both being killed.
-    await eventually('every payment_intent.succeeded delivered', async () => {
-      const { rows } = await db.pool.query<{ undelivered: number; received: number }>(
-        `select (select count(*)::int from gateway_sandbox.deliveries where delivered_at is null) as undelivered,
+    await eventually(
+      'every payment_intent.succeeded delivered',
+      async () => {
+        const { rows } = await db.pool.query<{ undelivered: number; received: number }>(
+          `select (select count(*)::int from gateway_sandbox.deliveries where delivered_at is null) as undelivered,
                 (select count(*)::int from invoicing.gateway_events where type = 'payment_intent.succeeded') as received`,
-      );
-      return rows[0]!.undelivered === 0 && rows[0]!.received === charged.rows.length;
-    }, 90_000);
+        );
+        return rows[0]!.undelivered === 0 && rows[0]!.received === charged.rows.length;
+      },
+      90_000,
+    );
     const endpoints = await db.pool.query<{ n: number }>('select count(*)::int as n from gateway_sandbox.webhook_endpoints');
     assert.equal(endpoints.rows[0]!.n, 1, 'invoicing registered one webhook endpoint, however often it was killed');
     mark('every payment_intent.succeeded delivered to invoicing');
     t.diagnostic(`gateway proxy ${JSON.stringify(proxy.stats)}`);
   });
 
-  test('after recovery, metering applied every event exactly once: the usage and ownership of the run with no faults, every re-send a duplicate', { timeout: 180_000 }, async (t) => {
+  test('after recovery, metering applied every event exactly once: the usage and ownership of the run with no faults, every re-send a duplicate', {
+    timeout: 180_000,
+  }, async (t) => {
     await publisher!.finish();
     const sent = publisher!.report();
     mark(`publisher done: ${JSON.stringify(sent)}`);
-    await eventually('metering caught up with every event', async () => {
-      const s = await stats();
-      return s !== undefined && s.consumer_lag === 0 && s.events_applied >= set.events.length;
-    }, 120_000);
+    await eventually(
+      'metering caught up with every event',
+      async () => {
+        const s = await stats();
+        return s !== undefined && s.consumer_lag === 0 && s.events_applied >= set.events.length;
+      },
+      120_000,
+    );
     mark('metering caught up with every event');
     const counters = await readCounters(db.pool);
     t.diagnostic(`metering counters ${JSON.stringify(counters)}; publisher ${JSON.stringify(sent)}`);
     assert.equal(counters.events_applied, set.events.length, 'each event applied once');
     assert.equal(counters.events_rejected, 0);
-    assert.ok(counters.events_duplicate >= sent.resentLines, `every re-sent line counted as a duplicate (${counters.events_duplicate} ≥ ${sent.resentLines})`);
+    assert.ok(
+      counters.events_duplicate >= sent.resentLines,
+      `every re-sent line counted as a duplicate (${counters.events_duplicate} ≥ ${sent.resentLines})`,
+    );
     assert.deepEqual(await readCounters(baseline.pool), { events_applied: set.events.length, events_duplicate: 0, events_rejected: 0 });
     const [got, want] = await Promise.all([usageOf(db.pool), usageOf(baseline.pool)]);
     assert.equal(got.usage.length, want.usage.length);
@@ -398,7 +476,9 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
   });
 
   test('no card is charged twice: one PaymentIntent and one succeeded charge per invoice, for its total, and nothing else at the gateway', async () => {
-    const invoices = await db.pool.query<{ id: string; total: string; status: string }>('select id, total::text, status from invoicing.invoices');
+    const invoices = await db.pool.query<{ id: string; total: string; status: string }>(
+      'select id, total::text, status from invoicing.invoices',
+    );
     const record = await gatewayRecord(db.pool);
     for (const inv of invoices.rows) {
       const r = record.get(inv.id);
@@ -414,10 +494,21 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
 
   test('no process used unbounded memory: every sample of every app stays under 400 MiB, the broker under 1 GiB, each PostgreSQL process under 400 MiB', (t) => {
     const peaks = memory!.stop();
-    t.diagnostic(`peak RSS: ${peaks.map((p) => `${p.name} ${mib(p.peakBytes)} (${p.processes} process(es), ${p.samples} samples)`).join('; ')}`);
-    const exits = APPS.flatMap((a) => app(a).unexpected.map((e) => `${a} ${e.during} ${e.how} at +${((e.at - started) / 1000).toFixed(1)} s`));
+    t.diagnostic(
+      `peak RSS: ${peaks.map((p) => `${p.name} ${mib(p.peakBytes)} (${p.processes} process(es), ${p.samples} samples)`).join('; ')}`,
+    );
+    const exits = APPS.flatMap((a) =>
+      app(a).unexpected.map((e) => `${a} ${e.during} ${e.how} at +${((e.at - started) / 1000).toFixed(1)} s`),
+    );
     t.diagnostic(`exits the test did not cause: ${exits.length ? exits.join('; ') : 'none'}`);
-    t.diagnostic(`boot times, s (each incarnation): ${APPS.map((a) => `${a} ${app(a).bootMs.map((ms) => (ms / 1000).toFixed(1)).join(', ')}`).join('; ')}`);
+    t.diagnostic(
+      `boot times, s (each incarnation): ${APPS.map(
+        (a) =>
+          `${a} ${app(a)
+            .bootMs.map((ms) => (ms / 1000).toFixed(1))
+            .join(', ')}`,
+      ).join('; ')}`,
+    );
     t.diagnostic(`error lines logged, by app and event: ${JSON.stringify(Object.fromEntries(APPS.map((a) => [a, errorsOf(a)])))}`);
     t.diagnostic(`timeline:\n${timeline.join('\n')}`);
     for (const a of APPS) {
@@ -433,7 +524,10 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     // Heroku's dyno manager would), never outside one.
     for (const a of APPS) {
       for (const e of app(a).unexpected) {
-        assert.ok(outages.some((o) => e.at >= o.from && e.at <= o.to), `${a} exited outside an outage: ${e.how}\n${e.tail.join('\n')}`);
+        assert.ok(
+          outages.some((o) => e.at >= o.from && e.at <= o.to),
+          `${a} exited outside an outage: ${e.how}\n${e.tail.join('\n')}`,
+        );
       }
     }
   });

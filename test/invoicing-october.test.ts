@@ -22,7 +22,13 @@ const asExpected = (inv: Record<string, unknown> & { lines: Record<string, unkno
   currency: inv.currency,
   total: inv.total,
   lines: inv.lines.map(({ app_id, kind, key, product, quantity, unit_price, amount }) => ({
-    app_id, kind, key, product, quantity, unit_price, amount,
+    app_id,
+    kind,
+    key,
+    product,
+    quantity,
+    unit_price,
+    amount,
   })),
 });
 
@@ -92,12 +98,18 @@ describe('invoicing end to end: october through metering, finalized, read throug
     assert.match(run.stdout, /nothing finalized: 2099-01 is not due until 2099-02-04T00:00:00.000Z/);
   });
 
-  test('a late dyno.stopped for October is a credit on November\'s draft; October\'s invoice never changes', async () => {
+  test("a late dyno.stopped for October is a credit on November's draft; October's invoice never changes", async () => {
     const october = (await get('/v1/accounts/acct-1/invoices')).json().invoices[0];
     // dyno-d2 (web.1) had no stop, so October billed it to the month's end.
     const late = {
-      specversion: '1.0', id: 'evt-late-1', source: 'dyno-manager', type: 'dyno.stopped',
-      time: '2026-10-20T00:00:00Z', subject: 'dyno-d2', sequence: 2, data: { app_id: 'app-1' },
+      specversion: '1.0',
+      id: 'evt-late-1',
+      source: 'dyno-manager',
+      type: 'dyno.stopped',
+      time: '2026-10-20T00:00:00Z',
+      subject: 'dyno-d2',
+      sequence: 2,
+      data: { app_id: 'app-1' },
     };
     const posted = await m.http.inject({ method: 'POST', url: '/v1/events', headers: AUTH, payload: [late] });
     assert.equal(posted.statusCode, 202, posted.body);
@@ -115,10 +127,9 @@ describe('invoicing end to end: october through metering, finalized, read throug
     assert.match(credits[0].description, /^Credit for 2026-10: web\.1 standard-1x$/);
     assert.deepEqual((await get(`/v1/invoices/${october.id}`)).json(), october);
     assert.deepEqual((await get('/v1/accounts/acct-1/usage?period=2026-10')).json(), october);
-
   });
 
-  test('finalizing November puts the credit on its invoice, once: December\'s draft has none left', async () => {
+  test("finalizing November puts the credit on its invoice, once: December's draft has none left", async () => {
     clock = DateTime.fromISO('2026-12-05T00:00:00Z', { zone: 'utc' });
     const report = await billing.finalize('2026-11');
     assert.equal(report.finalized, 2);
@@ -129,6 +140,9 @@ describe('invoicing end to end: october through metering, finalized, read throug
     assert.equal(credit.amount, '-9.27');
     const december = (await get('/v1/accounts/acct-1/usage')).json();
     assert.equal(december.period, '2026-12');
-    assert.deepEqual(december.lines.filter((l: { kind: string }) => l.kind === 'adjustment'), []);
+    assert.deepEqual(
+      december.lines.filter((l: { kind: string }) => l.kind === 'adjustment'),
+      [],
+    );
   });
 });

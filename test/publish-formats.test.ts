@@ -14,9 +14,36 @@ const BOM = '\uFEFF';
 /** A few of October's kind of events (docs/contracts' shape), with ids of their own. */
 function events(prefix: string) {
   return [
-    { specversion: '1.0', id: `${prefix}-1`, source: 'app-registry', type: 'app.owner_changed', time: '2026-10-01T00:00:00Z', subject: `${prefix}-app`, sequence: 1, data: { app_id: `${prefix}-app`, account_id: `${prefix}-acct` } },
-    { specversion: '1.0', id: `${prefix}-2`, source: 'dyno-manager', type: 'dyno.started', time: '2026-10-02T00:00:00Z', subject: `${prefix}-d1`, sequence: 1, data: { app_id: `${prefix}-app`, name: 'web.1', size: 'standard-1x' } },
-    { specversion: '1.0', id: `${prefix}-3`, source: 'dyno-manager', type: 'dyno.stopped', time: '2026-10-03T00:00:00Z', subject: `${prefix}-d1`, sequence: 2, data: { app_id: `${prefix}-app` } },
+    {
+      specversion: '1.0',
+      id: `${prefix}-1`,
+      source: 'app-registry',
+      type: 'app.owner_changed',
+      time: '2026-10-01T00:00:00Z',
+      subject: `${prefix}-app`,
+      sequence: 1,
+      data: { app_id: `${prefix}-app`, account_id: `${prefix}-acct` },
+    },
+    {
+      specversion: '1.0',
+      id: `${prefix}-2`,
+      source: 'dyno-manager',
+      type: 'dyno.started',
+      time: '2026-10-02T00:00:00Z',
+      subject: `${prefix}-d1`,
+      sequence: 1,
+      data: { app_id: `${prefix}-app`, name: 'web.1', size: 'standard-1x' },
+    },
+    {
+      specversion: '1.0',
+      id: `${prefix}-3`,
+      source: 'dyno-manager',
+      type: 'dyno.stopped',
+      time: '2026-10-03T00:00:00Z',
+      subject: `${prefix}-d1`,
+      sequence: 2,
+      data: { app_id: `${prefix}-app` },
+    },
   ];
 }
 
@@ -39,7 +66,10 @@ describe('`vault publish` input formats', () => {
     const topic = uniqueName('formats');
     const r = await vault(['publish', ...args], { DATABASE_URL: db.url, KAFKA_BROKERS: undefined, BILLING_EVENTS_TOPIC: topic }, input);
     const rows = await db.pool
-      .query<{ value: string }>(`select convert_from(value, 'UTF8') as value from bus.messages where topic = $1 order by published_at, partition, "offset"`, [topic])
+      .query<{ value: string }>(
+        `select convert_from(value, 'UTF8') as value from bus.messages where topic = $1 order by published_at, partition, "offset"`,
+        [topic],
+      )
       .catch(() => ({ rows: [] }));
     return { ...r, messages: rows.rows.map((m) => m.value) };
   }

@@ -55,14 +55,21 @@ describe('`vault publish` puts NDJSON on the real Kafka topic that a running met
     const bad = await publish([], readFileSync(examples + 'invalid.ndjson', 'utf8'));
     assert.equal(bad.status, 1);
     assert.match(bad.stdout, /10 rejected/);
-    const lines = bad.stderr.trim().split('\n').filter((l) => l.startsWith('line '));
+    const lines = bad.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('line '));
     assert.equal(lines.length, 10, bad.stderr);
     assert.match(bad.stderr, /^line 1\b.*: /m);
 
-    await eventually('metering to count it all', async () => {
-      const s = await stats();
-      return s?.events_applied === 13 && s.events_duplicate === 17 && s.events_rejected === 10 && s.consumer_lag === 0;
-    }, 60_000);
+    await eventually(
+      'metering to count it all',
+      async () => {
+        const s = await stats();
+        return s?.events_applied === 13 && s.events_duplicate === 17 && s.events_rejected === 10 && s.consumer_lag === 0;
+      },
+      60_000,
+    );
   });
 
   test('a missing file is a usage error', async () => {

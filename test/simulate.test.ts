@@ -12,7 +12,12 @@ describe('`vault simulate --out -`: a simulated platform as NDJSON', () => {
   const simulate = (...args: string[]) => vault(['simulate', '--out', '-', '--apps', '10', '--weeks', '2', '--now', NOW, ...args]);
 
   test('every line is a valid event, the same for the same seed and different for another; the late ones come last', async () => {
-    const [a, b, c, noLate] = await Promise.all([simulate('--seed', '7'), simulate('--seed', '7'), simulate('--seed', '8'), simulate('--seed', '7', '--no-late')]);
+    const [a, b, c, noLate] = await Promise.all([
+      simulate('--seed', '7'),
+      simulate('--seed', '7'),
+      simulate('--seed', '8'),
+      simulate('--seed', '7', '--no-late'),
+    ]);
     for (const r of [a, b, c, noLate]) assert.equal(r.status, 0, r.stderr);
     assert.equal(a.stdout, b.stdout);
     assert.notEqual(a.stdout, c.stdout);
@@ -24,9 +29,20 @@ describe('`vault simulate --out -`: a simulated platform as NDJSON', () => {
       assert.ok(parsed.ok, `line ${i + 1}: ${parsed.ok ? '' : JSON.stringify(parsed.reasons)}`);
     }
     // --no-late leaves out exactly the last two lines.
-    assert.equal(noLate.stdout, lines.slice(0, -2).map((l) => `${l}\n`).join(''));
+    assert.equal(
+      noLate.stdout,
+      lines
+        .slice(0, -2)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
     // With the events on stdout, what was done is said on stderr.
-    assert.match(a.stderr, new RegExp(`^simulated 10 apps of 8 accounts \\(demo account acct-demo\\), seed 7, from 2026-11-09T00:00:00Z to ${NOW}: wrote ${lines.length} events \\(\\d+ re-sent, the 2 late ones last\\) to stdout\\n$`));
+    assert.match(
+      a.stderr,
+      new RegExp(
+        `^simulated 10 apps of 8 accounts \\(demo account acct-demo\\), seed 7, from 2026-11-09T00:00:00Z to ${NOW}: wrote ${lines.length} events \\(\\d+ re-sent, the 2 late ones last\\) to stdout\\n$`,
+      ),
+    );
   });
 
   test('bad options are usage errors (exit 2) that name the option', async () => {
@@ -88,10 +104,15 @@ describe('`vault simulate` publishes on the embedded bus, and a running metering
     return schema.parse(await res.json());
   }
 
-  test('two weeks of 10 apps: exit 0 with counts and progress; metering applies every event with no rejection and no gap; the same run again is all duplicates', { timeout: 180_000 }, async () => {
+  test('two weeks of 10 apps: exit 0 with counts and progress; metering applies every event with no rejection and no gap; the same run again is all duplicates', {
+    timeout: 180_000,
+  }, async () => {
     const run = await vault(['simulate', '--weeks', '2', '--apps', '10'], env);
     assert.equal(run.status, 0, run.stderr + run.stdout);
-    const done = /^simulated 10 apps of 8 accounts \(demo account acct-demo\), seed 1, from \S+ to \S+: published (\d+) events \(the 2 late ones last\) to platform\.billing-events\.v1 \(embedded bus\): (\d+) accepted, (\d+) duplicate, 0 rejected in [\d.]+s$/m.exec(run.stdout);
+    const done =
+      /^simulated 10 apps of 8 accounts \(demo account acct-demo\), seed 1, from \S+ to \S+: published (\d+) events \(the 2 late ones last\) to platform\.billing-events\.v1 \(embedded bus\): (\d+) accepted, (\d+) duplicate, 0 rejected in [\d.]+s$/m.exec(
+        run.stdout,
+      );
     assert.ok(done, run.stdout);
     const [published, accepted, duplicates] = done.slice(1).map(Number) as [number, number, number];
     assert.equal(accepted + duplicates, published);
@@ -102,10 +123,14 @@ describe('`vault simulate` publishes on the embedded bus, and a running metering
     assert.match(progress.at(-1)!, new RegExp(`label=simulate published=${published} total=${published} percent=100`));
 
     metering = await startService('metering', env);
-    await eventually('metering to apply every simulated event', async () => {
-      const s = await get('/v1/stats', MeteringStats);
-      return s.events_applied === accepted && s.consumer_lag === 0;
-    }, 120_000);
+    await eventually(
+      'metering to apply every simulated event',
+      async () => {
+        const s = await get('/v1/stats', MeteringStats);
+        return s.events_applied === accepted && s.consumer_lag === 0;
+      },
+      120_000,
+    );
     const stats = await get('/v1/stats', MeteringStats);
     assert.deepEqual(stats, { ...stats, events_applied: accepted, events_duplicate: duplicates, events_rejected: 0 });
     assert.deepEqual(await get('/v1/gaps', GapList), { gaps: [] });
@@ -116,10 +141,14 @@ describe('`vault simulate` publishes on the embedded bus, and a running metering
     assert.equal(again.status, 0, again.stderr + again.stdout);
     assert.match(again.stdout, new RegExp(`: 0 accepted, ${published} duplicate, 0 rejected in`));
     const [accepted2, duplicates2] = [0, published];
-    await eventually('metering to take the second run', async () => {
-      const s = await get('/v1/stats', MeteringStats);
-      return s.events_applied === accepted + accepted2 && s.events_duplicate === duplicates + duplicates2 && s.consumer_lag === 0;
-    }, 60_000);
+    await eventually(
+      'metering to take the second run',
+      async () => {
+        const s = await get('/v1/stats', MeteringStats);
+        return s.events_applied === accepted + accepted2 && s.events_duplicate === duplicates + duplicates2 && s.consumer_lag === 0;
+      },
+      60_000,
+    );
     assert.equal((await get('/v1/stats', MeteringStats)).events_rejected, 0);
     assert.deepEqual(await get('/v1/gaps', GapList), { gaps: [] });
   });

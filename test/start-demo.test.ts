@@ -23,7 +23,11 @@ interface Tree {
 }
 
 function startTree(env: Record<string, string>): Tree {
-  const child = spawn(process.execPath, ['bin/vault.js', 'start', '--demo'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/vault.js', 'start', '--demo'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   collectLines(child, lines);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -68,7 +72,12 @@ describe('`vault start` on an empty database: the demo, the invoice UI, Ctrl-C',
     await eventually('the sign-in link', () => signInLine(tree!.lines) !== undefined || tree!.child.exitCode !== null, 150_000);
     assert.ok(signInLine(tree.lines), tree.lines.join('\n'));
     t.diagnostic(`demo ready ${((performance.now() - started) / 1000).toFixed(1)} s after start`);
-    for (const [app, port] of [['gateway-sandbox', ports.gateway], ['metering', ports.metering], ['invoicing', ports.invoicing], ['cc-forms', ports.ccForms]] as const) {
+    for (const [app, port] of [
+      ['gateway-sandbox', ports.gateway],
+      ['metering', ports.metering],
+      ['invoicing', ports.invoicing],
+      ['cc-forms', ports.ccForms],
+    ] as const) {
       assert.ok(
         tree.lines.some((l) => l.startsWith('vault ') && l.includes(` ${app} `) && l.includes(`http://localhost:${port}`)),
         `a line gives ${app}'s URL`,
@@ -77,7 +86,7 @@ describe('`vault start` on an empty database: the demo, the invoice UI, Ctrl-C',
     assert.ok(!tree.lines.some((l) => /demo\.failed|at=error/.test(l)), tree.lines.filter((l) => /at=error/.test(l)).join('\n'));
   });
 
-  test('the sign-in link opens the invoice UI: a paid invoice for the finalized month, current usage with a late event\'s adjustment', async () => {
+  test("the sign-in link opens the invoice UI: a paid invoice for the finalized month, current usage with a late event's adjustment", async () => {
     const [, account, link] = /sign in to the invoice UI as (\S+): (\S+)/.exec(signInLine(tree!.lines)!)!;
     const url = new URL(link!);
     const signIn = await fetch(url, { redirect: 'manual' });
@@ -92,17 +101,27 @@ describe('`vault start` on an empty database: the demo, the invoice UI, Ctrl-C',
     assert.match(list, new RegExp(finalizable));
     assert.match(list, /paid/i);
 
-    const api = await fetch(`http://localhost:${ports.invoicing}/v1/accounts/${account}/invoices`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const api = await fetch(`http://localhost:${ports.invoicing}/v1/accounts/${account}/invoices`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     const { invoices } = (await api.json()) as { invoices: { period: string; status: string; total: string }[] };
     const month = invoices.find((i) => i.period === finalizable);
     assert.equal(month?.status, 'paid', JSON.stringify(invoices));
     assert.ok(Number(month.total) > 0);
 
-    const usage = await fetch(`http://localhost:${ports.invoicing}/v1/accounts/${account}/usage`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const usage = await fetch(`http://localhost:${ports.invoicing}/v1/accounts/${account}/usage`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     const draft = (await usage.json()) as { status: string; lines: { kind: string; adjusts?: string }[] };
     assert.equal(draft.status, 'draft');
-    assert.ok(draft.lines.some((l) => l.kind === 'dyno'), 'current usage has dynos');
-    assert.ok(draft.lines.some((l) => l.kind === 'adjustment' && l.adjusts === finalizable), 'the late event adjusts the finalized month');
+    assert.ok(
+      draft.lines.some((l) => l.kind === 'dyno'),
+      'current usage has dynos',
+    );
+    assert.ok(
+      draft.lines.some((l) => l.kind === 'adjustment' && l.adjusts === finalizable),
+      'the late event adjusts the finalized month',
+    );
     assert.match(await page('/usage'), /Credit for|adjust/i);
   });
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { eventually, freePort, startService, type RunningService } from '@vault/testkit';
 import { chargingWorld, insertInvoice, putCard, statuses, type ChargingWorld } from './charging-harness.ts';
 
-describe('a payment that is not the invoice\'s own (real sandbox and invoicing app)', () => {
+describe("a payment that is not the invoice's own (real sandbox and invoicing app)", () => {
   let w: ChargingWorld;
   let app: RunningService;
 
@@ -37,7 +37,10 @@ describe('a payment that is not the invoice\'s own (real sandbox and invoicing a
   });
 
   const stray = async (amount: number) => {
-    const pm = await w.sdk.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123' } });
+    const pm = await w.sdk.paymentMethods.create({
+      type: 'card',
+      card: { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123' },
+    });
     const pi = await w.sdk.paymentIntents.create({
       amount,
       currency: 'usd',
@@ -60,12 +63,22 @@ describe('a payment that is not the invoice\'s own (real sandbox and invoicing a
     assert.equal((await statuses(w.db.pool))['trust-target'], 'past_due');
   });
 
-  test('the invoice\'s own PaymentIntent, once a card is added, pays it exactly once', async () => {
+  test("the invoice's own PaymentIntent, once a card is added, pays it exactly once", async () => {
     await putCard(w, 'acct-trust', '4242424242424242');
     await eventually('paid', async () => (await statuses(w.db.pool))['trust-target'] === 'paid');
-    const own = (await w.db.pool.query<{ payment_intent_id: string }>(`select payment_intent_id from invoicing.charges where invoice_id = 'trust-target'`)).rows[0]!;
-    await eventually('its webhook handled', () => app.lines.some((l) => l.includes('event=webhook.received') && l.includes('type=payment_intent.succeeded') && !l.includes('outcome=stray')));
-    const succeeded = await w.db.pool.query(`select 1 from gateway_sandbox.charges where payment_intent = $1 and status = 'succeeded'`, [own.payment_intent_id]);
+    const own = (
+      await w.db.pool.query<{ payment_intent_id: string }>(
+        `select payment_intent_id from invoicing.charges where invoice_id = 'trust-target'`,
+      )
+    ).rows[0]!;
+    await eventually('its webhook handled', () =>
+      app.lines.some(
+        (l) => l.includes('event=webhook.received') && l.includes('type=payment_intent.succeeded') && !l.includes('outcome=stray'),
+      ),
+    );
+    const succeeded = await w.db.pool.query(`select 1 from gateway_sandbox.charges where payment_intent = $1 and status = 'succeeded'`, [
+      own.payment_intent_id,
+    ]);
     assert.equal(succeeded.rowCount, 1);
   });
 });

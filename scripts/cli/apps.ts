@@ -20,18 +20,10 @@ const app = (name: string): AppEntry => ({
 });
 
 /** The Procfile's processes, in start order (the gateway before its clients). */
-export const APPS: AppEntry[] = [
-  app('gateway-sandbox'),
-  app('metering'),
-  app('invoicing'),
-  app('cc-forms'),
-];
+export const APPS: AppEntry[] = [app('gateway-sandbox'), app('metering'), app('invoicing'), app('cc-forms')];
 
 /** Schemas migrated by `vault migrate`: every app's, and the embedded bus's. */
-export const MIGRATION_TARGETS = [
-  { schema: 'bus', migrations: join(ROOT, 'packages', 'bus', 'migrations') },
-  ...APPS,
-];
+export const MIGRATION_TARGETS = [{ schema: 'bus', migrations: join(ROOT, 'packages', 'bus', 'migrations') }, ...APPS];
 
 export function pickApps(names: string[]): AppEntry[] {
   if (names.length === 0) return APPS;

@@ -20,7 +20,11 @@ export interface PublishTarget {
  * database before metering first starts. Shared by `vault publish` and
  * `vault simulate`.
  */
-export async function withPublishTarget<T>(settings: VaultSettings, clientId: string, use: (target: PublishTarget) => Promise<T>): Promise<T> {
+export async function withPublishTarget<T>(
+  settings: VaultSettings,
+  clientId: string,
+  use: (target: PublishTarget) => Promise<T>,
+): Promise<T> {
   const db = await openCliDatabase(settings);
   try {
     const metering = APPS.find((a) => a.name === 'metering')!;

@@ -53,14 +53,20 @@ export class HelpRequest extends Error {
 
 /** A mistake in the command line: reported without a stack, with the command's usage, exit status 2. */
 export class UsageError extends Error {
-  constructor(message: string, readonly usage?: string) {
+  constructor(
+    message: string,
+    readonly usage?: string,
+  ) {
     super(message);
   }
 }
 
 /** The command could not do its work, for a reason said in one line (no stack, no usage). */
 export class CommandError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }
@@ -187,7 +193,10 @@ export function pickSubcommand(group: GroupSpec, args: readonly string[]): { spe
   if (first.startsWith('-') && first !== '-') {
     const flag = first.split('=')[0]!;
     const known = group.subcommands.some((s) => Object.keys(s.options ?? {}).some((name) => `--${name}` === flag));
-    throw new UsageError(known ? `${group.name}: the command comes first, then ${flag}: ${choices}` : `${group.name}: unknown option ${flag}`, usage);
+    throw new UsageError(
+      known ? `${group.name}: the command comes first, then ${flag}: ${choices}` : `${group.name}: unknown option ${flag}`,
+      usage,
+    );
   }
   throw new UsageError(`${group.name}: unknown action ${first}; ${choices}`, usage);
 }

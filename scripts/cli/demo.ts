@@ -66,8 +66,11 @@ function step(ctx: DemoContext, name: string): void {
 }
 
 async function publish(ctx: DemoContext, events: readonly BillingEvent[], label: string): Promise<void> {
-  const summary = await withPublishTarget(ctx.settings, 'vault-demo', (target) => publishEvents(events, { ...target, label, log: ctx.log }));
-  if (summary.rejected.length > 0) throw new Error(`${label}: ${summary.rejected.length} rejected, the first: ${summary.rejected[0]!.reason}`);
+  const summary = await withPublishTarget(ctx.settings, 'vault-demo', (target) =>
+    publishEvents(events, { ...target, label, log: ctx.log }),
+  );
+  if (summary.rejected.length > 0)
+    throw new Error(`${label}: ${summary.rejected.length} rejected, the first: ${summary.rejected[0]!.reason}`);
   await waitForMetering(ctx.meteringUrl, ctx.settings.ADMIN_TOKEN!, ctx.stopped);
 }
 

@@ -43,12 +43,17 @@ export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Prom
           log(logfmt('info', 'kafka not running', { state: stateDir }));
           return 1;
         }
-        log(logfmt(s.ready ? 'info' : 'warn', s.ready ? 'kafka running' : 'kafka process up but not answering', { pid: s.pid, brokers: s.brokers }));
+        log(
+          logfmt(s.ready ? 'info' : 'warn', s.ready ? 'kafka running' : 'kafka process up but not answering', {
+            pid: s.pid,
+            brokers: s.brokers,
+          }),
+        );
         if (s.ready) console.log(`KAFKA_BROKERS=${s.brokers}`);
         return s.ready ? 0 : 1;
       }
     }
   } catch (e) {
-    throw new CommandError(`${sub.spec.name.slice("kafka ".length)}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CommandError(`${sub.spec.name.slice('kafka '.length)}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

@@ -135,7 +135,9 @@ class ArraySplitter {
             continue;
           }
           if (b === 0x2c || b === 0x5d) {
-            return this.broken(`line ${this.line}: expected an element ${this.state === 'first' ? 'or ] after [' : "after ','"}, found ${shown(b)}`);
+            return this.broken(
+              `line ${this.line}: expected an element ${this.state === 'first' ? 'or ] after [' : "after ','"}, found ${shown(b)}`,
+            );
           }
           this.state = 'element';
           elementStart = i;

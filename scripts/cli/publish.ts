@@ -66,7 +66,9 @@ export async function publishCommand(args: string[]): Promise<number> {
       const problem = input.problem();
       if (problem) {
         const n = input.elements();
-        console.error(`vault publish: ${name} is not a whole JSON array: ${problem}; the ${n} element${n === 1 ? '' : 's'} before that went on the bus`);
+        console.error(
+          `vault publish: ${name} is not a whole JSON array: ${problem}; the ${n} element${n === 1 ? '' : 's'} before that went on the bus`,
+        );
         return 1;
       }
       return summary.rejected.length > 0 ? 1 : 0;

@@ -31,7 +31,7 @@ export interface PublishEventsOptions extends PublishTarget {
  */
 export async function publishEvents(events: readonly BillingEvent[], o: PublishEventsOptions): Promise<PublishSummary> {
   const total = events.length;
-  const report = o.progress === false ? undefined : o.progress ?? progressReporter(o.label ?? 'simulate', total, o.log ?? cliLog);
+  const report = o.progress === false ? undefined : (o.progress ?? progressReporter(o.label ?? 'simulate', total, o.log ?? cliLog));
   // Small chunks, so progress moves about every 2%; each is one intake and one durable publish.
   const chunkLines = Math.max(20, Math.ceil(total / 50));
   const summary = await publishStream({ bus: o.bus, pool: o.pool, topic: o.topic }, Readable.from(ndjsonChunks(events, chunkLines)), {
@@ -43,14 +43,24 @@ export async function publishEvents(events: readonly BillingEvent[], o: PublishE
 
 function* ndjsonChunks(events: readonly BillingEvent[], size: number): Generator<Buffer> {
   for (let i = 0; i < events.length; i += size) {
-    yield Buffer.from(events.slice(i, i + size).map((e) => `${JSON.stringify(e)}\n`).join(''));
+    yield Buffer.from(
+      events
+        .slice(i, i + size)
+        .map((e) => `${JSON.stringify(e)}\n`)
+        .join(''),
+    );
   }
 }
 
 const BAR_WIDTH = 30;
 
 /** `simulate [#######.......] 52% 1840/3520 events` in place on a terminal; else a logfmt line every 10%. */
-export function progressReporter(label: string, total: number, log: Logger, stream: NodeJS.WriteStream = process.stderr): (published: number, total: number) => void {
+export function progressReporter(
+  label: string,
+  total: number,
+  log: Logger,
+  stream: NodeJS.WriteStream = process.stderr,
+): (published: number, total: number) => void {
   if (stream.isTTY) {
     return (published) => {
       const filled = total === 0 ? BAR_WIDTH : Math.round((published / total) * BAR_WIDTH);
@@ -110,7 +120,8 @@ function parseSimulateArgs(args: string[]): SimulateOptions {
   let now: DateTime = DateTime.utc();
   if (values.now !== undefined) {
     now = DateTime.fromISO(values.now, { zone: 'utc' });
-    if (!now.isValid || !/(Z|[+-]\d\d:\d\d)$/.test(values.now)) throw new UsageError('simulate: --now must be an RFC 3339 timestamp with an offset, e.g. 2026-11-23T12:00:00Z');
+    if (!now.isValid || !/(Z|[+-]\d\d:\d\d)$/.test(values.now))
+      throw new UsageError('simulate: --now must be an RFC 3339 timestamp with an offset, e.g. 2026-11-23T12:00:00Z');
   }
   return {
     seed: wholeNumber('seed', values.seed, 1),

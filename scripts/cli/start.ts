@@ -105,7 +105,7 @@ async function bringUp(tree: ProcessTree, apps: AppEntry[], demoSettings: VaultS
   const urls = new Map<string, string>();
   const launch = async (wave: AppEntry[]) => {
     const started = await Promise.all(wave.map((a) => tree.launch(a)));
-    wave.forEach((a, i) => urls.set(a.name, started[i]!));
+    for (const [i, a] of wave.entries()) urls.set(a.name, started[i]!);
   };
   const later = demoSettings ? apps.filter((a) => a.name === 'invoicing') : [];
   await launch(apps.filter((a) => !later.includes(a)));
@@ -113,11 +113,13 @@ async function bringUp(tree: ProcessTree, apps: AppEntry[], demoSettings: VaultS
   try {
     const load = demo && (await reportDemoFailure(tree, () => demo.module.startDemo(demo.ctx)));
     await launch(later);
-    for (const app of apps) console.log(`vault           | ${app.name.padEnd(15)} ${urls.get(app.name)!.padEnd(24)} ${SERVES[app.name] ?? ''}`);
+    for (const app of apps)
+      console.log(`vault           | ${app.name.padEnd(15)} ${urls.get(app.name)!.padEnd(24)} ${SERVES[app.name] ?? ''}`);
     if (!demo) return;
     if (load) await reportDemoFailure(tree, () => demo.module.finishDemo(demo.ctx, load));
     const account = demo.module.demoAccount(demo.ctx.stateFile);
-    if (account && !tree.stopping) console.log(`vault           | sign in to the invoice UI as ${account}: ${await demo.module.demoSignIn(demo.ctx, account)}`);
+    if (account && !tree.stopping)
+      console.log(`vault           | sign in to the invoice UI as ${account}: ${await demo.module.demoSignIn(demo.ctx, account)}`);
   } finally {
     await demo?.ctx.db.close();
   }

@@ -34,7 +34,8 @@ export async function tokenCommand(args: string[]): Promise<number> {
   try {
     const created = await runTokenCreate(db.pool, grant, settings.INVOICING_PORT);
     process.stdout.write(`${created.token}\n`);
-    if (created.signInUrl) process.stderr.write(`sign-in link for ${grant.kind === 'account' ? grant.accountId : ''}: ${created.signInUrl}\n`);
+    if (created.signInUrl)
+      process.stderr.write(`sign-in link for ${grant.kind === 'account' ? grant.accountId : ''}: ${created.signInUrl}\n`);
     else process.stderr.write('finance token: use it as `Authorization: Bearer <token>` for exports and the holds report\n');
     return 0;
   } finally {

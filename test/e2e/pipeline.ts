@@ -1,7 +1,17 @@
 // The four apps as real processes on one fresh database, on the embedded bus
 // or the real Kafka broker, wired as `vault start` wires them: the gateway
 // sandbox, metering, invoicing (its charge loop every second) and cc-forms.
-import { eventually, freePort, freshDatabase, startService, testKafkaBrokers, uniqueName, vault, type RunningService, type TestDatabase } from '@vault/testkit';
+import {
+  eventually,
+  freePort,
+  freshDatabase,
+  startService,
+  testKafkaBrokers,
+  uniqueName,
+  vault,
+  type RunningService,
+  type TestDatabase,
+} from '@vault/testkit';
 
 export type BusMode = 'embedded' | 'kafka';
 
@@ -34,7 +44,11 @@ export async function startPipeline(mode: BusMode): Promise<Pipeline> {
     // The test finalizes with `vault finalize`: the schedule's only tick is the one at boot (below).
     INVOICE_FINALIZE_EVERY_SECONDS: '3600',
     ...(mode === 'kafka'
-      ? { KAFKA_BROKERS: testKafkaBrokers().join(','), BILLING_EVENTS_TOPIC: uniqueName('e2e-events'), METERING_CONSUMER_GROUP: uniqueName('e2e-metering') }
+      ? {
+          KAFKA_BROKERS: testKafkaBrokers().join(','),
+          BILLING_EVENTS_TOPIC: uniqueName('e2e-events'),
+          METERING_CONSUMER_GROUP: uniqueName('e2e-metering'),
+        }
       : {}),
   };
   // The gateway first: invoicing registers its webhook endpoint with it at boot.
@@ -46,7 +60,7 @@ export async function startPipeline(mode: BusMode): Promise<Pipeline> {
   ]);
   // October is due: the schedule's first tick (a second after boot) must pass
   // before events arrive, or it would finalize October under the test's feet.
-  await eventually('invoicing\'s first schedule tick', () => invoicingApp.lines.some((l) => l.includes('event=invoicing.schedule_tick')));
+  await eventually("invoicing's first schedule tick", () => invoicingApp.lines.some((l) => l.includes('event=invoicing.schedule_tick')));
   const apps = { sandbox, metering: meteringApp, invoicing: invoicingApp, ccForms: ccFormsApp };
   return {
     db,

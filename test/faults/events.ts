@@ -102,15 +102,24 @@ export function faultEvents(opts: { firstMonth: DateTime; months?: number; apps?
       const pg = `addon-pg-${app}`;
       emit('addon-service', 'addon.provisioned', created + HOUR, pg, { app_id: app, service: 'heroku-postgresql', plan: 'essential-0' });
       emit('addon-service', 'addon.plan_changed', from + between(2 * DAY, 28 * DAY), pg, { app_id: app, plan: 'essential-1' });
-      if (i % 4 === 0) emit('addon-service', 'addon.plan_changed', from + between(32 * DAY, span - 2 * DAY), pg, { app_id: app, plan: 'standard-0' });
+      if (i % 4 === 0)
+        emit('addon-service', 'addon.plan_changed', from + between(32 * DAY, span - 2 * DAY), pg, { app_id: app, plan: 'standard-0' });
     }
     if (i % 4 === 1) {
       const redis = `addon-redis-${app}`;
-      emit('addon-service', 'addon.provisioned', from + between(3 * DAY, 25 * DAY), redis, { app_id: app, service: 'heroku-redis', plan: 'mini' });
+      emit('addon-service', 'addon.provisioned', from + between(3 * DAY, 25 * DAY), redis, {
+        app_id: app,
+        service: 'heroku-redis',
+        plan: 'mini',
+      });
       emit('addon-service', 'addon.deprovisioned', from + between(33 * DAY, span - 3 * DAY), redis, { app_id: app });
     }
     if (i % 6 === 5) {
-      emit('addon-service', 'addon.provisioned', from + between(0, span - 20 * DAY), `addon-log-${app}`, { app_id: app, service: 'papertrail', plan: 'choklad' });
+      emit('addon-service', 'addon.provisioned', from + between(0, span - 20 * DAY), `addon-log-${app}`, {
+        app_id: app,
+        service: 'papertrail',
+        plan: 'choklad',
+      });
     }
   }
 
@@ -129,7 +138,12 @@ export function faultEvents(opts: { firstMonth: DateTime; months?: number; apps?
 export function batches(events: PlatformEvent[], size: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < events.length; i += size) {
-    out.push(events.slice(i, i + size).map((e) => JSON.stringify(e)).join('\n') + '\n');
+    out.push(
+      events
+        .slice(i, i + size)
+        .map((e) => JSON.stringify(e))
+        .join('\n') + '\n',
+    );
   }
   return out;
 }

@@ -114,7 +114,8 @@ export function startPublisher(o: {
     async caughtUp(timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (next < released) {
-        if (Date.now() > deadline) throw new Error(`publisher: ${released - next} released batches still not accepted after ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`publisher: ${released - next} released batches still not accepted after ${timeoutMs} ms`);
         await sleep(50);
       }
     },

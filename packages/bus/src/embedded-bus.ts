@@ -18,17 +18,16 @@ export interface EmbeddedBusOptions {
 /** The embedded bus: a durable log in PostgreSQL, for when there is no Kafka. */
 export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Bus> {
   await migrate(opts.pool, BUS_SCHEMA, MIGRATIONS);
-  const retries: TransactionLog = { warn: (event, fields = {}) => opts.log?.(event, Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]))) };
+  const retries: TransactionLog = {
+    warn: (event, fields = {}) => opts.log?.(event, Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]))),
+  };
   const partitionCounts = new Map<string, number>();
   const consumers = new Set<Consumer>();
 
   async function partitionsOf(topic: string): Promise<number> {
     const known = partitionCounts.get(topic);
     if (known) return known;
-    const { rows } = await opts.pool.query<{ partitions: number }>(
-      'select partitions from bus.topics where topic = $1',
-      [topic],
-    );
+    const { rows } = await opts.pool.query<{ partitions: number }>('select partitions from bus.topics where topic = $1', [topic]);
     if (!rows[0]) throw new Error(`topic ${topic} does not exist on the embedded bus`);
     partitionCounts.set(topic, rows[0].partitions);
     return rows[0].partitions;
@@ -99,12 +98,7 @@ function groupByPartition(messages: OutgoingMessage[], partitions: number) {
   return byPartition;
 }
 
-async function appendToPartition(
-  client: pg.PoolClient,
-  topic: string,
-  partition: number,
-  batch: OutgoingMessage[],
-): Promise<void> {
+async function appendToPartition(client: pg.PoolClient, topic: string, partition: number, batch: OutgoingMessage[]): Promise<void> {
   const { rows } = await client.query<{ first: string }>(
     `update bus.partitions set next_offset = next_offset + $3
       where topic = $1 and partition = $2

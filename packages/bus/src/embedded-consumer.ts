@@ -51,10 +51,7 @@ export class EmbeddedConsumer implements Consumer {
   private wake: (() => void) | undefined;
 
   constructor(private readonly o: Options) {
-    this.groupTag = createHash('sha1')
-      .update(`${o.options.groupId}\0${o.options.topic}`)
-      .digest('hex')
-      .slice(0, 12);
+    this.groupTag = createHash('sha1').update(`${o.options.groupId}\0${o.options.topic}`).digest('hex').slice(0, 12);
     const member = `${Date.now().toString(36).padStart(9, '0')}${randomBytes(4).toString('hex')}`;
     this.appName = `vbus:${this.groupTag}:${member}`;
   }
@@ -169,10 +166,9 @@ export class EmbeddedConsumer implements Consumer {
     }
     for (let partition = 0; partition < this.o.partitions; partition++) {
       if (!share(partition) || this.owned.has(partition)) continue;
-      const { rows: locked } = await client.query<{ ok: boolean }>(
-        `select pg_try_advisory_lock(hashtextextended($1, 0)) as ok`,
-        [this.lockKey(partition)],
-      );
+      const { rows: locked } = await client.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtextextended($1, 0)) as ok`, [
+        this.lockKey(partition),
+      ]);
       if (!locked[0]?.ok) continue; // the previous owner is finishing its batch
       const { rows: committed } = await client.query<{ next_offset: string }>(
         `select next_offset::text from bus.group_offsets

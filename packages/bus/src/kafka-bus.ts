@@ -62,10 +62,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       return consumer;
     },
     async lag(topic, groupId) {
-      const [high, committed] = await Promise.all([
-        admin.fetchTopicOffsets(topic),
-        admin.fetchOffsets({ groupId, topics: [topic] }),
-      ]);
+      const [high, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
       const done = new Map<number, bigint>();
       for (const p of committed[0]?.partitions ?? []) {
         // '-1': the group never committed here; it will start at the low watermark.

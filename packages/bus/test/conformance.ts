@@ -66,8 +66,16 @@ export function busConformance(name: string, open: () => Promise<BusUnderTest>):
       await consume(t, uniqueName('g'), got.eachBatch);
       await eventually('200 messages', () => got.received.length >= 200);
       for (const key of keys) {
-        const seqs = got.values().map((v) => JSON.parse(v)).filter((v) => v.key === key).map((v) => v.seq);
-        assert.deepEqual(seqs, Array.from({ length: 20 }, (_, i) => i + 1), `order of ${key}`);
+        const seqs = got
+          .values()
+          .map((v) => JSON.parse(v))
+          .filter((v) => v.key === key)
+          .map((v) => v.seq);
+        assert.deepEqual(
+          seqs,
+          Array.from({ length: 20 }, (_, i) => i + 1),
+          `order of ${key}`,
+        );
       }
     });
 
@@ -75,7 +83,10 @@ export function busConformance(name: string, open: () => Promise<BusUnderTest>):
       const t = await topic(4);
       const sent = Array.from({ length: 300 }, (_, i) => `m-${i}`);
       const publishing = Date.now();
-      await sut.bus.publish(t, sent.map((v, i) => ({ key: `k-${i % 37}`, value: v })));
+      await sut.bus.publish(
+        t,
+        sent.map((v, i) => ({ key: `k-${i % 37}`, value: v })),
+      );
       await new Promise((r) => setTimeout(r, 50));
       const consuming = Date.now();
       const got = collector();
@@ -84,7 +95,10 @@ export function busConformance(name: string, open: () => Promise<BusUnderTest>):
       // The bus's timestamp is when the message arrived, not when it was read:
       // metering judges "future" events by it.
       for (const m of got.received) {
-        assert.ok(m.timestamp >= publishing - 1_000 && m.timestamp < consuming, `timestamp ${m.timestamp} between ${publishing} and ${consuming}`);
+        assert.ok(
+          m.timestamp >= publishing - 1_000 && m.timestamp < consuming,
+          `timestamp ${m.timestamp} between ${publishing} and ${consuming}`,
+        );
       }
       assert.deepEqual([...new Set(got.values())].sort(), [...sent].sort());
     });
@@ -93,7 +107,10 @@ export function busConformance(name: string, open: () => Promise<BusUnderTest>):
       const t = await topic(2);
       const group = uniqueName('g');
       const sent = Array.from({ length: 20 }, (_, i) => `held-${i}`);
-      await sut.bus.publish(t, sent.map((v, i) => ({ key: `k-${i}`, value: v })));
+      await sut.bus.publish(
+        t,
+        sent.map((v, i) => ({ key: `k-${i}`, value: v })),
+      );
       const child = spawn(process.execPath, ['--import', 'tsx', HOLD_CONSUMER], {
         env: { ...process.env, BUS_KIND: sut.child.kind, BUS_TARGET: sut.child.target, TOPIC: t, GROUP: group },
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -125,13 +142,15 @@ export function busConformance(name: string, open: () => Promise<BusUnderTest>):
       const cb = await consume(t, group, b.eachBatch);
       await eventually(
         'both members to own partitions',
-        () => ca.assignment().length > 0 && cb.assignment().length > 0 &&
-          ca.assignment().length + cb.assignment().length === 4,
+        () => ca.assignment().length > 0 && cb.assignment().length > 0 && ca.assignment().length + cb.assignment().length === 4,
         60_000,
       );
       const owned = { a: ca.assignment(), b: cb.assignment() };
       assert.deepEqual([...owned.a, ...owned.b].sort(), [0, 1, 2, 3], 'every partition has one owner');
-      await sut.bus.publish(t, Array.from({ length: 200 }, (_, i) => ({ key: `k-${i}`, value: `v-${i}` })));
+      await sut.bus.publish(
+        t,
+        Array.from({ length: 200 }, (_, i) => ({ key: `k-${i}`, value: `v-${i}` })),
+      );
       await eventually('200 messages across both', () => a.received.length + b.received.length >= 200);
       assert.ok(a.received.length > 0 && b.received.length > 0, 'both members received messages');
       for (const m of a.received) assert.ok(owned.a.includes(m.partition), `a owns ${m.partition}`);
@@ -141,19 +160,28 @@ export function busConformance(name: string, open: () => Promise<BusUnderTest>):
     test('resumes from the committed offset after a restart', LONG, async () => {
       const t = await topic(1);
       const group = uniqueName('g');
-      await sut.bus.publish(t, [1, 2, 3, 4, 5].map((i) => ({ key: 'k', value: `first-${i}` })));
+      await sut.bus.publish(
+        t,
+        [1, 2, 3, 4, 5].map((i) => ({ key: 'k', value: `first-${i}` })),
+      );
       const first = collector();
       const c1 = await consume(t, group, first.eachBatch);
       await eventually('the first five', () => first.received.length === 5);
       await eventually('the commit', async () => (await sut.bus.lag(t, group)) === 0);
       await c1.stop();
-      await sut.bus.publish(t, [1, 2, 3, 4, 5].map((i) => ({ key: 'k', value: `second-${i}` })));
+      await sut.bus.publish(
+        t,
+        [1, 2, 3, 4, 5].map((i) => ({ key: 'k', value: `second-${i}` })),
+      );
       assert.equal(await sut.bus.lag(t, group), 5);
       const second = collector();
       await consume(t, group, second.eachBatch);
       await eventually('the second five', () => second.received.length >= 5, 60_000);
       await new Promise((r) => setTimeout(r, 500));
-      assert.deepEqual(second.values(), [1, 2, 3, 4, 5].map((i) => `second-${i}`));
+      assert.deepEqual(
+        second.values(),
+        [1, 2, 3, 4, 5].map((i) => `second-${i}`),
+      );
       assert.equal(second.received[0]?.offset, '5');
     });
   });

@@ -34,18 +34,23 @@ export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 export const Id = z.string().min(1).max(128).meta({ id: 'Id', description: 'Opaque identifier of 1-128 characters' });
 
 /** Size, service or plan name. Whether it has a price is the price book's business. */
-export const Slug = z.string().regex(SLUG_PATTERN, {
-  error: 'must be a slug: lowercase letters, digits and hyphens, starting with a letter or digit',
-}).meta({ id: 'Slug', description: 'Size, service or plan name' });
+export const Slug = z
+  .string()
+  .regex(SLUG_PATTERN, {
+    error: 'must be a slug: lowercase letters, digits and hyphens, starting with a letter or digit',
+  })
+  .meta({ id: 'Slug', description: 'Size, service or plan name' });
 
 /**
  * RFC 3339 date-time with seconds and an offset (`Z` or `±hh:mm`, upper-case
  * `T` and `Z`). A time without an offset is ambiguous, so it is rejected.
  */
-export const Timestamp = z.iso.datetime({
-  offset: true,
-  error: 'must be an RFC 3339 timestamp with an offset',
-}).meta({ id: 'Timestamp', description: 'RFC 3339 date-time with seconds and an offset (Z or +hh:mm / -hh:mm)' });
+export const Timestamp = z.iso
+  .datetime({
+    offset: true,
+    error: 'must be an RFC 3339 timestamp with an offset',
+  })
+  .meta({ id: 'Timestamp', description: 'RFC 3339 date-time with seconds and an offset (Z or +hh:mm / -hh:mm)' });
 
 /** Per-subject event number. `abort` keeps a value below 1 from also failing a per-type rule. */
 export const Sequence = z.int().min(1, { abort: true });

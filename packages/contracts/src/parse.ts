@@ -95,7 +95,11 @@ function toReason(issue: z.core.$ZodIssue, root: object): Reason {
     case 'invalid_value':
       if (missing) return { field, code: 'required', message: 'required' };
       if (field === 'type') {
-        return { field, code: 'unknown_type', message: `${preview(found.value)} is not an event type; must be one of ${EVENT_TYPES.join(', ')}` };
+        return {
+          field,
+          code: 'unknown_type',
+          message: `${preview(found.value)} is not an event type; must be one of ${EVENT_TYPES.join(', ')}`,
+        };
       }
       return { field, code: 'invalid_value', message: `must be ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}` };
     case 'too_small':

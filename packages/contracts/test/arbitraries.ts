@@ -135,9 +135,26 @@ export function validEvent(type: EventType, o: ValidOptions): fc.Arbitrary<Event
       extraData: unknownFields(DATA_KEYS[type]),
     })
     .chain((r) => {
-      const fields: Record<string, unknown> = { app_id: type === 'app.owner_changed' ? r.subject : r.app_id, account_id: r.account_id, name: r.name, size: r.size, service: r.service, plan: r.plan };
+      const fields: Record<string, unknown> = {
+        app_id: type === 'app.owner_changed' ? r.subject : r.app_id,
+        account_id: r.account_id,
+        name: r.name,
+        size: r.size,
+        service: r.service,
+        plan: r.plan,
+      };
       const data = { ...r.extraData, ...Object.fromEntries(DATA_KEYS[type].map((k) => [k, fields[k]])) };
-      const event: Event = { ...r.extra, specversion: '1.0', id: r.id, source: r.source, type, time: r.time, subject: r.subject, sequence: r.sequence, data };
+      const event: Event = {
+        ...r.extra,
+        specversion: '1.0',
+        id: r.id,
+        source: r.source,
+        type,
+        time: r.time,
+        subject: r.subject,
+        sequence: r.sequence,
+        data,
+      };
       if (r.datacontenttype) event['datacontenttype'] = r.datacontenttype;
       return shuffledKeys(event);
     });
@@ -175,21 +192,25 @@ export interface Mutation {
   apply(event: Event): Event;
 }
 
-const set = (path: string, value: unknown) => (event: Event): Event => {
-  const [head, tail] = path.split('.') as [string, string | undefined];
-  if (tail === undefined) return { ...event, [head]: value };
-  return { ...event, [head]: { ...(event[head] as Event), [tail]: value } };
-};
+const set =
+  (path: string, value: unknown) =>
+  (event: Event): Event => {
+    const [head, tail] = path.split('.') as [string, string | undefined];
+    if (tail === undefined) return { ...event, [head]: value };
+    return { ...event, [head]: { ...(event[head] as Event), [tail]: value } };
+  };
 
-const drop = (path: string) => (event: Event): Event => {
-  const [head, tail] = path.split('.') as [string, string | undefined];
-  if (tail === undefined) {
-    const { [head]: _gone, ...rest } = event;
-    return rest;
-  }
-  const { [tail]: _gone, ...rest } = event[head] as Event;
-  return { ...event, [head]: rest };
-};
+const drop =
+  (path: string) =>
+  (event: Event): Event => {
+    const [head, tail] = path.split('.') as [string, string | undefined];
+    if (tail === undefined) {
+      const { [head]: _gone, ...rest } = event;
+      return rest;
+    }
+    const { [tail]: _gone, ...rest } = event[head] as Event;
+    return { ...event, [head]: rest };
+  };
 
 const mutation = (field: string, what: string, apply: (e: Event) => Event): Mutation => ({ field, what, apply });
 
@@ -204,7 +225,13 @@ const notString = fc.oneof(
 );
 
 /** A JSON value that is not an object. */
-const notObject = fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }));
+const notObject = fc.oneof(
+  fc.string({ maxLength: 10 }),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
+);
 
 /** A JSON value that is not an integer. */
 const notInteger = fc.oneof(
@@ -246,7 +273,8 @@ const notSlug = fc.oneof(
 );
 
 /** Strings longer than `max` code units. */
-const tooLong = (max: number) => fc.integer({ min: max + 1, max: max * 3 }).chain((n) => fc.string({ unit: 'binary-ascii', minLength: n, maxLength: n }));
+const tooLong = (max: number) =>
+  fc.integer({ min: max + 1, max: max * 3 }).chain((n) => fc.string({ unit: 'binary-ascii', minLength: n, maxLength: n }));
 
 /** Sequences a type refuses though they are integers ≥ 1. */
 function wrongSequenceFor(type: EventType): fc.Arbitrary<number> | undefined {
@@ -275,7 +303,17 @@ export interface MutationOptions {
 export function mutationFor(type: EventType, o: MutationOptions): fc.Arbitrary<Mutation> {
   const ids = ['id', 'subject', 'data.app_id', ...(type === 'app.owner_changed' ? ['data.account_id'] : [])];
   const strings = ['id', 'source', 'time', 'subject', ...DATA_KEYS[type].map((k) => `data.${k}`)];
-  const required = ['specversion', 'id', 'source', 'time', 'subject', 'sequence', 'data', ...DATA_KEYS[type].map((k) => `data.${k}`), ...(o.composable ? [] : ['type'])];
+  const required = [
+    'specversion',
+    'id',
+    'source',
+    'time',
+    'subject',
+    'sequence',
+    'data',
+    ...DATA_KEYS[type].map((k) => `data.${k}`),
+    ...(o.composable ? [] : ['type']),
+  ];
   const slugs = DATA_KEYS[type].filter((k) => ['size', 'service', 'plan'].includes(k));
   const wrongSequence = wrongSequenceFor(type);
   const future = fc.integer({ min: o.nowMs + FUTURE_LIMIT_MS + 1, max: Math.min(o.nowMs + 50 * YEAR, Date.UTC(9998, 0)) });
@@ -292,22 +330,36 @@ export function mutationFor(type: EventType, o: MutationOptions): fc.Arbitrary<M
     fc.tuple(fc.constantFrom(...ids), tooLong(128)).map(([f, v]) => mutation(f, `${f} of ${v.length} chars`, set(f, v))),
     tooLong(256).map((v) => mutation('source', `source of ${v.length} chars`, set('source', v))),
     fc.constantFrom(...ids, 'source', ...(type === 'dyno.started' ? ['data.name'] : [])).map((f) => mutation(f, `${f} = ""`, set(f, ''))),
-    fc.oneof(fc.constantFrom('0.3', '1', '1.0 ', '2.0'), fc.constant(1)).map((v) => mutation('specversion', `specversion = ${JSON.stringify(v)}`, set('specversion', v))),
-    fc.constantFrom('text/plain', 'application/cloudevents+json', '').map((v) => mutation('datacontenttype', `datacontenttype = ${v}`, set('datacontenttype', v))),
+    fc
+      .oneof(fc.constantFrom('0.3', '1', '1.0 ', '2.0'), fc.constant(1))
+      .map((v) => mutation('specversion', `specversion = ${JSON.stringify(v)}`, set('specversion', v))),
+    fc
+      .constantFrom('text/plain', 'application/cloudevents+json', '')
+      .map((v) => mutation('datacontenttype', `datacontenttype = ${v}`, set('datacontenttype', v))),
   ];
   if (slugs.length > 0) {
-    options.push(fc.tuple(fc.constantFrom(...slugs), notSlug).map(([k, v]) => mutation(`data.${k}`, `data.${k} = ${JSON.stringify(v)}`, set(`data.${k}`, v))));
+    options.push(
+      fc
+        .tuple(fc.constantFrom(...slugs), notSlug)
+        .map(([k, v]) => mutation(`data.${k}`, `data.${k} = ${JSON.stringify(v)}`, set(`data.${k}`, v))),
+    );
   }
   if (wrongSequence) {
     options.push(wrongSequence.map((v) => mutation('sequence', `${type} with sequence ${v}`, set('sequence', v))));
   }
   if (!o.composable) {
     options.push(
-      fc.oneof(fc.string({ maxLength: 20 }).filter((t) => !(EVENT_TYPES as readonly string[]).includes(t)), fc.constantFrom('dyno.exploded', 'dyno.Started', ' dyno.started', 'dyno.started ', 'DYNO.STARTED'))
+      fc
+        .oneof(
+          fc.string({ maxLength: 20 }).filter((t) => !(EVENT_TYPES as readonly string[]).includes(t)),
+          fc.constantFrom('dyno.exploded', 'dyno.Started', ' dyno.started', 'dyno.started ', 'DYNO.STARTED'),
+        )
         .map((v) => mutation('type', `type = ${JSON.stringify(v)}`, set('type', v))),
     );
     if (type === 'app.owner_changed') {
-      options.push(fc.constant(mutation('data.app_id', 'data.app_id ≠ subject', (e) => set('data.app_id', `${String(e['subject'])}-other`)(e))));
+      options.push(
+        fc.constant(mutation('data.app_id', 'data.app_id ≠ subject', (e) => set('data.app_id', `${String(e['subject'])}-other`)(e))),
+      );
     }
   }
   return fc.oneof(...options);

@@ -6,7 +6,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BillingEvent, CloudEventEnvelope, EVENT_TYPES, formatReasons, parseEvent, Reason, REASON_CODES, type ParseResult } from '../src/index.ts';
+import {
+  BillingEvent,
+  CloudEventEnvelope,
+  EVENT_TYPES,
+  formatReasons,
+  parseEvent,
+  Reason,
+  REASON_CODES,
+  type ParseResult,
+} from '../src/index.ts';
 import { anyValidEvent, known, mutatedEvent, mutationFor, validEvent, type Event, type Mutation } from './arbitraries.ts';
 
 /** Receiver clocks from 2000 to 2090. */
@@ -31,7 +40,11 @@ function assertWellFormed(result: ParseResult): void {
     assert.notEqual(reason.message.trim(), '', 'the message says something');
   }
   const ranks = result.reasons.map((r) => ENVELOPE_ORDER.indexOf(r.field.split('.')[0] ?? ''));
-  assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b), 'reasons come in envelope order');
+  assert.deepEqual(
+    ranks,
+    [...ranks].sort((a, b) => a - b),
+    'reasons come in envelope order',
+  );
 }
 
 /** The mutation's field is named by a reason, and by the human line an operator reads. */
@@ -48,11 +61,14 @@ function assertNames(result: ParseResult, m: Pick<Mutation, 'field' | 'what'>): 
 describe('parseEvent accepts every valid event (property)', () => {
   test('each of the six types, any offset and precision, any key order, unknown fields: accepted, and only the known fields kept', () => {
     fc.assert(
-      fc.property(nowArb.chain((nowMs) => fc.tuple(fc.constant(nowMs), anyValidEvent({ nowMs }))), ([nowMs, input]) => {
-        const result = parseEvent(input, { now: nowMs });
-        assert.ok(result.ok, describeResult(result));
-        assert.deepEqual({ ...result.event }, known(input));
-      }),
+      fc.property(
+        nowArb.chain((nowMs) => fc.tuple(fc.constant(nowMs), anyValidEvent({ nowMs }))),
+        ([nowMs, input]) => {
+          const result = parseEvent(input, { now: nowMs });
+          assert.ok(result.ok, describeResult(result));
+          assert.deepEqual({ ...result.event }, known(input));
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });
@@ -60,13 +76,16 @@ describe('parseEvent accepts every valid event (property)', () => {
   for (const type of EVENT_TYPES) {
     test(`${type}: the decoded value, its JSON text and its UTF-8 bytes are judged alike`, () => {
       fc.assert(
-        fc.property(nowArb.chain((nowMs) => fc.tuple(fc.constant(nowMs), validEvent(type, { nowMs }))), ([nowMs, input]) => {
-          const text = JSON.stringify(input);
-          const asValue = parseEvent(input, { now: nowMs });
-          assert.ok(asValue.ok, describeResult(asValue));
-          assert.deepEqual(parseEvent(text, { now: nowMs }), asValue);
-          assert.deepEqual(parseEvent(utf8(text), { now: nowMs }), asValue);
-        }),
+        fc.property(
+          nowArb.chain((nowMs) => fc.tuple(fc.constant(nowMs), validEvent(type, { nowMs }))),
+          ([nowMs, input]) => {
+            const text = JSON.stringify(input);
+            const asValue = parseEvent(input, { now: nowMs });
+            assert.ok(asValue.ok, describeResult(asValue));
+            assert.deepEqual(parseEvent(text, { now: nowMs }), asValue);
+            assert.deepEqual(parseEvent(utf8(text), { now: nowMs }), asValue);
+          },
+        ),
         { numRuns: 50 },
       );
     });
@@ -76,13 +95,16 @@ describe('parseEvent accepts every valid event (property)', () => {
 describe('parseEvent rejects every mutation of a valid event, naming the field (property)', () => {
   test('one broken rule: rejected, a reason names the field, and the answer is well-formed', () => {
     fc.assert(
-      fc.property(nowArb.chain((nowMs) => fc.tuple(fc.constant(nowMs), mutatedEvent({ nowMs }))), ([nowMs, { mutation, value }]) => {
-        const result = parseEvent(value, { now: nowMs });
-        assertNames(result, mutation);
-        assertWellFormed(result);
-        // The text a publisher would send is judged the same as the value.
-        assert.deepEqual(parseEvent(JSON.stringify(value), { now: nowMs }), result);
-      }),
+      fc.property(
+        nowArb.chain((nowMs) => fc.tuple(fc.constant(nowMs), mutatedEvent({ nowMs }))),
+        ([nowMs, { mutation, value }]) => {
+          const result = parseEvent(value, { now: nowMs });
+          assertNames(result, mutation);
+          assertWellFormed(result);
+          // The text a publisher would send is judged the same as the value.
+          assert.deepEqual(parseEvent(JSON.stringify(value), { now: nowMs }), result);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -91,7 +113,11 @@ describe('parseEvent rejects every mutation of a valid event, naming the field (
     const twoFaults = nowArb.chain((nowMs) =>
       fc.constantFrom(...EVENT_TYPES).chain((type) =>
         fc
-          .tuple(validEvent(type, { nowMs }), mutationFor(type, { nowMs, composable: true }), mutationFor(type, { nowMs, composable: true }))
+          .tuple(
+            validEvent(type, { nowMs }),
+            mutationFor(type, { nowMs, composable: true }),
+            mutationFor(type, { nowMs, composable: true }),
+          )
           .filter(([, a, b]) => a.field.split('.')[0] !== b.field.split('.')[0])
           .map(([event, a, b]) => ({ nowMs, a, b, value: b.apply(a.apply(event)) })),
       ),
@@ -109,7 +135,13 @@ describe('parseEvent rejects every mutation of a valid event, naming the field (
 
   test('the 5-minute rule follows the given now: exactly the times more than 5 minutes ahead are refused', () => {
     const started = (time: string): Event => ({
-      specversion: '1.0', id: 'e', source: 's', type: 'dyno.started', time, subject: 'd', sequence: 1,
+      specversion: '1.0',
+      id: 'e',
+      source: 's',
+      type: 'dyno.started',
+      time,
+      subject: 'd',
+      sequence: 1,
       data: { app_id: 'a', name: 'web.1', size: 'standard-1x' },
     });
     fc.assert(
@@ -133,7 +165,10 @@ describe('parseEvent is total: any input gets an answer, never an exception (pro
   };
 
   test('any JavaScript value (objects, arrays, numbers, undefined, nested junk)', () => {
-    fc.assert(fc.property(fc.anything({ withNullPrototype: true, withBoxedValues: true, withSparseArray: true }), (v) => void total(v)), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.anything({ withNullPrototype: true, withBoxedValues: true, withSparseArray: true }), (v) => void total(v)),
+      { numRuns: 1000 },
+    );
   });
 
   test('any JSON text, and any JSON value: an object or not, it is judged; a non-object is not_object on the whole message', () => {
@@ -162,7 +197,10 @@ describe('parseEvent is total: any input gets an answer, never an exception (pro
       }),
       { numRuns: 1000 },
     );
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => void total(bytes)), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => void total(bytes)),
+      { numRuns: 1000 },
+    );
   });
 
   test('a valid event cut short, or with random bytes spliced in: judged, never thrown', () => {
@@ -174,6 +212,9 @@ describe('parseEvent is total: any input gets an answer, never an exception (pro
         return new Uint8Array([...bytes.subarray(0, i), ...noise, ...bytes.subarray(j)]);
       }),
     );
-    fc.assert(fc.property(damaged, (bytes) => void total(bytes)), { numRuns: 500 });
+    fc.assert(
+      fc.property(damaged, (bytes) => void total(bytes)),
+      { numRuns: 500 },
+    );
   });
 });

@@ -8,7 +8,9 @@ import { formatReasons, parseEvent } from '../src/index.ts';
 import { examplesDir, NOW } from './fixtures.ts';
 
 function lines(name: string): string[] {
-  return readFileSync(join(examplesDir, name), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  return readFileSync(join(examplesDir, name), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 }
 
 describe('october.ndjson', () => {

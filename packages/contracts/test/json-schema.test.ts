@@ -23,7 +23,10 @@ test('docs/contracts/events-v1.schema.json matches what the zod schemas generate
 
 test('the JSON Schema has one branch per event type, keyed by a const type', () => {
   const schema = billingEventsJsonSchema() as { oneOf: Array<{ properties: { type: { const: string } } }> };
-  assert.deepEqual(schema.oneOf.map((branch) => branch.properties.type.const), [...EVENT_TYPES]);
+  assert.deepEqual(
+    schema.oneOf.map((branch) => branch.properties.type.const),
+    [...EVENT_TYPES],
+  );
 });
 
 test('the JSON Schema does not forbid unknown fields (publishers may send extensions)', () => {

@@ -23,7 +23,11 @@ function check(rows: Row[]): void {
       } else {
         assert.equal(result.ok, false, 'expected a rejection');
         if (result.ok) return;
-        assert.deepEqual(result.reasons.map((r) => [r.field, r.code]), row.expect, formatReasons(result.reasons));
+        assert.deepEqual(
+          result.reasons.map((r) => [r.field, r.code]),
+          row.expect,
+          formatReasons(result.reasons),
+        );
       }
     });
   }
@@ -55,12 +59,37 @@ describe('5-minute future rule uses opts.now, not the clock', () => {
   const now = Date.parse('2026-10-01T12:00:00Z');
   check([
     { name: 'exactly 5 minutes ahead is accepted', input: started({ time: '2026-10-01T12:05:00Z' }), now, expect: null },
-    { name: '5 minutes and 1 ms ahead is rejected', input: started({ time: '2026-10-01T12:05:00.001Z' }), now, expect: [['time', 'time_in_future']] },
-    { name: 'the boundary compares instants across offsets (+02:00, exactly 5 minutes)', input: started({ time: '2026-10-01T14:05:00+02:00' }), now, expect: null },
-    { name: 'the boundary compares instants across offsets (+02:00, 1 s past)', input: started({ time: '2026-10-01T14:05:01+02:00' }), now, expect: [['time', 'time_in_future']] },
+    {
+      name: '5 minutes and 1 ms ahead is rejected',
+      input: started({ time: '2026-10-01T12:05:00.001Z' }),
+      now,
+      expect: [['time', 'time_in_future']],
+    },
+    {
+      name: 'the boundary compares instants across offsets (+02:00, exactly 5 minutes)',
+      input: started({ time: '2026-10-01T14:05:00+02:00' }),
+      now,
+      expect: null,
+    },
+    {
+      name: 'the boundary compares instants across offsets (+02:00, 1 s past)',
+      input: started({ time: '2026-10-01T14:05:01+02:00' }),
+      now,
+      expect: [['time', 'time_in_future']],
+    },
     { name: 'any time in the past is accepted', input: started({ time: '1999-01-01T00:00:00Z' }), now, expect: null },
-    { name: 'a Date works as now too', input: started({ time: '2026-10-01T12:06:00Z' }), now: new Date(now), expect: [['time', 'time_in_future']] },
-    { name: 'a 2099 event is accepted by a receiver whose clock says 2099', input: started({ time: '2099-01-01T00:00:00Z' }), now: new Date('2099-01-01T00:00:00Z'), expect: null },
+    {
+      name: 'a Date works as now too',
+      input: started({ time: '2026-10-01T12:06:00Z' }),
+      now: new Date(now),
+      expect: [['time', 'time_in_future']],
+    },
+    {
+      name: 'a 2099 event is accepted by a receiver whose clock says 2099',
+      input: started({ time: '2099-01-01T00:00:00Z' }),
+      now: new Date('2099-01-01T00:00:00Z'),
+      expect: null,
+    },
   ]);
 
   test('an invalid now is a programming error and throws', () => {
@@ -80,8 +109,16 @@ describe('envelope fields', () => {
     { name: 'a subject of 129 chars is rejected', input: started({ subject: 'd'.repeat(129) }), expect: [['subject', 'too_long']] },
     { name: 'specversion "1.0" as a number is rejected', input: started({ specversion: 1.0 }), expect: [['specversion', 'invalid_value']] },
     { name: 'datacontenttype application/json is accepted', input: started({ datacontenttype: 'application/json' }), expect: null },
-    { name: 'another datacontenttype is rejected', input: started({ datacontenttype: 'text/plain' }), expect: [['datacontenttype', 'invalid_value']] },
-    { name: 'sequence 0 is rejected as below 1, not also as a type rule', input: started({ sequence: 0 }), expect: [['sequence', 'too_small']] },
+    {
+      name: 'another datacontenttype is rejected',
+      input: started({ datacontenttype: 'text/plain' }),
+      expect: [['datacontenttype', 'invalid_value']],
+    },
+    {
+      name: 'sequence 0 is rejected as below 1, not also as a type rule',
+      input: started({ sequence: 0 }),
+      expect: [['sequence', 'too_small']],
+    },
     { name: 'a fractional sequence is rejected', input: started({ sequence: 1.5 }), expect: [['sequence', 'invalid_type']] },
     { name: 'a sequence as a string is rejected', input: started({ sequence: '1' }), expect: [['sequence', 'invalid_type']] },
     { name: 'missing data is required', input: started({ data: undefined }), expect: [['data', 'required']] },
@@ -95,21 +132,32 @@ describe('whole message', () => {
     { name: 'a JSON array is not_object', input: '[]', expect: [['', 'not_object']] },
     { name: 'JSON null is not_object', input: 'null', expect: [['', 'not_object']] },
     { name: 'bytes that are not UTF-8 are not_json', input: new Uint8Array([0xff, 0xfe, 0x7b]), expect: [['', 'not_json']] },
-    { name: 'a byte-order mark is not_json, as bytes and as text alike', input: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(JSON.stringify(started()))]), expect: [['', 'not_json']] },
+    {
+      name: 'a byte-order mark is not_json, as bytes and as text alike',
+      input: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(JSON.stringify(started()))]),
+      expect: [['', 'not_json']],
+    },
     { name: 'a byte-order mark in text is not_json', input: `\uFEFF${JSON.stringify(started())}`, expect: [['', 'not_json']] },
     { name: 'UTF-8 bytes of a valid event are accepted', input: new TextEncoder().encode(JSON.stringify(started())), expect: null },
     { name: 'JSON text of a valid event is accepted', input: JSON.stringify(started()), expect: null },
     {
       name: 'an unknown type gives one reason on type, plus other envelope faults, not a cascade of union errors',
       input: started({ type: 'dyno.exploded', id: undefined }),
-      expect: [['id', 'required'], ['type', 'unknown_type']],
+      expect: [
+        ['id', 'required'],
+        ['type', 'unknown_type'],
+      ],
     },
     { name: 'a missing type is required', input: started({ type: undefined }), expect: [['type', 'required']] },
     { name: 'a non-string type is unknown_type', input: started({ type: 7 }), expect: [['type', 'unknown_type']] },
     {
       name: 'several faults are all reported, in envelope order',
       input: started({ sequence: 2, time: '2026-10-01T00:00:00' }, { size: 'Standard-1X' }),
-      expect: [['time', 'invalid_format'], ['sequence', 'sequence_mismatch'], ['data.size', 'invalid_format']],
+      expect: [
+        ['time', 'invalid_format'],
+        ['sequence', 'sequence_mismatch'],
+        ['data.size', 'invalid_format'],
+      ],
     },
   ]);
 });
@@ -117,21 +165,41 @@ describe('whole message', () => {
 describe('per-type rules', () => {
   const withSeq = (type: EventType, sequence: number) => validEvent(type, { sequence });
   check([
-    { name: 'app.owner_changed with data.app_id ≠ subject is rejected on data.app_id', input: validEvent('app.owner_changed', { subject: 'app-2' }), expect: [['data.app_id', 'app_id_mismatch']] },
+    {
+      name: 'app.owner_changed with data.app_id ≠ subject is rejected on data.app_id',
+      input: validEvent('app.owner_changed', { subject: 'app-2' }),
+      expect: [['data.app_id', 'app_id_mismatch']],
+    },
     { name: 'app.owner_changed accepts any sequence ≥ 1 (a transfer)', input: withSeq('app.owner_changed', 7), expect: null },
     { name: 'dyno.started with sequence 2 is rejected', input: withSeq('dyno.started', 2), expect: [['sequence', 'sequence_mismatch']] },
     { name: 'dyno.stopped with sequence 2 is accepted', input: withSeq('dyno.stopped', 2), expect: null },
     { name: 'dyno.stopped with sequence 1 is rejected', input: withSeq('dyno.stopped', 1), expect: [['sequence', 'sequence_mismatch']] },
     { name: 'dyno.stopped with sequence 3 is rejected', input: withSeq('dyno.stopped', 3), expect: [['sequence', 'sequence_mismatch']] },
-    { name: 'addon.provisioned with sequence 2 is rejected', input: withSeq('addon.provisioned', 2), expect: [['sequence', 'sequence_mismatch']] },
-    { name: 'addon.plan_changed with sequence 1 is rejected', input: withSeq('addon.plan_changed', 1), expect: [['sequence', 'sequence_mismatch']] },
+    {
+      name: 'addon.provisioned with sequence 2 is rejected',
+      input: withSeq('addon.provisioned', 2),
+      expect: [['sequence', 'sequence_mismatch']],
+    },
+    {
+      name: 'addon.plan_changed with sequence 1 is rejected',
+      input: withSeq('addon.plan_changed', 1),
+      expect: [['sequence', 'sequence_mismatch']],
+    },
     { name: 'addon.plan_changed with sequence 5 is accepted', input: withSeq('addon.plan_changed', 5), expect: null },
-    { name: 'addon.deprovisioned with sequence 1 is rejected', input: withSeq('addon.deprovisioned', 1), expect: [['sequence', 'sequence_mismatch']] },
+    {
+      name: 'addon.deprovisioned with sequence 1 is rejected',
+      input: withSeq('addon.deprovisioned', 1),
+      expect: [['sequence', 'sequence_mismatch']],
+    },
     { name: 'addon.deprovisioned with sequence 2 is accepted', input: withSeq('addon.deprovisioned', 2), expect: null },
     { name: 'dyno.started missing data.size is required', input: started({}, { size: undefined }), expect: [['data.size', 'required']] },
     { name: 'dyno.started with an empty name is rejected', input: started({}, { name: '' }), expect: [['data.name', 'too_short']] },
     { name: 'an app_id of 129 chars is rejected', input: started({}, { app_id: 'a'.repeat(129) }), expect: [['data.app_id', 'too_long']] },
-    { name: 'an unknown but well-formed plan is accepted (pricing is not the event\'s business)', input: validEvent('addon.plan_changed', {}, { plan: 'mystery-9' }), expect: null },
+    {
+      name: "an unknown but well-formed plan is accepted (pricing is not the event's business)",
+      input: validEvent('addon.plan_changed', {}, { plan: 'mystery-9' }),
+      expect: null,
+    },
   ]);
 });
 

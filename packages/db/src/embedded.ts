@@ -63,9 +63,12 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
       // Postgres refuses to run as root; the package then runs it as `postgres`.
       createPostgresUser: userInfo().uid === 0,
       postgresFlags: [
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=',
-        '-c', 'max_connections=300',
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+        '-c',
+        'max_connections=300',
         ...(opts.fast ? ['-c', 'fsync=off', '-c', 'full_page_writes=off'] : []),
       ],
       onLog: () => {},
@@ -89,9 +92,7 @@ async function createDatabase(port: number): Promise<void> {
   const client = new pg.Client({ connectionString: embeddedUrl(port, 'postgres') });
   await client.connect();
   try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [
-      EMBEDDED_DATABASE,
-    ]);
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [EMBEDDED_DATABASE]);
     if (!rowCount) await client.query(`create database ${EMBEDDED_DATABASE}`);
   } finally {
     await client.end();

@@ -29,9 +29,7 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string): Promi
       `create table if not exists ${ident}.schema_migrations (
          name text primary key, checksum text not null, applied_at timestamptz not null default now())`,
     );
-    const { rows } = await client.query<{ name: string; checksum: string }>(
-      `select name, checksum from ${ident}.schema_migrations`,
-    );
+    const { rows } = await client.query<{ name: string; checksum: string }>(`select name, checksum from ${ident}.schema_migrations`);
     const done = new Map(rows.map((r) => [r.name, r.checksum]));
     for (const file of files) {
       const sql = await readFile(join(dir, file), 'utf8');
@@ -48,10 +46,7 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string): Promi
       try {
         await client.query(`set local search_path to ${ident}, public`);
         await client.query(sql);
-        await client.query(
-          `insert into ${ident}.schema_migrations (name, checksum) values ($1, $2)`,
-          [file, checksum],
-        );
+        await client.query(`insert into ${ident}.schema_migrations (name, checksum) values ($1, $2)`, [file, checksum]);
         await client.query('commit');
       } catch (err) {
         await client.query('rollback');

@@ -25,10 +25,11 @@ describe('migrations (real PostgreSQL)', () => {
 
   test('keep each app in its own schema', async () => {
     await migrate(db.pool, 'app_b', fixture('good'));
-    const { rows } = await db.pool.query(
-      `select table_schema from information_schema.tables where table_name = 'widgets' order by 1`,
+    const { rows } = await db.pool.query(`select table_schema from information_schema.tables where table_name = 'widgets' order by 1`);
+    assert.deepEqual(
+      rows.map((r) => r.table_schema),
+      ['app_a', 'app_b'],
     );
-    assert.deepEqual(rows.map((r) => r.table_schema), ['app_a', 'app_b']);
   });
 
   test('refuse a migration edited after it was applied', async () => {

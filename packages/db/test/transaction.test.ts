@@ -52,7 +52,14 @@ describe('withTransaction (real PostgreSQL)', () => {
     assert.equal(log.lines.length, 1);
     assert.deepEqual(
       { ...log.lines[0], attempt: undefined },
-      { event: 'db.transaction_retry', transaction: 'crossing', code: '40P01', reason: 'deadlock_detected', attempt: undefined, 'count#db.transaction_retries': 1 },
+      {
+        event: 'db.transaction_retry',
+        transaction: 'crossing',
+        code: '40P01',
+        reason: 'deadlock_detected',
+        attempt: undefined,
+        'count#db.transaction_retries': 1,
+      },
     );
   });
 
@@ -74,7 +81,10 @@ describe('withTransaction (real PostgreSQL)', () => {
       );
     await Promise.all([increment(), increment()]);
     assert.equal(await value(1), 2, 'no lost update');
-    assert.deepEqual(log.lines.map((l) => l.code), ['40001']);
+    assert.deepEqual(
+      log.lines.map((l) => l.code),
+      ['40001'],
+    );
   });
 
   test('other errors are not retried, and retries stop after `attempts`', async () => {

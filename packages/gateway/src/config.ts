@@ -38,9 +38,7 @@ export function gatewayConfig(settings: GatewaySettings): GatewayConfig {
       { variable: 'GATEWAY_URL', message: 'GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY are required when GATEWAY_URL is set' },
     ]);
   }
-  const jsUrl = new URL(
-    settings.GATEWAY_JS_URL ?? (url.hostname === STRIPE_API_HOST ? STRIPE_JS_URL : new URL('/v3/', url).toString()),
-  );
+  const jsUrl = new URL(settings.GATEWAY_JS_URL ?? (url.hostname === STRIPE_API_HOST ? STRIPE_JS_URL : new URL('/v3/', url).toString()));
   return {
     url,
     secretKey,

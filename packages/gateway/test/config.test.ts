@@ -22,10 +22,13 @@ describe('gateway configuration', () => {
   });
 
   test('a configured GATEWAY_URL without keys is refused at boot, naming both variables', () => {
-    assert.throws(() => config({ GATEWAY_URL: 'https://api.stripe.com' }), (err: unknown) => {
-      assert.ok(err instanceof GatewayConfigError);
-      assert.match(err.message, /GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY/);
-      return true;
-    });
+    assert.throws(
+      () => config({ GATEWAY_URL: 'https://api.stripe.com' }),
+      (err: unknown) => {
+        assert.ok(err instanceof GatewayConfigError);
+        assert.match(err.message, /GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY/);
+        return true;
+      },
+    );
   });
 });

@@ -55,7 +55,10 @@ test('local kafka broker: start, produce/consume, reuse, stop', { timeout: 180_0
   assert.equal(first.brokers, `127.0.0.1:${port}`);
   assert.equal(first.reused, false);
   assert.ok(fs.existsSync(path.join(stateDir, 'kafka.pid')));
-  assert.ok(lines.some((l) => l.includes('msg="kafka ready"')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes('msg="kafka ready"')),
+    lines.join('\n'),
+  );
 
   await t.test('answers: create a topic, produce and consume one message', async () => {
     const kafka = new Kafka({ clientId: 'kafka-local-test', brokers: [first.brokers], logLevel: logLevel.NOTHING });

@@ -42,6 +42,7 @@ export interface AppDefinition<C extends BootSettings> {
   /** The variable naming the port it listens on (named again when the port is taken). */
   port: PortVariable<C>;
   /** Adds routes and background work; returns what to stop on shutdown. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: an app with nothing to stop returns nothing
   build(ctx: AppContext<C>): Promise<BuiltApp | void>;
 }
 

@@ -28,8 +28,7 @@ export function createLogger(base: LogFields = {}, sink: Sink = stdoutSink): Log
     info: (event, fields) => emit({ at: 'info', event, ...fields }),
     warn: (event, fields) => emit({ at: 'warn', event, ...fields }),
     error: (event, err, fields) => emit({ at: 'error', event, ...fields, ...errorFields(err) }),
-    measure: (name, value, unit = '', fields) =>
-      emit({ [`measure#${name}`]: `${value}${unit}`, ...fields }),
+    measure: (name, value, unit = '', fields) => emit({ [`measure#${name}`]: `${value}${unit}`, ...fields }),
     count: (name, n = 1, fields) => emit({ [`count#${name}`]: n, ...fields }),
     child: (fields) => createLogger({ ...base, ...fields }, sink),
   };
@@ -44,5 +43,8 @@ function errorFields(err: unknown): LogFields {
 /** A logger that keeps lines in memory, for tests. */
 export function memoryLogger(base: LogFields = {}): Logger & { lines: string[] } {
   const lines: string[] = [];
-  return Object.assign(createLogger(base, (l) => lines.push(l)), { lines });
+  return Object.assign(
+    createLogger(base, (l) => lines.push(l)),
+    { lines },
+  );
 }

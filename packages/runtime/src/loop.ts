@@ -10,6 +10,7 @@ export interface LoopOptions {
   /** Before the first tick (default 0). */
   firstAfterMs?: number;
   /** One round of work; `true` when more is waiting, to run again at once. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: most ticks return nothing
   tick: (running: { stopped(): boolean }) => Promise<boolean | void>;
   /** A tick threw (not called once the loop is stopping). */
   onError: (err: unknown) => void;

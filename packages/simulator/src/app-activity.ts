@@ -90,7 +90,7 @@ export function planApp(sim: Simulation, index: number, id: string, owner: strin
 
 /** Emits everything that runs on the app from the window's start on (the app itself already exists). */
 export function runApp(sim: Simulation, app: AppPlan): void {
-  app.addons.forEach((a, k) => runAddon(sim, stream(sim, 'app', app.index, 'addon', k), app.id, a));
+  for (const [k, a] of app.addons.entries()) runAddon(sim, stream(sim, 'app', app.index, 'addon', k), app.id, a);
   for (let n = 1; n <= app.webSlots; n++) {
     runCycled(sim, stream(sim, 'app', app.index, `web.${n}`), app.id, `web.${n}`, app.webSize);
   }

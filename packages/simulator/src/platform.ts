@@ -5,7 +5,21 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { BillingEvent, EventType } from '@vault/contracts';
 import { ADJECTIVES, LATE_ONE_OFF_SIZE, NOUNS } from './catalog.ts';
-import { claim, DAY, HOUR, MINUTE, newAddon, newDyno, planApp, runApp, SECOND, stream, wholeSeconds, type AppPlan, type Simulation } from './app-activity.ts';
+import {
+  claim,
+  DAY,
+  HOUR,
+  MINUTE,
+  newAddon,
+  newDyno,
+  planApp,
+  runApp,
+  SECOND,
+  stream,
+  wholeSeconds,
+  type AppPlan,
+  type Simulation,
+} from './app-activity.ts';
 import { EventLog, rfc3339, type Timed } from './event-log.ts';
 import { hash32 } from './prng.ts';
 
@@ -74,7 +88,13 @@ export function simulatePlatform(options: SimulationOptions): Simulated {
   }
   const o = parsed.data;
   const from = o.from.toUTC();
-  const sim: Simulation = { log: new EventLog(), key: `${o.seed}/${from.toMillis()}`, fromMs: from.toMillis(), toMs: o.to.toMillis(), subjects: new Set() };
+  const sim: Simulation = {
+    log: new EventLog(),
+    key: `${o.seed}/${from.toMillis()}`,
+    fromMs: from.toMillis(),
+    toMs: o.to.toMillis(),
+    subjects: new Set(),
+  };
   // Things dated by the window (the transfer, the late events) use its length in
   // whole days, at most four weeks: runs later on the same day, or any time
   // after that, date them the same, so publishing again is a no-op for them.
@@ -117,7 +137,10 @@ export function simulatePlatform(options: SimulationOptions): Simulated {
   const { events, duplicates } = withResent(sim.key, originals, apps[0]!.id);
 
   const types = Object.fromEntries(
-    ['app.owner_changed', 'dyno.started', 'dyno.stopped', 'addon.provisioned', 'addon.plan_changed', 'addon.deprovisioned'].map((t) => [t, 0]),
+    ['app.owner_changed', 'dyno.started', 'dyno.stopped', 'addon.provisioned', 'addon.plan_changed', 'addon.deprovisioned'].map((t) => [
+      t,
+      0,
+    ]),
   ) as Record<EventType, number>;
   for (const e of events) types[e.type]++;
   return {
@@ -174,7 +197,13 @@ function lateEvents(sim: Simulation, app: string, firstMonthEnd: number): Billin
   const stop = sim.log.dynoStopped(stopped, dyno, app);
 
   const addon = newAddon(sim, rng, 'heroku-redis');
-  sim.log.addonProvisioned(sim.fromMs + Math.min(rng.int(60, 600) * SECOND, wholeSeconds(0.1 * firstSpan)), addon, app, 'heroku-redis', 'mini');
+  sim.log.addonProvisioned(
+    sim.fromMs + Math.min(rng.int(60, 600) * SECOND, wholeSeconds(0.1 * firstSpan)),
+    addon,
+    app,
+    'heroku-redis',
+    'mini',
+  );
   const upgrade = sim.log.addonPlanChanged(wholeSeconds(sim.fromMs + rng.between(0.35, 0.5) * firstSpan), addon, app, 'premium-0');
   return [stop, upgrade].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
 }

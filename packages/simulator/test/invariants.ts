@@ -66,7 +66,10 @@ export function checkInvariants(sim: Simulated, from: DateTime, to: DateTime): v
 
   const applied = unique(sim.events);
   const lateIds = new Set(sim.late.map(key));
-  assert.ok(applied.every((e) => !lateIds.has(key(e))), 'no late event is among the events');
+  assert.ok(
+    applied.every((e) => !lateIds.has(key(e))),
+    'no late event is among the events',
+  );
   assertNoGaps(applied, 'events without the late ones');
   assertNoGaps([...applied, ...sim.late], 'events and late ones');
 
@@ -90,7 +93,14 @@ export function checkInvariants(sim: Simulated, from: DateTime, to: DateTime): v
     assert.ok(ms(applied[i - 1]!) <= ms(applied[i]!), `${applied[i]!.id} is not published before an earlier event`);
   }
 
-  const sources = { 'app.owner_changed': 'app-registry', 'dyno.started': 'dyno-manager', 'dyno.stopped': 'dyno-manager', 'addon.provisioned': 'addon-service', 'addon.plan_changed': 'addon-service', 'addon.deprovisioned': 'addon-service' } as const;
+  const sources = {
+    'app.owner_changed': 'app-registry',
+    'dyno.started': 'dyno-manager',
+    'dyno.stopped': 'dyno-manager',
+    'addon.provisioned': 'addon-service',
+    'addon.plan_changed': 'addon-service',
+    'addon.deprovisioned': 'addon-service',
+  } as const;
   for (const e of all) assert.equal(e.source, sources[e.type], `${e.id} comes from its publisher`);
 
   const subjects = bySubject([...applied, ...sim.late]);
@@ -102,11 +112,17 @@ export function checkInvariants(sim: Simulated, from: DateTime, to: DateTime): v
       assert.equal(head.data.account_id, apps.get(subject));
       assert.ok(list.every((e) => e.type === 'app.owner_changed'));
     } else if (head.type === 'dyno.started') {
-      assert.ok(list.length <= 2 && (list[1] === undefined || (list[1].type === 'dyno.stopped' && list[1].data.app_id === head.data.app_id)), `${subject}: started, then at most a stop`);
+      assert.ok(
+        list.length <= 2 && (list[1] === undefined || (list[1].type === 'dyno.stopped' && list[1].data.app_id === head.data.app_id)),
+        `${subject}: started, then at most a stop`,
+      );
       assert.ok(apps.has(head.data.app_id));
     } else {
       assert.equal(head.type, 'addon.provisioned', `${subject} starts with its creation`);
-      assert.ok(list.slice(1, -1).every((e) => e.type === 'addon.plan_changed'), `${subject}: only plan changes between creation and end`);
+      assert.ok(
+        list.slice(1, -1).every((e) => e.type === 'addon.plan_changed'),
+        `${subject}: only plan changes between creation and end`,
+      );
       assert.ok(list.every((e) => e.data.app_id === head.data.app_id));
     }
     for (let i = 1; i < list.length; i++) assert.ok(ms(list[i - 1]!) < ms(list[i]!), `${subject} happens in sequence order`);
@@ -118,7 +134,12 @@ export function checkInvariants(sim: Simulated, from: DateTime, to: DateTime): v
   const before = apps.get(transfer.subject)!;
   assert.notEqual(transfer.data.account_id, before, 'to another account');
   assert.ok([before, transfer.data.account_id].includes(sim.demoAccount), 'into or out of the demo account');
-  assert.deepEqual(sim.summary.transfer, { app_id: transfer.subject, from_account: before, to_account: transfer.data.account_id, time: transfer.time });
+  assert.deepEqual(sim.summary.transfer, {
+    app_id: transfer.subject,
+    from_account: before,
+    to_account: transfer.data.account_id,
+    time: transfer.time,
+  });
 
   // Late events: in the oldest month, each the last of its subject.
   const oldestMonthEnd = from.toUTC().startOf('month').plus({ months: 1 }).toMillis();

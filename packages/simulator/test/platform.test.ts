@@ -18,10 +18,23 @@ describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, Octo
 
   test('has dozens of apps over 8 accounts, the demo account owning several, and a few thousand events', () => {
     assert.equal(demo.apps.length, 36);
-    assert.deepEqual(demo.accounts, ['acct-demo', 'acct-0002', 'acct-0003', 'acct-0004', 'acct-0005', 'acct-0006', 'acct-0007', 'acct-0008']);
+    assert.deepEqual(demo.accounts, [
+      'acct-demo',
+      'acct-0002',
+      'acct-0003',
+      'acct-0004',
+      'acct-0005',
+      'acct-0006',
+      'acct-0007',
+      'acct-0008',
+    ]);
     assert.equal(demo.demoAccount, DEMO_ACCOUNT);
     assert.ok(demo.apps.filter((a) => a.owner === DEMO_ACCOUNT).length >= 3);
-    for (const account of demo.accounts) assert.ok(demo.apps.some((a) => a.owner === account), `${account} owns an app`);
+    for (const account of demo.accounts)
+      assert.ok(
+        demo.apps.some((a) => a.owner === account),
+        `${account} owns an app`,
+      );
     assert.ok(demo.events.length >= 2_000 && demo.events.length <= 10_000, `${demo.events.length} events`);
     assert.equal(demo.summary.events, demo.events.length);
   });
@@ -31,13 +44,18 @@ describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, Octo
     assert.deepEqual(again, demo);
     const other = simulatePlatform({ seed: 2, from: WINDOW.from, to: WINDOW.to });
     const ids = new Set(demo.events.map((e) => e.subject));
-    assert.ok(other.events.every((e) => !ids.has(e.subject)), 'another seed names other apps, dynos and add-ons');
+    assert.ok(
+      other.events.every((e) => !ids.has(e.subject)),
+      'another seed names other apps, dynos and add-ons',
+    );
     assert.notEqual(other.events.length, demo.events.length);
   });
 
   test('web dynos run all the time and restart daily, the new instance starting seconds before the old one stops', () => {
     const applied = unique(demo.events);
-    const web = applied.filter((e): e is Extract<BillingEvent, { type: 'dyno.started' }> => e.type === 'dyno.started' && e.data.name === 'web.1');
+    const web = applied.filter(
+      (e): e is Extract<BillingEvent, { type: 'dyno.started' }> => e.type === 'dyno.started' && e.data.name === 'web.1',
+    );
     const stops = new Map(applied.filter((e) => e.type === 'dyno.stopped').map((e) => [e.subject, e]));
     const perApp = new Map<string, typeof web>();
     for (const e of web) perApp.set(e.data.app_id, [...(perApp.get(e.data.app_id) ?? []), e]);
@@ -61,7 +79,11 @@ describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, Octo
     const names = new Set(started.map((e) => e.data.name.replace(/^run\.\d{4}$/, 'run.NNNN')));
     for (const name of ['web.1', 'web.2', 'worker.1', 'worker.2', 'worker.3', 'run.NNNN']) assert.ok(names.has(name), name);
     assert.ok(new Set(started.map((e) => e.data.size)).size >= 4, 'several sizes');
-    const stopped = new Set(unique(demo.events).filter((e) => e.type === 'dyno.stopped').map((e) => e.subject));
+    const stopped = new Set(
+      unique(demo.events)
+        .filter((e) => e.type === 'dyno.stopped')
+        .map((e) => e.subject),
+    );
     const scaled = started.filter((e) => e.data.name === 'worker.2' || e.data.name === 'worker.3');
     assert.ok(scaled.filter((e) => stopped.has(e.subject)).length >= scaled.length - 10, 'scaled-out workers go away again');
   });
@@ -115,7 +137,10 @@ describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, Octo
     assert.throws(() => simulatePlatform({ seed: 1, from, to: WINDOW.to, apps: 1 }), /apps/);
     assert.throws(() => simulatePlatform({ seed: 1, from, to: WINDOW.to, accounts: 1 }), /accounts/);
     assert.throws(() => simulatePlatform({ seed: 1.5, from, to: WINDOW.to }), /seed/);
-    assert.throws(() => simulatePlatform({ seed: 1, from: from.endOf('month').minus({ minutes: 30 }), to: WINDOW.to }), /from must be at least an hour before the end of its month/);
+    assert.throws(
+      () => simulatePlatform({ seed: 1, from: from.endOf('month').minus({ minutes: 30 }), to: WINDOW.to }),
+      /from must be at least an hour before the end of its month/,
+    );
   });
 });
 

@@ -72,7 +72,9 @@ export function superviseService(app: string, env: Record<string, string>, o: Su
         if (stopped) break;
         const lines = (err as Error).message.split('\n');
         unexpected.push({ at: Date.now(), during: 'boot', how: lines[0]!, tail: lines.slice(-12) });
-        log(`${app}: exited during boot; restarting in ${delay} ms (${lines.filter((l) => l.includes('at=error')).slice(-1)[0] ?? lines[0]})`);
+        log(
+          `${app}: exited during boot; restarting in ${delay} ms (${lines.filter((l) => l.includes('at=error')).slice(-1)[0] ?? lines[0]})`,
+        );
         await sleep(delay);
         delay = Math.min(delay * 2, max);
         continue;

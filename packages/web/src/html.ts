@@ -18,7 +18,7 @@ export class Html {
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Text made safe for element content and quoted attribute values. */
-export function escape(value: unknown): string {
+export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 }
 
@@ -28,7 +28,7 @@ function render(value: Interpolated): string {
   if (value === null || value === undefined || value === false) return '';
   if (value instanceof Html) return value.toString();
   if (Array.isArray(value)) return value.map(render).join('');
-  return escape(value);
+  return escapeHtml(value);
 }
 
 /**

@@ -46,10 +46,9 @@ export function cookieSessions(options: { table: string; hours: number }): Cooki
     },
     async account(pool, id) {
       if (!isSessionId(id)) return undefined;
-      const { rows } = await pool.query<{ account_id: string }>(
-        `select account_id from ${table} where hash = $1 and expires_at > now()`,
-        [sessionHash(id)],
-      );
+      const { rows } = await pool.query<{ account_id: string }>(`select account_id from ${table} where hash = $1 and expires_at > now()`, [
+        sessionHash(id),
+      ]);
       return rows[0]?.account_id;
     },
     async close(pool, id) {

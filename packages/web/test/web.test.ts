@@ -11,7 +11,7 @@ import {
   csrfToken,
   csrfValid,
   errorStatus,
-  escape,
+  escapeHtml,
   html,
   pageDocument,
   pageHeaders,
@@ -26,7 +26,7 @@ import {
 describe('the html tag', () => {
   test('escapes every interpolated value, keeps markup it made, joins arrays, drops null/undefined/false', () => {
     const evil = `<img src=x onerror="alert('x')">&`;
-    assert.equal(html`<p title="${evil}">${evil}</p>`.toString(), `<p title="${escape(evil)}">${escape(evil)}</p>`);
+    assert.equal(html`<p title="${evil}">${evil}</p>`.toString(), `<p title="${escapeHtml(evil)}">${escapeHtml(evil)}</p>`);
     assert.equal(html`<ul>${['a', '<b>'].map((x) => html`<li>${x}</li>`)}</ul>`.toString(), '<ul><li>a</li><li>&lt;b&gt;</li></ul>');
     assert.equal(html`${null}${undefined}${false}${0}`.toString(), '0');
     assert.equal(html`<style>${trusted('a>b{font:"x"}')}</style>`.toString(), '<style>a>b{font:"x"}</style>');
@@ -35,10 +35,21 @@ describe('the html tag', () => {
 
 describe('the page document', () => {
   test('no-referrer meta, the titled head with the app’s extras, the brand bar with its header, the body in main', () => {
-    const doc = pageDocument({ title: 'A & B', head: html`<link rel="stylesheet" href="/x.css">`, header: html`<nav></nav>`, body: html`<p>hi</p>` }).toString();
+    const doc = pageDocument({
+      title: 'A & B',
+      head: html`<link rel="stylesheet" href="/x.css">`,
+      header: html`<nav></nav>`,
+      body: html`<p>hi</p>`,
+    }).toString();
     assert.match(doc, /^<!doctype html>\n<html lang="en">\n<head>\n/);
-    assert.match(doc, /<meta name="referrer" content="no-referrer">\n<title>A &amp; B · The Vault<\/title>\n<link rel="stylesheet" href="\/x.css">\n<\/head>/);
-    assert.match(doc, /<header><div class="wrap"><a class="brand" href="\/">The Vault<\/a><nav><\/nav><\/div><\/header>\n<main id="main"><div class="wrap">\n<p>hi<\/p>\n<\/div><\/main>/);
+    assert.match(
+      doc,
+      /<meta name="referrer" content="no-referrer">\n<title>A &amp; B · The Vault<\/title>\n<link rel="stylesheet" href="\/x.css">\n<\/head>/,
+    );
+    assert.match(
+      doc,
+      /<header><div class="wrap"><a class="brand" href="\/">The Vault<\/a><nav><\/nav><\/div><\/header>\n<main id="main"><div class="wrap">\n<p>hi<\/p>\n<\/div><\/main>/,
+    );
   });
 
   test('sendPage answers HTML with the status; errorStatus keeps an error’s own 4xx/5xx and makes anything else 500', () => {
@@ -50,20 +61,36 @@ describe('the page document', () => {
     };
     assert.equal(sendPage(reply, 404, html`<p>${'<x>'}</p>`), 'sent');
     assert.deepEqual(sent, [404, 'text/html; charset=utf-8', '<p>&lt;x&gt;</p>']);
-    assert.deepEqual([{ statusCode: 400 }, { statusCode: 503 }, { statusCode: 302 }, { statusCode: 600 }, {}].map(errorStatus), [400, 503, 500, 500, 500]);
+    assert.deepEqual(
+      [{ statusCode: 400 }, { statusCode: 503 }, { statusCode: 302 }, { statusCode: 600 }, {}].map(errorStatus),
+      [400, 503, 500, 500, 500],
+    );
   });
 });
 
 describe('cookies', () => {
   test('parses a Cookie header: first of a name wins, quotes dropped, junk ignored', () => {
     const c = parseCookies('a=1; b="two"; a=3; junk; =x; c=');
-    assert.deepEqual([...c], [['a', '1'], ['b', 'two'], ['c', '']]);
+    assert.deepEqual(
+      [...c],
+      [
+        ['a', '1'],
+        ['b', 'two'],
+        ['c', ''],
+      ],
+    );
     assert.equal(parseCookies(undefined).size, 0);
   });
 
   test('session cookies are HttpOnly, SameSite=Lax, Path=/, with Max-Age; Secure only over TLS; clearing sets Max-Age=0', () => {
-    assert.equal(sessionCookieHeader('s', 'abc', { maxAgeSeconds: 3600, secure: false }), 's=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600');
-    assert.equal(sessionCookieHeader('s', 'abc', { maxAgeSeconds: 60, secure: true }), 's=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure');
+    assert.equal(
+      sessionCookieHeader('s', 'abc', { maxAgeSeconds: 3600, secure: false }),
+      's=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600',
+    );
+    assert.equal(
+      sessionCookieHeader('s', 'abc', { maxAgeSeconds: 60, secure: true }),
+      's=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure',
+    );
     assert.equal(clearedCookieHeader('s', false), 's=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
     assert.throws(() => sessionCookieHeader('s', 'a;b', { maxAgeSeconds: 1, secure: false }), /plain ASCII/);
     assert.throws(() => sessionCookieHeader('s s', 'a', { maxAgeSeconds: 1, secure: false }), /not a cookie name/);
@@ -78,7 +105,8 @@ describe('CSRF tokens', () => {
     assert.notEqual(token, csrfToken('B'.repeat(43)));
     assert.match(token, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(csrfValid(id, token), true);
-    for (const bad of [undefined, '', token.slice(1), token + 'x', csrfToken('B'.repeat(43))]) assert.equal(csrfValid(id, bad), false, String(bad));
+    for (const bad of [undefined, '', token.slice(1), token + 'x', csrfToken('B'.repeat(43))])
+      assert.equal(csrfValid(id, bad), false, String(bad));
     assert.equal(csrfValid(undefined, token), false);
     assert.equal(csrfValid('not-a-session-id', csrfToken('not-a-session-id')), false);
   });
@@ -92,7 +120,13 @@ describe('the CSP writer and page headers', () => {
     );
     assert.throws(() => contentSecurityPolicy({ 'script-src': ["'self'; script-src *"] }), /not a CSP source/);
     assert.throws(() => contentSecurityPolicy({ 'script src': [] }), /not a CSP directive/);
-    assert.deepEqual(Object.keys(pageHeaders('x')), ['content-security-policy', 'cache-control', 'x-content-type-options', 'x-frame-options', 'referrer-policy']);
+    assert.deepEqual(Object.keys(pageHeaders('x')), [
+      'content-security-policy',
+      'cache-control',
+      'x-content-type-options',
+      'x-frame-options',
+      'referrer-policy',
+    ]);
   });
 });
 
@@ -120,7 +154,8 @@ describe('cookie sessions by table', () => {
   });
 
   test('malformed and expired ids sign nobody in; expired rows are cleared at the next sign-in', async () => {
-    for (const bad of [undefined, '', 'short', 'A'.repeat(44), `${'A'.repeat(42)}=`]) assert.equal(await sessions.account(db.pool, bad), undefined);
+    for (const bad of [undefined, '', 'short', 'A'.repeat(44), `${'A'.repeat(42)}=`])
+      assert.equal(await sessions.account(db.pool, bad), undefined);
     const id = await sessions.open(db.pool, 'acct-2');
     await db.pool.query(`update app.sessions set expires_at = now() - interval '1 second'`);
     assert.equal(await sessions.account(db.pool, id), undefined);
@@ -139,12 +174,17 @@ describe('cookie sessions by table', () => {
       };
       return { out, reply };
     };
-    const request = (id?: string, protocol = 'http') => ({ headers: { cookie: id === undefined ? undefined : `other=1; sid=${id}` }, protocol });
+    const request = (id?: string, protocol = 'http') => ({
+      headers: { cookie: id === undefined ? undefined : `other=1; sid=${id}` },
+      protocol,
+    });
 
     const planted = await sessions.open(db.pool, 'acct-planted');
     const first = answer();
     await cookie.signIn(request(planted, 'https'), first.reply, 'acct-4');
-    const id = /^set-cookie: sid=([A-Za-z0-9_-]{43}); Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure$/.exec(first.out.headers.join())?.[1];
+    const id = /^set-cookie: sid=([A-Za-z0-9_-]{43}); Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure$/.exec(
+      first.out.headers.join(),
+    )?.[1];
     assert.ok(id, first.out.headers.join());
     assert.notEqual(id, planted);
     assert.equal(await sessions.account(db.pool, planted), undefined, 'the planted session is closed');

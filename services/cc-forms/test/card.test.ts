@@ -41,7 +41,14 @@ describe('putting a card on file', () => {
     const pm = w.gateway.confirm(si, { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 });
     const res = await b.postJson('/card', { setup_intent: si });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json().card, { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034, summary: 'Visa •••• 4242', expires: '12/2034' });
+    assert.deepEqual(res.json().card, {
+      brand: 'visa',
+      last4: '4242',
+      exp_month: 12,
+      exp_year: 2034,
+      summary: 'Visa •••• 4242',
+      expires: '12/2034',
+    });
     const customer = [...w.gateway.customers.values()].find((c) => c.accountId === 'acct-card-2')!;
     assert.equal(customer.defaultPaymentMethod, pm);
 
@@ -51,23 +58,29 @@ describe('putting a card on file', () => {
       ['account_id', 'customer_id', 'payment_method_id', 'brand', 'last4', 'exp_month', 'exp_year', 'added_at'],
     );
     const row = view.rows[0];
-    assert.deepEqual({ ...row, added_at: undefined }, {
-      account_id: 'acct-card-2',
-      customer_id: customer.id,
-      payment_method_id: pm,
-      brand: 'visa',
-      last4: '4242',
-      exp_month: 12,
-      exp_year: 2034,
-      added_at: undefined,
-    });
+    assert.deepEqual(
+      { ...row, added_at: undefined },
+      {
+        account_id: 'acct-card-2',
+        customer_id: customer.id,
+        payment_method_id: pm,
+        brand: 'visa',
+        last4: '4242',
+        exp_month: 12,
+        exp_year: 2034,
+        added_at: undefined,
+      },
+    );
     assert.ok(row.added_at instanceof Date);
 
     const page = await b.get('/card');
     assert.match(page.body, /<span data-card-summary>Visa •••• 4242<\/span>/);
     assert.match(page.body, /<span class="muted" data-card-expiry>expires 12\/2034<\/span>/);
     assert.match(page.body, /Replace your card/);
-    assert.match(w.log.lines.join('\n'), new RegExp(`event=card.added account_id=acct-card-2 customer_id=${customer.id} payment_method_id=${pm} setup_intent_id=${si}`));
+    assert.match(
+      w.log.lines.join('\n'),
+      new RegExp(`event=card.added account_id=acct-card-2 customer_id=${customer.id} payment_method_id=${pm} setup_intent_id=${si}`),
+    );
   });
 
   test('posting the same setup intent again changes nothing (added_at stays); a new card replaces it and moves added_at', async () => {
@@ -77,7 +90,11 @@ describe('putting a card on file', () => {
     w.gateway.confirm(si, { last4: '4242' });
     await b.postJson('/card', { setup_intent: si });
     const addedAt = async () =>
-      (await w.db.pool.query<{ added_at: Date; last4: string }>(`select added_at, last4 from cc_forms.cards_on_file where account_id = 'acct-card-3'`)).rows[0]!;
+      (
+        await w.db.pool.query<{ added_at: Date; last4: string }>(
+          `select added_at, last4 from cc_forms.cards_on_file where account_id = 'acct-card-3'`,
+        )
+      ).rows[0]!;
     const before = await addedAt();
     assert.equal((await b.postJson('/card', { setup_intent: si })).statusCode, 200);
     assert.deepEqual(await addedAt(), before);
@@ -134,7 +151,10 @@ describe('putting a card on file', () => {
   test('a session that ended mid-form gets a 401 saying to sign in again, and nothing is counted', async () => {
     const b = await signIn(w, await accountToken(w, 'acct-card-8'));
     await w.db.pool.query(`update cc_forms.sessions set expires_at = now() - interval '1 second' where account_id = 'acct-card-8'`);
-    for (const [url, body] of [['/card/setup-intents', {}], ['/card', { setup_intent: 'seti_abc' }]] as const) {
+    for (const [url, body] of [
+      ['/card/setup-intents', {}],
+      ['/card', { setup_intent: 'seti_abc' }],
+    ] as const) {
       const res = await b.postJson(url, body);
       assert.equal(res.statusCode, 401, url);
       assert.match(res.json().error.message, /session has ended.*sign-in link/);
@@ -166,7 +186,10 @@ describe('the card attempts rate limit', () => {
     assert.equal(res.statusCode, 429);
     const retryAfter = Number(res.headers['retry-after']);
     assert.ok(retryAfter > 3590 && retryAfter <= 3600, String(retryAfter));
-    assert.match(res.json().error.message, /^You have tried 3 cards in the last hour, .* Please try again in 60 minutes\. Nothing was saved\.$/);
+    assert.match(
+      res.json().error.message,
+      /^You have tried 3 cards in the last hour, .* Please try again in 60 minutes\. Nothing was saved\.$/,
+    );
     assert.equal(w.gateway.setupIntents.size, 3, 'no setup intent for the refused attempt');
     assert.match(w.log.lines.join('\n'), /event=card.rate_limited account_id=acct-rate-1 retry_after_s=\d+/);
   });
@@ -188,9 +211,6 @@ describe('the card attempts rate limit', () => {
   test('concurrent attempts cannot overshoot the limit', async () => {
     const b = await signIn(w, await accountToken(w, 'acct-rate-3'));
     const answers = await Promise.all(Array.from({ length: 12 }, () => b.postJson('/card/setup-intents', {})));
-    assert.deepEqual(
-      answers.map((a) => a.statusCode).sort(),
-      [201, 201, 201, ...Array(9).fill(429)],
-    );
+    assert.deepEqual(answers.map((a) => a.statusCode).sort(), [201, 201, 201, ...Array(9).fill(429)]);
   });
 });

@@ -18,9 +18,29 @@ interface Seen {
 const ANSWERS: Record<string, [number, object]> = {
   'POST /v1/customers': [200, { id: 'cus_1', object: 'customer' }],
   'POST /v1/setup_intents': [200, { id: 'seti_1', object: 'setup_intent', client_secret: 'seti_1_secret_abc' }],
-  'GET /v1/setup_intents/seti_1': [200, { id: 'seti_1', object: 'setup_intent', status: 'succeeded', customer: 'cus_1', payment_method: { id: 'pm_1', object: 'payment_method' } }],
-  'GET /v1/setup_intents/seti_gone': [404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: 'No such setupintent' } }],
-  'GET /v1/payment_methods/pm_1': [200, { id: 'pm_1', object: 'payment_method', customer: { id: 'cus_1', object: 'customer' }, card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 } }],
+  'GET /v1/setup_intents/seti_1': [
+    200,
+    {
+      id: 'seti_1',
+      object: 'setup_intent',
+      status: 'succeeded',
+      customer: 'cus_1',
+      payment_method: { id: 'pm_1', object: 'payment_method' },
+    },
+  ],
+  'GET /v1/setup_intents/seti_gone': [
+    404,
+    { error: { type: 'invalid_request_error', code: 'resource_missing', message: 'No such setupintent' } },
+  ],
+  'GET /v1/payment_methods/pm_1': [
+    200,
+    {
+      id: 'pm_1',
+      object: 'payment_method',
+      customer: { id: 'cus_1', object: 'customer' },
+      card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 },
+    },
+  ],
   'POST /v1/customers/cus_1': [200, { id: 'cus_1', object: 'customer' }],
   'GET /v1/payment_methods/pm_refused': [401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } }],
 };
@@ -37,7 +57,12 @@ describe('the card gateway through the official SDK', () => {
       req.on('end', () => {
         const path = req.url!.split('?')[0]!;
         const key = req.headers['idempotency-key'];
-        seen.push({ method: req.method!, path, idempotencyKey: typeof key === 'string' ? key : undefined, form: Object.fromEntries(new URLSearchParams(body)) });
+        seen.push({
+          method: req.method!,
+          path,
+          idempotencyKey: typeof key === 'string' ? key : undefined,
+          form: Object.fromEntries(new URLSearchParams(body)),
+        });
         const [status, answer] = ANSWERS[`${req.method} ${path}`] ?? [500, { error: { type: 'api_error' } }];
         res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_stub' }).end(JSON.stringify(answer));
       });
@@ -64,14 +89,29 @@ describe('the card gateway through the official SDK', () => {
   });
 
   test('a setup intent and a payment method read back with ids whether or not the gateway expanded them; a missing one is undefined', async () => {
-    assert.deepEqual(await gateway.setupIntent('seti_1'), { id: 'seti_1', status: 'succeeded', customerId: 'cus_1', paymentMethodId: 'pm_1' });
+    assert.deepEqual(await gateway.setupIntent('seti_1'), {
+      id: 'seti_1',
+      status: 'succeeded',
+      customerId: 'cus_1',
+      paymentMethodId: 'pm_1',
+    });
     assert.equal(await gateway.setupIntent('seti_gone'), undefined);
-    assert.deepEqual(await gateway.paymentMethod('pm_1'), { id: 'pm_1', customerId: 'cus_1', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 });
+    assert.deepEqual(await gateway.paymentMethod('pm_1'), {
+      id: 'pm_1',
+      customerId: 'cus_1',
+      brand: 'visa',
+      last4: '4242',
+      expMonth: 12,
+      expYear: 2034,
+    });
   });
 
   test('making a card the default sets the customer’s invoice_settings[default_payment_method]', async () => {
     await gateway.makeDefault('cus_1', 'pm_1');
-    assert.deepEqual([last().method, last().path, last().form], ['POST', '/v1/customers/cus_1', { 'invoice_settings[default_payment_method]': 'pm_1' }]);
+    assert.deepEqual(
+      [last().method, last().path, last().form],
+      ['POST', '/v1/customers/cus_1', { 'invoice_settings[default_payment_method]': 'pm_1' }],
+    );
   });
 
   test('any other refusal is GatewayUnavailable with the SDK’s error class and the request id, and nothing of the message', async () => {

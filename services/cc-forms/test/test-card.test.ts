@@ -17,14 +17,17 @@ describe('vault card add', () => {
   });
 
   test('usage errors name what is wrong', () => {
-    assert.throws(() => parseTestCardArgs([]), (e: Error) => e instanceof CardUsageError && /only add/.test(e.message));
+    assert.throws(
+      () => parseTestCardArgs([]),
+      (e: Error) => e instanceof CardUsageError && /only add/.test(e.message),
+    );
     assert.throws(() => parseTestCardArgs(['remove']), /unknown action remove/);
     assert.throws(() => parseTestCardArgs(['add']), /--account ID is required/);
     assert.throws(() => parseTestCardArgs(['add', '--account', 'a', '--test-card', '42x']), /--test-card must be/);
     assert.throws(() => parseTestCardArgs(['add', '--account', 'a', '--cvc', '1']), CardUsageError);
   });
 
-  test('a real gateway\'s key is refused before anything is sent', async () => {
+  test("a real gateway's key is refused before anything is sent", async () => {
     const config = { url: new URL('https://api.stripe.com'), secretKey: 'sk_test_someone_real' };
     const gateway: Gateway = gatewayClient(config);
     const pool = {} as pg.Pool; // never touched: the refusal comes first

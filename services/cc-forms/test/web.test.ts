@@ -107,10 +107,21 @@ describe('the card page', () => {
       scripts.map((s) => /src="([^"]+)"/.exec(s[1]!)?.[1]),
       [`${GATEWAY_ORIGIN}/v3/`, '/static/card.js'],
     );
-    assert.ok(scripts.every((s) => s[2] === ''), 'no inline script');
+    assert.ok(
+      scripts.every((s) => s[2] === ''),
+      'no inline script',
+    );
     assert.ok(!/<style|\sstyle="|\son[a-z]+="/i.test(res.body), 'no inline style or event handler attribute');
     // Every message the script may show is on the page, once.
-    for (const code of ['generic_decline', 'insufficient_funds', 'incorrect_cvc', 'expired_card', 'processing_error', 'incorrect_number', 'fallback']) {
+    for (const code of [
+      'generic_decline',
+      'insufficient_funds',
+      'incorrect_cvc',
+      'expired_card',
+      'processing_error',
+      'incorrect_number',
+      'fallback',
+    ]) {
       assert.match(res.body, new RegExp(`<li data-code="${code}">`), code);
     }
   });
@@ -193,7 +204,12 @@ describe('CSRF on every state-changing request', () => {
   });
 
   test('a POST without a session cookie is 403 too', async () => {
-    const res = await w.http.inject({ method: 'POST', url: '/card/setup-intents', headers: { 'content-type': 'application/json' }, payload: '{}' });
+    const res = await w.http.inject({
+      method: 'POST',
+      url: '/card/setup-intents',
+      headers: { 'content-type': 'application/json' },
+      payload: '{}',
+    });
     assert.equal(res.statusCode, 403);
   });
 });

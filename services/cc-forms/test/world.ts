@@ -77,7 +77,9 @@ export async function accountToken(w: World, accountId: string): Promise<string>
 
 export async function financeToken(w: World): Promise<string> {
   const token = `vt_fin_${randomBytes(24).toString('base64url')}`;
-  await w.db.pool.query(`insert into invoicing.tokens (hash, kind) values ($1, 'finance')`, [createHash('sha256').update(token).digest('hex')]);
+  await w.db.pool.query(`insert into invoicing.tokens (hash, kind) values ($1, 'finance')`, [
+    createHash('sha256').update(token).digest('hex'),
+  ]);
   return token;
 }
 

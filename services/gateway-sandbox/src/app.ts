@@ -48,7 +48,6 @@ export function gatewaySandbox(
 }
 
 function sandboxScope(http: FastifyInstance, deps: SandboxDeps): void {
-
   formBodies(http);
   http.decorateRequest('stripeRequestId', '');
   http.addHook('onRequest', async (req, reply) => {
@@ -87,16 +86,20 @@ function sandboxScope(http: FastifyInstance, deps: SandboxDeps): void {
     return reply
       .code(500)
       .header('Stripe-Should-Retry', 'true')
-      .send({ error: { type: 'api_error', message: `An unknown error occurred on our end (request ${req.stripeRequestId}). Please try again.` } });
+      .send({
+        error: { type: 'api_error', message: `An unknown error occurred on our end (request ${req.stripeRequestId}). Please try again.` },
+      });
   });
 
   http.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0];
-    return reply.code(404).send(
-      invalidRequest(
-        `Unrecognized request URL (${req.method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
-      ).toJSON(),
-    );
+    return reply
+      .code(404)
+      .send(
+        invalidRequest(
+          `Unrecognized request URL (${req.method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
+        ).toJSON(),
+      );
   });
 
   customerRoutes(http, deps);

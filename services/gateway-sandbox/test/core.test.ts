@@ -9,7 +9,12 @@ const FAILING = [
   { number: '4000000000009995', code: 'card_declined', decline: 'insufficient_funds', message: 'Your card has insufficient funds.' },
   { number: '4000000000000127', code: 'incorrect_cvc', decline: 'incorrect_cvc', message: "Your card's security code is incorrect." },
   { number: '4000000000000069', code: 'expired_card', decline: 'expired_card', message: 'Your card has expired.' },
-  { number: '4000000000000119', code: 'processing_error', decline: 'processing_error', message: 'An error occurred while processing your card. Try again in a little bit.' },
+  {
+    number: '4000000000000119',
+    code: 'processing_error',
+    decline: 'processing_error',
+    message: 'An error occurred while processing your card. Try again in a little bit.',
+  },
   { number: '4111111111111111', code: 'card_declined', decline: 'test_mode_live_card', message: /live\) card/ },
 ] as const;
 
@@ -55,7 +60,10 @@ describe('the sandbox through the official stripe SDK', () => {
     const attached = await sb.stripe.paymentMethods.retrieve(pm.id);
     assert.equal(attached.customer, customer.id);
     const cards = await sb.stripe.customers.listPaymentMethods(customer.id, { type: 'card' });
-    assert.deepEqual(cards.data.map((p) => p.id), [pm.id]);
+    assert.deepEqual(
+      cards.data.map((p) => p.id),
+      [pm.id],
+    );
     const withDefault = await sb.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm.id } });
     assert.equal(withDefault.invoice_settings.default_payment_method, pm.id);
   });
@@ -112,7 +120,12 @@ describe('the sandbox through the official stripe SDK', () => {
     const customer = await sb.stripe.customers.create({});
     const pm = await card(sb.stripe, '4242424242424242');
     await sb.stripe.paymentMethods.attach(pm.id, { customer: customer.id });
-    const pi = await sb.stripe.paymentIntents.create({ amount: 5258, currency: 'usd', customer: customer.id, metadata: { invoice_id: 'inv-1' } });
+    const pi = await sb.stripe.paymentIntents.create({
+      amount: 5258,
+      currency: 'usd',
+      customer: customer.id,
+      metadata: { invoice_id: 'inv-1' },
+    });
     assert.equal(pi.status, 'requires_payment_method');
     const paid = await sb.stripe.paymentIntents.confirm(pi.id, { payment_method: pm.id, off_session: true, expand: ['latest_charge'] });
     assert.equal(paid.status, 'succeeded');
@@ -153,16 +166,26 @@ describe('the sandbox through the official stripe SDK', () => {
     assert.equal(after.status, 'requires_payment_method');
     assert.equal(after.last_payment_error?.decline_code, 'generic_decline');
     const charges = await sb.stripe.charges.list({ payment_intent: pi.id });
-    assert.deepEqual(charges.data.map((c) => [c.status, c.failure_code, c.outcome?.type]), [
-      ['failed', 'card_declined', 'issuer_declined'],
-      ['failed', 'card_declined', 'issuer_declined'],
-    ]);
+    assert.deepEqual(
+      charges.data.map((c) => [c.status, c.failure_code, c.outcome?.type]),
+      [
+        ['failed', 'card_declined', 'issuer_declined'],
+        ['failed', 'card_declined', 'issuer_declined'],
+      ],
+    );
   });
 
   test('refunds: partial, then the rest; more than remains is a 400 naming amount; charge.refunded', async () => {
     const customer = await sb.stripe.customers.create({});
     const pm = await card(sb.stripe, '4242424242424242');
-    const pi = await sb.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: customer.id, payment_method: pm.id, confirm: true, off_session: true });
+    const pi = await sb.stripe.paymentIntents.create({
+      amount: 1000,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: pm.id,
+      confirm: true,
+      off_session: true,
+    });
     assert.equal(pi.status, 'succeeded');
     const r1 = await sb.stripe.refunds.create({ payment_intent: pi.id, amount: 400 });
     assert.equal(r1.object, 'refund');
@@ -193,7 +216,9 @@ describe('the sandbox through the official stripe SDK', () => {
   });
 
   test('a bad param is a 400 naming it in form notation', async () => {
-    const res = await raw(sb.url, 'POST', '/v1/payment_methods', { form: { type: 'card', 'card[number]': '4242424242424242', 'card[exp_month]': 'soon', 'card[exp_year]': '2034' } });
+    const res = await raw(sb.url, 'POST', '/v1/payment_methods', {
+      form: { type: 'card', 'card[number]': '4242424242424242', 'card[exp_month]': 'soon', 'card[exp_year]': '2034' },
+    });
     assert.equal(res.status, 400);
     assert.equal(res.body.error.type, 'invalid_request_error');
     assert.equal(res.body.error.param, 'card[exp_month]');
@@ -214,7 +239,14 @@ describe('the sandbox through the official stripe SDK', () => {
     const si = await sb.stripe.setupIntents.create({ customer: customer.id });
     const pmRes = await raw(sb.url, 'POST', '/v1/payment_methods', {
       key: null,
-      form: { key: PK, type: 'card', 'card[number]': '4242424242424242', 'card[exp_month]': '12', 'card[exp_year]': '2034', 'card[cvc]': '123' },
+      form: {
+        key: PK,
+        type: 'card',
+        'card[number]': '4242424242424242',
+        'card[exp_month]': '12',
+        'card[exp_year]': '2034',
+        'card[cvc]': '123',
+      },
     });
     assert.equal(pmRes.status, 200, JSON.stringify(pmRes.body));
     const read = await raw(sb.url, 'GET', `/v1/setup_intents/${si.id}?client_secret=${si.client_secret}`, { key: PK });
@@ -257,10 +289,19 @@ describe('the sandbox through the official stripe SDK', () => {
   });
 
   test('keys also work as Basic auth and as key= in a browser-style body (charset in the content type)', async () => {
-    const basic = await fetch(`${sb.url}/v1/customers?limit=1`, { headers: { authorization: `Basic ${Buffer.from(`${PK.replace('pk', 'sk')}:`).toString('base64')}` } });
+    const basic = await fetch(`${sb.url}/v1/customers?limit=1`, {
+      headers: { authorization: `Basic ${Buffer.from(`${PK.replace('pk', 'sk')}:`).toString('base64')}` },
+    });
     assert.equal(basic.status, 200);
     assert.equal((await basic.json()).object, 'list');
-    const body = new URLSearchParams({ key: PK, type: 'card', 'card[number]': '5555555555554444', 'card[exp_month]': '1', 'card[exp_year]': '40', 'card[cvc]': '123' });
+    const body = new URLSearchParams({
+      key: PK,
+      type: 'card',
+      'card[number]': '5555555555554444',
+      'card[exp_month]': '1',
+      'card[exp_year]': '40',
+      'card[cvc]': '123',
+    });
     const res = await fetch(`${sb.url}/v1/payment_methods`, { method: 'POST', body });
     const pm = await res.json();
     assert.equal(res.status, 200, JSON.stringify(pm));
@@ -270,7 +311,7 @@ describe('the sandbox through the official stripe SDK', () => {
     assert.equal(res.headers.get('access-control-allow-origin'), '*');
   });
 
-  test('an unknown URL is Stripe\'s 404 with a Request-Id', async () => {
+  test("an unknown URL is Stripe's 404 with a Request-Id", async () => {
     const res = await raw(sb.url, 'GET', '/v1/nothing_here');
     assert.equal(res.status, 404);
     assert.equal(res.body.error.type, 'invalid_request_error');
@@ -281,7 +322,9 @@ describe('the sandbox through the official stripe SDK', () => {
   test('a publishable key may not expand a setup intent; the secret key may', async () => {
     const customer = await sb.stripe.customers.create({});
     const si = await sb.stripe.setupIntents.create({ customer: customer.id });
-    const expanded = await raw(sb.url, 'GET', `/v1/setup_intents/${si.id}?client_secret=${si.client_secret}&expand[0]=customer`, { key: PK });
+    const expanded = await raw(sb.url, 'GET', `/v1/setup_intents/${si.id}?client_secret=${si.client_secret}&expand[0]=customer`, {
+      key: PK,
+    });
     assert.equal(expanded.status, 400);
     const viaSecret = await sb.stripe.setupIntents.retrieve(si.id, { expand: ['customer'] });
     assert.equal((viaSecret.customer as Stripe.Customer).id, customer.id);
@@ -294,12 +337,18 @@ describe('the sandbox through the official stripe SDK', () => {
     const pi = await sb.stripe.paymentIntents.create({ amount: 2500, currency: 'usd', customer: customer.id });
     const answers = await Promise.all(
       [0, 1, 2, 3, 4].map((i) =>
-        raw(sb.url, 'POST', `/v1/payment_intents/${pi.id}/confirm`, { form: { payment_method: pm.id, off_session: 'true' }, idempotencyKey: `race-${i}` }),
+        raw(sb.url, 'POST', `/v1/payment_intents/${pi.id}/confirm`, {
+          form: { payment_method: pm.id, off_session: 'true' },
+          idempotencyKey: `race-${i}`,
+        }),
       ),
     );
     assert.deepEqual(answers.map((a) => a.status).sort(), [200, 400, 400, 400, 400]);
     for (const a of answers.filter((x) => x.status === 400)) assert.equal(a.body.error.code, 'payment_intent_unexpected_state');
     const charges = await sb.stripe.charges.list({ payment_intent: pi.id });
-    assert.deepEqual(charges.data.map((c) => c.status), ['succeeded']);
+    assert.deepEqual(
+      charges.data.map((c) => c.status),
+      ['succeeded'],
+    );
   });
 });

@@ -40,7 +40,10 @@ describe('idempotency keys', () => {
     const pm = await card(sb.stripe, '4000000000000341');
     await sb.stripe.paymentMethods.attach(pm.id, { customer: customer.id });
     const pi = await sb.stripe.paymentIntents.create({ amount: 900, currency: 'usd', customer: customer.id }, { idempotencyKey: 'inv-1' });
-    const confirm = () => sb.stripe.paymentIntents.confirm(pi.id, { payment_method: pm.id, off_session: true }, { idempotencyKey: 'inv-1:attempt:1' }).catch((e) => e);
+    const confirm = () =>
+      sb.stripe.paymentIntents
+        .confirm(pi.id, { payment_method: pm.id, off_session: true }, { idempotencyKey: 'inv-1:attempt:1' })
+        .catch((e) => e);
     const e1 = await confirm();
     const e2 = await confirm();
     assert.ok(e1 instanceof Stripe.errors.StripeCardError);
@@ -65,7 +68,11 @@ describe('idempotency keys', () => {
   test('keys are scoped to the API key', async () => {
     const pmForm = { type: 'card', 'card[number]': '4242424242424242', 'card[exp_month]': '12', 'card[exp_year]': '2034' };
     const bySecret = await raw(sb.url, 'POST', '/v1/payment_methods', { form: pmForm, idempotencyKey: 'scoped' });
-    const byPublishable = await raw(sb.url, 'POST', '/v1/payment_methods', { key: 'pk_test_vault_sandbox', form: pmForm, idempotencyKey: 'scoped' });
+    const byPublishable = await raw(sb.url, 'POST', '/v1/payment_methods', {
+      key: 'pk_test_vault_sandbox',
+      form: pmForm,
+      idempotencyKey: 'scoped',
+    });
     assert.equal(bySecret.status, 200);
     assert.equal(byPublishable.status, 200);
     assert.notEqual(bySecret.body.id, byPublishable.body.id);

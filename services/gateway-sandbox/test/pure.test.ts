@@ -50,7 +50,7 @@ describe('test cards', () => {
     });
   }
 
-  test('the messages are Stripe\'s', () => {
+  test("the messages are Stripe's", () => {
     assert.equal(chargeFailure('generic_decline')!.message, 'Your card was declined.');
     assert.equal(chargeFailure('insufficient_funds')!.message, 'Your card has insufficient funds.');
     assert.equal(chargeFailure('incorrect_cvc')!.message, "Your card's security code is incorrect.");
@@ -102,7 +102,10 @@ describe('webhook signatures', () => {
   });
 
   test('retry delays double from the base up to the cap', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 20].map((n) => retryDelayMs(n, 1000, 10_000)), [1000, 2000, 4000, 8000, 10_000, 10_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 20].map((n) => retryDelayMs(n, 1000, 10_000)),
+      [1000, 2000, 4000, 8000, 10_000, 10_000],
+    );
   });
 });
 
@@ -115,7 +118,10 @@ describe('params', () => {
   });
 
   test('canonical params ignore key order', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'x' } }), canonicalJson({ a: { c: 'x', d: [1, { x: 1, y: 2 }] }, b: 1 }));
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'x' } }),
+      canonicalJson({ a: { c: 'x', d: [1, { x: 1, y: 2 }] }, b: 1 }),
+    );
     assert.notEqual(canonicalJson({ a: '1' }), canonicalJson({ a: '2' }));
   });
 });

@@ -40,7 +40,10 @@ describe('the sandbox process survives kill -9', () => {
   test('customers, cards, intents and an undelivered event are all there after kill -9 and restart', async () => {
     let stripe = await start();
     const { port: hookPort } = hookServer.address() as { port: number };
-    const endpoint = await stripe.webhookEndpoints.create({ url: `http://127.0.0.1:${hookPort}/hook`, enabled_events: ['payment_intent.succeeded'] });
+    const endpoint = await stripe.webhookEndpoints.create({
+      url: `http://127.0.0.1:${hookPort}/hook`,
+      enabled_events: ['payment_intent.succeeded'],
+    });
     const customer = await stripe.customers.create({ email: 'survivor@example.com' });
     const pm = await card(stripe, '4242424242424242');
     const si = await stripe.setupIntents.create({ customer: customer.id, payment_method: pm.id, confirm: true });
@@ -54,7 +57,7 @@ describe('the sandbox process survives kill -9', () => {
 
     hookStatus = 200;
     stripe = await start();
-    assert.equal((await stripe.customers.retrieve(customer.id) as Stripe.Customer).email, 'survivor@example.com');
+    assert.equal(((await stripe.customers.retrieve(customer.id)) as Stripe.Customer).email, 'survivor@example.com');
     assert.equal((await stripe.paymentMethods.retrieve(pm.id)).customer, customer.id);
     assert.equal((await stripe.setupIntents.retrieve(si.id)).status, 'succeeded');
     assert.equal((await stripe.paymentIntents.retrieve(pi.id)).status, 'succeeded');
@@ -84,16 +87,25 @@ describe('the sandbox process survives kill -9', () => {
     });
     const form = { email: 'in-flight@example.com' };
     const lost = raw(service.url, 'POST', '/v1/customers', { form, idempotencyKey: 'lost-answer' }).catch((e: Error) => e);
-    await eventually('the customer committed', async () => {
-      const { rows } = await db.pool.query(`select count(*)::int as n from gateway_sandbox.customers where email = 'in-flight@example.com'`).catch(() => ({ rows: [{ n: 0 }] }));
-      return rows[0].n === 1;
-    }, 10_000);
+    await eventually(
+      'the customer committed',
+      async () => {
+        const { rows } = await db.pool
+          .query(`select count(*)::int as n from gateway_sandbox.customers where email = 'in-flight@example.com'`)
+          .catch(() => ({ rows: [{ n: 0 }] }));
+        return rows[0].n === 1;
+      },
+      10_000,
+    );
     await service.kill('SIGKILL');
     assert.ok((await lost) instanceof Error, 'the client never got its answer');
     const stripe = await start();
     const retried = await stripe.customers.create({ email: 'in-flight@example.com' }, { idempotencyKey: 'lost-answer' });
     assert.equal(retried.lastResponse.headers['idempotent-replayed'], 'true');
     const { rows } = await db.pool.query(`select id from gateway_sandbox.customers where email = 'in-flight@example.com'`);
-    assert.deepEqual(rows.map((r) => r.id), [retried.id]);
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [retried.id],
+    );
   });
 });

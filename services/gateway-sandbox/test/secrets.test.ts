@@ -11,7 +11,7 @@ const NUMBERS = [...Object.keys(TEST_CARDS), '4111111111111111', '42424242424242
 
 /** Every string and number inside a JSON value, with the keys seen. */
 function leaves(value: unknown, keys: Set<string>, out: string[] = []): string[] {
-  if (Array.isArray(value)) value.forEach((v) => leaves(v, keys, out));
+  if (Array.isArray(value)) for (const v of value) leaves(v, keys, out);
   else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
       keys.add(k);

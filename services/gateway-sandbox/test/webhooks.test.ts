@@ -40,13 +40,19 @@ describe('webhooks', () => {
   test('events are delivered signed; constructEvent accepts them; a non-2xx is redelivered', async () => {
     const hook = await receiver((n) => (n === 1 ? 500 : 200));
     servers.push(hook.server);
-    const endpoint = await sb.stripe.webhookEndpoints.create({ url: hook.url, enabled_events: ['payment_intent.succeeded', 'customer.created'] });
+    const endpoint = await sb.stripe.webhookEndpoints.create({
+      url: hook.url,
+      enabled_events: ['payment_intent.succeeded', 'customer.created'],
+    });
     assert.match(endpoint.id, /^we_/);
     assert.match(endpoint.secret!, /^whsec_/);
     assert.equal((await sb.stripe.webhookEndpoints.retrieve(endpoint.id)).secret, undefined);
     const customer = await sb.stripe.customers.create({ email: 'hook@example.com' });
     await eventually('the first event delivered after a 500', () => hook.got.length >= 2, 10_000);
-    assert.equal(hook.got[0]!.body, hook.got[1]!.body.replace(/"pending_webhooks": \d+/, hook.got[0]!.body.match(/"pending_webhooks": \d+/)![0]));
+    assert.equal(
+      hook.got[0]!.body,
+      hook.got[1]!.body.replace(/"pending_webhooks": \d+/, hook.got[0]!.body.match(/"pending_webhooks": \d+/)![0]),
+    );
     const event = Stripe.webhooks.constructEvent(hook.got[1]!.body, hook.got[1]!.signature, endpoint.secret!);
     assert.equal(event.type, 'customer.created');
     assert.equal((event.data.object as Stripe.Customer).id, customer.id);
@@ -54,8 +60,15 @@ describe('webhooks', () => {
     assert.throws(() => Stripe.webhooks.constructEvent(hook.got[1]!.body, hook.got[1]!.signature, 'whsec_wrong'));
 
     const pm = await card(sb.stripe, '4242424242424242');
-    const pi = await sb.stripe.paymentIntents.create({ amount: 700, currency: 'usd', customer: customer.id, payment_method: pm.id, confirm: true, off_session: true }, { idempotencyKey: 'pay-1' });
-    await eventually('payment_intent.succeeded delivered', () => hook.got.some((g) => g.body.includes('"payment_intent.succeeded"')), 10_000);
+    const pi = await sb.stripe.paymentIntents.create(
+      { amount: 700, currency: 'usd', customer: customer.id, payment_method: pm.id, confirm: true, off_session: true },
+      { idempotencyKey: 'pay-1' },
+    );
+    await eventually(
+      'payment_intent.succeeded delivered',
+      () => hook.got.some((g) => g.body.includes('"payment_intent.succeeded"')),
+      10_000,
+    );
     const got = hook.got.find((g) => g.body.includes('"payment_intent.succeeded"'))!;
     const succeeded = Stripe.webhooks.constructEvent(got.body, got.signature, endpoint.secret!);
     assert.equal((succeeded.data.object as Stripe.PaymentIntent).id, pi.id);
@@ -79,7 +92,11 @@ describe('webhooks', () => {
     const si = await sb.stripe.setupIntents.create({ customer: customer.id });
     const pm = await card(sb.stripe, '4000000000000002');
     await sb.stripe.setupIntents.confirm(si.id, { payment_method: pm.id }).catch(() => {});
-    await eventually('setup_intent.setup_failed delivered', () => hook.got.some((g) => g.body.includes('"setup_intent.setup_failed"')), 10_000);
+    await eventually(
+      'setup_intent.setup_failed delivered',
+      () => hook.got.some((g) => g.body.includes('"setup_intent.setup_failed"')),
+      10_000,
+    );
     const types = hook.got.map((g) => (JSON.parse(g.body) as Stripe.Event).type);
     assert.ok(types.includes('customer.created'));
     assert.ok(types.includes('setup_intent.created'));

@@ -94,7 +94,9 @@ export async function benchExport(pool: pg.Pool, lines = 1_000_000, period = BEN
 
   if (!summary) throw new Error('the export ended without its control row');
   if (String(summary.rows) !== expected[0]!.n || summary.total !== expected[0]!.total) {
-    throw new Error(`control row ${summary.rows} rows / ${summary.total} differs from the database's ${expected[0]!.n} / ${expected[0]!.total}`);
+    throw new Error(
+      `control row ${summary.rows} rows / ${summary.total} differs from the database's ${expected[0]!.n} / ${expected[0]!.total}`,
+    );
   }
   return {
     rows: summary.rows,
@@ -121,9 +123,13 @@ async function runAlone(): Promise<void> {
     const r = await benchExport(db.pool, lines);
     const insertAndExportS = (performance.now() - inserting) / 1000;
     const mb = r.bytes / 1e6;
-    console.log(`lines.csv: ${r.rows.toLocaleString('en-US')} rows, ${mb.toFixed(1)} MB in ${(r.ms / 1000).toFixed(2)} s ` +
-      `(${Math.round(r.rows / (r.ms / 1000)).toLocaleString('en-US')} rows/s, ${(mb / (r.ms / 1000)).toFixed(1)} MB/s)`);
-    console.log(`RSS: baseline ${r.baselineRssMiB} MiB, peak ${r.peakRssMiB} MiB (+${(r.peakRssMiB - r.baselineRssMiB).toFixed(1)} MiB for a ${(r.bytes / 2 ** 20).toFixed(0)} MiB file)`);
+    console.log(
+      `lines.csv: ${r.rows.toLocaleString('en-US')} rows, ${mb.toFixed(1)} MB in ${(r.ms / 1000).toFixed(2)} s ` +
+        `(${Math.round(r.rows / (r.ms / 1000)).toLocaleString('en-US')} rows/s, ${(mb / (r.ms / 1000)).toFixed(1)} MB/s)`,
+    );
+    console.log(
+      `RSS: baseline ${r.baselineRssMiB} MiB, peak ${r.peakRssMiB} MiB (+${(r.peakRssMiB - r.baselineRssMiB).toFixed(1)} MiB for a ${(r.bytes / 2 ** 20).toFixed(0)} MiB file)`,
+    );
     console.log(`(setup and export together: ${insertAndExportS.toFixed(1)} s)`);
     console.log(JSON.stringify(r));
   } finally {

@@ -4,7 +4,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DateTime } from 'luxon';
-import pg from 'pg';
 import { ensureEmbeddedPostgres, migrate } from '@vault/db';
 import { createLogger } from '@vault/runtime';
 import { freshDatabaseOn } from '@vault/testkit';
@@ -80,17 +79,21 @@ try {
   say('');
   say(`invoicing bench: ${made.intervals.toLocaleString('en')} intervals, ${shape.accounts.toLocaleString('en')} accounts`);
   say(`  limit (one SQL aggregate into ${Number(limit.rows[0].lines).toLocaleString('en')} lines): ${seconds(limitMs)}`);
-  say(`  finalize: ${seconds(finalizeMs)} = ${(finalizeMs / limitMs).toFixed(1)}× the limit; ` +
-      `${report.finalized} invoices, ${Number(rows[0]!.n).toLocaleString('en')} lines, total ${report.total}`);
+  say(
+    `  finalize: ${seconds(finalizeMs)} = ${(finalizeMs / limitMs).toFixed(1)}× the limit; ` +
+      `${report.finalized} invoices, ${Number(rows[0]!.n).toLocaleString('en')} lines, total ${report.total}`,
+  );
   say(`  finalize again (idempotent, nothing due): ${seconds(againMs)}; finalized ${again.finalized}, already ${again.alreadyFinalized}`);
   say(`  peak RSS during finalize: ${peak.peakMiB.toFixed(0)} MiB (before: ${peak.baselineMiB.toFixed(0)} MiB)`);
 
   const exportLines = Number(process.env.BENCH_EXPORT_LINES ?? 1_000_000);
   say(`bench: lines.csv of ${exportLines.toLocaleString('en')} lines…`);
   const x = await benchExport(db.pool, exportLines);
-  say(`  export lines.csv: ${x.rows.toLocaleString('en')} rows, ${(x.bytes / 1e6).toFixed(1)} MB in ${seconds(x.ms)} ` +
+  say(
+    `  export lines.csv: ${x.rows.toLocaleString('en')} rows, ${(x.bytes / 1e6).toFixed(1)} MB in ${seconds(x.ms)} ` +
       `(${Math.round(x.rows / (x.ms / 1000)).toLocaleString('en')} rows/s); ` +
-      `peak RSS ${x.peakRssMiB.toFixed(0)} MiB (before: ${x.baselineRssMiB.toFixed(0)} MiB)`);
+      `peak RSS ${x.peakRssMiB.toFixed(0)} MiB (before: ${x.baselineRssMiB.toFixed(0)} MiB)`,
+  );
 } finally {
   await db.drop();
   await server?.stop();

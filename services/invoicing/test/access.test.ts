@@ -23,7 +23,10 @@ const ROUTES: { url: string; expect: Record<Who, number> }[] = [
   { url: '/v1/accounts/acct-a/usage', expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
   { url: '/v1/accounts/acct-a/usage?period=2026-10', expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
   { url: '/v1/accounts/acct-a/invoices', expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
-  { url: `/v1/invoices/${invoiceId('acct-a', '2026-10')}`, expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
+  {
+    url: `/v1/invoices/${invoiceId('acct-a', '2026-10')}`,
+    expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 },
+  },
   { url: '/v1/invoices/in_does_not_exist', expect: { none: 401, bogus: 401, own: 404, other: 404, finance: 404, admin: 404 } },
   { url: '/v1/holds?period=2026-10', expect: { none: 401, bogus: 401, own: 200, other: 200, finance: 200, admin: 200 } },
   { url: '/v1/exports/invoices.csv?period=2026-10', expect: { none: 401, bogus: 401, own: 403, other: 403, finance: 200, admin: 200 } },
@@ -42,10 +45,22 @@ describe('access to every invoicing route', () => {
       { app: 'app-b', account: 'acct-b', from: '2026-09-01T00:00:00Z' },
       { app: 'app-held', account: 'acct-b', from: '2026-10-10T00:00:00Z' },
     ]);
-    const dyno = (app: string) => ({ app, kind: 'dyno' as const, key: 'web.1', product: 'dyno:basic', from: '2026-10-01T00:00:00Z', to: '2026-10-20T00:00:00Z' });
+    const dyno = (app: string) => ({
+      app,
+      kind: 'dyno' as const,
+      key: 'web.1',
+      product: 'dyno:basic',
+      from: '2026-10-01T00:00:00Z',
+      to: '2026-10-20T00:00:00Z',
+    });
     await seedUsage(db.pool, [dyno('app-a'), dyno('app-b'), dyno('app-held')]);
     const prices = loadPriceBook();
-    const billing = createBilling({ pool: db.pool, prices, graceHours: 72, now: () => DateTime.fromISO('2026-11-10T00:00:00Z', { zone: 'utc' }) });
+    const billing = createBilling({
+      pool: db.pool,
+      prices,
+      graceHours: 72,
+      now: () => DateTime.fromISO('2026-11-10T00:00:00Z', { zone: 'utc' }),
+    });
     await billing.finalize('2026-10');
     tokens.own = await createToken(db.pool, { kind: 'account', accountId: 'acct-a' });
     tokens.other = await createToken(db.pool, { kind: 'account', accountId: 'acct-b' });
@@ -70,14 +85,14 @@ describe('access to every invoicing route', () => {
     });
   }
 
-  test('another account\'s invoice is indistinguishable from one that does not exist', async () => {
+  test("another account's invoice is indistinguishable from one that does not exist", async () => {
     const auth = { authorization: `Bearer ${tokens.other}` };
     const theirs = await http.inject({ method: 'GET', url: `/v1/invoices/${invoiceId('acct-a', '2026-10')}`, headers: auth });
     const nobody = await http.inject({ method: 'GET', url: '/v1/invoices/in_does_not_exist', headers: auth });
     assert.deepEqual([theirs.statusCode, theirs.json()], [nobody.statusCode, nobody.json()]);
   });
 
-  test('an account\'s token sees only its own holds; finance sees every held account', async () => {
+  test("an account's token sees only its own holds; finance sees every held account", async () => {
     const held = async (who: Who) =>
       (await http.inject({ method: 'GET', url: '/v1/holds?period=2026-10', headers: { authorization: `Bearer ${tokens[who]}` } }))
         .json()
@@ -91,6 +106,9 @@ describe('access to every invoicing route', () => {
     const res = await http.inject({ method: 'GET', url: '/v1/holds?period=2026-13', headers: { authorization: `Bearer ${ADMIN}` } });
     assert.equal(res.statusCode, 400);
     assert.match(res.json().error, /period: must be a month as YYYY-MM/);
-    assert.deepEqual(res.json().fields.map((f: { field: string }) => f.field), ['period']);
+    assert.deepEqual(
+      res.json().fields.map((f: { field: string }) => f.field),
+      ['period'],
+    );
   });
 });

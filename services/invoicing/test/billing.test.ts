@@ -19,7 +19,7 @@ const at = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' });
 /** A small deterministic generator, so a failure replays. */
 function random(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('finalize and drafts against the real PostgreSQL', () => {
@@ -43,7 +43,12 @@ describe('finalize and drafts against the real PostgreSQL', () => {
       for (let k = 0; k < 3 && t < base + span; k++) {
         const end = t + Math.floor(rand() * span * 0.5) + 1;
         const open = k === 2 && rand() < 0.5;
-        owners.push({ app, account: `eq-acct-${Math.floor(rand() * 5)}`, from: new Date(t).toISOString(), ...(open ? {} : { to: new Date(end).toISOString() }) });
+        owners.push({
+          app,
+          account: `eq-acct-${Math.floor(rand() * 5)}`,
+          from: new Date(t).toISOString(),
+          ...(open ? {} : { to: new Date(end).toISOString() }),
+        });
         t = end + Math.floor(rand() * 86_400_000);
       }
       for (let i = 0; i < 15; i++) {
@@ -67,11 +72,18 @@ describe('finalize and drafts against the real PostgreSQL', () => {
     const until = period.start.toMillis() + 20 * 86_400_000 + 1234;
     const sql = await readLineUsage(db.pool, { from: period.start.toJSDate(), to: new Date(until) });
     const spans: UsageSpan[] = usage.map((u) => ({
-      appId: u.app, kind: u.kind, key: u.key, product: u.product,
-      fromMs: Date.parse(u.from), toMs: u.to ? Date.parse(u.to) : null,
+      appId: u.app,
+      kind: u.kind,
+      key: u.key,
+      product: u.product,
+      fromMs: Date.parse(u.from),
+      toMs: u.to ? Date.parse(u.to) : null,
     }));
     const ownership: OwnershipSpan[] = owners.map((o) => ({
-      appId: o.app, accountId: o.account, fromMs: Date.parse(o.from), toMs: o.to ? Date.parse(o.to) : null,
+      appId: o.app,
+      accountId: o.account,
+      fromMs: Date.parse(o.from),
+      toMs: o.to ? Date.parse(o.to) : null,
     }));
     const accounts = [...new Set(owners.map((o) => o.account))];
     let lines = 0;
@@ -100,7 +112,18 @@ describe('finalize and drafts against the real PostgreSQL', () => {
     );
     const pureUnowned = Object.fromEntries(
       [...new Set(spans.map((u) => u.appId))]
-        .map((app) => [app, unownedMs(spans.filter((u) => u.appId === app), ownership.filter((o) => o.appId === app), period, until)] as const)
+        .map(
+          (app) =>
+            [
+              app,
+              unownedMs(
+                spans.filter((u) => u.appId === app),
+                ownership.filter((o) => o.appId === app),
+                period,
+                until,
+              ),
+            ] as const,
+        )
         .filter(([, ms]) => ms > 0),
     );
     assert.deepEqual(sqlUnowned, pureUnowned);
@@ -117,7 +140,7 @@ describe('finalize and drafts against the real PostgreSQL', () => {
     assert.ok(scopedHolds > 0, 'no account was held');
   });
 
-  test('a sequence gap holds the accounts that owned the app from its unreliable instant to the window\'s end', async () => {
+  test("a sequence gap holds the accounts that owned the app from its unreliable instant to the window's end", async () => {
     await seedOwners(db.pool, [
       { app: 'g-always', account: 'g-1', from: '2026-06-01T00:00:00Z' },
       { app: 'g-later', account: 'g-2', from: '2026-06-01T00:00:00Z' },
@@ -135,8 +158,10 @@ describe('finalize and drafts against the real PostgreSQL', () => {
     // Null: unreliable from the start. From the window's end on: not this month's. After a transfer: the new owner only.
     assert.deepEqual(await gaps(), ['g-1:g-always', 'g-4:g-moved']);
     assert.deepEqual(await gaps(['g-2', 'g-3', 'g-4']), ['g-4:g-moved']);
-    assert.match((await readHolds(db.pool, { from: new Date('2026-08-01Z'), to: new Date('2026-09-01Z'), accounts: ['g-1'] }))[0]!.detail,
-      /^subject g-always-1 is missing sequence 2; its usage is unreliable from its start$/);
+    assert.match(
+      (await readHolds(db.pool, { from: new Date('2026-08-01Z'), to: new Date('2026-09-01Z'), accounts: ['g-1'] }))[0]!.detail,
+      /^subject g-always-1 is missing sequence 2; its usage is unreliable from its start$/,
+    );
     // The other tests' months stay free of these gaps.
     await db.pool.query(`delete from metering.subject_gaps where subject like 'g-%'`);
   });
@@ -151,7 +176,12 @@ describe('finalize and drafts against the real PostgreSQL', () => {
       { app: 'h-fine', account: 'h-4', from: '2026-06-01T00:00:00Z' },
     ]);
     const dyno = (app: string, product = 'dyno:basic'): SeedUsage => ({
-      app, kind: 'dyno', key: 'web.1', product, from: '2026-08-01T00:00:00Z', to: '2026-08-11T00:00:00Z',
+      app,
+      kind: 'dyno',
+      key: 'web.1',
+      product,
+      from: '2026-08-01T00:00:00Z',
+      to: '2026-08-11T00:00:00Z',
     });
     await seedUsage(db.pool, [
       dyno('h-gap'),
@@ -190,45 +220,74 @@ describe('finalize and drafts against the real PostgreSQL', () => {
     await db.pool.query(`update invoicing.invoices set status = 'paid' where id = $1`, [rows[0].id]);
   });
 
-  test('the current month: the draft counts a running dyno up to now, the projection to the month\'s end, the chart per day', async () => {
+  test("the current month: the draft counts a running dyno up to now, the projection to the month's end, the chart per day", async () => {
     const clock = at('2026-09-16T00:00:00Z');
     const billing = createBilling({ pool: db.pool, prices, graceHours: 72, now: () => clock });
     await seedOwners(db.pool, [{ app: 'c-app', account: 'c-1', from: '2026-09-01T00:00:00Z' }]);
     await seedUsage(db.pool, [
       { app: 'c-app', kind: 'dyno', key: 'web.1', product: 'dyno:standard-1x', from: '2026-09-01T00:00:00Z' },
-      { app: 'c-app', kind: 'addon', key: 'addon-x', product: 'addon:heroku-postgresql:essential-0', from: '2026-09-02T00:00:00Z', to: '2026-09-03T00:00:00Z' },
+      {
+        app: 'c-app',
+        kind: 'addon',
+        key: 'addon-x',
+        product: 'addon:heroku-postgresql:essential-0',
+        from: '2026-09-02T00:00:00Z',
+        to: '2026-09-03T00:00:00Z',
+      },
     ]);
     const draft = await billing.draft('c-1');
     assert.equal(draft.period, '2026-09');
-    assert.deepEqual(draft.lines.map((l) => [l.key, l.quantity, l.amount]), [
-      ['addon-x', '0.0333333', '0.17'],
-      ['web.1', '0.5000000', '12.50'],
-    ]);
+    assert.deepEqual(
+      draft.lines.map((l) => [l.key, l.quantity, l.amount]),
+      [
+        ['addon-x', '0.0333333', '0.17'],
+        ['web.1', '0.5000000', '12.50'],
+      ],
+    );
     assert.equal(draft.total, '12.67');
     assert.equal((await billing.projection('c-1')).total, '25.17');
     const days = await billing.usagePerDay('c-1');
     assert.equal(days.length, 15);
     // 25.00 / 30 a day, and the add-on's 5.00 / 30 on the 2nd.
-    assert.deepEqual(days.slice(0, 3).map((d) => [d.day, d.amount]), [
-      ['2026-09-01', '0.83'],
-      ['2026-09-02', '1.00'],
-      ['2026-09-03', '0.83'],
-    ]);
+    assert.deepEqual(
+      days.slice(0, 3).map((d) => [d.day, d.amount]),
+      [
+        ['2026-09-01', '0.83'],
+        ['2026-09-02', '1.00'],
+        ['2026-09-03', '0.83'],
+      ],
+    );
     const future = await billing.draft('c-1', '2027-01');
     assert.deepEqual([future.lines, future.total, future.number], [[], '0.00', null]);
   });
 
   test('two finalize runs at once on a month with nothing finalized yet give each account one invoice, numbered 1..n', async () => {
     const accounts = ['cc-1', 'cc-2', 'cc-3', 'cc-4', 'cc-5'];
-    await seedOwners(db.pool, accounts.map((account) => ({ app: `${account}-app`, account, from: '2026-05-01T00:00:00Z' })));
-    await seedUsage(db.pool, accounts.map((account) => ({
-      app: `${account}-app`, kind: 'dyno' as const, key: 'web.1', product: 'dyno:basic',
-      from: '2026-05-01T00:00:00Z', to: '2026-05-02T00:00:00Z',
-    })));
+    await seedOwners(
+      db.pool,
+      accounts.map((account) => ({ app: `${account}-app`, account, from: '2026-05-01T00:00:00Z' })),
+    );
+    await seedUsage(
+      db.pool,
+      accounts.map((account) => ({
+        app: `${account}-app`,
+        kind: 'dyno' as const,
+        key: 'web.1',
+        product: 'dyno:basic',
+        from: '2026-05-01T00:00:00Z',
+        to: '2026-05-02T00:00:00Z',
+      })),
+    );
     const now = () => at('2026-06-10T00:00:00Z');
     const runs = await Promise.all([1, 2].map(() => createBilling({ pool: db.pool, prices, graceHours: 72, now }).finalize('2026-05')));
-    assert.deepEqual(runs.map((r) => [r.finalized, r.alreadyFinalized]).sort(), [[0, 5], [5, 0]]);
+    assert.deepEqual(runs.map((r) => [r.finalized, r.alreadyFinalized]).sort(), [
+      [0, 5],
+      [5, 0],
+    ]);
     const { rows } = await db.pool.query(`select account_id, number from invoicing.invoices where period = '2026-05' order by number`);
-    assert.deepEqual(rows.map((r) => [r.account_id, r.number]), accounts.map((a, i) => [a, `2026-05-00000${i + 1}`]));
+    assert.deepEqual(
+      rows.map((r) => [r.account_id, r.number]),
+      accounts.map((a, i) => [a, `2026-05-00000${i + 1}`]),
+    );
   });
 });

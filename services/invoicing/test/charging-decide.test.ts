@@ -35,26 +35,122 @@ const declined: Answer = { kind: 'declined', code: 'card_declined', declineCode:
 
 describe('charging decisions (pure)', () => {
   const cases: [string, ChargeableInvoice, ChargeRow | undefined, CardOnFile | undefined, Partial<Decision>][] = [
-    ['a new invoice with a card: attempt 1, a new round, 5258 cents', invoice(), undefined, card(), { do: 'attempt', attempt: 1, paymentMethodId: 'pm_a', customerId: 'cus_1', amount: 5258, newRound: true, replay: false }],
+    [
+      'a new invoice with a card: attempt 1, a new round, 5258 cents',
+      invoice(),
+      undefined,
+      card(),
+      { do: 'attempt', attempt: 1, paymentMethodId: 'pm_a', customerId: 'cus_1', amount: 5258, newRound: true, replay: false },
+    ],
     ['a paid invoice: nothing', invoice({ status: 'paid' }), undefined, card(), { do: 'nothing', why: 'paid' }],
-    ['a paid charge row: nothing, whatever the invoice says', invoice(), row({ state: 'paid', nextAttemptAt: null }), card(), { do: 'nothing', why: 'paid' }],
+    [
+      'a paid charge row: nothing, whatever the invoice says',
+      invoice(),
+      row({ state: 'paid', nextAttemptAt: null }),
+      card(),
+      { do: 'nothing', why: 'paid' },
+    ],
     ['a zero total: never charged', invoice({ total: '0.00' }), undefined, card(), { do: 'nothing', why: 'nothing_to_charge' }],
-    ['a negative total (a credit): never charged', invoice({ total: '-3.61' }), undefined, card(), { do: 'nothing', why: 'nothing_to_charge' }],
+    [
+      'a negative total (a credit): never charged',
+      invoice({ total: '-3.61' }),
+      undefined,
+      card(),
+      { do: 'nothing', why: 'nothing_to_charge' },
+    ],
     ['no card, never tried: past_due', invoice(), undefined, undefined, { do: 'past_due_no_card' }],
-    ['no card, already past_due: wait for a card', invoice({ status: 'past_due' }), row({ state: 'past_due', nextAttemptAt: null }), undefined, { do: 'nothing', why: 'waiting_for_card' }],
-    ['a card added after past_due for want of one: charge, a new round', invoice({ status: 'past_due' }), row({ state: 'past_due', nextAttemptAt: null, paymentIntentId: null }), card(), { do: 'attempt', attempt: 1, newRound: true }],
-    ['declined once, retry not due yet: nothing', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(10) }), card(), { do: 'nothing', why: 'not_yet' }],
-    ['declined once, retry due: attempt 2, same round', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(-1) }), card(), { do: 'attempt', attempt: 2, newRound: false, replay: false }],
-    ['declined once, a new card before the retry is due: attempt 2 at once, a new round', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(10) }), card('pm_b'), { do: 'attempt', attempt: 2, paymentMethodId: 'pm_b', newRound: true }],
-    ['past_due after the last decline, same card: wait', invoice({ status: 'past_due' }), row({ state: 'past_due', attempts: 3, lastPaymentMethodId: 'pm_a', nextAttemptAt: null }), card(), { do: 'nothing', why: 'waiting_for_card' }],
-    ['past_due after the last decline, another card: attempt 4, a new round', invoice({ status: 'past_due' }), row({ state: 'past_due', attempts: 3, lastPaymentMethodId: 'pm_a', nextAttemptAt: null }), card('pm_b'), { do: 'attempt', attempt: 4, paymentMethodId: 'pm_b', newRound: true }],
-    ['an attempt pending: the same request again, even with another card on file', invoice(), row({ attempts: 1, pendingPaymentMethodId: 'pm_a', nextAttemptAt: at(10) }), card('pm_b'), { do: 'attempt', attempt: 2, paymentMethodId: 'pm_a', newRound: false, replay: true }],
-    ['an attempt pending and the card removed since: still sent again', invoice(), row({ pendingPaymentMethodId: 'pm_a' }), undefined, { do: 'attempt', attempt: 1, paymentMethodId: 'pm_a', replay: true }],
-    ['declined, the card removed, retry due: past_due for want of a card', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(-1) }), undefined, { do: 'past_due_no_card' }],
-    ['declined, the card removed, retry not due: nothing yet', invoice(), row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(1) }), undefined, { do: 'nothing', why: 'not_yet' }],
-    ['a total below the gateway\'s minimum (50 cents): never charged', invoice({ total: '0.49' }), undefined, card(), { do: 'nothing', why: 'below_minimum' }],
+    [
+      'no card, already past_due: wait for a card',
+      invoice({ status: 'past_due' }),
+      row({ state: 'past_due', nextAttemptAt: null }),
+      undefined,
+      { do: 'nothing', why: 'waiting_for_card' },
+    ],
+    [
+      'a card added after past_due for want of one: charge, a new round',
+      invoice({ status: 'past_due' }),
+      row({ state: 'past_due', nextAttemptAt: null, paymentIntentId: null }),
+      card(),
+      { do: 'attempt', attempt: 1, newRound: true },
+    ],
+    [
+      'declined once, retry not due yet: nothing',
+      invoice(),
+      row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(10) }),
+      card(),
+      { do: 'nothing', why: 'not_yet' },
+    ],
+    [
+      'declined once, retry due: attempt 2, same round',
+      invoice(),
+      row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(-1) }),
+      card(),
+      { do: 'attempt', attempt: 2, newRound: false, replay: false },
+    ],
+    [
+      'declined once, a new card before the retry is due: attempt 2 at once, a new round',
+      invoice(),
+      row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(10) }),
+      card('pm_b'),
+      { do: 'attempt', attempt: 2, paymentMethodId: 'pm_b', newRound: true },
+    ],
+    [
+      'past_due after the last decline, same card: wait',
+      invoice({ status: 'past_due' }),
+      row({ state: 'past_due', attempts: 3, lastPaymentMethodId: 'pm_a', nextAttemptAt: null }),
+      card(),
+      { do: 'nothing', why: 'waiting_for_card' },
+    ],
+    [
+      'past_due after the last decline, another card: attempt 4, a new round',
+      invoice({ status: 'past_due' }),
+      row({ state: 'past_due', attempts: 3, lastPaymentMethodId: 'pm_a', nextAttemptAt: null }),
+      card('pm_b'),
+      { do: 'attempt', attempt: 4, paymentMethodId: 'pm_b', newRound: true },
+    ],
+    [
+      'an attempt pending: the same request again, even with another card on file',
+      invoice(),
+      row({ attempts: 1, pendingPaymentMethodId: 'pm_a', nextAttemptAt: at(10) }),
+      card('pm_b'),
+      { do: 'attempt', attempt: 2, paymentMethodId: 'pm_a', newRound: false, replay: true },
+    ],
+    [
+      'an attempt pending and the card removed since: still sent again',
+      invoice(),
+      row({ pendingPaymentMethodId: 'pm_a' }),
+      undefined,
+      { do: 'attempt', attempt: 1, paymentMethodId: 'pm_a', replay: true },
+    ],
+    [
+      'declined, the card removed, retry due: past_due for want of a card',
+      invoice(),
+      row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(-1) }),
+      undefined,
+      { do: 'past_due_no_card' },
+    ],
+    [
+      'declined, the card removed, retry not due: nothing yet',
+      invoice(),
+      row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(1) }),
+      undefined,
+      { do: 'nothing', why: 'not_yet' },
+    ],
+    [
+      "a total below the gateway's minimum (50 cents): never charged",
+      invoice({ total: '0.49' }),
+      undefined,
+      card(),
+      { do: 'nothing', why: 'below_minimum' },
+    ],
     ['exactly the minimum is charged', invoice({ total: '0.50' }), undefined, card(), { do: 'attempt', amount: 50 }],
-    ['a zero-decimal currency: whole units', invoice({ currency: 'JPY', total: '1200' }), undefined, card(), { do: 'attempt', amount: 1200 }],
+    [
+      'a zero-decimal currency: whole units',
+      invoice({ currency: 'JPY', total: '1200' }),
+      undefined,
+      card(),
+      { do: 'attempt', amount: 1200 },
+    ],
   ];
   for (const [name, inv, charge, c, want] of cases) {
     test(name, () => {
@@ -68,7 +164,13 @@ describe('charging decisions (pure)', () => {
     const first = afterAnswer(charge, 'pm_a', declined, NOW, SCHEDULE);
     assert.equal(first.invoiceStatus, undefined);
     assert.deepEqual(
-      [first.charge.state, first.charge.attempts, first.charge.nextAttemptAt, first.charge.lastDeclineCode, first.charge.lastPaymentMethodId],
+      [
+        first.charge.state,
+        first.charge.attempts,
+        first.charge.nextAttemptAt,
+        first.charge.lastDeclineCode,
+        first.charge.lastPaymentMethodId,
+      ],
       ['scheduled', 1, at(259_200), 'generic_decline', 'pm_a'],
     );
     charge = first.charge;
@@ -80,7 +182,13 @@ describe('charging decisions (pure)', () => {
   });
 
   test('a refusal (4xx other than a card error) spends the attempt like a decline, with no decline code', () => {
-    const after = afterAnswer(row({ pendingPaymentMethodId: 'pm_a' }), 'pm_a', { kind: 'refused', code: 'resource_missing', message: 'No such payment_method' }, NOW, SCHEDULE);
+    const after = afterAnswer(
+      row({ pendingPaymentMethodId: 'pm_a' }),
+      'pm_a',
+      { kind: 'refused', code: 'resource_missing', message: 'No such payment_method' },
+      NOW,
+      SCHEDULE,
+    );
     assert.deepEqual(
       [after.charge.attempts, after.charge.pendingPaymentMethodId, after.charge.lastErrorCode, after.charge.lastDeclineCode],
       [1, null, 'resource_missing', null],
@@ -105,10 +213,22 @@ describe('charging decisions (pure)', () => {
   });
 
   test('success: paid, the attempt counted, errors cleared, nothing scheduled', () => {
-    const after = afterAnswer(row({ attempts: 1, pendingPaymentMethodId: 'pm_a', lastErrorCode: 'card_declined' }), 'pm_a', { kind: 'succeeded' }, NOW, SCHEDULE);
+    const after = afterAnswer(
+      row({ attempts: 1, pendingPaymentMethodId: 'pm_a', lastErrorCode: 'card_declined' }),
+      'pm_a',
+      { kind: 'succeeded' },
+      NOW,
+      SCHEDULE,
+    );
     assert.equal(after.invoiceStatus, 'paid');
     assert.deepEqual(
-      [after.charge.state, after.charge.attempts, after.charge.nextAttemptAt, after.charge.pendingPaymentMethodId, after.charge.lastErrorCode],
+      [
+        after.charge.state,
+        after.charge.attempts,
+        after.charge.nextAttemptAt,
+        after.charge.pendingPaymentMethodId,
+        after.charge.lastErrorCode,
+      ],
       ['paid', 2, null, null, null],
     );
   });
@@ -119,7 +239,10 @@ describe('charging decisions (pure)', () => {
     assert.equal(after.invoiceStatus, undefined);
     assert.deepEqual(after.charge, { ...pending, lastErrorCode: 'StripeConnectionError', lastErrorMessage: 'down' });
     const again = decide(invoice(), after.charge, card('pm_b'), NOW);
-    assert.deepEqual([again.do, (again as { attempt: number }).attempt, (again as { paymentMethodId: string }).paymentMethodId], ['attempt', 2, 'pm_a']);
+    assert.deepEqual(
+      [again.do, (again as { attempt: number }).attempt, (again as { paymentMethodId: string }).paymentMethodId],
+      ['attempt', 2, 'pm_a'],
+    );
     assert.equal(attemptKey('inv-1', 2), 'inv-1:attempt:2');
   });
 
@@ -157,21 +280,61 @@ describe('gateway errors as answers', () => {
     ],
     [
       '400 unexpected state with the PaymentIntent succeeded is a success',
-      new Stripe.errors.StripeInvalidRequestError(raw(400, { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', payment_intent: { id: 'pi_1', status: 'succeeded' } })),
+      new Stripe.errors.StripeInvalidRequestError(
+        raw(400, {
+          type: 'invalid_request_error',
+          code: 'payment_intent_unexpected_state',
+          payment_intent: { id: 'pi_1', status: 'succeeded' },
+        }),
+      ),
       { kind: 'succeeded' },
     ],
     [
       '400 unexpected state with the PaymentIntent canceled is a refusal',
-      new Stripe.errors.StripeInvalidRequestError(raw(400, { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', payment_intent: { id: 'pi_1', status: 'canceled' } })),
+      new Stripe.errors.StripeInvalidRequestError(
+        raw(400, {
+          type: 'invalid_request_error',
+          code: 'payment_intent_unexpected_state',
+          payment_intent: { id: 'pi_1', status: 'canceled' },
+        }),
+      ),
       { kind: 'refused', code: 'payment_intent_unexpected_state' },
     ],
-    ['404 resource_missing is a refusal', new Stripe.errors.StripeInvalidRequestError(raw(404, { type: 'invalid_request_error', code: 'resource_missing' })), { kind: 'refused', code: 'resource_missing' }],
-    ['400 idempotency_error is a refusal', new Stripe.errors.StripeIdempotencyError(raw(400, { type: 'idempotency_error' })), { kind: 'refused', code: 'idempotency_error' }],
-    ['409 key in use is no answer', new Stripe.errors.StripeAPIError(raw(409, { type: 'invalid_request_error', code: 'idempotency_key_in_use' })), { kind: 'unanswered', code: 'idempotency_key_in_use (HTTP 409)' }],
-    ['500 is no answer', new Stripe.errors.StripeAPIError(raw(500, { type: 'api_error' })), { kind: 'unanswered', code: 'api_error (HTTP 500)' }],
-    ['429 is no answer', new Stripe.errors.StripeRateLimitError(raw(429, { type: 'invalid_request_error', code: 'rate_limit' })), { kind: 'unanswered', code: 'rate_limit (HTTP 429)' }],
-    ['401 (a wrong key) is no answer', new Stripe.errors.StripeAuthenticationError(raw(401, { type: 'invalid_request_error' })), { kind: 'unanswered', code: 'invalid_request_error (HTTP 401)' }],
-    ['no connection is no answer', new Stripe.errors.StripeConnectionError({ message: 'connect ECONNREFUSED' }), { kind: 'unanswered', code: 'StripeConnectionError' }],
+    [
+      '404 resource_missing is a refusal',
+      new Stripe.errors.StripeInvalidRequestError(raw(404, { type: 'invalid_request_error', code: 'resource_missing' })),
+      { kind: 'refused', code: 'resource_missing' },
+    ],
+    [
+      '400 idempotency_error is a refusal',
+      new Stripe.errors.StripeIdempotencyError(raw(400, { type: 'idempotency_error' })),
+      { kind: 'refused', code: 'idempotency_error' },
+    ],
+    [
+      '409 key in use is no answer',
+      new Stripe.errors.StripeAPIError(raw(409, { type: 'invalid_request_error', code: 'idempotency_key_in_use' })),
+      { kind: 'unanswered', code: 'idempotency_key_in_use (HTTP 409)' },
+    ],
+    [
+      '500 is no answer',
+      new Stripe.errors.StripeAPIError(raw(500, { type: 'api_error' })),
+      { kind: 'unanswered', code: 'api_error (HTTP 500)' },
+    ],
+    [
+      '429 is no answer',
+      new Stripe.errors.StripeRateLimitError(raw(429, { type: 'invalid_request_error', code: 'rate_limit' })),
+      { kind: 'unanswered', code: 'rate_limit (HTTP 429)' },
+    ],
+    [
+      '401 (a wrong key) is no answer',
+      new Stripe.errors.StripeAuthenticationError(raw(401, { type: 'invalid_request_error' })),
+      { kind: 'unanswered', code: 'invalid_request_error (HTTP 401)' },
+    ],
+    [
+      'no connection is no answer',
+      new Stripe.errors.StripeConnectionError({ message: 'connect ECONNREFUSED' }),
+      { kind: 'unanswered', code: 'StripeConnectionError' },
+    ],
   ];
   for (const [name, err, want] of cases) {
     test(name, () => {
@@ -179,7 +342,7 @@ describe('gateway errors as answers', () => {
       assert.deepEqual(Object.fromEntries(Object.keys(want).map((k) => [k, answer[k]])), want);
     });
   }
-  test('an error that is not the gateway\'s is thrown: a bug is not an answer', () => {
+  test("an error that is not the gateway's is thrown: a bug is not an answer", () => {
     assert.throws(() => answerOfError(new TypeError('oops')), TypeError);
   });
 });

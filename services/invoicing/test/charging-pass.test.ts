@@ -29,7 +29,12 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal([...gateway.intents.values()][0]!.amount, 5258);
     const row = await chargeRow(db.pool, 'ok-1');
     assert.deepEqual([row?.state, row?.attempts, row?.pending_payment_method_id, row?.next_attempt_at], ['paid', 1, null, null]);
-    assert.ok(log.lines.some((l) => /event=charge\.attempt invoice_id=ok-1 attempt=1 step=confirm outcome=succeeded .*count#charges\.succeeded=1/.test(l)), log.lines.join('\n'));
+    assert.ok(
+      log.lines.some((l) =>
+        /event=charge\.attempt invoice_id=ok-1 attempt=1 step=confirm outcome=succeeded .*count#charges\.succeeded=1/.test(l),
+      ),
+      log.lines.join('\n'),
+    );
     assert.ok(log.lines.some((l) => /event=charging\.pass .*count#charges\.paid=1/.test(l)));
     assert.deepEqual(await pass(gateway), { charged: 0, paid: 0, declined: 0, pastDue: 0, noCard: 0, errors: 0 });
     assert.equal(gateway.sent.length, 2);
@@ -43,7 +48,7 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal((await pass(gateway, { log: dlog })).declined, 1, dlog.lines.join('\n'));
     const first = await chargeRow(db.pool, 'dec-1');
     assert.deepEqual([first?.state, first?.attempts, first?.last_decline_code], ['scheduled', 1, 'generic_decline']);
-    assert.equal((first?.next_attempt_at as Date).getTime(), clock.getTime() + 60_000);
+    assert.equal((first!.next_attempt_at as Date).getTime(), clock.getTime() + 60_000);
     tick(59);
     assert.equal((await pass(gateway)).charged, 0, 'not before the first wait');
     tick(1);
@@ -55,7 +60,10 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal(await statusOf(db.pool, 'dec-1'), 'past_due');
     tick(10_000);
     assert.equal((await pass(gateway)).charged, 0, 'past_due waits for another card');
-    assert.deepEqual(gateway.sent.filter((k) => k.startsWith('dec-1')), ['dec-1', 'dec-1:attempt:1', 'dec-1:attempt:2', 'dec-1:attempt:3']);
+    assert.deepEqual(
+      gateway.sent.filter((k) => k.startsWith('dec-1')),
+      ['dec-1', 'dec-1:attempt:1', 'dec-1:attempt:2', 'dec-1:attempt:3'],
+    );
     assert.equal(gateway.charges.filter((c) => !c.ok).length, 3);
 
     await putCard(db.pool, 'acct-dec', 'pm_ok_2');
@@ -103,7 +111,10 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     gateway.loseAnswers = true;
     assert.equal((await pass(gateway)).errors, 1);
     const pending = await chargeRow(db.pool, 'lost-1');
-    assert.deepEqual([pending?.attempts, pending?.pending_payment_method_id, pending?.last_error_code], [1, 'pm_decline_lost', 'StripeConnectionError']);
+    assert.deepEqual(
+      [pending?.attempts, pending?.pending_payment_method_id, pending?.last_error_code],
+      [1, 'pm_decline_lost', 'StripeConnectionError'],
+    );
     // The customer changes card meanwhile: the pending attempt still goes out as it was first sent.
     await putCard(db.pool, 'acct-lost', 'pm_ok_lost');
     gateway.loseAnswers = false;
@@ -111,11 +122,14 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal((await pass(gateway)).paid, 1, 'then the new card, at once');
     assert.deepEqual(gateway.sent, ['lost-1', 'lost-1', 'lost-1:attempt:1', 'lost-1:attempt:2', 'lost-1:attempt:2', 'lost-1:attempt:3']);
     assert.equal(gateway.intents.size, 1);
-    assert.deepEqual(gateway.charges.map((c) => [c.paymentMethod, c.ok]), [
-      ['pm_decline_lost', false],
-      ['pm_decline_lost', false],
-      ['pm_ok_lost', true],
-    ]);
+    assert.deepEqual(
+      gateway.charges.map((c) => [c.paymentMethod, c.ok]),
+      [
+        ['pm_decline_lost', false],
+        ['pm_decline_lost', false],
+        ['pm_ok_lost', true],
+      ],
+    );
   });
 
   test('the gateway down: nothing but the error is recorded, and the same attempt is sent when it is back', async () => {
@@ -125,7 +139,10 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     gateway.down = true;
     const log = memoryLogger();
     assert.equal((await pass(gateway, { log })).errors, 1);
-    assert.ok(log.lines.some((l) => l.includes('at=warn event=charge.attempt invoice_id=down-1 attempt=1 step=create outcome=unanswered')), log.lines.join('\n'));
+    assert.ok(
+      log.lines.some((l) => l.includes('at=warn event=charge.attempt invoice_id=down-1 attempt=1 step=create outcome=unanswered')),
+      log.lines.join('\n'),
+    );
     gateway.down = false;
     assert.equal((await pass(gateway)).paid, 1);
     assert.deepEqual(gateway.sent, ['down-1', 'down-1', 'down-1:attempt:1']);
@@ -138,7 +155,10 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
       await putCard(db.pool, `acct-both-${i}`, i % 2 ? 'pm_ok_both' : 'pm_decline_both');
     }
     const reports = await Promise.all([pass(gateway), pass(gateway), pass(gateway)]);
-    assert.equal(reports.reduce((n, r) => n + r.charged, 0), 6);
+    assert.equal(
+      reports.reduce((n, r) => n + r.charged, 0),
+      6,
+    );
     const keys = gateway.sent.filter((k) => k.includes(':attempt:'));
     assert.equal(new Set(keys).size, keys.length, keys.join(' '));
     assert.equal(keys.length, 6);
@@ -152,7 +172,10 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     await db.pool.query(`update invoicing.invoices set status = 'paid' where id = 'hook-1'`);
     tick(60);
     await pass(gateway);
-    assert.deepEqual(gateway.sent.filter((k) => k.startsWith('hook-1')), ['hook-1', 'hook-1:attempt:1']);
+    assert.deepEqual(
+      gateway.sent.filter((k) => k.startsWith('hook-1')),
+      ['hook-1', 'hook-1:attempt:1'],
+    );
     assert.equal(await statusOf(db.pool, 'hook-1'), 'paid');
   });
 

@@ -42,10 +42,10 @@ const succeeded = (id: string, invoiceId: string, amount = 500, intentId = `pi_f
 /** A finalized invoice whose PaymentIntent charging stored (`pi_for_<id>`). */
 async function chargedInvoice(pool: TestDatabase['pool'], i: { id: string; account: string; total: string; status?: string }) {
   await insertInvoice(pool, i);
-  await pool.query(`insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts, next_attempt_at) values ($1, $2, 'scheduled', 0, now())`, [
-    i.id,
-    `pi_for_${i.id}`,
-  ]);
+  await pool.query(
+    `insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts, next_attempt_at) values ($1, $2, 'scheduled', 0, now())`,
+    [i.id, `pi_for_${i.id}`],
+  );
 }
 
 describe('gateway webhooks', () => {
@@ -116,7 +116,9 @@ describe('gateway webhooks', () => {
     assert.equal(await statusOf(db.pool, 'wh-1'), 'paid');
     const api = await http.inject({ method: 'GET', url: '/v1/invoices/wh-1', headers: { authorization: `Bearer ${ADMIN}` } });
     assert.equal(api.json().status, 'paid');
-    assert.ok(log.lines.some((l) => /event=webhook\.received event_id=evt_1 type=payment_intent\.succeeded outcome=paid invoice_id=wh-1/.test(l)));
+    assert.ok(
+      log.lines.some((l) => /event=webhook\.received event_id=evt_1 type=payment_intent\.succeeded outcome=paid invoice_id=wh-1/.test(l)),
+    );
   });
 
   test('the same event again answers 200 and changes nothing; another event for a paid invoice leaves it paid', async () => {
@@ -153,7 +155,10 @@ describe('gateway webhooks', () => {
       await post(http, { payload: good.payload.replace('wh-bad', 'wh-1'), signature: good.signature }),
       await post(http, delivery(succeeded('evt_bad', 'wh-bad'), await secret(), Math.floor(Date.now() / 1000) - 3600)),
     ];
-    assert.deepEqual(cases.map((r) => r.statusCode), [400, 400, 400, 400]);
+    assert.deepEqual(
+      cases.map((r) => r.statusCode),
+      [400, 400, 400, 400],
+    );
     assert.equal(await statusOf(db.pool, 'wh-bad'), 'finalized');
     assert.equal((await db.pool.query(`select 1 from invoicing.gateway_events where id = 'evt_bad'`)).rowCount, 0);
   });
@@ -165,7 +170,7 @@ describe('gateway webhooks', () => {
     assert.equal(await statusOf(db.pool, 'wh-bad'), 'finalized');
   });
 
-  test('a payment that is not the invoice\'s own leaves it as it was: another PaymentIntent, another amount or currency, none stored yet', async () => {
+  test("a payment that is not the invoice's own leaves it as it was: another PaymentIntent, another amount or currency, none stored yet", async () => {
     await chargedInvoice(db.pool, { id: 'wh-stray', account: 'acct-stray', total: '214.16', status: 'past_due' });
     await insertInvoice(db.pool, { id: 'wh-nopi', account: 'acct-nopi', total: '9.00' });
     const euro = succeeded('evt_stray_eur', 'wh-stray', 21416);
@@ -193,7 +198,9 @@ describe('gateway webhooks', () => {
       'no_payment_intent_recorded',
       'unknown_invoice',
     ]);
-    assert.ok(log.lines.filter((l) => l.includes('outcome=stray')).every((l) => l.includes('at=warn') && l.includes('count#webhooks.stray=1')));
+    assert.ok(
+      log.lines.filter((l) => l.includes('outcome=stray')).every((l) => l.includes('at=warn') && l.includes('count#webhooks.stray=1')),
+    );
     // Its own PaymentIntent for its amount still pays it.
     await post(http, delivery(succeeded('evt_stray_own', 'wh-stray', 21416), await secret()));
     assert.equal(await statusOf(db.pool, 'wh-stray'), 'paid');

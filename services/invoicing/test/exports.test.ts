@@ -45,9 +45,37 @@ const OCT_1: FixtureInvoice = {
   total: '24.78',
   finalizedAt: '2026-11-04T00:00:01.5Z',
   lines: [
-    { app: 'shop, "main"', kind: 'dyno', key: 'web.1', product: 'dyno:standard-1x', quantity: '1.0000000', unitPrice: '25.00', amount: '25.00', description: 'web.1 standard-1x' },
-    { app: 'shop-db', kind: 'addon', key: 'addon-pg1', product: 'addon:heroku-postgresql:essential-0', quantity: '0.6774194', unitPrice: '5.00', amount: '3.39', description: 'Postgres "essential-0",\nline two\r\nline three' },
-    { app: 'shop-web', kind: 'adjustment', key: 'web.1', product: 'dyno:standard-1x', quantity: '-0.1444444', unitPrice: '25.00', amount: '-3.61', adjusts: '2026-09', description: '=HYPERLINK("http://evil.example","click")' },
+    {
+      app: 'shop, "main"',
+      kind: 'dyno',
+      key: 'web.1',
+      product: 'dyno:standard-1x',
+      quantity: '1.0000000',
+      unitPrice: '25.00',
+      amount: '25.00',
+      description: 'web.1 standard-1x',
+    },
+    {
+      app: 'shop-db',
+      kind: 'addon',
+      key: 'addon-pg1',
+      product: 'addon:heroku-postgresql:essential-0',
+      quantity: '0.6774194',
+      unitPrice: '5.00',
+      amount: '3.39',
+      description: 'Postgres "essential-0",\nline two\r\nline three',
+    },
+    {
+      app: 'shop-web',
+      kind: 'adjustment',
+      key: 'web.1',
+      product: 'dyno:standard-1x',
+      quantity: '-0.1444444',
+      unitPrice: '25.00',
+      amount: '-3.61',
+      adjusts: '2026-09',
+      description: '=HYPERLINK("http://evil.example","click")',
+    },
   ],
 };
 const OCT_2: FixtureInvoice = {
@@ -58,7 +86,18 @@ const OCT_2: FixtureInvoice = {
   status: 'paid',
   total: '0.00',
   finalizedAt: '2026-11-04T00:00:02Z',
-  lines: [{ app: 'idle', kind: 'dyno', key: 'web.1', product: 'dyno:basic', quantity: '0.0000000', unitPrice: '7.00', amount: '0.00', description: 'tab\tinside' }],
+  lines: [
+    {
+      app: 'idle',
+      kind: 'dyno',
+      key: 'web.1',
+      product: 'dyno:basic',
+      quantity: '0.0000000',
+      unitPrice: '7.00',
+      amount: '0.00',
+      description: 'tab\tinside',
+    },
+  ],
 };
 const OCT_3: FixtureInvoice = {
   id: 'inv-oct-3',
@@ -68,7 +107,18 @@ const OCT_3: FixtureInvoice = {
   status: 'past_due',
   total: '50.00',
   finalizedAt: '2026-11-04T00:00:03Z',
-  lines: [{ app: '-app', kind: 'dyno', key: '+1', product: 'dyno:standard-2x', quantity: '1.0000000', unitPrice: '50.00', amount: '50.00', description: "'quoted already" }],
+  lines: [
+    {
+      app: '-app',
+      kind: 'dyno',
+      key: '+1',
+      product: 'dyno:standard-2x',
+      quantity: '1.0000000',
+      unitPrice: '50.00',
+      amount: '50.00',
+      description: "'quoted already",
+    },
+  ],
 };
 const SEP_1: FixtureInvoice = {
   id: 'inv-sep-1',
@@ -78,7 +128,18 @@ const SEP_1: FixtureInvoice = {
   status: 'paid',
   total: '99.99',
   finalizedAt: '2026-10-04T00:00:00Z',
-  lines: [{ app: 'shop-web', kind: 'dyno', key: 'web.1', product: 'dyno:performance-m', quantity: '0.4000000', unitPrice: '250.00', amount: '99.99', description: 'september' }],
+  lines: [
+    {
+      app: 'shop-web',
+      kind: 'dyno',
+      key: 'web.1',
+      product: 'dyno:performance-m',
+      quantity: '0.4000000',
+      unitPrice: '250.00',
+      amount: '99.99',
+      description: 'september',
+    },
+  ],
 };
 const OCTOBER = [OCT_1, OCT_2, OCT_3];
 
@@ -99,16 +160,52 @@ async function insertInvoice(pool: pg.Pool, inv: FixtureInvoice): Promise<void> 
 }
 
 const INVOICE_HEADER = ['number', 'id', 'account_id', 'period', 'status', 'currency', 'total', 'finalized_at', 'line_count'];
-const LINE_HEADER = ['number', 'invoice_id', 'account_id', 'period', 'position', 'app_id', 'kind', 'key', 'product', 'quantity', 'unit_price', 'amount', 'adjusts', 'description'];
+const LINE_HEADER = [
+  'number',
+  'invoice_id',
+  'account_id',
+  'period',
+  'position',
+  'app_id',
+  'kind',
+  'key',
+  'product',
+  'quantity',
+  'unit_price',
+  'amount',
+  'adjusts',
+  'description',
+];
 const INVOICE_TEXT = new Set(['number', 'id', 'account_id', 'period', 'status', 'currency']);
 const LINE_TEXT = new Set(['number', 'invoice_id', 'account_id', 'period', 'app_id', 'kind', 'key', 'product', 'adjusts', 'description']);
 
 const expectedInvoiceRow = (inv: FixtureInvoice) => [
-  inv.number, inv.id, inv.account, inv.period, inv.status, 'USD', inv.total, new Date(inv.finalizedAt).toISOString(), String(inv.lines.length),
+  inv.number,
+  inv.id,
+  inv.account,
+  inv.period,
+  inv.status,
+  'USD',
+  inv.total,
+  new Date(inv.finalizedAt).toISOString(),
+  String(inv.lines.length),
 ];
 const expectedLineRows = (inv: FixtureInvoice) =>
   inv.lines.map((l, i) => [
-    inv.number, inv.id, inv.account, inv.period, String(i + 1), l.app, l.kind, l.key, l.product, l.quantity, l.unitPrice ?? '', l.amount ?? '', l.adjusts ?? '', l.description,
+    inv.number,
+    inv.id,
+    inv.account,
+    inv.period,
+    String(i + 1),
+    l.app,
+    l.kind,
+    l.key,
+    l.product,
+    l.quantity,
+    l.unitPrice ?? '',
+    l.amount ?? '',
+    l.adjusts ?? '',
+    l.description,
   ]);
 
 /** Header, data rows (text fields unguarded), control row. */
@@ -220,13 +317,19 @@ describe('finance exports', () => {
   });
 
   test('admin and finance get text/csv as an attachment named after the file and period', async () => {
-    for (const [kind, token] of [['invoices', ADMIN], ['lines', financeToken]] as const) {
+    for (const [kind, token] of [
+      ['invoices', ADMIN],
+      ['lines', financeToken],
+    ] as const) {
       const res = await get(`/v1/exports/${kind}.csv?period=2026-10`, token);
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['content-type'], 'text/csv; charset=utf-8');
       assert.equal(res.headers['content-disposition'], `attachment; filename="${kind}-2026-10.csv"`);
     }
-    assert.ok(log.lines.some((l) => /event=export.done kind=lines period=2026-10 rows=5 total=74.78/.test(l)), log.lines.join('\n'));
+    assert.ok(
+      log.lines.some((l) => /event=export.done kind=lines period=2026-10 rows=5 total=74.78/.test(l)),
+      log.lines.join('\n'),
+    );
   });
 
   test('an account token gets 403, no token 401, a missing or bad period 400 naming period', async () => {
@@ -328,7 +431,9 @@ describe('finance exports', () => {
       abort.abort();
       await eventually('the export to give its client back', () => pool.totalCount > 0 && pool.idleCount === pool.totalCount, 10_000);
       assert.ok(!appLog.lines.some((l) => l.includes('event=export.done')), 'the export was cut short, not finished');
-      const again = await fetch(`http://127.0.0.1:${port}/v1/exports/invoices.csv?period=2026-11`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      const again = await fetch(`http://127.0.0.1:${port}/v1/exports/invoices.csv?period=2026-11`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
       assert.match(await again.text(), /\r\nTOTAL,1,,,,,20000.00,,20000\r\n$/);
     } finally {
       await app.close();

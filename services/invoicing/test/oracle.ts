@@ -71,12 +71,7 @@ export function accountUsage(
 }
 
 /** Milliseconds of an app's usage in the period that no account owned: such usage holds the month. */
-export function unownedMs(
-  appUsage: readonly UsageSpan[],
-  appOwnership: readonly OwnershipSpan[],
-  period: Period,
-  untilMs: number,
-): number {
+export function unownedMs(appUsage: readonly UsageSpan[], appOwnership: readonly OwnershipSpan[], period: Period, untilMs: number): number {
   let total = 0;
   for (const u of appUsage) {
     const window = billable(u, period, untilMs);

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { DEFAULT_PRICE_BOOK, loadPriceBook } from '../src/billing/price-book-file.ts';
 
 describe('the price book', () => {
-  test('the shipped default is the spec\'s price book, unchanged', () => {
+  test("the shipped default is the spec's price book, unchanged", () => {
     // test/fixtures/price-book.json: a byte copy of the platform's price-book.json.
     const spec = JSON.parse(readFileSync(new URL('../../../test/fixtures/price-book.json', import.meta.url), 'utf8'));
     assert.deepEqual(loadPriceBook(), spec);
@@ -17,8 +17,10 @@ describe('the price book', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prices-'));
     const path = join(dir, 'prices.json');
     writeFileSync(path, JSON.stringify({ currency: 'USD', products: { 'dyno:basic': 7, 'web:x': '1.00' } }));
-    assert.throws(() => loadPriceBook(path), (err: Error) =>
-      err.message.includes(path) && err.message.includes('products.dyno:basic') && err.message.includes('web:x'));
+    assert.throws(
+      () => loadPriceBook(path),
+      (err: Error) => err.message.includes(path) && err.message.includes('products.dyno:basic') && err.message.includes('web:x'),
+    );
     writeFileSync(path, '{');
     assert.throws(() => loadPriceBook(path), new RegExp(`price book ${path}: `));
   });

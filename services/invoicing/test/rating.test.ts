@@ -19,12 +19,28 @@ import { billingDatabase, seedOwners, seedStop, seedUsage, type SeedOwner, type 
 /** The repository's copies of the platform's examples and price book. */
 const FIXTURES = new URL('../../../test/fixtures/', import.meta.url);
 const prices = PriceBook.parse(JSON.parse(readFileSync(new URL('price-book.json', FIXTURES), 'utf8')));
-const dyno = (app: string, key: string, size: string, from: string, to: string | null): SeedUsage =>
-  ({ app, kind: 'dyno', key, product: `dyno:${size}`, from, ...(to === null ? {} : { to }) });
-const addon = (app: string, key: string, product: string, from: string, to: string | null): SeedUsage =>
-  ({ app, kind: 'addon', key, product, from, ...(to === null ? {} : { to }) });
-const owner = (app: string, account: string, from: string, to: string | null = null): SeedOwner =>
-  ({ app, account, from, ...(to === null ? {} : { to }) });
+const dyno = (app: string, key: string, size: string, from: string, to: string | null): SeedUsage => ({
+  app,
+  kind: 'dyno',
+  key,
+  product: `dyno:${size}`,
+  from,
+  ...(to === null ? {} : { to }),
+});
+const addon = (app: string, key: string, product: string, from: string, to: string | null): SeedUsage => ({
+  app,
+  kind: 'addon',
+  key,
+  product,
+  from,
+  ...(to === null ? {} : { to }),
+});
+const owner = (app: string, account: string, from: string, to: string | null = null): SeedOwner => ({
+  app,
+  account,
+  from,
+  ...(to === null ? {} : { to }),
+});
 const brief = (lines: { key: string; product: string; quantity: string; amount: string | null }[]) =>
   lines.map((l) => [l.key, l.product, l.quantity, l.amount]);
 
@@ -46,8 +62,14 @@ let worlds = 0;
 async function world(usage: readonly SeedUsage[], ownership: readonly SeedOwner[], { bare = false } = {}) {
   const p = bare ? '' : `r${++worlds}-`;
   const unprefix = (id: string) => (id.startsWith(p) ? id.slice(p.length) : id);
-  await seedUsage(db.pool, usage.map((u) => ({ ...u, app: p + u.app })));
-  await seedOwners(db.pool, ownership.map((o) => ({ ...o, app: p + o.app, account: p + o.account })));
+  await seedUsage(
+    db.pool,
+    usage.map((u) => ({ ...u, app: p + u.app })),
+  );
+  await seedOwners(
+    db.pool,
+    ownership.map((o) => ({ ...o, app: p + o.app, account: p + o.account })),
+  );
   return {
     /**
      * The account's invoice for a month as finalize and the drafts API compute
@@ -80,7 +102,11 @@ async function world(usage: readonly SeedUsage[], ownership: readonly SeedOwner[
     /** Metering learns late that a running dyno or add-on stopped at `at`. */
     stop: (app: string, key: string, at: string) => seedStop(db.pool, p + app, key, at),
     /** Usage metering learns after the fact. */
-    late: (usage: readonly SeedUsage[]) => seedUsage(db.pool, usage.map((u) => ({ ...u, app: p + u.app }))),
+    late: (usage: readonly SeedUsage[]) =>
+      seedUsage(
+        db.pool,
+        usage.map((u) => ({ ...u, app: p + u.app })),
+      ),
   };
 }
 
@@ -109,34 +135,56 @@ describe('periods', () => {
 });
 
 describe('rating through the SQL aggregate and pricing', () => {
-  test('october.ndjson\'s usage gives exactly october-invoices.json', async () => {
-    const w = await world([
-      dyno('app-1', 'web.1', 'standard-1x', '2026-10-01T00:00:00Z', '2026-10-11T00:00:00Z'),
-      dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null),
-      dyno('app-2', 'worker.1', 'basic', '2026-09-28T08:00:00Z', null),
-      dyno('app-2', 'run.4821', 'standard-2x', '2026-10-07T12:00:00Z', '2026-10-07T13:30:00Z'),
-      addon('app-1', 'addon-pg1', 'addon:heroku-postgresql:essential-0', '2026-10-05T00:00:00Z', '2026-10-20T00:00:00Z'),
-      addon('app-1', 'addon-pg1', 'addon:heroku-postgresql:standard-0', '2026-10-20T00:00:00Z', null),
-      addon('app-2', 'addon-log1', 'addon:papertrail:choklad', '2026-10-02T00:00:00Z', '2026-10-03T00:00:00Z'),
-    ], [
-      owner('app-1', 'acct-1', '2026-09-15T09:30:00Z'),
-      owner('app-2', 'acct-1', '2026-09-20T00:00:00Z', '2026-10-16T00:00:00Z'),
-      owner('app-2', 'acct-2', '2026-10-16T00:00:00Z'),
-    ], { bare: true });
+  test("october.ndjson's usage gives exactly october-invoices.json", async () => {
+    const w = await world(
+      [
+        dyno('app-1', 'web.1', 'standard-1x', '2026-10-01T00:00:00Z', '2026-10-11T00:00:00Z'),
+        dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null),
+        dyno('app-2', 'worker.1', 'basic', '2026-09-28T08:00:00Z', null),
+        dyno('app-2', 'run.4821', 'standard-2x', '2026-10-07T12:00:00Z', '2026-10-07T13:30:00Z'),
+        addon('app-1', 'addon-pg1', 'addon:heroku-postgresql:essential-0', '2026-10-05T00:00:00Z', '2026-10-20T00:00:00Z'),
+        addon('app-1', 'addon-pg1', 'addon:heroku-postgresql:standard-0', '2026-10-20T00:00:00Z', null),
+        addon('app-2', 'addon-log1', 'addon:papertrail:choklad', '2026-10-02T00:00:00Z', '2026-10-03T00:00:00Z'),
+      ],
+      [
+        owner('app-1', 'acct-1', '2026-09-15T09:30:00Z'),
+        owner('app-2', 'acct-1', '2026-09-20T00:00:00Z', '2026-10-16T00:00:00Z'),
+        owner('app-2', 'acct-2', '2026-10-16T00:00:00Z'),
+      ],
+      { bare: true },
+    );
     const expected = JSON.parse(readFileSync(new URL('october-invoices.json', FIXTURES), 'utf8')) as {
-      account_id: string; total: string; lines: Record<string, string>[];
+      account_id: string;
+      total: string;
+      lines: Record<string, string>[];
     }[];
     for (const want of expected) {
       const got = await w.invoice(want.account_id, '2026-10');
       assert.equal(got.total, want.total, want.account_id);
       assert.deepEqual(
-        got.lines.map(({ app_id, kind, key, product, quantity, unit_price, amount }) => ({ app_id, kind, key, product, quantity, unit_price, amount })),
+        got.lines.map(({ app_id, kind, key, product, quantity, unit_price, amount }) => ({
+          app_id,
+          kind,
+          key,
+          product,
+          quantity,
+          unit_price,
+          amount,
+        })),
         want.lines,
       );
     }
   });
 
-  const cases: { name: string; account?: string; period: string; usage: SeedUsage[]; ownership?: SeedOwner[]; lines: unknown[]; total: string }[] = [
+  const cases: {
+    name: string;
+    account?: string;
+    period: string;
+    usage: SeedUsage[];
+    ownership?: SeedOwner[];
+    lines: unknown[];
+    total: string;
+  }[] = [
     {
       name: 'February of a leap year lasts 2,505,600 s: a whole month is 1 month, a day is 1/29',
       period: '2028-02',
@@ -144,7 +192,10 @@ describe('rating through the SQL aggregate and pricing', () => {
         dyno('app-1', 'web.1', 'standard-1x', '2028-01-20T00:00:00Z', '2028-03-02T00:00:00Z'),
         dyno('app-1', 'worker.1', 'standard-1x', '2028-02-29T00:00:00Z', '2028-03-01T00:00:00Z'),
       ],
-      lines: [['web.1', 'dyno:standard-1x', '1.0000000', '25.00'], ['worker.1', 'dyno:standard-1x', '0.0344828', '0.86']],
+      lines: [
+        ['web.1', 'dyno:standard-1x', '1.0000000', '25.00'],
+        ['worker.1', 'dyno:standard-1x', '0.0344828', '0.86'],
+      ],
       total: '25.86',
     },
     {
@@ -158,13 +209,20 @@ describe('rating through the SQL aggregate and pricing', () => {
       total: '250.00',
     },
     // app-1 passes from acct-a to acct-b on Oct 16 while its worker runs all month.
-    ...([['acct-a', 'the first owner pays up to the transfer', '0.4838710', '3.39'],
-         ['acct-b', 'the second owner pays from the transfer on', '0.5161290', '3.61']] as const).map(([account, who, quantity, amount]) => ({
+    ...(
+      [
+        ['acct-a', 'the first owner pays up to the transfer', '0.4838710', '3.39'],
+        ['acct-b', 'the second owner pays from the transfer on', '0.5161290', '3.61'],
+      ] as const
+    ).map(([account, who, quantity, amount]) => ({
       name: `a transfer mid-month splits the usage at its instant: ${who}`,
       account,
       period: '2026-10',
       usage: [dyno('app-1', 'worker.1', 'basic', '2026-09-01T00:00:00Z', null)],
-      ownership: [owner('app-1', 'acct-a', '2026-01-01T00:00:00Z', '2026-10-16T00:00:00Z'), owner('app-1', 'acct-b', '2026-10-16T00:00:00Z')],
+      ownership: [
+        owner('app-1', 'acct-a', '2026-01-01T00:00:00Z', '2026-10-16T00:00:00Z'),
+        owner('app-1', 'acct-b', '2026-10-16T00:00:00Z'),
+      ],
       lines: [['worker.1', 'dyno:basic', quantity, amount]],
       total: amount,
     })),
@@ -172,7 +230,13 @@ describe('rating through the SQL aggregate and pricing', () => {
       name: `an interval from Sep 15 to Nov 15 counts in each of its three months (${period})`,
       period,
       usage: [dyno('app-1', 'web.1', 'basic', '2026-09-15T00:00:00Z', '2026-11-15T00:00:00Z')],
-      lines: [[['web.1', 'dyno:basic', '0.5333333', '3.73'], ['web.1', 'dyno:basic', '1.0000000', '7.00'], ['web.1', 'dyno:basic', '0.4666667', '3.27']][i]],
+      lines: [
+        [
+          ['web.1', 'dyno:basic', '0.5333333', '3.73'],
+          ['web.1', 'dyno:basic', '1.0000000', '7.00'],
+          ['web.1', 'dyno:basic', '0.4666667', '3.27'],
+        ][i],
+      ],
       total: ['3.73', '7.00', '3.27'][i]!,
     })),
     {
@@ -189,13 +253,19 @@ describe('rating through the SQL aggregate and pricing', () => {
         addon('app-1', 'addon-x', 'addon:mystery:huge', '2026-10-01T00:00:00Z', '2026-10-02T00:00:00Z'),
         dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null),
       ],
-      lines: [['addon-x', 'addon:mystery:huge', '0.0322581', null], ['web.1', 'dyno:basic', '1.0000000', '7.00']],
+      lines: [
+        ['addon-x', 'addon:mystery:huge', '0.0322581', null],
+        ['web.1', 'dyno:basic', '1.0000000', '7.00'],
+      ],
       total: '7.00',
     },
     {
-      name: 'usage outside the owner\'s span or the period is not billed to it',
+      name: "usage outside the owner's span or the period is not billed to it",
       period: '2026-10',
-      usage: [dyno('app-1', 'web.1', 'basic', '2026-08-01T00:00:00Z', '2026-10-01T00:00:00Z'), dyno('app-2', 'web.1', 'basic', '2026-10-01T00:00:00Z', null)],
+      usage: [
+        dyno('app-1', 'web.1', 'basic', '2026-08-01T00:00:00Z', '2026-10-01T00:00:00Z'),
+        dyno('app-2', 'web.1', 'basic', '2026-10-01T00:00:00Z', null),
+      ],
       lines: [],
       total: '0.00',
     },
@@ -219,12 +289,18 @@ describe('rating through the SQL aggregate and pricing', () => {
   }
 
   test('an open interval counts up to "now" in current usage', async () => {
-    const w = await world([dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null)], [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')]);
+    const w = await world(
+      [dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null)],
+      [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')],
+    );
     const got = await w.invoice('acct-1', '2026-10', { until: '2026-10-11T00:00:00Z' });
-    assert.deepEqual(got.lines.map((l) => l.ms), [12 * 3600 * 1000]);
+    assert.deepEqual(
+      got.lines.map((l) => l.ms),
+      [12 * 3600 * 1000],
+    );
   });
 
-  test('usage while an app has no owner is unowned: it holds the owner\'s invoice and is billed to no one', async () => {
+  test("usage while an app has no owner is unowned: it holds the owner's invoice and is billed to no one", async () => {
     const w = await world(
       [dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null)],
       [owner('app-1', 'acct-1', '2026-10-02T00:00:00Z', '2026-10-30T00:00:00Z')],
@@ -232,16 +308,22 @@ describe('rating through the SQL aggregate and pricing', () => {
     const got = await w.invoice('acct-1', '2026-10');
     // Oct 1 and Oct 30 to Nov 1: three days no one owned.
     assert.deepEqual(got.holds, [{ reason: 'unowned', app_id: 'app-1', detail: `${3 * 86_400} s of usage while the app had no owner` }]);
-    assert.deepEqual(got.lines.map((l) => l.ms), [28 * 86_400_000]);
+    assert.deepEqual(
+      got.lines.map((l) => l.ms),
+      [28 * 86_400_000],
+    );
   });
 });
 
-describe('late usage through finalize and the next month\'s draft', () => {
+describe("late usage through finalize and the next month's draft", () => {
   test('a late dyno.stopped for a finalized month becomes a credit that names the month, app and line key', async () => {
-    const w = await world([
-      dyno('app-1', 'web.1', 'standard-1x', '2026-10-01T00:00:00Z', '2026-10-11T00:00:00Z'),
-      dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null),
-    ], [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')]);
+    const w = await world(
+      [
+        dyno('app-1', 'web.1', 'standard-1x', '2026-10-01T00:00:00Z', '2026-10-11T00:00:00Z'),
+        dyno('app-1', 'web.1', 'standard-1x', '2026-10-10T12:00:00Z', null),
+      ],
+      [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')],
+    );
     await w.finalize('2026-10');
     assert.deepEqual(await w.finalized('acct-1'), ['2026-10']);
     await w.stop('app-1', 'web.1', '2026-10-20T00:00:00Z');
@@ -255,12 +337,18 @@ describe('late usage through finalize and the next month\'s draft', () => {
   });
 
   test('nothing late, no adjustment; a line that appears late is a charge', async () => {
-    const w = await world([dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null)], [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')]);
+    const w = await world(
+      [dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null)],
+      [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')],
+    );
     await w.finalize('2026-10');
     assert.deepEqual(await w.finalized('acct-1'), ['2026-10']);
     const adjustmentsOf = async () => (await w.invoice('acct-1', '2026-11')).lines.filter((l) => l.kind === 'adjustment');
     assert.deepEqual(await adjustmentsOf(), []);
     await w.late([addon('app-1', 'addon-r', 'addon:heroku-redis:mini', '2026-10-01T00:00:00Z', null)]);
-    assert.deepEqual((await adjustmentsOf()).map((l) => [l.key, l.amount]), [['addon-r', '3.00']]);
+    assert.deepEqual(
+      (await adjustmentsOf()).map((l) => [l.key, l.amount]),
+      [['addon-r', '3.00']],
+    );
   });
 });

@@ -75,8 +75,9 @@ export async function seedOwners(pool: pg.Pool, owners: readonly SeedOwner[]): P
 
 /** A sequence hole on one of an app's subjects, as metering records it. */
 export async function seedGap(pool: pg.Pool, app: string, subject: string, unreliableFrom: string | null): Promise<void> {
-  await pool.query(
-    `insert into metering.subject_gaps (subject, app_id, missing_sequence, unreliable_from) values ($1, $2, 2, $3)`,
-    [subject, app, unreliableFrom],
-  );
+  await pool.query(`insert into metering.subject_gaps (subject, app_id, missing_sequence, unreliable_from) values ($1, $2, 2, $3)`, [
+    subject,
+    app,
+    unreliableFrom,
+  ]);
 }

@@ -42,9 +42,24 @@ export async function webWorld(): Promise<WebWorld> {
     // All October ($25.00), and still running in November.
     { app: 'shop-web', kind: 'dyno', key: 'web.1', product: 'dyno:standard-1x', from: '2026-10-01T00:00:00Z', learnedAt },
     // 15 of October's 31 days: 0.4838710 months of $50.00 = $24.19.
-    { app: 'shop-web', kind: 'dyno', key: 'worker.1', product: 'dyno:standard-2x', from: '2026-10-01T00:00:00Z', to: '2026-10-16T00:00:00Z', learnedAt },
+    {
+      app: 'shop-web',
+      kind: 'dyno',
+      key: 'worker.1',
+      product: 'dyno:standard-2x',
+      from: '2026-10-01T00:00:00Z',
+      to: '2026-10-16T00:00:00Z',
+      learnedAt,
+    },
     // From October 11th (21 days: 0.6774194 months of $5.00 = $3.39), still provisioned.
-    { app: 'shop-db', kind: 'addon', key: 'addon-pg1', product: 'addon:heroku-postgresql:essential-0', from: '2026-10-11T00:00:00Z', learnedAt },
+    {
+      app: 'shop-db',
+      kind: 'addon',
+      key: 'addon-pg1',
+      product: 'addon:heroku-postgresql:essential-0',
+      from: '2026-10-11T00:00:00Z',
+      learnedAt,
+    },
     { app: 'blog', kind: 'dyno', key: 'web.1', product: 'dyno:basic', from: '2026-10-05T00:00:00Z', to: '2026-10-20T00:00:00Z', learnedAt },
   ]);
   const billing = createBilling({ pool: db.pool, prices: loadPriceBook(), graceHours: 72, now: () => NOW });
@@ -77,6 +92,6 @@ export async function webWorld(): Promise<WebWorld> {
 
 /** The session cookie's value from a Set-Cookie header, if it sets one. */
 export function sessionFrom(setCookie: string | string[] | undefined): string | undefined {
-  const header = Array.isArray(setCookie) ? setCookie.join('\n') : setCookie ?? '';
+  const header = Array.isArray(setCookie) ? setCookie.join('\n') : (setCookie ?? '');
   return /vault_session=([^;]*)/.exec(header)?.[1] || undefined;
 }

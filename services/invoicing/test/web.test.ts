@@ -8,13 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Invoice } from '@vault/contracts';
-import { escape, html } from '@vault/web';
+import { escapeHtml, html } from '@vault/web';
 import { money } from '../src/web/html.ts';
 import { seedUsage } from './seed.ts';
 import { ACCOUNT_A, ACCOUNT_B, sessionFrom, webWorld, type WebWorld } from './web-fixture.ts';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../../test-results/screenshots/', import.meta.url));
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 let world: WebWorld;
 before(async () => {
@@ -93,14 +94,17 @@ describe('the web UI in Chromium', { timeout: 120_000 }, () => {
     await page.getByRole('link', { name: fromApi.number! }).click();
     assert.equal(page.url(), `${world.base}/invoices/${fromApi.id}`);
     assert.deepEqual(await page.locator('section.app h2').allInnerTexts(), ['shop-db', 'shop-web']);
-    const rows = await page.locator('tr.line').evaluateAll((trs) =>
-      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim())),
-    );
+    const rows = await page
+      .locator('tr.line')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim())));
     assert.deepEqual(
       rows,
       fromApi.lines.map((l) => [l.description, l.quantity, money(l.unit_price), money(l.amount)]),
     );
-    assert.ok(rows.every((r) => /^\d+\.\d{7}$/.test(r[1]!)), 'months with 7 decimals');
+    assert.ok(
+      rows.every((r) => /^\d+\.\d{7}$/.test(r[1]!)),
+      'months with 7 decimals',
+    );
     const shown = (await page.locator('.total [data-total]').innerText()).trim();
     assert.equal(shown, money(fromApi.total));
     assert.equal(shown, '$52.58');
@@ -116,7 +120,10 @@ describe('the web UI in Chromium', { timeout: 120_000 }, () => {
     const days = await world.billing.usagePerDay(ACCOUNT_A);
     const bars = await chart.locator('rect.bar title').allTextContents();
     assert.equal(bars.length, 20, 'November 1st to the 20th (now)');
-    assert.deepEqual(bars, days.map((d) => `${d.day}: ${money(d.amount)}`));
+    assert.deepEqual(
+      bars,
+      days.map((d) => `${d.day}: ${money(d.amount)}`),
+    );
     const projection = await world.billing.projection(ACCOUNT_A);
     assert.equal(projection.total, '30.00');
     assert.equal(await page.locator('[data-projection]').innerText(), '$30.00');
@@ -337,8 +344,8 @@ describe('web sessions', () => {
 describe('html helpers', () => {
   test('every interpolated value is escaped; markup made by html is kept', () => {
     const name = `<script>alert("x")</script>&'`;
-    assert.equal(html`<p title="${name}">${name}</p>`.toString(), `<p title="${escape(name)}">${escape(name)}</p>`);
-    assert.equal(escape(name), '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;');
+    assert.equal(html`<p title="${name}">${name}</p>`.toString(), `<p title="${escapeHtml(name)}">${escapeHtml(name)}</p>`);
+    assert.equal(escapeHtml(name), '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;');
     assert.equal(html`<ul>${['a<', 'b'].map((x) => html`<li>${x}</li>`)}</ul>`.toString(), '<ul><li>a&lt;</li><li>b</li></ul>');
   });
 

@@ -15,12 +15,21 @@ export interface BenchInfra {
  * an embedded PostgreSQL with durable settings (fsync on, unlike the tests')
  * and a local Kafka broker, both under .vault/bench and stopped at the end.
  */
-export async function benchInfra(root: string, env: { DATABASE_URL?: string | undefined; KAFKA_BROKERS?: string[] | undefined }, log: (line: string) => void): Promise<BenchInfra> {
+export async function benchInfra(
+  root: string,
+  env: { DATABASE_URL?: string | undefined; KAFKA_BROKERS?: string[] | undefined },
+  log: (line: string) => void,
+): Promise<BenchInfra> {
   const home = join(root, '.vault', 'bench');
   const stops: (() => Promise<unknown>)[] = [];
   let serverUrl = env.DATABASE_URL;
   if (!serverUrl) {
-    const server = await ensureEmbeddedPostgres({ dir: join(home, 'postgres'), port: 55434, fast: false, log: (e) => log(`postgres: ${e}`) });
+    const server = await ensureEmbeddedPostgres({
+      dir: join(home, 'postgres'),
+      port: 55434,
+      fast: false,
+      log: (e) => log(`postgres: ${e}`),
+    });
     stops.push(() => server.stop());
     serverUrl = server.url;
   }

@@ -68,9 +68,10 @@ function eventRows(stream: StreamOptions): string[] {
   let chunk = '';
   for (const m of billingStream({ ...stream, duplicateRate: 0 })) {
     const e = JSON.parse(m.value);
-    chunk += [e.source, e.id, e.type, e.subject, e.sequence, e.time, JSON.stringify(e.data), 'x'.repeat(64), new Date().toISOString()]
-      .map((v) => String(v).replace(/[\\\t\n]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n' })[c]!))
-      .join('\t') + '\n';
+    chunk +=
+      [e.source, e.id, e.type, e.subject, e.sequence, e.time, JSON.stringify(e.data), 'x'.repeat(64), new Date().toISOString()]
+        .map((v) => String(v).replace(/[\\\t\n]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n' })[c]!))
+        .join('\t') + '\n';
     if (chunk.length > 1 << 20) {
       chunks.push(chunk);
       chunk = '';

@@ -68,10 +68,15 @@ export async function spawnMetering(env: Record<string, string>): Promise<Meteri
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
     },
     until: (what, check, timeoutMs = Infinity) =>
-      eventually(what, () => {
-        if (exit !== undefined) throw new Error(`metering process ended (${exit}) while waiting for ${what}; its last output:\n${tail.join('\n')}`);
-        return check();
-      }, timeoutMs),
+      eventually(
+        what,
+        () => {
+          if (exit !== undefined)
+            throw new Error(`metering process ended (${exit}) while waiting for ${what}; its last output:\n${tail.join('\n')}`);
+          return check();
+        },
+        timeoutMs,
+      ),
     kill: async (signal) => {
       child.kill(signal);
       await exited;

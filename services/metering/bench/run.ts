@@ -48,8 +48,10 @@ try {
   const { rows } = await pool.query<{ v: string; fsync: string }>(`select version() as v, current_setting('fsync') as fsync`);
   const prefix = `b${Date.now().toString(36)}`;
   const stream: StreamOptions = { events: opts.events, seed: 42, prefix };
-  say(`metering benchmark: ${opts.events.toLocaleString('en-US')} events (dyno pairs, add-on changes, 5% duplicates), ` +
-    `${DEFAULT_PARTITIONS} partitions; ${rows[0]!.v.split(' on ')[0]}, fsync=${rows[0]!.fsync}; brokers ${infra.brokers.join(',')}`);
+  say(
+    `metering benchmark: ${opts.events.toLocaleString('en-US')} events (dyno pairs, add-on changes, 5% duplicates), ` +
+      `${DEFAULT_PARTITIONS} partitions; ${rows[0]!.v.split(' on ')[0]}, fsync=${rows[0]!.fsync}; brokers ${infra.brokers.join(',')}`,
+  );
 
   const topic = `bench-${Date.now().toString(36)}`;
   await bus.ensureTopic(topic, DEFAULT_PARTITIONS);
@@ -77,8 +79,7 @@ try {
     BILLING_EVENTS_TOPIC: topic,
     METERING_CONSUMER_GROUP: `bench-metering-${topic}`,
   };
-  const processed = async () =>
-    Number((await pool.query<{ n: string }>(`select sum(value)::text as n from metering.counters`)).rows[0]!.n);
+  const processed = async () => Number((await pool.query<{ n: string }>(`select sum(value)::text as n from metering.counters`)).rows[0]!.n);
   const metering = await spawnMetering(env);
   let lastReport = performance.now();
   await metering.until('metering to drain the topic', async () => {
@@ -132,7 +133,9 @@ try {
   polling = false;
   await poller;
   const lat = latencies(published, applied, total);
-  say(`  latency at ${opts.rate.toLocaleString('en-US')} events/s         p50 ${Math.round(percentile(lat, 0.5))} ms, p99 ${Math.round(percentile(lat, 0.99))} ms (publish durable → usage committed, ${opts['latency-seconds']} s)`);
+  say(
+    `  latency at ${opts.rate.toLocaleString('en-US')} events/s         p50 ${Math.round(percentile(lat, 0.5))} ms, p99 ${Math.round(percentile(lat, 0.99))} ms (publish durable → usage committed, ${opts['latency-seconds']} s)`,
+  );
   peak = Math.max(peak, steady.peakRss());
   await steady.kill('SIGTERM');
   say(`  peak RSS of the metering process ${Math.round(peak / 1024 / 1024)} MiB`);
@@ -140,7 +143,9 @@ try {
   // usage they produced, under the same keys and exclusion constraints. Last,
   // so its checkpoint cannot disturb the latency run.
   const floor = opts.events / ((eventsCopyMs + (await copyUsageMs(infra.databaseUrl, prefix))) / 1000);
-  say(`  floor: COPY of events + usage   ${rate(floor)} = ${Math.round((floor / lower) * 100)}% of the lower limit; metering's drain = ${Math.round((drainRate / floor) * 100)}% of it`);
+  say(
+    `  floor: COPY of events + usage   ${rate(floor)} = ${Math.round((floor / lower) * 100)}% of the lower limit; metering's drain = ${Math.round((drainRate / floor) * 100)}% of it`,
+  );
 } catch (err) {
   console.error(`bench failed: ${(err as Error).stack ?? err}`);
   code = 1;

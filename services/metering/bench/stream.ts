@@ -45,13 +45,17 @@ export function* billingStream(o: StreamOptions): Generator<StreamMessage> {
     const batch: StreamMessage[] = [];
     if (app === '' || rand() < 0.05) {
       app = `${p}-app-${n}`;
-      batch.push(event('app-registry', 'app.owner_changed', app, 1, 0, { app_id: app, account_id: `${p}-acct-${Math.floor(rand() * 50)}` }));
+      batch.push(
+        event('app-registry', 'app.owner_changed', app, 1, 0, { app_id: app, account_id: `${p}-acct-${Math.floor(rand() * 50)}` }),
+      );
     }
     const start = rand() * MONTH_MS * 0.9;
     if (rand() < 0.75) {
       const dyno = `${p}-dyno-${n}`;
       const started = event('dyno-manager', 'dyno.started', dyno, 1, start, {
-        app_id: app, name: `web.${1 + Math.floor(rand() * 4)}`, size: SIZES[Math.floor(rand() * SIZES.length)],
+        app_id: app,
+        name: `web.${1 + Math.floor(rand() * 4)}`,
+        size: SIZES[Math.floor(rand() * SIZES.length)],
       });
       const stopped = event('dyno-manager', 'dyno.stopped', dyno, 2, start + rand() * 3 * 24 * 3600 * 1000, { app_id: app });
       // Now and then the stop is published before the start.

@@ -8,7 +8,10 @@ import { exampleLines as lines, meteringDatabase, usageOf as usage } from './har
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 
 function toBatch(raws: string[]): Judged {
-  return judge(raws.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: NOW })), NOW);
+  return judge(
+    raws.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: NOW })),
+    NOW,
+  );
 }
 
 const databases: TestDatabase[] = [];
@@ -42,20 +45,26 @@ describe('metering: applying batches of events (real PostgreSQL)', () => {
     assert.deepEqual(result.rejected, []);
     const { intervals, owners, gaps } = await usage(db);
     assert.deepEqual(gaps, []);
-    assert.deepEqual(intervals.map((i) => [i.subject, i.key, i.product, i.from, i.to]), [
-      ['addon-log1', 'addon-log1', 'addon:papertrail:choklad', '2026-10-02 00:00:00+00', '2026-10-03 00:00:00+00'],
-      ['addon-pg1', 'addon-pg1', 'addon:heroku-postgresql:essential-0', '2026-10-05 00:00:00+00', '2026-10-20 00:00:00+00'],
-      ['addon-pg1', 'addon-pg1', 'addon:heroku-postgresql:standard-0', '2026-10-20 00:00:00+00', null],
-      ['dyno-d1', 'web.1', 'dyno:standard-1x', '2026-10-01 00:00:00+00', '2026-10-11 00:00:00+00'],
-      ['dyno-d2', 'web.1', 'dyno:standard-1x', '2026-10-10 12:00:00+00', null],
-      ['dyno-d3', 'worker.1', 'dyno:basic', '2026-09-28 08:00:00+00', null],
-      ['dyno-r1', 'run.4821', 'dyno:standard-2x', '2026-10-07 12:00:00+00', '2026-10-07 13:30:00+00'],
-    ]);
-    assert.deepEqual(owners.map((o) => [o.app_id, o.account_id, o.from, o.to]), [
-      ['app-1', 'acct-1', '2026-09-15 09:30:00+00', null],
-      ['app-2', 'acct-1', '2026-09-20 00:00:00+00', '2026-10-16 00:00:00+00'],
-      ['app-2', 'acct-2', '2026-10-16 00:00:00+00', null],
-    ]);
+    assert.deepEqual(
+      intervals.map((i) => [i.subject, i.key, i.product, i.from, i.to]),
+      [
+        ['addon-log1', 'addon-log1', 'addon:papertrail:choklad', '2026-10-02 00:00:00+00', '2026-10-03 00:00:00+00'],
+        ['addon-pg1', 'addon-pg1', 'addon:heroku-postgresql:essential-0', '2026-10-05 00:00:00+00', '2026-10-20 00:00:00+00'],
+        ['addon-pg1', 'addon-pg1', 'addon:heroku-postgresql:standard-0', '2026-10-20 00:00:00+00', null],
+        ['dyno-d1', 'web.1', 'dyno:standard-1x', '2026-10-01 00:00:00+00', '2026-10-11 00:00:00+00'],
+        ['dyno-d2', 'web.1', 'dyno:standard-1x', '2026-10-10 12:00:00+00', null],
+        ['dyno-d3', 'worker.1', 'dyno:basic', '2026-09-28 08:00:00+00', null],
+        ['dyno-r1', 'run.4821', 'dyno:standard-2x', '2026-10-07 12:00:00+00', '2026-10-07 13:30:00+00'],
+      ],
+    );
+    assert.deepEqual(
+      owners.map((o) => [o.app_id, o.account_id, o.from, o.to]),
+      [
+        ['app-1', 'acct-1', '2026-09-15 09:30:00+00', null],
+        ['app-2', 'acct-1', '2026-09-20 00:00:00+00', '2026-10-16 00:00:00+00'],
+        ['app-2', 'acct-2', '2026-10-16 00:00:00+00', null],
+      ],
+    );
   });
 
   test('arrival order never changes the result: one event per batch, reversed, replayed twice', async () => {
@@ -80,7 +89,10 @@ describe('metering: applying batches of events (real PostgreSQL)', () => {
     const result = await apply(db, lines('invalid.ndjson'));
     assert.equal(result.applied, 0);
     assert.equal(result.rejected.length, 10);
-    assert.deepEqual(result.rejected.at(-1)?.reasons.map((r) => r.code), ['id_reused']);
+    assert.deepEqual(
+      result.rejected.at(-1)?.reasons.map((r) => r.code),
+      ['id_reused'],
+    );
     assert.deepEqual(await usage(db), before);
     const { rows } = await db.pool.query('select raw from metering.rejected_events order by id');
     assert.deepEqual(rows.map((r) => r.raw).sort(), [...lines('invalid.ndjson')].sort());
@@ -96,14 +108,20 @@ describe('metering: applying batches of events (real PostgreSQL)', () => {
     await apply(db, [e1, e3]);
     let state = await usage(db);
     assert.deepEqual(state.gaps, [{ subject: 'addon-x', missing_sequence: '2' }]);
-    assert.deepEqual(state.intervals.map((i) => [i.product, i.to]), [['addon:heroku-redis:mini', null]]);
+    assert.deepEqual(
+      state.intervals.map((i) => [i.product, i.to]),
+      [['addon:heroku-redis:mini', null]],
+    );
     await apply(db, [e2]);
     state = await usage(db);
     assert.deepEqual(state.gaps, []);
-    assert.deepEqual(state.intervals.map((i) => [i.product, i.from, i.to]), [
-      ['addon:heroku-redis:mini', '2026-10-01 00:00:00+00', '2026-10-10 00:00:00+00'],
-      ['addon:heroku-redis:premium-0', '2026-10-10 00:00:00+00', '2026-10-20 00:00:00+00'],
-    ]);
+    assert.deepEqual(
+      state.intervals.map((i) => [i.product, i.from, i.to]),
+      [
+        ['addon:heroku-redis:mini', '2026-10-01 00:00:00+00', '2026-10-10 00:00:00+00'],
+        ['addon:heroku-redis:premium-0', '2026-10-10 00:00:00+00', '2026-10-20 00:00:00+00'],
+      ],
+    );
   });
 
   test('a re-send of the stored event is a duplicate even when a reuse of its id comes before it in the batch', async () => {

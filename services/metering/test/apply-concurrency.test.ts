@@ -33,7 +33,11 @@ let ids = 0;
 const addon = (subject: string, seq: number, type: string, time: string, data: object) =>
   JSON.stringify({ specversion: '1.0', id: `c${++ids}`, source: 'addon-service', type, time, subject, sequence: seq, data });
 const provisioned = (subject: string, day: number) =>
-  addon(subject, 1, 'addon.provisioned', `2026-10-${String(day).padStart(2, '0')}T00:00:00Z`, { app_id: 'app-c', service: 'heroku-redis', plan: 'mini' });
+  addon(subject, 1, 'addon.provisioned', `2026-10-${String(day).padStart(2, '0')}T00:00:00Z`, {
+    app_id: 'app-c',
+    service: 'heroku-redis',
+    plan: 'mini',
+  });
 
 describe('metering: concurrent batches on two partitions (real PostgreSQL)', () => {
   let db: TestDatabase;

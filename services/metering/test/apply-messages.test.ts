@@ -54,7 +54,12 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
   test('an event the store refuses is rejected alone; the rest of its batch applies and the position moves on', async () => {
     const d = await db();
     const october = exampleLines('october.ndjson');
-    const nul = JSON.stringify({ ...JSON.parse(october[1]!), id: 'evt-nul', subject: 'app-nul', data: { app_id: 'app-nul', account_id: 'acct\u0000x' } });
+    const nul = JSON.stringify({
+      ...JSON.parse(october[1]!),
+      id: 'evt-nul',
+      subject: 'app-nul',
+      data: { app_id: 'app-nul', account_id: 'acct\u0000x' },
+    });
     // Times that run backwards against sequence: its usage would overlap the earlier plan's.
     const poison = [
       addon(1, 'addon.provisioned', '2026-10-10T00:00:00Z', { app_id: 'app-1', service: 'heroku-redis', plan: 'mini' }),
@@ -66,7 +71,10 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
     assert.equal(result.applied, 15);
     assert.deepEqual(
       result.rejected.map((r) => [r.eventId, r.reasons[0]?.code, r.reasons[0]?.field]),
-      [['evt-nul', 'store_refused', 'data.account_id'], ['p3', 'store_refused', '']],
+      [
+        ['evt-nul', 'store_refused', 'data.account_id'],
+        ['p3', 'store_refused', ''],
+      ],
     );
     const usage = await usageOf(d);
     assert.deepEqual(
@@ -75,7 +83,7 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
         ['addon:heroku-redis:mini', '2026-10-10 00:00:00+00', '2026-10-20 00:00:00+00'],
         ['addon:heroku-redis:premium-0', '2026-10-20 00:00:00+00', null],
       ],
-      'the usage of the refused event\'s subject stands as its events before it made it',
+      "the usage of the refused event's subject stands as its events before it made it",
     );
     const next = await applyMessages(d.pool, batch(october, 0), NOW);
     assert.equal(next.skipped, october.length, 'the position moved past the whole batch');

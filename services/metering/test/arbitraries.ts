@@ -90,7 +90,10 @@ function eventOf(step: Step, subject: string, sequence: number, ms: number, id: 
       source,
       time: renderTime(ms),
       datacontenttype: fc.boolean(),
-      extra: fc.oneof(fc.constant({}), unknownFields(['specversion', 'id', 'source', 'type', 'time', 'subject', 'sequence', 'datacontenttype', 'data'])),
+      extra: fc.oneof(
+        fc.constant({}),
+        unknownFields(['specversion', 'id', 'source', 'type', 'time', 'subject', 'sequence', 'datacontenttype', 'data']),
+      ),
       extraData: fc.oneof(fc.constant({}), unknownFields(DATA_KEYS[step.type])),
     })
     .chain((r) => {
@@ -131,7 +134,10 @@ export function duplicateOf(e: Event): fc.Arbitrary<Event> {
     fc.constant(e),
     shuffledKeys(e),
     fc
-      .tuple(unknownFields(['specversion', 'id', 'source', 'type', 'time', 'subject', 'sequence', 'datacontenttype', 'data']), unknownFields(DATA_KEYS[type]))
+      .tuple(
+        unknownFields(['specversion', 'id', 'source', 'type', 'time', 'subject', 'sequence', 'datacontenttype', 'data']),
+        unknownFields(DATA_KEYS[type]),
+      )
       .chain(([extra, extraData]) => shuffledKeys({ ...extra, ...e, data: { ...extraData, ...(e['data'] as Event) } })),
   );
 }
@@ -253,7 +259,9 @@ export function plan(futureNowMs: number): fc.Arbitrary<Plan> {
       return fc.shuffledSubarray(items, { minLength: items.length, maxLength: items.length }).map((shuffled) => ({
         entities: r.entities,
         items: shuffled,
-        cuts: [...new Set(r.cutAt.map((c) => 1 + (c % Math.max(1, shuffled.length - 1))))].filter((c) => c < shuffled.length).sort((a, b) => a - b),
+        cuts: [...new Set(r.cutAt.map((c) => 1 + (c % Math.max(1, shuffled.length - 1))))]
+          .filter((c) => c < shuffled.length)
+          .sort((a, b) => a - b),
         doors: r.doors,
         settle: r.settle,
       }));

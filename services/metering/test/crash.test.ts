@@ -18,7 +18,9 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
   const databases: TestDatabase[] = [];
   after(() => Promise.all(databases.map((d) => d.drop())));
 
-  test('killed with SIGKILL at random moments while consuming, it ends with exactly the usage and counters of one clean pass', { timeout: 300_000 }, async (t) => {
+  test('killed with SIGKILL at random moments while consuming, it ends with exactly the usage and counters of one clean pass', {
+    timeout: 300_000,
+  }, async (t) => {
     const killed = await meteringDatabase();
     const clean = await meteringDatabase();
     databases.push(killed, clean);
@@ -69,19 +71,34 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
       for (let i = 0; i < published.length; i += 2_000) {
         const chunk = published.slice(i, i + 2_000);
         await applyMessages(clean.pool, {
-          topic: 'clean', partition: 0, highWatermark: String(i + chunk.length),
-          messages: chunk.map((m, j) => ({ topic: 'clean', partition: 0, offset: String(i + j), key: m.key, value: Buffer.from(m.value), timestamp: Date.now() })),
+          topic: 'clean',
+          partition: 0,
+          highWatermark: String(i + chunk.length),
+          messages: chunk.map((m, j) => ({
+            topic: 'clean',
+            partition: 0,
+            offset: String(i + j),
+            key: m.key,
+            value: Buffer.from(m.value),
+            timestamp: Date.now(),
+          })),
         });
       }
       const expected = await readCounters(clean.pool);
       assert.equal(expected.events_applied + expected.events_duplicate, published.length);
 
-      await last.until('the restarted process to drain the topic', async () => {
-        const res = await fetch(`http://127.0.0.1:${last.port}/v1/stats`, { headers: { authorization: `Bearer ${ADMIN}` } }).catch(() => undefined);
-        if (!res?.ok) return false;
-        const s = MeteringStats.parse(await res.json());
-        return s.consumer_lag === 0 && s.events_applied + s.events_duplicate + s.events_rejected >= published.length;
-      }, 180_000);
+      await last.until(
+        'the restarted process to drain the topic',
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${last.port}/v1/stats`, { headers: { authorization: `Bearer ${ADMIN}` } }).catch(
+            () => undefined,
+          );
+          if (!res?.ok) return false;
+          const s = MeteringStats.parse(await res.json());
+          return s.consumer_lag === 0 && s.events_applied + s.events_duplicate + s.events_rejected >= published.length;
+        },
+        180_000,
+      );
       await last.kill('SIGTERM');
 
       t.diagnostic(kills.join('; '));

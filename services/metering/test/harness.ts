@@ -15,7 +15,10 @@ export const ADMIN = 'test-admin-token';
 export const AUTH = { authorization: `Bearer ${ADMIN}` };
 
 export const exampleText = (file: string) => readFileSync(EXAMPLES + file, 'utf8');
-export const exampleLines = (file: string) => exampleText(file).split('\n').filter((l) => l.trim() !== '');
+export const exampleLines = (file: string) =>
+  exampleText(file)
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 
 export type BusKind = 'kafka' | 'embedded';
 

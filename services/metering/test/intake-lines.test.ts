@@ -6,18 +6,28 @@ const text = (lines: { index: number; bytes: Buffer }[]) => lines.map((l) => [l.
 
 describe('splitting intake bodies into lines (pure)', () => {
   test('NDJSON: CRLF trimmed, blank lines skipped but counted, so index + 1 is the line number', () => {
-    assert.deepEqual(text(splitBody(Buffer.from('{"a":1}\r\n\n  \n{"b":2}\n'))), [[0, '{"a":1}'], [3, '{"b":2}']]);
+    assert.deepEqual(text(splitBody(Buffer.from('{"a":1}\r\n\n  \n{"b":2}\n'))), [
+      [0, '{"a":1}'],
+      [3, '{"b":2}'],
+    ]);
   });
 
   test('a stream cut into chunks keeps counting lines where the last chunk stopped', () => {
     const first = ndjsonLines(Buffer.from('x\n\ny'), 0);
-    assert.deepEqual(text(first.lines), [[0, 'x'], [2, 'y']]);
+    assert.deepEqual(text(first.lines), [
+      [0, 'x'],
+      [2, 'y'],
+    ]);
     assert.equal(first.nextIndex, 3);
     assert.deepEqual(text(ndjsonLines(Buffer.from('z'), first.nextIndex).lines), [[3, 'z']]);
   });
 
   test('a JSON array: each element is one line, by array index; a broken array throws', () => {
-    assert.deepEqual(text(splitBody(Buffer.from(' [{"a":1}, 2, "s"]'))), [[0, '{"a":1}'], [1, '2'], [2, '"s"']]);
+    assert.deepEqual(text(splitBody(Buffer.from(' [{"a":1}, 2, "s"]'))), [
+      [0, '{"a":1}'],
+      [1, '2'],
+      [2, '"s"'],
+    ]);
     assert.throws(() => splitBody(Buffer.from('[{"a":1},')), SyntaxError);
   });
 });

@@ -37,7 +37,8 @@ type Report = { accepted: number; duplicates: number; rejected: Rejection[] };
 
 let runs = 0;
 /** A tag as long as RUN, unique to this execution (fast-check replays values while shrinking). */
-const nextTag = () => `r${(runs++).toString(36).padStart(3, '0')}${Math.random().toString(36).slice(2, 5)}`.slice(0, RUN.length).padEnd(RUN.length, 'x');
+const nextTag = () =>
+  `r${(runs++).toString(36).padStart(3, '0')}${Math.random().toString(36).slice(2, 5)}`.slice(0, RUN.length).padEnd(RUN.length, 'x');
 
 /** The plan's values with RUN replaced by the run's tag, in every string. */
 function instantiate(value: unknown, tag: string): unknown {
@@ -168,7 +169,9 @@ async function settled(m: Metering, base: Stats, c: Counts, lastRejected: number
     20_000,
   ).catch(async (err: Error) => {
     const kept = (await listRejected(m, lastRejected)).map((r) => `${r.reason} <- ${r.raw.slice(0, 300)}`);
-    throw new Error(`${err.message}; last stats ${JSON.stringify(last)} from ${JSON.stringify(base)}; kept rejections:\n${kept.join('\n')}`);
+    throw new Error(
+      `${err.message}; last stats ${JSON.stringify(last)} from ${JSON.stringify(base)}; kept rejections:\n${kept.join('\n')}`,
+    );
   });
 }
 
@@ -191,7 +194,7 @@ async function listRejected(m: Metering, after: number): Promise<Listed[]> {
   }
 }
 
-const exactBytes = (r: Listed) => (r.raw_base64 ?? Buffer.from(r.raw, 'utf8').toString('base64'));
+const exactBytes = (r: Listed) => r.raw_base64 ?? Buffer.from(r.raw, 'utf8').toString('base64');
 
 async function post(m: Metering, door: 'array' | 'ndjson', chunk: Sent[]) {
   const payload =
@@ -214,13 +217,20 @@ function assertReport(got: Report, chunk: Sent[], expected: ReturnType<Model['re
     if (s.item.kind !== 'invalid') return;
     const r = byIndex.get(index);
     assert.ok(r, `${where}: line ${index} (${s.item.what}) is refused`);
-    assert.ok(r.reasons.some((x) => x.field === (s.item as { field: string }).field), `${where}: line ${index} (${s.item.what}) names ${(s.item as { field: string }).field || 'the message'}: ${r.reason}`);
+    assert.ok(
+      r.reasons.some((x) => x.field === (s.item as { field: string }).field),
+      `${where}: line ${index} (${s.item.what}) names ${(s.item as { field: string }).field || 'the message'}: ${r.reason}`,
+    );
     assert.equal(r.id, idOf(s), `${where}: line ${index} keeps its id`);
   });
   if (!expected) return;
   assert.equal(got.accepted, expected.accepted, `${where}: accepted`);
   assert.equal(got.duplicates, expected.duplicates, `${where}: duplicates`);
-  assert.deepEqual(got.rejected.map((r) => [r.index, r.id]), expected.rejected.map((r) => [r.index, r.id]), `${where}: refused lines`);
+  assert.deepEqual(
+    got.rejected.map((r) => [r.index, r.id]),
+    expected.rejected.map((r) => [r.index, r.id]),
+    `${where}: refused lines`,
+  );
   for (const e of expected.rejected.filter((x) => x.expect === 'reused')) {
     assert.equal(byIndex.get(e.index)?.reason, REUSED, `${where}: line ${e.index} is an id reused with other content`);
   }
@@ -240,9 +250,18 @@ function expectedUsage(entities: Entity[], winners: Map<string, Event>, tag: str
     const subject = String(instantiate(entity.subject, tag));
     events.forEach((e, i) => {
       const type = e['type'];
-      if (type === 'dyno.started') intervals.push([subject, 'dyno', data(i)['app_id']!, data(i)['name']!, `dyno:${data(i)['size']}`, at(i)!, at(i + 1)]);
+      if (type === 'dyno.started')
+        intervals.push([subject, 'dyno', data(i)['app_id']!, data(i)['name']!, `dyno:${data(i)['size']}`, at(i)!, at(i + 1)]);
       if (type === 'addon.provisioned' || type === 'addon.plan_changed') {
-        intervals.push([subject, 'addon', data(i)['app_id']!, subject, `addon:${data(0)['service']}:${data(i)['plan']}`, at(i)!, at(i + 1)]);
+        intervals.push([
+          subject,
+          'addon',
+          data(i)['app_id']!,
+          subject,
+          `addon:${data(0)['service']}:${data(i)['plan']}`,
+          at(i)!,
+          at(i + 1),
+        ]);
       }
       if (type === 'app.owner_changed') spans.push([subject, data(i)['account_id']!, at(i)!, at(i + 1)]);
     });
@@ -253,7 +272,15 @@ function expectedUsage(entities: Entity[], winners: Map<string, Event>, tag: str
 
 async function actualUsage(m: Metering, subjects: string[]) {
   const ms = (d: Date | null) => (d === null ? null : d.getTime());
-  const u = await m.db.pool.query<{ subject: string; kind: string; app_id: string; key: string; product: string; lo: Date; hi: Date | null }>(
+  const u = await m.db.pool.query<{
+    subject: string;
+    kind: string;
+    app_id: string;
+    key: string;
+    product: string;
+    lo: Date;
+    hi: Date | null;
+  }>(
     `select subject, kind, app_id, key, product, lower(during) as lo, upper(during) as hi
        from metering.usage_intervals where subject = any($1::text[])`,
     [subjects],
@@ -287,7 +314,10 @@ async function run(m: Metering, p: Plan): Promise<void> {
     const where = `chunk ${c} (${door}, ${chunk.length} lines)`;
     const expected = p.settle ? model.report(chunk) : undefined;
     if (door === 'bus') {
-      await m.bus.publish(m.topic, chunk.map((s) => ({ key: s.key, value: s.bytes })));
+      await m.bus.publish(
+        m.topic,
+        chunk.map((s) => ({ key: s.key, value: s.bytes })),
+      );
     } else {
       const res = await post(m, door, chunk);
       assert.equal(res.statusCode, 202, `${where}: ${res.body}`);
@@ -299,10 +329,15 @@ async function run(m: Metering, p: Plan): Promise<void> {
   await settled(m, base, model.counts, lastBefore);
 
   // Each valid event stored exactly once, with the content of the first copy sent.
-  const stored = await m.db.pool.query<{ source: string; id: string; type: string; subject: string; sequence: string; time: Date; data: object }>(
-    `select source, id, type, subject, sequence::text, time, data from metering.events where starts_with(id, $1)`,
-    [tag],
-  );
+  const stored = await m.db.pool.query<{
+    source: string;
+    id: string;
+    type: string;
+    subject: string;
+    sequence: string;
+    time: Date;
+    data: object;
+  }>(`select source, id, type, subject, sequence::text, time, data from metering.events where starts_with(id, $1)`, [tag]);
   assert.equal(stored.rows.length, model.winners.size, 'one stored event per (source, id)');
   for (const row of stored.rows) {
     const winner = model.winners.get(JSON.stringify([row.source, row.id]));
@@ -326,7 +361,10 @@ async function run(m: Metering, p: Plan): Promise<void> {
     if (reason === 'reused') assert.equal(r.reason, REUSED, what);
     else {
       const field = (s.item as { field: string }).field;
-      assert.ok(r.reasons.some((x) => x.field === field), `${what}: a kept reason names ${field || 'the message'}; got ${r.reason}`);
+      assert.ok(
+        r.reasons.some((x) => x.field === field),
+        `${what}: a kept reason names ${field || 'the message'}; got ${r.reason}`,
+      );
     }
   }
 
@@ -339,24 +377,25 @@ async function run(m: Metering, p: Plan): Promise<void> {
   assert.deepEqual(got.gaps, [], 'no subject has a gap');
 }
 
-for (const [kind, numRuns] of [['embedded', 30], ['kafka', 8]] as const) {
+for (const [kind, numRuns] of [
+  ['embedded', 30],
+  ['kafka', 8],
+] as const) {
   describe(`metering intake under random and mutated events (${kind} bus, real PostgreSQL)`, () => {
     let m: Metering;
     before(async () => (m = await startMetering(kind)));
     after(() => m?.close());
 
-    test(
-      'valid events applied once each with their first content, duplicates counted, re-used ids and bad messages kept whole with a reason naming the field, usage exact',
-      { timeout: 240_000 },
-      async () => {
-        await fc.assert(
-          fc.asyncProperty(plan(Date.now() + HOUR), (p) => run(m, p)),
-          // No shrinking: each failing replay would wait out the consumer. The seed and
-          // the counterexample are printed; `seed` and `path` replay it.
-          { numRuns, endOnFailure: true },
-        );
-      },
-    );
+    test('valid events applied once each with their first content, duplicates counted, re-used ids and bad messages kept whole with a reason naming the field, usage exact', {
+      timeout: 240_000,
+    }, async () => {
+      await fc.assert(
+        fc.asyncProperty(plan(Date.now() + HOUR), (p) => run(m, p)),
+        // No shrinking: each failing replay would wait out the consumer. The seed and
+        // the counterexample are printed; `seed` and `path` replay it.
+        { numRuns, endOnFailure: true },
+      );
+    });
   });
 }
 
@@ -366,24 +405,47 @@ describe('metering intake: bad messages the properties found (embedded bus, real
   after(() => m?.close());
 
   const started = (id: string, subject: string): Event => ({
-    specversion: '1.0', id, source: 'dyno-manager', type: 'dyno.started', time: '2026-10-01T00:00:00Z', subject, sequence: 1,
+    specversion: '1.0',
+    id,
+    source: 'dyno-manager',
+    type: 'dyno.started',
+    time: '2026-10-01T00:00:00Z',
+    subject,
+    sequence: 1,
     data: { app_id: 'app-1', name: 'web.1', size: 'standard-1x' },
   });
   /** Waits for `applied` and `rejected` more than `base`, and no lag. */
   const counted = (base: Stats, applied: number, rejected: number) =>
     eventually(`+${applied} applied, +${rejected} rejected, no lag`, async () => {
       const s = (await stats(m)) as Stats;
-      return s.events_applied === base.events_applied + applied && s.events_rejected === base.events_rejected + rejected && s.consumer_lag === 0;
+      return (
+        s.events_applied === base.events_applied + applied && s.events_rejected === base.events_rejected + rejected && s.consumer_lag === 0
+      );
     });
 
   test('lines whose subject holds U+0000 are refused naming the field and kept; the valid line beside them is applied', async () => {
     const base = (await stats(m)) as Stats;
-    const body = [started('nul-ok', 'dyno-beside-nul'), started('nul-1', 'dyno\u0000a'), { ...started('nul-2', 'dyno\u0000b'), sequence: 0 }];
-    const res = await m.http.inject({ method: 'POST', url: '/v1/events', headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    const body = [
+      started('nul-ok', 'dyno-beside-nul'),
+      started('nul-1', 'dyno\u0000a'),
+      { ...started('nul-2', 'dyno\u0000b'), sequence: 0 },
+    ];
+    const res = await m.http.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
     assert.equal(res.statusCode, 202, res.body);
     const report = res.json() as Report;
     assert.equal(report.accepted, 1);
-    assert.deepEqual(report.rejected.map((r) => [r.index, r.reasons[0]?.field]), [[1, 'subject'], [2, 'sequence']]);
+    assert.deepEqual(
+      report.rejected.map((r) => [r.index, r.reasons[0]?.field]),
+      [
+        [1, 'subject'],
+        [2, 'sequence'],
+      ],
+    );
     await counted(base, 1, 2);
   });
 
@@ -395,6 +457,10 @@ describe('metering intake: bad messages the properties found (embedded bus, real
     ]);
     await counted(base, 1, 1);
     const kept = (await listRejected(m, 0)).find((r) => r.raw === '\u{1F600} is not JSON');
-    assert.deepEqual(kept?.reasons.map((r) => r.field), [''], 'kept whole, on the whole message');
+    assert.deepEqual(
+      kept?.reasons.map((r) => r.field),
+      [''],
+      'kept whole, on the whole message',
+    );
   });
 });

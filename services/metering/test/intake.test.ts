@@ -29,44 +29,54 @@ async function post(m: Metering, body: string, contentType = 'application/x-ndjs
 describe('metering intake: Kafka and HTTP have the same effect (real broker, real PostgreSQL)', () => {
   after(() => Promise.all(running.map((m) => m.close())));
 
-  test('october through Kafka and through POST /v1/events: same usage, 13 applied, 2 duplicates; then invalid: 10 rejected', LONG, async () => {
-    const viaKafka = await metering('kafka');
-    const viaHttp = await metering('kafka');
+  test(
+    'october through Kafka and through POST /v1/events: same usage, 13 applied, 2 duplicates; then invalid: 10 rejected',
+    LONG,
+    async () => {
+      const viaKafka = await metering('kafka');
+      const viaHttp = await metering('kafka');
 
-    // What a platform publisher does: one message per event, keyed by subject.
-    const october = exampleLines('october.ndjson');
-    await viaKafka.bus.publish(viaKafka.topic, october.map((l) => ({ key: JSON.parse(l).subject, value: l })));
-    const res = await post(viaHttp, exampleText('october.ndjson'));
-    assert.equal(res.statusCode, 202);
-    assert.deepEqual(res.json(), { accepted: 13, duplicates: 2, rejected: [] });
+      // What a platform publisher does: one message per event, keyed by subject.
+      const october = exampleLines('october.ndjson');
+      await viaKafka.bus.publish(
+        viaKafka.topic,
+        october.map((l) => ({ key: JSON.parse(l).subject, value: l })),
+      );
+      const res = await post(viaHttp, exampleText('october.ndjson'));
+      assert.equal(res.statusCode, 202);
+      assert.deepEqual(res.json(), { accepted: 13, duplicates: 2, rejected: [] });
 
-    await settled(viaKafka, 13, 2, 0);
-    await settled(viaHttp, 13, 2, 0);
-    const usage = await usageOf(viaKafka.db);
-    assert.equal(usage.intervals.length, 7);
-    assert.deepEqual(await usageOf(viaHttp.db), usage);
+      await settled(viaKafka, 13, 2, 0);
+      await settled(viaHttp, 13, 2, 0);
+      const usage = await usageOf(viaKafka.db);
+      assert.equal(usage.intervals.length, 7);
+      assert.deepEqual(await usageOf(viaHttp.db), usage);
 
-    const invalid = exampleLines('invalid.ndjson');
-    await viaKafka.bus.publish(viaKafka.topic, invalid.map((l, i) => ({ key: `bad-${i}`, value: l })));
-    const bad = await post(viaHttp, exampleText('invalid.ndjson'));
-    assert.equal(bad.statusCode, 202);
-    const report = bad.json();
-    assert.equal(report.accepted, 0);
-    assert.equal(report.rejected.length, 10);
-    for (const r of report.rejected) assert.match(r.reason, /\S/, `line ${r.index} has a reason`);
+      const invalid = exampleLines('invalid.ndjson');
+      await viaKafka.bus.publish(
+        viaKafka.topic,
+        invalid.map((l, i) => ({ key: `bad-${i}`, value: l })),
+      );
+      const bad = await post(viaHttp, exampleText('invalid.ndjson'));
+      assert.equal(bad.statusCode, 202);
+      const report = bad.json();
+      assert.equal(report.accepted, 0);
+      assert.equal(report.rejected.length, 10);
+      for (const r of report.rejected) assert.match(r.reason, /\S/, `line ${r.index} has a reason`);
 
-    await settled(viaKafka, 13, 2, 10);
-    await settled(viaHttp, 13, 2, 10);
-    assert.deepEqual(await usageOf(viaHttp.db), usage, 'rejections leave usage alone');
-    for (const m of [viaKafka, viaHttp]) {
-      const listed = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json();
-      assert.equal(listed.rejected.length, 10);
-      assert.deepEqual(listed.rejected.map((r: { raw: string }) => r.raw).sort(), [...invalid].sort(), 'kept whole, as received');
-      for (const r of listed.rejected) assert.ok(r.reasons.length > 0 && r.bus_position, `reasons and position for ${r.raw}`);
-    }
-    const reused = report.rejected.find((r: { reason: string }) => r.reason === 'id: id reused with different content');
-    assert.ok(reused, 'the id reused with other content is named at intake');
-  });
+      await settled(viaKafka, 13, 2, 10);
+      await settled(viaHttp, 13, 2, 10);
+      assert.deepEqual(await usageOf(viaHttp.db), usage, 'rejections leave usage alone');
+      for (const m of [viaKafka, viaHttp]) {
+        const listed = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json();
+        assert.equal(listed.rejected.length, 10);
+        assert.deepEqual(listed.rejected.map((r: { raw: string }) => r.raw).sort(), [...invalid].sort(), 'kept whole, as received');
+        for (const r of listed.rejected) assert.ok(r.reasons.length > 0 && r.bus_position, `reasons and position for ${r.raw}`);
+      }
+      const reused = report.rejected.find((r: { reason: string }) => r.reason === 'id: id reused with different content');
+      assert.ok(reused, 'the id reused with other content is named at intake');
+    },
+  );
 
   test('the HTTP report names each refused line by index, and a JSON array body works like NDJSON', LONG, async () => {
     const m = await metering('embedded');
@@ -77,14 +87,22 @@ describe('metering intake: Kafka and HTTP have the same effect (real broker, rea
     const report = res.json();
     assert.equal(report.accepted, 1);
     assert.equal(report.duplicates, 1);
-    assert.deepEqual(report.rejected.map((r: { index: number; id: string | null }) => [r.index, r.id]), [[1, second.id], [3, null]]);
+    assert.deepEqual(
+      report.rejected.map((r: { index: number; id: string | null }) => [r.index, r.id]),
+      [
+        [1, second.id],
+        [3, null],
+      ],
+    );
     assert.match(report.rejected[0].reason, /^sequence: /);
     await settled(m, 1, 1, 2);
   });
 
   test('a rejected event, fixed and re-submitted, is applied once and marked resolved', LONG, async () => {
     const m = await metering('embedded');
-    const good = exampleLines('october.ndjson').map((l) => JSON.parse(l)).find((e) => e.type === 'app.owner_changed');
+    const good = exampleLines('october.ndjson')
+      .map((l) => JSON.parse(l))
+      .find((e) => e.type === 'app.owner_changed');
     const broken = { ...good, data: { ...good.data, account_id: 42 } };
     await post(m, JSON.stringify(broken));
     await settled(m, 0, 0, 1);
@@ -92,14 +110,18 @@ describe('metering intake: Kafka and HTTP have the same effect (real broker, rea
     assert.equal(kept.reasons[0].field, 'data.account_id');
 
     const stillBad = await m.http.inject({
-      method: 'POST', url: `/v1/rejected/${kept.id}/resubmit`, headers: { ...AUTH, 'content-type': 'application/json' },
+      method: 'POST',
+      url: `/v1/rejected/${kept.id}/resubmit`,
+      headers: { ...AUTH, 'content-type': 'application/json' },
       payload: JSON.stringify({ ...good, time: 'yesterday' }),
     });
     assert.equal(stillBad.statusCode, 422);
     assert.match(stillBad.json().error, /time/);
 
     const fixed = await m.http.inject({
-      method: 'POST', url: `/v1/rejected/${kept.id}/resubmit`, headers: { ...AUTH, 'content-type': 'application/json' },
+      method: 'POST',
+      url: `/v1/rejected/${kept.id}/resubmit`,
+      headers: { ...AUTH, 'content-type': 'application/json' },
       payload: JSON.stringify(good),
     });
     assert.equal(fixed.statusCode, 202);
@@ -122,19 +144,45 @@ describe('metering intake: Kafka and HTTP have the same effect (real broker, rea
     assert.equal((await m.http.inject({ method: 'POST', url: '/v1/events', payload: '{}' })).statusCode, 401);
     const bad = await m.http.inject({ method: 'GET', url: '/v1/rejected?limit=0&status=lost', headers: AUTH });
     assert.equal(bad.statusCode, 400);
-    assert.deepEqual(bad.json().fields.map((f: { field: string }) => f.field).sort(), ['limit', 'status']);
+    assert.deepEqual(
+      bad
+        .json()
+        .fields.map((f: { field: string }) => f.field)
+        .sort(),
+      ['limit', 'status'],
+    );
   });
 
   test('GET /v1/gaps lists a subject with a sequence hole until the missing event arrives', LONG, async () => {
     const m = await metering('embedded');
     const ev = (seq: number, type: string, data: object) =>
-      JSON.stringify({ specversion: '1.0', id: `g${seq}`, source: 'addon-service', type, time: `2026-10-0${seq}T00:00:00Z`, subject: 'addon-g', sequence: seq, data });
-    await post(m, [ev(1, 'addon.provisioned', { app_id: 'app-g', service: 'heroku-redis', plan: 'mini' }), ev(3, 'addon.deprovisioned', { app_id: 'app-g' })].join('\n'));
+      JSON.stringify({
+        specversion: '1.0',
+        id: `g${seq}`,
+        source: 'addon-service',
+        type,
+        time: `2026-10-0${seq}T00:00:00Z`,
+        subject: 'addon-g',
+        sequence: seq,
+        data,
+      });
+    await post(
+      m,
+      [
+        ev(1, 'addon.provisioned', { app_id: 'app-g', service: 'heroku-redis', plan: 'mini' }),
+        ev(3, 'addon.deprovisioned', { app_id: 'app-g' }),
+      ].join('\n'),
+    );
     await settled(m, 2, 0, 0);
     const gaps = (await m.http.inject({ method: 'GET', url: '/v1/gaps', headers: AUTH })).json().gaps;
-    assert.deepEqual(gaps.map((g: { subject: string; missing_sequence: string; unreliable_from: string }) => [g.subject, g.missing_sequence, g.unreliable_from]), [
-      ['addon-g', '2', '2026-10-01T00:00:00.000Z'],
-    ]);
+    assert.deepEqual(
+      gaps.map((g: { subject: string; missing_sequence: string; unreliable_from: string }) => [
+        g.subject,
+        g.missing_sequence,
+        g.unreliable_from,
+      ]),
+      [['addon-g', '2', '2026-10-01T00:00:00.000Z']],
+    );
     await post(m, ev(2, 'addon.plan_changed', { app_id: 'app-g', plan: 'premium-0' }));
     await settled(m, 3, 0, 0);
     assert.deepEqual((await m.http.inject({ method: 'GET', url: '/v1/gaps', headers: AUTH })).json().gaps, []);

@@ -5,7 +5,18 @@ import { judge, receiverClock } from '../src/domain/judge.ts';
 
 const T = Date.parse('2026-10-20T12:00:00Z');
 const event = (time: string, data: object = { app_id: 'app-1', account_id: 'acct-1' }) =>
-  Buffer.from(JSON.stringify({ specversion: '1.0', id: 'e1', source: 'app-registry', type: 'app.owner_changed', time, subject: 'app-1', sequence: 1, data }));
+  Buffer.from(
+    JSON.stringify({
+      specversion: '1.0',
+      id: 'e1',
+      source: 'app-registry',
+      type: 'app.owner_changed',
+      time,
+      subject: 'app-1',
+      sequence: 1,
+      data,
+    }),
+  );
 
 describe('judging a received message (pure)', () => {
   test('the receiver clock is the bus arrival time, never later than our own clock', () => {
@@ -19,26 +30,50 @@ describe('judging a received message (pure)', () => {
     const now = T + 3_600_000;
     const { valid, invalid } = judge([{ bytes: future, receivedAtMs: T }], now);
     assert.equal(valid.length, 0);
-    assert.deepEqual(invalid[0]?.reasons.map((r) => r.code), ['time_in_future']);
+    assert.deepEqual(
+      invalid[0]?.reasons.map((r) => r.code),
+      ['time_in_future'],
+    );
     assert.equal(judge([{ bytes: future, receivedAtMs: now }], now).valid.length, 1, 'arriving after its time it is valid');
   });
 
   test('a U+0000 in a valid event is refused naming the field, and identified by source, id and subject', () => {
-    const { valid, invalid } = judge([{ bytes: event('2026-10-20T11:00:00Z', { app_id: 'app-1', account_id: 'a\u0000b' }), receivedAtMs: T }], T);
+    const { valid, invalid } = judge(
+      [{ bytes: event('2026-10-20T11:00:00Z', { app_id: 'app-1', account_id: 'a\u0000b' }), receivedAtMs: T }],
+      T,
+    );
     assert.equal(valid.length, 0);
-    assert.deepEqual(invalid[0]?.reasons.map((r) => [r.field, r.code]), [['data.account_id', 'store_refused']]);
+    assert.deepEqual(
+      invalid[0]?.reasons.map((r) => [r.field, r.code]),
+      [['data.account_id', 'store_refused']],
+    );
     assert.deepEqual([invalid[0]?.source, invalid[0]?.eventId, invalid[0]?.subject], ['app-registry', 'e1', 'app-1']);
   });
 
   test('identical content with keys in another order hashes alike', () => {
     const a = event('2026-10-20T11:00:00Z');
     const reordered = Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(a.toString())).reverse())));
-    const { valid } = judge([{ bytes: a, receivedAtMs: T }, { bytes: reordered, receivedAtMs: T }], T);
+    const { valid } = judge(
+      [
+        { bytes: a, receivedAtMs: T },
+        { bytes: reordered, receivedAtMs: T },
+      ],
+      T,
+    );
     assert.equal(valid[0]?.contentHash, valid[1]?.contentHash);
   });
 
   test('the content hash of an event never changes: stored hashes are compared with new ones', () => {
-    const stored = { specversion: '1.0', id: 'e-1', source: 'dyno-manager', type: 'dyno.stopped', time: '2026-10-01T00:00:00Z', subject: 'd-1', sequence: 2, data: { app_id: 'app-1' } };
+    const stored = {
+      specversion: '1.0',
+      id: 'e-1',
+      source: 'dyno-manager',
+      type: 'dyno.stopped',
+      time: '2026-10-01T00:00:00Z',
+      subject: 'd-1',
+      sequence: 2,
+      data: { app_id: 'app-1' },
+    };
     assert.equal(contentHash(stored), '4879bccbde453cb3133f4f3a33cc267428f3629b4614d4ea8b50b37ee7c1e35b');
   });
 });

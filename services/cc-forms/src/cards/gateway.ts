@@ -42,7 +42,8 @@ export class GatewayUnavailable extends Error {
   }
 }
 
-const idOf = (value: string | { id: string } | null | undefined) => (value == null ? undefined : typeof value === 'string' ? value : value.id);
+const idOf = (value: string | { id: string } | null | undefined) =>
+  value == null ? undefined : typeof value === 'string' ? value : value.id;
 
 /** A missing object is undefined; anything else the gateway says is GatewayUnavailable, carrying ids and codes only. */
 async function call<T>(fn: () => Promise<T>, missingIsUndefined = false): Promise<T | undefined> {

@@ -22,9 +22,7 @@ export type StartResult =
   | { kind: 'started'; setupIntentId: string; clientSecret: string }
   | { kind: 'rate_limited'; retryAfterSeconds: number; message: string };
 
-export type FinishResult =
-  | { kind: 'saved'; card: CardOnFile }
-  | { kind: 'refused'; status: 400 | 409; message: string };
+export type FinishResult = { kind: 'saved'; card: CardOnFile } | { kind: 'refused'; status: 400 | 409; message: string };
 
 /** The account's gateway customer, created once (idempotency key `customer:<account_id>`). */
 async function ensureCustomer(deps: CardDeps, accountId: string): Promise<string> {

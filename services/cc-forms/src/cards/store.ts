@@ -30,9 +30,10 @@ export async function cardOnFile(pool: pg.Pool, accountId: string): Promise<Card
     exp_month: number;
     exp_year: number;
     added_at: Date;
-  }>('select customer_id, payment_method_id, brand, last4, exp_month, exp_year, added_at from cc_forms.cards_on_file where account_id = $1', [
-    accountId,
-  ]);
+  }>(
+    'select customer_id, payment_method_id, brand, last4, exp_month, exp_year, added_at from cc_forms.cards_on_file where account_id = $1',
+    [accountId],
+  );
   const r = rows[0];
   if (!r) return undefined;
   return {

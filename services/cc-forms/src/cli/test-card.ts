@@ -27,12 +27,18 @@ const TEST_NUMBER = /^\d{12,19}$/;
 export function parseTestCardArgs(args: string[]): TestCardArgs {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { account: { type: 'string' }, 'test-card': { type: 'string' } } });
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: { account: { type: 'string' }, 'test-card': { type: 'string' } },
+    });
   } catch (err) {
     throw new CardUsageError(`card: ${(err as Error).message}`);
   }
   const [action, ...extra] = parsed.positionals;
-  if (action !== 'add') throw new CardUsageError(`card: ${action === undefined ? 'what to do? only' : `unknown action ${action}; only`} add`);
+  if (action !== 'add')
+    throw new CardUsageError(`card: ${action === undefined ? 'what to do? only' : `unknown action ${action}; only`} add`);
   if (extra.length > 0) throw new CardUsageError(`card: unexpected argument ${extra[0]}`);
   const id = Id.safeParse(parsed.values.account);
   if (!id.success) throw new CardUsageError('card add: --account ID is required');

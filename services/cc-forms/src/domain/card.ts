@@ -28,5 +28,4 @@ export const brandName = (brand: string) => BRANDS[brand] ?? 'Card';
 export const cardSummary = (card: Pick<CardOnFile, 'brand' | 'last4'>) => `${brandName(card.brand)} •••• ${card.last4}`;
 
 /** "12/2034" */
-export const cardExpiry = (card: Pick<CardOnFile, 'expMonth' | 'expYear'>) =>
-  `${String(card.expMonth).padStart(2, '0')}/${card.expYear}`;
+export const cardExpiry = (card: Pick<CardOnFile, 'expMonth' | 'expYear'>) => `${String(card.expMonth).padStart(2, '0')}/${card.expYear}`;

@@ -4,9 +4,7 @@
 
 export const WINDOW_SECONDS = 3600;
 
-export type AttemptDecision =
-  | { allowed: true; remaining: number }
-  | { allowed: false; retryAfterSeconds: number };
+export type AttemptDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterSeconds: number };
 
 /**
  * `recent`: the account's attempts of the last hour, oldest first. Refused

@@ -9,10 +9,7 @@ export class SignInUnavailable extends Error {}
 export async function accountForToken(pool: pg.Pool, token: string): Promise<string | undefined> {
   const hash = createHash('sha256').update(token).digest('hex');
   try {
-    const { rows } = await pool.query<{ account_id: string }>(
-      'select account_id from invoicing.sign_in_tokens where hash = $1',
-      [hash],
-    );
+    const { rows } = await pool.query<{ account_id: string }>('select account_id from invoicing.sign_in_tokens where hash = $1', [hash]);
     return rows[0]?.account_id;
   } catch (err) {
     // 42P01/3F000: invoicing's migrations were never applied to this database.

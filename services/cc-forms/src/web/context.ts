@@ -62,9 +62,18 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     const field = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD];
     const given = typeof header === 'string' ? header : typeof field === 'string' ? field : undefined;
     if (csrfValid(ctx.session.idOf(req), given)) return;
-    log.warn('web.csrf_refused', { method: req.method, path: req.routeOptions.url ?? 'unknown', token: given === undefined ? 'missing' : 'wrong' });
+    log.warn('web.csrf_refused', {
+      method: req.method,
+      path: req.routeOptions.url ?? 'unknown',
+      token: given === undefined ? 'missing' : 'wrong',
+    });
     if (wantsJson(req)) {
-      return ctx.jsonError(reply, 403, 'csrf', 'This page has expired: its security token is missing or wrong. Please reload the page and try again.');
+      return ctx.jsonError(
+        reply,
+        403,
+        'csrf',
+        'This page has expired: its security token is missing or wrong. Please reload the page and try again.',
+      );
     }
     return ctx.page(reply, 403, forbiddenPage());
   });
@@ -82,7 +91,9 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     const status = errorStatus(err);
     if (status >= 500) {
       log.error('web.error', err);
-      return wantsJson(req) ? ctx.jsonError(reply, 500, 'internal', 'Something went wrong. Nothing was saved: please try again.') : ctx.page(reply, 500, errorPage());
+      return wantsJson(req)
+        ? ctx.jsonError(reply, 500, 'internal', 'Something went wrong. Nothing was saved: please try again.')
+        : ctx.page(reply, 500, errorPage());
     }
     return wantsJson(req) ? ctx.jsonError(reply, status, 'bad_request', err.message) : ctx.page(reply, status, badRequestPage(err.message));
   });

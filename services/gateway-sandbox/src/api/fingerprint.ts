@@ -5,7 +5,11 @@ import type { Queryable } from '../store/transaction.ts';
 
 /** 16 alphanumeric characters of HMAC-SHA256(key, digits), Stripe's fingerprint length. */
 export function cardFingerprint(key: Buffer, digits: string): string {
-  return createHmac('sha256', key).update(digits, 'utf8').digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 16);
+  return createHmac('sha256', key)
+    .update(digits, 'utf8')
+    .digest('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 16);
 }
 
 /** The database's random key (written by migration 001), read once per process. */

@@ -46,7 +46,9 @@ export function canonicalJson(value: unknown): string {
  * record by trying every number against a plain hash.
  */
 export function paramsHash(key: Buffer, params: unknown): string {
-  return createHmac('sha256', key).update(canonicalJson(params ?? {})).digest('hex');
+  return createHmac('sha256', key)
+    .update(canonicalJson(params ?? {}))
+    .digest('hex');
 }
 
 function keyInUse(): ApiError {
@@ -90,7 +92,9 @@ export async function mutate(
     const answer = await inTransaction(deps, { requestId: req.stripeRequestId, idempotencyKey: key }, async (tx) => {
       if (scope !== null) {
         // Another process (or a request that slipped past inFlight) holds the key.
-        const { rows } = await tx.q.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as locked', [scope]);
+        const { rows } = await tx.q.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as locked', [
+          scope,
+        ]);
         if (!rows[0]!.locked) throw keyInUse();
         const stored = await tx.q.query<Stored>(
           `select method, path, params_hash, status, body, request_id from gateway_sandbox.idempotency_keys
@@ -140,9 +144,8 @@ export async function mutate(
 
 /** Drops the records older than the TTL (the delivery loop calls it now and then); returns how many. */
 export async function deleteExpiredKeys(q: Queryable): Promise<number> {
-  const { rowCount } = await q.query(
-    'delete from gateway_sandbox.idempotency_keys where created_at < now() - make_interval(hours => $1)',
-    [IDEMPOTENCY_TTL_HOURS],
-  );
+  const { rowCount } = await q.query('delete from gateway_sandbox.idempotency_keys where created_at < now() - make_interval(hours => $1)', [
+    IDEMPOTENCY_TTL_HOURS,
+  ]);
   return rowCount ?? 0;
 }

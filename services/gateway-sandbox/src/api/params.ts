@@ -13,13 +13,19 @@ export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.i
 
 export const formInt = z.union([
   z.number().int(),
-  z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number),
+  z
+    .string()
+    .regex(/^-?\d+$/, 'must be an integer')
+    .transform(Number),
 ]);
 
 export const formBool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 /** A text field: '' means "none" (the SDK sends '' for null). */
-export const text = z.string().max(5000).transform((v) => (v === '' ? null : v));
+export const text = z
+  .string()
+  .max(5000)
+  .transform((v) => (v === '' ? null : v));
 
 export const id = z.string().min(1).max(255);
 
@@ -27,7 +33,10 @@ export const id = z.string().min(1).max(255);
 export const metadata = z.union([
   z.literal('').transform(() => null),
   z
-    .record(z.string().max(40, 'metadata keys must be at most 40 characters'), z.string().max(500, 'metadata values must be at most 500 characters'))
+    .record(
+      z.string().max(40, 'metadata keys must be at most 40 characters'),
+      z.string().max(500, 'metadata values must be at most 500 characters'),
+    )
     .refine((m) => Object.keys(m).length <= 50, 'metadata can have at most 50 keys'),
 ]);
 

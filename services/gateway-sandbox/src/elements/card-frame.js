@@ -201,7 +201,9 @@
         );
       },
       function () {
-        return { error: { type: 'api_connection_error', message: 'We could not reach the payment gateway. Check your connection and try again.' } };
+        return {
+          error: { type: 'api_connection_error', message: 'We could not reach the payment gateway. Check your connection and try again.' },
+        };
       },
     );
   }
@@ -248,7 +250,12 @@
         send('result', { requestId: data.requestId, result: result });
       };
       if (busy) {
-        send('result', { requestId: data.requestId, result: { error: { type: 'invalid_request_error', code: 'confirmation_in_progress', message: 'A confirmation is already in progress.' } } });
+        send('result', {
+          requestId: data.requestId,
+          result: {
+            error: { type: 'invalid_request_error', code: 'confirmation_in_progress', message: 'A confirmation is already in progress.' },
+          },
+        });
         return;
       }
       busy = true;

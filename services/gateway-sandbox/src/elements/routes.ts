@@ -24,11 +24,7 @@ const CardFrameQuery = z.object({
 });
 
 function asset(reply: FastifyReply, type: string, body: string) {
-  return reply
-    .type(type)
-    .header('cache-control', 'no-cache')
-    .header('x-content-type-options', 'nosniff')
-    .send(body);
+  return reply.type(type).header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff').send(body);
 }
 
 export function elementsRoutes(http: FastifyInstance, opts: { publishableKey: string }): void {
@@ -48,7 +44,10 @@ export function elementsRoutes(http: FastifyInstance, opts: { publishableKey: st
     }
     // Another key than the sandbox's would fail at the first API call; say so now.
     if (query.data.key !== opts.publishableKey) {
-      return reply.code(400).type('text/plain; charset=utf-8').send('Cannot show the card fields: key: not this gateway\'s publishable key.');
+      return reply
+        .code(400)
+        .type('text/plain; charset=utf-8')
+        .send("Cannot show the card fields: key: not this gateway's publishable key.");
     }
     return reply.type('text/html; charset=utf-8').send(cardFramePage(query.data));
   });

@@ -81,7 +81,15 @@ async function createCustomer(tx: Tx, p: z.infer<typeof CreateCustomer>) {
   const { rows } = await tx.q.query<CustomerRow>(
     `insert into gateway_sandbox.customers (id, created, email, name, description, phone, metadata)
      values ($1, $2, $3, $4, $5, $6, $7) returning *`,
-    [newId('cus'), tx.now, p.email ?? null, p.name ?? null, p.description ?? null, p.phone ?? null, JSON.stringify(newMetadata(p.metadata))],
+    [
+      newId('cus'),
+      tx.now,
+      p.email ?? null,
+      p.name ?? null,
+      p.description ?? null,
+      p.phone ?? null,
+      JSON.stringify(newMetadata(p.metadata)),
+    ],
   );
   const customer = renderCustomer(rows[0]!);
   await tx.emit('customer.created', customer);

@@ -75,6 +75,10 @@ export function eventRoutes(http: FastifyInstance, deps: SandboxDeps): void {
       args.push(p.types);
       where.push(`type = any($${args.length})`);
     }
-    return listPage<EventRow>(deps.pool, { table: 'events', columns: EVENT_COLUMNS, kind: 'event', where, args, url: '/v1/events', render: renderEvent }, p);
+    return listPage<EventRow>(
+      deps.pool,
+      { table: 'events', columns: EVENT_COLUMNS, kind: 'event', where, args, url: '/v1/events', render: renderEvent },
+      p,
+    );
   });
 }

@@ -12,7 +12,19 @@ import { expandList, expandObject } from '../api/expand.ts';
 import { clientSecret, newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
 import { equalTo, listPage } from '../api/lists.ts';
-import { expand, formBool, formInt, id, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../api/params.ts';
+import {
+  expand,
+  formBool,
+  formInt,
+  id,
+  listParams,
+  mergeMetadata,
+  metadata,
+  newMetadata,
+  parseParams,
+  RetrieveParams,
+  text,
+} from '../api/params.ts';
 import { rowsById } from '../store/rows.ts';
 import { chargeFailure } from '../domain/test-cards.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
@@ -92,7 +104,17 @@ export async function getPaymentIntent(q: Queryable, piId: string) {
 }
 
 /** Stripe's smallest charge per currency, in minor units (others: 1). */
-const MINIMUM_AMOUNT: Readonly<Record<string, number>> = { usd: 50, eur: 50, cad: 50, aud: 50, chf: 50, nzd: 50, sgd: 50, gbp: 30, jpy: 50 };
+const MINIMUM_AMOUNT: Readonly<Record<string, number>> = {
+  usd: 50,
+  eur: 50,
+  cad: 50,
+  aud: 50,
+  chf: 50,
+  nzd: 50,
+  sgd: 50,
+  gbp: 30,
+  jpy: 50,
+};
 
 const offSession = z.union([formBool, z.enum(['one_off', 'recurring']).transform(() => true)]);
 
@@ -105,7 +127,10 @@ const CreatePaymentIntent = z
       .transform((c) => c.toLowerCase()),
     customer: id.optional(),
     payment_method: id.optional(),
-    payment_method_types: z.array(z.literal('card', { message: 'only card is supported' })).min(1).optional(),
+    payment_method_types: z
+      .array(z.literal('card', { message: 'only card is supported' }))
+      .min(1)
+      .optional(),
     off_session: offSession.optional(),
     confirm: formBool.optional(),
     description: text.optional(),
@@ -114,7 +139,10 @@ const CreatePaymentIntent = z
     capture_method: z.literal('automatic', { message: 'only automatic capture is supported' }).optional(),
     return_url: z.string().optional(),
     error_on_requires_action: formBool.optional(),
-    automatic_payment_methods: z.object({ enabled: formBool, allow_redirects: z.enum(['always', 'never']).optional() }).strict().optional(),
+    automatic_payment_methods: z
+      .object({ enabled: formBool, allow_redirects: z.enum(['always', 'never']).optional() })
+      .strict()
+      .optional(),
     expand,
   })
   .strict();
@@ -268,7 +296,11 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
         deps.log.info('gateway.payment_intent_confirmed', { payment_intent: pi.id, status: confirmed.status });
         return await expandObject(tx.q, confirmed, p.expand);
       } catch (err) {
-        deps.log.info('gateway.payment_intent_confirm_refused', { payment_intent: pi.id, error: (err as Error).name, code: (err as { body?: { code?: string } }).body?.code });
+        deps.log.info('gateway.payment_intent_confirm_refused', {
+          payment_intent: pi.id,
+          error: (err as Error).name,
+          code: (err as { body?: { code?: string } }).body?.code,
+        });
         throw err;
       }
     });
@@ -286,7 +318,11 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
         );
       }
       const canceled = renderPaymentIntent(
-        await paymentIntents.update(tx.q, pi.id, { status: 'canceled', canceled_at: String(tx.now), cancellation_reason: p.cancellation_reason ?? null }),
+        await paymentIntents.update(tx.q, pi.id, {
+          status: 'canceled',
+          canceled_at: String(tx.now),
+          cancellation_reason: p.cancellation_reason ?? null,
+        }),
       );
       await tx.emit('payment_intent.canceled', canceled);
       return expandObject(tx.q, canceled, p.expand);
@@ -297,7 +333,13 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
     const p = parseParams(ListPaymentIntents, req.query);
     const page = await listPage<PaymentIntentRow>(
       deps.pool,
-      { table: 'payment_intents', kind: 'payment_intent', ...equalTo({ customer: p.customer }), url: '/v1/payment_intents', render: renderPaymentIntent },
+      {
+        table: 'payment_intents',
+        kind: 'payment_intent',
+        ...equalTo({ customer: p.customer }),
+        url: '/v1/payment_intents',
+        render: renderPaymentIntent,
+      },
       p,
     );
     return expandList(deps.pool, page, p.expand);

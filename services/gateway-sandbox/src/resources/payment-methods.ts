@@ -81,10 +81,7 @@ export async function getPaymentMethod(q: Queryable, pmId: string) {
   return row && renderPaymentMethod(row);
 }
 
-const Address = z
-  .object({ city: text, country: text, line1: text, line2: text, postal_code: text, state: text })
-  .partial()
-  .strict();
+const Address = z.object({ city: text, country: text, line1: text, line2: text, postal_code: text, state: text }).partial().strict();
 
 const BillingDetailsParams = z
   .object({ address: Address.optional(), email: text.optional(), name: text.optional(), phone: text.optional() })
@@ -93,9 +90,7 @@ const BillingDetailsParams = z
 const CreatePaymentMethod = z
   .object({
     type: z.literal('card', { message: 'only card is supported' }),
-    card: z
-      .object({ number: z.string().max(40), exp_month: formInt, exp_year: formInt, cvc: z.string().max(10).optional() })
-      .strict(),
+    card: z.object({ number: z.string().max(40), exp_month: formInt, exp_year: formInt, cvc: z.string().max(10).optional() }).strict(),
     billing_details: BillingDetailsParams.optional(),
     metadata: metadata.optional(),
     expand,
@@ -225,10 +220,10 @@ async function detach(tx: Tx, pmId: string) {
   if (pm.customer === null) {
     throw invalidRequest('The payment method you provided is not attached to a customer so detachment is impossible.');
   }
-  await tx.q.query(
-    'update gateway_sandbox.customers set default_payment_method = null where id = $1 and default_payment_method = $2',
-    [pm.customer, pm.id],
-  );
+  await tx.q.query('update gateway_sandbox.customers set default_payment_method = null where id = $1 and default_payment_method = $2', [
+    pm.customer,
+    pm.id,
+  ]);
   const detached = renderPaymentMethod(await paymentMethods.update(tx.q, pm.id, { customer: null }));
   await tx.emit('payment_method.detached', detached, { customer: pm.customer });
   return detached;
@@ -259,7 +254,13 @@ export function paymentMethodRoutes(http: FastifyInstance, deps: SandboxDeps): v
     const p = parseParams(ListPaymentMethods, req.query);
     const page = await listPage<PaymentMethodRow>(
       deps.pool,
-      { table: 'payment_methods', kind: 'PaymentMethod', ...equalTo({ customer: p.customer }), url: '/v1/payment_methods', render: renderPaymentMethod },
+      {
+        table: 'payment_methods',
+        kind: 'PaymentMethod',
+        ...equalTo({ customer: p.customer }),
+        url: '/v1/payment_methods',
+        render: renderPaymentMethod,
+      },
       p,
     );
     return expandList(deps.pool, page, p.expand);

@@ -33,7 +33,10 @@ function renderRefund(r: RefundRow) {
     charge: r.charge,
     created: Number(r.created),
     currency: r.currency,
-    destination_details: { card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' }, type: 'card' },
+    destination_details: {
+      card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' },
+      type: 'card',
+    },
     metadata: r.metadata,
     payment_intent: r.payment_intent,
     reason: r.reason,
@@ -69,7 +72,10 @@ async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
   if (p.payment_intent !== undefined) {
     const pi = await paymentIntents.require(tx.q, p.payment_intent, 'payment_intent');
     if (pi.status !== 'succeeded' || pi.latest_charge === null) {
-      throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, { param: 'payment_intent', code: 'charge_not_refundable' });
+      throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, {
+        param: 'payment_intent',
+        code: 'charge_not_refundable',
+      });
     }
     if (chargeId !== undefined && chargeId !== pi.latest_charge) {
       throw invalidRequest('The charge does not belong to this PaymentIntent.', { param: 'charge' });
@@ -77,11 +83,16 @@ async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
     chargeId = pi.latest_charge;
   }
   if (chargeId === undefined) {
-    throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' });
+    throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', {
+      code: 'parameter_missing',
+    });
   }
   const charge = await charges.require(tx.q, chargeId, p.payment_intent === undefined ? 'charge' : 'payment_intent', true);
   if (charge.status !== 'succeeded') {
-    throw invalidRequest(`Charge ${charge.id} has not succeeded and cannot be refunded.`, { code: 'charge_not_refundable', param: 'charge' });
+    throw invalidRequest(`Charge ${charge.id} has not succeeded and cannot be refunded.`, {
+      code: 'charge_not_refundable',
+      param: 'charge',
+    });
   }
   const remaining = Number(charge.amount) - Number(charge.amount_refunded);
   if (remaining === 0) throw invalidRequest(`Charge ${charge.id} has already been refunded.`, { code: 'charge_already_refunded' });
@@ -96,7 +107,16 @@ async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
   const { rows } = await tx.q.query<RefundRow>(
     `insert into gateway_sandbox.refunds (id, created, amount, currency, charge, payment_intent, reason, metadata)
      values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
-    [newId('re'), tx.now, amount, charge.currency, charge.id, charge.payment_intent, p.reason ?? null, JSON.stringify(newMetadata(p.metadata))],
+    [
+      newId('re'),
+      tx.now,
+      amount,
+      charge.currency,
+      charge.id,
+      charge.payment_intent,
+      p.reason ?? null,
+      JSON.stringify(newMetadata(p.metadata)),
+    ],
   );
   const updated = await tx.q.query<ChargeRow>(
     'update gateway_sandbox.charges set amount_refunded = amount_refunded + $2 where id = $1 returning *',

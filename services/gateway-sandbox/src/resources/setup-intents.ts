@@ -74,13 +74,19 @@ const CreateSetupIntent = z
   .object({
     customer: id.optional(),
     payment_method: id.optional(),
-    payment_method_types: z.array(z.literal('card', { message: 'only card is supported' })).min(1).optional(),
+    payment_method_types: z
+      .array(z.literal('card', { message: 'only card is supported' }))
+      .min(1)
+      .optional(),
     usage: z.enum(['on_session', 'off_session']).optional(),
     confirm: formBool.optional(),
     description: text.optional(),
     metadata: metadata.optional(),
     return_url: z.string().optional(),
-    automatic_payment_methods: z.object({ enabled: formBool, allow_redirects: z.enum(['always', 'never']).optional() }).strict().optional(),
+    automatic_payment_methods: z
+      .object({ enabled: formBool, allow_redirects: z.enum(['always', 'never']).optional() })
+      .strict()
+      .optional(),
     expand,
   })
   .strict();
@@ -130,7 +136,9 @@ async function confirmSetupIntent(tx: Tx, si: SetupIntentRow, paymentMethodId: s
     throw cardError(failure, { payment_method: pmObject, setup_intent: failed });
   }
   if (si.customer !== null && pm.customer === null) await attachToCustomer(tx, pm, si.customer);
-  const succeeded = renderSetupIntent(await setupIntents.update(tx.q, si.id, { status: 'succeeded', payment_method: pm.id, last_setup_error: null }));
+  const succeeded = renderSetupIntent(
+    await setupIntents.update(tx.q, si.id, { status: 'succeeded', payment_method: pm.id, last_setup_error: null }),
+  );
   await tx.emit('setup_intent.succeeded', succeeded);
   return succeeded;
 }

@@ -125,7 +125,14 @@ export function webhookEndpointRoutes(http: FastifyInstance, deps: SandboxDeps):
     const p = parseParams(z.object(listParams).strict(), req.query);
     return listPage<WebhookEndpointRow>(
       deps.pool,
-      { table: 'webhook_endpoints', kind: 'webhook endpoint', where: [], args: [], url: '/v1/webhook_endpoints', render: (r) => renderWebhookEndpoint(r) },
+      {
+        table: 'webhook_endpoints',
+        kind: 'webhook endpoint',
+        where: [],
+        args: [],
+        url: '/v1/webhook_endpoints',
+        render: (r) => renderWebhookEndpoint(r),
+      },
       p,
     );
   });

@@ -6,7 +6,7 @@
 // base × 2^(attempts−1), at most `maxDelayMs`, then is retried.
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
-import type { Logger } from '@vault/runtime';
+import { startLoop, type Logger } from '@vault/runtime';
 import { deleteExpiredKeys } from '../api/idempotency.ts';
 import { getEvent } from '../resources/events.ts';
 import { signatureHeader } from './sign.ts';
@@ -51,8 +51,6 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
   const batchSize = opts.batchSize ?? 20;
   const { pool, log } = opts;
   let stopped = false;
-  let wakeUp: (() => void) | undefined;
-  let woken = false;
   let lastCleanup = 0;
   // Stopping aborts POSTs in flight; their rows roll back and are sent again later.
   const stopping = new AbortController();
@@ -80,45 +78,55 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
 
   /** One pass: delivers what is due; returns how many rows it tried. */
   async function runOnce(): Promise<number> {
-    return withTransaction(pool, async (client) => {
-      const { rows } = await client.query<Due>(
-        `select d.event_id, d.endpoint_id, d.attempts, w.url, w.secret
+    return withTransaction(
+      pool,
+      async (client) => {
+        const { rows } = await client.query<Due>(
+          `select d.event_id, d.endpoint_id, d.attempts, w.url, w.secret
            from gateway_sandbox.deliveries d join gateway_sandbox.webhook_endpoints w on w.id = d.endpoint_id
           where d.delivered_at is null and d.next_attempt_at <= now() and w.status = 'enabled'
           order by d.next_attempt_at
           limit $1
           for update of d skip locked`,
-        [batchSize],
-      );
-      await Promise.all(
-        rows.map(async (due) => {
-          const body = JSON.stringify((await getEvent(client, due.event_id))!, null, 2);
-          const started = Date.now();
-          const { status, error } = await post(due, body);
-          const attempt = due.attempts + 1;
-          const fields = { event_id: due.event_id, endpoint: due.endpoint_id, status: status ?? 'none', attempt, 'measure#gateway.webhook_ms': Date.now() - started };
-          if (status !== null && status >= 200 && status < 300) {
-            await client.query(
-              `update gateway_sandbox.deliveries set attempts = $3, delivered_at = now(), last_status = $4, last_error = null
+          [batchSize],
+        );
+        await Promise.all(
+          rows.map(async (due) => {
+            const body = JSON.stringify((await getEvent(client, due.event_id))!, null, 2);
+            const started = Date.now();
+            const { status, error } = await post(due, body);
+            const attempt = due.attempts + 1;
+            const fields = {
+              event_id: due.event_id,
+              endpoint: due.endpoint_id,
+              status: status ?? 'none',
+              attempt,
+              'measure#gateway.webhook_ms': Date.now() - started,
+            };
+            if (status !== null && status >= 200 && status < 300) {
+              await client.query(
+                `update gateway_sandbox.deliveries set attempts = $3, delivered_at = now(), last_status = $4, last_error = null
                 where event_id = $1 and endpoint_id = $2`,
-              [due.event_id, due.endpoint_id, attempt, status],
-            );
-            log.info('gateway.webhook_delivered', fields);
-          } else {
-            const delay = retryDelayMs(attempt, baseMs, maxMs);
-            await client.query(
-              `update gateway_sandbox.deliveries
+                [due.event_id, due.endpoint_id, attempt, status],
+              );
+              log.info('gateway.webhook_delivered', fields);
+            } else {
+              const delay = retryDelayMs(attempt, baseMs, maxMs);
+              await client.query(
+                `update gateway_sandbox.deliveries
                   set attempts = $3, last_status = $4, last_error = $5, next_attempt_at = now() + make_interval(secs => $6)
                 where event_id = $1 and endpoint_id = $2`,
-              [due.event_id, due.endpoint_id, attempt, status, error, delay / 1000],
-            );
-            log.warn('gateway.webhook_failed', { ...fields, error: error ?? undefined, retry_in_ms: delay });
-          }
-        }),
-      );
-      if (stopped) throw new Error('stopping: deliveries in flight are rolled back');
-      return rows.length;
-    }, { log, name: 'sandbox.deliver' });
+                [due.event_id, due.endpoint_id, attempt, status, error, delay / 1000],
+              );
+              log.warn('gateway.webhook_failed', { ...fields, error: error ?? undefined, retry_in_ms: delay });
+            }
+          }),
+        );
+        if (stopped) throw new Error('stopping: deliveries in flight are rolled back');
+        return rows.length;
+      },
+      { log, name: 'sandbox.deliver' },
+    );
   }
 
   /** Expired idempotency records are dropped, at most once a minute. */
@@ -129,42 +137,22 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
     if (expired) log.count('gateway.idempotency_keys_expired', expired);
   }
 
-  const done = (async () => {
-    while (!stopped) {
-      try {
-        await cleanup();
-        const tried = await runOnce();
-        if (tried === batchSize) continue;
-      } catch (err) {
-        if (!stopped) log.error('gateway.delivery_failed', err);
-      }
-      if (stopped) break;
-      if (woken) {
-        woken = false;
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wakeUp = undefined;
-      woken = false;
-    }
-  })();
+  const loop = startLoop({
+    everyMs: pollMs,
+    async tick() {
+      await cleanup();
+      // A full batch: more may be waiting, so go on at once.
+      return (await runOnce()) === batchSize;
+    },
+    onError: (err) => log.error('gateway.delivery_failed', err),
+  });
 
   return {
-    wake() {
-      woken = true;
-      wakeUp?.();
-    },
+    wake: () => loop.wake(),
     async stop() {
       stopped = true;
       stopping.abort();
-      wakeUp?.();
-      await done;
+      await loop.stop();
     },
   };
 }

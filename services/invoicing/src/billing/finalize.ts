@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import type { DateTime } from 'luxon';
 import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
 import type { PriceBook } from '@vault/contracts';

@@ -67,8 +67,12 @@ export async function finalizedInvoices(db: Db, accountId: string): Promise<Invo
   return withLines(db, rows);
 }
 
-export async function finalizedInvoice(db: Db, where: { id: string } | { accountId: string; period: string }): Promise<Invoice | undefined> {
-  const [condition, values] = 'id' in where ? ['id = $1', [where.id]] : ['account_id = $1 and period = $2', [where.accountId, where.period]];
+export async function finalizedInvoice(
+  db: Db,
+  where: { id: string } | { accountId: string; period: string },
+): Promise<Invoice | undefined> {
+  const [condition, values] =
+    'id' in where ? ['id = $1', [where.id]] : ['account_id = $1 and period = $2', [where.accountId, where.period]];
   const { rows } = await db.query<InvoiceRow>(`select ${INVOICE_COLUMNS} from invoicing.invoices where ${condition}`, values);
   return (await withLines(db, rows))[0];
 }

@@ -120,7 +120,13 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card }: Candidate
   if (after.invoiceStatus === 'past_due') report.pastDue++;
 }
 
-function logAttempt(log: Logger, invoiceId: string, decision: Extract<Decision, { do: 'attempt' }>, answer: Answer, step: 'create' | 'confirm') {
+function logAttempt(
+  log: Logger,
+  invoiceId: string,
+  decision: Extract<Decision, { do: 'attempt' }>,
+  answer: Answer,
+  step: 'create' | 'confirm',
+) {
   const fields = {
     invoice_id: invoiceId,
     attempt: decision.attempt,

@@ -24,7 +24,10 @@ export interface RecordedInvoice {
 
 export type PaymentVerdict =
   | { pays: true }
-  | { pays: false; reason: 'unknown_invoice' | 'no_payment_intent_recorded' | 'not_its_payment_intent' | 'currency_mismatch' | 'amount_mismatch' };
+  | {
+      pays: false;
+      reason: 'unknown_invoice' | 'no_payment_intent_recorded' | 'not_its_payment_intent' | 'currency_mismatch' | 'amount_mismatch';
+    };
 
 /**
  * A payment pays the invoice only when it is the PaymentIntent charging

@@ -119,12 +119,7 @@ export async function lockInvoiceForPayment(client: pg.PoolClient, invoiceId: st
  * invoice is never changed again: a webhook may have marked it paid
  * meanwhile, and paid is absorbing.
  */
-export async function saveCharge(
-  db: ChargeDb,
-  invoiceId: string,
-  charge: ChargeRow,
-  invoiceStatus?: 'paid' | 'past_due',
-): Promise<void> {
+export async function saveCharge(db: ChargeDb, invoiceId: string, charge: ChargeRow, invoiceStatus?: 'paid' | 'past_due'): Promise<void> {
   await withTransaction(
     db.pool,
     async (client) => {
@@ -188,10 +183,10 @@ export async function markInvoicePaid(client: pg.PoolClient, invoiceId: string, 
  * it already was (a redelivery or a replay).
  */
 export async function recordEvent(client: pg.PoolClient, event: { id: string; type: string }): Promise<boolean> {
-  const { rowCount } = await client.query(
-    'insert into invoicing.gateway_events (id, type) values ($1, $2) on conflict (id) do nothing',
-    [event.id, event.type],
-  );
+  const { rowCount } = await client.query('insert into invoicing.gateway_events (id, type) values ($1, $2) on conflict (id) do nothing', [
+    event.id,
+    event.type,
+  ]);
   return (rowCount ?? 0) > 0;
 }
 
@@ -204,7 +199,10 @@ export interface StoredEndpoint {
 
 /** The endpoint row for `url`, written with `key` if there is none: the key of its registration. */
 export async function endpointFor(pool: pg.Pool, url: string, key: string): Promise<StoredEndpoint> {
-  await pool.query('insert into invoicing.webhook_endpoints (url, idempotency_key) values ($1, $2) on conflict (url) do nothing', [url, key]);
+  await pool.query('insert into invoicing.webhook_endpoints (url, idempotency_key) values ($1, $2) on conflict (url) do nothing', [
+    url,
+    key,
+  ]);
   const { rows } = await pool.query<{ url: string; idempotency_key: string; endpoint_id: string | null; secret: string | null }>(
     'select url, idempotency_key, endpoint_id, secret from invoicing.webhook_endpoints where url = $1',
     [url],
@@ -214,10 +212,11 @@ export async function endpointFor(pool: pg.Pool, url: string, key: string): Prom
 }
 
 export async function saveEndpoint(pool: pg.Pool, url: string, endpoint: { id: string; secret: string }): Promise<void> {
-  await pool.query(
-    'update invoicing.webhook_endpoints set endpoint_id = $2, secret = $3, registered_at = now() where url = $1',
-    [url, endpoint.id, endpoint.secret],
-  );
+  await pool.query('update invoicing.webhook_endpoints set endpoint_id = $2, secret = $3, registered_at = now() where url = $1', [
+    url,
+    endpoint.id,
+    endpoint.secret,
+  ]);
 }
 
 /** Forgets an endpoint the gateway no longer knows, so the next registration makes a new one. */

@@ -20,7 +20,9 @@ export function parseExportArgs(args: string[]): ExportRequest {
   }
   const [kind, ...extra] = parsed.positionals;
   if (kind === undefined || !isExportKind(kind)) {
-    throw new CliUsageError(`export: ${kind === undefined ? 'which export?' : `unknown export ${kind}`}; exports: ${EXPORT_KINDS.join(', ')}`);
+    throw new CliUsageError(
+      `export: ${kind === undefined ? 'which export?' : `unknown export ${kind}`}; exports: ${EXPORT_KINDS.join(', ')}`,
+    );
   }
   if (extra.length > 0) throw new CliUsageError(`export: unexpected argument ${extra[0]}`);
   return { kind, period: periodOption('export', parsed.values.period) };

@@ -19,7 +19,8 @@ export function parseTokenArgs(args: string[]): TokenGrant {
     throw new CliUsageError(`token: ${(err as Error).message}`);
   }
   const [action, ...extra] = parsed.positionals;
-  if (action !== 'create') throw new CliUsageError(`token: ${action === undefined ? 'what to do? only' : `unknown action ${action}; only`} create`);
+  if (action !== 'create')
+    throw new CliUsageError(`token: ${action === undefined ? 'what to do? only' : `unknown action ${action}; only`} create`);
   if (extra.length > 0) throw new CliUsageError(`token: unexpected argument ${extra[0]}`);
   const { account, finance } = parsed.values;
   if ((account === undefined) === (finance === undefined)) {

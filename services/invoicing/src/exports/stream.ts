@@ -49,7 +49,9 @@ export async function* exportCsv(
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const kinds: FieldKind[] = table.columns.map((c) => c.kind);
-  const summed = table.columns.flatMap((c, i) => (c.sumDecimals === undefined ? [] : [{ index: i, name: c.name, decimals: c.sumDecimals }]));
+  const summed = table.columns.flatMap((c, i) =>
+    c.sumDecimals === undefined ? [] : [{ index: i, name: c.name, decimals: c.sumDecimals }],
+  );
   const sums: Decimal[] = summed.map(() => new Money(0));
   let rows = 0;
 
@@ -63,7 +65,9 @@ export async function* exportCsv(
   try {
     await client.query('begin read only');
     open = true;
-    await client.query(`set local idle_in_transaction_session_timeout = ${Math.max(1, Math.round(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS))}`);
+    await client.query(
+      `set local idle_in_transaction_session_timeout = ${Math.max(1, Math.round(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS))}`,
+    );
     await client.query({ text: `declare export_rows no scroll cursor for ${table.sql}`, values: [period] });
     yield csvRecord(
       table.columns.map((c) => c.name),
@@ -97,7 +101,10 @@ export async function* exportCsv(
     });
     const summary: ExportSummary = { kind, period, rows, total: written[table.totalColumn]!, sums: written };
     opts.onDone?.(summary);
-    yield csvRecord(control, kinds.map(() => 'value'));
+    yield csvRecord(
+      control,
+      kinds.map(() => 'value'),
+    );
     return summary;
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err));

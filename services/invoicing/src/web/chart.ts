@@ -32,6 +32,7 @@ const scale = (c: bigint, max: bigint, span: number) => (max <= 0n || c <= 0n ? 
 export function usageChart(days: readonly UsageDay[], currency: string, label: string, slots = days.length): Html {
   if (days.length === 0) return html`<p class="muted">No usage yet in ${label}.</p>`;
   const values = days.map((d) => cents(d.amount));
+  // biome-ignore lint/complexity/useMathMinMax: the values are bigint cents, which Math.max does not take
   const max = values.reduce((m, v) => (v > m ? v : m), 0n);
   const plotW = WIDTH - PAD.left - PAD.right;
   const plotH = HEIGHT - PAD.top - PAD.bottom;
@@ -57,9 +58,11 @@ export function usageChart(days: readonly UsageDay[], currency: string, label: s
 <desc id="usage-chart-desc">${days.length} days from ${days[0]!.day} to ${days[days.length - 1]!.day}; highest day ${maxLabel}; ${totalText} in all before the monthly cap.</desc>
 <line class="axis" x1="${PAD.left}" y1="${baseline}" x2="${WIDTH - PAD.right}" y2="${baseline}"/>
 <line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${baseline}"/>
-${max > 0n
+${
+  max > 0n
     ? html`<text x="${PAD.left - 6}" y="${PAD.top + 4}" text-anchor="end">${maxLabel}</text>`
-    : html`<text x="${PAD.left + plotW / 2}" y="${PAD.top + plotH / 2}" text-anchor="middle">No priced usage so far</text>`}
+    : html`<text x="${PAD.left + plotW / 2}" y="${PAD.top + plotH / 2}" text-anchor="middle">No priced usage so far</text>`
+}
 <text x="${PAD.left - 6}" y="${baseline + 4}" text-anchor="end">${money('0.00', currency)}</text>
 ${bars}
 ${ticks}

@@ -13,14 +13,7 @@ import { parsePeriod, previousPeriod } from '../domain/period.ts';
 import { CONTENT_SECURITY_POLICY } from './html.ts';
 import { invoicePage } from './pages/invoice.ts';
 import { invoiceListPage } from './pages/invoices.ts';
-import {
-  badRequestPage,
-  errorPage,
-  noticePage,
-  notFoundPage,
-  signedOutPage,
-  signInRefusedPage,
-} from './pages/notice.ts';
+import { badRequestPage, errorPage, noticePage, notFoundPage, signedOutPage, signInRefusedPage } from './pages/notice.ts';
 import { usagePage } from './pages/usage.ts';
 
 const SignInQuery = z.object({ token: z.string().min(1).max(512) });
@@ -63,7 +56,11 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     web.get('/signin', async (req, reply) => {
       const query = SignInQuery.safeParse(req.query);
       if (!query.success) {
-        return page(reply, 400, noticePage('Cannot sign in', html`<p>This sign-in link has no token.</p><p><a href="/">How to sign in</a></p>`));
+        return page(
+          reply,
+          400,
+          noticePage('Cannot sign in', html`<p>This sign-in link has no token.</p><p><a href="/">How to sign in</a></p>`),
+        );
       }
       const principal = await verify(query.data.token);
       if (principal?.kind !== 'account') {
@@ -82,7 +79,11 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       return page(
         reply,
         200,
-        noticePage('Sign out', html`<form method="post" action="/signout"><button type="submit">Sign out of ${account}</button></form>`, account),
+        noticePage(
+          'Sign out',
+          html`<form method="post" action="/signout"><button type="submit">Sign out of ${account}</button></form>`,
+          account,
+        ),
       );
     });
 
@@ -113,7 +114,9 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       if (account === undefined) return reply;
       const query = parseQuery(PeriodQuery, req.query);
       if (!query.success) {
-        const why = queryError(query.error).fields.map((f) => `${f.field || 'query'}: ${f.message}`).join('; ');
+        const why = queryError(query.error)
+          .fields.map((f) => `${f.field || 'query'}: ${f.message}`)
+          .join('; ');
         return page(reply, 400, badRequestPage(`Invalid address: ${why}.`, account));
       }
       const current = billing.currentPeriod();

@@ -24,8 +24,14 @@ export interface BatchResult {
 export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<BatchResult> {
   const rejecting = [...input.invalid];
   let duplicates = 0;
-  await lockSubjects(client, input.valid.map((v) => v.event.subject));
-  const stored = await storedHashes(client, input.valid.map((v) => v.event));
+  await lockSubjects(
+    client,
+    input.valid.map((v) => v.event.subject),
+  );
+  const stored = await storedHashes(
+    client,
+    input.valid.map((v) => v.event),
+  );
   // The first new event of a key in this batch stands for its later copies.
   const firstOfBatch = new Map<string, string>();
   const toInsert: ValidInput[] = [];
@@ -45,7 +51,10 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
     }
   }
   // In key order: two batches inserting the same reused ids wait for each other in one order, never crossed.
-  await insertEvents(client, [...toInsert].sort((a, b) => compare(eventKey(a.event), eventKey(b.event))));
+  await insertEvents(
+    client,
+    [...toInsert].sort((a, b) => compare(eventKey(a.event), eventKey(b.event))),
+  );
   const subjects = [...new Set(toInsert.map((i) => i.event.subject))];
   await deriveUsage(client, subjects);
 

@@ -70,7 +70,10 @@ async function applyRefusing(client: pg.PoolClient, judged: Judged): Promise<Bat
   }
   // The rollback released the subject locks: take them all again, sorted, before
   // the events one by one would take them in arrival order.
-  await lockSubjects(client, judged.valid.map((v) => v.event.subject));
+  await lockSubjects(
+    client,
+    judged.valid.map((v) => v.event.subject),
+  );
   const total: BatchResult = { applied: 0, duplicates: 0, rejected: [], subjects: 0 };
   const refused: InvalidInput[] = [];
   for (const item of judged.valid) {

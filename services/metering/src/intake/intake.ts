@@ -35,7 +35,10 @@ export async function assess(
   nowMs = Date.now(),
 ): Promise<Assessment> {
   const judged = lines.map((line) => ({ line, ...judgeOne(line, nowMs) }));
-  const stored = await storedHashes(pool, judged.flatMap((j) => (j.valid ? [j.valid.event] : [])));
+  const stored = await storedHashes(
+    pool,
+    judged.flatMap((j) => (j.valid ? [j.valid.event] : [])),
+  );
   const report: IntakeReport = { accepted: 0, duplicates: 0, rejected: [] };
   const messages: OutgoingMessage[] = [];
   for (const { line, valid: v, invalid } of judged) {
@@ -64,11 +67,7 @@ export async function assess(
  * a duplicate is counted there). The report is `assess`'s; it resolves once
  * the publish is durable.
  */
-export async function intake(
-  deps: IntakeDeps,
-  lines: IntakeLine[],
-  seen: Map<string, string> = new Map(),
-): Promise<IntakeReport> {
+export async function intake(deps: IntakeDeps, lines: IntakeLine[], seen: Map<string, string> = new Map()): Promise<IntakeReport> {
   const { report, messages } = await assess(deps.pool, lines, seen);
   await deps.bus.publish(deps.topic, messages);
   return report;

@@ -16,13 +16,18 @@ const HOW_TO_SIGN_IN = html`<p>To put a payment card on file, open your sign-in 
 export const signedOutPage = () => noticePage('Sign in to The Vault', HOW_TO_SIGN_IN);
 
 export const signInRefusedPage = () =>
-  noticePage('Cannot sign in', html`<p>This sign-in link is not valid: its token is unknown, mistyped, or not an account's token.</p>${HOW_TO_SIGN_IN}`);
+  noticePage(
+    'Cannot sign in',
+    html`<p>This sign-in link is not valid: its token is unknown, mistyped, or not an account's token.</p>${HOW_TO_SIGN_IN}`,
+  );
 
-export const signInWithoutTokenPage = () =>
-  noticePage('Cannot sign in', html`<p>This sign-in link has no token.</p>${HOW_TO_SIGN_IN}`);
+export const signInWithoutTokenPage = () => noticePage('Cannot sign in', html`<p>This sign-in link has no token.</p>${HOW_TO_SIGN_IN}`);
 
 export const signInUnavailablePage = () =>
-  noticePage('Sign-in is not available', html`<p>Sign-in links cannot be checked right now: the invoicing service has not set up its tokens in this database yet.</p><p>Please try again later.</p>`);
+  noticePage(
+    'Sign-in is not available',
+    html`<p>Sign-in links cannot be checked right now: the invoicing service has not set up its tokens in this database yet.</p><p>Please try again later.</p>`,
+  );
 
 export const forbiddenPage = () =>
   noticePage(
@@ -35,8 +40,7 @@ export const notFoundPage = () => noticePage('Not found', html`<p>There is no su
 export const badRequestPage = (message: string) =>
   noticePage('Bad request', html`<p>${message}</p><p><a href="/card">Your payment card</a></p>`);
 
-export const errorPage = () =>
-  noticePage('Something went wrong', html`<p>The page could not be shown. Please try again in a moment.</p>`);
+export const errorPage = () => noticePage('Something went wrong', html`<p>The page could not be shown. Please try again in a moment.</p>`);
 
 export const signOutPage = (accountId: string, csrf: string) =>
   noticePage(

@@ -17,9 +17,7 @@ function groupByApp(lines: readonly InvoiceLine[]): [string, InvoiceLine[]][] {
 }
 
 function lineRow(line: InvoiceLine, currency: string): Html {
-  const adjusts = line.adjusts
-    ? html`<span class="tag" data-adjusts="${line.adjusts}">adjusts ${monthName(line.adjusts)}</span>`
-    : '';
+  const adjusts = line.adjusts ? html`<span class="tag" data-adjusts="${line.adjusts}">adjusts ${monthName(line.adjusts)}</span>` : '';
   return html`<tr class="line line-${line.kind}">
 <td>${line.description}${adjusts}</td>
 <td class="num">${line.quantity}</td>
@@ -49,5 +47,4 @@ export function linesByApp(invoice: Invoice): Html {
 }
 
 /** "draft", "finalized", "paid", "past due" as a coloured tag. */
-export const statusTag = (status: Invoice['status']) =>
-  html`<span class="tag status-${status}">${status.replace('_', ' ')}</span>`;
+export const statusTag = (status: Invoice['status']) => html`<span class="tag status-${status}">${status.replace('_', ' ')}</span>`;

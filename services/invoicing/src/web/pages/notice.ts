@@ -30,5 +30,4 @@ export const notFoundPage = (accountId?: string) =>
 export const badRequestPage = (message: string, accountId?: string) =>
   noticePage('Bad request', html`<p>${message}</p><p><a href="/invoices">Your invoices</a></p>`, accountId);
 
-export const errorPage = () =>
-  noticePage('Something went wrong', html`<p>The page could not be shown. Please try again in a moment.</p>`);
+export const errorPage = () => noticePage('Something went wrong', html`<p>The page could not be shown. Please try again in a moment.</p>`);

@@ -39,9 +39,10 @@ export function usagePage(view: UsageView): Html {
   const { draft } = view;
   const month = monthName(draft.period);
   const heading = view.isCurrent ? `Current usage — ${month}` : `Usage — ${month}`;
-  const finalized = draft.status !== 'draft'
-    ? html`<p>This month is invoiced: <a href="/invoices/${encodeURIComponent(draft.id)}">invoice ${draft.number}</a>.</p>`
-    : '';
+  const finalized =
+    draft.status !== 'draft'
+      ? html`<p>This month is invoiced: <a href="/invoices/${encodeURIComponent(draft.id)}">invoice ${draft.number}</a>.</p>`
+      : '';
   const projection = view.projection
     ? html`<p class="projection">Projected at month end: <strong data-projection="${view.projection.total}">${money(view.projection.total, view.projection.currency)}</strong>
 <span class="muted">if everything running now keeps running</span></p>`
