@@ -32,12 +32,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { migrate } from '@vault/db';
-import { gatewayClient, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY } from '@vault/gateway';
-import { bootToExit, eventually, freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import { gatewayClient } from '@vault/gateway';
+import {
+  bootToExit,
+  eventually,
+  freePort,
+  freshDatabase,
+  startService,
+  type RunningService,
+  type TestDatabase,
+  TEST_GATEWAY_SECRET_KEY,
+  TEST_GATEWAY_PUBLISHABLE_KEY,
+} from '@vault/testkit';
 import { insertInvoice } from './charging-harness.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const ADMIN = 'bad-input-admin-token';
+const ADMIN = 'bad-input-admin-token-0123456789abcdef';
 const WEBHOOK_SECRET = 'whsec_bad_input_test';
 const admin = { authorization: `Bearer ${ADMIN}` };
 
@@ -63,8 +73,8 @@ before(async () => {
     CC_FORMS_PORT: String(await freePort()),
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_URL: `http://localhost:${gatewayPort}`,
-    GATEWAY_SECRET_KEY: SANDBOX_SECRET_KEY,
-    GATEWAY_PUBLISHABLE_KEY: SANDBOX_PUBLISHABLE_KEY,
+    GATEWAY_SECRET_KEY: TEST_GATEWAY_SECRET_KEY,
+    GATEWAY_PUBLISHABLE_KEY: TEST_GATEWAY_PUBLISHABLE_KEY,
     // Deliveries are verified with this secret; invoicing registers no endpoint.
     GATEWAY_WEBHOOK_SECRET: WEBHOOK_SECRET,
   };
@@ -279,12 +289,30 @@ describe('cc-forms: card bodies that are not what the form sends (with a valid s
   let csrf: string;
 
   before(async () => {
-    const token = `vt_acct_${randomBytes(24).toString('base64url')}`;
-    await db.pool.query(`insert into invoicing.tokens (hash, kind, account_id) values ($1, 'account', $2)`, [
-      createHash('sha256').update(token).digest('hex'),
+    // An account token and a sign-in link issued with it, as `vault token create --account` stores them.
+    const tokenId = `tok_${randomBytes(8).toString('hex')}`;
+    await db.pool.query(`insert into invoicing.tokens (id, hash, kind, account_id) values ($1, $2, 'account', $3)`, [
+      tokenId,
+      createHash('sha256')
+        .update(`vt_acct_${randomBytes(24).toString('base64url')}`)
+        .digest('hex'),
       ACCOUNT,
     ]);
-    const signIn = await fetch(`${ccForms.url}/signin?token=${token}`, { redirect: 'manual' });
+    const link = `vl_${randomBytes(32).toString('base64url')}`;
+    await db.pool.query(
+      `insert into invoicing.sign_in_links (hash, account_id, token_id, expires_at) values ($1, $2, $3, now() + interval '15 minutes')`,
+      [createHash('sha256').update(link).digest('hex'), ACCOUNT, tokenId],
+    );
+    // Opened, then confirmed with the page's form (its field and this browser's sign-in cookie).
+    const opened = await fetch(`${ccForms.url}/signin?link=${link}`, { redirect: 'manual' });
+    const formCookie = /vault_card_session_signin=[^;]+/.exec(opened.headers.get('set-cookie') ?? '')?.[0] ?? '';
+    const formCsrf = /<form method="post" action="\/signin">[\s\S]*?name="_csrf" value="([^"]+)"/.exec(await opened.text())?.[1] ?? '';
+    const signIn = await fetch(`${ccForms.url}/signin`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: formCookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ link, _csrf: formCsrf }).toString(),
+    });
     cookie = /vault_card_session=[^;]+/.exec(signIn.headers.get('set-cookie') ?? '')?.[0] ?? '';
     assert.ok(cookie, 'signed in');
     const page = await (await fetch(`${ccForms.url}/card`, { headers: { cookie } })).text();
@@ -330,8 +358,8 @@ describe('cc-forms: card bodies that are not what the form sends (with a valid s
     assertNoServerError(ccForms);
   });
 
-  test('a sign-in link whose token is too long or given twice is a 400 page, and opens no session', async () => {
-    for (const query of [`?token=${'x'.repeat(600)}`, '?token=a&token=b']) {
+  test('a sign-in link that is too long or given twice is a 400 page, and opens no session', async () => {
+    for (const query of [`?link=${'x'.repeat(600)}`, '?link=a&link=b']) {
       const res = await fetch(`${ccForms.url}/signin${query}`, { redirect: 'manual' });
       assert.equal(res.status, 400, query.slice(0, 20));
       assert.match(String(res.headers.get('content-type')), /^text\/html/);
@@ -434,7 +462,7 @@ describe('configuration: a bad value in the environment stops the app at boot', 
       .join(' ')}: exit 1 with one config.invalid line naming ${named.join(', ')}, before touching the database`, {
       timeout: 60_000,
     }, async () => {
-      const { status, lines } = await bootToExit(app, { DATABASE_URL: fresh.url, HOST: '127.0.0.1', ...bad });
+      const { status, lines } = await bootToExit(app, { DATABASE_URL: fresh.url, HOST: '127.0.0.1', ADMIN_TOKEN: ADMIN, ...bad });
       assert.equal(status, 1, lines.join('\n'));
       const invalid = lines.filter((l) => l.includes('event=config.invalid'));
       assert.equal(invalid.length, 1, lines.join('\n'));

@@ -15,6 +15,7 @@ import { bootToExit, freePort, freshDatabase, startService, type ExitedService, 
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PASSWORD = 'hunter2-secret';
+const ADMIN = 'boot-errors-admin-token-0123456789abcdef';
 const APPS = [
   ['metering', 'METERING_PORT'],
   ['invoicing', 'INVOICING_PORT'],
@@ -59,7 +60,7 @@ function assertOneClearLine(run: ExitedService, variable: string, ...says: (stri
 
 describe('a DATABASE_URL that is malformed or does not answer stops every app, naming it and the host:port', { concurrency: 4 }, () => {
   for (const [app, portVariable] of APPS) {
-    const env = async () => ({ HOST: '127.0.0.1', [portVariable]: String(await freePort()), KAFKA_BROKERS: '' });
+    const env = async () => ({ HOST: '127.0.0.1', [portVariable]: String(await freePort()), KAFKA_BROKERS: '', ADMIN_TOKEN: ADMIN });
 
     test(`${app}: malformed (not a URL, no host, another scheme) is config.invalid before anything else`, LONG, async () => {
       for (const [url, problem] of [
@@ -106,6 +107,7 @@ describe('a port already in use stops every app, naming its port variable and th
         DATABASE_URL: db.url,
         HOST: '127.0.0.1',
         KAFKA_BROKERS: '',
+        ADMIN_TOKEN: ADMIN,
         [portVariable]: String(taken),
         // invoicing registers no webhook endpoint on a gateway that is not there.
         GATEWAY_WEBHOOK_SECRET: 'whsec_boot_errors',
@@ -132,6 +134,7 @@ describe('invoicing: a bad PRICE_BOOK stops it before any migration', { concurre
         const run = await bootToExit('invoicing', {
           DATABASE_URL: fresh.url,
           HOST: '127.0.0.1',
+          ADMIN_TOKEN: ADMIN,
           INVOICING_PORT: String(await freePort()),
           PRICE_BOOK: path,
         });
@@ -161,11 +164,37 @@ describe('metering: KAFKA_BROKERS that does not answer stops it within seconds, 
         HOST: '127.0.0.1',
         METERING_PORT: String(await freePort()),
         KAFKA_BROKERS: brokers,
+        ADMIN_TOKEN: ADMIN,
       });
       assertOneClearLine(run, 'KAFKA_BROKERS', 'variable=KAFKA_BROKERS', `cannot reach Kafka at ${brokers}`, says);
       assert.ok(run.ms < 20_000, `bounded: exited after ${run.ms} ms`);
     }
   });
+});
+
+describe('ADMIN_TOKEN: a deployment (DATABASE_URL set) must give one of at least 32 characters', { concurrency: 2 }, () => {
+  for (const [app, portVariable] of APPS.filter(([a]) => a === 'metering' || a === 'invoicing')) {
+    test(`${app}: unset, or too short, is config.invalid naming ADMIN_TOKEN before any migration, never quoting it`, LONG, async () => {
+      const fresh = await freshDatabase('admintoken');
+      try {
+        const env = { DATABASE_URL: fresh.url, HOST: '127.0.0.1', KAFKA_BROKERS: '', [portVariable]: String(await freePort()) };
+        const unset = await bootToExit(app, env);
+        const line = assertOneClearLine(unset, 'ADMIN_TOKEN', 'event=config.invalid', 'required with DATABASE_URL');
+        assert.match(line, /at least 32 characters/);
+        const short = 'short-admin-token-1234567890';
+        const tooShort = await bootToExit(app, { ...env, ADMIN_TOKEN: short });
+        assertOneClearLine(tooShort, 'ADMIN_TOKEN', 'event=config.invalid', 'must have at least 32 characters');
+        assert.ok(!tooShort.lines.join('\n').includes(short), 'the value is never quoted');
+        for (const run of [unset, tooShort]) assert.ok(!run.lines.some((l) => /db\.migrated|postgres\./.test(l)), 'nothing migrated');
+        const { rows } = await fresh.pool.query(
+          `select schema_name from information_schema.schemata where schema_name in ('metering', 'invoicing')`,
+        );
+        assert.deepEqual(rows, []);
+      } finally {
+        await fresh.drop();
+      }
+    });
+  }
 });
 
 describe("an app never fails on another app's variable", () => {
@@ -175,7 +204,7 @@ describe("an app never fails on another app's variable", () => {
       HOST: '127.0.0.1',
       KAFKA_BROKERS: '',
       PAYMENT_RETRY_SCHEDULE: 'every day',
-      ADMIN_TOKEN: 'boot-errors-admin',
+      ADMIN_TOKEN: ADMIN,
     };
     const metering = await startService('metering', { ...env, METERING_PORT: String(await freePort()) });
     try {

@@ -19,13 +19,13 @@ import {
   type Response,
 } from 'playwright-core';
 import { migrate } from '@vault/db';
-import { gatewayClient, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY } from '@vault/gateway';
+import { gatewayClient, sandboxKeys, type GatewayKeys } from '@vault/gateway';
 import { eventually, freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOTS = `${root}test-results/screenshots/`;
 const ACCOUNT = 'acct-card-form';
-const ATTEMPTS_PER_HOUR = 7;
+const ATTEMPTS_PER_HOUR = 8;
 /** Distinctive, and checked only where it stands alone (not inside a longer number or id). */
 const CVC = '964';
 const CARDS = {
@@ -45,10 +45,13 @@ const spaced = (n: string) => n.replace(/(\d{4})(?=\d)/g, '$1 ');
 let db: TestDatabase;
 let sandbox: RunningService;
 let ccForms: RunningService;
+/** The sandbox's own keys: none configured, so it generated them, and cc-forms read them from its database. */
+let keys: GatewayKeys;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-let token: string;
+/** The sign-in link (its secret) the customer was given: issued with an account token, as `vault token create --account` does. */
+let link: string;
 /** Every request the browser sent to cc-forms' origin: URL, headers, body. */
 const toCcForms: { url: string; headers: Record<string, string>; body: string }[] = [];
 
@@ -58,25 +61,32 @@ before(async () => {
   // cc-forms' schema first: invoicing's charging migrations may read cc_forms.cards_on_file.
   await migrate(db.pool, 'cc_forms', `${root}services/cc-forms/migrations`);
   await migrate(db.pool, 'invoicing', `${root}services/invoicing/migrations`);
-  token = `vt_acct_${randomBytes(24).toString('base64url')}`;
-  await db.pool.query(`insert into invoicing.tokens (hash, kind, account_id) values ($1, 'account', $2)`, [
-    createHash('sha256').update(token).digest('hex'),
+  const tokenId = `tok_${randomBytes(8).toString('hex')}`;
+  await db.pool.query(`insert into invoicing.tokens (id, hash, kind, account_id) values ($1, $2, 'account', $3)`, [
+    tokenId,
+    createHash('sha256')
+      .update(`vt_acct_${randomBytes(24).toString('base64url')}`)
+      .digest('hex'),
     ACCOUNT,
   ]);
+  link = `vl_${randomBytes(32).toString('base64url')}`;
+  await db.pool.query(
+    `insert into invoicing.sign_in_links (hash, account_id, token_id, expires_at) values ($1, $2, $3, now() + interval '15 minutes')`,
+    [createHash('sha256').update(link).digest('hex'), ACCOUNT, tokenId],
+  );
   const [gatewayPort, ccFormsPort] = [await freePort(), await freePort()];
   const env = {
     DATABASE_URL: db.url,
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_URL: `http://localhost:${gatewayPort}`,
-    GATEWAY_SECRET_KEY: SANDBOX_SECRET_KEY,
-    GATEWAY_PUBLISHABLE_KEY: SANDBOX_PUBLISHABLE_KEY,
     CC_FORMS_PORT: String(ccFormsPort),
     HOST: '127.0.0.1',
-    ADMIN_TOKEN: 'card-form-admin-token',
+    ADMIN_TOKEN: 'card-form-admin-token-0123456789abcdef',
     CARD_ATTEMPTS_PER_HOUR: String(ATTEMPTS_PER_HOUR),
   };
   sandbox = await startService('gateway-sandbox', env);
   ccForms = await startService('cc-forms', env);
+  keys = await sandboxKeys(db.pool);
 
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -157,10 +167,26 @@ const attempts = async () =>
   Number((await db.pool.query(`select count(*) from cc_forms.card_attempts where account_id = $1`, [ACCOUNT])).rows[0].count);
 
 describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
-  test("the account's sign-in link opens the card page with a CSP that allows only cc-forms and the gateway", async () => {
-    const res = await page.goto(`${ccForms.url}/signin?token=${encodeURIComponent(token)}`);
-    assert.equal(page.url(), `${ccForms.url}/card`);
+  test("the account's sign-in link asks first, naming the account; confirmed, it opens the card page with a CSP that allows only cc-forms and the gateway", async () => {
+    const opened = await page.goto(`${ccForms.url}/signin?link=${encodeURIComponent(link)}`);
+    assert.equal(opened?.status(), 200);
+    assert.equal(await page.locator('h1').innerText(), `Sign in as ${ACCOUNT}?`);
+    assert.deepEqual(
+      (await context.cookies(ccForms.url)).map((c) => c.name),
+      ['vault_card_session_signin'],
+      'no session until confirmed',
+    );
+    assert.equal(
+      await page.locator('header').evaluate((el) => getComputedStyle(el).backgroundColor),
+      'rgb(63, 58, 109)',
+      'styled from /static/card.css',
+    );
+    await shot('00-sign-in-confirm');
+    await page.getByRole('button', { name: `Sign in as ${ACCOUNT}` }).click();
+    await page.waitForURL(`${ccForms.url}/card`);
+    const res = await page.goto(`${ccForms.url}/card`);
     assert.equal(res?.status(), 200);
+    assert.doesNotMatch(res?.headers()['content-security-policy'] ?? '', /unsafe-inline/);
     const csp = res?.headers()['content-security-policy'] ?? '';
     const gateway = new URL(sandbox.url).origin;
     assert.match(csp, new RegExp(`script-src 'self' ${gateway};`));
@@ -168,7 +194,8 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
     assert.match(csp, new RegExp(`connect-src 'self' ${gateway};`));
     assert.match(csp, /frame-ancestors 'none'/);
     assert.match(await onFile().innerText(), /No card on file yet/);
-    const [cookie] = await context.cookies(ccForms.url);
+    const [cookie, ...others] = await context.cookies(ccForms.url);
+    assert.equal(others.length, 0, 'the sign-in form cookie is cleared');
     assert.equal(cookie?.name, 'vault_card_session');
     assert.equal(cookie?.httpOnly, true);
     assert.equal(cookie?.sameSite, 'Lax');
@@ -226,7 +253,7 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
   });
 
   test('the gateway has one customer for the account (metadata account_id) whose default payment method is the card on file', async () => {
-    const stripe = gatewayClient({ url: new URL(sandbox.url), secretKey: SANDBOX_SECRET_KEY });
+    const stripe = gatewayClient({ url: new URL(sandbox.url), secretKey: keys.secretKey });
     const card = (await storedCard())!;
     const customer = await stripe.customers.retrieve(card.customer_id);
     assert.ok(!('deleted' in customer && customer.deleted));
@@ -292,13 +319,66 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
     assert.equal(await attempts(), counted);
   });
 
+  test('card testing: one client secret confirmed with four cards at the gateway is refused after its first failure; only its one attempt is counted and nothing is saved', async () => {
+    await page.goto(`${ccForms.url}/card`);
+    const counted = await attempts();
+    const before = await storedCard();
+    // What a script on the signed-in page can do: ask cc-forms for one setup intent…
+    const started = await page.evaluate(async () => {
+      const csrf = document.querySelector('meta[name="csrf-token"]')!.getAttribute('content')!;
+      const res = await fetch('/card/setup-intents', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+        body: '{}',
+      });
+      return { status: res.status, body: (await res.json()) as { client_secret: string } };
+    });
+    assert.equal(started.status, 201);
+    assert.equal(await attempts(), counted + 1, 'the setup intent is one attempt');
+    const secret = started.body.client_secret;
+    const id = secret.split('_secret_')[0]!;
+    // …then try card after card on it with the publishable key, straight at the gateway, as Stripe.js would.
+    const api = async (path: string, form: Record<string, string>) => {
+      const res = await fetch(`${sandbox.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.publishableKey}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const answers: [number, string][] = [];
+    for (const number of [CARDS.declined, CARDS.insufficientFunds, CARDS.expired, CARDS.visa]) {
+      const pm = await api('/v1/payment_methods', {
+        type: 'card',
+        'card[number]': number,
+        'card[exp_month]': '12',
+        'card[exp_year]': '2034',
+        'card[cvc]': CVC,
+      });
+      assert.equal(pm.status, 200);
+      const confirmed = await api(`/v1/setup_intents/${id}/confirm`, { payment_method: pm.body.id, client_secret: secret });
+      answers.push([confirmed.status, confirmed.body.error?.code ?? confirmed.body.status]);
+    }
+    assert.deepEqual(answers, [
+      [402, 'card_declined'],
+      [400, 'setup_intent_unexpected_state'],
+      [400, 'setup_intent_unexpected_state'],
+      [400, 'setup_intent_unexpected_state'],
+    ]);
+    const succeeded = await db.pool.query(`select 1 from gateway_sandbox.setup_intents where id = $1 and status = 'succeeded'`, [id]);
+    assert.equal(succeeded.rowCount, 0, 'not even the good card got through on that secret');
+    assert.equal(await attempts(), counted + 1);
+    assert.deepEqual(await storedCard(), before);
+  });
+
   test('the attempt past CARD_ATTEMPTS_PER_HOUR is refused with 429 and a message saying when to try again', async () => {
     assert.equal(await attempts(), ATTEMPTS_PER_HOUR);
     const before = await storedCard();
     const res = await submitCard(CARDS.mastercard);
     assert.equal(res.status(), 429);
     assert.ok(Number(res.headers()['retry-after']) > 0);
-    const text = await waitForText(alertBox(), /You have tried 7 cards in the last hour/);
+    const text = await waitForText(alertBox(), new RegExp(`You have tried ${ATTEMPTS_PER_HOUR} cards in the last hour`));
     assert.match(text, /Please try again in \d+ minutes?\. Nothing was saved\./);
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'card-errors', 'focus moves to the message');
     assert.deepEqual(await storedCard(), before);
@@ -354,30 +434,38 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
     assert.ok(dumped > 0);
   });
 
-  test('the sandbox serves the Stripe.js stand-in and the card iframe (its own CSP, any framer); a bad origin or key is refused', async () => {
+  test('the sandbox serves the Stripe.js stand-in and the card iframe, whose CSP lets only the card form frame it; an origin parameter changes nothing; a bad key is refused', async () => {
     const js = await fetch(`${sandbox.url}/v3/`);
     assert.equal(js.status, 200);
     assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
     assert.match(await js.text(), /confirmCardSetup/);
-    const origin = encodeURIComponent(new URL(ccForms.url).origin);
-    const frame = await fetch(`${sandbox.url}/elements/card?key=${SANDBOX_PUBLISHABLE_KEY}&origin=${origin}`);
+    const ccOrigin = new URL(ccForms.url).origin;
+    const frame = await fetch(`${sandbox.url}/elements/card?key=${keys.publishableKey}`);
     assert.equal(frame.status, 200);
     const csp = frame.headers.get('content-security-policy') ?? '';
     assert.match(csp, /script-src 'self';/);
     assert.match(csp, /connect-src 'self';/);
-    assert.match(csp, /frame-ancestors \*/);
+    const ancestors = csp
+      .split(';')
+      .map((d) => d.trim())
+      .filter((d) => d.startsWith('frame-ancestors'));
+    assert.deepEqual(ancestors, [`frame-ancestors ${ccOrigin}`], 'the card form’s origin, and only it, may frame the fields');
     const body = await frame.text();
+    assert.ok(body.includes(`data-parent-origin="${ccOrigin}"`), 'the fields answer the card form alone');
     assert.ok(!/<script>|<style>|\sstyle="|\son[a-z]+="/.test(body), 'no inline code in the iframe either');
-    for (const bad of [
-      `key=${SANDBOX_PUBLISHABLE_KEY}&origin=javascript:alert(1)`,
-      `key=${SANDBOX_SECRET_KEY}&origin=${origin}`,
-      `key=pk_test_other&origin=${origin}`,
-    ]) {
+    // An origin parameter, whatever it says, is ignored: the same page, the same CSP.
+    for (const origin of ['https://evil.example', 'javascript:alert(1)', ccOrigin]) {
+      const claimed = await fetch(`${sandbox.url}/elements/card?key=${keys.publishableKey}&origin=${encodeURIComponent(origin)}`);
+      assert.equal(claimed.status, 200, origin);
+      assert.equal(claimed.headers.get('content-security-policy'), csp, origin);
+      assert.equal(await claimed.text(), body, origin);
+    }
+    for (const bad of ['', `key=${keys.secretKey}`, 'key=pk_test_other']) {
       assert.equal((await fetch(`${sandbox.url}/elements/card?${bad}`)).status, 400, bad);
     }
   });
 
-  test('each side checks the other’s origin: the iframe refuses a parent it was not made for; the page ignores messages not from its iframe', async () => {
+  test('each side checks the other’s origin: another site cannot frame the card fields; an origin parameter changes nothing; the page ignores messages not from its iframe', async () => {
     await page.goto(`${ccForms.url}/card`);
     const frame = await cardFrame();
     const iframe = page.locator('iframe');
@@ -389,23 +477,43 @@ describe('putting a card on file in Chromium', { timeout: 300_000 }, () => {
     assert.notEqual(height, '777px');
     assert.equal(await frame.getByLabel('Card number').isEnabled(), true);
 
-    // The card iframe given another origin than its real parent's disables its fields.
+    // The card iframe told another parent origin still answers the card form only: its fields work as ever.
     await page.evaluate(
       (src) => {
         const f = document.createElement('iframe');
         f.src = src;
-        f.id = 'misframed';
+        f.id = 'claimed';
         document.body.appendChild(f);
       },
-      `${sandbox.url}/elements/card?key=${SANDBOX_PUBLISHABLE_KEY}&origin=${encodeURIComponent('http://evil.example')}`,
+      `${sandbox.url}/elements/card?key=${keys.publishableKey}&origin=${encodeURIComponent('https://evil.example')}`,
     );
-    let misframed: Frame | undefined;
-    await eventually('the misframed iframe', () => {
-      misframed = page.frames().find((f) => f.url().includes('evil.example'));
-      return misframed !== undefined;
+    let claimed: Frame | undefined;
+    await eventually('the iframe given origin=https://evil.example', () => {
+      claimed = page.frames().find((f) => f.url().includes('evil.example'));
+      return claimed !== undefined;
     });
-    await eventually('the misframed fields are disabled', () => misframed!.getByLabel('Card number').isDisabled());
-    assert.equal(await misframed!.evaluate(() => document.body.classList.contains('refused')), true);
+    await claimed!.getByLabel('Card number').waitFor();
+    assert.equal(await claimed!.getByLabel('Card number').isEnabled(), true);
+    assert.equal(await claimed!.evaluate(() => document.body.dataset.parentOrigin), new URL(ccForms.url).origin);
+
+    // A page of another origin (here the sandbox's own) framing the fields: the browser refuses to show them.
+    const foreign = await context.newPage();
+    try {
+      await foreign.goto(`${sandbox.url}/health`);
+      await foreign.evaluate((src) => {
+        const f = document.createElement('iframe');
+        f.src = src;
+        f.id = 'foreign';
+        document.body.appendChild(f);
+      }, `${sandbox.url}/elements/card?key=${keys.publishableKey}`);
+      const handle = await foreign.locator('#foreign').elementHandle();
+      await eventually('the foreign frame settled', async () => (await handle!.contentFrame()) !== null);
+      await new Promise((r) => setTimeout(r, 1_000));
+      const inner = (await handle!.contentFrame())!;
+      assert.equal(await inner.locator('#card-number').count(), 0, 'no card fields inside another site');
+    } finally {
+      await foreign.close();
+    }
   });
 
   test('signing out with the header button ends the session', async () => {

@@ -65,7 +65,7 @@ describe('charging survives kill -9 at any moment, and replays of every request 
       HOST: '127.0.0.1',
       PAYMENT_RETRY_SCHEDULE: 'PT0.2S,PT0.2S',
       CHARGE_EVERY_SECONDS: '0.2',
-      ADMIN_TOKEN: 'admin-token-charging-crash',
+      ADMIN_TOKEN: 'admin-token-charging-crash-0123456789',
     };
     for (const p of PLAN) {
       await insertInvoice(w.db.pool, p);
@@ -74,7 +74,7 @@ describe('charging survives kill -9 at any moment, and replays of every request 
   });
   after(() => w?.close());
 
-  /** The same create and confirms the charger sent (same keys, same parameters), each `times` times, answers ignored. */
+  /** The same create and confirms the charger sent (the keys it stored, same parameters), each `times` times, answers ignored. */
   async function replayCharges(times: number): Promise<number> {
     const { rows } = await w.db.pool.query<{
       invoice_id: string;
@@ -85,8 +85,10 @@ describe('charging survives kill -9 at any moment, and replays of every request 
       attempts: number;
       pending_payment_method_id: string | null;
       last_payment_method_id: string | null;
+      idempotency_key: string;
     }>(
-      `select c.invoice_id, i.account_id, i.number, i.total::text, c.payment_intent_id, c.attempts, c.pending_payment_method_id, c.last_payment_method_id
+      `select c.invoice_id, i.account_id, i.number, i.total::text, c.payment_intent_id, c.attempts, c.pending_payment_method_id,
+              c.last_payment_method_id, c.idempotency_key
          from invoicing.charges c join invoicing.invoices i on i.id = c.invoice_id`,
     );
     let sent = 0;
@@ -110,7 +112,7 @@ describe('charging survives kill -9 at any moment, and replays of every request 
                       description: `Invoice ${r.number}`,
                       metadata: { invoice_id: r.invoice_id, account_id: r.account_id, number: r.number },
                     },
-                    { idempotencyKey: r.invoice_id },
+                    { idempotencyKey: r.idempotency_key },
                   ),
                 )
               : undefined,
@@ -125,7 +127,7 @@ describe('charging survives kill -9 at any moment, and replays of every request 
                     w.sdk.paymentIntents.confirm(
                       r.payment_intent_id!,
                       { payment_method: pm, off_session: true },
-                      { idempotencyKey: attemptKey(r.invoice_id, k + 1) },
+                      { idempotencyKey: attemptKey(r.idempotency_key, k + 1) },
                     ),
                   ),
                 )

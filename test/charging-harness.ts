@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '@vault/db';
-import { gatewayClient, SANDBOX_SECRET_KEY, type Gateway } from '@vault/gateway';
+import { gatewayClient, sandboxKeys, type Gateway } from '@vault/gateway';
 import { freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
 import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
 
@@ -30,7 +30,8 @@ export async function chargingWorld(prefix: string, sandboxEnv: Record<string, s
     HOST: '127.0.0.1',
     ...sandboxEnv,
   });
-  const sdk = gatewayClient({ url: new URL(sandbox.url), secretKey: SANDBOX_SECRET_KEY });
+  // No keys configured: the sandbox generated its own, which the apps (and this SDK) read from its database.
+  const sdk = gatewayClient({ url: new URL(sandbox.url), secretKey: (await sandboxKeys(db.pool)).secretKey });
   return {
     db,
     sandbox,

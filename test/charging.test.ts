@@ -11,7 +11,7 @@ import { createBilling } from '../services/invoicing/src/billing/service.ts';
 import { loadPriceBook } from '../services/invoicing/src/billing/price-book-file.ts';
 import { chargingWorld, customerOf, gatewayRecord, insertInvoice, putCard, statuses, type ChargingWorld } from './charging-harness.ts';
 
-const ADMIN = 'admin-token-charging-e2e';
+const ADMIN = 'admin-token-charging-e2e-0123456789abcdef';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -61,6 +61,8 @@ describe('`vault … --help` answers and does nothing else', () => {
       'export',
       'token',
       'token create',
+      'token list',
+      'token revoke',
       'kafka',
       'kafka start',
       'kafka stop',
@@ -122,8 +124,13 @@ describe('`vault … --help` answers and does nothing else', () => {
       [['start'], [/--demo/, /--no-demo/]],
       [
         ['token', 'create'],
-        [/--account ID/, /--finance/],
+        [/--account ID/, /--finance/, /--publisher/, /--expires DURATION/],
       ],
+      [
+        ['token', 'revoke'],
+        [/^usage: vault token revoke ID/, /stops working at once/],
+      ],
+      [['token'], [/token create/, /token list/, /token revoke/]],
       [
         ['card', 'add'],
         [/--account ID/, /--test-card NUMBER/],

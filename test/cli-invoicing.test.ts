@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { freshDatabase, vault, type TestDatabase } from '@vault/testkit';
 import { lookupToken } from '../services/invoicing/src/access/tokens.ts';
+
+const TOKEN_ID =
+  /^(finance|account|publisher) token (tok_[0-9a-f]{16}) \((never expires|expires \S+)\); revoke it with `vault token revoke \2`$/m;
+const tokenId = (stderr: string) => TOKEN_ID.exec(stderr)?.[2];
 import { parseCsv, unguardText } from '../services/invoicing/src/exports/csv.ts';
 
 describe('the vault command for invoicing', () => {
@@ -17,7 +22,9 @@ describe('the vault command for invoicing', () => {
     const r = await vault(['token', 'create', '--finance'], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^vt_fin_[\w-]+\n$/);
-    assert.deepEqual(await lookupToken(db.pool, r.stdout.trim()), { kind: 'finance' });
+    const id = tokenId(r.stderr);
+    assert.ok(id, r.stderr);
+    assert.deepEqual(await lookupToken(db.pool, r.stdout.trim()), { kind: 'finance', tokenId: id });
     assert.doesNotMatch(r.stderr, /signin/);
   });
 
@@ -26,11 +33,66 @@ describe('the vault command for invoicing', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^vt_acct_[\w-]+\n$/);
     const token = r.stdout.trim();
-    assert.deepEqual(await lookupToken(db.pool, token), { kind: 'account', accountId: 'acct-1' });
-    assert.ok(r.stderr.includes(`http://localhost:3456/signin?token=${token}`), r.stderr);
+    assert.deepEqual(await lookupToken(db.pool, token), { kind: 'account', accountId: 'acct-1', tokenId: tokenId(r.stderr) });
+    // The link carries a sign-in link's secret, not the token: single use, 15 minutes, issued with this token.
+    const link = /http:\/\/localhost:3456\/signin\?link=(vl_[\w-]{43})$/m.exec(r.stderr)?.[1];
+    assert.ok(link, r.stderr);
+    assert.ok(!r.stderr.includes(token), 'the API token is not in the link');
+    const { rows: links } = await db.pool.query(
+      `select account_id, token_id, (extract(epoch from expires_at - created_at) / 60)::int as minutes, used_at
+       from invoicing.sign_in_links where hash = $1`,
+      [createHash('sha256').update(link).digest('hex')],
+    );
+    assert.deepEqual(links, [{ account_id: 'acct-1', token_id: tokenId(r.stderr), minutes: 15, used_at: null }]);
     const second = await vault(['token', 'create', '--account', 'acct-1'], env);
     assert.equal(second.status, 0, second.stderr);
     assert.notEqual(second.stdout, r.stdout, 'each run a new token');
+  });
+
+  test('`vault token create --publisher --expires PT1H`: a publisher token, its id and expiry on stderr', async () => {
+    const before = Date.now();
+    const r = await vault(['token', 'create', '--publisher', '--expires', 'PT1H'], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^vt_pub_[\w-]+\n$/);
+    const [, kind, id, expiry] = TOKEN_ID.exec(r.stderr) ?? [];
+    assert.equal(kind, 'publisher');
+    assert.deepEqual(await lookupToken(db.pool, r.stdout.trim()), { kind: 'publisher', tokenId: id });
+    const expiresAt = Date.parse(expiry!.replace('expires ', ''));
+    assert.ok(Math.abs(expiresAt - (before + 3_600_000)) < 60_000, expiry);
+    assert.doesNotMatch(r.stderr, /signin|sign-in/);
+  });
+
+  test('`vault token list` shows every token by id, kind, account, dates and state, never a token; `revoke ID` stops one at once', async () => {
+    const created = await vault(['token', 'create', '--account', 'acct-list'], env);
+    assert.equal(created.status, 0, created.stderr);
+    const token = created.stdout.trim();
+    const id = tokenId(created.stderr)!;
+    const list = await vault(['token', 'list'], env);
+    assert.equal(list.status, 0, list.stderr);
+    const [header, ...rows] = list.stdout.trimEnd().split('\n');
+    assert.match(header!, /^ID +KIND +ACCOUNT +CREATED +EXPIRES +STATE$/);
+    const row = rows.find((l) => l.startsWith(`${id} `));
+    assert.match(row ?? '', new RegExp(`^${id} +account +acct-list +\\d{4}-\\d\\d-\\d\\dT\\S+Z +- +live$`), list.stdout);
+    assert.ok(
+      rows.some((l) => / publisher .* live$/.test(l)),
+      'the publisher token too',
+    );
+    const { rows: hashes } = await db.pool.query<{ hash: string }>('select hash from invoicing.tokens');
+    for (const secret of [token, ...hashes.map((h) => h.hash)]) assert.ok(!list.stdout.includes(secret), 'no token, no hash');
+
+    const revoked = await vault(['token', 'revoke', id], env);
+    assert.equal(revoked.status, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`^revoked ${id} \\(account token of acct-list\\): it stops working now\n$`));
+    assert.equal(await lookupToken(db.pool, token), undefined, 'at once');
+    const again = await vault(['token', 'revoke', id], env);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /was already revoked at /);
+    const after = await vault(['token', 'list'], env);
+    assert.match(after.stdout, new RegExp(`^${id} .* revoked$`, 'm'));
+
+    const unknown = await vault(['token', 'revoke', 'tok_0123456789abcdef'], env);
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /no token tok_0123456789abcdef/);
   });
 
   test('`vault export lines --period 2026-10` writes the CSV on stdout and its summary on stderr', async () => {
@@ -82,10 +144,19 @@ describe('the vault command for invoicing', () => {
       [['export', 'lines'], /--period is required/],
       [['export', 'lines', '--period', '2026-13'], /--period must be a month as YYYY-MM/],
       [['export', 'lines', '--period', '2026-10', '--frobnicate'], /frobnicate/],
-      [['token'], /only create/],
-      [['token', 'create'], /either --account ID or --finance/],
-      [['token', 'create', '--finance', '--account', 'acct-1'], /either --account ID or --finance/],
+      [['token'], /one of create, list, revoke/],
+      [['token', 'create'], /give one of --account ID, --finance or --publisher/],
+      [['token', 'create', '--finance', '--account', 'acct-1'], /give one of --account ID, --finance or --publisher/],
+      [['token', 'create', '--finance', '--publisher'], /give one of --account ID, --finance or --publisher/],
       [['token', 'create', '--account'], /account/],
+      [['token', 'create', '--publisher', '--expires', '3d'], /--expires must be an ISO-8601 duration such as P90D or PT12H, got "3d"/],
+      [['token', 'create', '--publisher', '--expires', 'P1M'], /--expires must be an ISO-8601 duration/],
+      [['token', 'create', '--publisher', '--expires', 'PT0S'], /--expires must be an ISO-8601 duration/],
+      [['token', 'revoke'], /which token\? give its id/],
+      [['token', 'revoke', 'acct-1'], /"acct-1" is not a token id/],
+      [['token', 'revoke', 'tok_0123456789abcdef', 'tok_0123456789abcdee'], /unexpected argument tok_0123456789abcdee/],
+      [['token', 'list', 'all'], /unexpected argument all/],
+      [['token', 'list', '--finance'], /unknown option --finance/],
     ];
     // No DATABASE_URL and an unusable embedded home: parsing alone must decide.
     for (const [args, message] of cases) {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { eventually, freePort, freshDatabase, vault, type TestDatabase } from '@vault/testkit';
@@ -42,7 +45,7 @@ describe('the vault command', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['bin/vault.js', 'start', 'metering'], {
       cwd: root,
-      env: { ...process.env, DATABASE_URL: db.url, METERING_PORT: String(port), ADMIN_TOKEN: 'test' },
+      env: { ...process.env, DATABASE_URL: db.url, METERING_PORT: String(port), ADMIN_TOKEN: 'cli-test-admin-token-0123456789abcdef' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -59,5 +62,45 @@ describe('the vault command', () => {
     }
     assert.equal(await exited, 0, out);
     assert.match(out, /metering +\| app=metering at=info event=app.stopped/);
+  });
+
+  test('`vault start metering` in development (no DATABASE_URL, no ADMIN_TOKEN): one admin token in VAULT_HOME, its path logged, never its value', {
+    timeout: 120_000,
+  }, async () => {
+    const home = mkdtempSync(join(tmpdir(), 'vault-dev-admin-'));
+    // The embedded PostgreSQL runs as its own user when we are root: it must reach its directory.
+    chmodSync(home, 0o755);
+    const [pgPort, port] = [await freePort(), await freePort()];
+    const { ADMIN_TOKEN: _admin, DATABASE_URL: _database, ...inherited } = process.env;
+    const env = { ...inherited, VAULT_HOME: home, EMBEDDED_PG_PORT: String(pgPort), METERING_PORT: String(port), KAFKA_BROKERS: '' };
+    const file = join(home, 'admin_token');
+    try {
+      for (const event of ['generated', 'development']) {
+        const child = spawn(process.execPath, ['bin/vault.js', 'start', 'metering'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+        let token = '';
+        try {
+          await eventually('metering to listen', () => out.includes('event=app.listening'), 90_000).catch((err: Error) => {
+            throw new Error(`${err.message}:\n${out}`);
+          });
+          token = readFileSync(file, 'utf8').trim();
+          const stats = (bearer: string) => fetch(`http://127.0.0.1:${port}/v1/stats`, { headers: { authorization: `Bearer ${bearer}` } });
+          assert.equal((await stats(token)).status, 200, 'the file holds the admin token metering took');
+          assert.equal((await stats(`${token}x`)).status, 401);
+        } finally {
+          child.kill('SIGINT');
+        }
+        assert.equal(await exited, 0, out);
+        assert.ok(token.length >= 32);
+        assert.equal(statSync(file).mode & 0o777, 0o600);
+        assert.match(out, new RegExp(`app=vault at=info event=admin_token\\.${event} path=\\S*admin_token`), out);
+        assert.ok(!out.includes(token), `the token is never printed:\n${out}`);
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

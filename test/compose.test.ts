@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { gatewayConfig } from '@vault/gateway';
+import { gatewayTarget } from '@vault/gateway';
 import { parseConfig } from '@vault/runtime';
 import { APP_SETTINGS, VaultSettings } from '../scripts/cli/vault-settings.ts';
 
@@ -31,8 +31,21 @@ const procfile = Object.fromEntries(
 );
 const APPS = ['gateway-sandbox', 'metering', 'invoicing', 'cc-forms'] as const;
 
-/** Compose's `${NAME:-default}`, as it would expand with nothing set in the shell. */
-const expand = (value: string) => String(value).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+/** What the shell gives the variables compose requires (`${NAME:?message}`). */
+const SHELL: Record<string, string> = { ADMIN_TOKEN: 'compose-admin-token-0123456789abcdef' };
+
+/**
+ * Compose's `${NAME:-default}`, as it would expand with nothing set in the
+ * shell, and `${NAME:?message}` with what SHELL gives (compose refuses to start without it).
+ */
+const expand = (value: string, shell = SHELL) =>
+  String(value)
+    .replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')
+    .replace(/\$\{([A-Z_]+):\?[^}]*\}/g, (_, name: string) => {
+      const given = shell[name];
+      if (given === undefined) throw new Error(`compose refuses to start: ${name} is required`);
+      return given;
+    });
 
 describe('docker-compose.yml, checked without Docker', () => {
   test('the Procfile names exactly the four apps, and compose runs each with its Procfile command', () => {
@@ -59,6 +72,23 @@ describe('docker-compose.yml, checked without Docker', () => {
     }
   });
 
+  test('ADMIN_TOKEN has no default: compose requires it, and each app refuses one under 32 characters', () => {
+    for (const app of APPS) {
+      const environment = compose.services[app]!.environment ?? {};
+      assert.match(environment.ADMIN_TOKEN ?? '', /^\$\{ADMIN_TOKEN:\?[^}]+\}$/, `${app}: ADMIN_TOKEN is \${ADMIN_TOKEN:?…}`);
+      assert.throws(() => expand(environment.ADMIN_TOKEN!, {}), /ADMIN_TOKEN is required/);
+    }
+    const env = (token: string) =>
+      Object.fromEntries(
+        Object.entries(compose.services.metering!.environment ?? {}).map(([k, v]) => [k, expand(v, { ADMIN_TOKEN: token })]),
+      );
+    for (const app of ['metering', 'invoicing'] as const) {
+      assert.throws(() => parseConfig(APP_SETTINGS[app], env('too-short')), /ADMIN_TOKEN: must have at least 32 characters/, app);
+      const { ADMIN_TOKEN: _, ...without } = env('x');
+      assert.throws(() => parseConfig(APP_SETTINGS[app], without), /ADMIN_TOKEN: required with DATABASE_URL/, app);
+    }
+  });
+
   test("the apps' environment, with its defaults, is one our settings parser and the gateway configuration accept, and names only real variables", () => {
     const known = new Set(Object.keys(VaultSettings.shape));
     for (const app of APPS) {
@@ -69,8 +99,19 @@ describe('docker-compose.yml, checked without Docker', () => {
       parseConfig(APP_SETTINGS[app], env);
       assert.deepEqual(settings.KAFKA_BROKERS, ['kafka:9092']);
       assert.match(settings.DATABASE_URL!, /^postgres:\/\/.+@postgres:5432\//);
-      const gateway = gatewayConfig(settings);
+      const gateway = gatewayTarget(settings);
       assert.equal(gateway.url.toString(), 'http://gateway-sandbox:3003/');
+      // No constant keys: unless the shell sets them, every app reads the sandbox's own from its database.
+      assert.equal(gateway.keys, undefined, `${app}: no default gateway keys`);
+    }
+  });
+
+  test('the sandbox publishes port 3003 on the loopback interface only (its test keys and card fields are for this machine)', () => {
+    assert.deepEqual(compose.services['gateway-sandbox']!.ports, ['127.0.0.1:3003:3003']);
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const mapping of service.ports ?? []) {
+        if (/(^|:)3003(-\d+)?:/.test(mapping)) assert.match(mapping, /^127\.0\.0\.1:/, `${name} publishes ${mapping} beyond loopback`);
+      }
     }
   });
 });

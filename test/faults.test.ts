@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { DateTime } from 'luxon';
 import { MeteringStats } from '@vault/contracts';
 import { migrate } from '@vault/db';
-import { gatewayClient, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY, type Gateway } from '@vault/gateway';
+import { gatewayClient, sandboxKeys, type Gateway } from '@vault/gateway';
 import {
   eventually,
   freePort,
@@ -39,7 +39,7 @@ import { startPublisher, type Publisher } from './faults/publisher.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOME = join(process.env.TEST_HOME ?? join(ROOT, '.vault', 'test'), 'faults');
 const METERING_MIGRATIONS = fileURLToPath(new URL('../services/metering/migrations', import.meta.url));
-const ADMIN = 'admin-token-faults';
+const ADMIN = 'admin-token-faults-0123456789abcdef';
 /** No app process may go above this, at any sample. */
 const APP_RSS_LIMIT = 400 * 1024 * 1024;
 /** The broker's JVM has a 512 MiB heap (packages/kafka-local); PostgreSQL's processes share 128 MiB of buffers. */
@@ -124,9 +124,8 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
       a === 'invoicing'
         ? {
             ...appEnv,
+            // The sandbox's own keys, read from its database (it is the gateway behind the proxy).
             GATEWAY_URL: proxy.url,
-            GATEWAY_SECRET_KEY: SANDBOX_SECRET_KEY,
-            GATEWAY_PUBLISHABLE_KEY: SANDBOX_PUBLISHABLE_KEY,
             INVOICING_URL: `http://127.0.0.1:${ports.invoicing}`,
           }
         : a === 'gateway-sandbox'
@@ -142,7 +141,10 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
       { name: 'postgres (largest process)', pids: withChildren(pg.pid()) },
     ]);
 
-    sdk = gatewayClient({ url: new URL(`http://127.0.0.1:${ports['gateway-sandbox']}`), secretKey: SANDBOX_SECRET_KEY });
+    sdk = gatewayClient({
+      url: new URL(`http://127.0.0.1:${ports['gateway-sandbox']}`),
+      secretKey: (await sandboxKeys(db.pool)).secretKey,
+    });
     await Promise.all(set.accounts.map((account, i) => putCard(account, i % 2 ? '5555555555554444' : '4242424242424242')));
     await baselineDone;
     mark('cards on file; baseline finalized');
@@ -357,8 +359,6 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     const chargeEnv = {
       DATABASE_URL: db.url,
       GATEWAY_URL: proxy.url,
-      GATEWAY_SECRET_KEY: SANDBOX_SECRET_KEY,
-      GATEWAY_PUBLISHABLE_KEY: SANDBOX_PUBLISHABLE_KEY,
     };
     const failing = await vault(['charge'], chargeEnv);
     mark(`vault charge while the gateway fails: exit ${failing.status}, ${lastLine(failing.stdout)}`);

@@ -19,6 +19,7 @@ describe('apps refuse to boot with a gateway but no keys', () => {
         [portVar]: String(await freePort()),
         HOST: '127.0.0.1',
         DATABASE_URL: db.url,
+        ADMIN_TOKEN: 'gateway-config-admin-token-0123456789',
         GATEWAY_URL: 'https://api.stripe.com',
         GATEWAY_SECRET_KEY: '',
         GATEWAY_PUBLISHABLE_KEY: '',

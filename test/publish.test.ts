@@ -7,7 +7,7 @@ import { eventually, freePort, freshDatabase, testKafkaBrokers, uniqueName, vaul
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const examples = fileURLToPath(new URL('fixtures/', import.meta.url));
-const ADMIN = 'publish-test-admin';
+const ADMIN = 'publish-test-admin-token-0123456789abcdef';
 
 describe('`vault publish` puts NDJSON on the real Kafka topic that a running metering consumes', () => {
   let db: TestDatabase;

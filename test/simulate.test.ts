@@ -5,7 +5,7 @@ import { memoryLogger } from '@vault/runtime';
 import { eventually, freePort, freshDatabase, startService, vault, type RunningService, type TestDatabase } from '@vault/testkit';
 import { progressReporter } from '../scripts/cli/simulate.ts';
 
-const ADMIN = 'simulate-test-admin';
+const ADMIN = 'simulate-test-admin-token-0123456789abcdef';
 const NOW = '2026-11-23T12:00:00Z';
 
 describe('`vault simulate --out -`: a simulated platform as NDJSON', () => {

@@ -14,7 +14,7 @@ import { demoWindow } from '@vault/simulator';
 import { collectLines, eventually, freePort, freshDatabase, type TestDatabase } from '@vault/testkit';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const ADMIN = 'admin-token-start-demo';
+const ADMIN = 'admin-token-start-demo-0123456789abcdef';
 
 interface Tree {
   child: ChildProcess;
@@ -35,6 +35,36 @@ function startTree(env: Record<string, string>): Tree {
 }
 
 const signInLine = (lines: string[]) => lines.find((l) => /sign in to the invoice UI as \S+: http/.test(l));
+
+/**
+ * What a person does with the printed link: open it (a page asking "Sign in as
+ * ACCOUNT?"), press the button (a POST with the page's form and cookie). The
+ * session cookie it gives.
+ */
+async function confirmLink(url: URL, account: string): Promise<{ cookie: string }> {
+  const opened = await fetch(url, { redirect: 'manual' });
+  assert.equal(opened.status, 200);
+  const page = await opened.text();
+  assert.match(page, new RegExp(`<h1>Sign in as ${account}\\?</h1>`));
+  const form =
+    /<form method="post" action="\/signin"><input type="hidden" name="link" value="([^"]+)"><input type="hidden" name="_csrf" value="([^"]+)">/.exec(
+      page,
+    );
+  assert.ok(form, 'the page has the sign-in form');
+  const signIn = await fetch(new URL('/signin', url), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: opened.headers.get('set-cookie')!.split(';')[0]!, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ link: form[1]!, _csrf: form[2]! }).toString(),
+  });
+  assert.equal(signIn.status, 303);
+  assert.equal(signIn.headers.get('location'), '/invoices');
+  const cookie = signIn.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('vault_session='))!
+    .split(';')[0]!;
+  return { cookie };
+}
 
 describe('`vault start` on an empty database: the demo, the invoice UI, Ctrl-C', () => {
   let db: TestDatabase;
@@ -89,9 +119,9 @@ describe('`vault start` on an empty database: the demo, the invoice UI, Ctrl-C',
   test("the sign-in link opens the invoice UI: a paid invoice for the finalized month, current usage with a late event's adjustment", async () => {
     const [, account, link] = /sign in to the invoice UI as (\S+): (\S+)/.exec(signInLine(tree!.lines)!)!;
     const url = new URL(link!);
-    const signIn = await fetch(url, { redirect: 'manual' });
-    assert.equal(signIn.status, 303);
-    const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+    const { cookie } = await confirmLink(url, account!);
+    const used = await fetch(url, { redirect: 'manual' });
+    assert.equal(used.status, 401, 'the link works once');
     const page = async (path: string) => {
       const res = await fetch(new URL(path, url), { headers: { cookie } });
       assert.equal(res.status, 200, path);
@@ -139,6 +169,9 @@ describe('`vault start` on an empty database: the demo, the invoice UI, Ctrl-C',
     await eventually('the sign-in link', () => signInLine(tree!.lines) !== undefined || tree!.child.exitCode !== null, 90_000);
     assert.ok(signInLine(tree.lines), tree.lines.join('\n'));
     assert.ok(!tree.lines.some((l) => l.includes('event=demo.step')), 'no demo step ran');
+    const [, account, link] = /sign in to the invoice UI as (\S+): (\S+)/.exec(signInLine(tree.lines)!)!;
+    const { cookie } = await confirmLink(new URL(link!), account!);
+    assert.equal((await fetch(new URL('/invoices', link), { headers: { cookie } })).status, 200, 'a fresh link: it signs in');
     const after = await db.pool.query<{ n: string }>('select count(*)::text as n from metering.events');
     assert.equal(after.rows[0]!.n, before.rows[0]!.n);
     tree.child.kill('SIGINT');

@@ -1,6 +1,6 @@
 import { migrate } from '@vault/db';
 import { addTestCard, CardCliError, CardUsageError, CC_FORMS_MIGRATIONS, parseTestCardArgs } from '@vault/cc-forms/cli';
-import { gatewayClient, gatewayConfig } from '@vault/gateway';
+import { gatewayClient, gatewayConfig, gatewayTarget, SandboxKeysMissing } from '@vault/gateway';
 import { parseCommand, pickSubcommand, UsageError, usageOf, type CommandSpec, type GroupSpec } from './command.ts';
 import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
 
@@ -36,14 +36,20 @@ export async function cardCommand(args: string[]): Promise<number> {
     throw err instanceof CardUsageError ? new UsageError(err.message, usageOf(sub.spec)) : err;
   }
   const settings = cliSettings();
-  const config = gatewayConfig(settings);
+  const target = gatewayTarget(settings);
   const db = await openCliDatabase(settings);
   try {
+    // The configured keys, else the sandbox's own, from its database (it must have started once).
+    const config = await gatewayConfig(target, db.pool);
     await migrate(db.pool, 'cc_forms', CC_FORMS_MIGRATIONS);
     const card = await addTestCard({ pool: db.pool, gateway: gatewayClient(config), config, log: cliLog }, parsed);
     console.log(`card on file for ${parsed.accountId}: ${card.brand} •••• ${card.last4} (${card.paymentMethodId})`);
     return 0;
   } catch (err) {
+    if (err instanceof SandboxKeysMissing) {
+      console.error(`vault: card add: ${err.message}`);
+      return 1;
+    }
     if (!(err instanceof CardCliError)) throw err;
     console.error(`vault: ${err.message}`);
     return 1;

@@ -1,5 +1,5 @@
 import { addTestCard, cardOnFile } from '@vault/cc-forms/cli';
-import { gatewayClient, gatewayConfig, SANDBOX_SECRET_KEY } from '@vault/gateway';
+import { gatewayClient, gatewayConfig, gatewayTarget } from '@vault/gateway';
 import type { DemoContext } from './demo.ts';
 
 /**
@@ -9,11 +9,13 @@ import type { DemoContext } from './demo.ts';
  * the third has no card at all; the rest pay with 4242.
  */
 export async function addDemoCards(ctx: DemoContext, accounts: string[], demoAccount: string): Promise<void> {
-  const config = gatewayConfig(ctx.settings);
-  if (config.secretKey !== SANDBOX_SECRET_KEY) {
+  const target = gatewayTarget(ctx.settings);
+  if (!target.sandbox) {
     ctx.log.info('demo.cards_skipped', { reason: 'the gateway is not the sandbox' });
     return;
   }
+  // The sandbox started beside the demo has published its keys by now (unless they are configured).
+  const config = await gatewayConfig(target, ctx.db.pool, { waitMs: 30_000 });
   const gateway = gatewayClient(config);
   const others = accounts.filter((a) => a !== demoAccount);
   const plan: [string, string | undefined][] = [

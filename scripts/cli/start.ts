@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
-import { loadDotEnv, parseConfig } from '@vault/runtime';
-import { bootVariables, busVariables, optionalString } from '@vault/runtime/variables';
+import { loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
+import { adminToken, bootVariables, busVariables } from '@vault/runtime/variables';
 import { z } from 'zod';
 import { VaultSettings } from './vault-settings.ts';
 import { APPS, pickApps, type AppEntry } from './apps.ts';
@@ -39,7 +38,7 @@ export const startSpec = defineCommand({
   positionals: Infinity,
 });
 
-const StartSettings = z.object({ ...bootVariables, ...busVariables, ADMIN_TOKEN: optionalString });
+const StartSettings = z.object({ ...bootVariables, ...busVariables, ADMIN_TOKEN: adminToken });
 
 function startSettings(): z.infer<typeof StartSettings> {
   loadDotEnv();
@@ -76,9 +75,10 @@ export async function startCommand(args: string[]): Promise<number> {
     });
     env.DATABASE_URL = postgres.url;
   }
-  if (!settings.ADMIN_TOKEN) {
-    env.ADMIN_TOKEN = `dev_${randomBytes(18).toString('base64url')}`;
-    cliLog.info('admin_token.generated', { admin_token: env.ADMIN_TOKEN });
+  if (!settings.ADMIN_TOKEN && !settings.DATABASE_URL) {
+    // Development: the installation's one admin token, shared by every app (and
+    // every `vault start <app>` of a Procfile); its value stays in the file.
+    env.ADMIN_TOKEN = useDevelopmentAdminToken(settings.VAULT_HOME, cliLog);
   }
   cliLog.info('start', { apps: apps.map((a) => a.name).join(','), bus: settings.KAFKA_BROKERS ? 'kafka' : 'embedded' });
 

@@ -25,7 +25,7 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export const ADMIN = 'admin-token-e2e-pipeline';
+export const ADMIN = 'admin-token-e2e-pipeline-0123456789abcdef';
 
 export async function startPipeline(mode: BusMode): Promise<Pipeline> {
   const db = await freshDatabase(`e2e_${mode}`);

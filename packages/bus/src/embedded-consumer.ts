@@ -119,7 +119,7 @@ export class EmbeddedConsumer implements Consumer {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.o.url, application_name: this.appName });
+    const client = new pg.Client({ connectionString: this.o.url, application_name: this.appName, connectionTimeoutMillis: 10_000 });
     client.on('error', () => {}); // surfaced by the next query, which the loop handles
     client.on('notification', (n) => {
       if (n.payload === this.o.options.topic) this.wake?.();

@@ -30,12 +30,23 @@ export function isEventType(value: unknown): value is EventType {
 /** Pattern of sizes, services and plans. */
 export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
+// Every string of an event has a maximum length, so no field can carry more
+// than a receiver means to store; the whole event is bounded too (MAX_EVENT_BYTES).
+
+/** Longest size, service or plan name, and longest dyno name. */
+export const MAX_NAME_LENGTH = 128;
+/** Longest `source`. */
+export const MAX_SOURCE_LENGTH = 256;
+/** Longest `time` (RFC 3339 with a fraction of at most nanoseconds needs 35). */
+export const MAX_TIMESTAMP_LENGTH = 40;
+
 /** Opaque identifier: app, account, add-on or dyno instance id, event id. */
 export const Id = z.string().min(1).max(128).meta({ id: 'Id', description: 'Opaque identifier of 1-128 characters' });
 
 /** Size, service or plan name. Whether it has a price is the price book's business. */
 export const Slug = z
   .string()
+  .max(MAX_NAME_LENGTH)
   .regex(SLUG_PATTERN, {
     error: 'must be a slug: lowercase letters, digits and hyphens, starting with a letter or digit',
   })
@@ -50,6 +61,7 @@ export const Timestamp = z.iso
     offset: true,
     error: 'must be an RFC 3339 timestamp with an offset',
   })
+  .max(MAX_TIMESTAMP_LENGTH)
   .meta({ id: 'Timestamp', description: 'RFC 3339 date-time with seconds and an offset (Z or +hh:mm / -hh:mm)' });
 
 /** Per-subject event number. `abort` keeps a value below 1 from also failing a per-type rule. */
@@ -80,7 +92,7 @@ export const CloudEventEnvelope = z.object({
   /** Event id, unique per `source`; a re-sent event keeps it. `(source, id)` is the deduplication key. */
   id: Id,
   /** The publisher, e.g. `dyno-manager`, `addon-service`, `app-registry`. */
-  source: z.string().min(1).max(256),
+  source: z.string().min(1).max(MAX_SOURCE_LENGTH),
   /** One of {@link EVENT_TYPES}; selects the shape of `data`. */
   type: EventType,
   /** When it happened at the source. Billing uses this time, never the arrival time. */
@@ -125,7 +137,7 @@ export const DynoStartedData = z.object({
   /** The app the dyno runs on. */
   app_id: Id,
   /** Process slot, e.g. `web.1`, `worker.3`, `run.4821`; free text, not a slug. */
-  name: z.string().min(1),
+  name: z.string().min(1).max(MAX_NAME_LENGTH),
   /** Dyno size, e.g. `standard-1x`. */
   size: Slug,
 });

@@ -10,6 +10,9 @@ import { eventTimeMs } from './time.ts';
 /** How far `time` may be ahead of the receiver's clock. */
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 
+/** The most one event may weigh as received (its JSON text in UTF-8): 64 KiB. */
+export const MAX_EVENT_BYTES = 64 * 1024;
+
 export type ParseResult = { ok: true; event: BillingEvent } | { ok: false; reasons: Reason[] };
 
 export interface ParseOptions {
@@ -25,6 +28,12 @@ export function parseEvent(input: string | Uint8Array | unknown, opts: ParseOpti
   const nowMs = typeof opts.now === 'number' ? opts.now : opts.now.getTime();
   if (!Number.isFinite(nowMs)) throw new TypeError('parseEvent: opts.now must be a valid Date or epoch milliseconds');
 
+  const size = receivedBytes(input);
+  if (size !== undefined && size > MAX_EVENT_BYTES) {
+    return fail([
+      { field: '', code: 'too_long', message: `the event is ${size} bytes, more than the ${MAX_EVENT_BYTES} (64 KiB) one event may be` },
+    ]);
+  }
   const decoded = decode(input);
   if (!decoded.ok) return decoded;
   const value = decoded.value;
@@ -51,6 +60,14 @@ export function parseEvent(input: string | Uint8Array | unknown, opts: ParseOpti
 
   if (event && reasons.length === 0) return { ok: true, event };
   return fail(sortByEnvelopeOrder(reasons));
+}
+
+/** The UTF-8 size of an event as received (text or bytes); undefined for an already-decoded value. */
+function receivedBytes(input: unknown): number | undefined {
+  if (input instanceof Uint8Array) return input.byteLength;
+  if (typeof input !== 'string') return undefined;
+  // At most 3 bytes a UTF-16 unit: a short string cannot be too big, and is not encoded to find out.
+  return input.length * 3 <= MAX_EVENT_BYTES ? input.length : new TextEncoder().encode(input).byteLength;
 }
 
 type Decoded = { ok: true; value: unknown } | { ok: false; reasons: Reason[] };

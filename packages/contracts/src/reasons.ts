@@ -15,7 +15,7 @@ export const REASON_CODES = [
   'invalid_value',
   /** A string is shorter than its minimum length. */
   'too_short',
-  /** A string is longer than its maximum length. */
+  /** A string is longer than its maximum length; field '': the whole event is over 64 KiB (MAX_EVENT_BYTES). */
   'too_long',
   /** A number is below its minimum (`sequence` < 1). */
   'too_small',

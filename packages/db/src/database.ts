@@ -9,6 +9,8 @@ export interface DatabaseOptions {
   home: string;
   embeddedPort: number;
   poolSize?: number;
+  /** How long a query waits for a pooled connection (opening one, or one to come free) before it fails. */
+  connectionTimeoutMs?: number;
   log?: (event: string, fields?: Record<string, string | number>) => void;
 }
 
@@ -31,9 +33,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     });
     url = server.url;
   }
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
-  // An idle client's error (server restart) must not crash the process.
-  pool.on('error', (err) => opts.log?.('postgres.pool_error', { error: err.message }));
+  const pool = openPool(url, { max: opts.poolSize ?? 10, connectionTimeoutMs: opts.connectionTimeoutMs, log: opts.log });
   return {
     pool,
     url,
@@ -43,4 +43,30 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       if (server?.startedHere) await server.stop();
     },
   };
+}
+
+/** A pool never waits for a connection longer than this by default: busy is an error, not a hang. */
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
+
+export interface PoolOptions {
+  max: number;
+  /** Default DEFAULT_CONNECTION_TIMEOUT_MS. */
+  connectionTimeoutMs?: number | undefined;
+  log?: ((event: string, fields?: Record<string, string | number>) => void) | undefined;
+}
+
+/**
+ * A pool of at most `max` connections to `url` whose queries fail ("timeout
+ * exceeded when trying to connect") after waiting `connectionTimeoutMs` for a
+ * connection, instead of queueing for ever; every pool of every app is made here.
+ */
+export function openPool(url: string, opts: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max,
+    connectionTimeoutMillis: opts.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+  });
+  // An idle client's error (server restart) must not crash the process.
+  pool.on('error', (err) => opts.log?.('postgres.pool_error', { error: err.message }));
+  return pool;
 }

@@ -3,48 +3,119 @@
 // The leaf of @vault/runtime: the apps' config modules import this one.
 import { ConfigError, type GatewaySettings } from '@vault/runtime/variables';
 
-/** The sandbox's own keys, used when GATEWAY_URL is unset (the local sandbox). */
-export const SANDBOX_SECRET_KEY = 'sk_test_vault_sandbox';
-export const SANDBOX_PUBLISHABLE_KEY = 'pk_test_vault_sandbox';
-
 const STRIPE_API_HOST = 'api.stripe.com';
 const STRIPE_JS_URL = 'https://js.stripe.com/v3/';
 
-export interface GatewayConfig {
-  /** The API's base address, e.g. http://localhost:3003 or https://api.stripe.com. */
-  url: URL;
+export interface GatewayKeys {
   secretKey: string;
   publishableKey: string;
+}
+
+/** The gateway as configuration names it, checked at boot before any database is touched. */
+export interface GatewayTarget {
+  /** The API's base address, e.g. http://localhost:3003 or https://api.stripe.com. */
+  url: URL;
   /** The Stripe.js script the card form loads. */
   jsUrl: URL;
   /** Origins the card form's CSP must allow for scripts, frames and connections. */
   origins: string[];
   /** Set when the operator configured the webhook endpoint's secret by hand. */
   webhookSecret: string | undefined;
+  /**
+   * GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY when configured; undefined:
+   * the sandbox's own keys, generated once per installation and read from its
+   * database (sandboxKeys) once the database is open.
+   */
+  keys: GatewayKeys | undefined;
+  /** The gateway is the sandbox (anything but Stripe's API): test cards may be sent to it by number. */
+  sandbox: boolean;
 }
+
+/** The gateway with its keys: what the apps call it with. */
+export interface GatewayConfig extends GatewayTarget, GatewayKeys {}
 
 /** A ConfigError, so every app's boot reports it as `config.invalid` and exits 1. */
 export class GatewayConfigError extends ConfigError {}
 
-/** The gateway settings, resolved once at boot. */
-export function gatewayConfig(settings: GatewaySettings): GatewayConfig {
-  const configured = settings.GATEWAY_URL !== undefined;
+/** The gateway settings, resolved once at boot; the keys may still have to be read from the sandbox's database. */
+export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
   const url = new URL(settings.GATEWAY_URL ?? `http://localhost:${settings.GATEWAY_PORT}`);
-  const secretKey = settings.GATEWAY_SECRET_KEY ?? (configured ? undefined : SANDBOX_SECRET_KEY);
-  const publishableKey = settings.GATEWAY_PUBLISHABLE_KEY ?? (configured ? undefined : SANDBOX_PUBLISHABLE_KEY);
-  // A real gateway with made-up keys would fail at the first charge; say so at boot instead.
-  if (!secretKey || !publishableKey) {
+  const stripe = url.hostname === STRIPE_API_HOST || url.hostname.endsWith('.stripe.com');
+  const secretKey = settings.GATEWAY_SECRET_KEY;
+  const publishableKey = settings.GATEWAY_PUBLISHABLE_KEY;
+  // Stripe's API with made-up keys would fail at the first charge; say so at boot instead.
+  if (stripe && (!secretKey || !publishableKey)) {
     throw new GatewayConfigError([
       { variable: 'GATEWAY_URL', message: 'GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY are required when GATEWAY_URL is set' },
     ]);
   }
-  const jsUrl = new URL(settings.GATEWAY_JS_URL ?? (url.hostname === STRIPE_API_HOST ? STRIPE_JS_URL : new URL('/v3/', url).toString()));
+  if ((secretKey === undefined) !== (publishableKey === undefined)) {
+    const [missing, given] = secretKey
+      ? ['GATEWAY_PUBLISHABLE_KEY', 'GATEWAY_SECRET_KEY']
+      : ['GATEWAY_SECRET_KEY', 'GATEWAY_PUBLISHABLE_KEY'];
+    throw new GatewayConfigError([
+      { variable: missing, message: `required with ${given}: set both keys, or neither to use the sandbox's own` },
+    ]);
+  }
+  const jsUrl = new URL(settings.GATEWAY_JS_URL ?? (stripe ? STRIPE_JS_URL : new URL('/v3/', url).toString()));
   return {
     url,
-    secretKey,
-    publishableKey,
     jsUrl,
     origins: [...new Set([url.origin, jsUrl.origin])],
     webhookSecret: settings.GATEWAY_WEBHOOK_SECRET,
+    keys: secretKey && publishableKey ? { secretKey, publishableKey } : undefined,
+    sandbox: !stripe,
   };
+}
+
+/** Anything with a pg.Pool's `query` (the gateway package does not depend on pg). */
+export interface KeysDatabase {
+  query(text: string): Promise<{ rows: unknown[] }>;
+}
+
+/** Why the sandbox's keys could not be read; `variable` makes runApp's boot.failed line name GATEWAY_SECRET_KEY. */
+export class SandboxKeysMissing extends Error {
+  readonly variable = 'GATEWAY_SECRET_KEY';
+}
+
+const KEYS_QUERY = 'select secret_key, publishable_key from gateway_sandbox.api_keys';
+
+/** PostgreSQL's codes for a schema or table that does not exist (yet). */
+const NOT_YET = new Set(['3F000', '42P01']);
+
+/**
+ * The sandbox's keys, generated once per installation by its migration 002
+ * and kept in its database (`gateway_sandbox.api_keys`), which every app that
+ * calls the sandbox shares. Waits up to `waitMs` for a sandbox booting beside
+ * this app to create them; then a SandboxKeysMissing naming what to do.
+ */
+export async function sandboxKeys(db: KeysDatabase, options: { waitMs?: number; pollMs?: number } = {}): Promise<GatewayKeys> {
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  for (;;) {
+    try {
+      const { rows } = await db.query(KEYS_QUERY);
+      const row = rows[0] as { secret_key: string; publishable_key: string } | undefined;
+      if (row) return { secretKey: row.secret_key, publishableKey: row.publishable_key };
+    } catch (err) {
+      if (!NOT_YET.has((err as { code?: string }).code ?? '')) throw err;
+    }
+    if (Date.now() >= deadline) {
+      const waited = (options.waitMs ?? 0) >= 1000 ? ` within ${Math.round(options.waitMs! / 1000)} s` : '';
+      throw new SandboxKeysMissing(
+        `GATEWAY_SECRET_KEY: unset, and the gateway sandbox has published no keys in this database${waited} ` +
+          '(gateway_sandbox.api_keys): start the sandbox on the same DATABASE_URL, or set GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY',
+      );
+    }
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+  }
+}
+
+/** The target with its keys: the configured ones, else the sandbox's from its database (waiting up to `waitMs`). */
+export async function gatewayConfig(
+  target: GatewayTarget,
+  db: KeysDatabase,
+  options: { waitMs?: number; pollMs?: number } = {},
+): Promise<GatewayConfig> {
+  const keys = target.keys ?? (await sandboxKeys(db, options));
+  return { ...target, ...keys };
 }

@@ -1,34 +1,83 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GatewaySettings, parseConfig } from '@vault/runtime/variables';
-import { gatewayConfig, GatewayConfigError, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY } from '../src/index.ts';
+import { gatewayConfig, GatewayConfigError, gatewayTarget, SandboxKeysMissing, sandboxKeys } from '../src/index.ts';
 
-const config = (env: Record<string, string>) => gatewayConfig(parseConfig(GatewaySettings, env));
+const target = (env: Record<string, string>) => gatewayTarget(parseConfig(GatewaySettings, env));
+
+/** A database whose gateway_sandbox.api_keys appears after `missingFor` reads (a sandbox booting beside us). */
+function database(missingFor: number) {
+  let reads = 0;
+  return {
+    get reads() {
+      return reads;
+    },
+    async query(_text: string) {
+      reads++;
+      if (reads <= missingFor) throw Object.assign(new Error('relation "gateway_sandbox.api_keys" does not exist'), { code: '42P01' });
+      return { rows: [{ secret_key: 'sk_test_generated', publishable_key: 'pk_test_generated' }] };
+    },
+  };
+}
 
 describe('gateway configuration', () => {
-  test('unset: the local sandbox on GATEWAY_PORT with its own keys, its Stripe.js at /v3/', () => {
-    const c = config({ GATEWAY_PORT: '4555' });
-    assert.equal(c.url.toString(), 'http://localhost:4555/');
-    assert.equal(c.secretKey, SANDBOX_SECRET_KEY);
-    assert.equal(c.publishableKey, SANDBOX_PUBLISHABLE_KEY);
-    assert.equal(c.jsUrl.toString(), 'http://localhost:4555/v3/');
-    assert.deepEqual(c.origins, ['http://localhost:4555']);
+  test("unset: the local sandbox on GATEWAY_PORT, its Stripe.js at /v3/, with no keys until read from the sandbox's database", async () => {
+    const t = target({ GATEWAY_PORT: '4555' });
+    assert.equal(t.url.toString(), 'http://localhost:4555/');
+    assert.equal(t.keys, undefined, 'no constant key: each installation has its own');
+    assert.equal(t.sandbox, true);
+    assert.equal(t.jsUrl.toString(), 'http://localhost:4555/v3/');
+    assert.deepEqual(t.origins, ['http://localhost:4555']);
+    const c = await gatewayConfig(t, database(0));
+    assert.deepEqual([c.secretKey, c.publishableKey], ['sk_test_generated', 'pk_test_generated']);
   });
 
-  test("Stripe's API: Stripe.js from js.stripe.com, both origins allowed", () => {
-    const c = config({ GATEWAY_URL: 'https://api.stripe.com', GATEWAY_SECRET_KEY: 'sk_test_x', GATEWAY_PUBLISHABLE_KEY: 'pk_test_x' });
-    assert.equal(c.jsUrl.toString(), 'https://js.stripe.com/v3/');
-    assert.deepEqual(c.origins, ['https://api.stripe.com', 'https://js.stripe.com']);
+  test('configured keys win, and the database is not read', async () => {
+    const db = database(0);
+    const c = await gatewayConfig(target({ GATEWAY_SECRET_KEY: 'sk_test_mine', GATEWAY_PUBLISHABLE_KEY: 'pk_test_mine' }), db);
+    assert.deepEqual([c.secretKey, c.publishableKey], ['sk_test_mine', 'pk_test_mine']);
+    assert.equal(db.reads, 0);
   });
 
-  test('a configured GATEWAY_URL without keys is refused at boot, naming both variables', () => {
+  test('the sandbox in compose (GATEWAY_URL set, no keys): its keys from the database', () => {
+    const t = target({ GATEWAY_URL: 'http://gateway-sandbox:3003' });
+    assert.equal(t.keys, undefined);
+    assert.equal(t.sandbox, true);
+  });
+
+  test('waits for a sandbox booting beside it to publish its keys; without one, names GATEWAY_SECRET_KEY and what to do', async () => {
+    const db = database(3);
+    const keys = await sandboxKeys(db, { waitMs: 5_000, pollMs: 10 });
+    assert.equal(keys.secretKey, 'sk_test_generated');
+    assert.equal(db.reads, 4);
+    await assert.rejects(sandboxKeys(database(Number.POSITIVE_INFINITY), { waitMs: 50, pollMs: 10 }), (err: unknown) => {
+      assert.ok(err instanceof SandboxKeysMissing);
+      assert.equal(err.variable, 'GATEWAY_SECRET_KEY');
+      assert.match(
+        err.message,
+        /no keys in this database \(gateway_sandbox\.api_keys\): start the sandbox on the same DATABASE_URL, or set GATEWAY_SECRET_KEY/,
+      );
+      return true;
+    });
+  });
+
+  test("Stripe's API: Stripe.js from js.stripe.com, both origins allowed, not the sandbox", () => {
+    const t = target({ GATEWAY_URL: 'https://api.stripe.com', GATEWAY_SECRET_KEY: 'sk_test_x', GATEWAY_PUBLISHABLE_KEY: 'pk_test_x' });
+    assert.equal(t.jsUrl.toString(), 'https://js.stripe.com/v3/');
+    assert.deepEqual(t.origins, ['https://api.stripe.com', 'https://js.stripe.com']);
+    assert.equal(t.sandbox, false);
+  });
+
+  test("Stripe's API without keys is refused at boot, naming both variables; one key without the other names the other", () => {
     assert.throws(
-      () => config({ GATEWAY_URL: 'https://api.stripe.com' }),
+      () => target({ GATEWAY_URL: 'https://api.stripe.com' }),
       (err: unknown) => {
         assert.ok(err instanceof GatewayConfigError);
         assert.match(err.message, /GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY/);
         return true;
       },
     );
+    assert.throws(() => target({ GATEWAY_SECRET_KEY: 'sk_test_x' }), /GATEWAY_PUBLISHABLE_KEY: required with GATEWAY_SECRET_KEY/);
+    assert.throws(() => target({ GATEWAY_PUBLISHABLE_KEY: 'pk_test_x' }), /GATEWAY_SECRET_KEY: required with GATEWAY_PUBLISHABLE_KEY/);
   });
 });

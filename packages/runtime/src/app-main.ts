@@ -41,6 +41,8 @@ export interface AppDefinition<C extends BootSettings> {
   config(env: NodeJS.ProcessEnv): C;
   /** The variable naming the port it listens on (named again when the port is taken). */
   port: PortVariable<C>;
+  /** The web apps: whose X-Forwarded-Proto/For to believe (their TRUST_PROXY); unset: nobody's. */
+  trustProxy?(settings: C): boolean | string[];
   /** Adds routes and background work; returns what to stop on shutdown. */
   // biome-ignore lint/suspicious/noConfusingVoidType: an app with nothing to stop returns nothing
   build(ctx: AppContext<C>): Promise<BuiltApp | void>;
@@ -78,7 +80,12 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
   const migrated = await step(() => migrate(db.pool, def.schema, def.migrations));
   log.info('db.migrated', { schema: def.schema, applied: migrated.applied.length });
   const checks: HealthCheck[] = [databaseCheck(db.pool)];
-  const http = createHttpApp(log, { health: () => firstProblem(checks) });
+  const http = createHttpApp(log, {
+    health: () => firstProblem(checks),
+    trustProxy: def.trustProxy?.(settings),
+    requestTimeoutMs: settings.HTTP_REQUEST_TIMEOUT_MS,
+    maxConnections: settings.HTTP_MAX_CONNECTIONS,
+  });
   const built = (await step(() => def.build({ settings, db, http, log }))) ?? {};
   if (built.unavailable) checks.push(built.unavailable);
   const port = settings[def.port] as number;

@@ -1,9 +1,24 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ConfigError } from './config.ts';
 import type { Logger } from './log.ts';
+import { ADMIN_TOKEN_MIN_LENGTH, ADMIN_TOKEN_REQUIRED } from './variables.ts';
 
-/** Who a bearer token speaks for. The admin token reaches everything. */
-export type Principal = { kind: 'admin' } | { kind: 'finance' } | { kind: 'account'; accountId: string };
+/**
+ * Who a bearer token speaks for (api.md, "Access"): the admin token reaches
+ * everything; finance exports and holds; an account's token that account's
+ * API; a publisher's `POST /v1/events` on metering and nothing else. A stored
+ * token's principal carries its public id (`tok_…`), never its value.
+ */
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'finance'; tokenId?: string }
+  | { kind: 'account'; accountId: string; tokenId?: string }
+  | { kind: 'publisher'; tokenId?: string };
+
+export type PrincipalKind = Principal['kind'];
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,26 +32,119 @@ declare module 'fastify' {
 
 export type TokenVerifier = (token: string) => Principal | undefined | Promise<Principal | undefined>;
 
+/** Which principals reach a route, by `METHOD /route/:param` (HEAD as its GET). */
+export type Reach = Record<string, readonly PrincipalKind[]>;
+
+export interface BearerOptions {
+  /**
+   * The routes principals other than admin reach. Deny by default: a route
+   * not listed is the admin token's alone, and a token of another kind gets 403.
+   */
+  reach?: Reach;
+  /** Failed authentications one client address may make per window before 429 (default 20 a minute). */
+  failures?: { limit: number; windowMs: number };
+}
+
 /** Routes reachable without a token (api.md: every route but /health needs one). */
 const OPEN = new Set(['/health']);
+const ADMIN_ONLY: readonly PrincipalKind[] = ['admin'];
+export const BEARER_FAILURES = { limit: 20, windowMs: 60_000 };
 
 /**
  * Every route but /health and those declaring `config: { bearer: false }`
- * needs `Authorization: Bearer <token>`; an unknown token is 401. Which
- * principal may reach which resource is each route's business
- * (`request.principal`).
+ * needs `Authorization: Bearer <token>`: none or an unknown token is 401; a
+ * known token on a route its kind does not reach (`options.reach`, admin only
+ * by default) is 403. Which account an account's token may see is each
+ * route's business (`request.principal`).
+ *
+ * Failed authentications (a token given that the verifier does not know) are
+ * counted per client address (`request.ip`), in this process's memory: past
+ * `failures.limit` within `failures.windowMs`, each further failure from that
+ * address is 429 with `Retry-After` (the seconds left in the window) instead
+ * of 401. Successes are unaffected: they never count, and a valid token is
+ * let in even from an address over the limit, so nobody sharing an address
+ * (a NAT, a proxy, a load balancer) can lock the others out.
  */
-export function requireBearer(app: FastifyInstance, verify: TokenVerifier): void {
+export function requireBearer(app: FastifyInstance, verify: TokenVerifier, options: BearerOptions = {}): void {
+  const reach = options.reach ?? {};
+  const limiter = failureLimiter(options.failures ?? BEARER_FAILURES);
   app.addHook('onRequest', async (req, reply) => {
-    if (OPEN.has(req.routeOptions.url ?? '') || req.routeOptions.config.bearer === false) return;
+    const route = req.routeOptions.url;
+    if (OPEN.has(route ?? '') || req.routeOptions.config.bearer === false) return;
     const token = bearer(req);
     const principal = token === undefined ? undefined : await verify(token);
     if (!principal) {
+      if (token !== undefined) limiter.failed(req.ip);
+      const retryAfter = limiter.retryAfterSeconds(req.ip);
+      if (retryAfter !== undefined) return tooManyFailures(reply, retryAfter);
       reply.header('www-authenticate', 'Bearer');
       return reply.code(401).send({ error: token === undefined ? 'missing bearer token' : 'invalid token' });
     }
+    // An unknown route is a 404 for any valid token.
+    if (route !== undefined) {
+      const kinds = reach[`${req.method === 'HEAD' ? 'GET' : req.method} ${route}`] ?? ADMIN_ONLY;
+      if (!kinds.includes(principal.kind)) return reply.code(403).send({ error: notReached(principal.kind, kinds) });
+    }
     req.principal = principal;
   });
+  // A route named in `reach` that does not exist is a mistake in the table: the app does not start.
+  app.addHook('onReady', async () => {
+    for (const key of Object.keys(reach)) {
+      const [method, url] = key.split(' ');
+      if (!method || !url || !app.hasRoute({ method: method as 'GET', url }))
+        throw new Error(`requireBearer: reach names ${key}, which is no route`);
+    }
+  });
+}
+
+/** `an account token does not reach this route: it is for admin or finance tokens` */
+function notReached(kind: PrincipalKind, kinds: readonly PrincipalKind[]): string {
+  const article = /^[aeiou]/.test(kind) ? 'an' : 'a';
+  return `${article} ${kind} token does not reach this route: it is for ${kinds.join(' or ')} tokens`;
+}
+
+function tooManyFailures(reply: FastifyReply, retryAfter: number) {
+  return reply
+    .code(429)
+    .header('retry-after', String(retryAfter))
+    .send({ error: `too many failed authentications from this address; retry in ${retryAfter} s` });
+}
+
+/** Most addresses it remembers; beyond, the expired are forgotten, then the oldest. */
+const MAX_ADDRESSES = 10_000;
+
+/** Failures per address in fixed windows, in memory. */
+function failureLimiter({ limit, windowMs }: { limit: number; windowMs: number }) {
+  const windows = new Map<string, { failures: number; endsAt: number }>();
+  const current = (ip: string, now: number) => {
+    const w = windows.get(ip);
+    if (w && w.endsAt <= now) windows.delete(ip);
+    return w && w.endsAt > now ? w : undefined;
+  };
+  return {
+    /** Past the limit: the seconds until the window ends. */
+    retryAfterSeconds(ip: string): number | undefined {
+      const now = Date.now();
+      const w = current(ip, now);
+      return w && w.failures > limit ? Math.max(1, Math.ceil((w.endsAt - now) / 1000)) : undefined;
+    },
+    failed(ip: string): void {
+      const now = Date.now();
+      const w = current(ip, now);
+      if (w) {
+        w.failures++;
+        return;
+      }
+      if (windows.size >= MAX_ADDRESSES) {
+        for (const [key, old] of windows) if (old.endsAt <= now) windows.delete(key);
+        for (const key of windows.keys()) {
+          if (windows.size < MAX_ADDRESSES) break;
+          windows.delete(key);
+        }
+      }
+      windows.set(ip, { failures: 1, endsAt: now + windowMs });
+    },
+  };
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -54,14 +162,79 @@ export function adminOnly(adminToken: string): TokenVerifier {
   };
 }
 
+/** What resolveAdminToken reads: the app's settings. */
+export interface AdminTokenSettings {
+  ADMIN_TOKEN?: string | undefined;
+  DATABASE_URL?: string | undefined;
+  VAULT_HOME: string;
+}
+
 /**
- * ADMIN_TOKEN, or in development (unset) a fresh one, printed so the operator
- * can use it. `vault start` generates one for all apps; an app started alone
- * generates its own.
+ * ADMIN_TOKEN; unset, only in development (no DATABASE_URL), the
+ * installation's token (developmentAdminToken). Its value is never logged,
+ * only where it is kept.
  */
-export function resolveAdminToken(configured: string | undefined, log: Logger): string {
-  if (configured) return configured;
-  const token = `dev_${randomBytes(18).toString('base64url')}`;
-  log.warn('admin_token.generated', { admin_token: token, hint: 'set ADMIN_TOKEN to keep one' });
+export function resolveAdminToken(settings: AdminTokenSettings, log: Logger): string {
+  if (settings.ADMIN_TOKEN) return settings.ADMIN_TOKEN;
+  // The apps' configuration refuses this already (requireAdminTokenInDeployment); never generate one for a deployment.
+  if (settings.DATABASE_URL) throw new ConfigError([{ variable: 'ADMIN_TOKEN', message: ADMIN_TOKEN_REQUIRED }]);
+  return useDevelopmentAdminToken(settings.VAULT_HOME, log);
+}
+
+/** The development admin token (developmentAdminToken), logged by where it is kept, never by its value. */
+export function useDevelopmentAdminToken(vaultHome: string, log: Logger): string {
+  const { file, token, created } = developmentAdminToken(vaultHome);
+  log.info(created ? 'admin_token.generated' : 'admin_token.development', {
+    path: file,
+    hint: 'development only: the admin token is in this file; set ADMIN_TOKEN to choose one',
+  });
   return token;
+}
+
+/**
+ * The development admin token: one per installation, in `$VAULT_HOME/admin_token`
+ * (mode 0600), generated by the first app or `vault start` that needs it. It is
+ * written whole to a file of its own, then linked into place: a link never
+ * replaces a file, so apps starting at once (a Procfile) all end up with the
+ * first one's token, and none reads half a file.
+ */
+export function developmentAdminToken(vaultHome: string): { file: string; token: string; created: boolean } {
+  const file = resolve(vaultHome, 'admin_token');
+  const existing = readAdminTokenFile(file);
+  if (existing !== undefined) return { file, token: existing, created: false };
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  writeFileSync(temporary, `dev_${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  let created = true;
+  try {
+    linkSync(temporary, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    created = false;
+  } finally {
+    unlinkSync(temporary);
+  }
+  const token = readAdminTokenFile(file);
+  if (token === undefined) throw new Error(`${file} vanished while it was being created`);
+  return { file, token, created };
+}
+
+function readAdminTokenFile(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const value = text.trim();
+  if (value.length < ADMIN_TOKEN_MIN_LENGTH || /\s/.test(value)) {
+    throw new ConfigError([
+      {
+        variable: 'ADMIN_TOKEN',
+        message: `unset, and ${file} holds no token of at least ${ADMIN_TOKEN_MIN_LENGTH} characters: delete it, or set ADMIN_TOKEN`,
+      },
+    ]);
+  }
+  return value;
 }

@@ -5,7 +5,21 @@ import type { Logger } from './log.ts';
 export interface HttpAppOptions {
   /** GET /health: 200 `{status: "ok"}` when it returns nothing, else 503 with its reason. */
   health?: HealthCheck;
+  /** Whose X-Forwarded-Proto/For to believe (TRUST_PROXY); default: nobody's. */
+  trustProxy?: boolean | string[];
+  /** HTTP_REQUEST_TIMEOUT_MS: a request's headers and body must arrive within it (else 408), and a connection may idle no longer. */
+  requestTimeoutMs?: number;
+  /** HTTP_MAX_CONNECTIONS: connections held at once; more are closed as they come. */
+  maxConnections?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_CONNECTIONS = 1_000;
+/** An idle keep-alive connection is closed after this (never later than the request timeout). */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+/** pg-pool's error when no connection came within the pool's connectionTimeoutMillis. */
+const POOL_TIMEOUT = /timeout exceeded when trying to connect/;
 
 /**
  * A fastify instance with our conventions: one logfmt line per request with
@@ -13,7 +27,23 @@ export interface HttpAppOptions {
  * GET /health.
  */
 export function createHttpApp(log: Logger, options: HttpAppOptions = {}): FastifyInstance {
-  const app = Fastify({ logger: false });
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const app = Fastify({
+    logger: false,
+    trustProxy: options.trustProxy ?? false,
+    // Every door has its timeouts: a body trickled a byte at a time, or headers
+    // that never end, get 408 and the connection closed; so does a silent one.
+    requestTimeout,
+    connectionTimeout: requestTimeout,
+    keepAliveTimeout: Math.min(KEEP_ALIVE_TIMEOUT_MS, requestTimeout),
+    http: {
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      // How often node looks for requests past their timeout (30 s by default, so a 30 s timeout could take a minute).
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeout / 4))),
+    },
+  });
+  app.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   app.addHook('onResponse', async (req, reply) => {
     log.info('http.request', {
       method: req.method,
@@ -22,8 +52,13 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
       'measure#http.duration': `${reply.elapsedTime.toFixed(1)}ms`,
     });
   });
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err.statusCode && err.statusCode < 600 ? err.statusCode : 500;
+    if (status === 500 && POOL_TIMEOUT.test(err.message)) {
+      // Every pooled connection busy for the pool's whole wait: say so, and when to come back.
+      log.warn('http.database_busy', { path: req.routeOptions.url ?? req.url.split('?')[0], 'count#http.database_busy': 1 });
+      return reply.code(503).header('retry-after', '5').send({ error: 'the database is busy: try again in a few seconds' });
+    }
     if (status >= 500) {
       log.error('http.error', err);
       return reply.code(status).send({ error: 'internal error' });

@@ -93,7 +93,11 @@ export const isoDurations = (fallback: string) =>
       }),
   );
 
-/** What runApp reads for every app: its database, and the interface it listens on. */
+/** A whole number within [min, max], `fallback` when unset. */
+const boundedInteger = (fallback: number, min: number, max: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
+
+/** What runApp reads for every app: its database, the interface it listens on, its HTTP limits. */
 export const bootVariables = {
   /** PostgreSQL; unset: an embedded server under $VAULT_HOME/postgres. */
   DATABASE_URL: databaseUrl,
@@ -103,9 +107,48 @@ export const bootVariables = {
   EMBEDDED_PG_PORT: port(54329),
   /** Interface the apps listen on; 0.0.0.0 in containers. */
   HOST: stringWithDefault('127.0.0.1'),
+  /**
+   * How long a request may take to arrive, headers and body, in ms (else 408 and
+   * the connection closed); also how long a connection may sit idle.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: boundedInteger(30_000, 100, 600_000),
+  /** Connections an app holds open at once; beyond them new ones are closed at once. */
+  HTTP_MAX_CONNECTIONS: boundedInteger(1_000, 1, 1_000_000),
 };
 export const BootSettings = z.object(bootVariables);
 export type BootSettings = z.infer<typeof BootSettings>;
+
+export const ADMIN_TOKEN_MIN_LENGTH = 32;
+export const ADMIN_TOKEN_REQUIRED = `required with DATABASE_URL (a deployment), at least ${ADMIN_TOKEN_MIN_LENGTH} characters; only development (no DATABASE_URL) generates one`;
+
+/**
+ * ADMIN_TOKEN: the admin's bearer token, at least 32 characters. Unset: only in
+ * development, where the installation's token is kept in $VAULT_HOME/admin_token
+ * (see requireAdminTokenInDeployment). What is wrong never quotes it.
+ */
+export const adminToken = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .min(ADMIN_TOKEN_MIN_LENGTH, `must have at least ${ADMIN_TOKEN_MIN_LENGTH} characters`)
+    .regex(/^\S+$/, 'must not contain whitespace')
+    .optional(),
+);
+
+/**
+ * An app's settings that read ADMIN_TOKEN and DATABASE_URL: with DATABASE_URL
+ * set (a deployment) ADMIN_TOKEN is required, named with every other bad variable.
+ */
+export function requireAdminTokenInDeployment<T extends z.ZodObject<{ ADMIN_TOKEN: typeof adminToken; DATABASE_URL: typeof databaseUrl }>>(
+  schema: T,
+): T {
+  return schema.refine((s) => !s.DATABASE_URL || Boolean(s.ADMIN_TOKEN), {
+    path: ['ADMIN_TOKEN'],
+    message: ADMIN_TOKEN_REQUIRED,
+    // Checked even when another variable is bad: every problem in one error.
+    when: () => true,
+  });
+}
 
 /** The billing events' bus: Kafka, or the embedded bus in PostgreSQL. */
 export const busVariables = {
@@ -129,3 +172,44 @@ export const gatewayVariables = {
 };
 export const GatewaySettings = z.object(gatewayVariables);
 export type GatewaySettings = z.infer<typeof GatewaySettings>;
+
+/**
+ * Which proxies' `X-Forwarded-Proto` and `X-Forwarded-For` a web app believes
+ * (fastify's `trustProxy`): unset, blank or `false`, none (deny by default);
+ * `true`, every peer (a platform router whose addresses vary); else
+ * comma-separated addresses or CIDR ranges of the proxies.
+ */
+export type TrustProxy = boolean | string[];
+
+const PROXY_ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?|[0-9a-fA-F:]*:[0-9a-fA-F:.]*(?:\/\d{1,3})?)$/;
+
+export const trustProxy = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((text, ctx): TrustProxy => {
+      const value = text?.trim().toLowerCase();
+      if (value === undefined || value === 'false') return false;
+      if (value === 'true') return true;
+      const addresses = value
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean);
+      const bad = addresses.filter((a) => !PROXY_ADDRESS.test(a));
+      if (addresses.length === 0 || bad.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected true, false, or comma-separated proxy addresses or CIDR ranges, got ${JSON.stringify(text)}`,
+        });
+        return z.NEVER;
+      }
+      return addresses;
+    }),
+);
+
+/** What the two customer web apps (invoicing, cc-forms) read alike. */
+export const webVariables = {
+  /** The proxies whose X-Forwarded-Proto/For are believed (TLS ends there); unset: none. */
+  TRUST_PROXY: trustProxy,
+};

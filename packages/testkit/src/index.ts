@@ -33,7 +33,8 @@ export async function freshDatabaseOn(admin: string, prefix: string): Promise<Te
   await client.end();
   const url = new URL(admin);
   url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+  // A test that starves its pool fails with pg's timeout instead of hanging until the runner's.
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 10, connectionTimeoutMillis: 30_000 });
   pool.on('error', () => {});
   return {
     url: url.toString(),
@@ -47,6 +48,14 @@ export async function freshDatabaseOn(admin: string, prefix: string): Promise<Te
     },
   };
 }
+
+/**
+ * Gateway keys for a test to configure explicitly (GATEWAY_SECRET_KEY and
+ * GATEWAY_PUBLISHABLE_KEY, or the sandbox in-process): an installation's own
+ * sandbox keys are generated, and read with `sandboxKeys` from @vault/gateway.
+ */
+export const TEST_GATEWAY_SECRET_KEY = 'sk_test_vault_tests';
+export const TEST_GATEWAY_PUBLISHABLE_KEY = 'pk_test_vault_tests';
 
 /** Unique names so test files sharing one broker never see each other's data. */
 export function uniqueName(prefix: string): string {

@@ -30,11 +30,19 @@ export interface SessionCookieOptions {
 }
 
 /**
+ * The name a cookie goes by on a request: over TLS `__Host-<name>`, which a
+ * browser keeps only when it is Secure, Path=/ and without Domain, so neither
+ * plain http nor a sibling subdomain can plant or overwrite it.
+ */
+export const cookieName = (name: string, secure: boolean) => (secure ? `__Host-${name}` : name);
+
+/**
  * A `Set-Cookie` value for a session: HttpOnly (no script reads it),
  * SameSite=Lax (no cross-site POST carries it), the whole site.
  */
 export function sessionCookieHeader(name: string, value: string, options: SessionCookieOptions): string {
   if (!TOKEN.test(name)) throw new RangeError(`not a cookie name: ${JSON.stringify(name)}`);
+  if (name.startsWith('__Host-') && !options.secure) throw new RangeError('a __Host- cookie must be Secure');
   if (!VALUE.test(value)) throw new RangeError('a cookie value must be plain ASCII without spaces, quotes, commas or semicolons');
   const secure = options.secure ? '; Secure' : '';
   return `${name}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}${secure}`;

@@ -22,7 +22,7 @@ export function contentSecurityPolicy(directives: CspDirectives): string {
 /**
  * The page headers besides the CSP: never cached (pages show account data),
  * never sniffed, never framed, and never a Referer (a sign-in link's address
- * holds a token).
+ * holds the link's secret).
  */
 export function pageHeaders(csp: string): Record<string, string> {
   return {
@@ -32,4 +32,20 @@ export function pageHeaders(csp: string): Record<string, string> {
     'x-frame-options': 'DENY',
     'referrer-policy': 'no-referrer',
   };
+}
+
+/**
+ * Strict-Transport-Security for an answer that went out over https (directly
+ * or through a trusted proxy): a year of https only for this host. Never on
+ * plain http (local development), where browsers ignore it anyway.
+ */
+export const STRICT_TRANSPORT_SECURITY = 'max-age=31536000';
+
+/** What an app's onSend hook needs of a request and a reply (Fastify's fit). */
+export interface TransportRequest {
+  readonly protocol: string;
+}
+
+export function strictTransportSecurity(req: TransportRequest, reply: { header(name: string, value: string): unknown }): void {
+  if (req.protocol === 'https') reply.header('strict-transport-security', STRICT_TRANSPORT_SECURITY);
 }

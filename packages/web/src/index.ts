@@ -5,3 +5,4 @@ export * from './sessions.ts';
 export * from './session-cookie.ts';
 export * from './csrf.ts';
 export * from './headers.ts';
+export * from './sign-in-links.ts';

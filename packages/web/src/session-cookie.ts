@@ -1,14 +1,21 @@
 // A cookie session over HTTP, as both web apps use it: which session a
-// request's cookie names, sign-in (always a fresh id), sign-out, and the
-// signed-in guard. Typed by the little it needs of a request and a reply
-// (Fastify's fit), so this package stays free of a web framework.
+// request's cookie names, the sign-in form's CSRF token, sign-in (always a
+// fresh id), sign-out, and the signed-in guard. Typed by the little it needs
+// of a request and a reply (Fastify's fit), so this package stays free of a
+// web framework.
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { clearedCookieHeader, parseCookies, sessionCookieHeader } from './cookies.ts';
-import type { CookieSessions } from './sessions.ts';
+import { clearedCookieHeader, cookieName, parseCookies, sessionCookieHeader } from './cookies.ts';
+import { csrfToken, csrfValid } from './csrf.ts';
+import { isSessionId, type CookieSessions, type SessionGrant } from './sessions.ts';
 
 export interface CookieRequest {
   readonly headers: { cookie?: string | undefined };
-  /** Secure cookies whenever the request came over TLS; plain http (local development, tests) cannot keep them. */
+  /**
+   * `https` when the request came over TLS, directly or through a proxy the app
+   * trusts (TRUST_PROXY): then cookies are `__Host-…; Secure`. Plain http (local
+   * development, tests) cannot keep Secure cookies.
+   */
   readonly protocol: string;
 }
 
@@ -23,6 +30,9 @@ export interface SignedInSession {
   sessionId: string;
 }
 
+/** How long the sign-in form's cookie lives: as long as a sign-in link. */
+export const SIGN_IN_FORM_SECONDS = 15 * 60;
+
 export interface SessionCookie {
   /** The session id the request's cookie holds, if any (it may name no session). */
   idOf(req: CookieRequest): string | undefined;
@@ -31,19 +41,37 @@ export interface SessionCookie {
   /** The live session, or a 303 to `/` that forgets a cookie naming none. */
   required(req: CookieRequest, reply: CookieReply): Promise<SignedInSession | undefined>;
   /**
-   * Opens a session for the account and sets its cookie. A fresh id every
-   * time, and the request's old session is closed: an id planted before
-   * sign-in is never promoted.
+   * The CSRF token of the sign-in confirmation form. Signing in must not be
+   * forgeable by another site (it could post its own link and sign the browser
+   * into its account), and there may be no session yet: so the token derives from
+   * a random value in a cookie of its own (`<name>_signin`, 15 minutes), set here
+   * when the browser has none.
    */
-  signIn(req: CookieRequest, reply: CookieReply, accountId: string): Promise<void>;
+  signInCsrf(req: CookieRequest, reply: CookieReply): string;
+  /** True only when `given` is this browser's sign-in form token. */
+  signInCsrfValid(req: CookieRequest, given: string | undefined): boolean;
+  /**
+   * Opens a session for a consumed sign-in link and sets its cookie. A fresh id
+   * every time, and the request's old session is closed: an id planted before
+   * sign-in is never promoted. The sign-in form's cookie is cleared.
+   */
+  signIn(req: CookieRequest, reply: CookieReply, grant: SessionGrant): Promise<void>;
   /** Closes the request's session and clears its cookie. */
   signOut(req: CookieRequest, reply: CookieReply): Promise<void>;
 }
 
 export function sessionCookie(options: { name: string; sessions: CookieSessions; pool: pg.Pool }): SessionCookie {
   const { name, sessions, pool } = options;
+  const formName = `${name}_signin`;
   const secure = (req: CookieRequest) => req.protocol === 'https';
-  const idOf = (req: CookieRequest) => parseCookies(req.headers.cookie).get(name);
+  const read = (req: CookieRequest, base: string) => parseCookies(req.headers.cookie).get(cookieName(base, secure(req)));
+  const idOf = (req: CookieRequest) => read(req, name);
+  const formNonce = (req: CookieRequest) => {
+    const nonce = read(req, formName);
+    return isSessionId(nonce) ? nonce : undefined;
+  };
+  const clear = (req: CookieRequest, reply: CookieReply, base: string) =>
+    reply.header('set-cookie', clearedCookieHeader(cookieName(base, secure(req)), secure(req)));
   const current = async (req: CookieRequest): Promise<SignedInSession | undefined> => {
     const sessionId = idOf(req);
     const accountId = await sessions.account(pool, sessionId);
@@ -55,19 +83,34 @@ export function sessionCookie(options: { name: string; sessions: CookieSessions;
     async required(req, reply) {
       const session = await current(req);
       if (session === undefined) {
-        if (idOf(req) !== undefined) reply.header('set-cookie', clearedCookieHeader(name, secure(req)));
+        if (idOf(req) !== undefined) clear(req, reply, name);
         reply.redirect('/', 303);
       }
       return session;
     },
-    async signIn(req, reply, accountId) {
+    signInCsrf(req, reply) {
+      const nonce = formNonce(req) ?? randomBytes(32).toString('base64url');
+      reply.header(
+        'set-cookie',
+        sessionCookieHeader(cookieName(formName, secure(req)), nonce, { maxAgeSeconds: SIGN_IN_FORM_SECONDS, secure: secure(req) }),
+      );
+      return csrfToken(nonce);
+    },
+    signInCsrfValid(req, given) {
+      return csrfValid(formNonce(req), given);
+    },
+    async signIn(req, reply, grant) {
       await sessions.close(pool, idOf(req));
-      const id = await sessions.open(pool, accountId);
-      reply.header('set-cookie', sessionCookieHeader(name, id, { maxAgeSeconds: sessions.hours * 3600, secure: secure(req) }));
+      const id = await sessions.open(pool, grant);
+      reply.header(
+        'set-cookie',
+        sessionCookieHeader(cookieName(name, secure(req)), id, { maxAgeSeconds: sessions.hours * 3600, secure: secure(req) }),
+      );
+      if (formNonce(req) !== undefined) clear(req, reply, formName);
     },
     async signOut(req, reply) {
       await sessions.close(pool, idOf(req));
-      reply.header('set-cookie', clearedCookieHeader(name, secure(req)));
+      clear(req, reply, name);
     },
   };
 }

@@ -1,8 +1,12 @@
-// Cookie sessions: a sign-in opens one; the browser keeps a random id in a
-// cookie, and the database keeps only that id's sha256, so a leaked sessions
+// Cookie sessions: a sign-in link opens one; the browser keeps a random id in
+// a cookie, and the database keeps only that id's sha256, so a leaked sessions
 // table opens nothing. Each app has its own table of the same shape:
 //   (hash text primary key, account_id text not null,
+//    token_id text, link_hash text,
 //    created_at timestamptz not null default now(), expires_at timestamptz not null)
+// A session lives only while the API token its link was issued with does: every
+// lookup checks the token in a view of live tokens (`liveTokens`, columns
+// id and account_id), so revoking or expiring the token ends its sessions at once.
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 
@@ -17,38 +21,54 @@ export const sessionHash = (id: string) => createHash('sha256').update(id).diges
 /** True when `id` has the shape of a session id (it may still name no session). */
 export const isSessionId = (id: string | undefined): id is string => id !== undefined && SESSION_ID.test(id);
 
+/** What a consumed sign-in link grants: a session for its account, tied to its token. */
+export interface SessionGrant {
+  accountId: string;
+  /** The public id of the API token the link was issued with; the session lives only while the token does. */
+  tokenId: string;
+  /** The sha256 of the sign-in link that opened the session (which link, for the record). */
+  linkHash: string;
+}
+
 export interface CookieSessions {
   /** How long a session lasts after sign-in; it is not extended by use. */
   readonly hours: number;
-  /** Opens a session for the account; returns the id for the cookie (never stored). */
-  open(pool: pg.Pool, accountId: string): Promise<string>;
-  /** The account a session id signs in, if it names a session that has not expired. */
+  /** Opens a session for the grant; returns the id for the cookie (never stored). */
+  open(pool: pg.Pool, grant: SessionGrant): Promise<string>;
+  /** The account a session id signs in, if it names a session that has not expired and whose token is live. */
   account(pool: pg.Pool, id: string | undefined): Promise<string | undefined>;
   /** Ends a session (sign-out); an unknown id is already ended. */
   close(pool: pg.Pool, id: string | undefined): Promise<void>;
 }
 
-export function cookieSessions(options: { table: string; hours: number }): CookieSessions {
-  const { table, hours } = options;
-  if (!QUALIFIED_TABLE.test(table)) throw new RangeError(`not a schema-qualified table name: ${JSON.stringify(table)}`);
+export function cookieSessions(options: { table: string; hours: number; liveTokens: string }): CookieSessions {
+  const { table, hours, liveTokens } = options;
+  for (const name of [table, liveTokens]) {
+    if (!QUALIFIED_TABLE.test(name)) throw new RangeError(`not a schema-qualified table name: ${JSON.stringify(name)}`);
+  }
   return {
     hours,
-    async open(pool, accountId) {
+    async open(pool, grant) {
       const id = randomBytes(32).toString('base64url');
       // Expired sessions are cleared here: sign-ins are rare, so this keeps the table small.
       await pool.query(`delete from ${table} where expires_at <= now()`);
       await pool.query(
-        `insert into ${table} (hash, account_id, expires_at)
-         values ($1, $2, now() + make_interval(hours => $3))`,
-        [sessionHash(id), accountId, hours],
+        `insert into ${table} (hash, account_id, token_id, link_hash, expires_at)
+         values ($1, $2, $3, $4, now() + make_interval(hours => $5))`,
+        [sessionHash(id), grant.accountId, grant.tokenId, grant.linkHash, hours],
       );
       return id;
     },
     async account(pool, id) {
       if (!isSessionId(id)) return undefined;
-      const { rows } = await pool.query<{ account_id: string }>(`select account_id from ${table} where hash = $1 and expires_at > now()`, [
-        sessionHash(id),
-      ]);
+      // Deny by default: a session without a token, or whose token is revoked,
+      // expired, gone or another account's, signs nobody in.
+      const { rows } = await pool.query<{ account_id: string }>(
+        `select s.account_id from ${table} s
+         where s.hash = $1 and s.expires_at > now()
+           and exists (select 1 from ${liveTokens} t where t.id = s.token_id and t.account_id = s.account_id)`,
+        [sessionHash(id)],
+      );
       return rows[0]?.account_id;
     },
     async close(pool, id) {

@@ -7,6 +7,8 @@ import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import {
   clearedCookieHeader,
   contentSecurityPolicy,
+  cookieName,
+  csrfProblem,
   cookieSessions,
   csrfToken,
   csrfValid,
@@ -19,8 +21,11 @@ import {
   sendPage,
   sessionCookie,
   sessionCookieHeader,
+  STRICT_TRANSPORT_SECURITY,
+  strictTransportSecurity,
   trusted,
   type CookieReply,
+  type SessionGrant,
 } from '../src/index.ts';
 
 describe('the html tag', () => {
@@ -95,6 +100,16 @@ describe('cookies', () => {
     assert.throws(() => sessionCookieHeader('s', 'a;b', { maxAgeSeconds: 1, secure: false }), /plain ASCII/);
     assert.throws(() => sessionCookieHeader('s s', 'a', { maxAgeSeconds: 1, secure: false }), /not a cookie name/);
   });
+
+  test('over TLS a cookie is named __Host-…, which must be Secure (Path=/, no Domain)', () => {
+    assert.equal(cookieName('s', true), '__Host-s');
+    assert.equal(cookieName('s', false), 's');
+    assert.equal(
+      sessionCookieHeader('__Host-s', 'abc', { maxAgeSeconds: 60, secure: true }),
+      '__Host-s=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure',
+    );
+    assert.throws(() => sessionCookieHeader('__Host-s', 'abc', { maxAgeSeconds: 60, secure: false }), /must be Secure/);
+  });
 });
 
 describe('CSRF tokens', () => {
@@ -109,6 +124,19 @@ describe('CSRF tokens', () => {
       assert.equal(csrfValid(id, bad), false, String(bad));
     assert.equal(csrfValid(undefined, token), false);
     assert.equal(csrfValid('not-a-session-id', csrfToken('not-a-session-id')), false);
+  });
+
+  test('csrfProblem: safe methods pass; any other needs the header or the _csrf field that `valid` accepts', () => {
+    const token = csrfToken(id);
+    const valid = (given: string | undefined) => csrfValid(id, given);
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) assert.equal(csrfProblem({ method, headers: {} }, valid), undefined);
+    assert.equal(csrfProblem({ method: 'POST', headers: {} }, valid), 'missing');
+    assert.equal(csrfProblem({ method: 'POST', headers: {}, body: {} }, valid), 'missing');
+    assert.equal(csrfProblem({ method: 'POST', headers: {}, body: 'raw text' }, valid), 'missing');
+    assert.equal(csrfProblem({ method: 'POST', headers: {}, body: { _csrf: 'x' } }, valid), 'wrong');
+    assert.equal(csrfProblem({ method: 'DELETE', headers: { 'x-csrf-token': 'x' } }, valid), 'wrong');
+    assert.equal(csrfProblem({ method: 'POST', headers: {}, body: { _csrf: token } }, valid), undefined);
+    assert.equal(csrfProblem({ method: 'POST', headers: { 'x-csrf-token': token } }, valid), undefined);
   });
 });
 
@@ -128,26 +156,43 @@ describe('the CSP writer and page headers', () => {
       'referrer-policy',
     ]);
   });
+
+  test('Strict-Transport-Security only on answers that went out over https', () => {
+    const headers: string[] = [];
+    const reply = { header: (name: string, value: string) => headers.push(`${name}: ${value}`) };
+    strictTransportSecurity({ protocol: 'http' }, reply);
+    assert.deepEqual(headers, []);
+    strictTransportSecurity({ protocol: 'https' }, reply);
+    assert.deepEqual(headers, [`strict-transport-security: ${STRICT_TRANSPORT_SECURITY}`]);
+    assert.match(STRICT_TRANSPORT_SECURITY, /^max-age=\d{8}$/);
+  });
 });
 
 describe('cookie sessions by table', () => {
   let db: TestDatabase;
-  const sessions = cookieSessions({ table: 'app.sessions', hours: 12 });
+  const sessions = cookieSessions({ table: 'app.sessions', hours: 12, liveTokens: 'app.live_tokens' });
+  /** A grant of a live token of the account (as a consumed sign-in link gives). */
+  const grant = async (accountId: string, tokenId = `tok_${accountId}`): Promise<SessionGrant> => {
+    await db.pool.query('insert into app.live_tokens (id, account_id) values ($1, $2) on conflict do nothing', [tokenId, accountId]);
+    return { accountId, tokenId, linkHash: 'f'.repeat(64) };
+  };
   before(async () => {
     db = await freshDatabase('web');
     await db.pool.query(`create schema app;
       create table app.sessions (hash text primary key, account_id text not null,
-        created_at timestamptz not null default now(), expires_at timestamptz not null)`);
+        token_id text not null, link_hash text not null,
+        created_at timestamptz not null default now(), expires_at timestamptz not null);
+      create table app.live_tokens (id text primary key, account_id text not null)`);
   });
   after(async () => {
     await db?.drop();
   });
 
-  test('open gives a 43-character id and stores only its sha256; account finds it; close ends it', async () => {
-    const id = await sessions.open(db.pool, 'acct-1');
+  test('open gives a 43-character id and stores only its sha256 with its token and link; account finds it; close ends it', async () => {
+    const id = await sessions.open(db.pool, await grant('acct-1'));
     assert.match(id, /^[A-Za-z0-9_-]{43}$/);
-    const { rows } = await db.pool.query('select hash from app.sessions');
-    assert.deepEqual(rows, [{ hash: createHash('sha256').update(id).digest('hex') }]);
+    const { rows } = await db.pool.query('select hash, token_id, link_hash from app.sessions');
+    assert.deepEqual(rows, [{ hash: createHash('sha256').update(id).digest('hex'), token_id: 'tok_acct-1', link_hash: 'f'.repeat(64) }]);
     assert.equal(await sessions.account(db.pool, id), 'acct-1');
     await sessions.close(db.pool, id);
     assert.equal(await sessions.account(db.pool, id), undefined);
@@ -156,12 +201,23 @@ describe('cookie sessions by table', () => {
   test('malformed and expired ids sign nobody in; expired rows are cleared at the next sign-in', async () => {
     for (const bad of [undefined, '', 'short', 'A'.repeat(44), `${'A'.repeat(42)}=`])
       assert.equal(await sessions.account(db.pool, bad), undefined);
-    const id = await sessions.open(db.pool, 'acct-2');
+    const id = await sessions.open(db.pool, await grant('acct-2'));
     await db.pool.query(`update app.sessions set expires_at = now() - interval '1 second'`);
     assert.equal(await sessions.account(db.pool, id), undefined);
-    await sessions.open(db.pool, 'acct-3');
+    await sessions.open(db.pool, await grant('acct-3'));
     const { rows } = await db.pool.query('select account_id from app.sessions');
     assert.deepEqual(rows, [{ account_id: 'acct-3' }]);
+  });
+
+  test('a session lives only while its token is live: a token leaving the view, or another account’s, signs nobody in at once', async () => {
+    const id = await sessions.open(db.pool, await grant('acct-5', 'tok_five'));
+    assert.equal(await sessions.account(db.pool, id), 'acct-5');
+    await db.pool.query(`update app.live_tokens set account_id = 'acct-other' where id = 'tok_five'`);
+    assert.equal(await sessions.account(db.pool, id), undefined, "the token is another account's");
+    await db.pool.query(`delete from app.live_tokens where id = 'tok_five'`);
+    assert.equal(await sessions.account(db.pool, id), undefined, 'the token is revoked or expired');
+    await grant('acct-5', 'tok_five');
+    assert.equal(await sessions.account(db.pool, id), 'acct-5', 'the same row again: the check is made on every lookup');
   });
 
   test('over HTTP: sign-in sets a fresh cookie and closes the old session, the guard redirects and forgets a dead cookie, sign-out clears it', async () => {
@@ -175,16 +231,14 @@ describe('cookie sessions by table', () => {
       return { out, reply };
     };
     const request = (id?: string, protocol = 'http') => ({
-      headers: { cookie: id === undefined ? undefined : `other=1; sid=${id}` },
+      headers: { cookie: id === undefined ? undefined : `other=1; ${protocol === 'https' ? '__Host-' : ''}sid=${id}` },
       protocol,
     });
 
-    const planted = await sessions.open(db.pool, 'acct-planted');
+    const planted = await sessions.open(db.pool, await grant('acct-planted'));
     const first = answer();
-    await cookie.signIn(request(planted, 'https'), first.reply, 'acct-4');
-    const id = /^set-cookie: sid=([A-Za-z0-9_-]{43}); Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure$/.exec(
-      first.out.headers.join(),
-    )?.[1];
+    await cookie.signIn(request(planted), first.reply, await grant('acct-4'));
+    const id = /^set-cookie: sid=([A-Za-z0-9_-]{43}); Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200$/.exec(first.out.headers.join())?.[1];
     assert.ok(id, first.out.headers.join());
     assert.notEqual(id, planted);
     assert.equal(await sessions.account(db.pool, planted), undefined, 'the planted session is closed');
@@ -207,8 +261,47 @@ describe('cookie sessions by table', () => {
     assert.equal(await cookie.current(request(id)), undefined);
   });
 
-  test('the table name must be a plain schema-qualified name', () => {
-    assert.throws(() => cookieSessions({ table: 'sessions; drop table x', hours: 1 }), /schema-qualified/);
-    assert.throws(() => cookieSessions({ table: 'sessions', hours: 1 }), /schema-qualified/);
+  test('over https the cookie is __Host-sid; Secure, and only that name is read (a plain `sid` planted over http is ignored)', async () => {
+    const cookie = sessionCookie({ name: 'sid', sessions, pool: db.pool });
+    const headers: string[] = [];
+    const reply: CookieReply = { header: (name, value) => headers.push(`${name}: ${value}`), redirect: () => undefined };
+    await cookie.signIn({ headers: {}, protocol: 'https' }, reply, await grant('acct-tls'));
+    const id = /^set-cookie: __Host-sid=([A-Za-z0-9_-]{43}); Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure$/.exec(
+      headers.join(),
+    )?.[1];
+    assert.ok(id, headers.join());
+    assert.equal(cookie.idOf({ headers: { cookie: `__Host-sid=${id}` }, protocol: 'https' }), id);
+    assert.equal(cookie.idOf({ headers: { cookie: `sid=${id}` }, protocol: 'https' }), undefined);
+    assert.equal(cookie.idOf({ headers: { cookie: `__Host-sid=${id}` }, protocol: 'http' }), undefined);
+    headers.length = 0;
+    await cookie.signOut({ headers: { cookie: `__Host-sid=${id}` }, protocol: 'https' }, reply);
+    assert.deepEqual(headers, ['set-cookie: __Host-sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure']);
+  });
+
+  test("the sign-in form's CSRF token is bound to this browser's sid_signin cookie (15 minutes), kept across pages, cleared at sign-in", async () => {
+    const cookie = sessionCookie({ name: 'sid', sessions, pool: db.pool });
+    const headers: string[] = [];
+    const reply: CookieReply = { header: (name, value) => headers.push(`${name}: ${value}`), redirect: () => undefined };
+    const token = cookie.signInCsrf({ headers: {}, protocol: 'http' }, reply);
+    const nonce = /^set-cookie: sid_signin=([A-Za-z0-9_-]{43}); Path=\/; HttpOnly; SameSite=Lax; Max-Age=900$/.exec(headers.join())?.[1];
+    assert.ok(nonce, headers.join());
+    assert.notEqual(token, nonce);
+    const browser = { headers: { cookie: `sid_signin=${nonce}` }, protocol: 'http' };
+    assert.equal(cookie.signInCsrfValid(browser, token), true);
+    assert.equal(cookie.signInCsrf(browser, reply), token, 'a second link opened in this browser keeps the first form working');
+    for (const bad of [undefined, '', 'x'.repeat(43), csrfToken('C'.repeat(43))]) assert.equal(cookie.signInCsrfValid(browser, bad), false);
+    assert.equal(cookie.signInCsrfValid({ headers: {}, protocol: 'http' }, token), false, 'another browser (no cookie)');
+    assert.equal(cookie.signInCsrfValid({ headers: { cookie: `sid_signin=${'D'.repeat(43)}` }, protocol: 'http' }, token), false);
+    assert.equal(cookie.signInCsrfValid({ headers: { cookie: `sid=${nonce}` }, protocol: 'http' }, token), false, 'not the session cookie');
+    headers.length = 0;
+    await cookie.signIn(browser, reply, await grant('acct-6'));
+    assert.equal(headers.length, 2);
+    assert.equal(headers[1], 'set-cookie: sid_signin=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
+  });
+
+  test('the table and view names must be plain schema-qualified names', () => {
+    assert.throws(() => cookieSessions({ table: 'sessions; drop table x', hours: 1, liveTokens: 'a.b' }), /schema-qualified/);
+    assert.throws(() => cookieSessions({ table: 'sessions', hours: 1, liveTokens: 'a.b' }), /schema-qualified/);
+    assert.throws(() => cookieSessions({ table: 'a.sessions', hours: 1, liveTokens: 'tokens' }), /schema-qualified/);
   });
 });

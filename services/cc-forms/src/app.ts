@@ -2,6 +2,7 @@
 // an account's sign-in link, the card form's two JSON endpoints, its static
 // files. Everything the routes need arrives here (deps.ts), never imported by them.
 import type { FastifyInstance } from 'fastify';
+import { strictTransportSecurity } from '@vault/web';
 import { cardApiRoutes } from './cards/routes.ts';
 import type { CcFormsDeps } from './deps.ts';
 import { assetRoutes } from './web/assets.ts';
@@ -9,6 +10,10 @@ import { webContext } from './web/context.ts';
 import { pageRoutes } from './web/routes.ts';
 
 export function ccFormsRoutes(http: FastifyInstance, deps: CcFormsDeps): void {
+  // Every answer over https (directly, or through a proxy TRUST_PROXY names) pins https.
+  http.addHook('onSend', async (req, reply) => {
+    strictTransportSecurity(req, reply);
+  });
   http.register(async (web) => {
     const ctx = webContext(web, deps);
     pageRoutes(web, ctx);

@@ -1,10 +1,13 @@
 // The cc-forms process: `vault start cc-forms` (Procfile) runs this file.
 import { fileURLToPath } from 'node:url';
-import { gatewayClient } from '@vault/gateway';
+import { gatewayClient, gatewayConfig } from '@vault/gateway';
 import { runApp } from '@vault/runtime';
 import { ccFormsRoutes } from './app.ts';
 import { ccFormsConfig } from './config.ts';
 import { sdkCardGateway } from './cards/gateway.ts';
+
+/** How long boot waits for a gateway sandbox starting beside it to publish its keys. */
+const GATEWAY_KEYS_WAIT_MS = 60_000;
 
 await runApp({
   name: 'cc-forms',
@@ -12,8 +15,10 @@ await runApp({
   migrations: fileURLToPath(new URL('../migrations', import.meta.url)),
   config: ccFormsConfig,
   port: 'CC_FORMS_PORT',
+  trustProxy: (settings) => settings.TRUST_PROXY,
   build: async ({ settings, db, http, log }) => {
-    const { gateway } = settings;
+    // The configured keys, else the sandbox's from its database (it may still be booting beside us).
+    const gateway = await gatewayConfig(settings.gateway, db.pool, { waitMs: GATEWAY_KEYS_WAIT_MS });
     ccFormsRoutes(http, {
       pool: db.pool,
       gateway: sdkCardGateway(gatewayClient(gateway)),

@@ -27,13 +27,16 @@ describe('vault card add', () => {
     assert.throws(() => parseTestCardArgs(['add', '--account', 'a', '--cvc', '1']), CardUsageError);
   });
 
-  test("a real gateway's key is refused before anything is sent", async () => {
-    const config = { url: new URL('https://api.stripe.com'), secretKey: 'sk_test_someone_real' };
-    const gateway: Gateway = gatewayClient(config);
-    const pool = {} as pg.Pool; // never touched: the refusal comes first
-    await assert.rejects(
-      addTestCard({ pool, gateway, config, log: memoryLogger() }, { accountId: 'acct-1', number: '4242424242424242' }),
-      (e: Error) => e instanceof CardCliError && /only to the sandbox/.test(e.message),
-    );
+  test("a real gateway (Stripe's API, or a live key anywhere) is refused before anything is sent", async () => {
+    const stripe = { url: new URL('https://api.stripe.com'), secretKey: 'sk_test_someone_real', sandbox: false };
+    const live = { url: new URL('http://localhost:3003'), secretKey: 'sk_live_someone_real', sandbox: true };
+    for (const config of [stripe, live]) {
+      const gateway: Gateway = gatewayClient(config);
+      const pool = {} as pg.Pool; // never touched: the refusal comes first
+      await assert.rejects(
+        addTestCard({ pool, gateway, config, log: memoryLogger() }, { accountId: 'acct-1', number: '4242424242424242' }),
+        (e: Error) => e instanceof CardCliError && /only to the sandbox/.test(e.message),
+      );
+    }
   });
 });

@@ -1,17 +1,38 @@
 // cc-forms' pages and their protections, in process over a real database:
-// sign-in by invoicing's token, the cookie session, CSRF on every
-// state-changing request, the CSP and the other page headers.
+// sign-in by invoicing's sign-in links (a confirmation page, then a POST), the
+// cookie session tied to its token, CSRF on every state-changing request, the
+// CSP and the other page headers, cookies behind a proxy that ends TLS.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { accountToken, financeToken, GATEWAY_ORIGIN, SESSION_COOKIE, sessionFrom, signIn, world, type World } from './world.ts';
+import { createHttpApp } from '@vault/runtime';
+import { ccFormsRoutes } from '../src/app.ts';
+import {
+  accountToken,
+  confirmLink,
+  cookiesSet,
+  GATEWAY_JS,
+  GATEWAY_ORIGIN,
+  PUBLISHABLE_KEY,
+  SESSION_COOKIE,
+  sessionFrom,
+  signIn,
+  signInForm,
+  signInLink,
+  world,
+  type World,
+} from './world.ts';
 
 const CSP =
   `default-src 'none'; script-src 'self' ${GATEWAY_ORIGIN}; frame-src 'self' ${GATEWAY_ORIGIN}; ` +
   `connect-src 'self' ${GATEWAY_ORIGIN}; style-src 'self'; img-src 'self' data:; font-src 'self'; ` +
   `form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
 
+const ASK_FOR_A_NEW_LINK = /Please ask your account's administrator for a new sign-in link\./;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
 let w: World;
+/** acct-web-1's API token (its public id): links are issued with it. */
 let token: string;
 before(async () => {
   w = await world();
@@ -23,41 +44,144 @@ after(async () => {
 
 const get = (url: string, session?: string) =>
   w.http.inject({ method: 'GET', url, headers: session ? { cookie: `${SESSION_COOKIE}=${session}` } : {} });
+const openLink = (link: string, cookies: readonly string[] = []) =>
+  w.http.inject({
+    method: 'GET',
+    url: `/signin?link=${encodeURIComponent(link)}`,
+    headers: cookies.length > 0 ? { cookie: cookies.join('; ') } : {},
+  });
+const postSignIn = (fields: Record<string, string>, cookies: readonly string[] = []) =>
+  w.http.inject({
+    method: 'POST',
+    url: '/signin',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookies.length > 0 ? { cookie: cookies.join('; ') } : {}) },
+    payload: new URLSearchParams(fields).toString(),
+  });
 
 describe('signing in to the card form', () => {
-  test("an account's sign-in link opens an HttpOnly SameSite=Lax session of its own cookie and lands on /card", async () => {
-    const res = await get(`/signin?token=${encodeURIComponent(token)}`);
+  test('opening a sign-in link names the account and signs nothing in; confirming opens an HttpOnly SameSite=Lax session of its own cookie and lands on /card', async () => {
+    const link = await signInLink(w, token);
+    const opened = await openLink(link);
+    assert.equal(opened.statusCode, 200);
+    assert.match(opened.body, /<h1>Sign in as acct-web-1\?<\/h1>/);
+    assert.equal(sessionFrom(opened), undefined, 'no session from a GET');
+    assert.match(
+      String(opened.headers['set-cookie']),
+      /^vault_card_session_signin=[\w-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=900$/,
+    );
+    const res = await postSignIn({ link, _csrf: signInForm(opened.body).csrf }, cookiesSet(opened));
     assert.equal(res.statusCode, 303);
     assert.equal(res.headers.location, '/card');
-    const cookie = String(res.headers['set-cookie']);
-    assert.match(cookie, /^vault_card_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200$/);
+    const cookie = [res.headers['set-cookie']].flat().map(String);
+    assert.match(cookie[0]!, /^vault_card_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200$/);
+    assert.equal(cookie[1], 'vault_card_session_signin=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
     const page = await get('/card', sessionFrom(res));
     assert.equal(page.statusCode, 200);
     assert.match(page.body, /<span class="account">acct-web-1<\/span>/);
   });
 
-  test('only the sha256 of the session id is stored, for 12 hours', async () => {
-    const { session } = await signIn(w, token);
-    const { rows } = await w.db.pool.query<{ account_id: string; hours: string }>(
-      `select account_id, extract(epoch from expires_at - created_at) / 3600 as hours from cc_forms.sessions where hash = $1`,
-      [createHash('sha256').update(session).digest('hex')],
+  test('only the sha256 of the session id is stored, for 12 hours, with its token and link', async () => {
+    const link = await signInLink(w, token);
+    const session = sessionFrom(await confirmLink(w, link))!;
+    const { rows } = await w.db.pool.query<{ account_id: string; hours: string; token_id: string; link_hash: string }>(
+      `select account_id, extract(epoch from expires_at - created_at) / 3600 as hours, token_id, link_hash from cc_forms.sessions where hash = $1`,
+      [sha256(session)],
     );
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.account_id, 'acct-web-1');
     assert.equal(Number(rows[0]!.hours), 12);
+    assert.equal(rows[0]!.token_id, token);
+    assert.equal(rows[0]!.link_hash, sha256(link));
     assert.equal((await w.db.pool.query('select 1 from cc_forms.sessions where hash = $1', [session])).rowCount, 0);
   });
 
-  test('an unknown token and a finance token are refused with a 401 page and no cookie; no token is a 400 page', async () => {
-    for (const bad of ['vt_acct_nope', await financeToken(w)]) {
-      const res = await get(`/signin?token=${encodeURIComponent(bad)}`);
-      assert.equal(res.statusCode, 401);
-      assert.equal(res.headers['set-cookie'], undefined);
-      assert.match(res.body, /not valid/);
+  test('a link works once, across both apps: a link used here (or in invoicing) is refused with a page asking for a new link', async () => {
+    const link = await signInLink(w, token);
+    const opened = await openLink(link);
+    const fields = { link, _csrf: signInForm(opened.body).csrf };
+    const answers = await Promise.all([1, 2, 3].map(() => postSignIn(fields, cookiesSet(opened))));
+    assert.deepEqual(answers.map((a) => a.statusCode).sort(), [303, 401, 401]);
+    const again = await openLink(link);
+    assert.equal(again.statusCode, 401);
+    assert.match(again.body, ASK_FOR_A_NEW_LINK);
+    const usedElsewhere = await signInLink(w, token);
+    await w.db.pool.query('select * from invoicing.consume_sign_in_link($1)', [sha256(usedElsewhere)]);
+    assert.equal((await openLink(usedElsewhere)).statusCode, 401);
+  });
+
+  test('an expired link (expires_at in the past) is refused, opened or confirmed', async () => {
+    const link = await signInLink(w, token);
+    const opened = await openLink(link);
+    await w.db.pool.query(`update invoicing.sign_in_links set expires_at = now() - interval '1 second' where hash = $1`, [sha256(link)]);
+    const res = await postSignIn({ link, _csrf: signInForm(opened.body).csrf }, cookiesSet(opened));
+    assert.equal(res.statusCode, 401);
+    assert.equal(sessionFrom(res), undefined);
+    assert.match(res.body, ASK_FOR_A_NEW_LINK);
+    assert.equal((await openLink(link)).statusCode, 401);
+  });
+
+  test('an unknown link, an API token given as a link, and the old ?token= address are refused in customer words and set no cookie', async () => {
+    for (const [url, status] of [
+      [`/signin?link=vl_${'A'.repeat(43)}`, 401],
+      [`/signin?link=vt_acct_${'A'.repeat(32)}`, 401],
+      [`/signin?token=vt_acct_${'A'.repeat(32)}`, 400],
+      ['/signin', 400],
+    ] as const) {
+      const res = await get(url);
+      assert.equal(res.statusCode, status, url);
+      assert.equal(res.headers['set-cookie'], undefined, url);
+      assert.match(res.body, ASK_FOR_A_NEW_LINK, url);
+      assert.doesNotMatch(res.body, /vault |TOKEN|--account/, url);
     }
-    const none = await get('/signin');
-    assert.equal(none.statusCode, 400);
-    assert.match(none.body, /has no token/);
+  });
+
+  test('opening a link while signed in as another account changes nothing until confirmed; the page names both', async () => {
+    const a = await signIn(w, token);
+    const link = await signInLink(w, await accountToken(w, 'acct-web-2'));
+    const opened = await openLink(link, [`${SESSION_COOKIE}=${a.session}`]);
+    assert.equal(opened.statusCode, 200);
+    assert.match(opened.body, /<h1>Sign in as acct-web-2\?<\/h1>/);
+    assert.match(opened.body, /You are signed in as <strong>acct-web-1<\/strong> now/);
+    assert.equal(sessionFrom(opened), undefined);
+    assert.match((await a.get('/card')).body, /<span class="account">acct-web-1<\/span>/, 'still acct-web-1');
+    const res = await postSignIn({ link, _csrf: signInForm(opened.body).csrf }, [`${SESSION_COOKIE}=${a.session}`, ...cookiesSet(opened)]);
+    assert.equal(res.statusCode, 303);
+    assert.match((await get('/card', sessionFrom(res))).body, /<span class="account">acct-web-2<\/span>/);
+    assert.equal((await a.get('/card')).statusCode, 303, 'the old session is closed');
+  });
+
+  test("confirming without this browser's sign-in form token (missing, wrong, another browser's) is 403 and the link stays usable", async () => {
+    const link = await signInLink(w, token);
+    const mine = await openLink(link);
+    const theirs = await openLink(await signInLink(w, token));
+    const { csrf } = signInForm(mine.body);
+    for (const [fields, cookies] of [
+      [{ link }, cookiesSet(mine)],
+      [{ link, _csrf: 'x'.repeat(43) }, cookiesSet(mine)],
+      [{ link, _csrf: csrf }, []],
+      [{ link, _csrf: csrf }, cookiesSet(theirs)],
+    ] as const) {
+      const res = await postSignIn(fields, cookies);
+      assert.equal(res.statusCode, 403, JSON.stringify([fields, cookies]));
+      assert.equal(sessionFrom(res), undefined);
+    }
+    assert.equal((await postSignIn({ link, _csrf: csrf }, cookiesSet(mine))).statusCode, 303);
+  });
+
+  test('revoking or expiring the token ends its card form sessions at once (the JSON routes answer 401), and its links stop working', async () => {
+    const tokenId = await accountToken(w, 'acct-web-3');
+    const b = await signIn(w, tokenId);
+    const unused = await signInLink(w, tokenId);
+    assert.equal((await b.get('/card')).statusCode, 200);
+    await w.db.pool.query('update invoicing.tokens set revoked_at = now() where id = $1', [tokenId]);
+    assert.equal((await b.get('/card')).statusCode, 303);
+    assert.equal((await b.postJson('/card/setup-intents', {})).statusCode, 401);
+    assert.equal((await openLink(unused)).statusCode, 401);
+    const expiring = await accountToken(w, 'acct-web-3');
+    const c = await signIn(w, expiring);
+    await w.db.pool.query(`update invoicing.tokens set expires_at = now() - interval '1 second' where id = $1`, [expiring]);
+    assert.equal((await c.get('/card')).statusCode, 303);
+    assert.equal((await signIn(w, token).then((s) => s.get('/card'))).statusCode, 200, "other tokens' sessions live on");
   });
 
   test('without a session /card redirects to /, which explains the sign-in link; a dead cookie is cleared', async () => {
@@ -65,8 +189,9 @@ describe('signing in to the card form', () => {
     assert.equal(res.statusCode, 303);
     assert.equal(res.headers.location, '/');
     const help = await get('/');
-    assert.match(help.body, /vault token create --account ACCOUNT_ID/);
-    assert.match(help.body, /\/signin\?token=TOKEN/);
+    assert.match(help.body, /open the sign-in link you were given/);
+    assert.match(help.body, ASK_FOR_A_NEW_LINK);
+    assert.doesNotMatch(help.body, /vault token/);
     const dead = await get('/card', 'A'.repeat(43));
     assert.equal(dead.statusCode, 303);
     assert.match(String(dead.headers['set-cookie']), /vault_card_session=; .*Max-Age=0/);
@@ -74,21 +199,77 @@ describe('signing in to the card form', () => {
 
   test('an expired session is not signed in', async () => {
     const { session } = await signIn(w, token);
-    await w.db.pool.query(`update cc_forms.sessions set expires_at = now() - interval '1 second' where hash = $1`, [
-      createHash('sha256').update(session).digest('hex'),
-    ]);
+    await w.db.pool.query(`update cc_forms.sessions set expires_at = now() - interval '1 second' where hash = $1`, [sha256(session)]);
     assert.equal((await get('/card', session)).statusCode, 303);
   });
 
-  test("without invoicing's sign-in tokens view, sign-in answers 503 saying so", async () => {
+  test("without invoicing's sign-in links, sign-in answers 503 saying so", async () => {
     const bare = await world({ invoicing: false });
     try {
-      const res = await bare.http.inject({ method: 'GET', url: '/signin?token=vt_acct_x' });
+      const res = await bare.http.inject({ method: 'GET', url: `/signin?link=vl_${'A'.repeat(43)}` });
       assert.equal(res.statusCode, 503);
-      assert.match(res.body, /invoicing service has not set up its tokens/);
+      assert.match(res.body, /invoicing service has not set up its sign-in links/);
       assert.match(bare.log.lines.join('\n'), /event=web.signin_unavailable/);
     } finally {
       await bare.close();
+    }
+  });
+});
+
+describe('behind a proxy that ends TLS', () => {
+  const viaProxy = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' };
+  async function app(trustProxy: boolean) {
+    const http = createHttpApp(w.log, { trustProxy });
+    ccFormsRoutes(http, {
+      pool: w.db.pool,
+      gateway: w.gateway,
+      log: w.log,
+      attemptsPerHour: 10,
+      publishableKey: PUBLISHABLE_KEY,
+      gatewayJs: GATEWAY_JS,
+      gatewayOrigins: [GATEWAY_ORIGIN],
+    });
+    await http.ready();
+    return http;
+  }
+  async function signInVia(http: Awaited<ReturnType<typeof app>>) {
+    const link = await signInLink(w, token);
+    const opened = await http.inject({ method: 'GET', url: `/signin?link=${encodeURIComponent(link)}`, headers: viaProxy });
+    return http.inject({
+      method: 'POST',
+      url: '/signin',
+      headers: { ...viaProxy, cookie: cookiesSet(opened).join('; '), 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ link, _csrf: signInForm(opened.body).csrf }).toString(),
+    });
+  }
+
+  test('trusted (TRUST_PROXY): the cookie is __Host-vault_card_session; Secure and answers carry Strict-Transport-Security', async () => {
+    const http = await app(true);
+    try {
+      const res = await signInVia(http);
+      assert.equal(res.statusCode, 303);
+      const cookie = [res.headers['set-cookie']].flat().map(String)[0]!;
+      assert.match(cookie, /^__Host-vault_card_session=[\w-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure$/);
+      assert.equal(res.headers['strict-transport-security'], 'max-age=31536000');
+      const id = /=([\w-]{43})/.exec(cookie)![1]!;
+      const page = await http.inject({ method: 'GET', url: '/card', headers: { ...viaProxy, cookie: `__Host-vault_card_session=${id}` } });
+      assert.equal(page.statusCode, 200);
+      assert.equal(page.headers['strict-transport-security'], 'max-age=31536000');
+    } finally {
+      await http.close();
+    }
+  });
+
+  test('not trusted (TRUST_PROXY unset): X-Forwarded-Proto: https changes nothing', async () => {
+    const http = await app(false);
+    try {
+      const res = await signInVia(http);
+      assert.equal(res.statusCode, 303);
+      assert.match(String(res.headers['set-cookie']), /^vault_card_session=[\w-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200,/);
+      assert.doesNotMatch(String(res.headers['set-cookie']), /Secure|__Host-/);
+      assert.equal(res.headers['strict-transport-security'], undefined);
+    } finally {
+      await http.close();
     }
   });
 });
@@ -130,7 +311,7 @@ describe('the card page', () => {
     const b = await signIn(w, token);
     for (const [url, session, status] of [
       ['/', undefined, 200],
-      ['/signin?token=nope', undefined, 401],
+      ['/signin?link=nope', undefined, 401],
       ['/card', b.session, 200],
       ['/card', undefined, 303],
       ['/signout', b.session, 200],
@@ -144,6 +325,7 @@ describe('the card page', () => {
       assert.equal(res.headers['x-content-type-options'], 'nosniff', url);
       assert.equal(res.headers['x-frame-options'], 'DENY', url);
       assert.equal(res.headers['referrer-policy'], 'no-referrer', url);
+      assert.doesNotMatch(String(res.headers['content-security-policy']), /unsafe-inline/, url);
     }
   });
 
@@ -215,11 +397,15 @@ describe('CSRF on every state-changing request', () => {
 });
 
 describe('what reaches the logs', () => {
-  test('sign-in tokens, session ids and CSRF tokens never do; account ids do', async () => {
+  test('sign-in links, session ids and CSRF tokens never do; account and token ids do', async () => {
+    const link = await signInLink(w, token);
+    const opened = await openLink(link);
+    const { csrf } = signInForm(opened.body);
+    await postSignIn({ link, _csrf: csrf }, cookiesSet(opened));
     const b = await signIn(w, token);
     const lines = w.log.lines.join('\n');
-    for (const secret of [token, b.session, b.csrf]) assert.ok(!lines.includes(secret));
-    assert.match(lines, /event=web.signin account_id=acct-web-1/);
+    for (const secret of [link, sha256(link), csrf, b.session, b.csrf]) assert.ok(!lines.includes(secret));
+    assert.match(lines, new RegExp(`event=web.signin account_id=acct-web-1 token_id=${token}`));
     assert.match(lines, /event=web.csrf_refused method=POST path=\/card\/setup-intents token=missing/);
   });
 });

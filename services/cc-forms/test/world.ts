@@ -1,6 +1,6 @@
 // cc-forms' test world: a fresh database with invoicing's and cc-forms'
-// migrations, account tokens in invoicing's table, the app in process over a
-// fake gateway.
+// migrations, account tokens and sign-in links in invoicing's tables (written
+// as invoicing writes them), the app in process over a fake gateway.
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -11,7 +11,7 @@ import { ccFormsRoutes } from '../src/app.ts';
 import { fakeGateway, type FakeGateway } from './fake-gateway.ts';
 
 export const CC_FORMS_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
-/** Invoicing's migrations provide `invoicing.sign_in_tokens`; applied as SQL files, no invoicing code is imported. */
+/** Invoicing's migrations provide its published sign-in names; applied as SQL files, no invoicing code is imported. */
 export const INVOICING_MIGRATIONS = fileURLToPath(new URL('../../invoicing/migrations', import.meta.url));
 
 export const GATEWAY_ORIGIN = 'http://localhost:3999';
@@ -65,22 +65,29 @@ export async function world(options: { attemptsPerHour?: number; invoicing?: boo
   return w;
 }
 
-/** An account's sign-in token, stored (as invoicing does) as its sha256 only. */
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** An account's API token, stored as invoicing stores it (sha256, public id); returns its public id, which links are issued with. */
 export async function accountToken(w: World, accountId: string): Promise<string> {
-  const token = `vt_acct_${randomBytes(24).toString('base64url')}`;
-  await w.db.pool.query(`insert into invoicing.tokens (hash, kind, account_id) values ($1, 'account', $2)`, [
-    createHash('sha256').update(token).digest('hex'),
+  const id = `tok_${randomBytes(8).toString('hex')}`;
+  await w.db.pool.query(`insert into invoicing.tokens (id, hash, kind, account_id) values ($1, $2, 'account', $3)`, [
+    id,
+    sha256(`vt_acct_${randomBytes(24).toString('base64url')}`),
     accountId,
   ]);
-  return token;
+  return id;
 }
 
-export async function financeToken(w: World): Promise<string> {
-  const token = `vt_fin_${randomBytes(24).toString('base64url')}`;
-  await w.db.pool.query(`insert into invoicing.tokens (hash, kind) values ($1, 'finance')`, [
-    createHash('sha256').update(token).digest('hex'),
-  ]);
-  return token;
+/** A sign-in link issued with the token, as `vault token create --account` makes one (15 minutes); returns its secret. */
+export async function signInLink(w: World, tokenId: string): Promise<string> {
+  const secret = `vl_${randomBytes(32).toString('base64url')}`;
+  const { rowCount } = await w.db.pool.query(
+    `insert into invoicing.sign_in_links (hash, account_id, token_id, expires_at)
+     select $1, account_id, id, now() + interval '15 minutes' from invoicing.tokens where id = $2`,
+    [sha256(secret), tokenId],
+  );
+  if (rowCount !== 1) throw new Error(`no token ${tokenId}`);
+  return secret;
 }
 
 export const SESSION_COOKIE = 'vault_card_session';
@@ -89,6 +96,38 @@ export function sessionFrom(res: LightMyRequestResponse): string | undefined {
   const header = res.headers['set-cookie'];
   const text = Array.isArray(header) ? header.join('\n') : (header ?? '');
   return new RegExp(`${SESSION_COOKIE}=([^;]*)`).exec(text)?.[1] || undefined;
+}
+
+/** `name=value` of every cookie a response sets (what a browser would send back). */
+export function cookiesSet(res: LightMyRequestResponse): string[] {
+  const header = res.headers['set-cookie'];
+  return (Array.isArray(header) ? header : header ? [header] : []).map((c) => c.split(';')[0]!);
+}
+
+/** The sign-in confirmation form's fields (the link and this browser's sign-in CSRF token), from its page. */
+export function signInForm(body: string): { link: string; csrf: string } {
+  const form = /<form method="post" action="\/signin">([\s\S]*?)<\/form>/.exec(body)?.[1] ?? '';
+  const link = /<input type="hidden" name="link" value="([^"]+)">/.exec(form)?.[1];
+  const csrf = /<input type="hidden" name="_csrf" value="([^"]+)">/.exec(form)?.[1];
+  if (!link || !csrf) throw new Error('the page has no sign-in form');
+  return { link, csrf };
+}
+
+/** Opens the link and presses its button, as a browser with these cookies would; the POST's answer. */
+export async function confirmLink(w: World, link: string, cookies: readonly string[] = []): Promise<LightMyRequestResponse> {
+  const opened = await w.http.inject({
+    method: 'GET',
+    url: `/signin?link=${encodeURIComponent(link)}`,
+    headers: cookies.length > 0 ? { cookie: cookies.join('; ') } : {},
+  });
+  if (opened.statusCode !== 200) throw new Error(`opening the link: ${opened.statusCode}`);
+  const form = signInForm(opened.body);
+  return w.http.inject({
+    method: 'POST',
+    url: '/signin',
+    headers: { cookie: [...cookies, ...cookiesSet(opened)].join('; '), 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ link: form.link, _csrf: form.csrf }).toString(),
+  });
 }
 
 /** The session's CSRF token, as the card page carries it. */
@@ -106,9 +145,9 @@ export interface Browser {
   postJson(url: string, body: unknown, csrf?: string | null): Promise<LightMyRequestResponse>;
 }
 
-/** Signs in with the token and opens /card, as a browser would. */
-export async function signIn(w: World, token: string): Promise<Browser> {
-  const res = await w.http.inject({ method: 'GET', url: `/signin?token=${encodeURIComponent(token)}` });
+/** Signs in with a fresh link of the token (opened, then confirmed) and opens /card, as a browser would. */
+export async function signIn(w: World, tokenId: string): Promise<Browser> {
+  const res = await confirmLink(w, await signInLink(w, tokenId));
   const session = sessionFrom(res);
   if (res.statusCode !== 303 || !session) throw new Error(`sign-in failed: ${res.statusCode}`);
   const cookie = { cookie: `${SESSION_COOKIE}=${session}` };

@@ -1,20 +1,60 @@
 // The sandbox's configuration: the variables it reads, and only those. It
-// listens on GATEWAY_PORT and takes the same keys its clients use.
+// listens on GATEWAY_PORT and takes the same keys its clients use (configured,
+// or its own, generated per installation by migration 002 and read by them
+// from its database); its card fields may be framed by the card form's origin alone.
 import { z } from 'zod';
-import { gatewayConfig, type GatewayConfig } from '@vault/gateway/config';
-import { blankToUndefined, bootVariables, gatewayVariables, parseConfig } from '@vault/runtime/variables';
+import { gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
+import { blankToUndefined, bootVariables, gatewayVariables, parseConfig, port } from '@vault/runtime/variables';
+
+/** An http(s) URL; only its origin is used. */
+const webOrigin = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      let url: URL | undefined;
+      try {
+        url = new URL(text);
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+        ctx.addIssue({ code: 'custom', message: `expected the card form's address, http(s)://host[:port], got ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      return url.origin;
+    }),
+);
 
 export const GatewaySandboxSettings = z.object({
   ...bootVariables,
   ...gatewayVariables,
   /** The sandbox's added delay before answering (tests of requests in flight). */
   GATEWAY_SANDBOX_LATENCY_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(0)),
+  /**
+   * Where customers open the card form: its origin is the only one allowed to
+   * frame the sandbox's card fields (CSP frame-ancestors). Unset: http://localhost:CC_FORMS_PORT.
+   */
+  CC_FORMS_URL: webOrigin,
+  CC_FORMS_PORT: port(3002),
 });
 export type GatewaySandboxSettings = z.infer<typeof GatewaySandboxSettings>;
 
+export interface GatewaySandboxConfig extends GatewaySandboxSettings {
+  gateway: GatewayTarget;
+  /** The one origin that may frame the card fields, and that they talk to. */
+  cardFormOrigin: string;
+}
+
 /** Throws a ConfigError naming every bad variable (GATEWAY_URL without keys included). */
-export function gatewaySandboxConfig(env: NodeJS.ProcessEnv): GatewaySandboxSettings & { gateway: GatewayConfig } {
+export function gatewaySandboxConfig(env: NodeJS.ProcessEnv): GatewaySandboxConfig {
   const settings = parseConfig(GatewaySandboxSettings, env);
-  // The same keys the other apps use to call the gateway (sandbox defaults when GATEWAY_URL is unset).
-  return { ...settings, gateway: gatewayConfig(settings) };
+  return {
+    ...settings,
+    // The same keys the other apps use to call the gateway, when configured; else its own (main.ts).
+    gateway: gatewayTarget(settings),
+    cardFormOrigin: settings.CC_FORMS_URL ?? `http://localhost:${settings.CC_FORMS_PORT}`,
+  };
 }

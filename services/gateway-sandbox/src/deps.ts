@@ -7,6 +7,8 @@ export interface SandboxDeps {
   log: Logger;
   secretKey: string;
   publishableKey: string;
+  /** The card form's origin (CC_FORMS_URL): the only one that may frame the card fields. */
+  cardFormOrigin: string;
   /** GATEWAY_SANDBOX_LATENCY_MS: the wait between commit and answer. */
   latencyMs: number;
   fingerprintKey: () => Promise<Buffer>;

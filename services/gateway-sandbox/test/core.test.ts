@@ -116,6 +116,44 @@ describe('the sandbox through the official stripe SDK', () => {
     });
   });
 
+  test('card testing: with the publishable key, a setup intent whose confirmation failed cannot be confirmed again with any card', async () => {
+    const customer = await sb.stripe.customers.create({});
+    const si = await sb.stripe.setupIntents.create({ customer: customer.id });
+    const tryCard = async (number: string, idempotencyKey?: string) => {
+      const form = { type: 'card', 'card[number]': number, 'card[exp_month]': '12', 'card[exp_year]': '2034', 'card[cvc]': '123' };
+      const pm = await raw(sb.url, 'POST', '/v1/payment_methods', { key: PK, form });
+      return raw(sb.url, 'POST', `/v1/setup_intents/${si.id}/confirm`, {
+        key: PK,
+        form: { payment_method: pm.body.id, client_secret: si.client_secret! },
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      });
+    };
+    const first = await tryCard('4000000000000002', 'first-try');
+    assert.deepEqual([first.status, first.body.error.code], [402, 'card_declined']);
+    for (const number of ['4000000000009995', '4000000000000069', '4242424242424242']) {
+      const again = await tryCard(number);
+      assert.equal(again.status, 400, number);
+      assert.equal(again.body.error.code, 'setup_intent_unexpected_state', number);
+      assert.match(again.body.error.message, /its last confirmation failed\. Create a new SetupIntent/);
+    }
+    // A replay of the failed confirmation is its stored answer, not a new attempt.
+    const replayed = await raw(sb.url, 'POST', `/v1/setup_intents/${si.id}/confirm`, {
+      key: PK,
+      form: { payment_method: first.body.error.payment_method.id, client_secret: si.client_secret! },
+      idempotencyKey: 'first-try',
+    });
+    assert.equal(replayed.status, 402);
+    assert.equal(replayed.headers.get('idempotent-replayed'), 'true');
+    const after = await sb.stripe.setupIntents.retrieve(si.id);
+    assert.equal(after.status, 'requires_payment_method');
+    assert.equal(after.payment_method, null, 'the good card never got through');
+    const attempts = await sb.db.pool.query(
+      `select count(*)::int as n from gateway_sandbox.events where type = 'setup_intent.setup_failed' and data->'object'->>'id' = $1`,
+      [si.id],
+    );
+    assert.equal(attempts.rows[0].n, 1, 'one card tried on it');
+  });
+
   test('payment intent off-session with 4242 succeeds once; a second confirm is payment_intent_unexpected_state', async () => {
     const customer = await sb.stripe.customers.create({});
     const pm = await card(sb.stripe, '4242424242424242');

@@ -2,14 +2,17 @@
 // official SDK pointed at it; and helpers to speak its wire format raw.
 import { fileURLToPath } from 'node:url';
 import { migrate } from '@vault/db';
-import { gatewayClient, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY, type Gateway } from '@vault/gateway';
+import { gatewayClient, type Gateway } from '@vault/gateway';
 import { createHttpApp, memoryLogger, type Logger } from '@vault/runtime';
-import { freePort, freshDatabase, type TestDatabase } from '@vault/testkit';
+import { freePort, freshDatabase, TEST_GATEWAY_PUBLISHABLE_KEY, TEST_GATEWAY_SECRET_KEY, type TestDatabase } from '@vault/testkit';
 import { gatewaySandbox } from '../src/app.ts';
 
 const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
-export const SK = SANDBOX_SECRET_KEY;
-export const PK = SANDBOX_PUBLISHABLE_KEY;
+/** The keys the in-process sandbox is given, as GATEWAY_SECRET_KEY/GATEWAY_PUBLISHABLE_KEY would. */
+export const SK = TEST_GATEWAY_SECRET_KEY;
+export const PK = TEST_GATEWAY_PUBLISHABLE_KEY;
+/** The card form's origin the in-process sandbox lets frame its card fields (CC_FORMS_URL). */
+export const CARD_FORM_ORIGIN = 'http://localhost:3002';
 
 export interface Sandbox {
   db: TestDatabase;
@@ -30,6 +33,7 @@ export async function startSandbox(opts: { latencyMs?: number } = {}): Promise<S
     log,
     secretKey: SK,
     publishableKey: PK,
+    cardFormOrigin: CARD_FORM_ORIGIN,
     latencyMs: opts.latencyMs ?? 0,
     delivery: { pollMs: 50, baseDelayMs: 200, maxDelayMs: 1000, timeoutMs: 2000 },
   });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Stripe from 'stripe';
-import { card, raw, startSandbox, type Sandbox } from './harness.ts';
+import { card, PK, raw, startSandbox, type Sandbox } from './harness.ts';
 
 describe('idempotency keys', () => {
   let sb: Sandbox;
@@ -69,7 +69,7 @@ describe('idempotency keys', () => {
     const pmForm = { type: 'card', 'card[number]': '4242424242424242', 'card[exp_month]': '12', 'card[exp_year]': '2034' };
     const bySecret = await raw(sb.url, 'POST', '/v1/payment_methods', { form: pmForm, idempotencyKey: 'scoped' });
     const byPublishable = await raw(sb.url, 'POST', '/v1/payment_methods', {
-      key: 'pk_test_vault_sandbox',
+      key: PK,
       form: pmForm,
       idempotencyKey: 'scoped',
     });

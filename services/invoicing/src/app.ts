@@ -3,7 +3,8 @@
 // a sign-in link), and the gateway's webhooks (their signature).
 import type { FastifyInstance } from 'fastify';
 import { requireBearer } from '@vault/runtime';
-import { invoicingVerifier } from './access/tokens.ts';
+import { strictTransportSecurity } from '@vault/web';
+import { INVOICING_REACH, invoicingVerifier } from './access/tokens.ts';
 import { apiRoutes } from './billing/routes.ts';
 import { gatewayWebhookRoutes } from './charging/webhooks.ts';
 import type { InvoicingDeps } from './deps.ts';
@@ -11,7 +12,11 @@ import { exportRoutes } from './exports/routes.ts';
 import { webRoutes } from './web/routes.ts';
 
 export function invoicingRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
-  requireBearer(http, invoicingVerifier(deps.pool, deps.adminToken));
+  // Every answer over https (directly, or through a proxy TRUST_PROXY names) pins https.
+  http.addHook('onSend', async (req, reply) => {
+    strictTransportSecurity(req, reply);
+  });
+  requireBearer(http, invoicingVerifier(deps.pool, deps.adminToken), { reach: INVOICING_REACH });
   apiRoutes(http, deps);
   exportRoutes(http, deps);
   webRoutes(http, deps);

@@ -12,6 +12,12 @@ export interface InvoicingDeps {
   prices: PriceBook;
   adminToken: string;
   log: Logger;
+  /**
+   * Finance's CSV exports: a small pool of their own, so slow downloads never
+   * hold the connections customers' pages need, and how many may stream at
+   * once (beyond it: 429). Unset (route tests): `pool`, EXPORT_CONCURRENCY at once.
+   */
+  exports?: { pool: pg.Pool; concurrency: number };
   /** The gateway's webhooks (`POST /v1/gateway/webhooks`); the app always has them, route tests may not. */
   webhooks?: { verifier: Gateway['webhooks']; secret: string | undefined };
 }

@@ -1,6 +1,8 @@
-// Who reaches what (api.md): an account's token only its own account (others
-// answer 404, as if they did not exist), exports only finance and admin, and
-// nothing without a token. Every bearer route, every kind of principal.
+// Who reaches what (api.md, "Access"): an account's token only its own account
+// (others answer 404, as if they did not exist); finance only exports and holds
+// (403 elsewhere); a publisher's token no invoicing route (403); a revoked or
+// expired token, like none or an unknown one, 401. Every bearer route, every
+// kind of principal.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -8,29 +10,33 @@ import { DateTime } from 'luxon';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { invoicingRoutes } from '../src/app.ts';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken, issueToken, lookupToken, revokeToken, tokenHash } from '../src/access/tokens.ts';
 import { createBilling } from '../src/billing/service.ts';
 import { invoiceId } from '../src/domain/invoice.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
 
-const ADMIN = 'access-admin-token';
-type Who = 'none' | 'bogus' | 'own' | 'other' | 'finance' | 'admin';
-const WHO: Who[] = ['none', 'bogus', 'own', 'other', 'finance', 'admin'];
+const ADMIN = 'access-admin-token-0123456789abcdef';
+type Who = 'none' | 'bogus' | 'expired' | 'revoked' | 'own' | 'other' | 'finance' | 'publisher' | 'admin';
+const WHO: Who[] = ['none', 'bogus', 'expired', 'revoked', 'own', 'other', 'finance', 'publisher', 'admin'];
+const NOBODY = { none: 401, bogus: 401, expired: 401, revoked: 401 } as const;
 
-/** Each bearer route, and the status each principal gets (own = acct-a, other = acct-b). */
+/** Each bearer route, and the status each principal gets (own = acct-a, other = acct-b; expired and revoked were acct-a's). */
 const ROUTES: { url: string; expect: Record<Who, number> }[] = [
-  { url: '/v1/accounts/acct-a/usage', expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
-  { url: '/v1/accounts/acct-a/usage?period=2026-10', expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
-  { url: '/v1/accounts/acct-a/invoices', expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 } },
+  { url: '/v1/accounts/acct-a/usage', expect: { ...NOBODY, own: 200, other: 404, finance: 403, publisher: 403, admin: 200 } },
+  {
+    url: '/v1/accounts/acct-a/usage?period=2026-10',
+    expect: { ...NOBODY, own: 200, other: 404, finance: 403, publisher: 403, admin: 200 },
+  },
+  { url: '/v1/accounts/acct-a/invoices', expect: { ...NOBODY, own: 200, other: 404, finance: 403, publisher: 403, admin: 200 } },
   {
     url: `/v1/invoices/${invoiceId('acct-a', '2026-10')}`,
-    expect: { none: 401, bogus: 401, own: 200, other: 404, finance: 200, admin: 200 },
+    expect: { ...NOBODY, own: 200, other: 404, finance: 403, publisher: 403, admin: 200 },
   },
-  { url: '/v1/invoices/in_does_not_exist', expect: { none: 401, bogus: 401, own: 404, other: 404, finance: 404, admin: 404 } },
-  { url: '/v1/holds?period=2026-10', expect: { none: 401, bogus: 401, own: 200, other: 200, finance: 200, admin: 200 } },
-  { url: '/v1/exports/invoices.csv?period=2026-10', expect: { none: 401, bogus: 401, own: 403, other: 403, finance: 200, admin: 200 } },
-  { url: '/v1/exports/lines.csv?period=2026-10', expect: { none: 401, bogus: 401, own: 403, other: 403, finance: 200, admin: 200 } },
+  { url: '/v1/invoices/in_does_not_exist', expect: { ...NOBODY, own: 404, other: 404, finance: 403, publisher: 403, admin: 404 } },
+  { url: '/v1/holds?period=2026-10', expect: { ...NOBODY, own: 200, other: 200, finance: 200, publisher: 403, admin: 200 } },
+  { url: '/v1/exports/invoices.csv?period=2026-10', expect: { ...NOBODY, own: 403, other: 403, finance: 200, publisher: 403, admin: 200 } },
+  { url: '/v1/exports/lines.csv?period=2026-10', expect: { ...NOBODY, own: 403, other: 403, finance: 200, publisher: 403, admin: 200 } },
 ];
 
 describe('access to every invoicing route', () => {
@@ -65,6 +71,14 @@ describe('access to every invoicing route', () => {
     tokens.own = await createToken(db.pool, { kind: 'account', accountId: 'acct-a' });
     tokens.other = await createToken(db.pool, { kind: 'account', accountId: 'acct-b' });
     tokens.finance = await createToken(db.pool, { kind: 'finance' });
+    tokens.publisher = await createToken(db.pool, { kind: 'publisher' });
+    tokens.expired = await createToken(db.pool, { kind: 'account', accountId: 'acct-a' });
+    await db.pool.query(`update invoicing.tokens set expires_at = now() - interval '1 second' where hash = $1`, [
+      tokenHash(tokens.expired),
+    ]);
+    const revoked = await issueToken(db.pool, { kind: 'account', accountId: 'acct-a' });
+    tokens.revoked = revoked.token;
+    await revokeToken(db.pool, revoked.id);
     http = createHttpApp(memoryLogger());
     invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken: ADMIN, log: memoryLogger() });
     await http.ready();
@@ -74,11 +88,17 @@ describe('access to every invoicing route', () => {
     await db.drop();
   });
 
-  for (const route of ROUTES) {
+  for (const [i, route] of ROUTES.entries()) {
     test(`GET ${route.url}: ${WHO.map((w) => `${w} ${route.expect[w]}`).join(', ')}`, async () => {
       for (const who of WHO) {
         const token = tokens[who];
-        const res = await http.inject({ method: 'GET', url: route.url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+        // An address per route: the failures here stay under the limit of failed authentications.
+        const res = await http.inject({
+          method: 'GET',
+          url: route.url,
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+          remoteAddress: `10.0.${i}.1`,
+        });
         assert.equal(res.statusCode, route.expect[who], `${who}: ${res.body.slice(0, 200)}`);
         if (res.statusCode === 401) assert.equal(res.headers['www-authenticate'], 'Bearer');
       }
@@ -110,5 +130,29 @@ describe('access to every invoicing route', () => {
       res.json().fields.map((f: { field: string }) => f.field),
       ['period'],
     );
+  });
+
+  test('a token stops working at once when revoked, and when it expires', async () => {
+    const get = (token: string) =>
+      http.inject({
+        method: 'GET',
+        url: '/v1/accounts/acct-a/invoices',
+        headers: { authorization: `Bearer ${token}` },
+        remoteAddress: '10.1.0.1',
+      });
+    const revoked = await issueToken(db.pool, { kind: 'account', accountId: 'acct-a' });
+    assert.equal((await get(revoked.token)).statusCode, 200);
+    assert.equal((await revokeToken(db.pool, revoked.id)).outcome, 'revoked');
+    assert.equal((await get(revoked.token)).statusCode, 401, 'the very next request');
+    assert.equal((await revokeToken(db.pool, revoked.id)).outcome, 'already');
+    assert.equal((await revokeToken(db.pool, 'tok_0000000000000000')).outcome, 'unknown');
+
+    const expiring = await issueToken(db.pool, { kind: 'finance' }, { expiresInSeconds: 1 });
+    assert.ok(expiring.expiresAt && expiring.expiresAt.getTime() > Date.now());
+    assert.equal((await get(expiring.token)).statusCode, 403, 'live: a finance token, refused an account route');
+    assert.deepEqual(await lookupToken(db.pool, expiring.token), { kind: 'finance', tokenId: expiring.id });
+    await new Promise((r) => setTimeout(r, Math.max(0, expiring.expiresAt!.getTime() - Date.now()) + 50));
+    assert.equal((await get(expiring.token)).statusCode, 401, 'expired');
+    assert.equal(await lookupToken(db.pool, expiring.token), undefined);
   });
 });

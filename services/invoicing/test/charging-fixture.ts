@@ -74,8 +74,10 @@ export class FakeGateway implements ChargeGateway {
   intents = new Map<string, FakeIntent>();
   /** Every charge made: one per confirm that executed. */
   charges: { intent: string; paymentMethod: string; ok: boolean }[] = [];
-  /** Every request sent, by idempotency key. */
+  /** Every request sent, named by invoice: its id for a create, `<invoice id>:attempt:<n>` for a confirm. */
   sent: string[] = [];
+  /** The idempotency key of every request sent, in order: what the answers are kept by. */
+  keys: string[] = [];
   down = false;
   loseAnswers = false;
   private answers = new Map<string, unknown>();
@@ -86,20 +88,22 @@ export class FakeGateway implements ChargeGateway {
 
   async createPaymentIntent(p: NewPaymentIntent): Promise<{ id: string } | { error: Answer }> {
     this.sent.push(p.invoiceId);
+    this.keys.push(p.idempotencyKey);
     if (this.down) return { error: this.unanswered() };
-    let answer = this.answers.get(p.invoiceId) as { id: string } | undefined;
+    let answer = this.answers.get(p.idempotencyKey) as { id: string } | undefined;
     if (!answer) {
       const id = `pi_${++fakeIds}`;
       this.intents.set(id, { id, invoiceId: p.invoiceId, amount: p.amount, customerId: p.customerId, status: 'requires_payment_method' });
       answer = { id };
-      this.answers.set(p.invoiceId, answer);
+      this.answers.set(p.idempotencyKey, answer);
     }
     return this.loseAnswers ? { error: this.unanswered() } : answer;
   }
 
   async confirm(c: Confirm): Promise<Answer> {
-    const key = attemptKey(c.invoiceId, c.attempt);
-    this.sent.push(key);
+    const key = attemptKey(c.idempotencyKey, c.attempt);
+    this.sent.push(attemptKey(c.invoiceId, c.attempt));
+    this.keys.push(key);
     if (this.down) return this.unanswered();
     let answer = this.answers.get(key) as Answer | undefined;
     if (!answer) {

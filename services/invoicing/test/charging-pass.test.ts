@@ -103,7 +103,9 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     await putCard(db.pool, 'acct-lost', 'pm_decline_lost');
     gateway.loseAnswers = true;
     assert.equal((await pass(gateway)).errors, 1, 'the PaymentIntent was made, its answer lost');
-    assert.equal(await chargeRow(db.pool, 'lost-1'), undefined);
+    // The row (its key, its card) was written before the create; no PaymentIntent is recorded.
+    const first = await chargeRow(db.pool, 'lost-1');
+    assert.deepEqual([first?.payment_intent_id, first?.pending_payment_method_id, first?.attempts], [null, 'pm_decline_lost', 0]);
     gateway.loseAnswers = false;
     assert.equal((await pass(gateway)).declined, 1);
     // The decline is recorded once; lose the second attempt's answer too.
@@ -130,6 +132,21 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
         ['pm_ok_lost', true],
       ],
     );
+  });
+
+  test("the PaymentIntent's key is random, stored on the charge row before the create, and kept by its replay and attempts", async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'key-1', account: 'acct-key', total: '4.00' });
+    await putCard(db.pool, 'acct-key', 'pm_ok_key');
+    gateway.down = true;
+    await pass(gateway);
+    const stored = (await chargeRow(db.pool, 'key-1'))?.idempotency_key as string;
+    assert.match(stored, /^pi-[0-9a-f]{32}$/, 'written before the create, which got no answer');
+    assert.deepEqual(gateway.keys, [stored], 'the create went out under the stored key, not the invoice id');
+    gateway.down = false;
+    assert.equal((await pass(gateway)).paid, 1);
+    assert.deepEqual(gateway.keys, [stored, stored, `${stored}:attempt:1`]);
+    assert.equal((await chargeRow(db.pool, 'key-1'))?.idempotency_key, stored, 'never changed');
   });
 
   test('the gateway down: nothing but the error is recorded, and the same attempt is sent when it is back', async () => {

@@ -10,7 +10,7 @@ import { ensureWebhookEndpoint, webhookUrl } from '../src/charging/webhook-endpo
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, statusOf } from './charging-fixture.ts';
 
-const ADMIN = 'admin-token-for-webhook-tests';
+const ADMIN = 'admin-token-for-webhook-tests-0123456789';
 const stripe = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' });
 const URL_ = webhookUrl('http://localhost:3000');
 
@@ -161,6 +161,24 @@ describe('gateway webhooks', () => {
     );
     assert.equal(await statusOf(db.pool, 'wh-bad'), 'finalized');
     assert.equal((await db.pool.query(`select 1 from invoicing.gateway_events where id = 'evt_bad'`)).rowCount, 0);
+  });
+
+  test('a correctly signed delivery dated 10 minutes ahead is a 400 naming the skew; 4 minutes either way is accepted', async () => {
+    await insertInvoice(db.pool, { id: 'wh-future', account: 'acct-future', total: '5.00' });
+    const now = Math.floor(Date.now() / 1000);
+    const ahead = await post(http, delivery(succeeded('evt_future', 'wh-future'), await secret(), now + 600));
+    assert.equal(ahead.statusCode, 400);
+    assert.match(ahead.json().error, /dated (599|600|601) s ahead of our clock; at most 300 s either way/);
+    assert.ok(log.lines.some((l) => /event=webhook\.rejected reason=timestamp/.test(l)));
+    assert.equal(await statusOf(db.pool, 'wh-future'), 'finalized');
+    assert.equal((await db.pool.query(`select 1 from invoicing.gateway_events where id = 'evt_future'`)).rowCount, 0);
+    for (const [id, at] of [
+      ['evt_soon', now + 240],
+      ['evt_recent', now - 240],
+    ] as const) {
+      const ok = await post(http, delivery({ ...succeeded(id, 'wh-future'), type: 'payment_intent.created' }, await secret(), at));
+      assert.equal(ok.statusCode, 200, `${id}: ${ok.body}`);
+    }
   });
 
   test('events other than payment_intent.succeeded are acknowledged and ignored', async () => {

@@ -236,7 +236,7 @@ async function collect(chunks: AsyncIterable<string>): Promise<string> {
   return text;
 }
 
-const ADMIN = 'test-admin-token-exports';
+const ADMIN = 'test-admin-token-exports-0123456789';
 const unusedBilling = new Proxy({} as Billing, {
   get: () => () => {
     throw new Error('the exports never use billing');

@@ -1,11 +1,12 @@
 // The web UI's test world: a real database with two accounts' usage, October
 // finalized through the real billing, the invoicing app listening on a free port.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { DateTime } from 'luxon';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { invoicingRoutes } from '../src/app.ts';
-import { createToken } from '../src/access/tokens.ts';
+import { createSignInLink } from '../src/access/sign-in-links.ts';
+import { createToken, issueToken } from '../src/access/tokens.ts';
 import { createBilling } from '../src/billing/service.ts';
 import type { Billing, FinalizeReport } from '../src/billing/types.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
@@ -25,7 +26,12 @@ export interface WebWorld {
   adminToken: string;
   tokenA: string;
   tokenB: string;
+  /** The public ids of tokenA and tokenB (invoicing.tokens.id). */
+  tokenIdA: string;
+  tokenIdB: string;
   financeToken: string;
+  /** A fresh sign-in link's secret for the account, issued with its token (A's or B's). */
+  link(accountId: string): Promise<string>;
   october: FinalizeReport;
   close(): Promise<void>;
 }
@@ -66,12 +72,15 @@ export async function webWorld(): Promise<WebWorld> {
   const october = await billing.finalize('2026-10');
 
   const log = memoryLogger({ app: 'invoicing' });
-  const adminToken = 'test-admin-token-web';
+  const adminToken = 'test-admin-token-web-0123456789abcdef';
   const http = createHttpApp(log);
   invoicingRoutes(http, { pool: db.pool, billing, prices: loadPriceBook(), adminToken, log });
   await http.listen({ port: 0, host: '127.0.0.1' });
   const { port } = http.server.address() as { port: number };
 
+  const a = await issueToken(db.pool, { kind: 'account', accountId: ACCOUNT_A });
+  const b = await issueToken(db.pool, { kind: 'account', accountId: ACCOUNT_B });
+  const tokenIds: Record<string, string> = { [ACCOUNT_A]: a.id, [ACCOUNT_B]: b.id };
   return {
     db,
     billing,
@@ -79,9 +88,12 @@ export async function webWorld(): Promise<WebWorld> {
     log,
     base: `http://127.0.0.1:${port}`,
     adminToken,
-    tokenA: await createToken(db.pool, { kind: 'account', accountId: ACCOUNT_A }),
-    tokenB: await createToken(db.pool, { kind: 'account', accountId: ACCOUNT_B }),
+    tokenA: a.token,
+    tokenB: b.token,
+    tokenIdA: a.id,
+    tokenIdB: b.id,
     financeToken: await createToken(db.pool, { kind: 'finance' }),
+    link: (accountId) => createSignInLink(db.pool, { accountId, tokenId: tokenIds[accountId]! }),
     october,
     close: async () => {
       await http.close();
@@ -93,5 +105,20 @@ export async function webWorld(): Promise<WebWorld> {
 /** The session cookie's value from a Set-Cookie header, if it sets one. */
 export function sessionFrom(setCookie: string | string[] | undefined): string | undefined {
   const header = Array.isArray(setCookie) ? setCookie.join('\n') : (setCookie ?? '');
-  return /vault_session=([^;]*)/.exec(header)?.[1] || undefined;
+  return /(?:^|\n)vault_session=([^;]*)/.exec(header)?.[1] || undefined;
+}
+
+/** The sign-in confirmation form's fields (the link and the CSRF token), from its page. */
+export function signInForm(body: string): { link: string; csrf: string } {
+  const form = /<form method="post" action="\/signin">([\s\S]*?)<\/form>/.exec(body)?.[1] ?? '';
+  const link = /<input type="hidden" name="link" value="([^"]+)">/.exec(form)?.[1];
+  const csrf = /<input type="hidden" name="_csrf" value="([^"]+)">/.exec(form)?.[1];
+  if (!link || !csrf) throw new Error('the page has no sign-in form');
+  return { link, csrf };
+}
+
+/** `name=value` of every cookie a response sets (what a browser would send back). */
+export function cookiesSet(res: LightMyRequestResponse): string[] {
+  const header = res.headers['set-cookie'];
+  return (Array.isArray(header) ? header : header ? [header] : []).map((c) => c.split(';')[0]!);
 }

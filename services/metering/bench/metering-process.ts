@@ -33,7 +33,7 @@ export async function spawnMetering(env: Record<string, string>): Promise<Meteri
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     cwd: ROOT,
-    env: { ...process.env, ADMIN_TOKEN: 'bench', ...env, METERING_PORT: String(port) },
+    env: { ...process.env, ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef', ...env, METERING_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const batches: string[] = [];

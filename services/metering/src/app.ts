@@ -1,12 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { adminOnly, requireBearer } from '@vault/runtime';
+import { requireBearer } from '@vault/runtime';
+import { METERING_REACH, meteringVerifier } from './access/tokens.ts';
 import type { MeteringAppDeps } from './deps.ts';
 import { eventsRoutes } from './intake/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 
-/** Metering's HTTP surface (api.md): intake and operators' reports, admin token only. */
+/**
+ * Metering's HTTP surface (api.md): intake and operators' reports. The admin
+ * token reaches every route; a publisher token only POST /v1/events.
+ */
 export function meteringRoutes(http: FastifyInstance, deps: MeteringAppDeps): void {
-  requireBearer(http, adminOnly(deps.adminToken));
+  requireBearer(http, meteringVerifier(deps.pool, deps.adminToken, deps.log), { reach: METERING_REACH });
   eventsRoutes(http, deps);
   reportRoutes(http, deps);
 }

@@ -1,17 +1,27 @@
 // Metering's configuration: the variables it reads, and only those, so another
 // app's bad variable never stops it. Parsed once, at boot (main.ts → runApp).
 import { z } from 'zod';
-import { bootVariables, busVariables, optionalString, parseConfig, port, stringWithDefault } from '@vault/runtime/variables';
+import {
+  adminToken,
+  bootVariables,
+  busVariables,
+  parseConfig,
+  port,
+  requireAdminTokenInDeployment,
+  stringWithDefault,
+} from '@vault/runtime/variables';
 
-export const MeteringSettings = z.object({
-  ...bootVariables,
-  ...busVariables,
-  /** Metering's consumer group: one group per metering database. */
-  METERING_CONSUMER_GROUP: stringWithDefault('metering'),
-  /** Unset: generated and logged (admin_token.generated). */
-  ADMIN_TOKEN: optionalString,
-  METERING_PORT: port(3001),
-});
+export const MeteringSettings = requireAdminTokenInDeployment(
+  z.object({
+    ...bootVariables,
+    ...busVariables,
+    /** Metering's consumer group: one group per metering database. */
+    METERING_CONSUMER_GROUP: stringWithDefault('metering'),
+    /** At least 32 characters; required with DATABASE_URL; unset in development: $VAULT_HOME/admin_token. */
+    ADMIN_TOKEN: adminToken,
+    METERING_PORT: port(3001),
+  }),
+);
 export type MeteringSettings = z.infer<typeof MeteringSettings>;
 
 /** Throws a ConfigError naming every bad variable. */

@@ -3,12 +3,15 @@
 // feature, never from app.ts.
 import type pg from 'pg';
 import type { Bus } from '@vault/bus';
+import type { Logger } from '@vault/runtime';
 
 export interface MeteringAppDeps {
   pool: pg.Pool;
   bus: Bus;
   topic: string;
   adminToken: string;
+  /** Where a missing invoicing.publisher_tokens is said, once. */
+  log?: Logger;
   /** The consumer group whose lag `GET /v1/stats` reports. */
   groupId: string;
 }

@@ -22,9 +22,9 @@ await runApp({
       log: (event, fields) => log.info(event, fields),
     });
     const topic = settings.BILLING_EVENTS_TOPIC;
-    const adminToken = resolveAdminToken(settings.ADMIN_TOKEN, log);
+    const adminToken = resolveAdminToken(settings, log);
     const groupId = settings.METERING_CONSUMER_GROUP;
-    meteringRoutes(http, { pool: db.pool, bus, topic, adminToken, groupId });
+    meteringRoutes(http, { pool: db.pool, bus, topic, adminToken, groupId, log });
     const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId });
     log.info('metering.consuming', { topic, group: groupId, bus: bus.kind });
     return {

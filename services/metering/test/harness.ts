@@ -11,7 +11,7 @@ import { startConsumer } from '../src/consumer/consume.ts';
 /** The repository's copies of the platform's examples (october.ndjson, invalid.ndjson, …). */
 export const EXAMPLES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 export const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
-export const ADMIN = 'test-admin-token';
+export const ADMIN = 'test-admin-token-metering-0123456789';
 export const AUTH = { authorization: `Bearer ${ADMIN}` };
 
 export const exampleText = (file: string) => readFileSync(EXAMPLES + file, 'utf8');

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { migrate } from '@vault/db';
 import { eventually } from '@vault/testkit';
-import { AUTH, exampleLines, exampleText, startMetering, stats, usageOf, type BusKind, type Metering } from './harness.ts';
+import { ADMIN, AUTH, exampleLines, exampleText, startMetering, stats, usageOf, type BusKind, type Metering } from './harness.ts';
 
 const LONG = { timeout: 120_000 };
+/** Invoicing's migrations, for the tokens it publishes (metering's code never imports invoicing). */
+const INVOICING_MIGRATIONS = fileURLToPath(new URL('../../invoicing/migrations', import.meta.url));
 const running: Metering[] = [];
 async function metering(kind: BusKind): Promise<Metering> {
   const m = await startMetering(kind);
@@ -152,6 +157,60 @@ describe('metering intake: Kafka and HTTP have the same effect (real broker, rea
       ['limit', 'status'],
     );
   });
+
+  test(
+    'a publisher token reaches POST /v1/events and nothing else; revoked or expired it stops at once; without invoicing it is refused',
+    LONG,
+    async () => {
+      const m = await metering('embedded');
+      const publisher = 'vt_pub_metering-intake-test-0123456789abcdef';
+      const as = (token: string) => ({ authorization: `Bearer ${token}` });
+      const events = (token: string) =>
+        m.http.inject({
+          method: 'POST',
+          url: '/v1/events',
+          headers: { ...as(token), 'content-type': 'application/x-ndjson' },
+          payload: exampleText('october.ndjson'),
+        });
+      // This database has no invoicing schema: no publisher token works, the admin's does.
+      assert.equal((await events(publisher)).statusCode, 401);
+      assert.equal((await events(ADMIN)).statusCode, 202);
+
+      // Invoicing's tokens, as `vault token create --publisher` stores them (only the sha256 of the value).
+      await migrate(m.db.pool, 'invoicing', INVOICING_MIGRATIONS);
+      const store = (id: string, token: string, kind: string, more = '') =>
+        m.db.pool.query(
+          `insert into invoicing.tokens (id, hash, kind, account_id, expires_at) values ($1, $2, $3, $4, ${more || 'null'})`,
+          [id, createHash('sha256').update(token).digest('hex'), kind, kind === 'account' ? 'acct-1' : null],
+        );
+      await store('tok_00000000000000a1', publisher, 'publisher');
+      const res = await events(publisher);
+      assert.equal(res.statusCode, 202, res.body);
+      for (const [method, url] of [
+        ['GET', '/v1/stats'],
+        ['GET', '/v1/rejected'],
+        ['GET', '/v1/gaps'],
+        ['POST', '/v1/rejected/1/resubmit'],
+      ] as const) {
+        const refused = await m.http.inject({ method, url, headers: as(publisher) });
+        assert.equal(refused.statusCode, 403, `${method} ${url}`);
+        assert.match(refused.json().error, /a publisher token does not reach this route/);
+      }
+      // Other kinds of invoicing token are not metering's.
+      await store('tok_00000000000000a2', 'vt_fin_metering-intake-test-0123456789abcdef', 'finance');
+      await store('tok_00000000000000a3', 'vt_acct_metering-intake-test-0123456789abcdef', 'account');
+      assert.equal((await events('vt_fin_metering-intake-test-0123456789abcdef')).statusCode, 401);
+      assert.equal((await events('vt_acct_metering-intake-test-0123456789abcdef')).statusCode, 401);
+      // Revoked: the very next request is refused. Expired likewise.
+      await m.db.pool.query(`update invoicing.tokens set revoked_at = now() where id = 'tok_00000000000000a1'`);
+      assert.equal((await events(publisher)).statusCode, 401);
+      const expiring = 'vt_pub_metering-intake-expiring-0123456789abcdef';
+      await store('tok_00000000000000a4', expiring, 'publisher', `now() + interval '1 second'`);
+      assert.equal((await events(expiring)).statusCode, 202);
+      await new Promise((r) => setTimeout(r, 1_100));
+      assert.equal((await events(expiring)).statusCode, 401);
+    },
+  );
 
   test('GET /v1/gaps lists a subject with a sequence hole until the missing event arrives', LONG, async () => {
     const m = await metering('embedded');

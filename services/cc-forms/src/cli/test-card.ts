@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { Id } from '@vault/contracts';
-import { SANDBOX_SECRET_KEY, Stripe, type Gateway, type GatewayConfig } from '@vault/gateway';
+import { Stripe, type Gateway, type GatewayConfig } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
 import { finishCardSetup, startCardSetup } from '../cards/service.ts';
 import type { CardOnFile } from '../domain/card.ts';
@@ -50,13 +50,14 @@ export function parseTestCardArgs(args: string[]): TestCardArgs {
 export interface TestCardDeps {
   pool: pg.Pool;
   gateway: Gateway;
-  config: Pick<GatewayConfig, 'secretKey'>;
+  config: Pick<GatewayConfig, 'secretKey' | 'sandbox'>;
   log: Logger;
 }
 
 /** Puts a sandbox test card on file for the account, exactly as the form's finish step stores it. */
 export async function addTestCard(deps: TestCardDeps, { accountId, number }: TestCardArgs): Promise<CardOnFile> {
-  if (deps.config.secretKey !== SANDBOX_SECRET_KEY) {
+  // The sandbox is any gateway but Stripe's API; a live key is refused whatever the address.
+  if (!deps.config.sandbox || /^(sk|rk)_live_/.test(deps.config.secretKey)) {
     throw new CardCliError('card add: test cards go only to the sandbox gateway; customers add real cards in the card form');
   }
   const cardDeps = { pool: deps.pool, gateway: sdkCardGateway(deps.gateway), log: deps.log, attemptsPerHour: Number.MAX_SAFE_INTEGER };

@@ -2,17 +2,7 @@
 // every state-changing request, the session lookup, and errors as pages (or
 // JSON for the card form's script).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  CSRF_FIELD,
-  CSRF_HEADER,
-  csrfValid,
-  errorStatus,
-  pageHeaders,
-  sendPage,
-  sessionCookie,
-  type Html,
-  type SessionCookie,
-} from '@vault/web';
+import { csrfProblem, csrfValid, errorStatus, pageHeaders, sendPage, sessionCookie, type Html, type SessionCookie } from '@vault/web';
 import type { CcFormsDeps } from '../deps.ts';
 import { GatewayUnavailable } from '../cards/gateway.ts';
 import { SESSION_COOKIE, sessions } from '../sign-in/sessions.ts';
@@ -27,8 +17,6 @@ export interface WebContext {
   /** The card form script's error shape: `{error: {code, message}}`. */
   jsonError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply;
 }
-
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The card form's script posts JSON to /card…; forms post urlencoded bodies and get pages back. */
 const wantsJson = (req: FastifyRequest) =>
@@ -45,7 +33,7 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     jsonError: (reply, status, code, message) => reply.code(status).send({ error: { code, message } }),
   };
 
-  // The sign-out form posts a small urlencoded body.
+  // The sign-in and sign-out forms post small urlencoded bodies.
   web.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
@@ -54,19 +42,16 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     reply.headers(headers);
   });
 
-  // Every state-changing request carries the session's CSRF token: the
-  // X-CSRF-Token header (page script) or the _csrf field (forms).
+  // Every state-changing request carries a CSRF token: the X-CSRF-Token
+  // header (page script) or the _csrf field (forms); the session's, or on the
+  // sign-in form this browser's sign-in form token (there may be no session yet).
   web.addHook('preHandler', async (req, reply) => {
-    if (SAFE_METHODS.has(req.method)) return;
-    const header = req.headers[CSRF_HEADER];
-    const field = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD];
-    const given = typeof header === 'string' ? header : typeof field === 'string' ? field : undefined;
-    if (csrfValid(ctx.session.idOf(req), given)) return;
-    log.warn('web.csrf_refused', {
-      method: req.method,
-      path: req.routeOptions.url ?? 'unknown',
-      token: given === undefined ? 'missing' : 'wrong',
-    });
+    const signingIn = req.routeOptions.url === '/signin';
+    const problem = csrfProblem(req, (given) =>
+      signingIn ? ctx.session.signInCsrfValid(req, given) : csrfValid(ctx.session.idOf(req), given),
+    );
+    if (problem === undefined) return;
+    log.warn('web.csrf_refused', { method: req.method, path: req.routeOptions.url ?? 'unknown', token: problem });
     if (wantsJson(req)) {
       return ctx.jsonError(
         reply,

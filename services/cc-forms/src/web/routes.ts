@@ -1,42 +1,84 @@
-// The pages: sign-in by link, sign-out, the card page.
-import type { FastifyInstance } from 'fastify';
+// The pages: sign-in by link (a confirmation page, then a POST), sign-out, the card page.
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { csrfToken } from '@vault/web';
-import { accountForToken, SignInUnavailable } from '../sign-in/tokens.ts';
+import { consumeSignInLink, csrfToken, SignInUnavailable, signInLinkStatus } from '@vault/web';
 import { cardOnFile } from '../cards/store.ts';
 import { cardPage } from './pages/card.ts';
-import { signedOutPage, signInRefusedPage, signInUnavailablePage, signInWithoutTokenPage, signOutPage } from './pages/notice.ts';
+import {
+  signedOutPage,
+  signInConfirmPage,
+  signInRefusedPage,
+  signInUnavailablePage,
+  signInWithoutLinkPage,
+  signOutPage,
+} from './pages/notice.ts';
 import type { WebContext } from './context.ts';
 
-const SignInQuery = z.object({ token: z.string().min(1).max(512) });
+/** `/signin?link=vl_…`: the link's secret (the form posts it back as `link`). */
+const SignInLink = z.object({ link: z.string().min(1).max(512) });
 
 export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
   const { pool, log } = ctx.deps;
+
+  /** Invoicing's published sign-in names missing (never migrated here): a 503 page, logged. */
+  const unavailable = (reply: FastifyReply) => {
+    log.error('web.signin_unavailable', undefined, { reason: 'no_invoicing_sign_in_links' });
+    return ctx.page(reply, 503, signInUnavailablePage());
+  };
+  const refused = async (reply: FastifyReply, link: string) => {
+    const status = await signInLinkStatus(pool, link);
+    log.warn('web.signin_refused', { reason: status?.state ?? 'unknown_link' });
+    return ctx.page(reply, 401, signInRefusedPage());
+  };
 
   web.get('/', async (req, reply) => {
     if (await ctx.session.current(req)) return reply.redirect('/card', 303);
     return ctx.page(reply, 200, signedOutPage());
   });
 
+  // Opening a link only asks: it never signs in, and never changes the session
+  // the browser has. Used, expired, revoked and unknown links get one page
+  // asking for a new link.
   web.get('/signin', async (req, reply) => {
-    const query = SignInQuery.safeParse(req.query);
-    if (!query.success) return ctx.page(reply, 400, signInWithoutTokenPage());
-    let accountId: string | undefined;
+    const query = SignInLink.safeParse(req.query);
+    if (!query.success) return ctx.page(reply, 400, signInWithoutLinkPage());
     try {
-      accountId = await accountForToken(pool, query.data.token);
+      const status = await signInLinkStatus(pool, query.data.link);
+      if (status?.state !== 'valid') return await refused(reply, query.data.link);
+      const current = await ctx.session.current(req);
+      const csrf = ctx.session.signInCsrf(req, reply);
+      return ctx.page(
+        reply,
+        200,
+        signInConfirmPage({
+          accountId: status.accountId,
+          link: query.data.link,
+          csrf,
+          current: current && { accountId: current.accountId, csrf: csrfToken(current.sessionId) },
+        }),
+      );
     } catch (err) {
-      if (!(err instanceof SignInUnavailable)) throw err;
-      log.error('web.signin_unavailable', undefined, { reason: 'no_invoicing_sign_in_tokens' });
-      return ctx.page(reply, 503, signInUnavailablePage());
+      if (err instanceof SignInUnavailable) return unavailable(reply);
+      throw err;
     }
-    if (accountId === undefined) {
-      log.warn('web.signin_refused', { reason: 'unknown_token' });
-      return ctx.page(reply, 401, signInRefusedPage());
+  });
+
+  // The confirmation: the link is used up (once, atomically, through
+  // invoicing.consume_sign_in_link), then a fresh session replaces whatever
+  // session the browser had.
+  web.post('/signin', async (req, reply) => {
+    const form = SignInLink.safeParse(req.body);
+    if (!form.success) return ctx.page(reply, 400, signInWithoutLinkPage());
+    try {
+      const grant = await consumeSignInLink(pool, form.data.link);
+      if (grant === undefined) return await refused(reply, form.data.link);
+      await ctx.session.signIn(req, reply, grant);
+      log.info('web.signin', { account_id: grant.accountId, token_id: grant.tokenId });
+      return reply.redirect('/card', 303);
+    } catch (err) {
+      if (err instanceof SignInUnavailable) return unavailable(reply);
+      throw err;
     }
-    await ctx.session.signIn(req, reply, accountId);
-    log.info('web.signin', { account_id: accountId });
-    // 303 to a clean address: the token leaves the address bar and the history entry.
-    return reply.redirect('/card', 303);
   });
 
   web.get('/signout', async (req, reply) => {

@@ -1,6 +1,7 @@
 // The card fields' iframe (GET /elements/card): runs on the gateway's origin,
 // so the number and CVC typed here go only to this origin's API. The parent
-// page (whose origin is in data-parent-origin) hears only: ready, focus/blur,
+// page (the card form, whose configured origin is in data-parent-origin, and
+// the only one the CSP lets frame us) hears only: ready, focus/blur,
 // change {complete, empty, brand, error}, and each confirmation's result.
 (function () {
   'use strict';

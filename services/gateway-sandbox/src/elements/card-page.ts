@@ -1,20 +1,27 @@
 // The card fields' iframe document: three labelled inputs, its own script and
-// styles (no inline code), and a CSP that lets it talk only to this origin.
+// styles (no inline code), and a CSP that lets it talk only to this origin and
+// be framed only by the card form's.
 
-/** Any site may frame the fields (as Stripe's); the script talks only to this origin. */
-export const CARD_FRAME_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "form-action 'none'",
-  "base-uri 'none'",
-  'frame-ancestors *',
-].join('; ');
+/**
+ * Only the card form's origin (CC_FORMS_URL) may frame the fields: a page of
+ * any other site that frames them is refused by the browser. The script talks
+ * only to this origin.
+ */
+export function cardFrameCsp(cardFormOrigin: string): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "form-action 'none'",
+    "base-uri 'none'",
+    `frame-ancestors ${cardFormOrigin}`,
+  ].join('; ');
+}
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-/** The two values are already checked to plain characters; escaped all the same. */
+/** The key is checked to plain characters and the origin is configuration; escaped all the same. */
 const attr = (value: string) => value.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 
 export function cardFramePage(params: { key: string; origin: string }): string {

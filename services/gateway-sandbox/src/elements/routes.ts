@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { cardFramePage, CARD_FRAME_CSP } from './card-page.ts';
+import { cardFrameCsp, cardFramePage } from './card-page.ts';
 
 const file = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
 
@@ -14,20 +14,18 @@ const STRIPE_JS = file('stripe-v3.js');
 const FRAME_JS = file('card-frame.js');
 const FRAME_CSS = file('card-frame.css');
 
+// Only the key. The parent's origin is configuration (CC_FORMS_URL), never a
+// parameter: an `origin=` (older Stripe.js stand-ins sent one) is ignored.
 const CardFrameQuery = z.object({
   key: z.string().regex(/^pk_[A-Za-z0-9_]{1,200}$/, 'must be a publishable key (pk_…)'),
-  // An origin only: scheme, host and port, nothing that could break out of an attribute.
-  origin: z
-    .string()
-    .max(300)
-    .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be the parent page origin (scheme://host[:port])'),
 });
 
 function asset(reply: FastifyReply, type: string, body: string) {
   return reply.type(type).header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff').send(body);
 }
 
-export function elementsRoutes(http: FastifyInstance, opts: { publishableKey: string }): void {
+export function elementsRoutes(http: FastifyInstance, opts: { publishableKey: string; cardFormOrigin: string }): void {
+  const csp = cardFrameCsp(opts.cardFormOrigin);
   const serveStripeJs = async (_req: unknown, reply: FastifyReply) => asset(reply, 'text/javascript; charset=utf-8', STRIPE_JS);
   http.get('/v3/', serveStripeJs);
   http.get('/v3', serveStripeJs);
@@ -37,7 +35,7 @@ export function elementsRoutes(http: FastifyInstance, opts: { publishableKey: st
 
   http.get('/elements/card', async (req, reply) => {
     const query = CardFrameQuery.safeParse(req.query);
-    reply.header('content-security-policy', CARD_FRAME_CSP).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+    reply.header('content-security-policy', csp).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
     if (!query.success) {
       const why = query.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
       return reply.code(400).type('text/plain; charset=utf-8').send(`Cannot show the card fields: ${why}.`);
@@ -49,6 +47,6 @@ export function elementsRoutes(http: FastifyInstance, opts: { publishableKey: st
         .type('text/plain; charset=utf-8')
         .send("Cannot show the card fields: key: not this gateway's publishable key.");
     }
-    return reply.type('text/html; charset=utf-8').send(cardFramePage(query.data));
+    return reply.type('text/html; charset=utf-8').send(cardFramePage({ key: query.data.key, origin: opts.cardFormOrigin }));
   });
 }

@@ -50,8 +50,8 @@
     if (!host) throw integrationError('mount(): no element matches ' + String(target));
     if (this.frame) throw integrationError('This Element is already mounted.');
     var src = new URL('/elements/card', GATEWAY);
+    // No origin parameter: the gateway frames its fields for the card form's origin alone (configured there).
     src.searchParams.set('key', this.key);
-    src.searchParams.set('origin', window.location.origin);
     var frame = document.createElement('iframe');
     frame.title = FRAME_TITLE;
     frame.src = src.toString();

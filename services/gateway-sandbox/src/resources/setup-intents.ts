@@ -1,7 +1,8 @@
 // SetupIntents: save a card for later off-session charges. Confirm succeeds
 // (the card attached to the intent's customer) or fails with a 402 card error
 // leaving the intent in requires_payment_method with `last_setup_error`.
-// A publishable key may read and confirm one only with its client secret.
+// A publishable key may read and confirm one only with its client secret, and
+// confirm it only until a confirmation fails (one card tried per SetupIntent).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { sameSecret } from '../api/auth.ts';
@@ -182,6 +183,22 @@ function checkClientSecret(req: FastifyRequest, si: SetupIntentRow, given: strin
   }
 }
 
+/**
+ * With the publishable key, a SetupIntent whose confirmation failed is spent:
+ * the card form asks its server for a new one (counted against
+ * CARD_ATTEMPTS_PER_HOUR) to try another card. Stripe lets the same client
+ * secret be confirmed again with another card, which is how one SetupIntent
+ * tests card after card; the sandbox refuses it. The secret key may still.
+ */
+function refuseRetryAfterFailure(req: FastifyRequest, si: SetupIntentRow): void {
+  if (req.caller?.kind !== 'publishable' || si.status !== 'requires_payment_method' || si.last_setup_error === null) return;
+  throw unexpectedState(
+    'setup_intent',
+    'You cannot confirm this SetupIntent again: its last confirmation failed. Create a new SetupIntent to try another card.',
+    renderSetupIntent(si),
+  );
+}
+
 /** A publishable key sees the intent, never what it links to. */
 function refusePublishableExpand(req: FastifyRequest, expand: string[] | undefined): void {
   if (req.caller?.kind === 'publishable' && expand?.length) {
@@ -209,6 +226,7 @@ export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): voi
     return mutate(deps, req, reply, async (tx) => {
       const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
       checkClientSecret(req, si, p.client_secret);
+      refuseRetryAfterFailure(req, si);
       return expandObject(tx.q, await confirmSetupIntent(tx, si, p.payment_method), p.expand);
     });
   });

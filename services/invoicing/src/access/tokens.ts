@@ -1,45 +1,135 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { adminOnly, type Principal, type TokenVerifier } from '@vault/runtime';
+import { adminOnly, type Principal, type Reach, type TokenVerifier } from '@vault/runtime';
 
-export type TokenGrant = { kind: 'account'; accountId: string } | { kind: 'finance' };
+export type TokenGrant = { kind: 'account'; accountId: string } | { kind: 'finance' } | { kind: 'publisher' };
+export type TokenKind = TokenGrant['kind'];
 
 /** Only a token's hash is stored: a leaked table grants nothing. */
 export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
-/** A new bearer token for one account's customer, or for finance. Printed once, never stored. */
-export async function createToken(pool: pg.Pool, grant: TokenGrant): Promise<string> {
-  const token = `vt_${grant.kind === 'account' ? 'acct' : 'fin'}_${randomBytes(24).toString('base64url')}`;
-  await pool.query('insert into invoicing.tokens (hash, kind, account_id) values ($1, $2, $3)', [
-    tokenHash(token),
-    grant.kind,
-    grant.kind === 'account' ? grant.accountId : null,
-  ]);
-  return token;
+const PREFIX: Record<TokenKind, string> = { account: 'vt_acct', finance: 'vt_fin', publisher: 'vt_pub' };
+
+/** A token stored: its public id, never its value. */
+export interface IssuedToken {
+  /** The public id (`tok_…`): what `vault token list` shows and `vault token revoke` takes. */
+  id: string;
+  /** The bearer token itself, shown once: only its hash is kept. */
+  token: string;
+  expiresAt: Date | null;
 }
 
-/** The principal a stored token speaks for, if any. */
+/** A new bearer token; with `expiresInSeconds` it stops working that long from now. */
+export async function issueToken(pool: pg.Pool, grant: TokenGrant, options: { expiresInSeconds?: number } = {}): Promise<IssuedToken> {
+  const token = `${PREFIX[grant.kind]}_${randomBytes(24).toString('base64url')}`;
+  const id = `tok_${randomBytes(8).toString('hex')}`;
+  const { rows } = await pool.query<{ expires_at: Date | null }>(
+    `insert into invoicing.tokens (id, hash, kind, account_id, expires_at)
+     values ($1, $2, $3, $4, now() + make_interval(secs => $5::double precision))
+     returning expires_at`,
+    [id, tokenHash(token), grant.kind, grant.kind === 'account' ? grant.accountId : null, options.expiresInSeconds ?? null],
+  );
+  return { id, token, expiresAt: rows[0]!.expires_at };
+}
+
+/** A new bearer token that never expires (until revoked). Printed once, never stored. */
+export async function createToken(pool: pg.Pool, grant: TokenGrant): Promise<string> {
+  return (await issueToken(pool, grant)).token;
+}
+
+/** SQL: the token row `t` works now. */
+const LIVE = 't.revoked_at is null and (t.expires_at is null or t.expires_at > now())';
+
+/** The principal a live stored token speaks for, if any: a revoked or expired one is no one. */
 export async function lookupToken(pool: pg.Pool, token: string): Promise<Principal | undefined> {
-  const { rows } = await pool.query<{ kind: 'account' | 'finance'; account_id: string | null }>(
-    'select kind, account_id from invoicing.tokens where hash = $1',
+  const { rows } = await pool.query<{ id: string; kind: TokenKind; account_id: string | null }>(
+    `select t.id, t.kind, t.account_id from invoicing.tokens t where t.hash = $1 and ${LIVE}`,
     [tokenHash(token)],
   );
   const row = rows[0];
   if (!row) return undefined;
-  return row.kind === 'finance' ? { kind: 'finance' } : { kind: 'account', accountId: row.account_id! };
+  if (row.kind === 'account') return { kind: 'account', accountId: row.account_id!, tokenId: row.id };
+  return { kind: row.kind, tokenId: row.id };
 }
 
-/** ADMIN_TOKEN, else a stored account or finance token. */
+/** ADMIN_TOKEN, else a live stored token. */
 export function invoicingVerifier(pool: pg.Pool, adminToken: string): TokenVerifier {
   const admin = adminOnly(adminToken);
   return (token) => admin(token) ?? lookupToken(pool, token);
 }
 
-/** Admin and finance read every account; an account's customer only their own. */
+/**
+ * Who reaches which of invoicing's bearer routes (api.md, "Access"); any
+ * other route is the admin token's alone, and publisher tokens reach none.
+ * Finance: exports and holds only. An account's token: its own account's API
+ * (which account is the route's check, canSeeAccount) and its own holds.
+ */
+export const INVOICING_REACH: Reach = {
+  'GET /v1/accounts/:account_id/usage': ['admin', 'account'],
+  'GET /v1/accounts/:account_id/invoices': ['admin', 'account'],
+  'GET /v1/invoices/:id': ['admin', 'account'],
+  'GET /v1/holds': ['admin', 'finance', 'account'],
+  'GET /v1/exports/invoices.csv': ['admin', 'finance'],
+  'GET /v1/exports/lines.csv': ['admin', 'finance'],
+};
+
+/** The admin reads every account; an account's customer only their own; nobody else any. */
 export function canSeeAccount(principal: Principal | undefined, accountId: string): boolean {
-  if (!principal) return false;
-  return principal.kind !== 'account' || principal.accountId === accountId;
+  if (principal?.kind === 'admin') return true;
+  return principal?.kind === 'account' && principal.accountId === accountId;
 }
 
 /** Finance exports and the holds report: admin or finance. */
 export const isStaff = (principal: Principal | undefined) => principal?.kind === 'admin' || principal?.kind === 'finance';
+
+/** A stored token as `vault token list` shows it: never its value nor its hash. */
+export interface TokenListing {
+  id: string;
+  kind: TokenKind;
+  accountId: string | null;
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  /** Neither revoked nor expired, now. */
+  live: boolean;
+}
+
+type ListingRow = {
+  id: string;
+  kind: TokenKind;
+  account_id: string | null;
+  created_at: Date;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  live: boolean;
+};
+const LISTING = `select t.id, t.kind, t.account_id, t.created_at, t.expires_at, t.revoked_at, (${LIVE}) as live from invoicing.tokens t`;
+const listing = (r: ListingRow): TokenListing => ({
+  id: r.id,
+  kind: r.kind,
+  accountId: r.account_id,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  revokedAt: r.revoked_at,
+  live: r.live,
+});
+
+/** Every stored token, oldest first. */
+export async function listTokens(pool: pg.Pool): Promise<TokenListing[]> {
+  const { rows } = await pool.query<ListingRow>(`${LISTING} order by t.created_at, t.id`);
+  return rows.map(listing);
+}
+
+/**
+ * Revokes the token with this public id, at once (the next request with it is
+ * 401): `revoked`, `already` revoked (when, unchanged), or `unknown`.
+ */
+export async function revokeToken(
+  pool: pg.Pool,
+  id: string,
+): Promise<{ outcome: 'revoked' | 'already'; token: TokenListing } | { outcome: 'unknown' }> {
+  const revoked = await pool.query('update invoicing.tokens set revoked_at = now() where id = $1 and revoked_at is null', [id]);
+  const { rows } = await pool.query<ListingRow>(`${LISTING} where t.id = $1`, [id]);
+  if (!rows[0]) return { outcome: 'unknown' };
+  return { outcome: revoked.rowCount === 1 ? 'revoked' : 'already', token: listing(rows[0]) };
+}

@@ -70,7 +70,7 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   return report;
 }
 
-async function chargeOne(deps: ChargerDeps, { invoice, charge, card }: Candidate, now: () => Date, report: PassReport): Promise<void> {
+async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Candidate, now: () => Date, report: PassReport): Promise<void> {
   const decision = decide(invoice, charge, card, now());
   if (decision.do === 'nothing') return;
   if (decision.do === 'past_due_no_card') {
@@ -81,8 +81,15 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card }: Candidate
     return;
   }
   let row: ChargeRow = beforeAttempt(charge, decision, now());
+  let idempotencyKey = key;
   if (!row.paymentIntentId) {
     if (!decision.customerId) throw new Error(`no gateway customer to charge invoice ${invoice.id}`);
+    // The row, and with it the invoice's random idempotency key, is written
+    // before the PaymentIntent is asked for: a crash in between replays the
+    // same create under the same key, and no other database's invoice of the
+    // same id can ever reuse it (as it could the invoice id).
+    idempotencyKey ??= await saveCharge(deps, invoice.id, row);
+    if (idempotencyKey === undefined) return; // paid meanwhile (a webhook)
     const created = await deps.gateway.createPaymentIntent({
       invoiceId: invoice.id,
       accountId: invoice.accountId,
@@ -90,6 +97,7 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card }: Candidate
       amount: decision.amount,
       currency: invoice.currency,
       customerId: decision.customerId,
+      idempotencyKey,
     });
     if ('error' in created) {
       report.errors++;
@@ -100,12 +108,14 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card }: Candidate
   }
   // The attempt's card is recorded (with the PaymentIntent) before it is sent,
   // so a replay sends the same request; a replay's row is already written.
-  if (!decision.replay) await saveCharge(deps, invoice.id, row);
+  if (!decision.replay) idempotencyKey = await saveCharge(deps, invoice.id, row);
+  if (idempotencyKey === undefined) return; // paid meanwhile (a webhook)
   const answer = await deps.gateway.confirm({
     invoiceId: invoice.id,
     attempt: decision.attempt,
     paymentIntentId: row.paymentIntentId!,
     paymentMethodId: decision.paymentMethodId,
+    idempotencyKey,
   });
   const after = afterAnswer(row, decision.paymentMethodId, answer, now(), deps.retrySchedule);
   await saveCharge(deps, invoice.id, after.charge, after.invoiceStatus);

@@ -1,4 +1,4 @@
-import { gatewayClient, gatewayConfig, type Gateway } from '@vault/gateway';
+import { gatewayClient, gatewayConfig, gatewayTarget, type Gateway, type KeysDatabase } from '@vault/gateway';
 import type { InvoicingSettings } from '../config.ts';
 import { chargeGateway, type ChargeGateway } from './gateway-calls.ts';
 import { webhookUrl } from './webhook-endpoint.ts';
@@ -15,9 +15,17 @@ export interface ChargingConfig {
   webhookUrl: string | undefined;
 }
 
-/** Charging's settings, resolved once at boot (the app) or per command (`vault charge`). */
-export function chargingConfig(settings: InvoicingSettings): ChargingConfig {
-  const config = gatewayConfig(settings);
+/**
+ * Charging's settings, resolved once at boot (the app) or per command (`vault
+ * charge`): the gateway's keys are the configured ones, else the sandbox's,
+ * read from the database (the app waits up to `waitMs` for a sandbox booting beside it).
+ */
+export async function chargingConfig(
+  settings: InvoicingSettings,
+  db: KeysDatabase,
+  options: { waitMs?: number } = {},
+): Promise<ChargingConfig> {
+  const config = await gatewayConfig(gatewayTarget(settings), db, options);
   const stripe = gatewayClient(config);
   const invoicingUrl = settings.INVOICING_URL ?? `http://localhost:${settings.INVOICING_PORT}`;
   return {

@@ -13,6 +13,8 @@ export interface NewPaymentIntent {
   amount: number;
   currency: string;
   customerId: string;
+  /** The invoice's random key, stored on its charge row before this request (never the invoice id). */
+  idempotencyKey: string;
 }
 
 export interface Confirm {
@@ -20,6 +22,8 @@ export interface Confirm {
   attempt: number;
   paymentIntentId: string;
   paymentMethodId: string;
+  /** The invoice's stored key: the attempt is sent with `<key>:attempt:<n>`. */
+  idempotencyKey: string;
 }
 
 export interface RegisteredEndpoint {
@@ -29,9 +33,9 @@ export interface RegisteredEndpoint {
 
 /** What charging asks of the gateway; tests may put anything with this shape in its place. */
 export interface ChargeGateway {
-  /** The invoice's one PaymentIntent (key: the invoice id), or why there is none yet. */
+  /** The invoice's one PaymentIntent (key: its stored random key), or why there is none yet. */
   createPaymentIntent(p: NewPaymentIntent): Promise<{ id: string } | { error: Answer }>;
-  /** One attempt: confirm off-session with the card (key: `<invoice id>:attempt:<n>`). */
+  /** One attempt: confirm off-session with the card (key: `<stored key>:attempt:<n>`). */
   confirm(c: Confirm): Promise<Answer>;
   /** Registers a webhook endpoint for payment_intent.succeeded; replaying `key` gives the first answer. */
   registerWebhookEndpoint(url: string, key: string): Promise<RegisteredEndpoint>;
@@ -39,7 +43,8 @@ export interface ChargeGateway {
   webhookEndpointExists(id: string): Promise<boolean>;
 }
 
-export const attemptKey = (invoiceId: string, attempt: number) => `${invoiceId}:attempt:${attempt}`;
+/** The key of attempt n of the invoice whose stored key is `key` (for rows from before 006, its id). */
+export const attemptKey = (key: string, attempt: number) => `${key}:attempt:${attempt}`;
 
 /** Events invoicing's endpoint is registered for. */
 const WEBHOOK_EVENTS = ['payment_intent.succeeded'] as const;
@@ -56,7 +61,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
             description: `Invoice ${p.number}`,
             metadata: { invoice_id: p.invoiceId, account_id: p.accountId, number: p.number },
           },
-          { idempotencyKey: p.invoiceId },
+          { idempotencyKey: p.idempotencyKey },
         );
         return { id: pi.id };
       } catch (err) {
@@ -69,7 +74,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
         const pi = await stripe.paymentIntents.confirm(
           c.paymentIntentId,
           { payment_method: c.paymentMethodId, off_session: true },
-          { idempotencyKey: attemptKey(c.invoiceId, c.attempt) },
+          { idempotencyKey: attemptKey(c.idempotencyKey, c.attempt) },
         );
         if (pi.status === 'succeeded') return { kind: 'succeeded' };
         // Not a card's answer (e.g. processing): nothing to count; the same key

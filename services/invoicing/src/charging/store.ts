@@ -12,6 +12,8 @@ export interface Candidate {
   invoice: ChargeableInvoice;
   charge: ChargeRow | undefined;
   card: CardOnFile | undefined;
+  /** The charge row's random idempotency key; undefined while the invoice has no charge row. */
+  key?: string | undefined;
 }
 
 interface CandidateRow {
@@ -35,6 +37,7 @@ interface CandidateRow {
   last_error_message: string | null;
   customer_id: string | null;
   payment_method_id: string | null;
+  idempotency_key: string | null;
 }
 
 /**
@@ -49,7 +52,7 @@ const CANDIDATES = `
          c.invoice_id is not null as has_charge, c.payment_intent_id, c.state, c.attempts, c.round_start,
          c.pending_payment_method_id, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
          c.last_error_code, c.last_decline_code, c.last_error_message,
-         k.customer_id, k.payment_method_id
+         k.customer_id, k.payment_method_id, c.idempotency_key
     from invoicing.invoices i
     left join invoicing.charges c on c.invoice_id = i.id
     left join cc_forms.cards_on_file k on k.account_id = i.account_id
@@ -66,6 +69,7 @@ export async function chargeCandidates(db: Db, now: Date): Promise<Candidate[]> 
     invoice: { id: r.id, accountId: r.account_id, number: r.number, status: r.status, currency: r.currency, total: r.total },
     charge: r.has_charge ? chargeOf(r) : undefined,
     card: r.payment_method_id && r.customer_id ? { customerId: r.customer_id, paymentMethodId: r.payment_method_id } : undefined,
+    key: r.idempotency_key ?? undefined,
   }));
 }
 
@@ -117,14 +121,21 @@ export async function lockInvoiceForPayment(client: pg.PoolClient, invoiceId: st
  * Writes the charge row (insert or update) and, if given, the invoice's new
  * status, in one transaction that locks the invoice first. A paid row or
  * invoice is never changed again: a webhook may have marked it paid
- * meanwhile, and paid is absorbing.
+ * meanwhile, and paid is absorbing. Returns the row's idempotency key (random,
+ * given by the database when the row is first written; never changed), or
+ * undefined when the row is paid.
  */
-export async function saveCharge(db: ChargeDb, invoiceId: string, charge: ChargeRow, invoiceStatus?: 'paid' | 'past_due'): Promise<void> {
-  await withTransaction(
+export async function saveCharge(
+  db: ChargeDb,
+  invoiceId: string,
+  charge: ChargeRow,
+  invoiceStatus?: 'paid' | 'past_due',
+): Promise<string | undefined> {
+  return withTransaction(
     db.pool,
     async (client) => {
       await lockInvoice(client, invoiceId);
-      await client.query(
+      const saved = await client.query<{ idempotency_key: string }>(
         `insert into invoicing.charges as c
            (invoice_id, payment_intent_id, state, attempts, round_start, pending_payment_method_id, last_payment_method_id,
             last_attempt_at, next_attempt_at, last_error_code, last_decline_code, last_error_message)
@@ -136,7 +147,8 @@ export async function saveCharge(db: ChargeDb, invoiceId: string, charge: Charge
            next_attempt_at = excluded.next_attempt_at, last_error_code = excluded.last_error_code,
            last_decline_code = excluded.last_decline_code, last_error_message = excluded.last_error_message,
            updated_at = now()
-         where c.state <> 'paid'`,
+         where c.state <> 'paid'
+         returning c.idempotency_key`,
         [
           invoiceId,
           charge.paymentIntentId,
@@ -156,6 +168,7 @@ export async function saveCharge(db: ChargeDb, invoiceId: string, charge: Charge
       if (invoiceStatus === 'past_due') {
         await client.query(`update invoicing.invoices set status = 'past_due' where id = $1 and status = 'finalized'`, [invoiceId]);
       }
+      return saved.rows[0]?.idempotency_key;
     },
     { log: db.log, name: 'charging.save_charge' },
   );

@@ -25,6 +25,22 @@ const SucceededIntent = z.object({
   metadata: z.object({ invoice_id: z.string().min(1).optional() }).catchall(z.string()),
 });
 
+/** How far a delivery's signed timestamp may be from our clock, either way (Stripe's own tolerance, in seconds). */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
+
+/**
+ * The signed timestamp (`t=`) of a Stripe-Signature header, in seconds; undefined without one.
+ * constructEvent refuses one too old, but not one in the future: a delivery
+ * signed ahead of time could then be replayed for as long as it likes.
+ */
+export function signatureTimestamp(header: string): number | undefined {
+  for (const item of header.split(',')) {
+    const [name, value] = item.split('=', 2).map((x) => x.trim());
+    if (name === 't' && value && /^\d{1,12}$/.test(value)) return Number(value);
+  }
+  return undefined;
+}
+
 export interface WebhookDeps {
   pool: pg.Pool;
   /** The SDK's webhooks helper (signature verification). */
@@ -32,6 +48,8 @@ export interface WebhookDeps {
   /** GATEWAY_WEBHOOK_SECRET; unset: the secrets of the endpoints invoicing registered. */
   secret: string | undefined;
   log: Logger;
+  /** The clock deliveries' timestamps are checked against (tests); default Date.now. */
+  now?: () => number;
 }
 
 /**
@@ -60,6 +78,15 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
         deps.log.warn('webhook.rejected', { reason: 'signature', 'count#webhooks.rejected': 1 });
         return reply.code(400).send({ error: 'the signature does not match the body' });
       }
+      // Signed, and not too old (constructEvent's tolerance): nor may it be dated ahead.
+      const signedAt = signatureTimestamp(signature);
+      const skew = signedAt === undefined ? undefined : signedAt - Math.floor((deps.now?.() ?? Date.now()) / 1000);
+      if (skew === undefined || Math.abs(skew) > WEBHOOK_TOLERANCE_SECONDS) {
+        deps.log.warn('webhook.rejected', { reason: 'timestamp', skew_s: skew ?? 'none', 'count#webhooks.rejected': 1 });
+        const why =
+          skew === undefined ? 'has no timestamp (t=)' : `is dated ${skew > 0 ? `${skew} s ahead of` : `${-skew} s behind`} our clock`;
+        return reply.code(400).send({ error: `the signature ${why}; at most ${WEBHOOK_TOLERANCE_SECONDS} s either way` });
+      }
       const event = GatewayEvent.safeParse(verified);
       if (!event.success) {
         const issue = event.error.issues[0];
@@ -78,7 +105,7 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
 function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, secrets: string[]): unknown {
   for (const secret of secrets) {
     try {
-      return webhooks.constructEvent(body, signature, secret);
+      return webhooks.constructEvent(body, signature, secret, WEBHOOK_TOLERANCE_SECONDS);
     } catch {
       // Another secret may match (an endpoint registered again); none: a bad signature.
     }

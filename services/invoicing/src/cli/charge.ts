@@ -27,7 +27,7 @@ export async function chargeCommand(args: string[], ctx: CommandContext): Promis
     throw new CliUsageError(`charge: ${(err as Error).message}`);
   }
   await ensureInvoicingSchema(ctx.pool);
-  const charging = chargingConfig(ctx.settings);
+  const charging = await chargingConfig(ctx.settings, ctx.pool);
   const report = await chargePass({ pool: ctx.pool, gateway: charging.gateway, retrySchedule: charging.retrySchedule, log: ctx.log });
   ctx.out(describePass(report));
   return report.errors > 0 ? 1 : 0;

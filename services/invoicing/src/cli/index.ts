@@ -7,7 +7,7 @@ export { INVOICING_MIGRATIONS, ensureInvoicingSchema } from './migrations.ts';
 export { describeExport, parseExportArgs, runExport, type ExportRequest } from './export.ts';
 export { chargeCommand } from './charge.ts';
 export { finalizeCommand } from './finalize.ts';
-export { parseTokenArgs, runTokenCreate, type CreatedToken } from './token.ts';
+export { parseTokenArgs, runTokenCreate, runTokenList, runTokenRevoke, type CreatedToken, type TokenRequest } from './token.ts';
 export type { ExportSummary } from '../exports/index.ts';
 
 /** `vault charge` and `vault finalize`: parse `args`, do the work, print through `ctx.out`; the exit status. */

@@ -1,47 +1,130 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { Id } from '@vault/contracts';
-import { createToken, type TokenGrant } from '../access/tokens.ts';
+import { isoDurationSeconds } from '@vault/runtime/variables';
+import { signInLinkFor } from '../access/sign-in-links.ts';
+import { issueToken, listTokens, revokeToken, type TokenGrant } from '../access/tokens.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
 
-/** `create --account ID` or `create --finance`: exactly one of the two. */
-export function parseTokenArgs(args: string[]): TokenGrant {
+/** What `vault token …` asks for. */
+export type TokenRequest =
+  | { action: 'create'; grant: TokenGrant; expiresInSeconds?: number }
+  | { action: 'list' }
+  | { action: 'revoke'; id: string };
+
+const ACTIONS = ['create', 'list', 'revoke'] as const;
+const isAction = (a: string | undefined): a is TokenRequest['action'] => ACTIONS.includes(a as TokenRequest['action']);
+const TOKEN_ID = /^tok_[0-9a-f]{16}$/;
+
+/**
+ * `create --account ID | --finance | --publisher [--expires DURATION]`,
+ * `list`, `revoke ID`: a usage error names what is wrong.
+ */
+export function parseTokenArgs(args: string[]): TokenRequest {
   let parsed;
   try {
     parsed = parseArgs({
       args,
       allowPositionals: true,
       strict: true,
-      options: { account: { type: 'string' }, finance: { type: 'boolean' } },
+      options: { account: { type: 'string' }, finance: { type: 'boolean' }, publisher: { type: 'boolean' }, expires: { type: 'string' } },
     });
   } catch (err) {
     throw new CliUsageError(`token: ${(err as Error).message}`);
   }
-  const [action, ...extra] = parsed.positionals;
-  if (action !== 'create')
-    throw new CliUsageError(`token: ${action === undefined ? 'what to do? only' : `unknown action ${action}; only`} create`);
-  if (extra.length > 0) throw new CliUsageError(`token: unexpected argument ${extra[0]}`);
-  const { account, finance } = parsed.values;
-  if ((account === undefined) === (finance === undefined)) {
-    throw new CliUsageError('token create: give either --account ID or --finance');
+  const [action, ...rest] = parsed.positionals;
+  if (!isAction(action))
+    throw new CliUsageError(`token: ${action === undefined ? 'what to do?' : `unknown action ${action};`} one of ${ACTIONS.join(', ')}`);
+  const { account, finance, publisher, expires } = parsed.values;
+  if (action !== 'create') {
+    const given = [
+      account !== undefined && '--account',
+      finance && '--finance',
+      publisher && '--publisher',
+      expires !== undefined && '--expires',
+    ];
+    const option = given.find(Boolean);
+    if (option) throw new CliUsageError(`token ${action}: ${option} is an option of token create`);
   }
-  if (finance) return { kind: 'finance' };
+  if (action === 'list') {
+    if (rest.length > 0) throw new CliUsageError(`token list: unexpected argument ${rest[0]}`);
+    return { action };
+  }
+  if (action === 'revoke') {
+    const [id, ...extra] = rest;
+    if (id === undefined) throw new CliUsageError('token revoke: which token? give its id (tok_…, as `vault token list` shows)');
+    if (extra.length > 0) throw new CliUsageError(`token revoke: unexpected argument ${extra[0]}`);
+    if (!TOKEN_ID.test(id)) throw new CliUsageError(`token revoke: ${JSON.stringify(id)} is not a token id (tok_ and 16 hex digits)`);
+    return { action, id };
+  }
+  if (rest.length > 0) throw new CliUsageError(`token create: unexpected argument ${rest[0]}`);
+  const kinds = [account !== undefined, finance === true, publisher === true].filter(Boolean).length;
+  if (kinds !== 1) throw new CliUsageError('token create: give one of --account ID, --finance or --publisher');
+  const expiresInSeconds = expires === undefined ? undefined : expiresOption(expires);
+  const grant: TokenGrant | undefined = finance ? { kind: 'finance' } : publisher ? { kind: 'publisher' } : undefined;
+  if (grant) return { action, grant, expiresInSeconds };
   const id = Id.safeParse(account);
   if (!id.success) throw new CliUsageError(`token create: --account ${id.error.issues[0]?.message ?? 'is not an account id'}`);
-  return { kind: 'account', accountId: id.data };
+  return { action, grant: { kind: 'account', accountId: id.data }, expiresInSeconds };
+}
+
+/** `--expires DURATION`: an ISO-8601 duration of days, hours, minutes, seconds (P90D, PT12H). */
+function expiresOption(text: string): number {
+  const seconds = isoDurationSeconds(text);
+  if (seconds === undefined || seconds <= 0)
+    throw new CliUsageError(`token create: --expires must be an ISO-8601 duration such as P90D or PT12H, got ${JSON.stringify(text)}`);
+  return seconds;
 }
 
 export interface CreatedToken {
+  /** The public id, for `vault token list` and `revoke`. */
+  id: string;
+  /** The bearer token, shown this once. */
   token: string;
-  /** For an account's customer: the link that opens a web session. */
+  expiresAt: Date | null;
+  /** For an account's customer: a sign-in link (single use, 15 minutes), not the token. */
   signInUrl?: string;
 }
 
 /** Creates the token (invoicing's schema first, idempotently). Only its hash is stored. */
-export async function runTokenCreate(pool: pg.Pool, grant: TokenGrant, invoicingPort: number): Promise<CreatedToken> {
+export async function runTokenCreate(
+  pool: pg.Pool,
+  grant: TokenGrant,
+  invoicingPort: number,
+  options: { expiresInSeconds?: number } = {},
+): Promise<CreatedToken> {
   await ensureInvoicingSchema(pool);
-  const token = await createToken(pool, grant);
-  if (grant.kind === 'finance') return { token };
-  return { token, signInUrl: `http://localhost:${invoicingPort}/signin?token=${encodeURIComponent(token)}` };
+  const { id, token, expiresAt } = await issueToken(pool, grant, options);
+  if (grant.kind !== 'account') return { id, token, expiresAt };
+  return { id, token, expiresAt, signInUrl: await signInLinkFor(pool, token, `http://localhost:${invoicingPort}`) };
+}
+
+/** `vault token list`: one line per token, oldest first, with a header; never a value or a hash. */
+export async function runTokenList(pool: pg.Pool): Promise<string[]> {
+  await ensureInvoicingSchema(pool);
+  const tokens = await listTokens(pool);
+  const when = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
+  const rows = tokens.map((t) => [
+    t.id,
+    t.kind,
+    t.accountId ?? '-',
+    when(t.createdAt),
+    when(t.expiresAt),
+    t.live ? 'live' : t.revokedAt ? 'revoked' : 'expired',
+  ]);
+  const table = [['ID', 'KIND', 'ACCOUNT', 'CREATED', 'EXPIRES', 'STATE'], ...rows];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  return table.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+}
+
+/** `vault token revoke ID`: what happened, in one line; exit 1 for an unknown id. */
+export async function runTokenRevoke(pool: pg.Pool, id: string): Promise<{ status: number; line: string }> {
+  await ensureInvoicingSchema(pool);
+  const result = await revokeToken(pool, id);
+  if (result.outcome === 'unknown') return { status: 1, line: `token revoke: no token ${id} (\`vault token list\` shows them)` };
+  const { token } = result;
+  const whose = `${token.kind} token${token.accountId ? ` of ${token.accountId}` : ''}`;
+  if (result.outcome === 'already') return { status: 0, line: `${id} (${whose}) was already revoked at ${token.revokedAt!.toISOString()}` };
+  return { status: 0, line: `revoked ${id} (${whose}): it stops working now` };
 }

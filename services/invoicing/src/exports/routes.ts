@@ -5,21 +5,46 @@ import type { InvoicingDeps } from '../deps.ts';
 import { isStaff } from '../access/tokens.ts';
 import { EXPORT_KINDS, exportStream } from './index.ts';
 
+/** Exports streaming at once, each holding one connection of the exports' pool (its size in the app). */
+export const EXPORT_CONCURRENCY = 3;
+/** When an export refused for want of a slot is told to come back (Retry-After). */
+export const EXPORT_RETRY_AFTER_SECONDS = 30;
+
 /**
  * Finance's CSV exports of one period's finalized invoices and their lines
  * (`GET /v1/exports/invoices.csv|lines.csv?period=YYYY-MM`), admin or finance
  * only. Streamed from a database cursor as the client reads; each file ends
- * with a control row, so a download cut short is visible as one.
+ * with a control row, so a download cut short is visible as one. They read
+ * through their own pool (deps.exports), at most `concurrency` at once: one
+ * more is 429 with Retry-After, so slow downloads never starve the app.
  */
 export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
+  const pool = deps.exports?.pool ?? deps.pool;
+  const concurrency = deps.exports?.concurrency ?? EXPORT_CONCURRENCY;
+  let streaming = 0;
   for (const kind of EXPORT_KINDS) {
     http.get(`/v1/exports/${kind}.csv`, async (req, reply) => {
       if (!isStaff(req.principal)) return reply.code(403).send({ error: 'finance exports need an admin or finance token' });
       const query = parseQuery(RequiredPeriodQuery, req.query);
       if (!query.success) return reply.code(400).send(queryError(query.error));
       const { period } = query.data;
+      if (streaming >= concurrency) {
+        deps.log.warn('export.refused', { kind, period, streaming, 'count#invoicing.export.refused': 1 });
+        return reply
+          .code(429)
+          .header('retry-after', String(EXPORT_RETRY_AFTER_SECONDS))
+          .send({ error: `${concurrency} exports are already running, the most at once: try again in ${EXPORT_RETRY_AFTER_SECONDS} s` });
+      }
+      // The slot is held until the response is over: finished, failed, or cut short by the client.
+      streaming++;
+      let released = false;
+      const release = () => {
+        if (!released) streaming--;
+        released = true;
+      };
+      reply.raw.once('close', release);
       const started = performance.now();
-      const stream = exportStream(deps.pool, kind, period, {
+      const stream = exportStream(pool, kind, period, {
         onDone: (s) =>
           deps.log.info('export.done', {
             kind,
@@ -29,6 +54,7 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
             'measure#invoicing.export.duration': `${(performance.now() - started).toFixed(0)}ms`,
           }),
       });
+      stream.once('close', release);
       return reply
         .header('content-type', 'text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${kind}-${period}.csv"`)

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Bus, OutgoingMessage } from '@vault/bus';
-import { formatReasons, ID_REUSED_REASON, type IntakeRejection, type IntakeReport } from '@vault/contracts';
+import { formatReasons, ID_REUSED_REASON, MAX_EVENT_BYTES, type IntakeRejection, type IntakeReport } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, judge, type InvalidInput, type ValidInput } from '../domain/judge.ts';
 import { eventKey, storedHashes } from '../consumer/stored-hashes.ts';
@@ -53,6 +53,9 @@ export async function assess(
       messages.push({ key: v.event.subject, value: line.bytes });
     } else if (invalid) {
       report.rejected.push(rejection(line.index, invalid.eventId ?? null, invalid.reasons));
+      // A line over 64 KiB is refused here, in the answer, and never published:
+      // the bus has a message size limit of its own, and nothing that big is kept.
+      if (line.bytes.length > MAX_EVENT_BYTES) continue;
       // A bad line still goes to its subject's partition when it names one.
       messages.push({ key: clean(invalid.subject ?? ''), value: line.bytes });
     }
@@ -62,7 +65,7 @@ export async function assess(
 
 /**
  * HTTP and `vault publish` intake. Every line goes onto the bus exactly as
- * received, valid or not: the consumer is the one judge, so both paths have
+ * received, valid or not (but one over 64 KiB, only reported): the consumer is the one judge, so both paths have
  * precisely the Kafka path's effect (a bad line is kept as a rejection there,
  * a duplicate is counted there). The report is `assess`'s; it resolves once
  * the publish is durable.

@@ -3,8 +3,10 @@ import { IntakeReport } from '@vault/contracts';
 import { assess, intake, splitBody, type IntakeDeps } from './intake.ts';
 import { getRejected, markResolved } from '../reports/store.ts';
 
-/** Bodies up to this size; a publisher with more sends several requests. */
-export const EVENTS_BODY_LIMIT = 32 * 1024 * 1024;
+/** Bodies up to this size (4 MiB); a publisher with more sends several requests. */
+export const EVENTS_BODY_LIMIT = 4 * 1024 * 1024;
+
+const BODY_TOO_LARGE = `body is larger than 4 MiB (${EVENTS_BODY_LIMIT} bytes), the most one request may carry: send the events in several requests`;
 
 /**
  * `POST /v1/events`: a JSON array or NDJSON; 202 once every line is durable on the bus.
@@ -16,6 +18,11 @@ export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
     // Lines are kept exactly as received, so the body stays bytes here.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: EVENTS_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    scope.setErrorHandler((err: Error & { code?: string }, _req, reply) => {
+      // fastify's own words ("Request body is too large") do not say how large is allowed.
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: BODY_TOO_LARGE, limit_bytes: EVENTS_BODY_LIMIT });
+      throw err;
+    });
     scope.post('/v1/events', { bodyLimit: EVENTS_BODY_LIMIT }, async (req, reply) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       let lines;

@@ -1,4 +1,5 @@
-// Short pages: signed out, sign-in refused or unavailable, errors.
+// Short pages: signed out, the sign-in confirmation, sign-in refused or
+// unavailable, errors. Written for the customer: no operator commands.
 import { CSRF_FIELD, html, type Html } from '@vault/web';
 import { layout } from '../layout.ts';
 
@@ -7,26 +8,52 @@ export function noticePage(title: string, body: Html, signedIn?: { accountId: st
   return layout({ title, ...signedIn }, html`<section class="panel notice"><h1>${title}</h1>${body}</section>`);
 }
 
-const HOW_TO_SIGN_IN = html`<p>To put a payment card on file, open your sign-in link: the same link that opens your invoices.</p>
-<p>Ask the account's operator for one. This prints a token:</p>
-<pre>vault token create --account ACCOUNT_ID</pre>
-<p>and the link is this site's address followed by:</p>
-<pre>/signin?token=TOKEN</pre>`;
+const ASK_FOR_A_LINK = html`<p>A sign-in link works once, for 15 minutes after it is made. Please ask your account's administrator for a new sign-in link.</p>`;
 
-export const signedOutPage = () => noticePage('Sign in to The Vault', HOW_TO_SIGN_IN);
+export const signedOutPage = () =>
+  noticePage('Sign in to The Vault', html`<p>To put a payment card on file, open the sign-in link you were given.</p>${ASK_FOR_A_LINK}`);
 
+/**
+ * What opening a sign-in link shows: whose account it signs in to, and a
+ * button. Nothing changes until the customer presses it (a POST with this
+ * browser's sign-in form token); the session they have, if any, stays until then.
+ */
+export function signInConfirmPage(options: {
+  accountId: string;
+  link: string;
+  csrf: string;
+  current?: { accountId: string; csrf: string } | undefined;
+}): Html {
+  const { accountId, current } = options;
+  const now =
+    current === undefined
+      ? ''
+      : current.accountId === accountId
+        ? html`<p>You are already signed in as <strong>${accountId}</strong>; continuing starts a new session.</p>`
+        : html`<p>You are signed in as <strong>${current.accountId}</strong> now. Continuing signs you out of ${current.accountId}.</p>`;
+  return noticePage(
+    `Sign in as ${accountId}?`,
+    html`<p>This link signs this browser in to The Vault as <strong>${accountId}</strong>, to put a payment card on file for it.</p>
+${now}<p>If you did not expect it, close this page: nothing changes until you press the button.</p>
+<form method="post" action="/signin"><input type="hidden" name="link" value="${options.link}"><input type="hidden" name="${CSRF_FIELD}" value="${options.csrf}"><button type="submit">Sign in as ${accountId}</button></form>`,
+    current,
+  );
+}
+
+/** A used, expired, revoked or unknown link: one page for all (it says nothing of whether a link existed). */
 export const signInRefusedPage = () =>
   noticePage(
-    'Cannot sign in',
-    html`<p>This sign-in link is not valid: its token is unknown, mistyped, or not an account's token.</p>${HOW_TO_SIGN_IN}`,
+    'This sign-in link cannot be used',
+    html`<p>It has been used already, has expired, or is not a valid link.</p>${ASK_FOR_A_LINK}`,
   );
 
-export const signInWithoutTokenPage = () => noticePage('Cannot sign in', html`<p>This sign-in link has no token.</p>${HOW_TO_SIGN_IN}`);
+export const signInWithoutLinkPage = () =>
+  noticePage('Cannot sign in', html`<p>This address is not a complete sign-in link.</p>${ASK_FOR_A_LINK}`);
 
 export const signInUnavailablePage = () =>
   noticePage(
     'Sign-in is not available',
-    html`<p>Sign-in links cannot be checked right now: the invoicing service has not set up its tokens in this database yet.</p><p>Please try again later.</p>`,
+    html`<p>Sign-in links cannot be checked right now: the invoicing service has not set up its sign-in links in this database yet.</p><p>Please try again later.</p>`,
   );
 
 export const forbiddenPage = () =>

@@ -1,12 +1,12 @@
 // One finalized invoice, grouped by app, with its total.
 import type { Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
-import { layout, monthName, money } from '../html.ts';
+import { layout, monthName, money, type Viewer } from '../html.ts';
 import { linesByApp, statusTag } from './lines.ts';
 
-export function invoicePage(accountId: string, invoice: Invoice): Html {
+export function invoicePage(viewer: Viewer, invoice: Invoice): Html {
   return layout(
-    { title: `Invoice ${invoice.number ?? invoice.id}`, accountId, current: 'invoices' },
+    { title: `Invoice ${invoice.number ?? invoice.id}`, viewer, current: 'invoices' },
     html`<p><a href="/invoices">← All invoices</a></p>
 <h1>Invoice ${invoice.number ?? ''} ${statusTag(invoice.status)}</h1>
 <section class="card">

@@ -1,10 +1,10 @@
 // The account's finalized invoices, newest first.
 import type { Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
-import { layout, monthName, money } from '../html.ts';
+import { layout, monthName, money, type Viewer } from '../html.ts';
 import { statusTag } from './lines.ts';
 
-export function invoiceListPage(accountId: string, invoices: readonly Invoice[]): Html {
+export function invoiceListPage(viewer: Viewer, invoices: readonly Invoice[]): Html {
   const rows = invoices.map(
     (inv) => html`<tr>
 <td><a href="/invoices/${encodeURIComponent(inv.id)}">${inv.number ?? 'draft'}</a></td>
@@ -21,7 +21,7 @@ export function invoiceListPage(accountId: string, invoices: readonly Invoice[])
 <tbody>${rows}</tbody>
 </table>`;
   return layout(
-    { title: 'Invoices', accountId, current: 'invoices' },
+    { title: 'Invoices', viewer, current: 'invoices' },
     html`<h1>Invoices</h1>
 <p>This month's charges so far: <a href="/usage">see current usage</a>.</p>
 <section class="card">${list}</section>`,

@@ -5,11 +5,11 @@ import { html, type Html } from '@vault/web';
 import type { UsageDay } from '../../billing/types.ts';
 import { parsePeriod } from '../../domain/period.ts';
 import { usageChart } from '../chart.ts';
-import { layout, monthName, money } from '../html.ts';
+import { layout, monthName, money, type Viewer } from '../html.ts';
 import { linesByApp, statusTag } from './lines.ts';
 
 export interface UsageView {
-  accountId: string;
+  viewer: Viewer;
   draft: Invoice;
   days: readonly UsageDay[];
   /** This month's projection; absent when previewing another month. */
@@ -48,7 +48,7 @@ export function usagePage(view: UsageView): Html {
 <span class="muted">if everything running now keeps running</span></p>`
     : '';
   return layout(
-    { title: heading, accountId: view.accountId, current: 'usage' },
+    { title: heading, viewer: view.viewer, current: 'usage' },
     html`<h1>${heading} ${statusTag(draft.status)}</h1>
 <section class="card">
 <p class="projection">${view.isCurrent ? 'So far this month' : 'Total'}: <strong data-total="${draft.total}">${money(draft.total, draft.currency)}</strong></p>

@@ -1,0 +1,51 @@
+// createHttpApp's limits (issue 15): the server's timeouts and connection cap
+// as configured, and a pool that waited in vain is a 503 with Retry-After,
+// never a hang. The timeouts against real sockets and the apps as processes
+// are in test/http-limits.test.ts.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { openPool } from '@vault/db';
+import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import { createHttpApp, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS, memoryLogger } from '../src/index.ts';
+
+describe('createHttpApp: timeouts, a connection cap, a busy database', () => {
+  let db: TestDatabase;
+  before(async () => (db = await freshDatabase('http_app')));
+  after(() => db?.drop());
+
+  test('the server gets the request timeout (headers and body), the idle timeout and the cap; 30 s and 1000 by default', () => {
+    const given = createHttpApp(memoryLogger(), { requestTimeoutMs: 2_000, maxConnections: 7 }).server;
+    assert.deepEqual(
+      [given.requestTimeout, given.headersTimeout, given.timeout, given.keepAliveTimeout, given.maxConnections],
+      [2_000, 2_000, 2_000, 2_000, 7],
+    );
+    const defaults = createHttpApp(memoryLogger()).server;
+    assert.deepEqual(
+      [defaults.requestTimeout, defaults.headersTimeout, defaults.timeout, defaults.keepAliveTimeout, defaults.maxConnections],
+      [DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, 5_000, DEFAULT_MAX_CONNECTIONS],
+    );
+    assert.deepEqual([DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS], [30_000, 1_000]);
+  });
+
+  test('a request whose query waits out the pool’s connection timeout is 503 with Retry-After, then served once a connection is free', async () => {
+    const pool = openPool(db.url, { max: 1, connectionTimeoutMs: 200 });
+    const log = memoryLogger();
+    const app = createHttpApp(log);
+    app.get('/one', async () => (await pool.query<{ one: number }>('select 1 as one')).rows[0]);
+    const held = await pool.connect();
+    try {
+      const started = performance.now();
+      const busy = await app.inject({ method: 'GET', url: '/one' });
+      assert.equal(busy.statusCode, 503);
+      assert.equal(busy.headers['retry-after'], '5');
+      assert.deepEqual(busy.json(), { error: 'the database is busy: try again in a few seconds' });
+      assert.ok(performance.now() - started < 2_000);
+      assert.ok(log.lines.some((l) => /at=warn event=http\.database_busy path=\/one/.test(l)));
+    } finally {
+      held.release();
+    }
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/one' })).json(), { one: 1 });
+    await app.close();
+    await pool.end();
+  });
+});

@@ -1,0 +1,74 @@
+// Sign-in links, as both web apps read them. Invoicing makes them (`vault token
+// create --account ID`) and publishes three names that invoicing's pages and
+// cc-forms alike sign in through, and nothing else of its schema:
+//   invoicing.sign_in_link_status(hash, account_id, token_id, expires_at, state)
+//   invoicing.consume_sign_in_link(hash) → (account_id, token_id), once
+//   invoicing.live_tokens(id, account_id)   (the sessions' check, sessions.ts)
+// A link's secret is `vl_` and 32 random bytes (base64url); only its sha256 is
+// stored. It is not an API token: a bearer header with it opens nothing.
+import { createHash, randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { SessionGrant } from './sessions.ts';
+
+const LINK_SECRET = /^vl_[A-Za-z0-9_-]{43}$/;
+
+/** A new link secret: what the link's address carries (never stored). */
+export const newLinkSecret = () => `vl_${randomBytes(32).toString('base64url')}`;
+
+/** The sha256 (hex) kept of a link secret. */
+export const linkHash = (secret: string) => createHash('sha256').update(secret).digest('hex');
+
+/** True when `text` has the shape of a link secret (it may still name no link). */
+export const isLinkSecret = (text: string | undefined): text is string => text !== undefined && LINK_SECRET.test(text);
+
+/** 'valid' signs in after confirmation; the others say why not. */
+export type LinkState = 'valid' | 'used' | 'expired' | 'revoked';
+
+export interface LinkStatus {
+  accountId: string;
+  state: LinkState;
+}
+
+/** Invoicing's published sign-in names are missing: its migrations never ran on this database. */
+export class SignInUnavailable extends Error {}
+
+const UNAVAILABLE = new Set([
+  '3F000', // invalid_schema_name
+  '42P01', // undefined_table
+  '42883', // undefined_function
+]);
+
+async function published<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (UNAVAILABLE.has((err as { code?: string }).code ?? '')) throw new SignInUnavailable("invoicing's sign-in links are not set up");
+    throw err;
+  }
+}
+
+/** Whose link this is and whether it can still sign in; undefined for a link nobody made. Changes nothing. */
+export async function signInLinkStatus(pool: pg.Pool, secret: string): Promise<LinkStatus | undefined> {
+  if (!isLinkSecret(secret)) return undefined;
+  const { rows } = await published(() =>
+    pool.query<{ account_id: string; state: LinkState }>('select account_id, state from invoicing.sign_in_link_status where hash = $1', [
+      linkHash(secret),
+    ]),
+  );
+  const row = rows[0];
+  return row && { accountId: row.account_id, state: row.state };
+}
+
+/**
+ * Uses the link up, atomically: the session grant for the one caller that finds
+ * it unused, unexpired and its token live; undefined for every other caller.
+ */
+export async function consumeSignInLink(pool: pg.Pool, secret: string): Promise<SessionGrant | undefined> {
+  if (!isLinkSecret(secret)) return undefined;
+  const hash = linkHash(secret);
+  const { rows } = await published(() =>
+    pool.query<{ account_id: string; token_id: string }>('select account_id, token_id from invoicing.consume_sign_in_link($1)', [hash]),
+  );
+  const row = rows[0];
+  return row && { accountId: row.account_id, tokenId: row.token_id, linkHash: hash };
+}

@@ -1,0 +1,124 @@
+// Issue 15: slow finance downloads never starve the app. Ten `lines.csv`
+// downloads whose reader does not read once held all ten pooled connections,
+// and every customer page timed out. Exports now read through a small pool of
+// their own, at most EXPORT_CONCURRENCY at once; one more is 429 with
+// Retry-After. The invoicing app as a process, over real PostgreSQL.
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { migrate } from '@vault/db';
+import { eventually, freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import { EXPORT_CONCURRENCY, EXPORT_RETRY_AFTER_SECONDS } from '../src/exports/routes.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const ADMIN = 'admin-token-exports-pool-0123456789abcdef';
+/** Lines of the big invoice: a download of them outlasts any socket buffer (about 30 MB). */
+const LINES = 100_000;
+
+/** A download whose reader reads the status line and then nothing more: the server's writes back up. */
+function slowDownload(port: number, path: string): Promise<{ status: number; retryAfter: string | undefined; socket: Socket }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN}\r\n\r\n`);
+    });
+    socket.once('error', reject);
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      const head = chunk.toString('latin1');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+      const retryAfter = /\r\nretry-after: (\S+)\r\n/i.exec(head)?.[1];
+      resolve({ status, retryAfter, socket });
+    });
+  });
+}
+
+describe('finance exports have their own pool and a limit; the customer API keeps answering', () => {
+  let db: TestDatabase;
+  let app: RunningService;
+  let port: number;
+  const sockets: Socket[] = [];
+  const api = (path: string) =>
+    fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: AbortSignal.timeout(3_000) });
+
+  before(async () => {
+    db = await freshDatabase('exports_pool');
+    for (const [schema, dir] of [
+      ['metering', 'metering'],
+      ['cc_forms', 'cc-forms'],
+      ['invoicing', 'invoicing'],
+      ['gateway_sandbox', 'gateway-sandbox'],
+    ] as const) {
+      await migrate(db.pool, schema, `${root}services/${dir}/migrations`);
+    }
+    await db.pool.query(
+      `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, currency, total)
+       values ('inv-big', 'acct-big', '2026-11', '2026-11-01Z', '2026-12-01Z', '2026-11-000001', 'USD', $1)`,
+      [`${LINES}.00`],
+    );
+    await db.pool.query(
+      `insert into invoicing.invoice_lines (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, ms)
+       select 'inv-big', p, 'app', 'dyno', 'web.' || p, 'dyno:basic', 1, 1.00, 1.00, repeat('x', 200), 0 from generate_series(1, $1) p`,
+      [LINES],
+    );
+    // A customer's ordinary invoice, for the API to answer while the exports hang.
+    await db.pool.query(
+      `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, currency, total)
+       values ('inv-small', 'acct-small', '2026-10', '2026-10-01Z', '2026-11-01Z', '2026-10-000001', 'USD', 7.00)`,
+    );
+    port = await freePort();
+    app = await startService('invoicing', {
+      DATABASE_URL: db.url,
+      INVOICING_PORT: String(port),
+      HOST: '127.0.0.1',
+      ADMIN_TOKEN: ADMIN,
+      KAFKA_BROKERS: '',
+      // No webhook endpoint to register: the gateway is not part of this test.
+      GATEWAY_WEBHOOK_SECRET: 'whsec_exports_pool',
+      INVOICE_FINALIZE_EVERY_SECONDS: '3600',
+      CHARGE_EVERY_SECONDS: '3600',
+    });
+  });
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await app?.kill('SIGTERM');
+    await db?.drop();
+  });
+
+  test('ten downloads that do not read: the first EXPORT_CONCURRENCY stream, the rest get 429 with Retry-After, and the API answers at once', async () => {
+    const downloads = [];
+    for (let i = 0; i < 10; i++) {
+      const d = await slowDownload(port, '/v1/exports/lines.csv?period=2026-11');
+      sockets.push(d.socket);
+      downloads.push(d);
+    }
+    assert.deepEqual(
+      downloads.map((d) => d.status),
+      [...Array(EXPORT_CONCURRENCY).fill(200), ...Array(10 - EXPORT_CONCURRENCY).fill(429)],
+    );
+    for (const d of downloads.slice(EXPORT_CONCURRENCY)) assert.equal(d.retryAfter, String(EXPORT_RETRY_AFTER_SECONDS));
+    // The exports really are held open, each on a connection of their own pool.
+    const exporting = async () =>
+      (
+        await db.pool.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and query like 'fetch % from export_rows'`,
+        )
+      ).rows[0]!.n;
+    await eventually(`${EXPORT_CONCURRENCY} exports holding their cursors`, async () => (await exporting()) === EXPORT_CONCURRENCY);
+
+    // Meanwhile the customer side answers, many requests at once, quickly.
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 30 }, () => api('/v1/invoices/inv-small')));
+    assert.deepEqual([...new Set(answers.map((r) => r.status))], [200]);
+    assert.equal((await answers[0]!.json()).id, 'inv-small');
+    assert.ok(performance.now() - started < 3_000, `answered in ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal((await api('/health')).status, 200);
+
+    // The slow readers go away: their slots come back, and a whole export streams again, control row included.
+    for (const s of sockets.splice(0)) s.destroy();
+    await eventually('the slots freed', async () => (await exporting()) === 0);
+    const again = await fetch(`${app.url}/v1/exports/invoices.csv?period=2026-11`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(again.status, 200);
+    assert.match(await again.text(), new RegExp(`\\r\\nTOTAL,1,,,,,${LINES}\\.00,,${LINES}\\r\\n$`));
+  });
+});

@@ -1,0 +1,40 @@
+// Who may call metering: the admin token (ADMIN_TOKEN) everywhere, and
+// publisher tokens on POST /v1/events alone. Publisher tokens are invoicing's
+// (`vault token create --publisher`): metering reads only the view invoicing
+// publishes, `invoicing.publisher_tokens(id, hash)` of the live ones (sha256
+// hex of the value), on every request, so a revoked or expired token stops at
+// once. Without invoicing's schema no publisher token works; the admin's does.
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { adminOnly, type Logger, type Principal, type Reach, type TokenVerifier } from '@vault/runtime';
+
+/** Publishers reach POST /v1/events; every other route is the admin's alone. */
+export const METERING_REACH: Reach = { 'POST /v1/events': ['admin', 'publisher'] };
+
+/** undefined_table, invalid_schema_name: invoicing has not published its tokens in this database. */
+const ABSENT = new Set(['42P01', '3F000']);
+
+/** The live publisher token with this value, if any. */
+export async function publisherToken(pool: pg.Pool, token: string): Promise<Principal | undefined> {
+  const hash = createHash('sha256').update(token).digest('hex');
+  const { rows } = await pool.query<{ id: string }>('select id from invoicing.publisher_tokens where hash = $1', [hash]);
+  return rows[0] ? { kind: 'publisher', tokenId: rows[0].id } : undefined;
+}
+
+/** ADMIN_TOKEN, else a live publisher token; invoicing's view missing: the admin token only (said once in the log). */
+export function meteringVerifier(pool: pg.Pool, adminToken: string, log?: Logger): TokenVerifier {
+  const admin = adminOnly(adminToken);
+  let said = false;
+  return async (token) => {
+    const principal = admin(token);
+    if (principal) return principal;
+    try {
+      return await publisherToken(pool, token);
+    } catch (err) {
+      if (!ABSENT.has((err as { code?: string }).code ?? '')) throw err;
+      if (!said) log?.warn('auth.publisher_tokens_unavailable', { reason: 'invoicing.publisher_tokens does not exist in this database' });
+      said = true;
+      return undefined;
+    }
+  };
+}
