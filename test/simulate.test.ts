@@ -123,10 +123,11 @@ describe('`vault simulate` publishes on the embedded bus, and a running metering
     assert.match(progress.at(-1)!, new RegExp(`label=simulate published=${published} total=${published} percent=100`));
 
     metering = await startService('metering', env);
+    let last: MeteringStats | undefined;
     await eventually(
-      'metering to apply every simulated event',
+      () => `metering to apply every simulated event (${accepted} accepted, ${duplicates} duplicate; last stats ${JSON.stringify(last)})`,
       async () => {
-        const s = await get('/v1/stats', MeteringStats);
+        const s = (last = await get('/v1/stats', MeteringStats));
         return s.events_applied === accepted && s.consumer_lag === 0;
       },
       120_000,
@@ -142,9 +143,9 @@ describe('`vault simulate` publishes on the embedded bus, and a running metering
     assert.match(again.stdout, new RegExp(`: 0 accepted, ${published} duplicate, 0 rejected in`));
     const [accepted2, duplicates2] = [0, published];
     await eventually(
-      'metering to take the second run',
+      () => `metering to take the second run (last stats ${JSON.stringify(last)})`,
       async () => {
-        const s = await get('/v1/stats', MeteringStats);
+        const s = (last = await get('/v1/stats', MeteringStats));
         return s.events_applied === accepted + accepted2 && s.events_duplicate === duplicates + duplicates2 && s.consumer_lag === 0;
       },
       60_000,

@@ -31,7 +31,8 @@ interface Options {
 
 /**
  * A consumer-group member of the embedded bus. Members find each other through
- * their sessions' application_name in pg_stat_activity and split partitions by
+ * their sessions' application_name in pg_stat_activity (of their own database:
+ * a server holds other databases, whose groups may carry the same names) and split partitions by
  * index; a session-level advisory lock per partition makes ownership exclusive.
  * A killed member's session ends with it, so its locks and membership vanish at
  * once, and its uncommitted batch is read again by the next owner. Fetches and
@@ -153,7 +154,7 @@ export class EmbeddedConsumer implements Consumer {
     this.lastRebalance = Date.now();
     const { rows } = await client.query<{ application_name: string }>(
       `select application_name from pg_stat_activity
-        where application_name like $1 order by application_name`,
+        where datname = current_database() and application_name like $1 order by application_name`,
       [`vbus:${this.groupTag}:%`],
     );
     const members = rows.map((r) => r.application_name);

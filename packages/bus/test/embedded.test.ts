@@ -50,3 +50,52 @@ describe('embedded bus: a consumer stops only on what waiting cannot cure', () =
     }
   });
 });
+
+describe('embedded bus: a group is made of the sessions of its own database', () => {
+  test('a consumer of the same group and topic in another database on the server takes none of this one’s partitions', async () => {
+    const [a, b] = await Promise.all([freshDatabase('busgroupa'), freshDatabase('busgroupb')]);
+    const [busA, busB] = await Promise.all([
+      createEmbeddedBus({ pool: a.pool, url: a.url }),
+      createEmbeddedBus({ pool: b.pool, url: b.url }),
+    ]);
+    // The same names in both databases, as two installations on one server have.
+    const topic = uniqueName('shared');
+    const groupId = uniqueName('metering');
+    try {
+      await Promise.all([busA.ensureTopic(topic, 4), busB.ensureTopic(topic, 4)]);
+      const seenA = new Set<string>();
+      const seenB = new Set<string>();
+      const consume = (bus: typeof busA, seen: Set<string>) =>
+        bus.consume({
+          topic,
+          groupId,
+          eachBatch: async (batch) => {
+            for (const m of batch.messages) seen.add(String(m.value));
+          },
+        });
+      const [consumerA, consumerB] = await Promise.all([consume(busA, seenA), consume(busB, seenB)]);
+      const values = Array.from({ length: 40 }, (_, i) => `m${i}`);
+      await Promise.all([
+        busA.publish(
+          topic,
+          values.map((v) => ({ key: v, value: v })),
+        ),
+        busB.publish(
+          topic,
+          values.map((v) => ({ key: v, value: v })),
+        ),
+      ]);
+      await eventually(
+        () => `each database’s consumer to read all 40 (a: ${seenA.size}, b: ${seenB.size})`,
+        () => seenA.size === 40 && seenB.size === 40,
+        15_000,
+      );
+      assert.deepEqual(consumerA.assignment(), [0, 1, 2, 3]);
+      assert.deepEqual(consumerB.assignment(), [0, 1, 2, 3]);
+      await Promise.all([consumerA.stop(), consumerB.stop()]);
+    } finally {
+      await Promise.all([busA.close(), busB.close()]);
+      await Promise.all([a.drop(), b.drop()]);
+    }
+  });
+});
