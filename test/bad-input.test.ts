@@ -29,15 +29,14 @@
 //   the variable (test/boot-errors.test.ts).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { migrate } from '@vault/db';
 import { gatewayClient } from '@vault/gateway';
 import {
   bootToExit,
   eventually,
   freePort,
   freshDatabase,
+  migrateApps,
   startService,
   type RunningService,
   type TestDatabase,
@@ -46,7 +45,6 @@ import {
 } from '@vault/testkit';
 import { insertInvoice } from './charging-harness.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = 'bad-input-admin-token-0123456789abcdef';
 const WEBHOOK_SECRET = 'whsec_bad_input_test';
 const admin = { authorization: `Bearer ${ADMIN}` };
@@ -60,9 +58,7 @@ let ccForms: RunningService;
 before(async () => {
   db = await freshDatabase('badinput');
   // Every app's schema, so invoicing finds metering's views and cc-forms invoicing's tokens.
-  await migrate(db.pool, 'metering', `${root}services/metering/migrations`);
-  await migrate(db.pool, 'cc_forms', `${root}services/cc-forms/migrations`);
-  await migrate(db.pool, 'invoicing', `${root}services/invoicing/migrations`);
+  await migrateApps(db, 'metering', 'cc-forms', 'invoicing');
   const gatewayPort = await freePort();
   const env = {
     DATABASE_URL: db.url,

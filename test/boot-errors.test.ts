@@ -8,12 +8,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { migrate } from '@vault/db';
-import { bootToExit, freePort, freshDatabase, startService, type ExitedService, type TestDatabase } from '@vault/testkit';
+import { bootToExit, freePort, freshDatabase, migrateApps, startService, type ExitedService, type TestDatabase } from '@vault/testkit';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const PASSWORD = 'hunter2-secret';
 const ADMIN = 'boot-errors-admin-token-0123456789abcdef';
 const APPS = [
@@ -28,14 +25,7 @@ let db: TestDatabase;
 before(async () => {
   db = await freshDatabase('booterr');
   // Every app's schema, so an app that does boot finds what it reads (invoicing reads metering's views).
-  for (const [schema, dir] of [
-    ['metering', 'metering'],
-    ['cc_forms', 'cc-forms'],
-    ['invoicing', 'invoicing'],
-    ['gateway_sandbox', 'gateway-sandbox'],
-  ]) {
-    await migrate(db.pool, schema!, `${root}services/${dir}/migrations`);
-  }
+  await migrateApps(db);
 });
 after(() => db?.drop());
 

@@ -18,9 +18,8 @@ import {
   type Request,
   type Response,
 } from 'playwright-core';
-import { migrate } from '@vault/db';
 import { gatewayClient, sandboxKeys, type GatewayKeys } from '@vault/gateway';
-import { eventually, freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import { eventually, freePort, freshDatabase, migrateApps, startService, type RunningService, type TestDatabase } from '@vault/testkit';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOTS = `${root}test-results/screenshots/`;
@@ -59,8 +58,7 @@ before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   db = await freshDatabase('cardform');
   // cc-forms' schema first: invoicing's charging migrations may read cc_forms.cards_on_file.
-  await migrate(db.pool, 'cc_forms', `${root}services/cc-forms/migrations`);
-  await migrate(db.pool, 'invoicing', `${root}services/invoicing/migrations`);
+  await migrateApps(db, 'cc-forms', 'invoicing');
   const tokenId = `tok_${randomBytes(8).toString('hex')}`;
   await db.pool.query(`insert into invoicing.tokens (id, hash, kind, account_id) values ($1, $2, 'account', $3)`, [
     tokenId,

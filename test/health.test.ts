@@ -4,15 +4,14 @@
 // stopped the ways they stop: the embedded bus's tables gone, a Kafka consumer
 // group another member holds with a protocol kafkajs cannot join.
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { AssignerProtocol, Kafka, logLevel, type Consumer, type PartitionAssigner } from 'kafkajs';
 import pg from 'pg';
-import { migrate } from '@vault/db';
 import {
   eventually,
   freePort,
   freshDatabase,
+  migrateApps,
   startService,
   testKafkaBrokers,
   uniqueName,
@@ -20,7 +19,6 @@ import {
   type TestDatabase,
 } from '@vault/testkit';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const LONG = { timeout: 120_000 };
 
 async function health(app: RunningService): Promise<{ status: number; body: { status: string; reason?: string }; ms: number }> {
@@ -74,15 +72,8 @@ describe('GET /health: 503 with the reason while the database refuses connection
   const apps: RunningService[] = [];
   before(async () => {
     db = await freshDatabase('health');
-    for (const [schema, dir] of [
-      ['metering', 'metering'],
-      ['cc_forms', 'cc-forms'],
-      ['invoicing', 'invoicing'],
-      // The gateway sandbox's keys, which invoicing reads at boot (none configured).
-      ['gateway_sandbox', 'gateway-sandbox'],
-    ]) {
-      await migrate(db.pool, schema!, `${root}services/${dir}/migrations`);
-    }
+    // The gateway sandbox's too: invoicing reads its keys at boot (none configured).
+    await migrateApps(db);
   });
   after(async () => {
     await Promise.all(apps.map((a) => a.kill('SIGTERM')));

@@ -6,11 +6,11 @@
 // one session, in whichever app uses it first.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { migrate } from '@vault/db';
 import {
   bootToExit,
   freePort,
   freshDatabase,
+  migrateApps,
   startService,
   TEST_GATEWAY_PUBLISHABLE_KEY,
   TEST_GATEWAY_SECRET_KEY,
@@ -19,7 +19,6 @@ import {
   type TestDatabase,
 } from '@vault/testkit';
 
-const root = new URL('..', import.meta.url).pathname;
 const ACCOUNT = 'acct-proxy';
 const HSTS = 'max-age=31536000';
 /** What a proxy that ended TLS adds. */
@@ -63,8 +62,7 @@ async function signIn(app: RunningService, link: string, headers: Record<string,
 
 before(async () => {
   db = await freshDatabase('behind_proxy');
-  await migrate(db.pool, 'cc_forms', `${root}services/cc-forms/migrations`);
-  await migrate(db.pool, 'invoicing', `${root}services/invoicing/migrations`);
+  await migrateApps(db, 'cc-forms', 'invoicing');
   const gatewayPort = String(await freePort());
   env = {
     DATABASE_URL: db.url,

@@ -102,3 +102,4 @@ export async function deadlocksIn(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ n: number }>('select deadlocks::int as n from pg_stat_database where datname = current_database()');
   return rows[0]!.n;
 }
+export * from './schemas.ts';
