@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Decimal } from 'decimal.js';
 import { eventually } from '@vault/testkit';
 import { parseCsv } from '../services/invoicing/src/exports/csv.ts';
-import { exampleText } from '../services/metering/test/harness.ts';
+import { fixtureText as exampleText, octoberInvoices, statedLine } from './fixtures/october.ts';
 import { startPipeline, type BusMode, type Pipeline } from './e2e/pipeline.ts';
 
 interface ApiLine {
@@ -29,16 +29,8 @@ interface ApiInvoice {
   lines: ApiLine[];
 }
 
-const expected = JSON.parse(exampleText('october-invoices.json')) as { account_id: string; total: string; lines: ApiLine[] }[];
-const pick = ({ app_id, kind, key, product, quantity, unit_price, amount }: ApiLine) => ({
-  app_id,
-  kind,
-  key,
-  product,
-  quantity,
-  unit_price,
-  amount,
-});
+const expected = octoberInvoices;
+const pick = statedLine;
 
 for (const mode of ['embedded', 'kafka'] as BusMode[]) {
   describe(`the pipeline end to end on the ${mode} bus: publish → usage → finalize → charge → paid → CSV`, () => {

@@ -12,24 +12,17 @@ import { createBilling } from '../services/invoicing/src/billing/service.ts';
 import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
 import { loadPriceBook } from '../services/invoicing/src/billing/price-book-file.ts';
 import { ADMIN, AUTH, exampleText, startMetering, stats, type Metering } from '../services/metering/test/harness.ts';
+import { octoberInvoices, statedLine, type StatedInvoice } from './fixtures/october.ts';
 
-const expected = JSON.parse(exampleText('october-invoices.json')) as { account_id: string; lines: object[] }[];
+const expected = octoberInvoices;
 
 /** The fields october-invoices.json states, from an API invoice. */
-const asExpected = (inv: Record<string, unknown> & { lines: Record<string, unknown>[] }) => ({
+const asExpected = (inv: StatedInvoice) => ({
   account_id: inv.account_id,
   period: inv.period,
   currency: inv.currency,
   total: inv.total,
-  lines: inv.lines.map(({ app_id, kind, key, product, quantity, unit_price, amount }) => ({
-    app_id,
-    kind,
-    key,
-    product,
-    quantity,
-    unit_price,
-    amount,
-  })),
+  lines: inv.lines.map(statedLine),
 });
 
 describe('invoicing end to end: october through metering, finalized, read through the API', () => {
