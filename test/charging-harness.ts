@@ -1,7 +1,7 @@
 // End-to-end charging fixtures: one database holding invoicing's and
 // cc-forms' schemas, the real gateway sandbox as a process, and cards put on
-// file without a browser (the SDK with the secret key, as Stripe's test mode
-// allows, then the row cc-forms would write).
+// file without a browser (the SDK with the publishable key, as the card iframe
+// sends a number: the secret key's is refused, as on Stripe; then the row cc-forms would write).
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '@vault/db';
@@ -75,7 +75,8 @@ export async function putCard(w: ChargingWorld, account: string, number: string)
       customerId,
     ]);
   }
-  const pm = await w.sdk.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
+  const browser = gatewayClient({ url: new URL(w.sandbox.url), secretKey: (await sandboxKeys(w.db.pool)).publishableKey });
+  const pm = await browser.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
   await w.sdk.paymentMethods.attach(pm.id, { customer: customerId });
   await w.db.pool.query(
     `insert into cc_forms.cards (account_id, customer_id, payment_method_id, setup_intent_id, brand, last4, exp_month, exp_year)

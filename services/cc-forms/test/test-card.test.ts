@@ -28,8 +28,13 @@ describe('vault card add', () => {
   });
 
   test("a real gateway (Stripe's API, or a live key anywhere) is refused before anything is sent", async () => {
-    const stripe = { url: new URL('https://api.stripe.com'), secretKey: 'sk_test_someone_real', sandbox: false };
-    const live = { url: new URL('http://localhost:3003'), secretKey: 'sk_live_someone_real', sandbox: true };
+    const stripe = {
+      url: new URL('https://api.stripe.com'),
+      secretKey: 'sk_test_someone_real',
+      publishableKey: 'pk_test_x',
+      sandbox: false,
+    };
+    const live = { url: new URL('http://localhost:3003'), secretKey: 'sk_live_someone_real', publishableKey: 'pk_live_x', sandbox: true };
     for (const config of [stripe, live]) {
       const gateway: Gateway = gatewayClient(config);
       const pool = {} as pg.Pool; // never touched: the refusal comes first

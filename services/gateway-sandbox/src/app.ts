@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { identify, presentedKey } from './api/auth.ts';
 import type { SandboxDeps } from './deps.ts';
 import { elementsRoutes } from './elements/routes.ts';
-import { ApiError, invalidRequest } from './api/errors.ts';
+import { ApiError, invalidRequest, unrecognizedUrl } from './api/errors.ts';
 import { fingerprintKeyLoader } from './api/fingerprint.ts';
 import { formBodies } from './api/form-body.ts';
 import { API_VERSION } from './api/api-version.ts';
@@ -13,10 +13,11 @@ import { newId } from './api/ids.ts';
 import { chargeRoutes } from './resources/charges.ts';
 import { customerRoutes } from './resources/customers.ts';
 import { eventRoutes } from './resources/events.ts';
-import { paymentIntentRoutes } from './resources/payment-intents.ts';
-import { paymentMethodRoutes } from './resources/payment-methods.ts';
+import { challengeRoutes } from './elements/challenge-routes.ts';
+import { paymentIntentRoutes } from './resources/payment-intent-routes.ts';
+import { paymentMethodRoutes } from './resources/payment-method-routes.ts';
 import { refundRoutes } from './resources/refunds.ts';
-import { setupIntentRoutes } from './resources/setup-intents.ts';
+import { setupIntentRoutes } from './resources/setup-intent-routes.ts';
 import { webhookEndpointRoutes } from './resources/webhook-endpoints.ts';
 import { startDelivery, type DeliveryLoop, type DeliveryOptions } from './webhooks/deliver.ts';
 
@@ -91,16 +92,13 @@ function sandboxScope(http: FastifyInstance, deps: SandboxDeps): void {
       });
   });
 
-  http.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0];
-    return reply
-      .code(404)
-      .send(
-        invalidRequest(
-          `Unrecognized request URL (${req.method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
-        ).toJSON(),
-      );
-  });
+  http.setNotFoundHandler((req, reply) => reply.code(404).send(unrecognizedUrl(req.method, req.url.split('?')[0]!).toJSON()));
+  // The Search API is not in the subset: Stripe's unknown-URL answer, not "No such payment_intent: 'search'".
+  for (const resource of ['payment_intents', 'customers', 'charges']) {
+    http.get(`/v1/${resource}/search`, async (req) => {
+      throw unrecognizedUrl(req.method, `/v1/${resource}/search`);
+    });
+  }
 
   customerRoutes(http, deps);
   paymentMethodRoutes(http, deps);
@@ -111,4 +109,5 @@ function sandboxScope(http: FastifyInstance, deps: SandboxDeps): void {
   webhookEndpointRoutes(http, deps);
   eventRoutes(http, deps);
   elementsRoutes(http, deps);
+  challengeRoutes(http, deps);
 }

@@ -7,6 +7,11 @@ export interface SandboxDeps {
   log: Logger;
   secretKey: string;
   publishableKey: string;
+  /**
+   * Where browsers reach the sandbox (the origin of its Stripe.js, GATEWAY_JS_URL
+   * or GATEWAY_URL): 3-D Secure challenge pages are addressed there.
+   */
+  publicOrigin: string;
   /** The card form's origin (CC_FORMS_URL): the only one that may frame the card fields. */
   cardFormOrigin: string;
   /** GATEWAY_SANDBOX_LATENCY_MS: the wait between commit and answer. */

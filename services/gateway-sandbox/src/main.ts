@@ -18,7 +18,9 @@ await runApp({
     const { secretKey, publishableKey } = settings.gateway.keys ?? (await sandboxKeys(db.pool));
     const latencyMs = settings.GATEWAY_SANDBOX_LATENCY_MS;
     const { cardFormOrigin } = settings;
-    const delivery = gatewaySandbox(http, { pool: db.pool, log, secretKey, publishableKey, latencyMs, cardFormOrigin });
+    // Browsers load its Stripe.js from there, so its challenge pages are there too.
+    const publicOrigin = settings.gateway.jsUrl.origin;
+    const delivery = gatewaySandbox(http, { pool: db.pool, log, secretKey, publishableKey, latencyMs, cardFormOrigin, publicOrigin });
     log.info('gateway.sandbox_ready', {
       latency_ms: latencyMs,
       keys: settings.gateway.keys ? 'configured' : 'generated',

@@ -15,7 +15,7 @@ describe('the sandbox under concurrent requests (real PostgreSQL)', () => {
 
   test('create-and-confirm on one card, four at a time, while endpoints are deleted: every request answered, no deadlock', async () => {
     const customer = await sb.stripe.customers.create({});
-    const pm = await card(sb.stripe, '4242424242424242');
+    const pm = await card(sb, '4242424242424242');
     await sb.stripe.paymentMethods.attach(pm.id, { customer: customer.id });
     const before = await deadlocksIn(sb.db.pool);
     let endpoints = 0;

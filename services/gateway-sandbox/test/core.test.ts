@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Stripe from 'stripe';
-import { card, PK, raw, startSandbox, type Sandbox } from './harness.ts';
+import { browserClient, card, PK, raw, startSandbox, type Sandbox } from './harness.ts';
 
 const FAILING = [
   { number: '4000000000000002', code: 'card_declined', decline: 'generic_decline', message: 'Your card was declined.' },
@@ -50,7 +50,7 @@ describe('the sandbox through the official stripe SDK', () => {
     assert.equal(si.status, 'requires_payment_method');
     assert.equal(si.usage, 'off_session');
     assert.match(si.client_secret!, new RegExp(`^${si.id}_secret_`));
-    const pm = await card(sb.stripe, '4242424242424242');
+    const pm = await card(sb, '4242424242424242');
     assert.equal(pm.card!.brand, 'visa');
     assert.equal(pm.card!.last4, '4242');
     assert.equal(pm.customer, null);
@@ -72,7 +72,7 @@ describe('the sandbox through the official stripe SDK', () => {
     test(`setup intent confirmed with ${f.number}: 402 ${f.code}/${f.decline}, not succeeded, card not attached`, async () => {
       const customer = await sb.stripe.customers.create({});
       const si = await sb.stripe.setupIntents.create({ customer: customer.id });
-      const pm = await card(sb.stripe, f.number);
+      const pm = await card(sb, f.number);
       await assert.rejects(sb.stripe.setupIntents.confirm(si.id, { payment_method: pm.id }), (err: any) => {
         assert.ok(err instanceof Stripe.errors.StripeCardError, err.constructor.name);
         assert.equal(err.statusCode, 402);
@@ -92,21 +92,24 @@ describe('the sandbox through the official stripe SDK', () => {
   }
 
   test('a Luhn-invalid number is incorrect_number; a past expiry invalid_expiry_year', async () => {
-    await assert.rejects(card(sb.stripe, '4242424242424241'), (err: any) => {
+    await assert.rejects(card(sb, '4242424242424241'), (err: any) => {
       assert.ok(err instanceof Stripe.errors.StripeCardError);
       assert.equal(err.code, 'incorrect_number');
       assert.equal(err.param, 'card[number]');
       return true;
     });
     await assert.rejects(
-      sb.stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 1, exp_year: 2020, cvc: '123' } }),
+      browserClient(sb).paymentMethods.create({
+        type: 'card',
+        card: { number: '4242424242424242', exp_month: 1, exp_year: 2020, cvc: '123' },
+      }),
       (err: any) => err.code === 'invalid_expiry_year' && err.param === 'card[exp_year]',
     );
   });
 
   test('a succeeded setup intent cannot be confirmed again: setup_intent_unexpected_state', async () => {
     const customer = await sb.stripe.customers.create({});
-    const pm = await card(sb.stripe, '5555555555554444');
+    const pm = await card(sb, '5555555555554444');
     const si = await sb.stripe.setupIntents.create({ customer: customer.id, payment_method: pm.id, confirm: true });
     assert.equal(si.status, 'succeeded');
     await assert.rejects(sb.stripe.setupIntents.confirm(si.id, { payment_method: pm.id }), (err: any) => {
@@ -156,7 +159,7 @@ describe('the sandbox through the official stripe SDK', () => {
 
   test('payment intent off-session with 4242 succeeds once; a second confirm is payment_intent_unexpected_state', async () => {
     const customer = await sb.stripe.customers.create({});
-    const pm = await card(sb.stripe, '4242424242424242');
+    const pm = await card(sb, '4242424242424242');
     await sb.stripe.paymentMethods.attach(pm.id, { customer: customer.id });
     const pi = await sb.stripe.paymentIntents.create({
       amount: 5258,
@@ -185,7 +188,7 @@ describe('the sandbox through the official stripe SDK', () => {
 
   test('4000000000000341 attaches, then every charge fails card_declined/generic_decline', async () => {
     const customer = await sb.stripe.customers.create({});
-    const pm = await card(sb.stripe, '4000000000000341');
+    const pm = await card(sb, '4000000000000341');
     const si = await sb.stripe.setupIntents.create({ customer: customer.id, payment_method: pm.id, confirm: true });
     assert.equal(si.status, 'succeeded');
     const pi = await sb.stripe.paymentIntents.create({ amount: 2139, currency: 'usd', customer: customer.id });
@@ -215,7 +218,7 @@ describe('the sandbox through the official stripe SDK', () => {
 
   test('refunds: partial, then the rest; more than remains is a 400 naming amount; charge.refunded', async () => {
     const customer = await sb.stripe.customers.create({});
-    const pm = await card(sb.stripe, '4242424242424242');
+    const pm = await card(sb, '4242424242424242');
     const pi = await sb.stripe.paymentIntents.create({
       amount: 1000,
       currency: 'usd',
@@ -370,7 +373,7 @@ describe('the sandbox through the official stripe SDK', () => {
 
   test('five concurrent confirms of one payment intent (different keys): exactly one charges', async () => {
     const customer = await sb.stripe.customers.create({});
-    const pm = await card(sb.stripe, '4242424242424242');
+    const pm = await card(sb, '4242424242424242');
     await sb.stripe.paymentMethods.attach(pm.id, { customer: customer.id });
     const pi = await sb.stripe.paymentIntents.create({ amount: 2500, currency: 'usd', customer: customer.id });
     const answers = await Promise.all(

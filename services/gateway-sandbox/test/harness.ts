@@ -2,6 +2,7 @@
 // official SDK pointed at it; and helpers to speak its wire format raw.
 import { fileURLToPath } from 'node:url';
 import { migrate } from '@vault/db';
+import Stripe from 'stripe';
 import { gatewayClient, type Gateway } from '@vault/gateway';
 import { createHttpApp, memoryLogger, type Logger } from '@vault/runtime';
 import { freePort, freshDatabase, TEST_GATEWAY_PUBLISHABLE_KEY, TEST_GATEWAY_SECRET_KEY, type TestDatabase } from '@vault/testkit';
@@ -23,23 +24,24 @@ export interface Sandbox {
 }
 
 /** The app as main.ts builds it; deliveries polled and retried fast. */
-export async function startSandbox(opts: { latencyMs?: number } = {}): Promise<Sandbox> {
+export async function startSandbox(opts: { latencyMs?: number; cardFormOrigin?: string } = {}): Promise<Sandbox> {
   const db = await freshDatabase('gateway');
   await migrate(db.pool, 'gateway_sandbox', MIGRATIONS);
   const log = memoryLogger({ app: 'gateway-sandbox' });
   const http = createHttpApp(log);
+  const port = await freePort();
+  const url = `http://localhost:${port}`;
   const delivery = gatewaySandbox(http, {
     pool: db.pool,
     log,
     secretKey: SK,
     publishableKey: PK,
-    cardFormOrigin: CARD_FORM_ORIGIN,
+    cardFormOrigin: opts.cardFormOrigin ?? CARD_FORM_ORIGIN,
+    publicOrigin: url,
     latencyMs: opts.latencyMs ?? 0,
     delivery: { pollMs: 50, baseDelayMs: 200, maxDelayMs: 1000, timeoutMs: 2000 },
   });
-  const port = await freePort();
   await http.listen({ port, host: '127.0.0.1' });
-  const url = `http://localhost:${port}`;
   const stripe = gatewayClient({ url: new URL(url), secretKey: SK });
   return {
     db,
@@ -73,7 +75,16 @@ export async function raw(
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
 
-/** A card PaymentMethod for a test number (exp 12/2034, CVC 123). */
-export function card(stripe: Gateway, number: string) {
-  return stripe.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
+/** The official SDK with the publishable key, as a browser's Stripe.js would call the sandbox. */
+export function browserClient(sb: Sandbox): Stripe {
+  return new Stripe(PK, { host: 'localhost', port: new URL(sb.url).port, protocol: 'http' });
+}
+
+/**
+ * A card PaymentMethod for a test number (exp 12/2034, CVC 123), made with the
+ * publishable key as the card iframe does: the secret key may not send numbers.
+ */
+export function card(via: Sandbox | Stripe, number: string) {
+  const client = via instanceof Stripe ? via : browserClient(via);
+  return client.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
 }

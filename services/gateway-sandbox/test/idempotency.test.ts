@@ -37,7 +37,7 @@ describe('idempotency keys', () => {
 
   test('a declined confirm replays its 402 (same charge), it does not charge again', async () => {
     const customer = await sb.stripe.customers.create({});
-    const pm = await card(sb.stripe, '4000000000000341');
+    const pm = await card(sb, '4000000000000341');
     await sb.stripe.paymentMethods.attach(pm.id, { customer: customer.id });
     const pi = await sb.stripe.paymentIntents.create({ amount: 900, currency: 'usd', customer: customer.id }, { idempotencyKey: 'inv-1' });
     const confirm = () =>
@@ -66,7 +66,7 @@ describe('idempotency keys', () => {
   });
 
   test('keys are scoped to the API key', async () => {
-    const pmForm = { type: 'card', 'card[number]': '4242424242424242', 'card[exp_month]': '12', 'card[exp_year]': '2034' };
+    const pmForm = { type: 'card', 'card[token]': 'tok_visa' };
     const bySecret = await raw(sb.url, 'POST', '/v1/payment_methods', { form: pmForm, idempotencyKey: 'scoped' });
     const byPublishable = await raw(sb.url, 'POST', '/v1/payment_methods', {
       key: PK,

@@ -1,4 +1,4 @@
-// Pure pieces: Luhn, the test-card table, card detail checks, webhook
+// Pure pieces: Luhn, the test-card table, card detail checks, 3-D Secure decisions, test payment method names, webhook
 // signatures (checked against the SDK), retry backoff, param names, canonical params.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -6,6 +6,8 @@ import Stripe from 'stripe';
 import { paramName } from '../src/api/errors.ts';
 import { canonicalJson } from '../src/api/idempotency.ts';
 import { brandOf, cardFacts, chargeFailure, detailError, luhnValid, setupFailure, TEST_CARDS } from '../src/domain/test-cards.ts';
+import { authenticationDecision } from '../src/domain/authentication.ts';
+import { TEST_PAYMENT_METHODS, testPaymentMethodNumber, testTokenNumber } from '../src/domain/test-payment-methods.ts';
 import { retryDelayMs } from '../src/webhooks/deliver.ts';
 import { signatureHeader, webhookSignature } from '../src/webhooks/sign.ts';
 
@@ -35,6 +37,9 @@ describe('test cards', () => {
     ['4000000000000069', 'visa', 'expired_card', 'expired_card/expired_card', 'expired_card/expired_card'],
     ['4000000000000119', 'visa', 'processing_error', 'processing_error/processing_error', 'processing_error/processing_error'],
     ['4000000000000341', 'visa', 'charge_declined', undefined, 'card_declined/generic_decline'],
+    ['4000002500003155', 'visa', 'authenticate_unless_set_up', undefined, undefined],
+    ['4000002760003184', 'visa', 'authenticate_always', undefined, undefined],
+    ['4000000000003220', 'visa', 'authenticate_always', undefined, undefined],
     ['4111111111111111', 'visa', 'live_card', 'card_declined/test_mode_live_card', 'card_declined/test_mode_live_card'],
     ['5105105105105100', 'mastercard', 'live_card', 'card_declined/test_mode_live_card', 'card_declined/test_mode_live_card'],
   ];
@@ -79,6 +84,30 @@ describe('test cards', () => {
     assert.equal(detailError({ ...ok, exp_year: 2090 }, TODAY), 'invalid_expiry_year');
     assert.equal(detailError({ ...ok, cvc: '12' }, TODAY), 'invalid_cvc');
     assert.equal(detailError({ ...ok, cvc: undefined }, TODAY), undefined);
+  });
+});
+
+describe('3-D Secure and test payment methods', () => {
+  test('who must authenticate: 3155 when saved and on-session, off-session only until set up; 3184 always; 4242 never', () => {
+    const uses = ['setup', 'on_session', 'off_session'] as const;
+    const table = (behaviour: Parameters<typeof authenticationDecision>[0], setUp: boolean) =>
+      uses.map((use) => authenticationDecision(behaviour, use, setUp));
+    assert.deepEqual(table('authenticate_unless_set_up', false), ['challenge', 'challenge', 'refuse']);
+    assert.deepEqual(table('authenticate_unless_set_up', true), ['challenge', 'challenge', 'proceed']);
+    assert.deepEqual(table('authenticate_always', true), ['challenge', 'challenge', 'refuse']);
+    assert.deepEqual(table('succeed', false), ['proceed', 'proceed', 'proceed']);
+    assert.deepEqual(table('generic_decline', false), ['proceed', 'proceed', 'proceed']);
+  });
+
+  test('pm_card_* and tok_* names stand for their test numbers; unknown names and prototype keys for none', () => {
+    assert.equal(testPaymentMethodNumber('pm_card_visa'), '4242424242424242');
+    assert.equal(testPaymentMethodNumber('pm_card_authenticationRequired'), '4000002760003184');
+    assert.equal(testPaymentMethodNumber('pm_card_authenticationRequiredOnSetup'), '4000002500003155');
+    assert.equal(testTokenNumber('tok_chargeDeclined'), '4000000000000002');
+    assert.equal(testPaymentMethodNumber('pm_card_constructor'), undefined);
+    assert.equal(testPaymentMethodNumber('pm_1234'), undefined);
+    assert.equal(testTokenNumber('pm_card_visa'), undefined);
+    for (const name of TEST_PAYMENT_METHODS) assert.ok(TEST_CARDS[testPaymentMethodNumber(name)!], `${name} is a test card`);
   });
 });
 

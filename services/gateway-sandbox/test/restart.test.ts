@@ -48,7 +48,8 @@ describe('the sandbox process survives kill -9', () => {
       enabled_events: ['payment_intent.succeeded'],
     });
     const customer = await stripe.customers.create({ email: 'survivor@example.com' });
-    const pm = await card(stripe, '4242424242424242');
+    const { publishableKey } = await sandboxKeys(db.pool);
+    const pm = await card(new Stripe(publishableKey, { host: 'localhost', port, protocol: 'http' }), '4242424242424242');
     const si = await stripe.setupIntents.create({ customer: customer.id, payment_method: pm.id, confirm: true });
     const pi = await stripe.paymentIntents.create(
       { amount: 4200, currency: 'usd', customer: customer.id, payment_method: pm.id, confirm: true, off_session: true },

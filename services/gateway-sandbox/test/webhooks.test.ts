@@ -59,7 +59,7 @@ describe('webhooks', () => {
     assert.match(event.request!.id!, /^req_/);
     assert.throws(() => Stripe.webhooks.constructEvent(hook.got[1]!.body, hook.got[1]!.signature, 'whsec_wrong'));
 
-    const pm = await card(sb.stripe, '4242424242424242');
+    const pm = await card(sb, '4242424242424242');
     const pi = await sb.stripe.paymentIntents.create(
       { amount: 700, currency: 'usd', customer: customer.id, payment_method: pm.id, confirm: true, off_session: true },
       { idempotencyKey: 'pay-1' },
@@ -90,7 +90,7 @@ describe('webhooks', () => {
     const endpoint = await sb.stripe.webhookEndpoints.create({ url: hook.url, enabled_events: ['*'] });
     const customer = await sb.stripe.customers.create({});
     const si = await sb.stripe.setupIntents.create({ customer: customer.id });
-    const pm = await card(sb.stripe, '4000000000000002');
+    const pm = await card(sb, '4000000000000002');
     await sb.stripe.setupIntents.confirm(si.id, { payment_method: pm.id }).catch(() => {});
     await eventually(
       'setup_intent.setup_failed delivered',

@@ -1,12 +1,12 @@
 // `vault card add --account ID --test-card NUMBER`: the card form's own two
 // server steps with the browser's confirmation done server side. Only against
-// the sandbox, whose secret key may create a payment method from a raw number
-// (Stripe refuses that without special approval, and a real card must never
-// pass through a command line).
+// the sandbox; the number goes with the publishable key, as the card iframe
+// sends it (the sandbox, like Stripe, refuses raw numbers from the secret key,
+// and a real card must never pass through a command line).
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { Id } from '@vault/contracts';
-import { Stripe, type Gateway, type GatewayConfig } from '@vault/gateway';
+import { gatewayClient, Stripe, type Gateway, type GatewayConfig } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
 import { finishCardSetup, startCardSetup } from '../cards/service.ts';
 import type { CardOnFile } from '../domain/card.ts';
@@ -50,7 +50,7 @@ export function parseTestCardArgs(args: string[]): TestCardArgs {
 export interface TestCardDeps {
   pool: pg.Pool;
   gateway: Gateway;
-  config: Pick<GatewayConfig, 'secretKey' | 'sandbox'>;
+  config: Pick<GatewayConfig, 'url' | 'secretKey' | 'publishableKey' | 'sandbox'>;
   log: Logger;
 }
 
@@ -64,7 +64,8 @@ export async function addTestCard(deps: TestCardDeps, { accountId, number }: Tes
   const started = await startCardSetup(cardDeps, accountId);
   if (started.kind !== 'started') throw new CardCliError(`card add: ${started.message}`);
   try {
-    const pm = await deps.gateway.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
+    const browser = gatewayClient({ url: deps.config.url, secretKey: deps.config.publishableKey });
+    const pm = await browser.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
     await deps.gateway.setupIntents.confirm(started.setupIntentId, { payment_method: pm.id });
   } catch (err) {
     // A declined test card is the gateway's answer, not a crash: say what it said.

@@ -40,6 +40,15 @@ export function invalidRequest(message: string, extra: Omit<Partial<ErrorBody>, 
   return new ApiError(status, body);
 }
 
+/** Stripe's 404 for a path it does not have (the SDK's paymentIntents.search included, here). */
+export function unrecognizedUrl(method: string, path: string): ApiError {
+  return invalidRequest(
+    `Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
+    {},
+    404,
+  );
+}
+
 /** 404 `resource_missing`: "No such payment_intent: 'pi_…'". */
 export function noSuch(kind: string, id: string, param = 'id'): ApiError {
   return invalidRequest(`No such ${kind}: '${id}'`, { code: 'resource_missing', param }, 404);
@@ -82,6 +91,18 @@ export function publishableKeyRefused(): ApiError {
     'This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.',
     {},
     403,
+  );
+}
+
+/**
+ * A card number sent with the secret key: Stripe refuses raw card data from
+ * servers unless the account was approved for it (402, invalid_request_error).
+ */
+export function rawCardDataRefused(): ApiError {
+  return invalidRequest(
+    'Sending credit card numbers directly to the Stripe API is generally unsafe. We suggest you use test tokens that map to the test card you are using, see https://stripe.com/docs/testing. To enable testing raw card data APIs, see https://support.stripe.com/questions/enabling-access-to-raw-card-data-apis.',
+    {},
+    402,
   );
 }
 

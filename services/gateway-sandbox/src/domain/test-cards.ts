@@ -14,7 +14,11 @@ export type CardBehaviour =
   /** 4000000000000341: attaches (setup succeeds), every charge is declined. */
   | 'charge_declined'
   /** Any other Luhn-valid number: a "live" card, declined in test mode. */
-  | 'live_card';
+  | 'live_card'
+  /** 4000002500003155: 3-D Secure when set up or paid on-session; off-session without it once set up. */
+  | 'authenticate_unless_set_up'
+  /** 4000002760003184, 4000000000003220: 3-D Secure on every payment; off-session always refused. */
+  | 'authenticate_always';
 
 /** A card error as Stripe reports it (`type: card_error`). */
 export interface CardFailure {
@@ -43,11 +47,19 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   '4000000000000069': { behaviour: 'expired_card', funding: 'credit' },
   '4000000000000119': { behaviour: 'processing_error', funding: 'credit' },
   '4000000000000341': { behaviour: 'charge_declined', funding: 'credit' },
+  '4000002500003155': { behaviour: 'authenticate_unless_set_up', funding: 'credit' },
+  '4000002760003184': { behaviour: 'authenticate_always', funding: 'credit' },
+  '4000000000003220': { behaviour: 'authenticate_always', funding: 'credit' },
 };
+
+/** Behaviours that succeed once the cardholder is authenticated (or needs not be). */
+const SUCCEEDS: ReadonlySet<CardBehaviour> = new Set(['succeed', 'authenticate_unless_set_up', 'authenticate_always']);
 
 const DECLINED: CardFailure = { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' };
 
-const FAILURES: Readonly<Record<Exclude<CardBehaviour, 'succeed' | 'charge_declined'>, CardFailure>> = {
+const FAILURES: Readonly<
+  Record<Exclude<CardBehaviour, 'succeed' | 'charge_declined' | 'authenticate_unless_set_up' | 'authenticate_always'>, CardFailure>
+> = {
   generic_decline: DECLINED,
   insufficient_funds: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
   incorrect_cvc: { code: 'incorrect_cvc', decline_code: 'incorrect_cvc', message: "Your card's security code is incorrect." },
@@ -151,15 +163,15 @@ export function detailError(
 
 /** The card error a behaviour gives when set up (SetupIntent confirm, attach), if any. */
 export function setupFailure(behaviour: CardBehaviour): CardFailure | undefined {
-  if (behaviour === 'succeed' || behaviour === 'charge_declined') return undefined;
-  return FAILURES[behaviour];
+  if (SUCCEEDS.has(behaviour) || behaviour === 'charge_declined') return undefined;
+  return FAILURES[behaviour as keyof typeof FAILURES];
 }
 
 /** The card error a behaviour gives when charged, if any. */
 export function chargeFailure(behaviour: CardBehaviour): CardFailure | undefined {
-  if (behaviour === 'succeed') return undefined;
+  if (SUCCEEDS.has(behaviour)) return undefined;
   if (behaviour === 'charge_declined') return DECLINED;
-  return FAILURES[behaviour];
+  return FAILURES[behaviour as keyof typeof FAILURES];
 }
 
 /** A charge's `outcome`, as Stripe fills it for an approval or a decline. */

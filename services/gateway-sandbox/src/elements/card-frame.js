@@ -209,7 +209,8 @@
     );
   }
 
-  function confirmCardSetup(clientSecret, billingDetails) {
+  /** The PaymentMethod of the typed card (the number goes to this origin only), or { error }. */
+  function createPaymentMethod(billingDetails) {
     var p = problem(true);
     if (p) return Promise.resolve({ error: { type: 'validation_error', code: p.code, message: p.message } });
     var e = readExpiry();
@@ -220,17 +221,35 @@
     form.append('card[exp_year]', String(e.year));
     form.append('card[cvc]', digitsOf(cvc.value));
     flatten('billing_details', billingDetails, form);
-    return api('/v1/payment_methods', form).then(function (pm) {
+    return api('/v1/payment_methods', form);
+  }
+
+  function confirmCardSetup(clientSecret, billingDetails) {
+    return createPaymentMethod(billingDetails).then(function (pm) {
       if (pm.error) return pm;
       var id = clientSecret.split('_secret_')[0];
       var confirm = new URLSearchParams();
       confirm.append('payment_method', pm.id);
       confirm.append('client_secret', clientSecret);
+      // The parent (Stripe.js's stand-in) shows the challenge if the card must authenticate.
+      confirm.append('use_stripe_sdk', 'true');
       return api('/v1/setup_intents/' + encodeURIComponent(id) + '/confirm', confirm).then(function (si) {
         return si.error ? si : { setupIntent: si };
       });
     });
   }
+
+  /** What the parent may ask for: the card saved (a setup intent confirmed), or only its PaymentMethod. */
+  var REQUESTS = {
+    confirmCardSetup: function (data) {
+      return confirmCardSetup(String(data.clientSecret), data.billingDetails);
+    },
+    createPaymentMethod: function (data) {
+      return createPaymentMethod(data.billingDetails).then(function (pm) {
+        return pm.error ? pm : { paymentMethod: pm };
+      });
+    },
+  };
 
   // --- the parent page's requests ------------------------------------------
 
@@ -245,7 +264,7 @@
     } else if (data.type === 'clear') {
       number.value = expiry.value = cvc.value = '';
       changed();
-    } else if (data.type === 'confirmCardSetup') {
+    } else if (Object.prototype.hasOwnProperty.call(REQUESTS, data.type)) {
       var answer = function (result) {
         busy = false;
         send('result', { requestId: data.requestId, result: result });
@@ -260,7 +279,7 @@
         return;
       }
       busy = true;
-      confirmCardSetup(String(data.clientSecret), data.billingDetails).then(answer, function () {
+      REQUESTS[data.type](data).then(answer, function () {
         answer({ error: { type: 'api_error', message: 'The card could not be checked. Please try again.' } });
       });
     }

@@ -10,7 +10,9 @@ import { cardFrameCsp, cardFramePage } from './card-page.ts';
 const file = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
 
 // Read once at boot: a missing file stops the app at start, not at the first customer.
-const STRIPE_JS = file('stripe-v3.js');
+// One script, as Stripe.js is: the elements, then payments and next actions (3-D Secure).
+const STRIPE_JS = `${file('stripe-v3.js')}
+${file('stripe-v3-actions.js')}`;
 const FRAME_JS = file('card-frame.js');
 const FRAME_CSS = file('card-frame.css');
 

@@ -2,7 +2,8 @@
 // its surface a card form uses, so the same page works against the sandbox and
 // against Stripe. The card fields live in an iframe served from this script's
 // own origin; this page only ever learns whether they are complete, the brand,
-// and the result of a confirmation, never the number or the CVC.
+// and the result of a confirmation, never the number or the CVC. Payments and
+// 3-D Secure are in stripe-v3-actions.js, served right after this file as one script.
 (function () {
   'use strict';
 

@@ -27,6 +27,8 @@ export interface ChargeRow {
   outcome: Record<string, unknown>;
   description: string | null;
   metadata: Record<string, string>;
+  receipt_email: string | null;
+  statement_descriptor_suffix: string | null;
 }
 
 export async function renderCharge(q: Queryable, r: ChargeRow) {
@@ -49,7 +51,7 @@ function chargeObject(r: ChargeRow, pm: PaymentMethodRow | undefined) {
     application_fee_amount: null,
     balance_transaction: null,
     billing_details: pm ? { ...pm.billing_details, tax_id: null } : null,
-    calculated_statement_descriptor: 'VAULT SANDBOX',
+    calculated_statement_descriptor: statementDescriptor(r.statement_descriptor_suffix),
     captured: succeeded,
     created: Number(r.created),
     currency: r.currency,
@@ -68,17 +70,22 @@ function chargeObject(r: ChargeRow, pm: PaymentMethodRow | undefined) {
     payment_intent: r.payment_intent,
     payment_method: r.payment_method,
     payment_method_details: pm ? { card: cardDetails(pm), type: 'card' } : null,
-    receipt_email: null,
+    receipt_email: r.receipt_email,
     receipt_url: null,
     refunded: succeeded && refunded === amount,
     review: null,
     shipping: null,
     statement_descriptor: null,
-    statement_descriptor_suffix: null,
+    statement_descriptor_suffix: r.statement_descriptor_suffix,
     status: r.status,
     transfer_data: null,
     transfer_group: null,
   };
+}
+
+/** The account's prefix, then the intent's suffix after `* `, uppercase, at most 22 characters (Stripe's rule). */
+function statementDescriptor(suffix: string | null): string {
+  return suffix === null ? 'VAULT SANDBOX' : `VAULT* ${suffix}`.toUpperCase().slice(0, 22);
 }
 
 export const charges = rowsById<ChargeRow>('charges', 'charge');
@@ -99,13 +106,16 @@ export async function recordCharge(
     pm: PaymentMethodRow;
     description: string | null;
     metadata: Record<string, string>;
+    receiptEmail: string | null;
+    statementDescriptorSuffix: string | null;
     failure: CardFailure | undefined;
   },
 ) {
   const { rows } = await tx.q.query<ChargeRow>(
     `insert into gateway_sandbox.charges
-       (id, created, amount, currency, customer, payment_intent, payment_method, status, failure_code, failure_message, outcome, description, metadata)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning *`,
+       (id, created, amount, currency, customer, payment_intent, payment_method, status, failure_code, failure_message, outcome, description,
+        metadata, receipt_email, statement_descriptor_suffix)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) returning *`,
     [
       newId('ch'),
       tx.now,
@@ -120,6 +130,8 @@ export async function recordCharge(
       JSON.stringify(chargeOutcome(a.failure)),
       a.description,
       JSON.stringify(a.metadata),
+      a.receiptEmail,
+      a.statementDescriptorSuffix,
     ],
   );
   const charge = chargeObject(rows[0]!, a.pm);

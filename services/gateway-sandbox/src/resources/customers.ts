@@ -1,8 +1,10 @@
-// Customers: POST/GET /v1/customers, GET/POST /v1/customers/:id.
+// Customers: POST/GET /v1/customers, GET/POST/DELETE /v1/customers/:id.
+// A deleted customer's row stays (intents and charges refer to it): its id
+// answers `{deleted: true}` as Stripe's does, and nothing new may use it.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
-import { invalidRequest } from '../api/errors.ts';
+import { invalidRequest, noSuch } from '../api/errors.ts';
 import { expandObject, expandList } from '../api/expand.ts';
 import { newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
@@ -21,6 +23,7 @@ export interface CustomerRow {
   phone: string | null;
   metadata: Record<string, string>;
   default_payment_method: string | null;
+  deleted: boolean;
 }
 
 export function renderCustomer(r: CustomerRow) {
@@ -52,9 +55,20 @@ export function renderCustomer(r: CustomerRow) {
 
 export const customers = rowsById<CustomerRow>('customers', 'customer');
 
+/** What Stripe answers for a deleted customer's id. */
+const deletedCustomer = (customerId: string) => ({ id: customerId, object: 'customer' as const, deleted: true as const });
+
 export async function getCustomer(q: Queryable, customerId: string) {
   const row = await customers.find(q, customerId);
-  return row && renderCustomer(row);
+  if (!row) return undefined;
+  return row.deleted ? deletedCustomer(row.id) : renderCustomer(row);
+}
+
+/** A customer that exists and was not deleted, or Stripe's "No such customer" naming `param`. */
+export async function liveCustomer(q: Queryable, customerId: string, param = 'id', forUpdate = false): Promise<CustomerRow> {
+  const row = await customers.require(q, customerId, param, forUpdate);
+  if (row.deleted) throw noSuch('customer', customerId, param);
+  return row;
 }
 
 const CustomerFields = {
@@ -97,7 +111,7 @@ async function createCustomer(tx: Tx, p: z.infer<typeof CreateCustomer>) {
 }
 
 async function updateCustomer(tx: Tx, customerId: string, p: z.infer<typeof UpdateCustomer>) {
-  const before = await customers.require(tx.q, customerId, 'id', true);
+  const before = await liveCustomer(tx.q, customerId, 'id', true);
   let defaultPm = before.default_payment_method;
   const wanted = p.invoice_settings?.default_payment_method;
   if (wanted !== undefined) {
@@ -133,6 +147,11 @@ async function updateCustomer(tx: Tx, customerId: string, p: z.infer<typeof Upda
   return customer;
 }
 
+/** A list's filters, deleted customers left out. */
+function withDeleted(filters: { where: string[]; args: unknown[] }) {
+  return { where: [...filters.where, 'not deleted'], args: filters.args };
+}
+
 /** `previous_attributes` of an update event: the old values of the top-level fields that changed. */
 function changedAttributes(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> {
   const changed: Record<string, unknown> = {};
@@ -140,6 +159,18 @@ function changedAttributes(before: Record<string, unknown>, after: Record<string
     if (JSON.stringify(v) !== JSON.stringify(after[k])) changed[k] = v;
   }
   return changed;
+}
+
+/** Deletes a customer: its cards are detached, and its id answers `{deleted: true}` from now on. */
+async function deleteCustomer(tx: Tx, customerId: string) {
+  const row = await liveCustomer(tx.q, customerId, 'id', true);
+  await tx.q.query('update gateway_sandbox.payment_methods set customer = null where customer = $1', [row.id]);
+  const { rows } = await tx.q.query<CustomerRow>(
+    'update gateway_sandbox.customers set deleted = true, default_payment_method = null where id = $1 returning *',
+    [row.id],
+  );
+  await tx.emit('customer.deleted', renderCustomer(rows[0]!));
+  return deletedCustomer(row.id);
 }
 
 export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
@@ -150,7 +181,14 @@ export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
 
   http.get<{ Params: { id: string } }>('/v1/customers/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
-    return expandObject(deps.pool, renderCustomer(await customers.require(deps.pool, req.params.id)), p.expand);
+    const row = await customers.require(deps.pool, req.params.id);
+    if (row.deleted) return deletedCustomer(row.id);
+    return expandObject(deps.pool, renderCustomer(row), p.expand);
+  });
+
+  http.delete<{ Params: { id: string } }>('/v1/customers/:id', async (req, reply) => {
+    parseParams(z.object({}).strict(), req.body ?? req.query);
+    return mutate(deps, req, reply, (tx) => deleteCustomer(tx, req.params.id));
   });
 
   http.post<{ Params: { id: string } }>('/v1/customers/:id', async (req, reply) => {
@@ -162,7 +200,13 @@ export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
     const p = parseParams(ListCustomers, req.query);
     const page = await listPage<CustomerRow>(
       deps.pool,
-      { table: 'customers', kind: 'customer', ...equalTo({ email: p.email }), url: '/v1/customers', render: renderCustomer },
+      {
+        table: 'customers',
+        kind: 'customer',
+        ...withDeleted(equalTo({ email: p.email })),
+        url: '/v1/customers',
+        render: renderCustomer,
+      },
       p,
     );
     return expandList(deps.pool, page, p.expand);

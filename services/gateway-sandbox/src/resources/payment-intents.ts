@@ -1,37 +1,30 @@
-// PaymentIntents: one per payment; confirming charges the card. A
-// PaymentIntent succeeds at most once: confirmation locks its row, refuses a
+// PaymentIntents, the model: one per payment; confirming charges the card.
+// A PaymentIntent succeeds at most once: confirmation locks its row, refuses a
 // succeeded or canceled one (payment_intent_unexpected_state), and the charges
 // table allows one succeeded charge per intent. A decline is a 402 card error,
 // the intent back in requires_payment_method with `last_payment_error`, and a
-// failed charge kept.
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+// failed charge kept. A card that needs 3-D Secure puts the intent in
+// requires_action on-session (the challenge decides), and is refused
+// off-session with authentication_required, as a decline. The routes are in
+// payment-intent-routes.ts.
 import type { SandboxDeps } from '../deps.ts';
-import { cardError, invalidRequest, unexpectedState } from '../api/errors.ts';
-import { expandList, expandObject } from '../api/expand.ts';
-import { clientSecret, newId } from '../api/ids.ts';
-import { mutate } from '../api/idempotency.ts';
-import { equalTo, listPage } from '../api/lists.ts';
-import {
-  expand,
-  formBool,
-  formInt,
-  id,
-  listParams,
-  mergeMetadata,
-  metadata,
-  newMetadata,
-  parseParams,
-  RetrieveParams,
-  text,
-} from '../api/params.ts';
+import { ApiError, cardError, invalidRequest, unexpectedState } from '../api/errors.ts';
 import { rowsById } from '../store/rows.ts';
-import { chargeFailure } from '../domain/test-cards.ts';
+import { AUTHENTICATION_REQUIRED, authenticationDecision, authenticationFailure } from '../domain/authentication.ts';
+import { chargeFailure, type CardFailure } from '../domain/test-cards.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
+import { abandonChallenges, startChallenge, type NextAction } from './authentications.ts';
 import { recordCharge } from './charges.ts';
-import { attachToCustomer, checkIntentReferences, confirmingCard, renderPaymentMethod } from './payment-methods.ts';
+import {
+  attachToCustomer,
+  confirmingCard,
+  paymentMethods,
+  renderPaymentMethod,
+  type CardDeps,
+  type PaymentMethodRow,
+} from './payment-methods.ts';
 
-export type PaymentIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'succeeded' | 'canceled';
+export type PaymentIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'succeeded' | 'canceled';
 
 export interface PaymentIntentRow {
   id: string;
@@ -51,6 +44,9 @@ export interface PaymentIntentRow {
   canceled_at: string | null;
   cancellation_reason: string | null;
   metadata: Record<string, string>;
+  next_action: NextAction | null;
+  receipt_email: string | null;
+  statement_descriptor_suffix: string | null;
 }
 
 export function renderPaymentIntent(r: PaymentIntentRow) {
@@ -77,19 +73,19 @@ export function renderPaymentIntent(r: PaymentIntentRow) {
     latest_charge: r.latest_charge,
     livemode: false,
     metadata: r.metadata,
-    next_action: null,
+    next_action: r.next_action,
     on_behalf_of: null,
     payment_method: r.payment_method,
     payment_method_configuration_details: null,
     payment_method_options: { card: { installments: null, mandate_options: null, network: null, request_three_d_secure: 'automatic' } },
     payment_method_types: r.payment_method_types,
     processing: null,
-    receipt_email: null,
+    receipt_email: r.receipt_email,
     review: null,
     setup_future_usage: r.setup_future_usage,
     shipping: null,
     statement_descriptor: null,
-    statement_descriptor_suffix: null,
+    statement_descriptor_suffix: r.statement_descriptor_suffix,
     status: r.status,
     transfer_data: null,
     transfer_group: null,
@@ -103,75 +99,25 @@ export async function getPaymentIntent(q: Queryable, piId: string) {
   return row && renderPaymentIntent(row);
 }
 
-/** Stripe's smallest charge per currency, in minor units (others: 1). */
-const MINIMUM_AMOUNT: Readonly<Record<string, number>> = {
-  usd: 50,
-  eur: 50,
-  cad: 50,
-  aud: 50,
-  chf: 50,
-  nzd: 50,
-  sgd: 50,
-  gbp: 30,
-  jpy: 50,
-};
-
-const offSession = z.union([formBool, z.enum(['one_off', 'recurring']).transform(() => true)]);
-
-const CreatePaymentIntent = z
-  .object({
-    amount: formInt.pipe(z.number().int().min(1, 'amount must be a positive integer').max(99_999_999, 'amount must be at most 99999999')),
-    currency: z
-      .string()
-      .regex(/^[a-zA-Z]{3}$/, 'must be a three-letter ISO currency code')
-      .transform((c) => c.toLowerCase()),
-    customer: id.optional(),
-    payment_method: id.optional(),
-    payment_method_types: z
-      .array(z.literal('card', { message: 'only card is supported' }))
-      .min(1)
-      .optional(),
-    off_session: offSession.optional(),
-    confirm: formBool.optional(),
-    description: text.optional(),
-    metadata: metadata.optional(),
-    setup_future_usage: z.enum(['on_session', 'off_session']).optional(),
-    capture_method: z.literal('automatic', { message: 'only automatic capture is supported' }).optional(),
-    return_url: z.string().optional(),
-    error_on_requires_action: formBool.optional(),
-    automatic_payment_methods: z
-      .object({ enabled: formBool, allow_redirects: z.enum(['always', 'never']).optional() })
-      .strict()
-      .optional(),
-    expand,
-  })
-  .strict();
-
-const ConfirmPaymentIntent = z
-  .object({
-    payment_method: id.optional(),
-    off_session: offSession.optional(),
-    return_url: z.string().optional(),
-    error_on_requires_action: formBool.optional(),
-    expand,
-  })
-  .strict();
-
-const UpdatePaymentIntent = z.object({ description: text.optional(), metadata: metadata.optional(), expand }).strict();
-
-const CancelPaymentIntent = z
-  .object({
-    cancellation_reason: z.enum(['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned']).optional(),
-    expand,
-  })
-  .strict();
-
-const ListPaymentIntents = z.object({ ...listParams, customer: id.optional() }).strict();
-
 const CONFIRMABLE = 'requires_confirmation, requires_action, requires_payment_method';
 
-/** Charges the card once; the caller holds the intent's row lock. */
-async function confirmPaymentIntent(tx: Tx, pi: PaymentIntentRow, paymentMethodId: string | undefined) {
+export interface ConfirmOptions {
+  paymentMethod: string | undefined;
+  /** The customer is not there to authenticate (invoicing's charges). */
+  offSession: boolean;
+  /** Given: next_action is a redirect_to_url back there; else use_stripe_sdk. */
+  returnUrl: string | undefined;
+  /** Fail rather than ask for authentication (as off-session). */
+  errorOnRequiresAction: boolean;
+}
+
+/** Charges the card once, or asks for authentication first; the caller holds the intent's row lock. */
+export async function confirmPaymentIntent(
+  tx: Tx,
+  deps: CardDeps & Pick<SandboxDeps, 'publicOrigin'>,
+  pi: PaymentIntentRow,
+  o: ConfirmOptions,
+) {
   if (pi.status === 'succeeded' || pi.status === 'canceled') {
     throw unexpectedState(
       'payment_intent',
@@ -179,14 +125,34 @@ async function confirmPaymentIntent(tx: Tx, pi: PaymentIntentRow, paymentMethodI
       renderPaymentIntent(pi),
     );
   }
-  const pm = await confirmingCard(tx, pi, paymentMethodId, () =>
+  const pm = await confirmingCard(tx, deps, pi, o.paymentMethod, () =>
     unexpectedState(
       'payment_intent',
       "You cannot confirm this PaymentIntent because it's missing a payment method. To confirm the PaymentIntent, specify a payment method attached to the PaymentIntent's customer.",
       renderPaymentIntent(pi),
     ),
   );
-  const failure = chargeFailure(pm.behaviour);
+  let decision = authenticationDecision(pm.behaviour, o.offSession ? 'off_session' : 'on_session', pm.set_up);
+  if (decision === 'challenge' && o.errorOnRequiresAction) decision = 'refuse';
+  if (decision === 'challenge') {
+    const nextAction = await startChallenge(tx, deps, { kind: 'payment_intent', id: pi.id }, o.returnUrl);
+    const waiting = renderPaymentIntent(
+      await paymentIntents.update(tx.q, pi.id, {
+        status: 'requires_action',
+        payment_method: pm.id,
+        next_action: nextAction,
+        last_payment_error: null,
+      }),
+    );
+    await tx.emit('payment_intent.requires_action', waiting);
+    return waiting;
+  }
+  await abandonChallenges(tx, { kind: 'payment_intent', id: pi.id });
+  return settlePayment(tx, pi, pm, decision === 'refuse' ? AUTHENTICATION_REQUIRED : chargeFailure(pm.behaviour));
+}
+
+/** One charge attempt: succeeded (the intent with it), or failed (a 402 thrown, the intent back in requires_payment_method). */
+async function settlePayment(tx: Tx, pi: PaymentIntentRow, pm: PaymentMethodRow, failure: CardFailure | undefined) {
   const charge = await recordCharge(tx, {
     amount: pi.amount,
     currency: pi.currency,
@@ -195,6 +161,8 @@ async function confirmPaymentIntent(tx: Tx, pi: PaymentIntentRow, paymentMethodI
     pm,
     description: pi.description,
     metadata: pi.metadata,
+    receiptEmail: pi.receipt_email,
+    statementDescriptorSuffix: pi.statement_descriptor_suffix,
     failure,
   });
   const pmObject = renderPaymentMethod(pm);
@@ -204,6 +172,7 @@ async function confirmPaymentIntent(tx: Tx, pi: PaymentIntentRow, paymentMethodI
       await paymentIntents.update(tx.q, pi.id, {
         status: 'requires_payment_method',
         payment_method: null,
+        next_action: null,
         last_payment_error: lastError,
         latest_charge: charge.id,
       }),
@@ -211,12 +180,17 @@ async function confirmPaymentIntent(tx: Tx, pi: PaymentIntentRow, paymentMethodI
     await tx.emit('payment_intent.payment_failed', failed);
     throw cardError(failure, { charge: charge.id, payment_intent: failed, payment_method: pmObject });
   }
-  if (pi.setup_future_usage !== null && pi.customer !== null && pm.customer === null) await attachToCustomer(tx, pm, pi.customer);
+  if (pi.setup_future_usage !== null && pi.customer !== null) {
+    // Saved with the customer present: later off-session charges need no authentication.
+    if (pm.customer === null) await attachToCustomer(tx, pm, pi.customer);
+    await paymentMethods.update(tx.q, pm.id, { set_up: true });
+  }
   const succeeded = renderPaymentIntent(
     await paymentIntents.update(tx.q, pi.id, {
       status: 'succeeded',
       amount_received: pi.amount,
       payment_method: pm.id,
+      next_action: null,
       last_payment_error: null,
       latest_charge: charge.id,
     }),
@@ -225,123 +199,34 @@ async function confirmPaymentIntent(tx: Tx, pi: PaymentIntentRow, paymentMethodI
   return succeeded;
 }
 
-async function createPaymentIntent(tx: Tx, p: z.infer<typeof CreatePaymentIntent>) {
-  const minimum = MINIMUM_AMOUNT[p.currency] ?? 1;
-  if (p.amount < minimum) {
-    const shown = p.currency === 'usd' ? `$${(minimum / 100).toFixed(2)} usd` : `${minimum} ${p.currency} (minor units)`;
-    throw invalidRequest(`Amount must be at least ${shown}`, { param: 'amount', code: 'amount_too_small' });
+/**
+ * The cardholder completed (`passed`) or failed the challenge of an intent in
+ * requires_action: charged as a confirmation is, or back to requires_payment_method
+ * with payment_intent_authentication_failure. False when the intent no longer waits.
+ */
+export async function finishPaymentAuthentication(tx: Tx, piId: string, passed: boolean): Promise<boolean> {
+  const pi = await paymentIntents.require(tx.q, piId, 'id', true);
+  if (pi.status !== 'requires_action' || pi.payment_method === null) return false;
+  const pm = await paymentMethods.require(tx.q, pi.payment_method, 'payment_method', true);
+  if (passed) {
+    try {
+      await settlePayment(tx, pi, pm, chargeFailure(pm.behaviour));
+    } catch (err) {
+      // A decline after authenticating is recorded on the intent; nobody waits for the 402.
+      if (!(err instanceof ApiError)) throw err;
+    }
+    return true;
   }
-  if (p.off_session !== undefined && !p.confirm) {
-    throw invalidRequest('You may only specify `off_session` when confirming the PaymentIntent (confirm=true).', { param: 'off_session' });
-  }
-  await checkIntentReferences(tx.q, p.customer, p.payment_method);
-  const piId = newId('pi');
-  const { rows } = await tx.q.query<PaymentIntentRow>(
-    `insert into gateway_sandbox.payment_intents
-       (id, created, amount, currency, customer, payment_method, status, client_secret, description, payment_method_types, setup_future_usage, metadata)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
-    [
-      piId,
-      tx.now,
-      p.amount,
-      p.currency,
-      p.customer ?? null,
-      p.payment_method ?? null,
-      p.payment_method === undefined ? 'requires_payment_method' : 'requires_confirmation',
-      clientSecret(piId),
-      p.description ?? null,
-      JSON.stringify(p.payment_method_types ?? ['card']),
-      p.setup_future_usage ?? null,
-      JSON.stringify(newMetadata(p.metadata)),
-    ],
+  const failure = authenticationFailure('payment_intent');
+  const lastError = { ...invalidRequest(failure.message, { code: failure.code }).body, payment_method: renderPaymentMethod(pm) };
+  const failed = renderPaymentIntent(
+    await paymentIntents.update(tx.q, pi.id, {
+      status: 'requires_payment_method',
+      payment_method: null,
+      next_action: null,
+      last_payment_error: lastError,
+    }),
   );
-  const created = rows[0]!;
-  await tx.emit('payment_intent.created', renderPaymentIntent(created));
-  return p.confirm ? confirmPaymentIntent(tx, created, undefined) : renderPaymentIntent(created);
-}
-
-export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): void {
-  http.post('/v1/payment_intents', async (req, reply) => {
-    const p = parseParams(CreatePaymentIntent, req.body);
-    return mutate(deps, req, reply, async (tx) => {
-      const pi = await createPaymentIntent(tx, p);
-      deps.log.info('gateway.payment_intent', { payment_intent: pi.id, status: pi.status });
-      return expandObject(tx.q, pi, p.expand);
-    });
-  });
-
-  http.get<{ Params: { id: string } }>('/v1/payment_intents/:id', async (req) => {
-    const p = parseParams(RetrieveParams.extend({ client_secret: z.string().optional() }), req.query);
-    return expandObject(deps.pool, renderPaymentIntent(await paymentIntents.require(deps.pool, req.params.id)), p.expand);
-  });
-
-  http.post<{ Params: { id: string } }>('/v1/payment_intents/:id', async (req, reply) => {
-    const p = parseParams(UpdatePaymentIntent, req.body);
-    return mutate(deps, req, reply, async (tx) => {
-      const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
-      const updated = await paymentIntents.update(tx.q, pi.id, {
-        description: p.description === undefined ? pi.description : p.description,
-        metadata: mergeMetadata(pi.metadata, p.metadata),
-      });
-      return expandObject(tx.q, renderPaymentIntent(updated), p.expand);
-    });
-  });
-
-  http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/confirm', async (req, reply) => {
-    const p = parseParams(ConfirmPaymentIntent, req.body);
-    return mutate(deps, req, reply, async (tx) => {
-      const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
-      try {
-        const confirmed = await confirmPaymentIntent(tx, pi, p.payment_method);
-        deps.log.info('gateway.payment_intent_confirmed', { payment_intent: pi.id, status: confirmed.status });
-        return await expandObject(tx.q, confirmed, p.expand);
-      } catch (err) {
-        deps.log.info('gateway.payment_intent_confirm_refused', {
-          payment_intent: pi.id,
-          error: (err as Error).name,
-          code: (err as { body?: { code?: string } }).body?.code,
-        });
-        throw err;
-      }
-    });
-  });
-
-  http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/cancel', async (req, reply) => {
-    const p = parseParams(CancelPaymentIntent, req.body);
-    return mutate(deps, req, reply, async (tx) => {
-      const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
-      if (pi.status === 'succeeded' || pi.status === 'canceled') {
-        throw unexpectedState(
-          'payment_intent',
-          `You cannot cancel this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.`,
-          renderPaymentIntent(pi),
-        );
-      }
-      const canceled = renderPaymentIntent(
-        await paymentIntents.update(tx.q, pi.id, {
-          status: 'canceled',
-          canceled_at: String(tx.now),
-          cancellation_reason: p.cancellation_reason ?? null,
-        }),
-      );
-      await tx.emit('payment_intent.canceled', canceled);
-      return expandObject(tx.q, canceled, p.expand);
-    });
-  });
-
-  http.get('/v1/payment_intents', async (req) => {
-    const p = parseParams(ListPaymentIntents, req.query);
-    const page = await listPage<PaymentIntentRow>(
-      deps.pool,
-      {
-        table: 'payment_intents',
-        kind: 'payment_intent',
-        ...equalTo({ customer: p.customer }),
-        url: '/v1/payment_intents',
-        render: renderPaymentIntent,
-      },
-      p,
-    );
-    return expandList(deps.pool, page, p.expand);
-  });
+  await tx.emit('payment_intent.payment_failed', failed);
+  return true;
 }

@@ -1,20 +1,22 @@
-// PaymentMethods (cards): create (secret or publishable key), retrieve,
-// attach/detach, list. The number and CVC are read here, turned into brand,
+// PaymentMethods (cards), the model: rows, their rendering, and how a card
+// comes to exist. The number and CVC are read in insertCard, turned into brand,
 // last4, fingerprint and test behaviour, and dropped: no column, no log line.
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+// A test PaymentMethod name (`pm_card_visa`) given where a card id is expected
+// makes a new card from its test number each time, as Stripe does.
+// The routes are in payment-method-routes.ts.
 import type { SandboxDeps } from '../deps.ts';
-import { cardError, invalidRequest, type ApiError } from '../api/errors.ts';
-import { expandList, expandObject } from '../api/expand.ts';
+import { invalidRequest, type ApiError } from '../api/errors.ts';
 import { cardFingerprint } from '../api/fingerprint.ts';
 import { newId } from '../api/ids.ts';
-import { mutate } from '../api/idempotency.ts';
-import { equalTo, listPage } from '../api/lists.ts';
-import { expand, formInt, id, listParams, metadata, newMetadata, parseParams, RetrieveParams, text } from '../api/params.ts';
+import { newMetadata } from '../api/params.ts';
 import { rowsById } from '../store/rows.ts';
-import { cardDigits, cardFacts, detailError, DETAIL_ERRORS, fullYear, setupFailure, type CardBehaviour } from '../domain/test-cards.ts';
+import { cardFacts, type CardBehaviour } from '../domain/test-cards.ts';
+import { testPaymentMethodNumber } from '../domain/test-payment-methods.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
-import { customers } from './customers.ts';
+import { liveCustomer } from './customers.ts';
+
+/** What making a card needs of the app: the fingerprint key. */
+export type CardDeps = Pick<SandboxDeps, 'fingerprintKey'>;
 
 export interface PaymentMethodRow {
   id: string;
@@ -28,11 +30,13 @@ export interface PaymentMethodRow {
   funding: string;
   cvc_check: 'pass' | 'fail' | null;
   behaviour: CardBehaviour;
+  /** Saved for off-session use after authenticating: 4000002500003155 then pays off-session. */
+  set_up: boolean;
   billing_details: BillingDetails;
   metadata: Record<string, string>;
 }
 
-interface BillingDetails {
+export interface BillingDetails {
   address: Record<'city' | 'country' | 'line1' | 'line2' | 'postal_code' | 'state', string | null>;
   email: string | null;
   name: string | null;
@@ -81,83 +85,6 @@ export async function getPaymentMethod(q: Queryable, pmId: string) {
   return row && renderPaymentMethod(row);
 }
 
-const Address = z.object({ city: text, country: text, line1: text, line2: text, postal_code: text, state: text }).partial().strict();
-
-const BillingDetailsParams = z
-  .object({ address: Address.optional(), email: text.optional(), name: text.optional(), phone: text.optional() })
-  .strict();
-
-const CreatePaymentMethod = z
-  .object({
-    type: z.literal('card', { message: 'only card is supported' }),
-    card: z.object({ number: z.string().max(40), exp_month: formInt, exp_year: formInt, cvc: z.string().max(10).optional() }).strict(),
-    billing_details: BillingDetailsParams.optional(),
-    metadata: metadata.optional(),
-    expand,
-    // Sent by Stripe.js; accepted and ignored.
-    payment_user_agent: z.string().optional(),
-    time_on_page: z.string().optional(),
-    guid: z.string().optional(),
-    muid: z.string().optional(),
-    sid: z.string().optional(),
-    referrer: z.string().optional(),
-  })
-  .strict();
-
-const Attach = z.object({ customer: id, expand }).strict();
-const Detach = z.object({ expand }).strict();
-const ListPaymentMethods = z.object({ ...listParams, customer: id.optional(), type: z.literal('card').optional() }).strict();
-const ListCustomerPaymentMethods = z.object({ ...listParams, type: z.literal('card').optional() }).strict();
-
-function billingDetails(p: z.infer<typeof BillingDetailsParams> | undefined): BillingDetails {
-  const a = p?.address ?? {};
-  return {
-    address: {
-      city: a.city ?? null,
-      country: a.country ?? null,
-      line1: a.line1 ?? null,
-      line2: a.line2 ?? null,
-      postal_code: a.postal_code ?? null,
-      state: a.state ?? null,
-    },
-    email: p?.email ?? null,
-    name: p?.name ?? null,
-    phone: p?.phone ?? null,
-  };
-}
-
-async function createPaymentMethod(tx: Tx, deps: SandboxDeps, p: z.infer<typeof CreatePaymentMethod>) {
-  const now = new Date();
-  const problem = detailError(p.card, { year: now.getUTCFullYear(), month: now.getUTCMonth() + 1 });
-  if (problem) throw cardError(DETAIL_ERRORS[problem]);
-  const digits = cardDigits(p.card.number)!;
-  const facts = cardFacts(digits);
-  const fingerprint = cardFingerprint(await deps.fingerprintKey(), digits);
-  const cvcCheck = p.card.cvc === undefined ? null : facts.behaviour === 'incorrect_cvc' ? 'fail' : 'pass';
-  const { rows } = await tx.q.query<PaymentMethodRow>(
-    `insert into gateway_sandbox.payment_methods
-       (id, created, brand, last4, exp_month, exp_year, fingerprint, funding, cvc_check, behaviour, billing_details, metadata)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
-    [
-      newId('pm'),
-      tx.now,
-      facts.brand,
-      facts.last4,
-      p.card.exp_month,
-      fullYear(p.card.exp_year),
-      fingerprint,
-      facts.funding,
-      cvcCheck,
-      facts.behaviour,
-      JSON.stringify(billingDetails(p.billing_details)),
-      JSON.stringify(newMetadata(p.metadata)),
-    ],
-  );
-  const pm = renderPaymentMethod(rows[0]!);
-  deps.log.info('gateway.payment_method_created', { payment_method: pm.id, brand: pm.card.brand });
-  return pm;
-}
-
 /**
  * Attaches a card to a customer (attach, or a SetupIntent/PaymentIntent that
  * saves it) and emits payment_method.attached. The caller checked the card.
@@ -180,10 +107,75 @@ export function refuseOtherCustomer(pm: PaymentMethodRow, customerId: string | n
   }
 }
 
-/** A new intent's customer and card exist, and the card is not another customer's. */
-export async function checkIntentReferences(q: Queryable, customerId: string | undefined, pmId: string | undefined): Promise<void> {
-  if (customerId !== undefined) await customers.require(q, customerId, 'customer');
-  if (pmId !== undefined) refuseOtherCustomer(await paymentMethods.require(q, pmId, 'payment_method'), customerId ?? null);
+export const NO_BILLING_DETAILS: BillingDetails = {
+  address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
+  email: null,
+  name: null,
+  phone: null,
+};
+
+/** A new card from its digits (already checked); the digits themselves are not kept. */
+export async function insertCard(
+  tx: Tx,
+  deps: CardDeps,
+  card: { digits: string; exp_month: number; exp_year: number; cvcGiven: boolean },
+  extra: { billing_details: BillingDetails; metadata?: Record<string, string> | null | undefined },
+): Promise<PaymentMethodRow> {
+  const facts = cardFacts(card.digits);
+  const fingerprint = cardFingerprint(await deps.fingerprintKey(), card.digits);
+  const cvcCheck = !card.cvcGiven ? null : facts.behaviour === 'incorrect_cvc' ? 'fail' : 'pass';
+  const { rows } = await tx.q.query<PaymentMethodRow>(
+    `insert into gateway_sandbox.payment_methods
+       (id, created, brand, last4, exp_month, exp_year, fingerprint, funding, cvc_check, behaviour, billing_details, metadata)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
+    [
+      newId('pm'),
+      tx.now,
+      facts.brand,
+      facts.last4,
+      card.exp_month,
+      card.exp_year,
+      fingerprint,
+      facts.funding,
+      cvcCheck,
+      facts.behaviour,
+      JSON.stringify(extra.billing_details),
+      JSON.stringify(newMetadata(extra.metadata)),
+    ],
+  );
+  return rows[0]!;
+}
+
+/** A test card as Stripe's test PaymentMethods and tokens have them: CVC checked, valid a few years more. */
+export function insertTestCard(
+  tx: Tx,
+  deps: CardDeps,
+  digits: string,
+  extra: Parameters<typeof insertCard>[3] = { billing_details: NO_BILLING_DETAILS },
+): Promise<PaymentMethodRow> {
+  const year = new Date().getUTCFullYear() + 3;
+  return insertCard(tx, deps, { digits, exp_month: 12, exp_year: year, cvcGiven: true }, extra);
+}
+
+/** The card an id names, locked when asked; a test PaymentMethod name (`pm_card_visa`) makes a new one. */
+export async function cardById(tx: Tx, deps: CardDeps, pmId: string, param: string, lock = false): Promise<PaymentMethodRow> {
+  const testNumber = testPaymentMethodNumber(pmId);
+  if (testNumber !== undefined) return insertTestCard(tx, deps, testNumber);
+  return paymentMethods.require(tx.q, pmId, param, lock);
+}
+
+/** A new intent's customer and card exist (a test name makes the card), and the card is not another customer's. */
+export async function intentReferences(
+  tx: Tx,
+  deps: CardDeps,
+  customerId: string | undefined,
+  pmId: string | undefined,
+): Promise<PaymentMethodRow | undefined> {
+  if (customerId !== undefined) await liveCustomer(tx.q, customerId, 'customer');
+  if (pmId === undefined) return undefined;
+  const pm = await cardById(tx, deps, pmId, 'payment_method');
+  refuseOtherCustomer(pm, customerId ?? null);
+  return pm;
 }
 
 /**
@@ -192,89 +184,14 @@ export async function checkIntentReferences(q: Queryable, customerId: string | u
  */
 export async function confirmingCard(
   tx: Tx,
+  deps: CardDeps,
   intent: { customer: string | null; payment_method: string | null },
   given: string | undefined,
   missing: () => ApiError,
 ): Promise<PaymentMethodRow> {
   const pmId = given ?? intent.payment_method;
   if (!pmId) throw missing();
-  const pm = await paymentMethods.require(tx.q, pmId, 'payment_method', true);
+  const pm = await cardById(tx, deps, pmId, 'payment_method', true);
   refuseOtherCustomer(pm, intent.customer);
   return pm;
-}
-
-async function attach(tx: Tx, pmId: string, p: z.infer<typeof Attach>) {
-  const pm = await paymentMethods.require(tx.q, pmId, 'id', true);
-  await customers.require(tx.q, p.customer, 'customer');
-  if (pm.customer === p.customer) return renderPaymentMethod(pm);
-  if (pm.customer !== null) {
-    throw invalidRequest('The payment method you provided has already been attached to a customer.', { param: 'customer' });
-  }
-  const failure = setupFailure(pm.behaviour);
-  if (failure) throw cardError(failure);
-  return attachToCustomer(tx, pm, p.customer);
-}
-
-async function detach(tx: Tx, pmId: string) {
-  const pm = await paymentMethods.require(tx.q, pmId, 'id', true);
-  if (pm.customer === null) {
-    throw invalidRequest('The payment method you provided is not attached to a customer so detachment is impossible.');
-  }
-  await tx.q.query('update gateway_sandbox.customers set default_payment_method = null where id = $1 and default_payment_method = $2', [
-    pm.customer,
-    pm.id,
-  ]);
-  const detached = renderPaymentMethod(await paymentMethods.update(tx.q, pm.id, { customer: null }));
-  await tx.emit('payment_method.detached', detached, { customer: pm.customer });
-  return detached;
-}
-
-export function paymentMethodRoutes(http: FastifyInstance, deps: SandboxDeps): void {
-  http.post('/v1/payment_methods', { config: { publishable: true } }, async (req, reply) => {
-    const p = parseParams(CreatePaymentMethod, req.body);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createPaymentMethod(tx, deps, p), p.expand));
-  });
-
-  http.get<{ Params: { id: string } }>('/v1/payment_methods/:id', async (req) => {
-    const p = parseParams(RetrieveParams, req.query);
-    return expandObject(deps.pool, renderPaymentMethod(await paymentMethods.require(deps.pool, req.params.id)), p.expand);
-  });
-
-  http.post<{ Params: { id: string } }>('/v1/payment_methods/:id/attach', async (req, reply) => {
-    const p = parseParams(Attach, req.body);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await attach(tx, req.params.id, p), p.expand));
-  });
-
-  http.post<{ Params: { id: string } }>('/v1/payment_methods/:id/detach', async (req, reply) => {
-    const p = parseParams(Detach, req.body);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await detach(tx, req.params.id), p.expand));
-  });
-
-  http.get('/v1/payment_methods', async (req) => {
-    const p = parseParams(ListPaymentMethods, req.query);
-    const page = await listPage<PaymentMethodRow>(
-      deps.pool,
-      {
-        table: 'payment_methods',
-        kind: 'PaymentMethod',
-        ...equalTo({ customer: p.customer }),
-        url: '/v1/payment_methods',
-        render: renderPaymentMethod,
-      },
-      p,
-    );
-    return expandList(deps.pool, page, p.expand);
-  });
-
-  http.get<{ Params: { id: string } }>('/v1/customers/:id/payment_methods', async (req) => {
-    const p = parseParams(ListCustomerPaymentMethods, req.query);
-    await customers.require(deps.pool, req.params.id);
-    const url = `/v1/customers/${req.params.id}/payment_methods`;
-    const page = await listPage<PaymentMethodRow>(
-      deps.pool,
-      { table: 'payment_methods', kind: 'PaymentMethod', ...equalTo({ customer: req.params.id }), url, render: renderPaymentMethod },
-      p,
-    );
-    return expandList(deps.pool, page, p.expand);
-  });
 }

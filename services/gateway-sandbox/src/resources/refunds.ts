@@ -1,13 +1,15 @@
 // Refunds of a succeeded charge (by charge or PaymentIntent): at most the
-// amount not yet refunded; each emits charge.refunded.
+// amount not yet refunded; each emits charge.refunded. Listed newest first,
+// by charge or PaymentIntent.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
 import { invalidRequest } from '../api/errors.ts';
-import { expandObject } from '../api/expand.ts';
+import { expandList, expandObject } from '../api/expand.ts';
 import { newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
-import { expand, formInt, id, metadata, newMetadata, parseParams, RetrieveParams } from '../api/params.ts';
+import { equalTo, listPage } from '../api/lists.ts';
+import { expand, formInt, id, listParams, metadata, newMetadata, parseParams, RetrieveParams } from '../api/params.ts';
 import { rowsById } from '../store/rows.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
 import { charges, renderCharge, type ChargeRow } from './charges.ts';
@@ -64,6 +66,8 @@ const CreateRefund = z
     expand,
   })
   .strict();
+
+const ListRefunds = z.object({ ...listParams, charge: id.optional(), payment_intent: id.optional() }).strict();
 
 const money = (minor: number, currency: string) => (currency === 'usd' ? `$${(minor / 100).toFixed(2)}` : `${minor} ${currency}`);
 
@@ -131,6 +135,17 @@ export function refundRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.post('/v1/refunds', async (req, reply) => {
     const p = parseParams(CreateRefund, req.body);
     return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createRefund(tx, p), p.expand));
+  });
+
+  http.get('/v1/refunds', async (req) => {
+    const p = parseParams(ListRefunds, req.query);
+    const filters = equalTo({ charge: p.charge, payment_intent: p.payment_intent });
+    const page = await listPage<RefundRow>(
+      deps.pool,
+      { table: 'refunds', kind: 'refund', ...filters, url: '/v1/refunds', render: renderRefund },
+      p,
+    );
+    return expandList(deps.pool, page, p.expand);
   });
 
   http.get<{ Params: { id: string } }>('/v1/refunds/:id', async (req) => {

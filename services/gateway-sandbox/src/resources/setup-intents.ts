@@ -1,24 +1,25 @@
-// SetupIntents: save a card for later off-session charges. Confirm succeeds
-// (the card attached to the intent's customer) or fails with a 402 card error
-// leaving the intent in requires_payment_method with `last_setup_error`.
-// A publishable key may read and confirm one only with its client secret, and
-// confirm it only until a confirmation fails (one card tried per SetupIntent).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { sameSecret } from '../api/auth.ts';
+// SetupIntents, the model: save a card for later off-session charges. Confirm
+// succeeds (the card attached to the intent's customer, set up for off-session
+// use), fails with a 402 card error leaving the intent in requires_payment_method
+// with `last_setup_error`, or, for a card that needs 3-D Secure, waits in
+// requires_action for the cardholder's challenge. The routes are in setup-intent-routes.ts.
 import type { SandboxDeps } from '../deps.ts';
 import { cardError, invalidRequest, unexpectedState } from '../api/errors.ts';
-import { expandList, expandObject } from '../api/expand.ts';
-import { clientSecret, newId } from '../api/ids.ts';
-import { mutate } from '../api/idempotency.ts';
-import { equalTo, listPage } from '../api/lists.ts';
-import { expand, formBool, id, listParams, mergeMetadata, metadata, newMetadata, parseParams, text } from '../api/params.ts';
 import { rowsById } from '../store/rows.ts';
+import { authenticationDecision, authenticationFailure } from '../domain/authentication.ts';
 import { setupFailure } from '../domain/test-cards.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
-import { attachToCustomer, checkIntentReferences, confirmingCard, renderPaymentMethod } from './payment-methods.ts';
+import { abandonChallenges, startChallenge, type NextAction } from './authentications.ts';
+import {
+  attachToCustomer,
+  confirmingCard,
+  paymentMethods,
+  renderPaymentMethod,
+  type CardDeps,
+  type PaymentMethodRow,
+} from './payment-methods.ts';
 
-export type SetupIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'succeeded' | 'canceled';
+export type SetupIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'succeeded' | 'canceled';
 
 export interface SetupIntentRow {
   id: string;
@@ -33,6 +34,7 @@ export interface SetupIntentRow {
   last_setup_error: Record<string, unknown> | null;
   cancellation_reason: string | null;
   metadata: Record<string, string>;
+  next_action: NextAction | null;
 }
 
 export function renderSetupIntent(r: SetupIntentRow) {
@@ -52,7 +54,7 @@ export function renderSetupIntent(r: SetupIntentRow) {
     livemode: false,
     mandate: null,
     metadata: r.metadata,
-    next_action: null,
+    next_action: r.next_action,
     on_behalf_of: null,
     payment_method: r.payment_method,
     payment_method_configuration_details: null,
@@ -64,52 +66,21 @@ export function renderSetupIntent(r: SetupIntentRow) {
   };
 }
 
-const setupIntents = rowsById<SetupIntentRow>('setup_intents', 'setupintent');
+export const setupIntents = rowsById<SetupIntentRow>('setup_intents', 'setupintent');
 
 export async function getSetupIntent(q: Queryable, siId: string) {
   const row = await setupIntents.find(q, siId);
   return row && renderSetupIntent(row);
 }
 
-const CreateSetupIntent = z
-  .object({
-    customer: id.optional(),
-    payment_method: id.optional(),
-    payment_method_types: z
-      .array(z.literal('card', { message: 'only card is supported' }))
-      .min(1)
-      .optional(),
-    usage: z.enum(['on_session', 'off_session']).optional(),
-    confirm: formBool.optional(),
-    description: text.optional(),
-    metadata: metadata.optional(),
-    return_url: z.string().optional(),
-    automatic_payment_methods: z
-      .object({ enabled: formBool, allow_redirects: z.enum(['always', 'never']).optional() })
-      .strict()
-      .optional(),
-    expand,
-  })
-  .strict();
-
-const ConfirmSetupIntent = z
-  .object({
-    payment_method: id.optional(),
-    client_secret: z.string().optional(),
-    return_url: z.string().optional(),
-    use_stripe_sdk: formBool.optional(),
-    expand,
-  })
-  .strict();
-
-const RetrieveSetupIntent = z.object({ client_secret: z.string().optional(), expand }).strict();
-const CancelSetupIntent = z
-  .object({ cancellation_reason: z.enum(['abandoned', 'requested_by_customer', 'duplicate']).optional(), expand })
-  .strict();
-const ListSetupIntents = z.object({ ...listParams, customer: id.optional(), payment_method: id.optional() }).strict();
-
-/** Confirms (or fails) a SetupIntent: the card's test behaviour decides. */
-async function confirmSetupIntent(tx: Tx, si: SetupIntentRow, paymentMethodId: string | undefined) {
+/** Confirms (or fails) a SetupIntent, or asks for authentication: the card's test behaviour decides. */
+export async function confirmSetupIntent(
+  tx: Tx,
+  deps: CardDeps & Pick<SandboxDeps, 'publicOrigin'>,
+  si: SetupIntentRow,
+  paymentMethodId: string | undefined,
+  returnUrl: string | undefined,
+) {
   if (si.status === 'succeeded' || si.status === 'canceled') {
     throw unexpectedState(
       'setup_intent',
@@ -119,7 +90,7 @@ async function confirmSetupIntent(tx: Tx, si: SetupIntentRow, paymentMethodId: s
       renderSetupIntent(si),
     );
   }
-  const pm = await confirmingCard(tx, si, paymentMethodId, () =>
+  const pm = await confirmingCard(tx, deps, si, paymentMethodId, () =>
     unexpectedState(
       'setup_intent',
       "You cannot confirm this SetupIntent because it's missing a payment method. Update the SetupIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.",
@@ -128,145 +99,66 @@ async function confirmSetupIntent(tx: Tx, si: SetupIntentRow, paymentMethodId: s
   );
   const failure = setupFailure(pm.behaviour);
   if (failure) {
+    await abandonChallenges(tx, { kind: 'setup_intent', id: si.id });
     const pmObject = renderPaymentMethod(pm);
     const lastError = { ...cardError(failure).body, payment_method: pmObject };
-    const failed = renderSetupIntent(
-      await setupIntents.update(tx.q, si.id, { status: 'requires_payment_method', payment_method: null, last_setup_error: lastError }),
-    );
-    await tx.emit('setup_intent.setup_failed', failed);
+    const failed = await failSetup(tx, si, lastError);
     throw cardError(failure, { payment_method: pmObject, setup_intent: failed });
   }
+  if (authenticationDecision(pm.behaviour, 'setup', pm.set_up) === 'challenge') {
+    const nextAction = await startChallenge(tx, deps, { kind: 'setup_intent', id: si.id }, returnUrl);
+    const waiting = renderSetupIntent(
+      await setupIntents.update(tx.q, si.id, {
+        status: 'requires_action',
+        payment_method: pm.id,
+        next_action: nextAction,
+        last_setup_error: null,
+      }),
+    );
+    await tx.emit('setup_intent.requires_action', waiting);
+    return waiting;
+  }
+  await abandonChallenges(tx, { kind: 'setup_intent', id: si.id });
+  return succeedSetup(tx, si, pm);
+}
+
+async function failSetup(tx: Tx, si: SetupIntentRow, lastError: Record<string, unknown>) {
+  const failed = renderSetupIntent(
+    await setupIntents.update(tx.q, si.id, {
+      status: 'requires_payment_method',
+      payment_method: null,
+      next_action: null,
+      last_setup_error: lastError,
+    }),
+  );
+  await tx.emit('setup_intent.setup_failed', failed);
+  return failed;
+}
+
+async function succeedSetup(tx: Tx, si: SetupIntentRow, pm: PaymentMethodRow) {
   if (si.customer !== null && pm.customer === null) await attachToCustomer(tx, pm, si.customer);
+  // Set up: off-session charges of it need no authentication from now on (4000002500003155).
+  await paymentMethods.update(tx.q, pm.id, { set_up: true });
   const succeeded = renderSetupIntent(
-    await setupIntents.update(tx.q, si.id, { status: 'succeeded', payment_method: pm.id, last_setup_error: null }),
+    await setupIntents.update(tx.q, si.id, { status: 'succeeded', payment_method: pm.id, next_action: null, last_setup_error: null }),
   );
   await tx.emit('setup_intent.succeeded', succeeded);
   return succeeded;
 }
 
-async function createSetupIntent(tx: Tx, p: z.infer<typeof CreateSetupIntent>) {
-  await checkIntentReferences(tx.q, p.customer, p.payment_method);
-  if (p.confirm && p.payment_method === undefined) {
-    throw invalidRequest('You must provide a payment_method when confirm is true.', { param: 'payment_method', code: 'parameter_missing' });
-  }
-  const siId = newId('seti');
-  const { rows } = await tx.q.query<SetupIntentRow>(
-    `insert into gateway_sandbox.setup_intents
-       (id, created, customer, payment_method, status, usage, client_secret, payment_method_types, description, metadata)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning *`,
-    [
-      siId,
-      tx.now,
-      p.customer ?? null,
-      p.payment_method ?? null,
-      p.payment_method === undefined ? 'requires_payment_method' : 'requires_confirmation',
-      p.usage ?? 'off_session',
-      clientSecret(siId),
-      JSON.stringify(p.payment_method_types ?? ['card']),
-      p.description ?? null,
-      JSON.stringify(newMetadata(p.metadata)),
-    ],
-  );
-  const created = rows[0]!;
-  await tx.emit('setup_intent.created', renderSetupIntent(created));
-  return p.confirm ? confirmSetupIntent(tx, created, undefined) : renderSetupIntent(created);
-}
-
-/** A publishable key must hold the intent's client secret; a secret key need not. */
-function checkClientSecret(req: FastifyRequest, si: SetupIntentRow, given: string | undefined): void {
-  if (req.caller?.kind !== 'publishable') return;
-  if (given === undefined || !sameSecret(given, si.client_secret)) {
-    throw invalidRequest(`The client_secret provided does not match the client_secret associated with the SetupIntent.`, {
-      param: 'client_secret',
-      code: 'setup_intent_authentication_failure',
-    });
-  }
-}
-
 /**
- * With the publishable key, a SetupIntent whose confirmation failed is spent:
- * the card form asks its server for a new one (counted against
- * CARD_ATTEMPTS_PER_HOUR) to try another card. Stripe lets the same client
- * secret be confirmed again with another card, which is how one SetupIntent
- * tests card after card; the sandbox refuses it. The secret key may still.
+ * The cardholder completed (`passed`) or failed the challenge of a SetupIntent
+ * in requires_action. False when the intent no longer waits for it.
  */
-function refuseRetryAfterFailure(req: FastifyRequest, si: SetupIntentRow): void {
-  if (req.caller?.kind !== 'publishable' || si.status !== 'requires_payment_method' || si.last_setup_error === null) return;
-  throw unexpectedState(
-    'setup_intent',
-    'You cannot confirm this SetupIntent again: its last confirmation failed. Create a new SetupIntent to try another card.',
-    renderSetupIntent(si),
-  );
-}
-
-/** A publishable key sees the intent, never what it links to. */
-function refusePublishableExpand(req: FastifyRequest, expand: string[] | undefined): void {
-  if (req.caller?.kind === 'publishable' && expand?.length) {
-    throw invalidRequest('This property cannot be expanded with a publishable key.', { param: 'expand' });
+export async function finishSetupAuthentication(tx: Tx, siId: string, passed: boolean): Promise<boolean> {
+  const si = await setupIntents.require(tx.q, siId, 'id', true);
+  if (si.status !== 'requires_action' || si.payment_method === null) return false;
+  const pm = await paymentMethods.require(tx.q, si.payment_method, 'payment_method', true);
+  if (passed) {
+    await succeedSetup(tx, si, pm);
+    return true;
   }
-}
-
-export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): void {
-  http.post('/v1/setup_intents', async (req, reply) => {
-    const p = parseParams(CreateSetupIntent, req.body);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createSetupIntent(tx, p), p.expand));
-  });
-
-  http.get<{ Params: { id: string } }>('/v1/setup_intents/:id', { config: { publishable: true } }, async (req) => {
-    const p = parseParams(RetrieveSetupIntent, req.query);
-    const si = await setupIntents.require(deps.pool, req.params.id);
-    checkClientSecret(req, si, p.client_secret);
-    refusePublishableExpand(req, p.expand);
-    return expandObject(deps.pool, renderSetupIntent(si), p.expand);
-  });
-
-  http.post<{ Params: { id: string } }>('/v1/setup_intents/:id/confirm', { config: { publishable: true } }, async (req, reply) => {
-    const p = parseParams(ConfirmSetupIntent, req.body);
-    refusePublishableExpand(req, p.expand);
-    return mutate(deps, req, reply, async (tx) => {
-      const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
-      checkClientSecret(req, si, p.client_secret);
-      refuseRetryAfterFailure(req, si);
-      return expandObject(tx.q, await confirmSetupIntent(tx, si, p.payment_method), p.expand);
-    });
-  });
-
-  http.post<{ Params: { id: string } }>('/v1/setup_intents/:id/cancel', async (req, reply) => {
-    const p = parseParams(CancelSetupIntent, req.body);
-    return mutate(deps, req, reply, async (tx) => {
-      const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
-      if (si.status === 'succeeded' || si.status === 'canceled') {
-        throw unexpectedState(
-          'setup_intent',
-          `You cannot cancel this SetupIntent because it has a status of ${si.status}.`,
-          renderSetupIntent(si),
-        );
-      }
-      const canceled = renderSetupIntent(
-        await setupIntents.update(tx.q, si.id, { status: 'canceled', cancellation_reason: p.cancellation_reason ?? null }),
-      );
-      await tx.emit('setup_intent.canceled', canceled);
-      return expandObject(tx.q, canceled, p.expand);
-    });
-  });
-
-  http.post<{ Params: { id: string } }>('/v1/setup_intents/:id', async (req, reply) => {
-    const p = parseParams(z.object({ metadata: metadata.optional(), expand }).strict(), req.body);
-    return mutate(deps, req, reply, async (tx) => {
-      const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
-      const updated = renderSetupIntent(await setupIntents.update(tx.q, si.id, { metadata: mergeMetadata(si.metadata, p.metadata) }));
-      return expandObject(tx.q, updated, p.expand);
-    });
-  });
-
-  http.get('/v1/setup_intents', async (req) => {
-    const p = parseParams(ListSetupIntents, req.query);
-    const filters = equalTo({ customer: p.customer, payment_method: p.payment_method });
-    const page = await listPage<SetupIntentRow>(
-      deps.pool,
-      { table: 'setup_intents', kind: 'setupintent', ...filters, url: '/v1/setup_intents', render: renderSetupIntent },
-      p,
-    );
-    return expandList(deps.pool, page, p.expand);
-  });
+  const failure = authenticationFailure('setup_intent');
+  await failSetup(tx, si, { ...invalidRequest(failure.message, { code: failure.code }).body, payment_method: renderPaymentMethod(pm) });
+  return true;
 }

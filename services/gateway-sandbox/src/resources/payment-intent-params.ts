@@ -1,0 +1,96 @@
+// The PaymentIntent routes' params, as Stripe names and checks them (form
+// encoding: numbers and booleans arrive as strings).
+import { z } from 'zod';
+import { expand, formBool, formInt, id, listParams, metadata, text } from '../api/params.ts';
+
+/** Stripe's smallest charge per currency, in minor units (others: 1). */
+export const MINIMUM_AMOUNT: Readonly<Record<string, number>> = {
+  usd: 50,
+  eur: 50,
+  cad: 50,
+  aud: 50,
+  chf: 50,
+  nzd: 50,
+  sgd: 50,
+  gbp: 30,
+  jpy: 50,
+};
+
+const offSession = z.union([formBool, z.enum(['one_off', 'recurring']).transform(() => true)]);
+
+const returnUrl = z.string().refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), 'must be an absolute http(s) URL');
+
+/** Where Stripe sends the receipt ('' unsets it). */
+const receiptEmail = text.refine((v) => v === null || /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v), 'must be an email address');
+
+/** Stripe's rules for the suffix: at most 22 characters, one letter at least, none of < > \ ' " *. */
+const descriptorSuffix = text.refine(
+  (v) => v === null || (v.length <= 22 && /[A-Za-z]/.test(v) && !/[<>\\'"*]/.test(v)),
+  'must be at most 22 characters, with at least one letter and none of < > \\ \' " *',
+);
+
+export const CreatePaymentIntent = z
+  .object({
+    amount: formInt.pipe(z.number().int().min(1, 'amount must be a positive integer').max(99_999_999, 'amount must be at most 99999999')),
+    currency: z
+      .string()
+      .regex(/^[a-zA-Z]{3}$/, 'must be a three-letter ISO currency code')
+      .transform((c) => c.toLowerCase()),
+    customer: id.optional(),
+    payment_method: id.optional(),
+    payment_method_types: z
+      .array(z.literal('card', { message: 'only card is supported' }))
+      .min(1)
+      .optional(),
+    off_session: offSession.optional(),
+    confirm: formBool.optional(),
+    description: text.optional(),
+    metadata: metadata.optional(),
+    receipt_email: receiptEmail.optional(),
+    statement_descriptor_suffix: descriptorSuffix.optional(),
+    setup_future_usage: z.enum(['on_session', 'off_session']).optional(),
+    capture_method: z.literal('automatic', { message: 'only automatic capture is supported' }).optional(),
+    return_url: returnUrl.optional(),
+    error_on_requires_action: formBool.optional(),
+    use_stripe_sdk: formBool.optional(),
+    automatic_payment_methods: z
+      .object({ enabled: formBool, allow_redirects: z.enum(['always', 'never']).optional() })
+      .strict()
+      .optional(),
+    expand,
+  })
+  .strict();
+
+export const ConfirmPaymentIntent = z
+  .object({
+    payment_method: id.optional(),
+    off_session: offSession.optional(),
+    return_url: returnUrl.optional(),
+    error_on_requires_action: formBool.optional(),
+    receipt_email: receiptEmail.optional(),
+    // Sent by Stripe.js: the client secret, and that it handles the next action itself.
+    client_secret: z.string().optional(),
+    use_stripe_sdk: formBool.optional(),
+    payment_user_agent: z.string().optional(),
+    expand,
+  })
+  .strict();
+
+export const UpdatePaymentIntent = z
+  .object({
+    description: text.optional(),
+    metadata: metadata.optional(),
+    receipt_email: receiptEmail.optional(),
+    statement_descriptor_suffix: descriptorSuffix.optional(),
+    expand,
+  })
+  .strict();
+
+export const CancelPaymentIntent = z
+  .object({
+    cancellation_reason: z.enum(['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned']).optional(),
+    expand,
+  })
+  .strict();
+
+export const ListPaymentIntents = z.object({ ...listParams, customer: id.optional() }).strict();

@@ -1,0 +1,189 @@
+// The PaymentIntent routes. The secret key does everything; the publishable
+// key (Stripe.js in the customer's browser) may read one and confirm it, on-session,
+// with its client secret, which is how a customer authenticates a payment.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { sameSecret } from '../api/auth.ts';
+import type { SandboxDeps } from '../deps.ts';
+import { invalidRequest, unexpectedState } from '../api/errors.ts';
+import { expandList, expandObject } from '../api/expand.ts';
+import { clientSecret, newId } from '../api/ids.ts';
+import { mutate } from '../api/idempotency.ts';
+import { equalTo, listPage } from '../api/lists.ts';
+import { mergeMetadata, newMetadata, parseParams, RetrieveParams } from '../api/params.ts';
+import {
+  CancelPaymentIntent,
+  ConfirmPaymentIntent,
+  CreatePaymentIntent,
+  ListPaymentIntents,
+  MINIMUM_AMOUNT,
+  UpdatePaymentIntent,
+} from './payment-intent-params.ts';
+import type { Tx } from '../store/transaction.ts';
+import { abandonChallenges } from './authentications.ts';
+import { intentReferences } from './payment-methods.ts';
+import { confirmPaymentIntent, paymentIntents, renderPaymentIntent, type PaymentIntentRow } from './payment-intents.ts';
+
+/** The next action's shape: a redirect only when asked with a return_url and not by Stripe.js. */
+const redirectTo = (p: { return_url?: string | undefined; use_stripe_sdk?: boolean | undefined }) =>
+  p.use_stripe_sdk ? undefined : p.return_url;
+
+async function createPaymentIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof CreatePaymentIntent>) {
+  const minimum = MINIMUM_AMOUNT[p.currency] ?? 1;
+  if (p.amount < minimum) {
+    const shown = p.currency === 'usd' ? `$${(minimum / 100).toFixed(2)} usd` : `${minimum} ${p.currency} (minor units)`;
+    throw invalidRequest(`Amount must be at least ${shown}`, { param: 'amount', code: 'amount_too_small' });
+  }
+  if (p.off_session !== undefined && !p.confirm) {
+    throw invalidRequest('You may only specify `off_session` when confirming the PaymentIntent (confirm=true).', { param: 'off_session' });
+  }
+  const pm = await intentReferences(tx, deps, p.customer, p.payment_method);
+  const piId = newId('pi');
+  const { rows } = await tx.q.query<PaymentIntentRow>(
+    `insert into gateway_sandbox.payment_intents
+       (id, created, amount, currency, customer, payment_method, status, client_secret, description, payment_method_types,
+        setup_future_usage, metadata, receipt_email, statement_descriptor_suffix)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning *`,
+    [
+      piId,
+      tx.now,
+      p.amount,
+      p.currency,
+      p.customer ?? null,
+      pm?.id ?? null,
+      pm === undefined ? 'requires_payment_method' : 'requires_confirmation',
+      clientSecret(piId),
+      p.description ?? null,
+      JSON.stringify(p.payment_method_types ?? ['card']),
+      p.setup_future_usage ?? null,
+      JSON.stringify(newMetadata(p.metadata)),
+      p.receipt_email ?? null,
+      p.statement_descriptor_suffix ?? null,
+    ],
+  );
+  const created = rows[0]!;
+  await tx.emit('payment_intent.created', renderPaymentIntent(created));
+  if (!p.confirm) return renderPaymentIntent(created);
+  return confirmPaymentIntent(tx, deps, created, {
+    paymentMethod: undefined,
+    offSession: p.off_session === true,
+    returnUrl: redirectTo(p),
+    errorOnRequiresAction: p.error_on_requires_action === true,
+  });
+}
+
+/** A publishable key must hold the intent's client secret, and may not act off-session or expand. */
+function checkBrowser(
+  req: FastifyRequest,
+  pi: PaymentIntentRow,
+  p: { client_secret?: string | undefined; off_session?: boolean | undefined; expand?: string[] | undefined },
+) {
+  if (req.caller?.kind !== 'publishable') return;
+  if (p.client_secret === undefined || !sameSecret(p.client_secret, pi.client_secret)) {
+    throw invalidRequest('The client_secret provided does not match the client_secret associated with the PaymentIntent.', {
+      param: 'client_secret',
+    });
+  }
+  if (p.off_session !== undefined) throw invalidRequest('off_session cannot be used with a publishable key.', { param: 'off_session' });
+  if (p.expand?.length) throw invalidRequest('This property cannot be expanded with a publishable key.', { param: 'expand' });
+}
+
+export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): void {
+  http.post('/v1/payment_intents', async (req, reply) => {
+    const p = parseParams(CreatePaymentIntent, req.body);
+    return mutate(deps, req, reply, async (tx) => {
+      const pi = await createPaymentIntent(tx, deps, p);
+      deps.log.info('gateway.payment_intent', { payment_intent: pi.id, status: pi.status });
+      return expandObject(tx.q, pi, p.expand);
+    });
+  });
+
+  http.get<{ Params: { id: string } }>('/v1/payment_intents/:id', { config: { publishable: true } }, async (req) => {
+    const p = parseParams(RetrieveParams.extend({ client_secret: z.string().optional() }), req.query);
+    const pi = await paymentIntents.require(deps.pool, req.params.id);
+    checkBrowser(req, pi, p);
+    return expandObject(deps.pool, renderPaymentIntent(pi), p.expand);
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/payment_intents/:id', async (req, reply) => {
+    const p = parseParams(UpdatePaymentIntent, req.body);
+    return mutate(deps, req, reply, async (tx) => {
+      const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
+      const updated = await paymentIntents.update(tx.q, pi.id, {
+        description: p.description === undefined ? pi.description : p.description,
+        metadata: mergeMetadata(pi.metadata, p.metadata),
+        receipt_email: p.receipt_email === undefined ? pi.receipt_email : p.receipt_email,
+        statement_descriptor_suffix:
+          p.statement_descriptor_suffix === undefined ? pi.statement_descriptor_suffix : p.statement_descriptor_suffix,
+      });
+      return expandObject(tx.q, renderPaymentIntent(updated), p.expand);
+    });
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/confirm', { config: { publishable: true } }, async (req, reply) => {
+    const p = parseParams(ConfirmPaymentIntent, req.body);
+    return mutate(deps, req, reply, async (tx) => {
+      let pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
+      checkBrowser(req, pi, p);
+      if (p.receipt_email !== undefined) pi = await paymentIntents.update(tx.q, pi.id, { receipt_email: p.receipt_email });
+      try {
+        const confirmed = await confirmPaymentIntent(tx, deps, pi, {
+          paymentMethod: p.payment_method,
+          offSession: p.off_session === true,
+          returnUrl: redirectTo(p),
+          errorOnRequiresAction: p.error_on_requires_action === true,
+        });
+        deps.log.info('gateway.payment_intent_confirmed', { payment_intent: pi.id, status: confirmed.status });
+        return await expandObject(tx.q, confirmed, p.expand);
+      } catch (err) {
+        deps.log.info('gateway.payment_intent_confirm_refused', {
+          payment_intent: pi.id,
+          error: (err as Error).name,
+          code: (err as { body?: { code?: string } }).body?.code,
+        });
+        throw err;
+      }
+    });
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/cancel', async (req, reply) => {
+    const p = parseParams(CancelPaymentIntent, req.body);
+    return mutate(deps, req, reply, async (tx) => {
+      const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
+      if (pi.status === 'succeeded' || pi.status === 'canceled') {
+        throw unexpectedState(
+          'payment_intent',
+          `You cannot cancel this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.`,
+          renderPaymentIntent(pi),
+        );
+      }
+      await abandonChallenges(tx, { kind: 'payment_intent', id: pi.id });
+      const canceled = renderPaymentIntent(
+        await paymentIntents.update(tx.q, pi.id, {
+          status: 'canceled',
+          next_action: null,
+          canceled_at: String(tx.now),
+          cancellation_reason: p.cancellation_reason ?? null,
+        }),
+      );
+      await tx.emit('payment_intent.canceled', canceled);
+      return expandObject(tx.q, canceled, p.expand);
+    });
+  });
+
+  http.get('/v1/payment_intents', async (req) => {
+    const p = parseParams(ListPaymentIntents, req.query);
+    const page = await listPage<PaymentIntentRow>(
+      deps.pool,
+      {
+        table: 'payment_intents',
+        kind: 'payment_intent',
+        ...equalTo({ customer: p.customer }),
+        url: '/v1/payment_intents',
+        render: renderPaymentIntent,
+      },
+      p,
+    );
+    return expandList(deps.pool, page, p.expand);
+  });
+}
