@@ -119,7 +119,11 @@ describe('`vault … --help` answers and does nothing else', () => {
   test('the options of a command are in its usage', async () => {
     const cases: [string[], RegExp[]][] = [
       [['finalize'], [/--period YYYY-MM/]],
-      [['export'], [/^usage: vault export invoices\|lines --period YYYY-MM/, /--period YYYY-MM/]],
+      [['export'], [/^usage: vault export invoices\|lines\|credits --period YYYY-MM/, /--period YYYY-MM/]],
+      [
+        ['credit', 'grant'],
+        [/--account ID/, /--amount 10\.00/, /--reason TEXT/, /--expires WHEN/, /--id ID/],
+      ],
       [['simulate'], [/--seed N/, /--out FILE\|-/, /--no-late/]],
       [['start'], [/--demo/, /--no-demo/]],
       [

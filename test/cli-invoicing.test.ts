@@ -129,11 +129,14 @@ describe('the vault command for invoicing', () => {
     assert.equal(invoices.status, 0, invoices.stderr);
     assert.equal(
       invoices.stdout,
-      'number,id,account_id,period,status,currency,total,finalized_at,line_count\r\n' +
-        '2026-10-000001,inv-1,acct-1,2026-10,finalized,USD,21.39,2026-11-04T00:00:00.000Z,2\r\n' +
-        'TOTAL,1,,,,,21.39,,2\r\n',
+      'number,id,account_id,period,status,currency,subtotal,credit_applied,total,amount_refunded,finalized_at,line_count\r\n' +
+        '2026-10-000001,inv-1,acct-1,2026-10,finalized,USD,21.39,0.00,21.39,0.00,2026-11-04T00:00:00.000Z,2\r\n' +
+        'TOTAL,1,,,,,21.39,0.00,21.39,0.00,,2\r\n',
     );
-    assert.match(invoices.stderr, /invoices\.csv for 2026-10: 1 rows, control total 21\.39, line_count 2/);
+    assert.match(
+      invoices.stderr,
+      /invoices\.csv for 2026-10: 1 rows, control total 21\.39, subtotal 21\.39, credit_applied 0\.00, amount_refunded 0\.00, line_count 2/,
+    );
   });
 
   test('bad arguments exit 2 with the usage, naming what is wrong, before touching the database', async () => {

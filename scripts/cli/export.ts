@@ -7,15 +7,15 @@ import { cliSettings } from './settings.ts';
 
 export const exportSpec: CommandSpec = {
   name: 'export',
-  synopsis: 'invoices|lines --period YYYY-MM',
-  summary: "a month's finalized invoices or their lines as CSV on stdout, ending with a control-total row",
+  synopsis: 'invoices|lines|credits --period YYYY-MM',
+  summary: "a month's finalized invoices, their lines, or the credit ledger's entries as CSV on stdout, ending with a control-total row",
   details: 'Only the CSV goes to stdout; its row count and control total go to stderr.',
   options: { period: { type: 'string', value: 'YYYY-MM', help: 'the month (required)' } },
   positionals: 1,
 };
 
 /**
- * `vault export invoices|lines --period YYYY-MM`: the finance CSV on stdout
+ * `vault export invoices|lines|credits --period YYYY-MM`: the finance CSV on stdout
  * (nothing else goes there), its row count and control total on stderr.
  */
 export async function exportCommand(args: string[]): Promise<number> {

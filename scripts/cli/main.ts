@@ -1,6 +1,7 @@
 import { ConfigError } from '@vault/runtime';
 import { cardCommand, cardSpec } from './card.ts';
 import { chargeCommand, chargeSpec } from './charge.ts';
+import { creditCommand, creditSpec } from './credit.ts';
 import { commandList, CommandError, HelpRequest, UsageError, usageOf, type Command } from './command.ts';
 import { exportCommand, exportSpec } from './export.ts';
 import { finalizeCommand, finalizeSpec } from './finalize.ts';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: finalizeSpec, run: finalizeCommand },
   { spec: chargeSpec, run: chargeCommand },
   { spec: cardSpec, run: cardCommand },
+  { spec: creditSpec, run: creditCommand },
   { spec: migrateSpec, run: migrateCommand },
   { spec: exportSpec, run: exportCommand },
   { spec: tokenSpec, run: tokenCommand },

@@ -28,7 +28,8 @@ export const PriceBook = z.object({
 });
 export type PriceBook = z.infer<typeof PriceBook>;
 
-export const LineKind = z.enum(['dyno', 'addon', 'adjustment']);
+/** `carried`: a total below the gateway's minimum, carried from an earlier invoice (key: its number). */
+export const LineKind = z.enum(['dyno', 'addon', 'adjustment', 'carried']);
 export type LineKind = z.infer<typeof LineKind>;
 
 export const InvoiceLine = z.object({
@@ -42,12 +43,16 @@ export const InvoiceLine = z.object({
   unit_price: MoneyString.nullable(),
   amount: SignedMoneyString.nullable(),
   description: z.string(),
-  /** On adjustment lines: the finalized month they correct. */
+  /** On adjustment lines: the finalized month they correct; on a carried line, the month it comes from. */
   adjusts: PeriodKey.optional(),
 });
 export type InvoiceLine = z.infer<typeof InvoiceLine>;
 
-export const InvoiceStatus = z.enum(['draft', 'finalized', 'paid', 'past_due']);
+/**
+ * `refunded`: paid, then refunded whole through the gateway. `carried`: a total
+ * below the gateway's minimum charge, carried onto a later invoice as a line.
+ */
+export const InvoiceStatus = z.enum(['draft', 'finalized', 'paid', 'past_due', 'refunded', 'carried']);
 export type InvoiceStatus = z.infer<typeof InvoiceStatus>;
 
 /** Why an account's month is not finalized (billing-rules.md, Holds). */
@@ -68,7 +73,14 @@ export const Invoice = z.object({
   period: PeriodKey,
   status: InvoiceStatus,
   currency: z.string(),
-  total: SignedMoneyString,
+  /** The sum of the lines' amounts; below zero when a late credit outweighs the month. */
+  subtotal: SignedMoneyString,
+  /** What the account's credit balance pays of the subtotal (a draft: what it would pay now). */
+  credit_applied: MoneyString,
+  /** subtotal − credit_applied, what is charged; never negative (a negative subtotal gives 0.00 and a credit). */
+  total: MoneyString,
+  /** What the gateway refunded of the total. */
+  amount_refunded: MoneyString,
   lines: z.array(InvoiceLine),
   holds: z.array(Hold),
 });
@@ -83,3 +95,48 @@ export type HoldList = z.infer<typeof HoldList>;
 
 export const PeriodQuery = z.object({ period: PeriodKey.optional() }).strict();
 export const RequiredPeriodQuery = z.object({ period: PeriodKey }).strict();
+
+/** `GET /v1/accounts/:account_id/balance`: what the Vault owes the account, used by its next invoices. */
+export const CreditBalance = z.object({
+  account_id: z.string(),
+  currency: z.string(),
+  credit: MoneyString,
+});
+export type CreditBalance = z.infer<typeof CreditBalance>;
+
+/** An operator's grant id: the idempotency key of `POST /v1/accounts/:account_id/credits`. */
+export const CreditGrantId = z
+  .string()
+  .min(1, { error: 'must not be empty' })
+  .max(128, { error: 'must be at most 128 characters' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, { error: 'must be letters, digits and . _ : - (starting with a letter or digit)' });
+
+/** `POST /v1/accounts/:account_id/credits`'s body (admin). */
+export const CreditGrantRequest = z
+  .object({
+    id: CreditGrantId,
+    amount: z
+      .string({ error: 'must be a decimal string such as "10.00"' })
+      .regex(/^\d{1,10}\.\d{2}$/, { error: 'must be a decimal string with two decimals, e.g. "10.00", at most 9999999999.99' })
+      .refine((a) => /[1-9]/.test(a), { error: 'must be more than 0.00' }),
+    reason: z
+      .string({ error: 'required: why the credit is granted' })
+      .trim()
+      .min(1, { error: 'required: why the credit is granted' })
+      .max(500, { error: 'must be at most 500 characters' }),
+    expires_at: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 instant such as "2027-01-01T00:00:00Z"' }).optional(),
+  })
+  .strict();
+export type CreditGrantRequest = z.infer<typeof CreditGrantRequest>;
+
+/** A grant as recorded: the answer of `POST /v1/accounts/:account_id/credits`. */
+export const CreditGrant = z.object({
+  id: z.string(),
+  account_id: z.string(),
+  amount: MoneyString,
+  currency: z.string(),
+  reason: z.string(),
+  expires_at: z.string().nullable(),
+  granted_at: z.string(),
+});
+export type CreditGrant = z.infer<typeof CreditGrant>;

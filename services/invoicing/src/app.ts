@@ -6,6 +6,7 @@ import { requireBearer } from '@vault/runtime';
 import { strictTransportSecurity } from '@vault/web';
 import { INVOICING_REACH, invoicingVerifier } from './access/tokens.ts';
 import { apiRoutes } from './billing/routes.ts';
+import { creditRoutes } from './billing/credit-routes.ts';
 import { gatewayWebhookRoutes } from './charging/webhooks.ts';
 import type { InvoicingDeps } from './deps.ts';
 import { exportRoutes } from './exports/routes.ts';
@@ -18,6 +19,7 @@ export function invoicingRoutes(http: FastifyInstance, deps: InvoicingDeps): voi
   });
   requireBearer(http, invoicingVerifier(deps.pool, deps.adminToken), { reach: INVOICING_REACH });
   apiRoutes(http, deps);
+  creditRoutes(http, deps);
   exportRoutes(http, deps);
   webRoutes(http, deps);
   if (deps.webhooks) {

@@ -37,6 +37,8 @@ const ROUTES: { url: string; expect: Record<Who, number> }[] = [
   { url: '/v1/holds?period=2026-10', expect: { ...NOBODY, own: 200, other: 200, finance: 200, publisher: 403, admin: 200 } },
   { url: '/v1/exports/invoices.csv?period=2026-10', expect: { ...NOBODY, own: 403, other: 403, finance: 200, publisher: 403, admin: 200 } },
   { url: '/v1/exports/lines.csv?period=2026-10', expect: { ...NOBODY, own: 403, other: 403, finance: 200, publisher: 403, admin: 200 } },
+  { url: '/v1/exports/credits.csv?period=2026-10', expect: { ...NOBODY, own: 403, other: 403, finance: 200, publisher: 403, admin: 200 } },
+  { url: '/v1/accounts/acct-a/balance', expect: { ...NOBODY, own: 200, other: 404, finance: 403, publisher: 403, admin: 200 } },
 ];
 
 describe('access to every invoicing route', () => {

@@ -159,7 +159,20 @@ async function insertInvoice(pool: pg.Pool, inv: FixtureInvoice): Promise<void> 
   }
 }
 
-const INVOICE_HEADER = ['number', 'id', 'account_id', 'period', 'status', 'currency', 'total', 'finalized_at', 'line_count'];
+const INVOICE_HEADER = [
+  'number',
+  'id',
+  'account_id',
+  'period',
+  'status',
+  'currency',
+  'subtotal',
+  'credit_applied',
+  'total',
+  'amount_refunded',
+  'finalized_at',
+  'line_count',
+];
 const LINE_HEADER = [
   'number',
   'invoice_id',
@@ -186,7 +199,11 @@ const expectedInvoiceRow = (inv: FixtureInvoice) => [
   inv.period,
   inv.status,
   'USD',
+  // Written without a subtotal, as before migration 007: the subtotal is the total.
   inv.total,
+  '0.00',
+  inv.total,
+  '0.00',
   new Date(inv.finalizedAt).toISOString(),
   String(inv.lines.length),
 ];
@@ -273,9 +290,9 @@ describe('finance exports', () => {
     assert.equal(res.statusCode, 200, res.body);
     const { data, control } = splitExport(res.body, INVOICE_HEADER, INVOICE_TEXT);
     assert.deepEqual(data, OCTOBER.map(expectedInvoiceRow));
-    assert.equal(data[0]![7], '2026-11-04T00:00:01.500Z');
-    assertControlRow(control, data, INVOICE_HEADER, { total: 2, line_count: 0 });
-    assert.deepEqual(control, ['TOTAL', '3', '', '', '', '', '74.78', '', '5']);
+    assert.equal(data[0]![10], '2026-11-04T00:00:01.500Z');
+    assertControlRow(control, data, INVOICE_HEADER, { subtotal: 2, credit_applied: 2, total: 2, amount_refunded: 2, line_count: 0 });
+    assert.deepEqual(control, ['TOTAL', '3', '', '', '', '', '74.78', '0.00', '74.78', '0.00', '', '5']);
     assert.ok(!res.body.includes('2026-09'), 'September is not in October’s export');
   });
 
@@ -311,7 +328,7 @@ describe('finance exports', () => {
 
   test('a period with no invoices gives the header and a control row of 0 and 0.00', async () => {
     const invoices = await get('/v1/exports/invoices.csv?period=2027-01', ADMIN);
-    assert.equal(invoices.body, `${INVOICE_HEADER.join(',')}\r\nTOTAL,0,,,,,0.00,,0\r\n`);
+    assert.equal(invoices.body, `${INVOICE_HEADER.join(',')}\r\nTOTAL,0,,,,,0.00,0.00,0.00,0.00,,0\r\n`);
     const lines = await get('/v1/exports/lines.csv?period=2027-01', ADMIN);
     assert.equal(lines.body, `${LINE_HEADER.join(',')}\r\nTOTAL,0,,,,,,,,,,0.00,,\r\n`);
   });
@@ -434,7 +451,7 @@ describe('finance exports', () => {
       const again = await fetch(`http://127.0.0.1:${port}/v1/exports/invoices.csv?period=2026-11`, {
         headers: { authorization: `Bearer ${ADMIN}` },
       });
-      assert.match(await again.text(), /\r\nTOTAL,1,,,,,20000.00,,20000\r\n$/);
+      assert.match(await again.text(), /\r\nTOTAL,1,,,,,20000.00,0.00,20000.00,0.00,,20000\r\n$/);
     } finally {
       await app.close();
       await pool.end();

@@ -68,9 +68,11 @@ export const INVOICING_REACH: Reach = {
   'GET /v1/accounts/:account_id/usage': ['admin', 'account'],
   'GET /v1/accounts/:account_id/invoices': ['admin', 'account'],
   'GET /v1/invoices/:id': ['admin', 'account'],
+  'GET /v1/accounts/:account_id/balance': ['admin', 'account'],
   'GET /v1/holds': ['admin', 'finance', 'account'],
   'GET /v1/exports/invoices.csv': ['admin', 'finance'],
   'GET /v1/exports/lines.csv': ['admin', 'finance'],
+  'GET /v1/exports/credits.csv': ['admin', 'finance'],
 };
 
 /** The admin reads every account; an account's customer only their own; nobody else any. */

@@ -1,9 +1,12 @@
 import type pg from 'pg';
 import type { Hold, PriceBook } from '@vault/contracts';
+import { minimumChargeAmount } from '../charging/amount.ts';
+import { carriedLine, carriesInto, type CreditLot, type SmallInvoice } from '../domain/credit.ts';
 import { draftInvoice, unpricedHolds, type DraftInvoice } from '../domain/invoice.ts';
 import { adjustmentLines, chargedSoFar, priceLines, type PricedLine } from '../domain/lines.ts';
 import { parsePeriod, type Period } from '../domain/period.ts';
 import { readHolds } from './holds.ts';
+import { creditLots, smallInvoices } from './credit-store.ts';
 import { chargedLines, finalizedAccounts, lateCandidates } from './invoice-store.ts';
 import { readLineUsage } from './line-usage.ts';
 import { LATE_MARGIN_INTERVAL } from './sql.ts';
@@ -22,6 +25,11 @@ export interface DraftScope {
   unfinalizedOnly?: boolean;
   /** Add late-usage adjustments for earlier finalized months (not needed for the holds report). */
   adjustments?: boolean;
+  /**
+   * Settle each draft with the account's credit balance as of this instant,
+   * and carry small totals of earlier invoices onto it (not needed for holds).
+   */
+  creditAt?: Date;
 }
 
 /**
@@ -41,6 +49,10 @@ export async function computeDrafts(
   const adjustments = scope.adjustments ? await lateAdjustments(db, prices, period, only) : new Map<string, PricedLine[]>();
 
   const finalized = scope.unfinalizedOnly ? await finalizedAccounts(db, period.key) : new Set<string>();
+  const minimum = minimumChargeAmount(prices.currency);
+  const [lots, small] = scope.creditAt
+    ? await Promise.all([creditLots(db, only, scope.creditAt), smallInvoices(db, only, minimum)])
+    : [new Map<string, CreditLot[]>(), new Map<string, SmallInvoice[]>()];
   const holdsOf = new Map<string, Hold[]>();
   // Usage on an app no account owned holds the month but is billed to no one.
   const ownerless: Hold[] = [];
@@ -54,7 +66,11 @@ export async function computeDrafts(
   for (const account of accounts) {
     if (finalized.has(account)) continue;
     const lines = [...priceLines(usage.get(account) ?? [], period, prices), ...(adjustments.get(account) ?? [])];
-    drafts.set(account, draftInvoice(account, period, prices.currency, lines, [...(holdsOf.get(account) ?? []), ...unpricedHolds(lines)]));
+    // A small total rides along with an invoice the account gets anyway; it never makes one on its own.
+    const carried = lines.length === 0 ? [] : (small.get(account) ?? []).filter((x) => carriesInto(x, period));
+    lines.push(...carried.map((x) => carriedLine(x, minimum, prices.currency)));
+    const holds = [...(holdsOf.get(account) ?? []), ...unpricedHolds(lines)];
+    drafts.set(account, draftInvoice(account, period, prices.currency, lines, holds, lots.get(account) ?? []));
   }
   return { drafts, ownerless, finalized };
 }

@@ -6,8 +6,9 @@ import type { Logger } from '@vault/runtime';
 import type { FinalizeReport } from './types.ts';
 import { computeDrafts } from './compute-drafts.ts';
 import { dueAt, invoiceNumber } from '../domain/invoice.ts';
-import { sumCents } from '../domain/money.ts';
+import { Money, sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
+import { expireCredits, markCarried, recordSettlements } from './credit-store.ts';
 import { insertInvoices, type NewInvoice } from './invoice-store.ts';
 
 /** Asked to finalize a month whose grace period has not passed. */
@@ -43,11 +44,15 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
     withTransaction(
       deps.pool,
       async (client) => {
+        // The balance as of now: what expired by now is written off first, so it is never applied.
+        const at = deps.now().toJSDate();
+        const expired = await expireCredits(client, at);
         const { drafts, finalized } = await computeDrafts(client, deps.prices, {
           period,
           until: period.end.toJSDate(),
           unfinalizedOnly: true,
           adjustments: true,
+          creditAt: at,
         });
         const computed = performance.now();
         const ready = [...drafts.values()].filter((d) => d.holds.length === 0 && d.lines.length > 0);
@@ -57,12 +62,24 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
         const invoices: NewInvoice[] = ready.map((d, i) => ({ ...d, number: invoiceNumber(period.key, finalized.size + i + 1) }));
         const inserting = performance.now();
         await insertInvoices(client, period, invoices);
+        // In the same transaction as the invoices: the credit they drew or left, and the small totals they carry.
+        await recordSettlements(
+          client,
+          invoices.map((x) => ({ invoiceId: x.id, accountId: x.account_id, currency: x.currency, settlement: settlementOf(x) })),
+          at,
+        );
+        await markCarried(
+          client,
+          invoices.flatMap((x) => x.lines.filter((l) => l.kind === 'carried').map((l) => l.key)),
+        );
         const report: FinalizeReport = {
           period: period.key,
           finalized: invoices.length,
           alreadyFinalized: finalized.size,
           held: drafts.size - ready.length,
           total: sumCents(invoices.map((x) => x.total)),
+          creditApplied: sumCents(invoices.map((x) => x.credit_applied)),
+          creditsExpired: expired,
         };
         return { report, computed, inserting };
       },
@@ -81,3 +98,11 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
   });
   return report;
 }
+
+const settlementOf = (x: NewInvoice) => ({
+  subtotal: x.subtotal,
+  creditApplied: x.credit_applied,
+  total: x.total,
+  remainder: new Money(x.subtotal).isNegative() ? new Money(x.subtotal).neg().toFixed(2) : '0.00',
+  uses: x.creditUses,
+});

@@ -13,7 +13,10 @@ interface InvoiceRow {
   period: string;
   status: InvoiceStatus;
   currency: string;
+  subtotal: string;
+  credit_applied: string;
   total: string;
+  amount_refunded: string;
 }
 
 interface LineRow {
@@ -30,7 +33,8 @@ interface LineRow {
   ms: string;
 }
 
-const INVOICE_COLUMNS = 'id, number, account_id, period, status, currency, total::text';
+const INVOICE_COLUMNS =
+  'id, number, account_id, period, status, currency, subtotal::text, credit_applied::text, total::text, amount_refunded::text';
 // Qualified: the lines table is `l` wherever these are read.
 const LINE_COLUMNS = `l.invoice_id, l.app_id, l.kind, l.key, l.product, l.quantity::text, l.unit_price::text, l.amount::text,
   l.description, l.adjusts, l.ms::text`;
@@ -86,7 +90,7 @@ export async function chargedLines(db: Db, period: string, accounts: readonly st
     `select i.account_id, ${LINE_COLUMNS}
        from invoicing.invoices i join invoicing.invoice_lines l on l.invoice_id = i.id
       where i.account_id = any($2::text[])
-        and ((i.period = $1 and l.kind <> 'adjustment') or l.adjusts = $1)`,
+        and ((i.period = $1 and l.kind in ('dyno', 'addon')) or (l.kind = 'adjustment' and l.adjusts = $1))`,
     [period, accounts],
   );
   const byAccount = new Map<string, PricedLine[]>();
@@ -142,7 +146,12 @@ export async function lateCandidates(
 }
 
 /** A draft about to be finalized, with the number it gets. */
-export type NewInvoice = Pick<DraftInvoice, 'id' | 'account_id' | 'currency' | 'total' | 'lines'> & { number: string };
+export type NewInvoice = Pick<
+  DraftInvoice,
+  'id' | 'account_id' | 'currency' | 'subtotal' | 'credit_applied' | 'total' | 'lines' | 'creditUses'
+> & {
+  number: string;
+};
 
 const CHUNK = 20_000;
 
@@ -151,9 +160,9 @@ export async function insertInvoices(client: pg.PoolClient, period: Period, invo
   for (let i = 0; i < invoices.length; i += CHUNK) {
     const chunk = invoices.slice(i, i + CHUNK);
     await client.query(
-      `insert into invoicing.invoices (period, period_start, period_end, id, number, account_id, currency, total)
+      `insert into invoicing.invoices (period, period_start, period_end, id, number, account_id, currency, total, subtotal, credit_applied)
        select $1::text, $2::timestamptz, $3::timestamptz, *
-         from unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[])`,
+         from unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[])`,
       [
         period.key,
         period.start.toJSDate(),
@@ -163,6 +172,8 @@ export async function insertInvoices(client: pg.PoolClient, period: Period, invo
         chunk.map((x) => x.account_id),
         chunk.map((x) => x.currency),
         chunk.map((x) => x.total),
+        chunk.map((x) => x.subtotal),
+        chunk.map((x) => x.credit_applied),
       ],
     );
   }

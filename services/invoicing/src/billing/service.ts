@@ -4,6 +4,7 @@ import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import type { Billing, UsageDay } from './types.ts';
 import { computeDrafts } from './compute-drafts.ts';
+import { creditBalance, grant } from './credits.ts';
 import { publicInvoice } from '../domain/invoice.ts';
 import { Money, monthsOf, toCents } from '../domain/money.ts';
 import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
@@ -23,9 +24,11 @@ export interface BillingDeps {
 export function createBilling(deps: BillingDeps): Billing {
   const now = deps.now ?? (() => DateTime.utc());
   const periodOf = (key?: string): Period => (key ? parsePeriod(key) : periodContaining(now()));
+  const credits = { pool: deps.pool, currency: deps.prices.currency, now };
 
   async function draftUntil(accountId: string, period: Period, until: Date) {
-    const { drafts } = await computeDrafts(deps.pool, deps.prices, { period, until, accounts: [accountId], adjustments: true });
+    const scope = { period, until, accounts: [accountId], adjustments: true, creditAt: now().toJSDate() };
+    const { drafts } = await computeDrafts(deps.pool, deps.prices, scope);
     // computeDrafts gives every account it is asked about a draft, empty or not.
     return drafts.get(accountId)!;
   }
@@ -75,5 +78,7 @@ export function createBilling(deps: BillingDeps): Billing {
     },
 
     finalize: (periodKey) => finalizePeriod({ ...deps, now }, parsePeriod(periodKey)),
+    balance: (accountId) => creditBalance(credits, accountId),
+    grantCredit: (accountId, request) => grant(credits, accountId, request),
   };
 }

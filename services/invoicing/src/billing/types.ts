@@ -1,4 +1,5 @@
-import type { HoldList, Invoice } from '@vault/contracts';
+import type { CreditBalance, CreditGrantRequest, HoldList, Invoice } from '@vault/contracts';
+import type { GrantOutcome } from './credit-store.ts';
 
 /** One day of an account's usage, priced before the monthly cap: the usage chart's bar. */
 export interface UsageDay {
@@ -15,6 +16,10 @@ export interface FinalizeReport {
   held: number;
   /** Sum of the totals of the invoices this run finalized. */
   total: string;
+  /** Sum of the credit this run's invoices took from balances. */
+  creditApplied: string;
+  /** Lots whose expiry passed, written off by this run. */
+  creditsExpired: number;
 }
 
 /** What the routes, the web UI and the CLI ask of invoicing; implemented in billing.ts. */
@@ -35,4 +40,8 @@ export interface Billing {
   holds(periodKey: string, accountId?: string): Promise<HoldList>;
   /** Finalizes the month's due accounts that are not held; idempotent. */
   finalize(periodKey: string): Promise<FinalizeReport>;
+  /** The account's credit balance now: what its next invoices will use. */
+  balance(accountId: string): Promise<CreditBalance>;
+  /** An operator's grant to the account's balance; the same id again changes nothing (GrantRefused: a bad expiry). */
+  grantCredit(accountId: string, request: CreditGrantRequest): Promise<GrantOutcome>;
 }

@@ -42,3 +42,15 @@ const MINIMUM: Record<string, number> = { USD: 50, EUR: 50, CAD: 50, AUD: 50, CH
 export function minimumCharge(currency: string): number {
   return MINIMUM[currency.toUpperCase()] ?? 1;
 }
+
+/** The gateway's smallest charge as an amount in the currency's units: "0.50" for USD. */
+export function minimumChargeAmount(currency: string): string {
+  const exponent = ZERO_DECIMAL.has(currency.toUpperCase()) ? 0 : 2;
+  return new Decimal(minimumCharge(currency)).div(new Decimal(10).pow(exponent)).toFixed(2);
+}
+
+/** The gateway's integer amount (5258) as an amount in the currency's units ("52.58"). */
+export function fromMinorUnits(minor: number, currency: string): string {
+  const exponent = ZERO_DECIMAL.has(currency.toUpperCase()) ? 0 : 2;
+  return new Decimal(minor).div(new Decimal(10).pow(exponent)).toFixed(2);
+}

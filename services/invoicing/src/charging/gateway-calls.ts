@@ -39,7 +39,11 @@ export interface ChargeGateway {
   confirm(c: Confirm): Promise<Answer>;
   /** Registers a webhook endpoint for payment_intent.succeeded; replaying `key` gives the first answer. */
   registerWebhookEndpoint(url: string, key: string): Promise<RegisteredEndpoint>;
-  /** False when the gateway no longer knows the endpoint (resource_missing). */
+  /**
+   * False when the gateway no longer knows the endpoint (resource_missing);
+   * otherwise also makes sure it is enabled for every event invoicing handles
+   * (an endpoint registered by an earlier version lacks charge.refunded).
+   */
   webhookEndpointExists(id: string): Promise<boolean>;
 }
 
@@ -47,7 +51,7 @@ export interface ChargeGateway {
 export const attemptKey = (key: string, attempt: number) => `${key}:attempt:${attempt}`;
 
 /** Events invoicing's endpoint is registered for. */
-const WEBHOOK_EVENTS = ['payment_intent.succeeded'] as const;
+export const WEBHOOK_EVENTS = ['payment_intent.succeeded', 'charge.refunded'] as const;
 
 export function chargeGateway(stripe: Gateway): ChargeGateway {
   return {
@@ -93,7 +97,13 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
 
     async webhookEndpointExists(id) {
       try {
-        await stripe.webhookEndpoints.retrieve(id);
+        const endpoint = await stripe.webhookEndpoints.retrieve(id);
+        const enabled = new Set(endpoint.enabled_events);
+        if (!enabled.has('*') && WEBHOOK_EVENTS.some((e) => !enabled.has(e))) {
+          await stripe.webhookEndpoints.update(id, {
+            enabled_events: [...new Set([...enabled, ...WEBHOOK_EVENTS])] as (typeof WEBHOOK_EVENTS)[number][],
+          });
+        }
         return true;
       } catch (err) {
         if (err instanceof Stripe.errors.StripeError && err.statusCode === 404) return false;

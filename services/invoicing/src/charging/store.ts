@@ -56,7 +56,7 @@ const CANDIDATES = `
     from invoicing.invoices i
     left join invoicing.charges c on c.invoice_id = i.id
     left join cc_forms.cards_on_file k on k.account_id = i.account_id
-   where i.status <> 'paid' and i.total > 0 and (c.state is null or c.state <> 'paid')
+   where i.status in ('finalized', 'past_due') and i.total > 0 and (c.state is null or c.state <> 'paid')
      and (c.invoice_id is null
           or c.pending_payment_method_id is not null
           or c.next_attempt_at <= $1
@@ -180,7 +180,11 @@ export async function saveCharge(
  * charge's: the one lock order.
  */
 export async function markInvoicePaid(client: pg.PoolClient, invoiceId: string, paymentIntentId?: string): Promise<boolean> {
-  const { rowCount } = await client.query(`update invoicing.invoices set status = 'paid' where id = $1 and status <> 'paid'`, [invoiceId]);
+  // Refunded comes after paid: a late or replayed payment never moves it back.
+  const { rowCount } = await client.query(
+    `update invoicing.invoices set status = 'paid' where id = $1 and status in ('finalized', 'past_due')`,
+    [invoiceId],
+  );
   await client.query(
     `update invoicing.charges
         set state = 'paid', next_attempt_at = null, pending_payment_method_id = null,

@@ -5,6 +5,7 @@ import { withTransaction } from '@vault/db';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
 import { paysInvoice } from './payment-match.ts';
+import { invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
 import { endpointSecrets, lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
 
 /** The part of a gateway event invoicing reads; the rest is ignored. */
@@ -120,6 +121,7 @@ function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, 
  * transaction on an invoice does. Any other payment is recorded and ignored.
  */
 function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
+  if (event.type === 'charge.refunded') return handleRefund(deps, event);
   const intent = event.type === 'payment_intent.succeeded' ? SucceededIntent.safeParse(event.data.object) : undefined;
   const invoiceId = intent?.success ? intent.data.metadata.invoice_id : undefined;
   return withTransaction(
@@ -139,4 +141,28 @@ function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise
   );
 }
 
-type Outcome = { outcome: string; reason?: string; invoice_id?: string; payment_intent?: string };
+type Outcome = { outcome: string; reason?: string; invoice_id?: string; payment_intent?: string; amount_refunded?: string };
+
+/** charge.refunded: the refund recorded on the invoice the charge paid, in the transaction that records the event. */
+async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
+  const charge = RefundedCharge.safeParse(event.data.object);
+  const paymentIntent = charge.success ? charge.data.payment_intent : null;
+  // Read before the transaction: the invoice's lock must be its first.
+  const invoiceId = paymentIntent ? await invoiceOfPaymentIntent(deps.pool, paymentIntent) : undefined;
+  return withTransaction(
+    deps.pool,
+    async (client): Promise<Outcome> => {
+      if (!charge.success || !invoiceId) {
+        // Still recorded, so a redelivery is a duplicate; a charge that paid no invoice of ours is told to operators.
+        if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
+        return charge.success
+          ? { outcome: 'stray', reason: 'unknown_payment_intent', payment_intent: paymentIntent ?? 'none' }
+          : { outcome: 'not_a_charge' };
+      }
+      await lockInvoiceForPayment(client, invoiceId);
+      if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
+      return recordRefund(client, invoiceId, charge.data);
+    },
+    { log: deps.log, name: 'charging.refund_webhook' },
+  );
+}

@@ -10,7 +10,7 @@ export interface ExportRequest {
   period: string;
 }
 
-/** `invoices|lines --period YYYY-MM`; anything else is a usage error naming what is wrong. */
+/** `invoices|lines|credits --period YYYY-MM`; anything else is a usage error naming what is wrong. */
 export function parseExportArgs(args: string[]): ExportRequest {
   let parsed;
   try {

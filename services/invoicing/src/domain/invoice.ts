@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DateTime } from 'luxon';
 import type { Hold, Invoice } from '@vault/contracts';
+import { settle, type CreditLot } from './credit.ts';
 import { invoiceTotal, sortLines, type PricedLine } from './lines.ts';
 import type { Period } from './period.ts';
 
@@ -25,21 +26,24 @@ export function dueAt(period: Period, graceHours: number): DateTime {
 /** Holds that come from pricing: a line whose product has no price. */
 export function unpricedHolds(lines: readonly PricedLine[]): Hold[] {
   return lines
-    .filter((l) => l.kind !== 'adjustment' && l.unit_price === null)
+    .filter((l) => (l.kind === 'dyno' || l.kind === 'addon') && l.unit_price === null)
     .map((l) => ({ reason: 'unpriced', app_id: l.app_id, detail: `${l.product} has no price in the price book` }));
 }
 
-/** A draft invoice: usage lines and adjustments, their total, and what holds it. */
-export type DraftInvoice = Omit<Invoice, 'lines'> & { lines: PricedLine[] };
+/** A draft invoice: usage lines, adjustments and carried amounts, the credit it would use, and what holds it. */
+export type DraftInvoice = Omit<Invoice, 'lines'> & { lines: PricedLine[]; creditUses: { lotId: string; amount: string }[] };
 
+/** `lots`: the account's credit balance now; the draft shows what of it the invoice would use. */
 export function draftInvoice(
   accountId: string,
   period: Period,
   currency: string,
   lines: readonly PricedLine[],
   holds: readonly Hold[],
+  lots: readonly CreditLot[] = [],
 ): DraftInvoice {
   const sorted = sortLines([...lines]);
+  const settlement = settle(invoiceTotal(sorted), lots);
   return {
     id: invoiceId(accountId, period.key),
     number: null,
@@ -47,13 +51,18 @@ export function draftInvoice(
     period: period.key,
     status: 'draft',
     currency,
-    total: invoiceTotal(sorted),
+    subtotal: settlement.subtotal,
+    credit_applied: settlement.creditApplied,
+    total: settlement.total,
+    amount_refunded: '0.00',
     lines: sorted,
     holds: [...holds],
+    creditUses: settlement.uses,
   };
 }
 
-/** The API's view of a line: the milliseconds behind it stay inside. */
-export function publicInvoice(invoice: DraftInvoice): Invoice {
-  return { ...invoice, lines: invoice.lines.map(({ ms: _ms, ...line }) => line) };
+/** The API's view of an invoice: the milliseconds behind its lines and the lots it draws on stay inside. */
+export function publicInvoice(invoice: Omit<DraftInvoice, 'creditUses'> & { creditUses?: unknown }): Invoice {
+  const { creditUses: _uses, ...rest } = invoice;
+  return { ...rest, lines: invoice.lines.map(({ ms: _ms, ...line }) => line) };
 }

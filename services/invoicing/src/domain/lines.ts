@@ -32,7 +32,7 @@ export function priceLines(usage: readonly LineUsage[], period: Period, prices: 
   return usage.map((u) => priceLine(u, period, prices)).sort(byLine);
 }
 
-/** The sum of the rounded line amounts (an unpriced line adds nothing and holds the invoice). */
+/** The sum of the rounded line amounts, the subtotal (an unpriced line adds nothing and holds the invoice). */
 export function invoiceTotal(lines: readonly InvoiceLine[]): string {
   return sumCents(lines.flatMap((l) => (l.amount === null ? [] : [l.amount])));
 }
@@ -98,12 +98,12 @@ function describe(key: string, product: string): string {
   return kind === 'dyno' ? `${key} ${rest.join(':')}` : `${rest.join(':')} (${key})`;
 }
 
-/** Lines grouped by app, then add-ons, dynos and adjustments, then key and product. */
+/** Lines grouped by app, then add-ons, dynos, adjustments and carried amounts, then key and product. */
 export function sortLines<T extends InvoiceLine>(lines: T[]): T[] {
   return lines.sort(byLine);
 }
 
-const KIND_ORDER = { addon: 0, dyno: 1, adjustment: 2 } as const;
+const KIND_ORDER = { addon: 0, dyno: 1, adjustment: 2, carried: 3 } as const;
 
 function byLine(a: InvoiceLine, b: InvoiceLine): number {
   return compare(a.app_id, b.app_id) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compare(a.key, b.key) || compare(a.product, b.product);

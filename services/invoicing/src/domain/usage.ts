@@ -1,6 +1,6 @@
 import type { LineKind } from '@vault/contracts';
 
-export type UsageKind = Exclude<LineKind, 'adjustment'>;
+export type UsageKind = Exclude<LineKind, 'adjustment' | 'carried'>;
 
 /**
  * The usage of one line key, summed over its clipped intervals. Production

@@ -1,6 +1,6 @@
 import type { FieldKind } from './csv.ts';
 
-export const EXPORT_KINDS = ['invoices', 'lines'] as const;
+export const EXPORT_KINDS = ['invoices', 'lines', 'credits'] as const;
 export type ExportKind = (typeof EXPORT_KINDS)[number];
 
 export const isExportKind = (s: string): s is ExportKind => (EXPORT_KINDS as readonly string[]).includes(s);
@@ -25,12 +25,16 @@ export interface ExportTable {
 
 /** Column 1 of the control row. */
 export const CONTROL_LABEL = 'TOTAL';
-/** The control row's data row count goes in column 2 (the invoice id column of both files). */
+/** The control row's data row count goes in column 2 (the invoice id column, the entry id of credits.csv). */
 export const CONTROL_COUNT_COLUMN = 1;
 
 const text = (name: string): ExportColumn => ({ name, kind: 'text' });
 const value = (name: string): ExportColumn => ({ name, kind: 'value' });
 const summed = (name: string, sumDecimals: number): ExportColumn => ({ name, kind: 'value', sumDecimals });
+
+// The ledger entries dated in the month (UTC), by billing's clock.
+const IN_PERIOD = `e.at >= (($1 || '-01')::date)::timestamp at time zone 'UTC'
+             and e.at < (($1 || '-01')::date + interval '1 month')::timestamp at time zone 'UTC'`;
 
 // Every stored invoice is finalized (drafts are computed, never stored); its
 // status only moves on with payment, so the period's invoices are all of them.
@@ -43,12 +47,16 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
       text('period'),
       text('status'),
       text('currency'),
+      summed('subtotal', 2),
+      summed('credit_applied', 2),
       summed('total', 2),
+      summed('amount_refunded', 2),
       value('finalized_at'),
       summed('line_count', 0),
     ],
     totalColumn: 'total',
-    sql: `select i.number, i.id, i.account_id, i.period, i.status, i.currency, i.total::text,
+    sql: `select i.number, i.id, i.account_id, i.period, i.status, i.currency,
+                 i.subtotal::text, i.credit_applied::text, i.total::text, i.amount_refunded::text,
                  to_char(i.finalized_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                  (select count(*) from invoicing.invoice_lines l where l.invoice_id = i.id)::text
             from invoicing.invoices i
@@ -79,5 +87,31 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
             join invoicing.invoice_lines l on l.invoice_id = i.id
            where i.period = $1
            order by i.number, l.position`,
+  },
+  // The credit ledger's entries of the month, in order: grants and invoice
+  // remainders add (positive), credit applied and expired take (negative), so
+  // the control total is how much the balances moved in the month.
+  credits: {
+    columns: [
+      value('at'),
+      text('id'),
+      text('account_id'),
+      text('kind'),
+      summed('amount', 2),
+      text('currency'),
+      text('grant_id'),
+      text('lot_id'),
+      text('invoice_number'),
+      value('expires_at'),
+      text('reason'),
+    ],
+    totalColumn: 'amount',
+    sql: `select to_char(e.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), e.id, e.account_id, e.kind, e.amount::text,
+                 e.currency, e.grant_id, e.lot_id, i.number,
+                 to_char(e.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), e.reason
+            from invoicing.credit_entries e
+            left join invoicing.invoices i on i.id = e.invoice_id
+           where ${IN_PERIOD}
+           order by e.at, e.id`,
   },
 };

@@ -156,8 +156,8 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     web.get('/invoices', async (req, reply) => {
       const viewer = await signedIn(req, reply);
       if (viewer === undefined) return reply;
-      const invoices = await billing.invoices(viewer.accountId);
-      return page(reply, 200, invoiceListPage(viewer, invoices));
+      const [invoices, balance] = await Promise.all([billing.invoices(viewer.accountId), billing.balance(viewer.accountId)]);
+      return page(reply, 200, invoiceListPage(viewer, invoices, balance));
     });
 
     web.get('/invoices/:id', async (req, reply) => {

@@ -1,8 +1,8 @@
 // One finalized invoice, grouped by app, with its total.
 import type { Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
-import { layout, monthName, money, type Viewer } from '../html.ts';
-import { linesByApp, statusTag } from './lines.ts';
+import { layout, monthName, type Viewer } from '../html.ts';
+import { invoiceSums, linesByApp, statusTag } from './lines.ts';
 
 export function invoicePage(viewer: Viewer, invoice: Invoice): Html {
   return layout(
@@ -12,7 +12,7 @@ export function invoicePage(viewer: Viewer, invoice: Invoice): Html {
 <section class="card">
 <p class="muted">Account ${invoice.account_id} · ${monthName(invoice.period)} (${invoice.period}) · ${invoice.currency}</p>
 ${linesByApp(invoice)}
-<div class="total"><span>Total</span><span data-total="${invoice.total}">${money(invoice.total, invoice.currency)}</span></div>
+${invoiceSums(invoice)}
 </section>`,
   );
 }

@@ -1,10 +1,10 @@
 // The account's finalized invoices, newest first.
-import type { Invoice } from '@vault/contracts';
+import type { CreditBalance, Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
 import { layout, monthName, money, type Viewer } from '../html.ts';
 import { statusTag } from './lines.ts';
 
-export function invoiceListPage(viewer: Viewer, invoices: readonly Invoice[]): Html {
+export function invoiceListPage(viewer: Viewer, invoices: readonly Invoice[], balance: CreditBalance): Html {
   const rows = invoices.map(
     (inv) => html`<tr>
 <td><a href="/invoices/${encodeURIComponent(inv.id)}">${inv.number ?? 'draft'}</a></td>
@@ -24,6 +24,8 @@ export function invoiceListPage(viewer: Viewer, invoices: readonly Invoice[]): H
     { title: 'Invoices', viewer, current: 'invoices' },
     html`<h1>Invoices</h1>
 <p>This month's charges so far: <a href="/usage">see current usage</a>.</p>
+<p class="balance">Your credit balance: <strong data-credit="${balance.credit}">${money(balance.credit, balance.currency)}</strong>
+<span class="muted">${balance.credit === '0.00' ? '' : 'it pays your next invoices first'}</span></p>
 <section class="card">${list}</section>`,
   );
 }

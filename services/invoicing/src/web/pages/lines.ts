@@ -16,10 +16,27 @@ function groupByApp(lines: readonly InvoiceLine[]): [string, InvoiceLine[]][] {
   return [...groups];
 }
 
+/** Why a line is there, in words, when its description alone does not say (adjustments, carried amounts, a capped line). */
+export function whyLine(line: InvoiceLine): string | undefined {
+  const month = line.adjusts ? monthName(line.adjusts) : '';
+  if (line.kind === 'adjustment') {
+    const credit = (line.amount ?? '').startsWith('-');
+    return credit
+      ? `${line.key} ran less in ${month} than the ${month} invoice billed (it stopped earlier, as the platform told us after that invoice was issued): this gives the difference back.`
+      : `${line.key} ran more in ${month} than the ${month} invoice billed (the platform told us after that invoice was issued): this charges the difference.`;
+  }
+  if (line.kind === 'carried') return `The ${month} invoice was below the smallest amount we can charge to a card, so it is added here.`;
+  if (Number(line.quantity) > 1)
+    return `Used for more than a month (${line.quantity} months, overlapping restarts): capped at the monthly price.`;
+  return undefined;
+}
+
 function lineRow(line: InvoiceLine, currency: string): Html {
-  const adjusts = line.adjusts ? html`<span class="tag" data-adjusts="${line.adjusts}">adjusts ${monthName(line.adjusts)}</span>` : '';
+  const tag = line.kind === 'carried' ? 'carried from' : 'adjusts';
+  const adjusts = line.adjusts ? html`<span class="tag" data-adjusts="${line.adjusts}">${tag} ${monthName(line.adjusts)}</span>` : '';
+  const why = whyLine(line);
   return html`<tr class="line line-${line.kind}">
-<td>${line.description}${adjusts}</td>
+<td>${line.description}${adjusts}${why ? html`<span class="why">${why}</span>` : ''}</td>
 <td class="num">${line.quantity}</td>
 <td class="num">${line.unit_price === null ? html`<span class="muted">no price</span>` : money(line.unit_price, currency)}</td>
 <td class="num amount">${money(line.amount, currency)}</td>
@@ -31,13 +48,13 @@ export function linesByApp(invoice: Invoice): Html {
   const groups = groupByApp(invoice.lines);
   if (groups.length === 0) return html`<p class="muted">No usage in ${monthName(invoice.period)}.</p>`;
   return html`${groups.map(
-    ([app, lines]) => html`<section class="app" aria-labelledby="app-${app}">
-<h2 id="app-${app}">${app}</h2>
+    ([app, lines]) => html`<section class="app" aria-labelledby="app-${app || 'account'}">
+<h2 id="app-${app || 'account'}">${app || 'Carried from earlier invoices'}</h2>
 <table class="lines">
 <colgroup><col class="description"><col class="months"><col class="price"><col class="amount"></colgroup>
 <thead><tr><th>Description</th><th class="num">Months</th><th class="num">Unit price / month</th><th class="num">Amount</th></tr></thead>
 <tbody>${lines.map((l) => lineRow(l, invoice.currency))}</tbody>
-<tfoot><tr class="subtotal"><td colspan="3">Subtotal for ${app}</td><td class="num">${money(
+<tfoot><tr class="subtotal"><td colspan="3">Subtotal for ${app || 'carried amounts'}</td><td class="num">${money(
       sumCents(lines.flatMap((l) => (l.amount === null ? [] : [l.amount]))),
       invoice.currency,
     )}</td></tr></tfoot>
@@ -46,5 +63,29 @@ export function linesByApp(invoice: Invoice): Html {
   )}`;
 }
 
-/** "draft", "finalized", "paid", "past due" as a coloured tag. */
+/** "draft", "finalized", "paid", "past due", "refunded", "carried" as a coloured tag. */
 export const statusTag = (status: Invoice['status']) => html`<span class="tag status-${status}">${status.replace('_', ' ')}</span>`;
+
+/** Subtotal, credit applied, refunds and the amount charged, under an invoice's lines. */
+export function invoiceSums(invoice: Invoice, charged = 'Amount charged'): Html {
+  const c = invoice.currency;
+  const negative = invoice.subtotal.startsWith('-');
+  const rows = [
+    html`<div class="sum"><span>Subtotal</span><span data-subtotal="${invoice.subtotal}">${money(invoice.subtotal, c)}</span></div>`,
+    html`<div class="sum"><span>Credit applied</span><span data-credit-applied="${invoice.credit_applied}">${money(invoice.credit_applied === '0.00' ? '0.00' : `-${invoice.credit_applied}`, c)}</span></div>`,
+  ];
+  if (invoice.amount_refunded !== '0.00') {
+    rows.push(
+      html`<div class="sum"><span>Refunded to your card</span><span data-refunded="${invoice.amount_refunded}">${money(invoice.amount_refunded, c)}</span></div>`,
+    );
+  }
+  const notes = [
+    negative
+      ? html`<p class="muted">The credits exceed the charges: the rest, ${money(invoice.subtotal.slice(1), c)}, goes to your credit balance for your next invoices.</p>`
+      : '',
+    invoice.status === 'carried'
+      ? html`<p class="muted">This amount is below the smallest charge we can make to a card: it is added to your next invoice.</p>`
+      : '',
+  ];
+  return html`${rows}<div class="total"><span>${charged}</span><span data-total="${invoice.total}">${money(invoice.total, c)}</span></div>${notes}`;
+}

@@ -51,7 +51,8 @@ export function usagePage(view: UsageView): Html {
     { title: heading, viewer: view.viewer, current: 'usage' },
     html`<h1>${heading} ${statusTag(draft.status)}</h1>
 <section class="card">
-<p class="projection">${view.isCurrent ? 'So far this month' : 'Total'}: <strong data-total="${draft.total}">${money(draft.total, draft.currency)}</strong></p>
+<p class="projection">${view.isCurrent ? 'So far this month' : 'Total'}: <strong data-total="${draft.total}">${money(draft.total, draft.currency)}</strong>
+${draft.credit_applied === '0.00' ? '' : html`<span class="muted" data-credit-applied="${draft.credit_applied}">after ${money(draft.credit_applied, draft.currency)} of your credit balance, of ${money(draft.subtotal, draft.currency)}</span>`}</p>
 ${projection}
 ${finalized}
 <p class="muted"><a href="/usage?period=${view.previous}">← ${monthName(view.previous)}</a>${view.isCurrent ? '' : html` · <a href="/usage">current month</a>`}</p>

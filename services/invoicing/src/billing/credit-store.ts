@@ -1,0 +1,194 @@
+// The credit ledger's SQL (migration 007): lots and their remainders, grants,
+// what a finalized invoice draws or leaves, expiries, and the small totals
+// waiting to be carried. Entries are only ever inserted (a trigger refuses
+// the rest); the balance is always derived from them.
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { CreditGrant } from '@vault/contracts';
+import type { CreditLot, Settlement, SmallInvoice } from '../domain/credit.ts';
+
+type Db = pg.Pool | pg.PoolClient;
+
+export const entryId = () => `cr_${randomBytes(12).toString('hex')}`;
+
+/** Each account's lots with something left that are not expired at `at`. */
+export async function creditLots(db: Db, accounts: readonly string[] | undefined, at: Date): Promise<Map<string, CreditLot[]>> {
+  const { rows } = await db.query<{ id: string; account_id: string; remaining: string; expires_at: Date | null; at: Date }>(
+    `select id, account_id, remaining::text, expires_at, at from invoicing.credit_lots
+      where remaining > 0 and (expires_at is null or expires_at > $2)
+        and ($1::text[] is null or account_id = any($1::text[]))`,
+    [accounts ?? null, at],
+  );
+  const out = new Map<string, CreditLot[]>();
+  for (const r of rows) {
+    out.set(r.account_id, [...(out.get(r.account_id) ?? []), { id: r.id, remaining: r.remaining, expiresAt: r.expires_at, at: r.at }]);
+  }
+  return out;
+}
+
+/** A grant as asked for: the operator's id is its idempotency key. */
+export interface GrantRequest {
+  grantId: string;
+  accountId: string;
+  amount: string;
+  currency: string;
+  reason: string;
+  expiresAt: Date | null;
+  /** Billing's clock. */
+  at: Date;
+}
+
+export type GrantOutcome =
+  | { outcome: 'created' | 'existing'; grant: CreditGrant }
+  /** The id was used for a grant with other values: nothing is changed. */
+  | { outcome: 'conflict'; grant: CreditGrant; differs: string[] };
+
+interface GrantRow {
+  grant_id: string;
+  account_id: string;
+  amount: string;
+  currency: string;
+  reason: string;
+  expires_at: Date | null;
+  at: Date;
+}
+
+const grantOf = (r: GrantRow): CreditGrant => ({
+  id: r.grant_id,
+  account_id: r.account_id,
+  amount: r.amount,
+  currency: r.currency,
+  reason: r.reason,
+  expires_at: r.expires_at?.toISOString() ?? null,
+  granted_at: r.at.toISOString(),
+});
+
+/**
+ * Records a grant once: the same id again finds the first (`existing`), or
+ * says which fields differ (`conflict`); either way nothing changes.
+ */
+export async function grantCredit(db: Db, g: GrantRequest): Promise<GrantOutcome> {
+  const inserted = await db.query<GrantRow>(
+    `insert into invoicing.credit_entries (id, account_id, kind, amount, currency, grant_id, reason, expires_at, at)
+     values ($1, $2, 'grant', $3, $4, $5, $6, $7, $8)
+     on conflict (grant_id) do nothing
+     returning grant_id, account_id, amount::text, currency, reason, expires_at, at`,
+    [entryId(), g.accountId, g.amount, g.currency, g.grantId, g.reason, g.expiresAt, g.at],
+  );
+  if (inserted.rows[0]) return { outcome: 'created', grant: grantOf(inserted.rows[0]) };
+  const { rows } = await db.query<GrantRow>(
+    `select grant_id, account_id, amount::text, currency, reason, expires_at, at from invoicing.credit_entries where grant_id = $1`,
+    [g.grantId],
+  );
+  const first = rows[0]!;
+  const differs = [
+    first.account_id !== g.accountId && 'account_id',
+    first.amount !== g.amount && 'amount',
+    first.reason !== g.reason && 'reason',
+    (first.expires_at?.getTime() ?? null) !== (g.expiresAt?.getTime() ?? null) && 'expires_at',
+  ].filter((x): x is string => x !== false);
+  return differs.length === 0 ? { outcome: 'existing', grant: grantOf(first) } : { outcome: 'conflict', grant: grantOf(first), differs };
+}
+
+/** An invoice being finalized and how the balance settled it. */
+export interface SettledInvoice {
+  invoiceId: string;
+  accountId: string;
+  currency: string;
+  settlement: Settlement;
+}
+
+/** The ledger entries of finalized invoices: what each drew on its lots, and what a negative subtotal left. */
+export async function recordSettlements(client: pg.PoolClient, settled: readonly SettledInvoice[], at: Date): Promise<void> {
+  const rows: { id: string; account: string; kind: string; amount: string; currency: string; lot: string | null; invoice: string }[] = [];
+  for (const s of settled) {
+    for (const use of s.settlement.uses) {
+      rows.push({
+        id: entryId(),
+        account: s.accountId,
+        kind: 'applied',
+        amount: `-${use.amount}`,
+        currency: s.currency,
+        lot: use.lotId,
+        invoice: s.invoiceId,
+      });
+    }
+    if (s.settlement.remainder !== '0.00') {
+      const { remainder } = s.settlement;
+      rows.push({
+        id: entryId(),
+        account: s.accountId,
+        kind: 'invoice_remainder',
+        amount: remainder,
+        currency: s.currency,
+        lot: null,
+        invoice: s.invoiceId,
+      });
+    }
+  }
+  if (rows.length === 0) return;
+  await client.query(
+    `insert into invoicing.credit_entries (id, account_id, kind, amount, currency, lot_id, invoice_id, at)
+     select id, account_id, kind, amount, currency, lot_id, invoice_id, $8
+       from unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::text[], $6::text[], $7::text[])
+         as x(id, account_id, kind, amount, currency, lot_id, invoice_id)`,
+    [
+      rows.map((r) => r.id),
+      rows.map((r) => r.account),
+      rows.map((r) => r.kind),
+      rows.map((r) => r.amount),
+      rows.map((r) => r.currency),
+      rows.map((r) => r.lot),
+      rows.map((r) => r.invoice),
+      at,
+    ],
+  );
+}
+
+/**
+ * Writes an `expired` entry for what is left of every lot whose expiry is at
+ * or before `at`, dated at its expiry; once per lot. The caller holds the
+ * finalize lock: nothing else draws on lots meanwhile. Returns how many.
+ */
+export async function expireCredits(client: pg.PoolClient, at: Date): Promise<number> {
+  const { rowCount } = await client.query(
+    `insert into invoicing.credit_entries (id, account_id, kind, amount, currency, lot_id, at)
+     select 'cr_' || replace(gen_random_uuid()::text, '-', ''), account_id, 'expired', -remaining, currency, id, expires_at
+       from invoicing.credit_lots
+      where expires_at <= $1 and remaining > 0
+     on conflict do nothing`,
+    [at],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * Finalized invoices owed but below the gateway's minimum (`minimum`), not yet
+ * carried, of these accounts (all when omitted), oldest first.
+ */
+export async function smallInvoices(
+  db: Db,
+  accounts: readonly string[] | undefined,
+  minimum: string,
+): Promise<Map<string, SmallInvoice[]>> {
+  const { rows } = await db.query<{ account_id: string; number: string; period: string; total: string }>(
+    `select account_id, number, period, total::text from invoicing.invoices
+      where status = 'finalized' and total > 0 and total < $2::numeric
+        and ($1::text[] is null or account_id = any($1::text[]))
+      order by period_start, number`,
+    [accounts ?? null, minimum],
+  );
+  const out = new Map<string, SmallInvoice[]>();
+  for (const r of rows) out.set(r.account_id, [...(out.get(r.account_id) ?? []), { number: r.number, period: r.period, total: r.total }]);
+  return out;
+}
+
+/** Small invoices whose total a new invoice carries: `carried` from now on (never charged, never carried again). */
+export async function markCarried(client: pg.PoolClient, numbers: readonly string[]): Promise<void> {
+  if (numbers.length === 0) return;
+  const { rowCount } = await client.query(
+    `update invoicing.invoices set status = 'carried' where number = any($1::text[]) and status = 'finalized'`,
+    [numbers],
+  );
+  if (rowCount !== numbers.length) throw new Error(`carried ${rowCount} of ${numbers.length} small invoices: one changed meanwhile`);
+}

@@ -1,0 +1,45 @@
+// An account's credit balance and operators' grants (api.md, Credits): what
+// the routes and `vault credit grant` call. The balance is derived from the
+// ledger at billing's clock; a grant is recorded once per id.
+import type { DateTime } from 'luxon';
+import type pg from 'pg';
+import type { CreditBalance, CreditGrantRequest } from '@vault/contracts';
+import { balanceOf } from '../domain/credit.ts';
+import { creditLots, grantCredit, type GrantOutcome } from './credit-store.ts';
+
+/** A grant that cannot be recorded as asked; the message names the field. */
+export class GrantRefused extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+export interface CreditDeps {
+  pool: pg.Pool;
+  currency: string;
+  now: () => DateTime;
+}
+
+export async function creditBalance(deps: CreditDeps, accountId: string): Promise<CreditBalance> {
+  const lots = await creditLots(deps.pool, [accountId], deps.now().toJSDate());
+  return { account_id: accountId, currency: deps.currency, credit: balanceOf(lots.get(accountId) ?? []) };
+}
+
+/** Records an operator's grant; the same id again changes nothing. Throws GrantRefused for an expiry not in the future. */
+export async function grant(deps: CreditDeps, accountId: string, request: CreditGrantRequest): Promise<GrantOutcome> {
+  const at = deps.now().toJSDate();
+  const expiresAt = request.expires_at === undefined ? null : new Date(request.expires_at);
+  if (expiresAt && expiresAt <= at) throw new GrantRefused('expires_at', `must be in the future, got ${request.expires_at}`);
+  return grantCredit(deps.pool, {
+    grantId: request.id,
+    accountId,
+    amount: request.amount,
+    currency: deps.currency,
+    reason: request.reason,
+    expiresAt,
+    at,
+  });
+}

@@ -1,0 +1,104 @@
+// `vault credit grant`: an operator's grant to an account's credit balance,
+// recorded once per id (a grant sent twice counts once), through the same
+// code as POST /v1/accounts/:account_id/credits.
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Duration } from 'luxon';
+import { DateTime } from 'luxon';
+import { CreditGrantRequest } from '@vault/contracts';
+import { createBilling } from '../billing/service.ts';
+import { GrantRefused } from '../billing/credits.ts';
+import { loadPriceBook } from '../billing/price-book-file.ts';
+import type { CommandContext } from './charge.ts';
+import { ensureInvoicingSchema } from './migrations.ts';
+import { CliUsageError } from './usage.ts';
+
+export interface CreditGrantArgs {
+  accountId: string;
+  request: CreditGrantRequest;
+}
+
+/**
+ * `--account ID --amount 10.00 --reason TEXT [--expires WHEN] [--id ID]`:
+ * WHEN is an ISO 8601 instant (2027-01-01T00:00:00Z) or a duration from now
+ * (P90D); without --id the grant gets a new random id. Throws CliUsageError
+ * naming the option.
+ */
+export function parseCreditGrantArgs(args: string[], now: DateTime = DateTime.utc()): CreditGrantArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        account: { type: 'string' },
+        amount: { type: 'string' },
+        reason: { type: 'string' },
+        expires: { type: 'string' },
+        id: { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw new CliUsageError(`credit grant: ${(err as Error).message}`);
+  }
+  for (const required of ['account', 'amount', 'reason'] as const) {
+    if (values[required] === undefined) throw new CliUsageError(`credit grant: --${required} is required`);
+  }
+  const account = values.account!;
+  if (account.length === 0 || account.length > 128) throw new CliUsageError('credit grant: --account must be 1 to 128 characters');
+  const parsed = CreditGrantRequest.safeParse({
+    id: values.id ?? `grant-${randomBytes(8).toString('hex')}`,
+    amount: values.amount,
+    reason: values.reason,
+    ...(values.expires === undefined ? {} : { expires_at: expiry(values.expires, now) }),
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const option = { id: 'id', amount: 'amount', reason: 'reason', expires_at: 'expires' }[String(issue.path[0])] ?? String(issue.path[0]);
+    throw new CliUsageError(`credit grant: --${option} ${issue.message}`);
+  }
+  return { accountId: account, request: parsed.data };
+}
+
+/** An ISO 8601 instant as given, or a duration (P90D) from now as an instant. */
+function expiry(given: string, now: DateTime): string {
+  if (/^P/i.test(given)) {
+    const duration = Duration.fromISO(given.toUpperCase());
+    if (!duration.isValid || now.plus(duration) <= now) {
+      throw new CliUsageError(`credit grant: --expires ${JSON.stringify(given)} is not a positive ISO 8601 duration (P90D)`);
+    }
+    return now.plus(duration).toUTC().toISO()!;
+  }
+  return given;
+}
+
+/** Records the grant and prints what it did; exit 1 when the id was used with other values or the expiry has passed. */
+export async function creditGrantCommand(args: string[], ctx: CommandContext): Promise<number> {
+  const { accountId, request } = parseCreditGrantArgs(args);
+  await ensureInvoicingSchema(ctx.pool);
+  const prices = loadPriceBook(ctx.settings.PRICE_BOOK);
+  const billing = createBilling({ pool: ctx.pool, prices, graceHours: ctx.settings.INVOICE_GRACE_HOURS, log: ctx.log });
+  let result;
+  try {
+    result = await billing.grantCredit(accountId, request);
+  } catch (err) {
+    if (!(err instanceof GrantRefused)) throw err;
+    ctx.out(`nothing granted: ${err.message}`);
+    return 1;
+  }
+  const g = result.grant;
+  if (result.outcome === 'conflict') {
+    ctx.out(
+      `nothing granted: credit ${g.id} was already granted to ${g.account_id} with another ${result.differs.join(', ')} (${g.amount} ${g.currency})`,
+    );
+    return 1;
+  }
+  const { credit, currency } = await billing.balance(accountId);
+  const expires = g.expires_at ? `expires ${g.expires_at}` : 'never expires';
+  ctx.out(
+    result.outcome === 'created'
+      ? `granted ${g.amount} ${g.currency} to ${g.account_id} (credit ${g.id}, ${expires}): ${g.reason}; balance now ${credit} ${currency}`
+      : `credit ${g.id} was already granted on ${g.granted_at} (${g.amount} ${g.currency} to ${g.account_id}); nothing changed; balance ${credit} ${currency}`,
+  );
+  return 0;
+}

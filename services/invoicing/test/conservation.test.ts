@@ -1,0 +1,203 @@
+// Issue 17: money is conserved. fast-check drives random months of usage
+// (small amounts, long and open intervals), late charges and late stops,
+// grants that may expire, and refunds through the real finalize, ledger and
+// refund code on the real PostgreSQL, and after every step checks, exactly,
+// the identity of docs/contracts/invoicing.md ("Credits") for the account:
+//   billed + balance + expired = asked + granted
+// with billed = Σ subtotal − Σ carried lines, asked = Σ total of invoices not
+// carried = received + refunded + owed; and that every finalized total is
+// ≥ 0 and is max(subtotal, 0) − credit_applied. Each run has its own account
+// and its own months, so runs never see each other's invoices.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Decimal } from 'decimal.js';
+import fc from 'fast-check';
+import { DateTime } from 'luxon';
+import { withTransaction } from '@vault/db';
+import type { TestDatabase } from '@vault/testkit';
+import { createBilling } from '../src/billing/service.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
+import { recordRefund } from '../src/charging/refunds.ts';
+import { markInvoicePaid } from '../src/charging/store.ts';
+import { billingDatabase, seedOwners, seedStop, seedUsage } from './seed.ts';
+
+const RUNS = Number(process.env.CONSERVATION_RUNS ?? 200);
+const MONTHS = 3;
+const RUNS_PER_DATABASE = 15;
+const HOUR = 3_600_000;
+const prices = loadPriceBook();
+
+const usageArb = fc.record({
+  product: fc.constantFrom('dyno:basic', 'dyno:standard-1x', 'addon:heroku-redis:mini', 'dyno:performance-m'),
+  startHour: fc.integer({ min: 0, max: 27 * 24 }),
+  // Mostly short (small amounts), sometimes longer than a month (capped lines).
+  hours: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 45 * 24 })),
+  open: fc.boolean(),
+  // When an open interval's stop is learned late: hours after its start.
+  lateStopHours: fc.option(fc.integer({ min: 1, max: 40 * 24 }), { nil: undefined }),
+});
+type UsagePlan = typeof usageArb extends fc.Arbitrary<infer T> ? T : never;
+const monthArb = fc.record({
+  usage: fc.array(usageArb, { maxLength: 3 }),
+  lateCharges: fc.array(usageArb, { maxLength: 1 }),
+  grants: fc.array(
+    fc.record({
+      cents: fc.integer({ min: 1, max: 4000 }),
+      expiresInHours: fc.option(fc.integer({ min: 1, max: 60 * 24 }), { nil: undefined }),
+    }),
+    { maxLength: 2 },
+  ),
+  refund: fc.option(fc.record({ pick: fc.nat(), whole: fc.boolean() }), { nil: undefined }),
+});
+const planArb = fc.array(monthArb, { minLength: MONTHS, maxLength: MONTHS });
+
+interface Figures {
+  [name: string]: string;
+}
+
+describe('money is conserved (fast-check over the real database)', () => {
+  let db: TestDatabase;
+  let run = 0;
+  before(async () => {
+    db = await billingDatabase();
+  });
+  after(() => db?.drop());
+
+  /** The identity's terms for one account, summed by PostgreSQL (exact numerics). */
+  async function figures(account: string, at: Date): Promise<Figures> {
+    const { rows } = await db.pool.query<Figures>(
+      `select
+         (select coalesce(sum(subtotal), 0) from invoicing.invoices where account_id = $1)::text as subtotals,
+         (select coalesce(sum(l.amount), 0) from invoicing.invoice_lines l join invoicing.invoices i on i.id = l.invoice_id
+           where i.account_id = $1 and l.kind = 'carried')::text as carried_lines,
+         (select coalesce(sum(total), 0) from invoicing.invoices where account_id = $1 and status = 'carried')::text as carried_totals,
+         (select coalesce(sum(total), 0) from invoicing.invoices where account_id = $1 and status <> 'carried')::text as asked,
+         (select coalesce(sum(total - amount_refunded), 0) from invoicing.invoices
+           where account_id = $1 and status in ('paid', 'refunded'))::text as received,
+         (select coalesce(sum(amount_refunded), 0) from invoicing.invoices where account_id = $1)::text as refunded,
+         (select coalesce(sum(total), 0) from invoicing.invoices where account_id = $1 and status in ('finalized', 'past_due'))::text as owed,
+         (select coalesce(sum(credit_applied), 0) from invoicing.invoices where account_id = $1)::text as credit_applied,
+         (select coalesce(sum(greatest(-subtotal, 0)), 0) from invoicing.invoices where account_id = $1)::text as negative_subtotals,
+         (select coalesce(sum(amount), 0) from invoicing.credit_entries where account_id = $1 and kind = 'grant')::text as granted,
+         (select coalesce(sum(amount), 0) from invoicing.credit_entries where account_id = $1 and kind = 'invoice_remainder')::text as remainders,
+         (select coalesce(sum(-amount), 0) from invoicing.credit_entries where account_id = $1 and kind = 'applied')::text as applied,
+         (select coalesce(sum(-amount), 0) from invoicing.credit_entries where account_id = $1 and kind = 'expired')::text
+           || ' ' || (select coalesce(sum(remaining), 0) from invoicing.credit_lots where account_id = $1 and expires_at <= $2)::text as expired,
+         (select count(*) from invoicing.invoices where account_id = $1 and (total < 0 or total <> greatest(subtotal, 0) - credit_applied
+           or amount_refunded > total))::text as bad_invoices,
+         (select count(*) from invoicing.credit_lots where account_id = $1 and remaining < 0)::text as overdrawn_lots`,
+      [account, at],
+    );
+    return rows[0]!;
+  }
+
+  async function checkIdentity(account: string, at: DateTime, billing: ReturnType<typeof createBilling>, step: string): Promise<void> {
+    const f = await figures(account, at.toJSDate());
+    const d = (s: string) => new Decimal(s);
+    const [expiredRecorded, expiredPending] = f.expired!.split(' ').map(d) as [Decimal, Decimal];
+    const expired = expiredRecorded.plus(expiredPending);
+    const balance = d((await billing.balance(account)).credit);
+    const billed = d(f.subtotals!).minus(f.carried_lines!);
+    const ctx = `${step}: ${JSON.stringify({ ...f, balance: balance.toFixed(2) })}`;
+    assert.equal(f.bad_invoices, '0', `every total ≥ 0, = max(subtotal, 0) − credit_applied, refunds ≤ total; ${ctx}`);
+    assert.equal(f.overdrawn_lots, '0', `no lot is drawn below zero; ${ctx}`);
+    assert.ok(d(f.carried_lines!).equals(f.carried_totals!), `each carried total appears once as a carried line; ${ctx}`);
+    assert.ok(d(f.asked!).equals(d(f.received!).plus(f.refunded!).plus(f.owed!)), `asked = received + refunded + owed; ${ctx}`);
+    assert.ok(
+      billed.plus(balance).plus(expired).equals(d(f.asked!).plus(f.granted!)),
+      `billed + balance + expired = asked + granted; ${ctx}`,
+    );
+    assert.ok(d(f.credit_applied!).equals(f.applied!), `the invoices' credit_applied is the ledger's applied entries; ${ctx}`);
+    assert.ok(d(f.negative_subtotals!).equals(f.remainders!), `a negative subtotal is a remainder in the ledger; ${ctx}`);
+    assert.ok(balance.gte(0), ctx);
+  }
+
+  test(`over ${RUNS} random runs of ${MONTHS} months, billed + balance + expired = asked + granted after every step, and no finalized total is negative`, async () => {
+    await fc.assert(
+      fc.asyncProperty(planArb, async (plan) => {
+        run += 1;
+        // A fresh database every RUNS_PER_DATABASE runs: finalize looks for late usage among
+        // everything learned lately, which in a test minutes long is every run's usage.
+        if (run % RUNS_PER_DATABASE === 0) {
+          await db.drop();
+          db = await billingDatabase();
+        }
+        const account = `cons-${run}`;
+        const app = `cons-app-${run}`;
+        // Months of their own: run n starts in 2001 + 4n months.
+        const first = DateTime.utc(2001, 1, 1).plus({ months: (MONTHS + 1) * run });
+        const month = (m: number) => first.plus({ months: m });
+        let clock = first;
+        const billing = createBilling({ pool: db.pool, prices, graceHours: 72, now: () => clock });
+        await seedOwners(db.pool, [{ app, account, from: first.toISO()! }]);
+        const open: { key: string; from: number; lateStopHours?: number }[] = [];
+        let key = 0;
+        const seed = async (m: number, u: readonly UsagePlan[]) => {
+          for (const x of u) {
+            key += 1;
+            const from = month(m).toMillis() + x.startHour * HOUR;
+            const product = x.product;
+            const kind = product.startsWith('dyno:') ? ('dyno' as const) : ('addon' as const);
+            const span = { app, kind, key: `k${key}`, product, from: new Date(from).toISOString() };
+            if (x.open) {
+              await seedUsage(db.pool, [span]);
+              open.push({ key: `k${key}`, from, lateStopHours: x.lateStopHours });
+            } else {
+              await seedUsage(db.pool, [{ ...span, to: new Date(from + x.hours * HOUR).toISOString() }]);
+            }
+          }
+        };
+        for (let m = 0; m < MONTHS; m++) await seed(m, plan[m]!.usage);
+
+        for (let s = 1; s <= MONTHS + 1; s++) {
+          clock = month(s).plus({ days: 4 });
+          await billing.finalize(month(s - 1).toFormat('yyyy-MM'));
+          await checkIdentity(account, clock, billing, `run ${run} after finalizing month ${s - 1}`);
+          const step = plan[s - 1];
+          if (!step || s === MONTHS + 1) continue;
+          // Late news of finalized months: a charge in the month just finalized, and stops of open intervals.
+          await seed(s - 1, step.lateCharges);
+          for (const o of open.filter((x) => x.lateStopHours !== undefined)) {
+            await seedStop(db.pool, app, o.key, new Date(o.from + o.lateStopHours! * HOUR).toISOString());
+          }
+          open.splice(0, open.length, ...open.filter((x) => x.lateStopHours === undefined));
+          for (const [i, g] of step.grants.entries()) {
+            const expires = g.expiresInHours === undefined ? {} : { expires_at: clock.plus({ hours: g.expiresInHours }).toISO()! };
+            const amount = new Decimal(g.cents).div(100).toFixed(2);
+            const granted = await billing.grantCredit(account, { id: `g-${run}-${s}-${i}`, amount, reason: 'property', ...expires });
+            assert.equal(granted.outcome, 'created');
+          }
+          if (step.refund) await refundOne(account, step.refund);
+          await checkIdentity(account, clock, billing, `run ${run} after the late news, grants and refund of step ${s}`);
+        }
+        // What still runs stops after the run's last finalized month, so later runs' months never bill it.
+        for (const o of open) await seedStop(db.pool, app, o.key, month(MONTHS + 1).toISO()!);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  /** Pays one of the account's chargeable invoices (as the charger records it), then refunds it as a webhook would. */
+  async function refundOne(account: string, r: { pick: number; whole: boolean }): Promise<void> {
+    const { rows } = await db.pool.query<{ id: string; total: string }>(
+      `select id, total::text from invoicing.invoices where account_id = $1 and status = 'finalized' and total >= 0.50 order by number`,
+      [account],
+    );
+    const invoice = rows[r.pick % Math.max(rows.length, 1)];
+    if (!invoice) return;
+    const cents = new Decimal(invoice.total).times(100).toNumber();
+    const refunded = r.whole ? cents : Math.max(1, Math.floor(cents / 3));
+    await withTransaction(db.pool, async (client) => {
+      await markInvoicePaid(client, invoice.id);
+    });
+    const charge = {
+      id: `ch_${invoice.id}`,
+      object: 'charge' as const,
+      payment_intent: `pi_${invoice.id}`,
+      amount_refunded: refunded,
+      currency: 'usd',
+    };
+    const outcome = await withTransaction(db.pool, (client) => recordRefund(client, invoice.id, charge));
+    assert.equal(outcome.outcome, r.whole ? 'refunded' : 'partly_refunded');
+  }
+});

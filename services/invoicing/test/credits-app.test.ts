@@ -1,0 +1,140 @@
+// Issue 17's "done when", through the real apps: the invoicing process over
+// HTTP and the `vault` command, on the real PostgreSQL, with usage written
+// where metering publishes it. The months are the real clock's: three months
+// ago, two months ago, and this one.
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { Decimal } from 'decimal.js';
+import { DateTime } from 'luxon';
+import { migrate } from '@vault/db';
+import { freePort, freshDatabase, startService, vault, type RunningService, type TestDatabase } from '@vault/testkit';
+import { seedOwners, seedStop, seedUsage } from './seed.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const ADMIN = 'admin-token-credits-app-0123456789abcdef';
+const month = (back: number) => DateTime.utc().startOf('month').minus({ months: back });
+const [M0, M1, NOW] = [month(3), month(2), month(0)];
+const iso = (t: DateTime) => t.toISO()!;
+
+describe('credits through the invoicing process and the vault command', () => {
+  let db: TestDatabase;
+  let app: RunningService;
+  const call = async (path: string, init: { method?: string; body?: object } = {}) => {
+    const res = await fetch(`${app.url}${path}`, {
+      method: init.method ?? 'GET',
+      headers: { authorization: `Bearer ${ADMIN}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
+      ...(init.body ? { body: JSON.stringify(init.body) } : {}),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> & { invoices?: Record<string, string>[] } };
+  };
+  // The CLI finalizes with the ordinary grace period; the app's own schedule never does (its grace is years).
+  const cli = (args: string[]) => vault(args, { DATABASE_URL: db.url, ADMIN_TOKEN: ADMIN, INVOICE_GRACE_HOURS: '72' });
+  const balance = async () => (await call('/v1/accounts/acct-app/balance')).body.credit as string;
+  const invoice = async (period: DateTime) =>
+    (await call('/v1/accounts/acct-app/invoices')).body.invoices!.find((i) => i.period === period.toFormat('yyyy-MM'))!;
+
+  before(async () => {
+    db = await freshDatabase('credits_app');
+    for (const [schema, dir] of [
+      ['metering', 'metering'],
+      ['cc_forms', 'cc-forms'],
+      ['invoicing', 'invoicing'],
+      ['gateway_sandbox', 'gateway-sandbox'],
+    ] as const) {
+      await migrate(db.pool, schema, `${root}services/${dir}/migrations`);
+    }
+    await seedOwners(db.pool, [{ app: 'app-credit', account: 'acct-app', from: iso(M0) }]);
+    await seedUsage(db.pool, [
+      // Runs with no stop yet: M0's invoice bills it to the month's end.
+      { app: 'app-credit', kind: 'dyno', key: 'web.1', product: 'dyno:standard-1x', from: iso(M0) },
+      { app: 'app-credit', kind: 'dyno', key: 'worker.1', product: 'dyno:basic', from: iso(M1), to: iso(M1.plus({ days: 10 })) },
+      { app: 'app-credit', kind: 'dyno', key: 'web.2', product: 'dyno:performance-m', from: iso(NOW) },
+    ]);
+    const port = await freePort();
+    app = await startService('invoicing', {
+      DATABASE_URL: db.url,
+      INVOICING_PORT: String(port),
+      HOST: '127.0.0.1',
+      ADMIN_TOKEN: ADMIN,
+      KAFKA_BROKERS: '',
+      GATEWAY_WEBHOOK_SECRET: 'whsec_credits_app',
+      INVOICE_GRACE_HOURS: '100000',
+      INVOICE_FINALIZE_EVERY_SECONDS: '3600',
+      CHARGE_EVERY_SECONDS: '3600',
+    });
+  });
+  after(async () => {
+    await app?.kill('SIGTERM');
+    await db?.drop();
+  });
+
+  test('a late credit larger than the next month leaves a 0.00 invoice and the rest in the balance', async () => {
+    const first = await cli(['finalize', '--period', M0.toFormat('yyyy-MM')]);
+    assert.equal(first.status, 0, first.stderr + first.stdout);
+    assert.equal((await invoice(M0)).total, '25.00');
+    // web.1 stopped a day after it started: M0 charged 25.00 for one day's use.
+    await seedStop(db.pool, 'app-credit', 'web.1', iso(M0.plus({ days: 1 })));
+    const second = await cli(['finalize', '--period', M1.toFormat('yyyy-MM')]);
+    assert.equal(second.status, 0, second.stderr + second.stdout);
+    const next = await invoice(M1);
+    const days = (m: DateTime) => m.daysInMonth!;
+    const credit = new Decimal(25).minus(new Decimal(25).div(days(M0)).toDecimalPlaces(2, Decimal.ROUND_HALF_UP));
+    const worker = new Decimal(7).times(10).div(days(M1)).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
+    const subtotal = worker.minus(credit);
+    assert.ok(subtotal.isNegative());
+    assert.deepEqual([next.subtotal, next.credit_applied, next.total], [subtotal.toFixed(2), '0.00', '0.00']);
+    assert.equal(await balance(), subtotal.neg().toFixed(2));
+  });
+
+  test('a grant sent twice counts once, over HTTP and by vault credit grant', async () => {
+    const before = new Decimal(await balance());
+    const body = { id: 'promo-2026', amount: '10.00', reason: 'launch promotion' };
+    assert.equal((await call('/v1/accounts/acct-app/credits', { method: 'POST', body })).status, 201);
+    assert.equal((await call('/v1/accounts/acct-app/credits', { method: 'POST', body })).status, 200);
+    assert.equal(await balance(), before.plus(10).toFixed(2));
+
+    const grant = [
+      'credit',
+      'grant',
+      '--account',
+      'acct-app',
+      '--amount',
+      '2.50',
+      '--reason',
+      'goodwill',
+      '--id',
+      'cli-1',
+      '--expires',
+      // An instant, not a duration: a duration is counted from each run's now, so a replay would differ.
+      iso(NOW.plus({ months: 6 })),
+    ];
+    const once = await cli(grant);
+    assert.equal(once.status, 0, once.stderr + once.stdout);
+    assert.match(once.stdout, /^granted 2\.50 USD to acct-app \(credit cli-1, expires \d{4}-.*\): goodwill; balance now \d+\.\d\d USD\n$/);
+    const twice = await cli(grant);
+    assert.equal(twice.status, 0, twice.stderr + twice.stdout);
+    assert.match(twice.stdout, /^credit cli-1 was already granted on .*; nothing changed/);
+    assert.equal(await balance(), before.plus(12.5).toFixed(2));
+    const clash = await cli([...grant.slice(0, 5), '3.00', ...grant.slice(6)]);
+    assert.equal(clash.status, 1);
+    assert.match(clash.stdout, /nothing granted: credit cli-1 was already granted to acct-app with another amount/);
+    const bad = await cli(['credit', 'grant', '--account', 'acct-app', '--amount', '2.5', '--reason', 'x']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--amount must be a decimal string with two decimals/);
+    const help = await cli(['credit', 'grant', '--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^usage: vault credit grant --account ID --amount 10\.00 --reason TEXT/);
+  });
+
+  test("this month's draft uses the balance; the balance itself is used only when the month is finalized", async () => {
+    const credit = await balance();
+    const draft = (await call('/v1/accounts/acct-app/usage')).body as Record<string, string>;
+    assert.equal(draft.status, 'draft');
+    const expected = Decimal.min(credit, Decimal.max(draft.subtotal!, 0));
+    assert.ok(new Decimal(draft.subtotal!).gt(0), 'web.2 has run since the month began');
+    assert.equal(draft.credit_applied, expected.toFixed(2));
+    assert.equal(draft.total, new Decimal(draft.subtotal!).minus(expected).toFixed(2));
+    assert.equal(await balance(), credit, 'a draft takes nothing');
+  });
+});

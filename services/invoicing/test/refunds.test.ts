@@ -1,0 +1,144 @@
+// Issue 17: a refund made through the gateway is recorded on its invoice.
+// `charge.refunded` (the sandbox and Stripe send it, with the charge's
+// cumulative amount_refunded) signed as the gateway signs it, on the real
+// PostgreSQL: amount_refunded, `refunded` when whole, never lowered, never
+// undone by a late payment_intent.succeeded.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { gatewayClient } from '@vault/gateway';
+import { createHttpApp, memoryLogger } from '@vault/runtime';
+import type { TestDatabase } from '@vault/testkit';
+import { invoicingRoutes } from '../src/app.ts';
+import { createBilling } from '../src/billing/service.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
+import { chargingDatabase, insertInvoice, statusOf } from './charging-fixture.ts';
+
+const ADMIN = 'admin-token-for-refund-tests-0123456789';
+const SECRET = 'whsec_refund_tests';
+const stripe = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' });
+
+const event = (id: string, type: string, object: object) => ({
+  id,
+  object: 'event',
+  type,
+  created: Math.floor(Date.now() / 1000),
+  livemode: false,
+  data: { object },
+});
+const refunded = (id: string, paymentIntent: string | null, amountRefunded: number, currency = 'usd') =>
+  event(id, 'charge.refunded', {
+    id: `ch_${paymentIntent}`,
+    object: 'charge',
+    payment_intent: paymentIntent,
+    amount: 5000,
+    amount_refunded: amountRefunded,
+    refunded: false,
+    currency,
+  });
+
+describe('refunds reported by the gateway (charge.refunded)', () => {
+  let db: TestDatabase;
+  let http: FastifyInstance;
+  const log = memoryLogger();
+  const deliver = (e: object) => {
+    const payload = JSON.stringify(e);
+    return http.inject({
+      method: 'POST',
+      url: '/v1/gateway/webhooks',
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }),
+      },
+      payload,
+    });
+  };
+  const invoice = async (id: string) =>
+    (await http.inject({ method: 'GET', url: `/v1/invoices/${id}`, headers: { authorization: `Bearer ${ADMIN}` } })).json();
+
+  /** An invoice charging paid through its PaymentIntent `pi_<id>`. */
+  async function paidInvoice(id: string, total: string, status = 'paid') {
+    await insertInvoice(db.pool, { id, account: `acct-${id}`, total, status });
+    await db.pool.query(`insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts) values ($1, $2, $3, 1)`, [
+      id,
+      `pi_${id}`,
+      status === 'paid' ? 'paid' : 'past_due',
+    ]);
+  }
+
+  before(async () => {
+    db = await chargingDatabase();
+    const prices = loadPriceBook();
+    const billing = createBilling({ pool: db.pool, prices, graceHours: 72 });
+    http = createHttpApp(log);
+    invoicingRoutes(http, {
+      pool: db.pool,
+      billing,
+      prices,
+      adminToken: ADMIN,
+      log,
+      webhooks: { verifier: stripe.webhooks, secret: SECRET },
+    });
+    await http.ready();
+  });
+  after(async () => {
+    await http?.close();
+    await db?.drop();
+  });
+
+  test('a partial refund is recorded (still paid), the rest makes it refunded; an older or repeated delivery changes nothing', async () => {
+    await paidInvoice('rf-1', '50.00');
+    const partial = await deliver(refunded('evt_rf_1', 'pi_rf-1', 1250));
+    assert.equal(partial.statusCode, 200, partial.body);
+    assert.deepEqual([(await invoice('rf-1')).status, (await invoice('rf-1')).amount_refunded], ['paid', '12.50']);
+    assert.ok(
+      log.lines.some((l) =>
+        /event=webhook\.received event_id=evt_rf_1 type=charge\.refunded outcome=partly_refunded invoice_id=rf-1/.test(l),
+      ),
+    );
+
+    assert.equal((await deliver(refunded('evt_rf_2', 'pi_rf-1', 5000))).statusCode, 200);
+    const whole = await invoice('rf-1');
+    assert.deepEqual([whole.status, whole.amount_refunded, whole.total], ['refunded', '50.00', '50.00']);
+
+    assert.deepEqual((await deliver(refunded('evt_rf_2', 'pi_rf-1', 5000))).json(), { received: true, duplicate: true });
+    // The first refund's event, delivered again under a new id (out of order): the cumulative amount never goes down.
+    assert.equal((await deliver(refunded('evt_rf_1b', 'pi_rf-1', 1250))).statusCode, 200);
+    assert.deepEqual([(await invoice('rf-1')).status, (await invoice('rf-1')).amount_refunded], ['refunded', '50.00']);
+  });
+
+  test('a late payment_intent.succeeded never moves a refunded invoice back to paid', async () => {
+    const succeeded = event('evt_rf_paid_late', 'payment_intent.succeeded', {
+      id: 'pi_rf-1',
+      object: 'payment_intent',
+      status: 'succeeded',
+      amount: 5000,
+      amount_received: 5000,
+      currency: 'usd',
+      metadata: { invoice_id: 'rf-1' },
+    });
+    assert.equal((await deliver(succeeded)).statusCode, 200);
+    assert.equal(await statusOf(db.pool, 'rf-1'), 'refunded');
+  });
+
+  test('a refund of no invoice of ours, of an unpaid invoice, in another currency or above the total is answered 200 and changes nothing', async () => {
+    await paidInvoice('rf-unpaid', '20.00', 'past_due');
+    await paidInvoice('rf-3', '20.00');
+    for (const [id, e] of [
+      ['evt_rf_unknown', refunded('evt_rf_unknown', 'pi_nobody', 100)],
+      ['evt_rf_none', refunded('evt_rf_none', null, 100)],
+      ['evt_rf_unpaid', refunded('evt_rf_unpaid', 'pi_rf-unpaid', 100)],
+      ['evt_rf_eur', refunded('evt_rf_eur', 'pi_rf-3', 100, 'eur')],
+      ['evt_rf_more', refunded('evt_rf_more', 'pi_rf-3', 2001)],
+    ] as const) {
+      const res = await deliver(e);
+      assert.equal(res.statusCode, 200, `${id}: ${res.body}`);
+      assert.ok(
+        log.lines.some((l) => l.includes(`event_id=${id}`) && l.includes('outcome=stray')),
+        `${id} is logged as stray`,
+      );
+    }
+    assert.deepEqual([(await invoice('rf-unpaid')).status, (await invoice('rf-unpaid')).amount_refunded], ['past_due', '0.00']);
+    assert.deepEqual([(await invoice('rf-3')).status, (await invoice('rf-3')).amount_refunded], ['paid', '0.00']);
+  });
+});
