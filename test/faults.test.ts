@@ -29,6 +29,7 @@ import {
 } from '@vault/testkit';
 import { applyMessages } from '../services/metering/src/consumer/apply-messages.ts';
 import { readCounters } from '../services/metering/src/reports/store.ts';
+import { assertConservation, countBy, heldPerPartition, sourcesOnTopic } from '../services/metering/test/conservation.ts';
 import { batches, batchesBefore, faultEvents, type EventSet } from './faults/events.ts';
 import { startGatewayProxy, type GatewayProxy } from './faults/gateway-proxy.ts';
 import { ownKafka, ownPostgres, type OwnKafka, type OwnPostgres } from './faults/infra.ts';
@@ -39,6 +40,8 @@ import { startPublisher, type Publisher } from './faults/publisher.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOME = join(process.env.TEST_HOME ?? join(ROOT, '.vault', 'test'), 'faults');
 const METERING_MIGRATIONS = fileURLToPath(new URL('../services/metering/migrations', import.meta.url));
+/** Metering's default BILLING_EVENTS_TOPIC, which the apps here use. */
+const TOPIC = 'platform.billing-events.v1';
 const ADMIN = 'admin-token-faults-0123456789abcdef';
 /** No app process may go above this, at any sample. */
 const APP_RSS_LIMIT = 400 * 1024 * 1024;
@@ -185,6 +188,7 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
         topic: 'baseline',
         partition: 0,
         highWatermark: String(set.events.length),
+        log: 'baseline-log',
         messages: chunk.map((e, j) => ({
           topic: 'baseline',
           partition: 0,
@@ -206,7 +210,12 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
   async function putCard(account: string, number: string): Promise<void> {
     const customer = await sdk.customers.create({ metadata: { account_id: account } }, { idempotencyKey: `customer:${account}` });
     await db.pool.query('insert into cc_forms.customers (account_id, customer_id) values ($1, $2)', [account, customer.id]);
-    const pm = await sdk.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
+    // With the publishable key, as the card iframe sends a number (the sandbox, like Stripe, refuses the secret key's).
+    const browser = gatewayClient({
+      url: new URL(`http://127.0.0.1:${ports['gateway-sandbox']}`),
+      secretKey: (await sandboxKeys(db.pool)).publishableKey,
+    });
+    const pm = await browser.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
     await sdk.paymentMethods.attach(pm.id, { customer: customer.id });
     await db.pool.query(
       `insert into cc_forms.cards (account_id, customer_id, payment_method_id, setup_intent_id, brand, last4, exp_month, exp_year)
@@ -466,6 +475,19 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
     assert.equal(got.usage.length, want.usage.length);
     assert.deepEqual(got, want, 'usage and ownership equal the run with no faults');
     assert.deepEqual(got.unreliable, []);
+
+    // Conservation: per partition, read = applied + duplicate + rejected = the messages it holds; per
+    // source, the same sum = the messages on the topic for it (re-sends and retried posts included),
+    // each of its events applied once.
+    const brokers = kafka.brokers.split(',');
+    const [held, onTopic] = await Promise.all([heldPerPartition(brokers, TOPIC), sourcesOnTopic(brokers, TOPIC)]);
+    const conserved = await assertConservation(db.pool, TOPIC, { held, sources: onTopic });
+    assert.deepEqual(
+      new Map(conserved.sources.map((s) => [s.source, s.applied])),
+      countBy(set.events, (e) => e.source),
+      'per source, each of its events applied once',
+    );
+    t.diagnostic(`metering per partition ${JSON.stringify(conserved.partitions)}; per source ${JSON.stringify(conserved.sources)}`);
   });
 
   test('the invoices equal those of the run with no faults: per account and month, the total and every line', async () => {

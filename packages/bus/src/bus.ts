@@ -19,6 +19,12 @@ export interface IncomingMessage {
   value: Buffer;
   /** When the message reached the bus, epoch milliseconds. */
   timestamp: number;
+  /**
+   * Kafka's record headers (names as sent, values as UTF-8 text; the first of
+   * a repeated name): a CloudEvents binary-mode message's `ce_` attributes.
+   * The embedded bus carries none.
+   */
+  headers?: Record<string, string>;
 }
 
 export interface Batch {
@@ -28,6 +34,34 @@ export interface Batch {
   messages: IncomingMessage[];
   /** Highest offset in the partition + 1 when the batch was fetched, for lag. */
   highWatermark: string;
+  /** The identity of the log it was read from (`LogIdentity.id`): offsets compare only within one log. */
+  log: string;
+}
+
+/**
+ * Which log a topic's offsets belong to. An offset means something only in the
+ * log it was read from: a topic deleted and created again, another cluster or
+ * the other adapter start again at 0 with other messages.
+ */
+export interface LogIdentity {
+  /**
+   * Kafka: `kafka:<cluster id>/<topic>/<topic id>` (the topic id as the broker
+   * reports it, `-` when it reports none); embedded: `embedded:<bus id>/<topic>/<incarnation>`.
+   */
+  id: string;
+  partitions: number;
+}
+
+/** A partition's bounds: its first message still held (`start`) and its next offset (`end`). */
+export interface PartitionBounds {
+  partition: number;
+  start: string;
+  end: string;
+}
+
+/** What `eachBatch` may answer instead of taking a batch: read the partition again from `readFrom`. */
+export interface ReadFrom {
+  readFrom: string;
 }
 
 export interface ConsumeOptions {
@@ -36,9 +70,12 @@ export interface ConsumeOptions {
   /**
    * One partition's messages at a time. When it resolves the batch is committed
    * (unless `autoCommit` is false); when it throws, nothing is committed and the
-   * batch comes again.
+   * batch comes again. Answering `{ readFrom }` commits nothing and has the
+   * partition read again from that offset (when the log no longer holds it:
+   * from its start).
    */
-  eachBatch(batch: Batch): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that takes every batch returns nothing
+  eachBatch(batch: Batch): Promise<void | ReadFrom>;
   autoCommit?: boolean;
   /** Upper bound on messages per batch (memory is bounded by it). */
   maxBatchSize?: number;
@@ -73,5 +110,9 @@ export interface Bus {
   consume(options: ConsumeOptions): Promise<Consumer>;
   /** Messages published but not yet committed by the group, over all partitions. */
   lag(topic: string, groupId: string): Promise<number>;
+  /** The identity of the topic's log now, and its partition count. */
+  describeLog(topic: string): Promise<LogIdentity>;
+  /** Each partition's bounds now, in partition order. */
+  bounds(topic: string): Promise<PartitionBounds[]>;
   close(): Promise<void>;
 }

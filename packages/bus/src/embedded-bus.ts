@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate, withTransaction, type TransactionLog } from '@vault/db';
 import type { Bus, ConsumeOptions, Consumer, OutgoingMessage } from './bus.ts';
-import { BUS_CHANNEL, EmbeddedConsumer } from './embedded-consumer.ts';
+import { BUS_CHANNEL, EMBEDDED_LOG_ID, EmbeddedConsumer } from './embedded-consumer.ts';
 import { partitionFor } from './partitioner.ts';
 
 export const BUS_SCHEMA = 'bus';
@@ -80,6 +80,22 @@ export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Bus> 
         [topic, groupId],
       );
       return Number(rows[0]?.lag ?? 0);
+    },
+    async describeLog(topic) {
+      const { rows } = await opts.pool.query<{ id: string; partitions: number }>(
+        `select ${EMBEDDED_LOG_ID} as id, t.partitions from bus.topics t where t.topic = $1`,
+        [topic],
+      );
+      if (!rows[0]) throw new Error(`topic ${topic} does not exist on the embedded bus`);
+      return rows[0];
+    },
+    async bounds(topic) {
+      // Nothing is deleted from the embedded log: every partition starts at 0.
+      const { rows } = await opts.pool.query<{ partition: number; end: string }>(
+        `select partition, next_offset::text as end from bus.partitions where topic = $1 order by partition`,
+        [topic],
+      );
+      return rows.map((r) => ({ partition: r.partition, start: '0', end: r.end }));
     },
     async close() {
       await Promise.all([...consumers].map((c) => c.stop()));

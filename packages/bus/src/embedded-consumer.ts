@@ -8,6 +8,9 @@ const REBALANCE_EVERY_MS = 300;
 const IDLE_POLL_MS = 500;
 const RETRY_MS = 500;
 
+/** The identity of topic `t`'s log (`LogIdentity.id`), as SQL over `bus.topics t`. */
+export const EMBEDDED_LOG_ID = `'embedded:' || (select id from bus.identity) || '/' || t.topic || '/' || t.incarnation`;
+
 /** An error of the handler's (`eachBatch`): always retried, whatever it is. */
 class HandlerError extends Error {
   constructor(cause: unknown) {
@@ -171,9 +174,13 @@ export class EmbeddedConsumer implements Consumer {
         this.lockKey(partition),
       ]);
       if (!locked[0]?.ok) continue; // the previous owner is finishing its batch
+      // An offset past the partition's end was committed in another log (a
+      // topic created again): read this one from its start, as Kafka does.
       const { rows: committed } = await client.query<{ next_offset: string }>(
-        `select next_offset::text from bus.group_offsets
-          where group_id = $1 and topic = $2 and partition = $3`,
+        `select case when o.next_offset <= p.next_offset then o.next_offset else 0 end::text as next_offset
+           from bus.partitions p
+           left join bus.group_offsets o on o.group_id = $1 and o.topic = p.topic and o.partition = p.partition
+          where p.topic = $2 and p.partition = $3`,
         [this.o.options.groupId, this.o.options.topic, partition],
       );
       this.owned.set(partition, BigInt(committed[0]?.next_offset ?? '0'));
@@ -187,9 +194,10 @@ export class EmbeddedConsumer implements Consumer {
     let worked = false;
     for (const [partition, position] of [...this.owned]) {
       if (!this.running) break;
-      const { rows } = await client.query<{ offset: string; key: string; value: Buffer; ts: string; high: string }>(
+      const { rows } = await client.query<{ offset: string; key: string; value: Buffer; ts: string; high: string; log: string }>(
         `select m."offset"::text as offset, m.key, m.value,
-                (extract(epoch from m.published_at) * 1000)::bigint::text as ts, p.next_offset::text as high
+                (extract(epoch from m.published_at) * 1000)::bigint::text as ts, p.next_offset::text as high,
+                (select ${EMBEDDED_LOG_ID} from bus.topics t where t.topic = $1) as log
            from bus.messages m
            join bus.partitions p on p.topic = m.topic and p.partition = m.partition
           where m.topic = $1 and m.partition = $2 and m."offset" >= $3
@@ -206,11 +214,18 @@ export class EmbeddedConsumer implements Consumer {
         value: r.value,
         timestamp: Number(r.ts),
       }));
-      const batch: Batch = { topic, partition, messages, highWatermark: rows[0]!.high };
+      const batch: Batch = { topic, partition, messages, highWatermark: rows[0]!.high, log: rows[0]!.log };
+      let answer;
       try {
-        await this.o.options.eachBatch(batch);
+        answer = await this.o.options.eachBatch(batch);
       } catch (err) {
         throw new HandlerError(err);
+      }
+      if (answer) {
+        // Past the end: from the start, as for a committed offset (see rebalance).
+        const from = BigInt(answer.readFrom);
+        this.owned.set(partition, from <= BigInt(rows[0]!.high) ? from : 0n);
+        continue;
       }
       const next = (BigInt(rows[rows.length - 1]!.offset) + 1n).toString();
       if (autoCommit) await this.commit(partition, next);

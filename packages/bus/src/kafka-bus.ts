@@ -1,7 +1,8 @@
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
-import type { Bus, ConsumeOptions, Consumer } from './bus.ts';
+import type { Bus, ConsumeOptions, Consumer, LogIdentity } from './bus.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
+import { readTopicId } from './kafka-topic-id.ts';
 
 /** How long a broker has to accept a TCP connection, then Kafka to accept our clients. */
 const PROBE_TIMEOUT_MS = 3_000;
@@ -37,6 +38,17 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
   await connectWithin([admin, producer], opts.brokers);
   const consumers = new Set<Consumer>();
 
+  async function describeLog(topic: string): Promise<LogIdentity> {
+    const [{ clusterId }, metadata, topicId] = await Promise.all([
+      admin.describeCluster(),
+      admin.fetchTopicMetadata({ topics: [topic] }),
+      firstAnswer(opts.brokers, (broker) => readTopicId(broker, topic, opts.clientId)),
+    ]);
+    const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+    if (partitions === 0) throw new Error(`topic ${topic} has no partitions on Kafka`);
+    return { id: `kafka:${clusterId}/${topic}/${topicId ?? '-'}`, partitions };
+  }
+
   return {
     kind: 'kafka',
     async ensureTopic(topic, partitions) {
@@ -56,7 +68,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       });
     },
     async consume(options: ConsumeOptions) {
-      const consumer = new KafkaConsumer(kafka, options, opts.log);
+      const consumer = new KafkaConsumer(kafka, options, async () => (await describeLog(options.topic)).id, opts.log);
       consumers.add(consumer);
       await consumer.start();
       return consumer;
@@ -71,6 +83,11 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       let lag = 0n;
       for (const p of high) lag += BigInt(p.high) - (done.get(p.partition) ?? BigInt(p.low));
       return Number(lag);
+    },
+    describeLog,
+    async bounds(topic) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.map((o) => ({ partition: o.partition, start: o.low, end: o.high })).sort((a, b) => a.partition - b.partition);
     },
     async close() {
       await Promise.all([...consumers].map((c) => c.stop()));
@@ -94,4 +111,17 @@ async function connectWithin(clients: (Admin | Producer)[], brokers: string[]): 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The first broker's answer that is not an error; the last error when none answers. */
+async function firstAnswer<T>(brokers: string[], ask: (broker: string) => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (const broker of brokers) {
+    try {
+      return await ask(broker);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
 }

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { eventually, uniqueName } from '@vault/testkit';
-import type { Bus, Consumer, IncomingMessage } from '../src/index.ts';
+import type { Batch, Bus, Consumer, IncomingMessage, ReadFrom } from '../src/index.ts';
 
 export interface BusUnderTest {
   bus: Bus;
@@ -184,5 +184,74 @@ export function busConformance(name: string, open: () => Promise<BusUnderTest>):
       );
       assert.equal(second.received[0]?.offset, '5');
     });
+
+    test('names the log of a topic and of each batch, and gives each partition its bounds', LONG, async () => {
+      const [t, other] = [await topic(3), await topic(3)];
+      const log = await sut.bus.describeLog(t);
+      assert.equal(log.partitions, 3);
+      assert.notEqual(log.id, (await sut.bus.describeLog(other)).id, 'another topic is another log');
+      assert.equal((await sut.bus.describeLog(t)).id, log.id, 'the same log keeps its identity');
+      await sut.bus.publish(
+        t,
+        Array.from({ length: 12 }, (_, i) => ({ key: `k-${i}`, value: `v-${i}` })),
+      );
+      const bounds = await sut.bus.bounds(t);
+      assert.deepEqual(
+        bounds.map((b) => [b.partition, b.start]),
+        [
+          [0, '0'],
+          [1, '0'],
+          [2, '0'],
+        ],
+      );
+      assert.equal(
+        bounds.reduce((n, b) => n + Number(b.end), 0),
+        12,
+      );
+      const logs = new Set<string>();
+      let got = 0;
+      await consume(t, uniqueName('g'), async (b) => {
+        logs.add((b as Batch).log);
+        got += b.messages.length;
+      });
+      await eventually('the 12 messages', () => got >= 12);
+      assert.deepEqual([...logs], [log.id]);
+    });
+
+    test(
+      'a handler answering { readFrom } commits nothing and gets the partition again from that offset; past the end, from its start',
+      LONG,
+      async () => {
+        const t = await topic(1);
+        const group = uniqueName('g');
+        await sut.bus.publish(
+          t,
+          [0, 1, 2, 3, 4].map((i) => ({ key: 'k', value: `m-${i}` })),
+        );
+        const firsts: string[] = [];
+        const answers: (ReadFrom | undefined)[] = [{ readFrom: '3' }, { readFrom: '1' }, { readFrom: '99' }];
+        const got = collector();
+        await sut.bus
+          .consume({
+            topic: t,
+            groupId: group,
+            sessionTimeoutMs: 6_000,
+            eachBatch: async (b) => {
+              firsts.push(b.messages[0]!.offset);
+              const answer = answers.shift();
+              if (answer) return answer;
+              await got.eachBatch(b);
+            },
+          })
+          .then((c) => consumers.push(c));
+        await eventually('the messages from the start again', () => got.received.length >= 5);
+        assert.deepEqual(firsts, ['0', '3', '1', '0']);
+        assert.deepEqual(
+          got.values(),
+          [0, 1, 2, 3, 4].map((i) => `m-${i}`),
+        );
+        await eventually('the commit', async () => (await sut.bus.lag(t, group)) === 0);
+      },
+    );
   });
 }

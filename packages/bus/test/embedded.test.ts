@@ -99,3 +99,31 @@ describe('embedded bus: a group is made of the sessions of its own database', ()
     }
   });
 });
+
+describe('embedded bus log identity', () => {
+  test('a topic deleted and created again, or the bus schema dropped and migrated again, is another log', async () => {
+    const db = await freshDatabase('busid');
+    try {
+      const bus = await createEmbeddedBus({ pool: db.pool, url: db.url });
+      const topic = uniqueName('identity');
+      await bus.ensureTopic(topic, 2);
+      const first = await bus.describeLog(topic);
+      assert.match(first.id, new RegExp(`^embedded:[0-9a-f-]{36}/${topic}/[0-9a-f-]{36}$`));
+      assert.equal(first.partitions, 2);
+      await db.pool.query('delete from bus.partitions where topic = $1', [topic]);
+      await db.pool.query('delete from bus.topics where topic = $1', [topic]);
+      await bus.ensureTopic(topic, 2);
+      const recreated = await bus.describeLog(topic);
+      assert.notEqual(recreated.id, first.id);
+      assert.equal(recreated.id.split('/')[0], first.id.split('/')[0], 'the same bus');
+      await bus.close();
+      await db.pool.query('drop schema bus cascade');
+      const again = await createEmbeddedBus({ pool: db.pool, url: db.url });
+      await again.ensureTopic(topic, 2);
+      assert.notEqual((await again.describeLog(topic)).id.split('/')[0], first.id.split('/')[0], 'another bus');
+      await again.close();
+    } finally {
+      await db.drop();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { freePort, testKafkaBrokers } from '@vault/testkit';
+import { Kafka, logLevel } from 'kafkajs';
+import { eventually, freePort, testKafkaBrokers, uniqueName } from '@vault/testkit';
 import { BusUnreachableError, createKafkaBus } from '../src/index.ts';
 import { busConformance } from './conformance.ts';
 
@@ -29,5 +30,77 @@ describe('Kafka that does not answer', () => {
       },
     );
     assert.ok(Date.now() - started < 5_000);
+  });
+});
+
+describe('Kafka log identity', () => {
+  test('a topic deleted and created again under the same name is another log (its topic id); partitions added keep the log', async () => {
+    const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId: 'identity' });
+    const admin = new Kafka({ brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const topic = uniqueName('identity');
+      await bus.ensureTopic(topic, 2);
+      const before = await bus.describeLog(topic);
+      assert.match(before.id, new RegExp(`^kafka:[^/]+/${topic}/[0-9a-f]{32}$`));
+      assert.equal(before.partitions, 2);
+      await admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] });
+      const grown = await bus.describeLog(topic);
+      assert.deepEqual(grown, { id: before.id, partitions: 3 });
+      await admin.deleteTopics({ topics: [topic] });
+      await eventually('the topic gone', async () => !(await admin.listTopics()).includes(topic));
+      // Created again just after the deletion, the broker may still answer for a
+      // moment that it does not host the topic: ask until it does.
+      await eventually('the topic created again', async () => {
+        await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true }).catch(() => {});
+        return (await bus.describeLog(topic).catch(() => undefined))?.partitions === 2;
+      });
+      const after = await bus.describeLog(topic);
+      assert.notEqual(after.id, before.id);
+      assert.equal(after.id.split('/')[0], before.id.split('/')[0], 'the same cluster');
+    } finally {
+      await admin.disconnect();
+      await bus.close();
+    }
+  });
+});
+
+describe('Kafka: a member the group forgot joins again', () => {
+  test('a batch held past the session timeout (a database outage): the group forgets the member, which joins again, healthy, and reads on', {
+    timeout: 90_000,
+  }, async () => {
+    const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId: 'forgotten' });
+    const topic = uniqueName('forgotten');
+    try {
+      await bus.ensureTopic(topic, 1);
+      const seen: string[] = [];
+      let held = false;
+      const consumer = await bus.consume({
+        topic,
+        groupId: uniqueName('g'),
+        sessionTimeoutMs: 6_000,
+        eachBatch: async (batch) => {
+          if (!held) {
+            held = true;
+            // No heartbeat for longer than the session: the coordinator drops the member.
+            await new Promise((r) => setTimeout(r, 9_000));
+          }
+          for (const m of batch.messages) seen.push(String(m.value));
+        },
+      });
+      await bus.publish(topic, [{ key: 'k', value: 'first' }]);
+      await eventually('the held batch done', () => seen.includes('first'), 30_000);
+      await bus.publish(topic, [{ key: 'k', value: 'second' }]);
+      await eventually(
+        () => `the next message read (seen ${seen.join(',')}, healthy ${consumer.isHealthy()}, failure ${consumer.failure()})`,
+        () => seen.includes('second'),
+        45_000,
+      );
+      assert.equal(consumer.isHealthy(), true);
+      assert.equal(consumer.failure(), undefined);
+      await consumer.stop();
+    } finally {
+      await bus.close();
+    }
   });
 });

@@ -26,6 +26,46 @@ export const IntakeReport = z.object({
 });
 export type IntakeReport = z.infer<typeof IntakeReport>;
 
+/** How the messages read off the bus ended: `read = applied + duplicate + rejected`. */
+const MessageCounts = {
+  read: Count,
+  applied: Count,
+  duplicate: Count,
+  rejected: Count,
+};
+
+/** One source's messages, over every partition. */
+export const SourceCounts = z.object({
+  /** The events' `source`; null for messages without a readable (non-empty string) one. */
+  source: z.string().nullable(),
+  ...MessageCounts,
+});
+export type SourceCounts = z.infer<typeof SourceCounts>;
+
+/** One partition's messages, over every source. */
+export const PartitionCounts = z.object({
+  /** The identity of the log read (a topic recreated, or another cluster or bus, is another log). */
+  log: z.string(),
+  topic: z.string(),
+  partition: Count,
+  ...MessageCounts,
+});
+export type PartitionCounts = z.infer<typeof PartitionCounts>;
+
+/** A change of the log under a topic that metering found, and what it did (docs/contracts/metering.md). */
+export const LogChange = z.object({
+  detected_at: z.string(),
+  topic: z.string(),
+  /** null: the topic as a whole, seen when the consumer started (another log, or partitions added). */
+  partition: Count.nullable(),
+  /** The log the stored position belonged to; null when it was stored before positions named their log. */
+  from_log: z.string().nullable(),
+  to_log: z.string(),
+  reason: z.string(),
+  action: z.string(),
+});
+export type LogChange = z.infer<typeof LogChange>;
+
 /** `GET /v1/stats`: counters since the database was created. */
 export const MeteringStats = z.object({
   events_applied: Count,
@@ -33,6 +73,12 @@ export const MeteringStats = z.object({
   events_rejected: Count,
   /** Messages on the bus that metering has not yet applied. */
   consumer_lag: Count,
+  /** Per source, sorted by source (null last); counted since metering's migration 007. */
+  sources: z.array(SourceCounts),
+  /** Per log and partition, by topic, log and partition; counted since metering's migration 007. */
+  partitions: z.array(PartitionCounts),
+  /** The latest changes of log found (at most 50), newest first. */
+  log_changes: z.array(LogChange),
 });
 export type MeteringStats = z.infer<typeof MeteringStats>;
 
@@ -59,9 +105,21 @@ export type RejectedEvent = z.infer<typeof RejectedEvent>;
 
 export const RejectedQuery = z.object({
   status: z.enum(['pending', 'resolved', 'all']).default('pending'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  /** Keyset pagination: only rejections with a greater id. */
-  after: z.coerce.number().int().min(0).default(0),
+  /** Digits only: `1e2`, ` 5` or `5.0` are refused rather than read as something else. */
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
+    .transform(Number)
+    .pipe(z.int().min(1, 'must be a whole number from 1 to 1000').max(1000, 'must be a whole number from 1 to 1000'))
+    .default(100),
+  /**
+   * Keyset pagination: only rejections with a greater id (compared as
+   * numbers). A decimal string, as ids and `next_after` are: ids are 64-bit.
+   */
+  after: z
+    .string()
+    .regex(/^\d{1,18}$/, 'must be a rejection id: digits, as next_after gives it')
+    .default('0'),
 });
 
 export const RejectedList = z.object({

@@ -12,6 +12,12 @@ export interface DatabaseOptions {
   /** How long a query waits for a pooled connection (opening one, or one to come free) before it fails. */
   connectionTimeoutMs?: number;
   log?: (event: string, fields?: Record<string, string | number>) => void;
+  /**
+   * Run-time parameters every session starts with, e.g. `{ jit: 'off' }`. They
+   * travel in `url` (libpq's `options`), so sessions others open from it (the
+   * embedded bus's) start with them too.
+   */
+  sessionSettings?: Record<string, string>;
 }
 
 export interface Database {
@@ -33,6 +39,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     });
     url = server.url;
   }
+  url = withSessionSettings(url, opts.sessionSettings ?? {});
   const pool = openPool(url, { max: opts.poolSize ?? 10, connectionTimeoutMs: opts.connectionTimeoutMs, log: opts.log });
   return {
     pool,
@@ -43,6 +50,25 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       if (server?.startedHere) await server.stop();
     },
   };
+}
+
+/**
+ * `url` with `-c name=value` added to its `options` parameter, which the
+ * server applies at connection start, before any statement: nothing can run
+ * in the session without them, unlike a `set` sent after connecting.
+ */
+export function withSessionSettings(url: string, settings: Record<string, string>): string {
+  const entries = Object.entries(settings);
+  if (entries.length === 0) return url;
+  const parsed = new URL(url);
+  const options = entries.map(([name, value]) => {
+    // Spaces and backslashes would need libpq's escaping; no setting we use has them.
+    if (!/^[a-z_.]+$/.test(name) || !/^[\w.-]+$/.test(value)) throw new Error(`session setting ${name}=${value}: unsupported characters`);
+    return `-c ${name}=${value}`;
+  });
+  const existing = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', [existing, ...options].filter(Boolean).join(' '));
+  return parsed.toString();
 }
 
 /** A pool never waits for a connection longer than this by default: busy is an error, not a hang. */

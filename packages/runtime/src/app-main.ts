@@ -39,6 +39,8 @@ export interface AppDefinition<C extends BootSettings> {
    * A ConfigError names every bad variable; it is thrown before the database is touched.
    */
   config(env: NodeJS.ProcessEnv): C;
+  /** Run-time parameters each of its PostgreSQL sessions starts with (metering: `{ jit: 'off' }`). */
+  sessionSettings?: Record<string, string>;
   /** The variable naming the port it listens on (named again when the port is taken). */
   port: PortVariable<C>;
   /** The web apps: whose X-Forwarded-Proto/For to believe (their TRUST_PROXY); unset: nobody's. */
@@ -76,7 +78,7 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
   };
 
   const settings = await step(() => def.config(process.env));
-  const db = await step(() => openAppDatabase(settings, log));
+  const db = await step(() => openAppDatabase(settings, log, def.sessionSettings));
   const migrated = await step(() => migrate(db.pool, def.schema, def.migrations));
   log.info('db.migrated', { schema: def.schema, applied: migrated.applied.length });
   const checks: HealthCheck[] = [databaseCheck(db.pool)];
@@ -110,13 +112,14 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
 }
 
 /** The database, answering: DATABASE_URL's server, or the embedded one. */
-async function openAppDatabase(settings: BootSettings, log: Logger): Promise<Database> {
+async function openAppDatabase(settings: BootSettings, log: Logger, sessionSettings?: Record<string, string>): Promise<Database> {
   try {
     const db = await openDatabase({
       url: settings.DATABASE_URL,
       home: settings.VAULT_HOME,
       embeddedPort: settings.EMBEDDED_PG_PORT,
       log: (event, fields) => log.info(event, fields),
+      ...(sessionSettings ? { sessionSettings } : {}),
     });
     await within(db.pool.query('select 1'), DATABASE_CONNECT_TIMEOUT_MS);
     return db;

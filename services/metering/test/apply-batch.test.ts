@@ -3,6 +3,7 @@ import { after, describe, test } from 'node:test';
 import type { TestDatabase } from '@vault/testkit';
 import { judge, type Judged } from '../src/domain/judge.ts';
 import { addCounters, applyBatch, type BatchResult } from '../src/consumer/apply-batch.ts';
+import { readBySource } from '../src/consumer/message-counts.ts';
 import { exampleLines as lines, meteringDatabase, usageOf as usage } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
@@ -25,8 +26,9 @@ async function apply(db: TestDatabase, raws: string[]): Promise<BatchResult> {
   const client = await db.pool.connect();
   try {
     await client.query('begin');
-    const result = await applyBatch(client, toBatch(raws));
-    await addCounters(client, result);
+    const judged = toBatch(raws);
+    const result = await applyBatch(client, judged);
+    await addCounters(client, { log: 'test-log', topic: 'billing', partition: 0 }, readBySource(judged), result);
     await client.query('commit');
     return result;
   } finally {

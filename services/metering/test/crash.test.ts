@@ -6,7 +6,8 @@ import { testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit'
 import { spawnMetering } from '../bench/metering-process.ts';
 import { billingStream, type StreamMessage } from '../bench/stream.ts';
 import { applyMessages } from '../src/consumer/apply-messages.ts';
-import { readCounters } from '../src/reports/store.ts';
+import { readCounters, readMessageCounts } from '../src/reports/store.ts';
+import { assertConservation, countBy, heldPerPartition, sourceOf } from './conservation.ts';
 import { ADMIN, meteringDatabase, usageOf } from './harness.ts';
 
 const WAVES = 4;
@@ -74,6 +75,7 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
           topic: 'clean',
           partition: 0,
           highWatermark: String(i + chunk.length),
+          log: 'clean-log',
           messages: chunk.map((m, j) => ({
             topic: 'clean',
             partition: 0,
@@ -106,6 +108,22 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
       const [got, want] = [await usageOf(killed), await usageOf(clean)];
       assert.equal(got.intervals.length, want.intervals.length);
       assert.deepEqual(got, want, 'usage equals one clean pass: nothing lost, nothing doubled');
+
+      // Conservation: per partition, read = applied + duplicate + rejected = the messages it holds;
+      // per source, the same sum = the messages published for it, ending as they did in the clean pass.
+      const held = await heldPerPartition(testKafkaBrokers(), topic);
+      assert.equal(
+        [...held.values()].reduce((a, b) => a + b, 0),
+        published.length,
+        'the topic holds each published message once',
+      );
+      const counted = await assertConservation(killed.pool, topic, { held, sources: countBy(published, (m) => sourceOf(m.value)) });
+      const outcomes = (rows: typeof counted.sources) => rows.map(({ read: _, ...outcome }) => outcome);
+      assert.deepEqual(
+        outcomes(counted.sources),
+        outcomes((await readMessageCounts(clean.pool)).sources),
+        'per source, the outcomes of one clean pass',
+      );
     } finally {
       await bus.close();
     }

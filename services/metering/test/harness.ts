@@ -103,6 +103,7 @@ export function busBatch(
     topic: 'billing',
     partition,
     highWatermark: String(firstOffset + values.length),
+    log: 'test-log',
     messages: values.map((v, i) => ({
       topic: 'billing',
       partition,

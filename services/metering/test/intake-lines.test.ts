@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ndjsonLines, splitBody } from '../src/intake/intake.ts';
+import { ndjsonLines, type IntakeLine } from '../src/intake/intake.ts';
+import { arrayOrNdjson, type BodyReading } from '../src/intake/read-body.ts';
 
-const text = (lines: { index: number; bytes: Buffer }[]) => lines.map((l) => [l.index, l.bytes.toString()]);
+const text = (lines: IntakeLine[]) => lines.map((l) => [l.index, l.bytes.toString()]);
+const splitBody = (body: Buffer): IntakeLine[] => {
+  const reading: BodyReading = arrayOrNdjson(body);
+  if (!reading.ok) throw new SyntaxError(reading.error);
+  return reading.lines;
+};
 
 describe('splitting intake bodies into lines (pure)', () => {
   test('NDJSON: CRLF trimmed, blank lines skipped but counted, so index + 1 is the line number', () => {
@@ -28,6 +34,17 @@ describe('splitting intake bodies into lines (pure)', () => {
       [1, '2'],
       [2, '"s"'],
     ]);
-    assert.throws(() => splitBody(Buffer.from('[{"a":1},')), SyntaxError);
+    assert.throws(() => splitBody(Buffer.from('[{"a":1},')), /^SyntaxError: body is not a JSON array: /);
+  });
+
+  test('a pretty-printed object over several lines is one event, kept as received without the whitespace around it', () => {
+    const pretty = '{\n  "a": 1,\n  "b": [\n    2\n  ]\n}';
+    assert.deepEqual(text(splitBody(Buffer.from(`\n${pretty}\n\n`))), [[0, pretty]]);
+    // Two objects are NDJSON, even when one of them spans lines: the one over lines is not JSON alone.
+    assert.deepEqual(text(splitBody(Buffer.from('{"a":1}\n{"b":\n2}'))), [
+      [0, '{"a":1}'],
+      [1, '{"b":'],
+      [2, '2}'],
+    ]);
   });
 });

@@ -4,6 +4,7 @@ import { ID_REUSED_REASON } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
 import { deriveUsage } from './derive-usage.ts';
+import { addMessageCounts, type Outcomes, sourceOf, tally } from './message-counts.ts';
 import { eventKey, storedHashes } from './stored-hashes.ts';
 
 export interface BatchResult {
@@ -13,6 +14,8 @@ export interface BatchResult {
   rejected: InvalidInput[];
   /** Subjects whose usage was derived again. */
   subjects: number;
+  /** The same outcomes, per source. */
+  bySource: Outcomes;
 }
 
 /**
@@ -24,6 +27,7 @@ export interface BatchResult {
 export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<BatchResult> {
   const rejecting = [...input.invalid];
   let duplicates = 0;
+  const bySource: Outcomes = new Map();
   await lockSubjects(
     client,
     input.valid.map((v) => v.event.subject),
@@ -42,9 +46,11 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
       case 'new':
         firstOfBatch.set(key, item.contentHash);
         toInsert.push(item);
+        tally(bySource, sourceOf(item), 'applied');
         break;
       case 'duplicate':
         duplicates++;
+        tally(bySource, sourceOf(item), 'duplicate');
         break;
       case 'reused':
         rejecting.push(reused(item));
@@ -60,16 +66,30 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
 
   const rejected = await keepRejections(client, rejecting);
   duplicates += rejecting.length - rejected.length;
-  return { applied: toInsert.length, duplicates, rejected, subjects: subjects.length };
+  // Bytes rejected before (or earlier in this batch) are duplicates; each kept one a rejection.
+  for (const r of rejecting) tally(bySource, sourceOf(r), 'duplicate');
+  for (const r of rejected) {
+    tally(bySource, sourceOf(r), 'duplicate', -1);
+    tally(bySource, sourceOf(r), 'rejected');
+  }
+  return { applied: toInsert.length, duplicates, rejected, subjects: subjects.length, bySource };
 }
 
 /**
- * Adds a batch's counts to the global counters. Every consumer's transaction
- * updates these same three rows, so this is its last lock before its
- * position: taken earlier, a transaction would hold them while waiting for a
- * subject lock that another transaction, itself waiting here, holds.
+ * Adds a batch's counts to its partition's rows per source (`read` being the
+ * judge's count per source), then to the global counters. Every consumer's
+ * transaction updates these same three global rows, so they are its last lock
+ * before its position: taken earlier, a transaction would hold them while
+ * waiting for a subject lock that another transaction, itself waiting here,
+ * holds. The partition's own rows are uncontended (see message-counts.ts).
  */
-export async function addCounters(client: pg.PoolClient, result: BatchResult): Promise<void> {
+export async function addCounters(
+  client: pg.PoolClient,
+  at: { log: string; topic: string; partition: number },
+  read: Map<string, number>,
+  result: BatchResult,
+): Promise<void> {
+  await addMessageCounts(client, at, read, result.bySource);
   await client.query(
     `update metering.counters c set value = c.value + d.n
        from (values ('events_applied', $1::bigint), ('events_duplicate', $2), ('events_rejected', $3)) d(name, n)

@@ -2,54 +2,65 @@ import type pg from 'pg';
 import { withTransaction, type TransactionLog } from '@vault/db';
 import type { Batch } from '@vault/bus';
 import { judge, type InvalidInput, type Judged } from '../domain/judge.ts';
+import { structuredValue } from '../domain/cloudevents-binary.ts';
 import { addCounters, applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
+import { lockPosition, storePosition, type Contact } from './log-position.ts';
+import { mergeOutcomes, readBySource } from './message-counts.ts';
 
 export interface MessagesResult extends BatchResult {
   /** Messages already applied by an earlier pass (their bus commit was lost). */
   skipped: number;
   /** True when the batch had to be applied event by event to isolate one the store refused. */
   isolated: boolean;
+  /** Set when nothing was applied: the bus must read the partition again from this offset. */
+  readFrom?: string;
+  /** Why the stored position was started again at 0 in the batch's log (log-position.ts). */
+  change?: string;
+  /** Messages between the position and the batch that the log no longer holds. */
+  hole?: string;
 }
 
 /**
- * One bus batch, exactly once: the partition's position row is locked, the
- * messages before it skipped, the rest applied, and the new position written,
- * all in one transaction. The bus commit that follows is only an optimisation:
+ * One bus batch, exactly once: the partition's position row is locked and
+ * checked against the batch's log (log-position.ts), the messages before it
+ * skipped, the rest applied, and the new position written, all in one
+ * transaction. The bus commit that follows is only an optimisation:
  * if it is lost, the replay finds its messages behind the position. Locks are
  * taken in one order: the position row, the subjects (sorted), event keys
- * (sorted), rejections (sorted), the counters, the position's update; a
+ * (sorted), rejections (sorted), the partition's own counts per source, the
+ * global counters, the position's update; a
  * deadlock all the same is retried whole by withTransaction.
  */
-export async function applyMessages(pool: pg.Pool, batch: Batch, nowMs = Date.now(), log?: TransactionLog): Promise<MessagesResult> {
+export async function applyMessages(
+  pool: pg.Pool,
+  batch: Batch,
+  nowMs = Date.now(),
+  log?: TransactionLog,
+  contact?: Contact,
+): Promise<MessagesResult> {
   return withTransaction(
     pool,
     async (client) => {
-      await client.query(
-        `insert into metering.consumer_positions (topic, partition, next_offset) values ($1, $2, 0)
-         on conflict do nothing`,
-        [batch.topic, batch.partition],
-      );
-      const { rows } = await client.query<{ next_offset: string }>(
-        `select next_offset::text from metering.consumer_positions
-          where topic = $1 and partition = $2 for update`,
-        [batch.topic, batch.partition],
-      );
-      const position = BigInt(rows[0]!.next_offset);
+      const verdict = await lockPosition(client, batch, contact);
+      const change = verdict.change === undefined ? {} : { change: verdict.change };
+      if (verdict.kind === 'read_from') return { ...nothingApplied(), skipped: 0, isolated: false, readFrom: verdict.offset, ...change };
+      const position = verdict.position;
       const fresh = batch.messages.filter((m) => BigInt(m.offset) >= position);
       const skipped = batch.messages.length - fresh.length;
-      if (fresh.length === 0) return { applied: 0, duplicates: 0, rejected: [], subjects: 0, skipped, isolated: false };
+      const hole = verdict.hole === undefined ? {} : { hole: verdict.hole.toString() };
+      if (fresh.length === 0) return { ...nothingApplied(), skipped, isolated: false, ...change };
       const judged = judge(
-        fresh.map((m) => ({ bytes: m.value, receivedAtMs: m.timestamp, position: `${m.topic}/${m.partition}/${m.offset}` })),
+        fresh.map((m) => ({
+          bytes: structuredValue(m.value, m.headers),
+          receivedAtMs: m.timestamp,
+          position: `${m.topic}/${m.partition}/${m.offset}`,
+        })),
         nowMs,
       );
       const result = await applyRefusing(client, judged);
-      await addCounters(client, result);
-      await client.query(
-        `update metering.consumer_positions set next_offset = $3, updated_at = now()
-          where topic = $1 and partition = $2`,
-        [batch.topic, batch.partition, (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString()],
-      );
-      return { ...result, skipped };
+      await addCounters(client, batch, readBySource(judged), result);
+      await storePosition(client, batch, fresh[fresh.length - 1]!);
+      return { ...result, skipped, ...change, ...hole };
     },
     { log, name: 'metering.apply' },
   );
@@ -74,7 +85,7 @@ async function applyRefusing(client: pg.PoolClient, judged: Judged): Promise<Bat
     client,
     judged.valid.map((v) => v.event.subject),
   );
-  const total: BatchResult = { applied: 0, duplicates: 0, rejected: [], subjects: 0 };
+  const total = nothingApplied();
   const refused: InvalidInput[] = [];
   for (const item of judged.valid) {
     await client.query('savepoint one_event');
@@ -102,6 +113,11 @@ function add(total: BatchResult, part: BatchResult): void {
   total.duplicates += part.duplicates;
   total.rejected.push(...part.rejected);
   total.subjects += part.subjects;
+  mergeOutcomes(total.bySource, part.bySource);
+}
+
+function nothingApplied(): BatchResult {
+  return { applied: 0, duplicates: 0, rejected: [], subjects: 0, bySource: new Map() };
 }
 
 /** SQLSTATE class 22 (data exception) or 23 (integrity constraint violation). */

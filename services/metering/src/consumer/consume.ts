@@ -3,6 +3,8 @@ import type { Bus, Consumer } from '@vault/bus';
 import { formatReasons } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import { applyMessages } from './apply-messages.ts';
+import { noteLog } from './consumed-log.ts';
+import { newContact, REREAD_ACTION } from './log-position.ts';
 
 /** Partitions of the billing-events topic when metering has to create it. */
 export const DEFAULT_PARTITIONS = 6;
@@ -21,12 +23,16 @@ export interface ConsumerOptions {
 /**
  * Metering's intake from the bus: each batch is judged, applied and its
  * position stored in one transaction (applyMessages), then committed on the
- * bus. A failure throws, so the bus hands the same batch again; a bad message
+ * bus. A position is used only in the log it was read from: when the log
+ * changed, the partition is read again from its start (log-position.ts). A failure throws, so the bus hands the same batch again; a bad message
  * never throws, it is rejected and kept.
  */
 export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
   await o.bus.ensureTopic(o.topic, DEFAULT_PARTITIONS);
   const log = o.log.child({ topic: o.topic });
+  await noteLog(o.pool, o.bus, o.topic, log);
+  // What this process has checked of each partition's stored position.
+  const contact = newContact();
   return o.bus.consume({
     topic: o.topic,
     groupId: o.groupId,
@@ -38,10 +44,24 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
       const started = performance.now();
       let result;
       try {
-        result = await applyMessages(o.pool, batch, Date.now(), log);
+        result = await applyMessages(o.pool, batch, Date.now(), log, contact);
       } catch (err) {
         log.error('batch.failed', err, { partition: batch.partition, size: batch.messages.length });
         throw err;
+      }
+      if (result.change !== undefined) {
+        log.warn('metering.log_changed', { partition: batch.partition, to: batch.log, reason: result.change, action: REREAD_ACTION });
+      }
+      if (result.hole !== undefined) {
+        log.warn('metering.log_hole', {
+          partition: batch.partition,
+          'count#metering.messages_lost': result.hole,
+          first: batch.messages[0]!.offset,
+        });
+      }
+      if (result.readFrom !== undefined) {
+        log.info('metering.read_from', { partition: batch.partition, offset: result.readFrom, log: batch.log });
+        return { readFrom: result.readFrom };
       }
       const last = BigInt(batch.messages[batch.messages.length - 1]!.offset);
       const lag = BigInt(batch.highWatermark) - last - 1n;

@@ -1,5 +1,5 @@
 import { parseEvent, type BillingEvent, type Reason } from '@vault/contracts';
-import { contentHash } from './content-hash.ts';
+import { eventContentHash } from './content-hash.ts';
 
 /** One message as it came off the bus (or out of an HTTP body), untouched. */
 export interface Received {
@@ -41,27 +41,42 @@ export function receiverClock(receivedAtMs: number, nowMs: number): number {
   return Number.isFinite(receivedAtMs) && receivedAtMs > 0 ? Math.min(receivedAtMs, nowMs) : nowMs;
 }
 
-/** Splits messages into valid events (with their content hash) and rejections. */
+/**
+ * Splits messages into valid events (with their content hash) and rejections.
+ * The hot path of metering: parseEvent's compiled validator, then one pass that
+ * writes the canonical text and looks for U+0000 (judge-reference.ts is the
+ * first, straightforward version it answers exactly like).
+ */
 export function judge(messages: Received[], nowMs: number): Judged {
   const judged: Judged = { valid: [], invalid: [] };
   for (const received of messages) {
     const parsed = parseEvent(received.bytes, { now: receiverClock(received.receivedAtMs, nowMs) });
-    const nul = parsed.ok ? nulField(parsed.event) : undefined;
-    if (parsed.ok && nul !== undefined) {
-      const reason: Reason = { field: nul, code: 'store_refused', message: 'contains U+0000, which the store cannot hold' };
-      const { source, id, subject } = parsed.event;
-      judged.invalid.push({ received, reasons: [reason], source: clean(source), eventId: clean(id), subject });
-    } else if (parsed.ok) {
-      judged.valid.push({ event: parsed.event, contentHash: contentHash(parsed.event), received });
-    } else {
-      judged.invalid.push({ received, reasons: parsed.reasons, ...identify(received.bytes) });
+    if (!parsed.ok) {
+      judged.invalid.push(refused(received, parsed.reasons));
+      continue;
     }
+    const contentHash = eventContentHash(parsed.event);
+    // No hash: a string holds U+0000, which nulField finds and names.
+    if (contentHash === undefined) judged.invalid.push(storeRefused(received, parsed.event, nulField(parsed.event) ?? ''));
+    else judged.valid.push({ event: parsed.event, contentHash, received });
   }
   return judged;
 }
 
+/** A message the contract refuses, with what can be read off it to help an operator find it. */
+export function refused(received: Received, reasons: Reason[]): InvalidInput {
+  const { dataBase64, ...identity } = identify(received.bytes);
+  return { received, reasons: dataBase64 ? reasons.map(binaryDataReason) : reasons, ...identity };
+}
+
+/** A valid event whose `field` holds U+0000, which the store cannot hold. */
+export function storeRefused(received: Received, event: BillingEvent, field: string): InvalidInput {
+  const reason: Reason = { field, code: 'store_refused', message: 'contains U+0000, which the store cannot hold' };
+  return { received, reasons: [reason], source: clean(event.source), eventId: clean(event.id), subject: event.subject };
+}
+
 /** The dotted path of the first string holding U+0000 (PostgreSQL text and jsonb refuse it). */
-function nulField(value: unknown, path = ''): string | undefined {
+export function nulField(value: unknown, path = ''): string | undefined {
   if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
   if (typeof value !== 'object' || value === null) return undefined;
   for (const [k, v] of Object.entries(value)) {
@@ -80,13 +95,26 @@ export function clean(s: string): string {
   return s.replaceAll('\u0000', '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
-/** `source`, `id` and `subject` of a message that is JSON but not a valid event, if present. */
-export function identify(bytes: Buffer): { source?: string; eventId?: string; subject?: string } {
+/**
+ * A binary-mode event whose data was not JSON is kept with it as `data_base64`
+ * (cloudevents-binary.ts): "data: required" would not say what is wrong with it.
+ */
+function binaryDataReason(reason: Reason): Reason {
+  if (reason.field !== 'data' || reason.code !== 'required') return reason;
+  return { field: 'data', code: 'invalid_type', message: 'must be a JSON object: the data sent was not JSON (kept here as data_base64)' };
+}
+
+/**
+ * `source`, `id` and `subject` of a message that is JSON but not a valid event,
+ * if present, and whether it carries its data as `data_base64`.
+ */
+export function identify(bytes: Buffer): { source?: string; eventId?: string; subject?: string; dataBase64?: boolean } {
   try {
     const value: unknown = JSON.parse(bytes.toString('utf8'));
     if (typeof value !== 'object' || value === null) return {};
-    const { source, id, subject } = value as Record<string, unknown>;
+    const { source, id, subject, data, data_base64 } = value as Record<string, unknown>;
     return {
+      ...(data === undefined && typeof data_base64 === 'string' ? { dataBase64: true } : {}),
       ...(typeof subject === 'string' ? { subject } : {}),
       ...(typeof source === 'string' ? { source: clean(source.slice(0, 256)) } : {}),
       ...(typeof id === 'string' ? { eventId: clean(id.slice(0, 128)) } : {}),

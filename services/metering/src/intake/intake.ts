@@ -3,7 +3,8 @@ import type { Bus, OutgoingMessage } from '@vault/bus';
 import { formatReasons, ID_REUSED_REASON, MAX_EVENT_BYTES, type IntakeRejection, type IntakeReport } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, judge, type InvalidInput, type ValidInput } from '../domain/judge.ts';
-import { eventKey, storedHashes } from '../consumer/stored-hashes.ts';
+import { eventKey, storedHashes, type EventKey } from '../consumer/stored-hashes.ts';
+import { claimKeys } from './claims.ts';
 
 export interface IntakeLine {
   /** 0-based position in the body or file, echoed in rejections. */
@@ -18,22 +19,25 @@ export interface IntakeDeps {
 }
 
 export interface Assessment {
+  /** What is known before the publish: stored duplicates and reuses, refused lines. */
   report: IntakeReport;
   /** Every line, as received, keyed by its subject: what `intake` publishes. */
   messages: OutgoingMessage[];
+  /** Valid events not stored yet, in line order: their verdict is the claims' (`settle`). */
+  pending: Pending[];
+}
+
+interface Pending {
+  index: number;
+  event: EventKey;
+  contentHash: string;
 }
 
 /**
- * The intake's own reading of some lines, against what is already stored and
- * what this request (or, for a file, its earlier chunks in `seen`) carried.
- * Publishes nothing.
+ * The intake's own reading of some lines, against what is already stored.
+ * Publishes nothing; the events not stored yet wait in `pending` for `settle`.
  */
-export async function assess(
-  pool: pg.Pool,
-  lines: IntakeLine[],
-  seen: Map<string, string> = new Map(),
-  nowMs = Date.now(),
-): Promise<Assessment> {
+export async function assess(pool: pg.Pool, lines: IntakeLine[], nowMs = Date.now()): Promise<Assessment> {
   const judged = lines.map((line) => ({ line, ...judgeOne(line, nowMs) }));
   const stored = await storedHashes(
     pool,
@@ -41,14 +45,12 @@ export async function assess(
   );
   const report: IntakeReport = { accepted: 0, duplicates: 0, rejected: [] };
   const messages: OutgoingMessage[] = [];
+  const pending: Pending[] = [];
   for (const { line, valid: v, invalid } of judged) {
     if (v) {
-      const k = eventKey(v.event);
-      const judgement = verdict(stored.get(k) ?? seen.get(k), v.contentHash);
-      if (judgement === 'new') {
-        report.accepted++;
-        seen.set(k, v.contentHash);
-      } else if (judgement === 'duplicate') report.duplicates++;
+      const earlier = stored.get(eventKey(v.event));
+      if (earlier === undefined) pending.push({ index: line.index, event: v.event, contentHash: v.contentHash });
+      else if (verdict(earlier, v.contentHash) === 'duplicate') report.duplicates++;
       else report.rejected.push(rejection(line.index, v.event.id, [ID_REUSED_REASON]));
       messages.push({ key: v.event.subject, value: line.bytes });
     } else if (invalid) {
@@ -60,20 +62,51 @@ export async function assess(
       messages.push({ key: clean(invalid.subject ?? ''), value: line.bytes });
     }
   }
-  return { report, messages };
+  return { report, messages, pending };
+}
+
+/**
+ * The answer, once the publish is durable: each pending key is claimed
+ * (claims.ts). The first line of a key that this answer claimed is accepted;
+ * every other line is compared with the claimed content, as the consumer
+ * compares it with the first event of the key it stores: a duplicate, or a reuse.
+ */
+export async function settle(pool: pg.Pool, assessment: Assessment): Promise<IntakeReport> {
+  const report: IntakeReport = { ...assessment.report, rejected: [...assessment.report.rejected] };
+  const firsts = new Map<string, number>();
+  const candidates: Pending[] = [];
+  for (const p of assessment.pending) {
+    const k = eventKey(p.event);
+    if (firsts.has(k)) continue;
+    firsts.set(k, candidates.length);
+    candidates.push(p);
+  }
+  const claims = await claimKeys(
+    pool,
+    candidates.map((c) => ({ source: c.event.source, id: c.event.id, contentHash: c.contentHash })),
+  );
+  for (const p of assessment.pending) {
+    const at = firsts.get(eventKey(p.event))!;
+    const claim = claims[at]!;
+    if (candidates[at] === p && claim.ours) report.accepted++;
+    else if (verdict(claim.contentHash, p.contentHash) === 'duplicate') report.duplicates++;
+    else report.rejected.push(rejection(p.index, p.event.id, [ID_REUSED_REASON]));
+  }
+  report.rejected.sort((a, b) => a.index - b.index);
+  return report;
 }
 
 /**
  * HTTP and `vault publish` intake. Every line goes onto the bus exactly as
- * received, valid or not (but one over 64 KiB, only reported): the consumer is the one judge, so both paths have
- * precisely the Kafka path's effect (a bad line is kept as a rejection there,
- * a duplicate is counted there). The report is `assess`'s; it resolves once
- * the publish is durable.
+ * received, valid or not (but one over 64 KiB, only reported): the consumer is
+ * the one judge, so both paths have precisely the Kafka path's effect (a bad
+ * line is kept as a rejection there, a duplicate is counted there). The
+ * report is `settle`'s, once the publish is durable.
  */
-export async function intake(deps: IntakeDeps, lines: IntakeLine[], seen: Map<string, string> = new Map()): Promise<IntakeReport> {
-  const { report, messages } = await assess(deps.pool, lines, seen);
-  await deps.bus.publish(deps.topic, messages);
-  return report;
+export async function intake(deps: IntakeDeps, lines: IntakeLine[]): Promise<IntakeReport> {
+  const assessment = await assess(deps.pool, lines);
+  await deps.bus.publish(deps.topic, assessment.messages);
+  return settle(deps.pool, assessment);
 }
 
 function judgeOne(line: IntakeLine, nowMs: number): { valid?: ValidInput; invalid?: InvalidInput } {
@@ -83,21 +116,6 @@ function judgeOne(line: IntakeLine, nowMs: number): { valid?: ValidInput; invali
 
 function rejection(index: number, id: string | null, reasons: InvalidInput['reasons']): IntakeRejection {
   return { index, id, reason: formatReasons(reasons), reasons };
-}
-
-/**
- * Splits a request body into lines: a JSON array's elements, or NDJSON lines
- * (blank lines skipped, but counted, so `index + 1` is the line number).
- * Throws only when a body that opens as an array is not valid JSON.
- */
-export function splitBody(body: Buffer): IntakeLine[] {
-  const text = body.toString('utf8');
-  if (text.trimStart().startsWith('[')) {
-    const items: unknown = JSON.parse(text);
-    if (!Array.isArray(items)) throw new SyntaxError('body must be a JSON array of events or NDJSON');
-    return items.map((item, index) => ({ index, bytes: Buffer.from(JSON.stringify(item) ?? 'null') }));
-  }
-  return ndjsonLines(body, 0).lines;
 }
 
 /**

@@ -22,19 +22,19 @@ export interface PublishStreamOptions {
 /**
  * `vault publish`: NDJSON from a stream onto the bus, chunk by chunk, each
  * chunk durable before the next is read (backpressure). Duplicates are judged
- * across the whole stream, not only within a chunk.
+ * across the whole stream, not only within a chunk: each chunk's keys are
+ * claimed before the next chunk is read.
  */
 export async function publishStream(deps: IntakeDeps, input: Readable, o: PublishStreamOptions = {}): Promise<PublishSummary> {
   const chunkLines = o.chunkLines ?? 5_000;
   const summary: PublishSummary = { lines: 0, accepted: 0, duplicates: 0, rejected: [] };
-  const seen = new Map<string, string>();
   let pending: IntakeLine[] = [];
   let index = 0;
   let rest: Buffer = Buffer.alloc(0);
 
   const flush = async () => {
     if (pending.length === 0) return;
-    const report = await intake(deps, pending, seen);
+    const report = await intake(deps, pending);
     summary.lines += pending.length;
     summary.accepted += report.accepted;
     summary.duplicates += report.duplicates;

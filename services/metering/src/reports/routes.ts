@@ -3,7 +3,8 @@ import type pg from 'pg';
 import type { Bus } from '@vault/bus';
 import { GapList, MeteringStats, RejectedList, RejectedQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
-import { listGaps, listRejected, readCounters } from './store.ts';
+import { consumerLag, recentLogChanges } from '../consumer/log-report.ts';
+import { listGaps, listRejected, readCounters, readMessageCounts } from './store.ts';
 
 export interface ReportDeps {
   pool: pg.Pool;
@@ -15,8 +16,13 @@ export interface ReportDeps {
 /** What operators read: counters, kept rejections, subjects with a sequence hole. */
 export function reportRoutes(app: FastifyInstance, deps: ReportDeps): void {
   app.get('/v1/stats', async () => {
-    const [counters, lag] = await Promise.all([readCounters(deps.pool), deps.bus.lag(deps.topic, deps.groupId)]);
-    return MeteringStats.parse({ ...counters, consumer_lag: lag });
+    const [counters, lag, messages, logChanges] = await Promise.all([
+      readCounters(deps.pool),
+      consumerLag(deps.pool, deps.bus, deps.topic),
+      readMessageCounts(deps.pool),
+      recentLogChanges(deps.pool),
+    ]);
+    return MeteringStats.parse({ ...counters, consumer_lag: lag, ...messages, log_changes: logChanges });
   });
 
   app.get('/v1/rejected', async (req, reply) => {

@@ -1,11 +1,47 @@
 import type pg from 'pg';
-import { formatReasons, type Reason, type RejectedEvent, type SubjectGap } from '@vault/contracts';
+import { formatReasons, type PartitionCounts, type Reason, type RejectedEvent, type SourceCounts, type SubjectGap } from '@vault/contracts';
 
 /** Counters since the database was created (without the bus's lag). */
 export async function readCounters(pool: pg.Pool): Promise<Record<'events_applied' | 'events_duplicate' | 'events_rejected', number>> {
   const { rows } = await pool.query<{ name: string; value: string }>('select name, value::text from metering.counters');
   const get = (name: string) => Number(rows.find((r) => r.name === name)?.value ?? 0);
   return { events_applied: get('events_applied'), events_duplicate: get('events_duplicate'), events_rejected: get('events_rejected') };
+}
+
+/**
+ * How the messages read ended, per source and per partition: the rows of
+ * `metering.message_counts` summed both ways in one statement, so the two
+ * views are of one moment. The source '' (none readable) is shown as null, last.
+ */
+export async function readMessageCounts(pool: pg.Pool): Promise<{ sources: SourceCounts[]; partitions: PartitionCounts[] }> {
+  const { rows } = await pool.query<{
+    by_source: boolean;
+    source: string | null;
+    log: string | null;
+    topic: string | null;
+    partition: number | null;
+    read: string;
+    applied: string;
+    duplicate: string;
+    rejected: string;
+  }>(
+    `select grouping(source) = 0 as by_source, source, log, topic, partition,
+            sum(read)::text as read, sum(applied)::text as applied,
+            sum(duplicate)::text as duplicate, sum(rejected)::text as rejected
+       from metering.message_counts
+      group by grouping sets ((source), (topic, log, partition))
+      order by source = '', source, topic, log, partition`,
+  );
+  const counts = (r: (typeof rows)[number]) => ({
+    read: Number(r.read),
+    applied: Number(r.applied),
+    duplicate: Number(r.duplicate),
+    rejected: Number(r.rejected),
+  });
+  return {
+    sources: rows.filter((r) => r.by_source).map((r) => ({ source: r.source === '' ? null : r.source, ...counts(r) })),
+    partitions: rows.filter((r) => !r.by_source).map((r) => ({ log: r.log!, topic: r.topic!, partition: r.partition!, ...counts(r) })),
+  };
 }
 
 interface RejectedRow {
@@ -23,14 +59,20 @@ interface RejectedRow {
 
 const REJECTED_COLUMNS = `id::text, received_at, raw, raw_bytes, reasons, source, event_id, bus_position, resolved_at, resolved_by`;
 
+/**
+ * One page of rejections after the id `after` (a decimal string). Ordered by
+ * the bigint column itself: `order by id` would name the selected `id::text`
+ * and sort '10' before '2', while `id > $1` compares numbers, so pages skipped
+ * rejections.
+ */
 export async function listRejected(
   pool: pg.Pool,
-  q: { status: 'pending' | 'resolved' | 'all'; limit: number; after: number },
+  q: { status: 'pending' | 'resolved' | 'all'; limit: number; after: string },
 ): Promise<RejectedEvent[]> {
-  const status = { pending: 'resolved_at is null', resolved: 'resolved_at is not null', all: 'true' }[q.status];
+  const status = { pending: 'r.resolved_at is null', resolved: 'r.resolved_at is not null', all: 'true' }[q.status];
   const { rows } = await pool.query<RejectedRow>(
-    `select ${REJECTED_COLUMNS} from metering.rejected_events
-      where id > $1 and ${status} order by id limit $2`,
+    `select ${REJECTED_COLUMNS} from metering.rejected_events r
+      where r.id > $1::bigint and ${status} order by r.id limit $2`,
     [q.after, q.limit],
   );
   return rows.map(toRejected);

@@ -1,0 +1,37 @@
+import type pg from 'pg';
+import type { Bus } from '@vault/bus';
+import type { LogChange } from '@vault/contracts';
+
+/**
+ * Messages on the bus that metering has not applied: over the topic's
+ * partitions, the log's end minus metering's stored position in that log
+ * (PostgreSQL holds the true position; the group's bus offsets are only an
+ * optimisation). A position stored for another log counts for nothing: that
+ * partition is read again from its start. Messages the log no longer holds
+ * (below its start) are not counted.
+ */
+export async function consumerLag(pool: pg.Pool, bus: Bus, topic: string): Promise<number> {
+  const [log, bounds] = await Promise.all([bus.describeLog(topic), bus.bounds(topic)]);
+  const { rows } = await pool.query<{ partition: number; next_offset: string }>(
+    'select partition, next_offset::text from metering.consumer_positions where topic = $1 and log = $2',
+    [topic, log.id],
+  );
+  const stored = new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
+  let lag = 0n;
+  for (const b of bounds) {
+    const from = [BigInt(b.start), stored.get(b.partition) ?? 0n].reduce((a, c) => (c > a ? c : a));
+    const end = BigInt(b.end);
+    if (end > from) lag += end - from;
+  }
+  return Number(lag);
+}
+
+/** The latest changes of log found, newest first (GET /v1/stats `log_changes`). */
+export async function recentLogChanges(pool: pg.Pool, limit = 50): Promise<LogChange[]> {
+  const { rows } = await pool.query<Omit<LogChange, 'detected_at'> & { detected_at: Date }>(
+    `select detected_at, topic, partition, from_log, to_log, reason, action
+       from metering.log_changes order by id desc limit $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ ...r, detected_at: r.detected_at.toISOString() }));
+}

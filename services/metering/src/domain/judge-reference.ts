@@ -1,0 +1,39 @@
+// The judge as first written, kept as the definition the hot path is held to
+// (judge-equivalence.test.ts, content-hash-equivalence.test.ts) and measured
+// against (`npm run bench:judge`): zod's runtime parser, a walk for U+0000,
+// then sorted-key JSON through JSON.stringify. The app itself never calls it.
+import { hash } from 'node:crypto';
+import { parseEventUncompiled } from '@vault/contracts';
+import { nulField, receiverClock, refused, storeRefused, type Judged, type Received } from './judge.ts';
+
+/** What `judge` answers, the straightforward way. */
+export function judgeUncompiled(messages: Received[], nowMs: number): Judged {
+  const judged: Judged = { valid: [], invalid: [] };
+  for (const received of messages) {
+    const parsed = parseEventUncompiled(received.bytes, { now: receiverClock(received.receivedAtMs, nowMs) });
+    const nul = parsed.ok ? nulField(parsed.event) : undefined;
+    if (parsed.ok && nul !== undefined) judged.invalid.push(storeRefused(received, parsed.event, nul));
+    else if (parsed.ok) judged.valid.push({ event: parsed.event, contentHash: referenceContentHash(parsed.event), received });
+    else judged.invalid.push(refused(received, parsed.reasons));
+  }
+  return judged;
+}
+
+/** The content hash as first written: every stored hash was made by it. */
+export function referenceContentHash(value: unknown): string {
+  return hash('sha256', stableJson(value), 'hex');
+}
+
+/** JSON with object keys sorted by UTF-16 code units and undefined members left out. */
+export function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  let out = '';
+  for (const key of Object.keys(record).sort()) {
+    const member = record[key];
+    if (member === undefined) continue;
+    out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${stableJson(member)}`;
+  }
+  return `{${out}}`;
+}

@@ -1,0 +1,117 @@
+import { binaryToStructured, isBinaryMode, mediaType, readJson, type TextHeaders } from '../domain/cloudevents-binary.ts';
+import { ndjsonLines, type IntakeLine } from './intake.ts';
+
+/** A body read into lines, or why it cannot be read at all (nothing of it is published). */
+export type BodyReading = { ok: true; lines: IntakeLine[] } | { ok: false; status: 400 | 415; error: string };
+
+export const SUPPORTED_CONTENT_TYPES =
+  'application/cloudevents+json (one event), application/cloudevents-batch+json (an array), ' +
+  'application/json or application/x-ndjson (an array or NDJSON), or binary mode (ce-specversion and the other ce- headers, ' +
+  'the data as an application/json body)';
+
+const NO_EVENTS: BodyReading = { ok: false, status: 400, error: 'body holds no events' };
+
+/**
+ * `POST /v1/events`'s body, in every CloudEvents HTTP content mode, chosen as
+ * the SDKs choose it: the content type first (structured, batched), then the
+ * `ce-specversion` header (binary), else an array or NDJSON. Missing content
+ * type is read as JSON or NDJSON; an unknown one is a 415 naming these.
+ */
+export function readBody(headers: Record<string, string | string[] | undefined>, body: Buffer): BodyReading {
+  const text = textHeaders(headers);
+  const media = mediaType(text['content-type']);
+  if (media.type === 'application/cloudevents+json') return charsetRefusal(media.charset) ?? structured(body);
+  if (media.type === 'application/cloudevents-batch+json') return charsetRefusal(media.charset) ?? batched(body);
+  if (isBinaryMode(text, 'ce-')) {
+    const form = binaryToStructured(text, body, 'ce-');
+    if (form.unreadable) return { ok: false, ...form.unreadable };
+    return { ok: true, lines: [{ index: 0, bytes: form.bytes }] };
+  }
+  if (media.type === undefined || media.type === 'application/json' || media.type === 'application/x-ndjson') {
+    return charsetRefusal(media.charset) ?? arrayOrNdjson(body);
+  }
+  return { ok: false, status: 415, error: `content-type ${media.type} is not one this route reads: send ${SUPPORTED_CONTENT_TYPES}` };
+}
+
+/** Structured mode: the whole body is one event, whatever its whitespace, kept as received. */
+function structured(body: Buffer): BodyReading {
+  const json = readJson(body);
+  if (!json.ok) {
+    if (body.toString('utf8').trim() === '') return NO_EVENTS;
+    return { ok: false, status: 400, error: `body is not JSON (application/cloudevents+json is one event): ${json.error}` };
+  }
+  if (typeof json.value !== 'object' || json.value === null || Array.isArray(json.value)) {
+    const batch = Array.isArray(json.value) ? '; an array of events is application/cloudevents-batch+json' : '';
+    return { ok: false, status: 400, error: `body is not one event: application/cloudevents+json is a JSON object${batch}` };
+  }
+  return { ok: true, lines: [{ index: 0, bytes: trimmed(body) }] };
+}
+
+/** Batched mode: a JSON array, each element one event. */
+function batched(body: Buffer): BodyReading {
+  const json = readJson(body);
+  if (!json.ok) {
+    if (body.toString('utf8').trim() === '') return NO_EVENTS;
+    return { ok: false, status: 400, error: `body is not a JSON array: ${json.error}` };
+  }
+  if (!Array.isArray(json.value)) {
+    return { ok: false, status: 400, error: 'body is not a JSON array: application/cloudevents-batch+json is an array of events' };
+  }
+  return elements(json.value);
+}
+
+/**
+ * A JSON array's elements, or NDJSON lines (blank lines skipped, but counted,
+ * so `index + 1` is the line number). A body over several lines that is one
+ * JSON object (a pretty-printed event) is that one event.
+ */
+export function arrayOrNdjson(body: Buffer): BodyReading {
+  const text = body.toString('utf8');
+  const start = text.trimStart();
+  if (start.startsWith('[')) {
+    let items: unknown;
+    try {
+      items = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, status: 400, error: `body is not a JSON array: ${(err as Error).message}` };
+    }
+    if (!Array.isArray(items))
+      return { ok: false, status: 400, error: 'body is not a JSON array: body must be a JSON array of events or NDJSON' };
+    return elements(items);
+  }
+  if (start.startsWith('{') && start.trimEnd().includes('\n') && readJson(body).ok) {
+    return { ok: true, lines: [{ index: 0, bytes: trimmed(body) }] };
+  }
+  const { lines } = ndjsonLines(body, 0);
+  return lines.length === 0 ? NO_EVENTS : { ok: true, lines };
+}
+
+function elements(items: unknown[]): BodyReading {
+  if (items.length === 0) return NO_EVENTS;
+  return { ok: true, lines: items.map((item, index) => ({ index, bytes: Buffer.from(JSON.stringify(item) ?? 'null') })) };
+}
+
+function charsetRefusal(charset: string | undefined): BodyReading | undefined {
+  if (charset === undefined || charset === 'utf-8' || charset === 'utf8') return undefined;
+  return { ok: false, status: 415, error: `content-type charset ${charset}: events are UTF-8` };
+}
+
+/** Without the JSON whitespace around it (a trailing newline is no part of the event). */
+function trimmed(body: Buffer): Buffer {
+  let start = 0;
+  let end = body.length;
+  const space = (b: number | undefined) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
+  while (start < end && space(body[start])) start++;
+  while (end > start && space(body[end - 1])) end--;
+  return Buffer.from(body.subarray(start, end));
+}
+
+/** Fastify's headers (names already lower-case) as text; a repeated header is its first value. */
+function textHeaders(headers: Record<string, string | string[] | undefined>): TextHeaders {
+  const text: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) text[name] = first;
+  }
+  return text;
+}

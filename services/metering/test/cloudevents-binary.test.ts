@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CloudEvent, HTTP, Kafka } from 'cloudevents';
+import { binaryToStructured, structuredValue } from '../src/domain/cloudevents-binary.ts';
+import { judge } from '../src/domain/judge.ts';
+import { readBody } from '../src/intake/read-body.ts';
+
+const NOW = Date.parse('2026-11-01T00:00:00Z');
+const stopped = new CloudEvent({
+  id: 'ce-binary-1',
+  source: 'dyno-manager',
+  type: 'dyno.stopped',
+  time: '2026-10-03T16:00:00+02:00',
+  subject: 'dyno-1',
+  sequence: 2,
+  data: { app_id: 'app-1' },
+});
+/** An SDK message's headers as a server reads them: lower-case names, text values, none undefined. */
+const asReceived = (headers: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(headers).flatMap(([k, v]) => (v === undefined ? [] : [[k.toLowerCase(), String(v)]])));
+const parsed = (b: Buffer) => JSON.parse(b.toString('utf8')) as Record<string, unknown>;
+
+describe('CloudEvents binary mode to its structured form (pure)', () => {
+  test("the SDK's HTTP.binary message: every ce- header an attribute, the sequence header a number, the body the data", () => {
+    const message = HTTP.binary(stopped);
+    const form = binaryToStructured(asReceived(message.headers), Buffer.from(String(message.body)), 'ce-');
+    assert.equal(form.unreadable, undefined);
+    assert.deepEqual(parsed(form.bytes), {
+      id: 'ce-binary-1',
+      time: '2026-10-03T14:00:00.000Z',
+      type: 'dyno.stopped',
+      source: 'dyno-manager',
+      specversion: '1.0',
+      subject: 'dyno-1',
+      sequence: 2,
+      data: { app_id: 'app-1' },
+    });
+    const { valid } = judge([{ bytes: form.bytes, receivedAtMs: NOW }], NOW);
+    assert.equal(valid.length, 1, 'a valid event');
+  });
+
+  test('a sequence header that is not a canonical integer stays a string, and the judge names sequence', () => {
+    for (const sequence of ['02', '2.0', ' 2x', '']) {
+      const headers = { ...asReceived(HTTP.binary(stopped).headers), 'ce-sequence': sequence };
+      const form = binaryToStructured(headers, Buffer.from('{"app_id":"app-1"}'), 'ce-');
+      assert.equal(parsed(form.bytes).sequence, sequence);
+      const { invalid } = judge([{ bytes: form.bytes, receivedAtMs: NOW }], NOW);
+      assert.deepEqual(
+        invalid[0]?.reasons.map((r) => [r.field, r.code]),
+        [['sequence', 'invalid_type']],
+        sequence,
+      );
+    }
+    const big = binaryToStructured({ 'ce-specversion': '1.0', 'ce-sequence': '-3' }, Buffer.alloc(0), 'ce-');
+    assert.equal(parsed(big.bytes).sequence, -3);
+  });
+
+  test('HTTP header values are percent-decoded as the HTTP binding asks; an invalid run is left as sent', () => {
+    const form = binaryToStructured({ 'ce-specversion': '1.0', 'ce-subject': 'caf%C3%A9 %E2%82', 'ce-id': '100%' }, Buffer.alloc(0), 'ce-');
+    assert.equal(parsed(form.bytes).subject, 'café %E2%82');
+    assert.equal(parsed(form.bytes).id, '100%');
+  });
+
+  test('data that cannot be read is named (400 not JSON, 415 another type or charset) and kept as data_base64, judged "data: must be a JSON object"', () => {
+    const cases: [Record<string, string>, Buffer, number][] = [
+      [{ 'content-type': 'application/json' }, Buffer.from('{"app_id":'), 400],
+      [{}, Buffer.from('plain words'), 400],
+      [{ 'content-type': 'application/json' }, Buffer.from([0x7b, 0xff, 0x7d]), 400],
+      [{ 'content-type': 'text/plain' }, Buffer.from('plain words'), 415],
+      [{ 'content-type': 'application/json; charset=latin1' }, Buffer.from('{}'), 415],
+    ];
+    for (const [extra, body, status] of cases) {
+      const headers = { ...asReceived(HTTP.binary(stopped).headers), ...extra };
+      delete headers['content-type'];
+      const form = binaryToStructured({ ...headers, ...extra }, body, 'ce-');
+      assert.equal(form.unreadable?.status, status, body.toString());
+      assert.equal(parsed(form.bytes).data_base64, body.toString('base64'));
+      const { invalid } = judge([{ bytes: form.bytes, receivedAtMs: NOW }], NOW);
+      assert.ok(
+        invalid[0]?.reasons.some((r) => r.field === 'data' && r.code === 'invalid_type' && /not JSON/.test(r.message)),
+        JSON.stringify(invalid[0]?.reasons),
+      );
+    }
+  });
+
+  test("a Kafka message: binary (ce_ headers) in its structured form, structured (the SDK's content type) and header-less values untouched", () => {
+    const binary = Kafka.binary(stopped);
+    const value = Buffer.from(JSON.stringify(binary.value));
+    const form = structuredValue(value, asReceived(binary.headers as Record<string, unknown>));
+    assert.deepEqual(parsed(form), { ...JSON.parse(stopped.toString()), time: '2026-10-03T16:00:00+02:00' });
+    const structured = Kafka.structured(stopped);
+    const raw = Buffer.from(String(structured.value));
+    assert.equal(structuredValue(raw, { ...asReceived(structured.headers as Record<string, unknown>), ce_specversion: '1.0' }), raw);
+    assert.equal(structuredValue(raw, undefined), raw);
+    assert.equal(structuredValue(raw, {}), raw);
+  });
+});
+
+describe('POST /v1/events bodies by content type (pure)', () => {
+  const event = JSON.parse(stopped.toString()) as Record<string, unknown>;
+  const read = (contentType: string | undefined, body: string, more: Record<string, string> = {}) =>
+    readBody({ ...(contentType ? { 'content-type': contentType } : {}), ...more }, Buffer.from(body));
+
+  test('structured mode is one event whatever its whitespace, kept as received without the whitespace around it', () => {
+    const pretty = JSON.stringify(event, null, 2);
+    const reading = read('application/cloudevents+json; charset=utf-8', `\n${pretty}\n`);
+    assert.ok(reading.ok);
+    assert.deepEqual(
+      reading.lines.map((l) => [l.index, l.bytes.toString()]),
+      [[0, pretty]],
+    );
+  });
+
+  test('batched mode is an array; application/json an array, one object, or NDJSON', () => {
+    const batch = read('application/cloudevents-batch+json', JSON.stringify([event, event]));
+    assert.ok(batch.ok && batch.lines.length === 2);
+    const ndjson = read('application/x-ndjson', `${JSON.stringify(event)}\n${JSON.stringify(event)}\n`);
+    assert.ok(ndjson.ok && ndjson.lines.length === 2);
+    const none = read(undefined, JSON.stringify(event, null, 1));
+    assert.ok(none.ok && none.lines.length === 1);
+  });
+
+  test('what cannot be read is a 400 or 415 naming why', () => {
+    const refusals: [string | undefined, string, number, RegExp, Record<string, string>?][] = [
+      ['text/plain', '{}', 415, /^content-type text\/plain is not one this route reads: send application\/cloudevents\+json/],
+      ['application/x-www-form-urlencoded', 'a=1', 415, /not one this route reads/],
+      ['application/cloudevents+xml', '<e/>', 415, /not one this route reads/],
+      ['application/json; charset=iso-8859-1', '[]', 415, /^content-type charset iso-8859-1: events are UTF-8$/],
+      ['application/cloudevents+json', '{"id": ', 400, /^body is not JSON \(application\/cloudevents\+json is one event\): /],
+      ['application/cloudevents+json', JSON.stringify([event]), 400, /a batch is|cloudevents-batch\+json/],
+      ['application/cloudevents+json', '42', 400, /^body is not one event/],
+      ['application/cloudevents+json', ' ', 400, /^body holds no events$/],
+      ['application/cloudevents-batch+json', JSON.stringify(event), 400, /^body is not a JSON array: application\/cloudevents-batch\+json/],
+      ['application/cloudevents-batch+json', '[{', 400, /^body is not a JSON array: /],
+      ['application/cloudevents-batch+json', '[]', 400, /^body holds no events$/],
+      ['application/json', '{"x":', 400, /^body is not JSON \(in binary mode/, { 'ce-specversion': '1.0' }],
+      ['text/plain', 'x', 415, /in binary mode the body is the event's data, which must be application\/json/, { 'ce-specversion': '1.0' }],
+    ];
+    for (const [contentType, body, status, error, more] of refusals) {
+      const reading = read(contentType, body, more);
+      assert.ok(!reading.ok, `${contentType} ${body}`);
+      assert.equal(reading.status, status, `${contentType} ${body}`);
+      assert.match(reading.error, error);
+    }
+  });
+});
