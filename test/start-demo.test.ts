@@ -155,6 +155,28 @@ describe('`vault start` on an empty database: the demo, the invoice UI, Ctrl-C',
     assert.match(await page('/usage'), /Credit for|adjust/i);
   });
 
+  test('GET /v1/notices holds a notice for every finalized, paid and past-due invoice of the demo', async () => {
+    const notices: { id: string; type: string; data: { invoice_id?: string } }[] = [];
+    for (let after = '0'; ; ) {
+      const res = await fetch(`http://localhost:${ports.invoicing}/v1/notices?after=${after}&limit=1000`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      assert.equal(res.status, 200);
+      const page = (await res.json()) as { notices: typeof notices; next_after: string | null };
+      if (page.next_after === null) break;
+      notices.push(...page.notices);
+      after = page.next_after;
+    }
+    const told = new Set(notices.map((n) => `${n.type} ${n.data.invoice_id}`));
+    const { rows } = await db.pool.query<{ id: string; status: string }>('select id, status from invoicing.invoices');
+    assert.ok(rows.some((r) => r.status === 'paid') && rows.some((r) => r.status === 'past_due'), JSON.stringify(rows));
+    for (const invoice of rows) {
+      assert.ok(told.has(`invoice.finalized ${invoice.id}`), `${invoice.id} finalized is told`);
+      if (invoice.status === 'paid') assert.ok(told.has(`invoice.paid ${invoice.id}`), `${invoice.id} paid is told`);
+      if (invoice.status === 'past_due') assert.ok(told.has(`invoice.past_due ${invoice.id}`), `${invoice.id} past due is told`);
+    }
+  });
+
   test('Ctrl-C stops every app and the tree exits 0', async () => {
     tree!.child.kill('SIGINT');
     assert.equal(await tree!.exited, 0);

@@ -51,8 +51,9 @@ export type InvoiceLine = z.infer<typeof InvoiceLine>;
 /**
  * `refunded`: paid, then refunded whole through the gateway. `carried`: a total
  * below the gateway's minimum charge, carried onto a later invoice as a line.
+ * `action_required`: the charge waits for the cardholder to authenticate (3-D Secure).
  */
-export const InvoiceStatus = z.enum(['draft', 'finalized', 'paid', 'past_due', 'refunded', 'carried']);
+export const InvoiceStatus = z.enum(['draft', 'finalized', 'paid', 'past_due', 'refunded', 'carried', 'action_required']);
 export type InvoiceStatus = z.infer<typeof InvoiceStatus>;
 
 /** Why an account's month is not finalized (billing-rules.md, Holds). */
@@ -140,3 +141,83 @@ export const CreditGrant = z.object({
   granted_at: z.string(),
 });
 export type CreditGrant = z.infer<typeof CreditGrant>;
+
+/** api.md "Notices": the types of notice invoicing publishes. */
+export const NoticeType = z.enum([
+  'invoice.finalized',
+  'invoice.paid',
+  'invoice.payment_failed',
+  'invoice.action_required',
+  'invoice.past_due',
+  'account.suspended',
+  'account.reinstated',
+]);
+
+/** A notice: a CloudEvents 1.0 event in structured JSON, `source` `vault-invoicing`. */
+export const Notice = z.object({
+  specversion: z.literal('1.0'),
+  /** Stable: a replay carries the same id (and the same body). */
+  id: z.string().min(1),
+  source: z.literal('vault-invoicing'),
+  type: NoticeType,
+  /** The invoice id, or the account id for account types. */
+  subject: z.string(),
+  time: z.iso.datetime(),
+  datacontenttype: z.literal('application/json'),
+  data: z
+    .object({
+      account_id: z.string(),
+      /** Invoice types: the invoice and what it stands at once the change is made. */
+      invoice_id: z.string().optional(),
+      number: z.string().optional(),
+      period: PeriodKey.optional(),
+      total: MoneyString.optional(),
+      currency: z.string().optional(),
+      status: InvoiceStatus.optional(),
+    })
+    .catchall(z.unknown()),
+});
+export type Notice = z.infer<typeof Notice>;
+
+/** `GET /v1/notices`'s answer: oldest first; `next_after` is the cursor for the next page, null when this one is empty. */
+export const NoticeList = z.object({ notices: z.array(Notice), next_after: z.string().nullable() });
+
+/** `GET /v1/notices?after=CURSOR&limit=N`: a cursor given as `next_after` (or 0, the start), 1 to 1000 (100). */
+export const NoticeQuery = z
+  .object({
+    after: z
+      .string()
+      .regex(/^(0|[1-9]\d{0,17})$/, { error: 'must be a cursor given as next_after by an earlier page (or 0)' })
+      .default('0'),
+    limit: z
+      .string()
+      .regex(/^\d{1,4}$/, { error: 'must be a whole number from 1 to 1000' })
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 1000, { error: 'must be a whole number from 1 to 1000' })
+      .default(100),
+  })
+  .strict();
+
+/** `GET /v1/accounts/:account_id` (admin): the account's standing and billing contact. */
+export const AccountStanding = z.object({
+  account_id: z.string(),
+  /** Suspended while an invoice of it is past due longer than SUSPEND_PAST_DUE_AFTER. */
+  standing: z.enum(['active', 'suspended']),
+  suspended_at: z.string().nullable(),
+  reinstated_at: z.string().nullable(),
+  /** Its invoices past due now, oldest first, with when each became past due. */
+  past_due: z.array(z.object({ invoice_id: z.string(), number: z.string(), total: MoneyString, since: z.string().nullable() })),
+  email: z.string().nullable(),
+});
+export type AccountStanding = z.infer<typeof AccountStanding>;
+
+/** `PUT /v1/accounts/:account_id/contact` (admin): where the account's billing emails go. */
+export const AccountContactRequest = z
+  .object({
+    email: z
+      .string({ error: 'required: an email address' })
+      .trim()
+      .max(254, { error: 'must be at most 254 characters' })
+      .regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address such as billing@example.com' }),
+  })
+  .strict();

@@ -213,3 +213,20 @@ export const webVariables = {
   /** The proxies whose X-Forwarded-Proto/For are believed (TLS ends there); unset: none. */
   TRUST_PROXY: trustProxy,
 };
+
+/** An http(s) address where customers open a web app (links between the apps), without a trailing slash; unset: undefined. */
+export const webUrl = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const url = URL.canParse(text) ? new URL(text) : undefined;
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+        ctx.addIssue({ code: 'custom', message: `expected a web address, http(s)://host[:port][/path], got ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      return url.href.replace(/\/+$/, '');
+    }),
+);

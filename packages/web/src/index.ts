@@ -6,3 +6,5 @@ export * from './session-cookie.ts';
 export * from './csrf.ts';
 export * from './headers.ts';
 export * from './sign-in-links.ts';
+export * from './notices.ts';
+export * from './favicon.ts';

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { strictTransportSecurity } from '@vault/web';
 import { cardApiRoutes } from './cards/routes.ts';
+import { paymentApiRoutes } from './payments/routes.ts';
 import type { CcFormsDeps } from './deps.ts';
 import { assetRoutes } from './web/assets.ts';
 import { webContext } from './web/context.ts';
@@ -18,6 +19,7 @@ export function ccFormsRoutes(http: FastifyInstance, deps: CcFormsDeps): void {
     const ctx = webContext(web, deps);
     pageRoutes(web, ctx);
     cardApiRoutes(web, ctx);
+    paymentApiRoutes(web, ctx);
     assetRoutes(web);
   });
 }

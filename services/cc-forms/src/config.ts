@@ -2,7 +2,7 @@
 // gateway's checked at boot before the database is touched.
 import { z } from 'zod';
 import { gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
-import { bootVariables, gatewayVariables, parseConfig, port, positiveNumber, webVariables } from '@vault/runtime/variables';
+import { bootVariables, gatewayVariables, parseConfig, port, positiveNumber, webUrl, webVariables } from '@vault/runtime/variables';
 
 export const CcFormsSettings = z.object({
   ...bootVariables,
@@ -11,11 +11,18 @@ export const CcFormsSettings = z.object({
   /** Card attempts (new setup intents) an account may make per hour on the card form. */
   CARD_ATTEMPTS_PER_HOUR: positiveNumber(10),
   CC_FORMS_PORT: port(3002),
+  /** Where customers open their invoices (invoicing's pages): the card form links back to them. Unset: http://localhost:INVOICING_PORT. */
+  INVOICING_WEB_URL: webUrl,
+  INVOICING_PORT: port(3000),
 });
 export type CcFormsSettings = z.infer<typeof CcFormsSettings>;
 
 /** Throws a ConfigError naming every bad variable (GATEWAY_URL without keys included). */
-export function ccFormsConfig(env: NodeJS.ProcessEnv): CcFormsSettings & { gateway: GatewayTarget } {
+export function ccFormsConfig(env: NodeJS.ProcessEnv): CcFormsSettings & { gateway: GatewayTarget; invoicingWebUrl: string } {
   const settings = parseConfig(CcFormsSettings, env);
-  return { ...settings, gateway: gatewayTarget(settings) };
+  return {
+    ...settings,
+    gateway: gatewayTarget(settings),
+    invoicingWebUrl: settings.INVOICING_WEB_URL ?? `http://localhost:${settings.INVOICING_PORT}`,
+  };
 }

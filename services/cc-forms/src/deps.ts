@@ -16,4 +16,6 @@ export interface CcFormsDeps {
   gatewayJs: string;
   /** The gateway's origins, the only others the CSP allows. */
   gatewayOrigins: readonly string[];
+  /** Where customers open their invoices (INVOICING_WEB_URL): the pages link back there. */
+  invoicingWebUrl: string;
 }

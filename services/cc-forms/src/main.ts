@@ -27,6 +27,7 @@ await runApp({
       publishableKey: gateway.publishableKey,
       gatewayJs: gateway.jsUrl.toString(),
       gatewayOrigins: gateway.origins,
+      invoicingWebUrl: settings.invoicingWebUrl,
     });
   },
 });

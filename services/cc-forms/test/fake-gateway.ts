@@ -3,7 +3,13 @@
 // what cc-forms asked for. The SDK side (idempotency keys, parameters) is
 // checked by gateway.test.ts; the browser test uses the real sandbox.
 import { randomBytes } from 'node:crypto';
-import { GatewayUnavailable, type CardGateway, type PaymentMethodSeen, type SetupIntentSeen } from '../src/cards/gateway.ts';
+import {
+  GatewayUnavailable,
+  type CardGateway,
+  type PaymentIntentSeen,
+  type PaymentMethodSeen,
+  type SetupIntentSeen,
+} from '../src/cards/gateway.ts';
 
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
 
@@ -11,6 +17,8 @@ export interface FakeGateway extends CardGateway {
   customers: Map<string, { id: string; accountId: string; defaultPaymentMethod?: string }>;
   setupIntents: Map<string, SetupIntentSeen & { clientSecret: string }>;
   paymentMethods: Map<string, PaymentMethodSeen>;
+  /** Invoices' PaymentIntents, as invoicing's charger would have made them. */
+  paymentIntents: Map<string, PaymentIntentSeen>;
   /** The account of each createCustomer call, in order. */
   customerCalls: string[];
   /** What the browser's confirmCardSetup would do with a working card. */
@@ -24,6 +32,7 @@ export function fakeGateway(): FakeGateway {
     customers: new Map(),
     setupIntents: new Map(),
     paymentMethods: new Map(),
+    paymentIntents: new Map(),
     customerCalls: [],
     down: false,
     async createCustomer(accountId) {
@@ -55,6 +64,10 @@ export function fakeGateway(): FakeGateway {
     async makeDefault(customerId, paymentMethodId) {
       check();
       fake.customers.get(customerId)!.defaultPaymentMethod = paymentMethodId;
+    },
+    async paymentIntent(piId) {
+      check();
+      return fake.paymentIntents.get(piId);
     },
     confirm(siId, card = {}) {
       const si = fake.setupIntents.get(siId)!;

@@ -17,6 +17,8 @@ export const INVOICING_MIGRATIONS = fileURLToPath(new URL('../../invoicing/migra
 export const GATEWAY_ORIGIN = 'http://localhost:3999';
 export const GATEWAY_JS = `${GATEWAY_ORIGIN}/v3/`;
 export const PUBLISHABLE_KEY = 'pk_test_vault_sandbox';
+/** Where the pages link back to the customer's invoices. */
+export const INVOICING_WEB_URL = 'http://localhost:3998';
 
 export interface World {
   db: TestDatabase;
@@ -45,6 +47,7 @@ export async function world(options: { attemptsPerHour?: number; invoicing?: boo
       publishableKey: PUBLISHABLE_KEY,
       gatewayJs: GATEWAY_JS,
       gatewayOrigins: [GATEWAY_ORIGIN],
+      invoicingWebUrl: INVOICING_WEB_URL,
     });
     return http;
   };

@@ -5,11 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import { requireBearer } from '@vault/runtime';
 import { strictTransportSecurity } from '@vault/web';
 import { INVOICING_REACH, invoicingVerifier } from './access/tokens.ts';
+import { accountRoutes } from './accounts/routes.ts';
 import { apiRoutes } from './billing/routes.ts';
 import { creditRoutes } from './billing/credit-routes.ts';
 import { gatewayWebhookRoutes } from './charging/webhooks.ts';
 import type { InvoicingDeps } from './deps.ts';
 import { exportRoutes } from './exports/routes.ts';
+import { noticeRoutes } from './notices/routes.ts';
 import { webRoutes } from './web/routes.ts';
 
 export function invoicingRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
@@ -21,6 +23,8 @@ export function invoicingRoutes(http: FastifyInstance, deps: InvoicingDeps): voi
   apiRoutes(http, deps);
   creditRoutes(http, deps);
   exportRoutes(http, deps);
+  noticeRoutes(http, deps);
+  accountRoutes(http, deps);
   webRoutes(http, deps);
   if (deps.webhooks) {
     gatewayWebhookRoutes(http, { pool: deps.pool, log: deps.log, ...deps.webhooks });

@@ -7,18 +7,54 @@ import type { PriceBook } from '@vault/contracts';
 import { gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
 import {
   adminToken,
+  blankToUndefined,
   bootVariables,
   ConfigError,
   gatewayVariables,
   isoDurations,
+  isoDurationSeconds,
+  kafkaBrokers,
   optionalString,
   parseConfig,
   port,
   positiveNumber,
   requireAdminTokenInDeployment,
+  stringWithDefault,
   webVariables,
+  webUrl,
 } from '@vault/runtime/variables';
 import { loadPriceBook } from './billing/price-book-file.ts';
+
+/** One positive ISO-8601 duration of days to seconds (P7D, PT12H, PT2S), in seconds. */
+const isoDuration = (fallback: string) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((s, ctx) => {
+        const seconds = isoDurationSeconds(s.trim());
+        if (seconds === undefined || seconds <= 0) {
+          ctx.addIssue({ code: 'custom', message: `expected one ISO-8601 duration such as P7D or PT12H, got ${JSON.stringify(s)}` });
+          return z.NEVER;
+        }
+        return seconds;
+      }),
+  );
+
+/** smtp:// or smtps:// with a host; the value is never echoed (it may hold a password). */
+const smtpUrl = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .refine(
+      (text) => text === undefined || (URL.canParse(text) && /^smtps?:$/.test(new URL(text).protocol) && new URL(text).hostname !== ''),
+      {
+        error: 'expected smtp://[user:password@]host[:port] or smtps://…',
+      },
+    ),
+);
 
 export const InvoicingSettings = requireAdminTokenInDeployment(
   z.object({
@@ -31,11 +67,22 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     PRICE_BOOK: optionalString,
     /** Where the gateway reaches invoicing (its webhooks); unset: http://localhost:INVOICING_PORT. */
     INVOICING_URL: optionalString,
+    /** Where customers open the card form (the invoice pages link to it); unset: http://localhost:CC_FORMS_PORT. */
+    CC_FORMS_URL: webUrl,
+    CC_FORMS_PORT: port(3002),
     /** Waits before each retry of a declined charge (ISO-8601 durations); billing-rules.md: two retries. */
     PAYMENT_RETRY_SCHEDULE: isoDurations('P3D,P5D'),
     /** How often invoicing charges finalized invoices that are due a charge. */
     CHARGE_EVERY_SECONDS: positiveNumber(60),
     INVOICE_GRACE_HOURS: positiveNumber(72),
+    /** Kafka for the notices (api.md "Notices"); unset: notices are only at GET /v1/notices. */
+    KAFKA_BROKERS: kafkaBrokers,
+    BILLING_NOTICES_TOPIC: stringWithDefault('platform.billing-notices.v1'),
+    /** How long an invoice may be past due before its account is suspended (one ISO-8601 duration), in seconds. */
+    SUSPEND_PAST_DUE_AFTER: isoDuration('P7D'),
+    /** The customers' emails go through this SMTP server; unset: each email is one log line. */
+    SMTP_URL: smtpUrl,
+    EMAIL_FROM: stringWithDefault('The Vault billing <billing@vault.invalid>'),
     /** How often invoicing's schedule finalizes the months that are due. */
     INVOICE_FINALIZE_EVERY_SECONDS: positiveNumber(300),
     INVOICING_PORT: port(3000),
@@ -46,6 +93,8 @@ export type InvoicingSettings = z.infer<typeof InvoicingSettings>;
 export interface InvoicingConfig extends InvoicingSettings {
   prices: PriceBook;
   gateway: GatewayTarget;
+  /** CC_FORMS_URL, or the card form's local address. */
+  ccFormsUrl: string;
 }
 
 /** Throws a ConfigError naming every bad variable, PRICE_BOOK's file and the gateway's keys included. */
@@ -66,5 +115,5 @@ export function invoicingConfig(env: NodeJS.ProcessEnv): InvoicingConfig {
     problems.push(...err.problems);
   }
   if (!prices || !gateway) throw new ConfigError(problems);
-  return { ...settings, prices, gateway };
+  return { ...settings, prices, gateway, ccFormsUrl: settings.CC_FORMS_URL ?? `http://localhost:${settings.CC_FORMS_PORT}` };
 }

@@ -18,6 +18,8 @@ export interface InvoicingDeps {
    * once (beyond it: 429). Unset (route tests): `pool`, EXPORT_CONCURRENCY at once.
    */
   exports?: { pool: pg.Pool; concurrency: number };
+  /** Where customers open the card form (CC_FORMS_URL): the invoice pages link to it. Unset (route tests): its development address. */
+  ccFormsUrl?: string;
   /** The gateway's webhooks (`POST /v1/gateway/webhooks`); the app always has them, route tests may not. */
   webhooks?: { verifier: Gateway['webhooks']; secret: string | undefined };
 }

@@ -9,6 +9,8 @@ import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
 import { invoicingConfig } from './config.ts';
 import { startSchedule } from './billing/schedule.ts';
 import { EXPORT_CONCURRENCY } from './exports/routes.ts';
+import { smtpMailer, startEmailSender } from './email/sender.ts';
+import { startNoticePublisher } from './notices/publisher.ts';
 
 /** How long boot waits for a gateway sandbox starting beside it to publish its keys. */
 const GATEWAY_KEYS_WAIT_MS = 60_000;
@@ -32,12 +34,21 @@ await runApp({
     // Finance's exports read through a pool of their own: slow downloads never hold the customers' connections.
     const exportPool = openPool(db.url, { max: EXPORT_CONCURRENCY, log: (event, fields) => log.info(event, fields) });
     const exports = { pool: exportPool, concurrency: EXPORT_CONCURRENCY };
-    invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken, log, webhooks, exports });
+    invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken, log, webhooks, exports, ccFormsUrl: settings.ccFormsUrl });
     const schedule = startSchedule({ pool: db.pool, billing, graceHours, everyMs: settings.INVOICE_FINALIZE_EVERY_SECONDS * 1000, log });
-    const charger = startChargeLoop({ ...charging, pool: db.pool, log });
+    const suspendAfterSeconds = settings.SUSPEND_PAST_DUE_AFTER;
+    const charger = startChargeLoop({ ...charging, pool: db.pool, log, suspendAfterSeconds });
+    // Notices are always at GET /v1/notices; with Kafka they are also published to the platform's topic.
+    const topic = settings.BILLING_NOTICES_TOPIC;
+    const brokers = settings.KAFKA_BROKERS;
+    const publisher = brokers ? startNoticePublisher({ pool: db.pool, brokers, topic, log }) : undefined;
+    const invoicingUrl = settings.INVOICING_URL ?? `http://localhost:${settings.INVOICING_PORT}`;
+    const mailer = settings.SMTP_URL ? smtpMailer(settings.SMTP_URL) : undefined;
+    const emails = startEmailSender({ pool: db.pool, log, mailer, from: settings.EMAIL_FROM, invoicingUrl });
+    log.info('notices.ready', { kafka_topic: brokers ? topic : 'none', emails: mailer ? 'smtp' : 'log' });
     return {
       stop: async () => {
-        await Promise.all([schedule.stop(), charger.stop()]);
+        await Promise.all([schedule.stop(), charger.stop(), publisher?.stop(), emails.stop()]);
         await exportPool.end();
       },
     };

@@ -1,5 +1,6 @@
 // The web UI's test world: a real database with two accounts' usage, October
 // finalized through the real billing, the invoicing app listening on a free port.
+import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { DateTime } from 'luxon';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
@@ -36,7 +37,14 @@ export interface WebWorld {
   close(): Promise<void>;
 }
 
-export async function webWorld(): Promise<WebWorld> {
+export interface WebWorldOptions {
+  /** Credit granted before October is finalized (its invoice then uses it). */
+  grants?: readonly { accountId: string; amount: string }[];
+  /** Where the pages link to the card form (CC_FORMS_URL). */
+  ccFormsUrl?: string;
+}
+
+export async function webWorld(options: WebWorldOptions = {}): Promise<WebWorld> {
   const db = await billingDatabase();
   await seedOwners(db.pool, [
     { app: 'shop-web', account: ACCOUNT_A, from: '2026-09-01T00:00:00Z' },
@@ -69,12 +77,15 @@ export async function webWorld(): Promise<WebWorld> {
     { app: 'blog', kind: 'dyno', key: 'web.1', product: 'dyno:basic', from: '2026-10-05T00:00:00Z', to: '2026-10-20T00:00:00Z', learnedAt },
   ]);
   const billing = createBilling({ pool: db.pool, prices: loadPriceBook(), graceHours: 72, now: () => NOW });
+  for (const [i, g] of (options.grants ?? []).entries()) {
+    await billing.grantCredit(g.accountId, { id: `web-grant-${i}`, amount: g.amount, reason: 'a goodwill credit' });
+  }
   const october = await billing.finalize('2026-10');
 
   const log = memoryLogger({ app: 'invoicing' });
   const adminToken = 'test-admin-token-web-0123456789abcdef';
   const http = createHttpApp(log);
-  invoicingRoutes(http, { pool: db.pool, billing, prices: loadPriceBook(), adminToken, log });
+  invoicingRoutes(http, { pool: db.pool, billing, prices: loadPriceBook(), adminToken, log, ccFormsUrl: options.ccFormsUrl });
   await http.listen({ port: 0, host: '127.0.0.1' });
   const { port } = http.server.address() as { port: number };
 
@@ -121,4 +132,58 @@ export function signInForm(body: string): { link: string; csrf: string } {
 export function cookiesSet(res: LightMyRequestResponse): string[] {
   const header = res.headers['set-cookie'];
   return (Array.isArray(header) ? header : header ? [header] : []).map((c) => c.split(';')[0]!);
+}
+
+/** How the tests talk to the app: as a browser would (inject), or to the JSON API with a token. */
+export interface WebClient {
+  /** The JSON API, as the token sees it (200 asserted). */
+  api<T>(path: string, token: string): Promise<T>;
+  get(url: string, session?: string): Promise<LightMyRequestResponse>;
+  /** Opens a sign-in link as a browser with these cookies would: the confirmation page (or a refusal). */
+  openLink(link: string, cookies?: readonly string[]): Promise<LightMyRequestResponse>;
+  /** Posts the sign-in form with these fields and cookies. */
+  postSignIn(fields: Record<string, string>, cookies?: readonly string[]): Promise<LightMyRequestResponse>;
+  /** Opens the link and presses its button, as a browser with these cookies would; the POST's answer. */
+  confirm(link: string, cookies?: readonly string[]): Promise<LightMyRequestResponse>;
+  /** A fresh link for the account, confirmed: the new session's id. */
+  signIn(accountId?: string): Promise<string>;
+}
+
+/** A client of the world `current()` returns (the world is made in a `before` hook). */
+export function webClient(current: () => WebWorld): WebClient {
+  const client: WebClient = {
+    async api<T>(path: string, token: string) {
+      const res = await fetch(current().base + path, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200, `GET ${path}`);
+      return (await res.json()) as T;
+    },
+    get: (url, session) => current().http.inject({ method: 'GET', url, headers: session ? { cookie: `vault_session=${session}` } : {} }),
+    openLink: (link, cookies = []) =>
+      current().http.inject({
+        method: 'GET',
+        url: `/signin?link=${encodeURIComponent(link)}`,
+        headers: cookies.length > 0 ? { cookie: cookies.join('; ') } : {},
+      }),
+    postSignIn: (fields, cookies = []) =>
+      current().http.inject({
+        method: 'POST',
+        url: '/signin',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookies.length > 0 ? { cookie: cookies.join('; ') } : {}) },
+        payload: new URLSearchParams(fields).toString(),
+      }),
+    async confirm(link, cookies = []) {
+      const opened = await client.openLink(link, cookies);
+      assert.equal(opened.statusCode, 200, opened.body);
+      const form = signInForm(opened.body);
+      return client.postSignIn({ link: form.link, _csrf: form.csrf }, [...cookies, ...cookiesSet(opened)]);
+    },
+    async signIn(accountId = ACCOUNT_A) {
+      const res = await client.confirm(await current().link(accountId));
+      assert.equal(res.statusCode, 303);
+      const id = sessionFrom(res.headers['set-cookie']);
+      assert.ok(id, 'a session cookie is set');
+      return id;
+    },
+  };
+  return client;
 }

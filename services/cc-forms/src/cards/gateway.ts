@@ -19,6 +19,22 @@ export interface PaymentMethodSeen {
   expYear: number;
 }
 
+/** An invoice's PaymentIntent, as the authenticate-and-pay page needs it. */
+export interface PaymentIntentSeen {
+  id: string;
+  status: string;
+  customerId: string | undefined;
+  /** Minor units (cents). */
+  amount: number;
+  currency: string;
+  /** Only ever sent to the signed-in account the intent belongs to. */
+  clientSecret: string | undefined;
+  /** Invoicing's metadata: which invoice and account it pays. */
+  metadata: Record<string, string>;
+  /** The card the refused off-session attempt used: the one to authenticate. */
+  lastPaymentMethodId: string | undefined;
+}
+
 export interface CardGateway {
   /** The account's customer, created at most once: the idempotency key is `customer:<account_id>`. */
   createCustomer(accountId: string): Promise<string>;
@@ -29,6 +45,8 @@ export interface CardGateway {
   paymentMethod(id: string): Promise<PaymentMethodSeen | undefined>;
   /** The customer's default payment method for invoices (what charges use). */
   makeDefault(customerId: string, paymentMethodId: string): Promise<void>;
+  /** A PaymentIntent (an invoice's), or undefined if the gateway does not know it. */
+  paymentIntent(id: string): Promise<PaymentIntentSeen | undefined>;
 }
 
 /** The gateway did not answer usefully (down, 5xx, refused our key): the customer should retry later. */
@@ -102,6 +120,20 @@ export function sdkCardGateway(stripe: Gateway): CardGateway {
     },
     async makeDefault(customerId, paymentMethodId) {
       await call(() => stripe.customers.update(customerId, { invoice_settings: { default_payment_method: paymentMethodId } }));
+    },
+    async paymentIntent(id) {
+      const pi = await call(() => stripe.paymentIntents.retrieve(id), true);
+      if (!pi) return undefined;
+      return {
+        id: pi.id,
+        status: pi.status,
+        customerId: idOf(pi.customer),
+        amount: pi.amount,
+        currency: pi.currency,
+        clientSecret: pi.client_secret ?? undefined,
+        metadata: { ...pi.metadata },
+        lastPaymentMethodId: idOf(pi.last_payment_error?.payment_method ?? null),
+      };
     },
   };
 }

@@ -2,25 +2,38 @@
 // every state-changing request, the session lookup, and errors as pages (or
 // JSON for the card form's script).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { csrfProblem, csrfValid, errorStatus, pageHeaders, sendPage, sessionCookie, type Html, type SessionCookie } from '@vault/web';
+import {
+  csrfProblem,
+  csrfValid,
+  errorStatus,
+  pageHeaders,
+  sendPage,
+  sessionCookie,
+  type Html,
+  type NoticePages,
+  type SessionCookie,
+} from '@vault/web';
 import type { CcFormsDeps } from '../deps.ts';
 import { GatewayUnavailable } from '../cards/gateway.ts';
 import { SESSION_COOKIE, sessions } from '../sign-in/sessions.ts';
 import { cardFormCsp } from './csp.ts';
-import { badRequestPage, errorPage, forbiddenPage, notFoundPage } from './pages/notice.ts';
+import { ccFormsNotices } from './pages/notice.ts';
 
 export interface WebContext {
   deps: CcFormsDeps;
   /** The request's cookie session: who is signed in, sign-in, sign-out. */
   session: SessionCookie;
   page(reply: FastifyReply, status: number, body: Html): FastifyReply;
+  /** The short pages (sign-in, refusals, errors) in this app's layout. */
+  notices: NoticePages;
   /** The card form script's error shape: `{error: {code, message}}`. */
   jsonError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply;
 }
 
-/** The card form's script posts JSON to /card…; forms post urlencoded bodies and get pages back. */
+/** The pages' scripts post JSON to /card… and /payments/…; forms post urlencoded bodies and get pages back. */
 const wantsJson = (req: FastifyRequest) =>
-  (req.headers['content-type'] ?? '').startsWith('application/json') || (req.method === 'POST' && /^\/card(\/|\?|$)/.test(req.url));
+  (req.headers['content-type'] ?? '').startsWith('application/json') ||
+  (req.method === 'POST' && /^\/(card|payments)(\/|\?|$)/.test(req.url));
 
 export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext {
   const { pool, log } = deps;
@@ -30,6 +43,7 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     deps,
     session: sessionCookie({ name: SESSION_COOKIE, sessions, pool }),
     page: sendPage,
+    notices: ccFormsNotices(deps.invoicingWebUrl),
     jsonError: (reply, status, code, message) => reply.code(status).send({ error: { code, message } }),
   };
 
@@ -39,7 +53,10 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
   );
 
   web.addHook('onSend', async (_req, reply) => {
-    reply.headers(headers);
+    for (const [name, value] of Object.entries(headers)) {
+      // The icon keeps its own cache; every page is no-store.
+      if (name !== 'cache-control' || !reply.hasHeader(name)) reply.header(name, value);
+    }
   });
 
   // Every state-changing request carries a CSRF token: the X-CSRF-Token
@@ -60,27 +77,29 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
         'This page has expired: its security token is missing or wrong. Please reload the page and try again.',
       );
     }
-    return ctx.page(reply, 403, forbiddenPage());
+    return ctx.page(reply, 403, ctx.notices.forbidden());
   });
 
   web.setNotFoundHandler(async (req, reply) =>
-    wantsJson(req) ? ctx.jsonError(reply, 404, 'not_found', 'No such address.') : ctx.page(reply, 404, notFoundPage()),
+    wantsJson(req) ? ctx.jsonError(reply, 404, 'not_found', 'No such address.') : ctx.page(reply, 404, ctx.notices.notFound()),
   );
 
   web.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
     if (err instanceof GatewayUnavailable) {
       log.error('gateway.error', undefined, { error_class: err.errorClass, code: err.code, request_id: err.requestId });
       const message = 'The payment gateway is not answering. Nothing was saved: please try again in a moment.';
-      return wantsJson(req) ? ctx.jsonError(reply, 502, 'gateway_unavailable', message) : ctx.page(reply, 502, errorPage());
+      return wantsJson(req) ? ctx.jsonError(reply, 502, 'gateway_unavailable', message) : ctx.page(reply, 502, ctx.notices.error());
     }
     const status = errorStatus(err);
     if (status >= 500) {
       log.error('web.error', err);
       return wantsJson(req)
         ? ctx.jsonError(reply, 500, 'internal', 'Something went wrong. Nothing was saved: please try again.')
-        : ctx.page(reply, 500, errorPage());
+        : ctx.page(reply, 500, ctx.notices.error());
     }
-    return wantsJson(req) ? ctx.jsonError(reply, status, 'bad_request', err.message) : ctx.page(reply, status, badRequestPage(err.message));
+    return wantsJson(req)
+      ? ctx.jsonError(reply, status, 'bad_request', err.message)
+      : ctx.page(reply, status, ctx.notices.badRequest(err.message));
   });
 
   return ctx;

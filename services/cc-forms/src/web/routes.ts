@@ -1,17 +1,12 @@
-// The pages: sign-in by link (a confirmation page, then a POST), sign-out, the card page.
+// The pages: sign-in by link (a confirmation page, then a POST), sign-out, the
+// card page, and the page that authenticates and pays an invoice.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { consumeSignInLink, csrfToken, SignInUnavailable, signInLinkStatus } from '@vault/web';
 import { cardOnFile } from '../cards/store.ts';
+import { accountPayment } from '../payments/service.ts';
 import { cardPage } from './pages/card.ts';
-import {
-  signedOutPage,
-  signInConfirmPage,
-  signInRefusedPage,
-  signInUnavailablePage,
-  signInWithoutLinkPage,
-  signOutPage,
-} from './pages/notice.ts';
+import { payPage } from './pages/pay.ts';
 import type { WebContext } from './context.ts';
 
 /** `/signin?link=vl_…`: the link's secret (the form posts it back as `link`). */
@@ -19,21 +14,23 @@ const SignInLink = z.object({ link: z.string().min(1).max(512) });
 
 export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
   const { pool, log } = ctx.deps;
+  const { notices } = ctx;
+  const invoicesUrl = ctx.deps.invoicingWebUrl;
 
   /** Invoicing's published sign-in names missing (never migrated here): a 503 page, logged. */
   const unavailable = (reply: FastifyReply) => {
     log.error('web.signin_unavailable', undefined, { reason: 'no_invoicing_sign_in_links' });
-    return ctx.page(reply, 503, signInUnavailablePage());
+    return ctx.page(reply, 503, notices.signInUnavailable());
   };
   const refused = async (reply: FastifyReply, link: string) => {
     const status = await signInLinkStatus(pool, link);
     log.warn('web.signin_refused', { reason: status?.state ?? 'unknown_link' });
-    return ctx.page(reply, 401, signInRefusedPage());
+    return ctx.page(reply, 401, notices.signInRefused());
   };
 
   web.get('/', async (req, reply) => {
     if (await ctx.session.current(req)) return reply.redirect('/card', 303);
-    return ctx.page(reply, 200, signedOutPage());
+    return ctx.page(reply, 200, notices.signedOut());
   });
 
   // Opening a link only asks: it never signs in, and never changes the session
@@ -41,7 +38,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
   // asking for a new link.
   web.get('/signin', async (req, reply) => {
     const query = SignInLink.safeParse(req.query);
-    if (!query.success) return ctx.page(reply, 400, signInWithoutLinkPage());
+    if (!query.success) return ctx.page(reply, 400, notices.signInWithoutLink());
     try {
       const status = await signInLinkStatus(pool, query.data.link);
       if (status?.state !== 'valid') return await refused(reply, query.data.link);
@@ -50,7 +47,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
       return ctx.page(
         reply,
         200,
-        signInConfirmPage({
+        notices.signInConfirm({
           accountId: status.accountId,
           link: query.data.link,
           csrf,
@@ -68,7 +65,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
   // session the browser had.
   web.post('/signin', async (req, reply) => {
     const form = SignInLink.safeParse(req.body);
-    if (!form.success) return ctx.page(reply, 400, signInWithoutLinkPage());
+    if (!form.success) return ctx.page(reply, 400, notices.signInWithoutLink());
     try {
       const grant = await consumeSignInLink(pool, form.data.link);
       if (grant === undefined) return await refused(reply, form.data.link);
@@ -84,7 +81,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
   web.get('/signout', async (req, reply) => {
     const who = await ctx.session.current(req);
     if (!who) return reply.redirect('/', 303);
-    return ctx.page(reply, 200, signOutPage(who.accountId, csrfToken(who.sessionId)));
+    return ctx.page(reply, 200, notices.signOut({ accountId: who.accountId, csrf: csrfToken(who.sessionId) }));
   });
 
   web.post('/signout', async (req, reply) => {
@@ -105,6 +102,31 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
         card,
         publishableKey: ctx.deps.publishableKey,
         gatewayJs: ctx.deps.gatewayJs,
+        invoicesUrl,
+      }),
+    );
+  });
+
+  // An invoice's payment the bank wants the cardholder to confirm: the
+  // invoice page links here with its PaymentIntent. Another account's (or an
+  // unknown) intent is the same 404.
+  web.get('/payments/:id', async (req, reply) => {
+    const who = await ctx.session.required(req, reply);
+    if (!who) return reply;
+    const id = (req.params as { id?: string }).id ?? '';
+    const csrf = csrfToken(who.sessionId);
+    const payment = await accountPayment(ctx.deps, who.accountId, id);
+    if (!payment) return ctx.page(reply, 404, notices.notFound({ accountId: who.accountId, csrf }));
+    return ctx.page(
+      reply,
+      200,
+      payPage({
+        accountId: who.accountId,
+        csrf,
+        payment,
+        publishableKey: ctx.deps.publishableKey,
+        gatewayJs: ctx.deps.gatewayJs,
+        invoicesUrl,
       }),
     );
   });

@@ -74,7 +74,7 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   const decision = decide(invoice, charge, card, now());
   if (decision.do === 'nothing') return;
   if (decision.do === 'past_due_no_card') {
-    await saveCharge(deps, invoice.id, pastDueWithoutCard(charge), 'past_due');
+    await saveCharge(deps, invoice.id, pastDueWithoutCard(charge), { invoiceStatus: 'past_due', at: now() });
     report.pastDue++;
     report.noCard++;
     deps.log.info('charge.no_card', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.no_card': 1 });
@@ -117,16 +117,22 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
     paymentMethodId: decision.paymentMethodId,
     idempotencyKey,
   });
-  const after = afterAnswer(row, decision.paymentMethodId, answer, now(), deps.retrySchedule);
-  await saveCharge(deps, invoice.id, after.charge, after.invoiceStatus);
+  const answeredAt = now();
+  const after = afterAnswer(row, decision.paymentMethodId, answer, answeredAt, deps.retrySchedule);
+  await saveCharge(deps, invoice.id, after.charge, {
+    invoiceStatus: after.invoiceStatus,
+    at: answeredAt,
+    answered: { attempt: decision.attempt, answer },
+  });
   logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
   if (answer.kind === 'unanswered') {
     report.errors++;
     return;
   }
   report.charged++;
+  // An answer asking for the cardholder is neither paid nor declined (charge.attempt outcome=action_required counts it).
   if (answer.kind === 'succeeded') report.paid++;
-  else report.declined++;
+  else if (answer.kind !== 'action_required') report.declined++;
   if (after.invoiceStatus === 'past_due') report.pastDue++;
 }
 

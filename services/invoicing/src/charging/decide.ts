@@ -16,7 +16,8 @@ export interface ChargeableInvoice {
   total: string;
 }
 
-export type ChargeStateName = 'scheduled' | 'past_due' | 'paid';
+/** action_required: an off-session attempt needs the cardholder; it waits for them (or another card). */
+export type ChargeStateName = 'scheduled' | 'past_due' | 'paid' | 'action_required';
 
 /** The invoice's `invoicing.charges` row. */
 export interface ChargeRow {
@@ -44,7 +45,10 @@ export interface CardOnFile {
 }
 
 export type Decision =
-  | { do: 'nothing'; why: 'paid' | 'nothing_to_charge' | 'below_minimum' | 'not_yet' | 'waiting_for_card' }
+  | {
+      do: 'nothing';
+      why: 'paid' | 'nothing_to_charge' | 'below_minimum' | 'not_yet' | 'waiting_for_card' | 'waiting_for_customer';
+    }
   /** No card on file: the invoice is past_due until one is added. */
   | { do: 'past_due_no_card' }
   | {
@@ -88,7 +92,10 @@ export function decide(invoice: ChargeableInvoice, charge: ChargeRow | undefined
     };
   }
   const due = charge?.state === 'scheduled' && charge.nextAttemptAt !== null && charge.nextAttemptAt <= now;
+  // The cardholder is asked to authenticate: not retried, unless another card comes.
+  const waiting = charge?.state === 'action_required';
   if (!card) {
+    if (waiting) return { do: 'nothing', why: 'waiting_for_customer' };
     if (charge?.state === 'past_due') return { do: 'nothing', why: 'waiting_for_card' };
     if (charge?.state === 'scheduled' && !due) return { do: 'nothing', why: 'not_yet' };
     return { do: 'past_due_no_card' };
@@ -106,6 +113,7 @@ export function decide(invoice: ChargeableInvoice, charge: ChargeRow | undefined
   // need to agree, and a card re-entered is a new payment method.
   if (!charge || charge.lastPaymentMethodId !== card.paymentMethodId) return attempt(true);
   if (charge.state === 'past_due') return { do: 'nothing', why: 'waiting_for_card' };
+  if (waiting) return { do: 'nothing', why: 'waiting_for_customer' };
   return due ? attempt(false) : { do: 'nothing', why: 'not_yet' };
 }
 
@@ -114,6 +122,11 @@ export type Answer =
   | { kind: 'succeeded' }
   /** The card was declined (card_error): a charge failed. */
   | { kind: 'declined'; code: string; declineCode: string | null; message: string }
+  /**
+   * The card needs its holder (3-D Secure: `authentication_required`, or the
+   * PaymentIntent in `requires_action`): not a decline; the customer confirms it.
+   */
+  | { kind: 'action_required'; code: string; message: string }
   /** The gateway refused the request for good (4xx other than a card error): nothing charged, the key is spent. */
   | { kind: 'refused'; code: string; message: string }
   /** No answer to record (network, 409, 429, 5xx, auth): the same key is sent again on a later pass. */
@@ -121,8 +134,8 @@ export type Answer =
 
 export interface AfterAnswer {
   charge: ChargeRow;
-  /** The invoice's new status, when it changes. */
-  invoiceStatus?: 'paid' | 'past_due';
+  /** The invoice's new status, when it changes (past_due stays past_due when asked for action). */
+  invoiceStatus?: 'paid' | 'past_due' | 'action_required';
 }
 
 /**
@@ -153,6 +166,19 @@ export function afterAnswer(
     return {
       charge: { ...answered, state: 'paid', nextAttemptAt: null, lastErrorCode: null, lastDeclineCode: null, lastErrorMessage: null },
       invoiceStatus: 'paid',
+    };
+  }
+  if (answer.kind === 'action_required') {
+    return {
+      charge: {
+        ...answered,
+        state: 'action_required',
+        nextAttemptAt: null,
+        lastErrorCode: answer.code,
+        lastDeclineCode: null,
+        lastErrorMessage: answer.message,
+      },
+      invoiceStatus: 'action_required',
     };
   }
   const failure = {

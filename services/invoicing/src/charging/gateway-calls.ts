@@ -81,6 +81,9 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
           { idempotencyKey: attemptKey(c.idempotencyKey, c.attempt) },
         );
         if (pi.status === 'succeeded') return { kind: 'succeeded' };
+        if (pi.status === 'requires_action') {
+          return { kind: 'action_required', code: 'requires_action', message: 'the payment needs the cardholder to authenticate' };
+        }
         // Not a card's answer (e.g. processing): nothing to count; the same key
         // gives the same answer, and payment_intent.succeeded settles it if it comes.
         return { kind: 'unanswered', code: `payment_intent_${pi.status}`, message: `the PaymentIntent is ${pi.status}` };
@@ -113,8 +116,11 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
   };
 }
 
+const AUTHENTICATION_REQUIRED = 'authentication_required';
+
 /**
- * A gateway error as an Answer. 402 is a card's decline; a 400 for a
+ * A gateway error as an Answer. 402 `authentication_required` asks for the
+ * cardholder (action required); any other 402 is a card's decline; a 400 for a
  * PaymentIntent that already succeeded is a success (an earlier attempt's
  * answer was lost); other 400/404s are refusals that the same request would
  * get again; everything else (no connection, 401/403, 409 key in use, 429,
@@ -126,6 +132,10 @@ export function answerOfError(err: unknown): Answer {
   const code = err.code ?? err.rawType ?? err.type;
   const message = err.message;
   const status = err.statusCode;
+  // 3-D Secure asked of an off-session charge: the cardholder must confirm it, on a page of ours.
+  if (status === 402 && (err.code === AUTHENTICATION_REQUIRED || err.decline_code === AUTHENTICATION_REQUIRED)) {
+    return { kind: 'action_required', code: AUTHENTICATION_REQUIRED, message };
+  }
   if (status === 402) return { kind: 'declined', code, declineCode: err.decline_code ?? null, message };
   if ((status === 400 || status === 404) && code !== 'rate_limit') {
     if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'succeeded') return { kind: 'succeeded' };

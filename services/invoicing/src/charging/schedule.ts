@@ -1,4 +1,5 @@
 import { startLoop, type Loop } from '@vault/runtime';
+import { reviewStandings } from '../accounts/standing.ts';
 import { chargePass, type ChargerDeps } from './charger.ts';
 import { ensureWebhookEndpoint } from './webhook-endpoint.ts';
 
@@ -6,11 +7,13 @@ export interface ChargeLoopDeps extends ChargerDeps {
   everyMs: number;
   /** Set when invoicing registers its own webhook endpoint (no GATEWAY_WEBHOOK_SECRET). */
   webhookUrl?: string;
+  /** SUSPEND_PAST_DUE_AFTER in seconds: after each pass, accounts are suspended or reinstated. Unset: no review. */
+  suspendAfterSeconds?: number;
 }
 
 /**
  * The charging loop inside the app: first the webhook endpoint's registration
- * (until it succeeds), then a pass; the next pass starts `everyMs` after one
+ * (until it succeeds), then a pass and the review of accounts' standing; the next pass starts `everyMs` after one
  * ends, so passes never pile up behind a slow gateway.
  */
 export function startChargeLoop(deps: ChargeLoopDeps): Loop {
@@ -27,6 +30,9 @@ export function startChargeLoop(deps: ChargeLoopDeps): Loop {
         }
       }
       await chargePass(deps);
+      if (deps.suspendAfterSeconds !== undefined) {
+        await reviewStandings({ pool: deps.pool, log: deps.log, suspendAfterSeconds: deps.suspendAfterSeconds, now: deps.now });
+      }
     },
     // Crash-only: whatever this pass recorded stands; the next one goes on from it.
     onError: (err) => deps.log.error('charging.pass_failed', err),

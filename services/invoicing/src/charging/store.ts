@@ -5,6 +5,7 @@ import type { InvoiceStatus } from '@vault/contracts';
 import { withTransaction, type TransactionLog } from '@vault/db';
 import type { CardOnFile, ChargeableInvoice, ChargeRow, ChargeStateName } from './decide.ts';
 import type { RecordedInvoice } from './payment-match.ts';
+import { tellChargeChange, tellPaid, type ChargeChange } from './tell.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -56,7 +57,7 @@ const CANDIDATES = `
     from invoicing.invoices i
     left join invoicing.charges c on c.invoice_id = i.id
     left join cc_forms.cards_on_file k on k.account_id = i.account_id
-   where i.status in ('finalized', 'past_due') and i.total > 0 and (c.state is null or c.state <> 'paid')
+   where i.status in ('finalized', 'past_due', 'action_required') and i.total > 0 and (c.state is null or c.state <> 'paid')
      and (c.invoice_id is null
           or c.pending_payment_method_id is not null
           or c.next_attempt_at <= $1
@@ -119,18 +120,19 @@ export async function lockInvoiceForPayment(client: pg.PoolClient, invoiceId: st
 
 /**
  * Writes the charge row (insert or update) and, if given, the invoice's new
- * status, in one transaction that locks the invoice first. A paid row or
- * invoice is never changed again: a webhook may have marked it paid
- * meanwhile, and paid is absorbing. Returns the row's idempotency key (random,
- * given by the database when the row is first written; never changed), or
- * undefined when the row is paid.
+ * status and the notices of what happened, in one transaction that locks the
+ * invoice first. A paid row or invoice is never changed again: a webhook may
+ * have marked it paid meanwhile, and paid is absorbing. Returns the row's
+ * idempotency key (random, given by the database when the row is first
+ * written; never changed), or undefined when the row is paid.
  */
 export async function saveCharge(
   db: ChargeDb,
   invoiceId: string,
   charge: ChargeRow,
-  invoiceStatus?: 'paid' | 'past_due',
+  change: ChargeChange | ChargeChange['invoiceStatus'] = {},
 ): Promise<string | undefined> {
+  const { invoiceStatus, ...told } = typeof change === 'object' ? change : { invoiceStatus: change };
   return withTransaction(
     db.pool,
     async (client) => {
@@ -164,27 +166,37 @@ export async function saveCharge(
           charge.lastErrorMessage,
         ],
       );
-      if (invoiceStatus === 'paid') await markInvoicePaid(client, invoiceId);
-      if (invoiceStatus === 'past_due') {
-        await client.query(`update invoicing.invoices set status = 'past_due' where id = $1 and status = 'finalized'`, [invoiceId]);
+      const key = saved.rows[0]?.idempotency_key;
+      if (key === undefined) return undefined; // paid: nothing more to change or tell
+      if (invoiceStatus === 'paid') {
+        await markInvoicePaid(client, invoiceId, undefined, { at: told.at, paymentMethodId: charge.lastPaymentMethodId });
       }
-      return saved.rows[0]?.idempotency_key;
+      await tellChargeChange(client, invoiceId, charge, { invoiceStatus, ...told });
+      return key;
     },
     { log: db.log, name: 'charging.save_charge' },
   );
 }
 
 /**
- * Marks an invoice paid (and its charge row, if any); a no-op when it already
- * is. True if it changed. The invoice's row is updated (so locked) before the
- * charge's: the one lock order.
+ * Marks an invoice paid (and its charge row, if any, with when and the card);
+ * a no-op when it already is. True if it changed, and then its invoice.paid
+ * notice is recorded and a suspended account with nothing else past due is
+ * reinstated. The invoice's row is updated (so locked) before the charge's:
+ * the one lock order.
  */
-export async function markInvoicePaid(client: pg.PoolClient, invoiceId: string, paymentIntentId?: string): Promise<boolean> {
+export async function markInvoicePaid(
+  client: pg.PoolClient,
+  invoiceId: string,
+  paymentIntentId?: string,
+  paid: { at?: Date | undefined; paymentMethodId?: string | null | undefined } = {},
+): Promise<boolean> {
   // Refunded comes after paid: a late or replayed payment never moves it back.
   const { rowCount } = await client.query(
-    `update invoicing.invoices set status = 'paid' where id = $1 and status in ('finalized', 'past_due')`,
+    `update invoicing.invoices set status = 'paid' where id = $1 and status in ('finalized', 'past_due', 'action_required')`,
     [invoiceId],
   );
+  const at = paid.at ?? new Date();
   await client.query(
     `update invoicing.charges
         set state = 'paid', next_attempt_at = null, pending_payment_method_id = null,
@@ -192,7 +204,9 @@ export async function markInvoicePaid(client: pg.PoolClient, invoiceId: string, 
       where invoice_id = $1 and state <> 'paid'`,
     [invoiceId, paymentIntentId ?? null],
   );
-  return (rowCount ?? 0) > 0;
+  if ((rowCount ?? 0) === 0) return false;
+  await tellPaid(client, invoiceId, at, paid.paymentMethodId ?? null);
+  return true;
 }
 
 /**

@@ -23,6 +23,8 @@ const SucceededIntent = z.object({
   amount: z.number().int(),
   amount_received: z.number().int().optional(),
   currency: z.string().min(1),
+  /** The card that paid (the customer may have confirmed it on-session, after 3-D Secure). */
+  payment_method: z.string().nullable().optional(),
   metadata: z.object({ invoice_id: z.string().min(1).optional() }).catchall(z.string()),
 });
 
@@ -134,7 +136,7 @@ function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise
       const { id, amount, amount_received, currency } = intent.data;
       const verdict = paysInvoice({ id, amount: amount_received ?? amount, currency }, invoice);
       if (!verdict.pays) return { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
-      const changed = await markInvoicePaid(client, invoiceId, id);
+      const changed = await markInvoicePaid(client, invoiceId, id, { paymentMethodId: intent.data.payment_method ?? null });
       return { outcome: changed ? 'paid' : 'unchanged', invoice_id: invoiceId };
     },
     { log: deps.log, name: 'charging.webhook' },

@@ -12,6 +12,8 @@ export interface CardPageOptions {
   publishableKey: string;
   /** Stripe.js, or the sandbox's stand-in. */
   gatewayJs: string;
+  /** Invoicing's pages (INVOICING_WEB_URL). */
+  invoicesUrl: string;
 }
 
 function onFile(card: CardOnFile | undefined): Html {
@@ -31,9 +33,16 @@ function messages(): Html {
 export function cardPage(o: CardPageOptions): Html {
   const formTitle = o.card ? 'Replace your card' : 'Add a card';
   return layout(
-    { title: 'Payment card', accountId: o.accountId, csrf: o.csrf, scripts: [o.gatewayJs, '/static/card.js'] },
+    {
+      title: 'Payment card',
+      accountId: o.accountId,
+      csrf: o.csrf,
+      scripts: [o.gatewayJs, '/static/card.js'],
+      invoicesUrl: o.invoicesUrl,
+      current: 'card',
+    },
     html`<h1>Payment card</h1>
-<p>The card on file pays your invoices once they are issued.</p>
+<p>The card on file pays your invoices once they are issued. <a href="${o.invoicesUrl}/invoices">See your invoices</a>.</p>
 <section class="panel" aria-labelledby="on-file-title">
 <h2 id="on-file-title">Card on file</h2>
 ${onFile(o.card)}

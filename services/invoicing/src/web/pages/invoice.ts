@@ -1,17 +1,38 @@
-// One finalized invoice, grouped by app, with its total.
+// One finalized invoice: its payment in words, its lines grouped by app, and
+// its sums (subtotal, credit applied, the amount charged).
 import type { Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
 import { layout, monthName, type Viewer } from '../html.ts';
+import type { PaymentState } from '../../charging/payment-state.ts';
 import { invoiceSums, linesByApp, statusTag } from './lines.ts';
+import { type CardFormLinks, paymentLabel, paymentWords } from './payment.ts';
 
-export function invoicePage(viewer: Viewer, invoice: Invoice): Html {
+export interface InvoiceView {
+  viewer: Viewer;
+  invoice: Invoice;
+  payment: PaymentState;
+  links: CardFormLinks;
+  /** When the usage behind each credit adjustment stopped (stops.ts). */
+  stops: ReadonlyMap<string, Date>;
+}
+
+export function invoicePage({ viewer, invoice, payment, links, stops }: InvoiceView): Html {
+  const words = paymentWords(invoice, payment, links);
   return layout(
     { title: `Invoice ${invoice.number ?? invoice.id}`, viewer, current: 'invoices' },
     html`<p><a href="/invoices">← All invoices</a></p>
-<h1>Invoice ${invoice.number ?? ''} ${statusTag(invoice.status)}</h1>
-<section class="card">
+<h1>Invoice ${invoice.number ?? ''} ${statusTag(invoice.status, paymentLabel(payment))}</h1>
+${
+  words.toString() === ''
+    ? ''
+    : html`<section class="card payment payment-${payment.kind}" aria-labelledby="payment-title" data-payment="${payment.kind}">
+<h2 id="payment-title">Payment</h2>
+${words}
+</section>`
+}
+<section class="card" aria-label="Invoice lines">
 <p class="muted">Account ${invoice.account_id} · ${monthName(invoice.period)} (${invoice.period}) · ${invoice.currency}</p>
-${linesByApp(invoice)}
+${linesByApp(invoice, stops)}
 ${invoiceSums(invoice)}
 </section>`,
   );

@@ -1,9 +1,11 @@
 // An invoice's lines grouped by app, as the platform's invoices show them:
 // a heading per app, then each line with its months, unit price and amount.
 import type { Invoice, InvoiceLine } from '@vault/contracts';
+import { DateTime } from 'luxon';
 import { html, type Html } from '@vault/web';
 import { sumCents } from '../../domain/money.ts';
 import { monthName, money } from '../html.ts';
+import { stopKey } from '../stops.ts';
 
 /** Lines by app, in the invoice's order (lines come sorted by app). */
 function groupByApp(lines: readonly InvoiceLine[]): [string, InvoiceLine[]][] {
@@ -16,11 +18,22 @@ function groupByApp(lines: readonly InvoiceLine[]): [string, InvoiceLine[]][] {
   return [...groups];
 }
 
-/** Why a line is there, in words, when its description alone does not say (adjustments, carried amounts, a capped line). */
-export function whyLine(line: InvoiceLine): string | undefined {
+/** "Oct 2" (UTC): the day usage stopped, within the month the line adjusts. */
+const shortDay = (at: Date) => DateTime.fromJSDate(at, { zone: 'utc' }).toFormat('LLL d');
+
+/**
+ * Why a line is there, in words, when its description alone does not say
+ * (adjustments, carried amounts, a capped line). `stoppedAt`: when the usage
+ * behind a credit really stopped (metering's intervals know it; stops.ts).
+ */
+export function whyLine(line: InvoiceLine, stoppedAt?: Date): string | undefined {
   const month = line.adjusts ? monthName(line.adjusts) : '';
   if (line.kind === 'adjustment') {
     const credit = (line.amount ?? '').startsWith('-');
+    if (credit && stoppedAt) {
+      const stopped = line.product.startsWith('addon:') ? 'was removed' : 'stopped';
+      return `${line.key} ${stopped} on ${shortDay(stoppedAt)}, earlier than billed on the ${month} invoice (we learned of it after that invoice was issued): this gives the difference back.`;
+    }
     return credit
       ? `${line.key} ran less in ${month} than the ${month} invoice billed (it stopped earlier, as the platform told us after that invoice was issued): this gives the difference back.`
       : `${line.key} ran more in ${month} than the ${month} invoice billed (the platform told us after that invoice was issued): this charges the difference.`;
@@ -31,20 +44,21 @@ export function whyLine(line: InvoiceLine): string | undefined {
   return undefined;
 }
 
-function lineRow(line: InvoiceLine, currency: string): Html {
+function lineRow(line: InvoiceLine, currency: string, stops: ReadonlyMap<string, Date>): Html {
   const tag = line.kind === 'carried' ? 'carried from' : 'adjusts';
   const adjusts = line.adjusts ? html`<span class="tag" data-adjusts="${line.adjusts}">${tag} ${monthName(line.adjusts)}</span>` : '';
-  const why = whyLine(line);
+  const why = whyLine(line, stops.get(stopKey(line)));
+  // data-label: the column's name, shown beside each value when a narrow screen stacks the row.
   return html`<tr class="line line-${line.kind}">
-<td>${line.description}${adjusts}${why ? html`<span class="why">${why}</span>` : ''}</td>
-<td class="num">${line.quantity}</td>
-<td class="num">${line.unit_price === null ? html`<span class="muted">no price</span>` : money(line.unit_price, currency)}</td>
-<td class="num amount">${money(line.amount, currency)}</td>
+<td class="description">${line.description}${adjusts}${why ? html`<span class="why">${why}</span>` : ''}</td>
+<td class="num" data-label="Months">${line.quantity}</td>
+<td class="num" data-label="Unit price / month">${line.unit_price === null ? html`<span class="muted">no price</span>` : money(line.unit_price, currency)}</td>
+<td class="num amount" data-label="Amount">${money(line.amount, currency)}</td>
 </tr>`;
 }
 
 /** One section per app with a subtotal; an invoice without lines says so. */
-export function linesByApp(invoice: Invoice): Html {
+export function linesByApp(invoice: Invoice, stops: ReadonlyMap<string, Date> = new Map()): Html {
   const groups = groupByApp(invoice.lines);
   if (groups.length === 0) return html`<p class="muted">No usage in ${monthName(invoice.period)}.</p>`;
   return html`${groups.map(
@@ -53,7 +67,7 @@ export function linesByApp(invoice: Invoice): Html {
 <table class="lines">
 <colgroup><col class="description"><col class="months"><col class="price"><col class="amount"></colgroup>
 <thead><tr><th>Description</th><th class="num">Months</th><th class="num">Unit price / month</th><th class="num">Amount</th></tr></thead>
-<tbody>${lines.map((l) => lineRow(l, invoice.currency))}</tbody>
+<tbody>${lines.map((l) => lineRow(l, invoice.currency, stops))}</tbody>
 <tfoot><tr class="subtotal"><td colspan="3">Subtotal for ${app || 'carried amounts'}</td><td class="num">${money(
       sumCents(lines.flatMap((l) => (l.amount === null ? [] : [l.amount]))),
       invoice.currency,
@@ -63,8 +77,9 @@ export function linesByApp(invoice: Invoice): Html {
   )}`;
 }
 
-/** "draft", "finalized", "paid", "past due", "refunded", "carried" as a coloured tag. */
-export const statusTag = (status: Invoice['status']) => html`<span class="tag status-${status}">${status.replace('_', ' ')}</span>`;
+/** "draft", "finalized", "paid", "past due", "refunded", "carried" as a coloured tag; `label` says more when the payment needs it. */
+export const statusTag = (status: Invoice['status'], label?: string) =>
+  html`<span class="tag status-${status}">${label ?? status.replace(/_/g, ' ')}</span>`;
 
 /** Subtotal, credit applied, refunds and the amount charged, under an invoice's lines. */
 export function invoiceSums(invoice: Invoice, charged = 'Amount charged'): Html {

@@ -18,6 +18,8 @@ export interface UsageView {
   previous: string;
   /** The month shown is this month (not a preview). */
   isCurrent: boolean;
+  /** When the usage behind each credit adjustment stopped (stops.ts). */
+  stops: ReadonlyMap<string, Date>;
 }
 
 const HOLD_REASONS: Record<Hold['reason'], string> = {
@@ -63,7 +65,7 @@ ${holdsList(draft.holds)}
 ${usageChart(view.days, draft.currency, month, parsePeriod(draft.period).seconds / 86_400)}
 </section>
 <section class="card" aria-label="Lines">
-${linesByApp(draft)}
+${linesByApp(draft, view.stops)}
 </section>`,
   );
 }

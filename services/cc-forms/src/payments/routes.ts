@@ -1,0 +1,28 @@
+// The authenticate-and-pay page's JSON call (behind the CSRF check in
+// web/context.ts): the client secret and card of the account's own PaymentIntent,
+// which the page's script hands to the gateway's JS (confirmCardPayment).
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { CARD_MESSAGES } from '../domain/messages.ts';
+import type { WebContext } from '../web/context.ts';
+import { accountPayment } from './service.ts';
+
+const Params = z.object({ id: z.string().max(80) });
+
+export function paymentApiRoutes(web: FastifyInstance, ctx: WebContext): void {
+  const { deps } = ctx;
+
+  web.post('/payments/:id/start', { bodyLimit: 1024 }, async (req, reply) => {
+    const who = await ctx.session.current(req);
+    if (!who) return ctx.jsonError(reply, 401, 'session_ended', CARD_MESSAGES.session_ended!);
+    const params = Params.safeParse(req.params);
+    const payment = params.success ? await accountPayment(deps, who.accountId, params.data.id) : undefined;
+    if (!payment) return ctx.jsonError(reply, 404, 'not_found', 'There is no such payment for your account.');
+    if (payment.stage === 'paid') return ctx.jsonError(reply, 409, 'already_paid', 'This invoice is already paid: nothing more to do.');
+    if (payment.stage !== 'payable' || !payment.intent.clientSecret || !payment.paymentMethodId) {
+      return ctx.jsonError(reply, 409, 'not_payable', 'This payment cannot be made here now. Please check your invoice.');
+    }
+    deps.log.info('payment.authentication_started', { account_id: who.accountId, payment_intent_id: payment.intent.id });
+    return reply.send({ client_secret: payment.intent.clientSecret, payment_method: payment.paymentMethodId });
+  });
+}

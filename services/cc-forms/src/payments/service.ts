@@ -1,0 +1,58 @@
+// An invoice's payment that the cardholder must authenticate (3-D Secure):
+// which PaymentIntent belongs to the signed-in account, and what the page's
+// script needs to confirm it with the gateway's JS. The client secret is read
+// from the gateway with the secret key, only for the account's own intent.
+import type pg from 'pg';
+import type { Logger } from '@vault/runtime';
+import type { CardGateway, PaymentIntentSeen } from '../cards/gateway.ts';
+import { cardOnFile, customerOf } from '../cards/store.ts';
+
+export interface PaymentDeps {
+  pool: pg.Pool;
+  gateway: CardGateway;
+  log: Logger;
+}
+
+/** `pi_` and Stripe's id characters: anything else is not looked up. */
+export const PAYMENT_INTENT_ID = /^pi_[A-Za-z0-9]{1,64}$/;
+
+/** Statuses in which the cardholder can still pay the intent on this page. */
+const PAYABLE = new Set(['requires_payment_method', 'requires_action', 'requires_confirmation']);
+
+export type PaymentStage = 'payable' | 'paid' | 'processing' | 'canceled';
+
+export interface AccountPayment {
+  intent: PaymentIntentSeen;
+  stage: PaymentStage;
+  /** The card to authenticate: the one the refused attempt used, else the card on file. */
+  paymentMethodId: string | undefined;
+  /** "Visa •••• 3184" when that card is the card on file. */
+  card: { brand: string; last4: string } | undefined;
+}
+
+const stageOf = (status: string): PaymentStage =>
+  status === 'succeeded' ? 'paid' : status === 'processing' ? 'processing' : PAYABLE.has(status) ? 'payable' : 'canceled';
+
+/**
+ * The account's PaymentIntent, or undefined when it is unknown, malformed, or
+ * another customer's (the same answer: nobody learns what exists).
+ */
+export async function accountPayment(deps: PaymentDeps, accountId: string, paymentIntentId: string): Promise<AccountPayment | undefined> {
+  if (!PAYMENT_INTENT_ID.test(paymentIntentId)) return undefined;
+  const customerId = await customerOf(deps.pool, accountId);
+  if (!customerId) return undefined;
+  const intent = await deps.gateway.paymentIntent(paymentIntentId);
+  const accountOk = intent?.metadata.account_id === undefined || intent.metadata.account_id === accountId;
+  if (!intent || intent.customerId !== customerId || !accountOk) {
+    deps.log.warn('payment.refused', {
+      account_id: accountId,
+      payment_intent_id: paymentIntentId,
+      reason: intent ? 'other_customer' : 'unknown',
+    });
+    return undefined;
+  }
+  const onFile = await cardOnFile(deps.pool, accountId);
+  const paymentMethodId = intent.lastPaymentMethodId ?? onFile?.paymentMethodId;
+  const card = onFile && onFile.paymentMethodId === paymentMethodId ? { brand: onFile.brand, last4: onFile.last4 } : undefined;
+  return { intent, stage: stageOf(intent.status), paymentMethodId, card };
+}

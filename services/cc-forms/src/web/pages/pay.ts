@@ -1,0 +1,59 @@
+// The authenticate-and-pay page: an invoice whose off-session charge the bank
+// refused until the cardholder confirms it (3-D Secure). The button hands the
+// payment to the gateway's JS (/static/pay.js: confirmCardPayment), which shows
+// the bank's challenge over the page.
+import { html, type Html } from '@vault/web';
+import { formatAmount } from '../../domain/amount.ts';
+import { cardSummary } from '../../domain/card.ts';
+import type { AccountPayment } from '../../payments/service.ts';
+import { layout } from '../layout.ts';
+
+export interface PayPageOptions {
+  accountId: string;
+  csrf: string;
+  payment: AccountPayment;
+  publishableKey: string;
+  gatewayJs: string;
+  invoicesUrl: string;
+}
+
+export function payPage(o: PayPageOptions): Html {
+  const { intent, stage, card } = o.payment;
+  const amount = formatAmount(intent.amount, intent.currency);
+  const number = intent.metadata.number;
+  const invoiceId = intent.metadata.invoice_id;
+  const invoiceLink = invoiceId
+    ? html`<a href="${o.invoicesUrl}/invoices/${encodeURIComponent(invoiceId)}">Back to invoice ${number ?? ''}</a>`
+    : html`<a href="${o.invoicesUrl}/invoices">Back to your invoices</a>`;
+  const title = number ? `Pay invoice ${number}` : 'Pay an invoice';
+  const body =
+    stage === 'payable'
+      ? html`<p>Your bank asks you to confirm this payment of <strong data-amount>${amount}</strong> before it can be charged${card ? html` to <strong data-card>${cardSummary(card)}</strong>` : ''}. Nothing has been charged yet.</p>
+<p>Press the button: your bank's check (3-D Secure) opens over this page. Once you complete it, the invoice is paid.</p>
+<form id="pay-form" novalidate data-publishable-key="${o.publishableKey}" data-payment-intent="${intent.id}">
+<div id="pay-errors" class="alert" role="alert" tabindex="-1"></div>
+<button type="submit" id="pay-submit">Authenticate and pay ${amount}</button>
+<p id="pay-status" class="status" role="status" tabindex="-1"></p>
+</form>
+<noscript><p class="alert">Paying needs JavaScript: the check is provided by your bank through our payment gateway.</p></noscript>`
+      : stage === 'paid'
+        ? html`<p class="status" data-paid>This invoice is paid (${amount}). Thank you: there is nothing more to do.</p>`
+        : stage === 'processing'
+          ? html`<p>Your payment of ${amount} is being processed. Your invoice shows it as paid once it is done.</p>`
+          : html`<p>This payment can no longer be made here. Nothing was charged. Please check your invoice.</p>`;
+  return layout(
+    {
+      title,
+      accountId: o.accountId,
+      csrf: o.csrf,
+      invoicesUrl: o.invoicesUrl,
+      scripts: stage === 'payable' ? [o.gatewayJs, '/static/pay.js'] : [],
+    },
+    html`<p>${invoiceLink}</p>
+<h1>${title}</h1>
+<section class="panel" aria-labelledby="pay-title">
+<h2 id="pay-title">Payment</h2>
+${body}
+</section>`,
+  );
+}

@@ -1,0 +1,130 @@
+// An account's standing (billing-rules.md "Payment", api.md "Notices"): suspended
+// once an invoice of it has been past due longer than SUSPEND_PAST_DUE_AFTER,
+// reinstated once nothing it owes is past due; each told by a notice. The
+// Vault only says so: the platform suspends the apps, and usage keeps being
+// billed as its events say (see the contract, "Suspension").
+import type pg from 'pg';
+import { withTransaction } from '@vault/db';
+import type { Logger } from '@vault/runtime';
+import { accountNotice } from '../notices/notice.ts';
+import { recordNotice } from '../notices/outbox.ts';
+
+export interface StandingDeps {
+  pool: pg.Pool;
+  log: Logger;
+  /** SUSPEND_PAST_DUE_AFTER, in seconds. */
+  suspendAfterSeconds: number;
+  now?: () => Date;
+}
+
+export interface StandingReport {
+  suspended: number;
+  reinstated: number;
+}
+
+/** Accounts whose standing may change: overdue and not suspended, or suspended with nothing past due. */
+const CANDIDATES = `
+  select distinct i.account_id
+    from invoicing.invoices i
+    join invoicing.charges c on c.invoice_id = i.id
+    left join invoicing.account_standing s on s.account_id = i.account_id
+   where i.status = 'past_due' and c.past_due_at <= $1 and s.suspended_at is null
+  union
+  select s.account_id
+    from invoicing.account_standing s
+   where s.suspended_at is not null
+     and not exists (select 1 from invoicing.invoices i where i.account_id = s.account_id and i.status = 'past_due')`;
+
+/** One review of every account whose standing may change (the charging loop runs it after each pass). */
+export async function reviewStandings(deps: StandingDeps): Promise<StandingReport> {
+  const now = deps.now?.() ?? new Date();
+  const cutoff = new Date(now.getTime() - deps.suspendAfterSeconds * 1000);
+  const { rows } = await deps.pool.query<{ account_id: string }>(CANDIDATES, [cutoff]);
+  const report: StandingReport = { suspended: 0, reinstated: 0 };
+  for (const { account_id } of rows) {
+    const changed = await withTransaction(deps.pool, (client) => reviewAccount(client, account_id, cutoff, now), {
+      log: deps.log,
+      name: 'standing.review',
+    });
+    if (changed === 'suspended') report.suspended++;
+    if (changed === 'reinstated') report.reinstated++;
+    if (changed) deps.log.info(`account.${changed}`, { account_id, [`count#accounts.${changed}`]: 1 });
+  }
+  return report;
+}
+
+interface PastDue {
+  id: string;
+  past_due_at: Date | null;
+}
+
+/**
+ * Decides one account under its standing row's lock. The invoices are read
+ * after the lock is held (read committed), so a payment committing meanwhile
+ * is seen, and one that waits for the lock sees this suspension and lifts it.
+ */
+async function reviewAccount(client: pg.PoolClient, accountId: string, cutoff: Date, now: Date) {
+  await client.query('insert into invoicing.account_standing (account_id) values ($1) on conflict do nothing', [accountId]);
+  const standing = (
+    await client.query<{ suspended_at: Date | null; suspensions: number }>(
+      'select suspended_at, suspensions from invoicing.account_standing where account_id = $1 for update',
+      [accountId],
+    )
+  ).rows[0]!;
+  const pastDue = await pastDueInvoices(client, accountId);
+  const overdue = pastDue.filter((x) => x.past_due_at !== null && x.past_due_at <= cutoff);
+  if (standing.suspended_at === null && overdue.length > 0) {
+    const suspension = standing.suspensions + 1;
+    await client.query('update invoicing.account_standing set suspended_at = $2, suspensions = $3 where account_id = $1', [
+      accountId,
+      now,
+      suspension,
+    ]);
+    await recordNotice(
+      client,
+      accountNotice('account.suspended', accountId, suspension, now, {
+        invoice_ids: overdue.map((x) => x.id),
+        past_due_since: overdue[0]!.past_due_at!.toISOString(),
+      }),
+    );
+    return 'suspended' as const;
+  }
+  if (standing.suspended_at !== null && pastDue.length === 0) {
+    await reinstate(client, accountId, standing.suspensions, now);
+    return 'reinstated' as const;
+  }
+  return undefined;
+}
+
+const pastDueInvoices = async (client: pg.PoolClient, accountId: string): Promise<PastDue[]> =>
+  (
+    await client.query<PastDue>(
+      `select i.id, c.past_due_at from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
+        where i.account_id = $1 and i.status = 'past_due' order by c.past_due_at nulls last, i.id`,
+      [accountId],
+    )
+  ).rows;
+
+async function reinstate(client: pg.PoolClient, accountId: string, suspension: number, now: Date) {
+  await client.query('update invoicing.account_standing set suspended_at = null, reinstated_at = $2 where account_id = $1', [
+    accountId,
+    now,
+  ]);
+  await recordNotice(client, accountNotice('account.reinstated', accountId, suspension, now));
+}
+
+/**
+ * In the transaction that just moved an invoice of the account out of
+ * past_due (after the invoice's lock: the one lock order): reinstates the
+ * account if it is suspended and nothing it owes is past due any more.
+ */
+export async function reinstateIfClear(client: pg.PoolClient, accountId: string, now: Date): Promise<boolean> {
+  const { rows } = await client.query<{ suspensions: number }>(
+    'select suspensions from invoicing.account_standing where account_id = $1 and suspended_at is not null for update',
+    [accountId],
+  );
+  if (rows.length === 0) return false;
+  if ((await pastDueInvoices(client, accountId)).length > 0) return false;
+  await reinstate(client, accountId, rows[0]!.suspensions, now);
+  return true;
+}

@@ -1,0 +1,107 @@
+// An invoice's payment as the customer's pages say it in words, read from its
+// charge row: paid (when, with which card), declined (the gateway's reason,
+// the next try), past due (why, since when), waiting for the cardholder to
+// authenticate (the PaymentIntent to confirm), refunded. The client secret is
+// never stored: a page of the signed-in customer fetches it from the gateway
+// with the PaymentIntent id.
+import type pg from 'pg';
+import type { Invoice } from '@vault/contracts';
+import { minimumCharge, minorUnits } from './amount.ts';
+
+export interface CardSeen {
+  brand: string;
+  last4: string;
+}
+
+export type PaymentState =
+  /** Nothing is charged: a draft, a total of 0.00, below the gateway's minimum, or carried onto a later invoice. */
+  | { kind: 'none'; why: 'draft' | 'nothing_to_charge' | 'below_minimum' | 'carried' }
+  /** Finalized, not tried yet, or an attempt in flight. */
+  | { kind: 'pending' }
+  | { kind: 'paid'; at: Date | undefined; card: CardSeen | undefined }
+  /** Declined; another try is scheduled. `reason` is the gateway's message. */
+  | { kind: 'declined'; reason: string; declineCode: string | undefined; nextTryAt: Date; attempts: number }
+  /** No card on file, or declined at every try of the schedule: waits for another card. */
+  | { kind: 'past_due'; why: 'no_card' | 'declined'; reason: string | undefined; since: Date | undefined }
+  /**
+   * The bank asks the cardholder to authenticate (3-D Secure): the customer
+   * confirms `paymentIntentId` with `paymentMethodId` on cc-forms' page. `pastDue`
+   * when the invoice was already past due (its status stays past_due).
+   */
+  | { kind: 'action_required'; paymentIntentId: string; paymentMethodId: string | undefined; since: Date | undefined; pastDue: boolean }
+  | { kind: 'refunded'; amount: string; whole: boolean; at: Date | undefined; card: CardSeen | undefined };
+
+/** The invoice's charge row, as this read needs it. */
+export interface PaymentRow {
+  invoice_id: string;
+  state: 'scheduled' | 'past_due' | 'paid' | 'action_required';
+  attempts: number;
+  payment_intent_id: string | null;
+  last_payment_method_id: string | null;
+  last_error_code: string | null;
+  last_decline_code: string | null;
+  last_error_message: string | null;
+  next_attempt_at: Date | null;
+  paid_at: Date | null;
+  paid_card_brand: string | null;
+  paid_card_last4: string | null;
+  past_due_at: Date | null;
+  action_required_at: Date | null;
+}
+
+const SQL = `
+  select invoice_id, state, attempts, payment_intent_id, last_payment_method_id, last_error_code, last_decline_code,
+         last_error_message, next_attempt_at, paid_at, paid_card_brand, paid_card_last4, past_due_at, action_required_at
+    from invoicing.charges where invoice_id = any($1::text[])`;
+
+type InvoiceSeen = Pick<Invoice, 'id' | 'status' | 'total' | 'currency' | 'amount_refunded'>;
+
+/** Each invoice's payment state, in one query. */
+export async function readPaymentStates(db: pg.Pool | pg.PoolClient, invoices: readonly InvoiceSeen[]): Promise<Map<string, PaymentState>> {
+  const ids = invoices.filter((i) => i.status !== 'draft').map((i) => i.id);
+  const rows = new Map<string, PaymentRow>();
+  if (ids.length > 0) for (const r of (await db.query<PaymentRow>(SQL, [ids])).rows) rows.set(r.invoice_id, r);
+  return new Map(invoices.map((i) => [i.id, paymentState(i, rows.get(i.id))]));
+}
+
+/** What the invoice's status and charge row say, in the order a customer needs it. */
+export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined): PaymentState {
+  const paidCard = row?.paid_card_brand && row.paid_card_last4 ? { brand: row.paid_card_brand, last4: row.paid_card_last4 } : undefined;
+  const paidAt = row?.paid_at ?? undefined;
+  if (invoice.status === 'refunded' || (invoice.status === 'paid' && invoice.amount_refunded !== '0.00')) {
+    return { kind: 'refunded', amount: invoice.amount_refunded, whole: invoice.status === 'refunded', at: paidAt, card: paidCard };
+  }
+  if (invoice.status === 'paid') return { kind: 'paid', at: paidAt, card: paidCard };
+  if (invoice.status === 'draft') return { kind: 'none', why: 'draft' };
+  if (invoice.status === 'carried') return { kind: 'none', why: 'carried' };
+  if (Number(invoice.total) <= 0) return { kind: 'none', why: 'nothing_to_charge' };
+  if (minorUnits(invoice.total, invoice.currency) < minimumCharge(invoice.currency)) return { kind: 'none', why: 'below_minimum' };
+  if (row?.state === 'action_required' && row.payment_intent_id) {
+    return {
+      kind: 'action_required',
+      paymentIntentId: row.payment_intent_id,
+      paymentMethodId: row.last_payment_method_id ?? undefined,
+      since: row.action_required_at ?? undefined,
+      pastDue: invoice.status === 'past_due',
+    };
+  }
+  if (invoice.status === 'past_due') {
+    const noCard = !row || row.last_error_code === 'no_card_on_file';
+    return {
+      kind: 'past_due',
+      why: noCard ? 'no_card' : 'declined',
+      reason: noCard ? undefined : (row.last_error_message ?? row.last_error_code ?? undefined),
+      since: row?.past_due_at ?? undefined,
+    };
+  }
+  if (row?.state === 'scheduled' && row.last_error_code && row.next_attempt_at && row.attempts > 0) {
+    return {
+      kind: 'declined',
+      reason: row.last_error_message ?? row.last_error_code,
+      declineCode: row.last_decline_code ?? undefined,
+      nextTryAt: row.next_attempt_at,
+      attempts: row.attempts,
+    };
+  }
+  return { kind: 'pending' };
+}

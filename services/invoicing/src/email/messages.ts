@@ -1,0 +1,89 @@
+// The customer's emails, one per notice that tells them something: pure text
+// made from the notice. No email carries a sign-in link or a token: sign-in
+// links are made by an operator for one customer and work once for 15
+// minutes, so the email says where to sign in and how to ask for a link.
+import { DateTime } from 'luxon';
+import type { NoticeEvent } from '../notices/notice.ts';
+
+export interface EmailText {
+  subject: string;
+  text: string;
+}
+
+export interface EmailContext {
+  /** Where the customer signs in (INVOICING_URL, else the local address). */
+  invoicingUrl: string;
+}
+
+const money = (amount: unknown, currency: unknown) => (currency === 'USD' ? `$${String(amount)}` : `${String(amount)} ${String(currency)}`);
+const month = (period: unknown) => DateTime.fromFormat(String(period), 'yyyy-MM', { zone: 'utc' }).toFormat('LLLL yyyy');
+const day = (iso: unknown) => (typeof iso === 'string' ? DateTime.fromISO(iso, { zone: 'utc' }).toFormat('d LLLL yyyy') : undefined);
+
+function signIn(ctx: EmailContext): string {
+  return [
+    `To see it, sign in to your invoices at ${ctx.invoicingUrl}/ with a sign-in link.`,
+    'Ask your platform support for a sign-in link for your account: each link works once,',
+    'for 15 minutes. This email never carries one.',
+  ].join('\n');
+}
+
+/** The email a notice sends, or undefined for a notice the customer is not emailed about. */
+export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | undefined {
+  const d = event.data;
+  const invoice = `invoice ${String(d.number)} (${month(d.period)}, ${money(d.total, d.currency)})`;
+  const lines = (...parts: (string | undefined)[]) =>
+    `Hello,\n\n${parts.filter((p) => p !== undefined).join('\n\n')}\n\nThe Vault billing\n`;
+  switch (event.type) {
+    case 'invoice.finalized':
+      return {
+        subject: `Your invoice ${String(d.number)} for ${month(d.period)}: ${money(d.total, d.currency)}`,
+        text: lines(
+          `Your ${invoice} is ready.`,
+          d.total === '0.00' ? 'There is nothing to pay.' : 'It is charged to your card on file.',
+          signIn(ctx),
+        ),
+      };
+    case 'invoice.payment_failed': {
+      const next = day(d.next_attempt_at);
+      return {
+        subject: `We could not charge your card for invoice ${String(d.number)}`,
+        text: lines(
+          `Your card was not charged for ${invoice}. Your bank said: ${String(d.reason ?? d.code)}`,
+          next ? `We will try again on ${next}. A new card on the card form is tried at once.` : undefined,
+          signIn(ctx),
+        ),
+      };
+    }
+    case 'invoice.action_required':
+      return {
+        subject: `Please confirm the payment of invoice ${String(d.number)}`,
+        text: lines(
+          `Your bank asks you to confirm the payment of ${invoice} (3-D Secure). We cannot charge it without you.`,
+          'Sign in, open the invoice and choose to authenticate and pay: your bank then asks you to confirm.',
+          signIn(ctx),
+        ),
+      };
+    case 'invoice.past_due':
+      return {
+        subject: `Invoice ${String(d.number)} is past due`,
+        text: lines(
+          d.reason === 'no_card_on_file'
+            ? `Your ${invoice} is past due: your account has no card on file.`
+            : `Your ${invoice} is past due: your card was declined at every try.`,
+          'Add a card on the card form (linked from your invoices): it is charged at once.',
+          signIn(ctx),
+        ),
+      };
+    case 'account.suspended':
+      return {
+        subject: `Your account ${d.account_id} is suspended`,
+        text: lines(
+          `Your account ${d.account_id} is suspended: an invoice has been past due since ${day(d.past_due_since) ?? 'too long'}.`,
+          'It is reinstated as soon as nothing it owes is past due: add a card on the card form and it is charged at once.',
+          signIn(ctx),
+        ),
+      };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,82 @@
+// An invoice's payment in words, for the customer: what happened, and what
+// they can do about it (a link to the card form, or to authenticate).
+import { DateTime } from 'luxon';
+import type { Invoice } from '@vault/contracts';
+import { html, type Html } from '@vault/web';
+import { money } from '../html.ts';
+import type { CardSeen, PaymentState } from '../../charging/payment-state.ts';
+
+/** Where the invoice pages send the customer on the card form (CC_FORMS_URL). */
+export interface CardFormLinks {
+  /** The card on file and the form to replace it. */
+  card: string;
+  /** The page where the cardholder authenticates a payment (3-D Secure) and pays it. */
+  authenticate(paymentIntentId: string): string;
+}
+
+export function cardFormLinks(ccFormsUrl: string): CardFormLinks {
+  const base = ccFormsUrl.replace(/\/+$/, '');
+  return {
+    card: `${base}/card`,
+    authenticate: (id) => `${base}/payments/${encodeURIComponent(id)}`,
+  };
+}
+
+/** "Nov 3, 2026" (UTC, as every date the Vault shows). */
+export const day = (at: Date) => DateTime.fromJSDate(at, { zone: 'utc' }).toFormat('LLL d, yyyy');
+
+const BRANDS: Record<string, string> = {
+  visa: 'Visa',
+  mastercard: 'Mastercard',
+  amex: 'American Express',
+  discover: 'Discover',
+  diners: 'Diners Club',
+  jcb: 'JCB',
+  unionpay: 'UnionPay',
+};
+
+/** "Visa •••• 4242". */
+export const cardName = (card: CardSeen) => `${BRANDS[card.brand] ?? card.brand} •••• ${card.last4}`;
+
+/** One sentence or two on the payment; empty for a draft. */
+export function paymentWords(invoice: Invoice, state: PaymentState, links: CardFormLinks): Html {
+  const c = invoice.currency;
+  const withCard = (card: CardSeen | undefined) => (card ? html` with <span data-card>${cardName(card)}</span>` : '');
+  const on = (at: Date | undefined) => (at ? html` on <time datetime="${at.toISOString()}">${day(at)}</time>` : '');
+  switch (state.kind) {
+    case 'none':
+      if (state.why === 'below_minimum') {
+        return html`<p>Not charged: ${money(invoice.total, c)} is below the smallest amount we can charge to a card. It will be added to your next invoice.</p>`;
+      }
+      return state.why === 'nothing_to_charge' ? html`<p>Nothing to pay: the amount charged is ${money(invoice.total, c)}.</p>` : html``;
+    case 'pending':
+      return html`<p>Not paid yet: we charge your card on file shortly after the invoice is issued.</p>`;
+    case 'paid':
+      return html`<p>Paid${on(state.at)}${withCard(state.card)}. Thank you.</p>`;
+    case 'refunded':
+      return state.whole
+        ? html`<p>Refunded: the whole ${money(state.amount, c)} went back to your card.</p>`
+        : html`<p>Paid${withCard(state.card)}; ${money(state.amount, c)} of ${money(invoice.total, c)} was refunded to your card.</p>`;
+    case 'declined':
+      return html`<p>Your card was declined: <q data-reason>${state.reason}</q> We will try again on <time datetime="${state.nextTryAt.toISOString()}">${day(state.nextTryAt)}</time>.</p>
+<p>To pay with another card, <a href="${links.card}">update your payment card</a>: we charge the new card at once.</p>`;
+    case 'past_due': {
+      const since = state.since ? html` since <time datetime="${state.since.toISOString()}">${day(state.since)}</time>` : '';
+      return state.why === 'no_card'
+        ? html`<p>Past due${since}: there is no payment card on file for your account, so we could not charge this invoice.</p>
+<p><a href="${links.card}">Add a payment card</a>: we charge it as soon as it is saved.</p>`
+        : html`<p>Past due${since}: your card was declined each time we tried${state.reason ? html` (<q data-reason>${state.reason}</q>)` : ''}, and we will not try it again.</p>
+<p><a href="${links.card}">Put another payment card on file</a>: we charge it as soon as it is saved.</p>`;
+    }
+    case 'action_required':
+      return html`<p>${state.pastDue ? 'Past due: y' : 'Y'}our bank asks you to confirm this payment (3-D Secure): we cannot complete it without you. Nothing has been charged yet.</p>
+<p><a class="button" href="${links.authenticate(state.paymentIntentId)}">Authenticate and pay ${money(invoice.total, c)}</a></p>`;
+  }
+}
+
+/** The payment state's name in the invoice list and tag: what the customer must know at a glance. */
+export function paymentLabel(state: PaymentState): string | undefined {
+  if (state.kind === 'declined') return 'declined, will retry';
+  if (state.kind === 'action_required') return 'action required';
+  return undefined;
+}

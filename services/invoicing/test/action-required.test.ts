@@ -1,0 +1,100 @@
+// Strong customer authentication through the real apps: the gateway sandbox
+// and the invoicing process. A 3-D Secure card (4000 0027 6000 3184) charged
+// off-session leaves the invoice action_required with its notice — not a
+// decline, never retried — and once the customer confirms the same
+// PaymentIntent on-session and completes the challenge (what cc-forms' page
+// does with the gateway's JS), payment_intent.succeeded marks it paid once.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { sandboxKeys } from '@vault/gateway';
+import { eventually, freePort, startService, type RunningService } from '@vault/testkit';
+import { readPaymentStates } from '../src/charging/payment-state.ts';
+import { noticesOf } from '../src/notices/outbox.ts';
+import { chargingWorld, customerOf, gatewayRecord, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+
+const ADMIN = 'action-required-admin-token-0123456789';
+const ALWAYS_3DS = '4000002760003184';
+
+describe('a 3-D Secure card through the sandbox and the invoicing process', () => {
+  let w: ChargingWorld;
+  let app: RunningService;
+
+  before(async () => {
+    w = await chargingWorld('action_required');
+    app = await startService('invoicing', {
+      DATABASE_URL: w.db.url,
+      GATEWAY_PORT: String(w.gatewayPort),
+      ADMIN_TOKEN: ADMIN,
+      INVOICING_PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      CHARGE_EVERY_SECONDS: '0.2',
+      INVOICE_FINALIZE_EVERY_SECONDS: '3600',
+    });
+  });
+  after(async () => {
+    await app?.kill('SIGTERM');
+    await w?.close();
+  });
+
+  const status = async (id: string) =>
+    (await w.db.pool.query<{ status: string }>('select status from invoicing.invoices where id = $1', [id])).rows[0]!.status;
+
+  test('off-session it is action_required with one notice, not a decline and not retried; the customer authenticates and it is paid once', async () => {
+    const pm = await putCard(w, 'acct-3ds', ALWAYS_3DS); // first: without a card the invoice would be past_due
+    await insertInvoice(w.db.pool, { id: 'inv-3ds', account: 'acct-3ds', total: '52.58' });
+    let seen = '';
+    const charging = () =>
+      app.lines
+        .filter((l) => /charge\.|charging\./.test(l))
+        .slice(-5)
+        .join('\n');
+    await eventually(
+      () => `action_required, is ${seen}\n${charging()}`,
+      async () => (seen = await status('inv-3ds')) === 'action_required',
+    );
+    // Passes go on (every 0.2 s): the invoice waits for the customer, no attempt is made again.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const customer = await customerOf(w.db.pool, 'acct-3ds');
+    assert.deepEqual(await gatewayRecord(w.sdk, customer, 'inv-3ds'), { intents: 1, succeeded: 0, failed: 1 });
+    assert.equal(await status('inv-3ds'), 'action_required');
+    assert.deepEqual(
+      (await noticesOf(w.db.pool, 'acct-3ds')).map((n) => n.id),
+      ['invoice.action_required:inv-3ds:1'],
+    );
+    const invoice = { id: 'inv-3ds', status: 'action_required' as const, total: '52.58', currency: 'USD', amount_refunded: '0.00' };
+    const waiting = (await readPaymentStates(w.db.pool, [invoice])).get('inv-3ds')!;
+    assert.ok(waiting.kind === 'action_required' && waiting.paymentMethodId === pm, JSON.stringify(waiting));
+
+    // The customer's page: the client secret fetched server-side with the stored PaymentIntent id, then
+    // the gateway's JS confirms on-session with the publishable key and the cardholder completes the challenge.
+    const intent = await w.sdk.paymentIntents.retrieve(waiting.paymentIntentId);
+    const { publishableKey } = await sandboxKeys(w.db.pool);
+    const confirmed = await fetch(`${w.sandbox.url}/v1/payment_intents/${intent.id}/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: publishableKey, client_secret: intent.client_secret!, payment_method: pm, use_stripe_sdk: 'true' }),
+    });
+    const body = (await confirmed.json()) as { status: string; next_action: { use_stripe_sdk: { stripe_js: string } } };
+    assert.equal(body.status, 'requires_action', JSON.stringify(body));
+    const challenge = body.next_action.use_stripe_sdk.stripe_js;
+    assert.equal((await fetch(`${challenge}/complete`, { method: 'POST', redirect: 'manual' })).status, 200);
+
+    await eventually(
+      () => `paid, is ${seen}\n${charging()}`,
+      async () => (seen = await status('inv-3ds')) === 'paid',
+      20_000,
+    );
+    assert.deepEqual(await gatewayRecord(w.sdk, customer, 'inv-3ds'), { intents: 1, succeeded: 1, failed: 1 });
+    await new Promise((r) => setTimeout(r, 600)); // passes and redeliveries after: nothing more
+    assert.deepEqual(
+      (await noticesOf(w.db.pool, 'acct-3ds')).map((n) => n.id),
+      ['invoice.action_required:inv-3ds:1', 'invoice.paid:inv-3ds'],
+    );
+    const paid = (await readPaymentStates(w.db.pool, [{ ...invoice, status: 'paid' }])).get('inv-3ds')!;
+    assert.ok(paid.kind === 'paid' && paid.at && paid.card?.last4 === '3184', JSON.stringify(paid));
+    assert.ok(
+      app.lines.some((l) => l.includes('event=charge.attempt') && l.includes('outcome=action_required')),
+      'the attempt is logged as action_required',
+    );
+  });
+});

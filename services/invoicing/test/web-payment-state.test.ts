@@ -1,0 +1,160 @@
+// The invoice pages tell the payment state in words, through http.inject over a
+// real database: each state written on the invoice's charge row as charging
+// writes it, then the page read as the customer sees it (links to the card form
+// at CC_FORMS_URL included).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Invoice } from '@vault/contracts';
+import { ACCOUNT_A, webClient, webWorld, type WebWorld } from './web-fixture.ts';
+
+const CC_FORMS_URL = 'https://cards.example.test/pay-here';
+
+let world: WebWorld;
+let invoice: Invoice;
+before(async () => {
+  world = await webWorld({ ccFormsUrl: CC_FORMS_URL });
+  invoice = (await world.billing.invoices(ACCOUNT_A))[0]!;
+});
+after(async () => {
+  await world?.close();
+});
+const { get, signIn } = webClient(() => world);
+
+/** The invoice's status and charge row, as charging leaves them. */
+async function chargeState(status: string, row: Record<string, unknown>): Promise<void> {
+  const pool = world.db.pool;
+  await pool.query('delete from invoicing.charges where invoice_id = $1', [invoice.id]);
+  const columns = Object.keys(row);
+  await pool.query(
+    `insert into invoicing.charges (invoice_id, ${columns.join(', ')}) values ($1, ${columns.map((_, i) => `$${i + 2}`).join(', ')})`,
+    [invoice.id, ...Object.values(row)],
+  );
+  await pool.query('update invoicing.invoices set status = $2 where id = $1', [invoice.id, status]);
+}
+
+/** The invoice page's payment section, as text, and its links. */
+async function paymentSection(session: string): Promise<{ kind: string; text: string; links: string[]; status: string }> {
+  const res = await get(`/invoices/${invoice.id}`, session);
+  assert.equal(res.statusCode, 200);
+  const section = /<section class="card payment[^"]*"[^>]*data-payment="([^"]+)">([\s\S]*?)<\/section>/.exec(res.body);
+  assert.ok(section, 'the page has a payment section');
+  const status = /<h1>Invoice [^<]*<span class="tag [^"]+">([^<]+)<\/span><\/h1>/.exec(res.body)?.[1] ?? '';
+  const text = section[2]!
+    .replace(/<[^>]+>/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return { kind: section[1]!, text, links: [...section[2]!.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!), status };
+}
+
+describe('the invoice page says the payment state in words', () => {
+  let session: string;
+  before(async () => {
+    session = await signIn(ACCOUNT_A);
+  });
+
+  test('finalized, not charged yet: it says the card on file is charged shortly', async () => {
+    const { kind, text } = await paymentSection(session);
+    assert.equal(kind, 'pending');
+    assert.match(text, /Not paid yet: we charge your card on file shortly/);
+  });
+
+  test('paid: when, and the card brand and last 4', async () => {
+    await chargeState('paid', {
+      state: 'paid',
+      attempts: 1,
+      paid_at: new Date('2026-11-04T09:30:00Z'),
+      paid_card_brand: 'visa',
+      paid_card_last4: '4242',
+    });
+    const { kind, text, status } = await paymentSection(session);
+    assert.equal(kind, 'paid');
+    assert.equal(text, 'Payment Paid on Nov 4, 2026 with Visa •••• 4242. Thank you.');
+    assert.equal(status, 'paid');
+  });
+
+  test('declined: the gateway’s reason, the next try’s date, and a link to the card form', async () => {
+    await chargeState('finalized', {
+      state: 'scheduled',
+      attempts: 1,
+      next_attempt_at: new Date('2026-11-07T00:00:00Z'),
+      last_error_code: 'card_declined',
+      last_decline_code: 'insufficient_funds',
+      last_error_message: 'Your card has insufficient funds.',
+    });
+    const { kind, text, links, status } = await paymentSection(session);
+    assert.equal(kind, 'declined');
+    assert.match(text, /Your card was declined: “?Your card has insufficient funds\.”? We will try again on Nov 7, 2026\./);
+    assert.match(text, /update your payment card/);
+    assert.deepEqual(links, [`${CC_FORMS_URL}/card`]);
+    assert.equal(status, 'declined, will retry');
+  });
+
+  test('past due without a card: why, and a link to add one', async () => {
+    await chargeState('past_due', {
+      state: 'past_due',
+      last_error_code: 'no_card_on_file',
+      last_error_message: 'The account has no card on file.',
+      past_due_at: new Date('2026-11-01T00:00:00Z'),
+    });
+    const { kind, text, links, status } = await paymentSection(session);
+    assert.equal(kind, 'past_due');
+    assert.match(text, /^Payment Past due since Nov 1, 2026: there is no payment card on file for your account/);
+    assert.match(text, /Add a payment card/);
+    assert.deepEqual(links, [`${CC_FORMS_URL}/card`]);
+    assert.equal(status, 'past due');
+  });
+
+  test('past due after every retry was declined: the last reason, and a link to put another card on file', async () => {
+    await chargeState('past_due', {
+      state: 'past_due',
+      attempts: 3,
+      last_error_code: 'card_declined',
+      last_error_message: 'Your card was declined.',
+      past_due_at: new Date('2026-11-09T00:00:00Z'),
+    });
+    const { text, links } = await paymentSection(session);
+    assert.match(text, /Past due since Nov 9, 2026: your card was declined each time we tried \(“?Your card was declined\.”?\)/);
+    assert.deepEqual(links, [`${CC_FORMS_URL}/card`]);
+  });
+
+  test('action required: the bank asks the cardholder, and the link opens the card form’s authenticate page for its PaymentIntent', async () => {
+    await chargeState('action_required', {
+      state: 'action_required',
+      attempts: 1,
+      payment_intent_id: 'pi_3DSecure0123456789',
+      last_payment_method_id: 'pm_3184',
+      last_error_code: 'authentication_required',
+      last_error_message: 'Your card was declined. This transaction requires authentication.',
+      action_required_at: new Date('2026-11-02T00:00:00Z'),
+    });
+    const { kind, text, links, status } = await paymentSection(session);
+    assert.equal(kind, 'action_required');
+    assert.match(text, /Your bank asks you to confirm this payment \(3-D Secure\)/);
+    assert.match(text, /Authenticate and pay \$52\.58/);
+    assert.deepEqual(links, [`${CC_FORMS_URL}/payments/pi_3DSecure0123456789`]);
+    assert.equal(status, 'action required');
+    const list = await get('/invoices', session);
+    assert.match(list.body, /Your bank asks you to confirm a payment/);
+    assert.match(list.body, /<span class="tag status-action_required">action required<\/span>/);
+  });
+
+  test('refunded: the amount that went back to the card', async () => {
+    await chargeState('paid', { state: 'paid', attempts: 1, paid_at: new Date('2026-11-04T09:30:00Z') });
+    await world.db.pool.query('update invoicing.invoices set amount_refunded = 10.00 where id = $1', [invoice.id]);
+    assert.match((await paymentSection(session)).text, /Paid; \$10\.00 of \$52\.58 was refunded to your card\./);
+    await world.db.pool.query(`update invoicing.invoices set amount_refunded = total, status = 'refunded' where id = $1`, [invoice.id]);
+    const { kind, text } = await paymentSection(session);
+    assert.equal(kind, 'refunded');
+    assert.match(text, /Refunded: the whole \$52\.58 went back to your card\./);
+  });
+
+  test('every page links to the card form; /favicon.ico is an icon for anyone, not a 401', async () => {
+    const list = await get('/invoices', session);
+    assert.match(list.body, new RegExp(`<a href="${CC_FORMS_URL}/card">manage it on the card form</a>`));
+    const icon = await get('/favicon.ico');
+    assert.equal(icon.statusCode, 200);
+    assert.equal(icon.headers['content-type'], 'image/x-icon');
+    assert.equal(icon.headers['cache-control'], 'public, max-age=86400');
+    assert.deepEqual([...icon.rawPayload.subarray(0, 4)], [0, 0, 1, 0], 'an ICO header');
+  });
+});
