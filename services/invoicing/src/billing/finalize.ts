@@ -10,6 +10,7 @@ import { Money, sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
 import { expireCredits, markCarried, recordSettlements } from './credit-store.ts';
 import { insertInvoices, type NewInvoice } from './invoice-store.ts';
+import { recordFinalizedNotices } from '../notices/outbox.ts';
 
 /** Asked to finalize a month whose grace period has not passed. */
 export class NotDueError extends Error {}
@@ -72,6 +73,7 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
           client,
           invoices.flatMap((x) => x.lines.filter((l) => l.kind === 'carried').map((l) => l.key)),
         );
+        await recordFinalizedNotices(client, period.key, invoices, at); // invoice.finalized, in the invoices' transaction
         const report: FinalizeReport = {
           period: period.key,
           finalized: invoices.length,
