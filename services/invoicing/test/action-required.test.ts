@@ -65,19 +65,7 @@ describe('a 3-D Secure card through the sandbox and the invoicing process', () =
     const waiting = (await readPaymentStates(w.db.pool, [invoice])).get('inv-3ds')!;
     assert.ok(waiting.kind === 'action_required' && waiting.paymentMethodId === pm, JSON.stringify(waiting));
 
-    // The customer's page: the client secret fetched server-side with the stored PaymentIntent id, then
-    // the gateway's JS confirms on-session with the publishable key and the cardholder completes the challenge.
-    const intent = await w.sdk.paymentIntents.retrieve(waiting.paymentIntentId);
-    const { publishableKey } = await sandboxKeys(w.db.pool);
-    const confirmed = await fetch(`${w.sandbox.url}/v1/payment_intents/${intent.id}/confirm`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ key: publishableKey, client_secret: intent.client_secret!, payment_method: pm, use_stripe_sdk: 'true' }),
-    });
-    const body = (await confirmed.json()) as { status: string; next_action: { use_stripe_sdk: { stripe_js: string } } };
-    assert.equal(body.status, 'requires_action', JSON.stringify(body));
-    const challenge = body.next_action.use_stripe_sdk.stripe_js;
-    assert.equal((await fetch(`${challenge}/complete`, { method: 'POST', redirect: 'manual' })).status, 200);
+    await authenticate(w, waiting.paymentIntentId, pm);
 
     await eventually(
       () => `paid, is ${seen}\n${charging()}`,
@@ -95,6 +83,77 @@ describe('a 3-D Secure card through the sandbox and the invoicing process', () =
     assert.ok(
       app.lines.some((l) => l.includes('event=charge.attempt') && l.includes('outcome=action_required')),
       'the attempt is logged as action_required',
+    );
+  });
+});
+
+/**
+ * The customer's page: the client secret fetched server-side with the stored PaymentIntent id, then
+ * the gateway's JS confirms on-session with the publishable key and the cardholder completes the challenge.
+ */
+async function authenticate(w: ChargingWorld, paymentIntentId: string, pm: string): Promise<void> {
+  const intent = await w.sdk.paymentIntents.retrieve(paymentIntentId);
+  const { publishableKey } = await sandboxKeys(w.db.pool);
+  const confirmed = await fetch(`${w.sandbox.url}/v1/payment_intents/${intent.id}/confirm`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ key: publishableKey, client_secret: intent.client_secret!, payment_method: pm, use_stripe_sdk: 'true' }),
+  });
+  const body = (await confirmed.json()) as { status: string; next_action: { use_stripe_sdk: { stripe_js: string } } };
+  assert.equal(body.status, 'requires_action', JSON.stringify(body));
+  const challenge = body.next_action.use_stripe_sdk.stripe_js;
+  assert.equal((await fetch(`${challenge}/complete`, { method: 'POST', redirect: 'manual' })).status, 200);
+}
+
+describe('a cardholder who does not authenticate in time', () => {
+  let w: ChargingWorld;
+  let app: RunningService;
+
+  before(async () => {
+    w = await chargingWorld('unauthenticated');
+    app = await startService('invoicing', {
+      DATABASE_URL: w.db.url,
+      GATEWAY_PORT: String(w.gatewayPort),
+      ADMIN_TOKEN: ADMIN,
+      INVOICING_PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      CHARGE_EVERY_SECONDS: '0.2',
+      INVOICE_FINALIZE_EVERY_SECONDS: '3600',
+      // A declined card would be retried after 1 s and 1 s more: the cardholder has those 2 s.
+      PAYMENT_RETRY_SCHEDULE: 'PT1S,PT1S',
+    });
+  });
+  after(async () => {
+    await app?.kill('SIGTERM');
+    await w?.close();
+  });
+
+  const status = async (id: string) =>
+    (await w.db.pool.query<{ status: string }>('select status from invoicing.invoices where id = $1', [id])).rows[0]!.status;
+
+  test('once the retry schedule’s span has passed the invoice is past_due (one notice, no new attempt); authenticating later still pays it once', async () => {
+    const pm = await putCard(w, 'acct-late', ALWAYS_3DS);
+    await insertInvoice(w.db.pool, { id: 'inv-late', account: 'acct-late', total: '52.58' });
+    await eventually('action_required', async () => (await status('inv-late')) === 'action_required');
+    const askedAt = Date.now();
+    await eventually('past_due', async () => (await status('inv-late')) === 'past_due');
+    assert.ok(Date.now() - askedAt >= 1_500, 'not before the 2 s the schedule gives');
+    const customer = await customerOf(w.db.pool, 'acct-late');
+    assert.deepEqual(await gatewayRecord(w.sdk, customer, 'inv-late'), { intents: 1, succeeded: 0, failed: 1 });
+    assert.deepEqual(
+      (await noticesOf(w.db.pool, 'acct-late')).map((n) => n.type),
+      ['invoice.action_required', 'invoice.past_due'],
+    );
+
+    const invoice = { id: 'inv-late', status: 'past_due' as const, total: '52.58', currency: 'USD', amount_refunded: '0.00' };
+    const waiting = (await readPaymentStates(w.db.pool, [invoice])).get('inv-late')!;
+    assert.ok(waiting.kind === 'action_required' && waiting.pastDue, JSON.stringify(waiting));
+    await authenticate(w, waiting.paymentIntentId, pm);
+    await eventually('paid', async () => (await status('inv-late')) === 'paid', 20_000);
+    assert.deepEqual(await gatewayRecord(w.sdk, customer, 'inv-late'), { intents: 1, succeeded: 1, failed: 1 });
+    assert.deepEqual(
+      (await noticesOf(w.db.pool, 'acct-late')).map((n) => n.type),
+      ['invoice.action_required', 'invoice.past_due', 'invoice.paid'],
     );
   });
 });

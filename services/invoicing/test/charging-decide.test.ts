@@ -5,6 +5,7 @@ import { minorUnits } from '../src/charging/amount.ts';
 import {
   NEW_CHARGE,
   afterAnswer,
+  authenticationWindow,
   beforeAttempt,
   decide,
   pastDueWithoutCard,
@@ -344,5 +345,34 @@ describe('gateway errors as answers', () => {
   }
   test("an error that is not the gateway's is thrown: a bug is not an answer", () => {
     assert.throws(() => answerOfError(new TypeError('oops')), TypeError);
+  });
+});
+
+describe('a cardholder asked to authenticate (pure)', () => {
+  const window = authenticationWindow(SCHEDULE); // 8 days: what the retries of a declined card take
+  const asked = row({ state: 'action_required', nextAttemptAt: null, attempts: 1, lastPaymentMethodId: 'pm_a', lastAttemptAt: NOW });
+  const waiting = invoice({ status: 'action_required' });
+
+  test('the window is the retry schedule’s span', () => assert.equal(window, 691_200));
+
+  test('within the window: nothing, with or without the same card; past it: past_due once', () => {
+    for (const c of [card('pm_a'), undefined]) {
+      assert.deepEqual(decide(waiting, asked, c, at(window - 1), window), { do: 'nothing', why: 'waiting_for_customer' });
+      assert.deepEqual(decide(waiting, asked, c, at(window), window), { do: 'past_due_unauthenticated' });
+      // Once past_due, it waits (the PaymentIntent still can be authenticated).
+      assert.deepEqual(decide(invoice({ status: 'past_due' }), asked, c, at(window * 2), window), {
+        do: 'nothing',
+        why: 'waiting_for_customer',
+      });
+    }
+  });
+
+  test('another card is tried at once, whatever the window', () => {
+    const d = decide(waiting, asked, card('pm_b'), at(window * 2), window);
+    assert.equal(d.do, 'attempt');
+  });
+
+  test('without a window (the default) it waits for ever', () => {
+    assert.deepEqual(decide(waiting, asked, card('pm_a'), at(10 * window)), { do: 'nothing', why: 'waiting_for_customer' });
   });
 });

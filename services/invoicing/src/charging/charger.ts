@@ -3,7 +3,16 @@
 import type pg from 'pg';
 import { withSessionLock } from '@vault/db';
 import type { Logger } from '@vault/runtime';
-import { afterAnswer, beforeAttempt, decide, pastDueWithoutCard, type Answer, type ChargeRow, type Decision } from './decide.ts';
+import {
+  afterAnswer,
+  authenticationWindow,
+  beforeAttempt,
+  decide,
+  pastDueWithoutCard,
+  type Answer,
+  type ChargeRow,
+  type Decision,
+} from './decide.ts';
 import type { ChargeGateway } from './gateway-calls.ts';
 import { chargeCandidates, saveCharge, type Candidate } from './store.ts';
 
@@ -43,7 +52,7 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   const now = deps.now ?? (() => new Date());
   const started = performance.now();
   const report: PassReport = { charged: 0, paid: 0, declined: 0, pastDue: 0, noCard: 0, errors: 0 };
-  const candidates = await chargeCandidates(deps.pool, now());
+  const candidates = await chargeCandidates(deps.pool, now(), authenticationWindow(deps.retrySchedule));
   const queue = [...candidates];
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
@@ -71,13 +80,20 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
 }
 
 async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Candidate, now: () => Date, report: PassReport): Promise<void> {
-  const decision = decide(invoice, charge, card, now());
+  const decision = decide(invoice, charge, card, now(), authenticationWindow(deps.retrySchedule));
   if (decision.do === 'nothing') return;
   if (decision.do === 'past_due_no_card') {
     await saveCharge(deps, invoice.id, pastDueWithoutCard(charge), { invoiceStatus: 'past_due', at: now() });
     report.pastDue++;
     report.noCard++;
     deps.log.info('charge.no_card', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.no_card': 1 });
+    return;
+  }
+  if (decision.do === 'past_due_unauthenticated') {
+    // The PaymentIntent keeps waiting for the cardholder; only the invoice is overdue now.
+    await saveCharge(deps, invoice.id, charge!, { invoiceStatus: 'past_due', at: now() });
+    report.pastDue++;
+    deps.log.info('charge.unauthenticated', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.unauthenticated': 1 });
     return;
   }
   let row: ChargeRow = beforeAttempt(charge, decision, now());

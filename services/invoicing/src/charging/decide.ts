@@ -51,6 +51,12 @@ export type Decision =
     }
   /** No card on file: the invoice is past_due until one is added. */
   | { do: 'past_due_no_card' }
+  /**
+   * Asked to authenticate, the cardholder has not within the time the retry
+   * schedule would have given a declined card: the invoice is past_due (its
+   * PaymentIntent still waits for them, and another card is still tried).
+   */
+  | { do: 'past_due_unauthenticated' }
   | {
       do: 'attempt';
       /** The attempt's number n, for the key `<invoice id>:attempt:<n>`. */
@@ -73,7 +79,14 @@ export type Decision =
  * invoice is past_due; a card other than the one last tried is tried at once
  * and starts a new round; otherwise the retry schedule says when.
  */
-export function decide(invoice: ChargeableInvoice, charge: ChargeRow | undefined, card: CardOnFile | undefined, now: Date): Decision {
+export function decide(
+  invoice: ChargeableInvoice,
+  charge: ChargeRow | undefined,
+  card: CardOnFile | undefined,
+  now: Date,
+  /** Seconds a cardholder asked to authenticate has before the invoice is past_due: the retry schedule's span. */
+  authenticationWindow = Number.POSITIVE_INFINITY,
+): Decision {
   if (invoice.status === 'paid' || charge?.state === 'paid') return { do: 'nothing', why: 'paid' };
   if (new Decimal(invoice.total).lte(0)) return { do: 'nothing', why: 'nothing_to_charge' };
   const amount = minorUnits(invoice.total, invoice.currency);
@@ -94,7 +107,14 @@ export function decide(invoice: ChargeableInvoice, charge: ChargeRow | undefined
   const due = charge?.state === 'scheduled' && charge.nextAttemptAt !== null && charge.nextAttemptAt <= now;
   // The cardholder is asked to authenticate: not retried, unless another card comes.
   const waiting = charge?.state === 'action_required';
+  // Their time is up (as long as the retries of a declined card would have taken): past_due, once.
+  const unauthenticated =
+    waiting &&
+    invoice.status !== 'past_due' &&
+    charge.lastAttemptAt !== null &&
+    charge.lastAttemptAt.getTime() + authenticationWindow * 1000 <= now.getTime();
   if (!card) {
+    if (unauthenticated) return { do: 'past_due_unauthenticated' };
     if (waiting) return { do: 'nothing', why: 'waiting_for_customer' };
     if (charge?.state === 'past_due') return { do: 'nothing', why: 'waiting_for_card' };
     if (charge?.state === 'scheduled' && !due) return { do: 'nothing', why: 'not_yet' };
@@ -113,6 +133,7 @@ export function decide(invoice: ChargeableInvoice, charge: ChargeRow | undefined
   // need to agree, and a card re-entered is a new payment method.
   if (!charge || charge.lastPaymentMethodId !== card.paymentMethodId) return attempt(true);
   if (charge.state === 'past_due') return { do: 'nothing', why: 'waiting_for_card' };
+  if (unauthenticated) return { do: 'past_due_unauthenticated' };
   if (waiting) return { do: 'nothing', why: 'waiting_for_customer' };
   return due ? attempt(false) : { do: 'nothing', why: 'not_yet' };
 }
@@ -217,6 +238,11 @@ export function pastDueWithoutCard(charge: ChargeRow | undefined): ChargeRow {
     lastDeclineCode: null,
     lastErrorMessage: 'The account has no card on file.',
   };
+}
+
+/** How long a cardholder asked to authenticate has, in seconds: what the retries of a declined card would take. */
+export function authenticationWindow(retrySchedule: readonly number[]): number {
+  return retrySchedule.reduce((sum, wait) => sum + wait, 0);
 }
 
 /** An invoice's charge before its first attempt. */

@@ -44,7 +44,7 @@ interface CandidateRow {
 /**
  * Unpaid invoices with a positive total that may be due now: never tried, an
  * attempt pending, a retry due, or a card on file other than the one last
- * tried. This is decide()'s rule written as a filter, so a pass does not read
+ * tried, or a cardholder asked to authenticate whose time is up. This is decide()'s rule written as a filter, so a pass does not read
  * every past_due invoice; decide() still has the last word on each row.
  * Reads `cc_forms.cards_on_file`, which cc-forms publishes.
  */
@@ -61,11 +61,12 @@ const CANDIDATES = `
      and (c.invoice_id is null
           or c.pending_payment_method_id is not null
           or c.next_attempt_at <= $1
+          or (c.state = 'action_required' and i.status = 'action_required' and c.last_attempt_at + make_interval(secs => $2) <= $1)
           or k.payment_method_id is distinct from c.last_payment_method_id)
    order by i.finalized_at, i.number`;
 
-export async function chargeCandidates(db: Db, now: Date): Promise<Candidate[]> {
-  const { rows } = await db.query<CandidateRow>(CANDIDATES, [now]);
+export async function chargeCandidates(db: Db, now: Date, authenticationWindow: number): Promise<Candidate[]> {
+  const { rows } = await db.query<CandidateRow>(CANDIDATES, [now, authenticationWindow]);
   return rows.map((r) => ({
     invoice: { id: r.id, accountId: r.account_id, number: r.number, status: r.status, currency: r.currency, total: r.total },
     charge: r.has_charge ? chargeOf(r) : undefined,
