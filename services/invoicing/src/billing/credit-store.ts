@@ -101,10 +101,13 @@ export interface SettledInvoice {
 /** The ledger entries of finalized invoices: what each drew on its lots, and what a negative subtotal left. */
 export async function recordSettlements(client: pg.PoolClient, settled: readonly SettledInvoice[], at: Date): Promise<void> {
   const rows: { id: string; account: string; kind: string; amount: string; currency: string; lot: string | null; invoice: string }[] = [];
+  // Entries made together share a date: ids in the order they were drawn (lots in use order) keep the ledger's listing (at, id) in it.
+  const batch = randomBytes(8).toString('hex');
+  const nextId = () => `cr_${batch}${String(rows.length).padStart(8, '0')}`;
   for (const s of settled) {
     for (const use of s.settlement.uses) {
       rows.push({
-        id: entryId(),
+        id: nextId(),
         account: s.accountId,
         kind: 'applied',
         amount: `-${use.amount}`,
@@ -116,7 +119,7 @@ export async function recordSettlements(client: pg.PoolClient, settled: readonly
     if (s.settlement.remainder !== '0.00') {
       const { remainder } = s.settlement;
       rows.push({
-        id: entryId(),
+        id: nextId(),
         account: s.accountId,
         kind: 'invoice_remainder',
         amount: remainder,
