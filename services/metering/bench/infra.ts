@@ -7,6 +7,8 @@ export interface BenchInfra {
   /** A fresh database of its own on the server. */
   databaseUrl: string;
   brokers: string[];
+  /** The broker's process when the benchmark started it (for its CPU time). */
+  kafkaPid?: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -16,17 +18,17 @@ export interface BenchInfra {
  * and a local Kafka broker, both under .vault/bench and stopped at the end.
  */
 export async function benchInfra(
-  root: string,
+  at: { home: string; pgPort: number; kafkaPort: number },
   env: { DATABASE_URL?: string | undefined; KAFKA_BROKERS?: string[] | undefined },
   log: (line: string) => void,
 ): Promise<BenchInfra> {
-  const home = join(root, '.vault', 'bench');
+  const home = at.home;
   const stops: (() => Promise<unknown>)[] = [];
   let serverUrl = env.DATABASE_URL;
   if (!serverUrl) {
     const server = await ensureEmbeddedPostgres({
       dir: join(home, 'postgres'),
-      port: 55434,
+      port: at.pgPort,
       fast: false,
       log: (e) => log(`postgres: ${e}`),
     });
@@ -34,16 +36,19 @@ export async function benchInfra(
     serverUrl = server.url;
   }
   let brokers = env.KAFKA_BROKERS;
+  let kafkaPid: number | undefined;
   if (!brokers) {
-    const kafka = await startKafka({ stateDir: join(home, 'kafka'), port: 19192, log: () => {} });
+    const kafka = await startKafka({ stateDir: join(home, 'kafka'), port: at.kafkaPort, log: () => {} });
     stops.push(() => stopKafka({ stateDir: join(home, 'kafka') }));
     brokers = kafka.brokers.split(',');
+    kafkaPid = kafka.pid;
   }
   const db = await freshDatabaseOn(serverUrl, 'bench');
   // The benchmark opens its own pools; this one only serves drop().
   return {
     databaseUrl: db.url,
     brokers,
+    kafkaPid,
     stop: async () => {
       await db.drop();
       for (const stop of stops.reverse()) await stop();

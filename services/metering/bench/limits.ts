@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import { billingStream, type StreamOptions } from './stream.ts';
 
 /** Events per second of a kafkajs consumer that does nothing with the messages. */
@@ -29,26 +29,20 @@ export async function noopConsumerRate(brokers: string[], topic: string, total: 
 
 /**
  * Milliseconds of a client-side `COPY ... FROM STDIN` of the stream's events
- * into a table shaped like metering.events (same primary key and index).
+ * into a new table shaped like metering.events (same primary key and index):
+ * the median of `runs`, each into a fresh table (the figure varies a lot on a
+ * shared machine).
  */
-export async function copyEventsMs(databaseUrl: string, stream: StreamOptions): Promise<number> {
-  return withClient(databaseUrl, (client) => copyInto(client, 'metering.events', EVENT_COLUMNS, eventRows(stream)));
-}
-
-/**
- * Milliseconds of a `COPY` of the usage intervals and ownership that metering
- * derived for the stream (`prefix`), into tables with the same keys and
- * exclusion constraints. With the events' COPY, what PostgreSQL must write
- * whatever metering does: its floor.
- */
-export async function copyUsageMs(databaseUrl: string, prefix: string): Promise<number> {
+export async function copyEventsMs(databaseUrl: string, stream: StreamOptions, runs = 3): Promise<number[]> {
+  const rows = eventRows(stream);
   return withClient(databaseUrl, async (client) => {
-    const like = `${prefix}-`.replace(/[^a-z0-9-]/gi, '');
-    const usage = await copyOut(client, `select * from metering.usage_intervals where subject like '${like}%'`);
-    const owners = await copyOut(client, `select * from metering.app_ownership where app_id like '${like}%'`);
-    return (await copyInto(client, 'metering.usage_intervals', '', usage)) + (await copyInto(client, 'metering.app_ownership', '', owners));
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) times.push(await copyInto(client, 'metering.events', EVENT_COLUMNS, rows));
+    return times;
   });
 }
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const EVENT_COLUMNS = '(source, id, type, subject, sequence, time, data, content_hash, received_at)';
 
@@ -93,11 +87,4 @@ async function copyInto(client: pg.Client, like: string, columns: string, chunks
   } finally {
     await client.query(`drop table ${table}`);
   }
-}
-
-async function copyOut(client: pg.Client, query: string): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
-  const source = client.query(copyTo(`copy (${query}) to stdout`));
-  for await (const chunk of source) chunks.push(chunk as Buffer);
-  return chunks;
 }

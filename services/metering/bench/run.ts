@@ -1,8 +1,10 @@
-// `npm run bench:metering [-- --events N --latency-seconds S]`: metering's
-// drain rate beside two limits measured in the same run (a kafkajs consumer
-// that does nothing, a PostgreSQL COPY), the database's floor (a COPY of the
-// events and of the usage metering derived, under the same constraints),
-// latency at a steady 5,000 events/s, and the metering process's peak RSS.
+// `npm run bench:metering [-- --events N --latency-seconds S --rate R]`:
+// metering's drain rate beside, in the same run, the limits (a kafkajs
+// consumer that does nothing, a PostgreSQL COPY, median of 3) and the floor of
+// the mandatory work (consume, judge, COPY the events, COPY their usage under
+// the non-overlap trigger); CPU per event by process, latency at a steady
+// 5,000 events/s, metering's peak RSS, and the JSON line of api.md.
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -12,9 +14,12 @@ import { migrate } from '@vault/db';
 import { loadDotEnv, parseConfig } from '@vault/runtime';
 import { MeteringSettings } from '../src/config.ts';
 import { DEFAULT_PARTITIONS } from '../src/consumer/consume.ts';
+import { postmasterOf } from './cpu.ts';
+import { drain } from './drain.ts';
+import { copyUsageMs, judgeMs } from './floor.ts';
 import { benchInfra } from './infra.ts';
 import { latencies, percentile, type Curve } from './latency.ts';
-import { copyEventsMs, copyUsageMs, noopConsumerRate } from './limits.ts';
+import { copyEventsMs, median, noopConsumerRate } from './limits.ts';
 import { spawnMetering } from './metering-process.ts';
 import { billingStream, type StreamOptions } from './stream.ts';
 
@@ -25,9 +30,18 @@ const Options = z.object({
   events: z.coerce.number().int().min(1000).default(500_000),
   'latency-seconds': z.coerce.number().int().min(1).default(20),
   rate: z.coerce.number().int().min(1).default(5_000),
+  // Where the benchmark's own servers keep their state, and their ports: two
+  // benchmarks on one machine must not share them.
+  state: z.string().min(1).optional(),
+  'pg-port': z.coerce.number().int().min(1).max(65535).default(55434),
+  'kafka-port': z.coerce.number().int().min(1).max(65535).default(19192),
 });
 
-const { values } = parseArgs({ options: { events: { type: 'string' }, 'latency-seconds': { type: 'string' }, rate: { type: 'string' } } });
+const { values } = parseArgs({
+  options: Object.fromEntries(
+    ['events', 'latency-seconds', 'rate', 'state', 'pg-port', 'kafka-port'].map((o) => [o, { type: 'string' as const }]),
+  ),
+});
 const parsed = Options.safeParse(values);
 if (!parsed.success) {
   console.error(`bench: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -39,7 +53,11 @@ const settings = parseConfig(MeteringSettings);
 const say = (line: string) => console.log(line);
 const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} events/s`;
 
-const infra = await benchInfra(ROOT, { DATABASE_URL: settings.DATABASE_URL, KAFKA_BROKERS: settings.KAFKA_BROKERS }, say);
+const infra = await benchInfra(
+  { home: opts.state ?? `${ROOT}.vault/bench`, pgPort: opts['pg-port'], kafkaPort: opts['kafka-port'] },
+  { DATABASE_URL: settings.DATABASE_URL, KAFKA_BROKERS: settings.KAFKA_BROKERS },
+  say,
+);
 const pool = new pg.Pool({ connectionString: infra.databaseUrl, max: 4 });
 const bus = await createKafkaBus({ brokers: infra.brokers, clientId: 'bench' });
 let code = 0;
@@ -69,9 +87,15 @@ try {
 
   const noop = await noopConsumerRate(infra.brokers, topic, opts.events);
   say(`  limit: kafkajs no-op consumer   ${rate(noop)}`);
-  const eventsCopyMs = await copyEventsMs(infra.databaseUrl, stream);
+  const copies = await copyEventsMs(infra.databaseUrl, stream);
+  const eventsCopyMs = median(copies);
   const copy = opts.events / (eventsCopyMs / 1000);
-  say(`  limit: PostgreSQL COPY          ${rate(copy).replace('events', 'rows')}`);
+  say(
+    `  limit: PostgreSQL COPY          ${rate(copy).replace('events', 'rows')} (median of ${copies.map((ms) => rate(opts.events / (ms / 1000)).replace(' events/s', '')).join(', ')})`,
+  );
+  const lower = Math.min(noop, copy);
+  const judged = judgeMs(stream);
+  say(`  floor: judging every message    ${((judged * 1000) / opts.events).toFixed(2)} µs per message (in this process)`);
 
   const env = {
     DATABASE_URL: infra.databaseUrl,
@@ -80,22 +104,17 @@ try {
     METERING_CONSUMER_GROUP: `bench-metering-${topic}`,
   };
   const processed = async () => Number((await pool.query<{ n: string }>(`select sum(value)::text as n from metering.counters`)).rows[0]!.n);
-  const metering = await spawnMetering(env);
-  let lastReport = performance.now();
-  await metering.until('metering to drain the topic', async () => {
-    const done = await processed();
-    if (performance.now() - lastReport > 5_000) {
-      say(`    … metering has applied ${done.toLocaleString('en-US')} of ${opts.events.toLocaleString('en-US')}`);
-      lastReport = performance.now();
-    }
-    return done >= opts.events;
-  });
-  const drained = performance.now();
-  const drainRate = opts.events / ((drained - metering.firstBatchAt()!) / 1000);
-  const lower = Math.min(noop, copy);
+  const backend = (await pool.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  const drained = await drain({ env, events: opts.events, processed, postmaster: postmasterOf(backend), kafkaPid: infra.kafkaPid, say });
+  const drainRate = drained.eventsPerSecond;
   say(`  metering drain                  ${rate(drainRate)} = ${Math.round((drainRate / lower) * 100)}% of the lower limit (goal ≥ 50%)`);
-  let peak = metering.peakRss();
-  await metering.kill('SIGTERM');
+  const cpu = drained.cpuPerEvent;
+  const us = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} µs`);
+  say(
+    `  CPU per event during the drain  metering ${us(cpu.metering)}, PostgreSQL ${us(cpu.postgres)}, broker ${us(cpu.broker)}, ` +
+      `this benchmark ${us(cpu.bench)}; ${us(cpu.metering + (cpu.postgres ?? 0) + (cpu.broker ?? 0))} in all on ${DEFAULT_PARTITIONS} partitions`,
+  );
+  let peak = drained.peakRss;
 
   // Steady load: publish at `rate` events/s and watch the applied counter.
   const steadyTopic = `${topic}-steady`;
@@ -139,12 +158,33 @@ try {
   peak = Math.max(peak, steady.peakRss());
   await steady.kill('SIGTERM');
   say(`  peak RSS of the metering process ${Math.round(peak / 1024 / 1024)} MiB`);
-  // What the database must write whatever metering does: the events and the
-  // usage they produced, under the same keys and exclusion constraints. Last,
-  // so its checkpoint cannot disturb the latency run.
-  const floor = opts.events / ((eventsCopyMs + (await copyUsageMs(infra.databaseUrl, prefix))) / 1000);
+  // The rest of the floor: the usage metering derived, written again under
+  // other subjects into its own tables (the trigger included). Last, so its
+  // checkpoint cannot disturb the latency run.
+  const usage = await copyUsageMs(infra.databaseUrl, prefix);
+  const floorMs = (opts.events / noop) * 1000 + judged + eventsCopyMs + usage.ms;
+  const floor = opts.events / (floorMs / 1000);
   say(
-    `  floor: COPY of events + usage   ${rate(floor)} = ${Math.round((floor / lower) * 100)}% of the lower limit; metering's drain = ${Math.round((drainRate / floor) * 100)}% of it`,
+    `  floor: consume + judge + COPY of events + COPY of ${usage.rows.toLocaleString('en-US')} usage rows (2,000 a transaction): ` +
+      `${rate(floor)} = ${Math.round((floor / lower) * 100)}% of the lower limit; metering's drain = ${Math.round((drainRate / floor) * 100)}% of it`,
+  );
+  say(
+    `  (usage COPY alone: ${((usage.ms * 1000) / Math.max(1, usage.rows)).toFixed(1)} µs per row; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')})`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'metering',
+      events: opts.events,
+      drain_eps: Math.round(drainRate),
+      noop_eps: Math.round(noop),
+      copy_rps: Math.round(copy),
+      ratio: Number((drainRate / lower).toFixed(3)),
+      p50_ms: Math.round(percentile(lat, 0.5)),
+      p99_ms: Math.round(percentile(lat, 0.99)),
+      peak_rss_mib: Math.round(peak / 1024 / 1024),
+    }),
   );
 } catch (err) {
   console.error(`bench failed: ${(err as Error).stack ?? err}`);

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { ID_REUSED_REASON } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
-import { deriveUsage } from './derive-usage.ts';
+import { storeAndDerive } from './derive-usage.ts';
 import { addMessageCounts, type Outcomes, sourceOf, tally } from './message-counts.ts';
 import { eventKey, storedHashes } from './stored-hashes.ts';
 
@@ -57,12 +57,10 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
     }
   }
   // In key order: two batches inserting the same reused ids wait for each other in one order, never crossed.
-  await insertEvents(
+  const subjects = await storeAndDerive(
     client,
-    [...toInsert].sort((a, b) => compare(eventKey(a.event), eventKey(b.event))),
+    toInsert.sort((a, b) => compare(eventKey(a.event), eventKey(b.event))),
   );
-  const subjects = [...new Set(toInsert.map((i) => i.event.subject))];
-  await deriveUsage(client, subjects);
 
   const rejected = await keepRejections(client, rejecting);
   duplicates += rejecting.length - rejected.length;
@@ -95,32 +93,6 @@ export async function addCounters(
        from (values ('events_applied', $1::bigint), ('events_duplicate', $2), ('events_rejected', $3)) d(name, n)
       where c.name = d.name`,
     [result.applied, result.duplicates, result.rejected.length],
-  );
-}
-
-/**
- * Stores events known to be new. No `on conflict`: it costs a third of the
- * insert, and the subject locks already keep a re-send of the same event out.
- * Only an id reused under another subject can race in from a concurrent batch;
- * the unique index then refuses this batch, and its event-by-event retry
- * (applyMessages) finds the committed event and rejects the reuse.
- */
-async function insertEvents(client: pg.PoolClient, items: ValidInput[]): Promise<void> {
-  if (items.length === 0) return;
-  // Column arrays, not one JSON document: PostgreSQL unpacks them faster.
-  await client.query(
-    `insert into metering.events (source, id, type, subject, sequence, time, data, content_hash)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[], $8::text[])`,
-    [
-      items.map((i) => i.event.source),
-      items.map((i) => i.event.id),
-      items.map((i) => i.event.type),
-      items.map((i) => i.event.subject),
-      items.map((i) => i.event.sequence),
-      items.map((i) => i.event.time),
-      items.map((i) => JSON.stringify(i.event.data)),
-      items.map((i) => i.contentHash),
-    ],
   );
 }
 

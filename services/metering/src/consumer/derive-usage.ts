@@ -1,14 +1,19 @@
 import type pg from 'pg';
+import type { ValidInput } from '../domain/judge.ts';
 
 /**
  * Usage is a function of a subject's events, not of their arrival: for every
  * subject a batch touched, its intervals, ownership and gap are derived again
  * from all its events, set-based. Only the gap-free prefix of a subject's
  * sequence counts (`sequence = row_number()`); a hole makes the rest
- * unreliable until it fills. At most three statements per batch, whatever its
- * size: one numbers the subjects, one clears what the known ones had, one
- * derives it all from a single ordered pass (a CTE referenced by three inserts
- * is computed once).
+ * unreliable until it fills. Two statements per batch, whatever its size: one
+ * clears what the subjects had, one stores the new events and derives it all
+ * from a single ordered pass over them and the subjects' earlier events (a CTE
+ * referenced by three inserts is computed once). The batch's own events come
+ * from the insert's `returning`, never read back from the table.
+ *
+ * The clear is a statement of its own: an interval deleted and one inserted
+ * at the same start in one statement would meet in the unique index.
  *
  * Every statement reaches the rows of a batch's subjects through their
  * indexes (`= any(array)`, or a lateral subquery that `offset 0` keeps from
@@ -16,23 +21,35 @@ import type pg from 'pg';
  * otherwise planned as a hash join over the whole, ever-growing table.
  */
 const CLEAR = `
-  with usage as (delete from metering.usage_intervals where subject_id = any($1::bigint[])),
+  with usage as (delete from metering.usage_intervals where subject = any($1::text[])),
   -- An app.owner_changed event's subject is its app id.
-  owners as (delete from metering.app_ownership where app_subject_id = any($1::bigint[]))
-  delete from metering.subject_gaps where subject = any($2::text[])`;
+  owners as (delete from metering.app_ownership where app_id = any($1::text[]))
+  delete from metering.subject_gaps where subject = any($1::text[])`;
 
-const DERIVE = `
-  with ev as materialized (
-    select e.subject, s.subject_id, e.type, e.sequence, e.time, e.data, e.received_at,
-           row_number() over (partition by e.subject order by e.sequence, e.received_at) as rn
-      from unnest($1::text[], $2::bigint[]) s(subject, subject_id)
-      -- offset 0 keeps this an index probe per subject (see above).
-      cross join lateral (select * from metering.events e where e.subject = s.subject offset 0) e
+/** The stored events of the batch's subjects, before this statement, then the batch's own. */
+const EVENTS = `
+  new_events as (
+    insert into metering.events (source, id, type, subject, sequence, time, data, content_hash)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[], $8::text[])
+    returning subject, type, sequence, time, data, received_at
   ),
-  -- Each reliable event lasts until the next one of its subject: a dyno's
-  -- start until its stop, a plan until the next change, an owner until the transfer.
+  ev as materialized (
+    select subject, type, sequence, time, data, received_at,
+           row_number() over (partition by subject order by sequence, received_at) as rn
+      from (
+        select * from new_events
+        union all
+        select e.subject, e.type, e.sequence, e.time, e.data, e.received_at
+          from unnest($9::text[]) s(subject)
+          -- offset 0 keeps this an index probe per subject (see above).
+          cross join lateral (select * from metering.events e where e.subject = s.subject offset 0) e
+      ) all_events
+  )`;
+
+/** Each reliable event lasts until the next one of its subject: a dyno's start until its stop, a plan until the next change, an owner until the transfer. */
+const DERIVE = `
   steps as materialized (
-    select subject, subject_id, type, time, data,
+    select subject, type, time, data,
            lead(time) over w as next_time,
            greatest(received_at, lead(received_at) over w) as learned_at,
            first_value(data->>'service') over w as service
@@ -41,8 +58,8 @@ const DERIVE = `
     window w as (partition by subject order by sequence)
   ),
   usage as (
-    insert into metering.usage_intervals (subject, subject_id, kind, app_id, key, product, during, learned_at)
-    select subject, subject_id,
+    insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
+    select subject,
            case when type = 'dyno.started' then 'dyno' else 'addon' end,
            data->>'app_id',
            case when type = 'dyno.started' then data->>'name' else subject end,
@@ -55,8 +72,8 @@ const DERIVE = `
        and (next_time is null or next_time > time)
   ),
   owners as (
-    insert into metering.app_ownership (app_id, app_subject_id, account_id, during, learned_at)
-    select subject, subject_id, data->>'account_id', tstzrange(time, next_time, '[)'), learned_at
+    insert into metering.app_ownership (app_id, account_id, during, learned_at)
+    select subject, data->>'account_id', tstzrange(time, next_time, '[)'), learned_at
       from steps
      where type = 'app.owner_changed' and (next_time is null or next_time > time)
   )
@@ -67,28 +84,46 @@ const DERIVE = `
    group by subject
   having bool_or(sequence <> rn)`;
 
-/** The number of every subject: the exclusion constraints compare numbers, not text. */
-async function numberSubjects(client: pg.PoolClient, subjects: string[]) {
-  const { rows: known } = await client.query<{ id: string; subject: string }>(
-    'select id, subject from metering.subjects where subject = any($1::text[])',
-    [subjects],
-  );
-  const have = new Set(known.map((r) => r.subject));
-  const missing = subjects.filter((s) => !have.has(s));
-  if (missing.length === 0) return { known, fresh: [] };
-  // The caller holds the subjects' locks: no concurrent batch numbers them meanwhile.
-  const { rows: fresh } = await client.query<{ id: string; subject: string }>(
-    'insert into metering.subjects (subject) select unnest($1::text[]) returning id, subject',
-    [missing],
-  );
-  return { known, fresh };
+/**
+ * Stores events known to be new (in the caller's order) and derives the usage
+ * of their subjects again. No `on conflict` on the events: it costs a third of
+ * the insert, and the subject locks already keep a re-send of the same event
+ * out. Only an id reused under another subject can race in from a concurrent
+ * batch; the unique index then refuses this batch, and its event-by-event
+ * retry (applyMessages) finds the committed event and rejects the reuse.
+ */
+export async function storeAndDerive(client: pg.PoolClient, items: ValidInput[]): Promise<string[]> {
+  if (items.length === 0) return [];
+  const subjects = [...new Set(items.map((i) => i.event.subject))];
+  await client.query(CLEAR, [subjects]);
+  // Column arrays, not one JSON document: PostgreSQL unpacks them faster.
+  await client.query(`with ${EVENTS}, ${DERIVE}`, [
+    items.map((i) => i.event.source),
+    items.map((i) => i.event.id),
+    items.map((i) => i.event.type),
+    items.map((i) => i.event.subject),
+    items.map((i) => i.event.sequence),
+    items.map((i) => i.event.time),
+    items.map((i) => JSON.stringify(i.event.data)),
+    items.map((i) => i.contentHash),
+    subjects,
+  ]);
+  return subjects;
 }
 
-export async function deriveUsage(client: pg.PoolClient, subjects: string[]): Promise<void> {
+/**
+ * Derives the usage of `subjects` again from their stored events alone (the
+ * first form of the derivation, reading every event back): what
+ * storeAndDerive must always agree with.
+ */
+export async function deriveStored(client: pg.PoolClient, subjects: string[]): Promise<void> {
   if (subjects.length === 0) return;
-  const { known, fresh } = await numberSubjects(client, subjects);
-  // A subject numbered just now has nothing derived yet to clear.
-  if (known.length > 0) await client.query(CLEAR, [known.map((r) => r.id), known.map((r) => r.subject)]);
-  const all = [...known, ...fresh];
-  await client.query(DERIVE, [all.map((r) => r.subject), all.map((r) => r.id)]);
+  await client.query(CLEAR, [subjects]);
+  const stored = `ev as materialized (
+    select e.subject, e.type, e.sequence, e.time, e.data, e.received_at,
+           row_number() over (partition by e.subject order by e.sequence, e.received_at) as rn
+      from unnest($1::text[]) s(subject)
+      cross join lateral (select * from metering.events e where e.subject = s.subject offset 0) e
+  )`;
+  await client.query(`with ${stored}, ${DERIVE}`, [subjects]);
 }
