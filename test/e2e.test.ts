@@ -6,18 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import { Decimal } from 'decimal.js';
 import { eventually } from '@vault/testkit';
 import { parseCsv } from '../services/invoicing/src/exports/csv.ts';
-import { fixtureText as exampleText, octoberInvoices, statedLine } from './fixtures/october.ts';
+import { fixtureText as exampleText, octoberInvoices, statedLine, type StatedLine } from './fixtures/october.ts';
 import { startPipeline, type BusMode, type Pipeline } from './e2e/pipeline.ts';
 
-interface ApiLine {
-  app_id: string;
-  kind: string;
-  key: string;
-  product: string;
-  quantity: string;
-  unit_price: string;
-  amount: string;
-}
 interface ApiInvoice {
   id: string;
   number: string | null;
@@ -26,7 +17,7 @@ interface ApiInvoice {
   status: string;
   currency: string;
   total: string;
-  lines: ApiLine[];
+  lines: StatedLine[];
 }
 
 const expected = octoberInvoices;

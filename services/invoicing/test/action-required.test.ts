@@ -15,29 +15,35 @@ import { chargingWorld, customerOf, gatewayRecord, insertInvoice, putCard, type 
 const ADMIN = 'action-required-admin-token-0123456789';
 const ALWAYS_3DS = '4000002760003184';
 
+/** The sandbox, and the invoicing process charging every 0.2 s. */
+async function startWorld(name: string, env: Record<string, string> = {}): Promise<{ w: ChargingWorld; app: RunningService }> {
+  const w = await chargingWorld(name);
+  const app = await startService('invoicing', {
+    DATABASE_URL: w.db.url,
+    GATEWAY_PORT: String(w.gatewayPort),
+    ADMIN_TOKEN: ADMIN,
+    INVOICING_PORT: String(await freePort()),
+    HOST: '127.0.0.1',
+    CHARGE_EVERY_SECONDS: '0.2',
+    INVOICE_FINALIZE_EVERY_SECONDS: '3600',
+    ...env,
+  });
+  return { w, app };
+}
+
+const statusOf = async (w: ChargingWorld, id: string) =>
+  (await w.db.pool.query<{ status: string }>('select status from invoicing.invoices where id = $1', [id])).rows[0]!.status;
+
 describe('a 3-D Secure card through the sandbox and the invoicing process', () => {
   let w: ChargingWorld;
   let app: RunningService;
 
-  before(async () => {
-    w = await chargingWorld('action_required');
-    app = await startService('invoicing', {
-      DATABASE_URL: w.db.url,
-      GATEWAY_PORT: String(w.gatewayPort),
-      ADMIN_TOKEN: ADMIN,
-      INVOICING_PORT: String(await freePort()),
-      HOST: '127.0.0.1',
-      CHARGE_EVERY_SECONDS: '0.2',
-      INVOICE_FINALIZE_EVERY_SECONDS: '3600',
-    });
-  });
+  before(async () => ({ w, app } = await startWorld('action_required')));
   after(async () => {
     await app?.kill('SIGTERM');
     await w?.close();
   });
-
-  const status = async (id: string) =>
-    (await w.db.pool.query<{ status: string }>('select status from invoicing.invoices where id = $1', [id])).rows[0]!.status;
+  const status = (id: string) => statusOf(w, id);
 
   test('off-session it is action_required with one notice, not a decline and not retried; the customer authenticates and it is paid once', async () => {
     const pm = await putCard(w, 'acct-3ds', ALWAYS_3DS); // first: without a card the invoice would be past_due
@@ -109,27 +115,13 @@ describe('a cardholder who does not authenticate in time', () => {
   let w: ChargingWorld;
   let app: RunningService;
 
-  before(async () => {
-    w = await chargingWorld('unauthenticated');
-    app = await startService('invoicing', {
-      DATABASE_URL: w.db.url,
-      GATEWAY_PORT: String(w.gatewayPort),
-      ADMIN_TOKEN: ADMIN,
-      INVOICING_PORT: String(await freePort()),
-      HOST: '127.0.0.1',
-      CHARGE_EVERY_SECONDS: '0.2',
-      INVOICE_FINALIZE_EVERY_SECONDS: '3600',
-      // A declined card would be retried after 1 s and 1 s more: the cardholder has those 2 s.
-      PAYMENT_RETRY_SCHEDULE: 'PT1S,PT1S',
-    });
-  });
+  // A declined card would be retried after 1 s and 1 s more: the cardholder has those 2 s.
+  before(async () => ({ w, app } = await startWorld('unauthenticated', { PAYMENT_RETRY_SCHEDULE: 'PT1S,PT1S' })));
   after(async () => {
     await app?.kill('SIGTERM');
     await w?.close();
   });
-
-  const status = async (id: string) =>
-    (await w.db.pool.query<{ status: string }>('select status from invoicing.invoices where id = $1', [id])).rows[0]!.status;
+  const status = (id: string) => statusOf(w, id);
 
   test('once the retry schedule’s span has passed the invoice is past_due (one notice, no new attempt); authenticating later still pays it once', async () => {
     const pm = await putCard(w, 'acct-late', ALWAYS_3DS);

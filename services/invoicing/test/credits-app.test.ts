@@ -3,15 +3,12 @@
 // where metering publishes it. The months are the real clock's: three months
 // ago, two months ago, and this one.
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
-import { migrate } from '@vault/db';
-import { freePort, freshDatabase, startService, vault, type RunningService, type TestDatabase } from '@vault/testkit';
+import { freePort, freshDatabase, migrateApps, startService, vault, type RunningService, type TestDatabase } from '@vault/testkit';
 import { seedOwners, seedStop, seedUsage } from './seed.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
 const ADMIN = 'admin-token-credits-app-0123456789abcdef';
 const month = (back: number) => DateTime.utc().startOf('month').minus({ months: back });
 const [M0, M1, NOW] = [month(3), month(2), month(0)];
@@ -36,14 +33,7 @@ describe('credits through the invoicing process and the vault command', () => {
 
   before(async () => {
     db = await freshDatabase('credits_app');
-    for (const [schema, dir] of [
-      ['metering', 'metering'],
-      ['cc_forms', 'cc-forms'],
-      ['invoicing', 'invoicing'],
-      ['gateway_sandbox', 'gateway-sandbox'],
-    ] as const) {
-      await migrate(db.pool, schema, `${root}services/${dir}/migrations`);
-    }
+    await migrateApps(db);
     await seedOwners(db.pool, [{ app: 'app-credit', account: 'acct-app', from: iso(M0) }]);
     await seedUsage(db.pool, [
       // Runs with no stop yet: M0's invoice bills it to the month's end.

@@ -5,13 +5,10 @@
 // Retry-After. The invoicing app as a process, over real PostgreSQL.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { migrate } from '@vault/db';
-import { eventually, freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import { eventually, freePort, freshDatabase, migrateApps, startService, type RunningService, type TestDatabase } from '@vault/testkit';
 import { EXPORT_CONCURRENCY, EXPORT_RETRY_AFTER_SECONDS } from '../src/exports/routes.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
 const ADMIN = 'admin-token-exports-pool-0123456789abcdef';
 /** Lines of the big invoice: a download of them outlasts any socket buffer (about 30 MB). */
 const LINES = 100_000;
@@ -43,14 +40,7 @@ describe('finance exports have their own pool and a limit; the customer API keep
 
   before(async () => {
     db = await freshDatabase('exports_pool');
-    for (const [schema, dir] of [
-      ['metering', 'metering'],
-      ['cc_forms', 'cc-forms'],
-      ['invoicing', 'invoicing'],
-      ['gateway_sandbox', 'gateway-sandbox'],
-    ] as const) {
-      await migrate(db.pool, schema, `${root}services/${dir}/migrations`);
-    }
+    await migrateApps(db);
     await db.pool.query(
       `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, currency, total)
        values ('inv-big', 'acct-big', '2026-11', '2026-11-01Z', '2026-12-01Z', '2026-11-000001', 'USD', $1)`,

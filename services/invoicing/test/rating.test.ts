@@ -14,6 +14,7 @@ import { createBilling } from '../src/billing/service.ts';
 import { computeDrafts } from '../src/billing/compute-drafts.ts';
 import { invoiceTotal } from '../src/domain/lines.ts';
 import { nextPeriod, parsePeriod, periodContaining, previousPeriod } from '../src/domain/period.ts';
+import { octoberInvoices, statedLine } from '../../../test/fixtures/october.ts';
 import { billingDatabase, seedOwners, seedStop, seedUsage, type SeedOwner, type SeedUsage } from './seed.ts';
 
 /** The repository's copies of the platform's examples and price book. */
@@ -153,26 +154,11 @@ describe('rating through the SQL aggregate and pricing', () => {
       ],
       { bare: true },
     );
-    const expected = JSON.parse(readFileSync(new URL('october-invoices.json', FIXTURES), 'utf8')) as {
-      account_id: string;
-      total: string;
-      lines: Record<string, string>[];
-    }[];
+    const expected = octoberInvoices;
     for (const want of expected) {
       const got = await w.invoice(want.account_id, '2026-10');
       assert.equal(got.total, want.total, want.account_id);
-      assert.deepEqual(
-        got.lines.map(({ app_id, kind, key, product, quantity, unit_price, amount }) => ({
-          app_id,
-          kind,
-          key,
-          product,
-          quantity,
-          unit_price,
-          amount,
-        })),
-        want.lines,
-      );
+      assert.deepEqual(got.lines.map(statedLine), want.lines);
     }
   });
 
