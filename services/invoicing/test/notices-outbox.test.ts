@@ -92,7 +92,8 @@ describe('notices: the outbox, its order and GET /v1/notices', () => {
       'invoice.past_due:past_due',
     ]);
     assert.deepEqual(await told('acct-nocard'), ['invoice.past_due:past_due']);
-    assert.deepEqual(await told('acct-3ds'), ['invoice.action_required:action_required'], 'asked once, never retried as a decline');
+    // Asked once, never retried as a decline; past due once the schedule's span (2 ms here) has passed.
+    assert.deepEqual(await told('acct-3ds'), ['invoice.action_required:action_required', 'invoice.past_due:past_due']);
     const failures = await noticesOf(db.pool, 'acct-declined');
     assert.deepEqual(
       failures.map((n) => n.id),
@@ -126,12 +127,12 @@ describe('notices: the outbox, its order and GET /v1/notices', () => {
     // Another card for the 3-D Secure account starts a new round: charged at once, paid, told once more.
     await putCard(db.pool, 'acct-3ds', 'pm_ok_3ds');
     await chargePass({ pool: db.pool, gateway, retrySchedule: [0.001, 0.001], log: memoryLogger() });
-    assert.deepEqual(await told('acct-3ds'), ['invoice.action_required:action_required', 'invoice.paid:paid']);
+    assert.deepEqual(await told('acct-3ds'), ['invoice.action_required:action_required', 'invoice.past_due:past_due', 'invoice.paid:paid']);
   });
 
   test('GET /v1/notices lists every notice oldest first; pages of 1 give the same; a notice committed late is not passed by the cursor', async () => {
     const whole = await readAll();
-    assert.equal(whole.notices.length, 8, JSON.stringify(whole.notices.map((n) => n.id)));
+    assert.equal(whole.notices.length, 9, JSON.stringify(whole.notices.map((n) => n.id)));
     const oneByOne = await readAll('0', 1);
     assert.deepEqual(
       oneByOne.notices.map((n) => n.id),
