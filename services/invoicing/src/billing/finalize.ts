@@ -3,14 +3,14 @@ import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
 import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
+import { minimumChargeAmount } from '../charging/amount.ts';
 import type { FinalizeReport } from './types.ts';
-import { computeDrafts } from './compute-drafts.ts';
-import { dueAt, invoiceNumber } from '../domain/invoice.ts';
-import { Money, sumCents } from '../domain/money.ts';
+import { dueAt } from '../domain/invoice.ts';
+import { sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
-import { expireCredits, markCarried, recordSettlements } from './credit-store.ts';
-import { insertInvoices, type NewInvoice } from './invoice-store.ts';
-import { recordFinalizedNotices } from '../notices/outbox.ts';
+import { expireCredits } from './credit-store.ts';
+import { finalizeChunk, type ChunkOrder, type ChunkOutcome } from './finalize-chunk.ts';
+import { openMonthStream } from './finalize-stream.ts';
 
 /** Asked to finalize a month whose grace period has not passed. */
 export class NotDueError extends Error {}
@@ -19,19 +19,30 @@ export class NotDueError extends Error {}
 // other months' invoices, so runs must see each other's results whole.
 const FINALIZE_LOCK = 0x76_61_75_6c; // "vaul"
 
+/** Accounts per chunk (one transaction each): about 12,000 lines at a dozen lines an account. */
+export const FINALIZE_CHUNK_ACCOUNTS = 1_000;
+
+/** Chunk transactions open at once: two keep both of a 2-core machine's cores busy writing. */
+const CHUNKS_IN_FLIGHT = 2;
+
 export interface FinalizeDeps {
   pool: pg.Pool;
   prices: PriceBook;
   graceHours: number;
   now: () => DateTime;
   log?: Logger;
+  /** Accounts per chunk transaction; FINALIZE_CHUNK_ACCOUNTS by default. */
+  chunkAccounts?: number;
 }
 
 /**
  * Finalizes a month: every account with usage (or late-usage adjustments) in
  * it that has no invoice for it yet and is not held gets a numbered,
- * immutable invoice. Idempotent: a second run, or one running at the same
- * time, finds the invoices made and adds only what became due since.
+ * immutable invoice. The month is read as one stream in account order and
+ * written a chunk of accounts per transaction, so memory does not grow with
+ * the month and a run killed midway keeps what it committed. Idempotent: a
+ * second run, or one running at the same time, finds the invoices made and
+ * adds only what became due since, numbered after them.
  */
 export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promise<FinalizeReport> {
   const due = dueAt(period, deps.graceHours);
@@ -39,72 +50,91 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
     throw new NotDueError(`${period.key} is not due until ${due.toISO()} (INVOICE_GRACE_HOURS=${deps.graceHours})`);
   }
   const started = performance.now();
-  // The lock is held before the transaction begins, so the transaction's
-  // snapshot is taken after any earlier run has committed.
-  const { report, computed, inserting } = await withSessionLock(deps.pool, FINALIZE_LOCK, () =>
-    withTransaction(
-      deps.pool,
-      async (client) => {
-        // The balance as of now: what expired by now is written off first, so it is never applied.
-        const at = deps.now().toJSDate();
-        const expired = await expireCredits(client, at);
-        const { drafts, finalized } = await computeDrafts(client, deps.prices, {
-          period,
-          until: period.end.toJSDate(),
-          unfinalizedOnly: true,
-          adjustments: true,
-          creditAt: at,
-        });
-        const computed = performance.now();
-        const ready = [...drafts.values()].filter((d) => d.holds.length === 0 && d.lines.length > 0);
-        ready.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0));
-        // A month's numbers run 1..n with no gap (one run at a time, invoices are
-        // never deleted), so this run's go on from the count already finalized.
-        const invoices: NewInvoice[] = ready.map((d, i) => ({ ...d, number: invoiceNumber(period.key, finalized.size + i + 1) }));
-        const inserting = performance.now();
-        await insertInvoices(client, period, invoices);
-        // In the same transaction as the invoices: the credit they drew or left, and the small totals they carry.
-        await recordSettlements(
-          client,
-          invoices.map((x) => ({ invoiceId: x.id, accountId: x.account_id, currency: x.currency, settlement: settlementOf(x) })),
-          at,
-        );
-        await markCarried(
-          client,
-          invoices.flatMap((x) => x.lines.filter((l) => l.kind === 'carried').map((l) => l.key)),
-        );
-        await recordFinalizedNotices(client, period.key, invoices, at); // invoice.finalized, in the invoices' transaction
-        const report: FinalizeReport = {
-          period: period.key,
-          finalized: invoices.length,
-          alreadyFinalized: finalized.size,
-          held: drafts.size - ready.length,
-          total: sumCents(invoices.map((x) => x.total)),
-          creditApplied: sumCents(invoices.map((x) => x.credit_applied)),
-          creditsExpired: expired,
-        };
-        return { report, computed, inserting };
-      },
-      { isolation: 'repeatable read', log: deps.log, name: 'finalize' },
-    ),
-  );
+  // The lock is held before the stream's snapshot is taken, so it sees every earlier run's invoices.
+  const { report, timing } = await withSessionLock(deps.pool, FINALIZE_LOCK, async () => {
+    // The balance as of now: what expired by now is written off first, so it is never applied.
+    const at = deps.now().toJSDate();
+    const creditsExpired = await withTransaction(deps.pool, (client) => expireCredits(client, at), {
+      log: deps.log,
+      name: 'finalize_expire',
+    });
+    const stream = await openMonthStream(deps.pool, period);
+    const terms = {
+      period,
+      prices: deps.prices,
+      minimum: minimumChargeAmount(deps.prices.currency),
+      at,
+      finalizedAt: stream.snapshotAt,
+      log: deps.log,
+    };
+    const run = { finalized: 0, held: 0, accounts: 0, total: '0.00', creditApplied: '0.00' };
+    const timing = { firstChunkMs: 0, readMs: 0, writeMs: 0 };
+    // Chunks in flight: while one commits, the next is looked up and inserted
+    // and the one after is read (the stream's cursors and each chunk's
+    // transaction are connections of their own; the rating domain runs here).
+    const inFlight: Promise<ChunkOutcome>[] = [];
+    let order: ChunkOrder = { firstNumber: Promise.resolve(stream.alreadyFinalized + 1), previousCommitted: Promise.resolve() };
+    const oldestCommitted = async () => {
+      const t0 = performance.now();
+      const outcome = await inFlight.shift()!;
+      timing.writeMs += performance.now() - t0;
+      run.finalized += outcome.finalized;
+      run.held += outcome.held;
+      run.total = sumCents([run.total, outcome.total]);
+      run.creditApplied = sumCents([run.creditApplied, outcome.creditApplied]);
+      deps.log?.info('invoicing.finalize_progress', {
+        period: period.key,
+        accounts: run.accounts,
+        finalized: run.finalized,
+        held: run.held,
+        last_number: stream.alreadyFinalized + run.finalized,
+        'measure#finalize.chunk_work': `${outcome.workMs.toFixed(0)}ms`,
+        'measure#finalize.chunk_wait': `${outcome.waitMs.toFixed(0)}ms`,
+        'sample#finalize.rss_mib': Math.round(process.memoryUsage().rss / 2 ** 20),
+      });
+    };
+    try {
+      const chunks = stream.chunks(deps.chunkAccounts ?? FINALIZE_CHUNK_ACCOUNTS);
+      for (let t0 = performance.now(), next = await chunks.next(); !next.done; t0 = performance.now(), next = await chunks.next()) {
+        timing.readMs += performance.now() - t0;
+        if (timing.firstChunkMs === 0) timing.firstChunkMs = performance.now() - started;
+        if (inFlight.length >= CHUNKS_IN_FLIGHT) await oldestCommitted();
+        run.accounts += next.value.length;
+        const chunk = finalizeChunk(deps.pool, terms, next.value, order);
+        // Awaited in turn by oldestCommitted(), or by the next chunk; until then a failure is not unhandled.
+        chunk.committed.catch(() => {});
+        chunk.nextNumber.catch(() => {});
+        order = { firstNumber: chunk.nextNumber, previousCommitted: chunk.committed };
+        inFlight.push(chunk.committed);
+      }
+      while (inFlight.length > 0) await oldestCommitted();
+    } finally {
+      // Never give the lock up while a chunk may still commit.
+      await Promise.allSettled(inFlight);
+      await stream.close();
+    }
+    const report: FinalizeReport = {
+      period: period.key,
+      finalized: run.finalized,
+      alreadyFinalized: stream.alreadyFinalized,
+      held: run.held,
+      total: run.total,
+      creditApplied: run.creditApplied,
+      creditsExpired,
+    };
+    return { report, timing };
+  });
   deps.log?.info('invoicing.finalized', {
     period: period.key,
     'count#invoices.finalized': report.finalized,
     already_finalized: report.alreadyFinalized,
     'count#invoices.held': report.held,
     total: report.total,
-    'measure#finalize.compute': `${(computed - started).toFixed(0)}ms`,
-    'measure#finalize.insert': `${(performance.now() - inserting).toFixed(0)}ms`,
+    // Where the time went: until the first chunk (the aggregate's sort), reading the stream, waiting for writes.
+    'measure#finalize.first_chunk': `${timing.firstChunkMs.toFixed(0)}ms`,
+    'measure#finalize.read': `${timing.readMs.toFixed(0)}ms`,
+    'measure#finalize.write_wait': `${timing.writeMs.toFixed(0)}ms`,
     'measure#finalize.duration': `${(performance.now() - started).toFixed(0)}ms`,
   });
   return report;
 }
-
-const settlementOf = (x: NewInvoice) => ({
-  subtotal: x.subtotal,
-  creditApplied: x.credit_applied,
-  total: x.total,
-  remainder: new Money(x.subtotal).isNegative() ? new Money(x.subtotal).neg().toFixed(2) : '0.00',
-  uses: x.creditUses,
-});

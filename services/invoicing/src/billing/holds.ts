@@ -11,7 +11,7 @@ export type AccountHold = Hold & { account_id: string | null };
  * unreliable_from (the window's start when null or earlier) to the window's
  * end, an empty range when the hole begins after it.
  */
-const GAPS = `
+export const GAPS = `
   select distinct o.account_id, g.app_id, g.subject, g.missing_sequence::text, g.unreliable_from
     from metering.unreliable_apps g
     join metering.billable_ownership o on o.app_id = g.app_id
@@ -26,7 +26,7 @@ const GAPS = `
  * their apps are looked at (`wanted`), which the planner turns into an index
  * lookup of their usage.
  */
-const UNOWNED = `
+export const UNOWNED = `
   with w as (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r),
   owners as (
     select o.app_id, range_agg(o.during * w.r) as owned,
@@ -61,21 +61,30 @@ export async function readHolds(
     db.query<{ account_id: string; app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null }>(GAPS, params),
     db.query<{ app_id: string; unowned_ms: string; accounts: string[] }>(UNOWNED, params),
   ]);
-  const holds: AccountHold[] = gaps.rows.map((g) => ({
-    account_id: g.account_id,
+  const holds: AccountHold[] = gaps.rows.map((g) => ({ account_id: g.account_id, ...gapHold(g) }));
+  for (const u of unowned.rows) {
+    const hold = unownedHold(u);
+    const accounts = u.accounts.filter((a) => !window.accounts || window.accounts.includes(a));
+    if (accounts.length === 0 && !window.accounts) holds.push({ account_id: null, ...hold });
+    for (const account of accounts) holds.push({ account_id: account, ...hold });
+  }
+  return holds;
+}
+
+/** The hold a row of GAPS puts on an account. */
+export function gapHold(g: { app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null }): Hold {
+  return {
     reason: 'gap',
     app_id: g.app_id,
     detail: `subject ${g.subject} is missing sequence ${g.missing_sequence}; its usage is unreliable from ${
       g.unreliable_from ? g.unreliable_from.toISOString() : 'its start'
     }`,
-  }));
-  for (const u of unowned.rows) {
-    const detail = `${formatSeconds(Number(u.unowned_ms))} of usage while the app had no owner`;
-    const accounts = u.accounts.filter((a) => !window.accounts || window.accounts.includes(a));
-    if (accounts.length === 0 && !window.accounts) holds.push({ account_id: null, reason: 'unowned', app_id: u.app_id, detail });
-    for (const account of accounts) holds.push({ account_id: account, reason: 'unowned', app_id: u.app_id, detail });
-  }
-  return holds;
+  };
+}
+
+/** The hold a row of UNOWNED puts on each account that owned the app. */
+export function unownedHold(u: { app_id: string; unowned_ms: string }): Hold {
+  return { reason: 'unowned', app_id: u.app_id, detail: `${formatSeconds(Number(u.unowned_ms))} of usage while the app had no owner` };
 }
 
 const formatSeconds = (msTotal: number) => `${(msTotal / 1000).toFixed(3).replace(/\.?0+$/, '')} s`;

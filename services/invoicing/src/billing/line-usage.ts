@@ -10,6 +10,8 @@ export interface UsageWindow {
   accounts?: readonly string[];
   /** Leave out accounts that already have a finalized invoice for this period. */
   unfinalizedOf?: string;
+  /** Only these apps' usage (all when omitted): late-usage recomputations look up only these. */
+  apps?: readonly string[];
 }
 
 /**
@@ -20,7 +22,7 @@ export interface UsageWindow {
  * finalize against this statement alone.
  */
 export const LINE_USAGE_SQL = `
-  select o.account_id, u.app_id, u.kind, u.key, u.product,
+  select o.account_id collate "C" as account_id, u.app_id, u.kind, u.key, u.product,
          sum(${ms('u.during * o.during * w.r')})::text as ms
     from (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r) w
     join metering.billable_usage u on u.during && w.r
@@ -28,14 +30,19 @@ export const LINE_USAGE_SQL = `
    where ($3::text[] is null or o.account_id = any($3::text[]))
      and ($4::text is null or not exists (
            select 1 from invoicing.invoices i where i.account_id = o.account_id and i.period = $4))
+     and ($5::text[] is null or (u.app_id = any($5::text[]) and o.app_id = any($5::text[])))
    group by 1, 2, 3, 4, 5`;
+
+/** The same in account order ("C" collation, as compareAccounts): what finalize streams through a cursor. */
+export const LINE_USAGE_BY_ACCOUNT_SQL = `${LINE_USAGE_SQL}
+   order by 1, 2, 3, 4, 5`;
 
 export async function readLineUsage(db: pg.Pool | pg.PoolClient, window: UsageWindow): Promise<Map<string, LineUsage[]>> {
   const byAccount = new Map<string, LineUsage[]>();
   if (window.to <= window.from) return byAccount;
   const { rows } = await db.query<{ account_id: string; app_id: string; kind: UsageKind; key: string; product: string; ms: string }>(
     LINE_USAGE_SQL,
-    [window.from, window.to, window.accounts ?? null, window.unfinalizedOf ?? null],
+    [window.from, window.to, window.accounts ?? null, window.unfinalizedOf ?? null, window.apps ?? null],
   );
   for (const r of rows) {
     const usage = Number(r.ms);

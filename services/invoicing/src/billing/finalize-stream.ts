@@ -1,0 +1,201 @@
+// A month's accounts in account order, a chunk at a time, for finalize: the
+// usage aggregate, the holds and the late-usage candidates, each read through
+// a server-side cursor of one read-only snapshot and merged by account. Memory
+// holds a fetch of each cursor and one chunk, whatever the month's size.
+import type pg from 'pg';
+import type { Hold } from '@vault/contracts';
+import { compareAccounts } from '../domain/account-order.ts';
+import type { Period } from '../domain/period.ts';
+import type { LineUsage, UsageKind } from '../domain/usage.ts';
+import { GAPS, gapHold, UNOWNED, unownedHold } from './holds.ts';
+import { LATE_CANDIDATES, type LateCandidate } from './late-usage.ts';
+import { LINE_USAGE_BY_ACCOUNT_SQL } from './line-usage.ts';
+import { LATE_MARGIN_INTERVAL } from './sql.ts';
+
+/** What the month holds for one account that has no invoice for it yet. */
+export interface AccountRows {
+  account: string;
+  usage: LineUsage[];
+  holds: Hold[];
+  late: LateCandidate[];
+}
+
+export interface MonthStream {
+  /** When the snapshot was taken (the reading transaction's start): the invoices' finalized_at. */
+  readonly snapshotAt: Date;
+  /** Invoices of the month already finalized in the snapshot: this run numbers from the next. */
+  readonly alreadyFinalized: number;
+  chunks(accounts: number): AsyncGenerator<AccountRows[]>;
+  close(): Promise<void>;
+}
+
+// Every cursor leaves out accounts that already have the month's invoice, so a
+// rerun (or a run after one that was killed) starts after the last one finalized.
+const UNFINALIZED = (alias: string) =>
+  `not exists (select 1 from invoicing.invoices i where i.account_id = ${alias}.account_id and i.period = $4)`;
+
+const CURSORS = {
+  usage: LINE_USAGE_BY_ACCOUNT_SQL,
+  gaps: `select g.account_id collate "C" as account_id, g.app_id, g.subject, g.missing_sequence, g.unreliable_from
+           from (${GAPS}) g where ${UNFINALIZED('g')} order by 1`,
+  unowned: `select a.account_id collate "C" as account_id, u.app_id, u.unowned_ms
+              from (${UNOWNED}) u cross join unnest(u.accounts) a(account_id) where ${UNFINALIZED('a')} order by 1`,
+  late: `select c.account_id collate "C" as account_id, c.period, c.app_id
+           from (${LATE_CANDIDATES}) c where ${UNFINALIZED('c')} order by 1`,
+};
+
+/** Rows fetched per round trip. */
+const FETCH = 5_000;
+
+/**
+ * Opens the month's stream: a repeatable-read, read-only transaction whose
+ * snapshot (taken after the caller's finalize lock, so it sees every earlier
+ * run's invoices) a second connection shares, so the holds' statements run
+ * beside the usage aggregate's sort, on another core, instead of after it.
+ */
+export async function openMonthStream(pool: pg.Pool, period: Period): Promise<MonthStream> {
+  const usageClient = await pool.connect();
+  let holdsClient: pg.PoolClient | undefined;
+  try {
+    await usageClient.query('begin isolation level repeatable read read only');
+    const { rows } = await usageClient.query<{ at: Date; finalized: string; snapshot: string }>(
+      `select now() as at, pg_export_snapshot() as snapshot,
+              (select count(*) from invoicing.invoices where period = $1) as finalized`,
+      [period.key],
+    );
+    const { at, finalized, snapshot } = rows[0]!;
+    holdsClient = await pool.connect();
+    await holdsClient.query('begin isolation level repeatable read read only');
+    await holdsClient.query(`set transaction snapshot '${snapshot.replace(/'/g, "''")}'`);
+    const from = period.start.toJSDate();
+    const to = period.end.toJSDate();
+    await usageClient.query(`declare finalize_usage no scroll cursor for ${CURSORS.usage}`, [from, to, null, period.key, null]);
+    await holdsClient.query(`declare finalize_gaps no scroll cursor for ${CURSORS.gaps}`, [from, to, null, period.key]);
+    await holdsClient.query(`declare finalize_unowned no scroll cursor for ${CURSORS.unowned}`, [from, to, null, period.key]);
+    await holdsClient.query(`declare finalize_late no scroll cursor for ${CURSORS.late}`, [from, null, LATE_MARGIN_INTERVAL, period.key]);
+    return monthStream(usageClient, holdsClient, at, Number(finalized));
+  } catch (err) {
+    usageClient.release(err as Error);
+    holdsClient?.release(err as Error);
+    throw err;
+  }
+}
+
+function monthStream(usageClient: pg.PoolClient, holdsClient: pg.PoolClient, snapshotAt: Date, alreadyFinalized: number): MonthStream {
+  const sessions = [new Session(usageClient), new Session(holdsClient)] as const;
+  const usage = new Cursor<{ account_id: string; app_id: string; kind: UsageKind; key: string; product: string; ms: string }>(
+    sessions[0],
+    'finalize_usage',
+  );
+  const gaps = new Cursor<{ account_id: string; app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null }>(
+    sessions[1],
+    'finalize_gaps',
+  );
+  const unowned = new Cursor<{ account_id: string; app_id: string; unowned_ms: string }>(sessions[1], 'finalize_unowned');
+  const late = new Cursor<LateCandidate>(sessions[1], 'finalize_late');
+  const cursors = [usage, gaps, unowned, late];
+
+  async function nextAccount(): Promise<AccountRows | undefined> {
+    let account: string | undefined;
+    for (const c of cursors) {
+      const head = await c.head();
+      if (head && (account === undefined || compareAccounts(head.account_id, account) < 0)) account = head.account_id;
+    }
+    if (account === undefined) return undefined;
+    const lines: LineUsage[] = [];
+    for (const r of await usage.take(account)) {
+      const ms = Number(r.ms);
+      if (ms > 0) lines.push({ appId: r.app_id, kind: r.kind, key: r.key, product: r.product, ms });
+    }
+    const holds = [...(await gaps.take(account)).map(gapHold), ...(await unowned.take(account)).map(unownedHold)];
+    return { account, usage: lines, holds, late: await late.take(account) };
+  }
+
+  let closed = false;
+  return {
+    snapshotAt,
+    alreadyFinalized,
+    async *chunks(size) {
+      // Every cursor's first fetch at once: the usage sort and the holds' statements run side by side.
+      await Promise.all(cursors.map((c) => c.head()));
+      let chunk: AccountRows[] = [];
+      for (let a = await nextAccount(); a; a = await nextAccount()) {
+        chunk.push(a);
+        if (chunk.length >= size) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+      if (chunk.length > 0) yield chunk;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const session of sessions) {
+        // A read-only transaction: ending it any way is fine; a broken connection is not pooled again.
+        const failed = await session.query('rollback').then(
+          () => undefined,
+          (err: Error) => err,
+        );
+        session.client.release(failed);
+      }
+    },
+  };
+}
+
+/**
+ * A server-side cursor sorted by account_id, read `FETCH` rows at a time; the
+ * next fetch is asked for as soon as one arrives, so the server computes it
+ * while this process works through the rows it has.
+ */
+class Cursor<R extends { account_id: string }> {
+  private rows: R[] = [];
+  private at = 0;
+  private next: Promise<R[]> | undefined;
+
+  constructor(
+    private readonly session: Session,
+    private readonly name: string,
+  ) {
+    this.next = this.fetch();
+  }
+
+  private fetch(): Promise<R[]> {
+    const rows = this.session.query<R>(`fetch ${FETCH} from ${this.name}`);
+    // Awaited by head(); a failure seen first by no one must not count as unhandled.
+    rows.catch(() => {});
+    return rows;
+  }
+
+  async head(): Promise<R | undefined> {
+    if (this.at < this.rows.length) return this.rows[this.at];
+    if (!this.next) return undefined;
+    this.rows = await this.next;
+    this.at = 0;
+    this.next = this.rows.length < FETCH ? undefined : this.fetch();
+    return this.rows[0];
+  }
+
+  /** The rows of `account` at the cursor's head (none when it is at another account). */
+  async take(account: string): Promise<R[]> {
+    const out: R[] = [];
+    for (let r = await this.head(); r !== undefined && r.account_id === account; r = await this.head()) {
+      out.push(r);
+      this.at += 1;
+    }
+    return out;
+  }
+}
+
+/** A connection whose statements (several cursors' fetches) are sent one after another. */
+class Session {
+  private last: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly client: pg.PoolClient) {}
+
+  query<R extends pg.QueryResultRow>(text: string): Promise<R[]> {
+    const result = this.last.then(() => this.client.query<R>(text)).then((r) => r.rows);
+    this.last = result.catch(() => {});
+    return result;
+  }
+}

@@ -1,0 +1,99 @@
+// Late usage (docs/contracts/invoicing.md, "Late usage"): which finalized
+// months may charge differently now, and the adjustment lines that carry the
+// difference onto an account's next invoice. Both set-based: one candidates
+// statement, then per month a few statements for all the accounts asked about.
+import type pg from 'pg';
+import type { PriceBook } from '@vault/contracts';
+import { adjustmentLines, chargedSoFar, priceLines, type PricedLine } from '../domain/lines.ts';
+import { parsePeriod } from '../domain/period.ts';
+import { chargedLines } from './invoice-store.ts';
+import { readLineUsage } from './line-usage.ts';
+
+type Db = pg.Pool | pg.PoolClient;
+
+/** A finalized month of an account that may charge differently now, and an app metering learned late about. */
+export interface LateCandidate {
+  account_id: string;
+  period: string;
+  app_id: string;
+}
+
+/**
+ * Finalized months (before `$1`) that may have late usage: metering
+ * learned something about one of the month's apps after, or just before, the
+ * invoice was finalized. Whether it changes what the month charges is decided
+ * by recomputing it, so a spurious candidate costs time, never money.
+ * Parameters: $1 before, $2 the accounts (null: all), $3 the margin.
+ */
+export const LATE_CANDIDATES = `
+  with threshold as (
+    select min(finalized_at) - $3::interval as t from invoicing.invoices
+     where period_start < $1 and ($2::text[] is null or account_id = any($2::text[]))
+  ),
+  late as materialized (
+    select app_id, during, learned_at from metering.billable_usage, threshold where learned_at > threshold.t
+    union all
+    select app_id, during, learned_at from metering.billable_ownership, threshold where learned_at > threshold.t
+  ),
+  touched as (
+    -- accounts that own the app in the late usage's month now …
+    select i.account_id, i.period, l.app_id
+      from late l
+      join metering.billable_ownership o on o.app_id = l.app_id and o.during && l.during
+      join invoicing.invoices i on i.account_id = o.account_id
+                               and o.during && tstzrange(i.period_start, i.period_end, '[)')
+                               and l.during && tstzrange(i.period_start, i.period_end, '[)')
+     where i.period_start < $1 and l.learned_at > i.finalized_at - $3::interval
+    union
+    -- … or were charged for it
+    select i.account_id, i.period, l.app_id
+      from late l
+      join invoicing.invoice_lines il on il.app_id = l.app_id
+      join invoicing.invoices i on i.id = il.invoice_id
+                               and l.during && tstzrange(i.period_start, i.period_end, '[)')
+     where i.period_start < $1 and l.learned_at > i.finalized_at - $3::interval
+  )
+  select distinct account_id, period, app_id from touched
+   where $2::text[] is null or account_id = any($2::text[])`;
+
+export async function lateCandidates(
+  db: Db,
+  before: Date,
+  accounts: readonly string[] | undefined,
+  margin: string,
+): Promise<LateCandidate[]> {
+  const { rows } = await db.query<LateCandidate>(LATE_CANDIDATES, [before, accounts ?? null, margin]);
+  return rows;
+}
+
+/**
+ * For each candidate account, the adjustment lines its next invoice gets: per
+ * earlier finalized month with late usage, what the month would charge now
+ * minus what it charged (its invoice plus earlier adjustments). The month is
+ * recomputed over the apps it charged and the apps learned late: the lines of
+ * any other app cannot have changed (metering learned nothing new of them).
+ */
+export async function lateAdjustments(db: Db, prices: PriceBook, candidates: readonly LateCandidate[]): Promise<Map<string, PricedLine[]>> {
+  const byMonth = new Map<string, { accounts: Set<string>; apps: Set<string> }>();
+  for (const c of candidates) {
+    const month = byMonth.get(c.period) ?? { accounts: new Set(), apps: new Set() };
+    month.accounts.add(c.account_id);
+    month.apps.add(c.app_id);
+    byMonth.set(c.period, month);
+  }
+  const out = new Map<string, PricedLine[]>();
+  // Oldest month first, so an invoice's adjustment lines come in one order whatever the candidates' order.
+  for (const key of [...byMonth.keys()].sort()) {
+    const month = parsePeriod(key);
+    const accounts = [...byMonth.get(key)!.accounts];
+    const charged = await chargedLines(db, key, accounts);
+    const apps = new Set(byMonth.get(key)!.apps);
+    for (const lines of charged.values()) for (const l of lines) apps.add(l.app_id);
+    const now = await readLineUsage(db, { from: month.start.toJSDate(), to: month.end.toJSDate(), accounts, apps: [...apps] });
+    for (const account of accounts) {
+      const lines = adjustmentLines(chargedSoFar(charged.get(account) ?? []), priceLines(now.get(account) ?? [], month, prices), month);
+      if (lines.length > 0) out.set(account, [...(out.get(account) ?? []), ...lines]);
+    }
+  }
+  return out;
+}
