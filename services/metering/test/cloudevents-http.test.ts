@@ -5,8 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CloudEvent, CONSTANTS, emitterFor, HTTP, httpTransport, Mode, type Message } from 'cloudevents';
 import { migrate } from '@vault/db';
-import { eventually } from '@vault/testkit';
-import { AUTH, startMetering, stats, usageOf, type Metering } from './harness.ts';
+import { AUTH, settled, startMetering, stats, usageOf, type Metering } from './harness.ts';
 
 // Publishers use the CloudEvents SDK (events-v1.md): every HTTP content mode it
 // speaks, built by the SDK itself and sent by its own emitter and transport.
@@ -75,18 +74,6 @@ async function send(message: Message, headers: Record<string, string> = BEARER) 
   });
   return { status: res.status, body: (await res.json()) as Report & { error?: string } };
 }
-async function settled(applied: number, duplicates: number, rejected: number) {
-  let last = {};
-  await eventually(
-    () => `stats ${applied}/${duplicates}/${rejected}, no lag; last ${JSON.stringify(last)}`,
-    async () => {
-      const s = await stats(m);
-      last = s;
-      return s.events_applied === applied && s.events_duplicate === duplicates && s.events_rejected === rejected && s.consumer_lag === 0;
-    },
-    60_000,
-  );
-}
 const ndjson = (events: Event[]) => `${events.map((e) => JSON.stringify(e)).join('\n')}\n`;
 
 describe('POST /v1/events: every CloudEvents HTTP content mode, as the SDK sends it (real PostgreSQL, embedded bus)', () => {
@@ -133,7 +120,7 @@ describe('POST /v1/events: every CloudEvents HTTP content mode, as the SDK sends
           [0, 1, 0],
         ],
       );
-      await settled(10, 4, 0);
+      await settled(m, 10, 4, 0);
       const usage = await usageOf(m.db);
       const mine = usage.intervals.filter((i) => [a1, b1, c1, d1, e1].some((e) => e.subject === i.subject));
       assert.equal(mine.length, 5);
@@ -154,7 +141,7 @@ describe('POST /v1/events: every CloudEvents HTTP content mode, as the SDK sends
         answer.rejected.map((r) => [r.index, r.id, r.reasons[0]?.field, r.reasons[0]?.code]),
         [[0, wrong.id, 'sequence', 'sequence_mismatch']],
       );
-      await settled(before.events_applied!, before.events_duplicate!, before.events_rejected! + 1);
+      await settled(m, before.events_applied!, before.events_duplicate!, before.events_rejected! + 1);
       const listed = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as {
         rejected: { id: string; raw: string; event_id: string }[];
       };
@@ -170,7 +157,7 @@ describe('POST /v1/events: every CloudEvents HTTP content mode, as the SDK sends
       });
       assert.equal(fixed.statusCode, 202, fixed.body);
       assert.deepEqual(fixed.json(), { resolved_by: `dyno-manager/${wrong.id}`, duplicate: false });
-      await settled(before.events_applied! + 1, before.events_duplicate!, before.events_rejected! + 1);
+      await settled(m, before.events_applied! + 1, before.events_duplicate!, before.events_rejected! + 1);
     },
   );
 
@@ -203,7 +190,7 @@ describe('POST /v1/events: every CloudEvents HTTP content mode, as the SDK sends
     const res = await send(HTTP.binary(stopped));
     assert.equal(res.status, 202);
     assert.equal(res.body.accepted, 1);
-    await settled(before.events_applied! + 1, before.events_duplicate!, before.events_rejected!);
+    await settled(m, before.events_applied! + 1, before.events_duplicate!, before.events_rejected!);
   });
 
   test(
@@ -226,7 +213,7 @@ describe('POST /v1/events: every CloudEvents HTTP content mode, as the SDK sends
         accepted += sum('accepted');
         duplicates += sum('duplicates');
       }
-      await settled(before.events_applied! + accepted, before.events_duplicate! + duplicates, before.events_rejected!);
+      await settled(m, before.events_applied! + accepted, before.events_duplicate! + duplicates, before.events_rejected!);
     },
   );
 });

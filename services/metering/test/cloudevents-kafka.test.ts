@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CloudEvent, Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
 import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
-import { eventually, testKafkaBrokers, uniqueName } from '@vault/testkit';
-import { AUTH, startMetering, stats, usageOf, type Metering } from './harness.ts';
+import { testKafkaBrokers, uniqueName } from '@vault/testkit';
+import { AUTH, settled, startMetering, stats, usageOf, type Metering } from './harness.ts';
 
 // A platform publisher on Kafka builds its messages with the CloudEvents SDK's
 // Kafka binding and sends them with kafkajs to the real broker; the running
@@ -61,18 +61,6 @@ function forKafkajs(message: KafkaMessage<unknown>): Message {
 }
 const publish = (messages: KafkaMessage<unknown>[]) => producer.send({ topic: m.topic, messages: messages.map(forKafkajs) });
 
-async function settled(applied: number, duplicates: number, rejected: number) {
-  let last = {};
-  await eventually(
-    () => `stats ${applied}/${duplicates}/${rejected}, no lag; last ${JSON.stringify(last)}`,
-    async () => {
-      const s = await stats(m);
-      last = s;
-      return s.events_applied === applied && s.events_duplicate === duplicates && s.events_rejected === rejected && s.consumer_lag === 0;
-    },
-    60_000,
-  );
-}
 const rejectedList = async () =>
   (
     (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as {
@@ -101,7 +89,7 @@ describe('metering on Kafka: the CloudEvents Kafka binding, structured and binar
         CloudEventsKafka.binary(a1),
         CloudEventsKafka.structured(b2),
       ]);
-      await settled(6, 2, 0);
+      await settled(m, 6, 2, 0);
       const usage = await usageOf(m.db);
       const mine = usage.intervals.filter((i) => [a1, b1, c1].some((e) => e.subject === i.subject));
       assert.deepEqual(
@@ -129,7 +117,7 @@ describe('metering on Kafka: the CloudEvents Kafka binding, structured and binar
         value: 'web.1',
       };
       await publish([badSequence, notJson]);
-      await settled(before.events_applied!, before.events_duplicate!, before.events_rejected! + 2);
+      await settled(m, before.events_applied!, before.events_duplicate!, before.events_rejected! + 2);
 
       const kept = await rejectedList();
       const sequenceKept = kept.find((r) => r.event_id === started.id)!;
@@ -153,7 +141,7 @@ describe('metering on Kafka: the CloudEvents Kafka binding, structured and binar
         payload: JSON.stringify({ ...structured, sequence: 1 }),
       });
       assert.equal(fixed.statusCode, 202, fixed.body);
-      await settled(before.events_applied! + 1, before.events_duplicate!, before.events_rejected! + 2);
+      await settled(m, before.events_applied! + 1, before.events_duplicate!, before.events_rejected! + 2);
     },
   );
 });

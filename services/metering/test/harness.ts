@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createEmbeddedBus, createKafkaBus, type Batch, type Bus, type Consumer } from '@vault/bus';
 import { migrate } from '@vault/db';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
-import { freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
+import { eventually, freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { meteringRoutes } from '../src/app.ts';
 import { startConsumer } from '../src/consumer/consume.ts';
 
@@ -76,6 +76,19 @@ export async function startMetering(kind: BusKind): Promise<Metering> {
 export async function stats(m: Metering): Promise<Record<string, number>> {
   const res = await m.http.inject({ method: 'GET', url: '/v1/stats', headers: AUTH });
   return res.json();
+}
+
+/** Waits until the counters are these and the consumer has no lag; fails naming the last stats seen. */
+export async function settled(m: Metering, applied: number, duplicates: number, rejected: number): Promise<void> {
+  let last = {};
+  await eventually(
+    () => `stats ${applied}/${duplicates}/${rejected}, no lag; last ${JSON.stringify(last)}`,
+    async () => {
+      const s = (last = await stats(m));
+      return s.events_applied === applied && s.events_duplicate === duplicates && s.events_rejected === rejected && s.consumer_lag === 0;
+    },
+    60_000,
+  );
 }
 
 /** Usage as invoicing reads it, in a stable order, for comparing two runs. */

@@ -3,8 +3,7 @@ import { after, describe, test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { migrate } from '@vault/db';
-import { eventually } from '@vault/testkit';
-import { ADMIN, AUTH, exampleLines, exampleText, startMetering, stats, usageOf, type BusKind, type Metering } from './harness.ts';
+import { ADMIN, AUTH, exampleLines, exampleText, settled, startMetering, usageOf, type BusKind, type Metering } from './harness.ts';
 
 const LONG = { timeout: 120_000 };
 /** Invoicing's migrations, for the tokens it publishes (metering's code never imports invoicing). */
@@ -14,17 +13,6 @@ async function metering(kind: BusKind): Promise<Metering> {
   const m = await startMetering(kind);
   running.push(m);
   return m;
-}
-
-async function settled(m: Metering, applied: number, duplicates: number, rejected: number) {
-  await eventually(
-    `stats ${applied}/${duplicates}/${rejected} and no lag`,
-    async () => {
-      const s = await stats(m);
-      return s.events_applied === applied && s.events_duplicate === duplicates && s.events_rejected === rejected && s.consumer_lag === 0;
-    },
-    60_000,
-  );
 }
 
 async function post(m: Metering, body: string, contentType = 'application/x-ndjson') {
