@@ -5,7 +5,7 @@ import { MeteringStats } from '@vault/contracts';
 import { testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { spawnMetering } from '../bench/metering-process.ts';
 import { billingStream, type StreamMessage } from '../bench/stream.ts';
-import { applyMessages } from '../src/consumer/apply-messages.ts';
+import { applyInOrder } from './log-harness.ts';
 import { readCounters, readMessageCounts } from '../src/reports/store.ts';
 import { assertConservation, countBy, heldPerPartition, sourceOf } from './conservation.ts';
 import { ADMIN, meteringDatabase, usageOf } from './harness.ts';
@@ -69,23 +69,7 @@ describe('metering is crash-only (real Kafka broker, real PostgreSQL, SIGKILL)',
       await publishInChunks(waves[WAVES - 1]!);
 
       // The reference: the same messages through one clean pass, no crash.
-      for (let i = 0; i < published.length; i += 2_000) {
-        const chunk = published.slice(i, i + 2_000);
-        await applyMessages(clean.pool, {
-          topic: 'clean',
-          partition: 0,
-          highWatermark: String(i + chunk.length),
-          log: 'clean-log',
-          messages: chunk.map((m, j) => ({
-            topic: 'clean',
-            partition: 0,
-            offset: String(i + j),
-            key: m.key,
-            value: Buffer.from(m.value),
-            timestamp: Date.now(),
-          })),
-        });
-      }
+      await applyInOrder(clean.pool, published, 'clean-log');
       const expected = await readCounters(clean.pool);
       assert.equal(expected.events_applied + expected.events_duplicate, published.length);
 
