@@ -85,6 +85,8 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     EMAIL_FROM: stringWithDefault('The Vault billing <billing@vault.invalid>'),
     /** How often invoicing's schedule finalizes the months that are due. */
     INVOICE_FINALIZE_EVERY_SECONDS: positiveNumber(300),
+    /** How often the usage aggregates fold metering's queued changes in (a fold that finds a full batch goes on at once). */
+    USAGE_FOLD_EVERY_SECONDS: positiveNumber(1),
     INVOICING_PORT: port(3000),
   }),
 );

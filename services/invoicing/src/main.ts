@@ -8,6 +8,7 @@ import { startChargeLoop } from './charging/schedule.ts';
 import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
 import { invoicingConfig } from './config.ts';
 import { startSchedule } from './billing/schedule.ts';
+import { startUsageFold } from './billing/usage-days.ts';
 import { EXPORT_CONCURRENCY } from './exports/routes.ts';
 import { smtpMailer, startEmailSender } from './email/sender.ts';
 import { startNoticePublisher } from './notices/publisher.ts';
@@ -36,6 +37,7 @@ await runApp({
     const exports = { pool: exportPool, concurrency: EXPORT_CONCURRENCY };
     invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken, log, webhooks, exports, ccFormsUrl: settings.ccFormsUrl });
     const schedule = startSchedule({ pool: db.pool, billing, graceHours, everyMs: settings.INVOICE_FINALIZE_EVERY_SECONDS * 1000, log });
+    const usageFold = startUsageFold({ pool: db.pool, everyMs: settings.USAGE_FOLD_EVERY_SECONDS * 1000, log });
     const suspendAfterSeconds = settings.SUSPEND_PAST_DUE_AFTER;
     const charger = startChargeLoop({ ...charging, pool: db.pool, log, suspendAfterSeconds });
     // Notices are always at GET /v1/notices; with Kafka they are also published to the platform's topic.
@@ -48,7 +50,7 @@ await runApp({
     log.info('notices.ready', { kafka_topic: brokers ? topic : 'none', emails: mailer ? 'smtp' : 'log' });
     return {
       stop: async () => {
-        await Promise.all([schedule.stop(), charger.stop(), publisher?.stop(), emails.stop()]);
+        await Promise.all([schedule.stop(), usageFold.stop(), charger.stop(), publisher?.stop(), emails.stop()]);
         await exportPool.end();
       },
     };

@@ -10,6 +10,7 @@ import { Money, monthsOf, toCents } from '../domain/money.ts';
 import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
 import { finalizePeriod } from './finalize.ts';
 import { finalizedInvoice, finalizedInvoices } from './invoice-store.ts';
+import { readAccountDays } from './account-usage.ts';
 import { readDailyUsage } from './line-usage.ts';
 
 export interface BillingDeps {
@@ -55,7 +56,9 @@ export function createBilling(deps: BillingDeps): Billing {
         days.push({ from: d.toJSDate(), to: DateTime.min(d.plus({ days: 1 }), until).toJSDate(), day: d.toISODate()! });
       }
       const amounts = days.map(() => new Money(0));
-      for (const u of await readDailyUsage(deps.pool, accountId, days)) {
+      const window = { account: accountId, from: period.start.toJSDate(), to: until.toJSDate() };
+      const usage = (await readAccountDays(deps.pool, window)) ?? (await readDailyUsage(deps.pool, accountId, days));
+      for (const u of usage) {
         const price = deps.prices.products[u.product];
         // Before the monthly cap: what the day's usage accrues at the monthly price.
         if (price !== undefined) amounts[u.day] = amounts[u.day]!.plus(monthsOf(u.ms, period.seconds).times(price));

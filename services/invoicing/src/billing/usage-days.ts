@@ -1,0 +1,81 @@
+// The usage aggregates' fold job (docs/contracts/invoicing.md, "Usage
+// aggregates"): takes the apps whose usage or ownership changed from
+// metering.usage_changes and computes their rows of invoicing.usage_days
+// again, in the transaction that deletes the changes it folded. A change
+// committed after this transaction's statements took their snapshots stays
+// queued, so its app is read live until the next fold: the aggregates are
+// never trusted for an app with a change waiting.
+import type pg from 'pg';
+import { withTransaction } from '@vault/db';
+import { startLoop, type Logger, type Loop } from '@vault/runtime';
+import { ms } from './sql.ts';
+
+/** One folder at a time: two folds of one app with different snapshots could commit in the wrong order. */
+const FOLD_LOCK = 7_019_001;
+
+/** A UTC day's first instant, whatever the session's time zone (timestamptz + 24 hours is absolute). */
+export const utcDay = (t: string) => `date_bin(interval '24 hours', ${t}, timestamptz '2000-01-01 00:00:00+00')`;
+
+/** Takes every waiting change of the first `$1` changes' apps; returns the apps. */
+const TAKE = `
+  with picked as (select distinct app_id from (select app_id from metering.usage_changes order by id limit $1) p)
+  delete from metering.usage_changes c using picked where c.app_id = picked.app_id
+  returning c.app_id`;
+
+/** Each closed interval inside each owner's span, cut into UTC days. */
+const FOLD = `
+  insert into invoicing.usage_days (account_id, day, app_id, kind, key, product, ms)
+  select o.account_id, d.day, u.app_id, u.kind, u.key, u.product, sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")})
+    from metering.billable_usage u
+    join metering.billable_ownership o on o.app_id = u.app_id and o.during && u.during
+    cross join lateral (select u.during * o.during as r) p
+    cross join lateral generate_series(${utcDay('lower(p.r)')}, ${utcDay("upper(p.r) - interval '1 microsecond'")}, interval '24 hours') d(day)
+   where u.app_id = any($1::text[]) and o.app_id = any($1::text[]) and not upper_inf(u.during)
+   group by 1, 2, 3, 4, 5, 6
+  having sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")}) > 0`;
+
+/** Folds the changes of up to `limit` queued changes' apps; returns how many apps it folded (0: nothing waits). */
+export async function foldUsageChanges(pool: pg.Pool, limit = 1_000): Promise<number> {
+  return withTransaction(
+    pool,
+    async (client) => {
+      await client.query('select pg_advisory_xact_lock($1)', [FOLD_LOCK]);
+      const { rows } = await client.query<{ app_id: string }>(TAKE, [limit]);
+      const apps = [...new Set(rows.map((r) => r.app_id))];
+      if (apps.length === 0) return 0;
+      await client.query('delete from invoicing.usage_days where app_id = any($1::text[])', [apps]);
+      await client.query(FOLD, [apps]);
+      return apps.length;
+    },
+    { name: 'usage_fold' },
+  );
+}
+
+/** Folds until nothing waits; returns the apps folded. Tests and the bench use it to catch up. */
+export async function foldAllUsageChanges(pool: pg.Pool, limit?: number): Promise<number> {
+  let total = 0;
+  for (let n = await foldUsageChanges(pool, limit); n > 0; n = await foldUsageChanges(pool, limit)) total += n;
+  return total;
+}
+
+/** The in-service fold: every `everyMs`, and at once again while a fold found a full batch. */
+export function startUsageFold(deps: { pool: pg.Pool; everyMs: number; log: Logger; limit?: number }): Loop {
+  const limit = deps.limit ?? 1_000;
+  return startLoop({
+    firstAfterMs: 0,
+    everyMs: deps.everyMs,
+    async tick() {
+      const started = performance.now();
+      const apps = await foldUsageChanges(deps.pool, limit);
+      if (apps > 0) {
+        deps.log.info('invoicing.usage_folded', {
+          'count#invoicing.usage_folded_apps': apps,
+          'measure#invoicing.usage_fold_ms': Math.round(performance.now() - started),
+        });
+      }
+      return apps > 0;
+    },
+    // Crash-only: what this fold did not commit is still queued.
+    onError: (err) => deps.log.error('invoicing.usage_fold_failed', err),
+  });
+}

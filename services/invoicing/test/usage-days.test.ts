@@ -1,0 +1,252 @@
+// Issue 19: an account's current usage read from the maintained aggregates
+// (invoicing.usage_days plus what is read live) equals the live computation
+// (LINE_USAGE_SQL, readDailyUsage) for random months on the real PostgreSQL:
+// microsecond bounds, running intervals, transfers and ownerless spans, and
+// late changes (stops learned late, intervals derived again as metering does,
+// new intervals, transfers) before, during and after the fold job runs.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import type { TestDatabase } from '@vault/testkit';
+import { readAccountDays, readAccountUsage } from '../src/billing/account-usage.ts';
+import { readDailyUsage, readLineUsage } from '../src/billing/line-usage.ts';
+import { foldAllUsageChanges, foldUsageChanges } from '../src/billing/usage-days.ts';
+import { billingDatabase } from './seed.ts';
+
+const RUNS = Number(process.env.USAGE_DAYS_RUNS ?? 60);
+const MONTH_START = Date.parse('2026-10-01T00:00:00Z');
+const MONTH_END = Date.parse('2026-11-01T00:00:00Z');
+const HOUR = 3_600_000;
+const ACCOUNTS = ['acct-a', 'acct-b', 'acct-c'];
+const APPS = ['app-1', 'app-2', 'app-3'];
+const PRODUCTS = ['dyno:basic', 'dyno:standard-1x', 'addon:heroku-redis:mini'];
+
+/** An instant with microseconds, `hours` (fractional) after six days before the month. */
+const instant = (hours: number, micros: number) => {
+  const ms = MONTH_START - 6 * 24 * HOUR + Math.round(hours * HOUR);
+  return `${new Date(ms).toISOString().slice(0, 23)}${String(micros).padStart(3, '0')}Z`;
+};
+
+// A subject: consecutive intervals (gaps between them), the last one maybe still running.
+const subjectArb = fc.record({
+  app: fc.constantFrom(...APPS),
+  product: fc.constantFrom(...PRODUCTS),
+  steps: fc.array(
+    fc.record({
+      gap: fc.double({ min: 0, max: 200, noNaN: true }),
+      hours: fc.double({ min: 0.001, max: 300, noNaN: true }),
+      micros: fc.nat(999),
+    }),
+    {
+      minLength: 1,
+      maxLength: 4,
+    },
+  ),
+  open: fc.boolean(),
+});
+// An app's owners: consecutive spans, each an account or nobody, the last maybe open.
+const ownersArb = fc.array(
+  fc.record({ account: fc.option(fc.constantFrom(...ACCOUNTS), { nil: undefined }), hours: fc.double({ min: 1, max: 500, noNaN: true }) }),
+  {
+    minLength: 1,
+    maxLength: 3,
+  },
+);
+const lateArb = fc.oneof(
+  fc.record({ kind: fc.constant('stop' as const), pick: fc.nat(), hours: fc.double({ min: 0.5, max: 400, noNaN: true }) }),
+  fc.record({ kind: fc.constant('rederive' as const), pick: fc.nat(), shift: fc.double({ min: -5, max: 5, noNaN: true }) }),
+  fc.record({ kind: fc.constant('new' as const), subject: subjectArb }),
+  fc.record({
+    kind: fc.constant('transfer' as const),
+    app: fc.constantFrom(...APPS),
+    to: fc.constantFrom(...ACCOUNTS),
+    hours: fc.double({ min: 0, max: 900, noNaN: true }),
+  }),
+);
+const scenarioArb = fc.record({
+  subjects: fc.array(subjectArb, { maxLength: 6 }),
+  owners: fc.tuple(ownersArb, ownersArb, ownersArb),
+  late: fc.array(lateArb, { maxLength: 4 }),
+  // After the late changes: fold nothing, a part, or all.
+  foldAfter: fc.constantFrom('none', 'some', 'all'),
+  untils: fc.array(
+    fc.oneof(
+      fc.integer({ min: 0, max: 31 * 24 * HOUR }),
+      fc.integer({ min: 0, max: 31 }).map((d) => d * 24 * HOUR),
+    ),
+    { minLength: 1, maxLength: 3 },
+  ),
+});
+type Subject = typeof subjectArb extends fc.Arbitrary<infer T> ? T : never;
+
+let db: TestDatabase;
+let subjectCount = 0;
+
+async function writeSubject(s: Subject): Promise<void> {
+  subjectCount += 1;
+  const name = `s-${subjectCount}`;
+  const key = s.product.startsWith('addon') ? name : `web.${subjectCount}`;
+  let at = 0;
+  let end: string | undefined;
+  for (const [i, step] of s.steps.entries()) {
+    const from = at + step.gap;
+    // A short gap is none: the interval starts where the last one ended (a size change).
+    const start = end !== undefined && step.gap < 0.01 ? end : instant(from, step.micros);
+    at = from + step.hours;
+    end = instant(at, (step.micros * 7) % 1000);
+    const last = i === s.steps.length - 1;
+    await db.pool.query(
+      `insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
+       values ($1, $2, $3, $4, $5, tstzrange($6, $7, '[)'), now())`,
+      [name, s.product.startsWith('addon') ? 'addon' : 'dyno', s.app, key, s.product, start, last && s.open ? null : end],
+    );
+  }
+}
+
+async function writeOwners(app: string, spans: readonly { account?: string; hours: number }[]): Promise<void> {
+  let at = 0;
+  for (const [i, span] of spans.entries()) {
+    const to = i === spans.length - 1 ? null : instant(at + span.hours, 0);
+    if (span.account) {
+      await db.pool.query(
+        `insert into metering.app_ownership (app_id, account_id, during, learned_at) values ($1, $2, tstzrange($3, $4, '[)'), now())`,
+        [app, span.account, instant(at, 0), to],
+      );
+    }
+    at += span.hours;
+  }
+}
+
+type Late = typeof lateArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** A change metering makes after the month was first folded. */
+async function applyLate(late: Late): Promise<void> {
+  if (late.kind === 'new') return writeSubject(late.subject);
+  if (late.kind === 'transfer') {
+    const at = instant(late.hours, 0);
+    // The current owner's span (if it started before) ends; the new owner's begins.
+    await db.pool.query(
+      `update metering.app_ownership set during = tstzrange(lower(during), $2, '[)')
+        where app_id = $1 and upper_inf(during) and lower(during) < $2`,
+      [late.app, at],
+    );
+    const { rowCount } = await db.pool.query(
+      `select 1 from metering.app_ownership where app_id = $1 and (upper_inf(during) or upper(during) > $2)`,
+      [late.app, at],
+    );
+    if (rowCount === 0) {
+      await db.pool.query(
+        `insert into metering.app_ownership (app_id, account_id, during, learned_at) values ($1, $2, tstzrange($3, null, '[)'), now())`,
+        [late.app, late.to, at],
+      );
+    }
+    return;
+  }
+  const { rows } = await db.pool.query<{ subject: string }>('select distinct subject from metering.usage_intervals order by 1');
+  if (rows.length === 0) return;
+  const subject = rows[late.pick % rows.length]!.subject;
+  if (late.kind === 'stop') {
+    // A stop learned late: the running interval closes (if the stop is after its start).
+    await db.pool.query(
+      `update metering.usage_intervals set during = tstzrange(lower(during), lower(during) + $2 * interval '1 hour', '[)'), learned_at = now()
+        where subject = $1 and upper_inf(during)`,
+      [subject, late.hours],
+    );
+    return;
+  }
+  // Derived again as metering does: the subject's intervals deleted, then written back with the last one's end moved.
+  const { rows: intervals } = await db.pool.query<{
+    kind: string;
+    app_id: string;
+    key: string;
+    product: string;
+    lo: string;
+    hi: string | null;
+    last: boolean;
+  }>(
+    `delete from metering.usage_intervals where subject = $1
+     returning kind, app_id, key, product, lower(during)::text as lo, upper(during)::text as hi,
+               lower(during) = (select max(lower(during)) from metering.usage_intervals where subject = $1) as last`,
+    [subject],
+  );
+  for (const r of intervals) {
+    // The last interval's end moves by `shift` hours, never before its start; a running one stays running.
+    await db.pool.query(
+      `insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
+       select $1, $2, $3, $4, $5,
+              tstzrange($6::timestamptz, case when $7::timestamptz is null then null when $8 then greatest($7::timestamptz + $9 * interval '1 hour', $6::timestamptz + interval '1 millisecond') else $7::timestamptz end, '[)'),
+              now()`,
+      [subject, r.kind, r.app_id, r.key, r.product, r.lo, r.hi, r.last, late.shift],
+    );
+  }
+}
+
+const sorted = <T>(xs: readonly T[]) => [...xs].map((x) => JSON.stringify(x)).sort();
+
+/** For every account and `until`, the aggregates' answer equals the live one, lines and days. */
+async function assertSameAsLive(untils: readonly number[], when: string): Promise<void> {
+  for (const offset of untils) {
+    const until = new Date(MONTH_START + offset);
+    const from = new Date(MONTH_START);
+    const live = await readLineUsage(db.pool, { from, to: until });
+    const days: { from: Date; to: Date }[] = [];
+    for (let d = MONTH_START; d < until.getTime(); d += 24 * HOUR)
+      days.push({ from: new Date(d), to: new Date(Math.min(d + 24 * HOUR, until.getTime())) });
+    for (const account of ACCOUNTS) {
+      const fast = await readAccountUsage(db.pool, { account, from, to: until });
+      assert.deepEqual(sorted(fast ?? []), sorted(live.get(account) ?? []), `${when}: lines of ${account} until ${until.toISOString()}`);
+      const fastDays = await readAccountDays(db.pool, { account, from, to: until });
+      const liveDays = await readDailyUsage(db.pool, account, days);
+      assert.deepEqual(sorted(fastDays ?? []), sorted(liveDays), `${when}: days of ${account} until ${until.toISOString()}`);
+    }
+  }
+}
+
+describe('usage aggregates (real PostgreSQL)', () => {
+  before(async () => {
+    db = await billingDatabase();
+  });
+  after(async () => {
+    await db?.drop();
+  });
+
+  test(`over ${RUNS} random months, one account's usage from the aggregates equals the live computation, before and after late changes are folded`, async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (scenario) => {
+        await db.pool.query('truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days');
+        for (const s of scenario.subjects) await writeSubject(s);
+        for (const [i, spans] of scenario.owners.entries()) await writeOwners(APPS[i]!, spans);
+        await assertSameAsLive(scenario.untils, 'nothing folded');
+        await foldAllUsageChanges(db.pool);
+        const { rows } = await db.pool.query<{ n: string }>('select count(*)::text as n from metering.usage_changes');
+        assert.equal(rows[0]!.n, '0', 'a full fold leaves nothing queued');
+        await assertSameAsLive(scenario.untils, 'folded');
+        for (const late of scenario.late) await applyLate(late);
+        if (scenario.foldAfter === 'some') await foldUsageChanges(db.pool, 1);
+        if (scenario.foldAfter === 'all') await foldAllUsageChanges(db.pool);
+        await assertSameAsLive([...scenario.untils, MONTH_END - MONTH_START], `late changes, fold ${scenario.foldAfter}`);
+        await foldAllUsageChanges(db.pool);
+        await assertSameAsLive([...scenario.untils, MONTH_END - MONTH_START], 'late changes folded');
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('a window that does not start on a UTC day is left to the live statement', async () => {
+    const from = new Date(MONTH_START + HOUR);
+    assert.equal(await readAccountUsage(db.pool, { account: 'acct-a', from, to: new Date(MONTH_END) }), undefined);
+    assert.equal(await readAccountDays(db.pool, { account: 'acct-a', from, to: new Date(MONTH_END) }), undefined);
+  });
+
+  test('every write to metering’s usage or ownership queues its app, whoever writes it', async () => {
+    await db.pool.query('truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days');
+    await writeSubject({ app: 'app-2', product: 'dyno:basic', steps: [{ gap: 1, hours: 2, micros: 0 }], open: false });
+    await writeOwners('app-3', [{ account: 'acct-b', hours: 10 }]);
+    await db.pool.query(`delete from metering.usage_intervals where app_id = 'app-2'`);
+    const { rows } = await db.pool.query<{ app_id: string }>('select app_id from metering.usage_changes order by id');
+    assert.deepEqual(
+      rows.map((r) => r.app_id),
+      ['app-2', 'app-3', 'app-2'],
+    );
+  });
+});
