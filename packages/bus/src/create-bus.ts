@@ -10,6 +10,8 @@ export interface BusConfig {
   pool: pg.Pool;
   databaseUrl: string;
   log?: (event: string, fields?: Record<string, string | number>) => void;
+  /** The embedded bus trims the topics it consumes this often (ms); unset: never by itself. Kafka: its own retention. */
+  trimEveryMs?: number;
 }
 
 export function createBus(config: BusConfig): Promise<Bus> {
@@ -17,5 +19,6 @@ export function createBus(config: BusConfig): Promise<Bus> {
   if (config.kafkaBrokers && config.kafkaBrokers.length > 0) {
     return createKafkaBus({ brokers: config.kafkaBrokers, clientId: config.clientId, ...log });
   }
-  return createEmbeddedBus({ pool: config.pool, url: config.databaseUrl, ...log });
+  const trim = config.trimEveryMs !== undefined ? { trimEveryMs: config.trimEveryMs } : {};
+  return createEmbeddedBus({ pool: config.pool, url: config.databaseUrl, ...log, ...trim });
 }

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { migrate, withTransaction, type TransactionLog } from '@vault/db';
 import type { Bus, ConsumeOptions, Consumer, OutgoingMessage } from './bus.ts';
 import { BUS_CHANNEL, EMBEDDED_LOG_ID, EmbeddedConsumer } from './embedded-consumer.ts';
+import { startTrimLoop, trimTopic, type TrimLoop, type TrimmedPartition } from './embedded-trim.ts';
 import { partitionFor } from './partitioner.ts';
 
 export const BUS_SCHEMA = 'bus';
@@ -13,16 +14,40 @@ export interface EmbeddedBusOptions {
   /** Connection string for the consumers' own sessions (they hold advisory locks). */
   url: string;
   log?: (event: string, fields?: Record<string, string | number>) => void;
+  /**
+   * Trims the topics this bus consumes every this many ms once it has a
+   * consumer (see `trim`); unset: only when `trim` is called.
+   */
+  trimEveryMs?: number;
+}
+
+export interface EmbeddedBus extends Bus {
+  readonly kind: 'embedded';
+  /**
+   * Deletes the messages of each partition of `topic` that every group of the
+   * topic has read past, keeping each group's committed offset − 1; a topic no
+   * group reads keeps everything (docs/contracts/bus.md, "Trimming").
+   */
+  trim(topic: string): Promise<TrimmedPartition[]>;
 }
 
 /** The embedded bus: a durable log in PostgreSQL, for when there is no Kafka. */
-export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Bus> {
+export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<EmbeddedBus> {
   await migrate(opts.pool, BUS_SCHEMA, MIGRATIONS);
   const retries: TransactionLog = {
     warn: (event, fields = {}) => opts.log?.(event, Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]))),
   };
   const partitionCounts = new Map<string, number>();
   const consumers = new Set<Consumer>();
+  const consumedTopics = new Set<string>();
+  let trimLoop: TrimLoop | undefined;
+
+  async function trim(topic: string): Promise<TrimmedPartition[]> {
+    const trimmed = await trimTopic(opts.pool, topic);
+    const deleted = trimmed.reduce((n, t) => n + t.deleted, 0);
+    opts.log?.('bus.trimmed', { topic, partitions: trimmed.length, 'count#bus.trimmed_messages': deleted });
+    return trimmed;
+  }
 
   async function partitionsOf(topic: string): Promise<number> {
     const known = partitionCounts.get(topic);
@@ -68,6 +93,15 @@ export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Bus> 
       });
       consumers.add(consumer);
       await consumer.start();
+      consumedTopics.add(options.topic);
+      if (opts.trimEveryMs !== undefined && !trimLoop) {
+        trimLoop = startTrimLoop({
+          everyMs: opts.trimEveryMs,
+          topics: () => [...consumedTopics],
+          trim,
+          onError: (err) => opts.log?.('bus.trim_failed', { error: err instanceof Error ? err.message : String(err) }),
+        });
+      }
       return consumer;
     },
     async lag(topic, groupId) {
@@ -90,14 +124,20 @@ export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Bus> 
       return rows[0];
     },
     async bounds(topic) {
-      // Nothing is deleted from the embedded log: every partition starts at 0.
-      const { rows } = await opts.pool.query<{ partition: number; end: string }>(
-        `select partition, next_offset::text as end from bus.partitions where topic = $1 order by partition`,
+      // A partition trimmed of everything (never: trim keeps a message) or never written starts at its end.
+      const { rows } = await opts.pool.query<{ partition: number; start: string; end: string }>(
+        `select p.partition, p.next_offset::text as end,
+                coalesce((select min(m."offset") from bus.messages m where m.topic = p.topic and m.partition = p.partition),
+                         p.next_offset)::text as start
+           from bus.partitions p where p.topic = $1 order by p.partition`,
         [topic],
       );
-      return rows.map((r) => ({ partition: r.partition, start: '0', end: r.end }));
+      return rows.map((r) => ({ partition: r.partition, start: r.start, end: r.end }));
     },
+    trim,
     async close() {
+      await trimLoop?.stop();
+      trimLoop = undefined;
       await Promise.all([...consumers].map((c) => c.stop()));
     },
   };

@@ -130,6 +130,11 @@ export class EmbeddedConsumer implements Consumer {
     });
     await client.connect();
     await client.query(`listen ${BUS_CHANNEL}`);
+    // The group reads the topic from now on: trimming keeps what it has not committed past.
+    await client.query('insert into bus.groups (topic, group_id) values ($1, $2) on conflict do nothing', [
+      this.o.options.topic,
+      this.o.options.groupId,
+    ]);
     this.client = client;
     this.owned.clear();
     this.lastRebalance = 0;

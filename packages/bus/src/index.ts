@@ -1,6 +1,7 @@
 export * from './bus.ts';
 export * from './partitioner.ts';
-export { createEmbeddedBus, BUS_SCHEMA } from './embedded-bus.ts';
+export { createEmbeddedBus, BUS_SCHEMA, type EmbeddedBus } from './embedded-bus.ts';
+export type { TrimmedPartition } from './embedded-trim.ts';
 export { createKafkaBus } from './kafka-bus.ts';
 export { BusUnreachableError } from './kafka-reach.ts';
 export { createBus, type BusConfig } from './create-bus.ts';

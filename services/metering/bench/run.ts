@@ -21,6 +21,7 @@ import { benchInfra } from './infra.ts';
 import { latencies, percentile, type Curve } from './latency.ts';
 import { copyEventsMs, median, noopConsumerRate } from './limits.ts';
 import { spawnMetering } from './metering-process.ts';
+import { storageLine, storagePerMillion } from './storage.ts';
 import { billingStream, type StreamOptions } from './stream.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -115,6 +116,9 @@ try {
       `this benchmark ${us(cpu.bench)}; ${us(cpu.metering + (cpu.postgres ?? 0) + (cpu.broker ?? 0))} in all on ${DEFAULT_PARTITIONS} partitions`,
   );
   let peak = drained.peakRss;
+  // Before the steady load and the floor's COPY add rows of their own.
+  const storage = await storagePerMillion(pool, opts.events);
+  say(`  ${storageLine(storage)}`);
 
   // Steady load: publish at `rate` events/s and watch the applied counter.
   const steadyTopic = `${topic}-steady`;
@@ -184,6 +188,7 @@ try {
       p50_ms: Math.round(percentile(lat, 0.5)),
       p99_ms: Math.round(percentile(lat, 0.99)),
       peak_rss_mib: Math.round(peak / 1024 / 1024),
+      bytes_per_million_events: Math.round(storage.perMillion),
     }),
   );
 } catch (err) {

@@ -7,6 +7,7 @@ import {
   busVariables,
   parseConfig,
   port,
+  positiveNumber,
   requireAdminTokenInDeployment,
   stringWithDefault,
 } from '@vault/runtime/variables';
@@ -17,6 +18,8 @@ export const MeteringSettings = requireAdminTokenInDeployment(
     ...busVariables,
     /** Metering's consumer group: one group per metering database. */
     METERING_CONSUMER_GROUP: stringWithDefault('metering'),
+    /** The embedded bus only: how often metering trims what every group has read past (seconds). */
+    BUS_TRIM_EVERY_SECONDS: positiveNumber(300),
     /** At least 32 characters; required with DATABASE_URL; unset in development: $VAULT_HOME/admin_token. */
     ADMIN_TOKEN: adminToken,
     METERING_PORT: port(3001),

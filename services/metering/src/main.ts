@@ -23,6 +23,7 @@ await runApp({
       pool: db.pool,
       databaseUrl: db.url,
       log: (event, fields) => log.info(event, fields),
+      trimEveryMs: settings.BUS_TRIM_EVERY_SECONDS * 1000,
     });
     const topic = settings.BILLING_EVENTS_TOPIC;
     const adminToken = resolveAdminToken(settings, log);
