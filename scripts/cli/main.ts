@@ -1,4 +1,5 @@
 import { ConfigError } from '@vault/runtime';
+import { archiveCommand, archiveSpec } from './archive.ts';
 import { cardCommand, cardSpec } from './card.ts';
 import { chargeCommand, chargeSpec } from './charge.ts';
 import { creditCommand, creditSpec } from './credit.ts';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: creditSpec, run: creditCommand },
   { spec: migrateSpec, run: migrateCommand },
   { spec: exportSpec, run: exportCommand },
+  { spec: archiveSpec, run: archiveCommand },
   { spec: tokenSpec, run: tokenCommand },
   { spec: kafkaSpec, run: (args) => kafkaCommand(args, process.env) },
 ];

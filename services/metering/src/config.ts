@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import {
   adminToken,
+  blankToUndefined,
   bootVariables,
   busVariables,
   parseConfig,
@@ -20,11 +21,30 @@ export const MeteringSettings = requireAdminTokenInDeployment(
     METERING_CONSUMER_GROUP: stringWithDefault('metering'),
     /** The embedded bus only: how often metering trims what every group has read past (seconds). */
     BUS_TRIM_EVERY_SECONDS: positiveNumber(300),
+    /** `vault archive`: raw events of closed subjects older than this (an ISO-8601 duration, months allowed) go to files. */
+    EVENT_RETENTION: isoPeriod('P13M'),
+    /** `vault archive`: where the files go; unset: $VAULT_HOME/archive. */
+    ARCHIVE_DIR: z.preprocess(blankToUndefined, z.string().optional()),
     /** At least 32 characters; required with DATABASE_URL; unset in development: $VAULT_HOME/admin_token. */
     ADMIN_TOKEN: adminToken,
     METERING_PORT: port(3001),
   }),
 );
+/** One positive ISO-8601 duration, years and months allowed (P13M, P1Y6M, P30D). */
+function isoPeriod(fallback: string) {
+  return z.preprocess(
+    (v) => blankToUndefined(v) ?? fallback,
+    z
+      .string()
+      .trim()
+      .regex(
+        /^P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/,
+        'expected an ISO-8601 duration such as P13M or P400D',
+      )
+      .refine((s) => /[1-9]/.test(s), 'must be longer than zero'),
+  );
+}
+
 export type MeteringSettings = z.infer<typeof MeteringSettings>;
 
 /** Throws a ConfigError naming every bad variable. */

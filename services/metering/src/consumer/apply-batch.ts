@@ -5,7 +5,7 @@ import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
 import { storeAndDerive } from './derive-usage.ts';
 import { addMessageCounts, type Outcomes, sourceOf, tally } from './message-counts.ts';
-import { eventKey, storedHashes } from './stored-hashes.ts';
+import { archivedSubjects, eventKey, storedHashes } from './stored-hashes.ts';
 
 export interface BatchResult {
   applied: number;
@@ -56,10 +56,21 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
         rejecting.push(reused(item));
     }
   }
+  // An archived subject's history is in files: a new event of it is refused, never derived alone.
+  const archived = await archivedSubjects(
+    client,
+    toInsert.map((i) => i.event.subject),
+  );
+  const storing = archived.size === 0 ? toInsert : toInsert.filter((i) => !archived.has(i.event.subject));
+  for (const item of toInsert) {
+    if (!archived.has(item.event.subject)) continue;
+    tally(bySource, sourceOf(item), 'applied', -1);
+    rejecting.push(afterArchive(item));
+  }
   // In key order: two batches inserting the same reused ids wait for each other in one order, never crossed.
   const subjects = await storeAndDerive(
     client,
-    toInsert.sort((a, b) => compare(eventKey(a.event), eventKey(b.event))),
+    storing.sort((a, b) => compare(eventKey(a.event), eventKey(b.event))),
   );
 
   const rejected = await keepRejections(client, rejecting);
@@ -70,7 +81,7 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
     tally(bySource, sourceOf(r), 'duplicate', -1);
     tally(bySource, sourceOf(r), 'rejected');
   }
-  return { applied: toInsert.length, duplicates, rejected, subjects: subjects.length, bySource };
+  return { applied: storing.length, duplicates, rejected, subjects: subjects.length, bySource };
 }
 
 /**
@@ -159,4 +170,14 @@ function readable(bytes: Buffer): string {
 
 function reused(item: ValidInput): InvalidInput {
   return { received: item.received, reasons: [ID_REUSED_REASON], source: item.event.source, eventId: item.event.id };
+}
+
+function afterArchive(item: ValidInput): InvalidInput {
+  const message = `subject ${item.event.subject} is archived (closed, its events older than EVENT_RETENTION): no event may follow its last`;
+  return {
+    received: item.received,
+    reasons: [{ field: 'subject', code: 'store_refused', message }],
+    source: item.event.source,
+    eventId: item.event.id,
+  };
 }

@@ -7,14 +7,27 @@ export const eventKey = (e: EventKey) => `${e.source}\u0000${e.id}`;
 export async function storedHashes(db: pg.Pool | pg.PoolClient, keys: EventKey[]): Promise<Map<string, string>> {
   if (keys.length === 0) return new Map();
   // One index probe per key: the `limit` keeps the planner from turning the
-  // lookup into a hash join over the whole table.
+  // lookup into a hash join over the whole table. An archived event is known
+  // by its compact key (migration 011): deduplication outlives the payload.
   const { rows } = await db.query<{ source: string; id: string; content_hash: string }>(
     `select k.source, k.id, e.content_hash
        from unnest($1::text[], $2::text[]) as k(source, id)
        cross join lateral (
-         select content_hash from metering.events e where e.source = k.source and e.id = k.id limit 1
+         (select content_hash from metering.events e where e.source = k.source and e.id = k.id limit 1)
+         union all
+         (select encode(a.content_hash, 'hex') from metering.archived_events a where a.source = k.source and a.id = k.id)
+         limit 1
        ) e`,
     [keys.map((k) => k.source), keys.map((k) => k.id)],
   );
   return new Map(rows.map((r) => [eventKey(r), r.content_hash]));
+}
+
+/** Of `subjects`, those archived (closed, their events in files): no event may follow their last. */
+export async function archivedSubjects(db: pg.Pool | pg.PoolClient, subjects: string[]): Promise<Set<string>> {
+  if (subjects.length === 0) return new Set();
+  const { rows } = await db.query<{ subject: string }>('select subject from metering.archived_subjects where subject = any($1::text[])', [
+    [...new Set(subjects)],
+  ]);
+  return new Set(rows.map((r) => r.subject));
 }

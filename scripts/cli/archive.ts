@@ -1,0 +1,55 @@
+import { join, resolve } from 'node:path';
+import { DateTime, Duration } from 'luxon';
+import { migrate } from '@vault/db';
+import { archiveEvents } from '@vault/metering/archive';
+import { MIGRATION_TARGETS } from './apps.ts';
+import { defineCommand, parseCommand, UsageError, usageOf } from './command.ts';
+import { cliSettings, openCliDatabase } from './settings.ts';
+
+export const archiveSpec = defineCommand({
+  name: 'archive',
+  synopsis: '[--before INSTANT] [--dir DIR]',
+  summary: 'move the raw events of closed subjects older than EVENT_RETENTION to NDJSON gzip files',
+  details:
+    'A closed subject (a stopped dyno, a deprovisioned add-on) whose every event happened and\n' +
+    'arrived before the cut leaves metering.events for a file; its usage stays, and its events\n' +
+    'stay known by their keys (a re-send is still a duplicate). One line per file; safe to kill\n' +
+    'and run again. Default cut: now − EVENT_RETENTION (P13M); default DIR: ARCHIVE_DIR, else\n' +
+    '$VAULT_HOME/archive.',
+  options: {
+    before: { type: 'string', value: 'INSTANT', help: 'the cut, an ISO-8601 instant with an offset (default: now − EVENT_RETENTION)' },
+    dir: { type: 'string', value: 'DIR', help: 'where the files go (default: ARCHIVE_DIR or $VAULT_HOME/archive)' },
+  },
+});
+
+/** `vault archive [--before INSTANT] [--dir DIR]`. */
+export async function archiveCommand(args: string[]): Promise<number> {
+  const { values } = parseCommand(archiveSpec, args);
+  const settings = cliSettings();
+  const before = values.before === undefined ? DateTime.utc().minus(Duration.fromISO(settings.EVENT_RETENTION)) : instant(values.before);
+  const dir = resolve(values.dir ?? settings.ARCHIVE_DIR ?? join(settings.VAULT_HOME, 'archive'));
+  const db = await openCliDatabase(settings);
+  try {
+    const metering = MIGRATION_TARGETS.find((t) => t.schema === 'metering')!;
+    await migrate(db.pool, metering.schema, metering.migrations);
+    console.log(`archiving closed subjects whose events are all before ${before.toISO()} to ${dir}`);
+    const r = await archiveEvents(db.pool, { before: before.toJSDate(), dir, progress: (line) => console.log(line) });
+    console.log(
+      `archived ${r.events} events of ${r.subjects} subjects in ${r.files.length} file(s)${r.redone ? `; ${r.redone} unfinished file(s) of a killed run redone` : ''}`,
+    );
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+function instant(text: string): DateTime {
+  const t = DateTime.fromISO(text, { setZone: true });
+  if (!t.isValid || !/(Z|[+-]\d\d:?\d\d)$/.test(text)) {
+    throw new UsageError(
+      `archive: --before: expected an ISO-8601 instant with an offset (2025-11-01T00:00:00Z), got ${JSON.stringify(text)}`,
+      usageOf(archiveSpec),
+    );
+  }
+  return t.toUTC();
+}
