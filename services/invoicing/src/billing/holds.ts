@@ -22,9 +22,9 @@ export const GAPS = `
  * Apps whose usage in the window is not all covered by an owner, with the
  * accounts that owned them at some point of it (they are held). Each app's
  * ownership in the window is one multirange, so one pass over the usage finds
- * the uncovered intervals; only those are measured. Scoped to accounts, only
- * their apps are looked at (`wanted`), which the planner turns into an index
- * lookup of their usage.
+ * the uncovered intervals; only those are measured. Set-based for all
+ * accounts (finalize, the holds report); with $3 given it still aggregates the
+ * whole month's ownership, so readHolds scopes with UNOWNED_SCOPED instead.
  */
 export const UNOWNED = `
   with w as (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r),
@@ -50,6 +50,49 @@ export const UNOWNED = `
                 where o.app_id = unowned.app_id and o.during && w.r) as accounts
     from unowned`;
 
+/**
+ * GAPS for the accounts $3 only, from their ownership rows (by account_id):
+ * what GAPS gives them, without the `is null or` a generic plan could not
+ * turn into an index lookup.
+ */
+export const GAPS_SCOPED = `
+  select distinct o.account_id, g.app_id, g.subject, g.missing_sequence::text, g.unreliable_from
+    from metering.billable_ownership o
+    join metering.unreliable_apps g on g.app_id = o.app_id
+   where o.account_id = any($3::text[])
+     and o.during && tstzrange(least(greatest($1::timestamptz, g.unreliable_from), $2::timestamptz), $2::timestamptz, '[)')`;
+
+/**
+ * UNOWNED's rows for the apps the accounts $3 owned in the window (its
+ * `wanted` apps): found by account_id, then only those apps' ownership (every
+ * owner's: another account may have owned the app for part of the window)
+ * and usage, each by app_id. The same columns, totals and owners as UNOWNED.
+ */
+export const UNOWNED_SCOPED = `
+  with w as (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r),
+  apps as (
+    select distinct o.app_id from metering.billable_ownership o, w
+     where o.account_id = any($3::text[]) and o.during && w.r
+  ),
+  owners as (
+    select o.app_id, range_agg(o.during * w.r) as owned
+      from apps cross join w
+      join metering.billable_ownership o on o.app_id = apps.app_id and o.during && w.r
+     group by 1
+  ),
+  unowned as (
+    select u.app_id, sum(${ms('x.r')}) as total
+      from owners cross join w
+      join metering.billable_usage u on u.app_id = owners.app_id and u.during && w.r
+      cross join lateral unnest(tstzmultirange(u.during * w.r) - owners.owned) as x(r)
+     where not owners.owned @> (u.during * w.r)
+     group by 1
+  )
+  select unowned.app_id, unowned.total::text as unowned_ms,
+         array(select distinct o.account_id from metering.billable_ownership o, w
+                where o.app_id = unowned.app_id and o.during && w.r) as accounts
+    from unowned`;
+
 /** Holds from metering's side of the window: gaps and unowned usage (unpriced comes from pricing). */
 export async function readHolds(
   db: pg.Pool | pg.PoolClient,
@@ -57,9 +100,14 @@ export async function readHolds(
 ): Promise<AccountHold[]> {
   if (window.to <= window.from) return [];
   const params = [window.from, window.to, window.accounts ?? null];
+  // A few accounts (a draft, the usage page): statements that start from their rows.
+  const scoped = window.accounts !== undefined;
   const [gaps, unowned] = await Promise.all([
-    db.query<{ account_id: string; app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null }>(GAPS, params),
-    db.query<{ app_id: string; unowned_ms: string; accounts: string[] }>(UNOWNED, params),
+    db.query<{ account_id: string; app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null }>(
+      scoped ? GAPS_SCOPED : GAPS,
+      params,
+    ),
+    db.query<{ app_id: string; unowned_ms: string; accounts: string[] }>(scoped ? UNOWNED_SCOPED : UNOWNED, params),
   ]);
   const holds: AccountHold[] = gaps.rows.map((g) => ({ account_id: g.account_id, ...gapHold(g) }));
   for (const u of unowned.rows) {

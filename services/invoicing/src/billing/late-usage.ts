@@ -1,7 +1,8 @@
 // Late usage (docs/contracts/invoicing.md, "Late usage"): which finalized
 // months may charge differently now, and the adjustment lines that carry the
 // difference onto an account's next invoice. Both set-based: one candidates
-// statement, then per month a few statements for all the accounts asked about.
+// statement (for a few accounts, one that starts from their invoices), then per
+// month a few statements for all the accounts asked about.
 import type pg from 'pg';
 import type { PriceBook } from '@vault/contracts';
 import { adjustmentLines, chargedSoFar, priceLines, type PricedLine } from '../domain/lines.ts';
@@ -56,13 +57,45 @@ export const LATE_CANDIDATES = `
   select distinct account_id, period, app_id from touched
    where $2::text[] is null or account_id = any($2::text[])`;
 
+/**
+ * LATE_CANDIDATES' rows for the accounts $2 only, reached from their rows:
+ * their finalized months (by account_id), the apps each month could charge
+ * (the account's ownership overlapping the month, and the month's invoice
+ * lines), then whether metering learned anything late of such an app, by
+ * app_id. The same conditions as LATE_CANDIDATES' two branches: a charged app
+ * has no ownership span to overlap, hence the unbounded `span`.
+ */
+export const LATE_CANDIDATES_SCOPED = `
+  with months as materialized (
+    select i.id, i.account_id, i.period, tstzrange(i.period_start, i.period_end, '[)') as month,
+           i.finalized_at - $3::interval as since
+      from invoicing.invoices i
+     where i.account_id = any($2::text[]) and i.period_start < $1
+  ),
+  apps as (
+    select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since
+      from months m
+      -- any($2) is the index condition: the join with invoices' "C"-collated account_id alone is not.
+      join metering.billable_ownership o on o.account_id = any($2::text[]) and o.account_id = m.account_id and o.during && m.month
+    union all
+    select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since
+      from months m
+      join invoicing.invoice_lines il on il.invoice_id = m.id
+  )
+  select distinct a.account_id, a.period, a.app_id from apps a
+   where exists (select 1 from metering.billable_usage u
+                  where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span)
+      or exists (select 1 from metering.billable_ownership o
+                  where o.app_id = a.app_id and o.learned_at > a.since and o.during && a.month and o.during && a.span)`;
+
 export async function lateCandidates(
   db: Db,
   before: Date,
   accounts: readonly string[] | undefined,
   margin: string,
 ): Promise<LateCandidate[]> {
-  const { rows } = await db.query<LateCandidate>(LATE_CANDIDATES, [before, accounts ?? null, margin]);
+  const sql = accounts === undefined ? LATE_CANDIDATES : LATE_CANDIDATES_SCOPED;
+  const { rows } = await db.query<LateCandidate>(sql, [before, accounts ?? null, margin]);
   return rows;
 }
 
