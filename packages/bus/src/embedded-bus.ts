@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate, withTransaction, type TransactionLog } from '@vault/db';
 import type { Bus, ConsumeOptions, Consumer, OutgoingMessage } from './bus.ts';
-import { BUS_CHANNEL, EMBEDDED_LOG_ID, EmbeddedConsumer } from './embedded-consumer.ts';
+import { EmbeddedConsumer } from './embedded-consumer.ts';
+import { BUS_CHANNEL, EMBEDDED_LOG_ID } from './embedded-consumer-sql.ts';
 import { startTrimLoop, trimTopic, type TrimLoop, type TrimmedPartition } from './embedded-trim.ts';
 import { partitionFor } from './partitioner.ts';
 

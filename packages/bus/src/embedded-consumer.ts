@@ -1,15 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Batch, ConsumeOptions, Consumer, IncomingMessage } from './bus.ts';
+import { BUS_CHANNEL, COMMIT, FETCH, INCARNATION, MEMBERS, POSITION } from './embedded-consumer-sql.ts';
 
-/** NOTIFY channel: publishers name the topic, idle consumers of it wake up. */
-export const BUS_CHANNEL = 'vault_bus';
 const REBALANCE_EVERY_MS = 300;
 const IDLE_POLL_MS = 500;
 const RETRY_MS = 500;
-
-/** The identity of topic `t`'s log (`LogIdentity.id`), as SQL over `bus.topics t`. */
-export const EMBEDDED_LOG_ID = `'embedded:' || (select id from bus.identity) || '/' || t.topic || '/' || t.incarnation`;
 
 /** An error of the handler's (`eachBatch`): always retried, whatever it is. */
 class HandlerError extends Error {
@@ -48,6 +44,12 @@ export class EmbeddedConsumer implements Consumer {
   private client: pg.Client | undefined;
   /** partition → next offset to read */
   private readonly owned = new Map<number, bigint>();
+  /**
+   * The topic's incarnation (its log) that `owned`'s offsets belong to;
+   * undefined while the topic does not exist. Fetches and commits are for it
+   * only, so no offset crosses from a deleted topic into one created again.
+   */
+  private incarnation: string | undefined;
   private running = false;
   private crashed: string | undefined;
   private loop: Promise<void> | undefined;
@@ -80,15 +82,10 @@ export class EmbeddedConsumer implements Consumer {
   }
 
   async commit(partition: number, offset: string): Promise<void> {
-    const client = this.requireClient();
-    await client.query(
-      `insert into bus.group_offsets (group_id, topic, partition, next_offset)
-       values ($1, $2, $3, $4)
-       on conflict (group_id, topic, partition) do update
-         set next_offset = greatest(bus.group_offsets.next_offset, excluded.next_offset),
-             committed_at = now()`,
-      [this.o.options.groupId, this.o.options.topic, partition, offset],
-    );
+    const { groupId: group, topic } = this.o.options;
+    // Only into the log this member reads: an offset of a deleted topic means nothing in one created again.
+    const { rowCount } = await this.requireClient().query(COMMIT, [group, topic, partition, offset, this.incarnation ?? null]);
+    if (rowCount === 0) this.o.log?.('bus.commit_dropped', { group, topic, partition, offset, reason: 'topic deleted since read' });
   }
 
   async stop(): Promise<void> {
@@ -160,18 +157,23 @@ export class EmbeddedConsumer implements Consumer {
   private async rebalance(): Promise<void> {
     const client = this.requireClient();
     this.lastRebalance = Date.now();
-    const { rows } = await client.query<{ application_name: string }>(
-      `select application_name from pg_stat_activity
-        where datname = current_database() and application_name like $1 order by application_name`,
-      [`vbus:${this.groupTag}:%`],
-    );
+    const { groupId: group, topic } = this.o.options;
+    const incarnation = (await client.query<{ incarnation: string }>(INCARNATION, [topic])).rows[0]?.incarnation;
+    if (incarnation !== this.incarnation) {
+      // The topic was deleted (and maybe created again): positions in the old
+      // log mean nothing in the new one, so every partition is taken again
+      // from the group's offsets there (none yet: from the start).
+      for (const partition of [...this.owned.keys()]) await this.letGo(client, partition);
+      if (this.incarnation !== undefined) this.o.log?.('bus.topic_changed', { group, topic, exists: String(!!incarnation) });
+      this.incarnation = incarnation;
+    }
+    if (incarnation === undefined) return;
+    const { rows } = await client.query<{ application_name: string }>(MEMBERS, [`vbus:${this.groupTag}:%`]);
     const members = rows.map((r) => r.application_name);
     const index = members.indexOf(this.appName);
     const share = (p: number) => index >= 0 && p % members.length === index;
-    for (const partition of this.owned.keys()) {
-      if (share(partition)) continue;
-      await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [this.lockKey(partition)]);
-      this.owned.delete(partition);
+    for (const partition of [...this.owned.keys()]) {
+      if (!share(partition)) await this.letGo(client, partition);
     }
     for (let partition = 0; partition < this.o.partitions; partition++) {
       if (!share(partition) || this.owned.has(partition)) continue;
@@ -179,17 +181,16 @@ export class EmbeddedConsumer implements Consumer {
         this.lockKey(partition),
       ]);
       if (!locked[0]?.ok) continue; // the previous owner is finishing its batch
-      // An offset past the partition's end was committed in another log (a
-      // topic created again): read this one from its start, as Kafka does.
-      const { rows: committed } = await client.query<{ next_offset: string }>(
-        `select case when o.next_offset <= p.next_offset then o.next_offset else 0 end::text as next_offset
-           from bus.partitions p
-           left join bus.group_offsets o on o.group_id = $1 and o.topic = p.topic and o.partition = p.partition
-          where p.topic = $2 and p.partition = $3`,
-        [this.o.options.groupId, this.o.options.topic, partition],
-      );
-      this.owned.set(partition, BigInt(committed[0]?.next_offset ?? '0'));
+      const { rows: committed } = await client.query<{ next_offset: string }>(POSITION, [group, topic, partition, incarnation]);
+      // No row: deleted since the check above, and the next rebalance sees it.
+      if (committed[0]) this.owned.set(partition, BigInt(committed[0].next_offset));
+      else await this.letGo(client, partition);
     }
+  }
+
+  private async letGo(client: pg.Client, partition: number): Promise<void> {
+    await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [this.lockKey(partition)]);
+    this.owned.delete(partition);
   }
 
   /** One batch from each owned partition that has messages; true if any had. */
@@ -199,16 +200,9 @@ export class EmbeddedConsumer implements Consumer {
     let worked = false;
     for (const [partition, position] of [...this.owned]) {
       if (!this.running) break;
-      const { rows } = await client.query<{ offset: string; key: string; value: Buffer; ts: string; high: string; log: string }>(
-        `select m."offset"::text as offset, m.key, m.value,
-                (extract(epoch from m.published_at) * 1000)::bigint::text as ts, p.next_offset::text as high,
-                (select ${EMBEDDED_LOG_ID} from bus.topics t where t.topic = $1) as log
-           from bus.messages m
-           join bus.partitions p on p.topic = m.topic and p.partition = m.partition
-          where m.topic = $1 and m.partition = $2 and m."offset" >= $3
-          order by m."offset" limit $4`,
-        [topic, partition, position.toString(), maxBatchSize],
-      );
+      // Only the log the position belongs to: a topic created again is read once rebalance has taken it again.
+      const at = [topic, partition, position.toString(), maxBatchSize, this.incarnation ?? null];
+      const { rows } = await client.query<{ offset: string; key: string; value: Buffer; ts: string; high: string; log: string }>(FETCH, at);
       if (rows.length === 0) continue;
       worked = true;
       const messages: IncomingMessage[] = rows.map((r) => ({

@@ -16,8 +16,9 @@ const CHUNK = 20_000;
  * every group of the topic still needs: for each group its committed offset − 1
  * (the message there is read again by a consumer that checks its position,
  * as metering does), 0 for a group with no commit in the partition, and 0 for
- * an offset past the partition's end (committed in another log: the group
- * reads this one from its start). No group at all: min() is null and nothing
+ * an offset past the partition's end (committed in another log before migration
+ * 004 made a topic's delete forget its offsets: the group reads this one from
+ * its start). No group at all: min() is null and nothing
  * is deleted. Commits only move forward, so a point read a moment ago is at
  * most too low, never too high.
  */
