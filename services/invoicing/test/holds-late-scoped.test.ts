@@ -5,7 +5,8 @@ import type { TestDatabase } from '@vault/testkit';
 import { readHolds } from '../src/billing/holds.ts';
 import { lateCandidates } from '../src/billing/late-usage.ts';
 import { LATE_MARGIN_INTERVAL } from '../src/billing/sql.ts';
-import { assertScopedEqualsUnscoped, clearFixture, type Fixture, writeFixture } from './scoped-fixture.ts';
+import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
+import { assertScopedEqualsUnscoped, assertViewEqualsLive, clearFixture, type Fixture, writeFixture } from './scoped-fixture.ts';
 import { billingDatabase } from './seed.ts';
 
 const october = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') };
@@ -73,7 +74,7 @@ describe('holds and late-usage candidates scoped to accounts, against the real P
     await assertScopedEqualsUnscoped(db.pool, accounts, october, october.from);
   });
 
-  test('for random small months (transfers, ownerless spans, gaps, late usage and ownership after finalized months) the scoped rows of every account equal the unscoped ones', async () => {
+  test('for random small months (transfers, ownerless spans, gaps, late usage and ownership after finalized months) the scoped rows of every account equal the unscoped ones, and its view in one read (draft, projection, days) equals the live drafts', async () => {
     const accounts = ['p-a', 'p-b', 'p-c', 'p-d'];
     const apps = ['p-1', 'p-2', 'p-3', 'p-4', 'p-5'];
     const start = Date.parse('2026-07-28T00:00:00Z');
@@ -154,6 +155,10 @@ describe('holds and late-usage candidates scoped to accounts, against the real P
         await writeFixture(db.pool, toFixture(r));
         const window = { from: october.from, to: new Date(october.from.getTime() + r.toDay * 86_400_000) };
         const seen = await assertScopedEqualsUnscoped(db.pool, accounts, window, october.from);
+        // The account's view in one read equals the live drafts, its apps queued (read live) and then folded.
+        await assertViewEqualsLive(db.pool, accounts, window.to, window.to);
+        await foldAllUsageChanges(db.pool);
+        await assertViewEqualsLive(db.pool, accounts, window.to, window.to);
         for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += seen[k];
       }),
       { numRuns: 40 },

@@ -7,6 +7,12 @@ import type pg from 'pg';
 import { GAPS, GAPS_SCOPED, readHolds, UNOWNED, UNOWNED_SCOPED } from '../src/billing/holds.ts';
 import { LATE_CANDIDATES, LATE_CANDIDATES_SCOPED, lateCandidates } from '../src/billing/late-usage.ts';
 import { LATE_MARGIN_INTERVAL } from '../src/billing/sql.ts';
+import { accountView } from '../src/billing/account-drafts.ts';
+import { computeDrafts } from '../src/billing/compute-drafts.ts';
+import { readDailyUsage } from '../src/billing/line-usage.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
+import { publicInvoice } from '../src/domain/invoice.ts';
+import { parsePeriod } from '../src/domain/period.ts';
 
 export interface Fixture {
   /** `to` null: still owned. */
@@ -21,7 +27,8 @@ export interface Fixture {
 /** Empties what a fixture writes, so each property run starts from nothing. */
 export async function clearFixture(pool: pg.Pool): Promise<void> {
   await pool.query(
-    `truncate metering.usage_intervals, metering.app_ownership, metering.subject_gaps, invoicing.invoice_lines, invoicing.invoices cascade`,
+    `truncate metering.usage_intervals, metering.app_ownership, metering.subject_gaps, metering.usage_changes,
+              invoicing.usage_days, invoicing.invoice_lines, invoicing.invoices cascade`,
   );
 }
 
@@ -113,4 +120,30 @@ export async function assertScopedEqualsUnscoped(
     }
   }
   return seen;
+}
+
+/**
+ * Each account's view from one composed read (accountView: the aggregates,
+ * the scoped statements, credit) equals what the live statements give:
+ * computeDrafts for its draft, for its projection up to the month's end
+ * (lines and totals: the page's projection keeps the draft's holds), and
+ * readDailyUsage for its days.
+ */
+export async function assertViewEqualsLive(pool: pg.Pool, accounts: readonly string[], until: Date, creditAt: Date): Promise<void> {
+  const period = parsePeriod('2026-10');
+  const prices = loadPriceBook();
+  const days: { from: Date; to: Date }[] = [];
+  for (let d = period.start.toMillis(); d < until.getTime(); d += 86_400_000) {
+    days.push({ from: new Date(d), to: new Date(Math.min(d + 86_400_000, until.getTime())) });
+  }
+  for (const account of accounts) {
+    const view = await accountView(pool, prices, { account, period, until, creditAt, projection: true, days: true });
+    const live = async (to: Date) =>
+      (await computeDrafts(pool, prices, { period, until: to, accounts: [account], adjustments: true, creditAt })).drafts.get(account)!;
+    assert.deepEqual(publicInvoice(view.draft), publicInvoice(await live(until)), `draft of ${account}`);
+    const projected = publicInvoice(await live(period.end.toJSDate()));
+    assert.deepEqual({ ...publicInvoice(view.projection!), holds: [] }, { ...projected, holds: [] }, `projection of ${account}`);
+    const liveDays = await readDailyUsage(pool, account, days);
+    assert.deepEqual(rowKeys(view.days!), rowKeys(liveDays), `days of ${account}`);
+  }
 }

@@ -37,7 +37,7 @@ const PARTS = `
      where u.during && x.r and o.during && x.r
   )`;
 
-const LINES = `
+export const ACCOUNT_LINES = `
   with ${PARTS}
   select app_id, kind, key, product, sum(ms)::text as ms from (
     select app_id, kind, key, product, ms from kept where app_id not in (select app_id from queued)
@@ -46,8 +46,8 @@ const LINES = `
   ) parts
   group by 1, 2, 3, 4`;
 
-/** Per day of the window (0 = its first) and product; $4 the last day's end when it is not the window's. */
-const DAYS = `
+/** Per day of the window (0 = its first) and product. */
+export const ACCOUNT_DAYS = `
   with ${PARTS}
   select day, product, sum(ms)::text as ms from (
     select floor(extract(epoch from kept.day - w.f) / 86400)::int as day, product, ms
@@ -62,7 +62,7 @@ const DAYS = `
   group by 1, 2`;
 
 /** Whether the window can be read from the aggregates: it starts on a UTC day. */
-const dayAligned = (from: Date) => from.getTime() % DAY_MS === 0;
+export const dayAligned = (from: Date) => from.getTime() % DAY_MS === 0;
 
 /**
  * One account's usage per line key in [from, to), as readLineUsage computes
@@ -75,7 +75,7 @@ export async function readAccountUsage(
 ): Promise<LineUsage[] | undefined> {
   if (!dayAligned(window.from)) return undefined;
   if (window.to <= window.from) return [];
-  const { rows } = await db.query<{ app_id: string; kind: UsageKind; key: string; product: string; ms: string }>(LINES, [
+  const { rows } = await db.query<{ app_id: string; kind: UsageKind; key: string; product: string; ms: string }>(ACCOUNT_LINES, [
     window.from,
     window.to,
     window.account,
@@ -94,6 +94,16 @@ export async function readAccountDays(
 ): Promise<{ day: number; product: string; ms: number }[] | undefined> {
   if (!dayAligned(window.from)) return undefined;
   if (window.to <= window.from) return [];
-  const { rows } = await db.query<{ day: number; product: string; ms: string }>(DAYS, [window.from, window.to, window.account]);
+  const { rows } = await db.query<{ day: number; product: string; ms: string }>(ACCOUNT_DAYS, [window.from, window.to, window.account]);
+  return daysOfRows(rows);
+}
+
+/** ACCOUNT_LINES' rows as the rating domain's usage. */
+export function usageOfRows(rows: readonly { app_id: string; kind: UsageKind; key: string; product: string; ms: string }[]): LineUsage[] {
+  return rows.map((r) => ({ appId: r.app_id, kind: r.kind, key: r.key, product: r.product, ms: Number(r.ms) })).filter((l) => l.ms > 0);
+}
+
+/** ACCOUNT_DAYS' rows. */
+export function daysOfRows(rows: readonly { day: number; product: string; ms: string }[]): { day: number; product: string; ms: number }[] {
   return rows.map((r) => ({ day: r.day, product: r.product, ms: Number(r.ms) })).filter((r) => r.ms > 0);
 }

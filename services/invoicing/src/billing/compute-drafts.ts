@@ -6,13 +6,11 @@ import { assembleDraft } from '../domain/draft.ts';
 import type { DraftInvoice } from '../domain/invoice.ts';
 import type { PricedLine } from '../domain/lines.ts';
 import type { Period } from '../domain/period.ts';
-import type { LineUsage } from '../domain/usage.ts';
 import { readHolds } from './holds.ts';
 import { creditLots, smallInvoices } from './credit-store.ts';
 import { finalizedAccounts } from './invoice-store.ts';
 import { lateAdjustments, lateCandidates } from './late-usage.ts';
-import { readAccountUsage } from './account-usage.ts';
-import { readLineUsage, type UsageWindow } from './line-usage.ts';
+import { readLineUsage } from './line-usage.ts';
 import { LATE_MARGIN_INTERVAL } from './sql.ts';
 
 export interface DraftScope {
@@ -51,7 +49,7 @@ export async function computeDrafts(
 ): Promise<{ drafts: Map<string, DraftInvoice>; ownerless: Hold[]; finalized: Set<string> }> {
   const { period, accounts: only } = scope;
   const window = { from: period.start.toJSDate(), to: new Date(Math.min(period.end.toMillis(), scope.until.getTime())) };
-  const usage = await usageOf(db, { ...window, accounts: only, unfinalizedOf: scope.unfinalizedOnly ? period.key : undefined });
+  const usage = await readLineUsage(db, { ...window, accounts: only, unfinalizedOf: scope.unfinalizedOnly ? period.key : undefined });
   const holds = await readHolds(db, { ...window, accounts: only });
   const adjustments = scope.adjustments
     ? await lateAdjustments(db, prices, await lateCandidates(db, period.start.toJSDate(), only, LATE_MARGIN_INTERVAL))
@@ -86,12 +84,4 @@ export async function computeDrafts(
     drafts.set(account, assembleDraft(facts, terms));
   }
   return { drafts, ownerless, finalized };
-}
-
-/** One account's draft reads the aggregates (a handful of rows); anything wider, the live statement. */
-async function usageOf(db: pg.Pool | pg.PoolClient, window: UsageWindow): Promise<Map<string, LineUsage[]>> {
-  const account = window.accounts?.length === 1 && window.unfinalizedOf === undefined ? window.accounts[0] : undefined;
-  const lines = account === undefined ? undefined : await readAccountUsage(db, { ...window, account });
-  if (lines === undefined) return readLineUsage(db, window);
-  return new Map(lines.length > 0 ? [[account!, lines]] : []);
 }

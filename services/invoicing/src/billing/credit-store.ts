@@ -13,12 +13,19 @@ export const entryId = () => `cr_${randomBytes(12).toString('hex')}`;
 
 /** Each account's lots with something left that are not expired at `at`. */
 export async function creditLots(db: Db, accounts: readonly string[] | undefined, at: Date): Promise<Map<string, CreditLot[]>> {
-  const { rows } = await db.query<{ id: string; account_id: string; remaining: string; expires_at: Date | null; at: Date }>(
-    `select id, account_id, remaining::text, expires_at, at from invoicing.credit_lots
-      where remaining > 0 and (expires_at is null or expires_at > $2)
-        and ($1::text[] is null or account_id = any($1::text[]))`,
-    [accounts ?? null, at],
-  );
+  const { rows } = await db.query<LotRow>(CREDIT_LOTS, [accounts ?? null, at]);
+  return lotsOfRows(rows);
+}
+
+/** Lots with credit left and not expired at $2, of the accounts $1 (all when null). */
+export const CREDIT_LOTS = `
+  select id, account_id, remaining::text, expires_at, at from invoicing.credit_lots
+   where remaining > 0 and (expires_at is null or expires_at > $2)
+     and ($1::text[] is null or account_id = any($1::text[]))`;
+
+export type LotRow = { id: string; account_id: string; remaining: string; expires_at: Date | null; at: Date };
+
+export function lotsOfRows(rows: readonly LotRow[]): Map<string, CreditLot[]> {
   const out = new Map<string, CreditLot[]>();
   for (const r of rows) {
     out.set(r.account_id, [...(out.get(r.account_id) ?? []), { id: r.id, remaining: r.remaining, expiresAt: r.expires_at, at: r.at }]);
@@ -174,13 +181,20 @@ export async function smallInvoices(
   accounts: readonly string[] | undefined,
   minimum: string,
 ): Promise<Map<string, SmallInvoice[]>> {
-  const { rows } = await db.query<{ account_id: string; number: string; period: string; total: string }>(
-    `select account_id, number, period, total::text from invoicing.invoices
-      where status = 'finalized' and total > 0 and total < $2::numeric
-        and ($1::text[] is null or account_id = any($1::text[]))
-      order by period_start, number`,
-    [accounts ?? null, minimum],
-  );
+  const { rows } = await db.query<SmallRow>(SMALL_INVOICES, [accounts ?? null, minimum]);
+  return smallOfRows(rows);
+}
+
+/** Finalized invoices of the accounts $1 (all when null) with a total above 0 and below $2, oldest first. */
+export const SMALL_INVOICES = `
+  select account_id, number, period, total::text from invoicing.invoices
+   where status = 'finalized' and total > 0 and total < $2::numeric
+     and ($1::text[] is null or account_id = any($1::text[]))
+   order by period_start, number`;
+
+export type SmallRow = { account_id: string; number: string; period: string; total: string };
+
+export function smallOfRows(rows: readonly SmallRow[]): Map<string, SmallInvoice[]> {
   const out = new Map<string, SmallInvoice[]>();
   for (const r of rows) out.set(r.account_id, [...(out.get(r.account_id) ?? []), { number: r.number, period: r.period, total: r.total }]);
   return out;

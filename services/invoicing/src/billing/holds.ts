@@ -103,18 +103,23 @@ export async function readHolds(
   // A few accounts (a draft, the usage page): statements that start from their rows.
   const scoped = window.accounts !== undefined;
   const [gaps, unowned] = await Promise.all([
-    db.query<{ account_id: string; app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null }>(
-      scoped ? GAPS_SCOPED : GAPS,
-      params,
-    ),
-    db.query<{ app_id: string; unowned_ms: string; accounts: string[] }>(scoped ? UNOWNED_SCOPED : UNOWNED, params),
+    db.query<GapRow>(scoped ? GAPS_SCOPED : GAPS, params),
+    db.query<UnownedRow>(scoped ? UNOWNED_SCOPED : UNOWNED, params),
   ]);
-  const holds: AccountHold[] = gaps.rows.map((g) => ({ account_id: g.account_id, ...gapHold(g) }));
-  for (const u of unowned.rows) {
+  return holdsOfRows(gaps.rows, unowned.rows, window.accounts);
+}
+
+export type GapRow = { account_id: string; app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null };
+export type UnownedRow = { app_id: string; unowned_ms: string; accounts: string[] };
+
+/** The holds GAPS' and UNOWNED's rows put on `accounts` (on every owner, and on no one, when unscoped). */
+export function holdsOfRows(gaps: readonly GapRow[], unowned: readonly UnownedRow[], accounts?: readonly string[]): AccountHold[] {
+  const holds: AccountHold[] = gaps.map((g) => ({ account_id: g.account_id, ...gapHold(g) }));
+  for (const u of unowned) {
     const hold = unownedHold(u);
-    const accounts = u.accounts.filter((a) => !window.accounts || window.accounts.includes(a));
-    if (accounts.length === 0 && !window.accounts) holds.push({ account_id: null, ...hold });
-    for (const account of accounts) holds.push({ account_id: account, ...hold });
+    const owners = u.accounts.filter((a) => !accounts || accounts.includes(a));
+    if (owners.length === 0 && !accounts) holds.push({ account_id: null, ...hold });
+    for (const account of owners) holds.push({ account_id: account, ...hold });
   }
   return holds;
 }

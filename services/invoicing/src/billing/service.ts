@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import type { Billing, UsageDay } from './types.ts';
+import { accountView } from './account-drafts.ts';
 import { computeDrafts } from './compute-drafts.ts';
 import { creditBalance, grant } from './credits.ts';
 import { publicInvoice } from '../domain/invoice.ts';
@@ -10,8 +11,6 @@ import { Money, monthsOf, toCents } from '../domain/money.ts';
 import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
 import { finalizePeriod } from './finalize.ts';
 import { finalizedInvoice, finalizedInvoices } from './invoice-store.ts';
-import { readAccountDays } from './account-usage.ts';
-import { readDailyUsage } from './line-usage.ts';
 
 export interface BillingDeps {
   pool: pg.Pool;
@@ -27,11 +26,26 @@ export function createBilling(deps: BillingDeps): Billing {
   const periodOf = (key?: string): Period => (key ? parsePeriod(key) : periodContaining(now()));
   const credits = { pool: deps.pool, currency: deps.prices.currency, now };
 
-  async function draftUntil(accountId: string, period: Period, until: Date) {
-    const scope = { period, until, accounts: [accountId], adjustments: true, creditAt: now().toJSDate() };
-    const { drafts } = await computeDrafts(deps.pool, deps.prices, scope);
-    // computeDrafts gives every account it is asked about a draft, empty or not.
-    return drafts.get(accountId)!;
+  /** The account's view of a month from the aggregates, in one round trip (account-drafts.ts). */
+  function view(accountId: string, period: Period, asked: { until: Date; projection?: boolean; days?: boolean }) {
+    return accountView(deps.pool, deps.prices, { account: accountId, period, creditAt: now().toJSDate(), ...asked });
+  }
+
+  /** A month that has ended may have a finalized invoice; the current one never has. */
+  const finalizedFor = (accountId: string, period: Period) =>
+    period.end <= now() ? finalizedInvoice(deps.pool, { accountId, period: period.key }) : Promise.resolve(undefined);
+
+  /** The chart's bars: each day's usage priced at the monthly price, before the cap. */
+  function pricedDays(period: Period, rows: readonly { day: number; product: string; ms: number }[]): UsageDay[] {
+    const until = DateTime.min(period.end, now());
+    const days: string[] = [];
+    for (let d = period.start; d < until; d = d.plus({ days: 1 })) days.push(d.toISODate()!);
+    const amounts = days.map(() => new Money(0));
+    for (const u of rows) {
+      const price = deps.prices.products[u.product];
+      if (price !== undefined && u.day < amounts.length) amounts[u.day] = amounts[u.day]!.plus(monthsOf(u.ms, period.seconds).times(price));
+    }
+    return days.map((day, i): UsageDay => ({ day, amount: toCents(amounts[i]!) }));
   }
 
   return {
@@ -39,31 +53,32 @@ export function createBilling(deps: BillingDeps): Billing {
 
     async draft(accountId, periodKey) {
       const period = periodOf(periodKey);
-      const finalized = await finalizedInvoice(deps.pool, { accountId, period: period.key });
-      return finalized ?? publicInvoice(await draftUntil(accountId, period, now().toJSDate()));
+      const finalized = await finalizedFor(accountId, period);
+      return finalized ?? publicInvoice((await view(accountId, period, { until: now().toJSDate() })).draft);
     },
 
     async projection(accountId) {
       const period = periodOf();
-      return publicInvoice(await draftUntil(accountId, period, period.end.toJSDate()));
+      return publicInvoice((await view(accountId, period, { until: period.end.toJSDate() })).draft);
     },
 
     async usagePerDay(accountId, periodKey) {
       const period = periodOf(periodKey);
-      const until = DateTime.min(period.end, now());
-      const days: { from: Date; to: Date; day: string }[] = [];
-      for (let d = period.start; d < until; d = d.plus({ days: 1 })) {
-        days.push({ from: d.toJSDate(), to: DateTime.min(d.plus({ days: 1 }), until).toJSDate(), day: d.toISODate()! });
-      }
-      const amounts = days.map(() => new Money(0));
-      const window = { account: accountId, from: period.start.toJSDate(), to: until.toJSDate() };
-      const usage = (await readAccountDays(deps.pool, window)) ?? (await readDailyUsage(deps.pool, accountId, days));
-      for (const u of usage) {
-        const price = deps.prices.products[u.product];
-        // Before the monthly cap: what the day's usage accrues at the monthly price.
-        if (price !== undefined) amounts[u.day] = amounts[u.day]!.plus(monthsOf(u.ms, period.seconds).times(price));
-      }
-      return days.map((d, i): UsageDay => ({ day: d.day, amount: toCents(amounts[i]!) }));
+      return pricedDays(period, (await view(accountId, period, { until: now().toJSDate(), days: true })).days!);
+    },
+
+    async usageView(accountId, periodKey) {
+      const period = periodOf(periodKey);
+      const current = period.key === periodOf().key;
+      const [finalized, seen] = await Promise.all([
+        finalizedFor(accountId, period),
+        view(accountId, period, { until: now().toJSDate(), days: true, projection: current }),
+      ]);
+      return {
+        draft: finalized ?? publicInvoice(seen.draft),
+        days: pricedDays(period, seen.days!),
+        projection: seen.projection && publicInvoice(seen.projection),
+      };
     },
 
     invoices: (accountId) => finalizedInvoices(deps.pool, accountId),

@@ -32,6 +32,11 @@ export interface Billing {
   projection(accountId: string): Promise<Invoice>;
   /** Usage per day of a month (this month by default), up to now. */
   usagePerDay(accountId: string, periodKey?: string): Promise<UsageDay[]>;
+  /**
+   * What the usage page shows of a month, in one read: the draft (or the
+   * finalized invoice), the usage per day and, for the current month, the projection.
+   */
+  usageView(accountId: string, periodKey?: string): Promise<{ draft: Invoice; days: UsageDay[]; projection?: Invoice }>;
   /** The account's finalized invoices, newest first. */
   invoices(accountId: string): Promise<Invoice[]>;
   /** One finalized invoice by id. */
