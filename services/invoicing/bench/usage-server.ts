@@ -40,7 +40,9 @@ export async function startInvoicing(opts: { root: string; databaseUrl: string; 
   const out = openSync(opts.logFile, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, ['--import', 'tsx', join(opts.root, 'services/invoicing/src/main.ts')], {
+    // To profile the server: BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(opts.root, 'services/invoicing/src/main.ts')], {
       cwd: opts.root,
       env,
       stdio: ['ignore', out, out],

@@ -54,7 +54,7 @@ export async function accountView(db: pg.Pool | pg.PoolClient, prices: PriceBook
   const empty = until <= from;
   const to = empty ? from : until;
   const window = [from, to, accounts];
-  const { text, values } = composeJson({
+  const composed = composeJson({
     lines: { sql: ACCOUNT_LINES, params: [from, to, account] },
     ...(scope.projection ? { projected: { sql: ACCOUNT_LINES, params: [from, end, account] } } : {}),
     ...(scope.days ? { days: { sql: ACCOUNT_DAYS, params: [from, to, account] } } : {}),
@@ -73,7 +73,7 @@ export async function accountView(db: pg.Pool | pg.PoolClient, prices: PriceBook
     late: LateCandidate[];
     lots: JsonLotRow[];
     small: SmallRow[];
-  }>(text, values);
+  }>(composed);
   const r = rows[0]!;
   const gaps = r.gaps.map((g) => ({ ...g, unreliable_from: g.unreliable_from === null ? null : new Date(g.unreliable_from) }));
   const lots = r.lots.map((l) => ({ ...l, expires_at: l.expires_at === null ? null : new Date(l.expires_at), at: new Date(l.at) }));
