@@ -243,10 +243,10 @@ describe('usage aggregates (real PostgreSQL)', () => {
     await writeSubject({ app: 'app-2', product: 'dyno:basic', steps: [{ gap: 1, hours: 2, micros: 0 }], open: false });
     await writeOwners('app-3', [{ account: 'acct-b', hours: 10 }]);
     await db.pool.query(`delete from metering.usage_intervals where app_id = 'app-2'`);
-    const { rows } = await db.pool.query<{ app_id: string }>('select app_id from metering.usage_changes order by id');
+    const { rows } = await db.pool.query<{ apps: string[] }>('select apps from metering.usage_changes order by id');
     assert.deepEqual(
-      rows.map((r) => r.app_id),
-      ['app-2', 'app-3', 'app-2'],
+      rows.map((r) => r.apps),
+      [['app-2'], ['app-3'], ['app-2']],
     );
   });
 });

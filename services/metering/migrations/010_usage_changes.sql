@@ -3,15 +3,16 @@
 -- reads an app's usage live while a change of it waits here; its aggregate job
 -- deletes the rows it has folded in, in the transaction that folds them.
 -- Written by statement triggers, so every writer (the consumer, a replay, a
--- bulk load) is seen. One row per app and statement, never merged with a row
--- already waiting: a waiting row may belong to a job that has not committed,
--- whose snapshot did not see this change.
+-- bulk load) is seen. One row per statement with the apps it touched, never
+-- merged with a row already waiting (that row may belong to a fold that has
+-- not committed, whose snapshot did not see this change): on the consumer's
+-- hot path that is one heap row per batch and table, not one per app. The
+-- queue stays short while the fold keeps up, so readers scan it.
 create table usage_changes (
-  id     bigint generated always as identity primary key,
-  app_id text collate "C" not null,
-  at     timestamptz not null default now()
+  id   bigint generated always as identity primary key,
+  apps text[] collate "C" not null,
+  at   timestamptz not null default now()
 );
-create index usage_changes_by_app on usage_changes (app_id);
 
 -- Who owns what, by account: a customer's draft starts from its apps.
 create index app_ownership_by_account on app_ownership (account_id);
@@ -20,10 +21,10 @@ create function note_usage_change() returns trigger
 language plpgsql set search_path from current as $$
 begin
   if tg_op in ('INSERT', 'UPDATE') then
-    insert into usage_changes (app_id) select distinct app_id from written where app_id is not null;
+    insert into usage_changes (apps) select array_agg(distinct app_id) from written having count(*) > 0;
   end if;
   if tg_op in ('DELETE', 'UPDATE') then
-    insert into usage_changes (app_id) select distinct app_id from cleared where app_id is not null;
+    insert into usage_changes (apps) select array_agg(distinct app_id) from cleared having count(*) > 0;
   end if;
   return null;
 end

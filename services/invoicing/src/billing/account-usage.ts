@@ -23,8 +23,9 @@ const PARTS = `
   own as (select o.app_id, o.during from metering.billable_ownership o, w where o.account_id = $3 and o.during && w.r),
   kept as (select d.* from invoicing.usage_days d, w where d.account_id = $3 and d.day >= w.f and d.day < w.cut),
   -- An app whose ownership moved away has stale rows here but no span in own: both are asked about.
-  queued as (select distinct c.app_id from metering.usage_changes c
-              where c.app_id in (select app_id from own union select app_id from kept)),
+  asked as (select array(select app_id from own union select app_id from kept) as apps),
+  queued as (select distinct a.app_id from metering.usage_changes c, asked, unnest(c.apps) a(app_id)
+              where c.apps && asked.apps and a.app_id = any(asked.apps)),
   live as (
     select u.app_id, u.kind, u.key, u.product, u.during * o.during * x.r as r
       from own o

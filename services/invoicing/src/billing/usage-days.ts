@@ -16,11 +16,11 @@ const FOLD_LOCK = 7_019_001;
 /** A UTC day's first instant, whatever the session's time zone (timestamptz + 24 hours is absolute). */
 export const utcDay = (t: string) => `date_bin(interval '24 hours', ${t}, timestamptz '2000-01-01 00:00:00+00')`;
 
-/** Takes every waiting change of the first `$1` changes' apps; returns the apps. */
+/** Takes the first `$1` queued rows; returns the apps they name. */
 const TAKE = `
-  with picked as (select distinct app_id from (select app_id from metering.usage_changes order by id limit $1) p)
-  delete from metering.usage_changes c using picked where c.app_id = picked.app_id
-  returning c.app_id`;
+  delete from metering.usage_changes
+   where id in (select id from metering.usage_changes order by id limit $1)
+  returning apps`;
 
 /** Each closed interval inside each owner's span, cut into UTC days. */
 const FOLD = `
@@ -34,14 +34,14 @@ const FOLD = `
    group by 1, 2, 3, 4, 5, 6
   having sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")}) > 0`;
 
-/** Folds the changes of up to `limit` queued changes' apps; returns how many apps it folded (0: nothing waits). */
-export async function foldUsageChanges(pool: pg.Pool, limit = 1_000): Promise<number> {
+/** Folds the apps of up to `limit` queued rows (a row per statement that wrote usage); returns how many apps it folded (0: nothing waits). */
+export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<number> {
   return withTransaction(
     pool,
     async (client) => {
       await client.query('select pg_advisory_xact_lock($1)', [FOLD_LOCK]);
-      const { rows } = await client.query<{ app_id: string }>(TAKE, [limit]);
-      const apps = [...new Set(rows.map((r) => r.app_id))];
+      const { rows } = await client.query<{ apps: string[] }>(TAKE, [limit]);
+      const apps = [...new Set(rows.flatMap((r) => r.apps))];
       if (apps.length === 0) return 0;
       await client.query('delete from invoicing.usage_days where app_id = any($1::text[])', [apps]);
       await client.query(FOLD, [apps]);
@@ -60,7 +60,7 @@ export async function foldAllUsageChanges(pool: pg.Pool, limit?: number): Promis
 
 /** The in-service fold: every `everyMs`, and at once again while a fold found a full batch. */
 export function startUsageFold(deps: { pool: pg.Pool; everyMs: number; log: Logger; limit?: number }): Loop {
-  const limit = deps.limit ?? 1_000;
+  const limit = deps.limit ?? 50;
   return startLoop({
     firstAfterMs: 0,
     everyMs: deps.everyMs,
