@@ -9,13 +9,13 @@ import { cliSettings, openCliDatabase } from './settings.ts';
 export const archiveSpec = defineCommand({
   name: 'archive',
   synopsis: '[--before INSTANT] [--dir DIR]',
-  summary: 'move the raw events of closed subjects older than EVENT_RETENTION to NDJSON gzip files',
+  summary: 'move raw events older than EVENT_RETENTION to NDJSON gzip files',
   details:
-    'A closed subject (a stopped dyno, a deprovisioned add-on) whose every event happened and\n' +
-    'arrived before the cut leaves metering.events for a file; its usage stays, and its events\n' +
-    'stay known by their keys (a re-send is still a duplicate). One line per file; safe to kill\n' +
-    'and run again. Default cut: now − EVENT_RETENTION (P13M); default DIR: ARCHIVE_DIR, else\n' +
-    '$VAULT_HOME/archive.',
+    'Events that happened and arrived before the cut leave metering.events for files: a closed\n' +
+    "subject's (a stopped dyno, a deprovisioned add-on) all, an open one's all but its last\n" +
+    'before the cut. Usage stays, events stay known by their keys (a re-send is still a\n' +
+    'duplicate). One line per file; safe to kill and run again. Default cut: now −\n' +
+    'EVENT_RETENTION (P13M); default DIR: ARCHIVE_DIR, else $VAULT_HOME/archive.',
   options: {
     before: { type: 'string', value: 'INSTANT', help: 'the cut, an ISO-8601 instant with an offset (default: now − EVENT_RETENTION)' },
     dir: { type: 'string', value: 'DIR', help: 'where the files go (default: ARCHIVE_DIR or $VAULT_HOME/archive)' },
@@ -32,7 +32,7 @@ export async function archiveCommand(args: string[]): Promise<number> {
   try {
     const metering = MIGRATION_TARGETS.find((t) => t.schema === 'metering')!;
     await migrate(db.pool, metering.schema, metering.migrations);
-    console.log(`archiving closed subjects whose events are all before ${before.toISO()} to ${dir}`);
+    console.log(`archiving events before ${before.toISO()} to ${dir}`);
     const r = await archiveEvents(db.pool, { before: before.toJSDate(), dir, progress: (line) => console.log(line) });
     console.log(
       `archived ${r.events} events of ${r.subjects} subjects in ${r.files.length} file(s)${r.redone ? `; ${r.redone} unfinished file(s) of a killed run redone` : ''}`,

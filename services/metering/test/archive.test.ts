@@ -20,10 +20,19 @@ const NOW = Date.parse('2026-12-01T00:00:00Z');
 const CLOSED = ['addon-log1', 'dyno-d1', 'dyno-r1'];
 
 let db: TestDatabase;
+/** The same valid events, never archived: what the archived database's usage must equal. */
+let reference: TestDatabase;
 let dir: string;
 
-async function apply(raws: string[]): Promise<BatchResult> {
-  const client = await db.pool.connect();
+const apply = (raws: string[]) => applyOn(db, raws);
+/** Events valid in both: applied to the archiving database and to the reference. */
+async function applyBoth(raws: string[]): Promise<BatchResult> {
+  await applyOn(reference, raws);
+  return applyOn(db, raws);
+}
+
+async function applyOn(on: TestDatabase, raws: string[]): Promise<BatchResult> {
+  const client = await on.pool.connect();
   try {
     await client.query('begin');
     const judged = judge(
@@ -62,44 +71,89 @@ const eventOf = (id: string) => october().find((l) => JSON.parse(l).id === id)!;
 describe('archive of old events (real PostgreSQL)', () => {
   before(async () => {
     db = await meteringDatabase();
+    reference = await meteringDatabase();
     dir = await mkdtemp(join(tmpdir(), 'vault-archive-'));
-    await apply(october());
+    await applyBoth(october());
   });
   after(async () => {
     await db?.drop();
+    await reference?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 
-  test("a closed subject's events leave the database for a gzip NDJSON file whole; open subjects stay; usage does not change", async () => {
+  test("old events leave the database for gzip NDJSON files: a closed subject's all, an open one's all but its last before the cut; usage does not change", async () => {
     const usage = await usageOf(db);
     const before = await stored();
     const r = await archiveEvents(db.pool, { before: cutAfterNow(), dir });
-    assert.deepEqual(r.files, ['metering-events-2026-10-0001.ndjson.gz']);
-    assert.equal(r.subjects, 3);
-    assert.equal(r.events, 6);
+    // app-2's creation (September; its transfer is kept) and the October file: three closed subjects, addon-pg1's provisioning.
+    assert.deepEqual(r.files, ['metering-events-2026-09-0001.ndjson.gz', 'metering-events-2026-10-0001.ndjson.gz']);
+    assert.equal(r.subjects, 5);
+    assert.equal(r.events, 8);
     const after = await stored();
+    const gone = new Set(['evt-0001', 'evt-0002', 'evt-0003', 'evt-0004', 'evt-0006', 'evt-0010', 'evt-0011', 'evt-0012', 'evt-0013']);
+    gone.delete('evt-0001'); // app-1 has one event: it is its last before the cut, kept.
+    assert.deepEqual(
+      after,
+      before.filter((e) => !gone.has(e.id)),
+      'what stays: every open subject’s last event before the cut, and the events after it',
+    );
     assert.deepEqual(
       after.map((e) => e.subject).filter((s) => CLOSED.includes(s)),
       [],
       'no event of a closed subject is left',
     );
-    assert.deepEqual(
-      after,
-      before.filter((e) => !CLOSED.includes(e.subject)),
-      'the open subjects keep every event',
-    );
     const lines = await archived();
     assert.deepEqual(
-      lines.map((l) => [l.event.subject, l.event.id, l.content_hash]),
+      lines.map((l) => [l.event.subject, l.event.id, l.content_hash]).sort(),
       before
-        .filter((e) => CLOSED.includes(e.subject))
+        .filter((e) => gone.has(e.id))
         .map((e) => [e.subject, e.id, e.content_hash])
         .sort(),
-      'the file holds exactly the events that left, with their content hashes',
+      'the files hold exactly the events that left, with their content hashes',
     );
     assert.deepEqual(await usageOf(db), usage, 'usage is derived data: it stays');
-    const { rows } = await db.pool.query(`select name, state, events, subjects from metering.archive_files`);
-    assert.deepEqual(rows, [{ name: 'metering-events-2026-10-0001.ndjson.gz', state: 'done', events: 6, subjects: 3 }]);
+    const { rows } = await db.pool.query(`select name, state, events, subjects from metering.archive_files order by name`);
+    assert.deepEqual(rows, [
+      { name: 'metering-events-2026-09-0001.ndjson.gz', state: 'done', events: 1, subjects: 1 },
+      { name: 'metering-events-2026-10-0001.ndjson.gz', state: 'done', events: 7, subjects: 4 },
+    ]);
+  });
+
+  test('an open subject goes on from its kept event: a transfer and a plan change after the archive derive what they derive without it; a late event before the kept one is refused', async () => {
+    const later = [
+      {
+        specversion: '1.0',
+        id: 'evt-l1',
+        source: 'app-registry',
+        type: 'app.owner_changed',
+        time: '2026-11-20T00:00:00Z',
+        subject: 'app-2',
+        sequence: 3,
+        data: { app_id: 'app-2', account_id: 'acct-3' },
+      },
+      {
+        specversion: '1.0',
+        id: 'evt-l2',
+        source: 'addon-service',
+        type: 'addon.plan_changed',
+        time: '2026-11-21T00:00:00Z',
+        subject: 'addon-pg1',
+        sequence: 3,
+        data: { app_id: 'app-1', plan: 'standard-2' },
+      },
+    ].map((e) => JSON.stringify(e));
+    const applied = await applyBoth(later);
+    assert.equal(applied.applied, 2);
+    assert.deepEqual(
+      await usageOf(db),
+      await usageOf(reference),
+      'intervals, ownership and gaps equal those of a database that archived nothing',
+    );
+    const late = JSON.parse(eventOf('evt-0006'));
+    Object.assign(late, { id: 'evt-too-late' });
+    const r = await apply([JSON.stringify(late)]);
+    assert.equal(r.rejected.length, 1);
+    assert.match(r.rejected[0]!.reasons[0]!.message, /addon-pg1 has its events up to sequence 1 archived/);
   });
 
   test('an archived event re-sent is a duplicate; its id with other content is rejected as reused', async () => {
@@ -141,7 +195,7 @@ describe('archive of old events (real PostgreSQL)', () => {
         sequence,
         data: type === 'dyno.started' ? { app_id: 'app-1', name: 'web.2', size: 'basic' } : { app_id: 'app-1' },
       });
-    await apply([
+    await applyBoth([
       started('evt-k1', 'dyno-k', 1, 'dyno.started', '2026-11-02T00:00:00Z'),
       started('evt-k2', 'dyno-k', 2, 'dyno.stopped', '2026-11-03T00:00:00Z'),
     ]);
@@ -152,9 +206,15 @@ describe('archive of old events (real PostgreSQL)', () => {
     const progress: string[] = [];
     const r = await archiveEvents(db.pool, { before: cutAfterNow(), dir, progress: (l) => progress.push(l) });
     assert.equal(r.redone, 1);
-    assert.deepEqual(r.files, [name]);
+    // The killed run's file written again, and (the earlier tests' later events) app-2's transfer and addon-pg1's plan change now archived too.
+    assert.deepEqual(r.files, ['metering-events-2026-10-0002.ndjson.gz', name]);
     assert.match(progress.join('\n'), /removed metering-events-2026-11-0001/);
-    assert.deepEqual((await readdir(dir)).sort(), ['metering-events-2026-10-0001.ndjson.gz', name]);
+    assert.deepEqual((await readdir(dir)).sort(), [
+      'metering-events-2026-09-0001.ndjson.gz',
+      'metering-events-2026-10-0001.ndjson.gz',
+      'metering-events-2026-10-0002.ndjson.gz',
+      name,
+    ]);
     const ids = (await archived()).map((l) => l.event.id);
     assert.equal(new Set(ids).size, ids.length, 'no event is in two files');
     assert.deepEqual(ids.filter((id) => id.startsWith('evt-k')).sort(), ['evt-k1', 'evt-k2']);
@@ -163,7 +223,7 @@ describe('archive of old events (real PostgreSQL)', () => {
   });
 
   test('nothing newer than the cut is archived', async () => {
-    await apply([
+    await applyBoth([
       JSON.stringify({
         specversion: '1.0',
         id: 'evt-n1',
@@ -189,5 +249,38 @@ describe('archive of old events (real PostgreSQL)', () => {
     assert.equal(r.events, 0, 'its last event is not before the cut');
     const { rows } = await db.pool.query(`select count(*)::int as n from metering.events where subject = 'addon-new'`);
     assert.equal(rows[0].n, 2);
+  });
+
+  test('after checkpoints moved again, later events still derive what a database that archived nothing derives', async () => {
+    const next = [
+      {
+        specversion: '1.0',
+        id: 'evt-m1',
+        source: 'app-registry',
+        type: 'app.owner_changed',
+        time: '2026-11-25T00:00:00Z',
+        subject: 'app-2',
+        sequence: 4,
+        data: { app_id: 'app-2', account_id: 'acct-1' },
+      },
+      {
+        specversion: '1.0',
+        id: 'evt-m2',
+        source: 'addon-service',
+        type: 'addon.deprovisioned',
+        time: '2026-11-26T00:00:00Z',
+        subject: 'addon-pg1',
+        sequence: 4,
+        data: { app_id: 'app-1' },
+      },
+    ].map((e) => JSON.stringify(e));
+    assert.equal((await applyBoth(next)).applied, 2);
+    assert.deepEqual(await usageOf(db), await usageOf(reference));
+    // addon-pg1 is closed now: a later archive takes the rest of it, and its usage still stays.
+    const r = await archiveEvents(db.pool, { before: cutAfterNow(), dir });
+    assert.ok(r.subjects >= 1);
+    const { rows } = await db.pool.query(`select closed from metering.archived_subjects where subject = 'addon-pg1'`);
+    assert.deepEqual(rows, [{ closed: true }]);
+    assert.deepEqual(await usageOf(db), await usageOf(reference));
   });
 });

@@ -1,6 +1,7 @@
-// `vault archive` (docs/contracts/metering.md, "Archive"): the raw events of
-// closed subjects older than the cut go to NDJSON gzip files and leave the
-// database; their compact keys and the subjects stay (migration 011). One run
+// `vault archive` (docs/contracts/metering.md, "Archive"): raw events older
+// than the cut go to NDJSON gzip files and leave the database — a closed
+// subject's all, an open one's all but its last before the cut; their compact
+// keys and what is archived of each subject stay (migrations 011, 012). One run
 // at a time; each file is its own unit: recorded `writing`, written and
 // synced, then in one transaction its events deleted, their keys kept and the
 // file marked `done`. Killed at any instant, a run loses and doubles nothing:
@@ -32,19 +33,42 @@ export interface ArchiveResult {
 }
 
 /**
- * Closed subjects (their last event by sequence ends them: a dyno's stop, an
- * add-on's deprovisioning) with no hole, not already archived, every event
- * before the cut; by the month of their last event.
+ * Per subject with no hole and no gap: closed (its last event by sequence
+ * ends it, every event before the cut) means all of it goes (`keep_from`
+ * null); otherwise everything before its last event before the cut goes
+ * (`keep_from`: that event's sequence, kept so derivation starts again from
+ * it) when every such event is before the cut and before the kept one. By
+ * the month of the last event that goes.
  */
 const ELIGIBLE = `
   create temporary table archive_eligible on commit drop as
-  select e.subject collate "C" as subject, to_char(max(e.time) at time zone 'UTC', 'YYYY-MM') as month
-    from metering.events e
-   group by e.subject
-  having max(e.received_at) < $1 and max(e.time) < $1
-     and max(e.sequence) filter (where e.type in ('dyno.stopped', 'addon.deprovisioned')) = max(e.sequence)
-     and count(*) = max(e.sequence)
-     and not exists (select 1 from metering.subject_gaps g where g.subject = e.subject)`;
+  with s as (
+    select e.subject collate "C" as subject, max(e.sequence) as last_seq, count(*) as n,
+           max(e.sequence) filter (where e.type in ('dyno.stopped', 'addon.deprovisioned')) as terminal_seq,
+           bool_and(e.time < $1 and e.received_at < $1) as all_before,
+           max(e.sequence) filter (where e.time < $1 and e.received_at < $1) as before_seq
+      from metering.events e
+     group by e.subject
+  ),
+  k as (
+    select s.subject, coalesce(a.last_sequence, 0) as base,
+           case when s.terminal_seq = s.last_seq and s.all_before then null else s.before_seq end as keep_from
+      from s left join metering.archived_subjects a on a.subject = s.subject
+     where s.n = s.last_seq - coalesce(a.last_sequence, 0)
+       and not exists (select 1 from metering.subject_gaps g where g.subject = s.subject)
+       and ((s.terminal_seq = s.last_seq and s.all_before) or s.before_seq > coalesce(a.last_sequence, 0) + 1)
+  )
+  select k.subject, k.keep_from, to_char(max(e.time) at time zone 'UTC', 'YYYY-MM') as month
+    from k join metering.events e on e.subject = k.subject and (k.keep_from is null or e.sequence < k.keep_from)
+   group by k.subject, k.keep_from
+  having k.keep_from is null
+      or (bool_and(e.time < $1 and e.received_at < $1)
+          and max(e.time) < (select x.time from metering.events x where x.subject = k.subject and x.sequence = k.keep_from))`;
+
+/** The events of a file's subjects that go: $1 the subjects, $2 their keep_from (null: all). */
+const LEAVING = `
+  unnest($1::text[], $2::int[]) c(subject, keep_from)
+  join metering.events e on e.subject = c.subject and (c.keep_from is null or e.sequence < c.keep_from)`;
 
 /** A file's lines: the event as stored, when it arrived, and its content hash. */
 const LINES = `
@@ -52,8 +76,7 @@ const LINES = `
            'event', json_build_object('specversion', '1.0', 'id', e.id, 'source', e.source, 'type', e.type,
                                       'subject', e.subject, 'sequence', e.sequence, 'time', ${iso('e.time')}, 'data', e.data),
            'received_at', ${iso('e.received_at')}, 'content_hash', e.content_hash)::text as line
-    from metering.events e
-   where e.subject = any($1::text[])
+    from ${LEAVING}
    order by e.subject, e.sequence, e.received_at`;
 
 function iso(column: string): string {
@@ -75,9 +98,9 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
     for (const chunk of await eligibleChunks(pool, opts.before, perFile)) {
       const name = await nextFileName(pool, chunk.month);
       await pool.query(`insert into metering.archive_files (name, state, month) values ($1, 'writing', $2)`, [name, chunk.month]);
-      const { rows } = await pool.query<{ line: string }>(LINES, [chunk.subjects]);
+      const { rows } = await pool.query<{ line: string }>(LINES, [chunk.subjects, chunk.keepFrom]);
       const written = await writeArchiveFile(opts.dir, name, lines(rows));
-      const done = await finishFile(pool, name, chunk.subjects, written);
+      const done = await finishFile(pool, name, chunk, written);
       if (!done) {
         // A subject changed between the read and the lock: its events stay; the next run sees it again.
         await removeArchiveFile(opts.dir, name);
@@ -98,21 +121,30 @@ async function* lines(rows: { line: string }[]): AsyncIterable<string> {
   for (const r of rows) yield r.line;
 }
 
+interface Chunk {
+  month: string;
+  subjects: string[];
+  /** Per subject: the sequence of the event it keeps (the rest after it stays too); null: all goes. */
+  keepFrom: (number | null)[];
+}
+
 /** The eligible subjects in files of `perFile`, one month per file, oldest month first. */
-async function eligibleChunks(pool: pg.Pool, before: Date, perFile: number): Promise<{ month: string; subjects: string[] }[]> {
+async function eligibleChunks(pool: pg.Pool, before: Date, perFile: number): Promise<Chunk[]> {
   // Subjects are short ids; the list of a run is kept in memory, its events never all at once.
   const rows = await withTransaction(pool, async (client) => {
     await client.query(ELIGIBLE, [before]);
-    const found = await client.query<{ subject: string; month: string }>(
-      'select subject, month from archive_eligible order by month, subject',
+    const found = await client.query<{ subject: string; keep_from: number | null; month: string }>(
+      'select subject, keep_from, month from archive_eligible order by month, subject',
     );
     return found.rows;
   });
-  const chunks: { month: string; subjects: string[] }[] = [];
+  const chunks: Chunk[] = [];
   for (const r of rows) {
     const last = chunks.at(-1);
-    if (last && last.month === r.month && last.subjects.length < perFile) last.subjects.push(r.subject);
-    else chunks.push({ month: r.month, subjects: [r.subject] });
+    if (last && last.month === r.month && last.subjects.length < perFile) {
+      last.subjects.push(r.subject);
+      last.keepFrom.push(r.keep_from);
+    } else chunks.push({ month: r.month, subjects: [r.subject], keepFrom: [r.keep_from] });
   }
   return chunks;
 }
@@ -124,35 +156,45 @@ async function nextFileName(pool: pg.Pool, month: string): Promise<string> {
 
 /**
  * In one transaction, under the consumer's subject locks: if the subjects
- * still hold exactly the events written, keep their keys, mark the subjects
- * archived, delete the events and mark the file done. False when they changed.
+ * still hold exactly the events written, keep their keys, record what is
+ * archived of each subject, delete the events and mark the file done. False
+ * when they changed.
  */
-async function finishFile(pool: pg.Pool, name: string, subjects: string[], written: number): Promise<boolean> {
+async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: number): Promise<boolean> {
+  const params = [chunk.subjects, chunk.keepFrom];
   return withTransaction(
     pool,
     async (client) => {
       await client.query('select pg_advisory_xact_lock(hashtextextended(s, 7001)) from unnest($1::text[]) s', [
-        [...subjects].sort(byCodeUnit),
+        [...chunk.subjects].sort(byCodeUnit),
       ]);
-      const { rows } = await client.query<{ n: string }>(
-        'select count(*)::text as n from metering.events where subject = any($1::text[])',
-        [subjects],
-      );
+      const { rows } = await client.query<{ n: string }>(`select count(*)::text as n from ${LEAVING}`, params);
       if (Number(rows[0]!.n) !== written) return false;
       await client.query(
-        `insert into metering.archived_events (source, id, content_hash)
-         select source, id, decode(content_hash, 'hex') from metering.events where subject = any($1::text[])`,
-        [subjects],
+        `insert into metering.archived_events (source, id, content_hash) select e.source, e.id, decode(e.content_hash, 'hex') from ${LEAVING}`,
+        params,
       );
       await client.query(
-        `insert into metering.archived_subjects (subject, last_sequence, archive_file)
-         select subject, max(sequence), $2 from metering.events where subject = any($1::text[]) group by subject`,
-        [subjects, name],
+        `insert into metering.archived_subjects (subject, last_sequence, archive_file, closed, frozen_before, service)
+         select c.subject, max(e.sequence), $3, c.keep_from is null,
+                (select k.time from metering.events k where k.subject = c.subject and k.sequence = c.keep_from),
+                min(e.data->>'service') filter (where e.sequence = 1)
+           from ${LEAVING}
+          group by c.subject, c.keep_from
+         on conflict (subject) do update
+           set last_sequence = excluded.last_sequence, archive_file = excluded.archive_file,
+               closed = excluded.closed, frozen_before = excluded.frozen_before,
+               service = coalesce(metering.archived_subjects.service, excluded.service)`,
+        [...params, name],
       );
-      await client.query('delete from metering.events where subject = any($1::text[])', [subjects]);
+      await client.query(
+        `delete from metering.events e using unnest($1::text[], $2::int[]) c(subject, keep_from)
+                           where e.subject = c.subject and (c.keep_from is null or e.sequence < c.keep_from)`,
+        params,
+      );
       await client.query(
         `update metering.archive_files set state = 'done', events = $2, subjects = $3, finished_at = now() where name = $1`,
-        [name, written, subjects.length],
+        [name, written, chunk.subjects.length],
       );
       return true;
     },

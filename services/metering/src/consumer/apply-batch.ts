@@ -3,9 +3,9 @@ import type pg from 'pg';
 import { ID_REUSED_REASON } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
-import { storeAndDerive } from './derive-usage.ts';
+import { type ArchivedStart, storeAndDerive } from './derive-usage.ts';
 import { addMessageCounts, type Outcomes, sourceOf, tally } from './message-counts.ts';
-import { archivedSubjects, eventKey, storedHashes } from './stored-hashes.ts';
+import { type ArchivedSubject, archivedSubjects, eventKey, storedHashes } from './stored-hashes.ts';
 
 export interface BatchResult {
   applied: number;
@@ -61,16 +61,27 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
     client,
     toInsert.map((i) => i.event.subject),
   );
-  const storing = archived.size === 0 ? toInsert : toInsert.filter((i) => !archived.has(i.event.subject));
+  const refused = (i: ValidInput) => {
+    const a = archived.get(i.event.subject);
+    return a !== undefined && (a.closed || i.event.sequence <= a.lastSequence);
+  };
+  const storing = archived.size === 0 ? toInsert : toInsert.filter((i) => !refused(i));
   for (const item of toInsert) {
-    if (!archived.has(item.event.subject)) continue;
+    if (archived.size === 0 || !refused(item)) continue;
     tally(bySource, sourceOf(item), 'applied', -1);
-    rejecting.push(afterArchive(item));
+    rejecting.push(afterArchive(item, archived.get(item.event.subject)!));
+  }
+  // Open subjects with archived events are derived from their kept events on.
+  const starts = new Map<string, ArchivedStart>();
+  for (const [subject, a] of archived) {
+    if (!a.closed && a.frozenBefore)
+      starts.set(subject, { archivedEvents: a.lastSequence, frozenBefore: a.frozenBefore, service: a.service });
   }
   // In key order: two batches inserting the same reused ids wait for each other in one order, never crossed.
   const subjects = await storeAndDerive(
     client,
     storing.sort((a, b) => compare(eventKey(a.event), eventKey(b.event))),
+    starts,
   );
 
   const rejected = await keepRejections(client, rejecting);
@@ -172,8 +183,11 @@ function reused(item: ValidInput): InvalidInput {
   return { received: item.received, reasons: [ID_REUSED_REASON], source: item.event.source, eventId: item.event.id };
 }
 
-function afterArchive(item: ValidInput): InvalidInput {
-  const message = `subject ${item.event.subject} is archived (closed, its events older than EVENT_RETENTION): no event may follow its last`;
+function afterArchive(item: ValidInput, archived: ArchivedSubject): InvalidInput {
+  const subject = item.event.subject;
+  const message = archived.closed
+    ? `subject ${subject} is archived (closed, its events older than EVENT_RETENTION): no event may follow its last`
+    : `subject ${subject} has its events up to sequence ${archived.lastSequence} archived (older than EVENT_RETENTION): sequence ${item.event.sequence} comes too late`;
   return {
     received: item.received,
     reasons: [{ field: 'subject', code: 'store_refused', message }],

@@ -26,8 +26,25 @@ const CLEAR = `
   owners as (delete from metering.app_ownership where app_id = any($1::text[]))
   delete from metering.subject_gaps where subject = any($1::text[])`;
 
-/** The stored events of the batch's subjects, before this statement, then the batch's own. */
-const EVENTS = `
+/**
+ * CLEAR for a batch with subjects whose old events are archived ($2, $3: the
+ * subject and its kept event's time): what started before that time came
+ * from archived events and stays (migration 012).
+ */
+const CLEAR_KEEPING = `
+  with frozen as (select * from unnest($2::text[], $3::timestamptz[]) f(subject, before)),
+  usage as (delete from metering.usage_intervals u where u.subject = any($1::text[])
+              and not exists (select 1 from frozen f where f.subject = u.subject and lower(u.during) < f.before)),
+  owners as (delete from metering.app_ownership o where o.app_id = any($1::text[])
+               and not exists (select 1 from frozen f where f.subject = o.app_id and lower(o.during) < f.before))
+  delete from metering.subject_gaps where subject = any($1::text[])`;
+
+/**
+ * The stored events of the batch's subjects, before this statement, then the
+ * batch's own, numbered from 1, or after the archived ones ($10, $11: the
+ * subject and how many of its events are archived) when `archived`.
+ */
+const events = (archived: boolean) => `
   new_events as (
     insert into metering.events (source, id, type, subject, sequence, time, data, content_hash)
     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[], $8::text[])
@@ -35,16 +52,30 @@ const EVENTS = `
   ),
   ev as materialized (
     select subject, type, sequence, time, data, received_at,
-           row_number() over (partition by subject order by sequence, received_at) as rn
+           row_number() over (partition by subject order by sequence, received_at)${
+             archived
+               ? ' + coalesce((select a.n from unnest($10::text[], $11::int[]) a(subject, n) where a.subject = all_events.subject), 0)'
+               : ''
+           } as rn
       from (
         select * from new_events
         union all
-        select e.subject, e.type, e.sequence, e.time, e.data, e.received_at
+        select e.subject, e.type, e.sequence, e.time,
+               ${archived ? "case when a.service is null or e.data ? 'service' then e.data else e.data || jsonb_build_object('service', a.service) end" : 'e.data'},
+               e.received_at
           from unnest($9::text[]) s(subject)
           -- offset 0 keeps this an index probe per subject (see above).
-          cross join lateral (select * from metering.events e where e.subject = s.subject offset 0) e
+          cross join lateral (select * from metering.events e where e.subject = s.subject offset 0) e${
+            // An add-on's service is named only by its first event, which may be archived.
+            archived
+              ? `
+          left join unnest($10::text[], $11::int[], $12::text[]) a(subject, n, service) on a.subject = e.subject`
+              : ''
+          }
       ) all_events
   )`;
+const EVENTS = events(false);
+const EVENTS_AFTER_ARCHIVE = events(true);
 
 /** Each reliable event lasts until the next one of its subject: a dyno's start until its stop, a plan until the next change, an owner until the transfer. */
 const DERIVE = `
@@ -92,12 +123,19 @@ const DERIVE = `
  * batch; the unique index then refuses this batch, and its event-by-event
  * retry (applyMessages) finds the committed event and rejects the reuse.
  */
-export async function storeAndDerive(client: pg.PoolClient, items: ValidInput[]): Promise<string[]> {
+export async function storeAndDerive(
+  client: pg.PoolClient,
+  items: ValidInput[],
+  archived?: ReadonlyMap<string, ArchivedStart>,
+): Promise<string[]> {
   if (items.length === 0) return [];
   const subjects = [...new Set(items.map((i) => i.event.subject))];
-  await client.query(CLEAR, [subjects]);
+  const starts = subjects.filter((s) => archived?.has(s));
+  const keeping = starts.length > 0;
+  if (keeping) await client.query(CLEAR_KEEPING, [subjects, starts, starts.map((s) => archived!.get(s)!.frozenBefore)]);
+  else await client.query(CLEAR, [subjects]);
   // Column arrays, not one JSON document: PostgreSQL unpacks them faster.
-  await client.query(`with ${EVENTS}, ${DERIVE}`, [
+  const params: unknown[] = [
     items.map((i) => i.event.source),
     items.map((i) => i.event.id),
     items.map((i) => i.event.type),
@@ -107,8 +145,25 @@ export async function storeAndDerive(client: pg.PoolClient, items: ValidInput[])
     items.map((i) => JSON.stringify(i.event.data)),
     items.map((i) => i.contentHash),
     subjects,
-  ]);
+  ];
+  if (keeping)
+    params.push(
+      starts,
+      starts.map((s) => archived!.get(s)!.archivedEvents),
+      starts.map((s) => archived!.get(s)!.service),
+    );
+  await client.query(`with ${keeping ? EVENTS_AFTER_ARCHIVE : EVENTS}, ${DERIVE}`, params);
   return subjects;
+}
+
+/** An open subject whose first events are archived: derivation starts after them. */
+export interface ArchivedStart {
+  /** How many of its events are archived (its kept events are numbered after them). */
+  archivedEvents: number;
+  /** Its first kept event's time: usage that starts before it stays as it is. */
+  frozenBefore: Date;
+  /** An add-on's service, named by its archived first event. */
+  service: string | null;
 }
 
 /**

@@ -23,11 +23,31 @@ export async function storedHashes(db: pg.Pool | pg.PoolClient, keys: EventKey[]
   return new Map(rows.map((r) => [eventKey(r), r.content_hash]));
 }
 
-/** Of `subjects`, those archived (closed, their events in files): no event may follow their last. */
-export async function archivedSubjects(db: pg.Pool | pg.PoolClient, subjects: string[]): Promise<Set<string>> {
-  if (subjects.length === 0) return new Set();
-  const { rows } = await db.query<{ subject: string }>('select subject from metering.archived_subjects where subject = any($1::text[])', [
+/** What is archived of a subject (migration 011, 012). */
+export interface ArchivedSubject {
+  /** Closed: every event archived, and none may follow its last. */
+  closed: boolean;
+  /** How many of its events are archived: a new one numbered up to this is refused. */
+  lastSequence: number;
+  /** Open: its first kept event's time, from which its usage is derived again. */
+  frozenBefore: Date | null;
+  /** An add-on's service, from its archived first event. */
+  service: string | null;
+}
+
+/** Of `subjects`, those with archived events. */
+export async function archivedSubjects(db: pg.Pool | pg.PoolClient, subjects: string[]): Promise<Map<string, ArchivedSubject>> {
+  if (subjects.length === 0) return new Map();
+  const { rows } = await db.query<{
+    subject: string;
+    closed: boolean;
+    last_sequence: number;
+    frozen_before: Date | null;
+    service: string | null;
+  }>('select subject, closed, last_sequence, frozen_before, service from metering.archived_subjects where subject = any($1::text[])', [
     [...new Set(subjects)],
   ]);
-  return new Set(rows.map((r) => r.subject));
+  return new Map(
+    rows.map((r) => [r.subject, { closed: r.closed, lastSequence: r.last_sequence, frozenBefore: r.frozen_before, service: r.service }]),
+  );
 }

@@ -1,0 +1,58 @@
+// `vault archive` through the real command: it migrates metering, moves the
+// events before the cut to gzip NDJSON files, prints a line per file and a
+// total; a bad cut or EVENT_RETENTION is refused naming it, nothing done.
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { freshDatabase, vault, type TestDatabase } from '@vault/testkit';
+
+describe('vault archive', () => {
+  let db: TestDatabase;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    db = await freshDatabase('cli_archive');
+    dir = await mkdtemp(join(tmpdir(), 'vault-cli-archive-'));
+    env = { DATABASE_URL: db.url };
+  });
+  after(async () => {
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('on an empty database: migrates metering, archives nothing, says so, exit 0', async () => {
+    const r = await vault(['archive', '--dir', dir], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^archiving events before \S+ to /m);
+    assert.match(r.stdout, /^archived 0 events of 0 subjects in 0 file\(s\)$/m);
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  test('a stopped dyno of last year leaves for a file; the command names the file and the count', async () => {
+    // Written where metering keeps events (the consumer's path is tested in services/metering/test/archive.test.ts).
+    await db.pool.query(
+      `insert into metering.events (source, id, type, subject, sequence, time, data, content_hash, received_at)
+       values ('dyno-manager', 'e1', 'dyno.started', 'dyno-x', 1, '2025-03-01T00:00:00Z', '{"app_id":"app-x","name":"web.1","size":"basic"}', repeat('a', 64), '2025-03-01T00:00:01Z'),
+              ('dyno-manager', 'e2', 'dyno.stopped', 'dyno-x', 2, '2025-03-02T00:00:00Z', '{"app_id":"app-x"}', repeat('b', 64), '2025-03-02T00:00:01Z')`,
+    );
+    const r = await vault(['archive', '--before', '2025-06-01T00:00:00Z', '--dir', dir], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^archived 2 events of 1 subjects \(2025-03\) to metering-events-2025-03-0001\.ndjson\.gz$/m);
+    assert.match(r.stdout, /^archived 2 events of 1 subjects in 1 file\(s\)$/m);
+    assert.deepEqual(await readdir(dir), ['metering-events-2025-03-0001.ndjson.gz']);
+    const { rows } = await db.pool.query('select count(*)::int as n from metering.events');
+    assert.equal(rows[0].n, 0);
+  });
+
+  test('a cut without an offset, or a bad EVENT_RETENTION, is refused naming it; nothing is archived', async () => {
+    const cut = await vault(['archive', '--before', '2025-06-01', '--dir', dir], env);
+    assert.equal(cut.status, 2);
+    assert.match(cut.stderr, /--before: expected an ISO-8601 instant with an offset/);
+    const retention = await vault(['archive', '--dir', dir], { ...env, EVENT_RETENTION: 'thirteen months' });
+    assert.equal(retention.status, 1);
+    assert.match(retention.stderr, /EVENT_RETENTION/);
+    assert.doesNotMatch(retention.stderr, /\n\s+at /, 'no stack trace');
+  });
+});
