@@ -174,6 +174,11 @@ async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: nu
         `insert into metering.archived_events (source, id, content_hash) select e.source, e.id, decode(e.content_hash, 'hex') from ${LEAVING}`,
         params,
       );
+      // The intake's claims of these keys: the stored probe answers them first from now on (archived_events).
+      await client.query(
+        `delete from metering.intake_claims c using (select e.source, e.id from ${LEAVING}) k where c.source = k.source and c.id = k.id`,
+        params,
+      );
       await client.query(
         `insert into metering.archived_subjects (subject, last_sequence, archive_file, closed, frozen_before, service)
          select c.subject, max(e.sequence), $3, c.keep_from is null,

@@ -45,7 +45,8 @@ export async function claimKeys(pool: pg.Pool, candidates: ClaimCandidate[]): Pr
       ) c`,
     [sources, ids, claim],
   );
-  // Claims are never deleted, so every key is found; the default only types the array.
+  // A claim is deleted only when its event is archived (its key answered by the stored probe
+  // before any claim), so every key is found; the default only types the array.
   const claims: Claim[] = candidates.map((c) => ({ ours: true, contentHash: c.contentHash }));
   for (const r of rows) claims[r.n - 1] = { ours: r.ours, contentHash: r.content_hash };
   return claims;
