@@ -42,3 +42,10 @@ create trigger app_ownership_changed_update after update on app_ownership
   referencing old table as cleared new table as written for each statement execute function note_usage_change();
 create trigger app_ownership_changed_delete after delete on app_ownership
   referencing old table as cleared for each statement execute function note_usage_change();
+
+-- Usage already here is queued too, a thousand apps a row: until folded it is read live.
+insert into usage_changes (apps)
+select array_agg(app_id order by app_id)
+  from (select app_id, row_number() over (order by app_id) as n
+          from (select app_id from usage_intervals union select app_id from app_ownership) a) numbered
+ group by (n - 1) / 1000;

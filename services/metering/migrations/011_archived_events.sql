@@ -27,6 +27,8 @@ create table archive_files (
   name        text primary key,
   state       text not null check (state in ('writing', 'done')),
   month       text not null,
+  -- The directory it was written to (a rerun may be given another).
+  dir         text not null,
   events      integer,
   subjects    integer,
   started_at  timestamptz not null default now(),

@@ -207,10 +207,10 @@ describe('archive of old events (real PostgreSQL)', () => {
     ]);
     // What a kill leaves: the file recorded `writing`, a partial file under its name.
     const name = 'metering-events-2026-11-0001.ndjson.gz';
-    await db.pool.query(`insert into metering.archive_files (name, state, month) values ($1, 'writing', '2026-11')`, [name]);
+    await db.pool.query(`insert into metering.archive_files (name, state, month, dir) values ($1, 'writing', '2026-11', $2)`, [name, dir]);
     await writeFile(join(dir, `${name}.part`), 'partial');
     const progress: string[] = [];
-    const r = await archiveEvents(db.pool, { before: cutAfterNow(), dir, progress: (l) => progress.push(l) });
+    const r = await archiveEvents(db.pool, { before: cutAfterNow(), dir, progress: (l) => void progress.push(l) });
     assert.equal(r.redone, 1);
     // The killed run's file written again, and (the earlier tests' later events) app-2's transfer and addon-pg1's plan change now archived too.
     assert.deepEqual(r.files, ['metering-events-2026-10-0002.ndjson.gz', name]);
@@ -288,5 +288,62 @@ describe('archive of old events (real PostgreSQL)', () => {
     const { rows } = await db.pool.query(`select closed from metering.archived_subjects where subject = 'addon-pg1'`);
     assert.deepEqual(rows, [{ closed: true }]);
     assert.deepEqual(await usageOf(db), await usageOf(reference));
+  });
+
+  test('a subject that changes after the run listed it (an event reusing a sequence opens a gap) is not archived; its usage goes on', async () => {
+    const fresh = await meteringDatabase();
+    const dirFresh = await mkdtemp(join(tmpdir(), 'vault-archive-race-'));
+    try {
+      const owner = (id: string, sequence: number, time: string, account: string) =>
+        JSON.stringify({
+          specversion: '1.0',
+          id,
+          source: 'app-registry',
+          type: 'app.owner_changed',
+          time,
+          subject: 'b-app',
+          sequence,
+          data: { app_id: 'b-app', account_id: account },
+        });
+      const dyno = (id: string, sequence: number, type: string, time: string) =>
+        JSON.stringify({
+          specversion: '1.0',
+          id,
+          source: 'dyno-manager',
+          type,
+          time,
+          subject: 'a-dyno',
+          sequence,
+          data: type === 'dyno.started' ? { app_id: 'b-app', name: 'web.1', size: 'basic' } : { app_id: 'b-app' },
+        });
+      await applyOn(fresh, [
+        dyno('d1', 1, 'dyno.started', '2026-10-01T00:00:00Z'),
+        dyno('d2', 2, 'dyno.stopped', '2026-10-02T00:00:00Z'),
+        owner('o1', 1, '2026-10-01T00:00:00Z', 'acct-1'),
+        owner('o2', 2, '2026-10-05T00:00:00Z', 'acct-2'),
+        owner('o3', 3, '2026-10-09T00:00:00Z', 'acct-3'),
+      ]);
+      const lines: string[] = [];
+      const r = await archiveEvents(fresh.pool, {
+        before: cutAfterNow(),
+        dir: dirFresh,
+        subjectsPerFile: 1,
+        // After the first file (a-dyno), before b-app's: an event reusing sequence 2 arrives.
+        progress: async (line) => {
+          lines.push(line);
+          if (lines.length === 1) await applyOn(fresh, [owner('o2-again', 2, '2026-10-06T00:00:00Z', 'acct-9')]);
+        },
+      });
+      assert.deepEqual(r.files, ['metering-events-2026-10-0001.ndjson.gz'], 'only a-dyno');
+      assert.match(lines.join('\n'), /skipped metering-events-2026-10-0002\.ndjson\.gz: its subjects changed/);
+      const { rows } = await fresh.pool.query(`select count(*)::int as n from metering.events where subject = 'b-app'`);
+      assert.equal(rows[0].n, 4, 'b-app keeps every event');
+      assert.deepEqual(await readdir(dirFresh), ['metering-events-2026-10-0001.ndjson.gz']);
+      const next = await applyOn(fresh, [owner('o4', 4, '2026-10-12T00:00:00Z', 'acct-4')]);
+      assert.equal(next.applied, 1, 'the next event applies');
+    } finally {
+      await fresh.drop();
+      await rm(dirFresh, { recursive: true, force: true });
+    }
   });
 });

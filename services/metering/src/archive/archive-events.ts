@@ -20,8 +20,8 @@ export interface ArchiveOptions {
   dir: string;
   /** Subjects per file (default 5,000): a file's events are held in memory while written. */
   subjectsPerFile?: number;
-  /** Progress, one line per file. */
-  progress?: (line: string) => void;
+  /** Progress, one line per file; awaited before the next file. */
+  progress?: (line: string) => void | Promise<void>;
 }
 
 export interface ArchiveResult {
@@ -41,13 +41,13 @@ export interface ArchiveResult {
  * the month of the last event that goes.
  */
 const ELIGIBLE = `
-  create temporary table archive_eligible on commit drop as
   with s as (
     select e.subject collate "C" as subject, max(e.sequence) as last_seq, count(*) as n,
            max(e.sequence) filter (where e.type in ('dyno.stopped', 'addon.deprovisioned')) as terminal_seq,
            bool_and(e.time < $1 and e.received_at < $1) as all_before,
            max(e.sequence) filter (where e.time < $1 and e.received_at < $1) as before_seq
       from metering.events e
+     where $2::text[] is null or e.subject = any($2::text[])
      group by e.subject
   ),
   k as (
@@ -84,34 +84,43 @@ function iso(column: string): string {
 }
 
 export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promise<ArchiveResult> {
-  const say = opts.progress ?? (() => {});
+  const say = async (line: string) => {
+    await opts.progress?.(line);
+  };
   const perFile = opts.subjectsPerFile ?? 5_000;
   return withSessionLock(pool, ARCHIVE_LOCK, async () => {
     const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0 };
-    const { rows: unfinished } = await pool.query<{ name: string }>(`select name from metering.archive_files where state = 'writing'`);
-    for (const { name } of unfinished) {
-      await removeArchiveFile(opts.dir, name);
+    const { rows: unfinished } = await pool.query<{ name: string; dir: string }>(
+      `select name, dir from metering.archive_files where state = 'writing'`,
+    );
+    for (const { name, dir } of unfinished) {
+      // Where that run wrote, whatever this run's directory.
+      await removeArchiveFile(dir, name);
       await pool.query(`delete from metering.archive_files where name = $1 and state = 'writing'`, [name]);
-      say(`removed ${name}: a run was killed before its events left the database; they are archived again`);
+      await say(`removed ${name}: a run was killed before its events left the database; they are archived again`);
       result.redone++;
     }
     for (const chunk of await eligibleChunks(pool, opts.before, perFile)) {
       const name = await nextFileName(pool, chunk.month);
-      await pool.query(`insert into metering.archive_files (name, state, month) values ($1, 'writing', $2)`, [name, chunk.month]);
+      await pool.query(`insert into metering.archive_files (name, state, month, dir) values ($1, 'writing', $2, $3)`, [
+        name,
+        chunk.month,
+        opts.dir,
+      ]);
       const { rows } = await pool.query<{ line: string }>(LINES, [chunk.subjects, chunk.keepFrom]);
       const written = await writeArchiveFile(opts.dir, name, lines(rows));
-      const done = await finishFile(pool, name, chunk, written);
+      const done = await finishFile(pool, name, chunk, written, opts.before);
       if (!done) {
         // A subject changed between the read and the lock: its events stay; the next run sees it again.
         await removeArchiveFile(opts.dir, name);
         await pool.query(`delete from metering.archive_files where name = $1`, [name]);
-        say(`skipped ${name}: its subjects changed while it was written; run again`);
+        await say(`skipped ${name}: its subjects changed while it was written; run again`);
         continue;
       }
       result.files.push(name);
       result.events += written;
       result.subjects += chunk.subjects.length;
-      say(`archived ${written} events of ${chunk.subjects.length} subjects (${chunk.month}) to ${name}`);
+      await say(`archived ${written} events of ${chunk.subjects.length} subjects (${chunk.month}) to ${name}`);
     }
     return result;
   });
@@ -132,7 +141,7 @@ interface Chunk {
 async function eligibleChunks(pool: pg.Pool, before: Date, perFile: number): Promise<Chunk[]> {
   // Subjects are short ids; the list of a run is kept in memory, its events never all at once.
   const rows = await withTransaction(pool, async (client) => {
-    await client.query(ELIGIBLE, [before]);
+    await client.query(`create temporary table archive_eligible on commit drop as ${ELIGIBLE}`, [before, null]);
     const found = await client.query<{ subject: string; keep_from: number | null; month: string }>(
       'select subject, keep_from, month from archive_eligible order by month, subject',
     );
@@ -160,7 +169,7 @@ async function nextFileName(pool: pg.Pool, month: string): Promise<string> {
  * archived of each subject, delete the events and mark the file done. False
  * when they changed.
  */
-async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: number): Promise<boolean> {
+async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: number, before: Date): Promise<boolean> {
   const params = [chunk.subjects, chunk.keepFrom];
   return withTransaction(
     pool,
@@ -168,6 +177,11 @@ async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: nu
       await client.query('select pg_advisory_xact_lock(hashtextextended(s, 7001)) from unnest($1::text[]) s', [
         [...chunk.subjects].sort(byCodeUnit),
       ]);
+      // Under the consumer's locks, each subject must still be eligible as when the run listed it
+      // (an event arriving since could have opened a gap, or followed a terminal one).
+      const again = await client.query<{ subject: string; keep_from: number | null }>(ELIGIBLE, [before, chunk.subjects]);
+      const keep = new Map(again.rows.map((r) => [r.subject, r.keep_from]));
+      if (chunk.subjects.some((subject, i) => !keep.has(subject) || keep.get(subject) !== chunk.keepFrom[i])) return false;
       const { rows } = await client.query<{ n: string }>(`select count(*)::text as n from ${LEAVING}`, params);
       if (Number(rows[0]!.n) !== written) return false;
       await client.query(
