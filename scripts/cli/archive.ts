@@ -3,24 +3,9 @@ import { DateTime, Duration } from 'luxon';
 import { migrate } from '@vault/db';
 import { archiveEvents } from '@vault/metering/archive';
 import { MIGRATION_TARGETS } from './apps.ts';
-import { defineCommand, parseCommand, UsageError, usageOf } from './command.ts';
+import { parseCommand, UsageError, usageOf } from './command.ts';
 import { cliSettings, openCliDatabase } from './settings.ts';
-
-export const archiveSpec = defineCommand({
-  name: 'archive',
-  synopsis: '[--before INSTANT] [--dir DIR]',
-  summary: 'move raw events older than EVENT_RETENTION to NDJSON gzip files',
-  details:
-    'Events that happened and arrived before the cut leave metering.events for files: a closed\n' +
-    "subject's (a stopped dyno, a deprovisioned add-on) all, an open one's all but its last\n" +
-    'before the cut. Usage stays, events stay known by their keys (a re-send is still a\n' +
-    'duplicate). One line per file; safe to kill and run again. Default cut: now −\n' +
-    'EVENT_RETENTION (P13M); default DIR: ARCHIVE_DIR, else $VAULT_HOME/archive.',
-  options: {
-    before: { type: 'string', value: 'INSTANT', help: 'the cut, an ISO-8601 instant with an offset (default: now − EVENT_RETENTION)' },
-    dir: { type: 'string', value: 'DIR', help: 'where the files go (default: ARCHIVE_DIR or $VAULT_HOME/archive)' },
-  },
-});
+import { archiveSpec } from './archive-spec.ts';
 
 /** `vault archive [--before INSTANT] [--dir DIR]`. */
 export async function archiveCommand(args: string[]): Promise<number> {

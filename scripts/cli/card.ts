@@ -1,25 +1,9 @@
 import { migrate } from '@vault/db';
 import { addTestCard, CardCliError, CardUsageError, CC_FORMS_MIGRATIONS, parseTestCardArgs } from '@vault/cc-forms/cli';
 import { gatewayClient, gatewayConfig, gatewayTarget, SandboxKeysMissing } from '@vault/gateway';
-import { parseCommand, pickSubcommand, UsageError, usageOf, type CommandSpec, type GroupSpec } from './command.ts';
+import { parseCommand, pickSubcommand, UsageError, usageOf } from './command.ts';
 import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
-
-const cardAddSpec: CommandSpec = {
-  name: 'card add',
-  synopsis: '--account ID [--test-card NUMBER]',
-  summary: 'put a sandbox test card (4242… by default) on file for the account, as the card form does',
-  details: 'The gateway sandbox must be running; a real gateway is refused.',
-  options: {
-    account: { type: 'string', value: 'ID', help: 'the account (required)' },
-    'test-card': { type: 'string', value: 'NUMBER', help: 'one of the sandbox test card numbers (default 4242424242424242)' },
-  },
-};
-
-export const cardSpec: GroupSpec = {
-  name: 'card',
-  summary: 'cards on file, for development against the gateway sandbox',
-  subcommands: [cardAddSpec],
-};
+import { cardSpec } from './card-spec.ts';
 
 /**
  * `vault card add --account ID [--test-card NUMBER]`: puts one of the sandbox's

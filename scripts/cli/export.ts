@@ -2,17 +2,9 @@ import { openDatabase, type Database } from '@vault/db';
 import { CliUsageError, describeExport, parseExportArgs, runExport } from '@vault/invoicing/cli';
 import { createLogger } from '@vault/runtime';
 import type { VaultSettings } from './vault-settings.ts';
-import { parseCommand, UsageError, usageOf, type AnySpec, type CommandSpec } from './command.ts';
+import { parseCommand, UsageError, usageOf, type AnySpec } from './command.ts';
 import { cliSettings } from './settings.ts';
-
-export const exportSpec: CommandSpec = {
-  name: 'export',
-  synopsis: 'invoices|lines|credits --period YYYY-MM',
-  summary: "a month's finalized invoices, their lines, or the credit ledger's entries as CSV on stdout, ending with a control-total row",
-  details: 'Only the CSV goes to stdout; its row count and control total go to stderr.',
-  options: { period: { type: 'string', value: 'YYYY-MM', help: 'the month (required)' } },
-  positionals: 1,
-};
+import { exportSpec } from './export-spec.ts';
 
 /**
  * `vault export invoices|lines|credits --period YYYY-MM`: the finance CSV on stdout

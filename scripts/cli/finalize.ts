@@ -1,6 +1,7 @@
 import { CliUsageError, finalizeCommand as finalize, type InvoicingCommand } from '@vault/invoicing/cli';
 import { parseCommand, UsageError, type CommandSpec } from './command.ts';
 import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
+import { finalizeSpec } from './finalize-spec.ts';
 
 /**
  * Runs one of invoicing's commands (services/invoicing does the work) with the
@@ -20,14 +21,6 @@ export async function runInvoicingCommand(spec: CommandSpec, command: InvoicingC
     await db.close();
   }
 }
-
-export const finalizeSpec: CommandSpec = {
-  name: 'finalize',
-  synopsis: '--period YYYY-MM',
-  summary: "finalize that month's due invoices that are not held; exit 1 if it is not due",
-  details: 'Prints how many were finalized, their total, and how many are held (GET /v1/holds).',
-  options: { period: { type: 'string', value: 'YYYY-MM', help: 'the month to finalize (required)' } },
-};
 
 /** `vault finalize --period YYYY-MM`. */
 export const finalizeCommand = (args: string[]) => runInvoicingCommand(finalizeSpec, finalize, args);

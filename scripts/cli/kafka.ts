@@ -1,19 +1,9 @@
 // `vault kafka start|stop|status`: a local single-node Kafka under ./.vault/kafka.
 import path from 'node:path';
 import { defaultCacheDir, kafkaStatus, logfmt, startKafka, stopKafka } from '@vault/kafka-local';
-import { CommandError, parseCommand, pickSubcommand, type GroupSpec } from './command.ts';
+import { CommandError, parseCommand, pickSubcommand } from './command.ts';
 import { cliSettings } from './settings.ts';
-
-export const kafkaSpec: GroupSpec = {
-  name: 'kafka',
-  summary: 'a local single-node Kafka broker for development, its state under VAULT_HOME/kafka',
-  details: 'env: KAFKA_PORT (default 9092), KAFKA_CONTROLLER_PORT (default KAFKA_PORT+1), VAULT_CACHE_DIR',
-  subcommands: [
-    { name: 'kafka start', summary: 'fetch Kafka (first time only) and run a local broker; prints KAFKA_BROKERS=...' },
-    { name: 'kafka stop', summary: 'stop the local broker' },
-    { name: 'kafka status', summary: 'show whether it runs (exit 0 when it answers)' },
-  ],
-};
+import { kafkaSpec } from './kafka-spec.ts';
 
 export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const sub = pickSubcommand(kafkaSpec, args);

@@ -1,32 +1,46 @@
-import { ConfigError } from '@vault/runtime';
-import { archiveCommand, archiveSpec } from './archive.ts';
-import { cardCommand, cardSpec } from './card.ts';
-import { chargeCommand, chargeSpec } from './charge.ts';
-import { creditCommand, creditSpec } from './credit.ts';
-import { commandList, CommandError, HelpRequest, UsageError, usageOf, type Command } from './command.ts';
-import { exportCommand, exportSpec } from './export.ts';
-import { finalizeCommand, finalizeSpec } from './finalize.ts';
-import { kafkaCommand, kafkaSpec } from './kafka.ts';
-import { migrateCommand, migrateSpec } from './migrate.ts';
-import { publishCommand, publishSpec } from './publish.ts';
-import { simulateCommand, simulateSpec } from './simulate.ts';
-import { startCommand, startSpec } from './start.ts';
-import { tokenCommand, tokenSpec } from './token.ts';
+import { archiveSpec } from './archive-spec.ts';
+import { cardSpec } from './card-spec.ts';
+import { chargeSpec } from './charge-spec.ts';
+import {
+  commandList,
+  CommandError,
+  HelpRequest,
+  isGroup,
+  parseCommand,
+  pickSubcommand,
+  UsageError,
+  usageOf,
+  type AnySpec,
+  type Command,
+} from './command.ts';
+import { creditSpec } from './credit-spec.ts';
+import { exportSpec } from './export-spec.ts';
+import { finalizeSpec } from './finalize-spec.ts';
+import { kafkaSpec } from './kafka-spec.ts';
+import { migrateSpec } from './migrate-spec.ts';
+import { publishSpec } from './publish-spec.ts';
+import { simulateSpec } from './simulate-spec.ts';
+import { startSpec } from './start-spec.ts';
+import { tokenSpec } from './token-spec.ts';
+
+// Only the specs are imported here: a command's implementation (and with it
+// pg, kafkajs, fastify, the apps' code) is loaded when that command runs, so
+// `vault help` and `vault … --help` answer at once.
 
 /** Every `vault` command, in the order `vault help` lists them. */
 export const COMMANDS: readonly Command[] = [
-  { spec: startSpec, run: startCommand },
-  { spec: publishSpec, run: publishCommand },
-  { spec: simulateSpec, run: simulateCommand },
-  { spec: finalizeSpec, run: finalizeCommand },
-  { spec: chargeSpec, run: chargeCommand },
-  { spec: cardSpec, run: cardCommand },
-  { spec: creditSpec, run: creditCommand },
-  { spec: migrateSpec, run: migrateCommand },
-  { spec: exportSpec, run: exportCommand },
-  { spec: archiveSpec, run: archiveCommand },
-  { spec: tokenSpec, run: tokenCommand },
-  { spec: kafkaSpec, run: (args) => kafkaCommand(args, process.env) },
+  { spec: startSpec, run: async (args) => (await import('./start.ts')).startCommand(args) },
+  { spec: publishSpec, run: async (args) => (await import('./publish.ts')).publishCommand(args) },
+  { spec: simulateSpec, run: async (args) => (await import('./simulate.ts')).simulateCommand(args) },
+  { spec: finalizeSpec, run: async (args) => (await import('./finalize.ts')).finalizeCommand(args) },
+  { spec: chargeSpec, run: async (args) => (await import('./charge.ts')).chargeCommand(args) },
+  { spec: cardSpec, run: async (args) => (await import('./card.ts')).cardCommand(args) },
+  { spec: creditSpec, run: async (args) => (await import('./credit.ts')).creditCommand(args) },
+  { spec: migrateSpec, run: async (args) => (await import('./migrate.ts')).migrateCommand(args) },
+  { spec: exportSpec, run: async (args) => (await import('./export.ts')).exportCommand(args) },
+  { spec: archiveSpec, run: async (args) => (await import('./archive.ts')).archiveCommand(args) },
+  { spec: tokenSpec, run: async (args) => (await import('./token.ts')).tokenCommand(args) },
+  { spec: kafkaSpec, run: async (args) => (await import('./kafka.ts')).kafkaCommand(args, process.env) },
 ];
 
 export const USAGE = commandList(COMMANDS.map((c) => c.spec));
@@ -45,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     if (name === 'help' || name === '--help' || name === '-h') throw new HelpRequest(USAGE);
     if (name === undefined) throw new UsageError('which command?', USAGE);
     if (!command) throw new UsageError(`unknown ${name.startsWith('-') ? 'option' : 'command'} ${name}`, USAGE);
+    checkArgs(command.spec, args);
     return await command.run(args);
   } catch (err) {
     if (err instanceof HelpRequest) {
@@ -59,11 +74,28 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`vault ${name}: ${err.message}`);
       return err.exitCode;
     }
-    if (err instanceof ConfigError) {
+    // Loaded only now: @vault/runtime loads fastify and pg (a command that threw its ConfigError has, already).
+    const runtime = await import('@vault/runtime').catch(() => undefined);
+    if (runtime && err instanceof runtime.ConfigError) {
       console.error(`vault: ${err.message}`);
       return 1;
     }
     console.error(`vault: ${name} failed: ${(err as Error | undefined)?.stack ?? String(err)}`);
     return 1;
   }
+}
+
+/**
+ * What every command's implementation does first (parseCommand, and
+ * pickSubcommand for a group), done from its spec alone: `--help` and
+ * mistakes in the arguments are answered, the same way, before the
+ * implementation is loaded. The implementation checks them again, harmlessly.
+ */
+function checkArgs(spec: AnySpec, args: readonly string[]): void {
+  if (!isGroup(spec)) {
+    parseCommand(spec, args);
+    return;
+  }
+  const sub = pickSubcommand(spec, args);
+  parseCommand(sub.spec, sub.args);
 }

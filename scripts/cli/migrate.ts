@@ -1,15 +1,8 @@
 import { migrate } from '@vault/db';
 import { MIGRATION_TARGETS } from './apps.ts';
-import { parseCommand, type CommandSpec } from './command.ts';
+import { parseCommand } from './command.ts';
 import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
-
-export const migrateSpec: CommandSpec = {
-  name: 'migrate',
-  summary: "apply every app's pending database migrations",
-  details:
-    'Each app (and the embedded bus) in its own schema of DATABASE_URL, or of the embedded\n' +
-    'PostgreSQL under VAULT_HOME when it is unset; already applied ones are skipped.',
-};
+import { migrateSpec } from './migrate-spec.ts';
 
 /** `vault migrate`: applies every app's pending migrations, each in its schema. */
 export async function migrateCommand(args: string[]): Promise<number> {

@@ -3,22 +3,10 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { publishStream } from '@vault/metering/publish';
 import { withPublishTarget } from './bus-publish.ts';
-import { CommandError, parseCommand, type CommandSpec } from './command.ts';
+import { CommandError, parseCommand } from './command.ts';
 import { InputReadError, readEventInput, UnreadableInput, type EventInput } from './publish-input.ts';
 import { cliLog, cliSettings } from './settings.ts';
-
-export const publishSpec: CommandSpec = {
-  name: 'publish',
-  synopsis: '[FILE | -]',
-  summary: 'put events (FILE, or stdin) on the bus; exit 1 if any is rejected',
-  details:
-    'FILE (or stdin when it is - or not given) holds NDJSON, one event a line, or one JSON\n' +
-    'array of events, pretty-printed or not; UTF-8, with or without a byte order mark.\n' +
-    'Each rejected event is printed with its line number (NDJSON) or its element index\n' +
-    '(a JSON array, from 0), then a summary; the events go on exactly as POST /v1/events\n' +
-    'puts them. A FILE that cannot be read is one line on stderr, exit 2.',
-  positionals: 1,
-};
+import { publishSpec } from './publish-spec.ts';
 
 /**
  * `vault publish [FILE]`: events from FILE (or stdin) onto the bus, exactly as

@@ -5,9 +5,10 @@ import type { BillingEvent } from '@vault/contracts';
 import { publishStream, type PublishSummary } from '@vault/metering/publish';
 import type { Logger } from '@vault/runtime';
 import { demoWindow, recentWindow, simulatePlatform, type SimulationWindow } from '@vault/simulator';
-import { defineCommand, parseCommand, UsageError } from './command.ts';
+import { parseCommand, UsageError } from './command.ts';
 import { withPublishTarget, type PublishTarget } from './bus-publish.ts';
 import { cliLog, cliSettings } from './settings.ts';
+import { simulateSpec } from './simulate-spec.ts';
 
 export interface PublishEventsOptions extends PublishTarget {
   /** Names the progress bar; `simulate` when unset. */
@@ -96,24 +97,6 @@ function wholeNumber(name: string, value: string | undefined, fallback: number, 
   }
   return n;
 }
-
-export const simulateSpec = defineCommand({
-  name: 'simulate',
-  synopsis: '[--seed N] [--apps N] [--accounts N] [--weeks W] [--now TIME] [--out FILE|-] [--no-late]',
-  summary: "a simulated platform's billing events on the bus, or as NDJSON to FILE; exit 1 if any is rejected",
-  details:
-    'By default from the latest finalizable month to now, put on the bus as `vault publish`\n' +
-    'does, the late events last, with progress on stderr.',
-  options: {
-    seed: { type: 'string', value: 'N', help: 'the random seed (default 1): the same seed, the same events' },
-    apps: { type: 'string', value: 'N', help: 'how many apps (default 36, 2 or more)' },
-    accounts: { type: 'string', value: 'N', help: 'how many accounts (default 8, 2 or more)' },
-    weeks: { type: 'string', value: 'W', help: 'the last W weeks up to --now instead of the demo window' },
-    now: { type: 'string', value: 'TIME', help: 'the end of the window, RFC 3339 with an offset (default: now)' },
-    out: { type: 'string', value: 'FILE|-', help: 'write NDJSON to FILE (- for stdout) instead of publishing' },
-    'no-late': { type: 'boolean', help: 'leave out the late events' },
-  },
-});
 
 function parseSimulateArgs(args: string[]): SimulateOptions {
   const { values } = parseCommand(simulateSpec, args);

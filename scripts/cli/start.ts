@@ -4,10 +4,11 @@ import { adminToken, bootVariables, busVariables } from '@vault/runtime/variable
 import { z } from 'zod';
 import { VaultSettings } from './vault-settings.ts';
 import { APPS, pickApps, type AppEntry } from './apps.ts';
-import { defineCommand, parseCommand, UsageError, usageOf } from './command.ts';
+import { parseCommand, UsageError, usageOf } from './command.ts';
 import type { DemoContext } from './demo.ts';
 import { ProcessTree } from './process-tree.ts';
 import { cliLog, vaultPath } from './settings.ts';
+import { startSpec } from './start-spec.ts';
 
 /** What each app is for, on its line of the start banner. */
 const SERVES: Record<string, string> = {
@@ -22,21 +23,6 @@ interface StartOptions {
   /** true: load the demo on an empty database; undefined: only with the embedded PostgreSQL. */
   demo: boolean | undefined;
 }
-
-export const startSpec = defineCommand({
-  name: 'start',
-  synopsis: '[app…] [--demo | --no-demo]',
-  summary: `start the apps (all by default): ${APPS.map((a) => a.name).join(', ')}`,
-  details:
-    'One process tree; Ctrl-C stops everything. Without DATABASE_URL an embedded PostgreSQL\n' +
-    'is started under VAULT_HOME. With all four apps on an empty database the demo is loaded\n' +
-    '(by default only on the embedded PostgreSQL) and a sign-in link is printed.',
-  options: {
-    demo: { type: 'boolean', help: 'load the demo on an empty database, even one of your own' },
-    'no-demo': { type: 'boolean', help: 'never load the demo' },
-  },
-  positionals: Infinity,
-});
 
 const StartSettings = z.object({ ...bootVariables, ...busVariables, ADMIN_TOKEN: adminToken });
 
