@@ -30,7 +30,7 @@ const load = () =>
 function count(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name}: must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -39,11 +39,17 @@ const { values } = parseArgs({
   options: { accounts: { type: 'string' }, 'intervals-per-app': { type: 'string' }, 'export-lines': { type: 'string' } },
 });
 const shape: BenchShape = {
-  accounts: count('accounts', values.accounts, 10_000, 1),
+  accounts: count('--accounts', values.accounts, 10_000, 1),
   appsPerAccount: 2,
-  intervalsPerApp: count('intervals-per-app', values['intervals-per-app'], 10, 1),
+  intervalsPerApp: count('--intervals-per-app', values['intervals-per-app'], 10, 1),
 };
-const exportLines = count('export-lines', values['export-lines'], 0, 0);
+const exportLines = count('--export-lines', values['export-lines'], 0, 0);
+// The bench's own durable PostgreSQL when DATABASE_URL is unset, as bench:usage's.
+const benchHome = process.env.BENCH_HOME || join(root, '.vault', 'bench');
+const pgPort = count('BENCH_PG_PORT', process.env.BENCH_PG_PORT || undefined, 55434, 1);
+if (pgPort > 65535) throw new Error(`BENCH_PG_PORT: must be a port (1–65535), got ${pgPort}`);
+// Extra node flags for the finalize process (e.g. --cpu-prof --cpu-prof-dir=DIR to profile it).
+const childFlags = (process.env.BENCH_FINALIZE_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 // The limit: finalize's own usage statement over the month, every account, nothing returned but a count.
 const AGGREGATE = {
@@ -54,7 +60,7 @@ const AGGREGATE = {
 /** Runs the finalize process against `url`; its log lines go through to stdout, its last line is its result. */
 function finalizeProcess(url: string): Promise<FinalizeChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/invoicing/bench/finalize-child.ts')], {
+    const child = spawn(process.execPath, [...childFlags, '--import', 'tsx', join(root, 'services/invoicing/bench/finalize-child.ts')], {
       cwd: root,
       env: { ...process.env, DATABASE_URL: url, BENCH_PERIOD: PERIOD },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -98,8 +104,8 @@ let server: { url: string; stop(): Promise<void> } | undefined;
 let serverUrl = process.env.DATABASE_URL;
 if (!serverUrl) {
   server = await ensureEmbeddedPostgres({
-    dir: join(root, '.vault', 'bench', 'postgres'),
-    port: 55434,
+    dir: join(benchHome, 'postgres'),
+    port: pgPort,
     fast: false,
     log: (e) => say(`postgres: ${e}`),
   });
@@ -113,6 +119,9 @@ try {
   let t0 = performance.now();
   const made = await generateMonth(db.pool, shape);
   say(`bench: ${made.intervals} intervals on ${made.apps} apps in ${seconds(performance.now() - t0)}`);
+  // Settled before anything is timed: the month's rows vacuumed (visibility map, hint bits) so no
+  // autovacuum of the fresh tables runs during the limit or finalize, then written out.
+  await db.pool.query('vacuum (analyze) metering.usage_intervals, metering.app_ownership');
   await db.pool.query('checkpoint');
 
   const loadBefore = load();

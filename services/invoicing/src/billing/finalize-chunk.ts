@@ -15,9 +15,9 @@ import { Money, sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
 import { creditLots, markCarried, recordSettlements, smallInvoices } from './credit-store.ts';
 import type { AccountRows } from './finalize-stream.ts';
+import { copyFinalizedNotices } from './finalize-notices.ts';
 import { insertInvoices, type NewInvoice } from './invoice-store.ts';
 import { lateAdjustments } from './late-usage.ts';
-import { recordFinalizedNotices } from '../notices/outbox.ts';
 
 export interface ChunkTerms {
   period: Period;
@@ -99,7 +99,7 @@ export function finalizeChunk(pool: pg.Pool, terms: ChunkTerms, rows: readonly A
       counted(first + ready.length);
       const invoices: NewInvoice[] = ready.map((d, i) => ({ ...d, number: invoiceNumber(period.key, first + i) }));
       await insertInvoices(client, period, invoices, terms.finalizedAt);
-      await recordFinalizedNotices(client, period.key, invoices, terms.at); // invoice.finalized, in the invoices' transaction
+      await copyFinalizedNotices(client, period.key, invoices, terms.at); // invoice.finalized, in the invoices' transaction
       // In the same transaction as the invoices: the credit they drew or left, and the small totals they carry.
       await recordSettlements(
         client,

@@ -6,10 +6,10 @@ import type pg from 'pg';
 import type { Hold } from '@vault/contracts';
 import { compareAccounts } from '../domain/account-order.ts';
 import type { Period } from '../domain/period.ts';
-import type { LineUsage, UsageKind } from '../domain/usage.ts';
+import type { LineUsage } from '../domain/usage.ts';
 import { GAPS, gapHold, UNOWNED, unownedHold } from './holds.ts';
 import { LATE_CANDIDATES, type LateCandidate } from './late-usage.ts';
-import { LINE_USAGE_BY_ACCOUNT_SQL } from './line-usage.ts';
+import { LINE_USAGE_SQL } from './line-usage.ts';
 import { LATE_MARGIN_INTERVAL } from './sql.ts';
 
 /** What the month holds for one account that has no invoice for it yet. */
@@ -35,7 +35,10 @@ const UNFINALIZED = (alias: string) =>
   `not exists (select 1 from invoicing.invoices i where i.account_id = ${alias}.account_id and i.period = $4)`;
 
 const CURSORS = {
-  usage: LINE_USAGE_BY_ACCOUNT_SQL,
+  // LINE_USAGE_BY_ACCOUNT_SQL's rows shaped as the rating domain's LineUsage
+  // (ms as a number: whole milliseconds, exact in a double), so no object is made per row here.
+  usage: `select u.account_id, u.app_id as "appId", u.kind, u.key, u.product, u.ms::float8 as ms
+            from (${LINE_USAGE_SQL}) u order by 1, 2, 3, 4, 5`,
   gaps: `select g.account_id collate "C" as account_id, g.app_id, g.subject, g.missing_sequence, g.unreliable_from
            from (${GAPS}) g where ${UNFINALIZED('g')} order by 1`,
   unowned: `select a.account_id collate "C" as account_id, u.app_id, u.unowned_ms
@@ -46,6 +49,10 @@ const CURSORS = {
 
 /** Rows fetched per round trip. */
 const FETCH = 5_000;
+
+// The cursors' sorts (the usage aggregate's: about 190 MB at 100,000 accounts)
+// done in memory rather than merged through temporary files; past this they still spill.
+const READ_WORK_MEM = '256MB';
 
 /**
  * Opens the month's stream: a repeatable-read, read-only transaction whose
@@ -58,6 +65,7 @@ export async function openMonthStream(pool: pg.Pool, period: Period): Promise<Mo
   let holdsClient: pg.PoolClient | undefined;
   try {
     await usageClient.query('begin isolation level repeatable read read only');
+    await usageClient.query(`set local work_mem = '${READ_WORK_MEM}'`);
     const { rows } = await usageClient.query<{ at: Date; finalized: string; snapshot: string }>(
       `select now() as at, pg_export_snapshot() as snapshot,
               (select count(*) from invoicing.invoices where period = $1) as finalized`,
@@ -67,6 +75,11 @@ export async function openMonthStream(pool: pg.Pool, period: Period): Promise<Mo
     holdsClient = await pool.connect();
     await holdsClient.query('begin isolation level repeatable read read only');
     await holdsClient.query(`set transaction snapshot '${snapshot.replace(/'/g, "''")}'`);
+    await holdsClient.query(`set local work_mem = '${READ_WORK_MEM}'`);
+    // The overlap of ranges is estimated far too low, so the planner sorts the
+    // month's usage by app to merge it with the owners; hashing them instead
+    // halves the unowned-usage statement (2.97 s → 1.55 s at 100,000 accounts).
+    await holdsClient.query('set local enable_mergejoin = off');
     const from = period.start.toJSDate();
     const to = period.end.toJSDate();
     await usageClient.query(`declare finalize_usage no scroll cursor for ${CURSORS.usage}`, [from, to, null, period.key, null]);
@@ -83,10 +96,7 @@ export async function openMonthStream(pool: pg.Pool, period: Period): Promise<Mo
 
 function monthStream(usageClient: pg.PoolClient, holdsClient: pg.PoolClient, snapshotAt: Date, alreadyFinalized: number): MonthStream {
   const sessions = [new Session(usageClient), new Session(holdsClient)] as const;
-  const usage = new Cursor<{ account_id: string; app_id: string; kind: UsageKind; key: string; product: string; ms: string }>(
-    sessions[0],
-    'finalize_usage',
-  );
+  const usage = new Cursor<LineUsage & { account_id: string }>(sessions[0], 'finalize_usage');
   const gaps = new Cursor<{ account_id: string; app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null }>(
     sessions[1],
     'finalize_gaps',
@@ -102,11 +112,7 @@ function monthStream(usageClient: pg.PoolClient, holdsClient: pg.PoolClient, sna
       if (head && (account === undefined || compareAccounts(head.account_id, account) < 0)) account = head.account_id;
     }
     if (account === undefined) return undefined;
-    const lines: LineUsage[] = [];
-    for (const r of await usage.take(account)) {
-      const ms = Number(r.ms);
-      if (ms > 0) lines.push({ appId: r.app_id, kind: r.kind, key: r.key, product: r.product, ms });
-    }
+    const lines: LineUsage[] = (await usage.take(account)).filter((r) => r.ms > 0);
     const holds = [...(await gaps.take(account)).map(gapHold), ...(await unowned.take(account)).map(unownedHold)];
     return { account, usage: lines, holds, late: await late.take(account) };
   }

@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Invoice, InvoiceStatus, LineKind } from '@vault/contracts';
 import { publicInvoice, type DraftInvoice } from '../domain/invoice.ts';
 import type { PricedLine } from '../domain/lines.ts';
@@ -106,77 +109,62 @@ export type NewInvoice = Pick<
   number: string;
 };
 
-const CHUNK = 20_000;
-
-const INSERT_INVOICES = `
-  insert into invoicing.invoices
-    (period, period_start, period_end, finalized_at, id, number, account_id, currency, total, subtotal, credit_applied)
-  select $1::text, $2::timestamptz, $3::timestamptz, coalesce($4::timestamptz, now()),
-         id, number, account_id, currency, total, subtotal, credit_applied
-    from json_populate_recordset(null::invoicing.invoices, $5::json)`;
-
-const INSERT_LINES = `
-  insert into invoicing.invoice_lines
-    (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms)
-  select invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms
-    from json_populate_recordset(null::invoicing.invoice_lines, $1::json)`;
-
 /**
- * Inserts a month's finalized invoices and their lines, a statement per
- * 20,000 rows; the rows travel as one JSON array each (JSON.stringify is
- * native; pg's array literals cost several times more CPU to build).
+ * Inserts finalized invoices and their lines in the caller's transaction,
+ * each table through one COPY (it costs the server about half of reading the
+ * same rows from a JSON parameter, and the client less than building one).
  * `finalizedAt`: when the usage they bill was read (late usage is looked for
- * from then on); the transaction's start when omitted.
+ * from then on).
  */
 export async function insertInvoices(
   client: pg.PoolClient,
   period: Period,
   invoices: readonly NewInvoice[],
-  finalizedAt?: Date,
+  finalizedAt: Date,
 ): Promise<void> {
-  for (let i = 0; i < invoices.length; i += CHUNK) {
-    const rows = invoices.slice(i, i + CHUNK).map((x) => ({
-      id: x.id,
-      number: x.number,
-      account_id: x.account_id,
-      currency: x.currency,
-      total: x.total,
-      subtotal: x.subtotal,
-      credit_applied: x.credit_applied,
-    }));
-    await client.query(INSERT_INVOICES, [
-      period.key,
-      period.start.toJSDate(),
-      period.end.toJSDate(),
-      finalizedAt ?? null,
-      JSON.stringify(rows),
-    ]);
-  }
-  let rows: object[] = [];
-  const flush = async () => {
-    if (rows.length > 0) await client.query(INSERT_LINES, [JSON.stringify(rows)]);
-    rows = [];
-  };
+  if (invoices.length === 0) return;
+  const month = `${copyField(period.key)}\t${period.start.toJSDate().toISOString()}\t${period.end.toJSDate().toISOString()}\t${finalizedAt.toISOString()}`;
+  const rows = invoices.map(
+    (x) =>
+      `${month}\t${copyField(x.id)}\t${copyField(x.number)}\t${copyField(x.account_id)}\t${copyField(x.currency)}\t` +
+      `${copyField(x.total)}\t${copyField(x.subtotal)}\t${copyField(x.credit_applied)}\n`,
+  );
+  await copyIn(client, COPY_INVOICES, rows.join(''));
+  await copyIn(client, COPY_LINES, linesCopyText(invoices));
+}
+
+/** Sends `text` (rows in COPY's text format) to a `copy … from stdin` statement. */
+export const copyIn = (client: pg.PoolClient, statement: string, text: string) =>
+  pipeline(Readable.from([text]), client.query(copyFrom(statement)));
+
+const COPY_INVOICES = `copy invoicing.invoices
+  (period, period_start, period_end, finalized_at, id, number, account_id, currency, total, subtotal, credit_applied) from stdin`;
+const COPY_LINES = `copy invoicing.invoice_lines
+  (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms) from stdin`;
+
+/** The invoices' lines in COPY's text format, a row a line in `position` order. */
+export function linesCopyText(invoices: readonly NewInvoice[]): string {
+  const out: string[] = [];
   for (const inv of invoices) {
-    for (const [position, l] of inv.lines.entries()) {
-      rows.push({
-        invoice_id: inv.id,
-        position,
-        app_id: l.app_id,
-        kind: l.kind,
-        key: l.key,
-        product: l.product,
-        quantity: l.quantity,
-        unit_price: l.unit_price,
-        amount: l.amount,
-        description: l.description,
-        adjusts: l.adjusts ?? null,
-        ms: l.ms,
-      });
-    }
-    if (rows.length >= CHUNK) await flush();
+    const id = copyField(inv.id);
+    inv.lines.forEach((l, position) => {
+      out.push(
+        `${id}\t${position}\t${copyField(l.app_id)}\t${copyField(l.kind)}\t${copyField(l.key)}\t${copyField(l.product)}\t` +
+          `${copyField(l.quantity)}\t${copyField(l.unit_price)}\t${copyField(l.amount)}\t${copyField(l.description)}\t` +
+          `${copyField(l.adjusts ?? null)}\t${l.ms}\n`,
+      );
+    });
   }
-  await flush();
+  return out.join('');
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** A value as COPY's text format reads it: \N for null; backslash, tab, newline and return escaped. */
+export function copyField(value: string | null): string {
+  if (value === null) return '\\N';
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : value;
 }
 
 /** The accounts that already have their invoice for the period. */

@@ -12,19 +12,49 @@ export type PricedLine = InvoiceLine & { ms: number };
  * half up, to cents. A product without a price gets no amount (it is unpriced).
  */
 export function priceLine(usage: LineUsage, period: Period, prices: PriceBook): PricedLine {
-  const months = monthsOf(usage.ms, period.seconds);
   const unitPrice = prices.products[usage.product] ?? null;
+  const { quantity, amount } = priced(usage.ms, period.seconds, unitPrice);
   return {
     app_id: usage.appId,
     kind: usage.kind,
     key: usage.key,
     product: usage.product,
-    quantity: toQuantity(months),
+    quantity,
     unit_price: unitPrice,
-    amount: unitPrice === null ? null : toCents(Money.min(months, 1).times(unitPrice)),
+    amount,
     description: describe(usage.key, usage.product),
     ms: usage.ms,
   };
+}
+
+// A month's lines repeat the same (milliseconds, price) pairs (whole months,
+// the same slots across apps): each is worked out in decimal.js once and
+// remembered, keyed by everything the result depends on (nested maps: no key
+// string to build per line). Bounded: cleared when full, so memory never
+// grows with the month.
+type Priced = { quantity: string; amount: string | null };
+const PRICED_MAX = 100_000;
+const pricedMemo = new Map<number, Map<string | null, Map<number, Priced>>>();
+let pricedCount = 0;
+
+function priced(ms: number, monthSeconds: number, unitPrice: string | null): Priced {
+  let byPrice = pricedMemo.get(monthSeconds);
+  if (byPrice === undefined) pricedMemo.set(monthSeconds, (byPrice = new Map()));
+  let byMs = byPrice.get(unitPrice);
+  if (byMs === undefined) byPrice.set(unitPrice, (byMs = new Map()));
+  let hit = byMs.get(ms);
+  if (hit === undefined) {
+    const months = monthsOf(ms, monthSeconds);
+    hit = { quantity: toQuantity(months), amount: unitPrice === null ? null : toCents(Money.min(months, 1).times(unitPrice)) };
+    if (pricedCount >= PRICED_MAX) {
+      pricedMemo.clear();
+      pricedCount = 0;
+      return hit;
+    }
+    byMs.set(ms, hit);
+    pricedCount += 1;
+  }
+  return hit;
 }
 
 /** The lines of an invoice, grouped by app, in a stable order. */
@@ -94,8 +124,11 @@ export function chargedSoFar(lines: readonly PricedLine[]): PricedLine[] {
 const productKind = (product: string): 'dyno' | 'addon' => (product.startsWith('dyno:') ? 'dyno' : 'addon');
 
 function describe(key: string, product: string): string {
-  const [kind, ...rest] = product.split(':');
-  return kind === 'dyno' ? `${key} ${rest.join(':')}` : `${rest.join(':')} (${key})`;
+  // "dyno:standard-1x" → "web.1 standard-1x"; "addon:heroku-postgresql:essential-0" → "heroku-postgresql:essential-0 (key)".
+  const colon = product.indexOf(':');
+  const kind = colon < 0 ? product : product.slice(0, colon);
+  const rest = colon < 0 ? '' : product.slice(colon + 1);
+  return kind === 'dyno' ? `${key} ${rest}` : `${rest} (${key})`;
 }
 
 /** Lines grouped by app, then add-ons, dynos, adjustments and carried amounts, then key and product. */

@@ -17,9 +17,13 @@ export function toQuantity(months: Decimal): string {
   return months.toDecimalPlaces(7, Decimal.ROUND_HALF_UP).toFixed(7);
 }
 
-/** Months of usage: its seconds over the month's real length, exact. */
+/**
+ * Months of usage: its seconds over the month's real length, exact. One
+ * division by the month's milliseconds: the same quotient as seconds over
+ * the month's seconds (ms / 1000 is exact), rounded once to 40 digits as before.
+ */
 export function monthsOf(ms: number, monthSeconds: number): Decimal {
-  return new Money(ms).div(1000).div(monthSeconds);
+  return new Money(ms).div(monthSeconds * 1000);
 }
 
 export function sumCents(amounts: readonly string[]): string {

@@ -1,0 +1,38 @@
+// invoice.finalized for each invoice a finalize chunk inserts, in its
+// transaction: the notices and their emails as the outbox records them
+// (recordNotices), sent through COPY, which costs the server and this process
+// less than the outbox's arrays. No notice of these can exist yet (its id
+// follows from an invoice this transaction has just inserted), so the
+// outbox's "left as it was" never applies; were one there, the chunk fails.
+import type pg from 'pg';
+import { EMAILED_TYPES, invoiceNotice } from '../notices/notice.ts';
+import type { FinalizedInvoice } from '../notices/outbox.ts';
+import { copyField, copyIn } from './invoice-store.ts';
+
+const COPY_NOTICES = 'copy invoicing.notices (id, type, account_id, event) from stdin';
+const COPY_EMAILS = 'copy invoicing.email_deliveries (notice_id, account_id) from stdin';
+
+export async function copyFinalizedNotices(
+  client: pg.PoolClient,
+  period: string,
+  invoices: readonly FinalizedInvoice[],
+  at: Date,
+): Promise<void> {
+  if (invoices.length === 0) return;
+  const notices = invoices.map((x) =>
+    invoiceNotice(
+      'invoice.finalized',
+      { id: x.id, accountId: x.account_id, number: x.number, period, currency: x.currency, total: x.total, status: 'finalized' },
+      at,
+    ),
+  );
+  await copyIn(
+    client,
+    COPY_NOTICES,
+    notices
+      .map((n) => `${copyField(n.id)}\t${copyField(n.type)}\t${copyField(n.accountId)}\t${copyField(JSON.stringify(n.event))}\n`)
+      .join(''),
+  );
+  if (!EMAILED_TYPES.includes('invoice.finalized')) return;
+  await copyIn(client, COPY_EMAILS, notices.map((n) => `${copyField(n.id)}\t${copyField(n.accountId)}\n`).join(''));
+}
