@@ -2,6 +2,7 @@
 // offered rate whatever the answers do, and each latency counts from the
 // request's scheduled time, so a slow server cannot slow the load down and
 // hide its own queueing (no coordinated omission).
+import { mulberry32 } from '@vault/simulator';
 
 /** When each request is due, in ms from the start: `rate` per second for `seconds`. */
 export function schedule(rate: number, seconds: number): number[] {
@@ -107,14 +108,5 @@ export async function runOpenLoop({ rate, seconds, send, now = () => performance
   return { outcomes, elapsedMs: now() - start };
 }
 
-/** A small seeded PRNG (mulberry32): the same accounts in the same order on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (the simulator's mulberry32): the same accounts in the same order on every run. */
+export const seededRandom = (seed: number): (() => number) => mulberry32(seed);

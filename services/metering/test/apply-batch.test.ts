@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { TestDatabase } from '@vault/testkit';
 import { judge, type Judged } from '../src/domain/judge.ts';
-import { addCounters, applyBatch, type BatchResult } from '../src/consumer/apply-batch.ts';
-import { readBySource } from '../src/consumer/message-counts.ts';
-import { exampleLines as lines, meteringDatabase, usageOf as usage } from './harness.ts';
+import type { BatchResult } from '../src/consumer/apply-batch.ts';
+import { applyRaw, exampleLines as lines, meteringDatabase, usageOf as usage } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 
-function toBatch(raws: string[]): Judged {
+function _toBatch(raws: string[]): Judged {
   return judge(
     raws.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: NOW })),
     NOW,
@@ -22,19 +21,7 @@ async function meteringDb(): Promise<TestDatabase> {
   return db;
 }
 
-async function apply(db: TestDatabase, raws: string[]): Promise<BatchResult> {
-  const client = await db.pool.connect();
-  try {
-    await client.query('begin');
-    const judged = toBatch(raws);
-    const result = await applyBatch(client, judged);
-    await addCounters(client, { log: 'test-log', topic: 'billing', partition: 0 }, readBySource(judged), result);
-    await client.query('commit');
-    return result;
-  } finally {
-    client.release();
-  }
-}
+const apply = (db: TestDatabase, raws: string[]): Promise<BatchResult> => applyRaw(db, raws, NOW);
 
 describe('metering: applying batches of events (real PostgreSQL)', () => {
   after(() => Promise.all(databases.map((d) => d.drop())));

@@ -11,12 +11,14 @@ import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import type { TestDatabase } from '@vault/testkit';
 import { archiveEvents } from '../src/archive/archive-events.ts';
-import { addCounters, applyBatch, type BatchResult } from '../src/consumer/apply-batch.ts';
-import { readBySource } from '../src/consumer/message-counts.ts';
-import { judge } from '../src/domain/judge.ts';
-import { exampleLines, meteringDatabase, usageOf } from './harness.ts';
+import type { BatchResult } from '../src/consumer/apply-batch.ts';
+import { applyRaw, exampleLines, meteringDatabase, usageOf } from './harness.ts';
 
 const NOW = Date.parse('2026-12-01T00:00:00Z');
+
+/** An event as its publisher sends it. */
+const event = (id: string, source: string, type: string, subject: string, sequence: number, time: string, data: Record<string, string>) =>
+  JSON.stringify({ specversion: '1.0', id, source, type, time, subject, sequence, data });
 const CLOSED = ['addon-log1', 'dyno-d1', 'dyno-r1'];
 
 let db: TestDatabase;
@@ -31,22 +33,7 @@ async function applyBoth(raws: string[]): Promise<BatchResult> {
   return applyOn(db, raws);
 }
 
-async function applyOn(on: TestDatabase, raws: string[]): Promise<BatchResult> {
-  const client = await on.pool.connect();
-  try {
-    await client.query('begin');
-    const judged = judge(
-      raws.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: NOW })),
-      NOW,
-    );
-    const result = await applyBatch(client, judged);
-    await addCounters(client, { log: 'test-log', topic: 'billing', partition: 0 }, readBySource(judged), result);
-    await client.query('commit');
-    return result;
-  } finally {
-    client.release();
-  }
-}
+const applyOn = (on: TestDatabase, raws: string[]): Promise<BatchResult> => applyRaw(on, raws, NOW);
 
 /** Every line of every archive file in `dir`, parsed, with the file it is in. */
 async function archived(): Promise<{ file: string; event: { id: string; source: string; subject: string }; content_hash: string }[]> {
@@ -127,27 +114,12 @@ describe('archive of old events (real PostgreSQL)', () => {
 
   test('an open subject goes on from its kept event: a transfer and a plan change after the archive derive what they derive without it; a late event before the kept one is refused', async () => {
     const later = [
-      {
-        specversion: '1.0',
-        id: 'evt-l1',
-        source: 'app-registry',
-        type: 'app.owner_changed',
-        time: '2026-11-20T00:00:00Z',
-        subject: 'app-2',
-        sequence: 3,
-        data: { app_id: 'app-2', account_id: 'acct-3' },
-      },
-      {
-        specversion: '1.0',
-        id: 'evt-l2',
-        source: 'addon-service',
-        type: 'addon.plan_changed',
-        time: '2026-11-21T00:00:00Z',
-        subject: 'addon-pg1',
-        sequence: 3,
-        data: { app_id: 'app-1', plan: 'standard-2' },
-      },
-    ].map((e) => JSON.stringify(e));
+      event('evt-l1', 'app-registry', 'app.owner_changed', 'app-2', 3, '2026-11-20T00:00:00Z', { app_id: 'app-2', account_id: 'acct-3' }),
+      event('evt-l2', 'addon-service', 'addon.plan_changed', 'addon-pg1', 3, '2026-11-21T00:00:00Z', {
+        app_id: 'app-1',
+        plan: 'standard-2',
+      }),
+    ];
     const applied = await applyBoth(later);
     assert.equal(applied.applied, 2);
     assert.deepEqual(
@@ -191,16 +163,15 @@ describe('archive of old events (real PostgreSQL)', () => {
 
   test('a run killed after recording its file and before its events left is redone: the events are archived once', async () => {
     const started = (id: string, subject: string, sequence: number, type: string, time: string) =>
-      JSON.stringify({
-        specversion: '1.0',
+      event(
         id,
-        source: 'dyno-manager',
+        'dyno-manager',
         type,
-        time,
         subject,
         sequence,
-        data: type === 'dyno.started' ? { app_id: 'app-1', name: 'web.2', size: 'basic' } : { app_id: 'app-1' },
-      });
+        time,
+        type === 'dyno.started' ? { app_id: 'app-1', name: 'web.2', size: 'basic' } : { app_id: 'app-1' },
+      );
     await applyBoth([
       started('evt-k1', 'dyno-k', 1, 'dyno.started', '2026-11-02T00:00:00Z'),
       started('evt-k2', 'dyno-k', 2, 'dyno.stopped', '2026-11-03T00:00:00Z'),
@@ -230,26 +201,12 @@ describe('archive of old events (real PostgreSQL)', () => {
 
   test('nothing newer than the cut is archived', async () => {
     await applyBoth([
-      JSON.stringify({
-        specversion: '1.0',
-        id: 'evt-n1',
-        source: 'addon-service',
-        type: 'addon.provisioned',
-        time: '2026-11-20T00:00:00Z',
-        subject: 'addon-new',
-        sequence: 1,
-        data: { app_id: 'app-1', service: 'papertrail', plan: 'choklad' },
+      event('evt-n1', 'addon-service', 'addon.provisioned', 'addon-new', 1, '2026-11-20T00:00:00Z', {
+        app_id: 'app-1',
+        service: 'papertrail',
+        plan: 'choklad',
       }),
-      JSON.stringify({
-        specversion: '1.0',
-        id: 'evt-n2',
-        source: 'addon-service',
-        type: 'addon.deprovisioned',
-        time: '2026-11-21T00:00:00Z',
-        subject: 'addon-new',
-        sequence: 2,
-        data: { app_id: 'app-1' },
-      }),
+      event('evt-n2', 'addon-service', 'addon.deprovisioned', 'addon-new', 2, '2026-11-21T00:00:00Z', { app_id: 'app-1' }),
     ]);
     const r = await archiveEvents(db.pool, { before: new Date('2026-11-21T00:00:00Z'), dir });
     assert.equal(r.events, 0, 'its last event is not before the cut');
@@ -259,27 +216,9 @@ describe('archive of old events (real PostgreSQL)', () => {
 
   test('after checkpoints moved again, later events still derive what a database that archived nothing derives', async () => {
     const next = [
-      {
-        specversion: '1.0',
-        id: 'evt-m1',
-        source: 'app-registry',
-        type: 'app.owner_changed',
-        time: '2026-11-25T00:00:00Z',
-        subject: 'app-2',
-        sequence: 4,
-        data: { app_id: 'app-2', account_id: 'acct-1' },
-      },
-      {
-        specversion: '1.0',
-        id: 'evt-m2',
-        source: 'addon-service',
-        type: 'addon.deprovisioned',
-        time: '2026-11-26T00:00:00Z',
-        subject: 'addon-pg1',
-        sequence: 4,
-        data: { app_id: 'app-1' },
-      },
-    ].map((e) => JSON.stringify(e));
+      event('evt-m1', 'app-registry', 'app.owner_changed', 'app-2', 4, '2026-11-25T00:00:00Z', { app_id: 'app-2', account_id: 'acct-1' }),
+      event('evt-m2', 'addon-service', 'addon.deprovisioned', 'addon-pg1', 4, '2026-11-26T00:00:00Z', { app_id: 'app-1' }),
+    ];
     assert.equal((await applyBoth(next)).applied, 2);
     assert.deepEqual(await usageOf(db), await usageOf(reference));
     // addon-pg1 is closed now: a later archive takes the rest of it, and its usage still stays.
@@ -295,27 +234,17 @@ describe('archive of old events (real PostgreSQL)', () => {
     const dirFresh = await mkdtemp(join(tmpdir(), 'vault-archive-race-'));
     try {
       const owner = (id: string, sequence: number, time: string, account: string) =>
-        JSON.stringify({
-          specversion: '1.0',
-          id,
-          source: 'app-registry',
-          type: 'app.owner_changed',
-          time,
-          subject: 'b-app',
-          sequence,
-          data: { app_id: 'b-app', account_id: account },
-        });
+        event(id, 'app-registry', 'app.owner_changed', 'b-app', sequence, time, { app_id: 'b-app', account_id: account });
       const dyno = (id: string, sequence: number, type: string, time: string) =>
-        JSON.stringify({
-          specversion: '1.0',
+        event(
           id,
-          source: 'dyno-manager',
+          'dyno-manager',
           type,
-          time,
-          subject: 'a-dyno',
+          'a-dyno',
           sequence,
-          data: type === 'dyno.started' ? { app_id: 'b-app', name: 'web.1', size: 'basic' } : { app_id: 'b-app' },
-        });
+          time,
+          type === 'dyno.started' ? { app_id: 'b-app', name: 'web.1', size: 'basic' } : { app_id: 'b-app' },
+        );
       await applyOn(fresh, [
         dyno('d1', 1, 'dyno.started', '2026-10-01T00:00:00Z'),
         dyno('d2', 2, 'dyno.stopped', '2026-10-02T00:00:00Z'),

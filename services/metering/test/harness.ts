@@ -7,6 +7,9 @@ import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually, freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { meteringRoutes } from '../src/app.ts';
 import { startConsumer } from '../src/consumer/consume.ts';
+import { addCounters, applyBatch, type BatchResult } from '../src/consumer/apply-batch.ts';
+import { readBySource } from '../src/consumer/message-counts.ts';
+import { judge } from '../src/domain/judge.ts';
 
 /** The repository's copies of the platform's examples (october.ndjson, invalid.ndjson, …). */
 export const EXAMPLES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
@@ -126,4 +129,25 @@ export function busBatch(
       timestamp,
     })),
   };
+}
+
+/**
+ * Raw events judged at `nowMs` and applied as one batch in a transaction of
+ * its own, counters included: the consumer's batch path without a bus.
+ */
+export async function applyRaw(db: TestDatabase, raws: string[], nowMs: number): Promise<BatchResult> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('begin');
+    const judged = judge(
+      raws.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: nowMs })),
+      nowMs,
+    );
+    const result = await applyBatch(client, judged);
+    await addCounters(client, { log: 'test-log', topic: 'billing', partition: 0 }, readBySource(judged), result);
+    await client.query('commit');
+    return result;
+  } finally {
+    client.release();
+  }
 }
