@@ -35,7 +35,7 @@ const UNFINALIZED = (alias: string) =>
   `not exists (select 1 from invoicing.invoices i where i.account_id = ${alias}.account_id and i.period = $4)`;
 
 const CURSORS = {
-  // LINE_USAGE_BY_ACCOUNT_SQL's rows shaped as the rating domain's LineUsage
+  // LINE_USAGE_SQL's rows in account order ("C", as compareAccounts), shaped as the rating domain's LineUsage
   // (ms as a number: whole milliseconds, exact in a double), so no object is made per row here.
   usage: `select u.account_id, u.app_id as "appId", u.kind, u.key, u.product, u.ms::float8 as ms
             from (${LINE_USAGE_SQL}) u order by 1, 2, 3, 4, 5`,

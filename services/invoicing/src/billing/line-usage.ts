@@ -33,10 +33,6 @@ export const LINE_USAGE_SQL = `
      and ($5::text[] is null or (u.app_id = any($5::text[]) and o.app_id = any($5::text[])))
    group by 1, 2, 3, 4, 5`;
 
-/** The same in account order ("C" collation, as compareAccounts): what finalize streams through a cursor. */
-export const LINE_USAGE_BY_ACCOUNT_SQL = `${LINE_USAGE_SQL}
-   order by 1, 2, 3, 4, 5`;
-
 export async function readLineUsage(db: pg.Pool | pg.PoolClient, window: UsageWindow): Promise<Map<string, LineUsage[]>> {
   const byAccount = new Map<string, LineUsage[]>();
   if (window.to <= window.from) return byAccount;

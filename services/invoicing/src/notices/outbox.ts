@@ -4,7 +4,7 @@
 // publisher, after the sequencer has given each committed notice its position.
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
-import { EMAILED_TYPES, invoiceNotice, type Notice, type NoticeEvent } from './notice.ts';
+import { EMAILED_TYPES, type Notice, type NoticeEvent } from './notice.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -51,20 +51,6 @@ export interface FinalizedInvoice {
   number: string;
   currency: string;
   total: string;
-}
-
-/** invoice.finalized for each invoice finalize inserts, in its transaction. */
-export function recordFinalizedNotices(client: pg.PoolClient, period: string, invoices: readonly FinalizedInvoice[], at: Date) {
-  return recordNotices(
-    client,
-    invoices.map((x) =>
-      invoiceNotice(
-        'invoice.finalized',
-        { id: x.id, accountId: x.account_id, number: x.number, period, currency: x.currency, total: x.total, status: 'finalized' },
-        at,
-      ),
-    ),
-  );
 }
 
 // One sequencer at a time (any process): positions then follow commit order.
