@@ -42,7 +42,7 @@ export class KafkaConsumer implements Consumer {
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
       // Bounds memory per fetch; the batch size bound is applied on top.
-      maxBytesPerPartition: 2 * 1024 * 1024,
+      maxBytesPerPartition: 1024 * 1024,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
