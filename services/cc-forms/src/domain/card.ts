@@ -1,4 +1,5 @@
 // How a card on file is shown: only what the gateway tells about it.
+import { knownBrand } from '@vault/web/card-brands';
 
 export interface CardOnFile {
   customerId: string;
@@ -11,18 +12,8 @@ export interface CardOnFile {
   addedAt: Date;
 }
 
-const BRANDS: Record<string, string> = {
-  visa: 'Visa',
-  mastercard: 'Mastercard',
-  amex: 'American Express',
-  discover: 'Discover',
-  diners: 'Diners Club',
-  jcb: 'JCB',
-  unionpay: 'UnionPay',
-};
-
 /** "Visa" from "visa"; an unknown code as "Card". */
-export const brandName = (brand: string) => BRANDS[brand] ?? 'Card';
+export const brandName = (brand: string) => knownBrand(brand) ?? 'Card';
 
 /** "Visa •••• 4242" */
 export const cardSummary = (card: Pick<CardOnFile, 'brand' | 'last4'>) => `${brandName(card.brand)} •••• ${card.last4}`;

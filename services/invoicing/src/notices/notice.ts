@@ -1,19 +1,12 @@
 // Notices (api.md "Notices"): what invoicing tells the platform, as CloudEvents
 // 1.0 in structured JSON. Pure: building a notice and its event; the outbox
 // (outbox.ts) stores them in the transaction of the change they tell.
+import type { NoticeType as NoticeTypeSchema } from '@vault/contracts';
 
 export const NOTICE_SOURCE = 'vault-invoicing';
 
-export const NOTICE_TYPES = [
-  'invoice.finalized',
-  'invoice.paid',
-  'invoice.payment_failed',
-  'invoice.action_required',
-  'invoice.past_due',
-  'account.suspended',
-  'account.reinstated',
-] as const;
-export type NoticeType = (typeof NOTICE_TYPES)[number];
+// The types are the contract's (api.md "Notices"): one list, in @vault/contracts.
+export type NoticeType = (typeof NoticeTypeSchema.options)[number];
 
 /** The notices the customer is emailed about (account.reinstated and invoice.paid are not). */
 export const EMAILED_TYPES: readonly NoticeType[] = [

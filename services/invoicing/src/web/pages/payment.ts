@@ -3,6 +3,7 @@
 import { DateTime } from 'luxon';
 import type { Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
+import { knownBrand } from '@vault/web/card-brands';
 import { money } from '../html.ts';
 import type { CardSeen, PaymentState } from '../../charging/payment-state.ts';
 
@@ -25,18 +26,8 @@ export function cardFormLinks(ccFormsUrl: string): CardFormLinks {
 /** "Nov 3, 2026" (UTC, as every date the Vault shows). */
 export const day = (at: Date) => DateTime.fromJSDate(at, { zone: 'utc' }).toFormat('LLL d, yyyy');
 
-const BRANDS: Record<string, string> = {
-  visa: 'Visa',
-  mastercard: 'Mastercard',
-  amex: 'American Express',
-  discover: 'Discover',
-  diners: 'Diners Club',
-  jcb: 'JCB',
-  unionpay: 'UnionPay',
-};
-
 /** "Visa •••• 4242". */
-export const cardName = (card: CardSeen) => `${BRANDS[card.brand] ?? card.brand} •••• ${card.last4}`;
+export const cardName = (card: CardSeen) => `${knownBrand(card.brand) ?? card.brand} •••• ${card.last4}`;
 
 /** One sentence or two on the payment; empty for a draft. */
 export function paymentWords(invoice: Invoice, state: PaymentState, links: CardFormLinks): Html {
