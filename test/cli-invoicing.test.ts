@@ -101,11 +101,12 @@ describe('the vault command for invoicing', () => {
          ('inv-1', 'acct-1', '2026-10', '2026-10-01Z', '2026-11-01Z', '2026-10-000001', 'USD', 21.39, '2026-11-04T00:00:00Z'),
          ('inv-9', 'acct-1', '2026-09', '2026-09-01Z', '2026-10-01Z', '2026-09-000001', 'USD', 7.00, '2026-10-04T00:00:00Z')`,
     );
+    await db.pool.query(`select invoicing.ensure_lines_month(m) from unnest(array['2026-09', '2026-10']) m`);
     await db.pool.query(
-      `insert into invoicing.invoice_lines (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms) values
-         ('inv-1', 1, 'shop', 'dyno', 'web.1', 'dyno:standard-1x', 1, 25.00, 25.00, 'web.1 standard-1x', null, 0),
-         ('inv-1', 2, 'shop', 'adjustment', 'web.1', 'dyno:standard-1x', -0.1444444, 25.00, -3.61, '=Credit for 2026-09, "web.1"', '2026-09', 0),
-         ('inv-9', 1, 'shop', 'dyno', 'web.1', 'dyno:basic', 1, 7.00, 7.00, 'september', null, 0)`,
+      `insert into invoicing.invoice_lines (invoice_id, invoice_number, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms) values
+         ('inv-1', '2026-10-000001', 1, 'shop', 'dyno', 'web.1', 'dyno:standard-1x', 1, 25.00, 25.00, 'web.1 standard-1x', null, 0),
+         ('inv-1', '2026-10-000001', 2, 'shop', 'adjustment', 'web.1', 'dyno:standard-1x', -0.1444444, 25.00, -3.61, '=Credit for 2026-09, "web.1"', '2026-09', 0),
+         ('inv-9', '2026-09-000001', 1, 'shop', 'dyno', 'web.1', 'dyno:basic', 1, 7.00, 7.00, 'september', null, 0)`,
     );
     const r = await vault(['export', 'lines', '--period', '2026-10'], env);
     assert.equal(r.status, 0, r.stderr);

@@ -15,7 +15,7 @@ export async function invoicesOf(pool: pg.Pool): Promise<Record<string, Comparab
             coalesce(json_agg(json_build_object('app_id', l.app_id, 'kind', l.kind, 'key', l.key, 'product', l.product,
                                                 'quantity', l.quantity::text, 'amount', l.amount::text) order by l.position)
                      filter (where l.invoice_id is not null), '[]') as lines
-       from invoicing.invoices i left join invoicing.invoice_lines l on l.invoice_id = i.id
+       from invoicing.invoices i left join invoicing.invoice_lines l on l.invoice_number = i.number
       group by i.id order by i.account_id, i.period`,
   );
   return Object.fromEntries(rows.map((r) => [`${r.account_id}/${r.period}`, { total: r.total, lines: r.lines }]));

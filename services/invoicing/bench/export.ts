@@ -51,9 +51,10 @@ export async function benchExport(pool: pg.Pool, lines = 1_000_000, period = BEN
        from generate_series(1, $4::int) g`,
     [period, lines, LINES_PER_INVOICE, invoices, numberWidth],
   );
+  await pool.query('select invoicing.ensure_lines_month($1)', [period]);
   await pool.query(
-    `insert into invoicing.invoice_lines (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms)
-     select 'bench-' || g, p, 'app-' || g,
+    `insert into invoicing.invoice_lines (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms)
+     select $4::text || '-' || lpad(g::text, $5, '0'), 'bench-' || g, p, 'app-' || g,
             case when p % 50 = 0 then 'adjustment' else 'dyno' end,
             'web.' || p, 'dyno:standard-1x',
             case when p % 50 = 0 then -0.1444444 else 1 end,
@@ -64,12 +65,12 @@ export async function benchExport(pool: pg.Pool, lines = 1_000_000, period = BEN
             2678400000
        from generate_series(1, $2::int) g cross join generate_series(1, $3::int) p
       where (g - 1) * $3 + p <= $1`,
-    [lines, invoices, LINES_PER_INVOICE],
+    [lines, invoices, LINES_PER_INVOICE, period, numberWidth],
   );
   await pool.query('analyze invoicing.invoices, invoicing.invoice_lines');
   const { rows: expected } = await pool.query<{ n: string; total: string }>(
     `select count(*)::text as n, sum(l.amount)::text as total
-       from invoicing.invoices i join invoicing.invoice_lines l on l.invoice_id = i.id where i.period = $1`,
+       from invoicing.invoices i join invoicing.invoice_lines l on l.invoice_number = i.number where i.period = $1`,
     [period],
   );
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureEmbeddedPostgres, migrate } from '@vault/db';
 import { freshDatabaseOn } from '@vault/testkit';
+import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
 import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 import { LINE_USAGE_SQL } from '../src/billing/line-usage.ts';
 import { generateMonth, type BenchShape } from './data.ts';
@@ -119,9 +120,15 @@ try {
   let t0 = performance.now();
   const made = await generateMonth(db.pool, shape);
   say(`bench: ${made.intervals} intervals on ${made.apps} apps in ${seconds(performance.now() - t0)}`);
+  // As the service's fold job does while the month's usage arrives: finalize reads these aggregates.
+  t0 = performance.now();
+  const folded = await foldAllUsageChanges(db.pool, 1_000);
+  say(`bench: usage aggregates of ${folded} apps folded in ${seconds(performance.now() - t0)}`);
   // Settled before anything is timed: the month's rows vacuumed (visibility map, hint bits) so no
   // autovacuum of the fresh tables runs during the limit or finalize, then written out.
-  await db.pool.query('vacuum (analyze) metering.usage_intervals, metering.app_ownership');
+  await db.pool.query(
+    'vacuum (analyze) metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months',
+  );
   await db.pool.query('checkpoint');
 
   const loadBefore = load();
@@ -140,7 +147,13 @@ try {
 
   say(`bench: finalize ${PERIOD} in its own process…`);
   const f = await finalizeProcess(db.url);
-  const { rows } = await db.pool.query<{ n: string }>('select count(*) as n from invoicing.invoice_lines');
+  // Which invoices it wrote, order aside: two versions of finalize that agree here wrote the same lines.
+  const { rows } = await db.pool.query<{ n: string; checksum: string }>(
+    `select count(*) as n,
+            coalesce(sum(hashtext(concat_ws('|', invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount,
+                                            description, adjusts, ms))::bigint), 0)::text as checksum
+       from invoicing.invoice_lines`,
+  );
   const loadAfter = load();
   say('bench: the floor of the writes: the same rows copied inside the server…');
   const floorMs = await writeFloor();
@@ -153,7 +166,7 @@ try {
   );
   say(
     `  finalize: ${seconds(f.finalizeMs)} = ${(f.finalizeMs / limitMs).toFixed(2)}× the limit; ` +
-      `${f.invoices} invoices, ${Number(rows[0]!.n).toLocaleString('en')} lines, total ${f.total}`,
+      `${f.invoices} invoices, ${Number(rows[0]!.n).toLocaleString('en')} lines (checksum ${rows[0]!.checksum}), total ${f.total}`,
   );
   say(`  floor: finalize's rows (invoices, lines, notices) copied inside the server into tables with their indexes: ${seconds(floorMs)}`);
   say(`  finalize again (idempotent, nothing due): ${seconds(f.againMs)}; finalized ${f.againFinalized}`);

@@ -146,11 +146,12 @@ export async function insertInvoice(pool: pg.Pool, inv: FixtureInvoice): Promise
              $4, $5, 'USD', $6, $7)`,
     [inv.id, inv.account, inv.period, inv.number, inv.status, inv.total, inv.finalizedAt],
   );
+  await pool.query('select invoicing.ensure_lines_month($1)', [inv.period]);
   for (const [i, l] of inv.lines.entries()) {
     await pool.query(
-      `insert into invoicing.invoice_lines (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)`,
-      [inv.id, i + 1, l.app, l.kind, l.key, l.product, l.quantity, l.unitPrice, l.amount, l.description, l.adjusts ?? null],
+      `insert into invoicing.invoice_lines (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms)
+       values ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)`,
+      [inv.id, i + 1, l.app, l.kind, l.key, l.product, l.quantity, l.unitPrice, l.amount, l.description, l.adjusts ?? null, inv.number],
     );
   }
 }

@@ -46,9 +46,10 @@ describe('finance exports have their own pool and a limit; the customer API keep
        values ('inv-big', 'acct-big', '2026-11', '2026-11-01Z', '2026-12-01Z', '2026-11-000001', 'USD', $1)`,
       [`${LINES}.00`],
     );
+    await db.pool.query(`select invoicing.ensure_lines_month('2026-11')`);
     await db.pool.query(
-      `insert into invoicing.invoice_lines (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, ms)
-       select 'inv-big', p, 'app', 'dyno', 'web.' || p, 'dyno:basic', 1, 1.00, 1.00, repeat('x', 200), 0 from generate_series(1, $1) p`,
+      `insert into invoicing.invoice_lines (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, ms)
+       select '2026-11-000001', 'inv-big', p, 'app', 'dyno', 'web.' || p, 'dyno:basic', 1, 1.00, 1.00, repeat('x', 200), 0 from generate_series(1, $1) p`,
       [LINES],
     );
     // A customer's ordinary invoice, for the API to answer while the exports hang.

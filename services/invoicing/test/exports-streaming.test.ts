@@ -76,9 +76,10 @@ describe('finance exports, streamed: batches, abandoned, stalled and cut-short r
       `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, currency, total)
        values ('inv-big', 'acct-big', '2026-11', '2026-11-01Z', '2026-12-01Z', '2026-11-000001', 'USD', 20000.00)`,
     );
+    await db.pool.query(`select invoicing.ensure_lines_month('2026-11')`);
     await db.pool.query(
-      `insert into invoicing.invoice_lines (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, ms)
-       select 'inv-big', p, 'app', 'dyno', 'web.' || p, 'dyno:basic', 1, 1.00, 1.00, repeat('x', 200), 0 from generate_series(1, 20000) p`,
+      `insert into invoicing.invoice_lines (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, ms)
+       select '2026-11-000001', 'inv-big', p, 'app', 'dyno', 'web.' || p, 'dyno:basic', 1, 1.00, 1.00, repeat('x', 200), 0 from generate_series(1, 20000) p`,
     );
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     const appLog = memoryLogger();

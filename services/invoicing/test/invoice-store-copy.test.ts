@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { withTransaction } from '@vault/db';
 import type { TestDatabase } from '@vault/testkit';
 import { copyFinalizedNotices } from '../src/billing/finalize-notices.ts';
-import { finalizedInvoice, insertInvoices, type NewInvoice } from '../src/billing/invoice-store.ts';
+import { ensureLinesMonth, finalizedInvoice, insertInvoices, type NewInvoice } from '../src/billing/invoice-store.ts';
 import { invoiceId } from '../src/domain/invoice.ts';
 import { parsePeriod } from '../src/domain/period.ts';
 import { billingDatabase } from './seed.ts';
@@ -62,6 +62,7 @@ describe('finalize writes through COPY', () => {
       ],
     };
     await withTransaction(db.pool, async (client) => {
+      await ensureLinesMonth(client, period.key);
       await insertInvoices(client, period, [invoice], new Date('2026-11-04T00:00:00Z'));
       await copyFinalizedNotices(client, period.key, [invoice], new Date('2026-11-09T00:00:00Z'));
     });

@@ -28,7 +28,7 @@ export interface Fixture {
 export async function clearFixture(pool: pg.Pool): Promise<void> {
   await pool.query(
     `truncate metering.usage_intervals, metering.app_ownership, metering.subject_gaps, metering.usage_changes,
-              invoicing.usage_days, invoicing.invoice_lines, invoicing.invoices cascade`,
+              invoicing.usage_days, invoicing.usage_months, invoicing.invoice_lines, invoicing.invoice_apps, invoicing.invoices cascade`,
   );
 }
 
@@ -59,9 +59,10 @@ export async function writeFixture(pool: pg.Pool, fx: Fixture): Promise<void> {
        from jsonb_to_recordset($1::jsonb) as x(account text, period text, fin timestamptz)`,
     [JSON.stringify(fx.invoices.map((i) => ({ account: i.account, period: i.period, fin: i.finalizedAt })))],
   );
+  await pool.query('select invoicing.ensure_lines_month(m) from (select distinct left(number, 7) as m from invoicing.invoices) months');
   await pool.query(
-    `insert into invoicing.invoice_lines (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, ms)
-     select 'inv-' || x.period || '-' || x.account, x.position, x.app, 'dyno', 'web.1', 'dyno:basic', 1, 1, 1, 'web.1', 1000
+    `insert into invoicing.invoice_lines (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, ms)
+     select x.period || '-' || x.account, 'inv-' || x.period || '-' || x.account, x.position, x.app, 'dyno', 'web.1', 'dyno:basic', 1, 1, 1, 'web.1', 1000
        from jsonb_to_recordset($1::jsonb) as x(account text, period text, position int, app text)`,
     [JSON.stringify(fx.invoices.flatMap((i) => i.apps.map((app, p) => ({ account: i.account, period: i.period, position: p + 1, app }))))],
   );

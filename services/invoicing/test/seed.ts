@@ -7,7 +7,7 @@ import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 
 // Metering's migrations by path, not its code: invoicing only reads its published views.
-const METERING_MIGRATIONS = fileURLToPath(new URL('../../metering/migrations', import.meta.url));
+export const METERING_MIGRATIONS = fileURLToPath(new URL('../../metering/migrations', import.meta.url));
 
 export async function billingDatabase(): Promise<TestDatabase> {
   const db = await freshDatabase('invoicing');

@@ -9,8 +9,7 @@ import type { Period } from '../domain/period.ts';
 import type { LineUsage } from '../domain/usage.ts';
 import { GAPS, gapHold, UNOWNED, unownedHold } from './holds.ts';
 import { LATE_CANDIDATES, type LateCandidate } from './late-usage.ts';
-import { LINE_USAGE_SQL } from './line-usage.ts';
-import { LATE_MARGIN_INTERVAL } from './sql.ts';
+import { LATE_MARGIN_INTERVAL, ms } from './sql.ts';
 
 /** What the month holds for one account that has no invoice for it yet. */
 export interface AccountRows {
@@ -34,11 +33,30 @@ export interface MonthStream {
 const UNFINALIZED = (alias: string) =>
   `not exists (select 1 from invoicing.invoices i where i.account_id = ${alias}.account_id and i.period = $4)`;
 
+// Apps with a usage change not yet folded into the aggregates: read live (usage-days.ts).
+const QUEUED = 'select a.app_id from metering.usage_changes c, unnest(c.apps) a(app_id)';
+
 const CURSORS = {
-  // LINE_USAGE_SQL's rows in account order ("C", as compareAccounts), shaped as the rating domain's LineUsage
-  // (ms as a number: whole milliseconds, exact in a double), so no object is made per row here.
-  usage: `select u.account_id, u.app_id as "appId", u.kind, u.key, u.product, u.ms::float8 as ms
-            from (${LINE_USAGE_SQL}) u order by 1, 2, 3, 4, 5`,
+  // The month's usage in two parts, shaped as the rating domain's LineUsage (ms as a number: whole
+  // milliseconds, exact in a double) and summed per line by account here. Stored: the aggregates'
+  // month (usage_months, read in its key's order: accounts in "C" order, as compareAccounts) for
+  // apps with nothing queued. $1 the month's start, $2 the period.
+  stored: `select m.account_id, m.app_id as "appId", m.kind, m.key, m.product, m.ms::float8 as ms
+             from invoicing.usage_months m
+            where m.month = $1 and m.app_id not in (${QUEUED})
+              and not exists (select 1 from invoicing.invoices i where i.account_id = m.account_id and i.period = $2)
+            order by m.month, m.account_id`,
+  // Live: what the aggregates do not hold — running intervals, and every interval of a queued app —
+  // clipped as LINE_USAGE_SQL clips it. $1, $2 the month, $3 the period.
+  live: `select o.account_id collate "C" as account_id, u.app_id as "appId", u.kind, u.key, u.product,
+                sum(${ms('u.during * o.during * w.r')})::float8 as ms
+           from (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r) w
+           join metering.billable_usage u on u.during && w.r
+           join metering.billable_ownership o on o.app_id = u.app_id and o.during && u.during and o.during && w.r
+          where (upper_inf(u.during) or u.app_id in (${QUEUED}))
+            and not exists (select 1 from invoicing.invoices i where i.account_id = o.account_id and i.period = $3)
+          group by 1, 2, 3, 4, 5
+          order by 1`,
   gaps: `select g.account_id collate "C" as account_id, g.app_id, g.subject, g.missing_sequence, g.unreliable_from
            from (${GAPS}) g where ${UNFINALIZED('g')} order by 1`,
   unowned: `select a.account_id collate "C" as account_id, u.app_id, u.unowned_ms
@@ -82,7 +100,8 @@ export async function openMonthStream(pool: pg.Pool, period: Period): Promise<Mo
     await holdsClient.query('set local enable_mergejoin = off');
     const from = period.start.toJSDate();
     const to = period.end.toJSDate();
-    await usageClient.query(`declare finalize_usage no scroll cursor for ${CURSORS.usage}`, [from, to, null, period.key, null]);
+    await usageClient.query(`declare finalize_stored no scroll cursor for ${CURSORS.stored}`, [from, period.key]);
+    await usageClient.query(`declare finalize_live no scroll cursor for ${CURSORS.live}`, [from, to, period.key]);
     await holdsClient.query(`declare finalize_gaps no scroll cursor for ${CURSORS.gaps}`, [from, to, null, period.key]);
     await holdsClient.query(`declare finalize_unowned no scroll cursor for ${CURSORS.unowned}`, [from, to, null, period.key]);
     await holdsClient.query(`declare finalize_late no scroll cursor for ${CURSORS.late}`, [from, null, LATE_MARGIN_INTERVAL, period.key]);
@@ -96,14 +115,15 @@ export async function openMonthStream(pool: pg.Pool, period: Period): Promise<Mo
 
 function monthStream(usageClient: pg.PoolClient, holdsClient: pg.PoolClient, snapshotAt: Date, alreadyFinalized: number): MonthStream {
   const sessions = [new Session(usageClient), new Session(holdsClient)] as const;
-  const usage = new Cursor<LineUsage & { account_id: string }>(sessions[0], 'finalize_usage');
+  const stored = new Cursor<LineUsage & { account_id: string }>(sessions[0], 'finalize_stored');
+  const live = new Cursor<LineUsage & { account_id: string }>(sessions[0], 'finalize_live');
   const gaps = new Cursor<{ account_id: string; app_id: string; subject: string; missing_sequence: string; unreliable_from: Date | null }>(
     sessions[1],
     'finalize_gaps',
   );
   const unowned = new Cursor<{ account_id: string; app_id: string; unowned_ms: string }>(sessions[1], 'finalize_unowned');
   const late = new Cursor<LateCandidate>(sessions[1], 'finalize_late');
-  const cursors = [usage, gaps, unowned, late];
+  const cursors = [stored, live, gaps, unowned, late];
 
   async function nextAccount(): Promise<AccountRows | undefined> {
     let account: string | undefined;
@@ -112,7 +132,7 @@ function monthStream(usageClient: pg.PoolClient, holdsClient: pg.PoolClient, sna
       if (head && (account === undefined || compareAccounts(head.account_id, account) < 0)) account = head.account_id;
     }
     if (account === undefined) return undefined;
-    const lines: LineUsage[] = (await usage.take(account)).filter((r) => r.ms > 0);
+    const lines = sumLines(await stored.take(account), await live.take(account));
     const holds = [...(await gaps.take(account)).map(gapHold), ...(await unowned.take(account)).map(unownedHold)];
     return { account, usage: lines, holds, late: await late.take(account) };
   }
@@ -147,6 +167,21 @@ function monthStream(usageClient: pg.PoolClient, holdsClient: pg.PoolClient, sna
       }
     },
   };
+}
+
+/**
+ * An account's stored and live usage, summed per line; lines without usage
+ * left out. The cursors' row objects are the result: a live line adds to its
+ * stored one (a dozen lines an account, so a scan beats a keyed map).
+ */
+export function sumLines(stored: LineUsage[], live: LineUsage[]): LineUsage[] {
+  const lines = stored;
+  for (const l of live) {
+    const same = lines.find((x) => x.appId === l.appId && x.kind === l.kind && x.key === l.key && x.product === l.product);
+    if (same) same.ms += l.ms;
+    else lines.push(l);
+  }
+  return lines.some((l) => l.ms <= 0) ? lines.filter((l) => l.ms > 0) : lines;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Period } from '../domain/period.ts';
 import { expireCredits } from './credit-store.ts';
 import { finalizeChunk, type ChunkOrder, type ChunkOutcome } from './finalize-chunk.ts';
 import { openMonthStream } from './finalize-stream.ts';
+import { ensureLinesMonth } from './invoice-store.ts';
 
 /** Asked to finalize a month whose grace period has not passed. */
 export class NotDueError extends Error {}
@@ -58,6 +59,8 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
       log: deps.log,
       name: 'finalize_expire',
     });
+    // Its own statement: creating a partition locks the lines table until it commits.
+    await ensureLinesMonth(deps.pool, period.key);
     const stream = await openMonthStream(deps.pool, period);
     const terms = {
       period,

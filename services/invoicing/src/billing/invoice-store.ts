@@ -58,8 +58,8 @@ const lineOf = (r: LineRow): PricedLine => ({
 async function withLines(db: Db, rows: InvoiceRow[]): Promise<Invoice[]> {
   if (rows.length === 0) return [];
   const lines = await db.query<LineRow>(
-    `select ${LINE_COLUMNS} from invoicing.invoice_lines l where l.invoice_id = any($1::text[]) order by l.invoice_id, l.position`,
-    [rows.map((r) => r.id)],
+    `select ${LINE_COLUMNS} from invoicing.invoice_lines l where l.invoice_number = any($1::text[]) order by l.invoice_number, l.position`,
+    [rows.map((r) => r.number)],
   );
   const byInvoice = new Map<string, PricedLine[]>();
   for (const l of lines.rows) byInvoice.set(l.invoice_id, [...(byInvoice.get(l.invoice_id) ?? []), lineOf(l)]);
@@ -91,7 +91,7 @@ export async function finalizedInvoice(
 export async function chargedLines(db: Db, period: string, accounts: readonly string[]): Promise<Map<string, PricedLine[]>> {
   const { rows } = await db.query<LineRow & { account_id: string }>(
     `select i.account_id, ${LINE_COLUMNS}
-       from invoicing.invoices i join invoicing.invoice_lines l on l.invoice_id = i.id
+       from invoicing.invoices i join invoicing.invoice_lines l on l.invoice_number = i.number
       where i.account_id = any($2::text[])
         and ((i.period = $1 and l.kind in ('dyno', 'addon')) or (l.kind = 'adjustment' and l.adjusts = $1))`,
     [period, accounts],
@@ -133,6 +133,11 @@ export async function insertInvoices(
   await copyIn(client, COPY_LINES, linesCopyText(invoices));
 }
 
+/** Creates the month's partition of the lines (migration 014) if it is missing; finalize calls it under its lock, before writing. */
+export async function ensureLinesMonth(db: Db, period: string): Promise<void> {
+  await db.query('select invoicing.ensure_lines_month($1)', [period]);
+}
+
 /** Sends `text` (rows in COPY's text format) to a `copy … from stdin` statement. */
 export const copyIn = (client: pg.PoolClient, statement: string, text: string) =>
   pipeline(Readable.from([text]), client.query(copyFrom(statement)));
@@ -140,20 +145,26 @@ export const copyIn = (client: pg.PoolClient, statement: string, text: string) =
 const COPY_INVOICES = `copy invoicing.invoices
   (period, period_start, period_end, finalized_at, id, number, account_id, currency, total, subtotal, credit_applied) from stdin`;
 const COPY_LINES = `copy invoicing.invoice_lines
-  (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms) from stdin`;
+  (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, adjusts, ms) from stdin`;
 
-/** The invoices' lines in COPY's text format, a row a line in `position` order. */
+/**
+ * The invoices' lines in COPY's text format, a row a line in `position` order.
+ * Amounts, quantities, kinds and ids never hold a character COPY escapes, so
+ * only the free text is escaped.
+ */
 export function linesCopyText(invoices: readonly NewInvoice[]): string {
   const out: string[] = [];
   for (const inv of invoices) {
-    const id = copyField(inv.id);
-    inv.lines.forEach((l, position) => {
+    const invoice = `${copyField(inv.number)}\t${copyField(inv.id)}`;
+    const lines = inv.lines;
+    for (let position = 0; position < lines.length; position++) {
+      const l = lines[position]!;
       out.push(
-        `${id}\t${position}\t${copyField(l.app_id)}\t${copyField(l.kind)}\t${copyField(l.key)}\t${copyField(l.product)}\t` +
-          `${copyField(l.quantity)}\t${copyField(l.unit_price)}\t${copyField(l.amount)}\t${copyField(l.description)}\t` +
+        `${invoice}\t${position}\t${copyField(l.app_id)}\t${l.kind}\t${copyField(l.key)}\t${copyField(l.product)}\t` +
+          `${l.quantity}\t${l.unit_price ?? '\\N'}\t${l.amount ?? '\\N'}\t${copyField(l.description)}\t` +
           `${copyField(l.adjusts ?? null)}\t${l.ms}\n`,
       );
-    });
+    }
   }
   return out.join('');
 }

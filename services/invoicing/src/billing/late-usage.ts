@@ -49,8 +49,8 @@ export const LATE_CANDIDATES = `
     -- … or were charged for it
     select i.account_id, i.period, l.app_id
       from late l
-      join invoicing.invoice_lines il on il.app_id = l.app_id
-      join invoicing.invoices i on i.id = il.invoice_id
+      join invoicing.invoice_apps ia on ia.app_id = l.app_id
+      join invoicing.invoices i on i.id = ia.invoice_id
                                and l.during && tstzrange(i.period_start, i.period_end, '[)')
      where i.period_start < $1 and l.learned_at > i.finalized_at - $3::interval
   )
@@ -67,7 +67,7 @@ export const LATE_CANDIDATES = `
  */
 export const LATE_CANDIDATES_SCOPED = `
   with months as materialized (
-    select i.id, i.account_id, i.period, tstzrange(i.period_start, i.period_end, '[)') as month,
+    select i.id, i.number, i.account_id, i.period, tstzrange(i.period_start, i.period_end, '[)') as month,
            i.finalized_at - $3::interval as since
       from invoicing.invoices i
      where i.account_id = any($2::text[]) and i.period_start < $1
@@ -80,7 +80,7 @@ export const LATE_CANDIDATES_SCOPED = `
     union all
     select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since
       from months m
-      join invoicing.invoice_lines il on il.invoice_id = m.id
+      join invoicing.invoice_lines il on il.invoice_number = m.number
   )
   select distinct a.account_id, a.period, a.app_id from apps a
    where exists (select 1 from metering.billable_usage u

@@ -22,8 +22,9 @@ const TAKE = `
    where id in (select id from metering.usage_changes order by id limit $1)
   returning apps`;
 
-/** Each closed interval inside each owner's span, cut into UTC days. */
+/** Each closed interval inside each owner's span, cut into UTC days; the days summed per UTC month (migration 012). */
 const FOLD = `
+  with days as (
   insert into invoicing.usage_days (account_id, day, app_id, kind, key, product, ms)
   select o.account_id, d.day, u.app_id, u.kind, u.key, u.product, sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")})
     from metering.billable_usage u
@@ -32,7 +33,11 @@ const FOLD = `
     cross join lateral generate_series(${utcDay('lower(p.r)')}, ${utcDay("upper(p.r) - interval '1 microsecond'")}, interval '24 hours') d(day)
    where u.app_id = any($1::text[]) and o.app_id = any($1::text[]) and not upper_inf(u.during)
    group by 1, 2, 3, 4, 5, 6
-  having sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")}) > 0`;
+  having sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")}) > 0
+  returning *)
+  insert into invoicing.usage_months (month, account_id, app_id, kind, key, product, ms)
+  select date_trunc('month', day, 'UTC'), account_id, app_id, kind, key, product, sum(ms)
+    from days group by 1, 2, 3, 4, 5, 6`;
 
 /** Folds the apps of up to `limit` queued rows (a row per statement that wrote usage); returns how many apps it folded (0: nothing waits). */
 export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<number> {
@@ -43,7 +48,11 @@ export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<numbe
       const { rows } = await client.query<{ apps: string[] }>(TAKE, [limit]);
       const apps = [...new Set(rows.flatMap((r) => r.apps))];
       if (apps.length === 0) return 0;
-      await client.query('delete from invoicing.usage_days where app_id = any($1::text[])', [apps]);
+      await client.query(
+        `with months as (delete from invoicing.usage_months where app_id = any($1::text[]))
+         delete from invoicing.usage_days where app_id = any($1::text[])`,
+        [apps],
+      );
       await client.query(FOLD, [apps]);
       return apps.length;
     },

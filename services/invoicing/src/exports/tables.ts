@@ -58,7 +58,7 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
     sql: `select i.number, i.id, i.account_id, i.period, i.status, i.currency,
                  i.subtotal::text, i.credit_applied::text, i.total::text, i.amount_refunded::text,
                  to_char(i.finalized_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                 (select count(*) from invoicing.invoice_lines l where l.invoice_id = i.id)::text
+                 (select count(*) from invoicing.invoice_lines l where l.invoice_number = i.number)::text
             from invoicing.invoices i
            where i.period = $1
            order by i.number`,
@@ -84,7 +84,7 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
     sql: `select i.number, l.invoice_id, i.account_id, i.period, l.position::text, l.app_id, l.kind, l.key,
                  l.product, l.quantity::text, l.unit_price::text, l.amount::text, l.adjusts, l.description
             from invoicing.invoices i
-            join invoicing.invoice_lines l on l.invoice_id = i.id
+            join invoicing.invoice_lines l on l.invoice_number = i.number
            where i.period = $1
            order by i.number, l.position`,
   },

@@ -1,0 +1,117 @@
+// Issue 19: invoice lines partitioned by month (migration 014), the month's
+// usage aggregates (012) and the invoices' apps (013) — on a database that
+// already holds data when they run, and for what finalize writes after them.
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { migrate } from '@vault/db';
+import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import { INVOICING_MIGRATIONS } from '../src/cli/migrations.ts';
+import { METERING_MIGRATIONS } from './seed.ts';
+
+describe('invoice lines by month, the month aggregates and the invoices’ apps, migrated over existing data', () => {
+  let db: TestDatabase;
+  let olderMigrations: string;
+
+  before(async () => {
+    db = await freshDatabase('lines_by_month');
+    await migrate(db.pool, 'metering', METERING_MIGRATIONS);
+    // Invoicing as it was before migration 012.
+    olderMigrations = await mkdtemp(join(tmpdir(), 'invoicing-011-'));
+    for (const file of await readdir(INVOICING_MIGRATIONS)) {
+      if (file < '012') await cp(join(INVOICING_MIGRATIONS, file), join(olderMigrations, file));
+    }
+    await migrate(db.pool, 'invoicing', olderMigrations);
+    await db.pool.query(
+      `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, currency, total, finalized_at) values
+         ('inv-sep', 'acct-1', '2026-09', '2026-09-01Z', '2026-10-01Z', '2026-09-000001', 'USD', 7.00, '2026-10-04Z'),
+         ('inv-oct', 'acct-1', '2026-10', '2026-10-01Z', '2026-11-01Z', '2026-10-000001', 'USD', 32.00, '2026-11-04Z')`,
+    );
+    await db.pool.query(
+      `insert into invoicing.invoice_lines (invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, ms) values
+         ('inv-sep', 1, 'shop', 'dyno', 'web.1', 'dyno:basic', 1, 7.00, 7.00, 'web.1 basic', 2592000000),
+         ('inv-oct', 1, 'shop', 'dyno', 'web.1', 'dyno:basic', 1, 7.00, 7.00, 'web.1 basic', 2678400000),
+         ('inv-oct', 2, 'blog', 'dyno', 'web.1', 'dyno:standard-1x', 1, 25.00, 25.00, 'web.1 standard-1x', 2678400000)`,
+    );
+    await db.pool.query(
+      `insert into invoicing.usage_days (account_id, day, app_id, kind, key, product, ms) values
+         ('acct-1', '2026-10-30Z', 'shop', 'dyno', 'web.1', 'dyno:basic', 86400000),
+         ('acct-1', '2026-10-31Z', 'shop', 'dyno', 'web.1', 'dyno:basic', 3600000),
+         ('acct-1', '2026-11-01Z', 'shop', 'dyno', 'web.1', 'dyno:basic', 1000)`,
+    );
+    await migrate(db.pool, 'invoicing', INVOICING_MIGRATIONS);
+  });
+  after(async () => {
+    await db?.drop();
+    if (olderMigrations) await rm(olderMigrations, { recursive: true, force: true });
+  });
+
+  test('every line is kept, in the partition of its invoice’s month, found by its number', async () => {
+    const { rows } = await db.pool.query<{ part: string; invoice_number: string; invoice_id: string; position: number; amount: string }>(
+      `select tableoid::regclass::text as part, invoice_number, invoice_id, position, amount::text
+         from invoicing.invoice_lines order by invoice_number, position`,
+    );
+    assert.deepEqual(rows, [
+      { part: 'invoicing.invoice_lines_2026_09', invoice_number: '2026-09-000001', invoice_id: 'inv-sep', position: 1, amount: '7.00' },
+      { part: 'invoicing.invoice_lines_2026_10', invoice_number: '2026-10-000001', invoice_id: 'inv-oct', position: 1, amount: '7.00' },
+      { part: 'invoicing.invoice_lines_2026_10', invoice_number: '2026-10-000001', invoice_id: 'inv-oct', position: 2, amount: '25.00' },
+    ]);
+  });
+
+  test('the month aggregates are the days summed per UTC month; the invoices’ apps are their lines’', async () => {
+    const months = await db.pool.query(
+      `select month::date::text as month, app_id, ms::text from invoicing.usage_months order by month, app_id`,
+    );
+    assert.deepEqual(months.rows, [
+      { month: '2026-10-01', app_id: 'shop', ms: '90000000' },
+      { month: '2026-11-01', app_id: 'shop', ms: '1000' },
+    ]);
+    const apps = await db.pool.query(`select app_id, invoice_id from invoicing.invoice_apps order by invoice_id, app_id`);
+    assert.deepEqual(apps.rows, [
+      { app_id: 'blog', invoice_id: 'inv-oct' },
+      { app_id: 'shop', invoice_id: 'inv-oct' },
+      { app_id: 'shop', invoice_id: 'inv-sep' },
+    ]);
+  });
+
+  test('a line must name its invoice with that invoice’s number; a month without its partition refuses lines', async () => {
+    await assert.rejects(
+      db.pool.query(
+        `insert into invoicing.invoice_lines (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, description, ms)
+         values ('2026-10-000002', 'inv-oct', 9, 'shop', 'dyno', 'web.2', 'dyno:basic', 1, 'x', 0)`,
+      ),
+      /invoice inv-oct numbered 2026-10-000002 does not exist/,
+    );
+    await assert.rejects(
+      db.pool.query(
+        `insert into invoicing.invoice_lines (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, description, ms)
+         values ('2027-01-000001', 'inv-jan', 1, 'shop', 'dyno', 'web.2', 'dyno:basic', 1, 'x', 0)`,
+      ),
+      /no partition of relation "invoice_lines" found for row/,
+    );
+    await assert.rejects(db.pool.query(`select invoicing.ensure_lines_month('2026-13')`), /month must be YYYY-MM, got 2026-13/);
+  });
+
+  test('a month’s partition is created once, and can be detached whole while the other months stay readable', async () => {
+    await db.pool.query(`select invoicing.ensure_lines_month('2026-11')`);
+    await db.pool.query(`select invoicing.ensure_lines_month('2026-11')`);
+    const parts = await db.pool.query<{ name: string }>(
+      `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
+        where i.inhparent = 'invoicing.invoice_lines'::regclass order by 1`,
+    );
+    assert.deepEqual(
+      parts.rows.map((r) => r.name),
+      ['invoice_lines_2026_09', 'invoice_lines_2026_10', 'invoice_lines_2026_11'],
+    );
+    await db.pool.query('alter table invoicing.invoice_lines detach partition invoicing.invoice_lines_2026_09');
+    const left = await db.pool.query(`select invoice_number from invoicing.invoice_lines order by 1`);
+    assert.deepEqual(
+      left.rows.map((r) => r.invoice_number),
+      ['2026-10-000001', '2026-10-000001'],
+    );
+    const detached = await db.pool.query(`select count(*)::int as n from invoicing.invoice_lines_2026_09`);
+    assert.equal(detached.rows[0].n, 1, 'the detached month keeps its lines, ready to archive');
+  });
+});
