@@ -4,6 +4,7 @@ import { migrate, withTransaction, type TransactionLog } from '@vault/db';
 import type { Bus, ConsumeOptions, Consumer, OutgoingMessage } from './bus.ts';
 import { EmbeddedConsumer } from './embedded-consumer.ts';
 import { BUS_CHANNEL, EMBEDDED_LOG_ID } from './embedded-consumer-sql.ts';
+import { maintainMonths } from './embedded-months.ts';
 import { startTrimLoop, trimTopic, type TrimLoop, type TrimmedPartition } from './embedded-trim.ts';
 import { partitionFor } from './partitioner.ts';
 
@@ -100,6 +101,7 @@ export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Embed
           everyMs: opts.trimEveryMs,
           topics: () => [...consumedTopics],
           trim,
+          maintain: () => maintainMonths(opts.pool, opts.log),
           onError: (err) => opts.log?.('bus.trim_failed', { error: err instanceof Error ? err.message : String(err) }),
         });
       }

@@ -12,23 +12,30 @@ export interface TrimmedPartition {
 const CHUNK = 20_000;
 
 /**
- * Deletes the oldest messages of one partition, up to CHUNK, below the point
- * every group of the topic still needs: for each group its committed offset − 1
- * (the message there is read again by a consumer that checks its position,
- * as metering does), 0 for a group with no commit in the partition, and 0 for
- * an offset past the partition's end (committed in another log before migration
- * 004 made a topic's delete forget its offsets: the group reads this one from
- * its start). No group at all: min() is null and nothing
- * is deleted. Commits only move forward, so a point read a moment ago is at
- * most too low, never too high.
+ * SQL for the trim point of partition (`topic`, `partition`: SQL expressions
+ * of the enclosing query), the offset below which no group of the topic needs
+ * a message. For each group its committed offset − 1 (the message there
+ * is read again by a consumer that checks its position, as metering does), 0
+ * for a group with no commit in the partition, and 0 for an offset past the
+ * partition's end (committed in another log before migration 004 made a
+ * topic's delete forget its offsets: the group reads this one from its start).
+ * No group at all: null, and nothing is below it. Commits only move forward,
+ * so a point read a moment ago is at most too low, never too high. Trimming
+ * rows and dropping months (embedded-months.ts) share it: one rule.
  */
+export function trimPointSql(topic: string, partition: string): string {
+  return `(select min(case when ko.next_offset <= kp.next_offset then ko.next_offset else 0 end) - 1
+             from bus.partitions kp
+             join bus.groups kg on kg.topic = kp.topic
+             left join bus.group_offsets ko
+               on ko.group_id = kg.group_id and ko.topic = kp.topic and ko.partition = kp.partition
+            where kp.topic = ${topic} and kp.partition = ${partition})`;
+}
+
+/** Deletes the oldest messages of one partition below its trim point, up to CHUNK. */
 const TRIM_CHUNK = `
   with need as (
-    select min(case when o.next_offset <= p.next_offset then o.next_offset else 0 end) - 1 as keep_from
-      from bus.partitions p
-      join bus.groups g on g.topic = p.topic
-      left join bus.group_offsets o on o.group_id = g.group_id and o.topic = p.topic and o.partition = p.partition
-     where p.topic = $1 and p.partition = $2
+    select ${trimPointSql('$1', '$2')} as keep_from
   ), first as (
     select min("offset") as first from bus.messages where topic = $1 and partition = $2
   )
@@ -60,13 +67,16 @@ export interface TrimLoop {
 }
 
 /**
- * Trims `topics()` every `everyMs`, the wait counted from the end of a round so
- * rounds never pile up; a failed round is reported and the next goes on.
+ * Trims `topics()` every `everyMs`, then runs `maintain` (the log's monthly
+ * partitions, after the trims so a month they emptied goes in the same round),
+ * the wait counted from the end of a round so rounds never pile up; a failed
+ * step is reported and the next goes on.
  */
 export function startTrimLoop(o: {
   everyMs: number;
   topics: () => string[];
   trim: (topic: string) => Promise<unknown>;
+  maintain?: () => Promise<unknown>;
   onError: (err: unknown) => void;
 }): TrimLoop {
   let stopped = false;
@@ -79,6 +89,7 @@ export function startTrimLoop(o: {
           if (stopped) return;
           await o.trim(topic).catch(o.onError);
         }
+        if (!stopped) await o.maintain?.().catch(o.onError);
       })().finally(() => {
         if (!stopped) schedule();
       });
