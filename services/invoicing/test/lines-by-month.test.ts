@@ -1,6 +1,7 @@
 // Issue 19: invoice lines partitioned by month (migration 014), the month's
-// usage aggregates (012) and the invoices' apps (013) — on a database that
-// already holds data when they run, and for what finalize writes after them.
+// usage aggregates (012), the invoices' apps (013) and the emails' check of
+// their notice (015) — on a database that already holds data when they run,
+// and for what finalize writes after them.
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -113,5 +114,17 @@ describe('invoice lines by month, the month aggregates and the invoices’ apps,
     );
     const detached = await db.pool.query(`select count(*)::int as n from invoicing.invoice_lines_2026_09`);
     assert.equal(detached.rows[0].n, 1, 'the detached month keeps its lines, ready to archive');
+  });
+
+  test('an email must name a notice that exists, and a notice keeps its id', async () => {
+    await assert.rejects(
+      db.pool.query(`insert into invoicing.email_deliveries (notice_id, account_id) values ('ntc-missing', 'acct-1')`),
+      /violates its notice check: notice ntc-missing does not exist/,
+    );
+    await db.pool.query(
+      `insert into invoicing.notices (id, type, account_id, event) values ('ntc-1', 'invoice.finalized', 'acct-1', '{}')`,
+    );
+    await db.pool.query(`insert into invoicing.email_deliveries (notice_id, account_id) values ('ntc-1', 'acct-1')`);
+    await assert.rejects(db.pool.query(`update invoicing.notices set id = 'ntc-2' where id = 'ntc-1'`), /never changes/);
   });
 });

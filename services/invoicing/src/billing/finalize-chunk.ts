@@ -4,11 +4,13 @@
 // written with their lines, notices, ledger entries and carried totals. Either
 // all of it commits or none: a run killed mid-month resumes after the last
 // chunk that committed.
+import { setImmediate } from 'node:timers/promises';
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import { assembleDraft, isReady } from '../domain/draft.ts';
+import type { DraftInvoice } from '../domain/invoice.ts';
 import { invoiceNumber } from '../domain/invoice.ts';
 import type { PricedLine } from '../domain/lines.ts';
 import { Money, sumCents } from '../domain/money.ts';
@@ -18,6 +20,9 @@ import type { AccountRows } from './finalize-stream.ts';
 import { copyFinalizedNotices } from './finalize-notices.ts';
 import { insertInvoices, type NewInvoice } from './invoice-store.ts';
 import { lateAdjustments } from './late-usage.ts';
+
+/** Drafts built between two turns of the event loop (a chunk's drafting blocks it for tens of milliseconds otherwise). */
+const YIELD_EVERY = 100;
 
 export interface ChunkTerms {
   period: Period;
@@ -80,19 +85,24 @@ export function finalizeChunk(pool: pg.Pool, terms: ChunkTerms, rows: readonly A
       const adjustments = late.length > 0 ? await lateAdjustments(client, prices, late) : new Map<string, PricedLine[]>();
       const lots = await creditLots(client, accounts, terms.at);
       const small = await smallInvoices(client, accounts, minimum);
-      const drafts = rows.map((r) =>
-        assembleDraft(
-          {
-            account: r.account,
-            usage: r.usage,
-            adjustments: adjustments.get(r.account) ?? [],
-            holds: r.holds,
-            lots: lots.get(r.account) ?? [],
-            small: small.get(r.account) ?? [],
-          },
-          { period, prices, minimum },
-        ),
-      );
+      const drafts: DraftInvoice[] = [];
+      for (const [i, r] of rows.entries()) {
+        // Now and then the event loop gets to flush the other chunk's COPY to its connection.
+        if (i > 0 && i % YIELD_EVERY === 0) await setImmediate();
+        drafts.push(
+          assembleDraft(
+            {
+              account: r.account,
+              usage: r.usage,
+              adjustments: adjustments.get(r.account) ?? [],
+              holds: r.holds,
+              lots: lots.get(r.account) ?? [],
+              small: small.get(r.account) ?? [],
+            },
+            { period, prices, minimum },
+          ),
+        );
+      }
       const ready = drafts.filter(isReady);
       // A month's numbers run 1..n with no gap, in account order within a run.
       const first = await order.firstNumber;

@@ -2,6 +2,7 @@
 // usage aggregate, the holds and the late-usage candidates, each read through
 // a server-side cursor of one read-only snapshot and merged by account. Memory
 // holds a fetch of each cursor and one chunk, whatever the month's size.
+import { setImmediate } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Hold } from '@vault/contracts';
 import { compareAccounts } from '../domain/account-order.ts';
@@ -146,6 +147,8 @@ function monthStream(usageClient: pg.PoolClient, holdsClient: pg.PoolClient, sna
       await Promise.all(cursors.map((c) => c.head()));
       let chunk: AccountRows[] = [];
       for (let a = await nextAccount(); a; a = await nextAccount()) {
+        // The cursors' rows in hand resolve at once: now and then let the event loop flush the chunks' COPYs.
+        if (chunk.length % 100 === 99) await setImmediate();
         chunk.push(a);
         if (chunk.length >= size) {
           yield chunk;
