@@ -21,3 +21,11 @@ insert into usage_months (month, account_id, app_id, kind, key, product, ms)
 select date_trunc('month', day, 'UTC'), account_id, app_id, kind, key, product, sum(ms)
   from usage_days
  group by 1, 2, 3, 4, 5, 6;
+
+-- A day's month on each day row, required: a fold of code older than this
+-- migration (a process still running during a rolling deploy) writes days
+-- without it and fails, so its changes stay queued for a fold that keeps the
+-- months too, rather than leaving them stale.
+alter table usage_days add column month timestamptz;
+update usage_days set month = date_trunc('month', day, 'UTC');
+alter table usage_days alter column month set not null;

@@ -8,6 +8,8 @@ alter table email_deliveries drop constraint email_deliveries_notice_id_fkey;
 
 create trigger notices_id_fixed before update of id on notices
   for each row execute function refuse_change();
+create trigger email_deliveries_notice_fixed before update of notice_id on email_deliveries
+  for each row execute function refuse_change();
 
 -- The check probes the notices' id index for each distinct notice of the
 -- statement, whatever the statistics say (see migration 010).

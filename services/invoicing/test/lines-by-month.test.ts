@@ -113,7 +113,21 @@ describe('invoice lines by month, the month aggregates and the invoices’ apps,
       ['2026-10-000001', '2026-10-000001'],
     );
     const detached = await db.pool.query(`select count(*)::int as n from invoicing.invoice_lines_2026_09`);
-    assert.equal(detached.rows[0].n, 1, 'the detached month keeps its lines, ready to archive');
+    assert.equal(detached.rows[0].n, 1, 'the detached month keeps its lines');
+    await assert.rejects(
+      db.pool.query(`select invoicing.ensure_lines_month('2026-09')`),
+      /table invoice_lines_2026_09 exists but is not a partition of invoice_lines/,
+    );
+  });
+
+  test('a fold written before migration 012 (days without their month) is refused, so its changes stay queued', async () => {
+    await assert.rejects(
+      db.pool.query(
+        `insert into invoicing.usage_days (account_id, day, app_id, kind, key, product, ms)
+         values ('acct-1', '2026-10-05Z', 'shop', 'dyno', 'web.1', 'dyno:basic', 1000)`,
+      ),
+      /null value in column "month"/,
+    );
   });
 
   test('an email must name a notice that exists, and a notice keeps its id', async () => {
@@ -126,5 +140,9 @@ describe('invoice lines by month, the month aggregates and the invoices’ apps,
     );
     await db.pool.query(`insert into invoicing.email_deliveries (notice_id, account_id) values ('ntc-1', 'acct-1')`);
     await assert.rejects(db.pool.query(`update invoicing.notices set id = 'ntc-2' where id = 'ntc-1'`), /never changes/);
+    await assert.rejects(
+      db.pool.query(`update invoicing.email_deliveries set notice_id = 'ntc-missing' where notice_id = 'ntc-1'`),
+      /never changes/,
+    );
   });
 });

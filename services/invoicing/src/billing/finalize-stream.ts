@@ -1,5 +1,5 @@
 // A month's accounts in account order, a chunk at a time, for finalize: the
-// usage aggregate, the holds and the late-usage candidates, each read through
+// month's usage (aggregates plus live), the holds and the late-usage candidates, each read through
 // a server-side cursor of one read-only snapshot and merged by account. Memory
 // holds a fetch of each cursor and one chunk, whatever the month's size.
 import { setImmediate } from 'node:timers/promises';
@@ -69,8 +69,8 @@ const CURSORS = {
 /** Rows fetched per round trip. */
 const FETCH = 5_000;
 
-// The cursors' sorts (the usage aggregate's: about 190 MB at 100,000 accounts)
-// done in memory rather than merged through temporary files; past this they still spill.
+// The cursors' sorts (the live usage's, the holds') done in memory rather than
+// merged through temporary files; past this they still spill.
 const READ_WORK_MEM = '256MB';
 
 /**

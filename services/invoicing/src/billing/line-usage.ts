@@ -18,8 +18,9 @@ export interface UsageWindow {
  * Every account's usage per line key in a window, summed in SQL: each
  * interval clipped to the window and to the spans in which the account owned
  * the app (billing-rules.md, Invoice lines). One pass, whatever the number of
- * intervals; JavaScript only sees one row per line. The bench times
- * finalize against this statement alone.
+ * intervals; JavaScript only sees one row per line. The bench's limit is
+ * this statement over the month; finalize itself reads the month from the
+ * usage aggregates (finalize-stream.ts), equal to it.
  */
 export const LINE_USAGE_SQL = `
   select o.account_id collate "C" as account_id, u.app_id, u.kind, u.key, u.product,

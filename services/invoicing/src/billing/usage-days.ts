@@ -25,18 +25,18 @@ const TAKE = `
 /** Each closed interval inside each owner's span, cut into UTC days; the days summed per UTC month (migration 012). */
 const FOLD = `
   with days as (
-  insert into invoicing.usage_days (account_id, day, app_id, kind, key, product, ms)
-  select o.account_id, d.day, u.app_id, u.kind, u.key, u.product, sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")})
+  insert into invoicing.usage_days (account_id, day, month, app_id, kind, key, product, ms)
+  select o.account_id, d.day, date_trunc('month', d.day, 'UTC'), u.app_id, u.kind, u.key, u.product, sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")})
     from metering.billable_usage u
     join metering.billable_ownership o on o.app_id = u.app_id and o.during && u.during
     cross join lateral (select u.during * o.during as r) p
     cross join lateral generate_series(${utcDay('lower(p.r)')}, ${utcDay("upper(p.r) - interval '1 microsecond'")}, interval '24 hours') d(day)
    where u.app_id = any($1::text[]) and o.app_id = any($1::text[]) and not upper_inf(u.during)
-   group by 1, 2, 3, 4, 5, 6
+   group by 1, 2, 3, 4, 5, 6, 7
   having sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")}) > 0
   returning *)
   insert into invoicing.usage_months (month, account_id, app_id, kind, key, product, ms)
-  select date_trunc('month', day, 'UTC'), account_id, app_id, kind, key, product, sum(ms)
+  select month, account_id, app_id, kind, key, product, sum(ms)
     from days group by 1, 2, 3, 4, 5, 6`;
 
 /** Folds the apps of up to `limit` queued rows (a row per statement that wrote usage); returns how many apps it folded (0: nothing waits). */
