@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { migrate } from '@vault/db';
 import { eventually, freshDatabase, uniqueName, type TestDatabase } from '@vault/testkit';
 import { createEmbeddedBus, type Consumer, type EmbeddedBus } from '../src/index.ts';
-
-const LONG = { timeout: 120_000 };
+import { LONG, withBusOver } from './embedded-fixture.ts';
 
 describe('embedded bus: a topic deleted and created again forgets its groups’ offsets (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -130,45 +124,27 @@ describe('embedded bus: a topic deleted and created again forgets its groups’ 
 });
 
 describe('embedded bus migration 004', () => {
-  test(
-    'forgets what topics deleted before it left behind: offsets and messages of no topic, or past their partition’s end',
-    LONG,
-    async () => {
-      const db = await freshDatabase('busmig004');
-      const before004 = await mkdtemp(join(tmpdir(), 'bus-migrations-'));
-      try {
-        const dir = fileURLToPath(new URL('../migrations', import.meta.url));
-        for (const file of ['001_log.sql', '002_log_identity.sql', '003_groups.sql'])
-          await copyFile(join(dir, file), join(before004, file));
-        await migrate(db.pool, 'bus', before004);
-        // Topic `kept` was created again with 3 messages; `gone` was deleted. Both left rows behind.
-        await db.pool.query(`
-        insert into bus.topics (topic, partitions) values ('kept', 1);
-        insert into bus.partitions (topic, partition, next_offset) values ('kept', 0, 3);
-        insert into bus.messages (topic, partition, "offset", key, value)
-          select 'kept', 0, o, 'k', 'v'::bytea from generate_series(0, 5) o
-          union all select 'gone', 0, o, 'k', 'v'::bytea from generate_series(0, 2) o;
-        insert into bus.group_offsets (group_id, topic, partition, next_offset)
-          values ('at-end', 'kept', 0, 3), ('past-end', 'kept', 0, 9), ('at-end', 'gone', 0, 2);`);
+  // Topic `kept` was created again with 3 messages; `gone` was deleted. Both left rows behind.
+  const LEFT_BEHIND = `
+    insert into bus.topics (topic, partitions) values ('kept', 1);
+    insert into bus.partitions (topic, partition, next_offset) values ('kept', 0, 3);
+    insert into bus.messages (topic, partition, "offset", key, value)
+      select 'kept', 0, o, 'k', 'v'::bytea from generate_series(0, 5) o
+      union all select 'gone', 0, o, 'k', 'v'::bytea from generate_series(0, 2) o;
+    insert into bus.group_offsets (group_id, topic, partition, next_offset)
+      values ('at-end', 'kept', 0, 3), ('past-end', 'kept', 0, 9), ('at-end', 'gone', 0, 2);`;
 
-        const bus = await createEmbeddedBus({ pool: db.pool, url: db.url });
-        try {
-          const { rows } = await db.pool.query(`select group_id, topic, next_offset::text from bus.group_offsets order by 1, 2`);
-          assert.deepEqual(rows, [{ group_id: 'at-end', topic: 'kept', next_offset: '3' }]);
-          const { rows: messages } = await db.pool.query(`select topic, "offset"::int from bus.messages order by 1, 2`);
-          assert.deepEqual(
-            messages,
-            [0, 1, 2].map((offset) => ({ topic: 'kept', offset })),
-          );
-          await bus.publish('kept', [{ key: 'k', value: 'next' }]);
-          assert.deepEqual(await bus.bounds('kept'), [{ partition: 0, start: '0', end: '4' }], 'the next offset is free again');
-        } finally {
-          await bus.close();
-        }
-      } finally {
-        await rm(before004, { recursive: true, force: true });
-        await db.drop();
-      }
-    },
+  test('forgets what topics deleted before it left behind: offsets and messages of no topic, or past their partition’s end', LONG, () =>
+    withBusOver('busmig004', { migration: '004', rows: LEFT_BEHIND }, async ({ db, bus }) => {
+      const { rows } = await db.pool.query(`select group_id, topic, next_offset::text from bus.group_offsets order by 1, 2`);
+      assert.deepEqual(rows, [{ group_id: 'at-end', topic: 'kept', next_offset: '3' }]);
+      const { rows: messages } = await db.pool.query(`select topic, "offset"::int from bus.messages order by 1, 2`);
+      assert.deepEqual(
+        messages,
+        [0, 1, 2].map((offset) => ({ topic: 'kept', offset })),
+      );
+      await bus.publish('kept', [{ key: 'k', value: 'next' }]);
+      assert.deepEqual(await bus.bounds('kept'), [{ partition: 0, start: '0', end: '4' }], 'the next offset is free again');
+    }),
   );
 });

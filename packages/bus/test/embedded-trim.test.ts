@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventually, freshDatabase, uniqueName, type TestDatabase } from '@vault/testkit';
 import { createEmbeddedBus, type Batch, type Consumer, type EmbeddedBus } from '../src/index.ts';
-
-const LONG = { timeout: 120_000 };
+import { busTest, LONG } from './embedded-fixture.ts';
 
 describe('embedded bus trimming (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -132,16 +131,10 @@ describe('embedded bus trimming (real PostgreSQL)', () => {
 });
 
 describe('embedded bus trimming by itself', () => {
-  test('a bus given trimEveryMs trims the topics it consumes, logging count#bus.trimmed_messages', LONG, async () => {
-    const db = await freshDatabase('bustrimloop');
-    const lines: { event: string; fields: Record<string, string | number> }[] = [];
-    const bus = await createEmbeddedBus({
-      pool: db.pool,
-      url: db.url,
-      trimEveryMs: 100,
-      log: (event, fields = {}) => lines.push({ event, fields }),
-    });
-    try {
+  busTest(
+    'a bus given trimEveryMs trims the topics it consumes, logging count#bus.trimmed_messages',
+    'bustrimloop',
+    async ({ db, bus, lines }) => {
       const topic = uniqueName('loop');
       await bus.ensureTopic(topic, 2);
       await bus.publish(
@@ -163,9 +156,7 @@ describe('embedded bus trimming by itself', () => {
         lines.some((l) => l.event === 'bus.trimmed' && l.fields.topic === topic),
         'the line names the topic',
       );
-    } finally {
-      await bus.close();
-      await db.drop();
-    }
-  });
+    },
+    { trimEveryMs: 100 },
+  );
 });
