@@ -16,13 +16,10 @@ import type { PricedLine } from '../domain/lines.ts';
 import { Money, sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
 import { creditLots, markCarried, recordSettlements, smallInvoices } from './credit-store.ts';
-import type { AccountRows } from './finalize-stream.ts';
+import { type AccountRows, YIELD_EVERY } from './finalize-stream.ts';
 import { copyFinalizedNotices } from './finalize-notices.ts';
 import { insertInvoices, type NewInvoice } from './invoice-store.ts';
 import { lateAdjustments } from './late-usage.ts';
-
-/** Drafts built between two turns of the event loop (a chunk's drafting blocks it for tens of milliseconds otherwise). */
-const YIELD_EVERY = 100;
 
 export interface ChunkTerms {
   period: Period;

@@ -66,6 +66,13 @@ const CURSORS = {
            from (${LATE_CANDIDATES}) c where ${UNFINALIZED('c')} order by 1`,
 };
 
+/**
+ * Accounts merged (here) or drafted (finalize-chunk.ts) between two turns of
+ * the event loop: the work of a chunk blocks it for tens of milliseconds
+ * otherwise, and the other chunk's COPY waits for its data.
+ */
+export const YIELD_EVERY = 100;
+
 /** Rows fetched per round trip. */
 const FETCH = 5_000;
 
@@ -148,7 +155,7 @@ function monthStream(usageClient: pg.PoolClient, holdsClient: pg.PoolClient, sna
       let chunk: AccountRows[] = [];
       for (let a = await nextAccount(); a; a = await nextAccount()) {
         // The cursors' rows in hand resolve at once: now and then let the event loop flush the chunks' COPYs.
-        if (chunk.length % 100 === 99) await setImmediate();
+        if (chunk.length % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
         chunk.push(a);
         if (chunk.length >= size) {
           yield chunk;
@@ -177,7 +184,7 @@ function monthStream(usageClient: pg.PoolClient, holdsClient: pg.PoolClient, sna
  * left out. The cursors' row objects are the result: a live line adds to its
  * stored one (a dozen lines an account, so a scan beats a keyed map).
  */
-export function sumLines(stored: LineUsage[], live: LineUsage[]): LineUsage[] {
+function sumLines(stored: LineUsage[], live: LineUsage[]): LineUsage[] {
   const lines = stored;
   for (const l of live) {
     const same = lines.find((x) => x.appId === l.appId && x.kind === l.kind && x.key === l.key && x.product === l.product);
