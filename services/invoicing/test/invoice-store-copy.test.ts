@@ -83,6 +83,9 @@ describe('finalize writes through COPY', () => {
       ms.map((r) => r.ms),
       ['1339200000', '-267840000'],
     );
+    // Written beside the lines (not by the parent's trigger): each app of the invoice once.
+    const { rows: apps } = await db.pool.query('select app_id, invoice_id from invoicing.invoice_apps');
+    assert.deepEqual(apps, [{ app_id: `app-${AWKWARD}`, invoice_id: invoice.id }]);
     const { rows: notices } = await db.pool.query<{ account_id: string; event: { data: { account_id: string } } }>(
       `select n.account_id, n.event from invoicing.notices n join invoicing.email_deliveries e on e.notice_id = n.id`,
     );

@@ -1,7 +1,8 @@
 // Issue 19: invoice lines partitioned by month (migration 014), the month's
 // usage aggregates (012), the invoices' apps (013) and the emails' check of
-// their notice (015) — on a database that already holds data when they run,
-// and for what finalize writes after them.
+// their notice (015), the partitions written directly by finalize only (016) —
+// on a database that already holds data when they run, and for what finalize
+// writes after them.
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -95,6 +96,34 @@ describe('invoice lines by month, the month aggregates and the invoices’ apps,
     await assert.rejects(db.pool.query(`select invoicing.ensure_lines_month('2026-13')`), /month must be YYYY-MM, got 2026-13/);
   });
 
+  test('a month’s partition refuses lines written to it directly, unless the transaction keeps their checks itself (finalize)', async () => {
+    await db.pool.query(`select invoicing.ensure_lines_month('2026-12')`);
+    const direct = (part: string, number: string) =>
+      `insert into invoicing.${part} (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, description, ms)
+       values ('${number}', 'inv-none', 1, 'shop', 'dyno', 'web.2', 'dyno:basic', 1, 'x', 0)`;
+    // One migrated over an existing month, one made by ensure_lines_month since.
+    for (const [part, number] of [
+      ['invoice_lines_2026_10', '2026-10-000009'],
+      ['invoice_lines_2026_12', '2026-12-000001'],
+    ] as const) {
+      await assert.rejects(
+        db.pool.query(direct(part, number)),
+        new RegExp(`insert into invoicing.${part} refused: invoice lines are written through invoicing.invoice_lines`),
+      );
+    }
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(`select set_config('invoicing.lines_kept_by', 'finalize', true)`);
+      await client.query(direct('invoice_lines_2026_12', '2026-12-000001'));
+      const { rows } = await client.query(`select count(*)::int as n from invoicing.invoice_lines where invoice_number = '2026-12-000001'`);
+      assert.equal(rows[0].n, 1, 'finalize’s transaction writes the partition');
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+  });
+
   test('a month’s partition is created once, and can be detached whole while the other months stay readable', async () => {
     await db.pool.query(`select invoicing.ensure_lines_month('2026-11')`);
     await db.pool.query(`select invoicing.ensure_lines_month('2026-11')`);
@@ -104,7 +133,7 @@ describe('invoice lines by month, the month aggregates and the invoices’ apps,
     );
     assert.deepEqual(
       parts.rows.map((r) => r.name),
-      ['invoice_lines_2026_09', 'invoice_lines_2026_10', 'invoice_lines_2026_11'],
+      ['invoice_lines_2026_09', 'invoice_lines_2026_10', 'invoice_lines_2026_11', 'invoice_lines_2026_12'],
     );
     await db.pool.query('alter table invoicing.invoice_lines detach partition invoicing.invoice_lines_2026_09');
     const left = await db.pool.query(`select invoice_number from invoicing.invoice_lines order by 1`);

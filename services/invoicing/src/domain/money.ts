@@ -26,6 +26,24 @@ export function monthsOf(ms: number, monthSeconds: number): Decimal {
   return new Money(ms).div(monthSeconds * 1000);
 }
 
+// A month's line amounts are a few hundred distinct strings repeated across
+// every invoice (pricing remembers them): each is parsed once and the Decimal
+// reused (Decimals are immutable). Bounded: cleared when full.
+const PARSED_MAX = 100_000;
+const parsed = new Map<string, Decimal>();
+
+function parse(amount: string): Decimal {
+  let d = parsed.get(amount);
+  if (d === undefined) {
+    d = new Money(amount);
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(amount, d);
+  }
+  return d;
+}
+
 export function sumCents(amounts: readonly string[]): string {
-  return amounts.reduce((sum, a) => sum.plus(a), new Money(0)).toFixed(2);
+  let sum = new Money(0);
+  for (const a of amounts) sum = sum.plus(parse(a));
+  return sum.toFixed(2);
 }
