@@ -2,8 +2,8 @@
 -- Through invoice_lines, the two statement triggers that read the inserted rows
 -- (the invoice check, invoice_apps) make PostgreSQL keep every row in a
 -- transition table and insert them one at a time (no multi-insert into a
--- partitioned table with transition tables): at 100,000 accounts they were
--- about 40% of the database's whole finalize (2.8 of 6.8 s to copy 1.2M lines).
+-- partitioned table with transition tables): copying a month's 1.2M lines at
+-- 100,000 accounts cost the server 6.8 s with them, 4.0 s without.
 -- Finalize writes invoices and their lines from the same values in one
 -- transaction, and writes invoice_apps itself.
 --

@@ -158,7 +158,7 @@ const copyLines = (period: string) => `copy ${linesPartition(period)}
 const COPY_INVOICE_APPS = 'copy invoicing.invoice_apps (app_id, invoice_id) from stdin';
 
 /** Each invoice's apps, once each, as the parent's note_invoice_apps trigger would note them. */
-export function invoiceAppsCopyText(invoices: readonly NewInvoice[]): string {
+function invoiceAppsCopyText(invoices: readonly NewInvoice[]): string {
   const out: string[] = [];
   for (const inv of invoices) {
     const id = copyField(inv.id);
