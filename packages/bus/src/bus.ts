@@ -8,6 +8,12 @@ export interface OutgoingMessage {
   /** Messages of one key keep their order (they share a partition). */
   key: string;
   value: string | Buffer;
+  /**
+   * Kafka record headers (e.g. a CloudEvent's `content-type` in structured
+   * mode). Kafka only: the embedded log keeps no headers, so it refuses a
+   * message that has any rather than drop them.
+   */
+  headers?: Record<string, string>;
 }
 
 export interface IncomingMessage {

@@ -73,6 +73,9 @@ export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Embed
     },
     async publish(topic, messages) {
       if (messages.length === 0) return;
+      if (messages.some((m) => m.headers && Object.keys(m.headers).length > 0)) {
+        throw new Error(`the embedded bus keeps no record headers: publish to ${topic} without them (or through Kafka)`);
+      }
       const byPartition = groupByPartition(messages, await partitionsOf(topic));
       await withTransaction(
         opts.pool,

@@ -64,7 +64,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       await producer.send({
         topic,
         acks: -1,
-        messages: messages.map((m) => ({ key: m.key, value: m.value })),
+        messages: messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })),
       });
     },
     async consume(options: ConsumeOptions) {

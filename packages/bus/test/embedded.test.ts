@@ -17,6 +17,30 @@ busConformance('embedded bus (PostgreSQL)', async () => {
   };
 });
 
+describe('embedded bus: record headers', () => {
+  test('a batch with a message carrying headers is refused whole, naming the topic: the log keeps no headers, so none are dropped', async () => {
+    const db = await freshDatabase('busheaders');
+    const bus = await createEmbeddedBus({ pool: db.pool, url: db.url });
+    try {
+      const topic = uniqueName('headers');
+      await bus.ensureTopic(topic, 2);
+      await assert.rejects(
+        bus.publish(topic, [
+          { key: 'a', value: 'plain' },
+          { key: 'b', value: '{}', headers: { 'content-type': 'application/cloudevents+json' } },
+        ]),
+        new RegExp(`the embedded bus keeps no record headers: publish to ${topic} without them`),
+      );
+      assert.equal(await bus.lag(topic, uniqueName('g')), 0, 'nothing of the batch was appended');
+      await bus.publish(topic, [{ key: 'a', value: 'plain', headers: {} }]);
+      assert.equal(await bus.lag(topic, uniqueName('g')), 1, 'no headers at all is fine');
+    } finally {
+      await bus.close();
+      await db.drop();
+    }
+  });
+});
+
 describe('embedded bus: a consumer stops only on what waiting cannot cure', () => {
   test('a handler that keeps failing is retried and the consumer stays healthy; the bus tables gone stop it, unhealthy, naming why', async () => {
     const db = await freshDatabase('busstop');

@@ -1,10 +1,12 @@
 // The issue's requirement: the invoicing process, publishing its notices to
 // the real Kafka broker, killed with SIGKILL at random moments while notices
 // keep being written; then left to settle. Read back from the topic with
-// kafkajs: every notice is there at least once, and a notice published again
-// carries the same id and the same body.
+// kafkajs: every notice is there at least once, a notice published again
+// carries the same id and the same body, and each copy is a structured-mode
+// CloudEvent that the CloudEvents SDK's Kafka binding reads.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
 import { Kafka, logLevel } from 'kafkajs';
 import { withTransaction } from '@vault/db';
 import {
@@ -55,7 +57,7 @@ describe('notices published to Kafka survive kill -9 of the invoicing process', 
     await db?.drop();
   });
 
-  test('killed at random moments while publishing: every notice reaches the topic, and each copy has the same id and body', async (t) => {
+  test('killed at random moments while publishing: every notice reaches the topic, each copy has the same id and body and is a CloudEvent to the SDK', async (t) => {
     // Notices keep being written (5 per transaction) for as long as the process is killed and started again.
     let written = 0;
     let killing = true;
@@ -105,6 +107,16 @@ describe('notices published to Kafka survive kill -9 of the invoicing process', 
         eachMessage: async ({ message }) => {
           const body = message.value!.toString('utf8');
           const id = (JSON.parse(body) as { id: string }).id;
+          const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+          const received: KafkaMessage<string> = {
+            key: message.key?.toString() ?? '',
+            value: body,
+            body,
+            headers,
+            timestamp: message.timestamp,
+          };
+          const event = CloudEventsKafka.toEvent(received);
+          assert.ok(!Array.isArray(event) && event.id === id && event.source === 'vault-invoicing', `${id}: read by the SDK`);
           copies.set(id, [...(copies.get(id) ?? []), body]);
           assert.equal(message.key?.toString(), (JSON.parse(body) as { data: { account_id: string } }).data.account_id);
         },

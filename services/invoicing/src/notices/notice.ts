@@ -5,6 +5,13 @@ import type { NoticeType as NoticeTypeSchema } from '@vault/contracts';
 
 export const NOTICE_SOURCE = 'vault-invoicing';
 
+/**
+ * The Kafka record header of a notice: the CloudEvents Kafka binding's
+ * structured mode, by which a consumer (the CloudEvents SDK's Kafka.toEvent
+ * among them) knows the value is a whole event in JSON.
+ */
+export const NOTICE_KAFKA_HEADERS = { 'content-type': 'application/cloudevents+json; charset=utf-8' } as const;
+
 // The types are the contract's (api.md "Notices"): one list, in @vault/contracts.
 export type NoticeType = (typeof NoticeTypeSchema.options)[number];
 

@@ -8,6 +8,7 @@ import { createKafkaBus, type Bus } from '@vault/bus';
 import { withSessionLock } from '@vault/db';
 import { startLoop, type Loop, type Logger } from '@vault/runtime';
 import { sequenceNotices } from './outbox.ts';
+import { NOTICE_KAFKA_HEADERS } from './notice.ts';
 
 // One publisher at a time across processes: two would publish each notice twice.
 const PUBLISH_LOCK = 0x76_6e_70_62; // "vnpb"
@@ -37,7 +38,7 @@ export async function publishPending(pool: pg.Pool, bus: Bus, topic: string): Pr
     // The stored text is the event: every replay sends the same bytes.
     await bus.publish(
       topic,
-      rows.map((r) => ({ key: r.account_id, value: r.event })),
+      rows.map((r) => ({ key: r.account_id, value: r.event, headers: NOTICE_KAFKA_HEADERS })),
     );
     await pool.query('update invoicing.notices set published_at = now() where id = any($1::text[])', [rows.map((r) => r.id)]);
     return rows.length;
