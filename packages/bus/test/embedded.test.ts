@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { eventually, freshDatabase, uniqueName } from '@vault/testkit';
 import { createEmbeddedBus } from '../src/index.ts';
 import { busConformance } from './conformance.ts';
+import { withBus } from './embedded-fixture.ts';
 
 busConformance('embedded bus (PostgreSQL)', async () => {
   const db = await freshDatabase('bus');
@@ -18,10 +19,8 @@ busConformance('embedded bus (PostgreSQL)', async () => {
 });
 
 describe('embedded bus: record headers', () => {
-  test('a batch with a message carrying headers is refused whole, naming the topic: the log keeps no headers, so none are dropped', async () => {
-    const db = await freshDatabase('busheaders');
-    const bus = await createEmbeddedBus({ pool: db.pool, url: db.url });
-    try {
+  test('a batch with a message carrying headers is refused whole, naming the topic: the log keeps no headers, so none are dropped', () =>
+    withBus('busheaders', async ({ bus }) => {
       const topic = uniqueName('headers');
       await bus.ensureTopic(topic, 2);
       await assert.rejects(
@@ -34,11 +33,7 @@ describe('embedded bus: record headers', () => {
       assert.equal(await bus.lag(topic, uniqueName('g')), 0, 'nothing of the batch was appended');
       await bus.publish(topic, [{ key: 'a', value: 'plain', headers: {} }]);
       assert.equal(await bus.lag(topic, uniqueName('g')), 1, 'no headers at all is fine');
-    } finally {
-      await bus.close();
-      await db.drop();
-    }
-  });
+    }));
 });
 
 describe('embedded bus: a consumer stops only on what waiting cannot cure', () => {
