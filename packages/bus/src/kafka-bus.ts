@@ -3,6 +3,7 @@ import type { Bus, ConsumeOptions, Consumer, LogIdentity } from './bus.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
 import { readTopicId } from './kafka-topic-id.ts';
+import { whileRetriable } from './retriable.ts';
 
 /** How long a broker has to accept a TCP connection, then Kafka to accept our clients. */
 const PROBE_TIMEOUT_MS = 3_000;
@@ -13,6 +14,9 @@ export interface KafkaBusOptions {
   clientId: string;
   log?: (event: string, fields?: Record<string, string | number>) => void;
 }
+
+/** How long describeLog asks again while Kafka answers that it does not host the topic yet. */
+const DESCRIBE_WITHIN_MS = 10_000;
 
 /**
  * The bus on Apache Kafka, through kafkajs. Kafka that does not answer is a
@@ -39,11 +43,16 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
   const consumers = new Set<Consumer>();
 
   async function describeLog(topic: string): Promise<LogIdentity> {
-    const [{ clusterId }, metadata, topicId] = await Promise.all([
-      admin.describeCluster(),
-      admin.fetchTopicMetadata({ topics: [topic] }),
-      firstAnswer(opts.brokers, (broker) => readTopicId(broker, topic, opts.clientId)),
-    ]);
+    // Just after the topic was created (metering's boot, a topic created again) the broker may not host it yet.
+    const [{ clusterId }, metadata, topicId] = await whileRetriable(
+      () =>
+        Promise.all([
+          admin.describeCluster(),
+          admin.fetchTopicMetadata({ topics: [topic] }),
+          firstAnswer(opts.brokers, (broker) => readTopicId(broker, topic, opts.clientId)),
+        ]),
+      DESCRIBE_WITHIN_MS,
+    );
     const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
     if (partitions === 0) throw new Error(`topic ${topic} has no partitions on Kafka`);
     return { id: `kafka:${clusterId}/${topic}/${topicId ?? '-'}`, partitions };

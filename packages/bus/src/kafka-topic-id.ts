@@ -98,7 +98,9 @@ function topicIdOf(body: Buffer, topic: string): string {
   if (r.uvarint() - 1 < 1) throw new Error(`Metadata named no topic for ${topic}`);
   const error = r.int16();
   const name = r.compactString();
-  if (error !== 0) throw new Error(`Metadata for ${topic} answered error ${error}`);
+  // 3 UNKNOWN_TOPIC_OR_PARTITION, 5 LEADER_NOT_AVAILABLE: a topic just created; kafkajs marks them retriable too.
+  if (error !== 0)
+    throw Object.assign(new Error(`Metadata for ${topic} answered error ${error}`), { retriable: error === 3 || error === 5 });
   if (name !== topic) throw new Error(`Metadata answered for ${name ?? 'no topic'}, not ${topic}`);
   return r.bytes(16).toString('hex');
 }

@@ -34,6 +34,26 @@ describe('Kafka that does not answer', () => {
 });
 
 describe('Kafka log identity', () => {
+  test('asked while the broker does not host the topic yet (created a moment later by another client, as at a first boot), describeLog waits for it instead of failing', async () => {
+    const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId: 'identity-early' });
+    const admin = new Kafka({ brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const topic = uniqueName('identity-early');
+      const asked = bus.describeLog(topic);
+      await new Promise((r) => setTimeout(r, 1_000));
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+      const log = await asked;
+      assert.match(log.id, new RegExp(`^kafka:[^/]+/${topic}/[0-9a-f]{32}$`));
+      assert.equal(log.partitions, 2);
+      // A topic that never comes is still an error, once the wait is over.
+      await assert.rejects(bus.describeLog(uniqueName('never')), /does not host this topic-partition|answered error 3/);
+    } finally {
+      await admin.disconnect();
+      await bus.close();
+    }
+  });
+
   test('a topic deleted and created again under the same name is another log (its topic id); partitions added keep the log', async () => {
     const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId: 'identity' });
     const admin = new Kafka({ brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
