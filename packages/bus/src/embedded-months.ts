@@ -93,12 +93,23 @@ export function monthNeeded(t: string): string {
 
 class StillNeeded extends Error {}
 
-/** Creates `month`'s partition unless it is one, moving into it the rows the DEFAULT partition holds of it. */
-async function ensureMonth(pool: pg.Pool, month: LogMonth): Promise<{ created: boolean; moved: number }> {
+/**
+ * Runs `step` in a transaction holding the months' lock (waiting at most
+ * LOCK_TIMEOUT for table locks), with whether `month` is a partition now.
+ */
+function monthStep<T>(pool: pg.Pool, month: LogMonth, step: (c: pg.PoolClient, attached: boolean) => Promise<T>): Promise<T> {
   return withTransaction(pool, async (c) => {
     await c.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
     await c.query('select pg_advisory_xact_lock(hashtext($1))', [LOCK]);
-    if ((await c.query(IS_PARTITION, [`bus.${month.table}`])).rowCount) return { created: false, moved: 0 };
+    const attached = Boolean((await c.query(IS_PARTITION, [`bus.${month.table}`])).rowCount);
+    return step(c, attached);
+  });
+}
+
+/** Creates `month`'s partition unless it is one, moving into it the rows the DEFAULT partition holds of it. */
+async function ensureMonth(pool: pg.Pool, month: LogMonth): Promise<{ created: boolean; moved: number }> {
+  return monthStep(pool, month, async (c, attached) => {
+    if (attached) return { created: false, moved: 0 };
     // No row of the month reaches DEFAULT until the month is attached; readers go on.
     await c.query('lock table bus.messages_default in exclusive mode');
     // Created apart and attached: attaching takes a lighter lock on bus.messages than `partition of`.
@@ -124,10 +135,8 @@ async function dropMonthIfRead(pool: pg.Pool, month: LogMonth): Promise<boolean>
   const needed = monthNeeded(month.table);
   if ((await pool.query(needed, [month.from, month.to])).rowCount) return false;
   try {
-    return await withTransaction(pool, async (c) => {
-      await c.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
-      await c.query('select pg_advisory_xact_lock(hashtext($1))', [LOCK]);
-      if (!(await c.query(IS_PARTITION, [`bus.${month.table}`])).rowCount) return false;
+    return await monthStep(pool, month, async (c, attached) => {
+      if (!attached) return false;
       await c.query(`alter table bus.messages detach partition bus.${month.table}`);
       if ((await c.query(needed, [month.from, month.to])).rowCount) throw new StillNeeded();
       await c.query(`drop table bus.${month.table}`);

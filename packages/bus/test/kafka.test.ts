@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { eventually, freePort, testKafkaBrokers, uniqueName } from '@vault/testkit';
-import { BusUnreachableError, createKafkaBus } from '../src/index.ts';
+import { type Bus, BusUnreachableError, createKafkaBus } from '../src/index.ts';
 import { busConformance } from './conformance.ts';
 
 busConformance('Kafka (kafkajs, real broker)', async () => {
@@ -33,12 +33,22 @@ describe('Kafka that does not answer', () => {
   });
 });
 
+/** A Kafka bus and an admin client of our own (another platform client), closed after `body`. */
+async function withBusAndAdmin(clientId: string, body: (bus: Bus, admin: Admin) => Promise<void>): Promise<void> {
+  const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId });
+  const admin = new Kafka({ brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await body(bus, admin);
+  } finally {
+    await admin.disconnect();
+    await bus.close();
+  }
+}
+
 describe('Kafka log identity', () => {
-  test('asked while the broker does not host the topic yet (created a moment later by another client, as at a first boot), describeLog waits for it instead of failing', async () => {
-    const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId: 'identity-early' });
-    const admin = new Kafka({ brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    try {
+  test('asked while the broker does not host the topic yet (created a moment later by another client, as at a first boot), describeLog waits for it instead of failing', () =>
+    withBusAndAdmin('identity-early', async (bus, admin) => {
       const topic = uniqueName('identity-early');
       const asked = bus.describeLog(topic);
       await new Promise((r) => setTimeout(r, 1_000));
@@ -48,17 +58,10 @@ describe('Kafka log identity', () => {
       assert.equal(log.partitions, 2);
       // A topic that never comes is still an error, once the wait is over.
       await assert.rejects(bus.describeLog(uniqueName('never')), /does not host this topic-partition|answered error 3/);
-    } finally {
-      await admin.disconnect();
-      await bus.close();
-    }
-  });
+    }));
 
-  test('a topic deleted and created again under the same name is another log (its topic id); partitions added keep the log', async () => {
-    const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId: 'identity' });
-    const admin = new Kafka({ brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    try {
+  test('a topic deleted and created again under the same name is another log (its topic id); partitions added keep the log', () =>
+    withBusAndAdmin('identity', async (bus, admin) => {
       const topic = uniqueName('identity');
       await bus.ensureTopic(topic, 2);
       const before = await bus.describeLog(topic);
@@ -78,11 +81,7 @@ describe('Kafka log identity', () => {
       const after = await bus.describeLog(topic);
       assert.notEqual(after.id, before.id);
       assert.equal(after.id.split('/')[0], before.id.split('/')[0], 'the same cluster');
-    } finally {
-      await admin.disconnect();
-      await bus.close();
-    }
-  });
+    }));
 });
 
 describe('Kafka: a member the group forgot joins again', () => {
