@@ -127,7 +127,7 @@ try {
   // Settled before anything is timed: the month's rows vacuumed (visibility map, hint bits) so no
   // autovacuum of the fresh tables runs during the limit or finalize, then written out.
   await db.pool.query(
-    'vacuum (analyze) metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months',
+    'vacuum (analyze) metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months, invoicing.usage_running, invoicing.unowned_months',
   );
   await db.pool.query('checkpoint');
 

@@ -5,17 +5,20 @@
 // late changes (stops learned late, intervals derived again as metering does,
 // new intervals, transfers) before, during and after the fold job runs. So
 // does finalize's read of the whole month (invoicing.usage_months plus what is
-// read live).
+// read live), and its unowned-usage holds (invoicing.unowned_months and
+// usage_running plus what is read live) equal the live UNOWNED statement's.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { TestDatabase } from '@vault/testkit';
 import { readAccountDays, readAccountUsage } from '../src/billing/account-usage.ts';
+import { readHolds } from '../src/billing/holds.ts';
 import { readDailyUsage, readLineUsage } from '../src/billing/line-usage.ts';
 import { openMonthStream } from '../src/billing/finalize-stream.ts';
 import { foldAllUsageChanges, foldUsageChanges } from '../src/billing/usage-days.ts';
 import { parsePeriod } from '../src/domain/period.ts';
 import type { LineUsage } from '../src/domain/usage.ts';
+import type { Hold } from '@vault/contracts';
 import { billingDatabase } from './seed.ts';
 
 const RUNS = Number(process.env.USAGE_DAYS_RUNS ?? 60);
@@ -208,26 +211,33 @@ async function assertSameAsLive(untils: readonly number[], when: string): Promis
   await assertMonthSameAsLive(when);
 }
 
-/** Finalize's stream of the month (aggregates plus live parts) gives every account the live statement's lines. */
+/** Finalize's stream of the month (aggregates plus live parts) gives every account the live statements' lines and holds. */
 async function assertMonthSameAsLive(when: string): Promise<void> {
   const period = parsePeriod('2026-10');
-  const live = await readLineUsage(db.pool, { from: period.start.toJSDate(), to: period.end.toJSDate() });
+  const month = { from: period.start.toJSDate(), to: period.end.toJSDate() };
+  const live = await readLineUsage(db.pool, month);
+  const liveHolds = await readHolds(db.pool, month);
   const streamed = new Map<string, LineUsage[]>();
+  const streamedHolds = new Map<string, Hold[]>();
   const stream = await openMonthStream(db.pool, period);
   try {
     for await (const chunk of stream.chunks(2)) {
       // The cursors' rows (their account_id too), as the rating domain reads them.
-      for (const a of chunk)
+      for (const a of chunk) {
         streamed.set(
           a.account,
           a.usage.map(({ appId, kind, key, product, ms }) => ({ appId, kind, key, product, ms })),
         );
+        streamedHolds.set(a.account, a.holds);
+      }
     }
   } finally {
     await stream.close();
   }
   for (const account of ACCOUNTS) {
     assert.deepEqual(sorted(streamed.get(account) ?? []), sorted(live.get(account) ?? []), `${when}: finalize's month of ${account}`);
+    const held = liveHolds.filter((h) => h.account_id === account).map(({ account_id, ...hold }) => hold);
+    assert.deepEqual(sorted(streamedHolds.get(account) ?? []), sorted(held), `${when}: finalize's holds of ${account}`);
   }
 }
 
@@ -243,7 +253,7 @@ describe('usage aggregates (real PostgreSQL)', () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
         await db.pool.query(
-          'truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months',
+          'truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months, invoicing.usage_running, invoicing.unowned_months',
         );
         for (const s of scenario.subjects) await writeSubject(s);
         for (const [i, spans] of scenario.owners.entries()) await writeOwners(APPS[i]!, spans);

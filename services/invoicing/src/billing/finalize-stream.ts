@@ -8,7 +8,7 @@ import type { Hold } from '@vault/contracts';
 import { compareAccounts } from '../domain/account-order.ts';
 import type { Period } from '../domain/period.ts';
 import type { LineUsage } from '../domain/usage.ts';
-import { GAPS, gapHold, UNOWNED, unownedHold } from './holds.ts';
+import { GAPS, gapHold, UNOWNED_MONTH, unownedHold } from './holds.ts';
 import { LATE_CANDIDATES, type LateCandidate } from './late-usage.ts';
 import { LATE_MARGIN_INTERVAL, ms } from './sql.ts';
 
@@ -31,8 +31,8 @@ export interface MonthStream {
 
 // Every cursor leaves out accounts that already have the month's invoice, so a
 // rerun (or a run after one that was killed) starts after the last one finalized.
-const UNFINALIZED = (alias: string) =>
-  `not exists (select 1 from invoicing.invoices i where i.account_id = ${alias}.account_id and i.period = $4)`;
+const UNFINALIZED = (alias: string, period = '$4') =>
+  `not exists (select 1 from invoicing.invoices i where i.account_id = ${alias}.account_id and i.period = ${period})`;
 
 // Apps with a usage change not yet folded into the aggregates: read live (usage-days.ts).
 const QUEUED = 'select a.app_id from metering.usage_changes c, unnest(c.apps) a(app_id)';
@@ -47,21 +47,27 @@ const CURSORS = {
             where m.month = $1 and m.app_id not in (${QUEUED})
               and not exists (select 1 from invoicing.invoices i where i.account_id = m.account_id and i.period = $2)
             order by m.month, m.account_id`,
-  // Live: what the aggregates do not hold — running intervals, and every interval of a queued app —
-  // clipped as LINE_USAGE_SQL clips it. $1, $2 the month, $3 the period.
+  // Live: what the aggregates do not hold — the running intervals of folded apps (usage_running,
+  // migration 017: no scan of the month's intervals to find them), and every interval of a queued
+  // app — clipped as LINE_USAGE_SQL clips them. $1, $2 the month, $3 the period.
   live: `select o.account_id collate "C" as account_id, u.app_id as "appId", u.kind, u.key, u.product,
                 sum(${ms('u.during * o.during * w.r')})::float8 as ms
            from (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r) w
-           join metering.billable_usage u on u.during && w.r
+           join (select r.app_id, r.kind, r.key, r.product, r.during from invoicing.usage_running r
+                  where r.app_id not in (${QUEUED})
+                 union all
+                 select u.app_id, u.kind, u.key, u.product, u.during
+                   from (select distinct app_id from (${QUEUED}) q) q
+                   join metering.billable_usage u on u.app_id = q.app_id collate "default") u
+             on u.during && w.r
            join metering.billable_ownership o on o.app_id = u.app_id and o.during && u.during and o.during && w.r
-          where (upper_inf(u.during) or u.app_id in (${QUEUED}))
-            and not exists (select 1 from invoicing.invoices i where i.account_id = o.account_id and i.period = $3)
+          where not exists (select 1 from invoicing.invoices i where i.account_id = o.account_id and i.period = $3)
           group by 1, 2, 3, 4, 5
           order by 1`,
   gaps: `select g.account_id collate "C" as account_id, g.app_id, g.subject, g.missing_sequence, g.unreliable_from
            from (${GAPS}) g where ${UNFINALIZED('g')} order by 1`,
   unowned: `select a.account_id collate "C" as account_id, u.app_id, u.unowned_ms
-              from (${UNOWNED}) u cross join unnest(u.accounts) a(account_id) where ${UNFINALIZED('a')} order by 1`,
+              from (${UNOWNED_MONTH}) u cross join unnest(u.accounts) a(account_id) where ${UNFINALIZED('a', '$3')} order by 1`,
   late: `select c.account_id collate "C" as account_id, c.period, c.app_id
            from (${LATE_CANDIDATES}) c where ${UNFINALIZED('c')} order by 1`,
 };
@@ -111,7 +117,7 @@ export async function openMonthStream(pool: pg.Pool, period: Period): Promise<Mo
     await usageClient.query(`declare finalize_stored no scroll cursor for ${CURSORS.stored}`, [from, period.key]);
     await usageClient.query(`declare finalize_live no scroll cursor for ${CURSORS.live}`, [from, to, period.key]);
     await holdsClient.query(`declare finalize_gaps no scroll cursor for ${CURSORS.gaps}`, [from, to, null, period.key]);
-    await holdsClient.query(`declare finalize_unowned no scroll cursor for ${CURSORS.unowned}`, [from, to, null, period.key]);
+    await holdsClient.query(`declare finalize_unowned no scroll cursor for ${CURSORS.unowned}`, [from, to, period.key]);
     await holdsClient.query(`declare finalize_late no scroll cursor for ${CURSORS.late}`, [from, null, LATE_MARGIN_INTERVAL, period.key]);
     return monthStream(usageClient, holdsClient, at, Number(finalized));
   } catch (err) {

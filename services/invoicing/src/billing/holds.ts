@@ -51,6 +51,45 @@ export const UNOWNED = `
     from unowned`;
 
 /**
+ * UNOWNED for a whole UTC month ($1 its start, $2 its end), for finalize: the
+ * same rows, without scanning the month's intervals. Apps with a change queued
+ * are measured live as UNOWNED measures them; the others from the fold's
+ * unowned_months (closed intervals) plus their running intervals
+ * (usage_running) against the month's owners (migration 017).
+ */
+export const UNOWNED_MONTH = `
+  with w as (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r),
+  -- In the default collation (the queue's is "C"), so the joins below can use metering's indexes by app.
+  queued as materialized (select distinct a.app_id collate "default" as app_id from metering.usage_changes c, unnest(c.apps) a(app_id)),
+  owners as (
+    select o.app_id, range_agg(o.during * w.r) as owned
+      from metering.billable_ownership o, w
+     where o.during && w.r
+     group by 1
+  ),
+  measured as (
+    select r.app_id, r.during from invoicing.usage_running r where r.app_id not in (select app_id from queued)
+    union all
+    select u.app_id, u.during from queued join metering.billable_usage u on u.app_id = queued.app_id
+  ),
+  pieces as (
+    select m.app_id, m.ms from invoicing.unowned_months m
+     where m.month = $1 and m.app_id not in (select app_id from queued)
+    union all
+    select u.app_id, ${ms('x.r')}
+      from w
+      join measured u on u.during && w.r
+      left join owners on owners.app_id = u.app_id
+      cross join lateral unnest(tstzmultirange(u.during * w.r) - coalesce(owners.owned, '{}'::tstzmultirange)) as x(r)
+     where not coalesce(owners.owned @> (u.during * w.r), false)
+  ),
+  unowned as (select app_id, sum(ms) as total from pieces group by 1)
+  select unowned.app_id, unowned.total::text as unowned_ms,
+         array(select distinct o.account_id from metering.billable_ownership o, w
+                where o.app_id = unowned.app_id and o.during && w.r) as accounts
+    from unowned`;
+
+/**
  * GAPS for the accounts $3 only, from their ownership rows (by account_id):
  * what GAPS gives them, without the `is null or` a generic plan could not
  * turn into an index lookup.

@@ -23,7 +23,7 @@ const TAKE = `
   returning apps`;
 
 /** Each closed interval inside each owner's span, cut into UTC days; the days summed per UTC month (migration 012). */
-const FOLD = `
+export const FOLD_DAYS = `
   with days as (
   insert into invoicing.usage_days (account_id, day, month, app_id, kind, key, product, ms)
   select o.account_id, d.day, date_trunc('month', d.day, 'UTC'), u.app_id, u.kind, u.key, u.product, sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")})
@@ -39,6 +39,31 @@ const FOLD = `
   select month, account_id, app_id, kind, key, product, sum(ms)
     from days group by 1, 2, 3, 4, 5, 6`;
 
+/** The folded apps' running intervals, as metering has them now (migration 017): finalize clips them live. */
+const RUNNING = `
+  insert into invoicing.usage_running (app_id, kind, key, product, during)
+  select app_id, kind, key, product, during from metering.billable_usage where app_id = any($1::text[]) and upper_inf(during)`;
+
+/** A UTC month's first instant as a timestamp without zone (month arithmetic in UTC whatever the session's zone). */
+const utcMonth = (t: string) => `date_trunc('month', (${t}) at time zone 'UTC')`;
+
+/**
+ * Per UTC month, the folded apps' closed usage no owner covered (migration
+ * 017): each piece of (interval − the app's whole ownership) cut at the months'
+ * bounds, a row wherever a piece exists (UNOWNED holds an app for a piece of 0 ms too).
+ */
+const UNOWNED_MONTHS = `
+  insert into invoicing.unowned_months (month, app_id, ms)
+  select m.month at time zone 'UTC', u.app_id, sum(${ms('p.r')})
+    from metering.billable_usage u
+    left join (select app_id, range_agg(during) as owned from metering.billable_ownership
+                where app_id = any($1::text[]) group by 1) o on o.app_id = u.app_id
+    cross join lateral unnest(tstzmultirange(u.during) - coalesce(o.owned, '{}'::tstzmultirange)) x(r)
+    cross join lateral generate_series(${utcMonth('lower(x.r)')}, ${utcMonth("upper(x.r) - interval '1 microsecond'")}, interval '1 month') m(month)
+    cross join lateral (select x.r * tstzrange(m.month at time zone 'UTC', (m.month + interval '1 month') at time zone 'UTC', '[)') as r) p
+   where u.app_id = any($1::text[]) and not upper_inf(u.during)
+   group by 1, 2`;
+
 /** Folds the apps of up to `limit` queued rows (a row per statement that wrote usage); returns how many apps it folded (0: nothing waits). */
 export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<number> {
   return withTransaction(
@@ -49,11 +74,17 @@ export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<numbe
       const apps = [...new Set(rows.flatMap((r) => r.apps))];
       if (apps.length === 0) return 0;
       await client.query(
-        `with months as (delete from invoicing.usage_months where app_id = any($1::text[]))
+        `with months as (delete from invoicing.usage_months where app_id = any($1::text[])),
+              running as (delete from invoicing.usage_running where app_id = any($1::text[])),
+              unowned as (delete from invoicing.unowned_months where app_id = any($1::text[]))
          delete from invoicing.usage_days where app_id = any($1::text[])`,
         [apps],
       );
-      await client.query(FOLD, [apps]);
+      // usage_days refuses a fold that does not keep the two tables below (migration 017).
+      await client.query(`select set_config('invoicing.fold_keeps', 'running and unowned', true)`);
+      await client.query(FOLD_DAYS, [apps]);
+      await client.query(RUNNING, [apps]);
+      await client.query(UNOWNED_MONTHS, [apps]);
       return apps.length;
     },
     { name: 'usage_fold' },
