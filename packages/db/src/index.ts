@@ -3,3 +3,4 @@ export * from './migrate.ts';
 export * from './database.ts';
 export * from './transaction.ts';
 export * from './session-lock.ts';
+export * from './copy-text.ts';

@@ -5,9 +5,10 @@
 // follows from an invoice this transaction has just inserted), so the
 // outbox's "left as it was" never applies; were one there, the chunk fails.
 import type pg from 'pg';
+import { CopyText } from '@vault/db';
 import { EMAILED_TYPES, invoiceNotice } from '../notices/notice.ts';
 import type { FinalizedInvoice } from '../notices/outbox.ts';
-import { copyField, copyIn } from './invoice-store.ts';
+import { copyIn } from './invoice-store.ts';
 
 const COPY_NOTICES = 'copy invoicing.notices (id, type, account_id, event) from stdin';
 const COPY_EMAILS = 'copy invoicing.email_deliveries (notice_id, account_id) from stdin';
@@ -26,13 +27,11 @@ export async function copyFinalizedNotices(
       at,
     ),
   );
-  await copyIn(
-    client,
-    COPY_NOTICES,
-    notices
-      .map((n) => `${copyField(n.id)}\t${copyField(n.type)}\t${copyField(n.accountId)}\t${copyField(JSON.stringify(n.event))}\n`)
-      .join(''),
-  );
+  const rows = new CopyText(256 * 1024);
+  for (const n of notices) rows.text(n.id).text(n.type).text(n.accountId).text(JSON.stringify(n.event)).endRow();
+  await copyIn(client, COPY_NOTICES, rows.bytes());
   if (!EMAILED_TYPES.includes('invoice.finalized')) return;
-  await copyIn(client, COPY_EMAILS, notices.map((n) => `${copyField(n.id)}\t${copyField(n.accountId)}\n`).join(''));
+  const emails = new CopyText();
+  for (const n of notices) emails.text(n.id).text(n.accountId).endRow();
+  await copyIn(client, COPY_EMAILS, emails.bytes());
 }

@@ -61,27 +61,37 @@ export const UNOWNED_MONTH = `
   with w as (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r),
   -- In the default collation (the queue's is "C"), so the joins below can use metering's indexes by app.
   queued as materialized (select distinct a.app_id collate "default" as app_id from metering.usage_changes c, unnest(c.apps) a(app_id)),
+  -- The intervals in the month measured here. A running interval reaches into the month when it
+  -- starts before the month's end: said so, the planner's estimate of the rows (a range overlap's
+  -- is far too low) no longer turns the check of the owners below into a probe per interval.
+  measured as (
+    select r.app_id, r.during from invoicing.usage_running r
+     where r.app_id not in (select app_id from queued) and lower(r.during) < $2::timestamptz
+    union all
+    select u.app_id, u.during from w, queued join metering.billable_usage u on u.app_id = queued.app_id
+     where u.during && w.r
+  ),
+  -- The measured intervals' parts in the month that no one owner's span covers (almost always
+  -- none): only those are measured against the app's ownership of the month, as UNOWNED does.
+  uncovered as (
+    select u.app_id, u.during * w.r as r
+      from w, measured u
+     where not exists (select 1 from metering.billable_ownership o where o.app_id = u.app_id and o.during @> (u.during * w.r))
+  ),
   owners as (
     select o.app_id, range_agg(o.during * w.r) as owned
-      from metering.billable_ownership o, w
-     where o.during && w.r
+      from w, metering.billable_ownership o
+     where o.app_id in (select app_id from uncovered) and o.during && w.r
      group by 1
-  ),
-  measured as (
-    select r.app_id, r.during from invoicing.usage_running r where r.app_id not in (select app_id from queued)
-    union all
-    select u.app_id, u.during from queued join metering.billable_usage u on u.app_id = queued.app_id
   ),
   pieces as (
     select m.app_id, m.ms from invoicing.unowned_months m
      where m.month = $1 and m.app_id not in (select app_id from queued)
     union all
     select u.app_id, ${ms('x.r')}
-      from w
-      join measured u on u.during && w.r
+      from uncovered u
       left join owners on owners.app_id = u.app_id
-      cross join lateral unnest(tstzmultirange(u.during * w.r) - coalesce(owners.owned, '{}'::tstzmultirange)) as x(r)
-     where not coalesce(owners.owned @> (u.during * w.r), false)
+      cross join lateral unnest(tstzmultirange(u.r) - coalesce(owners.owned, '{}'::tstzmultirange)) as x(r)
   ),
   unowned as (select app_id, sum(ms) as total from pieces group by 1)
   select unowned.app_id, unowned.total::text as unowned_ms,

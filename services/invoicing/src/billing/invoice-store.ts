@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { CopyText } from '@vault/db';
 import type { Invoice, InvoiceStatus, LineKind } from '@vault/contracts';
 import { publicInvoice, type DraftInvoice } from '../domain/invoice.ts';
 import type { PricedLine } from '../domain/lines.ts';
@@ -123,21 +124,21 @@ export async function insertInvoices(
   finalizedAt: Date,
 ): Promise<void> {
   if (invoices.length === 0) return;
-  const month = `${copyField(period.key)}\t${period.start.toJSDate().toISOString()}\t${period.end.toJSDate().toISOString()}\t${finalizedAt.toISOString()}`;
-  const rows = invoices.map(
-    (x) =>
-      `${month}\t${copyField(x.id)}\t${copyField(x.number)}\t${copyField(x.account_id)}\t${copyField(x.currency)}\t` +
-      `${copyField(x.total)}\t${copyField(x.subtotal)}\t${copyField(x.credit_applied)}\n`,
-  );
-  await copyIn(client, COPY_INVOICES, rows.join(''));
+  const [start, end, at] = [period.start.toJSDate().toISOString(), period.end.toJSDate().toISOString(), finalizedAt.toISOString()];
+  const rows = new CopyText();
+  for (const x of invoices) {
+    rows.text(period.key).text(start).text(end).text(at).text(x.id).text(x.number).text(x.account_id).text(x.currency);
+    rows.text(x.total).text(x.subtotal).text(x.credit_applied).endRow();
+  }
+  await copyIn(client, COPY_INVOICES, rows.bytes());
   // Straight into the month's partition (migration 016): the lines' invoices are the ones just
   // copied, from the same values, and the invoices' apps are written here rather than by the
   // parent's triggers, whose transition tables cost the server more than the lines themselves.
   await client.query(`select set_config('invoicing.lines_kept_by', 'finalize', true)`);
   const lines = linesCopyText(invoices);
-  if (lines !== '') await copyIn(client, copyLines(period.key), lines);
+  if (lines.length > 0) await copyIn(client, copyLines(period.key), lines);
   const apps = invoiceAppsCopyText(invoices);
-  if (apps !== '') await copyIn(client, COPY_INVOICE_APPS, apps);
+  if (apps.length > 0) await copyIn(client, COPY_INVOICE_APPS, apps);
 }
 
 /** Creates the month's partition of the lines (migration 014) if it is missing; finalize calls it under its lock, before writing. */
@@ -145,9 +146,9 @@ export async function ensureLinesMonth(db: Db, period: string): Promise<void> {
   await db.query('select invoicing.ensure_lines_month($1)', [period]);
 }
 
-/** Sends `text` (rows in COPY's text format) to a `copy … from stdin` statement. */
-export const copyIn = (client: pg.PoolClient, statement: string, text: string) =>
-  pipeline(Readable.from([text]), client.query(copyFrom(statement)));
+/** Sends `rows` (COPY's text format, CopyText's bytes) to a `copy … from stdin` statement. */
+export const copyIn = (client: pg.PoolClient, statement: string, rows: Buffer) =>
+  pipeline(Readable.from([rows]), client.query(copyFrom(statement)));
 
 const COPY_INVOICES = `copy invoicing.invoices
   (period, period_start, period_end, finalized_at, id, number, account_id, currency, total, subtotal, credit_applied) from stdin`;
@@ -158,46 +159,35 @@ const copyLines = (period: string) => `copy ${linesPartition(period)}
 const COPY_INVOICE_APPS = 'copy invoicing.invoice_apps (app_id, invoice_id) from stdin';
 
 /** Each invoice's apps, once each, as the parent's note_invoice_apps trigger would note them. */
-function invoiceAppsCopyText(invoices: readonly NewInvoice[]): string {
-  const out: string[] = [];
+function invoiceAppsCopyText(invoices: readonly NewInvoice[]): Buffer {
+  const rows = new CopyText();
   for (const inv of invoices) {
-    const id = copyField(inv.id);
     const apps: string[] = [];
     for (const l of inv.lines) if (!apps.includes(l.app_id)) apps.push(l.app_id);
-    for (const app of apps) out.push(`${copyField(app)}\t${id}\n`);
+    for (const app of apps) rows.text(app).text(inv.id).endRow();
   }
-  return out.join('');
+  return rows.bytes();
 }
 
-/**
- * The invoices' lines in COPY's text format, a row a line in `position` order.
- * Amounts, quantities, kinds and ids never hold a character COPY escapes, so
- * only the free text is escaped.
- */
-export function linesCopyText(invoices: readonly NewInvoice[]): string {
-  const out: string[] = [];
+/** The invoices' lines in COPY's text format, a row a line in `position` order. */
+export function linesCopyText(invoices: readonly NewInvoice[]): Buffer {
+  const rows = new CopyText(256 * 1024);
   for (const inv of invoices) {
-    const invoice = `${copyField(inv.number)}\t${copyField(inv.id)}`;
     const lines = inv.lines;
     for (let position = 0; position < lines.length; position++) {
       const l = lines[position]!;
-      out.push(
-        `${invoice}\t${position}\t${copyField(l.app_id)}\t${l.kind}\t${copyField(l.key)}\t${copyField(l.product)}\t` +
-          `${l.quantity}\t${l.unit_price ?? '\\N'}\t${l.amount ?? '\\N'}\t${copyField(l.description)}\t` +
-          `${copyField(l.adjusts ?? null)}\t${l.ms}\n`,
-      );
+      rows.text(inv.number).text(inv.id).number(position).text(l.app_id).text(l.kind).text(l.key).text(l.product);
+      rows
+        .text(l.quantity)
+        .text(l.unit_price)
+        .text(l.amount)
+        .text(l.description)
+        .text(l.adjusts ?? null)
+        .number(l.ms)
+        .endRow();
     }
   }
-  return out.join('');
-}
-
-const COPY_SPECIAL = /[\\\t\n\r]/;
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-
-/** A value as COPY's text format reads it: \N for null; backslash, tab, newline and return escaped. */
-export function copyField(value: string | null): string {
-  if (value === null) return '\\N';
-  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : value;
+  return rows.bytes();
 }
 
 /** The accounts that already have their invoice for the period. */
