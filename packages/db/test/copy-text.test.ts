@@ -12,8 +12,8 @@ type Value = string | number | null;
 
 /** The format as the reference states it: \N for null, backslash, tab, newline and return escaped. */
 function reference(rows: readonly (readonly Value[])[]): Buffer {
-  const escape = (v: string) => v.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
-  const field = (v: Value) => (v === null ? '\\N' : typeof v === 'number' ? String(v) : escape(v));
+  const escaped = (v: string) => v.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
+  const field = (v: Value) => (v === null ? '\\N' : typeof v === 'number' ? String(v) : escaped(v));
   return Buffer.from(rows.map((r) => `${r.map(field).join('\t')}\n`).join(''), 'utf8');
 }
 
