@@ -20,42 +20,85 @@ export interface LateCandidate {
 }
 
 /**
+ * The month before `$1`'s key: an account with an invoice of it had all its
+ * earlier months' late usage carried onto that invoice by the run that
+ * finalized it, up to that run's snapshot less the margin.
+ */
+const PREVIOUS = `to_char(($1::timestamptz at time zone 'UTC') - interval '1 month', 'YYYY-MM')`;
+
+/**
  * Finalized months (before `$1`) that may have late usage: metering
  * learned something about one of the month's apps after, or just before, the
- * invoice was finalized. Whether it changes what the month charges is decided
- * by recomputing it, so a spurious candidate costs time, never money.
+ * invoice was finalized — and, for an account with an invoice of the month
+ * before `$1`, after, or just before, that invoice was finalized: the run that
+ * finalized it had everything learned until then (less the margin) in its
+ * snapshot and carried what changed onto it (docs/contracts/invoicing.md, "Late
+ * usage"). So for those accounts only rows learned since the earliest of the
+ * previous month's invoices are read, not every row since the first month
+ * ever finalized; accounts without such an invoice (gone, or held) are reached
+ * from their own invoices as LATE_CANDIDATES_SCOPED reaches them. Whether a
+ * candidate changes what the month charges is decided by recomputing it, so a
+ * spurious candidate costs time, never money.
  * Parameters: $1 before, $2 the accounts (null: all), $3 the margin.
  */
 export const LATE_CANDIDATES = `
   with threshold as (
-    select min(finalized_at) - $3::interval as t from invoicing.invoices
-     where period_start < $1 and ($2::text[] is null or account_id = any($2::text[]))
+    select min(finalized_at) - $3::interval as t from invoicing.invoices where period = ${PREVIOUS}
   ),
   late as materialized (
-    select app_id, during, learned_at from metering.billable_usage, threshold where learned_at > threshold.t
+    select u.app_id, u.during, u.learned_at from threshold, metering.billable_usage u where threshold.t is not null and u.learned_at > threshold.t
     union all
-    select app_id, during, learned_at from metering.billable_ownership, threshold where learned_at > threshold.t
+    select o.app_id, o.during, o.learned_at from threshold, metering.billable_ownership o where threshold.t is not null and o.learned_at > threshold.t
+  ),
+  recent as (
+    -- accounts with an invoice of the previous month, each month with its threshold …
+    select i.id, i.account_id, i.period, tstzrange(i.period_start, i.period_end, '[)') as month,
+           greatest(i.finalized_at, p.finalized_at) - $3::interval as since
+      from invoicing.invoices p
+      join invoicing.invoices i on i.account_id = p.account_id and i.period_start < $1
+     where p.period = ${PREVIOUS} and ($2::text[] is null or p.account_id = any($2::text[]))
   ),
   touched as (
-    -- accounts that own the app in the late usage's month now …
-    select i.account_id, i.period, l.app_id
+    -- … that own the app in the late usage's month now …
+    select r.account_id, r.period, l.app_id
       from late l
       join metering.billable_ownership o on o.app_id = l.app_id and o.during && l.during
-      join invoicing.invoices i on i.account_id = o.account_id
-                               and o.during && tstzrange(i.period_start, i.period_end, '[)')
-                               and l.during && tstzrange(i.period_start, i.period_end, '[)')
-     where i.period_start < $1 and l.learned_at > i.finalized_at - $3::interval
+      join recent r on r.account_id = o.account_id and o.during && r.month and l.during && r.month
+     where l.learned_at > r.since
     union
     -- … or were charged for it
-    select i.account_id, i.period, l.app_id
+    select r.account_id, r.period, l.app_id
       from late l
       join invoicing.invoice_apps ia on ia.app_id = l.app_id
-      join invoicing.invoices i on i.id = ia.invoice_id
-                               and l.during && tstzrange(i.period_start, i.period_end, '[)')
-     where i.period_start < $1 and l.learned_at > i.finalized_at - $3::interval
+      join recent r on r.id = ia.invoice_id and l.during && r.month
+     where l.learned_at > r.since
+  ),
+  gone as (
+    -- accounts with earlier invoices but none of the previous month: from their own invoices,
+    -- each with its own threshold, as LATE_CANDIDATES_SCOPED reaches a draft's (joined here:
+    -- an array of many accounts as an index condition would be probed once per row)
+    select i.id, i.number, i.account_id, i.period, tstzrange(i.period_start, i.period_end, '[)') as month,
+           i.finalized_at - $3::interval as since
+      from invoicing.invoices i
+     where i.period_start < $1 and ($2::text[] is null or i.account_id = any($2::text[]))
+       and not exists (select 1 from invoicing.invoices p where p.account_id = i.account_id and p.period = ${PREVIOUS})
+  ),
+  gone_apps as (
+    select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since
+      from gone m
+      join metering.billable_ownership o on o.account_id = m.account_id collate "default" and o.during && m.month
+    union all
+    select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since
+      from gone m
+      join invoicing.invoice_lines il on il.invoice_number = m.number
   )
   select distinct account_id, period, app_id from touched
-   where $2::text[] is null or account_id = any($2::text[])`;
+  union
+  select a.account_id, a.period, a.app_id from gone_apps a
+   where exists (select 1 from metering.billable_usage u
+                  where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span)
+      or exists (select 1 from metering.billable_ownership o
+                  where o.app_id = a.app_id and o.learned_at > a.since and o.during && a.month and o.during && a.span)`;
 
 /**
  * LATE_CANDIDATES' rows for the accounts $2 only, reached from their rows:
@@ -63,20 +106,26 @@ export const LATE_CANDIDATES = `
  * (the account's ownership overlapping the month, and the month's invoice
  * lines), then whether metering learned anything late of such an app, by
  * app_id. The same conditions as LATE_CANDIDATES' two branches: a charged app
- * has no ownership span to overlap, hence the unbounded `span`.
+ * has no ownership span to overlap, hence the unbounded `span`; a month's
+ * threshold is its invoice's finalization or, when later, that of the
+ * account's invoice of the previous month (LATE_CANDIDATES says why).
  */
-export const LATE_CANDIDATES_SCOPED = `
+export const LATE_CANDIDATES_SCOPED = scopedTo('$2::text[]');
+
+function scopedTo(accounts: string): string {
+  return `
   with months as materialized (
     select i.id, i.number, i.account_id, i.period, tstzrange(i.period_start, i.period_end, '[)') as month,
-           i.finalized_at - $3::interval as since
+           greatest(i.finalized_at, p.finalized_at) - $3::interval as since
       from invoicing.invoices i
-     where i.account_id = any($2::text[]) and i.period_start < $1
+      left join invoicing.invoices p on p.account_id = i.account_id and p.period = ${PREVIOUS}
+     where i.account_id = any(${accounts}) and i.period_start < $1
   ),
   apps as (
     select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since
       from months m
-      -- any($2) is the index condition: the join with invoices' "C"-collated account_id alone is not.
-      join metering.billable_ownership o on o.account_id = any($2::text[]) and o.account_id = m.account_id and o.during && m.month
+      -- any(accounts) is the index condition: the join with invoices' "C"-collated account_id alone is not.
+      join metering.billable_ownership o on o.account_id = any(${accounts}) and o.account_id = m.account_id and o.during && m.month
     union all
     select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since
       from months m
@@ -87,6 +136,7 @@ export const LATE_CANDIDATES_SCOPED = `
                   where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span)
       or exists (select 1 from metering.billable_ownership o
                   where o.app_id = a.app_id and o.learned_at > a.since and o.during && a.month and o.during && a.span)`;
+}
 
 export async function lateCandidates(
   db: Db,
