@@ -110,22 +110,19 @@ export const LATE_CANDIDATES = `
  * threshold is its invoice's finalization or, when later, that of the
  * account's invoice of the previous month (LATE_CANDIDATES says why).
  */
-export const LATE_CANDIDATES_SCOPED = scopedTo('$2::text[]');
-
-function scopedTo(accounts: string): string {
-  return `
+export const LATE_CANDIDATES_SCOPED = `
   with months as materialized (
     select i.id, i.number, i.account_id, i.period, tstzrange(i.period_start, i.period_end, '[)') as month,
            greatest(i.finalized_at, p.finalized_at) - $3::interval as since
       from invoicing.invoices i
       left join invoicing.invoices p on p.account_id = i.account_id and p.period = ${PREVIOUS}
-     where i.account_id = any(${accounts}) and i.period_start < $1
+     where i.account_id = any($2::text[]) and i.period_start < $1
   ),
   apps as (
     select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since
       from months m
-      -- any(accounts) is the index condition: the join with invoices' "C"-collated account_id alone is not.
-      join metering.billable_ownership o on o.account_id = any(${accounts}) and o.account_id = m.account_id and o.during && m.month
+      -- any($2) is the index condition: the join with invoices' "C"-collated account_id alone is not.
+      join metering.billable_ownership o on o.account_id = any($2::text[]) and o.account_id = m.account_id and o.during && m.month
     union all
     select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since
       from months m
@@ -136,7 +133,6 @@ function scopedTo(accounts: string): string {
                   where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span)
       or exists (select 1 from metering.billable_ownership o
                   where o.app_id = a.app_id and o.learned_at > a.since and o.during && a.month and o.during && a.span)`;
-}
 
 export async function lateCandidates(
   db: Db,
