@@ -4,28 +4,19 @@
 // on a database that already holds data when they run, and for what finalize
 // writes after them.
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { migrate } from '@vault/db';
-import { freshDatabase, type TestDatabase } from '@vault/testkit';
-import { INVOICING_MIGRATIONS } from '../src/cli/migrations.ts';
-import { METERING_MIGRATIONS } from './seed.ts';
+import type { TestDatabase } from '@vault/testkit';
+import { databaseBeforeMigration } from './seed.ts';
 
 describe('invoice lines by month, the month aggregates and the invoices’ apps, migrated over existing data', () => {
   let db: TestDatabase;
-  let olderMigrations: string;
+  let older: Awaited<ReturnType<typeof databaseBeforeMigration>> | undefined;
 
   before(async () => {
-    db = await freshDatabase('lines_by_month');
-    await migrate(db.pool, 'metering', METERING_MIGRATIONS);
     // Invoicing as it was before migration 012.
-    olderMigrations = await mkdtemp(join(tmpdir(), 'invoicing-011-'));
-    for (const file of await readdir(INVOICING_MIGRATIONS)) {
-      if (file < '012') await cp(join(INVOICING_MIGRATIONS, file), join(olderMigrations, file));
-    }
-    await migrate(db.pool, 'invoicing', olderMigrations);
+    const made = await databaseBeforeMigration('lines_by_month', '012');
+    older = made;
+    db = made.db;
     await db.pool.query(
       `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, currency, total, finalized_at) values
          ('inv-sep', 'acct-1', '2026-09', '2026-09-01Z', '2026-10-01Z', '2026-09-000001', 'USD', 7.00, '2026-10-04Z'),
@@ -43,11 +34,10 @@ describe('invoice lines by month, the month aggregates and the invoices’ apps,
          ('acct-1', '2026-10-31Z', 'shop', 'dyno', 'web.1', 'dyno:basic', 3600000),
          ('acct-1', '2026-11-01Z', 'shop', 'dyno', 'web.1', 'dyno:basic', 1000)`,
     );
-    await migrate(db.pool, 'invoicing', INVOICING_MIGRATIONS);
+    await made.migrateRest();
   });
   after(async () => {
-    await db?.drop();
-    if (olderMigrations) await rm(olderMigrations, { recursive: true, force: true });
+    await older?.drop();
   });
 
   test('every line is kept, in the partition of its invoice’s month, found by its number', async () => {

@@ -1,10 +1,13 @@
 // Test fixtures: a database with metering's and invoicing's schemas, and usage
 // written where metering publishes it (its views read these tables).
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '@vault/db';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
-import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
+import { ensureInvoicingSchema, INVOICING_MIGRATIONS } from '../src/cli/migrations.ts';
 
 // Metering's migrations by path, not its code: invoicing only reads its published views.
 export const METERING_MIGRATIONS = fileURLToPath(new URL('../../metering/migrations', import.meta.url));
@@ -14,6 +17,34 @@ export async function billingDatabase(): Promise<TestDatabase> {
   await migrate(db.pool, 'metering', METERING_MIGRATIONS);
   await ensureInvoicingSchema(db.pool);
   return db;
+}
+
+/**
+ * A database with metering's schema and invoicing's as it was before the
+ * migration named `first` (its earlier files, copied apart): a test writes
+ * what older code wrote, then `migrateRest()` runs the others over it.
+ */
+export async function databaseBeforeMigration(
+  name: string,
+  first: string,
+): Promise<{ db: TestDatabase; migrateRest(): Promise<void>; drop(): Promise<void> }> {
+  const db = await freshDatabase(name);
+  await migrate(db.pool, 'metering', METERING_MIGRATIONS);
+  const older = await mkdtemp(join(tmpdir(), `invoicing-before-${first}-`));
+  for (const file of await readdir(INVOICING_MIGRATIONS)) {
+    if (file < first) await cp(join(INVOICING_MIGRATIONS, file), join(older, file));
+  }
+  await migrate(db.pool, 'invoicing', older);
+  return {
+    db,
+    async migrateRest() {
+      await migrate(db.pool, 'invoicing', INVOICING_MIGRATIONS);
+    },
+    async drop() {
+      await db.drop();
+      await rm(older, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface SeedUsage {

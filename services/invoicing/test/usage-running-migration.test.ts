@@ -5,35 +5,26 @@
 // fold afterwards computes the same rows; a fold that does not keep them (code
 // older than the migration) is refused.
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { migrate } from '@vault/db';
-import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import type { TestDatabase } from '@vault/testkit';
 import { type AccountRows, openMonthStream } from '../src/billing/finalize-stream.ts';
 import { readHolds } from '../src/billing/holds.ts';
 import { readLineUsage } from '../src/billing/line-usage.ts';
 import { FOLD_DAYS, foldAllUsageChanges } from '../src/billing/usage-days.ts';
-import { INVOICING_MIGRATIONS } from '../src/cli/migrations.ts';
 import { parsePeriod } from '../src/domain/period.ts';
-import { METERING_MIGRATIONS } from './seed.ts';
+import { databaseBeforeMigration } from './seed.ts';
 
 const DAY = 86_400_000;
 const october = parsePeriod('2026-10');
 
 describe('migration 017 over usage folded before it: running intervals and unowned months', () => {
   let db: TestDatabase;
-  let olderMigrations: string;
+  let older: Awaited<ReturnType<typeof databaseBeforeMigration>> | undefined;
 
   before(async () => {
-    db = await freshDatabase('usage_running');
-    await migrate(db.pool, 'metering', METERING_MIGRATIONS);
-    olderMigrations = await mkdtemp(join(tmpdir(), 'invoicing-016-'));
-    for (const file of await readdir(INVOICING_MIGRATIONS)) {
-      if (file < '017') await cp(join(INVOICING_MIGRATIONS, file), join(olderMigrations, file));
-    }
-    await migrate(db.pool, 'invoicing', olderMigrations);
+    const made = await databaseBeforeMigration('usage_running', '017');
+    older = made;
+    db = made.db;
     // shop: acct-1 until Oct 10, nobody until Oct 20, then acct-2; its web.1 ran Sep 25 – Oct 15
     // (Oct 10–15 unowned) and worker.1 runs from Oct 12 (Oct 12–20 unowned). blog: never owned.
     // api: acct-1's, running since September.
@@ -53,11 +44,10 @@ describe('migration 017 over usage folded before it: running intervals and unown
     // Folded as before migration 017: the days and months only, the queue emptied.
     await db.pool.query('delete from metering.usage_changes');
     await db.pool.query(FOLD_DAYS, [['shop', 'blog', 'api']]);
-    await migrate(db.pool, 'invoicing', INVOICING_MIGRATIONS);
+    await made.migrateRest();
   });
   after(async () => {
-    await db?.drop();
-    if (olderMigrations) await rm(olderMigrations, { recursive: true, force: true });
+    await older?.drop();
   });
 
   const kept = async () => {
