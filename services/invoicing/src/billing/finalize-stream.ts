@@ -10,7 +10,7 @@ import type { Period } from '../domain/period.ts';
 import type { LineUsage } from '../domain/usage.ts';
 import { GAPS, gapHold, UNOWNED_MONTH, unownedHold } from './holds.ts';
 import { LATE_CANDIDATES, type LateCandidate } from './late-usage.ts';
-import { LATE_MARGIN_INTERVAL, ms } from './sql.ts';
+import { LATE_MARGIN_INTERVAL, ms, QUEUED_APPS } from './sql.ts';
 
 /** What the month holds for one account that has no invoice for it yet. */
 export interface AccountRows {
@@ -37,9 +37,6 @@ export interface MonthStream {
 const UNFINALIZED = (alias: string, period = '$4') =>
   `(${period}::text is null or not exists (select 1 from invoicing.invoices i where i.account_id = ${alias}.account_id and i.period = ${period}))`;
 
-// Apps with a usage change not yet folded into the aggregates: read live (usage-days.ts).
-const QUEUED = 'select a.app_id from metering.usage_changes c, unnest(c.apps) a(app_id)';
-
 const CURSORS = {
   // The month's usage in two parts, shaped as the rating domain's LineUsage (ms as a number: whole
   // milliseconds, exact in a double) and summed per line by account here. Stored: the aggregates'
@@ -47,7 +44,7 @@ const CURSORS = {
   // apps with nothing queued. $1 the month's start, $2 the period, or null (UNFINALIZED).
   stored: `select m.account_id, m.app_id as "appId", m.kind, m.key, m.product, m.ms::float8 as ms
              from invoicing.usage_months m
-            where m.month = $1 and m.app_id not in (${QUEUED})
+            where m.month = $1 and m.app_id not in (${QUEUED_APPS})
               and ${UNFINALIZED('m', '$2')}
             order by m.month, m.account_id`,
   // Live: what the aggregates do not hold — the running intervals of folded apps (usage_running,
@@ -60,11 +57,11 @@ const CURSORS = {
                  -- A running interval reaches into the month when it starts before the month's end:
                  -- said so, the planner estimates the rows well enough to hash the owners.
                  select r.app_id, r.kind, r.key, r.product, r.during from invoicing.usage_running r
-                  where r.app_id not in (${QUEUED}) and lower(r.during) < $2::timestamptz
+                  where r.app_id not in (${QUEUED_APPS}) and lower(r.during) < $2::timestamptz
                  union all
                  select u.app_id, u.kind, u.key, u.product, u.during
-                   from (select distinct app_id from (${QUEUED}) q) q
-                   join metering.billable_usage u on u.app_id = q.app_id collate "default"
+                   from (${QUEUED_APPS}) q
+                   join metering.billable_usage u on u.app_id = q.app_id
                   where u.during && tstzrange($1::timestamptz, $2::timestamptz, '[)')) u
            join metering.billable_ownership o on o.app_id = u.app_id and o.during && u.during and o.during && w.r
           where ${UNFINALIZED('o', '$3')}

@@ -1,6 +1,12 @@
 import type pg from 'pg';
 import type { Hold } from '@vault/contracts';
-import { ms } from './sql.ts';
+import { ms, QUEUED_APPS } from './sql.ts';
+
+/** The rows of the UNOWNED statements from their `unowned` (app, total) and `w` (the window): each app with the accounts that owned it in the window. */
+const UNOWNED_ROWS = `select unowned.app_id, unowned.total::text as unowned_ms,
+         array(select distinct o.account_id from metering.billable_ownership o, w
+                where o.app_id = unowned.app_id and o.during && w.r) as accounts
+    from unowned`;
 
 /** A hold with the account it holds; null when no account owned the app in the window. */
 export type AccountHold = Hold & { account_id: string | null };
@@ -45,10 +51,7 @@ export const UNOWNED = `
        and ($3::text[] is null or owners.wanted)
      group by 1
   )
-  select unowned.app_id, unowned.total::text as unowned_ms,
-         array(select distinct o.account_id from metering.billable_ownership o, w
-                where o.app_id = unowned.app_id and o.during && w.r) as accounts
-    from unowned`;
+  ${UNOWNED_ROWS}`;
 
 /**
  * UNOWNED for a whole UTC month ($1 its start, $2 its end), for finalize: the
@@ -59,8 +62,7 @@ export const UNOWNED = `
  */
 export const UNOWNED_MONTH = `
   with w as (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r),
-  -- In the default collation (the queue's is "C"), so the joins below can use metering's indexes by app.
-  queued as materialized (select distinct a.app_id collate "default" as app_id from metering.usage_changes c, unnest(c.apps) a(app_id)),
+  queued as materialized (${QUEUED_APPS}),
   -- The intervals in the month measured here. A running interval reaches into the month when it
   -- starts before the month's end: said so, the planner's estimate of the rows (a range overlap's
   -- is far too low) no longer turns the check of the owners below into a probe per interval.
@@ -94,10 +96,7 @@ export const UNOWNED_MONTH = `
       cross join lateral unnest(tstzmultirange(u.r) - coalesce(owners.owned, '{}'::tstzmultirange)) as x(r)
   ),
   unowned as (select app_id, sum(ms) as total from pieces group by 1)
-  select unowned.app_id, unowned.total::text as unowned_ms,
-         array(select distinct o.account_id from metering.billable_ownership o, w
-                where o.app_id = unowned.app_id and o.during && w.r) as accounts
-    from unowned`;
+  ${UNOWNED_ROWS}`;
 
 /**
  * GAPS for the accounts $3 only, from their ownership rows (by account_id):
@@ -137,10 +136,7 @@ export const UNOWNED_SCOPED = `
      where not owners.owned @> (u.during * w.r)
      group by 1
   )
-  select unowned.app_id, unowned.total::text as unowned_ms,
-         array(select distinct o.account_id from metering.billable_ownership o, w
-                where o.app_id = unowned.app_id and o.during && w.r) as accounts
-    from unowned`;
+  ${UNOWNED_ROWS}`;
 
 /** Holds from metering's side of the window: gaps and unowned usage (unpriced comes from pricing). */
 export async function readHolds(

@@ -9,3 +9,10 @@ export const ms = (range: string) =>
 
 /** How long after an invoice's finalization a metering transaction may still commit usage it did not see. */
 export const LATE_MARGIN_INTERVAL = '1 hour';
+
+/**
+ * The apps with a usage change not yet folded into the aggregates (read live,
+ * usage-days.ts), once each, in the default collation: the queue keeps them in
+ * "C", which would keep metering's indexes by app out of a join with them.
+ */
+export const QUEUED_APPS = `select distinct a.app_id collate "default" as app_id from metering.usage_changes c, unnest(c.apps) a(app_id)`;
