@@ -33,9 +33,13 @@ describe('vault archive', () => {
   test('a stopped dyno of last year leaves for a file; the command names the file and the count', async () => {
     // Written where metering keeps events (the consumer's path is tested in services/metering/test/archive.test.ts).
     await db.pool.query(
-      `insert into metering.events (source, id, type, subject, sequence, time, data, content_hash, received_at)
-       values ('dyno-manager', 'e1', 'dyno.started', 'dyno-x', 1, '2025-03-01T00:00:00Z', '{"app_id":"app-x","name":"web.1","size":"basic"}', repeat('a', 64), '2025-03-01T00:00:01Z'),
-              ('dyno-manager', 'e2', 'dyno.stopped', 'dyno-x', 2, '2025-03-02T00:00:00Z', '{"app_id":"app-x"}', repeat('b', 64), '2025-03-02T00:00:01Z')`,
+      `insert into metering.events (source, id, type, subject, sequence, time, data, received_at)
+       values ('dyno-manager', 'e1', 'dyno.started', 'dyno-x', 1, '2025-03-01T00:00:00Z', '{"app_id":"app-x","name":"web.1","size":"basic"}', '2025-03-01T00:00:01Z'),
+              ('dyno-manager', 'e2', 'dyno.stopped', 'dyno-x', 2, '2025-03-02T00:00:00Z', '{"app_id":"app-x"}', '2025-03-02T00:00:01Z')`,
+    );
+    await db.pool.query(
+      `insert into metering.event_keys (source, id, content_hash)
+       values ('dyno-manager', 'e1', decode(repeat('a', 64), 'hex')), ('dyno-manager', 'e2', decode(repeat('b', 64), 'hex'))`,
     );
     const r = await vault(['archive', '--before', '2025-06-01T00:00:00Z', '--dir', dir], env);
     assert.equal(r.status, 0, r.stderr);

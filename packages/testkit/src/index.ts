@@ -27,10 +27,15 @@ export function freshDatabase(prefix = 't'): Promise<TestDatabase> {
 /** A new database on the server `admin` connects to, dropped by `drop()`. */
 export async function freshDatabaseOn(admin: string, prefix: string): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  // A prefix that is no identifier would fail below and leave the client open, hanging the run.
+  if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) throw new Error(`freshDatabase: prefix ${JSON.stringify(prefix)} is not a lower-case SQL identifier`);
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
-  await client.query(`create database ${name}`);
-  await client.end();
+  try {
+    await client.query(`create database ${name}`);
+  } finally {
+    await client.end();
+  }
   const url = new URL(admin);
   url.pathname = `/${name}`;
   // A test that starves its pool fails with pg's timeout instead of hanging until the runner's.

@@ -1,12 +1,13 @@
 // `vault archive` (docs/contracts/metering.md, "Archive"): raw events older
 // than the cut go to NDJSON gzip files and leave the database — a closed
 // subject's all, an open one's all but its last before the cut; their compact
-// keys and what is archived of each subject stay (migrations 011, 012). One run
+// keys and what is archived of each subject stay (migrations 011-013). One run
 // at a time; each file is its own unit: recorded `writing`, written and
-// synced, then in one transaction its events deleted, their keys kept and the
-// file marked `done`. Killed at any instant, a run loses and doubles nothing:
-// a `writing` file's events are still in the database, and the next run
-// deletes the file and writes them again.
+// synced, then in one transaction its events deleted (their keys stay in
+// event_keys, migration 013) and the file marked `done`. Killed at any
+// instant, a run loses and doubles nothing: a `writing` file's events are
+// still in the database, and the next run deletes the file and writes them
+// again.
 import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
 import { removeArchiveFile, writeArchiveFile } from './archive-file.ts';
@@ -75,8 +76,9 @@ const LINES = `
   select json_build_object(
            'event', json_build_object('specversion', '1.0', 'id', e.id, 'source', e.source, 'type', e.type,
                                       'subject', e.subject, 'sequence', e.sequence, 'time', ${iso('e.time')}, 'data', e.data),
-           'received_at', ${iso('e.received_at')}, 'content_hash', e.content_hash)::text as line
+           'received_at', ${iso('e.received_at')}, 'content_hash', encode(k.content_hash, 'hex'))::text as line
     from ${LEAVING}
+    join metering.event_keys k on k.source = e.source and k.id = e.id
    order by e.subject, e.sequence, e.received_at`;
 
 function iso(column: string): string {
@@ -165,8 +167,8 @@ async function nextFileName(pool: pg.Pool, month: string): Promise<string> {
 
 /**
  * In one transaction, under the consumer's subject locks: if the subjects
- * still hold exactly the events written, keep their keys, record what is
- * archived of each subject, delete the events and mark the file done. False
+ * still hold exactly the events written, record what is archived of each
+ * subject, delete the events and mark the file done. False
  * when they changed.
  */
 async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: number, before: Date): Promise<boolean> {
@@ -184,11 +186,7 @@ async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: nu
       if (chunk.subjects.some((subject, i) => !keep.has(subject) || keep.get(subject) !== chunk.keepFrom[i])) return false;
       const { rows } = await client.query<{ n: string }>(`select count(*)::text as n from ${LEAVING}`, params);
       if (Number(rows[0]!.n) !== written) return false;
-      await client.query(
-        `insert into metering.archived_events (source, id, content_hash) select e.source, e.id, decode(e.content_hash, 'hex') from ${LEAVING}`,
-        params,
-      );
-      // The intake's claims of these keys: the stored probe answers them first from now on (archived_events).
+      // Their keys stay in event_keys. The intake's claims of them go: the stored probe answers those keys first.
       await client.query(
         `delete from metering.intake_claims c using (select e.source, e.id from ${LEAVING}) k where c.source = k.source and c.id = k.id`,
         params,

@@ -45,9 +45,14 @@ const CLEAR_KEEPING = `
  * subject and how many of its events are archived) when `archived`.
  */
 const events = (archived: boolean) => `
+  -- Its key is what makes an event unique, whatever month it is stored in (migration 013).
+  keys as (
+    insert into metering.event_keys (source, id, content_hash)
+    select source, id, decode(hash, 'hex') from unnest($1::text[], $2::text[], $8::text[]) k(source, id, hash)
+  ),
   new_events as (
-    insert into metering.events (source, id, type, subject, sequence, time, data, content_hash)
-    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[], $8::text[])
+    insert into metering.events (source, id, type, subject, sequence, time, data)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[])
     returning subject, type, sequence, time, data, received_at
   ),
   ev as materialized (
@@ -120,7 +125,7 @@ const DERIVE = `
  * of their subjects again. No `on conflict` on the events: it costs a third of
  * the insert, and the subject locks already keep a re-send of the same event
  * out. Only an id reused under another subject can race in from a concurrent
- * batch; the unique index then refuses this batch, and its event-by-event
+ * batch; the keys' unique index then refuses this batch, and its event-by-event
  * retry (applyMessages) finds the committed event and rejects the reuse.
  */
 export async function storeAndDerive(

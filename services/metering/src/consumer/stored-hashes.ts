@@ -7,16 +7,13 @@ export const eventKey = (e: EventKey) => `${e.source}\u0000${e.id}`;
 export async function storedHashes(db: pg.Pool | pg.PoolClient, keys: EventKey[]): Promise<Map<string, string>> {
   if (keys.length === 0) return new Map();
   // One index probe per key: the `limit` keeps the planner from turning the
-  // lookup into a hash join over the whole table. An archived event is known
-  // by its compact key (migration 011): deduplication outlives the payload.
+  // lookup into a hash join over the whole table. The keys outlive the
+  // payloads (migration 013): an archived event is known here too.
   const { rows } = await db.query<{ source: string; id: string; content_hash: string }>(
-    `select k.source, k.id, e.content_hash
+    `select k.source, k.id, encode(e.content_hash, 'hex') as content_hash
        from unnest($1::text[], $2::text[]) as k(source, id)
        cross join lateral (
-         (select content_hash from metering.events e where e.source = k.source and e.id = k.id limit 1)
-         union all
-         (select encode(a.content_hash, 'hex') from metering.archived_events a where a.source = k.source and a.id = k.id)
-         limit 1
+         select content_hash from metering.event_keys e where e.source = k.source and e.id = k.id limit 1
        ) e`,
     [keys.map((k) => k.source), keys.map((k) => k.id)],
   );
