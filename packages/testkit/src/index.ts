@@ -28,7 +28,8 @@ export function freshDatabase(prefix = 't'): Promise<TestDatabase> {
 export async function freshDatabaseOn(admin: string, prefix: string): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   // A prefix that is no identifier would fail below and leave the client open, hanging the run.
-  if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) throw new Error(`freshDatabase: prefix ${JSON.stringify(prefix)} is not a lower-case SQL identifier`);
+  if (!/^[a-z_][a-z0-9_]*$/.test(prefix))
+    throw new Error(`freshDatabase: prefix ${JSON.stringify(prefix)} is not a lower-case SQL identifier`);
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
   try {
