@@ -10,8 +10,10 @@ export const archiveSpec = defineCommand({
     'Events that happened and arrived before the cut leave metering.events for files: a closed\n' +
     "subject's (a stopped dyno, a deprovisioned add-on) all, an open one's all but its last\n" +
     'before the cut. Usage stays, events stay known by their keys (a re-send is still a\n' +
-    'duplicate). One line per file; safe to kill and run again. Default cut: now −\n' +
-    'EVENT_RETENTION (P13M); default DIR: ARCHIVE_DIR, else $VAULT_HOME/archive.',
+    'duplicate). One line per file. Then each month of stored events that ended before\n' +
+    'the cut is dropped as a table, what stays of it moved to the current month. Safe to\n' +
+    'kill and run again. Default cut: now − EVENT_RETENTION (P13M); default DIR:\n' +
+    'ARCHIVE_DIR, else $VAULT_HOME/archive.',
   options: {
     before: { type: 'string', value: 'INSTANT', help: 'the cut, an ISO-8601 instant with an offset (default: now − EVENT_RETENTION)' },
     dir: { type: 'string', value: 'DIR', help: 'where the files go (default: ARCHIVE_DIR or $VAULT_HOME/archive)' },

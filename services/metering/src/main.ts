@@ -1,10 +1,11 @@
 // The metering process: `vault start metering` (Procfile) runs this file.
 import { fileURLToPath } from 'node:url';
 import { createBus } from '@vault/bus';
-import { resolveAdminToken, runApp } from '@vault/runtime';
+import { resolveAdminToken, runApp, startLoop } from '@vault/runtime';
 import { meteringRoutes } from './app.ts';
 import { meteringConfig } from './config.ts';
 import { startConsumer } from './consumer/consume.ts';
+import { SEAL_EVERY_MS, sealEventMonths } from './consumer/event-months.ts';
 
 await runApp({
   name: 'metering',
@@ -31,10 +32,19 @@ await runApp({
     meteringRoutes(http, { pool: db.pool, bus, topic, adminToken, groupId, log });
     const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId });
     log.info('metering.consuming', { topic, group: groupId, bus: bus.kind });
+    const sealing = startLoop({
+      everyMs: SEAL_EVERY_MS,
+      tick: async () => {
+        const sealed = await sealEventMonths(db.pool);
+        if (sealed > 0) log.info('events.months_sealed', { 'count#metering.months_sealed': sealed });
+      },
+      onError: (err) => log.error('events.seal_failed', err),
+    });
     return {
       // GET /health: metering's job is consuming; a consumer that crashed beyond recovery is a 503.
       unavailable: () => (consumer.isHealthy() ? undefined : `consumer stopped: ${consumer.failure() ?? 'stopped'}`),
       stop: async () => {
+        await sealing.stop();
         await consumer.stop();
         await bus.close();
       },

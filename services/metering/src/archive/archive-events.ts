@@ -11,6 +11,7 @@
 import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
 import { removeArchiveFile, writeArchiveFile } from './archive-file.ts';
+import { dropArchivedMonths } from './archive-months.ts';
 
 const ARCHIVE_LOCK = 7_011_001;
 
@@ -31,6 +32,8 @@ export interface ArchiveResult {
   subjects: number;
   /** Files a killed run left unfinished, removed and written again. */
   redone: number;
+  /** Months (YYYY-MM) whose events table was dropped, every event of it archived or moved on. */
+  months: string[];
 }
 
 /**
@@ -91,7 +94,7 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
   };
   const perFile = opts.subjectsPerFile ?? 5_000;
   return withSessionLock(pool, ARCHIVE_LOCK, async () => {
-    const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0 };
+    const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0, months: [] };
     const { rows: unfinished } = await pool.query<{ name: string; dir: string }>(
       `select name, dir from metering.archive_files where state = 'writing'`,
     );
@@ -124,6 +127,7 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
       result.subjects += chunk.subjects.length;
       await say(`archived ${written} events of ${chunk.subjects.length} subjects (${chunk.month}) to ${name}`);
     }
+    result.months = (await dropArchivedMonths(pool, opts.before, say)).map((m) => m.month);
     return result;
   });
 }

@@ -6,6 +6,7 @@ import { structuredValue } from '../domain/cloudevents-binary.ts';
 import { addCounters, applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
 import { lockPosition, storePosition, type Contact } from './log-position.ts';
 import { mergeOutcomes, readBySource } from './message-counts.ts';
+import { ensureEventMonths } from './event-months.ts';
 
 export interface MessagesResult extends BatchResult {
   /** Messages already applied by an earlier pass (their bus commit was lost). */
@@ -38,6 +39,7 @@ export async function applyMessages(
   log?: TransactionLog,
   contact?: Contact,
 ): Promise<MessagesResult> {
+  await ensureEventMonths(pool);
   return withTransaction(
     pool,
     async (client) => {
@@ -122,6 +124,9 @@ function nothingApplied(): BatchResult {
 
 /** SQLSTATE class 22 (data exception) or 23 (integrity constraint violation). */
 export function isStoreRefusal(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
+  const { code, constraint } = err as { code?: unknown; constraint?: unknown };
+  // A row with no partition to go to (23514 naming no constraint) is the store's
+  // fault, not the event's: the batch fails and is read again, never rejected.
+  if (code === '23514' && constraint === undefined) return false;
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }

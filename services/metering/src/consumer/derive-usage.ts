@@ -68,9 +68,17 @@ const events = (archived: boolean) => `
         select e.subject, e.type, e.sequence, e.time,
                ${archived ? "case when a.service is null or e.data ? 'service' then e.data else e.data || jsonb_build_object('service', a.service) end" : 'e.data'},
                e.received_at
+          -- Read from the subject's first sealed month, or the first unsealed one when it has
+          -- none: the months before are pruned at run time (migration 014). offset 0 keeps
+          -- this an index probe per subject.
           from unnest($9::text[]) s(subject)
-          -- offset 0 keeps this an index probe per subject (see above).
-          cross join lateral (select * from metering.events e where e.subject = s.subject offset 0) e${
+          left join metering.subject_months m on m.subject = s.subject
+          cross join lateral (
+            select * from metering.events e
+             where e.subject = s.subject
+               and e.stored_month >= coalesce(m.first_month, (select b.month from metering.events_sealed_before b))
+            offset 0
+          ) e${
             // An add-on's service is named only by its first event, which may be archived.
             archived
               ? `

@@ -1,0 +1,85 @@
+// After `vault archive` has written its files (docs/contracts/metering.md,
+// "Events by month"): a sealed month that ended before the cut leaves as a
+// table. What its files did not take — an open subject's kept event, a
+// subject with a hole or a gap, one that changed while its file was written —
+// moves to the current month first (it stays stored, only elsewhere), then
+// the emptied partition is detached and dropped. Crash-only: a month killed
+// anywhere is found again by the next run in one of three states — still
+// attached (moved again: nothing left to move), detaching (finished), or
+// detached and not dropped (dropped).
+import type pg from 'pg';
+import { withTransaction } from '@vault/db';
+import { sealEventMonths } from '../consumer/event-months.ts';
+
+export interface MonthDropped {
+  /** YYYY-MM */
+  month: string;
+  /** Events that stayed and moved to the current month. */
+  moved: number;
+}
+
+const PARTITION = /^events_(\d{4})_(\d{2})$/;
+
+/** Months (YYYY-MM) sealed and ended by `before`, with their partition's state; oldest first. */
+async function droppable(
+  pool: pg.Pool,
+  before: Date,
+): Promise<{ table: string; month: string; state: 'attached' | 'detaching' | 'detached' }[]> {
+  const { rows } = await pool.query<{ table: string; state: 'attached' | 'detaching' | 'detached' }>(
+    `select c.relname as table,
+            case when i.inhrelid is null then 'detached' when i.inhdetachpending then 'detaching' else 'attached' end as state
+       from pg_class c
+       join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'metering'
+       left join pg_inherits i on i.inhrelid = c.oid and i.inhparent = 'metering.events'::regclass
+      where c.relkind = 'r' and c.relname ~ '^events_[0-9]{4}_[0-9]{2}$'
+      order by c.relname`,
+  );
+  const { rows: sealed } = await pool.query<{ month: string }>(
+    `select to_char(month, 'YYYY-MM') as month from metering.events_sealed_before`,
+  );
+  const firstOpen = sealed[0]!.month;
+  const out = [];
+  for (const r of rows) {
+    const [, y, m] = PARTITION.exec(r.table)!;
+    const month = `${y}-${m}`;
+    const end = new Date(Date.UTC(Number(y), Number(m), 1));
+    // A detached table is left only by a run killed before its drop: it goes whatever the cut.
+    if (r.state === 'detached' || (month < firstOpen && end.getTime() <= before.getTime())) out.push({ ...r, month });
+  }
+  return out;
+}
+
+/** Moves what stays of each droppable month to the current month, then detaches and drops its partition. */
+export async function dropArchivedMonths(pool: pg.Pool, before: Date, say: (line: string) => Promise<void>): Promise<MonthDropped[]> {
+  const dropped: MonthDropped[] = [];
+  await pool.query(`select metering.ensure_events_month(date_trunc('month', now() at time zone 'UTC')::date)`);
+  // Only a sealed month goes, and metering seals them once an hour: not waited for here.
+  await sealEventMonths(pool);
+  for (const { table, month, state } of await droppable(pool, before)) {
+    let moved = 0;
+    if (state === 'attached') {
+      moved = await withTransaction(
+        pool,
+        async (client) => {
+          const { rowCount } = await client.query(
+            `update metering.events set stored_month = date_trunc('month', now() at time zone 'UTC')::date
+              where stored_month = to_date($1, 'YYYY-MM')`,
+            [month],
+          );
+          return rowCount ?? 0;
+        },
+        { name: 'archive_month' },
+      );
+      // Outside a transaction: readers and writers of other months go on meanwhile.
+      await pool.query(`alter table metering.events detach partition metering.${table} concurrently`);
+    } else if (state === 'detaching') {
+      await pool.query(`alter table metering.events detach partition metering.${table} finalize`);
+    }
+    const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from metering.${table}`);
+    if (rows[0]!.n !== 0) throw new Error(`archive: ${table} still holds ${rows[0]!.n} events after its month moved; not dropped`);
+    await pool.query(`drop table metering.${table}`);
+    dropped.push({ month, moved });
+    await say(`dropped the events table of ${month}${moved > 0 ? ` (${moved} events that stay moved to the current month)` : ''}`);
+  }
+  return dropped;
+}
