@@ -21,7 +21,8 @@ create table events (
   id           text collate "C" not null,
   type         text not null,
   subject      text collate "C" not null,
-  sequence     integer not null check (sequence >= 1),
+  -- Any safe integer (migration 002).
+  sequence     bigint not null check (sequence >= 1),
   time         timestamptz not null,
   data         jsonb not null,
   received_at  timestamptz not null default now(),
@@ -92,6 +93,8 @@ declare
   part text;
   sealed integer := 0;
 begin
+  -- After any attach in flight (ensure_events_month's lock): a month attached late is sealed too.
+  perform pg_advisory_xact_lock(7013001);
   select s.month into w from events_sealed_before s for update;
   while w < date_trunc('month', (at - interval '1 hour') at time zone 'UTC')::date loop
     part := 'events_' || to_char(w, 'YYYY_MM');

@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { migrate } from '@vault/db';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import { archiveEvents } from '../src/archive/archive-events.ts';
+import { isStoreRefusal } from '../src/consumer/apply-messages.ts';
 import { deriveStored } from '../src/consumer/derive-usage.ts';
 import { judge } from '../src/domain/judge.ts';
 import { applyRaw, MIGRATIONS, usageOf } from './harness.ts';
@@ -69,7 +70,7 @@ async function storedBeforeMonths(name: string): Promise<TestDatabase> {
   await db.pool.query(
     `insert into metering.events (source, id, type, subject, sequence, time, data, received_at)
      select s, i, t, sub, q, tm, d, tm
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::jsonb[]) x(s, i, t, sub, q, tm, d)`,
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[]) x(s, i, t, sub, q, tm, d)`,
     [
       col((v) => v.event.source),
       col((v) => v.event.id),
@@ -194,6 +195,9 @@ describe('events by month (real PostgreSQL)', () => {
       ['o4', 'o6', 'o7', 'o8', 'o9'],
     );
     assert.deepEqual(await usageOf(db), before);
+    // Every subject's events are now in unsealed months (or gone): none is read from a dropped month.
+    const { rows: bounds } = await db.pool.query('select subject from metering.subject_months');
+    assert.deepEqual(bounds, []);
     // Later events derive as on the database that never archived.
     const later = [
       event('n6', 'addon.plan_changed', 'addon-x', 4, '2026-12-02T00:00:00Z', { app_id: 'app-1', plan: 'standard-0' }),
@@ -208,10 +212,40 @@ describe('events by month (real PostgreSQL)', () => {
     assert.equal(resent.duplicates, 1);
   });
 
-  test('a month table a killed run detached but did not drop is dropped by the next run; one holding events is refused', async () => {
+  test('a sequence beyond 32 bits is stored; a row with no month to go to fails its batch instead of being rejected', async () => {
+    const big = await applyRaw(
+      db,
+      [event('b1', 'app.owner_changed', 'app-big', 3_000_000_000, '2026-12-01T00:00:00Z', { app_id: 'app-big', account_id: 'acct-1' })],
+      NOW,
+    );
+    assert.equal(big.applied, 1);
+    assert.deepEqual(big.rejected, []);
+    const err = await db.pool
+      .query(
+        `insert into metering.events (source, id, type, subject, sequence, time, data, stored_month)
+         values ('platform', 'far', 'app.owner_changed', 'app-big', 3000000001, '2026-12-01T00:00:00Z', '{}', '2099-01-01')`,
+      )
+      .then(
+        () => assert.fail('stored without a partition'),
+        (e: unknown) => e,
+      );
+    assert.equal((err as { code?: string }).code, '23514');
+    assert.equal(isStoreRefusal(err), false);
+  });
+
+  test('month tables a killed run left (emptied but attached, or detached) are dropped by the next run; one holding events is refused', async () => {
     await db.pool.query('create table metering.events_2026_07 (like metering.events)');
+    // And one killed after its rows moved, before its detach: still attached, empty.
+    await db.pool.query('create table metering.events_2026_05 (like metering.events including defaults including constraints)');
+    await db.pool.query(
+      `alter table metering.events attach partition metering.events_2026_05 for values from ('2026-05-01') to ('2026-06-01')`,
+    );
     const r = await archiveEvents(db.pool, { before: new Date('2026-11-01T00:00:00Z'), dir });
-    assert.deepEqual(r.months, ['2026-07']);
+    assert.deepEqual(r.months, ['2026-05', '2026-07']);
+    assert.deepEqual(
+      (await partitions(db)).filter((p) => p < 'events_2026_11'),
+      [],
+    );
     await db.pool.query('create table metering.events_2026_06 (like metering.events)');
     await db.pool.query(
       `insert into metering.events_2026_06 (source, id, type, subject, sequence, time, data, received_at, stored_month)

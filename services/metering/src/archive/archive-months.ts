@@ -6,7 +6,7 @@
 // the emptied partition is detached and dropped. Crash-only: a month killed
 // anywhere is found again by the next run in one of three states — still
 // attached (moved again: nothing left to move), detaching (finished), or
-// detached and not dropped (dropped).
+// detached and not dropped (dropped) — the last two whatever the run's cut.
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { sealEventMonths } from '../consumer/event-months.ts';
@@ -19,6 +19,28 @@ export interface MonthDropped {
 }
 
 const PARTITION = /^events_(\d{4})_(\d{2})$/;
+
+/**
+ * The subjects whose first sealed month was this one or earlier: their
+ * events are now all later (archived, or moved to the current month). Each
+ * gets the first month it still has in a sealed month, or loses its row when
+ * it has none (all its events in unsealed months, or none left): batches read
+ * it from there on, not from a month that is gone.
+ */
+const RAISE_BOUNDS = `
+  with firsts as (
+    select m.subject, (select min(e.stored_month) from metering.events e where e.subject = m.subject) as first
+      from metering.subject_months m
+     where m.first_month <= to_date($1, 'YYYY-MM')
+  ),
+  gone as (
+    delete from metering.subject_months m using firsts f
+     where m.subject = f.subject
+       and (f.first is null or f.first >= (select b.month from metering.events_sealed_before b))
+  )
+  update metering.subject_months m set first_month = f.first
+    from firsts f
+   where m.subject = f.subject and f.first < (select b.month from metering.events_sealed_before b)`;
 
 /** Months (YYYY-MM) sealed and ended by `before`, with their partition's state; oldest first. */
 async function droppable(
@@ -43,8 +65,8 @@ async function droppable(
     const [, y, m] = PARTITION.exec(r.table)!;
     const month = `${y}-${m}`;
     const end = new Date(Date.UTC(Number(y), Number(m), 1));
-    // A detached table is left only by a run killed before its drop: it goes whatever the cut.
-    if (r.state === 'detached' || (month < firstOpen && end.getTime() <= before.getTime())) out.push({ ...r, month });
+    // A table detaching or detached is left only by a killed run: it goes whatever the cut.
+    if (r.state !== 'attached' || (month < firstOpen && end.getTime() <= before.getTime())) out.push({ ...r, month });
   }
   return out;
 }
@@ -61,11 +83,16 @@ export async function dropArchivedMonths(pool: pg.Pool, before: Date, say: (line
       moved = await withTransaction(
         pool,
         async (client) => {
+          // Sealing waits meanwhile: what is recorded of the months below is rewritten here.
+          await client.query('select month from metering.events_sealed_before for update');
           const { rowCount } = await client.query(
             `update metering.events set stored_month = date_trunc('month', now() at time zone 'UTC')::date
               where stored_month = to_date($1, 'YYYY-MM')`,
             [month],
           );
+          await client.query(RAISE_BOUNDS, [month]);
+          const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from metering.${table}`);
+          if (rows[0]!.n !== 0) throw new Error(`archive: ${table} still holds ${rows[0]!.n} events after its month moved; not dropped`);
           return rowCount ?? 0;
         },
         { name: 'archive_month' },
