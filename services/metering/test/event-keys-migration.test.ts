@@ -3,29 +3,22 @@
 // and archived keys in it still answers a re-send as a duplicate and an id
 // reused with other content as id_reused. Real PostgreSQL, the real batch path.
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { migrate } from '@vault/db';
-import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import type { TestDatabase } from '@vault/testkit';
 import { judge, type ValidInput } from '../src/domain/judge.ts';
-import { applyRaw, exampleLines, MIGRATIONS } from './harness.ts';
+import { applyRaw, exampleLines, MIGRATIONS, meteringDatabaseBefore } from './harness.ts';
 
 const NOW = Date.parse('2026-12-01T00:00:00Z');
 
 describe('migration 013: deduplication from event_keys (real PostgreSQL)', () => {
   let db: TestDatabase;
-  let older: string;
   let valid: ValidInput[];
   /** The raw lines of `valid`, in its order. */
   let raws: string[];
 
   before(async () => {
-    db = await freshDatabase('metering_013');
-    older = await mkdtemp(join(tmpdir(), 'metering-before-013-'));
-    for (const file of await readdir(MIGRATIONS)) if (file < '013') await cp(join(MIGRATIONS, file), join(older, file));
-    await migrate(db.pool, 'metering', older);
+    db = await meteringDatabaseBefore('metering_013', '013');
     const lines = exampleLines('october.ndjson');
     // One of each key (the example re-sends some), as a database stores them.
     const seen = new Set<string>();
@@ -59,7 +52,6 @@ describe('migration 013: deduplication from event_keys (real PostgreSQL)', () =>
   });
   after(async () => {
     await db?.drop();
-    if (older) await rm(older, { recursive: true, force: true });
   });
 
   test('every key, archived or stored, is in event_keys with its hash; the payloads stay in events', async () => {

@@ -6,17 +6,17 @@
 // database that never archived. Real PostgreSQL, the consumer's batch path,
 // the real archive.
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { migrate } from '@vault/db';
-import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import type { TestDatabase } from '@vault/testkit';
 import { archiveEvents } from '../src/archive/archive-events.ts';
 import { isStoreRefusal } from '../src/consumer/apply-messages.ts';
 import { deriveStored } from '../src/consumer/derive-usage.ts';
 import { judge } from '../src/domain/judge.ts';
-import { applyRaw, MIGRATIONS, usageOf } from './harness.ts';
+import { applyRaw, MIGRATIONS, meteringDatabaseBefore, usageOf } from './harness.ts';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 
@@ -53,14 +53,7 @@ const SUBJECTS = ['app-1', 'dyno-a', 'dyno-b', 'dyno-c', 'addon-x', 'addon-g'];
 
 /** A database whose OLD events were stored by migration 013's schema, then migrated to the end. */
 async function storedBeforeMonths(name: string): Promise<TestDatabase> {
-  const db = await freshDatabase(name);
-  const older = await mkdtemp(join(tmpdir(), 'metering-before-014-'));
-  try {
-    for (const file of await readdir(MIGRATIONS)) if (file < '014') await cp(join(MIGRATIONS, file), join(older, file));
-    await migrate(db.pool, 'metering', older);
-  } finally {
-    await rm(older, { recursive: true, force: true });
-  }
+  const db = await meteringDatabaseBefore(name, '014');
   const valid = judge(
     OLD.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: NOW })),
     NOW,

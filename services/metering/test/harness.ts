@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { createEmbeddedBus, createKafkaBus, type Batch, type Bus, type Consumer } from '@vault/bus';
@@ -29,6 +32,19 @@ export type BusKind = 'kafka' | 'embedded';
 export async function meteringDatabase(): Promise<TestDatabase> {
   const db = await freshDatabase('metering');
   await migrate(db.pool, 'metering', MIGRATIONS);
+  return db;
+}
+
+/** A metering database with only the migrations before `first` (`NNN`): the rest is the test's to apply. */
+export async function meteringDatabaseBefore(name: string, first: string): Promise<TestDatabase> {
+  const db = await freshDatabase(name);
+  const older = await mkdtemp(join(tmpdir(), `metering-before-${first}-`));
+  try {
+    for (const file of await readdir(MIGRATIONS)) if (file < first) await cp(join(MIGRATIONS, file), join(older, file));
+    await migrate(db.pool, 'metering', older);
+  } finally {
+    await rm(older, { recursive: true, force: true });
+  }
   return db;
 }
 
