@@ -21,6 +21,7 @@ import { benchInfra } from './infra.ts';
 import { latencies, percentile, type Curve } from './latency.ts';
 import { copyEventsMs, median, noopConsumerRate } from './limits.ts';
 import { spawnMetering } from './metering-process.ts';
+import { readCounters } from '../src/reports/store.ts';
 import { storageLine, storagePerMillion } from './storage.ts';
 import { billingStream, type StreamOptions } from './stream.ts';
 
@@ -104,7 +105,7 @@ try {
     BILLING_EVENTS_TOPIC: topic,
     METERING_CONSUMER_GROUP: `bench-metering-${topic}`,
   };
-  const processed = async () => Number((await pool.query<{ n: string }>(`select sum(value)::text as n from metering.counters`)).rows[0]!.n);
+  const processed = async () => Object.values(await readCounters(pool)).reduce((a, b) => a + b, 0);
   const backend = (await pool.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
   const drained = await drain({ env, events: opts.events, processed, postmaster: postmasterOf(backend), kafkaPid: infra.kafkaPid, say });
   const drainRate = drained.eventsPerSecond;

@@ -24,7 +24,7 @@ describe('metering: its PostgreSQL sessions set jit = off (the real metering pro
       create table public.jit_seen (what text not null, setting text not null);
       create function public.record_jit() returns trigger language plpgsql as $$
         begin insert into public.jit_seen values (tg_argv[0], current_setting('jit')); return null; end $$;
-      create trigger record_jit after update on metering.counters
+      create trigger record_jit after insert or update on metering.message_counts
         for each statement execute function public.record_jit('the consumer applying a batch');`);
     metering = await startService('metering', {
       DATABASE_URL: db.url,

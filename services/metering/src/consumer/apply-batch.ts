@@ -97,11 +97,9 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
 
 /**
  * Adds a batch's counts to its partition's rows per source (`read` being the
- * judge's count per source), then to the global counters. Every consumer's
- * transaction updates these same three global rows, so they are its last lock
- * before its position: taken earlier, a transaction would hold them while
- * waiting for a subject lock that another transaction, itself waiting here,
- * holds. The partition's own rows are uncontended (see message-counts.ts).
+ * judge's count per source), its last lock before its position. The global
+ * counters are these rows summed when read (migration 015): no row is shared
+ * between partitions, so their commits never queue behind one another.
  */
 export async function addCounters(
   client: pg.PoolClient,
@@ -110,12 +108,6 @@ export async function addCounters(
   result: BatchResult,
 ): Promise<void> {
   await addMessageCounts(client, at, read, result.bySource);
-  await client.query(
-    `update metering.counters c set value = c.value + d.n
-       from (values ('events_applied', $1::bigint), ('events_duplicate', $2), ('events_rejected', $3)) d(name, n)
-      where c.name = d.name`,
-    [result.applied, result.duplicates, result.rejected.length],
-  );
 }
 
 /**

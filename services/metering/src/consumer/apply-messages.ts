@@ -29,8 +29,8 @@ export interface MessagesResult extends BatchResult {
  * if it is lost, the replay finds its messages behind the position. Locks are
  * taken in one order: the position row, the subjects (sorted), event keys
  * (sorted), rejections (sorted), the partition's own counts per source, the
- * global counters, the position's update; a
- * deadlock all the same is retried whole by withTransaction.
+ * position's update; a deadlock all the same is retried whole by
+ * withTransaction.
  */
 export async function applyMessages(
   pool: pg.Pool,

@@ -1,9 +1,21 @@
 import type pg from 'pg';
 import { formatReasons, type PartitionCounts, type Reason, type RejectedEvent, type SourceCounts, type SubjectGap } from '@vault/contracts';
 
-/** Counters since the database was created (without the bus's lag). */
+/**
+ * Counters since the database was created (without the bus's lag): the
+ * partitions' counts summed, plus what was counted before they existed
+ * (`counters`, migration 015).
+ */
 export async function readCounters(pool: pg.Pool): Promise<Record<'events_applied' | 'events_duplicate' | 'events_rejected', number>> {
-  const { rows } = await pool.query<{ name: string; value: string }>('select name, value::text from metering.counters');
+  const { rows } = await pool.query<{ name: string; value: string }>(
+    `select c.name, (c.value + case c.name when 'events_applied' then m.applied
+                                           when 'events_duplicate' then m.duplicate
+                                           else m.rejected end)::text as value
+       from metering.counters c
+      cross join (select coalesce(sum(applied), 0) as applied, coalesce(sum(duplicate), 0) as duplicate,
+                         coalesce(sum(rejected), 0) as rejected
+                    from metering.message_counts) m`,
+  );
   const get = (name: string) => Number(rows.find((r) => r.name === name)?.value ?? 0);
   return { events_applied: get('events_applied'), events_duplicate: get('events_duplicate'), events_rejected: get('events_rejected') };
 }
