@@ -226,15 +226,41 @@ describe('events by month (real PostgreSQL)', () => {
     assert.equal(isStoreRefusal(err), false);
   });
 
-  test('month tables a killed run left (emptied but attached, or detached) are dropped by the next run; one holding events is refused', async () => {
+  test('month tables a killed run left (emptied but attached, detaching, or detached) are dropped by the next run; one holding events is refused', async () => {
     await db.pool.query('create table metering.events_2026_07 (like metering.events)');
     // And one killed after its rows moved, before its detach: still attached, empty.
     await db.pool.query('create table metering.events_2026_05 (like metering.events including defaults including constraints)');
     await db.pool.query(
       `alter table metering.events attach partition metering.events_2026_05 for values from ('2026-05-01') to ('2026-06-01')`,
     );
+    // And one killed inside its DETACH … CONCURRENTLY: cancelled while it waited for a reader of the
+    // events, it is left detaching (inhdetachpending).
+    await db.pool.query('create table metering.events_2026_04 (like metering.events including defaults including constraints)');
+    await db.pool.query(
+      `alter table metering.events attach partition metering.events_2026_04 for values from ('2026-04-01') to ('2026-05-01')`,
+    );
+    const reader = await db.pool.connect();
+    const detacher = await db.pool.connect();
+    try {
+      await reader.query('begin');
+      await reader.query('select count(*) from metering.events');
+      await detacher.query(`set statement_timeout = '300ms'`);
+      await assert.rejects(
+        detacher.query('alter table metering.events detach partition metering.events_2026_04 concurrently'),
+        /statement timeout/,
+      );
+      await detacher.query('reset statement_timeout');
+      await reader.query('commit');
+    } finally {
+      reader.release();
+      detacher.release();
+    }
+    const { rows: pending } = await db.pool.query(
+      `select i.inhdetachpending from pg_inherits i where i.inhrelid = 'metering.events_2026_04'::regclass`,
+    );
+    assert.deepEqual(pending, [{ inhdetachpending: true }]);
     const r = await archiveEvents(db.pool, { before: new Date('2026-11-01T00:00:00Z'), dir });
-    assert.deepEqual(r.months, ['2026-05', '2026-07']);
+    assert.deepEqual(r.months, ['2026-04', '2026-05', '2026-07']);
     assert.deepEqual(
       (await partitions(db)).filter((p) => p < 'events_2026_11'),
       [],
