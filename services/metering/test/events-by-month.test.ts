@@ -10,10 +10,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { migrate } from '@vault/db';
 import type { TestDatabase } from '@vault/testkit';
 import { archiveEvents } from '../src/archive/archive-events.ts';
 import { isStoreRefusal } from '../src/consumer/apply-messages.ts';
+import { applyBatch } from '../src/consumer/apply-batch.ts';
 import { deriveStored } from '../src/consumer/derive-usage.ts';
 import { judge } from '../src/domain/judge.ts';
 import { applyRaw, MIGRATIONS, meteringDatabaseBefore, usageOf } from './harness.ts';
@@ -164,6 +166,41 @@ describe('events by month (real PostgreSQL)', () => {
     assert.deepEqual(batch.gaps, []);
     await rederive(db);
     assert.deepEqual(await usageOf(db), batch);
+  });
+
+  test('a batch reads no month before its subjects’ bounds (index scans of its own transaction, per month)', async () => {
+    // addon-g's first sealed month is September; dyno-new has no bound row (read from the first unsealed month).
+    const batch = [
+      event('p1', 'addon.plan_changed', 'addon-g', 4, '2026-12-01T01:00:00Z', { app_id: 'app-1', plan: 'mini' }),
+      event('p2', 'dyno.started', 'dyno-new', 1, '2026-12-01T01:00:00Z', { app_id: 'app-1', name: 'web.3', size: 'basic' }),
+    ];
+    // A session of its own: the counts it reports pending are this transaction's alone.
+    const own = new pg.Pool({ connectionString: db.url, max: 1 });
+    const client = await own.connect();
+    let scans: Record<string, number>;
+    try {
+      await client.query('begin');
+      await applyBatch(
+        client,
+        judge(
+          batch.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: NOW })),
+          NOW,
+        ),
+      );
+      const { rows } = await client.query<{ month: string; scans: number }>(
+        `select c.relname as month, sum(pg_stat_get_xact_numscans(i.indexrelid))::int as scans
+           from pg_index i join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'metering' and c.relname ~ '^events_[0-9]{4}_[0-9]{2}$' group by c.relname`,
+      );
+      scans = Object.fromEntries(rows.map((r) => [r.month, r.scans]));
+      await client.query('commit');
+    } finally {
+      client.release();
+      await own.end();
+    }
+    await applyRaw(reference, batch, NOW);
+    assert.equal(scans.events_2026_08, 0, JSON.stringify(scans));
+    assert.ok(scans.events_2026_09! > 0 && scans.events_2026_12! > 0, JSON.stringify(scans));
   });
 
   test('vault archive drops each month that ended before the cut as a table; what stays moves on; usage as if never archived', async () => {
