@@ -10,8 +10,8 @@ import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually, freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { meteringRoutes } from '../src/app.ts';
 import { startConsumer } from '../src/consumer/consume.ts';
-import { addCounters, applyBatch, type BatchResult } from '../src/consumer/apply-batch.ts';
-import { readBySource } from '../src/consumer/message-counts.ts';
+import { applyBatch, type BatchResult } from '../src/consumer/apply-batch.ts';
+import { addMessageCounts, readBySource } from '../src/consumer/message-counts.ts';
 import { judge } from '../src/domain/judge.ts';
 
 /** The repository's copies of the platform's examples (october.ndjson, invalid.ndjson, …). */
@@ -160,7 +160,7 @@ export async function applyRaw(db: TestDatabase, raws: string[], nowMs: number):
       nowMs,
     );
     const result = await applyBatch(client, judged);
-    await addCounters(client, { log: 'test-log', topic: 'billing', partition: 0 }, readBySource(judged), result);
+    await addMessageCounts(client, { log: 'test-log', topic: 'billing', partition: 0 }, readBySource(judged), result.bySource);
     await client.query('commit');
     return result;
   } finally {

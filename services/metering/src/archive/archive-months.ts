@@ -9,7 +9,7 @@
 // detached and not dropped (dropped) — the last two whatever the run's cut.
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
-import { sealEventMonths } from '../consumer/event-months.ts';
+import { ensureEventMonths, sealEventMonths } from '../consumer/event-months.ts';
 
 export interface MonthDropped {
   /** YYYY-MM */
@@ -41,6 +41,12 @@ const RAISE_BOUNDS = `
   update metering.subject_months m set first_month = f.first
     from firsts f
    where m.subject = f.subject and f.first < (select b.month from metering.events_sealed_before b)`;
+
+/** A month's table still holding an event (only a writer bypassing triggers could leave one) is never detached or dropped. */
+async function mustBeEmpty(db: pg.Pool | pg.PoolClient, table: string): Promise<void> {
+  const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from metering.${table}`);
+  if (rows[0]!.n !== 0) throw new Error(`archive: ${table} still holds ${rows[0]!.n} events after its month moved; not dropped`);
+}
 
 /** Months (YYYY-MM) sealed and ended by `before`, with their partition's state; oldest first. */
 async function droppable(
@@ -74,7 +80,8 @@ async function droppable(
 /** Moves what stays of each droppable month to the current month, then detaches and drops its partition. */
 export async function dropArchivedMonths(pool: pg.Pool, before: Date, say: (line: string) => Promise<void>): Promise<MonthDropped[]> {
   const dropped: MonthDropped[] = [];
-  await pool.query(`select metering.ensure_events_month(date_trunc('month', now() at time zone 'UTC')::date)`);
+  // Where what stays moves to.
+  await ensureEventMonths(pool);
   // Only a sealed month goes, and metering seals them once an hour: not waited for here.
   await sealEventMonths(pool);
   for (const { table, month, state } of await droppable(pool, before)) {
@@ -91,8 +98,7 @@ export async function dropArchivedMonths(pool: pg.Pool, before: Date, say: (line
             [month],
           );
           await client.query(RAISE_BOUNDS, [month]);
-          const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from metering.${table}`);
-          if (rows[0]!.n !== 0) throw new Error(`archive: ${table} still holds ${rows[0]!.n} events after its month moved; not dropped`);
+          await mustBeEmpty(client, table);
           return rowCount ?? 0;
         },
         { name: 'archive_month' },
@@ -102,8 +108,7 @@ export async function dropArchivedMonths(pool: pg.Pool, before: Date, say: (line
     } else if (state === 'detaching') {
       await pool.query(`alter table metering.events detach partition metering.${table} finalize`);
     }
-    const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from metering.${table}`);
-    if (rows[0]!.n !== 0) throw new Error(`archive: ${table} still holds ${rows[0]!.n} events after its month moved; not dropped`);
+    await mustBeEmpty(pool, table);
     await pool.query(`drop table metering.${table}`);
     dropped.push({ month, moved });
     await say(`dropped the events table of ${month}${moved > 0 ? ` (${moved} events that stay moved to the current month)` : ''}`);

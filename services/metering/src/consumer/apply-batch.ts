@@ -4,7 +4,7 @@ import { ID_REUSED_REASON } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
 import { type ArchivedStart, storeAndDerive } from './derive-usage.ts';
-import { addMessageCounts, type Outcomes, sourceOf, tally } from './message-counts.ts';
+import { type Outcomes, sourceOf, tally } from './message-counts.ts';
 import { type ArchivedSubject, archivedSubjects, eventKey, storedHashes } from './stored-hashes.ts';
 
 export interface BatchResult {
@@ -93,21 +93,6 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
     tally(bySource, sourceOf(r), 'rejected');
   }
   return { applied: storing.length, duplicates, rejected, subjects: subjects.length, bySource };
-}
-
-/**
- * Adds a batch's counts to its partition's rows per source (`read` being the
- * judge's count per source), its last lock before its position. The global
- * counters are these rows summed when read (migration 015): no row is shared
- * between partitions, so their commits never queue behind one another.
- */
-export async function addCounters(
-  client: pg.PoolClient,
-  at: { log: string; topic: string; partition: number },
-  read: Map<string, number>,
-  result: BatchResult,
-): Promise<void> {
-  await addMessageCounts(client, at, read, result.bySource);
 }
 
 /**

@@ -3,9 +3,9 @@ import { withTransaction, type TransactionLog } from '@vault/db';
 import type { Batch } from '@vault/bus';
 import { judge, type InvalidInput, type Judged } from '../domain/judge.ts';
 import { structuredValue } from '../domain/cloudevents-binary.ts';
-import { addCounters, applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
+import { applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
 import { lockPosition, storePosition, type Contact } from './log-position.ts';
-import { mergeOutcomes, readBySource } from './message-counts.ts';
+import { addMessageCounts, mergeOutcomes, readBySource } from './message-counts.ts';
 import { ensureEventMonths } from './event-months.ts';
 
 export interface MessagesResult extends BatchResult {
@@ -60,7 +60,7 @@ export async function applyMessages(
         nowMs,
       );
       const result = await applyRefusing(client, judged);
-      await addCounters(client, batch, readBySource(judged), result);
+      await addMessageCounts(client, batch, readBySource(judged), result.bySource);
       await storePosition(client, batch, fresh[fresh.length - 1]!);
       return { ...result, skipped, ...change, ...hole };
     },

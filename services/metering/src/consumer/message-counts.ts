@@ -46,7 +46,9 @@ export function readBySource(judged: Judged): Map<string, number> {
 /**
  * Adds a batch's counts to its partition's rows, one per source, in source
  * order. Only the holder of the partition's position row writes these rows,
- * so they never make two partitions wait for each other.
+ * so they never make two partitions wait for each other; the global counters
+ * are these rows summed when read (migration 015), the batch's last lock
+ * before its position.
  */
 export async function addMessageCounts(
   client: pg.PoolClient,
