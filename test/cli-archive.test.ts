@@ -26,11 +26,11 @@ describe('vault archive', () => {
     const r = await vault(['archive', '--dir', dir], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^archiving events before \S+ to /m);
-    assert.match(r.stdout, /^archived 0 events of 0 subjects in 0 file\(s\)$/m);
+    assert.match(r.stdout, /^archived 0 events of 0 subjects in 0 file\(s\); settled 0 usage intervals$/m);
     assert.deepEqual(await readdir(dir), []);
   });
 
-  test('a stopped dyno of last year leaves for a file; the command names the file and the count', async () => {
+  test('a stopped dyno of last year leaves for a file, its usage for the settled month; the command names the file and the counts', async () => {
     // Written where metering keeps events (the consumer's path is tested in services/metering/test/archive.test.ts).
     await db.pool.query(
       `insert into metering.events (source, id, type, subject, sequence, time, data, received_at)
@@ -41,10 +41,19 @@ describe('vault archive', () => {
       `insert into metering.event_keys (source, id, content_hash)
        values ('dyno-manager', 'e1', decode(repeat('a', 64), 'hex')), ('dyno-manager', 'e2', decode(repeat('b', 64), 'hex'))`,
     );
+    await db.pool.query(
+      `insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
+       values ('dyno-x', 'dyno', 'app-x', 'web.1', 'dyno:basic', '[2025-03-01T00:00:00Z,2025-03-02T00:00:00Z)', '2025-03-02T00:00:01Z')`,
+    );
     const r = await vault(['archive', '--before', '2025-06-01T00:00:00Z', '--dir', dir], env);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^archived 2 events of 1 subjects \(2025-03\) to metering-events-2025-03-0001\.ndjson\.gz$/m);
-    assert.match(r.stdout, /^archived 2 events of 1 subjects in 1 file\(s\)$/m);
+    assert.match(
+      r.stdout,
+      /^archived 2 events of 1 subjects \(2025-03\) to metering-events-2025-03-0001\.ndjson\.gz; settled 1 usage intervals$/m,
+    );
+    assert.match(r.stdout, /^archived 2 events of 1 subjects in 1 file\(s\); settled 1 usage intervals$/m);
+    const settled = await db.pool.query(`select subject, month::text from metering.settled_usage_2025_03`);
+    assert.deepEqual(settled.rows, [{ subject: 'dyno-x', month: '2025-03-01' }]);
     assert.deepEqual(await readdir(dir), ['metering-events-2025-03-0001.ndjson.gz']);
     const { rows } = await db.pool.query('select count(*)::int as n from metering.events');
     assert.equal(rows[0].n, 0);

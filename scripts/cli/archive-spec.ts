@@ -9,11 +9,12 @@ export const archiveSpec = defineCommand({
   details:
     'Events that happened and arrived before the cut leave metering.events for files: a closed\n' +
     "subject's (a stopped dyno, a deprovisioned add-on) all, an open one's all but its last\n" +
-    'before the cut. Usage stays, events stay known by their keys (a re-send is still a\n' +
-    'duplicate). One line per file. Then each month of stored events that ended before\n' +
-    'the cut is dropped as a table, what stays of it moved to the current month. Safe to\n' +
-    'kill and run again. Default cut: now − EVENT_RETENTION (P13M); default DIR:\n' +
-    'ARCHIVE_DIR, else $VAULT_HOME/archive.',
+    'before the cut. Usage stays: what came from those events can no longer change and\n' +
+    'moves to the settled table, by the month it ended in. Events stay known by their\n' +
+    'keys (a re-send is still a duplicate). One line per file. Then each month of stored\n' +
+    'events that ended before the cut is dropped as a table, what stays of it moved to the\n' +
+    'current month. Safe to kill and run again. Default cut: now − EVENT_RETENTION\n' +
+    '(P13M); default DIR: ARCHIVE_DIR, else $VAULT_HOME/archive.',
   options: {
     before: { type: 'string', value: 'INSTANT', help: 'the cut, an ISO-8601 instant with an offset (default: now − EVENT_RETENTION)' },
     dir: { type: 'string', value: 'DIR', help: 'where the files go (default: ARCHIVE_DIR or $VAULT_HOME/archive)' },

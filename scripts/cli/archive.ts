@@ -20,7 +20,7 @@ export async function archiveCommand(args: string[]): Promise<number> {
     console.log(`archiving events before ${before.toISO()} to ${dir}`);
     const r = await archiveEvents(db.pool, { before: before.toJSDate(), dir, progress: (line) => console.log(line) });
     console.log(
-      `archived ${r.events} events of ${r.subjects} subjects in ${r.files.length} file(s)${r.redone ? `; ${r.redone} unfinished file(s) of a killed run redone` : ''}${r.months.length > 0 ? `; dropped the events tables of ${r.months.join(', ')}` : ''}`,
+      `archived ${r.events} events of ${r.subjects} subjects in ${r.files.length} file(s); settled ${r.settled} usage intervals${r.redone ? `; ${r.redone} unfinished file(s) of a killed run redone` : ''}${r.months.length > 0 ? `; dropped the events tables of ${r.months.join(', ')}` : ''}`,
     );
     return 0;
   } finally {

@@ -20,6 +20,8 @@ const NOW = Date.parse('2026-12-01T00:00:00Z');
 const event = (id: string, source: string, type: string, subject: string, sequence: number, time: string, data: Record<string, string>) =>
   JSON.stringify({ specversion: '1.0', id, source, type, time, subject, sequence, data });
 const CLOSED = ['addon-log1', 'dyno-d1', 'dyno-r1'];
+/** The settled intervals after the first run: the closed subjects' all, addon-pg1's first plan (month table, subject). */
+const SETTLED_USAGE = ['addon-log1', 'addon-pg1', 'dyno-d1', 'dyno-r1'].map((s) => ['metering.settled_usage_2026_10', s]);
 
 let db: TestDatabase;
 /** The same valid events, never archived: what the archived database's usage must equal. */
@@ -103,7 +105,22 @@ describe('archive of old events (real PostgreSQL)', () => {
         .sort(),
       'the files hold exactly the events that left, with their content hashes',
     );
-    assert.deepEqual(await usageOf(db), usage, 'usage is derived data: it stays');
+    assert.deepEqual(await usageOf(db), usage, 'usage is derived data: it stays (live and settled together)');
+    const settled = await db.pool.query(
+      `select tableoid::regclass::text as month_table, subject, key, lower(during)::text as from, upper(during)::text as to
+         from metering.settled_usage order by subject, lower(during)`,
+    );
+    assert.deepEqual(
+      settled.rows.map((r) => [r.month_table, r.subject]),
+      SETTLED_USAGE,
+      'what came from archived events is settled, in the table of the month it ended in',
+    );
+    assert.equal(r.settled, settled.rows.length);
+    const live = await db.pool.query(
+      `select u.subject from metering.usage_intervals u join metering.archived_subjects a on a.subject = u.subject
+        where a.closed or lower(u.during) < a.frozen_before`,
+    );
+    assert.deepEqual(live.rows, [], 'the live table keeps only what can still change');
     const claims = await db.pool.query(`select id from metering.intake_claims where id = any($1::text[])`, [[...gone]]);
     assert.deepEqual(claims.rows, [], 'the intake forgets its claims of archived keys (the stored probe answers them)');
     const { rows } = await db.pool.query(`select name, state, events, subjects from metering.archive_files order by name`);
@@ -197,7 +214,7 @@ describe('archive of old events (real PostgreSQL)', () => {
     assert.equal(new Set(ids).size, ids.length, 'no event is in two files');
     assert.deepEqual(ids.filter((id) => id.startsWith('evt-k')).sort(), ['evt-k1', 'evt-k2']);
     const again = await archiveEvents(db.pool, { before: cutAfterNow(), dir });
-    assert.deepEqual(again, { files: [], events: 0, subjects: 0, redone: 0, months: [] }, 'a second run finds nothing more');
+    assert.deepEqual(again, { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0 }, 'a second run finds nothing more');
   });
 
   test('nothing newer than the cut is archived', async () => {

@@ -110,11 +110,14 @@ export async function settled(m: Metering, applied: number, duplicates: number, 
   );
 }
 
-/** Usage as invoicing reads it, in a stable order, for comparing two runs. */
+/** Usage as invoicing reads it (live and settled, migration 016), in a stable order, for comparing two runs. */
 export async function usageOf(db: TestDatabase) {
   const intervals = await db.pool.query(
     `select subject, kind, app_id, key, product, lower(during)::text as from, upper(during)::text as to
-       from metering.usage_intervals order by subject, lower(during)`,
+       from (select subject, kind, app_id, key, product, during from metering.usage_intervals
+             union all
+             select subject, kind, app_id, key, product, during from metering.settled_usage) u
+      order by subject, lower(during)`,
   );
   const owners = await db.pool.query(
     `select app_id, account_id, lower(during)::text as from, upper(during)::text as to

@@ -34,6 +34,8 @@ export interface ArchiveResult {
   redone: number;
   /** Months (YYYY-MM) whose events table was dropped, every event of it archived or moved on. */
   months: string[];
+  /** Usage intervals moved to the settled table (migration 016). */
+  settled: number;
 }
 
 /**
@@ -94,7 +96,7 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
   };
   const perFile = opts.subjectsPerFile ?? 5_000;
   return withSessionLock(pool, ARCHIVE_LOCK, async () => {
-    const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0, months: [] };
+    const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0 };
     const { rows: unfinished } = await pool.query<{ name: string; dir: string }>(
       `select name, dir from metering.archive_files where state = 'writing'`,
     );
@@ -114,8 +116,8 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
       ]);
       const { rows } = await pool.query<{ line: string }>(LINES, [chunk.subjects, chunk.keepFrom]);
       const written = await writeArchiveFile(opts.dir, name, lines(rows));
-      const done = await finishFile(pool, name, chunk, written, opts.before);
-      if (!done) {
+      const finished = await finishFile(pool, name, chunk, written, opts.before);
+      if (!finished) {
         // A subject changed between the read and the lock: its events stay; the next run sees it again.
         await removeArchiveFile(opts.dir, name);
         await pool.query(`delete from metering.archive_files where name = $1`, [name]);
@@ -125,7 +127,10 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
       result.files.push(name);
       result.events += written;
       result.subjects += chunk.subjects.length;
-      await say(`archived ${written} events of ${chunk.subjects.length} subjects (${chunk.month}) to ${name}`);
+      result.settled += finished.settled;
+      await say(
+        `archived ${written} events of ${chunk.subjects.length} subjects (${chunk.month}) to ${name}; settled ${finished.settled} usage intervals`,
+      );
     }
     result.months = (await dropArchivedMonths(pool, opts.before, say)).map((m) => m.month);
     return result;
@@ -172,10 +177,10 @@ async function nextFileName(pool: pg.Pool, month: string): Promise<string> {
 /**
  * In one transaction, under the consumer's subject locks: if the subjects
  * still hold exactly the events written, record what is archived of each
- * subject, delete the events and mark the file done. False
- * when they changed.
+ * subject, settle the usage that came from them, delete the events and mark
+ * the file done. Null when they changed.
  */
-async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: number, before: Date): Promise<boolean> {
+async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: number, before: Date): Promise<{ settled: number } | null> {
   const params = [chunk.subjects, chunk.keepFrom];
   return withTransaction(
     pool,
@@ -187,9 +192,9 @@ async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: nu
       // (an event arriving since could have opened a gap, or followed a terminal one).
       const again = await client.query<{ subject: string; keep_from: number | null }>(ELIGIBLE, [before, chunk.subjects]);
       const keep = new Map(again.rows.map((r) => [r.subject, r.keep_from]));
-      if (chunk.subjects.some((subject, i) => !keep.has(subject) || keep.get(subject) !== chunk.keepFrom[i])) return false;
+      if (chunk.subjects.some((subject, i) => !keep.has(subject) || keep.get(subject) !== chunk.keepFrom[i])) return null;
       const { rows } = await client.query<{ n: string }>(`select count(*)::text as n from ${LEAVING}`, params);
-      if (Number(rows[0]!.n) !== written) return false;
+      if (Number(rows[0]!.n) !== written) return null;
       // Their keys stay in event_keys. The intake's claims of them go: the stored probe answers those keys first.
       await client.query(
         `delete from metering.intake_claims c using (select e.source, e.id from ${LEAVING}) k where c.source = k.source and c.id = k.id`,
@@ -208,6 +213,8 @@ async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: nu
                service = coalesce(metering.archived_subjects.service, excluded.service)`,
         [...params, name],
       );
+      // Usage from the events that go can no longer change: it leaves the live tables (migration 016).
+      const settled = await client.query<{ n: string }>('select metering.settle_usage($1::text[])::text as n', [chunk.subjects]);
       await client.query(
         `delete from metering.events e using unnest($1::text[], $2::int[]) c(subject, keep_from)
                            where e.subject = c.subject and (c.keep_from is null or e.sequence < c.keep_from)`,
@@ -217,7 +224,7 @@ async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: nu
         `update metering.archive_files set state = 'done', events = $2, subjects = $3, finished_at = now() where name = $1`,
         [name, written, chunk.subjects.length],
       );
-      return true;
+      return { settled: Number(settled.rows[0]!.n) };
     },
     { name: 'archive_file' },
   );
