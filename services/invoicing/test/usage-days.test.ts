@@ -241,6 +241,25 @@ async function assertMonthSameAsLive(when: string): Promise<void> {
   }
 }
 
+const AGGREGATES = ['usage_days', 'usage_months', 'unowned_months', 'usage_running'];
+
+/**
+ * Every aggregate row, every month (September and November too), equals what
+ * a fold of every app's whole history computes: a fold from a change's month
+ * on (metering migration 017) keeps the months before it right.
+ */
+async function assertSameAsRefolded(): Promise<void> {
+  const snapshot = async () => {
+    const out: Record<string, string[]> = {};
+    for (const table of AGGREGATES) out[table] = sorted((await db.pool.query(`select * from invoicing.${table}`)).rows);
+    return out;
+  };
+  const folded = await snapshot();
+  await db.pool.query(`insert into metering.usage_changes (apps) values ($1)`, [APPS]);
+  await foldAllUsageChanges(db.pool);
+  assert.deepEqual(folded, await snapshot(), 'the aggregates folded from each change on equal those of a fold of all history');
+}
+
 describe('usage aggregates (real PostgreSQL)', () => {
   before(async () => {
     db = await billingDatabase();
@@ -268,6 +287,7 @@ describe('usage aggregates (real PostgreSQL)', () => {
         await assertSameAsLive([...scenario.untils, MONTH_END - MONTH_START], `late changes, fold ${scenario.foldAfter}`);
         await foldAllUsageChanges(db.pool);
         await assertSameAsLive([...scenario.untils, MONTH_END - MONTH_START], 'late changes folded');
+        await assertSameAsRefolded();
       }),
       { numRuns: RUNS },
     );
@@ -284,10 +304,37 @@ describe('usage aggregates (real PostgreSQL)', () => {
     await writeSubject({ app: 'app-2', product: 'dyno:basic', steps: [{ gap: 1, hours: 2, micros: 0 }], open: false });
     await writeOwners('app-3', [{ account: 'acct-b', hours: 10 }]);
     await db.pool.query(`delete from metering.usage_intervals where app_id = 'app-2'`);
-    const { rows } = await db.pool.query<{ apps: string[] }>('select apps from metering.usage_changes order by id');
-    assert.deepEqual(
-      rows.map((r) => r.apps),
-      [['app-2'], ['app-3'], ['app-2']],
+    const { rows } = await db.pool.query<{ apps: string[]; since: string }>(
+      `select apps, to_char(since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') as since from metering.usage_changes order by id`,
     );
+    // Each row says from when it changes anything: the earliest start among the rows the statement wrote or cleared.
+    assert.deepEqual(rows, [
+      { apps: ['app-2'], since: '2026-09-25T01:00:00' },
+      { apps: ['app-3'], since: '2026-09-25T00:00:00' },
+      { apps: ['app-2'], since: '2026-09-25T01:00:00' },
+    ]);
+  });
+
+  test('a change folds its app again from its month on: the months before are not read again', async () => {
+    await db.pool.query(
+      'truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months, invoicing.usage_running, invoicing.unowned_months',
+    );
+    await writeSubject({ app: 'app-1', product: 'dyno:basic', steps: [{ gap: 1, hours: 2, micros: 0 }], open: false });
+    await writeOwners('app-1', [{ account: 'acct-a', hours: 2000 }]);
+    await foldAllUsageChanges(db.pool);
+    // September's day, changed by hand where the fold keeps it: a fold from October on leaves it as it is.
+    await db.pool.query(`update invoicing.usage_days set ms = ms + 1 where app_id = 'app-1'`);
+    await db.pool.query(
+      `insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
+       values ('s-oct', 'dyno', 'app-1', 'web.9', 'dyno:basic', '[2026-10-02T00:00:00Z,2026-10-03T00:00:00Z)', now())`,
+    );
+    await foldAllUsageChanges(db.pool);
+    const { rows } = await db.pool.query<{ day: string; ms: string }>(
+      `select to_char(day at time zone 'UTC', 'YYYY-MM-DD') as day, ms::text from invoicing.usage_days where app_id = 'app-1' order by day`,
+    );
+    assert.deepEqual(rows, [
+      { day: '2026-09-25', ms: String(2 * HOUR + 1) },
+      { day: '2026-10-02', ms: String(24 * HOUR) },
+    ]);
   });
 });

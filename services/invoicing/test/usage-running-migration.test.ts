@@ -43,7 +43,7 @@ describe('migration 017 over usage folded before it: running intervals and unown
     );
     // Folded as before migration 017: the days and months only, the queue emptied.
     await db.pool.query('delete from metering.usage_changes');
-    await db.pool.query(FOLD_DAYS, [['shop', 'blog', 'api']]);
+    await db.pool.query(FOLD_DAYS, [['shop', 'blog', 'api'], null]);
     await made.migrateRest();
   });
   after(async () => {
