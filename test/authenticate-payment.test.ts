@@ -13,7 +13,16 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { gatewayClient, sandboxKeys, type Gateway } from '@vault/gateway';
-import { eventually, freePort, freshDatabase, migrateApps, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import {
+  eventually,
+  freePort,
+  freshDatabase,
+  migrateApps,
+  startService,
+  startServices,
+  type RunningService,
+  type TestDatabase,
+} from '@vault/testkit';
 import { checkPage } from '../packages/web/test/page-checks.ts';
 import { insertInvoice } from './charging-harness.ts';
 
@@ -84,7 +93,10 @@ before(async () => {
     CHARGE_EVERY_SECONDS: '1',
   };
   sandbox = await startService('gateway-sandbox', env);
-  [ccForms, invoicing] = await Promise.all([startService('cc-forms', env), startService('invoicing', env)]);
+  [ccForms, invoicing] = (await startServices([
+    ['cc-forms', env],
+    ['invoicing', env],
+  ])) as [RunningService, RunningService];
   sdk = gatewayClient({ url: new URL(sandbox.url), secretKey: (await sandboxKeys(db.pool)).secretKey });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

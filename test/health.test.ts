@@ -13,6 +13,7 @@ import {
   freshDatabase,
   migrateApps,
   startService,
+  startServices,
   testKafkaBrokers,
   uniqueName,
   type RunningService,
@@ -83,7 +84,10 @@ describe('GET /health: 503 with the reason while the database refuses connection
 
   test('metering and invoicing', LONG, async () => {
     const e = await env(db);
-    const [metering, invoicing] = await Promise.all([startService('metering', e), startService('invoicing', e)]);
+    const [metering, invoicing] = (await startServices([
+      ['metering', e],
+      ['invoicing', e],
+    ])) as [RunningService, RunningService];
     apps.push(metering, invoicing);
     for (const app of [metering, invoicing]) assert.deepEqual(await health(app).then((h) => [h.status, h.body]), [200, { status: 'ok' }]);
 

@@ -59,6 +59,21 @@ export async function startService(app: string, env: Record<string, string>, tim
   }
 }
 
+/**
+ * Starts the apps at once. If one does not start, those that did are killed
+ * before the error is thrown: a caller's `after` never learns of them, and a
+ * child left running keeps the test process (and the whole run) from ending.
+ */
+export async function startServices(apps: readonly (readonly [app: string, env: Record<string, string>])[]): Promise<RunningService[]> {
+  const settled = await Promise.allSettled(apps.map(([app, env]) => startService(app, env)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.kill() : undefined)));
+    throw failed.reason;
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<RunningService>).value);
+}
+
 export interface ExitedService {
   /** The exit status (null when killed by a signal). */
   status: number | null;

@@ -313,6 +313,21 @@ describe('usage aggregates (real PostgreSQL)', () => {
       { apps: ['app-3'], since: '2026-09-25T00:00:00' },
       { apps: ['app-2'], since: '2026-09-25T01:00:00' },
     ]);
+    // Per app: one statement writing an app of September and two of October queues a row per month.
+    await db.pool.query('delete from metering.usage_changes');
+    await db.pool.query(
+      `insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
+       values ('q-1', 'dyno', 'app-1', 'web.1', 'dyno:basic', '[2026-09-30T00:00:00Z,2026-10-02T00:00:00Z)', now()),
+              ('q-2', 'dyno', 'app-2', 'web.1', 'dyno:basic', '[2026-10-20T00:00:00Z,2026-10-21T00:00:00Z)', now()),
+              ('q-3', 'dyno', 'app-3', 'web.1', 'dyno:basic', '[2026-10-05T00:00:00Z,)', now())`,
+    );
+    const perMonth = await db.pool.query<{ apps: string[]; since: string }>(
+      `select apps, to_char(since at time zone 'UTC', 'YYYY-MM-DD') as since from metering.usage_changes order by since`,
+    );
+    assert.deepEqual(perMonth.rows, [
+      { apps: ['app-1'], since: '2026-09-30' },
+      { apps: ['app-2', 'app-3'], since: '2026-10-05' },
+    ]);
   });
 
   test('a change folds its app again from its month on: the months before are not read again', async () => {

@@ -41,12 +41,29 @@ begin
       using errcode = 'invalid_parameter_value';
   end if;
   perform pg_advisory_xact_lock(7016001);
-  if not exists (select 1 from pg_inherits i join pg_class c on c.oid = i.inhrelid
-                  where i.inhparent = 'settled_usage'::regclass and c.relname = part) then
-    execute format('create table %I (like settled_usage including defaults including constraints)', part);
-    execute format('alter table settled_usage attach partition %I for values from (%L) to (%L)',
-                   part, month, (month + interval '1 month')::date);
+  if exists (select 1 from pg_inherits i join pg_class c on c.oid = i.inhrelid
+              where i.inhparent = 'settled_usage'::regclass and c.relname = part) then
+    return;
   end if;
+  if to_regclass(part) is not null then
+    raise exception 'ensure_settled_month: table % exists but is not a partition of settled_usage (a detached month?)', part
+      using errcode = 'object_not_in_prerequisite_state',
+            hint = 'usage settling into a detached month: attach it again, or archive it and drop it first';
+  end if;
+  execute format('create table %I (like settled_usage including defaults including constraints)', part);
+  execute format('alter table settled_usage attach partition %I for values from (%L) to (%L)',
+                 part, month, (month + interval '1 month')::date);
+  -- A statement naming the partition fires its own statement triggers, not the parent's.
+  execute format('create trigger checked_insert after insert on %I referencing new table as written
+                  for each statement execute function refuse_unsettled_usage()', part);
+  execute format('create trigger checked_update after update on %I referencing new table as written
+                  for each statement execute function refuse_unsettled_usage()', part);
+  execute format('create trigger changed_insert after insert on %I referencing new table as written
+                  for each statement execute function note_usage_change()', part);
+  execute format('create trigger changed_update after update on %I referencing old table as cleared new table as written
+                  for each statement execute function note_usage_change()', part);
+  execute format('create trigger changed_delete after delete on %I referencing old table as cleared
+                  for each statement execute function note_usage_change()', part);
 end $$;
 
 -- Live usage of an archived subject starts at or after its kept event: what
@@ -89,8 +106,14 @@ language plpgsql set search_path from current as $$
 declare
   clash record;
 begin
-  perform pg_advisory_xact_lock(hashtextextended(s.subject, 7001))
-     from (select distinct n.subject from written n order by 1) s;
+  -- The consumer's subject locks, or (a bulk write: as many advisory locks
+  -- would fill the lock table) the live table against every writer, as 009 does.
+  if (select count(distinct n.subject) from written n) > 2000 then
+    lock table usage_intervals in share row exclusive mode;
+  else
+    perform pg_advisory_xact_lock(hashtextextended(s.subject, 7001))
+       from (select distinct n.subject from written n order by 1) s;
+  end if;
   select n.subject, n.during, null::tstzrange as prev into clash
     from written n left join archived_subjects a on a.subject = n.subject
    where a.subject is null or not (a.closed or upper(n.during) <= a.frozen_before)
@@ -124,6 +147,16 @@ create trigger settled_usage_checked_insert after insert on settled_usage
 create trigger settled_usage_checked_update after update on settled_usage
   referencing new table as written for each statement execute function refuse_unsettled_usage();
 
+-- Invoicing reads settled usage too: a change of it is queued like a change of
+-- live usage (migration 010), except the archive's move, which changes
+-- nothing invoicing reads (settle_usage says so for its statement).
+create trigger settled_usage_changed_insert after insert on settled_usage
+  referencing new table as written for each statement execute function note_usage_change();
+create trigger settled_usage_changed_update after update on settled_usage
+  referencing old table as cleared new table as written for each statement execute function note_usage_change();
+create trigger settled_usage_changed_delete after delete on settled_usage
+  referencing old table as cleared for each statement execute function note_usage_change();
+
 -- Moves what the given archived subjects have settled out of the live table:
 -- a closed subject's intervals, an open one's that start before its kept
 -- event; returns how many. The caller holds their subject locks (the
@@ -141,6 +174,8 @@ begin
   loop
     perform ensure_settled_month(m);
   end loop;
+  -- The union invoicing reads stays as it was: nothing to queue (note_usage_change, migration 017).
+  perform set_config('metering.settling', 'on', true);
   with moved as (
     delete from usage_intervals u using archived_subjects a
      where u.subject = any(subjects) and a.subject = u.subject and (a.closed or lower(u.during) < a.frozen_before)
@@ -149,6 +184,7 @@ begin
   insert into settled_usage (subject, kind, app_id, key, product, during, learned_at, month)
   select subject, kind, app_id, key, product, during, learned_at, settled_month(during) from moved;
   get diagnostics moved_rows = row_count;
+  perform set_config('metering.settling', 'off', true);
   return moved_rows;
 end $$;
 

@@ -57,10 +57,18 @@ describe('settled usage, kept apart from live usage by the database (real Postgr
     await assert.rejects(usage(d.pool, 'settled_usage', 'dyno-new', '2026-09-01T00:00:00Z', '2026-09-02T00:00:00Z'), refused);
     await archive(d.pool, 'dyno-open', '2026-09-10T00:00:00Z');
     await assert.rejects(usage(d.pool, 'settled_usage', 'dyno-open', '2026-09-08T00:00:00Z', '2026-09-11T00:00:00Z'), refused);
-    await assert.rejects(usage(d.pool, 'settled_usage', 'dyno-open', '2026-09-08T00:00:00Z', null), (err: unknown) => {
-      assert.equal((err as { code?: string }).code, '23514', 'a running interval is never settled');
-      return true;
-    });
+    // Given a month, so that the table's own check refuses it rather than finding no partition.
+    await assert.rejects(
+      d.pool.query(
+        `insert into metering.settled_usage (subject, kind, app_id, key, product, during, learned_at, month)
+         values ('dyno-open', 'dyno', 'app-1', 'web.1', 'dyno:basic', '[2026-09-08T00:00:00Z,)', now(), '2026-09-01')`,
+      ),
+      (err: unknown) => {
+        assert.equal((err as { code?: string }).code, '23514', 'a running interval is never settled');
+        assert.match((err as Error).message, /check constraint/);
+        return true;
+      },
+    );
     await usage(d.pool, 'settled_usage', 'dyno-open', '2026-09-01T00:00:00Z', '2026-09-05T00:00:00Z');
     await assert.rejects(usage(d.pool, 'settled_usage', 'dyno-open', '2026-09-04T00:00:00Z', '2026-09-06T00:00:00Z'), refused);
     await usage(d.pool, 'settled_usage', 'dyno-open', '2026-09-05T00:00:00Z', '2026-09-10T00:00:00Z');
@@ -76,6 +84,41 @@ describe('settled usage, kept apart from live usage by the database (real Postgr
     await assert.rejects(usage(d.pool, 'settled_usage', 'dyno-late', '2026-09-03T00:00:00Z', '2026-09-04T00:00:00Z'), refused);
     const moved = await d.pool.query<{ n: string }>(`select metering.settle_usage('{dyno-late}')::text as n`);
     assert.equal(moved.rows[0]!.n, '1', 'settle_usage moves it');
+    // A writer naming a month's table directly is checked the same.
+    await assert.rejects(
+      d.pool.query(
+        `insert into metering.settled_usage_2026_09 (subject, kind, app_id, key, product, during, learned_at, month)
+         values ('dyno-new', 'dyno', 'app-1', 'web.1', 'dyno:basic', '[2026-09-20T00:00:00Z,2026-09-21T00:00:00Z)', now(), '2026-09-01')`,
+      ),
+      refused,
+    );
+  });
+
+  test('a change of settled usage is queued for invoicing like any other; the archive’s move, which changes nothing it reads, is not', async () => {
+    const d = track(await meteringDatabase());
+    await usage(d.pool, 'usage_intervals', 'dyno-q', '2026-09-01T00:00:00Z', '2026-09-05T00:00:00Z');
+    await archive(d.pool, 'dyno-q', null);
+    await d.pool.query('delete from metering.usage_changes');
+    await d.pool.query(`select metering.settle_usage('{dyno-q}')`);
+    const afterMove = await d.pool.query('select apps from metering.usage_changes');
+    assert.deepEqual(afterMove.rows, [], 'the move is not a change');
+    await d.pool.query(`delete from metering.settled_usage_2026_09 where subject = 'dyno-q'`);
+    const afterDelete = await d.pool.query<{ apps: string[] }>('select apps from metering.usage_changes');
+    assert.deepEqual(
+      afterDelete.rows.map((r) => r.apps),
+      [['app-1']],
+      'a delete naming the month’s table is queued',
+    );
+  });
+
+  test('a month of settled usage that was detached is not made again: the archive stops, naming the table', async () => {
+    const d = track(await meteringDatabase());
+    await d.pool.query(`select metering.ensure_settled_month('2026-08-01')`);
+    await d.pool.query('alter table metering.settled_usage detach partition metering.settled_usage_2026_08');
+    await assert.rejects(
+      d.pool.query(`select metering.ensure_settled_month('2026-08-01')`),
+      /settled_usage_2026_08 exists but is not a partition of settled_usage/,
+    );
   });
 
   test('the settled month is the UTC month holding its last instant: an interval ending at midnight on the 1st belongs to the month before', async () => {
