@@ -1,4 +1,4 @@
-// `npm run bench:usage [-- --rate R --seconds S --accounts N --no-wait-aggregates]`:
+// `npm run bench:usage [-- --rate R --seconds S --accounts N --settled-months M --no-wait-aggregates]`:
 // current usage (api.md) for N accounts with this month's usage so far, half
 // `GET /v1/accounts/:id/usage` with the account's token, half the `/usage`
 // page with a signed-in session, offered open-loop at R requests/s for S s to
@@ -18,6 +18,7 @@ import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 import { apiProblem, httpClient, pageProblem, type Answer } from './usage-http.ts';
 import { runOpenLoop, seededRandom, summarize, type LoadRun, type LoadSummary } from './usage-load.ts';
 import { startInvoicing, type BenchServer } from './usage-server.ts';
+import { seedSettledMonths } from './settled-months.ts';
 import { accountId, awaitAggregates, credentials, seedThisMonth } from './usage-setup.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -48,6 +49,7 @@ function settings() {
       seconds: { type: 'string' },
       'no-wait-aggregates': { type: 'boolean', default: false },
       'aggregates-timeout': { type: 'string' },
+      'settled-months': { type: 'string' },
     },
   });
   const pgPort = count('BENCH_PG_PORT', process.env.BENCH_PG_PORT || undefined, 55434, 1);
@@ -58,6 +60,7 @@ function settings() {
     seconds: count('--seconds', values.seconds, 20, 1),
     waitAggregates: !values['no-wait-aggregates'],
     aggregatesTimeoutS: count('--aggregates-timeout', values['aggregates-timeout'], 600, 1),
+    settledMonths: count('--settled-months', values['settled-months'], 0, 0),
     benchHome: process.env.BENCH_HOME || join(root, '.vault', 'bench'),
     pgPort,
   };
@@ -69,7 +72,7 @@ try {
   process.stderr.write(`bench:usage: ${(err as Error).message}\n`);
   process.exit(2);
 }
-const { accounts, rate, seconds, aggregatesTimeoutS, benchHome, pgPort } = options;
+const { accounts, rate, seconds, aggregatesTimeoutS, settledMonths, benchHome, pgPort } = options;
 
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 const line = (s: LoadSummary) => `p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, errors ${s.errors} at ${s.rps.toFixed(1)} rps`;
@@ -105,6 +108,13 @@ try {
   let t0 = performance.now();
   const made = await seedThisMonth(db.pool, { accounts, appsPerAccount: 2, intervalsPerApp: 10 }, now);
   say(`bench: ${made.intervals} intervals on ${made.apps} apps in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  if (settledMonths > 0) {
+    t0 = performance.now();
+    const settled = await seedSettledMonths(db.pool, settledMonths, now);
+    say(
+      `bench: ${settled.intervals} settled intervals in the ${settledMonths} months before (a table each) in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
+    );
+  }
   await db.pool.query('checkpoint');
 
   server = await startInvoicing({ root, databaseUrl: db.url, logFile: join(benchHome, 'usage-invoicing.log'), bootMs: 120_000 });
@@ -126,7 +136,7 @@ try {
   // Vacuumed now, so no autovacuum of the freshly written tables runs while the load is measured.
   t0 = performance.now();
   await db.pool.query(
-    'vacuum (analyze) metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.tokens, invoicing.sessions',
+    'vacuum (analyze) metering.usage_intervals, metering.settled_usage, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.tokens, invoicing.sessions',
   );
   say(`bench: tables vacuumed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -175,7 +185,9 @@ try {
   const u = summarize(usage.outcomes, usage.elapsedMs);
 
   say('');
-  say(`usage bench: ${accounts.toLocaleString('en')} accounts, ${made.intervals.toLocaleString('en')} intervals this month`);
+  say(
+    `usage bench: ${accounts.toLocaleString('en')} accounts, ${made.intervals.toLocaleString('en')} intervals this month${settledMonths > 0 ? `, ${settledMonths} settled months before it` : ''}`,
+  );
   say(`  machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; load average before ${loadBefore}, after ${loadAfter}`);
   say(
     `  date: ${DateTime.utc().toISO()}; offered ${rate} requests/s for ${seconds} s each, open loop, ${REQUEST_TIMEOUT_MS / 1000} s timeout`,

@@ -293,6 +293,68 @@ describe('usage aggregates (real PostgreSQL)', () => {
     );
   });
 
+  test('usage settled by metering’s archive (its months’ tables pruned by last_month) reads as it did live: lines, days, the fold, finalize’s month and holds', async () => {
+    await db.pool.query(
+      'truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months, invoicing.usage_running, invoicing.unowned_months',
+    );
+    await writeOwners('app-1', [{ account: 'acct-a', hours: 2000 }]);
+    // Ending in September; exactly at October's first instant (still September's); crossing into October;
+    // and in October, around the day the windows below start on.
+    const spans = [
+      ['settled-sep', '2026-09-26T00:00:00Z', '2026-09-27T00:00:00Z'],
+      ['settled-edge', '2026-09-28T12:00:00Z', '2026-10-01T00:00:00Z'],
+      ['settled-cross', '2026-09-30T00:00:00Z', '2026-10-02T06:00:00Z'],
+      ['settled-oct', '2026-10-09T18:00:00Z', '2026-10-10T06:00:00Z'],
+    ] as const;
+    for (const [subject, from, to] of spans)
+      await db.pool.query(
+        `insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
+         values ($1, 'dyno', 'app-1', $1, 'dyno:basic', tstzrange($2, $3), now())`,
+        [subject, from, to],
+      );
+    const october = { from: new Date(MONTH_START), to: new Date(MONTH_END) };
+    const windows = [
+      october,
+      { from: new Date('2026-10-10T00:00:00Z'), to: new Date(MONTH_END) },
+      { from: new Date('2026-09-01T00:00:00Z'), to: new Date(MONTH_START) },
+    ];
+    const read = async () => {
+      await foldAllUsageChanges(db.pool);
+      const out: unknown[] = [];
+      for (const w of windows) {
+        out.push(sorted((await readLineUsage(db.pool, w)).get('acct-a') ?? []));
+        out.push(sorted((await readAccountUsage(db.pool, { account: 'acct-a', ...w })) ?? []));
+        out.push(sorted((await readAccountDays(db.pool, { account: 'acct-a', ...w })) ?? []));
+      }
+      for (const table of AGGREGATES) out.push(sorted((await db.pool.query(`select * from invoicing.${table}`)).rows));
+      await assertMonthSameAsLive('settled');
+      return out;
+    };
+    const live = await read();
+    await db.pool.query(
+      `insert into metering.archived_subjects (subject, last_sequence, archive_file, closed)
+       select s, 2, 'metering-events-2026-10-0001.ndjson.gz', true from unnest($1::text[]) s`,
+      [spans.map((x) => x[0])],
+    );
+    await db.pool.query('select metering.settle_usage($1::text[])', [spans.map((x) => x[0])]);
+    const { rows } = await db.pool.query(
+      `select s.subject, s.tableoid::regclass::text as t, b.last_month::text from metering.settled_usage s
+         join metering.billable_usage b on b.during = s.during order by lower(s.during)`,
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.subject, r.t, r.last_month]),
+      [
+        ['settled-sep', 'metering.settled_usage_2026_09', '2026-09-01'],
+        ['settled-edge', 'metering.settled_usage_2026_09', '2026-09-01'],
+        ['settled-cross', 'metering.settled_usage_2026_10', '2026-10-01'],
+        ['settled-oct', 'metering.settled_usage_2026_10', '2026-10-01'],
+      ],
+    );
+    await db.pool.query(`insert into metering.usage_changes (apps) values ('{app-1}')`);
+    assert.deepEqual(await read(), live, 'the same lines, days and aggregates, settled or live');
+    await db.pool.query('truncate metering.settled_usage, metering.archived_subjects');
+  });
+
   test('a window that does not start on a UTC day is left to the live statement', async () => {
     const from = new Date(MONTH_START + HOUR);
     assert.equal(await readAccountUsage(db.pool, { account: 'acct-a', from, to: new Date(MONTH_END) }), undefined);

@@ -189,10 +189,16 @@ begin
 end $$;
 
 -- Invoicing reads both, as before: the union is the usage it always read.
+-- `last_month`, appended (the view's columns stay as they were): the UTC month
+-- holding a settled interval's last instant, 'infinity' for live usage (it may
+-- still change). A reader of a window says `last_month >= <the window's first
+-- month>`, and the months' tables before it are pruned: without it, every
+-- per-app read probes every month's table (bench:usage with 13 settled months:
+-- p99 89 ms against 15 ms).
 create or replace view billable_usage as
-  select app_id, kind, key, product, during, learned_at from usage_intervals
+  select app_id, kind, key, product, during, learned_at, 'infinity'::date as last_month from usage_intervals
   union all
-  select app_id, kind, key, product, during, learned_at from settled_usage;
+  select app_id, kind, key, product, during, learned_at, month from settled_usage;
 
 -- What earlier runs of the archive left in the live table settles now.
 select settle_usage(array(select subject from archived_subjects));

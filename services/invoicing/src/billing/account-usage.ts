@@ -7,7 +7,7 @@
 // test (test/usage-days.test.ts).
 import type pg from 'pg';
 import type { LineUsage, UsageKind } from '../domain/usage.ts';
-import { ms } from './sql.ts';
+import { ms, reachesFrom } from './sql.ts';
 import { utcDay } from './usage-days.ts';
 
 const DAY_MS = 86_400_000;
@@ -35,7 +35,7 @@ const PARTS = `
         select case when upper_inf(u.during) or o.app_id in (select app_id from queued) then w.r
                     else tstzrange(w.cut, w.t, '[)') end as r
       ) x
-     where u.during && x.r and o.during && x.r
+     where u.during && x.r and o.during && x.r and ${reachesFrom('u', '$1::timestamptz')}
   )`;
 
 export const ACCOUNT_LINES = `

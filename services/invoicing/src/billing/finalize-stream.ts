@@ -10,7 +10,7 @@ import type { Period } from '../domain/period.ts';
 import type { LineUsage } from '../domain/usage.ts';
 import { GAPS, gapHold, UNOWNED_MONTH, unownedHold } from './holds.ts';
 import { LATE_CANDIDATES, type LateCandidate } from './late-usage.ts';
-import { LATE_MARGIN_INTERVAL, ms, QUEUED_APPS } from './sql.ts';
+import { LATE_MARGIN_INTERVAL, ms, QUEUED_APPS, reachesFrom } from './sql.ts';
 
 /** What the month holds for one account that has no invoice for it yet. */
 export interface AccountRows {
@@ -62,7 +62,7 @@ const CURSORS = {
                  select u.app_id, u.kind, u.key, u.product, u.during
                    from (${QUEUED_APPS}) q
                    join metering.billable_usage u on u.app_id = q.app_id
-                  where u.during && tstzrange($1::timestamptz, $2::timestamptz, '[)')) u
+                  where u.during && tstzrange($1::timestamptz, $2::timestamptz, '[)') and ${reachesFrom('u', '$1::timestamptz')}) u
            join metering.billable_ownership o on o.app_id = u.app_id and o.during && u.during and o.during && w.r
           where ${UNFINALIZED('o', '$3')}
           group by 1, 2, 3, 4, 5

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Hold } from '@vault/contracts';
-import { ms, QUEUED_APPS } from './sql.ts';
+import { ms, QUEUED_APPS, reachesFrom } from './sql.ts';
 
 /** The rows of the UNOWNED statements from their `unowned` (app, total) and `w` (the window): each app with the accounts that owned it in the window. */
 const UNOWNED_ROWS = `select unowned.app_id, unowned.total::text as unowned_ms,
@@ -44,7 +44,7 @@ export const UNOWNED = `
   unowned as (
     select u.app_id, sum(${ms('x.r')}) as total
       from w
-      join metering.billable_usage u on u.during && w.r
+      join metering.billable_usage u on u.during && w.r and ${reachesFrom('u', '$1::timestamptz')}
       left join owners on owners.app_id = u.app_id
       cross join lateral unnest(tstzmultirange(u.during * w.r) - coalesce(owners.owned, '{}'::tstzmultirange)) as x(r)
      where not coalesce(owners.owned @> (u.during * w.r), false)
@@ -71,7 +71,7 @@ export const UNOWNED_MONTH = `
      where r.app_id not in (select app_id from queued) and lower(r.during) < $2::timestamptz
     union all
     select u.app_id, u.during from w, queued join metering.billable_usage u on u.app_id = queued.app_id
-     where u.during && w.r
+     where u.during && w.r and ${reachesFrom('u', '$1::timestamptz')}
   ),
   -- The measured intervals' parts in the month that no one owner's span covers (almost always
   -- none): only those are measured against the app's ownership of the month, as UNOWNED does.
@@ -131,7 +131,7 @@ export const UNOWNED_SCOPED = `
   unowned as (
     select u.app_id, sum(${ms('x.r')}) as total
       from owners cross join w
-      join metering.billable_usage u on u.app_id = owners.app_id and u.during && w.r
+      join metering.billable_usage u on u.app_id = owners.app_id and u.during && w.r and ${reachesFrom('u', '$1::timestamptz')}
       cross join lateral unnest(tstzmultirange(u.during * w.r) - owners.owned) as x(r)
      where not owners.owned @> (u.during * w.r)
      group by 1

@@ -9,6 +9,7 @@ import { adjustmentLines, chargedSoFar, priceLines, type PricedLine } from '../d
 import { parsePeriod } from '../domain/period.ts';
 import { chargedLines } from './invoice-store.ts';
 import { readLineUsage } from './line-usage.ts';
+import { reachesFrom } from './sql.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -96,7 +97,8 @@ export const LATE_CANDIDATES = `
   union
   select a.account_id, a.period, a.app_id from gone_apps a
    where exists (select 1 from metering.billable_usage u
-                  where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span)
+                  where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span
+                    and ${reachesFrom('u', 'lower(a.month)')})
       or exists (select 1 from metering.billable_ownership o
                   where o.app_id = a.app_id and o.learned_at > a.since and o.during && a.month and o.during && a.span)`;
 
@@ -130,7 +132,8 @@ export const LATE_CANDIDATES_SCOPED = `
   )
   select distinct a.account_id, a.period, a.app_id from apps a
    where exists (select 1 from metering.billable_usage u
-                  where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span)
+                  where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span
+                    and ${reachesFrom('u', 'lower(a.month)')})
       or exists (select 1 from metering.billable_ownership o
                   where o.app_id = a.app_id and o.learned_at > a.since and o.during && a.month and o.during && a.span)`;
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { LineUsage, UsageKind } from '../domain/usage.ts';
-import { ms } from './sql.ts';
+import { ms, reachesFrom } from './sql.ts';
 
 export interface UsageWindow {
   /** [from, to): the period, cut at "now" for live drafts. */
@@ -26,7 +26,7 @@ export const LINE_USAGE_SQL = `
   select o.account_id collate "C" as account_id, u.app_id, u.kind, u.key, u.product,
          sum(${ms('u.during * o.during * w.r')})::text as ms
     from (select tstzrange($1::timestamptz, $2::timestamptz, '[)') as r) w
-    join metering.billable_usage u on u.during && w.r
+    join metering.billable_usage u on u.during && w.r and ${reachesFrom('u', '$1::timestamptz')}
     join metering.billable_ownership o on o.app_id = u.app_id and o.during && u.during and o.during && w.r
    where ($3::text[] is null or o.account_id = any($3::text[]))
      and ($4::text is null or not exists (

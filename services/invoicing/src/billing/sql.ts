@@ -7,6 +7,16 @@
 export const ms = (range: string) =>
   `(floor(extract(epoch from upper(${range})) * 1000) - floor(extract(epoch from lower(${range})) * 1000))`;
 
+/**
+ * metering.billable_usage rows that may reach into a window starting at `from`
+ * (an SQL timestamptz): settled usage (metering migration 016) whose last
+ * month is before the window's first month ends before it, and its months'
+ * tables are pruned — when `from` is a parameter, as the executor starts.
+ * Live usage (`last_month` infinity) always passes.
+ */
+export const reachesFrom = (u: string, from: string) =>
+  `${u}.last_month >= coalesce((date_trunc('month', (${from}) at time zone 'UTC'))::date, '-infinity'::date)`;
+
 /** How long after an invoice's finalization a metering transaction may still commit usage it did not see. */
 export const LATE_MARGIN_INTERVAL = '1 hour';
 

@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { startLoop, type Logger, type Loop } from '@vault/runtime';
-import { ms } from './sql.ts';
+import { ms, reachesFrom } from './sql.ts';
 
 /** One folder at a time: two folds of one app with different snapshots could commit in the wrong order. */
 const FOLD_LOCK = 7_019_001;
@@ -46,7 +46,7 @@ export const FOLD_DAYS = `
     cross join lateral (select u.during * o.during * tstzrange($2::timestamptz, null) as r) p
     cross join lateral generate_series(${utcDay('lower(p.r)')}, ${utcDay("upper(p.r) - interval '1 microsecond'")}, interval '24 hours') d(day)
    where u.app_id = any($1::text[]) and o.app_id = any($1::text[]) and not upper_inf(u.during)
-     and not isempty(p.r)
+     and not isempty(p.r) and ${reachesFrom('u', '$2::timestamptz')}
    group by 1, 2, 3, 4, 5, 6, 7
   having sum(${ms("p.r * tstzrange(d.day, d.day + interval '24 hours', '[)')")}) > 0
   returning *)
@@ -57,7 +57,8 @@ export const FOLD_DAYS = `
 /** The folded apps' running intervals, as metering has them now (migration 017): finalize clips them live. */
 const RUNNING = `
   insert into invoicing.usage_running (app_id, kind, key, product, during)
-  select app_id, kind, key, product, during from metering.billable_usage where app_id = any($1::text[]) and upper_inf(during)`;
+  select app_id, kind, key, product, during from metering.billable_usage
+   where app_id = any($1::text[]) and upper_inf(during) and last_month = 'infinity'`;
 
 /** A UTC month's first instant as a timestamp without zone (month arithmetic in UTC whatever the session's zone). */
 const utcMonth = (t: string) => `date_trunc('month', (${t}) at time zone 'UTC')`;
@@ -77,7 +78,7 @@ const UNOWNED_MONTHS = `
     cross join lateral unnest(tstzmultirange(u.during * tstzrange($2::timestamptz, null)) - coalesce(o.owned, '{}'::tstzmultirange)) x(r)
     cross join lateral generate_series(${utcMonth('lower(x.r)')}, ${utcMonth("upper(x.r) - interval '1 microsecond'")}, interval '1 month') m(month)
     cross join lateral (select x.r * tstzrange(m.month at time zone 'UTC', (m.month + interval '1 month') at time zone 'UTC', '[)') as r) p
-   where u.app_id = any($1::text[]) and not upper_inf(u.during)
+   where u.app_id = any($1::text[]) and not upper_inf(u.during) and ${reachesFrom('u', '$2::timestamptz')}
    group by 1, 2`;
 
 /** Folds the apps of up to `limit` queued rows (a row per statement that wrote usage); returns how many apps it folded (0: nothing waits). */
