@@ -1,5 +1,5 @@
 // The invoicing process: `vault start invoicing` (Procfile) runs this file.
-import { openPool } from '@vault/db';
+import { openPool, withSessionSettings } from '@vault/db';
 import { resolveAdminToken, runApp } from '@vault/runtime';
 import { invoicingRoutes } from './app.ts';
 import { createBilling } from './billing/service.ts';
@@ -15,6 +15,8 @@ import { startNoticePublisher } from './notices/publisher.ts';
 
 /** How long boot waits for a gateway sandbox starting beside it to publish its keys. */
 const GATEWAY_KEYS_WAIT_MS = 60_000;
+/** Connections for customers' views of a month (beside the app's pool of 10). */
+const VIEW_POOL_SIZE = 8;
 
 await runApp({
   name: 'invoicing',
@@ -27,7 +29,15 @@ await runApp({
   build: async ({ settings, db, http, log }) => {
     const { prices } = settings;
     const graceHours = settings.INVOICE_GRACE_HOURS;
-    const billing = createBilling({ pool: db.pool, prices, graceHours, log });
+    // A customer's view of a month is one composed statement, prepared per connection (compose-sql.ts).
+    // PostgreSQL would plan it again on every run (its generic plan's estimate counts every month's
+    // table of metering.settled_usage, which the run prunes): this pool's sessions keep the generic
+    // plan. bench:usage: p99 60 → 24 ms with 13 settled months, 19 → 8 ms with none.
+    const viewPool = openPool(withSessionSettings(db.url, { plan_cache_mode: 'force_generic_plan' }), {
+      max: VIEW_POOL_SIZE,
+      log: (event, fields) => log.info(event, fields),
+    });
+    const billing = createBilling({ pool: db.pool, viewPool, prices, graceHours, log });
     const adminToken = resolveAdminToken(settings, log);
     // The sandbox's keys (unless configured) come from its database: it may still be booting beside us.
     const charging = await chargingConfig(settings, db.pool, { waitMs: GATEWAY_KEYS_WAIT_MS });
@@ -51,7 +61,7 @@ await runApp({
     return {
       stop: async () => {
         await Promise.all([schedule.stop(), usageFold.stop(), charger.stop(), publisher?.stop(), emails.stop()]);
-        await exportPool.end();
+        await Promise.all([exportPool.end(), viewPool.end()]);
       },
     };
   },

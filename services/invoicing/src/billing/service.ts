@@ -14,6 +14,8 @@ import { finalizedInvoice, finalizedInvoices } from './invoice-store.ts';
 
 export interface BillingDeps {
   pool: pg.Pool;
+  /** Where an account's view of a month is read (main.ts: sessions keeping generic plans); default `pool`. */
+  viewPool?: pg.Pool;
   prices: PriceBook;
   graceHours: number;
   /** The clock; tests fix it. */
@@ -28,7 +30,7 @@ export function createBilling(deps: BillingDeps): Billing {
 
   /** The account's view of a month from the aggregates, in one round trip (account-drafts.ts). */
   function view(accountId: string, period: Period, asked: { until: Date; projection?: boolean; days?: boolean }) {
-    return accountView(deps.pool, deps.prices, { account: accountId, period, creditAt: now().toJSDate(), ...asked });
+    return accountView(deps.viewPool ?? deps.pool, deps.prices, { account: accountId, period, creditAt: now().toJSDate(), ...asked });
   }
 
   /** A month that has ended may have a finalized invoice; the current one never has. */
