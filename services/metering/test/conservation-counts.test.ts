@@ -54,6 +54,17 @@ async function consume(d: TestDatabase, partition: number, values: (string | Buf
 describe('metering: conservation per partition and per source (real PostgreSQL)', () => {
   after(() => Promise.all(databases.map((d) => d.drop())));
 
+  test('an empty database: zero totals (the counts from before migration 007 included), no source, no partition', async () => {
+    const d = await db();
+    assert.deepEqual(await readMessageCounts(d.pool), {
+      totals: { events_applied: 0, events_duplicate: 0, events_rejected: 0 },
+      sources: [],
+      partitions: [],
+    });
+    await d.pool.query(`update metering.counters set value = 5 where name = 'events_duplicate'`);
+    assert.deepEqual(await readCounters(d.pool), { events_applied: 0, events_duplicate: 5, events_rejected: 0 });
+  });
+
   test('two partitions batching at once, with redeliveries, duplicates, reused ids, unreadable bytes and store refusals: per partition and per source, read = applied + duplicate + rejected = the messages sent', async () => {
     const d = await db();
     await Promise.all(partitions.map((values, p) => consume(d, p, values)));

@@ -4,7 +4,7 @@ import type { Bus } from '@vault/bus';
 import { GapList, MeteringStats, RejectedList, RejectedQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import { consumerLag, recentLogChanges } from '../consumer/log-report.ts';
-import { listGaps, listRejected, readCounters, readMessageCounts } from './store.ts';
+import { listGaps, listRejected, readMessageCounts } from './store.ts';
 
 export interface ReportDeps {
   pool: pg.Pool;
@@ -16,13 +16,13 @@ export interface ReportDeps {
 /** What operators read: counters, kept rejections, subjects with a sequence hole. */
 export function reportRoutes(app: FastifyInstance, deps: ReportDeps): void {
   app.get('/v1/stats', async () => {
-    const [counters, lag, messages, logChanges] = await Promise.all([
-      readCounters(deps.pool),
+    // The totals and the per-source and per-partition lists are of one moment (one statement).
+    const [lag, { totals, sources, partitions }, logChanges] = await Promise.all([
       consumerLag(deps.pool, deps.bus, deps.topic),
       readMessageCounts(deps.pool),
       recentLogChanges(deps.pool),
     ]);
-    return MeteringStats.parse({ ...counters, consumer_lag: lag, ...messages, log_changes: logChanges });
+    return MeteringStats.parse({ ...totals, consumer_lag: lag, sources, partitions, log_changes: logChanges });
   });
 
   app.get('/v1/rejected', async (req, reply) => {

@@ -1,33 +1,28 @@
 import type pg from 'pg';
 import { formatReasons, type PartitionCounts, type Reason, type RejectedEvent, type SourceCounts, type SubjectGap } from '@vault/contracts';
 
+type Totals = Record<'events_applied' | 'events_duplicate' | 'events_rejected', number>;
+
 /**
  * Counters since the database was created (without the bus's lag): the
  * partitions' counts summed, plus what was counted before they existed
  * (`counters`, migration 015).
  */
-export async function readCounters(pool: pg.Pool): Promise<Record<'events_applied' | 'events_duplicate' | 'events_rejected', number>> {
-  const { rows } = await pool.query<{ name: string; value: string }>(
-    `select c.name, (c.value + case c.name when 'events_applied' then m.applied
-                                           when 'events_duplicate' then m.duplicate
-                                           else m.rejected end)::text as value
-       from metering.counters c
-      cross join (select coalesce(sum(applied), 0) as applied, coalesce(sum(duplicate), 0) as duplicate,
-                         coalesce(sum(rejected), 0) as rejected
-                    from metering.message_counts) m`,
-  );
-  const get = (name: string) => Number(rows.find((r) => r.name === name)?.value ?? 0);
-  return { events_applied: get('events_applied'), events_duplicate: get('events_duplicate'), events_rejected: get('events_rejected') };
+export async function readCounters(pool: pg.Pool): Promise<Totals> {
+  return (await readMessageCounts(pool)).totals;
 }
 
 /**
- * How the messages read ended, per source and per partition: the rows of
- * `metering.message_counts` summed both ways in one statement, so the two
- * views are of one moment. The source '' (none readable) is shown as null, last.
+ * How the messages read ended, per source and per partition, and the totals:
+ * the rows of `metering.message_counts` summed three ways in one statement
+ * (plus the counts from before migration 007), so all of them are of one
+ * moment. The source '' (none readable) is shown as null, last.
  */
-export async function readMessageCounts(pool: pg.Pool): Promise<{ sources: SourceCounts[]; partitions: PartitionCounts[] }> {
+export async function readMessageCounts(
+  pool: pg.Pool,
+): Promise<{ totals: Totals; sources: SourceCounts[]; partitions: PartitionCounts[] }> {
   const { rows } = await pool.query<{
-    by_source: boolean;
+    grouped: number;
     source: string | null;
     log: string | null;
     topic: string | null;
@@ -37,12 +32,18 @@ export async function readMessageCounts(pool: pg.Pool): Promise<{ sources: Sourc
     duplicate: string;
     rejected: string;
   }>(
-    `select grouping(source) = 0 as by_source, source, log, topic, partition,
-            sum(read)::text as read, sum(applied)::text as applied,
-            sum(duplicate)::text as duplicate, sum(rejected)::text as rejected
-       from metering.message_counts
-      group by grouping sets ((source), (topic, log, partition))
-      order by source = '', source, topic, log, partition`,
+    `select grouping(m.source, m.topic, m.log, m.partition) as grouped, m.source, m.log, m.topic, m.partition,
+            coalesce(sum(m.read), 0)::text as read,
+            (coalesce(sum(m.applied), 0) + case when grouping(m.source, m.topic, m.log, m.partition) = 15 then b.applied else 0 end)::text as applied,
+            (coalesce(sum(m.duplicate), 0) + case when grouping(m.source, m.topic, m.log, m.partition) = 15 then b.duplicate else 0 end)::text as duplicate,
+            (coalesce(sum(m.rejected), 0) + case when grouping(m.source, m.topic, m.log, m.partition) = 15 then b.rejected else 0 end)::text as rejected
+       from (select coalesce(sum(value) filter (where name = 'events_applied'), 0) as applied,
+                    coalesce(sum(value) filter (where name = 'events_duplicate'), 0) as duplicate,
+                    coalesce(sum(value) filter (where name = 'events_rejected'), 0) as rejected
+               from metering.counters) b
+       left join metering.message_counts m on true
+      group by grouping sets ((m.source), (m.topic, m.log, m.partition), ()), b.applied, b.duplicate, b.rejected
+      order by m.source = '', m.source, m.topic, m.log, m.partition`,
   );
   const counts = (r: (typeof rows)[number]) => ({
     read: Number(r.read),
@@ -50,9 +51,15 @@ export async function readMessageCounts(pool: pg.Pool): Promise<{ sources: Sourc
     duplicate: Number(r.duplicate),
     rejected: Number(r.rejected),
   });
+  // grouping(): a bit per column summed over, source first: 7 by source, 8 by partition, 15 the total.
+  const total = rows.find((r) => r.grouped === 15)!;
+  const withRows = rows.filter((r) => r.grouped !== 15 && (r.grouped === 7 ? r.source !== null : r.log !== null));
   return {
-    sources: rows.filter((r) => r.by_source).map((r) => ({ source: r.source === '' ? null : r.source, ...counts(r) })),
-    partitions: rows.filter((r) => !r.by_source).map((r) => ({ log: r.log!, topic: r.topic!, partition: r.partition!, ...counts(r) })),
+    totals: { events_applied: Number(total.applied), events_duplicate: Number(total.duplicate), events_rejected: Number(total.rejected) },
+    sources: withRows.filter((r) => r.grouped === 7).map((r) => ({ source: r.source === '' ? null : r.source, ...counts(r) })),
+    partitions: withRows
+      .filter((r) => r.grouped === 8)
+      .map((r) => ({ log: r.log!, topic: r.topic!, partition: r.partition!, ...counts(r) })),
   };
 }
 
