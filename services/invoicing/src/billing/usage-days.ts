@@ -92,7 +92,7 @@ export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<numbe
       // usage_days refuses a fold that does not keep the two tables below (migration 017).
       await client.query(`select set_config('invoicing.fold_keeps', 'running and unowned', true)`);
       // The apps of one batch share a few months to count from: one round of statements per month.
-      for (const [from, apps] of byFromMonth(rows)) {
+      for (const { from, apps } of byFromMonth(rows)) {
         await client.query(
           `with months as (delete from invoicing.usage_months where app_id = any($1::text[]) and ($2::timestamptz is null or month >= $2)),
                 running as (delete from invoicing.usage_running where app_id = any($1::text[])),
@@ -111,15 +111,15 @@ export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<numbe
 }
 
 /** The apps grouped by the month they are folded again from (null: their whole history). */
-function byFromMonth(rows: { app_id: string; from_month: Date | null }[]): Map<Date | null, string[]> {
+function byFromMonth(rows: { app_id: string; from_month: Date | null }[]): { from: Date | null; apps: string[] }[] {
   const groups = new Map<number | null, { from: Date | null; apps: string[] }>();
   for (const r of rows) {
-    const key = r.from_month === null ? null : r.from_month.getTime();
+    const key = r.from_month?.getTime() ?? null;
     const group = groups.get(key) ?? { from: r.from_month, apps: [] };
     group.apps.push(r.app_id);
     groups.set(key, group);
   }
-  return new Map([...groups.values()].map((g) => [g.from, g.apps]));
+  return [...groups.values()];
 }
 
 /** Folds until nothing waits; returns the apps folded. Tests and the bench use it to catch up. */
