@@ -1,6 +1,9 @@
-// `vault archive` through the real command: it migrates metering, moves the
-// events before the cut to gzip NDJSON files, prints a line per file and a
-// total; a bad cut or EVENT_RETENTION is refused naming it, nothing done.
+// `vault archive` through the real command: it migrates metering (and
+// invoicing), moves the events before the cut to gzip NDJSON files, prints a
+// line per file and a total; then it moves the usage horizon as far as
+// invoicing holds the months final, saying what stops it, and archives the
+// settled months before it. A bad cut or EVENT_RETENTION is refused naming it,
+// nothing done.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,12 +25,15 @@ describe('vault archive', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('on an empty database: migrates metering, archives nothing, says so, exit 0', async () => {
-    const r = await vault(['archive', '--dir', dir], env);
+  test('on an empty database, events only: migrates metering, archives nothing, says so, leaves the usage horizon alone, exit 0', async () => {
+    const r = await vault(['archive', '--dir', dir, '--events-only'], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^archiving events before \S+ to /m);
     assert.match(r.stdout, /^archived 0 events of 0 subjects in 0 file\(s\); settled 0 usage intervals$/m);
+    assert.doesNotMatch(r.stdout, /horizon/);
     assert.deepEqual(await readdir(dir), []);
+    const { rows } = await db.pool.query('select count(*)::int as n from metering.usage_horizon');
+    assert.equal(rows[0].n, 0);
   });
 
   test('a stopped dyno of last year leaves for a file, its usage for the settled month; the command names the file and the counts', async () => {
@@ -45,7 +51,7 @@ describe('vault archive', () => {
       `insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
        values ('dyno-x', 'dyno', 'app-x', 'web.1', 'dyno:basic', '[2025-03-01T00:00:00Z,2025-03-02T00:00:00Z)', '2025-03-02T00:00:01Z')`,
     );
-    const r = await vault(['archive', '--before', '2025-06-01T00:00:00Z', '--dir', dir], env);
+    const r = await vault(['archive', '--before', '2025-06-01T00:00:00Z', '--dir', dir, '--events-only'], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stdout,
@@ -57,6 +63,43 @@ describe('vault archive', () => {
     assert.deepEqual(await readdir(dir), ['metering-events-2025-03-0001.ndjson.gz']);
     const { rows } = await db.pool.query('select count(*)::int as n from metering.events');
     assert.equal(rows[0].n, 0);
+  });
+
+  test('once March is invoiced, the usage horizon moves to the cut and March’s settled usage leaves for a file; a month not invoiced stops it, named', async () => {
+    await db.pool.query(
+      `insert into metering.app_ownership (app_id, account_id, during, learned_at)
+       values ('app-x', 'acct-x', '[2025-02-01T00:00:00Z,)', '2025-02-01T00:00:00Z')`,
+    );
+    const finalized = await vault(['finalize', '--period', '2025-03'], env);
+    assert.equal(finalized.status, 0, finalized.stderr);
+    const r = await vault(['archive', '--before', '2025-06-01T00:00:00Z', '--dir', dir], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^archiving events before 2025-06-01T00:00:00.000Z and usage before 2025-06 once final to /m);
+    assert.match(r.stdout, /^usage before 2025-06 is final: the usage horizon moved to 2025-06$/m);
+    assert.match(
+      r.stdout,
+      /^archived 1 settled usage intervals \(2025-03\) to metering-usage-2025-03-0001\.ndjson\.gz; dropped its table$/m,
+    );
+    assert.match(
+      r.stdout,
+      /^usage horizon 2025-06; archived 1 settled usage intervals of 1 month\(s\); dropped the settled usage tables of 2025-03$/m,
+    );
+    assert.deepEqual((await readdir(dir)).sort(), ['metering-events-2025-03-0001.ndjson.gz', 'metering-usage-2025-03-0001.ndjson.gz']);
+    const { rows } = await db.pool.query(`select to_regclass('metering.settled_usage_2025_03') as t`);
+    assert.equal(rows[0].t, null);
+
+    // July's usage has no invoice: the horizon stops there, saying so.
+    await db.pool.query(
+      `insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)
+       values ('dyno-y', 'dyno', 'app-x', 'web.2', 'dyno:basic', '[2025-07-01T00:00:00Z,2025-07-02T00:00:00Z)', '2025-07-02T00:00:00Z')`,
+    );
+    const stopped = await vault(['archive', '--before', '2025-09-01T00:00:00Z', '--dir', dir], env);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.match(stopped.stdout, /^folded the usage changes of 1 app\(s\) into invoicing's aggregates$/m);
+    assert.match(
+      stopped.stdout,
+      /^usage before 2025-07 is final: the usage horizon moved from 2025-06 to 2025-07; 2025-07 is not final: account acct-x has usage in it and no invoice of it \(not finalized yet, or held\)$/m,
+    );
   });
 
   test('a cut without an offset, or a bad EVENT_RETENTION, is refused naming it; nothing is archived', async () => {

@@ -1,13 +1,14 @@
 import { join, resolve } from 'node:path';
 import { DateTime, Duration } from 'luxon';
 import { migrate } from '@vault/db';
+import { firstOpenMonth, foldAllUsageChanges } from '@vault/invoicing/cli';
 import { archiveEvents } from '@vault/metering/archive';
 import { MIGRATION_TARGETS } from './apps.ts';
 import { parseCommand, UsageError, usageOf } from './command.ts';
 import { cliSettings, openCliDatabase } from './settings.ts';
 import { archiveSpec } from './archive-spec.ts';
 
-/** `vault archive [--before INSTANT] [--dir DIR]`. */
+/** `vault archive [--before INSTANT] [--dir DIR] [--events-only]`. */
 export async function archiveCommand(args: string[]): Promise<number> {
   const { values } = parseCommand(archiveSpec, args);
   const settings = cliSettings();
@@ -15,13 +16,35 @@ export async function archiveCommand(args: string[]): Promise<number> {
   const dir = resolve(values.dir ?? settings.ARCHIVE_DIR ?? join(settings.VAULT_HOME, 'archive'));
   const db = await openCliDatabase(settings);
   try {
-    const metering = MIGRATION_TARGETS.find((t) => t.schema === 'metering')!;
-    await migrate(db.pool, metering.schema, metering.migrations);
-    console.log(`archiving events before ${before.toISO()} to ${dir}`);
-    const r = await archiveEvents(db.pool, { before: before.toJSDate(), dir, progress: (line) => console.log(line) });
+    for (const schema of values['events-only'] ? ['metering'] : ['metering', 'invoicing']) {
+      const target = MIGRATION_TARGETS.find((t) => t.schema === schema)!;
+      await migrate(db.pool, target.schema, target.migrations);
+    }
+    // The months before the cut's month ended before the cut.
+    const usageBefore = before.toFormat('yyyy-MM');
+    if (!values['events-only']) {
+      // What waits to be folded would keep its months open: fold it first (beside the service's own fold, one at a time).
+      const folded = await foldAllUsageChanges(db.pool);
+      if (folded > 0) console.log(`folded the usage changes of ${folded} app(s) into invoicing's aggregates`);
+    }
+    console.log(
+      `archiving events before ${before.toISO()}${values['events-only'] ? '' : ` and usage before ${usageBefore} once final`} to ${dir}`,
+    );
+    const r = await archiveEvents(db.pool, {
+      before: before.toJSDate(),
+      dir,
+      progress: (line) => console.log(line),
+      ...(values['events-only'] ? {} : { usage: { before: usageBefore, gate: firstOpenMonth } }),
+    });
+    const usage = r.usageMonths.filter((m) => m.file !== null);
     console.log(
       `archived ${r.events} events of ${r.subjects} subjects in ${r.files.length} file(s); settled ${r.settled} usage intervals${r.redone ? `; ${r.redone} unfinished file(s) of a killed run redone` : ''}${r.months.length > 0 ? `; dropped the events tables of ${r.months.join(', ')}` : ''}`,
     );
+    if (r.horizon) {
+      console.log(
+        `usage horizon ${r.horizon.to ?? 'none'}; archived ${usage.reduce((n, m) => n + m.intervals, 0)} settled usage intervals of ${usage.length} month(s)${r.usageMonths.length > 0 ? `; dropped the settled usage tables of ${r.usageMonths.map((m) => m.month).join(', ')}` : ''}`,
+      );
+    }
     return 0;
   } finally {
     await db.close();

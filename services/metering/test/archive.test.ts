@@ -214,7 +214,11 @@ describe('archive of old events (real PostgreSQL)', () => {
     assert.equal(new Set(ids).size, ids.length, 'no event is in two files');
     assert.deepEqual(ids.filter((id) => id.startsWith('evt-k')).sort(), ['evt-k1', 'evt-k2']);
     const again = await archiveEvents(db.pool, { before: cutAfterNow(), dir });
-    assert.deepEqual(again, { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0 }, 'a second run finds nothing more');
+    assert.deepEqual(
+      again,
+      { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0, usageMonths: [] },
+      'a second run finds nothing more',
+    );
   });
 
   test('nothing newer than the cut is archived', async () => {

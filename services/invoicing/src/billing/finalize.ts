@@ -9,12 +9,16 @@ import { dueAt } from '../domain/invoice.ts';
 import { sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
 import { expireCredits } from './credit-store.ts';
+import { usageHorizon } from './final-months.ts';
 import { finalizeChunk, type ChunkOrder, type ChunkOutcome } from './finalize-chunk.ts';
 import { openMonthStream } from './finalize-stream.ts';
 import { ensureLinesMonth } from './invoice-store.ts';
 
 /** Asked to finalize a month whose grace period has not passed. */
 export class NotDueError extends Error {}
+
+/** Asked to finalize a month before the usage horizon: it is final, its usage archived (final-months.ts). */
+export class FinalMonthError extends Error {}
 
 // One finalize at a time, whatever the month: a run computes adjustments from
 // other months' invoices, so runs must see each other's results whole.
@@ -49,6 +53,10 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
   const due = dueAt(period, deps.graceHours);
   if (deps.now() < due) {
     throw new NotDueError(`${period.key} is not due until ${due.toISO()} (INVOICE_GRACE_HOURS=${deps.graceHours})`);
+  }
+  const horizon = await usageHorizon(deps.pool);
+  if (horizon !== null && period.key < horizon) {
+    throw new FinalMonthError(`${period.key} is before the usage horizon (${horizon}): it is final and its usage is archived`);
   }
   const started = performance.now();
   // The lock is held before the stream's snapshot is taken, so it sees every earlier run's invoices.

@@ -28,6 +28,13 @@ export interface LateCandidate {
 const PREVIOUS = `to_char(($1::timestamptz at time zone 'UTC') - interval '1 month', 'YYYY-MM')`;
 
 /**
+ * An invoice of a month from the usage horizon on (metering migration 018):
+ * months before it are final, their late usage carried before it moved, and
+ * their settled usage is gone, so they are never recomputed.
+ */
+const AFTER_HORIZON = (i: string) => `${i}.period_start >= coalesce((select h.starts from metering.billable_horizon h), '-infinity')`;
+
+/**
  * Finalized months (before `$1`) that may have late usage: metering
  * learned something about one of the month's apps after, or just before, the
  * invoice was finalized — and, for an account with an invoice of the month
@@ -56,7 +63,7 @@ export const LATE_CANDIDATES = `
     select i.id, i.account_id, i.period, tstzrange(i.period_start, i.period_end, '[)') as month,
            greatest(i.finalized_at, p.finalized_at) - $3::interval as since
       from invoicing.invoices p
-      join invoicing.invoices i on i.account_id = p.account_id and i.period_start < $1
+      join invoicing.invoices i on i.account_id = p.account_id and i.period_start < $1 and ${AFTER_HORIZON('i')}
      where p.period = ${PREVIOUS} and ($2::text[] is null or p.account_id = any($2::text[]))
   ),
   touched as (
@@ -81,7 +88,7 @@ export const LATE_CANDIDATES = `
     select i.id, i.number, i.account_id, i.period, tstzrange(i.period_start, i.period_end, '[)') as month,
            i.finalized_at - $3::interval as since
       from invoicing.invoices i
-     where i.period_start < $1 and ($2::text[] is null or i.account_id = any($2::text[]))
+     where i.period_start < $1 and ${AFTER_HORIZON('i')} and ($2::text[] is null or i.account_id = any($2::text[]))
        and not exists (select 1 from invoicing.invoices p where p.account_id = i.account_id and p.period = ${PREVIOUS})
   ),
   gone_apps as (
@@ -118,7 +125,7 @@ export const LATE_CANDIDATES_SCOPED = `
            greatest(i.finalized_at, p.finalized_at) - $3::interval as since
       from invoicing.invoices i
       left join invoicing.invoices p on p.account_id = i.account_id and p.period = ${PREVIOUS}
-     where i.account_id = any($2::text[]) and i.period_start < $1
+     where i.account_id = any($2::text[]) and i.period_start < $1 and ${AFTER_HORIZON('i')}
   ),
   apps as (
     select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since

@@ -16,11 +16,14 @@ export interface ScheduleDeps {
 
 /**
  * Months that may have something to finalize: from the first month with usage
+ * (the usage horizon's, once there is one: the months before it are final)
  * to the last one past its grace period. Finalizing a month twice is a no-op,
  * so a month is revisited until its holds clear and late accounts appear.
  */
 export async function dueMonths(pool: pg.Pool, graceHours: number, now: DateTime): Promise<Period[]> {
-  const { rows } = await pool.query<{ first: Date | null }>('select min(lower(during)) as first from metering.billable_usage');
+  const { rows } = await pool.query<{ first: Date | null }>(
+    `select coalesce((select starts from metering.billable_horizon), (select min(lower(during)) from metering.billable_usage)) as first`,
+  );
   const first = rows[0]?.first;
   if (!first) return [];
   const months: Period[] = [];

@@ -19,7 +19,9 @@ export const utcDay = (t: string) => `date_bin(interval '24 hours', ${t}, timest
 /**
  * Takes the first `$1` queued rows; returns the apps they name, each with the
  * UTC month its changes count from (null: its whole history). A change
- * changes nothing before its `since` (metering migration 017).
+ * changes nothing before its `since` (metering migration 017), and nothing
+ * before the usage horizon is read again (metering migration 018): the
+ * aggregates of months before it are final, and their settled usage is gone.
  */
 const TAKE = `
   with taken as (
@@ -27,8 +29,9 @@ const TAKE = `
      where id in (select id from metering.usage_changes order by id limit $1)
     returning apps, since
   )
-  select a.app_id, case when bool_or(t.since is null) then null
-                        else date_trunc('month', min(t.since), 'UTC') end as from_month
+  select a.app_id, greatest(case when bool_or(t.since is null) then null
+                                 else date_trunc('month', min(t.since), 'UTC') end,
+                            (select h.starts from metering.billable_horizon h)) as from_month
     from taken t cross join lateral unnest(t.apps) a(app_id)
    group by a.app_id`;
 

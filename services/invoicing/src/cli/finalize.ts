@@ -3,14 +3,15 @@ import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { InvoicingSettings } from '../config.ts';
 import { createBilling } from '../billing/service.ts';
-import { NotDueError } from '../billing/finalize.ts';
+import { FinalMonthError, NotDueError } from '../billing/finalize.ts';
 import { loadPriceBook } from '../billing/price-book-file.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError, periodOption } from './usage.ts';
 
 /**
  * `vault finalize --period YYYY-MM`: finalizes that month's due accounts that
- * are not held, prints what it did, and exits 1 if the month is not due yet.
+ * are not held, prints what it did, and exits 1 if the month is not due yet
+ * or is before the usage horizon.
  */
 export async function finalizeCommand(
   args: string[],
@@ -38,7 +39,7 @@ export async function finalizeCommand(
     );
     return 0;
   } catch (err) {
-    if (!(err instanceof NotDueError)) throw err;
+    if (!(err instanceof NotDueError || err instanceof FinalMonthError)) throw err;
     ctx.out(`nothing finalized: ${err.message}`);
     return 1;
   }

@@ -13,3 +13,5 @@ export type { ExportSummary } from '../exports/index.ts';
 
 /** `vault charge` and `vault finalize`: parse `args`, do the work, print through `ctx.out`; the exit status. */
 export type InvoicingCommand = (args: string[], ctx: CommandContext) => Promise<number>;
+export { firstOpenMonth, type OpenMonth } from '../billing/final-months.ts';
+export { foldAllUsageChanges } from '../billing/usage-days.ts';

@@ -10,8 +10,9 @@
 // again.
 import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
-import { removeArchiveFile, writeArchiveFile } from './archive-file.ts';
+import { iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
 import { dropArchivedMonths } from './archive-months.ts';
+import { archiveSettledMonths, type HorizonGate, type HorizonMove, moveUsageHorizon, type UsageMonthArchived } from './archive-usage.ts';
 
 const ARCHIVE_LOCK = 7_011_001;
 
@@ -24,6 +25,12 @@ export interface ArchiveOptions {
   subjectsPerFile?: number;
   /** Progress, one line per file; awaited before the next file. */
   progress?: (line: string) => void | Promise<void>;
+  /**
+   * Also move the usage horizon towards `before` (YYYY-MM: the months before it
+   * ended before the cut), no further than `gate` allows, and archive the
+   * settled months before it (archive-usage.ts).
+   */
+  usage?: { before: string; gate: HorizonGate };
 }
 
 export interface ArchiveResult {
@@ -36,6 +43,10 @@ export interface ArchiveResult {
   months: string[];
   /** Usage intervals moved to the settled table (migration 016). */
   settled: number;
+  /** With `usage`: where the horizon was and is. */
+  horizon?: HorizonMove;
+  /** With `usage`: the settled months archived and dropped. */
+  usageMonths: UsageMonthArchived[];
 }
 
 /**
@@ -86,17 +97,13 @@ const LINES = `
     join metering.event_keys k on k.source = e.source and k.id = e.id
    order by e.subject, e.sequence, e.received_at`;
 
-function iso(column: string): string {
-  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-}
-
 export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promise<ArchiveResult> {
   const say = async (line: string) => {
     await opts.progress?.(line);
   };
   const perFile = opts.subjectsPerFile ?? 5_000;
   return withSessionLock(pool, ARCHIVE_LOCK, async () => {
-    const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0 };
+    const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0, usageMonths: [] };
     const { rows: unfinished } = await pool.query<{ name: string; dir: string }>(
       `select name, dir from metering.archive_files where state = 'writing'`,
     );
@@ -107,6 +114,8 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
       await say(`removed ${name}: a run was killed before its events left the database; they are archived again`);
       result.redone++;
     }
+    // A month's table a killed run left detached goes before anything settles into that month again.
+    if (opts.usage) result.usageMonths.push(...(await archiveSettledMonths(pool, opts.dir, say)));
     for (const chunk of await eligibleChunks(pool, opts.before, perFile)) {
       const name = await nextFileName(pool, chunk.month);
       await pool.query(`insert into metering.archive_files (name, state, month, dir) values ($1, 'writing', $2, $3)`, [
@@ -133,8 +142,21 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
       );
     }
     result.months = (await dropArchivedMonths(pool, opts.before, say)).map((m) => m.month);
+    if (opts.usage) {
+      result.horizon = await moveUsageHorizon(pool, opts.usage.before, opts.usage.gate);
+      await say(horizonLine(result.horizon, opts.usage.before));
+      result.usageMonths.push(...(await archiveSettledMonths(pool, opts.dir, say)));
+    }
     return result;
   });
+}
+
+/** What the horizon did, for the progress lines. */
+export function horizonLine(move: HorizonMove, target: string): string {
+  const stopped = move.stoppedAt ? `; ${move.stoppedAt.period} is not final: ${move.stoppedAt.reason}` : '';
+  if (move.to === null) return `no usage horizon yet (asked for ${target})${stopped}`;
+  if (move.to === move.from) return `the usage horizon stays at ${move.to}${stopped}`;
+  return `usage before ${move.to} is final: the usage horizon moved ${move.from === null ? 'to' : `from ${move.from} to`} ${move.to}${stopped}`;
 }
 
 async function* lines(rows: { line: string }[]): AsyncIterable<string> {
@@ -170,7 +192,10 @@ async function eligibleChunks(pool: pg.Pool, before: Date, perFile: number): Pro
 }
 
 async function nextFileName(pool: pg.Pool, month: string): Promise<string> {
-  const { rows } = await pool.query<{ n: string }>(`select count(*)::text as n from metering.archive_files where month = $1`, [month]);
+  const { rows } = await pool.query<{ n: string }>(
+    `select count(*)::text as n from metering.archive_files where month = $1 and kind = 'events'`,
+    [month],
+  );
   return `metering-events-${month}-${String(Number(rows[0]!.n) + 1).padStart(4, '0')}.ndjson.gz`;
 }
 
@@ -231,3 +256,5 @@ async function finishFile(pool: pg.Pool, name: string, chunk: Chunk, written: nu
 }
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+export type { HorizonGate, HorizonMove, OpenMonth, UsageMonthArchived } from './archive-usage.ts';

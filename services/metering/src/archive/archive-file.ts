@@ -26,6 +26,11 @@ export async function writeArchiveFile(dir: string, name: string, lines: AsyncIt
   return count;
 }
 
+/** SQL: a timestamptz column as an ISO-8601 UTC instant with microseconds, as the files hold instants. */
+export function iso(column: string): string {
+  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
 /** Removes what a run that died left of `name` (the file, whole or not). */
 export async function removeArchiveFile(dir: string, name: string): Promise<void> {
   await rm(join(dir, `${name}.part`), { force: true });

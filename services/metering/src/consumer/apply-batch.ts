@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { ID_REUSED_REASON } from '@vault/contracts';
+import { eventTimeMs, ID_REUSED_REASON } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
 import { type ArchivedStart, storeAndDerive } from './derive-usage.ts';
 import { type Outcomes, sourceOf, tally } from './message-counts.ts';
-import { type ArchivedSubject, archivedSubjects, eventKey, storedHashes } from './stored-hashes.ts';
+import { type ArchivedSubject, archiveBounds, eventKey, storedHashes } from './stored-hashes.ts';
+import { HORIZON_LOCK } from './usage-horizon.ts';
 
 export interface BatchResult {
   applied: number;
@@ -57,19 +58,29 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
     }
   }
   // An archived subject's history is in files: a new event of it is refused, never derived alone.
-  const archived = await archivedSubjects(
+  // Usage before the horizon is final: an event timed before it is refused too.
+  const bounds = await archiveBounds(
     client,
     toInsert.map((i) => i.event.subject),
   );
-  const refused = (i: ValidInput) => {
+  const archived = bounds.subjects;
+  const horizonMs = bounds.horizon?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const refusal = (i: ValidInput): InvalidInput | undefined => {
     const a = archived.get(i.event.subject);
-    return a !== undefined && (a.closed || i.event.sequence <= a.lastSequence);
+    if (a !== undefined && (a.closed || i.event.sequence <= a.lastSequence)) return afterArchive(i, a);
+    if (eventTimeMs(i.event) < horizonMs) return beforeHorizon(i, bounds.horizon!);
+    return undefined;
   };
-  const storing = archived.size === 0 ? toInsert : toInsert.filter((i) => !refused(i));
+  const nothingRefused = archived.size === 0 && bounds.horizon === null;
+  const storing: ValidInput[] = [];
   for (const item of toInsert) {
-    if (archived.size === 0 || !refused(item)) continue;
+    const refused = nothingRefused ? undefined : refusal(item);
+    if (refused === undefined) {
+      storing.push(item);
+      continue;
+    }
     tally(bySource, sourceOf(item), 'applied', -1);
-    rejecting.push(afterArchive(item, archived.get(item.event.subject)!));
+    rejecting.push(refused);
   }
   // Open subjects with archived events are derived from their kept events on.
   const starts = new Map<string, ArchivedStart>();
@@ -98,15 +109,17 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
 /**
  * One subject's usage is derived by one transaction at a time: a batch on
  * another partition (a re-send may land anywhere) that touches the same
- * subject waits here, then sees this one's events. Held until commit.
+ * subject waits here, then sees this one's events. Held until commit. The
+ * usage horizon's lock is taken first, shared: the archive moves the horizon
+ * under it exclusively, so a batch judged against the old one commits first.
  */
 export async function lockSubjects(client: pg.PoolClient, subjects: string[]): Promise<void> {
   const unique = [...new Set(subjects)].sort(compare);
   if (unique.length === 0) return;
   await client.query(
     // unnest yields in array order, so the locks are taken in sorted order.
-    `select pg_advisory_xact_lock(hashtextextended(s, 7001)) from unnest($1::text[]) s`,
-    [unique],
+    `select pg_advisory_xact_lock_shared($2) union all select pg_advisory_xact_lock(hashtextextended(s, 7001)) from unnest($1::text[]) s`,
+    [unique, HORIZON_LOCK],
   );
 }
 
@@ -168,6 +181,22 @@ function afterArchive(item: ValidInput, archived: ArchivedSubject): InvalidInput
   return {
     received: item.received,
     reasons: [{ field: 'subject', code: 'store_refused', message }],
+    source: item.event.source,
+    eventId: item.event.id,
+  };
+}
+
+function beforeHorizon(item: ValidInput, horizon: Date): InvalidInput {
+  const month = horizon.toISOString().slice(0, 7);
+  return {
+    received: item.received,
+    reasons: [
+      {
+        field: 'time',
+        code: 'store_refused',
+        message: `time ${item.event.time} is before the usage horizon (${month}): usage before ${horizon.toISOString()} is final, invoiced and archived; no event may change it`,
+      },
+    ],
     source: item.event.source,
     eventId: item.event.id,
   };

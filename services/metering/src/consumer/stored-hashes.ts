@@ -32,19 +32,38 @@ export interface ArchivedSubject {
   service: string | null;
 }
 
-/** Of `subjects`, those with archived events. */
-export async function archivedSubjects(db: pg.Pool | pg.PoolClient, subjects: string[]): Promise<Map<string, ArchivedSubject>> {
-  if (subjects.length === 0) return new Map();
+/** What bounds a batch's new events: its subjects' archived events, and the usage horizon. */
+export interface ArchiveBounds {
+  /** Of the subjects asked about, those with archived events. */
+  subjects: Map<string, ArchivedSubject>;
+  /** The usage horizon's first instant (migration 018): an event timed before it is refused. Null: none yet. */
+  horizon: Date | null;
+}
+
+/**
+ * One statement for both. The caller holds the horizon's shared lock
+ * (lockSubjects), taken by an earlier statement: this one's snapshot sees the
+ * horizon a move committed before the lock was granted.
+ */
+export async function archiveBounds(db: pg.Pool | pg.PoolClient, subjects: string[]): Promise<ArchiveBounds> {
+  if (subjects.length === 0) return { subjects: new Map(), horizon: null };
   const { rows } = await db.query<{
-    subject: string;
+    horizon: Date | null;
+    subject: string | null;
     closed: boolean;
     last_sequence: number;
     frozen_before: Date | null;
     service: string | null;
-  }>('select subject, closed, last_sequence, frozen_before, service from metering.archived_subjects where subject = any($1::text[])', [
-    [...new Set(subjects)],
-  ]);
-  return new Map(
-    rows.map((r) => [r.subject, { closed: r.closed, lastSequence: r.last_sequence, frozenBefore: r.frozen_before, service: r.service }]),
+  }>(
+    `select h.starts as horizon, a.subject, a.closed, a.last_sequence, a.frozen_before, a.service
+       from (select (select starts from metering.billable_horizon) as starts) h
+       left join metering.archived_subjects a on a.subject = any($1::text[])`,
+    [[...new Set(subjects)]],
   );
+  const archived = new Map<string, ArchivedSubject>();
+  for (const r of rows) {
+    if (r.subject === null) continue;
+    archived.set(r.subject, { closed: r.closed, lastSequence: r.last_sequence, frozenBefore: r.frozen_before, service: r.service });
+  }
+  return { subjects: archived, horizon: rows[0]?.horizon ?? null };
 }

@@ -1,0 +1,209 @@
+// The usage horizon and the settled months before it (docs/contracts/metering.md,
+// "Usage horizon"). `vault archive` moves the horizon up to the retention's cut,
+// no further than the first month invoicing does not hold final (the gate it is
+// given: metering never reads invoicing's tables). Then each settled month's
+// table before the horizon leaves the database: its intervals to an NDJSON gzip
+// file (recorded `writing`, written and synced), then in one transaction deleted
+// and the file marked `done`; the emptied table is detached and dropped.
+// Crash-only: a `writing` file is removed and written again by the next run
+// (archiveEvents starts with that), a month whose rows are gone but whose table
+// stays is detached and dropped, and a month that settles again (an archived
+// subject's old interval met later) gets a file of its own.
+import type pg from 'pg';
+import { withTransaction } from '@vault/db';
+import { HORIZON_LOCK } from '../consumer/usage-horizon.ts';
+import { iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
+
+/** The first month (YYYY-MM) before `before`, and from `from` on, that is not final for billing, and why; null: all are. */
+export type HorizonGate = (client: pg.PoolClient, before: string, from: string | null) => Promise<OpenMonth | null>;
+
+export interface OpenMonth {
+  period: string;
+  reason: string;
+}
+
+export interface HorizonMove {
+  /** The horizon's month (YYYY-MM) before, null when there was none. */
+  from: string | null;
+  /** After. */
+  to: string | null;
+  /** What kept it from the target, when something did. */
+  stoppedAt?: OpenMonth;
+}
+
+/**
+ * Moves the horizon forward to `target` (YYYY-MM), or to the first month the
+ * gate says is open when that comes first; never back. In one transaction
+ * holding the horizon's lock, which every consumer batch holds shared: the
+ * gate sees every batch that was judged against the old horizon, and every
+ * batch after it sees the new one.
+ */
+export async function moveUsageHorizon(pool: pg.Pool, target: string, gate: HorizonGate): Promise<HorizonMove> {
+  return withTransaction(
+    pool,
+    async (client) => {
+      await client.query('select pg_advisory_xact_lock($1)', [HORIZON_LOCK]);
+      // A statement of its own: its snapshot is taken once the batches before the lock committed.
+      const { rows } = await client.query<{ period: string }>('select period from metering.billable_horizon');
+      const from = rows[0]?.period ?? null;
+      if (from !== null && from >= target) return { from, to: from };
+      const open = await gate(client, target, from);
+      const stopped = open !== null && open.period < target ? { stoppedAt: open } : {};
+      const to = open !== null && open.period < target ? open.period : target;
+      // '0000-01': open from the very beginning (a hole before any reliable event, a change of unknown start).
+      if (to === '0000-01' || (from !== null && to <= from)) return { from, to: from, ...stopped };
+      await client.query(
+        `insert into metering.usage_horizon (month) values (to_date($1, 'YYYY-MM'))
+         on conflict (singleton) do update set month = excluded.month, moved_at = now()`,
+        [to],
+      );
+      return { from, to, ...stopped };
+    },
+    { name: 'usage_horizon' },
+  );
+}
+
+export interface UsageMonthArchived {
+  /** YYYY-MM */
+  month: string;
+  /** The file its intervals went to; null when the table held none (a killed run had moved them). */
+  file: string | null;
+  intervals: number;
+}
+
+class ChangedMeanwhile extends Error {
+  constructor(readonly found: number) {
+    super('changed meanwhile');
+  }
+}
+
+const PARTITION = /^settled_usage_(\d{4})_(\d{2})$/;
+/** Intervals read per statement while a month's file is written. */
+const PAGE = 10_000;
+
+/** Every settled month's table before the horizon, and any a killed run left detaching or detached, leaves: its intervals to a file, the table dropped. */
+export async function archiveSettledMonths(
+  pool: pg.Pool,
+  dir: string,
+  say: (line: string) => Promise<void>,
+): Promise<UsageMonthArchived[]> {
+  const { rows: h } = await pool.query<{ period: string }>('select period from metering.billable_horizon');
+  const horizon = h[0]?.period ?? null;
+  const out: UsageMonthArchived[] = [];
+  for (const t of await settledTables(pool)) {
+    if (t.state === 'attached' && (horizon === null || t.month >= horizon)) continue;
+    let archived: { file: string; intervals: number } | null = null;
+    if (t.state === 'attached') {
+      archived = await archiveMonthRows(pool, dir, t.table, t.month);
+      // Outside a transaction: readers of the other months go on meanwhile.
+      await pool.query(`alter table metering.settled_usage detach partition metering.${t.table} concurrently`);
+    } else if (t.state === 'detaching') {
+      await pool.query(`alter table metering.settled_usage detach partition metering.${t.table} finalize`);
+    }
+    await mustBeEmpty(pool, t.table);
+    await pool.query(`drop table metering.${t.table}`);
+    const month = { month: t.month, file: archived?.file ?? null, intervals: archived?.intervals ?? 0 };
+    out.push(month);
+    await say(
+      archived === null
+        ? `dropped the settled usage table of ${t.month} (its intervals already archived)`
+        : `archived ${archived.intervals} settled usage intervals (${t.month}) to ${archived.file}; dropped its table`,
+    );
+  }
+  return out;
+}
+
+/** The settled months' tables, attached or left by a killed run; oldest first. */
+async function settledTables(pool: pg.Pool): Promise<{ table: string; month: string; state: 'attached' | 'detaching' | 'detached' }[]> {
+  const { rows } = await pool.query<{ table: string; state: 'attached' | 'detaching' | 'detached' }>(
+    `select c.relname as table,
+            case when i.inhrelid is null then 'detached' when i.inhdetachpending then 'detaching' else 'attached' end as state
+       from pg_class c
+       join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'metering'
+       left join pg_inherits i on i.inhrelid = c.oid and i.inhparent = 'metering.settled_usage'::regclass
+      where c.relkind = 'r' and c.relname ~ '^settled_usage_[0-9]{4}_[0-9]{2}$'
+      order by c.relname`,
+  );
+  return rows.map((r) => {
+    const [, y, m] = PARTITION.exec(r.table)!;
+    return { ...r, month: `${y}-${m}` };
+  });
+}
+
+/** Writes a month's intervals to a file and deletes them with the file marked done; null when it has none. */
+async function archiveMonthRows(
+  pool: pg.Pool,
+  dir: string,
+  table: string,
+  month: string,
+): Promise<{ file: string; intervals: number } | null> {
+  const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from metering.${table}`);
+  if (rows[0]!.n === 0) return null;
+  const { rows: files } = await pool.query<{ n: number }>(
+    `select count(*)::int as n from metering.archive_files where month = $1 and kind = 'usage'`,
+    [month],
+  );
+  const name = `metering-usage-${month}-${String(files[0]!.n + 1).padStart(4, '0')}.ndjson.gz`;
+  await pool.query(`insert into metering.archive_files (name, state, month, dir, kind) values ($1, 'writing', $2, $3, 'usage')`, [
+    name,
+    month,
+    dir,
+  ]);
+  const written = await writeArchiveFile(dir, name, lines(pool, table));
+  try {
+    await withTransaction(
+      pool,
+      async (client) => {
+        // What leaves is archived, not changed: nothing for invoicing's queue (migration 017), which reads no month before the horizon.
+        await client.query(`select set_config('metering.settling', 'on', true)`);
+        const { rowCount } = await client.query(`delete from metering.${table}`);
+        // Only a writer bypassing the archive's lock could change a settled month meanwhile: then all of it stays.
+        if (rowCount !== written) throw new ChangedMeanwhile(rowCount ?? 0);
+        await client.query(`update metering.archive_files set state = 'done', intervals = $2, finished_at = now() where name = $1`, [
+          name,
+          written,
+        ]);
+      },
+      { name: 'archive_usage_month' },
+    );
+  } catch (err) {
+    if (!(err instanceof ChangedMeanwhile)) throw err;
+    await removeArchiveFile(dir, name);
+    await pool.query(`delete from metering.archive_files where name = $1`, [name]);
+    throw new Error(
+      `archive: the settled usage of ${month} changed while its file was written (${written} intervals written, ${err.found} found); nothing of it archived, run again`,
+    );
+  }
+  return { file: name, intervals: written };
+}
+
+/**
+ * A month's intervals as lines, a page at a time in the order of its unique
+ * index: memory holds a page, whatever the month's size. Starting below every
+ * key ('' sorts first in "C", and no interval starts at -infinity).
+ */
+async function* lines(pool: pg.Pool, table: string): AsyncIterable<string> {
+  let after: { subject: string; start: string } = { subject: '', start: '-infinity' };
+  for (;;) {
+    const { rows } = await pool.query<{ line: string; subject: string; start: string }>(
+      `select json_build_object('subject', subject, 'kind', kind, 'app_id', app_id, 'key', key, 'product', product,
+                                'start', ${iso('lower(during)')}, 'end', ${iso('upper(during)')},
+                                'learned_at', ${iso('learned_at')})::text as line,
+              subject, lower(during)::text as start
+         from metering.${table}
+        where (subject, lower(during)) > ($1::text collate "C", $2::timestamptz)
+        order by subject, lower(during)
+        limit ${PAGE}`,
+      [after.subject, after.start],
+    );
+    for (const r of rows) yield r.line;
+    if (rows.length < PAGE) return;
+    after = rows.at(-1)!;
+  }
+}
+
+/** A month's table still holding intervals is never detached or dropped. */
+async function mustBeEmpty(pool: pg.Pool, table: string): Promise<void> {
+  const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from metering.${table}`);
+  if (rows[0]!.n !== 0) throw new Error(`archive: ${table} still holds ${rows[0]!.n} settled intervals; not dropped`);
+}
