@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { DateTime, Duration } from 'luxon';
 import { migrate } from '@vault/db';
-import { firstOpenMonth, foldAllUsageChanges } from '@vault/invoicing/cli';
-import { archiveEvents } from '@vault/metering/archive';
+import { firstOpenMonth, foldAllUsageChanges, loadPriceBook } from '@vault/invoicing/cli';
+import { archiveEvents, type HorizonGate } from '@vault/metering/archive';
 import { MIGRATION_TARGETS } from './apps.ts';
 import { parseCommand, UsageError, usageOf } from './command.ts';
 import { cliSettings, openCliDatabase } from './settings.ts';
@@ -34,7 +34,7 @@ export async function archiveCommand(args: string[]): Promise<number> {
       before: before.toJSDate(),
       dir,
       progress: (line) => console.log(line),
-      ...(values['events-only'] ? {} : { usage: { before: usageBefore, gate: firstOpenMonth } }),
+      ...(values['events-only'] ? {} : { usage: { before: usageBefore, gate: finalMonthsGate(settings.PRICE_BOOK) } }),
     });
     const usage = r.usageMonths.filter((m) => m.file !== null);
     console.log(
@@ -49,6 +49,12 @@ export async function archiveCommand(args: string[]): Promise<number> {
   } finally {
     await db.close();
   }
+}
+
+/** Invoicing's answer to which months are final (late usage is priced: the price book). */
+function finalMonthsGate(priceBook: string | undefined): HorizonGate {
+  const prices = loadPriceBook(priceBook);
+  return (client, before, from) => firstOpenMonth(client, { before, from, prices });
 }
 
 function instant(text: string): DateTime {

@@ -126,6 +126,40 @@ describe('metering intake: Kafka and HTTP have the same effect (real broker, rea
     assert.equal(resolved[0].resolved_by, `${good.source}/${good.id}`);
   });
 
+  test(
+    'an event timed before the usage horizon is answered rejected naming time and kept; re-submitted as it was it is refused again (422); at the horizon it applies',
+    LONG,
+    async () => {
+      const m = await metering('embedded');
+      await m.db.pool.query(`insert into metering.usage_horizon (month) values ('2026-10-01')`);
+      const good = exampleLines('october.ndjson')
+        .map((l) => JSON.parse(l))
+        .find((e) => e.type === 'app.owner_changed');
+      const old = { ...good, time: '2026-09-30T23:59:59Z' };
+      const res = await post(m, JSON.stringify(old));
+      assert.equal(res.statusCode, 202);
+      const report = res.json();
+      assert.equal(report.accepted, 0);
+      assert.equal(report.rejected[0].reasons[0].field, 'time');
+      assert.match(report.rejected[0].reason, /before the usage horizon \(2026-10\)/);
+      await settled(m, 0, 0, 1);
+      const [kept] = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json().rejected;
+      assert.equal(kept.reasons[0].field, 'time');
+
+      const asItWas = await m.http.inject({ method: 'POST', url: `/v1/rejected/${kept.id}/resubmit`, headers: AUTH });
+      assert.equal(asItWas.statusCode, 422);
+      assert.match(asItWas.json().error, /usage horizon/);
+      const atHorizon = await m.http.inject({
+        method: 'POST',
+        url: `/v1/rejected/${kept.id}/resubmit`,
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        payload: JSON.stringify({ ...good, time: '2026-10-01T00:00:00Z' }),
+      });
+      assert.equal(atHorizon.statusCode, 202);
+      await settled(m, 1, 0, 1);
+    },
+  );
+
   test('every route but /health needs the admin token; bad query parameters are named', LONG, async () => {
     const m = await metering('embedded');
     assert.equal((await m.http.inject({ method: 'GET', url: '/health' })).statusCode, 200);

@@ -14,6 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import type { TestDatabase } from '@vault/testkit';
 import { archiveEvents } from '../src/archive/archive-events.ts';
 import { lockSubjects } from '../src/consumer/apply-batch.ts';
+import { archiveBounds } from '../src/consumer/stored-hashes.ts';
 import { archiveSettledMonths, type HorizonGate, moveUsageHorizon } from '../src/archive/archive-usage.ts';
 import { applyRaw, meteringDatabase } from './harness.ts';
 
@@ -113,7 +114,7 @@ describe('the usage horizon (real PostgreSQL)', () => {
     assert.equal(await horizonOf(db), '2026-01');
   });
 
-  test('a batch in flight keeps the horizon where it judged it until it commits', async () => {
+  test('a batch in flight keeps the horizon where it judged it until it commits; the next batch sees the move', async () => {
     const batch = await db.pool.connect();
     try {
       await batch.query('begin');
@@ -125,8 +126,23 @@ describe('the usage horizon (real PostgreSQL)', () => {
       });
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(moved, false, 'the move waits for the batch');
+      const judged = await archiveBounds(batch, ['dyno-inflight']);
+      assert.equal(judged.horizon?.toISOString(), '2026-01-01T00:00:00.000Z', 'the batch is judged against the horizon it locked');
       await batch.query('commit');
       assert.equal((await move).to, '2026-02');
+      const next = await db.pool.connect();
+      try {
+        await next.query('begin');
+        await lockSubjects(next, ['dyno-next']);
+        assert.equal(
+          (await archiveBounds(next, ['dyno-next'])).horizon?.toISOString(),
+          '2026-02-01T00:00:00.000Z',
+          'the next batch sees the move',
+        );
+        await next.query('commit');
+      } finally {
+        next.release();
+      }
     } finally {
       batch.release();
     }
@@ -137,7 +153,8 @@ describe('the usage horizon (real PostgreSQL)', () => {
     await settle(db, 'dyno-s2', '2025-11-05T00:00:00Z', '2025-12-01T00:00:00Z');
     await settle(db, 'dyno-s3', '2026-01-30T00:00:00Z', '2026-02-02T00:00:00Z');
     await settle(db, 'dyno-s4', '2026-02-10T00:00:00Z', '2026-02-11T00:00:00Z');
-    const out = await archiveSettledMonths(db.pool, dir, say);
+    // A page of one interval: the file is read across pages, in order, each once.
+    const out = await archiveSettledMonths(db.pool, dir, say, 1);
     // The horizon is 2026-02: an interval ending in February (dyno-s3 from January) is of February.
     assert.deepEqual(out, [{ month: '2025-11', file: 'metering-usage-2025-11-0001.ndjson.gz', intervals: 2 }]);
     assert.deepEqual(await settledTables(db), ['settled_usage_2026_02']);

@@ -3,12 +3,12 @@
 // (metering migration 018) past them. Before the horizon invoicing never reads
 // usage again — no fold, no late usage, no finalize — so a month may pass only
 // when nothing of it can still be billed: every account with usage in it has
-// its invoice, no app of it is held, its late usage is carried, and every
-// change of it is folded into the aggregates.
+// its invoice, no app of it is held, and no late change of it is left to carry.
 import type pg from 'pg';
+import type { PriceBook } from '@vault/contracts';
+import { lateAdjustments, lateCandidates } from './late-usage.ts';
 import { LATE_MARGIN_INTERVAL } from './sql.ts';
-
-type Db = pg.Pool | pg.PoolClient;
+import { FOLD_LOCK, foldTaken } from './usage-days.ts';
 
 /** A month that is not final yet, the first found, and why. */
 export interface OpenMonth {
@@ -18,7 +18,7 @@ export interface OpenMonth {
 }
 
 /** The usage horizon's month (YYYY-MM), or null when metering has none yet. */
-export async function usageHorizon(db: Db): Promise<string | null> {
+export async function usageHorizon(db: pg.Pool | pg.PoolClient): Promise<string | null> {
   const { rows } = await db.query<{ period: string }>('select period from metering.billable_horizon');
   return rows[0]?.period ?? null;
 }
@@ -26,19 +26,31 @@ export async function usageHorizon(db: Db): Promise<string | null> {
 /** A month key's first instant, for comparing with timestamptz columns. */
 const monthStart = (period: string) => `${period}-01T00:00:00Z`;
 
+/** A bounded range's UTC months, as `m.month` (a timestamp without zone) for a lateral join. */
+const MONTHS_OF = (range: string) =>
+  `generate_series(date_trunc('month', lower(${range}) at time zone 'UTC'),
+                   date_trunc('month', (upper(${range}) - interval '1 microsecond') at time zone 'UTC'), interval '1 month') m(month)`;
+
+/** An account's invoice of month `m.month`. */
+const INVOICED = (account: string) =>
+  `exists (select 1 from invoicing.invoices i where i.account_id = ${account} and i.period = to_char(m.month, 'YYYY-MM'))`;
+
+/**
+ * Each check: the first open month (YYYY-MM) in [$2, $1) and what makes it
+ * open. The fold keeps closed intervals in usage_months and unowned_months and
+ * running ones in usage_running (finalize reads both), hence two of each.
+ */
 interface Check {
   sql: string;
-  /** Its parameters from the months' bounds: the first instant of `before` and of `from` ('-infinity': none). */
+  /** Its parameters from the first instants of `before` and of `from` ('-infinity': none). */
   params: (before: string, from: string) => unknown[];
   reason: (r: Record<string, string>) => string;
 }
-
 const BOUNDS = (before: string, from: string) => [before, from];
+const BEFORE = (before: string) => [before];
 
-/** Each check's first open month (YYYY-MM) before `before`, with what makes it open. */
 const CHECKS: Check[] = [
   {
-    // Aggregates of folded usage: an account's usage in a month without its invoice (not finalized yet, or held).
     sql: `select to_char(m.month at time zone 'UTC', 'YYYY-MM') as period, m.account_id
             from invoicing.usage_months m
            where m.month < $1::timestamptz and m.month >= $2::timestamptz
@@ -49,6 +61,17 @@ const CHECKS: Check[] = [
     reason: (r) => `account ${r.account_id} has usage in it and no invoice of it (not finalized yet, or held)`,
   },
   {
+    sql: `select to_char(min(m.month), 'YYYY-MM') as period, min(o.account_id) as account_id
+            from invoicing.usage_running r
+            join metering.billable_ownership o on o.app_id = r.app_id and o.during && r.during
+            cross join lateral (select r.during * o.during * tstzrange($2::timestamptz, $1::timestamptz, '[)') as x) p
+            cross join lateral ${MONTHS_OF('p.x')}
+           where not isempty(p.x) and not ${INVOICED('o.account_id collate "C"')}
+          having count(*) > 0`,
+    params: BOUNDS,
+    reason: (r) => `account ${r.account_id} has usage running in it and no invoice of it (not finalized yet, or held)`,
+  },
+  {
     sql: `select to_char(month at time zone 'UTC', 'YYYY-MM') as period, app_id
             from invoicing.unowned_months where month < $1::timestamptz and month >= $2::timestamptz
            order by month limit 1`,
@@ -56,74 +79,72 @@ const CHECKS: Check[] = [
     reason: (r) => `app ${r.app_id} has usage no owner covers (held)`,
   },
   {
-    // A hole holds an app's accounts from its last reliable event on (holds.ts, GAPS).
+    sql: `select to_char(min(lower(x.r)) at time zone 'UTC', 'YYYY-MM') as period, min(r.app_id) as app_id
+            from invoicing.usage_running r
+            left join (select app_id, range_agg(during) as owned from metering.billable_ownership
+                        where app_id in (select app_id from invoicing.usage_running) group by 1) o on o.app_id = r.app_id
+            cross join lateral unnest(tstzmultirange(r.during * tstzrange($2::timestamptz, $1::timestamptz, '[)'))
+                                      - coalesce(o.owned, '{}'::tstzmultirange)) x(r)
+          having count(*) > 0`,
+    params: BOUNDS,
+    reason: (r) => `app ${r.app_id} has usage running that no owner covers (held)`,
+  },
+  {
+    // A hole holds an app's accounts from its last reliable event on (holds.ts, GAPS): before `from` too.
     sql: `select coalesce(to_char(g.unreliable_from at time zone 'UTC', 'YYYY-MM'), '0000-01') as period, g.app_id, g.subject
             from metering.unreliable_apps g
            where coalesce(g.unreliable_from, '-infinity') < $1::timestamptz
            order by g.unreliable_from nulls first limit 1`,
-    params: (before) => [before],
+    params: BEFORE,
     reason: (r) => `app ${r.app_id} has a sequence hole in ${r.subject} (unreliable usage, held)`,
   },
   {
-    sql: `select case when bool_or(since is null) then '0000-01' else to_char(min(since) at time zone 'UTC', 'YYYY-MM') end as period, count(*)::text as n
+    // Folded just before, under the fold's lock: only a writer other than the consumer could have queued one since.
+    sql: `select case when bool_or(since is null) then '0000-01' else to_char(min(since) at time zone 'UTC', 'YYYY-MM') end as period,
+                 count(*)::text as n
             from metering.usage_changes
           having count(*) > 0 and (bool_or(since is null) or min(since) < $1::timestamptz)`,
-    params: (before) => [before],
-    reason: (r) => `${r.n} usage change(s) not folded into the aggregates yet (the invoicing service folds them)`,
-  },
-  {
-    // Late usage not carried yet. Finalizing an account's invoice carries every late change of its
-    // earlier months learned until that run (less the margin) onto it, so what counts is what was
-    // learned since the account's latest invoice: of an app it owned in the month, or was charged for
-    // on the month's invoice (late-usage.ts asks the same of the month before finalize's; an account
-    // with no invoice of that month, gone or held, is not asked about here for what was carried since).
-    sql: `with latest as materialized (
-            select account_id, max(finalized_at) - $3::interval as since from invoicing.invoices group by account_id
-          ),
-          late as materialized (
-            select u.app_id, u.during, u.learned_at from metering.billable_usage u
-             where u.learned_at > (select min(since) from latest) and u.during && tstzrange($2::timestamptz, $1::timestamptz, '[)')
-            union all
-            select o.app_id, o.during, o.learned_at from metering.billable_ownership o
-             where o.learned_at > (select min(since) from latest) and o.during && tstzrange($2::timestamptz, $1::timestamptz, '[)')
-          )
-          select period, account_id, app_id from (
-            select to_char(greatest(lower(l.during), lower(o.during), $2::timestamptz) at time zone 'UTC', 'YYYY-MM') as period,
-                   o.account_id, l.app_id
-              from late l
-              join metering.billable_ownership o on o.app_id = l.app_id and o.during && l.during
-              join latest a on a.account_id = o.account_id collate "C"
-             where l.learned_at > a.since
-            union all
-            select i.period, i.account_id, l.app_id
-              from late l
-              join invoicing.invoice_apps ia on ia.app_id = l.app_id
-              join invoicing.invoices i on i.id = ia.invoice_id
-              join latest a on a.account_id = i.account_id
-             where l.during && tstzrange(i.period_start, i.period_end, '[)') and l.learned_at > a.since
-               and i.period_start >= $2::timestamptz and i.period_start < $1::timestamptz
-          ) c
-          order by period limit 1`,
-    params: (before, from) => [before, from, LATE_MARGIN_INTERVAL],
-    reason: (r) =>
-      `late usage of app ${r.app_id} for account ${r.account_id} is not carried onto an invoice yet (the next finalize carries it)`,
+    params: BEFORE,
+    reason: (r) => `${r.n} usage change(s) not folded into the aggregates`,
   },
 ];
 
 /**
  * The first month before `before` (YYYY-MM), and from `from` on (the current
  * horizon; null: from the beginning), that is not final; null when all are.
- * Each check is one statement; the caller runs them under metering's horizon
- * lock, so no batch commits usage of those months meanwhile.
+ * Run inside metering's horizon move (its transaction holds the horizon's
+ * lock, so no consumer batch commits meanwhile): it takes the fold's lock for
+ * that transaction and folds what is queued first, so the aggregates it
+ * reads are whole and no fold commits while it reads. Late usage is what
+ * finalize would carry now: the adjustments its late-usage candidates give
+ * (a candidate whose month charges the same is not late).
  */
-export async function firstOpenMonth(db: Db, before: string, from: string | null): Promise<OpenMonth | null> {
-  const after = from === null ? '-infinity' : monthStart(from);
+export async function firstOpenMonth(
+  client: pg.PoolClient,
+  asked: { before: string; from: string | null; prices: PriceBook },
+): Promise<OpenMonth | null> {
+  await client.query('select pg_advisory_xact_lock($1)', [FOLD_LOCK]);
+  while ((await foldTaken(client, 500)) > 0) {}
+  const before = monthStart(asked.before);
+  const from = asked.from === null ? '-infinity' : monthStart(asked.from);
   let first: OpenMonth | null = null;
+  const found = (period: string, reason: string) => {
+    if (period < asked.before && (first === null || period < first.period)) first = { period, reason };
+  };
   for (const check of CHECKS) {
-    const { rows } = await db.query<Record<string, string>>(check.sql, check.params(monthStart(before), after));
-    const r = rows[0];
-    if (r === undefined || r.period! >= before) continue;
-    if (first === null || r.period! < first.period) first = { period: r.period!, reason: check.reason(r) };
+    const { rows } = await client.query<Record<string, string>>(check.sql, check.params(before, from));
+    if (rows[0] !== undefined) found(rows[0].period!, check.reason(rows[0]));
+  }
+  const candidates = await lateCandidates(client, new Date(before), undefined, LATE_MARGIN_INTERVAL);
+  const adjustments = await lateAdjustments(client, asked.prices, candidates);
+  for (const [account, lines] of adjustments) {
+    for (const l of lines) {
+      if (l.adjusts !== undefined)
+        found(
+          l.adjusts,
+          `late usage of app ${l.app_id} for account ${account} is not carried onto an invoice yet (the next finalize carries it)`,
+        );
+    }
   }
   return first;
 }

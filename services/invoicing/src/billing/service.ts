@@ -9,6 +9,7 @@ import { creditBalance, grant } from './credits.ts';
 import { publicInvoice } from '../domain/invoice.ts';
 import { Money, monthsOf, toCents } from '../domain/money.ts';
 import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
+import { usageHorizon } from './final-months.ts';
 import { finalizePeriod } from './finalize.ts';
 import { finalizedInvoice, finalizedInvoices } from './invoice-store.ts';
 
@@ -88,6 +89,9 @@ export function createBilling(deps: BillingDeps): Billing {
 
     async holds(periodKey, accountId) {
       const period = parsePeriod(periodKey);
+      // A month before the usage horizon is final: nothing of it is held (final-months.ts), and its usage is archived.
+      const horizon = await usageHorizon(deps.pool);
+      if (horizon !== null && period.key < horizon) return { period: period.key, held: [] };
       const scope = { period, until: now().toJSDate(), accounts: accountId === undefined ? undefined : [accountId], unfinalizedOnly: true };
       const { drafts, ownerless } = await computeDrafts(deps.pool, deps.prices, scope);
       const held = [...drafts.values()]

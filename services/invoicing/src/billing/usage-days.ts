@@ -11,7 +11,7 @@ import { startLoop, type Logger, type Loop } from '@vault/runtime';
 import { ms, reachesFrom } from './sql.ts';
 
 /** One folder at a time: two folds of one app with different snapshots could commit in the wrong order. */
-const FOLD_LOCK = 7_019_001;
+export const FOLD_LOCK = 7_019_001;
 
 /** A UTC day's first instant, whatever the session's time zone (timestamptz + 24 hours is absolute). */
 export const utcDay = (t: string) => `date_bin(interval '24 hours', ${t}, timestamptz '2000-01-01 00:00:00+00')`;
@@ -90,27 +90,32 @@ export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<numbe
     pool,
     async (client) => {
       await client.query('select pg_advisory_xact_lock($1)', [FOLD_LOCK]);
-      const { rows } = await client.query<{ app_id: string; from_month: Date | null }>(TAKE, [limit]);
-      if (rows.length === 0) return 0;
-      // usage_days refuses a fold that does not keep the two tables below (migration 017).
-      await client.query(`select set_config('invoicing.fold_keeps', 'running and unowned', true)`);
-      // The apps of one batch share a few months to count from: one round of statements per month.
-      for (const { from, apps } of byFromMonth(rows)) {
-        await client.query(
-          `with months as (delete from invoicing.usage_months where app_id = any($1::text[]) and ($2::timestamptz is null or month >= $2)),
-                running as (delete from invoicing.usage_running where app_id = any($1::text[])),
-                unowned as (delete from invoicing.unowned_months where app_id = any($1::text[]) and ($2::timestamptz is null or month >= $2))
-           delete from invoicing.usage_days where app_id = any($1::text[]) and ($2::timestamptz is null or day >= $2)`,
-          [apps, from],
-        );
-        await client.query(FOLD_DAYS, [apps, from]);
-        await client.query(RUNNING, [apps]);
-        await client.query(UNOWNED_MONTHS, [apps, from]);
-      }
-      return rows.length;
+      return foldTaken(client, limit);
     },
     { name: 'usage_fold' },
   );
+}
+
+/** The fold's work inside the caller's transaction, which holds FOLD_LOCK; returns how many apps it folded. */
+export async function foldTaken(client: pg.PoolClient, limit: number): Promise<number> {
+  const { rows } = await client.query<{ app_id: string; from_month: Date | null }>(TAKE, [limit]);
+  if (rows.length === 0) return 0;
+  // usage_days refuses a fold that does not keep the two tables below (migration 017).
+  await client.query(`select set_config('invoicing.fold_keeps', 'running and unowned', true)`);
+  // The apps of one batch share a few months to count from: one round of statements per month.
+  for (const { from, apps } of byFromMonth(rows)) {
+    await client.query(
+      `with months as (delete from invoicing.usage_months where app_id = any($1::text[]) and ($2::timestamptz is null or month >= $2)),
+            running as (delete from invoicing.usage_running where app_id = any($1::text[])),
+            unowned as (delete from invoicing.unowned_months where app_id = any($1::text[]) and ($2::timestamptz is null or month >= $2))
+       delete from invoicing.usage_days where app_id = any($1::text[]) and ($2::timestamptz is null or day >= $2)`,
+      [apps, from],
+    );
+    await client.query(FOLD_DAYS, [apps, from]);
+    await client.query(RUNNING, [apps]);
+    await client.query(UNOWNED_MONTHS, [apps, from]);
+  }
+  return rows.length;
 }
 
 /** The apps grouped by the month they are folded again from (null: their whole history). */

@@ -15,3 +15,4 @@ export type { ExportSummary } from '../exports/index.ts';
 export type InvoicingCommand = (args: string[], ctx: CommandContext) => Promise<number>;
 export { firstOpenMonth, type OpenMonth } from '../billing/final-months.ts';
 export { foldAllUsageChanges } from '../billing/usage-days.ts';
+export { loadPriceBook } from '../billing/price-book-file.ts';

@@ -86,6 +86,7 @@ export async function archiveSettledMonths(
   pool: pg.Pool,
   dir: string,
   say: (line: string) => Promise<void>,
+  pageSize = PAGE,
 ): Promise<UsageMonthArchived[]> {
   const { rows: h } = await pool.query<{ period: string }>('select period from metering.billable_horizon');
   const horizon = h[0]?.period ?? null;
@@ -94,7 +95,7 @@ export async function archiveSettledMonths(
     if (t.state === 'attached' && (horizon === null || t.month >= horizon)) continue;
     let archived: { file: string; intervals: number } | null = null;
     if (t.state === 'attached') {
-      archived = await archiveMonthRows(pool, dir, t.table, t.month);
+      archived = await archiveMonthRows(pool, dir, t.table, t.month, pageSize);
       // Outside a transaction: readers of the other months go on meanwhile.
       await pool.query(`alter table metering.settled_usage detach partition metering.${t.table} concurrently`);
     } else if (t.state === 'detaching') {
@@ -136,6 +137,7 @@ async function archiveMonthRows(
   dir: string,
   table: string,
   month: string,
+  pageSize: number,
 ): Promise<{ file: string; intervals: number } | null> {
   const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from metering.${table}`);
   if (rows[0]!.n === 0) return null;
@@ -149,7 +151,7 @@ async function archiveMonthRows(
     month,
     dir,
   ]);
-  const written = await writeArchiveFile(dir, name, lines(pool, table));
+  const written = await writeArchiveFile(dir, name, lines(pool, table, pageSize));
   try {
     await withTransaction(
       pool,
@@ -182,7 +184,7 @@ async function archiveMonthRows(
  * index: memory holds a page, whatever the month's size. Starting below every
  * key ('' sorts first in "C", and no interval starts at -infinity).
  */
-async function* lines(pool: pg.Pool, table: string): AsyncIterable<string> {
+async function* lines(pool: pg.Pool, table: string, pageSize: number): AsyncIterable<string> {
   let after: { subject: string; start: string } = { subject: '', start: '-infinity' };
   for (;;) {
     const { rows } = await pool.query<{ line: string; subject: string; start: string }>(
@@ -193,11 +195,11 @@ async function* lines(pool: pg.Pool, table: string): AsyncIterable<string> {
          from metering.${table}
         where (subject, lower(during)) > ($1::text collate "C", $2::timestamptz)
         order by subject, lower(during)
-        limit ${PAGE}`,
+        limit ${pageSize}`,
       [after.subject, after.start],
     );
     for (const r of rows) yield r.line;
-    if (rows.length < PAGE) return;
+    if (rows.length < pageSize) return;
     after = rows.at(-1)!;
   }
 }

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { eventTimeMs, ID_REUSED_REASON } from '@vault/contracts';
+import { ID_REUSED_REASON } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
 import { type ArchivedStart, storeAndDerive } from './derive-usage.ts';
 import { type Outcomes, sourceOf, tally } from './message-counts.ts';
-import { type ArchivedSubject, archiveBounds, eventKey, storedHashes } from './stored-hashes.ts';
-import { HORIZON_LOCK } from './usage-horizon.ts';
+import { archiveBounds, eventKey, storedHashes } from './stored-hashes.ts';
+import { HORIZON_LOCK, storeRefusal } from './usage-horizon.ts';
 
 export interface BatchResult {
   applied: number;
@@ -64,12 +64,9 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
     toInsert.map((i) => i.event.subject),
   );
   const archived = bounds.subjects;
-  const horizonMs = bounds.horizon?.getTime() ?? Number.NEGATIVE_INFINITY;
   const refusal = (i: ValidInput): InvalidInput | undefined => {
-    const a = archived.get(i.event.subject);
-    if (a !== undefined && (a.closed || i.event.sequence <= a.lastSequence)) return afterArchive(i, a);
-    if (eventTimeMs(i.event) < horizonMs) return beforeHorizon(i, bounds.horizon!);
-    return undefined;
+    const reason = storeRefusal(i.event, bounds);
+    return reason && { received: i.received, reasons: [reason], source: i.event.source, eventId: i.event.id };
   };
   const nothingRefused = archived.size === 0 && bounds.horizon === null;
   const storing: ValidInput[] = [];
@@ -171,33 +168,4 @@ function readable(bytes: Buffer): string {
 
 function reused(item: ValidInput): InvalidInput {
   return { received: item.received, reasons: [ID_REUSED_REASON], source: item.event.source, eventId: item.event.id };
-}
-
-function afterArchive(item: ValidInput, archived: ArchivedSubject): InvalidInput {
-  const subject = item.event.subject;
-  const message = archived.closed
-    ? `subject ${subject} is archived (closed, its events older than EVENT_RETENTION): no event may follow its last`
-    : `subject ${subject} has its events up to sequence ${archived.lastSequence} archived (older than EVENT_RETENTION): sequence ${item.event.sequence} comes too late`;
-  return {
-    received: item.received,
-    reasons: [{ field: 'subject', code: 'store_refused', message }],
-    source: item.event.source,
-    eventId: item.event.id,
-  };
-}
-
-function beforeHorizon(item: ValidInput, horizon: Date): InvalidInput {
-  const month = horizon.toISOString().slice(0, 7);
-  return {
-    received: item.received,
-    reasons: [
-      {
-        field: 'time',
-        code: 'store_refused',
-        message: `time ${item.event.time} is before the usage horizon (${month}): usage before ${horizon.toISOString()} is final, invoiced and archived; no event may change it`,
-      },
-    ],
-    source: item.event.source,
-    eventId: item.event.id,
-  };
 }

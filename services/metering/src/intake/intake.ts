@@ -3,7 +3,8 @@ import type { Bus, OutgoingMessage } from '@vault/bus';
 import { formatReasons, ID_REUSED_REASON, MAX_EVENT_BYTES, type IntakeRejection, type IntakeReport } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, judge, type InvalidInput, type ValidInput } from '../domain/judge.ts';
-import { eventKey, storedHashes, type EventKey } from '../consumer/stored-hashes.ts';
+import { archiveBounds, eventKey, storedHashes, type EventKey } from '../consumer/stored-hashes.ts';
+import { storeRefusal } from '../consumer/usage-horizon.ts';
 import { claimKeys } from './claims.ts';
 
 export interface IntakeLine {
@@ -43,13 +44,21 @@ export async function assess(pool: pg.Pool, lines: IntakeLine[], nowMs = Date.no
     pool,
     judged.flatMap((j) => (j.valid ? [j.valid.event] : [])),
   );
+  // What the store would refuse of the new ones (an archived subject's past, a time before the usage
+  // horizon) is answered as rejected now; it is still published, so the consumer keeps it as a rejection.
+  const bounds = await archiveBounds(
+    pool,
+    judged.flatMap((j) => (j.valid && !stored.has(eventKey(j.valid.event)) ? [j.valid.event.subject] : [])),
+  );
   const report: IntakeReport = { accepted: 0, duplicates: 0, rejected: [] };
   const messages: OutgoingMessage[] = [];
   const pending: Pending[] = [];
   for (const { line, valid: v, invalid } of judged) {
     if (v) {
       const earlier = stored.get(eventKey(v.event));
-      if (earlier === undefined) pending.push({ index: line.index, event: v.event, contentHash: v.contentHash });
+      const refused = earlier === undefined ? storeRefusal(v.event, bounds) : undefined;
+      if (refused) report.rejected.push(rejection(line.index, v.event.id, [refused]));
+      else if (earlier === undefined) pending.push({ index: line.index, event: v.event, contentHash: v.contentHash });
       else if (verdict(earlier, v.contentHash) === 'duplicate') report.duplicates++;
       else report.rejected.push(rejection(line.index, v.event.id, [ID_REUSED_REASON]));
       messages.push({ key: v.event.subject, value: line.bytes });
