@@ -156,6 +156,10 @@ describe('final months and the usage horizon (real PostgreSQL)', () => {
       return true;
     });
     assert.deepEqual(await billing.holds('2026-09'), { period: '2026-09', held: [] });
+    const view = await billing.usageView('acct-a', '2026-09');
+    assert.equal(view.archived, true, 'its days are archived (vault archive drops them)');
+    assert.deepEqual(view.days, []);
+    assert.equal(view.draft.status, 'finalized');
     // September's usage leaves metering (as its settled months do): its days are read as they were, queued or not.
     const window = { account: 'acct-a', from: new Date('2026-09-01T00:00:00Z'), to: new Date('2026-10-01T00:00:00Z') };
     const shown = await readAccountUsage(db.pool, window);

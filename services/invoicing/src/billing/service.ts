@@ -73,6 +73,12 @@ export function createBilling(deps: BillingDeps): Billing {
     async usageView(accountId, periodKey) {
       const period = periodOf(periodKey);
       const current = period.key === periodOf().key;
+      // Before the usage horizon the month is final: its invoice, and its days archived (dropped by vault archive).
+      const horizon = current ? null : await usageHorizon(deps.pool);
+      if (horizon !== null && period.key < horizon) {
+        const finalized = await finalizedFor(accountId, period);
+        if (finalized) return { draft: finalized, days: [], archived: true };
+      }
       const [finalized, seen] = await Promise.all([
         finalizedFor(accountId, period),
         view(accountId, period, { until: now().toJSDate(), days: true, projection: current }),

@@ -36,7 +36,15 @@ export interface Billing {
    * What the usage page shows of a month, in one read: the draft (or the
    * finalized invoice), the usage per day and, for the current month, the projection.
    */
-  usageView(accountId: string, periodKey?: string): Promise<{ draft: Invoice; days: UsageDay[]; projection?: Invoice }>;
+  usageView(
+    accountId: string,
+    periodKey?: string,
+  ): Promise<{
+    draft: Invoice;
+    days: UsageDay[];
+    projection?: Invoice /** Before the usage horizon: no days, they are archived. */;
+    archived?: boolean;
+  }>;
   /** The account's finalized invoices, newest first. */
   invoices(accountId: string): Promise<Invoice[]>;
   /** One finalized invoice by id. */

@@ -125,10 +125,10 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
         return page(reply, 400, notices.badRequest(`${period} has not started yet.`, viewer));
       }
       const isCurrent = period === current;
-      const { draft, days, projection } = await billing.usageView(account, period);
+      const { draft, days, projection, archived } = await billing.usageView(account, period);
       const stops = await stopDates(pool, draft.lines);
       const previous = previousPeriod(parsePeriod(draft.period)).key;
-      return page(reply, 200, usagePage({ viewer, draft, days, projection, previous, isCurrent, stops }));
+      return page(reply, 200, usagePage({ viewer, draft, days, projection, previous, isCurrent, stops, archived }));
     });
   });
 }

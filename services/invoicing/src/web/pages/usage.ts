@@ -20,6 +20,8 @@ export interface UsageView {
   isCurrent: boolean;
   /** When the usage behind each credit adjustment stopped (stops.ts). */
   stops: ReadonlyMap<string, Date>;
+  /** The month is before the usage horizon: its usage per day is archived. */
+  archived?: boolean;
 }
 
 const HOLD_REASONS: Record<Hold['reason'], string> = {
@@ -62,7 +64,7 @@ ${finalized}
 ${holdsList(draft.holds)}
 <section class="card" aria-labelledby="chart-title">
 <h2 id="chart-title">Usage per day</h2>
-${usageChart(view.days, draft.currency, month, parsePeriod(draft.period).seconds / 86_400)}
+${view.archived ? html`<p class="muted">The usage per day of ${month} is archived; its invoice shows what it charged.</p>` : usageChart(view.days, draft.currency, month, parsePeriod(draft.period).seconds / 86_400)}
 </section>
 <section class="card" aria-label="Lines">
 ${linesByApp(draft, view.stops)}
