@@ -1,8 +1,11 @@
-// `npm run bench:invoicing [-- --accounts N --intervals-per-app K --export-lines L]`:
+// `npm run bench:invoicing [-- --accounts N --intervals-per-app K --export-lines L --settled-months M]`:
 // writes a month of usage for N accounts (2 apps each, K intervals per app)
-// where metering keeps it, then measures in the same run the limit (one SQL
-// aggregate of the same intervals into the same lines) and finalizing the
-// month in a process of its own (bench/finalize-child.ts) with its peak RSS;
+// where metering keeps it (and, with M, an interval per app in each of the M
+// months before, settled in their months' tables as the archive leaves them),
+// then measures in the same run the limit (one SQL aggregate of the same
+// intervals into the same lines) and finalizing the month in a process of its
+// own (bench/finalize-child.ts) with its peak RSS, then the usage horizon's gate
+// over the months up to it (what `vault archive` asks while consumers wait);
 // ends with api.md's JSON line.
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -10,17 +13,22 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureEmbeddedPostgres, migrate } from '@vault/db';
+import { DateTime } from 'luxon';
+import { ensureEmbeddedPostgres, migrate, withTransaction } from '@vault/db';
 import { freshDatabaseOn } from '@vault/testkit';
+import { firstOpenMonth } from '../src/billing/final-months.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
 import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 import { LINE_USAGE_SQL } from '../src/billing/line-usage.ts';
 import { generateMonth, type BenchShape } from './data.ts';
 import { benchExport } from './export.ts';
 import type { FinalizeChildResult } from './finalize-child.ts';
+import { seedSettledMonths } from './settled-months.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const PERIOD = '2026-10';
+const NEXT_PERIOD = '2026-11';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const seconds = (msTotal: number) => `${(msTotal / 1000).toFixed(2)} s`;
 const load = () =>
@@ -37,7 +45,12 @@ function count(name: string, value: string | undefined, fallback: number, min: n
 
 const { values } = parseArgs({
   strict: true,
-  options: { accounts: { type: 'string' }, 'intervals-per-app': { type: 'string' }, 'export-lines': { type: 'string' } },
+  options: {
+    accounts: { type: 'string' },
+    'intervals-per-app': { type: 'string' },
+    'export-lines': { type: 'string' },
+    'settled-months': { type: 'string' },
+  },
 });
 const shape: BenchShape = {
   accounts: count('--accounts', values.accounts, 10_000, 1),
@@ -45,6 +58,7 @@ const shape: BenchShape = {
   intervalsPerApp: count('--intervals-per-app', values['intervals-per-app'], 10, 1),
 };
 const exportLines = count('--export-lines', values['export-lines'], 0, 0);
+const settledMonths = count('--settled-months', values['settled-months'], 0, 0);
 // The bench's own durable PostgreSQL when DATABASE_URL is unset, as bench:usage's.
 const benchHome = process.env.BENCH_HOME || join(root, '.vault', 'bench');
 const pgPort = count('BENCH_PG_PORT', process.env.BENCH_PG_PORT || undefined, 55434, 1);
@@ -120,6 +134,10 @@ try {
   let t0 = performance.now();
   const made = await generateMonth(db.pool, shape);
   say(`bench: ${made.intervals} intervals on ${made.apps} apps in ${seconds(performance.now() - t0)}`);
+  if (settledMonths > 0) {
+    const settled = await seedSettledMonths(db.pool, settledMonths, DateTime.fromISO(`${PERIOD}-01T00:00:00Z`, { zone: 'utc' }));
+    say(`bench: ${settled.intervals} settled intervals in the ${settledMonths} months before ${PERIOD}, a table each`);
+  }
   // As the service's fold job does while the month's usage arrives: finalize reads these aggregates.
   t0 = performance.now();
   const folded = await foldAllUsageChanges(db.pool, 1_000);
@@ -154,6 +172,12 @@ try {
                                             description, adjusts, ms))::bigint), 0)::text as checksum
        from invoicing.invoice_lines`,
   );
+  say('bench: the usage horizon’s gate: is every month up to the next one final?…');
+  t0 = performance.now();
+  const open = await withTransaction(db.pool, (client) =>
+    firstOpenMonth(client, { before: NEXT_PERIOD, from: null, prices: loadPriceBook() }),
+  );
+  const gateMs = performance.now() - t0;
   const loadAfter = load();
   say('bench: the floor of the writes: the same rows copied inside the server…');
   const floorMs = await writeFloor();
@@ -171,6 +195,10 @@ try {
   say(`  floor: finalize's rows (invoices, lines, notices) copied inside the server into tables with their indexes: ${seconds(floorMs)}`);
   say(`  finalize again (idempotent, nothing due): ${seconds(f.againMs)}; finalized ${f.againFinalized}`);
   say(`  peak RSS of the finalize process: ${f.peakRssMiB.toFixed(0)} MiB (before finalizing: ${f.baselineRssMiB.toFixed(0)} MiB)`);
+  say(
+    `  usage horizon's gate (the months before ${NEXT_PERIOD}; consumers wait this long once per vault archive): ${seconds(gateMs)}; ` +
+      (open ? `${open.period} open: ${open.reason}` : 'all final'),
+  );
 
   if (exportLines > 0) {
     say(`bench: lines.csv of ${exportLines.toLocaleString('en')} lines…`);

@@ -42,14 +42,22 @@ create table usage_months (
 create index usage_months_by_app on usage_months (app_id);
 
 -- A UTC month's tables of both (`month`: its first instant), created apart and
--- attached (attaching locks the parents only against other attaches), once. A
--- month's table left detached by a killed drop stops it, named.
+-- attached, once. A statement planned before a month's table is attached and
+-- run after rows went into it would not read them (its plan has no such
+-- partition): so a month is made under an exclusive lock of both tables, taken
+-- before and held to the end of the transaction — a reader that planned before
+-- finishes first, one after plans again. The lock waits 5 s at most (55P03):
+-- the fold makes the current and the next month in a transaction of its own
+-- beforehand, so only an older month is made inside a fold. A month's table
+-- left detached by a killed drop stops it, named.
 create function ensure_usage_month(month timestamptz) returns void
 language plpgsql set search_path from current as $$
 declare
   first timestamp := month at time zone 'UTC';
   parent text;
   part text;
+  waited text := current_setting('lock_timeout');
+  locked boolean := false;
 begin
   if month is null or first <> date_trunc('month', first) then
     raise exception 'ensure_usage_month: month must be a UTC month''s first instant, got %', month
@@ -64,6 +72,12 @@ begin
       raise exception 'ensure_usage_month: table % exists but is not a partition of % (a month being dropped?)', part, parent
         using errcode = 'object_not_in_prerequisite_state',
               hint = 'run vault archive again: it finishes dropping the months before the usage horizon';
+    end if;
+    if not locked then
+      perform set_config('lock_timeout', '5s', true);
+      lock table usage_days, usage_months in access exclusive mode;
+      perform set_config('lock_timeout', waited, true);
+      locked := true;
     end if;
     execute format('create table %I (like %I including defaults including constraints)', part, parent);
     execute format('alter table %I attach partition %I for values from (%L) to (%L)', parent, part,

@@ -12,11 +12,13 @@ import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
 import { billingDatabase, databaseBeforeMigration, seedOwners, seedUsage } from './seed.ts';
 
 const dyno = (app: string, from: string, to: string) => ({ app, kind: 'dyno' as const, key: 'web.1', product: 'dyno:basic', from, to });
+/** The month tables, but the current and the next month's, which every fold makes ahead. */
 const monthTables = async (db: TestDatabase) =>
   (
     await db.pool.query<{ relname: string }>(
       `select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = 'invoicing' and c.relkind = 'r' and c.relname ~ '^usage_(days|months)_[0-9]' order by 1`,
+        where n.nspname = 'invoicing' and c.relkind = 'r' and c.relname ~ '^usage_(days|months)_[0-9]'
+          and substr(c.relname, length(c.relname) - 6) < to_char(now() at time zone 'UTC', 'YYYY_MM') order by 1`,
     )
   ).rows.map((r) => r.relname);
 const aggregates = async (db: TestDatabase) => ({
@@ -76,6 +78,35 @@ describe('the usage aggregates by month (real PostgreSQL)', () => {
       [String(86_400_000 + 86_400_000)],
       "October's first day of the new interval and the old one",
     );
+  });
+
+  test('a month’s tables are made under an exclusive lock: a reader that planned before finishes first (one after plans again); the fold makes this month and the next ahead', async () => {
+    const db = await billingDatabase();
+    cleanups.push(() => db.drop());
+    await foldAllUsageChanges(db.pool);
+    const ahead = await db.pool.query<{ n: number }>(
+      `select count(*)::int as n from pg_class
+        where relname in ('usage_days_' || to_char(now() at time zone 'UTC', 'YYYY_MM'),
+                          'usage_days_' || to_char((now() at time zone 'UTC') + interval '1 month', 'YYYY_MM'))`,
+    );
+    assert.equal(ahead.rows[0]!.n, 2);
+    const reader = await db.pool.connect();
+    try {
+      await reader.query('begin');
+      await reader.query(`select count(*) from invoicing.usage_days where day >= '2026-05-01T00:00:00Z'`);
+      let made = false;
+      const making = db.pool.query(`select invoicing.ensure_usage_month('2026-05-01T00:00:00Z')`).then(() => {
+        made = true;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(made, false, 'the month waits for the reader');
+      await reader.query('commit');
+      await making;
+    } finally {
+      reader.release();
+    }
+    const tables = await monthTables(db);
+    assert.ok(tables.includes('usage_days_2026_05') && tables.includes('usage_months_2026_05'));
   });
 
   test('a month a killed drop left detached stops the fold by name, and the next archive run clears it', async () => {

@@ -148,6 +148,25 @@ describe('the usage horizon (real PostgreSQL)', () => {
     }
   });
 
+  test('a settled month’s table is made under an exclusive lock: a reader of billable_usage that planned before finishes first (migration 019)', async () => {
+    const reader = await db.pool.connect();
+    try {
+      await reader.query('begin');
+      await reader.query(`select count(*) from metering.billable_usage where last_month >= '2024-01-01'`);
+      let made = false;
+      const making = db.pool.query(`select metering.ensure_settled_month('2024-03-01')`).then(() => {
+        made = true;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(made, false, 'the month waits for the reader');
+      await reader.query('commit');
+      await making;
+    } finally {
+      reader.release();
+    }
+    await db.pool.query('drop table metering.settled_usage_2024_03');
+  });
+
   test('settled months before the horizon go to gzip NDJSON files and their tables are dropped; later months stay', async () => {
     await settle(db, 'dyno-s1', '2025-11-03T00:00:00Z', '2025-11-04T00:00:00Z');
     await settle(db, 'dyno-s2', '2025-11-05T00:00:00Z', '2025-12-01T00:00:00Z');

@@ -20,6 +20,15 @@ export const ENSURE_FOLDED_MONTHS = `
     cross join lateral generate_series(date_trunc('month', greatest(b.lo, $2::timestamptz) at time zone 'UTC'),
                                        (b.hi - interval '1 microsecond') at time zone 'UTC', interval '1 month') m(month)`;
 
+/**
+ * The current and the next UTC month's tables, made ahead in a transaction of
+ * their own (ensure_usage_month's exclusive lock is then brief): the fold
+ * writes into them without making a table, so readers never wait on it.
+ */
+export const ENSURE_MONTHS_AHEAD = `
+  select invoicing.ensure_usage_month((date_trunc('month', now() at time zone 'UTC') + m * interval '1 month') at time zone 'UTC')
+    from generate_series(0, 1) m`;
+
 const PARTITION = /^(usage_days|usage_months)_(\d{4})_(\d{2})$/;
 
 /**

@@ -12,7 +12,14 @@ import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
 import { iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
 import { dropArchivedMonths } from './archive-months.ts';
-import { archiveSettledMonths, type HorizonGate, type HorizonMove, moveUsageHorizon, type UsageMonthArchived } from './archive-usage.ts';
+import {
+  archiveSettledMonths,
+  type HorizonGate,
+  type HorizonMove,
+  makeSettledMonths,
+  moveUsageHorizon,
+  type UsageMonthArchived,
+} from './archive-usage.ts';
 
 const ARCHIVE_LOCK = 7_011_001;
 
@@ -125,6 +132,7 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
       ]);
       const { rows } = await pool.query<{ line: string }>(LINES, [chunk.subjects, chunk.keepFrom]);
       const written = await writeArchiveFile(opts.dir, name, lines(rows));
+      await makeSettledMonths(pool, chunk.subjects, say);
       const finished = await finishFile(pool, name, chunk, written, opts.before);
       if (!finished) {
         // A subject changed between the read and the lock: its events stay; the next run sees it again.

@@ -9,6 +9,7 @@
 // (archiveEvents starts with that), a month whose rows are gone but whose table
 // stays is detached and dropped, and a month that settles again (an archived
 // subject's old interval met later) gets a file of its own.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { HORIZON_LOCK } from '../consumer/usage-horizon.ts';
@@ -61,6 +62,31 @@ export async function moveUsageHorizon(pool: pg.Pool, target: string, gate: Hori
     },
     { name: 'usage_horizon' },
   );
+}
+
+/**
+ * The settled months a file's subjects may settle into, made before the
+ * file's transaction (migration 019): making one waits for every reader of
+ * settled_usage, which here holds nothing else. Its closed intervals' months
+ * (a superset: those after a kept event stay live; a month made early stays
+ * empty until used). A long reader (a finalize) is waited out, said once.
+ */
+export async function makeSettledMonths(pool: pg.Pool, subjects: string[], say: (line: string) => Promise<void>): Promise<void> {
+  for (let waited = false; ; waited = true) {
+    try {
+      await pool.query(
+        `select metering.ensure_settled_month(m)
+           from (select distinct metering.settled_month(during) as m from metering.usage_intervals
+                  where subject = any($1::text[]) and not upper_inf(during)) months`,
+        [subjects],
+      );
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03') throw err;
+      if (!waited) await say("waiting for a long reader of metering.settled_usage (a finalize?) to add a settled month's table");
+      await sleep(1_000);
+    }
+  }
 }
 
 export interface UsageMonthArchived {
