@@ -46,10 +46,11 @@ create index usage_months_by_app on usage_months (app_id);
 -- run after rows went into it would not read them (its plan has no such
 -- partition): so a month is made under an exclusive lock of both tables, taken
 -- before and held to the end of the transaction — a reader that planned before
--- finishes first, one after plans again. The lock waits 5 s at most (55P03):
--- the fold makes the current and the next month in a transaction of its own
--- beforehand, so only an older month is made inside a fold. A month's table
--- left detached by a killed drop stops it, named.
+-- finishes first, one after plans again. While the lock is asked for, new
+-- readers queue behind it, so it is asked for 200 ms at most a table (55P03
+-- then; the caller tries again later): the fold makes the months ahead and the
+-- months its queue needs in transactions of their own, so a month is rarely
+-- made inside one. A month's table left detached by a killed drop stops it, named.
 create function ensure_usage_month(month timestamptz) returns void
 language plpgsql set search_path from current as $$
 declare
@@ -74,14 +75,15 @@ begin
               hint = 'run vault archive again: it finishes dropping the months before the usage horizon';
     end if;
     if not locked then
-      perform set_config('lock_timeout', '5s', true);
+      perform set_config('lock_timeout', '200ms', true);
       lock table usage_days, usage_months in access exclusive mode;
       perform set_config('lock_timeout', waited, true);
       locked := true;
     end if;
     execute format('create table %I (like %I including defaults including constraints)', part, parent);
+    -- Bounds written as UTC instants, whatever the session's TimeZone and DateStyle.
     execute format('alter table %I attach partition %I for values from (%L) to (%L)', parent, part,
-                   first at time zone 'UTC', (first + interval '1 month') at time zone 'UTC');
+                   to_char(first, 'YYYY-MM-DD HH24:MI:SS') || '+00', to_char(first + interval '1 month', 'YYYY-MM-DD HH24:MI:SS') || '+00');
   end loop;
 end $$;
 

@@ -80,33 +80,37 @@ describe('the usage aggregates by month (real PostgreSQL)', () => {
     );
   });
 
-  test('a month’s tables are made under an exclusive lock: a reader that planned before finishes first (one after plans again); the fold makes this month and the next ahead', async () => {
+  test('a month’s tables are made under an exclusive lock of both: while a reader holds either, it is not made (55P03 at once, tried again later), then it is; the fold makes this month and the next two ahead', async () => {
     const db = await billingDatabase();
     cleanups.push(() => db.drop());
     await foldAllUsageChanges(db.pool);
     const ahead = await db.pool.query<{ n: number }>(
       `select count(*)::int as n from pg_class
-        where relname in ('usage_days_' || to_char(now() at time zone 'UTC', 'YYYY_MM'),
-                          'usage_days_' || to_char((now() at time zone 'UTC') + interval '1 month', 'YYYY_MM'))`,
+        where relname in (select 'usage_days_' || to_char((now() at time zone 'UTC') + m * interval '1 month', 'YYYY_MM')
+                            from generate_series(0, 2) m)`,
     );
-    assert.equal(ahead.rows[0]!.n, 2);
-    const reader = await db.pool.connect();
-    try {
-      await reader.query('begin');
-      await reader.query(`select count(*) from invoicing.usage_days where day >= '2026-05-01T00:00:00Z'`);
-      let made = false;
-      const making = db.pool.query(`select invoicing.ensure_usage_month('2026-05-01T00:00:00Z')`).then(() => {
-        made = true;
-      });
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal(made, false, 'the month waits for the reader');
-      await reader.query('commit');
-      await making;
-    } finally {
-      reader.release();
+    assert.equal(ahead.rows[0]!.n, 3);
+    for (const [table, month] of [
+      ['usage_days', '2026-05'],
+      ['usage_months', '2026-06'],
+    ] as const) {
+      const reader = await db.pool.connect();
+      try {
+        await reader.query('begin');
+        // A statement planned before the month's table exists; its transaction still open.
+        await reader.query(`select count(*) from invoicing.${table} where month >= '2026-01-01T00:00:00Z'`);
+        await assert.rejects(db.pool.query(`select invoicing.ensure_usage_month('${month}-01T00:00:00Z')`), (err: { code?: string }) => {
+          assert.equal(err.code, '55P03', `${table}: the lock is not granted while a reader holds it`);
+          return true;
+        });
+        assert.equal((await monthTables(db)).filter((t) => t.endsWith(month.replace('-', '_'))).length, 0, 'nothing made');
+        await reader.query('commit');
+      } finally {
+        reader.release();
+      }
+      await db.pool.query(`select invoicing.ensure_usage_month('${month}-01T00:00:00Z')`);
+      assert.equal((await monthTables(db)).filter((t) => t.endsWith(month.replace('-', '_'))).length, 2);
     }
-    const tables = await monthTables(db);
-    assert.ok(tables.includes('usage_days_2026_05') && tables.includes('usage_months_2026_05'));
   });
 
   test('a month a killed drop left detached stops the fold by name, and the next archive run clears it', async () => {

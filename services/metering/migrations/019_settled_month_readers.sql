@@ -5,9 +5,11 @@
 -- archive's transaction moved intervals into it would read them neither live
 -- nor settled. Locked before the table is made and held to the end of the
 -- transaction, a reader that planned before finishes first and one after plans
--- again. The lock waits 5 s at most (55P03): the archive makes a file's months
--- in a transaction of its own before the file's transaction, waiting out a
--- long reader (a finalize) there, so the lock is brief.
+-- again. While it is asked for, new readers queue behind it, so it is asked
+-- for 200 ms at most (55P03 then): the archive makes a file's months in a
+-- transaction of its own before the file's, trying again until no long reader
+-- (a finalize) holds the table. (016's comment that attaching never locks
+-- against readers no longer holds.)
 create or replace function ensure_settled_month(month date) returns void
 language plpgsql set search_path from current as $$
 declare
@@ -28,7 +30,7 @@ begin
       using errcode = 'object_not_in_prerequisite_state',
             hint = 'usage settling into a detached month: attach it again, or archive it and drop it first';
   end if;
-  perform set_config('lock_timeout', '5s', true);
+  perform set_config('lock_timeout', '200ms', true);
   lock table settled_usage in access exclusive mode;
   perform set_config('lock_timeout', waited, true);
   execute format('create table %I (like settled_usage including defaults including constraints)', part);

@@ -21,13 +21,52 @@ export const ENSURE_FOLDED_MONTHS = `
                                        (b.hi - interval '1 microsecond') at time zone 'UTC', interval '1 month') m(month)`;
 
 /**
- * The current and the next UTC month's tables, made ahead in a transaction of
- * their own (ensure_usage_month's exclusive lock is then brief): the fold
- * writes into them without making a table, so readers never wait on it.
+ * The current UTC month's tables and the next two, made ahead, each in a
+ * transaction of its own (ensure_usage_month's exclusive lock is brief), so
+ * the fold rarely makes a month inside its transaction.
  */
-export const ENSURE_MONTHS_AHEAD = `
-  select invoicing.ensure_usage_month((date_trunc('month', now() at time zone 'UTC') + m * interval '1 month') at time zone 'UTC')
-    from generate_series(0, 1) m`;
+export const ENSURE_MONTHS_AHEAD = `select invoicing.ensure_usage_month((date_trunc('month', now() at time zone 'UTC') + $1::int * interval '1 month') at time zone 'UTC')`;
+
+/**
+ * The months the first `$1` queued changes will need (ENSURE_FOLDED_MONTHS for
+ * what TAKE would take, clamped to the usage horizon as TAKE is), to make
+ * before the fold's transaction.
+ */
+const QUEUED_MONTHS = `
+  with next as (select apps, since from metering.usage_changes order by id limit $1),
+  apps as (
+    select a.app_id, greatest(case when bool_or(n.since is null) then null else date_trunc('month', min(n.since), 'UTC') end,
+                              (select h.starts from metering.billable_horizon h)) as from_month
+      from next n cross join lateral unnest(n.apps) a(app_id) group by a.app_id
+  )
+  select distinct (m.month at time zone 'UTC') as month
+    from apps
+    cross join lateral (select min(lower(u.during)) as lo, max(upper(u.during)) as hi
+                          from metering.billable_usage u
+                         where u.app_id = apps.app_id and not upper_inf(u.during) and ${reachesFrom('u', 'apps.from_month')}) b
+    cross join lateral generate_series(date_trunc('month', greatest(b.lo, apps.from_month) at time zone 'UTC'),
+                                       (b.hi - interval '1 microsecond') at time zone 'UTC', interval '1 month') m(month)
+   where not exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                      where n.nspname = 'invoicing' and c.relname = 'usage_days_' || to_char(m.month, 'YYYY_MM'))`;
+
+/**
+ * Makes, each in a transaction of its own, the months ahead and those the
+ * next `limit` queued changes need. A month whose lock is not granted at once
+ * (a long reader holds the table, 55P03) is left: the fold makes it inside its
+ * transaction, or the next tick here.
+ */
+export async function ensureFoldMonths(pool: pg.Pool, limit: number): Promise<void> {
+  const { rows } = await pool.query<{ month: Date }>(QUEUED_MONTHS, [limit]);
+  const made = async (query: string, params: unknown[]) => {
+    try {
+      await pool.query(query, params);
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03') throw err;
+    }
+  };
+  for (const ahead of [0, 1, 2]) await made(ENSURE_MONTHS_AHEAD, [ahead]);
+  for (const { month } of rows) await made('select invoicing.ensure_usage_month($1)', [month]);
+}
 
 const PARTITION = /^(usage_days|usage_months)_(\d{4})_(\d{2})$/;
 
@@ -51,6 +90,8 @@ export async function dropFinalAggregateMonths(
       order by c.relname`,
   );
   const months = new Set<string>();
+  // A parent has one detach pending at most: a killed run's is finished before another starts.
+  rows.sort((a, b) => Number(b.state === 'detaching') - Number(a.state === 'detaching'));
   for (const r of rows) {
     const [, parent, y, m] = PARTITION.exec(r.table)!;
     const month = `${y}-${m}`;

@@ -42,7 +42,8 @@ export interface Billing {
   ): Promise<{
     draft: Invoice;
     days: UsageDay[];
-    projection?: Invoice /** Before the usage horizon: no days, they are archived. */;
+    projection?: Invoice;
+    /** Before the usage horizon: no days, they are archived. */
     archived?: boolean;
   }>;
   /** The account's finalized invoices, newest first. */

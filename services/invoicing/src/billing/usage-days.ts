@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { startLoop, type Logger, type Loop } from '@vault/runtime';
-import { ENSURE_FOLDED_MONTHS, ENSURE_MONTHS_AHEAD } from './aggregate-months.ts';
+import { ENSURE_FOLDED_MONTHS, ensureFoldMonths } from './aggregate-months.ts';
 import { ms, reachesFrom } from './sql.ts';
 
 /** One folder at a time: two folds of one app with different snapshots could commit in the wrong order. */
@@ -87,7 +87,7 @@ const UNOWNED_MONTHS = `
 
 /** Folds the apps of up to `limit` queued rows (a row per statement that wrote usage); returns how many apps it folded (0: nothing waits). */
 export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<number> {
-  await pool.query(ENSURE_MONTHS_AHEAD);
+  await ensureFoldMonths(pool, limit);
   return withTransaction(
     pool,
     async (client) => {

@@ -84,7 +84,8 @@ export async function makeSettledMonths(pool: pg.Pool, subjects: string[], say: 
     } catch (err) {
       if ((err as { code?: string }).code !== '55P03') throw err;
       if (!waited) await say("waiting for a long reader of metering.settled_usage (a finalize?) to add a settled month's table");
-      await sleep(1_000);
+      // Asked for 200 ms at a time: readers queue behind the request only that long, then run a while.
+      await sleep(1_000 + Math.random() * 1_000);
     }
   }
 }
