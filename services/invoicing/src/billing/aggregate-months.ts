@@ -4,21 +4,20 @@
 // billing never reads again. Crash-only as metering's month tables: a table
 // left detaching is finished, one left detached is dropped, by the next run.
 import type pg from 'pg';
-import { reachesFrom } from './sql.ts';
 
 /**
  * The months the fold writes for apps `$1` from `$2` (a month's first instant;
- * null: all): every UTC month their closed usage from there on touches. Days
- * and months exist only inside such usage, so no row the fold writes lacks
- * its table.
+ * null: from their first usage): every UTC month from there to the next one.
+ * Closed usage ends by now (an event is at most minutes in the future), so no
+ * row the fold writes lacks its table; a month of none of the apps' usage is
+ * made empty, as it would be soon for others.
  */
 export const ENSURE_FOLDED_MONTHS = `
   select invoicing.ensure_usage_month(m.month at time zone 'UTC')
-    from (select min(lower(u.during)) as lo, max(upper(u.during)) as hi
-            from metering.billable_usage u
-           where u.app_id = any($1::text[]) and not upper_inf(u.during) and ${reachesFrom('u', '$2::timestamptz')}) b
-    cross join lateral generate_series(date_trunc('month', greatest(b.lo, $2::timestamptz) at time zone 'UTC'),
-                                       (b.hi - interval '1 microsecond') at time zone 'UTC', interval '1 month') m(month)`;
+    from (select coalesce($2::timestamptz,
+                          (select min(lower(u.during)) from metering.billable_usage u where u.app_id = any($1::text[]))) as lo) b
+    cross join lateral generate_series(date_trunc('month', b.lo at time zone 'UTC'),
+                                       date_trunc('month', now() at time zone 'UTC') + interval '1 month', interval '1 month') m(month)`;
 
 /**
  * The current UTC month's tables and the next two, made ahead, each in a
@@ -28,24 +27,17 @@ export const ENSURE_FOLDED_MONTHS = `
 export const ENSURE_MONTHS_AHEAD = `select invoicing.ensure_usage_month((date_trunc('month', now() at time zone 'UTC') + $1::int * interval '1 month') at time zone 'UTC')`;
 
 /**
- * The months the first `$1` queued changes will need (ENSURE_FOLDED_MONTHS for
- * what TAKE would take, clamped to the usage horizon as TAKE is), to make
- * before the fold's transaction.
+ * The months the first `$1` queued changes will need and that are not made
+ * yet: from the earliest month they change (clamped to the usage horizon, as
+ * TAKE is) to this one. A change of unknown start (before metering's 017) is
+ * left to ENSURE_FOLDED_MONTHS.
  */
-const QUEUED_MONTHS = `
-  with next as (select apps, since from metering.usage_changes order by id limit $1),
-  apps as (
-    select a.app_id, greatest(case when bool_or(n.since is null) then null else date_trunc('month', min(n.since), 'UTC') end,
-                              (select h.starts from metering.billable_horizon h)) as from_month
-      from next n cross join lateral unnest(n.apps) a(app_id) group by a.app_id
-  )
-  select distinct (m.month at time zone 'UTC') as month
-    from apps
-    cross join lateral (select min(lower(u.during)) as lo, max(upper(u.during)) as hi
-                          from metering.billable_usage u
-                         where u.app_id = apps.app_id and not upper_inf(u.during) and ${reachesFrom('u', 'apps.from_month')}) b
-    cross join lateral generate_series(date_trunc('month', greatest(b.lo, apps.from_month) at time zone 'UTC'),
-                                       (b.hi - interval '1 microsecond') at time zone 'UTC', interval '1 month') m(month)
+export const QUEUED_MONTHS = `
+  with next as (select since from metering.usage_changes order by id limit $1)
+  select m.month at time zone 'UTC' as month
+    from (select greatest(date_trunc('month', min(since), 'UTC'), (select h.starts from metering.billable_horizon h)) as lo from next) b
+    cross join lateral generate_series(date_trunc('month', b.lo at time zone 'UTC'), date_trunc('month', now() at time zone 'UTC'),
+                                       interval '1 month') m(month)
    where not exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
                       where n.nspname = 'invoicing' and c.relname = 'usage_days_' || to_char(m.month, 'YYYY_MM'))`;
 
