@@ -19,7 +19,7 @@ export const archiveSpec = defineCommand({
     'hold, late usage not yet carried, a change not yet folded: the line says which).\n' +
     'From then on an event timed before the horizon is rejected, and each settled month\n' +
     'before it goes to a file (metering-usage-YYYY-MM-NNNN.ndjson.gz) and its table is\n' +
-    "dropped, and invoicing's usage aggregates of those months with it (the invoices stay).\n" +
+    "dropped; invoicing's usage aggregates before it are deleted (the invoices stay).\n" +
     '--events-only leaves usage and the horizon alone.\n' +
     'Safe to kill and run again. Default cut: now − EVENT_RETENTION (P13M); default DIR:\n' +
     'ARCHIVE_DIR, else $VAULT_HOME/archive.',

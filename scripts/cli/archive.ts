@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { DateTime, Duration } from 'luxon';
 import { migrate } from '@vault/db';
-import { dropFinalAggregateMonths, firstOpenMonth, foldAllUsageChanges, loadPriceBook } from '@vault/invoicing/cli';
+import { deleteFinalAggregates, firstOpenMonth, foldAllUsageChanges, loadPriceBook } from '@vault/invoicing/cli';
 import { archiveEvents, type HorizonGate } from '@vault/metering/archive';
 import { MIGRATION_TARGETS } from './apps.ts';
 import { parseCommand, UsageError, usageOf } from './command.ts';
@@ -41,10 +41,10 @@ export async function archiveCommand(args: string[]): Promise<number> {
       `archived ${r.events} events of ${r.subjects} subjects in ${r.files.length} file(s); settled ${r.settled} usage intervals${r.redone ? `; ${r.redone} unfinished file(s) of a killed run redone` : ''}${r.months.length > 0 ? `; dropped the events tables of ${r.months.join(', ')}` : ''}`,
     );
     // Invoicing's aggregates of the months before the horizon are final too: their tables go.
-    const aggregates = r.horizon?.to ? await dropFinalAggregateMonths(db.pool, r.horizon.to, (line) => console.log(line)) : [];
+    const aggregates = r.horizon?.to ? await deleteFinalAggregates(db.pool, r.horizon.to, (line) => console.log(line)) : undefined;
     if (r.horizon) {
       console.log(
-        `usage horizon ${r.horizon.to ?? 'none'}; archived ${usage.reduce((n, m) => n + m.intervals, 0)} settled usage intervals of ${usage.length} month(s)${r.usageMonths.length > 0 ? `; dropped the settled usage tables of ${r.usageMonths.map((m) => m.month).join(', ')}` : ''}${aggregates.length > 0 ? `; dropped invoicing's aggregates of ${aggregates.join(', ')}` : ''}`,
+        `usage horizon ${r.horizon.to ?? 'none'}; archived ${usage.reduce((n, m) => n + m.intervals, 0)} settled usage intervals of ${usage.length} month(s)${r.usageMonths.length > 0 ? `; dropped the settled usage tables of ${r.usageMonths.map((m) => m.month).join(', ')}` : ''}${aggregates ? `; deleted invoicing's aggregates before ${r.horizon!.to} (${aggregates.days} days, ${aggregates.months} months)` : ''}`,
       );
     }
     return 0;

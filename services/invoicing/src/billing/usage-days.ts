@@ -8,7 +8,6 @@
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { startLoop, type Logger, type Loop } from '@vault/runtime';
-import { ENSURE_FOLDED_MONTHS, ensureFoldMonths } from './aggregate-months.ts';
 import { ms, reachesFrom } from './sql.ts';
 
 /** One folder at a time: two folds of one app with different snapshots could commit in the wrong order. */
@@ -87,7 +86,6 @@ const UNOWNED_MONTHS = `
 
 /** Folds the apps of up to `limit` queued rows (a row per statement that wrote usage); returns how many apps it folded (0: nothing waits). */
 export async function foldUsageChanges(pool: pg.Pool, limit = 50): Promise<number> {
-  await ensureFoldMonths(pool, limit);
   return withTransaction(
     pool,
     async (client) => {
@@ -106,8 +104,6 @@ export async function foldTaken(client: pg.PoolClient, limit: number): Promise<n
   await client.query(`select set_config('invoicing.fold_keeps', 'running and unowned', true)`);
   // The apps of one batch share a few months to count from: one round of statements per month.
   for (const { from, apps } of byFromMonth(rows)) {
-    // The months' tables the rows below go to (migration 018).
-    await client.query(ENSURE_FOLDED_MONTHS, [apps, from]);
     await client.query(
       `with months as (delete from invoicing.usage_months where app_id = any($1::text[]) and ($2::timestamptz is null or month >= $2)),
             running as (delete from invoicing.usage_running where app_id = any($1::text[])),

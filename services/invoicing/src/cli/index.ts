@@ -16,4 +16,4 @@ export type InvoicingCommand = (args: string[], ctx: CommandContext) => Promise<
 export { firstOpenMonth, type OpenMonth } from '../billing/final-months.ts';
 export { foldAllUsageChanges } from '../billing/usage-days.ts';
 export { loadPriceBook } from '../billing/price-book-file.ts';
-export { dropFinalAggregateMonths } from '../billing/aggregate-months.ts';
+export { deleteFinalAggregates } from '../billing/aggregate-months.ts';
