@@ -24,10 +24,8 @@ const PARTS = `
   kept as (select d.* from invoicing.usage_days d, w where d.account_id = $3 and d.day >= w.f and d.day < w.cut),
   -- An app whose ownership moved away has stale rows here but no span in own: both are asked about.
   asked as (select array(select app_id from own union select app_id from kept) as apps),
-  -- Before the usage horizon the days are final (the fold starts at it) and the usage behind them archived: never live.
-  queued as (select distinct a.app_id from metering.usage_changes c, asked, w, unnest(c.apps) a(app_id)
-              where c.apps && asked.apps and a.app_id = any(asked.apps)
-                and w.t > coalesce((select h.starts from metering.billable_horizon h), '-infinity')),
+  queued as (select distinct a.app_id from metering.usage_changes c, asked, unnest(c.apps) a(app_id)
+              where c.apps && asked.apps and a.app_id = any(asked.apps)),
   live as (
     select u.app_id, u.kind, u.key, u.product, u.during * o.during * x.r as r
       from own o

@@ -67,6 +67,9 @@ export function createBilling(deps: BillingDeps): Billing {
 
     async usagePerDay(accountId, periodKey) {
       const period = periodOf(periodKey);
+      // Before the usage horizon its days are archived (vault archive deletes them).
+      const horizon = period.key === periodOf().key ? null : await usageHorizon(deps.pool);
+      if (horizon !== null && period.key < horizon) return [];
       return pricedDays(period, (await view(accountId, period, { until: now().toJSDate(), days: true })).days!);
     },
 
