@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { ensureEventMonths, sealEventMonths } from '../consumer/event-months.ts';
+import { type MonthTable, monthTables } from './month-tables.ts';
 
 export interface MonthDropped {
   /** YYYY-MM */
@@ -17,8 +18,6 @@ export interface MonthDropped {
   /** Events that stayed and moved to the current month. */
   moved: number;
 }
-
-const PARTITION = /^events_(\d{4})_(\d{2})$/;
 
 /**
  * The subjects whose first sealed month was this one or earlier: their
@@ -49,30 +48,17 @@ async function mustBeEmpty(db: pg.Pool | pg.PoolClient, table: string): Promise<
 }
 
 /** Months (YYYY-MM) sealed and ended by `before`, with their partition's state; oldest first. */
-async function droppable(
-  pool: pg.Pool,
-  before: Date,
-): Promise<{ table: string; month: string; state: 'attached' | 'detaching' | 'detached' }[]> {
-  const { rows } = await pool.query<{ table: string; state: 'attached' | 'detaching' | 'detached' }>(
-    `select c.relname as table,
-            case when i.inhrelid is null then 'detached' when i.inhdetachpending then 'detaching' else 'attached' end as state
-       from pg_class c
-       join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'metering'
-       left join pg_inherits i on i.inhrelid = c.oid and i.inhparent = 'metering.events'::regclass
-      where c.relkind = 'r' and c.relname ~ '^events_[0-9]{4}_[0-9]{2}$'
-      order by c.relname`,
-  );
+async function droppable(pool: pg.Pool, before: Date): Promise<MonthTable[]> {
+  const rows = await monthTables(pool, 'events');
   const { rows: sealed } = await pool.query<{ month: string }>(
     `select to_char(month, 'YYYY-MM') as month from metering.events_sealed_before`,
   );
   const firstOpen = sealed[0]!.month;
   const out = [];
   for (const r of rows) {
-    const [, y, m] = PARTITION.exec(r.table)!;
-    const month = `${y}-${m}`;
-    const end = new Date(Date.UTC(Number(y), Number(m), 1));
+    const end = new Date(Date.UTC(Number(r.month.slice(0, 4)), Number(r.month.slice(5, 7)), 1));
     // A table detaching or detached is left only by a killed run: it goes whatever the cut.
-    if (r.state !== 'attached' || (month < firstOpen && end.getTime() <= before.getTime())) out.push({ ...r, month });
+    if (r.state !== 'attached' || (r.month < firstOpen && end.getTime() <= before.getTime())) out.push(r);
   }
   return out;
 }

@@ -14,6 +14,7 @@ import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { HORIZON_LOCK } from '../consumer/usage-horizon.ts';
 import { iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
+import { monthTables } from './month-tables.ts';
 
 /** The first month (YYYY-MM) before `before`, and from `from` on, that is not final for billing, and why; null: all are. */
 export type HorizonGate = (client: pg.PoolClient, before: string, from: string | null) => Promise<OpenMonth | null>;
@@ -104,7 +105,6 @@ class ChangedMeanwhile extends Error {
   }
 }
 
-const PARTITION = /^settled_usage_(\d{4})_(\d{2})$/;
 /** Intervals read per statement while a month's file is written. */
 const PAGE = 10_000;
 
@@ -118,7 +118,7 @@ export async function archiveSettledMonths(
   const { rows: h } = await pool.query<{ period: string }>('select period from metering.billable_horizon');
   const horizon = h[0]?.period ?? null;
   const out: UsageMonthArchived[] = [];
-  for (const t of await settledTables(pool)) {
+  for (const t of await monthTables(pool, 'settled_usage')) {
     if (t.state === 'attached' && (horizon === null || t.month >= horizon)) continue;
     let archived: { file: string; intervals: number } | null = null;
     if (t.state === 'attached') {
@@ -139,23 +139,6 @@ export async function archiveSettledMonths(
     );
   }
   return out;
-}
-
-/** The settled months' tables, attached or left by a killed run; oldest first. */
-async function settledTables(pool: pg.Pool): Promise<{ table: string; month: string; state: 'attached' | 'detaching' | 'detached' }[]> {
-  const { rows } = await pool.query<{ table: string; state: 'attached' | 'detaching' | 'detached' }>(
-    `select c.relname as table,
-            case when i.inhrelid is null then 'detached' when i.inhdetachpending then 'detaching' else 'attached' end as state
-       from pg_class c
-       join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'metering'
-       left join pg_inherits i on i.inhrelid = c.oid and i.inhparent = 'metering.settled_usage'::regclass
-      where c.relkind = 'r' and c.relname ~ '^settled_usage_[0-9]{4}_[0-9]{2}$'
-      order by c.relname`,
-  );
-  return rows.map((r) => {
-    const [, y, m] = PARTITION.exec(r.table)!;
-    return { ...r, month: `${y}-${m}` };
-  });
 }
 
 /** Writes a month's intervals to a file and deletes them with the file marked done; null when it has none. */
