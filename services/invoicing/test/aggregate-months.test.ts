@@ -7,9 +7,9 @@ import { after, describe, test } from 'node:test';
 import type { TestDatabase } from '@vault/testkit';
 import { deleteFinalAggregates } from '../src/billing/aggregate-months.ts';
 import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
-import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
+import { basicDyno, billingDatabase, seedOwners, seedUsage } from './seed.ts';
 
-const dyno = (app: string, from: string, to: string) => ({ app, kind: 'dyno' as const, key: 'web.1', product: 'dyno:basic', from, to });
+const dyno = (app: string, from: string, to: string) => basicDyno(app, from, to);
 const aggregates = async (db: TestDatabase) => ({
   days: (await db.pool.query(`select account_id, day::text, app_id, product, ms::text from invoicing.usage_days order by 1, 2, 3`)).rows,
   months: (await db.pool.query(`select month::text, account_id, app_id, product, ms::text from invoicing.usage_months order by 1, 2, 3`))

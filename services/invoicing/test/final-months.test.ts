@@ -21,18 +21,10 @@ import { dueMonths } from '../src/billing/schedule.ts';
 import { createBilling } from '../src/billing/service.ts';
 import { LATE_MARGIN_INTERVAL } from '../src/billing/sql.ts';
 import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
-import { billingDatabase, seedGap, seedOwners, seedStop, seedUsage } from './seed.ts';
+import { basicDyno, billingDatabase, seedGap, seedOwners, seedStop, seedUsage } from './seed.ts';
 
 const prices = loadPriceBook();
-const dyno = (app: string, from: string, to: string, learnedAt: string) => ({
-  app,
-  kind: 'dyno' as const,
-  key: 'web.1',
-  product: 'dyno:basic',
-  from,
-  to,
-  learnedAt,
-});
+const dyno = (app: string, from: string, to: string, learnedAt: string) => basicDyno(app, from, to, learnedAt);
 
 describe('final months and the usage horizon (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -45,14 +37,7 @@ describe('final months and the usage horizon (real PostgreSQL)', () => {
       dyno('app-a', '2026-08-03T00:00:00Z', '2026-08-05T00:00:00Z', '2026-08-05T00:00:00Z'),
       dyno('app-a', '2026-09-02T00:00:00Z', '2026-09-03T00:00:00Z', '2026-09-03T00:00:00Z'),
       // Running since August: billed to each month's end.
-      {
-        app: 'app-a',
-        kind: 'dyno',
-        key: 'worker.1',
-        product: 'dyno:basic',
-        from: '2026-08-10T00:00:00Z',
-        learnedAt: '2026-08-10T00:00:00Z',
-      },
+      basicDyno('app-a', '2026-08-10T00:00:00Z', undefined, '2026-08-10T00:00:00Z', 'worker.1'),
     ]);
     await foldAllUsageChanges(db.pool);
   });
@@ -112,7 +97,7 @@ describe('final months and the usage horizon (real PostgreSQL)', () => {
     const queued = await db.pool.query('select count(*)::int as n from metering.usage_changes');
     assert.equal(queued.rows[0].n, 0, 'the gate folded the change first');
     await db.pool.query(`delete from metering.usage_intervals where app_id = 'app-b'`);
-    await seedUsage(db.pool, [{ app: 'app-b', kind: 'dyno', key: 'web.1', product: 'dyno:basic', from: '2026-10-20T00:00:00Z' }]);
+    await seedUsage(db.pool, [basicDyno('app-b', '2026-10-20T00:00:00Z')]);
     const running = await open();
     assert.equal(running?.period, '2026-10');
     assert.match(running!.reason, /app app-b has usage running that no owner covers/);

@@ -16,19 +16,11 @@ import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { createBilling } from '../src/billing/service.ts';
 import { LATE_MARGIN_INTERVAL } from '../src/billing/sql.ts';
 import { parsePeriod } from '../src/domain/period.ts';
-import { billingDatabase, seedOwners, seedUsage, type SeedUsage } from './seed.ts';
+import { basicDyno, billingDatabase, seedOwners, seedUsage, type SeedUsage } from './seed.ts';
 
 const prices = loadPriceBook();
 const ACCOUNTS = ['r-a', 'r-c', 'r-d'];
-const dyno = (app: string, key: string, from: string, to: string, learnedAt: string): SeedUsage => ({
-  app,
-  kind: 'dyno',
-  key,
-  product: 'dyno:basic',
-  from,
-  to,
-  learnedAt,
-});
+const dyno = (app: string, key: string, from: string, to: string, learnedAt: string): SeedUsage => basicDyno(app, from, to, learnedAt, key);
 
 describe('late usage over three monthly runs (real PostgreSQL, finalize)', () => {
   let db: TestDatabase;

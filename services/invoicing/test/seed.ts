@@ -67,6 +67,17 @@ export interface SeedOwner {
   learnedAt?: string;
 }
 
+/** A basic dyno's span of `app` (key web.1 unless given), as seedUsage writes it; running when `to` is omitted. */
+export const basicDyno = (app: string, from: string, to?: string, learnedAt?: string, key = 'web.1'): SeedUsage => ({
+  app,
+  kind: 'dyno',
+  key,
+  product: 'dyno:basic',
+  from,
+  ...(to === undefined ? {} : { to }),
+  ...(learnedAt === undefined ? {} : { learnedAt }),
+});
+
 let subjects = 0;
 
 /** Writes usage intervals as metering derives them; each span is its own subject. */
