@@ -61,4 +61,40 @@ describe('metering: concurrent batches on two partitions (real PostgreSQL)', () 
     assert.equal((await deadlocksIn(db.pool)) - before, 0, 'PostgreSQL broke no deadlock');
     assert.deepEqual(await readCounters(db.pool), { events_applied: rounds * 6, events_duplicate: 0, events_rejected: rounds });
   });
+
+  test('the same ids under other subjects in two batches at once: each id stored once, the other copy rejected as reused, no deadlock', async () => {
+    const reusing = await meteringDatabase();
+    try {
+      const before = await deadlocksIn(reusing.pool);
+      const rounds = 20;
+      for (let r = 0; r < rounds; r++) {
+        // Both batches claim ids x and y, in opposite arrival orders, under subjects of their own.
+        const event = (id: string, subject: string) =>
+          JSON.stringify({
+            specversion: '1.0',
+            id: `${id}-${r}`,
+            source: 'addon-service',
+            type: 'addon.provisioned',
+            time: '2026-10-01T00:00:00Z',
+            subject,
+            sequence: 1,
+            data: { app_id: 'app-c', service: 'heroku-redis', plan: 'mini' },
+          });
+        const [first, second] = await Promise.all([
+          applyMessages(reusing.pool, batch(0, r * 2, [event('x', `addon-x0-${r}`), event('y', `addon-y0-${r}`)]), NOW),
+          applyMessages(reusing.pool, batch(1, r * 2, [event('y', `addon-y1-${r}`), event('x', `addon-x1-${r}`)]), NOW),
+        ]);
+        assert.equal(first.applied + second.applied, 2, `round ${r}: each id stored once`);
+        assert.equal(first.rejected.length + second.rejected.length, 2, `round ${r}: each other copy rejected`);
+        for (const rejected of [...first.rejected, ...second.rejected]) assert.equal(rejected.reasons[0]!.code, 'id_reused');
+      }
+      assert.equal((await deadlocksIn(reusing.pool)) - before, 0, 'PostgreSQL broke no deadlock');
+      const { rows } = await reusing.pool.query<{ n: string }>(
+        `select count(*)::text as n from metering.event_keys k join metering.events e using (source, id)`,
+      );
+      assert.equal(rows[0]!.n, String(rounds * 2), 'every stored key has its event');
+    } finally {
+      await reusing.drop();
+    }
+  });
 });
