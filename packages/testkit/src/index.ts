@@ -49,10 +49,29 @@ export async function freshDatabaseOn(admin: string, prefix: string): Promise<Te
       await pool.end();
       const c = new pg.Client({ connectionString: admin });
       await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
+      try {
+        await closedSessions(c, name, 5_000);
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
     },
   };
+}
+
+/**
+ * Waits until no session is connected to database `name`, or `timeoutMs`.
+ * A pool's end() resolves before its connections have closed; dropping the
+ * database with (force) meanwhile ends one whose client has already lost its
+ * pool's error listener: an uncaught error after the file's tests passed.
+ */
+async function closedSessions(c: pg.Client, name: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await c.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+    if (rows[0]!.n === 0 || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**

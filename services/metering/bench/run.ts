@@ -11,8 +11,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { createKafkaBus } from '@vault/bus';
 import { migrate } from '@vault/db';
-import { loadDotEnv, parseConfig } from '@vault/runtime';
-import { MeteringSettings } from '../src/config.ts';
+import { bootVariables, busVariables, ConfigError, loadDotEnv, parseConfig } from '@vault/runtime';
 import { DEFAULT_PARTITIONS } from '../src/consumer/consume.ts';
 import { postmasterOf } from './cpu.ts';
 import { drain } from './drain.ts';
@@ -51,7 +50,16 @@ if (!parsed.success) {
 }
 const opts = parsed.data;
 loadDotEnv();
-const settings = parseConfig(MeteringSettings);
+// Only the servers' variables: the benchmark is no deployment, and needs no admin token.
+const BenchSettings = z.object({ DATABASE_URL: bootVariables.DATABASE_URL, KAFKA_BROKERS: busVariables.KAFKA_BROKERS });
+let settings: z.infer<typeof BenchSettings>;
+try {
+  settings = parseConfig(BenchSettings);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`bench: ${err.message}`);
+  process.exit(2);
+}
 const say = (line: string) => console.log(line);
 const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} events/s`;
 
