@@ -68,7 +68,10 @@ export async function freshDatabaseOn(admin: string, prefix: string): Promise<Te
 async function closedSessions(c: pg.Client, name: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await c.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+    const { rows } = await c.query<{ n: number }>(
+      `select count(*)::int as n from pg_stat_activity where datname = $1 and backend_type = 'client backend'`,
+      [name],
+    );
     if (rows[0]!.n === 0 || Date.now() > deadline) return;
     await new Promise((r) => setTimeout(r, 20));
   }
