@@ -4,3 +4,4 @@ export * from './database.ts';
 export * from './transaction.ts';
 export * from './session-lock.ts';
 export * from './copy-text.ts';
+export * from './array-literal.ts';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { arrayLiteral } from '@vault/db';
 import { ID_REUSED_REASON } from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
@@ -86,11 +87,7 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
       starts.set(subject, { archivedEvents: a.lastSequence, frozenBefore: a.frozenBefore, service: a.service });
   }
   // In key order: two batches inserting the same reused ids wait for each other in one order, never crossed.
-  const subjects = await storeAndDerive(
-    client,
-    storing.sort((a, b) => compare(eventKey(a.event), eventKey(b.event))),
-    starts,
-  );
+  const subjects = await storeAndDerive(client, byKey(storing), starts);
 
   const rejected = await keepRejections(client, rejecting);
   duplicates += rejecting.length - rejected.length;
@@ -116,11 +113,19 @@ export async function lockSubjects(client: pg.PoolClient, subjects: string[]): P
   await client.query(
     // unnest yields in array order, so the locks are taken in sorted order.
     `select pg_advisory_xact_lock_shared($2) union all select pg_advisory_xact_lock(hashtextextended(s, 7001)) from unnest($1::text[]) s`,
-    [unique, HORIZON_LOCK],
+    [arrayLiteral(unique), HORIZON_LOCK],
   );
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Sorted by event key, each key built once (not twice per comparison). */
+function byKey(items: ValidInput[]): ValidInput[] {
+  return items
+    .map((i) => [eventKey(i.event), i] as const)
+    .sort(([a], [b]) => compare(a, b))
+    .map(([, i]) => i);
+}
 
 /** Stores rejections whole; returns those not already kept (by their bytes). */
 async function keepRejections(client: pg.PoolClient, rejecting: InvalidInput[]): Promise<InvalidInput[]> {

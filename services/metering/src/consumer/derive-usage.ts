@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { arrayLiteral } from '@vault/db';
 import type { ValidInput } from '../domain/judge.ts';
 
 /**
@@ -154,19 +155,20 @@ export async function storeAndDerive(
   const subjects = [...new Set(items.map((i) => i.event.subject))];
   const starts = subjects.filter((s) => archived?.has(s));
   const keeping = starts.length > 0;
-  if (keeping) await client.query(CLEAR_KEEPING, [subjects, starts, starts.map((s) => archived!.get(s)!.frozenBefore)]);
-  else await client.query(CLEAR, [subjects]);
+  const listed = arrayLiteral(subjects);
+  if (keeping) await client.query(CLEAR_KEEPING, [listed, starts, starts.map((s) => archived!.get(s)!.frozenBefore)]);
+  else await client.query(CLEAR, [listed]);
   // Column arrays, not one JSON document: PostgreSQL unpacks them faster.
   const params: unknown[] = [
-    items.map((i) => i.event.source),
-    items.map((i) => i.event.id),
-    items.map((i) => i.event.type),
-    items.map((i) => i.event.subject),
-    items.map((i) => i.event.sequence),
-    items.map((i) => i.event.time),
-    items.map((i) => JSON.stringify(i.event.data)),
-    items.map((i) => i.contentHash),
-    subjects,
+    arrayLiteral(items.map((i) => i.event.source)),
+    arrayLiteral(items.map((i) => i.event.id)),
+    arrayLiteral(items.map((i) => i.event.type)),
+    arrayLiteral(items.map((i) => i.event.subject)),
+    arrayLiteral(items.map((i) => i.event.sequence)),
+    arrayLiteral(items.map((i) => i.event.time)),
+    arrayLiteral(items.map((i) => JSON.stringify(i.event.data))),
+    arrayLiteral(items.map((i) => i.contentHash)),
+    listed,
   ];
   if (keeping)
     params.push(

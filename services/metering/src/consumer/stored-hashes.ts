@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { arrayLiteral } from '@vault/db';
 
 export type EventKey = { source: string; id: string };
 export const eventKey = (e: EventKey) => `${e.source}\u0000${e.id}`;
@@ -15,7 +16,7 @@ export async function storedHashes(db: pg.Pool | pg.PoolClient, keys: EventKey[]
        cross join lateral (
          select content_hash from metering.event_keys e where e.source = k.source and e.id = k.id limit 1
        ) e`,
-    [keys.map((k) => k.source), keys.map((k) => k.id)],
+    [arrayLiteral(keys.map((k) => k.source)), arrayLiteral(keys.map((k) => k.id))],
   );
   return new Map(rows.map((r) => [eventKey(r), r.content_hash]));
 }

@@ -1,0 +1,39 @@
+// arrayLiteral's text is read by PostgreSQL as exactly the values given, for
+// any text (quotes, backslashes, braces, commas, spaces, "NULL", the empty
+// string, characters beyond U+FFFF) and any safe integer, on the real server.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import { arrayLiteral } from '../src/index.ts';
+
+describe('arrayLiteral: a text[] parameter PostgreSQL reads back unchanged (real PostgreSQL)', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await freshDatabase('array_literal');
+  });
+  after(() => db?.drop());
+
+  test('the awkward values, and none at all', async () => {
+    const values = ['', 'NULL', 'null', ' spaced ', 'a,b', '{x}', '"quoted"', 'back\\slash', '\\"', '日本', '🙂', '{"a":"b\\"c"}'];
+    for (const v of [values, [], ['']]) {
+      const { rows } = await db.pool.query<{ a: string[] }>('select $1::text[] as a', [arrayLiteral(v)]);
+      assert.deepEqual(rows[0]!.a, v);
+    }
+  });
+
+  test('any text without U+0000 (which PostgreSQL cannot hold), and any safe integer', async () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 20 }).filter((s) => !s.includes('\u0000'));
+    await fc.assert(
+      fc.asyncProperty(fc.array(text, { maxLength: 8 }), fc.array(fc.maxSafeInteger(), { maxLength: 8 }), async (texts, numbers) => {
+        const { rows } = await db.pool.query<{ t: string[]; n: string[] }>('select $1::text[] as t, $2::bigint[]::text[] as n', [
+          arrayLiteral(texts),
+          arrayLiteral(numbers),
+        ]);
+        assert.deepEqual(rows[0]!.t, texts);
+        assert.deepEqual(rows[0]!.n, numbers.map(String));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
