@@ -68,7 +68,7 @@ describe('metering: concurrent batches on two partitions (real PostgreSQL)', () 
       const before = await deadlocksIn(reusing.pool);
       const rounds = 20;
       for (let r = 0; r < rounds; r++) {
-        // Both batches claim ids x and y, in opposite arrival orders, under subjects of their own.
+        // Both batches carry ids x and y, in opposite arrival orders, under subjects of their own.
         const event = (id: string, subject: string) =>
           JSON.stringify({
             specversion: '1.0',
