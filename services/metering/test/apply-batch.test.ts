@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { TestDatabase } from '@vault/testkit';
 import { judge, type Judged } from '../src/domain/judge.ts';
-import type { BatchResult } from '../src/consumer/apply-batch.ts';
 import { readCounters } from '../src/reports/store.ts';
 import { applyRaw, exampleLines as lines, meteringDatabase, usageOf as usage } from './harness.ts';
 
@@ -22,7 +21,7 @@ async function meteringDb(): Promise<TestDatabase> {
   return db;
 }
 
-const apply = (db: TestDatabase, raws: string[]): Promise<BatchResult> => applyRaw(db, raws, NOW);
+const apply = (db: TestDatabase, raws: string[]) => applyRaw(db, raws, NOW);
 
 describe('metering: applying batches of events (real PostgreSQL)', () => {
   after(() => Promise.all(databases.map((d) => d.drop())));
@@ -118,6 +117,37 @@ describe('metering: applying batches of events (real PostgreSQL)', () => {
     const result = await apply(db, [reuse, original]);
     assert.deepEqual([result.applied, result.duplicates, result.rejected.length], [0, 1, 1]);
     assert.equal(JSON.parse(result.rejected[0]!.received.bytes.toString()).time, '2026-10-12T00:00:00Z');
+  });
+
+  test('an id of a stored event reused by an event of a new subject is rejected as reused, the rest of the batch applied whole', async () => {
+    const db = await meteringDb();
+    await apply(db, lines('october.ndjson'));
+    // dyno-new has no history, so its event is not looked up by key: the keys' unique index catches the reuse.
+    const stopped = JSON.parse(lines('october.ndjson').find((l) => JSON.parse(l).id === 'evt-0004')!);
+    const reuse = JSON.stringify({
+      ...stopped,
+      subject: 'dyno-new',
+      sequence: 1,
+      type: 'dyno.started',
+      data: { app_id: 'app-1', name: 'web.9', size: 'basic' },
+    });
+    const fresh = JSON.stringify({ ...JSON.parse(reuse), id: 'evt-fresh', subject: 'dyno-fresh' });
+    const result = await apply(db, [reuse, fresh]);
+    assert.deepEqual([result.applied, result.duplicates, result.isolated], [1, 0, false]);
+    assert.deepEqual(
+      result.rejected.map((r) => [r.eventId, r.reasons.map((x) => x.code)]),
+      [['evt-0004', ['id_reused']]],
+    );
+    const { rows } = await db.pool.query(`select id, subject from metering.events where id in ('evt-0004', 'evt-fresh') order by id`);
+    assert.deepEqual(rows, [
+      { id: 'evt-0004', subject: 'dyno-d1' },
+      { id: 'evt-fresh', subject: 'dyno-fresh' },
+    ]);
+    const { intervals } = await usage(db);
+    assert.deepEqual(
+      intervals.filter((i) => i.subject.startsWith('dyno-new') || i.subject === 'dyno-fresh').map((i) => [i.subject, i.from]),
+      [['dyno-fresh', '2026-10-11 00:00:00+00']],
+    );
   });
 
   test('the database itself refuses overlapping intervals of one subject', async () => {

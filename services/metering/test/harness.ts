@@ -10,7 +10,8 @@ import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually, freshDatabase, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { meteringRoutes } from '../src/app.ts';
 import { startConsumer } from '../src/consumer/consume.ts';
-import { applyBatch, type BatchResult } from '../src/consumer/apply-batch.ts';
+import type { BatchResult } from '../src/consumer/apply-batch.ts';
+import { applyRefusing } from '../src/consumer/apply-messages.ts';
 import { addMessageCounts, readBySource } from '../src/consumer/message-counts.ts';
 import { judge } from '../src/domain/judge.ts';
 
@@ -154,7 +155,7 @@ export function busBatch(
  * Raw events judged at `nowMs` and applied as one batch in a transaction of
  * its own, counters included: the consumer's batch path without a bus.
  */
-export async function applyRaw(db: TestDatabase, raws: string[], nowMs: number): Promise<BatchResult> {
+export async function applyRaw(db: TestDatabase, raws: string[], nowMs: number): Promise<BatchResult & { isolated: boolean }> {
   const client = await db.pool.connect();
   try {
     await client.query('begin');
@@ -162,7 +163,7 @@ export async function applyRaw(db: TestDatabase, raws: string[], nowMs: number):
       raws.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: nowMs })),
       nowMs,
     );
-    const result = await applyBatch(client, judged);
+    const result = await applyRefusing(client, judged);
     await addMessageCounts(client, { log: 'test-log', topic: 'billing', partition: 0 }, readBySource(judged), result.bySource);
     await client.query('commit');
     return result;

@@ -6,7 +6,7 @@ import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
 import { type ArchivedStart, storeAndDerive } from './derive-usage.ts';
 import { type Outcomes, sourceOf, tally } from './message-counts.ts';
-import { archiveBounds, eventKey, storedHashes } from './stored-hashes.ts';
+import { batchBounds, eventKey, storedHashes } from './stored-hashes.ts';
 import { HORIZON_LOCK, storeRefusal } from './usage-horizon.ts';
 
 export interface BatchResult {
@@ -25,18 +25,25 @@ export interface BatchResult {
  * duplicates counted, an id reused with other content rejected, and the usage
  * of every subject touched derived again. A fixed number of statements,
  * whatever the batch size.
+ *
+ * Only the events of subjects with a history are looked up by key: a stored
+ * copy of an event carries its subject, so an event of a new subject is no
+ * duplicate. It can still reuse the id of another subject's event; the keys'
+ * unique index refuses the batch then, and `probeEvery` (applyMessages'
+ * second try) looks every key up and rejects the reuse.
  */
-export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<BatchResult> {
+export async function applyBatch(client: pg.PoolClient, input: Judged, probeEvery = false): Promise<BatchResult> {
   const rejecting = [...input.invalid];
   let duplicates = 0;
   const bySource: Outcomes = new Map();
-  await lockSubjects(
-    client,
-    input.valid.map((v) => v.event.subject),
-  );
+  const subjectsOf = input.valid.map((v) => v.event.subject);
+  await lockSubjects(client, subjectsOf);
+  // An archived subject's history is in files: a new event of it is refused, never derived alone.
+  // Usage before the horizon is final: an event timed before it is refused too.
+  const bounds = await batchBounds(client, subjectsOf);
   const stored = await storedHashes(
     client,
-    input.valid.map((v) => v.event),
+    input.valid.flatMap((v) => (probeEvery || bounds.known.has(v.event.subject) ? [v.event] : [])),
   );
   // The first new event of a key in this batch stands for its later copies.
   const firstOfBatch = new Map<string, string>();
@@ -58,12 +65,6 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
         rejecting.push(reused(item));
     }
   }
-  // An archived subject's history is in files: a new event of it is refused, never derived alone.
-  // Usage before the horizon is final: an event timed before it is refused too.
-  const bounds = await archiveBounds(
-    client,
-    toInsert.map((i) => i.event.subject),
-  );
   const archived = bounds.subjects;
   const refusal = (i: ValidInput): InvalidInput | undefined => {
     const reason = storeRefusal(i.event, bounds);
@@ -87,7 +88,7 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
       starts.set(subject, { archivedEvents: a.lastSequence, frozenBefore: a.frozenBefore, service: a.service });
   }
   // In key order: two batches inserting the same reused ids wait for each other in one order, never crossed.
-  const subjects = await storeAndDerive(client, byKey(storing), starts);
+  const subjects = await storeAndDerive(client, byKey(storing), bounds.known, starts);
 
   const rejected = await keepRejections(client, rejecting);
   duplicates += rejecting.length - rejected.length;
@@ -110,11 +111,12 @@ export async function applyBatch(client: pg.PoolClient, input: Judged): Promise<
 export async function lockSubjects(client: pg.PoolClient, subjects: string[]): Promise<void> {
   const unique = [...new Set(subjects)].sort(compare);
   if (unique.length === 0) return;
-  await client.query(
+  await client.query({
+    name: 'metering.lock-subjects',
     // unnest yields in array order, so the locks are taken in sorted order.
-    `select pg_advisory_xact_lock_shared($2) union all select pg_advisory_xact_lock(hashtextextended(s, 7001)) from unnest($1::text[]) s`,
-    [arrayLiteral(unique), HORIZON_LOCK],
-  );
+    text: `select pg_advisory_xact_lock_shared($2) union all select pg_advisory_xact_lock(hashtextextended(s, 7001)) from unnest($1::text[]) s`,
+    values: [arrayLiteral(unique), HORIZON_LOCK],
+  });
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -73,13 +73,22 @@ export async function applyMessages(
  * error, which retrying can never cure) it is applied event by event, and the
  * events refused alone are rejected: a poison message never stops the consumer.
  */
-async function applyRefusing(client: pg.PoolClient, judged: Judged): Promise<BatchResult & { isolated: boolean }> {
+export async function applyRefusing(client: pg.PoolClient, judged: Judged): Promise<BatchResult & { isolated: boolean }> {
   await client.query('savepoint whole_batch');
   try {
     return { ...(await applyBatch(client, judged)), isolated: false };
   } catch (err) {
     if (!isStoreRefusal(err)) throw err;
     await client.query('rollback to savepoint whole_batch');
+    // An id of another subject's event, reused (applyBatch): whole again, every key looked up.
+    if (isKeyTaken(err)) {
+      try {
+        return { ...(await applyBatch(client, judged, true)), isolated: false };
+      } catch (again) {
+        if (!isStoreRefusal(again)) throw again;
+        await client.query('rollback to savepoint whole_batch');
+      }
+    }
   }
   // The rollback released the subject locks: take them all again, sorted, before
   // the events one by one would take them in arrival order.
@@ -92,7 +101,7 @@ async function applyRefusing(client: pg.PoolClient, judged: Judged): Promise<Bat
   for (const item of judged.valid) {
     await client.query('savepoint one_event');
     try {
-      add(total, await applyBatch(client, { valid: [item], invalid: [] }));
+      add(total, await applyBatch(client, { valid: [item], invalid: [] }, true));
       await client.query('release savepoint one_event');
     } catch (err) {
       if (!isStoreRefusal(err)) throw err;
@@ -120,6 +129,12 @@ function add(total: BatchResult, part: BatchResult): void {
 
 function nothingApplied(): BatchResult {
   return { applied: 0, duplicates: 0, rejected: [], subjects: 0, bySource: new Map() };
+}
+
+/** A unique violation of the event keys (migration 013): an id stored before, under another subject. */
+function isKeyTaken(err: unknown): boolean {
+  const { code, constraint } = err as { code?: unknown; constraint?: unknown };
+  return code === '23505' && constraint === 'event_keys_pkey';
 }
 
 /** SQLSTATE class 22 (data exception) or 23 (integrity constraint violation). */

@@ -11,7 +11,9 @@ import type { ValidInput } from '../domain/judge.ts';
  * clears what the subjects had, one stores the new events and derives it all
  * from a single ordered pass over them and the subjects' earlier events (a CTE
  * referenced by three inserts is computed once). The batch's own events come
- * from the insert's `returning`, never read back from the table.
+ * from the insert's `returning`, never read back from the table. A subject
+ * without a history (batchBounds) has nothing to clear or read back, so only
+ * the others are probed: most of a stream's subjects are new.
  *
  * The clear is a statement of its own: an interval deleted and one inserted
  * at the same start in one statement would meet in the unique index.
@@ -24,7 +26,7 @@ import type { ValidInput } from '../domain/judge.ts';
  * half of a batch's time).
  */
 
-/** The rows of the batch's subjects ($1), found by one index probe each, for a delete by `ctid`. */
+/** The rows of the subjects ($1), found by one index probe each, for a delete by `ctid`. */
 const probe = (table: string, column: string) =>
   `select t.ctid from unnest($1::text[]) s(k) cross join lateral (select ctid from ${table} t where t.${column} = s.k offset 0) t`;
 
@@ -48,7 +50,7 @@ const CLEAR_KEEPING = `
   delete from metering.subject_gaps where ctid = any(array(${probe('metering.subject_gaps', 'subject')}))`;
 
 /**
- * The stored events of the batch's subjects, before this statement, then the
+ * The stored events of the batch's subjects with a history ($9), before this statement, then the
  * batch's own, numbered from 1, or after the archived ones ($10, $11: the
  * subject and how many of its events are archived) when `archived`.
  */
@@ -137,6 +139,8 @@ const DERIVE = `
     from ev
    group by subject
   having bool_or(sequence <> rn)`;
+const DERIVE_NEW = `with ${EVENTS}, ${DERIVE}`;
+const DERIVE_AFTER_ARCHIVE = `with ${EVENTS_AFTER_ARCHIVE}, ${DERIVE}`;
 
 /**
  * Stores events known to be new (in the caller's order) and derives the usage
@@ -149,15 +153,22 @@ const DERIVE = `
 export async function storeAndDerive(
   client: pg.PoolClient,
   items: ValidInput[],
+  known: ReadonlySet<string>,
   archived?: ReadonlyMap<string, ArchivedStart>,
 ): Promise<string[]> {
   if (items.length === 0) return [];
   const subjects = [...new Set(items.map((i) => i.event.subject))];
-  const starts = subjects.filter((s) => archived?.has(s));
-  const keeping = starts.length > 0;
-  const listed = arrayLiteral(subjects);
-  if (keeping) await client.query(CLEAR_KEEPING, [listed, starts, starts.map((s) => archived!.get(s)!.frozenBefore)]);
-  else await client.query(CLEAR, [listed]);
+  // Only a subject with a history has usage to clear and events to read back.
+  const earlier = subjects.filter((s) => known.has(s) || archived?.has(s));
+  const starts = earlier.filter((s) => archived?.has(s));
+  const listed = arrayLiteral(earlier);
+  if (starts.length > 0)
+    await client.query({
+      name: 'metering.clear-keeping',
+      text: CLEAR_KEEPING,
+      values: [listed, starts, starts.map((s) => archived!.get(s)!.frozenBefore)],
+    });
+  else if (earlier.length > 0) await client.query({ name: 'metering.clear', text: CLEAR, values: [listed] });
   // Column arrays, not one JSON document: PostgreSQL unpacks them faster.
   const params: unknown[] = [
     arrayLiteral(items.map((i) => i.event.source)),
@@ -170,13 +181,18 @@ export async function storeAndDerive(
     arrayLiteral(items.map((i) => i.contentHash)),
     listed,
   ];
+  const keeping = starts.length > 0;
   if (keeping)
     params.push(
       starts,
       starts.map((s) => archived!.get(s)!.archivedEvents),
       starts.map((s) => archived!.get(s)!.service),
     );
-  await client.query(`with ${keeping ? EVENTS_AFTER_ARCHIVE : EVENTS}, ${DERIVE}`, params);
+  await client.query(
+    keeping
+      ? { name: 'metering.derive-after-archive', text: DERIVE_AFTER_ARCHIVE, values: params }
+      : { name: 'metering.derive', text: DERIVE_NEW, values: params },
+  );
   return subjects;
 }
 
