@@ -71,6 +71,8 @@ describe('the vault command', () => {
     }
     assert.equal(await exited, 0, out);
     assert.match(out, /metering +\| app=metering at=info event=app.stopped/);
+    // Started with its own Node flags (METERING_NODE_FLAGS): the young generation that keeps it under its memory goal.
+    assert.match(out, /event=metering\.consuming .*node_flags="--max-semi-space-size=8 /);
   });
 
   test('`vault start metering` in development (no DATABASE_URL, no ADMIN_TOKEN): one admin token in VAULT_HOME, its path logged, never its value', {

@@ -28,7 +28,11 @@ export class ProcessTree {
   /** Starts the app; resolves with its URL once it listens, rejects if it exits first. */
   launch(app: AppEntry): Promise<string> {
     if (this.stopped) return Promise.reject(new Error(`not starting ${app.name}: stopping`));
-    const child = spawn(process.execPath, ['--import', 'tsx', app.main], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...app.nodeFlags, '--import', 'tsx', app.main], {
+      cwd: ROOT,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.children.set(app.name, child);
     const prefix = `${app.name.padEnd(15)} | `;
     return new Promise((resolve, reject) => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { eventually, freePort } from '@vault/testkit';
+import { METERING_NODE_FLAGS } from '../src/node-flags.ts';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -31,7 +32,7 @@ export interface MeteringProcess {
  */
 export async function spawnMetering(env: Record<string, string>): Promise<MeteringProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const child = spawn(process.execPath, [...METERING_NODE_FLAGS, '--import', 'tsx', MAIN], {
     cwd: ROOT,
     env: { ...process.env, ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef', ...env, METERING_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

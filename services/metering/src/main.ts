@@ -31,7 +31,8 @@ await runApp({
     const groupId = settings.METERING_CONSUMER_GROUP;
     meteringRoutes(http, { pool: db.pool, bus, topic, adminToken, groupId, log });
     const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId });
-    log.info('metering.consuming', { topic, group: groupId, bus: bus.kind });
+    // Node's flags as started (METERING_NODE_FLAGS when `vault start` ran it).
+    log.info('metering.consuming', { topic, group: groupId, bus: bus.kind, node_flags: process.execArgv.join(' ') });
     const sealing = startLoop({
       everyMs: SEAL_EVERY_MS,
       tick: async () => {
