@@ -95,6 +95,20 @@ describe('the usage horizon (real PostgreSQL)', () => {
     assert.deepEqual(kept.rows, [{ event_id: 'h-2', field: 'time' }], 'kept with its reason, to fix and re-submit');
   });
 
+  test('an id of a stored event, reused before the horizon by a subject without a history, is rejected as reused, as the intake answers it', async () => {
+    // dyno-h5 has nothing stored, so its event is looked up by key only once the horizon refuses it.
+    const r = await applyRaw(
+      db,
+      [event('h-1', 'dyno-h5', 1, '2025-09-01T00:00:00Z'), event('h-6', 'dyno-h6', 1, '2025-09-01T00:00:00Z')],
+      NOW,
+    );
+    assert.equal(r.applied, 0);
+    assert.deepEqual(r.rejected.map((x) => [x.eventId, x.reasons.map((y) => `${y.field}:${y.code}`)]).sort(), [
+      ['h-1', ['id:id_reused']],
+      ['h-6', ['time:store_refused']],
+    ]);
+  });
+
   test('the horizon moves only forward, and no further than the gate allows', async () => {
     const gate: HorizonGate = async (_client, before, from) => {
       assert.equal(before, '2026-03');

@@ -6,7 +6,7 @@ import { verdict } from '../domain/content-hash.ts';
 import { clean, type InvalidInput, type Judged, type ValidInput } from '../domain/judge.ts';
 import { type ArchivedStart, storeAndDerive } from './derive-usage.ts';
 import { type Outcomes, sourceOf, tally } from './message-counts.ts';
-import { batchBounds, eventKey, storedHashes } from './stored-hashes.ts';
+import { type BatchBounds, batchBounds, eventKey, storedHashes } from './stored-hashes.ts';
 import { HORIZON_LOCK, storeRefusal } from './usage-horizon.ts';
 
 export interface BatchResult {
@@ -65,25 +65,18 @@ export async function applyBatch(client: pg.PoolClient, input: Judged, probeEver
         rejecting.push(reused(item));
     }
   }
-  const archived = bounds.subjects;
-  const refusal = (i: ValidInput): InvalidInput | undefined => {
-    const reason = storeRefusal(i.event, bounds);
-    return reason && { received: i.received, reasons: [reason], source: i.event.source, eventId: i.event.id };
-  };
-  const nothingRefused = archived.size === 0 && bounds.horizon === null;
-  const storing: ValidInput[] = [];
-  for (const item of toInsert) {
-    const refused = nothingRefused ? undefined : refusal(item);
-    if (refused === undefined) {
-      storing.push(item);
-      continue;
-    }
+  const { storing, refused } = await storable(client, toInsert, bounds, probeEvery);
+  for (const [item, outcome] of refused) {
     tally(bySource, sourceOf(item), 'applied', -1);
-    rejecting.push(refused);
+    if (outcome !== 'duplicate') rejecting.push(outcome);
+    else {
+      duplicates++;
+      tally(bySource, sourceOf(item), 'duplicate');
+    }
   }
   // Open subjects with archived events are derived from their kept events on.
   const starts = new Map<string, ArchivedStart>();
-  for (const [subject, a] of archived) {
+  for (const [subject, a] of bounds.subjects) {
     if (!a.closed && a.frozenBefore)
       starts.set(subject, { archivedEvents: a.lastSequence, frozenBefore: a.frozenBefore, service: a.service });
   }
@@ -99,6 +92,37 @@ export async function applyBatch(client: pg.PoolClient, input: Judged, probeEver
     tally(bySource, sourceOf(r), 'rejected');
   }
   return { applied: storing.length, duplicates, rejected, subjects: subjects.length, bySource };
+}
+
+/**
+ * The new events the store takes, and what becomes of those it refuses: an
+ * archived subject's past, a time before the usage horizon. A refused event
+ * not looked up by key yet (its subject has no history) is looked up now: an
+ * id of another subject's stored event is rejected as reused whatever its
+ * time, as the intake answers it.
+ */
+async function storable(
+  client: pg.PoolClient,
+  toInsert: ValidInput[],
+  bounds: BatchBounds,
+  probedAll: boolean,
+): Promise<{ storing: ValidInput[]; refused: [ValidInput, InvalidInput | 'duplicate'][] }> {
+  if (bounds.subjects.size === 0 && bounds.horizon === null) return { storing: toInsert, refused: [] };
+  const storing: ValidInput[] = [];
+  const refusals: [ValidInput, InvalidInput][] = [];
+  for (const item of toInsert) {
+    const reason = storeRefusal(item.event, bounds);
+    if (reason === undefined) storing.push(item);
+    else refusals.push([item, { received: item.received, reasons: [reason], source: item.event.source, eventId: item.event.id }]);
+  }
+  const unprobed = probedAll ? [] : refusals.filter(([i]) => !bounds.known.has(i.event.subject)).map(([i]) => i.event);
+  const stored = await storedHashes(client, unprobed);
+  const refused = refusals.map(([item, refusal]): [ValidInput, InvalidInput | 'duplicate'] => {
+    const earlier = stored.get(eventKey(item.event));
+    if (earlier === undefined) return [item, refusal];
+    return [item, verdict(earlier, item.contentHash) === 'duplicate' ? 'duplicate' : reused(item)];
+  });
+  return { storing, refused };
 }
 
 /**

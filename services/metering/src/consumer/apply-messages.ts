@@ -72,6 +72,8 @@ export async function applyMessages(
  * Applies the batch whole; if the store refuses it (a data or constraint
  * error, which retrying can never cure) it is applied event by event, and the
  * events refused alone are rejected: a poison message never stops the consumer.
+ * A refusal by the event keys' unique index (an id of another subject's event,
+ * not looked up by key) first gets one more whole try, every key looked up.
  */
 export async function applyRefusing(client: pg.PoolClient, judged: Judged): Promise<BatchResult & { isolated: boolean }> {
   await client.query('savepoint whole_batch');

@@ -144,11 +144,13 @@ const DERIVE_AFTER_ARCHIVE = `with ${EVENTS_AFTER_ARCHIVE}, ${DERIVE}`;
 
 /**
  * Stores events known to be new (in the caller's order) and derives the usage
- * of their subjects again. No `on conflict` on the events: it costs a third of
- * the insert, and the subject locks already keep a re-send of the same event
- * out. Only an id reused under another subject can race in from a concurrent
- * batch; the keys' unique index then refuses this batch, and its event-by-event
- * retry (applyMessages) finds the committed event and rejects the reuse.
+ * of their subjects again; `known` are the subjects with a history. No `on
+ * conflict` on the events: it costs a third of the insert, and the subject
+ * locks already keep a re-send of the same event out. Only an id of another
+ * subject's event reaches the keys' unique index: one stored before, under a
+ * subject whose events were not looked up by key (applyBatch), or one racing
+ * in from a concurrent batch. The index then refuses this batch, and
+ * applyRefusing applies it again with every key looked up.
  */
 export async function storeAndDerive(
   client: pg.PoolClient,
