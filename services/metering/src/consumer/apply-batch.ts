@@ -29,7 +29,7 @@ export interface BatchResult {
  * Only the events of subjects with a history are looked up by key: a stored
  * copy of an event carries its subject, so an event of a new subject is no
  * duplicate. It can still reuse the id of another subject's event; the keys'
- * unique index refuses the batch then, and `probeEvery` (applyMessages'
+ * unique index refuses the batch then, and `probeEvery` (applyRefusing's
  * second try) looks every key up and rejects the reuse.
  */
 export async function applyBatch(client: pg.PoolClient, input: Judged, probeEvery = false): Promise<BatchResult> {
