@@ -160,8 +160,8 @@ export async function storeAndDerive(
 ): Promise<string[]> {
   if (items.length === 0) return [];
   const subjects = [...new Set(items.map((i) => i.event.subject))];
-  // Only a subject with a history has usage to clear and events to read back.
-  const earlier = subjects.filter((s) => known.has(s) || archived?.has(s));
+  // Only a subject with a history (archived ones are known) has usage to clear and events to read back.
+  const earlier = subjects.filter((s) => known.has(s));
   const starts = earlier.filter((s) => archived?.has(s));
   const listed = arrayLiteral(earlier);
   if (starts.length > 0)
