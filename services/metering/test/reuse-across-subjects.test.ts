@@ -5,7 +5,7 @@
 // arrival order (the first content of a key is stored, the same again is a
 // duplicate, other content is reused, the same bytes rejected again a
 // duplicate), every batch applied whole, and the usage the same as derived
-// again from every stored event. RUNS sets the number of runs (40).
+// again from every stored event. REUSE_RUNS sets the number of runs (40).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -14,6 +14,7 @@ import { deriveStored } from '../src/consumer/derive-usage.ts';
 import { applyRaw, meteringDatabase, usageOf } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
+const RUNS = Number(process.env.REUSE_RUNS ?? 40);
 
 interface Drawn {
   id: number;
@@ -121,7 +122,7 @@ describe('ids shared across subjects, batch by batch (real PostgreSQL, fast-chec
           client.release();
         }
       }),
-      { numRuns: Number(process.env.RUNS ?? 40) },
+      { numRuns: RUNS },
     );
   });
 });
