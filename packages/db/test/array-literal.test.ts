@@ -1,11 +1,12 @@
 // arrayLiteral's text is read by PostgreSQL as exactly the values given, for
 // any text (quotes, backslashes, braces, commas, spaces, "NULL", the empty
-// string, characters beyond U+FFFF) and any safe integer, on the real server.
+// string, characters beyond U+FFFF) and any safe integer, on the real server;
+// jsonArrayLiteral's, as the JSON values whose texts it was given.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
-import { arrayLiteral } from '../src/index.ts';
+import { arrayLiteral, jsonArrayLiteral } from '../src/index.ts';
 
 describe('arrayLiteral: a text[] parameter PostgreSQL reads back unchanged (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -32,6 +33,22 @@ describe('arrayLiteral: a text[] parameter PostgreSQL reads back unchanged (real
         ]);
         assert.deepEqual(rows[0]!.t, texts);
         assert.deepEqual(rows[0]!.n, numbers.map(String));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('jsonArrayLiteral: any JSON value without U+0000, as JSON.stringify writes it, is read back as that jsonb, and written as arrayLiteral would', async () => {
+    const json = fc.jsonValue().filter((v) => !JSON.stringify(v).includes('\\u0000'));
+    await fc.assert(
+      fc.asyncProperty(fc.array(json, { maxLength: 6 }), async (values) => {
+        const texts = values.map((v) => JSON.stringify(v));
+        assert.equal(jsonArrayLiteral(texts), texts.length === 0 ? '{}' : arrayLiteral(texts));
+        const { rows } = await db.pool.query<{ same: boolean }>(
+          'select coalesce($1::jsonb[] = array(select jsonb_array_elements($2::jsonb)), false) as same',
+          [jsonArrayLiteral(texts), JSON.stringify(values)],
+        );
+        assert.equal(rows[0]!.same, true);
       }),
       { numRuns: 200 },
     );

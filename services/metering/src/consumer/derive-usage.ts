@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { arrayLiteral } from '@vault/db';
+import { arrayLiteral, jsonArrayLiteral } from '@vault/db';
 import type { ValidInput } from '../domain/judge.ts';
 
 /**
@@ -179,7 +179,7 @@ export async function storeAndDerive(
     arrayLiteral(items.map((i) => i.event.subject)),
     arrayLiteral(items.map((i) => i.event.sequence)),
     arrayLiteral(items.map((i) => i.event.time)),
-    arrayLiteral(items.map((i) => JSON.stringify(i.event.data))),
+    jsonArrayLiteral(items.map((i) => i.dataJson)),
     arrayLiteral(items.map((i) => i.contentHash)),
     listed,
   ];

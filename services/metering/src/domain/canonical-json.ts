@@ -18,14 +18,32 @@ export function canonicalJson(value: unknown): string {
  * holds U+0000 (PostgreSQL's text and jsonb refuse it, so it is rejected).
  */
 export function eventCanonicalJson(event: BillingEvent): string | undefined {
+  return eventCanonical(event)?.text;
+}
+
+/** The canonical text of a parsed event and of its `data` alone (what the store keeps as jsonb). */
+export interface EventCanonical {
+  text: string;
+  data: string;
+}
+
+/**
+ * eventCanonicalJson, and the canonical text of the event's `data`, written in
+ * the same pass: the store takes it as the data's JSON instead of a second
+ * JSON.stringify (jsonb keeps no key order, so the sorted one reads the same).
+ */
+export function eventCanonical(event: BillingEvent): EventCanonical | undefined {
   sawNul = false;
+  topData = undefined;
   const plan = PLANS.get(event.type);
-  let text = plan === undefined ? undefined : writePlanned(event, plan);
+  let text = plan === undefined ? undefined : writePlanned(event, plan, true);
   if (text === undefined) {
     sawNul = false;
     text = writeObject(event);
+    topData = undefined;
   }
-  return sawNul ? undefined : text;
+  if (sawNul) return undefined;
+  return { text, data: topData ?? (write(event.data) as string) };
 }
 
 /** Keys of an object the schema shapes, sorted, each with its quoted head and its own plan if it is an object. */
@@ -53,9 +71,11 @@ const PLANS = new Map<string, Plan>(BillingEvent.options.map((option) => [option
 // Set by `quote` when a string holds U+0000; module state rather than a result
 // object per call, which the hot path would allocate for every event.
 let sawNul = false;
+// The text of the event's own `data`, set by writePlanned at the top level.
+let topData: string | undefined;
 
 /** The planned keys of `record` in order, or undefined when it has a key the plan lacks. */
-function writePlanned(record: Record<string, unknown>, plan: Plan): string | undefined {
+function writePlanned(record: Record<string, unknown>, plan: Plan, top = false): string | undefined {
   let out = '{';
   let own = 0;
   for (let i = 0; i < plan.keys.length; i++) {
@@ -78,9 +98,17 @@ function writePlanned(record: Record<string, unknown>, plan: Plan): string | und
     } else {
       text = write(member);
     }
+    if (top && key === 'data') topData = text;
     out += `${out.length === 1 ? '' : ','}${plan.heads[i]}${text}`;
   }
-  return own === Object.keys(record).length ? `${out}}` : undefined;
+  return own === ownKeys(record) ? `${out}}` : undefined;
+}
+
+/** Object.keys(record).length without the array: a record parsed from JSON has no inherited enumerable key. */
+function ownKeys(record: Record<string, unknown>): number {
+  let n = 0;
+  for (const key in record) if (Object.hasOwn(record, key)) n++;
+  return n;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

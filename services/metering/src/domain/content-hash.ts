@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { BillingEvent } from '@vault/contracts';
-import { canonicalJson, eventCanonicalJson } from './canonical-json.ts';
+import { canonicalJson, eventCanonical, eventCanonicalJson } from './canonical-json.ts';
 
 /**
  * A hash of an event's content that ignores key order, so the same event
@@ -21,6 +21,15 @@ export function contentHash(value: unknown): string {
 export function eventContentHash(event: BillingEvent): string | undefined {
   const text = eventCanonicalJson(event);
   return text === undefined ? undefined : hashText(text);
+}
+
+/**
+ * eventContentHash, and the canonical JSON of the event's `data` (what the
+ * store keeps), from the same pass: undefined when a string holds U+0000.
+ */
+export function eventContent(event: BillingEvent): { hash: string; dataJson: string } | undefined {
+  const canonical = eventCanonical(event);
+  return canonical === undefined ? undefined : { hash: hashText(canonical.text), dataJson: canonical.data };
 }
 
 // One-shot `hash` skips the Hash object that createHash builds per call.

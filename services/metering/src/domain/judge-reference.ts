@@ -13,7 +13,13 @@ export function judgeUncompiled(messages: Received[], nowMs: number): Judged {
     const parsed = parseEventUncompiled(received.bytes, { now: receiverClock(received.receivedAtMs, nowMs) });
     const nul = parsed.ok ? nulField(parsed.event) : undefined;
     if (parsed.ok && nul !== undefined) judged.invalid.push(storeRefused(received, parsed.event, nul));
-    else if (parsed.ok) judged.valid.push({ event: parsed.event, contentHash: referenceContentHash(parsed.event), received });
+    else if (parsed.ok)
+      judged.valid.push({
+        event: parsed.event,
+        contentHash: referenceContentHash(parsed.event),
+        dataJson: stableJson(parsed.event.data),
+        received,
+      });
     else judged.invalid.push(refused(received, parsed.reasons));
   }
   return judged;

@@ -1,5 +1,5 @@
 import { parseEvent, type BillingEvent, type Reason } from '@vault/contracts';
-import { eventContentHash } from './content-hash.ts';
+import { eventContent } from './content-hash.ts';
 
 /** One message as it came off the bus (or out of an HTTP body), untouched. */
 export interface Received {
@@ -13,6 +13,8 @@ export interface Received {
 export interface ValidInput {
   event: BillingEvent;
   contentHash: string;
+  /** `data` as canonical JSON (sorted keys), what the store keeps as jsonb. */
+  dataJson: string;
   /** Kept in case it must be rejected after all (an id reused with other content). */
   received: Received;
 }
@@ -55,10 +57,10 @@ export function judge(messages: Received[], nowMs: number): Judged {
       judged.invalid.push(refused(received, parsed.reasons));
       continue;
     }
-    const contentHash = eventContentHash(parsed.event);
+    const content = eventContent(parsed.event);
     // No hash: a string holds U+0000, which nulField finds and names.
-    if (contentHash === undefined) judged.invalid.push(storeRefused(received, parsed.event, nulField(parsed.event) ?? ''));
-    else judged.valid.push({ event: parsed.event, contentHash, received });
+    if (content === undefined) judged.invalid.push(storeRefused(received, parsed.event, nulField(parsed.event) ?? ''));
+    else judged.valid.push({ event: parsed.event, contentHash: content.hash, dataJson: content.dataJson, received });
   }
   return judged;
 }
