@@ -1,8 +1,21 @@
-import type { Consumer as KafkaJsConsumer, Kafka } from 'kafkajs';
-import type { ConsumeOptions, Consumer, IncomingMessage } from './bus.ts';
+import type { Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { ConsumeOptions, Consumer, IncomingMessage, ReadFrom } from './bus.ts';
+import { FetchAhead } from './fetch-ahead.ts';
 import { textHeaders } from './headers.ts';
 
 const IDENTITY_MAX_AGE_MS = 5_000;
+/** kafkajs hands over up to this many partitions' batches at once; FetchAhead bounds how many run. */
+const QUEUED_PARTITIONS = 1_000;
+/** A failed batch is read again after 0.3 s, then twice as long each time it fails again, up to 5 s. */
+const RETRY_FIRST_MS = 300;
+const RETRY_MAX_MS = 5_000;
+
+interface FetchedBatch {
+  partition: number;
+  messages: KafkaMessage[];
+  highWatermark: string;
+  log: string;
+}
 /** Errors by which kafkajs says the group no longer knows this member; it does not restart on them. */
 const MEMBERSHIP_LOST = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID']);
 
@@ -22,6 +35,10 @@ export class KafkaConsumer implements Consumer {
   private assigned: number[] = [];
   private crashed: string | undefined;
   private stopped = false;
+  /** Batches fetched and not yet handled, of the current kafkajs consumer. */
+  private ahead: FetchAhead | undefined;
+  /** Failures in a row, per partition, for the pause before it is read again. */
+  private readonly failures = new Map<number, number>();
   /** The log's identity and when it was read; forgotten at each join. */
   private identity: { id: string; at: number } | undefined;
 
@@ -41,13 +58,17 @@ export class KafkaConsumer implements Consumer {
       groupId: options.groupId,
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
-      // Bounds memory per fetch; the batch size bound is applied on top.
-      maxBytesPerPartition: 1024 * 1024,
+      // Bounds memory per fetch, of which two are held (one handled, one queued: FetchAhead);
+      // the batch size bound is applied on top.
+      maxBytesPerPartition: 512 * 1024,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
       this.identity = undefined;
+      // A join starts every partition again from its committed offset (kafkajs forgets what it
+      // resolved): what was fetched and queued before it is dropped, not handled twice.
+      this.ahead?.dropAll();
     });
     consumer.on(consumer.events.CRASH, (e) => {
       const error = e.payload.error;
@@ -65,6 +86,7 @@ export class KafkaConsumer implements Consumer {
    * Nothing is lost or doubled: what was applied is known by the stored positions.
    */
   private async rejoin(): Promise<void> {
+    this.ahead?.dropAll();
     await this.consumer.disconnect().catch(() => {});
     if (this.stopped) return;
     this.consumer = this.build();
@@ -77,48 +99,88 @@ export class KafkaConsumer implements Consumer {
   }
 
   async start(): Promise<void> {
-    const { topic, maxBatchSize = 500, autoCommit = true } = this.options;
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic, fromBeginning: true });
-    await this.consumer.run({
+    const { topic } = this.options;
+    const consumer = this.consumer;
+    const ahead = new FetchAhead(this.options.partitionsConcurrently ?? 1);
+    this.ahead = ahead;
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
       autoCommit: false,
-      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 1,
+      // Every partition of a fetch is queued at once; FetchAhead runs `partitionsConcurrently` of them.
+      partitionsConsumedConcurrently: QUEUED_PARTITIONS,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (!isRunning() || isStale() || batch.messages.length === 0) return;
         const log = await this.currentLog();
-        // A fetch can hold more than we want in one batch: hand it over in slices.
-        for (let start = 0; start < batch.messages.length; start += maxBatchSize) {
-          if (!isRunning() || isStale()) return;
-          const slice = batch.messages.slice(start, start + maxBatchSize);
-          const messages: IncomingMessage[] = slice.map((m) => ({
-            topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key?.toString('utf8') ?? '',
-            value: m.value ?? Buffer.alloc(0),
-            timestamp: Number(m.timestamp),
-            ...(m.headers ? { headers: textHeaders(m.headers) } : {}),
-          }));
-          const answer = await this.options.eachBatch({
-            topic,
-            partition: batch.partition,
-            messages,
-            highWatermark: batch.highWatermark,
-            log,
-          });
-          if (answer) {
-            // Nothing resolved: the next fetch of this partition starts there
-            // (out of range: from its start, as fromBeginning says).
-            this.consumer.seek({ topic, partition: batch.partition, offset: answer.readFrom });
-            return;
-          }
-          const last = slice[slice.length - 1]!.offset;
-          if (autoCommit) await this.commit(batch.partition, (BigInt(last) + 1n).toString());
-          resolveOffset(last);
-          await heartbeat();
-        }
+        const fetched: FetchedBatch = { partition: batch.partition, messages: batch.messages, highWatermark: batch.highWatermark, log };
+        const previous = ahead.queue(batch.partition, (current) => this.handle(consumer, ahead, fetched, current));
+        // kafkajs fetches this partition next from after this batch. Nothing is committed before
+        // it is handled; if it is dropped, the partition is sought back (a failure, a `readFrom`)
+        // or read again from its committed offset (a new assignment, a new member).
+        resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+        await previous;
+        await heartbeat();
       },
     });
+  }
+
+  /** A fetched batch, handed over in slices of at most `maxBatchSize`, in order. */
+  private async handle(consumer: KafkaJsConsumer, ahead: FetchAhead, fetched: FetchedBatch, current: () => boolean): Promise<void> {
+    const { topic, maxBatchSize = 500, autoCommit = true } = this.options;
+    const { partition } = fetched;
+    for (let start = 0; start < fetched.messages.length; start += maxBatchSize) {
+      if (!current() || this.stopped) return;
+      const slice = fetched.messages.slice(start, start + maxBatchSize);
+      const messages: IncomingMessage[] = slice.map((m) => ({
+        topic,
+        partition,
+        offset: m.offset,
+        key: m.key?.toString('utf8') ?? '',
+        value: m.value ?? Buffer.alloc(0),
+        timestamp: Number(m.timestamp),
+        ...(m.headers ? { headers: textHeaders(m.headers) } : {}),
+      }));
+      let answer: ReadFrom | undefined;
+      try {
+        answer =
+          (await ahead.slot(() =>
+            this.options.eachBatch({ topic, partition, messages, highWatermark: fetched.highWatermark, log: fetched.log }),
+          )) ?? undefined;
+      } catch (err) {
+        // Nothing of it is committed: after a pause (a database outage lasts), the partition is
+        // read again from this slice's first message, and what was queued behind it is dropped.
+        ahead.drop(partition);
+        const failures = (this.failures.get(partition) ?? 0) + 1;
+        this.failures.set(partition, failures);
+        const pause = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
+        this.log?.('bus.batch_failed', { partition, offset: slice[0]!.offset, error: (err as Error).message, retry_in: `${pause}ms` });
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        this.seek(consumer, partition, slice[0]!.offset);
+        return;
+      }
+      this.failures.delete(partition);
+      if (answer) {
+        // Nothing resolved: the next fetch of this partition starts there
+        // (out of range: from its start, as fromBeginning says).
+        ahead.drop(partition);
+        this.seek(consumer, partition, answer.readFrom);
+        return;
+      }
+      const next = (BigInt(slice[slice.length - 1]!.offset) + 1n).toString();
+      // Only an optimisation for the handler (metering keeps its own positions): a commit the
+      // group refuses (a rebalance) is said and left; the member finds out at its next heartbeat.
+      if (autoCommit)
+        await this.commit(partition, next).catch((err: Error) =>
+          this.log?.('bus.commit_failed', { partition, offset: next, error: err.message }),
+        );
+    }
+  }
+
+  /** Has kafkajs fetch the partition from `offset` next, unless this consumer was replaced or stopped. */
+  private seek(consumer: KafkaJsConsumer, partition: number, offset: string): void {
+    if (this.stopped || consumer !== this.consumer) return;
+    consumer.seek({ topic: this.options.topic, partition, offset });
   }
 
   /**
@@ -152,6 +214,9 @@ export class KafkaConsumer implements Consumer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // What is queued is left for the next member (nothing of it is committed); what runs finishes.
+    this.ahead?.dropAll();
     await this.consumer.disconnect();
+    await this.ahead?.idle();
   }
 }

@@ -185,6 +185,46 @@ export function busConformance(name: string, open: () => Promise<BusUnderTest>):
       assert.equal(second.received[0]?.offset, '5');
     });
 
+    test(
+      'a handler that throws gets the same messages again, from the first of its batch, in order, and nothing of them is committed before',
+      LONG,
+      async () => {
+        const t = await topic(1);
+        const group = uniqueName('g');
+        await sut.bus.publish(
+          t,
+          [0, 1, 2, 3, 4, 5].map((i) => ({ key: 'k', value: `m-${i}` })),
+        );
+        const handled: string[] = [];
+        let failed = false;
+        let lagAtFailure: number | undefined;
+        await sut.bus
+          .consume({
+            topic: t,
+            groupId: group,
+            maxBatchSize: 2,
+            sessionTimeoutMs: 6_000,
+            eachBatch: async (batch) => {
+              const values = batch.messages.map((m) => m.value.toString());
+              if (!failed && values.includes('m-2')) {
+                failed = true;
+                lagAtFailure = await sut.bus.lag(t, group);
+                throw new Error('the database is away');
+              }
+              handled.push(...values);
+            },
+          })
+          .then((c) => consumers.push(c));
+        await eventually('every message handled', () => handled.includes('m-5'), 60_000);
+        assert.equal(lagAtFailure, 4, 'the two handled before are committed, the failed ones not');
+        assert.deepEqual(
+          handled,
+          [0, 1, 2, 3, 4, 5].map((i) => `m-${i}`),
+        );
+        await eventually('the commit', async () => (await sut.bus.lag(t, group)) === 0);
+      },
+    );
+
     test('names the log of a topic and of each batch, and gives each partition its bounds', LONG, async () => {
       const [t, other] = [await topic(3), await topic(3)];
       const log = await sut.bus.describeLog(t);

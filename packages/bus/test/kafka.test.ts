@@ -84,6 +84,52 @@ describe('Kafka log identity', () => {
     }));
 });
 
+describe('Kafka: the next fetch is queued while batches are handled', () => {
+  test('at most partitionsConcurrently batches are handled at once, each partition in publish order, every message once', {
+    timeout: 90_000,
+  }, async () => {
+    const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId: 'ahead' });
+    const topic = uniqueName('ahead');
+    try {
+      await bus.ensureTopic(topic, 6);
+      const messages = Array.from({ length: 600 }, (_, i) => ({ key: `k-${i % 12}`, value: `${i % 12}:${i}` }));
+      await bus.publish(topic, messages);
+      const seen = new Map<string, number[]>();
+      let running = 0;
+      let most = 0;
+      const consumer = await bus.consume({
+        topic,
+        groupId: uniqueName('g'),
+        maxBatchSize: 20,
+        partitionsConcurrently: 2,
+        eachBatch: async (batch) => {
+          running++;
+          most = Math.max(most, running);
+          await new Promise((r) => setTimeout(r, 15));
+          for (const m of batch.messages) {
+            const [key, n] = String(m.value).split(':');
+            seen.set(key!, [...(seen.get(key!) ?? []), Number(n)]);
+          }
+          running--;
+        },
+      });
+      await eventually('every message', () => [...seen.values()].reduce((a, l) => a + l.length, 0) >= 600, 60_000);
+      assert.equal(most, 2, 'two partitions handled at once, never more');
+      for (const [key, ns] of seen) {
+        assert.deepEqual(
+          ns,
+          [...ns].sort((a, b) => a - b),
+          `key ${key} in publish order`,
+        );
+        assert.equal(ns.length, 50, `key ${key} once each`);
+      }
+      await consumer.stop();
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
 describe('Kafka: a member the group forgot joins again', () => {
   test('a batch held past the session timeout (a database outage): the group forgets the member, which joins again, healthy, and reads on', {
     timeout: 90_000,
