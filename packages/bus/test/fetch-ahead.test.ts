@@ -1,0 +1,91 @@
+// FetchAhead alone (no broker): each partition's work in the order queued,
+// at most `slots` handlers at once, and what is dropped never runs while what
+// runs finishes.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FetchAhead } from '../src/fetch-ahead.ts';
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('FetchAhead', () => {
+  test('a partition’s work runs in the order queued; queue() resolves when the work before it is done', async () => {
+    const ahead = new FetchAhead(4);
+    const done: string[] = [];
+    const first = ahead.queue(0, async () => {
+      await tick(20);
+      done.push('a');
+    });
+    const second = ahead.queue(0, async () => {
+      await tick(5);
+      done.push('b');
+    });
+    await first;
+    assert.deepEqual(done, [], 'nothing was queued before the first');
+    await second;
+    assert.deepEqual(done, ['a'], 'the second waits for the first');
+    await ahead.idle();
+    assert.deepEqual(done, ['a', 'b']);
+  });
+
+  test('at most `slots` handlers run at once, across partitions, first come first served', async () => {
+    const ahead = new FetchAhead(2);
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    for (let p = 0; p < 6; p++) {
+      void ahead.queue(p, () =>
+        ahead.slot(async () => {
+          started.push(p);
+          running++;
+          most = Math.max(most, running);
+          await tick(10);
+          running--;
+        }),
+      );
+    }
+    await ahead.idle();
+    assert.equal(most, 2);
+    assert.deepEqual(started, [0, 1, 2, 3, 4, 5]);
+  });
+
+  test('a drop skips what is queued for the partition, lets what runs finish, and leaves other partitions and later work alone', async () => {
+    const ahead = new FetchAhead(4);
+    const done: string[] = [];
+    void ahead.queue(0, async (current) => {
+      await tick(20);
+      done.push(`running, still current: ${current()}`);
+    });
+    void ahead.queue(0, async () => {
+      done.push('queued before the drop');
+    });
+    void ahead.queue(1, async () => {
+      done.push('another partition');
+    });
+    await tick(5);
+    ahead.drop(0);
+    void ahead.queue(0, async () => {
+      done.push('queued after the drop');
+    });
+    await ahead.idle();
+    assert.deepEqual(done, ['another partition', 'running, still current: false', 'queued after the drop']);
+  });
+
+  test('dropAll drops every partition’s queue', async () => {
+    const ahead = new FetchAhead(1);
+    const done: number[] = [];
+    for (let p = 0; p < 3; p++) {
+      void ahead.queue(p, () =>
+        ahead.slot(async () => {
+          await tick(5);
+          done.push(p);
+        }),
+      );
+      void ahead.queue(p, async () => {
+        done.push(10 + p);
+      });
+    }
+    ahead.dropAll();
+    await ahead.idle();
+    assert.deepEqual(done, [], 'queued work starts on a later turn, after the drop');
+  });
+});
