@@ -105,7 +105,10 @@ export async function batchBounds(db: pg.PoolClient, subjects: string[]): Promis
                 cross join lateral (
                   select from metering.subject_months m where m.subject = s.subject
                   union all
-                  select from metering.events e where e.subject = s.subject and e.stored_month >= h.unsealed
+                  -- Ordered as the index is: a plain index scan, not the bitmap scan (with its
+                  -- setup per subject) PostgreSQL picks for a bare probe of the young month.
+                  (select from metering.events e where e.subject = s.subject and e.stored_month >= h.unsealed
+                    order by e.sequence limit 1)
                   limit 1
                 ) k
              ) x on true`,
