@@ -15,20 +15,28 @@ export class FetchAhead {
   private readonly tails = new Map<number, Promise<void>>();
   private readonly epochs = new Map<number, number>();
 
-  constructor(slots: number) {
+  /** `failed`: what a queued work threw (it should not), so the queue goes on. */
+  constructor(
+    slots: number,
+    private readonly failed: (partition: number, err: unknown) => void = () => {},
+  ) {
     this.free = Math.max(1, slots);
+  }
+
+  /** The partition's epoch: a batch is queued with the one read when it was handed over, before any wait. */
+  epoch(partition: number): number {
+    return this.epochs.get(partition) ?? 0;
   }
 
   /**
    * Queues `work` behind the partition's earlier work; returns when that
    * earlier work is done (so a caller holds back the next fetch until then).
-   * `work` must not throw: what fails is the caller's to handle.
+   * It runs only if no drop came since `epoch`.
    */
-  queue(partition: number, work: Work): Promise<void> {
+  queue(partition: number, work: Work, epoch = this.epoch(partition)): Promise<void> {
     const previous = this.tails.get(partition) ?? Promise.resolve();
-    const epoch = this.epochs.get(partition) ?? 0;
-    const current = () => (this.epochs.get(partition) ?? 0) === epoch;
-    const tail = previous.then(() => (current() ? work(current) : undefined));
+    const current = () => this.epoch(partition) === epoch;
+    const tail = previous.then(() => (current() ? work(current) : undefined)).catch((err: unknown) => this.failed(partition, err));
     this.tails.set(partition, tail);
     return previous;
   }

@@ -37,8 +37,10 @@ export class KafkaConsumer implements Consumer {
   private stopped = false;
   /** Batches fetched and not yet handled, of the current kafkajs consumer. */
   private ahead: FetchAhead | undefined;
-  /** Failures in a row, per partition, for the pause before it is read again. */
+  /** Failures in a row, per partition, for the pause before it is handled again, and its end. */
   private readonly failures = new Map<number, number>();
+  private readonly retryAt = new Map<number, number>();
+  private rejoining = false;
   /** The log's identity and when it was read; forgotten at each join. */
   private identity: { id: string; at: number } | undefined;
 
@@ -86,22 +88,29 @@ export class KafkaConsumer implements Consumer {
    * Nothing is lost or doubled: what was applied is known by the stored positions.
    */
   private async rejoin(): Promise<void> {
-    this.ahead?.dropAll();
-    await this.consumer.disconnect().catch(() => {});
-    if (this.stopped) return;
-    this.consumer = this.build();
+    // Once at a time: a crash and a refused seek may both ask for it.
+    if (this.rejoining) return;
+    this.rejoining = true;
     try {
+      this.ahead?.dropAll();
+      await this.consumer.disconnect().catch(() => {});
+      if (this.stopped) return;
+      this.consumer = this.build();
       await this.start();
     } catch (err) {
       this.crashed = (err as Error).message;
       this.log?.('bus.consumer_crash', { error: this.crashed, restart: 'false' });
+    } finally {
+      this.rejoining = false;
     }
   }
 
   async start(): Promise<void> {
     const { topic } = this.options;
     const consumer = this.consumer;
-    const ahead = new FetchAhead(this.options.partitionsConcurrently ?? 1);
+    const ahead = new FetchAhead(this.options.partitionsConcurrently ?? 1, (partition, err) =>
+      this.log?.('bus.handle_failed', { partition, error: (err as Error).message }),
+    );
     this.ahead = ahead;
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -112,9 +121,13 @@ export class KafkaConsumer implements Consumer {
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
+        const epoch = ahead.epoch(batch.partition);
         const log = await this.currentLog();
+        // A seek, a join or a stop while the log was read: this batch is from before it, and
+        // kafkajs reads the partition again from where that put it.
+        if (!isRunning() || isStale() || ahead.epoch(batch.partition) !== epoch) return;
         const fetched: FetchedBatch = { partition: batch.partition, messages: batch.messages, highWatermark: batch.highWatermark, log };
-        const previous = ahead.queue(batch.partition, (current) => this.handle(consumer, ahead, fetched, current));
+        const previous = ahead.queue(batch.partition, (current) => this.handle(consumer, ahead, fetched, current), epoch);
         // kafkajs fetches this partition next from after this batch. Nothing is committed before
         // it is handled; if it is dropped, the partition is sought back (a failure, a `readFrom`)
         // or read again from its committed offset (a new assignment, a new member).
@@ -130,6 +143,9 @@ export class KafkaConsumer implements Consumer {
     const { topic, maxBatchSize = 500, autoCommit = true } = this.options;
     const { partition } = fetched;
     for (let start = 0; start < fetched.messages.length; start += maxBatchSize) {
+      // After a failure the partition is read again at once, and handled after a pause.
+      const pause = (this.retryAt.get(partition) ?? 0) - Date.now();
+      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
       if (!current() || this.stopped) return;
       const slice = fetched.messages.slice(start, start + maxBatchSize);
       const messages: IncomingMessage[] = slice.map((m) => ({
@@ -148,18 +164,20 @@ export class KafkaConsumer implements Consumer {
             this.options.eachBatch({ topic, partition, messages, highWatermark: fetched.highWatermark, log: fetched.log }),
           )) ?? undefined;
       } catch (err) {
-        // Nothing of it is committed: after a pause (a database outage lasts), the partition is
-        // read again from this slice's first message, and what was queued behind it is dropped.
+        // Nothing of it is committed. What was queued behind it is dropped and the partition
+        // sought back to this slice's first message at once (so what kafkajs fetched before is
+        // stale), to be handled again after a pause: a database outage lasts.
         ahead.drop(partition);
         const failures = (this.failures.get(partition) ?? 0) + 1;
         this.failures.set(partition, failures);
         const pause = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
+        this.retryAt.set(partition, Date.now() + pause);
         this.log?.('bus.batch_failed', { partition, offset: slice[0]!.offset, error: (err as Error).message, retry_in: `${pause}ms` });
-        await new Promise((resolve) => setTimeout(resolve, pause));
         this.seek(consumer, partition, slice[0]!.offset);
         return;
       }
       this.failures.delete(partition);
+      this.retryAt.delete(partition);
       if (answer) {
         // Nothing resolved: the next fetch of this partition starts there
         // (out of range: from its start, as fromBeginning says).
@@ -177,10 +195,20 @@ export class KafkaConsumer implements Consumer {
     }
   }
 
-  /** Has kafkajs fetch the partition from `offset` next, unless this consumer was replaced or stopped. */
+  /**
+   * Has kafkajs fetch the partition from `offset` next, unless this consumer was replaced or
+   * stopped. kafkajs refuses while it restarts after a crash (its group not made yet): the
+   * member is then made again, which reads every partition from its committed offset, so
+   * nothing resolved past the batch is skipped.
+   */
   private seek(consumer: KafkaJsConsumer, partition: number, offset: string): void {
     if (this.stopped || consumer !== this.consumer) return;
-    consumer.seek({ topic: this.options.topic, partition, offset });
+    try {
+      consumer.seek({ topic: this.options.topic, partition, offset });
+    } catch (err) {
+      this.log?.('bus.seek_failed', { partition, offset, error: (err as Error).message });
+      void this.rejoin();
+    }
   }
 
   /**

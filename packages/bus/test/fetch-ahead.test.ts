@@ -88,4 +88,20 @@ describe('FetchAhead', () => {
     await ahead.idle();
     assert.deepEqual(done, [], 'queued work starts on a later turn, after the drop');
   });
+
+  test('work queued with the epoch read before a drop (a batch handed over before a seek) never runs; a throw does not stop the queue', async () => {
+    const failures: unknown[] = [];
+    const ahead = new FetchAhead(1, (_partition, err) => failures.push(err));
+    const done: string[] = [];
+    const before = ahead.epoch(0);
+    ahead.drop(0);
+    void ahead.queue(0, async () => done.push('from before the drop'), before);
+    void ahead.queue(0, async () => {
+      throw new Error('thrown');
+    });
+    void ahead.queue(0, async () => done.push('after'));
+    await ahead.idle();
+    assert.deepEqual(done, ['after']);
+    assert.equal((failures[0] as Error).message, 'thrown');
+  });
 });
