@@ -95,11 +95,19 @@ describe('FetchAhead', () => {
     const done: string[] = [];
     const before = ahead.epoch(0);
     ahead.drop(0);
-    void ahead.queue(0, async () => done.push('from before the drop'), before);
+    void ahead.queue(
+      0,
+      async () => {
+        done.push('from before the drop');
+      },
+      before,
+    );
     void ahead.queue(0, async () => {
       throw new Error('thrown');
     });
-    void ahead.queue(0, async () => done.push('after'));
+    void ahead.queue(0, async () => {
+      done.push('after');
+    });
     await ahead.idle();
     assert.deepEqual(done, ['after']);
     assert.equal((failures[0] as Error).message, 'thrown');
