@@ -61,7 +61,8 @@ export class FetchAhead {
 
   /** Drops what is queued for every partition. */
   dropAll(): void {
-    for (const partition of new Set([...this.tails.keys(), ...this.epochs.keys()])) this.drop(partition);
+    // Every partition dropped before was queued to first (handle() drops only its own).
+    for (const partition of this.tails.keys()) this.drop(partition);
   }
 
   /** Resolves once nothing runs or waits. */
