@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import type pg from 'pg';
+import pg from 'pg';
 import type { TestDatabase } from '@vault/testkit';
 import { applyMessages } from '../src/consumer/apply-messages.ts';
 import { deriveStored } from '../src/consumer/derive-usage.ts';
@@ -85,5 +85,84 @@ describe('usage derived from the batch equals usage derived from every stored ev
       }),
       { numRuns: 60 },
     );
+  });
+
+  test('new subjects derived by metering (newSubjectUsage), alone and beside the SQL in one statement, row for row', async () => {
+    const tag = nextTag();
+    const event = (subject: string, type: string, sequence: number, time: string, data: object) =>
+      JSON.stringify({
+        specversion: '1.0',
+        id: `${tag}-${subject}-${sequence}-${type}`,
+        source: 'edge',
+        type,
+        time,
+        subject: `${tag}-${subject}`,
+        sequence,
+        data,
+      });
+    const app = `${tag}-app`;
+    const dyno = (subject: string, start: string, stop?: string) => [
+      event(subject, 'dyno.started', 1, start, { app_id: app, name: `web.${subject}`, size: 'basic' }),
+      ...(stop ? [event(subject, 'dyno.stopped', 2, stop, { app_id: app })] : []),
+    ];
+    const batches = [
+      [
+        // Stopped at the very instant it started, and within the same microsecond: no interval.
+        ...dyno('same', '2026-11-02T10:00:00Z', '2026-11-02T10:00:00Z'),
+        ...dyno('sub-us', '2026-11-02T10:00:00.0000001Z', '2026-11-02T10:00:00.0000004Z'),
+        // An offset on one bound, UTC on the other.
+        ...dyno('offset', '2026-11-02T12:00:00+02:00', '2026-11-02T10:30:00.5Z'),
+        // Out of order within the batch.
+        event('addon', 'addon.deprovisioned', 3, '2026-11-03T00:00:00Z', { app_id: app }),
+        event('addon', 'addon.plan_changed', 2, '2026-11-02T12:00:00Z', { app_id: app, plan: 'standard-0' }),
+        event('addon', 'addon.provisioned', 1, '2026-11-02T10:00:00Z', { app_id: app, service: 'heroku-redis', plan: 'mini' }),
+        event('app', 'app.owner_changed', 2, '2026-11-02T11:00:00Z', { app_id: app, account_id: `${tag}-acct-2` }),
+        event('app', 'app.owner_changed', 1, '2026-11-02T09:00:00Z', { app_id: app, account_id: `${tag}-acct-1` }),
+        // A hole: left to the SQL, in the same statement.
+        event('holed', 'addon.plan_changed', 2, '2026-11-02T12:00:00Z', { app_id: app, plan: 'standard-0' }),
+        ...dyno('later', '2026-11-02T10:00:00Z'),
+      ],
+      // A subject with a history beside new ones, then new ones alone.
+      [
+        ...dyno('later', '2026-11-02T10:00:00Z', '2026-11-02T18:00:00Z').slice(1),
+        ...dyno('second', '2026-11-02T13:00:00Z', '2026-11-02T14:00:00Z'),
+      ],
+      [...dyno('third', '2026-11-02T15:00:00Z', '2026-11-02T16:00:00Z'), ...dyno('open', '2026-11-02T15:00:00Z')],
+    ];
+    const part = 1_000_000 + runs;
+    let offset = 0;
+    // One connection, so the statements it prepared say which forms ran.
+    const one = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      for (const values of batches) {
+        const result = await applyMessages(one, busBatch(values, offset, part, Date.now()), Date.now());
+        // Whole: a row the store refused would have sent the batch event by event.
+        assert.deepEqual([result.isolated, result.applied, result.rejected], [false, values.length, []]);
+        offset += values.length;
+      }
+      const { rows } = await one.query<{ name: string }>(
+        `select name from pg_prepared_statements where name like 'metering.%derive%' order by 1`,
+      );
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ['metering.derive-some', 'metering.store-derived'],
+      );
+    } finally {
+      await one.end();
+    }
+    const names = ['same', 'sub-us', 'offset', 'addon', 'app', 'holed', 'later', 'second', 'third', 'open'];
+    const subjects = names.map((n) => `${tag}-${n}`);
+    const perBatch = await derived(db.pool, subjects);
+    assert.equal(perBatch.intervals.length, 7, 'offset, two add-on plans, later, second, third, open');
+    assert.equal(perBatch.owners.length, 2);
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await deriveStored(client, subjects);
+      assert.deepEqual(perBatch, await derived(client, subjects));
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
   });
 });

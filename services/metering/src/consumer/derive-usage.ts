@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { arrayLiteral, jsonArrayLiteral } from '@vault/db';
 import type { ValidInput } from '../domain/judge.ts';
+import { newSubjectUsage } from '../domain/new-subject-usage.ts';
 
 /**
  * Usage is a function of a subject's events, not of their arrival: for every
@@ -13,7 +14,9 @@ import type { ValidInput } from '../domain/judge.ts';
  * referenced by three inserts is computed once). The batch's own events come
  * from the insert's `returning`, never read back from the table. A subject
  * without a history (batchBounds) has nothing to clear or read back, so only
- * the others are probed: most of a stream's subjects are new.
+ * the others are probed: most of a stream's subjects are new. Most new
+ * subjects' rows are derived by metering itself (newSubjectUsage) and given
+ * to the same statement, which then derives only the rest.
  *
  * The clear is a statement of its own: an interval deleted and one inserted
  * at the same start in one statement would meet in the unique index.
@@ -49,12 +52,8 @@ const CLEAR_KEEPING = `
                and not exists (select 1 from frozen f where f.subject = o.app_id and lower(o.during) < f.before))
   delete from metering.subject_gaps where ctid = any(array(${probe('metering.subject_gaps', 'subject')}))`;
 
-/**
- * The stored events of the batch's subjects with a history ($9), before this statement, then the
- * batch's own, numbered from 1, or after the archived ones ($10, $11: the
- * subject and how many of its events are archived) when `archived`.
- */
-const events = (archived: boolean) => `
+/** The batch's events ($1–$7) and their keys ($8), stored; `returning` them for a derivation. */
+const store = (returning: boolean) => `
   -- Its key is what makes an event unique, whatever month it is stored in (migration 013).
   keys as (
     insert into metering.event_keys (source, id, content_hash)
@@ -62,9 +61,23 @@ const events = (archived: boolean) => `
   ),
   new_events as (
     insert into metering.events (source, id, type, subject, sequence, time, data)
-    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[])
-    returning subject, type, sequence, time, data, received_at
-  ),
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[])${
+      returning
+        ? `
+    returning subject, type, sequence, time, data, received_at`
+        : ''
+    }
+  )`;
+
+/**
+ * The stored events of the batch's subjects with a history ($9), before this statement, then the
+ * batch's own, numbered from 1, or after the archived ones ($10, $11: the
+ * subject and how many of its events are archived) when `archived`. When
+ * `filtered`, the batch's own are only those of the subjects the SQL derives
+ * ($10: with a history, or left to it by newSubjectUsage).
+ */
+const events = (archived: boolean, filtered = false) => `
+${store(true)},
   ev as materialized (
     select subject, type, sequence, time, data, received_at,
            row_number() over (partition by subject order by sequence, received_at)${
@@ -96,14 +109,33 @@ const events = (archived: boolean) => `
         -- After the stored events: an Append runs its branches in order, so these probes
         -- run before the insert and never visit the batch's new rows (invisible to them anyway).
         union all
-        select * from new_events
+        select * from new_events${
+          // Only the subjects derived here ($10); the others' rows came from newSubjectUsage. A semi
+          // join, hashed in a generic plan too, where `= any($10)` would scan the list for every row.
+          filtered ? ' n where n.subject in (select unnest($10::text[]))' : ''
+        }
       ) all_events
   )`;
 const EVENTS = events(false);
 const EVENTS_AFTER_ARCHIVE = events(true);
 
+/**
+ * Rows derived by metering (newSubjectUsage) from $p on: usage, then owners.
+ * The bounds are the events' own times; an empty span is dropped here, as the
+ * SQL drops it (`next_time > time`). Learned when the batch's events were: now().
+ */
+const usageFromMetering = (p: number) => `
+    select u.subject, u.kind, u.app_id, u.key, u.product, tstzrange(u.since, u.until, '[)'), now()
+      from unnest($${p}::text[], $${p + 1}::text[], $${p + 2}::text[], $${p + 3}::text[], $${p + 4}::text[],
+                  $${p + 5}::timestamptz[], $${p + 6}::timestamptz[]) u(subject, kind, app_id, key, product, since, until)
+     where u.until is null or u.until > u.since`;
+const ownersFromMetering = (p: number) => `
+    select o.app_id, o.account_id, tstzrange(o.since, o.until, '[)'), now()
+      from unnest($${p}::text[], $${p + 1}::text[], $${p + 2}::timestamptz[], $${p + 3}::timestamptz[]) o(app_id, account_id, since, until)
+     where o.until is null or o.until > o.since`;
+
 /** Each reliable event lasts until the next one of its subject: a dyno's start until its stop, a plan until the next change, an owner until the transfer. */
-const DERIVE = `
+const derive = (fromMetering: boolean) => `
   steps as materialized (
     select subject, type, time, data,
            lead(time) over w as next_time,
@@ -125,13 +157,23 @@ const DERIVE = `
            learned_at
       from steps
      where type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed')
-       and (next_time is null or next_time > time)
+       and (next_time is null or next_time > time)${
+         fromMetering
+           ? `
+    union all${usageFromMetering(11)}`
+           : ''
+       }
   ),
   owners as (
     insert into metering.app_ownership (app_id, account_id, during, learned_at)
     select subject, data->>'account_id', tstzrange(time, next_time, '[)'), learned_at
       from steps
-     where type = 'app.owner_changed' and (next_time is null or next_time > time)
+     where type = 'app.owner_changed' and (next_time is null or next_time > time)${
+       fromMetering
+         ? `
+    union all${ownersFromMetering(18)}`
+         : ''
+     }
   )
   insert into metering.subject_gaps (subject, app_id, missing_sequence, unreliable_from)
   select subject, min(data->>'app_id'), min(rn) filter (where sequence <> rn),
@@ -139,8 +181,18 @@ const DERIVE = `
     from ev
    group by subject
   having bool_or(sequence <> rn)`;
+const DERIVE = derive(false);
 const DERIVE_NEW = `with ${EVENTS}, ${DERIVE}`;
 const DERIVE_AFTER_ARCHIVE = `with ${EVENTS_AFTER_ARCHIVE}, ${DERIVE}`;
+/** Some subjects derived here ($9 with a history, $10 all), the others' rows given ($11–$21). */
+const DERIVE_SOME = `with ${events(false, true)}, ${derive(true)}`;
+/** Every subject new and derived by metering: the events stored, the given rows with them ($9–$19). */
+const STORE_DERIVED = `
+  with ${store(false)},
+  usage as (
+    insert into metering.usage_intervals (subject, kind, app_id, key, product, during, learned_at)${usageFromMetering(9)}
+  )
+  insert into metering.app_ownership (app_id, account_id, during, learned_at)${ownersFromMetering(16)}`;
 
 /**
  * Stores events known to be new (in the caller's order) and derives the usage
@@ -183,19 +235,44 @@ export async function storeAndDerive(
     arrayLiteral(items.map((i) => i.contentHash)),
     listed,
   ];
-  const keeping = starts.length > 0;
-  if (keeping)
+  if (starts.length > 0) {
     params.push(
       starts,
       starts.map((s) => archived!.get(s)!.archivedEvents),
       starts.map((s) => archived!.get(s)!.service),
     );
-  await client.query(
-    keeping
-      ? { name: 'metering.derive-after-archive', text: DERIVE_AFTER_ARCHIVE, values: params }
-      : { name: 'metering.derive', text: DERIVE_NEW, values: params },
-  );
+    await client.query({ name: 'metering.derive-after-archive', text: DERIVE_AFTER_ARCHIVE, values: params });
+    return subjects;
+  }
+  // A new subject's usage comes from this batch alone: metering derives what it can (most of a stream).
+  const derived = newSubjectUsage(items, (s) => !known.has(s));
+  if (derived.derived === 0) {
+    await client.query({ name: 'metering.derive', text: DERIVE_NEW, values: params });
+    return subjects;
+  }
+  const { usage, owners } = derived;
+  const rows = [
+    ...[usage.subject, usage.kind, usage.appId, usage.key, usage.product, usage.from].map(arrayLiteral),
+    nullableLiteral(usage.until),
+    ...[owners.appId, owners.accountId, owners.from].map(arrayLiteral),
+    nullableLiteral(owners.until),
+  ];
+  if (earlier.length === 0 && derived.inSql.length === 0)
+    await client.query({ name: 'metering.store-derived', text: STORE_DERIVED, values: [...params.slice(0, 8), ...rows] });
+  else
+    await client.query({
+      name: 'metering.derive-some',
+      text: DERIVE_SOME,
+      values: [...params, arrayLiteral([...earlier, ...derived.inSql]), ...rows],
+    });
   return subjects;
+}
+
+/** An open span's end is an unquoted NULL; an event's time (checked by the schema) needs no escaping. */
+function nullableLiteral(values: (string | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) out += `${i === 0 ? '' : ','}${values[i] === null ? 'NULL' : `"${values[i]}"`}`;
+  return `${out}}`;
 }
 
 /** An open subject whose first events are archived: derivation starts after them. */
