@@ -103,7 +103,7 @@ describe('newSubjectUsage: a new subject derived from its batch alone', () => {
     assert.deepEqual(out.usage.subject, []);
   });
 
-  test('a batch with a subject holding half a surrogate pair is left to the SQL whole (PostgreSQL may hold two such ids as one)', () => {
+  test('a batch with any subject holding half a surrogate pair is left to the SQL whole (PostgreSQL may hold two such ids as one)', () => {
     const out = newSubjectUsage(
       [
         ev('ok', 'dyno.started', 1, 0, { app_id: 'app-a', name: 'web.1', size: 'basic' }),
@@ -113,6 +113,15 @@ describe('newSubjectUsage: a new subject derived from its batch alone', () => {
       all,
     );
     assert.deepEqual([out.derived, out.inSql, out.usage.subject], [0, ['ok', 'x\ud800', 'x\udc00'], []]);
+    // One with a history counts too: PostgreSQL may hold a new one's events under its id.
+    const beside = newSubjectUsage(
+      [
+        ev('ok', 'dyno.started', 1, 0, { app_id: 'app-a', name: 'web.1', size: 'basic' }),
+        ev('y\udc00', 'dyno.stopped', 2, 9, { app_id: 'app-a' }),
+      ],
+      (s) => s === 'ok',
+    );
+    assert.deepEqual([beside.derived, beside.inSql], [0, ['ok']]);
   });
 
   test('subjects with a history are not its to derive', () => {

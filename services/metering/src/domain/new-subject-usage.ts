@@ -70,13 +70,11 @@ export function newSubjectUsage(items: readonly { event: NewEvent }[], isNew: (s
   };
   for (let i = 0; i < items.length; i++) {
     const subject = items[i]!.event.subject;
+    // Half a surrogate pair reaches PostgreSQL as U+FFFD: two subjects here, new or not, may be
+    // one there. Grouping by what PostgreSQL will hold is the SQL's to do, for the whole batch.
+    if (SURROGATE.test(subject)) return { ...out, inSql: [...new Set(items.map((x) => x.event.subject).filter(isNew))] };
     if (!isNew(subject)) continue;
-    // Half a surrogate pair reaches PostgreSQL as U+FFFD: two subjects here may be one there.
-    // Grouping by what PostgreSQL will hold is the SQL's to do, for the whole batch.
-    const previous = latest.get(subject);
-    if (previous === undefined && SURROGATE.test(subject))
-      return { ...out, inSql: [...new Set(items.map((x) => x.event.subject).filter(isNew))] };
-    earlier[i] = previous ?? -1;
+    earlier[i] = latest.get(subject) ?? -1;
     latest.set(subject, i);
   }
   const list: NewEvent[] = [];
