@@ -23,6 +23,16 @@ describe('arrayLiteral: a text[] parameter PostgreSQL reads back unchanged (real
     }
   });
 
+  test('a null is read back as NULL, beside the text "NULL" and values to escape', async () => {
+    const values = [null, 'NULL', 'a"b', null, '', 'back\\slash'];
+    const { rows } = await db.pool.query<{ a: (string | null)[] }>('select $1::text[] as a', [arrayLiteral(values)]);
+    assert.deepEqual(rows[0]!.a, values);
+    const times = await db.pool.query<{ a: (string | null)[] }>('select $1::timestamptz[]::text[] as a', [
+      arrayLiteral(['2026-11-02T10:00:00Z', null]),
+    ]);
+    assert.deepEqual(times.rows[0]!.a, ['2026-11-02 10:00:00+00', null]);
+  });
+
   test('any text without U+0000 (which PostgreSQL cannot hold), and any safe integer', async () => {
     const text = fc.string({ unit: 'grapheme', maxLength: 20 }).filter((s) => !s.includes('\u0000'));
     await fc.assert(

@@ -252,10 +252,8 @@ export async function storeAndDerive(
   }
   const { usage, owners } = derived;
   const rows = [
-    ...[usage.subject, usage.kind, usage.appId, usage.key, usage.product, usage.from].map(arrayLiteral),
-    nullableLiteral(usage.until),
-    ...[owners.appId, owners.accountId, owners.from].map(arrayLiteral),
-    nullableLiteral(owners.until),
+    ...[usage.subject, usage.kind, usage.appId, usage.key, usage.product, usage.from, usage.until].map(arrayLiteral),
+    ...[owners.appId, owners.accountId, owners.from, owners.until].map(arrayLiteral),
   ];
   if (earlier.length === 0 && derived.inSql.length === 0)
     await client.query({ name: 'metering.store-derived', text: STORE_DERIVED, values: [...params.slice(0, 8), ...rows] });
@@ -266,13 +264,6 @@ export async function storeAndDerive(
       values: [...params, arrayLiteral([...earlier, ...derived.inSql]), ...rows],
     });
   return subjects;
-}
-
-/** An open span's end is an unquoted NULL; an event's time (checked by the schema) needs no escaping. */
-function nullableLiteral(values: (string | null)[]): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) out += `${i === 0 ? '' : ','}${values[i] === null ? 'NULL' : `"${values[i]}"`}`;
-  return `${out}}`;
 }
 
 /** An open subject whose first events are archived: derivation starts after them. */
