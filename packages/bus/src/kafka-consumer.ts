@@ -16,6 +16,35 @@ interface FetchedBatch {
   highWatermark: string;
   log: string;
 }
+/**
+ * A kafkajs message as the bus hands it on, read from it when asked: a copy
+ * per message (its key decoded, its timestamp parsed) would live as long as
+ * the batch, which a consumer such as metering holds across its database work.
+ */
+class Incoming implements IncomingMessage {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    private readonly m: KafkaMessage,
+  ) {}
+  get offset(): string {
+    return this.m.offset;
+  }
+  get key(): string {
+    return this.m.key?.toString('utf8') ?? '';
+  }
+  get value(): Buffer {
+    return this.m.value ?? EMPTY;
+  }
+  get timestamp(): number {
+    return Number(this.m.timestamp);
+  }
+  get headers(): Record<string, string> | undefined {
+    return this.m.headers ? textHeaders(this.m.headers) : undefined;
+  }
+}
+const EMPTY = Buffer.alloc(0);
+
 /** Errors by which kafkajs says the group no longer knows this member; it does not restart on them. */
 const MEMBERSHIP_LOST = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID']);
 
@@ -148,15 +177,7 @@ export class KafkaConsumer implements Consumer {
       if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
       if (!current() || this.stopped) return;
       const slice = fetched.messages.slice(start, start + maxBatchSize);
-      const messages: IncomingMessage[] = slice.map((m) => ({
-        topic,
-        partition,
-        offset: m.offset,
-        key: m.key?.toString('utf8') ?? '',
-        value: m.value ?? Buffer.alloc(0),
-        timestamp: Number(m.timestamp),
-        ...(m.headers ? { headers: textHeaders(m.headers) } : {}),
-      }));
+      const messages: IncomingMessage[] = slice.map((m) => new Incoming(topic, partition, m));
       let answer: ReadFrom | undefined;
       try {
         answer =

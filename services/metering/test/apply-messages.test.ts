@@ -61,6 +61,15 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
         ['p3', 'store_refused', ''],
       ],
     );
+    const kept = await listRejected(d.pool, { status: 'all', limit: 10, after: '0' });
+    assert.deepEqual(
+      kept.map((r) => [r.event_id, r.bus_position]).sort(),
+      [
+        ['evt-nul', `billing/0/${october.length}`],
+        ['p3', `billing/0/${october.length + 3}`],
+      ],
+      'each rejection names where it is on the bus',
+    );
     const usage = await usageOf(d);
     assert.deepEqual(
       usage.intervals.filter((i) => i.subject === 'addon-p').map((i) => [i.product, i.from, i.to]),

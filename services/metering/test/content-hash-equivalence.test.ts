@@ -83,4 +83,29 @@ describe('the content hash, one pass against the first implementation', () => {
     assert.equal(eventCanonicalJson(withoutData as BillingEvent), stableJson(withoutData));
     assert.equal(eventCanonicalJson({ ...event, datacontenttype: undefined }), stableJson(event));
   });
+
+  test('texts past the first buffer of the writer, outside ASCII, with pairs and escapes, then a small one: the same text, data and hash', () => {
+    const event = (appId: string, name: string) =>
+      ({
+        specversion: '1.0',
+        id: 'e-big',
+        source: 'dyno-manager',
+        type: 'dyno.started',
+        time: '2026-10-01T00:00:00Z',
+        subject: 'd-big',
+        sequence: 1,
+        data: { app_id: appId, name, size: 'standard-1x' },
+      }) as unknown as BillingEvent;
+    // `name` needs no escape (written straight through); `app_id` has pairs and escapes (through JSON.stringify).
+    const big = event(`${'\u{1F600}'.repeat(3_000)}"\\\n\u00ff`, `${'é'.repeat(6_000)}${'€'.repeat(6_000)}`);
+    for (const e of [big, event('app-1', 'web.1'), big]) {
+      assert.equal(eventCanonicalJson(e), stableJson(e));
+      assert.equal(eventContentHash(e), referenceContentHash(e));
+      assert.equal(canonicalJson(e.data), stableJson(e.data));
+    }
+    assert.ok(
+      Buffer.byteLength((big.data as { name: string }).name) > 16 * 1024,
+      'one string larger than the buffer the writer starts with',
+    );
+  });
 });

@@ -45,26 +45,8 @@ export async function applyBatch(client: pg.PoolClient, input: Judged, probeEver
     client,
     input.valid.flatMap((v) => (probeEvery || bounds.known.has(v.event.subject) ? [v.event] : [])),
   );
-  // The first new event of a key in this batch stands for its later copies.
-  const firstOfBatch = new Map<string, string>();
-  const toInsert: ValidInput[] = [];
-  for (const item of input.valid) {
-    const key = eventKey(item.event);
-    const earlier = stored.get(key) ?? firstOfBatch.get(key);
-    switch (verdict(earlier, item.contentHash)) {
-      case 'new':
-        firstOfBatch.set(key, item.contentHash);
-        toInsert.push(item);
-        tally(bySource, sourceOf(item), 'applied');
-        break;
-      case 'duplicate':
-        duplicates++;
-        tally(bySource, sourceOf(item), 'duplicate');
-        break;
-      case 'reused':
-        rejecting.push(reused(item));
-    }
-  }
+  const { toInsert, duplicated } = firstCopies(input.valid, stored, bySource, rejecting);
+  duplicates += duplicated;
   const { storing, refused } = await storable(client, toInsert, bounds, probeEvery);
   for (const [item, outcome] of refused) {
     tally(bySource, sourceOf(item), 'applied', -1);
@@ -92,6 +74,42 @@ export async function applyBatch(client: pg.PoolClient, input: Judged, probeEver
     tally(bySource, sourceOf(r), 'rejected');
   }
   return { applied: storing.length, duplicates, rejected, subjects: subjects.length, bySource };
+}
+
+/**
+ * The new events among `valid`, each key's first copy in the batch standing
+ * for its later ones; a copy of a stored event or of an earlier one is a
+ * duplicate, an id reused with other content a rejection. Apart from
+ * applyBatch so its key strings die before the batch's next statement (a
+ * live local there is kept across every await).
+ */
+function firstCopies(
+  valid: ValidInput[],
+  stored: Map<string, string>,
+  bySource: Outcomes,
+  rejecting: InvalidInput[],
+): { toInsert: ValidInput[]; duplicated: number } {
+  const firstOfBatch = new Map<string, string>();
+  const toInsert: ValidInput[] = [];
+  let duplicated = 0;
+  for (const item of valid) {
+    const key = eventKey(item.event);
+    const earlier = stored.get(key) ?? firstOfBatch.get(key);
+    switch (verdict(earlier, item.contentHash)) {
+      case 'new':
+        firstOfBatch.set(key, item.contentHash);
+        toInsert.push(item);
+        tally(bySource, sourceOf(item), 'applied');
+        break;
+      case 'duplicate':
+        duplicated++;
+        tally(bySource, sourceOf(item), 'duplicate');
+        break;
+      case 'reused':
+        rejecting.push(reused(item));
+    }
+  }
+  return { toInsert, duplicated };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { withTransaction, type TransactionLog } from '@vault/db';
-import type { Batch } from '@vault/bus';
-import { judge, type InvalidInput, type Judged } from '../domain/judge.ts';
+import type { Batch, IncomingMessage } from '@vault/bus';
+import { judge, type InvalidInput, type Judged, type Received } from '../domain/judge.ts';
 import { structuredValue } from '../domain/cloudevents-binary.ts';
 import { applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
 import { lockPosition, storePosition, type Contact } from './log-position.ts';
@@ -52,11 +52,7 @@ export async function applyMessages(
       const hole = verdict.hole === undefined ? {} : { hole: verdict.hole.toString() };
       if (fresh.length === 0) return { ...nothingApplied(), skipped, isolated: false, ...change };
       const judged = judge(
-        fresh.map((m) => ({
-          bytes: structuredValue(m.value, m.headers),
-          receivedAtMs: m.timestamp,
-          position: `${m.topic}/${m.partition}/${m.offset}`,
-        })),
+        fresh.map((m) => new BusReceived(m)),
         nowMs,
       );
       const result = await applyRefusing(client, judged);
@@ -66,6 +62,22 @@ export async function applyMessages(
     },
     { log, name: 'metering.apply' },
   );
+}
+
+/**
+ * A bus message as judged. Its position's text is made only when a rejection
+ * names it: a string per message would otherwise live as long as the batch.
+ */
+class BusReceived implements Received {
+  readonly bytes: Buffer;
+  readonly receivedAtMs: number;
+  constructor(private readonly message: IncomingMessage) {
+    this.bytes = structuredValue(message.value, message.headers);
+    this.receivedAtMs = message.timestamp;
+  }
+  get position(): string {
+    return `${this.message.topic}/${this.message.partition}/${this.message.offset}`;
+  }
 }
 
 /**

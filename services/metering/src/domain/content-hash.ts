@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { BillingEvent } from '@vault/contracts';
-import { canonicalJson, eventCanonical } from './canonical-json.ts';
+import { canonicalJson, eventCanonicalBytes } from './canonical-json.ts';
 
 /**
  * A hash of an event's content that ignores key order, so the same event
@@ -29,12 +29,12 @@ export function eventContentHash(event: BillingEvent): string | undefined {
  * store keeps), from the same pass: undefined when a string holds U+0000.
  */
 export function eventContent(event: BillingEvent): { hash: string; dataJson: string } | undefined {
-  const canonical = eventCanonical(event);
-  return canonical === undefined ? undefined : { hash: hashText(canonical.text), dataJson: canonical.data };
+  const canonical = eventCanonicalBytes(event);
+  return canonical === undefined ? undefined : { hash: hashText(canonical.bytes), dataJson: canonical.data };
 }
 
 // One-shot `hash` skips the Hash object that createHash builds per call.
-function hashText(text: string): string {
+function hashText(text: string | Buffer): string {
   return hash('sha256', text, 'hex');
 }
 
