@@ -11,6 +11,10 @@ import { BillingEvent } from '@vault/contracts';
 
 /** The canonical text of any value, as the content hash has always read it. */
 export function canonicalJson(value: unknown): string {
+  return writing(writeValue, value);
+}
+
+function writeValue(value: unknown): string {
   at = 0;
   return (write(value) ? text(0, at) : undefined) as string;
 }
@@ -29,9 +33,14 @@ export function eventCanonicalJson(event: BillingEvent): string | undefined {
  * of its `data`, written in one pass into one buffer: the hot path allocates
  * only the data's string, where building the text from strings allocated
  * about 1.4 KB an event (the largest share of metering's young garbage).
- * Undefined when a string holds U+0000.
+ * Undefined when a string holds U+0000. (`data` is '' for an event whose
+ * `data` has no JSON, which no parsed event is.)
  */
 export function eventCanonicalBytes(event: BillingEvent): { bytes: Buffer; data: string } | undefined {
+  return writing(writeEvent, event);
+}
+
+function writeEvent(event: BillingEvent): { bytes: Buffer; data: string } | undefined {
   sawNul = false;
   dataFrom = -1;
   at = 0;
@@ -77,8 +86,8 @@ function planOf(shape: Record<string, z.ZodType>): Plan {
 const PLANS = new Map<string, Plan>(BillingEvent.options.map((option) => [option.shape.type.value, planOf(option.shape)]));
 
 // The writer's state, module-wide rather than an object per call (the hot path
-// would allocate one for every event); writing is synchronous, so calls never
-// interleave. `out` grows when a text needs it and is kept.
+// would allocate one for every event); writing is synchronous, so calls only
+// nest (`writing`). `out` grows when a text needs it and is kept.
 let out = Buffer.allocUnsafe(16 * 1024);
 let at = 0;
 // Set by `quote` when a string holds U+0000.
@@ -88,6 +97,30 @@ let dataFrom = -1;
 let dataTo = -1;
 
 const text = (from: number, to: number) => out.toString('utf8', from, to);
+
+let busy = false;
+/**
+ * Runs a write on the module's state; one started while another is under way
+ * (a getter of the value being written that writes a value itself) gets a
+ * buffer of its own, and the outer write's state is put back after it.
+ */
+function writing<A, T>(write: (arg: A) => T, arg: A): T {
+  if (!busy) {
+    busy = true;
+    try {
+      return write(arg);
+    } finally {
+      busy = false;
+    }
+  }
+  const outer = { out, at, sawNul, dataFrom, dataTo };
+  out = Buffer.allocUnsafe(1024);
+  try {
+    return write(arg);
+  } finally {
+    ({ out, at, sawNul, dataFrom, dataTo } = outer);
+  }
+}
 
 /**
  * The planned keys of `record` in order; false (with whatever it wrote) when
