@@ -159,6 +159,7 @@ function writePlanned(record: Record<string, unknown>, plan: Plan, top = false):
   byte(0x7d);
   return own === ownKeys(record);
 }
+
 /** Object.keys(record).length without the array: a record parsed from JSON has no inherited enumerable key. */
 function ownKeys(record: Record<string, unknown>): number {
   let n = 0;
@@ -232,9 +233,10 @@ function writeObject(record: Record<string, unknown>): void {
 }
 
 /**
- * A string as JSON.stringify quotes it. Written straight through when nothing
- * in it needs escaping (`"`, `\`, a control character, a surrogate, paired or
- * not: the test JSON.stringify's escaping is held to), else through it.
+ * A string as JSON.stringify quotes it: written straight through as UTF-8
+ * while nothing in it needs a look (`"`, `\`, a control character, a
+ * surrogate), else the whole string through JSON.stringify, which escapes
+ * what it must and leaves a paired surrogate as it is.
  */
 function quote(s: string): void {
   const n = s.length;
