@@ -6,6 +6,9 @@
 // while kafkajs fetches the next ones: one fetch ahead, no more (the caller
 // waits for a partition's previous batch before it takes another).
 
+/** What `slot` answers for a handler it did not run: a drop came while it waited. */
+export const DROPPED: unique symbol = Symbol('dropped');
+
 /** Work queued for one partition: runs while `current()` holds, else it was dropped. */
 export type Work = (current: () => boolean) => Promise<void>;
 
@@ -14,6 +17,8 @@ export class FetchAhead {
   private readonly waiting: (() => void)[] = [];
   private readonly tails = new Map<number, Promise<void>>();
   private readonly epochs = new Map<number, number>();
+  /** Bumped by dropAll: a partition never queued to (its first batch still reading the log's identity) is dropped too. */
+  private generation = 0;
 
   /** `failed`: what a queued work threw (it should not), so the queue goes on. */
   constructor(
@@ -23,9 +28,13 @@ export class FetchAhead {
     this.free = Math.max(1, slots);
   }
 
-  /** The partition's epoch: a batch is queued with the one read when it was handed over, before any wait. */
+  /**
+   * The partition's epoch: a batch is queued with the one read when it was
+   * handed over, before any wait. Both counts only grow, so any drop since
+   * changes their sum.
+   */
   epoch(partition: number): number {
-    return this.epochs.get(partition) ?? 0;
+    return this.generation + (this.epochs.get(partition) ?? 0);
   }
 
   /**
@@ -41,11 +50,16 @@ export class FetchAhead {
     return previous;
   }
 
-  /** Runs `handle` once fewer than `slots` handlers are running; first come, first served. */
-  async slot<T>(handle: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `handle` once fewer than `slots` handlers are running, first come,
+   * first served, if `current()` still holds then (a drop may come while it
+   * waits); else resolves to DROPPED without running it.
+   */
+  async slot<T>(handle: () => Promise<T>, current: () => boolean = () => true): Promise<T | typeof DROPPED> {
     if (this.free > 0) this.free--;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
+      if (!current()) return DROPPED;
       return await handle();
     } finally {
       const next = this.waiting.shift();
@@ -59,10 +73,9 @@ export class FetchAhead {
     this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
   }
 
-  /** Drops what is queued for every partition. */
+  /** Drops what is queued for every partition, and every batch handed over before (queued yet or not). */
   dropAll(): void {
-    // Every partition dropped before was queued to first (handle() drops only its own).
-    for (const partition of this.tails.keys()) this.drop(partition);
+    this.generation++;
   }
 
   /** Resolves once nothing runs or waits. */

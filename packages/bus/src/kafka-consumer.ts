@@ -1,12 +1,12 @@
 import type { Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { ConsumeOptions, Consumer, IncomingMessage, ReadFrom } from './bus.ts';
-import { FetchAhead } from './fetch-ahead.ts';
+import { DROPPED, FetchAhead } from './fetch-ahead.ts';
 import { textHeaders } from './headers.ts';
 
 const IDENTITY_MAX_AGE_MS = 5_000;
 /** kafkajs hands over up to this many partitions' batches at once; FetchAhead bounds how many run. */
 const QUEUED_PARTITIONS = 1_000;
-/** A failed batch is read again after 0.3 s, then twice as long each time it fails again, up to 5 s. */
+/** A failed batch is read again at once and handed over after 0.3 s, then twice as long each time it fails again, up to 5 s. */
 const RETRY_FIRST_MS = 300;
 const RETRY_MAX_MS = 5_000;
 
@@ -97,6 +97,7 @@ export class KafkaConsumer implements Consumer {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
       this.identity = undefined;
+      this.log?.('bus.joined', { partitions: this.assigned.length });
       // A join starts every partition again from its committed offset (kafkajs forgets what it
       // resolved): what was fetched and queued before it is dropped, not handled twice.
       this.ahead?.dropAll();
@@ -180,10 +181,13 @@ export class KafkaConsumer implements Consumer {
       const messages: IncomingMessage[] = slice.map((m) => new Incoming(topic, partition, m));
       let answer: ReadFrom | undefined;
       try {
-        answer =
-          (await ahead.slot(() =>
-            this.options.eachBatch({ topic, partition, messages, highWatermark: fetched.highWatermark, log: fetched.log }),
-          )) ?? undefined;
+        const handed = await ahead.slot(
+          () => this.options.eachBatch({ topic, partition, messages, highWatermark: fetched.highWatermark, log: fetched.log }),
+          // A join, a seek or a stop while it waited for a slot: fetched again, never handled here.
+          () => current() && !this.stopped,
+        );
+        if (handed === DROPPED) return;
+        answer = handed ?? undefined;
       } catch (err) {
         // Nothing of it is committed. What was queued behind it is dropped and the partition
         // sought back to this slice's first message at once (so what kafkajs fetched before is
@@ -228,7 +232,8 @@ export class KafkaConsumer implements Consumer {
       consumer.seek({ topic: this.options.topic, partition, offset });
     } catch (err) {
       this.log?.('bus.seek_failed', { partition, offset, error: (err as Error).message });
-      void this.rejoin();
+      // A consumer crashed beyond recovery stays down (isHealthy says so); it is not made again here.
+      if (this.crashed === undefined) void this.rejoin();
     }
   }
 

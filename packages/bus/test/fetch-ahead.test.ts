@@ -1,9 +1,9 @@
 // FetchAhead alone (no broker): each partition's work in the order queued,
 // at most `slots` handlers at once, and what is dropped never runs while what
-// runs finishes.
+// runs finishes; a handler still waiting for a slot when a drop comes never runs.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FetchAhead } from '../src/fetch-ahead.ts';
+import { DROPPED, FetchAhead } from '../src/fetch-ahead.ts';
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -33,15 +33,15 @@ describe('FetchAhead', () => {
     let most = 0;
     const started: number[] = [];
     for (let p = 0; p < 6; p++) {
-      void ahead.queue(p, () =>
-        ahead.slot(async () => {
+      void ahead.queue(p, async () => {
+        await ahead.slot(async () => {
           started.push(p);
           running++;
           most = Math.max(most, running);
           await tick(10);
           running--;
-        }),
-      );
+        });
+      });
     }
     await ahead.idle();
     assert.equal(most, 2);
@@ -74,12 +74,12 @@ describe('FetchAhead', () => {
     const ahead = new FetchAhead(1);
     const done: number[] = [];
     for (let p = 0; p < 3; p++) {
-      void ahead.queue(p, () =>
-        ahead.slot(async () => {
+      void ahead.queue(p, async () => {
+        await ahead.slot(async () => {
           await tick(5);
           done.push(p);
-        }),
-      );
+        });
+      });
       void ahead.queue(p, async () => {
         done.push(10 + p);
       });
@@ -111,5 +111,43 @@ describe('FetchAhead', () => {
     await ahead.idle();
     assert.deepEqual(done, ['after']);
     assert.equal((failures[0] as Error).message, 'thrown');
+  });
+
+  test('a handler waiting for a slot when its partition is dropped (a join while every slot is busy) never runs; the slot goes on to the next', async () => {
+    const ahead = new FetchAhead(1);
+    const done: string[] = [];
+    let release = () => {};
+    const busy = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    void ahead.queue(0, (current) => ahead.slot(() => busy.then(() => done.push('busy')).then(() => undefined), current).then(() => {}));
+    const answers: unknown[] = [];
+    void ahead.queue(1, async (current) => {
+      answers.push(await ahead.slot(async () => done.push('from before the join'), current));
+    });
+    void ahead.queue(2, async (current) => {
+      answers.push(await ahead.slot(async () => done.push('partition 2, from before the join'), current));
+    });
+    await tick(5);
+    ahead.dropAll();
+    const after = ahead.queue(1, async (current) => {
+      answers.push(await ahead.slot(async () => done.push('fetched after the join'), current));
+    });
+    release();
+    await after;
+    await ahead.idle();
+    assert.deepEqual(done, ['busy', 'fetched after the join']);
+    assert.deepEqual(answers.slice(0, 2), [DROPPED, DROPPED], 'the waiting handlers answered DROPPED, unrun');
+  });
+
+  test('dropAll drops a batch handed over before it for a partition never queued to (its epoch read, the log identity still being read)', async () => {
+    const ahead = new FetchAhead(1);
+    const done: string[] = [];
+    const before = ahead.epoch(7);
+    ahead.dropAll();
+    void ahead.queue(7, async () => void done.push('handed over before the join'), before);
+    void ahead.queue(7, async () => void done.push('after the join'));
+    await ahead.idle();
+    assert.deepEqual(done, ['after the join']);
   });
 });
