@@ -29,7 +29,7 @@ const parsedEvents: fc.Arbitrary<BillingEvent[]> = fc
   );
 
 describe('the content hash, one pass against the first implementation', () => {
-  test('every parsed event (property corpus): the same canonical text and hash; none exactly when a string holds U+0000', () => {
+  test('every parsed event (property corpus): the same canonical text, hash and stored data JSON; none exactly when a string holds U+0000', () => {
     fc.assert(
       fc.property(parsedEvents, (events) => {
         for (const event of events) {
@@ -39,6 +39,7 @@ describe('the content hash, one pass against the first implementation', () => {
           assert.equal(canonicalJson(event), stableJson(event));
           assert.equal(contentHash(event), referenceContentHash(event));
           if (text !== undefined) assert.equal(eventContentHash(event), referenceContentHash(event));
+          if (text !== undefined) assert.equal(eventContent(event)?.dataJson, stableJson(event.data), 'the data JSON the store keeps');
         }
       }),
       { numRuns: 100 },

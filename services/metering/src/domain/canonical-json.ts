@@ -22,6 +22,7 @@ function writeValue(value: unknown): string {
 /**
  * The canonical text of a parsed event, or undefined when one of its strings
  * holds U+0000 (PostgreSQL's text and jsonb refuse it, so it is rejected).
+ * For the tests and tools: the judge hashes the bytes (eventCanonicalBytes).
  */
 export function eventCanonicalJson(event: BillingEvent): string | undefined {
   return eventCanonicalBytes(event)?.bytes.toString('utf8');

@@ -18,7 +18,7 @@ export function contentHash(value: unknown): string {
  * The content hash of a parsed event, in the same pass that looks for U+0000
  * (which the store cannot hold): undefined when a string of it holds one.
  * The judge's own path (eventContent), so the tests that hold it to the
- * reference hold what production runs.
+ * reference hold what production runs; the judge itself calls eventContent.
  */
 export function eventContentHash(event: BillingEvent): string | undefined {
   return eventContent(event)?.hash;

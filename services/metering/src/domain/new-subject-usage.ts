@@ -3,8 +3,9 @@
  * as the SQL derivation (consumer/derive-usage.ts) derives it, so PostgreSQL
  * stores the rows instead of sorting, windowing and materializing the events
  * again (issue 20). Only a subject whose events are numbered 1..n without a
- * hole or a repeat, each field the derivation reads a string or absent, is
- * derived here; any other is left to the SQL, which stays the reference
+ * hole or a repeat, each field its rows are made of a string (a missing or
+ * other one is the SQL's to refuse or read), is derived here; any other is
+ * left to the SQL, which stays the reference
  * (test/derive-equivalence.test.ts holds the two equal). A batch with a
  * subject id holding a surrogate code unit is left to the SQL whole.
  *
