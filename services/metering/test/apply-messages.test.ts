@@ -36,6 +36,20 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
     assert.deepEqual(await readCounters(d.pool), { events_applied: 14, events_duplicate: 2, events_rejected: 0 });
   });
 
+  test('one batch applied by two members at once (a rebalance), at first contact and after: one applies it, the other waits for the position and skips it', async () => {
+    const d = await db();
+    const october = exampleLines('october.ndjson');
+    const firstContact = await Promise.all([applyMessages(d.pool, batch(october), NOW), applyMessages(d.pool, batch(october), NOW)]);
+    assert.deepEqual(firstContact.map((r) => r.applied).sort(), [0, 13]);
+    assert.deepEqual(firstContact.map((r) => r.skipped).sort(), [0, october.length]);
+    const extra = JSON.stringify({ ...JSON.parse(october[0]!), id: 'evt-both', subject: 'dyno-both', sequence: 2 });
+    const next = batch([extra], october.length);
+    const after = await Promise.all([applyMessages(d.pool, next, NOW), applyMessages(d.pool, next, NOW)]);
+    assert.deepEqual(after.map((r) => r.applied).sort(), [0, 1]);
+    // Counted once: the two re-sends october.ndjson holds, not twice over.
+    assert.deepEqual(await readCounters(d.pool), { events_applied: 14, events_duplicate: 2, events_rejected: 0 });
+  });
+
   test('an event the store refuses is rejected alone; the rest of its batch applies and the position moves on', async () => {
     const d = await db();
     const october = exampleLines('october.ndjson');

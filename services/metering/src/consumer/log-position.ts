@@ -33,16 +33,15 @@ export type Verdict =
  */
 export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?: Contact): Promise<Verdict> {
   const p = batch.partition;
-  await client.query(
-    `insert into metering.consumer_positions (topic, partition, next_offset, log) values ($1, $2, 0, $3)
-     on conflict do nothing`,
-    [batch.topic, p, batch.log],
-  );
-  const { rows } = await client.query<{ next_offset: string; log: string | null; last_hash: string | null }>(
-    `select next_offset::text, log, last_hash from metering.consumer_positions
-      where topic = $1 and partition = $2 for update`,
-    [batch.topic, p],
-  );
+  const { rows } = await client.query<{ next_offset: string; log: string | null; last_hash: string | null }>({
+    name: 'metering.lock-position',
+    // Made at first contact, else locked as by `for update` (a conflict's update takes the row's
+    // lock, waiting for its holder, and returns what is stored): one statement a batch.
+    text: `insert into metering.consumer_positions as c (topic, partition, next_offset, log) values ($1, $2, 0, $3)
+           on conflict (topic, partition) do update set topic = c.topic
+           returning c.next_offset::text, c.log, c.last_hash`,
+    values: [batch.topic, p, batch.log],
+  });
   const row = rows[0]!;
   const position = BigInt(row.next_offset);
   const first = BigInt(batch.messages[0]!.offset);
@@ -96,11 +95,12 @@ async function startAgain(client: pg.PoolClient, batch: Batch, from: string | nu
 
 /** Moves the position past `last`, the last message applied, in the batch's log. */
 export async function storePosition(client: pg.PoolClient, batch: Batch, last: IncomingMessage): Promise<void> {
-  await client.query(
-    `update metering.consumer_positions set next_offset = $3, log = $4, last_hash = $5, updated_at = now()
-      where topic = $1 and partition = $2`,
-    [batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString(), batch.log, messageHash(last)],
-  );
+  await client.query({
+    name: 'metering.store-position',
+    text: `update metering.consumer_positions set next_offset = $3, log = $4, last_hash = $5, updated_at = now()
+            where topic = $1 and partition = $2`,
+    values: [batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString(), batch.log, messageHash(last)],
+  });
 }
 
 /** What identifies a message in its log beyond its offset: key, value and timestamp. */

@@ -59,14 +59,15 @@ export async function addMessageCounts(
   const sources = [...new Set([...read.keys(), ...outcomes.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (sources.length === 0) return;
   const none: Outcome = { applied: 0, duplicate: 0, rejected: 0 };
-  await client.query(
-    `insert into metering.message_counts as c (log, topic, partition, source, read, applied, duplicate, rejected)
+  await client.query({
+    name: 'metering.add-message-counts',
+    text: `insert into metering.message_counts as c (log, topic, partition, source, read, applied, duplicate, rejected)
      select $1, $2, $3, x.source, x.read, x.applied, x.duplicate, x.rejected
        from unnest($4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) as x(source, read, applied, duplicate, rejected)
      on conflict (log, partition, source) do update
         set read = c.read + excluded.read, applied = c.applied + excluded.applied,
             duplicate = c.duplicate + excluded.duplicate, rejected = c.rejected + excluded.rejected`,
-    [
+    values: [
       at.log,
       at.topic,
       at.partition,
@@ -76,5 +77,5 @@ export async function addMessageCounts(
       sources.map((s) => (outcomes.get(s) ?? none).duplicate),
       sources.map((s) => (outcomes.get(s) ?? none).rejected),
     ],
-  );
+  });
 }
