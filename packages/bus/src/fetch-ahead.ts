@@ -14,7 +14,8 @@ export type Work = (current: () => boolean) => Promise<void>;
 
 export class FetchAhead {
   private free: number;
-  private readonly waiting: (() => void)[] = [];
+  /** Handlers waiting for a slot: told true when given one, false when a drop came first. */
+  private readonly waiting: { current: () => boolean; go: (granted: boolean) => void }[] = [];
   private readonly tails = new Map<number, Promise<void>>();
   private readonly epochs = new Map<number, number>();
   /** Bumped by dropAll: a partition never queued to (its first batch still reading the log's identity) is dropped too. */
@@ -52,30 +53,50 @@ export class FetchAhead {
 
   /**
    * Runs `handle` once fewer than `slots` handlers are running, first come,
-   * first served, if `current()` still holds then (a drop may come while it
-   * waits); else resolves to DROPPED without running it.
+   * first served, if `current()` still holds then; a drop while it waits
+   * answers DROPPED at once, without running it or taking a slot (a handler
+   * that hangs must not hold back the ones dropped behind it).
    */
   async slot<T>(handle: () => Promise<T>, current: () => boolean = () => true): Promise<T | typeof DROPPED> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else if (!(await new Promise<boolean>((go) => this.waiting.push({ current, go })))) return DROPPED;
     try {
       if (!current()) return DROPPED;
       return await handle();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
+      this.release();
+    }
+  }
+
+  /** A slot handed on to the first waiter still current; the dropped ones before it are told so. */
+  private release(): void {
+    for (let next = this.waiting.shift(); next; next = this.waiting.shift()) {
+      const granted = next.current();
+      next.go(granted);
+      if (granted) return;
+    }
+    this.free++;
+  }
+
+  /** Waiters dropped meanwhile are answered now, not when a slot frees. */
+  private dropWaiting(): void {
+    const waiting = this.waiting.splice(0);
+    for (const w of waiting) {
+      if (w.current()) this.waiting.push(w);
+      else w.go(false);
     }
   }
 
   /** Drops what is queued for the partition (what runs finishes): it will be fetched again. */
   drop(partition: number): void {
     this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
+    this.dropWaiting();
   }
 
   /** Drops what is queued for every partition, and every batch handed over before (queued yet or not). */
   dropAll(): void {
     this.generation++;
+    this.dropWaiting();
   }
 
   /** Resolves once nothing runs or waits. */

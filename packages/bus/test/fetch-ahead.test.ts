@@ -150,4 +150,27 @@ describe('FetchAhead', () => {
     await ahead.idle();
     assert.deepEqual(done, ['after the join']);
   });
+
+  test('a drop answers the handlers waiting for a slot at once, while the one holding it still runs (a handler that hangs holds back nothing dropped)', {
+    timeout: 5_000,
+  }, async () => {
+    const ahead = new FetchAhead(1);
+    let release = () => {};
+    const hanging = ahead.slot(
+      () =>
+        new Promise<string>((resolve) => {
+          release = () => resolve('finished');
+        }),
+    );
+    const waiter = ahead.slot(
+      async () => 'ran',
+      () => ahead.epoch(3) === 0,
+    );
+    const keeps = ahead.slot(async () => 'ran after the hanging one');
+    ahead.drop(3);
+    assert.equal(await waiter, DROPPED, 'answered before the slot is free');
+    release();
+    assert.equal(await hanging, 'finished');
+    assert.equal(await keeps, 'ran after the hanging one', 'a waiter still current keeps its place');
+  });
 });

@@ -164,13 +164,19 @@ describe('Kafka: a member the group forgot joins again', () => {
       await eventually('the batch held', () => held, 30_000);
       await bus.publish(topic, [{ key: 'k', value: 'second' }]);
       const state = () => `trail ${trail.join(',')}, healthy ${consumer.isHealthy()}, failure ${consumer.failure()}`;
+      // A join after the first message was handled: the member's own, once forgotten.
+      const rejoined = () => {
+        const first = trail.indexOf('first');
+        return first < 0 ? -1 : trail.indexOf('joined', first);
+      };
       await eventually(
-        () => `a join after the first (${state()})`,
-        () => trail.filter((t) => t === 'joined').length >= 2,
+        () => `a join after the first message (${state()})`,
+        () => rejoined() > 0,
         60_000,
       );
       // Fetched while the first was held (one fetch ahead), the second was handled right behind it, before the member joined again.
-      assert.deepEqual(trail.slice(0, 3), ['joined', 'first', 'second'], state());
+      assert.equal(trail.indexOf('second'), trail.indexOf('first') + 1, state());
+      assert.ok(trail.indexOf('second') < rejoined(), state());
       await bus.publish(topic, [{ key: 'k', value: 'third' }]);
       await eventually(
         () => `the new member reads on (${state()})`,
