@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { TestDatabase } from '@vault/testkit';
+import { eventually, type TestDatabase } from '@vault/testkit';
 import { applyMessages } from '../src/consumer/apply-messages.ts';
 import { listRejected, readCounters } from '../src/reports/store.ts';
 import { busBatch, exampleLines, meteringDatabase, usageOf } from './harness.ts';
@@ -39,13 +39,37 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
   test('one batch applied by two members at once (a rebalance), at first contact and after: one applies it, the other waits for the position and skips it', async () => {
     const d = await db();
     const october = exampleLines('october.ndjson');
-    const firstContact = await Promise.all([applyMessages(d.pool, batch(october), NOW), applyMessages(d.pool, batch(october), NOW)]);
-    assert.deepEqual(firstContact.map((r) => r.applied).sort(), [0, 13]);
-    assert.deepEqual(firstContact.map((r) => r.skipped).sort(), [0, october.length]);
+    /** Both members started while a third session holds the position row, let go once both wait for it. */
+    const together = async (b: ReturnType<typeof batch>) => {
+      const holder = await d.pool.connect();
+      try {
+        await holder.query('begin');
+        // An uncommitted row at first contact, the row locked after.
+        await holder.query(
+          `insert into metering.consumer_positions (topic, partition, next_offset, log) values ($1, $2, 0, $3)
+           on conflict (topic, partition) do update set topic = excluded.topic`,
+          [b.topic, b.partition, b.log],
+        );
+        const both = Promise.all([applyMessages(d.pool, b, NOW), applyMessages(d.pool, b, NOW)]);
+        await eventually('both members waiting for the position', async () => {
+          const { rows } = await d.pool.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          );
+          return rows[0]!.n === 2;
+        });
+        await holder.query('commit');
+        return await both;
+      } finally {
+        holder.release();
+      }
+    };
+    const byNumber = (a: number, b: number) => a - b;
+    const firstContact = await together(batch(october));
+    assert.deepEqual(firstContact.map((r) => r.applied).sort(byNumber), [0, 13]);
+    assert.deepEqual(firstContact.map((r) => r.skipped).sort(byNumber), [0, october.length]);
     const extra = JSON.stringify({ ...JSON.parse(october[0]!), id: 'evt-both', subject: 'dyno-both', sequence: 2 });
-    const next = batch([extra], october.length);
-    const after = await Promise.all([applyMessages(d.pool, next, NOW), applyMessages(d.pool, next, NOW)]);
-    assert.deepEqual(after.map((r) => r.applied).sort(), [0, 1]);
+    const after = await together(batch([extra], october.length));
+    assert.deepEqual(after.map((r) => r.applied).sort(byNumber), [0, 1]);
     // Counted once: the two re-sends october.ndjson holds, not twice over.
     assert.deepEqual(await readCounters(d.pool), { events_applied: 14, events_duplicate: 2, events_rejected: 0 });
   });
