@@ -95,6 +95,8 @@ export class KafkaConsumer implements Consumer {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      // A member replaced (rejoin) speaks no more for this consumer.
+      if (consumer !== this.consumer) return;
       this.assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
       this.identity = undefined;
       this.log?.('bus.joined', { partitions: this.assigned.length });
@@ -103,6 +105,7 @@ export class KafkaConsumer implements Consumer {
       this.ahead?.dropAll();
     });
     consumer.on(consumer.events.CRASH, (e) => {
+      if (consumer !== this.consumer) return;
       const error = e.payload.error;
       const rejoin = !e.payload.restart && !this.stopped && MEMBERSHIP_LOST.has(originalType(error));
       this.log?.('bus.consumer_crash', { error: error.message, restart: String(e.payload.restart || rejoin) });

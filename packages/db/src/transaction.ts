@@ -35,6 +35,10 @@ export function sqlState(err: unknown): string | undefined {
 /** True for a deadlock or serialization failure: nothing was committed, and running again may succeed. */
 export const isRetryable = (err: unknown): boolean => sqlState(err) !== undefined && sqlState(err)! in RETRYABLE;
 
+/** PostgreSQL's refusal to run a prepared statement whose result's shape changed under it (a migration). */
+export const isStalePlan = (err: unknown): boolean =>
+  sqlState(err) === '0A000' && /cached plan must not change result type/.test((err as Error).message ?? '');
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -87,6 +91,9 @@ async function once<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>,
     await client.query('rollback').catch(() => {
       broken = true;
     });
+    // A statement prepared on this connection before a migration changed what it returns fails
+    // every time on it: the connection is let go, and the next one prepares it again.
+    if (isStalePlan(err)) broken = true;
     throw err;
   } finally {
     client.off('error', ignore);

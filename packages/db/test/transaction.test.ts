@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type pg from 'pg';
+import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import { withSessionLock, withTransaction, type TransactionLog } from '../src/index.ts';
 
@@ -113,6 +113,26 @@ describe('withTransaction (real PostgreSQL)', () => {
     assert.equal(tries, 3);
     assert.equal(log.lines.length, 2);
     assert.equal(db.pool.totalCount - db.pool.idleCount, 0, 'every client went back to the pool');
+  });
+
+  test('a statement prepared before a migration changed its result fails once: the connection is let go, and the next transaction prepares it again', async () => {
+    await db.pool.query('create table shaped (id int primary key)');
+    // One connection, so a connection kept after the failure would be the one used next.
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    pool.on('error', () => {});
+    try {
+      const read = () =>
+        withTransaction(
+          pool,
+          async (client) => (await client.query({ name: 'test.read-shaped', text: 'select * from shaped' })).fields.length,
+        );
+      assert.equal(await read(), 1);
+      await db.pool.query('alter table shaped add column note text');
+      await assert.rejects(read(), /cached plan must not change result type/);
+      assert.equal(await read(), 2, 'prepared again on a new connection');
+    } finally {
+      await pool.end();
+    }
   });
 
   test('withSessionLock runs one holder at a time across clients', async () => {
