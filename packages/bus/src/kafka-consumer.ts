@@ -69,7 +69,8 @@ export class KafkaConsumer implements Consumer {
   /** Failures in a row, per partition, for the pause before it is handled again, and its end. */
   private readonly failures = new Map<number, number>();
   private readonly retryAt = new Map<number, number>();
-  private rejoining = false;
+  /** A member being made again (rejoin), until it runs or fails. */
+  private rejoining: Promise<void> | undefined;
   /** The log's identity and when it was read; forgotten at each join. */
   private identity: { id: string; at: number } | undefined;
 
@@ -120,22 +121,23 @@ export class KafkaConsumer implements Consumer {
    * batch waited, e.g. on a database outage): a new member joins in its place.
    * Nothing is lost or doubled: what was applied is known by the stored positions.
    */
-  private async rejoin(): Promise<void> {
-    // Once at a time: a crash and a refused seek may both ask for it.
-    if (this.rejoining) return;
-    this.rejoining = true;
-    try {
-      this.ahead?.dropAll();
-      await this.consumer.disconnect().catch(() => {});
-      if (this.stopped) return;
-      this.consumer = this.build();
-      await this.start();
-    } catch (err) {
-      this.crashed = (err as Error).message;
-      this.log?.('bus.consumer_crash', { error: this.crashed, restart: 'false' });
-    } finally {
-      this.rejoining = false;
-    }
+  private rejoin(): Promise<void> {
+    // Once at a time: a crash and a refused seek may both ask for it; stop() waits for it.
+    this.rejoining ??= (async () => {
+      try {
+        this.ahead?.dropAll();
+        await this.consumer.disconnect().catch(() => {});
+        if (this.stopped) return;
+        this.consumer = this.build();
+        await this.start();
+      } catch (err) {
+        this.crashed = (err as Error).message;
+        this.log?.('bus.consumer_crash', { error: this.crashed, restart: 'false' });
+      } finally {
+        this.rejoining = undefined;
+      }
+    })();
+    return this.rejoining;
   }
 
   async start(): Promise<void> {
@@ -273,6 +275,8 @@ export class KafkaConsumer implements Consumer {
     this.stopped = true;
     // What is queued is left for the next member (nothing of it is committed); what runs finishes.
     this.ahead?.dropAll();
+    // A member made meanwhile is disconnected once it runs, not while it connects (its sockets left open).
+    await this.rejoining;
     await this.consumer.disconnect();
     await this.ahead?.idle();
   }
