@@ -59,7 +59,7 @@ try {
   log(logfmt({ at: 'info', event: 'test.infrastructure', postgres: postgres.url, kafka: kafka.brokers }));
   code = await new Promise((resolve) => {
     // No --test-force-exit: with it Node drops the tail of a file's results before the runner reads
-    // them, and still exits 0 (nodejs/node#64833: 927 of 932 tests reported here, a failure among
+    // them, and still exits 0 (nodejs/node#64833: 927 of 940 tests reported in one run here, a failure among
     // the lost ones would have passed). A file kept alive by a socket after its last test is
     // caught by the watchdog below instead: loud, never green.
     // Its own process group, so the watchdog (or a ^C here) ends the files' processes with it.
