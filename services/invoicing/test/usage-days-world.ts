@@ -4,8 +4,10 @@
 // statements do (lines, days, finalize's month and holds) and as a fold of
 // all history does.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import fc from 'fast-check';
 import type pg from 'pg';
+import type { TestDatabase } from '@vault/testkit';
 import { readAccountDays, readAccountUsage } from '../src/billing/account-usage.ts';
 import { readHolds } from '../src/billing/holds.ts';
 import { readDailyUsage, readLineUsage } from '../src/billing/line-usage.ts';
@@ -14,6 +16,7 @@ import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
 import { parsePeriod } from '../src/domain/period.ts';
 import type { LineUsage } from '../src/domain/usage.ts';
 import type { Hold } from '@vault/contracts';
+import { billingDatabase } from './seed.ts';
 
 export const MONTH_START = Date.parse('2026-10-01T00:00:00Z');
 export const MONTH_END = Date.parse('2026-11-01T00:00:00Z');
@@ -250,4 +253,16 @@ export async function assertSameAsRefolded(pool: pg.Pool): Promise<void> {
   await pool.query(`insert into metering.usage_changes (apps) values ($1)`, [APPS]);
   await foldAllUsageChanges(pool);
   assert.deepEqual(folded, await snapshot(), 'the aggregates folded from each change on equal those of a fold of all history');
+}
+
+/** A billing database for the suite that calls this: made before its tests, dropped after them. */
+export function suitePool(): () => pg.Pool {
+  let db: TestDatabase | undefined;
+  before(async () => {
+    db = await billingDatabase();
+  });
+  after(async () => {
+    await db?.drop();
+  });
+  return () => db!.pool;
 }
