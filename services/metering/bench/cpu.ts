@@ -3,6 +3,7 @@
 // that exited included through the postmaster's reaped-children time), the
 // Kafka broker and the benchmark itself.
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 /** Clock ticks per second of /proc's times (CLK_TCK, 100 on Linux). */
 const TICKS = 100;
@@ -60,4 +61,31 @@ export function treeCpu(a: TreeSample, b: TreeSample): number {
 /** The postmaster's pid, when PostgreSQL runs on this machine (a backend's parent). */
 export function postmasterOf(backendPid: number): number | undefined {
   return stat(backendPid)?.ppid;
+}
+
+/** The whole machine's CPU ticks so far (/proc/stat's first line). */
+export interface MachineSample {
+  busy: number;
+  iowait: number;
+  /** Taken by the hypervisor for others. */
+  steal: number;
+  total: number;
+}
+
+export function machineCpu(): MachineSample {
+  const t = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const [user = 0, nice = 0, system = 0, , iowait = 0, irq = 0, softirq = 0, steal = 0] = t;
+  return { busy: user + nice + system + irq + softirq, iowait, steal, total: t.reduce((a, b) => a + b, 0) };
+}
+
+/** Between two samples: how many cores were busy, and the shares of all time waiting on I/O and stolen. */
+export function machineUse(a: MachineSample, b: MachineSample): { coresBusy: number; cores: number; iowait: number; steal: number } {
+  const total = b.total - a.total || 1;
+  const cores = availableParallelism();
+  return {
+    coresBusy: ((b.busy - a.busy) / total) * cores,
+    cores,
+    iowait: (b.iowait - a.iowait) / total,
+    steal: (b.steal - a.steal) / total,
+  };
 }

@@ -1,6 +1,6 @@
 // The real metering process draining the topic, with the CPU every process
 // spent on it: metering, PostgreSQL, the broker and this benchmark.
-import { processCpu, sampleTree, treeCpu, type TreeSample } from './cpu.ts';
+import { machineCpu, machineUse, processCpu, sampleTree, treeCpu, type TreeSample } from './cpu.ts';
 import { spawnMetering } from './metering-process.ts';
 
 export interface Drain {
@@ -8,6 +8,8 @@ export interface Drain {
   peakRss: number;
   /** µs of CPU per event by process, over the drain (after metering's first batch). */
   cpuPerEvent: { metering: number; postgres: number | undefined; broker: number | undefined; bench: number };
+  /** The whole machine over the drain: a drain with every core busy is bound by CPU. */
+  machine: ReturnType<typeof machineUse>;
 }
 
 export interface DrainOptions {
@@ -29,6 +31,7 @@ export async function drain(o: DrainOptions): Promise<Drain> {
     postgres: o.postmaster === undefined ? undefined : sampleTree(o.postmaster),
     broker: processCpu(o.kafkaPid),
     bench: process.cpuUsage(),
+    machine: machineCpu(),
   });
   const from = { ...sample(), at: await o.processed() };
   let lastReport = performance.now();
@@ -54,6 +57,7 @@ export async function drain(o: DrainOptions): Promise<Drain> {
       broker: o.kafkaPid === undefined ? undefined : us(to.broker - from.broker),
       bench: us((bench.user + bench.system) / 1e6),
     },
+    machine: machineUse(from.machine, to.machine),
   };
   await metering.kill('SIGTERM');
   return result;

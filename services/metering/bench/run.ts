@@ -124,6 +124,11 @@ try {
     `  CPU per event during the drain  metering ${us(cpu.metering)}, PostgreSQL ${us(cpu.postgres)}, broker ${us(cpu.broker)}, ` +
       `this benchmark ${us(cpu.bench)}; ${us(cpu.metering + (cpu.postgres ?? 0) + (cpu.broker ?? 0))} in all on ${DEFAULT_PARTITIONS} partitions`,
   );
+  const m = drained.machine;
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  say(
+    `  the machine during the drain    ${m.coresBusy.toFixed(2)} of ${m.cores} cores busy (iowait ${pct(m.iowait)}, stolen ${pct(m.steal)})`,
+  );
   let peak = drained.peakRss;
   // Before the steady load and the floor's COPY add rows of their own.
   const storage = await storagePerMillion(pool, opts.events);
