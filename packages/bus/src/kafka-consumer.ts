@@ -181,14 +181,14 @@ export class KafkaConsumer implements Consumer {
       // After a failure the partition is read again at once, and handled after a pause.
       const pause = (this.retryAt.get(partition) ?? 0) - Date.now();
       if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-      if (!current() || this.stopped) return;
       const slice = fetched.messages.slice(start, start + maxBatchSize);
       const messages: IncomingMessage[] = slice.map((m) => new Incoming(topic, partition, m));
       let answer: ReadFrom | undefined;
       try {
         const handed = await ahead.slot(
           () => this.options.eachBatch({ topic, partition, messages, highWatermark: fetched.highWatermark, log: fetched.log }),
-          // A join, a seek or a stop while it waited for a slot: fetched again, never handled here.
+          // A join, a seek or a stop since it was queued (during the pause, or while it waited for a
+          // slot): fetched again, never handled here.
           () => current() && !this.stopped,
         );
         if (handed === DROPPED) return;

@@ -2,11 +2,11 @@
  * A PostgreSQL array literal of text values, for a `$n::text[]` parameter (or
  * any array whose elements read from text): every element quoted, `"` and `\`
  * escaped; a null is NULL. node-pg's own serialisation runs two regular
- * expressions over every element and joins through intermediate strings: about 2 µs an event on
- * metering's hot path, a tenth of its CPU. When nothing needs escaping and
- * nothing is null (most columns) one `join` writes the literal without a string per element: the
- * consumer's garbage, and so its young-generation collections, are mostly
- * such intermediate strings.
+ * expressions over every element and joins through intermediate strings:
+ * about 2 µs an event on metering's hot path, a tenth of its CPU. When nothing
+ * needs escaping and nothing is null (most columns) one `join` writes the
+ * literal without a string per element: the consumer's garbage, and so its
+ * young-generation collections, are mostly such intermediate strings.
  */
 export function arrayLiteral(values: readonly (string | number | null)[]): string {
   if (values.length === 0) return '{}';

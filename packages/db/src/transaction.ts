@@ -36,7 +36,7 @@ export function sqlState(err: unknown): string | undefined {
 export const isRetryable = (err: unknown): boolean => sqlState(err) !== undefined && sqlState(err)! in RETRYABLE;
 
 /** PostgreSQL's refusal to run a prepared statement whose result's shape changed under it (a migration). */
-export const isStalePlan = (err: unknown): boolean =>
+const isStalePlan = (err: unknown): boolean =>
   sqlState(err) === '0A000' && /cached plan must not change result type/.test((err as Error).message ?? '');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

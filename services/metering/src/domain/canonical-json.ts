@@ -42,14 +42,11 @@ export function eventCanonicalBytes(event: BillingEvent): { bytes: Buffer; data:
 }
 
 function writeEvent(event: BillingEvent): { bytes: Buffer; data: string } | undefined {
-  sawNul = false;
-  dataFrom = -1;
-  at = 0;
+  begin();
   const plan = PLANS.get(event.type);
   if (plan === undefined || !writePlanned(event, plan, true)) {
-    sawNul = false;
-    dataFrom = -1;
-    at = 0;
+    // A key the plan lacks: written again, keys listed and sorted.
+    begin();
     writeObject(event);
   }
   if (sawNul) return undefined;
@@ -98,6 +95,13 @@ let dataFrom = -1;
 let dataTo = -1;
 
 const text = (from: number, to: number) => out.toString('utf8', from, to);
+
+/** An event's write starts on an empty buffer, with no U+0000 seen and no `data` placed. */
+function begin(): void {
+  at = 0;
+  sawNul = false;
+  dataFrom = -1;
+}
 
 let busy = false;
 /**

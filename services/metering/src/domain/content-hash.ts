@@ -11,7 +11,7 @@ import { canonicalJson, eventCanonicalBytes } from './canonical-json.ts';
  * first implementation, judge-reference.ts).
  */
 export function contentHash(value: unknown): string {
-  return hashText(canonicalJson(value));
+  return sha256Hex(canonicalJson(value));
 }
 
 /**
@@ -30,12 +30,12 @@ export function eventContentHash(event: BillingEvent): string | undefined {
  */
 export function eventContent(event: BillingEvent): { hash: string; dataJson: string } | undefined {
   const canonical = eventCanonicalBytes(event);
-  return canonical === undefined ? undefined : { hash: hashText(canonical.bytes), dataJson: canonical.data };
+  return canonical === undefined ? undefined : { hash: sha256Hex(canonical.bytes), dataJson: canonical.data };
 }
 
 // One-shot `hash` skips the Hash object that createHash builds per call.
-function hashText(text: string | Buffer): string {
-  return hash('sha256', text, 'hex');
+function sha256Hex(input: string | Buffer): string {
+  return hash('sha256', input, 'hex');
 }
 
 /**
