@@ -1,7 +1,7 @@
 // The sandbox's HTTP surface on a fastify instance made by createHttpApp:
 // Stripe's wire format (form bodies, Request-Id, Stripe-Version), its errors,
 // its keys, and the resources; started with the delivery loop (webhooks/deliver.ts).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { identify, presentedKey } from './api/auth.ts';
 import type { SandboxDeps } from './deps.ts';
 import { elementsRoutes } from './elements/routes.ts';
@@ -30,7 +30,9 @@ declare module 'fastify' {
 
 type SandboxOptions = Omit<SandboxDeps, 'fingerprintKey' | 'onEvents'>;
 
-const isApi = (url: string) => url.startsWith('/v1/');
+// Decided on the route the router matched, never on the raw URL: the router
+// decodes `/%761/…` to `/v1/…`, which a prefix test of `req.url` would miss.
+const isApi = (req: FastifyRequest) => req.routeOptions.url?.startsWith('/v1/') === true;
 
 /**
  * The whole sandbox on `http` (main.ts, and the tests in-process): the API and
@@ -54,7 +56,8 @@ function sandboxScope(http: FastifyInstance, deps: SandboxDeps): void {
   http.addHook('onRequest', async (req, reply) => {
     req.stripeRequestId = newId('req');
     reply.header('Request-Id', req.stripeRequestId);
-    if (!isApi(req.url)) return;
+    // Headers only (Stripe's unknown-URL answers carry them too); keys are the preHandler's.
+    if (!isApi(req) && !req.url.startsWith('/v1/')) return;
     const version = req.headers['stripe-version'];
     reply.header('Stripe-Version', typeof version === 'string' && version !== '' ? version : API_VERSION);
     // Stripe's API answers browsers from any origin (Stripe.js calls it cross-origin).
@@ -64,7 +67,7 @@ function sandboxScope(http: FastifyInstance, deps: SandboxDeps): void {
 
   // Keys are checked after the body is parsed: a publishable key may come as `key=` in it.
   http.addHook('preHandler', async (req) => {
-    if (!isApi(req.url) || req.method === 'OPTIONS') return;
+    if (!isApi(req) || req.method === 'OPTIONS') return;
     const caller = identify(deps, presentedKey(req), req.routeOptions.config.publishable === true);
     if (caller instanceof ApiError) throw caller;
     req.caller = caller;

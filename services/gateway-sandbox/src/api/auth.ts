@@ -53,6 +53,15 @@ export function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/**
+ * The caller the key check set. A route reached without one is refused, never
+ * taken for the secret key: the check is the hook's, and a handler fails closed.
+ */
+export function callerOf(req: FastifyRequest): Caller {
+  if (req.caller === undefined) throw authenticationError(undefined);
+  return req.caller;
+}
+
 /** The caller for a key, or the 401/403 Stripe answers. */
 export function identify(
   keys: { secretKey: string; publishableKey: string },

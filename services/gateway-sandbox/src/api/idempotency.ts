@@ -11,6 +11,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SandboxDeps } from '../deps.ts';
+import { callerOf } from './auth.ts';
 import { ApiError, invalidRequest } from './errors.ts';
 import { inTransaction, type Queryable, type Tx } from '../store/transaction.ts';
 
@@ -80,7 +81,7 @@ export async function mutate(
   reply: FastifyReply,
   work: (tx: Tx) => Promise<unknown>,
 ): Promise<FastifyReply> {
-  const caller = req.caller!;
+  const caller = callerOf(req);
   const key = idempotencyKeyOf(req);
   const scope = key === null ? null : `${caller.keyHash}:${key}`;
   if (scope !== null && inFlight.has(scope)) throw keyInUse();

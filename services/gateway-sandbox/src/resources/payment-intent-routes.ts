@@ -3,7 +3,7 @@
 // with its client secret, which is how a customer authenticates a payment.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { sameSecret } from '../api/auth.ts';
+import { callerOf, sameSecret } from '../api/auth.ts';
 import type { SandboxDeps } from '../deps.ts';
 import { invalidRequest, unexpectedState } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
@@ -78,7 +78,7 @@ function checkBrowser(
   pi: PaymentIntentRow,
   p: { client_secret?: string | undefined; off_session?: boolean | undefined; expand?: string[] | undefined },
 ) {
-  if (req.caller?.kind !== 'publishable') return;
+  if (callerOf(req).kind !== 'publishable') return;
   if (p.client_secret === undefined || !sameSecret(p.client_secret, pi.client_secret)) {
     throw invalidRequest('The client_secret provided does not match the client_secret associated with the PaymentIntent.', {
       param: 'client_secret',

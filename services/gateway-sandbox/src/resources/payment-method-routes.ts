@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
+import { callerOf } from '../api/auth.ts';
 import { cardError, invalidRequest, noSuch, rawCardDataRefused } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
 import { mutate } from '../api/idempotency.ts';
@@ -91,7 +92,7 @@ function cardParams(req: FastifyRequest, card: CardParams): { token: string } | 
     if (card[k] === undefined)
       throw invalidRequest(`Missing required param: card[${k}].`, { code: 'parameter_missing', param: `card[${k}]` });
   }
-  if (req.caller?.kind !== 'publishable') throw rawCardDataRefused();
+  if (callerOf(req).kind !== 'publishable') throw rawCardDataRefused();
   return { number: card.number!, exp_month: card.exp_month!, exp_year: card.exp_year! };
 }
 

@@ -3,7 +3,7 @@
 // card tried per SetupIntent).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { sameSecret } from '../api/auth.ts';
+import { callerOf, sameSecret } from '../api/auth.ts';
 import type { SandboxDeps } from '../deps.ts';
 import { invalidRequest, unexpectedState } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
@@ -88,7 +88,7 @@ async function createSetupIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof Cr
 
 /** A publishable key must hold the intent's client secret; a secret key need not. */
 function checkClientSecret(req: FastifyRequest, si: SetupIntentRow, given: string | undefined): void {
-  if (req.caller?.kind !== 'publishable') return;
+  if (callerOf(req).kind !== 'publishable') return;
   if (given === undefined || !sameSecret(given, si.client_secret)) {
     throw invalidRequest(`The client_secret provided does not match the client_secret associated with the SetupIntent.`, {
       param: 'client_secret',
@@ -105,7 +105,7 @@ function checkClientSecret(req: FastifyRequest, si: SetupIntentRow, given: strin
  * tests card after card; the sandbox refuses it. The secret key may still.
  */
 function refuseRetryAfterFailure(req: FastifyRequest, si: SetupIntentRow): void {
-  if (req.caller?.kind !== 'publishable' || si.status !== 'requires_payment_method' || si.last_setup_error === null) return;
+  if (callerOf(req).kind !== 'publishable' || si.status !== 'requires_payment_method' || si.last_setup_error === null) return;
   throw unexpectedState(
     'setup_intent',
     'You cannot confirm this SetupIntent again: its last confirmation failed. Create a new SetupIntent to try another card.',
@@ -115,7 +115,7 @@ function refuseRetryAfterFailure(req: FastifyRequest, si: SetupIntentRow): void 
 
 /** A publishable key sees the intent, never what it links to. */
 function refusePublishableExpand(req: FastifyRequest, expand: string[] | undefined): void {
-  if (req.caller?.kind === 'publishable' && expand?.length) {
+  if (callerOf(req).kind === 'publishable' && expand?.length) {
     throw invalidRequest('This property cannot be expanded with a publishable key.', { param: 'expand' });
   }
 }
