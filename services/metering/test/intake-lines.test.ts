@@ -37,6 +37,17 @@ describe('splitting intake bodies into lines (pure)', () => {
     assert.throws(() => splitBody(Buffer.from('[{"a":1},')), /^SyntaxError: body is not a JSON array: /);
   });
 
+  test('a JSON array that is not UTF-8 is refused whole, never read with U+FFFD in place of its bytes (two ids would become one)', () => {
+    const body = Buffer.concat([Buffer.from('[{"id":"a'), Buffer.from([0xff]), Buffer.from('"},{"id":"b"}]')]);
+    assert.throws(() => splitBody(body), /^SyntaxError: body is not a JSON array: not UTF-8$/);
+    // NDJSON keeps its per-line reading: the line's bytes go on as sent, judged (and refused) alone.
+    const ndjson = Buffer.concat([Buffer.from('{"id":"a'), Buffer.from([0xff]), Buffer.from('"}\n{"id":"b"}')]);
+    assert.deepEqual(
+      splitBody(ndjson).map((l) => l.bytes.includes(0xff)),
+      [true, false],
+    );
+  });
+
   test('a pretty-printed object over several lines is one event, kept as received without the whitespace around it', () => {
     const pretty = '{\n  "a": 1,\n  "b": [\n    2\n  ]\n}';
     assert.deepEqual(text(splitBody(Buffer.from(`\n${pretty}\n\n`))), [[0, pretty]]);

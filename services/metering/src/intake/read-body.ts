@@ -69,15 +69,13 @@ export function arrayOrNdjson(body: Buffer): BodyReading {
   const text = body.toString('utf8');
   const start = text.trimStart();
   if (start.startsWith('[')) {
-    let items: unknown;
-    try {
-      items = JSON.parse(text);
-    } catch (err) {
-      return { ok: false, status: 400, error: `body is not a JSON array: ${(err as Error).message}` };
-    }
-    if (!Array.isArray(items))
+    // Strictly UTF-8, as batched mode: a lenient decode would turn bad bytes into U+FFFD,
+    // and two different ids into one, answered as accepted.
+    const json = readJson(body);
+    if (!json.ok) return { ok: false, status: 400, error: `body is not a JSON array: ${json.error}` };
+    if (!Array.isArray(json.value))
       return { ok: false, status: 400, error: 'body is not a JSON array: body must be a JSON array of events or NDJSON' };
-    return elements(items);
+    return elements(json.value);
   }
   if (start.startsWith('{') && start.trimEnd().includes('\n') && readJson(body).ok) {
     return { ok: true, lines: [{ index: 0, bytes: trimmed(body) }] };
