@@ -26,6 +26,8 @@ export class InputReadError extends Error {}
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const OPEN_BRACKET = 0x5b;
+const NEWLINE = Buffer.from('\n');
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
 /**
@@ -106,9 +108,9 @@ class ArraySplitter {
 
   async *lines(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for await (const chunk of input) {
-      const out: string[] = [];
+      const out: Buffer[] = [];
       const ok = this.take(chunk, out);
-      if (out.length > 0) yield Buffer.from(out.join(''));
+      if (out.length > 0) yield Buffer.concat(out);
       if (!ok) return;
     }
     if (this.state !== 'done') {
@@ -117,7 +119,7 @@ class ArraySplitter {
   }
 
   /** Follows `chunk`, adding finished elements to `out`; false when the array is broken. */
-  private take(chunk: Buffer, out: string[]): boolean {
+  private take(chunk: Buffer, out: Buffer[]): boolean {
     let elementStart = this.state === 'element' ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!;
@@ -185,15 +187,23 @@ class ArraySplitter {
     return true;
   }
 
-  private element(): string {
-    const text = Buffer.concat(this.parts).toString('utf8').trim();
+  private element(): Buffer {
+    const bytes = Buffer.concat(this.parts);
     this.parts = [];
     this.count++;
+    let text: string;
     try {
-      return `${JSON.stringify(JSON.parse(text))}\n`;
+      text = strictUtf8.decode(bytes).trim();
+    } catch {
+      // Not UTF-8: passed on as its bytes (line breaks made spaces), never with U+FFFD in
+      // their place, for the intake to reject and keep as sent, with this element's index.
+      return Buffer.concat([bytes.map((b) => (b === 0x0a || b === 0x0d ? 0x20 : b)), NEWLINE]);
+    }
+    try {
+      return Buffer.from(`${JSON.stringify(JSON.parse(text))}\n`);
     } catch {
       // Not JSON: the intake rejects it, with this element's index.
-      return `${text.replace(/[\r\n]+/g, ' ')}\n`;
+      return Buffer.from(`${text.replace(/[\r\n]+/g, ' ')}\n`);
     }
   }
 
