@@ -7,7 +7,7 @@ import { accountView } from './account-drafts.ts';
 import { computeDrafts } from './compute-drafts.ts';
 import { creditBalance, grant } from './credits.ts';
 import { publicInvoice } from '../domain/invoice.ts';
-import { Money, monthsOf, toCents } from '../domain/money.ts';
+import { Money, toCents, usageAmount } from '../domain/money.ts';
 import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
 import { usageHorizon } from './final-months.ts';
 import { finalizePeriod } from './finalize.ts';
@@ -46,7 +46,7 @@ export function createBilling(deps: BillingDeps): Billing {
     const amounts = days.map(() => new Money(0));
     for (const u of rows) {
       const price = deps.prices.products[u.product];
-      if (price !== undefined && u.day < amounts.length) amounts[u.day] = amounts[u.day]!.plus(monthsOf(u.ms, period.seconds).times(price));
+      if (price !== undefined && u.day < amounts.length) amounts[u.day] = amounts[u.day]!.plus(usageAmount(u.ms, period.seconds, price));
     }
     return days.map((day, i): UsageDay => ({ day, amount: toCents(amounts[i]!) }));
   }

@@ -1,5 +1,5 @@
 import type { InvoiceLine, PriceBook } from '@vault/contracts';
-import { Money, monthsOf, sumCents, toCents, toQuantity } from './money.ts';
+import { Money, monthsOf, sumCents, toCents, toQuantity, usageAmount } from './money.ts';
 import type { Period } from './period.ts';
 import { lineId, type LineUsage } from './usage.ts';
 
@@ -44,8 +44,10 @@ function priced(ms: number, monthSeconds: number, unitPrice: string | null): Pri
   if (byMs === undefined) byPrice.set(unitPrice, (byMs = new Map()));
   let hit = byMs.get(ms);
   if (hit === undefined) {
-    const months = monthsOf(ms, monthSeconds);
-    hit = { quantity: toQuantity(months), amount: unitPrice === null ? null : toCents(Money.min(months, 1).times(unitPrice)) };
+    hit = {
+      quantity: toQuantity(monthsOf(ms, monthSeconds)),
+      amount: unitPrice === null ? null : toCents(usageAmount(ms, monthSeconds, unitPrice)),
+    };
     if (pricedCount >= PRICED_MAX) {
       pricedMemo.clear();
       pricedCount = 0;

@@ -26,6 +26,18 @@ export function monthsOf(ms: number, monthSeconds: number): Decimal {
   return new Money(ms).div(monthSeconds * 1000);
 }
 
+/**
+ * A monthly price times min(months of usage, 1), exact before the one rounding:
+ * the price is multiplied first and the month's length divided last. Dividing
+ * first cut an endless quotient (1/1800 of a month) to 40 digits, and an amount
+ * of exactly half a cent (3.00 × 49,104,000 ms of October = 0.055) came out as
+ * 0.05499…9 and was rounded down.
+ */
+export function usageAmount(ms: number, monthSeconds: number, price: string | Decimal): Decimal {
+  const monthMs = monthSeconds * 1000;
+  return new Money(Math.min(ms, monthMs)).times(price).div(monthMs);
+}
+
 // A month's line amounts are a few hundred distinct strings repeated across
 // every invoice (pricing remembers them): each is parsed once and the Decimal
 // reused (Decimals are immutable). Bounded: cleared when full.
