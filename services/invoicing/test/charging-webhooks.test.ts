@@ -179,6 +179,13 @@ describe('gateway webhooks', () => {
       const ok = await post(http, delivery({ ...succeeded(id, 'wh-future'), type: 'payment_intent.created' }, await secret(), at));
       assert.equal(ok.statusCode, 200, `${id}: ${ok.body}`);
     }
+    // Signed 10 minutes ahead, with a present `t=` put first: the SDK verifies the last `t=`,
+    // so two are refused, never read as the first.
+    const signed = delivery(succeeded('evt_two_stamps', 'wh-future'), await secret(), now + 600);
+    const twoStamps = await post(http, { ...signed, signature: `t=${now},${signed.signature}` });
+    assert.equal(twoStamps.statusCode, 400, twoStamps.body);
+    assert.match(twoStamps.json().error, /has no single timestamp \(t=\)/);
+    assert.equal(await statusOf(db.pool, 'wh-future'), 'finalized');
   });
 
   test('events other than payment_intent.succeeded are acknowledged and ignored', async () => {

@@ -337,4 +337,55 @@ describe("late usage through finalize and the next month's draft", () => {
       [['addon-r', '3.00']],
     );
   });
+
+  test('a price changed after finalize never re-prices the month: late usage is charged at the price the month charged', async () => {
+    const w = await world(
+      [
+        dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null),
+        dyno('app-1', 'web.2', 'basic', '2026-10-01T00:00:00Z', '2026-10-11T00:00:00Z'),
+        dyno('app-1', 'web.2', 'basic', '2026-10-10T12:00:00Z', null),
+      ],
+      [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')],
+    );
+    await w.finalize('2026-10');
+    // basic goes from 7.00 to 9.00; a late stop of web.2, and a late add-on never charged before.
+    const dearer = { ...prices, products: { ...prices.products, 'dyno:basic': '9.00', 'addon:heroku-redis:mini': '4.00' } };
+    await w.stop('app-1', 'web.2', '2026-10-20T00:00:00Z');
+    await w.late([addon('app-1', 'addon-r', 'addon:heroku-redis:mini', '2026-10-01T00:00:00Z', null)]);
+    const adjustments = (await w.invoice('acct-1', '2026-11', { book: dearer })).lines.filter((l) => l.kind === 'adjustment');
+    // web.1 changed nothing: no line. web.2 ran 31.5 days (capped at 7.00), now 19.5: 4.40 at 7.00,
+    // -2.60 (at 9.00 it would be -1.34). The add-on is new to the month: the book's 4.00.
+    assert.deepEqual(
+      adjustments.map((l) => [l.key, l.unit_price, l.amount]),
+      [
+        ['addon-r', '4.00', '4.00'],
+        ['web.2', '7.00', '-2.60'],
+      ],
+    );
+  });
+
+  test('late usage of a product without a price holds the next invoice (unpriced, naming the month) until it has one', async () => {
+    const w = await world(
+      [dyno('app-1', 'web.1', 'basic', '2026-10-01T00:00:00Z', null)],
+      [owner('app-1', 'acct-1', '2026-01-01T00:00:00Z')],
+    );
+    await w.finalize('2026-10');
+    await w.late([addon('app-1', 'addon-x', 'addon:mystery:huge', '2026-10-21T00:00:00Z', '2026-10-31T00:00:00Z')]);
+    const held = await w.invoice('acct-1', '2026-11');
+    assert.deepEqual(
+      held.lines.filter((l) => l.kind === 'adjustment').map((l) => [l.key, l.adjusts, l.quantity, l.amount]),
+      [['addon-x', '2026-10', '0.3225806', null]],
+    );
+    assert.deepEqual(held.holds, [
+      { reason: 'unpriced', app_id: 'app-1', detail: 'addon:mystery:huge has no price in the price book (late usage of 2026-10)' },
+    ]);
+    const priced = await w.invoice('acct-1', '2026-11', {
+      book: { ...prices, products: { ...prices.products, 'addon:mystery:huge': '31.00' } },
+    });
+    assert.deepEqual(priced.holds, []);
+    assert.deepEqual(
+      priced.lines.filter((l) => l.kind === 'adjustment').map((l) => [l.key, l.amount, l.description]),
+      [['addon-x', '10.00', 'Charge for 2026-10: mystery:huge (addon-x)']],
+    );
+  });
 });

@@ -121,13 +121,34 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
     assert.equal(await statusOf(db.pool, 'rf-1'), 'refunded');
   });
 
-  test('a refund of no invoice of ours, of an unpaid invoice, in another currency or above the total is answered 200 and changes nothing', async () => {
-    await paidInvoice('rf-unpaid', '20.00', 'past_due');
+  test('a refund delivered before its payment (deliveries come in any order) is refused unrecorded, so its redelivery after the payment is recorded', async () => {
+    await paidInvoice('rf-early', '20.00', 'past_due');
+    const early = refunded('evt_rf_early', 'pi_rf-early', 2000);
+    const first = await deliver(early);
+    assert.equal(first.statusCode, 409, first.body);
+    assert.match(first.json().error, /payment is not recorded on its invoice yet/);
+    assert.ok(log.lines.some((l) => l.includes('event=webhook.retry_later event_id=evt_rf_early')));
+    assert.deepEqual([(await invoice('rf-early')).status, (await invoice('rf-early')).amount_refunded], ['past_due', '0.00']);
+    const paid = event('evt_rf_early_paid', 'payment_intent.succeeded', {
+      id: 'pi_rf-early',
+      object: 'payment_intent',
+      status: 'succeeded',
+      amount: 2000,
+      amount_received: 2000,
+      currency: 'usd',
+      metadata: { invoice_id: 'rf-early' },
+    });
+    assert.equal((await deliver(paid)).statusCode, 200);
+    const again = await deliver(early);
+    assert.deepEqual(again.json(), { received: true, duplicate: false });
+    assert.deepEqual([(await invoice('rf-early')).status, (await invoice('rf-early')).amount_refunded], ['refunded', '20.00']);
+  });
+
+  test('a refund of no invoice of ours, in another currency or above the total is answered 200 and changes nothing', async () => {
     await paidInvoice('rf-3', '20.00');
     for (const [id, e] of [
       ['evt_rf_unknown', refunded('evt_rf_unknown', 'pi_nobody', 100)],
       ['evt_rf_none', refunded('evt_rf_none', null, 100)],
-      ['evt_rf_unpaid', refunded('evt_rf_unpaid', 'pi_rf-unpaid', 100)],
       ['evt_rf_eur', refunded('evt_rf_eur', 'pi_rf-3', 100, 'eur')],
       ['evt_rf_more', refunded('evt_rf_more', 'pi_rf-3', 2001)],
     ] as const) {
@@ -138,7 +159,6 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
         `${id} is logged as stray`,
       );
     }
-    assert.deepEqual([(await invoice('rf-unpaid')).status, (await invoice('rf-unpaid')).amount_refunded], ['past_due', '0.00']);
     assert.deepEqual([(await invoice('rf-3')).status, (await invoice('rf-3')).amount_refunded], ['paid', '0.00']);
   });
 });

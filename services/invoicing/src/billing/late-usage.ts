@@ -5,7 +5,7 @@
 // month a few statements for all the accounts asked about.
 import type pg from 'pg';
 import type { PriceBook } from '@vault/contracts';
-import { adjustmentLines, chargedSoFar, priceLines, type PricedLine } from '../domain/lines.ts';
+import { adjustmentLines, chargedPrices, chargedSoFar, priceLines, type PricedLine } from '../domain/lines.ts';
 import { parsePeriod } from '../domain/period.ts';
 import { chargedLines } from './invoice-store.ts';
 import { readLineUsage } from './line-usage.ts';
@@ -180,7 +180,8 @@ export async function lateAdjustments(db: Db, prices: PriceBook, candidates: rea
     for (const lines of charged.values()) for (const l of lines) apps.add(l.app_id);
     const now = await readLineUsage(db, { from: month.start.toJSDate(), to: month.end.toJSDate(), accounts, apps: [...apps] });
     for (const account of accounts) {
-      const lines = adjustmentLines(chargedSoFar(charged.get(account) ?? []), priceLines(now.get(account) ?? [], month, prices), month);
+      const was = charged.get(account) ?? [];
+      const lines = adjustmentLines(chargedSoFar(was), priceLines(now.get(account) ?? [], month, chargedPrices(prices, was)), month);
       if (lines.length > 0) out.set(account, [...(out.get(account) ?? []), ...lines]);
     }
   }

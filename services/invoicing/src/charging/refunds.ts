@@ -28,12 +28,16 @@ export async function invoiceOfPaymentIntent(db: pg.Pool | pg.PoolClient, paymen
 
 export type RefundOutcome =
   | { outcome: 'refunded' | 'partly_refunded' | 'unchanged'; invoice_id: string; amount_refunded: string }
-  | { outcome: 'stray'; reason: 'not_paid' | 'currency_mismatch' | 'more_than_total'; invoice_id: string };
+  | { outcome: 'stray'; reason: 'currency_mismatch' | 'more_than_total'; invoice_id: string }
+  /** The invoice's payment is not recorded yet (its event may come after the refund's): nothing is recorded, the gateway retries. */
+  | { outcome: 'before_payment'; invoice_id: string };
 
 /**
  * Records a charge's cumulative refund on its invoice, in the caller's
  * transaction, after locking the invoice (the one lock order). Only a paid
- * (or already refunded) invoice takes a refund, never more than its total.
+ * (or already refunded) invoice takes a refund, never more than its total. A
+ * refund of one of its PaymentIntents reaching an invoice not paid yet came
+ * before its payment's event (deliveries come in any order): `before_payment`.
  */
 export async function recordRefund(client: pg.PoolClient, invoiceId: string, charge: RefundedCharge): Promise<RefundOutcome> {
   await lockInvoice(client, invoiceId);
@@ -42,7 +46,7 @@ export async function recordRefund(client: pg.PoolClient, invoiceId: string, cha
     [invoiceId],
   );
   const invoice = rows[0]!;
-  if (invoice.status !== 'paid' && invoice.status !== 'refunded') return { outcome: 'stray', reason: 'not_paid', invoice_id: invoiceId };
+  if (invoice.status !== 'paid' && invoice.status !== 'refunded') return { outcome: 'before_payment', invoice_id: invoiceId };
   if (charge.currency.toUpperCase() !== invoice.currency.toUpperCase()) {
     return { outcome: 'stray', reason: 'currency_mismatch', invoice_id: invoiceId };
   }

@@ -32,16 +32,17 @@ const SucceededIntent = z.object({
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
 
 /**
- * The signed timestamp (`t=`) of a Stripe-Signature header, in seconds; undefined without one.
- * constructEvent refuses one too old, but not one in the future: a delivery
- * signed ahead of time could then be replayed for as long as it likes.
+ * The signed timestamp (`t=`) of a Stripe-Signature header, in seconds;
+ * undefined without exactly one. constructEvent refuses one too old, but not
+ * one in the future: a delivery signed ahead of time could then be replayed
+ * for as long as it likes. A header with two reads differently here and in
+ * the SDK (which keeps the last), so it is refused rather than guessed at.
  */
 export function signatureTimestamp(header: string): number | undefined {
-  for (const item of header.split(',')) {
-    const [name, value] = item.split('=', 2).map((x) => x.trim());
-    if (name === 't' && value && /^\d{1,12}$/.test(value)) return Number(value);
-  }
-  return undefined;
+  const stamps = header.split(',').filter((item) => item.split('=', 1)[0] === 't');
+  if (stamps.length !== 1) return undefined;
+  const value = stamps[0]!.slice(stamps[0]!.indexOf('=') + 1);
+  return /^\d{1,12}$/.test(value) ? Number(value) : undefined;
 }
 
 export interface WebhookDeps {
@@ -87,7 +88,9 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
       if (skew === undefined || Math.abs(skew) > WEBHOOK_TOLERANCE_SECONDS) {
         deps.log.warn('webhook.rejected', { reason: 'timestamp', skew_s: skew ?? 'none', 'count#webhooks.rejected': 1 });
         const why =
-          skew === undefined ? 'has no timestamp (t=)' : `is dated ${skew > 0 ? `${skew} s ahead of` : `${-skew} s behind`} our clock`;
+          skew === undefined
+            ? 'has no single timestamp (t=)'
+            : `is dated ${skew > 0 ? `${skew} s ahead of` : `${-skew} s behind`} our clock`;
         return reply.code(400).send({ error: `the signature ${why}; at most ${WEBHOOK_TOLERANCE_SECONDS} s either way` });
       }
       const event = GatewayEvent.safeParse(verified);
@@ -96,6 +99,11 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
         return reply.code(400).send({ error: `${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}` });
       }
       const outcome = await handle(deps, event.data);
+      if (outcome.outcome === 'before_payment') {
+        // Not recorded: answered as a failure, so the gateway delivers it again once the payment is in.
+        deps.log.warn('webhook.retry_later', { event_id: event.data.id, type: event.data.type, invoice_id: outcome.invoice_id });
+        return reply.code(409).send({ error: "the refund's payment is not recorded on its invoice yet; deliver it again later" });
+      }
       const fields = { event_id: event.data.id, type: event.data.type, ...outcome, 'count#webhooks.received': 1 };
       // A payment that is not the invoice's own is answered 200 (the gateway must not retry it) and told to operators.
       if (outcome.outcome === 'stray') deps.log.warn('webhook.received', { ...fields, 'count#webhooks.stray': 1 });
@@ -163,8 +171,20 @@ async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEven
       }
       await lockInvoiceForPayment(client, invoiceId);
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
-      return recordRefund(client, invoiceId, charge.data);
+      const outcome = await recordRefund(client, invoiceId, charge.data);
+      // Rolled back, the event's record with it: its redelivery is handled, not taken for a duplicate.
+      if (outcome.outcome === 'before_payment') throw new BeforePayment(outcome.invoice_id);
+      return outcome;
     },
     { log: deps.log, name: 'charging.refund_webhook' },
-  );
+  ).catch((err: unknown) => {
+    if (err instanceof BeforePayment) return { outcome: 'before_payment', invoice_id: err.invoiceId };
+    throw err;
+  });
+}
+
+class BeforePayment extends Error {
+  constructor(readonly invoiceId: string) {
+    super(`invoice ${invoiceId} is not paid yet`);
+  }
 }

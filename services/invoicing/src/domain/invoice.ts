@@ -23,11 +23,15 @@ export function dueAt(period: Period, graceHours: number): DateTime {
   return period.end.plus({ hours: graceHours });
 }
 
-/** Holds that come from pricing: a line whose product has no price. */
+/** Holds that come from pricing: a line whose product has no price, late usage of one included. */
 export function unpricedHolds(lines: readonly PricedLine[]): Hold[] {
   return lines
-    .filter((l) => (l.kind === 'dyno' || l.kind === 'addon') && l.unit_price === null)
-    .map((l) => ({ reason: 'unpriced', app_id: l.app_id, detail: `${l.product} has no price in the price book` }));
+    .filter((l) => l.kind !== 'carried' && l.unit_price === null)
+    .map((l) => ({
+      reason: 'unpriced',
+      app_id: l.app_id,
+      detail: `${l.product} has no price in the price book${l.adjusts === undefined ? '' : ` (late usage of ${l.adjusts})`}`,
+    }));
 }
 
 /** A draft invoice: usage lines, adjustments and carried amounts, the credit it would use, and what holds it. */

@@ -70,9 +70,27 @@ export function invoiceTotal(lines: readonly InvoiceLine[]): string {
 }
 
 /**
+ * The prices a finalized month is recomputed at: each product at the unit price
+ * the month charged it (a price changed since is no event, and never re-prices
+ * a finalized month), its usage lines' price before its adjustments'; the price
+ * book's for a product the month never charged.
+ */
+export function chargedPrices(prices: PriceBook, charged: readonly InvoiceLine[]): PriceBook {
+  const products = { ...prices.products };
+  for (const usage of [false, true]) {
+    for (const l of charged) {
+      if (l.unit_price !== null && (l.kind !== 'adjustment') === usage && l.kind !== 'carried') products[l.product] = l.unit_price;
+    }
+  }
+  return { ...prices, products };
+}
+
+/**
  * Late usage: what a finalized month would charge now minus what it charged,
  * per line key, as adjustment lines for the account's next invoice. A line
- * whose amount did not change gives none.
+ * whose amount did not change gives none. Usage that changed on a product
+ * without a price is an adjustment without an amount: unpriced, it holds the
+ * invoice that carries it (unpricedHolds) until the product has a price.
  */
 export function adjustmentLines(charged: readonly PricedLine[], now: readonly PricedLine[], adjusts: Period): PricedLine[] {
   const id = (l: PricedLine) => lineId(l.app_id, l.kind, l.key, l.product);
@@ -83,9 +101,11 @@ export function adjustmentLines(charged: readonly PricedLine[], now: readonly Pr
     const was = before.get(key);
     const is = after.get(key);
     const line = (is ?? was)!;
-    const amount = new Money(is?.amount ?? 0).minus(was?.amount ?? 0);
-    if (amount.isZero()) continue;
     const ms = (is?.ms ?? 0) - (was?.ms ?? 0);
+    const unpriced = line.unit_price === null;
+    const amount = unpriced ? null : new Money(is?.amount ?? 0).minus(was?.amount ?? 0);
+    if (amount === null ? ms === 0 : amount.isZero()) continue;
+    const change = amount === null ? 'Change' : amount.isNegative() ? 'Credit' : 'Charge';
     out.push({
       app_id: line.app_id,
       kind: 'adjustment',
@@ -93,8 +113,8 @@ export function adjustmentLines(charged: readonly PricedLine[], now: readonly Pr
       product: line.product,
       quantity: toQuantity(monthsOf(ms, adjusts.seconds)),
       unit_price: line.unit_price,
-      amount: amount.toFixed(2),
-      description: `${amount.isNegative() ? 'Credit' : 'Charge'} for ${adjusts.key}: ${line.description}`,
+      amount: amount === null ? null : amount.toFixed(2),
+      description: `${change} for ${adjusts.key}: ${line.description}`,
       adjusts: adjusts.key,
       ms,
     });
