@@ -1,6 +1,6 @@
-import { openDatabase, type Database } from '@vault/db';
+import type { Database } from '@vault/db';
 import { CliUsageError, describeExport, parseExportArgs, runExport } from '@vault/invoicing/cli';
-import { createLogger } from '@vault/runtime';
+import { createLogger, openReachableDatabase } from '@vault/runtime';
 import type { VaultSettings } from './vault-settings.ts';
 import { parseCommand, UsageError, usageOf, type AnySpec } from './command.ts';
 import { cliSettings } from './settings.ts';
@@ -41,10 +41,5 @@ export function asUsage<T>(parse: () => T, spec: AnySpec): T {
 /** The database, with the embedded server's log lines on stderr: stdout carries only the command's output. */
 export function openQuietDatabase(settings: VaultSettings): Promise<Database> {
   const log = createLogger({ app: 'vault' }, (line) => process.stderr.write(`${line}\n`));
-  return openDatabase({
-    url: settings.DATABASE_URL,
-    home: settings.VAULT_HOME,
-    embeddedPort: settings.EMBEDDED_PG_PORT,
-    log: (event, fields) => log.info(event, fields),
-  });
+  return openReachableDatabase(settings, (event, fields) => log.info(event, fields));
 }

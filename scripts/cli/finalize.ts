@@ -1,5 +1,6 @@
-import { CliUsageError, finalizeCommand as finalize, type InvoicingCommand } from '@vault/invoicing/cli';
+import { CliUsageError, finalizeCommand as finalize, parseFinalizeArgs, type InvoicingCommand } from '@vault/invoicing/cli';
 import { parseCommand, UsageError, type CommandSpec } from './command.ts';
+import { asUsage } from './export.ts';
 import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
 import { finalizeSpec } from './finalize-spec.ts';
 
@@ -22,5 +23,9 @@ export async function runInvoicingCommand(spec: CommandSpec, command: InvoicingC
   }
 }
 
-/** `vault finalize --period YYYY-MM`. */
-export const finalizeCommand = (args: string[]) => runInvoicingCommand(finalizeSpec, finalize, args);
+/** `vault finalize --period YYYY-MM`: the period is checked before the database is opened (or started). */
+export function finalizeCommand(args: string[]): Promise<number> {
+  parseCommand(finalizeSpec, args);
+  asUsage(() => parseFinalizeArgs(args), finalizeSpec);
+  return runInvoicingCommand(finalizeSpec, finalize, args);
+}

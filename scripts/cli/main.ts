@@ -80,7 +80,15 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`vault: ${err.message}`);
       return 1;
     }
-    console.error(`vault: ${name} failed: ${(err as Error | undefined)?.stack ?? String(err)}`);
+    // A database, broker or file a variable points at (a BootError, the bus's, the price book's): named.
+    const message = err instanceof Error ? err.message : String(err);
+    const variable = (err as { variable?: unknown } | null)?.variable;
+    if (typeof variable === 'string') {
+      console.error(`vault: ${name}: ${message.startsWith(`${variable}:`) ? message : `${variable}: ${message}`}`);
+      return 1;
+    }
+    // Anything else: what failed, in one line; never a stack.
+    console.error(`vault: ${name} failed: ${message}`);
     return 1;
   }
 }

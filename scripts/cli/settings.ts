@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { openDatabase, type Database } from '@vault/db';
-import { createLogger, loadDotEnv, parseConfig, type Logger } from '@vault/runtime';
+import type { Database } from '@vault/db';
+import { createLogger, loadDotEnv, openReachableDatabase, parseConfig, type Logger } from '@vault/runtime';
 import { VaultSettings } from './vault-settings.ts';
 
 /** The CLI's configuration: the same variables, parsed the same way as the apps'. */
@@ -11,13 +11,9 @@ export function cliSettings(): VaultSettings {
 
 export const cliLog: Logger = createLogger({ app: 'vault' });
 
+/** The database once it answers; one that does not is an error naming DATABASE_URL (main.ts prints its message). */
 export function openCliDatabase(settings: VaultSettings): Promise<Database> {
-  return openDatabase({
-    url: settings.DATABASE_URL,
-    home: settings.VAULT_HOME,
-    embeddedPort: settings.EMBEDDED_PG_PORT,
-    log: (event, fields) => cliLog.info(event, fields),
-  });
+  return openReachableDatabase(settings, (event, fields) => cliLog.info(event, fields));
 }
 
 export function vaultPath(settings: { VAULT_HOME: string }, ...parts: string[]): string {

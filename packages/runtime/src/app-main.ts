@@ -112,18 +112,33 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
 }
 
 /** The database, answering: DATABASE_URL's server, or the embedded one. */
-async function openAppDatabase(settings: BootSettings, log: Logger, sessionSettings?: Record<string, string>): Promise<Database> {
+function openAppDatabase(settings: BootSettings, log: Logger, sessionSettings?: Record<string, string>): Promise<Database> {
+  return openReachableDatabase(settings, (event, fields) => log.info(event, fields), sessionSettings);
+}
+
+/**
+ * The database once it answers a query (apps and the `vault` CLI): a server
+ * that does not is a BootError naming DATABASE_URL (or the embedded server's
+ * port and directory) and why, never a driver's stack.
+ */
+export async function openReachableDatabase(
+  settings: Pick<BootSettings, 'DATABASE_URL' | 'VAULT_HOME' | 'EMBEDDED_PG_PORT'>,
+  log: (event: string, fields?: Record<string, string | number>) => void,
+  sessionSettings?: Record<string, string>,
+): Promise<Database> {
+  let db: Database | undefined;
   try {
-    const db = await openDatabase({
+    db = await openDatabase({
       url: settings.DATABASE_URL,
       home: settings.VAULT_HOME,
       embeddedPort: settings.EMBEDDED_PG_PORT,
-      log: (event, fields) => log.info(event, fields),
+      log,
       ...(sessionSettings ? { sessionSettings } : {}),
     });
     await within(db.pool.query('select 1'), DATABASE_CONNECT_TIMEOUT_MS);
     return db;
   } catch (err) {
+    await db?.close().catch(() => {});
     throw databaseBootError(err, settings);
   }
 }

@@ -13,17 +13,22 @@ import { CliUsageError, periodOption } from './usage.ts';
  * are not held, prints what it did, and exits 1 if the month is not due yet
  * or is before the usage horizon.
  */
-export async function finalizeCommand(
-  args: string[],
-  ctx: { pool: pg.Pool; settings: InvoicingSettings; log: Logger; out: (line: string) => void },
-): Promise<number> {
+/** `finalize --period YYYY-MM`'s month, or a CliUsageError: checked before anything is opened. */
+export function parseFinalizeArgs(args: string[]): string {
   let parsed;
   try {
     parsed = parseArgs({ args, strict: true, options: { period: { type: 'string' } } });
   } catch (err) {
     throw new CliUsageError(`finalize: ${(err as Error).message}`);
   }
-  const period = periodOption('finalize', parsed.values.period);
+  return periodOption('finalize', parsed.values.period);
+}
+
+export async function finalizeCommand(
+  args: string[],
+  ctx: { pool: pg.Pool; settings: InvoicingSettings; log: Logger; out: (line: string) => void },
+): Promise<number> {
+  const period = parseFinalizeArgs(args);
   await ensureInvoicingSchema(ctx.pool);
   const billing = createBilling({
     pool: ctx.pool,

@@ -6,7 +6,7 @@ export { CliUsageError } from './usage.ts';
 export { INVOICING_MIGRATIONS, ensureInvoicingSchema } from './migrations.ts';
 export { describeExport, parseExportArgs, runExport, type ExportRequest } from './export.ts';
 export { chargeCommand } from './charge.ts';
-export { finalizeCommand } from './finalize.ts';
+export { finalizeCommand, parseFinalizeArgs } from './finalize.ts';
 export { creditGrantCommand, parseCreditGrantArgs } from './credit.ts';
 export { parseTokenArgs, runTokenCreate, runTokenList, runTokenRevoke, type CreatedToken, type TokenRequest } from './token.ts';
 export type { ExportSummary } from '../exports/index.ts';
