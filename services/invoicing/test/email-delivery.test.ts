@@ -167,6 +167,7 @@ describe('emails to the customer through a real SMTP server', () => {
       ['skipped', 'skipped'],
     );
 
+    await db.pool.query(`insert into invoicing.account_contacts (account_id, email) values ('acct-local', 'private@customer.example')`);
     await withTransaction(db.pool, (client) =>
       recordNotices(client, [invoiceNotice('invoice.finalized', invoice('acct-local'), new Date())]),
     );
@@ -174,7 +175,8 @@ describe('emails to the customer through a real SMTP server', () => {
     await sendDueEmails({ pool: db.pool, log: devLog, mailer: undefined, from: 'x@vault.invalid', invoicingUrl: 'http://localhost:3000' });
     const lines = devLog.lines.filter((l) => l.includes('event=email.logged'));
     assert.equal(lines.length, 1, devLog.lines.join('\n'));
-    assert.match(lines[0]!, /notice_id=invoice\.finalized:inv-acct-local .*subject="Your invoice 2026-10-000007/);
+    assert.match(lines[0]!, /notice_id=invoice\.finalized:inv-acct-local .*contact=on_file subject="Your invoice 2026-10-000007/);
+    assert.ok(!devLog.lines.some((l) => l.includes('private@customer.example')), 'the address is never logged');
     assert.equal(received.length, before, 'nothing sent');
   });
 });

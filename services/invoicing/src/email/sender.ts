@@ -83,8 +83,9 @@ async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
   const text = emailFor(due.event, deps);
   if (!text) return settle(deps.pool, due, 'skipped', null);
   if (!deps.mailer) {
-    // Development: the email as one line; it holds no link or token.
-    deps.log.info('email.logged', { ...fields, to: due.email ?? 'none', subject: text.subject, 'count#emails.logged': 1 });
+    // Development: the email as one line; it holds no link or token, nor the customer's address
+    // (contacts never reach the logs): only whether there is one.
+    deps.log.info('email.logged', { ...fields, contact: due.email ? 'on_file' : 'none', subject: text.subject, 'count#emails.logged': 1 });
     return settle(deps.pool, due, 'logged', due.email);
   }
   if (!due.email) {
