@@ -1,7 +1,15 @@
 import { describeConnectError, within } from './boot-errors.ts';
 
-/** Why the app cannot do its job now (GET /health answers 503 with it), or undefined. */
-export type HealthCheck = () => string | undefined | Promise<string | undefined>;
+/**
+ * Why the app cannot do its job now, or undefined. GET /health answers 503 with
+ * `reason` alone (it needs no token: a host name or a server's message is not
+ * for anyone who asks); `detail` goes to the log.
+ */
+export interface Unhealthy {
+  reason: string;
+  detail: string;
+}
+export type HealthCheck = () => Unhealthy | undefined | Promise<Unhealthy | undefined>;
 
 /**
  * The database answers `select 1` through the app's own pool within
@@ -22,13 +30,13 @@ export function databaseCheck(pool: { query(text: string): Promise<unknown> }, t
       await within(pending, timeoutMs);
       return undefined;
     } catch (err) {
-      return `database: ${describeConnectError(err)}`;
+      return { reason: 'database unavailable', detail: describeConnectError(err) };
     }
   };
 }
 
-/** The first check's reason, in order, or undefined when all pass. */
-export async function firstProblem(checks: readonly HealthCheck[]): Promise<string | undefined> {
+/** The first check's problem, in order, or undefined when all pass. */
+export async function firstProblem(checks: readonly HealthCheck[]): Promise<Unhealthy | undefined> {
   for (const check of checks) {
     const reason = await check();
     if (reason) return reason;

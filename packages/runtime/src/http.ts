@@ -3,7 +3,7 @@ import type { HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
 
 export interface HttpAppOptions {
-  /** GET /health: 200 `{status: "ok"}` when it returns nothing, else 503 with its reason. */
+  /** GET /health: 200 `{status: "ok"}` when it returns nothing, else 503 with its reason (its detail logged). */
   health?: HealthCheck;
   /** Whose X-Forwarded-Proto/For to believe (TRUST_PROXY); default: nobody's. */
   trustProxy?: boolean | string[];
@@ -65,10 +65,18 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
     }
     return reply.code(status).send({ error: err.message });
   });
+  // The detail is logged when the answer changes, not at every probe.
+  let logged: string | undefined;
   app.get('/health', async (_req, reply) => {
-    const reason = await options.health?.();
-    if (reason === undefined) return { status: 'ok' };
-    return reply.code(503).header('cache-control', 'no-store').send({ status: 'unavailable', reason });
+    const problem = await options.health?.();
+    const said = problem === undefined ? undefined : `${problem.reason}\n${problem.detail}`;
+    if (said !== logged) {
+      if (problem === undefined) log.info('health.ok');
+      else log.warn('health.unavailable', { reason: problem.reason, detail: problem.detail, 'count#health.unavailable': 1 });
+      logged = said;
+    }
+    if (problem === undefined) return { status: 'ok' };
+    return reply.code(503).header('cache-control', 'no-store').send({ status: 'unavailable', reason: problem.reason });
   });
   return app;
 }

@@ -43,7 +43,7 @@ await runApp({
     });
     return {
       // GET /health: metering's job is consuming; a consumer that crashed beyond recovery is a 503.
-      unavailable: () => (consumer.isHealthy() ? undefined : `consumer stopped: ${consumer.failure() ?? 'stopped'}`),
+      unavailable: () => (consumer.isHealthy() ? undefined : { reason: 'consumer stopped', detail: consumer.failure() ?? 'stopped' }),
       stop: async () => {
         await sealing.stop();
         await consumer.stop();
