@@ -47,6 +47,10 @@ describe('the vault command for invoicing', () => {
     const second = await vault(['token', 'create', '--account', 'acct-1'], env);
     assert.equal(second.status, 0, second.stderr);
     assert.notEqual(second.stdout, r.stdout, 'each run a new token');
+    // Behind a public address, the link is there (where customers open their invoices).
+    const hosted = await vault(['token', 'create', '--account', 'acct-1'], { ...env, INVOICING_WEB_URL: 'https://billing.example.com/' });
+    assert.equal(hosted.status, 0, hosted.stderr);
+    assert.match(hosted.stderr, /^sign-in link for acct-1: https:\/\/billing\.example\.com\/signin\?link=vl_[\w-]{43}$/m);
   });
 
   test('`vault token create --publisher --expires PT1H`: a publisher token, its id and expiry on stderr', async () => {

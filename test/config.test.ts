@@ -48,6 +48,30 @@ describe('configuration', () => {
     }
   });
 
+  test('GATEWAY_URL, GATEWAY_JS_URL and INVOICING_URL: absolute http(s) addresses kept as written, anything else refused naming the variable', () => {
+    const ok = parseConfig(VaultSettings, {
+      GATEWAY_URL: 'https://api.stripe.com',
+      GATEWAY_JS_URL: 'https://js.stripe.com/v3/',
+      INVOICING_URL: 'http://invoicing:3000',
+    });
+    assert.deepEqual(
+      [ok.GATEWAY_URL, ok.GATEWAY_JS_URL, ok.INVOICING_URL],
+      ['https://api.stripe.com', 'https://js.stripe.com/v3/', 'http://invoicing:3000'],
+    );
+    for (const variable of ['GATEWAY_URL', 'GATEWAY_JS_URL', 'INVOICING_URL']) {
+      for (const bad of ['notaurl', '/v3', 'ftp://files.example.com/']) {
+        assert.throws(
+          () => parseConfig(VaultSettings, { [variable]: bad }),
+          new RegExp(`${variable}: expected an absolute http\\(s\\) address, got "${bad.replace(/[/.]/g, '\\$&')}"`),
+          `${variable}=${bad}`,
+        );
+      }
+    }
+    for (const app of ['invoicing', 'cc-forms', 'gateway-sandbox'] as const) {
+      assert.throws(() => parseConfig(APP_SETTINGS[app], { GATEWAY_URL: 'notaurl' }), /GATEWAY_URL: expected an absolute/, app);
+    }
+  });
+
   test('PAYMENT_RETRY_SCHEDULE: ISO-8601 durations in seconds, two retries of 3 and 5 days by default', () => {
     assert.deepEqual(parseConfig(VaultSettings, {}).PAYMENT_RETRY_SCHEDULE, [259200, 432000]);
     assert.deepEqual(parseConfig(VaultSettings, { PAYMENT_RETRY_SCHEDULE: 'PT0.5S, P1DT1H30M' }).PAYMENT_RETRY_SCHEDULE, [0.5, 91800]);

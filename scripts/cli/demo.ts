@@ -135,6 +135,6 @@ export function demoAccount(stateFile: string): string | undefined {
 
 /** A fresh sign-in link for the demo account's customer. */
 export async function demoSignIn(ctx: Pick<DemoContext, 'db' | 'settings'>, account: string): Promise<string> {
-  const created = await runTokenCreate(ctx.db.pool, { kind: 'account', accountId: account }, ctx.settings.INVOICING_PORT);
+  const created = await runTokenCreate(ctx.db.pool, { kind: 'account', accountId: account }, ctx.settings);
   return created.signInUrl!;
 }

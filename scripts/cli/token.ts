@@ -27,7 +27,7 @@ export async function tokenCommand(args: string[]): Promise<number> {
       return status;
     }
     const { grant, expiresInSeconds } = request;
-    const created = await runTokenCreate(db.pool, grant, settings.INVOICING_PORT, { expiresInSeconds });
+    const created = await runTokenCreate(db.pool, grant, settings, { expiresInSeconds });
     process.stdout.write(`${created.token}\n`);
     const expires = created.expiresAt ? `expires ${created.expiresAt.toISOString()}` : 'never expires';
     process.stderr.write(`${grant.kind} token ${created.id} (${expires}); revoke it with \`vault token revoke ${created.id}\`\n`);

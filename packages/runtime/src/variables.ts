@@ -158,13 +158,28 @@ export const busVariables = {
   BILLING_EVENTS_TOPIC: stringWithDefault('platform.billing-events.v1'),
 };
 
+/**
+ * An absolute http(s) address, kept as written (a path's trailing slash
+ * included: Stripe.js's `/v3/`); unset: undefined. Anything else is refused
+ * here, naming the variable, rather than as "Invalid URL" deep in a boot.
+ */
+export const httpUrl = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .refine((text) => text === undefined || /^https?:$/.test(URL.canParse(text) ? new URL(text).protocol : ''), {
+      error: (issue) => `expected an absolute http(s) address, got ${JSON.stringify(issue.input)}`,
+    }),
+);
+
 /** The payment gateway: the sandbox (GATEWAY_PORT) by default, or Stripe's API. */
 export const gatewayVariables = {
-  GATEWAY_URL: optionalString,
+  GATEWAY_URL: httpUrl,
   GATEWAY_SECRET_KEY: optionalString,
   GATEWAY_PUBLISHABLE_KEY: optionalString,
   /** Stripe.js (or the sandbox's stand-in); unset: derived from GATEWAY_URL. */
-  GATEWAY_JS_URL: optionalString,
+  GATEWAY_JS_URL: httpUrl,
   /** The signing secret of invoicing's webhook endpoint; unset: invoicing registers its endpoint through the API and keeps the secret. */
   GATEWAY_WEBHOOK_SECRET: optionalString,
   /** The sandbox's port; also the default GATEWAY_URL, http://localhost:GATEWAY_PORT. */

@@ -21,6 +21,7 @@ import {
   requireAdminTokenInDeployment,
   stringWithDefault,
   webVariables,
+  httpUrl,
   webUrl,
 } from '@vault/runtime/variables';
 import { loadPriceBook } from './billing/price-book-file.ts';
@@ -66,7 +67,9 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     /** A price book JSON file; unset: the shipped one (data/price-book.json). */
     PRICE_BOOK: optionalString,
     /** Where the gateway reaches invoicing (its webhooks); unset: http://localhost:INVOICING_PORT. */
-    INVOICING_URL: optionalString,
+    INVOICING_URL: httpUrl,
+    /** Where customers open their invoices (emails' and sign-in links' address); unset: http://localhost:INVOICING_PORT. */
+    INVOICING_WEB_URL: webUrl,
     /** Where customers open the card form (the invoice pages link to it); unset: http://localhost:CC_FORMS_PORT. */
     CC_FORMS_URL: webUrl,
     CC_FORMS_PORT: port(3002),

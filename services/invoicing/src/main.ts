@@ -54,7 +54,8 @@ await runApp({
     const topic = settings.BILLING_NOTICES_TOPIC;
     const brokers = settings.KAFKA_BROKERS;
     const publisher = brokers ? startNoticePublisher({ pool: db.pool, brokers, topic, log }) : undefined;
-    const invoicingUrl = settings.INVOICING_URL ?? `http://localhost:${settings.INVOICING_PORT}`;
+    // Customers read these emails: the address they open invoices at, not where the gateway reaches us.
+    const invoicingUrl = settings.INVOICING_WEB_URL ?? `http://localhost:${settings.INVOICING_PORT}`;
     const mailer = settings.SMTP_URL ? smtpMailer(settings.SMTP_URL) : undefined;
     const emails = startEmailSender({ pool: db.pool, log, mailer, from: settings.EMAIL_FROM, invoicingUrl });
     log.info('notices.ready', { kafka_topic: brokers ? topic : 'none', emails: mailer ? 'smtp' : 'log' });

@@ -91,13 +91,15 @@ export interface CreatedToken {
 export async function runTokenCreate(
   pool: pg.Pool,
   grant: TokenGrant,
-  invoicingPort: number,
+  web: { INVOICING_WEB_URL?: string | undefined; INVOICING_PORT: number },
   options: { expiresInSeconds?: number } = {},
 ): Promise<CreatedToken> {
   await ensureInvoicingSchema(pool);
   const { id, token, expiresAt } = await issueToken(pool, grant, options);
   if (grant.kind !== 'account') return { id, token, expiresAt };
-  return { id, token, expiresAt, signInUrl: await signInLinkFor(pool, token, `http://localhost:${invoicingPort}`) };
+  // The customer opens it: where invoices are opened (INVOICING_WEB_URL), else the local address.
+  const base = web.INVOICING_WEB_URL ?? `http://localhost:${web.INVOICING_PORT}`;
+  return { id, token, expiresAt, signInUrl: await signInLinkFor(pool, token, base) };
 }
 
 /** `vault token list`: one line per token, oldest first, with a header; never a value or a hash. */

@@ -11,7 +11,7 @@ export interface EmailText {
 }
 
 export interface EmailContext {
-  /** Where the customer signs in (INVOICING_URL, else the local address). */
+  /** Where the customer signs in (INVOICING_WEB_URL, else the local address). */
   invoicingUrl: string;
 }
 
