@@ -16,6 +16,7 @@ const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'),
     string,
     {
       command?: string;
+      env_file?: { path: string; required: boolean }[];
       environment?: Record<string, string>;
       healthcheck?: { test: string[] };
       depends_on?: Record<string, { condition: string }>;
@@ -104,6 +105,10 @@ describe('docker-compose.yml, checked without Docker', () => {
       // No constant keys: unless the shell sets them, every app reads the sandbox's own from its database.
       assert.equal(gateway.keys, undefined, `${app}: no default gateway keys`);
     }
+  });
+
+  test('every variable of .env reaches each app (env_file, optional), under the environment compose sets', () => {
+    for (const app of APPS) assert.deepEqual(compose.services[app]!.env_file, [{ path: '.env', required: false }], app);
   });
 
   test('the sandbox publishes port 3003 on the loopback interface only (its test keys and card fields are for this machine)', () => {
