@@ -50,6 +50,25 @@ describe('the vault command', () => {
     assert.match(r.stderr, /INVOICE_GRACE_HOURS/);
   });
 
+  test('`vault start --demo` with one app’s variable bad: that app refuses it, the demo is skipped naming it, and the command ends (exit 1), not hangs', {
+    timeout: 120_000,
+  }, async () => {
+    const ports = { METERING_PORT: 0, INVOICING_PORT: 0, CC_FORMS_PORT: 0, GATEWAY_PORT: 0 };
+    for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = await freePort();
+    const r = await vault(['start', '--demo'], {
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: undefined,
+      ADMIN_TOKEN: 'cli-test-admin-token-0123456789abcdef',
+      CARD_ATTEMPTS_PER_HOUR: 'abc',
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    });
+    const out = r.stdout + r.stderr;
+    assert.equal(r.status, 1, out);
+    assert.match(out, /event=demo\.failed .*CARD_ATTEMPTS_PER_HOUR/);
+    assert.match(out, /cc-forms +\| .*event=config\.invalid .*CARD_ATTEMPTS_PER_HOUR/);
+    assert.doesNotMatch(out, /^\s+at /m, 'no stack');
+  });
+
   test('`vault start metering` serves /health, and Ctrl-C stops it cleanly', { timeout: 60_000 }, async () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['bin/vault.js', 'start', 'metering'], {

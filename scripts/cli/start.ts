@@ -72,7 +72,7 @@ export async function startCommand(args: string[]): Promise<number> {
   process.once('SIGINT', () => tree.stop(0));
   process.once('SIGTERM', () => tree.stop(0));
   const demo = (options.demo ?? !settings.DATABASE_URL) && apps.length === APPS.length;
-  const running = bringUp(tree, apps, demo ? parseConfig(VaultSettings, env) : undefined).catch((err: Error) => {
+  const running = bringUp(tree, apps, demo ? env : undefined).catch((err: Error) => {
     if (!tree.stopping) cliLog.error('start.failed', err);
   });
   const code = await tree.done;
@@ -87,8 +87,11 @@ export async function startCommand(args: string[]): Promise<number> {
  * invoicing starts last, once phase one has put the simulated weeks through
  * metering: its schedule then finalizes the oldest month whole.
  */
-async function bringUp(tree: ProcessTree, apps: AppEntry[], demoSettings: VaultSettings | undefined): Promise<void> {
+async function bringUp(tree: ProcessTree, apps: AppEntry[], demoEnv: NodeJS.ProcessEnv | undefined): Promise<void> {
   const urls = new Map<string, string>();
+  // The demo reads every app's variables: one bad variable skips the demo (each app
+  // still parses its own, and refuses it alone), never `vault start` as a whole.
+  const demoSettings = demoEnv && demoVariables(demoEnv);
   const launch = async (wave: AppEntry[]) => {
     const started = await Promise.all(wave.map((a) => tree.launch(a)));
     for (const [i, a] of wave.entries()) urls.set(a.name, started[i]!);
@@ -108,6 +111,15 @@ async function bringUp(tree: ProcessTree, apps: AppEntry[], demoSettings: VaultS
       console.log(`vault           | sign in to the invoice UI as ${account}: ${await demo.module.demoSignIn(demo.ctx, account)}`);
   } finally {
     await demo?.ctx.db.close();
+  }
+}
+
+function demoVariables(env: NodeJS.ProcessEnv): VaultSettings | undefined {
+  try {
+    return parseConfig(VaultSettings, env);
+  } catch (err) {
+    cliLog.error('demo.failed', err);
+    return undefined;
   }
 }
 
