@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { invoicingConfig } from '@vault/invoicing/config';
 import { ConfigError, isoDurationSeconds, parseConfig } from '@vault/runtime';
 import { APP_SETTINGS, cliVariables, VaultSettings } from '../scripts/cli/vault-settings.ts';
 
@@ -70,6 +71,23 @@ describe('configuration', () => {
     for (const app of ['invoicing', 'cc-forms', 'gateway-sandbox'] as const) {
       assert.throws(() => parseConfig(APP_SETTINGS[app], { GATEWAY_URL: 'notaurl' }), /GATEWAY_URL: expected an absolute/, app);
     }
+  });
+
+  test("invoicing names every bad variable in one error: its schema's, PRICE_BOOK's file and the gateway's keys together", () => {
+    assert.throws(
+      () => invoicingConfig({ INVOICE_GRACE_HOURS: 'abc', PRICE_BOOK: '/nonexistent/prices.json', GATEWAY_SECRET_KEY: 'sk_test_x' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems.map((p) => p.variable).sort(), ['GATEWAY_PUBLISHABLE_KEY', 'INVOICE_GRACE_HOURS', 'PRICE_BOOK']);
+        assert.match(err.message, /PRICE_BOOK: price book \/nonexistent\/prices\.json: no such file/);
+        return true;
+      },
+    );
+    // A bad GATEWAY_URL is named once, though the gateway's own variables are read again.
+    assert.throws(
+      () => invoicingConfig({ GATEWAY_URL: 'notaurl', INVOICE_GRACE_HOURS: 'abc' }),
+      (err: unknown) => err instanceof ConfigError && err.problems.filter((p) => p.variable === 'GATEWAY_URL').length === 1,
+    );
   });
 
   test('PAYMENT_RETRY_SCHEDULE: ISO-8601 durations in seconds, two retries of 3 and 5 days by default', () => {

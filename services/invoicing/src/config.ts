@@ -10,6 +10,7 @@ import {
   blankToUndefined,
   bootVariables,
   ConfigError,
+  GatewaySettings,
   gatewayVariables,
   isoDurations,
   isoDurationSeconds,
@@ -24,7 +25,7 @@ import {
   httpUrl,
   webUrl,
 } from '@vault/runtime/variables';
-import { loadPriceBook } from './billing/price-book-file.ts';
+import { loadPriceBook, PriceBookError } from './billing/price-book-file.ts';
 
 /** One positive ISO-8601 duration of days to seconds (P7D, PT12H, PT2S), in seconds. */
 const isoDuration = (fallback: string) =>
@@ -102,23 +103,29 @@ export interface InvoicingConfig extends InvoicingSettings {
   ccFormsUrl: string;
 }
 
-/** Throws a ConfigError naming every bad variable, PRICE_BOOK's file and the gateway's keys included. */
+/**
+ * Throws a ConfigError naming every bad variable at once: the schema's, PRICE_BOOK's
+ * file and the gateway's keys, each checked even when another is wrong.
+ */
 export function invoicingConfig(env: NodeJS.ProcessEnv): InvoicingConfig {
-  const settings = parseConfig(InvoicingSettings, env);
   const problems: ConfigError['problems'] = [];
-  let prices: PriceBook | undefined;
-  let gateway: GatewayTarget | undefined;
-  try {
-    prices = loadPriceBook(settings.PRICE_BOOK);
-  } catch (err) {
-    problems.push({ variable: 'PRICE_BOOK', message: (err as Error).message });
+  const collect = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else if (err instanceof PriceBookError) problems.push({ variable: err.variable, message: err.message });
+      else throw err;
+      return undefined;
+    }
+  };
+  const settings = collect(() => parseConfig(InvoicingSettings, env));
+  const prices = collect(() => loadPriceBook(settings?.PRICE_BOOK ?? (env.PRICE_BOOK || undefined)));
+  // Without the whole schema, the gateway's own variables alone (their problems are already listed).
+  const gateway = collect(() => gatewayTarget(settings ?? parseConfig(GatewaySettings, env)));
+  if (!settings || !prices || !gateway) {
+    const seen = new Set<string>();
+    throw new ConfigError(problems.filter((p) => !seen.has(`${p.variable}\n${p.message}`) && seen.add(`${p.variable}\n${p.message}`)));
   }
-  try {
-    gateway = gatewayTarget(settings);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.problems);
-  }
-  if (!prices || !gateway) throw new ConfigError(problems);
   return { ...settings, prices, gateway, ccFormsUrl: settings.CC_FORMS_URL ?? `http://localhost:${settings.CC_FORMS_PORT}` };
 }
