@@ -110,6 +110,10 @@ describe('the credit balance through finalize, drafts and the API', () => {
     assert.equal(again.statusCode, 200);
     assert.deepEqual(again.json(), first.json());
     assert.equal(await balance('acct-grant'), '10.00');
+    // The same amount written another way is the same grant (compared as amounts, not text).
+    const written = await grant('acct-grant', { ...body, amount: '010.00' });
+    assert.equal(written.statusCode, 200, written.body);
+    assert.deepEqual(written.json(), first.json());
     const other = await grant('acct-grant', { ...body, amount: '20.00' });
     assert.equal(other.statusCode, 409);
     assert.match(other.json().error, /already granted with another amount; nothing changed/);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { CreditGrant } from '@vault/contracts';
 import type { CreditLot, Settlement, SmallInvoice } from '../domain/credit.ts';
+import { Money } from '../domain/money.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -90,7 +91,8 @@ export async function grantCredit(db: Db, g: GrantRequest): Promise<GrantOutcome
   const first = rows[0]!;
   const differs = [
     first.account_id !== g.accountId && 'account_id',
-    first.amount !== g.amount && 'amount',
+    // Compared as amounts: the same grant sent again as "010.00" or "10.0" is the same grant.
+    !new Money(first.amount).eq(g.amount) && 'amount',
     first.reason !== g.reason && 'reason',
     (first.expires_at?.getTime() ?? null) !== (g.expiresAt?.getTime() ?? null) && 'expires_at',
   ].filter((x): x is string => x !== false);
