@@ -44,6 +44,19 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
     },
   });
   app.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // PostgreSQL's text cannot hold U+0000: a path or query value with one is the caller's
+  // mistake, named here, not a 500 from the first query that meets it.
+  app.addHook('preValidation', async (req) => {
+    for (const values of [req.params, req.query]) {
+      if (!values || typeof values !== 'object') continue;
+      for (const [name, value] of Object.entries(values)) {
+        const texts = Array.isArray(value) ? value : [value];
+        if (texts.some((t) => typeof t === 'string' && t.includes('\u0000'))) {
+          throw Object.assign(new Error(`${name}: must not contain U+0000`), { statusCode: 400 });
+        }
+      }
+    }
+  });
   app.addHook('onResponse', async (req, reply) => {
     log.info('http.request', {
       method: req.method,

@@ -49,3 +49,29 @@ describe('createHttpApp: timeouts, a connection cap, a busy database', () => {
     await pool.end();
   });
 });
+
+describe('createHttpApp: U+0000 in a path or query value', () => {
+  test('is a 400 naming the parameter, before any handler (PostgreSQL text cannot hold it); in a child scope too', async () => {
+    const app = createHttpApp(memoryLogger());
+    let handled = 0;
+    app.get('/v1/invoices/:id', async (req) => {
+      handled++;
+      return { id: (req.params as { id: string }).id };
+    });
+    await app.register(async (scope) => {
+      scope.get('/scoped', async () => ({ handled: ++handled }));
+    });
+    try {
+      const path = await app.inject({ method: 'GET', url: '/v1/invoices/%00' });
+      assert.equal(path.statusCode, 400);
+      assert.deepEqual(path.json(), { error: 'id: must not contain U+0000' });
+      const query = await app.inject({ method: 'GET', url: '/scoped?after=1%00&after=2' });
+      assert.equal(query.statusCode, 400);
+      assert.deepEqual(query.json(), { error: 'after: must not contain U+0000' });
+      assert.equal(handled, 0);
+      assert.equal((await app.inject({ method: 'GET', url: '/v1/invoices/inv-1' })).json().id, 'inv-1');
+    } finally {
+      await app.close();
+    }
+  });
+});
