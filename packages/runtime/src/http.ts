@@ -30,7 +30,11 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: false,
-    trustProxy: options.trustProxy ?? false,
+    // TRUST_PROXY=true believes whichever peer is in front, one hop: the client is the address
+    // that proxy appended last to X-Forwarded-For, never the left-most, which the client writes
+    // itself (the failed-token limit counts by it).
+    // (A function: fastify refuses a bare hop count, which cannot tell the peer apart.)
+    trustProxy: options.trustProxy === true ? (_address: string, hop: number) => hop === 0 : (options.trustProxy ?? false),
     // Every door has its timeouts: a body trickled a byte at a time, or headers
     // that never end, get 408 and the connection closed; so does a silent one.
     requestTimeout,

@@ -75,3 +75,20 @@ describe('createHttpApp: U+0000 in a path or query value', () => {
     }
   });
 });
+
+describe('createHttpApp: TRUST_PROXY=true believes the peer in front, one hop', () => {
+  test('the client is the address the proxy appended last, not the left-most a client may write; its X-Forwarded-Proto counts', async () => {
+    const app = createHttpApp(memoryLogger(), { trustProxy: true });
+    app.get('/who', async (req) => ({ ip: req.ip, protocol: req.protocol }));
+    try {
+      const res = await app.inject({
+        method: 'GET',
+        url: '/who',
+        headers: { 'x-forwarded-for': '198.51.100.1, 203.0.113.7', 'x-forwarded-proto': 'https' },
+      });
+      assert.deepEqual(res.json(), { ip: '203.0.113.7', protocol: 'https' });
+    } finally {
+      await app.close();
+    }
+  });
+});
