@@ -124,6 +124,13 @@ describe('charging decisions (pure)', () => {
       { do: 'attempt', attempt: 1, paymentMethodId: 'pm_a', replay: true },
     ],
     [
+      'an attempt pending before its PaymentIntent was saved (nothing confirmed), the card removed since: past_due for want of a card, not a create it cannot replay',
+      invoice(),
+      row({ pendingPaymentMethodId: 'pm_a', paymentIntentId: null }),
+      undefined,
+      { do: 'past_due_no_card' },
+    ],
+    [
       'declined, the card removed, retry due: past_due for want of a card',
       invoice(),
       row({ attempts: 1, lastPaymentMethodId: 'pm_a', nextAttemptAt: at(-1) }),
@@ -250,6 +257,14 @@ describe('charging decisions (pure)', () => {
   test('an account without a card: the row says why, nothing scheduled', () => {
     const r = pastDueWithoutCard(undefined);
     assert.deepEqual([r.state, r.attempts, r.nextAttemptAt, r.lastErrorCode], ['past_due', 0, null, 'no_card_on_file']);
+  });
+
+  test('without a card, an attempt that never reached a PaymentIntent is dropped (the next card starts afresh); one that did is kept to replay', () => {
+    const dropped = pastDueWithoutCard(row({ pendingPaymentMethodId: 'pm_a', paymentIntentId: null }));
+    assert.equal(dropped.pendingPaymentMethodId, null);
+    assert.deepEqual(decide(invoice({ status: 'past_due' }), dropped, undefined, NOW), { do: 'nothing', why: 'waiting_for_card' });
+    assert.equal(decide(invoice({ status: 'past_due' }), dropped, card('pm_b'), NOW).do, 'attempt');
+    assert.equal(pastDueWithoutCard(row({ pendingPaymentMethodId: 'pm_a' })).pendingPaymentMethodId, 'pm_a');
   });
 });
 

@@ -94,6 +94,10 @@ export function decide(
   if (amount < minimumCharge(invoice.currency)) return { do: 'nothing', why: 'below_minimum' };
   const next = (charge?.attempts ?? 0) + 1;
   if (charge?.pendingPaymentMethodId) {
+    // Recorded, never answered. Without its PaymentIntent nothing was confirmed (confirm
+    // follows the PaymentIntent's save), and without a card the create cannot be replayed
+    // (it names the card's customer): given up as no card, not thrown at every pass.
+    if (!charge.paymentIntentId && !card) return { do: 'past_due_no_card' };
     return {
       do: 'attempt',
       attempt: next,
@@ -232,6 +236,8 @@ export function beforeAttempt(charge: ChargeRow | undefined, decision: Extract<D
 export function pastDueWithoutCard(charge: ChargeRow | undefined): ChargeRow {
   return {
     ...(charge ?? NEW_CHARGE),
+    // An attempt that never reached a PaymentIntent is dropped with its card.
+    pendingPaymentMethodId: charge?.paymentIntentId ? charge.pendingPaymentMethodId : null,
     state: 'past_due',
     nextAttemptAt: null,
     lastErrorCode: 'no_card_on_file',
