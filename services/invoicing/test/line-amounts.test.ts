@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { priceLine } from '../src/domain/lines.ts';
+import { priceShare, toCents, usageAmount } from '../src/domain/money.ts';
 import { parsePeriod } from '../src/domain/period.ts';
 
 const MONTHS = ['2026-10', '2026-11', '2028-02', '2027-02'].map(parsePeriod);
@@ -64,5 +65,12 @@ describe('line amounts: rounded once, half up, from the exact amount', () => {
       }
     }
     assert.ok(checked > 100, `${checked} half cents checked`);
+  });
+
+  test("the usage chart's day is not capped (40 basic dynos for an October day: 9.03), a line is (7.00)", () => {
+    const day = 40 * 86_400_000;
+    const october = MONTHS[0]!.seconds;
+    assert.equal(toCents(priceShare(day, october, '7.00')), '9.03');
+    assert.equal(toCents(usageAmount(day, october, '7.00')), '7.00');
   });
 });

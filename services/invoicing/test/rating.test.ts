@@ -98,6 +98,9 @@ async function world(usage: readonly SeedUsage[], ownership: readonly SeedOwner[
       const now = parsePeriod(key).end.plus({ days: 10 });
       await createBilling({ pool: db.pool, prices, graceHours: 72, now: () => now }).finalize(key);
     },
+    /** The holds report (GET /v1/holds) for one account's month. */
+    holds: async (account: string, key: string) =>
+      (await createBilling({ pool: db.pool, prices, graceHours: 72 }).holds(key, p + account)).held.map((h) => h.holds),
     finalized: async (account: string) =>
       (await createBilling({ pool: db.pool, prices, graceHours: 72 }).invoices(p + account)).map((i) => i.period),
     /** Metering learns late that a running dyno or add-on stopped at `at`. */
@@ -379,6 +382,11 @@ describe("late usage through finalize and the next month's draft", () => {
     assert.deepEqual(held.holds, [
       { reason: 'unpriced', app_id: 'app-1', detail: 'addon:mystery:huge has no price in the price book (late usage of 2026-10)' },
     ]);
+    // The holds report lists it too, as finalize will hold it.
+    assert.deepEqual(
+      (await w.holds('acct-1', '2026-11')).flat().map((h) => [h.reason, h.detail]),
+      [['unpriced', 'addon:mystery:huge has no price in the price book (late usage of 2026-10)']],
+    );
     const priced = await w.invoice('acct-1', '2026-11', {
       book: { ...prices, products: { ...prices.products, 'addon:mystery:huge': '31.00' } },
     });

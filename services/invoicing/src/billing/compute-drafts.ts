@@ -25,7 +25,7 @@ export interface DraftScope {
    * stays cheap; their holds and adjustments are dropped here.
    */
   unfinalizedOnly?: boolean;
-  /** Add late-usage adjustments for earlier finalized months (not needed for the holds report). */
+  /** Add late-usage adjustments for earlier finalized months (an unpriced one holds the draft). */
   adjustments?: boolean;
   /**
    * Settle each draft with the account's credit balance as of this instant,

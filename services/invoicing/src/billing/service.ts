@@ -7,7 +7,7 @@ import { accountView } from './account-drafts.ts';
 import { computeDrafts } from './compute-drafts.ts';
 import { creditBalance, grant } from './credits.ts';
 import { publicInvoice } from '../domain/invoice.ts';
-import { Money, toCents, usageAmount } from '../domain/money.ts';
+import { Money, priceShare, toCents } from '../domain/money.ts';
 import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
 import { usageHorizon } from './final-months.ts';
 import { finalizePeriod } from './finalize.ts';
@@ -46,7 +46,7 @@ export function createBilling(deps: BillingDeps): Billing {
     const amounts = days.map(() => new Money(0));
     for (const u of rows) {
       const price = deps.prices.products[u.product];
-      if (price !== undefined && u.day < amounts.length) amounts[u.day] = amounts[u.day]!.plus(usageAmount(u.ms, period.seconds, price));
+      if (price !== undefined && u.day < amounts.length) amounts[u.day] = amounts[u.day]!.plus(priceShare(u.ms, period.seconds, price));
     }
     return days.map((day, i): UsageDay => ({ day, amount: toCents(amounts[i]!) }));
   }
@@ -101,7 +101,14 @@ export function createBilling(deps: BillingDeps): Billing {
       // A month before the usage horizon is final: nothing of it is held (final-months.ts), and its usage is archived.
       const horizon = await usageHorizon(deps.pool);
       if (horizon !== null && period.key < horizon) return { period: period.key, held: [] };
-      const scope = { period, until: now().toJSDate(), accounts: accountId === undefined ? undefined : [accountId], unfinalizedOnly: true };
+      // Adjustments too: late usage of a product without a price holds the invoice carrying it.
+      const scope = {
+        period,
+        until: now().toJSDate(),
+        accounts: accountId === undefined ? undefined : [accountId],
+        unfinalizedOnly: true,
+        adjustments: true,
+      };
       const { drafts, ownerless } = await computeDrafts(deps.pool, deps.prices, scope);
       const held = [...drafts.values()]
         .filter((d) => d.holds.length > 0)

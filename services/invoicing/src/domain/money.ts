@@ -27,15 +27,19 @@ export function monthsOf(ms: number, monthSeconds: number): Decimal {
 }
 
 /**
- * A monthly price times min(months of usage, 1), exact before the one rounding:
- * the price is multiplied first and the month's length divided last. Dividing
+ * A monthly price times months of usage, exact before the one rounding: the
+ * price is multiplied first and the month's length divided last. Dividing
  * first cut an endless quotient (1/1800 of a month) to 40 digits, and an amount
  * of exactly half a cent (3.00 × 49,104,000 ms of October = 0.055) came out as
- * 0.05499…9 and was rounded down.
+ * 0.05499…9 and was rounded down. Uncapped (the usage chart's days).
  */
+export function priceShare(ms: number, monthSeconds: number, price: string | Decimal): Decimal {
+  return new Money(ms).times(price).div(monthSeconds * 1000);
+}
+
+/** A line's amount before its rounding: the price times min(months, 1) (the price caps a line). */
 export function usageAmount(ms: number, monthSeconds: number, price: string | Decimal): Decimal {
-  const monthMs = monthSeconds * 1000;
-  return new Money(Math.min(ms, monthMs)).times(price).div(monthMs);
+  return priceShare(Math.min(ms, monthSeconds * 1000), monthSeconds, price);
 }
 
 // A month's line amounts are a few hundred distinct strings repeated across

@@ -34,6 +34,8 @@ export function whyLine(line: InvoiceLine, stoppedAt?: Date): string | undefined
       const stopped = line.product.startsWith('addon:') ? 'was removed' : 'stopped';
       return `${line.key} ${stopped} on ${shortDay(stoppedAt)}, earlier than billed on the ${month} invoice (we learned of it after that invoice was issued): this gives the difference back.`;
     }
+    if (line.amount === null)
+      return `${line.key} ran in ${month} beyond what the ${month} invoice billed (the platform told us after that invoice was issued), on a product without a price yet: this invoice waits for its price.`;
     return credit
       ? `${line.key} ran less in ${month} than the ${month} invoice billed (it stopped earlier, as the platform told us after that invoice was issued): this gives the difference back.`
       : `${line.key} ran more in ${month} than the ${month} invoice billed (the platform told us after that invoice was issued): this charges the difference.`;
