@@ -74,7 +74,9 @@ describe('emails to the customer through a real SMTP server', () => {
         stream.on('end', () => {
           if (refuseNext > 0) {
             refuseNext--;
-            return done(Object.assign(new Error('try again later'), { responseCode: 451 }));
+            // As servers do, the refusal quotes the recipient.
+            const to = session.envelope.rcptTo.map((r) => r.address).join(',');
+            return done(Object.assign(new Error(`<${to}>: try again later`), { responseCode: 451 }));
           }
           const header = (name: string) => new RegExp(`^${name}: (.*)$`, 'mi').exec(raw)?.[1]?.trim() ?? '';
           received.push({
@@ -138,7 +140,12 @@ describe('emails to the customer through a real SMTP server', () => {
       ['invoice.finalized:inv-acct-mail'],
       'the refused one took two tries',
     );
-    assert.ok(log.lines.some((l) => l.includes('event=email.failed') && l.includes('retry_in_s=1')));
+    const failed = log.lines.filter((l) => l.includes('event=email.failed'));
+    assert.ok(
+      failed.some((l) => l.includes('retry_in_s=1') && l.includes('<address>') && l.includes('try again later')),
+      failed.join('\n'),
+    );
+    assert.ok(!log.lines.some((l) => l.includes('billing@customer.example')), 'the address never reaches the log');
 
     const finalized = received.find((r) => r.messageId.includes('invoice.finalized'))!;
     assert.match(finalized.subject, /Your invoice 2026-10-000007 for October 2026: \$52\.58/);

@@ -142,6 +142,14 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
     const again = await deliver(early);
     assert.deepEqual(again.json(), { received: true, duplicate: false });
     assert.deepEqual([(await invoice('rf-early')).status, (await invoice('rf-early')).amount_refunded], ['refunded', '20.00']);
+
+    // A payment that has not come three days after the refund's event will not: recorded as stray, not refused for ever.
+    await paidInvoice('rf-never', '20.00', 'past_due');
+    const stale = { ...refunded('evt_rf_never', 'pi_rf-never', 2000), created: Math.floor(Date.now() / 1000) - 4 * 86_400 };
+    const res = await deliver(stale);
+    assert.equal(res.statusCode, 200, res.body);
+    assert.ok(log.lines.some((l) => l.includes('event_id=evt_rf_never') && l.includes('outcome=stray reason=not_paid')));
+    assert.deepEqual((await deliver(stale)).json(), { received: true, duplicate: true });
   });
 
   test('a refund of no invoice of ours, in another currency or above the total is answered 200 and changes nothing', async () => {

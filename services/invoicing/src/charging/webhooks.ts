@@ -12,6 +12,8 @@ import { endpointSecrets, lockInvoiceForPayment, markInvoicePaid, recordEvent } 
 const GatewayEvent = z.object({
   id: z.string().min(1),
   type: z.string().min(1),
+  /** When the gateway made the event (Unix seconds): how long a refund may wait for its payment. */
+  created: z.number().int().optional(),
   data: z.object({ object: z.unknown() }),
 });
 
@@ -172,9 +174,13 @@ async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEven
       await lockInvoiceForPayment(client, invoiceId);
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
       const outcome = await recordRefund(client, invoiceId, charge.data);
-      // Rolled back, the event's record with it: its redelivery is handled, not taken for a duplicate.
-      if (outcome.outcome === 'before_payment') throw new BeforePayment(outcome.invoice_id);
-      return outcome;
+      if (outcome.outcome !== 'before_payment') return outcome;
+      // Rolled back, the event's record with it: its redelivery is handled, not taken for a
+      // duplicate. For as long as a gateway retries (Stripe: three days); a payment that has
+      // not come by then will not, and the refund is recorded as stray for operators.
+      const age = (deps.now?.() ?? Date.now()) / 1000 - (event.created ?? 0);
+      if (age < REFUND_WAITS_SECONDS) throw new BeforePayment(outcome.invoice_id);
+      return { outcome: 'stray', reason: 'not_paid', invoice_id: outcome.invoice_id };
     },
     { log: deps.log, name: 'charging.refund_webhook' },
   ).catch((err: unknown) => {
@@ -182,6 +188,9 @@ async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEven
     throw err;
   });
 }
+
+/** How long after its event a refund may wait for its invoice's payment (Stripe retries for three days). */
+export const REFUND_WAITS_SECONDS = 3 * 86_400;
 
 class BeforePayment extends Error {
   constructor(readonly invoiceId: string) {

@@ -106,13 +106,19 @@ async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
       ...fields,
       attempt: due.attempts + 1,
       retry_in_s: wait,
-      error: (err as Error).message,
+      // A server's reply may quote the recipient ("550 <alice@…>: rejected"): addresses never reach the logs.
+      error: withoutAddresses((err as Error).message),
       'count#emails.failed': 1,
     });
     return false;
   }
   deps.log.info('email.sent', { ...fields, attempt: due.attempts + 1, 'count#emails.sent': 1 });
   return settle(deps.pool, due, 'sent', due.email);
+}
+
+/** The text with every email address in it replaced by `<address>`. */
+export function withoutAddresses(text: string): string {
+  return text.replace(/[^\s<>"'(),;:[\]]+@[^\s<>"'(),;:[\]]+/g, '<address>');
 }
 
 async function settle(pool: pg.Pool, due: Due, state: 'sent' | 'logged' | 'skipped', to: string | null): Promise<true> {
