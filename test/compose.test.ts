@@ -108,7 +108,16 @@ describe('docker-compose.yml, checked without Docker', () => {
   });
 
   test('every variable of .env reaches each app (env_file, optional), under the environment compose sets', () => {
-    for (const app of APPS) assert.deepEqual(compose.services[app]!.env_file, [{ path: '.env', required: false }], app);
+    for (const app of APPS) {
+      assert.deepEqual(compose.services[app]!.env_file, [{ path: '.env', required: false }], app);
+      // A .env's ports are the host's: the containers keep the ones published and health-checked.
+      const env = compose.services[app]!.environment ?? {};
+      assert.deepEqual(
+        [env.INVOICING_PORT, env.METERING_PORT, env.CC_FORMS_PORT, env.GATEWAY_PORT].map(String),
+        ['3000', '3001', '3002', '3003'],
+        app,
+      );
+    }
   });
 
   test('the sandbox publishes port 3003 on the loopback interface only (its test keys and card fields are for this machine)', () => {

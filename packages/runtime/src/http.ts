@@ -21,6 +21,17 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** pg-pool's error when no connection came within the pool's connectionTimeoutMillis. */
 const POOL_TIMEOUT = /timeout exceeded when trying to connect/;
 
+/** The dotted path of the first string holding U+0000 in a parsed value, or undefined. */
+function nulAt(value: unknown, path = '', depth = 0): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || '(body)' : undefined;
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || depth > 16) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const found = nulAt(inner, path === '' ? key : `${path}.${key}`, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /**
  * A fastify instance with our conventions: one logfmt line per request with
  * its duration, one error handler that hides 5xx details from clients, and
@@ -48,18 +59,12 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
     },
   });
   app.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  // PostgreSQL's text cannot hold U+0000: a path or query value with one is the caller's
-  // mistake, named here, not a 500 from the first query that meets it.
+  // PostgreSQL's text cannot hold U+0000: a value with one (in the path, the query or a
+  // parsed body) is the caller's mistake, named here, not a 500 from the first query that
+  // meets it. Raw bodies (Buffers: the intake's events, webhooks) are their routes' to judge.
   app.addHook('preValidation', async (req) => {
-    for (const values of [req.params, req.query]) {
-      if (!values || typeof values !== 'object') continue;
-      for (const [name, value] of Object.entries(values)) {
-        const texts = Array.isArray(value) ? value : [value];
-        if (texts.some((t) => typeof t === 'string' && t.includes('\u0000'))) {
-          throw Object.assign(new Error(`${name}: must not contain U+0000`), { statusCode: 400 });
-        }
-      }
-    }
+    const at = nulAt({ ...(req.params as object), ...(req.query as object) }) ?? nulAt(req.body);
+    if (at !== undefined) throw Object.assign(new Error(`${at}: must not contain U+0000`), { statusCode: 400 });
   });
   app.addHook('onResponse', async (req, reply) => {
     log.info('http.request', {

@@ -50,8 +50,8 @@ describe('createHttpApp: timeouts, a connection cap, a busy database', () => {
   });
 });
 
-describe('createHttpApp: U+0000 in a path or query value', () => {
-  test('is a 400 naming the parameter, before any handler (PostgreSQL text cannot hold it); in a child scope too', async () => {
+describe('createHttpApp: U+0000 in a path, query or body value', () => {
+  test('is a 400 naming the parameter or body field, before any handler (PostgreSQL text cannot hold it); in a child scope too; a raw body is left to its route', async () => {
     const app = createHttpApp(memoryLogger());
     let handled = 0;
     app.get('/v1/invoices/:id', async (req) => {
@@ -60,6 +60,9 @@ describe('createHttpApp: U+0000 in a path or query value', () => {
     });
     await app.register(async (scope) => {
       scope.get('/scoped', async () => ({ handled: ++handled }));
+      scope.post('/scoped', async () => ({ handled: ++handled }));
+      scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, b, done) => done(null, b));
+      scope.post('/raw', async (req) => ({ bytes: (req.body as Buffer).length }));
     });
     try {
       const path = await app.inject({ method: 'GET', url: '/v1/invoices/%00' });
@@ -67,7 +70,17 @@ describe('createHttpApp: U+0000 in a path or query value', () => {
       assert.deepEqual(path.json(), { error: 'id: must not contain U+0000' });
       const query = await app.inject({ method: 'GET', url: '/scoped?after=1%00&after=2' });
       assert.equal(query.statusCode, 400);
-      assert.deepEqual(query.json(), { error: 'after: must not contain U+0000' });
+      assert.deepEqual(query.json(), { error: 'after.0: must not contain U+0000' });
+      const body = await app.inject({ method: 'POST', url: '/scoped', payload: { grant: { reason: 'x\u0000y' }, amount: '1.00' } });
+      assert.equal(body.statusCode, 400);
+      assert.deepEqual(body.json(), { error: 'grant.reason: must not contain U+0000' });
+      const raw = await app.inject({
+        method: 'POST',
+        url: '/raw',
+        headers: { 'content-type': 'application/octet-stream' },
+        payload: Buffer.from('a\u0000b'),
+      });
+      assert.deepEqual(raw.json(), { bytes: 3 }, 'a raw body is its route’s to judge');
       assert.equal(handled, 0);
       assert.equal((await app.inject({ method: 'GET', url: '/v1/invoices/inv-1' })).json().id, 'inv-1');
     } finally {

@@ -91,7 +91,7 @@ export async function grantCredit(db: Db, g: GrantRequest): Promise<GrantOutcome
   const first = rows[0]!;
   const differs = [
     first.account_id !== g.accountId && 'account_id',
-    // Compared as amounts: the same grant sent again as "010.00" or "10.0" is the same grant.
+    // Compared as amounts: the same grant sent again as "010.00" is the same grant.
     !new Money(first.amount).eq(g.amount) && 'amount',
     first.reason !== g.reason && 'reason',
     (first.expires_at?.getTime() ?? null) !== (g.expiresAt?.getTime() ?? null) && 'expires_at',

@@ -8,11 +8,6 @@ import { loadPriceBook } from '../billing/price-book-file.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError, periodOption } from './usage.ts';
 
-/**
- * `vault finalize --period YYYY-MM`: finalizes that month's due accounts that
- * are not held, prints what it did, and exits 1 if the month is not due yet
- * or is before the usage horizon.
- */
 /** `finalize --period YYYY-MM`'s month, or a CliUsageError: checked before anything is opened. */
 export function parseFinalizeArgs(args: string[]): string {
   let parsed;
@@ -24,6 +19,11 @@ export function parseFinalizeArgs(args: string[]): string {
   return periodOption('finalize', parsed.values.period);
 }
 
+/**
+ * `vault finalize --period YYYY-MM`: finalizes that month's due accounts that
+ * are not held, prints what it did, and exits 1 if the month is not due yet
+ * or is before the usage horizon.
+ */
 export async function finalizeCommand(
   args: string[],
   ctx: { pool: pg.Pool; settings: InvoicingSettings; log: Logger; out: (line: string) => void },
