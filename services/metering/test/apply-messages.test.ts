@@ -121,6 +121,40 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
     assert.equal(next.skipped, october.length, 'the position moved past the whole batch');
   });
 
+  test('times with an offset beyond 15 hours (valid RFC 3339, beyond PostgreSQL) are applied as their instants, for a new subject and one with a history', async () => {
+    const d = await db();
+    const far = (seq: number, type: string, time: string, data: object) =>
+      JSON.stringify({
+        specversion: '1.0',
+        id: `far-${seq}`,
+        source: 'addon-service',
+        type,
+        time,
+        subject: 'addon-far',
+        sequence: seq,
+        data,
+      });
+    const first = await applyMessages(
+      d.pool,
+      batch([far(1, 'addon.provisioned', '2026-10-03T14:00:00+16:00', { app_id: 'app-far', service: 'heroku-redis', plan: 'mini' })]),
+      NOW,
+    );
+    const second = await applyMessages(
+      d.pool,
+      batch([far(2, 'addon.plan_changed', '2026-10-10T00:00:00.25-20:00', { app_id: 'app-far', plan: 'premium-0' })], 1),
+      NOW,
+    );
+    assert.deepEqual([first.applied, first.rejected.length, second.applied, second.rejected.length], [1, 0, 1, 0]);
+    const usage = await usageOf(d);
+    assert.deepEqual(
+      usage.intervals.filter((i) => i.subject === 'addon-far').map((i) => [i.product, i.from, i.to]),
+      [
+        ['addon:heroku-redis:mini', '2026-10-02 22:00:00+00', '2026-10-10 20:00:00.25+00'],
+        ['addon:heroku-redis:premium-0', '2026-10-10 20:00:00.25+00', null],
+      ],
+    );
+  });
+
   test('bytes that are not UTF-8 are kept exactly and listed with their base64', async () => {
     const d = await db();
     const bytes = Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0x7d]);

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { arrayLiteral, jsonArrayLiteral } from '@vault/db';
 import type { ValidInput } from '../domain/judge.ts';
 import { newSubjectUsage } from '../domain/new-subject-usage.ts';
+import { storeTime } from '../domain/store-time.ts';
 
 /**
  * Usage is a function of a subject's events, not of their arrival: for every
@@ -230,7 +231,7 @@ export async function storeAndDerive(
     arrayLiteral(items.map((i) => i.event.type)),
     arrayLiteral(items.map((i) => i.event.subject)),
     arrayLiteral(items.map((i) => i.event.sequence)),
-    arrayLiteral(items.map((i) => i.event.time)),
+    arrayLiteral(items.map((i) => storeTime(i.event.time))),
     jsonArrayLiteral(items.map((i) => i.dataJson)),
     arrayLiteral(items.map((i) => i.contentHash)),
     listed,

@@ -1,3 +1,4 @@
+import { storeTime } from './store-time.ts';
 /**
  * The usage of subjects without a history, derived from a batch's own events
  * as the SQL derivation (consumer/derive-usage.ts) derives it, so PostgreSQL
@@ -119,7 +120,8 @@ function derive(subject: string, list: NewEvent[], out: NewSubjectUsage): boolea
   for (let i = 0; i < list.length; i++) {
     const e = list[i]!;
     if (e.sequence !== i + 1) return false;
-    const until = list[i + 1]?.time ?? null;
+    const next = list[i + 1];
+    const until = next === undefined ? null : storeTime(next.time);
     if (USAGE_TYPES.has(e.type)) {
       const dyno = e.type === 'dyno.started';
       const appId = text(e.data.app_id);
@@ -131,14 +133,14 @@ function derive(subject: string, list: NewEvent[], out: NewSubjectUsage): boolea
       usage.appId.push(appId);
       usage.key.push(key);
       usage.product.push(dyno ? `dyno:${part}` : `addon:${service}:${part}`);
-      usage.from.push(e.time);
+      usage.from.push(storeTime(e.time));
       usage.until.push(until);
     } else if (e.type === 'app.owner_changed') {
       const accountId = text(e.data.account_id);
       if (accountId === null) return false;
       owners.appId.push(subject);
       owners.accountId.push(accountId);
-      owners.from.push(e.time);
+      owners.from.push(storeTime(e.time));
       owners.until.push(until);
     }
   }
