@@ -155,6 +155,41 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
     );
   });
 
+  test('two events with one sequence (a publisher repeating a number): the earliest counts whatever their order, and no hole is made that no event could fill', async () => {
+    const dyno = (id: string, seq: number, type: string, time: string) =>
+      JSON.stringify({
+        specversion: '1.0',
+        id,
+        source: 'dyno-manager',
+        type,
+        time,
+        subject: 'dyno-twice',
+        sequence: seq,
+        data: { app_id: 'app-twice', name: 'web.1', size: 'basic' },
+      });
+    const start = dyno('tw-1', 1, 'dyno.started', '2026-10-01T00:00:00Z');
+    const stopA = dyno('tw-a', 2, 'dyno.stopped', '2026-10-12T00:00:00Z');
+    const stopB = dyno('tw-b', 2, 'dyno.stopped', '2026-10-11T00:00:00Z');
+    const results: unknown[] = [];
+    for (const batches of [
+      [[start], [stopA], [stopB]],
+      [[start], [stopB, stopA]],
+      [[stopB], [stopA, start]],
+    ]) {
+      const d = await db();
+      let offset = 0;
+      for (const values of batches) {
+        await applyMessages(d.pool, batch(values, offset), NOW);
+        offset += values.length;
+      }
+      const usage = await usageOf(d);
+      const mine = usage.intervals.filter((i) => i.subject === 'dyno-twice').map((i) => [i.from, i.to]);
+      results.push([mine.slice(0, 1), usage.gaps.filter((g) => g.subject === 'dyno-twice')]);
+    }
+    const expected = [[['2026-10-01 00:00:00+00', '2026-10-11 00:00:00+00']], []];
+    assert.deepEqual(results, [expected, expected, expected]);
+  });
+
   test('bytes that are not UTF-8 are kept exactly and listed with their base64', async () => {
     const d = await db();
     const bytes = Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0x7d]);

@@ -65,10 +65,19 @@ const store = (returning: boolean) => `
     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::jsonb[])${
       returning
         ? `
-    returning subject, type, sequence, time, data, received_at`
+    returning subject, type, sequence, time, data, received_at, source, id`
         : ''
     }
   )`;
+
+/**
+ * Events numbered by their distinct sequences (`rn`, dense: a repeated number is one step,
+ * not a hole no event could fill), and of two events with one sequence, which one counts:
+ * the earliest time, then source and id. The publisher numbers without repeats; when it
+ * repeats, the choice is the events', never their arrival order. One sort serves both.
+ */
+const firstCopy = (e = '') =>
+  `lag(${e}sequence) over (partition by ${e}subject order by ${e}sequence, ${e}time, ${e}source, ${e}id) is distinct from ${e}sequence as first_copy`;
 
 /**
  * The stored events of the batch's subjects with a history ($9), before this statement, then the
@@ -81,15 +90,16 @@ const events = (archived: boolean, filtered = false) => `
 ${store(true)},
   ev as materialized (
     select subject, type, sequence, time, data, received_at,
-           row_number() over (partition by subject order by sequence, received_at)${
+           dense_rank() over (partition by subject order by sequence)${
              archived
                ? ' + coalesce((select a.n from unnest($10::text[], $11::int[]) a(subject, n) where a.subject = all_events.subject), 0)'
                : ''
-           } as rn
+           } as rn,
+           ${firstCopy()}
       from (
         select e.subject, e.type, e.sequence, e.time,
                ${archived ? "case when a.service is null or e.data ? 'service' then e.data else e.data || jsonb_build_object('service', a.service) end" : 'e.data'} as data,
-               e.received_at
+               e.received_at, e.source, e.id
           -- Read from the subject's first sealed month, or the first unsealed one when it has
           -- none: the months before are pruned at run time (migration 014). offset 0 keeps
           -- this an index probe per subject.
@@ -143,7 +153,7 @@ const derive = (fromMetering: boolean) => `
            greatest(received_at, lead(received_at) over w) as learned_at,
            first_value(data->>'service') over w as service
       from ev
-     where sequence = rn
+     where sequence = rn and first_copy
     window w as (partition by subject order by sequence)
   ),
   usage as (
@@ -178,7 +188,7 @@ const derive = (fromMetering: boolean) => `
   )
   insert into metering.subject_gaps (subject, app_id, missing_sequence, unreliable_from)
   select subject, min(data->>'app_id'), min(rn) filter (where sequence <> rn),
-         max(time) filter (where sequence = rn)
+         max(time) filter (where sequence = rn and first_copy)
     from ev
    group by subject
   having bool_or(sequence <> rn)`;
@@ -287,7 +297,7 @@ export async function deriveStored(client: pg.PoolClient, subjects: string[]): P
   await client.query(CLEAR, [subjects]);
   const stored = `ev as materialized (
     select e.subject, e.type, e.sequence, e.time, e.data, e.received_at,
-           row_number() over (partition by e.subject order by e.sequence, e.received_at) as rn
+           dense_rank() over (partition by e.subject order by e.sequence) as rn, ${firstCopy('e.')}
       from unnest($1::text[]) s(subject)
       cross join lateral (select * from metering.events e where e.subject = s.subject offset 0) e
   )`;
