@@ -190,6 +190,38 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
     assert.deepEqual(results, [expected, expected, expected]);
   });
 
+  test("an add-on's events after its deprovisioning (its last event) open no usage: in one batch, and arriving later", async () => {
+    const gone = (seq: number, type: string, time: string, data: object) =>
+      JSON.stringify({
+        specversion: '1.0',
+        id: `gone-${seq}`,
+        source: 'addon-service',
+        type,
+        time,
+        subject: 'addon-gone',
+        sequence: seq,
+        data,
+      });
+    const events = [
+      gone(1, 'addon.provisioned', '2026-10-01T00:00:00Z', { app_id: 'app-gone', service: 'heroku-redis', plan: 'mini' }),
+      gone(2, 'addon.deprovisioned', '2026-10-05T00:00:00Z', { app_id: 'app-gone' }),
+      gone(3, 'addon.plan_changed', '2026-10-06T00:00:00Z', { app_id: 'app-gone', plan: 'premium-0' }),
+    ];
+    for (const batches of [[events], [events.slice(0, 2), events.slice(2)]]) {
+      const d = await db();
+      let offset = 0;
+      for (const values of batches) {
+        await applyMessages(d.pool, batch(values, offset), NOW);
+        offset += values.length;
+      }
+      const usage = await usageOf(d);
+      assert.deepEqual(
+        usage.intervals.filter((i) => i.subject === 'addon-gone').map((i) => [i.product, i.from, i.to]),
+        [['addon:heroku-redis:mini', '2026-10-01 00:00:00+00', '2026-10-05 00:00:00+00']],
+      );
+    }
+  });
+
   test('bytes that are not UTF-8 are kept exactly and listed with their base64', async () => {
     const d = await db();
     const bytes = Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0x7d]);

@@ -151,7 +151,9 @@ const derive = (fromMetering: boolean) => `
     select subject, type, time, data,
            lead(time) over w as next_time,
            greatest(received_at, lead(received_at) over w) as learned_at,
-           first_value(data->>'service') over w as service
+           first_value(data->>'service') over w as service,
+           -- An add-on's deprovisioning is its last event: nothing after it runs again.
+           coalesce(bool_or(type = 'addon.deprovisioned') over (w rows between unbounded preceding and 1 preceding), false) as ended
       from ev
      where sequence = rn and first_copy
     window w as (partition by subject order by sequence)
@@ -167,7 +169,7 @@ const derive = (fromMetering: boolean) => `
            tstzrange(time, next_time, '[)'),
            learned_at
       from steps
-     where type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed')
+     where type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed') and not ended
        and (next_time is null or next_time > time)${
          fromMetering
            ? `

@@ -111,8 +111,9 @@ function insertionSort(list: NewEvent[]): void {
 /**
  * Each event lasts until the subject's next one; an add-on's service is named
  * by its first. False for a subject not numbered 1..n (a hole, a repeat: the
- * SQL's `sequence = row_number()`) or one whose row would hold a null, which
- * the store refuses: the SQL meets that refusal itself.
+ * SQL's `sequence = rn`), one with events after its deprovisioning (the SQL's
+ * `ended`), or one whose row would hold a null, which the store refuses: the
+ * SQL meets that refusal itself.
  */
 function derive(subject: string, list: NewEvent[], out: NewSubjectUsage): boolean {
   const { usage, owners } = out;
@@ -120,6 +121,8 @@ function derive(subject: string, list: NewEvent[], out: NewSubjectUsage): boolea
   for (let i = 0; i < list.length; i++) {
     const e = list[i]!;
     if (e.sequence !== i + 1) return false;
+    // Anything after an add-on's last event (its deprovisioning) is the SQL's to leave out.
+    if (e.type === 'addon.deprovisioned' && i + 1 < list.length) return false;
     const next = list[i + 1];
     const until = next === undefined ? null : storeTime(next.time);
     if (USAGE_TYPES.has(e.type)) {
