@@ -1,4 +1,3 @@
-import { storeTime } from './store-time.ts';
 /**
  * The usage of subjects without a history, derived from a batch's own events
  * as the SQL derivation (consumer/derive-usage.ts) derives it, so PostgreSQL
@@ -11,9 +10,12 @@ import { storeTime } from './store-time.ts';
  * subject id holding a surrogate code unit is left to the SQL whole.
  *
  * Instants are not compared here: an interval's bounds go to PostgreSQL as
- * the events' own `time` texts, and the insert drops an empty one there, as
- * the SQL does (`next_time > time`), at PostgreSQL's precision.
+ * the events' own `time` texts (storeTime: as sent, unless the offset is
+ * beyond PostgreSQL's), and the insert drops an empty one there, as the SQL
+ * does (`next_time > time`), at PostgreSQL's precision.
  */
+
+import { storeTime } from './store-time.ts';
 
 /** What the derivation reads of a new event. */
 export interface NewEvent {
