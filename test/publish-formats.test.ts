@@ -89,12 +89,29 @@ describe('`vault publish` input formats', () => {
     assert.equal(r.messages.length, 3);
   });
 
-  test('a pretty-printed JSON array file: every element published, compact, exit 0', async () => {
+  test('a pretty-printed JSON array file: every element published as sent, on one line each, exit 0', async () => {
     const items = events('pretty');
     const r = await publish([file('pretty.json', JSON.stringify(items, null, 2))]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /published 3 array elements to \S+ \(embedded bus\): 3 accepted, 0 duplicate, 0 rejected/, r.stderr);
-    assert.deepEqual(r.messages.sort(), items.map((e) => JSON.stringify(e)).sort());
+    assert.ok(
+      r.messages.every((m) => !/[\r\n]/.test(m)),
+      'one line each',
+    );
+    // The file's own text of each element, its line breaks made spaces: only whitespace differs from compact JSON.
+    assert.ok(
+      r.messages.some((m) => m.includes('{     "specversion": "1.0",')),
+      r.messages.join('\n'),
+    );
+    assert.deepEqual(r.messages.map((m) => m.replace(/\s+/g, '')).sort(), items.map((e) => JSON.stringify(e)).sort());
+  });
+
+  test('a refused array element is kept as sent (1e400 stays 1e400), not as JSON.parse would write it again', async () => {
+    const [a] = events('as-sent');
+    const r = await publish([], `[${JSON.stringify(a)},\n{"id":"as-sent-bad","sequence":1e400}]`);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /: 1 accepted, 0 duplicate, 1 rejected/, r.stderr);
+    assert.ok(r.messages.includes('{"id":"as-sent-bad","sequence":1e400}'), r.messages.join('\n'));
   });
 
   test('a one-line JSON array on stdin: a rejected element named by its index', async () => {

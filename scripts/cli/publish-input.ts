@@ -27,7 +27,6 @@ export class InputReadError extends Error {}
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const OPEN_BRACKET = 0x5b;
 const NEWLINE = Buffer.from('\n');
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
 /**
@@ -89,10 +88,9 @@ const toBuffer = (chunk: Buffer | string) => (Buffer.isBuffer(chunk) ? chunk : B
 
 /**
  * A JSON array's elements, one a line, byte by byte: strings, escapes and
- * nesting are followed only to find where each element ends. An element that
- * is JSON is written compact (as the HTTP intake does with an array body); one
- * that is not is passed on, its line breaks made spaces, for the intake to
- * reject with its index. A broken array (a missing `]`, an empty element, a
+ * nesting are followed only to find where each element ends. Each element is
+ * passed on as sent, its line breaks made spaces (as the HTTP intake keeps an
+ * array body's elements), for the intake to judge with its index. A broken array (a missing `]`, an empty element, a
  * trailing comma, something after the `]`) ends the lines there, with
  * `problem` saying what and on which line.
  */
@@ -191,20 +189,15 @@ class ArraySplitter {
     const bytes = Buffer.concat(this.parts);
     this.parts = [];
     this.count++;
-    let text: string;
-    try {
-      text = strictUtf8.decode(bytes).trim();
-    } catch {
-      // Not UTF-8: passed on as its bytes (line breaks made spaces), never with U+FFFD in
-      // their place, for the intake to reject and keep as sent, with this element's index.
-      return Buffer.concat([bytes.map((b) => (b === 0x0a || b === 0x0d ? 0x20 : b)), NEWLINE]);
-    }
-    try {
-      return Buffer.from(`${JSON.stringify(JSON.parse(text))}\n`);
-    } catch {
-      // Not JSON: the intake rejects it, with this element's index.
-      return Buffer.from(`${text.replace(/[\r\n]+/g, ' ')}\n`);
-    }
+    // As sent, on one line: outside strings a line break is whitespace, and JSON strings
+    // hold none raw, so making it a space changes no token (1e400 stays 1e400; an element
+    // that is not JSON, or not UTF-8, goes on as its bytes for the intake to reject and keep).
+    const line = Buffer.from(bytes.map((b) => (b === 0x0a || b === 0x0d ? 0x20 : b)));
+    let start = 0;
+    let end = line.length;
+    while (start < end && isSpace(line[start]!)) start++;
+    while (end > start && isSpace(line[end - 1]!)) end--;
+    return Buffer.concat([line.subarray(start, end), NEWLINE]);
   }
 
   private broken(problem: string): false {

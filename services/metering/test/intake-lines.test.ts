@@ -37,6 +37,17 @@ describe('splitting intake bodies into lines (pure)', () => {
     assert.throws(() => splitBody(Buffer.from('[{"a":1},')), /^SyntaxError: body is not a JSON array: /);
   });
 
+  test('a JSON array element is kept as the bytes it was sent as (1e400 stays 1e400, escapes and key order too), nesting and strings with brackets and commas followed', () => {
+    const body = Buffer.from('[ {"sequence":1e400, "id":"a,]}\\"["},\n  {"b":[1,{"c":"]"}]} ,"x\\u0041" , 7 ]\n');
+    assert.deepEqual(text(splitBody(body)), [
+      [0, '{"sequence":1e400, "id":"a,]}\\"["}'],
+      [1, '{"b":[1,{"c":"]"}]}'],
+      [2, '"x\\u0041"'],
+      [3, '7'],
+    ]);
+    assert.deepEqual(text(splitBody(Buffer.from('[{"a":1}]'))), [[0, '{"a":1}']]);
+  });
+
   test('a JSON array that is not UTF-8 is refused whole, never read with U+FFFD in place of its bytes (two ids would become one)', () => {
     const body = Buffer.concat([Buffer.from('[{"id":"a'), Buffer.from([0xff]), Buffer.from('"},{"id":"b"}]')]);
     assert.throws(() => splitBody(body), /^SyntaxError: body is not a JSON array: not UTF-8$/);

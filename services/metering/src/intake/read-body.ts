@@ -57,7 +57,7 @@ function batched(body: Buffer): BodyReading {
   if (!Array.isArray(json.value)) {
     return { ok: false, status: 400, error: 'body is not a JSON array: application/cloudevents-batch+json is an array of events' };
   }
-  return elements(json.value);
+  return elements(body, json.value);
 }
 
 /**
@@ -75,7 +75,7 @@ export function arrayOrNdjson(body: Buffer): BodyReading {
     if (!json.ok) return { ok: false, status: 400, error: `body is not a JSON array: ${json.error}` };
     if (!Array.isArray(json.value))
       return { ok: false, status: 400, error: 'body is not a JSON array: body must be a JSON array of events or NDJSON' };
-    return elements(json.value);
+    return elements(body, json.value);
   }
   if (start.startsWith('{') && start.trimEnd().includes('\n') && readJson(body).ok) {
     return { ok: true, lines: [{ index: 0, bytes: trimmed(body) }] };
@@ -84,9 +84,55 @@ export function arrayOrNdjson(body: Buffer): BodyReading {
   return lines.length === 0 ? NO_EVENTS : { ok: true, lines };
 }
 
-function elements(items: unknown[]): BodyReading {
+/**
+ * A JSON array's elements as the bytes they were sent as (a refused one is kept as received:
+ * `1e400` stays `1e400`, not the `null` JSON.stringify would write). `body` is known to be
+ * one JSON array of `items`.
+ */
+function elements(body: Buffer, items: unknown[]): BodyReading {
   if (items.length === 0) return NO_EVENTS;
-  return { ok: true, lines: items.map((item, index) => ({ index, bytes: Buffer.from(JSON.stringify(item) ?? 'null') })) };
+  const spans = elementSpans(body);
+  // The parse and the scan agree on a valid array; were they ever not to, the parsed elements stand.
+  const bytes = spans.length === items.length ? spans : items.map((item) => Buffer.from(JSON.stringify(item) ?? 'null'));
+  return { ok: true, lines: bytes.map((b, index) => ({ index, bytes: b })) };
+}
+
+/**
+ * The top-level elements of a buffer holding one valid JSON array, each without the
+ * whitespace around it: found byte by byte, following strings (and their escapes) and
+ * nesting only to see where each element ends.
+ */
+export function elementSpans(body: Buffer): Buffer[] {
+  const spans: Buffer[] = [];
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let start = -1;
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i]!;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (b === 0x5c) escaped = true;
+      else if (b === 0x22) inString = false;
+      continue;
+    }
+    if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (depth++ === 0) {
+        start = i + 1;
+        continue;
+      }
+    } else if (b === 0x5d || b === 0x7d) depth--;
+    if (depth === 1 && b === 0x2c) {
+      spans.push(trimmed(body.subarray(start, i)));
+      start = i + 1;
+    } else if (depth === 0 && start !== -1) {
+      const last = trimmed(body.subarray(start, i));
+      if (last.length > 0) spans.push(last);
+      break;
+    }
+  }
+  return spans;
 }
 
 function charsetRefusal(charset: string | undefined): BodyReading | undefined {
