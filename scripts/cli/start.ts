@@ -98,7 +98,8 @@ async function bringUp(tree: ProcessTree, apps: AppEntry[], demoEnv: NodeJS.Proc
   };
   const later = demoSettings ? apps.filter((a) => a.name === 'invoicing') : [];
   await launch(apps.filter((a) => !later.includes(a)));
-  const demo = demoSettings && (await openDemo(demoSettings, urls, () => tree.stopping));
+  // A demo that cannot open its database is skipped (demo.failed); invoicing starts all the same.
+  const demo = demoSettings && (await reportDemoFailure(tree, () => openDemo(demoSettings, urls, () => tree.stopping)));
   try {
     const load = demo && (await reportDemoFailure(tree, () => demo.module.startDemo(demo.ctx)));
     await launch(later);
