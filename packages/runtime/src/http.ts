@@ -21,13 +21,32 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** pg-pool's error when no connection came within the pool's connectionTimeoutMillis. */
 const POOL_TIMEOUT = /timeout exceeded when trying to connect/;
 
-/** The dotted path of the first string holding U+0000 in a parsed value, or undefined. */
-function nulAt(value: unknown, path = '', depth = 0): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || '(body)' : undefined;
-  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || depth > 16) return undefined;
-  for (const [key, inner] of Object.entries(value)) {
-    const found = nulAt(inner, path === '' ? key : `${path}.${key}`, depth + 1);
-    if (found !== undefined) return found;
+/**
+ * The dotted path of the first key or string holding U+0000 in a parsed value, or
+ * undefined. Walked with a list, not recursion: a deeply nested body cannot overflow.
+ */
+function nulAt(value: unknown): string | undefined {
+  const todo: [unknown, string][] = [[value, '']];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    const [at, path] = next;
+    if (typeof at === 'string') {
+      if (at.includes('\u0000')) return path || '(body)';
+    } else if (at !== null && typeof at === 'object' && !Buffer.isBuffer(at)) {
+      for (const [key, inner] of Object.entries(at)) {
+        const inside = path === '' ? key : `${path}.${key}`;
+        if (key.includes('\u0000')) return inside;
+        todo.push([inner, inside]);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A path or query parameter holding U+0000, by its name (a repeated one's values together). */
+function nulParameter(values: unknown): string | undefined {
+  if (values === null || typeof values !== 'object') return undefined;
+  for (const [name, value] of Object.entries(values)) {
+    if (name.includes('\u0000') || nulAt(value) !== undefined) return name;
   }
   return undefined;
 }
@@ -63,8 +82,17 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
   // parsed body) is the caller's mistake, named here, not a 500 from the first query that
   // meets it. Raw bodies (Buffers: the intake's events, webhooks) are their routes' to judge.
   app.addHook('preValidation', async (req) => {
-    const at = nulAt({ ...(req.params as object), ...(req.query as object) }) ?? nulAt(req.body);
-    if (at !== undefined) throw Object.assign(new Error(`${at}: must not contain U+0000`), { statusCode: 400 });
+    const found: [string, string | undefined][] = [
+      ['path', nulParameter(req.params)],
+      ['query', nulParameter(req.query)],
+      ['body', nulAt(req.body)],
+    ];
+    for (const [where, field] of found) {
+      if (field === undefined) continue;
+      // The routes' own 400 shape: `invalid query: period: …` with the fields named.
+      const fields = [{ field, message: 'must not contain U+0000' }];
+      throw Object.assign(new Error(`invalid ${where}: ${field}: must not contain U+0000`), { statusCode: 400, fields });
+    }
   });
   app.addHook('onResponse', async (req, reply) => {
     log.info('http.request', {
@@ -85,7 +113,8 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
       log.error('http.error', err);
       return reply.code(status).send({ error: 'internal error' });
     }
-    return reply.code(status).send({ error: err.message });
+    const fields = (err as { fields?: unknown }).fields;
+    return reply.code(status).send(fields === undefined ? { error: err.message } : { error: err.message, fields });
   });
   // The detail is logged when the answer changes, not at every probe.
   let logged: string | undefined;

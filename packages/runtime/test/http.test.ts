@@ -67,13 +67,30 @@ describe('createHttpApp: U+0000 in a path, query or body value', () => {
     try {
       const path = await app.inject({ method: 'GET', url: '/v1/invoices/%00' });
       assert.equal(path.statusCode, 400);
-      assert.deepEqual(path.json(), { error: 'id: must not contain U+0000' });
+      const named = (where: string, field: string) => ({
+        error: `invalid ${where}: ${field}: must not contain U+0000`,
+        fields: [{ field, message: 'must not contain U+0000' }],
+      });
+      assert.deepEqual(path.json(), named('path', 'id'));
+      // A query parameter of the same name does not hide the path's.
+      assert.deepEqual((await app.inject({ method: 'GET', url: '/v1/invoices/a%00b?id=x' })).json(), named('path', 'id'));
       const query = await app.inject({ method: 'GET', url: '/scoped?after=1%00&after=2' });
       assert.equal(query.statusCode, 400);
-      assert.deepEqual(query.json(), { error: 'after.0: must not contain U+0000' });
+      assert.deepEqual(query.json(), named('query', 'after'));
       const body = await app.inject({ method: 'POST', url: '/scoped', payload: { grant: { reason: 'x\u0000y' }, amount: '1.00' } });
       assert.equal(body.statusCode, 400);
-      assert.deepEqual(body.json(), { error: 'grant.reason: must not contain U+0000' });
+      assert.deepEqual(body.json(), named('body', 'grant.reason'));
+      const key = await app.inject({ method: 'POST', url: '/scoped', payload: { meta: { 'k\u0000': 1 } } });
+      assert.deepEqual(key.json(), named('body', 'meta.k\u0000'));
+      let deep: unknown = 'x\u0000';
+      for (let i = 0; i < 500; i++) deep = [deep];
+      const nested = await app.inject({
+        method: 'POST',
+        url: '/scoped',
+        payload: JSON.stringify({ deep }),
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(nested.statusCode, 400, 'found however deep');
       const raw = await app.inject({
         method: 'POST',
         url: '/raw',
