@@ -150,6 +150,18 @@ describe('archive of old events (real PostgreSQL)', () => {
     const r = await apply([JSON.stringify(late)]);
     assert.equal(r.rejected.length, 1);
     assert.match(r.rejected[0]!.reasons[0]!.message, /addon-pg1 has its events up to sequence 1 archived/);
+    // Another event numbered as the kept one (2) but timed before it would be derived over
+    // settled usage (the earlier copy of a repeated sequence counts): refused, naming time.
+    const usage = await usageOf(db);
+    const copy = JSON.parse(eventOf('evt-0007'));
+    Object.assign(copy, { id: 'evt-kept-copy', time: '2026-10-15T00:00:00Z' });
+    const refused = await apply([JSON.stringify(copy)]);
+    assert.deepEqual(
+      refused.rejected.map((x) => [x.reasons[0]!.code, x.reasons[0]!.field]),
+      [['store_refused', 'time']],
+    );
+    assert.match(refused.rejected[0]!.reasons[0]!.message, /addon-pg1 has its usage before 2026-10-20T00:00:00\.000Z archived and settled/);
+    assert.deepEqual(await usageOf(db), usage);
   });
 
   test('an archived event re-sent is a duplicate; its id with other content is rejected as reused', async () => {
@@ -251,7 +263,32 @@ describe('archive of old events (real PostgreSQL)', () => {
     assert.deepEqual(await usageOf(db), await usageOf(reference));
   });
 
-  test('a subject that changes after the run listed it (an event reusing a sequence opens a gap) is not archived; its usage goes on', async () => {
+  test('an add-on with an event after its deprovisioning is never archived (in part or whole): that event keeps opening no usage', async () => {
+    const fresh = await meteringDatabase();
+    const dirFresh = await mkdtemp(join(tmpdir(), 'vault-archive-ended-'));
+    try {
+      const gone = (seq: number, type: string, time: string, data: Record<string, string>) =>
+        event(`g${seq}`, 'addon-service', type, 'addon-ended', seq, time, { app_id: 'app-e', ...data });
+      await applyOn(fresh, [
+        gone(1, 'addon.provisioned', '2026-08-01T00:00:00Z', { service: 'heroku-redis', plan: 'mini' }),
+        gone(2, 'addon.deprovisioned', '2026-08-10T00:00:00Z', {}),
+        gone(3, 'addon.plan_changed', '2026-08-20T00:00:00Z', { plan: 'premium-0' }),
+      ]);
+      const r = await archiveEvents(fresh.pool, { before: cutAfterNow(), dir: dirFresh });
+      assert.equal(r.subjects, 0);
+      await applyOn(fresh, [gone(4, 'addon.plan_changed', '2026-09-01T00:00:00Z', { plan: 'premium-1' })]);
+      const usage = await usageOf(fresh);
+      assert.deepEqual(
+        usage.intervals.filter((i) => i.subject === 'addon-ended').map((i) => [i.product, i.from, i.to]),
+        [['addon:heroku-redis:mini', '2026-08-01 00:00:00+00', '2026-08-10 00:00:00+00']],
+      );
+    } finally {
+      await fresh.drop();
+      await rm(dirFresh, { recursive: true, force: true });
+    }
+  });
+
+  test('a subject that changes after the run listed it (an event reusing a sequence) is not archived; its usage goes on', async () => {
     const fresh = await meteringDatabase();
     const dirFresh = await mkdtemp(join(tmpdir(), 'vault-archive-race-'));
     try {

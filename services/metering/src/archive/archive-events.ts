@@ -57,7 +57,8 @@ export interface ArchiveResult {
 }
 
 /**
- * Per subject with no hole and no gap: closed (its last event by sequence
+ * Per subject with no hole, no gap, no repeated sequence (n = last_seq − base) and
+ * nothing after a terminal event: closed (its last event by sequence
  * ends it, every event before the cut) means all of it goes (`keep_from`
  * null); otherwise everything before its last event before the cut goes
  * (`keep_from`: that event's sequence, kept so derivation starts again from
@@ -80,6 +81,8 @@ const ELIGIBLE = `
       from s left join metering.archived_subjects a on a.subject = s.subject
      where s.n = s.last_seq - coalesce(a.last_sequence, 0)
        and not exists (select 1 from metering.subject_gaps g where g.subject = s.subject)
+       -- Events after a terminal one open no usage only while that one is read with them.
+       and (s.terminal_seq is null or s.terminal_seq = s.last_seq)
        and ((s.terminal_seq = s.last_seq and s.all_before) or s.before_seq > coalesce(a.last_sequence, 0) + 1)
   )
   select k.subject, k.keep_from, to_char(max(e.time) at time zone 'UTC', 'YYYY-MM') as month

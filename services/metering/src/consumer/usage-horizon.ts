@@ -30,6 +30,15 @@ export function storeRefusal(event: { subject: string; sequence: number; time: s
       message: `subject ${event.subject} has its events up to sequence ${archived.lastSequence} archived (older than EVENT_RETENTION): sequence ${event.sequence} comes too late`,
     };
   }
+  if (archived?.frozenBefore && eventTimeMs(event) < archived.frozenBefore.getTime()) {
+    // Its usage before its first kept event is settled: an event timed before it (a copy of
+    // that event's sequence, or times running backwards) would be derived over it again.
+    return {
+      field: 'time',
+      code: 'store_refused',
+      message: `subject ${event.subject} has its usage before ${archived.frozenBefore.toISOString()} archived and settled (older than EVENT_RETENTION): time ${event.time} comes too late`,
+    };
+  }
   if (bounds.horizon !== null && eventTimeMs(event) < bounds.horizon.getTime()) {
     const month = bounds.horizon.toISOString().slice(0, 7);
     return {
