@@ -9,7 +9,7 @@ import { SMTPServer } from 'smtp-server';
 import { withTransaction } from '@vault/db';
 import { memoryLogger } from '@vault/runtime';
 import { eventually, type TestDatabase } from '@vault/testkit';
-import { sendDueEmails, smtpMailer } from '../src/email/sender.ts';
+import { sendDueEmails, smtpMailer, withoutAddresses } from '../src/email/sender.ts';
 import { accountNotice, invoiceNotice, type Notice } from '../src/notices/notice.ts';
 import { recordNotices } from '../src/notices/outbox.ts';
 import { chargingDatabase } from './charging-fixture.ts';
@@ -185,5 +185,15 @@ describe('emails to the customer through a real SMTP server', () => {
     assert.match(lines[0]!, /notice_id=invoice\.finalized:inv-acct-local .*contact=on_file subject="Your invoice 2026-10-000007/);
     assert.ok(!devLog.lines.some((l) => l.includes('private@customer.example')), 'the address is never logged');
     assert.equal(received.length, before, 'nothing sent');
+  });
+});
+
+describe('withoutAddresses (pure)', () => {
+  test('every form of address in a server reply is replaced: plain, in brackets, a quoted local part, an address literal', () => {
+    assert.equal(
+      withoutAddresses('550 5.1.1 <alice@customer.example>: rejected; "john doe"@x.example, u@[192.0.2.1] and bob.smith+tag@mail.co'),
+      '550 5.1.1 <<address>>: rejected; <address>, <address> and <address>',
+    );
+    assert.equal(withoutAddresses('451 try again later'), '451 try again later');
   });
 });

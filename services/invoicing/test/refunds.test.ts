@@ -150,6 +150,9 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.ok(log.lines.some((l) => l.includes('event_id=evt_rf_never') && l.includes('outcome=stray reason=not_paid')));
     assert.deepEqual((await deliver(stale)).json(), { received: true, duplicate: true });
+    // Without `created` its age is unknown: it keeps waiting, never taken for stale.
+    const { created: _, ...undated } = refunded('evt_rf_undated', 'pi_rf-never', 1000);
+    assert.equal((await deliver(undated)).statusCode, 409);
   });
 
   test('a refund of no invoice of ours, in another currency or above the total is answered 200 and changes nothing', async () => {

@@ -178,7 +178,8 @@ async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEven
       // Rolled back, the event's record with it: its redelivery is handled, not taken for a
       // duplicate. For as long as a gateway retries (Stripe: three days); a payment that has
       // not come by then will not, and the refund is recorded as stray for operators.
-      const age = (deps.now?.() ?? Date.now()) / 1000 - (event.created ?? 0);
+      // An event without `created` keeps waiting: its age is unknown, not endless.
+      const age = event.created === undefined ? 0 : (deps.now?.() ?? Date.now()) / 1000 - event.created;
       if (age < REFUND_WAITS_SECONDS) throw new BeforePayment(outcome.invoice_id);
       return { outcome: 'stray', reason: 'not_paid', invoice_id: outcome.invoice_id };
     },

@@ -118,7 +118,8 @@ async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
 
 /** The text with every email address in it replaced by `<address>`. */
 export function withoutAddresses(text: string): string {
-  return text.replace(/[^\s<>"'(),;:[\]]+@[^\s<>"'(),;:[\]]+/g, '<address>');
+  // A local part plain or quoted ("john doe"@…), a domain plain or an address literal (…@[192.0.2.1]).
+  return text.replace(/(?:"[^"]*"|[^\s<>"'(),;:[\]]+)@(?:\[[^\]]*\]|[^\s<>"'(),;:[\]]+)/g, '<address>');
 }
 
 async function settle(pool: pg.Pool, due: Due, state: 'sent' | 'logged' | 'skipped', to: string | null): Promise<true> {

@@ -8,7 +8,8 @@ import { storeTime } from '../domain/store-time.ts';
  * Usage is a function of a subject's events, not of their arrival: for every
  * subject a batch touched, its intervals, ownership and gap are derived again
  * from all its events, set-based. Only the gap-free prefix of a subject's
- * sequence counts (`sequence = row_number()`); a hole makes the rest
+ * sequence counts (`sequence = rn`, rn dense over the sequences, one copy of a
+ * repeated one counting); a hole makes the rest
  * unreliable until it fills. Two statements per batch, whatever its size: one
  * clears what the subjects had, one stores the new events and derives it all
  * from a single ordered pass over them and the subjects' earlier events (a CTE
