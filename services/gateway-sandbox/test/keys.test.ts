@@ -65,6 +65,26 @@ describe('the sandbox’s keys, per installation', () => {
     await again.kill('SIGTERM');
   });
 
+  test('the key check is the matched route’s: a percent-encoded /v1 reaches the same routes and the same check', async () => {
+    const sandbox = await start(dbs[1]!, {
+      GATEWAY_SECRET_KEY: TEST_GATEWAY_SECRET_KEY,
+      GATEWAY_PUBLISHABLE_KEY: TEST_GATEWAY_PUBLISHABLE_KEY,
+    });
+    for (const [method, path] of [
+      ['GET', '/%761/customers'],
+      ['GET', '/%76%31/webhook_endpoints'],
+      ['GET', '/v%31/events'],
+      ['POST', '/%761/refunds'],
+      ['POST', '/%761/customers'],
+    ] as const) {
+      const form = method === 'POST' ? { form: {} } : {};
+      assert.equal((await raw(sandbox.url, method, path, { key: null, ...form })).status, 401, `${method} ${path} without a key`);
+      const publishable = await raw(sandbox.url, method, path, { key: TEST_GATEWAY_PUBLISHABLE_KEY, ...form });
+      assert.equal(publishable.status, 403, `${method} ${path} with the publishable key`);
+    }
+    assert.equal((await raw(sandbox.url, 'GET', '/%761/customers', { key: TEST_GATEWAY_SECRET_KEY })).status, 200, 'the secret key reads');
+  });
+
   test('configured keys are the keys: the generated ones are then refused', async () => {
     const configured = await start(dbs[0]!, {
       GATEWAY_SECRET_KEY: TEST_GATEWAY_SECRET_KEY,

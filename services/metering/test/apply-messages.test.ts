@@ -15,8 +15,22 @@ async function db(): Promise<TestDatabase> {
 
 const batch = (values: (string | Buffer)[], firstOffset = 0, partition = 0) => busBatch(values, firstOffset, partition, NOW);
 
-const addon = (seq: number, type: string, time: string, data: object) =>
-  JSON.stringify({ specversion: '1.0', id: `p${seq}`, source: 'addon-service', type, time, subject: 'addon-p', sequence: seq, data });
+/** One event as its publisher sends it. */
+const sent = (id: string, source: string, subject: string, sequence: number, type: string, time: string, data: object) =>
+  JSON.stringify({ specversion: '1.0', id, source, type, time, subject, sequence, data });
+
+/** A fresh database's usage once `batches` were applied one after another, at successive bus offsets. */
+async function usageAfter(batches: string[][]) {
+  const d = await db();
+  let offset = 0;
+  for (const values of batches) {
+    await applyMessages(d.pool, batch(values, offset), NOW);
+    offset += values.length;
+  }
+  return usageOf(d);
+}
+
+const addon = (seq: number, type: string, time: string, data: object) => sent(`p${seq}`, 'addon-service', 'addon-p', seq, type, time, data);
 
 describe('metering: a bus batch is applied exactly once, and never stopped by one bad message (real PostgreSQL)', () => {
   after(() => Promise.all(databases.map((d) => d.drop())));
@@ -124,16 +138,7 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
   test('times with an offset beyond 15 hours (valid RFC 3339, beyond PostgreSQL) are applied as their instants, for a new subject and one with a history', async () => {
     const d = await db();
     const far = (seq: number, type: string, time: string, data: object) =>
-      JSON.stringify({
-        specversion: '1.0',
-        id: `far-${seq}`,
-        source: 'addon-service',
-        type,
-        time,
-        subject: 'addon-far',
-        sequence: seq,
-        data,
-      });
+      sent(`far-${seq}`, 'addon-service', 'addon-far', seq, type, time, data);
     const first = await applyMessages(
       d.pool,
       batch([far(1, 'addon.provisioned', '2026-10-03T14:00:00+16:00', { app_id: 'app-far', service: 'heroku-redis', plan: 'mini' })]),
@@ -157,16 +162,7 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
 
   test('two events with one sequence (a publisher repeating a number): the earliest counts whatever their order, and no hole is made that no event could fill', async () => {
     const dyno = (id: string, seq: number, type: string, time: string) =>
-      JSON.stringify({
-        specversion: '1.0',
-        id,
-        source: 'dyno-manager',
-        type,
-        time,
-        subject: 'dyno-twice',
-        sequence: seq,
-        data: { app_id: 'app-twice', name: 'web.1', size: 'basic' },
-      });
+      sent(id, 'dyno-manager', 'dyno-twice', seq, type, time, { app_id: 'app-twice', name: 'web.1', size: 'basic' });
     const start = dyno('tw-1', 1, 'dyno.started', '2026-10-01T00:00:00Z');
     const stopA = dyno('tw-a', 2, 'dyno.stopped', '2026-10-12T00:00:00Z');
     const stopB = dyno('tw-b', 2, 'dyno.stopped', '2026-10-11T00:00:00Z');
@@ -176,13 +172,7 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
       [[start], [stopB, stopA]],
       [[stopB], [stopA, start]],
     ]) {
-      const d = await db();
-      let offset = 0;
-      for (const values of batches) {
-        await applyMessages(d.pool, batch(values, offset), NOW);
-        offset += values.length;
-      }
-      const usage = await usageOf(d);
+      const usage = await usageAfter(batches);
       const mine = usage.intervals.filter((i) => i.subject === 'dyno-twice').map((i) => [i.from, i.to]);
       results.push([mine, usage.gaps.filter((g) => g.subject === 'dyno-twice')]);
     }
@@ -192,29 +182,14 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
 
   test("an add-on's events after its deprovisioning (its last event) open no usage: in one batch, and arriving later", async () => {
     const gone = (seq: number, type: string, time: string, data: object) =>
-      JSON.stringify({
-        specversion: '1.0',
-        id: `gone-${seq}`,
-        source: 'addon-service',
-        type,
-        time,
-        subject: 'addon-gone',
-        sequence: seq,
-        data,
-      });
+      sent(`gone-${seq}`, 'addon-service', 'addon-gone', seq, type, time, data);
     const events = [
       gone(1, 'addon.provisioned', '2026-10-01T00:00:00Z', { app_id: 'app-gone', service: 'heroku-redis', plan: 'mini' }),
       gone(2, 'addon.deprovisioned', '2026-10-05T00:00:00Z', { app_id: 'app-gone' }),
       gone(3, 'addon.plan_changed', '2026-10-06T00:00:00Z', { app_id: 'app-gone', plan: 'premium-0' }),
     ];
     for (const batches of [[events], [events.slice(0, 2), events.slice(2)]]) {
-      const d = await db();
-      let offset = 0;
-      for (const values of batches) {
-        await applyMessages(d.pool, batch(values, offset), NOW);
-        offset += values.length;
-      }
-      const usage = await usageOf(d);
+      const usage = await usageAfter(batches);
       assert.deepEqual(
         usage.intervals.filter((i) => i.subject === 'addon-gone').map((i) => [i.product, i.from, i.to]),
         [['addon:heroku-redis:mini', '2026-10-01 00:00:00+00', '2026-10-05 00:00:00+00']],
