@@ -80,6 +80,10 @@ export class FakeGateway implements ChargeGateway {
   keys: string[] = [];
   down = false;
   loseAnswers = false;
+  /** Confirms execute, their answers lost (creates answered). */
+  loseConfirmAnswers = false;
+  /** A refusal every new create is answered with (kept under its key, as the gateway keeps it). */
+  refuseCreates: Answer | undefined;
   private answers = new Map<string, unknown>();
 
   private unanswered(): Answer {
@@ -90,7 +94,11 @@ export class FakeGateway implements ChargeGateway {
     this.sent.push(p.invoiceId);
     this.keys.push(p.idempotencyKey);
     if (this.down) return { error: this.unanswered() };
-    let answer = this.answers.get(p.idempotencyKey) as { id: string } | undefined;
+    let answer = this.answers.get(p.idempotencyKey) as { id: string } | { error: Answer } | undefined;
+    if (!answer && this.refuseCreates) {
+      answer = { error: this.refuseCreates };
+      this.answers.set(p.idempotencyKey, answer);
+    }
     if (!answer) {
       const id = `pi_${++fakeIds}`;
       this.intents.set(id, { id, invoiceId: p.invoiceId, amount: p.amount, customerId: p.customerId, status: 'requires_payment_method' });
@@ -110,7 +118,7 @@ export class FakeGateway implements ChargeGateway {
       answer = this.execute(c);
       this.answers.set(key, answer);
     }
-    return this.loseAnswers ? this.unanswered() : answer;
+    return this.loseAnswers || this.loseConfirmAnswers ? this.unanswered() : answer;
   }
 
   private execute(c: Confirm): Answer {

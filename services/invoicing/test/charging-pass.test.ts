@@ -72,6 +72,32 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal(gateway.sent.at(-1), 'dec-1:attempt:4');
   });
 
+  test('a create the gateway refuses (its customer gone) spends the attempt on the schedule to past_due, under a new key each time; another card is then charged', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'gone-1', account: 'acct-gone', total: '12.00' });
+    await putCard(db.pool, 'acct-gone', 'pm_ok_gone');
+    gateway.refuseCreates = { kind: 'refused', code: 'resource_missing', message: "No such customer: 'cus_gone'" };
+    const keyOf = async () => (await chargeRow(db.pool, 'gone-1'))?.idempotency_key as string;
+    assert.equal((await pass(gateway)).charged, 1);
+    const first = await chargeRow(db.pool, 'gone-1');
+    assert.deepEqual(
+      [first?.state, first?.attempts, first?.pending_payment_method_id, first?.payment_intent_id, first?.last_error_code],
+      ['scheduled', 1, null, null, 'resource_missing'],
+    );
+    assert.notEqual(await keyOf(), gateway.keys[0], 'a new key for the next create');
+    tick(60);
+    await pass(gateway);
+    tick(120);
+    assert.equal((await pass(gateway)).pastDue, 1);
+    assert.equal(await statusOf(db.pool, 'gone-1'), 'past_due');
+    assert.equal(new Set(gateway.keys).size, 3, 'three creates, three keys');
+    // The customer puts another card on file (a new gateway customer): charged at once.
+    gateway.refuseCreates = undefined;
+    await putCard(db.pool, 'acct-gone', 'pm_ok_again');
+    assert.equal((await pass(gateway)).paid, 1);
+    assert.equal(await statusOf(db.pool, 'gone-1'), 'paid');
+  });
+
   test('no card on file: past_due at once; once a card is added the next pass charges it', async () => {
     const gateway = new FakeGateway();
     await insertInvoice(db.pool, { id: 'nocard-1', account: 'acct-nocard', total: '7.00' });
@@ -132,6 +158,24 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
         ['pm_ok_lost', true],
       ],
     );
+  });
+
+  test('a PaymentIntent a replayed create made is recorded before its confirm is sent (a confirm whose answer is lost still finds it)', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'replay-1', account: 'acct-replay', total: '8.00' });
+    await putCard(db.pool, 'acct-replay', 'pm_ok_replay');
+    gateway.loseAnswers = true;
+    await pass(gateway);
+    assert.equal((await chargeRow(db.pool, 'replay-1'))?.payment_intent_id, null, 'the create was made, its answer lost');
+    gateway.loseAnswers = false;
+    gateway.loseConfirmAnswers = true;
+    await pass(gateway);
+    const [intent] = [...gateway.intents.values()].filter((i) => i.invoiceId === 'replay-1');
+    assert.equal(intent?.status, 'succeeded', 'the card was charged; its answer lost');
+    assert.equal((await chargeRow(db.pool, 'replay-1'))?.payment_intent_id, intent.id, "recorded: the payment's webhook finds it");
+    gateway.loseConfirmAnswers = false;
+    assert.equal((await pass(gateway)).paid, 1);
+    assert.equal(gateway.charges.filter((c) => c.intent === intent.id).length, 1, 'one charge');
   });
 
   test("the PaymentIntent's key is random, stored on the charge row before the create, and kept by its replay and attempts", async () => {

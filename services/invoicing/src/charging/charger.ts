@@ -116,15 +116,31 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
       idempotencyKey,
     });
     if ('error' in created) {
-      report.errors++;
       logAttempt(deps.log, invoice.id, decision, created.error, 'create');
+      if (created.error.kind === 'unanswered') {
+        report.errors++;
+        return;
+      }
+      // Refused (the gateway customer gone, an amount it will not take): no PaymentIntent was
+      // made, so the attempt is spent as a refused confirm's is, on the schedule to past_due,
+      // and the key is renewed: the next create (another card) is not answered the old refusal.
+      const refusedAt = now();
+      const after = afterAnswer(row, decision.paymentMethodId, created.error, refusedAt, deps.retrySchedule);
+      const change = { invoiceStatus: after.invoiceStatus, at: refusedAt, answered: { attempt: decision.attempt, answer: created.error } };
+      await saveCharge(deps, invoice.id, after.charge, change, true);
+      report.charged++;
+      report.declined++;
+      if (after.invoiceStatus === 'past_due') report.pastDue++;
       return;
     }
     row = { ...row, paymentIntentId: created.id };
+    // Saved before the confirm, a replay's too: a PaymentIntent made now is never confirmed
+    // unrecorded (its payment's webhook would find no PaymentIntent of the invoice's).
+    idempotencyKey = await saveCharge(deps, invoice.id, row);
+  } else if (!decision.replay) {
+    // The attempt's card is recorded before it is sent, so a replay sends the same request.
+    idempotencyKey = await saveCharge(deps, invoice.id, row);
   }
-  // The attempt's card is recorded (with the PaymentIntent) before it is sent,
-  // so a replay sends the same request; a replay's row is already written.
-  if (!decision.replay) idempotencyKey = await saveCharge(deps, invoice.id, row);
   if (idempotencyKey === undefined) return; // paid meanwhile (a webhook)
   const answer = await deps.gateway.confirm({
     invoiceId: invoice.id,
