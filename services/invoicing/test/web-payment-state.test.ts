@@ -58,6 +58,14 @@ describe('the invoice page says the payment state in words', () => {
     assert.match(text, /Not paid yet: we charge your card on file shortly/);
   });
 
+  test('the total is "Amount due" until it is charged, "Amount charged" once paid', async () => {
+    const label = async () => /<div class="total"><span>([^<]+)<\/span>/.exec((await get(`/invoices/${invoice.id}`, session)).body)?.[1];
+    await chargeState('past_due', { state: 'past_due', attempts: 3, last_error_code: 'card_declined' });
+    assert.equal(await label(), 'Amount due');
+    await chargeState('paid', { state: 'paid', attempts: 1, paid_at: new Date('2026-11-04T09:30:00Z') });
+    assert.equal(await label(), 'Amount charged');
+  });
+
   test('paid: when, and the card brand and last 4', async () => {
     await chargeState('paid', {
       state: 'paid',
@@ -87,6 +95,29 @@ describe('the invoice page says the payment state in words', () => {
     assert.match(text, /update your payment card/);
     assert.deepEqual(links, [`${CC_FORMS_URL}/card`]);
     assert.equal(status, 'declined, will retry');
+  });
+
+  test('the gateway’s own errors never reach the page: after a decline, an unanswered retry is pending, and a past due says no internal words', async () => {
+    await chargeState('finalized', {
+      state: 'scheduled',
+      attempts: 1,
+      next_attempt_at: new Date('2026-11-07T00:00:00Z'),
+      last_error_code: 'StripeConnectionError',
+      last_error_message: 'An error occurred with our connection to Stripe. Request was retried 2 times.',
+    });
+    const pending = await paymentSection(session);
+    assert.equal(pending.kind, 'pending');
+    assert.doesNotMatch(pending.text, /Stripe|connection|try again on/);
+    await chargeState('past_due', {
+      state: 'past_due',
+      attempts: 3,
+      last_error_code: 'resource_missing',
+      last_error_message: "No such customer: 'cus_internal'",
+      past_due_at: new Date('2026-11-09T00:00:00Z'),
+    });
+    const pastDue = await paymentSection(session);
+    assert.match(pastDue.text, /Past due since Nov 9, 2026: your card was declined each time we tried, and we will not try it again/);
+    assert.doesNotMatch(pastDue.text, /cus_internal|No such/);
   });
 
   test('past due without a card: why, and a link to add one', async () => {

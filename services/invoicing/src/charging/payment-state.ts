@@ -64,6 +64,25 @@ export async function readPaymentStates(db: pg.Pool | pg.PoolClient, invoices: r
   return new Map(invoices.map((i) => [i.id, paymentState(i, rows.get(i.id))]));
 }
 
+/**
+ * Stripe's card errors (type `card_error`): their messages are written for the
+ * cardholder. Any other code (the gateway unreachable, a key refused, a
+ * missing resource) is ours to handle, and its text is never shown.
+ */
+const CARD_ERRORS = new Set([
+  'card_declined',
+  'expired_card',
+  'incorrect_cvc',
+  'incorrect_number',
+  'incorrect_zip',
+  'invalid_cvc',
+  'invalid_expiry_month',
+  'invalid_expiry_year',
+  'invalid_number',
+  'processing_error',
+  'card_decline_rate_limit_exceeded',
+]);
+
 /** What the invoice's status and charge row say, in the order a customer needs it. */
 export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined): PaymentState {
   const paidCard = row?.paid_card_brand && row.paid_card_last4 ? { brand: row.paid_card_brand, last4: row.paid_card_last4 } : undefined;
@@ -85,19 +104,22 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined):
       pastDue: invoice.status === 'past_due',
     };
   }
+  const cardError = row?.last_error_code != null && CARD_ERRORS.has(row.last_error_code);
   if (invoice.status === 'past_due') {
     const noCard = !row || row.last_error_code === 'no_card_on_file';
     return {
       kind: 'past_due',
       why: noCard ? 'no_card' : 'declined',
-      reason: noCard ? undefined : (row.last_error_message ?? row.last_error_code ?? undefined),
+      reason: cardError ? (row?.last_error_message ?? undefined) : undefined,
       since: row?.past_due_at ?? undefined,
     };
   }
-  if (row?.state === 'scheduled' && row.last_error_code && row.next_attempt_at && row.attempts > 0) {
+  // A decline, with the card's own words, until the retry; anything else since (the gateway
+  // not answering) is still pending to the customer, never a past "we will try again" date.
+  if (row?.state === 'scheduled' && cardError && row.next_attempt_at && row.attempts > 0) {
     return {
       kind: 'declined',
-      reason: row.last_error_message ?? row.last_error_code,
+      reason: row.last_error_message ?? row.last_error_code!,
       declineCode: row.last_decline_code ?? undefined,
       nextTryAt: row.next_attempt_at,
       attempts: row.attempts,

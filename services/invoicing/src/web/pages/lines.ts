@@ -83,8 +83,14 @@ export function linesByApp(invoice: Invoice, stops: ReadonlyMap<string, Date> = 
 export const statusTag = (status: Invoice['status'], label?: string) =>
   html`<span class="tag status-${status}">${label ?? status.replace(/_/g, ' ')}</span>`;
 
-/** Subtotal, credit applied, refunds and the amount charged, under an invoice's lines. */
-export function invoiceSums(invoice: Invoice, charged = 'Amount charged'): Html {
+/** What the total is called: charged only once it was; else due, or carried when below the smallest charge. */
+function totalLabel(status: Invoice['status']): string {
+  if (status === 'paid' || status === 'refunded') return 'Amount charged';
+  return status === 'carried' ? 'Carried to your next invoice' : 'Amount due';
+}
+
+/** Subtotal, credit applied, refunds and the total, under an invoice's lines. */
+export function invoiceSums(invoice: Invoice): Html {
   const c = invoice.currency;
   const negative = invoice.subtotal.startsWith('-');
   const rows = [
@@ -104,5 +110,5 @@ export function invoiceSums(invoice: Invoice, charged = 'Amount charged'): Html 
       ? html`<p class="muted">This amount is below the smallest charge we can make to a card: it is added to your next invoice.</p>`
       : '',
   ];
-  return html`${rows}<div class="total"><span>${charged}</span><span data-total="${invoice.total}">${money(invoice.total, c)}</span></div>${notes}`;
+  return html`${rows}<div class="total"><span>${totalLabel(invoice.status)}</span><span data-total="${invoice.total}">${money(invoice.total, c)}</span></div>${notes}`;
 }
