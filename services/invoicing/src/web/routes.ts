@@ -104,7 +104,7 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       const invoice = params.success ? await billing.invoice(params.data.id) : undefined;
       // Another account's invoice is as absent as one that does not exist.
       if (!invoice || invoice.account_id !== viewer.accountId) return page(reply, 404, notices.notFound(viewer));
-      const [payments, stops] = await Promise.all([readPaymentStates(pool, [invoice]), stopDates(pool, invoice.lines)]);
+      const [payments, stops] = await Promise.all([readPaymentStates(pool, [invoice]), stopDates(pool, viewer.accountId, invoice.lines)]);
       return page(reply, 200, invoicePage({ viewer, invoice, payment: payments.get(invoice.id)!, links, stops }));
     });
 
@@ -126,7 +126,7 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       }
       const isCurrent = period === current;
       const { draft, days, projection, archived } = await billing.usageView(account, period);
-      const stops = await stopDates(pool, draft.lines);
+      const stops = await stopDates(pool, account, draft.lines);
       const previous = previousPeriod(parsePeriod(draft.period)).key;
       return page(reply, 200, usagePage({ viewer, draft, days, projection, previous, isCurrent, stops, archived }));
     });
