@@ -5,6 +5,8 @@ import { ConfigError, type GatewaySettings } from '@vault/runtime/variables';
 
 const STRIPE_API_HOST = 'api.stripe.com';
 const STRIPE_JS_URL = 'https://js.stripe.com/v3/';
+/** Where Stripe.js frames a bank's 3-D Secure challenge (Stripe's documented CSP: frame-src). */
+const STRIPE_HOOKS_ORIGIN = 'https://hooks.stripe.com';
 
 export interface GatewayKeys {
   secretKey: string;
@@ -61,7 +63,7 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
   return {
     url,
     jsUrl,
-    origins: [...new Set([url.origin, jsUrl.origin])],
+    origins: [...new Set([url.origin, jsUrl.origin, ...(stripe ? [STRIPE_HOOKS_ORIGIN] : [])])],
     webhookSecret: settings.GATEWAY_WEBHOOK_SECRET,
     keys: secretKey && publishableKey ? { secretKey, publishableKey } : undefined,
     sandbox: !stripe,
