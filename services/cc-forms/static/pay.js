@@ -18,6 +18,9 @@
       'The check with your bank was not completed, so nothing was charged. You can try again, or put another card on file.',
     card_declined: 'Your card was declined, so nothing was charged. Please put another card on file.',
     api_connection_error: 'We could not reach the payment gateway. Check your connection and try again.',
+    // Already paid (another tab, or the charge went through before): never "nothing was charged".
+    payment_intent_unexpected_state: 'This invoice is already paid or being paid: your invoice shows it in a moment.',
+    processing: 'Your bank is still processing the payment: your invoice shows the result in a moment. Do not pay again.',
     fallback: 'The payment did not go through, and nothing was charged. Please try again in a moment.',
   };
 
@@ -84,7 +87,7 @@
             statusBox.focus();
             return;
           }
-          showError(MESSAGES.fallback);
+          showError(result.paymentIntent && result.paymentIntent.status === 'processing' ? MESSAGES.processing : MESSAGES.fallback);
         });
       })
       .catch(function () {
