@@ -34,7 +34,14 @@ export function noticePages(app: NoticeApp) {
      * button. Nothing changes until the customer presses it (a POST with this
      * browser's sign-in form token); the session they have, if any, stays until then.
      */
-    signInConfirm(options: { accountId: string; link: string; csrf: string; current?: SignedInViewer | undefined }): Html {
+    signInConfirm(options: {
+      accountId: string;
+      link: string;
+      csrf: string;
+      current?: SignedInViewer | undefined;
+      /** Where the app goes once signed in (a page of its own it allows), kept through the form. */
+      next?: string | undefined;
+    }): Html {
       const { accountId, current } = options;
       const now =
         current === undefined
@@ -46,7 +53,7 @@ export function noticePages(app: NoticeApp) {
         `Sign in as ${accountId}?`,
         html`<p>This link signs this browser in to The Vault as <strong>${accountId}</strong>, to ${app.purpose}.</p>
 ${now}<p>If you did not expect it, close this page: nothing changes until you press the button.</p>
-<form method="post" action="/signin"><input type="hidden" name="link" value="${options.link}"><input type="hidden" name="${CSRF_FIELD}" value="${options.csrf}"><button type="submit" class="primary">Sign in as ${accountId}</button></form>`,
+<form method="post" action="/signin"><input type="hidden" name="link" value="${options.link}"><input type="hidden" name="${CSRF_FIELD}" value="${options.csrf}">${options.next === undefined ? '' : html`<input type="hidden" name="next" value="${options.next}">`}<button type="submit" class="primary">Sign in as ${accountId}</button></form>`,
         current,
       );
     },

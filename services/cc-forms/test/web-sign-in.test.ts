@@ -69,6 +69,38 @@ describe('signing in to the card form', () => {
     assert.match(page.body, /<span class="account">acct-web-1<\/span>/);
   });
 
+  test('handed over from the invoice pages (`next`): lands on that page of its own once signed in, straight on when already signed in as that account; any other `next` is /card', async () => {
+    const link = await signInLink(w, token);
+    const opened = await w.http.inject({
+      method: 'GET',
+      url: `/signin?link=${encodeURIComponent(link)}&next=${encodeURIComponent('/payments/pi_abc123')}`,
+    });
+    assert.equal(opened.statusCode, 200);
+    assert.match(opened.body, /<input type="hidden" name="next" value="\/payments\/pi_abc123">/);
+    const res = await postSignIn({ link, _csrf: signInForm(opened.body).csrf, next: '/payments/pi_abc123' }, cookiesSet(opened));
+    assert.deepEqual([res.statusCode, res.headers.location], [303, '/payments/pi_abc123']);
+    const session = sessionFrom(res)!;
+    // Signed in here already as that account: a new link goes straight on, and stays unused.
+    const again = await signInLink(w, token);
+    const straight = await w.http.inject({
+      method: 'GET',
+      url: `/signin?link=${encodeURIComponent(again)}&next=%2Fcard`,
+      headers: { cookie: `${SESSION_COOKIE}=${session}` },
+    });
+    assert.deepEqual([straight.statusCode, straight.headers.location], [303, '/card']);
+    assert.equal((await openLink(again)).statusCode, 200, 'the link was not used');
+    // Never another site, nor a page the app does not allow.
+    for (const next of ['https://evil.example/', '//evil.example/', '/signout', '/payments/../card']) {
+      const link3 = await signInLink(w, token);
+      const page = await w.http.inject({
+        method: 'GET',
+        url: `/signin?link=${encodeURIComponent(link3)}&next=${encodeURIComponent(next)}`,
+      });
+      const landed = await postSignIn({ link: link3, _csrf: signInForm(page.body).csrf, next }, cookiesSet(page));
+      assert.equal(landed.headers.location, '/card', next);
+    }
+  });
+
   test('only the sha256 of the session id is stored, for 12 hours, with its token and link', async () => {
     const link = await signInLink(w, token);
     const session = sessionFrom(await confirmLink(w, link))!;

@@ -3,6 +3,7 @@
 // writes it, then the page read as the customer sees it (links to the card form
 // at CC_FORMS_URL included).
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Invoice } from '@vault/contracts';
 import { ACCOUNT_A, webClient, webWorld, type WebWorld } from './web-fixture.ts';
@@ -93,7 +94,7 @@ describe('the invoice page says the payment state in words', () => {
     assert.equal(kind, 'declined');
     assert.match(text, /Your card was declined: “?Your card has insufficient funds\.”? We will try again on Nov 7, 2026\./);
     assert.match(text, /update your payment card/);
-    assert.deepEqual(links, [`${CC_FORMS_URL}/card`]);
+    assert.deepEqual(links, ['/card-form?to=card']);
     assert.equal(status, 'declined, will retry');
   });
 
@@ -131,7 +132,7 @@ describe('the invoice page says the payment state in words', () => {
     assert.equal(kind, 'past_due');
     assert.match(text, /^Payment Past due since Nov 1, 2026: there is no payment card on file for your account/);
     assert.match(text, /Add a payment card/);
-    assert.deepEqual(links, [`${CC_FORMS_URL}/card`]);
+    assert.deepEqual(links, ['/card-form?to=card']);
     assert.equal(status, 'past due');
   });
 
@@ -145,7 +146,7 @@ describe('the invoice page says the payment state in words', () => {
     });
     const { text, links } = await paymentSection(session);
     assert.match(text, /Past due since Nov 9, 2026: your card was declined each time we tried \(“?Your card was declined\.”?\)/);
-    assert.deepEqual(links, [`${CC_FORMS_URL}/card`]);
+    assert.deepEqual(links, ['/card-form?to=card']);
   });
 
   test('action required: the bank asks the cardholder, and the link opens the card form’s authenticate page for its PaymentIntent', async () => {
@@ -162,7 +163,7 @@ describe('the invoice page says the payment state in words', () => {
     assert.equal(kind, 'action_required');
     assert.match(text, /Your bank asks you to confirm this payment \(3-D Secure\)/);
     assert.match(text, /Authenticate and pay \$52\.58/);
-    assert.deepEqual(links, [`${CC_FORMS_URL}/payments/pi_3DSecure0123456789`]);
+    assert.deepEqual(links, ['/card-form?to=payments/pi_3DSecure0123456789']);
     assert.equal(status, 'action required');
     const list = await get('/invoices', session);
     assert.match(list.body, /Your bank asks you to confirm a payment/);
@@ -181,11 +182,34 @@ describe('the invoice page says the payment state in words', () => {
 
   test('every page links to the card form; /favicon.ico is an icon for anyone, not a 401', async () => {
     const list = await get('/invoices', session);
-    assert.match(list.body, new RegExp(`<a href="${CC_FORMS_URL}/card">manage it on the card form</a>`));
+    assert.match(list.body, /<a href="\/card-form\?to=card">manage it on the card form<\/a>/);
     const icon = await get('/favicon.ico');
     assert.equal(icon.statusCode, 200);
     assert.equal(icon.headers['content-type'], 'image/x-icon');
     assert.equal(icon.headers['cache-control'], 'public, max-age=86400');
     assert.deepEqual([...icon.rawPayload.subarray(0, 4)], [0, 0, 1, 0], 'an ICO header');
+  });
+
+  test("/card-form hands the customer to the card form with a fresh sign-in link of the session's own token, to the page asked for; nothing else", async () => {
+    const res = await get('/card-form?to=payments/pi_3DSecure0123456789', session);
+    assert.equal(res.statusCode, 303);
+    const to = new URL(String(res.headers.location));
+    assert.equal(`${to.origin}${to.pathname}`, `${CC_FORMS_URL}/signin`);
+    assert.equal(to.searchParams.get('next'), '/payments/pi_3DSecure0123456789');
+    const link = to.searchParams.get('link')!;
+    assert.match(link, /^vl_[\w-]{43}$/);
+    const { rows } = await world.db.pool.query(
+      `select l.account_id, l.used_at, l.token_id = s.token_id as same_token
+         from invoicing.sign_in_links l, invoicing.sessions s
+        where l.hash = $1 and s.hash = $2`,
+      [createHash('sha256').update(link).digest('hex'), createHash('sha256').update(session).digest('hex')],
+    );
+    assert.deepEqual(rows, [{ account_id: ACCOUNT_A, used_at: null, same_token: true }]);
+    assert.equal(new URL(String((await get('/card-form?to=card', session)).headers.location)).searchParams.get('next'), '/card');
+    for (const bad of ['https://evil.example/x', '/card', 'payments/../admin', 'card%0a']) {
+      assert.equal((await get(`/card-form?to=${encodeURIComponent(bad)}`, session)).statusCode, 400, bad);
+    }
+    const anonymous = await get('/card-form?to=card');
+    assert.deepEqual([anonymous.statusCode, anonymous.headers.location], [303, '/']);
   });
 });

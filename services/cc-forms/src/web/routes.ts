@@ -9,8 +9,16 @@ import { cardPage } from './pages/card.ts';
 import { payPage } from './pages/pay.ts';
 import type { WebContext } from './context.ts';
 
-/** `/signin?link=vl_…`: the link's secret (the form posts it back as `link`). */
-const SignInLink = z.object({ link: z.string().min(1).max(512) });
+/**
+ * `/signin?link=vl_…[&next=/payments/pi_…]`: the link's secret (the form posts it back as
+ * `link`), and where to go once signed in: the invoice pages hand a customer over with a
+ * fresh link and the page they asked for.
+ */
+const SignInLink = z.object({ link: z.string().min(1).max(512), next: z.string().max(300).optional() });
+
+/** A page of this app to land on after sign-in; anything else is /card (never another site). */
+const NEXT_PAGE = /^\/(?:card|payments\/[A-Za-z0-9_]{1,255})$/;
+const landing = (next: string | undefined) => (next !== undefined && NEXT_PAGE.test(next) ? next : '/card');
 
 export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
   const { pool, log } = ctx.deps;
@@ -43,6 +51,11 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
       const status = await signInLinkStatus(pool, query.data.link);
       if (status?.state !== 'valid') return await refused(reply, query.data.link);
       const current = await ctx.session.current(req);
+      // Handed over from the invoice pages while already signed in here as that account: straight
+      // on (the link stays unused, and expires). Another account, or none, is asked as ever.
+      if (query.data.next !== undefined && current?.accountId === status.accountId) {
+        return reply.redirect(landing(query.data.next), 303);
+      }
       const csrf = ctx.session.signInCsrf(req, reply);
       return ctx.page(
         reply,
@@ -52,6 +65,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
           link: query.data.link,
           csrf,
           current: current && { accountId: current.accountId, csrf: csrfToken(current.sessionId) },
+          next: query.data.next === undefined ? undefined : landing(query.data.next),
         }),
       );
     } catch (err) {
@@ -71,7 +85,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
       if (grant === undefined) return await refused(reply, form.data.link);
       await ctx.session.signIn(req, reply, grant);
       log.info('web.signin', { account_id: grant.accountId, token_id: grant.tokenId });
-      return reply.redirect('/card', 303);
+      return reply.redirect(landing(form.data.next), 303);
     } catch (err) {
       if (err instanceof SignInUnavailable) return unavailable(reply);
       throw err;

@@ -19,19 +19,22 @@ import {
 } from '@vault/web';
 import type { InvoicingDeps } from '../deps.ts';
 import { SESSION_COOKIE, sessions } from '../access/sessions.ts';
+import { linkForSession, signInUrl } from '../access/sign-in-links.ts';
 import { parsePeriod, previousPeriod } from '../domain/period.ts';
 import { STYLESHEET } from './assets.ts';
 import { CONTENT_SECURITY_POLICY, type Viewer } from './html.ts';
 import { invoicePage } from './pages/invoice.ts';
 import { invoiceListPage } from './pages/invoices.ts';
 import { notices } from './pages/notice.ts';
-import { cardFormLinks } from './pages/payment.ts';
+import { CARD_FORM_LINKS as links } from './pages/payment.ts';
 import { usagePage } from './pages/usage.ts';
 import { readPaymentStates } from '../charging/payment-state.ts';
 import { signInRoutes } from './sign-in-routes.ts';
 import { stopDates } from './stops.ts';
 
 const InvoiceParams = z.object({ id: z.string().min(1).max(200) });
+/** `/card-form?to=card` or `?to=payments/<PaymentIntent id>`: the card form's page to hand over to. */
+const CardFormTarget = z.object({ to: z.string().regex(/^(?:card|payments\/[A-Za-z0-9_]{1,255})$/) });
 const HEADERS = pageHeaders(CONTENT_SECURITY_POLICY);
 /** The card form's address when none is configured (route tests): its development default. */
 const DEFAULT_CC_FORMS_URL = 'http://localhost:3002';
@@ -39,7 +42,6 @@ const DEFAULT_CC_FORMS_URL = 'http://localhost:3002';
 export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
   const { pool, billing, log } = deps;
   const ccFormsUrl = deps.ccFormsUrl ?? DEFAULT_CC_FORMS_URL;
-  const links = cardFormLinks(ccFormsUrl);
   const session = sessionCookie({ name: SESSION_COOKIE, sessions, pool });
   const viewerOf = (s: SignedInSession): Viewer => ({ accountId: s.accountId, csrf: csrfToken(s.sessionId) });
   /** Who is signed in, or undefined after a redirect to `/` (forgetting a cookie that names no live session). */
@@ -106,6 +108,21 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       if (!invoice || invoice.account_id !== viewer.accountId) return page(reply, 404, notices.notFound(viewer));
       const [payments, stops] = await Promise.all([readPaymentStates(pool, [invoice]), stopDates(pool, viewer.accountId, invoice.lines)]);
       return page(reply, 200, invoicePage({ viewer, invoice, payment: payments.get(invoice.id)!, links, stops }));
+    });
+
+    // The card form has sessions of its own, and a sign-in link works once, in one app: a
+    // fresh link for this session's token takes the customer there signed in, to the page
+    // asked for (the card form checks it again; it only allows its own pages).
+    web.get('/card-form', async (req, reply) => {
+      const live = await session.required(req, reply);
+      if (!live) return reply;
+      const query = CardFormTarget.safeParse(req.query);
+      if (!query.success)
+        return page(reply, 400, notices.badRequest('Invalid address: to: must be card or payments/<id>.', viewerOf(live)));
+      const secret = await linkForSession(pool, live.sessionId, live.accountId);
+      if (secret === undefined) return reply.redirect('/', 303);
+      log.info('web.card_form_handoff', { account_id: live.accountId, to: query.data.to.split('/')[0]! });
+      return reply.redirect(`${signInUrl(ccFormsUrl, secret)}&next=${encodeURIComponent(`/${query.data.to}`)}`, 303);
     });
 
     web.get('/usage', async (req, reply) => {

@@ -7,7 +7,11 @@ import { knownBrand } from '@vault/web/card-brands';
 import { money } from '../html.ts';
 import type { CardSeen, PaymentState } from '../../charging/payment-state.ts';
 
-/** Where the invoice pages send the customer on the card form (CC_FORMS_URL). */
+/**
+ * Where the invoice pages send the customer on the card form: through
+ * `/card-form` (routes.ts), which hands them over signed in (a sign-in link
+ * works once, in one app), to the page asked for.
+ */
 export interface CardFormLinks {
   /** The card on file and the form to replace it. */
   card: string;
@@ -15,13 +19,10 @@ export interface CardFormLinks {
   authenticate(paymentIntentId: string): string;
 }
 
-export function cardFormLinks(ccFormsUrl: string): CardFormLinks {
-  const base = ccFormsUrl.replace(/\/+$/, '');
-  return {
-    card: `${base}/card`,
-    authenticate: (id) => `${base}/payments/${encodeURIComponent(id)}`,
-  };
-}
+export const CARD_FORM_LINKS: CardFormLinks = {
+  card: '/card-form?to=card',
+  authenticate: (id) => `/card-form?to=payments/${encodeURIComponent(id)}`,
+};
 
 /** "Nov 3, 2026" (UTC, as every date the Vault shows). */
 export const day = (at: Date) => DateTime.fromJSDate(at, { zone: 'utc' }).toFormat('LLL d, yyyy');
