@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
 
@@ -17,6 +17,15 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_CONNECTIONS = 1_000;
 /** An idle keep-alive connection is closed after this (never later than the request timeout). */
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+/** The headers of an answer the router makes itself: nothing in it may run, be framed or be kept. */
+const FRAMEWORK_ERROR_HEADERS = {
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+};
 
 /** pg-pool's error when no connection came within the pool's connectionTimeoutMillis. */
 const POOL_TIMEOUT = /timeout exceeded when trying to connect/;
@@ -65,6 +74,14 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
     // itself (the failed-token limit counts by it).
     // (A function: fastify refuses a bare hop count, which cannot tell the peer apart.)
     trustProxy: options.trustProxy === true ? (_address: string, hop: number) => hop === 0 : (options.trustProxy ?? false),
+    // What the router refuses before any route or hook (an address that is not valid
+    // percent-encoding, a parameter too long): our shape, the path not echoed, and the
+    // headers every answer carries, as no scope's hooks run for it.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : err.code === 'FST_ERR_BAD_URL' ? 400 : 500;
+      const error = status === 500 ? 'internal error' : status === 414 ? 'the address is too long' : 'the address is not valid';
+      void reply.code(status).headers(FRAMEWORK_ERROR_HEADERS).send({ error });
+    },
     // Every door has its timeouts: a body trickled a byte at a time, or headers
     // that never end, get 408 and the connection closed; so does a silent one.
     requestTimeout,

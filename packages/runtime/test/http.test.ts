@@ -122,3 +122,21 @@ describe('createHttpApp: TRUST_PROXY=true believes the peer in front, one hop', 
     }
   });
 });
+
+describe('createHttpApp: an address the router refuses itself', () => {
+  test('is a 400 in our shape, the path not echoed, with the headers every answer carries (no scope hook runs for it)', async () => {
+    const app = createHttpApp(memoryLogger());
+    app.get('/invoices/:id', async () => ({ ok: true }));
+    try {
+      const res = await app.inject({ method: 'GET', url: '/invoices/%zz<script>' });
+      assert.equal(res.statusCode, 400);
+      assert.deepEqual(res.json(), { error: 'the address is not valid' });
+      assert.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+      assert.equal(res.headers['x-frame-options'], 'DENY');
+      assert.equal(res.headers['cache-control'], 'no-store');
+    } finally {
+      await app.close();
+    }
+  });
+});
