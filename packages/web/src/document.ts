@@ -42,6 +42,16 @@ export function sendPage<R>(reply: PageReply<R>, status: number, body: Html): R 
 }
 
 /** An error's own 4xx/5xx status, else 500: the page to show and whether to log it. */
+/**
+ * A 4xx's words for a page: fastify's own (a body that is not what the form
+ * sends, an unknown content type) are its wording, not the customer's; ours are.
+ */
+export function pageErrorMessage(err: { code?: string | undefined; message: string; statusCode?: number | undefined }): string {
+  if (err.statusCode === 413) return 'This request is too large for this page.';
+  if (err.code?.startsWith('FST_')) return 'This request could not be read: it is not what this page sends. Please go back and try again.';
+  return err.message;
+}
+
 export function errorStatus(err: { statusCode?: number | undefined }): number {
   const status = err.statusCode;
   return status !== undefined && status >= 400 && status < 600 ? status : 500;

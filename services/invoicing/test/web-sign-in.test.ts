@@ -194,4 +194,16 @@ describe('sign-in links', () => {
       assert.ok(!lines.includes(secret));
     assert.match(lines, new RegExp(`event=web.signin account_id=acct-web-a token_id=${world.tokenIdA}`));
   });
+
+  test("a body that is not what the form sends is a page in the customer's words, not the framework's", async () => {
+    for (const [type, payload] of [
+      ['application/json', '{not json'],
+      ['application/xml', '<link>x</link>'],
+    ] as const) {
+      const res = await world.http.inject({ method: 'POST', url: '/signin', headers: { 'content-type': type }, payload });
+      assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${type}: ${res.statusCode}`);
+      assert.match(res.body, /This request could not be read: it is not what this page sends\./, type);
+      assert.doesNotMatch(res.body, /Body is not valid JSON|Unsupported Media Type|content-type/i, type);
+    }
+  });
 });

@@ -6,6 +6,7 @@ import {
   csrfProblem,
   csrfValid,
   errorStatus,
+  pageErrorMessage,
   pageHeaders,
   sendPage,
   sessionCookie,
@@ -99,7 +100,7 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     }
     return wantsJson(req)
       ? ctx.jsonError(reply, status, 'bad_request', err.message)
-      : ctx.page(reply, status, ctx.notices.badRequest(err.message));
+      : ctx.page(reply, status, ctx.notices.badRequest(pageErrorMessage(err)));
   });
 
   return ctx;

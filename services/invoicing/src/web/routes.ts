@@ -12,6 +12,7 @@ import {
   csrfValid,
   errorStatus,
   FAVICON,
+  pageErrorMessage,
   pageHeaders,
   sendPage as page,
   sessionCookie,
@@ -81,7 +82,7 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
         log.error('web.error', err);
         return page(reply, 500, notices.error());
       }
-      return page(reply, status, notices.badRequest(err.message));
+      return page(reply, status, notices.badRequest(pageErrorMessage(err)));
     });
 
     web.get(STYLESHEET.href, async (_req, reply) =>
