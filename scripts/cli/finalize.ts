@@ -8,10 +8,17 @@ import { finalizeSpec } from './finalize-spec.ts';
  * Runs one of invoicing's commands (services/invoicing does the work) with the
  * CLI's settings, database and log, its lines on stdout; its usage errors
  * become the CLI's (exit 2 with the usage). The arguments are checked against
- * `spec` first, so `--help` and unknown options never open the database.
+ * `spec` first, and by the command's own `check` when it has one, so `--help`,
+ * unknown options and bad values never open (or start) the database.
  */
-export async function runInvoicingCommand(spec: CommandSpec, command: InvoicingCommand, args: string[]): Promise<number> {
+export async function runInvoicingCommand(
+  spec: CommandSpec,
+  command: InvoicingCommand,
+  args: string[],
+  check?: (args: string[]) => unknown,
+): Promise<number> {
   parseCommand(spec, args);
+  if (check) asUsage(() => check(args), spec);
   const settings = cliSettings();
   const db = await openCliDatabase(settings);
   try {
@@ -24,8 +31,4 @@ export async function runInvoicingCommand(spec: CommandSpec, command: InvoicingC
 }
 
 /** `vault finalize --period YYYY-MM`: the period is checked before the database is opened (or started). */
-export function finalizeCommand(args: string[]): Promise<number> {
-  parseCommand(finalizeSpec, args);
-  asUsage(() => parseFinalizeArgs(args), finalizeSpec);
-  return runInvoicingCommand(finalizeSpec, finalize, args);
-}
+export const finalizeCommand = (args: string[]) => runInvoicingCommand(finalizeSpec, finalize, args, parseFinalizeArgs);

@@ -68,14 +68,14 @@ export class FetchAhead {
     }
   }
 
-  /** A slot handed on to the first waiter still current; the dropped ones before it are told so. */
+  /**
+   * A slot handed on to the first waiter (a drop answers its waiters at once, so
+   * those left are current; one dropped since checks again in `slot` and hands it on).
+   */
   private release(): void {
-    for (let next = this.waiting.shift(); next; next = this.waiting.shift()) {
-      const granted = next.current();
-      next.go(granted);
-      if (granted) return;
-    }
-    this.free++;
+    const next = this.waiting.shift();
+    if (next) next.go(true);
+    else this.free++;
   }
 
   /** Waiters dropped meanwhile are answered now, not when a slot frees. */

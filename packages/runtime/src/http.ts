@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
+import { fieldsError } from './query.ts';
 
 export interface HttpAppOptions {
   /** GET /health: 200 `{status: "ok"}` when it returns nothing, else 503 with its reason (its detail logged). */
@@ -41,11 +42,12 @@ function nulAt(value: unknown): string | undefined {
     if (typeof at === 'string') {
       if (at.includes('\u0000')) return path || '(body)';
     } else if (at !== null && typeof at === 'object' && !Buffer.isBuffer(at)) {
-      for (const [key, inner] of Object.entries(at)) {
-        const inside = path === '' ? key : `${path}.${key}`;
-        if (key.includes('\u0000')) return inside;
-        todo.push([inner, inside]);
-      }
+      const entries = Object.entries(at);
+      const inside = (key: string) => (path === '' ? key : `${path}.${key}`);
+      const badKey = entries.find(([key]) => key.includes('\u0000'));
+      if (badKey) return inside(badKey[0]);
+      // Pushed last to first, so the first field in order is the first looked at.
+      for (let i = entries.length - 1; i >= 0; i--) todo.push([entries[i]![1], inside(entries[i]![0])]);
     }
   }
   return undefined;
@@ -99,16 +101,17 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
   // parsed body) is the caller's mistake, named here, not a 500 from the first query that
   // meets it. Raw bodies (Buffers: the intake's events, webhooks) are their routes' to judge.
   app.addHook('preValidation', async (req) => {
-    const found: [string, string | undefined][] = [
-      ['path', nulParameter(req.params)],
-      ['query', nulParameter(req.query)],
-      ['body', nulAt(req.body)],
+    const found: [string, () => string | undefined][] = [
+      ['path', () => nulParameter(req.params)],
+      ['query', () => nulParameter(req.query)],
+      ['body', () => nulAt(req.body)],
     ];
-    for (const [where, field] of found) {
+    for (const [where, find] of found) {
+      const field = find();
       if (field === undefined) continue;
       // The routes' own 400 shape: `invalid query: period: …` with the fields named.
-      const fields = [{ field, message: 'must not contain U+0000' }];
-      throw Object.assign(new Error(`invalid ${where}: ${field}: must not contain U+0000`), { statusCode: 400, fields });
+      const body = fieldsError(where, [{ field, message: 'must not contain U+0000' }]);
+      throw Object.assign(new Error(body.error), { statusCode: 400, fields: body.fields });
     }
   });
   app.addHook('onResponse', async (req, reply) => {

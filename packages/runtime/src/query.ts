@@ -6,11 +6,18 @@ export function parseQuery<S extends z.ZodType>(schema: S, input: unknown): z.Zo
   return schema.safeParse(input, { error: missingIsRequired });
 }
 
+export type FieldProblem = { field: string; message: string };
+
+/** A 400 body naming each bad field of `where` (query, path, body): `{error: "invalid query: period: …", fields}`. */
+export function fieldsError(where: string, fields: FieldProblem[]): { error: string; fields: FieldProblem[] } {
+  return { error: `invalid ${where}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields };
+}
+
 /** A 400 body naming each bad query parameter (an unknown one by its own name). */
-export function queryError(error: z.ZodError): { error: string; fields: { field: string; message: string }[] } {
+export function queryError(error: z.ZodError): { error: string; fields: FieldProblem[] } {
   const fields = error.issues.map((i) => ({
     field: i.path.join('.') || ('keys' in i ? (i.keys as string[]).join(',') : ''),
     message: i.message,
   }));
-  return { error: `invalid query: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields };
+  return fieldsError('query', fields);
 }

@@ -168,10 +168,16 @@ export const httpUrl = z.preprocess(
   z
     .string()
     .optional()
-    .refine((text) => text === undefined || /^https?:$/.test(URL.canParse(text) ? new URL(text).protocol : ''), {
+    .refine((text) => text === undefined || httpAddress(text) !== undefined, {
       error: (issue) => `expected an absolute http(s) address, got ${JSON.stringify(issue.input)}`,
     }),
 );
+
+/** `text` as an absolute http(s) URL, or undefined. */
+function httpAddress(text: string): URL | undefined {
+  const url = URL.parse(text);
+  return url !== null && (url.protocol === 'http:' || url.protocol === 'https:') ? url : undefined;
+}
 
 /** The payment gateway: the sandbox (GATEWAY_PORT) by default, or Stripe's API. */
 export const gatewayVariables = {
@@ -237,8 +243,8 @@ export const webUrl = z.preprocess(
     .optional()
     .transform((text, ctx) => {
       if (text === undefined) return undefined;
-      const url = URL.canParse(text) ? new URL(text) : undefined;
-      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+      const url = httpAddress(text);
+      if (!url || url.search || url.hash) {
         ctx.addIssue({ code: 'custom', message: `expected a web address, http(s)://host[:port][/path], got ${JSON.stringify(text)}` });
         return z.NEVER;
       }

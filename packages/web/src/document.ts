@@ -41,7 +41,6 @@ export function sendPage<R>(reply: PageReply<R>, status: number, body: Html): R 
   return reply.code(status).type('text/html; charset=utf-8').send(body.toString());
 }
 
-/** An error's own 4xx/5xx status, else 500: the page to show and whether to log it. */
 /**
  * A 4xx's words for a page: fastify's own (a body that is not what the form
  * sends, an unknown content type) are its wording, not the customer's; ours are.
@@ -52,6 +51,7 @@ export function pageErrorMessage(err: { code?: string | undefined; message: stri
   return err.message;
 }
 
+/** An error's own 4xx/5xx status, else 500: the page to show and whether to log it. */
 export function errorStatus(err: { statusCode?: number | undefined }): number {
   const status = err.statusCode;
   return status !== undefined && status >= 400 && status < 600 ? status : 500;

@@ -37,6 +37,8 @@ export interface CookieSessions {
   open(pool: pg.Pool, grant: SessionGrant): Promise<string>;
   /** The account a session id signs in, if it names a session that has not expired and whose token is live. */
   account(pool: pg.Pool, id: string | undefined): Promise<string | undefined>;
+  /** account(), with the API token the session was opened with (a link handed to the other app is issued with it). */
+  signedIn(pool: pg.Pool, id: string | undefined): Promise<{ accountId: string; tokenId: string } | undefined>;
   /** Ends a session (sign-out); an unknown id is already ended. */
   close(pool: pg.Pool, id: string | undefined): Promise<void>;
 }
@@ -46,6 +48,20 @@ export function cookieSessions(options: { table: string; hours: number; liveToke
   for (const name of [table, liveTokens]) {
     if (!QUALIFIED_TABLE.test(name)) throw new RangeError(`not a schema-qualified table name: ${JSON.stringify(name)}`);
   }
+  const signedIn: CookieSessions['signedIn'] = async (pool, id) => {
+    if (!isSessionId(id)) return undefined;
+    // Deny by default: a session without a token, or whose token is revoked,
+    // expired, gone or another account's, signs nobody in.
+    const { rows } = await pool.query<{ account_id: string; token_id: string }>(
+      `select s.account_id, s.token_id from ${table} s
+       where s.hash = $1 and s.expires_at > now()
+         and exists (select 1 from ${liveTokens} t where t.id = s.token_id and t.account_id = s.account_id)`,
+      [sessionHash(id)],
+    );
+    const row = rows[0];
+    return row && { accountId: row.account_id, tokenId: row.token_id };
+  };
+
   return {
     hours,
     async open(pool, grant) {
@@ -59,18 +75,8 @@ export function cookieSessions(options: { table: string; hours: number; liveToke
       );
       return id;
     },
-    async account(pool, id) {
-      if (!isSessionId(id)) return undefined;
-      // Deny by default: a session without a token, or whose token is revoked,
-      // expired, gone or another account's, signs nobody in.
-      const { rows } = await pool.query<{ account_id: string }>(
-        `select s.account_id from ${table} s
-         where s.hash = $1 and s.expires_at > now()
-           and exists (select 1 from ${liveTokens} t where t.id = s.token_id and t.account_id = s.account_id)`,
-        [sessionHash(id)],
-      );
-      return rows[0]?.account_id;
-    },
+    account: async (pool, id) => (await signedIn(pool, id))?.accountId,
+    signedIn,
     async close(pool, id) {
       if (!isSessionId(id)) return;
       await pool.query(`delete from ${table} where hash = $1`, [sessionHash(id)]);

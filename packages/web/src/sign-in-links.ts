@@ -19,6 +19,12 @@ export const newLinkSecret = () => `vl_${randomBytes(32).toString('base64url')}`
 export const linkHash = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
 /** True when `text` has the shape of a link secret (it may still name no link). */
+/**
+ * The card form's pages a sign-in may land on (`next`): the invoice pages hand a
+ * customer over to one of them, and the card form goes to no other (never another site).
+ */
+export const CARD_FORM_PAGE = /^\/(?:card|payments\/[A-Za-z0-9_]{1,255})$/;
+
 export const isLinkSecret = (text: string | undefined): text is string => text !== undefined && LINK_SECRET.test(text);
 
 /** 'valid' signs in after confirmation; the others say why not. */

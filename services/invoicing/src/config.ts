@@ -103,6 +103,10 @@ export interface InvoicingConfig extends InvoicingSettings {
   ccFormsUrl: string;
 }
 
+/** Where customers open their invoices (emails, sign-in links): INVOICING_WEB_URL, or the local address. */
+export const invoicingWebUrl = (settings: { INVOICING_WEB_URL?: string | undefined; INVOICING_PORT: number }) =>
+  settings.INVOICING_WEB_URL ?? `http://localhost:${settings.INVOICING_PORT}`;
+
 /**
  * Throws a ConfigError naming every bad variable at once: the schema's, PRICE_BOOK's
  * file and the gateway's keys, each checked even when another is wrong.
@@ -120,12 +124,12 @@ export function invoicingConfig(env: NodeJS.ProcessEnv): InvoicingConfig {
     }
   };
   const settings = collect(() => parseConfig(InvoicingSettings, env));
-  const prices = collect(() => loadPriceBook(settings?.PRICE_BOOK ?? (env.PRICE_BOOK || undefined)));
-  // Without the whole schema, the gateway's own variables alone (their problems are already listed).
-  const gateway = collect(() => gatewayTarget(settings ?? parseConfig(GatewaySettings, env)));
-  if (!settings || !prices || !gateway) {
-    const seen = new Set<string>();
-    throw new ConfigError(problems.filter((p) => !seen.has(`${p.variable}\n${p.message}`) && seen.add(`${p.variable}\n${p.message}`)));
-  }
+  // PRICE_BOOK as the schema reads it (blank is unset), whatever else is wrong.
+  const prices = collect(() => loadPriceBook(env.PRICE_BOOK || undefined));
+  // Without the whole schema, the gateway's own variables alone; when they are bad too, the
+  // schema's problems already name them.
+  const gatewaySettings = settings ?? GatewaySettings.safeParse(env).data;
+  const gateway = gatewaySettings && collect(() => gatewayTarget(gatewaySettings));
+  if (!settings || !prices || !gateway) throw new ConfigError(problems);
   return { ...settings, prices, gateway, ccFormsUrl: settings.CC_FORMS_URL ?? `http://localhost:${settings.CC_FORMS_PORT}` };
 }

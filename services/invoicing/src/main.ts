@@ -6,7 +6,7 @@ import { createBilling } from './billing/service.ts';
 import { chargingConfig } from './charging/config.ts';
 import { startChargeLoop } from './charging/schedule.ts';
 import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
-import { invoicingConfig } from './config.ts';
+import { invoicingConfig, invoicingWebUrl } from './config.ts';
 import { startSchedule } from './billing/schedule.ts';
 import { startUsageFold } from './billing/usage-days.ts';
 import { EXPORT_CONCURRENCY } from './exports/routes.ts';
@@ -55,7 +55,7 @@ await runApp({
     const brokers = settings.KAFKA_BROKERS;
     const publisher = brokers ? startNoticePublisher({ pool: db.pool, brokers, topic, log }) : undefined;
     // Customers read these emails: the address they open invoices at, not where the gateway reaches us.
-    const invoicingUrl = settings.INVOICING_WEB_URL ?? `http://localhost:${settings.INVOICING_PORT}`;
+    const invoicingUrl = invoicingWebUrl(settings);
     const mailer = settings.SMTP_URL ? smtpMailer(settings.SMTP_URL) : undefined;
     const emails = startEmailSender({ pool: db.pool, log, mailer, from: settings.EMAIL_FROM, invoicingUrl });
     log.info('notices.ready', { kafka_topic: brokers ? topic : 'none', emails: mailer ? 'smtp' : 'log' });

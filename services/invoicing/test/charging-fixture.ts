@@ -80,8 +80,8 @@ export class FakeGateway implements ChargeGateway {
   keys: string[] = [];
   down = false;
   loseAnswers = false;
-  /** Confirms execute, their answers lost (creates answered). */
-  loseConfirmAnswers = false;
+  /** Confirms execute, then the process dies before their answer is recorded (creates answered). */
+  crashConfirms = false;
   /** A refusal every new create is answered with (kept under its key, as the gateway keeps it). */
   refuseCreates: Answer | undefined;
   private answers = new Map<string, unknown>();
@@ -118,7 +118,8 @@ export class FakeGateway implements ChargeGateway {
       answer = this.execute(c);
       this.answers.set(key, answer);
     }
-    return this.loseAnswers || this.loseConfirmAnswers ? this.unanswered() : answer;
+    if (this.crashConfirms) throw new Error('killed after the confirm was sent');
+    return this.loseAnswers ? this.unanswered() : answer;
   }
 
   private execute(c: Confirm): Answer {

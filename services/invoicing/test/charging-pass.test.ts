@@ -160,7 +160,7 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     );
   });
 
-  test('a PaymentIntent a replayed create made is recorded before its confirm is sent (a confirm whose answer is lost still finds it)', async () => {
+  test('a PaymentIntent a replayed create made is recorded before its confirm is sent (a process killed after the confirm still finds it)', async () => {
     const gateway = new FakeGateway();
     await insertInvoice(db.pool, { id: 'replay-1', account: 'acct-replay', total: '8.00' });
     await putCard(db.pool, 'acct-replay', 'pm_ok_replay');
@@ -168,12 +168,12 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     await pass(gateway);
     assert.equal((await chargeRow(db.pool, 'replay-1'))?.payment_intent_id, null, 'the create was made, its answer lost');
     gateway.loseAnswers = false;
-    gateway.loseConfirmAnswers = true;
+    gateway.crashConfirms = true;
     await pass(gateway);
     const [intent] = [...gateway.intents.values()].filter((i) => i.invoiceId === 'replay-1');
     assert.equal(intent?.status, 'succeeded', 'the card was charged; its answer lost');
     assert.equal((await chargeRow(db.pool, 'replay-1'))?.payment_intent_id, intent.id, "recorded: the payment's webhook finds it");
-    gateway.loseConfirmAnswers = false;
+    gateway.crashConfirms = false;
     assert.equal((await pass(gateway)).paid, 1);
     assert.equal(gateway.charges.filter((c) => c.intent === intent.id).length, 1, 'one charge');
   });

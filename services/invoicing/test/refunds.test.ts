@@ -26,6 +26,17 @@ const event = (id: string, type: string, object: object) => ({
   livemode: false,
   data: { object },
 });
+/** payment_intent.succeeded of invoice `invoiceId`'s own PaymentIntent (`pi_<invoice id>`), for `cents`. */
+const succeeded = (id: string, invoiceId: string, cents: number) =>
+  event(id, 'payment_intent.succeeded', {
+    id: `pi_${invoiceId}`,
+    object: 'payment_intent',
+    status: 'succeeded',
+    amount: cents,
+    amount_received: cents,
+    currency: 'usd',
+    metadata: { invoice_id: invoiceId },
+  });
 const refunded = (id: string, paymentIntent: string | null, amountRefunded: number, currency = 'usd') =>
   event(id, 'charge.refunded', {
     id: `ch_${paymentIntent}`,
@@ -108,16 +119,7 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
   });
 
   test('a late payment_intent.succeeded never moves a refunded invoice back to paid', async () => {
-    const succeeded = event('evt_rf_paid_late', 'payment_intent.succeeded', {
-      id: 'pi_rf-1',
-      object: 'payment_intent',
-      status: 'succeeded',
-      amount: 5000,
-      amount_received: 5000,
-      currency: 'usd',
-      metadata: { invoice_id: 'rf-1' },
-    });
-    assert.equal((await deliver(succeeded)).statusCode, 200);
+    assert.equal((await deliver(succeeded('evt_rf_paid_late', 'rf-1', 5000))).statusCode, 200);
     assert.equal(await statusOf(db.pool, 'rf-1'), 'refunded');
   });
 
@@ -129,16 +131,7 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
     assert.match(first.json().error, /payment is not recorded on its invoice yet/);
     assert.ok(log.lines.some((l) => l.includes('event=webhook.retry_later event_id=evt_rf_early')));
     assert.deepEqual([(await invoice('rf-early')).status, (await invoice('rf-early')).amount_refunded], ['past_due', '0.00']);
-    const paid = event('evt_rf_early_paid', 'payment_intent.succeeded', {
-      id: 'pi_rf-early',
-      object: 'payment_intent',
-      status: 'succeeded',
-      amount: 2000,
-      amount_received: 2000,
-      currency: 'usd',
-      metadata: { invoice_id: 'rf-early' },
-    });
-    assert.equal((await deliver(paid)).statusCode, 200);
+    assert.equal((await deliver(succeeded('evt_rf_early_paid', 'rf-early', 2000))).statusCode, 200);
     const again = await deliver(early);
     assert.deepEqual(again.json(), { received: true, duplicate: false });
     assert.deepEqual([(await invoice('rf-early')).status, (await invoice('rf-early')).amount_refunded], ['refunded', '20.00']);

@@ -16,6 +16,7 @@ import {
   sorted,
   writeOwners,
   suitePool,
+  clearUsage,
   writeSubject,
 } from './usage-days-world.ts';
 
@@ -23,9 +24,7 @@ describe('usage aggregates: settled usage and the change queue (real PostgreSQL)
   const pool = suitePool();
 
   test('usage settled by metering’s archive (its months’ tables pruned by last_month) reads as it did live: lines, days, the fold, finalize’s month and holds', async () => {
-    await pool().query(
-      'truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months, invoicing.usage_running, invoicing.unowned_months',
-    );
+    await clearUsage(pool());
     await writeOwners(pool(), 'app-1', [{ account: 'acct-a', hours: 2000 }]);
     // Ending in September; exactly at October's first instant (still September's); crossing into October;
     // and in October, around the day the windows below start on.
@@ -116,9 +115,7 @@ describe('usage aggregates: settled usage and the change queue (real PostgreSQL)
   });
 
   test('a change folds its app again from its month on: the months before are not read again', async () => {
-    await pool().query(
-      'truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months, invoicing.usage_running, invoicing.unowned_months',
-    );
+    await clearUsage(pool());
     await writeSubject(pool(), { app: 'app-1', product: 'dyno:basic', steps: [{ gap: 1, hours: 2, micros: 0 }], open: false });
     await writeOwners(pool(), 'app-1', [{ account: 'acct-a', hours: 2000 }]);
     await foldAllUsageChanges(pool());

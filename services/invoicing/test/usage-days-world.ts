@@ -21,9 +21,9 @@ import { billingDatabase } from './seed.ts';
 export const MONTH_START = Date.parse('2026-10-01T00:00:00Z');
 export const MONTH_END = Date.parse('2026-11-01T00:00:00Z');
 export const HOUR = 3_600_000;
-export const ACCOUNTS = ['acct-a', 'acct-b', 'acct-c'];
+const ACCOUNTS = ['acct-a', 'acct-b', 'acct-c'];
 export const APPS = ['app-1', 'app-2', 'app-3'];
-export const PRODUCTS = ['dyno:basic', 'dyno:standard-1x', 'addon:heroku-redis:mini'];
+const PRODUCTS = ['dyno:basic', 'dyno:standard-1x', 'addon:heroku-redis:mini'];
 
 /** An instant with microseconds, `hours` (fractional) after six days before the month. */
 const instant = (hours: number, micros: number) => {
@@ -81,7 +81,7 @@ export const scenarioArb = fc.record({
     { minLength: 1, maxLength: 3 },
   ),
 });
-export type Subject = typeof subjectArb extends fc.Arbitrary<infer T> ? T : never;
+type Subject = typeof subjectArb extends fc.Arbitrary<infer T> ? T : never;
 
 let subjectCount = 0;
 
@@ -120,7 +120,7 @@ export async function writeOwners(pool: pg.Pool, app: string, spans: readonly { 
   }
 }
 
-export type Late = typeof lateArb extends fc.Arbitrary<infer T> ? T : never;
+type Late = typeof lateArb extends fc.Arbitrary<infer T> ? T : never;
 
 /** A change metering makes after the month was first folded. */
 export async function applyLate(pool: pg.Pool, late: Late): Promise<void> {
@@ -237,6 +237,12 @@ export async function assertMonthSameAsLive(pool: pg.Pool, when: string): Promis
 }
 
 export const AGGREGATES = ['usage_days', 'usage_months', 'unowned_months', 'usage_running'];
+
+/** Empties metering's usage and ownership and every usage aggregate: a scenario starts from nothing. */
+export const clearUsage = (pool: pg.Pool) =>
+  pool.query(
+    'truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months, invoicing.usage_running, invoicing.unowned_months',
+  );
 
 /**
  * Every aggregate row, every month (September and November too), equals what

@@ -22,6 +22,7 @@ import {
   assertSameAsRefolded,
   scenarioArb,
   writeOwners,
+  clearUsage,
   writeSubject,
   suitePool,
 } from './usage-days-world.ts';
@@ -34,9 +35,7 @@ describe('usage aggregates (real PostgreSQL)', () => {
   test(`over ${RUNS} random months, one account's usage and finalize's month from the aggregates equal the live computation, before and after late changes are folded`, async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
-        await pool().query(
-          'truncate metering.usage_intervals, metering.app_ownership, metering.usage_changes, invoicing.usage_days, invoicing.usage_months, invoicing.usage_running, invoicing.unowned_months',
-        );
+        await clearUsage(pool());
         for (const s of scenario.subjects) await writeSubject(pool(), s);
         for (const [i, spans] of scenario.owners.entries()) await writeOwners(pool(), APPS[i]!, spans);
         await assertSameAsLive(pool(), scenario.untils, 'nothing folded');

@@ -1,11 +1,11 @@
 // The invoice pages tell the payment state in words, through http.inject over a
 // real database: each state written on the invoice's charge row as charging
-// writes it, then the page read as the customer sees it (links to the card form
-// at CC_FORMS_URL included).
+// writes it, then the page read as the customer sees it (links to the card form,
+// through the hand-over to CC_FORMS_URL, included).
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Invoice } from '@vault/contracts';
+import { linkHash, sessionHash } from '@vault/web';
 import { ACCOUNT_A, webClient, webWorld, type WebWorld } from './web-fixture.ts';
 
 const CC_FORMS_URL = 'https://cards.example.test/pay-here';
@@ -202,7 +202,7 @@ describe('the invoice page says the payment state in words', () => {
       `select l.account_id, l.used_at, l.token_id = s.token_id as same_token
          from invoicing.sign_in_links l, invoicing.sessions s
         where l.hash = $1 and s.hash = $2`,
-      [createHash('sha256').update(link).digest('hex'), createHash('sha256').update(session).digest('hex')],
+      [linkHash(link), sessionHash(session)],
     );
     assert.deepEqual(rows, [{ account_id: ACCOUNT_A, used_at: null, same_token: true }]);
     assert.equal(new URL(String((await get('/card-form?to=card', session)).headers.location)).searchParams.get('next'), '/card');

@@ -2,7 +2,7 @@
 // card page, and the page that authenticates and pays an invoice.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { consumeSignInLink, csrfToken, SignInUnavailable, signInLinkStatus } from '@vault/web';
+import { CARD_FORM_PAGE, consumeSignInLink, csrfToken, SignInUnavailable, signInLinkStatus } from '@vault/web';
 import { cardOnFile } from '../cards/store.ts';
 import { accountPayment } from '../payments/service.ts';
 import { cardPage } from './pages/card.ts';
@@ -17,8 +17,7 @@ import type { WebContext } from './context.ts';
 const SignInLink = z.object({ link: z.string().min(1).max(512), next: z.string().max(300).optional() });
 
 /** A page of this app to land on after sign-in; anything else is /card (never another site). */
-const NEXT_PAGE = /^\/(?:card|payments\/[A-Za-z0-9_]{1,255})$/;
-const landing = (next: string | undefined) => (next !== undefined && NEXT_PAGE.test(next) ? next : '/card');
+const landing = (next: string | undefined) => (next !== undefined && CARD_FORM_PAGE.test(next) ? next : '/card');
 
 export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
   const { pool, log } = ctx.deps;
@@ -51,11 +50,10 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
       const status = await signInLinkStatus(pool, query.data.link);
       if (status?.state !== 'valid') return await refused(reply, query.data.link);
       const current = await ctx.session.current(req);
+      const next = query.data.next === undefined ? undefined : landing(query.data.next);
       // Handed over from the invoice pages while already signed in here as that account: straight
       // on (the link stays unused, and expires). Another account, or none, is asked as ever.
-      if (query.data.next !== undefined && current?.accountId === status.accountId) {
-        return reply.redirect(landing(query.data.next), 303);
-      }
+      if (next !== undefined && current?.accountId === status.accountId) return reply.redirect(next, 303);
       const csrf = ctx.session.signInCsrf(req, reply);
       return ctx.page(
         reply,
@@ -65,7 +63,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
           link: query.data.link,
           csrf,
           current: current && { accountId: current.accountId, csrf: csrfToken(current.sessionId) },
-          next: query.data.next === undefined ? undefined : landing(query.data.next),
+          next,
         }),
       );
     } catch (err) {

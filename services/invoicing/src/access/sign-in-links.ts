@@ -6,7 +6,7 @@
 // links goes through the published names (@vault/web's sign-in-links.ts), as
 // cc-forms does.
 import type pg from 'pg';
-import { linkHash, newLinkSecret, sessionHash } from '@vault/web';
+import { linkHash, newLinkSecret } from '@vault/web';
 import { tokenHash } from './tokens.ts';
 
 /** How long a link can be used after it is made. */
@@ -23,8 +23,9 @@ export async function createSignInLink(pool: pg.Pool, grant: { accountId: string
   return secret;
 }
 
-/** The link's address on a web app: `<base>/signin?link=vl_…`. */
-export const signInUrl = (base: string, secret: string) => `${base.replace(/\/$/, '')}/signin?link=${encodeURIComponent(secret)}`;
+/** The link's address on a web app: `<base>/signin?link=vl_…`, and the page to land on (`&next=/…`) when given. */
+export const signInUrl = (base: string, secret: string, next?: string) =>
+  `${base.replace(/\/$/, '')}/signin?link=${encodeURIComponent(secret)}${next === undefined ? '' : `&next=${encodeURIComponent(next)}`}`;
 
 /** A sign-in link issued with the account token just created (found by its hash). */
 export async function signInLinkFor(pool: pg.Pool, token: string, base: string): Promise<string> {
@@ -35,20 +36,4 @@ export async function signInLinkFor(pool: pg.Pool, token: string, base: string):
   const row = rows[0];
   if (!row) throw new Error('no such account token');
   return signInUrl(base, await createSignInLink(pool, { accountId: row.account_id, tokenId: row.id }));
-}
-
-/**
- * A new link for the card form, issued with the API token a live session of
- * the account was opened with: the invoice pages hand their customer over with
- * it (a link works once, in one app). Undefined when the session is not live.
- */
-export async function linkForSession(pool: pg.Pool, sessionId: string, accountId: string): Promise<string | undefined> {
-  const { rows } = await pool.query<{ token_id: string }>(
-    `select s.token_id from invoicing.sessions s
-      where s.hash = $1 and s.account_id = $2 and s.expires_at > now()
-        and exists (select 1 from invoicing.live_tokens t where t.id = s.token_id and t.account_id = s.account_id)`,
-    [sessionHash(sessionId), accountId],
-  );
-  const tokenId = rows[0]?.token_id;
-  return tokenId === undefined ? undefined : createSignInLink(pool, { accountId, tokenId });
 }

@@ -124,13 +124,7 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
       // Refused (the gateway customer gone, an amount it will not take): no PaymentIntent was
       // made, so the attempt is spent as a refused confirm's is, on the schedule to past_due,
       // and the key is renewed: the next create (another card) is not answered the old refusal.
-      const refusedAt = now();
-      const after = afterAnswer(row, decision.paymentMethodId, created.error, refusedAt, deps.retrySchedule);
-      const change = { invoiceStatus: after.invoiceStatus, at: refusedAt, answered: { attempt: decision.attempt, answer: created.error } };
-      await saveCharge(deps, invoice.id, after.charge, change, true);
-      report.charged++;
-      report.declined++;
-      if (after.invoiceStatus === 'past_due') report.pastDue++;
+      await recordAnswer(deps, now, invoice.id, decision, row, created.error, report, true);
       return;
     }
     row = { ...row, paymentIntentId: created.id };
@@ -149,14 +143,25 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
     paymentMethodId: decision.paymentMethodId,
     idempotencyKey,
   });
-  const answeredAt = now();
-  const after = afterAnswer(row, decision.paymentMethodId, answer, answeredAt, deps.retrySchedule);
-  await saveCharge(deps, invoice.id, after.charge, {
-    invoiceStatus: after.invoiceStatus,
-    at: answeredAt,
-    answered: { attempt: decision.attempt, answer },
-  });
+  await recordAnswer(deps, now, invoice.id, decision, row, answer, report);
   logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
+}
+
+/** An attempt's answer on its row (and its invoice), counted in the pass's report. */
+async function recordAnswer(
+  deps: ChargerDeps,
+  now: () => Date,
+  invoiceId: string,
+  decision: Extract<Decision, { do: 'attempt' }>,
+  row: ChargeRow,
+  answer: Answer,
+  report: PassReport,
+  renewKey = false,
+): Promise<void> {
+  const at = now();
+  const after = afterAnswer(row, decision.paymentMethodId, answer, at, deps.retrySchedule);
+  const answered = { attempt: decision.attempt, answer };
+  await saveCharge(deps, invoiceId, after.charge, { invoiceStatus: after.invoiceStatus, at, answered }, renewKey);
   if (answer.kind === 'unanswered') {
     report.errors++;
     return;

@@ -28,7 +28,8 @@ export async function invoiceOfPaymentIntent(db: pg.Pool | pg.PoolClient, paymen
 
 export type RefundOutcome =
   | { outcome: 'refunded' | 'partly_refunded' | 'unchanged'; invoice_id: string; amount_refunded: string }
-  | { outcome: 'stray'; reason: 'currency_mismatch' | 'more_than_total'; invoice_id: string }
+  /** `not_paid`: a refund that waited for its payment past the gateway's retries (webhooks.ts). */
+  | { outcome: 'stray'; reason: 'not_paid' | 'currency_mismatch' | 'more_than_total'; invoice_id: string }
   /** The invoice's payment is not recorded yet (its event may come after the refund's): nothing is recorded, the gateway retries. */
   | { outcome: 'before_payment'; invoice_id: string };
 

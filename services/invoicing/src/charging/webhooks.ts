@@ -86,7 +86,7 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
       }
       // Signed, and not too old (constructEvent's tolerance): nor may it be dated ahead.
       const signedAt = signatureTimestamp(signature);
-      const skew = signedAt === undefined ? undefined : signedAt - Math.floor((deps.now?.() ?? Date.now()) / 1000);
+      const skew = signedAt === undefined ? undefined : signedAt - Math.floor(nowMs(deps) / 1000);
       if (skew === undefined || Math.abs(skew) > WEBHOOK_TOLERANCE_SECONDS) {
         deps.log.warn('webhook.rejected', { reason: 'timestamp', skew_s: skew ?? 'none', 'count#webhooks.rejected': 1 });
         const why =
@@ -179,7 +179,7 @@ async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEven
       // duplicate. For as long as a gateway retries (Stripe: three days); a payment that has
       // not come by then will not, and the refund is recorded as stray for operators.
       // An event without `created` keeps waiting: its age is unknown, not endless.
-      const age = event.created === undefined ? 0 : (deps.now?.() ?? Date.now()) / 1000 - event.created;
+      const age = event.created === undefined ? 0 : nowMs(deps) / 1000 - event.created;
       if (age < REFUND_WAITS_SECONDS) throw new BeforePayment(outcome.invoice_id);
       return { outcome: 'stray', reason: 'not_paid', invoice_id: outcome.invoice_id };
     },
@@ -191,7 +191,9 @@ async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEven
 }
 
 /** How long after its event a refund may wait for its invoice's payment (Stripe retries for three days). */
-export const REFUND_WAITS_SECONDS = 3 * 86_400;
+const REFUND_WAITS_SECONDS = 3 * 86_400;
+
+const nowMs = (deps: WebhookDeps) => deps.now?.() ?? Date.now();
 
 class BeforePayment extends Error {
   constructor(readonly invoiceId: string) {

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { Id } from '@vault/contracts';
 import { isoDurationSeconds } from '@vault/runtime/variables';
 import { signInLinkFor } from '../access/sign-in-links.ts';
+import { invoicingWebUrl } from '../config.ts';
 import { issueToken, listTokens, revokeToken, type TokenGrant } from '../access/tokens.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
@@ -98,8 +99,7 @@ export async function runTokenCreate(
   const { id, token, expiresAt } = await issueToken(pool, grant, options);
   if (grant.kind !== 'account') return { id, token, expiresAt };
   // The customer opens it: where invoices are opened (INVOICING_WEB_URL), else the local address.
-  const base = web.INVOICING_WEB_URL ?? `http://localhost:${web.INVOICING_PORT}`;
-  return { id, token, expiresAt, signInUrl: await signInLinkFor(pool, token, base) };
+  return { id, token, expiresAt, signInUrl: await signInLinkFor(pool, token, invoicingWebUrl(web)) };
 }
 
 /** `vault token list`: one line per token, oldest first, with a header; never a value or a hash. */

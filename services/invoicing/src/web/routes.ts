@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { PeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import {
+  CARD_FORM_PAGE,
   csrfProblem,
   csrfToken,
   csrfValid,
@@ -20,14 +21,13 @@ import {
 } from '@vault/web';
 import type { InvoicingDeps } from '../deps.ts';
 import { SESSION_COOKIE, sessions } from '../access/sessions.ts';
-import { linkForSession, signInUrl } from '../access/sign-in-links.ts';
+import { createSignInLink, signInUrl } from '../access/sign-in-links.ts';
 import { parsePeriod, previousPeriod } from '../domain/period.ts';
 import { STYLESHEET } from './assets.ts';
 import { CONTENT_SECURITY_POLICY, type Viewer } from './html.ts';
 import { invoicePage } from './pages/invoice.ts';
 import { invoiceListPage } from './pages/invoices.ts';
 import { notices } from './pages/notice.ts';
-import { CARD_FORM_LINKS as links } from './pages/payment.ts';
 import { usagePage } from './pages/usage.ts';
 import { readPaymentStates } from '../charging/payment-state.ts';
 import { signInRoutes } from './sign-in-routes.ts';
@@ -35,7 +35,7 @@ import { stopDates } from './stops.ts';
 
 const InvoiceParams = z.object({ id: z.string().min(1).max(200) });
 /** `/card-form?to=card` or `?to=payments/<PaymentIntent id>`: the card form's page to hand over to. */
-const CardFormTarget = z.object({ to: z.string().regex(/^(?:card|payments\/[A-Za-z0-9_]{1,255})$/) });
+const CardFormTarget = z.object({ to: z.string().refine((to) => CARD_FORM_PAGE.test(`/${to}`)) });
 const HEADERS = pageHeaders(CONTENT_SECURITY_POLICY);
 /** The card form's address when none is configured (route tests): its development default. */
 const DEFAULT_CC_FORMS_URL = 'http://localhost:3002';
@@ -97,7 +97,7 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       if (viewer === undefined) return reply;
       const [invoices, balance] = await Promise.all([billing.invoices(viewer.accountId), billing.balance(viewer.accountId)]);
       const payments = await readPaymentStates(pool, invoices);
-      return page(reply, 200, invoiceListPage({ viewer, invoices, balance, payments, links }));
+      return page(reply, 200, invoiceListPage({ viewer, invoices, balance, payments }));
     });
 
     web.get('/invoices/:id', async (req, reply) => {
@@ -108,7 +108,7 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       // Another account's invoice is as absent as one that does not exist.
       if (!invoice || invoice.account_id !== viewer.accountId) return page(reply, 404, notices.notFound(viewer));
       const [payments, stops] = await Promise.all([readPaymentStates(pool, [invoice]), stopDates(pool, viewer.accountId, invoice.lines)]);
-      return page(reply, 200, invoicePage({ viewer, invoice, payment: payments.get(invoice.id)!, links, stops }));
+      return page(reply, 200, invoicePage({ viewer, invoice, payment: payments.get(invoice.id)!, stops }));
     });
 
     // The card form has sessions of its own, and a sign-in link works once, in one app: a
@@ -120,10 +120,12 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       const query = CardFormTarget.safeParse(req.query);
       if (!query.success)
         return page(reply, 400, notices.badRequest('Invalid address: to: must be card or payments/<id>.', viewerOf(live)));
-      const secret = await linkForSession(pool, live.sessionId, live.accountId);
-      if (secret === undefined) return reply.redirect('/', 303);
+      // The session's own token (still live: the same check as every page's).
+      const grant = await sessions.signedIn(pool, live.sessionId);
+      if (grant === undefined) return reply.redirect('/', 303);
+      const secret = await createSignInLink(pool, grant);
       log.info('web.card_form_handoff', { account_id: live.accountId, to: query.data.to.split('/')[0]! });
-      return reply.redirect(`${signInUrl(ccFormsUrl, secret)}&next=${encodeURIComponent(`/${query.data.to}`)}`, 303);
+      return reply.redirect(signInUrl(ccFormsUrl, secret, `/${query.data.to}`), 303);
     });
 
     web.get('/usage', async (req, reply) => {

@@ -49,15 +49,19 @@ function structured(body: Buffer): BodyReading {
 
 /** Batched mode: a JSON array, each element one event. */
 function batched(body: Buffer): BodyReading {
+  const reading = jsonArray(body, 'application/cloudevents-batch+json is an array of events');
+  return !reading.ok && body.toString('utf8').trim() === '' ? NO_EVENTS : reading;
+}
+
+/**
+ * A body that is one JSON array: its elements, read strictly as UTF-8 (a lenient decode
+ * would turn bad bytes into U+FFFD, and two different ids into one, answered as accepted).
+ */
+function jsonArray(body: Buffer, notArray: string): BodyReading {
   const json = readJson(body);
-  if (!json.ok) {
-    if (body.toString('utf8').trim() === '') return NO_EVENTS;
-    return { ok: false, status: 400, error: `body is not a JSON array: ${json.error}` };
-  }
-  if (!Array.isArray(json.value)) {
-    return { ok: false, status: 400, error: 'body is not a JSON array: application/cloudevents-batch+json is an array of events' };
-  }
-  return elements(body, json.value);
+  if (!json.ok) return { ok: false, status: 400, error: `body is not a JSON array: ${json.error}` };
+  if (!Array.isArray(json.value)) return { ok: false, status: 400, error: `body is not a JSON array: ${notArray}` };
+  return elements(body);
 }
 
 /**
@@ -68,15 +72,7 @@ function batched(body: Buffer): BodyReading {
 export function arrayOrNdjson(body: Buffer): BodyReading {
   const text = body.toString('utf8');
   const start = text.trimStart();
-  if (start.startsWith('[')) {
-    // Strictly UTF-8, as batched mode: a lenient decode would turn bad bytes into U+FFFD,
-    // and two different ids into one, answered as accepted.
-    const json = readJson(body);
-    if (!json.ok) return { ok: false, status: 400, error: `body is not a JSON array: ${json.error}` };
-    if (!Array.isArray(json.value))
-      return { ok: false, status: 400, error: 'body is not a JSON array: body must be a JSON array of events or NDJSON' };
-    return elements(body, json.value);
-  }
+  if (start.startsWith('[')) return jsonArray(body, 'body must be a JSON array of events or NDJSON');
   if (start.startsWith('{') && start.trimEnd().includes('\n') && readJson(body).ok) {
     return { ok: true, lines: [{ index: 0, bytes: trimmed(body) }] };
   }
@@ -87,14 +83,11 @@ export function arrayOrNdjson(body: Buffer): BodyReading {
 /**
  * A JSON array's elements as the bytes they were sent as (a refused one is kept as received:
  * `1e400` stays `1e400`, not the `null` JSON.stringify would write). `body` is known to be
- * one JSON array of `items`.
+ * one valid JSON array.
  */
-function elements(body: Buffer, items: unknown[]): BodyReading {
-  if (items.length === 0) return NO_EVENTS;
+function elements(body: Buffer): BodyReading {
   const spans = elementSpans(body);
-  // The parse and the scan agree on a valid array; were they ever not to, the parsed elements stand.
-  const bytes = spans.length === items.length ? spans : items.map((item) => Buffer.from(JSON.stringify(item) ?? 'null'));
-  return { ok: true, lines: bytes.map((b, index) => ({ index, bytes: b })) };
+  return spans.length === 0 ? NO_EVENTS : { ok: true, lines: spans.map((bytes, index) => ({ index, bytes })) };
 }
 
 /**
@@ -102,7 +95,7 @@ function elements(body: Buffer, items: unknown[]): BodyReading {
  * whitespace around it: found byte by byte, following strings (and their escapes) and
  * nesting only to see where each element ends.
  */
-export function elementSpans(body: Buffer): Buffer[] {
+function elementSpans(body: Buffer): Buffer[] {
   const spans: Buffer[] = [];
   let depth = 0;
   let inString = false;

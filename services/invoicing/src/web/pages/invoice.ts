@@ -5,19 +5,18 @@ import { html, type Html } from '@vault/web';
 import { layout, monthName, type Viewer } from '../html.ts';
 import type { PaymentState } from '../../charging/payment-state.ts';
 import { invoiceSums, linesByApp, statusTag } from './lines.ts';
-import { type CardFormLinks, paymentLabel, paymentWords } from './payment.ts';
+import { paymentLabel, paymentWords } from './payment.ts';
 
 export interface InvoiceView {
   viewer: Viewer;
   invoice: Invoice;
   payment: PaymentState;
-  links: CardFormLinks;
   /** When the usage behind each credit adjustment stopped (stops.ts). */
   stops: ReadonlyMap<string, Date>;
 }
 
-export function invoicePage({ viewer, invoice, payment, links, stops }: InvoiceView): Html {
-  const words = paymentWords(invoice, payment, links);
+export function invoicePage({ viewer, invoice, payment, stops }: InvoiceView): Html {
+  const words = paymentWords(invoice, payment);
   return layout(
     { title: `Invoice ${invoice.number ?? invoice.id}`, viewer, current: 'invoices' },
     html`<p><a href="/invoices">← All invoices</a></p>

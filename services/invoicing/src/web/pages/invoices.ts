@@ -5,14 +5,13 @@ import { html, type Html } from '@vault/web';
 import { layout, monthName, money, type Viewer } from '../html.ts';
 import type { PaymentState } from '../../charging/payment-state.ts';
 import { statusTag } from './lines.ts';
-import { type CardFormLinks, paymentLabel } from './payment.ts';
+import { cardFormLinks, paymentLabel } from './payment.ts';
 
 export interface InvoiceListView {
   viewer: Viewer;
   invoices: readonly Invoice[];
   balance: CreditBalance;
   payments: ReadonlyMap<string, PaymentState>;
-  links: CardFormLinks;
 }
 
 /** A line above the list when an invoice needs the customer: a card to add, a payment to authenticate. */
@@ -22,7 +21,7 @@ function needsYou(view: InvoiceListView): Html {
     return html`<p class="attention" role="note">Your bank asks you to confirm a payment: open the invoice marked “action required”.</p>`;
   }
   if (states.some((s) => s.kind === 'past_due' || s.kind === 'declined')) {
-    return html`<p class="attention" role="note">A payment did not go through: <a href="${view.links.card}">check your payment card</a>.</p>`;
+    return html`<p class="attention" role="note">A payment did not go through: <a href="${cardFormLinks.card}">check your payment card</a>.</p>`;
   }
   return html``;
 }
@@ -49,7 +48,7 @@ export function invoiceListPage(view: InvoiceListView): Html {
     { title: 'Invoices', viewer: view.viewer, current: 'invoices' },
     html`<h1>Invoices</h1>
 ${needsYou(view)}
-<p>This month's charges so far: <a href="/usage">see current usage</a>. Your payment card: <a href="${view.links.card}">manage it on the card form</a>.</p>
+<p>This month's charges so far: <a href="/usage">see current usage</a>. Your payment card: <a href="${cardFormLinks.card}">manage it on the card form</a>.</p>
 <p class="balance">Your credit balance: <strong data-credit="${balance.credit}">${money(balance.credit, balance.currency)}</strong>
 <span class="muted">${balance.credit === '0.00' ? '' : 'it pays your next invoices first'}</span></p>
 <section class="card">${list}</section>`,

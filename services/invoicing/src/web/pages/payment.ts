@@ -12,16 +12,11 @@ import type { CardSeen, PaymentState } from '../../charging/payment-state.ts';
  * `/card-form` (routes.ts), which hands them over signed in (a sign-in link
  * works once, in one app), to the page asked for.
  */
-export interface CardFormLinks {
+export const cardFormLinks = {
   /** The card on file and the form to replace it. */
-  card: string;
-  /** The page where the cardholder authenticates a payment (3-D Secure) and pays it. */
-  authenticate(paymentIntentId: string): string;
-}
-
-export const CARD_FORM_LINKS: CardFormLinks = {
   card: '/card-form?to=card',
-  authenticate: (id) => `/card-form?to=payments/${encodeURIComponent(id)}`,
+  /** The page where the cardholder authenticates a payment (3-D Secure) and pays it. */
+  authenticate: (paymentIntentId: string) => `/card-form?to=payments/${encodeURIComponent(paymentIntentId)}`,
 };
 
 /** "Nov 3, 2026" (UTC, as every date the Vault shows). */
@@ -31,7 +26,8 @@ export const day = (at: Date) => DateTime.fromJSDate(at, { zone: 'utc' }).toForm
 export const cardName = (card: CardSeen) => `${knownBrand(card.brand) ?? card.brand} •••• ${card.last4}`;
 
 /** One sentence or two on the payment; empty for a draft. */
-export function paymentWords(invoice: Invoice, state: PaymentState, links: CardFormLinks): Html {
+export function paymentWords(invoice: Invoice, state: PaymentState): Html {
+  const links = cardFormLinks;
   const c = invoice.currency;
   const withCard = (card: CardSeen | undefined) => (card ? html` with <span data-card>${cardName(card)}</span>` : '');
   const on = (at: Date | undefined) => (at ? html` on <time datetime="${at.toISOString()}">${day(at)}</time>` : '');
