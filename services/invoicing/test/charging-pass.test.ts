@@ -91,6 +91,11 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal((await pass(gateway)).pastDue, 1);
     assert.equal(await statusOf(db.pool, 'gone-1'), 'past_due');
     assert.equal(new Set(gateway.keys).size, 3, 'three creates, three keys');
+    // Told as what it is: not the card's decline (the customer's email and page follow the notice).
+    const { rows: told } = await db.pool.query(
+      `select event->'data'->>'reason' as reason from invoicing.notices where type = 'invoice.past_due' and account_id = 'acct-gone'`,
+    );
+    assert.deepEqual(told, [{ reason: 'refused' }]);
     // The customer puts another card on file (a new gateway customer): charged at once.
     gateway.refuseCreates = undefined;
     await putCard(db.pool, 'acct-gone', 'pm_ok_again');

@@ -45,7 +45,13 @@ function lifeOf(account: string): Notice[] {
   const i = invoice(account);
   return [
     invoiceNotice('invoice.finalized', i, at),
-    invoiceNotice('invoice.payment_failed', i, at, { reason: 'Your card was declined.', next_attempt_at: '2026-11-07T00:00:00Z' }, 1),
+    invoiceNotice(
+      'invoice.payment_failed',
+      i,
+      at,
+      { code: 'card_declined', reason: 'Your card was declined.', next_attempt_at: '2026-11-07T00:00:00Z' },
+      1,
+    ),
     invoiceNotice('invoice.action_required', { ...i, status: 'action_required' }, at, { payment_intent_id: 'pi_1' }, 2),
     invoiceNotice('invoice.past_due', { ...i, status: 'past_due' }, at, { reason: 'declined' }),
     accountNotice('account.suspended', account, 1, at, { past_due_since: '2026-11-12T00:00:00Z' }),

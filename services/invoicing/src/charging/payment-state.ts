@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { Invoice } from '@vault/contracts';
 import { minimumCharge, minorUnits } from './amount.ts';
+import { isCardError } from './card-errors.ts';
 
 export interface CardSeen {
   brand: string;
@@ -21,8 +22,11 @@ export type PaymentState =
   | { kind: 'paid'; at: Date | undefined; card: CardSeen | undefined }
   /** Declined; another try is scheduled. `reason` is the gateway's message. */
   | { kind: 'declined'; reason: string; declineCode: string | undefined; nextTryAt: Date; attempts: number }
-  /** No card on file, or declined at every try of the schedule: waits for another card. */
-  | { kind: 'past_due'; why: 'no_card' | 'declined'; reason: string | undefined; since: Date | undefined }
+  /**
+   * No card on file, declined at every try of the schedule, or refused for a reason that is
+   * not the card's (the gateway's customer gone, an amount it will not take): waits for another card.
+   */
+  | { kind: 'past_due'; why: 'no_card' | 'declined' | 'not_charged'; reason: string | undefined; since: Date | undefined }
   /**
    * The bank asks the cardholder to authenticate (3-D Secure): the customer
    * confirms `paymentIntentId` with `paymentMethodId` on cc-forms' page. `pastDue`
@@ -64,25 +68,6 @@ export async function readPaymentStates(db: pg.Pool | pg.PoolClient, invoices: r
   return new Map(invoices.map((i) => [i.id, paymentState(i, rows.get(i.id))]));
 }
 
-/**
- * Stripe's card errors (type `card_error`): their messages are written for the
- * cardholder. Any other code (the gateway unreachable, a key refused, a
- * missing resource) is ours to handle, and its text is never shown.
- */
-const CARD_ERRORS = new Set([
-  'card_declined',
-  'expired_card',
-  'incorrect_cvc',
-  'incorrect_number',
-  'incorrect_zip',
-  'invalid_cvc',
-  'invalid_expiry_month',
-  'invalid_expiry_year',
-  'invalid_number',
-  'processing_error',
-  'card_decline_rate_limit_exceeded',
-]);
-
 /** What the invoice's status and charge row say, in the order a customer needs it. */
 export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined): PaymentState {
   const paidCard = row?.paid_card_brand && row.paid_card_last4 ? { brand: row.paid_card_brand, last4: row.paid_card_last4 } : undefined;
@@ -104,12 +89,12 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined):
       pastDue: invoice.status === 'past_due',
     };
   }
-  const cardError = row?.last_error_code != null && CARD_ERRORS.has(row.last_error_code);
+  const cardError = isCardError(row?.last_error_code);
   if (invoice.status === 'past_due') {
     const noCard = !row || row.last_error_code === 'no_card_on_file';
     return {
       kind: 'past_due',
-      why: noCard ? 'no_card' : 'declined',
+      why: noCard ? 'no_card' : cardError ? 'declined' : 'not_charged',
       reason: cardError ? (row?.last_error_message ?? undefined) : undefined,
       since: row?.past_due_at ?? undefined,
     };

@@ -8,6 +8,7 @@ import { reinstateIfClear } from '../accounts/standing.ts';
 import { invoiceNotice, type InvoiceFacts, type Notice } from '../notices/notice.ts';
 import { recordNotices } from '../notices/outbox.ts';
 import type { Answer, ChargeRow } from './decide.ts';
+import { isCardError } from './card-errors.ts';
 
 export interface ChargeChange {
   /** The invoice's new status (past_due is set on a finalized or action_required invoice only). */
@@ -87,7 +88,8 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
     const noCard = charge.lastErrorCode === 'no_card_on_file';
     notices.push(
       invoiceNotice('invoice.past_due', facts, at, {
-        reason: noCard ? 'no_card_on_file' : 'declined',
+        // `refused`: the gateway refused for a reason not the card's (never told as a decline).
+        reason: noCard ? 'no_card_on_file' : isCardError(charge.lastErrorCode) ? 'declined' : 'refused',
         message: charge.lastErrorMessage,
       }),
     );

@@ -3,6 +3,7 @@
 // links are made by an operator for one customer and work once for 15
 // minutes, so the email says where to sign in and how to ask for a link.
 import { DateTime } from 'luxon';
+import { isCardError } from '../charging/card-errors.ts';
 import type { NoticeEvent } from '../notices/notice.ts';
 
 export interface EmailText {
@@ -48,7 +49,10 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
       return {
         subject: `We could not charge your card for invoice ${String(d.number)}`,
         text: lines(
-          `Your card was not charged for ${invoice}. Your bank said: ${String(d.reason ?? d.code)}`,
+          // The gateway's own words (a missing customer, a refused key) are not the bank's.
+          isCardError(d.code)
+            ? `Your card was not charged for ${invoice}. Your bank said: ${String(d.reason ?? d.code)}`
+            : `Your card was not charged for ${invoice}.`,
           next ? `We will try again on ${next}. A new card on the card form is tried at once.` : undefined,
           signIn(ctx),
         ),
@@ -69,7 +73,9 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
         text: lines(
           d.reason === 'no_card_on_file'
             ? `Your ${invoice} is past due: your account has no card on file.`
-            : `Your ${invoice} is past due: your card was declined at every try.`,
+            : d.reason === 'declined'
+              ? `Your ${invoice} is past due: your card was declined at every try.`
+              : `Your ${invoice} is past due: we could not charge your card.`,
           'Add a card on the card form (linked from your invoices): it is charged at once.',
           signIn(ctx),
         ),

@@ -50,10 +50,16 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
 <p>To pay with another card, <a href="${links.card}">update your payment card</a>: we charge the new card at once.</p>`;
     case 'past_due': {
       const since = state.since ? html` since <time datetime="${state.since.toISOString()}">${day(state.since)}</time>` : '';
-      return state.why === 'no_card'
-        ? html`<p>Past due${since}: there is no payment card on file for your account, so we could not charge this invoice.</p>
-<p><a href="${links.card}">Add a payment card</a>: we charge it as soon as it is saved.</p>`
-        : html`<p>Past due${since}: your card was declined each time we tried${state.reason ? html` (<q data-reason>${state.reason}</q>)` : ''}, and we will not try it again.</p>
+      if (state.why === 'no_card') {
+        return html`<p>Past due${since}: there is no payment card on file for your account, so we could not charge this invoice.</p>
+<p><a href="${links.card}">Add a payment card</a>: we charge it as soon as it is saved.</p>`;
+      }
+      // A refusal that is not the card's is never called a decline: the customer's card may be fine.
+      const why =
+        state.why === 'declined'
+          ? html`your card was declined each time we tried${state.reason ? html` (<q data-reason>${state.reason}</q>)` : ''}`
+          : html`we could not charge your card`;
+      return html`<p>Past due${since}: ${why}, and we will not try it again.</p>
 <p><a href="${links.card}">Put another payment card on file</a>: we charge it as soon as it is saved.</p>`;
     }
     case 'action_required':

@@ -1,0 +1,55 @@
+// The customer's emails in words (pure): a card's own decline is quoted as the
+// bank's answer; the gateway's other refusals (a missing customer, an amount it
+// will not take) are never called a decline, and their words never reach the email.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { emailFor } from '../src/email/messages.ts';
+import { invoiceNotice } from '../src/notices/notice.ts';
+
+const invoice = {
+  id: 'inv-1',
+  accountId: 'acct-1',
+  number: '2026-10-000007',
+  period: '2026-10',
+  currency: 'USD',
+  total: '52.58',
+  status: 'finalized',
+};
+const at = new Date('2026-11-04T00:00:00Z');
+const ctx = { invoicingUrl: 'https://billing.example.test' };
+const email = (type: 'invoice.payment_failed' | 'invoice.past_due', extra: Record<string, unknown>) => {
+  const text = emailFor(invoiceNotice(type, invoice, at, extra, 1).event, ctx);
+  assert.ok(text, `${type} is emailed`);
+  return text;
+};
+
+describe('the emails about a failed charge', () => {
+  test("a card's decline quotes the bank's words and says when we try again", () => {
+    const { subject, text } = email('invoice.payment_failed', {
+      code: 'card_declined',
+      reason: 'Your card has insufficient funds.',
+      next_attempt_at: '2026-11-07T00:00:00Z',
+    });
+    assert.match(subject, /We could not charge your card for invoice 2026-10-000007/);
+    assert.match(text, /Your bank said: Your card has insufficient funds\./);
+    assert.match(text, /We will try again on 7 November 2026/);
+  });
+
+  test("a refusal that is not the card's (the gateway's customer gone) keeps the gateway's words out of the email", () => {
+    const { text } = email('invoice.payment_failed', {
+      code: 'resource_missing',
+      reason: "No such customer: 'cus_internal'",
+      next_attempt_at: '2026-11-07T00:00:00Z',
+    });
+    assert.match(text, /Your card was not charged for invoice 2026-10-000007/);
+    assert.doesNotMatch(text, /bank said|cus_internal|No such/);
+  });
+
+  test('past due: declined at every try only when the card declined; otherwise we could not charge it', () => {
+    assert.match(email('invoice.past_due', { reason: 'declined' }).text, /past due: your card was declined at every try/);
+    const refused = email('invoice.past_due', { reason: 'refused', message: "No such customer: 'cus_internal'" }).text;
+    assert.match(refused, /past due: we could not charge your card\./);
+    assert.doesNotMatch(refused, /declined|cus_internal/);
+    assert.match(email('invoice.past_due', { reason: 'no_card_on_file' }).text, /past due: your account has no card on file/);
+  });
+});
