@@ -3,6 +3,8 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0
 WORKDIR /app
 COPY . .
-RUN npm ci --omit=dev && npm cache clean --force
+# VAULT_HOME (.vault: the embedded PostgreSQL and the development admin token, when
+# DATABASE_URL is unset) must be the node user's to write.
+RUN npm ci --omit=dev && npm cache clean --force && mkdir -p .vault && chown node:node .vault
 USER node
 CMD ["node", "bin/vault.js", "start"]

@@ -154,8 +154,8 @@ describe('the vault command for invoicing', () => {
       [['export', 'lines', '--period', '2026-10', '--frobnicate'], /frobnicate/],
       [['token'], /one of create, list, revoke/],
       [['token', 'create'], /give one of --account ID, --finance or --publisher/],
-      [['token', 'create', '--finance', '--account', 'acct-1'], /give one of --account ID, --finance or --publisher/],
-      [['token', 'create', '--finance', '--publisher'], /give one of --account ID, --finance or --publisher/],
+      [['token', 'create', '--finance', '--account', 'acct-1'], /give only one of --account ID, --finance or --publisher/],
+      [['token', 'create', '--finance', '--publisher'], /give only one of --account ID, --finance or --publisher/],
       [['token', 'create', '--account'], /account/],
       [['token', 'create', '--publisher', '--expires', '3d'], /--expires must be an ISO-8601 duration such as P90D or PT12H, got "3d"/],
       [['token', 'create', '--publisher', '--expires', 'P1M'], /--expires must be an ISO-8601 duration/],
@@ -165,6 +165,10 @@ describe('the vault command for invoicing', () => {
       [['token', 'revoke', 'tok_0123456789abcdef', 'tok_0123456789abcdee'], /unexpected argument tok_0123456789abcdee/],
       [['token', 'list', 'all'], /unexpected argument all/],
       [['token', 'list', '--finance'], /unknown option --finance/],
+      [
+        ['credit', 'grant', '--account', 'a', '--amount', '5.00', '--reason', 'x', '--expires', 'nope'],
+        /--expires must be an ISO 8601 instant such as "2027-01-01T00:00:00Z" or a duration such as P90D/,
+      ],
     ];
     // No DATABASE_URL and an unusable embedded home: parsing alone must decide.
     for (const [args, message] of cases) {

@@ -36,12 +36,12 @@ const APPS = ['gateway-sandbox', 'metering', 'invoicing', 'cc-forms'] as const;
 const SHELL: Record<string, string> = { ADMIN_TOKEN: 'compose-admin-token-0123456789abcdef' };
 
 /**
- * Compose's `${NAME:-default}`, as it would expand with nothing set in the
- * shell, and `${NAME:?message}` with what SHELL gives (compose refuses to start without it).
+ * Compose's `${NAME:-default}` and `${NAME:?message}` as they expand with `shell`
+ * (what the shell or .env sets; compose refuses to start without a required one).
  */
 const expand = (value: string, shell = SHELL) =>
   String(value)
-    .replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')
+    .replace(/\$\{([A-Z_]+):-([^}]*)\}/g, (_, name: string, fallback: string) => shell[name] || fallback)
     .replace(/\$\{([A-Z_]+):\?[^}]*\}/g, (_, name: string) => {
       const given = shell[name];
       if (given === undefined) throw new Error(`compose refuses to start: ${name} is required`);
@@ -105,6 +105,43 @@ describe('docker-compose.yml, checked without Docker', () => {
       // No constant keys: unless the shell sets them, every app reads the sandbox's own from its database.
       assert.equal(gateway.keys, undefined, `${app}: no default gateway keys`);
     }
+  });
+
+  test("switched to Stripe's API as its comment says, an app boots only with Stripe.js from Stripe: the sandbox's script left as the default is refused, naming GATEWAY_JS_URL", () => {
+    const stripe = {
+      ...SHELL,
+      GATEWAY_URL: 'https://api.stripe.com',
+      GATEWAY_SECRET_KEY: 'sk_test_x',
+      GATEWAY_PUBLISHABLE_KEY: 'pk_test_x',
+    };
+    const settingsWith = (shell: Record<string, string>) =>
+      parseConfig(
+        VaultSettings,
+        Object.fromEntries(Object.entries(compose.services['cc-forms']!.environment ?? {}).map(([k, v]) => [k, expand(v, shell)])),
+      );
+    assert.throws(() => gatewayTarget(settingsWith(stripe)), /GATEWAY_JS_URL: must be https:\/\/js\.stripe\.com\/v3\//);
+    const target = gatewayTarget(settingsWith({ ...stripe, GATEWAY_JS_URL: 'https://js.stripe.com/v3/' }));
+    assert.equal(target.sandbox, false);
+    assert.ok(
+      /GATEWAY_JS_URL=https:\/\/js\.stripe\.com\/v3\//.test(readFileSync(new URL('docker-compose.yml', root), 'utf8')),
+      'the comment says so',
+    );
+  });
+
+  test("the image's default command (vault start, no DATABASE_URL) can write VAULT_HOME as the user it runs as", () => {
+    const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
+    const home = parseConfig(VaultSettings, {}).VAULT_HOME;
+    const user = /^USER (\S+)$/m.exec(dockerfile)?.[1];
+    assert.equal(user, 'node');
+    const chown = new RegExp(`mkdir -p ${home.replace('.', '\\.')} && chown ${user}:${user} ${home.replace('.', '\\.')}`);
+    assert.match(dockerfile.slice(0, dockerfile.indexOf('USER ')), chown, `${home} is made the ${user} user's before USER`);
+  });
+
+  test("Kafka keeps its topics in its volume (the image's default log directory is under /tmp)", () => {
+    const kafka = compose.services.kafka!;
+    const volume = (kafka as { volumes?: string[] }).volumes?.find((v) => v.startsWith('kafkadata:'));
+    assert.ok(volume, 'kafka has the kafkadata volume');
+    assert.equal(String(kafka.environment?.KAFKA_LOG_DIRS), volume.split(':')[1]);
   });
 
   test('every variable of .env reaches each app (env_file, optional), under the environment compose sets', () => {

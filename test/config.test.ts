@@ -113,6 +113,22 @@ describe('configuration', () => {
     assert.throws(() => parseConfig(schema, {}), /PRICE_BOOK: required$/);
   });
 
+  test('a number that is not one says so ("must be a number"), not zod\'s "received NaN"; a grace of 0 hours is a setting', () => {
+    assert.throws(
+      () => parseConfig(VaultSettings, { INVOICE_GRACE_HOURS: 'abc', KAFKA_PORT: 'x' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems, [
+          { variable: 'INVOICE_GRACE_HOURS', message: 'must be a number' },
+          { variable: 'KAFKA_PORT', message: 'must be a number' },
+        ]);
+        return true;
+      },
+    );
+    assert.equal(parseConfig(VaultSettings, { INVOICE_GRACE_HOURS: '0' }).INVOICE_GRACE_HOURS, 0);
+    assert.throws(() => parseConfig(VaultSettings, { INVOICE_GRACE_HOURS: '-1' }), /INVOICE_GRACE_HOURS: /);
+  });
+
   test('every bad variable is named in one error', () => {
     assert.throws(
       () => parseConfig(VaultSettings, { METERING_PORT: '70000', INVOICE_GRACE_HOURS: 'soon' }),

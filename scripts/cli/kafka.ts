@@ -2,13 +2,18 @@
 import path from 'node:path';
 import { defaultCacheDir, kafkaStatus, logfmt, startKafka, stopKafka } from '@vault/kafka-local';
 import { CommandError, parseCommand, pickSubcommand } from './command.ts';
-import { cliSettings } from './settings.ts';
+import { loadDotEnv, parseConfig } from '@vault/runtime';
 import { kafkaSpec } from './kafka-spec.ts';
+import { VaultSettings } from './vault-settings.ts';
+
+// Only what the local broker needs: another app's bad variable is that app's concern.
+const KafkaSettings = VaultSettings.pick({ VAULT_HOME: true, KAFKA_PORT: true, KAFKA_CONTROLLER_PORT: true });
 
 export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const sub = pickSubcommand(kafkaSpec, args);
   parseCommand(sub.spec, sub.args);
-  const settings = cliSettings();
+  loadDotEnv();
+  const settings = parseConfig(KafkaSettings);
   const stateDir = path.resolve(process.cwd(), settings.VAULT_HOME, 'kafka');
   const log = (line: string) => console.log(line);
   try {

@@ -61,10 +61,12 @@ export async function startCommand(args: string[]): Promise<number> {
     });
     env.DATABASE_URL = postgres.url;
   }
+  let developmentToken: { file: string; token: string } | undefined;
   if (!settings.ADMIN_TOKEN && !settings.DATABASE_URL) {
     // Development: the installation's one admin token, shared by every app (and
     // every `vault start <app>` of a Procfile); its value stays in the file.
     env.ADMIN_TOKEN = useDevelopmentAdminToken(settings.VAULT_HOME, cliLog);
+    developmentToken = { file: vaultPath(settings, 'admin_token'), token: env.ADMIN_TOKEN };
   }
   cliLog.info('start', { apps: apps.map((a) => a.name).join(','), bus: settings.KAFKA_BROKERS ? 'kafka' : 'embedded' });
 
@@ -72,7 +74,7 @@ export async function startCommand(args: string[]): Promise<number> {
   process.once('SIGINT', () => tree.stop(0));
   process.once('SIGTERM', () => tree.stop(0));
   const demo = (options.demo ?? !settings.DATABASE_URL) && apps.length === APPS.length;
-  const running = bringUp(tree, apps, demo ? env : undefined).catch((err: Error) => {
+  const running = bringUp(tree, apps, demo ? env : undefined, developmentToken).catch((err: Error) => {
     if (!tree.stopping) cliLog.error('start.failed', err);
   });
   const code = await tree.done;
@@ -87,7 +89,12 @@ export async function startCommand(args: string[]): Promise<number> {
  * invoicing starts last, once phase one has put the simulated weeks through
  * metering: its schedule then finalizes the oldest month whole.
  */
-async function bringUp(tree: ProcessTree, apps: AppEntry[], demoEnv: NodeJS.ProcessEnv | undefined): Promise<void> {
+async function bringUp(
+  tree: ProcessTree,
+  apps: AppEntry[],
+  demoEnv: NodeJS.ProcessEnv | undefined,
+  developmentToken: { file: string; token: string } | undefined,
+): Promise<void> {
   const urls = new Map<string, string>();
   // The demo reads every app's variables: one bad variable skips the demo (each app
   // still parses its own, and refuses it alone), never `vault start` as a whole.
@@ -105,6 +112,7 @@ async function bringUp(tree: ProcessTree, apps: AppEntry[], demoEnv: NodeJS.Proc
     await launch(later);
     for (const app of apps)
       console.log(`vault           | ${app.name.padEnd(15)} ${urls.get(app.name)!.padEnd(24)} ${SERVES[app.name] ?? ''}`);
+    if (developmentToken) console.log(`vault           | ${adminTokenLine(developmentToken, process.stdout.isTTY === true)}`);
     if (!demo) return;
     if (load) await reportDemoFailure(tree, () => demo.module.finishDemo(demo.ctx, load));
     const account = demo.module.demoAccount(demo.ctx.stateFile);
@@ -113,6 +121,16 @@ async function bringUp(tree: ProcessTree, apps: AppEntry[], demoEnv: NodeJS.Proc
   } finally {
     await demo?.ctx.db.close();
   }
+}
+
+/**
+ * Development's admin token at start (api.md: "generated and printed at start in
+ * development"): its value on a terminal only; piped or captured (a log drain, CI)
+ * only where it is kept, so it never reaches a log.
+ */
+export function adminTokenLine({ file, token }: { file: string; token: string }, terminal: boolean): string {
+  const use = `export ADMIN_TOKEN=$(cat ${file})`;
+  return terminal ? `admin token     ${token}   (kept in ${file}: ${use})` : `admin token     kept in ${file}: ${use}`;
 }
 
 function demoVariables(env: NodeJS.ProcessEnv): VaultSettings | undefined {

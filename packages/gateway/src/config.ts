@@ -48,7 +48,13 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
   // Stripe's API with made-up keys would fail at the first charge; say so at boot instead.
   if (stripe && (!secretKey || !publishableKey)) {
     throw new GatewayConfigError([
-      { variable: 'GATEWAY_URL', message: 'GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY are required when GATEWAY_URL is set' },
+      { variable: 'GATEWAY_URL', message: "GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY are required when GATEWAY_URL is Stripe's API" },
+    ]);
+  }
+  // Stripe's keys only work with Stripe.js from Stripe (a sandbox's script left from another setup would fail at the first card).
+  if (stripe && settings.GATEWAY_JS_URL !== undefined && new URL(settings.GATEWAY_JS_URL).origin !== new URL(STRIPE_JS_URL).origin) {
+    throw new GatewayConfigError([
+      { variable: 'GATEWAY_JS_URL', message: `must be ${STRIPE_JS_URL} (or unset) when GATEWAY_URL is Stripe's API` },
     ]);
   }
   if ((secretKey === undefined) !== (publishableKey === undefined)) {

@@ -81,4 +81,17 @@ describe('gateway configuration', () => {
     assert.throws(() => target({ GATEWAY_SECRET_KEY: 'sk_test_x' }), /GATEWAY_PUBLISHABLE_KEY: required with GATEWAY_SECRET_KEY/);
     assert.throws(() => target({ GATEWAY_PUBLISHABLE_KEY: 'pk_test_x' }), /GATEWAY_SECRET_KEY: required with GATEWAY_PUBLISHABLE_KEY/);
   });
+
+  test("Stripe's API with a Stripe.js from elsewhere (a sandbox's left from another setup) is refused at boot, naming GATEWAY_JS_URL", () => {
+    const stripe = { GATEWAY_URL: 'https://api.stripe.com', GATEWAY_SECRET_KEY: 'sk_test_x', GATEWAY_PUBLISHABLE_KEY: 'pk_test_x' };
+    assert.throws(
+      () => target({ ...stripe, GATEWAY_JS_URL: 'http://localhost:3003/v3/' }),
+      (err: unknown) => {
+        assert.ok(err instanceof GatewayConfigError);
+        assert.match(err.message, /GATEWAY_JS_URL: must be https:\/\/js\.stripe\.com\/v3\/ \(or unset\) when GATEWAY_URL is Stripe's API/);
+        return true;
+      },
+    );
+    assert.equal(target({ ...stripe, GATEWAY_JS_URL: 'https://js.stripe.com/v3/' }).jsUrl.toString(), 'https://js.stripe.com/v3/');
+  });
 });

@@ -19,13 +19,19 @@ export const port = (fallback: number) => z.preprocess(blankToUndefined, z.coerc
 
 export const positiveNumber = (fallback: number) => z.preprocess(blankToUndefined, z.coerce.number().positive().default(fallback));
 
+export const nonNegativeNumber = (fallback: number) => z.preprocess(blankToUndefined, z.coerce.number().min(0).default(fallback));
+
 /**
  * zod's message for a missing value is "expected string, received undefined";
  * ours is "required". Passed to every parse of outside input (the environment,
  * query strings): a schema's own messages still win.
  */
-export const missingIsRequired: z.core.$ZodErrorMap = (issue) =>
-  issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined;
+export const missingIsRequired: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code !== 'invalid_type') return undefined;
+  if (issue.input === undefined) return 'required';
+  // A coerced number that is not one arrives as NaN: zod's "received NaN" names nothing the user wrote.
+  return issue.expected === 'number' ? 'must be a number' : undefined;
+};
 
 /** Parses the environment once, at boot, against an app's schema. */
 export function parseConfig<S extends z.ZodType>(

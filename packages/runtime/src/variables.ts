@@ -175,8 +175,10 @@ export const httpUrl = z.preprocess(
 
 /** `text` as an absolute http(s) URL, or undefined. */
 function httpAddress(text: string): URL | undefined {
-  const url = URL.parse(text);
-  return url !== null && (url.protocol === 'http:' || url.protocol === 'https:') ? url : undefined;
+  // URL.canParse, not URL.parse: the latter is Node 20.18+, and engines says 20.14.
+  if (!URL.canParse(text)) return undefined;
+  const url = new URL(text);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
 }
 
 /** The payment gateway: the sandbox (GATEWAY_PORT) by default, or Stripe's API. */

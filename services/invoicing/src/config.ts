@@ -18,6 +18,7 @@ import {
   optionalString,
   parseConfig,
   port,
+  nonNegativeNumber,
   positiveNumber,
   requireAdminTokenInDeployment,
   stringWithDefault,
@@ -78,7 +79,7 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     PAYMENT_RETRY_SCHEDULE: isoDurations('P3D,P5D'),
     /** How often invoicing charges finalized invoices that are due a charge. */
     CHARGE_EVERY_SECONDS: positiveNumber(60),
-    INVOICE_GRACE_HOURS: positiveNumber(72),
+    INVOICE_GRACE_HOURS: nonNegativeNumber(72),
     /** Kafka for the notices (api.md "Notices"); unset: notices are only at GET /v1/notices. */
     KAFKA_BROKERS: kafkaBrokers,
     BILLING_NOTICES_TOPIC: stringWithDefault('platform.billing-notices.v1'),

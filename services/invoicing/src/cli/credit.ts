@@ -55,7 +55,10 @@ export function parseCreditGrantArgs(args: string[], now: DateTime = DateTime.ut
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const option = { id: 'id', amount: 'amount', reason: 'reason', expires_at: 'expires' }[String(issue.path[0])] ?? String(issue.path[0]);
-    throw new CliUsageError(`credit grant: --${option} ${issue.message}`);
+    // The API takes an instant; the CLI also takes a duration from now.
+    const message =
+      option === 'expires' ? 'must be an ISO 8601 instant such as "2027-01-01T00:00:00Z" or a duration such as P90D' : issue.message;
+    throw new CliUsageError(`credit grant: --${option} ${message}`);
   }
   return { accountId: account, request: parsed.data };
 }

@@ -61,7 +61,8 @@ export function parseTokenArgs(args: string[]): TokenRequest {
   }
   if (rest.length > 0) throw new CliUsageError(`token create: unexpected argument ${rest[0]}`);
   const kinds = [account !== undefined, finance === true, publisher === true].filter(Boolean).length;
-  if (kinds !== 1) throw new CliUsageError('token create: give one of --account ID, --finance or --publisher');
+  if (kinds !== 1)
+    throw new CliUsageError(`token create: give ${kinds === 0 ? 'one' : 'only one'} of --account ID, --finance or --publisher`);
   const expiresInSeconds = expires === undefined ? undefined : expiresOption(expires);
   const grant: TokenGrant | undefined = finance ? { kind: 'finance' } : publisher ? { kind: 'publisher' } : undefined;
   if (grant) return { action, grant, expiresInSeconds };
