@@ -131,3 +131,4 @@ export async function deadlocksIn(pool: pg.Pool): Promise<number> {
   return rows[0]!.n;
 }
 export * from './schemas.ts';
+export * from './bench-args.ts';

@@ -6,10 +6,9 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { loadDotEnv } from '@vault/runtime';
-import { freshDatabaseOn } from '@vault/testkit';
+import { benchCount, benchFlags, freshDatabaseOn } from '@vault/testkit';
 import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 import { exportStream, type ExportSummary } from '../src/exports/index.ts';
 import { rssSampler } from './rss.ts';
@@ -109,8 +108,7 @@ export async function benchExport(pool: pg.Pool, lines = 1_000_000, period = BEN
 }
 
 async function runAlone(): Promise<void> {
-  const { values } = parseArgs({ options: { lines: { type: 'string', default: '1000000' } } });
-  const lines = Number(values.lines);
+  const lines = benchCount('--lines', benchFlags({ lines: { type: 'string' } }).lines, 1_000_000, 1);
   loadDotEnv();
   const server = process.env.DATABASE_URL;
   if (!server) {

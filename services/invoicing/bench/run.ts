@@ -12,10 +12,9 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
 import { ensureEmbeddedPostgres, migrate, withTransaction } from '@vault/db';
-import { freshDatabaseOn } from '@vault/testkit';
+import { benchCount, benchFlags, benchUsageError, freshDatabaseOn } from '@vault/testkit';
 import { firstOpenMonth } from '../src/billing/final-months.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
@@ -36,33 +35,23 @@ const load = () =>
     .map((x) => x.toFixed(2))
     .join(' ');
 
-function count(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name}: must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-const { values } = parseArgs({
-  strict: true,
-  options: {
-    accounts: { type: 'string' },
-    'intervals-per-app': { type: 'string' },
-    'export-lines': { type: 'string' },
-    'settled-months': { type: 'string' },
-  },
+const values = benchFlags({
+  accounts: { type: 'string' },
+  'intervals-per-app': { type: 'string' },
+  'export-lines': { type: 'string' },
+  'settled-months': { type: 'string' },
 });
 const shape: BenchShape = {
-  accounts: count('--accounts', values.accounts, 10_000, 1),
+  accounts: benchCount('--accounts', values.accounts, 10_000, 1),
   appsPerAccount: 2,
-  intervalsPerApp: count('--intervals-per-app', values['intervals-per-app'], 10, 1),
+  intervalsPerApp: benchCount('--intervals-per-app', values['intervals-per-app'], 10, 1),
 };
-const exportLines = count('--export-lines', values['export-lines'], 0, 0);
-const settledMonths = count('--settled-months', values['settled-months'], 0, 0);
+const exportLines = benchCount('--export-lines', values['export-lines'], 0, 0);
+const settledMonths = benchCount('--settled-months', values['settled-months'], 0, 0);
 // The bench's own durable PostgreSQL when DATABASE_URL is unset, as bench:usage's.
 const benchHome = process.env.BENCH_HOME || join(root, '.vault', 'bench');
-const pgPort = count('BENCH_PG_PORT', process.env.BENCH_PG_PORT || undefined, 55434, 1);
-if (pgPort > 65535) throw new Error(`BENCH_PG_PORT: must be a port (1–65535), got ${pgPort}`);
+const pgPort = benchCount('BENCH_PG_PORT', process.env.BENCH_PG_PORT || undefined, 55434, 1);
+if (pgPort > 65535) benchUsageError(`BENCH_PG_PORT: must be a port (1–65535), got ${pgPort}`);
 // Extra node flags for the finalize process (e.g. --cpu-prof --cpu-prof-dir=DIR to profile it).
 const childFlags = (process.env.BENCH_FINALIZE_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 

@@ -10,10 +10,9 @@ import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
 import { ensureEmbeddedPostgres, migrate } from '@vault/db';
-import { freshDatabaseOn } from '@vault/testkit';
+import { benchCount, benchFlags, benchUsageError, freshDatabaseOn } from '@vault/testkit';
 import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 import { apiProblem, httpClient, pageProblem, type Answer } from './usage-http.ts';
 import { runOpenLoop, seededRandom, summarize, type LoadRun, type LoadSummary } from './usage-load.ts';
@@ -32,35 +31,25 @@ const SESSIONS = 200;
 const VERIFY_FIRST = 20;
 const WARM_UP_SECONDS = 5;
 
-function count(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name}: must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
-
 /** The flags and BENCH_ variables, each checked; a bad one ends the bench naming it. */
 function settings() {
-  const { values } = parseArgs({
-    strict: true,
-    options: {
-      accounts: { type: 'string' },
-      rate: { type: 'string' },
-      seconds: { type: 'string' },
-      'no-wait-aggregates': { type: 'boolean', default: false },
-      'aggregates-timeout': { type: 'string' },
-      'settled-months': { type: 'string' },
-    },
+  const values = benchFlags({
+    accounts: { type: 'string' },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    'no-wait-aggregates': { type: 'boolean', default: false },
+    'aggregates-timeout': { type: 'string' },
+    'settled-months': { type: 'string' },
   });
-  const pgPort = count('BENCH_PG_PORT', process.env.BENCH_PG_PORT || undefined, 55434, 1);
-  if (pgPort > 65535) throw new Error(`BENCH_PG_PORT: must be a port (1–65535), got ${pgPort}`);
+  const pgPort = benchCount('BENCH_PG_PORT', process.env.BENCH_PG_PORT || undefined, 55434, 1);
+  if (pgPort > 65535) benchUsageError(`BENCH_PG_PORT: must be a port (1–65535), got ${pgPort}`);
   return {
-    accounts: count('--accounts', values.accounts, 10_000, 1),
-    rate: count('--rate', values.rate, 200, 1),
-    seconds: count('--seconds', values.seconds, 20, 1),
+    accounts: benchCount('--accounts', values.accounts, 10_000, 1),
+    rate: benchCount('--rate', values.rate, 200, 1),
+    seconds: benchCount('--seconds', values.seconds, 20, 1),
     waitAggregates: !values['no-wait-aggregates'],
-    aggregatesTimeoutS: count('--aggregates-timeout', values['aggregates-timeout'], 600, 1),
-    settledMonths: count('--settled-months', values['settled-months'], 0, 0),
+    aggregatesTimeoutS: benchCount('--aggregates-timeout', values['aggregates-timeout'], 600, 1),
+    settledMonths: benchCount('--settled-months', values['settled-months'], 0, 0),
     benchHome: process.env.BENCH_HOME || join(root, '.vault', 'bench'),
     pgPort,
   };

@@ -7,10 +7,10 @@
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
+import { benchFlags } from '@vault/testkit';
 import { judge, type Judged, type Received } from '../src/domain/judge.ts';
 import { judgeUncompiled } from '../src/domain/judge-reference.ts';
 
@@ -20,7 +20,7 @@ const Options = z.object({
   batch: z.coerce.number().int().min(1).default(500),
   rounds: z.coerce.number().int().min(1).default(5),
 });
-const { values } = parseArgs({ options: { events: { type: 'string' }, batch: { type: 'string' }, rounds: { type: 'string' } } });
+const values = benchFlags({ events: { type: 'string' }, batch: { type: 'string' }, rounds: { type: 'string' } });
 const parsed = Options.safeParse(values);
 if (!parsed.success) {
   console.error(`bench: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);

@@ -5,11 +5,11 @@
 // the non-overlap trigger); CPU per event by process, latency at a steady
 // 5,000 events/s, metering's peak RSS, and the JSON line of api.md.
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { z } from 'zod';
 import { createKafkaBus } from '@vault/bus';
+import { benchFlags } from '@vault/testkit';
 import { migrate } from '@vault/db';
 import { bootVariables, busVariables, ConfigError, loadDotEnv, parseConfig } from '@vault/runtime';
 import { DEFAULT_PARTITIONS } from '../src/consumer/consume.ts';
@@ -38,11 +38,9 @@ const Options = z.object({
   'kafka-port': z.coerce.number().int().min(1).max(65535).default(19192),
 });
 
-const { values } = parseArgs({
-  options: Object.fromEntries(
-    ['events', 'latency-seconds', 'rate', 'state', 'pg-port', 'kafka-port'].map((o) => [o, { type: 'string' as const }]),
-  ),
-});
+const values = benchFlags(
+  Object.fromEntries(['events', 'latency-seconds', 'rate', 'state', 'pg-port', 'kafka-port'].map((o) => [o, { type: 'string' as const }])),
+);
 const parsed = Options.safeParse(values);
 if (!parsed.success) {
   console.error(`bench: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
