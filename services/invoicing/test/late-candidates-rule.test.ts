@@ -103,7 +103,10 @@ const span = (from: string, to: string | null): Span => ({
 const overlaps = (a: Span, b: Span) => a.lo < b.hi && b.lo < a.hi;
 const ALL: Span = { lo: Number.NEGATIVE_INFINITY, hi: Number.POSITIVE_INFINITY };
 
-/** The rule restated: each finalized month's apps (owned in the month, or charged) with a row learned after its threshold. */
+/**
+ * The rule restated: each finalized month's apps (owned in the month, or charged) with a row
+ * learned after its threshold that overlaps the month, or for a charged app starts before its end.
+ */
 function expected(fx: Fixture, previousCounts: boolean): Set<string> {
   const previous = new Map(fx.invoices.filter((i) => i.period === PREVIOUS).map((i) => [i.account, Date.parse(i.finalizedAt)]));
   const out = new Set<string>();
@@ -116,12 +119,15 @@ function expected(fx: Fixture, previousCounts: boolean): Set<string> {
     const apps = [
       ...fx.owners
         .filter((o) => o.account === inv.account && overlaps(span(o.from, o.to), month))
-        .map((o) => ({ app: o.app, within: span(o.from, o.to) })),
-      ...inv.apps.map((app) => ({ app, within: ALL })),
+        .map((o) => ({ app: o.app, within: span(o.from, o.to), charged: false })),
+      ...inv.apps.map((app) => ({ app, within: ALL, charged: true })),
     ];
-    for (const { app, within } of apps) {
+    for (const { app, within, charged } of apps) {
+      // An app the month charged: a row learned late that starts before the month ends may have
+      // replaced one that ran through it (a stop learned late), so it need not overlap the month.
+      const reaches = (s: Span) => overlaps(s, month) || (charged && s.lo < month.hi);
       const late = (r: { app: string; from: string; to: string | null; learnedAt: string }) =>
-        r.app === app && Date.parse(r.learnedAt) > since && overlaps(span(r.from, r.to), month) && overlaps(span(r.from, r.to), within);
+        r.app === app && Date.parse(r.learnedAt) > since && reaches(span(r.from, r.to)) && overlaps(span(r.from, r.to), within);
       if (fx.usage.some(late) || fx.owners.some(late)) out.add(`${inv.account}:${inv.period}:${app}`);
     }
   }

@@ -16,11 +16,12 @@ import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { createBilling } from '../src/billing/service.ts';
 import { LATE_MARGIN_INTERVAL } from '../src/billing/sql.ts';
 import { parsePeriod } from '../src/domain/period.ts';
-import { basicDyno, billingDatabase, seedOwners, seedUsage, type SeedUsage } from './seed.ts';
+import { basicDyno, billingDatabase, seedOwners, seedStop, seedUsage, type SeedUsage } from './seed.ts';
 
 const prices = loadPriceBook();
 const ACCOUNTS = ['r-a', 'r-c', 'r-d'];
-const dyno = (app: string, key: string, from: string, to: string, learnedAt: string): SeedUsage => basicDyno(app, from, to, learnedAt, key);
+const dyno = (app: string, key: string, from: string, to: string | undefined, learnedAt: string): SeedUsage =>
+  basicDyno(app, from, to, learnedAt, key);
 
 describe('late usage over three monthly runs (real PostgreSQL, finalize)', () => {
   let db: TestDatabase;
@@ -39,15 +40,22 @@ describe('late usage over three monthly runs (real PostgreSQL, finalize)', () =>
     await db.pool.query('update invoicing.invoices set finalized_at = $2 where period = $1', [period, finalizedAt]);
   }
 
-  /** What August charges the account now: its invoice's lines and every adjustment to August on later invoices. */
-  async function charged(account: string): Promise<string> {
+  /** What a month (August unless given) charges the account now: its invoice's lines and every adjustment to it on later invoices. */
+  async function charged(account: string, period = '2026-08'): Promise<string> {
     const { rows } = await db.pool.query<{ amount: string }>(
       `select coalesce(sum(l.amount), 0)::text as amount
          from invoicing.invoices i join invoicing.invoice_lines l on l.invoice_number = i.number
-        where i.account_id = $1 and ((i.period = '2026-08' and l.kind <> 'adjustment') or (l.kind = 'adjustment' and l.adjusts = '2026-08'))`,
-      [account],
+        where i.account_id = $1 and ((i.period = $2 and l.kind <> 'adjustment') or (l.kind = 'adjustment' and l.adjusts = $2))`,
+      [account, period],
     );
     return new Decimal(rows[0]!.amount).toFixed(2);
+  }
+
+  /** What the month's usage of the account prices at now. */
+  async function pricedNow(account: string, period: string): Promise<string> {
+    const month = parsePeriod(period);
+    const { drafts } = await computeDrafts(db.pool, prices, { period: month, until: month.end.toJSDate(), accounts: [account] });
+    return new Decimal(drafts.get(account)?.subtotal ?? 0).toFixed(2);
   }
 
   test('an account with September’s invoice is not looked at again for what that run carried, and August charges its usage for every account', async () => {
@@ -81,7 +89,13 @@ describe('late usage over three monthly runs (real PostgreSQL, finalize)', () =>
     // r-d's September 10 news was carried onto its September invoice: not a candidate again
     // (by its August invoice's threshold alone it would be).
     const candidates = await lateCandidates(db.pool, new Date('2026-10-01T00:00:00Z'), undefined, LATE_MARGIN_INTERVAL);
-    assert.deepEqual(candidates.map((c) => `${c.account_id}:${c.period}:${c.app_id}`).sort(), ['r-a:2026-08:r-shop', 'r-c:2026-08:r-blog']);
+    // r-a's September charged r-shop, and web.4 (learned October 8) starts before September ends:
+    // a candidate, as a stop learned late would be (recomputed, it changes nothing).
+    assert.deepEqual(candidates.map((c) => `${c.account_id}:${c.period}:${c.app_id}`).sort(), [
+      'r-a:2026-08:r-shop',
+      'r-a:2026-09:r-shop',
+      'r-c:2026-08:r-blog',
+    ]);
     await run('2026-10', '2026-11-10T00:00:00Z', '2026-11-04T00:00:00Z');
 
     const month = parsePeriod('2026-08');
@@ -99,5 +113,33 @@ describe('late usage over three monthly runs (real PostgreSQL, finalize)', () =>
       rows.map((r) => `${r.account_id}:${r.period}`),
       ['r-a:2026-09', 'r-a:2026-10', 'r-c:2026-10', 'r-d:2026-09'],
     );
+  });
+  test('a stop learned late that ends a running dyno in a month already invoiced credits every later month billed for it, not only the month it lands in', async () => {
+    // Running from September 20: September and October are invoiced with it still running.
+    await seedOwners(db.pool, [{ app: 's-shop', account: 's-a', from: '2026-09-01T00:00:00Z', learnedAt: '2026-09-01T00:00:00Z' }]);
+    await seedUsage(db.pool, [dyno('s-shop', 'web.1', '2026-09-20T00:00:00Z', undefined, '2026-09-20T00:00:00Z')]);
+    await run('2026-09', '2026-10-10T00:00:00Z', '2026-10-04T00:00:00Z');
+    await run('2026-10', '2026-11-10T00:00:00Z', '2026-11-04T00:00:00Z');
+    const billed = { sep: await charged('s-a', '2026-09'), oct: await charged('s-a', '2026-10') };
+    assert.ok(new Decimal(billed.oct).gt(0), 'October charged the running dyno');
+
+    // Learned after both invoices (a publisher's outage): it stopped on September 25. Its interval,
+    // derived again, no longer reaches October at all.
+    await seedStop(db.pool, 's-shop', 'web.1', '2026-09-25T00:00:00Z');
+    await run('2026-11', '2026-12-10T00:00:00Z', '2026-12-04T00:00:00Z');
+
+    assert.equal(await pricedNow('s-a', '2026-10'), '0.00');
+    assert.equal(await charged('s-a', '2026-10'), '0.00', 'October charges nothing now: its whole charge is credited');
+    assert.equal(await charged('s-a', '2026-09'), await pricedNow('s-a', '2026-09'), 'September charges its five days');
+    const { rows } = await db.pool.query<{ adjusts: string; amount: string }>(
+      `select l.adjusts, l.amount::text from invoicing.invoices i join invoicing.invoice_lines l on l.invoice_number = i.number
+        where i.account_id = 's-a' and i.period = '2026-11' and l.kind = 'adjustment' order by l.adjusts`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.adjusts),
+      ['2026-09', '2026-10'],
+      `November carries both months' credits: ${JSON.stringify(rows)}`,
+    );
+    assert.equal(rows[1]!.amount, new Decimal(billed.oct).neg().toFixed(2));
   });
 });

@@ -35,6 +35,17 @@ const PREVIOUS = `to_char(($1::timestamptz at time zone 'UTC') - interval '1 mon
 const AFTER_HORIZON = (i: string) => `${i}.period_start >= coalesce((select h.starts from metering.billable_horizon h), '-infinity')`;
 
 /**
+ * A row learned late may change a month that charged its app by starting before
+ * the month ends, not only by overlapping it: metering derives a subject again
+ * whole, so a stop learned late replaces a running interval, which every later
+ * month charged, by one that ends before those months, and nothing learned late
+ * overlaps them any more. For an app the month did not charge, only a row
+ * overlapping the month can add to it. `a` has `month` and `charged`.
+ */
+const REACHES_MONTH = (row: string, a: string) =>
+  `(${row}.during && ${a}.month or (${a}.charged and lower(${row}.during) < upper(${a}.month)))`;
+
+/**
  * Finalized months (before `$1`) that may have late usage: metering
  * learned something about one of the month's apps after, or just before, the
  * invoice was finalized — and, for an account with an invoice of the month
@@ -74,11 +85,12 @@ export const LATE_CANDIDATES = `
       join recent r on r.account_id = o.account_id and o.during && r.month and l.during && r.month
      where l.learned_at > r.since
     union
-    -- … or were charged for it
+    -- … or were charged for it: by a row that starts before the month ends, not only one that
+    -- overlaps it (REACHES_MONTH says why)
     select r.account_id, r.period, l.app_id
       from late l
       join invoicing.invoice_apps ia on ia.app_id = l.app_id
-      join recent r on r.id = ia.invoice_id and l.during && r.month
+      join recent r on r.id = ia.invoice_id and lower(l.during) < upper(r.month)
      where l.learned_at > r.since
   ),
   gone as (
@@ -92,11 +104,11 @@ export const LATE_CANDIDATES = `
        and not exists (select 1 from invoicing.invoices p where p.account_id = i.account_id and p.period = ${PREVIOUS})
   ),
   gone_apps as (
-    select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since
+    select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since, false as charged
       from gone m
       join metering.billable_ownership o on o.account_id = m.account_id collate "default" and o.during && m.month
     union all
-    select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since
+    select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since, true
       from gone m
       join invoicing.invoice_lines il on il.invoice_number = m.number
   )
@@ -104,10 +116,10 @@ export const LATE_CANDIDATES = `
   union
   select a.account_id, a.period, a.app_id from gone_apps a
    where exists (select 1 from metering.billable_usage u
-                  where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span
+                  where u.app_id = a.app_id and u.learned_at > a.since and ${REACHES_MONTH('u', 'a')} and u.during && a.span
                     and ${reachesFrom('u', 'lower(a.month)')})
       or exists (select 1 from metering.billable_ownership o
-                  where o.app_id = a.app_id and o.learned_at > a.since and o.during && a.month and o.during && a.span)`;
+                  where o.app_id = a.app_id and o.learned_at > a.since and ${REACHES_MONTH('o', 'a')} and o.during && a.span)`;
 
 /**
  * LATE_CANDIDATES' rows for the accounts $2 only, reached from their rows:
@@ -128,21 +140,21 @@ export const LATE_CANDIDATES_SCOPED = `
      where i.account_id = any($2::text[]) and i.period_start < $1 and ${AFTER_HORIZON('i')}
   ),
   apps as (
-    select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since
+    select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since, false as charged
       from months m
       -- any($2) is the index condition: the join with invoices' "C"-collated account_id alone is not.
       join metering.billable_ownership o on o.account_id = any($2::text[]) and o.account_id = m.account_id and o.during && m.month
     union all
-    select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since
+    select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since, true
       from months m
       join invoicing.invoice_lines il on il.invoice_number = m.number
   )
   select distinct a.account_id, a.period, a.app_id from apps a
    where exists (select 1 from metering.billable_usage u
-                  where u.app_id = a.app_id and u.learned_at > a.since and u.during && a.month and u.during && a.span
+                  where u.app_id = a.app_id and u.learned_at > a.since and ${REACHES_MONTH('u', 'a')} and u.during && a.span
                     and ${reachesFrom('u', 'lower(a.month)')})
       or exists (select 1 from metering.billable_ownership o
-                  where o.app_id = a.app_id and o.learned_at > a.since and o.during && a.month and o.during && a.span)`;
+                  where o.app_id = a.app_id and o.learned_at > a.since and ${REACHES_MONTH('o', 'a')} and o.during && a.span)`;
 
 export async function lateCandidates(
   db: Db,
