@@ -32,7 +32,10 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
   const log = o.log.child({ topic: o.topic });
   await noteLog(o.pool, o.bus, o.topic, log);
   // What this process has checked of each partition's stored position.
-  const contact = newContact();
+  const contact = newContact(async (topic, partition) => {
+    const bounds = (await o.bus.bounds(topic)).find((b) => b.partition === partition);
+    return BigInt(bounds?.start ?? 0);
+  });
   return o.bus.consume({
     topic: o.topic,
     groupId: o.groupId,

@@ -4,23 +4,53 @@ import type { Batch, IncomingMessage } from '@vault/bus';
 
 /**
  * What this process has checked of each partition's stored position; kept by
- * the consumer loop (consume.ts) for as long as it runs.
+ * the consumer loop (consume.ts) for as long as it runs. Changed only by
+ * noteContact, after the transaction that judged a batch has committed: a
+ * transaction rolled back (a deadlock retried, a lost connection) judges its
+ * batch again against what was known before it.
  */
 export interface Contact {
   /** Partition → the log in which the message at next_offset − 1 was read again and found the same. */
   verified: Map<number, string>;
   /** Partition → the offset this process last asked the bus to read it from. */
   asked: Map<number, string>;
+  /**
+   * The partition's first message still held (the bus's bounds): whether a batch that
+   * begins after the offset asked for answers the ask (retention deleted it) or was
+   * fetched before the ask was seen. Without it, such a batch is taken as the answer.
+   */
+  logStart?: (topic: string, partition: number) => Promise<bigint>;
 }
 
-export const newContact = (): Contact => ({ verified: new Map(), asked: new Map() });
+export const newContact = (logStart?: Contact['logStart']): Contact => ({
+  verified: new Map(),
+  asked: new Map(),
+  ...(logStart ? { logStart } : {}),
+});
+
+/** What a judged batch teaches the contact: applied by noteContact once its transaction commits. */
+export interface ContactNote {
+  /** The partition's position was checked (or started again) in this log. */
+  verified?: string;
+  /** The bus is asked to read the partition from this offset; null: the ask was answered. */
+  asked?: string | null;
+}
+
+/** A committed batch's note, into the contact. */
+export function noteContact(contact: Contact | undefined, partition: number, note: ContactNote | undefined): void {
+  if (!contact || !note) return;
+  if (note.verified !== undefined) contact.verified.set(partition, note.verified);
+  if (note.asked === null) contact.asked.delete(partition);
+  else if (note.asked !== undefined) contact.asked.set(partition, note.asked);
+}
 
 export const REREAD_ACTION = 'read again from its start; events already applied count as duplicates';
 
 /** The position to apply a batch from, or where the bus must read the partition from first. */
-export type Verdict =
+export type Verdict = (
   | { kind: 'apply'; position: bigint; change?: string; hole?: bigint }
-  | { kind: 'read_from'; offset: string; change?: string };
+  | { kind: 'read_from'; offset: string; change?: string }
+) & { note?: ContactNote };
 
 /**
  * Locks the partition's position row (the first lock of a batch's transaction)
@@ -28,8 +58,13 @@ export type Verdict =
  * whose last message is not the one applied, is never used to skip anything:
  * the row starts again at 0 in the batch's log, and the partition is read
  * again from its start (dedupe makes the second reading change nothing but the
- * duplicate counts). Without `contact` (a caller that is not the consumer
- * loop) the first-contact check and the re-reading of holes are left out.
+ * duplicate counts). The message at next_offset − 1 (the anchor) is read again
+ * at first contact, and whenever a batch lies wholly before it: a replay, or a
+ * log that changed under the same id (a broker that names no topic id, a
+ * partition truncated by an unclean leader election), whose messages before the
+ * old position must not be skipped as applied. Without `contact` (a caller that
+ * is not the consumer loop) the checks that read again are left out. Reads the
+ * contact only: what the batch teaches it is the verdict's `note`.
  */
 export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?: Contact): Promise<Verdict> {
   const p = batch.partition;
@@ -45,40 +80,46 @@ export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?
   const row = rows[0]!;
   const position = BigInt(row.next_offset);
   const first = BigInt(batch.messages[0]!.offset);
+  const last = BigInt(batch.messages[batch.messages.length - 1]!.offset);
   const anchor = position - 1n;
   const atAnchor = position > 0n ? batch.messages.find((m) => BigInt(m.offset) === anchor) : undefined;
+  const askedAnchor = contact?.asked.get(p) === anchor.toString();
+  const checked: ContactNote = { verified: batch.log, asked: null };
 
   let change: string | undefined;
+  let note: ContactNote | undefined;
   if (row.log !== batch.log) {
     change = row.log === null ? 'the position was stored before positions named their log' : `the batch comes from another log`;
   } else if (atAnchor && row.last_hash !== null) {
-    if (messageHash(atAnchor) !== row.last_hash) change = `the message at offset ${anchor} is not the one applied there`;
-    else contact?.verified.set(p, batch.log);
-  } else if (contact && position > 0n && row.last_hash !== null && contact.verified.get(p) !== batch.log) {
-    // First contact: read the message at next_offset − 1 again before trusting the position.
-    if (contact.asked.get(p) !== anchor.toString()) return askFrom(contact, p, anchor);
-    // Asked for it and the log started before it: the log ends before what was applied.
-    if (first < anchor) change = `the log ends before offset ${anchor}, which was applied`;
-    // Asked for it and the log starts after it: deleted by retention; the log's id is all there is to check.
-    else contact.verified.set(p, batch.log);
+    if (!isMessageOf(atAnchor, row.last_hash)) change = `the message at offset ${anchor} is not the one applied there`;
+    else note = checked;
+  } else if (contact && position > 0n && row.last_hash !== null && (contact.verified.get(p) !== batch.log || last < anchor)) {
+    if (!askedAnchor) return askFrom(anchor);
+    // Asked for the anchor, and this batch does not hold it.
+    if (BigInt(batch.highWatermark) <= anchor) change = `the log ends before offset ${anchor}, which was applied`;
+    else if (first > anchor && (!contact.logStart || (await contact.logStart(batch.topic, p)) > anchor)) {
+      // Deleted by retention: the log's id is all there is to check.
+      note = checked;
+    } else {
+      // The log holds the anchor: this batch was fetched before the ask was seen. Ask again.
+      return askFrom(anchor);
+    }
   }
   if (change !== undefined) {
     await startAgain(client, batch, row.log, change);
-    contact?.verified.set(p, batch.log);
-    if (first > 0n) return { ...askFrom(contact, p, 0n), change };
-    return { kind: 'apply', position: 0n, change };
+    if (first > 0n) return { ...askFrom(0n, batch.log), change };
+    return { kind: 'apply', position: 0n, change, note: checked };
   }
   if (first > position) {
-    if (contact && contact.asked.get(p) !== position.toString()) return askFrom(contact, p, position);
+    if (contact && contact.asked.get(p) !== position.toString()) return askFrom(position, note?.verified);
     // The log no longer holds what lies between: nothing can bring it back.
-    return { kind: 'apply', position, hole: first - position };
+    return { kind: 'apply', position, hole: first - position, note: { ...note, asked: null } };
   }
-  return { kind: 'apply', position };
+  return { kind: 'apply', position, ...(note ? { note } : {}) };
 }
 
-function askFrom(contact: Contact | undefined, partition: number, offset: bigint): Verdict {
-  contact?.asked.set(partition, offset.toString());
-  return { kind: 'read_from', offset: offset.toString() };
+function askFrom(offset: bigint, verified?: string): Verdict {
+  return { kind: 'read_from', offset: offset.toString(), note: { asked: offset.toString(), ...(verified ? { verified } : {}) } };
 }
 
 async function startAgain(client: pg.PoolClient, batch: Batch, from: string | null, reason: string): Promise<void> {
@@ -103,11 +144,40 @@ export async function storePosition(client: pg.PoolClient, batch: Batch, last: I
   });
 }
 
-/** What identifies a message in its log beyond its offset: key, value and timestamp. */
+/**
+ * What identifies a message in its log beyond its offset: key, value, timestamp
+ * and headers (a CloudEvents binary-mode message's id, source and time travel in
+ * its `ce_` headers, so two events with the same data, sent in the same
+ * millisecond, differ only there). A message without headers hashes as before
+ * headers counted.
+ */
 export function messageHash(m: IncomingMessage): string {
+  const hash = legacyHash(m);
+  const headers = Object.entries(m.headers ?? {});
+  if (headers.length === 0) return hash.digest('hex');
+  // Sorted by name, each name and value length-prefixed: no two sets of headers write the same bytes.
+  headers.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, value] of headers) {
+    for (const text of [name, value]) {
+      const bytes = Buffer.from(text, 'utf8');
+      const size = Buffer.alloc(4);
+      size.writeUInt32BE(bytes.length, 0);
+      hash.update(size).update(bytes);
+    }
+  }
+  return hash.digest('hex');
+}
+
+/** The hash as stored before headers counted (key, value, timestamp), still met on positions stored then. */
+function legacyHash(m: IncomingMessage) {
   const key = Buffer.from(m.key, 'utf8');
   const sizes = Buffer.alloc(8);
   sizes.writeUInt32BE(key.length, 0);
   sizes.writeUInt32BE(m.value.length, 4);
-  return createHash('sha256').update(sizes).update(key).update(m.value).update(String(m.timestamp)).digest('hex');
+  return createHash('sha256').update(sizes).update(key).update(m.value).update(String(m.timestamp));
+}
+
+/** Whether `stored` is this message's hash, or, for a position stored before headers counted, its legacy hash. */
+function isMessageOf(m: IncomingMessage, stored: string): boolean {
+  return messageHash(m) === stored || legacyHash(m).digest('hex') === stored;
 }

@@ -1,0 +1,155 @@
+// A stored position is trusted only in the log it was read from, and only after
+// the message at next_offset − 1 (the anchor) was read again (log-position.ts).
+// The consumer loop's memory of that check (Contact) must never let it skip a
+// new log's messages: not when a log changes under the same id (a broker that
+// names no topic id, a truncated partition), and not when the transaction that
+// judged a batch rolls back and the batch is judged again. Real PostgreSQL; the
+// bus's batches built here as its adapters hand them over.
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { after, describe, test } from 'node:test';
+import type { Batch } from '@vault/bus';
+import type { TestDatabase } from '@vault/testkit';
+import { applyMessages, type MessagesResult } from '../src/consumer/apply-messages.ts';
+import { messageHash, newContact, type Contact } from '../src/consumer/log-position.ts';
+import { readCounters } from '../src/reports/store.ts';
+import { busBatch, meteringDatabase } from './harness.ts';
+
+const NOW = Date.parse('2026-11-01T00:00:00Z');
+const databases: TestDatabase[] = [];
+async function db(): Promise<TestDatabase> {
+  const d = await meteringDatabase();
+  databases.push(d);
+  return d;
+}
+
+/** `n` dyno starts of their own subjects, ids from `prefix`. */
+const starts = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      specversion: '1.0',
+      id: `${prefix}-${i}`,
+      source: 'dyno-manager',
+      type: 'dyno.started',
+      time: '2026-10-20T00:00:00Z',
+      subject: `${prefix}/web.${i}`,
+      sequence: 1,
+      data: { app_id: `app-${prefix}`, name: `web.${i}`, size: 'standard-1x' },
+    }),
+  );
+
+/** `values` at `offset` on, in a log whose next offset is `highWatermark` (default: just after them). */
+const batchOf = (values: string[], offset: number, highWatermark?: number): Batch => ({
+  ...busBatch(values, offset, 0, NOW),
+  ...(highWatermark === undefined ? {} : { highWatermark: String(highWatermark) }),
+});
+
+/** Ten events applied at offsets 0–9 with the anchor checked: the partition is verified in `contact`. */
+async function verifiedAtTen(pool: pg.Pool, contact: Contact) {
+  const old = starts('old', 10);
+  assert.equal((await applyMessages(pool, batchOf(old.slice(0, 5), 0, 10), NOW, undefined, contact)).applied, 5);
+  // First contact with a stored position: the bus is asked for the anchor (offset 4) …
+  assert.equal((await applyMessages(pool, batchOf(old.slice(5), 5), NOW, undefined, contact)).readFrom, '4');
+  // … which hashes as the one applied: the rest applies, the partition is verified.
+  const answered = await applyMessages(pool, batchOf(old.slice(4), 4), NOW, undefined, contact);
+  assert.deepEqual([answered.applied, answered.skipped], [5, 1]);
+  assert.equal(contact.verified.get(0), 'test-log');
+}
+
+const applied = async (d: TestDatabase) => (await readCounters(d.pool)).events_applied;
+
+describe('the consumer never skips a log’s messages on the strength of a position from another log (real PostgreSQL)', { timeout: 60_000 }, () => {
+  after(() => Promise.all(databases.map((d) => d.drop())));
+
+  test('a verified partition whose log changed under the same id: a batch wholly before the position is checked, the log found to end before it, and its events applied', async () => {
+    const d = await db();
+    const contact = newContact();
+    await verifiedAtTen(d.pool, contact);
+    // The topic is made again; a broker that names no topic id gives it the same log id. kafkajs,
+    // asked for offset 10, is out of range and starts the new log from its first message.
+    const fresh = starts('new', 3);
+    const first = await applyMessages(d.pool, batchOf(fresh, 0), NOW, undefined, contact);
+    assert.equal(first.readFrom, '9', 'the anchor is asked for again, nothing skipped');
+    assert.equal(first.skipped, 0);
+    // The bus reads from 9, which the new log does not hold: it starts again from 0.
+    const again = await applyMessages(d.pool, batchOf(fresh, 0), NOW, undefined, contact);
+    assert.match(again.change ?? '', /the log ends before offset 9, which was applied/);
+    assert.equal(again.applied, 3, "the new log's messages are applied");
+    assert.equal(await applied(d), 13);
+  });
+
+  test('a replay wholly before the position, in the same log (its bus commit lost), is still skipped once the anchor is read again', async () => {
+    const d = await db();
+    const contact = newContact();
+    await verifiedAtTen(d.pool, contact);
+    const old = starts('old', 10);
+    const replay = await applyMessages(d.pool, batchOf(old.slice(2, 6), 2, 10), NOW, undefined, contact);
+    assert.equal(replay.readFrom, '9');
+    const answered = await applyMessages(d.pool, batchOf(old.slice(9), 9), NOW, undefined, contact);
+    assert.deepEqual([answered.applied, answered.skipped, answered.change], [0, 1, undefined]);
+    assert.equal(await applied(d), 10);
+  });
+
+  test('a batch fetched before the ask was seen (it starts after the anchor the log still holds) is not taken as its answer', async () => {
+    const d = await db();
+    const old = starts('old', 10);
+    await applyMessages(d.pool, batchOf(old.slice(0, 5), 0, 10), NOW);
+    // A new process: first contact, the anchor is offset 4, and the log starts at 0.
+    const contact = newContact(async () => 0n);
+    assert.equal((await applyMessages(d.pool, batchOf(old.slice(5), 5), NOW, undefined, contact)).readFrom, '4');
+    const stale = await applyMessages(d.pool, batchOf(old.slice(5), 5), NOW, undefined, contact);
+    assert.equal(stale.readFrom, '4', 'asked again: the anchor was never checked');
+    assert.notEqual(contact.verified.get(0), 'test-log');
+    // Retention deleted the anchor: the log starts after it, and the id is all there is to check.
+    const retained = newContact(async () => 5n);
+    assert.equal((await applyMessages(d.pool, batchOf(old.slice(5), 5), NOW, undefined, retained)).readFrom, '4');
+    assert.equal((await applyMessages(d.pool, batchOf(old.slice(5), 5), NOW, undefined, retained)).applied, 5);
+  });
+
+  test('a transaction rolled back after its batch was judged (a deadlock, retried) judges it again: the new log is still read from its start', async () => {
+    const d = await db();
+    await applyMessages(d.pool, batchOf(starts('old', 10), 0), NOW);
+    const contact = newContact();
+    const fresh = starts('new', 3);
+    // First contact: the anchor (9) is asked for; the new log does not hold it.
+    assert.equal((await applyMessages(d.pool, batchOf(fresh, 0), NOW, undefined, contact)).readFrom, '9');
+    const result: MessagesResult = await applyMessages(deadlockOnce(d.pool), batchOf(fresh, 0), NOW, undefined, contact);
+    assert.match(result.change ?? '', /the log ends before offset 9/);
+    assert.equal(result.applied, 3, 'applied by the retry, not skipped as applied');
+    assert.equal(await applied(d), 13);
+  });
+
+  test("a binary-mode message's headers are part of its hash: two events with the same data and timestamp differ", () => {
+    const [m] = busBatch(['{"app_id":"a"}'], 0, 0, NOW).messages;
+    const a = { ...m!, headers: { ce_id: 'e-1', ce_source: 's' } };
+    const b = { ...m!, headers: { ce_id: 'e-2', ce_source: 's' } };
+    assert.notEqual(messageHash(a), messageHash(b));
+    assert.equal(messageHash({ ...a, headers: { ce_source: 's', ce_id: 'e-1' } }), messageHash(a), 'header order does not matter');
+    assert.equal(messageHash({ ...m!, headers: {} }), messageHash(m!), 'a message without headers hashes as before');
+  });
+});
+
+/** `pool`, whose transaction fails with a deadlock once, as it stores the position (after the verdict). */
+function deadlockOnce(pool: pg.Pool): pg.Pool {
+  let failed = false;
+  const client = (c: pg.PoolClient) =>
+    new Proxy(c, {
+      get(target, name, receiver) {
+        if (name !== 'query') return Reflect.get(target, name, receiver);
+        return (q: unknown, ...rest: unknown[]) => {
+          if (!failed && (q as { name?: string } | null)?.name === 'metering.store-position') {
+            failed = true;
+            return Promise.reject(Object.assign(new Error('deadlock detected'), { code: '40P01' }));
+          }
+          return (target.query as (...a: unknown[]) => unknown)(q, ...rest);
+        };
+      },
+    });
+  return new Proxy(pool, {
+    get(target, name, receiver) {
+      // pool.query connects with a callback: left alone (only the transaction's client fails).
+      if (name === 'connect') return (...args: []) => (args.length > 0 ? target.connect(...args) : target.connect().then(client));
+      return Reflect.get(target, name, receiver);
+    },
+  });
+}
