@@ -105,6 +105,43 @@ describe('vault archive', () => {
     );
   });
 
+  test('a cut in the future is refused naming --before (exit 2); nothing is archived and the horizon stays', async () => {
+    const horizon = async () => (await db.pool.query('select period from metering.billable_horizon')).rows;
+    const was = await horizon();
+    const files = await readdir(dir);
+    const future = new Date(Date.now() + 86_400_000).toISOString();
+    const r = await vault(['archive', '--before', future, '--dir', dir], env);
+    assert.equal(r.status, 2, r.stdout);
+    assert.match(r.stderr, /^vault: archive: --before: \S+ is in the future \(now is \S+\); give an instant at or before now$/m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(await horizon(), was);
+    assert.deepEqual(await readdir(dir), files);
+  });
+
+  test('the usage horizon goes no further than the last month ended INVOICE_GRACE_HOURS ago, whatever the cut', async () => {
+    const fresh = await freshDatabase('cli_archive_grace');
+    try {
+      // 40 days: the month of the cut (now) is not over, nor is the one before it over by 40 days.
+      const graceHours = 960;
+      const capAt = () => new Date(Date.now() - graceHours * 3_600_000).toISOString().slice(0, 7);
+      const cap = capAt();
+      const r = await vault(['archive', '--before', new Date().toISOString(), '--dir', dir], {
+        DATABASE_URL: fresh.url,
+        INVOICE_GRACE_HOURS: String(graceHours),
+      });
+      assert.equal(r.status, 0, r.stderr);
+      // Run near a month's turn, the cap may have moved while the command ran.
+      const expected = new Set([cap, capAt()]);
+      const moved = /^usage before (\S+) is final: the usage horizon moved to (\S+)$/m.exec(r.stdout);
+      assert.ok(moved && expected.has(moved[1]!) && moved[2] === moved[1], r.stdout);
+      assert.ok(moved![1]! < new Date().toISOString().slice(0, 7), 'not the month of the cut');
+      const { rows } = await fresh.pool.query('select period from metering.billable_horizon');
+      assert.deepEqual(rows, [{ period: moved![1] }]);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   test('a cut without an offset, or a bad EVENT_RETENTION, is refused naming it; nothing is archived', async () => {
     const cut = await vault(['archive', '--before', '2025-06-01', '--dir', dir], env);
     assert.equal(cut.status, 2);

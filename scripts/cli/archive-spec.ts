@@ -16,7 +16,8 @@ export const archiveSpec = defineCommand({
     'current month.\n' +
     'Then the usage horizon moves up to the month of the cut, no further than the first\n' +
     'month invoicing does not hold final (an account with usage and no invoice of it, a\n' +
-    'hold, late usage not yet carried, a change not yet folded: the line says which).\n' +
+    'hold, late usage not yet carried, a change not yet folded: the line says which), nor\n' +
+    'past a month that ended less than INVOICE_GRACE_HOURS ago.\n' +
     'From then on an event timed before the horizon is rejected, and each settled month\n' +
     'before it goes to a file (metering-usage-YYYY-MM-NNNN.ndjson.gz) and its table is\n' +
     "dropped; invoicing's usage aggregates before it are deleted (the invoices stay).\n" +
@@ -24,7 +25,11 @@ export const archiveSpec = defineCommand({
     'Safe to kill and run again. Default cut: now − EVENT_RETENTION (P13M); default DIR:\n' +
     'ARCHIVE_DIR, else $VAULT_HOME/archive.',
   options: {
-    before: { type: 'string', value: 'INSTANT', help: 'the cut, an ISO-8601 instant with an offset (default: now − EVENT_RETENTION)' },
+    before: {
+      type: 'string',
+      value: 'INSTANT',
+      help: 'the cut, an ISO-8601 instant with an offset, not in the future (default: now − EVENT_RETENTION)',
+    },
     dir: { type: 'string', value: 'DIR', help: 'where the files go (default: ARCHIVE_DIR or $VAULT_HOME/archive)' },
     'events-only': { type: 'boolean', help: 'archive events only: usage and the usage horizon stay as they are' },
   },

@@ -12,7 +12,8 @@ import { archiveSpec } from './archive-spec.ts';
 export async function archiveCommand(args: string[]): Promise<number> {
   const { values } = parseCommand(archiveSpec, args);
   const settings = cliSettings();
-  const before = values.before === undefined ? DateTime.utc().minus(Duration.fromISO(settings.EVENT_RETENTION)) : instant(values.before);
+  const now = DateTime.utc();
+  const before = values.before === undefined ? now.minus(Duration.fromISO(settings.EVENT_RETENTION)) : instant(values.before, now);
   const dir = resolve(values.dir ?? settings.ARCHIVE_DIR ?? join(settings.VAULT_HOME, 'archive'));
   const db = await openCliDatabase(settings);
   try {
@@ -20,8 +21,9 @@ export async function archiveCommand(args: string[]): Promise<number> {
       const target = MIGRATION_TARGETS.find((t) => t.schema === schema)!;
       await migrate(db.pool, target.schema, target.migrations);
     }
-    // The months before the cut's month ended before the cut.
-    const usageBefore = before.toFormat('yyyy-MM');
+    // The months before the cut's month ended before the cut; none is final before invoicing may finalize it,
+    // INVOICE_GRACE_HOURS after its end (the horizon never moves back).
+    const usageBefore = [before, now.minus({ hours: settings.INVOICE_GRACE_HOURS })].map((t) => t.toFormat('yyyy-MM')).sort()[0]!;
     if (!values['events-only']) {
       // What waits to be folded would keep its months open: fold it first (beside the service's own fold, one at a time).
       const folded = await foldAllUsageChanges(db.pool);
@@ -59,11 +61,18 @@ function finalMonthsGate(priceBook: string | undefined): HorizonGate {
   return (client, before, from) => firstOpenMonth(client, { before, from, prices });
 }
 
-function instant(text: string): DateTime {
+function instant(text: string, now: DateTime): DateTime {
   const t = DateTime.fromISO(text, { setZone: true });
   if (!t.isValid || !/(Z|[+-]\d\d:?\d\d)$/.test(text)) {
     throw new UsageError(
       `archive: --before: expected an ISO-8601 instant with an offset (2025-11-01T00:00:00Z), got ${JSON.stringify(text)}`,
+      usageOf(archiveSpec),
+    );
+  }
+  // A cut ahead would archive what is still arriving and move the usage horizon past months not over yet, for good.
+  if (t > now) {
+    throw new UsageError(
+      `archive: --before: ${text} is in the future (now is ${now.toISO()}); give an instant at or before now`,
       usageOf(archiveSpec),
     );
   }

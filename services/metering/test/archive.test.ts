@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import type pg from 'pg';
 import type { TestDatabase } from '@vault/testkit';
 import { archiveEvents } from '../src/archive/archive-events.ts';
 import type { BatchResult } from '../src/consumer/apply-batch.ts';
@@ -55,6 +56,29 @@ const stored = async () =>
     )
   ).rows;
 const cutAfterNow = () => new Date(Date.now() + 60_000);
+
+/** `pool`, the same connections, noting how many rows each statement returned (its own or its clients'). */
+function countingRows(pool: pg.Pool, seen: number[]): pg.Pool {
+  const counted =
+    <T extends object>(target: T) =>
+    (_: T, prop: string | symbol) => {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== 'function') return value;
+      if (prop === 'query')
+        return async (...args: unknown[]) => {
+          const result = await (value as (...a: unknown[]) => Promise<{ rows?: unknown[] }>).apply(target, args);
+          seen.push(result.rows?.length ?? 0);
+          return result;
+        };
+      if (prop === 'connect')
+        return async () => {
+          const client = await (value as () => Promise<pg.PoolClient>).apply(target);
+          return new Proxy(client, { get: counted(client) });
+        };
+      return value.bind(target);
+    };
+  return new Proxy(pool, { get: counted(pool) });
+}
 const october = () => exampleLines('october.ndjson');
 const eventOf = (id: string) => october().find((l) => JSON.parse(l).id === id)!;
 
@@ -285,6 +309,162 @@ describe('archive of old events (real PostgreSQL)', () => {
     } finally {
       await fresh.drop();
       await rm(dirFresh, { recursive: true, force: true });
+    }
+  });
+
+  test('an add-on deprovisioned twice, the second arriving after the cut, is not archived in part: no usage opens between its deprovisionings', async () => {
+    const fresh = await meteringDatabase();
+    const never = await meteringDatabase();
+    const dirFresh = await mkdtemp(join(tmpdir(), 'vault-archive-twice-'));
+    try {
+      const twice = (seq: number, type: string, time: string, data: Record<string, string>) =>
+        event(`t${seq}`, 'addon-service', type, 'addon-twice', seq, time, { app_id: 'app-t', ...data });
+      const both = async (raws: string[]) => {
+        await applyOn(never, raws);
+        await applyOn(fresh, raws);
+      };
+      await both([
+        twice(1, 'addon.provisioned', '2026-08-01T00:00:00Z', { service: 'heroku-redis', plan: 'mini' }),
+        twice(2, 'addon.deprovisioned', '2026-08-10T00:00:00Z', {}),
+        twice(3, 'addon.plan_changed', '2026-08-20T00:00:00Z', { plan: 'premium-0' }),
+      ]);
+      const cut = new Date();
+      await new Promise((r) => setTimeout(r, 20));
+      // Timed before the cut, arrived after it: the last (and a terminal) event, not the last before the cut.
+      await both([twice(4, 'addon.deprovisioned', '2026-08-25T00:00:00Z', {})]);
+      const r = await archiveEvents(fresh.pool, { before: cut, dir: dirFresh });
+      assert.equal(r.subjects, 0, 'its first deprovisioning is not its last event');
+      await both([twice(5, 'addon.plan_changed', '2026-09-01T00:00:00Z', { plan: 'premium-1' })]);
+      const usage = await usageOf(fresh);
+      assert.deepEqual(
+        usage.intervals.filter((i) => i.subject === 'addon-twice').map((i) => [i.product, i.from, i.to]),
+        [['addon:heroku-redis:mini', '2026-08-01 00:00:00+00', '2026-08-10 00:00:00+00']],
+      );
+      assert.deepEqual(usage, await usageOf(never));
+    } finally {
+      await fresh.drop();
+      await never.drop();
+      await rm(dirFresh, { recursive: true, force: true });
+    }
+  });
+
+  test('an open subject kept from an event microseconds after its last archived one keeps the span between them', async () => {
+    const fresh = await meteringDatabase();
+    const never = await meteringDatabase();
+    const dirFresh = await mkdtemp(join(tmpdir(), 'vault-archive-micro-'));
+    try {
+      const owner = (seq: number, time: string, account: string) =>
+        event(`u${seq}`, 'app-registry', 'app.owner_changed', 'app-micro', seq, time, { app_id: 'app-micro', account_id: account });
+      const both = async (raws: string[]) => {
+        await applyOn(never, raws);
+        await applyOn(fresh, raws);
+      };
+      // 300 µs apart within one millisecond: a JS Date holds neither.
+      await both([owner(1, '2026-10-01T00:00:00.000200Z', 'acct-1'), owner(2, '2026-10-01T00:00:00.000500Z', 'acct-2')]);
+      const r = await archiveEvents(fresh.pool, { before: cutAfterNow(), dir: dirFresh });
+      assert.equal(r.events, 1, 'the first transfer leaves, the second is kept');
+      await both([owner(3, '2026-10-05T00:00:00Z', 'acct-3')]);
+      const { owners } = await usageOf(fresh);
+      assert.deepEqual(
+        owners.map((o) => [o.account_id, o.from, o.to]),
+        [
+          ['acct-1', '2026-10-01 00:00:00.0002+00', '2026-10-01 00:00:00.0005+00'],
+          ['acct-2', '2026-10-01 00:00:00.0005+00', '2026-10-05 00:00:00+00'],
+          ['acct-3', '2026-10-05 00:00:00+00', null],
+        ],
+      );
+      assert.deepEqual(await usageOf(fresh), await usageOf(never));
+    } finally {
+      await fresh.drop();
+      await never.drop();
+      await rm(dirFresh, { recursive: true, force: true });
+    }
+  });
+
+  test('a run reads no more than a file’s subjects or a page of events per statement, and writes what one file per month would', async () => {
+    const paged = await meteringDatabase();
+    const whole = await meteringDatabase();
+    const dirPaged = await mkdtemp(join(tmpdir(), 'vault-archive-paged-'));
+    const dirWhole = await mkdtemp(join(tmpdir(), 'vault-archive-whole-'));
+    try {
+      const dyno = (subject: string, seq: number, type: string, time: string) =>
+        event(
+          `${subject}-${seq}`,
+          'dyno-manager',
+          type,
+          subject,
+          seq,
+          time,
+          type === 'dyno.started' ? { app_id: 'app-p', name: 'web.1', size: 'basic' } : { app_id: 'app-p' },
+        );
+      const raws = [
+        // Five closed in September, three in October; one still running (nothing of it goes).
+        ...[1, 2, 3, 4, 5].flatMap((d) => [
+          dyno(`dyno-s${d}`, 1, 'dyno.started', `2026-09-0${d}T00:00:00Z`),
+          dyno(`dyno-s${d}`, 2, 'dyno.stopped', `2026-09-0${d}T12:00:00Z`),
+        ]),
+        ...[1, 2, 3].flatMap((d) => [
+          dyno(`dyno-o${d}`, 1, 'dyno.started', `2026-10-0${d}T00:00:00Z`),
+          dyno(`dyno-o${d}`, 2, 'dyno.stopped', `2026-10-0${d}T12:00:00Z`),
+        ]),
+        dyno('dyno-run', 1, 'dyno.started', '2026-10-01T00:00:00Z'),
+        // Seven transfers in October: six leave, more than a page of one subject.
+        ...[1, 2, 3, 4, 5, 6, 7].map((d) =>
+          event(`app-p-${d}`, 'app-registry', 'app.owner_changed', 'app-p', d, `2026-10-0${d}T00:00:00Z`, {
+            app_id: 'app-p',
+            account_id: `acct-${d}`,
+          }),
+        ),
+      ];
+      await applyOn(paged, raws);
+      await applyOn(whole, raws);
+      const rowsPerStatement: number[] = [];
+      const r = await archiveEvents(countingRows(paged.pool, rowsPerStatement), {
+        before: cutAfterNow(),
+        dir: dirPaged,
+        subjectsPerFile: 2,
+        eventsPerPage: 3,
+      });
+      assert.deepEqual(r.files, [
+        'metering-events-2026-09-0001.ndjson.gz',
+        'metering-events-2026-09-0002.ndjson.gz',
+        'metering-events-2026-09-0003.ndjson.gz',
+        'metering-events-2026-10-0001.ndjson.gz',
+        'metering-events-2026-10-0002.ndjson.gz',
+      ]);
+      assert.deepEqual([r.subjects, r.events], [9, 22]);
+      assert.ok(Math.max(...rowsPerStatement) <= 3, `a statement returned ${Math.max(...rowsPerStatement)} rows`);
+      const one = await archiveEvents(whole.pool, { before: cutAfterNow(), dir: dirWhole });
+      assert.deepEqual(one.files, ['metering-events-2026-09-0001.ndjson.gz', 'metering-events-2026-10-0001.ndjson.gz']);
+      assert.deepEqual([one.subjects, one.events, one.settled], [r.subjects, r.events, r.settled]);
+      // When each arrived differs between the databases; the rest is the same, line for line, in the same order.
+      const linesIn = async (d: string) => {
+        const out = [];
+        for (const file of (await readdir(d)).sort()) {
+          for (const line of gunzipSync(await readFile(join(d, file)))
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean)) {
+            const { received_at: _, ...rest } = JSON.parse(line);
+            out.push(rest);
+          }
+        }
+        return out;
+      };
+      assert.deepEqual(await linesIn(dirPaged), await linesIn(dirWhole));
+      const left = (on: TestDatabase) =>
+        on.pool.query('select subject, sequence::int from metering.events order by 1, 2').then((q) => q.rows);
+      assert.deepEqual(await left(paged), await left(whole));
+      assert.deepEqual(
+        (await left(paged)).map((e) => `${e.subject}:${e.sequence}`),
+        ['app-p:7', 'dyno-run:1'],
+      );
+      assert.deepEqual(await usageOf(paged), await usageOf(whole));
+    } finally {
+      await paged.drop();
+      await whole.drop();
+      await rm(dirPaged, { recursive: true, force: true });
+      await rm(dirWhole, { recursive: true, force: true });
     }
   });
 

@@ -278,4 +278,30 @@ describe('the usage horizon (real PostgreSQL)', () => {
       'only what settled since: nothing archived twice',
     );
   });
+
+  test('an events-only run after a killed run left a settled month detached: the leftover is dropped first, then usage settles into that month again; the horizon stays', async () => {
+    const fresh = await meteringDatabase();
+    const dirFresh = await mkdtemp(join(tmpdir(), 'vault-horizon-events-only-'));
+    try {
+      // A dyno of September the archive can take now.
+      const stopped = await applyRaw(
+        fresh,
+        [event('x-1', 'dyno-x1', 1, '2025-09-01T00:00:00Z'), event('x-2', 'dyno-x1', 2, '2025-09-02T00:00:00Z', 'dyno.stopped')],
+        NOW,
+      );
+      assert.equal(stopped.applied, 2);
+      // What a full run killed between the detach and the drop leaves: September's table, detached and empty.
+      await fresh.pool.query(`select metering.ensure_settled_month('2025-09-01')`);
+      await fresh.pool.query(`alter table metering.settled_usage detach partition metering.settled_usage_2025_09`);
+      const run = await archiveEvents(fresh.pool, { before: new Date(Date.now() + 60_000), dir: dirFresh });
+      assert.deepEqual(run.usageMonths, [{ month: '2025-09', file: null, intervals: 0 }], 'the leftover, dropped');
+      assert.deepEqual([run.subjects, run.settled], [1, 1]);
+      const settled = await fresh.pool.query(`select subject from metering.settled_usage where month = '2025-09-01'`);
+      assert.deepEqual(settled.rows, [{ subject: 'dyno-x1' }], 'settled into September made again, attached');
+      assert.equal(await horizonOf(fresh), null, 'events only: the horizon stays where it was');
+    } finally {
+      await fresh.drop();
+      await rm(dirFresh, { recursive: true, force: true });
+    }
+  });
 });

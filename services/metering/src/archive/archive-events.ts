@@ -28,8 +28,10 @@ export interface ArchiveOptions {
   before: Date;
   /** Where the files go. */
   dir: string;
-  /** Subjects per file (default 5,000): a file's events are held in memory while written. */
+  /** Subjects per file (default 5,000): a file's subjects are held in memory while written, its events a page at a time. */
   subjectsPerFile?: number;
+  /** Events read per statement while a file is written (default 10,000). */
+  eventsPerPage?: number;
   /** Progress, one line per file; awaited before the next file. */
   progress?: (line: string) => void | Promise<void>;
   /**
@@ -52,23 +54,24 @@ export interface ArchiveResult {
   settled: number;
   /** With `usage`: where the horizon was and is. */
   horizon?: HorizonMove;
-  /** With `usage`: the settled months archived and dropped. */
+  /** The settled months archived and dropped (without `usage`, only those a killed run left detaching or detached). */
   usageMonths: UsageMonthArchived[];
 }
 
 /**
  * Per subject with no hole, no gap, no repeated sequence (n = last_seq − base) and
- * nothing after a terminal event: closed (its last event by sequence
+ * nothing after its first terminal event: closed (its last event by sequence
  * ends it, every event before the cut) means all of it goes (`keep_from`
  * null); otherwise everything before its last event before the cut goes
  * (`keep_from`: that event's sequence, kept so derivation starts again from
- * it) when every such event is before the cut and before the kept one. By
- * the month of the last event that goes.
+ * it) when every such event is before the cut and before the kept one, and
+ * none is terminal. By the month of the last event that goes.
  */
 const ELIGIBLE = `
   with s as (
     select e.subject collate "C" as subject, max(e.sequence) as last_seq, count(*) as n,
-           max(e.sequence) filter (where e.type in ('dyno.stopped', 'addon.deprovisioned')) as terminal_seq,
+           -- The first: a later terminal event (a second deprovisioning) hides none after the first.
+           min(e.sequence) filter (where e.type in ('dyno.stopped', 'addon.deprovisioned')) as terminal_seq,
            bool_and(e.time < $1 and e.received_at < $1) as all_before,
            max(e.sequence) filter (where e.time < $1 and e.received_at < $1) as before_seq
       from metering.events e
@@ -90,28 +93,51 @@ const ELIGIBLE = `
    group by k.subject, k.keep_from
   having k.keep_from is null
       or (bool_and(e.time < $1 and e.received_at < $1)
-          and max(e.time) < (select x.time from metering.events x where x.subject = k.subject and x.sequence = k.keep_from))`;
+          and max(e.time) < (select x.time from metering.events x where x.subject = k.subject and x.sequence = k.keep_from)
+          -- Derivation from the kept events must still see every terminal one.
+          and not bool_or(e.type in ('dyno.stopped', 'addon.deprovisioned')))`;
 
 /** The events of a file's subjects that go: $1 the subjects, $2 their keep_from (null: all). */
 const LEAVING = `
   unnest($1::text[], $2::int[]) c(subject, keep_from)
   join metering.events e on e.subject = c.subject and (c.keep_from is null or e.sequence < c.keep_from)`;
 
-/** A file's lines: the event as stored, when it arrived, and its content hash. */
+/**
+ * A page of a file's lines (the event as stored, when it arrived, and its
+ * content hash): of LEAVING ($1, $2), the first $5 after ($3 subject, $4
+ * sequence), unique for an eligible subject (a copy arriving meanwhile fails
+ * the file's count). Its subjects are walked in order, each by its index up
+ * to a page, and the sort stops once a page is found: no page reads the
+ * file's every event.
+ */
 const LINES = `
   select json_build_object(
            'event', json_build_object('specversion', '1.0', 'id', e.id, 'source', e.source, 'type', e.type,
                                       'subject', e.subject, 'sequence', e.sequence, 'time', ${iso('e.time')}, 'data', e.data),
-           'received_at', ${iso('e.received_at')}, 'content_hash', encode(k.content_hash, 'hex'))::text as line
-    from ${LEAVING}
-    join metering.event_keys k on k.source = e.source and k.id = e.id
-   order by e.subject, e.sequence, e.received_at`;
+           'received_at', ${iso('e.received_at')}, 'content_hash', encode(e.content_hash, 'hex'))::text as line,
+         e.subject, e.sequence::text as sequence
+    from (select c.subject collate "C" as subject, c.keep_from
+            from unnest($1::text[], $2::int[]) c(subject, keep_from)
+           where c.subject collate "C" >= $3
+           order by 1) c
+    cross join lateral (
+      select e.*, k.content_hash
+        from metering.events e
+        join metering.event_keys k on k.source = e.source and k.id = e.id
+       where e.subject = c.subject and (c.keep_from is null or e.sequence < c.keep_from)
+         and (e.subject, e.sequence) > ($3, $4::bigint)
+       order by e.sequence
+       limit $5
+    ) e
+   order by c.subject, e.sequence
+   limit $5`;
 
 export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promise<ArchiveResult> {
   const say = async (line: string) => {
     await opts.progress?.(line);
   };
   const perFile = opts.subjectsPerFile ?? 5_000;
+  const perPage = opts.eventsPerPage ?? 10_000;
   return withSessionLock(pool, ARCHIVE_LOCK, async () => {
     const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0, usageMonths: [] };
     const { rows: unfinished } = await pool.query<{ name: string; dir: string }>(
@@ -124,33 +150,38 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
       await say(`removed ${name}: a run was killed before its events left the database; they are archived again`);
       result.redone++;
     }
-    // A month's table a killed run left detached goes before anything settles into that month again.
-    if (opts.usage) result.usageMonths.push(...(await archiveSettledMonths(pool, opts.dir, say)));
-    for (const chunk of await eligibleChunks(pool, opts.before, perFile)) {
-      const name = await nextFileName(pool, chunk.month);
-      await pool.query(`insert into metering.archive_files (name, state, month, dir) values ($1, 'writing', $2, $3)`, [
-        name,
-        chunk.month,
-        opts.dir,
-      ]);
-      const { rows } = await pool.query<{ line: string }>(LINES, [chunk.subjects, chunk.keepFrom]);
-      const written = await writeArchiveFile(opts.dir, name, lines(rows));
-      await makeSettledMonths(pool, chunk.subjects, say);
-      const finished = await finishFile(pool, name, chunk, written, opts.before);
-      if (!finished) {
-        // A subject changed between the read and the lock: its events stay; the next run sees it again.
-        await removeArchiveFile(opts.dir, name);
-        await pool.query(`delete from metering.archive_files where name = $1`, [name]);
-        await say(`skipped ${name}: its subjects changed while it was written; run again`);
-        continue;
+    // A month's table a killed run left detaching or detached goes before anything settles into that
+    // month again, whatever this run's flags: an events-only run settles too.
+    result.usageMonths.push(...(await archiveSettledMonths(pool, opts.dir, say, undefined, !opts.usage)));
+    const eligible = await listEligible(pool, opts.before);
+    try {
+      for (let chunk = await eligible.next(perFile); chunk !== null; chunk = await eligible.next(perFile)) {
+        const name = await nextFileName(pool, chunk.month);
+        await pool.query(`insert into metering.archive_files (name, state, month, dir) values ($1, 'writing', $2, $3)`, [
+          name,
+          chunk.month,
+          opts.dir,
+        ]);
+        const written = await writeArchiveFile(opts.dir, name, fileLines(pool, chunk, perPage));
+        await makeSettledMonths(pool, chunk.subjects, say);
+        const finished = await finishFile(pool, name, chunk, written, opts.before);
+        if (!finished) {
+          // A subject changed between the read and the lock: its events stay; the next run sees it again.
+          await removeArchiveFile(opts.dir, name);
+          await pool.query(`delete from metering.archive_files where name = $1`, [name]);
+          await say(`skipped ${name}: its subjects changed while it was written; run again`);
+          continue;
+        }
+        result.files.push(name);
+        result.events += written;
+        result.subjects += chunk.subjects.length;
+        result.settled += finished.settled;
+        await say(
+          `archived ${written} events of ${chunk.subjects.length} subjects (${chunk.month}) to ${name}; settled ${finished.settled} usage intervals`,
+        );
       }
-      result.files.push(name);
-      result.events += written;
-      result.subjects += chunk.subjects.length;
-      result.settled += finished.settled;
-      await say(
-        `archived ${written} events of ${chunk.subjects.length} subjects (${chunk.month}) to ${name}; settled ${finished.settled} usage intervals`,
-      );
+    } finally {
+      eligible.close();
     }
     result.months = (await dropArchivedMonths(pool, opts.before, say)).map((m) => m.month);
     if (opts.usage) {
@@ -170,36 +201,69 @@ export function horizonLine(move: HorizonMove, target: string): string {
   return `usage before ${move.to} is final: the usage horizon moved ${move.from === null ? 'to' : `from ${move.from} to`} ${move.to}${stopped}`;
 }
 
-async function* lines(rows: { line: string }[]): AsyncIterable<string> {
-  for (const r of rows) yield r.line;
+/** A file's lines, a page of `perPage` events at a time in the order of their index: memory holds a page. */
+async function* fileLines(pool: pg.Pool, chunk: Chunk, perPage: number): AsyncIterable<string> {
+  // Below every key: '' sorts first in "C", and sequences start at 1.
+  let after: { subject: string; sequence: string } = { subject: '', sequence: '0' };
+  for (;;) {
+    const { rows } = await pool.query<{ line: string; subject: string; sequence: string }>(LINES, [
+      chunk.subjects,
+      chunk.keepFrom,
+      after.subject,
+      after.sequence,
+      perPage,
+    ]);
+    for (const r of rows) yield r.line;
+    if (rows.length < perPage) return;
+    after = rows.at(-1)!;
+  }
 }
 
 interface Chunk {
   month: string;
+  /** In "C" order. */
   subjects: string[];
   /** Per subject: the sequence of the event it keeps (the rest after it stays too); null: all goes. */
   keepFrom: (number | null)[];
 }
 
-/** The eligible subjects in files of `perFile`, one month per file, oldest month first. */
-async function eligibleChunks(pool: pg.Pool, before: Date, perFile: number): Promise<Chunk[]> {
-  // Subjects are short ids; the list of a run is kept in memory, its events never all at once.
-  const rows = await withTransaction(pool, async (client) => {
-    await client.query(`create temporary table archive_eligible on commit drop as ${ELIGIBLE}`, [before, null]);
-    const found = await client.query<{ subject: string; keep_from: number | null; month: string }>(
-      'select subject, keep_from, month from archive_eligible order by month, subject',
-    );
-    return found.rows;
-  });
-  const chunks: Chunk[] = [];
-  for (const r of rows) {
-    const last = chunks.at(-1);
-    if (last && last.month === r.month && last.subjects.length < perFile) {
-      last.subjects.push(r.subject);
-      last.keepFrom.push(r.keep_from);
-    } else chunks.push({ month: r.month, subjects: [r.subject], keepFrom: [r.keep_from] });
+interface EligibleList {
+  /** The next file's subjects: up to `perFile` after the last file's, all of one month, oldest month first; null when none is left. */
+  next(perFile: number): Promise<Chunk | null>;
+  close(): void;
+}
+
+/**
+ * The eligible subjects, listed once by the run into a table of a session of
+ * its own (a run's subjects can be tens of millions: they stay in the
+ * database), then read a file at a time by its index. Killed, the session
+ * ends and its table with it.
+ */
+async function listEligible(pool: pg.Pool, before: Date): Promise<EligibleList> {
+  const session = await pool.connect();
+  try {
+    await session.query(`create temporary table archive_eligible as ${ELIGIBLE}`, [before, null]);
+    await session.query('create index on archive_eligible (month, subject)');
+  } catch (err) {
+    session.release(true);
+    throw err;
   }
-  return chunks;
+  let after = { month: '', subject: '' };
+  return {
+    async next(perFile) {
+      const { rows } = await session.query<{ subject: string; keep_from: number | null; month: string }>(
+        `with page as (select subject, keep_from, month from archive_eligible
+                        where (month, subject) > ($1, $2) order by month, subject limit $3)
+         select subject, keep_from, month from page where month = (select min(month) from page) order by subject`,
+        [after.month, after.subject, perFile],
+      );
+      if (rows.length === 0) return null;
+      after = { month: rows[0]!.month, subject: rows.at(-1)!.subject };
+      return { month: after.month, subjects: rows.map((r) => r.subject), keepFrom: rows.map((r) => r.keep_from) };
+    },
+    // Not returned to the pool: the session ends, and its table with it.
+    close: () => session.release(true),
+  };
 }
 
 async function nextFileName(pool: pg.Pool, month: string): Promise<string> {

@@ -108,18 +108,24 @@ class ChangedMeanwhile extends Error {
 /** Intervals read per statement while a month's file is written. */
 const PAGE = 10_000;
 
-/** Every settled month's table before the horizon, and any a killed run left detaching or detached, leaves: its intervals to a file, the table dropped. */
+/**
+ * Every settled month's table before the horizon, and any a killed run left
+ * detaching or detached, leaves: its intervals to a file, the table dropped.
+ * `leftoversOnly`: only those a killed run left (an events-only run, which
+ * leaves the usage alone but must not meet a detached month when settling).
+ */
 export async function archiveSettledMonths(
   pool: pg.Pool,
   dir: string,
   say: (line: string) => Promise<void>,
   pageSize = PAGE,
+  leftoversOnly = false,
 ): Promise<UsageMonthArchived[]> {
   const { rows: h } = await pool.query<{ period: string }>('select period from metering.billable_horizon');
   const horizon = h[0]?.period ?? null;
   const out: UsageMonthArchived[] = [];
   for (const t of await monthTables(pool, 'settled_usage')) {
-    if (t.state === 'attached' && (horizon === null || t.month >= horizon)) continue;
+    if (t.state === 'attached' && (leftoversOnly || horizon === null || t.month >= horizon)) continue;
     let archived: { file: string; intervals: number } | null = null;
     if (t.state === 'attached') {
       archived = await archiveMonthRows(pool, dir, t.table, t.month, pageSize);

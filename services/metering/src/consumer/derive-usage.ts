@@ -42,12 +42,13 @@ const CLEAR = `
   delete from metering.subject_gaps where ctid = any(array(${probe('metering.subject_gaps', 'subject')}))`;
 
 /**
- * CLEAR for a batch with subjects whose old events are archived ($2, $3: the
- * subject and its kept event's time): what started before that time came
- * from archived events and stays (migration 012).
+ * CLEAR for a batch with subjects whose old events are archived ($2): what
+ * started before the kept event's time came from archived events and stays
+ * (migration 012). That time is read here, not passed: a JS Date drops its
+ * microseconds, and a span starting between them would be deleted.
  */
 const CLEAR_KEEPING = `
-  with frozen as (select * from unnest($2::text[], $3::timestamptz[]) f(subject, before)),
+  with frozen as (select a.subject, a.frozen_before as before from metering.archived_subjects a where a.subject = any($2::text[])),
   usage as (delete from metering.usage_intervals u where u.ctid = any(array(${probe('metering.usage_intervals', 'subject')}))
               and not exists (select 1 from frozen f where f.subject = u.subject and lower(u.during) < f.before)),
   owners as (delete from metering.app_ownership o where o.ctid = any(array(${probe('metering.app_ownership', 'app_id')}))
@@ -234,7 +235,7 @@ export async function storeAndDerive(
     await client.query({
       name: 'metering.clear-keeping',
       text: CLEAR_KEEPING,
-      values: [listed, starts, starts.map((s) => archived!.get(s)!.frozenBefore)],
+      values: [listed, starts],
     });
   else if (earlier.length > 0) await client.query({ name: 'metering.clear', text: CLEAR, values: [listed] });
   // Column arrays, not one JSON document: PostgreSQL unpacks them faster.
@@ -284,7 +285,7 @@ export async function storeAndDerive(
 export interface ArchivedStart {
   /** How many of its events are archived (its kept events are numbered after them). */
   archivedEvents: number;
-  /** Its first kept event's time: usage that starts before it stays as it is. */
+  /** Its first kept event's time, to the millisecond (CLEAR_KEEPING reads the exact one): usage that starts before it stays as it is. */
   frozenBefore: Date;
   /** An add-on's service, named by its archived first event. */
   service: string | null;
