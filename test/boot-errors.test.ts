@@ -113,7 +113,9 @@ describe('invoicing: a bad PRICE_BOOK stops it before any migration', { concurre
     missing: [join(dir, 'nowhere.json'), 'no such file'],
     'not JSON': [join(dir, 'broken.json'), 'not JSON ('],
     'a bad field': [join(dir, 'bad-field.json'), 'products.dyno:basic'],
+    'a currency without cents': [join(dir, 'yen.json'), 'currency: JPY does not count in hundredths'],
   } as const;
+  writeFileSync(files['a currency without cents'][0], JSON.stringify({ currency: 'JPY', products: { 'dyno:basic': '700.00' } }));
   writeFileSync(files['not JSON'][0], '{"currency": "USD", ');
   writeFileSync(files['a bad field'][0], JSON.stringify({ currency: 'USD', products: { 'dyno:basic': 7 } }));
 

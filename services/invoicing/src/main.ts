@@ -2,6 +2,7 @@
 import { openPool, withSessionSettings } from '@vault/db';
 import { resolveAdminToken, runApp } from '@vault/runtime';
 import { invoicingRoutes } from './app.ts';
+import { checkBilledCurrency } from './billing/price-book-file.ts';
 import { createBilling } from './billing/service.ts';
 import { chargingConfig } from './charging/config.ts';
 import { startChargeLoop } from './charging/schedule.ts';
@@ -28,6 +29,8 @@ await runApp({
   trustProxy: (settings) => settings.TRUST_PROXY,
   build: async ({ settings, db, http, log }) => {
     const { prices } = settings;
+    // The book's currency must be the one this database already bills in.
+    await checkBilledCurrency(db.pool, prices, settings.PRICE_BOOK);
     const graceHours = settings.INVOICE_GRACE_HOURS;
     // A customer's view of a month is one composed statement, prepared per connection (compose-sql.ts).
     // PostgreSQL would plan it again on every run (its generic plan's estimate counts every month's

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DateTime } from 'luxon';
+import { Decimal } from 'decimal.js';
 import type { TestDatabase } from '@vault/testkit';
 import { createBilling } from '../src/billing/service.ts';
 import { computeDrafts } from '../src/billing/compute-drafts.ts';
@@ -248,15 +249,17 @@ describe('finalize and drafts against the real PostgreSQL', () => {
     assert.equal((await billing.projection('c-1')).total, '25.17');
     const days = await billing.usagePerDay('c-1');
     assert.equal(days.length, 15);
-    // 25.00 / 30 a day, and the add-on's 5.00 / 30 on the 2nd.
+    // 25.00 / 30 a day, and the add-on's 5.00 / 30 on the 2nd, each day the rounded running sum
+    // less the day before's: the days add up to the draft (12.67), rounded once.
     assert.deepEqual(
       days.slice(0, 3).map((d) => [d.day, d.amount]),
       [
         ['2026-09-01', '0.83'],
         ['2026-09-02', '1.00'],
-        ['2026-09-03', '0.83'],
+        ['2026-09-03', '0.84'],
       ],
     );
+    assert.equal(days.reduce((sum, d) => sum.plus(d.amount), new Decimal(0)).toFixed(2), draft.total);
     const future = await billing.draft('c-1', '2027-01');
     assert.deepEqual([future.lines, future.total, future.number], [[], '0.00', null]);
   });

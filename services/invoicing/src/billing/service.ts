@@ -7,7 +7,7 @@ import { accountView } from './account-drafts.ts';
 import { computeDrafts } from './compute-drafts.ts';
 import { creditBalance, grant } from './credits.ts';
 import { publicInvoice } from '../domain/invoice.ts';
-import { Money, priceShare, toCents } from '../domain/money.ts';
+import { Money, partsInCents, priceShare } from '../domain/money.ts';
 import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
 import { usageHorizon } from './final-months.ts';
 import { finalizePeriod } from './finalize.ts';
@@ -48,7 +48,9 @@ export function createBilling(deps: BillingDeps): Billing {
       const price = deps.prices.products[u.product];
       if (price !== undefined && u.day < amounts.length) amounts[u.day] = amounts[u.day]!.plus(priceShare(u.ms, period.seconds, price));
     }
-    return days.map((day, i): UsageDay => ({ day, amount: toCents(amounts[i]!) }));
+    // The days add up to the month's exact amount rounded once (partsInCents), as the draft's lines do.
+    const shown = partsInCents(amounts);
+    return days.map((day, i): UsageDay => ({ day, amount: shown[i]! }));
   }
 
   return {

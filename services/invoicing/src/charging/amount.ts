@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 
 // Currencies the gateway counts in whole units (Stripe's zero-decimal list);
-// every other currency invoicing may bill has cents.
+// THREE_DECIMAL below those counted in thousandths: invoicing bills only in the rest (hasCents).
 const ZERO_DECIMAL = new Set([
   'BIF',
   'CLP',
@@ -20,6 +20,15 @@ const ZERO_DECIMAL = new Set([
   'XOF',
   'XPF',
 ]);
+
+// Currencies whose minor unit is a thousandth (Stripe's three-decimal list).
+const THREE_DECIMAL = new Set(['BHD', 'JOD', 'KWD', 'OMR', 'TND']);
+
+/** Whether amounts in `currency` have exactly two decimals, as every amount invoicing computes does. */
+export function hasCents(currency: string): boolean {
+  const code = currency.toUpperCase();
+  return !ZERO_DECIMAL.has(code) && !THREE_DECIMAL.has(code);
+}
 
 /**
  * An invoice total ("52.58" USD) as the gateway's integer amount in the

@@ -8,7 +8,7 @@ import { DateTime } from 'luxon';
 import { CreditGrantRequest } from '@vault/contracts';
 import { createBilling } from '../billing/service.ts';
 import { GrantRefused } from '../billing/credits.ts';
-import { loadPriceBook } from '../billing/price-book-file.ts';
+import { loadBilledPriceBook } from '../billing/price-book-file.ts';
 import type { CommandContext } from './charge.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
@@ -79,7 +79,7 @@ function expiry(given: string, now: DateTime): string {
 export async function creditGrantCommand(args: string[], ctx: CommandContext): Promise<number> {
   const { accountId, request } = parseCreditGrantArgs(args);
   await ensureInvoicingSchema(ctx.pool);
-  const prices = loadPriceBook(ctx.settings.PRICE_BOOK);
+  const prices = await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK);
   const billing = createBilling({ pool: ctx.pool, prices, graceHours: ctx.settings.INVOICE_GRACE_HOURS, log: ctx.log });
   let result;
   try {

@@ -4,7 +4,7 @@ import type { Logger } from '@vault/runtime';
 import type { InvoicingSettings } from '../config.ts';
 import { createBilling } from '../billing/service.ts';
 import { FinalMonthError, NotDueError } from '../billing/finalize.ts';
-import { loadPriceBook } from '../billing/price-book-file.ts';
+import { loadBilledPriceBook } from '../billing/price-book-file.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError, periodOption } from './usage.ts';
 
@@ -32,7 +32,7 @@ export async function finalizeCommand(
   await ensureInvoicingSchema(ctx.pool);
   const billing = createBilling({
     pool: ctx.pool,
-    prices: loadPriceBook(ctx.settings.PRICE_BOOK),
+    prices: await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK),
     graceHours: ctx.settings.INVOICE_GRACE_HOURS,
     log: ctx.log,
   });

@@ -12,6 +12,24 @@ export function toCents(amount: Decimal): string {
   return amount.toDecimalPlaces(2, Decimal.ROUND_HALF_UP).toFixed(2);
 }
 
+/**
+ * Exact amounts (a month's days) in cents that add up to the cents of their
+ * exact sum: each is the rounded running sum less the one before it, so the
+ * total is rounded once and no part is off by a cent or more. Rounding each
+ * part alone drifts: 30 days of 7.00 ÷ 30 would show 0.23 each, 6.90 in all.
+ */
+export function partsInCents(amounts: readonly Decimal[]): string[] {
+  let sum = new Decimal(0);
+  let shown = new Decimal(0);
+  return amounts.map((a) => {
+    sum = sum.plus(a);
+    const upTo = sum.toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
+    const part = upTo.minus(shown);
+    shown = upTo;
+    return part.toFixed(2);
+  });
+}
+
 /** Months shown with 7 decimals, as on the platform's invoices: "0.3225806". */
 export function toQuantity(months: Decimal): string {
   return months.toDecimalPlaces(7, Decimal.ROUND_HALF_UP).toFixed(7);
