@@ -95,6 +95,32 @@ describe('the usage horizon (real PostgreSQL)', () => {
     assert.deepEqual(kept.rows, [{ event_id: 'h-2', field: 'time' }], 'kept with its reason, to fix and re-submit');
   });
 
+  test('a stop that comes after the horizon passed its time is refused saying how to end the usage still running; re-submitted timed at the horizon, it ends it there', async () => {
+    const own = await meteringDatabase();
+    try {
+      await runningThenStopped(own);
+    } finally {
+      await own.drop();
+    }
+  });
+
+  /** A dyno running since before the horizon, whose stop, timed before it, arrives after it moved. */
+  async function runningThenStopped(db: TestDatabase): Promise<void> {
+    assert.equal((await applyRaw(db, [event('h-7', 'dyno-h7', 1, '2025-08-01T00:00:00Z')], NOW)).applied, 1);
+    await moveUsageHorizon(db.pool, '2025-10', allFinal);
+    const stop = (time: string) => event('h-8', 'dyno-h7', 2, time, 'dyno.stopped');
+    const late = await applyRaw(db, [stop('2025-09-15T00:00:00Z')], NOW);
+    assert.equal(late.applied, 0);
+    assert.match(
+      late.rejected[0]!.reasons[0]!.message,
+      /before the usage horizon \(2025-10\): .* \(to end usage still running, re-submit it timed at 2025-10-01T00:00:00\.000Z\)$/,
+    );
+    const fixed = await applyRaw(db, [stop('2025-10-01T00:00:00Z')], NOW);
+    assert.equal(fixed.applied, 1, 'the fixed stop applies');
+    const { rows } = await db.pool.query(`select upper(during) as until from metering.usage_intervals where subject = 'dyno-h7'`);
+    assert.deepEqual(rows, [{ until: new Date('2025-10-01T00:00:00Z') }], 'running no more: it ends at the horizon');
+  }
+
   test('an id of a stored event, reused before the horizon by a subject without a history, is rejected as reused, as the intake answers it', async () => {
     // dyno-h5 has nothing stored, so its event is looked up by key only once the horizon refuses it.
     const r = await applyRaw(

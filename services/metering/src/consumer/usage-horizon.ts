@@ -44,7 +44,9 @@ export function storeRefusal(event: { subject: string; sequence: number; time: s
     return {
       field: 'time',
       code: 'store_refused',
-      message: `time ${event.time} is before the usage horizon (${month}): usage before ${bounds.horizon.toISOString()} is final, invoiced and archived; no event may change it`,
+      // What the operator can do: an event that ends usage still running (a stop that came too
+      // late) re-submitted timed at the horizon ends it there, and the months after are credited.
+      message: `time ${event.time} is before the usage horizon (${month}): usage before ${bounds.horizon.toISOString()} is final, invoiced and archived; no event may change it (to end usage still running, re-submit it timed at ${bounds.horizon.toISOString()})`,
     };
   }
   return undefined;
