@@ -58,7 +58,7 @@ async function verifiedAtTen(pool: pg.Pool, contact: Contact) {
 
 const applied = async (d: TestDatabase) => (await readCounters(d.pool)).events_applied;
 
-describe('the consumer never skips a log’s messages on the strength of a position from another log (real PostgreSQL)', { timeout: 60_000 }, () => {
+describe('the consumer never skips a log’s messages on the strength of a position from another log (real PostgreSQL)', () => {
   after(() => Promise.all(databases.map((d) => d.drop())));
 
   test('a verified partition whose log changed under the same id: a batch wholly before the position is checked, the log found to end before it, and its events applied', async () => {
