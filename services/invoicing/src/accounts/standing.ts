@@ -60,8 +60,9 @@ interface PastDue {
 
 /**
  * Decides one account under its standing row's lock. The invoices are read
- * after the lock is held (read committed), so a payment committing meanwhile
- * is seen, and one that waits for the lock sees this suspension and lifts it.
+ * after the lock is held (read committed), so a payment committed before is
+ * seen; one in progress holds the row (reinstateIfClear locks it), so this
+ * waits for it; and one that waits for this lock sees the suspension and lifts it.
  */
 async function reviewAccount(client: pg.PoolClient, accountId: string, cutoff: Date, now: Date) {
   await client.query('insert into invoicing.account_standing (account_id) values ($1) on conflict do nothing', [accountId]);
@@ -119,11 +120,14 @@ async function reinstate(client: pg.PoolClient, accountId: string, suspension: n
  * account if it is suspended and nothing it owes is past due any more.
  */
 export async function reinstateIfClear(client: pg.PoolClient, accountId: string, now: Date): Promise<boolean> {
-  const { rows } = await client.query<{ suspensions: number }>(
-    'select suspensions from invoicing.account_standing where account_id = $1 and suspended_at is not null for update',
+  // The row is locked whether or not the account is suspended: a review deciding now waits for
+  // this payment and reads it (it suspended on an invoice being paid when only suspended rows were locked).
+  await client.query('insert into invoicing.account_standing (account_id) values ($1) on conflict do nothing', [accountId]);
+  const { rows } = await client.query<{ suspended_at: Date | null; suspensions: number }>(
+    'select suspended_at, suspensions from invoicing.account_standing where account_id = $1 for update',
     [accountId],
   );
-  if (rows.length === 0) return false;
+  if (rows[0]?.suspended_at == null) return false;
   if ((await pastDueInvoices(client, accountId)).length > 0) return false;
   await reinstate(client, accountId, rows[0]!.suspensions, now);
   return true;

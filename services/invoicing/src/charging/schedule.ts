@@ -29,9 +29,13 @@ export function startChargeLoop(deps: ChargeLoopDeps): Loop {
           deps.log.error('webhook_endpoint.failed', err);
         }
       }
-      await chargePass(deps);
-      if (deps.suspendAfterSeconds !== undefined) {
-        await reviewStandings({ pool: deps.pool, log: deps.log, suspendAfterSeconds: deps.suspendAfterSeconds, now: deps.now });
+      try {
+        await chargePass(deps);
+      } finally {
+        // The review runs even when the pass failed: it is what applies due suspensions and lifts missed ones.
+        if (deps.suspendAfterSeconds !== undefined) {
+          await reviewStandings({ pool: deps.pool, log: deps.log, suspendAfterSeconds: deps.suspendAfterSeconds, now: deps.now });
+        }
       }
     },
     // Crash-only: whatever this pass recorded stands; the next one goes on from it.
