@@ -132,10 +132,13 @@ describe('a cardholder who does not authenticate in time', () => {
     assert.ok(Date.now() - askedAt >= 1_500, 'not before the 2 s the schedule gives');
     const customer = await customerOf(w.db.pool, 'acct-late');
     assert.deepEqual(await gatewayRecord(w.sdk, customer, 'inv-late'), { intents: 1, succeeded: 0, failed: 1 });
+    const told = await noticesOf(w.db.pool, 'acct-late');
     assert.deepEqual(
-      (await noticesOf(w.db.pool, 'acct-late')).map((n) => n.type),
+      told.map((n) => n.type),
       ['invoice.action_required', 'invoice.past_due'],
     );
+    // Told as waiting for the cardholder, not as a refusal: authenticating is all it takes.
+    assert.equal(told[1]!.data.reason, 'authentication_required');
 
     const invoice = { id: 'inv-late', status: 'past_due' as const, total: '52.58', currency: 'USD', amount_refunded: '0.00' };
     const waiting = (await readPaymentStates(w.db.pool, [invoice])).get('inv-late')!;

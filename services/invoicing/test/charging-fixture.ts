@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import type { Answer } from '../src/charging/decide.ts';
-import { attemptKey, type ChargeGateway, type Confirm, type NewPaymentIntent } from '../src/charging/gateway-calls.ts';
+import { attemptKey, type ChargeGateway, type Confirm, type NewPaymentIntent, type ReportedIntent } from '../src/charging/gateway-calls.ts';
 import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 
 export async function chargingDatabase(): Promise<TestDatabase> {
@@ -132,6 +132,18 @@ export class FakeGateway implements ChargeGateway {
     if (!ok) return { kind: 'declined', code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' };
     intent.status = 'succeeded';
     return { kind: 'succeeded' };
+  }
+
+  async retrievePaymentIntent(id: string): Promise<ReportedIntent | { error: Answer }> {
+    if (this.down) return { error: this.unanswered() };
+    const intent = this.intents.get(id);
+    if (!intent) return { error: { kind: 'refused', code: 'resource_missing', message: `No such payment_intent: '${id}'` } };
+    return { id, status: intent.status, amount: intent.amount, currency: 'usd', paymentMethodId: null };
+  }
+
+  /** The cardholder confirms the PaymentIntent on our page, after 3-D Secure (its webhook not delivered). */
+  confirmedByCardholder(id: string): void {
+    this.intents.get(id)!.status = 'succeeded';
   }
 
   async registerWebhookEndpoint(_url: string, key: string) {

@@ -72,6 +72,31 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal(gateway.sent.at(-1), 'dec-1:attempt:4');
   });
 
+  test('a payment the cardholder confirmed after 3-D Secure, its webhook never delivered, is found at the end of the window: paid, never past_due', async () => {
+    // Confirms with pm_3ds* ask for the cardholder, as a bank asking for 3-D Secure does.
+    const gateway = new (class extends FakeGateway {
+      override async confirm(c: Parameters<FakeGateway['confirm']>[0]) {
+        if (!c.paymentMethodId.startsWith('pm_3ds')) return super.confirm(c);
+        return { kind: 'action_required' as const, code: 'authentication_required', message: 'This transaction requires authentication.' };
+      }
+    })();
+    await insertInvoice(db.pool, { id: 'tds-1', account: 'acct-tds', total: '52.58' });
+    await putCard(db.pool, 'acct-tds', 'pm_3ds_1');
+    await pass(gateway);
+    assert.equal(await statusOf(db.pool, 'tds-1'), 'action_required');
+    const intent = (await chargeRow(db.pool, 'tds-1'))?.payment_intent_id as string;
+    gateway.confirmedByCardholder(intent);
+    tick(100_000);
+    const report = await pass(gateway);
+    assert.deepEqual([report.paid, report.pastDue], [1, 0]);
+    assert.equal(await statusOf(db.pool, 'tds-1'), 'paid');
+    const { rows } = await db.pool.query(`select type from invoicing.notices where account_id = 'acct-tds' order by seq`);
+    assert.deepEqual(
+      rows.map((r) => r.type),
+      ['invoice.action_required', 'invoice.paid'],
+    );
+  });
+
   test('a create the gateway refuses (its customer gone) spends the attempt on the schedule to past_due, under a new key each time; another card is then charged', async () => {
     const gateway = new FakeGateway();
     await insertInvoice(db.pool, { id: 'gone-1', account: 'acct-gone', total: '12.00' });

@@ -51,5 +51,9 @@ describe('the emails about a failed charge', () => {
     assert.match(refused, /past due: we could not charge your card\./);
     assert.doesNotMatch(refused, /declined|cus_internal/);
     assert.match(email('invoice.past_due', { reason: 'no_card_on_file' }).text, /past due: your account has no card on file/);
+    const unconfirmed = email('invoice.past_due', { reason: 'authentication_required' }).text;
+    assert.match(unconfirmed, /your bank asked you to confirm the payment \(3-D Secure\), and it is not confirmed yet/);
+    assert.match(unconfirmed, /choose to authenticate and pay/);
+    assert.doesNotMatch(unconfirmed, /Add a card|could not charge/);
   });
 });

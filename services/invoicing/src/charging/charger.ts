@@ -1,7 +1,7 @@
 // One charging pass: every invoice that is due a charge gets its decision
 // carried out, the answer recorded before the next attempt can be chosen.
 import type pg from 'pg';
-import { withSessionLock } from '@vault/db';
+import { withSessionLock, withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
 import {
   afterAnswer,
@@ -14,7 +14,8 @@ import {
   type Decision,
 } from './decide.ts';
 import type { ChargeGateway } from './gateway-calls.ts';
-import { chargeCandidates, saveCharge, type Candidate } from './store.ts';
+import { paysInvoice } from './payment-match.ts';
+import { chargeCandidates, lockInvoiceForPayment, markInvoicePaid, saveCharge, type Candidate } from './store.ts';
 
 // One pass at a time across processes (the app's loop, `vault charge`): two
 // passes would send the same attempt at once and one would get 409 for it.
@@ -90,6 +91,16 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
     return;
   }
   if (decision.do === 'past_due_unauthenticated') {
+    // The cardholder may have confirmed it on our page, its webhook late or lost: ask the gateway first.
+    const settled = await paidByCardholder(deps, invoice.id, charge!.paymentIntentId);
+    if (settled === 'paid') {
+      report.paid++;
+      return;
+    }
+    if (settled === 'unanswered') {
+      report.errors++;
+      return;
+    }
     // The PaymentIntent keeps waiting for the cardholder; only the invoice is overdue now.
     await saveCharge(deps, invoice.id, charge!, { invoiceStatus: 'past_due', at: now() });
     report.pastDue++;
@@ -145,6 +156,42 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   });
   await recordAnswer(deps, now, invoice.id, decision, row, answer, report);
   logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
+}
+
+/**
+ * Whether the invoice's PaymentIntent, waiting for the cardholder, was paid
+ * meanwhile (they confirmed it on cc-forms' page): then it is marked paid here,
+ * as its webhook would, when it is the invoice's own payment (paysInvoice).
+ * `unanswered`: the gateway did not say; the next pass asks again.
+ */
+async function paidByCardholder(
+  deps: ChargerDeps,
+  invoiceId: string,
+  paymentIntentId: string | null,
+): Promise<'paid' | 'waiting' | 'unanswered'> {
+  if (!paymentIntentId) return 'waiting';
+  const intent = await deps.gateway.retrievePaymentIntent(paymentIntentId);
+  if ('error' in intent) {
+    deps.log.warn('charge.retrieve_failed', {
+      invoice_id: invoiceId,
+      payment_intent: paymentIntentId,
+      code: intent.error.kind === 'succeeded' ? '' : intent.error.code,
+    });
+    return intent.error.kind === 'unanswered' ? 'unanswered' : 'waiting';
+  }
+  if (intent.status !== 'succeeded') return 'waiting';
+  const paid = await withTransaction(
+    deps.pool,
+    async (client) => {
+      const recorded = await lockInvoiceForPayment(client, invoiceId);
+      if (!paysInvoice(intent, recorded).pays) return false;
+      await markInvoicePaid(client, invoiceId, intent.id, { paymentMethodId: intent.paymentMethodId });
+      return true;
+    },
+    { log: deps.log, name: 'charging.paid_by_cardholder' },
+  );
+  if (paid) deps.log.info('charge.paid_by_cardholder', { invoice_id: invoiceId, payment_intent: intent.id, 'count#charges.paid': 1 });
+  return paid ? 'paid' : 'waiting';
 }
 
 /** An attempt's answer on its row (and its invoice), counted in the pass's report. */

@@ -31,8 +31,20 @@ export interface RegisteredEndpoint {
   secret: string;
 }
 
+/** A PaymentIntent as the gateway reports it now: whether it pays an invoice is paysInvoice's to say. */
+export interface ReportedIntent {
+  id: string;
+  status: string;
+  /** Minor units received (`amount_received`), else `amount`. */
+  amount: number;
+  currency: string;
+  paymentMethodId: string | null;
+}
+
 /** What charging asks of the gateway; tests may put anything with this shape in its place. */
 export interface ChargeGateway {
+  /** The PaymentIntent now, or no answer: a cardholder may have confirmed it on our page since. */
+  retrievePaymentIntent(id: string): Promise<ReportedIntent | { error: Answer }>;
   /** The invoice's one PaymentIntent (key: its stored random key), or why there is none yet. */
   createPaymentIntent(p: NewPaymentIntent): Promise<{ id: string } | { error: Answer }>;
   /** One attempt: confirm off-session with the card (key: `<stored key>:attempt:<n>`). */
@@ -41,8 +53,9 @@ export interface ChargeGateway {
   registerWebhookEndpoint(url: string, key: string): Promise<RegisteredEndpoint>;
   /**
    * False when the gateway no longer knows the endpoint (resource_missing);
-   * otherwise also makes sure it is enabled for every event invoicing handles
-   * (an endpoint registered by an earlier version lacks charge.refunded).
+   * otherwise also makes sure it is enabled, for every event invoicing handles
+   * (an endpoint registered by an earlier version lacks charge.refunded; one
+   * the gateway disabled after failed deliveries is enabled again).
    */
   webhookEndpointExists(id: string): Promise<boolean>;
 }
@@ -68,6 +81,16 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
           { idempotencyKey: p.idempotencyKey },
         );
         return { id: pi.id };
+      } catch (err) {
+        return { error: answerOfError(err) };
+      }
+    },
+
+    async retrievePaymentIntent(id) {
+      try {
+        const pi = await stripe.paymentIntents.retrieve(id);
+        const method = typeof pi.payment_method === 'string' ? pi.payment_method : (pi.payment_method?.id ?? null);
+        return { id: pi.id, status: pi.status, amount: pi.amount_received || pi.amount, currency: pi.currency, paymentMethodId: method };
       } catch (err) {
         return { error: answerOfError(err) };
       }
@@ -102,9 +125,13 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
       try {
         const endpoint = await stripe.webhookEndpoints.retrieve(id);
         const enabled = new Set(endpoint.enabled_events);
-        if (!enabled.has('*') && WEBHOOK_EVENTS.some((e) => !enabled.has(e))) {
+        const missing = !enabled.has('*') && WEBHOOK_EVENTS.some((e) => !enabled.has(e));
+        // Stripe disables an endpoint that kept failing: payments confirmed by cardholders would go unheard.
+        const disabled = endpoint.status === 'disabled';
+        if (missing || disabled) {
           await stripe.webhookEndpoints.update(id, {
-            enabled_events: [...new Set([...enabled, ...WEBHOOK_EVENTS])] as (typeof WEBHOOK_EVENTS)[number][],
+            ...(missing ? { enabled_events: [...new Set([...enabled, ...WEBHOOK_EVENTS])] as (typeof WEBHOOK_EVENTS)[number][] } : {}),
+            ...(disabled ? { disabled: false } : {}),
           });
         }
         return true;

@@ -88,8 +88,15 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
     const noCard = charge.lastErrorCode === 'no_card_on_file';
     notices.push(
       invoiceNotice('invoice.past_due', facts, at, {
-        // `refused`: the gateway refused for a reason not the card's (never told as a decline).
-        reason: noCard ? 'no_card_on_file' : isCardError(charge.lastErrorCode) ? 'declined' : 'refused',
+        // `refused`: the gateway refused for a reason not the card's (never told as a decline);
+        // `authentication_required`: the payment still waits for the cardholder to confirm it.
+        reason: noCard
+          ? 'no_card_on_file'
+          : charge.lastErrorCode === 'authentication_required' || charge.lastErrorCode === 'requires_action'
+            ? 'authentication_required'
+            : isCardError(charge.lastErrorCode)
+              ? 'declined'
+              : 'refused',
         message: charge.lastErrorMessage,
       }),
     );

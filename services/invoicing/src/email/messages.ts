@@ -75,8 +75,12 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
             ? `Your ${invoice} is past due: your account has no card on file.`
             : d.reason === 'declined'
               ? `Your ${invoice} is past due: your card was declined at every try.`
-              : `Your ${invoice} is past due: we could not charge your card.`,
-          'Add a card on the card form (linked from your invoices): it is charged at once.',
+              : d.reason === 'authentication_required'
+                ? `Your ${invoice} is past due: your bank asked you to confirm the payment (3-D Secure), and it is not confirmed yet.`
+                : `Your ${invoice} is past due: we could not charge your card.`,
+          d.reason === 'authentication_required'
+            ? 'Sign in, open the invoice and choose to authenticate and pay: it is paid as soon as your bank confirms.'
+            : 'Add a card on the card form (linked from your invoices): it is charged at once.',
           signIn(ctx),
         ),
       };
