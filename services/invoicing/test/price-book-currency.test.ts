@@ -29,8 +29,8 @@ describe('the price book’s currency', () => {
     await db?.drop();
   });
 
-  test('a currency counted in whole units or thousandths is refused, naming the field', () => {
-    for (const currency of ['JPY', 'KWD']) {
+  test('a currency counted in whole units or thousandths (or ISK, charged in whole units) is refused, naming the field', () => {
+    for (const currency of ['JPY', 'KWD', 'ISK']) {
       assert.throws(
         () => loadPriceBook(book(`${currency}.json`, currency)),
         (err: unknown) =>

@@ -125,7 +125,38 @@ describe('the consumer never skips a log’s messages on the strength of a posit
     const b = { ...m!, headers: { ce_id: 'e-2', ce_source: 's' } };
     assert.notEqual(messageHash(a), messageHash(b));
     assert.equal(messageHash({ ...a, headers: { ce_source: 's', ce_id: 'e-1' } }), messageHash(a), 'header order does not matter');
-    assert.equal(messageHash({ ...m!, headers: {} }), messageHash(m!), 'a message without headers hashes as before');
+    // The digest the code before headers counted gave this message (6d04534): positions stored then stay valid.
+    const before = {
+      topic: 't',
+      partition: 0,
+      offset: '0',
+      key: 'dyno-d1',
+      value: Buffer.from('{"app_id":"app-1"}'),
+      timestamp: 1_790_000_000_000,
+    };
+    const PINNED = '5f65034e82c7418d6b5658e27ef9096560818dbd5ed937ba2be5f0b1c1263aeb';
+    assert.equal(messageHash(before), PINNED, 'a message without headers hashes as before');
+    assert.equal(messageHash({ ...before, headers: {} }), PINNED);
+  });
+
+  test('a position stored before headers counted, whose anchor has headers, is recognised: the anchor is skipped as applied, nothing read again', async () => {
+    const d = await db();
+    const values = starts('hdr', 3);
+    const withHeaders = (b: Batch): Batch => ({
+      ...b,
+      messages: b.messages.map((m) => ({ ...m, headers: { ce_source: 'dyno-manager' } })),
+    });
+    await applyMessages(d.pool, withHeaders(batchOf(values, 0)), NOW);
+    // As the code before headers counted stored it: key, value and timestamp only.
+    const anchor = withHeaders(batchOf(values, 0)).messages[2]!;
+    const legacy = messageHash({ ...anchor, headers: {} });
+    assert.notEqual(legacy, messageHash(anchor));
+    await d.pool.query('update metering.consumer_positions set last_hash = $1', [legacy]);
+    const contact = newContact();
+    const replay = withHeaders(batchOf(values, 0));
+    assert.equal((await applyMessages(d.pool, replay, NOW, undefined, contact)).change, undefined);
+    assert.equal(contact.verified.get(0), 'test-log', 'checked, not started again');
+    assert.equal(await applied(d), 3);
   });
 });
 

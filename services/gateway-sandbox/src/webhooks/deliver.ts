@@ -90,7 +90,9 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
           for update of d skip locked`,
           [batchSize],
         );
-        await Promise.all(
+        // Settled, not all: one row's failure must not end the transaction (and hand its client back
+        // to the pool) while the others' POSTs and updates are still in flight on it.
+        const settled = await Promise.allSettled(
           rows.map(async (due) => {
             const body = JSON.stringify((await getEvent(client, due.event_id))!, null, 2);
             const started = Date.now();
@@ -122,6 +124,8 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
             }
           }),
         );
+        const failed = settled.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
         if (stopped) throw new Error('stopping: deliveries in flight are rolled back');
         return rows.length;
       },

@@ -48,7 +48,7 @@ export function createBilling(deps: BillingDeps): Billing {
       const price = deps.prices.products[u.product];
       if (price !== undefined && u.day < amounts.length) amounts[u.day] = amounts[u.day]!.plus(priceShare(u.ms, period.seconds, price));
     }
-    // The days add up to the month's exact amount rounded once (partsInCents), as the draft's lines do.
+    // The days add up to the month's exact amount rounded once (partsInCents); the draft rounds each line.
     const shown = partsInCents(amounts);
     return days.map((day, i): UsageDay => ({ day, amount: shown[i]! }));
   }

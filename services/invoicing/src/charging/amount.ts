@@ -21,13 +21,15 @@ const ZERO_DECIMAL = new Set([
   'XPF',
 ]);
 
-// Currencies whose minor unit is a thousandth (Stripe's three-decimal list).
+// Currencies whose minor unit is a thousandth (Stripe's three-decimal list), and ISK, which
+// Stripe takes with two decimals only when they are zero.
 const THREE_DECIMAL = new Set(['BHD', 'JOD', 'KWD', 'OMR', 'TND']);
+const WHOLE_UNITS_ONLY = new Set(['ISK']);
 
 /** Whether amounts in `currency` have exactly two decimals, as every amount invoicing computes does. */
 export function hasCents(currency: string): boolean {
   const code = currency.toUpperCase();
-  return !ZERO_DECIMAL.has(code) && !THREE_DECIMAL.has(code);
+  return !ZERO_DECIMAL.has(code) && !THREE_DECIMAL.has(code) && !WHOLE_UNITS_ONLY.has(code);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Batch, IncomingMessage } from '@vault/bus';
 import { judge, type InvalidInput, type Judged, type Received } from '../domain/judge.ts';
 import { structuredValue } from '../domain/cloudevents-binary.ts';
 import { applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
-import { lockPosition, noteContact, storePosition, type Contact, type ContactNote } from './log-position.ts';
+import { lockPosition, logStartFor, noteContact, storePosition, type Contact, type ContactNote } from './log-position.ts';
 import { addMessageCounts, mergeOutcomes, readBySource } from './message-counts.ts';
 import { ensureEventMonths } from './event-months.ts';
 
@@ -40,12 +40,14 @@ export async function applyMessages(
   contact?: Contact,
 ): Promise<MessagesResult> {
   await ensureEventMonths(pool);
+  // A call to the bus, made before the transaction takes the partition's position lock.
+  const logStart = await logStartFor(contact, batch);
   // What the committed attempt taught the contact (a rolled-back one teaches nothing).
   let note: ContactNote | undefined;
   const outcome = await withTransaction(
     pool,
     async (client) => {
-      const verdict = await lockPosition(client, batch, contact);
+      const verdict = await lockPosition(client, batch, contact, logStart);
       note = verdict.note;
       const change = verdict.change === undefined ? {} : { change: verdict.change };
       if (verdict.kind === 'read_from') return { ...nothingApplied(), skipped: 0, isolated: false, readFrom: verdict.offset, ...change };

@@ -18,6 +18,7 @@ export interface Contact {
    * The partition's first message still held (the bus's bounds): whether a batch that
    * begins after the offset asked for answers the ask (retention deleted it) or was
    * fetched before the ask was seen. Without it, such a batch is taken as the answer.
+   * Asked before the batch's transaction (logStartFor), never while it holds the position's lock.
    */
   logStart?: (topic: string, partition: number) => Promise<bigint>;
 }
@@ -27,6 +28,13 @@ export const newContact = (logStart?: Contact['logStart']): Contact => ({
   asked: new Map(),
   ...(logStart ? { logStart } : {}),
 });
+
+/** The log's start when lockPosition may need it (an ask open, and the batch beginning after it): read from the bus, outside any transaction. */
+export async function logStartFor(contact: Contact | undefined, batch: Batch): Promise<bigint | undefined> {
+  const asked = contact?.asked.get(batch.partition);
+  if (!contact?.logStart || asked === undefined || BigInt(batch.messages[0]!.offset) <= BigInt(asked)) return undefined;
+  return contact.logStart(batch.topic, batch.partition);
+}
 
 /** What a judged batch teaches the contact: applied by noteContact once its transaction commits. */
 export interface ContactNote {
@@ -62,11 +70,12 @@ export type Verdict = (
  * at first contact, and whenever a batch lies wholly before it: a replay, or a
  * log that changed under the same id (a broker that names no topic id, a
  * partition truncated by an unclean leader election), whose messages before the
- * old position must not be skipped as applied. Without `contact` (a caller that
+ * old position must not be skipped as applied (caught when a batch is read at or
+ * before the anchor: metering.md says what is not). Without `contact` (a caller that
  * is not the consumer loop) the checks that read again are left out. Reads the
  * contact only: what the batch teaches it is the verdict's `note`.
  */
-export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?: Contact): Promise<Verdict> {
+export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?: Contact, logStart?: bigint): Promise<Verdict> {
   const p = batch.partition;
   const { rows } = await client.query<{ next_offset: string; log: string | null; last_hash: string | null }>({
     name: 'metering.lock-position',
@@ -97,7 +106,7 @@ export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?
     if (!askedAnchor) return askFrom(anchor);
     // Asked for the anchor, and this batch does not hold it.
     if (BigInt(batch.highWatermark) <= anchor) change = `the log ends before offset ${anchor}, which was applied`;
-    else if (first > anchor && (!contact.logStart || (await contact.logStart(batch.topic, p)) > anchor)) {
+    else if (first > anchor && (logStart === undefined || logStart > anchor)) {
       // Deleted by retention: the log's id is all there is to check.
       note = checked;
     } else {
