@@ -14,6 +14,8 @@ import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import { chargePass } from '../services/invoicing/src/charging/charger.ts';
 import { chargeGateway } from '../services/invoicing/src/charging/gateway-calls.ts';
 import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
+import { sdkCardGateway } from '../services/cc-forms/src/cards/gateway.ts';
+import { startCardSetup } from '../services/cc-forms/src/cards/service.ts';
 import { chargingWorld, insertInvoice, putCard, statuses, type ChargingWorld } from './charging-harness.ts';
 
 const CC_FORMS_MIGRATIONS = fileURLToPath(new URL('../services/cc-forms/migrations', import.meta.url));
@@ -74,5 +76,18 @@ describe('two databases with the same invoice ids, one gateway account (the real
       intents.rows,
       [first.payment_intent_id, other.payment_intent_id].sort().map((id) => ({ id, succeeded: 1 })),
     );
+  });
+  test("each makes the account's gateway customer of its own: a second installation is never handed the first one's customer (and its cards)", async () => {
+    const deps = (pool: typeof second.pool) => ({ pool, gateway: sdkCardGateway(w.sdk), attemptsPerHour: 10, log: memoryLogger() });
+    for (const pool of [w.db.pool, second.pool]) assert.equal((await startCardSetup(deps(pool), 'acct-twice')).kind, 'started');
+    const customerOf = async (pool: typeof second.pool) =>
+      (await pool.query<{ customer_id: string }>(`select customer_id from cc_forms.customers where account_id = 'acct-twice'`)).rows[0]
+        ?.customer_id;
+    const [first, other] = [await customerOf(w.db.pool), await customerOf(second.pool)];
+    assert.ok(first?.startsWith('cus_') && other?.startsWith('cus_'));
+    assert.notEqual(first, other);
+    // A second start in one installation keeps its customer.
+    await startCardSetup(deps(second.pool), 'acct-twice');
+    assert.equal(await customerOf(second.pool), other);
   });
 });

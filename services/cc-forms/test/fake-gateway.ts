@@ -38,7 +38,7 @@ export function fakeGateway(): FakeGateway {
     async createCustomer(accountId) {
       check();
       fake.customerCalls.push(accountId);
-      // Idempotent as the real gateway (key customer:<account_id>): the same account, the same customer.
+      // Idempotent as the real gateway under the account's stored key: the same account, the same customer.
       const existing = [...fake.customers.values()].find((c) => c.accountId === accountId);
       if (existing) return existing.id;
       const customer = { id: id('cus'), accountId };

@@ -77,9 +77,9 @@ describe('the card gateway through the official SDK', () => {
 
   const last = () => seen[seen.length - 1]!;
 
-  test('a customer is created with idempotency key customer:<account_id> and the account in its metadata', async () => {
-    assert.equal(await gateway.createCustomer('acct-1'), 'cus_1');
-    assert.equal(last().idempotencyKey, 'customer:acct-1');
+  test('a customer is created under the idempotency key given (the account’s stored one) and the account in its metadata', async () => {
+    assert.equal(await gateway.createCustomer('acct-1', 'customer-0123abcd'), 'cus_1');
+    assert.equal(last().idempotencyKey, 'customer-0123abcd');
     assert.deepEqual(last().form, { description: 'The Vault account acct-1', 'metadata[account_id]': 'acct-1' });
   });
 

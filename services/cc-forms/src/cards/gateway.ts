@@ -36,8 +36,8 @@ export interface PaymentIntentSeen {
 }
 
 export interface CardGateway {
-  /** The account's customer, created at most once: the idempotency key is `customer:<account_id>`. */
-  createCustomer(accountId: string): Promise<string>;
+  /** The account's customer, created at most once: `idempotencyKey` is the account's stored random key. */
+  createCustomer(accountId: string, idempotencyKey: string): Promise<string>;
   /** A setup intent for an off-session card of the customer; returns its id and client secret. */
   createSetupIntent(customerId: string, accountId: string): Promise<{ id: string; clientSecret: string }>;
   /** The setup intent, or undefined if the gateway does not know it. */
@@ -78,12 +78,12 @@ async function call<T>(fn: () => Promise<T>, missingIsUndefined = false): Promis
 
 export function sdkCardGateway(stripe: Gateway): CardGateway {
   return {
-    async createCustomer(accountId) {
+    async createCustomer(accountId, idempotencyKey) {
       const customer = await call(() =>
         stripe.customers.create(
           // The same parameters every time: the idempotency key must replay, never conflict.
           { description: `The Vault account ${accountId}`, metadata: { account_id: accountId } },
-          { idempotencyKey: `customer:${accountId}` },
+          { idempotencyKey },
         ),
       );
       return customer!.id;

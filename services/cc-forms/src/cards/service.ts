@@ -8,7 +8,7 @@ import type { CardOnFile } from '../domain/card.ts';
 import { rateLimitMessage } from '../domain/rate-limit.ts';
 import type { CardGateway } from './gateway.ts';
 import { takeCardAttempt } from './attempts.ts';
-import { customerOf, rememberCustomer, saveCard } from './store.ts';
+import { customerKey, customerOf, rememberCustomer, saveCard } from './store.ts';
 
 export interface CardDeps {
   pool: pg.Pool;
@@ -24,11 +24,11 @@ export type StartResult =
 
 export type FinishResult = { kind: 'saved'; card: CardOnFile } | { kind: 'refused'; status: 400 | 409; message: string };
 
-/** The account's gateway customer, created once (idempotency key `customer:<account_id>`). */
+/** The account's gateway customer, created once (under the account's stored random key, customerKey). */
 async function ensureCustomer(deps: CardDeps, accountId: string): Promise<string> {
   const known = await customerOf(deps.pool, accountId);
   if (known) return known;
-  const created = await deps.gateway.createCustomer(accountId);
+  const created = await deps.gateway.createCustomer(accountId, await customerKey(deps.pool, accountId));
   const customerId = await rememberCustomer(deps.pool, accountId, created);
   deps.log.info('card.customer_created', { account_id: accountId, customer_id: customerId });
   return customerId;

@@ -10,6 +10,16 @@ export async function customerOf(pool: pg.Pool, accountId: string): Promise<stri
 }
 
 /**
+ * The idempotency key of the account's customer creation: random, stored once
+ * (migration 003) before the request, so a replay after a crash sends the same.
+ */
+export async function customerKey(pool: pg.Pool, accountId: string): Promise<string> {
+  await pool.query('insert into cc_forms.customer_keys (account_id) values ($1) on conflict do nothing', [accountId]);
+  const { rows } = await pool.query<{ key: string }>('select key from cc_forms.customer_keys where account_id = $1', [accountId]);
+  return rows[0]!.key;
+}
+
+/**
  * Records the account's gateway customer; the first one stored wins (a replay
  * of the same idempotent create gives the same id anyway). Returns the stored id.
  */
