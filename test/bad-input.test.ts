@@ -145,11 +145,20 @@ describe('metering: POST /v1/events bodies that are not a JSON array of events',
     assertNoServerError(metering);
   });
 
-  test('a body with no events (empty, blank lines, an empty array) is a 400 saying so', async () => {
-    for (const body of ['', '\n \r\n\t\n', '[]', '  [ ]  ']) {
-      const res = await post(body, body.includes('[') ? 'application/json' : 'application/x-ndjson');
+  test('a body with nothing in it (empty, blank lines) is a 400 saying so; an empty array is a batch of no events (CloudEvents), 202 with nothing counted', async () => {
+    for (const body of ['', '\n \r\n\t\n']) {
+      const res = await post(body, 'application/x-ndjson');
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.deepEqual(await res.json(), { error: 'body holds no events' });
+    }
+    for (const [body, type] of [
+      ['[]', 'application/json'],
+      ['  [ ]  ', 'application/json'],
+      ['[]', 'application/cloudevents-batch+json'],
+    ]) {
+      const res = await post(body!, type);
+      assert.equal(res.status, 202, JSON.stringify(body));
+      assert.deepEqual(await res.json(), { accepted: 0, duplicates: 0, rejected: [] });
     }
   });
 

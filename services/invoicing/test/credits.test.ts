@@ -121,6 +121,23 @@ describe('the credit balance through finalize, drafts and the API', () => {
     assert.deepEqual(await entries('acct-grant'), ['grant 10.00']);
   });
 
+  test('a grant sent again after its expiry passed (a client retrying late) is the grant it was: 200, not a 400; a new grant expiring in the past is still refused', async () => {
+    const body = { id: 'late-retry-1', amount: '3.00', reason: 'promo', expires_at: clock.plus({ days: 1 }).toISO()! };
+    assert.equal((await grant('acct-late-retry', body)).statusCode, 201);
+    const saved = clock;
+    clock = clock.plus({ days: 2 });
+    try {
+      const again = await grant('acct-late-retry', body);
+      assert.equal(again.statusCode, 200, again.body);
+      assert.equal(again.json().id, 'late-retry-1');
+      const fresh = await grant('acct-late-retry', { ...body, id: 'late-retry-2' });
+      assert.equal(fresh.statusCode, 400, fresh.body);
+      assert.match(fresh.body, /expires_at/);
+    } finally {
+      clock = saved;
+    }
+  });
+
   test('a bad grant is a 400 naming the field; only the admin grants; an account reads its own balance, another account’s is 404', async () => {
     const bad = async (body: unknown, field: string) => {
       const res = await http.inject({

@@ -84,11 +84,17 @@ export async function grantCredit(db: Db, g: GrantRequest): Promise<GrantOutcome
     [entryId(), g.accountId, g.amount, g.currency, g.grantId, g.reason, g.expiresAt, g.at],
   );
   if (inserted.rows[0]) return { outcome: 'created', grant: grantOf(inserted.rows[0]) };
+  return (await storedGrant(db, g))!;
+}
+
+/** The grant already recorded under `g`'s id, as the same (`existing`) or another (`conflict`); undefined when there is none. */
+export async function storedGrant(db: Db, g: GrantRequest): Promise<GrantOutcome | undefined> {
   const { rows } = await db.query<GrantRow>(
     `select grant_id, account_id, amount::text, currency, reason, expires_at, at from invoicing.credit_entries where grant_id = $1`,
     [g.grantId],
   );
-  const first = rows[0]!;
+  const first = rows[0];
+  if (!first) return undefined;
   const differs = [
     first.account_id !== g.accountId && 'account_id',
     // Compared as amounts: the same grant sent again as "010.00" is the same grant.

@@ -5,7 +5,7 @@ import type { DateTime } from 'luxon';
 import type pg from 'pg';
 import type { CreditBalance, CreditGrantRequest } from '@vault/contracts';
 import { balanceOf } from '../domain/credit.ts';
-import { creditLots, grantCredit, type GrantOutcome } from './credit-store.ts';
+import { creditLots, grantCredit, storedGrant, type GrantOutcome } from './credit-store.ts';
 
 /** A grant that cannot be recorded as asked; the message names the field. */
 export class GrantRefused extends Error {
@@ -32,14 +32,12 @@ export async function creditBalance(deps: CreditDeps, accountId: string): Promis
 export async function grant(deps: CreditDeps, accountId: string, request: CreditGrantRequest): Promise<GrantOutcome> {
   const at = deps.now().toJSDate();
   const expiresAt = request.expires_at === undefined ? null : new Date(request.expires_at);
-  if (expiresAt && expiresAt <= at) throw new GrantRefused('expires_at', `must be in the future, got ${request.expires_at}`);
-  return grantCredit(deps.pool, {
-    grantId: request.id,
-    accountId,
-    amount: request.amount,
-    currency: deps.currency,
-    reason: request.reason,
-    expiresAt,
-    at,
-  });
+  const g = { grantId: request.id, accountId, amount: request.amount, currency: deps.currency, reason: request.reason, expiresAt, at };
+  if (expiresAt && expiresAt <= at) {
+    // A grant sent again after its expiry (a client's retry) is the grant it was: only a new one must expire later.
+    const stored = await storedGrant(deps.pool, g);
+    if (stored) return stored;
+    throw new GrantRefused('expires_at', `must be in the future, got ${request.expires_at}`);
+  }
+  return grantCredit(deps.pool, g);
 }

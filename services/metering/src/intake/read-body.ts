@@ -6,7 +6,7 @@ export type BodyReading = { ok: true; lines: IntakeLine[] } | { ok: false; statu
 
 export const SUPPORTED_CONTENT_TYPES =
   'application/cloudevents+json (one event), application/cloudevents-batch+json (an array), ' +
-  'application/json or application/x-ndjson (an array or NDJSON), or binary mode (ce-specversion and the other ce- headers, ' +
+  'application/json, application/x-ndjson or application/ndjson (an array or NDJSON), or binary mode (ce-specversion and the other ce- headers, ' +
   'the data as an application/json body)';
 
 const NO_EVENTS: BodyReading = { ok: false, status: 400, error: 'body holds no events' };
@@ -17,6 +17,9 @@ const NO_EVENTS: BodyReading = { ok: false, status: 400, error: 'body holds no e
  * `ce-specversion` header (binary), else an array or NDJSON. Missing content
  * type is read as JSON or NDJSON; an unknown one is a 415 naming these.
  */
+/** Types read as a JSON array or NDJSON: both names NDJSON goes by. */
+const NDJSON_TYPES = new Set(['application/json', 'application/x-ndjson', 'application/ndjson']);
+
 export function readBody(headers: Record<string, string | string[] | undefined>, body: Buffer): BodyReading {
   const text = textHeaders(headers);
   const media = mediaType(text['content-type']);
@@ -27,7 +30,7 @@ export function readBody(headers: Record<string, string | string[] | undefined>,
     if (form.unreadable) return { ok: false, ...form.unreadable };
     return { ok: true, lines: [{ index: 0, bytes: form.bytes }] };
   }
-  if (media.type === undefined || media.type === 'application/json' || media.type === 'application/x-ndjson') {
+  if (media.type === undefined || NDJSON_TYPES.has(media.type)) {
     return charsetRefusal(media.charset) ?? arrayOrNdjson(body);
   }
   return { ok: false, status: 415, error: `content-type ${media.type} is not one this route reads: send ${SUPPORTED_CONTENT_TYPES}` };
@@ -86,8 +89,8 @@ export function arrayOrNdjson(body: Buffer): BodyReading {
  * one valid JSON array.
  */
 function elements(body: Buffer): BodyReading {
-  const spans = elementSpans(body);
-  return spans.length === 0 ? NO_EVENTS : { ok: true, lines: spans.map((bytes, index) => ({ index, bytes })) };
+  // An empty array is a batch of no events, valid in a request (CloudEvents' JSON batch format): nothing to do, 202.
+  return { ok: true, lines: elementSpans(body).map((bytes, index) => ({ index, bytes })) };
 }
 
 /**
