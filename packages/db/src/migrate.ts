@@ -17,8 +17,16 @@ const FILE = /^(\d{3,})_[a-z0-9_]+\.sql$/;
  * checksum refuses an applied migration whose file was edited afterwards.
  */
 export async function migrate(pool: pg.Pool, schema: string, dir: string): Promise<MigrationResult> {
-  const files = (await readdir(dir)).filter((f) => FILE.test(f)).sort();
+  // By number, not text: 1000_x comes after 101_y.
+  const number = (f: string) => Number(FILE.exec(f)![1]);
+  const files = (await readdir(dir)).filter((f) => FILE.test(f)).sort((a, b) => number(a) - number(b) || (a < b ? -1 : a > b ? 1 : 0));
   const client = await pool.connect();
+  // A session ended by the server meanwhile fails the next query; unheard, its 'error' event would end the process.
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost ??= err;
+  };
+  client.on('error', onError);
   const applied: string[] = [];
   let alreadyApplied = 0;
   const ident = client.escapeIdentifier(schema);
@@ -55,8 +63,9 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string): Promi
       applied.push(file);
     }
   } finally {
-    await client.query('select pg_advisory_unlock(hashtext($1))', [`migrate:${schema}`]).catch(() => {});
-    client.release();
+    if (!lost) await client.query('select pg_advisory_unlock(hashtext($1))', [`migrate:${schema}`]).catch(() => {});
+    client.off('error', onError);
+    client.release(lost);
   }
   return { schema, applied, alreadyApplied };
 }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import { migrate } from '../src/index.ts';
@@ -21,6 +24,15 @@ describe('migrations (real PostgreSQL)', () => {
     assert.deepEqual(rows, [{ id: 1, name: 'one' }]);
     const again = await migrate(db.pool, 'app_a', fixture('good'));
     assert.deepEqual(again, { schema: 'app_a', applied: [], alreadyApplied: 2 });
+  });
+
+  test('files apply in the order of their numbers, not their names as text: 1000_ after 101_', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrate-order-'));
+    writeFileSync(join(dir, '101_things.sql'), 'create table things (n int);');
+    writeFileSync(join(dir, '1000_first_thing.sql'), 'insert into things values (1);');
+    const result = await migrate(db.pool, 'app_order', dir);
+    assert.deepEqual(result.applied, ['101_things.sql', '1000_first_thing.sql']);
+    assert.deepEqual((await db.pool.query('select n from app_order.things')).rows, [{ n: 1 }]);
   });
 
   test('keep each app in its own schema', async () => {

@@ -149,4 +149,23 @@ describe('withTransaction (real PostgreSQL)', () => {
     );
     assert.equal(most, 1);
   });
+
+  test("withSessionLock: the lock's session ended by the server while the work runs (a restart, pg_terminate_backend) does not end the process; the work completes and the lock is free again", async () => {
+    const key = 4242;
+    const result = await withSessionLock(db.pool, key, async () => {
+      const { rows } = await db.pool.query<{ pid: number }>(
+        `select pid from pg_locks where locktype = 'advisory' and objid = $1 and granted`,
+        [key],
+      );
+      assert.equal(rows.length, 1, 'the lock is held');
+      await db.pool.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+      // Time for the client to see its connection end (an unhandled 'error' event would end this process).
+      await new Promise((r) => setTimeout(r, 300));
+      return 'done';
+    });
+    assert.equal(result, 'done');
+    const free = await db.pool.query<{ got: boolean }>('select pg_try_advisory_lock($1) as got', [key]);
+    assert.equal(free.rows[0]!.got, true);
+    await db.pool.query('select pg_advisory_unlock($1)', [key]);
+  });
 });
