@@ -31,11 +31,15 @@ describe('configuration', () => {
 
   test('DATABASE_URL: a postgres:// URL with a host; what is wrong is said without quoting it (it holds a password)', () => {
     assert.equal(parseConfig(VaultSettings, { DATABASE_URL: 'postgresql://u:p@db:5433/x' }).DATABASE_URL, 'postgresql://u:p@db:5433/x');
+    assert.equal(parseConfig(VaultSettings, { DATABASE_URL: 'postgres://u:p%25%2F@db/x' }).DATABASE_URL, 'postgres://u:p%25%2F@db/x');
     const cases: [string, RegExp][] = [
       ['not a url', /DATABASE_URL: not a URL \(expected postgres:\/\/user:password@host:port\/database\)/],
       ['postgres://', /DATABASE_URL: no host/],
       ['http://u:s3cret@db/x', /DATABASE_URL: the scheme must be postgres:\/\/ or postgresql:\/\//],
       ['postgres://u:s3cret@db:99999/x', /DATABASE_URL: not a URL/],
+      ['postgres://u:s3cret%zz@db/x', /DATABASE_URL: the password is not valid percent-encoding \(write % as %25\)/],
+      ['postgres://u%e9:s3cret@db/x', /DATABASE_URL: the user name is not valid percent-encoding/],
+      ['postgres://u:s3cret@db/x%', /DATABASE_URL: the database name is not valid percent-encoding/],
     ];
     for (const [url, message] of cases) {
       assert.throws(

@@ -58,7 +58,6 @@ export interface AppDefinition<C extends BootSettings> {
  * app's own design guarantees.
  */
 export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Promise<void> {
-  loadDotEnv();
   const log = createLogger({ app: def.name });
   // Until serving, a stop signal just ends the process: nothing is in flight
   // that a restart would not redo.
@@ -77,6 +76,8 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
     }
   };
 
+  // .env unreadable (a directory, no permission) is a boot failure like any other, in one line.
+  await step(() => loadDotEnv());
   const settings = await step(() => def.config(process.env));
   const db = await step(() => openAppDatabase(settings, log, def.sessionSettings));
   const migrated = await step(() => migrate(db.pool, def.schema, def.migrations));
@@ -138,7 +139,8 @@ export async function openReachableDatabase(
     await within(db.pool.query('select 1'), DATABASE_CONNECT_TIMEOUT_MS);
     return db;
   } catch (err) {
-    await db?.close().catch(() => {});
+    // A server that took the connection and never answers holds it: closing must not wait for it.
+    if (db) await within(db.close(), 1_000).catch(() => {});
     throw databaseBootError(err, settings);
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /**
@@ -8,6 +8,13 @@ import { resolve } from 'node:path';
  */
 export function loadDotEnv(path = resolve(process.cwd(), '.env')): boolean {
   if (!existsSync(path)) return false;
-  process.loadEnvFile(path);
+  // One line naming the file, never a stack: a directory, a file we may not read.
+  const refuse = (why: string) => new Error(`.env (${path}) cannot be read: ${why}`);
+  if (!statSync(path).isFile()) throw refuse('it is a directory, not a file');
+  try {
+    process.loadEnvFile(path);
+  } catch (err) {
+    throw refuse((err as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (err as Error).message);
+  }
   return true;
 }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
 import { fieldsError } from './query.ts';
@@ -114,6 +114,18 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
       throw Object.assign(new Error(body.error), { statusCode: 400, fields: body.fields });
     }
   });
+  // The idle timeout (connectionTimeout) closes a connection that says nothing; while a
+  // request is being answered it is off, or a handler slower than it (a busy pool's 10 s
+  // wait, with a shorter HTTP_REQUEST_TIMEOUT_MS) was cut off with no answer at all. The
+  // request itself stays bounded by requestTimeout (headers and body), and the answer's
+  // writing by the idle timeout again, from the moment it is sent.
+  // (An injected request's socket is a stand-in without timeouts.)
+  const idleTimeout = (req: FastifyRequest, ms: number) => {
+    const socket = req.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined;
+    if (typeof socket?.setTimeout === 'function') socket.setTimeout(ms);
+  };
+  app.addHook('onRequest', async (req) => idleTimeout(req, 0));
+  app.addHook('onSend', async (req) => idleTimeout(req, requestTimeout));
   app.addHook('onResponse', async (req, reply) => {
     log.info('http.request', {
       method: req.method,

@@ -23,15 +23,36 @@ const stdoutSink: Sink = (line) => {
 };
 
 export function createLogger(base: LogFields = {}, sink: Sink = stdoutSink): Logger {
-  const emit = (fields: LogFields) => sink(logfmt({ ...base, ...fields }));
+  const emit = (own: LogFields, fields?: LogFields, after: LogFields = {}) => sink(logfmt(merge({ ...base, ...own }, fields, after)));
   return {
-    info: (event, fields) => emit({ at: 'info', event, ...fields }),
-    warn: (event, fields) => emit({ at: 'warn', event, ...fields }),
-    error: (event, err, fields) => emit({ at: 'error', event, ...fields, ...errorFields(err) }),
-    measure: (name, value, unit = '', fields) => emit({ [`measure#${name}`]: `${value}${unit}`, ...fields }),
-    count: (name, n = 1, fields) => emit({ [`count#${name}`]: n, ...fields }),
+    info: (event, fields) => emit({ at: 'info', event }, fields),
+    warn: (event, fields) => emit({ at: 'warn', event }, fields),
+    error: (event, err, fields) => emit({ at: 'error', event }, fields, errorFields(err)),
+    measure: (name, value, unit = '', fields) => emit({ [`measure#${name}`]: `${value}${unit}` }, fields),
+    count: (name, n = 1, fields) => emit({ [`count#${name}`]: n }, fields),
     child: (fields) => createLogger({ ...base, ...fields }, sink),
   };
+}
+
+/**
+ * The logger's own fields, then the caller's, then `after`: a caller's field
+ * named like one of the logger's (`at`, `event`, `app`, `error`…) is written as
+ * `field.<name>`, never replacing it.
+ */
+function merge(own: LogFields, fields: LogFields = {}, after: LogFields = {}): LogFields {
+  const entries = Object.entries(own);
+  const reserved = new Set([...Object.keys(own), ...Object.keys(after)]);
+  const taken = new Set([...reserved, ...Object.keys(fields)]);
+  for (const [name, value] of Object.entries(fields)) {
+    let key = name;
+    if (reserved.has(name)) {
+      key = `field.${name}`;
+      while (taken.has(key)) key = `field.${key}`;
+      taken.add(key);
+    }
+    entries.push([key, value]);
+  }
+  return Object.fromEntries([...entries, ...Object.entries(after)]);
 }
 
 function errorFields(err: unknown): LogFields {

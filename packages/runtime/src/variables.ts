@@ -20,7 +20,24 @@ export function databaseUrlProblem(text: string): string | undefined {
     return `the scheme must be postgres:// or postgresql:// (${DATABASE_URL_SHAPE})`;
   }
   if (!url.hostname && !url.searchParams.get('host')) return `no host (${DATABASE_URL_SHAPE})`;
+  const parts: [string, string][] = [
+    ['user name', url.username],
+    ['password', url.password],
+    ['database name', url.pathname],
+  ];
+  for (const [part, encoded] of parts) {
+    if (!decodes(encoded)) return `the ${part} is not valid percent-encoding (write % as %25)`;
+  }
   return undefined;
+}
+
+function decodes(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** DATABASE_URL: a postgres:// URL; unset: the embedded PostgreSQL. */

@@ -3,6 +3,7 @@
 // never a hang. The timeouts against real sockets and the apps as processes
 // are in test/http-limits.test.ts.
 import assert from 'node:assert/strict';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { openPool } from '@vault/db';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
@@ -25,6 +26,26 @@ describe('createHttpApp: timeouts, a connection cap, a busy database', () => {
       [DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, 5_000, DEFAULT_MAX_CONNECTIONS],
     );
     assert.deepEqual([DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS], [30_000, 1_000]);
+  });
+
+  test('a handler slower than the idle timeout is answered, not cut off; a connection that says nothing is still closed within it', async () => {
+    const app = createHttpApp(memoryLogger(), { requestTimeoutMs: 1_000 });
+    app.get('/slow', async () => {
+      await new Promise((r) => setTimeout(r, 1_800));
+      return { done: true };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { port } = app.server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/slow`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { done: true });
+      const started = performance.now();
+      await new Promise<void>((resolve) => connect(port, '127.0.0.1').on('close', () => resolve()));
+      assert.ok(performance.now() - started < 3_000, 'the silent connection was closed');
+    } finally {
+      await app.close();
+    }
   });
 
   test('a request whose query waits out the pool’s connection timeout is 503 with Retry-After, then served once a connection is free', async () => {
