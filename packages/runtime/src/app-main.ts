@@ -9,6 +9,8 @@ import type { BootSettings } from './variables.ts';
 
 /** How long boot waits for the database's first answer. */
 const DATABASE_CONNECT_TIMEOUT_MS = 5_000;
+/** How long a stop signal waits for in-flight requests and background work before the process ends anyway. */
+const SHUTDOWN_WITHIN_MS = 20_000;
 
 export interface AppContext<C extends BootSettings = BootSettings> {
   settings: C;
@@ -104,11 +106,23 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
     if (stopping) return;
     stopping = true;
     log.info('app.stopping', { signal });
-    await http.close();
-    await built.stop?.();
-    await db.close();
-    log.info('app.stopped');
-    process.exit(0);
+    // Bounded, and never an unhandled rejection: a stop that hangs or fails is logged, and the
+    // process ends all the same (crash-only: nothing it held needs a clean stop).
+    try {
+      await within(
+        (async () => {
+          await http.close();
+          await built.stop?.();
+          await db.close();
+        })(),
+        SHUTDOWN_WITHIN_MS,
+      );
+      log.info('app.stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error('app.stop_failed', err);
+      process.exit(1);
+    }
   };
 }
 
