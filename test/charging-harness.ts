@@ -2,6 +2,7 @@
 // cc-forms' schemas, the real gateway sandbox as a process, and cards put on
 // file without a browser (the SDK with the publishable key, as the card iframe
 // sends a number: the secret key's is refused, as on Stripe; then the row cc-forms would write).
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '@vault/db';
@@ -68,7 +69,10 @@ export async function putCard(w: ChargingWorld, account: string, number: string)
   ]);
   let customerId = known.rows[0]?.customer_id;
   if (!customerId) {
-    const customer = await w.sdk.customers.create({ metadata: { account_id: account } }, { idempotencyKey: `customer:${account}` });
+    const customer = await w.sdk.customers.create(
+      { metadata: { account_id: account } },
+      { idempotencyKey: `customer-${account}-${randomUUID()}` },
+    );
     customerId = customer.id;
     await w.db.pool.query('insert into cc_forms.customers (account_id, customer_id) values ($1, $2) on conflict do nothing', [
       account,

@@ -8,6 +8,7 @@
 // restarting them never disturbs the test files running beside it. The
 // baseline (the same events, once each, no faults) lives on `npm test`'s
 // shared server.
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -208,7 +209,10 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
 
   /** A card on file as cc-forms keeps it after a successful setup (test/charging-harness.ts's way, without a browser). */
   async function putCard(account: string, number: string): Promise<void> {
-    const customer = await sdk.customers.create({ metadata: { account_id: account } }, { idempotencyKey: `customer:${account}` });
+    const customer = await sdk.customers.create(
+      { metadata: { account_id: account } },
+      { idempotencyKey: `customer-${account}-${randomUUID()}` },
+    );
     await db.pool.query('insert into cc_forms.customers (account_id, customer_id) values ($1, $2)', [account, customer.id]);
     // With the publishable key, as the card iframe sends a number (the sandbox, like Stripe, refuses the secret key's).
     const browser = gatewayClient({

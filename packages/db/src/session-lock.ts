@@ -8,13 +8,20 @@ import type pg from 'pg';
  */
 export async function withSessionLock<T>(pool: pg.Pool, key: number, work: () => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  // The pool stops listening once the client is checked out: a server restart or a terminated
-  // session while `work` runs would otherwise be an unhandled 'error' event that ends the process.
-  // The lock ends with its session; the work goes on (each pass is safe beside another), and the
-  // client is closed, not pooled.
+  // The lock ends with its session (a server restart, a terminated or idle-killed session). The
+  // work must not go on without it: another process is already taking it, and two senders would
+  // send each email twice, two archive runs delete each other's files. So the process ends at once,
+  // as a kill would end it (crash-only: what was committed stands, the rest is redone), saying why
+  // in one line rather than dying of an unhandled 'error' event.
   let lost: Error | undefined;
+  let working = false;
   const onError = (err: Error) => {
     lost ??= err;
+    if (!working) return;
+    process.stdout.write(
+      `at=error event=session_lock.lost lock=${key} error=${JSON.stringify(err.message)} action="the process ends: the work must not go on without its lock"\n`,
+    );
+    process.exit(1);
   };
   client.on('error', onError);
   const release = (err: Error | undefined) => {
@@ -28,8 +35,10 @@ export async function withSessionLock<T>(pool: pg.Pool, key: number, work: () =>
     throw err;
   }
   try {
+    working = true;
     return await work();
   } finally {
+    working = false;
     const failed =
       lost ??
       (await client.query('select pg_advisory_unlock($1)', [key]).then(

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
@@ -150,22 +152,15 @@ describe('withTransaction (real PostgreSQL)', () => {
     assert.equal(most, 1);
   });
 
-  test("withSessionLock: the lock's session ended by the server while the work runs (a restart, pg_terminate_backend) does not end the process; the work completes and the lock is free again", async () => {
-    const key = 4242;
-    const result = await withSessionLock(db.pool, key, async () => {
-      const { rows } = await db.pool.query<{ pid: number }>(
-        `select pid from pg_locks where locktype = 'advisory' and objid = $1 and granted`,
-        [key],
-      );
-      assert.equal(rows.length, 1, 'the lock is held');
-      await db.pool.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
-      // Time for the client to see its connection end (an unhandled 'error' event would end this process).
-      await new Promise((r) => setTimeout(r, 300));
-      return 'done';
-    });
-    assert.equal(result, 'done');
-    const free = await db.pool.query<{ got: boolean }>('select pg_try_advisory_lock($1) as got', [key]);
-    assert.equal(free.rows[0]!.got, true);
-    await db.pool.query('select pg_advisory_unlock($1)', [key]);
+  test("withSessionLock: the lock's session ended by the server while the work runs (a restart, an idle kill) ends the process at once, in one line, before the work can go on without it", async () => {
+    const holder = fileURLToPath(new URL('./fixtures/lock-holder.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', holder, db.url, '4242'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /^at=error event=session_lock\.lost lock=4242 error=".*" action="the process ends: the work must not go on without its lock"$/m,
+    );
+    assert.doesNotMatch(run.stdout, /went on/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack');
   });
 });

@@ -10,7 +10,7 @@ export function loadDotEnv(path = resolve(process.cwd(), '.env')): boolean {
   if (!existsSync(path)) return false;
   // One line naming the file, never a stack: a directory, a file we may not read.
   const refuse = (why: string) => new Error(`.env (${path}) cannot be read: ${why}`);
-  if (!statSync(path).isFile()) throw refuse('it is a directory, not a file');
+  if (statSync(path).isDirectory()) throw refuse('it is a directory, not a file');
   try {
     process.loadEnvFile(path);
   } catch (err) {

@@ -45,6 +45,8 @@ function merge(own: LogFields, fields: LogFields = {}, after: LogFields = {}): L
   const taken = new Set([...reserved, ...Object.keys(fields)]);
   for (const [name, value] of Object.entries(fields)) {
     let key = name;
+    // The same value again (a child's field passed once more) says nothing new.
+    if (name in own && own[name] === value) continue;
     if (reserved.has(name)) {
       key = `field.${name}`;
       while (taken.has(key)) key = `field.${key}`;

@@ -48,12 +48,15 @@ describe('logger', () => {
     log.error('gateway.error', undefined, { error_class: 'Declined' });
     log.count('x', 2, { 'count#x': 9 });
     log.warn('w', { event: undefined });
+    // A child's own field passed again with the same value is not news: written once.
+    log.child({ topic: 't' }).info('c', { topic: 't' });
     assert.deepEqual(log.lines, [
       'app=metering at=info event=batch.applied field.event=forged field.at=error field.app=other size=3',
       'app=metering at=error event=bus.failed field.field.error=mine field.error="also mine" error="broker gone" error_class=Error',
       'app=metering at=error event=gateway.error error_class=Declined',
       'app=metering count#x=2 field.count#x=9',
       'app=metering at=warn event=w',
+      'app=metering topic=t at=info event=c',
     ]);
   });
 });

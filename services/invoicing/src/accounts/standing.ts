@@ -61,8 +61,9 @@ interface PastDue {
 /**
  * Decides one account under its standing row's lock. The invoices are read
  * after the lock is held (read committed), so a payment committed before is
- * seen; one in progress holds the row (reinstateIfClear locks it), so this
- * waits for it; and one that waits for this lock sees the suspension and lifts it.
+ * seen; one that has reached reinstateIfClear holds the row, so this waits for
+ * it; and one that locks the row after this sees the suspension and lifts it
+ * (a suspended, then a reinstated notice: never a suspension left standing).
  */
 async function reviewAccount(client: pg.PoolClient, accountId: string, cutoff: Date, now: Date) {
   await client.query('insert into invoicing.account_standing (account_id) values ($1) on conflict do nothing', [accountId]);

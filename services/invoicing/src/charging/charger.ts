@@ -185,8 +185,8 @@ async function paidByCardholder(
     async (client) => {
       const recorded = await lockInvoiceForPayment(client, invoiceId);
       if (!paysInvoice(intent, recorded).pays) return false;
-      await markInvoicePaid(client, invoiceId, intent.id, { paymentMethodId: intent.paymentMethodId });
-      return true;
+      // False when its webhook paid it meanwhile: counted once, there.
+      return markInvoicePaid(client, invoiceId, intent.id, { paymentMethodId: intent.paymentMethodId });
     },
     { log: deps.log, name: 'charging.paid_by_cardholder' },
   );

@@ -11,15 +11,15 @@ export const SUPPORTED_CONTENT_TYPES =
 
 const NO_EVENTS: BodyReading = { ok: false, status: 400, error: 'body holds no events' };
 
+/** Types read as a JSON array or NDJSON: JSON's, and both names NDJSON goes by. */
+const NDJSON_TYPES = new Set(['application/json', 'application/x-ndjson', 'application/ndjson']);
+
 /**
  * `POST /v1/events`'s body, in every CloudEvents HTTP content mode, chosen as
  * the SDKs choose it: the content type first (structured, batched), then the
  * `ce-specversion` header (binary), else an array or NDJSON. Missing content
  * type is read as JSON or NDJSON; an unknown one is a 415 naming these.
  */
-/** Types read as a JSON array or NDJSON: both names NDJSON goes by. */
-const NDJSON_TYPES = new Set(['application/json', 'application/x-ndjson', 'application/ndjson']);
-
 export function readBody(headers: Record<string, string | string[] | undefined>, body: Buffer): BodyReading {
   const text = textHeaders(headers);
   const media = mediaType(text['content-type']);
