@@ -16,7 +16,18 @@ const FILE = /^(\d{3,})_[a-z0-9_]+\.sql$/;
  * into `schema`. An advisory lock serialises concurrent starts of one app; a
  * checksum refuses an applied migration whose file was edited afterwards.
  */
-export async function migrate(pool: pg.Pool, schema: string, dir: string): Promise<MigrationResult> {
+export interface MigrateOptions {
+  /** How long to wait for another process's migrations of the schema (default 120 s): then fail, never hang. */
+  lockWaitMs?: number;
+  /**
+   * `lock_timeout` of each migration (default 60 s): a DDL statement queued behind a long
+   * transaction (an older instance's, in a rolling deploy) would block every query on its
+   * table while it waits; it fails instead, and the boot with it, to be tried again.
+   */
+  lockTimeout?: string;
+}
+
+export async function migrate(pool: pg.Pool, schema: string, dir: string, opts: MigrateOptions = {}): Promise<MigrationResult> {
   // By number, not text: 1000_x comes after 101_y.
   const number = (f: string) => Number(FILE.exec(f)![1]);
   const files = (await readdir(dir)).filter((f) => FILE.test(f)).sort((a, b) => number(a) - number(b) || (a < b ? -1 : a > b ? 1 : 0));
@@ -31,7 +42,7 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string): Promi
   let alreadyApplied = 0;
   const ident = client.escapeIdentifier(schema);
   try {
-    await client.query('select pg_advisory_lock(hashtext($1))', [`migrate:${schema}`]);
+    await lockWithin(client, `migrate:${schema}`, opts.lockWaitMs ?? 120_000, schema);
     await client.query(`create schema if not exists ${ident}`);
     await client.query(
       `create table if not exists ${ident}.schema_migrations (
@@ -53,6 +64,7 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string): Promi
       await client.query('begin');
       try {
         await client.query(`set local search_path to ${ident}, public`);
+        await client.query(`select set_config('lock_timeout', $1, true)`, [opts.lockTimeout ?? '60s']);
         await client.query(sql);
         await client.query(`insert into ${ident}.schema_migrations (name, checksum) values ($1, $2)`, [file, checksum]);
         await client.query('commit');
@@ -68,4 +80,19 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string): Promi
     client.release(lost);
   }
   return { schema, applied, alreadyApplied };
+}
+
+/** The schema's migration lock, waiting at most `ms` for another process to finish with it. */
+async function lockWithin(client: pg.PoolClient, name: string, ms: number, schema: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const { rows } = await client.query<{ got: boolean }>('select pg_try_advisory_lock(hashtext($1)) as got', [name]);
+    if (rows[0]!.got) return;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `migrations of ${schema}: another process has held their lock for ${Math.round(ms / 1000)} s (its migrations still running, or stuck); nothing was applied`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

@@ -35,6 +35,26 @@ describe('migrations (real PostgreSQL)', () => {
     assert.deepEqual((await db.pool.query('select n from app_order.things')).rows, [{ n: 1 }]);
   });
 
+  test("another process's migrations holding the lock too long: an error saying so, nothing applied, never a hang; each migration runs with a lock_timeout", async () => {
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('select pg_advisory_lock(hashtext($1))', ['migrate:app_wait']);
+      const started = performance.now();
+      await assert.rejects(
+        migrate(db.pool, 'app_wait', fixture('good'), { lockWaitMs: 500 }),
+        /^Error: migrations of app_wait: another process has held their lock for 1 s \(its migrations still running, or stuck\); nothing was applied$/,
+      );
+      assert.ok(performance.now() - started < 5_000);
+    } finally {
+      await holder.query('select pg_advisory_unlock(hashtext($1))', ['migrate:app_wait']);
+      holder.release();
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'migrate-timeout-'));
+    writeFileSync(join(dir, '001_seen.sql'), "create table seen as select current_setting('lock_timeout') as lock_timeout;");
+    await migrate(db.pool, 'app_timeout', dir, { lockTimeout: '2s' });
+    assert.deepEqual((await db.pool.query('select lock_timeout from app_timeout.seen')).rows, [{ lock_timeout: '2s' }]);
+  });
+
   test('keep each app in its own schema', async () => {
     await migrate(db.pool, 'app_b', fixture('good'));
     const { rows } = await db.pool.query(`select table_schema from information_schema.tables where table_name = 'widgets' order by 1`);
