@@ -33,8 +33,11 @@ export function startChargeLoop(deps: ChargeLoopDeps): Loop {
         await chargePass(deps);
       } finally {
         // The review runs even when the pass failed: it is what applies due suspensions and lifts missed ones.
+        // Its own failure is logged as its own: it never hides the pass's.
         if (deps.suspendAfterSeconds !== undefined) {
-          await reviewStandings({ pool: deps.pool, log: deps.log, suspendAfterSeconds: deps.suspendAfterSeconds, now: deps.now });
+          await reviewStandings({ pool: deps.pool, log: deps.log, suspendAfterSeconds: deps.suspendAfterSeconds, now: deps.now }).catch(
+            (err: unknown) => deps.log.error('standing.review_failed', err),
+          );
         }
       }
     },
