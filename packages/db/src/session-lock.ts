@@ -6,7 +6,12 @@ import type pg from 'pg';
  * start after the lock is held). A client that fails to lock or unlock is
  * closed, not pooled: its session, and so the lock, ends with it.
  */
-export async function withSessionLock<T>(pool: pg.Pool, key: number, work: () => Promise<T>): Promise<T> {
+export async function withSessionLock<T>(
+  pool: pg.Pool,
+  key: number,
+  work: () => Promise<T>,
+  opts: { heartbeatMs?: number } = {},
+): Promise<T> {
   const client = await pool.connect();
   // The lock ends with its session (a server restart, a terminated or idle-killed session). The
   // work must not go on without it: another process is already taking it, and two senders would
@@ -34,11 +39,16 @@ export async function withSessionLock<T>(pool: pg.Pool, key: number, work: () =>
     release(err as Error);
     throw err;
   }
+  // The lock's session is idle for the whole pass: a server's idle_session_timeout (or a pooler's
+  // idle kill) would end it, and with it the process. A query now and then keeps it in use.
+  const heartbeat = setInterval(() => void client.query('select 1').catch(() => {}), opts.heartbeatMs ?? 10_000);
+  heartbeat.unref();
   try {
     working = true;
     return await work();
   } finally {
     working = false;
+    clearInterval(heartbeat);
     const failed =
       lost ??
       (await client.query('select pg_advisory_unlock($1)', [key]).then(

@@ -163,4 +163,12 @@ describe('withTransaction (real PostgreSQL)', () => {
     assert.doesNotMatch(run.stdout, /went on/);
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack');
   });
+
+  test("withSessionLock: a server that ends sessions idle for a second does not end the lock's: its heartbeat keeps it in use for the whole work", async () => {
+    const holder = fileURLToPath(new URL('./fixtures/lock-holder.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', holder, db.url, '4343', 'idle'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /the work finished holding its lock/);
+    assert.doesNotMatch(run.stdout, /session_lock\.lost/);
+  });
 });
