@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { eventually, type TestDatabase } from '@vault/testkit';
+import { eventually } from '@vault/testkit';
 import { applyMessages } from '../src/consumer/apply-messages.ts';
 import { listRejected, readCounters } from '../src/reports/store.ts';
-import { busBatch, exampleLines, meteringDatabase, usageOf } from './harness.ts';
+import { busBatch, exampleLines, meteringDatabases, usageOf } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
-const databases: TestDatabase[] = [];
-async function db(): Promise<TestDatabase> {
-  const d = await meteringDatabase();
-  databases.push(d);
-  return d;
-}
+const { db, dropAll } = meteringDatabases();
 
 const batch = (values: (string | Buffer)[], firstOffset = 0, partition = 0) => busBatch(values, firstOffset, partition, NOW);
 
@@ -33,7 +28,7 @@ async function usageAfter(batches: string[][]) {
 const addon = (seq: number, type: string, time: string, data: object) => sent(`p${seq}`, 'addon-service', 'addon-p', seq, type, time, data);
 
 describe('metering: a bus batch is applied exactly once, and never stopped by one bad message (real PostgreSQL)', () => {
-  after(() => Promise.all(databases.map((d) => d.drop())));
+  after(dropAll);
 
   test('a batch delivered again after its bus commit was lost is skipped by position: counters stay exact', async () => {
     const d = await db();

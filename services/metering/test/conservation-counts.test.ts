@@ -8,15 +8,10 @@ import { eventually, type TestDatabase } from '@vault/testkit';
 import { applyMessages } from '../src/consumer/apply-messages.ts';
 import { readCounters, readMessageCounts } from '../src/reports/store.ts';
 import { assertEachConserved as assertConserved, countBy, sourceOf } from './conservation.ts';
-import { AUTH, busBatch, exampleLines, meteringDatabase, startMetering } from './harness.ts';
+import { AUTH, busBatch, exampleLines, meteringDatabases, startMetering } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
-const databases: TestDatabase[] = [];
-async function db(): Promise<TestDatabase> {
-  const d = await meteringDatabase();
-  databases.push(d);
-  return d;
-}
+const { db, dropAll } = meteringDatabases();
 
 const october = exampleLines('october.ndjson');
 const invalid = exampleLines('invalid.ndjson');
@@ -52,7 +47,7 @@ async function consume(d: TestDatabase, partition: number, values: (string | Buf
 }
 
 describe('metering: conservation per partition and per source (real PostgreSQL)', () => {
-  after(() => Promise.all(databases.map((d) => d.drop())));
+  after(dropAll);
 
   test('an empty database: zero totals (the counts from before migration 007 included), no source, no partition', async () => {
     const d = await db();

@@ -37,6 +37,21 @@ export async function meteringDatabase(): Promise<TestDatabase> {
 }
 
 /** A metering database with only the migrations before `first` (`NNN`): the rest is the test's to apply. */
+/** Fresh metering databases made on demand (`db()`), all dropped by `dropAll()` (a file's `after`). */
+export function meteringDatabases(): { db: () => Promise<TestDatabase>; dropAll: () => Promise<void> } {
+  const made: TestDatabase[] = [];
+  return {
+    async db() {
+      const d = await meteringDatabase();
+      made.push(d);
+      return d;
+    },
+    dropAll: async () => {
+      await Promise.all(made.map((d) => d.drop()));
+    },
+  };
+}
+
 export async function meteringDatabaseBefore(name: string, first: string): Promise<TestDatabase> {
   const db = await freshDatabase(name);
   const older = await mkdtemp(join(tmpdir(), `metering-before-${first}-`));

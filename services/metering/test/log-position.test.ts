@@ -13,15 +13,10 @@ import type { TestDatabase } from '@vault/testkit';
 import { applyMessages, type MessagesResult } from '../src/consumer/apply-messages.ts';
 import { messageHash, newContact, type Contact } from '../src/consumer/log-position.ts';
 import { readCounters } from '../src/reports/store.ts';
-import { busBatch, meteringDatabase } from './harness.ts';
+import { busBatch, meteringDatabases } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
-const databases: TestDatabase[] = [];
-async function db(): Promise<TestDatabase> {
-  const d = await meteringDatabase();
-  databases.push(d);
-  return d;
-}
+const { db, dropAll } = meteringDatabases();
 
 /** `n` dyno starts of their own subjects, ids from `prefix`. */
 const starts = (prefix: string, n: number) =>
@@ -59,7 +54,7 @@ async function verifiedAtTen(pool: pg.Pool, contact: Contact) {
 const applied = async (d: TestDatabase) => (await readCounters(d.pool)).events_applied;
 
 describe('the consumer never skips a log’s messages on the strength of a position from another log (real PostgreSQL)', () => {
-  after(() => Promise.all(databases.map((d) => d.drop())));
+  after(dropAll);
 
   test('a verified partition whose log changed under the same id: a batch wholly before the position is checked, the log found to end before it, and its events applied', async () => {
     const d = await db();
