@@ -134,7 +134,7 @@ describe('`vault simulate` publishes on the embedded bus, and a running metering
     );
     const stats = await get('/v1/stats', MeteringStats);
     assert.deepEqual(stats, { ...stats, events_applied: accepted, events_duplicate: duplicates, events_rejected: 0 });
-    assert.deepEqual(await get('/v1/gaps', GapList), { gaps: [] });
+    assert.deepEqual(await get('/v1/gaps', GapList), { gaps: [], next_after: null });
 
     // The same run again (the same clock): every event is a duplicate now, none is rejected.
     const to = / to (\S+): published/.exec(run.stdout)![1]!;
@@ -151,6 +151,6 @@ describe('`vault simulate` publishes on the embedded bus, and a running metering
       60_000,
     );
     assert.equal((await get('/v1/stats', MeteringStats)).events_rejected, 0);
-    assert.deepEqual(await get('/v1/gaps', GapList), { gaps: [] });
+    assert.deepEqual(await get('/v1/gaps', GapList), { gaps: [], next_after: null });
   });
 });

@@ -139,5 +139,21 @@ export const SubjectGap = z.object({
 });
 export type SubjectGap = z.infer<typeof SubjectGap>;
 
-export const GapList = z.object({ gaps: z.array(SubjectGap) });
+export const GapQuery = z.object({
+  /** Digits only, as `RejectedQuery.limit`. */
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
+    .transform(Number)
+    .pipe(z.int().min(1, 'must be a whole number from 1 to 1000').max(1000, 'must be a whole number from 1 to 1000'))
+    .default(100),
+  /** Keyset pagination: only subjects after this one, in the list's order (`next_after` gives it). */
+  after: z.string().max(1024, 'must be a subject, as next_after gives it').optional(),
+});
+
+export const GapList = z.object({
+  gaps: z.array(SubjectGap),
+  /** Pass as `after` for the next page; null on the last one. */
+  next_after: z.string().nullable(),
+});
 export type GapList = z.infer<typeof GapList>;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Bus } from '@vault/bus';
-import { GapList, MeteringStats, RejectedList, RejectedQuery } from '@vault/contracts';
+import { GapList, GapQuery, MeteringStats, RejectedList, RejectedQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import { consumerLag, recentLogChanges } from '../consumer/log-report.ts';
 import { listGaps, listRejected, readMessageCounts } from './store.ts';
@@ -33,5 +33,11 @@ export function reportRoutes(app: FastifyInstance, deps: ReportDeps): void {
     return RejectedList.parse({ rejected, next_after: next });
   });
 
-  app.get('/v1/gaps', async () => GapList.parse({ gaps: await listGaps(deps.pool) }));
+  app.get('/v1/gaps', async (req, reply) => {
+    const q = parseQuery(GapQuery, req.query);
+    if (!q.success) return reply.code(400).send(queryError(q.error));
+    const gaps = await listGaps(deps.pool, q.data);
+    const next = gaps.length === q.data.limit ? gaps.at(-1)!.subject : null;
+    return GapList.parse({ gaps, next_after: next });
+  });
 }

@@ -128,14 +128,19 @@ function toRejected(r: RejectedRow): RejectedEvent {
   };
 }
 
-export async function listGaps(pool: pg.Pool): Promise<SubjectGap[]> {
+/** One page of subjects with a hole, in subject order from after `q.after` (the start when unset). */
+export async function listGaps(pool: pg.Pool, q: { limit: number; after?: string | undefined }): Promise<SubjectGap[]> {
   const { rows } = await pool.query<{
     subject: string;
     app_id: string | null;
     missing_sequence: string;
     unreliable_from: Date | null;
     detected_at: Date;
-  }>(`select subject, app_id, missing_sequence::text, unreliable_from, detected_at from metering.subject_gaps order by subject`);
+  }>(
+    `select subject, app_id, missing_sequence::text, unreliable_from, detected_at from metering.subject_gaps
+      where $1::text is null or subject > $1 order by subject limit $2`,
+    [q.after ?? null, q.limit],
+  );
   return rows.map((r) => ({
     subject: r.subject,
     app_id: r.app_id,
