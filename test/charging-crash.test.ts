@@ -109,6 +109,7 @@ describe('charging survives kill -9 at any moment, and replays of every request 
                       amount: minorUnits(r.total, 'USD'),
                       currency: 'usd',
                       customer: c,
+                      automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
                       description: `Invoice ${r.number}`,
                       metadata: { invoice_id: r.invoice_id, account_id: r.account_id, number: r.number },
                     },

@@ -40,6 +40,7 @@ describe("a payment that is not the invoice's own (real sandbox and invoicing ap
     const pi = await w.sdk.paymentIntents.create({
       amount,
       currency: 'usd',
+      allowed_payment_method_types: ['card'],
       // Stripe's test PaymentMethod: a server sends no card number.
       payment_method: 'pm_card_visa',
       confirm: true,

@@ -26,6 +26,7 @@ describe('the sandbox under concurrent requests (real PostgreSQL)', () => {
         sb.stripe.paymentIntents.create({
           amount: 1000,
           currency: 'usd',
+          allowed_payment_method_types: ['card'],
           customer: customer.id,
           payment_method: pm.id,
           confirm: true,

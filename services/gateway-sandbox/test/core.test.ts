@@ -164,6 +164,7 @@ describe('the sandbox through the official stripe SDK', () => {
     const pi = await sb.stripe.paymentIntents.create({
       amount: 5258,
       currency: 'usd',
+      allowed_payment_method_types: ['card'],
       customer: customer.id,
       metadata: { invoice_id: 'inv-1' },
     });
@@ -191,7 +192,12 @@ describe('the sandbox through the official stripe SDK', () => {
     const pm = await card(sb, '4000000000000341');
     const si = await sb.stripe.setupIntents.create({ customer: customer.id, payment_method: pm.id, confirm: true });
     assert.equal(si.status, 'succeeded');
-    const pi = await sb.stripe.paymentIntents.create({ amount: 2139, currency: 'usd', customer: customer.id });
+    const pi = await sb.stripe.paymentIntents.create({
+      amount: 2139,
+      currency: 'usd',
+      allowed_payment_method_types: ['card'],
+      customer: customer.id,
+    });
     for (let i = 0; i < 2; i++) {
       await assert.rejects(sb.stripe.paymentIntents.confirm(pi.id, { payment_method: pm.id, off_session: true }), (err: any) => {
         assert.ok(err instanceof Stripe.errors.StripeCardError);
@@ -222,6 +228,7 @@ describe('the sandbox through the official stripe SDK', () => {
     const pi = await sb.stripe.paymentIntents.create({
       amount: 1000,
       currency: 'usd',
+      allowed_payment_method_types: ['card'],
       customer: customer.id,
       payment_method: pm.id,
       confirm: true,
@@ -375,7 +382,12 @@ describe('the sandbox through the official stripe SDK', () => {
     const customer = await sb.stripe.customers.create({});
     const pm = await card(sb, '4242424242424242');
     await sb.stripe.paymentMethods.attach(pm.id, { customer: customer.id });
-    const pi = await sb.stripe.paymentIntents.create({ amount: 2500, currency: 'usd', customer: customer.id });
+    const pi = await sb.stripe.paymentIntents.create({
+      amount: 2500,
+      currency: 'usd',
+      allowed_payment_method_types: ['card'],
+      customer: customer.id,
+    });
     const answers = await Promise.all(
       [0, 1, 2, 3, 4].map((i) =>
         raw(sb.url, 'POST', `/v1/payment_intents/${pi.id}/confirm`, {

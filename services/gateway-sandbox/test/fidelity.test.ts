@@ -53,6 +53,7 @@ describe('the sandbox behaves like Stripe where merchants rely on it', () => {
     const paid = await sb.stripe.paymentIntents.create({
       amount: 1000,
       currency: 'usd',
+      allowed_payment_method_types: ['card'],
       payment_method: 'pm_card_visa',
       confirm: true,
       off_session: true,
@@ -60,7 +61,13 @@ describe('the sandbox behaves like Stripe where merchants rely on it', () => {
     assert.equal(paid.status, 'succeeded');
     assert.match(paid.payment_method as string, /^pm_[0-9A-Za-z]{24}$/);
     await assert.rejects(
-      sb.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true }),
+      sb.stripe.paymentIntents.create({
+        amount: 1000,
+        currency: 'usd',
+        allowed_payment_method_types: ['card'],
+        payment_method: 'pm_card_chargeDeclined',
+        confirm: true,
+      }),
       (err: any) => err instanceof Stripe.errors.StripeCardError && err.decline_code === 'generic_decline',
     );
     const saved = await sb.stripe.setupIntents.create({
@@ -72,10 +79,58 @@ describe('the sandbox behaves like Stripe where merchants rely on it', () => {
     await assert.rejects(sb.stripe.paymentMethods.retrieve('pm_card_nonsense'), (err: any) => err.statusCode === 404);
   });
 
+  test('an intent created without payment method types gets automatic payment methods with redirects, and a server-side confirm of it needs a return_url (Stripe since API 2023-08-16)', async () => {
+    const customer = await sb.stripe.customers.create({});
+    const card = await sb.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+    const base = { amount: 1000, currency: 'usd', customer: customer.id };
+    const defaulted = await sb.stripe.paymentIntents.create(base);
+    assert.deepEqual(defaulted.automatic_payment_methods, { enabled: true, allow_redirects: 'always' });
+    const refused = await sb.stripe.paymentIntents
+      .confirm(defaulted.id, { payment_method: card.id, off_session: true })
+      .catch((e: unknown) => e);
+    assert.ok(refused instanceof Stripe.errors.StripeInvalidRequestError, String(refused));
+    assert.equal(refused.param, 'return_url');
+    assert.match(refused.message, /^A `return_url` must be specified because this Payment Intent is configured to automatically accept/);
+    assert.equal((await sb.stripe.paymentIntents.retrieve(defaulted.id)).status, 'requires_payment_method', 'nothing charged');
+    await assert.rejects(
+      sb.stripe.paymentIntents.create({ ...base, payment_method: card.id, confirm: true, off_session: true }),
+      (err: any) => err.param === 'return_url',
+      'create-and-confirm too',
+    );
+    const withReturn = await sb.stripe.paymentIntents.confirm(defaulted.id, {
+      payment_method: card.id,
+      off_session: true,
+      return_url: 'https://merchant.example/done',
+    });
+    assert.equal(withReturn.status, 'succeeded');
+
+    const noRedirects = await sb.stripe.paymentIntents.create({
+      ...base,
+      automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+    });
+    assert.deepEqual(noRedirects.automatic_payment_methods, { enabled: true, allow_redirects: 'never' });
+    assert.equal(
+      (await sb.stripe.paymentIntents.confirm(noRedirects.id, { payment_method: card.id, off_session: true })).status,
+      'succeeded',
+    );
+    const cardsOnly = await sb.stripe.paymentIntents.create({ ...base, allowed_payment_method_types: ['card'] });
+    assert.equal(cardsOnly.automatic_payment_methods, null);
+    assert.deepEqual(cardsOnly.payment_method_types, ['card']);
+    assert.equal(
+      (await sb.stripe.paymentIntents.confirm(cardsOnly.id, { payment_method: card.id, off_session: true })).status,
+      'succeeded',
+    );
+    await assert.rejects(
+      sb.stripe.paymentIntents.create({ ...base, allowed_payment_method_types: ['card'], automatic_payment_methods: { enabled: true } }),
+      (err: any) => err.param === 'automatic_payment_methods' && /only specify one of these parameters/.test(err.message),
+    );
+  });
+
   test('receipt_email and statement_descriptor_suffix are accepted, shown on the intent and its charge; a bad suffix names the param', async () => {
     const pi = await sb.stripe.paymentIntents.create({
       amount: 2500,
       currency: 'usd',
+      allowed_payment_method_types: ['card'],
       payment_method: 'pm_card_visa',
       confirm: true,
       receipt_email: 'billing@example.com',
@@ -91,17 +146,33 @@ describe('the sandbox behaves like Stripe where merchants rely on it', () => {
     const updated = await sb.stripe.paymentIntents.update(pi.id, { receipt_email: 'other@example.com' });
     assert.equal(updated.receipt_email, 'other@example.com');
     await assert.rejects(
-      sb.stripe.paymentIntents.create({ amount: 2500, currency: 'usd', statement_descriptor_suffix: 'far too long for a descriptor' }),
+      sb.stripe.paymentIntents.create({
+        amount: 2500,
+        currency: 'usd',
+        allowed_payment_method_types: ['card'],
+        statement_descriptor_suffix: 'far too long for a descriptor',
+      }),
       (err: any) => err.statusCode === 400 && err.param === 'statement_descriptor_suffix',
     );
     await assert.rejects(
-      sb.stripe.paymentIntents.create({ amount: 2500, currency: 'usd', receipt_email: 'not-an-email' }),
+      sb.stripe.paymentIntents.create({
+        amount: 2500,
+        currency: 'usd',
+        allowed_payment_method_types: ['card'],
+        receipt_email: 'not-an-email',
+      }),
       (err: any) => err.statusCode === 400 && err.param === 'receipt_email',
     );
   });
 
   test('refunds.list lists refunds newest first, by payment intent or charge, and auto-paginates', async () => {
-    const pi = await sb.stripe.paymentIntents.create({ amount: 3000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
+    const pi = await sb.stripe.paymentIntents.create({
+      amount: 3000,
+      currency: 'usd',
+      allowed_payment_method_types: ['card'],
+      payment_method: 'pm_card_visa',
+      confirm: true,
+    });
     const made: string[] = [];
     for (const amount of [500, 700, 900]) made.push((await sb.stripe.refunds.create({ payment_intent: pi.id, amount })).id);
     const byIntent = await sb.stripe.refunds.list({ payment_intent: pi.id });
@@ -128,7 +199,7 @@ describe('the sandbox behaves like Stripe where merchants rely on it', () => {
     assert.equal(listed.data.length, 0);
     assert.equal((await sb.stripe.paymentMethods.retrieve(pm.id)).customer, null);
     await assert.rejects(
-      sb.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: customer.id }),
+      sb.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', allowed_payment_method_types: ['card'], customer: customer.id }),
       (err: any) => err.code === 'resource_missing' && err.param === 'customer',
     );
     await assert.rejects(sb.stripe.customers.del(customer.id), (err: any) => err.statusCode === 404);

@@ -39,7 +39,10 @@ describe('idempotency keys', () => {
     const customer = await sb.stripe.customers.create({});
     const pm = await card(sb, '4000000000000341');
     await sb.stripe.paymentMethods.attach(pm.id, { customer: customer.id });
-    const pi = await sb.stripe.paymentIntents.create({ amount: 900, currency: 'usd', customer: customer.id }, { idempotencyKey: 'inv-1' });
+    const pi = await sb.stripe.paymentIntents.create(
+      { amount: 900, currency: 'usd', allowed_payment_method_types: ['card'], customer: customer.id },
+      { idempotencyKey: 'inv-1' },
+    );
     const confirm = () =>
       sb.stripe.paymentIntents
         .confirm(pi.id, { payment_method: pm.id, off_session: true }, { idempotencyKey: 'inv-1:attempt:1' })

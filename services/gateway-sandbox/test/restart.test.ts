@@ -52,7 +52,15 @@ describe('the sandbox process survives kill -9', () => {
     const pm = await card(new Stripe(publishableKey, { host: 'localhost', port, protocol: 'http' }), '4242424242424242');
     const si = await stripe.setupIntents.create({ customer: customer.id, payment_method: pm.id, confirm: true });
     const pi = await stripe.paymentIntents.create(
-      { amount: 4200, currency: 'usd', customer: customer.id, payment_method: pm.id, confirm: true, off_session: true },
+      {
+        amount: 4200,
+        currency: 'usd',
+        allowed_payment_method_types: ['card'],
+        customer: customer.id,
+        payment_method: pm.id,
+        confirm: true,
+        off_session: true,
+      },
       { idempotencyKey: 'survive-1' },
     );
     assert.equal(pi.status, 'succeeded');
@@ -67,7 +75,15 @@ describe('the sandbox process survives kill -9', () => {
     assert.equal((await stripe.paymentIntents.retrieve(pi.id)).status, 'succeeded');
     // The idempotency record survived too: the same key replays the answer.
     const replay = await stripe.paymentIntents.create(
-      { amount: 4200, currency: 'usd', customer: customer.id, payment_method: pm.id, confirm: true, off_session: true },
+      {
+        amount: 4200,
+        currency: 'usd',
+        allowed_payment_method_types: ['card'],
+        customer: customer.id,
+        payment_method: pm.id,
+        confirm: true,
+        off_session: true,
+      },
       { idempotencyKey: 'survive-1' },
     );
     assert.equal(replay.id, pi.id);

@@ -78,7 +78,12 @@ describe('3-D Secure in Chromium through the Stripe.js stand-in', () => {
     const pmId = saved.setupIntent.payment_method as string;
     assert.equal((await sb.stripe.paymentMethods.retrieve(pmId)).customer, customer.id);
 
-    const pi = await sb.stripe.paymentIntents.create({ amount: 5258, currency: 'usd', customer: customer.id });
+    const pi = await sb.stripe.paymentIntents.create({
+      amount: 5258,
+      currency: 'usd',
+      allowed_payment_method_types: ['card'],
+      customer: customer.id,
+    });
     await assert.rejects(
       sb.stripe.paymentIntents.confirm(pi.id, { payment_method: pmId, off_session: true }),
       (err: any) => err instanceof Stripe.errors.StripeCardError && err.code === 'authentication_required',
@@ -102,7 +107,7 @@ describe('3-D Secure in Chromium through the Stripe.js stand-in', () => {
   });
 
   test('failing the challenge resolves confirmCardPayment with payment_intent_authentication_failure', async () => {
-    const pi = await sb.stripe.paymentIntents.create({ amount: 990, currency: 'usd' });
+    const pi = await sb.stripe.paymentIntents.create({ amount: 990, currency: 'usd', allowed_payment_method_types: ['card'] });
     const paying = page.evaluate(
       ([pk, secret]) => {
         const w = window as any;

@@ -62,6 +62,7 @@ describe('3-D Secure test cards through the official stripe SDK', () => {
     const paid = await sb.stripe.paymentIntents.create({
       amount: 1500,
       currency: 'usd',
+      allowed_payment_method_types: ['card'],
       customer: customer.id,
       payment_method: pm.id,
       confirm: true,
@@ -78,6 +79,7 @@ describe('3-D Secure test cards through the official stripe SDK', () => {
       sb.stripe.paymentIntents.create({
         amount: 900,
         currency: 'usd',
+        allowed_payment_method_types: ['card'],
         customer: customer.id,
         payment_method: pm.id,
         confirm: true,
@@ -94,7 +96,12 @@ describe('3-D Secure test cards through the official stripe SDK', () => {
     assert.equal((await click(challengeUrl(si), 'complete')).status, 200);
     assert.equal((await sb.stripe.setupIntents.retrieve(si.id)).status, 'succeeded');
 
-    const pi = await sb.stripe.paymentIntents.create({ amount: 5258, currency: 'usd', customer: customer.id });
+    const pi = await sb.stripe.paymentIntents.create({
+      amount: 5258,
+      currency: 'usd',
+      allowed_payment_method_types: ['card'],
+      customer: customer.id,
+    });
     const refused = await sb.stripe.paymentIntents.confirm(pi.id, { payment_method: pm.id, off_session: true }).catch((e: unknown) => e);
     assert.ok(refused instanceof Stripe.errors.StripeCardError, String(refused));
     assert.equal(refused.statusCode, 402);
@@ -146,6 +153,7 @@ describe('3-D Secure test cards through the official stripe SDK', () => {
     const pi = await sb.stripe.paymentIntents.create({
       amount: 2000,
       currency: 'eur',
+      allowed_payment_method_types: ['card'],
       payment_method: 'pm_card_authenticationRequired',
       confirm: true,
     });
@@ -166,6 +174,7 @@ describe('3-D Secure test cards through the official stripe SDK', () => {
     const pi = await sb.stripe.paymentIntents.create({
       amount: 1200,
       currency: 'usd',
+      allowed_payment_method_types: ['card'],
       payment_method: 'pm_card_threeDSecure2Required',
       confirm: true,
       return_url: 'https://shop.example/after?order=7',
@@ -189,6 +198,7 @@ describe('3-D Secure test cards through the official stripe SDK', () => {
     const pi = await sb.stripe.paymentIntents.create({
       amount: 800,
       currency: 'usd',
+      allowed_payment_method_types: ['card'],
       payment_method: 'pm_card_authenticationRequired',
       confirm: true,
     });
@@ -202,6 +212,7 @@ describe('3-D Secure test cards through the official stripe SDK', () => {
       sb.stripe.paymentIntents.create({
         amount: 800,
         currency: 'usd',
+        allowed_payment_method_types: ['card'],
         payment_method: 'pm_card_authenticationRequired',
         confirm: true,
         error_on_requires_action: true,
@@ -212,7 +223,7 @@ describe('3-D Secure test cards through the official stripe SDK', () => {
   });
 
   test('the publishable key reads and confirms a payment intent only with its client secret, and never off-session', async () => {
-    const pi = await sb.stripe.paymentIntents.create({ amount: 700, currency: 'usd' });
+    const pi = await sb.stripe.paymentIntents.create({ amount: 700, currency: 'usd', allowed_payment_method_types: ['card'] });
     const pk = browserClient(sb);
     const read = await pk.paymentIntents.retrieve(pi.id, { client_secret: pi.client_secret! });
     assert.equal(read.id, pi.id);
@@ -233,7 +244,7 @@ describe('3-D Secure test cards through the official stripe SDK', () => {
       (err: any) => err.statusCode === 400 && err.param === 'off_session',
     );
     await assert.rejects(
-      pk.paymentIntents.create({ amount: 700, currency: 'usd' }),
+      pk.paymentIntents.create({ amount: 700, currency: 'usd', allowed_payment_method_types: ['card'] }),
       (err: any) => err instanceof Stripe.errors.StripePermissionError,
     );
   });

@@ -61,7 +61,15 @@ describe('webhooks', () => {
 
     const pm = await card(sb, '4242424242424242');
     const pi = await sb.stripe.paymentIntents.create(
-      { amount: 700, currency: 'usd', customer: customer.id, payment_method: pm.id, confirm: true, off_session: true },
+      {
+        amount: 700,
+        currency: 'usd',
+        allowed_payment_method_types: ['card'],
+        customer: customer.id,
+        payment_method: pm.id,
+        confirm: true,
+        off_session: true,
+      },
       { idempotencyKey: 'pay-1' },
     );
     await eventually(

@@ -16,6 +16,8 @@ export const MINIMUM_AMOUNT: Readonly<Record<string, number>> = {
   jpy: 50,
 };
 
+const cardOnly = z.array(z.literal('card', { message: 'only card is supported' })).min(1);
+
 const offSession = z.union([formBool, z.enum(['one_off', 'recurring']).transform(() => true)]);
 
 const returnUrl = z.string().refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), 'must be an absolute http(s) URL');
@@ -38,10 +40,9 @@ export const CreatePaymentIntent = z
       .transform((c) => c.toLowerCase()),
     customer: id.optional(),
     payment_method: id.optional(),
-    payment_method_types: z
-      .array(z.literal('card', { message: 'only card is supported' }))
-      .min(1)
-      .optional(),
+    payment_method_types: cardOnly.optional(),
+    // This API version's name for the list (older ones: payment_method_types).
+    allowed_payment_method_types: cardOnly.optional(),
     off_session: offSession.optional(),
     confirm: formBool.optional(),
     description: text.optional(),
@@ -60,6 +61,10 @@ export const CreatePaymentIntent = z
     expand,
   })
   .strict();
+
+/** Stripe's answer to a server-side confirmation that could redirect the customer with nowhere to come back to. */
+export const RETURN_URL_REQUIRED =
+  'A `return_url` must be specified because this Payment Intent is configured to automatically accept the payment methods enabled in the Dashboard, some of which may require a full page redirect to succeed. If you do not want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents.';
 
 export const ConfirmPaymentIntent = z
   .object({

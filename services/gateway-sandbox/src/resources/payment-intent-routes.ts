@@ -17,6 +17,7 @@ import {
   CreatePaymentIntent,
   ListPaymentIntents,
   MINIMUM_AMOUNT,
+  RETURN_URL_REQUIRED,
   UpdatePaymentIntent,
 } from './payment-intent-params.ts';
 import type { Tx } from '../store/transaction.ts';
@@ -37,13 +38,24 @@ async function createPaymentIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof 
   if (p.off_session !== undefined && !p.confirm) {
     throw invalidRequest('You may only specify `off_session` when confirming the PaymentIntent (confirm=true).', { param: 'off_session' });
   }
+  const types = p.allowed_payment_method_types ?? p.payment_method_types;
+  if (types !== undefined && p.automatic_payment_methods !== undefined) {
+    throw invalidRequest('You may only specify one of these parameters: automatic_payment_methods, payment_method_types.', {
+      param: 'automatic_payment_methods',
+    });
+  }
+  // Stripe's default since API 2023-08-16: the Dashboard's methods, redirects allowed.
+  const automatic =
+    types === undefined
+      ? { enabled: p.automatic_payment_methods?.enabled ?? true, allow_redirects: p.automatic_payment_methods?.allow_redirects ?? 'always' }
+      : null;
   const pm = await intentReferences(tx, deps, p.customer, p.payment_method);
   const piId = newId('pi');
   const { rows } = await tx.q.query<PaymentIntentRow>(
     `insert into gateway_sandbox.payment_intents
        (id, created, amount, currency, customer, payment_method, status, client_secret, description, payment_method_types,
-        setup_future_usage, metadata, receipt_email, statement_descriptor_suffix)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning *`,
+        setup_future_usage, metadata, receipt_email, statement_descriptor_suffix, automatic_payment_methods)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) returning *`,
     [
       piId,
       tx.now,
@@ -54,22 +66,35 @@ async function createPaymentIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof 
       pm === undefined ? 'requires_payment_method' : 'requires_confirmation',
       clientSecret(piId),
       p.description ?? null,
-      JSON.stringify(p.payment_method_types ?? ['card']),
+      JSON.stringify(types ?? ['card']),
       p.setup_future_usage ?? null,
       JSON.stringify(newMetadata(p.metadata)),
       p.receipt_email ?? null,
       p.statement_descriptor_suffix ?? null,
+      automatic === null ? null : JSON.stringify(automatic),
     ],
   );
   const created = rows[0]!;
   await tx.emit('payment_intent.created', renderPaymentIntent(created));
   if (!p.confirm) return renderPaymentIntent(created);
+  requireReturnUrl(created, p);
   return confirmPaymentIntent(tx, deps, created, {
     paymentMethod: undefined,
     offSession: p.off_session === true,
     returnUrl: redirectTo(p),
     errorOnRequiresAction: p.error_on_requires_action === true,
   });
+}
+
+/**
+ * Stripe refuses to confirm an intent that allows redirect-based methods
+ * without a return_url, whatever the method used (a saved card, off-session,
+ * included); Stripe.js (use_stripe_sdk) handles the next action in the page.
+ */
+function requireReturnUrl(pi: PaymentIntentRow, p: { return_url?: string | undefined; use_stripe_sdk?: boolean | undefined }) {
+  const automatic = pi.automatic_payment_methods;
+  if (p.return_url !== undefined || p.use_stripe_sdk || !automatic?.enabled || automatic.allow_redirects === 'never') return;
+  throw invalidRequest(RETURN_URL_REQUIRED, { param: 'return_url' });
 }
 
 /** A publishable key must hold the intent's client secret, and may not act off-session or expand. */
@@ -125,6 +150,7 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
     return mutate(deps, req, reply, async (tx) => {
       let pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
       checkBrowser(req, pi, p);
+      requireReturnUrl(pi, p);
       if (p.receipt_email !== undefined) pi = await paymentIntents.update(tx.q, pi.id, { receipt_email: p.receipt_email });
       try {
         const confirmed = await confirmPaymentIntent(tx, deps, pi, {

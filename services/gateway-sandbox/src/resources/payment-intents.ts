@@ -38,6 +38,8 @@ export interface PaymentIntentRow {
   client_secret: string;
   description: string | null;
   payment_method_types: string[];
+  /** Null when the intent was created with its payment method types. */
+  automatic_payment_methods: { enabled: boolean; allow_redirects: 'always' | 'never' } | null;
   setup_future_usage: string | null;
   last_payment_error: Record<string, unknown> | null;
   latest_charge: string | null;
@@ -59,7 +61,7 @@ export function renderPaymentIntent(r: PaymentIntentRow) {
     amount_received: Number(r.amount_received),
     application: null,
     application_fee_amount: null,
-    automatic_payment_methods: null,
+    automatic_payment_methods: r.automatic_payment_methods,
     canceled_at: r.canceled_at === null ? null : Number(r.canceled_at),
     cancellation_reason: r.cancellation_reason,
     capture_method: 'automatic',

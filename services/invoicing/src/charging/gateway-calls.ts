@@ -75,6 +75,9 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
             amount: p.amount,
             currency: p.currency.toLowerCase(),
             customer: p.customerId,
+            // Cards only, never a redirect: Stripe's default (redirects allowed)
+            // refuses an off-session confirm that has no return_url.
+            automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
             description: `Invoice ${p.number}`,
             metadata: { invoice_id: p.invoiceId, account_id: p.accountId, number: p.number },
           },
