@@ -133,6 +133,46 @@ describe('charging finalized invoices through the gateway sandbox', () => {
     });
   });
 
+  test('a PaymentIntent canceled at the gateway (its dashboard) is replaced: the confirm refused as canceled spends the attempt, the next creates a new PaymentIntent and is paid', async () => {
+    await insertInvoice(w.db.pool, { id: 'inv-canceled', account: 'acct-canceled', total: '12.34' });
+    await putCard(w, 'acct-canceled', '4000000000000341');
+    const declined = await vault(['charge'], env);
+    assert.match(declined.stdout, /event=charge\.attempt invoice_id=inv-canceled attempt=1 step=confirm outcome=declined/);
+    const { rows } = await w.db.pool.query<{ payment_intent_id: string; idempotency_key: string }>(
+      `select payment_intent_id, idempotency_key from invoicing.charges where invoice_id = 'inv-canceled'`,
+    );
+    const first = rows[0]!;
+    await w.sdk.paymentIntents.cancel(first.payment_intent_id);
+    await putCard(w, 'acct-canceled', '4242424242424242');
+    await sleep(250);
+    const refused = await vault(['charge'], env);
+    assert.match(
+      refused.stdout,
+      /event=charge\.attempt invoice_id=inv-canceled attempt=2 step=confirm outcome=refused .*code=payment_intent_canceled/,
+      refused.stdout,
+    );
+    assert.match(
+      refused.stdout,
+      new RegExp(`event=charge\\.payment_intent_replaced invoice_id=inv-canceled payment_intent=${first.payment_intent_id}`),
+    );
+    const after = (
+      await w.db.pool.query<{ payment_intent_id: string | null; idempotency_key: string }>(
+        `select payment_intent_id, idempotency_key from invoicing.charges where invoice_id = 'inv-canceled'`,
+      )
+    ).rows[0]!;
+    assert.equal(after.payment_intent_id, null, 'the canceled PaymentIntent is let go');
+    assert.notEqual(after.idempotency_key, first.idempotency_key, 'a new key: the old one would answer the canceled create');
+    await sleep(250);
+    const paid = await vault(['charge'], env);
+    assert.match(paid.stdout, /event=charge\.attempt invoice_id=inv-canceled attempt=3 step=confirm outcome=succeeded/, paid.stdout);
+    assert.equal((await api('inv-canceled')).status, 'paid');
+    assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, 'acct-canceled'), 'inv-canceled'), {
+      intents: 2,
+      succeeded: 1,
+      failed: 1,
+    });
+  });
+
   test('the gateway unreachable: `vault charge` leaves the invoice for later and exits 1', async () => {
     await insertInvoice(w.db.pool, { id: 'inv-offline', account: 'acct-visa', total: '1.00', period: '2026-11' });
     const run = await vault(['charge'], { ...env, GATEWAY_PORT: String(await freePort()) });

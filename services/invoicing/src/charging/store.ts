@@ -132,7 +132,10 @@ export async function saveCharge(
   invoiceId: string,
   charge: ChargeRow,
   change: ChargeChange | ChargeChange['invoiceStatus'] = {},
-  /** A new random idempotency key: the create under the old one was refused, so no PaymentIntent is under it. */
+  /**
+   * A new random idempotency key, when the row keeps no PaymentIntent: the create under the old
+   * key was refused (none is under it), or the one under it was canceled and is let go.
+   */
   renewKey = false,
 ): Promise<string | undefined> {
   const { invoiceStatus, ...told } = typeof change === 'object' ? change : { invoiceStatus: change };
@@ -151,7 +154,7 @@ export async function saveCharge(
            last_payment_method_id = excluded.last_payment_method_id, last_attempt_at = excluded.last_attempt_at,
            next_attempt_at = excluded.next_attempt_at, last_error_code = excluded.last_error_code,
            last_decline_code = excluded.last_decline_code, last_error_message = excluded.last_error_message,
-           idempotency_key = case when $13 and c.payment_intent_id is null
+           idempotency_key = case when $13 and excluded.payment_intent_id is null
                                   then 'pi-' || replace(gen_random_uuid()::text, '-', '') else c.idempotency_key end,
            updated_at = now()
          where c.state <> 'paid'
