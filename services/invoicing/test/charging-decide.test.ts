@@ -306,7 +306,7 @@ describe('gateway errors as answers', () => {
       { kind: 'succeeded' },
     ],
     [
-      '400 unexpected state with the PaymentIntent canceled is a refusal',
+      '400 unexpected state with the PaymentIntent canceled is a refusal of its own: the charger replaces the PaymentIntent',
       new Stripe.errors.StripeInvalidRequestError(
         raw(400, {
           type: 'invalid_request_error',
@@ -314,7 +314,7 @@ describe('gateway errors as answers', () => {
           payment_intent: { id: 'pi_1', status: 'canceled' },
         }),
       ),
-      { kind: 'refused', code: 'payment_intent_unexpected_state' },
+      { kind: 'refused', code: 'payment_intent_canceled' },
     ],
     [
       '404 resource_missing is a refusal',
