@@ -94,6 +94,44 @@ describe('configuration', () => {
     );
   });
 
+  test("with Stripe's API and no GATEWAY_WEBHOOK_SECRET, invoicing boots only with an INVOICING_URL Stripe can deliver webhooks to (https with live keys)", () => {
+    const stripe = { GATEWAY_URL: 'https://api.stripe.com', GATEWAY_SECRET_KEY: 'sk_test_x', GATEWAY_PUBLISHABLE_KEY: 'pk_test_x' };
+    const refusal = (env: Record<string, string>) => {
+      try {
+        invoicingConfig({ ...stripe, ...env });
+        return undefined;
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        return err.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
+      }
+    };
+    for (const url of [
+      undefined,
+      'http://localhost:3000',
+      'http://invoicing:3000',
+      'https://10.0.0.7',
+      'https://[::1]:3000',
+      'https://billing.internal',
+    ]) {
+      assert.match(
+        refusal(url === undefined ? {} : { INVOICING_URL: url }) ?? 'booted',
+        /^INVOICING_URL: must be invoicing's public address where Stripe delivers its webhooks .*or set GATEWAY_WEBHOOK_SECRET/,
+        String(url),
+      );
+    }
+    assert.equal(refusal({ INVOICING_URL: 'http://billing.example.com' }), undefined, 'test mode takes http');
+    assert.equal(refusal({ INVOICING_URL: 'https://billing.example.com' }), undefined);
+    const live = { GATEWAY_SECRET_KEY: 'sk_live_x', GATEWAY_PUBLISHABLE_KEY: 'pk_live_x' };
+    assert.match(refusal({ ...live, INVOICING_URL: 'http://billing.example.com' }) ?? 'booted', /public address, https \(live keys\),/);
+    assert.equal(refusal({ ...live, INVOICING_URL: 'https://billing.example.com' }), undefined);
+    assert.equal(refusal({ GATEWAY_WEBHOOK_SECRET: 'whsec_x' }), undefined, 'an endpoint registered by hand needs no address');
+    assert.equal(
+      refusal({ GATEWAY_URL: 'http://localhost:3003', GATEWAY_SECRET_KEY: 'sk_test_x' }),
+      undefined,
+      'the sandbox reaches anything',
+    );
+  });
+
   test('PAYMENT_RETRY_SCHEDULE: ISO-8601 durations in seconds, two retries of 3 and 5 days by default', () => {
     assert.deepEqual(parseConfig(VaultSettings, {}).PAYMENT_RETRY_SCHEDULE, [259200, 432000]);
     assert.deepEqual(parseConfig(VaultSettings, { PAYMENT_RETRY_SCHEDULE: 'PT0.5S, P1DT1H30M' }).PAYMENT_RETRY_SCHEDULE, [0.5, 91800]);

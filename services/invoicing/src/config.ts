@@ -27,6 +27,7 @@ import {
   webUrl,
 } from '@vault/runtime/variables';
 import { loadPriceBook, PriceBookError } from './billing/price-book-file.ts';
+import { checkWebhookAddress } from './charging/webhook-address.ts';
 
 /** One positive ISO-8601 duration of days to seconds (P7D, PT12H, PT2S), in seconds. */
 const isoDuration = (fallback: string) =>
@@ -131,6 +132,7 @@ export function invoicingConfig(env: NodeJS.ProcessEnv): InvoicingConfig {
   // schema's problems already name them.
   const gatewaySettings = settings ?? GatewaySettings.safeParse(env).data;
   const gateway = gatewaySettings && collect(() => gatewayTarget(gatewaySettings));
-  if (!settings || !prices || !gateway) throw new ConfigError(problems);
+  if (settings && gateway) collect(() => checkWebhookAddress(settings));
+  if (!settings || !prices || !gateway || problems.length > 0) throw new ConfigError(problems);
   return { ...settings, prices, gateway, ccFormsUrl: settings.CC_FORMS_URL ?? `http://localhost:${settings.CC_FORMS_PORT}` };
 }
