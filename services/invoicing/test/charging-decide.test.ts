@@ -306,6 +306,17 @@ describe('gateway errors as answers', () => {
       { kind: 'succeeded' },
     ],
     [
+      '400 unexpected state with the PaymentIntent processing is no answer: the payment may still succeed, and is never counted as a decline',
+      new Stripe.errors.StripeInvalidRequestError(
+        raw(400, {
+          type: 'invalid_request_error',
+          code: 'payment_intent_unexpected_state',
+          payment_intent: { id: 'pi_1', status: 'processing' },
+        }),
+      ),
+      { kind: 'unanswered', code: 'payment_intent_processing' },
+    ],
+    [
       '400 unexpected state with the PaymentIntent canceled is a refusal of its own: the charger replaces the PaymentIntent',
       new Stripe.errors.StripeInvalidRequestError(
         raw(400, {

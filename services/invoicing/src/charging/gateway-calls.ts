@@ -155,7 +155,8 @@ export const PAYMENT_INTENT_CANCELED = 'payment_intent_canceled';
  * A gateway error as an Answer. 402 `authentication_required` asks for the
  * cardholder (action required); any other 402 is a card's decline; a 400 for a
  * PaymentIntent that already succeeded is a success (an earlier attempt's
- * answer was lost), for a canceled one PAYMENT_INTENT_CANCELED; other 400/404s are refusals that the same request would
+ * answer was lost), for a processing one no answer, for a canceled one
+ * PAYMENT_INTENT_CANCELED; other 400/404s are refusals that the same request would
  * get again; everything else (no connection, 401/403, 409 key in use, 429,
  * 5xx) is no answer: the same key goes again later. Anything not from the
  * gateway is a bug and is thrown.
@@ -172,6 +173,10 @@ export function answerOfError(err: unknown): Answer {
   if (status === 402) return { kind: 'declined', code, declineCode: err.decline_code ?? null, message };
   if ((status === 400 || status === 404) && code !== 'rate_limit') {
     if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'succeeded') return { kind: 'succeeded' };
+    // Processing: the payment may still succeed (its webhook or a later confirm says); not the card's answer.
+    if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'processing') {
+      return { kind: 'unanswered', code: 'payment_intent_processing', message };
+    }
     // Canceled (in the gateway's dashboard, say): it can never be paid; the charger replaces it.
     if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'canceled') {
       return { kind: 'refused', code: PAYMENT_INTENT_CANCELED, message };
