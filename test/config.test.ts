@@ -171,6 +171,31 @@ describe('configuration', () => {
     assert.throws(() => parseConfig(VaultSettings, { INVOICE_GRACE_HOURS: '-1' }), /INVOICE_GRACE_HOURS: /);
   });
 
+  test('a number variable is digits with an optional decimal point: spaces only are unset (never 0), hex, exponents and signs are refused naming it', () => {
+    const parsed = (env: Record<string, string>) => parseConfig(VaultSettings, env);
+    assert.equal(parsed({ INVOICE_GRACE_HOURS: '   ' }).INVOICE_GRACE_HOURS, 72, 'blank is unset: the default grace, not 0');
+    assert.equal(parsed({ INVOICE_GRACE_HOURS: ' 24 ' }).INVOICE_GRACE_HOURS, 24);
+    assert.equal(parsed({ CHARGE_EVERY_SECONDS: '0.5' }).CHARGE_EVERY_SECONDS, 0.5);
+    assert.equal(parsed({ METERING_PORT: ' ' }).METERING_PORT, 3001);
+    for (const [variable, value] of [
+      ['INVOICE_GRACE_HOURS', '0x48'],
+      ['INVOICE_GRACE_HOURS', '1e2'],
+      ['INVOICE_GRACE_HOURS', '+3'],
+      ['USAGE_FOLD_EVERY_SECONDS', '1e-9'],
+      ['METERING_PORT', '0x1F90'],
+      ['HTTP_REQUEST_TIMEOUT_MS', '3e4'],
+      ['GATEWAY_SANDBOX_LATENCY_MS', 'Infinity'],
+      ['KAFKA_CONTROLLER_PORT', '9 093'],
+    ] as const) {
+      assert.throws(
+        () => parsed({ [variable]: value }),
+        (err: unknown) =>
+          err instanceof ConfigError && err.problems.some((p) => p.variable === variable && p.message === 'must be a number'),
+        `${variable}=${value}`,
+      );
+    }
+  });
+
   test('every bad variable is named in one error', () => {
     assert.throws(
       () => parseConfig(VaultSettings, { METERING_PORT: '70000', INVOICE_GRACE_HOURS: 'soon' }),

@@ -8,13 +8,13 @@ import { CcFormsSettings } from '@vault/cc-forms/config';
 import { GatewaySandboxSettings } from '@vault/gateway-sandbox/config';
 import { InvoicingSettings } from '@vault/invoicing/config';
 import { MeteringSettings } from '@vault/metering/config';
-import { blankToUndefined, port } from '@vault/runtime/variables';
+import { optionalNumberVariable, port } from '@vault/runtime/variables';
 
 /** The variables only the `vault` command reads. */
 export const cliVariables = {
   /** `vault kafka start`: the local broker's port, and its controller's (default: port + 1). */
   KAFKA_PORT: port(9092),
-  KAFKA_CONTROLLER_PORT: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(65535).optional()),
+  KAFKA_CONTROLLER_PORT: optionalNumberVariable(z.number().int().min(1).max(65535)),
 };
 
 /** Each app's own configuration schema, by app name. */

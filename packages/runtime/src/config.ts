@@ -15,11 +15,35 @@ export const optionalString = z.preprocess(blankToUndefined, z.string().optional
 
 export const stringWithDefault = (fallback: string) => z.preprocess(blankToUndefined, z.string().min(1).default(fallback));
 
-export const port = (fallback: number) => z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(65535).default(fallback));
+/** Spaces around a value are dropped; nothing left is unset. */
+const trimmedOrUnset = (v: unknown) => (typeof v === 'string' ? v.trim() || undefined : v);
 
-export const positiveNumber = (fallback: number) => z.preprocess(blankToUndefined, z.coerce.number().positive().default(fallback));
+/**
+ * A number as people write one: digits with an optional decimal point.
+ * z.coerce.number() read `' '` as 0 (INVOICE_GRACE_HOURS=' ' was no grace at
+ * all), and took `0x48` and `1e2`.
+ */
+const decimalText = () =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number')
+    .transform(Number);
 
-export const nonNegativeNumber = (fallback: number) => z.preprocess(blankToUndefined, z.coerce.number().min(0).default(fallback));
+/** A number variable checked by `rule`; `fallback` when unset or blank. */
+export const numberVariable = (rule: z.ZodNumber, fallback: number) =>
+  z.preprocess(trimmedOrUnset, decimalText().pipe(rule).default(fallback));
+
+/** A number variable checked by `rule`; undefined when unset or blank. */
+export const optionalNumberVariable = (rule: z.ZodNumber) => z.preprocess(trimmedOrUnset, decimalText().pipe(rule).optional());
+
+/** A whole number variable within [min, max]; `fallback` when unset. */
+export const integerVariable = (fallback: number, min: number, max: number) => numberVariable(z.number().int().min(min).max(max), fallback);
+
+export const port = (fallback: number) => integerVariable(fallback, 1, 65535);
+
+export const positiveNumber = (fallback: number) => numberVariable(z.number().positive(), fallback);
+
+export const nonNegativeNumber = (fallback: number) => numberVariable(z.number().min(0), fallback);
 
 /**
  * zod's message for a missing value is "expected string, received undefined";

@@ -2,7 +2,7 @@
 // from: parsers of one variable, and the groups several apps read alike. Imports
 // nothing but zod, so an app's config module stays a leaf.
 import { z } from 'zod';
-import { blankToUndefined, optionalString, port, stringWithDefault } from './config.ts';
+import { blankToUndefined, integerVariable, optionalString, port, stringWithDefault } from './config.ts';
 
 export * from './config.ts';
 
@@ -111,8 +111,7 @@ export const isoDurations = (fallback: string) =>
   );
 
 /** A whole number within [min, max], `fallback` when unset. */
-const boundedInteger = (fallback: number, min: number, max: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
+const boundedInteger = (fallback: number, min: number, max: number) => integerVariable(fallback, min, max);
 
 /** What runApp reads for every app: its database, the interface it listens on, its HTTP limits. */
 export const bootVariables = {

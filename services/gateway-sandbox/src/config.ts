@@ -4,7 +4,7 @@
 // from its database); its card fields may be framed by the card form's origin alone.
 import { z } from 'zod';
 import { gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
-import { blankToUndefined, bootVariables, gatewayVariables, parseConfig, port } from '@vault/runtime/variables';
+import { blankToUndefined, bootVariables, gatewayVariables, integerVariable, parseConfig, port } from '@vault/runtime/variables';
 
 /** An http(s) URL; only its origin is used. */
 const webOrigin = z.preprocess(
@@ -32,7 +32,7 @@ export const GatewaySandboxSettings = z.object({
   ...bootVariables,
   ...gatewayVariables,
   /** The sandbox's added delay before answering (tests of requests in flight). */
-  GATEWAY_SANDBOX_LATENCY_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(0)),
+  GATEWAY_SANDBOX_LATENCY_MS: integerVariable(0, 0, 600_000),
   /**
    * Where customers open the card form: its origin is the only one allowed to
    * frame the sandbox's card fields (CSP frame-ancestors). Unset: http://localhost:CC_FORMS_PORT.
