@@ -186,6 +186,13 @@ describe('`vault … --help` answers and does nothing else', () => {
       [['finalize'], /finalize: --period is required/],
       [['finalize', '--period', '2026-13'], /finalize: --period must be a month as YYYY-MM/],
       [['token', 'create', '--finance=yes'], /option --finance takes no value/],
+      // parseArgs alone keeps the last: this would grant 1000.00.
+      [['credit', 'grant', '--account', 'a', '--amount', '1.00', '--amount', '1000.00', '--reason', 'r'], /option --amount given twice/],
+      [['finalize', '--period', '2026-10', '--period=2026-11'], /finalize: option --period given twice/],
+      [['simulate', '--seed', '-3'], /option --seed needs a value \(one that starts with - is written --seed=-…\)/],
+      // Help of an action that does not exist is not the group's help.
+      [['card', 'nosuch', '--help'], /card: unknown action nosuch; only add/],
+      [['help', 'card', 'nosuch'], /card: unknown action nosuch; only add/],
     ];
     await eachLimited(cases, 4, async ([args, message]) => {
       const r = await run(args);

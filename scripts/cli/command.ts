@@ -152,9 +152,16 @@ export function parseCommand<O extends OptionSpecs>(spec: CommandSpec<O>, args: 
   for (const [name, o] of Object.entries(spec.options ?? {})) options[name] = { type: o.type };
   let parsed;
   try {
-    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true, tokens: true });
   } catch (err) {
     throw new UsageError(`${spec.name}: ${describeParseError(err as Error & { code?: string })}`, usage);
+  }
+  // parseArgs keeps the last of a repeated option: `--amount 1.00 --amount 1000.00` would grant 1000.00.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name)) throw new UsageError(`${spec.name}: option --${token.name} given twice`, usage);
+    seen.add(token.name);
   }
   const max = spec.positionals ?? 0;
   if (parsed.positionals.length > max) {
@@ -167,7 +174,9 @@ export function parseCommand<O extends OptionSpecs>(spec: CommandSpec<O>, args: 
 function describeParseError(err: Error & { code?: string }): string {
   const option = /'(-[^' ]*)/.exec(err.message)?.[1];
   if (option && err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option}`;
-  if (option && /argument missing|ambiguous/.test(err.message)) return `option ${option} needs a value`;
+  // `--seed -3`: a value that starts with a dash reads as an option; node's hint says how to give it.
+  if (option && /ambiguous/.test(err.message)) return `option ${option} needs a value (one that starts with - is written ${option}=-…)`;
+  if (option && /argument missing/.test(err.message)) return `option ${option} needs a value`;
   if (option && /does not take an argument/.test(err.message)) return `option ${option} takes no value`;
   return err.message.split('\n')[0]!;
 }
@@ -182,13 +191,18 @@ export function pickSubcommand(group: GroupSpec, args: readonly string[]): { spe
   const sub = group.subcommands.find((s) => subName(s) === first);
   if (sub) return { spec: sub, args: rest };
   const usage = usageOf(group);
-  if (first === 'help') {
-    const named = group.subcommands.find((s) => subName(s) === rest[0]);
-    throw new HelpRequest(named ? usageOf(named) : usage);
-  }
-  if (wantsHelp(args)) throw new HelpRequest(usage);
   const names = group.subcommands.map(subName);
   const choices = names.length === 1 ? `only ${names[0]}` : `one of ${names.join(', ')}`;
+  // An action that does not exist is an error even when help is asked of it.
+  const unknown = (action: string) => new UsageError(`${group.name}: unknown action ${action}; ${choices}`, usage);
+  if (first === 'help') {
+    if (rest[0] === undefined || rest[0].startsWith('-')) throw new HelpRequest(usage);
+    const named = group.subcommands.find((s) => subName(s) === rest[0]);
+    if (!named) throw unknown(rest[0]);
+    throw new HelpRequest(usageOf(named));
+  }
+  if (first !== undefined && !first.startsWith('-')) throw unknown(first);
+  if (wantsHelp(args)) throw new HelpRequest(usage);
   if (first === undefined) throw new UsageError(`${group.name}: what to do? ${choices}`, usage);
   if (first.startsWith('-') && first !== '-') {
     const flag = first.split('=')[0]!;
@@ -198,7 +212,7 @@ export function pickSubcommand(group: GroupSpec, args: readonly string[]): { spe
       usage,
     );
   }
-  throw new UsageError(`${group.name}: unknown action ${first}; ${choices}`, usage);
+  throw unknown(first);
 }
 
 /** One of `vault`'s commands: its declaration (for the usage texts) and what it does. */
