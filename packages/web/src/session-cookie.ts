@@ -101,11 +101,9 @@ export function sessionCookie(options: { name: string; sessions: CookieSessions;
     },
     async signIn(req, reply, grant) {
       await sessions.close(pool, idOf(req));
-      const id = await sessions.open(pool, grant);
-      reply.header(
-        'set-cookie',
-        sessionCookieHeader(cookieName(name, secure(req)), id, { maxAgeSeconds: sessions.hours * 3600, secure: secure(req) }),
-      );
+      // The cookie lasts as long as the session (a hand-over's may be shorter than `hours`).
+      const { id, seconds } = await sessions.open(pool, grant);
+      reply.header('set-cookie', sessionCookieHeader(cookieName(name, secure(req)), id, { maxAgeSeconds: seconds, secure: secure(req) }));
       if (formNonce(req) !== undefined) clear(req, reply, formName);
     },
     async signOut(req, reply) {

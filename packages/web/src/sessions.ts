@@ -4,9 +4,11 @@
 //   (hash text primary key, account_id text not null,
 //    token_id text, link_hash text,
 //    created_at timestamptz not null default now(), expires_at timestamptz not null)
-// A session lives only while the API token its link was issued with does: every
-// lookup checks the token in a view of live tokens (`liveTokens`, columns
-// id and account_id), so revoking or expiring the token ends its sessions at once.
+// A session lives only while the API token its link was issued with does, and
+// while its link may still open one: every lookup checks the token in a view of
+// live tokens (`liveTokens`, columns id and account_id) and the link in a view
+// of live links (`liveLinks`, column hash; a hand-over link leaves it when the
+// session it was made from ends), so either ends its sessions at once.
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 
@@ -26,16 +28,24 @@ export interface SessionGrant {
   accountId: string;
   /** The public id of the API token the link was issued with; the session lives only while the token does. */
   tokenId: string;
-  /** The sha256 of the sign-in link that opened the session (which link, for the record). */
+  /** The sha256 of the sign-in link that opened the session; the session lives only while the link is in `liveLinks`. */
   linkHash: string;
+  /** A hand-over link's: when the session it was made from ends. This session ends no later. */
+  endsBy?: Date | undefined;
+}
+
+/** A session just opened: the id for the cookie (never stored), and how long it lasts. */
+export interface OpenedSession {
+  id: string;
+  seconds: number;
 }
 
 export interface CookieSessions {
   /** How long a session lasts after sign-in; it is not extended by use. */
   readonly hours: number;
-  /** Opens a session for the grant; returns the id for the cookie (never stored). */
-  open(pool: pg.Pool, grant: SessionGrant): Promise<string>;
-  /** The account a session id signs in, if it names a session that has not expired and whose token is live. */
+  /** Opens a session for the grant: `hours` long, or until its `endsBy` if sooner. */
+  open(pool: pg.Pool, grant: SessionGrant): Promise<OpenedSession>;
+  /** The account a session id signs in, if it names a session that has not expired and whose token and link are live. */
   account(pool: pg.Pool, id: string | undefined): Promise<string | undefined>;
   /** account(), with the API token the session was opened with (a link handed to the other app is issued with it). */
   signedIn(pool: pg.Pool, id: string | undefined): Promise<{ accountId: string; tokenId: string } | undefined>;
@@ -43,19 +53,21 @@ export interface CookieSessions {
   close(pool: pg.Pool, id: string | undefined): Promise<void>;
 }
 
-export function cookieSessions(options: { table: string; hours: number; liveTokens: string }): CookieSessions {
-  const { table, hours, liveTokens } = options;
-  for (const name of [table, liveTokens]) {
+export function cookieSessions(options: { table: string; hours: number; liveTokens: string; liveLinks: string }): CookieSessions {
+  const { table, hours, liveTokens, liveLinks } = options;
+  for (const name of [table, liveTokens, liveLinks]) {
     if (!QUALIFIED_TABLE.test(name)) throw new RangeError(`not a schema-qualified table name: ${JSON.stringify(name)}`);
   }
   const signedIn: CookieSessions['signedIn'] = async (pool, id) => {
     if (!isSessionId(id)) return undefined;
     // Deny by default: a session without a token, or whose token is revoked,
-    // expired, gone or another account's, signs nobody in.
+    // expired, gone or another account's, signs nobody in; nor does one whose
+    // link is gone or was handed over from a session that has ended.
     const { rows } = await pool.query<{ account_id: string; token_id: string }>(
       `select s.account_id, s.token_id from ${table} s
        where s.hash = $1 and s.expires_at > now()
-         and exists (select 1 from ${liveTokens} t where t.id = s.token_id and t.account_id = s.account_id)`,
+         and exists (select 1 from ${liveTokens} t where t.id = s.token_id and t.account_id = s.account_id)
+         and exists (select 1 from ${liveLinks} l where l.hash = s.link_hash)`,
       [sessionHash(id)],
     );
     const row = rows[0];
@@ -68,12 +80,14 @@ export function cookieSessions(options: { table: string; hours: number; liveToke
       const id = randomBytes(32).toString('base64url');
       // Expired sessions are cleared here: sign-ins are rare, so this keeps the table small.
       await pool.query(`delete from ${table} where expires_at <= now()`);
-      await pool.query(
+      // least() skips a null: without `endsBy`, `hours` from now.
+      const { rows } = await pool.query<{ seconds: number }>(
         `insert into ${table} (hash, account_id, token_id, link_hash, expires_at)
-         values ($1, $2, $3, $4, now() + make_interval(hours => $5))`,
-        [sessionHash(id), grant.accountId, grant.tokenId, grant.linkHash, hours],
+         values ($1, $2, $3, $4, least(now() + make_interval(hours => $5), $6::timestamptz))
+         returning greatest(0, floor(extract(epoch from expires_at - now())))::int as seconds`,
+        [sessionHash(id), grant.accountId, grant.tokenId, grant.linkHash, hours, grant.endsBy ?? null],
       );
-      return id;
+      return { id, seconds: rows[0]!.seconds };
     },
     account: async (pool, id) => (await signedIn(pool, id))?.accountId,
     signedIn,

@@ -1,11 +1,15 @@
 // Sign-in links, as both web apps read them. Invoicing makes them (`vault token
-// create --account ID`) and publishes three names that invoicing's pages and
-// cc-forms alike sign in through, and nothing else of its schema:
-//   invoicing.sign_in_link_status(hash, account_id, token_id, expires_at, state)
-//   invoicing.consume_sign_in_link(hash) → (account_id, token_id), once
+// create --account ID`, and the invoice pages' hand-over to cc-forms) and
+// publishes four names that invoicing's pages and cc-forms alike sign in
+// through, and nothing else of its schema (migrations 005 and 018):
+//   invoicing.sign_in_link_status(hash, account_id, token_id, expires_at, state, app)
+//   invoicing.consume_sign_in_link(hash, app) → (account_id, token_id, ends_by), once
 //   invoicing.live_tokens(id, account_id)   (the sessions' check, sessions.ts)
+//   invoicing.live_links(hash)              (the sessions' check, sessions.ts)
 // A link's secret is `vl_` and 32 random bytes (base64url); only its sha256 is
-// stored. It is not an API token: a bearer header with it opens nothing.
+// stored. It is not an API token: a bearer header with it opens nothing. A
+// hand-over link is for one app (another app treats it as no link), and the
+// session it opens ends by `ends_by`, when the session it came from does.
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { SessionGrant } from './sessions.ts';
@@ -18,17 +22,20 @@ export const newLinkSecret = () => `vl_${randomBytes(32).toString('base64url')}`
 /** The sha256 (hex) kept of a link secret. */
 export const linkHash = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
-/** True when `text` has the shape of a link secret (it may still name no link). */
 /**
  * The card form's pages a sign-in may land on (`next`): the invoice pages hand a
  * customer over to one of them, and the card form goes to no other (never another site).
  */
 export const CARD_FORM_PAGE = /^\/(?:card|payments\/[A-Za-z0-9_]{1,255})$/;
 
+/** True when `text` has the shape of a link secret (it may still name no link). */
 export const isLinkSecret = (text: string | undefined): text is string => text !== undefined && LINK_SECRET.test(text);
 
-/** 'valid' signs in after confirmation; the others say why not. */
-export type LinkState = 'valid' | 'used' | 'expired' | 'revoked';
+/** The app a link signs in to: a link made for the other one is no link here. */
+export type SignInApp = 'invoicing' | 'cc-forms';
+
+/** 'valid' signs in after confirmation; the others say why not ('ended': the session it was handed over from has). */
+export type LinkState = 'valid' | 'used' | 'expired' | 'ended' | 'revoked';
 
 export interface LinkStatus {
   accountId: string;
@@ -53,13 +60,14 @@ async function published<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Whose link this is and whether it can still sign in; undefined for a link nobody made. Changes nothing. */
-export async function signInLinkStatus(pool: pg.Pool, secret: string): Promise<LinkStatus | undefined> {
+/** Whose link this is and whether it can still sign in to `app`; undefined for a link nobody made for it. Changes nothing. */
+export async function signInLinkStatus(pool: pg.Pool, secret: string, app: SignInApp): Promise<LinkStatus | undefined> {
   if (!isLinkSecret(secret)) return undefined;
   const { rows } = await published(() =>
-    pool.query<{ account_id: string; state: LinkState }>('select account_id, state from invoicing.sign_in_link_status where hash = $1', [
-      linkHash(secret),
-    ]),
+    pool.query<{ account_id: string; state: LinkState }>(
+      'select account_id, state from invoicing.sign_in_link_status where hash = $1 and (app is null or app = $2)',
+      [linkHash(secret), app],
+    ),
   );
   const row = rows[0];
   return row && { accountId: row.account_id, state: row.state };
@@ -67,14 +75,18 @@ export async function signInLinkStatus(pool: pg.Pool, secret: string): Promise<L
 
 /**
  * Uses the link up, atomically: the session grant for the one caller that finds
- * it unused, unexpired and its token live; undefined for every other caller.
+ * it made for `app` (or either), unused, unexpired, its token live and, handed
+ * over, its session live; undefined for every other caller.
  */
-export async function consumeSignInLink(pool: pg.Pool, secret: string): Promise<SessionGrant | undefined> {
+export async function consumeSignInLink(pool: pg.Pool, secret: string, app: SignInApp): Promise<SessionGrant | undefined> {
   if (!isLinkSecret(secret)) return undefined;
   const hash = linkHash(secret);
   const { rows } = await published(() =>
-    pool.query<{ account_id: string; token_id: string }>('select account_id, token_id from invoicing.consume_sign_in_link($1)', [hash]),
+    pool.query<{ account_id: string; token_id: string; ends_by: Date | null }>(
+      'select account_id, token_id, ends_by from invoicing.consume_sign_in_link($1, $2)',
+      [hash, app],
+    ),
   );
   const row = rows[0];
-  return row && { accountId: row.account_id, tokenId: row.token_id, linkHash: hash };
+  return row && { accountId: row.account_id, tokenId: row.token_id, linkHash: hash, endsBy: row.ends_by ?? undefined };
 }

@@ -170,26 +170,29 @@ describe('the CSP writer and page headers', () => {
 
 describe('cookie sessions by table', () => {
   let db: TestDatabase;
-  const sessions = cookieSessions({ table: 'app.sessions', hours: 12, liveTokens: 'app.live_tokens' });
-  /** A grant of a live token of the account (as a consumed sign-in link gives). */
-  const grant = async (accountId: string, tokenId = `tok_${accountId}`): Promise<SessionGrant> => {
+  const sessions = cookieSessions({ table: 'app.sessions', hours: 12, liveTokens: 'app.live_tokens', liveLinks: 'app.live_links' });
+  /** A grant of a live token and link of the account (as a consumed sign-in link gives). */
+  const grant = async (accountId: string, tokenId = `tok_${accountId}`, linkHash = 'f'.repeat(64)): Promise<SessionGrant> => {
     await db.pool.query('insert into app.live_tokens (id, account_id) values ($1, $2) on conflict do nothing', [tokenId, accountId]);
-    return { accountId, tokenId, linkHash: 'f'.repeat(64) };
+    await db.pool.query('insert into app.live_links (hash) values ($1) on conflict do nothing', [linkHash]);
+    return { accountId, tokenId, linkHash };
   };
+  const open = async (g: SessionGrant) => (await sessions.open(db.pool, g)).id;
   before(async () => {
     db = await freshDatabase('web');
     await db.pool.query(`create schema app;
       create table app.sessions (hash text primary key, account_id text not null,
         token_id text not null, link_hash text not null,
         created_at timestamptz not null default now(), expires_at timestamptz not null);
-      create table app.live_tokens (id text primary key, account_id text not null)`);
+      create table app.live_tokens (id text primary key, account_id text not null);
+      create table app.live_links (hash text primary key)`);
   });
   after(async () => {
     await db?.drop();
   });
 
   test('open gives a 43-character id and stores only its sha256 with its token and link; account finds it; close ends it', async () => {
-    const id = await sessions.open(db.pool, await grant('acct-1'));
+    const id = await open(await grant('acct-1'));
     assert.match(id, /^[A-Za-z0-9_-]{43}$/);
     const { rows } = await db.pool.query('select hash, token_id, link_hash from app.sessions');
     assert.deepEqual(rows, [{ hash: createHash('sha256').update(id).digest('hex'), token_id: 'tok_acct-1', link_hash: 'f'.repeat(64) }]);
@@ -201,16 +204,16 @@ describe('cookie sessions by table', () => {
   test('malformed and expired ids sign nobody in; expired rows are cleared at the next sign-in', async () => {
     for (const bad of [undefined, '', 'short', 'A'.repeat(44), `${'A'.repeat(42)}=`])
       assert.equal(await sessions.account(db.pool, bad), undefined);
-    const id = await sessions.open(db.pool, await grant('acct-2'));
+    const id = await open(await grant('acct-2'));
     await db.pool.query(`update app.sessions set expires_at = now() - interval '1 second'`);
     assert.equal(await sessions.account(db.pool, id), undefined);
-    await sessions.open(db.pool, await grant('acct-3'));
+    await open(await grant('acct-3'));
     const { rows } = await db.pool.query('select account_id from app.sessions');
     assert.deepEqual(rows, [{ account_id: 'acct-3' }]);
   });
 
   test('a session lives only while its token is live: a token leaving the view, or another account’s, signs nobody in at once', async () => {
-    const id = await sessions.open(db.pool, await grant('acct-5', 'tok_five'));
+    const id = await open(await grant('acct-5', 'tok_five'));
     assert.equal(await sessions.account(db.pool, id), 'acct-5');
     await db.pool.query(`update app.live_tokens set account_id = 'acct-other' where id = 'tok_five'`);
     assert.equal(await sessions.account(db.pool, id), undefined, "the token is another account's");
@@ -218,6 +221,35 @@ describe('cookie sessions by table', () => {
     assert.equal(await sessions.account(db.pool, id), undefined, 'the token is revoked or expired');
     await grant('acct-5', 'tok_five');
     assert.equal(await sessions.account(db.pool, id), 'acct-5', 'the same row again: the check is made on every lookup');
+  });
+
+  test('a session lives only while its link is live: the link leaving the view (a hand-over whose session ended) signs nobody in at once', async () => {
+    const id = await open(await grant('acct-7', 'tok_seven', 'a'.repeat(64)));
+    assert.equal(await sessions.account(db.pool, id), 'acct-7');
+    await db.pool.query(`delete from app.live_links where hash = $1`, ['a'.repeat(64)]);
+    assert.equal(await sessions.account(db.pool, id), undefined, 'deny by default: no live link, no session');
+    await grant('acct-7', 'tok_seven', 'a'.repeat(64));
+    assert.equal(await sessions.account(db.pool, id), 'acct-7', 'checked on every lookup');
+  });
+
+  test('a grant with endsBy (a hand-over) opens a session ending then, not 12 h on, and its cookie lasts as long', async () => {
+    const endsBy = new Date(Date.now() + 3600_000);
+    const opened = await sessions.open(db.pool, { ...(await grant('acct-8')), endsBy });
+    const { rows } = await db.pool.query<{ expires_at: Date }>('select expires_at from app.sessions where hash = $1', [
+      createHash('sha256').update(opened.id).digest('hex'),
+    ]);
+    assert.equal(rows[0]!.expires_at.getTime(), endsBy.getTime());
+    assert.ok(opened.seconds > 3590 && opened.seconds <= 3600, String(opened.seconds));
+    const later = await sessions.open(db.pool, { ...(await grant('acct-8')), endsBy: new Date(Date.now() + 48 * 3600_000) });
+    assert.equal(later.seconds, 12 * 3600, 'never longer than hours');
+    const headers: string[] = [];
+    const reply: CookieReply = { header: (name, value) => headers.push(`${name}: ${value}`), redirect: () => undefined };
+    await sessionCookie({ name: 'sid', sessions, pool: db.pool }).signIn({ headers: {}, protocol: 'http' }, reply, {
+      ...(await grant('acct-8')),
+      endsBy: new Date(Date.now() + 600_000),
+    });
+    const maxAge = Number(/Max-Age=(\d+)$/.exec(headers.join())?.[1]);
+    assert.ok(maxAge > 590 && maxAge <= 600, headers.join());
   });
 
   test('over HTTP: sign-in sets a fresh cookie and closes the old session, the guard redirects and forgets a dead cookie, sign-out clears it', async () => {
@@ -235,7 +267,7 @@ describe('cookie sessions by table', () => {
       protocol,
     });
 
-    const planted = await sessions.open(db.pool, await grant('acct-planted'));
+    const planted = await open(await grant('acct-planted'));
     const first = answer();
     await cookie.signIn(request(planted), first.reply, await grant('acct-4'));
     const id = /^set-cookie: sid=([A-Za-z0-9_-]{43}); Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200$/.exec(first.out.headers.join())?.[1];
@@ -300,8 +332,12 @@ describe('cookie sessions by table', () => {
   });
 
   test('the table and view names must be plain schema-qualified names', () => {
-    assert.throws(() => cookieSessions({ table: 'sessions; drop table x', hours: 1, liveTokens: 'a.b' }), /schema-qualified/);
-    assert.throws(() => cookieSessions({ table: 'sessions', hours: 1, liveTokens: 'a.b' }), /schema-qualified/);
-    assert.throws(() => cookieSessions({ table: 'a.sessions', hours: 1, liveTokens: 'tokens' }), /schema-qualified/);
+    assert.throws(
+      () => cookieSessions({ table: 'sessions; drop table x', hours: 1, liveTokens: 'a.b', liveLinks: 'a.c' }),
+      /schema-qualified/,
+    );
+    assert.throws(() => cookieSessions({ table: 'sessions', hours: 1, liveTokens: 'a.b', liveLinks: 'a.c' }), /schema-qualified/);
+    assert.throws(() => cookieSessions({ table: 'a.sessions', hours: 1, liveTokens: 'tokens', liveLinks: 'a.c' }), /schema-qualified/);
+    assert.throws(() => cookieSessions({ table: 'a.sessions', hours: 1, liveTokens: 'a.b', liveLinks: 'links x' }), /schema-qualified/);
   });
 });

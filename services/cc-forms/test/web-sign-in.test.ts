@@ -69,7 +69,7 @@ describe('signing in to the card form', () => {
     assert.match(page.body, /<span class="account">acct-web-1<\/span>/);
   });
 
-  test('handed over from the invoice pages (`next`): lands on that page of its own once signed in, straight on when already signed in as that account; any other `next` is /card', async () => {
+  test('handed over from the invoice pages (`next`): lands on that page of its own once signed in, straight on when already signed in as that account (the link used up all the same); any other `next` is /card', async () => {
     const link = await signInLink(w, token);
     const opened = await w.http.inject({
       method: 'GET',
@@ -80,7 +80,8 @@ describe('signing in to the card form', () => {
     const res = await postSignIn({ link, _csrf: signInForm(opened.body).csrf, next: '/payments/pi_abc123' }, cookiesSet(opened));
     assert.deepEqual([res.statusCode, res.headers.location], [303, '/payments/pi_abc123']);
     const session = sessionFrom(res)!;
-    // Signed in here already as that account: a new link goes straight on, and stays unused.
+    // Signed in here already as that account: a new link goes straight on, in the same session,
+    // and is used up (it has travelled in an address): opened again it is refused.
     const again = await signInLink(w, token);
     const straight = await w.http.inject({
       method: 'GET',
@@ -88,7 +89,13 @@ describe('signing in to the card form', () => {
       headers: { cookie: `${SESSION_COOKIE}=${session}` },
     });
     assert.deepEqual([straight.statusCode, straight.headers.location], [303, '/card']);
-    assert.equal((await openLink(again)).statusCode, 200, 'the link was not used');
+    assert.equal(straight.headers['set-cookie'], undefined, 'the session is kept');
+    assert.equal((await openLink(again)).statusCode, 401, 'the link was used up');
+    const { rows } = await w.db.pool.query('select used_at is not null as used from invoicing.sign_in_links where hash = $1', [
+      sha256(again),
+    ]);
+    assert.deepEqual(rows, [{ used: true }]);
+    assert.equal((await get('/card', session)).statusCode, 200);
     // Never another site, nor a page the app does not allow.
     for (const next of ['https://evil.example/', '//evil.example/', '/signout', '/payments/../card']) {
       const link3 = await signInLink(w, token);
@@ -126,7 +133,7 @@ describe('signing in to the card form', () => {
     assert.equal(again.statusCode, 401);
     assert.match(again.body, ASK_FOR_A_NEW_LINK);
     const usedElsewhere = await signInLink(w, token);
-    await w.db.pool.query('select * from invoicing.consume_sign_in_link($1)', [sha256(usedElsewhere)]);
+    await w.db.pool.query(`select * from invoicing.consume_sign_in_link($1, 'invoicing')`, [sha256(usedElsewhere)]);
     assert.equal((await openLink(usedElsewhere)).statusCode, 401);
   });
 

@@ -93,6 +93,27 @@ export async function signInLink(w: World, tokenId: string): Promise<string> {
   return secret;
 }
 
+/**
+ * What the invoice pages' `/card-form` makes, written as invoicing writes it: an invoice
+ * pages' session of the token (`invoicing.sessions`, ending in `hours`) and a hand-over
+ * link for cc-forms made from it. Returns the link's secret and the session's hash.
+ */
+export async function handOverLink(w: World, tokenId: string, hours = 12): Promise<{ link: string; parentSession: string }> {
+  const parentSession = sha256(randomBytes(32).toString('base64url'));
+  await w.db.pool.query(
+    `insert into invoicing.sessions (hash, account_id, token_id, link_hash, expires_at)
+     select $1, account_id, id, $2, now() + make_interval(hours => $3) from invoicing.tokens where id = $4`,
+    [parentSession, sha256(randomBytes(32).toString('base64url')), hours, tokenId],
+  );
+  const link = `vl_${randomBytes(32).toString('base64url')}`;
+  await w.db.pool.query(
+    `insert into invoicing.sign_in_links (hash, account_id, token_id, expires_at, app, parent_session)
+     select $1, account_id, token_id, now() + interval '15 minutes', 'cc-forms', hash from invoicing.sessions where hash = $2`,
+    [sha256(link), parentSession],
+  );
+  return { link, parentSession };
+}
+
 export const SESSION_COOKIE = 'vault_card_session';
 
 export function sessionFrom(res: LightMyRequestResponse): string | undefined {

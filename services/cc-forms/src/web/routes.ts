@@ -7,6 +7,7 @@ import { cardOnFile } from '../cards/store.ts';
 import { accountPayment } from '../payments/service.ts';
 import { cardPage } from './pages/card.ts';
 import { payPage } from './pages/pay.ts';
+import { SIGN_IN_APP } from '../sign-in/sessions.ts';
 import type { WebContext } from './context.ts';
 
 /**
@@ -30,7 +31,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
     return ctx.page(reply, 503, notices.signInUnavailable());
   };
   const refused = async (reply: FastifyReply, link: string) => {
-    const status = await signInLinkStatus(pool, link);
+    const status = await signInLinkStatus(pool, link, SIGN_IN_APP);
     log.warn('web.signin_refused', { reason: status?.state ?? 'unknown_link' });
     return ctx.page(reply, 401, notices.signInRefused());
   };
@@ -47,13 +48,17 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
     const query = SignInLink.safeParse(req.query);
     if (!query.success) return ctx.page(reply, 400, notices.signInWithoutLink());
     try {
-      const status = await signInLinkStatus(pool, query.data.link);
+      const status = await signInLinkStatus(pool, query.data.link, SIGN_IN_APP);
       if (status?.state !== 'valid') return await refused(reply, query.data.link);
       const current = await ctx.session.current(req);
       const next = query.data.next === undefined ? undefined : landing(query.data.next);
       // Handed over from the invoice pages while already signed in here as that account: straight
-      // on (the link stays unused, and expires). Another account, or none, is asked as ever.
-      if (next !== undefined && current?.accountId === status.accountId) return reply.redirect(next, 303);
+      // on, in the session the browser has. The link is used up all the same: it has travelled in
+      // an address. Another account, or none, is asked as ever.
+      if (next !== undefined && current?.accountId === status.accountId) {
+        if ((await consumeSignInLink(pool, query.data.link, SIGN_IN_APP)) === undefined) return await refused(reply, query.data.link);
+        return reply.redirect(next, 303);
+      }
       const csrf = ctx.session.signInCsrf(req, reply);
       return ctx.page(
         reply,
@@ -79,7 +84,7 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
     const form = SignInLink.safeParse(req.body);
     if (!form.success) return ctx.page(reply, 400, notices.signInWithoutLink());
     try {
-      const grant = await consumeSignInLink(pool, form.data.link);
+      const grant = await consumeSignInLink(pool, form.data.link, SIGN_IN_APP);
       if (grant === undefined) return await refused(reply, form.data.link);
       await ctx.session.signIn(req, reply, grant);
       log.info('web.signin', { account_id: grant.accountId, token_id: grant.tokenId });

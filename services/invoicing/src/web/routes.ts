@@ -21,13 +21,13 @@ import {
 } from '@vault/web';
 import type { InvoicingDeps } from '../deps.ts';
 import { SESSION_COOKIE, sessions } from '../access/sessions.ts';
-import { createSignInLink, signInUrl } from '../access/sign-in-links.ts';
+import { createHandOverLink, signInUrl } from '../access/sign-in-links.ts';
 import { parsePeriod, previousPeriod } from '../domain/period.ts';
 import { STYLESHEET } from './assets.ts';
 import { CONTENT_SECURITY_POLICY, type Viewer } from './html.ts';
 import { invoicePage } from './pages/invoice.ts';
 import { invoiceListPage } from './pages/invoices.ts';
-import { notices } from './pages/notice.ts';
+import { notices, tooManyHandOvers } from './pages/notice.ts';
 import { usagePage } from './pages/usage.ts';
 import { readPaymentStates } from '../charging/payment-state.ts';
 import { signInRoutes } from './sign-in-routes.ts';
@@ -112,8 +112,9 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     });
 
     // The card form has sessions of its own, and a sign-in link works once, in one app: a
-    // fresh link for this session's token takes the customer there signed in, to the page
-    // asked for (the card form checks it again; it only allows its own pages).
+    // fresh link for cc-forms alone, made from this session, takes the customer there signed
+    // in, to the page asked for (the card form checks it again; it only allows its own pages).
+    // That session ends when this one does; a session's unused links are limited.
     web.get('/card-form', async (req, reply) => {
       const live = await session.required(req, reply);
       if (!live) return reply;
@@ -123,9 +124,15 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       // The session's own token (still live: the same check as every page's).
       const grant = await sessions.signedIn(pool, live.sessionId);
       if (grant === undefined) return reply.redirect('/', 303);
-      const secret = await createSignInLink(pool, grant);
+      const made = await createHandOverLink(pool, { ...grant, sessionId: live.sessionId }, 'cc-forms');
+      if ('refused' in made) {
+        if (made.refused === 'ended') return reply.redirect('/', 303);
+        log.warn('web.card_form_handoff_limited', { account_id: live.accountId, retry_after_s: made.retryAfterSeconds });
+        reply.header('retry-after', String(made.retryAfterSeconds));
+        return page(reply, 429, tooManyHandOvers(viewerOf(live)));
+      }
       log.info('web.card_form_handoff', { account_id: live.accountId, to: query.data.to.split('/')[0]! });
-      return reply.redirect(signInUrl(ccFormsUrl, secret, `/${query.data.to}`), 303);
+      return reply.redirect(signInUrl(ccFormsUrl, made.secret, `/${query.data.to}`), 303);
     });
 
     web.get('/usage', async (req, reply) => {

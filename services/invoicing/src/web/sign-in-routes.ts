@@ -1,12 +1,13 @@
 // Signing in and out of the invoice pages: a sign-in link opens a confirmation
 // page; its form uses the link up (once, across both web apps) and opens a
-// fresh session. Registered inside the web plugin (routes.ts), so its CSRF
-// check and headers apply.
+// fresh session. A hand-over link made for cc-forms is no link here. Registered
+// inside the web plugin (routes.ts), so its CSRF check and headers apply.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { consumeSignInLink, sendPage as page, signInLinkStatus, type SessionCookie } from '@vault/web';
 import type { Logger } from '@vault/runtime';
 import type pg from 'pg';
+import { SIGN_IN_APP } from '../access/sessions.ts';
 import type { Viewer } from './html.ts';
 import { notices } from './pages/notice.ts';
 
@@ -32,7 +33,7 @@ export function signInRoutes(web: FastifyInstance, { pool, log, session, viewerO
   web.get('/signin', async (req, reply) => {
     const query = SignInLink.safeParse(req.query);
     if (!query.success) return page(reply, 400, notices.signInWithoutLink());
-    const status = await signInLinkStatus(pool, query.data.link);
+    const status = await signInLinkStatus(pool, query.data.link, SIGN_IN_APP);
     if (status?.state !== 'valid') {
       log.warn('web.signin_refused', { reason: status?.state ?? 'unknown_link' });
       return page(reply, 401, notices.signInRefused());
@@ -51,9 +52,9 @@ export function signInRoutes(web: FastifyInstance, { pool, log, session, viewerO
   web.post('/signin', async (req, reply) => {
     const form = SignInLink.safeParse(req.body);
     if (!form.success) return page(reply, 400, notices.signInWithoutLink());
-    const grant = await consumeSignInLink(pool, form.data.link);
+    const grant = await consumeSignInLink(pool, form.data.link, SIGN_IN_APP);
     if (grant === undefined) {
-      const status = await signInLinkStatus(pool, form.data.link);
+      const status = await signInLinkStatus(pool, form.data.link, SIGN_IN_APP);
       log.warn('web.signin_refused', { reason: status?.state ?? 'unknown_link' });
       return page(reply, 401, notices.signInRefused());
     }

@@ -1,0 +1,69 @@
+// The invoice pages' hand-over, on the card form's side, in process over a real
+// database: a hand-over link (written as invoicing's /card-form writes it) opens
+// a session that lives no longer than the invoice pages' session it came from.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { accountToken, confirmLink, handOverLink, SESSION_COOKIE, sessionFrom, signIn, type World, world } from './world.ts';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+let w: World;
+let token: string;
+before(async () => {
+  w = await world();
+  token = await accountToken(w, 'acct-hand-over');
+});
+after(async () => {
+  await w?.close();
+});
+
+const get = (url: string, session?: string) =>
+  w.http.inject({ method: 'GET', url, headers: session ? { cookie: `${SESSION_COOKIE}=${session}` } : {} });
+const expiry = async (table: string, hash: string) =>
+  (await w.db.pool.query<{ expires_at: Date }>(`select expires_at from ${table} where hash = $1`, [hash])).rows[0]!.expires_at;
+
+describe('handed over from the invoice pages', () => {
+  test('the session a hand-over link opens ends when the invoice pages’ session it came from does: expires_at and the cookie’s Max-Age, not 12 h', async () => {
+    const { link, parentSession } = await handOverLink(w, token, 1);
+    const res = await confirmLink(w, link);
+    assert.equal(res.statusCode, 303);
+    const session = sessionFrom(res)!;
+    const cookie = [res.headers['set-cookie']].flat().find((c) => c?.startsWith(`${SESSION_COOKIE}=`));
+    const maxAge = Number(/; Max-Age=(\d+)/.exec(String(cookie))?.[1]);
+    assert.ok(maxAge > 3500 && maxAge <= 3600, `Max-Age ${maxAge}`);
+    const [mine, parent] = [await expiry('cc_forms.sessions', sha256(session)), await expiry('invoicing.sessions', parentSession)];
+    assert.ok(mine <= parent && parent.getTime() - mine.getTime() < 1, `${mine.toISOString()} vs ${parent.toISOString()}`);
+    assert.equal((await get('/card', session)).statusCode, 200);
+  });
+
+  test('signing out of the invoice pages (their session row deleted) ends the card form session at its next request; so does that session expiring', async () => {
+    const signedOut = await handOverLink(w, token);
+    const a = sessionFrom(await confirmLink(w, signedOut.link))!;
+    const expiring = await handOverLink(w, token);
+    const b = sessionFrom(await confirmLink(w, expiring.link))!;
+    const operator = await signIn(w, token);
+    assert.deepEqual([(await get('/card', a)).statusCode, (await get('/card', b)).statusCode], [200, 200]);
+    await w.db.pool.query('delete from invoicing.sessions where hash = $1', [signedOut.parentSession]);
+    const ended = await get('/card', a);
+    assert.deepEqual([ended.statusCode, ended.headers.location], [303, '/']);
+    assert.match(String(ended.headers['set-cookie']), /vault_card_session=; .*Max-Age=0/);
+    assert.equal((await get('/card', b)).statusCode, 200, 'another invoice pages session’s hand-over lives on');
+    await w.db.pool.query(`update invoicing.sessions set expires_at = now() - interval '1 second' where hash = $1`, [
+      expiring.parentSession,
+    ]);
+    assert.equal((await get('/card', b)).statusCode, 303);
+    assert.equal((await operator.get('/card')).statusCode, 200, "an operator's link's session is not handed over: it lives on");
+  });
+
+  test('a hand-over link whose session has ended opens nothing: refused, opened or confirmed, and logged as ended', async () => {
+    const { link, parentSession } = await handOverLink(w, token);
+    const opened = await w.http.inject({ method: 'GET', url: `/signin?link=${encodeURIComponent(link)}` });
+    assert.equal(opened.statusCode, 200);
+    await w.db.pool.query('delete from invoicing.sessions where hash = $1', [parentSession]);
+    assert.equal((await w.http.inject({ method: 'GET', url: `/signin?link=${encodeURIComponent(link)}` })).statusCode, 401);
+    const { rows } = await w.db.pool.query(`select * from invoicing.consume_sign_in_link($1, 'cc-forms')`, [sha256(link)]);
+    assert.deepEqual(rows, [], 'the published function refuses it too');
+    assert.match(w.log.lines.join('\n'), /event=web.signin_refused reason=ended/);
+  });
+});
