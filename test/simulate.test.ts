@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { GapList, MeteringStats, parseEvent } from '@vault/contracts';
 import { memoryLogger } from '@vault/runtime';
@@ -7,6 +9,7 @@ import { progressReporter } from '../scripts/cli/simulate.ts';
 
 const ADMIN = 'simulate-test-admin-token-0123456789abcdef';
 const NOW = '2026-11-23T12:00:00Z';
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 describe('`vault simulate --out -`: a simulated platform as NDJSON', () => {
   const simulate = (...args: string[]) => vault(['simulate', '--out', '-', '--apps', '10', '--weeks', '2', '--now', NOW, ...args]);
@@ -55,6 +58,27 @@ describe('`vault simulate --out -`: a simulated platform as NDJSON', () => {
     const unknown = await vault(['simulate', '--frobnicate']);
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /usage: vault/);
+    // Built in memory: 36 apps over 3000 weeks took 2.8 GB and ended in "Invalid string length".
+    const huge = await vault(['simulate', '--out', '-', '--weeks', '3000']);
+    assert.equal(huge.status, 2);
+    assert.match(huge.stderr, /--apps × --weeks must be at most 10000 \(here 36 × 3000\)/);
+    assert.equal(huge.stdout, '');
+    // Published, a future window's events would all be rejected, and only after the whole run.
+    const future = await vault(['simulate', '--now', '2999-01-01T00:00:00Z'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    assert.equal(future.status, 2);
+    assert.match(future.stderr, /--now is in the future: its events would be rejected as time_in_future; write them with --out instead/);
+  });
+
+  test('`vault simulate --out - | head`: the reader leaving is one line on stderr and exit 1, never a stack', async () => {
+    const child = spawn(process.execPath, ['bin/vault.js', 'simulate', '--out', '-', '--weeks', '8', '--now', NOW], { cwd: ROOT });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // Read the first bytes, then go away as `head -c` does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(status, 1, stderr);
+    assert.equal(stderr, 'vault: simulate stopped: stdout was closed before every event was written\n');
   });
 });
 

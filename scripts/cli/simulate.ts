@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { DateTime } from 'luxon';
 import type { BillingEvent } from '@vault/contracts';
@@ -98,6 +98,12 @@ function wholeNumber(name: string, value: string | undefined, fallback: number, 
   return n;
 }
 
+/**
+ * A simulation is built in memory (about 40 KB an app-week): past this many
+ * app-weeks it would take gigabytes and end in a JavaScript string limit.
+ */
+export const MAX_APP_WEEKS = 10_000;
+
 function parseSimulateArgs(args: string[]): SimulateOptions {
   const { values } = parseCommand(simulateSpec, args);
   let now: DateTime = DateTime.utc();
@@ -106,7 +112,7 @@ function parseSimulateArgs(args: string[]): SimulateOptions {
     if (!now.isValid || !/(Z|[+-]\d\d:\d\d)$/.test(values.now))
       throw new UsageError('simulate: --now must be an RFC 3339 timestamp with an offset, e.g. 2026-11-23T12:00:00Z');
   }
-  return {
+  const o = {
     seed: wholeNumber('seed', values.seed, 1),
     apps: wholeNumber('apps', values.apps, 36, 2),
     accounts: wholeNumber('accounts', values.accounts, 8, 2),
@@ -115,6 +121,51 @@ function parseSimulateArgs(args: string[]): SimulateOptions {
     late: !values['no-late'],
     now,
   };
+  // The demo window is two months at most: about nine weeks.
+  const appWeeks = o.apps * (o.weeks ?? 9);
+  if (appWeeks > MAX_APP_WEEKS) {
+    throw new UsageError(
+      `simulate: --apps × --weeks must be at most ${MAX_APP_WEEKS} (here ${o.apps} × ${o.weeks ?? 'the demo window of about 9'}): a simulation is built in memory`,
+    );
+  }
+  // Published, every event after now would be rejected (time_in_future), and only after the whole run.
+  if (o.out === undefined && now > DateTime.utc()) {
+    throw new UsageError('simulate: --now is in the future: its events would be rejected as time_in_future; write them with --out instead');
+  }
+  return o;
+}
+
+/** Writes the events as NDJSON, a chunk at a time, waiting when `out` is full; rejects on its error (EPIPE). */
+async function writeNdjson(out: NodeJS.WritableStream, events: readonly BillingEvent[]): Promise<void> {
+  let failed: Error | undefined;
+  const onError = (err: Error) => {
+    failed = err;
+  };
+  out.on('error', onError);
+  try {
+    for (let i = 0; i < events.length && !failed; i += 1_000) {
+      const chunk = events
+        .slice(i, i + 1_000)
+        .map((e) => `${JSON.stringify(e)}\n`)
+        .join('');
+      const ok = out.write(chunk);
+      if (!ok && !failed)
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            out.off('drain', done);
+            out.off('error', done);
+            resolve();
+          };
+          out.once('drain', done);
+          out.once('error', done);
+        });
+    }
+    // Flushed: an end-of-writes callback (a file) or an empty write's (stdout, never ended).
+    if (!failed) await new Promise<void>((resolve) => out.write('', () => resolve()));
+    if (failed) throw failed;
+  } finally {
+    out.off('error', onError);
+  }
 }
 
 /**
@@ -142,9 +193,20 @@ export async function simulateCommand(args: string[]): Promise<number> {
   const lateNote = o.late ? `the ${sim.late.length} late ones last` : `${sim.late.length} late ones left out`;
 
   if (o.out !== undefined) {
-    const ndjson = events.map((e) => `${JSON.stringify(e)}\n`).join('');
-    if (o.out === '-') await new Promise<void>((resolve, reject) => process.stdout.write(ndjson, (err) => (err ? reject(err) : resolve())));
-    else await writeFile(o.out, ndjson);
+    if (o.out === '-') {
+      try {
+        await writeNdjson(process.stdout, events);
+      } catch (err) {
+        // `vault simulate --out - | head`: the reader went away; say so without a stack.
+        if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+        process.stderr.write('vault: simulate stopped: stdout was closed before every event was written\n');
+        return 1;
+      }
+    } else {
+      const file = createWriteStream(o.out);
+      await writeNdjson(file, events);
+      await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    }
     // With the events on stdout, the account of what was done goes to stderr.
     const line = `simulated ${what}: wrote ${events.length} events (${s.duplicates} re-sent, ${lateNote}) to ${o.out === '-' ? 'stdout' : o.out}`;
     if (o.out === '-') console.error(line);
