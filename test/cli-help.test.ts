@@ -193,6 +193,9 @@ describe('`vault … --help` answers and does nothing else', () => {
       // Help of an action that does not exist is not the group's help.
       [['card', 'nosuch', '--help'], /card: unknown action nosuch; only add/],
       [['help', 'card', 'nosuch'], /card: unknown action nosuch; only add/],
+      // Two of one app were two processes on one port, and counted as the demo's four apps.
+      [['start', 'metering', 'metering', 'invoicing', 'cc-forms'], /app metering given twice/],
+      [['start', 'metering', '--demo'], /start: --demo needs all four apps: give no app names/],
     ];
     await eachLimited(cases, 4, async ([args, message]) => {
       const r = await run(args);

@@ -50,6 +50,13 @@ describe('the vault command', () => {
     assert.match(r.stderr, /INVOICE_GRACE_HOURS/);
   });
 
+  test('`vault start` with DATABASE_URL and no ADMIN_TOKEN exits 1 naming it, before any app starts', async () => {
+    const r = await vault(['start'], { DATABASE_URL: db.url, ADMIN_TOKEN: undefined, KAFKA_BROKERS: undefined });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /ADMIN_TOKEN: required with DATABASE_URL/);
+    assert.doesNotMatch(r.stdout + r.stderr, /event=app\.|\| /, 'no app was started');
+  });
+
   test('`vault start --demo` with one app’s variable bad: that app refuses it, the demo is skipped naming it, and the command ends (exit 1), not hangs', {
     timeout: 120_000,
   }, async () => {

@@ -31,9 +31,11 @@ export const MIGRATION_TARGETS = [{ schema: 'bus', migrations: join(ROOT, 'packa
 
 export function pickApps(names: string[]): AppEntry[] {
   if (names.length === 0) return APPS;
-  return names.map((n) => {
+  return names.map((n, i) => {
     const found = APPS.find((a) => a.name === n);
     if (!found) throw new UsageError(`unknown app ${n}; apps: ${APPS.map((a) => a.name).join(', ')}`);
+    // Twice would be two processes on one port (and counted as the four apps of the demo).
+    if (names.indexOf(n) !== i) throw new UsageError(`app ${n} given twice`);
     return found;
   });
 }

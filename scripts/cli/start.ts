@@ -1,6 +1,6 @@
 import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
 import { loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
-import { adminToken, bootVariables, busVariables } from '@vault/runtime/variables';
+import { adminToken, bootVariables, busVariables, requireAdminTokenInDeployment } from '@vault/runtime/variables';
 import { z } from 'zod';
 import { VaultSettings } from './vault-settings.ts';
 import { APPS, pickApps, type AppEntry } from './apps.ts';
@@ -24,7 +24,8 @@ interface StartOptions {
   demo: boolean | undefined;
 }
 
-const StartSettings = z.object({ ...bootVariables, ...busVariables, ADMIN_TOKEN: adminToken });
+// ADMIN_TOKEN is checked here as every app checks it: with DATABASE_URL, four apps would start only to fail alike.
+const StartSettings = requireAdminTokenInDeployment(z.object({ ...bootVariables, ...busVariables, ADMIN_TOKEN: adminToken }));
 
 function startSettings(): z.infer<typeof StartSettings> {
   loadDotEnv();
@@ -34,7 +35,12 @@ function startSettings(): z.infer<typeof StartSettings> {
 function parseStartArgs(args: string[]): StartOptions {
   const { values, positionals } = parseCommand(startSpec, args);
   if (values.demo && values['no-demo']) throw new UsageError('start: give --demo or --no-demo, not both', usageOf(startSpec));
-  return { apps: pickApps(positionals), demo: values.demo ? true : values['no-demo'] ? false : undefined };
+  const apps = pickApps(positionals);
+  // The demo needs every app (it puts events through metering and invoices them).
+  if (values.demo && apps.length !== APPS.length) {
+    throw new UsageError('start: --demo needs all four apps: give no app names', usageOf(startSpec));
+  }
+  return { apps, demo: values.demo ? true : values['no-demo'] ? false : undefined };
 }
 
 /**
