@@ -7,7 +7,23 @@ import { kafkaSpec } from './kafka-spec.ts';
 import { VaultSettings } from './vault-settings.ts';
 
 // Only what the local broker needs: another app's bad variable is that app's concern.
-const KafkaSettings = VaultSettings.pick({ VAULT_HOME: true, KAFKA_PORT: true, KAFKA_CONTROLLER_PORT: true });
+// The controller listens on its own port: KAFKA_CONTROLLER_PORT, else the one after KAFKA_PORT.
+const KafkaSettings = VaultSettings.pick({ VAULT_HOME: true, KAFKA_PORT: true, KAFKA_CONTROLLER_PORT: true }).superRefine((s, ctx) => {
+  if (s.KAFKA_CONTROLLER_PORT === undefined && s.KAFKA_PORT === 65535) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['KAFKA_PORT'],
+      message: 'leaves no port after it for the controller: pick a lower one, or set KAFKA_CONTROLLER_PORT',
+    });
+  }
+  if (s.KAFKA_CONTROLLER_PORT === s.KAFKA_PORT) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['KAFKA_CONTROLLER_PORT'],
+      message: 'must differ from KAFKA_PORT (the controller listens on its own port)',
+    });
+  }
+});
 
 export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const sub = pickSubcommand(kafkaSpec, args);

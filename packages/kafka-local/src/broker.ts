@@ -1,5 +1,6 @@
 // start / stop / status of one local broker, identified by its state dir.
 import fs from 'node:fs';
+import { acquireLock } from '@vault/db/start-lock';
 import { HOST, isFormatted, newClusterId, readPorts, storageFormatArgs, writeConfig } from './config.ts';
 import { logfmt, silent, type Log } from './log.ts';
 import { statePaths, type StatePaths } from './paths.ts';
@@ -74,12 +75,30 @@ async function waitReady(brokers: string, pid: number, timeoutMs: number): Promi
   return 'timeout';
 }
 
+/** How long a start waits for another start of the same state dir (it may be downloading Kafka). */
+const START_LOCK_WAIT_MS = 15 * 60_000;
+
+/**
+ * Starts the broker of `opts.stateDir`, or reuses the one running there. Two
+ * starts at once take turns (a lock file in the state dir): the second finds
+ * the first's broker and reuses it. Without that, both spawned one, the loser
+ * died on the taken port and removed the pidfile, and the winner ran on with
+ * nothing left to stop it.
+ */
 export async function startKafka(opts: StartOptions): Promise<StartResult> {
-  const log = opts.log ?? silent;
-  const timeoutMs = opts.timeoutMs ?? 60_000;
   const paths = statePaths(opts.stateDir);
   fs.mkdirSync(paths.dir, { recursive: true });
+  const release = await acquireLock(`${paths.dir}/start.lock`, { timeoutMs: START_LOCK_WAIT_MS });
+  try {
+    return await startLocked(opts, paths);
+  } finally {
+    await release();
+  }
+}
 
+async function startLocked(opts: StartOptions, paths: StatePaths): Promise<StartResult> {
+  const log = opts.log ?? silent;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   const running = livePid(paths, log);
   if (running !== undefined) {
     const ports = readPorts(paths);
@@ -100,9 +119,13 @@ export async function startKafka(opts: StartOptions): Promise<StartResult> {
 
   const port = opts.port ?? 9092;
   const controllerPort = opts.controllerPort ?? port + 1;
-  for (const p of [port, controllerPort]) {
+  const controllerVariable = opts.controllerPort === undefined ? 'KAFKA_PORT + 1, or set KAFKA_CONTROLLER_PORT' : 'KAFKA_CONTROLLER_PORT';
+  for (const [p, variable] of [
+    [port, 'KAFKA_PORT'],
+    [controllerPort, controllerVariable],
+  ] as const) {
     if (await portOpen(HOST, p)) {
-      throw new Error(`port ${HOST}:${p} is already in use by another process; pick another port (KAFKA_PORT)`);
+      throw new Error(`port ${HOST}:${p} is already in use by another process; pick another port (${variable})`);
     }
   }
 

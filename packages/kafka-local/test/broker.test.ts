@@ -51,9 +51,15 @@ test('local kafka broker: start, produce/consume, reuse, stop', { timeout: 180_0
     fs.rmSync(stateDir, { recursive: true, force: true });
   });
 
-  const first = await startKafka({ stateDir, port, log });
+  // Two starts at once take turns: one starts the broker, the other reuses it. Without the
+  // lock both spawned one; the loser died on the port and removed the winner's pidfile.
+  const both = await Promise.all([startKafka({ stateDir, port, log }), startKafka({ stateDir, port, log })]);
+  const first = both.find((r) => !r.reused)!;
+  assert.ok(first, JSON.stringify(both));
+  assert.deepEqual(both.map((r) => r.reused).sort(), [false, true], 'one started it, the other reused it');
+  assert.equal(new Set(both.map((r) => r.pid)).size, 1, 'one broker');
   assert.equal(first.brokers, `127.0.0.1:${port}`);
-  assert.equal(first.reused, false);
+  assert.equal(Number(fs.readFileSync(path.join(stateDir, 'kafka.pid'), 'utf8').trim()), first.pid, 'its pidfile names it');
   assert.ok(fs.existsSync(path.join(stateDir, 'kafka.pid')));
   assert.ok(
     lines.some((l) => l.includes('msg="kafka ready"')),
