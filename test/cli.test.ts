@@ -50,6 +50,21 @@ describe('the vault command', () => {
     assert.match(r.stderr, /INVOICE_GRACE_HOURS/);
   });
 
+  test('`vault kafka start` names a port the controller cannot have, before starting anything', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'vault-kafka-ports-'));
+    try {
+      const last = await vault(['kafka', 'start'], { VAULT_HOME: home, KAFKA_PORT: '65535', KAFKA_CONTROLLER_PORT: '' });
+      assert.equal(last.status, 1, last.stderr);
+      assert.match(last.stderr, /KAFKA_PORT: leaves no port after it for the controller/);
+      const same = await vault(['kafka', 'start'], { VAULT_HOME: home, KAFKA_PORT: '19500', KAFKA_CONTROLLER_PORT: '19500' });
+      assert.equal(same.status, 1, same.stderr);
+      assert.match(same.stderr, /KAFKA_CONTROLLER_PORT: must differ from KAFKA_PORT/);
+      assert.deepEqual(readdirSync(home), [], 'nothing was started or written');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   test('`vault start` with DATABASE_URL and no ADMIN_TOKEN exits 1 naming it, before any app starts', async () => {
     const r = await vault(['start'], { DATABASE_URL: db.url, ADMIN_TOKEN: undefined, KAFKA_BROKERS: undefined });
     assert.equal(r.status, 1, r.stdout + r.stderr);
