@@ -196,6 +196,7 @@ describe('`vault … --help` answers and does nothing else', () => {
       // Two of one app were two processes on one port, and counted as the demo's four apps.
       [['start', 'metering', 'metering', 'invoicing', 'cc-forms'], /app metering given twice/],
       [['start', 'metering', '--demo'], /start: --demo needs all four apps: give no app names/],
+      [['token', 'create', '--account='], /token create: --account must be 1 to 128 characters/],
     ];
     await eachLimited(cases, 4, async ([args, message]) => {
       const r = await run(args);

@@ -23,6 +23,8 @@ describe('vault card add', () => {
     );
     assert.throws(() => parseTestCardArgs(['remove']), /unknown action remove/);
     assert.throws(() => parseTestCardArgs(['add']), /--account ID is required/);
+    assert.throws(() => parseTestCardArgs(['add', '--account', 'a'.repeat(129)]), /card add: --account must be 1 to 128 characters/);
+    assert.throws(() => parseTestCardArgs(['add', '--account', '']), /card add: --account must be 1 to 128 characters/);
     assert.throws(() => parseTestCardArgs(['add', '--account', 'a', '--test-card', '42x']), /--test-card must be/);
     assert.throws(() => parseTestCardArgs(['add', '--account', 'a', '--cvc', '1']), CardUsageError);
   });

@@ -40,8 +40,9 @@ export function parseTestCardArgs(args: string[]): TestCardArgs {
   if (action !== 'add')
     throw new CardUsageError(`card: ${action === undefined ? 'what to do? only' : `unknown action ${action}; only`} add`);
   if (extra.length > 0) throw new CardUsageError(`card: unexpected argument ${extra[0]}`);
+  if (parsed.values.account === undefined) throw new CardUsageError('card add: --account ID is required');
   const id = Id.safeParse(parsed.values.account);
-  if (!id.success) throw new CardUsageError('card add: --account ID is required');
+  if (!id.success) throw new CardUsageError('card add: --account must be 1 to 128 characters');
   const number = (parsed.values['test-card'] ?? '4242424242424242').replace(/[\s-]/g, '');
   if (!TEST_NUMBER.test(number)) throw new CardUsageError('card add: --test-card must be a sandbox test card number (12 to 19 digits)');
   return { accountId: id.data, number };

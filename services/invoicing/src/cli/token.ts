@@ -67,7 +67,7 @@ export function parseTokenArgs(args: string[]): TokenRequest {
   const grant: TokenGrant | undefined = finance ? { kind: 'finance' } : publisher ? { kind: 'publisher' } : undefined;
   if (grant) return { action, grant, expiresInSeconds };
   const id = Id.safeParse(account);
-  if (!id.success) throw new CliUsageError(`token create: --account ${id.error.issues[0]?.message ?? 'is not an account id'}`);
+  if (!id.success) throw new CliUsageError('token create: --account must be 1 to 128 characters');
   return { action, grant: { kind: 'account', accountId: id.data }, expiresInSeconds };
 }
 
