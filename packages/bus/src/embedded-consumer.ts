@@ -1,7 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { withSessionSettings } from '@vault/db';
 import type { Batch, ConsumeOptions, Consumer, IncomingMessage } from './bus.ts';
 import { BUS_CHANNEL, COMMIT, FETCH, INCARNATION, MEMBERS, POSITION } from './embedded-consumer-sql.ts';
+
+/**
+ * The server's side of a member's session: with its host gone without a word
+ * (a power cut, a network partition), the server ends the session within about
+ * a minute, and the member's locks and membership go with it; by default it
+ * waited two hours, the member's partitions unread meanwhile.
+ */
+export const MEMBER_SESSION_SETTINGS = {
+  tcp_keepalives_idle: '30',
+  tcp_keepalives_interval: '10',
+  tcp_keepalives_count: '3',
+  tcp_user_timeout: '60000',
+};
 
 const REBALANCE_EVERY_MS = 300;
 const IDLE_POLL_MS = 500;
@@ -120,7 +134,13 @@ export class EmbeddedConsumer implements Consumer {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.o.url, application_name: this.appName, connectionTimeoutMillis: 10_000 });
+    const client = new pg.Client({
+      connectionString: withSessionSettings(this.o.url, MEMBER_SESSION_SETTINGS),
+      application_name: this.appName,
+      connectionTimeoutMillis: 10_000,
+      // Our side: a server gone without a word is noticed too.
+      keepAlive: true,
+    });
     client.on('error', () => {}); // surfaced by the next query, which the loop handles
     client.on('notification', (n) => {
       if (n.payload === this.o.options.topic) this.wake?.();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type pg from 'pg';
 import { eventually, freshDatabase, uniqueName } from '@vault/testkit';
 import { createEmbeddedBus } from '../src/index.ts';
 import { busConformance } from './conformance.ts';
@@ -34,6 +35,30 @@ describe('embedded bus: record headers', () => {
       await bus.publish(topic, [{ key: 'a', value: 'plain', headers: {} }]);
       assert.equal(await bus.lag(topic, uniqueName('g')), 1, 'no headers at all is fine');
     }));
+});
+
+describe('embedded bus: a member whose host vanishes', () => {
+  test("its session asks the server for TCP keepalives and a user timeout, so the server ends it (and frees its partitions) within about a minute, not the system's two hours", async () => {
+    const db = await freshDatabase('buskeepalive');
+    const bus = await createEmbeddedBus({ pool: db.pool, url: db.url });
+    try {
+      const topic = uniqueName('keepalive');
+      await bus.ensureTopic(topic, 1);
+      const consumer = await bus.consume({ topic, groupId: uniqueName('g'), eachBatch: async () => {} });
+      // The member's own session (private to the consumer): the settings as the server applies them.
+      const session = () => (consumer as unknown as { client?: pg.Client }).client;
+      await eventually('the member connected', () => session() !== undefined);
+      const { rows } = await session()!.query<{ idle: string; interval: string; count: string; user_timeout: string }>(
+        `select current_setting('tcp_keepalives_idle') as idle, current_setting('tcp_keepalives_interval') as interval,
+                current_setting('tcp_keepalives_count') as count, current_setting('tcp_user_timeout') as user_timeout`,
+      );
+      assert.deepEqual(rows[0], { idle: '30', interval: '10', count: '3', user_timeout: '60000' });
+      await consumer.stop();
+    } finally {
+      await bus.close();
+      await db.drop();
+    }
+  });
 });
 
 describe('embedded bus: a consumer stops only on what waiting cannot cure', () => {
