@@ -45,9 +45,22 @@ describe('the vault command', () => {
   });
 
   test('bad configuration exits 1 and names the variable', async () => {
-    const r = await vault(['migrate'], { DATABASE_URL: db.url, INVOICE_GRACE_HOURS: 'soon' });
+    const r = await vault(['finalize', '--period', '2026-10'], { DATABASE_URL: db.url, INVOICE_GRACE_HOURS: 'soon' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /INVOICE_GRACE_HOURS/);
+  });
+
+  test('a command is not stopped by a bad variable only another app reads (each app parses its own)', async () => {
+    const others = { SMTP_URL: 'not a url', CARD_ATTEMPTS_PER_HOUR: '0', GATEWAY_SANDBOX_LATENCY_MS: '-1' };
+    const simulated = await vault(['simulate', '--out', '-', '--apps', '2', '--weeks', '1', '--now', '2026-11-23T12:00:00Z'], others);
+    assert.equal(simulated.status, 0, simulated.stderr);
+    const migrated = await vault(['migrate'], { DATABASE_URL: db.url, ...others, INVOICE_GRACE_HOURS: 'soon' });
+    assert.equal(migrated.status, 0, migrated.stderr);
+    // The same variables stop the command that reads them, every one of them named.
+    const card = await vault(['card', 'add', '--account', 'a'], { DATABASE_URL: db.url, ...others });
+    assert.equal(card.status, 1, card.stderr);
+    assert.match(card.stderr, /CARD_ATTEMPTS_PER_HOUR/);
+    assert.doesNotMatch(card.stderr, /SMTP_URL|GATEWAY_SANDBOX_LATENCY_MS/);
   });
 
   test('`vault kafka start` names a port the controller cannot have, before starting anything', async () => {

@@ -11,7 +11,7 @@ import { archiveSpec } from './archive-spec.ts';
 /** `vault archive [--before INSTANT] [--dir DIR] [--events-only]`. */
 export async function archiveCommand(args: string[]): Promise<number> {
   const { values } = parseCommand(archiveSpec, args);
-  const settings = cliSettings();
+  const settings = cliSettings({ apps: ['metering'], variables: ['INVOICE_GRACE_HOURS', 'PRICE_BOOK'] });
   const now = DateTime.utc();
   const before = values.before === undefined ? now.minus(Duration.fromISO(settings.EVENT_RETENTION)) : instant(values.before, now);
   const dir = resolve(values.dir ?? settings.ARCHIVE_DIR ?? join(settings.VAULT_HOME, 'archive'));

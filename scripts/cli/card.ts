@@ -19,7 +19,7 @@ export async function cardCommand(args: string[]): Promise<number> {
   } catch (err) {
     throw err instanceof CardUsageError ? new UsageError(err.message, usageOf(sub.spec)) : err;
   }
-  const settings = cliSettings();
+  const settings = cliSettings({ apps: ['cc-forms'] });
   const target = gatewayTarget(settings);
   const db = await openCliDatabase(settings);
   try {

@@ -13,7 +13,7 @@ import { exportSpec } from './export-spec.ts';
 export async function exportCommand(args: string[]): Promise<number> {
   parseCommand(exportSpec, args);
   const request = asUsage(() => parseExportArgs(args), exportSpec);
-  const db = await openQuietDatabase(cliSettings());
+  const db = await openQuietDatabase(cliSettings({ apps: ['invoicing'] }));
   try {
     const summary = await runExport(db.pool, request, process.stdout);
     process.stderr.write(`${describeExport(summary)}\n`);

@@ -19,7 +19,7 @@ export async function runInvoicingCommand(
 ): Promise<number> {
   parseCommand(spec, args);
   if (check) asUsage(() => check(args), spec);
-  const settings = cliSettings();
+  const settings = cliSettings({ apps: ['invoicing'] });
   const db = await openCliDatabase(settings);
   try {
     return await command(args, { pool: db.pool, settings, log: cliLog, out: (line) => console.log(line) });

@@ -28,7 +28,7 @@ export async function publishCommand(args: string[]): Promise<number> {
       if (err instanceof UnreadableInput) throw new CommandError(`cannot read ${name}: ${err.message}`);
       throw err instanceof InputReadError ? readError(name, err) : err;
     }
-    const settings = cliSettings();
+    const settings = cliSettings({ apps: ['metering'] });
     return await withPublishTarget(settings, 'vault-publish', async (target) => {
       const started = performance.now();
       let reportAt = 50_000;

@@ -1,12 +1,41 @@
 import { join } from 'node:path';
 import type { Database } from '@vault/db';
-import { createLogger, loadDotEnv, openReachableDatabase, parseConfig, type Logger } from '@vault/runtime';
-import { VaultSettings } from './vault-settings.ts';
+import { ConfigError, createLogger, loadDotEnv, openReachableDatabase, parseConfig, type Logger } from '@vault/runtime';
+import { bootVariables } from '@vault/runtime/variables';
+import { APP_SETTINGS, VaultSettings } from './vault-settings.ts';
 
-/** The CLI's configuration: the same variables, parsed the same way as the apps'. */
-export function cliSettings(): VaultSettings {
+type AppName = keyof typeof APP_SETTINGS;
+
+/** What a command reads: the variables of the apps it acts as, and any others by name. */
+export interface CommandReads {
+  apps?: readonly AppName[];
+  variables?: readonly (keyof VaultSettings)[];
+}
+
+/**
+ * The CLI's configuration: the same variables, parsed the same way as the
+ * apps'. A bad variable the command does not read (another app's SMTP_URL for
+ * `vault simulate`) is that app's concern: it is read as unset here, as each
+ * app parses only its own; one the command reads is named, with every other such.
+ */
+export function cliSettings(reads: CommandReads = {}): VaultSettings {
   loadDotEnv();
-  return parseConfig(VaultSettings);
+  const env: Record<string, string | undefined> = { ...process.env };
+  try {
+    return parseConfig(VaultSettings, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const relevant = new Set<string>([
+      ...Object.keys(bootVariables),
+      ...(reads.apps ?? []).flatMap((app) => Object.keys(APP_SETTINGS[app].shape)),
+      ...(reads.variables ?? []),
+    ]);
+    const own = err.problems.filter((p) => relevant.has(p.variable));
+    if (own.length > 0 || err.problems.some((p) => !(p.variable in VaultSettings.shape)))
+      throw new ConfigError(own.length > 0 ? own : err.problems);
+    for (const p of err.problems) delete env[p.variable];
+    return parseConfig(VaultSettings, env);
+  }
 }
 
 export const cliLog: Logger = createLogger({ app: 'vault' });

@@ -176,7 +176,7 @@ async function writeNdjson(out: NodeJS.WritableStream, events: readonly BillingE
  */
 export async function simulateCommand(args: string[]): Promise<number> {
   const o = parseSimulateArgs(args);
-  const settings = cliSettings();
+  const settings = cliSettings({ apps: ['metering'], variables: ['INVOICE_GRACE_HOURS'] });
   const window: SimulationWindow = o.weeks === undefined ? demoWindow(o.now, settings.INVOICE_GRACE_HOURS) : recentWindow(o.now, o.weeks);
   let sim;
   try {

@@ -14,7 +14,7 @@ export async function tokenCommand(args: string[]): Promise<number> {
   const sub = pickSubcommand(tokenSpec, args);
   parseCommand(sub.spec, sub.args);
   const request = asUsage(() => parseTokenArgs(args), sub.spec);
-  const settings = cliSettings();
+  const settings = cliSettings({ apps: ['invoicing'] });
   const db = await openQuietDatabase(settings);
   try {
     if (request.action === 'list') {
