@@ -197,6 +197,8 @@ describe('`vault … --help` answers and does nothing else', () => {
       [['start', 'metering', 'metering', 'invoicing', 'cc-forms'], /app metering given twice/],
       [['start', 'metering', '--demo'], /start: --demo needs all four apps: give no app names/],
       [['token', 'create', '--account='], /token create: --account must be 1 to 128 characters/],
+      // resolve('') is the working directory.
+      [['archive', '--dir', ''], /archive: --dir must name a directory/],
     ];
     await eachLimited(cases, 4, async ([args, message]) => {
       const r = await run(args);

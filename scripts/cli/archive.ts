@@ -11,6 +11,9 @@ import { archiveSpec } from './archive-spec.ts';
 /** `vault archive [--before INSTANT] [--dir DIR] [--events-only]`. */
 export async function archiveCommand(args: string[]): Promise<number> {
   const { values } = parseCommand(archiveSpec, args);
+  // resolve('') is the working directory: an empty --dir would archive there unasked.
+  if (values.dir !== undefined && values.dir.trim() === '')
+    throw new UsageError('archive: --dir must name a directory', usageOf(archiveSpec));
   const settings = cliSettings({ apps: ['metering'], variables: ['INVOICE_GRACE_HOURS', 'PRICE_BOOK'] });
   const now = DateTime.utc();
   const before = values.before === undefined ? now.minus(Duration.fromISO(settings.EVENT_RETENTION)) : instant(values.before, now);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
@@ -15,7 +15,7 @@ import { publishEvents } from './simulate.ts';
 
 /** Where the demo's progress is kept, so an interrupted load resumes with the same events. */
 const DemoState = z.object({ state: z.enum(['loading', 'loaded']), now: z.iso.datetime({ offset: true }), account: z.string().optional() });
-type DemoState = z.infer<typeof DemoState>;
+export type DemoState = z.infer<typeof DemoState>;
 
 export interface DemoContext {
   settings: VaultSettings;
@@ -29,15 +29,25 @@ export interface DemoContext {
   out: (line: string) => void;
 }
 
-function readState(file: string): DemoState | undefined {
+/** The demo's state; a file that is not one (not JSON, another shape) is as none. */
+export function readState(file: string): DemoState | undefined {
   if (!existsSync(file)) return undefined;
-  const parsed = DemoState.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = DemoState.safeParse(json);
   return parsed.success ? parsed.data : undefined;
 }
 
-function writeState(file: string, state: DemoState): void {
+/** Written whole, then renamed into place: a kill mid-write leaves the old state, never half of one. */
+export function writeState(file: string, state: DemoState): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(state)}\n`);
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(state)}\n`);
+  renameSync(temporary, file);
 }
 
 async function isEmpty(db: Database): Promise<boolean> {

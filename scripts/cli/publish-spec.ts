@@ -11,6 +11,7 @@ export const publishSpec: CommandSpec = {
     'array of events, pretty-printed or not; UTF-8, with or without a byte order mark.\n' +
     'Each rejected event is printed with its line number (NDJSON) or its element index\n' +
     '(a JSON array, from 0), then a summary; the events go on exactly as POST /v1/events\n' +
-    'puts them. A FILE that cannot be read is one line on stderr, exit 2.',
+    'puts them. A FILE that cannot be opened (missing, a directory) is one line on stderr,\n' +
+    'exit 2; input that is not UTF-8 text (UTF-16) is one line too, exit 1, nothing published.',
   positionals: 1,
 };

@@ -20,6 +20,8 @@ export async function publishCommand(args: string[]): Promise<number> {
   const name = fromStdin ? 'stdin' : file;
   const handle = fromStdin ? undefined : await openEventsFile(file);
   const stream: Readable = handle ? handle.createReadStream() : process.stdin;
+  // Typed at a terminal, the events end with Ctrl-D: say so rather than wait in silence.
+  if (!handle && process.stdin.isTTY) process.stderr.write('vault publish: reading events from the terminal; end with Ctrl-D\n');
   try {
     let input: EventInput;
     try {
