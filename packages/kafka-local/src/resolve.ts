@@ -82,11 +82,16 @@ export async function ensureKafkaFetched(opts: FetchOptions = {}): Promise<Kafka
   // Download next to lib/ and swap in at the end, so an interrupted fetch never looks complete.
   const partial = path.join(home, `lib.partial-${process.pid}`);
   clearAbandonedPartials(home);
+  // mvn -q says nothing for minutes on a first fetch: a line every 10 s with the jars so far.
+  const progress = setInterval(() => {
+    const jars = fs.existsSync(partial) ? fs.readdirSync(partial).filter((f) => f.endsWith('.jar')).length : 0;
+    log(logfmt('info', 'still fetching kafka', { jars, seconds: Math.round((Date.now() - started) / 1000) }));
+  }, 10_000);
   const r = await runCommand(
     'mvn',
     ['-q', '-B', '-f', 'pom.xml', 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${partial}`],
     home,
-  );
+  ).finally(() => clearInterval(progress));
   if (r.code !== 0) {
     fs.rmSync(partial, { recursive: true, force: true });
     const tail = r.output.trim().split('\n').slice(-30).join('\n');
