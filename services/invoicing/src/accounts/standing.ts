@@ -59,13 +59,15 @@ interface PastDue {
 }
 
 /**
- * Decides one account under its standing row's lock. The invoices are read
- * after the lock is held (read committed), so a payment committed before is
- * seen; one that has reached reinstateIfClear holds the row, so this waits for
- * it; and one that locks the row after this sees the suspension and lifts it
- * (a suspended, then a reinstated notice: never a suspension left standing).
+ * Decides one account under the locks a payment takes, in its order: the
+ * account's past-due invoices, then its standing row. A payment in progress
+ * holds its invoice from the start, so this waits for it and then reads the
+ * invoice paid; one that comes after waits for this, sees the suspension and
+ * lifts it. (Locking the standing row first, a review read an invoice whose
+ * payment had begun as still past due, and suspended on it.)
  */
 async function reviewAccount(client: pg.PoolClient, accountId: string, cutoff: Date, now: Date) {
+  await client.query(`select 1 from invoicing.invoices where account_id = $1 and status = 'past_due' order by id for update`, [accountId]);
   await client.query('insert into invoicing.account_standing (account_id) values ($1) on conflict do nothing', [accountId]);
   const standing = (
     await client.query<{ suspended_at: Date | null; suspensions: number }>(
