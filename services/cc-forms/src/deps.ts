@@ -10,6 +10,8 @@ export interface CcFormsDeps {
   log: Logger;
   /** CARD_ATTEMPTS_PER_HOUR */
   attemptsPerHour: number;
+  /** Gateway calls an account's requests may cause per minute (main.ts: GATEWAY_LOOKUPS_PER_MINUTE). */
+  lookupsPerMinute: number;
   /** What the page hands Stripe.js (`Stripe(pk)`). */
   publishableKey: string;
   /** Stripe.js (or the sandbox's stand-in at GATEWAY_URL/v3/). */

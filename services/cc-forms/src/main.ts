@@ -5,6 +5,7 @@ import { runApp } from '@vault/runtime';
 import { ccFormsRoutes } from './app.ts';
 import { ccFormsConfig } from './config.ts';
 import { sdkCardGateway } from './cards/gateway.ts';
+import { GATEWAY_LOOKUPS_PER_MINUTE } from './domain/rate-limit.ts';
 
 /** How long boot waits for a gateway sandbox starting beside it to publish its keys. */
 const GATEWAY_KEYS_WAIT_MS = 60_000;
@@ -24,6 +25,7 @@ await runApp({
       gateway: sdkCardGateway(gatewayClient(gateway)),
       log,
       attemptsPerHour: settings.CARD_ATTEMPTS_PER_HOUR,
+      lookupsPerMinute: GATEWAY_LOOKUPS_PER_MINUTE,
       publishableKey: gateway.publishableKey,
       gatewayJs: gateway.jsUrl.toString(),
       gatewayOrigins: gateway.origins,

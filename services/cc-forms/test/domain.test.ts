@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { brandName, cardExpiry, cardSummary } from '../src/domain/card.ts';
 import { cardErrorMessage, FALLBACK_MESSAGE } from '../src/domain/messages.ts';
-import { decideAttempt, rateLimitMessage, waitWording } from '../src/domain/rate-limit.ts';
+import { decideAttempt, LOOKUP_WINDOW_SECONDS, lookupLimitMessage, rateLimitMessage, waitWording } from '../src/domain/rate-limit.ts';
 
 describe('card error messages', () => {
   test('each test card failure has its own helpful message', () => {
@@ -62,6 +62,25 @@ describe('the card attempts rate limit', () => {
     assert.equal(
       rateLimitMessage(10, 2520),
       'You have tried 10 cards in the last hour, the most we allow to protect your account. Please try again in 42 minutes. Nothing was saved.',
+    );
+  });
+});
+
+describe('the gateway lookups limit', () => {
+  const now = new Date('2026-11-20T12:00:00Z');
+  const ago = (seconds: number) => new Date(now.getTime() - seconds * 1000);
+
+  test('the same rule over a sliding minute: lookups a minute old no longer count', () => {
+    const decide = (recent: Date[]) => decideAttempt(recent, 2, now, LOOKUP_WINDOW_SECONDS);
+    assert.deepEqual(decide([ago(50)]), { allowed: true, remaining: 0 });
+    assert.deepEqual(decide([ago(50), ago(5)]), { allowed: false, retryAfterSeconds: 10 });
+    assert.deepEqual(decide([ago(60), ago(5)]), { allowed: true, remaining: 0 });
+  });
+
+  test('the message says why and when, and what did not happen', () => {
+    assert.equal(
+      lookupLimitMessage(42, 'Nothing was charged.'),
+      'Your account has made too many requests to the payment gateway in the last minute, the most we allow. Please try again in 42 seconds. Nothing was charged.',
     );
   });
 });

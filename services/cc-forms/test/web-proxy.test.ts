@@ -37,6 +37,7 @@ describe('behind a proxy that ends TLS', () => {
       gateway: w.gateway,
       log: w.log,
       attemptsPerHour: 10,
+      lookupsPerMinute: 60,
       publishableKey: PUBLISHABLE_KEY,
       gatewayJs: GATEWAY_JS,
       gatewayOrigins: [GATEWAY_ORIGIN],

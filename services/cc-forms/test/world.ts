@@ -1,6 +1,7 @@
 // cc-forms' test world: a fresh database with invoicing's and cc-forms'
 // migrations, account tokens and sign-in links in invoicing's tables (written
-// as invoicing writes them), the app in process over a fake gateway.
+// as invoicing writes them), the app in process over a fake gateway (or the one
+// given: the SDK against the sandbox, sandbox.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -8,6 +9,8 @@ import { migrate } from '@vault/db';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import { ccFormsRoutes } from '../src/app.ts';
+import type { CardGateway } from '../src/cards/gateway.ts';
+import { GATEWAY_LOOKUPS_PER_MINUTE } from '../src/domain/rate-limit.ts';
 import { fakeGateway, type FakeGateway } from './fake-gateway.ts';
 
 export const CC_FORMS_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -20,9 +23,9 @@ export const PUBLISHABLE_KEY = 'pk_test_vault_sandbox';
 /** Where the pages link back to the customer's invoices. */
 export const INVOICING_WEB_URL = 'http://localhost:3998';
 
-export interface World {
+export interface World<G extends CardGateway = FakeGateway> {
   db: TestDatabase;
-  gateway: FakeGateway;
+  gateway: G;
   log: ReturnType<typeof memoryLogger>;
   http: FastifyInstance;
   /** A new app instance over the same database (a restart). */
@@ -30,12 +33,20 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function world(options: { attemptsPerHour?: number; invoicing?: boolean } = {}): Promise<World> {
+export interface WorldOptions {
+  attemptsPerHour?: number;
+  lookupsPerMinute?: number;
+  invoicing?: boolean;
+}
+
+export async function world(options?: WorldOptions): Promise<World>;
+export async function world<G extends CardGateway>(options: WorldOptions & { gateway: G }): Promise<World<G>>;
+export async function world(options: WorldOptions & { gateway?: CardGateway } = {}): Promise<World<CardGateway>> {
   const db = await freshDatabase('ccf');
   // cc-forms first: invoicing's later migrations may read cc_forms.cards_on_file.
   await migrate(db.pool, 'cc_forms', CC_FORMS_MIGRATIONS);
   if (options.invoicing !== false) await migrate(db.pool, 'invoicing', INVOICING_MIGRATIONS);
-  const gateway = fakeGateway();
+  const gateway = options.gateway ?? fakeGateway();
   const log = memoryLogger({ app: 'cc-forms' });
   const build = () => {
     const http = createHttpApp(log);
@@ -44,6 +55,7 @@ export async function world(options: { attemptsPerHour?: number; invoicing?: boo
       gateway,
       log,
       attemptsPerHour: options.attemptsPerHour ?? 10,
+      lookupsPerMinute: options.lookupsPerMinute ?? GATEWAY_LOOKUPS_PER_MINUTE,
       publishableKey: PUBLISHABLE_KEY,
       gatewayJs: GATEWAY_JS,
       gatewayOrigins: [GATEWAY_ORIGIN],
@@ -51,7 +63,7 @@ export async function world(options: { attemptsPerHour?: number; invoicing?: boo
     });
     return http;
   };
-  const w: World = {
+  const w: World<CardGateway> = {
     db,
     gateway,
     log,
@@ -71,7 +83,7 @@ export async function world(options: { attemptsPerHour?: number; invoicing?: boo
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** An account's API token, stored as invoicing stores it (sha256, public id); returns its public id, which links are issued with. */
-export async function accountToken(w: World, accountId: string): Promise<string> {
+export async function accountToken(w: World<CardGateway>, accountId: string): Promise<string> {
   const id = `tok_${randomBytes(8).toString('hex')}`;
   await w.db.pool.query(`insert into invoicing.tokens (id, hash, kind, account_id) values ($1, $2, 'account', $3)`, [
     id,
@@ -82,7 +94,7 @@ export async function accountToken(w: World, accountId: string): Promise<string>
 }
 
 /** A sign-in link issued with the token, as `vault token create --account` makes one (15 minutes); returns its secret. */
-export async function signInLink(w: World, tokenId: string): Promise<string> {
+export async function signInLink(w: World<CardGateway>, tokenId: string): Promise<string> {
   const secret = `vl_${randomBytes(32).toString('base64url')}`;
   const { rowCount } = await w.db.pool.query(
     `insert into invoicing.sign_in_links (hash, account_id, token_id, expires_at)
@@ -98,7 +110,7 @@ export async function signInLink(w: World, tokenId: string): Promise<string> {
  * pages' session of the token (`invoicing.sessions`, ending in `hours`) and a hand-over
  * link for cc-forms made from it. Returns the link's secret and the session's hash.
  */
-export async function handOverLink(w: World, tokenId: string, hours = 12): Promise<{ link: string; parentSession: string }> {
+export async function handOverLink(w: World<CardGateway>, tokenId: string, hours = 12): Promise<{ link: string; parentSession: string }> {
   const parentSession = sha256(randomBytes(32).toString('base64url'));
   await w.db.pool.query(
     `insert into invoicing.sessions (hash, account_id, token_id, link_hash, expires_at)
@@ -138,7 +150,7 @@ export function signInForm(body: string): { link: string; csrf: string } {
 }
 
 /** Opens the link and presses its button, as a browser with these cookies would; the POST's answer. */
-export async function confirmLink(w: World, link: string, cookies: readonly string[] = []): Promise<LightMyRequestResponse> {
+export async function confirmLink(w: World<CardGateway>, link: string, cookies: readonly string[] = []): Promise<LightMyRequestResponse> {
   const opened = await w.http.inject({
     method: 'GET',
     url: `/signin?link=${encodeURIComponent(link)}`,
@@ -170,7 +182,7 @@ export interface Browser {
 }
 
 /** Signs in with a fresh link of the token (opened, then confirmed) and opens /card, as a browser would. */
-export async function signIn(w: World, tokenId: string): Promise<Browser> {
+export async function signIn(w: World<CardGateway>, tokenId: string): Promise<Browser> {
   const res = await confirmLink(w, await signInLink(w, tokenId));
   const session = sessionFrom(res);
   if (res.statusCode !== 303 || !session) throw new Error(`sign-in failed: ${res.statusCode}`);

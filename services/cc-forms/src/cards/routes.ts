@@ -35,6 +35,10 @@ export function cardApiRoutes(web: FastifyInstance, ctx: WebContext): void {
       return ctx.jsonError(reply, 400, 'invalid_request', why);
     }
     const finished = await finishCardSetup(deps, who.accountId, body.data.setup_intent);
+    if (finished.kind === 'rate_limited') {
+      reply.header('retry-after', String(finished.retryAfterSeconds));
+      return ctx.jsonError(reply, 429, 'rate_limited', finished.message);
+    }
     if (finished.kind === 'refused') return ctx.jsonError(reply, finished.status, 'setup_refused', finished.message);
     const { card } = finished;
     return reply.send({

@@ -1,20 +1,32 @@
 // Putting a card on file, the server's two steps around the browser's
 // confirmation: start (count the attempt, make sure of the gateway customer,
-// open a setup intent) and finish (check the confirmed setup intent with the
-// secret key, make its card the default, store what the gateway says of it).
+// open a setup intent and record it for the account) and finish (only a setup
+// intent recorded for the account: check it with the secret key, make its card
+// the default, store what the gateway says of it).
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { CardOnFile } from '../domain/card.ts';
 import { rateLimitMessage } from '../domain/rate-limit.ts';
 import type { CardGateway } from './gateway.ts';
 import { takeCardAttempt } from './attempts.ts';
-import { customerKey, customerOf, rememberCustomer, saveCard } from './store.ts';
+import { gatewayLookupRefused, type LookupRefused } from './lookups.ts';
+import {
+  cardFromSetupIntent,
+  customerKey,
+  customerOf,
+  rememberCustomer,
+  rememberSetupIntent,
+  saveCard,
+  startedSetupIntent,
+} from './store.ts';
 
 export interface CardDeps {
   pool: pg.Pool;
   gateway: CardGateway;
   /** CARD_ATTEMPTS_PER_HOUR */
   attemptsPerHour: number;
+  /** Unset: GATEWAY_LOOKUPS_PER_MINUTE (lookups.ts). */
+  lookupsPerMinute?: number;
   log: Logger;
 }
 
@@ -22,7 +34,7 @@ export type StartResult =
   | { kind: 'started'; setupIntentId: string; clientSecret: string }
   | { kind: 'rate_limited'; retryAfterSeconds: number; message: string };
 
-export type FinishResult = { kind: 'saved'; card: CardOnFile } | { kind: 'refused'; status: 400 | 409; message: string };
+export type FinishResult = { kind: 'saved'; card: CardOnFile } | { kind: 'refused'; status: 400 | 409; message: string } | LookupRefused;
 
 /** The account's gateway customer, created once (under the account's stored random key, customerKey). */
 async function ensureCustomer(deps: CardDeps, accountId: string): Promise<string> {
@@ -46,6 +58,8 @@ export async function startCardSetup(deps: CardDeps, accountId: string): Promise
   }
   const customerId = await ensureCustomer(deps, accountId);
   const si = await deps.gateway.createSetupIntent(customerId, accountId);
+  // Before the client secret leaves: finishing it is checked against this row.
+  await rememberSetupIntent(deps.pool, accountId, si.id);
   deps.log.info('card.setup_started', { account_id: accountId, customer_id: customerId, setup_intent_id: si.id });
   return { kind: 'started', setupIntentId: si.id, clientSecret: si.clientSecret };
 }
@@ -57,8 +71,22 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
     deps.log.warn('card.setup_refused', { account_id: accountId, setup_intent_id: setupIntentId, reason });
     return { kind: 'refused', status, message };
   };
+  // Posted again once finished (a retried request, a second tab): the card it
+  // became, from our own records.
+  const finished = await cardFromSetupIntent(deps.pool, accountId, setupIntentId);
+  if (finished) {
+    deps.log.info('card.setup_already_added', { account_id: accountId, setup_intent_id: setupIntentId });
+    return { kind: 'saved', card: finished };
+  }
+  // Only a setup intent opened here for this account is worth a gateway call:
+  // an unknown or another account's id is refused from our records alone.
+  if (!(await startedSetupIntent(deps.pool, accountId, setupIntentId))) return refuse(400, 'not_started_here', NOT_YOURS);
   const customerId = await customerOf(deps.pool, accountId);
   if (!customerId) return refuse(400, 'no_customer', NOT_YOURS);
+  // Its own ids posted over and over would still call the gateway each time.
+  const limited = await gatewayLookupRefused(deps, accountId, { setup_intent_id: setupIntentId });
+  if (limited) return limited;
+  // The gateway's word still decides: status, customer, payment method.
   const si = await deps.gateway.setupIntent(setupIntentId);
   // Another customer's setup intent is as absent as an unknown one.
   if (!si || si.customerId !== customerId) return refuse(400, si ? 'other_customer' : 'unknown_setup_intent', NOT_YOURS);

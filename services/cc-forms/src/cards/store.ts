@@ -1,4 +1,5 @@
-// Gateway customers and cards on file (`cc_forms.customers`, `cc_forms.cards`).
+// Gateway customers, the setup intents opened for them, and cards on file
+// (`cc_forms.customers`, `cc_forms.setup_intents`, `cc_forms.cards`).
 import type pg from 'pg';
 import type { CardOnFile } from '../domain/card.ts';
 
@@ -31,22 +32,20 @@ export async function rememberCustomer(pool: pg.Pool, accountId: string, custome
   return (await customerOf(pool, accountId))!;
 }
 
-export async function cardOnFile(pool: pg.Pool, accountId: string): Promise<CardOnFile | undefined> {
-  const { rows } = await pool.query<{
-    customer_id: string;
-    payment_method_id: string;
-    brand: string;
-    last4: string;
-    exp_month: number;
-    exp_year: number;
-    added_at: Date;
-  }>(
-    'select customer_id, payment_method_id, brand, last4, exp_month, exp_year, added_at from cc_forms.cards_on_file where account_id = $1',
-    [accountId],
-  );
-  const r = rows[0];
-  if (!r) return undefined;
-  return {
+const CARD_COLUMNS = 'customer_id, payment_method_id, brand, last4, exp_month, exp_year, added_at';
+
+interface CardRow {
+  customer_id: string;
+  payment_method_id: string;
+  brand: string;
+  last4: string;
+  exp_month: number;
+  exp_year: number;
+  added_at: Date;
+}
+
+const asCard = (r: CardRow | undefined): CardOnFile | undefined =>
+  r && {
     customerId: r.customer_id,
     paymentMethodId: r.payment_method_id,
     brand: r.brand,
@@ -55,6 +54,32 @@ export async function cardOnFile(pool: pg.Pool, accountId: string): Promise<Card
     expYear: r.exp_year,
     addedAt: r.added_at,
   };
+
+export async function cardOnFile(pool: pg.Pool, accountId: string): Promise<CardOnFile | undefined> {
+  const { rows } = await pool.query<CardRow>(`select ${CARD_COLUMNS} from cc_forms.cards_on_file where account_id = $1`, [accountId]);
+  return asCard(rows[0]);
+}
+
+/** The account's card on file if that setup intent is the one it came from (a finish posted again), else undefined. */
+export async function cardFromSetupIntent(pool: pg.Pool, accountId: string, setupIntentId: string): Promise<CardOnFile | undefined> {
+  const { rows } = await pool.query<CardRow>(`select ${CARD_COLUMNS} from cc_forms.cards where account_id = $1 and setup_intent_id = $2`, [
+    accountId,
+    setupIntentId,
+  ]);
+  return asCard(rows[0]);
+}
+
+/** A setup intent opened for the account (migration 004): the only ones POST /card asks the gateway about. */
+export async function rememberSetupIntent(pool: pg.Pool, accountId: string, setupIntentId: string): Promise<void> {
+  await pool.query('insert into cc_forms.setup_intents (id, account_id) values ($1, $2)', [setupIntentId, accountId]);
+}
+
+export async function startedSetupIntent(pool: pg.Pool, accountId: string, setupIntentId: string): Promise<boolean> {
+  const { rowCount } = await pool.query('select 1 from cc_forms.setup_intents where id = $1 and account_id = $2', [
+    setupIntentId,
+    accountId,
+  ]);
+  return rowCount === 1;
 }
 
 export interface NewCard {

@@ -61,7 +61,15 @@ export async function addTestCard(deps: TestCardDeps, { accountId, number }: Tes
   if (!deps.config.sandbox || /^(sk|rk)_live_/.test(deps.config.secretKey)) {
     throw new CardCliError('card add: test cards go only to the sandbox gateway; customers add real cards in the card form');
   }
-  const cardDeps = { pool: deps.pool, gateway: sdkCardGateway(deps.gateway), log: deps.log, attemptsPerHour: Number.MAX_SAFE_INTEGER };
+  // The operator's tool, to the sandbox only: neither customer limit applies.
+  const unlimited = Number.MAX_SAFE_INTEGER;
+  const cardDeps = {
+    pool: deps.pool,
+    gateway: sdkCardGateway(deps.gateway),
+    log: deps.log,
+    attemptsPerHour: unlimited,
+    lookupsPerMinute: unlimited,
+  };
   const started = await startCardSetup(cardDeps, accountId);
   if (started.kind !== 'started') throw new CardCliError(`card add: ${started.message}`);
   try {

@@ -16,8 +16,13 @@ export function paymentApiRoutes(web: FastifyInstance, ctx: WebContext): void {
     const who = await ctx.session.current(req);
     if (!who) return ctx.jsonError(reply, 401, 'session_ended', CARD_MESSAGES.session_ended!);
     const params = Params.safeParse(req.params);
-    const payment = params.success ? await accountPayment(deps, who.accountId, params.data.id) : undefined;
-    if (!payment) return ctx.jsonError(reply, 404, 'not_found', 'There is no such payment for your account.');
+    const found = params.success ? await accountPayment(deps, who.accountId, params.data.id) : undefined;
+    if (found?.kind === 'rate_limited') {
+      reply.header('retry-after', String(found.retryAfterSeconds));
+      return ctx.jsonError(reply, 429, 'rate_limited', found.message);
+    }
+    if (found?.kind !== 'found') return ctx.jsonError(reply, 404, 'not_found', 'There is no such payment for your account.');
+    const { payment } = found;
     if (payment.stage === 'paid') return ctx.jsonError(reply, 409, 'already_paid', 'This invoice is already paid: nothing more to do.');
     if (payment.stage !== 'payable' || !payment.intent.clientSecret || !payment.paymentMethodId) {
       return ctx.jsonError(reply, 409, 'not_payable', 'This payment cannot be made here now. Please check your invoice.');

@@ -1,16 +1,21 @@
 // An invoice's payment that the cardholder must authenticate (3-D Secure):
 // which PaymentIntent belongs to the signed-in account, and what the page's
 // script needs to confirm it with the gateway's JS. The client secret is read
-// from the gateway with the secret key, only for the account's own intent.
+// from the gateway with the secret key, only for the account's own intent. Any
+// `pi_…` id may be asked about (invoicing's charger made them, not us), so each
+// read takes a slot of the account's gateway lookups limit first (cards/lookups.ts).
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { CardGateway, PaymentIntentSeen } from '../cards/gateway.ts';
+import { gatewayLookupRefused, type LookupRefused } from '../cards/lookups.ts';
 import { cardOnFile, customerOf } from '../cards/store.ts';
 
 export interface PaymentDeps {
   pool: pg.Pool;
   gateway: CardGateway;
   log: Logger;
+  /** Unset: GATEWAY_LOOKUPS_PER_MINUTE (cards/lookups.ts). */
+  lookupsPerMinute?: number;
 }
 
 /** `pi_` and Stripe's id characters: anything else is not looked up. */
@@ -33,14 +38,21 @@ export interface AccountPayment {
 const stageOf = (status: string): PaymentStage =>
   status === 'succeeded' ? 'paid' : status === 'processing' ? 'processing' : PAYABLE.has(status) ? 'payable' : 'canceled';
 
+export type PaymentLookup = { kind: 'found'; payment: AccountPayment } | { kind: 'not_found' } | LookupRefused;
+
+const NOT_FOUND: PaymentLookup = { kind: 'not_found' };
+
 /**
- * The account's PaymentIntent, or undefined when it is unknown, malformed, or
- * another customer's (the same answer: nobody learns what exists).
+ * The account's PaymentIntent; not found when it is unknown, malformed, or
+ * another customer's (the same answer: nobody learns what exists); rate limited
+ * when the account has used up its gateway lookups for now.
  */
-export async function accountPayment(deps: PaymentDeps, accountId: string, paymentIntentId: string): Promise<AccountPayment | undefined> {
-  if (!PAYMENT_INTENT_ID.test(paymentIntentId)) return undefined;
+export async function accountPayment(deps: PaymentDeps, accountId: string, paymentIntentId: string): Promise<PaymentLookup> {
+  if (!PAYMENT_INTENT_ID.test(paymentIntentId)) return NOT_FOUND;
   const customerId = await customerOf(deps.pool, accountId);
-  if (!customerId) return undefined;
+  if (!customerId) return NOT_FOUND;
+  const limited = await gatewayLookupRefused(deps, accountId, { payment_intent_id: paymentIntentId });
+  if (limited) return limited;
   const intent = await deps.gateway.paymentIntent(paymentIntentId);
   const accountOk = intent?.metadata.account_id === undefined || intent.metadata.account_id === accountId;
   if (!intent || intent.customerId !== customerId || !accountOk) {
@@ -49,10 +61,10 @@ export async function accountPayment(deps: PaymentDeps, accountId: string, payme
       payment_intent_id: paymentIntentId,
       reason: intent ? 'other_customer' : 'unknown',
     });
-    return undefined;
+    return NOT_FOUND;
   }
   const onFile = await cardOnFile(deps.pool, accountId);
   const paymentMethodId = intent.lastPaymentMethodId ?? onFile?.paymentMethodId;
   const card = onFile && onFile.paymentMethodId === paymentMethodId ? { brand: onFile.brand, last4: onFile.last4 } : undefined;
-  return { intent, stage: stageOf(intent.status), paymentMethodId, card };
+  return { kind: 'found', payment: { intent, stage: stageOf(intent.status), paymentMethodId, card } };
 }

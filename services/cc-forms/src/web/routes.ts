@@ -2,7 +2,7 @@
 // card page, and the page that authenticates and pays an invoice.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { CARD_FORM_PAGE, consumeSignInLink, csrfToken, SignInUnavailable, signInLinkStatus } from '@vault/web';
+import { CARD_FORM_PAGE, consumeSignInLink, csrfToken, html, SignInUnavailable, signInLinkStatus } from '@vault/web';
 import { cardOnFile } from '../cards/store.ts';
 import { accountPayment } from '../payments/service.ts';
 import { cardPage } from './pages/card.ts';
@@ -126,14 +126,20 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
 
   // An invoice's payment the bank wants the cardholder to confirm: the
   // invoice page links here with its PaymentIntent. Another account's (or an
-  // unknown) intent is the same 404.
+  // unknown) intent is the same 404; past the account's gateway lookups, a 429 page.
   web.get('/payments/:id', async (req, reply) => {
     const who = await ctx.session.required(req, reply);
     if (!who) return reply;
     const id = (req.params as { id?: string }).id ?? '';
     const csrf = csrfToken(who.sessionId);
-    const payment = await accountPayment(ctx.deps, who.accountId, id);
-    if (!payment) return ctx.page(reply, 404, notices.notFound({ accountId: who.accountId, csrf }));
+    const found = await accountPayment(ctx.deps, who.accountId, id);
+    const viewer = { accountId: who.accountId, csrf };
+    if (found.kind === 'rate_limited') {
+      reply.header('retry-after', String(found.retryAfterSeconds));
+      return ctx.page(reply, 429, notices.notice('Please wait a moment', html`<p>${found.message}</p>`, viewer));
+    }
+    if (found.kind !== 'found') return ctx.page(reply, 404, notices.notFound(viewer));
+    const { payment } = found;
     return ctx.page(
       reply,
       200,
