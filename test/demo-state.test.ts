@@ -1,29 +1,57 @@
-// The demo's state file (VAULT_HOME/demo.json): read back whole or not at all.
+// The demo's state: kept in the database it describes (vault_demo.state), so a
+// database deleted or switched never inherits another's "loaded" or "loading".
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import { readState, writeState } from '../scripts/cli/demo.ts';
 
-describe("the demo's state file", () => {
+describe("the demo's state (real PostgreSQL)", () => {
   const dir = mkdtempSync(join(tmpdir(), 'demo-state-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  test('written, it reads back; written again, no temporary file is left beside it', () => {
-    const file = join(dir, 'demo.json');
-    writeState(file, { state: 'loading', now: '2026-11-23T12:00:00.000Z' });
-    writeState(file, { state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' });
-    assert.deepEqual(readState(file), { state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' });
-    assert.deepEqual(readdirSync(dir), ['demo.json']);
+  let a: TestDatabase;
+  let b: TestDatabase;
+  before(async () => {
+    [a, b] = await Promise.all([freshDatabase('demo_state_a'), freshDatabase('demo_state_b')]);
+  });
+  after(async () => {
+    await Promise.all([a?.drop(), b?.drop()]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
-  test('a file left half-written (not JSON) or of another shape is as none, never a JSON.parse error', () => {
-    const file = join(dir, 'half.json');
+  test('written in one database, it reads back there and nowhere else: another database starts with no state', async () => {
+    await writeState(a, { state: 'loading', now: '2026-11-23T12:00:00.000Z' });
+    await writeState(a, { state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' });
+    assert.deepEqual(await readState(a), { state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' });
+    assert.equal(await readState(b), undefined);
+  });
+
+  test("an earlier release's demo.json says loaded: taken over only by a database that holds the demo (not an empty one), a broken file is as none", async () => {
+    const file = join(dir, 'demo.json');
+    writeFileSync(file, JSON.stringify({ state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' }));
+    const empty = await freshDatabase('demo_state_empty');
+    try {
+      assert.equal(await readState(empty, file), undefined, 'an empty database is not the one it described');
+    } finally {
+      await empty.drop();
+    }
+    // b holds events: the database the file described.
+    await b.pool.query('create schema metering');
+    await b.pool.query('create table metering.events (id text)');
+    await b.pool.query(`insert into metering.events values ('e1')`);
+    assert.deepEqual(await readState(b, file), { state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' });
+    assert.deepEqual(
+      await readState(b),
+      { state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' },
+      'taken over into the database',
+    );
     writeFileSync(file, '{"state":"load');
-    assert.equal(readState(file), undefined);
-    writeFileSync(file, '{"state":"finished"}');
-    assert.equal(readState(file), undefined);
-    assert.equal(readState(join(dir, 'missing.json')), undefined);
+    const other = await freshDatabase('demo_state_other');
+    try {
+      assert.equal(await readState(other, file), undefined);
+    } finally {
+      await other.drop();
+    }
   });
 });

@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { BillingEvent } from '@vault/contracts';
@@ -13,7 +12,7 @@ import { waitForMetering } from './metering-stats.ts';
 import { withPublishTarget } from './bus-publish.ts';
 import { publishEvents } from './simulate.ts';
 
-/** Where the demo's progress is kept, so an interrupted load resumes with the same events. */
+/** The demo's progress, so an interrupted load resumes with the same events. */
 const DemoState = z.object({ state: z.enum(['loading', 'loaded']), now: z.iso.datetime({ offset: true }), account: z.string().optional() });
 export type DemoState = z.infer<typeof DemoState>;
 
@@ -21,7 +20,7 @@ export interface DemoContext {
   settings: VaultSettings;
   db: Database;
   log: Logger;
-  /** The file that records the demo's state (under VAULT_HOME). */
+  /** Where an earlier release kept the demo's state (VAULT_HOME/demo.json): read once, to take it over. */
   stateFile: string;
   meteringUrl: string;
   /** Stops the load between steps once Ctrl-C was pressed. */
@@ -29,28 +28,56 @@ export interface DemoContext {
   out: (line: string) => void;
 }
 
-/** The demo's state; a file that is not one (not JSON, another shape) is as none. */
-export function readState(file: string): DemoState | undefined {
+/**
+ * The demo's state lives in the database it describes, written in one
+ * statement: a state file beside it (VAULT_HOME/demo.json, before) outlived a
+ * database deleted or switched, so a "loaded" one skipped the demo on an empty
+ * database and linked to an account it did not hold, and a "loading" one loaded
+ * into a database of your own.
+ */
+const STATE_TABLE = `create schema if not exists vault_demo;
+  create table if not exists vault_demo.state (
+    only_row boolean primary key default true check (only_row),
+    state    text not null check (state in ('loading', 'loaded')),
+    now      timestamptz not null,
+    account  text
+  )`;
+
+/** The demo's state in this database; one from VAULT_HOME/demo.json of an earlier release is taken over once. */
+export async function readState(db: Pick<Database, 'pool'>, legacyFile?: string): Promise<DemoState | undefined> {
+  await db.pool.query(STATE_TABLE);
+  const { rows } = await db.pool.query<{ state: 'loading' | 'loaded'; now: Date; account: string | null }>(
+    'select state, now, account from vault_demo.state',
+  );
+  const row = rows[0];
+  if (row) return { state: row.state, now: row.now.toISOString(), ...(row.account === null ? {} : { account: row.account }) };
+  // A demo loaded by an earlier release is this database's when the database holds it.
+  const legacy = legacyFile === undefined ? undefined : legacyState(legacyFile);
+  if (legacy?.state !== 'loaded' || (await isEmpty(db))) return undefined;
+  await writeState(db, legacy);
+  return legacy;
+}
+
+function legacyState(file: string): DemoState | undefined {
   if (!existsSync(file)) return undefined;
-  let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    const parsed = DemoState.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
-  const parsed = DemoState.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
 }
 
-/** Written whole, then renamed into place: a kill mid-write leaves the old state, never half of one. */
-export function writeState(file: string, state: DemoState): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(state)}\n`);
-  renameSync(temporary, file);
+export async function writeState(db: Pick<Database, 'pool'>, state: DemoState): Promise<void> {
+  await db.pool.query(STATE_TABLE);
+  await db.pool.query(
+    `insert into vault_demo.state (state, now, account) values ($1, $2, $3)
+     on conflict (only_row) do update set state = excluded.state, now = excluded.now, account = excluded.account`,
+    [state.state, state.now, state.account ?? null],
+  );
 }
 
-async function isEmpty(db: Database): Promise<boolean> {
+async function isEmpty(db: Pick<Database, 'pool'>): Promise<boolean> {
   const used = async (table: string) => {
     // Invoicing may not have created its tables yet: the demo starts it last.
     const { rows } = await db.pool.query<{ present: string | null }>('select to_regclass($1)::text as present', [table]);
@@ -93,14 +120,14 @@ async function publish(ctx: DemoContext, events: readonly BillingEvent[], label:
  * when there is nothing to load (loaded before, or someone else's data).
  */
 export async function startDemo(ctx: DemoContext): Promise<DemoLoad | undefined> {
-  let state = readState(ctx.stateFile);
+  let state = await readState(ctx.db, ctx.stateFile);
   if (state?.state === 'loaded') return undefined;
   if (!state && !(await isEmpty(ctx.db))) {
     ctx.log.info('demo.skipped', { reason: 'the database already holds events or invoices' });
     return undefined;
   }
   state ??= { state: 'loading', now: DateTime.utc().toISO() };
-  writeState(ctx.stateFile, state);
+  await writeState(ctx.db, state);
   try {
     const window = demoWindow(DateTime.fromISO(state.now, { zone: 'utc' }), ctx.settings.INVOICE_GRACE_HOURS);
     const sim = simulatePlatform({ seed: 1, from: window.from, to: window.to, apps: 36, accounts: 8 });
@@ -130,16 +157,16 @@ export async function finishDemo(ctx: DemoContext, load: DemoLoad): Promise<void
     await chargeCommand([], command);
     step(ctx, 'late events');
     await publish(ctx, load.late, 'late events');
-    writeState(ctx.stateFile, { ...load.state, state: 'loaded', account: load.demoAccount });
+    await writeState(ctx.db, { ...load.state, state: 'loaded', account: load.demoAccount });
     ctx.log.info('demo.loaded', { account: load.demoAccount });
   } catch (err) {
     if (!(err instanceof DemoStopped)) throw err;
   }
 }
 
-/** The demo account once the demo is loaded. */
-export function demoAccount(stateFile: string): string | undefined {
-  const state = readState(stateFile);
+/** The demo account once the demo is loaded in this database. */
+export async function demoAccount(ctx: Pick<DemoContext, 'db' | 'stateFile'>): Promise<string | undefined> {
+  const state = await readState(ctx.db, ctx.stateFile);
   return state?.state === 'loaded' ? state.account : undefined;
 }
 

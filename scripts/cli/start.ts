@@ -1,6 +1,6 @@
 import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
-import { loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
-import { adminToken, bootVariables, busVariables, requireAdminTokenInDeployment } from '@vault/runtime/variables';
+import { ConfigError, loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
+import { ADMIN_TOKEN_REQUIRED, adminToken, bootVariables, busVariables } from '@vault/runtime/variables';
 import { z } from 'zod';
 import { VaultSettings } from './vault-settings.ts';
 import { APPS, pickApps, type AppEntry } from './apps.ts';
@@ -24,12 +24,19 @@ interface StartOptions {
   demo: boolean | undefined;
 }
 
-// ADMIN_TOKEN is checked here as every app checks it: with DATABASE_URL, four apps would start only to fail alike.
-const StartSettings = requireAdminTokenInDeployment(z.object({ ...bootVariables, ...busVariables, ADMIN_TOKEN: adminToken }));
+const StartSettings = z.object({ ...bootVariables, ...busVariables, ADMIN_TOKEN: adminToken });
 
-function startSettings(): z.infer<typeof StartSettings> {
+/** The apps that refuse to boot without ADMIN_TOKEN in a deployment (they answer bearer tokens). */
+const NEED_ADMIN_TOKEN = new Set(['metering', 'invoicing']);
+
+function startSettings(apps: AppEntry[]): z.infer<typeof StartSettings> {
   loadDotEnv();
-  return parseConfig(StartSettings);
+  const settings = parseConfig(StartSettings);
+  // Checked here as those apps check it: they would start only to fail alike.
+  if (settings.DATABASE_URL && !settings.ADMIN_TOKEN && apps.some((a) => NEED_ADMIN_TOKEN.has(a.name))) {
+    throw new ConfigError([{ variable: 'ADMIN_TOKEN', message: ADMIN_TOKEN_REQUIRED }]);
+  }
+  return settings;
 }
 
 function parseStartArgs(args: string[]): StartOptions {
@@ -55,7 +62,7 @@ export async function startCommand(args: string[]): Promise<number> {
   const options = parseStartArgs(args);
   // Only what starting needs: each app parses its own variables, so one app's bad
   // variable stops that app alone, never `vault start` of another.
-  const settings = startSettings();
+  const settings = startSettings(options.apps);
   const { apps } = options;
   const env: NodeJS.ProcessEnv = { ...process.env };
   let postgres: EmbeddedServer | undefined;
@@ -121,7 +128,7 @@ async function bringUp(
     if (developmentToken) console.log(`vault           | ${adminTokenLine(developmentToken, process.stdout.isTTY === true)}`);
     if (!demo) return;
     if (load) await reportDemoFailure(tree, () => demo.module.finishDemo(demo.ctx, load));
-    const account = demo.module.demoAccount(demo.ctx.stateFile);
+    const account = await demo.module.demoAccount(demo.ctx);
     if (account && !tree.stopping)
       console.log(`vault           | sign in to the invoice UI as ${account}: ${await demo.module.demoSignIn(demo.ctx, account)}`);
   } finally {
