@@ -78,11 +78,41 @@ describe('the vault command', () => {
     }
   });
 
-  test('`vault start` with DATABASE_URL and no ADMIN_TOKEN exits 1 naming it, before any app starts', async () => {
+  test('`vault start` with DATABASE_URL and no ADMIN_TOKEN exits 1 naming it, before any app starts; an app that reads no token (cc-forms) starts without one', {
+    timeout: 60_000,
+  }, async () => {
     const r = await vault(['start'], { DATABASE_URL: db.url, ADMIN_TOKEN: undefined, KAFKA_BROKERS: undefined });
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /ADMIN_TOKEN: required with DATABASE_URL/);
     assert.doesNotMatch(r.stdout + r.stderr, /event=app\.|\| /, 'no app was started');
+    const invoicing = await vault(['start', 'cc-forms', 'invoicing'], { DATABASE_URL: db.url, ADMIN_TOKEN: undefined });
+    assert.equal(invoicing.status, 1, 'invoicing among them: refused');
+
+    // The Procfile's `vault start cc-forms`, in a deployment that gives it no ADMIN_TOKEN.
+    const { ADMIN_TOKEN: _admin, ...inherited } = process.env;
+    const port = await freePort();
+    const child = spawn(process.execPath, ['bin/vault.js', 'start', 'cc-forms'], {
+      cwd: root,
+      env: {
+        ...inherited,
+        DATABASE_URL: db.url,
+        CC_FORMS_PORT: String(port),
+        GATEWAY_SECRET_KEY: 'sk_test_x',
+        GATEWAY_PUBLISHABLE_KEY: 'pk_test_x',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      await eventually('cc-forms to listen', () => out.includes('event=app.listening') || child.exitCode !== null);
+      assert.match(out, /event=app\.listening/, out);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, out);
   });
 
   test('`vault start --demo` with one app’s variable bad: that app refuses it, the demo is skipped naming it, and the command ends (exit 1), not hangs', {
