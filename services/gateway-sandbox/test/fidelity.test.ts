@@ -97,6 +97,12 @@ describe('the sandbox behaves like Stripe where merchants rely on it', () => {
       (err: any) => err.param === 'return_url',
       'create-and-confirm too',
     );
+    const kept = await sb.stripe.paymentIntents.list({ customer: customer.id });
+    assert.deepEqual(
+      kept.data.map((pi) => pi.id),
+      [defaulted.id],
+      'the refused create-and-confirm created nothing',
+    );
     const withReturn = await sb.stripe.paymentIntents.confirm(defaulted.id, {
       payment_method: card.id,
       off_session: true,

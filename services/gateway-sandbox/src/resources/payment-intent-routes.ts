@@ -49,6 +49,8 @@ async function createPaymentIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof 
     types === undefined
       ? { enabled: p.automatic_payment_methods?.enabled ?? true, allow_redirects: p.automatic_payment_methods?.allow_redirects ?? 'always' }
       : null;
+  // Stripe refuses such a create-and-confirm whole: nothing is created.
+  if (p.confirm) requireReturnUrl({ automatic_payment_methods: automatic }, p);
   const pm = await intentReferences(tx, deps, p.customer, p.payment_method);
   const piId = newId('pi');
   const { rows } = await tx.q.query<PaymentIntentRow>(
@@ -77,7 +79,6 @@ async function createPaymentIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof 
   const created = rows[0]!;
   await tx.emit('payment_intent.created', renderPaymentIntent(created));
   if (!p.confirm) return renderPaymentIntent(created);
-  requireReturnUrl(created, p);
   return confirmPaymentIntent(tx, deps, created, {
     paymentMethod: undefined,
     offSession: p.off_session === true,
@@ -91,7 +92,10 @@ async function createPaymentIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof 
  * without a return_url, whatever the method used (a saved card, off-session,
  * included); Stripe.js (use_stripe_sdk) handles the next action in the page.
  */
-function requireReturnUrl(pi: PaymentIntentRow, p: { return_url?: string | undefined; use_stripe_sdk?: boolean | undefined }) {
+function requireReturnUrl(
+  pi: Pick<PaymentIntentRow, 'automatic_payment_methods'>,
+  p: { return_url?: string | undefined; use_stripe_sdk?: boolean | undefined },
+) {
   const automatic = pi.automatic_payment_methods;
   if (p.return_url !== undefined || p.use_stripe_sdk || !automatic?.enabled || automatic.allow_redirects === 'never') return;
   throw invalidRequest(RETURN_URL_REQUIRED, { param: 'return_url' });
