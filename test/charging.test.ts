@@ -173,6 +173,35 @@ describe('charging finalized invoices through the gateway sandbox', () => {
     });
   });
 
+  test("a PaymentIntent made before invoicing asked for no redirects (Stripe's default allows them) is replaced: its confirm, refused for want of a return_url, spends the attempt; the next is paid", async () => {
+    await insertInvoice(w.db.pool, { id: 'inv-redirects', account: 'acct-redirects', total: '23.45' });
+    await putCard(w, 'acct-redirects', '4000000000000341');
+    await vault(['charge'], env);
+    // The row's PaymentIntent as an earlier release made it: no payment method types, no automatic_payment_methods.
+    const customer = (await customerOf(w.db.pool, 'acct-redirects'))!;
+    const old = await w.sdk.paymentIntents.create({
+      amount: 2345,
+      currency: 'usd',
+      customer,
+      metadata: { invoice_id: 'inv-redirects', account_id: 'acct-redirects' },
+    });
+    assert.equal(old.automatic_payment_methods?.allow_redirects, 'always');
+    await w.db.pool.query(`update invoicing.charges set payment_intent_id = $1 where invoice_id = 'inv-redirects'`, [old.id]);
+    await putCard(w, 'acct-redirects', '4242424242424242');
+    await sleep(250);
+    const refused = await vault(['charge'], env);
+    assert.match(
+      refused.stdout,
+      /event=charge\.attempt invoice_id=inv-redirects attempt=2 step=confirm outcome=refused .*code=payment_intent_needs_return_url/,
+      refused.stdout,
+    );
+    assert.match(refused.stdout, new RegExp(`event=charge\\.payment_intent_replaced invoice_id=inv-redirects payment_intent=${old.id}`));
+    await sleep(250);
+    const paid = await vault(['charge'], env);
+    assert.match(paid.stdout, /event=charge\.attempt invoice_id=inv-redirects attempt=3 step=confirm outcome=succeeded/, paid.stdout);
+    assert.equal((await api('inv-redirects')).status, 'paid');
+  });
+
   test('the gateway unreachable: `vault charge` leaves the invoice for later and exits 1', async () => {
     await insertInvoice(w.db.pool, { id: 'inv-offline', account: 'acct-visa', total: '1.00', period: '2026-11' });
     const run = await vault(['charge'], { ...env, GATEWAY_PORT: String(await freePort()) });

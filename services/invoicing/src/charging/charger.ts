@@ -13,7 +13,7 @@ import {
   type ChargeRow,
   type Decision,
 } from './decide.ts';
-import { PAYMENT_INTENT_CANCELED, type ChargeGateway } from './gateway-calls.ts';
+import { UNUSABLE_PAYMENT_INTENT, type ChargeGateway } from './gateway-calls.ts';
 import { paysInvoice } from './payment-match.ts';
 import { chargeCandidates, lockInvoiceForPayment, markInvoicePaid, saveCharge, type Candidate } from './store.ts';
 
@@ -154,12 +154,12 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
     paymentMethodId: decision.paymentMethodId,
     idempotencyKey,
   });
-  // A canceled PaymentIntent can never be paid: the attempt is spent as a refusal's, and the
-  // next one (on the schedule, or with another card) creates a new PaymentIntent under a new key.
-  const canceled = answer.kind === 'refused' && answer.code === PAYMENT_INTENT_CANCELED;
-  await recordAnswer(deps, now, invoice.id, decision, canceled ? { ...row, paymentIntentId: null } : row, answer, report, canceled);
+  // A PaymentIntent no confirm can pay (canceled; made allowing redirects): the attempt is spent as a
+  // refusal's, and the next one (on the schedule, or with another card) makes a new one under a new key.
+  const unusable = answer.kind === 'refused' && UNUSABLE_PAYMENT_INTENT.has(answer.code);
+  await recordAnswer(deps, now, invoice.id, decision, unusable ? { ...row, paymentIntentId: null } : row, answer, report, unusable);
   logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
-  if (canceled) deps.log.warn('charge.payment_intent_replaced', { invoice_id: invoice.id, payment_intent: row.paymentIntentId! });
+  if (unusable) deps.log.warn('charge.payment_intent_replaced', { invoice_id: invoice.id, payment_intent: row.paymentIntentId! });
 }
 
 /**

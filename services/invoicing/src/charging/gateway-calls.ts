@@ -151,6 +151,12 @@ const AUTHENTICATION_REQUIRED = 'authentication_required';
 /** A confirm refused because the invoice's PaymentIntent was canceled. */
 export const PAYMENT_INTENT_CANCELED = 'payment_intent_canceled';
 
+/** A confirm refused because the PaymentIntent allows redirects and the confirm has no return_url. */
+export const PAYMENT_INTENT_NEEDS_RETURN_URL = 'payment_intent_needs_return_url';
+
+/** Refusals that no confirm of that PaymentIntent can get past: the charger lets it go and makes another. */
+export const UNUSABLE_PAYMENT_INTENT = new Set([PAYMENT_INTENT_CANCELED, PAYMENT_INTENT_NEEDS_RETURN_URL]);
+
 /**
  * A gateway error as an Answer. 402 `authentication_required` asks for the
  * cardholder (action required); any other 402 is a card's decline; a 400 for a
@@ -181,6 +187,9 @@ export function answerOfError(err: unknown): Answer {
     if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'canceled') {
       return { kind: 'refused', code: PAYMENT_INTENT_CANCELED, message };
     }
+    // Made before invoicing asked for no redirects (Stripe's default allows them): no off-session
+    // confirm of it can ever succeed without a return_url; the charger replaces it too.
+    if (err.param === 'return_url') return { kind: 'refused', code: PAYMENT_INTENT_NEEDS_RETURN_URL, message };
     return { kind: 'refused', code, message };
   }
   return { kind: 'unanswered', code: status ? `${code} (HTTP ${status})` : code, message };
