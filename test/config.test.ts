@@ -108,9 +108,12 @@ describe('configuration', () => {
     for (const url of [
       undefined,
       'http://localhost:3000',
+      'http://localhost.:3000',
       'http://invoicing:3000',
       'https://10.0.0.7',
+      'https://100.64.1.2',
       'https://[::1]:3000',
+      'https://[::ffff:10.0.0.1]',
       'https://billing.internal',
     ]) {
       assert.match(
@@ -124,6 +127,13 @@ describe('configuration', () => {
     const live = { GATEWAY_SECRET_KEY: 'sk_live_x', GATEWAY_PUBLISHABLE_KEY: 'pk_live_x' };
     assert.match(refusal({ ...live, INVOICING_URL: 'http://billing.example.com' }) ?? 'booted', /public address, https \(live keys\),/);
     assert.equal(refusal({ ...live, INVOICING_URL: 'https://billing.example.com' }), undefined);
+    assert.match(
+      refusal({ GATEWAY_SECRET_KEY: 'rk_live_x', GATEWAY_PUBLISHABLE_KEY: 'pk_live_x', INVOICING_URL: 'http://billing.example.com' }) ??
+        'booted',
+      /https \(live keys\)/,
+      'a restricted live key is live',
+    );
+    assert.equal(refusal({ INVOICING_URL: 'https://[::ffff:8.8.8.8]' }), undefined, 'a public IPv4 written as IPv6');
     assert.equal(refusal({ GATEWAY_WEBHOOK_SECRET: 'whsec_x' }), undefined, 'an endpoint registered by hand needs no address');
     assert.equal(
       refusal({ GATEWAY_URL: 'http://localhost:3003', GATEWAY_SECRET_KEY: 'sk_test_x' }),
@@ -171,16 +181,28 @@ describe('configuration', () => {
     assert.throws(() => parseConfig(VaultSettings, { INVOICE_GRACE_HOURS: '-1' }), /INVOICE_GRACE_HOURS: /);
   });
 
-  test('a number variable is digits with an optional decimal point: spaces only are unset (never 0), hex, exponents and signs are refused naming it', () => {
+  test('a number variable is digits with an optional decimal point: spaces only are unset (never 0), hex, exponents and a plus sign are refused naming it, a negative one by its rule', () => {
     const parsed = (env: Record<string, string>) => parseConfig(VaultSettings, env);
     assert.equal(parsed({ INVOICE_GRACE_HOURS: '   ' }).INVOICE_GRACE_HOURS, 72, 'blank is unset: the default grace, not 0');
     assert.equal(parsed({ INVOICE_GRACE_HOURS: ' 24 ' }).INVOICE_GRACE_HOURS, 24);
     assert.equal(parsed({ CHARGE_EVERY_SECONDS: '0.5' }).CHARGE_EVERY_SECONDS, 0.5);
+    assert.equal(parsed({ CHARGE_EVERY_SECONDS: '.5' }).CHARGE_EVERY_SECONDS, 0.5);
+    assert.equal(parsed({ CHARGE_EVERY_SECONDS: '5.' }).CHARGE_EVERY_SECONDS, 5);
+    // A negative number is one: its rule says what is wrong with it.
+    assert.throws(
+      () => parsed({ INVOICE_GRACE_HOURS: '-1', METERING_PORT: '-1' }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 2 &&
+        err.problems.every((p) => p.message !== 'must be a number' && /Too small|>=/.test(p.message)),
+    );
     assert.equal(parsed({ METERING_PORT: ' ' }).METERING_PORT, 3001);
     for (const [variable, value] of [
       ['INVOICE_GRACE_HOURS', '0x48'],
       ['INVOICE_GRACE_HOURS', '1e2'],
       ['INVOICE_GRACE_HOURS', '+3'],
+      ['INVOICE_GRACE_HOURS', '.'],
+      ['INVOICE_GRACE_HOURS', '1.2.3'],
       ['USAGE_FOLD_EVERY_SECONDS', '1e-9'],
       ['METERING_PORT', '0x1F90'],
       ['HTTP_REQUEST_TIMEOUT_MS', '3e4'],

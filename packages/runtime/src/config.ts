@@ -19,14 +19,16 @@ export const stringWithDefault = (fallback: string) => z.preprocess(blankToUndef
 const trimmedOrUnset = (v: unknown) => (typeof v === 'string' ? v.trim() || undefined : v);
 
 /**
- * A number as people write one: digits with an optional decimal point.
+ * A number as people write one: digits with an optional decimal point (5, 0.5,
+ * .5, 5.), or a minus sign before them.
  * z.coerce.number() read `' '` as 0 (INVOICE_GRACE_HOURS=' ' was no grace at
  * all), and took `0x48` and `1e2`.
  */
 const decimalText = () =>
   z
     .string()
-    .regex(/^\d+(\.\d+)?$/, 'must be a number')
+    // A sign is the rule's to judge (-1 is "too small", not "not a number").
+    .regex(/^-?(\d+(\.\d*)?|\.\d+)$/, 'must be a number')
     .transform(Number);
 
 /** A number variable checked by `rule`; `fallback` when unset or blank. */
