@@ -82,10 +82,10 @@ export async function ensureKafkaFetched(opts: FetchOptions = {}): Promise<Kafka
   // Download next to lib/ and swap in at the end, so an interrupted fetch never looks complete.
   const partial = path.join(home, `lib.partial-${process.pid}`);
   clearAbandonedPartials(home);
-  // mvn -q says nothing for minutes on a first fetch: a line every 10 s with the jars so far.
+  // mvn -q says nothing for minutes on a first fetch (it resolves every jar into ~/.m2 before it
+  // copies any): a line every 10 s saying it is still at it.
   const progress = setInterval(() => {
-    const jars = fs.existsSync(partial) ? fs.readdirSync(partial).filter((f) => f.endsWith('.jar')).length : 0;
-    log(logfmt('info', 'still fetching kafka', { jars, seconds: Math.round((Date.now() - started) / 1000) }));
+    log(logfmt('info', 'still fetching kafka', { seconds: Math.round((Date.now() - started) / 1000) }));
   }, 10_000);
   const r = await runCommand(
     'mvn',
