@@ -51,7 +51,8 @@ const UNAVAILABLE = new Set([
   '42883', // undefined_function
 ]);
 
-async function published<T>(run: () => Promise<T>): Promise<T> {
+/** Runs a query of invoicing's published names; their absence is SignInUnavailable, not a 500. */
+export async function published<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {

@@ -238,6 +238,10 @@ describe('signing in to the card form', () => {
       assert.equal(res.statusCode, 503);
       assert.match(res.body, /invoicing service has not set up its sign-in links/);
       assert.match(bare.log.lines.join('\n'), /event=web.signin_unavailable/);
+      // A page with a session cookie (an upgrade: cc-forms before invoicing's migrations): 503 too, not a 500.
+      const page = await bare.http.inject({ method: 'GET', url: '/card', headers: { cookie: `vault_card_session=${'A'.repeat(43)}` } });
+      assert.equal(page.statusCode, 503);
+      assert.match(page.body, /invoicing service has not set up its sign-in links/);
     } finally {
       await bare.close();
     }

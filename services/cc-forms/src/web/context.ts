@@ -10,6 +10,7 @@ import {
   pageHeaders,
   sendPage,
   sessionCookie,
+  SignInUnavailable,
   type Html,
   type NoticePages,
   type SessionCookie,
@@ -86,6 +87,13 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
   );
 
   web.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
+    // A session looked up before invoicing published its sign-in names (an upgrade in progress).
+    if (err instanceof SignInUnavailable) {
+      log.warn('web.signin_unavailable', { path: req.routeOptions.url ?? '' });
+      return wantsJson(req)
+        ? ctx.jsonError(reply, 503, 'sign_in_unavailable', 'Signing in is not available yet: please try again in a moment.')
+        : ctx.page(reply, 503, ctx.notices.signInUnavailable());
+    }
     if (err instanceof GatewayUnavailable) {
       log.error('gateway.error', undefined, { error_class: err.errorClass, code: err.code, request_id: err.requestId });
       const message = 'The payment gateway is not answering. Nothing was saved: please try again in a moment.';
