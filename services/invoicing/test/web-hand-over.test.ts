@@ -119,6 +119,34 @@ describe('the hand-over to the card form', () => {
     assert.deepEqual(statuses, [...Array(HAND_OVER_LINKS_LIMIT).fill(303), ...Array(10).fill(429)]);
   });
 
+  test('another site navigating a signed-in browser to it (Sec-Fetch-Site: cross-site) makes no link: back to the invoices', async () => {
+    const session = await signIn(ACCOUNT_B);
+    const count = async () =>
+      (
+        await query<{ n: number }>('select count(*)::int as n from invoicing.sign_in_links where parent_session = $1', [
+          sessionHash(session),
+        ])
+      )[0]!.n;
+    const before = await count();
+    const res = await world.http.inject({
+      method: 'GET',
+      url: '/card-form?to=card',
+      headers: { cookie: `vault_session=${session}`, 'sec-fetch-site': 'cross-site' },
+    });
+    assert.equal(res.statusCode, 303);
+    assert.equal(res.headers.location, '/invoices');
+    assert.equal(await count(), before, 'no link was made');
+    // From our own pages (same-origin, or same-site: cc-forms on another port) it hands over as ever.
+    for (const site of ['same-origin', 'same-site', 'none']) {
+      const ok = await world.http.inject({
+        method: 'GET',
+        url: '/card-form?to=card',
+        headers: { cookie: `vault_session=${session}`, 'sec-fetch-site': site },
+      });
+      assert.match(String(ok.headers.location), /\/signin\?link=vl_/, site);
+    }
+  });
+
   test('making a link deletes those that can no longer matter, and keeps every link whose session may still live', async () => {
     const link = () => world.link(ACCOUNT_A);
     const expire = (secret: string, ago: string) =>

@@ -118,6 +118,12 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     web.get('/card-form', async (req, reply) => {
       const live = await session.required(req, reply);
       if (!live) return reply;
+      // Only our own pages link here. Another site navigating a signed-in browser here (the
+      // session cookie is SameSite=Lax) would make links for nothing, up to the session's limit.
+      if (req.headers['sec-fetch-site'] === 'cross-site') {
+        log.warn('web.card_form_cross_site', { account_id: live.accountId });
+        return reply.redirect('/invoices', 303);
+      }
       const query = CardFormTarget.safeParse(req.query);
       if (!query.success)
         return page(reply, 400, notices.badRequest('Invalid address: to: must be card or payments/<id>.', viewerOf(live)));
