@@ -121,7 +121,24 @@ async function bringUp(
   // A demo that cannot open its database is skipped (demo.failed); invoicing starts all the same.
   const demo = demoSettings && (await reportDemoFailure(tree, () => openDemo(demoSettings, urls, () => tree.stopping)));
   try {
-    const load = demo && (await reportDemoFailure(tree, () => demo.module.startDemo(demo.ctx)));
+    let phaseOneFailed = false;
+    const load =
+      demo &&
+      (await reportDemoFailure(
+        tree,
+        () => demo.module.startDemo(demo.ctx),
+        () => {
+          phaseOneFailed = true;
+        },
+      ));
+    if (phaseOneFailed && !tree.stopping) {
+      // Invoicing's schedule would finalize the oldest month with only the events in so far,
+      // and the rest would become adjustments on a final invoice: it is not started.
+      console.log('vault           | the demo stopped before all its events were in; invoicing was not started, so no month');
+      console.log('vault           | is finalized half-loaded. Run `npm start` again: the demo resumes with the same events.');
+      tree.stop(1);
+      return;
+    }
     await launch(later);
     for (const app of apps)
       console.log(`vault           | ${app.name.padEnd(15)} ${urls.get(app.name)!.padEnd(24)} ${SERVES[app.name] ?? ''}`);
@@ -156,11 +173,12 @@ function demoVariables(env: NodeJS.ProcessEnv): VaultSettings | undefined {
 }
 
 /** The apps keep running when the demo fails: it is a convenience, its failure is reported, not fatal. */
-async function reportDemoFailure<T>(tree: ProcessTree, load: () => Promise<T>): Promise<T | undefined> {
+async function reportDemoFailure<T>(tree: ProcessTree, load: () => Promise<T>, failed?: () => void): Promise<T | undefined> {
   try {
     return await load();
   } catch (err) {
     if (!tree.stopping) cliLog.error('demo.failed', err);
+    failed?.();
     return undefined;
   }
 }
