@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -131,6 +132,8 @@ describe('the vault command', () => {
     assert.equal(r.status, 1, out);
     assert.match(out, /event=demo\.failed .*CARD_ATTEMPTS_PER_HOUR/);
     assert.match(out, /cc-forms +\| .*event=config\.invalid .*CARD_ATTEMPTS_PER_HOUR/);
+    // Which app ended the tree, and why, said once (no restart).
+    assert.match(out, /event=tree\.stopping reason="cc-forms exited with code 1; the other apps are stopped/);
     assert.doesNotMatch(out, /^\s+at /m, 'no stack');
   });
 
@@ -157,6 +160,36 @@ describe('the vault command', () => {
     assert.match(out, /metering +\| app=metering at=info event=app.stopped/);
     // Started with its own Node flags (METERING_NODE_FLAGS): the young generation that keeps it under its memory goal.
     assert.match(out, /event=metering\.consuming .*node_flags="--max-semi-space-size=8 /);
+  });
+
+  test('`vault start` killed with SIGKILL (no chance to stop its apps): each app sees its channel close and stops, freeing its port', {
+    timeout: 90_000,
+  }, async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['bin/vault.js', 'start', 'gateway-sandbox'], {
+      cwd: root,
+      // The sandbox says nothing while idle: no log write fails to tell it its reader is gone.
+      env: { ...process.env, DATABASE_URL: db.url, GATEWAY_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    await eventually('the sandbox to listen', () => out.includes('event=app.listening'));
+    assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+    child.kill('SIGKILL');
+    // The orphan held the port (and the bus's partitions) until its next log write failed, if ever.
+    // Probed by a bare TCP connection: a request would be logged, and that write would tell it.
+    const listening = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+    await eventually('the orphaned app to stop', async () => !(await listening()), 30_000);
   });
 
   test('`vault start metering` in development (no DATABASE_URL, no ADMIN_TOKEN): one admin token in VAULT_HOME, its path logged, never its value', {

@@ -31,12 +31,13 @@ export class ProcessTree {
     const child = spawn(process.execPath, [...app.nodeFlags, '--import', 'tsx', app.main], {
       cwd: ROOT,
       env: this.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The IPC channel is how the app learns that this process died without stopping it (runApp).
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.children.set(app.name, child);
     const prefix = `${app.name.padEnd(15)} | `;
     return new Promise((resolve, reject) => {
-      for (const stream of [child.stdout, child.stderr]) {
+      for (const stream of [child.stdout!, child.stderr!]) {
         createInterface({ input: stream }).on('line', (line) => {
           if (line.includes('event=app.listening')) {
             const url = /\burl=(\S+)/.exec(line)?.[1];
@@ -48,6 +49,12 @@ export class ProcessTree {
       child.once('close', (code, signal) => {
         this.closed.add(child);
         this.log.info('app.exited', { process: app.name, code: code ?? undefined, signal: signal ?? undefined });
+        // No restart: say which app ended the tree, and why, before the others' exits.
+        if (!this.stopped) {
+          this.log.warn('tree.stopping', {
+            reason: `${app.name} exited ${signal ? `on ${signal}` : `with code ${code}`}; the other apps are stopped (its last lines are above)`,
+          });
+        }
         reject(new Error(`${app.name} exited`));
         this.stop(this.stopped ? 0 : 1);
       });

@@ -69,6 +69,13 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  // Started by `vault start` (an IPC channel to it): when it dies without stopping us (kill -9,
+  // a closed terminal), the channel closes, and so do we, rather than hold the port and the
+  // bus's partitions until the next start trips over us.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => void shutdown('parent_gone'));
+  }
   const step = async <T>(run: () => T | Promise<T>): Promise<T> => {
     try {
       return await run();
