@@ -162,6 +162,23 @@ describe('the vault command', () => {
     assert.match(out, /event=metering\.consuming .*node_flags="--max-semi-space-size=8 /);
   });
 
+  test('`vault start` on SIGHUP (its terminal closed) stops its apps as on Ctrl-C and exits 0', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['bin/vault.js', 'start', 'gateway-sandbox'], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: db.url, GATEWAY_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await eventually('the sandbox to listen', () => out.includes('event=app.listening'));
+    child.kill('SIGHUP');
+    assert.equal(await exited, 0, out);
+    assert.match(out, /gateway-sandbox +\| .*event=app\.stopped/);
+  });
+
   test('`vault start` killed with SIGKILL (no chance to stop its apps): each app sees its channel close and stops, freeing its port', {
     timeout: 90_000,
   }, async () => {

@@ -86,6 +86,8 @@ export async function startCommand(args: string[]): Promise<number> {
   const tree = new ProcessTree(env, cliLog);
   process.once('SIGINT', () => tree.stop(0));
   process.once('SIGTERM', () => tree.stop(0));
+  // A closed terminal: stop as for Ctrl-C, so the embedded PostgreSQL (which takes SIGHUP as "reload") stops too.
+  process.once('SIGHUP', () => tree.stop(0));
   const demo = (options.demo ?? !settings.DATABASE_URL) && apps.length === APPS.length;
   const running = bringUp(tree, apps, demo ? env : undefined, developmentToken).catch((err: Error) => {
     if (!tree.stopping) cliLog.error('start.failed', err);
