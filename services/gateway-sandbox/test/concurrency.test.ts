@@ -1,10 +1,11 @@
 // The sandbox's own transactions under concurrency (issue 21's search for lock
 // inversions): PaymentIntents created and confirmed in one request on the same
-// card at once, while webhook endpoints come and go under the events they emit.
+// card at once, while webhook endpoints come and go under the events they emit;
+// one PaymentIntent confirmed five times at once.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deadlocksIn } from '@vault/testkit';
-import { card, startSandbox, type Sandbox } from './harness.ts';
+import { card, raw, startSandbox, type Sandbox } from './harness.ts';
 
 describe('the sandbox under concurrent requests (real PostgreSQL)', () => {
   let sb: Sandbox;
@@ -42,5 +43,32 @@ describe('the sandbox under concurrent requests (real PostgreSQL)', () => {
     const errors = sb.log.lines.filter((l) => l.includes('at=error') || l.includes('event=db.transaction_retry'));
     assert.deepEqual(errors, [], 'no request failed or had to be retried');
     assert.equal((await deadlocksIn(sb.db.pool)) - before, 0, 'PostgreSQL broke no deadlock');
+  });
+
+  test('five concurrent confirms of one payment intent (different keys): exactly one charges', async () => {
+    const customer = await sb.stripe.customers.create({});
+    const pm = await card(sb, '4242424242424242');
+    await sb.stripe.paymentMethods.attach(pm.id, { customer: customer.id });
+    const pi = await sb.stripe.paymentIntents.create({
+      amount: 2500,
+      currency: 'usd',
+      allowed_payment_method_types: ['card'],
+      customer: customer.id,
+    });
+    const answers = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) =>
+        raw(sb.url, 'POST', `/v1/payment_intents/${pi.id}/confirm`, {
+          form: { payment_method: pm.id, off_session: 'true' },
+          idempotencyKey: `race-${i}`,
+        }),
+      ),
+    );
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 400, 400, 400, 400]);
+    for (const a of answers.filter((x) => x.status === 400)) assert.equal(a.body.error.code, 'payment_intent_unexpected_state');
+    const charges = await sb.stripe.charges.list({ payment_intent: pi.id });
+    assert.deepEqual(
+      charges.data.map((c) => c.status),
+      ['succeeded'],
+    );
   });
 });
