@@ -27,6 +27,20 @@ describe("the demo's state (real PostgreSQL)", () => {
     assert.equal(await readState(b), undefined);
   });
 
+  test('read by several at once on a database without it (two starts), the state table is made once and nobody fails', async () => {
+    const fresh = await freshDatabase('demo_state_race');
+    try {
+      const reads = await Promise.allSettled(Array.from({ length: 8 }, () => readState(fresh)));
+      assert.deepEqual(
+        reads.map((r) => r.status),
+        Array(8).fill('fulfilled'),
+        JSON.stringify(reads.filter((r) => r.status === 'rejected')),
+      );
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   test("an earlier release's demo.json says loaded: taken over only by a database that holds the demo (not an empty one), a broken file is as none", async () => {
     const file = join(dir, 'demo.json');
     writeFileSync(file, JSON.stringify({ state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' }));

@@ -43,9 +43,16 @@ const STATE_TABLE = `create schema if not exists vault_demo;
     account  text
   )`;
 
+/** The state's table; two creating it at once (two starts) race in PostgreSQL's catalog: the loser's error is no error. */
+async function ensureStateTable(db: Pick<Database, 'pool'>): Promise<void> {
+  await db.pool.query(STATE_TABLE).catch((err: { code?: string }) => {
+    if (!['23505', '42P06', '42P07'].includes(err.code ?? '')) throw err;
+  });
+}
+
 /** The demo's state in this database; one from VAULT_HOME/demo.json of an earlier release is taken over once. */
 export async function readState(db: Pick<Database, 'pool'>, legacyFile?: string): Promise<DemoState | undefined> {
-  await db.pool.query(STATE_TABLE);
+  await ensureStateTable(db);
   const { rows } = await db.pool.query<{ state: 'loading' | 'loaded'; now: Date; account: string | null }>(
     'select state, now, account from vault_demo.state',
   );
@@ -69,7 +76,7 @@ function legacyState(file: string): DemoState | undefined {
 }
 
 export async function writeState(db: Pick<Database, 'pool'>, state: DemoState): Promise<void> {
-  await db.pool.query(STATE_TABLE);
+  await ensureStateTable(db);
   await db.pool.query(
     `insert into vault_demo.state (state, now, account) values ($1, $2, $3)
      on conflict (only_row) do update set state = excluded.state, now = excluded.now, account = excluded.account`,
