@@ -196,6 +196,8 @@ describe('charging finalized invoices through the gateway sandbox', () => {
       refused.stdout,
     );
     assert.match(refused.stdout, new RegExp(`event=charge\\.payment_intent_replaced invoice_id=inv-redirects payment_intent=${old.id}`));
+    // Let go only once canceled: a page could otherwise still take the old one's money, and the new one's.
+    assert.equal((await w.sdk.paymentIntents.retrieve(old.id)).status, 'canceled');
     await sleep(250);
     const paid = await vault(['charge'], env);
     assert.match(paid.stdout, /event=charge\.attempt invoice_id=inv-redirects attempt=3 step=confirm outcome=succeeded/, paid.stdout);

@@ -62,7 +62,7 @@ interface FakeIntent {
   invoiceId: string;
   amount: number;
   customerId: string;
-  status: 'requires_payment_method' | 'succeeded';
+  status: 'requires_payment_method' | 'succeeded' | 'canceled';
 }
 
 /**
@@ -132,6 +132,14 @@ export class FakeGateway implements ChargeGateway {
     if (!ok) return { kind: 'declined', code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' };
     intent.status = 'succeeded';
     return { kind: 'succeeded' };
+  }
+
+  async cancelPaymentIntent(id: string): Promise<boolean> {
+    if (this.down) return false;
+    const intent = this.intents.get(id);
+    if (!intent || intent.status === 'succeeded') return false;
+    intent.status = 'canceled';
+    return true;
   }
 
   async retrievePaymentIntent(id: string): Promise<ReportedIntent | { error: Answer }> {

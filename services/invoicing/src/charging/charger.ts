@@ -13,7 +13,7 @@ import {
   type ChargeRow,
   type Decision,
 } from './decide.ts';
-import { UNUSABLE_PAYMENT_INTENT, type ChargeGateway } from './gateway-calls.ts';
+import { PAYMENT_INTENT_NEEDS_RETURN_URL, UNUSABLE_PAYMENT_INTENT, type ChargeGateway } from './gateway-calls.ts';
 import { paysInvoice } from './payment-match.ts';
 import { chargeCandidates, lockInvoiceForPayment, markInvoicePaid, saveCharge, type Candidate } from './store.ts';
 
@@ -157,6 +157,13 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   // A PaymentIntent no confirm can pay (canceled; made allowing redirects): the attempt is spent as a
   // refusal's, and the next one (on the schedule, or with another card) makes a new one under a new key.
   const unusable = answer.kind === 'refused' && UNUSABLE_PAYMENT_INTENT.has(answer.code);
+  // One allowing redirects could still be paid on a page (the old one's link): it is canceled before
+  // it is let go, or the invoice could be paid twice. Not canceled yet: the same attempt goes again.
+  if (unusable && answer.code === PAYMENT_INTENT_NEEDS_RETURN_URL && !(await deps.gateway.cancelPaymentIntent(row.paymentIntentId!))) {
+    logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
+    report.errors++;
+    return;
+  }
   await recordAnswer(deps, now, invoice.id, decision, unusable ? { ...row, paymentIntentId: null } : row, answer, report, unusable);
   logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
   if (unusable) deps.log.warn('charge.payment_intent_replaced', { invoice_id: invoice.id, payment_intent: row.paymentIntentId! });

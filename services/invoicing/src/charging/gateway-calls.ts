@@ -49,6 +49,8 @@ export interface ChargeGateway {
   createPaymentIntent(p: NewPaymentIntent): Promise<{ id: string } | { error: Answer }>;
   /** One attempt: confirm off-session with the card (key: `<stored key>:attempt:<n>`). */
   confirm(c: Confirm): Promise<Answer>;
+  /** Cancels a PaymentIntent charging lets go of, so no page can pay it any more; true once it is canceled. */
+  cancelPaymentIntent(id: string): Promise<boolean>;
   /** Registers a webhook endpoint for payment_intent.succeeded; replaying `key` gives the first answer. */
   registerWebhookEndpoint(url: string, key: string): Promise<RegisteredEndpoint>;
   /**
@@ -115,6 +117,20 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
         return { kind: 'unanswered', code: `payment_intent_${pi.status}`, message: `the PaymentIntent is ${pi.status}` };
       } catch (err) {
         return answerOfError(err);
+      }
+    },
+
+    async cancelPaymentIntent(id) {
+      try {
+        await stripe.paymentIntents.cancel(id, {}, { idempotencyKey: `cancel:${id}` });
+        return true;
+      } catch (err) {
+        // Canceled already (a replay, the dashboard) is what was asked.
+        if (err instanceof Stripe.errors.StripeError && err.code === 'payment_intent_unexpected_state') {
+          return err.payment_intent?.status === 'canceled';
+        }
+        if (err instanceof Stripe.errors.StripeError) return false;
+        throw err;
       }
     },
 
