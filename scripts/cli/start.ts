@@ -1,5 +1,5 @@
 import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
-import { ConfigError, loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
+import { ConfigError, ignoreOutputErrors, loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
 import { ADMIN_TOKEN_REQUIRED, adminToken, bootVariables, busVariables } from '@vault/runtime/variables';
 import { z } from 'zod';
 import { VaultSettings } from './vault-settings.ts';
@@ -86,8 +86,12 @@ export async function startCommand(args: string[]): Promise<number> {
   const tree = new ProcessTree(env, cliLog);
   process.once('SIGINT', () => tree.stop(0));
   process.once('SIGTERM', () => tree.stop(0));
-  // A closed terminal: stop as for Ctrl-C, so the embedded PostgreSQL (which takes SIGHUP as "reload") stops too.
-  process.once('SIGHUP', () => tree.stop(0));
+  // A closed terminal: stop as for Ctrl-C, so the embedded PostgreSQL (which takes SIGHUP as "reload")
+  // stops too; writes to the terminal fail from now on (EIO), and must not end this half-way.
+  process.once('SIGHUP', () => {
+    ignoreOutputErrors();
+    tree.stop(0);
+  });
   const demo = (options.demo ?? !settings.DATABASE_URL) && apps.length === APPS.length;
   const running = bringUp(tree, apps, demo ? env : undefined, developmentToken).catch((err: Error) => {
     if (!tree.stopping) cliLog.error('start.failed', err);

@@ -69,12 +69,21 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  // A closed terminal: stop as on Ctrl-C. Its writes may fail from now on (EIO): the stop goes on.
+  process.once('SIGHUP', () => {
+    ignoreOutputErrors();
+    void shutdown('SIGHUP');
+  });
   // Started by `vault start` (an IPC channel to it): when it dies without stopping us (kill -9,
   // a closed terminal), the channel closes, and so do we, rather than hold the port and the
-  // bus's partitions until the next start trips over us.
+  // bus's partitions until the next start trips over us. Our output went to it: those writes
+  // fail (EPIPE), and must not end the stop half-way.
   if (process.channel) {
     process.channel.unref();
-    process.once('disconnect', () => void shutdown('parent_gone'));
+    process.once('disconnect', () => {
+      ignoreOutputErrors();
+      void shutdown('parent_gone');
+    });
   }
   const step = async <T>(run: () => T | Promise<T>): Promise<T> => {
     try {
@@ -131,6 +140,11 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
       process.exit(1);
     }
   };
+}
+
+/** Output nobody reads any more (its pipe or terminal gone): its write errors are not the process's end. */
+export function ignoreOutputErrors(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 }
 
 /** The database, answering: DATABASE_URL's server, or the embedded one. */
