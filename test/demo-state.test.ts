@@ -41,7 +41,7 @@ describe("the demo's state (real PostgreSQL)", () => {
     }
   });
 
-  test("an earlier release's demo.json says loaded: taken over only by a database that holds the demo (not an empty one), a broken file is as none", async () => {
+  test("an earlier release's demo.json says loaded: taken over only by a database that holds the demo's account (not an empty one, not one of your own), a broken file is as none", async () => {
     const file = join(dir, 'demo.json');
     writeFileSync(file, JSON.stringify({ state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' }));
     const empty = await freshDatabase('demo_state_empty');
@@ -50,10 +50,12 @@ describe("the demo's state (real PostgreSQL)", () => {
     } finally {
       await empty.drop();
     }
-    // b holds events: the database the file described.
+    // b holds data, but not the demo's account: a database of your own, not the one the file described.
     await b.pool.query('create schema metering');
-    await b.pool.query('create table metering.events (id text)');
-    await b.pool.query(`insert into metering.events values ('e1')`);
+    await b.pool.query('create table metering.app_ownership (app_id text, account_id text)');
+    await b.pool.query(`insert into metering.app_ownership values ('app-1', 'acct-yours')`);
+    assert.equal(await readState(b, file), undefined, 'a database without the demo account is not the one it described');
+    await b.pool.query(`insert into metering.app_ownership values ('app-2', 'acct-demo')`);
     assert.deepEqual(await readState(b, file), { state: 'loaded', now: '2026-11-23T12:00:00.000Z', account: 'acct-demo' });
     assert.deepEqual(
       await readState(b),

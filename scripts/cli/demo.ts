@@ -58,9 +58,9 @@ export async function readState(db: Pick<Database, 'pool'>, legacyFile?: string)
   );
   const row = rows[0];
   if (row) return { state: row.state, now: row.now.toISOString(), ...(row.account === null ? {} : { account: row.account }) };
-  // A demo loaded by an earlier release is this database's when the database holds it.
+  // A demo loaded by an earlier release is this database's when the database holds it: its account's apps.
   const legacy = legacyFile === undefined ? undefined : legacyState(legacyFile);
-  if (legacy?.state !== 'loaded' || (await isEmpty(db))) return undefined;
+  if (legacy?.state !== 'loaded' || legacy.account === undefined || !(await holdsAccount(db, legacy.account))) return undefined;
   await writeState(db, legacy);
   return legacy;
 }
@@ -82,6 +82,13 @@ export async function writeState(db: Pick<Database, 'pool'>, state: DemoState): 
      on conflict (only_row) do update set state = excluded.state, now = excluded.now, account = excluded.account`,
     [state.state, state.now, state.account ?? null],
   );
+}
+
+/** Whether metering knows the account (it owns an app here). */
+async function holdsAccount(db: Pick<Database, 'pool'>, account: string): Promise<boolean> {
+  const { rows } = await db.pool.query<{ present: string | null }>(`select to_regclass('metering.app_ownership')::text as present`);
+  if (!rows[0]!.present) return false;
+  return (await db.pool.query('select 1 from metering.app_ownership where account_id = $1 limit 1', [account])).rowCount! > 0;
 }
 
 async function isEmpty(db: Pick<Database, 'pool'>): Promise<boolean> {

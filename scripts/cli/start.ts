@@ -124,27 +124,16 @@ async function bringUp(
   };
   const later = demoSettings ? apps.filter((a) => a.name === 'invoicing') : [];
   await launch(apps.filter((a) => !later.includes(a)));
-  // A demo that cannot open its database is skipped (demo.failed); invoicing starts all the same.
-  const demo = demoSettings && (await reportDemoFailure(tree, () => openDemo(demoSettings, urls, () => tree.stopping)));
+  let phaseOneFailed = false;
+  const failed = () => {
+    phaseOneFailed = true;
+  };
+  // A demo that cannot open its database fails as its first phase does: a half-loaded one may be there.
+  const demo = demoSettings && (await reportDemoFailure(tree, () => openDemo(demoSettings, urls, () => tree.stopping), failed));
+  if (demoSettings && !demo && phaseOneFailed && !tree.stopping) return stopForDemo(tree);
   try {
-    let phaseOneFailed = false;
-    const load =
-      demo &&
-      (await reportDemoFailure(
-        tree,
-        () => demo.module.startDemo(demo.ctx),
-        () => {
-          phaseOneFailed = true;
-        },
-      ));
-    if (phaseOneFailed && !tree.stopping) {
-      // Invoicing's schedule would finalize the oldest month with only the events in so far,
-      // and the rest would become adjustments on a final invoice: it is not started.
-      console.log('vault           | the demo stopped before all its events were in; invoicing was not started, so no month');
-      console.log('vault           | is finalized half-loaded. Run `npm start` again: the demo resumes with the same events.');
-      tree.stop(1);
-      return;
-    }
+    const load = demo && (await reportDemoFailure(tree, () => demo.module.startDemo(demo.ctx), failed));
+    if (phaseOneFailed && !tree.stopping) return stopForDemo(tree);
     await launch(later);
     for (const app of apps)
       console.log(`vault           | ${app.name.padEnd(15)} ${urls.get(app.name)!.padEnd(24)} ${SERVES[app.name] ?? ''}`);
@@ -178,7 +167,18 @@ function demoVariables(env: NodeJS.ProcessEnv): VaultSettings | undefined {
   }
 }
 
-/** The apps keep running when the demo fails: it is a convenience, its failure is reported, not fatal. */
+/**
+ * The demo's first phase failed (not a Ctrl-C): invoicing's schedule would finalize the oldest
+ * month with only the events in so far, the rest becoming adjustments on a final invoice, so it
+ * is not started, and the apps stop. The next start resumes the demo with the same events.
+ */
+function stopForDemo(tree: ProcessTree): void {
+  console.log('vault           | the demo stopped before all its events were in; invoicing was not started, so no month is');
+  console.log('vault           | finalized half-loaded. Run `npm start` again to resume it, or `vault start --no-demo` without it.');
+  tree.stop(1);
+}
+
+/** A demo failure is reported, never a stack; after its first phase the apps keep running (see stopForDemo). */
 async function reportDemoFailure<T>(tree: ProcessTree, load: () => Promise<T>, failed?: () => void): Promise<T | undefined> {
   try {
     return await load();
