@@ -7,7 +7,7 @@
 // authenticate page, completes the challenge, and the invoice is paid exactly
 // once. Every page met on the way is checked at 375 and 1280 px and with axe-core.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import {
   type RunningService,
   type TestDatabase,
 } from '@vault/testkit';
+import { accountToken, operatorLink } from './sign-in-fixture.ts';
 import { checkPage } from '../packages/web/test/page-checks.ts';
 import { insertInvoice } from './charging-harness.ts';
 
@@ -30,7 +31,7 @@ const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots/', import
 const ACCOUNT = 'acct-3ds';
 const INVOICE = 'in_3ds_e2e_000000000000000001';
 const CHALLENGE = 'iframe[title="3D Secure authentication"]';
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const _sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 let db: TestDatabase;
 let sandbox: RunningService;
@@ -42,14 +43,7 @@ let page: Page;
 let tokenId: string;
 
 /** A sign-in link for the account, as `vault token create --account` makes one (works once, in either app). */
-async function signInLink(): Promise<string> {
-  const link = `vl_${randomBytes(32).toString('base64url')}`;
-  await db.pool.query(
-    `insert into invoicing.sign_in_links (hash, account_id, token_id, expires_at) values ($1, $2, $3, now() + interval '15 minutes')`,
-    [sha256(link), ACCOUNT, tokenId],
-  );
-  return link;
-}
+const signInLink = () => operatorLink(db.pool, ACCOUNT, tokenId);
 
 /** Opens the link in the app and presses its button. */
 async function signIn(app: RunningService, landing: string): Promise<void> {
@@ -72,12 +66,7 @@ before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   db = await freshDatabase('authpay');
   await migrateApps(db, 'metering', 'cc-forms', 'invoicing');
-  tokenId = `tok_${randomBytes(8).toString('hex')}`;
-  await db.pool.query(`insert into invoicing.tokens (id, hash, kind, account_id) values ($1, $2, 'account', $3)`, [
-    tokenId,
-    sha256(`vt_acct_${randomBytes(24).toString('base64url')}`),
-    ACCOUNT,
-  ]);
+  tokenId = await accountToken(db.pool, ACCOUNT);
   const [gatewayPort, ccFormsPort, invoicingPort] = [await freePort(), await freePort(), await freePort()];
   const env = {
     DATABASE_URL: db.url,

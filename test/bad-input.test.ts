@@ -28,7 +28,6 @@
 //   that is malformed or does not answer stops each app with one line naming
 //   the variable (test/boot-errors.test.ts).
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { gatewayClient } from '@vault/gateway';
 import {
@@ -44,6 +43,7 @@ import {
   TEST_GATEWAY_PUBLISHABLE_KEY,
 } from '@vault/testkit';
 import { insertInvoice } from './charging-harness.ts';
+import { accountToken, operatorLink } from './sign-in-fixture.ts';
 
 const ADMIN = 'bad-input-admin-token-0123456789abcdef';
 const WEBHOOK_SECRET = 'whsec_bad_input_test';
@@ -295,19 +295,7 @@ describe('cc-forms: card bodies that are not what the form sends (with a valid s
 
   before(async () => {
     // An account token and a sign-in link issued with it, as `vault token create --account` stores them.
-    const tokenId = `tok_${randomBytes(8).toString('hex')}`;
-    await db.pool.query(`insert into invoicing.tokens (id, hash, kind, account_id) values ($1, $2, 'account', $3)`, [
-      tokenId,
-      createHash('sha256')
-        .update(`vt_acct_${randomBytes(24).toString('base64url')}`)
-        .digest('hex'),
-      ACCOUNT,
-    ]);
-    const link = `vl_${randomBytes(32).toString('base64url')}`;
-    await db.pool.query(
-      `insert into invoicing.sign_in_links (hash, account_id, token_id, expires_at) values ($1, $2, $3, now() + interval '15 minutes')`,
-      [createHash('sha256').update(link).digest('hex'), ACCOUNT, tokenId],
-    );
+    const link = await operatorLink(db.pool, ACCOUNT, await accountToken(db.pool, ACCOUNT));
     // Opened, then confirmed with the page's form (its field and this browser's sign-in cookie).
     const opened = await fetch(`${ccForms.url}/signin?link=${link}`, { redirect: 'manual' });
     const formCookie = /vault_card_session_signin=[^;]+/.exec(opened.headers.get('set-cookie') ?? '')?.[0] ?? '';

@@ -4,7 +4,6 @@
 // iframe, and sees the helpful message of each failing one; then we check that
 // no card number or CVC reached cc-forms, either process's logs, or any table.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +19,7 @@ import {
 } from 'playwright-core';
 import { gatewayClient, sandboxKeys, type GatewayKeys } from '@vault/gateway';
 import { eventually, freePort, freshDatabase, migrateApps, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import { accountToken, operatorLink } from './sign-in-fixture.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOTS = `${root}test-results/screenshots/`;
@@ -59,19 +59,7 @@ before(async () => {
   db = await freshDatabase('cardform');
   // cc-forms' schema first: invoicing's charging migrations may read cc_forms.cards_on_file.
   await migrateApps(db, 'cc-forms', 'invoicing');
-  const tokenId = `tok_${randomBytes(8).toString('hex')}`;
-  await db.pool.query(`insert into invoicing.tokens (id, hash, kind, account_id) values ($1, $2, 'account', $3)`, [
-    tokenId,
-    createHash('sha256')
-      .update(`vt_acct_${randomBytes(24).toString('base64url')}`)
-      .digest('hex'),
-    ACCOUNT,
-  ]);
-  link = `vl_${randomBytes(32).toString('base64url')}`;
-  await db.pool.query(
-    `insert into invoicing.sign_in_links (hash, account_id, token_id, expires_at) values ($1, $2, $3, now() + interval '15 minutes')`,
-    [createHash('sha256').update(link).digest('hex'), ACCOUNT, tokenId],
-  );
+  link = await operatorLink(db.pool, ACCOUNT, await accountToken(db.pool, ACCOUNT));
   const [gatewayPort, ccFormsPort] = [await freePort(), await freePort()];
   const env = {
     DATABASE_URL: db.url,

@@ -10,6 +10,16 @@ import { eventually, freePort, freshDatabase, vault, type TestDatabase } from '@
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+/** `vault <args>` as a running process: what it has printed so far (stdout and stderr) and its exit code. */
+function startVault(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ['bin/vault.js', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, out: () => out, exited };
+}
+
 describe('the vault command', () => {
   let db: TestDatabase;
   before(async () => {
@@ -92,28 +102,20 @@ describe('the vault command', () => {
     // The Procfile's `vault start cc-forms`, in a deployment that gives it no ADMIN_TOKEN.
     const { ADMIN_TOKEN: _admin, ...inherited } = process.env;
     const port = await freePort();
-    const child = spawn(process.execPath, ['bin/vault.js', 'start', 'cc-forms'], {
-      cwd: root,
-      env: {
-        ...inherited,
-        DATABASE_URL: db.url,
-        CC_FORMS_PORT: String(port),
-        GATEWAY_SECRET_KEY: 'sk_test_x',
-        GATEWAY_PUBLISHABLE_KEY: 'pk_test_x',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, out, exited } = startVault(['start', 'cc-forms'], {
+      ...inherited,
+      DATABASE_URL: db.url,
+      CC_FORMS_PORT: String(port),
+      GATEWAY_SECRET_KEY: 'sk_test_x',
+      GATEWAY_PUBLISHABLE_KEY: 'pk_test_x',
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     try {
-      await eventually('cc-forms to listen', () => out.includes('event=app.listening') || child.exitCode !== null);
-      assert.match(out, /event=app\.listening/, out);
+      await eventually('cc-forms to listen', () => out().includes('event=app.listening') || child.exitCode !== null);
+      assert.match(out(), /event=app\.listening/, out());
     } finally {
       child.kill('SIGINT');
     }
-    assert.equal(await exited, 0, out);
+    assert.equal(await exited, 0, out());
   });
 
   test('`vault start --demo` with one app’s variable bad: that app refuses it, the demo is skipped naming it, and the command ends (exit 1), not hangs', {
@@ -139,60 +141,46 @@ describe('the vault command', () => {
 
   test('`vault start metering` serves /health, and Ctrl-C stops it cleanly', { timeout: 60_000 }, async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['bin/vault.js', 'start', 'metering'], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: db.url, METERING_PORT: String(port), ADMIN_TOKEN: 'cli-test-admin-token-0123456789abcdef' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, out, exited } = startVault(['start', 'metering'], {
+      ...process.env,
+      DATABASE_URL: db.url,
+      METERING_PORT: String(port),
+      ADMIN_TOKEN: 'cli-test-admin-token-0123456789abcdef',
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     try {
-      await eventually('metering to listen', () => out.includes('event=app.listening'));
+      await eventually('metering to listen', () => out().includes('event=app.listening'));
       const res = await fetch(`http://127.0.0.1:${port}/health`);
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { status: 'ok' });
     } finally {
       child.kill('SIGINT');
     }
-    assert.equal(await exited, 0, out);
-    assert.match(out, /metering +\| app=metering at=info event=app.stopped/);
+    assert.equal(await exited, 0, out());
+    assert.match(out(), /metering +\| app=metering at=info event=app.stopped/);
     // Started with its own Node flags (METERING_NODE_FLAGS): the young generation that keeps it under its memory goal.
-    assert.match(out, /event=metering\.consuming .*node_flags="--max-semi-space-size=8 /);
+    assert.match(out(), /event=metering\.consuming .*node_flags="--max-semi-space-size=8 /);
   });
 
   test('`vault start` on SIGHUP (its terminal closed) stops its apps as on Ctrl-C and exits 0', { timeout: 60_000 }, async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['bin/vault.js', 'start', 'gateway-sandbox'], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: db.url, GATEWAY_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, out, exited } = startVault(['start', 'gateway-sandbox'], {
+      ...process.env,
+      DATABASE_URL: db.url,
+      GATEWAY_PORT: String(port),
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    await eventually('the sandbox to listen', () => out.includes('event=app.listening'));
+    await eventually('the sandbox to listen', () => out().includes('event=app.listening'));
     child.kill('SIGHUP');
-    assert.equal(await exited, 0, out);
-    assert.match(out, /gateway-sandbox +\| .*event=app\.stopped/);
+    assert.equal(await exited, 0, out());
+    assert.match(out(), /gateway-sandbox +\| .*event=app\.stopped/);
   });
 
   test('`vault start` killed with SIGKILL (no chance to stop its apps): each app sees its channel close and stops, freeing its port', {
     timeout: 90_000,
   }, async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['bin/vault.js', 'start', 'gateway-sandbox'], {
-      cwd: root,
-      // The sandbox says nothing while idle: no log write fails to tell it its reader is gone.
-      env: { ...process.env, DATABASE_URL: db.url, GATEWAY_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    await eventually('the sandbox to listen', () => out.includes('event=app.listening'));
+    // The sandbox says nothing while idle: no log write fails to tell it its reader is gone.
+    const { child, out } = startVault(['start', 'gateway-sandbox'], { ...process.env, DATABASE_URL: db.url, GATEWAY_PORT: String(port) });
+    await eventually('the sandbox to listen', () => out().includes('event=app.listening'));
     assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
     child.kill('SIGKILL');
     // The orphan held the port (and the bus's partitions) until its next log write failed, if ever.

@@ -4,7 +4,7 @@
 // the invoice pages' session, goes with it at sign-out, and its link opens
 // nothing in invoicing; opened while signed in to the card form, the link is used up.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import {
@@ -17,9 +17,10 @@ import {
   type RunningService,
   type TestDatabase,
 } from '@vault/testkit';
+import { accountToken, operatorLink as signInLinkFor } from './sign-in-fixture.ts';
 
 const ACCOUNT = 'acct-hand-over';
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const _sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 let db: TestDatabase;
 let invoicing: RunningService;
@@ -30,14 +31,7 @@ let page: Page;
 let tokenId: string;
 
 /** A sign-in link for the account, as `vault token create --account` makes one. */
-async function operatorLink(): Promise<string> {
-  const link = `vl_${randomBytes(32).toString('base64url')}`;
-  await db.pool.query(
-    `insert into invoicing.sign_in_links (hash, account_id, token_id, expires_at) values ($1, $2, $3, now() + interval '15 minutes')`,
-    [sha256(link), ACCOUNT, tokenId],
-  );
-  return link;
-}
+const operatorLink = () => signInLinkFor(db.pool, ACCOUNT, tokenId);
 
 const cookie = async (name: string) => (await context.cookies()).find((c) => c.name === name);
 const handOvers = async () =>
@@ -46,12 +40,7 @@ const handOvers = async () =>
 before(async () => {
   db = await freshDatabase('hand_over');
   await migrateApps(db, 'cc-forms', 'invoicing');
-  tokenId = `tok_${randomBytes(8).toString('hex')}`;
-  await db.pool.query(`insert into invoicing.tokens (id, hash, kind, account_id) values ($1, $2, 'account', $3)`, [
-    tokenId,
-    sha256(`vt_acct_${randomBytes(24).toString('base64url')}`),
-    ACCOUNT,
-  ]);
+  tokenId = await accountToken(db.pool, ACCOUNT);
   const [gatewayPort, ccFormsPort, invoicingPort] = [await freePort(), await freePort(), await freePort()];
   const env = {
     DATABASE_URL: db.url,
