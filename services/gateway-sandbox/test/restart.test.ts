@@ -51,18 +51,17 @@ describe('the sandbox process survives kill -9', () => {
     const { publishableKey } = await sandboxKeys(db.pool);
     const pm = await card(new Stripe(publishableKey, { host: 'localhost', port, protocol: 'http' }), '4242424242424242');
     const si = await stripe.setupIntents.create({ customer: customer.id, payment_method: pm.id, confirm: true });
-    const pi = await stripe.paymentIntents.create(
-      {
-        amount: 4200,
-        currency: 'usd',
-        allowed_payment_method_types: ['card'],
-        customer: customer.id,
-        payment_method: pm.id,
-        confirm: true,
-        off_session: true,
-      },
-      { idempotencyKey: 'survive-1' },
-    );
+    // Sent again after the restart, with the same key: the same request.
+    const charge = {
+      amount: 4200,
+      currency: 'usd',
+      allowed_payment_method_types: ['card'],
+      customer: customer.id,
+      payment_method: pm.id,
+      confirm: true,
+      off_session: true,
+    };
+    const pi = await stripe.paymentIntents.create(charge, { idempotencyKey: 'survive-1' });
     assert.equal(pi.status, 'succeeded');
     await eventually('a first (refused) delivery attempt', () => received.length >= 1, 10_000);
     await service!.kill('SIGKILL');
@@ -74,18 +73,7 @@ describe('the sandbox process survives kill -9', () => {
     assert.equal((await stripe.setupIntents.retrieve(si.id)).status, 'succeeded');
     assert.equal((await stripe.paymentIntents.retrieve(pi.id)).status, 'succeeded');
     // The idempotency record survived too: the same key replays the answer.
-    const replay = await stripe.paymentIntents.create(
-      {
-        amount: 4200,
-        currency: 'usd',
-        allowed_payment_method_types: ['card'],
-        customer: customer.id,
-        payment_method: pm.id,
-        confirm: true,
-        off_session: true,
-      },
-      { idempotencyKey: 'survive-1' },
-    );
+    const replay = await stripe.paymentIntents.create(charge, { idempotencyKey: 'survive-1' });
     assert.equal(replay.id, pi.id);
     assert.equal(replay.lastResponse.headers['idempotent-replayed'], 'true');
     await eventually('the event delivered by the restarted process', () => received.length >= 2, 20_000);
