@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,15 @@ describe('the vault command', () => {
     assert.match(out(), /metering +\| app=metering at=info event=app.stopped/);
     // Started with its own Node flags (METERING_NODE_FLAGS): the young generation that keeps it under its memory goal.
     assert.match(out(), /event=metering\.consuming .*node_flags="--max-semi-space-size=8 /);
+  });
+
+  test('`vault start` whose embedded PostgreSQL cannot start (VAULT_HOME under a file) says so in one line naming the variables, exit 1', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'vault-home-file-')), 'a-file');
+    writeFileSync(file, '');
+    const r = await vault(['start', 'gateway-sandbox'], { DATABASE_URL: '', VAULT_HOME: join(file, 'home') });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /embedded PostgreSQL on port \d+ \(EMBEDDED_PG_PORT\), under \S+ \(VAULT_HOME\) did not start: ENOTDIR/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack');
   });
 
   test('`vault start` on SIGHUP (its terminal closed) stops its apps as on Ctrl-C and exits 0', { timeout: 60_000 }, async () => {

@@ -1,10 +1,10 @@
 import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
-import { ConfigError, ignoreOutputErrors, loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
+import { ConfigError, databaseBootError, ignoreOutputErrors, loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
 import { ADMIN_TOKEN_REQUIRED, adminToken, bootVariables, busVariables } from '@vault/runtime/variables';
 import { z } from 'zod';
 import { VaultSettings } from './vault-settings.ts';
 import { APPS, pickApps, type AppEntry } from './apps.ts';
-import { parseCommand, UsageError, usageOf } from './command.ts';
+import { CommandError, parseCommand, UsageError, usageOf } from './command.ts';
 import type { DemoContext } from './demo.ts';
 import { ProcessTree } from './process-tree.ts';
 import { cliLog, vaultPath } from './settings.ts';
@@ -67,10 +67,13 @@ export async function startCommand(args: string[]): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   let postgres: EmbeddedServer | undefined;
   if (!settings.DATABASE_URL) {
+    // Named as the apps name it (EMBEDDED_PG_PORT, VAULT_HOME): one line, never a file system stack.
     postgres = await ensureEmbeddedPostgres({
       dir: vaultPath(settings, 'postgres'),
       port: settings.EMBEDDED_PG_PORT,
       log: (event, fields) => cliLog.info(event, fields),
+    }).catch((err: unknown) => {
+      throw new CommandError(databaseBootError(err, settings).message);
     });
     env.DATABASE_URL = postgres.url;
   }

@@ -73,7 +73,7 @@ interface DatabaseSettings {
 export function databaseBootError(err: unknown, settings: DatabaseSettings): BootError {
   const url = settings.DATABASE_URL;
   if (!url) {
-    const where = `port ${settings.EMBEDDED_PG_PORT} (EMBEDDED_PG_PORT), under ${settings.VAULT_HOME}/postgres`;
+    const where = `port ${settings.EMBEDDED_PG_PORT} (EMBEDDED_PG_PORT), under ${settings.VAULT_HOME}/postgres (VAULT_HOME)`;
     return new BootError('DATABASE_URL', `unset, and the embedded PostgreSQL on ${where} did not start: ${describeConnectError(err)}`);
   }
   const problem = `cannot reach PostgreSQL at ${databaseTarget(url)}: ${describeConnectError(err)}`;
