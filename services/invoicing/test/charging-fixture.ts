@@ -62,12 +62,14 @@ interface FakeIntent {
   invoiceId: string;
   amount: number;
   customerId: string;
-  status: 'requires_payment_method' | 'succeeded' | 'canceled';
+  status: 'requires_payment_method' | 'processing' | 'succeeded' | 'canceled';
+  lastError?: ReportedIntent['lastError'];
 }
 
 /**
  * The gateway in memory. Payment methods named `pm_ok*` succeed, `pm_decline*`
- * are declined. `down` answers nothing; `loseAnswers` executes the request and
+ * are declined, `pm_processing*` leave the PaymentIntent processing (settled by
+ * processingEnds). `down` answers nothing; `loseAnswers` executes the request and
  * then loses its answer (a crash or a cut connection after the gateway acted).
  */
 export class FakeGateway implements ChargeGateway {
@@ -127,6 +129,10 @@ export class FakeGateway implements ChargeGateway {
     if (!intent) return { kind: 'refused', code: 'resource_missing', message: `No such payment_intent: '${c.paymentIntentId}'` };
     // payment_intent_unexpected_state carrying a succeeded PaymentIntent.
     if (intent.status === 'succeeded') return { kind: 'succeeded' };
+    if (c.paymentMethodId.startsWith('pm_processing')) {
+      intent.status = 'processing';
+      return { kind: 'unanswered', code: 'payment_intent_processing', message: 'the PaymentIntent is processing' };
+    }
     const ok = c.paymentMethodId.startsWith('pm_ok');
     this.charges.push({ intent: intent.id, paymentMethod: c.paymentMethodId, ok });
     if (!ok) return { kind: 'declined', code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' };
@@ -146,7 +152,17 @@ export class FakeGateway implements ChargeGateway {
     if (this.down) return { error: this.unanswered() };
     const intent = this.intents.get(id);
     if (!intent) return { error: { kind: 'refused', code: 'resource_missing', message: `No such payment_intent: '${id}'` } };
-    return { id, status: intent.status, amount: intent.amount, currency: 'usd', paymentMethodId: null };
+    return { id, status: intent.status, amount: intent.amount, currency: 'usd', paymentMethodId: null, lastError: intent.lastError };
+  }
+
+  /** A processing payment ends: it succeeds, or fails as the bank said (no webhook is delivered). */
+  processingEnds(id: string, outcome: 'succeeded' | 'failed'): void {
+    const intent = this.intents.get(id)!;
+    if (outcome === 'succeeded') intent.status = 'succeeded';
+    else {
+      intent.status = 'requires_payment_method';
+      intent.lastError = { code: 'card_declined', declineCode: 'insufficient_funds', message: 'Your card has insufficient funds.' };
+    }
   }
 
   /** The cardholder confirms the PaymentIntent on our page, after 3-D Secure (its webhook not delivered). */

@@ -273,4 +273,31 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
   test('a finalized invoice still refuses any change but its status', async () => {
     await assert.rejects(db.pool.query(`update invoicing.invoices set total = 1 where id = 'ok-1'`), /a finalized invoice never changes/);
   });
+
+  // Last: its invoices stay chargeable (a decline on the schedule), which would count in the passes of tests after it.
+  test('a confirm left processing is not sent again (its key would answer the same for a day): the PaymentIntent says how it ended, paid or declined', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'proc-1', account: 'acct-proc-1', total: '10.00' });
+    await insertInvoice(db.pool, { id: 'proc-2', account: 'acct-proc-2', total: '10.00' });
+    await putCard(db.pool, 'acct-proc-1', 'pm_processing_1');
+    await putCard(db.pool, 'acct-proc-2', 'pm_processing_2');
+    assert.equal((await pass(gateway)).errors, 2, 'processing: no answer yet');
+    const sent = gateway.sent.length;
+    const intentOf = async (invoice: string) => (await chargeRow(db.pool, invoice))!.payment_intent_id as string;
+    assert.equal((await pass(gateway)).errors, 2, 'still processing: the next pass waits');
+    assert.equal(gateway.sent.length, sent, 'nothing sent again');
+
+    gateway.processingEnds(await intentOf('proc-1'), 'succeeded');
+    gateway.processingEnds(await intentOf('proc-2'), 'failed');
+    const report = await pass(gateway);
+    assert.deepEqual([report.paid, report.declined], [1, 1]);
+    assert.equal(gateway.sent.length, sent, 'still nothing sent again: the PaymentIntents were looked at');
+    assert.equal(await statusOf(db.pool, 'proc-1'), 'paid');
+    const declined = await chargeRow(db.pool, 'proc-2');
+    assert.deepEqual(
+      [declined?.state, declined?.attempts, declined?.last_decline_code, declined?.pending_payment_method_id],
+      ['scheduled', 1, 'insufficient_funds', null],
+      'the processing attempt ended declined: spent, the next on the schedule with a new key',
+    );
+  });
 });

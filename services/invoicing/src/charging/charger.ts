@@ -13,7 +13,12 @@ import {
   type ChargeRow,
   type Decision,
 } from './decide.ts';
-import { PAYMENT_INTENT_NEEDS_RETURN_URL, UNUSABLE_PAYMENT_INTENT, type ChargeGateway } from './gateway-calls.ts';
+import {
+  PAYMENT_INTENT_NEEDS_RETURN_URL,
+  PAYMENT_INTENT_PROCESSING,
+  UNUSABLE_PAYMENT_INTENT,
+  type ChargeGateway,
+} from './gateway-calls.ts';
 import { paysInvoice } from './payment-match.ts';
 import { chargeCandidates, lockInvoiceForPayment, markInvoicePaid, saveCharge, type Candidate } from './store.ts';
 
@@ -105,6 +110,12 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
     await saveCharge(deps, invoice.id, charge!, { invoiceStatus: 'past_due', at: now() });
     report.pastDue++;
     deps.log.info('charge.unauthenticated', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.unauthenticated': 1 });
+    return;
+  }
+  // The attempt left its PaymentIntent processing: the same key would get that stored answer for a
+  // day. The PaymentIntent says how it ended instead: paid, still processing, or failed (a decline).
+  if (decision.replay && charge?.lastErrorCode === PAYMENT_INTENT_PROCESSING && charge.paymentIntentId) {
+    await settleProcessing(deps, now, invoice.id, decision, beforeAttempt(charge, decision, now()), report);
     return;
   }
   let row: ChargeRow = beforeAttempt(charge, decision, now());
@@ -203,6 +214,32 @@ async function paidByCardholder(
   );
   if (paid) deps.log.info('charge.paid_by_cardholder', { invoice_id: invoiceId, payment_intent: intent.id, 'count#charges.paid': 1 });
   return paid ? 'paid' : 'waiting';
+}
+
+/** A processing attempt's end, from its PaymentIntent: paid as its webhook would, its decline recorded, or wait. */
+async function settleProcessing(
+  deps: ChargerDeps,
+  now: () => Date,
+  invoiceId: string,
+  decision: Extract<Decision, { do: 'attempt' }>,
+  row: ChargeRow,
+  report: PassReport,
+): Promise<void> {
+  const settled = await paidByCardholder(deps, invoiceId, row.paymentIntentId);
+  if (settled === 'paid') {
+    report.paid++;
+    return;
+  }
+  const intent = settled === 'waiting' ? await deps.gateway.retrievePaymentIntent(row.paymentIntentId!) : undefined;
+  const failed = intent && !('error' in intent) && intent.status === 'requires_payment_method' ? intent.lastError : undefined;
+  if (!failed) {
+    // Still processing, or the gateway did not say: the next pass looks again.
+    report.errors++;
+    return;
+  }
+  const answer: Answer = { kind: 'declined', code: failed.code, declineCode: failed.declineCode, message: failed.message };
+  await recordAnswer(deps, now, invoiceId, decision, row, answer, report);
+  logAttempt(deps.log, invoiceId, decision, answer, 'confirm');
 }
 
 /** An attempt's answer on its row (and its invoice), counted in the pass's report. */

@@ -39,7 +39,12 @@ export interface ReportedIntent {
   amount: number;
   currency: string;
   paymentMethodId: string | null;
+  /** Why its last payment failed (`last_payment_error`), when it did: a card's answer. */
+  lastError?: { code: string; declineCode: string | null; message: string } | undefined;
 }
+
+/** The answer of a confirm the gateway left `processing`: it may still succeed or fail. */
+export const PAYMENT_INTENT_PROCESSING = 'payment_intent_processing';
 
 /** What charging asks of the gateway; tests may put anything with this shape in its place. */
 export interface ChargeGateway {
@@ -95,7 +100,17 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
       try {
         const pi = await stripe.paymentIntents.retrieve(id);
         const method = typeof pi.payment_method === 'string' ? pi.payment_method : (pi.payment_method?.id ?? null);
-        return { id: pi.id, status: pi.status, amount: pi.amount_received || pi.amount, currency: pi.currency, paymentMethodId: method };
+        const failure = pi.last_payment_error;
+        return {
+          id: pi.id,
+          status: pi.status,
+          amount: pi.amount_received || pi.amount,
+          currency: pi.currency,
+          paymentMethodId: method,
+          lastError: failure
+            ? { code: failure.code ?? failure.type, declineCode: failure.decline_code ?? null, message: failure.message ?? '' }
+            : undefined,
+        };
       } catch (err) {
         return { error: answerOfError(err) };
       }
@@ -197,7 +212,7 @@ export function answerOfError(err: unknown): Answer {
     if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'succeeded') return { kind: 'succeeded' };
     // Processing: the payment may still succeed (its webhook or a later confirm says); not the card's answer.
     if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'processing') {
-      return { kind: 'unanswered', code: 'payment_intent_processing', message };
+      return { kind: 'unanswered', code: PAYMENT_INTENT_PROCESSING, message };
     }
     // Canceled (in the gateway's dashboard, say): it can never be paid; the charger replaces it.
     if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'canceled') {
