@@ -129,6 +129,7 @@ export class FakeGateway implements ChargeGateway {
     if (!intent) return { kind: 'refused', code: 'resource_missing', message: `No such payment_intent: '${c.paymentIntentId}'` };
     // payment_intent_unexpected_state carrying a succeeded PaymentIntent.
     if (intent.status === 'succeeded') return { kind: 'succeeded' };
+    if (intent.status === 'canceled') return { kind: 'refused', code: 'payment_intent_canceled', message: 'canceled' };
     if (c.paymentMethodId.startsWith('pm_processing')) {
       intent.status = 'processing';
       return { kind: 'unanswered', code: 'payment_intent_processing', message: 'the PaymentIntent is processing' };
@@ -140,12 +141,14 @@ export class FakeGateway implements ChargeGateway {
     return { kind: 'succeeded' };
   }
 
-  async cancelPaymentIntent(id: string): Promise<boolean> {
-    if (this.down) return false;
+  async cancelPaymentIntent(id: string): Promise<'canceled' | 'succeeded' | { error: string }> {
+    if (this.down) return { error: 'StripeConnectionError' };
     const intent = this.intents.get(id);
-    if (!intent || intent.status === 'succeeded') return false;
+    if (!intent) return { error: 'resource_missing' };
+    if (intent.status === 'succeeded') return 'succeeded';
+    if (intent.status === 'processing') return { error: 'payment_intent_unexpected_state' };
     intent.status = 'canceled';
-    return true;
+    return 'canceled';
   }
 
   async retrievePaymentIntent(id: string): Promise<ReportedIntent | { error: Answer }> {
@@ -155,13 +158,18 @@ export class FakeGateway implements ChargeGateway {
     return { id, status: intent.status, amount: intent.amount, currency: 'usd', paymentMethodId: null, lastError: intent.lastError };
   }
 
-  /** A processing payment ends: it succeeds, or fails as the bank said (no webhook is delivered). */
-  processingEnds(id: string, outcome: 'succeeded' | 'failed'): void {
+  /** A processing payment ends: it succeeds, fails as the bank said for `card` (no webhook is delivered), or is canceled. */
+  processingEnds(id: string, outcome: 'succeeded' | 'canceled' | { failedWith: string }): void {
     const intent = this.intents.get(id)!;
-    if (outcome === 'succeeded') intent.status = 'succeeded';
+    if (outcome === 'succeeded' || outcome === 'canceled') intent.status = outcome;
     else {
       intent.status = 'requires_payment_method';
-      intent.lastError = { code: 'card_declined', declineCode: 'insufficient_funds', message: 'Your card has insufficient funds.' };
+      intent.lastError = {
+        code: 'card_declined',
+        declineCode: 'insufficient_funds',
+        message: 'Your card has insufficient funds.',
+        paymentMethodId: outcome.failedWith,
+      };
     }
   }
 

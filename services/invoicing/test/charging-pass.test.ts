@@ -288,7 +288,7 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal(gateway.sent.length, sent, 'nothing sent again');
 
     gateway.processingEnds(await intentOf('proc-1'), 'succeeded');
-    gateway.processingEnds(await intentOf('proc-2'), 'failed');
+    gateway.processingEnds(await intentOf('proc-2'), { failedWith: 'pm_processing_2' });
     const report = await pass(gateway);
     assert.deepEqual([report.paid, report.declined], [1, 1]);
     assert.equal(gateway.sent.length, sent, 'still nothing sent again: the PaymentIntents were looked at');
@@ -299,5 +299,23 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
       ['scheduled', 1, 'insufficient_funds', null],
       'the processing attempt ended declined: spent, the next on the schedule with a new key',
     );
+  });
+
+  test('a processing attempt whose PaymentIntent ends otherwise (canceled, or failed with another card) is sent again as before, never stuck', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'proc-3', account: 'acct-proc-3', total: '10.00' });
+    await insertInvoice(db.pool, { id: 'proc-4', account: 'acct-proc-4', total: '10.00' });
+    await putCard(db.pool, 'acct-proc-3', 'pm_processing_3');
+    await putCard(db.pool, 'acct-proc-4', 'pm_processing_4');
+    await pass(gateway);
+    const intentOf = async (invoice: string) => (await chargeRow(db.pool, invoice))!.payment_intent_id as string;
+    gateway.processingEnds(await intentOf('proc-3'), 'canceled');
+    // Another card's failure (say the cardholder's own, on our page) is not this attempt's.
+    gateway.processingEnds(await intentOf('proc-4'), { failedWith: 'pm_someone_else' });
+    const sent = gateway.sent.length;
+    await pass(gateway);
+    assert.deepEqual(gateway.sent.slice(sent).sort(), ['proc-3:attempt:1', 'proc-4:attempt:1'], 'each pending attempt sent again');
+    const proc4 = await chargeRow(db.pool, 'proc-4');
+    assert.equal(proc4?.last_decline_code, null, "no decline recorded from another card's error");
   });
 });

@@ -115,8 +115,7 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   // The attempt left its PaymentIntent processing: the same key would get that stored answer for a
   // day. The PaymentIntent says how it ended instead: paid, still processing, or failed (a decline).
   if (decision.replay && charge?.lastErrorCode === PAYMENT_INTENT_PROCESSING && charge.paymentIntentId) {
-    await settleProcessing(deps, now, invoice.id, decision, beforeAttempt(charge, decision, now()), report);
-    return;
+    if (await settleProcessing(deps, now, invoice.id, decision, beforeAttempt(charge, decision, now()), report)) return;
   }
   let row: ChargeRow = beforeAttempt(charge, decision, now());
   let idempotencyKey = key;
@@ -170,10 +169,20 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   const unusable = answer.kind === 'refused' && UNUSABLE_PAYMENT_INTENT.has(answer.code);
   // One allowing redirects could still be paid on a page (the old one's link): it is canceled before
   // it is let go, or the invoice could be paid twice. Not canceled yet: the same attempt goes again.
-  if (unusable && answer.code === PAYMENT_INTENT_NEEDS_RETURN_URL && !(await deps.gateway.cancelPaymentIntent(row.paymentIntentId!))) {
-    logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
-    report.errors++;
-    return;
+  if (unusable && answer.code === PAYMENT_INTENT_NEEDS_RETURN_URL) {
+    const canceled = await deps.gateway.cancelPaymentIntent(row.paymentIntentId!);
+    if (canceled === 'succeeded') {
+      // Paid on a page meanwhile: the very race the cancel guards against.
+      const settled = await paidByCardholder(deps, invoice.id, row.paymentIntentId);
+      if (settled === 'paid') report.paid++;
+      else report.errors++;
+      return;
+    }
+    if (canceled !== 'canceled') {
+      deps.log.warn('charge.cancel_failed', { invoice_id: invoice.id, payment_intent: row.paymentIntentId!, code: canceled.error });
+      report.errors++;
+      return;
+    }
   }
   await recordAnswer(deps, now, invoice.id, decision, unusable ? { ...row, paymentIntentId: null } : row, answer, report, unusable);
   logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
@@ -216,7 +225,12 @@ async function paidByCardholder(
   return paid ? 'paid' : 'waiting';
 }
 
-/** A processing attempt's end, from its PaymentIntent: paid as its webhook would, its decline recorded, or wait. */
+/**
+ * A processing attempt's end, from its PaymentIntent: paid (as its webhook would), still processing
+ * (wait), or declined when its last error is this attempt's card's. True when settled here; false
+ * for anything else (canceled, asking for the cardholder, another card's error, a refused look):
+ * the attempt is then sent again as before, its key answering as the gateway decides.
+ */
 async function settleProcessing(
   deps: ChargerDeps,
   now: () => Date,
@@ -224,22 +238,29 @@ async function settleProcessing(
   decision: Extract<Decision, { do: 'attempt' }>,
   row: ChargeRow,
   report: PassReport,
-): Promise<void> {
-  const settled = await paidByCardholder(deps, invoiceId, row.paymentIntentId);
-  if (settled === 'paid') {
-    report.paid++;
-    return;
-  }
-  const intent = settled === 'waiting' ? await deps.gateway.retrievePaymentIntent(row.paymentIntentId!) : undefined;
-  const failed = intent && !('error' in intent) && intent.status === 'requires_payment_method' ? intent.lastError : undefined;
-  if (!failed) {
-    // Still processing, or the gateway did not say: the next pass looks again.
+): Promise<boolean> {
+  const intent = await deps.gateway.retrievePaymentIntent(row.paymentIntentId!);
+  if ('error' in intent) {
+    if (intent.error.kind !== 'unanswered') return false;
     report.errors++;
-    return;
+    return true;
   }
+  if (intent.status === 'succeeded') {
+    const settled = await paidByCardholder(deps, invoiceId, intent.id);
+    if (settled === 'paid') report.paid++;
+    if (settled === 'unanswered') report.errors++;
+    return settled !== 'waiting';
+  }
+  if (intent.status === 'processing') {
+    report.errors++;
+    return true;
+  }
+  const failed = intent.status === 'requires_payment_method' ? intent.lastError : undefined;
+  if (!failed || failed.paymentMethodId !== decision.paymentMethodId) return false;
   const answer: Answer = { kind: 'declined', code: failed.code, declineCode: failed.declineCode, message: failed.message };
   await recordAnswer(deps, now, invoiceId, decision, row, answer, report);
   logAttempt(deps.log, invoiceId, decision, answer, 'confirm');
+  return true;
 }
 
 /** An attempt's answer on its row (and its invoice), counted in the pass's report. */

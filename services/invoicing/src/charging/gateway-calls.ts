@@ -39,8 +39,8 @@ export interface ReportedIntent {
   amount: number;
   currency: string;
   paymentMethodId: string | null;
-  /** Why its last payment failed (`last_payment_error`), when it did: a card's answer. */
-  lastError?: { code: string; declineCode: string | null; message: string } | undefined;
+  /** Why its last payment failed (`last_payment_error`), when it did: a card's answer, and which card. */
+  lastError?: { code: string; declineCode: string | null; message: string; paymentMethodId: string | null } | undefined;
 }
 
 /** The answer of a confirm the gateway left `processing`: it may still succeed or fail. */
@@ -54,8 +54,8 @@ export interface ChargeGateway {
   createPaymentIntent(p: NewPaymentIntent): Promise<{ id: string } | { error: Answer }>;
   /** One attempt: confirm off-session with the card (key: `<stored key>:attempt:<n>`). */
   confirm(c: Confirm): Promise<Answer>;
-  /** Cancels a PaymentIntent charging lets go of, so no page can pay it any more; true once it is canceled. */
-  cancelPaymentIntent(id: string): Promise<boolean>;
+  /** Cancels a PaymentIntent charging lets go of, so no page can pay it any more: canceled, paid meanwhile, or why not. */
+  cancelPaymentIntent(id: string): Promise<'canceled' | 'succeeded' | { error: string }>;
   /** Registers a webhook endpoint for payment_intent.succeeded; replaying `key` gives the first answer. */
   registerWebhookEndpoint(url: string, key: string): Promise<RegisteredEndpoint>;
   /**
@@ -108,7 +108,12 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
           currency: pi.currency,
           paymentMethodId: method,
           lastError: failure
-            ? { code: failure.code ?? failure.type, declineCode: failure.decline_code ?? null, message: failure.message ?? '' }
+            ? {
+                code: failure.code ?? failure.type,
+                declineCode: failure.decline_code ?? null,
+                message: failure.message ?? '',
+                paymentMethodId: failure.payment_method?.id ?? null,
+              }
             : undefined,
         };
       } catch (err) {
@@ -136,16 +141,18 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
     },
 
     async cancelPaymentIntent(id) {
+      // No idempotency key: a stored refusal (a page's payment in flight) would be answered for a
+      // day; canceling again is harmless, and answers as below.
       try {
-        await stripe.paymentIntents.cancel(id, {}, { idempotencyKey: `cancel:${id}` });
-        return true;
+        await stripe.paymentIntents.cancel(id);
+        return 'canceled';
       } catch (err) {
-        // Canceled already (a replay, the dashboard) is what was asked.
-        if (err instanceof Stripe.errors.StripeError && err.code === 'payment_intent_unexpected_state') {
-          return err.payment_intent?.status === 'canceled';
-        }
-        if (err instanceof Stripe.errors.StripeError) return false;
-        throw err;
+        if (!(err instanceof Stripe.errors.StripeError)) throw err;
+        // Canceled already (a pass before, the dashboard) is what was asked; succeeded, it was paid.
+        const status = err.code === 'payment_intent_unexpected_state' ? err.payment_intent?.status : undefined;
+        if (status === 'canceled') return 'canceled';
+        if (status === 'succeeded') return 'succeeded';
+        return { error: err.code ?? err.type };
       }
     },
 
