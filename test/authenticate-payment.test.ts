@@ -7,7 +7,6 @@
 // authenticate page, completes the challenge, and the invoice is paid exactly
 // once. Every page met on the way is checked at 375 and 1280 px and with axe-core.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +30,6 @@ const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots/', import
 const ACCOUNT = 'acct-3ds';
 const INVOICE = 'in_3ds_e2e_000000000000000001';
 const CHALLENGE = 'iframe[title="3D Secure authentication"]';
-const _sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 let db: TestDatabase;
 let sandbox: RunningService;

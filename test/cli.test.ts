@@ -178,6 +178,9 @@ describe('the vault command', () => {
       GATEWAY_PORT: String(port),
     });
     await eventually('the sandbox to listen', () => out().includes('event=app.listening'));
+    // A closed terminal often signals twice (the shell, then the kernel): the second must not cut the stop short.
+    child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGHUP');
     assert.equal(await exited, 0, out());
     assert.match(out(), /gateway-sandbox +\| .*event=app\.stopped/);

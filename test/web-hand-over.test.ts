@@ -4,7 +4,6 @@
 // the invoice pages' session, goes with it at sign-out, and its link opens
 // nothing in invoicing; opened while signed in to the card form, the link is used up.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import {
@@ -20,7 +19,6 @@ import {
 import { accountToken, operatorLink as signInLinkFor } from './sign-in-fixture.ts';
 
 const ACCOUNT = 'acct-hand-over';
-const _sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 let db: TestDatabase;
 let invoicing: RunningService;

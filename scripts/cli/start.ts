@@ -87,11 +87,11 @@ export async function startCommand(args: string[]): Promise<number> {
   cliLog.info('start', { apps: apps.map((a) => a.name).join(','), bus: settings.KAFKA_BROKERS ? 'kafka' : 'embedded' });
 
   const tree = new ProcessTree(env, cliLog);
-  process.once('SIGINT', () => tree.stop(0));
-  process.once('SIGTERM', () => tree.stop(0));
+  process.on('SIGINT', () => tree.stop(0));
+  process.on('SIGTERM', () => tree.stop(0));
   // A closed terminal: stop as for Ctrl-C, so the embedded PostgreSQL (which takes SIGHUP as "reload")
   // stops too; writes to the terminal fail from now on (EIO), and must not end this half-way.
-  process.once('SIGHUP', () => {
+  process.on('SIGHUP', () => {
     ignoreOutputErrors();
     tree.stop(0);
   });

@@ -67,10 +67,10 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
     log.info('app.stopped', { signal, during: 'boot' });
     process.exit(0);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
   // A closed terminal: stop as on Ctrl-C. Its writes may fail from now on (EIO): the stop goes on.
-  process.once('SIGHUP', () => {
+  process.on('SIGHUP', () => {
     ignoreOutputErrors();
     void shutdown('SIGHUP');
   });
@@ -144,8 +144,11 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
 
 /** Output nobody reads any more (its pipe or terminal gone): its write errors are not the process's end. */
 export function ignoreOutputErrors(): void {
+  if (outputErrorsIgnored) return;
+  outputErrorsIgnored = true;
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 }
+let outputErrorsIgnored = false;
 
 /** The database, answering: DATABASE_URL's server, or the embedded one. */
 function openAppDatabase(settings: BootSettings, log: Logger, sessionSettings?: Record<string, string>): Promise<Database> {
