@@ -236,4 +236,15 @@ describe(`GET /payments/:id and POST /payments/:id/start: at most ${GATEWAY_LOOK
     const { rowCount } = await w.db.pool.query(`select 1 from cc_forms.gateway_lookups where account_id = 'acct-lookup-none'`);
     assert.equal(rowCount, 0);
   });
+
+  test("opening a setup intent deletes the account's own abandoned ones (older than a day): the table does not only grow", async () => {
+    const first = await opened('acct-lookup-prune');
+    await w.db.pool.query(`update cc_forms.setup_intents set created_at = now() - interval '25 hours' where id = $1`, [first.si]);
+    const second = await opened('acct-lookup-prune');
+    const { rows } = await w.db.pool.query<{ id: string }>(`select id from cc_forms.setup_intents where account_id = 'acct-lookup-prune'`);
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [second.si],
+    );
+  });
 });

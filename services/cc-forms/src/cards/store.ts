@@ -69,9 +69,22 @@ export async function cardFromSetupIntent(pool: pg.Pool, accountId: string, setu
   return asCard(rows[0]);
 }
 
+/**
+ * How long a setup intent opened here may be finished: a card form session lasts 12 hours, so one
+ * older than a day is abandoned; its row goes (the table would only grow), and finishing it is
+ * refused as one not opened here (the customer saves the card again).
+ */
+export const SETUP_INTENT_KEPT_HOURS = 24;
+
 /** A setup intent opened for the account (migration 004): the only ones POST /card asks the gateway about. */
 export async function rememberSetupIntent(pool: pg.Pool, accountId: string, setupIntentId: string): Promise<void> {
-  await pool.query('insert into cc_forms.setup_intents (id, account_id) values ($1, $2)', [setupIntentId, accountId]);
+  await pool.query(
+    `with abandoned as (
+       delete from cc_forms.setup_intents where account_id = $2 and created_at < now() - make_interval(hours => $3)
+     )
+     insert into cc_forms.setup_intents (id, account_id) values ($1, $2)`,
+    [setupIntentId, accountId, SETUP_INTENT_KEPT_HOURS],
+  );
 }
 
 export async function startedSetupIntent(pool: pg.Pool, accountId: string, setupIntentId: string): Promise<boolean> {
