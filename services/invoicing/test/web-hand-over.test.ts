@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { linkHash, sessionHash } from '@vault/web';
-import { HAND_OVER_LINKS_LIMIT } from '../src/access/sign-in-links.ts';
+import { HAND_OVER_LINKS_LIMIT, HAND_OVER_LINKS_MADE_LIMIT } from '../src/access/sign-in-links.ts';
 import { ACCOUNT_A, ACCOUNT_B, cookiesSet, signInForm, webClient, webWorld, type WebWorld } from './web-fixture.ts';
 
 let world: WebWorld;
@@ -110,6 +110,21 @@ describe('the hand-over to the card form', () => {
       [sessionHash(session)],
     );
     assert.equal((await handOver(session)).res.statusCode, 303, 'older links do not count');
+  });
+
+  test(`links used up count too, up to ${HAND_OVER_LINKS_MADE_LIMIT} made in 15 minutes: the card form uses a link up even when it opens no session`, async () => {
+    const session = await signIn(ACCOUNT_B);
+    const useAll = () =>
+      world.db.pool.query('update invoicing.sign_in_links set used_at = now() where parent_session = $1 and used_at is null', [
+        sessionHash(session),
+      ]);
+    for (let made = 0; made < HAND_OVER_LINKS_MADE_LIMIT; made++) {
+      assert.equal((await handOver(session)).res.statusCode, 303, `link ${made + 1}`);
+      if ((made + 1) % HAND_OVER_LINKS_LIMIT === 0) await useAll();
+    }
+    const refused = await handOver(session);
+    assert.equal(refused.res.statusCode, 429);
+    assert.equal(refused.link, null);
   });
 
   test('the limit holds under concurrent requests of one session', async () => {

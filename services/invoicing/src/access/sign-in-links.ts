@@ -18,6 +18,9 @@ export const SIGN_IN_LINK_MINUTES = 15;
 /** Unused hand-over links one session may have made in the last SIGN_IN_LINK_MINUTES: each GET /card-form makes one. */
 export const HAND_OVER_LINKS_LIMIT = 20;
 
+/** All hand-over links, used ones too, one session may make in SIGN_IN_LINK_MINUTES: each is a row kept while it lives. */
+export const HAND_OVER_LINKS_MADE_LIMIT = 100;
+
 type Db = pg.Pool | pg.PoolClient;
 type Grant = { accountId: string; tokenId: string };
 
@@ -58,7 +61,8 @@ export type HandOver = { secret: string } | { refused: 'ended' } | { refused: 't
 /**
  * A link for `app` made from a signed-in session (its account and token): the
  * session it opens ends when this one does. Refused when the session has ended,
- * or has HAND_OVER_LINKS_LIMIT unused links of the last SIGN_IN_LINK_MINUTES.
+ * or has HAND_OVER_LINKS_LIMIT unused (or HAND_OVER_LINKS_MADE_LIMIT in all) links of the last
+ * SIGN_IN_LINK_MINUTES.
  */
 export async function createHandOverLink(pool: pg.Pool, from: Grant & { sessionId: string }, app: SignInApp): Promise<HandOver> {
   await deleteSpentLinks(pool);
@@ -67,16 +71,20 @@ export async function createHandOverLink(pool: pg.Pool, from: Grant & { sessionI
     // Locking the session's row makes its hand-overs take turns, so the count is exact.
     const live = await client.query('select 1 from invoicing.sessions where hash = $1 and expires_at > now() for update', [parentSession]);
     if (live.rowCount === 0) return { refused: 'ended' };
-    const { rows } = await client.query<{ n: number; oldest: number | null }>(
-      `select count(*)::int as n, extract(epoch from now() - min(created_at))::float8 as oldest
+    const { rows } = await client.query<{ unused: number; made: number; oldest_unused: number | null; oldest: number | null }>(
+      `select count(*) filter (where used_at is null)::int as unused, count(*)::int as made,
+              extract(epoch from now() - min(created_at) filter (where used_at is null))::float8 as oldest_unused,
+              extract(epoch from now() - min(created_at))::float8 as oldest
          from invoicing.sign_in_links
-        where parent_session = $1 and used_at is null and created_at > now() - make_interval(mins => $2)`,
+        where parent_session = $1 and created_at > now() - make_interval(mins => $2)`,
       [parentSession, SIGN_IN_LINK_MINUTES],
     );
-    const { n, oldest } = rows[0]!;
-    if (n >= HAND_OVER_LINKS_LIMIT) {
+    const { unused, made, oldest_unused, oldest } = rows[0]!;
+    // Used ones count too, under a higher cap: the card form uses a link up even when it opens no session.
+    const full = unused >= HAND_OVER_LINKS_LIMIT ? oldest_unused : made >= HAND_OVER_LINKS_MADE_LIMIT ? oldest : undefined;
+    if (full !== undefined) {
       // The oldest counted link leaves the window first.
-      return { refused: 'too_many', retryAfterSeconds: Math.max(1, Math.ceil(SIGN_IN_LINK_MINUTES * 60 - (oldest ?? 0))) };
+      return { refused: 'too_many', retryAfterSeconds: Math.max(1, Math.ceil(SIGN_IN_LINK_MINUTES * 60 - (full ?? 0))) };
     }
     return { secret: await insertLink(client, from, { app, parentSession }) };
   });
