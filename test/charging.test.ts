@@ -19,6 +19,14 @@ describe('charging finalized invoices through the gateway sandbox', () => {
   let w: ChargingWorld;
   let env: NodeJS.ProcessEnv;
   let http: FastifyInstance;
+  /** The invoice's charge row: its PaymentIntent (null once let go) and idempotency key. */
+  const chargeOf = async (invoiceId: string) =>
+    (
+      await w.db.pool.query<{ payment_intent_id: string | null; idempotency_key: string }>(
+        'select payment_intent_id, idempotency_key from invoicing.charges where invoice_id = $1',
+        [invoiceId],
+      )
+    ).rows[0]!;
   const api = async (id: string) =>
     (await http.inject({ method: 'GET', url: `/v1/invoices/${id}`, headers: { authorization: `Bearer ${ADMIN}` } })).json();
 
@@ -138,11 +146,8 @@ describe('charging finalized invoices through the gateway sandbox', () => {
     await putCard(w, 'acct-canceled', '4000000000000341');
     const declined = await vault(['charge'], env);
     assert.match(declined.stdout, /event=charge\.attempt invoice_id=inv-canceled attempt=1 step=confirm outcome=declined/);
-    const { rows } = await w.db.pool.query<{ payment_intent_id: string; idempotency_key: string }>(
-      `select payment_intent_id, idempotency_key from invoicing.charges where invoice_id = 'inv-canceled'`,
-    );
-    const first = rows[0]!;
-    await w.sdk.paymentIntents.cancel(first.payment_intent_id);
+    const first = await chargeOf('inv-canceled');
+    await w.sdk.paymentIntents.cancel(first.payment_intent_id!);
     await putCard(w, 'acct-canceled', '4242424242424242');
     await sleep(250);
     const refused = await vault(['charge'], env);
@@ -155,11 +160,7 @@ describe('charging finalized invoices through the gateway sandbox', () => {
       refused.stdout,
       new RegExp(`event=charge\\.payment_intent_replaced invoice_id=inv-canceled payment_intent=${first.payment_intent_id}`),
     );
-    const after = (
-      await w.db.pool.query<{ payment_intent_id: string | null; idempotency_key: string }>(
-        `select payment_intent_id, idempotency_key from invoicing.charges where invoice_id = 'inv-canceled'`,
-      )
-    ).rows[0]!;
+    const after = await chargeOf('inv-canceled');
     assert.equal(after.payment_intent_id, null, 'the canceled PaymentIntent is let go');
     assert.notEqual(after.idempotency_key, first.idempotency_key, 'a new key: the old one would answer the canceled create');
     await sleep(250);

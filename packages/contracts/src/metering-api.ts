@@ -103,15 +103,17 @@ export const RejectedEvent = z.object({
 });
 export type RejectedEvent = z.infer<typeof RejectedEvent>;
 
+/** A page's size, 1 to 1000 (100 by default). Digits only: `1e2`, ` 5` or `5.0` are refused rather than read as something else. */
+const pageLimit = z
+  .string()
+  .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
+  .transform(Number)
+  .pipe(z.int().min(1, 'must be a whole number from 1 to 1000').max(1000, 'must be a whole number from 1 to 1000'))
+  .default(100);
+
 export const RejectedQuery = z.object({
   status: z.enum(['pending', 'resolved', 'all']).default('pending'),
-  /** Digits only: `1e2`, ` 5` or `5.0` are refused rather than read as something else. */
-  limit: z
-    .string()
-    .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
-    .transform(Number)
-    .pipe(z.int().min(1, 'must be a whole number from 1 to 1000').max(1000, 'must be a whole number from 1 to 1000'))
-    .default(100),
+  limit: pageLimit,
   /**
    * Keyset pagination: only rejections with a greater id (compared as
    * numbers). A decimal string, as ids and `next_after` are: ids are 64-bit.
@@ -140,13 +142,7 @@ export const SubjectGap = z.object({
 export type SubjectGap = z.infer<typeof SubjectGap>;
 
 export const GapQuery = z.object({
-  /** Digits only, as `RejectedQuery.limit`. */
-  limit: z
-    .string()
-    .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
-    .transform(Number)
-    .pipe(z.int().min(1, 'must be a whole number from 1 to 1000').max(1000, 'must be a whole number from 1 to 1000'))
-    .default(100),
+  limit: pageLimit,
   /** Keyset pagination: only subjects after this one, in the list's order (`next_after` gives it). */
   after: z.string().max(1024, 'must be a subject, as next_after gives it').optional(),
 });
