@@ -2,6 +2,20 @@ import type pg from 'pg';
 import type { Bus } from '@vault/bus';
 import type { LogChange } from '@vault/contracts';
 
+type Db = pg.Pool | pg.PoolClient;
+
+/** What consumerLag compares positions with: the topic's log and its partitions' bounds, read from the bus. */
+export interface LogEnds {
+  log: string;
+  bounds: { partition: number; start: string; end: string }[];
+}
+
+/** The log's identity and bounds now, read before any transaction (a call to the bus). */
+export async function readLogEnds(bus: Bus, topic: string): Promise<LogEnds> {
+  const [log, bounds] = await Promise.all([bus.describeLog(topic), bus.bounds(topic)]);
+  return { log: log.id, bounds };
+}
+
 /**
  * Messages on the bus that metering has not applied: over the topic's
  * partitions, the log's end minus metering's stored position in that log
@@ -10,15 +24,14 @@ import type { LogChange } from '@vault/contracts';
  * partition is read again from its start. Messages the log no longer holds
  * (below its start) are not counted.
  */
-export async function consumerLag(pool: pg.Pool, bus: Bus, topic: string): Promise<number> {
-  const [log, bounds] = await Promise.all([bus.describeLog(topic), bus.bounds(topic)]);
-  const { rows } = await pool.query<{ partition: number; next_offset: string }>(
+export async function consumerLag(db: Db, topic: string, ends: LogEnds): Promise<number> {
+  const { rows } = await db.query<{ partition: number; next_offset: string }>(
     'select partition, next_offset::text from metering.consumer_positions where topic = $1 and log = $2',
-    [topic, log.id],
+    [topic, ends.log],
   );
   const stored = new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
   let lag = 0n;
-  for (const b of bounds) {
+  for (const b of ends.bounds) {
     const from = [BigInt(b.start), stored.get(b.partition) ?? 0n].reduce((a, c) => (c > a ? c : a));
     const end = BigInt(b.end);
     if (end > from) lag += end - from;
@@ -27,8 +40,8 @@ export async function consumerLag(pool: pg.Pool, bus: Bus, topic: string): Promi
 }
 
 /** The latest changes of log found, newest first (GET /v1/stats `log_changes`). */
-export async function recentLogChanges(pool: pg.Pool, limit = 50): Promise<LogChange[]> {
-  const { rows } = await pool.query<Omit<LogChange, 'detected_at'> & { detected_at: Date }>(
+export async function recentLogChanges(db: Db, limit = 50): Promise<LogChange[]> {
+  const { rows } = await db.query<Omit<LogChange, 'detected_at'> & { detected_at: Date }>(
     `select detected_at, topic, partition, from_log, to_log, reason, action
        from metering.log_changes order by id desc limit $1`,
     [limit],

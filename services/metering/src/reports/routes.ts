@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Bus } from '@vault/bus';
+import { withTransaction } from '@vault/db';
 import { GapList, GapQuery, MeteringStats, RejectedList, RejectedQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
-import { consumerLag, recentLogChanges } from '../consumer/log-report.ts';
+import { consumerLag, readLogEnds, recentLogChanges } from '../consumer/log-report.ts';
 import { listGaps, listRejected, readMessageCounts } from './store.ts';
 
 export interface ReportDeps {
@@ -16,12 +17,19 @@ export interface ReportDeps {
 /** What operators read: counters, kept rejections, subjects with a sequence hole. */
 export function reportRoutes(app: FastifyInstance, deps: ReportDeps): void {
   app.get('/v1/stats', async () => {
-    // The totals and the per-source and per-partition lists are of one moment (one statement).
-    const [lag, { totals, sources, partitions }, logChanges] = await Promise.all([
-      consumerLag(deps.pool, deps.bus, deps.topic),
-      readMessageCounts(deps.pool),
-      recentLogChanges(deps.pool),
-    ]);
+    const ends = await readLogEnds(deps.bus, deps.topic);
+    // One snapshot: a batch's counts, its position and the log change it found commit together,
+    // so an answer never counts a batch whose change (or position) it does not show.
+    const { lag, counts, logChanges } = await withTransaction(
+      deps.pool,
+      async (client) => ({
+        lag: await consumerLag(client, deps.topic, ends),
+        counts: await readMessageCounts(client),
+        logChanges: await recentLogChanges(client),
+      }),
+      { isolation: 'repeatable read', name: 'metering.stats' },
+    );
+    const { totals, sources, partitions } = counts;
     return MeteringStats.parse({ ...totals, consumer_lag: lag, sources, partitions, log_changes: logChanges });
   });
 

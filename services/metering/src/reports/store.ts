@@ -19,9 +19,9 @@ export async function readCounters(pool: pg.Pool): Promise<Totals> {
  * moment. The source '' (none readable) is shown as null, last.
  */
 export async function readMessageCounts(
-  pool: pg.Pool,
+  db: pg.Pool | pg.PoolClient,
 ): Promise<{ totals: Totals; sources: SourceCounts[]; partitions: PartitionCounts[] }> {
-  const { rows } = await pool.query<{
+  const { rows } = await db.query<{
     grouped: number;
     source: string | null;
     log: string | null;
