@@ -109,6 +109,26 @@ describe('finance exports', () => {
     );
   });
 
+  test('while a finalize of the month has not completed, invoices.csv and lines.csv are 409 naming it; credits.csv is not held back', async () => {
+    // A run counted as started and not completed: running, or stopped midway (finalize-kill.test.ts kills a real one).
+    await db.pool.query(
+      `insert into invoicing.finalize_runs (period, started, completed, started_at) values ('2026-12', 2, 1, '2027-01-04T00:00:00Z')`,
+    );
+    try {
+      for (const kind of ['invoices', 'lines']) {
+        const res = await get(`/v1/exports/${kind}.csv?period=2026-12`, financeToken);
+        assert.equal(res.statusCode, 409, res.body);
+        assert.equal(res.headers['retry-after'], '30');
+        assert.match(res.json().error, /the finalize of 2026-12 that started at 2027-01-04T00:00:00.000Z has not completed/);
+      }
+      assert.equal((await get('/v1/exports/credits.csv?period=2026-12', financeToken)).statusCode, 200);
+      await db.pool.query(`update invoicing.finalize_runs set completed = 2 where period = '2026-12'`);
+      assert.equal((await get('/v1/exports/invoices.csv?period=2026-12', financeToken)).statusCode, 200);
+    } finally {
+      await db.pool.query(`delete from invoicing.finalize_runs where period = '2026-12'`);
+    }
+  });
+
   test('an account token gets 403, no token 401, a missing or bad period 400 naming period', async () => {
     for (const kind of ['invoices', 'lines']) {
       const url = `/v1/exports/${kind}.csv`;

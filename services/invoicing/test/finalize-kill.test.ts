@@ -3,6 +3,7 @@
 // The kill lands at a known point, not a lucky instant: the test holds a lock
 // on one grant in the second chunk, so the run commits its first chunk (its
 // progress line says so) and then waits inside the second chunk's transaction.
+// Until a run completes the month, its invoices export is refused.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -30,6 +31,21 @@ function vaultFinalize(db: TestDatabase, onLine: (line: string) => void = () => 
   createInterface({ input: child.stdout! }).on('line', onLine);
   child.stderr!.resume();
   return { child, exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+}
+
+/** `vault export invoices --period PERIOD` on `db`: its exit status, stdout and stderr. */
+async function vaultExport(db: TestDatabase): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [`${ROOT}bin/vault.js`, 'export', 'invoices', '--period', PERIOD], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: db.url },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
 }
 
 describe('vault finalize killed mid-month', () => {
@@ -86,6 +102,10 @@ describe('vault finalize killed mid-month', () => {
     }
     const { rows } = await killed.pool.query<{ n: string }>('select count(*) as n from invoicing.invoices where period = $1', [PERIOD]);
     assert.equal(Number(rows[0]!.n), FINALIZE_CHUNK_ACCOUNTS, 'the first chunk, and only it, was committed');
+    // Part of the month, which a control row matching it would make look complete: refused, nothing on stdout.
+    const partial = await vaultExport(killed);
+    assert.deepEqual({ code: partial.code, stdout: partial.stdout }, { code: 1, stdout: '' });
+    assert.match(partial.stderr, new RegExp(`the finalize of ${PERIOD} that started at .* has not completed`));
 
     let summary = '';
     const rerun = vaultFinalize(killed, (line) => {
@@ -98,6 +118,9 @@ describe('vault finalize killed mid-month', () => {
         `^finalized ${ACCOUNTS - FINALIZE_CHUNK_ACCOUNTS} invoice\\(s\\) for ${PERIOD} .*; ${FINALIZE_CHUNK_ACCOUNTS} already finalized;`,
       ),
     );
+    const exported = await vaultExport(killed);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stdout, new RegExp(`\r\nTOTAL,${ACCOUNTS},`), 'the whole month, once the run that completes it has');
     const [a, b] = [await canonicalDump(killed.pool), await canonicalDump(whole.pool)];
     assert.equal(a.invoices.length, ACCOUNTS);
     assert.ok(a.credits.length > ACCOUNTS / 100, 'credit was applied');

@@ -3,7 +3,7 @@ import { RequiredPeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../deps.ts';
 import { isStaff } from '../access/tokens.ts';
-import { EXPORT_KINDS, exportStream } from './index.ts';
+import { checkMonthComplete, EXPORT_KINDS, exportStream, MonthNotFinalizedError } from './index.ts';
 
 /** Exports streaming at once, each holding one connection of the exports' pool (its size in the app). */
 export const EXPORT_CONCURRENCY = 3;
@@ -34,6 +34,12 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
           .code(429)
           .header('retry-after', String(EXPORT_RETRY_AFTER_SECONDS))
           .send({ error: `${concurrency} exports are already running, the most at once: try again in ${EXPORT_RETRY_AFTER_SECONDS} s` });
+      }
+      try {
+        await checkMonthComplete(pool, kind, period);
+      } catch (err) {
+        if (!(err instanceof MonthNotFinalizedError)) throw err;
+        return reply.code(409).header('retry-after', String(EXPORT_RETRY_AFTER_SECONDS)).send({ error: err.message });
       }
       // The slot is held until the response is over: finished, failed, or cut short by the client.
       streaming++;

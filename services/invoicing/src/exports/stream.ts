@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import type { Decimal } from 'decimal.js';
+import { unfinishedRun } from '../billing/finalize-runs.ts';
 import { Money } from '../domain/money.ts';
 import { csvRecord, type FieldKind } from './csv.ts';
 import { CONTROL_COUNT_COLUMN, CONTROL_LABEL, EXPORT_TABLES, type ExportKind } from './tables.ts';
@@ -26,6 +27,27 @@ export interface ExportOptions {
   idleTimeoutMs?: number;
   /** Called once the control row is built. */
   onDone?: (summary: ExportSummary) => void;
+}
+
+/**
+ * The month's invoices are not all made: a finalize of it started and has not
+ * completed (it is running, or was stopped). A file of part of the month would
+ * end with a control row that matches it, and look complete.
+ */
+export class MonthNotFinalizedError extends Error {
+  constructor(period: string, startedAt: Date) {
+    super(
+      `the finalize of ${period} that started at ${startedAt.toISOString()} has not completed, so its invoices are not all made yet: ` +
+        `export again once it has (if none is running, \`vault finalize --period ${period}\` completes it)`,
+    );
+  }
+}
+
+/** Throws MonthNotFinalizedError when `kind` lists the month's invoices and a finalize of it has not completed. */
+export async function checkMonthComplete(db: pg.Pool | pg.PoolClient, kind: ExportKind, period: string): Promise<void> {
+  if (!EXPORT_TABLES[kind].invoicesOfMonth) return;
+  const startedAt = await unfinishedRun(db, period);
+  if (startedAt) throw new MonthNotFinalizedError(period, startedAt);
 }
 
 const DEFAULT_BATCH_SIZE = 2000;
@@ -63,11 +85,14 @@ export async function* exportCsv(
   let open = false;
   let failure: Error | undefined;
   try {
-    await client.query('begin read only');
+    // One snapshot for the check below and the rows: repeatable read.
+    await client.query('begin isolation level repeatable read read only');
     open = true;
     await client.query(
       `set local idle_in_transaction_session_timeout = ${Math.max(1, Math.round(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS))}`,
     );
+    // Before the first byte, in the snapshot the rows are read from: a run this snapshot sees completed wrote all its invoices.
+    await checkMonthComplete(client, kind, period);
     await client.query({ text: `declare export_rows no scroll cursor for ${table.sql}`, values: [period] });
     yield csvRecord(
       table.columns.map((c) => c.name),

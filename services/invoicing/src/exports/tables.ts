@@ -16,6 +16,8 @@ export interface ExportTable {
   columns: readonly ExportColumn[];
   /** The column whose sum is the file's control total. */
   totalColumn: string;
+  /** The file lists the month's invoices: refused while a finalize of the month has not completed. */
+  invoicesOfMonth: boolean;
   /**
    * One period's rows (`$1`), in file order, every column already text: the
    * database formats numerics ("25.00", "-3.61") and timestamps, never JS numbers.
@@ -55,6 +57,7 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
       summed('line_count', 0),
     ],
     totalColumn: 'total',
+    invoicesOfMonth: true,
     sql: `select i.number, i.id, i.account_id, i.period, i.status, i.currency,
                  i.subtotal::text, i.credit_applied::text, i.total::text, i.amount_refunded::text,
                  to_char(i.finalized_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
@@ -81,6 +84,7 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
       text('description'),
     ],
     totalColumn: 'amount',
+    invoicesOfMonth: true,
     sql: `select i.number, l.invoice_id, i.account_id, i.period, l.position::text, l.app_id, l.kind, l.key,
                  l.product, l.quantity::text, l.unit_price::text, l.amount::text, l.adjusts, l.description
             from invoicing.invoices i
@@ -106,6 +110,7 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
       text('reason'),
     ],
     totalColumn: 'amount',
+    invoicesOfMonth: false,
     sql: `select to_char(e.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), e.id, e.account_id, e.kind, e.amount::text,
                  e.currency, e.grant_id, e.lot_id, i.number,
                  to_char(e.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), e.reason
