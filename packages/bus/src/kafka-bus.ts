@@ -1,5 +1,6 @@
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { Bus, ConsumeOptions, Consumer, LogIdentity } from './bus.ts';
+import { chunksForKafka } from './kafka-chunks.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
 import { readTopicId } from './kafka-topic-id.ts';
@@ -69,12 +70,18 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       });
     },
     async publish(topic, messages) {
-      if (messages.length === 0) return;
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })),
-      });
+      // One send under the broker's batch limit at a time (kafka-chunks.ts), awaited in
+      // order: each key's messages keep their order. A send failing after earlier ones
+      // were durable rejects the publish; the caller answers non-2xx and the client sends
+      // it all again, so those are delivered twice, which at-least-once allows (consumers
+      // dedupe by event id), as one send's partitions could already before.
+      for (const chunk of chunksForKafka(messages)) {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: chunk.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })),
+        });
+      }
     },
     async consume(options: ConsumeOptions) {
       const consumer = new KafkaConsumer(kafka, options, async () => (await describeLog(options.topic)).id, opts.log);
