@@ -48,6 +48,12 @@ async function chargedInvoice(pool: TestDatabase['pool'], i: { id: string; accou
   );
 }
 
+test('the webhook address is INVOICING_URL with /v1/gateway/webhooks under its path, a proxy prefix kept', () => {
+  assert.equal(URL_, 'http://localhost:3000/v1/gateway/webhooks');
+  assert.equal(webhookUrl('https://example.com/billing'), 'https://example.com/billing/v1/gateway/webhooks');
+  assert.equal(webhookUrl('https://example.com/billing/'), 'https://example.com/billing/v1/gateway/webhooks');
+});
+
 describe('gateway webhooks', () => {
   let db: TestDatabase;
   let http: FastifyInstance;

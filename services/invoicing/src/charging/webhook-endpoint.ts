@@ -4,8 +4,14 @@ import type { Logger } from '@vault/runtime';
 import type { ChargeGateway } from './gateway-calls.ts';
 import { endpointFor, forgetEndpoint, saveEndpoint } from './store.ts';
 
-/** Where the gateway delivers invoicing's webhooks. */
-export const webhookUrl = (invoicingUrl: string) => new URL('/v1/gateway/webhooks', invoicingUrl).toString();
+/** Where the gateway delivers invoicing's webhooks: under INVOICING_URL's path (a proxy may serve invoicing at a prefix). */
+export function webhookUrl(invoicingUrl: string): string {
+  const url = new URL(invoicingUrl);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/gateway/webhooks`;
+  url.search = '';
+  url.hash = '';
+  return url.toString();
+}
 
 /**
  * Makes sure the gateway has invoicing's webhook endpoint at `url` and that
