@@ -1,11 +1,12 @@
-// Issue 15: POST /v1/events has a limit at every size. A body over 4 MiB is a
-// 413 naming the limit; a line over 64 KiB is rejected with its reason while
-// the rest of the batch is kept; every string field of the event has a
-// maximum length, named in the reason. (Real PostgreSQL and the embedded bus.)
+// Issue 15: POST /v1/events has a limit at every size. A body over 4 MiB, or
+// over 10,000 events, is a 413 naming the limit; a line over 64 KiB is rejected
+// with its reason while the rest of the batch is kept; every string field of the
+// event has a maximum length, named in the reason. (Real PostgreSQL, embedded bus.)
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MAX_EVENT_BYTES } from '@vault/contracts';
 import { eventually } from '@vault/testkit';
+import { MAX_EVENTS_PER_REQUEST } from '../src/intake/read-body.ts';
 import { EVENTS_BODY_LIMIT } from '../src/intake/routes.ts';
 import { AUTH, startMetering, stats, type Metering } from './harness.ts';
 
@@ -80,5 +81,35 @@ describe('POST /v1/events: limits on the body, each line and each field', () => 
       const s = await stats(m);
       return s.events_applied === 4 && s.events_rejected === cases.length;
     });
+  });
+
+  test('a body of more than 10,000 events (array elements or NDJSON lines) is a 413 naming the limit, before any is judged or published; 10,000 are taken', async () => {
+    const published = async () =>
+      (await m.db.pool.query(`select count(*)::int as n from bus.messages where topic = $1`, [m.topic])).rows[0].n as number;
+    const before = await published();
+    // 4 MiB of `1,`: 2.1 million elements, once judged one by one for 15 s with the event loop held.
+    const elements = Array.from({ length: EVENTS_BODY_LIMIT / 2 - 1 }, () => '1');
+    const bodies: [string, string][] = [
+      ['application/cloudevents-batch+json', `[${elements.slice(0, MAX_EVENTS_PER_REQUEST + 1).join(',')}]`],
+      ['application/x-ndjson', ndjson(...Array.from({ length: MAX_EVENTS_PER_REQUEST + 1 }, (_, i) => event(1000 + i)))],
+      ['application/json', `[${elements.join(',')}]`],
+    ];
+    for (const [type, payload] of bodies) {
+      const started = performance.now();
+      const res = await m.http.inject({ method: 'POST', url: '/v1/events', headers: { ...AUTH, 'content-type': type }, payload });
+      assert.equal(res.statusCode, 413, `${type}: ${res.body.slice(0, 200)}`);
+      assert.match(
+        res.json().error,
+        /^body holds more than 10,000 events \(array elements or NDJSON lines\), the most one request may carry/,
+      );
+      assert.equal(res.json().limit_events, MAX_EVENTS_PER_REQUEST);
+      assert.ok(performance.now() - started < 3_000, `${type}: refused in ${(performance.now() - started).toFixed(0)} ms`);
+    }
+    assert.equal(await published(), before, 'nothing published');
+    // Exactly the limit is taken (copies of one event: the other tests' counts stay as they are).
+    const atLimit = await post(ndjson(...Array.from({ length: MAX_EVENTS_PER_REQUEST }, () => event(999))));
+    assert.equal(atLimit.statusCode, 202);
+    assert.deepEqual(atLimit.json(), { accepted: 1, duplicates: MAX_EVENTS_PER_REQUEST - 1, rejected: [] });
+    await eventually('the copies counted', async () => (await stats(m)).events_duplicate === MAX_EVENTS_PER_REQUEST - 1);
   });
 });

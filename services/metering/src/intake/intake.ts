@@ -130,13 +130,14 @@ function rejection(index: number, id: string | null, reasons: InvalidInput['reas
 /**
  * NDJSON lines of a chunk, with their 0-based line index from `firstIndex`
  * (blank lines skipped but counted); `nextIndex` is the index of the line
- * after the chunk's last.
+ * after the chunk's last. With `max`, it stops once it holds `max + 1` lines
+ * (enough to tell a body over the limit without splitting all of it).
  */
-export function ndjsonLines(chunk: Buffer, firstIndex: number): { lines: IntakeLine[]; nextIndex: number } {
+export function ndjsonLines(chunk: Buffer, firstIndex: number, max = Number.POSITIVE_INFINITY): { lines: IntakeLine[]; nextIndex: number } {
   const lines: IntakeLine[] = [];
   let start = 0;
   let index = firstIndex;
-  while (start <= chunk.length) {
+  while (start <= chunk.length && lines.length <= max) {
     let end = chunk.indexOf(0x0a, start);
     if (end === -1) end = chunk.length;
     let line = chunk.subarray(start, end);

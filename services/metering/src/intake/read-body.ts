@@ -2,12 +2,28 @@ import { binaryToStructured, isBinaryMode, mediaType, readJson, type TextHeaders
 import { ndjsonLines, type IntakeLine } from './intake.ts';
 
 /** A body read into lines, or why it cannot be read at all (nothing of it is published). */
-export type BodyReading = { ok: true; lines: IntakeLine[] } | { ok: false; status: 400 | 415; error: string };
+export type BodyReading =
+  | { ok: true; lines: IntakeLine[] }
+  | { ok: false; status: 400 | 413 | 415; error: string; limit_events?: number; headers?: Record<string, string> };
 
 export const SUPPORTED_CONTENT_TYPES =
   'application/cloudevents+json (one event), application/cloudevents-batch+json (an array), ' +
   'application/json, application/x-ndjson or application/ndjson (an array or NDJSON), or binary mode (ce-specversion and the other ce- headers, ' +
   'the data as an application/json body)';
+
+/**
+ * The most events (array elements or NDJSON lines) one request may carry. Each is judged
+ * synchronously, so this bounds the time the event loop is held (~0.3 s) and the answer's
+ * size; it is twice `vault publish`'s chunk (5,000 lines), and 4 MiB of typical events.
+ */
+export const MAX_EVENTS_PER_REQUEST = 10_000;
+
+const TOO_MANY: BodyReading = {
+  ok: false,
+  status: 413,
+  error: `body holds more than ${MAX_EVENTS_PER_REQUEST.toLocaleString('en-US')} events (array elements or NDJSON lines), the most one request may carry: send the events in several requests`,
+  limit_events: MAX_EVENTS_PER_REQUEST,
+};
 
 const NO_EVENTS: BodyReading = { ok: false, status: 400, error: 'body holds no events' };
 
@@ -22,10 +38,14 @@ const NDJSON_TYPES = new Set(['application/json', 'application/x-ndjson', 'appli
  */
 export function readBody(headers: Record<string, string | string[] | undefined>, body: Buffer): BodyReading {
   const text = textHeaders(headers);
+  const encoded = encodingRefusal(text['content-encoding']);
+  if (encoded) return encoded;
   const media = mediaType(text['content-type']);
   if (media.type === 'application/cloudevents+json') return charsetRefusal(media.charset) ?? structured(body);
   if (media.type === 'application/cloudevents-batch+json') return charsetRefusal(media.charset) ?? batched(body);
   if (isBinaryMode(text, 'ce-')) {
+    const badHeader = attributeHeaderRefusal(text);
+    if (badHeader) return badHeader;
     const form = binaryToStructured(text, body, 'ce-');
     if (form.unreadable) return { ok: false, ...form.unreadable };
     return { ok: true, lines: [{ index: 0, bytes: form.bytes }] };
@@ -34,6 +54,46 @@ export function readBody(headers: Record<string, string | string[] | undefined>,
     return charsetRefusal(media.charset) ?? arrayOrNdjson(body);
   }
   return { ok: false, status: 415, error: `content-type ${media.type} is not one this route reads: send ${SUPPORTED_CONTENT_TYPES}` };
+}
+
+/**
+ * The body is read as sent: compressed bytes would otherwise be published as junk lines.
+ * RFC 9110 (15.5.16): a 415 for a content coding, with the codings accepted in Accept-Encoding.
+ */
+function encodingRefusal(contentEncoding: string | undefined): BodyReading | undefined {
+  const codings = (contentEncoding ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0) return undefined;
+  return {
+    ok: false,
+    status: 415,
+    error: `Content-Encoding ${codings.join(', ')} is not one this route reads: send the body uncompressed (identity)`,
+    headers: { 'accept-encoding': 'identity' },
+  };
+}
+
+/**
+ * The HTTP binding sends a `ce-` value's characters outside printable ASCII percent-encoded
+ * (UTF-8). Node reads raw bytes as latin1 (`dyné` would become `dynÃ©`, an event other than
+ * its structured copy), so such a value is refused, naming the header. A space is let through.
+ */
+function attributeHeaderRefusal(text: TextHeaders): BodyReading | undefined {
+  for (const [name, value] of Object.entries(text)) {
+    if (!name.startsWith('ce-') || value === undefined) continue;
+    const at = value.search(/[^\x20-\x7e]/);
+    if (at === -1) continue;
+    const byte = value.charCodeAt(at).toString(16).padStart(2, '0');
+    return {
+      ok: false,
+      status: 400,
+      error:
+        `header ${name} holds the byte 0x${byte} (at ${at}), outside printable ASCII: the CloudEvents HTTP binding ` +
+        'sends such characters percent-encoded as UTF-8 (é as %C3%A9)',
+    };
+  }
+  return undefined;
 }
 
 /** Structured mode: the whole body is one event, whatever its whitespace, kept as received. */
@@ -70,17 +130,42 @@ function jsonArray(body: Buffer, notArray: string): BodyReading {
 /**
  * A JSON array's elements, or NDJSON lines (blank lines skipped, but counted,
  * so `index + 1` is the line number). A body over several lines that is one
- * JSON object (a pretty-printed event) is that one event.
+ * JSON object (a pretty-printed event) is that one event; one that only looks
+ * like it (see `brokenObject`) but is not JSON is a 400, not lines of junk.
  */
 export function arrayOrNdjson(body: Buffer): BodyReading {
   const text = body.toString('utf8');
   const start = text.trimStart();
   if (start.startsWith('[')) return jsonArray(body, 'body must be a JSON array of events or NDJSON');
-  if (start.startsWith('{') && start.trimEnd().includes('\n') && readJson(body).ok) {
-    return { ok: true, lines: [{ index: 0, bytes: trimmed(body) }] };
+  const overLines = start.startsWith('{') && start.trimEnd().includes('\n');
+  const whole = overLines ? readJson(body) : undefined;
+  if (whole?.ok) return { ok: true, lines: [{ index: 0, bytes: trimmed(body) }] };
+  const { lines } = ndjsonLines(body, 0, MAX_EVENTS_PER_REQUEST);
+  if (lines.length > MAX_EVENTS_PER_REQUEST) return TOO_MANY;
+  if (whole && !whole.ok && brokenObject(lines)) {
+    return {
+      ok: false,
+      status: 400,
+      error: `body is not JSON: ${whole.error} (a JSON object over several lines is one event; NDJSON is one event a line)`,
+    };
   }
-  const { lines } = ndjsonLines(body, 0);
   return lines.length === 0 ? NO_EVENTS : { ok: true, lines };
+}
+
+/**
+ * True when lines that begin with `{` are one JSON object over several lines
+ * (pretty-printed, with an error), not NDJSON: its first line is no JSON of its
+ * own, and no later line is an event of its own (a non-empty object), as in
+ * NDJSON whose first line is broken, where that line alone is refused.
+ */
+function brokenObject(lines: IntakeLine[]): boolean {
+  if (lines.length < 2 || readJson(lines[0]!.bytes).ok) return false;
+  return !lines.slice(1).some((l) => {
+    const json = readJson(l.bytes);
+    return (
+      json.ok && typeof json.value === 'object' && json.value !== null && !Array.isArray(json.value) && Object.keys(json.value).length > 0
+    );
+  });
 }
 
 /**
@@ -89,16 +174,18 @@ export function arrayOrNdjson(body: Buffer): BodyReading {
  * one valid JSON array.
  */
 function elements(body: Buffer): BodyReading {
+  const spans = elementSpans(body, MAX_EVENTS_PER_REQUEST);
+  if (spans.length > MAX_EVENTS_PER_REQUEST) return TOO_MANY;
   // An empty array is a batch of no events, valid in a request (CloudEvents' JSON batch format): nothing to do, 202.
-  return { ok: true, lines: elementSpans(body).map((bytes, index) => ({ index, bytes })) };
+  return { ok: true, lines: spans.map((bytes, index) => ({ index, bytes })) };
 }
 
 /**
  * The top-level elements of a buffer holding one valid JSON array, each without the
  * whitespace around it: found byte by byte, following strings (and their escapes) and
- * nesting only to see where each element ends.
+ * nesting only to see where each element ends; it stops once it holds `max + 1`.
  */
-function elementSpans(body: Buffer): Buffer[] {
+function elementSpans(body: Buffer, max: number): Buffer[] {
   const spans: Buffer[] = [];
   let depth = 0;
   let inString = false;
@@ -121,6 +208,7 @@ function elementSpans(body: Buffer): Buffer[] {
     } else if (b === 0x5d || b === 0x7d) depth--;
     if (depth === 1 && b === 0x2c) {
       spans.push(trimmed(body.subarray(start, i)));
+      if (spans.length > max) break;
       start = i + 1;
     } else if (depth === 0 && start !== -1) {
       const last = trimmed(body.subarray(start, i));

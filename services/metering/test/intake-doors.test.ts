@@ -1,0 +1,156 @@
+// POST /v1/events refuses what it cannot read as sent, whole, before anything is
+// published: a compressed body (Content-Encoding), one JSON object over several
+// lines that is not JSON, a ce- header holding raw bytes outside printable ASCII.
+// Valid NDJSON keeps its rule: a bad line refused alone, the others kept.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { readBody } from '../src/intake/read-body.ts';
+import { AUTH, startMetering, type Metering } from './harness.ts';
+
+let serial = 0;
+const event = (subject = `dyno-doors-${++serial}`, id = `evt-${subject}`) => ({
+  specversion: '1.0',
+  id,
+  source: 'dyno-manager',
+  type: 'dyno.started',
+  time: '2026-10-01T00:00:00Z',
+  subject,
+  sequence: 1,
+  data: { app_id: 'app-doors', name: 'web.1', size: 'standard-1x' },
+});
+/** A pretty-printed event with one comma missing, as a person edits one by hand. */
+const brokenPretty = () => JSON.stringify(event(), null, 2).replace('"dyno-manager",', '"dyno-manager"');
+/** A binary-mode event's headers; values are what Node hands the route (each byte one latin1 char). */
+const binaryHeaders = (subject: string): Record<string, string> => {
+  const e = event(subject, `evt-doors-${++serial}`);
+  return {
+    'content-type': 'application/json',
+    ...Object.fromEntries(
+      ['specversion', 'id', 'source', 'type', 'time', 'subject'].map((k) => [`ce-${k}`, String(e[k as keyof typeof e])]),
+    ),
+    'ce-sequence': '1',
+  };
+};
+const read = (headers: Record<string, string>, body: string | Buffer) => readBody(headers, Buffer.from(body));
+
+describe('POST /v1/events doors (pure)', () => {
+  test('a Content-Encoding other than identity is a 415 naming it, asking for identity; identity is read', () => {
+    for (const coding of ['gzip', 'br', 'GZIP', 'identity, gzip']) {
+      const reading = read({ 'content-type': 'application/json', 'content-encoding': coding }, gzipSync(JSON.stringify([event()])));
+      assert.ok(!reading.ok, coding);
+      assert.equal(reading.status, 415);
+      assert.match(
+        reading.error,
+        /^Content-Encoding (gzip|br)(, gzip)? is not one this route reads: send the body uncompressed \(identity\)$/i,
+      );
+      assert.deepEqual(reading.headers, { 'accept-encoding': 'identity' });
+    }
+    const identity = read({ 'content-type': 'application/json', 'content-encoding': 'identity' }, JSON.stringify([event()]));
+    assert.ok(identity.ok && identity.lines.length === 1);
+  });
+
+  test('one JSON object over several lines that is not JSON is a 400 naming the error, whatever the JSON or NDJSON type', () => {
+    for (const type of ['application/json', 'application/x-ndjson', 'application/ndjson', undefined]) {
+      const reading = read(type ? { 'content-type': type } : {}, `\n${brokenPretty()}\n`);
+      assert.ok(!reading.ok, String(type));
+      assert.equal(reading.status, 400);
+      assert.match(
+        reading.error,
+        /^body is not JSON: Expected ',' or '}' after property value in JSON at position \d+ \(a JSON object over several lines is one event/,
+      );
+    }
+  });
+
+  test('NDJSON whose first line is broken is still NDJSON: that line alone is refused, the events after it kept', () => {
+    const lines = ['{"specversion": "1.0", "id": ', JSON.stringify(event()), '  {', JSON.stringify(event())];
+    const reading = read({ 'content-type': 'application/x-ndjson' }, lines.join('\n'));
+    assert.ok(reading.ok);
+    assert.deepEqual(
+      reading.lines.map((l) => l.bytes.toString()),
+      lines,
+    );
+  });
+
+  test('a ce- header holding a byte outside printable ASCII is a 400 naming the header; percent-encoded, the event is its structured copy', () => {
+    const raw = Buffer.from('dyné-doors').toString('latin1');
+    for (const value of [raw, 'dyn\tdoors', 'dyn\u007fdoors']) {
+      const reading = read(binaryHeaders(value), '{"app_id":"app-doors","name":"web.1","size":"standard-1x"}');
+      assert.ok(!reading.ok, JSON.stringify(value));
+      assert.equal(reading.status, 400);
+      assert.match(reading.error, /^header ce-subject holds the byte 0x(c3|09|7f) \(at 3\), outside printable ASCII: .*percent-encoded/);
+    }
+    const encoded = read(binaryHeaders('dyn%C3%A9 doors'), JSON.stringify(event().data));
+    assert.ok(encoded.ok);
+    assert.equal(JSON.parse(encoded.lines[0]!.bytes.toString()).subject, 'dyné doors');
+  });
+});
+
+describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () => {
+  let m: Metering;
+  let port: number;
+  before(async () => {
+    m = await startMetering('embedded');
+    await m.http.listen({ port: 0, host: '127.0.0.1' });
+    port = (m.http.server.address() as AddressInfo).port;
+  });
+  after(() => m?.close());
+
+  const published = async () =>
+    (await m.db.pool.query(`select count(*)::int as n from bus.messages where topic = $1`, [m.topic])).rows[0].n as number;
+  /** A POST over a real socket: header values go out as the bytes of their latin1 text, as a client sends raw UTF-8. */
+  const post = (headers: Record<string, string>, body: string | Buffer) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; json: { error?: string; accepted?: number; duplicates?: number } }>(
+      (resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/events', headers: { ...AUTH, ...headers } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode!, headers: res.headers, json: JSON.parse(Buffer.concat(chunks).toString()) }),
+          );
+        });
+        req.on('error', reject);
+        req.end(body);
+      },
+    );
+
+  test('a gzip body is a 415 naming Content-Encoding, with Accept-Encoding: identity, and nothing of it is published', async () => {
+    const before = await published();
+    const res = await post({ 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' }, gzipSync(JSON.stringify(event())));
+    assert.equal(res.status, 415, JSON.stringify(res.json));
+    assert.match(res.json.error ?? '', /^Content-Encoding gzip is not one this route reads/);
+    assert.equal(res.headers['accept-encoding'], 'identity');
+    assert.equal(await published(), before, 'nothing published');
+  });
+
+  test('a pretty-printed object with a syntax error is a 400 in every JSON type, nothing published; NDJSON with a bad line still takes the rest', async () => {
+    const before = await published();
+    for (const type of ['application/json', 'application/x-ndjson', 'application/cloudevents+json']) {
+      const res = await post({ 'content-type': type }, brokenPretty());
+      assert.equal(res.status, 400, `${type}: ${JSON.stringify(res.json)}`);
+      assert.match(res.json.error ?? '', /^body is not JSON/);
+    }
+    assert.equal(await published(), before, 'nothing published');
+    const ndjson = await post({ 'content-type': 'application/x-ndjson' }, `{"id": \n${JSON.stringify(event())}\n`);
+    assert.equal(ndjson.status, 202);
+    assert.equal(ndjson.json.accepted, 1);
+    assert.equal(await published(), before + 2, 'the bad line kept as a rejection, the event beside it');
+  });
+
+  test('a ce- header with raw UTF-8 bytes is a 400 naming it, nothing published; percent-encoded, the event equals its structured copy', async () => {
+    const before = await published();
+    const data = JSON.stringify(event().data);
+    const raw = await post(binaryHeaders(Buffer.from('dyné-raw').toString('latin1')), data);
+    assert.equal(raw.status, 400, JSON.stringify(raw.json));
+    assert.match(raw.json.error ?? '', /^header ce-subject holds the byte 0xc3/);
+    assert.equal(await published(), before, 'nothing published');
+    const headers = binaryHeaders('dyn%C3%A9-encoded');
+    const encoded = await post(headers, data);
+    assert.equal(encoded.status, 202, JSON.stringify(encoded.json));
+    assert.equal(encoded.json.accepted, 1);
+    const copy = await post({ 'content-type': 'application/cloudevents+json' }, JSON.stringify(event('dyné-encoded', headers['ce-id'])));
+    assert.deepEqual(copy.json, { accepted: 0, duplicates: 1, rejected: [] }, 'the structured copy is the same event');
+  });
+});
