@@ -108,7 +108,7 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
         ['p3', 'store_refused', ''],
       ],
     );
-    const kept = await listRejected(d.pool, { status: 'all', limit: 10, after: '0' });
+    const kept = (await listRejected(d.pool, { status: 'all', limit: 10, after: '0' })).rejected;
     assert.deepEqual(
       kept.map((r) => [r.event_id, r.bus_position]).sort(),
       [
@@ -198,7 +198,7 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
     const result = await applyMessages(d.pool, batch([bytes, bytes]), NOW);
     assert.equal(result.rejected.length, 1);
     assert.equal(result.duplicates, 1, 'the same bytes again are one rejection');
-    const [listed] = await listRejected(d.pool, { status: 'pending', limit: 10, after: '0' });
+    const [listed] = (await listRejected(d.pool, { status: 'pending', limit: 10, after: '0' })).rejected;
     assert.equal(listed?.raw_base64, bytes.toString('base64'));
     assert.equal(listed?.reasons[0]?.code, 'not_json');
   });

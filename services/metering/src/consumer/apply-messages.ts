@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { withTransaction, type TransactionLog } from '@vault/db';
 import type { Batch, IncomingMessage } from '@vault/bus';
-import { judge, type InvalidInput, type Judged, type Received } from '../domain/judge.ts';
+import { judge, type InvalidInput, type Judged, type Received, type ValidInput } from '../domain/judge.ts';
+import { refuseClaims } from '../intake/claims.ts';
 import { structuredValue } from '../domain/cloudevents-binary.ts';
 import { applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
 import { lockPosition, logStartFor, noteContact, storePosition, type Contact, type ContactNote } from './log-position.ts';
@@ -28,9 +29,9 @@ export interface MessagesResult extends BatchResult {
  * transaction. The bus commit that follows is only an optimisation:
  * if it is lost, the replay finds its messages behind the position. Locks are
  * taken in one order: the position row, the subjects (sorted), event keys
- * (sorted), rejections (sorted), the partition's own counts per source, the
- * position's update; a deadlock all the same is retried whole by
- * withTransaction.
+ * (sorted), rejections (sorted), refused events' claims (sorted), the
+ * partition's own counts per source, the position's update; a deadlock all
+ * the same is retried whole by withTransaction.
  */
 export async function applyMessages(
   pool: pg.Pool,
@@ -93,8 +94,33 @@ class BusReceived implements Received {
  * events refused alone are rejected: a poison message never stops the consumer.
  * A refusal by the event keys' unique index (an id of another subject's event,
  * not looked up by key) first gets one more whole try, every key looked up.
+ * The intake's claims of the refused events are marked refused in the same
+ * transaction (claims.ts), so a fix with their id is no longer answered "reused".
  */
 export async function applyRefusing(client: pg.PoolClient, judged: Judged): Promise<BatchResult & { isolated: boolean }> {
+  const refused: ValidInput[] = [];
+  const result = await applyOrIsolate(client, judged, refused);
+  // Those refused by the archive or the horizon are among the newly kept rejections (the
+  // same bytes kept before were marked then, unless first rejected for another reason).
+  if (result.rejected.length > 0) {
+    const valid = new Map(judged.valid.map((v) => [v.received, v]));
+    for (const r of result.rejected) {
+      const item = valid.get(r.received);
+      if (item && r.reasons.some((x) => x.code === 'store_refused')) refused.push(item);
+    }
+  }
+  await refuseClaims(
+    client,
+    refused.map((v) => ({ source: v.event.source, id: v.event.id, contentHash: v.contentHash })),
+  );
+  return result;
+}
+
+async function applyOrIsolate(
+  client: pg.PoolClient,
+  judged: Judged,
+  refusedEvents: ValidInput[],
+): Promise<BatchResult & { isolated: boolean }> {
   await client.query('savepoint whole_batch');
   try {
     return { ...(await applyBatch(client, judged)), isolated: false };
@@ -128,6 +154,7 @@ export async function applyRefusing(client: pg.PoolClient, judged: Judged): Prom
       if (!isStoreRefusal(err)) throw err;
       await client.query('rollback to savepoint one_event');
       const message = `the store refused it: ${(err as Error).message}`;
+      refusedEvents.push(item);
       refused.push({
         received: item.received,
         reasons: [{ field: '', code: 'store_refused', message }],

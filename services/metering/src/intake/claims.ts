@@ -14,12 +14,17 @@ export interface Claim {
   contentHash: string;
 }
 
+/** Set on a refused marker (refuseClaims): no answer's own id. */
+const NO_ANSWER = '00000000-0000-0000-0000-000000000000';
+
 /**
  * Claims each `(source, id)` for one intake answer, after its publish is
  * durable: exactly one of concurrent answers carrying a key inserts its row
  * and counts the event accepted; the others see the row and count a duplicate
- * (same content) or a reuse. Keys are inserted sorted, so two answers wait on
- * each other in one order and never deadlock. Candidates must be distinct keys.
+ * (same content) or a reuse. A claim the store refused (refuseClaims) is taken
+ * over by other content: that event is what the consumer will apply. Keys are
+ * inserted sorted, so two answers wait on each other in one order and never
+ * deadlock. Candidates must be distinct keys.
  */
 export async function claimKeys(pool: pg.Pool, candidates: ClaimCandidate[]): Promise<Claim[]> {
   if (candidates.length === 0) return [];
@@ -31,7 +36,9 @@ export async function claimKeys(pool: pg.Pool, candidates: ClaimCandidate[]): Pr
      select source, id, content_hash, $4::uuid
        from unnest($1::text[], $2::text[], $3::text[]) as k(source, id, content_hash)
       order by source collate "C", id collate "C"
-     on conflict do nothing`,
+     on conflict (source, id) do update
+        set content_hash = excluded.content_hash, claim = excluded.claim, claimed_at = now(), refused = false
+      where intake_claims.refused and intake_claims.content_hash <> excluded.content_hash`,
     [sources, ids, candidates.map((c) => c.contentHash), claim],
   );
   // A statement of its own: a row another answer committed while ours waited
@@ -50,4 +57,39 @@ export async function claimKeys(pool: pg.Pool, candidates: ClaimCandidate[]): Pr
   const claims: Claim[] = candidates.map((c) => ({ ours: true, contentHash: c.contentHash }));
   for (const r of rows) claims[r.n - 1] = { ours: r.ours, contentHash: r.content_hash };
   return claims;
+}
+
+/** The claim on one key, if any: what the re-submit looks at before it publishes. */
+export async function claimOf(
+  pool: pg.Pool,
+  key: { source: string; id: string },
+): Promise<{ contentHash: string; refused: boolean } | undefined> {
+  const { rows } = await pool.query<{ content_hash: string; refused: boolean }>(
+    'select content_hash, refused from metering.intake_claims where source = $1 and id = $2',
+    [key.source, key.id],
+  );
+  return rows[0] && { contentHash: rows[0].content_hash, refused: rows[0].refused };
+}
+
+/**
+ * In the consumer's transaction that store-refuses these valid events: each
+ * key's claim of that content is marked refused, atomically with the
+ * rejection. A marker is inserted where no claim is yet (the answer claims
+ * after its publish, which the consumer may read first); that late claim, of
+ * the same content, then finds it and is told a duplicate, not taken over. A
+ * claim of other content is another event, still to be applied: left alone.
+ */
+export async function refuseClaims(client: pg.PoolClient, refused: ClaimCandidate[]): Promise<void> {
+  const byKey = new Map(refused.map((c) => [`${c.source}\u0000${c.id}`, c]));
+  if (byKey.size === 0) return;
+  const distinct = [...byKey.values()];
+  await client.query(
+    `insert into metering.intake_claims (source, id, content_hash, claim, refused)
+     select source, id, content_hash, $4::uuid, true
+       from unnest($1::text[], $2::text[], $3::text[]) as k(source, id, content_hash)
+      order by source collate "C", id collate "C"
+     on conflict (source, id) do update set refused = true
+      where intake_claims.content_hash = excluded.content_hash`,
+    [distinct.map((c) => c.source), distinct.map((c) => c.id), distinct.map((c) => c.contentHash), NO_ANSWER],
+  );
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { IntakeReport } from '@vault/contracts';
-import { assess, intake, settle, type IntakeDeps } from './intake.ts';
+import { intake, type IntakeDeps } from './intake.ts';
 import { readBody } from './read-body.ts';
-import { getRejected, markResolved } from '../reports/store.ts';
+import { resubmitRoute } from './resubmit.ts';
 
 /** Bodies up to this size (4 MiB); a publisher with more sends several requests. */
 export const EVENTS_BODY_LIMIT = 4 * 1024 * 1024;
@@ -12,8 +12,7 @@ const BODY_TOO_LARGE = `body is larger than 4 MiB (${EVENTS_BODY_LIMIT} bytes), 
 /**
  * `POST /v1/events`: every CloudEvents HTTP content mode, a JSON array or NDJSON
  * (read-body.ts); 202 once every line is durable on the bus and its key claimed.
- * `POST /v1/rejected/:id/resubmit`: a kept rejection, fixed (the body) or as it was
- * (no body, e.g. an event once too far in the future), back onto the bus.
+ * `POST /v1/rejected/:id/resubmit` (resubmit.ts): a kept rejection, back onto the bus.
  */
 export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
   app.register(async (scope) => {
@@ -29,29 +28,17 @@ export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const reading = readBody(req.headers, body);
       // Nothing of a body that cannot be read is published, and it is never a 2xx.
-      if (!reading.ok) return reply.code(reading.status).send({ error: reading.error });
+      if (!reading.ok) {
+        const { status, error, limit_events, headers } = reading;
+        return reply
+          .code(status)
+          .headers(headers ?? {})
+          .send({ error, ...(limit_events === undefined ? {} : { limit_events }) });
+      }
       const report = await intake(deps, reading.lines);
       return reply.code(202).send(IntakeReport.parse(report));
     });
 
-    scope.post<{ Params: { id: string } }>('/v1/rejected/:id/resubmit', async (req, reply) => {
-      const kept = await getRejected(deps.pool, req.params.id);
-      if (!kept) return reply.code(404).send({ error: `no rejected event ${req.params.id}` });
-      if (kept.resolved_at) return reply.code(200).send({ resolved_by: kept.resolved_by, already_resolved: true });
-      const body = Buffer.isBuffer(req.body) && req.body.toString('utf8').trim() !== '' ? req.body : undefined;
-      const bytes = body ?? (kept.raw_base64 === null ? Buffer.from(kept.raw) : Buffer.from(kept.raw_base64, 'base64'));
-      const assessment = await assess(deps.pool, [{ index: 0, bytes }]);
-      const refused = assessment.report.rejected[0];
-      if (refused) return reply.code(422).send({ error: `still rejected: ${refused.reason}`, reasons: refused.reasons });
-      await deps.bus.publish(deps.topic, assessment.messages);
-      const report = await settle(deps.pool, assessment);
-      // Another answer claimed its id with other content while this one was published.
-      const reused = report.rejected[0];
-      if (reused) return reply.code(422).send({ error: `still rejected: ${reused.reason}`, reasons: reused.reasons });
-      const event = JSON.parse(bytes.toString('utf8')) as { source: string; id: string };
-      const by = `${event.source}/${event.id}`;
-      await markResolved(deps.pool, kept.id, by);
-      return reply.code(202).send({ resolved_by: by, duplicate: report.duplicates === 1 });
-    });
+    resubmitRoute(scope, deps);
   });
 }

@@ -36,9 +36,8 @@ export function reportRoutes(app: FastifyInstance, deps: ReportDeps): void {
   app.get('/v1/rejected', async (req, reply) => {
     const q = parseQuery(RejectedQuery, req.query);
     if (!q.success) return reply.code(400).send(queryError(q.error));
-    const rejected = await listRejected(deps.pool, q.data);
-    const next = rejected.length === q.data.limit ? rejected.at(-1)!.id : null;
-    return RejectedList.parse({ rejected, next_after: next });
+    const { rejected, nextAfter } = await listRejected(deps.pool, q.data);
+    return RejectedList.parse({ rejected, next_after: nextAfter });
   });
 
   app.get('/v1/gaps', async (req, reply) => {

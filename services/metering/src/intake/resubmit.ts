@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify';
+import { formatReasons, ID_REUSED_REASON, type Reason } from '@vault/contracts';
+import { getRejected, markResolved } from '../reports/store.ts';
+import { claimOf } from './claims.ts';
+import { assess, settle, type IntakeDeps } from './intake.ts';
+
+const CONTESTED =
+  'published, but another event with this id and other content was published at the same moment: the consumer applies the one it reads first and keeps the other as a rejection. This rejection stays pending: look at GET /v1/rejected before re-submitting it under another id';
+
+/**
+ * `POST /v1/rejected/:id/resubmit`: a kept rejection, fixed (the body) or as it
+ * was (no body, e.g. an event once too far in the future), back onto the bus.
+ *
+ * A 422 means nothing was published, so an operator who follows it (fixes, or
+ * changes the id) never gets the event applied twice. Everything that refuses
+ * is looked at before the publish: the intake's reading, then the key's claim
+ * (other content claimed and live: id reused; this very content refused by the
+ * store: refused). A claim the store refused (claims.ts) is no hold: the
+ * consumer, looking at stored keys only, applies the fix, and the claim after
+ * the publish takes it over. Only a claim made between the look and that one
+ * (another answer, same id, other content) can still be found: the event is
+ * out then, so the answer is a 409 saying so, the rejection left pending. A
+ * crash at any point leaves the rejection pending and at most the event on the
+ * bus, claimed or not: re-submitting it finds it stored or claimed with its
+ * content, and answers 202.
+ */
+export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
+  scope.post<{ Params: { id: string } }>('/v1/rejected/:id/resubmit', async (req, reply) => {
+    const kept = await getRejected(deps.pool, req.params.id);
+    if (!kept) return reply.code(404).send({ error: `no rejected event ${req.params.id}` });
+    if (kept.resolved_at) return reply.code(200).send({ resolved_by: kept.resolved_by, already_resolved: true });
+    const body = Buffer.isBuffer(req.body) && req.body.toString('utf8').trim() !== '' ? req.body : undefined;
+    const bytes = body ?? (kept.raw_base64 === null ? Buffer.from(kept.raw) : Buffer.from(kept.raw_base64, 'base64'));
+    const stillRejected = (reasons: Reason[]) => reply.code(422).send({ error: `still rejected: ${formatReasons(reasons)}`, reasons });
+    const assessment = await assess(deps.pool, [{ index: 0, bytes }]);
+    const refused = assessment.report.rejected[0];
+    if (refused) return stillRejected(refused.reasons);
+    const fresh = assessment.pending[0];
+    const held = fresh && (await claimOf(deps.pool, fresh.event));
+    if (fresh && held && held.contentHash !== fresh.contentHash && !held.refused) return stillRejected([ID_REUSED_REASON]);
+    if (fresh && held && held.contentHash === fresh.contentHash && held.refused) return stillRejected([REFUSED_BEFORE]);
+    await deps.bus.publish(deps.topic, assessment.messages);
+    const report = await settle(deps.pool, assessment);
+    if (report.rejected[0]) return reply.code(409).send({ error: CONTESTED, published: true });
+    const event = JSON.parse(bytes.toString('utf8')) as { source: string; id: string };
+    const by = `${event.source}/${event.id}`;
+    await markResolved(deps.pool, kept.id, by);
+    return reply.code(202).send({ resolved_by: by, duplicate: report.duplicates === 1 });
+  });
+}
+
+/** This very event (id and content) was refused by the store: re-sent as it is, it most likely would be again. */
+const REFUSED_BEFORE: Reason = {
+  field: '',
+  code: 'store_refused',
+  message: 'the store refused this very event (same id, same content) before: fix it (GET /v1/rejected names why)',
+};

@@ -1,0 +1,223 @@
+// A claimed event the store refused later (usage running backwards into an
+// overlap, a horizon moved or a subject archived while it waited on the bus)
+// used to keep its claim: its fix, same id, was published and then answered
+// 422 "id reused" while the consumer applied it, the rejection left pending.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import type { Bus, OutgoingMessage } from '@vault/bus';
+import { createHttpApp, memoryLogger } from '@vault/runtime';
+import { uniqueName, type TestDatabase } from '@vault/testkit';
+import { meteringRoutes } from '../src/app.ts';
+import { judge } from '../src/domain/judge.ts';
+import { claimKeys } from '../src/intake/claims.ts';
+import { migrate } from '@vault/db';
+import {
+  ADMIN,
+  AUTH,
+  applyRaw,
+  MIGRATIONS,
+  meteringDatabaseBefore,
+  meteringDatabases,
+  openBus,
+  settled,
+  startMetering,
+  type Metering,
+} from './harness.ts';
+
+const LONG = { timeout: 120_000 };
+const NOW = Date.parse('2026-11-01T00:00:00Z');
+const { db, dropAll } = meteringDatabases();
+const running: Metering[] = [];
+const closing: (() => Promise<void>)[] = [];
+
+const event = (id: string, subject: string, sequence: number, type: string, time: string, data: object) => ({
+  specversion: '1.0',
+  id,
+  source: 'addon-service',
+  type,
+  time,
+  subject,
+  sequence,
+  data,
+});
+/** An add-on's plan changes; the third timed before the second, so its usage would overlap: the store refuses it. */
+const plans = (subject: string) => [
+  event(`${subject}-1`, subject, 1, 'addon.provisioned', '2026-10-10T00:00:00Z', {
+    app_id: 'app-1',
+    service: 'heroku-redis',
+    plan: 'mini',
+  }),
+  event(`${subject}-2`, subject, 2, 'addon.plan_changed', '2026-10-20T00:00:00Z', { app_id: 'app-1', plan: 'premium-0' }),
+  event(`${subject}-3`, subject, 3, 'addon.plan_changed', '2026-10-15T00:00:00Z', { app_id: 'app-1', plan: 'premium-1' }),
+];
+const fixed = (subject: string) => ({ ...plans(subject)[2]!, time: '2026-10-25T00:00:00Z' });
+const ndjson = (events: object[]) => events.map((e) => JSON.stringify(e)).join('\n');
+
+async function refusedAfterClaim(subject: string): Promise<{ m: Metering; kept: { id: string } }> {
+  const m = await startMetering('embedded');
+  running.push(m);
+  const res = await post(m, ndjson(plans(subject)));
+  assert.deepEqual(res.json(), { accepted: 3, duplicates: 0, rejected: [] }, 'the intake cannot see the overlap: all three claimed');
+  await settled(m, 2, 0, 1);
+  const [kept] = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json().rejected;
+  assert.equal(kept.event_id, `${subject}-3`);
+  assert.equal(kept.reasons[0].code, 'store_refused');
+  return { m, kept };
+}
+
+const post = (m: Metering, body: string) =>
+  m.http.inject({ method: 'POST', url: '/v1/events', headers: { ...AUTH, 'content-type': 'application/x-ndjson' }, payload: body });
+const resubmit = (m: { http: Metering['http'] }, id: string, body?: object) =>
+  m.http.inject({
+    method: 'POST',
+    url: `/v1/rejected/${id}/resubmit`,
+    headers: body ? { ...AUTH, 'content-type': 'application/json' } : AUTH,
+    ...(body ? { payload: JSON.stringify(body) } : {}),
+  });
+
+describe('re-submitting an event the store refused after the intake claimed it (real PostgreSQL)', () => {
+  after(async () => {
+    await Promise.all([...running.map((m) => m.close()), ...closing.map((close) => close())]);
+    await dropAll();
+  });
+
+  test(
+    'fixed with the same id it is applied once and marked resolved; as it was it is refused with 422, nothing published',
+    LONG,
+    async () => {
+      const { m, kept } = await refusedAfterClaim('addon-r');
+      const asItWas = await resubmit(m, kept.id);
+      assert.equal(asItWas.statusCode, 422, asItWas.body);
+      assert.match(asItWas.json().error, /^still rejected: the store refused this very event/);
+      const res = await resubmit(m, kept.id, fixed('addon-r'));
+      assert.equal(res.statusCode, 202, res.body);
+      assert.deepEqual(res.json(), { resolved_by: 'addon-service/addon-r-3', duplicate: false });
+      await settled(m, 3, 0, 1);
+      const pending = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json().rejected;
+      assert.deepEqual(pending, [], 'resolved, as it was applied');
+    },
+  );
+
+  test('a fix posted to POST /v1/events with the refused id is accepted, not answered as a reused id', LONG, async () => {
+    const { m } = await refusedAfterClaim('addon-s');
+    const res = await post(m, JSON.stringify(fixed('addon-s')));
+    assert.deepEqual(res.json(), { accepted: 1, duplicates: 0, rejected: [] });
+    await settled(m, 3, 0, 1);
+  });
+
+  test('a refusal committed before the answer claims (the consumer read the publish first) frees the key all the same', async () => {
+    const d = await db();
+    const raws = plans('addon-t').map((e) => JSON.stringify(e));
+    const result = await applyRaw(d, raws, NOW);
+    assert.deepEqual(
+      result.rejected.map((r) => r.reasons[0]?.code),
+      ['store_refused'],
+    );
+    const key = (raw: string) => {
+      const v = judge([{ bytes: Buffer.from(raw), receivedAtMs: NOW }], NOW).valid[0]!;
+      return { source: v.event.source, id: v.event.id, contentHash: v.contentHash };
+    };
+    const late = await claimKeys(d.pool, [key(raws[2]!)]);
+    assert.equal(late[0]!.ours, false, 'the late claim of the refused content is a duplicate: it is the refused event');
+    const fix = key(JSON.stringify(fixed('addon-t')));
+    assert.deepEqual(await claimKeys(d.pool, [fix]), [{ ours: true, contentHash: fix.contentHash }], 'the fix takes the key');
+    assert.deepEqual(await claimKeys(d.pool, [fix]), [{ ours: false, contentHash: fix.contentHash }], 'then holds it');
+  });
+
+  test('migration 021 marks refused the claims an earlier store refusal left live, and no other', async () => {
+    const d = await meteringDatabaseBefore('metering_021', '021');
+    closing.push(() => d.drop());
+    await d.pool.query(
+      `insert into metering.intake_claims (source, id, content_hash, claim)
+       select 's', k, 'h', gen_random_uuid() from unnest(array['refused', 'stored', 'pending']) k`,
+    );
+    await d.pool.query(`insert into metering.event_keys (source, id, content_hash) values ('s', 'stored', '\\x00')`);
+    await d.pool.query(
+      `insert into metering.rejected_events (raw, raw_bytes, raw_hash, reasons, source, event_id)
+       select k, convert_to(k, 'UTF8'), k, $1, 's', k from unnest(array['refused', 'stored']) k`,
+      [JSON.stringify([{ field: '', code: 'store_refused', message: 'overlap' }])],
+    );
+    await migrate(d.pool, 'metering', MIGRATIONS);
+    const { rows } = await d.pool.query('select id, refused from metering.intake_claims order by id');
+    assert.deepEqual(rows, [
+      { id: 'pending', refused: false },
+      { id: 'refused', refused: true },
+      { id: 'stored', refused: false },
+    ]);
+  });
+
+  test('an id another answer holds with other content is refused with 422 before anything is published', async () => {
+    const { app, published, d, keep } = await routesOnly();
+    const kept = await keep(fixed('addon-u'));
+    await d.pool.query(
+      `insert into metering.intake_claims (source, id, content_hash, claim) values ($1, $2, 'in-flight', gen_random_uuid())`,
+      ['addon-service', 'addon-u-3'],
+    );
+    const res = await resubmit(app, kept, fixed('addon-u'));
+    assert.equal(res.statusCode, 422, res.body);
+    assert.equal(res.json().error, 'still rejected: id: id reused with different content');
+    assert.equal(published.length, 0, 'a 422 means nothing was published');
+  });
+
+  test('another answer claiming the id between the look and the claim: 409 saying it was published, the rejection pending', async () => {
+    const { app, published, d, keep, before } = await routesOnly();
+    const kept = await keep(fixed('addon-v'));
+    before(() =>
+      d.pool.query(`insert into metering.intake_claims (source, id, content_hash, claim) values ($1, $2, 'other', gen_random_uuid())`, [
+        'addon-service',
+        'addon-v-3',
+      ]),
+    );
+    const res = await resubmit(app, kept, fixed('addon-v'));
+    assert.equal(res.statusCode, 409, res.body);
+    assert.equal(res.json().published, true);
+    assert.equal(published.length, 1);
+    const { rows } = await d.pool.query('select resolved_at from metering.rejected_events where id = $1', [kept]);
+    assert.equal(rows[0].resolved_at, null);
+  });
+});
+
+/** The routes alone over a bus that records what is published (and may run something first); no consumer. */
+async function routesOnly() {
+  const d = await db();
+  const inner = await openBus('embedded', d);
+  const published: OutgoingMessage[][] = [];
+  let first: () => Promise<unknown> = async () => {};
+  const bus = new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'publish')
+        return async (topic: string, messages: OutgoingMessage[]) => {
+          await first();
+          published.push(messages);
+          await target.publish(topic, messages);
+        };
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as Bus;
+  const topic = uniqueName('billing');
+  await inner.ensureTopic(topic, 1);
+  const app = createHttpApp(memoryLogger());
+  meteringRoutes(app, { pool: d.pool, bus, topic, adminToken: ADMIN, groupId: uniqueName('metering') });
+  await app.ready();
+  closing.push(async () => {
+    await app.close();
+    await inner.close();
+  });
+  /** A pending rejection standing for `e` (its bytes differ; only its key matters here). */
+  const keep = async (e: object) => {
+    const raw = JSON.stringify({ ...e, broken: true });
+    const { rows } = await d.pool.query<{ id: string }>(
+      `insert into metering.rejected_events (raw, raw_bytes, raw_hash, reasons, source, event_id)
+       values ($1, convert_to($1, 'UTF8'), $2, '[{"field": "", "code": "store_refused", "message": "test"}]', 'addon-service', $3)
+       returning id::text`,
+      [raw, createHash('sha256').update(raw).digest('hex'), (e as { id: string }).id],
+    );
+    return rows[0]!.id;
+  };
+  const before = (f: () => Promise<unknown>) => {
+    first = f;
+  };
+  return { app: { http: app }, published, d: d as TestDatabase, keep, before };
+}
