@@ -112,7 +112,8 @@ describe('finance exports', () => {
   test('while a finalize of the month has not completed, invoices.csv and lines.csv are 409 naming it; credits.csv is not held back', async () => {
     // A run counted as started and not completed: running, or stopped midway (finalize-kill.test.ts kills a real one).
     await db.pool.query(
-      `insert into invoicing.finalize_runs (period, started, completed, started_at) values ('2026-12', 2, 1, '2027-01-04T00:00:00Z')`,
+      `insert into invoicing.finalize_runs (period, run, started, completed, started_at)
+       values ('2026-12', gen_random_uuid(), 2, 1, '2027-01-04T00:00:00Z')`,
     );
     try {
       for (const kind of ['invoices', 'lines']) {

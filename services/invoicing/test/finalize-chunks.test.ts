@@ -108,6 +108,9 @@ describe('finalize in chunks of accounts', () => {
     assert.deepEqual(one, all);
     assert.deepEqual([one.finalized, one.held, one.alreadyFinalized], [accounts.length - 3, 3, 0]);
     assert.deepEqual(await canonicalDump(a.pool), await canonicalDump(b.pool));
+    // A run of many chunks is counted once, when its first chunk writes, and completed once all committed.
+    assert.deepEqual(await runsOf(a), { started: 1, completed: 1 });
+    assert.deepEqual(await runsOf(b), { started: 1, completed: 1 });
   });
 
   test('numbers run 1..n in account order ("C" collation), held accounts left out; adjustment, carried and credit lines where due', async () => {
@@ -143,5 +146,15 @@ describe('finalize in chunks of accounts', () => {
     const again = await finalizePeriod(deps(a, 2, '2026-05-11T00:00:00Z'), parsePeriod('2026-04'));
     assert.deepEqual([again.finalized, again.alreadyFinalized, again.held], [0, accounts.length - 3, 3]);
     assert.deepEqual(await canonicalDump(a.pool), before);
+    // It wrote nothing, so it counted no run: the schedule revisiting a month never holds its exports back.
+    assert.deepEqual(await runsOf(a), { started: 1, completed: 1 });
   });
 });
+
+/** The month's finalize runs as counted for the exports (migration 019). */
+async function runsOf(db: TestDatabase): Promise<{ started: number; completed: number } | undefined> {
+  const { rows } = await db.pool.query<{ started: number; completed: number }>(
+    `select started, completed from invoicing.finalize_runs where period = '2026-04'`,
+  );
+  return rows[0];
+}

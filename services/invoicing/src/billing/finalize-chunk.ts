@@ -17,6 +17,7 @@ import type { Period } from '../domain/period.ts';
 import { creditLots, markCarried, recordSettlements, smallInvoices } from './credit-store.ts';
 import { type AccountRows, YIELD_EVERY } from './finalize-stream.ts';
 import { copyFinalizedNotices } from './finalize-notices.ts';
+import { noteRunWrites } from './finalize-runs.ts';
 import { insertInvoices, type NewInvoice } from './invoice-store.ts';
 import { lateAdjustments } from './late-usage.ts';
 
@@ -29,6 +30,8 @@ export interface ChunkTerms {
   at: Date;
   /** When the run's snapshot of usage was taken: the invoices' finalized_at. */
   finalizedAt: Date;
+  /** The run's own id: its first chunk that writes counts it as started (finalize-runs.ts). */
+  run: string;
   log?: Logger;
 }
 
@@ -119,6 +122,8 @@ export function finalizeChunk(pool: pg.Pool, terms: ChunkTerms, rows: readonly A
       const worked = performance.now();
       // Throws if the chunk before failed: this one rolls back rather than leave a gap before its numbers.
       await order.previousCommitted;
+      // After the chunk before committed: its lock on the run's row is gone.
+      if (invoices.length > 0) await noteRunWrites(client, period.key, terms.run);
       return {
         workMs: worked - started,
         waitMs: performance.now() - worked,

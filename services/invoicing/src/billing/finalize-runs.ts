@@ -3,32 +3,35 @@ import type pg from 'pg';
 type Db = pg.Pool | pg.PoolClient;
 
 /**
- * Counts a run of the month's finalize as started (migration 019), before it
- * reads anything: an export that sees any invoice of this run sees this too.
- * Returns the run's number, for completeRun.
+ * Counts run `run` of the month as started, once (migration 019): called in the
+ * transaction of each of its chunks that writes invoices, so an export that
+ * sees any invoice of the run sees this too. A run that writes nothing counts
+ * nothing: the schedule revisits every due month, and its exports stay open.
  */
-export async function startRun(db: Db, period: string): Promise<number> {
-  const { rows } = await db.query<{ started: number }>(
-    `insert into invoicing.finalize_runs as r (period, started, started_at) values ($1, 1, now())
-     on conflict (period) do update set started = r.started + 1, started_at = now()
-     returning started`,
-    [period],
+export async function noteRunWrites(client: pg.PoolClient, period: string, run: string): Promise<void> {
+  await client.query(
+    `insert into invoicing.finalize_runs as r (period, run, started, started_at) values ($1, $2, 1, now())
+     on conflict (period) do update set run = excluded.run, started = r.started + 1, started_at = now()
+      where r.run <> excluded.run`,
+    [period, run],
   );
-  return rows[0]!.started;
 }
 
-/** Counts run `run` of the month as completed: every chunk it wrote has committed. */
-export async function completeRun(db: Db, period: string, run: number): Promise<void> {
-  await db.query(`update invoicing.finalize_runs set completed = $2, completed_at = now() where period = $1 and started = $2`, [
+/**
+ * Once every chunk of a run has committed: the month is complete as the run saw
+ * it, whether the run wrote or found a killed run's work left to do done.
+ * Runs are one at a time (finalize's lock), so nothing is writing meanwhile.
+ */
+export async function completeRuns(db: Db, period: string): Promise<void> {
+  await db.query(`update invoicing.finalize_runs set completed = started, completed_at = now() where period = $1 and completed < started`, [
     period,
-    run,
   ]);
 }
 
 /**
- * When the month's latest finalize started, if it has not completed: it is
- * running, or was stopped, and the month's invoices are not all made. Runs are
- * one at a time (finalize's lock), so only the latest can be unfinished.
+ * When the month's latest finalize run started writing, if it has not
+ * completed: it is writing, or was stopped, and the month's invoices are not
+ * all made.
  */
 export async function unfinishedRun(db: Db, period: string): Promise<Date | undefined> {
   const { rows } = await db.query<{ started_at: Date }>(

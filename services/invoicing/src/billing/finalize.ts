@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DateTime } from 'luxon';
 import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
@@ -10,7 +11,7 @@ import { sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
 import { expireCredits } from './credit-store.ts';
 import { usageHorizon } from './final-months.ts';
-import { completeRun, startRun } from './finalize-runs.ts';
+import { completeRuns } from './finalize-runs.ts';
 import { finalizeChunk, type ChunkOrder, type ChunkOutcome } from './finalize-chunk.ts';
 import { openMonthStream } from './finalize-stream.ts';
 import { ensureLinesMonth } from './invoice-store.ts';
@@ -62,8 +63,6 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
   const started = performance.now();
   // The lock is held before the stream's snapshot is taken, so it sees every earlier run's invoices.
   const { report, timing } = await withSessionLock(deps.pool, FINALIZE_LOCK, async () => {
-    // Until it completes, the month's exports refuse it (they would look complete).
-    const runNumber = await startRun(deps.pool, period.key);
     // The balance as of now: what expired by now is written off first, so it is never applied.
     const at = deps.now().toJSDate();
     const creditsExpired = await withTransaction(deps.pool, (client) => expireCredits(client, at), {
@@ -79,6 +78,7 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
       minimum: minimumChargeAmount(deps.prices.currency),
       at,
       finalizedAt: stream.snapshotAt,
+      run: randomUUID(),
       log: deps.log,
     };
     const run = { finalized: 0, held: 0, accounts: 0, total: '0.00', creditApplied: '0.00' };
@@ -122,7 +122,8 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
         inFlight.push(chunk.committed);
       }
       while (inFlight.length > 0) await oldestCommitted();
-      await completeRun(deps.pool, period.key, runNumber);
+      // Until now, once a chunk of it wrote, the month's exports were refused (they would look complete).
+      await completeRuns(deps.pool, period.key);
     } finally {
       // Never give the lock up while a chunk may still commit.
       await Promise.allSettled(inFlight);
