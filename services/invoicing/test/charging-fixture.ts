@@ -86,6 +86,11 @@ export class FakeGateway implements ChargeGateway {
   crashConfirms = false;
   /** A refusal every new create is answered with (kept under its key, as the gateway keeps it). */
   refuseCreates: Answer | undefined;
+  /**
+   * New confirms are answered a 500, kept under their key as Stripe keeps it for a day: having
+   * done nothing (`'before'`), or after the charge went through (`'after'`).
+   */
+  serverErrors: 'before' | 'after' | undefined;
   private answers = new Map<string, unknown>();
 
   private unanswered(): Answer {
@@ -116,6 +121,11 @@ export class FakeGateway implements ChargeGateway {
     this.keys.push(key);
     if (this.down) return this.unanswered();
     let answer = this.answers.get(key) as Answer | undefined;
+    if (!answer && this.serverErrors) {
+      if (this.serverErrors === 'after') this.execute(c);
+      answer = { kind: 'unanswered', code: 'api_error (HTTP 500)', message: 'An unknown error occurred' };
+      this.answers.set(key, answer);
+    }
     if (!answer) {
       answer = this.execute(c);
       this.answers.set(key, answer);

@@ -274,6 +274,30 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     await assert.rejects(db.pool.query(`update invoicing.invoices set total = 1 where id = 'ok-1'`), /a finalized invoice never changes/);
   });
 
+  test('a confirm answered 500 is not sent again under its key (the gateway keeps the 500 for a day): the PaymentIntent is read, then paid or confirmed under a new key', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'err-1', account: 'acct-err-1', total: '10.00' });
+    await putCard(db.pool, 'acct-err-1', 'pm_ok_err_1');
+    gateway.serverErrors = 'before';
+    assert.equal((await pass(gateway)).errors, 1, 'a 500: no answer');
+    const stored = gateway.keys.at(-1)!;
+    gateway.serverErrors = undefined;
+    assert.equal((await pass(gateway)).paid, 1, 'the PaymentIntent unpaid: confirmed again under a new key, and paid');
+    assert.notEqual(gateway.keys.at(-1), stored);
+    assert.equal(gateway.succeededCharges('err-1'), 1);
+
+    // The 500 came after the charge went through: the PaymentIntent says paid, nothing is sent again.
+    await insertInvoice(db.pool, { id: 'err-2', account: 'acct-err-2', total: '10.00' });
+    await putCard(db.pool, 'acct-err-2', 'pm_ok_err_2');
+    gateway.serverErrors = 'after';
+    assert.equal((await pass(gateway)).errors, 1);
+    const sent = gateway.sent.length;
+    assert.equal((await pass(gateway)).paid, 1);
+    assert.equal(gateway.sent.length, sent, 'read, not confirmed again');
+    assert.equal(await statusOf(db.pool, 'err-2'), 'paid');
+    assert.equal(gateway.succeededCharges('err-2'), 1, 'charged once');
+  });
+
   // Last: its invoices stay chargeable (a decline on the schedule), which would count in the passes of tests after it.
   test('a confirm left processing is not sent again (its key would answer the same for a day): the PaymentIntent says how it ended, paid or declined', async () => {
     const gateway = new FakeGateway();

@@ -14,6 +14,7 @@ import {
   type Decision,
 } from './decide.ts';
 import {
+  isServerErrorCode,
   PAYMENT_INTENT_NEEDS_RETURN_URL,
   PAYMENT_INTENT_PROCESSING,
   UNUSABLE_PAYMENT_INTENT,
@@ -112,10 +113,12 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
     deps.log.info('charge.unauthenticated', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.unauthenticated': 1 });
     return;
   }
-  // The attempt left its PaymentIntent processing: the same key would get that stored answer for a
-  // day. The PaymentIntent says how it ended instead: paid, still processing, or failed (a decline).
-  if (decision.replay && charge?.lastErrorCode === PAYMENT_INTENT_PROCESSING && charge.paymentIntentId) {
-    if (await settleProcessing(deps, now, invoice.id, decision, beforeAttempt(charge, decision, now()), report)) return;
+  // The attempt left its PaymentIntent processing, or its confirm got a 5xx: the same key would get
+  // that stored answer for a day. The PaymentIntent says how it ended instead: paid, still processing,
+  // or failed (a decline). A 5xx's attempt that did neither goes again under a new key (below).
+  const serverError = decision.replay && charge?.paymentIntentId != null && isServerErrorCode(charge.lastErrorCode);
+  if (decision.replay && charge?.paymentIntentId && (charge.lastErrorCode === PAYMENT_INTENT_PROCESSING || serverError)) {
+    if (await settleFromIntent(deps, now, invoice.id, decision, beforeAttempt(charge, decision, now()), report)) return;
   }
   let row: ChargeRow = beforeAttempt(charge, decision, now());
   let idempotencyKey = key;
@@ -155,6 +158,10 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   } else if (!decision.replay) {
     // The attempt's card is recorded before it is sent, so a replay sends the same request.
     idempotencyKey = await saveCharge(deps, invoice.id, row);
+  } else if (serverError) {
+    // Its PaymentIntent, just read, is neither paid nor failed by this card: the 5xx did nothing the
+    // gateway shows, and a PaymentIntent is paid at most once, so a new key cannot charge twice.
+    idempotencyKey = await saveCharge(deps, invoice.id, row, {}, true);
   }
   if (idempotencyKey === undefined) return; // paid meanwhile (a webhook)
   const answer = await deps.gateway.confirm({
@@ -226,12 +233,12 @@ async function paidByCardholder(
 }
 
 /**
- * A processing attempt's end, from its PaymentIntent: paid (as its webhook would), still processing
- * (wait), or declined when its last error is this attempt's card's. True when settled here; false
- * for anything else (canceled, asking for the cardholder, another card's error, a refused look):
- * the attempt is then sent again as before, its key answering as the gateway decides.
+ * A processing (or 5xx) attempt's end, from its PaymentIntent: paid (as its webhook would), still
+ * processing (wait), or declined when its last error is this attempt's card's. True when settled
+ * here; false for anything else (canceled, asking for the cardholder, another card's error, a
+ * refused look): the attempt is then sent again, its key answering as the gateway decides.
  */
-async function settleProcessing(
+async function settleFromIntent(
   deps: ChargerDeps,
   now: () => Date,
   invoiceId: string,

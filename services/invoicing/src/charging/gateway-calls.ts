@@ -70,6 +70,12 @@ export interface ChargeGateway {
 /** The key of attempt n of the invoice whose stored key is `key` (for rows from before 006, its id). */
 export const attemptKey = (key: string, attempt: number) => `${key}:attempt:${attempt}`;
 
+/**
+ * A gateway's 5xx, as answerOfError writes its code. Stripe keeps a 5xx under its
+ * idempotency key like any answer, and gives it to every retry for a day.
+ */
+export const isServerErrorCode = (code: string | null | undefined): boolean => /\(HTTP 5\d\d\)$/.test(code ?? '');
+
 /** Events invoicing's endpoint is registered for. */
 export const WEBHOOK_EVENTS = ['payment_intent.succeeded', 'charge.refunded'] as const;
 

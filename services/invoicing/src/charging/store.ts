@@ -133,8 +133,10 @@ export async function saveCharge(
   charge: ChargeRow,
   change: ChargeChange | ChargeChange['invoiceStatus'] = {},
   /**
-   * A new random idempotency key, when the row keeps no PaymentIntent: the create under the old
-   * key was refused (none is under it), or the one under it was canceled and is let go.
+   * A new random idempotency key: the create under the old key was refused (none is under it),
+   * the PaymentIntent under it was canceled and is let go, or a confirm under it got a 5xx the
+   * gateway would answer again for a day (its PaymentIntent read first: neither paid nor failed).
+   * A PaymentIntent kept on the row is never created again, so only its confirms use the new key.
    */
   renewKey = false,
 ): Promise<string | undefined> {
@@ -154,8 +156,7 @@ export async function saveCharge(
            last_payment_method_id = excluded.last_payment_method_id, last_attempt_at = excluded.last_attempt_at,
            next_attempt_at = excluded.next_attempt_at, last_error_code = excluded.last_error_code,
            last_decline_code = excluded.last_decline_code, last_error_message = excluded.last_error_message,
-           idempotency_key = case when $13 and excluded.payment_intent_id is null
-                                  then 'pi-' || replace(gen_random_uuid()::text, '-', '') else c.idempotency_key end,
+           idempotency_key = case when $13 then 'pi-' || replace(gen_random_uuid()::text, '-', '') else c.idempotency_key end,
            updated_at = now()
          where c.state <> 'paid'
          returning c.idempotency_key`,
