@@ -61,7 +61,8 @@ export function doorFor(chunk: Sent[], wanted: Door): Door {
   // A body that opens with '[' is read as a JSON array, so NDJSON cannot start with one; one that
   // opens with a '{' line that is not JSON may be read as one broken object (read-body.ts), refused whole.
   const first = chunk[0]!.bytes.toString('utf8').trimStart();
-  const canNdjson = chunk.every((s) => ndjsonSafe(s.bytes)) && !first.startsWith('[') && !(first.startsWith('{') && chunk[0]!.json === undefined);
+  const canNdjson =
+    chunk.every((s) => ndjsonSafe(s.bytes)) && !first.startsWith('[') && !(first.startsWith('{') && chunk[0]!.json === undefined);
   if (wanted === 'array' && canArray) return 'array';
   if (wanted !== 'bus' && canNdjson) return 'ndjson';
   if (wanted === 'ndjson' && canArray) return 'array';
