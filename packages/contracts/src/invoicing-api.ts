@@ -211,6 +211,14 @@ export const AccountStanding = z.object({
 });
 export type AccountStanding = z.infer<typeof AccountStanding>;
 
+// One plain addr-spec (dot-atom@domain), letters of any script allowed. Mailers read
+// a list or a display name out of `,` `;` `:` `<>` `()` quotes and spaces: `a,b@x.com`
+// went to b@x.com only, `x<victim@y.com>` to victim.
+const ATOM = String.raw`[\p{L}\p{M}\p{N}!#$%&'*+/=?^_\u0060{|}~-]+`; // \u0060: a backquote
+const LABEL = String.raw`[\p{L}\p{M}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?`;
+/** An email address as a contact may hold: one plain `local@domain`, nothing a mailer reads as a list or a name. */
+export const PLAIN_EMAIL_ADDRESS = new RegExp(`^${ATOM}(?:\\.${ATOM})*@${LABEL}(?:\\.${LABEL})*$`, 'u');
+
 /** `PUT /v1/accounts/:account_id/contact` (admin): where the account's billing emails go. */
 export const AccountContactRequest = z
   .object({
@@ -218,6 +226,6 @@ export const AccountContactRequest = z
       .string({ error: 'required: an email address' })
       .trim()
       .max(254, { error: 'must be at most 254 characters' })
-      .regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address such as billing@example.com' }),
+      .regex(PLAIN_EMAIL_ADDRESS, { error: 'must be one plain email address such as billing@example.com' }),
   })
   .strict();

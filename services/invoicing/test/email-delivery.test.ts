@@ -3,6 +3,7 @@
 // sent once even when the server first refuses it; no link or token in them;
 // without SMTP_URL one log line each; without an address, skipped.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { SMTPServer } from 'smtp-server';
@@ -22,6 +23,9 @@ const quotedPrintable = (text: string) =>
   )
     .toString('utf8')
     .replace(/\r\n/g, '\n');
+
+/** The Message-ID of a notice's email: one dot-atom (hex), whatever the notice id holds. */
+const idOf = (noticeId: string) => `<${createHash('sha256').update(noticeId).digest('hex').slice(0, 32)}@vault-invoicing>`;
 
 interface Received {
   to: string;
@@ -129,13 +133,18 @@ describe('emails to the customer through a real SMTP server', () => {
       20_000,
     );
     for (let pass = 0; pass < 3; pass++) await sendDueEmails(deps);
-    assert.deepEqual(received.map((r) => r.messageId).sort(), [
-      '<account.suspended:acct-mail:1@vault-invoicing>',
-      '<invoice.action_required:inv-acct-mail:2@vault-invoicing>',
-      '<invoice.finalized:inv-acct-mail@vault-invoicing>',
-      '<invoice.past_due:inv-acct-mail@vault-invoicing>',
-      '<invoice.payment_failed:inv-acct-mail:1@vault-invoicing>',
-    ]);
+    assert.deepEqual(
+      received.map((r) => r.messageId).sort(),
+      [
+        'account.suspended:acct-mail:1',
+        'invoice.action_required:inv-acct-mail:2',
+        'invoice.finalized:inv-acct-mail',
+        'invoice.past_due:inv-acct-mail',
+        'invoice.payment_failed:inv-acct-mail:1',
+      ]
+        .map(idOf)
+        .sort(),
+    );
     assert.ok(received.every((r) => r.to === 'billing@customer.example'));
     const { rows } = await db.pool.query<{ notice_id: string; attempts: number; state: string }>(
       `select notice_id, attempts, state from invoicing.email_deliveries order by notice_id`,
@@ -153,12 +162,15 @@ describe('emails to the customer through a real SMTP server', () => {
     );
     assert.ok(!log.lines.some((l) => l.includes('billing@customer.example')), 'the address never reaches the log');
 
-    const finalized = received.find((r) => r.messageId.includes('invoice.finalized'))!;
+    const finalized = received.find((r) => r.messageId === idOf('invoice.finalized:inv-acct-mail'))!;
     assert.match(finalized.subject, /Your invoice 2026-10-000007 for October 2026: \$52\.58/);
     assert.match(finalized.body, /sign in to your invoices at http:\/\/localhost:3000\//);
     assert.match(finalized.body, /Ask your platform support for a sign-in link/);
     for (const r of received) assert.doesNotMatch(r.body, /link=|vl_|vt_|token/i, 'no sign-in link or token in an email');
-    assert.match(received.find((r) => r.messageId.includes('payment_failed'))!.body, /Your card was declined\.[\s\S]*7 November 2026/);
+    assert.match(
+      received.find((r) => r.messageId === idOf('invoice.payment_failed:inv-acct-mail:1'))!.body,
+      /Your card was declined\.[\s\S]*7 November 2026/,
+    );
   });
 
   test('without an address the email is skipped (logged), never retried; without SMTP_URL each email is one log line', async () => {
@@ -191,6 +203,20 @@ describe('emails to the customer through a real SMTP server', () => {
     assert.match(lines[0]!, /notice_id=invoice\.finalized:inv-acct-local .*contact=on_file subject="Your invoice 2026-10-000007/);
     assert.ok(!devLog.lines.some((l) => l.includes('private@customer.example')), 'the address is never logged');
     assert.equal(received.length, before, 'nothing sent');
+  });
+
+  test('the Message-ID is <the first 32 hex digits of the SHA-256 of the notice id@vault-invoicing>: RFC 5322 allows no ":" there, and an account id may hold anything', async () => {
+    const odd = 'acct "odd" one: <x>, (y)';
+    await db.pool.query(`insert into invoicing.account_contacts (account_id, email) values ($1, 'odd@customer.example')`, [odd]);
+    const notice = accountNotice('account.suspended', odd, 1, new Date(), { past_due_since: '2026-11-12T00:00:00Z' });
+    await withTransaction(db.pool, (client) => recordNotices(client, [notice]));
+    const before = received.length;
+    await sendDueEmails({ pool: db.pool, log: memoryLogger(), mailer: smtpMailer(url), from: 'x@vault.invalid', invoicingUrl: 'http://x' });
+    assert.deepEqual(
+      received.slice(before).map((r) => [r.to, r.messageId]),
+      [['odd@customer.example', idOf(notice.id)]],
+    );
+    assert.match(received.at(-1)!.messageId, /^<[0-9a-f]{32}@vault-invoicing>$/);
   });
 });
 

@@ -63,9 +63,13 @@ describe('an account past due beyond SUSPEND_PAST_DUE_AFTER, through the sandbox
   test('past due without a card: suspended after the setting (notice, email, the account read); a card added pays it and reinstates the account', async () => {
     const contact = await api('/v1/accounts/acct-late/contact', { method: 'PUT', body: JSON.stringify({ email: 'ap@late.example' }) });
     assert.equal(contact.status, 200, JSON.stringify(contact.body));
-    const bad = await api('/v1/accounts/acct-late/contact', { method: 'PUT', body: JSON.stringify({ email: 'nope' }) });
-    assert.equal(bad.status, 400);
-    assert.equal(bad.body.fields[0].field, 'email');
+    // One plain address only: a mailer reads `a,b@…` as a list (sent to b only) and `x<victim@…>` as a name.
+    for (const email of ['nope', 'a,ap@late.example', 'x<victim@evil.example>', '"a b"@late.example', 'a b@late.example']) {
+      const bad = await api('/v1/accounts/acct-late/contact', { method: 'PUT', body: JSON.stringify({ email }) });
+      assert.equal(bad.status, 400, email);
+      assert.equal(bad.body.fields[0].field, 'email');
+    }
+    assert.equal((await api('/v1/accounts/acct-late')).body.email, 'ap@late.example', 'a refused address changes nothing');
 
     await insertInvoice(w.db.pool, { id: 'inv-late', account: 'acct-late', total: '40.00' });
     let standing: Record<string, any> = {};

@@ -1,11 +1,14 @@
 // Sends the customers' emails (`invoicing.email_deliveries`, one per notice,
 // written with it): through SMTP_URL with nodemailer, or, unset, as one log
 // line each. An SMTP failure leaves the email pending, tried again after a
-// wait that doubles (1 s, 2 s, … up to an hour). An email is marked sent once
-// the server took it; a kill between the two sends it again, with the same
-// Message-ID (the notice's), which lets a mail system drop the copy.
+// wait that doubles (1 s, 2 s, … up to an hour); a permanent refusal of it (a
+// 5xx to its recipient or to the message) ends it `failed`. An email is marked
+// sent once the server took it; a kill between the two sends it again, with the
+// same Message-ID (from the notice's id), which lets a mail system drop the copy.
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import nodemailer from 'nodemailer';
+import { PLAIN_EMAIL_ADDRESS } from '@vault/contracts';
 import { withSessionLock } from '@vault/db';
 import { startLoop, type Loop, type Logger } from '@vault/runtime';
 import type { NoticeEvent } from '../notices/notice.ts';
@@ -16,8 +19,17 @@ export interface Email {
   from: string;
   subject: string;
   text: string;
-  /** `<notice id@vault-invoicing>`: the same at every try. */
+  /** `messageIdOf(notice id)`: the same at every try. */
   messageId: string;
+}
+
+/**
+ * `<the notice id's SHA-256, its first 32 hex digits@vault-invoicing>`. RFC 5322's id-left is a
+ * dot-atom, and a notice id holds `:` and whatever its account's id holds (spaces broke the
+ * header). 128 bits tell notices apart; all 64 digits would fold the header past 78 characters.
+ */
+export function messageIdOf(noticeId: string): string {
+  return `<${createHash('sha256').update(noticeId).digest('hex').slice(0, 32)}@vault-invoicing>`;
 }
 
 /** Where emails go; tests may put anything with this shape in its place. */
@@ -53,24 +65,31 @@ interface Due {
   account_id: string;
   attempts: number;
   event: NoticeEvent;
-  email: string | null;
 }
 
-/** One pass over the emails due now; how many were settled (sent, logged or skipped). */
-export function sendDueEmails(deps: SenderDeps): Promise<{ settled: number; failed: number }> {
+/**
+ * The next emails due ($1 of them), oldest due first, those of one transaction in the order
+ * written: walks the index of pending emails (migration 020), never the notices.
+ */
+export const PICK_DUE_EMAILS = `
+  select d.notice_id, d.account_id, d.attempts, n.event
+    from invoicing.email_deliveries d
+    join invoicing.notices n on n.id = d.notice_id
+   where d.state = 'pending' and d.next_attempt_at <= now()
+   order by d.next_attempt_at, d.seq limit $1`;
+
+/**
+ * One pass over the emails due now; how many were settled (sent, logged, skipped or failed).
+ * `running.stopped()` true (the process stopping) ends the pass before the next email.
+ */
+export function sendDueEmails(deps: SenderDeps, running?: { stopped(): boolean }): Promise<{ settled: number; failed: number }> {
   return withSessionLock(deps.pool, SEND_LOCK, async () => {
-    const { rows } = await deps.pool.query<Due>(
-      `select d.notice_id, d.account_id, d.attempts, n.event, k.email
-         from invoicing.email_deliveries d
-         join invoicing.notices n on n.id = d.notice_id
-         left join invoicing.account_contacts k on k.account_id = d.account_id
-        where d.state = 'pending' and d.next_attempt_at <= now()
-        order by n.seq limit $1`,
-      [BATCH],
-    );
+    const { rows } = await deps.pool.query<Due>(PICK_DUE_EMAILS, [BATCH]);
     let settled = 0;
     let failed = 0;
     for (const due of rows) {
+      // A batch can take minutes of timeouts: a SIGTERM meanwhile waits for the email being sent, not for the rest.
+      if (running?.stopped()) break;
       if (await sendOne(deps, due)) settled++;
       else failed++;
     }
@@ -82,38 +101,69 @@ async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
   const fields = { notice_id: due.notice_id, type: due.event.type, account_id: due.account_id };
   const text = emailFor(due.event, deps);
   if (!text) return settle(deps.pool, due, 'skipped', null);
+  // Read right before sending, not with the batch: an address corrected meanwhile is the one to use.
+  const { rows } = await deps.pool.query<{ email: string }>('select email from invoicing.account_contacts where account_id = $1', [
+    due.account_id,
+  ]);
+  const email = rows[0]?.email ?? null;
   if (!deps.mailer) {
     // Development: the email as one line; it holds no link or token, nor the customer's address
     // (contacts never reach the logs): only whether there is one.
-    deps.log.info('email.logged', { ...fields, contact: due.email ? 'on_file' : 'none', subject: text.subject, 'count#emails.logged': 1 });
-    return settle(deps.pool, due, 'logged', due.email);
+    deps.log.info('email.logged', { ...fields, contact: email ? 'on_file' : 'none', subject: text.subject, 'count#emails.logged': 1 });
+    return settle(deps.pool, due, 'logged', email);
   }
-  if (!due.email) {
-    deps.log.warn('email.skipped', { ...fields, reason: 'no_contact', 'count#emails.skipped': 1 });
+  // A contact stored before the route took plain addresses only may be a list or a name (`x<victim@…>`).
+  const reason = !email ? 'no_contact' : PLAIN_EMAIL_ADDRESS.test(email) ? undefined : 'bad_contact';
+  if (!email || reason) {
+    deps.log.warn('email.skipped', { ...fields, reason, 'count#emails.skipped': 1 });
     return settle(deps.pool, due, 'skipped', null);
   }
   try {
-    await deps.mailer.send({ to: due.email, from: deps.from, ...text, messageId: `<${due.notice_id}@vault-invoicing>` });
+    await deps.mailer.send({ to: email, from: deps.from, ...text, messageId: messageIdOf(due.notice_id) });
   } catch (err) {
+    const message = (err as Error).message;
+    const code = permanentRefusal(err);
+    if (code !== undefined) {
+      deps.log.warn('email.refused', {
+        ...fields,
+        attempt: due.attempts + 1,
+        code,
+        error: withoutAddresses(message),
+        'count#emails.refused': 1,
+      });
+      return settle(deps.pool, due, 'failed', email, message.slice(0, 500));
+    }
     const wait = Math.min(2 ** due.attempts, MAX_WAIT_S);
     await deps.pool.query(
       `update invoicing.email_deliveries
           set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3)
         where notice_id = $1 and state = 'pending'`,
-      [due.notice_id, (err as Error).message.slice(0, 500), wait],
+      [due.notice_id, message.slice(0, 500), wait],
     );
     deps.log.warn('email.failed', {
       ...fields,
       attempt: due.attempts + 1,
       retry_in_s: wait,
       // A server's reply may quote the recipient ("550 <alice@…>: rejected"): addresses never reach the logs.
-      error: withoutAddresses((err as Error).message),
+      error: withoutAddresses(message),
       'count#emails.failed': 1,
     });
     return false;
   }
   deps.log.info('email.sent', { ...fields, attempt: due.attempts + 1, 'count#emails.sent': 1 });
-  return settle(deps.pool, due, 'sent', due.email);
+  return settle(deps.pool, due, 'sent', email);
+}
+
+/**
+ * The reply code of a refusal that sending again would meet again, else undefined: a 5xx
+ * (not 503, a session out of step) to RCPT TO or to the message. A 5xx to the connection,
+ * AUTH or MAIL FROM is about our own setup (credentials, EMAIL_FROM) and would end every
+ * email: retried, as 4xx replies and network errors are.
+ */
+function permanentRefusal(err: unknown): number | undefined {
+  const { responseCode: code, command } = (err ?? {}) as { responseCode?: unknown; command?: unknown };
+  if (typeof code !== 'number' || code < 500 || code > 599 || code === 503) return undefined;
+  return command === 'RCPT TO' || command === 'DATA' ? code : undefined;
 }
 
 /** The text with every email address in it replaced by `<address>`. */
@@ -122,11 +172,17 @@ export function withoutAddresses(text: string): string {
   return text.replace(/(?:"[^"]*"|[^\s<>"'(),;:[\]]+)@(?:\[[^\]]*\]|[^\s<>"'(),;:[\]]+)/g, '<address>');
 }
 
-async function settle(pool: pg.Pool, due: Due, state: 'sent' | 'logged' | 'skipped', to: string | null): Promise<true> {
+async function settle(
+  pool: pg.Pool,
+  due: Due,
+  state: 'sent' | 'logged' | 'skipped' | 'failed',
+  to: string | null,
+  error: string | null = null,
+): Promise<true> {
   await pool.query(
-    `update invoicing.email_deliveries set state = $2, sent_to = $3, attempts = attempts + 1, done_at = now(), last_error = null
+    `update invoicing.email_deliveries set state = $2, sent_to = $3, attempts = attempts + 1, done_at = now(), last_error = $4
       where notice_id = $1 and state = 'pending'`,
-    [due.notice_id, state, to],
+    [due.notice_id, state, to, error],
   );
   return true;
 }
@@ -135,8 +191,8 @@ async function settle(pool: pg.Pool, due: Due, state: 'sent' | 'logged' | 'skipp
 export function startEmailSender(deps: SenderDeps & { everyMs?: number }): Loop {
   return startLoop({
     everyMs: deps.everyMs ?? 1_000,
-    async tick() {
-      const { settled } = await sendDueEmails(deps);
+    async tick(running) {
+      const { settled } = await sendDueEmails(deps, running);
       return settled === BATCH;
     },
     onError: (err) => deps.log.error('email.pass_failed', err),
