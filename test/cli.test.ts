@@ -179,8 +179,18 @@ describe('the vault command', () => {
     });
     await eventually('the sandbox to listen', () => out().includes('event=app.listening'));
     // A closed terminal often signals twice (the shell, then the kernel): the second must not cut the stop short.
+    // It is sent while the stop runs (the app told to stop, not yet gone): a fixed wait could land after
+    // the stop, in Node's exit, where a signal has its default action again.
+    const told = new Promise<void>((resolve) => {
+      const seen = () => {
+        if (!out().includes('event=app.stopping')) return;
+        child.stdout.off('data', seen);
+        resolve();
+      };
+      child.stdout.on('data', seen);
+    });
     child.kill('SIGHUP');
-    await new Promise((r) => setTimeout(r, 50));
+    await told;
     child.kill('SIGHUP');
     assert.equal(await exited, 0, out());
     assert.match(out(), /gateway-sandbox +\| .*event=app\.stopped/);
