@@ -74,7 +74,7 @@ describe('holds and late-usage candidates scoped to accounts, against the real P
     await assertScopedEqualsUnscoped(db.pool, accounts, october, october.from);
   });
 
-  test('for random small months (transfers, ownerless spans, gaps, late usage and ownership after finalized months) the scoped rows of every account equal the unscoped ones, and its view in one read (draft, projection, days) equals the live drafts', async () => {
+  test('for random small months (transfers, ownerless spans, gaps, late usage, ownership and vanished spans after finalized months) the scoped rows of every account equal the unscoped ones, and its view in one read (draft, projection, days) equals the live drafts', async () => {
     const accounts = ['p-a', 'p-b', 'p-c', 'p-d'];
     const apps = ['p-1', 'p-2', 'p-3', 'p-4', 'p-5'];
     const start = Date.parse('2026-07-28T00:00:00Z');
@@ -94,6 +94,8 @@ describe('holds and late-usage candidates scoped to accounts, against the real P
         fc.record({ at: step(0, 420), len: fc.option(step(1, 60), { nil: null }), late: fc.option(step(0, 20), { nil: null }) }),
         { maxLength: 4 },
       ),
+      // A span a late event made empty (metering migration 022).
+      vanished: fc.array(fc.record({ at: step(0, 420), late: step(0, 20) }), { maxLength: 1 }),
     });
     const invoice = fc.option(fc.record({ after: fc.integer({ min: 0, max: 48 }), apps: fc.subarray(apps, { maxLength: 3 }) }), {
       nil: null,
@@ -106,7 +108,7 @@ describe('holds and late-usage candidates scoped to accounts, against the real P
     });
     type Month = typeof arb extends fc.Arbitrary<infer T> ? T : never;
     const toFixture = (r: Month): Fixture => {
-      const fx: Fixture = { owners: [], usage: [], invoices: [], gaps: [] };
+      const fx: Fixture = { owners: [], usage: [], invoices: [], gaps: [], vanished: [] };
       r.apps.forEach((m, i) => {
         const app = apps[i]!;
         let at = 0;
@@ -130,6 +132,7 @@ describe('holds and late-usage candidates scoped to accounts, against the real P
             to: u.len === null ? null : hours(u.at + u.len),
             learnedAt: u.late === null ? hours(u.at) : lateAt(u.late),
           });
+        for (const v of m.vanished) fx.vanished!.push({ app, at: hours(v.at), learnedAt: lateAt(v.late) });
       });
       r.invoices.forEach(([aug, sep], i) => {
         for (const [inv, period, end] of [

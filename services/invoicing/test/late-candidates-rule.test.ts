@@ -54,6 +54,8 @@ const arb = fc.record({
   usage: fc.array(fc.record({ app: fc.constantFrom(...APPS), at: hours(0, 2500), len: fc.option(hours(1, 600), { nil: null }), learned }), {
     maxLength: 8,
   }),
+  // Spans a late event made empty (a stop at its dyno's start): late rows at an instant.
+  vanished: fc.array(fc.record({ app: fc.constantFrom(...APPS), at: hours(0, 2500), learned }), { maxLength: 3 }),
   invoices: fc.tuple(
     ...ACCOUNTS.map(() =>
       fc.tuple(
@@ -68,7 +70,7 @@ const arb = fc.record({
 type History = typeof arb extends fc.Arbitrary<infer T> ? T : never;
 
 function fixtureOf(h: History): Fixture {
-  const fx: Fixture = { owners: [], usage: [], invoices: [], gaps: [] };
+  const fx: Fixture = { owners: [], usage: [], invoices: [], gaps: [], vanished: [] };
   h.owners.forEach((o, i) => {
     let from = 0;
     o.segments.forEach((s, k) => {
@@ -80,6 +82,7 @@ function fixtureOf(h: History): Fixture {
   });
   for (const u of h.usage)
     fx.usage.push({ app: u.app, from: at(u.at), to: u.len === null ? null : at(u.at + u.len), learnedAt: at(u.learned) });
+  for (const v of h.vanished) fx.vanished!.push({ app: v.app, at: at(v.at), learnedAt: at(v.learned) });
   for (const [a, months] of h.invoices.entries()) {
     for (const [m, inv] of months.entries()) {
       if (!inv) continue;
@@ -95,19 +98,21 @@ function fixtureOf(h: History): Fixture {
   return fx;
 }
 
-type Span = { lo: number; hi: number };
+/** `[lo, hi)`, or the instant `[lo, lo]` when `point` (a vanished span). */
+type Span = { lo: number; hi: number; point?: boolean };
 const span = (from: string, to: string | null): Span => ({
   lo: Date.parse(from),
   hi: to === null ? Number.POSITIVE_INFINITY : Date.parse(to),
 });
-const overlaps = (a: Span, b: Span) => a.lo < b.hi && b.lo < a.hi;
+const inSpan = (t: number, s: Span) => s.lo <= t && t < s.hi;
+const overlaps = (a: Span, b: Span) => (a.point ? inSpan(a.lo, b) : b.point ? inSpan(b.lo, a) : a.lo < b.hi && b.lo < a.hi);
 const ALL: Span = { lo: Number.NEGATIVE_INFINITY, hi: Number.POSITIVE_INFINITY };
 
 /**
  * The rule restated: each finalized month's apps (owned in the month, or charged) with a row
  * learned after its threshold that overlaps the month, or for a charged app starts before its end.
  */
-function expected(fx: Fixture, previousCounts: boolean): Set<string> {
+function expected(fx: Fixture, previousCounts: boolean, vanishedCounts = true): Set<string> {
   const previous = new Map(fx.invoices.filter((i) => i.period === PREVIOUS).map((i) => [i.account, Date.parse(i.finalizedAt)]));
   const out = new Set<string>();
   for (const inv of fx.invoices) {
@@ -126,9 +131,12 @@ function expected(fx: Fixture, previousCounts: boolean): Set<string> {
       // An app the month charged: a row learned late that starts before the month ends may have
       // replaced one that ran through it (a stop learned late), so it need not overlap the month.
       const reaches = (s: Span) => overlaps(s, month) || (charged && s.lo < month.hi);
-      const late = (r: { app: string; from: string; to: string | null; learnedAt: string }) =>
-        r.app === app && Date.parse(r.learnedAt) > since && reaches(span(r.from, r.to)) && overlaps(span(r.from, r.to), within);
-      if (fx.usage.some(late) || fx.owners.some(late)) out.add(`${inv.account}:${inv.period}:${app}`);
+      const late = (r: { app: string; learnedAt: string }, s: Span) =>
+        r.app === app && Date.parse(r.learnedAt) > since && reaches(s) && overlaps(s, within);
+      const row = (r: { app: string; from: string; to: string | null; learnedAt: string }) => late(r, span(r.from, r.to));
+      const gone = (v: { app: string; at: string; learnedAt: string }) =>
+        vanishedCounts && late(v, { lo: Date.parse(v.at), hi: Date.parse(v.at), point: true });
+      if (fx.usage.some(row) || fx.owners.some(row) || (fx.vanished ?? []).some(gone)) out.add(`${inv.account}:${inv.period}:${app}`);
     }
   }
   return out;
@@ -178,9 +186,36 @@ describe('late usage candidates: a monthâ€™s threshold moves up to the accountâ€
     }
   });
 
+  test('a span made empty late is a late row at its instant: for the month it is in, and for a later month that charged its app', async () => {
+    const fx: Fixture = {
+      owners: [{ app: 'x', account: 'a', from: '2026-07-01T00:00:00Z', to: null, learnedAt: '2026-07-01T00:00:00Z' }],
+      usage: [],
+      // A dyno started August 10, charged by August and September; its stop at that instant learned in October.
+      vanished: [{ app: 'x', at: '2026-08-10T00:00:00Z', learnedAt: '2026-10-02T00:00:00Z' }],
+      invoices: [
+        { account: 'a', period: '2026-07', finalizedAt: '2026-08-03T00:00:00Z', apps: [] },
+        { account: 'a', period: '2026-08', finalizedAt: '2026-09-03T00:00:00Z', apps: ['x'] },
+        { account: 'a', period: '2026-09', finalizedAt: '2026-10-01T00:00:00Z', apps: ['x'] },
+      ],
+      gaps: [],
+    };
+    await clearFixture(db.pool);
+    await writeFixture(db.pool, fx);
+    const want = ['a:2026-08:x', 'a:2026-09:x'];
+    assert.deepEqual([...expected(fx, true)].sort(), want);
+    for (const [sql, accounts] of [
+      [LATE_CANDIDATES, null],
+      [LATE_CANDIDATES_SCOPED, ACCOUNTS],
+    ] as const) {
+      const { rows } = await db.pool.query(sql, [BEFORE, accounts, LATE_MARGIN_INTERVAL]);
+      assert.deepEqual(keys(rows), want);
+    }
+  });
+
   test(`over ${RUNS} random histories, LATE_CANDIDATES and LATE_CANDIDATES_SCOPED give exactly the rule's candidates, and the histories left some out`, async () => {
     let leftOut = 0;
     let kept = 0;
+    let byVanished = 0;
     await fc.assert(
       fc.asyncProperty(arb, async (h) => {
         const fx = fixtureOf(h);
@@ -193,9 +228,13 @@ describe('late usage candidates: a monthâ€™s threshold moves up to the accountâ€
         assert.deepEqual(keys(scoped.rows), want, 'LATE_CANDIDATES_SCOPED');
         leftOut += expected(fx, false).size - want.length;
         kept += want.length;
+        byVanished += want.length - expected(fx, true, false).size;
       }),
       { numRuns: RUNS },
     );
-    assert.ok(leftOut > 0 && kept > 0, `the histories exercised the rule: ${kept} candidates kept, ${leftOut} left out`);
+    assert.ok(
+      leftOut > 0 && kept > 0 && byVanished > 0,
+      `the histories exercised the rule: ${kept} candidates kept (${byVanished} only by a vanished span), ${leftOut} left out`,
+    );
   });
 });

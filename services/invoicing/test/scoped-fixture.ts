@@ -22,12 +22,14 @@ export interface Fixture {
   /** A finalized invoice of a month (`2026-08`), with a line per charged app. */
   invoices: { account: string; period: string; finalizedAt: string; apps: string[] }[];
   gaps: { app: string; unreliableFrom: string | null }[];
+  /** Spans metering's events made empty (metering migration 022), at an instant. */
+  vanished?: { app: string; at: string; learnedAt: string }[];
 }
 
 /** Empties what a fixture writes, so each property run starts from nothing. */
 export async function clearFixture(pool: pg.Pool): Promise<void> {
   await pool.query(
-    `truncate metering.usage_intervals, metering.app_ownership, metering.subject_gaps, metering.usage_changes,
+    `truncate metering.usage_intervals, metering.app_ownership, metering.subject_gaps, metering.usage_changes, metering.vanished_spans,
               invoicing.usage_days, invoicing.usage_months, invoicing.invoice_lines, invoicing.invoice_apps, invoicing.invoices cascade`,
   );
 }
@@ -51,6 +53,12 @@ export async function writeFixture(pool: pg.Pool, fx: Fixture): Promise<void> {
      select 'fx-gap-' || x.n, x.app, 2, x."from"
        from jsonb_to_recordset($1::jsonb) as x(n int, app text, "from" timestamptz)`,
     [JSON.stringify(fx.gaps.map((g, n) => ({ n, app: g.app, from: g.unreliableFrom })))],
+  );
+  await pool.query(
+    `insert into metering.vanished_spans (subject, kind, app_id, at, learned_at)
+     select 'fx-gone-' || x.n, 'dyno', x.app, x.at, x.learned
+       from jsonb_to_recordset($1::jsonb) as x(n int, app text, at timestamptz, learned timestamptz)`,
+    [JSON.stringify((fx.vanished ?? []).map((v, n) => ({ n, app: v.app, at: v.at, learned: v.learnedAt })))],
   );
   await pool.query(
     `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, currency, total, finalized_at)

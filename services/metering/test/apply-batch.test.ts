@@ -150,6 +150,39 @@ describe('metering: applying batches of events (real PostgreSQL)', () => {
     );
   });
 
+  test('a late event that leaves a span empty records it as vanished, learned when it arrived, once (migration 022)', async () => {
+    const db = await meteringDb();
+    await apply(db, lines('october.ndjson'));
+    const event = (id: string, type: string, subject: string, sequence: number, time: string, data: object) =>
+      JSON.stringify({ specversion: '1.0', id, source: 'late', type, time, subject, sequence, data });
+    const { rows: before } = await db.pool.query<{ now: Date }>('select now()');
+    // A deprovisioning at the plan change's instant, a stop at the dyno's start: their intervals are gone.
+    const late = [
+      event('late-1', 'addon.deprovisioned', 'addon-pg1', 3, '2026-10-20T00:00:00Z', { app_id: 'app-1' }),
+      event('late-2', 'dyno.stopped', 'dyno-d2', 2, '2026-10-10T12:00:00Z', { app_id: 'app-1' }),
+    ];
+    assert.equal((await apply(db, late)).applied, 2);
+    const vanished = () =>
+      db.pool.query(`select v.app_id, v.kind, v.at::text, v.learned_at > $1 as late from metering.billable_vanished v order by v.at`, [
+        before[0]!.now,
+      ]);
+    const want = [
+      { app_id: 'app-1', kind: 'dyno', at: '2026-10-10 12:00:00+00', late: true },
+      { app_id: 'app-1', kind: 'addon', at: '2026-10-20 00:00:00+00', late: true },
+    ];
+    assert.deepEqual((await vanished()).rows, want);
+    assert.deepEqual(
+      (await usage(db)).intervals.filter((i) => i.subject === 'dyno-d2' || i.subject === 'addon-pg1').map((i) => i.product),
+      ['addon:heroku-postgresql:essential-0'],
+    );
+    // Derived again (a later event of the dyno, the stored events again): nothing more.
+    await apply(db, [
+      event('late-3', 'dyno.started', 'dyno-d2', 3, '2026-10-12T00:00:00Z', { app_id: 'app-1', name: 'web.1', size: 'basic' }),
+    ]);
+    await apply(db, late);
+    assert.deepEqual((await vanished()).rows, want);
+  });
+
   test('the database itself refuses overlapping intervals of one subject', async () => {
     const db = await meteringDb();
     const insert = (from: string, to: string) =>

@@ -46,6 +46,27 @@ const REACHES_MONTH = (row: string, a: string) =>
   `(${row}.during && ${a}.month or (${a}.charged and lower(${row}.during) < upper(${a}.month)))`;
 
 /**
+ * Spans metering's events made empty (metering migration 022), each a late row
+ * of its app at its instant: the interval an invoice charged for it is gone,
+ * and nothing learned late replaces it (a stop at its dyno's start).
+ */
+const VANISHED = `(select v.app_id, tstzrange(v.at, v.at, '[]') as during, v.learned_at from metering.billable_vanished v)`;
+
+/**
+ * Whether metering learned a row of `a`'s app late for its month: usage,
+ * ownership or a vanished span. `a` has `app_id`, `since`, `month`, `charged`
+ * and `span` (the ownership it is within; unbounded for a charged app).
+ */
+const LATE_OF_APP = (a: string) => `(
+      exists (select 1 from metering.billable_usage u
+               where u.app_id = ${a}.app_id and u.learned_at > ${a}.since and ${REACHES_MONTH('u', a)} and u.during && ${a}.span
+                 and ${reachesFrom('u', `lower(${a}.month)`)})
+      or exists (select 1 from metering.billable_ownership o
+                  where o.app_id = ${a}.app_id and o.learned_at > ${a}.since and ${REACHES_MONTH('o', a)} and o.during && ${a}.span)
+      or exists (select 1 from ${VANISHED} v
+                  where v.app_id = ${a}.app_id and v.learned_at > ${a}.since and ${REACHES_MONTH('v', a)} and v.during && ${a}.span))`;
+
+/**
  * Finalized months (before `$1`) that may have late usage: metering
  * learned something about one of the month's apps after, or just before, the
  * invoice was finalized — and, for an account with an invoice of the month
@@ -68,6 +89,8 @@ export const LATE_CANDIDATES = `
     select u.app_id, u.during, u.learned_at from threshold, metering.billable_usage u where threshold.t is not null and u.learned_at > threshold.t
     union all
     select o.app_id, o.during, o.learned_at from threshold, metering.billable_ownership o where threshold.t is not null and o.learned_at > threshold.t
+    union all
+    select v.app_id, v.during, v.learned_at from threshold, ${VANISHED} v where threshold.t is not null and v.learned_at > threshold.t
   ),
   recent as (
     -- accounts with an invoice of the previous month, each month with its threshold …
@@ -115,11 +138,7 @@ export const LATE_CANDIDATES = `
   select distinct account_id, period, app_id from touched
   union
   select a.account_id, a.period, a.app_id from gone_apps a
-   where exists (select 1 from metering.billable_usage u
-                  where u.app_id = a.app_id and u.learned_at > a.since and ${REACHES_MONTH('u', 'a')} and u.during && a.span
-                    and ${reachesFrom('u', 'lower(a.month)')})
-      or exists (select 1 from metering.billable_ownership o
-                  where o.app_id = a.app_id and o.learned_at > a.since and ${REACHES_MONTH('o', 'a')} and o.during && a.span)`;
+   where ${LATE_OF_APP('a')}`;
 
 /**
  * LATE_CANDIDATES' rows for the accounts $2 only, reached from their rows:
@@ -150,11 +169,7 @@ export const LATE_CANDIDATES_SCOPED = `
       join invoicing.invoice_lines il on il.invoice_number = m.number
   )
   select distinct a.account_id, a.period, a.app_id from apps a
-   where exists (select 1 from metering.billable_usage u
-                  where u.app_id = a.app_id and u.learned_at > a.since and ${REACHES_MONTH('u', 'a')} and u.during && a.span
-                    and ${reachesFrom('u', 'lower(a.month)')})
-      or exists (select 1 from metering.billable_ownership o
-                  where o.app_id = a.app_id and o.learned_at > a.since and ${REACHES_MONTH('o', 'a')} and o.during && a.span)`;
+   where ${LATE_OF_APP('a')}`;
 
 export async function lateCandidates(
   db: Db,

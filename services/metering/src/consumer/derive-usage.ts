@@ -13,7 +13,7 @@ import { storeTime } from '../domain/store-time.ts';
  * unreliable until it fills. Two statements per batch, whatever its size: one
  * clears what the subjects had, one stores the new events and derives it all
  * from a single ordered pass over them and the subjects' earlier events (a CTE
- * referenced by three inserts is computed once). The batch's own events come
+ * referenced by several inserts is computed once). The batch's own events come
  * from the insert's `returning`, never read back from the table. A subject
  * without a history (batchBounds) has nothing to clear or read back, so only
  * the others are probed: most of a stream's subjects are new. Most new
@@ -135,7 +135,8 @@ const EVENTS_AFTER_ARCHIVE = events(true);
 /**
  * Rows derived by metering (newSubjectUsage) from $p on: usage, then owners.
  * The bounds are the events' own times; an empty span is dropped here, as the
- * SQL drops it (`next_time > time`). Learned when the batch's events were: now().
+ * SQL drops it (`next_time > time`), and not recorded as vanished: a subject
+ * without a history was never billed. Learned when the batch's events were: now().
  */
 const usageFromMetering = (p: number) => `
     select u.subject, u.kind, u.app_id, u.key, u.product, tstzrange(u.since, u.until, '[)'), now()
@@ -178,6 +179,16 @@ const derive = (fromMetering: boolean) => `
     union all${usageFromMetering(11)}`
            : ''
        }
+  ),
+  -- A step its next event leaves empty has no interval, yet one an invoice charged may be gone:
+  -- recorded for invoicing's late usage (migration 022). Never cleared; a re-derivation adds nothing.
+  vanished as (
+    insert into metering.vanished_spans (subject, kind, app_id, at, learned_at)
+    select subject, case when type = 'dyno.started' then 'dyno' else 'addon' end, data->>'app_id', time, learned_at
+      from steps
+     where type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed') and not ended
+       and next_time <= time and data->>'app_id' is not null
+    on conflict do nothing
   ),
   owners as (
     insert into metering.app_ownership (app_id, account_id, during, learned_at)
