@@ -64,8 +64,10 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     async ensureTopic(topic, partitions) {
       const existing = await admin.listTopics();
       if (existing.includes(topic)) return;
+      // As many copies as the cluster can hold, up to 3: a broker lost then loses no message.
+      const { brokers } = await admin.describeCluster();
       await admin.createTopics({
-        topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+        topics: [{ topic, numPartitions: partitions, replicationFactor: Math.max(1, Math.min(3, brokers.length)) }],
         waitForLeaders: true,
       });
     },
