@@ -146,7 +146,13 @@ export class FakeGateway implements ChargeGateway {
     }
     const ok = c.paymentMethodId.startsWith('pm_ok');
     this.charges.push({ intent: intent.id, paymentMethod: c.paymentMethodId, ok });
-    if (!ok) return { kind: 'declined', code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' };
+    if (!ok) {
+      // As Stripe: the decline stays the PaymentIntent's last error until its next confirm.
+      const message = 'Your card was declined.';
+      intent.lastError = { code: 'card_declined', declineCode: 'generic_decline', message, paymentMethodId: c.paymentMethodId };
+      return { kind: 'declined', code: 'card_declined', declineCode: 'generic_decline', message };
+    }
+    intent.lastError = undefined;
     intent.status = 'succeeded';
     return { kind: 'succeeded' };
   }

@@ -298,6 +298,22 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal(gateway.succeededCharges('err-2'), 1, 'charged once');
   });
 
+  test('a 5xx after a decline of the same card is not read as that decline (the PaymentIntent keeps it as its last error): the attempt is sent again under a new key', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'err-3', account: 'acct-err-3', total: '10.00' });
+    await putCard(db.pool, 'acct-err-3', 'pm_decline_err_3');
+    assert.equal((await pass(gateway)).declined, 1, 'attempt 1 declined');
+    tick(60);
+    gateway.serverErrors = 'before';
+    assert.equal((await pass(gateway)).errors, 1, 'attempt 2: a 500 that did nothing');
+    gateway.serverErrors = undefined;
+    const [sent, stored] = [gateway.sent.length, gateway.keys.at(-1)];
+    await pass(gateway);
+    assert.deepEqual(gateway.sent.slice(sent), ['err-3:attempt:2'], 'attempt 2 sent again, not recorded from the old decline');
+    assert.notEqual(gateway.keys.at(-1), stored);
+    assert.equal(gateway.charges.filter((c) => c.paymentMethod === 'pm_decline_err_3').length, 2, 'two confirms executed');
+  });
+
   // Last: its invoices stay chargeable (a decline on the schedule), which would count in the passes of tests after it.
   test('a confirm left processing is not sent again (its key would answer the same for a day): the PaymentIntent says how it ended, paid or declined', async () => {
     const gateway = new FakeGateway();

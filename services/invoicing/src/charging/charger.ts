@@ -118,7 +118,10 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   // or failed (a decline). A 5xx's attempt that did neither goes again under a new key (below).
   const serverError = decision.replay && charge?.paymentIntentId != null && isServerErrorCode(charge.lastErrorCode);
   if (decision.replay && charge?.paymentIntentId && (charge.lastErrorCode === PAYMENT_INTENT_PROCESSING || serverError)) {
-    if (await settleFromIntent(deps, now, invoice.id, decision, beforeAttempt(charge, decision, now()), report)) return;
+    // After a 5xx the PaymentIntent's last error may be an earlier attempt's decline (the gateway keeps it
+    // until the next confirm): only a processing attempt's failure is read as its decline.
+    const readDecline = !serverError;
+    if (await settleFromIntent(deps, now, invoice.id, decision, beforeAttempt(charge, decision, now()), report, readDecline)) return;
   }
   let row: ChargeRow = beforeAttempt(charge, decision, now());
   let idempotencyKey = key;
@@ -234,9 +237,9 @@ async function paidByCardholder(
 
 /**
  * A processing (or 5xx) attempt's end, from its PaymentIntent: paid (as its webhook would), still
- * processing (wait), or declined when its last error is this attempt's card's. True when settled
- * here; false for anything else (canceled, asking for the cardholder, another card's error, a
- * refused look): the attempt is then sent again, its key answering as the gateway decides.
+ * processing (wait), or, with `readDecline`, declined when its last error is this attempt's card's.
+ * True when settled here; false for anything else (canceled, asking for the cardholder, another
+ * card's error, a refused look): the attempt is then sent again, its key answering as the gateway decides.
  */
 async function settleFromIntent(
   deps: ChargerDeps,
@@ -245,6 +248,7 @@ async function settleFromIntent(
   decision: Extract<Decision, { do: 'attempt' }>,
   row: ChargeRow,
   report: PassReport,
+  readDecline: boolean,
 ): Promise<boolean> {
   const intent = await deps.gateway.retrievePaymentIntent(row.paymentIntentId!);
   if ('error' in intent) {
@@ -262,7 +266,7 @@ async function settleFromIntent(
     report.errors++;
     return true;
   }
-  const failed = intent.status === 'requires_payment_method' ? intent.lastError : undefined;
+  const failed = readDecline && intent.status === 'requires_payment_method' ? intent.lastError : undefined;
   if (!failed || failed.paymentMethodId !== decision.paymentMethodId) return false;
   const answer: Answer = { kind: 'declined', code: failed.code, declineCode: failed.declineCode, message: failed.message };
   await recordAnswer(deps, now, invoiceId, decision, row, answer, report);

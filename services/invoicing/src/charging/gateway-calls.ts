@@ -208,7 +208,9 @@ export const UNUSABLE_PAYMENT_INTENT = new Set([PAYMENT_INTENT_CANCELED, PAYMENT
  * answer was lost), for a processing one no answer, for a canceled one
  * PAYMENT_INTENT_CANCELED; other 400/404s are refusals that the same request would
  * get again; everything else (no connection, 401/403, 409 key in use, 429,
- * 5xx) is no answer: the same key goes again later. Anything not from the
+ * 5xx) is no answer: the same key goes again later (after a 5xx, which the
+ * gateway keeps under the key, the charger reads the PaymentIntent and uses a
+ * new one: charger.ts). Anything not from the
  * gateway is a bug and is thrown.
  */
 export function answerOfError(err: unknown): Answer {

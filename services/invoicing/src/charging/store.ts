@@ -125,7 +125,7 @@ export async function lockInvoiceForPayment(client: pg.PoolClient, invoiceId: st
  * invoice first. A paid row or invoice is never changed again: a webhook may
  * have marked it paid meanwhile, and paid is absorbing. Returns the row's
  * idempotency key (random, given by the database when the row is first
- * written; never changed), or undefined when the row is paid.
+ * written; changed only by `renewKey`), or undefined when the row is paid.
  */
 export async function saveCharge(
   db: ChargeDb,

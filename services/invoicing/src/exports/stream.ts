@@ -35,6 +35,8 @@ export interface ExportOptions {
  * end with a control row that matches it, and look complete.
  */
 export class MonthNotFinalizedError extends Error {
+  /** Found in the export's own snapshot, after the route's look: still a 409 (the HTTP error handler reads it). */
+  readonly statusCode = 409;
   constructor(period: string, startedAt: Date) {
     super(
       `the finalize of ${period} that started at ${startedAt.toISOString()} has not completed, so its invoices are not all made yet: ` +
