@@ -74,6 +74,10 @@ describe('the email sender through a real SMTP server: refusals, contacts, stops
         if (address.address.startsWith('nobody@')) {
           return done(Object.assign(new Error(`5.1.1 <${address.address}>: no such user`), { responseCode: 550 }));
         }
+        // Our own setup's fault, not the recipient's: every email would meet it until it is fixed.
+        if (address.address.startsWith('relayed@')) {
+          return done(Object.assign(new Error('5.7.1 Relay access denied'), { responseCode: 554 }));
+        }
         done();
       },
       onData(stream, session, done) {
@@ -111,6 +115,21 @@ describe('the email sender through a real SMTP server: refusals, contacts, stops
     assert.match(refused[0]!, /code=550 .*error=.*<address>.*count#emails\.refused=1/);
     assert.ok(!d.log.lines.some((l) => l.includes('nobody@customer.example')), 'the address never reaches the log');
     assert.ok(!d.log.lines.some((l) => l.includes('event=email.failed')), 'not a failure to retry');
+  });
+
+  test('a 5xx that is about our own setup (554 5.7.1 relay access denied) is retried like a 4xx, never ends the email', async () => {
+    await contact('acct-relay', 'relayed@customer.example');
+    await finalized(db, 'acct-relay', 1);
+    const d = deps();
+    await sendDueEmails(d);
+    const [row] = await rowsOf(db, 'acct-relay');
+    assert.deepEqual([row?.state, row?.attempts], ['pending', 1], JSON.stringify(row));
+    assert.match(row!.last_error ?? '', /554 5\.7\.1/);
+    assert.ok(
+      d.log.lines.some((l) => l.includes('event=email.failed')),
+      d.log.lines.join('\n'),
+    );
+    assert.ok(!d.log.lines.some((l) => l.includes('event=email.refused')));
   });
 
   test('the contact is read right before each email: one corrected while the batch is sending gets the rest', async () => {

@@ -155,15 +155,19 @@ async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
 }
 
 /**
- * The reply code of a refusal that sending again would meet again, else undefined: a 5xx
- * (not 503, a session out of step) to RCPT TO or to the message. A 5xx to the connection,
- * AUTH or MAIL FROM is about our own setup (credentials, EMAIL_FROM) and would end every
- * email: retried, as 4xx replies and network errors are.
+ * The reply code of a refusal that sending again would meet again, else undefined: a 5xx to
+ * RCPT TO or to the message whose enhanced status code (RFC 3463) is about this recipient's
+ * address (5.1.x: no such mailbox or domain, a bad address) or this message (5.3.4: too big).
+ * Other 5xx replies there are often about our own setup and would end every email: relay
+ * denied (5.7.1), an unverified EMAIL_FROM, a sending quota (5.4.5), a blocklisted address,
+ * or no enhanced code at all. They are retried, as 4xx replies and network errors are.
  */
 function permanentRefusal(err: unknown): number | undefined {
-  const { responseCode: code, command } = (err ?? {}) as { responseCode?: unknown; command?: unknown };
-  if (typeof code !== 'number' || code < 500 || code > 599 || code === 503) return undefined;
-  return command === 'RCPT TO' || command === 'DATA' ? code : undefined;
+  const { responseCode: code, command, response } = (err ?? {}) as { responseCode?: unknown; command?: unknown; response?: unknown };
+  if (typeof code !== 'number' || code < 500 || code > 599) return undefined;
+  if (command !== 'RCPT TO' && command !== 'DATA') return undefined;
+  const enhanced = typeof response === 'string' ? /^\d{3}[ -](5\.\d{1,3}\.\d{1,3})\b/.exec(response)?.[1] : undefined;
+  return enhanced && (/^5\.1\./.test(enhanced) || enhanced === '5.3.4') ? code : undefined;
 }
 
 /** The text with every email address in it replaced by `<address>`. */

@@ -31,9 +31,8 @@ export interface NoticePublisherDeps {
 }
 
 /**
- * The topic's log (`bus.describeLog(topic).id`), asked right before each
- * publish; a tick with nothing to publish to the log found within
- * LOG_CHECK_MS asks no further (a topic created again is found within that).
+ * The topic's log (`bus.describeLog(topic).id`), asked again once what was
+ * found is LOG_CHECK_MS old: a topic created again is found within that.
  */
 export class NoticeLog {
   private last: { id: string; at: number } | undefined;
@@ -71,8 +70,10 @@ export async function publishPending(
     await sequenceNotices(pool);
     const recent = log.recent();
     if (recent !== undefined && !(await pendingFor(pool, recent))) return 0;
-    // Asked again just before publishing: what goes out is counted for the log it goes to.
-    const target = { topic: log.topic, log: await log.now() };
+    // The log found within LOG_CHECK_MS, else asked now (each ask is a Metadata round trip, up to a
+    // broker's timeout): a batch counted for a log the topic has just left is sent again, from the
+    // start, once the new log is found.
+    const target = { topic: log.topic, log: recent ?? (await log.now()) };
     const through = await publishedThrough(pool, target, onChange);
     // `pos`, not `position`: ordering by the text alias would sort 10 before 9.
     const { rows } = await pool.query<{ account_id: string; event: string; pos: string }>(
