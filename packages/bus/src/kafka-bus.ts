@@ -64,10 +64,20 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     async ensureTopic(topic, partitions) {
       const existing = await admin.listTopics();
       if (existing.includes(topic)) return;
-      // As many copies as the cluster can hold, up to 3: a broker lost then loses no message.
+      // As many copies as the live brokers can hold, up to 3; with 3, a write (acks=all) waits for two
+      // of them (min.insync.replicas, the broker's default being 1), so one broker lost loses no
+      // acknowledged message. With 2 copies a leader left alone still takes writes.
       const { brokers } = await admin.describeCluster();
+      const replicationFactor = Math.max(1, Math.min(3, brokers.length));
       await admin.createTopics({
-        topics: [{ topic, numPartitions: partitions, replicationFactor: Math.max(1, Math.min(3, brokers.length)) }],
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            replicationFactor,
+            ...(replicationFactor === 3 ? { configEntries: [{ name: 'min.insync.replicas', value: '2' }] } : {}),
+          },
+        ],
         waitForLeaders: true,
       });
     },

@@ -72,6 +72,21 @@ describe('POST /v1/events doors (pure)', () => {
       reading.lines.map((l) => l.bytes.toString()),
       lines,
     );
+    // Every line broken (truncated, or NaN): each is kept for an operator, not the body refused whole.
+    const broken = ['{"specversion": "1.0", "id": "a"', '{"n": NaN}', '{"specversion": '];
+    const junk = read({ 'content-type': 'application/x-ndjson' }, broken.join('\n'));
+    assert.ok(junk.ok);
+    assert.equal(junk.lines.length, 3);
+  });
+
+  test('a pretty-printed object with an object of one line inside is still one broken object, a 400', () => {
+    const text = JSON.stringify({ ...event(), data: { items: [{ a: 1 }] } }, null, 2)
+      .replace(/\{\n\s+"a": 1\n\s+\}/, '{"a": 1}')
+      .replace('"dyno-manager",', '"dyno-manager"');
+    assert.match(text, /^ +\{"a": 1\}$/m);
+    const reading = read({ 'content-type': 'application/json' }, text);
+    assert.ok(!reading.ok);
+    assert.equal(reading.status, 400);
   });
 
   test('a ce- header holding a byte outside printable ASCII is a 400 naming the header; percent-encoded, the event is its structured copy', () => {

@@ -58,11 +58,10 @@ export const ndjsonSafe = (b: Buffer) => !b.includes(0x0a) && b.at(-1) !== 0x0d 
 /** The door a chunk goes through: the one drawn, unless the chunk cannot take it. */
 export function doorFor(chunk: Sent[], wanted: Door): Door {
   const canArray = chunk.every((s) => s.json !== undefined);
-  // A body that opens with '[' is read as a JSON array, so NDJSON cannot start with one; one that
-  // opens with a '{' line that is not JSON may be read as one broken object (read-body.ts), refused whole.
+  // A body that opens with '[' is read as a JSON array, so NDJSON cannot start with one; one whose
+  // first line is '{' alone and that is not JSON is one broken object (read-body.ts), refused whole.
   const first = chunk[0]!.bytes.toString('utf8').trimStart();
-  const canNdjson =
-    chunk.every((s) => ndjsonSafe(s.bytes)) && !first.startsWith('[') && !(first.startsWith('{') && chunk[0]!.json === undefined);
+  const canNdjson = chunk.every((s) => ndjsonSafe(s.bytes)) && !first.startsWith('[') && first.trim() !== '{';
   if (wanted === 'array' && canArray) return 'array';
   if (wanted !== 'bus' && canNdjson) return 'ndjson';
   if (wanted === 'ndjson' && canArray) return 'array';

@@ -130,8 +130,10 @@ function jsonArray(body: Buffer, notArray: string): BodyReading {
 /**
  * A JSON array's elements, or NDJSON lines (blank lines skipped, but counted,
  * so `index + 1` is the line number). A body over several lines that is one
- * JSON object (a pretty-printed event) is that one event; one that only looks
- * like it (see `brokenObject`) but is not JSON is a 400, not lines of junk.
+ * JSON object (a pretty-printed event) is that one event; one whose first line
+ * is `{` alone (as pretty-printers write it, and no NDJSON event is) but that
+ * is not JSON is a 400, not lines of junk. Any other body is NDJSON, its broken
+ * lines refused alone.
  */
 export function arrayOrNdjson(body: Buffer): BodyReading {
   const text = body.toString('utf8');
@@ -140,32 +142,16 @@ export function arrayOrNdjson(body: Buffer): BodyReading {
   const overLines = start.startsWith('{') && start.trimEnd().includes('\n');
   const whole = overLines ? readJson(body) : undefined;
   if (whole?.ok) return { ok: true, lines: [{ index: 0, bytes: trimmed(body) }] };
-  const { lines } = ndjsonLines(body, 0, MAX_EVENTS_PER_REQUEST);
-  if (lines.length > MAX_EVENTS_PER_REQUEST) return TOO_MANY;
-  if (whole && !whole.ok && brokenObject(lines)) {
+  if (whole && !whole.ok && start.slice(0, start.indexOf('\n')).trim() === '{') {
     return {
       ok: false,
       status: 400,
       error: `body is not JSON: ${whole.error} (a JSON object over several lines is one event; NDJSON is one event a line)`,
     };
   }
+  const { lines } = ndjsonLines(body, 0, MAX_EVENTS_PER_REQUEST);
+  if (lines.length > MAX_EVENTS_PER_REQUEST) return TOO_MANY;
   return lines.length === 0 ? NO_EVENTS : { ok: true, lines };
-}
-
-/**
- * True when lines that begin with `{` are one JSON object over several lines
- * (pretty-printed, with an error), not NDJSON: its first line is no JSON of its
- * own, and no later line is an event of its own (a non-empty object), as in
- * NDJSON whose first line is broken, where that line alone is refused.
- */
-function brokenObject(lines: IntakeLine[]): boolean {
-  if (lines.length < 2 || readJson(lines[0]!.bytes).ok) return false;
-  return !lines.slice(1).some((l) => {
-    const json = readJson(l.bytes);
-    return (
-      json.ok && typeof json.value === 'object' && json.value !== null && !Array.isArray(json.value) && Object.keys(json.value).length > 0
-    );
-  });
 }
 
 /**
