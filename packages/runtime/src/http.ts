@@ -136,6 +136,9 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
   });
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err.statusCode && err.statusCode < 600 ? err.statusCode : 500;
+    // A stream that failed before its first byte (a CSV export) left its type and file name: the error is JSON.
+    reply.removeHeader('content-disposition');
+    reply.type('application/json; charset=utf-8');
     if (status === 500 && POOL_TIMEOUT.test(err.message)) {
       // Every pooled connection busy for the pool's whole wait: say so, and when to come back.
       log.warn('http.database_busy', { path: req.routeOptions.url ?? req.url.split('?')[0], 'count#http.database_busy': 1 });

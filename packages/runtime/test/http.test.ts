@@ -4,6 +4,7 @@
 // are in test/http-limits.test.ts.
 import assert from 'node:assert/strict';
 import { connect, type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { openPool } from '@vault/db';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
@@ -156,6 +157,30 @@ describe('createHttpApp: an address the router refuses itself', () => {
       assert.equal(res.headers['x-content-type-options'], 'nosniff');
       assert.equal(res.headers['x-frame-options'], 'DENY');
       assert.equal(res.headers['cache-control'], 'no-store');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('createHttpApp: a stream that fails before its first byte', () => {
+  test('is answered as any error: its status (a 409 here) in our JSON shape, not the file it was to be', async () => {
+    const app = createHttpApp(memoryLogger());
+    app.get('/file.csv', async (_req, reply) => {
+      async function* rows(): AsyncGenerator<string> {
+        throw Object.assign(new Error('not ready yet'), { statusCode: 409 });
+      }
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="file.csv"')
+        .send(Readable.from(rows()));
+    });
+    try {
+      const res = await app.inject({ method: 'GET', url: '/file.csv' });
+      assert.equal(res.statusCode, 409, res.body);
+      assert.deepEqual(res.json(), { error: 'not ready yet' });
+      assert.match(String(res.headers['content-type']), /^application\/json/);
+      assert.equal(res.headers['content-disposition'], undefined);
     } finally {
       await app.close();
     }

@@ -314,6 +314,35 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     assert.equal(gateway.charges.filter((c) => c.paymentMethod === 'pm_decline_err_3').length, 2, 'two confirms executed');
   });
 
+  test('a create answered 500 goes again under a new key (the gateway keeps the 500 for a day), and pays', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'err-4', account: 'acct-err-4', total: '10.00' });
+    await putCard(db.pool, 'acct-err-4', 'pm_ok_err_4');
+    gateway.serverErrorCreates = true;
+    assert.equal((await pass(gateway)).errors, 1);
+    gateway.serverErrorCreates = false;
+    assert.equal((await pass(gateway)).paid, 1);
+    const creates = gateway.keys.filter((_, i) => gateway.sent[i] === 'err-4');
+    assert.equal(creates.length, 2);
+    assert.notEqual(creates[0], creates[1]);
+  });
+
+  test('killed after a confirm under the renewed key ran: the next pass sends that same key again, never a second confirm', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'err-5', account: 'acct-err-5', total: '10.00' });
+    await putCard(db.pool, 'acct-err-5', 'pm_decline_err_5');
+    gateway.serverErrors = 'before';
+    await pass(gateway);
+    gateway.serverErrors = undefined;
+    gateway.crashConfirms = true;
+    await pass(gateway);
+    gateway.crashConfirms = false;
+    assert.equal((await pass(gateway)).declined, 1, "the renewed key's stored decline recorded");
+    const keys = gateway.keys.filter((_, i) => gateway.sent[i] === 'err-5:attempt:1');
+    assert.deepEqual([keys.length, new Set(keys).size], [3, 2], 'the 500, then the renewed key twice');
+    assert.equal(gateway.charges.filter((c) => c.paymentMethod === 'pm_decline_err_5').length, 1, 'the card confirmed once');
+  });
+
   // Last: its invoices stay chargeable (a decline on the schedule), which would count in the passes of tests after it.
   test('a confirm left processing is not sent again (its key would answer the same for a day): the PaymentIntent says how it ended, paid or declined', async () => {
     const gateway = new FakeGateway();
@@ -341,7 +370,7 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     );
   });
 
-  test('a processing attempt whose PaymentIntent ends otherwise (canceled, or failed with another card) is sent again as before, never stuck', async () => {
+  test('a processing attempt whose PaymentIntent ends otherwise (canceled, or failed with another card) is sent again under a new key, never stuck', async () => {
     const gateway = new FakeGateway();
     await insertInvoice(db.pool, { id: 'proc-3', account: 'acct-proc-3', total: '10.00' });
     await insertInvoice(db.pool, { id: 'proc-4', account: 'acct-proc-4', total: '10.00' });
@@ -355,7 +384,15 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     const sent = gateway.sent.length;
     await pass(gateway);
     assert.deepEqual(gateway.sent.slice(sent).sort(), ['proc-3:attempt:1', 'proc-4:attempt:1'], 'each pending attempt sent again');
+    // Under the same key the gateway would answer `processing` again for a day: the canceled one is
+    // found canceled and let go, the other confirmed afresh.
+    const proc3 = await chargeRow(db.pool, 'proc-3');
+    assert.deepEqual([proc3?.payment_intent_id, proc3?.attempts], [null, 1], 'the canceled PaymentIntent let go, the attempt spent');
     const proc4 = await chargeRow(db.pool, 'proc-4');
     assert.equal(proc4?.last_decline_code, null, "no decline recorded from another card's error");
+    assert.equal(gateway.charges.filter((c) => c.paymentMethod === 'pm_processing_4').length, 0, 'processing again: nothing charged');
+    const proc4Keys = gateway.keys.filter((_, i) => gateway.sent[i] === 'proc-4:attempt:1');
+    assert.equal(proc4Keys.length, 2);
+    assert.notEqual(proc4Keys[0], proc4Keys[1], 'sent again under a new key');
   });
 });

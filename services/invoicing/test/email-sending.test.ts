@@ -78,6 +78,10 @@ describe('the email sender through a real SMTP server: refusals, contacts, stops
         if (address.address.startsWith('relayed@')) {
           return done(Object.assign(new Error('5.7.1 Relay access denied'), { responseCode: 554 }));
         }
+        // Postfix rejects a bad sender (EMAIL_FROM) at RCPT TO, with the sender's code.
+        if (address.address.startsWith('sender-refused@')) {
+          return done(Object.assign(new Error('5.1.8 <billing@vault.invalid>: Sender address rejected'), { responseCode: 550 }));
+        }
         done();
       },
       onData(stream, session, done) {
@@ -117,14 +121,18 @@ describe('the email sender through a real SMTP server: refusals, contacts, stops
     assert.ok(!d.log.lines.some((l) => l.includes('event=email.failed')), 'not a failure to retry');
   });
 
-  test('a 5xx that is about our own setup (554 5.7.1 relay access denied) is retried like a 4xx, never ends the email', async () => {
+  test('a 5xx that is about our own setup (554 5.7.1 relay access denied, 550 5.1.8 sender rejected) is retried like a 4xx, never ends the email', async () => {
     await contact('acct-relay', 'relayed@customer.example');
     await finalized(db, 'acct-relay', 1);
+    await contact('acct-sender', 'sender-refused@customer.example');
+    await finalized(db, 'acct-sender', 1);
     const d = deps();
     await sendDueEmails(d);
     const [row] = await rowsOf(db, 'acct-relay');
     assert.deepEqual([row?.state, row?.attempts], ['pending', 1], JSON.stringify(row));
     assert.match(row!.last_error ?? '', /554 5\.7\.1/);
+    const [sender] = await rowsOf(db, 'acct-sender');
+    assert.deepEqual([sender?.state, sender?.attempts], ['pending', 1], JSON.stringify(sender));
     assert.ok(
       d.log.lines.some((l) => l.includes('event=email.failed')),
       d.log.lines.join('\n'),

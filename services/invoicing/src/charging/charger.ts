@@ -115,9 +115,11 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   }
   // The attempt left its PaymentIntent processing, or its confirm got a 5xx: the same key would get
   // that stored answer for a day. The PaymentIntent says how it ended instead: paid, still processing,
-  // or failed (a decline). A 5xx's attempt that did neither goes again under a new key (below).
+  // or failed (a decline). Otherwise the attempt goes again under a new key (below).
   const serverError = decision.replay && charge?.paymentIntentId != null && isServerErrorCode(charge.lastErrorCode);
-  if (decision.replay && charge?.paymentIntentId && (charge.lastErrorCode === PAYMENT_INTENT_PROCESSING || serverError)) {
+  const storedAnswer =
+    serverError || (decision.replay && charge?.paymentIntentId != null && charge.lastErrorCode === PAYMENT_INTENT_PROCESSING);
+  if (storedAnswer) {
     // After a 5xx the PaymentIntent's last error may be an earlier attempt's decline (the gateway keeps it
     // until the next confirm): only a processing attempt's failure is read as its decline.
     const readDecline = !serverError;
@@ -145,6 +147,9 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
     if ('error' in created) {
       logAttempt(deps.log, invoice.id, decision, created.error, 'create');
       if (created.error.kind === 'unanswered') {
+        // A 5xx is kept under its key for a day: the next create goes under a new one. A create
+        // confirms nothing, so one the 5xx made anyway is left unpaid (its payment would be stray).
+        if (isServerErrorCode(created.error.code)) await saveCharge(deps, invoice.id, row, {}, true);
         report.errors++;
         return;
       }
@@ -161,9 +166,11 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   } else if (!decision.replay) {
     // The attempt's card is recorded before it is sent, so a replay sends the same request.
     idempotencyKey = await saveCharge(deps, invoice.id, row);
-  } else if (serverError) {
-    // Its PaymentIntent, just read, is neither paid nor failed by this card: the 5xx did nothing the
-    // gateway shows, and a PaymentIntent is paid at most once, so a new key cannot charge twice.
+  } else if (storedAnswer) {
+    // Its PaymentIntent, just read, is neither paid nor still processing nor (after processing) failed
+    // by this card: a PaymentIntent is paid at most once, so a new key cannot charge twice. The stored
+    // answer's code goes with the old key: a lost answer under the new one is sent again under it.
+    row = { ...row, lastErrorCode: null, lastDeclineCode: null, lastErrorMessage: null };
     idempotencyKey = await saveCharge(deps, invoice.id, row, {}, true);
   }
   if (idempotencyKey === undefined) return; // paid meanwhile (a webhook)

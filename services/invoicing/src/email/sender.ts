@@ -157,7 +157,8 @@ async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
 /**
  * The reply code of a refusal that sending again would meet again, else undefined: a 5xx to
  * RCPT TO or to the message whose enhanced status code (RFC 3463) is about this recipient's
- * address (5.1.x: no such mailbox or domain, a bad address) or this message (5.3.4: too big).
+ * address (5.1.x but 5.1.7/5.1.8, the sender's: no such mailbox or domain, a bad address) or
+ * this message (5.3.4: too big).
  * Other 5xx replies there are often about our own setup and would end every email: relay
  * denied (5.7.1), an unverified EMAIL_FROM, a sending quota (5.4.5), a blocklisted address,
  * or no enhanced code at all. They are retried, as 4xx replies and network errors are.
@@ -167,7 +168,8 @@ function permanentRefusal(err: unknown): number | undefined {
   if (typeof code !== 'number' || code < 500 || code > 599) return undefined;
   if (command !== 'RCPT TO' && command !== 'DATA') return undefined;
   const enhanced = typeof response === 'string' ? /^\d{3}[ -](5\.\d{1,3}\.\d{1,3})\b/.exec(response)?.[1] : undefined;
-  return enhanced && (/^5\.1\./.test(enhanced) || enhanced === '5.3.4') ? code : undefined;
+  // 5.1.7 and 5.1.8 are the sender's address (EMAIL_FROM), which Postfix reports at RCPT TO.
+  return enhanced && ((/^5\.1\./.test(enhanced) && !/^5\.1\.[78]$/.test(enhanced)) || enhanced === '5.3.4') ? code : undefined;
 }
 
 /** The text with every email address in it replaced by `<address>`. */
