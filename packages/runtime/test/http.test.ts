@@ -167,13 +167,15 @@ describe('createHttpApp: a stream that fails before its first byte', () => {
   test('is answered as any error: its status (a 409 here) in our JSON shape, not the file it was to be', async () => {
     const app = createHttpApp(memoryLogger());
     app.get('/file.csv', async (_req, reply) => {
-      async function* rows(): AsyncGenerator<string> {
+      // As an export found unfinished in its own snapshot: it fails before its first row.
+      async function* rows(ready: boolean): AsyncGenerator<string> {
+        if (ready) yield 'a,b\r\n';
         throw Object.assign(new Error('not ready yet'), { statusCode: 409 });
       }
       return reply
         .header('content-type', 'text/csv; charset=utf-8')
         .header('content-disposition', 'attachment; filename="file.csv"')
-        .send(Readable.from(rows()));
+        .send(Readable.from(rows(false)));
     });
     try {
       const res = await app.inject({ method: 'GET', url: '/file.csv' });
