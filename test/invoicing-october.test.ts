@@ -9,9 +9,9 @@ import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually, vault } from '@vault/testkit';
 import { invoicingRoutes } from '../services/invoicing/src/app.ts';
 import { createBilling } from '../services/invoicing/src/billing/service.ts';
-import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
 import { loadPriceBook } from '../services/invoicing/src/billing/price-book-file.ts';
-import { ADMIN, AUTH, exampleText, startMetering, stats, type Metering } from '../services/metering/test/harness.ts';
+import { octoberMetered } from './october-metered.ts';
+import { ADMIN, AUTH, stats, type Metering } from '../services/metering/test/harness.ts';
 import { octoberInvoices, statedLine, type StatedInvoice } from './fixtures/october.ts';
 
 const expected = octoberInvoices;
@@ -33,16 +33,7 @@ describe('invoicing end to end: october through metering, finalized, read throug
   const get = (url: string) => http.inject({ method: 'GET', url, headers: AUTH });
 
   before(async () => {
-    m = await startMetering('embedded');
-    await ensureInvoicingSchema(m.db.pool);
-    const posted = await m.http.inject({
-      method: 'POST',
-      url: '/v1/events',
-      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
-      payload: exampleText('october.ndjson'),
-    });
-    assert.equal(posted.statusCode, 202, posted.body);
-    await eventually('october applied', async () => (await stats(m)).events_applied === 13);
+    m = await octoberMetered();
     http = createHttpApp(memoryLogger());
     const prices = loadPriceBook();
     billing = createBilling({ pool: m.db.pool, prices, graceHours: 72, now: () => clock });

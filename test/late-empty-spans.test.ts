@@ -11,9 +11,9 @@ import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually } from '@vault/testkit';
 import { invoicingRoutes } from '../services/invoicing/src/app.ts';
 import { createBilling } from '../services/invoicing/src/billing/service.ts';
-import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
 import { loadPriceBook } from '../services/invoicing/src/billing/price-book-file.ts';
-import { ADMIN, AUTH, exampleText, startMetering, stats, type Metering } from '../services/metering/test/harness.ts';
+import { octoberMetered } from './october-metered.ts';
+import { ADMIN, AUTH, stats, type Metering } from '../services/metering/test/harness.ts';
 
 interface Line {
   kind: string;
@@ -52,16 +52,7 @@ describe('a late event that makes a finalized month’s span empty is a credit (
   };
 
   before(async () => {
-    m = await startMetering('embedded');
-    await ensureInvoicingSchema(m.db.pool);
-    const posted = await m.http.inject({
-      method: 'POST',
-      url: '/v1/events',
-      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
-      payload: exampleText('october.ndjson'),
-    });
-    assert.equal(posted.statusCode, 202, posted.body);
-    await eventually('october applied', async () => (await stats(m)).events_applied === 13);
+    m = await octoberMetered();
     // As if October's events had arrived in October: learned long before its invoices.
     const arrived = '2026-10-31T12:00:00Z';
     await m.db.pool.query('update metering.events set received_at = $1', [arrived]);
