@@ -91,8 +91,7 @@ export class FakeGateway implements ChargeGateway {
    * done nothing (`'before'`), or after the charge went through (`'after'`).
    */
   serverErrors: 'before' | 'after' | undefined;
-  /** New creates are answered a 500 kept under their key (having made nothing). */
-  serverErrorCreates = false;
+
   private answers = new Map<string, unknown>();
 
   private unanswered(): Answer {
@@ -104,10 +103,6 @@ export class FakeGateway implements ChargeGateway {
     this.keys.push(p.idempotencyKey);
     if (this.down) return { error: this.unanswered() };
     let answer = this.answers.get(p.idempotencyKey) as { id: string } | { error: Answer } | undefined;
-    if (!answer && this.serverErrorCreates) {
-      answer = { error: { kind: 'unanswered', code: 'api_error (HTTP 500)', message: 'An unknown error occurred' } };
-      this.answers.set(p.idempotencyKey, answer);
-    }
     if (!answer && this.refuseCreates) {
       answer = { error: this.refuseCreates };
       this.answers.set(p.idempotencyKey, answer);

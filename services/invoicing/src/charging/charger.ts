@@ -147,9 +147,8 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
     if ('error' in created) {
       logAttempt(deps.log, invoice.id, decision, created.error, 'create');
       if (created.error.kind === 'unanswered') {
-        // A 5xx is kept under its key for a day: the next create goes under a new one. A create
-        // confirms nothing, so one the 5xx made anyway is left unpaid (its payment would be stray).
-        if (isServerErrorCode(created.error.code)) await saveCharge(deps, invoice.id, row, {}, true);
+        // The same key goes again, a 5xx's too (Stripe replays it for a day): a new key could make a
+        // second PaymentIntent when the 5xx came after the first was made, and an invoice has one.
         report.errors++;
         return;
       }
