@@ -132,3 +132,4 @@ export async function deadlocksIn(pool: pg.Pool): Promise<number> {
 }
 export * from './schemas.ts';
 export * from './bench-args.ts';
+export * from './kafka-topics.ts';

@@ -14,6 +14,7 @@ import {
   eventually,
   freePort,
   freshDatabase,
+  recreateTopic,
   startService,
   TEST_GATEWAY_PUBLISHABLE_KEY,
   TEST_GATEWAY_SECRET_KEY,
@@ -61,19 +62,7 @@ describe('notices when the topic is deleted and created again (real Kafka broker
     }
   }
 
-  async function recreate(admin: Admin, bus: Bus, topic: string) {
-    const before = await bus.describeLog(topic);
-    await admin.deleteTopics({ topics: [topic] });
-    await eventually('the topic gone', async () => !(await admin.listTopics()).includes(topic));
-    // The broker may answer for a moment that it does not host a topic just created again.
-    await eventually('the topic created again', async () => {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true }).catch(() => {});
-      return (await bus.describeLog(topic).catch(() => undefined))?.partitions === 3;
-    });
-    const now = await bus.describeLog(topic);
-    assert.notEqual(now.id, before.id);
-    return { before: before.id, now: now.id };
-  }
+  const recreate = (admin: Admin, bus: Bus, topic: string) => recreateTopic(admin, topic, 3, () => bus.describeLog(topic));
 
   /** How far the log holds the notices (0: not recorded), and the last notice's position. */
   async function progress(db: TestDatabase, log: string) {

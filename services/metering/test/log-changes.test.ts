@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createEmbeddedBus, createKafkaBus, type Bus } from '@vault/bus';
-import { eventually, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
+import { eventually, recreateTopic, testKafkaBrokers, uniqueName, type TestDatabase } from '@vault/testkit';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { billingStream } from '../bench/stream.ts';
 import { meteringDatabase } from './harness.ts';
@@ -59,15 +59,7 @@ describe('metering when the log under its topic changes (real Kafka broker, real
       await one.drained(first.length);
       await one.stop();
 
-      await admin.deleteTopics({ topics: [topic] });
-      await eventually('the topic gone', async () => !(await admin.listTopics()).includes(topic));
-      // The broker may answer for a moment that it does not host a topic just created again.
-      await eventually('the topic created again', async () => {
-        await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true }).catch(() => {});
-        return (await bus.describeLog(topic).catch(() => undefined))?.partitions === 3;
-      });
-      const now = await bus.describeLog(topic);
-      assert.notEqual(now.id, before.id);
+      const now = { id: (await recreateTopic(admin, topic, 3, () => bus.describeLog(topic))).now };
       await bus.publish(topic, second);
 
       const two = await runMetering(db, bus, topic, group);
