@@ -42,6 +42,12 @@ export class GatewayConfigError extends ConfigError {}
 /** The gateway settings, resolved once at boot; the keys may still have to be read from the sandbox's database. */
 export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
   const url = new URL(settings.GATEWAY_URL ?? `http://localhost:${settings.GATEWAY_PORT}`);
+  // The SDK takes a host, a port and a protocol: a path (a proxy's prefix), a query or credentials would be dropped silently.
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new GatewayConfigError([
+      { variable: 'GATEWAY_URL', message: `must be the gateway's origin alone (scheme, host, port), got ${JSON.stringify(redacted(url))}` },
+    ]);
+  }
   const stripe = url.hostname === STRIPE_API_HOST || url.hostname.endsWith('.stripe.com');
   const secretKey = settings.GATEWAY_SECRET_KEY;
   const publishableKey = settings.GATEWAY_PUBLISHABLE_KEY;
@@ -74,6 +80,13 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
     keys: secretKey && publishableKey ? { secretKey, publishableKey } : undefined,
     sandbox: !stripe,
   };
+}
+
+/** `url` without its password, for an error message. */
+function redacted(url: URL): string {
+  const copy = new URL(url);
+  if (copy.password !== '') copy.password = '***';
+  return copy.toString();
 }
 
 /** Anything with a pg.Pool's `query` (the gateway package does not depend on pg). */

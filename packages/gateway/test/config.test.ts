@@ -94,4 +94,24 @@ describe('gateway configuration', () => {
     );
     assert.equal(target({ ...stripe, GATEWAY_JS_URL: 'https://js.stripe.com/v3/' }).jsUrl.toString(), 'https://js.stripe.com/v3/');
   });
+
+  test('a GATEWAY_URL with a path, a query or credentials is refused at boot, naming it: the SDK would drop them and call the origin', () => {
+    for (const url of [
+      'http://proxy.example/stripe',
+      'https://api.stripe.com/v1',
+      'http://localhost:3003/?x=1',
+      'http://u:secret@localhost:3003',
+    ]) {
+      assert.throws(
+        () => target({ GATEWAY_URL: url }),
+        (err: unknown) => {
+          assert.ok(err instanceof GatewayConfigError, url);
+          assert.match(err.message, /GATEWAY_URL: must be the gateway's origin alone/);
+          assert.doesNotMatch(err.message, /secret/, 'a password is not repeated');
+          return true;
+        },
+      );
+    }
+    assert.equal(target({ GATEWAY_URL: 'http://gateway-sandbox:3003/' }).url.toString(), 'http://gateway-sandbox:3003/');
+  });
 });
