@@ -121,7 +121,7 @@ describe('the email sender through a real SMTP server: refusals, contacts, stops
     assert.ok(!d.log.lines.some((l) => l.includes('event=email.failed')), 'not a failure to retry');
   });
 
-  test('a 5xx that is about our own setup (554 5.7.1 relay access denied, 550 5.1.8 sender rejected) is retried like a 4xx, never ends the email', async () => {
+  test('a 5xx that is about our own setup (554 5.7.1 relay access denied, 550 5.1.8 sender rejected) is retried like a 4xx, not ended at once', async () => {
     await contact('acct-relay', 'relayed@customer.example');
     await finalized(db, 'acct-relay', 1);
     await contact('acct-sender', 'sender-refused@customer.example');
@@ -138,6 +138,28 @@ describe('the email sender through a real SMTP server: refusals, contacts, stops
       d.log.lines.join('\n'),
     );
     assert.ok(!d.log.lines.some((l) => l.includes('event=email.refused')));
+  });
+
+  test('a failure that would be retried ends the email failed once it was written more than 5 days ago; a younger one is retried', async () => {
+    await contact('acct-stale', 'relayed@customer.example');
+    await finalized(db, 'acct-stale', 2);
+    const [old, young] = await rowsOf(db, 'acct-stale');
+    await db.pool.query(
+      `update invoicing.email_deliveries set created_at = now() - case notice_id when $1 then interval '5 days 1 minute' else interval '4 days 23 hours' end
+        where account_id = 'acct-stale'`,
+      [old!.notice_id],
+    );
+    const d = deps();
+    await sendDueEmails(d);
+    const [oldRow, youngRow] = await rowsOf(db, 'acct-stale');
+    assert.deepEqual([oldRow?.state, oldRow?.attempts], ['failed', 1], JSON.stringify(oldRow));
+    assert.match(oldRow!.last_error ?? '', /^gave up after 5 days: .*554 5\.7\.1/);
+    assert.equal(youngRow?.notice_id, young!.notice_id);
+    assert.deepEqual([youngRow?.state, youngRow?.attempts], ['pending', 1], JSON.stringify(youngRow));
+    const expired = d.log.lines.filter((l) => l.includes('event=email.expired'));
+    assert.equal(expired.length, 1, d.log.lines.join('\n'));
+    assert.match(expired[0]!, /at=warn .*count#emails\.expired=1/);
+    assert.ok(!d.log.lines.some((l) => l.includes('relayed@customer.example')), 'the address never reaches the log');
   });
 
   test('the contact is read right before each email: one corrected while the batch is sending gets the rest', async () => {

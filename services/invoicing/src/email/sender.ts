@@ -1,8 +1,9 @@
 // Sends the customers' emails (`invoicing.email_deliveries`, one per notice,
 // written with it): through SMTP_URL with nodemailer, or, unset, as one log
 // line each. An SMTP failure leaves the email pending, tried again after a
-// wait that doubles (1 s, 2 s, … up to an hour); a permanent refusal of it (a
-// 5xx to its recipient or to the message) ends it `failed`. An email is marked
+// wait that doubles (1 s, 2 s, … up to an hour), for up to 5 days from when it
+// was written (an MTA's queue lifetime), then ends `failed`; a permanent refusal
+// of it (a 5xx to its recipient or to the message) ends it `failed` at once. An email is marked
 // sent once the server took it; a kill between the two sends it again, with the
 // same Message-ID (from the notice's id), which lets a mail system drop the copy.
 import { createHash } from 'node:crypto';
@@ -59,12 +60,16 @@ export interface SenderDeps extends EmailContext {
 const SEND_LOCK = 0x76_6d_61_6c; // "vmal"
 const BATCH = 50;
 const MAX_WAIT_S = 3600;
+/** A failure after an email has waited this long ends it: news of a month ago helps nobody, and retries must end. */
+const GIVE_UP_AFTER_DAYS = 5;
 
 interface Due {
   notice_id: string;
   account_id: string;
   attempts: number;
   event: NoticeEvent;
+  /** Written more than GIVE_UP_AFTER_DAYS ago: its next failure is its last. */
+  overdue: boolean;
 }
 
 /**
@@ -72,7 +77,8 @@ interface Due {
  * written: walks the index of pending emails (migration 020), never the notices.
  */
 export const PICK_DUE_EMAILS = `
-  select d.notice_id, d.account_id, d.attempts, n.event
+  select d.notice_id, d.account_id, d.attempts, n.event,
+         d.created_at <= now() - make_interval(days => ${GIVE_UP_AFTER_DAYS}) as overdue
     from invoicing.email_deliveries d
     join invoicing.notices n on n.id = d.notice_id
    where d.state = 'pending' and d.next_attempt_at <= now()
@@ -133,6 +139,15 @@ async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
       });
       return settle(deps.pool, due, 'failed', email, message.slice(0, 500));
     }
+    if (due.overdue) {
+      deps.log.warn('email.expired', {
+        ...fields,
+        attempt: due.attempts + 1,
+        error: withoutAddresses(message),
+        'count#emails.expired': 1,
+      });
+      return settle(deps.pool, due, 'failed', email, `gave up after ${GIVE_UP_AFTER_DAYS} days: ${message}`.slice(0, 500));
+    }
     const wait = Math.min(2 ** due.attempts, MAX_WAIT_S);
     await deps.pool.query(
       `update invoicing.email_deliveries
@@ -161,7 +176,8 @@ async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
  * this message (5.3.4: too big).
  * Other 5xx replies there are often about our own setup and would end every email: relay
  * denied (5.7.1), an unverified EMAIL_FROM, a sending quota (5.4.5), a blocklisted address,
- * or no enhanced code at all. They are retried, as 4xx replies and network errors are.
+ * or no enhanced code at all. They are retried, as 4xx replies and network errors are, for
+ * up to GIVE_UP_AFTER_DAYS.
  */
 function permanentRefusal(err: unknown): number | undefined {
   const { responseCode: code, command, response } = (err ?? {}) as { responseCode?: unknown; command?: unknown; response?: unknown };
