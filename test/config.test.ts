@@ -218,6 +218,52 @@ describe('configuration', () => {
     }
   });
 
+  test("a loop's interval is at most what a timer can wait, a grace at most a year, a duration at most P3650D: longer ones are refused naming them", () => {
+    const parsed = (env: Record<string, string>) => parseConfig(VaultSettings, env);
+    // Node runs a timer longer than 2^31-1 ms after 1 ms: "every 30 days" charged every millisecond.
+    assert.equal(parsed({ CHARGE_EVERY_SECONDS: '2147483' }).CHARGE_EVERY_SECONDS, 2_147_483);
+    assert.equal(parsed({ INVOICE_GRACE_HOURS: '8784' }).INVOICE_GRACE_HOURS, 8784);
+    assert.deepEqual(parsed({ PAYMENT_RETRY_SCHEDULE: 'P3650D' }).PAYMENT_RETRY_SCHEDULE, [3650 * 86400]);
+    const refused = {
+      CHARGE_EVERY_SECONDS: '2592000',
+      INVOICE_FINALIZE_EVERY_SECONDS: '99999999',
+      USAGE_FOLD_EVERY_SECONDS: '2147484',
+      BUS_TRIM_EVERY_SECONDS: '2592000',
+      // Beyond a year a month's due instant is no valid date, and `vault finalize` would take the running month.
+      INVOICE_GRACE_HOURS: '9999999999',
+      PAYMENT_RETRY_SCHEDULE: 'P3D,P100000000D',
+      SUSPEND_PAST_DUE_AFTER: 'P3651D',
+    };
+    assert.throws(
+      () => parsed(refused),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems.map((p) => p.variable).sort(), Object.keys(refused).sort());
+        assert.ok(
+          err.problems.every((p) => /at most/.test(p.message)),
+          err.message,
+        );
+        return true;
+      },
+    );
+  });
+
+  test('BILLING_EVENTS_TOPIC and BILLING_NOTICES_TOPIC are Kafka topic names: anything else is refused at boot naming them', () => {
+    const parsed = (env: Record<string, string>) => parseConfig(VaultSettings, env);
+    assert.equal(parsed({ BILLING_NOTICES_TOPIC: 'billing.notices_v2-eu' }).BILLING_NOTICES_TOPIC, 'billing.notices_v2-eu');
+    for (const bad of ['billing notices', 'a/b', '..', 'x'.repeat(250), 'é']) {
+      assert.throws(
+        () => parsed({ BILLING_EVENTS_TOPIC: bad, BILLING_NOTICES_TOPIC: bad }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          ['BILLING_EVENTS_TOPIC', 'BILLING_NOTICES_TOPIC'].every((v) =>
+            err.problems.some((p) => p.variable === v && /expected a Kafka topic name/.test(p.message)),
+          ),
+        bad,
+      );
+    }
+  });
+
   test('every bad variable is named in one error', () => {
     assert.throws(
       () => parseConfig(VaultSettings, { METERING_PORT: '70000', INVOICE_GRACE_HOURS: 'soon' }),

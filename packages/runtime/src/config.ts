@@ -47,6 +47,13 @@ export const positiveNumber = (fallback: number) => numberVariable(z.number().po
 
 export const nonNegativeNumber = (fallback: number) => numberVariable(z.number().min(0), fallback);
 
+/** setTimeout's longest wait, in whole seconds: Node runs a longer one after 1 ms. */
+export const MAX_TIMER_SECONDS = 2_147_483;
+
+/** How often a loop runs, in seconds: positive, and no longer than a timer can wait. */
+export const loopSeconds = (fallback: number) =>
+  numberVariable(z.number().positive().max(MAX_TIMER_SECONDS, `must be at most ${MAX_TIMER_SECONDS} (about 24.8 days)`), fallback);
+
 /**
  * zod's message for a missing value is "expected string, received undefined";
  * ours is "required". Passed to every parse of outside input (the environment,

@@ -89,6 +89,10 @@ export function isoDurationSeconds(text: string): number | undefined {
   return d! * 86400 + h! * 3600 + min! * 60 + sec!;
 }
 
+/** The longest duration a setting takes: 3650 days (an instant that far ahead is still a valid date everywhere). */
+export const MAX_DURATION_SECONDS = 3650 * 86400;
+export const DURATION_TOO_LONG = 'each duration must be at most P3650D';
+
 /** Comma-separated positive ISO-8601 durations, in seconds. */
 export const isoDurations = (fallback: string) =>
   z.preprocess(
@@ -104,6 +108,10 @@ export const isoDurations = (fallback: string) =>
           .map(isoDurationSeconds);
         if (seconds.length === 0 || seconds.some((x) => x === undefined || x <= 0)) {
           ctx.addIssue({ code: 'custom', message: `expected comma-separated ISO-8601 durations such as P3D,P5D or PT30S, got "${s}"` });
+          return z.NEVER;
+        }
+        if (seconds.some((x) => x! > MAX_DURATION_SECONDS)) {
+          ctx.addIssue({ code: 'custom', message: `${DURATION_TOO_LONG}, got "${s}"` });
           return z.NEVER;
         }
         return seconds as number[];
@@ -166,12 +174,24 @@ export function requireAdminTokenInDeployment<T extends z.ZodObject<{ ADMIN_TOKE
   });
 }
 
+/** A Kafka topic's name (1–249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`), so the embedded bus takes only what Kafka would. */
+export const topicName = (fallback: string) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .refine((t) => /^[A-Za-z0-9._-]{1,249}$/.test(t) && t !== '.' && t !== '..', {
+        error: (issue) => `expected a Kafka topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_', '-'), got ${JSON.stringify(issue.input)}`,
+      }),
+  );
+
 /** The billing events' bus: Kafka, or the embedded bus in PostgreSQL. */
 export const busVariables = {
   /** Comma-separated Kafka bootstrap servers; unset: the embedded bus in PostgreSQL. */
   KAFKA_BROKERS: kafkaBrokers,
   /** The billing events topic. */
-  BILLING_EVENTS_TOPIC: stringWithDefault('platform.billing-events.v1'),
+  BILLING_EVENTS_TOPIC: topicName('platform.billing-events.v1'),
 };
 
 /**

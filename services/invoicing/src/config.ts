@@ -12,16 +12,19 @@ import {
   ConfigError,
   GatewaySettings,
   gatewayVariables,
+  DURATION_TOO_LONG,
   isoDurations,
   isoDurationSeconds,
+  loopSeconds,
+  MAX_DURATION_SECONDS,
   kafkaBrokers,
   optionalString,
   parseConfig,
   port,
-  nonNegativeNumber,
-  positiveNumber,
+  numberVariable,
   requireAdminTokenInDeployment,
   stringWithDefault,
+  topicName,
   webVariables,
   httpUrl,
   webUrl,
@@ -40,6 +43,10 @@ const isoDuration = (fallback: string) =>
         const seconds = isoDurationSeconds(s.trim());
         if (seconds === undefined || seconds <= 0) {
           ctx.addIssue({ code: 'custom', message: `expected one ISO-8601 duration such as P7D or PT12H, got ${JSON.stringify(s)}` });
+          return z.NEVER;
+        }
+        if (seconds > MAX_DURATION_SECONDS) {
+          ctx.addIssue({ code: 'custom', message: `${DURATION_TOO_LONG}, got ${JSON.stringify(s)}` });
           return z.NEVER;
         }
         return seconds;
@@ -79,20 +86,21 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     /** Waits before each retry of a declined charge (ISO-8601 durations); billing-rules.md: two retries. */
     PAYMENT_RETRY_SCHEDULE: isoDurations('P3D,P5D'),
     /** How often invoicing charges finalized invoices that are due a charge. */
-    CHARGE_EVERY_SECONDS: positiveNumber(60),
-    INVOICE_GRACE_HOURS: nonNegativeNumber(72),
+    CHARGE_EVERY_SECONDS: loopSeconds(60),
+    /** At most a year: beyond, a month's due instant is no valid date, and nothing would hold a running month. */
+    INVOICE_GRACE_HOURS: numberVariable(z.number().min(0).max(8784, 'must be at most 8784 (a year)'), 72),
     /** Kafka for the notices (api.md "Notices"); unset: notices are only at GET /v1/notices. */
     KAFKA_BROKERS: kafkaBrokers,
-    BILLING_NOTICES_TOPIC: stringWithDefault('platform.billing-notices.v1'),
+    BILLING_NOTICES_TOPIC: topicName('platform.billing-notices.v1'),
     /** How long an invoice may be past due before its account is suspended (one ISO-8601 duration), in seconds. */
     SUSPEND_PAST_DUE_AFTER: isoDuration('P7D'),
     /** The customers' emails go through this SMTP server; unset: each email is one log line. */
     SMTP_URL: smtpUrl,
     EMAIL_FROM: stringWithDefault('The Vault billing <billing@vault.invalid>'),
     /** How often invoicing's schedule finalizes the months that are due. */
-    INVOICE_FINALIZE_EVERY_SECONDS: positiveNumber(300),
+    INVOICE_FINALIZE_EVERY_SECONDS: loopSeconds(300),
     /** How often the usage aggregates fold metering's queued changes in (a fold that finds a full batch goes on at once). */
-    USAGE_FOLD_EVERY_SECONDS: positiveNumber(1),
+    USAGE_FOLD_EVERY_SECONDS: loopSeconds(1),
     INVOICING_PORT: port(3000),
   }),
 );

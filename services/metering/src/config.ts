@@ -8,7 +8,7 @@ import {
   busVariables,
   parseConfig,
   port,
-  positiveNumber,
+  loopSeconds,
   requireAdminTokenInDeployment,
   stringWithDefault,
 } from '@vault/runtime/variables';
@@ -20,7 +20,7 @@ export const MeteringSettings = requireAdminTokenInDeployment(
     /** Metering's consumer group: one group per metering database. */
     METERING_CONSUMER_GROUP: stringWithDefault('metering'),
     /** The embedded bus only: how often metering trims what every group has read past (seconds). */
-    BUS_TRIM_EVERY_SECONDS: positiveNumber(300),
+    BUS_TRIM_EVERY_SECONDS: loopSeconds(300),
     /** `vault archive`: raw events of closed subjects older than this (an ISO-8601 duration, months allowed) go to files. */
     EVENT_RETENTION: isoPeriod('P13M'),
     /** `vault archive`: where the files go; unset: $VAULT_HOME/archive. */
