@@ -107,6 +107,23 @@ describe('access to every invoicing route', () => {
     });
   }
 
+  test('a value that cannot be a token (junk, oversized, a wrong prefix or length) is refused without a query; a token-shaped one is looked up', async () => {
+    let queries = 0;
+    const counting = {
+      query: (...args: Parameters<typeof db.pool.query>) => {
+        queries++;
+        return db.pool.query(...args);
+      },
+    } as unknown as typeof db.pool;
+    for (const junk of ['vt_acct_not-a-real-token', 'a'.repeat(8000), `vt_adm_${'A'.repeat(32)}`, `vt_acct_${'A'.repeat(33)}`, ADMIN]) {
+      assert.equal(await lookupToken(counting, junk), undefined);
+    }
+    assert.equal(queries, 0);
+    assert.equal(await lookupToken(counting, `vt_fin_${'A'.repeat(32)}`), undefined);
+    assert.equal(queries, 1);
+    assert.equal((await lookupToken(counting, tokens.finance!))?.kind, 'finance');
+  });
+
   test("another account's invoice is indistinguishable from one that does not exist", async () => {
     const auth = { authorization: `Bearer ${tokens.other}` };
     const theirs = await http.inject({ method: 'GET', url: `/v1/invoices/${invoiceId('acct-a', '2026-10')}`, headers: auth });

@@ -11,7 +11,7 @@ import { AUTH, settled, startMetering, stats, usageOf, type Metering } from './h
 // speaks, built by the SDK itself and sent by its own emitter and transport.
 const LONG = { timeout: 120_000 };
 const INVOICING_MIGRATIONS = fileURLToPath(new URL('../../invoicing/migrations', import.meta.url));
-const PUBLISHER = 'vt_pub_cloudevents-http-test-0123456789abcdef';
+const PUBLISHER = 'vt_pub_cloudevents-http-test-0123456789';
 const BEARER = { authorization: `Bearer ${PUBLISHER}` };
 
 let m: Metering;

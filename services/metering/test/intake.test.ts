@@ -185,7 +185,7 @@ describe('metering intake: Kafka and HTTP have the same effect (real broker, rea
     LONG,
     async () => {
       const m = await metering('embedded');
-      const publisher = 'vt_pub_metering-intake-test-0123456789abcdef';
+      const publisher = 'vt_pub_metering-intake-test-0123456789a';
       const as = (token: string) => ({ authorization: `Bearer ${token}` });
       const events = (token: string) =>
         m.http.inject({
@@ -219,14 +219,14 @@ describe('metering intake: Kafka and HTTP have the same effect (real broker, rea
         assert.match(refused.json().error, /a publisher token does not reach this route/);
       }
       // Other kinds of invoicing token are not metering's.
-      await store('tok_00000000000000a2', 'vt_fin_metering-intake-test-0123456789abcdef', 'finance');
-      await store('tok_00000000000000a3', 'vt_acct_metering-intake-test-0123456789abcdef', 'account');
-      assert.equal((await events('vt_fin_metering-intake-test-0123456789abcdef')).statusCode, 401);
-      assert.equal((await events('vt_acct_metering-intake-test-0123456789abcdef')).statusCode, 401);
+      await store('tok_00000000000000a2', 'vt_fin_metering-intake-test-0123456789a', 'finance');
+      await store('tok_00000000000000a3', 'vt_acct_metering-intake-test-0123456789a', 'account');
+      assert.equal((await events('vt_fin_metering-intake-test-0123456789a')).statusCode, 401);
+      assert.equal((await events('vt_acct_metering-intake-test-0123456789a')).statusCode, 401);
       // Revoked: the very next request is refused. Expired likewise.
       await m.db.pool.query(`update invoicing.tokens set revoked_at = now() where id = 'tok_00000000000000a1'`);
       assert.equal((await events(publisher)).statusCode, 401);
-      const expiring = 'vt_pub_metering-intake-expiring-0123456789abcdef';
+      const expiring = 'vt_pub_metering-intake-expiring-0123456';
       await store('tok_00000000000000a4', expiring, 'publisher', `now() + interval '1 second'`);
       assert.equal((await events(expiring)).statusCode, 202);
       await new Promise((r) => setTimeout(r, 1_100));

@@ -37,11 +37,19 @@ export async function createToken(pool: pg.Pool, grant: TokenGrant): Promise<str
   return (await issueToken(pool, grant)).token;
 }
 
+/**
+ * The shape issueToken gives every token (a kind's prefix, 24 random bytes in base64url).
+ * Anything else is no token, answered without the database: a flood of junk, even past
+ * the failed-token limit, costs no query.
+ */
+export const TOKEN_SHAPE = /^vt_(?:acct|fin|pub)_[A-Za-z0-9_-]{32}$/;
+
 /** SQL: the token row `t` works now. */
 const LIVE = 't.revoked_at is null and (t.expires_at is null or t.expires_at > now())';
 
 /** The principal a live stored token speaks for, if any: a revoked or expired one is no one. */
 export async function lookupToken(pool: pg.Pool, token: string): Promise<Principal | undefined> {
+  if (!TOKEN_SHAPE.test(token)) return undefined;
   const { rows } = await pool.query<{ id: string; kind: TokenKind; account_id: string | null }>(
     `select t.id, t.kind, t.account_id from invoicing.tokens t where t.hash = $1 and ${LIVE}`,
     [tokenHash(token)],

@@ -14,8 +14,12 @@ export const METERING_REACH: Reach = { 'POST /v1/events': ['admin', 'publisher']
 /** undefined_table, invalid_schema_name: invoicing has not published its tokens in this database. */
 const ABSENT = new Set(['42P01', '3F000']);
 
+/** A publisher token's shape (invoicing issues it): anything else is refused without a query. */
+const PUBLISHER_TOKEN = /^vt_pub_[A-Za-z0-9_-]{32}$/;
+
 /** The live publisher token with this value, if any. */
 export async function publisherToken(pool: pg.Pool, token: string): Promise<Principal | undefined> {
+  if (!PUBLISHER_TOKEN.test(token)) return undefined;
   const hash = createHash('sha256').update(token).digest('hex');
   const { rows } = await pool.query<{ id: string }>('select id from invoicing.publisher_tokens where hash = $1', [hash]);
   return rows[0] ? { kind: 'publisher', tokenId: rows[0].id } : undefined;
