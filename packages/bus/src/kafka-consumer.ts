@@ -248,11 +248,20 @@ export class KafkaConsumer implements Consumer {
    * within that time, and its batches are then named for the new log.
    */
   private async currentLog(): Promise<string> {
-    if (!this.identity || Date.now() - this.identity.at > IDENTITY_MAX_AGE_MS) {
-      this.identity = { id: await this.describeLog(), at: Date.now() };
-    }
-    return this.identity.id;
+    if (this.identity && Date.now() - this.identity.at <= IDENTITY_MAX_AGE_MS) return this.identity.id;
+    // One read at a time: every partition's batch waits for the same answer rather than asking again.
+    this.reading ??= this.describeLog()
+      .then((id) => {
+        this.identity = { id, at: Date.now() };
+        return id;
+      })
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
   }
+
+  private reading: Promise<string> | undefined;
 
   assignment(): number[] {
     return this.assigned;
