@@ -45,13 +45,13 @@ export interface MonthsMaintained {
   dropped: string[];
 }
 
-/** This month, the next, and every month the DEFAULT partition holds rows of: each needs its partition. */
+/** This month, the next, and every month the DEFAULT partition holds rows of (`held`): each needs its partition. */
 const MONTHS_NEEDED = `
-  select to_char(now() at time zone 'UTC', 'YYYY-MM') as key, true as current
+  select to_char(now() at time zone 'UTC', 'YYYY-MM') as key, true as current, false as held
   union
-  select to_char(date_trunc('month', now() at time zone 'UTC') + interval '1 month', 'YYYY-MM'), false
+  select to_char(date_trunc('month', now() at time zone 'UTC') + interval '1 month', 'YYYY-MM'), false, false
   union
-  select distinct to_char(published_at at time zone 'UTC', 'YYYY-MM'), false from bus.messages_default`;
+  select distinct to_char(published_at at time zone 'UTC', 'YYYY-MM'), false, true from bus.messages_default`;
 
 const PARTITIONS = `
   select c.relname as table from pg_inherits i join pg_class c on c.oid = i.inhrelid
@@ -106,24 +106,42 @@ function monthStep<T>(pool: pg.Pool, month: LogMonth, step: (c: pg.PoolClient, a
   });
 }
 
-/** Creates `month`'s partition unless it is one, moving into it the rows the DEFAULT partition holds of it. */
-async function ensureMonth(pool: pg.Pool, month: LogMonth): Promise<{ created: boolean; moved: number }> {
-  return monthStep(pool, month, async (c, attached) => {
-    if (attached) return { created: false, moved: 0 };
-    // No row of the month reaches DEFAULT until the month is attached; readers go on.
-    await c.query('lock table bus.messages_default in exclusive mode');
-    // Created apart and attached: attaching takes a lighter lock on bus.messages than `partition of`.
-    await c.query(`create table bus.${month.table} (like bus.messages including defaults)`);
-    const { rowCount } = await c.query(
-      `with moved as (
-         delete from bus.messages_default where published_at >= $1::timestamptz and published_at < $2::timestamptz
-         returning topic, partition, "offset", key, value, published_at)
-       insert into bus.${month.table} (topic, partition, "offset", key, value, published_at) select * from moved`,
-      [month.from, month.to],
-    );
-    await c.query(`alter table bus.messages attach partition bus.${month.table} for values from ('${month.from}') to ('${month.to}')`);
-    return { created: true, moved: rowCount ?? 0 };
-  });
+/** A month made under the light lock found rows of it in DEFAULT (published since the round looked): made again under the heavy one. */
+class RowsToMove extends Error {}
+
+/**
+ * Creates `month`'s partition unless it is one, moving into it the rows the
+ * DEFAULT partition holds of it. With rows to move (`moving`) bus.messages
+ * itself is locked first, so readers wait there and plan with the month: one
+ * that got past it would plan without the month, wait at DEFAULT for the
+ * attach, then find the month's rows gone from DEFAULT, a hole in its batch.
+ * A month made ahead, with nothing to move, keeps the lighter locks.
+ */
+async function ensureMonth(pool: pg.Pool, month: LogMonth, moving: boolean): Promise<{ created: boolean; moved: number }> {
+  try {
+    return await monthStep(pool, month, async (c, attached) => {
+      if (attached) return { created: false, moved: 0 };
+      // `only`: what readers and publishers lock first; taken before DEFAULT, in their order.
+      if (moving) await c.query('lock table only bus.messages in access exclusive mode');
+      // No row of the month reaches DEFAULT until the month is attached.
+      await c.query('lock table bus.messages_default in exclusive mode');
+      // Created apart and attached: attaching takes a lighter lock on bus.messages than `partition of`.
+      await c.query(`create table bus.${month.table} (like bus.messages including defaults)`);
+      const { rowCount } = await c.query(
+        `with moved as (
+           delete from bus.messages_default where published_at >= $1::timestamptz and published_at < $2::timestamptz
+           returning topic, partition, "offset", key, value, published_at)
+         insert into bus.${month.table} (topic, partition, "offset", key, value, published_at) select * from moved`,
+        [month.from, month.to],
+      );
+      if (rowCount && !moving) throw new RowsToMove();
+      await c.query(`alter table bus.messages attach partition bus.${month.table} for values from ('${month.from}') to ('${month.to}')`);
+      return { created: true, moved: rowCount ?? 0 };
+    });
+  } catch (err) {
+    if (err instanceof RowsToMove) return ensureMonth(pool, month, true);
+    throw err;
+  }
 }
 
 /**
@@ -159,12 +177,13 @@ export async function maintainMonths(
   log?: (event: string, fields?: Record<string, string | number>) => void,
 ): Promise<MonthsMaintained> {
   const result: MonthsMaintained = { created: [], moved: 0, dropped: [] };
-  const { rows: needed } = await pool.query<{ key: string; current: boolean }>(MONTHS_NEEDED);
+  const { rows: needed } = await pool.query<{ key: string; current: boolean; held: boolean }>(MONTHS_NEEDED);
   const current = needed.find((r) => r.current)?.key;
   if (!current) throw new Error('bus.months: the database gave no current month');
+  const held = new Set(needed.filter((r) => r.held).map((r) => r.key));
   for (const key of [...new Set(needed.map((r) => r.key))].sort()) {
     const month = logMonth(key);
-    const { created, moved } = await ensureMonth(pool, month);
+    const { created, moved } = await ensureMonth(pool, month, held.has(key));
     if (created) result.created.push(month.table);
     result.moved += moved;
   }
