@@ -14,6 +14,15 @@ export interface BusConfig {
   trimEveryMs?: number;
 }
 
+/**
+ * The level of a bus event, from its name: a failure, a crash, an error, a
+ * hole in a fetch or a commit dropped is for an operator to see (warn); the
+ * rest (joined, trimmed, months) is the bus at work (info).
+ */
+export function busEventLevel(event: string): 'info' | 'warn' {
+  return /_(?:failed|crash|error|gap|dropped)$/.test(event) ? 'warn' : 'info';
+}
+
 export function createBus(config: BusConfig): Promise<Bus> {
   const log = config.log ? { log: config.log } : {};
   if (config.kafkaBrokers && config.kafkaBrokers.length > 0) {

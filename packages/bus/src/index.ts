@@ -4,4 +4,4 @@ export { createEmbeddedBus, BUS_SCHEMA, type EmbeddedBus } from './embedded-bus.
 export type { TrimmedPartition } from './embedded-trim.ts';
 export { createKafkaBus } from './kafka-bus.ts';
 export { BusUnreachableError } from './kafka-reach.ts';
-export { createBus, type BusConfig } from './create-bus.ts';
+export { busEventLevel, createBus, type BusConfig } from './create-bus.ts';

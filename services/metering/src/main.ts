@@ -1,6 +1,6 @@
 // The metering process: `vault start metering` (Procfile) runs this file.
 import { fileURLToPath } from 'node:url';
-import { createBus } from '@vault/bus';
+import { busEventLevel, createBus } from '@vault/bus';
 import { resolveAdminToken, runApp, startLoop } from '@vault/runtime';
 import { meteringRoutes } from './app.ts';
 import { meteringConfig } from './config.ts';
@@ -23,7 +23,7 @@ await runApp({
       clientId: 'vault-metering',
       pool: db.pool,
       databaseUrl: db.url,
-      log: (event, fields) => log.info(event, fields),
+      log: (event, fields) => log[busEventLevel(event)](event, fields),
       trimEveryMs: settings.BUS_TRIM_EVERY_SECONDS * 1000,
     });
     const topic = settings.BILLING_EVENTS_TOPIC;

@@ -7,7 +7,7 @@
 // the same id and body. A log not seen before (the topic deleted and created
 // again, another cluster or topic) gets every notice again, from the first.
 import type pg from 'pg';
-import { createKafkaBus, type Bus } from '@vault/bus';
+import { busEventLevel, createKafkaBus, type Bus } from '@vault/bus';
 import { withSessionLock } from '@vault/db';
 import { startLoop, type Loop, type Logger } from '@vault/runtime';
 import { sequenceNotices } from './outbox.ts';
@@ -144,7 +144,8 @@ export function startNoticePublisher(deps: NoticePublisherDeps): Loop {
   let bus: Bus | undefined;
   let log: NoticeLog | undefined;
   const connect =
-    deps.bus ?? (() => createKafkaBus({ brokers: deps.brokers, clientId: 'vault-invoicing-notices', log: (e, f) => deps.log.info(e, f) }));
+    deps.bus ??
+    (() => createKafkaBus({ brokers: deps.brokers, clientId: 'vault-invoicing-notices', log: (e, f) => deps.log[busEventLevel(e)](e, f) }));
   const open = async () => {
     const made = await connect();
     try {
