@@ -74,6 +74,29 @@ describe('the vault command', () => {
     assert.doesNotMatch(card.stderr, /SMTP_URL|GATEWAY_SANDBOX_LATENCY_MS/);
   });
 
+  test('`vault start <app>` is not stopped by ADMIN_TOKEN or KAFKA_BROKERS when none of its apps reads them; `vault start` of all apps is', {
+    timeout: 60_000,
+  }, async () => {
+    // compose's `vault start gateway-sandbox` and `vault start cc-forms`, with a database that never answers.
+    const env = {
+      DATABASE_URL: 'postgres://u:p@127.0.0.1:1/x',
+      ADMIN_TOKEN: 'short',
+      KAFKA_BROKERS: 'kafka',
+      GATEWAY_PORT: String(await freePort()),
+      CC_FORMS_PORT: String(await freePort()),
+    };
+    const some = await vault(['start', 'gateway-sandbox', 'cc-forms'], env);
+    const out = some.stdout + some.stderr;
+    assert.equal(some.status, 1, out);
+    assert.doesNotMatch(out, /invalid configuration|config\.invalid|ADMIN_TOKEN|KAFKA_BROKERS/);
+    // The first app to find the database unreachable stops the tree.
+    assert.match(out, /(gateway-sandbox|cc-forms) +\| .*event=boot\.failed variable=DATABASE_URL .*cannot reach PostgreSQL/);
+    const all = await vault(['start'], env);
+    assert.equal(all.status, 1, all.stdout + all.stderr);
+    assert.match(all.stderr, /invalid configuration: .*KAFKA_BROKERS: .*ADMIN_TOKEN: must have at least 32 characters/);
+    assert.doesNotMatch(all.stdout + all.stderr, /event=app\.|\| /, 'no app was started');
+  });
+
   test('`vault kafka start` names a port the controller cannot have, before starting anything', async () => {
     const home = mkdtempSync(join(tmpdir(), 'vault-kafka-ports-'));
     try {

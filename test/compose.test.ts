@@ -95,7 +95,7 @@ describe('docker-compose.yml, checked without Docker', () => {
     for (const app of APPS) {
       const env = Object.fromEntries(Object.entries(compose.services[app]!.environment ?? {}).map(([k, v]) => [k, expand(v)]));
       for (const name of Object.keys(env)) assert.ok(known.has(name), `${app} sets ${name}, which no app reads`);
-      // `vault start <app>` parses them all; the app itself only its own.
+      // Every app's variables parse as the CLI parses them; the app itself reads only its own.
       const settings = parseConfig(VaultSettings, env);
       parseConfig(APP_SETTINGS[app], env);
       assert.deepEqual(settings.KAFKA_BROKERS, ['kafka:9092']);

@@ -1,8 +1,8 @@
 import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
 import { ConfigError, databaseBootError, ignoreOutputErrors, loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
-import { ADMIN_TOKEN_REQUIRED, adminToken, bootVariables, busVariables } from '@vault/runtime/variables';
+import { ADMIN_TOKEN_REQUIRED, adminToken, bootVariables, kafkaBrokers } from '@vault/runtime/variables';
 import { z } from 'zod';
-import { VaultSettings } from './vault-settings.ts';
+import { APP_SETTINGS, VaultSettings } from './vault-settings.ts';
 import { APPS, pickApps, type AppEntry } from './apps.ts';
 import { CommandError, parseCommand, UsageError, usageOf } from './command.ts';
 import type { DemoContext } from './demo.ts';
@@ -24,14 +24,22 @@ interface StartOptions {
   demo: boolean | undefined;
 }
 
-const StartSettings = z.object({ ...bootVariables, ...busVariables, ADMIN_TOKEN: adminToken });
+const StartSettings = z.object({ ...bootVariables, KAFKA_BROKERS: kafkaBrokers, ADMIN_TOKEN: adminToken });
 
 /** The apps that refuse to boot without ADMIN_TOKEN in a deployment (they answer bearer tokens). */
 const NEED_ADMIN_TOKEN = new Set(['metering', 'invoicing']);
 
+/** Whether one of `apps` reads `variable` (it is in that app's own schema). */
+const readBy = (apps: AppEntry[], variable: string) =>
+  apps.some((a) => variable in APP_SETTINGS[a.name as keyof typeof APP_SETTINGS].shape);
+
 function startSettings(apps: AppEntry[]): z.infer<typeof StartSettings> {
   loadDotEnv();
-  const settings = parseConfig(StartSettings);
+  // ADMIN_TOKEN and KAFKA_BROKERS only as the chosen apps read them: one that none of
+  // them reads (`vault start cc-forms` of compose) is unset here, as it is for them.
+  const env = { ...process.env };
+  for (const variable of ['ADMIN_TOKEN', 'KAFKA_BROKERS']) if (!readBy(apps, variable)) delete env[variable];
+  const settings = parseConfig(StartSettings, env);
   // Checked here as those apps check it: they would start only to fail alike.
   if (settings.DATABASE_URL && !settings.ADMIN_TOKEN && apps.some((a) => NEED_ADMIN_TOKEN.has(a.name))) {
     throw new ConfigError([{ variable: 'ADMIN_TOKEN', message: ADMIN_TOKEN_REQUIRED }]);
@@ -78,13 +86,14 @@ export async function startCommand(args: string[]): Promise<number> {
     env.DATABASE_URL = postgres.url;
   }
   let developmentToken: { file: string; token: string } | undefined;
-  if (!settings.ADMIN_TOKEN && !settings.DATABASE_URL) {
-    // Development: the installation's one admin token, shared by every app (and
-    // every `vault start <app>` of a Procfile); its value stays in the file.
+  if (!settings.ADMIN_TOKEN && !settings.DATABASE_URL && readBy(apps, 'ADMIN_TOKEN')) {
+    // Development: the installation's one admin token, shared by every app that reads
+    // one (and every `vault start <app>` of a Procfile); its value stays in the file.
     env.ADMIN_TOKEN = useDevelopmentAdminToken(settings.VAULT_HOME, cliLog);
     developmentToken = { file: vaultPath(settings, 'admin_token'), token: env.ADMIN_TOKEN };
   }
-  cliLog.info('start', { apps: apps.map((a) => a.name).join(','), bus: settings.KAFKA_BROKERS ? 'kafka' : 'embedded' });
+  const bus = readBy(apps, 'KAFKA_BROKERS') && { bus: settings.KAFKA_BROKERS ? 'kafka' : 'embedded' };
+  cliLog.info('start', { apps: apps.map((a) => a.name).join(','), ...bus });
 
   const tree = new ProcessTree(env, cliLog);
   process.on('SIGINT', () => tree.stop(0));

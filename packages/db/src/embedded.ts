@@ -19,8 +19,9 @@ export interface EmbeddedOptions {
 
 export interface EmbeddedServer {
   url: string;
-  /** True when this process started the server (and so stops it). */
+  /** True when this process started the server (and so stops it, unless others still use it). */
   startedHere: boolean;
+  /** Called once this process's own sessions are closed: see stopUnlessShared. */
   stop(): Promise<void>;
 }
 
@@ -109,21 +110,67 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
     });
     await createDatabase(opts.port);
     opts.log?.('postgres.started', { port: opts.port, dir: dataDir });
-    return { url, startedHere: true, stop: () => stopServer(server) };
+    return { url, startedHere: true, stop: () => stopUnlessShared(server, opts) };
   } finally {
     await release();
   }
 }
 
+/** How long a stop waits for other sessions to end: those of apps that have just exited end on their own, in milliseconds. */
+const SESSIONS_ENDING_MS = 2_000;
+
 /**
- * Stops the server this process started. The package waits for the child's
- * 'exit' event, which never comes again when it has already exited: a
- * terminal's Ctrl-C reaches the whole process group, the server included, and
- * `vault start` then hung in stop() until Node gave up (exit 13).
+ * Stops the server this process started, unless other processes still use it
+ * (they reused it: `npm start` in a second terminal while this one's `vault
+ * publish` ends); then it is left running for them, as a killed process leaves
+ * it, and the next start reuses it. Our own sessions are closed by then, so any
+ * other client session is someone else's.
+ */
+async function stopUnlessShared(server: EmbeddedPostgres, opts: EmbeddedOptions): Promise<void> {
+  if (exited(server)) return;
+  const others = await otherClients(opts.port);
+  if (others > 0) {
+    opts.log?.('postgres.left_running', { port: opts.port, other_clients: others });
+    return;
+  }
+  await stopServer(server);
+}
+
+/** Client sessions other than the one asking, once none are left or SESSIONS_ENDING_MS have passed; 0 when the server does not answer. */
+async function otherClients(port: number): Promise<number> {
+  const client = new pg.Client({ connectionString: embeddedUrl(port, 'postgres'), connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const deadline = Date.now() + SESSIONS_ENDING_MS;
+    for (;;) {
+      const { rows } = await client.query(
+        `select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`,
+      );
+      const n = (rows[0] as { n: number }).n;
+      if (n === 0 || Date.now() >= deadline) return n;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch {
+    return 0;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function exited(server: EmbeddedPostgres): boolean {
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  return child !== undefined && (child.exitCode !== null || child.signalCode !== null);
+}
+
+/**
+ * Stops the server. The package waits for the child's 'exit' event, which
+ * never comes again when it has already exited: a terminal's Ctrl-C reaches
+ * the whole process group, the server included, and `vault start` then hung
+ * in stop() until Node gave up (exit 13).
  */
 async function stopServer(server: EmbeddedPostgres): Promise<void> {
-  const child = (server as unknown as { process?: ChildProcess }).process;
-  if (child && (child.exitCode !== null || child.signalCode !== null)) return;
+  if (exited(server)) return;
   await server.stop();
 }
 

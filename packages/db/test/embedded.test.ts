@@ -6,32 +6,80 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ensureEmbeddedPostgres } from '../src/index.ts';
+import { ensureEmbeddedPostgres, openDatabase } from '../src/index.ts';
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** The postmaster of the cluster in `dataDir`: its pid, and whether it still runs. */
+async function postmaster(dataDir: string) {
+  const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return { pid, alive };
+}
 
 describe('embedded PostgreSQL (a real server)', () => {
+  test('closing the database that started it leaves it running while one that reused it is still in use, and stops it once none is', {
+    timeout: 120_000,
+  }, async () => {
+    const [port, home] = [await freePort(), await mkdtemp(join(tmpdir(), 'vault-embedded-'))];
+    await chmod(home, 0o755);
+    const events: string[] = [];
+    const open = () =>
+      openDatabase({ home, embeddedPort: port, log: (event, fields) => events.push(`${event} ${JSON.stringify(fields)}`) });
+    let server: Awaited<ReturnType<typeof postmaster>> | undefined;
+    try {
+      // The last user gone (B closes first): A, which started it, stops it.
+      let [a, b] = [await open(), await open()];
+      server = await postmaster(join(home, 'postgres', 'data'));
+      await b.pool.query('select 1');
+      await b.close();
+      await a.close();
+      assert.equal(server.alive(), false, 'stopped with no one left on it');
+
+      // `vault publish` (A) started it, `npm start` (B) reused it, and A ends first.
+      [a, b] = [await open(), await open()];
+      server = await postmaster(join(home, 'postgres', 'data'));
+      await b.pool.query('select 1');
+      await a.close();
+      assert.equal(server.alive(), true, 'left running');
+      assert.deepEqual((await b.pool.query('select 1 as one')).rows, [{ one: 1 }]);
+      assert.ok(
+        events.some((e) => e.startsWith('postgres.left_running') && e.includes('"other_clients":1')),
+        events.join('\n'),
+      );
+      await b.close();
+    } finally {
+      if (server?.alive()) process.kill(server.pid, 'SIGINT');
+      for (let i = 0; i < 200 && server?.alive(); i++) await new Promise((r) => setTimeout(r, 50));
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
   test("stop() returns when the server has already exited: a terminal's Ctrl-C reaches the whole process group, the server included (vault start hung, then exited 13)", {
     timeout: 120_000,
   }, async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await freePort();
     const dir = await mkdtemp(join(tmpdir(), 'vault-embedded-'));
     await chmod(dir, 0o755);
     try {
       const server = await ensureEmbeddedPostgres({ dir, port, fast: true });
       assert.equal(server.startedHere, true);
       // The postmaster, as the terminal signals it: SIGINT, a fast shutdown.
-      const pid = Number((await readFile(join(dir, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      const { pid, alive } = await postmaster(join(dir, 'data'));
       process.kill(pid, 'SIGINT');
-      const alive = () => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
       for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
       assert.equal(alive(), false, 'the server stopped on its signal');
       await new Promise((r) => setTimeout(r, 200));

@@ -1,7 +1,8 @@
 // The sandbox's configuration: the variables it reads, and only those. It
 // listens on GATEWAY_PORT and takes the same keys its clients use (configured,
-// or its own, generated per installation by migration 002 and read by them
-// from its database); its card fields may be framed by the card form's origin alone.
+// unless GATEWAY_URL is Stripe's API, or its own, generated per installation by
+// migration 002 and read by them from its database); its card fields may be
+// framed by the card form's origin alone.
 import { z } from 'zod';
 import { gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
 import { blankToUndefined, bootVariables, gatewayVariables, integerVariable, parseConfig, port } from '@vault/runtime/variables';

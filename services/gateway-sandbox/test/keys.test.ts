@@ -95,4 +95,22 @@ describe('the sandbox’s keys, per installation', () => {
     const generated = await sandboxKeys(dbs[0]!.pool);
     assert.equal((await raw(configured.url, 'GET', '/v1/customers', { key: generated.secretKey })).status, 401);
   });
+
+  test('with Stripe’s API as the gateway, its configured keys are never the sandbox’s: the secret key is refused, its own works', async () => {
+    // compose's environment once .env names Stripe: every app, the sandbox included, gets the keys.
+    const stripe = { secretKey: 'sk_live_vault_test_not_a_real_key', publishableKey: 'pk_live_vault_test_not_a_real_key' };
+    const sandbox = await start(dbs[0]!, {
+      GATEWAY_URL: 'https://api.stripe.com',
+      GATEWAY_JS_URL: 'https://js.stripe.com/v3/',
+      GATEWAY_SECRET_KEY: stripe.secretKey,
+      GATEWAY_PUBLISHABLE_KEY: stripe.publishableKey,
+    });
+    assert.equal((await raw(sandbox.url, 'GET', '/v1/customers', { key: stripe.secretKey })).status, 401);
+    assert.equal((await fetch(`${sandbox.url}/elements/card?key=${stripe.publishableKey}`)).status, 400);
+    const own = await sandboxKeys(dbs[0]!.pool);
+    assert.equal((await raw(sandbox.url, 'GET', '/v1/customers', { key: own.secretKey })).status, 200);
+    assert.equal(sandbox.lines.filter((l) => l.includes('event=gateway.sandbox_own_keys')).length, 1, 'said once');
+    assert.ok(sandbox.lines.some((l) => l.includes('event=gateway.sandbox_ready') && l.includes('keys=generated')));
+    assert.ok(!sandbox.lines.some((l) => l.includes(stripe.secretKey)), 'the secret key is never logged');
+  });
 });
