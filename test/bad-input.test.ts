@@ -251,8 +251,15 @@ describe('metering: POST /v1/events bodies that are not a JSON array of events',
 });
 
 describe('invoicing: a bad ?period is a 400 naming period on every route that takes one', () => {
-  const routes = ['/v1/accounts/acct-bad-input/usage', '/v1/holds', '/v1/exports/invoices.csv', '/v1/exports/lines.csv'];
-  const periods = ['2026-13', 'abc', '2026-00', '2026-1', '2026-10-01', ' 2026-10', '2026-10%00', '2026-10&period=2026-11'];
+  const routes = [
+    '/v1/accounts/acct-bad-input/usage',
+    '/v1/holds',
+    '/v1/exports/invoices.csv',
+    '/v1/exports/lines.csv',
+    '/v1/exports/credits.csv',
+  ];
+  // 0000-01: PostgreSQL has no year zero; credits.csv refused it only inside its stream (a 500).
+  const periods = ['2026-13', 'abc', '2026-00', '2026-1', '2026-10-01', ' 2026-10', '2026-10%00', '2026-10&period=2026-11', '0000-01'];
 
   test('JSON naming period (a missing one: "period: required"), never a 500, never the start of a CSV', async () => {
     for (const route of routes) {

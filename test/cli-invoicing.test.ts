@@ -151,6 +151,8 @@ describe('the vault command for invoicing', () => {
       [['export'], /which export/],
       [['export', 'lines'], /--period is required/],
       [['export', 'lines', '--period', '2026-13'], /--period must be a month as YYYY-MM/],
+      // PostgreSQL has no year zero.
+      [['export', 'credits', '--period', '0000-01'], /--period must be a month as YYYY-MM, from 0001-01, got "0000-01"/],
       [['export', 'lines', '--period', '2026-10', '--frobnicate'], /frobnicate/],
       [['token'], /one of create, list, revoke/],
       [['token', 'create'], /give one of --account ID, --finance or --publisher/],
@@ -160,6 +162,12 @@ describe('the vault command for invoicing', () => {
       [['token', 'create', '--publisher', '--expires', '3d'], /--expires must be an ISO-8601 duration such as P90D or PT12H, got "3d"/],
       [['token', 'create', '--publisher', '--expires', 'P1M'], /--expires must be an ISO-8601 duration/],
       [['token', 'create', '--publisher', '--expires', 'PT0S'], /--expires must be an ISO-8601 duration/],
+      // PostgreSQL would store a year JS dates cannot hold: the token printed, then every `token list` failing.
+      [
+        ['token', 'create', '--publisher', '--expires', 'P100000000D'],
+        /--expires must be at most 100 years \(P36500D\), got "P100000000D"/,
+      ],
+      [['token', 'create', '--publisher', '--expires', 'P36501D'], /--expires must be at most 100 years/],
       [['token', 'revoke'], /which token\? give its id/],
       [['token', 'revoke', 'acct-1'], /"acct-1" is not a token id/],
       [['token', 'revoke', 'tok_0123456789abcdef', 'tok_0123456789abcdee'], /unexpected argument tok_0123456789abcdee/],
@@ -168,6 +176,10 @@ describe('the vault command for invoicing', () => {
       [
         ['credit', 'grant', '--account', 'a', '--amount', '5.00', '--reason', 'x', '--expires', 'nope'],
         /--expires must be an ISO 8601 instant such as "2027-01-01T00:00:00Z" or a duration such as P90D/,
+      ],
+      [
+        ['credit', 'grant', '--account', 'a', '--amount', '5.00', '--reason', 'x', '--expires', 'P100000000D'],
+        /--expires "P100000000D" must be at most 100 years \(P100Y\)/,
       ],
     ];
     // No DATABASE_URL and an unusable embedded home: parsing alone must decide.

@@ -120,8 +120,9 @@ describe('faults while events flow: kill -9 of every app, Kafka and PostgreSQL r
       GATEWAY_PUBLISHABLE_KEY: '',
       // Finalizing is the test's to do once every event is in (`vault finalize`
       // below): the schedule inside invoicing would finalize the months early,
-      // and the events still flowing would become adjustments.
-      INVOICE_GRACE_HOURS: '876000',
+      // and the events still flowing would become adjustments. A year, the longest grace: the
+      // months are the last three.
+      INVOICE_GRACE_HOURS: '8784',
       CHARGE_EVERY_SECONDS: '1',
     };
     const envOf = (a: App) =>

@@ -13,7 +13,11 @@ const tokenCreateSpec: CommandSpec = {
     account: { type: 'string', value: 'ID', help: "a token for this account's customer (that account's API)" },
     finance: { type: 'boolean', help: 'a finance token (exports, the holds report)' },
     publisher: { type: 'boolean', help: "a publisher token (metering's POST /v1/events, nothing else)" },
-    expires: { type: 'string', value: 'DURATION', help: 'it stops working this long from now (ISO-8601: P90D, PT12H); default never' },
+    expires: {
+      type: 'string',
+      value: 'DURATION',
+      help: 'it stops working this long from now (ISO-8601: P90D, PT12H; at most P36500D, 100 years); default never',
+    },
   },
 };
 

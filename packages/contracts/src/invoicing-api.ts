@@ -10,9 +10,12 @@ export const MoneyString = z.string().regex(/^\d+\.\d{2}$/, { error: 'must be a 
 export const SignedMoneyString = z.string().regex(/^-?\d+\.\d{2}$/, { error: 'must be a decimal string with two decimals' });
 /** "0.3225806": months with seven decimals. */
 export const QuantityString = z.string().regex(/^-?\d+\.\d{7}$/, { error: 'must be a decimal string with seven decimals' });
-/** "2026-10": a calendar month; the groups are the year and the month. */
-export const PERIOD_KEY_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
-export const PeriodKey = z.string().regex(PERIOD_KEY_PATTERN, { error: 'must be a month as YYYY-MM' });
+/**
+ * "2026-10": a calendar month; the groups are the year and the month. Year
+ * 0000 is refused: PostgreSQL has no year zero, so its dates fail mid-query.
+ */
+export const PERIOD_KEY_PATTERN = /^(?!0000)(\d{4})-(0[1-9]|1[0-2])$/;
+export const PeriodKey = z.string().regex(PERIOD_KEY_PATTERN, { error: 'must be a month as YYYY-MM, from 0001-01' });
 
 // Sizes, services and plans are the events' slugs.
 const slug = SLUG_PATTERN.source.slice(1, -1);

@@ -12,7 +12,7 @@ import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { readHolds } from '../src/billing/holds.ts';
 import { readLineUsage } from '../src/billing/line-usage.ts';
 import { accountUsage, unownedMs, type OwnershipSpan, type UsageSpan } from './oracle.ts';
-import { billingDatabase, seedGap, seedOwners, seedUsage, type SeedOwner, type SeedUsage } from './seed.ts';
+import { billingDatabase, seedGap, seedOwners, seedStop, seedUsage, type SeedOwner, type SeedUsage } from './seed.ts';
 
 const prices = loadPriceBook();
 const at = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' });
@@ -292,5 +292,24 @@ describe('finalize and drafts against the real PostgreSQL', () => {
       rows.map((r) => [r.account_id, r.number]),
       accounts.map((a, i) => [a, `2026-05-00000${i + 1}`]),
     );
+  });
+
+  test('a future month is an empty draft even with a late adjustment pending: it stays on the current month', async () => {
+    let clock = at('2025-04-05T00:00:00Z');
+    const billing = createBilling({ pool: db.pool, prices, graceHours: 72, now: () => clock });
+    await seedOwners(db.pool, [{ app: 'f-app', account: 'f-1', from: '2025-03-01T00:00:00Z' }]);
+    // web.1 runs with no stop: March bills it to the month's end.
+    await seedUsage(db.pool, [{ app: 'f-app', kind: 'dyno', key: 'web.1', product: 'dyno:standard-1x', from: '2025-03-01T00:00:00Z' }]);
+    await billing.finalize('2025-03');
+    // The stop arrives late: March owes 25.00 × 1/31 = 0.81, so 24.19 comes back on the current month's draft.
+    await seedStop(db.pool, 'f-app', 'web.1', '2025-03-02T00:00:00Z');
+    clock = at('2025-04-20T00:00:00Z');
+    const current = await billing.draft('f-1');
+    assert.deepEqual(
+      current.lines.map((l) => [l.kind, l.amount]),
+      [['adjustment', '-24.19']],
+    );
+    const future = await billing.draft('f-1', '2025-06');
+    assert.deepEqual([future.lines, future.subtotal, future.credit_applied, future.total], [[], '0.00', '0.00', '0.00']);
   });
 });

@@ -25,7 +25,7 @@ describe('credits through the invoicing process and the vault command', () => {
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> & { invoices?: Record<string, string>[] } };
   };
-  // The CLI finalizes with the ordinary grace period; the app's own schedule never does (its grace is years).
+  // The CLI finalizes with the ordinary grace period; the app's own schedule never does (its grace is a year, the most).
   const cli = (args: string[]) => vault(args, { DATABASE_URL: db.url, ADMIN_TOKEN: ADMIN, INVOICE_GRACE_HOURS: '72' });
   const balance = async () => (await call('/v1/accounts/acct-app/balance')).body.credit as string;
   const invoice = async (period: DateTime) =>
@@ -49,7 +49,7 @@ describe('credits through the invoicing process and the vault command', () => {
       ADMIN_TOKEN: ADMIN,
       KAFKA_BROKERS: '',
       GATEWAY_WEBHOOK_SECRET: 'whsec_credits_app',
-      INVOICE_GRACE_HOURS: '100000',
+      INVOICE_GRACE_HOURS: '8784',
       INVOICE_FINALIZE_EVERY_SECONDS: '3600',
       CHARGE_EVERY_SECONDS: '3600',
     });
@@ -96,7 +96,7 @@ describe('credits through the invoicing process and the vault command', () => {
       '--id',
       'cli-1',
       '--expires',
-      // An instant, not a duration: a duration is counted from each run's now, so a replay would differ.
+      // An instant: a replay must give the same one (a duration's replay takes the recorded one: the next test).
       iso(NOW.plus({ months: 6 })),
     ];
     const once = await cli(grant);
@@ -115,6 +115,44 @@ describe('credits through the invoicing process and the vault command', () => {
     const help = await cli(['credit', 'grant', '--help']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /^usage: vault credit grant --account ID --amount 10\.00 --reason TEXT/);
+  });
+
+  test('vault credit grant --expires P90D run twice: the replay keeps the recorded expiry, exit 0, nothing granted again', async () => {
+    const before = new Decimal(await balance());
+    const grant = [
+      'credit',
+      'grant',
+      '--account',
+      'acct-app',
+      '--amount',
+      '1.25',
+      '--reason',
+      'apology',
+      '--id',
+      'cli-p90d',
+      '--expires',
+      'P90D',
+    ];
+    const once = await cli(grant);
+    assert.equal(once.status, 0, once.stderr + once.stdout);
+    const expires = /\(credit cli-p90d, expires (\S+)\)/.exec(once.stdout)?.[1];
+    assert.ok(expires, once.stdout);
+    // Each run counts the duration from its own now, a few ms later than the first.
+    const twice = await cli(grant);
+    assert.equal(twice.status, 0, twice.stderr + twice.stdout);
+    assert.match(twice.stdout, /^credit cli-p90d was already granted on .*; nothing changed/);
+    assert.equal(await balance(), before.plus(1.25).toFixed(2));
+    const recorded = await db.pool.query<{ expires_at: Date }>(
+      `select expires_at from invoicing.credit_entries where grant_id = 'cli-p90d'`,
+    );
+    assert.deepEqual(
+      recorded.rows.map((r) => r.expires_at.toISOString()),
+      [expires],
+    );
+    // An instant given explicitly must still match the recorded one.
+    const other = await cli([...grant.slice(0, -1), iso(NOW.plus({ days: 90 }))]);
+    assert.equal(other.status, 1, other.stdout);
+    assert.match(other.stdout, /nothing granted: credit cli-p90d was already granted to acct-app with another expires_at/);
   });
 
   test("this month's draft uses the balance; the balance itself is used only when the month is finalized", async () => {

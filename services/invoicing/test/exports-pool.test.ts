@@ -35,8 +35,22 @@ describe('finance exports have their own pool and a limit; the customer API keep
   let app: RunningService;
   let port: number;
   const sockets: Socket[] = [];
-  const api = (path: string) =>
-    fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: AbortSignal.timeout(3_000) });
+  const api = (path: string, method = 'GET') =>
+    fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}` }, signal: AbortSignal.timeout(3_000) });
+  const exporting = async () =>
+    (
+      await db.pool.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and query like 'fetch % from export_rows'`,
+      )
+    ).rows[0]!.n;
+  /** Export transactions open: between two fetches one is idle in transaction, its last query still the fetch. */
+  const exportTransactions = async () =>
+    (
+      await db.pool.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
+            and xact_start is not null and query ~ '(export_rows|repeatable read|idle_in_transaction)'`,
+      )
+    ).rows[0]!.n;
 
   before(async () => {
     db = await freshDatabase('exports_pool');
@@ -89,12 +103,6 @@ describe('finance exports have their own pool and a limit; the customer API keep
     );
     for (const d of downloads.slice(EXPORT_CONCURRENCY)) assert.equal(d.retryAfter, String(EXPORT_RETRY_AFTER_SECONDS));
     // The exports really are held open, each on a connection of their own pool.
-    const exporting = async () =>
-      (
-        await db.pool.query<{ n: number }>(
-          `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and query like 'fetch % from export_rows'`,
-        )
-      ).rows[0]!.n;
     await eventually(`${EXPORT_CONCURRENCY} exports holding their cursors`, async () => (await exporting()) === EXPORT_CONCURRENCY);
 
     // Meanwhile the customer side answers, many requests at once, quickly.
@@ -111,5 +119,34 @@ describe('finance exports have their own pool and a limit; the customer API keep
     const again = await fetch(`${app.url}/v1/exports/invoices.csv?period=2026-11`, { headers: { authorization: `Bearer ${ADMIN}` } });
     assert.equal(again.status, 200);
     assert.match(await again.text(), new RegExp(`\\r\\nTOTAL,1,,,,,${LINES}\\.00,0\\.00,${LINES}\\.00,0\\.00,,${LINES}\\r\\n$`));
+  });
+
+  test('HEAD answers what a GET would, headers only: no export transaction or cursor, no slot taken; a GET after streams', async () => {
+    const path = '/v1/exports/lines.csv?period=2026-11';
+    // More HEADs than slots, at once: each used to run a whole export, its slot given back as the empty reply ended.
+    const heads = await Promise.all(Array.from({ length: 10 }, () => api(path, 'HEAD')));
+    assert.deepEqual([...new Set(heads.map((r) => r.status))], [200]);
+    assert.equal(heads[0]!.headers.get('content-type'), 'text/csv; charset=utf-8');
+    assert.equal(heads[0]!.headers.get('content-disposition'), 'attachment; filename="lines-2026-11.csv"');
+    assert.equal(await heads[0]!.text(), '');
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await exportTransactions(), 0, 'an export transaction behind a HEAD');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The GET's checks: a bad period is 400; with every slot held, 429 with Retry-After.
+    assert.equal((await api('/v1/exports/lines.csv?period=2026-13', 'HEAD')).status, 400);
+    for (let i = 0; i < EXPORT_CONCURRENCY; i++) {
+      const d = await slowDownload(port, path);
+      sockets.push(d.socket);
+      assert.equal(d.status, 200);
+    }
+    const busy = await api(path, 'HEAD');
+    assert.equal(busy.status, 429);
+    assert.equal(busy.headers.get('retry-after'), String(EXPORT_RETRY_AFTER_SECONDS));
+    for (const s of sockets.splice(0)) s.destroy();
+    await eventually('the slots freed', async () => (await exporting()) === 0);
+    const got = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(got.status, 200);
+    assert.match(await got.text(), new RegExp(`\\r\\nTOTAL,${LINES},.*\\r\\n$`));
   });
 });

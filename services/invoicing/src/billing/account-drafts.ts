@@ -54,13 +54,16 @@ export async function accountView(db: pg.Pool | pg.PoolClient, prices: PriceBook
   const empty = until <= from;
   const to = empty ? from : until;
   const window = [from, to, accounts];
+  // A month after the current one is an empty draft: late usage, and the carried
+  // totals and credit that ride with it, go on the current month's draft only.
+  const future = from > scope.until;
   const composed = composeJson({
     lines: { sql: ACCOUNT_LINES, params: [from, to, account] },
     ...(scope.projection ? { projected: { sql: ACCOUNT_LINES, params: [from, end, account] } } : {}),
     ...(scope.days ? { days: { sql: ACCOUNT_DAYS, params: [from, to, account] } } : {}),
     gaps: { sql: GAPS_SCOPED, params: window },
     unowned: { sql: UNOWNED_SCOPED, params: window },
-    late: { sql: LATE_CANDIDATES_SCOPED, params: [from, accounts, LATE_MARGIN_INTERVAL] },
+    ...(future ? {} : { late: { sql: LATE_CANDIDATES_SCOPED, params: [from, accounts, LATE_MARGIN_INTERVAL] } }),
     lots: { sql: CREDIT_LOTS, params: [accounts, scope.creditAt] },
     small: { sql: SMALL_INVOICES, params: [accounts, minimum] },
   });
@@ -70,14 +73,14 @@ export async function accountView(db: pg.Pool | pg.PoolClient, prices: PriceBook
     days?: { day: number; product: string; ms: string }[];
     gaps: JsonGapRow[];
     unowned: UnownedRow[];
-    late: LateCandidate[];
+    late?: LateCandidate[];
     lots: JsonLotRow[];
     small: SmallRow[];
   }>(composed);
   const r = rows[0]!;
   const gaps = r.gaps.map((g) => ({ ...g, unreliable_from: g.unreliable_from === null ? null : new Date(g.unreliable_from) }));
   const lots = r.lots.map((l) => ({ ...l, expires_at: l.expires_at === null ? null : new Date(l.expires_at), at: new Date(l.at) }));
-  const adjustments = r.late.length > 0 ? await lateAdjustments(db, prices, r.late) : new Map();
+  const adjustments = r.late?.length ? await lateAdjustments(db, prices, r.late) : new Map();
   const facts = {
     account,
     adjustments: adjustments.get(account) ?? [],

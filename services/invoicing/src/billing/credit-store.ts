@@ -88,7 +88,7 @@ export async function grantCredit(db: Db, g: GrantRequest): Promise<GrantOutcome
 }
 
 /** The grant already recorded under `g`'s id, as the same (`existing`) or another (`conflict`); undefined when there is none. */
-export async function storedGrant(db: Db, g: GrantRequest): Promise<GrantOutcome | undefined> {
+export async function storedGrant(db: Db, g: Omit<GrantRequest, 'currency' | 'at'>): Promise<GrantOutcome | undefined> {
   const { rows } = await db.query<GrantRow>(
     `select grant_id, account_id, amount::text, currency, reason, expires_at, at from invoicing.credit_entries where grant_id = $1`,
     [g.grantId],

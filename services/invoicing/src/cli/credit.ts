@@ -5,9 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Duration } from 'luxon';
 import { DateTime } from 'luxon';
+import type pg from 'pg';
 import { CreditGrantRequest } from '@vault/contracts';
 import { createBilling } from '../billing/service.ts';
 import { GrantRefused } from '../billing/credits.ts';
+import { storedGrant } from '../billing/credit-store.ts';
 import { loadBilledPriceBook } from '../billing/price-book-file.ts';
 import type { CommandContext } from './charge.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
@@ -16,6 +18,8 @@ import { CliUsageError } from './usage.ts';
 export interface CreditGrantArgs {
   accountId: string;
   request: CreditGrantRequest;
+  /** --expires was a duration: its instant counts from this run's now. */
+  expiresFromNow: boolean;
 }
 
 /**
@@ -60,25 +64,43 @@ export function parseCreditGrantArgs(args: string[], now: DateTime = DateTime.ut
       option === 'expires' ? 'must be an ISO 8601 instant such as "2027-01-01T00:00:00Z" or a duration such as P90D' : issue.message;
     throw new CliUsageError(`credit grant: --${option} ${message}`);
   }
-  return { accountId: account, request: parsed.data };
+  return { accountId: account, request: parsed.data, expiresFromNow: /^P/i.test(values.expires ?? '') };
 }
 
 /** An ISO 8601 instant as given, or a duration (P90D) from now as an instant. */
 function expiry(given: string, now: DateTime): string {
   if (/^P/i.test(given)) {
     const duration = Duration.fromISO(given.toUpperCase());
-    if (!duration.isValid || now.plus(duration) <= now) {
+    const end = now.plus(duration);
+    if (!duration.isValid || end <= now) {
       throw new CliUsageError(`credit grant: --expires ${JSON.stringify(given)} is not a positive ISO 8601 duration (P90D)`);
     }
-    return now.plus(duration).toUTC().toISO()!;
+    // Capped as token create's --expires: far enough, the instant is past what a date can hold.
+    if (!end.isValid || end > now.plus({ years: 100 })) {
+      throw new CliUsageError(`credit grant: --expires ${JSON.stringify(given)} must be at most 100 years (P100Y)`);
+    }
+    return end.toUTC().toISO()!;
   }
   return given;
 }
 
+/**
+ * A duration counts from each run's now, so the same command again would ask
+ * for another expiry: when the grant recorded under this id differs only in
+ * its expiry, the replay takes the recorded one (the same --id changes nothing).
+ */
+async function replayedExpiry(pool: pg.Pool, accountId: string, request: CreditGrantRequest): Promise<CreditGrantRequest> {
+  const { id: grantId, amount, reason, expires_at } = request;
+  const stored = await storedGrant(pool, { grantId, accountId, amount, reason, expiresAt: new Date(expires_at!) });
+  if (stored?.outcome !== 'conflict' || stored.differs.join() !== 'expires_at' || stored.grant.expires_at === null) return request;
+  return { ...request, expires_at: stored.grant.expires_at };
+}
+
 /** Records the grant and prints what it did; exit 1 when the id was used with other values or the expiry has passed. */
 export async function creditGrantCommand(args: string[], ctx: CommandContext): Promise<number> {
-  const { accountId, request } = parseCreditGrantArgs(args);
+  const { accountId, request: asked, expiresFromNow } = parseCreditGrantArgs(args);
   await ensureInvoicingSchema(ctx.pool);
+  const request = expiresFromNow ? await replayedExpiry(ctx.pool, accountId, asked) : asked;
   const prices = await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK);
   const billing = createBilling({ pool: ctx.pool, prices, graceHours: ctx.settings.INVOICE_GRACE_HOURS, log: ctx.log });
   let result;

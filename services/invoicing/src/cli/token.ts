@@ -71,11 +71,17 @@ export function parseTokenArgs(args: string[]): TokenRequest {
   return { action, grant: { kind: 'account', accountId: id.data }, expiresInSeconds };
 }
 
-/** `--expires DURATION`: an ISO-8601 duration of days, hours, minutes, seconds (P90D, PT12H). */
+/** The longest `--expires`: 100 years of days. */
+const MAX_EXPIRES_SECONDS = 36_500 * 86_400;
+
+/** `--expires DURATION`: an ISO-8601 duration of days, hours, minutes, seconds (P90D, PT12H), at most P36500D. */
 function expiresOption(text: string): number {
   const seconds = isoDurationSeconds(text);
   if (seconds === undefined || seconds <= 0)
     throw new CliUsageError(`token create: --expires must be an ISO-8601 duration such as P90D or PT12H, got ${JSON.stringify(text)}`);
+  // Beyond, PostgreSQL stores a year JS dates cannot hold: the token printed, then every `token list` failing.
+  if (!Number.isFinite(seconds) || seconds > MAX_EXPIRES_SECONDS)
+    throw new CliUsageError(`token create: --expires must be at most 100 years (P36500D), got ${JSON.stringify(text)}`);
   return seconds;
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
 import { RequiredPeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../deps.ts';
@@ -16,14 +16,15 @@ export const EXPORT_RETRY_AFTER_SECONDS = 30;
  * only. Streamed from a database cursor as the client reads; each file ends
  * with a control row, so a download cut short is visible as one. They read
  * through their own pool (deps.exports), at most `concurrency` at once: one
- * more is 429 with Retry-After, so slow downloads never starve the app.
+ * more is 429 with Retry-After, so slow downloads never starve the app. A
+ * HEAD gets the GET's answer without the stream: it runs no export.
  */
 export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
   const pool = deps.exports?.pool ?? deps.pool;
   const concurrency = deps.exports?.concurrency ?? EXPORT_CONCURRENCY;
   let streaming = 0;
   for (const kind of EXPORT_KINDS) {
-    http.get(`/v1/exports/${kind}.csv`, async (req, reply) => {
+    const handler: RouteHandlerMethod = async (req, reply) => {
       if (!isStaff(req.principal)) return reply.code(403).send({ error: 'finance exports need an admin or finance token' });
       const query = parseQuery(RequiredPeriodQuery, req.query);
       if (!query.success) return reply.code(400).send(queryError(query.error));
@@ -41,6 +42,13 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
         if (!(err instanceof MonthNotFinalizedError)) throw err;
         return reply.code(409).header('retry-after', String(EXPORT_RETRY_AFTER_SECONDS)).send({ error: err.message });
       }
+      const headers = {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="${kind}-${period}.csv"`,
+        'cache-control': 'no-store',
+      };
+      // What a GET would answer, headers only: no slot, no transaction, no cursor.
+      if (req.method === 'HEAD') return reply.headers(headers).send();
       // The slot is held until the response is over: finished, failed, or cut short by the client.
       streaming++;
       let released = false;
@@ -61,11 +69,10 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
           }),
       });
       stream.once('close', release);
-      return reply
-        .header('content-type', 'text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${kind}-${period}.csv"`)
-        .header('cache-control', 'no-store')
-        .send(stream);
-    });
+      return reply.headers(headers).send(stream);
+    };
+    // HEAD declared, not derived: Fastify's derived HEAD runs the GET handler
+    // and drains its stream, a whole export outside the limit.
+    http.route({ method: ['GET', 'HEAD'], url: `/v1/exports/${kind}.csv`, handler });
   }
 }
