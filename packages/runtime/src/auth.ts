@@ -54,8 +54,9 @@ export const BEARER_FAILURES = { limit: 20, windowMs: 60_000 };
  * Every route but /health and those declaring `config: { bearer: false }`
  * needs `Authorization: Bearer <token>`: none or an unknown token is 401; a
  * known token on a route its kind does not reach (`options.reach`, admin only
- * by default) is 403. Which account an account's token may see is each
- * route's business (`request.principal`).
+ * by default) is 403. An address that is no route is the app's 404, unless
+ * it carries an Authorization header that fails (401). Which account an
+ * account's token may see is each route's business (`request.principal`).
  *
  * Failed authentications (a token given that the verifier does not know) are
  * counted per client address (`request.ip`), in this process's memory: past
@@ -71,6 +72,9 @@ export function requireBearer(app: FastifyInstance, verify: TokenVerifier, optio
   app.addHook('onRequest', async (req, reply) => {
     const route = req.routeOptions.url;
     if (OPEN.has(route ?? '') || req.routeOptions.config.bearer === false) return;
+    // No route and no credentials: the app's not-found answer (a web app's 404 page), not a 401
+    // saying a token would open it. A token given is still judged (and counted) first.
+    if (route === undefined && req.headers.authorization === undefined) return;
     const token = bearer(req);
     const principal = token === undefined ? undefined : await verify(token);
     if (!principal) {

@@ -82,6 +82,24 @@ describe('requireBearer: who reaches what', () => {
     assert.equal(await status('GET', '/v1/nowhere', 'nobody'), 401);
   });
 
+  test('an address that is no route: without a token the app’s 404; a junk token still 401, counted toward 429; a valid one 404', async () => {
+    const http = await app({ failures: { limit: 2, windowMs: 60_000 } });
+    const get = (token?: string) => http.inject({ method: 'GET', url: '/v1/nowhere', ...as(token) });
+    const none = await get();
+    assert.equal(none.statusCode, 404);
+    assert.equal(none.headers['www-authenticate'], undefined);
+    assert.equal((await http.inject({ method: 'POST', url: '/nope', ...as() })).statusCode, 404);
+    // Not a bearer token, but credentials: refused as a missing token on a route is.
+    assert.equal((await http.inject({ method: 'GET', url: '/v1/nowhere', headers: { authorization: 'Basic eDp5' } })).statusCode, 401);
+    for (let i = 1; i <= 2; i++) {
+      const junk = await get(`guess-${i}`);
+      assert.equal(junk.statusCode, 401, `failure ${i}`);
+      assert.deepEqual(junk.json(), { error: 'invalid token' });
+    }
+    assert.equal((await get('guess-3')).statusCode, 429, 'failures on no route count as any others');
+    assert.equal((await get('publisher-token')).statusCode, 404);
+  });
+
   test('a reach naming a route that does not exist stops the app at ready', async () => {
     await assert.rejects(app({ reach: { 'GET /v1/item/:id': ['account'] } }), /reach names GET \/v1\/item\/:id, which is no route/);
   });

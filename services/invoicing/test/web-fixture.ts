@@ -134,6 +134,9 @@ export function cookiesSet(res: LightMyRequestResponse): string[] {
   return (Array.isArray(header) ? header : header ? [header] : []).map((c) => c.split(';')[0]!);
 }
 
+/** What a browser sends for a page. */
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
 /** How the tests talk to the app: as a browser would (inject), or to the JSON API with a token. */
 export interface WebClient {
   /** The JSON API, as the token sees it (200 asserted). */
@@ -157,7 +160,13 @@ export function webClient(current: () => WebWorld): WebClient {
       assert.equal(res.status, 200, `GET ${path}`);
       return (await res.json()) as T;
     },
-    get: (url, session) => current().http.inject({ method: 'GET', url, headers: session ? { cookie: `vault_session=${session}` } : {} }),
+    // With a browser's Accept: an address that is no route answers it a page.
+    get: (url, session) =>
+      current().http.inject({
+        method: 'GET',
+        url,
+        headers: { accept: BROWSER_ACCEPT, ...(session ? { cookie: `vault_session=${session}` } : {}) },
+      }),
     openLink: (link, cookies = []) =>
       current().http.inject({
         method: 'GET',

@@ -34,17 +34,17 @@ async function chargeState(status: string, row: Record<string, unknown>): Promis
 }
 
 /** The invoice page's payment section, as text, and its links. */
-async function paymentSection(session: string): Promise<{ kind: string; text: string; links: string[]; status: string }> {
+async function paymentSection(session: string): Promise<{ kind: string; text: string; links: string[]; status: string; tag: string }> {
   const res = await get(`/invoices/${invoice.id}`, session);
   assert.equal(res.statusCode, 200);
   const section = /<section class="card payment[^"]*"[^>]*data-payment="([^"]+)">([\s\S]*?)<\/section>/.exec(res.body);
   assert.ok(section, 'the page has a payment section');
-  const status = /<h1>Invoice [^<]*<span class="tag [^"]+">([^<]+)<\/span><\/h1>/.exec(res.body)?.[1] ?? '';
+  const [, tag = '', status = ''] = /<h1>Invoice [^<]*<span class="tag ([^"]+)">([^<]+)<\/span><\/h1>/.exec(res.body) ?? [];
   const text = section[2]!
     .replace(/<[^>]+>/g, '')
     .replace(/\s+/g, ' ')
     .trim();
-  return { kind: section[1]!, text, links: [...section[2]!.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!), status };
+  return { kind: section[1]!, text, links: [...section[2]!.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!), status, tag };
 }
 
 describe('the invoice page says the payment state in words', () => {
@@ -90,12 +90,89 @@ describe('the invoice page says the payment state in words', () => {
       last_decline_code: 'insufficient_funds',
       last_error_message: 'Your card has insufficient funds.',
     });
-    const { kind, text, links, status } = await paymentSection(session);
+    const { kind, text, links, status, tag } = await paymentSection(session);
     assert.equal(kind, 'declined');
     assert.match(text, /Your card was declined: “?Your card has insufficient funds\.”? We will try again on Nov 7, 2026\./);
     assert.match(text, /update your payment card/);
     assert.deepEqual(links, ['/card-form?to=card']);
     assert.equal(status, 'declined, will retry');
+    // Coloured as a payment that did not go through, not in the green of "finalized" and "paid".
+    assert.equal(tag, 'status-declined');
+    const list = await get('/invoices', session);
+    assert.match(list.body, /<span class="tag status-declined">declined, will retry<\/span>/);
+  });
+
+  test('the usage page of an invoiced month tags it as its invoice page does', async () => {
+    const usageTag = async () => {
+      const res = await get('/usage?period=2026-10', session);
+      assert.equal(res.statusCode, 200);
+      return /<h1>Usage — [^<]*(<span class="tag [^"]+">[^<]+<\/span>)<\/h1>/.exec(res.body)?.[1];
+    };
+    await chargeState('finalized', {
+      state: 'scheduled',
+      attempts: 1,
+      next_attempt_at: new Date('2026-11-07T00:00:00Z'),
+      last_error_code: 'card_declined',
+      last_error_message: 'Your card has insufficient funds.',
+    });
+    assert.equal(await usageTag(), '<span class="tag status-declined">declined, will retry</span>');
+    await chargeState('past_due', {
+      state: 'action_required',
+      attempts: 1,
+      payment_intent_id: 'pi_3DSecure0123456789',
+      last_error_code: 'authentication_required',
+      action_required_at: new Date('2026-11-02T00:00:00Z'),
+    });
+    assert.equal(await usageTag(), '<span class="tag status-action_required">action required</span>');
+    await chargeState('paid', { state: 'paid', attempts: 1, paid_at: new Date('2026-11-04T09:30:00Z') });
+    assert.equal(await usageTag(), '<span class="tag status-paid">paid</span>');
+    // This month's draft has no payment: its tag is its status.
+    assert.match((await get('/usage', session)).body, /<span class="tag status-draft">draft<\/span><\/h1>/);
+  });
+
+  test('past due, then a new card declined with a retry left: still past due, the reason and the next try, never "we will not try it again"', async () => {
+    // decide.ts starts a round for the new card (round_start = the attempts before it); its decline
+    // leaves a retry scheduled, and the invoice past_due (its status never moves back).
+    const round = { state: 'scheduled', attempts: 4, round_start: 3, past_due_at: new Date('2026-11-09T00:00:00Z') };
+    await chargeState('past_due', {
+      ...round,
+      next_attempt_at: new Date('2026-11-14T00:00:00Z'),
+      last_error_code: 'card_declined',
+      last_decline_code: 'insufficient_funds',
+      last_error_message: 'Your card has insufficient funds.',
+    });
+    const declined = await paymentSection(session);
+    assert.equal(declined.kind, 'declined');
+    assert.match(
+      declined.text,
+      /^Payment Past due since Nov 9, 2026\. Your card was declined: “?Your card has insufficient funds\.”? We will try again on Nov 14, 2026\./,
+    );
+    assert.doesNotMatch(declined.text, /will not try/);
+    assert.deepEqual(declined.links, ['/card-form?to=card']);
+    assert.equal(declined.status, 'declined, will retry');
+    // Its retry unanswered by the gateway: being tried, not given up, and no gateway words.
+    await chargeState('past_due', {
+      ...round,
+      next_attempt_at: new Date('2026-11-14T00:00:00Z'),
+      last_error_code: 'StripeConnectionError',
+      last_error_message: 'An error occurred with our connection to Stripe.',
+    });
+    const unanswered = await paymentSection(session);
+    assert.equal(unanswered.kind, 'pending');
+    assert.equal(unanswered.text, 'Payment Past due since Nov 9, 2026: we are trying again with your card on file.');
+    assert.deepEqual([unanswered.status, unanswered.tag], ['past due', 'status-past_due']);
+    // The new card's first attempt in flight: the last error is the old card's, and no retry is set yet.
+    await chargeState('past_due', {
+      ...round,
+      attempts: 3,
+      pending_payment_method_id: 'pm_new_card',
+      next_attempt_at: new Date('2026-11-12T00:00:00Z'),
+      last_error_code: 'card_declined',
+      last_error_message: 'Your card was declined.',
+    });
+    const inFlight = await paymentSection(session);
+    assert.equal(inFlight.kind, 'pending');
+    assert.equal(inFlight.text, 'Payment Past due since Nov 9, 2026: we are trying again with your card on file.');
   });
 
   test('the gateway’s own errors never reach the page: after a decline, an unanswered retry is pending, and a past due says no internal words', async () => {
@@ -176,6 +253,12 @@ describe('the invoice page says the payment state in words', () => {
     await chargeState('paid', { state: 'paid', attempts: 1, paid_at: new Date('2026-11-04T09:30:00Z') });
     await world.db.pool.query('update invoicing.invoices set amount_refunded = 10.00 where id = $1', [invoice.id]);
     assert.match((await paymentSection(session)).text, /Paid; \$10\.00 of \$52\.58 was refunded to your card\./);
+    // The refund is part of the amount charged: under it, not a step between the credit and the total.
+    const page = (await get(`/invoices/${invoice.id}`, session)).body;
+    const sums = [...page.matchAll(/<div class="(?:sum|total)"><span>([^<]+)<\/span><span [^>]*>([^<]+)<\/span><\/div>/g)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+    assert.deepEqual(sums, ['Subtotal $52.58', 'Credit applied $0.00', 'Amount charged $52.58', 'of which refunded to your card $10.00']);
     await world.db.pool.query(`update invoicing.invoices set amount_refunded = total, status = 'refunded' where id = $1`, [invoice.id]);
     const { kind, text } = await paymentSection(session);
     assert.equal(kind, 'refunded');

@@ -90,6 +90,9 @@ describe('web sessions', () => {
       ['/invoices', id, 200],
       [`/invoices/${invoice!.id}`, id, 200],
       ['/invoices/unknown', id, 404],
+      ['/usage/', id, 404],
+      ['/nope', id, 404],
+      ['/nope', undefined, 404],
       ['/usage', id, 200],
       ['/usage?period=2026-13', id, 400],
       ['/signout', id, 200],
@@ -105,7 +108,32 @@ describe('web sessions', () => {
       assert.equal(res.headers['x-frame-options'], 'DENY', url);
       assert.equal(res.headers['referrer-policy'], 'no-referrer', url);
       assert.doesNotMatch(res.body, /<style|\sstyle="/, `${url}: no inline style`);
+      if (status === 404) {
+        // The 404 page, an unknown address's too (not the API's 401), with the signed-in header.
+        assert.match(String(res.headers['content-type']), /^text\/html/, url);
+        assert.match(res.body, /<h1>Not found<\/h1>/, url);
+        assert.equal(/action="\/signout"/.test(res.body), session !== undefined, `${url}: the header's sign-out form`);
+      }
     }
+  });
+
+  test('an address that is no route is a JSON 404 for an API client, a valid token or none; a bad token is still 401', async () => {
+    const inject = (url: string, headers: Record<string, string>) => world.http.inject({ method: 'GET', url, headers });
+    for (const headers of [{}, { accept: 'application/json' }, { authorization: `Bearer ${world.tokenA}` }] as Record<string, string>[]) {
+      const res = await inject('/v1/nope', headers);
+      assert.equal(res.statusCode, 404, JSON.stringify(headers));
+      assert.deepEqual(res.json(), { error: 'not found' });
+    }
+    const bad = await inject('/nope', { authorization: 'Bearer vt_acct_not-a-real-token', accept: 'text/html' });
+    assert.equal(bad.statusCode, 401);
+    assert.equal(bad.headers['www-authenticate'], 'Bearer');
+    const post = await world.http.inject({
+      method: 'POST',
+      url: '/v1/nope',
+      headers: { authorization: `Bearer ${world.tokenA}` },
+      payload: {},
+    });
+    assert.deepEqual([post.statusCode, post.json()], [404, { error: 'not found' }], 'no CSRF refusal for an address that is no form');
   });
 
   test('the stylesheet is a file of the app under its content hash, text/css, cached for a year', async () => {
@@ -116,7 +144,7 @@ describe('web sessions', () => {
     assert.equal(STYLESHEET.href, `/assets/app.${createHash('sha256').update(res.body).digest('hex').slice(0, 16)}.css`);
     assert.match(res.body, /header\{background:#3f3a6d/);
     assert.match((await get('/')).body, new RegExp(`<link rel="stylesheet" href="${STYLESHEET.href.replace(/\./g, '\\.')}">`));
-    assert.equal((await get('/assets/app.css')).statusCode, 401, 'no other address serves it (outside the web routes: the API answers)');
+    assert.equal((await get('/assets/app.css')).statusCode, 404, 'no other address serves it');
   });
 
   test('a bad or future ?period is a 400 page naming the problem', async () => {

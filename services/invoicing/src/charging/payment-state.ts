@@ -17,11 +17,11 @@ export interface CardSeen {
 export type PaymentState =
   /** Nothing is charged: a draft, a total of 0.00, below the gateway's minimum, or carried onto a later invoice. */
   | { kind: 'none'; why: 'draft' | 'nothing_to_charge' | 'below_minimum' | 'carried' }
-  /** Finalized, not tried yet, or an attempt in flight. */
-  | { kind: 'pending' }
+  /** Finalized, not tried yet, or an attempt in flight. `pastDue`: a past-due invoice's new round (see PastDue). */
+  | { kind: 'pending'; pastDue?: PastDue | undefined }
   | { kind: 'paid'; at: Date | undefined; card: CardSeen | undefined }
   /** Declined; another try is scheduled. `reason` is the gateway's message. */
-  | { kind: 'declined'; reason: string; declineCode: string | undefined; nextTryAt: Date; attempts: number }
+  | { kind: 'declined'; reason: string; declineCode: string | undefined; nextTryAt: Date; attempts: number; pastDue?: PastDue | undefined }
   /**
    * No card on file, declined at every try of the schedule, or refused for a reason that is
    * not the card's (the gateway's customer gone, an amount it will not take): waits for another card.
@@ -35,11 +35,22 @@ export type PaymentState =
   | { kind: 'action_required'; paymentIntentId: string; paymentMethodId: string | undefined; since: Date | undefined; pastDue: boolean }
   | { kind: 'refunded'; amount: string; whole: boolean; at: Date | undefined; card: CardSeen | undefined };
 
+/**
+ * A past-due invoice being tried again: a new card starts a round of attempts
+ * (decide.ts), and the invoice stays past_due while it runs (tell.ts only ever
+ * moves an invoice to past_due), so the page says both.
+ */
+export interface PastDue {
+  since: Date | undefined;
+}
+
 /** The invoice's charge row, as this read needs it. */
 export interface PaymentRow {
   invoice_id: string;
   state: 'scheduled' | 'past_due' | 'paid' | 'action_required';
   attempts: number;
+  /** `attempts` when the current round (the current card's tries) began. */
+  round_start: number;
   payment_intent_id: string | null;
   last_payment_method_id: string | null;
   last_error_code: string | null;
@@ -54,7 +65,7 @@ export interface PaymentRow {
 }
 
 const SQL = `
-  select invoice_id, state, attempts, payment_intent_id, last_payment_method_id, last_error_code, last_decline_code,
+  select invoice_id, state, attempts, round_start, payment_intent_id, last_payment_method_id, last_error_code, last_decline_code,
          last_error_message, next_attempt_at, paid_at, paid_card_brand, paid_card_last4, past_due_at, action_required_at
     from invoicing.charges where invoice_id = any($1::text[])`;
 
@@ -90,25 +101,29 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined):
     };
   }
   const cardError = isCardError(row?.last_error_code);
-  if (invoice.status === 'past_due') {
+  // A scheduled row on a past-due invoice is a new card's round: it is tried, not given up.
+  const pastDue = invoice.status === 'past_due' ? { since: row?.past_due_at ?? undefined } : undefined;
+  if (pastDue && row?.state !== 'scheduled') {
     const noCard = !row || row.last_error_code === 'no_card_on_file';
     return {
       kind: 'past_due',
       why: noCard ? 'no_card' : cardError ? 'declined' : 'not_charged',
       reason: cardError ? (row?.last_error_message ?? undefined) : undefined,
-      since: row?.past_due_at ?? undefined,
+      since: pastDue.since,
     };
   }
-  // A decline, with the card's own words, until the retry; anything else since (the gateway
-  // not answering) is still pending to the customer, never a past "we will try again" date.
-  if (row?.state === 'scheduled' && cardError && row.next_attempt_at && row.attempts > 0) {
+  // A decline of this round, with the card's own words, until the retry; anything else since (the
+  // gateway not answering) is still pending to the customer, never a past "we will try again" date.
+  // Not the round's first attempt in flight: next_attempt_at is set then too, and the error is the last card's.
+  if (row?.state === 'scheduled' && cardError && row.next_attempt_at && row.attempts > row.round_start) {
     return {
       kind: 'declined',
       reason: row.last_error_message ?? row.last_error_code!,
       declineCode: row.last_decline_code ?? undefined,
       nextTryAt: row.next_attempt_at,
       attempts: row.attempts,
+      pastDue,
     };
   }
-  return { kind: 'pending' };
+  return { kind: 'pending', pastDue };
 }

@@ -70,11 +70,20 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     // X-CSRF-Token): the session's, or on the sign-in form this browser's
     // sign-in form token (there may be no session yet).
     web.addHook('preHandler', async (req, reply) => {
+      // An address that is no route changes nothing: its 404, not a form refused (the API's typos too).
+      if (req.routeOptions.url === undefined) return;
       const signingIn = req.routeOptions.url === '/signin';
       const problem = csrfProblem(req, (given) => (signingIn ? session.signInCsrfValid(req, given) : csrfValid(session.idOf(req), given)));
       if (problem === undefined) return;
       log.warn('web.csrf_refused', { method: req.method, path: req.routeOptions.url ?? 'unknown', token: problem });
       return page(reply, 403, notices.forbidden());
+    });
+    // Every address that is no route, the API's too (requireBearer lets one without credentials
+    // through): a browser gets the 404 page, with its header when signed in; anything else JSON.
+    web.setNotFoundHandler(async (req, reply) => {
+      if (!(req.headers.accept ?? '').includes('text/html')) return reply.code(404).send({ error: 'not found' });
+      const live = await session.current(req);
+      return page(reply, 404, notices.notFound(live && viewerOf(live)));
     });
     web.setErrorHandler(async (err: Error & { statusCode?: number }, _req, reply) => {
       const status = errorStatus(err);
@@ -159,9 +168,11 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       }
       const isCurrent = period === current;
       const { draft, days, projection, archived } = await billing.usageView(account, period);
-      const stops = await stopDates(pool, account, draft.lines);
+      // A finalized month's payment (none read for a draft): its tag is the invoice page's.
+      const [stops, payments] = await Promise.all([stopDates(pool, account, draft.lines), readPaymentStates(pool, [draft])]);
       const previous = previousPeriod(parsePeriod(draft.period)).key;
-      return page(reply, 200, usagePage({ viewer, draft, days, projection, previous, isCurrent, stops, archived }));
+      const payment = payments.get(draft.id);
+      return page(reply, 200, usagePage({ viewer, draft, days, projection, previous, isCurrent, stops, archived, payment }));
     });
   });
 }

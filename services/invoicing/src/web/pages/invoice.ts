@@ -5,7 +5,7 @@ import { html, type Html } from '@vault/web';
 import { layout, monthName, type Viewer } from '../html.ts';
 import type { PaymentState } from '../../charging/payment-state.ts';
 import { invoiceSums, linesByApp, statusTag } from './lines.ts';
-import { paymentLabel, paymentWords } from './payment.ts';
+import { paymentWords } from './payment.ts';
 
 export interface InvoiceView {
   viewer: Viewer;
@@ -20,7 +20,7 @@ export function invoicePage({ viewer, invoice, payment, stops }: InvoiceView): H
   return layout(
     { title: `Invoice ${invoice.number ?? invoice.id}`, viewer, current: 'invoices' },
     html`<p><a href="/invoices">← All invoices</a></p>
-<h1>Invoice ${invoice.number ?? ''} ${statusTag(invoice.status, paymentLabel(payment))}</h1>
+<h1>Invoice ${invoice.number ?? ''} ${statusTag(invoice.status, payment)}</h1>
 ${
   words.toString() === ''
     ? ''

@@ -5,7 +5,7 @@ import { html, type Html } from '@vault/web';
 import { layout, monthName, money, type Viewer } from '../html.ts';
 import type { PaymentState } from '../../charging/payment-state.ts';
 import { statusTag } from './lines.ts';
-import { cardFormLinks, paymentLabel } from './payment.ts';
+import { cardFormLinks } from './payment.ts';
 
 export interface InvoiceListView {
   viewer: Viewer;
@@ -33,7 +33,7 @@ export function invoiceListPage(view: InvoiceListView): Html {
     return html`<tr>
 <td><a href="/invoices/${encodeURIComponent(inv.id)}">${inv.number ?? 'draft'}</a></td>
 <td data-label="Period">${monthName(inv.period)}</td>
-<td data-label="Status">${statusTag(inv.status, state && paymentLabel(state))}</td>
+<td data-label="Status">${statusTag(inv.status, state)}</td>
 <td class="num" data-label="Total">${money(inv.total, inv.currency)}</td>
 </tr>`;
   });

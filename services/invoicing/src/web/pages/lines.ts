@@ -3,9 +3,11 @@
 import type { Invoice, InvoiceLine } from '@vault/contracts';
 import { DateTime } from 'luxon';
 import { html, type Html } from '@vault/web';
+import type { PaymentState } from '../../charging/payment-state.ts';
 import { sumCents } from '../../domain/money.ts';
 import { monthName, money } from '../html.ts';
 import { stopKey } from '../stops.ts';
+import { paymentLabel } from './payment.ts';
 
 /** Lines by app, in the invoice's order (lines come sorted by app). */
 function groupByApp(lines: readonly InvoiceLine[]): [string, InvoiceLine[]][] {
@@ -79,9 +81,13 @@ export function linesByApp(invoice: Invoice, stops: ReadonlyMap<string, Date> = 
   )}`;
 }
 
-/** "draft", "finalized", "paid", "past due", "refunded", "carried" as a coloured tag; `label` says more when the payment needs it. */
-export const statusTag = (status: Invoice['status'], label?: string) =>
-  html`<span class="tag status-${status}">${label ?? status.replace(/_/g, ' ')}</span>`;
+/** "draft", "finalized", "paid", "past due", "refunded", "carried" as a coloured tag; the payment's label when it says more. */
+export function statusTag(status: Invoice['status'], payment?: PaymentState): Html {
+  const label = payment && paymentLabel(payment);
+  // The label's colour is its own: a declined card is no "finalized" green.
+  const tone = label ? payment!.kind : status;
+  return html`<span class="tag status-${tone}">${label ?? status.replace(/_/g, ' ')}</span>`;
+}
 
 /** What the total is called: charged only once it was; else due, or carried when below the smallest charge. */
 function totalLabel(status: Invoice['status']): string {
@@ -89,7 +95,7 @@ function totalLabel(status: Invoice['status']): string {
   return status === 'carried' ? 'Carried to your next invoice' : 'Amount due';
 }
 
-/** Subtotal, credit applied, refunds and the total, under an invoice's lines. */
+/** Subtotal, credit applied, the total and what of it was refunded, under an invoice's lines. */
 export function invoiceSums(invoice: Invoice): Html {
   const c = invoice.currency;
   const negative = invoice.subtotal.startsWith('-');
@@ -97,11 +103,11 @@ export function invoiceSums(invoice: Invoice): Html {
     html`<div class="sum"><span>Subtotal</span><span data-subtotal="${invoice.subtotal}">${money(invoice.subtotal, c)}</span></div>`,
     html`<div class="sum"><span>Credit applied</span><span data-credit-applied="${invoice.credit_applied}">${money(invoice.credit_applied === '0.00' ? '0.00' : `-${invoice.credit_applied}`, c)}</span></div>`,
   ];
-  if (invoice.amount_refunded !== '0.00') {
-    rows.push(
-      html`<div class="sum"><span>Refunded to your card</span><span data-refunded="${invoice.amount_refunded}">${money(invoice.amount_refunded, c)}</span></div>`,
-    );
-  }
+  // Part of the amount charged, so under it: between the credit and the total it would read as a step of the sum.
+  const refunded =
+    invoice.amount_refunded === '0.00'
+      ? ''
+      : html`<div class="sum"><span>of which refunded to your card</span><span data-refunded="${invoice.amount_refunded}">${money(invoice.amount_refunded, c)}</span></div>`;
   const notes = [
     negative
       ? html`<p class="muted">The credits exceed the charges: the rest, ${money(invoice.subtotal.slice(1), c)}, goes to your credit balance for your next invoices.</p>`
@@ -110,5 +116,5 @@ export function invoiceSums(invoice: Invoice): Html {
       ? html`<p class="muted">This amount is below the smallest charge we can make to a card: it is added to your next invoice.</p>`
       : '',
   ];
-  return html`${rows}<div class="total"><span>${totalLabel(invoice.status)}</span><span data-total="${invoice.total}">${money(invoice.total, c)}</span></div>${notes}`;
+  return html`${rows}<div class="total"><span>${totalLabel(invoice.status)}</span><span data-total="${invoice.total}">${money(invoice.total, c)}</span></div>${refunded}${notes}`;
 }

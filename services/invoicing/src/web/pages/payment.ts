@@ -31,6 +31,7 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
   const c = invoice.currency;
   const withCard = (card: CardSeen | undefined) => (card ? html` with <span data-card>${cardName(card)}</span>` : '');
   const on = (at: Date | undefined) => (at ? html` on <time datetime="${at.toISOString()}">${day(at)}</time>` : '');
+  const since = (at: Date | undefined) => (at ? html` since <time datetime="${at.toISOString()}">${day(at)}</time>` : '');
   switch (state.kind) {
     case 'none':
       if (state.why === 'below_minimum') {
@@ -38,7 +39,9 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
       }
       return state.why === 'nothing_to_charge' ? html`<p>Nothing to pay: the amount charged is ${money(invoice.total, c)}.</p>` : html``;
     case 'pending':
-      return html`<p>Not paid yet: we charge your card on file shortly after the invoice is issued.</p>`;
+      return state.pastDue
+        ? html`<p>Past due${since(state.pastDue.since)}: we are trying again with your card on file.</p>`
+        : html`<p>Not paid yet: we charge your card on file shortly after the invoice is issued.</p>`;
     case 'paid':
       return html`<p>Paid${on(state.at)}${withCard(state.card)}. Thank you.</p>`;
     case 'refunded':
@@ -46,12 +49,11 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
         ? html`<p>Refunded: the whole ${money(state.amount, c)} went back to your card.</p>`
         : html`<p>Paid${withCard(state.card)}; ${money(state.amount, c)} of ${money(invoice.total, c)} was refunded to your card.</p>`;
     case 'declined':
-      return html`<p>Your card was declined: <q data-reason>${state.reason}</q> We will try again on <time datetime="${state.nextTryAt.toISOString()}">${day(state.nextTryAt)}</time>.</p>
+      return html`<p>${state.pastDue ? html`Past due${since(state.pastDue.since)}. ` : ''}Your card was declined: <q data-reason>${state.reason}</q> We will try again on <time datetime="${state.nextTryAt.toISOString()}">${day(state.nextTryAt)}</time>.</p>
 <p>To pay with another card, <a href="${links.card}">update your payment card</a>: we charge the new card at once.</p>`;
     case 'past_due': {
-      const since = state.since ? html` since <time datetime="${state.since.toISOString()}">${day(state.since)}</time>` : '';
       if (state.why === 'no_card') {
-        return html`<p>Past due${since}: there is no payment card on file for your account, so we could not charge this invoice.</p>
+        return html`<p>Past due${since(state.since)}: there is no payment card on file for your account, so we could not charge this invoice.</p>
 <p><a href="${links.card}">Add a payment card</a>: we charge it as soon as it is saved.</p>`;
       }
       // A refusal that is not the card's is never called a decline: the customer's card may be fine.
@@ -59,7 +61,7 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
         state.why === 'declined'
           ? html`your card was declined each time we tried${state.reason ? html` (<q data-reason>${state.reason}</q>)` : ''}`
           : html`we could not charge your card`;
-      return html`<p>Past due${since}: ${why}, and we will not try it again.</p>
+      return html`<p>Past due${since(state.since)}: ${why}, and we will not try it again.</p>
 <p><a href="${links.card}">Put another payment card on file</a>: we charge it as soon as it is saved.</p>`;
     }
     case 'action_required':

@@ -3,6 +3,7 @@
 import type { Hold, Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
 import type { UsageDay } from '../../billing/types.ts';
+import type { PaymentState } from '../../charging/payment-state.ts';
 import { parsePeriod } from '../../domain/period.ts';
 import { usageChart } from '../chart.ts';
 import { layout, monthName, money, type Viewer } from '../html.ts';
@@ -22,6 +23,8 @@ export interface UsageView {
   stops: ReadonlyMap<string, Date>;
   /** The month is before the usage horizon: its usage per day is archived. */
   archived?: boolean;
+  /** A finalized month's payment: its tag says what the invoice page's does. */
+  payment?: PaymentState | undefined;
 }
 
 const HOLD_REASONS: Record<Hold['reason'], string> = {
@@ -53,7 +56,7 @@ export function usagePage(view: UsageView): Html {
     : '';
   return layout(
     { title: heading, viewer: view.viewer, current: 'usage' },
-    html`<h1>${heading} ${statusTag(draft.status)}</h1>
+    html`<h1>${heading} ${statusTag(draft.status, view.payment)}</h1>
 <section class="card">
 <p class="projection">${view.isCurrent ? 'So far this month' : 'Total'}: <strong data-total="${draft.total}">${money(draft.total, draft.currency)}</strong>
 ${draft.credit_applied === '0.00' ? '' : html`<span class="muted" data-credit-applied="${draft.credit_applied}">after ${money(draft.credit_applied, draft.currency)} of your credit balance, of ${money(draft.subtotal, draft.currency)}</span>`}</p>
