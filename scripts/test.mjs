@@ -95,6 +95,7 @@ try {
   console.error(`test infrastructure failed: ${err.message}`);
 } finally {
   await stopKafka({ stateDir: join(home, 'kafka'), log }).catch(() => {});
-  await postgres.stop();
+  // The suite's own server: stopped even if a test left a session behind.
+  await postgres.stop({ force: true });
 }
 process.exit(code);

@@ -54,7 +54,8 @@ export async function ownPostgres(dir: string, log: (line: string) => void): Pro
     adminUrl: `postgres://postgres:vault-local@127.0.0.1:${port}/postgres`,
     pid: () => postmasterPid(dataDir),
     async stop() {
-      await server?.stop();
+      // An outage: stopped under the apps still connected to it.
+      await server?.stop({ force: true });
       server = undefined;
     },
     start,

@@ -21,8 +21,11 @@ export interface EmbeddedServer {
   url: string;
   /** True when this process started the server (and so stops it, unless others still use it). */
   startedHere: boolean;
-  /** Called once this process's own sessions are closed: see stopUnlessShared. */
-  stop(): Promise<void>;
+  /**
+   * Called once this process's own sessions are closed: see stopUnlessShared. `force`: stop it
+   * even under other clients (the test runner's and benchmarks' own servers, a test's outage).
+   */
+  stop(options?: { force?: boolean }): Promise<void>;
 }
 
 const USER = 'postgres';
@@ -110,7 +113,7 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
     });
     await createDatabase(opts.port);
     opts.log?.('postgres.started', { port: opts.port, dir: dataDir });
-    return { url, startedHere: true, stop: () => stopUnlessShared(server, opts) };
+    return { url, startedHere: true, stop: (o) => (o?.force ? stopServer(server) : stopUnlessShared(server, opts)) };
   } finally {
     await release();
   }

@@ -104,7 +104,7 @@ async function writeFloor(): Promise<number> {
   return ms;
 }
 
-let server: { url: string; stop(): Promise<void> } | undefined;
+let server: { url: string; stop(options?: { force?: boolean }): Promise<void> } | undefined;
 let serverUrl = process.env.DATABASE_URL;
 if (!serverUrl) {
   server = await ensureEmbeddedPostgres({
@@ -210,5 +210,5 @@ try {
   );
 } finally {
   await db.drop();
-  await server?.stop();
+  await server?.stop({ force: true });
 }

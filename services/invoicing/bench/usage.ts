@@ -77,7 +77,7 @@ const part = (run: LoadRun, keep: (i: number) => boolean) =>
   );
 
 mkdirSync(benchHome, { recursive: true });
-let pg: { url: string; stop(): Promise<void> } | undefined;
+let pg: { url: string; stop(options?: { force?: boolean }): Promise<void> } | undefined;
 let db: Awaited<ReturnType<typeof freshDatabaseOn>> | undefined;
 let server: BenchServer | undefined;
 let failed = false;
@@ -203,6 +203,6 @@ try {
 } finally {
   await server?.stop();
   await db?.drop();
-  await pg?.stop();
+  await pg?.stop({ force: true });
 }
 process.exit(failed ? 1 : 0);

@@ -32,7 +32,7 @@ export async function benchInfra(
       fast: false,
       log: (e) => log(`postgres: ${e}`),
     });
-    stops.push(() => server.stop());
+    stops.push(() => server.stop({ force: true }));
     serverUrl = server.url;
   }
   let brokers = env.KAFKA_BROKERS;
