@@ -114,6 +114,21 @@ describe('`vault publish` input formats', () => {
     assert.ok(r.messages.includes('{"id":"as-sent-bad","sequence":1e400}'), r.messages.join('\n'));
   });
 
+  test('a raw line break inside a string of an element (invalid JSON, as POST /v1/events says) is rejected with its index, never read as a space', async () => {
+    const [a, b] = events('raw-break');
+    // "id" and "subject" each hold a raw LF (JSON strings hold none): made spaces, they were "e- 1" and "d- 1", accepted.
+    const bad = JSON.stringify({ ...b, id: 'raw-break-e- 1', subject: 'raw-break-d- 1' }).replace(/- 1/g, '-\n1');
+    const r = await publish([], `[${JSON.stringify(a)},\n${bad}\n]`);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /published 2 array elements .*: 1 accepted, 0 duplicate, 1 rejected/, r.stderr);
+    assert.match(r.stderr, /^element \[1\]: not JSON: Bad control character in string literal/m);
+    assert.ok(
+      r.messages.every((m) => !m.includes('\n')),
+      'one line each',
+    );
+    assert.ok(!r.messages.some((m) => m.includes('e- 1')), r.messages.join('\n'));
+  });
+
   test('a one-line JSON array on stdin: a rejected element named by its index', async () => {
     const [a, b] = events('array-stdin');
     const r = await publish([], JSON.stringify([a, { id: 'array-stdin-bad', subject: 'x' }, b]));

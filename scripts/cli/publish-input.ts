@@ -89,10 +89,10 @@ const toBuffer = (chunk: Buffer | string) => (Buffer.isBuffer(chunk) ? chunk : B
 /**
  * A JSON array's elements, one a line, byte by byte: strings, escapes and
  * nesting are followed only to find where each element ends. Each element is
- * passed on as sent, its line breaks made spaces (as the HTTP intake keeps an
- * array body's elements), for the intake to judge with its index. A broken array (a missing `]`, an empty element, a
- * trailing comma, something after the `]`) ends the lines there, with
- * `problem` saying what and on which line.
+ * passed on as sent (as the HTTP intake keeps an array body's elements), on
+ * one line (`oneLine`), for the intake to judge with its index. A broken array
+ * (a missing `]`, an empty element, a trailing comma, something after the `]`)
+ * ends the lines there, with `problem` saying what and on which line.
  */
 class ArraySplitter {
   count = 0;
@@ -189,10 +189,7 @@ class ArraySplitter {
     const bytes = Buffer.concat(this.parts);
     this.parts = [];
     this.count++;
-    // As sent, on one line: outside strings a line break is whitespace, and JSON strings
-    // hold none raw, so making it a space changes no token (1e400 stays 1e400; an element
-    // that is not JSON, or not UTF-8, goes on as its bytes for the intake to reject and keep).
-    const line = Buffer.from(bytes.map((b) => (b === 0x0a || b === 0x0d ? 0x20 : b)));
+    const line = oneLine(bytes);
     let start = 0;
     let end = line.length;
     while (start < end && isSpace(line[start]!)) start++;
@@ -204,4 +201,29 @@ class ArraySplitter {
     this.problem = problem;
     return false;
   }
+}
+
+/**
+ * An element as sent, on one line. Outside strings a line break is whitespace:
+ * a space changes no token (1e400 stays 1e400). JSON strings hold none raw, so
+ * one inside a string makes the element invalid, and it must stay so (as
+ * `POST /v1/events` refuses it): a raw LF there becomes a raw CR, still a
+ * control character JSON refuses but no NDJSON line end; a raw CR stays. An
+ * element that is not JSON, or not UTF-8, goes on for the intake to reject and keep.
+ */
+function oneLine(bytes: Buffer): Buffer {
+  const line = Buffer.from(bytes);
+  let inString = false;
+  let escaped = false;
+  for (let i = 0; i < line.length; i++) {
+    const b = line[i]!;
+    if (inString) {
+      if (b === 0x0a) line[i] = 0x0d;
+      if (escaped) escaped = false;
+      else if (b === 0x5c) escaped = true;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x0a || b === 0x0d) line[i] = 0x20;
+  }
+  return line;
 }

@@ -28,9 +28,15 @@ export interface IncomingMessage {
   /**
    * Kafka's record headers (names as sent, values as UTF-8 text; the first of
    * a repeated name): a CloudEvents binary-mode message's `ce_` attributes.
-   * The embedded bus carries none.
+   * Decoded strictly: a header without a value, or whose value is not UTF-8,
+   * is not here but in `nonTextHeaders`. The embedded bus carries none.
    */
   headers?: Record<string, string>;
+  /**
+   * The headers `headers` leaves out, as sent: null for one without a value,
+   * the bytes of one that is not UTF-8 (never read with U+FFFD). Usually absent.
+   */
+  nonTextHeaders?: Record<string, Buffer | null>;
 }
 
 export interface Batch {

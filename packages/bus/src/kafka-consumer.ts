@@ -1,7 +1,7 @@
 import type { Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { ConsumeOptions, Consumer, IncomingMessage, ReadFrom } from './bus.ts';
 import { DROPPED, FetchAhead } from './fetch-ahead.ts';
-import { textHeaders } from './headers.ts';
+import { nonTextHeaders, textHeaders } from './headers.ts';
 
 const IDENTITY_MAX_AGE_MS = 5_000;
 /** kafkajs hands over up to this many partitions' batches at once; FetchAhead bounds how many run. */
@@ -41,6 +41,9 @@ class Incoming implements IncomingMessage {
   }
   get headers(): Record<string, string> | undefined {
     return this.m.headers ? textHeaders(this.m.headers) : undefined;
+  }
+  get nonTextHeaders(): Record<string, Buffer | null> | undefined {
+    return this.m.headers ? nonTextHeaders(this.m.headers) : undefined;
   }
 }
 const EMPTY = Buffer.alloc(0);

@@ -64,6 +64,24 @@ export const Timestamp = z.iso
   .max(MAX_TIMESTAMP_LENGTH)
   .meta({ id: 'Timestamp', description: 'RFC 3339 date-time with seconds and an offset (Z or +hh:mm / -hh:mm)' });
 
+/** `text` in any case, as a pattern JSON Schema can carry too (it has no `i` flag). */
+const anyCase = (text: string) => text.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+
+/**
+ * JSON as a media type (RFC 9110 8.3.1): `application/json` in any case, with
+ * no parameter but `charset=utf-8` (token or quoted), spaces or tabs around its
+ * `;`. The SDKs write `application/json; charset=utf-8` when they read a
+ * binary-mode event and send it on structured.
+ */
+export const JSON_MEDIA_TYPE = new RegExp(
+  `^${anyCase('application')}/${anyCase('json')}(?:[ \\t]*;[ \\t]*${anyCase('charset')}=(?:${anyCase('utf')}-8|"${anyCase('utf')}-8"))?$`,
+);
+
+/** True for a `datacontenttype` that says the data is JSON (JSON_MEDIA_TYPE). */
+export function isJsonMediaType(value: unknown): boolean {
+  return typeof value === 'string' && JSON_MEDIA_TYPE.test(value);
+}
+
 /** Per-subject event number. `abort` keeps a value below 1 from also failing a per-type rule. */
 export const Sequence = z.int().min(1, { abort: true });
 
@@ -101,8 +119,15 @@ export const CloudEventEnvelope = z.object({
   subject: Id,
   /** The publisher numbers the events of one subject 1, 2, 3… with no gaps. */
   sequence: Sequence,
-  /** Optional; "application/json" when present. */
-  datacontenttype: z.literal('application/json').optional(),
+  /** Optional; JSON when present (JSON_MEDIA_TYPE), the default: a receiver treats it as absent. */
+  datacontenttype: z
+    .string()
+    .refine(isJsonMediaType, {
+      error: 'must be "application/json" (its only parameter, if any, charset=utf-8)',
+      params: { code: 'invalid_value' satisfies ReasonCode },
+    })
+    .meta({ pattern: JSON_MEDIA_TYPE.source })
+    .optional(),
   /** Type-specific payload; any JSON object here. */
   data: z.object({}),
 });

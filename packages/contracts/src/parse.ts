@@ -59,12 +59,13 @@ function clockOf(opts: ParseOptions): number {
 /** The decoded value of an input within the size limit, or why it is none. */
 function received(input: unknown): Decoded {
   const size = receivedBytes(input);
-  if (size !== undefined && size > MAX_EVENT_BYTES) {
-    return fail([
-      { field: '', code: 'too_long', message: `the event is ${size} bytes, more than the ${MAX_EVENT_BYTES} (64 KiB) one event may be` },
-    ]);
-  }
+  if (size !== undefined && size > MAX_EVENT_BYTES) return fail([tooLongReason(size)]);
   return decode(input);
+}
+
+/** Why an event of `size` bytes as received, over MAX_EVENT_BYTES, is refused (also said by a reader that never held all of it). */
+export function tooLongReason(size: number): Reason {
+  return { field: '', code: 'too_long', message: `the event is ${size} bytes, more than the ${MAX_EVENT_BYTES} (64 KiB) one event may be` };
 }
 
 /** The runtime parser's judgement of a decoded value: the event, or every reason it breaks the contract. */

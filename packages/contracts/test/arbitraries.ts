@@ -74,6 +74,14 @@ export function timeAt(instant: fc.Arbitrary<number>): fc.Arbitrary<string> {
 
 const ENVELOPE_KEYS = ['specversion', 'id', 'source', 'type', 'time', 'subject', 'sequence', 'datacontenttype', 'data'];
 
+/** A `datacontenttype` saying JSON, as publishers and SDK relays write it. */
+export const JSON_MEDIA_TYPES = [
+  'application/json',
+  'application/json; charset=utf-8',
+  'Application/JSON;charset="UTF-8"',
+  'application/json\t;\tcharset=utf-8',
+];
+
 /** The `data` fields of each type, all required. */
 export const DATA_KEYS: Record<EventType, readonly string[]> = {
   'app.owner_changed': ['app_id', 'account_id'],
@@ -124,7 +132,7 @@ export function validEvent(type: EventType, o: ValidOptions): fc.Arbitrary<Event
       subject: id,
       time: timeAt(instant),
       sequence: sequenceFor(type),
-      datacontenttype: fc.option(fc.constant('application/json'), { nil: undefined }),
+      datacontenttype: fc.option(fc.constantFrom(...JSON_MEDIA_TYPES), { nil: undefined }),
       app_id: id,
       account_id: id,
       name: text(1, 40, o),
@@ -334,7 +342,14 @@ export function mutationFor(type: EventType, o: MutationOptions): fc.Arbitrary<M
       .oneof(fc.constantFrom('0.3', '1', '1.0 ', '2.0'), fc.constant(1))
       .map((v) => mutation('specversion', `specversion = ${JSON.stringify(v)}`, set('specversion', v))),
     fc
-      .constantFrom('text/plain', 'application/cloudevents+json', '')
+      .constantFrom(
+        'text/plain',
+        'application/cloudevents+json',
+        '',
+        'application/json; charset=latin1',
+        'application/json;',
+        'application/json ',
+      )
       .map((v) => mutation('datacontenttype', `datacontenttype = ${v}`, set('datacontenttype', v))),
   ];
   if (slugs.length > 0) {

@@ -9,9 +9,9 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { compiledBillingEvent, compiledBillingEventParser } from '../src/compiled-event.ts';
 import { BillingEvent, EVENT_TYPES, parseEvent, parseEventUncompiled } from '../src/index.ts';
-import { FUTURE_LIMIT_MS, rfc3339, validEvent } from './arbitraries.ts';
+import { FUTURE_LIMIT_MS, JSON_MEDIA_TYPES, rfc3339, validEvent } from './arbitraries.ts';
 import { corpusInput } from './corpus.ts';
-import { examplesDir, NOW } from './fixtures.ts';
+import { examplesDir, NOW, validEvent as fixedEvent } from './fixtures.ts';
 
 /** Receiver clocks from 2000 to 2090. */
 const nowArb = fc.integer({ min: Date.UTC(2000, 0), max: Date.UTC(2090, 0) });
@@ -72,6 +72,22 @@ describe('the compiled validator against zod’s runtime parser', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+
+  test('datacontenttype: JSON in any case with charset=utf-8 or none accepted, every near miss refused, by both alike', () => {
+    const refused = [
+      'application/json;',
+      'application/json ',
+      'application/json; charset=utf8',
+      'application/json; charset = utf-8',
+      'text/json',
+      7,
+    ];
+    for (const type of [...JSON_MEDIA_TYPES, ...refused]) {
+      const event = fixedEvent('dyno.started', { datacontenttype: type });
+      assertSameVerdict(event);
+      assert.equal(compiledBillingEvent(event) !== undefined, JSON_MEDIA_TYPES.includes(type as string), JSON.stringify(type));
+    }
   });
 });
 

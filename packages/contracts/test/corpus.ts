@@ -36,6 +36,20 @@ function nearMiss(o: ValidOptions): fc.Arbitrary<unknown> {
   );
 }
 
+/**
+ * A valid event whose `datacontenttype` is written every way near JSON's,
+ * accepted or not: the media type's pattern, on the compiled path and zod's.
+ */
+function nearJsonMediaType(o: ValidOptions): fc.Arbitrary<unknown> {
+  const type = fc.constantFrom('application/json', 'APPLICATION/Json', 'application/jsonp', 'text/json', 'application/cloudevents+json');
+  const separator = fc.constantFrom('', ';', ' ;', ';\t', '\t; ', ' ;  ');
+  const parameter = fc.constantFrom('', 'charset=utf-8', 'Charset=UTF-8', 'charset="utf-8"', 'charset=utf8', 'charset = utf-8', 'q=1');
+  const end = fc.constantFrom('', '', ' ', ';', '; charset=utf-8');
+  return fc
+    .tuple(anyValidEvent(o), type, separator, parameter, end)
+    .map(([event, t, sep, param, e]) => ({ ...event, datacontenttype: `${t}${sep}${param}${e}` }));
+}
+
 /** Two rules broken at once (the composable mutations: neither changes `type`). */
 function twoFaults(nowMs: number, o: ValidOptions): fc.Arbitrary<unknown> {
   return fc
@@ -60,6 +74,7 @@ export function corpusInput(nowMs: number, storable = false): fc.Arbitrary<unkno
     { arbitrary: mutatedEvent(o).map((m) => m.value), weight: 4 },
     { arbitrary: twoFaults(nowMs, o), weight: 1 },
     { arbitrary: nearMiss(o), weight: 3 },
+    { arbitrary: nearJsonMediaType(o), weight: 1 },
     { arbitrary: anyValue, weight: 1 },
   );
 }

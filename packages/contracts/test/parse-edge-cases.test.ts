@@ -115,6 +115,11 @@ describe('envelope fields', () => {
       expect: [['datacontenttype', 'invalid_value']],
     },
     {
+      name: 'a datacontenttype that is not a string is a wrong type',
+      input: started({ datacontenttype: 42 }),
+      expect: [['datacontenttype', 'invalid_type']],
+    },
+    {
       name: 'sequence 0 is rejected as below 1, not also as a type rule',
       input: started({ sequence: 0 }),
       expect: [['sequence', 'too_small']],
@@ -200,6 +205,36 @@ describe('per-type rules', () => {
       input: validEvent('addon.plan_changed', {}, { plan: 'mystery-9' }),
       expect: null,
     },
+  ]);
+});
+
+describe('datacontenttype: JSON as a media type (RFC 9110), its only parameter charset=utf-8', () => {
+  // What an SDK relay sends on structured after reading a binary-mode event: `application/json; charset=utf-8`.
+  const accepted = [
+    'application/json; charset=utf-8',
+    'Application/JSON',
+    'application/json;charset=UTF-8',
+    'application/json \t;\t Charset="utf-8"',
+  ];
+  const refused = [
+    'application/json; charset=latin1',
+    'application/json; charset=utf8',
+    'application/json; charset = utf-8',
+    'application/json; charset=utf-8; q=1',
+    'application/json;',
+    'application/json ',
+    ' application/json',
+    'application / json',
+    'application/jsonp',
+    'text/json',
+  ];
+  check([
+    ...accepted.map((type) => ({ name: `${JSON.stringify(type)} is accepted`, input: started({ datacontenttype: type }), expect: null })),
+    ...refused.map((type) => ({
+      name: `${JSON.stringify(type)} is rejected`,
+      input: started({ datacontenttype: type }),
+      expect: [['datacontenttype', 'invalid_value']] as Array<[string, string]>,
+    })),
   ]);
 });
 

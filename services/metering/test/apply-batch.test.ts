@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { parseEvent } from '@vault/contracts';
 import type { TestDatabase } from '@vault/testkit';
+import { applyRefusing } from '../src/consumer/apply-messages.ts';
 import { judge, type Judged } from '../src/domain/judge.ts';
+import { referenceContentHash } from '../src/domain/judge-reference.ts';
+import { assess } from '../src/intake/intake.ts';
 import { readCounters } from '../src/reports/store.ts';
 import { applyRaw, exampleLines as lines, meteringDatabase, usageOf as usage } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 
-function _toBatch(raws: string[]): Judged {
+function toBatch(raws: string[]): Judged {
   return judge(
     raws.map((raw) => ({ bytes: Buffer.from(raw), receivedAtMs: NOW })),
     NOW,
@@ -117,6 +121,48 @@ describe('metering: applying batches of events (real PostgreSQL)', () => {
     const result = await apply(db, [reuse, original]);
     assert.deepEqual([result.applied, result.duplicates, result.rejected.length], [0, 1, 1]);
     assert.equal(JSON.parse(result.rejected[0]!.received.bytes.toString()).time, '2026-10-12T00:00:00Z');
+  });
+
+  test('an event stored with datacontenttype by its hash of then (the field in it): its copies with or without the field are duplicates, other content reused, to the intake and the consumer', async () => {
+    const db = await meteringDb();
+    const sent = {
+      specversion: '1.0',
+      id: 'evt-dct',
+      source: 'dyno-manager',
+      type: 'dyno.stopped',
+      time: '2026-10-03T14:00:00.000Z',
+      subject: 'dyno-dct',
+      sequence: 2,
+      data: { app_id: 'app-1' },
+    };
+    const structured = JSON.stringify({ ...sent, datacontenttype: 'application/json' });
+    // Stored as the judge stored it before the field was left out: the parsed event hashed whole.
+    const parsed = parseEvent(structured, { now: NOW });
+    assert.ok(parsed.ok);
+    const legacy = referenceContentHash(parsed.event);
+    const judged = toBatch([structured]);
+    assert.notEqual(judged.valid[0]!.contentHash, legacy, 'the field is no part of the content now');
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await applyRefusing(client, { valid: [{ ...judged.valid[0]!, contentHash: legacy }], invalid: [] });
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    const copies = [structured, JSON.stringify(sent), JSON.stringify({ ...sent, datacontenttype: 'application/json; charset=utf-8' })];
+    const reuse = JSON.stringify({ ...sent, datacontenttype: 'application/json', data: { app_id: 'app-2' } });
+    const { report } = await assess(
+      db.pool,
+      [...copies, reuse].map((raw, index) => ({ index, bytes: Buffer.from(raw) })),
+      NOW,
+    );
+    assert.deepEqual(
+      [report.accepted, report.duplicates, report.rejected.map((r) => [r.index, r.reasons[0]?.code])],
+      [0, 3, [[3, 'id_reused']]],
+    );
+    const result = await apply(db, [...copies, reuse]);
+    assert.deepEqual([result.applied, result.duplicates, result.rejected.map((r) => r.reasons[0]?.code)], [0, 3, ['id_reused']]);
   });
 
   test('an id of a stored event reused by an event of a new subject is rejected as reused, the rest of the batch applied whole', async () => {

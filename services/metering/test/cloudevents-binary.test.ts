@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CloudEvent, HTTP, Kafka } from 'cloudevents';
+import { CloudEvent, HTTP, Kafka, type KafkaMessage } from 'cloudevents';
 import { binaryToStructured, structuredValue } from '../src/domain/cloudevents-binary.ts';
 import { judge } from '../src/domain/judge.ts';
 import { readBody } from '../src/intake/read-body.ts';
@@ -83,6 +83,20 @@ describe('CloudEvents binary mode to its structured form (pure)', () => {
     }
   });
 
+  test('a Kafka binary message without ce_specversion is still binary: its attributes kept, the judge names specversion alone', () => {
+    const binary = Kafka.binary(stopped);
+    const { ce_specversion: _specversion, ...headers } = asReceived(binary.headers as Record<string, unknown>);
+    const form = parsed(structuredValue(Buffer.from(JSON.stringify(binary.value)), headers));
+    const { specversion: _, ...rest } = { ...JSON.parse(stopped.toString()), time: '2026-10-03T16:00:00+02:00' };
+    assert.deepEqual(form, rest);
+    const { invalid } = judge([{ bytes: Buffer.from(JSON.stringify(form)), receivedAtMs: NOW }], NOW);
+    assert.deepEqual(
+      invalid[0]?.reasons.map((r) => [r.field, r.code]),
+      [['specversion', 'required']],
+    );
+    assert.equal(invalid[0]?.subject, 'dyno-1', 'its subject, the bus key');
+  });
+
   test("a Kafka message: binary (ce_ headers) in its structured form, structured (the SDK's content type) and header-less values untouched", () => {
     const binary = Kafka.binary(stopped);
     const value = Buffer.from(JSON.stringify(binary.value));
@@ -93,6 +107,100 @@ describe('CloudEvents binary mode to its structured form (pure)', () => {
     assert.equal(structuredValue(raw, { ...asReceived(structured.headers as Record<string, unknown>), ce_specversion: '1.0' }), raw);
     assert.equal(structuredValue(raw, undefined), raw);
     assert.equal(structuredValue(raw, {}), raw);
+  });
+});
+
+describe('one SDK event, the same content in every mode (pure)', () => {
+  /** The judge's verdict on each SDK message of `e`, as read by the HTTP intake and the Kafka consumer. */
+  const judgedInEveryMode = (e: CloudEvent<unknown>) => {
+    const http = (m: { headers: Record<string, unknown>; body: unknown }) => {
+      const reading = readBody(asReceived(m.headers), Buffer.isBuffer(m.body) ? m.body : Buffer.from(String(m.body)));
+      assert.ok(reading.ok, JSON.stringify(reading));
+      return reading.lines[0]!.bytes;
+    };
+    const kafka = (m: KafkaMessage<unknown>) => {
+      const value = typeof m.value === 'string' || Buffer.isBuffer(m.value) ? Buffer.from(m.value) : Buffer.from(JSON.stringify(m.value));
+      return structuredValue(value, asReceived(m.headers as Record<string, unknown>));
+    };
+    const structured = String(HTTP.structured(e).body);
+    const messages = {
+      'HTTP binary': http(HTTP.binary(e)),
+      'HTTP structured': http(HTTP.structured(e)),
+      'HTTP batch': http({ headers: { 'content-type': 'application/cloudevents-batch+json' }, body: `[${structured}]` }),
+      'Kafka binary': kafka(Kafka.binary(e)),
+      'Kafka structured': kafka(Kafka.structured(e)),
+    };
+    return Object.entries(messages).map(([mode, bytes]) => {
+      const { valid, invalid } = judge([{ bytes, receivedAtMs: NOW }], NOW);
+      assert.equal(valid.length, 1, `${mode}: ${JSON.stringify(invalid[0]?.reasons)}`);
+      return [mode, valid[0]!.contentHash] as const;
+    });
+  };
+  /** Every mode's hash, which must all be `expected`. */
+  const sameHash = (hashes: (readonly [string, string])[], expected: string) =>
+    assert.deepEqual(
+      hashes,
+      hashes.map(([mode]) => [mode, expected]),
+    );
+  // A time in the SDK's own form: its Kafka binary binding writes ce_time as given, its other modes normalised.
+  const attributes = { ...JSON.parse(stopped.toString()), time: '2026-10-03T14:00:00.000Z' } as Record<string, unknown>;
+  const plain = new CloudEvent(attributes);
+  const plainHash = judgedInEveryMode(plain)[0]![1];
+
+  test('datacontenttype "application/json": the same content hash in HTTP binary, structured and batched, Kafka binary and structured, as without it', () => {
+    const e = new CloudEvent({ ...attributes, datacontenttype: 'application/json' });
+    assert.match(String(HTTP.structured(e).body), /"datacontenttype":"application\/json"/);
+    sameHash(judgedInEveryMode(e), plainHash);
+    const [event] = judge([{ bytes: Buffer.from(String(HTTP.structured(e).body)), receivedAtMs: NOW }], NOW).valid;
+    assert.equal(event?.event.datacontenttype, undefined, 'the contract default, left out');
+  });
+
+  test('forwarded by an SDK relay (its binary form read, then sent structured): datacontenttype "application/json; charset=utf-8" is accepted, the same event', () => {
+    const relayed = HTTP.toEvent(HTTP.binary(plain)) as CloudEvent<unknown>;
+    assert.equal(relayed.datacontenttype, 'application/json; charset=utf-8');
+    sameHash(judgedInEveryMode(relayed), plainHash);
+  });
+
+  test('data sent as bytes (a Buffer of JSON): structured data_base64 is read as that JSON, the same event as the binary copy', () => {
+    const json = Buffer.from(JSON.stringify(attributes.data));
+    for (const e of [
+      new CloudEvent({ ...attributes, datacontenttype: 'application/json', data: json }),
+      new CloudEvent({ ...attributes, data: json }),
+    ]) {
+      assert.match(String(HTTP.structured(e).body), /"data_base64":/);
+      sameHash(judgedInEveryMode(e), plainHash);
+    }
+  });
+
+  test('data_base64 that cannot be read is refused saying why; data beside it is judged, as before', () => {
+    const refusal = (extra: Record<string, unknown>) => {
+      const { data: _, ...envelope } = attributes;
+      const { invalid } = judge([{ bytes: Buffer.from(JSON.stringify({ ...envelope, ...extra })), receivedAtMs: NOW }], NOW);
+      return invalid[0]?.reasons.map((r) => `${r.field}: ${r.message}`);
+    };
+    const base64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
+    assert.deepEqual(refusal({ data_base64: 'eyJhcHBfaWQiOiJhcHAtMSJ9!' }), [
+      'data: must be a JSON object: data_base64 is not base64 (RFC 4648, padded)',
+    ]);
+    assert.deepEqual(refusal({ data_base64: base64(Buffer.from([0x7b, 0xff, 0x7d])) }), [
+      'data: must be a JSON object: the data sent was not JSON (not UTF-8; kept here as data_base64)',
+    ]);
+    assert.match(
+      refusal({ data_base64: base64('web.1') })?.[0] ?? '',
+      /^data: must be a JSON object: the data sent was not JSON \(.+; kept here as data_base64\)$/,
+    );
+    assert.deepEqual(refusal({ data_base64: base64('"web.1"') }), ['data: must be a JSON object']);
+    assert.deepEqual(refusal({ datacontenttype: 'text/plain', data_base64: base64('{"app_id":"app-1"}') }), [
+      'datacontenttype: must be "application/json" (its only parameter, if any, charset=utf-8)',
+      'data: must be a JSON object: the data sent is not JSON by its datacontenttype (kept here as data_base64)',
+    ]);
+    // `data` and `data_base64` both: `data` is the event's, as it always was (`data_base64` an unknown member).
+    assert.deepEqual(refusal({ data: 'web.1', data_base64: base64('{"app_id":"app-1"}') }), ['data: must be a JSON object']);
+    const both = judge(
+      [{ bytes: Buffer.from(JSON.stringify({ ...attributes, data_base64: base64('{"app_id":"x"}') })), receivedAtMs: NOW }],
+      NOW,
+    );
+    assert.deepEqual(both.valid[0]?.event.data, { app_id: 'app-1' });
   });
 });
 

@@ -1,13 +1,15 @@
 // POST /v1/events refuses what it cannot read as sent, whole, before anything is
 // published: a compressed body (Content-Encoding), one JSON object over several
 // lines that is not JSON, a ce- header holding raw bytes outside printable ASCII.
-// Valid NDJSON keeps its rule: a bad line refused alone, the others kept.
+// Valid NDJSON keeps its rule: a bad line refused alone, the others kept. Any
+// ce- header means binary mode, so an event without ce-specversion is kept whole.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { readBody } from '../src/intake/read-body.ts';
+import { eventually } from '@vault/testkit';
 import { AUTH, startMetering, type Metering } from './harness.ts';
 
 let serial = 0;
@@ -101,6 +103,14 @@ describe('POST /v1/events doors (pure)', () => {
     assert.ok(encoded.ok);
     assert.equal(JSON.parse(encoded.lines[0]!.bytes.toString()).subject, 'dyné doors');
   });
+
+  test('ce- headers without ce-specversion are binary mode: the event read from them, specversion alone missing', () => {
+    const { 'ce-specversion': _, ...headers } = binaryHeaders('dyno-doors-nospec');
+    const reading = read(headers, JSON.stringify(event().data));
+    assert.ok(reading.ok);
+    const { specversion: _specversion, ...expected } = event('dyno-doors-nospec', headers['ce-id']);
+    assert.deepEqual(JSON.parse(reading.lines[0]!.bytes.toString()), expected);
+  });
 });
 
 describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () => {
@@ -167,5 +177,53 @@ describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () =
     assert.equal(encoded.json.accepted, 1);
     const copy = await post({ 'content-type': 'application/cloudevents+json' }, JSON.stringify(event('dyné-encoded', headers['ce-id'])));
     assert.deepEqual(copy.json, { accepted: 0, duplicates: 1, rejected: [] }, 'the structured copy is the same event');
+  });
+
+  test('a binary-mode event without ce-specversion is rejected naming specversion alone, published under its subject, kept with every attribute, and applied once fixed', async () => {
+    const { 'ce-specversion': _, ...headers } = binaryHeaders('dyno-doors-nospec-http');
+    const data = event().data;
+    const res = await post(headers, JSON.stringify(data));
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const answer = res.json as { accepted: number; rejected: { reasons: { field: string; code: string }[] }[] };
+    assert.equal(answer.accepted, 0);
+    assert.deepEqual(
+      answer.rejected.map((r) => r.reasons.map((x) => [x.field, x.code])),
+      [[['specversion', 'required']]],
+    );
+    const { rows } = await m.db.pool.query(`select key from bus.messages where topic = $1 and convert_from(value, 'UTF8') like $2`, [
+      m.topic,
+      `%${headers['ce-id']}%`,
+    ]);
+    assert.deepEqual(
+      rows.map((r) => r.key),
+      ['dyno-doors-nospec-http'],
+      'on its subject’s partition',
+    );
+    let kept: { id: string; raw: string } | undefined;
+    await eventually('the rejection kept', async () => {
+      const listed = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as {
+        rejected: { id: string; raw: string; event_id: string }[];
+      };
+      kept = listed.rejected.find((r) => r.event_id === headers['ce-id']);
+      return kept !== undefined;
+    });
+    const raw = JSON.parse(kept!.raw) as Record<string, unknown>;
+    const { specversion: _specversion, ...attributes } = event('dyno-doors-nospec-http', headers['ce-id']);
+    assert.deepEqual(raw, attributes, 'every attribute and the data');
+    const fixed = await m.http.inject({
+      method: 'POST',
+      url: `/v1/rejected/${kept!.id}/resubmit`,
+      headers: { ...AUTH, 'content-type': 'application/cloudevents+json' },
+      payload: JSON.stringify({ ...raw, specversion: '1.0' }),
+    });
+    assert.equal(fixed.statusCode, 202, fixed.body);
+    assert.deepEqual(fixed.json(), { resolved_by: `dyno-manager/${headers['ce-id']}`, duplicate: false });
+    await eventually('the fix applied', async () => {
+      const stored = await m.db.pool.query('select 1 from metering.event_keys where source = $1 and id = $2', [
+        'dyno-manager',
+        headers['ce-id'],
+      ]);
+      return stored.rowCount === 1;
+    });
   });
 });

@@ -139,7 +139,8 @@ describe('the consumer never skips a log’s messages on the strength of a posit
     const values = starts('hdr', 3);
     const withHeaders = (b: Batch): Batch => ({
       ...b,
-      messages: b.messages.map((m) => ({ ...m, headers: { ce_source: 'dyno-manager' } })),
+      // A header that is no CloudEvents attribute (a ce_ one would make the message binary mode).
+      messages: b.messages.map((m) => ({ ...m, headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } })),
     });
     await applyMessages(d.pool, withHeaders(batchOf(values, 0)), NOW);
     // As the code before headers counted stored it: key, value and timestamp only.

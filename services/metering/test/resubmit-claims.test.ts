@@ -10,8 +10,10 @@ import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { uniqueName, type TestDatabase } from '@vault/testkit';
 import { meteringRoutes } from '../src/app.ts';
 import { judge } from '../src/domain/judge.ts';
+import { referenceContentHash } from '../src/domain/judge-reference.ts';
 import { claimKeys } from '../src/intake/claims.ts';
 import { migrate } from '@vault/db';
+import { parseEvent } from '@vault/contracts';
 import {
   ADMIN,
   AUTH,
@@ -158,6 +160,30 @@ describe('re-submitting an event the store refused after the intake claimed it (
     assert.equal(res.statusCode, 422, res.body);
     assert.equal(res.json().error, 'still rejected: id: id reused with different content');
     assert.equal(published.length, 0, 'a 422 means nothing was published');
+  });
+
+  test('a claim of the same event by its hash of before (datacontenttype hashed, since left out): refused it is refused before, live a duplicate, never a reuse', async () => {
+    const { app, published, d, keep } = await routesOnly();
+    const claimed = async (e: object, refused: boolean) => {
+      const parsed = parseEvent(JSON.stringify(e), { now: Date.now() });
+      assert.ok(parsed.ok);
+      const { id, source } = parsed.event;
+      await d.pool.query(
+        `insert into metering.intake_claims (source, id, content_hash, claim, refused) values ($1, $2, $3, gen_random_uuid(), $4)`,
+        [source, id, referenceContentHash(parsed.event), refused],
+      );
+    };
+    const refusedOne = { ...fixed('addon-w'), datacontenttype: 'application/json' };
+    await claimed(refusedOne, true);
+    const again = await resubmit(app, await keep(refusedOne), refusedOne);
+    assert.equal(again.statusCode, 422, again.body);
+    assert.match(again.json().error, /^still rejected: the store refused this very event/);
+    assert.equal(published.length, 0);
+    const live = { ...fixed('addon-x'), datacontenttype: 'application/json' };
+    await claimed(live, false);
+    const copy = await resubmit(app, await keep(live), live);
+    assert.equal(copy.statusCode, 202, copy.body);
+    assert.deepEqual(copy.json(), { resolved_by: 'addon-service/addon-x-3', duplicate: true });
   });
 
   test('another answer claiming the id between the look and the claim: 409 saying it was published, the rejection pending', async () => {

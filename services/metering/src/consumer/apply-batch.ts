@@ -95,7 +95,7 @@ function firstCopies(
   for (const item of valid) {
     const key = eventKey(item.event);
     const earlier = stored.get(key) ?? firstOfBatch.get(key);
-    switch (verdict(earlier, item.contentHash)) {
+    switch (verdict(earlier, item)) {
       case 'new':
         firstOfBatch.set(key, item.contentHash);
         toInsert.push(item);
@@ -138,7 +138,7 @@ async function storable(
   const refused = refusals.map(([item, refusal]): [ValidInput, InvalidInput | 'duplicate'] => {
     const earlier = stored.get(eventKey(item.event));
     if (earlier === undefined) return [item, refusal];
-    return [item, verdict(earlier, item.contentHash) === 'duplicate' ? 'duplicate' : reused(item)];
+    return [item, verdict(earlier, item) === 'duplicate' ? 'duplicate' : reused(item)];
   });
   return { storing, refused };
 }

@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { withTransaction, type TransactionLog } from '@vault/db';
 import type { Batch, IncomingMessage } from '@vault/bus';
+import type { Reason } from '@vault/contracts';
 import { judge, type InvalidInput, type Judged, type Received, type ValidInput } from '../domain/judge.ts';
 import { refuseClaims } from '../intake/claims.ts';
-import { structuredValue } from '../domain/cloudevents-binary.ts';
+import { kafkaValue } from '../domain/kafka-headers.ts';
 import { applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
 import { lockPosition, logStartFor, noteContact, storePosition, type Contact, type ContactNote } from './log-position.ts';
 import { addMessageCounts, mergeOutcomes, readBySource } from './message-counts.ts';
@@ -76,11 +77,14 @@ export async function applyMessages(
  * A bus message as judged. Its position's text is made only when a rejection
  * names it: a string per message would otherwise live as long as the batch.
  */
-class BusReceived implements Received {
+export class BusReceived implements Received {
   readonly bytes: Buffer;
   readonly receivedAtMs: number;
+  readonly unreadable?: Reason[];
   constructor(private readonly message: IncomingMessage) {
-    this.bytes = structuredValue(message.value, message.headers);
+    const value = kafkaValue(message.value, message.headers, message.nonTextHeaders);
+    this.bytes = value.bytes;
+    if (value.unreadable) this.unreadable = value.unreadable;
     this.receivedAtMs = message.timestamp;
   }
   get position(): string {

@@ -157,24 +157,47 @@ export async function storePosition(client: pg.PoolClient, batch: Batch, last: I
  * What identifies a message in its log beyond its offset: key, value, timestamp
  * and headers (a CloudEvents binary-mode message's id, source and time travel in
  * its `ce_` headers, so two events with the same data, sent in the same
- * millisecond, differ only there). A message without headers hashes as before
- * headers counted.
+ * millisecond, differ only there), each header's value as sent: the bytes of one
+ * that is not UTF-8, none for one without a value. A message without headers
+ * hashes as before headers counted.
  */
 export function messageHash(m: IncomingMessage): string {
+  return hashWith(m, headerValues(m, false));
+}
+
+/** A value's size for a header without one: no value's bytes are that long. */
+const NO_VALUE = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+
+function hashWith(m: IncomingMessage, headers: [string, Buffer | null][]): string {
   const hash = legacyHash(m);
-  const headers = Object.entries(m.headers ?? {});
   if (headers.length === 0) return hash.digest('hex');
   // Sorted by name, each name and value length-prefixed: no two sets of headers write the same bytes.
   headers.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [name, value] of headers) {
-    for (const text of [name, value]) {
-      const bytes = Buffer.from(text, 'utf8');
+    for (const bytes of [Buffer.from(name, 'utf8'), value]) {
+      if (bytes === null) {
+        hash.update(NO_VALUE);
+        continue;
+      }
       const size = Buffer.alloc(4);
       size.writeUInt32BE(bytes.length, 0);
       hash.update(size).update(bytes);
     }
   }
   return hash.digest('hex');
+}
+
+/**
+ * Every header's value as bytes. `lenient`: as the bus made them text before it
+ * decoded strictly (null as "null", bytes that are not UTF-8 with U+FFFD), which
+ * the hashes of positions stored then were made from.
+ */
+function headerValues(m: IncomingMessage, lenient: boolean): [string, Buffer | null][] {
+  const values: [string, Buffer | null][] = Object.entries(m.headers ?? {}).map(([name, text]) => [name, Buffer.from(text, 'utf8')]);
+  for (const [name, value] of Object.entries(m.nonTextHeaders ?? {})) {
+    values.push([name, lenient ? Buffer.from(value === null ? 'null' : value.toString('utf8'), 'utf8') : value]);
+  }
+  return values;
 }
 
 /** The hash as stored before headers counted (key, value, timestamp), still met on positions stored then. */
@@ -186,7 +209,11 @@ function legacyHash(m: IncomingMessage) {
   return createHash('sha256').update(sizes).update(key).update(m.value).update(String(m.timestamp));
 }
 
-/** Whether `stored` is this message's hash, or, for a position stored before headers counted, its legacy hash. */
-function isMessageOf(m: IncomingMessage, stored: string): boolean {
-  return messageHash(m) === stored || legacyHash(m).digest('hex') === stored;
+/**
+ * Whether `stored` is this message's hash, or the hash a position stored before
+ * headers were decoded strictly (one that is not text), or before headers counted, has.
+ */
+export function isMessageOf(m: IncomingMessage, stored: string): boolean {
+  if (messageHash(m) === stored || legacyHash(m).digest('hex') === stored) return true;
+  return m.nonTextHeaders !== undefined && hashWith(m, headerValues(m, true)) === stored;
 }

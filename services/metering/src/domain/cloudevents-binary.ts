@@ -21,9 +21,17 @@ export interface StructuredForm {
 /** A CloudEvents Integer in its canonical string form (RFC 7159's int). */
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 
-/** True when the headers carry a binary-mode event (its `specversion` attribute). */
+/**
+ * True when the headers carry a binary-mode event: any `ce-`/`ce_` attribute
+ * under a content type other than `application/cloudevents…` (structured or
+ * batched). Not only `specversion` (the SDKs look for `id`): an event without
+ * it is still read from its headers, and the judge then names `specversion`
+ * alone instead of every attribute, and keeps them for an operator's fix.
+ */
 export function isBinaryMode(headers: TextHeaders, prefix: BinaryPrefix): boolean {
-  return headers[`${prefix}specversion`] !== undefined;
+  if ((mediaType(headers['content-type']).type ?? '').startsWith('application/cloudevents')) return false;
+  for (const name in headers) if (name.length > prefix.length && name.startsWith(prefix) && headers[name] !== undefined) return true;
+  return false;
 }
 
 /**
@@ -69,7 +77,7 @@ export function binaryToStructured(headers: TextHeaders, body: Buffer, prefix: B
 
 /**
  * A Kafka message's value as the judge reads it: a binary-mode message (a
- * `ce_specversion` header, no `application/cloudevents…` content type) in its
+ * `ce_` header, no `application/cloudevents…` content type) in its
  * structured form, anything else untouched.
  */
 export function structuredValue(value: Buffer, kafkaHeaders: TextHeaders | undefined): Buffer {
@@ -78,7 +86,6 @@ export function structuredValue(value: Buffer, kafkaHeaders: TextHeaders | undef
   // Kafka header names are case-sensitive; the binding writes them in lower case.
   const headers = Object.fromEntries(Object.entries(kafkaHeaders).map(([k, v]) => [k.toLowerCase(), v]));
   if (!isBinaryMode(headers, 'ce_')) return value;
-  if ((mediaType(headers['content-type']).type ?? '').startsWith('application/cloudevents')) return value;
   return binaryToStructured(headers, value, 'ce_').bytes;
 }
 

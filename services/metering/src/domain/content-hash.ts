@@ -41,8 +41,24 @@ function sha256Hex(input: string | Buffer): string {
 /**
  * An event against the first one known with its `(source, id)`: the stored
  * event when there is one (it defines the content), else an earlier one of the
- * same batch or request. Never dependent on where batches begin and end.
+ * same batch or request. Never dependent on where batches begin and end. A
+ * hash that differs may be this event's legacy one (legacyContentHash): only
+ * then is that one computed, so no other verdict pays for it.
  */
-export function verdict(earlierHash: string | undefined, hash: string): 'new' | 'duplicate' | 'reused' {
-  return earlierHash === undefined ? 'new' : earlierHash === hash ? 'duplicate' : 'reused';
+export function verdict(
+  earlierHash: string | undefined,
+  item: { event: BillingEvent; contentHash: string },
+): 'new' | 'duplicate' | 'reused' {
+  if (earlierHash === undefined) return 'new';
+  return earlierHash === item.contentHash || earlierHash === legacyContentHash(item.event) ? 'duplicate' : 'reused';
+}
+
+/**
+ * The hash an event was stored with when it came with `datacontenttype`
+ * (then only ever "application/json"), before a JSON `datacontenttype` was
+ * left out of the content (read-event.ts): stored hashes never change, so such
+ * an event is still a duplicate of its copies, whichever mode they come in.
+ */
+export function legacyContentHash(event: BillingEvent): string | undefined {
+  return eventContentHash({ ...event, datacontenttype: 'application/json' });
 }

@@ -5,12 +5,17 @@
 import { hash } from 'node:crypto';
 import { parseEventUncompiled } from '@vault/contracts';
 import { nulField, receiverClock, refused, storeRefused, type Judged, type Received } from './judge.ts';
+import { readEvent } from './read-event.ts';
 
 /** What `judge` answers, the straightforward way. */
 export function judgeUncompiled(messages: Received[], nowMs: number): Judged {
   const judged: Judged = { valid: [], invalid: [] };
   for (const received of messages) {
-    const parsed = parseEventUncompiled(received.bytes, { now: receiverClock(received.receivedAtMs, nowMs) });
+    if (received.unreadable !== undefined) {
+      judged.invalid.push(refused(received, received.unreadable));
+      continue;
+    }
+    const parsed = readEvent(received.bytes, receiverClock(received.receivedAtMs, nowMs), parseEventUncompiled);
     const nul = parsed.ok ? nulField(parsed.event) : undefined;
     if (parsed.ok && nul !== undefined) judged.invalid.push(storeRefused(received, parsed.event, nul));
     else if (parsed.ok)

@@ -1,5 +1,6 @@
 import { parseEvent, type BillingEvent, type Reason } from '@vault/contracts';
 import { eventContent } from './content-hash.ts';
+import { base64Data, readEvent } from './read-event.ts';
 
 /** One message as it came off the bus (or out of an HTTP body), untouched. */
 export interface Received {
@@ -8,6 +9,8 @@ export interface Received {
   receivedAtMs: number;
   /** `topic/partition/offset`, so an operator can find it on the bus. */
   position?: string;
+  /** Why it cannot be read as sent (a Kafka header that is not UTF-8, kafka-headers.ts): refused with these whatever `bytes` say. */
+  unreadable?: Reason[];
 }
 
 export interface ValidInput {
@@ -52,7 +55,11 @@ export function receiverClock(receivedAtMs: number, nowMs: number): number {
 export function judge(messages: Received[], nowMs: number): Judged {
   const judged: Judged = { valid: [], invalid: [] };
   for (const received of messages) {
-    const parsed = parseEvent(received.bytes, { now: receiverClock(received.receivedAtMs, nowMs) });
+    if (received.unreadable !== undefined) {
+      judged.invalid.push(refused(received, received.unreadable));
+      continue;
+    }
+    const parsed = readEvent(received.bytes, receiverClock(received.receivedAtMs, nowMs), parseEvent);
     if (!parsed.ok) {
       judged.invalid.push(refused(received, parsed.reasons));
       continue;
@@ -68,7 +75,7 @@ export function judge(messages: Received[], nowMs: number): Judged {
 /** A message the contract refuses, with what can be read off it to help an operator find it. */
 export function refused(received: Received, reasons: Reason[]): InvalidInput {
   const { dataBase64, ...identity } = identify(received.bytes);
-  return { received, reasons: dataBase64 ? reasons.map(binaryDataReason) : reasons, ...identity };
+  return { received, reasons: dataBase64 ? reasons.map((r) => base64DataReason(r, dataBase64)) : reasons, ...identity };
 }
 
 /** A valid event whose `field` holds U+0000, which the store cannot hold. */
@@ -98,25 +105,27 @@ export function clean(s: string): string {
 }
 
 /**
- * A binary-mode event whose data was not JSON is kept with it as `data_base64`
- * (cloudevents-binary.ts): "data: required" would not say what is wrong with it.
+ * Data carried as `data_base64` that could not be read (read-event.ts; a
+ * binary-mode body that was not JSON is kept so, cloudevents-binary.ts):
+ * "data: required" would not say what is wrong with it.
  */
-function binaryDataReason(reason: Reason): Reason {
+function base64DataReason(reason: Reason, error: string): Reason {
   if (reason.field !== 'data' || reason.code !== 'required') return reason;
-  return { field: 'data', code: 'invalid_type', message: 'must be a JSON object: the data sent was not JSON (kept here as data_base64)' };
+  return { field: 'data', code: 'invalid_type', message: `must be a JSON object: ${error}` };
 }
 
 /**
  * `source`, `id` and `subject` of a message that is JSON but not a valid event,
- * if present, and whether it carries its data as `data_base64`.
+ * if present, and why the `data_base64` it carries instead of `data` could not be read.
  */
-export function identify(bytes: Buffer): { source?: string; eventId?: string; subject?: string; dataBase64?: boolean } {
+export function identify(bytes: Buffer): { source?: string; eventId?: string; subject?: string; dataBase64?: string } {
   try {
     const value: unknown = JSON.parse(bytes.toString('utf8'));
     if (typeof value !== 'object' || value === null) return {};
-    const { source, id, subject, data, data_base64 } = value as Record<string, unknown>;
+    const { source, id, subject } = value as Record<string, unknown>;
+    const data = base64Data(value as Record<string, unknown>);
     return {
-      ...(data === undefined && typeof data_base64 === 'string' ? { dataBase64: true } : {}),
+      ...(data?.ok === false ? { dataBase64: data.error } : {}),
       ...(typeof subject === 'string' ? { subject } : {}),
       ...(typeof source === 'string' ? { source: clean(source.slice(0, 256)) } : {}),
       ...(typeof id === 'string' ? { eventId: clean(id.slice(0, 128)) } : {}),

@@ -1,9 +1,16 @@
 import type pg from 'pg';
 import type { Bus, OutgoingMessage } from '@vault/bus';
-import { formatReasons, ID_REUSED_REASON, MAX_EVENT_BYTES, type IntakeRejection, type IntakeReport } from '@vault/contracts';
+import {
+  formatReasons,
+  ID_REUSED_REASON,
+  MAX_EVENT_BYTES,
+  type BillingEvent,
+  type IntakeRejection,
+  type IntakeReport,
+} from '@vault/contracts';
 import { verdict } from '../domain/content-hash.ts';
 import { clean, judge, type InvalidInput, type ValidInput } from '../domain/judge.ts';
-import { archiveBounds, eventKey, storedHashes, type EventKey } from '../consumer/stored-hashes.ts';
+import { archiveBounds, eventKey, storedHashes } from '../consumer/stored-hashes.ts';
 import { storeRefusal } from '../consumer/usage-horizon.ts';
 import { claimKeys } from './claims.ts';
 
@@ -30,7 +37,7 @@ export interface Assessment {
 
 interface Pending {
   index: number;
-  event: EventKey;
+  event: BillingEvent;
   contentHash: string;
 }
 
@@ -59,7 +66,7 @@ export async function assess(pool: pg.Pool, lines: IntakeLine[], nowMs = Date.no
       const refused = earlier === undefined ? storeRefusal(v.event, bounds) : undefined;
       if (refused) report.rejected.push(rejection(line.index, v.event.id, [refused]));
       else if (earlier === undefined) pending.push({ index: line.index, event: v.event, contentHash: v.contentHash });
-      else if (verdict(earlier, v.contentHash) === 'duplicate') report.duplicates++;
+      else if (verdict(earlier, v) === 'duplicate') report.duplicates++;
       else report.rejected.push(rejection(line.index, v.event.id, [ID_REUSED_REASON]));
       messages.push({ key: v.event.subject, value: line.bytes });
     } else if (invalid) {
@@ -98,7 +105,7 @@ export async function settle(pool: pg.Pool, assessment: Assessment): Promise<Int
     const at = firsts.get(eventKey(p.event))!;
     const claim = claims[at]!;
     if (candidates[at] === p && claim.ours) report.accepted++;
-    else if (verdict(claim.contentHash, p.contentHash) === 'duplicate') report.duplicates++;
+    else if (verdict(claim.contentHash, p) === 'duplicate') report.duplicates++;
     else report.rejected.push(rejection(p.index, p.event.id, [ID_REUSED_REASON]));
   }
   report.rejected.sort((a, b) => a.index - b.index);

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { IntakeRejection } from '@vault/contracts';
-import { intake, ndjsonLines, type IntakeDeps, type IntakeLine } from './intake.ts';
+import { formatReasons, tooLongReason, type IntakeRejection } from '@vault/contracts';
+import { intake, type IntakeDeps, type IntakeLine } from './intake.ts';
+import { StreamLines, type StreamLine } from './stream-lines.ts';
 
 /** The events topic's partitions when a publisher creates it before metering first starts. */
 export { DEFAULT_PARTITIONS } from '../consumer/consume.ts';
@@ -28,35 +29,38 @@ export interface PublishStreamOptions {
 export async function publishStream(deps: IntakeDeps, input: Readable, o: PublishStreamOptions = {}): Promise<PublishSummary> {
   const chunkLines = o.chunkLines ?? 5_000;
   const summary: PublishSummary = { lines: 0, accepted: 0, duplicates: 0, rejected: [] };
+  const reader = new StreamLines();
   let pending: IntakeLine[] = [];
-  let index = 0;
-  let rest: Buffer = Buffer.alloc(0);
+  // Lines over 64 KiB, refused here as the intake refuses them (never published), with the
+  // intake's reason; their id is not read, as their bytes were not all held.
+  let tooLong: IntakeRejection[] = [];
 
+  const take = (lines: StreamLine[]) => {
+    for (const line of lines) {
+      if ('bytes' in line) {
+        pending.push(line);
+        continue;
+      }
+      const reason = tooLongReason(line.tooLong);
+      tooLong.push({ index: line.index, id: null, reason: formatReasons([reason]), reasons: [reason] });
+    }
+  };
   const flush = async () => {
-    if (pending.length === 0) return;
-    const report = await intake(deps, pending);
-    summary.lines += pending.length;
+    if (pending.length === 0 && tooLong.length === 0) return;
+    const report = pending.length > 0 ? await intake(deps, pending) : { accepted: 0, duplicates: 0, rejected: [] };
+    summary.lines += pending.length + tooLong.length;
     summary.accepted += report.accepted;
     summary.duplicates += report.duplicates;
-    summary.rejected.push(...report.rejected);
+    summary.rejected.push(...[...report.rejected, ...tooLong].sort((a, b) => a.index - b.index));
     pending = [];
+    tooLong = [];
     o.onProgress?.(summary);
   };
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
-    const buf = Buffer.concat([rest, Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)]);
-    const last = buf.lastIndexOf(0x0a);
-    if (last === -1) {
-      rest = buf;
-      continue;
-    }
-    // Complete lines only; the partial last one waits for the next chunk.
-    const complete = ndjsonLines(buf.subarray(0, last), index);
-    pending.push(...complete.lines);
-    index = complete.nextIndex;
-    rest = Buffer.from(buf.subarray(last + 1));
-    if (pending.length >= chunkLines) await flush();
+    take(reader.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
+    if (pending.length + tooLong.length >= chunkLines) await flush();
   }
-  if (rest.length > 0) pending.push(...ndjsonLines(rest, index).lines);
+  take(reader.end());
   await flush();
   return summary;
 }

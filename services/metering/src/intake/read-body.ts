@@ -8,7 +8,7 @@ export type BodyReading =
 
 export const SUPPORTED_CONTENT_TYPES =
   'application/cloudevents+json (one event), application/cloudevents-batch+json (an array), ' +
-  'application/json, application/x-ndjson or application/ndjson (an array or NDJSON), or binary mode (ce-specversion and the other ce- headers, ' +
+  'application/json, application/x-ndjson or application/ndjson (an array or NDJSON), or binary mode (the attributes as ce- headers, ' +
   'the data as an application/json body)';
 
 /**
@@ -32,8 +32,8 @@ const NDJSON_TYPES = new Set(['application/json', 'application/x-ndjson', 'appli
 
 /**
  * `POST /v1/events`'s body, in every CloudEvents HTTP content mode, chosen as
- * the SDKs choose it: the content type first (structured, batched), then the
- * `ce-specversion` header (binary), else an array or NDJSON. Missing content
+ * the SDKs choose it: the content type first (structured, batched), then any
+ * `ce-` header (binary), else an array or NDJSON. Missing content
  * type is read as JSON or NDJSON; an unknown one is a 415 naming these.
  */
 export function readBody(headers: Record<string, string | string[] | undefined>, body: Buffer): BodyReading {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { formatReasons, ID_REUSED_REASON, type Reason } from '@vault/contracts';
 import { getRejected, markResolved } from '../reports/store.ts';
+import { verdict } from '../domain/content-hash.ts';
 import { claimOf } from './claims.ts';
 import { assess, settle, type IntakeDeps } from './intake.ts';
 
@@ -37,8 +38,9 @@ export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
     if (refused) return stillRejected(refused.reasons);
     const fresh = assessment.pending[0];
     const held = fresh && (await claimOf(deps.pool, fresh.event));
-    if (fresh && held && held.contentHash !== fresh.contentHash && !held.refused) return stillRejected([ID_REUSED_REASON]);
-    if (fresh && held && held.contentHash === fresh.contentHash && held.refused) return stillRejected([REFUSED_BEFORE]);
+    const same = fresh && held && verdict(held.contentHash, fresh) === 'duplicate';
+    if (fresh && held && !same && !held.refused) return stillRejected([ID_REUSED_REASON]);
+    if (fresh && held && same && held.refused) return stillRejected([REFUSED_BEFORE]);
     await deps.bus.publish(deps.topic, assessment.messages);
     const report = await settle(deps.pool, assessment);
     if (report.rejected[0]) return reply.code(409).send({ error: CONTESTED, published: true });
