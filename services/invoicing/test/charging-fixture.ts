@@ -212,12 +212,6 @@ export class FakeGateway implements ChargeGateway {
     return this.endpoints.has(id);
   }
 
-  deleted: string[] = [];
-  async deleteWebhookEndpoint(id: string) {
-    this.deleted.push(id);
-    this.endpoints.delete(id);
-  }
-
   succeededCharges(invoiceId: string): number {
     return this.charges.filter((c) => c.ok && this.intents.get(c.intent)?.invoiceId === invoiceId).length;
   }

@@ -31,7 +31,6 @@ function gatewayWith3ds(): ChargeGateway & { fake: FakeGateway } {
         : fake.confirm(c),
     registerWebhookEndpoint: (u, k) => fake.registerWebhookEndpoint(u, k),
     webhookEndpointExists: (id) => fake.webhookEndpointExists(id),
-    deleteWebhookEndpoint: (id) => fake.deleteWebhookEndpoint(id),
     retrievePaymentIntent: (id) => fake.retrievePaymentIntent(id),
     cancelPaymentIntent: (id) => fake.cancelPaymentIntent(id),
   };

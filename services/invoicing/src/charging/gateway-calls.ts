@@ -65,8 +65,6 @@ export interface ChargeGateway {
    * the gateway disabled after failed deliveries is enabled again).
    */
   webhookEndpointExists(id: string): Promise<boolean>;
-  /** Deletes an endpoint invoicing no longer uses; one the gateway no longer knows is as good as deleted. */
-  deleteWebhookEndpoint(id: string): Promise<void>;
 }
 
 /** The key of attempt n of the invoice whose stored key is `key` (for rows from before 006, its id). */
@@ -186,15 +184,6 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
         return true;
       } catch (err) {
         if (err instanceof Stripe.errors.StripeError && err.statusCode === 404) return false;
-        throw err;
-      }
-    },
-
-    async deleteWebhookEndpoint(id) {
-      try {
-        await stripe.webhookEndpoints.del(id);
-      } catch (err) {
-        if (err instanceof Stripe.errors.StripeError && err.statusCode === 404) return;
         throw err;
       }
     },

@@ -260,15 +260,6 @@ export async function saveEndpoint(pool: pg.Pool, url: string, endpoint: { id: s
   ]);
 }
 
-/** The stored endpoints at other addresses than `url`: those an earlier INVOICING_URL registered. */
-export async function endpointsElsewhere(pool: pg.Pool, url: string): Promise<StoredEndpoint[]> {
-  const { rows } = await pool.query<{ url: string; idempotency_key: string; endpoint_id: string | null; secret: string | null }>(
-    'select url, idempotency_key, endpoint_id, secret from invoicing.webhook_endpoints where url <> $1 order by url',
-    [url],
-  );
-  return rows.map((r) => ({ url: r.url, idempotencyKey: r.idempotency_key, endpointId: r.endpoint_id, secret: r.secret }));
-}
-
 /** Forgets an endpoint the gateway no longer knows, so the next registration makes a new one. */
 export async function forgetEndpoint(pool: pg.Pool, url: string): Promise<void> {
   await pool.query('delete from invoicing.webhook_endpoints where url = $1', [url]);
