@@ -121,6 +121,16 @@ describe('finance exports have their own pool and a limit; the customer API keep
     assert.match(await again.text(), new RegExp(`\\r\\nTOTAL,1,,,,,${LINES}\\.00,0\\.00,${LINES}\\.00,0\\.00,,${LINES}\\r\\n$`));
   });
 
+  test('ten downloads sent at the same moment: still EXPORT_CONCURRENCY stream and the rest get 429 (the slot is taken before the month check awaits)', async () => {
+    const downloads = await Promise.all(Array.from({ length: 10 }, () => slowDownload(port, '/v1/exports/lines.csv?period=2026-11')));
+    for (const d of downloads) sockets.push(d.socket);
+    const statuses = downloads.map((d) => d.status).sort();
+    assert.deepEqual(statuses, [...Array(EXPORT_CONCURRENCY).fill(200), ...Array(10 - EXPORT_CONCURRENCY).fill(429)]);
+    await eventually(`${EXPORT_CONCURRENCY} exports holding their cursors`, async () => (await exporting()) === EXPORT_CONCURRENCY);
+    for (const s of sockets.splice(0)) s.destroy();
+    await eventually('the slots freed', async () => (await exporting()) === 0);
+  });
+
   test('HEAD answers what a GET would, headers only: no export transaction or cursor, no slot taken; a GET after streams', async () => {
     const path = '/v1/exports/lines.csv?period=2026-11';
     // More HEADs than slots, at once: each used to run a whole export, its slot given back as the empty reply ended.

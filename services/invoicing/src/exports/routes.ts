@@ -36,9 +36,21 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
           .header('retry-after', String(EXPORT_RETRY_AFTER_SECONDS))
           .send({ error: `${concurrency} exports are already running, the most at once: try again in ${EXPORT_RETRY_AFTER_SECONDS} s` });
       }
+      // A GET's slot is taken before the first await, so requests arriving together cannot all
+      // see one free; it is held until the response is over: finished, failed, or cut short by
+      // the client. A HEAD runs no export and takes none.
+      const head = req.method === 'HEAD';
+      if (!head) streaming++;
+      let released = head;
+      const release = () => {
+        if (!released) streaming--;
+        released = true;
+      };
+      reply.raw.once('close', release);
       try {
         await checkMonthComplete(pool, kind, period);
       } catch (err) {
+        release();
         if (!(err instanceof MonthNotFinalizedError)) throw err;
         return reply.code(409).header('retry-after', String(EXPORT_RETRY_AFTER_SECONDS)).send({ error: err.message });
       }
@@ -48,15 +60,7 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
         'cache-control': 'no-store',
       };
       // What a GET would answer, headers only: no slot, no transaction, no cursor.
-      if (req.method === 'HEAD') return reply.headers(headers).send();
-      // The slot is held until the response is over: finished, failed, or cut short by the client.
-      streaming++;
-      let released = false;
-      const release = () => {
-        if (!released) streaming--;
-        released = true;
-      };
-      reply.raw.once('close', release);
+      if (head) return reply.headers(headers).send();
       const started = performance.now();
       const stream = exportStream(pool, kind, period, {
         onDone: (s) =>
