@@ -149,10 +149,12 @@ describe('credits through the invoicing process and the vault command', () => {
       recorded.rows.map((r) => r.expires_at.toISOString()),
       [expires],
     );
-    // An instant given explicitly must still match the recorded one.
-    const other = await cli([...grant.slice(0, -1), iso(NOW.plus({ days: 90 }))]);
-    assert.equal(other.status, 1, other.stdout);
-    assert.match(other.stdout, /nothing granted: credit cli-p90d was already granted to acct-app with another expires_at/);
+    // An instant given explicitly must still match the recorded one; another duration is another expiry.
+    for (const expiry of [iso(NOW.plus({ days: 90 })), 'P30D', 'P91D']) {
+      const other = await cli([...grant.slice(0, -1), expiry]);
+      assert.equal(other.status, 1, `${expiry}: ${other.stdout}`);
+      assert.match(other.stdout, /nothing granted: credit cli-p90d was already granted to acct-app with another expires_at/);
+    }
   });
 
   test("this month's draft uses the balance; the balance itself is used only when the month is finalized", async () => {

@@ -18,8 +18,8 @@ import { CliUsageError } from './usage.ts';
 export interface CreditGrantArgs {
   accountId: string;
   request: CreditGrantRequest;
-  /** --expires was a duration: its instant counts from this run's now. */
-  expiresFromNow: boolean;
+  /** --expires as a duration (P90D): its instant counts from this run's now. */
+  expiresIn: string | undefined;
 }
 
 /**
@@ -64,7 +64,7 @@ export function parseCreditGrantArgs(args: string[], now: DateTime = DateTime.ut
       option === 'expires' ? 'must be an ISO 8601 instant such as "2027-01-01T00:00:00Z" or a duration such as P90D' : issue.message;
     throw new CliUsageError(`credit grant: --${option} ${message}`);
   }
-  return { accountId: account, request: parsed.data, expiresFromNow: /^P/i.test(values.expires ?? '') };
+  return { accountId: account, request: parsed.data, expiresIn: /^P/i.test(values.expires ?? '') ? values.expires : undefined };
 }
 
 /** An ISO 8601 instant as given, or a duration (P90D) from now as an instant. */
@@ -84,23 +84,36 @@ function expiry(given: string, now: DateTime): string {
   return given;
 }
 
+/** How far a recorded expiry may be from the same duration counted from its grant's time: the first run's clock ran before the grant was written. */
+const REPLAY_TOLERANCE_MS = 60_000;
+
 /**
  * A duration counts from each run's now, so the same command again would ask
  * for another expiry: when the grant recorded under this id differs only in
- * its expiry, the replay takes the recorded one (the same --id changes nothing).
+ * its expiry, and that expiry is this duration from when it was granted, the
+ * replay takes the recorded one (the same --id changes nothing). Another
+ * duration, or an instant recorded, is still the conflict it is.
  */
-async function replayedExpiry(pool: pg.Pool, accountId: string, request: CreditGrantRequest): Promise<CreditGrantRequest> {
+async function replayedExpiry(
+  pool: pg.Pool,
+  accountId: string,
+  request: CreditGrantRequest,
+  duration: string,
+): Promise<CreditGrantRequest> {
   const { id: grantId, amount, reason, expires_at } = request;
   const stored = await storedGrant(pool, { grantId, accountId, amount, reason, expiresAt: new Date(expires_at!) });
   if (stored?.outcome !== 'conflict' || stored.differs.join() !== 'expires_at' || stored.grant.expires_at === null) return request;
+  const fromGrant = DateTime.fromISO(stored.grant.granted_at, { zone: 'utc' }).plus(Duration.fromISO(duration.toUpperCase()));
+  const recorded = DateTime.fromISO(stored.grant.expires_at, { zone: 'utc' });
+  if (Math.abs(recorded.toMillis() - fromGrant.toMillis()) > REPLAY_TOLERANCE_MS) return request;
   return { ...request, expires_at: stored.grant.expires_at };
 }
 
 /** Records the grant and prints what it did; exit 1 when the id was used with other values or the expiry has passed. */
 export async function creditGrantCommand(args: string[], ctx: CommandContext): Promise<number> {
-  const { accountId, request: asked, expiresFromNow } = parseCreditGrantArgs(args);
+  const { accountId, request: asked, expiresIn } = parseCreditGrantArgs(args);
   await ensureInvoicingSchema(ctx.pool);
-  const request = expiresFromNow ? await replayedExpiry(ctx.pool, accountId, asked) : asked;
+  const request = expiresIn ? await replayedExpiry(ctx.pool, accountId, asked, expiresIn) : asked;
   const prices = await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK);
   const billing = createBilling({ pool: ctx.pool, prices, graceHours: ctx.settings.INVOICE_GRACE_HOURS, log: ctx.log });
   let result;
