@@ -140,7 +140,7 @@ describe('the email sender through a real SMTP server: refusals, contacts, stops
     assert.ok(!d.log.lines.some((l) => l.includes('event=email.refused')));
   });
 
-  test('a failure that would be retried ends the email failed once it was written more than 5 days ago; a younger one is retried', async () => {
+  test('a failure that would be retried ends the email failed once it was written more than 5 days ago and tried before; a younger one, or a first try, is retried', async () => {
     await contact('acct-stale', 'relayed@customer.example');
     await finalized(db, 'acct-stale', 2);
     const [old, young] = await rowsOf(db, 'acct-stale');
@@ -150,12 +150,22 @@ describe('the email sender through a real SMTP server: refusals, contacts, stops
       [old!.notice_id],
     );
     const d = deps();
+    // Its first try, however late, is retried: the sender may have been down for days.
+    await sendDueEmails(d);
+    assert.deepEqual(
+      (await rowsOf(db, 'acct-stale')).map((r) => [r.state, r.attempts]),
+      [
+        ['pending', 1],
+        ['pending', 1],
+      ],
+    );
+    await db.pool.query(`update invoicing.email_deliveries set next_attempt_at = now() where account_id = 'acct-stale'`);
     await sendDueEmails(d);
     const [oldRow, youngRow] = await rowsOf(db, 'acct-stale');
-    assert.deepEqual([oldRow?.state, oldRow?.attempts], ['failed', 1], JSON.stringify(oldRow));
+    assert.deepEqual([oldRow?.state, oldRow?.attempts], ['failed', 2], JSON.stringify(oldRow));
     assert.match(oldRow!.last_error ?? '', /^gave up after 5 days: .*554 5\.7\.1/);
     assert.equal(youngRow?.notice_id, young!.notice_id);
-    assert.deepEqual([youngRow?.state, youngRow?.attempts], ['pending', 1], JSON.stringify(youngRow));
+    assert.deepEqual([youngRow?.state, youngRow?.attempts], ['pending', 2], JSON.stringify(youngRow));
     const expired = d.log.lines.filter((l) => l.includes('event=email.expired'));
     assert.equal(expired.length, 1, d.log.lines.join('\n'));
     assert.match(expired[0]!, /at=warn .*count#emails\.expired=1/);

@@ -68,7 +68,7 @@ interface Due {
   account_id: string;
   attempts: number;
   event: NoticeEvent;
-  /** Written more than GIVE_UP_AFTER_DAYS ago: its next failure is its last. */
+  /** Written more than GIVE_UP_AFTER_DAYS ago: its next failure after a first try is its last. */
   overdue: boolean;
 }
 
@@ -139,7 +139,9 @@ async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
       });
       return settle(deps.pool, due, 'failed', email, message.slice(0, 500));
     }
-    if (due.overdue) {
+    // Its first try is never its last: one that comes late (the sender was down) meets a
+    // greylisting 4xx as often as not, and goes again a second later.
+    if (due.overdue && due.attempts > 0) {
       deps.log.warn('email.expired', {
         ...fields,
         attempt: due.attempts + 1,
