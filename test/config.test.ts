@@ -218,12 +218,14 @@ describe('configuration', () => {
     }
   });
 
-  test("a loop's interval is at most what a timer can wait, a grace at most a year, a duration at most P3650D: longer ones are refused naming them", () => {
+  test("a loop's interval is at most what a timer can wait, a grace at most a year, a duration at most P3650D (a suspension P36500D): longer ones are refused naming them", () => {
     const parsed = (env: Record<string, string>) => parseConfig(VaultSettings, env);
     // Node runs a timer longer than 2^31-1 ms after 1 ms: "every 30 days" charged every millisecond.
     assert.equal(parsed({ CHARGE_EVERY_SECONDS: '2147483' }).CHARGE_EVERY_SECONDS, 2_147_483);
     assert.equal(parsed({ INVOICE_GRACE_HOURS: '8784' }).INVOICE_GRACE_HOURS, 8784);
     assert.deepEqual(parsed({ PAYMENT_RETRY_SCHEDULE: 'P3650D' }).PAYMENT_RETRY_SCHEDULE, [3650 * 86400]);
+    // A cutoff in the past, not an instant ahead: P36500D is how "never suspend" was written.
+    assert.equal(parsed({ SUSPEND_PAST_DUE_AFTER: 'P36500D' }).SUSPEND_PAST_DUE_AFTER, 36_500 * 86_400);
     const refused = {
       CHARGE_EVERY_SECONDS: '2592000',
       INVOICE_FINALIZE_EVERY_SECONDS: '99999999',
@@ -232,7 +234,7 @@ describe('configuration', () => {
       // Beyond a year a month's due instant is no valid date, and `vault finalize` would take the running month.
       INVOICE_GRACE_HOURS: '9999999999',
       PAYMENT_RETRY_SCHEDULE: 'P3D,P100000000D',
-      SUSPEND_PAST_DUE_AFTER: 'P3651D',
+      SUSPEND_PAST_DUE_AFTER: 'P36501D',
     };
     assert.throws(
       () => parsed(refused),

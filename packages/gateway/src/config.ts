@@ -42,8 +42,9 @@ export class GatewayConfigError extends ConfigError {}
 /** The gateway settings, resolved once at boot; the keys may still have to be read from the sandbox's database. */
 export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
   const url = new URL(settings.GATEWAY_URL ?? `http://localhost:${settings.GATEWAY_PORT}`);
-  // The SDK takes a host, a port and a protocol: a path (a proxy's prefix), a query or credentials would be dropped silently.
-  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+  // The SDK takes a host, a port and a protocol: a path (a proxy's prefix), a query or credentials would be
+  // dropped silently. `/v1` is the API's own prefix, which the SDK adds itself: taken, as it always was.
+  if (!/^\/(?:v1\/?)?$/.test(url.pathname) || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
     throw new GatewayConfigError([
       { variable: 'GATEWAY_URL', message: `must be the gateway's origin alone (scheme, host, port), got ${JSON.stringify(redacted(url))}` },
     ]);

@@ -95,10 +95,10 @@ describe('gateway configuration', () => {
     assert.equal(target({ ...stripe, GATEWAY_JS_URL: 'https://js.stripe.com/v3/' }).jsUrl.toString(), 'https://js.stripe.com/v3/');
   });
 
-  test('a GATEWAY_URL with a path, a query or credentials is refused at boot, naming it: the SDK would drop them and call the origin', () => {
+  test("a GATEWAY_URL with a path (but the API's own /v1), a query or credentials is refused at boot, naming it: the SDK would drop them and call the origin", () => {
     for (const url of [
       'http://proxy.example/stripe',
-      'https://api.stripe.com/v1',
+      'https://api.stripe.com/v2',
       'http://localhost:3003/?x=1',
       'http://u:secret@localhost:3003',
     ]) {
@@ -113,5 +113,9 @@ describe('gateway configuration', () => {
       );
     }
     assert.equal(target({ GATEWAY_URL: 'http://gateway-sandbox:3003/' }).url.toString(), 'http://gateway-sandbox:3003/');
+    // The API's own /v1, which the SDK adds itself, as a configuration that worked before says it.
+    const stripe = { GATEWAY_SECRET_KEY: 'sk_test_x', GATEWAY_PUBLISHABLE_KEY: 'pk_test_x' };
+    assert.equal(target({ ...stripe, GATEWAY_URL: 'https://api.stripe.com/v1' }).sandbox, false);
+    assert.equal(target({ ...stripe, GATEWAY_URL: 'https://api.stripe.com/v1/' }).sandbox, false);
   });
 });

@@ -90,8 +90,8 @@ export function isoDurationSeconds(text: string): number | undefined {
 }
 
 /** The longest duration a setting takes: 3650 days (an instant that far ahead is still a valid date everywhere). */
-export const MAX_DURATION_SECONDS = 3650 * 86400;
-export const DURATION_TOO_LONG = 'each duration must be at most P3650D';
+const MAX_DURATION_SECONDS = 3650 * 86400;
+const DURATION_TOO_LONG = 'each duration must be at most P3650D';
 
 /** Comma-separated positive ISO-8601 durations, in seconds. */
 export const isoDurations = (fallback: string) =>

@@ -12,11 +12,9 @@ import {
   ConfigError,
   GatewaySettings,
   gatewayVariables,
-  DURATION_TOO_LONG,
   isoDurations,
   isoDurationSeconds,
   loopSeconds,
-  MAX_DURATION_SECONDS,
   kafkaBrokers,
   optionalString,
   parseConfig,
@@ -32,8 +30,11 @@ import {
 import { loadPriceBook, PriceBookError } from './billing/price-book-file.ts';
 import { checkWebhookAddress } from './charging/webhook-address.ts';
 
-/** One positive ISO-8601 duration of days to seconds (P7D, PT12H, PT2S), in seconds. */
-const isoDuration = (fallback: string) =>
+/** The longest SUSPEND_PAST_DUE_AFTER: a cutoff that far back is a date still, and P36500D is how "never" was written. */
+const MAX_SUSPEND_DAYS = 36_500;
+
+/** One positive ISO-8601 duration of days to seconds (P7D, PT12H, PT2S), in seconds, at most `maxDays`. */
+const isoDuration = (fallback: string, maxDays: number) =>
   z.preprocess(
     blankToUndefined,
     z
@@ -45,8 +46,8 @@ const isoDuration = (fallback: string) =>
           ctx.addIssue({ code: 'custom', message: `expected one ISO-8601 duration such as P7D or PT12H, got ${JSON.stringify(s)}` });
           return z.NEVER;
         }
-        if (seconds > MAX_DURATION_SECONDS) {
-          ctx.addIssue({ code: 'custom', message: `${DURATION_TOO_LONG}, got ${JSON.stringify(s)}` });
+        if (seconds > maxDays * 86_400) {
+          ctx.addIssue({ code: 'custom', message: `must be at most P${maxDays}D, got ${JSON.stringify(s)}` });
           return z.NEVER;
         }
         return seconds;
@@ -93,7 +94,7 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     KAFKA_BROKERS: kafkaBrokers,
     BILLING_NOTICES_TOPIC: topicName('platform.billing-notices.v1'),
     /** How long an invoice may be past due before its account is suspended (one ISO-8601 duration), in seconds. */
-    SUSPEND_PAST_DUE_AFTER: isoDuration('P7D'),
+    SUSPEND_PAST_DUE_AFTER: isoDuration('P7D', MAX_SUSPEND_DAYS),
     /** The customers' emails go through this SMTP server; unset: each email is one log line. */
     SMTP_URL: smtpUrl,
     EMAIL_FROM: stringWithDefault('The Vault billing <billing@vault.invalid>'),
