@@ -281,8 +281,8 @@ export class EmbeddedConsumer implements Consumer {
  * missing. Offsets are dense in a partition, so a hole inside one fetch is a
  * read that raced the log's maintenance (rows moved under it) or rows deleted
  * by hand: the next fetch from the hole gets what it missed, or starts past
- * what is gone, as after a trim, where the consumer's own check at a batch's
- * start sees it.
+ * what is gone, as after a trim (metering's own check at a batch's start,
+ * log-position.ts, sees that).
  */
 function denseRun(rows: readonly { offset: string }[]): number {
   const first = BigInt(rows[0]?.offset ?? 0);

@@ -107,6 +107,8 @@ describe('CloudEvents binary mode to its structured form (pure)', () => {
     assert.equal(structuredValue(raw, { ...asReceived(structured.headers as Record<string, unknown>), ce_specversion: '1.0' }), raw);
     assert.equal(structuredValue(raw, undefined), raw);
     assert.equal(structuredValue(raw, {}), raw);
+    // A tracing header alone (no ce_id, no ce_specversion) on a plain JSON event leaves it what it is.
+    assert.equal(structuredValue(raw, { ce_traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }), raw);
   });
 });
 

@@ -1,8 +1,8 @@
 // POST /v1/events refuses what it cannot read as sent, whole, before anything is
 // published: a compressed body (Content-Encoding), one JSON object over several
 // lines that is not JSON, a ce- header holding raw bytes outside printable ASCII.
-// Valid NDJSON keeps its rule: a bad line refused alone, the others kept. Any
-// ce- header means binary mode, so an event without ce-specversion is kept whole.
+// Valid NDJSON keeps its rule: a bad line refused alone, the others kept. A
+// ce-id means binary mode, so an event without ce-specversion is kept whole.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -110,6 +110,22 @@ describe('POST /v1/events doors (pure)', () => {
     assert.ok(reading.ok);
     const { specversion: _specversion, ...expected } = event('dyno-doors-nospec', headers['ce-id']);
     assert.deepEqual(JSON.parse(reading.lines[0]!.bytes.toString()), expected);
+  });
+
+  test('a tracing ce- header (ce-traceparent) alone leaves a JSON or NDJSON body what it is: not binary mode', () => {
+    const trace = { 'ce-traceparent': '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+    const ndjson = [event('dyno-doors-trace-1', 'trace-1'), event('dyno-doors-trace-2', 'trace-2')]
+      .map((e) => JSON.stringify(e))
+      .join('\n');
+    for (const type of ['application/json', 'application/x-ndjson']) {
+      const reading = read({ 'content-type': type, ...trace }, ndjson);
+      assert.ok(reading.ok, type);
+      assert.deepEqual(
+        reading.lines.map((l) => JSON.parse(l.bytes.toString()).id),
+        ['trace-1', 'trace-2'],
+        type,
+      );
+    }
   });
 });
 

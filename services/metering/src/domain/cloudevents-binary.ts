@@ -22,16 +22,17 @@ export interface StructuredForm {
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 
 /**
- * True when the headers carry a binary-mode event: any `ce-`/`ce_` attribute
- * under a content type other than `application/cloudevents…` (structured or
- * batched). Not only `specversion` (the SDKs look for `id`): an event without
- * it is still read from its headers, and the judge then names `specversion`
- * alone instead of every attribute, and keeps them for an operator's fix.
+ * True when the headers carry a binary-mode event: a `ce-`/`ce_` `specversion`
+ * or `id` under a content type other than `application/cloudevents…`
+ * (structured or batched). Not only `specversion` (the SDKs look for `id`): an
+ * event without it is still read from its headers, and the judge then names
+ * `specversion` alone instead of every attribute, and keeps them for an
+ * operator's fix. Not any `ce-` header: a tracing one (`ce-traceparent`) on a
+ * plain JSON body or message leaves it what it is.
  */
 export function isBinaryMode(headers: TextHeaders, prefix: BinaryPrefix): boolean {
   if ((mediaType(headers['content-type']).type ?? '').startsWith('application/cloudevents')) return false;
-  for (const name in headers) if (name.length > prefix.length && name.startsWith(prefix) && headers[name] !== undefined) return true;
-  return false;
+  return headers[`${prefix}specversion`] !== undefined || headers[`${prefix}id`] !== undefined;
 }
 
 /**
