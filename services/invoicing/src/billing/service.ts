@@ -103,13 +103,15 @@ export function createBilling(deps: BillingDeps): Billing {
       // A month before the usage horizon is final: nothing of it is held (final-months.ts), and its usage is archived.
       const horizon = await usageHorizon(deps.pool);
       if (horizon !== null && period.key < horizon) return { period: period.key, held: [] };
-      // Adjustments too: late usage of a product without a price holds the invoice carrying it.
+      // Adjustments too: late usage of a product without a price holds the invoice carrying it,
+      // the current month's (a month yet to come carries none: its draft is empty).
+      const until = now().toJSDate();
       const scope = {
         period,
-        until: now().toJSDate(),
+        until,
         accounts: accountId === undefined ? undefined : [accountId],
         unfinalizedOnly: true,
-        adjustments: true,
+        adjustments: period.start.toJSDate() <= until,
       };
       const { drafts, ownerless } = await computeDrafts(deps.pool, deps.prices, scope);
       const held = [...drafts.values()]
