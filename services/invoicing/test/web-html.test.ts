@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { escapeHtml, html } from '@vault/web';
 import { money } from '../src/web/html.ts';
+import { usagePage } from '../src/web/pages/usage.ts';
 import type { WebWorld } from './web-fixture.ts';
 
 let _world: WebWorld;
@@ -27,5 +28,43 @@ describe('html helpers', () => {
     for (const [amount, shown] of cases) assert.equal(money(amount), shown);
     assert.equal(money('25.00', 'EUR'), 'EUR 25.00');
     assert.throws(() => money('25.5'), /not a money amount/);
+  });
+
+  test('a month whose credits exceed its charges says where the rest goes, not a bare $0.00', () => {
+    const draft = {
+      id: 'in_x',
+      number: null,
+      account_id: 'acct-1',
+      period: '2026-11',
+      status: 'draft' as const,
+      currency: 'USD',
+      subtotal: '-41.18',
+      credit_applied: '0.00',
+      total: '0.00',
+      amount_refunded: '0.00',
+      lines: [],
+      holds: [],
+    };
+    const page = usagePage({
+      viewer: { accountId: 'acct-1', csrf: 'c' },
+      draft,
+      days: [],
+      previous: '2026-10',
+      isCurrent: true,
+      stops: new Map(),
+    }).toString();
+    assert.match(page, /So far this month: <strong data-total="0\.00">\$0\.00<\/strong>/);
+    assert.match(page, /the credits exceed the charges: the rest, \$41\.18, goes to your credit balance/);
+    assert.doesNotMatch(
+      usagePage({
+        viewer: { accountId: 'acct-1', csrf: 'c' },
+        draft: { ...draft, subtotal: '3.00', total: '3.00' },
+        days: [],
+        previous: '2026-10',
+        isCurrent: true,
+        stops: new Map(),
+      }).toString(),
+      /credits exceed/,
+    );
   });
 });

@@ -59,7 +59,8 @@ export function usagePage(view: UsageView): Html {
     html`<h1>${heading} ${statusTag(draft.status, view.payment)}</h1>
 <section class="card">
 <p class="projection">${view.isCurrent ? 'So far this month' : 'Total'}: <strong data-total="${draft.total}">${money(draft.total, draft.currency)}</strong>
-${draft.credit_applied === '0.00' ? '' : html`<span class="muted" data-credit-applied="${draft.credit_applied}">after ${money(draft.credit_applied, draft.currency)} of your credit balance, of ${money(draft.subtotal, draft.currency)}</span>`}</p>
+${draft.credit_applied === '0.00' ? '' : html`<span class="muted" data-credit-applied="${draft.credit_applied}">after ${money(draft.credit_applied, draft.currency)} of your credit balance, of ${money(draft.subtotal, draft.currency)}</span>`}
+${draft.subtotal.startsWith('-') ? html`<span class="muted" data-subtotal="${draft.subtotal}">the credits exceed the charges: the rest, ${money(draft.subtotal.slice(1), draft.currency)}, goes to your credit balance</span>` : ''}</p>
 ${projection}
 ${finalized}
 <p class="muted"><a href="/usage?period=${view.previous}">← ${monthName(view.previous)}</a>${view.isCurrent ? '' : html` · <a href="/usage">current month</a>`}</p>
