@@ -140,7 +140,7 @@ describe('the vault command for invoicing', () => {
     );
     assert.match(
       invoices.stderr,
-      /invoices\.csv for 2026-10: 1 rows, control total 21\.39, subtotal 21\.39, credit_applied 0\.00, amount_refunded 0\.00, line_count 2/,
+      /invoices\.csv for 2026-10: 1 row, control total 21\.39, subtotal 21\.39, credit_applied 0\.00, amount_refunded 0\.00, line_count 2/,
     );
   });
 

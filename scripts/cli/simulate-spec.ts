@@ -8,7 +8,8 @@ export const simulateSpec = defineCommand({
   summary: "a simulated platform's billing events on the bus, or as NDJSON to FILE; exit 1 if any is rejected",
   details:
     'By default from the latest finalizable month to now, put on the bus as `vault publish`\n' +
-    'does, the late events last, with progress on stderr.',
+    'does, the late events last, with progress: a bar on stderr when it is a terminal, else a\n' +
+    'log line (event=simulate.progress) every 10%.',
   options: {
     seed: { type: 'string', value: 'N', help: 'the random seed (default 1): the same seed, the same events' },
     apps: { type: 'string', value: 'N', help: 'how many apps (default 36, 2 or more)' },

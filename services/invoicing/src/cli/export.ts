@@ -74,5 +74,5 @@ export function describeExport(s: ExportSummary): string {
     .filter(([name]) => name !== EXPORT_TABLES[s.kind].totalColumn)
     .map(([name, sum]) => `, ${name} ${sum}`)
     .join('');
-  return `exported ${s.kind}.csv for ${s.period}: ${s.rows} rows, control total ${s.total}${extra}`;
+  return `exported ${s.kind}.csv for ${s.period}: ${s.rows} ${s.rows === 1 ? 'row' : 'rows'}, control total ${s.total}${extra}`;
 }
