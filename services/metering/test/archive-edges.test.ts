@@ -3,7 +3,7 @@
 // from an event microseconds after its last archived one, paging, and a subject that
 // changes after the run listed it. Real PostgreSQL and the real archive.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -242,6 +242,38 @@ describe('archive of old events at its edges (real PostgreSQL)', () => {
     } finally {
       await fresh.drop();
       await rm(dirFresh, { recursive: true, force: true });
+    }
+  });
+
+  test("a file name another installation's file holds in the same directory is never replaced: the run fails naming it, the events stay", async () => {
+    const fresh = await meteringDatabase();
+    const dir = await mkdtemp(join(tmpdir(), 'vault-archive-taken-'));
+    try {
+      const ended = (seq: number, type: string, time: string, data: Record<string, string>) =>
+        event(`k${seq}`, 'addon-service', type, 'addon-taken', seq, time, { app_id: 'app-k', ...data });
+      await applyOn(fresh, [
+        ended(1, 'addon.provisioned', '2026-08-01T00:00:00Z', { service: 'heroku-redis', plan: 'mini' }),
+        ended(2, 'addon.deprovisioned', '2026-08-10T00:00:00Z', {}),
+      ]);
+      // Another database's first August file, in the same ARCHIVE_DIR.
+      const theirs = join(dir, 'metering-events-2026-08-0001.ndjson.gz');
+      await writeFile(theirs, 'their events');
+      await assert.rejects(archiveEvents(fresh.pool, { before: cutAfterNow(), dir }), (err: Error) => {
+        assert.match(err.message, /metering-events-2026-08-0001\.ndjson\.gz already exists and was not written by this run/);
+        return true;
+      });
+      assert.equal(await readFile(theirs, 'utf8'), 'their events');
+      assert.deepEqual(await readdir(dir), ['metering-events-2026-08-0001.ndjson.gz'], 'no part file left');
+      const { rows } = await fresh.pool.query(`select count(*)::int as n from metering.events where subject = 'addon-taken'`);
+      assert.equal(rows[0].n, 2);
+      // No row of ours names it: the next run does not take that file for one it left unfinished.
+      const files = await fresh.pool.query(`select name from metering.archive_files`);
+      assert.deepEqual(files.rows, []);
+      await archiveEvents(fresh.pool, { before: cutAfterNow(), dir: join(dir, 'own') });
+      assert.equal(await readFile(theirs, 'utf8'), 'their events');
+    } finally {
+      await fresh.drop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -10,7 +10,7 @@
 // again.
 import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
-import { iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
+import { forgetTaken, iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
 import { dropArchivedMonths } from './archive-months.ts';
 import {
   archiveSettledMonths,
@@ -162,7 +162,9 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
           chunk.month,
           opts.dir,
         ]);
-        const written = await writeArchiveFile(opts.dir, name, fileLines(pool, chunk, perPage));
+        const written = await writeArchiveFile(opts.dir, name, fileLines(pool, chunk, perPage)).catch((err) =>
+          forgetTaken(pool, name, err),
+        );
         await makeSettledMonths(pool, chunk.subjects, say);
         const finished = await finishFile(pool, name, chunk, written, opts.before);
         if (!finished) {

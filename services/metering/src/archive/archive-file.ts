@@ -1,12 +1,24 @@
-// One archive file: NDJSON, gzip, written beside its final name and renamed
+// One archive file: NDJSON, gzip, written beside its final name and linked
 // into place only once flushed to disk, so a file under its final name is
-// always whole (docs/contracts/metering.md, "Archive").
+// always whole (docs/contracts/metering.md, "Archive"); a file already there
+// under that name (another installation's, in a shared ARCHIVE_DIR) is never
+// replaced.
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
+import type pg from 'pg';
+
+/** A file this run did not write holds the name: refused, whatever it holds. */
+export class ArchiveFileTaken extends Error {
+  constructor(readonly path: string) {
+    super(
+      `${path} already exists and was not written by this run: another installation's archive in the same ARCHIVE_DIR? Nothing was replaced; give this one its own ARCHIVE_DIR`,
+    );
+  }
+}
 
 /** Writes `lines` (each one JSON text, no newline) gzipped to `dir/name`; returns how many. */
 export async function writeArchiveFile(dir: string, name: string, lines: AsyncIterable<string>): Promise<number> {
@@ -21,9 +33,27 @@ export async function writeArchiveFile(dir: string, name: string, lines: AsyncIt
   }
   await pipeline(Readable.from(text()), createGzip(), createWriteStream(part));
   await fsync(part);
-  await rename(part, join(dir, name));
+  const final = join(dir, name);
+  try {
+    // A link, not a rename: it fails where a rename would replace.
+    await link(part, final);
+  } catch (err) {
+    await rm(part, { force: true });
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ArchiveFileTaken(final);
+    throw err;
+  }
+  await unlink(part);
   await fsync(dir);
   return count;
+}
+
+/**
+ * A name another installation's file holds: its `writing` row goes, so no later run
+ * removes that file as one of ours left unfinished. The run fails, naming it.
+ */
+export async function forgetTaken(pool: pg.Pool, name: string, err: unknown): Promise<never> {
+  if (err instanceof ArchiveFileTaken) await pool.query(`delete from metering.archive_files where name = $1 and state = 'writing'`, [name]);
+  throw err;
 }
 
 /** SQL: a timestamptz column as an ISO-8601 UTC instant with microseconds, as the files hold instants. */

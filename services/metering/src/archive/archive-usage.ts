@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { HORIZON_LOCK } from '../consumer/usage-horizon.ts';
-import { iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
+import { forgetTaken, iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
 import { monthTables } from './month-tables.ts';
 
 /** The first month (YYYY-MM) before `before`, and from `from` on, that is not final for billing, and why; null: all are. */
@@ -167,7 +167,7 @@ async function archiveMonthRows(
     month,
     dir,
   ]);
-  const written = await writeArchiveFile(dir, name, lines(pool, table, pageSize));
+  const written = await writeArchiveFile(dir, name, lines(pool, table, pageSize)).catch((err) => forgetTaken(pool, name, err));
   try {
     await withTransaction(
       pool,
