@@ -4,7 +4,7 @@
 // under that name (another installation's, in a shared ARCHIVE_DIR) is never
 // replaced.
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, open, rm, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -37,12 +37,15 @@ export async function writeArchiveFile(dir: string, name: string, lines: AsyncIt
   try {
     // A link, not a rename: it fails where a rename would replace.
     await link(part, final);
+    await unlink(part);
   } catch (err) {
-    await rm(part, { force: true });
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ArchiveFileTaken(final);
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== undefined && NO_LINKS.has(code)) await renameUnlessTaken(part, final);
+    else {
+      await rm(part, { force: true });
+      throw code === 'EEXIST' ? new ArchiveFileTaken(final) : err;
+    }
   }
-  await unlink(part);
   await fsync(dir);
   return count;
 }
@@ -65,6 +68,25 @@ export function iso(column: string): string {
 export async function removeArchiveFile(dir: string, name: string): Promise<void> {
   await rm(join(dir, `${name}.part`), { force: true });
   await rm(join(dir, name), { force: true });
+}
+
+/** What a file system without hard links (some network and FUSE mounts) answers a link. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** Where links cannot be made: a look, then a rename (a race with another writer is left to the directory's owner). */
+async function renameUnlessTaken(part: string, final: string): Promise<void> {
+  const taken = await lstat(final).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+  if (taken) {
+    await rm(part, { force: true });
+    throw new ArchiveFileTaken(final);
+  }
+  await rename(part, final);
 }
 
 async function fsync(path: string): Promise<void> {
