@@ -103,6 +103,24 @@ describe('authenticating and paying an invoice on the card form', () => {
     assert.equal(anonymous.headers.location, '/');
   });
 
+  test('declined by the bank after authenticating: the page says so with the bank’s words and invites another card; no button, no client secret', async () => {
+    const { b, customerId, pm } = await customerWithCard('acct-pay-6');
+    const pi = intentFor('acct-pay-6', customerId, pm);
+    pi.lastDecline = 'Your card was declined.';
+    const page = await b.get(`/payments/${pi.id}`);
+    assert.equal(page.statusCode, 200);
+    assert.match(
+      page.body,
+      /Your bank declined this payment of <strong data-amount>\$52\.58<\/strong> with <strong data-card>Visa •••• 3184<\/strong>/,
+    );
+    assert.match(page.body, /<q data-reason>Your card was declined\.<\/q>/);
+    assert.match(page.body, /<a href="\/card">Put another payment card on file<\/a>/);
+    assert.doesNotMatch(page.body, /asks you to confirm|pay-submit|pay\.js/);
+    const start = await b.postJson(`/payments/${pi.id}/start`, {});
+    assert.equal(start.statusCode, 409);
+    assert.equal(start.json().error.code, 'not_payable');
+  });
+
   test('the card page and the pages link back to the invoices; /favicon.ico is an icon, not a 404', async () => {
     const { b } = await customerWithCard('acct-pay-5');
     const card = await b.get('/card');

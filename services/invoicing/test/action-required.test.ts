@@ -4,6 +4,8 @@
 // decline, never retried — and once the customer confirms the same
 // PaymentIntent on-session and completes the challenge (what cc-forms' page
 // does with the gateway's JS), payment_intent.succeeded marks it paid once.
+// The off-session attempt's own payment_intent.payment_failed is no decline;
+// a failed challenge's is noted on the page, and the customer may try again.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sandboxKeys } from '@vault/gateway';
@@ -90,6 +92,11 @@ describe('a 3-D Secure card through the sandbox and the invoicing process', () =
       app.lines.some((l) => l.includes('event=charge.attempt') && l.includes('outcome=action_required')),
       'the attempt is logged as action_required',
     );
+    // Subscribed to: the off-session attempt's own payment_failed (authentication_required) is heard, and is no decline.
+    assert.ok(
+      app.lines.some((l) => l.includes('type=payment_intent.payment_failed') && l.includes('outcome=ignored reason=asked')),
+      'its payment_failed is heard and ignored',
+    );
   });
 });
 
@@ -97,7 +104,12 @@ describe('a 3-D Secure card through the sandbox and the invoicing process', () =
  * The customer's page: the client secret fetched server-side with the stored PaymentIntent id, then
  * the gateway's JS confirms on-session with the publishable key and the cardholder completes the challenge.
  */
-async function authenticate(w: ChargingWorld, paymentIntentId: string, pm: string): Promise<void> {
+async function authenticate(
+  w: ChargingWorld,
+  paymentIntentId: string,
+  pm: string,
+  outcome: 'complete' | 'fail' = 'complete',
+): Promise<void> {
   const intent = await w.sdk.paymentIntents.retrieve(paymentIntentId);
   const { publishableKey } = await sandboxKeys(w.db.pool);
   const confirmed = await fetch(`${w.sandbox.url}/v1/payment_intents/${intent.id}/confirm`, {
@@ -108,7 +120,7 @@ async function authenticate(w: ChargingWorld, paymentIntentId: string, pm: strin
   const body = (await confirmed.json()) as { status: string; next_action: { use_stripe_sdk: { stripe_js: string } } };
   assert.equal(body.status, 'requires_action', JSON.stringify(body));
   const challenge = body.next_action.use_stripe_sdk.stripe_js;
-  assert.equal((await fetch(`${challenge}/complete`, { method: 'POST', redirect: 'manual' })).status, 200);
+  assert.equal((await fetch(`${challenge}/${outcome}`, { method: 'POST', redirect: 'manual' })).status, 200);
 }
 
 describe('a cardholder who does not authenticate in time', () => {
@@ -149,6 +161,45 @@ describe('a cardholder who does not authenticate in time', () => {
     assert.deepEqual(
       (await noticesOf(w.db.pool, 'acct-late')).map((n) => n.type),
       ['invoice.action_required', 'invoice.past_due', 'invoice.paid'],
+    );
+  });
+});
+
+describe('a cardholder who fails the bank’s check, then passes it', () => {
+  let w: ChargingWorld;
+  let app: RunningService;
+
+  before(async () => ({ w, app } = await startWorld('check_failed')));
+  after(async () => {
+    await app?.kill('SIGTERM');
+    await w?.close();
+  });
+
+  test('payment_intent.payment_failed of the failed challenge is noted (still action_required, the page says so); passing it then pays once', async () => {
+    const pm = await putCard(w, 'acct-check', ALWAYS_3DS);
+    await insertInvoice(w.db.pool, { id: 'inv-check', account: 'acct-check', total: '52.58' });
+    await eventually('action_required', async () => (await statusOf(w, 'inv-check')) === 'action_required');
+    const invoice = { id: 'inv-check', status: 'action_required' as const, total: '52.58', currency: 'USD', amount_refunded: '0.00' };
+    const asked = (await readPaymentStates(w.db.pool, [invoice])).get('inv-check')!;
+    assert.ok(asked.kind === 'action_required' && !asked.checkFailed, JSON.stringify(asked));
+
+    await authenticate(w, asked.paymentIntentId, pm, 'fail');
+    const code = async () =>
+      (await w.db.pool.query<{ c: string }>(`select last_error_code as c from invoicing.charges where invoice_id = 'inv-check'`)).rows[0]!
+        .c;
+    await eventually('the failed check noted', async () => (await code()) === 'payment_intent_authentication_failure', 20_000);
+    assert.equal(await statusOf(w, 'inv-check'), 'action_required');
+    const failed = (await readPaymentStates(w.db.pool, [invoice])).get('inv-check')!;
+    assert.ok(failed.kind === 'action_required' && failed.checkFailed, JSON.stringify(failed));
+    assert.ok(app.lines.some((l) => l.includes('type=payment_intent.payment_failed') && l.includes('outcome=authentication_failed')));
+
+    await authenticate(w, failed.paymentIntentId, pm);
+    await eventually('paid', async () => (await statusOf(w, 'inv-check')) === 'paid', 20_000);
+    const customer = await customerOf(w.db.pool, 'acct-check');
+    assert.deepEqual(await gatewayRecord(w.sdk, customer, 'inv-check'), { intents: 1, succeeded: 1, failed: 1 });
+    assert.deepEqual(
+      (await noticesOf(w.db.pool, 'acct-check')).map((n) => n.type),
+      ['invoice.action_required', 'invoice.paid'],
     );
   });
 });

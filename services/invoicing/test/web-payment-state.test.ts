@@ -249,6 +249,45 @@ describe('the invoice page says the payment state in words', () => {
     assert.match(list.body, /<span class="tag status-action_required">action required<\/span>/);
   });
 
+  test('action required after a failed check: it says so, and offers another try or another card', async () => {
+    await chargeState('action_required', {
+      state: 'action_required',
+      attempts: 1,
+      payment_intent_id: 'pi_3DSecure0123456789',
+      last_payment_method_id: 'pm_3184',
+      last_error_code: 'payment_intent_authentication_failure',
+      last_error_message: 'The provided PaymentMethod has failed authentication.',
+      action_required_at: new Date('2026-11-02T00:00:00Z'),
+    });
+    const { kind, text, links } = await paymentSection(session);
+    assert.equal(kind, 'action_required');
+    assert.match(
+      text,
+      /Your last confirmation did not pass your bank's check: nothing was charged\. Try again, or put another payment card on file\./,
+    );
+    assert.doesNotMatch(text, /failed authentication/, "the gateway's words for us are not shown");
+    assert.deepEqual(links, ['/card-form?to=card', '/card-form?to=payments/pi_3DSecure0123456789']);
+  });
+
+  test('declined after authenticating (payment_intent.payment_failed): past due, declined, another card invited; no "confirm" any more', async () => {
+    await chargeState('past_due', {
+      state: 'past_due',
+      attempts: 1,
+      payment_intent_id: 'pi_3DSecure0123456789',
+      last_payment_method_id: 'pm_3184',
+      last_error_code: 'card_declined',
+      last_decline_code: 'generic_decline',
+      last_error_message: 'Your card was declined.',
+      action_required_at: new Date('2026-11-02T00:00:00Z'),
+      past_due_at: new Date('2026-11-03T00:00:00Z'),
+    });
+    const { kind, text, links } = await paymentSection(session);
+    assert.equal(kind, 'past_due');
+    assert.match(text, /Past due since Nov 3, 2026: your card was declined .*Your card was declined\./);
+    assert.doesNotMatch(text, /asks you to confirm/);
+    assert.deepEqual(links, ['/card-form?to=card']);
+  });
+
   test('refunded: the amount that went back to the card', async () => {
     await chargeState('paid', { state: 'paid', attempts: 1, paid_at: new Date('2026-11-04T09:30:00Z') });
     await world.db.pool.query('update invoicing.invoices set amount_refunded = 10.00 where id = $1', [invoice.id]);

@@ -33,6 +33,8 @@ export interface PaymentIntentSeen {
   metadata: Record<string, string>;
   /** The card the refused off-session attempt used: the one to authenticate. */
   lastPaymentMethodId: string | undefined;
+  /** The bank's words when it declined the last payment (after 3-D Secure), not a request to authenticate. */
+  lastDecline?: string | undefined;
 }
 
 export interface CardGateway {
@@ -59,6 +61,10 @@ export class GatewayUnavailable extends Error {
     super(`payment gateway call failed (${errorClass}${code ? ` ${code}` : ''})`);
   }
 }
+
+/** A card's own decline (Stripe's card_error), not the off-session attempt's request for the cardholder. */
+const declineOf = (e: { type: string; code?: string | undefined; message?: string | undefined } | null | undefined) =>
+  e?.type === 'card_error' && e.code !== 'authentication_required' ? (e.message ?? 'Your card was declined.') : undefined;
 
 const idOf = (value: string | { id: string } | null | undefined) =>
   value == null ? undefined : typeof value === 'string' ? value : value.id;
@@ -133,6 +139,7 @@ export function sdkCardGateway(stripe: Gateway): CardGateway {
         clientSecret: pi.client_secret ?? undefined,
         metadata: { ...pi.metadata },
         lastPaymentMethodId: idOf(pi.last_payment_error?.payment_method ?? null),
+        lastDecline: declineOf(pi.last_payment_error),
       };
     },
   };

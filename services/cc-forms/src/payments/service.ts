@@ -24,7 +24,8 @@ export const PAYMENT_INTENT_ID = /^pi_[A-Za-z0-9]{1,64}$/;
 /** Statuses in which the cardholder can still pay the intent on this page. */
 const PAYABLE = new Set(['requires_payment_method', 'requires_action', 'requires_confirmation']);
 
-export type PaymentStage = 'payable' | 'paid' | 'processing' | 'canceled';
+/** `declined`: the bank declined the card after its holder authenticated; another card is needed. */
+export type PaymentStage = 'payable' | 'declined' | 'paid' | 'processing' | 'canceled';
 
 export interface AccountPayment {
   intent: PaymentIntentSeen;
@@ -35,8 +36,11 @@ export interface AccountPayment {
   card: { brand: string; last4: string } | undefined;
 }
 
-const stageOf = (status: string): PaymentStage =>
-  status === 'succeeded' ? 'paid' : status === 'processing' ? 'processing' : PAYABLE.has(status) ? 'payable' : 'canceled';
+const stageOf = (intent: PaymentIntentSeen): PaymentStage => {
+  const { status } = intent;
+  if (status === 'requires_payment_method' && intent.lastDecline) return 'declined';
+  return status === 'succeeded' ? 'paid' : status === 'processing' ? 'processing' : PAYABLE.has(status) ? 'payable' : 'canceled';
+};
 
 export type PaymentLookup = { kind: 'found'; payment: AccountPayment } | { kind: 'not_found' } | LookupRefused;
 
@@ -66,5 +70,5 @@ export async function accountPayment(deps: PaymentDeps, accountId: string, payme
   const onFile = await cardOnFile(deps.pool, accountId);
   const paymentMethodId = intent.lastPaymentMethodId ?? onFile?.paymentMethodId;
   const card = onFile && onFile.paymentMethodId === paymentMethodId ? { brand: onFile.brand, last4: onFile.last4 } : undefined;
-  return { kind: 'found', payment: { intent, stage: stageOf(intent.status), paymentMethodId, card } };
+  return { kind: 'found', payment: { intent, stage: stageOf(intent), paymentMethodId, card } };
 }

@@ -20,3 +20,6 @@ const CARD_ERRORS = new Set([
 export function isCardError(code: unknown): boolean {
   return typeof code === 'string' && CARD_ERRORS.has(code);
 }
+
+/** Stripe's code when the cardholder fails (or abandons) a 3-D Secure check: not the card's answer, and they may try again. */
+export const AUTHENTICATION_FAILED = 'payment_intent_authentication_failure';

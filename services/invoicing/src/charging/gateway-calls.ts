@@ -56,7 +56,7 @@ export interface ChargeGateway {
   confirm(c: Confirm): Promise<Answer>;
   /** Cancels a PaymentIntent charging lets go of, so no page can pay it any more: canceled, paid meanwhile, or why not. */
   cancelPaymentIntent(id: string): Promise<'canceled' | 'succeeded' | { error: string }>;
-  /** Registers a webhook endpoint for payment_intent.succeeded; replaying `key` gives the first answer. */
+  /** Registers a webhook endpoint for WEBHOOK_EVENTS; replaying `key` gives the first answer. */
   registerWebhookEndpoint(url: string, key: string): Promise<RegisteredEndpoint>;
   /**
    * False when the gateway no longer knows the endpoint (resource_missing);
@@ -76,8 +76,8 @@ export const attemptKey = (key: string, attempt: number) => `${key}:attempt:${at
  */
 export const isServerErrorCode = (code: string | null | undefined): boolean => /\(HTTP 5\d\d\)$/.test(code ?? '');
 
-/** Events invoicing's endpoint is registered for. */
-export const WEBHOOK_EVENTS = ['payment_intent.succeeded', 'charge.refunded'] as const;
+/** Events invoicing's endpoint is registered for (payment_failed: a cardholder's payment the bank declined after 3-D Secure). */
+export const WEBHOOK_EVENTS = ['payment_intent.succeeded', 'payment_intent.payment_failed', 'charge.refunded'] as const;
 
 export function chargeGateway(stripe: Gateway): ChargeGateway {
   return {

@@ -1,13 +1,14 @@
 // An invoice's payment as the customer's pages say it in words, read from its
 // charge row: paid (when, with which card), declined (the gateway's reason,
-// the next try), past due (why, since when), waiting for the cardholder to
-// authenticate (the PaymentIntent to confirm), refunded. The client secret is
+// the next try), past due (why, since when: a decline after the cardholder
+// authenticated too), waiting for the cardholder to authenticate (the
+// PaymentIntent to confirm), refunded. The client secret is
 // never stored: a page of the signed-in customer fetches it from the gateway
 // with the PaymentIntent id.
 import type pg from 'pg';
 import type { Invoice } from '@vault/contracts';
 import { minimumCharge, minorUnits } from './amount.ts';
-import { isCardError } from './card-errors.ts';
+import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
 
 export interface CardSeen {
   brand: string;
@@ -30,9 +31,17 @@ export type PaymentState =
   /**
    * The bank asks the cardholder to authenticate (3-D Secure): the customer
    * confirms `paymentIntentId` with `paymentMethodId` on cc-forms' page. `pastDue`
-   * when the invoice was already past due (its status stays past_due).
+   * when the invoice was already past due (its status stays past_due). `checkFailed`: their last
+   * try failed the bank's check (a decline instead ends the wait: past_due, declined).
    */
-  | { kind: 'action_required'; paymentIntentId: string; paymentMethodId: string | undefined; since: Date | undefined; pastDue: boolean }
+  | {
+      kind: 'action_required';
+      paymentIntentId: string;
+      paymentMethodId: string | undefined;
+      since: Date | undefined;
+      pastDue: boolean;
+      checkFailed?: true;
+    }
   | { kind: 'refunded'; amount: string; whole: boolean; at: Date | undefined; card: CardSeen | undefined };
 
 /**
@@ -98,6 +107,7 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined):
       paymentMethodId: row.last_payment_method_id ?? undefined,
       since: row.action_required_at ?? undefined,
       pastDue: invoice.status === 'past_due',
+      ...(row.last_error_code === AUTHENTICATION_FAILED ? { checkFailed: true as const } : {}),
     };
   }
   const cardError = isCardError(row?.last_error_code);

@@ -8,7 +8,10 @@ import { reinstateIfClear } from '../accounts/standing.ts';
 import { invoiceNotice, type InvoiceFacts, type Notice } from '../notices/notice.ts';
 import { recordNotices } from '../notices/outbox.ts';
 import type { Answer, ChargeRow } from './decide.ts';
-import { isCardError } from './card-errors.ts';
+import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
+
+/** A row's last error while its payment waits for the cardholder (asked, or their check failed and they may retry). */
+const WAITING_CODES = new Set(['authentication_required', 'requires_action', AUTHENTICATION_FAILED]);
 
 export interface ChargeChange {
   /** The invoice's new status (past_due is set on a finalized or action_required invoice only). */
@@ -89,10 +92,11 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
     notices.push(
       invoiceNotice('invoice.past_due', facts, at, {
         // `refused`: the gateway refused for a reason not the card's (never told as a decline);
-        // `authentication_required`: the payment still waits for the cardholder to confirm it.
+        // `authentication_required`: the payment still waits for the cardholder to confirm it (a failed
+        // check of theirs included: payment-failed.ts).
         reason: noCard
           ? 'no_card_on_file'
-          : charge.lastErrorCode === 'authentication_required' || charge.lastErrorCode === 'requires_action'
+          : WAITING_CODES.has(charge.lastErrorCode ?? '')
             ? 'authentication_required'
             : isCardError(charge.lastErrorCode)
               ? 'declined'

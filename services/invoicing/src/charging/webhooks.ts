@@ -5,6 +5,7 @@ import { withTransaction } from '@vault/db';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
 import { paysInvoice } from './payment-match.ts';
+import { FailedIntent, recordPaymentFailure } from './payment-failed.ts';
 import { invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
 import { endpointSecrets, lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
 
@@ -62,8 +63,9 @@ export interface WebhookDeps {
  * `POST /v1/gateway/webhooks`: the gateway's deliveries, authenticated by
  * their signature (not a bearer token) over the exact bytes received, so this
  * plugin alone reads JSON bodies raw. payment_intent.succeeded marks the
- * invoice paid; every event is recorded by id, so a redelivery does nothing
- * and still answers 200.
+ * invoice paid, payment_intent.payment_failed ends its wait for the cardholder
+ * (payment-failed.ts); every event is recorded by id, so a redelivery does
+ * nothing and still answers 200.
  */
 export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): void {
   void http.register(async (scope) => {
@@ -134,6 +136,7 @@ function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, 
  */
 function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   if (event.type === 'charge.refunded') return handleRefund(deps, event);
+  if (event.type === 'payment_intent.payment_failed') return handlePaymentFailed(deps, event);
   const intent = event.type === 'payment_intent.succeeded' ? SucceededIntent.safeParse(event.data.object) : undefined;
   const invoiceId = intent?.success ? intent.data.metadata.invoice_id : undefined;
   return withTransaction(
@@ -150,6 +153,30 @@ function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise
       return { outcome: changed ? 'paid' : 'unchanged', invoice_id: invoiceId };
     },
     { log: deps.log, name: 'charging.webhook' },
+  );
+}
+
+/**
+ * payment_intent.payment_failed: checked as a payment is (the invoice's own
+ * PaymentIntent, its amount and currency), in one transaction that locks the
+ * invoice first; the row changes only while it waits for that cardholder.
+ */
+function handlePaymentFailed(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
+  const intent = FailedIntent.safeParse(event.data.object);
+  const invoiceId = intent.success ? intent.data.metadata.invoice_id : undefined;
+  return withTransaction(
+    deps.pool,
+    async (client): Promise<Outcome> => {
+      const invoice = invoiceId ? await lockInvoiceForPayment(client, invoiceId) : undefined;
+      if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
+      if (!intent.success || !invoiceId) return { outcome: 'not_an_invoice' };
+      const { id, amount, currency } = intent.data;
+      const verdict = paysInvoice({ id, amount, currency }, invoice);
+      if (!verdict.pays) return { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
+      const recorded = await recordPaymentFailure(client, invoiceId, intent.data, event.created, new Date(nowMs(deps)));
+      return { ...recorded, invoice_id: invoiceId };
+    },
+    { log: deps.log, name: 'charging.payment_failed_webhook' },
   );
 }
 

@@ -36,11 +36,14 @@ export function payPage(o: PayPageOptions): Html {
 <p id="pay-status" class="status" role="status" tabindex="-1"></p>
 </form>
 <noscript><p class="alert">Paying needs JavaScript: the check is provided by your bank through our payment gateway.</p></noscript>`
-      : stage === 'paid'
-        ? html`<p class="status" data-paid>This invoice is paid (${amount}). Thank you: there is nothing more to do.</p>`
-        : stage === 'processing'
-          ? html`<p>Your payment of ${amount} is being processed. Your invoice shows it as paid once it is done.</p>`
-          : html`<p>This payment can no longer be made here. Nothing was charged. Please check your invoice.</p>`;
+      : stage === 'declined'
+        ? html`<p data-declined>Your bank declined this payment of <strong data-amount>${amount}</strong>${card ? html` with <strong data-card>${cardSummary(card)}</strong>` : ''}: <q data-reason>${intent.lastDecline ?? ''}</q> Nothing has been charged.</p>
+<p><a href="/card">Put another payment card on file</a>: the invoice is charged to it as soon as it is saved.</p>`
+        : stage === 'paid'
+          ? html`<p class="status" data-paid>This invoice is paid (${amount}). Thank you: there is nothing more to do.</p>`
+          : stage === 'processing'
+            ? html`<p>Your payment of ${amount} is being processed. Your invoice shows it as paid once it is done.</p>`
+            : html`<p>This payment can no longer be made here. Nothing was charged. Please check your invoice.</p>`;
   return layout(
     {
       title,

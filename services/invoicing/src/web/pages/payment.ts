@@ -64,9 +64,15 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
       return html`<p>Past due${since(state.since)}: ${why}, and we will not try it again.</p>
 <p><a href="${links.card}">Put another payment card on file</a>: we charge it as soon as it is saved.</p>`;
     }
-    case 'action_required':
+    case 'action_required': {
+      // The cardholder tried and failed the bank's check: they may try again (a decline is past_due instead).
+      const failed = state.checkFailed
+        ? html`<p data-check-failed>Your last confirmation did not pass your bank's check: nothing was charged. Try again, or <a href="${links.card}">put another payment card on file</a>.</p>
+`
+        : '';
       return html`<p>${state.pastDue ? 'Past due: y' : 'Y'}our bank asks you to confirm this payment (3-D Secure): we cannot complete it without you. Nothing has been charged yet.</p>
-<p><a class="button" href="${links.authenticate(state.paymentIntentId)}">Authenticate and pay ${money(invoice.total, c)}</a></p>`;
+${failed}<p><a class="button" href="${links.authenticate(state.paymentIntentId)}">Authenticate and pay ${money(invoice.total, c)}</a></p>`;
+    }
   }
 }
 
