@@ -3,7 +3,7 @@
 // from an event microseconds after its last archived one, paging, and a subject that
 // changes after the run listed it. Real PostgreSQL and the real archive.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -271,6 +271,43 @@ describe('archive of old events at its edges (real PostgreSQL)', () => {
       assert.deepEqual(files.rows, []);
       await archiveEvents(fresh.pool, { before: cutAfterNow(), dir: join(dir, 'own') });
       assert.equal(await readFile(theirs, 'utf8'), 'their events');
+    } finally {
+      await fresh.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a killed run's leftovers are removed by their part: its own file (the part's inode) goes, another installation's under that name stays", async () => {
+    const fresh = await meteringDatabase();
+    const dir = await mkdtemp(join(tmpdir(), 'vault-archive-parts-'));
+    try {
+      const ended = (seq: number, type: string, time: string, data: Record<string, string>) =>
+        event(`p${seq}`, 'addon-service', type, 'addon-parts', seq, time, { app_id: 'app-p', ...data });
+      await applyOn(fresh, [
+        ended(1, 'addon.provisioned', '2026-08-01T00:00:00Z', { service: 'heroku-redis', plan: 'mini' }),
+        ended(2, 'addon.deprovisioned', '2026-08-10T00:00:00Z', {}),
+      ]);
+      const row = (name: string, part: string) =>
+        fresh.pool.query(`insert into metering.archive_files (name, state, month, dir, part) values ($1, 'writing', '2026-07', $2, $3)`, [
+          name,
+          dir,
+          part,
+        ]);
+      // Killed after linking its file into place: the part and the name are one file, ours.
+      const ours = 'metering-events-2026-07-0001.ndjson.gz';
+      await writeFile(join(dir, `${ours}.a.part`), 'ours, half done');
+      await link(join(dir, `${ours}.a.part`), join(dir, ours));
+      await row(ours, `${ours}.a.part`);
+      // Killed while writing its part, the name held by another installation's finished file.
+      const theirs = 'metering-events-2026-07-0002.ndjson.gz';
+      await writeFile(join(dir, theirs), 'their events');
+      await writeFile(join(dir, `${theirs}.b.part`), 'ours, half done');
+      await row(theirs, `${theirs}.b.part`);
+      const r = await archiveEvents(fresh.pool, { before: cutAfterNow(), dir });
+      assert.equal(r.redone, 2);
+      assert.deepEqual(r.files, ['metering-events-2026-08-0001.ndjson.gz']);
+      assert.deepEqual((await readdir(dir)).sort(), ['metering-events-2026-07-0002.ndjson.gz', 'metering-events-2026-08-0001.ndjson.gz']);
+      assert.equal(await readFile(join(dir, theirs), 'utf8'), 'their events');
     } finally {
       await fresh.drop();
       await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@
 // again.
 import type pg from 'pg';
 import { withSessionLock, withTransaction } from '@vault/db';
-import { forgetTaken, iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
+import { forgetTaken, iso, partName, releasePart, removeUnfinished, writeArchiveFile } from './archive-file.ts';
 import { dropArchivedMonths } from './archive-months.ts';
 import {
   archiveSettledMonths,
@@ -140,12 +140,20 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
   const perPage = opts.eventsPerPage ?? 10_000;
   return withSessionLock(pool, ARCHIVE_LOCK, async () => {
     const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0, usageMonths: [] };
-    const { rows: unfinished } = await pool.query<{ name: string; dir: string }>(
-      `select name, dir from metering.archive_files where state = 'writing'`,
+    // Parts a killed run left beside files already done: only its own, by their names.
+    const { rows: released } = await pool.query<{ name: string; dir: string; part: string }>(
+      `select name, dir, part from metering.archive_files where state = 'done' and part is not null`,
     );
-    for (const { name, dir } of unfinished) {
+    for (const t of released) {
+      await releasePart(t);
+      await pool.query(`update metering.archive_files set part = null where name = $1`, [t.name]);
+    }
+    const { rows: unfinished } = await pool.query<{ name: string; dir: string; part: string | null }>(
+      `select name, dir, part from metering.archive_files where state = 'writing'`,
+    );
+    for (const { name, dir, part } of unfinished) {
       // Where that run wrote, whatever this run's directory.
-      await removeArchiveFile(dir, name);
+      await removeUnfinished({ dir, name, part });
       await pool.query(`delete from metering.archive_files where name = $1 and state = 'writing'`, [name]);
       await say(`removed ${name}: a run was killed before its events left the database; they are archived again`);
       result.redone++;
@@ -157,23 +165,25 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
     try {
       for (let chunk = await eligible.next(perFile); chunk !== null; chunk = await eligible.next(perFile)) {
         const name = await nextFileName(pool, chunk.month);
-        await pool.query(`insert into metering.archive_files (name, state, month, dir) values ($1, 'writing', $2, $3)`, [
+        const target = { dir: opts.dir, name, part: partName(name) };
+        await pool.query(`insert into metering.archive_files (name, state, month, dir, part) values ($1, 'writing', $2, $3, $4)`, [
           name,
           chunk.month,
           opts.dir,
+          target.part,
         ]);
-        const written = await writeArchiveFile(opts.dir, name, fileLines(pool, chunk, perPage)).catch((err) =>
-          forgetTaken(pool, name, err),
-        );
+        const written = await writeArchiveFile(target, fileLines(pool, chunk, perPage)).catch((err) => forgetTaken(pool, name, err));
         await makeSettledMonths(pool, chunk.subjects, say);
         const finished = await finishFile(pool, name, chunk, written, opts.before);
         if (!finished) {
           // A subject changed between the read and the lock: its events stay; the next run sees it again.
-          await removeArchiveFile(opts.dir, name);
+          await removeUnfinished(target);
           await pool.query(`delete from metering.archive_files where name = $1`, [name]);
           await say(`skipped ${name}: its subjects changed while it was written; run again`);
           continue;
         }
+        await releasePart(target);
+        await pool.query(`update metering.archive_files set part = null where name = $1`, [name]);
         result.files.push(name);
         result.events += written;
         result.subjects += chunk.subjects.length;

@@ -1,10 +1,11 @@
-// One archive file: NDJSON, gzip, written beside its final name and linked
-// into place only once flushed to disk, so a file under its final name is
-// always whole (docs/contracts/metering.md, "Archive"); a file already there
+// One archive file: NDJSON, gzip, written under a part name of its own run and
+// linked into place only once flushed to disk, so a file under its final name
+// is always whole (docs/contracts/metering.md, "Archive"); a file already there
 // under that name (another installation's, in a shared ARCHIVE_DIR) is never
-// replaced.
+// replaced, nor removed as one of ours.
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -20,10 +21,28 @@ export class ArchiveFileTaken extends Error {
   }
 }
 
-/** Writes `lines` (each one JSON text, no newline) gzipped to `dir/name`; returns how many. */
-export async function writeArchiveFile(dir: string, name: string, lines: AsyncIterable<string>): Promise<number> {
-  await mkdir(dir, { recursive: true });
-  const part = join(dir, `${name}.part`);
+/** Where one file goes: `dir/name`, written first as `dir/part`, a name of this run's own. */
+export interface ArchiveTarget {
+  dir: string;
+  name: string;
+  part: string;
+}
+
+/** A part name no other run, of this installation or another, writes. */
+export const partName = (name: string): string => `${name}.${randomUUID()}.part`;
+
+/** What a file system without hard links (some FUSE mounts) answers a link. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Writes `lines` (each one JSON text, no newline) gzipped to the part, then
+ * links it to its final name (a link fails where a rename would replace) and
+ * syncs the directory; returns how many. The part stays until its row is done
+ * (releasePart): until then it tells this run's file from another's.
+ */
+export async function writeArchiveFile(t: ArchiveTarget, lines: AsyncIterable<string>): Promise<number> {
+  await mkdir(t.dir, { recursive: true });
+  const part = join(t.dir, t.part);
   let count = 0;
   async function* text() {
     for await (const line of lines) {
@@ -31,28 +50,61 @@ export async function writeArchiveFile(dir: string, name: string, lines: AsyncIt
       yield `${line}\n`;
     }
   }
-  await pipeline(Readable.from(text()), createGzip(), createWriteStream(part));
+  await pipeline(Readable.from(text()), createGzip(), createWriteStream(part, { flags: 'wx' }));
   await fsync(part);
-  const final = join(dir, name);
+  const final = join(t.dir, t.name);
   try {
-    // A link, not a rename: it fails where a rename would replace.
     await link(part, final);
-    await unlink(part);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== undefined && NO_LINKS.has(code)) await renameUnlessTaken(part, final);
-    else {
-      await rm(part, { force: true });
-      throw code === 'EEXIST' ? new ArchiveFileTaken(final) : err;
-    }
+    await rm(part, { force: true });
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') throw new ArchiveFileTaken(final);
+    if (NO_LINKS.has(code))
+      throw new Error(
+        `archive: ARCHIVE_DIR ${t.dir} cannot hold hard links (${code}): a file is linked into place, never renamed over another`,
+      );
+    throw err;
   }
-  await fsync(dir);
+  await fsync(t.dir);
   return count;
+}
+
+/** Once the file's row is done: its part goes (a kill before leaves it for the next run's release). */
+export async function releasePart(t: ArchiveTarget): Promise<void> {
+  await rm(join(t.dir, t.part), { force: true });
+}
+
+/**
+ * Removes what a run that died (or dropped its file) left: its part, and the
+ * final file only when it is the part's own (one inode). Without a part (never
+ * written) the final name is someone else's, left alone. A row from before parts
+ * (`part` null) removes as it was written: `name.part` and the name.
+ */
+export async function removeUnfinished(t: Omit<ArchiveTarget, 'part'> & { part: string | null }): Promise<void> {
+  const final = join(t.dir, t.name);
+  if (t.part === null) {
+    await rm(`${final}.part`, { force: true });
+    await rm(final, { force: true });
+    return;
+  }
+  const part = join(t.dir, t.part);
+  const [ours, there] = await Promise.all([statOf(part), statOf(final)]);
+  if (ours && there && ours.ino === there.ino && ours.dev === there.dev) await rm(final, { force: true });
+  await rm(part, { force: true });
+}
+
+async function statOf(path: string): Promise<{ ino: number; dev: number } | undefined> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /**
  * A name another installation's file holds: its `writing` row goes, so no later run
- * removes that file as one of ours left unfinished. The run fails, naming it.
+ * takes that file for one of ours left unfinished. The run fails, naming it.
  */
 export async function forgetTaken(pool: pg.Pool, name: string, err: unknown): Promise<never> {
   if (err instanceof ArchiveFileTaken) await pool.query(`delete from metering.archive_files where name = $1 and state = 'writing'`, [name]);
@@ -62,31 +114,6 @@ export async function forgetTaken(pool: pg.Pool, name: string, err: unknown): Pr
 /** SQL: a timestamptz column as an ISO-8601 UTC instant with microseconds, as the files hold instants. */
 export function iso(column: string): string {
   return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-}
-
-/** Removes what a run that died left of `name` (the file, whole or not). */
-export async function removeArchiveFile(dir: string, name: string): Promise<void> {
-  await rm(join(dir, `${name}.part`), { force: true });
-  await rm(join(dir, name), { force: true });
-}
-
-/** What a file system without hard links (some network and FUSE mounts) answers a link. */
-const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
-
-/** Where links cannot be made: a look, then a rename (a race with another writer is left to the directory's owner). */
-async function renameUnlessTaken(part: string, final: string): Promise<void> {
-  const taken = await lstat(final).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
-  if (taken) {
-    await rm(part, { force: true });
-    throw new ArchiveFileTaken(final);
-  }
-  await rename(part, final);
 }
 
 async function fsync(path: string): Promise<void> {

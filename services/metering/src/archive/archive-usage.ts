@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { HORIZON_LOCK } from '../consumer/usage-horizon.ts';
-import { forgetTaken, iso, removeArchiveFile, writeArchiveFile } from './archive-file.ts';
+import { forgetTaken, iso, partName, releasePart, removeUnfinished, writeArchiveFile } from './archive-file.ts';
 import { monthTables } from './month-tables.ts';
 
 /** The first month (YYYY-MM) before `before`, and from `from` on, that is not final for billing, and why; null: all are. */
@@ -162,12 +162,14 @@ async function archiveMonthRows(
     [month],
   );
   const name = `metering-usage-${month}-${String(files[0]!.n + 1).padStart(4, '0')}.ndjson.gz`;
-  await pool.query(`insert into metering.archive_files (name, state, month, dir, kind) values ($1, 'writing', $2, $3, 'usage')`, [
+  const target = { dir, name, part: partName(name) };
+  await pool.query(`insert into metering.archive_files (name, state, month, dir, kind, part) values ($1, 'writing', $2, $3, 'usage', $4)`, [
     name,
     month,
     dir,
+    target.part,
   ]);
-  const written = await writeArchiveFile(dir, name, lines(pool, table, pageSize)).catch((err) => forgetTaken(pool, name, err));
+  const written = await writeArchiveFile(target, lines(pool, table, pageSize)).catch((err) => forgetTaken(pool, name, err));
   try {
     await withTransaction(
       pool,
@@ -186,12 +188,14 @@ async function archiveMonthRows(
     );
   } catch (err) {
     if (!(err instanceof ChangedMeanwhile)) throw err;
-    await removeArchiveFile(dir, name);
+    await removeUnfinished(target);
     await pool.query(`delete from metering.archive_files where name = $1`, [name]);
     throw new Error(
       `archive: the settled usage of ${month} changed while its file was written (${written} intervals written, ${err.found} found); nothing of it archived, run again`,
     );
   }
+  await releasePart(target);
+  await pool.query(`update metering.archive_files set part = null where name = $1`, [name]);
   return { file: name, intervals: written };
 }
 
