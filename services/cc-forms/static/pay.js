@@ -16,7 +16,7 @@
   var MESSAGES = {
     payment_intent_authentication_failure:
       'The check with your bank was not completed, so nothing was charged. You can try again, or put another card on file.',
-    card_declined: 'Your card was declined, so nothing was charged. Please put another card on file.',
+    card_declined: 'Your card was declined, so nothing was charged. You can try again, or put another card on file.',
     api_connection_error: 'We could not reach the payment gateway. Check your connection and try again.',
     // Already paid (another tab, or the charge went through before): never "nothing was charged".
     payment_intent_unexpected_state: 'This invoice is already paid or being paid: your invoice shows it in a moment.',

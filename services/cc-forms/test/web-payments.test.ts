@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { PaymentIntentSeen } from '../src/cards/gateway.ts';
+import { declineOf, type PaymentIntentSeen } from '../src/cards/gateway.ts';
 import { formatAmount } from '../src/domain/amount.ts';
 import { accountToken, GATEWAY_ORIGIN, INVOICING_WEB_URL, signIn, world, type Browser, type World } from './world.ts';
 
@@ -103,10 +103,15 @@ describe('authenticating and paying an invoice on the card form', () => {
     assert.equal(anonymous.headers.location, '/');
   });
 
-  test('declined by the bank after authenticating: the page says so with the bank’s words and invites another card; no button, no client secret', async () => {
+  test('declined by the bank after authenticating: the page says so with the bank’s words, invites another card, and offers to try again', async () => {
     const { b, customerId, pm } = await customerWithCard('acct-pay-6');
     const pi = intentFor('acct-pay-6', customerId, pm);
-    pi.lastDecline = 'Your card was declined.';
+    pi.lastDecline = declineOf({
+      type: 'card_error',
+      code: 'card_declined',
+      decline_code: 'generic_decline',
+      message: 'Your card was declined.',
+    });
     const page = await b.get(`/payments/${pi.id}`);
     assert.equal(page.statusCode, 200);
     assert.match(
@@ -115,10 +120,32 @@ describe('authenticating and paying an invoice on the card form', () => {
     );
     assert.match(page.body, /<q data-reason>Your card was declined\.<\/q>/);
     assert.match(page.body, /<a href="\/card">Put another payment card on file<\/a>/);
-    assert.doesNotMatch(page.body, /asks you to confirm|pay-submit|pay\.js/);
+    assert.doesNotMatch(page.body, /asks you to confirm/);
+    // Stripe lets the same PaymentIntent be confirmed again: the button and /start stay, consistent.
+    assert.match(page.body, /<button type="submit" id="pay-submit">Try again: pay \$52\.58<\/button>/);
+    const scripts = [...page.body.matchAll(/<script src="([^"]+)" defer><\/script>/g)].map((m) => m[1]);
+    assert.deepEqual(scripts, [`${GATEWAY_ORIGIN}/v3/`, '/static/pay.js']);
+    assert.doesNotMatch(page.body, new RegExp(pi.clientSecret!), 'the client secret is not in the page');
     const start = await b.postJson(`/payments/${pi.id}/start`, {});
-    assert.equal(start.statusCode, 409);
-    assert.equal(start.json().error.code, 'not_payable');
+    assert.equal(start.statusCode, 200);
+    assert.deepEqual(start.json(), { client_secret: pi.clientSecret, payment_method: pm });
+  });
+
+  test('a soft decline asking for authentication (decline_code authentication_required) is no decline: the page asks to confirm, /start answers', async () => {
+    const { b, customerId, pm } = await customerWithCard('acct-pay-7');
+    const pi = intentFor('acct-pay-7', customerId, pm);
+    const soft = { type: 'card_error', code: 'card_declined', decline_code: 'authentication_required', message: 'Your card was declined.' };
+    pi.lastDecline = declineOf(soft);
+    assert.equal(pi.lastDecline, undefined);
+    assert.equal(declineOf({ type: 'card_error', code: 'requires_action', message: 'x' }), undefined);
+    const page = await b.get(`/payments/${pi.id}`);
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /Your bank asks you to confirm this payment of <strong data-amount>\$52\.58<\/strong>/);
+    assert.match(page.body, /<button type="submit" id="pay-submit">Authenticate and pay \$52\.58<\/button>/);
+    assert.doesNotMatch(page.body, /data-declined|Your bank declined/);
+    const start = await b.postJson(`/payments/${pi.id}/start`, {});
+    assert.equal(start.statusCode, 200);
+    assert.deepEqual(start.json(), { client_secret: pi.clientSecret, payment_method: pm });
   });
 
   test('the card page and the pages link back to the invoices; /favicon.ico is an icon, not a 404', async () => {

@@ -1,9 +1,10 @@
 // payment_intent.payment_failed for an invoice waiting for its cardholder
 // (3-D Secure): signed deliveries, as the gateway sends them, over a real
-// database. A decline after authenticating ends the wait (past_due, told as a
-// declined payment, another card tried at once); a failed check is noted and
-// the customer may try again; anything not the invoice's own, or not waiting
-// for it, changes nothing.
+// database. A decline after authenticating is recorded on the row, which keeps
+// waiting (told as a declined payment; past due only when the window ends, as
+// for a request ignored); a failed check is noted; a soft decline asking for
+// authentication is the asking itself; anything not the invoice's own, or not
+// waiting for it, changes nothing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -13,11 +14,12 @@ import type { TestDatabase } from '@vault/testkit';
 import { invoicingRoutes } from '../src/app.ts';
 import { createBilling } from '../src/billing/service.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
+import { chargePass } from '../src/charging/charger.ts';
 import { decide } from '../src/charging/decide.ts';
 import { readPaymentStates } from '../src/charging/payment-state.ts';
 import { chargeCandidates } from '../src/charging/store.ts';
 import { noticesOf } from '../src/notices/outbox.ts';
-import { chargeRow, chargingDatabase, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
+import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
 
 const SECRET = 'whsec_payment_failed_tests';
 const stripe = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' });
@@ -26,6 +28,13 @@ const CHECK_FAILED = {
   type: 'invalid_request_error',
   code: 'payment_intent_authentication_failure',
   message: 'The provided PaymentMethod has failed authentication.',
+};
+/** Stripe's soft decline: the bank asks for authentication (what the charger reads as action_required). */
+const SOFT_DECLINE = {
+  type: 'card_error',
+  code: 'card_declined',
+  decline_code: 'authentication_required',
+  message: 'Your card was declined. This transaction requires authentication.',
 };
 const ASKED = {
   type: 'card_error',
@@ -129,52 +138,123 @@ describe('payment_intent.payment_failed while an invoice waits for its cardholde
     await db?.drop();
   });
 
-  test('declined after authenticating: past_due with the bank’s words, told once as a declined payment; not retried, another card is', async () => {
+  test('declined after authenticating: recorded on the row, which still waits; the invoice not past due; told once as a declined payment', async () => {
     await waitingInvoice(db.pool, 'pf-1');
     assert.deepEqual(await deliver(failed('evt_pf_1', 'pf-1')), { received: true, duplicate: false });
-    assert.equal(await statusOf(db.pool, 'pf-1'), 'past_due');
+    assert.equal(await statusOf(db.pool, 'pf-1'), 'action_required', 'not past due while its cardholder has time');
     const row = await chargeRow(db.pool, 'pf-1');
-    assert.equal(row?.state, 'past_due');
+    assert.equal(row?.state, 'action_required');
     assert.equal(row?.payment_intent_id, 'pi_for_pf-1', 'kept: its success later still pays the invoice');
     assert.deepEqual(
-      [row?.last_error_code, row?.last_decline_code, row?.last_error_message, row?.attempts, row?.next_attempt_at],
-      ['card_declined', 'generic_decline', 'Your card was declined.', 1, null],
+      [row?.last_error_code, row?.last_decline_code, row?.last_error_message, row?.attempts, row?.next_attempt_at, row?.past_due_at],
+      ['card_declined', 'generic_decline', 'Your card was declined.', 1, null, null],
     );
     assert.deepEqual(outcomeOf('evt_pf_1'), ['declined']);
     const told = await noticesOf(db.pool, 'acct-pf-1');
     assert.deepEqual(
       told.map((n) => n.id),
-      ['invoice.payment_failed:pf-1:1', 'invoice.past_due:pf-1'],
+      ['invoice.payment_failed:pf-1:1'],
+      'no invoice.past_due at the decline',
     );
-    assert.equal(told[0]!.data.code, 'card_declined');
-    assert.equal(told[0]!.data.reason, 'Your card was declined.');
-    assert.equal(told[0]!.data.next_attempt_at, null);
-    assert.equal(told[1]!.data.reason, 'declined');
-    // The pages: declined, another card invited; no longer "your bank asks you to confirm".
-    const seen = await state('pf-1', 'past_due');
     assert.deepEqual(
-      { ...seen, since: undefined },
-      { kind: 'past_due', why: 'declined', reason: 'Your card was declined.', since: undefined },
+      [told[0]!.data.code, told[0]!.data.reason, told[0]!.data.next_attempt_at, told[0]!.data.status],
+      ['card_declined', 'Your card was declined.', null, 'action_required'],
+    );
+    // The pages: declined in the bank's words, another try or another card; no longer "asks you to confirm".
+    assert.deepEqual(
+      { ...(await state('pf-1')), since: undefined },
+      {
+        kind: 'action_required',
+        paymentIntentId: 'pi_for_pf-1',
+        paymentMethodId: 'pm_3ds',
+        since: undefined,
+        pastDue: false,
+        declined: 'Your card was declined.',
+      },
     );
 
     // The same delivery again: a duplicate, nothing told twice.
     assert.deepEqual(await deliver(failed('evt_pf_1', 'pf-1')), { received: true, duplicate: true });
-    assert.equal((await noticesOf(db.pool, 'acct-pf-1')).length, 2);
+    assert.equal((await noticesOf(db.pool, 'acct-pf-1')).length, 1);
 
-    // The same card is not tried again (not even a candidate); another card starts a new round at once.
+    // The same card is not tried off-session (not a candidate before the window ends); another card starts a new round at once.
     assert.equal(await candidate('pf-1'), undefined);
     await putCard(db.pool, 'acct-pf-1', 'pm_other');
     const c = (await candidate('pf-1'))!;
     const decision = decide(c.invoice, c.charge, c.card, new Date(), 86_400);
     assert.ok(decision.do === 'attempt' && decision.newRound && decision.attempt === 2, JSON.stringify(decision));
 
-    // Its PaymentIntent paid after all (the cardholder confirmed again): paid; a late failure then changes nothing.
+    // Its PaymentIntent paid after all (the cardholder tried again): paid; a late failure then changes nothing.
     await deliver(event('evt_pf_1_paid', 'payment_intent.succeeded', 'pf-1'));
     assert.equal(await statusOf(db.pool, 'pf-1'), 'paid');
     await deliver(failed('evt_pf_1_late', 'pf-1'));
     assert.equal(await statusOf(db.pool, 'pf-1'), 'paid');
     assert.equal((await chargeRow(db.pool, 'pf-1'))?.state, 'paid');
     assert.deepEqual(outcomeOf('evt_pf_1_late'), ['unchanged not_waiting']);
+  });
+
+  test('the window’s end after a decline: past due then, as for a request ignored, the decline kept and told as the reason', async () => {
+    await waitingInvoice(db.pool, 'pf-window');
+    await waitingInvoice(db.pool, 'pf-ignored');
+    await deliver(failed('evt_pf_window', 'pf-window'));
+    const gateway = new FakeGateway();
+    for (const id of ['pf-window', 'pf-ignored']) {
+      const pi = `pi_for_${id}`;
+      gateway.intents.set(pi, { id: pi, invoiceId: id, amount: 5258, customerId: `cus_acct-${id}`, status: 'requires_payment_method' });
+    }
+    // Asked a minute ago: an hour's window has not ended, half a minute's has.
+    await chargePass({ pool: db.pool, gateway, retrySchedule: [3_600], log: memoryLogger() });
+    assert.deepEqual([await statusOf(db.pool, 'pf-window'), await statusOf(db.pool, 'pf-ignored')], ['action_required', 'action_required']);
+    await chargePass({ pool: db.pool, gateway, retrySchedule: [30], log: memoryLogger() });
+    for (const id of ['pf-window', 'pf-ignored']) {
+      assert.equal(await statusOf(db.pool, id), 'past_due', id);
+      const row = await chargeRow(db.pool, id);
+      assert.equal(row?.state, 'action_required', 'its PaymentIntent still waits: authenticating later pays it');
+      assert.ok(row?.past_due_at instanceof Date, id);
+    }
+    assert.deepEqual(gateway.sent, [], 'no attempt made');
+    const row = await chargeRow(db.pool, 'pf-window');
+    assert.deepEqual([row?.last_error_code, row?.last_error_message], ['card_declined', 'Your card was declined.']);
+    const told = await noticesOf(db.pool, 'acct-pf-window');
+    assert.deepEqual(
+      told.map((n) => `${n.id} ${n.data.reason}`),
+      ['invoice.payment_failed:pf-window:1 Your card was declined.', 'invoice.past_due:pf-window declined'],
+    );
+    assert.deepEqual(
+      (await noticesOf(db.pool, 'acct-pf-ignored')).map((n) => `${n.id} ${n.data.reason}`),
+      ['invoice.past_due:pf-ignored authentication_required'],
+    );
+    const seen = await state('pf-window', 'past_due');
+    assert.ok(seen.kind === 'action_required' && seen.pastDue && seen.declined === 'Your card was declined.', JSON.stringify(seen));
+  });
+
+  test('a charging pass that read the row before a decline was recorded does not write its stale row over it', async () => {
+    await waitingInvoice(db.pool, 'pf-race');
+    const gateway = new FakeGateway();
+    gateway.intents.set('pi_for_pf-race', {
+      id: 'pi_for_pf-race',
+      invoiceId: 'pf-race',
+      amount: 5258,
+      customerId: 'cus_acct-pf-race',
+      status: 'requires_payment_method',
+    });
+    // The decline arrives while the pass, its candidates read, asks the gateway whether the cardholder paid.
+    const retrieve = gateway.retrievePaymentIntent.bind(gateway);
+    gateway.retrievePaymentIntent = async (id) => {
+      await deliver(failed('evt_pf_race', 'pf-race'));
+      return retrieve(id);
+    };
+    await chargePass({ pool: db.pool, gateway, retrySchedule: [30], log: memoryLogger() });
+    assert.equal(await statusOf(db.pool, 'pf-race'), 'past_due');
+    const row = await chargeRow(db.pool, 'pf-race');
+    assert.deepEqual(
+      [row?.state, row?.last_error_code, row?.last_decline_code, row?.last_error_message],
+      ['action_required', 'card_declined', 'generic_decline', 'Your card was declined.'],
+    );
+    assert.deepEqual(
+      (await noticesOf(db.pool, 'acct-pf-race')).map((n) => `${n.type} ${n.data.reason}`),
+      ['invoice.payment_failed Your card was declined.', 'invoice.past_due declined'],
+    );
   });
 
   test('paid first, its failure delivered late (out of order): it stays paid, nothing told', async () => {
@@ -197,7 +277,19 @@ describe('payment_intent.payment_failed while an invoice waits for its cardholde
     assert.equal((await state('pf-asked')).kind, 'action_required');
   });
 
-  test('a failed check is noted and still asks the cardholder (they may try again); a decline after it ends the wait', async () => {
+  test('a soft decline asking for authentication (card_declined, decline_code authentication_required) is the asking, not a decline: nothing changes, nothing told', async () => {
+    await waitingInvoice(db.pool, 'pf-soft');
+    await deliver(failed('evt_soft', 'pf-soft', { error: SOFT_DECLINE }));
+    assert.equal(await statusOf(db.pool, 'pf-soft'), 'action_required');
+    const row = await chargeRow(db.pool, 'pf-soft');
+    assert.deepEqual([row?.state, row?.last_error_code, row?.last_decline_code], ['action_required', 'authentication_required', null]);
+    assert.deepEqual(await noticesOf(db.pool, 'acct-pf-soft'), []);
+    assert.deepEqual(outcomeOf('evt_soft'), ['ignored asked']);
+    const seen = await state('pf-soft');
+    assert.ok(seen.kind === 'action_required' && seen.declined === undefined && !seen.checkFailed, JSON.stringify(seen));
+  });
+
+  test('a failed check is noted and still asks the cardholder (they may try again); a decline after it is recorded, still waiting', async () => {
     await waitingInvoice(db.pool, 'pf-check');
     await deliver(failed('evt_check', 'pf-check', { error: CHECK_FAILED }));
     assert.equal(await statusOf(db.pool, 'pf-check'), 'action_required');
@@ -208,19 +300,23 @@ describe('payment_intent.payment_failed while an invoice waits for its cardholde
     assert.deepEqual(await noticesOf(db.pool, 'acct-pf-check'), [], 'nothing charged, nothing declined: no email');
     assert.deepEqual(outcomeOf('evt_check'), ['authentication_failed']);
     await deliver(failed('evt_check_declined', 'pf-check'));
-    assert.equal(await statusOf(db.pool, 'pf-check'), 'past_due');
+    assert.equal(await statusOf(db.pool, 'pf-check'), 'action_required');
+    const declined = await state('pf-check');
+    assert.ok(declined.kind === 'action_required' && declined.declined && !declined.checkFailed, JSON.stringify(declined));
   });
 
-  test('an invoice already past due while it waited: the row says declined, the invoice stays past_due, told once as declined', async () => {
+  test('an invoice already past due while it waited: the row records the decline and still waits, the invoice stays past_due, told once as declined', async () => {
     await waitingInvoice(db.pool, 'pf-late', 'past_due');
     await deliver(failed('evt_pf_late', 'pf-late'));
     assert.equal(await statusOf(db.pool, 'pf-late'), 'past_due');
-    assert.equal((await chargeRow(db.pool, 'pf-late'))?.state, 'past_due');
+    const row = await chargeRow(db.pool, 'pf-late');
+    assert.deepEqual([row?.state, row?.last_error_code], ['action_required', 'card_declined']);
     assert.deepEqual(
       (await noticesOf(db.pool, 'acct-pf-late')).map((n) => n.id),
       ['invoice.payment_failed:pf-late:1'],
     );
-    assert.equal((await state('pf-late', 'past_due')).kind, 'past_due');
+    const seen = await state('pf-late', 'past_due');
+    assert.ok(seen.kind === 'action_required' && seen.pastDue && seen.declined, JSON.stringify(seen));
   });
 
   test('not the invoice’s own PaymentIntent, or its amount, or an unknown invoice: recorded, logged as stray, nothing changes', async () => {

@@ -269,9 +269,9 @@ describe('the invoice page says the payment state in words', () => {
     assert.deepEqual(links, ['/card-form?to=card', '/card-form?to=payments/pi_3DSecure0123456789']);
   });
 
-  test('declined after authenticating (payment_intent.payment_failed): past due, declined, another card invited; no "confirm" any more', async () => {
-    await chargeState('past_due', {
-      state: 'past_due',
+  test('declined after authenticating (payment_intent.payment_failed): still waiting, not past due; it says declined and offers another try or another card', async () => {
+    const declined = {
+      state: 'action_required',
       attempts: 1,
       payment_intent_id: 'pi_3DSecure0123456789',
       last_payment_method_id: 'pm_3184',
@@ -279,13 +279,27 @@ describe('the invoice page says the payment state in words', () => {
       last_decline_code: 'generic_decline',
       last_error_message: 'Your card was declined.',
       action_required_at: new Date('2026-11-02T00:00:00Z'),
-      past_due_at: new Date('2026-11-03T00:00:00Z'),
-    });
-    const { kind, text, links } = await paymentSection(session);
-    assert.equal(kind, 'past_due');
-    assert.match(text, /Past due since Nov 3, 2026: your card was declined .*Your card was declined\./);
-    assert.doesNotMatch(text, /asks you to confirm/);
-    assert.deepEqual(links, ['/card-form?to=card']);
+    };
+    await chargeState('action_required', declined);
+    const { kind, text, links, status } = await paymentSection(session);
+    assert.equal(kind, 'action_required');
+    assert.match(
+      text,
+      /Your bank declined this payment after you confirmed it: “?Your card was declined\.”? Nothing has been charged\. Put another payment card on file \(we charge it at once\), or try again with this card\. Try again: pay \$52\.58/,
+    );
+    assert.doesNotMatch(text, /asks you to confirm|Past due/);
+    assert.deepEqual(links, ['/card-form?to=card', '/card-form?to=payments/pi_3DSecure0123456789']);
+    assert.equal(status, 'declined');
+    const list = await get('/invoices', session);
+    assert.match(list.body, /A payment did not go through/);
+    assert.doesNotMatch(list.body, /asks you to confirm a payment/);
+
+    // The window over: past due, the decline still said, the same offers.
+    await chargeState('past_due', { ...declined, past_due_at: new Date('2026-11-10T00:00:00Z') });
+    const late = await paymentSection(session);
+    assert.equal(late.kind, 'action_required');
+    assert.match(late.text, /Past due: your bank declined this payment after you confirmed it: “?Your card was declined\.”?/);
+    assert.deepEqual(late.links, ['/card-form?to=card', '/card-form?to=payments/pi_3DSecure0123456789']);
   });
 
   test('refunded: the amount that went back to the card', async () => {

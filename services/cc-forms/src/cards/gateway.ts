@@ -33,7 +33,7 @@ export interface PaymentIntentSeen {
   metadata: Record<string, string>;
   /** The card the refused off-session attempt used: the one to authenticate. */
   lastPaymentMethodId: string | undefined;
-  /** The bank's words when it declined the last payment (after 3-D Secure), not a request to authenticate. */
+  /** The bank's words when it declined the last try (after 3-D Secure), not a request to authenticate. */
   lastDecline?: string | undefined;
 }
 
@@ -62,9 +62,19 @@ export class GatewayUnavailable extends Error {
   }
 }
 
-/** A card's own decline (Stripe's card_error), not the off-session attempt's request for the cardholder. */
-const declineOf = (e: { type: string; code?: string | undefined; message?: string | undefined } | null | undefined) =>
-  e?.type === 'card_error' && e.code !== 'authentication_required' ? (e.message ?? 'Your card was declined.') : undefined;
+/** Codes asking for the cardholder: invoicing's charger reads them (a soft decline's decline_code too) as action_required. */
+const ASKING = new Set(['authentication_required', 'requires_action']);
+
+/**
+ * A card's own decline (Stripe's card_error), not a request for the cardholder: the off-session
+ * attempt's `authentication_required`, or a soft decline (`card_declined` with that decline_code).
+ */
+export const declineOf = (
+  e: { type: string; code?: string | undefined; decline_code?: string | undefined; message?: string | undefined } | null | undefined,
+) =>
+  e?.type === 'card_error' && !ASKING.has(e.code ?? '') && e.decline_code !== 'authentication_required'
+    ? (e.message ?? 'Your card was declined.')
+    : undefined;
 
 const idOf = (value: string | { id: string } | null | undefined) =>
   value == null ? undefined : typeof value === 'string' ? value : value.id;

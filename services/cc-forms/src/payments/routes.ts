@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CARD_MESSAGES } from '../domain/messages.ts';
 import type { WebContext } from '../web/context.ts';
-import { accountPayment } from './service.ts';
+import { accountPayment, paysHere } from './service.ts';
 
 const Params = z.object({ id: z.string().max(80) });
 
@@ -24,7 +24,7 @@ export function paymentApiRoutes(web: FastifyInstance, ctx: WebContext): void {
     if (found?.kind !== 'found') return ctx.jsonError(reply, 404, 'not_found', 'There is no such payment for your account.');
     const { payment } = found;
     if (payment.stage === 'paid') return ctx.jsonError(reply, 409, 'already_paid', 'This invoice is already paid: nothing more to do.');
-    if (payment.stage !== 'payable' || !payment.intent.clientSecret || !payment.paymentMethodId) {
+    if (!paysHere(payment.stage) || !payment.intent.clientSecret || !payment.paymentMethodId) {
       return ctx.jsonError(reply, 409, 'not_payable', 'This payment cannot be made here now. Please check your invoice.');
     }
     deps.log.info('payment.authentication_started', { account_id: who.accountId, payment_intent_id: payment.intent.id });

@@ -24,8 +24,15 @@ export const PAYMENT_INTENT_ID = /^pi_[A-Za-z0-9]{1,64}$/;
 /** Statuses in which the cardholder can still pay the intent on this page. */
 const PAYABLE = new Set(['requires_payment_method', 'requires_action', 'requires_confirmation']);
 
-/** `declined`: the bank declined the card after its holder authenticated; another card is needed. */
+/**
+ * `declined`: the bank declined the card after its holder authenticated. The PaymentIntent waits for
+ * a payment method again and may be confirmed again (the bank may accept a second try), so it is
+ * payable here as well; the page also invites another card.
+ */
 export type PaymentStage = 'payable' | 'declined' | 'paid' | 'processing' | 'canceled';
+
+/** Whether the page offers the button and /start hands over the client secret. */
+export const paysHere = (stage: PaymentStage): boolean => stage === 'payable' || stage === 'declined';
 
 export interface AccountPayment {
   intent: PaymentIntentSeen;

@@ -21,7 +21,7 @@ import {
   type ChargeGateway,
 } from './gateway-calls.ts';
 import { paysInvoice } from './payment-match.ts';
-import { chargeCandidates, lockInvoiceForPayment, markInvoicePaid, saveCharge, type Candidate } from './store.ts';
+import { chargeCandidates, lockInvoiceForPayment, markInvoicePaid, pastDueWhileWaiting, saveCharge, type Candidate } from './store.ts';
 
 // One pass at a time across processes (the app's loop, `vault charge`): two
 // passes would send the same attempt at once and one would get 409 for it.
@@ -107,8 +107,9 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
       report.errors++;
       return;
     }
-    // The PaymentIntent keeps waiting for the cardholder; only the invoice is overdue now.
-    await saveCharge(deps, invoice.id, charge!, { invoiceStatus: 'past_due', at: now() });
+    // The PaymentIntent keeps waiting for the cardholder; only the invoice is overdue now. The row is
+    // not written back from this pass's read: a decline recorded meanwhile (payment-failed.ts) stays.
+    if (!(await pastDueWhileWaiting(deps, invoice.id, now()))) return;
     report.pastDue++;
     deps.log.info('charge.unauthenticated', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.unauthenticated': 1 });
     return;

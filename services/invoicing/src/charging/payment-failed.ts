@@ -1,11 +1,14 @@
 // `payment_intent.payment_failed` for an invoice waiting for its cardholder
 // (action_required): the customer confirmed its PaymentIntent on cc-forms' page
 // and the bank declined, or the 3-D Secure check failed. Without this the
-// charge row kept asking them to authenticate a payment the bank had refused.
+// pages kept asking them to authenticate as if nothing had happened. Either
+// way the row keeps waiting (the same PaymentIntent may be confirmed again, or
+// another card put on file) until the authentication window ends (decide.ts).
 import type pg from 'pg';
 import { z } from 'zod';
 import { AUTHENTICATION_FAILED } from './card-errors.ts';
 import type { ChargeRow } from './decide.ts';
+import { readChargeRow } from './store.ts';
 import { tellChargeChange } from './tell.ts';
 
 /** The event's object, as far as it is read: its invoice and amount are checked as a payment's are (paysInvoice). */
@@ -34,19 +37,24 @@ export type FailedIntent = z.infer<typeof FailedIntent>;
 export type Failure =
   /** The off-session attempt asking for the cardholder: charging recorded it from the confirm's answer. */
   | { kind: 'asked' }
-  /** The bank's answer after the cardholder authenticated: that card will not pay it. */
+  /** The bank's answer after the cardholder authenticated: not paid; they may try again or use another card. */
   | { kind: 'declined'; code: string; declineCode: string | null; message: string; paymentMethodId: string | undefined }
   /** The 3-D Secure check failed: still payable with the same card, by authenticating again. */
   | { kind: 'authentication_failed'; code: string; message: string; paymentMethodId: string | undefined }
   /** Anything else (no error, not the card's): nothing to tell the customer. */
   | { kind: 'other' };
 
+/** Codes asking for the cardholder, as answerOfError (gateway-calls.ts) reads a confirm's error. */
+const ASKING = new Set(['authentication_required', 'requires_action']);
+
 /** What the PaymentIntent's last_payment_error says happened. */
 export function failureOf(intent: FailedIntent): Failure {
   const e = intent.last_payment_error;
   if (!e?.code) return { kind: 'other' };
   const paymentMethodId = typeof e.payment_method === 'string' ? e.payment_method : e.payment_method?.id;
-  if (e.code === 'authentication_required') return { kind: 'asked' };
+  // A soft decline (card_declined with decline_code authentication_required) asks for the cardholder
+  // too: the charger recorded it as action_required, and it is no answer of theirs.
+  if (ASKING.has(e.code) || e.decline_code === 'authentication_required') return { kind: 'asked' };
   const message = e.message ?? e.code;
   if (e.code === AUTHENTICATION_FAILED) return { kind: 'authentication_failed', code: e.code, message, paymentMethodId };
   if (e.type !== 'card_error') return { kind: 'other' };
@@ -86,21 +94,15 @@ export function notApplying(
   return undefined;
 }
 
-/** The charge row, named as ChargeRow names it. */
-const ROW = `
-  select payment_intent_id as "paymentIntentId", state, attempts, round_start as "roundStart",
-         pending_payment_method_id as "pendingPaymentMethodId", last_payment_method_id as "lastPaymentMethodId",
-         last_attempt_at as "lastAttemptAt", next_attempt_at as "nextAttemptAt", last_error_code as "lastErrorCode",
-         last_decline_code as "lastDeclineCode", last_error_message as "lastErrorMessage", action_required_at as "actionRequiredAt"
-    from invoicing.charges where invoice_id = $1`;
-
 /**
  * In the webhook's transaction, after the invoice's lock and the paysInvoice
- * check: a decline ends the wait (the row past_due, told as a declined attempt
- * and, if it moves, a past-due invoice: decide.ts then waits for another card,
- * which starts a new round, and never retries this one); a failed check is
- * noted on the row, which still asks the cardholder. The PaymentIntent stays on
- * the row, so its success afterwards still pays the invoice.
+ * check: a decline or a failed check is recorded on the row, which still waits
+ * (action_required, the invoice's status unchanged), so the pages say what
+ * happened and the invoice goes past due only when the window ends, as for a
+ * request ignored. A decline is told as the asking attempt's payment_failed:
+ * the charger never answers that attempt again (its next is attempts + 1), so
+ * the id cannot meet one of its own; a second decline of it is not told again.
+ * The PaymentIntent stays on the row, so its success afterwards pays the invoice.
  */
 export async function recordPaymentFailure(
   client: pg.PoolClient,
@@ -109,30 +111,22 @@ export async function recordPaymentFailure(
   createdS: number | undefined,
   at: Date,
 ): Promise<{ outcome: string; reason?: string }> {
-  const row = (await client.query<ChargeRow & WaitingRow>(ROW, [invoiceId])).rows[0];
+  const row = await readChargeRow(client, invoiceId);
   const failure = failureOf(intent);
   // The off-session attempt's own failure (it asked for the cardholder), or no card's answer.
   if (failure.kind === 'asked' || failure.kind === 'other') return { outcome: 'ignored', reason: failure.kind };
   const why = notApplying(row, intent.id, failure, createdS);
   if (why || !row) return { outcome: 'unchanged', reason: why ?? 'not_waiting' };
   const declineCode = failure.kind === 'declined' ? failure.declineCode : null;
-  const after: ChargeRow = {
-    ...row,
-    state: failure.kind === 'declined' ? 'past_due' : 'action_required',
-    nextAttemptAt: null,
-    lastErrorCode: failure.code,
-    lastDeclineCode: declineCode,
-    lastErrorMessage: failure.message,
-  };
+  const after: ChargeRow = { ...row, lastErrorCode: failure.code, lastDeclineCode: declineCode, lastErrorMessage: failure.message };
   await client.query(
     `update invoicing.charges
-        set state = $2, next_attempt_at = null, last_error_code = $3, last_decline_code = $4, last_error_message = $5, updated_at = now()
+        set last_error_code = $2, last_decline_code = $3, last_error_message = $4, updated_at = now()
       where invoice_id = $1`,
-    [invoiceId, after.state, after.lastErrorCode, after.lastDeclineCode, after.lastErrorMessage],
+    [invoiceId, after.lastErrorCode, after.lastDeclineCode, after.lastErrorMessage],
   );
   if (failure.kind === 'authentication_failed') return { outcome: 'authentication_failed' };
-  // The attempt that asked for the cardholder (its number: attempts) is the one declined.
   const answer = { kind: 'declined' as const, code: failure.code, declineCode, message: failure.message };
-  await tellChargeChange(client, invoiceId, after, { invoiceStatus: 'past_due', at, answered: { attempt: row.attempts, answer } });
+  await tellChargeChange(client, invoiceId, after, { at, answered: { attempt: row.attempts, answer } });
   return { outcome: 'declined' };
 }

@@ -1,9 +1,8 @@
 // An invoice's payment as the customer's pages say it in words, read from its
 // charge row: paid (when, with which card), declined (the gateway's reason,
-// the next try), past due (why, since when: a decline after the cardholder
-// authenticated too), waiting for the cardholder to authenticate (the
-// PaymentIntent to confirm), refunded. The client secret is
-// never stored: a page of the signed-in customer fetches it from the gateway
+// the next try), past due (why, since when), waiting for the cardholder to
+// authenticate (the PaymentIntent to confirm; their failed check, or the
+// bank's decline after it), refunded. The client secret is never stored: a page of the signed-in customer fetches it from the gateway
 // with the PaymentIntent id.
 import type pg from 'pg';
 import type { Invoice } from '@vault/contracts';
@@ -32,7 +31,8 @@ export type PaymentState =
    * The bank asks the cardholder to authenticate (3-D Secure): the customer
    * confirms `paymentIntentId` with `paymentMethodId` on cc-forms' page. `pastDue`
    * when the invoice was already past due (its status stays past_due). `checkFailed`: their last
-   * try failed the bank's check (a decline instead ends the wait: past_due, declined).
+   * try failed the bank's check. `declined`: the bank's words when it declined their last try after
+   * the check; the same PaymentIntent may be confirmed again, or another card put on file.
    */
   | {
       kind: 'action_required';
@@ -41,6 +41,7 @@ export type PaymentState =
       since: Date | undefined;
       pastDue: boolean;
       checkFailed?: true;
+      declined?: string;
     }
   | { kind: 'refunded'; amount: string; whole: boolean; at: Date | undefined; card: CardSeen | undefined };
 
@@ -108,6 +109,7 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined):
       since: row.action_required_at ?? undefined,
       pastDue: invoice.status === 'past_due',
       ...(row.last_error_code === AUTHENTICATION_FAILED ? { checkFailed: true as const } : {}),
+      ...(isCardError(row.last_error_code) ? { declined: row.last_error_message ?? row.last_error_code! } : {}),
     };
   }
   const cardError = isCardError(row?.last_error_code);

@@ -188,6 +188,42 @@ export async function saveCharge(
   );
 }
 
+/** The charge row, in the caller's transaction (after the invoice's lock), with when the cardholder was asked. */
+export async function readChargeRow(
+  client: pg.PoolClient,
+  invoiceId: string,
+): Promise<(ChargeRow & { actionRequiredAt: Date | null }) | undefined> {
+  const { rows } = await client.query<ChargeRow & { actionRequiredAt: Date | null }>(
+    `select payment_intent_id as "paymentIntentId", state, attempts, round_start as "roundStart",
+            pending_payment_method_id as "pendingPaymentMethodId", last_payment_method_id as "lastPaymentMethodId",
+            last_attempt_at as "lastAttemptAt", next_attempt_at as "nextAttemptAt", last_error_code as "lastErrorCode",
+            last_decline_code as "lastDeclineCode", last_error_message as "lastErrorMessage", action_required_at as "actionRequiredAt"
+       from invoicing.charges where invoice_id = $1`,
+    [invoiceId],
+  );
+  return rows[0];
+}
+
+/**
+ * A cardholder's time is up: the invoice moves to past_due (told once) while
+ * its row keeps waiting. The row is read again under the invoice's lock and
+ * not written: a decline the webhook recorded after the pass read it stays,
+ * and its code says why in the notice. False when it no longer waits (paid).
+ */
+export async function pastDueWhileWaiting(db: ChargeDb, invoiceId: string, at: Date): Promise<boolean> {
+  return withTransaction(
+    db.pool,
+    async (client) => {
+      await lockInvoice(client, invoiceId);
+      const row = await readChargeRow(client, invoiceId);
+      if (row?.state !== 'action_required') return false;
+      await tellChargeChange(client, invoiceId, row, { invoiceStatus: 'past_due', at });
+      return true;
+    },
+    { log: db.log, name: 'charging.past_due_unauthenticated' },
+  );
+}
+
 /**
  * Marks an invoice paid (and its charge row, if any, with when and the card);
  * a no-op when it already is. True if it changed, and then its invoice.paid

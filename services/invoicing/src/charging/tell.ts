@@ -93,7 +93,7 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
       invoiceNotice('invoice.past_due', facts, at, {
         // `refused`: the gateway refused for a reason not the card's (never told as a decline);
         // `authentication_required`: the payment still waits for the cardholder to confirm it (a failed
-        // check of theirs included: payment-failed.ts).
+        // check of theirs included: payment-failed.ts); their try the bank declined is `declined`.
         reason: noCard
           ? 'no_card_on_file'
           : WAITING_CODES.has(charge.lastErrorCode ?? '')

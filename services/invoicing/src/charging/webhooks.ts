@@ -63,9 +63,9 @@ export interface WebhookDeps {
  * `POST /v1/gateway/webhooks`: the gateway's deliveries, authenticated by
  * their signature (not a bearer token) over the exact bytes received, so this
  * plugin alone reads JSON bodies raw. payment_intent.succeeded marks the
- * invoice paid, payment_intent.payment_failed ends its wait for the cardholder
- * (payment-failed.ts); every event is recorded by id, so a redelivery does
- * nothing and still answers 200.
+ * invoice paid, payment_intent.payment_failed records a decline or failed check
+ * while it waits for the cardholder (payment-failed.ts); every event is recorded
+ * by id, so a redelivery does nothing and still answers 200.
  */
 export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): void {
   void http.register(async (scope) => {

@@ -5,7 +5,7 @@
 import { html, type Html } from '@vault/web';
 import { formatAmount } from '../../domain/amount.ts';
 import { cardSummary } from '../../domain/card.ts';
-import type { AccountPayment } from '../../payments/service.ts';
+import { paysHere, type AccountPayment } from '../../payments/service.ts';
 import { layout } from '../layout.ts';
 
 export interface PayPageOptions {
@@ -26,19 +26,22 @@ export function payPage(o: PayPageOptions): Html {
     ? html`<a href="${o.invoicesUrl}/invoices/${encodeURIComponent(invoiceId)}">Back to invoice ${number ?? ''}</a>`
     : html`<a href="${o.invoicesUrl}/invoices">Back to your invoices</a>`;
   const title = number ? `Pay invoice ${number}` : 'Pay an invoice';
+  const form = html`<form id="pay-form" novalidate data-publishable-key="${o.publishableKey}" data-payment-intent="${intent.id}">
+<div id="pay-errors" class="alert" role="alert" tabindex="-1"></div>
+<button type="submit" id="pay-submit">${stage === 'declined' ? 'Try again: pay' : 'Authenticate and pay'} ${amount}</button>
+<p id="pay-status" class="status" role="status" tabindex="-1"></p>
+</form>
+<noscript><p class="alert">Paying needs JavaScript: the check is provided by your bank through our payment gateway.</p></noscript>`;
   const body =
     stage === 'payable'
       ? html`<p>Your bank asks you to confirm this payment of <strong data-amount>${amount}</strong> before it can be charged${card ? html` to <strong data-card>${cardSummary(card)}</strong>` : ''}. Nothing has been charged yet.</p>
 <p>Press the button: your bank's check (3-D Secure) opens over this page. Once you complete it, the invoice is paid.</p>
-<form id="pay-form" novalidate data-publishable-key="${o.publishableKey}" data-payment-intent="${intent.id}">
-<div id="pay-errors" class="alert" role="alert" tabindex="-1"></div>
-<button type="submit" id="pay-submit">Authenticate and pay ${amount}</button>
-<p id="pay-status" class="status" role="status" tabindex="-1"></p>
-</form>
-<noscript><p class="alert">Paying needs JavaScript: the check is provided by your bank through our payment gateway.</p></noscript>`
+${form}`
       : stage === 'declined'
-        ? html`<p data-declined>Your bank declined this payment of <strong data-amount>${amount}</strong>${card ? html` with <strong data-card>${cardSummary(card)}</strong>` : ''}: <q data-reason>${intent.lastDecline ?? ''}</q> Nothing has been charged.</p>
-<p><a href="/card">Put another payment card on file</a>: the invoice is charged to it as soon as it is saved.</p>`
+        ? // The same PaymentIntent may be confirmed again: a second try is offered, another card too.
+          html`<p data-declined>Your bank declined this payment of <strong data-amount>${amount}</strong>${card ? html` with <strong data-card>${cardSummary(card)}</strong>` : ''}: <q data-reason>${intent.lastDecline ?? ''}</q> Nothing has been charged.</p>
+<p><a href="/card">Put another payment card on file</a>: the invoice is charged to it as soon as it is saved. Or try this card again: your bank may ask you to confirm once more.</p>
+${form}`
         : stage === 'paid'
           ? html`<p class="status" data-paid>This invoice is paid (${amount}). Thank you: there is nothing more to do.</p>`
           : stage === 'processing'
@@ -50,7 +53,7 @@ export function payPage(o: PayPageOptions): Html {
       accountId: o.accountId,
       csrf: o.csrf,
       invoicesUrl: o.invoicesUrl,
-      scripts: stage === 'payable' ? [o.gatewayJs, '/static/pay.js'] : [],
+      scripts: paysHere(stage) ? [o.gatewayJs, '/static/pay.js'] : [],
     },
     html`<p>${invoiceLink}</p>
 <h1>${title}</h1>

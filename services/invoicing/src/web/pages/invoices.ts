@@ -17,10 +17,11 @@ export interface InvoiceListView {
 /** A line above the list when an invoice needs the customer: a card to add, a payment to authenticate. */
 function needsYou(view: InvoiceListView): Html {
   const states = [...view.payments.values()];
-  if (states.some((s) => s.kind === 'action_required')) {
+  if (states.some((s) => s.kind === 'action_required' && s.declined === undefined)) {
     return html`<p class="attention" role="note">Your bank asks you to confirm a payment: open the invoice marked “action required”.</p>`;
   }
-  if (states.some((s) => s.kind === 'past_due' || s.kind === 'declined')) {
+  // A payment the bank declined after its check is marked "declined" (paymentLabel), as a card's decline is.
+  if (states.some((s) => s.kind === 'past_due' || s.kind === 'declined' || s.kind === 'action_required')) {
     return html`<p class="attention" role="note">A payment did not go through: <a href="${cardFormLinks.card}">check your payment card</a>.</p>`;
   }
   return html``;

@@ -65,13 +65,20 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
 <p><a href="${links.card}">Put another payment card on file</a>: we charge it as soon as it is saved.</p>`;
     }
     case 'action_required': {
-      // The cardholder tried and failed the bank's check: they may try again (a decline is past_due instead).
+      const pay = html`<p><a class="button" href="${links.authenticate(state.paymentIntentId)}">${state.declined === undefined ? 'Authenticate and pay' : 'Try again: pay'} ${money(invoice.total, c)}</a></p>`;
+      // Declined after their check: the same payment may be tried again (the bank may say yes), or another card.
+      if (state.declined !== undefined) {
+        return html`<p data-declined>${state.pastDue ? 'Past due: y' : 'Y'}our bank declined this payment after you confirmed it: <q data-reason>${state.declined}</q> Nothing has been charged.</p>
+<p><a href="${links.card}">Put another payment card on file</a> (we charge it at once), or try again with this card.</p>
+${pay}`;
+      }
+      // The cardholder tried and failed the bank's check: they may try again.
       const failed = state.checkFailed
         ? html`<p data-check-failed>Your last confirmation did not pass your bank's check: nothing was charged. Try again, or <a href="${links.card}">put another payment card on file</a>.</p>
 `
         : '';
       return html`<p>${state.pastDue ? 'Past due: y' : 'Y'}our bank asks you to confirm this payment (3-D Secure): we cannot complete it without you. Nothing has been charged yet.</p>
-${failed}<p><a class="button" href="${links.authenticate(state.paymentIntentId)}">Authenticate and pay ${money(invoice.total, c)}</a></p>`;
+${failed}${pay}`;
     }
   }
 }
@@ -79,6 +86,6 @@ ${failed}<p><a class="button" href="${links.authenticate(state.paymentIntentId)}
 /** The payment state's name in the invoice list and tag: what the customer must know at a glance. */
 export function paymentLabel(state: PaymentState): string | undefined {
   if (state.kind === 'declined') return 'declined, will retry';
-  if (state.kind === 'action_required') return 'action required';
+  if (state.kind === 'action_required') return state.declined === undefined ? 'action required' : 'declined';
   return undefined;
 }
