@@ -35,6 +35,22 @@ describe('the emails about a failed charge', () => {
     assert.match(text, /We will try again on 7 November 2026/);
   });
 
+  test('declined after the cardholder confirmed it (3-D Secure, the invoice still waiting for them): it says how to try again', () => {
+    const text = emailFor(
+      invoiceNotice(
+        'invoice.payment_failed',
+        { ...invoice, status: 'action_required' },
+        at,
+        { code: 'card_declined', reason: 'Your card has insufficient funds.', next_attempt_at: null },
+        1,
+      ).event,
+      ctx,
+    )!.text;
+    assert.match(text, /Your bank said: Your card has insufficient funds\./);
+    assert.match(text, /Sign in and open the invoice to try the payment again, or put another card on the card form/);
+    assert.doesNotMatch(text, /We will try again/);
+  });
+
   test("a refusal that is not the card's (the gateway's customer gone) keeps the gateway's words out of the email", () => {
     const { text } = email('invoice.payment_failed', {
       code: 'resource_missing',
@@ -45,8 +61,8 @@ describe('the emails about a failed charge', () => {
     assert.doesNotMatch(text, /bank said|cus_internal|No such/);
   });
 
-  test('past due: declined at every try only when the card declined; otherwise we could not charge it', () => {
-    assert.match(email('invoice.past_due', { reason: 'declined' }).text, /past due: your card was declined at every try/);
+  test('past due: declined only when the card declined (one try after 3-D Secure, or every try of the schedule); otherwise we could not charge it', () => {
+    assert.match(email('invoice.past_due', { reason: 'declined' }).text, /past due: your card was declined\./);
     const refused = email('invoice.past_due', { reason: 'refused', message: "No such customer: 'cus_internal'" }).text;
     assert.match(refused, /past due: we could not charge your card\./);
     assert.doesNotMatch(refused, /declined|cus_internal/);

@@ -53,7 +53,12 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
           isCardError(d.code)
             ? `Your card was not charged for ${invoice}. Your bank said: ${String(d.reason ?? d.code)}`
             : `Your card was not charged for ${invoice}.`,
-          next ? `We will try again on ${next}. A new card on the card form is tried at once.` : undefined,
+          next
+            ? `We will try again on ${next}. A new card on the card form is tried at once.`
+            : // Declined after they confirmed it (3-D Secure): the payment still waits for them.
+              d.status === 'action_required'
+              ? 'Sign in and open the invoice to try the payment again, or put another card on the card form: it is tried at once.'
+              : undefined,
           signIn(ctx),
         ),
       };
@@ -74,7 +79,7 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
           d.reason === 'no_card_on_file'
             ? `Your ${invoice} is past due: your account has no card on file.`
             : d.reason === 'declined'
-              ? `Your ${invoice} is past due: your card was declined at every try.`
+              ? `Your ${invoice} is past due: your card was declined.`
               : d.reason === 'authentication_required'
                 ? `Your ${invoice} is past due: your bank asked you to confirm the payment (3-D Secure), and it is not confirmed yet.`
                 : `Your ${invoice} is past due: we could not charge your card.`,
