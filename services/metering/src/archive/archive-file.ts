@@ -21,6 +21,15 @@ export class ArchiveFileTaken extends Error {
   }
 }
 
+/** ARCHIVE_DIR cannot hold hard links: a file is linked into place, never renamed over another. */
+export class ArchiveDirWithoutLinks extends Error {
+  constructor(dir: string, code: string) {
+    super(
+      `archive: ARCHIVE_DIR ${dir} cannot hold hard links (${code}): a file is linked into place, never renamed over another; use a directory on a file system with hard links`,
+    );
+  }
+}
+
 /** Where one file goes: `dir/name`, written first as `dir/part`, a name of this run's own. */
 export interface ArchiveTarget {
   dir: string;
@@ -59,10 +68,7 @@ export async function writeArchiveFile(t: ArchiveTarget, lines: AsyncIterable<st
     await rm(part, { force: true });
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (code === 'EEXIST') throw new ArchiveFileTaken(final);
-    if (NO_LINKS.has(code))
-      throw new Error(
-        `archive: ARCHIVE_DIR ${t.dir} cannot hold hard links (${code}): a file is linked into place, never renamed over another`,
-      );
+    if (NO_LINKS.has(code)) throw new ArchiveDirWithoutLinks(t.dir, code);
     throw err;
   }
   await fsync(t.dir);
@@ -78,7 +84,8 @@ export async function releasePart(t: ArchiveTarget): Promise<void> {
  * Removes what a run that died (or dropped its file) left: its part, and the
  * final file only when it is the part's own (one inode). Without a part (never
  * written) the final name is someone else's, left alone. A row from before parts
- * (`part` null) removes as it was written: `name.part` and the name.
+ * (`part` null) removes as that version did, `name.part` and the name: its run
+ * renamed its part into place, so nothing tells its file from another's.
  */
 export async function removeUnfinished(t: Omit<ArchiveTarget, 'part'> & { part: string | null }): Promise<void> {
   const final = join(t.dir, t.name);
@@ -103,11 +110,14 @@ async function statOf(path: string): Promise<{ ino: number; dev: number } | unde
 }
 
 /**
- * A name another installation's file holds: its `writing` row goes, so no later run
- * takes that file for one of ours left unfinished. The run fails, naming it.
+ * A name another installation's file holds, or a directory without hard links:
+ * the `writing` row goes (nothing of ours is there), so no later run takes that
+ * file for one of ours left unfinished. The run fails, naming why.
  */
 export async function forgetTaken(pool: pg.Pool, name: string, err: unknown): Promise<never> {
-  if (err instanceof ArchiveFileTaken) await pool.query(`delete from metering.archive_files where name = $1 and state = 'writing'`, [name]);
+  if (err instanceof ArchiveFileTaken || err instanceof ArchiveDirWithoutLinks) {
+    await pool.query(`delete from metering.archive_files where name = $1 and state = 'writing'`, [name]);
+  }
   throw err;
 }
 
