@@ -387,8 +387,7 @@ describe("late usage through finalize and the next month's draft", () => {
       (await w.holds('acct-1', '2026-11')).flat().map((h) => [h.reason, h.detail]),
       [['unpriced', 'addon:mystery:huge has no price in the price book (late usage of 2026-10)']],
     );
-    // A month yet to come carries no late usage (its draft is empty): nothing holds it.
-    assert.deepEqual(await w.holds('acct-1', '2099-06'), []);
+    assert.deepEqual(await w.holds('acct-1', '2099-06'), [], 'a month yet to come carries no late usage: nothing holds it');
     const priced = await w.invoice('acct-1', '2026-11', {
       book: { ...prices, products: { ...prices.products, 'addon:mystery:huge': '31.00' } },
     });
