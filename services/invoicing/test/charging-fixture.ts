@@ -3,10 +3,16 @@
 // finalized invoices written directly, and an in-memory gateway that keeps
 // Stripe's promises that charging relies on (idempotency keys, one success
 // per PaymentIntent).
+import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { Gateway } from '@vault/gateway';
+import { createHttpApp, type Logger } from '@vault/runtime';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import type { Answer } from '../src/charging/decide.ts';
 import { attemptKey, type ChargeGateway, type Confirm, type NewPaymentIntent, type ReportedIntent } from '../src/charging/gateway-calls.ts';
+import { invoicingRoutes } from '../src/app.ts';
+import { loadPriceBook } from '../src/billing/price-book-file.ts';
+import { createBilling } from '../src/billing/service.ts';
 import { ensureInvoicingSchema } from '../src/cli/migrations.ts';
 
 export async function chargingDatabase(): Promise<TestDatabase> {
@@ -215,4 +221,24 @@ export class FakeGateway implements ChargeGateway {
   succeededCharges(invoiceId: string): number {
     return this.charges.filter((c) => c.ok && this.intents.get(c.intent)?.invoiceId === invoiceId).length;
   }
+}
+
+/** Invoicing's routes on `pool`, the gateway's deliveries verified with `secret`: what the webhook tests post to. */
+export async function webhookApp(
+  pool: pg.Pool,
+  o: { log: Logger; verifier: Gateway['webhooks']; secret: string; adminToken: string },
+): Promise<FastifyInstance> {
+  const prices = loadPriceBook();
+  const billing = createBilling({ pool, prices, graceHours: 72 });
+  const http = createHttpApp(o.log);
+  invoicingRoutes(http, {
+    pool,
+    billing,
+    prices,
+    adminToken: o.adminToken,
+    log: o.log,
+    webhooks: { verifier: o.verifier, secret: o.secret },
+  });
+  await http.ready();
+  return http;
 }

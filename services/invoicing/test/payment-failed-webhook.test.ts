@@ -9,17 +9,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { gatewayClient } from '@vault/gateway';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
+import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { invoicingRoutes } from '../src/app.ts';
-import { createBilling } from '../src/billing/service.ts';
-import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { chargePass } from '../src/charging/charger.ts';
 import { decide } from '../src/charging/decide.ts';
 import { readPaymentStates } from '../src/charging/payment-state.ts';
 import { chargeCandidates } from '../src/charging/store.ts';
 import { noticesOf } from '../src/notices/outbox.ts';
-import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
+import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf, webhookApp } from './charging-fixture.ts';
 
 const SECRET = 'whsec_payment_failed_tests';
 const stripe = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' });
@@ -120,18 +117,7 @@ describe('payment_intent.payment_failed while an invoice waits for its cardholde
 
   before(async () => {
     db = await chargingDatabase();
-    const prices = loadPriceBook();
-    const billing = createBilling({ pool: db.pool, prices, graceHours: 72 });
-    http = createHttpApp(log);
-    invoicingRoutes(http, {
-      pool: db.pool,
-      billing,
-      prices,
-      adminToken: 'x'.repeat(40),
-      log,
-      webhooks: { verifier: stripe.webhooks, secret: SECRET },
-    });
-    await http.ready();
+    http = await webhookApp(db.pool, { log, verifier: stripe.webhooks, secret: SECRET, adminToken: 'x'.repeat(40) });
   });
   after(async () => {
     await http?.close();

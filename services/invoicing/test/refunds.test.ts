@@ -7,12 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { gatewayClient } from '@vault/gateway';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
+import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { invoicingRoutes } from '../src/app.ts';
-import { createBilling } from '../src/billing/service.ts';
-import { loadPriceBook } from '../src/billing/price-book-file.ts';
-import { chargingDatabase, insertInvoice, statusOf } from './charging-fixture.ts';
+import { chargingDatabase, insertInvoice, statusOf, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-refund-tests-0123456789';
 const SECRET = 'whsec_refund_tests';
@@ -79,18 +76,7 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
 
   before(async () => {
     db = await chargingDatabase();
-    const prices = loadPriceBook();
-    const billing = createBilling({ pool: db.pool, prices, graceHours: 72 });
-    http = createHttpApp(log);
-    invoicingRoutes(http, {
-      pool: db.pool,
-      billing,
-      prices,
-      adminToken: ADMIN,
-      log,
-      webhooks: { verifier: stripe.webhooks, secret: SECRET },
-    });
-    await http.ready();
+    http = await webhookApp(db.pool, { log, verifier: stripe.webhooks, secret: SECRET, adminToken: ADMIN });
   });
   after(async () => {
     await http?.close();

@@ -16,11 +16,32 @@ import { applyRaw, meteringDatabase, usageOf } from './harness.ts';
 
 const applyOn = (on: TestDatabase, raws: string[]): Promise<BatchResult> => applyRaw(on, raws, NOW);
 
+/** A database and an archive directory of the test's own, both gone after `work`. */
+async function onFreshArchive(name: string, work: (db: TestDatabase, dir: string) => Promise<void>): Promise<void> {
+  const db = await meteringDatabase();
+  const dir = await mkdtemp(join(tmpdir(), `vault-archive-${name}-`));
+  try {
+    await work(db, dir);
+  } finally {
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** An add-on provisioned and deprovisioned in August 2026: a closed subject every run archives. */
+const closedAddon = (on: TestDatabase, subject: string, idPrefix: string, app: string) =>
+  applyOn(on, [
+    event(`${idPrefix}1`, 'addon-service', 'addon.provisioned', subject, 1, '2026-08-01T00:00:00Z', {
+      app_id: app,
+      service: 'heroku-redis',
+      plan: 'mini',
+    }),
+    event(`${idPrefix}2`, 'addon-service', 'addon.deprovisioned', subject, 2, '2026-08-10T00:00:00Z', { app_id: app }),
+  ]);
+
 describe('archive of old events at its edges (real PostgreSQL)', () => {
   test('an add-on with an event after its deprovisioning is never archived (in part or whole): that event keeps opening no usage', async () => {
-    const fresh = await meteringDatabase();
-    const dirFresh = await mkdtemp(join(tmpdir(), 'vault-archive-ended-'));
-    try {
+    await onFreshArchive('ended', async (fresh, dirFresh) => {
       const gone = (seq: number, type: string, time: string, data: Record<string, string>) =>
         event(`g${seq}`, 'addon-service', type, 'addon-ended', seq, time, { app_id: 'app-e', ...data });
       await applyOn(fresh, [
@@ -36,10 +57,7 @@ describe('archive of old events at its edges (real PostgreSQL)', () => {
         usage.intervals.filter((i) => i.subject === 'addon-ended').map((i) => [i.product, i.from, i.to]),
         [['addon:heroku-redis:mini', '2026-08-01 00:00:00+00', '2026-08-10 00:00:00+00']],
       );
-    } finally {
-      await fresh.drop();
-      await rm(dirFresh, { recursive: true, force: true });
-    }
+    });
   });
 
   test('an add-on deprovisioned twice, the second arriving after the cut, is not archived in part: no usage opens between its deprovisionings', async () => {
@@ -199,9 +217,7 @@ describe('archive of old events at its edges (real PostgreSQL)', () => {
   });
 
   test('a subject that changes after the run listed it (an event reusing a sequence) is not archived; its usage goes on', async () => {
-    const fresh = await meteringDatabase();
-    const dirFresh = await mkdtemp(join(tmpdir(), 'vault-archive-race-'));
-    try {
+    await onFreshArchive('race', async (fresh, dirFresh) => {
       const owner = (id: string, sequence: number, time: string, account: string) =>
         event(id, 'app-registry', 'app.owner_changed', 'b-app', sequence, time, { app_id: 'b-app', account_id: account });
       const dyno = (id: string, sequence: number, type: string, time: string) =>
@@ -239,22 +255,12 @@ describe('archive of old events at its edges (real PostgreSQL)', () => {
       assert.deepEqual(await readdir(dirFresh), ['metering-events-2026-10-0001.ndjson.gz']);
       const next = await applyOn(fresh, [owner('o4', 4, '2026-10-12T00:00:00Z', 'acct-4')]);
       assert.equal(next.applied, 1, 'the next event applies');
-    } finally {
-      await fresh.drop();
-      await rm(dirFresh, { recursive: true, force: true });
-    }
+    });
   });
 
   test("a file name another installation's file holds in the same directory is never replaced: the run fails naming it, the events stay", async () => {
-    const fresh = await meteringDatabase();
-    const dir = await mkdtemp(join(tmpdir(), 'vault-archive-taken-'));
-    try {
-      const ended = (seq: number, type: string, time: string, data: Record<string, string>) =>
-        event(`k${seq}`, 'addon-service', type, 'addon-taken', seq, time, { app_id: 'app-k', ...data });
-      await applyOn(fresh, [
-        ended(1, 'addon.provisioned', '2026-08-01T00:00:00Z', { service: 'heroku-redis', plan: 'mini' }),
-        ended(2, 'addon.deprovisioned', '2026-08-10T00:00:00Z', {}),
-      ]);
+    await onFreshArchive('taken', async (fresh, dir) => {
+      await closedAddon(fresh, 'addon-taken', 'k', 'app-k');
       // Another database's first August file, in the same ARCHIVE_DIR.
       const theirs = join(dir, 'metering-events-2026-08-0001.ndjson.gz');
       await writeFile(theirs, 'their events');
@@ -271,22 +277,12 @@ describe('archive of old events at its edges (real PostgreSQL)', () => {
       assert.deepEqual(files.rows, []);
       await archiveEvents(fresh.pool, { before: cutAfterNow(), dir: join(dir, 'own') });
       assert.equal(await readFile(theirs, 'utf8'), 'their events');
-    } finally {
-      await fresh.drop();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test("a killed run's leftovers are removed by their part: its own file (the part's inode) goes, another installation's under that name stays", async () => {
-    const fresh = await meteringDatabase();
-    const dir = await mkdtemp(join(tmpdir(), 'vault-archive-parts-'));
-    try {
-      const ended = (seq: number, type: string, time: string, data: Record<string, string>) =>
-        event(`p${seq}`, 'addon-service', type, 'addon-parts', seq, time, { app_id: 'app-p', ...data });
-      await applyOn(fresh, [
-        ended(1, 'addon.provisioned', '2026-08-01T00:00:00Z', { service: 'heroku-redis', plan: 'mini' }),
-        ended(2, 'addon.deprovisioned', '2026-08-10T00:00:00Z', {}),
-      ]);
+    await onFreshArchive('parts', async (fresh, dir) => {
+      await closedAddon(fresh, 'addon-parts', 'p', 'app-p');
       const row = (name: string, part: string) =>
         fresh.pool.query(`insert into metering.archive_files (name, state, month, dir, part) values ($1, 'writing', '2026-07', $2, $3)`, [
           name,
@@ -308,9 +304,6 @@ describe('archive of old events at its edges (real PostgreSQL)', () => {
       assert.deepEqual(r.files, ['metering-events-2026-08-0001.ndjson.gz']);
       assert.deepEqual((await readdir(dir)).sort(), ['metering-events-2026-07-0002.ndjson.gz', 'metering-events-2026-08-0001.ndjson.gz']);
       assert.equal(await readFile(join(dir, theirs), 'utf8'), 'their events');
-    } finally {
-      await fresh.drop();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

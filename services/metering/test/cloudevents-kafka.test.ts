@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CloudEvent, Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
-import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
-import { testKafkaBrokers, uniqueName } from '@vault/testkit';
-import { AUTH, settled, startMetering, stats, usageOf, type Metering } from './harness.ts';
+import type { Message, Producer } from 'kafkajs';
+import { AUTH, settled, startPublishing, stats, usageOf, type Metering } from './harness.ts';
 
 // A platform publisher on Kafka builds its messages with the CloudEvents SDK's
 // Kafka binding and sends them with kafkajs to the real broker; the running
@@ -12,15 +11,11 @@ const LONG = { timeout: 120_000 };
 
 let m: Metering;
 let producer: Producer;
+let close: (() => Promise<void>) | undefined;
 before(async () => {
-  m = await startMetering('kafka');
-  producer = new Kafka({ brokers: testKafkaBrokers(), clientId: uniqueName('ce-publisher'), logLevel: logLevel.NOTHING }).producer();
-  await producer.connect();
+  ({ m, producer, close } = await startPublishing('ce-publisher'));
 });
-after(async () => {
-  await producer?.disconnect();
-  await m?.close();
-});
+after(() => close?.());
 
 type Event = CloudEvent<Record<string, string>>;
 let serial = 0;

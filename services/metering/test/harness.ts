@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { createEmbeddedBus, createKafkaBus, type Batch, type Bus, type Consumer } from '@vault/bus';
 import { migrate } from '@vault/db';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
@@ -104,6 +105,24 @@ export async function startMetering(kind: BusKind): Promise<Metering> {
       await consumer.stop();
       await bus.close();
       await db.drop();
+    },
+  };
+}
+
+/**
+ * Metering on Kafka and, beside it, a kafkajs producer of the test's own on the
+ * test broker, as a platform publisher sends; `close` ends both.
+ */
+export async function startPublishing(name: string): Promise<{ m: Metering; producer: Producer; close(): Promise<void> }> {
+  const m = await startMetering('kafka');
+  const producer = new Kafka({ brokers: testKafkaBrokers(), clientId: uniqueName(name), logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  return {
+    m,
+    producer,
+    close: async () => {
+      await producer.disconnect();
+      await m.close();
     },
   };
 }

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type IHeaders, Kafka, logLevel, type Producer } from 'kafkajs';
-import { testKafkaBrokers, uniqueName } from '@vault/testkit';
+import type { IHeaders, Producer } from 'kafkajs';
 import { UNREADABLE_HEADERS } from '../src/domain/kafka-headers.ts';
-import { AUTH, settled, startMetering, stats, type Metering } from './harness.ts';
+import { AUTH, settled, startPublishing, stats, type Metering } from './harness.ts';
 
 // Binary-mode messages whose header values are not UTF-8, written by kafkajs to
 // the real broker and read by the running metering. kafkajs cannot send a null
@@ -12,15 +11,11 @@ const LONG = { timeout: 120_000 };
 
 let m: Metering;
 let producer: Producer;
+let close: (() => Promise<void>) | undefined;
 before(async () => {
-  m = await startMetering('kafka');
-  producer = new Kafka({ brokers: testKafkaBrokers(), clientId: uniqueName('header-bytes'), logLevel: logLevel.NOTHING }).producer();
-  await producer.connect();
+  ({ m, producer, close } = await startPublishing('header-bytes'));
 });
-after(async () => {
-  await producer?.disconnect();
-  await m?.close();
-});
+after(() => close?.());
 
 const latin1 = (s: string) => Buffer.from(s, 'latin1');
 const inOrder = (values: unknown[]) => values.map((v) => JSON.stringify(v)).sort();
