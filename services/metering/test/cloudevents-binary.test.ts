@@ -163,6 +163,24 @@ describe('one SDK event, the same content in every mode (pure)', () => {
     sameHash(judgedInEveryMode(relayed), plainHash);
   });
 
+  test('a JSON content type with a parameter the contract does not take (profile=x, charset=utf8) is refused in binary mode as datacontenttype is in structured mode', () => {
+    for (const contentType of ['application/json; profile=x', 'application/json; charset=utf8']) {
+      const binary = { ...asReceived(HTTP.binary(plain).headers), 'content-type': contentType };
+      const form = binaryToStructured(binary, Buffer.from(JSON.stringify(attributes.data)), 'ce-');
+      assert.equal(form.unreadable, undefined, 'the data is read');
+      const structured = Buffer.from(JSON.stringify({ ...JSON.parse(String(HTTP.structured(plain).body)), datacontenttype: contentType }));
+      const verdicts = [form.bytes, structured].map((bytes) => judge([{ bytes, receivedAtMs: NOW }], NOW));
+      for (const { valid, invalid } of verdicts) {
+        assert.equal(valid.length, 0, contentType);
+        assert.deepEqual(
+          invalid[0]?.reasons.map((r) => r.field),
+          ['datacontenttype'],
+          contentType,
+        );
+      }
+    }
+  });
+
   test('data sent as bytes (a Buffer of JSON): structured data_base64 is read as that JSON, the same event as the binary copy', () => {
     const json = Buffer.from(JSON.stringify(attributes.data));
     for (const e of [

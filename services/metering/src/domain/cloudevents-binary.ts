@@ -2,6 +2,7 @@
 // `ce_` Kafka headers, `data` as the body or value) turned into the structured
 // JSON form the judge reads, the bus carries and a rejection keeps: so a
 // binary event is judged, deduplicated and re-submitted like any other.
+import { isJsonMediaType } from '@vault/contracts';
 
 /** Header names lower-cased, values as text (HTTP) or UTF-8 (Kafka). */
 export type TextHeaders = Readonly<Record<string, string | undefined>>;
@@ -41,10 +42,12 @@ export function isBinaryMode(headers: TextHeaders, prefix: BinaryPrefix): boolea
  * asks). Header values are strings, but the contract's `sequence` is an
  * integer: a header in canonical integer form (`7`, not `07` or `7.0`) becomes
  * the number, anything else stays a string that the judge refuses naming
- * `sequence`. `content-type` is `datacontenttype`: `application/json` (any
- * charset parameter but a non-UTF-8 one) or none means `data` is the body's JSON, and is
- * left out as the contract's default (so a binary event and its structured
- * copy have the same content); another type keeps the body as `data_base64`.
+ * `sequence`. `content-type` is `datacontenttype`: `application/json` (a
+ * non-UTF-8 charset is a 415) or none means `data` is the body's JSON. One the
+ * contract takes (JSON_MEDIA_TYPE) is left out as its default, so a binary
+ * event and its structured copy have the same content; one with another
+ * parameter is kept for the judge to refuse, as it is structured. Another
+ * type keeps the body as `data_base64`.
  */
 export function binaryToStructured(headers: TextHeaders, body: Buffer, prefix: BinaryPrefix): StructuredForm {
   const event: Record<string, unknown> = {};
@@ -68,6 +71,9 @@ export function binaryToStructured(headers: TextHeaders, body: Buffer, prefix: B
     event.datacontenttype = headers['content-type'];
     unreadable = { status: 415, error: `content-type charset ${media.charset}: events are UTF-8` };
   } else if (body.length > 0) {
+    // Another parameter (`profile=x`, `charset=utf8`) is kept, so the judge refuses it as it refuses
+    // the same `datacontenttype` sent structured: one event, one verdict in every mode.
+    if (media.type !== undefined && !isJsonMediaType(headers['content-type'])) event.datacontenttype = headers['content-type'];
     const data = readJson(body);
     if (data.ok) event.data = data.value;
     else unreadable = { status: 400, error: `body is not JSON (in binary mode the body is the event's data): ${data.error}` };
