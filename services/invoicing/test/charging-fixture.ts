@@ -182,15 +182,16 @@ export class FakeGateway implements ChargeGateway {
   }
 
   /** A processing payment ends: it succeeds, fails as the bank said for `card` (no webhook is delivered), or is canceled. */
-  processingEnds(id: string, outcome: 'succeeded' | 'canceled' | { failedWith: string }): void {
+  processingEnds(id: string, outcome: 'succeeded' | 'canceled' | { failedWith: string; declineCode?: string }): void {
     const intent = this.intents.get(id)!;
     if (outcome === 'succeeded' || outcome === 'canceled') intent.status = outcome;
     else {
       intent.status = 'requires_payment_method';
+      const declineCode = outcome.declineCode ?? 'insufficient_funds';
       intent.lastError = {
         code: 'card_declined',
-        declineCode: 'insufficient_funds',
-        message: 'Your card has insufficient funds.',
+        declineCode,
+        message: declineCode === 'insufficient_funds' ? 'Your card has insufficient funds.' : `Your card was declined (${declineCode}).`,
         paymentMethodId: outcome.failedWith,
       };
     }

@@ -357,6 +357,19 @@ describe('a charging pass (in-memory gateway, real PostgreSQL)', () => {
     );
   });
 
+  test("a processing attempt soft-declined (decline_code authentication_required) asks for the cardholder, as a confirm's soft decline does: not a decline", async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'proc-5', account: 'acct-proc-5', total: '10.00' });
+    await putCard(db.pool, 'acct-proc-5', 'pm_processing_5');
+    await pass(gateway);
+    const intent = (await chargeRow(db.pool, 'proc-5'))!.payment_intent_id as string;
+    gateway.processingEnds(intent, { failedWith: 'pm_processing_5', declineCode: 'authentication_required' });
+    assert.equal((await pass(gateway)).declined, 0);
+    const row = await chargeRow(db.pool, 'proc-5');
+    assert.deepEqual([row?.state, row?.payment_intent_id, row?.last_decline_code], ['action_required', intent, null]);
+    assert.equal(await statusOf(db.pool, 'proc-5'), 'action_required');
+  });
+
   test('a processing attempt whose PaymentIntent ends otherwise (canceled, or failed with another card) is sent again under a new key, never stuck', async () => {
     const gateway = new FakeGateway();
     await insertInvoice(db.pool, { id: 'proc-3', account: 'acct-proc-3', total: '10.00' });

@@ -14,6 +14,8 @@ import {
   type Decision,
 } from './decide.ts';
 import {
+  asksForCardholder,
+  AUTHENTICATION_REQUIRED,
   isServerErrorCode,
   PAYMENT_INTENT_NEEDS_RETURN_URL,
   PAYMENT_INTENT_PROCESSING,
@@ -244,8 +246,8 @@ async function paidByCardholder(
 
 /**
  * A processing (or 5xx) attempt's end, from its PaymentIntent: paid (as its webhook would), still
- * processing (wait), or, with `readDecline`, declined when its last error is this attempt's card's.
- * True when settled here; false for anything else (canceled, asking for the cardholder, another
+ * processing (wait), or, with `readDecline`, declined when its last error is this attempt's card's
+ * (a soft decline asks for the cardholder, as that answer to a confirm does). True when settled here; false for anything else (canceled, asking for the cardholder, another
  * card's error, a refused look): the attempt is then sent again, its key answering as the gateway decides.
  */
 async function settleFromIntent(
@@ -275,7 +277,10 @@ async function settleFromIntent(
   }
   const failed = readDecline && intent.status === 'requires_payment_method' ? intent.lastError : undefined;
   if (!failed || failed.paymentMethodId !== decision.paymentMethodId) return false;
-  const answer: Answer = { kind: 'declined', code: failed.code, declineCode: failed.declineCode, message: failed.message };
+  // A soft decline asks for the cardholder, as the same answer to a confirm does (answerOfError).
+  const answer: Answer = asksForCardholder(failed)
+    ? { kind: 'action_required', code: AUTHENTICATION_REQUIRED, message: failed.message }
+    : { kind: 'declined', code: failed.code, declineCode: failed.declineCode, message: failed.message };
   await recordAnswer(deps, now, invoiceId, decision, row, answer, report);
   logAttempt(deps.log, invoiceId, decision, answer, 'confirm');
   return true;

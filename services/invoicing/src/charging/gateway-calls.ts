@@ -190,7 +190,15 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
   };
 }
 
-const AUTHENTICATION_REQUIRED = 'authentication_required';
+export const AUTHENTICATION_REQUIRED = 'authentication_required';
+
+/**
+ * A card's error asking for its holder: 3-D Secure asked of an off-session
+ * payment, or a bank's soft decline (`card_declined` with that decline code).
+ */
+export function asksForCardholder(error: { code: string | null | undefined; declineCode: string | null | undefined }): boolean {
+  return error.code === AUTHENTICATION_REQUIRED || error.declineCode === AUTHENTICATION_REQUIRED;
+}
 
 /** A confirm refused because the invoice's PaymentIntent was canceled. */
 export const PAYMENT_INTENT_CANCELED = 'payment_intent_canceled';
@@ -219,7 +227,7 @@ export function answerOfError(err: unknown): Answer {
   const message = err.message;
   const status = err.statusCode;
   // 3-D Secure asked of an off-session charge: the cardholder must confirm it, on a page of ours.
-  if (status === 402 && (err.code === AUTHENTICATION_REQUIRED || err.decline_code === AUTHENTICATION_REQUIRED)) {
+  if (status === 402 && asksForCardholder({ code: err.code, declineCode: err.decline_code })) {
     return { kind: 'action_required', code: AUTHENTICATION_REQUIRED, message };
   }
   if (status === 402) return { kind: 'declined', code, declineCode: err.decline_code ?? null, message };
