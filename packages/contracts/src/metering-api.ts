@@ -111,18 +111,21 @@ const pageLimit = z
   .pipe(z.int().min(1, 'must be a whole number from 1 to 1000').max(1000, 'must be a whole number from 1 to 1000'))
   .default(100);
 
-export const RejectedQuery = z.object({
-  status: z.enum(['pending', 'resolved', 'all']).default('pending'),
-  limit: pageLimit,
-  /**
-   * Keyset pagination: only rejections with a greater id (compared as
-   * numbers). A decimal string, as ids and `next_after` are: ids are 64-bit.
-   */
-  after: z
-    .string()
-    .regex(/^\d{1,18}$/, 'must be a rejection id: digits, as next_after gives it')
-    .default('0'),
-});
+export const RejectedQuery = z
+  .object({
+    status: z.enum(['pending', 'resolved', 'all']).default('pending'),
+    limit: pageLimit,
+    /**
+     * Keyset pagination: only rejections with a greater id (compared as
+     * numbers). A decimal string, as ids and `next_after` are: ids are 64-bit.
+     */
+    after: z
+      .string()
+      .regex(/^\d{1,18}$/, 'must be a rejection id: digits, as next_after gives it')
+      .default('0'),
+  })
+  // A misspelt parameter is a 400 naming it, never read as the default.
+  .strict();
 
 export const RejectedList = z.object({
   rejected: z.array(RejectedEvent),
@@ -141,11 +144,13 @@ export const SubjectGap = z.object({
 });
 export type SubjectGap = z.infer<typeof SubjectGap>;
 
-export const GapQuery = z.object({
-  limit: pageLimit,
-  /** Keyset pagination: only subjects after this one, in the list's order (`next_after` gives it). */
-  after: z.string().max(1024, 'must be a subject, as next_after gives it').optional(),
-});
+export const GapQuery = z
+  .object({
+    limit: pageLimit,
+    /** Keyset pagination: only subjects after this one, in the list's order (`next_after` gives it). */
+    after: z.string().max(1024, 'must be a subject, as next_after gives it').optional(),
+  })
+  .strict();
 
 export const GapList = z.object({
   gaps: z.array(SubjectGap),

@@ -269,44 +269,58 @@ describe('metering intake: Kafka and HTTP have the same effect (real broker, rea
     assert.deepEqual((await m.http.inject({ method: 'GET', url: '/v1/gaps', headers: AUTH })).json(), { gaps: [], next_after: null });
   });
 
-  test('GET /v1/gaps is read a page at a time: limit and after, next_after null on the last page', LONG, async () => {
-    const m = await metering('embedded');
-    const holed = (subject: string) =>
-      [1, 3].map((seq) =>
-        JSON.stringify({
-          specversion: '1.0',
-          id: `${subject}-${seq}`,
-          source: 'addon-service',
-          type: seq === 1 ? 'addon.provisioned' : 'addon.deprovisioned',
-          time: `2026-10-0${seq}T00:00:00Z`,
-          subject,
-          sequence: seq,
-          data: seq === 1 ? { app_id: `app-${subject}`, service: 'heroku-redis', plan: 'mini' } : { app_id: `app-${subject}` },
-        }),
+  test(
+    'GET /v1/gaps is read a page at a time: limit and after, next_after null on the last page; an unknown parameter of gaps or rejected is a 400 naming it',
+    LONG,
+    async () => {
+      const m = await metering('embedded');
+      const holed = (subject: string) =>
+        [1, 3].map((seq) =>
+          JSON.stringify({
+            specversion: '1.0',
+            id: `${subject}-${seq}`,
+            source: 'addon-service',
+            type: seq === 1 ? 'addon.provisioned' : 'addon.deprovisioned',
+            time: `2026-10-0${seq}T00:00:00Z`,
+            subject,
+            sequence: seq,
+            data: seq === 1 ? { app_id: `app-${subject}`, service: 'heroku-redis', plan: 'mini' } : { app_id: `app-${subject}` },
+          }),
+        );
+      await post(m, ['addon-c', 'addon-a', 'addon-b'].flatMap(holed).join('\n'));
+      await settled(m, 6, 0, 0);
+      const page = async (query: string) => {
+        const res = await m.http.inject({ method: 'GET', url: `/v1/gaps${query}`, headers: AUTH });
+        return { status: res.statusCode, body: res.json() };
+      };
+      const first = await page('?limit=2');
+      assert.deepEqual(
+        first.body.gaps.map((g: { subject: string }) => g.subject),
+        ['addon-a', 'addon-b'],
       );
-    await post(m, ['addon-c', 'addon-a', 'addon-b'].flatMap(holed).join('\n'));
-    await settled(m, 6, 0, 0);
-    const page = async (query: string) => {
-      const res = await m.http.inject({ method: 'GET', url: `/v1/gaps${query}`, headers: AUTH });
-      return { status: res.statusCode, body: res.json() };
-    };
-    const first = await page('?limit=2');
-    assert.deepEqual(
-      first.body.gaps.map((g: { subject: string }) => g.subject),
-      ['addon-a', 'addon-b'],
-    );
-    assert.equal(first.body.next_after, 'addon-b');
-    const last = await page(`?limit=2&after=${first.body.next_after}`);
-    assert.deepEqual(
-      last.body.gaps.map((g: { subject: string }) => g.subject),
-      ['addon-c'],
-    );
-    assert.equal(last.body.next_after, null);
-    assert.equal((await page('')).body.gaps.length, 3, 'the default page holds up to 100');
-    for (const bad of ['?limit=0', '?limit=1e2', '?limit=1001']) {
-      const res = await page(bad);
-      assert.equal(res.status, 400, bad);
-      assert.match(res.body.error, /limit: must be a whole number from 1 to 1000/, bad);
-    }
-  });
+      assert.equal(first.body.next_after, 'addon-b');
+      const last = await page(`?limit=2&after=${first.body.next_after}`);
+      assert.deepEqual(
+        last.body.gaps.map((g: { subject: string }) => g.subject),
+        ['addon-c'],
+      );
+      assert.equal(last.body.next_after, null);
+      assert.equal((await page('')).body.gaps.length, 3, 'the default page holds up to 100');
+      for (const bad of ['?limit=0', '?limit=1e2', '?limit=1001']) {
+        const res = await page(bad);
+        assert.equal(res.status, 400, bad);
+        assert.match(res.body.error, /limit: must be a whole number from 1 to 1000/, bad);
+      }
+      // A misspelt parameter is not read as its default: `?state=all` was 200 with the pending ones only.
+      for (const [url, name] of [
+        ['/v1/gaps?limitt=2', 'limitt'],
+        ['/v1/rejected?state=all', 'state'],
+        ['/v1/rejected?status=all&afterr=5', 'afterr'],
+      ]) {
+        const res = await m.http.inject({ method: 'GET', url: url!, headers: AUTH });
+        assert.equal(res.statusCode, 400, url);
+        assert.match(res.json().error, new RegExp(`^invalid query: ${name}: `), url);
+      }
+    },
+  );
 });
