@@ -34,19 +34,60 @@ export interface TreeSample {
   root: number;
   rootTotal: number;
   children: Map<number, number>;
+  /** Each child's role, from its title (PostgreSQL's `postgres: walwriter`, a backend's `postgres: user db …`). */
+  roles: Map<number, string>;
 }
 
 /** The CPU of a process and of each of its children now. */
 export function sampleTree(root: number): TreeSample {
   const s = stat(root);
   const children = new Map<number, number>();
+  const roles = new Map<number, string>();
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid)) continue;
     const c = stat(pid);
-    if (c?.ppid === root) children.set(pid, c.own);
+    if (c?.ppid !== root) continue;
+    children.set(pid, c.own);
+    roles.set(pid, roleOf(pid));
   }
-  return { root, rootTotal: (s?.own ?? 0) + (s?.children ?? 0), children };
+  return { root, rootTotal: (s?.own ?? 0) + (s?.children ?? 0), children, roles };
+}
+
+/** PostgreSQL's auxiliary processes by title; anything else is a client backend. */
+const AUXILIARY = [
+  'walwriter',
+  'checkpointer',
+  'background writer',
+  'autovacuum launcher',
+  'autovacuum worker',
+  'io worker',
+  'walsummarizer',
+];
+
+function roleOf(pid: number): string {
+  let title = '';
+  try {
+    title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return 'backends';
+  }
+  return AUXILIARY.find((r) => title.includes(r)) ?? 'backends';
+}
+
+/**
+ * Seconds of CPU the tree used between two samples by role: the children
+ * alive at the end by their title; the root's own and that of those that
+ * exited meanwhile (reaped by it: autovacuum workers, mostly) together.
+ */
+export function treeCpuByRole(a: TreeSample, b: TreeSample): Map<string, number> {
+  const by = new Map<string, number>();
+  const add = (role: string, seconds: number) => by.set(role, (by.get(role) ?? 0) + seconds);
+  let exited = b.rootTotal - a.rootTotal;
+  for (const [pid, cpu] of b.children) add(b.roles.get(pid) ?? 'backends', cpu - (a.children.get(pid) ?? 0));
+  for (const [pid, cpu] of a.children) if (!b.children.has(pid)) exited -= cpu;
+  add('postmaster and exited', exited);
+  return by;
 }
 
 /** Seconds of CPU the tree used between two samples. */

@@ -1,6 +1,6 @@
 // The real metering process draining the topic, with the CPU every process
 // spent on it: metering, PostgreSQL, the broker and this benchmark.
-import { machineCpu, machineUse, processCpu, sampleTree, treeCpu, type TreeSample } from './cpu.ts';
+import { machineCpu, machineUse, processCpu, sampleTree, treeCpu, treeCpuByRole, type TreeSample } from './cpu.ts';
 import { spawnMetering } from './metering-process.ts';
 
 export interface Drain {
@@ -8,6 +8,8 @@ export interface Drain {
   peakRss: number;
   /** µs of CPU per event by process, over the drain (after metering's first batch). */
   cpuPerEvent: { metering: number; postgres: number | undefined; broker: number | undefined; bench: number };
+  /** PostgreSQL's µs per event by role (client backends, WAL writer, checkpointer, …). */
+  postgresByRole: Map<string, number>;
   /** The whole machine over the drain: a drain with every core busy is bound by CPU. */
   machine: ReturnType<typeof machineUse>;
 }
@@ -58,6 +60,9 @@ export async function drain(o: DrainOptions): Promise<Drain> {
       bench: us((bench.user + bench.system) / 1e6),
     },
     machine: machineUse(from.machine, to.machine),
+    postgresByRole: new Map(
+      from.postgres && to.postgres ? [...treeCpuByRole(from.postgres, to.postgres)].map(([role, seconds]) => [role, us(seconds)]) : [],
+    ),
   };
   await metering.kill('SIGTERM');
   return result;

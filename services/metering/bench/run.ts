@@ -122,6 +122,8 @@ try {
     `  CPU per event during the drain  metering ${us(cpu.metering)}, PostgreSQL ${us(cpu.postgres)}, broker ${us(cpu.broker)}, ` +
       `this benchmark ${us(cpu.bench)}; ${us(cpu.metering + (cpu.postgres ?? 0) + (cpu.broker ?? 0))} in all on ${DEFAULT_PARTITIONS} partitions`,
   );
+  const roles = [...drained.postgresByRole].filter(([, x]) => x >= 0.05).sort(([, a], [, b]) => b - a);
+  if (roles.length > 0) say(`  PostgreSQL's by process         ${roles.map(([role, x]) => `${role} ${us(x)}`).join(', ')}`);
   const m = drained.machine;
   const pct = (x: number) => `${Math.round(x * 100)}%`;
   say(
