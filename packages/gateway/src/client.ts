@@ -12,7 +12,8 @@ export function gatewayClient(config: Pick<GatewayConfig, 'url' | 'secretKey'>, 
   const { url } = config;
   const protocol = url.protocol === 'http:' ? 'http' : 'https';
   return new Stripe(config.secretKey, {
-    host: url.hostname,
+    // URL writes an IPv6 literal in brackets ([::1]); Node's http takes the bare address as a host.
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port || (protocol === 'http' ? '80' : '443'),
     protocol,
     maxNetworkRetries: 2,

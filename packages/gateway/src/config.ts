@@ -49,7 +49,14 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
       { variable: 'GATEWAY_URL', message: `must be the gateway's origin alone (scheme, host, port), got ${JSON.stringify(redacted(url))}` },
     ]);
   }
-  const stripe = url.hostname === STRIPE_API_HOST || url.hostname.endsWith('.stripe.com');
+  // `api.stripe.com.` (a fully qualified name) is Stripe's API too: classified, and called, without the dot.
+  const host = url.hostname.replace(/\.$/, '');
+  const stripe = host === STRIPE_API_HOST || host.endsWith('.stripe.com');
+  if (stripe) url.hostname = host;
+  // The SDK takes the URL's protocol as given: http would send the secret key in clear text.
+  if (stripe && url.protocol !== 'https:') {
+    throw new GatewayConfigError([{ variable: 'GATEWAY_URL', message: `must be https when it is Stripe's API, got ${url.protocol}` }]);
+  }
   const secretKey = settings.GATEWAY_SECRET_KEY;
   const publishableKey = settings.GATEWAY_PUBLISHABLE_KEY;
   // Stripe's API with made-up keys would fail at the first charge; say so at boot instead.
@@ -72,6 +79,7 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
       { variable: missing, message: `required with ${given}: set both keys, or neither to use the sandbox's own` },
     ]);
   }
+  if (secretKey && publishableKey) checkKeys(secretKey, publishableKey, stripe);
   const jsUrl = new URL(settings.GATEWAY_JS_URL ?? (stripe ? STRIPE_JS_URL : new URL('/v3/', url).toString()));
   return {
     url,
@@ -81,6 +89,52 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
     keys: secretKey && publishableKey ? { secretKey, publishableKey } : undefined,
     sandbox: !stripe,
   };
+}
+
+const SECRET_KEY = /^(?:sk|rk)_(test|live)_\w+$/;
+const PUBLISHABLE_KEY = /^pk_(test|live)_\w+$/;
+
+/**
+ * Refuses keys that are not Stripe's shape, swapped, of different modes, or
+ * live with a gateway other than Stripe's API. Swapped keys would put the
+ * secret key in every card page's HTML (cc-forms publishes the "publishable"
+ * one); mixed modes fail at the first card; live keys sent to the sandbox
+ * reach no bank. Applies to keys configured for the sandbox too: its own are
+ * this shape, and so is every key Stripe issues. Messages never repeat a key.
+ */
+function checkKeys(secretKey: string, publishableKey: string, stripe: boolean): void {
+  const secretMode = SECRET_KEY.exec(secretKey)?.[1];
+  const publishableMode = PUBLISHABLE_KEY.exec(publishableKey)?.[1];
+  const problems: { variable: string; message: string }[] = [];
+  if (secretMode === undefined) {
+    const swapped = PUBLISHABLE_KEY.test(secretKey) ? ': it is a publishable key (pk_), are the two keys swapped?' : '';
+    problems.push({
+      variable: 'GATEWAY_SECRET_KEY',
+      message: `must be a secret key (sk_test_, sk_live_, rk_test_ or rk_live_ then the key)${swapped}`,
+    });
+  }
+  if (publishableMode === undefined) {
+    const swapped = SECRET_KEY.test(publishableKey)
+      ? ': it is a secret key, which the card form would publish in every page; are the two keys swapped?'
+      : '';
+    problems.push({
+      variable: 'GATEWAY_PUBLISHABLE_KEY',
+      message: `must be a publishable key (pk_test_ or pk_live_ then the key)${swapped}`,
+    });
+  }
+  if (secretMode !== undefined && publishableMode !== undefined && secretMode !== publishableMode) {
+    problems.push({
+      variable: 'GATEWAY_PUBLISHABLE_KEY',
+      message: `is a ${publishableMode} key but GATEWAY_SECRET_KEY a ${secretMode} one: both test or both live`,
+    });
+  }
+  if (problems.length === 0 && secretMode === 'live' && !stripe) {
+    problems.push({
+      variable: 'GATEWAY_URL',
+      message: `must be Stripe's API (https://${STRIPE_API_HOST}) with live keys, not the sandbox`,
+    });
+  }
+  if (problems.length > 0) throw new GatewayConfigError(problems);
 }
 
 /** `url` without its password, for an error message. */

@@ -118,4 +118,75 @@ describe('gateway configuration', () => {
     assert.equal(target({ ...stripe, GATEWAY_URL: 'https://api.stripe.com/v1' }).sandbox, false);
     assert.equal(target({ ...stripe, GATEWAY_URL: 'https://api.stripe.com/v1/' }).sandbox, false);
   });
+
+  test("Stripe's API over http is refused at boot, naming GATEWAY_URL; with a trailing dot it is still Stripe's API", () => {
+    const keys = { GATEWAY_SECRET_KEY: 'sk_test_x', GATEWAY_PUBLISHABLE_KEY: 'pk_test_x' };
+    for (const url of ['http://api.stripe.com', 'http://api.stripe.com.:443']) {
+      assert.throws(() => target({ ...keys, GATEWAY_URL: url }), /GATEWAY_URL: must be https when it is Stripe's API/, url);
+    }
+    const dotted = target({ ...keys, GATEWAY_URL: 'https://api.stripe.com.' });
+    assert.equal(dotted.sandbox, false);
+    assert.equal(dotted.url.toString(), 'https://api.stripe.com/', 'called, and allowed by the CSP, without the dot');
+    assert.deepEqual(dotted.origins, ['https://api.stripe.com', 'https://js.stripe.com', 'https://hooks.stripe.com']);
+    // Its Stripe-only checks apply: no keys, or a sandbox's Stripe.js, are refused.
+    assert.throws(() => target({ GATEWAY_URL: 'https://api.stripe.com.' }), /GATEWAY_SECRET_KEY and GATEWAY_PUBLISHABLE_KEY are required/);
+    assert.throws(
+      () => target({ ...keys, GATEWAY_URL: 'https://api.stripe.com.', GATEWAY_JS_URL: 'http://localhost:3003/v3/' }),
+      /GATEWAY_JS_URL: must be/,
+    );
+  });
+
+  test('keys not shaped as Stripe’s, swapped, of mixed modes, or live without Stripe’s API are refused at boot, naming the variable, never the key', () => {
+    const stripe = { GATEWAY_URL: 'https://api.stripe.com' };
+    const refusal = (env: Record<string, string>) => {
+      try {
+        target(env);
+        return 'booted';
+      } catch (err) {
+        assert.ok(err instanceof GatewayConfigError, String(err));
+        for (const key of [env.GATEWAY_SECRET_KEY, env.GATEWAY_PUBLISHABLE_KEY])
+          assert.ok(!err.message.includes(key!), 'a key is not repeated');
+        return err.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
+      }
+    };
+    const swapped = refusal({ ...stripe, GATEWAY_SECRET_KEY: 'pk_live_abc123', GATEWAY_PUBLISHABLE_KEY: 'sk_live_def456' });
+    assert.match(
+      swapped,
+      /^GATEWAY_SECRET_KEY: must be a secret key .*swapped\?; GATEWAY_PUBLISHABLE_KEY: must be a publishable key .*it is a secret key/,
+    );
+    assert.match(
+      refusal({ GATEWAY_SECRET_KEY: 'pk_test_abc123', GATEWAY_PUBLISHABLE_KEY: 'sk_test_def456' }),
+      /GATEWAY_PUBLISHABLE_KEY: .*it is a secret key/,
+      'swapped for the sandbox too',
+    );
+    assert.match(
+      refusal({ ...stripe, GATEWAY_SECRET_KEY: 'mykey123', GATEWAY_PUBLISHABLE_KEY: 'pk_test_x' }),
+      /^GATEWAY_SECRET_KEY: must be a secret key/,
+    );
+    assert.match(
+      refusal({ ...stripe, GATEWAY_SECRET_KEY: 'sk_test_x', GATEWAY_PUBLISHABLE_KEY: 'pk_x' }),
+      /^GATEWAY_PUBLISHABLE_KEY: must be a publishable key/,
+    );
+    assert.match(
+      refusal({ ...stripe, GATEWAY_SECRET_KEY: 'sk_test_abc', GATEWAY_PUBLISHABLE_KEY: 'pk_live_abc' }),
+      /^GATEWAY_PUBLISHABLE_KEY: is a live key but GATEWAY_SECRET_KEY a test one: both test or both live$/,
+    );
+    assert.match(refusal({ ...stripe, GATEWAY_SECRET_KEY: 'rk_live_abc', GATEWAY_PUBLISHABLE_KEY: 'pk_test_abc' }), /a live one/);
+    for (const url of [{}, { GATEWAY_URL: 'http://gateway-sandbox:3003' }] as Record<string, string>[]) {
+      assert.match(
+        refusal({ ...url, GATEWAY_SECRET_KEY: 'sk_live_abc', GATEWAY_PUBLISHABLE_KEY: 'pk_live_abc' }),
+        /^GATEWAY_URL: must be Stripe's API \(https:\/\/api\.stripe\.com\) with live keys/,
+      );
+    }
+    // Every valid pairing still boots: the sandbox's own key shape, test keys anywhere, live ones with Stripe's API.
+    for (const env of [
+      { GATEWAY_SECRET_KEY: `sk_test_${'0a'.repeat(32)}`, GATEWAY_PUBLISHABLE_KEY: `pk_test_${'0a'.repeat(16)}` },
+      { GATEWAY_SECRET_KEY: 'sk_test_vault_tests', GATEWAY_PUBLISHABLE_KEY: 'pk_test_vault_tests' },
+      { ...stripe, GATEWAY_SECRET_KEY: 'sk_live_abc', GATEWAY_PUBLISHABLE_KEY: 'pk_live_abc' },
+      { ...stripe, GATEWAY_SECRET_KEY: 'rk_live_abc', GATEWAY_PUBLISHABLE_KEY: 'pk_live_abc' },
+      { ...stripe, GATEWAY_SECRET_KEY: 'rk_test_abc', GATEWAY_PUBLISHABLE_KEY: 'pk_test_abc' },
+    ]) {
+      assert.equal(refusal(env), 'booted', JSON.stringify(env));
+    }
+  });
 });

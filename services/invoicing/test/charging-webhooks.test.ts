@@ -194,6 +194,26 @@ describe('gateway webhooks', () => {
     assert.equal(await statusOf(db.pool, 'wh-future'), 'finalized');
   });
 
+  test('a correctly signed delivery dated 10 minutes behind (our clock fast) is a 400 naming the skew, not a bad signature', async () => {
+    await insertInvoice(db.pool, { id: 'wh-late', account: 'acct-late', total: '5.00' });
+    const now = Math.floor(Date.now() / 1000);
+    const from = log.lines.length;
+    const late = await post(http, delivery(succeeded('evt_late', 'wh-late'), await secret(), now - 600));
+    assert.equal(late.statusCode, 400);
+    assert.match(late.json().error, /dated (599|600|601) s behind our clock; at most 300 s either way/);
+    const lines = log.lines.slice(from);
+    assert.ok(
+      lines.some((l) => /event=webhook\.rejected reason=timestamp skew_s=-(599|600|601)/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(!lines.some((l) => l.includes('reason=signature')), 'told as a clock problem, not a signature one');
+    // Late and signed with another secret: the signature is what is wrong.
+    const forged = await post(http, delivery(succeeded('evt_late', 'wh-late'), 'whsec_not_ours', now - 600));
+    assert.match(forged.json().error, /the signature does not match the body/);
+    assert.equal(await statusOf(db.pool, 'wh-late'), 'finalized');
+    assert.equal((await db.pool.query(`select 1 from invoicing.gateway_events where id = 'evt_late'`)).rowCount, 0);
+  });
+
   test('events other than payment_intent.succeeded are acknowledged and ignored', async () => {
     // payment_intent.payment_failed is handled too: payment-failed-webhook.test.ts.
     const canceled = { ...succeeded('evt_canceled', 'wh-bad'), type: 'payment_intent.canceled' };
@@ -243,5 +263,32 @@ describe('gateway webhooks', () => {
     assert.equal((await post(configured, delivery(succeeded('evt_conf', 'wh-conf'), await secret()))).statusCode, 400);
     assert.equal((await post(configured, delivery(succeeded('evt_conf', 'wh-conf'), 'whsec_configured_by_hand'))).statusCode, 200);
     assert.equal(await statusOf(db.pool, 'wh-conf'), 'paid');
+  });
+
+  test("a password in INVOICING_URL is masked in the endpoint's log lines; the endpoint is registered with it, as configured", async () => {
+    const url = webhookUrl('https://billing:hunter2-pass@billing.example.com/base');
+    const registered: string[] = [];
+    const gateway = new (class extends FakeGateway {
+      override async registerWebhookEndpoint(u: string, key: string) {
+        registered.push(u);
+        return super.registerWebhookEndpoint(u, key);
+      }
+    })();
+    const from = log.lines.length;
+    await ensureWebhookEndpoint(db.pool, gateway, url, log); // registered
+    await ensureWebhookEndpoint(db.pool, gateway, url, log); // reused
+    gateway.endpoints.clear();
+    await ensureWebhookEndpoint(db.pool, gateway, url, log); // missing, registered again
+    const lines = log.lines.slice(from).filter((l) => l.includes('event=webhook_endpoint.'));
+    assert.deepEqual(
+      lines.map((l) => /event=(\S+)/.exec(l)?.[1]),
+      ['webhook_endpoint.registered', 'webhook_endpoint.reused', 'webhook_endpoint.missing', 'webhook_endpoint.registered'],
+    );
+    for (const line of lines) {
+      assert.ok(!line.includes('hunter2-pass'), line);
+      assert.ok(line.includes('https://billing:***@billing.example.com/base/v1/gateway/webhooks'), line);
+    }
+    assert.deepEqual(registered, [url, url], 'registered with its credentials');
+    await db.pool.query('delete from invoicing.webhook_endpoints where url = $1', [url]);
   });
 });

@@ -14,6 +14,16 @@ export function webhookUrl(invoicingUrl: string): string {
 }
 
 /**
+ * `url` as logged: a password (basic auth for a proxy in front of invoicing,
+ * which Stripe supports in a webhook URL) masked; the endpoint keeps it.
+ */
+export function loggedUrl(url: string): string {
+  const copy = new URL(url);
+  if (copy.password !== '') copy.password = '***';
+  return copy.toString();
+}
+
+/**
  * Makes sure the gateway has invoicing's webhook endpoint at `url` and that
  * its secret is stored. A stored endpoint the gateway still knows is reused;
  * otherwise it is registered with the key stored beforehand, so a crash
@@ -21,16 +31,17 @@ export function webhookUrl(invoicingUrl: string): string {
  */
 export async function ensureWebhookEndpoint(pool: pg.Pool, gateway: ChargeGateway, url: string, log: Logger): Promise<void> {
   let stored = await endpointFor(pool, url, `webhook-endpoint:${randomUUID()}`);
+  const shown = loggedUrl(url);
   if (stored.endpointId) {
     if (await gateway.webhookEndpointExists(stored.endpointId)) {
-      log.info('webhook_endpoint.reused', { url, endpoint_id: stored.endpointId });
+      log.info('webhook_endpoint.reused', { url: shown, endpoint_id: stored.endpointId });
       return;
     }
-    log.warn('webhook_endpoint.missing', { url, endpoint_id: stored.endpointId });
+    log.warn('webhook_endpoint.missing', { url: shown, endpoint_id: stored.endpointId });
     await forgetEndpoint(pool, url);
     stored = await endpointFor(pool, url, `webhook-endpoint:${randomUUID()}`);
   }
   const endpoint = await gateway.registerWebhookEndpoint(url, stored.idempotencyKey);
   await saveEndpoint(pool, url, endpoint);
-  log.info('webhook_endpoint.registered', { url, endpoint_id: endpoint.id });
+  log.info('webhook_endpoint.registered', { url: shown, endpoint_id: endpoint.id });
 }
