@@ -106,6 +106,65 @@ describe('putting a card on file', () => {
     assert.ok(after.added_at > before.added_at);
   });
 
+  test('a setup intent older than the card on file’s (the replaced card’s, or one never posted) is refused 409 saying the card was replaced since; card and gateway default stay', async () => {
+    const b = await signIn(w, await accountToken(w, 'acct-card-9'));
+    const open = async () => ((await b.postJson('/card/setup-intents', {})).json().client_secret as string).split('_secret_')[0]!;
+    const [first, unposted] = [await open(), await open()];
+    w.gateway.confirm(first, { last4: '4242' });
+    w.gateway.confirm(unposted, { last4: '1881' });
+    assert.equal((await b.postJson('/card', { setup_intent: first })).statusCode, 200);
+    const next = await open();
+    const pm = w.gateway.confirm(next, { brand: 'mastercard', last4: '4444' });
+    assert.equal((await b.postJson('/card', { setup_intent: next })).statusCode, 200);
+    const onFile = async () =>
+      (await w.db.pool.query(`select payment_method_id, last4, added_at from cc_forms.cards_on_file where account_id = 'acct-card-9'`))
+        .rows[0];
+    const before = await onFile();
+    const customer = [...w.gateway.customers.values()].find((c) => c.accountId === 'acct-card-9')!;
+    for (const si of [first, unposted]) {
+      const res = await b.postJson('/card', { setup_intent: si });
+      assert.equal(res.statusCode, 409, si);
+      assert.equal(res.json().error.code, 'setup_refused');
+      assert.match(res.json().error.message, /card on file was replaced after this card was entered/);
+      assert.match(
+        w.log.lines.join('\n'),
+        new RegExp(`event=card.setup_refused account_id=acct-card-9 setup_intent_id=${si} reason=superseded`),
+      );
+    }
+    assert.deepEqual(await onFile(), before, 'still 4444, added_at unmoved');
+    assert.equal(before.payment_method_id, pm);
+    assert.equal(customer.defaultPaymentMethod, pm, 'the gateway’s default stays the new card');
+    // The current one posted again still answers its card.
+    assert.equal((await b.postJson('/card', { setup_intent: next })).json().card.last4, '4444');
+  });
+
+  test('two tabs finishing at once: one at a time per account, the later-opened setup intent wins at the gateway and in cards_on_file alike', async () => {
+    const b = await signIn(w, await accountToken(w, 'acct-card-10'));
+    const open = async () => ((await b.postJson('/card/setup-intents', {})).json().client_secret as string).split('_secret_')[0]!;
+    const [older, newer] = [await open(), await open()];
+    const pmA = w.gateway.confirm(older, { last4: '4242' });
+    const pmB = w.gateway.confirm(newer, { brand: 'mastercard', last4: '4444' });
+    // The older tab's default is set; before it stores its card, the newer tab finishes (if it may).
+    const makeDefault = w.gateway.makeDefault;
+    let newerPost: ReturnType<typeof b.postJson> | undefined;
+    w.gateway.makeDefault = async (customerId, pmId) => {
+      await makeDefault(customerId, pmId);
+      if (pmId !== pmA || newerPost) return;
+      newerPost = b.postJson('/card', { setup_intent: newer });
+      await Promise.race([newerPost, new Promise((resolve) => setTimeout(resolve, 300))]);
+    };
+    try {
+      const olderAnswer = await b.postJson('/card', { setup_intent: older });
+      assert.ok([200, 409].includes(olderAnswer.statusCode), String(olderAnswer.statusCode));
+      assert.equal((await newerPost!).statusCode, 200);
+    } finally {
+      w.gateway.makeDefault = makeDefault;
+    }
+    const { rows } = await w.db.pool.query(`select payment_method_id from cc_forms.cards_on_file where account_id = 'acct-card-10'`);
+    const customer = [...w.gateway.customers.values()].find((c) => c.accountId === 'acct-card-10')!;
+    assert.deepEqual([rows[0]?.payment_method_id, customer.defaultPaymentMethod], [pmB, pmB]);
+  });
+
   test('another account’s, an unknown, or an unconfirmed setup intent is refused and nothing is stored', async () => {
     const mallory = await signIn(w, await accountToken(w, 'acct-card-4'));
     const victim = await signIn(w, await accountToken(w, 'acct-card-5'));

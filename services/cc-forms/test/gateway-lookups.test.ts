@@ -112,6 +112,28 @@ describe('POST /card asks the gateway only about setup intents the account opene
     assert.equal(!customer.deleted && customer.invoice_settings.default_payment_method, pm, 'still the gateway’s default');
   });
 
+  test('a replaced card’s setup intent posted again is refused from our records (409: replaced since), with no gateway request; the new card stays', async () => {
+    const first = await opened('acct-lookup-replaced');
+    await confirmAtGateway(first.si, first.secret);
+    assert.equal((await first.b.postJson('/card', { setup_intent: first.si })).statusCode, 200);
+    const res = await first.b.postJson('/card/setup-intents', {});
+    const secret = res.json().client_secret as string;
+    const next = secret.split('_secret_')[0]!;
+    const pm = await confirmAtGateway(next, secret, '5555555555554444');
+    assert.equal((await first.b.postJson('/card', { setup_intent: next })).statusCode, 200);
+    let again: Awaited<ReturnType<Browser['postJson']>> | undefined;
+    const requests = await gatewayRequestsDuring(sb, async () => (again = await first.b.postJson('/card', { setup_intent: first.si })));
+    assert.deepEqual(requests, [], 'no call with the secret key');
+    assert.equal(again!.statusCode, 409);
+    assert.match(again!.json().error.message, /card on file was replaced after this card was entered/);
+    const { rows } = await w.db.pool.query(
+      `select payment_method_id from cc_forms.cards_on_file where account_id = 'acct-lookup-replaced'`,
+    );
+    assert.equal(rows[0]?.payment_method_id, pm);
+    const customer = await sb.stripe.customers.retrieve(await customerOf('acct-lookup-replaced'));
+    assert.equal(!customer.deleted && customer.invoice_settings.default_payment_method, pm, 'still the gateway’s default');
+  });
+
   test(`its own setup intent posted over and over: the gateway is asked ${GATEWAY_LOOKUPS_PER_MINUTE} times in a minute, then 429 with Retry-After and no request`, async () => {
     const { b, si } = await opened('acct-lookup-repost');
     const requests = await gatewayRequestsDuring(sb, async () => {

@@ -66,6 +66,47 @@ describe('authenticating and paying an invoice on the card form', () => {
     assert.match(String(script.headers['content-type']), /^text\/javascript/);
   });
 
+  test('a card put on file since the bank asked (or declined): the page names that card, and /start pays with it, not the replaced one', async () => {
+    const { b, customerId, pm: replacedPm } = await customerWithCard('acct-pay-8');
+    const asked = intentFor('acct-pay-8', customerId, replacedPm);
+    const declined = intentFor('acct-pay-8', customerId, replacedPm);
+    declined.lastDecline = 'Your card was declined.';
+    const secret = (await b.postJson('/card/setup-intents', {})).json().client_secret as string;
+    const si = secret.split('_secret_')[0]!;
+    const onFile = w.gateway.confirm(si, { brand: 'mastercard', last4: '4444' });
+    assert.equal((await b.postJson('/card', { setup_intent: si })).statusCode, 200);
+    for (const pi of [asked, declined]) {
+      const page = await b.get(`/payments/${pi.id}`);
+      assert.equal(page.statusCode, 200);
+      assert.match(
+        page.body,
+        /<p data-replaced>You have put another card on file since: this payment is now made with <strong data-card>Mastercard •••• 4444<\/strong>/,
+      );
+      assert.match(page.body, /<button type="submit" id="pay-submit">Pay \$52\.58 with Mastercard •••• 4444<\/button>/);
+      assert.doesNotMatch(page.body, /3184/, 'the replaced card is not offered');
+      const start = await b.postJson(`/payments/${pi.id}/start`, {});
+      assert.deepEqual(start.json(), { client_secret: pi.clientSecret, payment_method: onFile });
+    }
+    assert.match((await b.get(`/payments/${declined.id}`)).body, /<q data-reason>Your card was declined\.<\/q>/);
+
+    // No card on file here at all: the refused attempt's card, named as the gateway knows it.
+    const bare = await signIn(w, await accountToken(w, 'acct-pay-9'));
+    assert.equal((await bare.postJson('/card/setup-intents', {})).statusCode, 201);
+    const bareCustomer = [...w.gateway.customers.values()].find((c) => c.accountId === 'acct-pay-9')!.id;
+    const pm = {
+      id: `pm_${randomBytes(12).toString('hex')}`,
+      customerId: bareCustomer,
+      brand: 'visa',
+      last4: '0341',
+      expMonth: 1,
+      expYear: 2035,
+    };
+    w.gateway.paymentMethods.set(pm.id, pm);
+    const pi = intentFor('acct-pay-9', bareCustomer, pm.id);
+    assert.match((await bare.get(`/payments/${pi.id}`)).body, /before it can be charged to <strong data-card>Visa •••• 0341<\/strong>/);
+    assert.equal((await bare.postJson(`/payments/${pi.id}/start`, {})).json().payment_method, pm.id);
+  });
+
   test('POST /payments/:id/start gives its client secret and card only with the CSRF token, and only to the account it belongs to', async () => {
     const { b, customerId, pm } = await customerWithCard('acct-pay-2');
     const pi = intentFor('acct-pay-2', customerId, pm);

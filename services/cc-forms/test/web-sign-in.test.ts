@@ -108,6 +108,40 @@ describe('signing in to the card form', () => {
     }
   });
 
+  test('a used link back in the browser it signed in (Back, a second click on "Sign in"): on to its page in that session; without that session it is refused as ever', async () => {
+    const link = await signInLink(w, token);
+    const next = '/payments/pi_abc123';
+    const url = `/signin?link=${encodeURIComponent(link)}&next=${encodeURIComponent(next)}`;
+    const opened = await w.http.inject({ method: 'GET', url });
+    const fields = { link, _csrf: signInForm(opened.body).csrf, next };
+    const signedIn = await postSignIn(fields, cookiesSet(opened));
+    assert.deepEqual([signedIn.statusCode, signedIn.headers.location], [303, next]);
+    const session = `${SESSION_COOKIE}=${sessionFrom(signedIn)}`;
+    const back = await w.http.inject({ method: 'GET', url, headers: { cookie: session } });
+    assert.deepEqual([back.statusCode, back.headers.location], [303, next]);
+    assert.equal(back.headers['set-cookie'], undefined, 'the session is kept, nothing opened');
+    const withoutNext = await openLink(link, [session]);
+    assert.deepEqual([withoutNext.statusCode, withoutNext.headers.location], [303, '/card']);
+    // The second click: the first answer cleared the sign-in form's cookie and set the session's.
+    const again = await postSignIn(fields, [session]);
+    assert.deepEqual([again.statusCode, again.headers.location], [303, next]);
+    assert.equal(again.headers['set-cookie'], undefined);
+    const sessions = await w.db.pool.query('select 1 from cc_forms.sessions where link_hash = $1', [sha256(link)]);
+    assert.equal(sessions.rowCount, 1, 'one session for the link');
+    // Without that session: no cookie, or a session of the same account another link opened.
+    const other = `${SESSION_COOKIE}=${(await signIn(w, token)).session}`;
+    for (const cookies of [[], [other]]) {
+      const refused = await openLink(link, cookies);
+      assert.equal(refused.statusCode, 401, cookies.join());
+      assert.match(refused.body, ASK_FOR_A_NEW_LINK);
+      assert.equal(sessionFrom(refused), undefined);
+    }
+    const replayed = await postSignIn(fields, cookiesSet(opened));
+    assert.equal(replayed.statusCode, 401, 'the form token alone opens nothing');
+    assert.equal(sessionFrom(replayed), undefined);
+    assert.equal((await postSignIn(fields, [other])).statusCode, 403, 'another session: the form token is still required');
+  });
+
   test('only the sha256 of the session id is stored, for 12 hours, with its token and link', async () => {
     const link = await signInLink(w, token);
     const session = sessionFrom(await confirmLink(w, link))!;

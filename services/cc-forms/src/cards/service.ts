@@ -17,7 +17,8 @@ import {
   rememberCustomer,
   rememberSetupIntent,
   saveCard,
-  startedSetupIntent,
+  setupIntentStanding,
+  withCardLock,
 } from './store.ts';
 
 export interface CardDeps {
@@ -65,6 +66,8 @@ export async function startCardSetup(deps: CardDeps, accountId: string): Promise
 }
 
 const NOT_YOURS = 'This card setup does not belong to your account. Nothing was saved: please try again.';
+const REPLACED =
+  'Your card on file was replaced after this card was entered, so this card was not saved. Reload the page to see the card on file.';
 
 export async function finishCardSetup(deps: CardDeps, accountId: string, setupIntentId: string): Promise<FinishResult> {
   const refuse = (status: 400 | 409, reason: string, message: string): FinishResult => {
@@ -73,14 +76,18 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
   };
   // Posted again once finished (a retried request, a second tab): the card it
   // became, from our own records.
-  const finished = await cardFromSetupIntent(deps.pool, accountId, setupIntentId);
-  if (finished) {
+  const already = (card: CardOnFile): FinishResult => {
     deps.log.info('card.setup_already_added', { account_id: accountId, setup_intent_id: setupIntentId });
-    return { kind: 'saved', card: finished };
-  }
+    return { kind: 'saved', card };
+  };
+  const finished = await cardFromSetupIntent(deps.pool, accountId, setupIntentId);
+  if (finished) return already(finished);
   // Only a setup intent opened here for this account is worth a gateway call:
-  // an unknown or another account's id is refused from our records alone.
-  if (!(await startedSetupIntent(deps.pool, accountId, setupIntentId))) return refuse(400, 'not_started_here', NOT_YOURS);
+  // an unknown or another account's id is refused from our records alone; one
+  // opened before the card on file's would put back the card it replaced.
+  const standing = await setupIntentStanding(deps.pool, accountId, setupIntentId);
+  if (standing === 'not_started_here') return refuse(400, 'not_started_here', NOT_YOURS);
+  if (standing === 'superseded') return refuse(409, 'superseded', REPLACED);
   const customerId = await customerOf(deps.pool, accountId);
   if (!customerId) return refuse(400, 'no_customer', NOT_YOURS);
   // Its own ids posted over and over would still call the gateway each time.
@@ -95,16 +102,28 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
   }
   const pm = await deps.gateway.paymentMethod(si.paymentMethodId);
   if (!pm || pm.customerId !== customerId) return refuse(400, 'payment_method_not_attached', NOT_YOURS);
-  await deps.gateway.makeDefault(customerId, pm.id);
-  const card = await saveCard(deps.pool, accountId, {
-    customerId,
-    paymentMethodId: pm.id,
-    setupIntentId: si.id,
-    brand: pm.brand,
-    last4: pm.last4,
-    expMonth: pm.expMonth,
-    expYear: pm.expYear,
+  // One finish at a time per account, checked again under the lock (another tab may have saved
+  // meanwhile): the later-opened setup intent wins, at the gateway and in cards alike.
+  let added = false;
+  const outcome = await withCardLock(deps.pool, accountId, async (db): Promise<FinishResult> => {
+    const savedMeanwhile = await cardFromSetupIntent(db, accountId, si.id);
+    if (savedMeanwhile) return already(savedMeanwhile);
+    if ((await setupIntentStanding(db, accountId, si.id)) === 'superseded') return refuse(409, 'superseded', REPLACED);
+    await deps.gateway.makeDefault(customerId, pm.id);
+    const card = await saveCard(db, accountId, {
+      customerId,
+      paymentMethodId: pm.id,
+      setupIntentId: si.id,
+      brand: pm.brand,
+      last4: pm.last4,
+      expMonth: pm.expMonth,
+      expYear: pm.expYear,
+    });
+    added = true;
+    return { kind: 'saved', card };
   });
-  deps.log.info('card.added', { account_id: accountId, customer_id: customerId, payment_method_id: pm.id, setup_intent_id: si.id });
-  return { kind: 'saved', card };
+  if (added) {
+    deps.log.info('card.added', { account_id: accountId, customer_id: customerId, payment_method_id: pm.id, setup_intent_id: si.id });
+  }
+  return outcome;
 }

@@ -1,7 +1,11 @@
 // Gateway customers, the setup intents opened for them, and cards on file
 // (`cc_forms.customers`, `cc_forms.setup_intents`, `cc_forms.cards`).
 import type pg from 'pg';
+import { withTransaction } from '@vault/db';
 import type { CardOnFile } from '../domain/card.ts';
+
+/** The pool, or a transaction's client (finishing a setup runs under the account's card lock). */
+export type Db = Pick<pg.PoolClient, 'query'>;
 
 export async function customerOf(pool: pg.Pool, accountId: string): Promise<string | undefined> {
   const { rows } = await pool.query<{ customer_id: string }>('select customer_id from cc_forms.customers where account_id = $1', [
@@ -55,13 +59,13 @@ const asCard = (r: CardRow | undefined): CardOnFile | undefined =>
     addedAt: r.added_at,
   };
 
-export async function cardOnFile(pool: pg.Pool, accountId: string): Promise<CardOnFile | undefined> {
+export async function cardOnFile(pool: Db, accountId: string): Promise<CardOnFile | undefined> {
   const { rows } = await pool.query<CardRow>(`select ${CARD_COLUMNS} from cc_forms.cards_on_file where account_id = $1`, [accountId]);
   return asCard(rows[0]);
 }
 
 /** The account's card on file if that setup intent is the one it came from (a finish posted again), else undefined. */
-export async function cardFromSetupIntent(pool: pg.Pool, accountId: string, setupIntentId: string): Promise<CardOnFile | undefined> {
+export async function cardFromSetupIntent(pool: Db, accountId: string, setupIntentId: string): Promise<CardOnFile | undefined> {
   const { rows } = await pool.query<CardRow>(`select ${CARD_COLUMNS} from cc_forms.cards where account_id = $1 and setup_intent_id = $2`, [
     accountId,
     setupIntentId,
@@ -87,12 +91,39 @@ export async function rememberSetupIntent(pool: pg.Pool, accountId: string, setu
   );
 }
 
-export async function startedSetupIntent(pool: pg.Pool, accountId: string, setupIntentId: string): Promise<boolean> {
-  const { rowCount } = await pool.query('select 1 from cc_forms.setup_intents where id = $1 and account_id = $2', [
-    setupIntentId,
-    accountId,
-  ]);
-  return rowCount === 1;
+/**
+ * Where a setup intent stands for the account: not opened here for it; `superseded`, opened before the
+ * one the card on file came from (finishing it would put back a card the customer has replaced since);
+ * else `open`. A card on file whose setup intent has no row (its row pruned, or saved before migration 004)
+ * supersedes nothing: every row left is newer than it.
+ */
+export async function setupIntentStanding(
+  db: Db,
+  accountId: string,
+  setupIntentId: string,
+): Promise<'not_started_here' | 'superseded' | 'open'> {
+  const { rows } = await db.query<{ superseded: boolean }>(
+    `select coalesce(cur.seq > si.seq, false) as superseded
+       from cc_forms.setup_intents si
+       left join cc_forms.cards c on c.account_id = si.account_id
+       left join cc_forms.setup_intents cur on cur.id = c.setup_intent_id and cur.account_id = si.account_id
+      where si.id = $1 and si.account_id = $2`,
+    [setupIntentId, accountId],
+  );
+  if (!rows[0]) return 'not_started_here';
+  return rows[0].superseded ? 'superseded' : 'open';
+}
+
+/**
+ * Runs `fn` in a transaction holding the account's card lock: setting the gateway's default and
+ * storing the card happen one account's finish at a time, so two tabs finishing at once cannot
+ * leave the gateway's default naming one card and cards_on_file another.
+ */
+export async function withCardLock<T>(pool: pg.Pool, accountId: string, fn: (client: Db) => Promise<T>): Promise<T> {
+  return withTransaction(pool, async (client) => {
+    await client.query("select pg_advisory_xact_lock(hashtext('cc_forms.cards'), hashtext($1))", [accountId]);
+    return fn(client);
+  });
 }
 
 export interface NewCard {
@@ -110,7 +141,7 @@ export interface NewCard {
  * again (a retried request) changes nothing, so `added_at` moves only when the
  * card really changed: invoicing reads it as "a new card to try".
  */
-export async function saveCard(pool: pg.Pool, accountId: string, card: NewCard): Promise<CardOnFile> {
+export async function saveCard(pool: Db, accountId: string, card: NewCard): Promise<CardOnFile> {
   await pool.query(
     `insert into cc_forms.cards (account_id, customer_id, payment_method_id, setup_intent_id, brand, last4, exp_month, exp_year)
      values ($1, $2, $3, $4, $5, $6, $7, $8)

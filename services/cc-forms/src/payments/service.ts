@@ -37,10 +37,12 @@ export const paysHere = (stage: PaymentStage): boolean => stage === 'payable' ||
 export interface AccountPayment {
   intent: PaymentIntentSeen;
   stage: PaymentStage;
-  /** The card to authenticate: the one the refused attempt used, else the card on file. */
+  /** The card the payment is made with: the card on file, else (none on file) the one the refused attempt used. */
   paymentMethodId: string | undefined;
-  /** "Visa •••• 3184" when that card is the card on file. */
+  /** That card, as the page names it ("Visa •••• 3184"). */
   card: { brand: string; last4: string } | undefined;
+  /** The refused attempt used another card than the one on file now: the customer replaced it since. */
+  replaced: boolean;
 }
 
 const stageOf = (intent: PaymentIntentSeen): PaymentStage => {
@@ -74,8 +76,28 @@ export async function accountPayment(deps: PaymentDeps, accountId: string, payme
     });
     return NOT_FOUND;
   }
+  return { kind: 'found', payment: { intent, stage: stageOf(intent), ...(await cardToPayWith(deps, accountId, customerId, intent)) } };
+}
+
+/**
+ * The card on file pays, even when the refused attempt used another: a customer who put a new card
+ * on file (as the declined page invites) must not authenticate and pay with the card they replaced.
+ * Invoicing takes any payment of the invoice's own PaymentIntent (payment-match.ts), whatever its
+ * card, and its charger starts a round with the new card on the same PaymentIntent: one payment at
+ * most. Without a card on file (none was ever saved here), the refused attempt's card, named by the gateway.
+ */
+async function cardToPayWith(
+  deps: PaymentDeps,
+  accountId: string,
+  customerId: string,
+  intent: PaymentIntentSeen,
+): Promise<Pick<AccountPayment, 'paymentMethodId' | 'card' | 'replaced'>> {
   const onFile = await cardOnFile(deps.pool, accountId);
-  const paymentMethodId = intent.lastPaymentMethodId ?? onFile?.paymentMethodId;
-  const card = onFile && onFile.paymentMethodId === paymentMethodId ? { brand: onFile.brand, last4: onFile.last4 } : undefined;
-  return { kind: 'found', payment: { intent, stage: stageOf(intent), paymentMethodId, card } };
+  if (onFile) {
+    const replaced = intent.lastPaymentMethodId !== undefined && intent.lastPaymentMethodId !== onFile.paymentMethodId;
+    return { paymentMethodId: onFile.paymentMethodId, card: { brand: onFile.brand, last4: onFile.last4 }, replaced };
+  }
+  const pm = intent.lastPaymentMethodId ? await deps.gateway.paymentMethod(intent.lastPaymentMethodId) : undefined;
+  if (!pm || pm.customerId !== customerId) return { paymentMethodId: undefined, card: undefined, replaced: false };
+  return { paymentMethodId: pm.id, card: { brand: pm.brand, last4: pm.last4 }, replaced: false };
 }

@@ -5,7 +5,8 @@
 // while its token is in invoicing.live_tokens and its link in
 // invoicing.live_links (a hand-over link leaves it when the invoice pages'
 // session it came from ends).
-import { cookieSessions, type SignInApp } from '@vault/web';
+import type pg from 'pg';
+import { cookieSessions, isLinkSecret, linkHash, sessionHash, type SignInApp } from '@vault/web';
 
 /**
  * Not invoicing's `vault_session`: browsers share cookies across ports of one
@@ -27,3 +28,17 @@ export const sessions = cookieSessions({
   liveTokens: 'invoicing.live_tokens',
   liveLinks: 'invoicing.live_links',
 });
+
+/**
+ * True when the session `sessionId` (already known live) was opened by this very sign-in link: the
+ * session row records the link's hash. What lets a used link, opened again by the browser it signed
+ * in (Back, a second click), go on to its page instead of being refused; it opens nothing.
+ */
+export async function openedByLink(pool: pg.Pool, sessionId: string, link: string): Promise<boolean> {
+  if (!isLinkSecret(link)) return false;
+  const { rowCount } = await pool.query('select 1 from cc_forms.sessions where hash = $1 and link_hash = $2', [
+    sessionHash(sessionId),
+    linkHash(link),
+  ]);
+  return rowCount === 1;
+}

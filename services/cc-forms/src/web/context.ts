@@ -17,7 +17,7 @@ import {
 } from '@vault/web';
 import type { CcFormsDeps } from '../deps.ts';
 import { GatewayUnavailable } from '../cards/gateway.ts';
-import { SESSION_COOKIE, sessions } from '../sign-in/sessions.ts';
+import { openedByLink, SESSION_COOKIE, sessions } from '../sign-in/sessions.ts';
 import { cardFormCsp } from './csp.ts';
 import { ccFormsNotices } from './pages/notice.ts';
 
@@ -28,6 +28,8 @@ export interface WebContext {
   page(reply: FastifyReply, status: number, body: Html): FastifyReply;
   /** The short pages (sign-in, refusals, errors) in this app's layout. */
   notices: NoticePages;
+  /** The request carries the live session that this sign-in link opened (a used link, back in the browser it signed in). */
+  signedInBy(req: FastifyRequest, link: string | undefined): Promise<boolean>;
   /** The card form script's error shape: `{error: {code, message}}`. */
   jsonError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply;
 }
@@ -47,6 +49,10 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     page: sendPage,
     notices: ccFormsNotices(deps.invoicingWebUrl),
     jsonError: (reply, status, code, message) => reply.code(status).send({ error: { code, message } }),
+    async signedInBy(req, link) {
+      const who = link === undefined ? undefined : await ctx.session.current(req);
+      return who !== undefined && link !== undefined && (await openedByLink(pool, who.sessionId, link));
+    },
   };
 
   // The sign-in and sign-out forms post small urlencoded bodies.
@@ -70,6 +76,11 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
       signingIn ? ctx.session.signInCsrfValid(req, given) : csrfValid(ctx.session.idOf(req), given),
     );
     if (problem === undefined) return;
+    // The sign-in form posted again by the browser that link signed in (a double click): signing in
+    // cleared its form token, and the answer is only a redirect within the session it has
+    // (web/routes.ts), so the missing token costs nothing. Any other post stays refused.
+    const link = (req.body as { link?: unknown } | undefined)?.link;
+    if (signingIn && typeof link === 'string' && (await ctx.signedInBy(req, link))) return;
     log.warn('web.csrf_refused', { method: req.method, path: req.routeOptions.url ?? 'unknown', token: problem });
     if (wantsJson(req)) {
       return ctx.jsonError(

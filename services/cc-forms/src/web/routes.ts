@@ -49,9 +49,14 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
     if (!query.success) return ctx.page(reply, 400, notices.signInWithoutLink());
     try {
       const status = await signInLinkStatus(pool, query.data.link, SIGN_IN_APP);
-      if (status?.state !== 'valid') return await refused(reply, query.data.link);
-      const current = await ctx.session.current(req);
       const next = query.data.next === undefined ? undefined : landing(query.data.next);
+      if (status?.state !== 'valid') {
+        // Back to a link this browser signed in with: its page, in the session that link opened
+        // (no other session, and none is opened: without it the link is refused as ever).
+        if (await ctx.signedInBy(req, query.data.link)) return reply.redirect(next ?? '/card', 303);
+        return await refused(reply, query.data.link);
+      }
+      const current = await ctx.session.current(req);
       // Handed over from the invoice pages while already signed in here as that account: straight
       // on, in the session the browser has. The link is used up all the same: it has travelled in
       // an address. Another account, or none, is asked as ever.
@@ -84,6 +89,9 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
     const form = SignInLink.safeParse(req.body);
     if (!form.success) return ctx.page(reply, 400, notices.signInWithoutLink());
     try {
+      // Posted again by the browser this link signed in (a double click): on to its page, in that
+      // session, rather than a refusal replacing the first answer. The link is used: nothing to consume.
+      if (await ctx.signedInBy(req, form.data.link)) return reply.redirect(landing(form.data.next), 303);
       const grant = await consumeSignInLink(pool, form.data.link, SIGN_IN_APP);
       if (grant === undefined) return await refused(reply, form.data.link);
       await ctx.session.signIn(req, reply, grant);

@@ -18,7 +18,7 @@ export interface PayPageOptions {
 }
 
 export function payPage(o: PayPageOptions): Html {
-  const { intent, stage, card } = o.payment;
+  const { intent, stage, card, replaced } = o.payment;
   const amount = formatAmount(intent.amount, intent.currency);
   const number = intent.metadata.number;
   const invoiceId = intent.metadata.invoice_id;
@@ -26,20 +26,36 @@ export function payPage(o: PayPageOptions): Html {
     ? html`<a href="${o.invoicesUrl}/invoices/${encodeURIComponent(invoiceId)}">Back to invoice ${number ?? ''}</a>`
     : html`<a href="${o.invoicesUrl}/invoices">Back to your invoices</a>`;
   const title = number ? `Pay invoice ${number}` : 'Pay an invoice';
+  const named = card ? html`<strong data-card>${cardSummary(card)}</strong>` : undefined;
+  // The button names the card too once it is not the one the bank was asked about.
+  const label =
+    replaced && card
+      ? `Pay ${amount} with ${cardSummary(card)}`
+      : `${stage === 'declined' ? 'Try again: pay' : 'Authenticate and pay'} ${amount}`;
   const form = html`<form id="pay-form" novalidate data-publishable-key="${o.publishableKey}" data-payment-intent="${intent.id}">
 <div id="pay-errors" class="alert" role="alert" tabindex="-1"></div>
-<button type="submit" id="pay-submit">${stage === 'declined' ? 'Try again: pay' : 'Authenticate and pay'} ${amount}</button>
+<button type="submit" id="pay-submit">${label}</button>
 <p id="pay-status" class="status" role="status" tabindex="-1"></p>
 </form>
 <noscript><p class="alert">Paying needs JavaScript: the check is provided by your bank through our payment gateway.</p></noscript>`;
+  // The card on file replaced the one the bank refused or asked about: the page says so, and names
+  // the card that is charged now (/start hands over that one).
+  const nowCharged = html`<p data-replaced>You have put another card on file since: this payment is now made with ${named}, and your bank may ask you to confirm it. Nothing has been charged yet.</p>
+${form}`;
   const body =
     stage === 'payable'
-      ? html`<p>Your bank asks you to confirm this payment of <strong data-amount>${amount}</strong> before it can be charged${card ? html` to <strong data-card>${cardSummary(card)}</strong>` : ''}. Nothing has been charged yet.</p>
+      ? replaced
+        ? html`<p>Your bank asked you to confirm this payment of <strong data-amount>${amount}</strong> with the card you had on file then.</p>
+${nowCharged}`
+        : html`<p>Your bank asks you to confirm this payment of <strong data-amount>${amount}</strong> before it can be charged${named ? html` to ${named}` : ''}. Nothing has been charged yet.</p>
 <p>Press the button: your bank's check (3-D Secure) opens over this page. Once you complete it, the invoice is paid.</p>
 ${form}`
       : stage === 'declined'
-        ? // The same PaymentIntent may be confirmed again: a second try is offered, another card too.
-          html`<p data-declined>Your bank declined this payment of <strong data-amount>${amount}</strong>${card ? html` with <strong data-card>${cardSummary(card)}</strong>` : ''}: <q data-reason>${intent.lastDecline ?? ''}</q> Nothing has been charged.</p>
+        ? replaced
+          ? html`<p data-declined>Your bank declined this payment of <strong data-amount>${amount}</strong> with the card you had on file then: <q data-reason>${intent.lastDecline ?? ''}</q></p>
+${nowCharged}`
+          : // The same PaymentIntent may be confirmed again: a second try is offered, another card too.
+            html`<p data-declined>Your bank declined this payment of <strong data-amount>${amount}</strong>${named ? html` with ${named}` : ''}: <q data-reason>${intent.lastDecline ?? ''}</q> Nothing has been charged.</p>
 <p><a href="/card">Put another payment card on file</a>: the invoice is charged to it as soon as it is saved. Or try this card again: your bank may ask you to confirm once more.</p>
 ${form}`
         : stage === 'paid'
