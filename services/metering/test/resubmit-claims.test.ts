@@ -11,7 +11,8 @@ import { uniqueName, type TestDatabase } from '@vault/testkit';
 import { meteringRoutes } from '../src/app.ts';
 import { judge } from '../src/domain/judge.ts';
 import { referenceContentHash } from '../src/domain/judge-reference.ts';
-import { claimKeys } from '../src/intake/claims.ts';
+import { claimKeys, claimOf } from '../src/intake/claims.ts';
+import { listRejected, readCounters } from '../src/reports/store.ts';
 import { migrate } from '@vault/db';
 import { parseEvent } from '@vault/contracts';
 import {
@@ -162,6 +163,94 @@ describe('re-submitting an event the store refused after the intake claimed it (
     assert.equal(published.length, 0, 'a 422 means nothing was published');
   });
 
+  test('re-submitted as it was, then refused by the store after its 202 (overlapping usage, the horizon moved): pending again under a new id, counted a rejection, its claim refused', async () => {
+    for (const horizon of [false, true]) {
+      const { app, published, d } = await routesOnly();
+      const s = horizon ? 'addon-h' : 'addon-o';
+      const [first, second, third] = plans(s);
+      const original = horizon ? first! : third!;
+      if (!horizon) await applyRaw(d, [JSON.stringify(first), JSON.stringify(second)], NOW);
+      // Kept once for a reason since gone (its time was in the future then): valid now, re-sent as it was.
+      const old = await keepExactly(d, JSON.stringify(original), { field: 'time', code: 'time_in_future', message: 'test' });
+      const res = await resubmit(app, old);
+      assert.equal(res.statusCode, 202, res.body);
+      assert.deepEqual(res.json(), { resolved_by: `addon-service/${original.id}`, duplicate: false });
+      if (horizon) await d.pool.query(`insert into metering.usage_horizon (month) values ('2026-11-01')`);
+      const before = await readCounters(d.pool);
+      const result = await applyRaw(
+        d,
+        published.flat().map((m) => m.value.toString()),
+        NOW,
+      );
+      assert.deepEqual([result.applied, result.duplicates, result.rejected.map((r) => r.reasons[0]!.code)], [0, 0, ['store_refused']], s);
+      const counters = await readCounters(d.pool);
+      assert.equal(counters.events_rejected - before.events_rejected, 1, `${s}: counted a rejection`);
+      assert.equal(counters.events_duplicate, before.events_duplicate, `${s}: not a duplicate`);
+      // A walker that already passed the old id finds it again.
+      const pending = (await listRejected(d.pool, { status: 'pending', limit: 10, after: old })).rejected;
+      assert.deepEqual(
+        pending.map((r) => [r.event_id, r.reasons[0]!.code]),
+        [[original.id, 'store_refused']],
+        s,
+      );
+      const all = (await listRejected(d.pool, { status: 'all', limit: 10, after: '0' })).rejected.map((r) => r.id);
+      assert.deepEqual(all, [pending[0]!.id], `${s}: the resolved row replaced`);
+      assert.equal((await claimOf(d.pool, { source: 'addon-service', id: original.id }))?.refused, true, s);
+      const again = await resubmit(app, pending[0]!.id);
+      assert.equal(again.statusCode, 422, again.body);
+      const fix = horizon ? { ...original, time: '2026-11-01T00:00:00Z' } : fixed(s);
+      const posted = await app.http.inject({
+        method: 'POST',
+        url: '/v1/events',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        payload: JSON.stringify(fix),
+      });
+      assert.deepEqual(posted.json(), { accepted: 1, duplicates: 0, rejected: [] }, `${s}: its fix is accepted, not "id reused"`);
+      assert.equal((await applyRaw(d, [published.at(-1)![0]!.value.toString()], NOW)).applied, 1, s);
+    }
+  });
+
+  test('the original bytes re-sent after a fix with the same id was applied stay a duplicate: the resolved rejection is not reopened', async () => {
+    const { app, published, d } = await routesOnly();
+    const overlapping = plans('addon-q').map((e) => JSON.stringify(e));
+    // Refused by the judge (U+0000), before any look at stored keys.
+    const nul = event('app-n-1', 'app-n', 1, 'app.owner_changed', '2026-10-10T00:00:00Z', { app_id: 'app-n', account_id: 'acct\u0000n' });
+    const first = await applyRaw(d, [...overlapping, JSON.stringify(nul)], NOW);
+    assert.deepEqual(
+      first.rejected.map((r) => r.reasons[0]!.code),
+      ['store_refused', 'store_refused'],
+    );
+    const kept = (await listRejected(d.pool, { status: 'pending', limit: 10, after: '0' })).rejected;
+    const fixes: Record<string, object> = {
+      'addon-q-3': fixed('addon-q'),
+      'app-n-1': { ...nul, data: { app_id: 'app-n', account_id: 'acct-n' } },
+    };
+    assert.deepEqual(kept.map((r) => r.event_id).sort(), Object.keys(fixes).sort());
+    for (const r of kept) assert.equal((await resubmit(app, r.id, fixes[r.event_id!])).statusCode, 202);
+    assert.equal(
+      (
+        await applyRaw(
+          d,
+          published.flat().map((m) => m.value.toString()),
+          NOW,
+        )
+      ).applied,
+      2,
+    );
+    const before = await readCounters(d.pool);
+    const resent = await applyRaw(d, [overlapping[2]!, JSON.stringify(nul)], NOW);
+    assert.deepEqual([resent.applied, resent.duplicates, resent.rejected.length], [0, 2, 0]);
+    const counters = await readCounters(d.pool);
+    assert.equal(counters.events_duplicate - before.events_duplicate, 2);
+    assert.equal(counters.events_rejected, before.events_rejected);
+    const resolved = (await listRejected(d.pool, { status: 'all', limit: 10, after: '0' })).rejected;
+    assert.deepEqual(
+      resolved.map((r) => [r.id, r.resolved_by]),
+      kept.map((r) => [r.id, `addon-service/${r.event_id}`]),
+      'the same rows, still resolved',
+    );
+  });
+
   test('a claim of the same event by its hash of before (datacontenttype hashed, since left out): refused it is refused before, live a duplicate, never a reuse', async () => {
     const { app, published, d, keep } = await routesOnly();
     const claimed = async (e: object, refused: boolean) => {
@@ -246,4 +335,15 @@ async function routesOnly() {
     first = f;
   };
   return { app: { http: app }, published, d: d as TestDatabase, keep, before };
+}
+
+/** A pending rejection of exactly `raw`, for `reason`. */
+async function keepExactly(d: TestDatabase, raw: string, reason: object): Promise<string> {
+  const { source, id } = JSON.parse(raw) as { source: string; id: string };
+  const { rows } = await d.pool.query<{ id: string }>(
+    `insert into metering.rejected_events (raw, raw_bytes, raw_hash, reasons, source, event_id)
+     values ($1, convert_to($1, 'UTF8'), $2, $3, $4, $5) returning id::text`,
+    [raw, createHash('sha256').update(raw).digest('hex'), JSON.stringify([reason]), source, id],
+  );
+  return rows[0]!.id;
 }

@@ -32,7 +32,12 @@ export interface BatchResult {
  * unique index refuses the batch then, and `probeEvery` (applyRefusing's
  * second try) looks every key up and rejects the reuse.
  */
-export async function applyBatch(client: pg.PoolClient, input: Judged, probeEvery = false): Promise<BatchResult> {
+export async function applyBatch(
+  client: pg.PoolClient,
+  input: Judged,
+  probeEvery = false,
+  deferred?: InvalidInput[],
+): Promise<BatchResult> {
   const rejecting = [...input.invalid];
   let duplicates = 0;
   const bySource: Outcomes = new Map();
@@ -64,6 +69,11 @@ export async function applyBatch(client: pg.PoolClient, input: Judged, probeEver
   }
   // In key order: two batches inserting the same reused ids wait for each other in one order, never crossed.
   const subjects = await storeAndDerive(client, byKey(storing), bounds.known, starts);
+  // Kept and counted by a later call (the isolation's last), after every event key is inserted.
+  if (deferred) {
+    deferred.push(...rejecting);
+    return { applied: storing.length, duplicates, rejected: [], subjects: subjects.length, bySource };
+  }
 
   const rejected = await keepRejections(client, rejecting);
   duplicates += rejecting.length - rejected.length;
@@ -171,7 +181,20 @@ function byKey(items: ValidInput[]): ValidInput[] {
     .map(([, i]) => i);
 }
 
-/** Stores rejections whole; returns those not already kept (by their bytes). */
+/**
+ * Held from a batch's first rejection to its commit: rejection ids (a
+ * sequence) then commit in id order, so `GET /v1/rejected`, paging by id,
+ * never passes an id a batch still holds uncommitted. Batches keeping
+ * rejections are rare; only they wait on one another.
+ */
+export const REJECTIONS_LOCK = 7_021_001;
+
+/**
+ * Stores rejections whole; returns those not already kept (by their bytes).
+ * The store refusing an event that a re-submit, as it was, resolved (resolved
+ * by its own key, which was never stored) reopens it: its row is replaced, so
+ * it is pending again under a new id, after any a walker already passed.
+ */
 async function keepRejections(client: pg.PoolClient, rejecting: InvalidInput[]): Promise<InvalidInput[]> {
   if (rejecting.length === 0) return [];
   const byHash = new Map<string, InvalidInput>();
@@ -180,6 +203,17 @@ async function keepRejections(client: pg.PoolClient, rejecting: InvalidInput[]):
     if (!byHash.has(hash)) byHash.set(hash, r);
   }
   const ordered = [...byHash].sort(([a], [b]) => compare(a, b));
+  await client.query({ name: 'metering.lock-rejections', text: 'select pg_advisory_xact_lock($1)', values: [REJECTIONS_LOCK] });
+  const refusedByStore = ordered.filter(([, r]) => r.reasons.some((x) => x.code === 'store_refused')).map(([hash]) => hash);
+  if (refusedByStore.length > 0) {
+    // Never once its key is stored: the original bytes re-sent after their fix was applied stay a duplicate.
+    await client.query(
+      `delete from metering.rejected_events r
+        where r.raw_hash = any($1::text[]) and r.resolved_at is not null and r.resolved_by = r.source || '/' || r.event_id
+          and not exists (select from metering.event_keys k where k.source = r.source collate "C" and k.id = r.event_id collate "C")`,
+      [refusedByStore],
+    );
+  }
   const { rows } = await client.query<{ raw_hash: string }>(
     `insert into metering.rejected_events (raw, raw_bytes, raw_hash, reasons, source, event_id, bus_position)
      select x.raw, decode(x.raw_base64, 'base64'), x.raw_hash, x.reasons, x.source, x.event_id, x.bus_position

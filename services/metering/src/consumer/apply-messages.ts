@@ -30,7 +30,9 @@ export interface MessagesResult extends BatchResult {
  * transaction. The bus commit that follows is only an optimisation:
  * if it is lost, the replay finds its messages behind the position. Locks are
  * taken in one order: the position row, the subjects (sorted), event keys
- * (sorted), rejections (sorted), refused events' claims (sorted), the
+ * (sorted), the rejections' lock (REJECTIONS_LOCK, one for every partition:
+ * taken after all event keys, even when isolating, and nothing after it waits
+ * on another batch), rejections (sorted), refused events' claims (sorted), the
  * partition's own counts per source, the position's update; a deadlock all
  * the same is retried whole by withTransaction.
  */
@@ -149,10 +151,12 @@ async function applyOrIsolate(
   );
   const total = nothingApplied();
   const refused: InvalidInput[] = [];
+  // Kept last: the rejections' lock must not be held while event keys are still inserted.
+  const deferred: InvalidInput[] = [];
   for (const item of judged.valid) {
     await client.query('savepoint one_event');
     try {
-      add(total, await applyBatch(client, { valid: [item], invalid: [] }, true));
+      add(total, await applyBatch(client, { valid: [item], invalid: [] }, true, deferred));
       await client.query('release savepoint one_event');
     } catch (err) {
       if (!isStoreRefusal(err)) throw err;
@@ -167,7 +171,7 @@ async function applyOrIsolate(
       });
     }
   }
-  add(total, await applyBatch(client, { valid: [], invalid: [...judged.invalid, ...refused] }));
+  add(total, await applyBatch(client, { valid: [], invalid: [...deferred, ...judged.invalid, ...refused] }));
   return { ...total, isolated: true };
 }
 
