@@ -97,6 +97,10 @@ export class FakeGateway implements ChargeGateway {
    * done nothing (`'before'`), or after the charge went through (`'after'`).
    */
   serverErrors: 'before' | 'after' | undefined;
+  /** Run as each create or confirm arrives, before it is answered: what happens elsewhere meanwhile. */
+  beforeSend: ((invoiceId: string) => Promise<void>) | undefined;
+  /** Every PaymentIntent id retrieved, in order. */
+  retrieved: string[] = [];
 
   private answers = new Map<string, unknown>();
 
@@ -105,6 +109,7 @@ export class FakeGateway implements ChargeGateway {
   }
 
   async createPaymentIntent(p: NewPaymentIntent): Promise<{ id: string } | { error: Answer }> {
+    await this.beforeSend?.(p.invoiceId);
     this.sent.push(p.invoiceId);
     this.keys.push(p.idempotencyKey);
     if (this.down) return { error: this.unanswered() };
@@ -123,6 +128,7 @@ export class FakeGateway implements ChargeGateway {
   }
 
   async confirm(c: Confirm): Promise<Answer> {
+    await this.beforeSend?.(c.invoiceId);
     const key = attemptKey(c.idempotencyKey, c.attempt);
     this.sent.push(attemptKey(c.invoiceId, c.attempt));
     this.keys.push(key);
@@ -175,6 +181,7 @@ export class FakeGateway implements ChargeGateway {
   }
 
   async retrievePaymentIntent(id: string): Promise<ReportedIntent | { error: Answer }> {
+    this.retrieved.push(id);
     if (this.down) return { error: this.unanswered() };
     const intent = this.intents.get(id);
     if (!intent) return { error: { kind: 'refused', code: 'resource_missing', message: `No such payment_intent: '${id}'` } };
@@ -221,6 +228,15 @@ export class FakeGateway implements ChargeGateway {
 
   succeededCharges(invoiceId: string): number {
     return this.charges.filter((c) => c.ok && this.intents.get(c.intent)?.invoiceId === invoiceId).length;
+  }
+}
+
+/** The in-memory gateway where a confirm with a payment method named pm_3ds* asks for the cardholder (3-D Secure). */
+export class ThreeDsGateway extends FakeGateway {
+  override async confirm(c: Confirm): Promise<Answer> {
+    if (!c.paymentMethodId.startsWith('pm_3ds')) return super.confirm(c);
+    this.sent.push(attemptKey(c.invoiceId, c.attempt));
+    return { kind: 'action_required', code: 'authentication_required', message: 'This transaction requires authentication.' };
   }
 }
 

@@ -15,6 +15,12 @@ export interface StandingDeps {
   /** SUSPEND_PAST_DUE_AFTER, in seconds. */
   suspendAfterSeconds: number;
   now?: () => Date;
+  /**
+   * Run for each account before it is reviewed, outside its transaction: the charger reads the
+   * PaymentIntents of its past-due invoices waiting for their cardholder, so one paid on our page
+   * with its webhook lost is paid now and does not suspend the account.
+   */
+  beforeReview?: (accountId: string) => Promise<void>;
 }
 
 export interface StandingReport {
@@ -42,6 +48,8 @@ export async function reviewStandings(deps: StandingDeps): Promise<StandingRepor
   const { rows } = await deps.pool.query<{ account_id: string }>(CANDIDATES, [cutoff]);
   const report: StandingReport = { suspended: 0, reinstated: 0 };
   for (const { account_id } of rows) {
+    // Its failure is logged and the review goes on: a gateway look must not hold suspensions back.
+    await deps.beforeReview?.(account_id).catch((err: unknown) => deps.log.error('standing.look_failed', err, { account_id }));
     const changed = await withTransaction(deps.pool, (client) => reviewAccount(client, account_id, cutoff, now), {
       log: deps.log,
       name: 'standing.review',

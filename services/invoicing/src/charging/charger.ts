@@ -23,7 +23,17 @@ import {
   type ChargeGateway,
 } from './gateway-calls.ts';
 import { paysInvoice } from './payment-match.ts';
-import { chargeCandidates, lockInvoiceForPayment, markInvoicePaid, pastDueWhileWaiting, saveCharge, type Candidate } from './store.ts';
+import {
+  chargeCandidates,
+  lockInvoiceForPayment,
+  lookedForPayment,
+  markInvoicePaid,
+  pastDueWhileWaiting,
+  saveCharge,
+  savePastDueWithoutCard,
+  waitingPastDue,
+  type Candidate,
+} from './store.ts';
 
 // One pass at a time across processes (the app's loop, `vault charge`): two
 // passes would send the same attempt at once and one would get 409 for it.
@@ -92,7 +102,11 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   const decision = decide(invoice, charge, card, now(), authenticationWindow(deps.retrySchedule));
   if (decision.do === 'nothing') return;
   if (decision.do === 'past_due_no_card') {
-    await saveCharge(deps, invoice.id, pastDueWithoutCard(charge), { invoiceStatus: 'past_due', at: now() });
+    // The card was read at the pass's start: one added since is charged by the next pass, never told missing.
+    if (!(await savePastDueWithoutCard(deps, invoice.id, pastDueWithoutCard(charge), now()))) {
+      deps.log.info('charge.card_added', { invoice_id: invoice.id, account_id: invoice.accountId });
+      return;
+    }
     report.pastDue++;
     report.noCard++;
     deps.log.info('charge.no_card', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.no_card': 1 });
@@ -114,6 +128,15 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
     if (!(await pastDueWhileWaiting(deps, invoice.id, now()))) return;
     report.pastDue++;
     deps.log.info('charge.unauthenticated', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.unauthenticated': 1 });
+    return;
+  }
+  if (decision.do === 'look_for_payment') {
+    // Past due already, so no window end would ever ask the gateway: a payment whose webhook was
+    // lost is found here (paid as the webhook would: notice, reinstatement), else looked for again a window later.
+    const settled = await paidByCardholder(deps, invoice.id, charge!.paymentIntentId);
+    if (settled === 'paid') report.paid++;
+    else if (settled === 'unanswered') report.errors++;
+    else await lookedForPayment(deps, invoice.id, charge!.paymentIntentId, now());
     return;
   }
   // The attempt left its PaymentIntent processing, or its confirm got a 5xx: the same key would get
@@ -206,6 +229,16 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   await recordAnswer(deps, now, invoice.id, decision, unusable ? { ...row, paymentIntentId: null } : row, answer, report, unusable);
   logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
   if (unusable) deps.log.warn('charge.payment_intent_replaced', { invoice_id: invoice.id, payment_intent: row.paymentIntentId! });
+}
+
+/**
+ * Before an account's standing is reviewed: a past-due invoice of it waiting for its cardholder may
+ * have been paid on our page, its webhook lost, since the last look (a window apart). Each such
+ * PaymentIntent is read, and one paid pays its invoice (and reinstates) before the review could
+ * suspend the account for it. No answer changes nothing: the review goes on as before.
+ */
+export async function lookBeforeSuspending(deps: ChargerDeps, accountId: string): Promise<void> {
+  for (const w of await waitingPastDue(deps.pool, accountId)) await paidByCardholder(deps, w.invoiceId, w.paymentIntentId);
 }
 
 /**

@@ -57,6 +57,12 @@ export type Decision =
    * PaymentIntent still waits for them, and another card is still tried).
    */
   | { do: 'past_due_unauthenticated' }
+  /**
+   * Already past due, its cardholder asked and the window over: nothing moves on its own, but they
+   * may have paid on our page with the webhook lost. The pass reads the PaymentIntent (paid: the
+   * invoice is paid), then waits a window again before the next look.
+   */
+  | { do: 'look_for_payment' }
   | {
       do: 'attempt';
       /** The attempt's number n, for the key `<invoice id>:attempt:<n>`. */
@@ -112,13 +118,15 @@ export function decide(
   // The cardholder is asked to authenticate: not retried, unless another card comes.
   const waiting = charge?.state === 'action_required';
   // Their time is up (as long as the retries of a declined card would have taken): past_due, once.
-  const unauthenticated =
-    waiting &&
-    invoice.status !== 'past_due' &&
-    charge.lastAttemptAt !== null &&
-    charge.lastAttemptAt.getTime() + authenticationWindow * 1000 <= now.getTime();
+  // Past it, lastAttemptAt is when the pass last looked at the PaymentIntent (see look_for_payment).
+  const windowOver =
+    waiting && charge.lastAttemptAt !== null && charge.lastAttemptAt.getTime() + authenticationWindow * 1000 <= now.getTime();
+  const unauthenticated = windowOver && invoice.status !== 'past_due';
+  // A past-due invoice has no status left to move, but a payment whose webhook was lost must be found.
+  const look = windowOver && invoice.status === 'past_due';
   if (!card) {
     if (unauthenticated) return { do: 'past_due_unauthenticated' };
+    if (look) return { do: 'look_for_payment' };
     if (waiting) return { do: 'nothing', why: 'waiting_for_customer' };
     if (charge?.state === 'past_due') return { do: 'nothing', why: 'waiting_for_card' };
     if (charge?.state === 'scheduled' && !due) return { do: 'nothing', why: 'not_yet' };
@@ -138,6 +146,7 @@ export function decide(
   if (!charge || charge.lastPaymentMethodId !== card.paymentMethodId) return attempt(true);
   if (charge.state === 'past_due') return { do: 'nothing', why: 'waiting_for_card' };
   if (unauthenticated) return { do: 'past_due_unauthenticated' };
+  if (look) return { do: 'look_for_payment' };
   if (waiting) return { do: 'nothing', why: 'waiting_for_customer' };
   return due ? attempt(false) : { do: 'nothing', why: 'not_yet' };
 }

@@ -1,6 +1,6 @@
 import { startLoop, type Loop } from '@vault/runtime';
 import { reviewStandings } from '../accounts/standing.ts';
-import { chargePass, type ChargerDeps } from './charger.ts';
+import { chargePass, lookBeforeSuspending, type ChargerDeps } from './charger.ts';
 import { ensureWebhookEndpoint } from './webhook-endpoint.ts';
 
 export interface ChargeLoopDeps extends ChargerDeps {
@@ -35,9 +35,13 @@ export function startChargeLoop(deps: ChargeLoopDeps): Loop {
         // The review runs even when the pass failed: it is what applies due suspensions and lifts missed ones.
         // Its own failure is logged as its own: it never hides the pass's.
         if (deps.suspendAfterSeconds !== undefined) {
-          await reviewStandings({ pool: deps.pool, log: deps.log, suspendAfterSeconds: deps.suspendAfterSeconds, now: deps.now }).catch(
-            (err: unknown) => deps.log.error('standing.review_failed', err),
-          );
+          await reviewStandings({
+            pool: deps.pool,
+            log: deps.log,
+            suspendAfterSeconds: deps.suspendAfterSeconds,
+            now: deps.now,
+            beforeReview: (accountId) => lookBeforeSuspending(deps, accountId),
+          }).catch((err: unknown) => deps.log.error('standing.review_failed', err));
         }
       }
     },

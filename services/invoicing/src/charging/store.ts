@@ -44,8 +44,9 @@ interface CandidateRow {
 /**
  * Unpaid invoices with a positive total that may be due now: never tried, an
  * attempt pending, a retry due, or a card on file other than the one last
- * tried, or a cardholder asked to authenticate whose time is up. This is decide()'s rule written as a filter, so a pass does not read
- * every past_due invoice; decide() still has the last word on each row.
+ * tried, or a cardholder asked to authenticate whose time is up (a past-due invoice's too: its
+ * PaymentIntent is looked at once a window, in case its webhook was lost). This is decide()'s rule
+ * written as a filter, so a pass does not read every past_due invoice; decide() still has the last word on each row.
  * Reads `cc_forms.cards_on_file`, which cc-forms publishes.
  */
 const CANDIDATES = `
@@ -61,7 +62,7 @@ const CANDIDATES = `
      and (c.invoice_id is null
           or c.pending_payment_method_id is not null
           or c.next_attempt_at <= $1
-          or (c.state = 'action_required' and i.status = 'action_required' and c.last_attempt_at + make_interval(secs => $2) <= $1)
+          or (c.state = 'action_required' and c.last_attempt_at + make_interval(secs => $2) <= $1)
           or k.payment_method_id is distinct from c.last_payment_method_id)
    order by i.finalized_at, i.number`;
 
@@ -140,52 +141,85 @@ export async function saveCharge(
    */
   renewKey = false,
 ): Promise<string | undefined> {
-  const { invoiceStatus, ...told } = typeof change === 'object' ? change : { invoiceStatus: change };
   return withTransaction(
     db.pool,
     async (client) => {
       await lockInvoice(client, invoiceId);
-      const saved = await client.query<{ idempotency_key: string }>(
-        `insert into invoicing.charges as c
-           (invoice_id, payment_intent_id, state, attempts, round_start, pending_payment_method_id, last_payment_method_id,
-            last_attempt_at, next_attempt_at, last_error_code, last_decline_code, last_error_message)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         on conflict (invoice_id) do update set
-           payment_intent_id = excluded.payment_intent_id, state = excluded.state, attempts = excluded.attempts,
-           round_start = excluded.round_start, pending_payment_method_id = excluded.pending_payment_method_id,
-           last_payment_method_id = excluded.last_payment_method_id, last_attempt_at = excluded.last_attempt_at,
-           next_attempt_at = excluded.next_attempt_at, last_error_code = excluded.last_error_code,
-           last_decline_code = excluded.last_decline_code, last_error_message = excluded.last_error_message,
-           idempotency_key = case when $13 then 'pi-' || replace(gen_random_uuid()::text, '-', '') else c.idempotency_key end,
-           updated_at = now()
-         where c.state <> 'paid'
-         returning c.idempotency_key`,
-        [
-          invoiceId,
-          charge.paymentIntentId,
-          charge.state,
-          charge.attempts,
-          charge.roundStart,
-          charge.pendingPaymentMethodId,
-          charge.lastPaymentMethodId,
-          charge.lastAttemptAt,
-          charge.nextAttemptAt,
-          charge.lastErrorCode,
-          charge.lastDeclineCode,
-          charge.lastErrorMessage,
-          renewKey,
-        ],
-      );
-      const key = saved.rows[0]?.idempotency_key;
-      if (key === undefined) return undefined; // paid: nothing more to change or tell
-      if (invoiceStatus === 'paid') {
-        await markInvoicePaid(client, invoiceId, undefined, { at: told.at, paymentMethodId: charge.lastPaymentMethodId });
-      }
-      await tellChargeChange(client, invoiceId, charge, { invoiceStatus, ...told });
-      return key;
+      return writeCharge(client, invoiceId, charge, change, renewKey);
     },
     { log: db.log, name: 'charging.save_charge' },
   );
+}
+
+/**
+ * An invoice past due for want of a card, unless the account has one now: the pass read the
+ * cards at its start, maybe hours ago, and a card added since must not be told (and emailed) as
+ * missing. Read again under the invoice's lock; with a card nothing is written and the next pass
+ * charges it. False when nothing was written (a card now, or paid meanwhile).
+ */
+export async function savePastDueWithoutCard(db: ChargeDb, invoiceId: string, charge: ChargeRow, at: Date): Promise<boolean> {
+  return withTransaction(
+    db.pool,
+    async (client) => {
+      await lockInvoice(client, invoiceId);
+      const card = await client.query(
+        `select 1 from invoicing.invoices i join cc_forms.cards_on_file k on k.account_id = i.account_id where i.id = $1`,
+        [invoiceId],
+      );
+      if ((card.rowCount ?? 0) > 0) return false;
+      return (await writeCharge(client, invoiceId, charge, { invoiceStatus: 'past_due', at }, false)) !== undefined;
+    },
+    { log: db.log, name: 'charging.past_due_no_card' },
+  );
+}
+
+/** saveCharge's writes, in the caller's transaction after the invoice's lock. */
+async function writeCharge(
+  client: pg.PoolClient,
+  invoiceId: string,
+  charge: ChargeRow,
+  change: ChargeChange | ChargeChange['invoiceStatus'],
+  renewKey: boolean,
+): Promise<string | undefined> {
+  const { invoiceStatus, ...told } = typeof change === 'object' ? change : { invoiceStatus: change };
+  const saved = await client.query<{ idempotency_key: string }>(
+    `insert into invoicing.charges as c
+       (invoice_id, payment_intent_id, state, attempts, round_start, pending_payment_method_id, last_payment_method_id,
+        last_attempt_at, next_attempt_at, last_error_code, last_decline_code, last_error_message)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     on conflict (invoice_id) do update set
+       payment_intent_id = excluded.payment_intent_id, state = excluded.state, attempts = excluded.attempts,
+       round_start = excluded.round_start, pending_payment_method_id = excluded.pending_payment_method_id,
+       last_payment_method_id = excluded.last_payment_method_id, last_attempt_at = excluded.last_attempt_at,
+       next_attempt_at = excluded.next_attempt_at, last_error_code = excluded.last_error_code,
+       last_decline_code = excluded.last_decline_code, last_error_message = excluded.last_error_message,
+       idempotency_key = case when $13 then 'pi-' || replace(gen_random_uuid()::text, '-', '') else c.idempotency_key end,
+       updated_at = now()
+     where c.state <> 'paid'
+     returning c.idempotency_key`,
+    [
+      invoiceId,
+      charge.paymentIntentId,
+      charge.state,
+      charge.attempts,
+      charge.roundStart,
+      charge.pendingPaymentMethodId,
+      charge.lastPaymentMethodId,
+      charge.lastAttemptAt,
+      charge.nextAttemptAt,
+      charge.lastErrorCode,
+      charge.lastDeclineCode,
+      charge.lastErrorMessage,
+      renewKey,
+    ],
+  );
+  const key = saved.rows[0]?.idempotency_key;
+  if (key === undefined) return undefined; // paid: nothing more to change or tell
+  if (invoiceStatus === 'paid') {
+    await markInvoicePaid(client, invoiceId, undefined, { at: told.at, paymentMethodId: charge.lastPaymentMethodId });
+  }
+  await tellChargeChange(client, invoiceId, charge, { invoiceStatus, ...told });
+  return key;
 }
 
 /** The charge row, in the caller's transaction (after the invoice's lock), with when the cardholder was asked. */
@@ -208,7 +242,8 @@ export async function readChargeRow(
  * A cardholder's time is up: the invoice moves to past_due (told once) while
  * its row keeps waiting. The row is read again under the invoice's lock and
  * not written: a decline the webhook recorded after the pass read it stays,
- * and its code says why in the notice. False when it no longer waits (paid).
+ * and its code says why in the notice (only the time of the look is set, as
+ * lookedForPayment does). False when it no longer waits (paid).
  */
 export async function pastDueWhileWaiting(db: ChargeDb, invoiceId: string, at: Date): Promise<boolean> {
   return withTransaction(
@@ -218,9 +253,47 @@ export async function pastDueWhileWaiting(db: ChargeDb, invoiceId: string, at: D
       const row = await readChargeRow(client, invoiceId);
       if (row?.state !== 'action_required') return false;
       await tellChargeChange(client, invoiceId, row, { invoiceStatus: 'past_due', at });
+      await setLookedAt(client, invoiceId, row.paymentIntentId, at);
       return true;
     },
     { log: db.log, name: 'charging.past_due_unauthenticated' },
+  );
+}
+
+/**
+ * The pass looked at a past-due invoice's PaymentIntent, still waiting for its cardholder: the
+ * next look is a window later (decide's look_for_payment), not at every pass. Nothing else is
+ * written; a row no longer waiting on that PaymentIntent (paid, another card's round) is left alone.
+ */
+export async function lookedForPayment(db: ChargeDb, invoiceId: string, paymentIntentId: string | null, at: Date): Promise<void> {
+  await withTransaction(
+    db.pool,
+    async (client) => {
+      await lockInvoice(client, invoiceId);
+      await setLookedAt(client, invoiceId, paymentIntentId, at);
+    },
+    { log: db.log, name: 'charging.looked_for_payment' },
+  );
+}
+
+/** The account's past-due invoices whose PaymentIntent waits for the cardholder (read before its standing review). */
+export async function waitingPastDue(db: Db, accountId: string): Promise<{ invoiceId: string; paymentIntentId: string }[]> {
+  const { rows } = await db.query<{ invoiceId: string; paymentIntentId: string }>(
+    `select i.id as "invoiceId", c.payment_intent_id as "paymentIntentId"
+       from invoicing.invoices i join invoicing.charges c on c.invoice_id = i.id
+      where i.account_id = $1 and i.status = 'past_due' and c.state = 'action_required' and c.payment_intent_id is not null`,
+    [accountId],
+  );
+  return rows;
+}
+
+// Past its window a waiting row's last_attempt_at is no attempt's any more (nothing reads it but
+// the window): it is when the charger last looked, so the next look is a window after it.
+async function setLookedAt(client: pg.PoolClient, invoiceId: string, paymentIntentId: string | null, at: Date): Promise<void> {
+  await client.query(
+    `update invoicing.charges set last_attempt_at = $3, updated_at = now()
+      where invoice_id = $1 and state = 'action_required' and payment_intent_id is not distinct from $2`,
+    [invoiceId, paymentIntentId, at],
   );
 }
 
