@@ -1,8 +1,11 @@
 // Idempotency-Key semantics: replay, other params, a key in use.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import Stripe from 'stripe';
-import { card, PK, raw, startSandbox, type Sandbox } from './harness.ts';
+import { fingerprintKeyLoader } from '../src/api/fingerprint.ts';
+import { paramsHash } from '../src/api/idempotency.ts';
+import { card, PK, raw, SK, startSandbox, type Sandbox } from './harness.ts';
 
 describe('idempotency keys', () => {
   let sb: Sandbox;
@@ -33,6 +36,44 @@ describe('idempotency keys', () => {
     const b = await sb.stripe.customers.create({ email: 'sdk@example.com' }, { idempotencyKey: 'sdk-key-1' });
     assert.equal(a.id, b.id);
     assert.equal(b.lastResponse.headers['idempotent-replayed'], 'true');
+  });
+
+  test('a replay’s bytes are the first answer’s, 200 and 402 alike; a record stored before body_text still replays', async () => {
+    const send = async (path: string, form: Record<string, string>, key: string) => {
+      const res = await fetch(sb.url + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SK}`, 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': key },
+        body: new URLSearchParams(form).toString(),
+      });
+      return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+    };
+    const form = { email: 'bytes@example.com', name: 'Bytes', 'metadata[account_id]': 'acct-b' };
+    const first = await send('/v1/customers', form, 'bytes-1');
+    const again = await send('/v1/customers', form, 'bytes-1');
+    assert.equal(first.status, 200);
+    // jsonb would give `{"id": …, "name": …, "email": …` (shortest keys first) instead of the object's order.
+    assert.ok(first.text.startsWith('{"id":"cus_'), first.text.slice(0, 40));
+    assert.equal(again.text, first.text);
+    assert.equal(again.type, first.type);
+    const declined = { amount: '700', currency: 'usd', 'payment_method_types[0]': 'card' };
+    const pi = await send('/v1/payment_intents', { ...declined, payment_method: 'pm_card_chargeDeclined', confirm: 'true' }, 'bytes-2');
+    const piAgain = await send(
+      '/v1/payment_intents',
+      { ...declined, payment_method: 'pm_card_chargeDeclined', confirm: 'true' },
+      'bytes-2',
+    );
+    assert.equal(pi.status, 402);
+    assert.equal(piAgain.status, 402);
+    assert.equal(piAgain.text, pi.text);
+    // A record from before migration 005 (jsonb only) is replayed from it.
+    const keyHash = createHash('sha256').update(SK).digest('hex');
+    await sb.db.pool.query(
+      `insert into gateway_sandbox.idempotency_keys (api_key_hash, key, method, path, params_hash, status, body, request_id)
+       values ($1, 'old-row', 'POST', '/v1/customers', $2, 200, '{"id": "cus_old", "object": "customer"}', 'req_old')`,
+      [keyHash, paramsHash(await fingerprintKeyLoader(sb.db.pool)(), { email: 'old@example.com' })],
+    );
+    const old = await raw(sb.url, 'POST', '/v1/customers', { form: { email: 'old@example.com' }, idempotencyKey: 'old-row' });
+    assert.deepEqual([old.status, old.body, old.headers.get('original-request')], [200, { id: 'cus_old', object: 'customer' }, 'req_old']);
   });
 
   test('a declined confirm replays its 402 (same charge), it does not charge again', async () => {

@@ -3,8 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Stripe from 'stripe';
+import { z } from 'zod';
 import { paramName } from '../src/api/errors.ts';
+import { parseForm } from '../src/api/form-body.ts';
 import { canonicalJson } from '../src/api/idempotency.ts';
+import { expand, metadata, parseParams } from '../src/api/params.ts';
 import { brandOf, cardFacts, chargeFailure, detailError, luhnValid, setupFailure, TEST_CARDS } from '../src/domain/test-cards.ts';
 import { authenticationDecision } from '../src/domain/authentication.ts';
 import { TEST_PAYMENT_METHODS, testPaymentMethodNumber, testTokenNumber } from '../src/domain/test-payment-methods.ts';
@@ -152,5 +155,24 @@ describe('params', () => {
       canonicalJson({ a: { c: 'x', d: [1, { x: 1, y: 2 }] }, b: 1 }),
     );
     assert.notEqual(canonicalJson({ a: '1' }), canonicalJson({ a: '2' }));
+  });
+
+  test('metadata keys that look like indexes stay keys; expand[], enabled_events[] and types stay arrays', () => {
+    assert.deepEqual(parseForm('metadata[0]=a'), { metadata: { '0': 'a' } });
+    assert.deepEqual(parseForm('metadata%5B0%5D=a&metadata%5B7%5D=b&metadata%5Bx%5D=c'), { metadata: { '0': 'a', '7': 'b', x: 'c' } });
+    const body = parseForm('metadata[1]=one&expand[0]=latest_charge&expand[1]=customer&payment_method_types[0]=card&enabled_events[]=*');
+    assert.deepEqual(body, {
+      metadata: { '1': 'one' },
+      expand: ['latest_charge', 'customer'],
+      payment_method_types: ['card'],
+      enabled_events: ['*'],
+    });
+    const Params = z.object({ metadata, expand }).strict();
+    assert.deepEqual(parseParams(Params, { metadata: body.metadata, expand: body.expand }), {
+      metadata: { '1': 'one' },
+      expand: ['latest_charge', 'customer'],
+    });
+    assert.deepEqual(parseForm('expand[]=a&expand[]=b&metadata[k]=v'), { expand: ['a', 'b'], metadata: { k: 'v' } });
+    assert.deepEqual(parseForm('metadata='), { metadata: '' }, "'' still clears all");
   });
 });

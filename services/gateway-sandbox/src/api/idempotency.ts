@@ -25,6 +25,9 @@ interface Stored {
   path: string;
   params_hash: string;
   status: number;
+  /** The answer's text as first sent; null in rows stored before migration 005. */
+  body_text: string | null;
+  /** The answer as jsonb (key order lost): only rows from before migration 005. */
   body: unknown;
   request_id: string;
 }
@@ -98,7 +101,7 @@ export async function mutate(
         ]);
         if (!rows[0]!.locked) throw keyInUse();
         const stored = await tx.q.query<Stored>(
-          `select method, path, params_hash, status, body, request_id from gateway_sandbox.idempotency_keys
+          `select method, path, params_hash, status, body_text, body, request_id from gateway_sandbox.idempotency_keys
             where api_key_hash = $1 and key = $2 and created_at > now() - make_interval(hours => $3)`,
           [caller.keyHash, key, IDEMPOTENCY_TTL_HOURS],
         );
@@ -110,7 +113,7 @@ export async function mutate(
               message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
             });
           }
-          return { status: first.status, body: first.body, replayOf: first.request_id };
+          return { status: first.status, text: first.body_text ?? JSON.stringify(first.body), replayOf: first.request_id };
         }
       }
       let status = 200;
@@ -122,22 +125,25 @@ export async function mutate(
         status = err.status;
         body = err.toJSON();
       }
+      // Serialized once here: the first answer and every replay send these very bytes.
+      const text = JSON.stringify(body);
       if (key !== null) {
         await tx.q.query(
-          `insert into gateway_sandbox.idempotency_keys (api_key_hash, key, method, path, params_hash, status, body, request_id)
+          `insert into gateway_sandbox.idempotency_keys (api_key_hash, key, method, path, params_hash, status, body_text, request_id)
            values ($1, $2, $3, $4, $5, $6, $7, $8)
            on conflict (api_key_hash, key) do update
              set method = excluded.method, path = excluded.path, params_hash = excluded.params_hash, status = excluded.status,
-                 body = excluded.body, request_id = excluded.request_id, created_at = now()`,
-          [caller.keyHash, key, req.method, path, hash, status, JSON.stringify(body), req.stripeRequestId],
+                 body = null, body_text = excluded.body_text, request_id = excluded.request_id, created_at = now()`,
+          [caller.keyHash, key, req.method, path, hash, status, text, req.stripeRequestId],
         );
       }
-      return { status, body, replayOf: null };
+      return { status, text, replayOf: null };
     });
     if (deps.latencyMs > 0) await sleep(deps.latencyMs);
     if (key !== null) reply.header('Idempotency-Key', key);
     if (answer.replayOf !== null) reply.header('Idempotent-Replayed', 'true').header('Original-Request', answer.replayOf);
-    return reply.code(answer.status).send(answer.body);
+    // A string is sent as is (an object would be serialized anew, in its own key order).
+    return reply.code(answer.status).type('application/json; charset=utf-8').send(answer.text);
   } finally {
     if (scope !== null) inFlight.delete(scope);
   }

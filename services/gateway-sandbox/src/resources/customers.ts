@@ -71,6 +71,18 @@ export async function liveCustomer(q: Queryable, customerId: string, param = 'id
   return row;
 }
 
+/**
+ * An intent's customer at confirmation: deleted is Stripe's "No such customer"
+ * (param `customer`). FOR SHARE: confirmations of one customer run side by side,
+ * a customers.del waits for them (and they for it).
+ */
+export async function liveCustomerShared(q: Queryable, customerId: string): Promise<void> {
+  const { rows } = await q.query<{ deleted: boolean }>('select deleted from gateway_sandbox.customers where id = $1 for share', [
+    customerId,
+  ]);
+  if (!rows[0] || rows[0].deleted) throw noSuch('customer', customerId, 'customer');
+}
+
 const CustomerFields = {
   email: text.optional(),
   name: text.optional(),
@@ -161,10 +173,13 @@ function changedAttributes(before: Record<string, unknown>, after: Record<string
   return changed;
 }
 
-/** Deletes a customer: its cards are detached, and its id answers `{deleted: true}` from now on. */
+/**
+ * Deletes a customer: its cards are detached (and, detached, may never be used
+ * again, as on Stripe), and its id answers `{deleted: true}` from now on.
+ */
 async function deleteCustomer(tx: Tx, customerId: string) {
   const row = await liveCustomer(tx.q, customerId, 'id', true);
-  await tx.q.query('update gateway_sandbox.payment_methods set customer = null where customer = $1', [row.id]);
+  await tx.q.query('update gateway_sandbox.payment_methods set customer = null, consumed = true where customer = $1', [row.id]);
   const { rows } = await tx.q.query<CustomerRow>(
     'update gateway_sandbox.customers set deleted = true, default_payment_method = null where id = $1 returning *',
     [row.id],

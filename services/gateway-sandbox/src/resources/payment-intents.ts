@@ -20,6 +20,7 @@ import {
   confirmingCard,
   paymentMethods,
   renderPaymentMethod,
+  spendIfUnattached,
   type CardDeps,
   type PaymentMethodRow,
 } from './payment-methods.ts';
@@ -168,6 +169,10 @@ async function settlePayment(tx: Tx, pi: PaymentIntentRow, pm: PaymentMethodRow,
     failure,
   });
   const pmObject = renderPaymentMethod(pm);
+  // A card no customer holds is good for one payment attempt, paid or declined,
+  // unless this payment saves it to the customer (setup_future_usage, below).
+  const saves = failure === undefined && pi.setup_future_usage !== null && pi.customer !== null;
+  if (!saves) await spendIfUnattached(tx, pm.id);
   if (failure) {
     const lastError = { ...cardError(failure).body, charge: charge.id, payment_method: pmObject };
     const failed = renderPaymentIntent(

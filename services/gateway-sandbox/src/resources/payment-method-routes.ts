@@ -122,6 +122,12 @@ async function attach(tx: Tx, deps: SandboxDeps, pmId: string, p: z.infer<typeof
   if (pm.customer !== null) {
     throw invalidRequest('The payment method you provided has already been attached to a customer.', { param: 'customer' });
   }
+  // Detached, or used once unattached: Stripe will not attach it again.
+  if (pm.consumed) {
+    throw invalidRequest(
+      'This PaymentMethod was previously used without being attached to a Customer or was detached from a Customer, and may not be used again.',
+    );
+  }
   const failure = setupFailure(pm.behaviour);
   if (failure) throw cardError(failure);
   return attachToCustomer(tx, pm, p.customer);
@@ -136,7 +142,8 @@ async function detach(tx: Tx, pmId: string) {
     pm.customer,
     pm.id,
   ]);
-  const detached = renderPaymentMethod(await paymentMethods.update(tx.q, pm.id, { customer: null }));
+  // Detached for good: Stripe refuses it for any later payment, setup or attach.
+  const detached = renderPaymentMethod(await paymentMethods.update(tx.q, pm.id, { customer: null, consumed: true }));
   await tx.emit('payment_method.detached', detached, { customer: pm.customer });
   return detached;
 }

@@ -13,7 +13,7 @@ import { rowsById } from '../store/rows.ts';
 import { cardFacts, type CardBehaviour } from '../domain/test-cards.ts';
 import { testPaymentMethodNumber } from '../domain/test-payment-methods.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
-import { liveCustomer } from './customers.ts';
+import { liveCustomer, liveCustomerShared } from './customers.ts';
 
 /** What making a card needs of the app: the fingerprint key. */
 export type CardDeps = Pick<SandboxDeps, 'fingerprintKey'>;
@@ -32,6 +32,8 @@ export interface PaymentMethodRow {
   behaviour: CardBehaviour;
   /** Saved for off-session use after authenticating: 4000002500003155 then pays off-session. */
   set_up: boolean;
+  /** Detached from its customer, or charged while attached to none: Stripe refuses any further use. */
+  consumed: boolean;
   billing_details: BillingDetails;
   metadata: Record<string, string>;
 }
@@ -107,6 +109,23 @@ export function refuseOtherCustomer(pm: PaymentMethodRow, customerId: string | n
   }
 }
 
+/** Stripe's words for a card used after being detached, or after its one use unattached. */
+export const CARD_CONSUMED =
+  'The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, shared with a connected account without Customer attachment, or was detached from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must attach it to a Customer first.';
+
+/**
+ * A card detached from a customer (or its customer deleted), or already used
+ * once unattached, is refused: 400 invalid_request_error, no code (as Stripe answers).
+ */
+export function refuseConsumed(pm: PaymentMethodRow): void {
+  if (pm.consumed) throw invalidRequest(CARD_CONSUMED);
+}
+
+/** A charge attempt (paid or declined) spends a card no customer holds: it may not be used again. */
+export async function spendIfUnattached(tx: Tx, pmId: string): Promise<void> {
+  await tx.q.query('update gateway_sandbox.payment_methods set consumed = true where id = $1 and customer is null', [pmId]);
+}
+
 export const NO_BILLING_DETAILS: BillingDetails = {
   address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
   email: null,
@@ -174,6 +193,7 @@ export async function intentReferences(
   if (customerId !== undefined) await liveCustomer(tx.q, customerId, 'customer');
   if (pmId === undefined) return undefined;
   const pm = await cardById(tx, deps, pmId, 'payment_method');
+  refuseConsumed(pm);
   refuseOtherCustomer(pm, customerId ?? null);
   return pm;
 }
@@ -181,6 +201,9 @@ export async function intentReferences(
 /**
  * The card an intent is confirmed with (the one given, else the intent's),
  * locked for the transaction; `missing` is the error when there is none.
+ * The intent's customer must still exist (share-locked, so a concurrent delete
+ * waits; taken before the card, the order customers.del locks them in), and
+ * the card must be usable: not detached, not spent, not another customer's.
  */
 export async function confirmingCard(
   tx: Tx,
@@ -191,7 +214,9 @@ export async function confirmingCard(
 ): Promise<PaymentMethodRow> {
   const pmId = given ?? intent.payment_method;
   if (!pmId) throw missing();
+  if (intent.customer !== null) await liveCustomerShared(tx.q, intent.customer);
   const pm = await cardById(tx, deps, pmId, 'payment_method', true);
+  refuseConsumed(pm);
   refuseOtherCustomer(pm, intent.customer);
   return pm;
 }
