@@ -7,7 +7,9 @@
 // instants) and holds both statements — LATE_CANDIDATES, what finalize runs,
 // and LATE_CANDIDATES_SCOPED, what a draft runs — to a plain restatement of
 // that rule, and checks that the histories did leave rows out that the
-// invoices' own thresholds alone would have kept.
+// invoices' own thresholds alone would have kept. Invoices carry adjustment
+// lines to earlier months (an October invoice only those): a month charged an
+// app through an adjustment too.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -30,6 +32,10 @@ const MONTHS = [
   { key: '2026-09', start: Date.parse('2026-09-01T00:00:00Z'), end: Date.parse('2026-10-01T00:00:00Z') },
 ];
 const PREVIOUS = '2026-09';
+/** A month after BEFORE: its invoice only carries adjustments to earlier ones (as `vault archive`'s cut can leave). */
+const OCTOBER = { key: '2026-10', start: Date.parse('2026-10-01T00:00:00Z'), end: Date.parse('2026-11-01T00:00:00Z') };
+/** The (month, app) pairs an invoice of MONTHS[m] may adjust: months before it. */
+const adjustable = (m: number) => MONTHS.slice(0, m).flatMap((month) => APPS.map((app) => ({ period: month.key, app })));
 const at = (hours: number) => new Date(BASE + hours * HOUR).toISOString();
 
 const hours = (min: number, max: number) => fc.integer({ min, max });
@@ -60,10 +66,26 @@ const arb = fc.record({
     ...ACCOUNTS.map(() =>
       fc.tuple(
         // An invoice of a month half the time: accounts without one of the previous month keep their invoices' own thresholds.
-        ...MONTHS.map(() =>
-          fc.option(fc.record({ after: hours(0, 400), apps: fc.subarray(APPS, { maxLength: 2 }) }), { nil: null, freq: 2 }),
+        ...MONTHS.map((_, m) =>
+          fc.option(
+            fc.record({
+              after: hours(0, 400),
+              apps: fc.subarray(APPS, { maxLength: 2 }),
+              adjusts: fc.subarray(adjustable(m), { maxLength: Math.min(2, adjustable(m).length) }),
+            }),
+            { nil: null, freq: 2 },
+          ),
         ),
       ),
+    ),
+  ),
+  // An invoice after BEFORE carrying adjustments only, now and then.
+  october: fc.tuple(
+    ...ACCOUNTS.map(() =>
+      fc.option(fc.record({ after: hours(0, 400), adjusts: fc.subarray(adjustable(MONTHS.length), { minLength: 1, maxLength: 2 }) }), {
+        nil: null,
+        freq: 3,
+      }),
     ),
   ),
 });
@@ -92,8 +114,14 @@ function fixtureOf(h: History): Fixture {
         period: month.key,
         finalizedAt: new Date(month.end + inv.after * HOUR).toISOString(),
         apps: inv.apps,
+        adjusts: inv.adjusts,
       });
     }
+  }
+  for (const [a, inv] of h.october.entries()) {
+    if (!inv) continue;
+    const finalizedAt = new Date(OCTOBER.end + inv.after * HOUR).toISOString();
+    fx.invoices.push({ account: ACCOUNTS[a]!, period: OCTOBER.key, finalizedAt, apps: [], adjusts: inv.adjusts });
   }
   return fx;
 }
@@ -111,12 +139,15 @@ const ALL: Span = { lo: Number.NEGATIVE_INFINITY, hi: Number.POSITIVE_INFINITY }
 /**
  * The rule restated: each finalized month's apps (owned in the month, or charged) with a row
  * learned after its threshold that overlaps the month, or for a charged app starts before its end.
+ * Charged: a line of the month's invoice (of any kind: an adjustment it carries to an earlier
+ * month too, a spurious candidate at most) or an adjustment to the month on any of the account's
+ * invoices, later ones after BEFORE included.
  */
-function expected(fx: Fixture, previousCounts: boolean, vanishedCounts = true): Set<string> {
+function expected(fx: Fixture, previousCounts: boolean, vanishedCounts = true, adjustedCounts = true): Set<string> {
   const previous = new Map(fx.invoices.filter((i) => i.period === PREVIOUS).map((i) => [i.account, Date.parse(i.finalizedAt)]));
   const out = new Set<string>();
   for (const inv of fx.invoices) {
-    const m = MONTHS.find((x) => x.key === inv.period)!;
+    const m = [...MONTHS, OCTOBER].find((x) => x.key === inv.period)!;
     if (m.start >= BEFORE.getTime()) continue;
     const month = { lo: m.start, hi: m.end };
     const prev = previousCounts ? (previous.get(inv.account) ?? Number.NEGATIVE_INFINITY) : Number.NEGATIVE_INFINITY;
@@ -125,7 +156,11 @@ function expected(fx: Fixture, previousCounts: boolean, vanishedCounts = true): 
       ...fx.owners
         .filter((o) => o.account === inv.account && overlaps(span(o.from, o.to), month))
         .map((o) => ({ app: o.app, within: span(o.from, o.to), charged: false })),
-      ...inv.apps.map((app) => ({ app, within: ALL, charged: true })),
+      ...[...inv.apps, ...(inv.adjusts ?? []).map((a) => a.app)].map((app) => ({ app, within: ALL, charged: true })),
+      ...fx.invoices
+        .filter((j) => adjustedCounts && j.account === inv.account)
+        .flatMap((j) => (j.adjusts ?? []).filter((a) => a.period === inv.period))
+        .map((a) => ({ app: a.app, within: ALL, charged: true })),
     ];
     for (const { app, within, charged } of apps) {
       // An app the month charged: a row learned late that starts before the month ends may have
@@ -216,6 +251,7 @@ describe('late usage candidates: a month’s threshold moves up to the account�
     let leftOut = 0;
     let kept = 0;
     let byVanished = 0;
+    let byAdjustment = 0;
     await fc.assert(
       fc.asyncProperty(arb, async (h) => {
         const fx = fixtureOf(h);
@@ -229,12 +265,13 @@ describe('late usage candidates: a month’s threshold moves up to the account�
         leftOut += expected(fx, false).size - want.length;
         kept += want.length;
         byVanished += want.length - expected(fx, true, false).size;
+        byAdjustment += want.length - expected(fx, true, true, false).size;
       }),
       { numRuns: RUNS },
     );
     assert.ok(
-      leftOut > 0 && kept > 0 && byVanished > 0,
-      `the histories exercised the rule: ${kept} candidates kept (${byVanished} only by a vanished span), ${leftOut} left out`,
+      leftOut > 0 && kept > 0 && byVanished > 0 && byAdjustment > 0,
+      `the histories exercised the rule: ${kept} candidates kept (${byVanished} only by a vanished span, ${byAdjustment} only as charged by an adjustment), ${leftOut} left out`,
     );
   });
 });

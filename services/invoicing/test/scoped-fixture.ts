@@ -19,8 +19,11 @@ export interface Fixture {
   owners: { app: string; account: string; from: string; to: string | null; learnedAt: string }[];
   /** `to` null: still running. */
   usage: { app: string; from: string; to: string | null; learnedAt: string }[];
-  /** A finalized invoice of a month (`2026-08`), with a line per charged app. */
-  invoices: { account: string; period: string; finalizedAt: string; apps: string[] }[];
+  /**
+   * A finalized invoice of a month (`2026-08`), with a line per charged app and
+   * an adjustment line per earlier month and app it adjusts.
+   */
+  invoices: { account: string; period: string; finalizedAt: string; apps: string[]; adjusts?: { period: string; app: string }[] }[];
   gaps: { app: string; unreliableFrom: string | null }[];
   /** Spans metering's events made empty (metering migration 022), at an instant. */
   vanished?: { app: string; at: string; learnedAt: string }[];
@@ -30,7 +33,8 @@ export interface Fixture {
 export async function clearFixture(pool: pg.Pool): Promise<void> {
   await pool.query(
     `truncate metering.usage_intervals, metering.app_ownership, metering.subject_gaps, metering.usage_changes, metering.vanished_spans,
-              invoicing.usage_days, invoicing.usage_months, invoicing.invoice_lines, invoicing.invoice_apps, invoicing.invoices cascade`,
+              invoicing.usage_days, invoicing.usage_months, invoicing.invoice_lines, invoicing.invoice_apps, invoicing.adjusted_apps,
+              invoicing.invoices cascade`,
   );
 }
 
@@ -69,10 +73,20 @@ export async function writeFixture(pool: pg.Pool, fx: Fixture): Promise<void> {
   );
   await pool.query('select invoicing.ensure_lines_month(m) from (select distinct left(number, 7) as m from invoicing.invoices) months');
   await pool.query(
-    `insert into invoicing.invoice_lines (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount, description, ms)
-     select x.period || '-' || x.account, 'inv-' || x.period || '-' || x.account, x.position, x.app, 'dyno', 'web.1', 'dyno:basic', 1, 1, 1, 'web.1', 1000
-       from jsonb_to_recordset($1::jsonb) as x(account text, period text, position int, app text)`,
-    [JSON.stringify(fx.invoices.flatMap((i) => i.apps.map((app, p) => ({ account: i.account, period: i.period, position: p + 1, app }))))],
+    `insert into invoicing.invoice_lines (invoice_number, invoice_id, position, app_id, kind, key, product, quantity, unit_price, amount,
+                                          description, adjusts, ms)
+     select x.period || '-' || x.account, 'inv-' || x.period || '-' || x.account, x.position, x.app,
+            case when x.adjusts is null then 'dyno' else 'adjustment' end, 'web.1', 'dyno:basic', 1, 1, 1, 'web.1', x.adjusts, 1000
+       from jsonb_to_recordset($1::jsonb) as x(account text, period text, position int, app text, adjusts text)`,
+    [
+      JSON.stringify(
+        fx.invoices.flatMap((i) =>
+          [...i.apps.map((app) => ({ app, adjusts: null })), ...(i.adjusts ?? []).map((a) => ({ app: a.app, adjusts: a.period }))].map(
+            (line, p) => ({ account: i.account, period: i.period, position: p + 1, ...line }),
+          ),
+        ),
+      ),
+    ],
   );
 }
 

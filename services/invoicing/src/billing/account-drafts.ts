@@ -27,7 +27,7 @@ export interface AccountScope {
   projection?: boolean;
   /** Also the usage per UTC day up to `until`, for the chart. */
   days?: boolean;
-  /** The credit balance as of this instant. */
+  /** The credit balance as of this instant: the lots still alive then (Billing gives the month's due time, or now when later). */
   creditAt: Date;
 }
 

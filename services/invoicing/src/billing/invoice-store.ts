@@ -139,6 +139,38 @@ export async function insertInvoices(
   if (lines.length > 0) await copyIn(client, copyLines(period.key), lines);
   const apps = invoiceAppsCopyText(invoices);
   if (apps.length > 0) await copyIn(client, COPY_INVOICE_APPS, apps);
+  await insertAdjustedApps(client, invoices);
+}
+
+/**
+ * Each adjustment line's account, month adjusted and app (migration 022), as
+ * the parent's note_invoice_apps trigger would note them: late usage looks
+ * again at a month that charged an app only through an adjustment. Few lines
+ * are adjustments, so one insert, only when there are some; a month and app
+ * adjusted before is already there.
+ */
+async function insertAdjustedApps(client: pg.PoolClient, invoices: readonly NewInvoice[]): Promise<void> {
+  const seen = new Set<string>();
+  const accounts: string[] = [];
+  const periods: string[] = [];
+  const apps: string[] = [];
+  for (const inv of invoices) {
+    for (const l of inv.lines) {
+      if (l.kind !== 'adjustment' || l.adjusts === undefined) continue;
+      const key = JSON.stringify([inv.account_id, l.adjusts, l.app_id]);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      accounts.push(inv.account_id);
+      periods.push(l.adjusts);
+      apps.push(l.app_id);
+    }
+  }
+  if (accounts.length === 0) return;
+  await client.query(
+    `insert into invoicing.adjusted_apps (account_id, period, app_id)
+     select * from unnest($1::text[], $2::text[], $3::text[]) on conflict do nothing`,
+    [accounts, periods, apps],
+  );
 }
 
 /** Creates the month's partition of the lines (migration 014) if it is missing; finalize calls it under its lock, before writing. */

@@ -40,10 +40,28 @@ const AFTER_HORIZON = (i: string) => `${i}.period_start >= coalesce((select h.st
  * whole, so a stop learned late replaces a running interval, which every later
  * month charged, by one that ends before those months, and nothing learned late
  * overlaps them any more. For an app the month did not charge, only a row
- * overlapping the month can add to it. `a` has `month` and `charged`.
+ * overlapping the month can add to it. Charged by any means: the month's own
+ * invoice lines or an adjustment to the month on a later invoice (a month may
+ * charge an app only there: CHARGED_APPS). `a` has `month` and `charged`.
  */
 const REACHES_MONTH = (row: string, a: string) =>
   `(${row}.during && ${a}.month or (${a}.charged and lower(${row}.during) < upper(${a}.month)))`;
+
+/**
+ * The apps each month of `months` charged, by any means: its invoice's lines,
+ * or an adjustment line to that month on a later invoice (migration 022's
+ * adjusted_apps; a dyno learned late may be charged to a month only there). A
+ * charged app has no ownership span to overlap, hence the unbounded `span`.
+ * `months` has account_id, period, number, month and since.
+ */
+const CHARGED_APPS = (months: string) => `
+    select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since, true
+      from ${months} m
+      join invoicing.invoice_lines il on il.invoice_number = m.number
+    union all
+    select m.account_id, m.period, aa.app_id, m.month, '(,)'::tstzrange, m.since, true
+      from ${months} m
+      join invoicing.adjusted_apps aa on aa.account_id = m.account_id and aa.period = m.period`;
 
 /**
  * Spans metering's events made empty (metering migration 022), each a late row
@@ -115,6 +133,14 @@ export const LATE_CANDIDATES = `
       join invoicing.invoice_apps ia on ia.app_id = l.app_id
       join recent r on r.id = ia.invoice_id and lower(l.during) < upper(r.month)
      where l.learned_at > r.since
+    union
+    -- … or through an adjustment to the month on a later invoice: invoice_apps has that app
+    -- under the invoice carrying the line, not the month it adjusts
+    select r.account_id, r.period, l.app_id
+      from late l
+      join invoicing.adjusted_apps aa on aa.app_id = l.app_id
+      join recent r on r.account_id = aa.account_id and r.period = aa.period and lower(l.during) < upper(r.month)
+     where l.learned_at > r.since
   ),
   gone as (
     -- accounts with earlier invoices but none of the previous month: from their own invoices,
@@ -130,10 +156,7 @@ export const LATE_CANDIDATES = `
     select m.account_id, m.period, o.app_id, m.month, o.during as span, m.since, false as charged
       from gone m
       join metering.billable_ownership o on o.account_id = m.account_id collate "default" and o.during && m.month
-    union all
-    select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since, true
-      from gone m
-      join invoicing.invoice_lines il on il.invoice_number = m.number
+    union all${CHARGED_APPS('gone')}
   )
   select distinct account_id, period, app_id from touched
   union
@@ -143,10 +166,11 @@ export const LATE_CANDIDATES = `
 /**
  * LATE_CANDIDATES' rows for the accounts $2 only, reached from their rows:
  * their finalized months (by account_id), the apps each month could charge
- * (the account's ownership overlapping the month, and the month's invoice
- * lines), then whether metering learned anything late of such an app, by
- * app_id. The same conditions as LATE_CANDIDATES' two branches: a charged app
- * has no ownership span to overlap, hence the unbounded `span`; a month's
+ * (the account's ownership overlapping the month, and CHARGED_APPS: the
+ * month's invoice lines and the adjustments to it), then whether metering
+ * learned anything late of such an app, by app_id. The same conditions as
+ * LATE_CANDIDATES' two branches: a charged app has no ownership span to
+ * overlap, hence the unbounded `span`; a month's
  * threshold is its invoice's finalization or, when later, that of the
  * account's invoice of the previous month (LATE_CANDIDATES says why).
  */
@@ -163,10 +187,7 @@ export const LATE_CANDIDATES_SCOPED = `
       from months m
       -- any($2) is the index condition: the join with invoices' "C"-collated account_id alone is not.
       join metering.billable_ownership o on o.account_id = any($2::text[]) and o.account_id = m.account_id and o.during && m.month
-    union all
-    select m.account_id, m.period, il.app_id, m.month, '(,)'::tstzrange, m.since, true
-      from months m
-      join invoicing.invoice_lines il on il.invoice_number = m.number
+    union all${CHARGED_APPS('months')}
   )
   select distinct a.account_id, a.period, a.app_id from apps a
    where ${LATE_OF_APP('a')}`;

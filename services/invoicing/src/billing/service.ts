@@ -6,7 +6,7 @@ import type { Billing, UsageDay } from './types.ts';
 import { accountView } from './account-drafts.ts';
 import { computeDrafts } from './compute-drafts.ts';
 import { creditBalance, grant } from './credits.ts';
-import { publicInvoice } from '../domain/invoice.ts';
+import { dueAt, publicInvoice } from '../domain/invoice.ts';
 import { Money, partsInCents, priceShare } from '../domain/money.ts';
 import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
 import { usageHorizon } from './final-months.ts';
@@ -29,9 +29,17 @@ export function createBilling(deps: BillingDeps): Billing {
   const periodOf = (key?: string): Period => (key ? parsePeriod(key) : periodContaining(now()));
   const credits = { pool: deps.pool, currency: deps.prices.currency, now };
 
+  /**
+   * The instant a draft's credit is settled at: the month is finalized no earlier than its due
+   * time, and finalize first writes off every lot expired by its run, so a lot that expires
+   * before then is never applied to it (billing-rules.md: "A draft shows the credit it would
+   * use"). A month already due is settled as of now, as a run now would.
+   */
+  const creditAtOf = (period: Period) => DateTime.max(now(), dueAt(period, deps.graceHours)).toJSDate();
+
   /** The account's view of a month from the aggregates, in one round trip (account-drafts.ts). */
   function view(accountId: string, period: Period, asked: { until: Date; projection?: boolean; days?: boolean }) {
-    return accountView(deps.viewPool ?? deps.pool, deps.prices, { account: accountId, period, creditAt: now().toJSDate(), ...asked });
+    return accountView(deps.viewPool ?? deps.pool, deps.prices, { account: accountId, period, creditAt: creditAtOf(period), ...asked });
   }
 
   /** A month that has ended may have a finalized invoice; the current one never has. */
