@@ -14,6 +14,12 @@ export interface BatchResult {
   duplicates: number;
   /** Newly kept rejections (the same bytes rejected before count as duplicates). */
   rejected: InvalidInput[];
+  /**
+   * The valid events the store refused here (an archived subject's past, a time
+   * before the horizon), their rejection newly kept or a duplicate of kept bytes:
+   * applyRefusing marks every one's claim refused.
+   */
+  storeRefused: ValidInput[];
   /** Subjects whose usage was derived again. */
   subjects: number;
   /** The same outcomes, per source. */
@@ -53,10 +59,13 @@ export async function applyBatch(
   const { toInsert, duplicated } = firstCopies(input.valid, stored, bySource, rejecting);
   duplicates += duplicated;
   const { storing, refused } = await storable(client, toInsert, bounds, probeEvery);
+  const storeRefused: ValidInput[] = [];
   for (const [item, outcome] of refused) {
     tally(bySource, sourceOf(item), 'applied', -1);
-    if (outcome !== 'duplicate') rejecting.push(outcome);
-    else {
+    if (outcome !== 'duplicate') {
+      rejecting.push(outcome);
+      if (outcome.reasons.some((x) => x.code === 'store_refused')) storeRefused.push(item);
+    } else {
       duplicates++;
       tally(bySource, sourceOf(item), 'duplicate');
     }
@@ -72,7 +81,7 @@ export async function applyBatch(
   // Kept and counted by a later call (the isolation's last), after every event key is inserted.
   if (deferred) {
     deferred.push(...rejecting);
-    return { applied: storing.length, duplicates, rejected: [], subjects: subjects.length, bySource };
+    return { applied: storing.length, duplicates, rejected: [], storeRefused, subjects: subjects.length, bySource };
   }
 
   const rejected = await keepRejections(client, rejecting);
@@ -83,7 +92,7 @@ export async function applyBatch(
     tally(bySource, sourceOf(r), 'duplicate', -1);
     tally(bySource, sourceOf(r), 'rejected');
   }
-  return { applied: storing.length, duplicates, rejected, subjects: subjects.length, bySource };
+  return { applied: storing.length, duplicates, rejected, storeRefused, subjects: subjects.length, bySource };
 }
 
 /**
@@ -185,7 +194,9 @@ function byKey(items: ValidInput[]): ValidInput[] {
  * Held from a batch's first rejection to its commit: rejection ids (a
  * sequence) then commit in id order, so `GET /v1/rejected`, paging by id,
  * never passes an id a batch still holds uncommitted. Batches keeping
- * rejections are rare; only they wait on one another.
+ * rejections are rare; only they wait on one another, and a re-submit's
+ * resolve (markResolved, store.ts), which so never passes a batch refusing
+ * its event as a duplicate of the row it resolves.
  */
 export const REJECTIONS_LOCK = 7_021_001;
 
@@ -193,7 +204,10 @@ export const REJECTIONS_LOCK = 7_021_001;
  * Stores rejections whole; returns those not already kept (by their bytes).
  * The store refusing an event that a re-submit, as it was, resolved (resolved
  * by its own key, which was never stored) reopens it: its row is replaced, so
- * it is pending again under a new id, after any a walker already passed.
+ * it is pending again under a new id, after any a walker already passed. The
+ * store refusing bytes still pending (kept first for another reason, e.g. a
+ * time then in the future, and re-submitted as they were) is a duplicate, but
+ * the row's reasons become the store's: what a re-submit answers (resubmit.ts).
  */
 async function keepRejections(client: pg.PoolClient, rejecting: InvalidInput[]): Promise<InvalidInput[]> {
   if (rejecting.length === 0) return [];
@@ -204,14 +218,21 @@ async function keepRejections(client: pg.PoolClient, rejecting: InvalidInput[]):
   }
   const ordered = [...byHash].sort(([a], [b]) => compare(a, b));
   await client.query({ name: 'metering.lock-rejections', text: 'select pg_advisory_xact_lock($1)', values: [REJECTIONS_LOCK] });
-  const refusedByStore = ordered.filter(([, r]) => r.reasons.some((x) => x.code === 'store_refused')).map(([hash]) => hash);
+  const refusedByStore = ordered.filter(([, r]) => r.reasons.some((x) => x.code === 'store_refused'));
   if (refusedByStore.length > 0) {
     // Never once its key is stored: the original bytes re-sent after their fix was applied stay a duplicate.
     await client.query(
-      `delete from metering.rejected_events r
-        where r.raw_hash = any($1::text[]) and r.resolved_at is not null and r.resolved_by = r.source || '/' || r.event_id
-          and not exists (select from metering.event_keys k where k.source = r.source collate "C" and k.id = r.event_id collate "C")`,
-      [refusedByStore],
+      `with refused as (select * from jsonb_to_recordset($1::jsonb) as x(raw_hash text, reasons jsonb)),
+            reopened as (
+              delete from metering.rejected_events r
+               where r.raw_hash in (select raw_hash from refused) and r.resolved_at is not null
+                 and r.resolved_by = r.source || '/' || r.event_id
+                 and not exists (select from metering.event_keys k where k.source = r.source collate "C" and k.id = r.event_id collate "C")
+            )
+       update metering.rejected_events r set reasons = x.reasons
+         from refused x
+        where r.raw_hash = x.raw_hash and r.resolved_at is null and r.reasons is distinct from x.reasons`,
+      [JSON.stringify(refusedByStore.map(([hash, r]) => ({ raw_hash: hash, reasons: keptReasons(r) })))],
     );
   }
   const { rows } = await client.query<{ raw_hash: string }>(
@@ -227,7 +248,7 @@ async function keepRejections(client: pg.PoolClient, rejecting: InvalidInput[]):
           raw: readable(r.received.bytes),
           raw_base64: r.received.bytes.toString('base64'),
           raw_hash: hash,
-          reasons: r.reasons.map((x) => ({ ...x, field: clean(x.field), message: clean(x.message) })),
+          reasons: keptReasons(r),
           source: r.source,
           event_id: r.eventId,
           bus_position: r.received.position,
@@ -238,6 +259,11 @@ async function keepRejections(client: pg.PoolClient, rejecting: InvalidInput[]):
   // In the order they came, the first of equal bytes standing for them all.
   const kept = new Set(rows.map((row) => row.raw_hash));
   return [...byHash].filter(([hash]) => kept.has(hash)).map(([, r]) => r);
+}
+
+/** A rejection's reasons as kept: text PostgreSQL holds. */
+function keptReasons(r: InvalidInput): InvalidInput['reasons'] {
+  return r.reasons.map((x) => ({ ...x, field: clean(x.field), message: clean(x.message) }));
 }
 
 export function rawHash(bytes: Buffer): string {

@@ -34,7 +34,10 @@ export interface MessagesResult extends BatchResult {
  * taken after all event keys, even when isolating, and nothing after it waits
  * on another batch), rejections (sorted), refused events' claims (sorted), the
  * partition's own counts per source, the position's update; a deadlock all
- * the same is retried whole by withTransaction.
+ * the same is retried whole by withTransaction. A re-submit's resolve
+ * (markResolved, store.ts) takes the rejections' lock, then its row, and
+ * reads the claim unlocked: the same order, so it waits for a batch that keeps
+ * rejections and never the other way round.
  */
 export async function applyMessages(
   pool: pg.Pool,
@@ -102,19 +105,16 @@ export class BusReceived implements Received {
  * not looked up by key) first gets one more whole try, every key looked up.
  * The intake's claims of the refused events are marked refused in the same
  * transaction (claims.ts), so a fix with their id is no longer answered "reused".
+ * Every valid event the store refused is marked, its rejection newly kept or a
+ * duplicate of kept bytes (bytes kept first for another reason, re-submitted as
+ * they were): a re-submit then leaves its row pending (markResolved).
+ * Marking again is harmless: refuseClaims only sets `refused` on the same content.
  */
 export async function applyRefusing(client: pg.PoolClient, judged: Judged): Promise<BatchResult & { isolated: boolean }> {
   const refused: ValidInput[] = [];
   const result = await applyOrIsolate(client, judged, refused);
-  // Those refused by the archive or the horizon are among the newly kept rejections (the
-  // same bytes kept before were marked then, unless first rejected for another reason).
-  if (result.rejected.length > 0) {
-    const valid = new Map(judged.valid.map((v) => [v.received, v]));
-    for (const r of result.rejected) {
-      const item = valid.get(r.received);
-      if (item && r.reasons.some((x) => x.code === 'store_refused')) refused.push(item);
-    }
-  }
+  // Those refused by the archive or the horizon, newly kept or duplicates of kept bytes.
+  refused.push(...result.storeRefused);
   await refuseClaims(
     client,
     refused.map((v) => ({ source: v.event.source, id: v.event.id, contentHash: v.contentHash })),
@@ -179,12 +179,13 @@ function add(total: BatchResult, part: BatchResult): void {
   total.applied += part.applied;
   total.duplicates += part.duplicates;
   total.rejected.push(...part.rejected);
+  total.storeRefused.push(...part.storeRefused);
   total.subjects += part.subjects;
   mergeOutcomes(total.bySource, part.bySource);
 }
 
 function nothingApplied(): BatchResult {
-  return { applied: 0, duplicates: 0, rejected: [], subjects: 0, bySource: new Map() };
+  return { applied: 0, duplicates: 0, rejected: [], storeRefused: [], subjects: 0, bySource: new Map() };
 }
 
 /** A unique violation of the event keys (migration 013): an id stored before, under another subject. */

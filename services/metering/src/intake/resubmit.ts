@@ -12,18 +12,23 @@ const CONTESTED =
  * `POST /v1/rejected/:id/resubmit`: a kept rejection, fixed (the body) or as it
  * was (no body, e.g. an event once too far in the future), back onto the bus.
  *
- * A 422 means nothing was published, so an operator who follows it (fixes, or
- * changes the id) never gets the event applied twice. Everything that refuses
- * is looked at before the publish: the intake's reading, then the key's claim
- * (other content claimed and live: id reused; this very content refused by the
- * store: refused). A claim the store refused (claims.ts) is no hold: the
- * consumer, looking at stored keys only, applies the fix, and the claim after
- * the publish takes it over. Only a claim made between the look and that one
- * (another answer, same id, other content) can still be found: the event is
- * out then, so the answer is a 409 saying so, the rejection left pending. A
+ * A 422 means nothing was published, or nothing of what was published applied
+ * (the store refused it), so an operator who follows it (fixes, or changes the
+ * id) never gets the event applied twice. Everything that refuses is looked at
+ * before the publish: the intake's reading, then the key's claim (other
+ * content claimed and live: id reused; this very content refused by the store:
+ * refused). The consumer may still refuse the event between the publish and the
+ * resolve (overlapping usage, the horizon moved): its claim is then refused,
+ * and the resolve (markResolved) leaves the rejection pending and answers 422
+ * with the reasons now kept for those bytes (as it was: the store's). A claim
+ * the store refused (claims.ts) is no hold: the consumer, looking at stored
+ * keys only, applies the fix, and the claim after the publish takes it over.
+ * Only a claim made between the look and that one (another answer, same id,
+ * other content) can still be found: the event is out then, so the answer is a
+ * 409 saying so, the rejection left pending. A
  * crash at any point leaves the rejection pending and at most the event on the
  * bus, claimed or not: re-submitting it finds it stored or claimed with its
- * content, and answers 202.
+ * content, and answers 202, or refused by the store, and answers 422.
  */
 export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
   scope.post<{ Params: { id: string } }>('/v1/rejected/:id/resubmit', async (req, reply) => {
@@ -46,10 +51,23 @@ export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
     if (report.rejected[0]) return reply.code(409).send({ error: CONTESTED, published: true });
     const event = JSON.parse(bytes.toString('utf8')) as { source: string; id: string };
     const by = `${event.source}/${event.id}`;
-    await markResolved(deps.pool, kept.id, by);
+    const resolve = await markResolved(deps.pool, kept.id, by, {
+      source: event.source,
+      id: event.id,
+      contentHash: fresh?.contentHash,
+      bytes,
+    });
+    if (!resolve.resolved) return stillRejected(resolve.reasons ?? [REFUSED_AFTER]);
     return reply.code(202).send({ resolved_by: by, duplicate: report.duplicates === 1 });
   });
 }
+
+/** Refused by the store once published, its bytes' rejection not found (markResolved found no row of them). */
+const REFUSED_AFTER: Reason = {
+  field: '',
+  code: 'store_refused',
+  message: 'published, then refused by the store: nothing was applied; fix it (GET /v1/rejected names why)',
+};
 
 /** This very event (id and content) was refused by the store: re-sent as it is, it most likely would be again. */
 const REFUSED_BEFORE: Reason = {

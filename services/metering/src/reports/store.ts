@@ -1,5 +1,7 @@
 import type pg from 'pg';
+import { withTransaction } from '@vault/db';
 import { formatReasons, type PartitionCounts, type Reason, type RejectedEvent, type SourceCounts, type SubjectGap } from '@vault/contracts';
+import { rawHash, REJECTIONS_LOCK } from '../consumer/apply-batch.ts';
 
 type Totals = Record<'events_applied' | 'events_duplicate' | 'events_rejected', number>;
 
@@ -127,11 +129,59 @@ export async function getRejected(pool: pg.Pool, id: string): Promise<RejectedEv
   return rows[0] ? toRejected(rows[0]) : undefined;
 }
 
-export async function markResolved(pool: pg.Pool, id: string, by: string): Promise<void> {
-  await pool.query(
-    `update metering.rejected_events set resolved_at = coalesce(resolved_at, now()), resolved_by = coalesce(resolved_by, $2)
-      where id = $1`,
-    [id, by],
+/** The event a re-submit published: its key, its content, its bytes. */
+export interface Resubmitted {
+  source: string;
+  id: string;
+  /** Unset when the event was stored already (a duplicate): the store refuses no copy of it. */
+  contentHash?: string | undefined;
+  bytes: Buffer;
+}
+
+/**
+ * A re-submit's last step: the kept rejection `id` marked resolved by the event
+ * it published, unless the consumer already refused that event (its claim
+ * refused with this content, its key never stored). Then the row stays
+ * pending and the answer is the reasons kept for those bytes (the row itself
+ * when re-submitted as it was: keepRejections gave it the store's), or null.
+ *
+ * Under the rejections' lock (REJECTIONS_LOCK), then in a statement of its own
+ * (a snapshot taken once the lock is held): a batch refusing the event decides
+ * "duplicate of a pending row" and marks the claim under that lock, until its
+ * commit. So either it committed before (its refused claim is seen: not
+ * resolved) or it keeps its rejections after (it sees the row resolved and
+ * reopens it, apply-batch.ts): the event is never lost between the two. In one
+ * statement without the lock, both would decide on snapshots taken before the
+ * other's commit. The lock order is the consumer's (apply-messages.ts).
+ */
+export async function markResolved(
+  pool: pg.Pool,
+  id: string,
+  by: string,
+  event: Resubmitted,
+): Promise<{ resolved: true } | { resolved: false; reasons: Reason[] | null }> {
+  return withTransaction(
+    pool,
+    async (client) => {
+      await client.query('select pg_advisory_xact_lock($1)', [REJECTIONS_LOCK]);
+      const { rows } = await client.query<{ resolved: boolean; reasons: Reason[] | null }>(
+        `with resolved as (
+           update metering.rejected_events r
+              set resolved_at = coalesce(r.resolved_at, now()), resolved_by = coalesce(r.resolved_by, $2)
+            where r.id = $1
+              and not exists (
+                select from metering.intake_claims c
+                 where c.source = $3 and c.id = $4 and c.refused and c.content_hash = $5
+                   and not exists (select from metering.event_keys k where k.source = c.source and k.id = c.id))
+           returning r.id)
+         select exists (select from resolved) as resolved,
+                (select k.reasons from metering.rejected_events k where k.raw_hash = $6) as reasons`,
+        [id, by, event.source, event.id, event.contentHash ?? null, rawHash(event.bytes)],
+      );
+      const row = rows[0]!;
+      return row.resolved ? { resolved: true as const } : { resolved: false as const, reasons: row.reasons };
+    },
+    { name: 'metering.resolve' },
   );
 }
 
