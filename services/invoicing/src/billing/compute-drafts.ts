@@ -12,6 +12,7 @@ import { finalizedAccounts } from './invoice-store.ts';
 import { lateAdjustments, lateCandidates } from './late-usage.ts';
 import { readLineUsage } from './line-usage.ts';
 import { LATE_MARGIN_INTERVAL } from './sql.ts';
+import { appendTo } from '../domain/group.ts';
 
 export interface DraftScope {
   period: Period;
@@ -65,7 +66,7 @@ export async function computeDrafts(
   const ownerless: Hold[] = [];
   for (const { account_id, ...hold } of holds) {
     if (account_id === null) ownerless.push(hold);
-    else holdsOf.set(account_id, [...(holdsOf.get(account_id) ?? []), hold]);
+    else appendTo(holdsOf, account_id, hold);
   }
   // A held account may have nothing to bill (its app's usage was all unowned) and still be listed.
   const accounts = new Set([...usage.keys(), ...adjustments.keys(), ...holdsOf.keys(), ...(only ?? [])]);

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { CreditGrant } from '@vault/contracts';
 import type { CreditLot, Settlement, SmallInvoice } from '../domain/credit.ts';
 import { Money } from '../domain/money.ts';
+import { appendTo } from '../domain/group.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -29,7 +30,7 @@ export type LotRow = { id: string; account_id: string; remaining: string; expire
 export function lotsOfRows(rows: readonly LotRow[]): Map<string, CreditLot[]> {
   const out = new Map<string, CreditLot[]>();
   for (const r of rows) {
-    out.set(r.account_id, [...(out.get(r.account_id) ?? []), { id: r.id, remaining: r.remaining, expiresAt: r.expires_at, at: r.at }]);
+    appendTo(out, r.account_id, { id: r.id, remaining: r.remaining, expiresAt: r.expires_at, at: r.at });
   }
   return out;
 }
@@ -204,7 +205,7 @@ export type SmallRow = { account_id: string; number: string; period: string; tot
 
 export function smallOfRows(rows: readonly SmallRow[]): Map<string, SmallInvoice[]> {
   const out = new Map<string, SmallInvoice[]>();
-  for (const r of rows) out.set(r.account_id, [...(out.get(r.account_id) ?? []), { number: r.number, period: r.period, total: r.total }]);
+  for (const r of rows) appendTo(out, r.account_id, { number: r.number, period: r.period, total: r.total });
   return out;
 }
 

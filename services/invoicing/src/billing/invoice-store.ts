@@ -7,6 +7,7 @@ import type { Invoice, InvoiceStatus, LineKind } from '@vault/contracts';
 import { publicInvoice, type DraftInvoice } from '../domain/invoice.ts';
 import type { PricedLine } from '../domain/lines.ts';
 import type { Period } from '../domain/period.ts';
+import { appendTo } from '../domain/group.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -63,7 +64,7 @@ async function withLines(db: Db, rows: InvoiceRow[]): Promise<Invoice[]> {
     [rows.map((r) => r.number)],
   );
   const byInvoice = new Map<string, PricedLine[]>();
-  for (const l of lines.rows) byInvoice.set(l.invoice_id, [...(byInvoice.get(l.invoice_id) ?? []), lineOf(l)]);
+  for (const l of lines.rows) appendTo(byInvoice, l.invoice_id, lineOf(l));
   return rows.map((r) => publicInvoice({ ...r, lines: byInvoice.get(r.id) ?? [], holds: [] }));
 }
 
@@ -98,7 +99,7 @@ export async function chargedLines(db: Db, period: string, accounts: readonly st
     [period, accounts],
   );
   const byAccount = new Map<string, PricedLine[]>();
-  for (const r of rows) byAccount.set(r.account_id, [...(byAccount.get(r.account_id) ?? []), lineOf(r)]);
+  for (const r of rows) appendTo(byAccount, r.account_id, lineOf(r));
   return byAccount;
 }
 

@@ -10,6 +10,7 @@ import { parsePeriod } from '../domain/period.ts';
 import { chargedLines } from './invoice-store.ts';
 import { readLineUsage } from './line-usage.ts';
 import { reachesFrom } from './sql.ts';
+import { appendTo } from '../domain/group.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -230,7 +231,7 @@ export async function lateAdjustments(db: Db, prices: PriceBook, candidates: rea
     for (const account of accounts) {
       const was = charged.get(account) ?? [];
       const lines = adjustmentLines(chargedSoFar(was), priceLines(now.get(account) ?? [], month, chargedPrices(prices, was)), month);
-      if (lines.length > 0) out.set(account, [...(out.get(account) ?? []), ...lines]);
+      for (const line of lines) appendTo(out, account, line);
     }
   }
   return out;
