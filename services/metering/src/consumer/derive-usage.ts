@@ -153,7 +153,9 @@ const derive = (fromMetering: boolean) => `
   steps as materialized (
     select subject, type, time, data,
            lead(time) over w as next_time,
-           greatest(received_at, lead(received_at) over w) as learned_at,
+           -- Learned once every event up to its next had arrived: a row after a filled gap only
+           -- exists from the filling event on, however early its own two events came.
+           max(received_at) over (w rows between unbounded preceding and 1 following) as learned_at,
            first_value(data->>'service') over w as service,
            -- An add-on's deprovisioning is its last event: nothing after it runs again.
            coalesce(bool_or(type = 'addon.deprovisioned') over (w rows between unbounded preceding and 1 preceding), false) as ended
