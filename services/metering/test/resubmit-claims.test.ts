@@ -251,6 +251,27 @@ describe('re-submitting an event the store refused after the intake claimed it (
     );
   });
 
+  test('the original bytes re-sent and refused while their fix (same id, other content) is claimed but not applied yet: the resolved rejection is not reopened', async () => {
+    const { app, published, d } = await routesOnly();
+    const overlapping = plans('addon-f').map((e) => JSON.stringify(e));
+    assert.deepEqual(
+      (await applyRaw(d, overlapping, NOW)).rejected.map((r) => r.reasons[0]!.code),
+      ['store_refused'],
+    );
+    const [kept] = (await listRejected(d.pool, { status: 'pending', limit: 10, after: '0' })).rejected;
+    assert.equal((await resubmit(app, kept!.id, fixed('addon-f'))).statusCode, 202);
+    // The publisher sends the original again before the fix is applied: refused again, a duplicate of the resolved row.
+    const resent = await applyRaw(d, [overlapping[2]!], NOW);
+    assert.deepEqual([resent.applied, resent.duplicates, resent.rejected.length], [0, 1, 0]);
+    const rows = (await listRejected(d.pool, { status: 'all', limit: 10, after: '0' })).rejected;
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.resolved_by]),
+      [[kept!.id, `addon-service/${kept!.event_id}`]],
+      'still resolved: a re-submit of it would be "id reused", and one under another id would bill twice',
+    );
+    assert.equal((await applyRaw(d, [published.flat().at(-1)!.value.toString()], NOW)).applied, 1, 'the fix applied');
+  });
+
   test('a claim of the same event by its hash of before (datacontenttype hashed, since left out): refused it is refused before, live a duplicate, never a reuse', async () => {
     const { app, published, d, keep } = await routesOnly();
     const claimed = async (e: object, refused: boolean) => {

@@ -150,7 +150,16 @@ async function storable(
   for (const item of toInsert) {
     const reason = storeRefusal(item.event, bounds);
     if (reason === undefined) storing.push(item);
-    else refusals.push([item, { received: item.received, reasons: [reason], source: item.event.source, eventId: item.event.id }]);
+    else {
+      const refusal = {
+        received: item.received,
+        reasons: [reason],
+        source: item.event.source,
+        eventId: item.event.id,
+        contentHash: item.contentHash,
+      };
+      refusals.push([item, refusal]);
+    }
   }
   const unprobed = probedAll ? [] : refusals.filter(([i]) => !bounds.known.has(i.event.subject)).map(([i]) => i.event);
   const stored = await storedHashes(client, unprobed);
@@ -220,19 +229,28 @@ async function keepRejections(client: pg.PoolClient, rejecting: InvalidInput[]):
   await client.query({ name: 'metering.lock-rejections', text: 'select pg_advisory_xact_lock($1)', values: [REJECTIONS_LOCK] });
   const refusedByStore = ordered.filter(([, r]) => r.reasons.some((x) => x.code === 'store_refused'));
   if (refusedByStore.length > 0) {
-    // Never once its key is stored: the original bytes re-sent after their fix was applied stay a duplicate.
+    // Never once its key is stored (the original bytes re-sent after their fix was applied stay a
+    // duplicate), nor while a fix of other content is claimed and on its way (not refused).
     await client.query(
-      `with refused as (select * from jsonb_to_recordset($1::jsonb) as x(raw_hash text, reasons jsonb)),
+      `with refused as (select * from jsonb_to_recordset($1::jsonb) as x(raw_hash text, reasons jsonb, content_hash text)),
             reopened as (
               delete from metering.rejected_events r
-               where r.raw_hash in (select raw_hash from refused) and r.resolved_at is not null
+               using refused x
+               where r.raw_hash = x.raw_hash and r.resolved_at is not null
                  and r.resolved_by = r.source || '/' || r.event_id
                  and not exists (select from metering.event_keys k where k.source = r.source collate "C" and k.id = r.event_id collate "C")
+                 and not exists (select from metering.intake_claims c
+                                  where c.source = r.source collate "C" and c.id = r.event_id collate "C" and not c.refused
+                                    and c.content_hash is distinct from x.content_hash)
             )
        update metering.rejected_events r set reasons = x.reasons
          from refused x
         where r.raw_hash = x.raw_hash and r.resolved_at is null and r.reasons is distinct from x.reasons`,
-      [JSON.stringify(refusedByStore.map(([hash, r]) => ({ raw_hash: hash, reasons: keptReasons(r) })))],
+      [
+        JSON.stringify(
+          refusedByStore.map(([hash, r]) => ({ raw_hash: hash, reasons: keptReasons(r), content_hash: r.contentHash ?? null })),
+        ),
+      ],
     );
   }
   const { rows } = await client.query<{ raw_hash: string }>(

@@ -168,6 +168,7 @@ async function applyOrIsolate(
         reasons: [{ field: '', code: 'store_refused', message }],
         source: item.event.source,
         eventId: item.event.id,
+        contentHash: item.contentHash,
       });
     }
   }

@@ -30,6 +30,8 @@ export interface InvalidInput {
   eventId?: string | undefined;
   /** The message's `subject` when it names one: its bus key. */
   subject?: string | undefined;
+  /** A valid event the store refused: its content hash (keepRejections compares it with a live claim). */
+  contentHash?: string | undefined;
 }
 
 export interface Judged {
