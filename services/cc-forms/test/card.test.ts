@@ -4,6 +4,7 @@
 // card attempts are rate limited durably.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { accountToken, signIn, world, type World } from './world.ts';
 
 describe('putting a card on file', () => {
@@ -138,30 +139,89 @@ describe('putting a card on file', () => {
     assert.equal((await b.postJson('/card', { setup_intent: next })).json().card.last4, '4444');
   });
 
-  test('two tabs finishing at once: one at a time per account, the later-opened setup intent wins at the gateway and in cards_on_file alike', async () => {
+  test('finishes of one account at once: one holds the card lock; the others are refused 409 at once, holding no connection, while its gateway call is stuck; other accounts are served meanwhile', async () => {
     const b = await signIn(w, await accountToken(w, 'acct-card-10'));
+    const other = await signIn(w, await accountToken(w, 'acct-card-11'));
     const open = async () => ((await b.postJson('/card/setup-intents', {})).json().client_secret as string).split('_secret_')[0]!;
     const [older, newer] = [await open(), await open()];
     const pmA = w.gateway.confirm(older, { last4: '4242' });
     const pmB = w.gateway.confirm(newer, { brand: 'mastercard', last4: '4444' });
-    // The older tab's default is set; before it stores its card, the newer tab finishes (if it may).
+    // A slow gateway: the older card's makeDefault is stuck until released.
     const makeDefault = w.gateway.makeDefault;
-    let newerPost: ReturnType<typeof b.postJson> | undefined;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let stuck = () => {};
+    const isStuck = new Promise<void>((resolve) => (stuck = resolve));
     w.gateway.makeDefault = async (customerId, pmId) => {
+      if (pmId === pmA) {
+        stuck();
+        await released;
+      }
       await makeDefault(customerId, pmId);
-      if (pmId !== pmA || newerPost) return;
-      newerPost = b.postJson('/card', { setup_intent: newer });
-      await Promise.race([newerPost, new Promise((resolve) => setTimeout(resolve, 300))]);
+    };
+    const within = async <T>(answer: Promise<T>, what: string): Promise<T> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in 3 s`)), 3_000)));
+      return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+    };
+    try {
+      const first = b.postJson('/card', { setup_intent: older });
+      await isStuck;
+      // More finishes than the pool has connections (10): the newer tab's, and the older one submitted again.
+      const finishes = Promise.all([newer, ...Array<string>(10).fill(older)].map((si) => b.postJson('/card', { setup_intent: si })));
+      // Had they waited for the lock, they would hold every connection by now: nobody would be served.
+      await Promise.race([finishes, delay(1_000)]);
+      assert.equal((await within(other.get('/card'), 'another account’s card page')).statusCode, 200);
+      for (const res of await within(finishes, 'the other finishes')) {
+        assert.equal(res.statusCode, 409);
+        assert.match(res.json().error.message, /^Another card is being saved for your account right now\. Reload the page in a moment/);
+      }
+      release();
+      assert.equal((await first).statusCode, 200);
+    } finally {
+      release();
+      w.gateway.makeDefault = makeDefault;
+    }
+    assert.match(
+      w.log.lines.join('\n'),
+      new RegExp(`event=card.setup_refused account_id=acct-card-10 setup_intent_id=${newer} reason=busy`),
+    );
+    // The newer card posted again once the lock is free: it wins, at the gateway and in cards_on_file alike.
+    assert.equal((await b.postJson('/card', { setup_intent: newer })).json().card.last4, '4444');
+    const { rows } = await w.db.pool.query(`select payment_method_id from cc_forms.cards_on_file where account_id = 'acct-card-10'`);
+    const customer = [...w.gateway.customers.values()].find((c) => c.accountId === 'acct-card-10')!;
+    assert.deepEqual([rows[0]?.payment_method_id, customer.defaultPaymentMethod], [pmB, pmB]);
+  });
+
+  test('an older setup intent past the first check while a newer one is saved is refused 409 under the lock; the gateway default is never moved back', async () => {
+    const b = await signIn(w, await accountToken(w, 'acct-card-12'));
+    const open = async () => ((await b.postJson('/card/setup-intents', {})).json().client_secret as string).split('_secret_')[0]!;
+    const [older, newer] = [await open(), await open()];
+    const pmA = w.gateway.confirm(older, { last4: '4242' });
+    const pmB = w.gateway.confirm(newer, { brand: 'mastercard', last4: '4444' });
+    // The older one's gateway lookups come after its check from our records: the newer one finishes fully there.
+    const { paymentMethod, makeDefault } = w.gateway;
+    let newerAnswer: Awaited<ReturnType<typeof b.postJson>> | undefined;
+    w.gateway.paymentMethod = async (pmId) => {
+      if (pmId === pmA && !newerAnswer) newerAnswer = await b.postJson('/card', { setup_intent: newer });
+      return paymentMethod(pmId);
+    };
+    const defaults: string[] = [];
+    w.gateway.makeDefault = async (customerId, pmId) => {
+      defaults.push(pmId);
+      await makeDefault(customerId, pmId);
     };
     try {
       const olderAnswer = await b.postJson('/card', { setup_intent: older });
-      assert.ok([200, 409].includes(olderAnswer.statusCode), String(olderAnswer.statusCode));
-      assert.equal((await newerPost!).statusCode, 200);
+      assert.equal(newerAnswer?.statusCode, 200);
+      assert.equal(olderAnswer.statusCode, 409);
+      assert.match(olderAnswer.json().error.message, /card on file was replaced after this card was entered/);
     } finally {
-      w.gateway.makeDefault = makeDefault;
+      Object.assign(w.gateway, { paymentMethod, makeDefault });
     }
-    const { rows } = await w.db.pool.query(`select payment_method_id from cc_forms.cards_on_file where account_id = 'acct-card-10'`);
-    const customer = [...w.gateway.customers.values()].find((c) => c.accountId === 'acct-card-10')!;
+    assert.deepEqual(defaults, [pmB], 'the older card was never made the default');
+    const { rows } = await w.db.pool.query(`select payment_method_id from cc_forms.cards_on_file where account_id = 'acct-card-12'`);
+    const customer = [...w.gateway.customers.values()].find((c) => c.accountId === 'acct-card-12')!;
     assert.deepEqual([rows[0]?.payment_method_id, customer.defaultPaymentMethod], [pmB, pmB]);
   });
 

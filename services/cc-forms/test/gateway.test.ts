@@ -43,7 +43,13 @@ const ANSWERS: Record<string, [number, object]> = {
   ],
   'POST /v1/customers/cus_1': [200, { id: 'cus_1', object: 'customer' }],
   'GET /v1/payment_methods/pm_refused': [401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } }],
+  'POST /v1/customers/cus_slow': [200, { id: 'cus_slow', object: 'customer' }],
+  'POST /v1/customers/cus_down': [503, { error: { type: 'api_error', message: 'Unavailable' } }],
 };
+/** Answered this late (a slow gateway). */
+const SLOW: Record<string, number> = { 'POST /v1/customers/cus_slow': 1_500 };
+/** The test's bound on makeDefault (MAKE_DEFAULT_TIMEOUT_MS in production). */
+const MAKE_DEFAULT_TIMEOUT_MS = 300;
 
 describe('the card gateway through the official SDK', () => {
   let server: Server;
@@ -64,12 +70,16 @@ describe('the card gateway through the official SDK', () => {
           form: Object.fromEntries(new URLSearchParams(body)),
         });
         const [status, answer] = ANSWERS[`${req.method} ${path}`] ?? [500, { error: { type: 'api_error' } }];
-        res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_stub' }).end(JSON.stringify(answer));
+        const send = () =>
+          res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_stub' }).end(JSON.stringify(answer));
+        setTimeout(send, SLOW[`${req.method} ${path}`] ?? 0);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
-    gateway = sdkCardGateway(gatewayClient({ url: new URL(`http://127.0.0.1:${port}`), secretKey: 'sk_test_stub' }));
+    gateway = sdkCardGateway(gatewayClient({ url: new URL(`http://127.0.0.1:${port}`), secretKey: 'sk_test_stub' }), {
+      makeDefaultTimeoutMs: MAKE_DEFAULT_TIMEOUT_MS,
+    });
   });
   after(() => {
     server?.close();
@@ -112,6 +122,20 @@ describe('the card gateway through the official SDK', () => {
       [last().method, last().path, last().form],
       ['POST', '/v1/customers/cus_1', { 'invoice_settings[default_payment_method]': 'pm_1' }],
     );
+  });
+
+  test('making a card the default is one short try (it runs under the account’s card lock): a slow gateway times out, a 5xx is not retried', async () => {
+    const started = Date.now();
+    const slow = await gateway.makeDefault('cus_slow', 'pm_1').catch((e: unknown) => e);
+    assert.ok(slow instanceof GatewayUnavailable, String(slow));
+    assert.equal(slow.errorClass, 'StripeConnectionError');
+    assert.ok(Date.now() - started < 1_000, `answered after ${Date.now() - started} ms, not the gateway's 1.5 s`);
+    const down = await gateway.makeDefault('cus_down', 'pm_1').catch((e: unknown) => e);
+    assert.ok(down instanceof GatewayUnavailable, String(down));
+    assert.equal(seen.filter((r) => r.path === '/v1/customers/cus_down').length, 1, 'no retry');
+    // Other calls keep the client's retries.
+    await gateway.setupIntent('seti_retried').catch(() => undefined);
+    assert.equal(seen.filter((r) => r.path === '/v1/setup_intents/seti_retried').length, 3);
   });
 
   test('any other refusal is GatewayUnavailable with the SDK’s error class and the request id, and nothing of the message', async () => {

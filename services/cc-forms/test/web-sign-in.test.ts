@@ -108,7 +108,7 @@ describe('signing in to the card form', () => {
     }
   });
 
-  test('a used link back in the browser it signed in (Back, a second click on "Sign in"): on to its page in that session; without that session it is refused as ever', async () => {
+  test('a used link back in the browser it signed in (Back, or submitted again after the first answer): on to its page in that session; without that session it is refused as ever', async () => {
     const link = await signInLink(w, token);
     const next = '/payments/pi_abc123';
     const url = `/signin?link=${encodeURIComponent(link)}&next=${encodeURIComponent(next)}`;
@@ -122,7 +122,7 @@ describe('signing in to the card form', () => {
     assert.equal(back.headers['set-cookie'], undefined, 'the session is kept, nothing opened');
     const withoutNext = await openLink(link, [session]);
     assert.deepEqual([withoutNext.statusCode, withoutNext.headers.location], [303, '/card']);
-    // The second click: the first answer cleared the sign-in form's cookie and set the session's.
+    // Submitted again after the first answer (Back, then "Sign in"): it cleared the sign-in form's cookie and set the session's.
     const again = await postSignIn(fields, [session]);
     assert.deepEqual([again.statusCode, again.headers.location], [303, next]);
     assert.equal(again.headers['set-cookie'], undefined);

@@ -45,7 +45,7 @@ export interface CardGateway {
   /** The setup intent, or undefined if the gateway does not know it. */
   setupIntent(id: string): Promise<SetupIntentSeen | undefined>;
   paymentMethod(id: string): Promise<PaymentMethodSeen | undefined>;
-  /** The customer's default payment method for invoices (what charges use). */
+  /** The customer's default payment method for invoices (what charges use); one short try (MAKE_DEFAULT_TIMEOUT_MS). */
   makeDefault(customerId: string, paymentMethodId: string): Promise<void>;
   /** A PaymentIntent (an invoice's), or undefined if the gateway does not know it. */
   paymentIntent(id: string): Promise<PaymentIntentSeen | undefined>;
@@ -92,7 +92,15 @@ async function call<T>(fn: () => Promise<T>, missingIsUndefined = false): Promis
   }
 }
 
-export function sdkCardGateway(stripe: Gateway): CardGateway {
+/**
+ * makeDefault runs under the account's card lock, holding a pooled connection: one try, bounded
+ * tightly, not the client's 30 s and two retries (up to ~90 s). A Stripe customer update answers
+ * in well under a second; one that times out is a 502 and the customer saves the card again.
+ */
+export const MAKE_DEFAULT_TIMEOUT_MS = 5_000;
+
+export function sdkCardGateway(stripe: Gateway, options: { makeDefaultTimeoutMs?: number } = {}): CardGateway {
+  const makeDefaultLimits = { timeout: options.makeDefaultTimeoutMs ?? MAKE_DEFAULT_TIMEOUT_MS, maxNetworkRetries: 0 };
   return {
     async createCustomer(accountId, idempotencyKey) {
       const customer = await call(() =>
@@ -135,7 +143,9 @@ export function sdkCardGateway(stripe: Gateway): CardGateway {
       };
     },
     async makeDefault(customerId, paymentMethodId) {
-      await call(() => stripe.customers.update(customerId, { invoice_settings: { default_payment_method: paymentMethodId } }));
+      await call(() =>
+        stripe.customers.update(customerId, { invoice_settings: { default_payment_method: paymentMethodId } }, makeDefaultLimits),
+      );
     },
     async paymentIntent(id) {
       const pi = await call(() => stripe.paymentIntents.retrieve(id), true);

@@ -68,6 +68,9 @@ export async function startCardSetup(deps: CardDeps, accountId: string): Promise
 const NOT_YOURS = 'This card setup does not belong to your account. Nothing was saved: please try again.';
 const REPLACED =
   'Your card on file was replaced after this card was entered, so this card was not saved. Reload the page to see the card on file.';
+// The same setup intent may be the one being saved (a second submit): say what is known.
+const BUSY =
+  'Another card is being saved for your account right now. Reload the page in a moment to see the card on file, and save this card again if it is not the one.';
 
 export async function finishCardSetup(deps: CardDeps, accountId: string, setupIntentId: string): Promise<FinishResult> {
   const refuse = (status: 400 | 409, reason: string, message: string): FinishResult => {
@@ -103,7 +106,8 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
   const pm = await deps.gateway.paymentMethod(si.paymentMethodId);
   if (!pm || pm.customerId !== customerId) return refuse(400, 'payment_method_not_attached', NOT_YOURS);
   // One finish at a time per account, checked again under the lock (another tab may have saved
-  // meanwhile): the later-opened setup intent wins, at the gateway and in cards alike.
+  // meanwhile): an older setup intent never replaces a newer one, at the gateway or in cards.
+  // Another finish holding the lock is answered at once (busy), not waited for.
   let added = false;
   const outcome = await withCardLock(deps.pool, accountId, async (db): Promise<FinishResult> => {
     const savedMeanwhile = await cardFromSetupIntent(db, accountId, si.id);
@@ -122,6 +126,7 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
     added = true;
     return { kind: 'saved', card };
   });
+  if (outcome === 'busy') return refuse(409, 'busy', BUSY);
   if (added) {
     deps.log.info('card.added', { account_id: accountId, customer_id: customerId, payment_method_id: pm.id, setup_intent_id: si.id });
   }

@@ -117,12 +117,18 @@ export async function setupIntentStanding(
 /**
  * Runs `fn` in a transaction holding the account's card lock: setting the gateway's default and
  * storing the card happen one account's finish at a time, so two tabs finishing at once cannot
- * leave the gateway's default naming one card and cards_on_file another.
+ * leave the gateway's default naming one card and cards_on_file another. The lock is only tried:
+ * a finish that finds it taken gives its connection back at once and gets `'busy'` (a waiter would
+ * hold a pooled connection for as long as the holder's gateway call, and enough of them would leave
+ * no connection for anybody's request).
  */
-export async function withCardLock<T>(pool: pg.Pool, accountId: string, fn: (client: Db) => Promise<T>): Promise<T> {
+export async function withCardLock<T>(pool: pg.Pool, accountId: string, fn: (client: Db) => Promise<T>): Promise<T | 'busy'> {
   return withTransaction(pool, async (client) => {
-    await client.query("select pg_advisory_xact_lock(hashtext('cc_forms.cards'), hashtext($1))", [accountId]);
-    return fn(client);
+    const { rows } = await client.query<{ locked: boolean }>(
+      "select pg_try_advisory_xact_lock(hashtext('cc_forms.cards'), hashtext($1)) as locked",
+      [accountId],
+    );
+    return rows[0]!.locked ? fn(client) : 'busy';
   });
 }
 

@@ -32,7 +32,7 @@ export const sessions = cookieSessions({
 /**
  * True when the session `sessionId` (already known live) was opened by this very sign-in link: the
  * session row records the link's hash. What lets a used link, opened again by the browser it signed
- * in (Back, a second click), go on to its page instead of being refused; it opens nothing.
+ * in (Back, or submitted again after the first answer), go on to its page instead of being refused; it opens nothing.
  */
 export async function openedByLink(pool: pg.Pool, sessionId: string, link: string): Promise<boolean> {
   if (!isLinkSecret(link)) return false;

@@ -76,7 +76,8 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
       signingIn ? ctx.session.signInCsrfValid(req, given) : csrfValid(ctx.session.idOf(req), given),
     );
     if (problem === undefined) return;
-    // The sign-in form posted again by the browser that link signed in (a double click): signing in
+    // The sign-in form posted again after the first answer by the browser that link signed in (Back,
+    // then submit again; a fast double click's second post has no session yet and stays refused): signing in
     // cleared its form token, and the answer is only a redirect within the session it has
     // (web/routes.ts), so the missing token costs nothing. Any other post stays refused.
     const link = (req.body as { link?: unknown } | undefined)?.link;

@@ -89,8 +89,8 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
     const form = SignInLink.safeParse(req.body);
     if (!form.success) return ctx.page(reply, 400, notices.signInWithoutLink());
     try {
-      // Posted again by the browser this link signed in (a double click): on to its page, in that
-      // session, rather than a refusal replacing the first answer. The link is used: nothing to consume.
+      // Posted again after the first answer by the browser this link signed in (Back, then submit again):
+      // on to its page, in that session, rather than a refusal. The link is used: nothing to consume.
       if (await ctx.signedInBy(req, form.data.link)) return reply.redirect(landing(form.data.next), 303);
       const grant = await consumeSignInLink(pool, form.data.link, SIGN_IN_APP);
       if (grant === undefined) return await refused(reply, form.data.link);
