@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
+import { withTransaction } from '@vault/db';
 import { chargePass } from '../src/charging/charger.ts';
+import { lockInvoice, markInvoicePaid } from '../src/charging/store.ts';
 import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
 
 describe('a card added while a pass is charging other invoices (in-memory gateway, real PostgreSQL)', () => {
@@ -41,5 +43,41 @@ describe('a card added while a pass is charging other invoices (in-memory gatewa
     gateway.beforeSend = undefined;
     assert.equal((await chargePass(deps)).paid, 1);
     assert.equal(await statusOf(db.pool, 'card-b'), 'paid');
+  });
+
+  test('an invoice read without a card and paid meanwhile (its webhook) is left paid: no card_added, no no_card logged', async () => {
+    const gateway = new FakeGateway();
+    let clock = new Date('2026-11-05T00:00:00Z');
+    const log = memoryLogger();
+    const deps = { pool: db.pool, gateway, retrySchedule: [60, 120], log, now: () => clock, concurrency: 1 };
+    // C first: no card at the first pass, a card by the second, so the second charges it before D.
+    await insertInvoice(db.pool, { id: 'paid-c', account: 'acct-paid-c', total: '30.00' });
+    await insertInvoice(db.pool, { id: 'paid-d', account: 'acct-paid-d', total: '40.00' });
+    await putCard(db.pool, 'acct-paid-d', 'pm_decline_d');
+    await chargePass(deps);
+    assert.equal((await chargeRow(db.pool, 'paid-d'))?.state, 'scheduled', 'declined, a retry due in 60 s');
+    // D's card is removed (no card for its retry); its PaymentIntent is paid, its webhook arriving while C is charged.
+    await db.pool.query(`delete from cc_forms.test_cards where account_id = 'acct-paid-d'`);
+    await putCard(db.pool, 'acct-paid-c', 'pm_ok_c');
+    gateway.beforeSend = async (invoiceId) => {
+      if (invoiceId !== 'paid-c') return;
+      await withTransaction(db.pool, async (client) => {
+        await lockInvoice(client, 'paid-d');
+        await markInvoicePaid(client, 'paid-d', undefined, { at: clock });
+      });
+    };
+    clock = new Date(clock.getTime() + 60_000);
+    log.lines.length = 0;
+    const report = await chargePass(deps);
+    assert.deepEqual([report.paid, report.pastDue, report.noCard], [1, 0, 0]);
+    assert.deepEqual([await statusOf(db.pool, 'paid-d'), (await chargeRow(db.pool, 'paid-d'))?.state], ['paid', 'paid']);
+    const said = log.lines.filter((l) => /invoice_id=paid-d/.test(l)).join('\n');
+    assert.doesNotMatch(said, /event=charge\.card_added/, 'no card was added');
+    assert.doesNotMatch(said, /event=charge\.no_card/);
+    const told = await db.pool.query(`select type from invoicing.notices where account_id = 'acct-paid-d' order by seq`);
+    assert.deepEqual(
+      told.rows.map((r) => r.type),
+      ['invoice.payment_failed', 'invoice.paid'],
+    );
   });
 });

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { minorUnits } from '../src/charging/amount.ts';
 import {
   NEW_CHARGE,
+  PAST_DUE_LOOK_EVERY_SECONDS,
   afterAnswer,
   authenticationWindow,
   beforeAttempt,
@@ -297,12 +298,16 @@ describe('a cardholder asked to authenticate (pure)', () => {
       assert.deepEqual(decide(waiting, asked, c, at(window - 1), window), { do: 'nothing', why: 'waiting_for_customer' });
       assert.deepEqual(decide(waiting, asked, c, at(window), window), { do: 'past_due_unauthenticated' });
       // Once past_due, it waits (the PaymentIntent still can be authenticated); its PaymentIntent is looked at
-      // once a window, a payment whose webhook was lost found (charging-lost-payment.test.ts).
-      assert.deepEqual(decide(invoice({ status: 'past_due' }), asked, c, at(window - 1), window), {
+      // hourly, a payment whose webhook was lost found (charging-lost-payment.test.ts).
+      assert.deepEqual(decide(invoice({ status: 'past_due' }), asked, c, at(PAST_DUE_LOOK_EVERY_SECONDS - 1), window), {
         do: 'nothing',
         why: 'waiting_for_customer',
       });
-      assert.deepEqual(decide(invoice({ status: 'past_due' }), asked, c, at(window * 2), window), { do: 'look_for_payment' });
+      assert.deepEqual(decide(invoice({ status: 'past_due' }), asked, c, at(PAST_DUE_LOOK_EVERY_SECONDS), window), {
+        do: 'look_for_payment',
+      });
+      // Never rarer than a window when the window is shorter than an hour.
+      assert.deepEqual(decide(invoice({ status: 'past_due' }), asked, c, at(600), 600), { do: 'look_for_payment' });
     }
   });
 

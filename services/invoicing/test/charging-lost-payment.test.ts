@@ -1,6 +1,7 @@
 // A past-due invoice whose new card asked for 3-D Secure: the cardholder pays on our page and the
 // payment_intent.succeeded webhook is lost. No window end moves a past-due invoice, so without a
-// look at the PaymentIntent it stayed past due (and its account suspended) for ever.
+// look at the PaymentIntent it stayed past due (and its account suspended) for ever; looked at once
+// a window, a suspended account that paid stayed suspended up to 8 days: it is looked at hourly.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
@@ -128,5 +129,52 @@ describe('a past-due invoice waiting for its cardholder, its webhook lost (in-me
     assert.equal(await statusOf(db.pool, 'susp-1'), 'paid');
     assert.deepEqual(await noticesOf('acct-susp-paid'), ['invoice.past_due', 'invoice.action_required', 'invoice.paid']);
     assert.deepEqual(await noticesOf('acct-susp-waits'), ['invoice.past_due', 'invoice.action_required', 'account.suspended']);
+  });
+
+  test('suspended, then paid on our page the next day with the webhook lost: found paid and reinstated within the hour, not a window (8 days)', async () => {
+    const gateway = new ThreeDsGateway();
+    // The default schedule (P3D, P5D): an 8-day window. The charging loop's tick: a pass, then the standing review.
+    const deps: ChargerDeps = { pool: db.pool, gateway, retrySchedule: [259_200, 432_000], log: memoryLogger(), now: () => clock };
+    const tickLoop = async () => {
+      await chargePass(deps);
+      const review = { pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 3600, now: () => clock };
+      await reviewStandings({ ...review, beforeReview: (accountId) => lookBeforeSuspending(deps, accountId) });
+    };
+    const suspended = async () =>
+      (await db.pool.query(`select suspended_at from invoicing.account_standing where account_id = 'acct-hour'`)).rows[0]?.suspended_at !=
+      null;
+    await insertInvoice(db.pool, { id: 'hour-1', account: 'acct-hour', total: '52.58' });
+    await tickLoop();
+    tick(86_400);
+    await putCard(db.pool, 'acct-hour', 'pm_3ds_hour');
+    await tickLoop();
+    const intent = (await chargeRow(db.pool, 'hour-1'))?.payment_intent_id as string;
+    const looks = () => gateway.retrieved.filter((id) => id === intent).length;
+    assert.deepEqual([await statusOf(db.pool, 'hour-1'), await suspended(), looks()], ['past_due', true, 1], 'suspended, looked at before');
+    tick(1800);
+    await tickLoop();
+    assert.equal(looks(), 1, 'just asked for 3-D Secure: the first look waits an hour after the ask');
+    // The next day: a look (still waiting), then the cardholder pays on cc-forms' page; its webhook is lost.
+    tick(86_400 - 1800);
+    await tickLoop();
+    gateway.confirmedByCardholder(intent);
+    const paidAt = clock.getTime();
+    tick(300);
+    // Passes 5 minutes apart (of the fake clock) for up to 4 hours.
+    for (let i = 0; i < 48 && (await suspended()); i++) {
+      tick(300);
+      await tickLoop();
+    }
+    assert.equal(await suspended(), false, 'reinstated');
+    assert.ok(clock.getTime() - paidAt <= 3600_000, `found ${(clock.getTime() - paidAt) / 1000} s after the payment, within the hour`);
+    assert.equal(looks(), 3, 'an hour between looks, not one at every pass');
+    assert.equal(await statusOf(db.pool, 'hour-1'), 'paid');
+    assert.deepEqual(await noticesOf('acct-hour'), [
+      'invoice.past_due',
+      'invoice.action_required',
+      'account.suspended',
+      'invoice.paid',
+      'account.reinstated',
+    ]);
   });
 });

@@ -103,10 +103,10 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   if (decision.do === 'nothing') return;
   if (decision.do === 'past_due_no_card') {
     // The card was read at the pass's start: one added since is charged by the next pass, never told missing.
-    if (!(await savePastDueWithoutCard(deps, invoice.id, pastDueWithoutCard(charge), now()))) {
-      deps.log.info('charge.card_added', { invoice_id: invoice.id, account_id: invoice.accountId });
-      return;
-    }
+    const saved = await savePastDueWithoutCard(deps, invoice.id, pastDueWithoutCard(charge), now());
+    if (saved === 'card_now') deps.log.info('charge.card_added', { invoice_id: invoice.id, account_id: invoice.accountId });
+    // Paid meanwhile (its webhook): nothing to write or tell, as any write finding it paid.
+    if (saved !== 'written') return;
     report.pastDue++;
     report.noCard++;
     deps.log.info('charge.no_card', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.no_card': 1 });
@@ -132,7 +132,8 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
   }
   if (decision.do === 'look_for_payment') {
     // Past due already, so no window end would ever ask the gateway: a payment whose webhook was
-    // lost is found here (paid as the webhook would: notice, reinstatement), else looked for again a window later.
+    // lost is found here (paid as the webhook would: notice, reinstatement), else looked for again
+    // pastDueLookEvery (an hour) later: a suspended account that paid waits an hour at most, not a window.
     const settled = await paidByCardholder(deps, invoice.id, charge!.paymentIntentId);
     if (settled === 'paid') report.paid++;
     else if (settled === 'unanswered') report.errors++;
@@ -233,7 +234,7 @@ async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Cand
 
 /**
  * Before an account's standing is reviewed: a past-due invoice of it waiting for its cardholder may
- * have been paid on our page, its webhook lost, since the last look (a window apart). Each such
+ * have been paid on our page, its webhook lost, since the last look (an hour apart). Each such
  * PaymentIntent is read, and one paid pays its invoice (and reinstates) before the review could
  * suspend the account for it. No answer changes nothing: the review goes on as before.
  */

@@ -58,9 +58,9 @@ export type Decision =
    */
   | { do: 'past_due_unauthenticated' }
   /**
-   * Already past due, its cardholder asked and the window over: nothing moves on its own, but they
-   * may have paid on our page with the webhook lost. The pass reads the PaymentIntent (paid: the
-   * invoice is paid), then waits a window again before the next look.
+   * Already past due, its cardholder asked: nothing moves on its own, but they may have paid on our
+   * page with the webhook lost. The pass reads the PaymentIntent (paid: the invoice is paid) once
+   * `pastDueLookEvery` has passed since the ask or the last look, and again that much after it.
    */
   | { do: 'look_for_payment' }
   | {
@@ -118,12 +118,13 @@ export function decide(
   // The cardholder is asked to authenticate: not retried, unless another card comes.
   const waiting = charge?.state === 'action_required';
   // Their time is up (as long as the retries of a declined card would have taken): past_due, once.
-  // Past it, lastAttemptAt is when the pass last looked at the PaymentIntent (see look_for_payment).
-  const windowOver =
-    waiting && charge.lastAttemptAt !== null && charge.lastAttemptAt.getTime() + authenticationWindow * 1000 <= now.getTime();
-  const unauthenticated = windowOver && invoice.status !== 'past_due';
-  // A past-due invoice has no status left to move, but a payment whose webhook was lost must be found.
-  const look = windowOver && invoice.status === 'past_due';
+  // Once past due, lastAttemptAt is when the pass last looked at the PaymentIntent (see look_for_payment).
+  const since = (seconds: number) =>
+    waiting && charge.lastAttemptAt !== null && charge.lastAttemptAt.getTime() + seconds * 1000 <= now.getTime();
+  const unauthenticated = invoice.status !== 'past_due' && since(authenticationWindow);
+  // A past-due invoice has no status left to move, but a payment whose webhook was lost must be found,
+  // and soon: its account may be suspended for it (looked at hourly, not once a window).
+  const look = invoice.status === 'past_due' && since(pastDueLookEvery(authenticationWindow));
   if (!card) {
     if (unauthenticated) return { do: 'past_due_unauthenticated' };
     if (look) return { do: 'look_for_payment' };
@@ -258,6 +259,18 @@ export function pastDueWithoutCard(charge: ChargeRow | undefined): ChargeRow {
 /** How long a cardholder asked to authenticate has, in seconds: what the retries of a declined card would take. */
 export function authenticationWindow(retrySchedule: readonly number[]): number {
   return retrySchedule.reduce((sum, wait) => sum + wait, 0);
+}
+
+/**
+ * At most how often (seconds) a past-due invoice waiting for its cardholder has its PaymentIntent
+ * looked at (one GET to the gateway; such invoices are few): a payment on our page whose webhook was
+ * lost is found within the hour, so a suspended account is reinstated within the hour, not a window.
+ */
+export const PAST_DUE_LOOK_EVERY_SECONDS = 3600;
+
+/** Seconds between looks at a past-due invoice's waiting PaymentIntent: hourly, never rarer than a window. */
+export function pastDueLookEvery(authenticationWindow: number): number {
+  return Math.min(PAST_DUE_LOOK_EVERY_SECONDS, authenticationWindow);
 }
 
 /** An invoice's charge before its first attempt. */

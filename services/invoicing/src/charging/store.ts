@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import type { InvoiceStatus } from '@vault/contracts';
 import { withTransaction, type TransactionLog } from '@vault/db';
-import type { CardOnFile, ChargeableInvoice, ChargeRow, ChargeStateName } from './decide.ts';
+import { pastDueLookEvery, type CardOnFile, type ChargeableInvoice, type ChargeRow, type ChargeStateName } from './decide.ts';
 import type { RecordedInvoice } from './payment-match.ts';
 import { tellChargeChange, tellPaid, type ChargeChange } from './tell.ts';
 
@@ -44,8 +44,8 @@ interface CandidateRow {
 /**
  * Unpaid invoices with a positive total that may be due now: never tried, an
  * attempt pending, a retry due, or a card on file other than the one last
- * tried, or a cardholder asked to authenticate whose time is up (a past-due invoice's too: its
- * PaymentIntent is looked at once a window, in case its webhook was lost). This is decide()'s rule
+ * tried, or a cardholder asked to authenticate whose time is up (a past-due invoice's after
+ * pastDueLookEvery, an hour: its PaymentIntent is looked at in case its webhook was lost). This is decide()'s rule
  * written as a filter, so a pass does not read every past_due invoice; decide() still has the last word on each row.
  * Reads `cc_forms.cards_on_file`, which cc-forms publishes.
  */
@@ -62,12 +62,13 @@ const CANDIDATES = `
      and (c.invoice_id is null
           or c.pending_payment_method_id is not null
           or c.next_attempt_at <= $1
-          or (c.state = 'action_required' and c.last_attempt_at + make_interval(secs => $2) <= $1)
+          or (c.state = 'action_required'
+              and c.last_attempt_at + make_interval(secs => case when i.status = 'past_due' then $3::float8 else $2::float8 end) <= $1)
           or k.payment_method_id is distinct from c.last_payment_method_id)
    order by i.finalized_at, i.number`;
 
 export async function chargeCandidates(db: Db, now: Date, authenticationWindow: number): Promise<Candidate[]> {
-  const { rows } = await db.query<CandidateRow>(CANDIDATES, [now, authenticationWindow]);
+  const { rows } = await db.query<CandidateRow>(CANDIDATES, [now, authenticationWindow, pastDueLookEvery(authenticationWindow)]);
   return rows.map((r) => ({
     invoice: { id: r.id, accountId: r.account_id, number: r.number, status: r.status, currency: r.currency, total: r.total },
     charge: r.has_charge ? chargeOf(r) : undefined,
@@ -154,20 +155,30 @@ export async function saveCharge(
 /**
  * An invoice past due for want of a card, unless the account has one now: the pass read the
  * cards at its start, maybe hours ago, and a card added since must not be told (and emailed) as
- * missing. Read again under the invoice's lock; with a card nothing is written and the next pass
- * charges it. False when nothing was written (a card now, or paid meanwhile).
+ * missing. Read again under the invoice's lock: `written` (past due, told), `card_now` (nothing
+ * written; the next pass charges the card) or `paid` (a webhook paid it meanwhile; nothing written).
  */
-export async function savePastDueWithoutCard(db: ChargeDb, invoiceId: string, charge: ChargeRow, at: Date): Promise<boolean> {
+export async function savePastDueWithoutCard(
+  db: ChargeDb,
+  invoiceId: string,
+  charge: ChargeRow,
+  at: Date,
+): Promise<'written' | 'card_now' | 'paid'> {
   return withTransaction(
     db.pool,
     async (client) => {
       await lockInvoice(client, invoiceId);
-      const card = await client.query(
-        `select 1 from invoicing.invoices i join cc_forms.cards_on_file k on k.account_id = i.account_id where i.id = $1`,
+      const { rows } = await client.query<{ paid: boolean; card: boolean }>(
+        `select coalesce(c.state = 'paid', false) as paid,
+                exists (select 1 from cc_forms.cards_on_file k where k.account_id = i.account_id) as card
+           from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
+          where i.id = $1`,
         [invoiceId],
       );
-      if ((card.rowCount ?? 0) > 0) return false;
-      return (await writeCharge(client, invoiceId, charge, { invoiceStatus: 'past_due', at }, false)) !== undefined;
+      // Paid comes first: a card added as well changes nothing left to charge.
+      if (rows[0]?.paid) return 'paid';
+      if (rows[0]?.card) return 'card_now';
+      return (await writeCharge(client, invoiceId, charge, { invoiceStatus: 'past_due', at }, false)) === undefined ? 'paid' : 'written';
     },
     { log: db.log, name: 'charging.past_due_no_card' },
   );
@@ -262,7 +273,7 @@ export async function pastDueWhileWaiting(db: ChargeDb, invoiceId: string, at: D
 
 /**
  * The pass looked at a past-due invoice's PaymentIntent, still waiting for its cardholder: the
- * next look is a window later (decide's look_for_payment), not at every pass. Nothing else is
+ * next look is pastDueLookEvery later (decide's look_for_payment), not at every pass. Nothing else is
  * written; a row no longer waiting on that PaymentIntent (paid, another card's round) is left alone.
  */
 export async function lookedForPayment(db: ChargeDb, invoiceId: string, paymentIntentId: string | null, at: Date): Promise<void> {
@@ -287,8 +298,8 @@ export async function waitingPastDue(db: Db, accountId: string): Promise<{ invoi
   return rows;
 }
 
-// Past its window a waiting row's last_attempt_at is no attempt's any more (nothing reads it but
-// the window): it is when the charger last looked, so the next look is a window after it.
+// Once its invoice is past due, a waiting row's last_attempt_at is no attempt's any more (nothing
+// reads it but decide's look): it is when the charger last looked, so the next look is pastDueLookEvery after it.
 async function setLookedAt(client: pg.PoolClient, invoiceId: string, paymentIntentId: string | null, at: Date): Promise<void> {
   await client.query(
     `update invoicing.charges set last_attempt_at = $3, updated_at = now()
