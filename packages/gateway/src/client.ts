@@ -12,8 +12,7 @@ export function gatewayClient(config: Pick<GatewayConfig, 'url' | 'secretKey'>, 
   const { url } = config;
   const protocol = url.protocol === 'http:' ? 'http' : 'https';
   return new Stripe(config.secretKey, {
-    // URL writes an IPv6 literal in brackets ([::1]); Node's http takes the bare address as a host.
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    host: url.hostname,
     port: url.port || (protocol === 'http' ? '80' : '443'),
     protocol,
     maxNetworkRetries: 2,

@@ -49,6 +49,7 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
       { variable: 'GATEWAY_URL', message: `must be the gateway's origin alone (scheme, host, port), got ${JSON.stringify(redacted(url))}` },
     ]);
   }
+  refuseIpv6Literals(url, settings.GATEWAY_JS_URL);
   // `api.stripe.com.` (a fully qualified name) is Stripe's API too: classified, and called, without the dot.
   const host = url.hostname.replace(/\.$/, '');
   const stripe = host === STRIPE_API_HOST || host.endsWith('.stripe.com');
@@ -89,6 +90,26 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
     keys: secretKey && publishableKey ? { secretKey, publishableKey } : undefined,
     sandbox: !stripe,
   };
+}
+
+/**
+ * Refuses an IPv6 literal host (`http://[::1]:3003`) in GATEWAY_URL or GATEWAY_JS_URL: their
+ * origins go into the card form's Content-Security-Policy, whose host-source has no syntax for
+ * one, so browsers drop it and the card form could not load Stripe.js or its frames.
+ */
+function refuseIpv6Literals(url: URL, jsUrl: string | undefined): void {
+  const problems = [
+    { variable: 'GATEWAY_URL', url },
+    { variable: 'GATEWAY_JS_URL', url: jsUrl === undefined ? undefined : new URL(jsUrl) },
+  ]
+    .filter((c) => c.url?.hostname.startsWith('['))
+    .map((c) => ({
+      variable: c.variable,
+      message:
+        `must use a host name, not an IPv6 literal (${c.url!.hostname}): the card form's Content-Security-Policy cannot name ` +
+        'one, so browsers would not load Stripe.js from it; use a host name (e.g. localhost, or a name in /etc/hosts)',
+    }));
+  if (problems.length > 0) throw new GatewayConfigError(problems);
 }
 
 const SECRET_KEY = /^(?:sk|rk)_(test|live)_\w+$/;

@@ -189,4 +189,33 @@ describe('gateway configuration', () => {
       assert.equal(refusal(env), 'booted', JSON.stringify(env));
     }
   });
+
+  test('an IPv6 literal in GATEWAY_URL or GATEWAY_JS_URL is refused at boot, naming it: the card form’s CSP cannot name one', () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        target(env);
+        return 'booted';
+      } catch (err) {
+        assert.ok(err instanceof GatewayConfigError, String(err));
+        return err.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
+      }
+    };
+    const hostName =
+      /must use a host name, not an IPv6 literal \(\[::1\]\).*use a host name \(e\.g\. localhost, or a name in \/etc\/hosts\)$/;
+    assert.match(refusal({ GATEWAY_URL: 'http://[::1]:3003' }), new RegExp(`^GATEWAY_URL: ${hostName.source}`));
+    assert.match(refusal({ GATEWAY_JS_URL: 'http://[::1]:3003/v3/' }), new RegExp(`^GATEWAY_JS_URL: ${hostName.source}`));
+    assert.match(
+      refusal({ GATEWAY_URL: 'http://[::ffff:127.0.0.1]:3003', GATEWAY_JS_URL: 'http://[fe80::1]/v3/' }),
+      /^GATEWAY_URL: must use a host name, not an IPv6 literal \(\[::ffff:7f00:1\]\).*; GATEWAY_JS_URL: .*\(\[fe80::1\]\)/,
+      'both named at once',
+    );
+    // Host names and IPv4 addresses, which a CSP host-source can name, still boot.
+    for (const env of [
+      { GATEWAY_URL: 'http://localhost:3003' },
+      { GATEWAY_URL: 'http://127.0.0.1:3003', GATEWAY_JS_URL: 'http://127.0.0.1:3003/v3/' },
+      { GATEWAY_URL: 'http://gateway-sandbox:3003' },
+    ] as Record<string, string>[]) {
+      assert.equal(refusal(env), 'booted', JSON.stringify(env));
+    }
+  });
 });

@@ -10,6 +10,8 @@ import { card, startSandbox, type Sandbox } from './harness.ts';
 interface Received {
   body: string;
   signature: string;
+  path: string | undefined;
+  authorization: string | undefined;
 }
 
 /** A local endpoint answering `status()` for each request, keeping what it got. */
@@ -18,7 +20,7 @@ async function receiver(status: (n: number) => number): Promise<{ url: string; g
   const server = createServer(async (req: IncomingMessage, res) => {
     let body = '';
     for await (const chunk of req) body += chunk;
-    got.push({ body, signature: String(req.headers['stripe-signature']) });
+    got.push({ body, signature: String(req.headers['stripe-signature']), path: req.url, authorization: req.headers.authorization });
     res.writeHead(status(got.length)).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -119,5 +121,28 @@ describe('webhooks', () => {
     const deleted = await sb.stripe.webhookEndpoints.del(endpoint.id);
     assert.equal(deleted.deleted, true);
     await assert.rejects(sb.stripe.webhookEndpoints.retrieve(endpoint.id), (err: any) => err.statusCode === 404);
+  });
+
+  test('credentials in the URL (basic auth, as Stripe allows) go as an Authorization header to the URL without them; logs mask the password', async () => {
+    const hook = await receiver((n) => (n === 1 ? 500 : 200));
+    servers.push(hook.server);
+    // Percent-encoded as a URL must write them: the header carries `us@er:s3cr:t-pässword`.
+    const url = hook.url.replace('http://', 'http://us%40er:s3cr%3At-p%C3%A4ssword@');
+    const endpoint = await sb.stripe.webhookEndpoints.create({ url, enabled_events: ['customer.created'] });
+    assert.equal(endpoint.url, url, 'kept as configured');
+    const customer = await sb.stripe.customers.create({ email: 'basic-auth@example.com' });
+    await eventually('delivered after a 500', () => hook.got.length >= 2, 10_000);
+    const basic = `Basic ${Buffer.from('us@er:s3cr:t-pässword').toString('base64')}`;
+    for (const got of hook.got) {
+      assert.equal(got.authorization, basic);
+      assert.equal(got.path, '/hooks');
+    }
+    const event = Stripe.webhooks.constructEvent(hook.got[1]!.body, hook.got[1]!.signature, endpoint.secret!);
+    assert.equal((event.data.object as Stripe.Customer).id, customer.id);
+    const mine = sb.log.lines.filter((l) => l.includes(endpoint.id));
+    assert.ok(mine.some((l) => l.includes('event=gateway.webhook_endpoint_created') && l.includes('us%40er:***@127.0.0.1')));
+    assert.ok(mine.some((l) => l.includes('event=gateway.webhook_failed') && l.includes('status=500')));
+    assert.ok(mine.some((l) => l.includes('event=gateway.webhook_delivered')));
+    for (const line of sb.log.lines) assert.ok(!/s3cr|p%C3%A4ss|pässword/.test(line), line);
   });
 });

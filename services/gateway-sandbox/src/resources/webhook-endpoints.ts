@@ -9,6 +9,7 @@ import { listPage } from '../api/lists.ts';
 import { expand, formBool, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../api/params.ts';
 import { rowsById } from '../store/rows.ts';
 import type { Tx } from '../store/transaction.ts';
+import { shownUrl } from '../webhooks/endpoint-url.ts';
 import { newWebhookSecret } from '../webhooks/sign.ts';
 
 export interface WebhookEndpointRow {
@@ -116,7 +117,8 @@ export function webhookEndpointRoutes(http: FastifyInstance, deps: SandboxDeps):
     const p = parseParams(CreateEndpoint, req.body);
     return mutate(deps, req, reply, async (tx) => {
       const endpoint = await createEndpoint(tx, p);
-      deps.log.info('gateway.webhook_endpoint_created', { endpoint: endpoint.id, url: endpoint.url });
+      // A password in the URL (basic auth, as Stripe allows) is masked: user:***@.
+      deps.log.info('gateway.webhook_endpoint_created', { endpoint: endpoint.id, url: shownUrl(endpoint.url) });
       return endpoint;
     });
   });

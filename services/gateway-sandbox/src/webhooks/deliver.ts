@@ -3,12 +3,14 @@
 // Rows are claimed with FOR UPDATE SKIP LOCKED, so several loops (or a loop
 // restarted after kill -9) never deliver one row concurrently; a crash mid-POST
 // leaves the row undelivered and it is sent again. A failure waits
-// base × 2^(attempts−1), at most `maxDelayMs`, then is retried.
+// base × 2^(attempts−1), at most `maxDelayMs`, then is retried. Credentials in
+// an endpoint's URL go as basic auth, as Stripe sends them (endpoint-url.ts).
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import { startLoop, type Logger } from '@vault/runtime';
 import { deleteExpiredKeys } from '../api/idempotency.ts';
 import { getEvent } from '../resources/events.ts';
+import { deliveryTarget } from './endpoint-url.ts';
 import { signatureHeader } from './sign.ts';
 
 export interface DeliveryOptions {
@@ -58,12 +60,14 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
   async function post(due: Due, body: string): Promise<{ status: number | null; error: string | null }> {
     const header = signatureHeader(due.secret, Math.floor(Date.now() / 1000), body);
     try {
-      const res = await fetch(due.url, {
+      const target = deliveryTarget(due.url);
+      const res = await fetch(target.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json; charset=utf-8',
           'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
           'stripe-signature': header,
+          ...(target.authorization ? { authorization: target.authorization } : {}),
         },
         body,
         redirect: 'manual',
