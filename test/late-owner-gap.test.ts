@@ -4,8 +4,10 @@
 // early its own events came. Invoicing finds late usage by when it was
 // learned: dated by its own events, the new owner's span looked older than the
 // invoices finalized without it, and those months were never charged for it.
-// Through metering's consumer (applyRaw) and invoicing's finalize, time between
-// the runs simulated by dating events and invoices back.
+// So with a repeated sequence whose winning copy names another app: the first
+// app's interval is gone and must be credited. Through metering's consumer
+// (applyRaw) and invoicing's finalize, time between the runs simulated by dating
+// events and invoices back.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Decimal } from 'decimal.js';
@@ -22,7 +24,7 @@ const event = (id: string, subject: string, sequence: number, type: string, time
 const owner = (id: string, app: string, sequence: number, time: string, account: string) =>
   event(id, app, sequence, 'app.owner_changed', time, { app_id: app, account_id: account });
 
-describe('an app’s ownership with a hole, filled after its months were invoiced (metering’s consumer, finalize)', () => {
+describe('an app’s ownership with a hole, or a dyno moved to another app, learned after its months were invoiced (metering’s consumer, finalize)', () => {
   let db: TestDatabase;
   before(async () => {
     db = await billingDatabase();
@@ -106,5 +108,32 @@ describe('an app’s ownership with a hole, filled after its months were invoice
     // A: Oct 1–10, 9/31 × 25.00; B: Oct 10–31, 22/31 × 25.00 = 17.74.
     assert.equal(await charged('new-a', '2026-10'), '7.26');
     assert.equal(await charged('new-b', '2026-10'), '42.74');
+  });
+
+  test('a repeated dyno.started (same sequence and time, a smaller id: the first copy now) names another app: the first app’s account is credited what it paid, the other charged', async () => {
+    await ownApp('mv-a');
+    await ownApp('mv-b');
+    const web = (app: string) => ({ app_id: app, name: 'web.1', size: 'standard-1x' });
+    const at = '2026-10-11T00:00:00Z';
+    await arrive(
+      [
+        owner('mv-x-1', 'mv-x', 1, '2026-10-01T00:00:00Z', 'mv-a'),
+        owner('mv-y-1', 'mv-y', 1, '2026-10-01T00:00:00Z', 'mv-b'),
+        event('mv-d-1b', 'mv-d', 1, 'dyno.started', '2026-10-01T00:00:00Z', web('mv-x')),
+        event('mv-d-2', 'mv-d', 2, 'dyno.stopped', at, { app_id: 'mv-x' }),
+      ],
+      { 'mv-x-1': at, 'mv-y-1': at, 'mv-d-1b': at, 'mv-d-2': at },
+    );
+    for (const table of ['app_ownership', 'usage_intervals'])
+      await db.pool.query(`update metering.${table} set learned_at = $1 where app_id in ('mv-x', 'mv-y')`, [at]);
+    await run('2026-10', '2026-11-04T00:00:00Z');
+    assert.equal(await charged('mv-a', '2026-10'), '33.06', 'its own 25.00 and the dyno’s 10 days');
+
+    await arrive([event('mv-d-1a', 'mv-d', 1, 'dyno.started', '2026-10-01T00:00:00Z', web('mv-y'))], {});
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    await run('2026-10', later);
+    await run('2026-11', later);
+    assert.equal(await charged('mv-a', '2026-10'), '25.00');
+    assert.equal(await charged('mv-b', '2026-10'), '33.06');
   });
 });

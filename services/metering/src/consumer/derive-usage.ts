@@ -151,7 +151,7 @@ const ownersFromMetering = (p: number) => `
 /** Each reliable event lasts until the next one of its subject: a dyno's start until its stop, a plan until the next change, an owner until the transfer. */
 const derive = (fromMetering: boolean) => `
   steps as materialized (
-    select subject, type, time, data,
+    select subject, sequence, type, time, data,
            lead(time) over w as next_time,
            -- Learned once every event up to its next had arrived: a row after a filled gap only
            -- exists from the filling event on, however early its own two events came.
@@ -184,12 +184,20 @@ const derive = (fromMetering: boolean) => `
   ),
   -- A step its next event leaves empty has no interval, yet one an invoice charged may be gone:
   -- recorded for invoicing's late usage (migration 022). Never cleared; a re-derivation adds nothing.
+  -- So is a repeated sequence's copy that lost to one on another app (a publisher's repeat naming
+  -- another app_id): its app's interval is gone, and nothing of that app is learned late.
   vanished as (
     insert into metering.vanished_spans (subject, kind, app_id, at, learned_at)
     select subject, case when type = 'dyno.started' then 'dyno' else 'addon' end, data->>'app_id', time, learned_at
       from steps
      where type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed') and not ended
        and next_time <= time and data->>'app_id' is not null
+    union all
+    select e.subject, case when e.type = 'dyno.started' then 'dyno' else 'addon' end, e.data->>'app_id', e.time, s.learned_at
+      from ev e join steps s on s.subject = e.subject and s.sequence = e.sequence
+     where not e.first_copy and e.sequence = e.rn and not s.ended
+       and e.type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed')
+       and e.data->>'app_id' is not null and e.data->>'app_id' is distinct from s.data->>'app_id'
     on conflict do nothing
   ),
   owners as (
