@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { minorUnits } from '../src/charging/amount.ts';
 import {
   NEW_CHARGE,
+  PAST_DUE_HOURLY_LOOKS_FOR_SECONDS,
   PAST_DUE_LOOK_EVERY_SECONDS,
   afterAnswer,
   authenticationWindow,
@@ -299,15 +300,21 @@ describe('a cardholder asked to authenticate (pure)', () => {
       assert.deepEqual(decide(waiting, asked, c, at(window), window), { do: 'past_due_unauthenticated' });
       // Once past_due, it waits (the PaymentIntent still can be authenticated); its PaymentIntent is looked at
       // hourly, a payment whose webhook was lost found (charging-lost-payment.test.ts).
-      assert.deepEqual(decide(invoice({ status: 'past_due' }), asked, c, at(PAST_DUE_LOOK_EVERY_SECONDS - 1), window), {
+      const pastDue = invoice({ status: 'past_due' });
+      assert.deepEqual(decide(pastDue, asked, c, at(PAST_DUE_LOOK_EVERY_SECONDS - 1), window, NOW), {
         do: 'nothing',
         why: 'waiting_for_customer',
       });
-      assert.deepEqual(decide(invoice({ status: 'past_due' }), asked, c, at(PAST_DUE_LOOK_EVERY_SECONDS), window), {
-        do: 'look_for_payment',
-      });
+      assert.deepEqual(decide(pastDue, asked, c, at(PAST_DUE_LOOK_EVERY_SECONDS), window, NOW), { do: 'look_for_payment' });
       // Never rarer than a window when the window is shorter than an hour.
-      assert.deepEqual(decide(invoice({ status: 'past_due' }), asked, c, at(600), 600), { do: 'look_for_payment' });
+      assert.deepEqual(decide(pastDue, asked, c, at(600), 600, NOW), { do: 'look_for_payment' });
+      // Asked over 30 days ago (abandoned, say): once a window again, or the looks would grow without end.
+      const long = new Date(NOW.getTime() - (PAST_DUE_HOURLY_LOOKS_FOR_SECONDS + 1) * 1000);
+      assert.deepEqual(decide(pastDue, asked, c, at(PAST_DUE_LOOK_EVERY_SECONDS), window, long), {
+        do: 'nothing',
+        why: 'waiting_for_customer',
+      });
+      assert.deepEqual(decide(pastDue, asked, c, at(window), window, long), { do: 'look_for_payment' });
     }
   });
 

@@ -1,7 +1,8 @@
 // A past-due invoice whose new card asked for 3-D Secure: the cardholder pays on our page and the
 // payment_intent.succeeded webhook is lost. No window end moves a past-due invoice, so without a
 // look at the PaymentIntent it stayed past due (and its account suspended) for ever; looked at once
-// a window, a suspended account that paid stayed suspended up to 8 days: it is looked at hourly.
+// a window, a suspended account that paid stayed suspended up to 8 days: it is looked at hourly
+// for 30 days after the ask, then once a window.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
@@ -176,5 +177,28 @@ describe('a past-due invoice waiting for its cardholder, its webhook lost (in-me
       'invoice.paid',
       'account.reinstated',
     ]);
+  });
+
+  test('asked more than 30 days ago (abandoned, say): looked at once a window again, not hourly for ever', async () => {
+    const gateway = new ThreeDsGateway();
+    const deps: ChargerDeps = { pool: db.pool, gateway, retrySchedule: [259_200, 432_000], log: memoryLogger(), now: () => clock };
+    await insertInvoice(db.pool, { id: 'old-1', account: 'acct-old', total: '52.58' });
+    await chargePass(deps);
+    tick(86_400);
+    await putCard(db.pool, 'acct-old', 'pm_3ds_old');
+    await chargePass(deps);
+    const intent = (await chargeRow(db.pool, 'old-1'))?.payment_intent_id as string;
+    const looks = () => gateway.retrieved.filter((id) => id === intent).length;
+    tick(31 * 86_400);
+    await chargePass(deps);
+    const first = looks();
+    for (let hour = 0; hour < 24; hour++) {
+      tick(3600);
+      await chargePass(deps);
+    }
+    assert.equal(looks(), first, 'no look within the next day: the next is a window (8 days) after the last');
+    tick(8 * 86_400);
+    await chargePass(deps);
+    assert.equal(looks(), first + 1);
   });
 });

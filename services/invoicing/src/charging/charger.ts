@@ -98,8 +98,13 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   return report;
 }
 
-async function chargeOne(deps: ChargerDeps, { invoice, charge, card, key }: Candidate, now: () => Date, report: PassReport): Promise<void> {
-  const decision = decide(invoice, charge, card, now(), authenticationWindow(deps.retrySchedule));
+async function chargeOne(
+  deps: ChargerDeps,
+  { invoice, charge, card, key, askedAt }: Candidate,
+  now: () => Date,
+  report: PassReport,
+): Promise<void> {
+  const decision = decide(invoice, charge, card, now(), authenticationWindow(deps.retrySchedule), askedAt ?? null);
   if (decision.do === 'nothing') return;
   if (decision.do === 'past_due_no_card') {
     // The card was read at the pass's start: one added since is charged by the next pass, never told missing.

@@ -92,6 +92,8 @@ export function decide(
   now: Date,
   /** Seconds a cardholder asked to authenticate has before the invoice is past_due: the retry schedule's span. */
   authenticationWindow = Number.POSITIVE_INFINITY,
+  /** When the cardholder was last asked (the row's action_required_at): how often a past-due invoice is looked at. */
+  askedAt: Date | null = null,
 ): Decision {
   if (invoice.status === 'paid' || charge?.state === 'paid') return { do: 'nothing', why: 'paid' };
   if (new Decimal(invoice.total).lte(0)) return { do: 'nothing', why: 'nothing_to_charge' };
@@ -124,7 +126,7 @@ export function decide(
   const unauthenticated = invoice.status !== 'past_due' && since(authenticationWindow);
   // A past-due invoice has no status left to move, but a payment whose webhook was lost must be found,
   // and soon: its account may be suspended for it (looked at hourly, not once a window).
-  const look = invoice.status === 'past_due' && since(pastDueLookEvery(authenticationWindow));
+  const look = invoice.status === 'past_due' && since(pastDueLookEvery(authenticationWindow, askedAt, now));
   if (!card) {
     if (unauthenticated) return { do: 'past_due_unauthenticated' };
     if (look) return { do: 'look_for_payment' };
@@ -263,14 +265,22 @@ export function authenticationWindow(retrySchedule: readonly number[]): number {
 
 /**
  * At most how often (seconds) a past-due invoice waiting for its cardholder has its PaymentIntent
- * looked at (one GET to the gateway; such invoices are few): a payment on our page whose webhook was
- * lost is found within the hour, so a suspended account is reinstated within the hour, not a window.
+ * looked at (one GET to the gateway): a payment on our page whose webhook was lost is found within
+ * the hour, so a suspended account is reinstated within the hour, not a window.
  */
 export const PAST_DUE_LOOK_EVERY_SECONDS = 3600;
 
-/** Seconds between looks at a past-due invoice's waiting PaymentIntent: hourly, never rarer than a window. */
-export function pastDueLookEvery(authenticationWindow: number): number {
-  return Math.min(PAST_DUE_LOOK_EVERY_SECONDS, authenticationWindow);
+/**
+ * For how long after the ask the looks are hourly: an invoice its customer abandoned waits for
+ * ever, and hourly looks at every one of them would grow without end (and take a pass's time
+ * before new invoices' first attempts). After it, once a window, as before the ask's end.
+ */
+export const PAST_DUE_HOURLY_LOOKS_FOR_SECONDS = 30 * 24 * 3600;
+
+/** Seconds between looks at a past-due invoice's waiting PaymentIntent: hourly for 30 days after the ask, then once a window. */
+export function pastDueLookEvery(authenticationWindow: number, askedAt: Date | null, now: Date): number {
+  const recent = askedAt !== null && now.getTime() < askedAt.getTime() + PAST_DUE_HOURLY_LOOKS_FOR_SECONDS * 1000;
+  return recent ? Math.min(PAST_DUE_LOOK_EVERY_SECONDS, authenticationWindow) : authenticationWindow;
 }
 
 /** An invoice's charge before its first attempt. */

@@ -3,7 +3,14 @@
 import type pg from 'pg';
 import type { InvoiceStatus } from '@vault/contracts';
 import { withTransaction, type TransactionLog } from '@vault/db';
-import { pastDueLookEvery, type CardOnFile, type ChargeableInvoice, type ChargeRow, type ChargeStateName } from './decide.ts';
+import {
+  PAST_DUE_HOURLY_LOOKS_FOR_SECONDS,
+  PAST_DUE_LOOK_EVERY_SECONDS,
+  type CardOnFile,
+  type ChargeableInvoice,
+  type ChargeRow,
+  type ChargeStateName,
+} from './decide.ts';
 import type { RecordedInvoice } from './payment-match.ts';
 import { tellChargeChange, tellPaid, type ChargeChange } from './tell.ts';
 
@@ -15,6 +22,8 @@ export interface Candidate {
   card: CardOnFile | undefined;
   /** The charge row's random idempotency key; undefined while the invoice has no charge row. */
   key?: string | undefined;
+  /** When its cardholder was last asked to authenticate (decide's askedAt). */
+  askedAt?: Date | null;
 }
 
 interface CandidateRow {
@@ -39,13 +48,14 @@ interface CandidateRow {
   customer_id: string | null;
   payment_method_id: string | null;
   idempotency_key: string | null;
+  action_required_at: Date | null;
 }
 
 /**
  * Unpaid invoices with a positive total that may be due now: never tried, an
  * attempt pending, a retry due, or a card on file other than the one last
  * tried, or a cardholder asked to authenticate whose time is up (a past-due invoice's after
- * pastDueLookEvery, an hour: its PaymentIntent is looked at in case its webhook was lost). This is decide()'s rule
+ * pastDueLookEvery: hourly for 30 days after the ask, then once a window; its PaymentIntent is looked at in case its webhook was lost). This is decide()'s rule
  * written as a filter, so a pass does not read every past_due invoice; decide() still has the last word on each row.
  * Reads `cc_forms.cards_on_file`, which cc-forms publishes.
  */
@@ -54,7 +64,7 @@ const CANDIDATES = `
          c.invoice_id is not null as has_charge, c.payment_intent_id, c.state, c.attempts, c.round_start,
          c.pending_payment_method_id, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
          c.last_error_code, c.last_decline_code, c.last_error_message,
-         k.customer_id, k.payment_method_id, c.idempotency_key
+         k.customer_id, k.payment_method_id, c.idempotency_key, c.action_required_at
     from invoicing.invoices i
     left join invoicing.charges c on c.invoice_id = i.id
     left join cc_forms.cards_on_file k on k.account_id = i.account_id
@@ -63,17 +73,20 @@ const CANDIDATES = `
           or c.pending_payment_method_id is not null
           or c.next_attempt_at <= $1
           or (c.state = 'action_required'
-              and c.last_attempt_at + make_interval(secs => case when i.status = 'past_due' then $3::float8 else $2::float8 end) <= $1)
+              and c.last_attempt_at + make_interval(secs => case when i.status = 'past_due' and c.action_required_at + make_interval(secs => $4::float8) > $1
+                                                                 then $3::float8 else $2::float8 end) <= $1)
           or k.payment_method_id is distinct from c.last_payment_method_id)
    order by i.finalized_at, i.number`;
 
 export async function chargeCandidates(db: Db, now: Date, authenticationWindow: number): Promise<Candidate[]> {
-  const { rows } = await db.query<CandidateRow>(CANDIDATES, [now, authenticationWindow, pastDueLookEvery(authenticationWindow)]);
+  const hourly = Math.min(PAST_DUE_LOOK_EVERY_SECONDS, authenticationWindow);
+  const { rows } = await db.query<CandidateRow>(CANDIDATES, [now, authenticationWindow, hourly, PAST_DUE_HOURLY_LOOKS_FOR_SECONDS]);
   return rows.map((r) => ({
     invoice: { id: r.id, accountId: r.account_id, number: r.number, status: r.status, currency: r.currency, total: r.total },
     charge: r.has_charge ? chargeOf(r) : undefined,
     card: r.payment_method_id && r.customer_id ? { customerId: r.customer_id, paymentMethodId: r.payment_method_id } : undefined,
     key: r.idempotency_key ?? undefined,
+    askedAt: r.action_required_at,
   }));
 }
 
