@@ -136,4 +136,37 @@ describe('an app’s ownership with a hole, or a dyno moved to another app, lear
     assert.equal(await charged('mv-a', '2026-10'), '25.00');
     assert.equal(await charged('mv-b', '2026-10'), '33.06');
   });
+
+  test('an add-on’s plan change naming another app, then a repeat of its sequence that deprovisions it (the first copy now): the other app’s account is credited', async () => {
+    await ownApp('dp-a');
+    await ownApp('dp-b');
+    const addon = (id: string, sequence: number, type: string, time: string, data: object) =>
+      event(id, 'dp-pg', sequence, type, time, data);
+    const at = '2026-10-11T00:00:00Z';
+    await arrive(
+      [
+        owner('dp-x-1', 'dp-x', 1, '2026-10-01T00:00:00Z', 'dp-a'),
+        owner('dp-y-1', 'dp-y', 1, '2026-10-01T00:00:00Z', 'dp-b'),
+        addon('dp-1', 1, 'addon.provisioned', '2026-10-01T00:00:00Z', {
+          app_id: 'dp-x',
+          service: 'heroku-postgresql',
+          plan: 'essential-0',
+        }),
+        addon('dp-2b', 2, 'addon.plan_changed', '2026-10-21T00:00:00Z', { app_id: 'dp-y', plan: 'essential-0' }),
+      ],
+      { 'dp-x-1': at, 'dp-y-1': at, 'dp-1': at, 'dp-2b': at },
+    );
+    for (const table of ['app_ownership', 'usage_intervals'])
+      await db.pool.query(`update metering.${table} set learned_at = $1 where app_id in ('dp-x', 'dp-y')`, [at]);
+    await run('2026-10', '2026-11-04T00:00:00Z');
+    // dp-b: its own 25.00 and the add-on's last 11 days on dp-y (11/31 × 5.00).
+    assert.equal(await charged('dp-b', '2026-10'), '26.77');
+
+    await arrive([addon('dp-2a', 2, 'addon.deprovisioned', '2026-10-21T00:00:00Z', { app_id: 'dp-y' })], {});
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    await run('2026-10', later);
+    await run('2026-11', later);
+    assert.equal(await charged('dp-b', '2026-10'), '25.00', 'the add-on was deprovisioned, not moved: nothing on dp-y');
+    assert.equal(await charged('dp-a', '2026-10'), '28.23', 'its own and the add-on’s 20 days on dp-x, unchanged');
+  });
 });

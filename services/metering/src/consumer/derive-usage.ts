@@ -185,7 +185,8 @@ const derive = (fromMetering: boolean) => `
   -- A step its next event leaves empty has no interval, yet one an invoice charged may be gone:
   -- recorded for invoicing's late usage (migration 022). Never cleared; a re-derivation adds nothing.
   -- So is a repeated sequence's copy that lost to one on another app (a publisher's repeat naming
-  -- another app_id): its app's interval is gone, and nothing of that app is learned late.
+  -- another app_id), or to one that opens no interval (a deprovisioning): its app's interval is
+  -- gone, and nothing of that app is learned late.
   vanished as (
     insert into metering.vanished_spans (subject, kind, app_id, at, learned_at)
     select subject, case when type = 'dyno.started' then 'dyno' else 'addon' end, data->>'app_id', time, learned_at
@@ -197,7 +198,8 @@ const derive = (fromMetering: boolean) => `
       from ev e join steps s on s.subject = e.subject and s.sequence = e.sequence
      where not e.first_copy and e.sequence = e.rn and not s.ended
        and e.type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed')
-       and e.data->>'app_id' is not null and e.data->>'app_id' is distinct from s.data->>'app_id'
+       and e.data->>'app_id' is not null
+       and (e.data->>'app_id' is distinct from s.data->>'app_id' or s.type not in ('dyno.started', 'addon.provisioned', 'addon.plan_changed'))
     on conflict do nothing
   ),
   owners as (
