@@ -13,9 +13,11 @@ import { exportSpec } from './export-spec.ts';
 export async function exportCommand(args: string[]): Promise<number> {
   parseCommand(exportSpec, args);
   const request = asUsage(() => parseExportArgs(args), exportSpec);
-  const db = await openQuietDatabase(cliSettings({ apps: ['invoicing'] }));
+  const settings = cliSettings({ apps: ['invoicing'] });
+  const db = await openQuietDatabase(settings);
   try {
-    const summary = await runExport(db.pool, request, process.stdout);
+    // A month before its end + INVOICE_GRACE_HOURS is refused (exit 1, naming its due time), as `vault finalize` refuses it.
+    const summary = await runExport(db.pool, request, process.stdout, { graceHours: settings.INVOICE_GRACE_HOURS });
     process.stderr.write(`${describeExport(summary)}\n`);
     return 0;
   } catch (err) {

@@ -15,9 +15,10 @@ export interface InvoicingDeps {
   /**
    * Finance's CSV exports: a small pool of their own, so slow downloads never
    * hold the connections customers' pages need, and how many may stream at
-   * once (beyond it: 429). Unset (route tests): `pool`, EXPORT_CONCURRENCY at once.
+   * once (beyond it: 429), and INVOICE_GRACE_HOURS: a month is not exported before
+   * it is due (409). Unset (route tests): `pool`, EXPORT_CONCURRENCY at once, 72 hours.
    */
-  exports?: { pool: pg.Pool; concurrency: number };
+  exports?: { pool: pg.Pool; concurrency: number; graceHours: number };
   /** Where customers open the card form (CC_FORMS_URL): the invoice pages link to it. Unset (route tests): its development address. */
   ccFormsUrl?: string;
   /** The gateway's webhooks (`POST /v1/gateway/webhooks`); the app always has them, route tests may not. */

@@ -47,7 +47,7 @@ await runApp({
     const webhooks = { verifier: charging.stripe.webhooks, secret: charging.webhookSecret };
     // Finance's exports read through a pool of their own: slow downloads never hold the customers' connections.
     const exportPool = openPool(db.url, { max: EXPORT_CONCURRENCY, log: (event, fields) => log.info(event, fields) });
-    const exports = { pool: exportPool, concurrency: EXPORT_CONCURRENCY };
+    const exports = { pool: exportPool, concurrency: EXPORT_CONCURRENCY, graceHours };
     invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken, log, webhooks, exports, ccFormsUrl: settings.ccFormsUrl });
     const schedule = startSchedule({ pool: db.pool, billing, graceHours, everyMs: settings.INVOICE_FINALIZE_EVERY_SECONDS * 1000, log });
     const usageFold = startUsageFold({ pool: db.pool, everyMs: settings.USAGE_FOLD_EVERY_SECONDS * 1000, log });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { DateTime } from 'luxon';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { invoicingRoutes } from '../src/app.ts';
@@ -86,11 +87,26 @@ describe('finance exports', () => {
     assert.equal(invoices[3]![2], "'@acct-3");
   });
 
-  test('a period with no invoices gives the header and a control row of 0 and 0.00', async () => {
-    const invoices = await get('/v1/exports/invoices.csv?period=2027-01', ADMIN);
+  test('a due period with no invoices gives the header and a control row of 0 and 0.00; one not due yet is 409', async () => {
+    // August 2026: long past its end + INVOICE_GRACE_HOURS, and no invoice of it.
+    const invoices = await get('/v1/exports/invoices.csv?period=2026-08', ADMIN);
+    assert.equal(invoices.statusCode, 200, invoices.body);
     assert.equal(invoices.body, `${INVOICE_HEADER.join(',')}\r\nTOTAL,0,,,,,0.00,0.00,0.00,0.00,,0\r\n`);
-    const lines = await get('/v1/exports/lines.csv?period=2027-01', ADMIN);
+    const lines = await get('/v1/exports/lines.csv?period=2026-08', ADMIN);
+    assert.equal(lines.statusCode, 200, lines.body);
     assert.equal(lines.body, `${LINE_HEADER.join(',')}\r\nTOTAL,0,,,,,,,,,,0.00,,\r\n`);
+    // A month to come has no invoices because none can be made yet: not a file that looks like an empty month.
+    const next = DateTime.utc().plus({ months: 1 }).toFormat('yyyy-MM');
+    for (const kind of ['invoices', 'lines']) {
+      const res = await get(`/v1/exports/${kind}.csv?period=${next}`, ADMIN);
+      assert.equal(res.statusCode, 409, res.body);
+      assert.ok(Number(res.headers['retry-after']) > 72 * 3600, String(res.headers['retry-after']));
+      assert.match(
+        res.json().error,
+        new RegExp(`^${next} is not finalized: it is not due until \\S+ \\(its end plus INVOICE_GRACE_HOURS=72\\)`),
+      );
+      assert.ok(!res.body.includes('TOTAL'));
+    }
   });
 
   test('admin and finance get text/csv as an attachment named after the file and period', async () => {
@@ -110,23 +126,23 @@ describe('finance exports', () => {
   });
 
   test('while a finalize of the month has not completed, invoices.csv and lines.csv are 409 naming it; credits.csv is not held back', async () => {
-    // A run counted as started and not completed: running, or stopped midway (finalize-kill.test.ts kills a real one).
+    // A run counted as started and not completed: running, or stopped midway (finalize-kill.test.ts kills a real one). A due month.
     await db.pool.query(
       `insert into invoicing.finalize_runs (period, run, started, completed, started_at)
-       values ('2026-12', gen_random_uuid(), 2, 1, '2027-01-04T00:00:00Z')`,
+       values ('2026-07', gen_random_uuid(), 2, 1, '2026-08-04T00:00:00Z')`,
     );
     try {
       for (const kind of ['invoices', 'lines']) {
-        const res = await get(`/v1/exports/${kind}.csv?period=2026-12`, financeToken);
+        const res = await get(`/v1/exports/${kind}.csv?period=2026-07`, financeToken);
         assert.equal(res.statusCode, 409, res.body);
         assert.equal(res.headers['retry-after'], '30');
-        assert.match(res.json().error, /the finalize of 2026-12 that started at 2027-01-04T00:00:00.000Z has not completed/);
+        assert.match(res.json().error, /the finalize of 2026-07 that started at 2026-08-04T00:00:00.000Z has not completed/);
       }
-      assert.equal((await get('/v1/exports/credits.csv?period=2026-12', financeToken)).statusCode, 200);
-      await db.pool.query(`update invoicing.finalize_runs set completed = 2 where period = '2026-12'`);
-      assert.equal((await get('/v1/exports/invoices.csv?period=2026-12', financeToken)).statusCode, 200);
+      assert.equal((await get('/v1/exports/credits.csv?period=2026-07', financeToken)).statusCode, 200);
+      await db.pool.query(`update invoicing.finalize_runs set completed = 2 where period = '2026-07'`);
+      assert.equal((await get('/v1/exports/invoices.csv?period=2026-07', financeToken)).statusCode, 200);
     } finally {
-      await db.pool.query(`delete from invoicing.finalize_runs where period = '2026-12'`);
+      await db.pool.query(`delete from invoicing.finalize_runs where period = '2026-07'`);
     }
   });
 

@@ -45,6 +45,25 @@ export interface ChunkOutcome {
   waitMs: number;
 }
 
+/**
+ * The most invoices a month can number: `YYYY-MM-NNNNNN` is six digits, and a
+ * seventh would sort `2026-10-1000000` before `2026-10-100001` wherever numbers
+ * are ordered as text (the exports, the invoice lists). Past it, finalize
+ * refuses the chunk (InvoiceNumbersExhaustedError) rather than widen numbers
+ * that finance and the platform hold as fixed width.
+ */
+export const MAX_INVOICES_A_MONTH = 999_999;
+
+/** A month would number an invoice past MAX_INVOICES_A_MONTH: nothing of the chunk is written. */
+export class InvoiceNumbersExhaustedError extends Error {
+  constructor(period: string, wanted: number) {
+    super(
+      `${period} would need invoice number ${wanted}: a month's numbers (YYYY-MM-NNNNNN) stop at ${MAX_INVOICES_A_MONTH.toLocaleString('en-US')}, ` +
+        'and a seventh digit would sort out of order; nothing of this chunk was finalized',
+    );
+  }
+}
+
 /** Where a chunk stands in the run: the number its first invoice gets, and the chunk before it committed. */
 export interface ChunkOrder {
   /** Resolves once the chunk before has counted its invoices: this chunk's first number. */
@@ -105,10 +124,13 @@ export function finalizeChunk(pool: pg.Pool, terms: ChunkTerms, rows: readonly A
       const ready = drafts.filter(isReady);
       // A month's numbers run 1..n with no gap, in account order within a run.
       const first = await order.firstNumber;
+      const last = first + ready.length - 1;
+      if (ready.length > 0 && last > MAX_INVOICES_A_MONTH) throw new InvoiceNumbersExhaustedError(period.key, last);
       counted(first + ready.length);
       const invoices: NewInvoice[] = ready.map((d, i) => ({ ...d, number: invoiceNumber(period.key, first + i) }));
       await insertInvoices(client, period, invoices, terms.finalizedAt);
-      await copyFinalizedNotices(client, period.key, invoices, terms.at); // invoice.finalized, in the invoices' transaction
+      // invoice.finalized, in the invoices' transaction, at the instant the invoices say they were finalized (finalized_at).
+      await copyFinalizedNotices(client, period.key, invoices, terms.finalizedAt);
       // In the same transaction as the invoices: the credit they drew or left, and the small totals they carry.
       await recordSettlements(
         client,

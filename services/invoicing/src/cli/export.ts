@@ -30,9 +30,16 @@ export function parseExportArgs(args: string[]): ExportRequest {
 
 /**
  * Writes the export to `out` as fast as `out` takes it (waits for 'drain'), and
- * returns its control figures. `out` is not ended: it may be stdout.
+ * returns its control figures. `out` is not ended: it may be stdout. A month not
+ * due yet (`graceHours`: INVOICE_GRACE_HOURS) or whose finalize has not completed
+ * throws before anything is written (MonthNotDueError, MonthNotFinalizedError).
  */
-export async function runExport(pool: pg.Pool, request: ExportRequest, out: Writable): Promise<ExportSummary> {
+export async function runExport(
+  pool: pg.Pool,
+  request: ExportRequest,
+  out: Writable,
+  opts: { graceHours?: number } = {},
+): Promise<ExportSummary> {
   await ensureInvoicingSchema(pool);
   let summary: ExportSummary | undefined;
   let outError: Error | undefined;
@@ -40,7 +47,10 @@ export async function runExport(pool: pg.Pool, request: ExportRequest, out: Writ
   out.on('error', onError);
   try {
     // Leaving the loop early (the reader went away) ends the cursor and frees the client.
-    for await (const chunk of exportCsv(pool, request.kind, request.period, { onDone: (s) => (summary = s) })) {
+    for await (const chunk of exportCsv(pool, request.kind, request.period, {
+      graceHours: opts.graceHours,
+      onDone: (s) => (summary = s),
+    })) {
       if (!out.write(chunk) && !outError) await drained(out);
       if (outError || out.destroyed) throw outError ?? new Error('the output was closed');
     }

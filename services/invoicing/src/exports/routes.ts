@@ -3,7 +3,7 @@ import { RequiredPeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../deps.ts';
 import { isStaff } from '../access/tokens.ts';
-import { checkMonthComplete, EXPORT_KINDS, exportStream, MonthNotFinalizedError } from './index.ts';
+import { checkMonthComplete, DEFAULT_GRACE_HOURS, EXPORT_KINDS, exportStream, MonthNotDueError, MonthNotFinalizedError } from './index.ts';
 
 /** Exports streaming at once, each holding one connection of the exports' pool (its size in the app). */
 export const EXPORT_CONCURRENCY = 3;
@@ -22,6 +22,7 @@ export const EXPORT_RETRY_AFTER_SECONDS = 30;
 export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
   const pool = deps.exports?.pool ?? deps.pool;
   const concurrency = deps.exports?.concurrency ?? EXPORT_CONCURRENCY;
+  const graceHours = deps.exports?.graceHours ?? DEFAULT_GRACE_HOURS;
   let streaming = 0;
   for (const kind of EXPORT_KINDS) {
     const handler: RouteHandlerMethod = async (req, reply) => {
@@ -47,10 +48,18 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
         released = true;
       };
       reply.raw.once('close', release);
+      const now = new Date();
       try {
-        await checkMonthComplete(pool, kind, period);
+        await checkMonthComplete(pool, kind, period, { graceHours, now });
       } catch (err) {
         release();
+        // A month not due yet: come back at its due time (the schedule finalizes it within a tick of it).
+        if (err instanceof MonthNotDueError) {
+          return reply
+            .code(409)
+            .header('retry-after', String(err.retryAfterSeconds(now)))
+            .send({ error: err.message });
+        }
         if (!(err instanceof MonthNotFinalizedError)) throw err;
         return reply.code(409).header('retry-after', String(EXPORT_RETRY_AFTER_SECONDS)).send({ error: err.message });
       }
@@ -63,6 +72,7 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       if (head) return reply.headers(headers).send();
       const started = performance.now();
       const stream = exportStream(pool, kind, period, {
+        graceHours,
         onDone: (s) =>
           deps.log.info('export.done', {
             kind,

@@ -2,7 +2,9 @@ import { Readable } from 'node:stream';
 import type pg from 'pg';
 import type { Decimal } from 'decimal.js';
 import { unfinishedRun } from '../billing/finalize-runs.ts';
+import { dueAt } from '../domain/invoice.ts';
 import { Money } from '../domain/money.ts';
+import { parsePeriod } from '../domain/period.ts';
 import { csvRecord, type FieldKind } from './csv.ts';
 import { CONTROL_COUNT_COLUMN, CONTROL_LABEL, EXPORT_TABLES, type ExportKind } from './tables.ts';
 
@@ -25,8 +27,49 @@ export interface ExportOptions {
    * idle the server ends it, and the file ends without its control row.
    */
   idleTimeoutMs?: number;
-  /** Called once the control row is built. */
+  /**
+   * Called once the control row has been taken by the consumer (after the
+   * generator's last yield), never for a file abandoned before it.
+   */
   onDone?: (summary: ExportSummary) => void;
+  /** INVOICE_GRACE_HOURS: a month is not exported before its end plus this (DEFAULT_GRACE_HOURS when unset). */
+  graceHours?: number;
+  /** The clock the due time is compared with (tests fix it). */
+  now?: () => Date;
+}
+
+/** INVOICE_GRACE_HOURS's default (config.ts), for callers that are not given the setting (route tests, the bench). */
+export const DEFAULT_GRACE_HOURS = 72;
+
+/** What checkMonthComplete compares a month's due time with. */
+export interface DueCheck {
+  graceHours?: number;
+  now?: Date;
+}
+
+/**
+ * The month is not due: its end plus INVOICE_GRACE_HOURS has not passed, so no
+ * finalize has made its invoices yet. A file of it would be a header and a
+ * control row of zeros: a month with no invoices, which it is not.
+ */
+export class MonthNotDueError extends Error {
+  /** Found in the export's own snapshot too (the CLI, a race with the clock): still a 409. */
+  readonly statusCode = 409;
+  constructor(
+    readonly period: string,
+    readonly dueAt: Date,
+    graceHours: number,
+  ) {
+    super(
+      `${period} is not finalized: it is not due until ${dueAt.toISOString()} (its end plus INVOICE_GRACE_HOURS=${graceHours}), ` +
+        'so its invoices are not made yet: export it once it has been finalized',
+    );
+  }
+
+  /** Seconds from `now` to the due time, at least 1 (Retry-After). */
+  retryAfterSeconds(now: Date): number {
+    return Math.max(1, Math.ceil((this.dueAt.getTime() - now.getTime()) / 1000));
+  }
 }
 
 /**
@@ -45,9 +88,16 @@ export class MonthNotFinalizedError extends Error {
   }
 }
 
-/** Throws MonthNotFinalizedError when `kind` lists the month's invoices and a finalize of it has not completed. */
-export async function checkMonthComplete(db: pg.Pool | pg.PoolClient, kind: ExportKind, period: string): Promise<void> {
+/**
+ * When `kind` lists the month's invoices: throws MonthNotDueError while the
+ * month is not due (its end plus `graceHours`, as of `now`), and
+ * MonthNotFinalizedError while a finalize of it has not completed.
+ */
+export async function checkMonthComplete(db: pg.Pool | pg.PoolClient, kind: ExportKind, period: string, due: DueCheck = {}): Promise<void> {
   if (!EXPORT_TABLES[kind].invoicesOfMonth) return;
+  const graceHours = due.graceHours ?? DEFAULT_GRACE_HOURS;
+  const dueTime = dueAt(parsePeriod(period), graceHours).toJSDate();
+  if ((due.now ?? new Date()) < dueTime) throw new MonthNotDueError(period, dueTime, graceHours);
   const startedAt = await unfinishedRun(db, period);
   if (startedAt) throw new MonthNotFinalizedError(period, startedAt);
 }
@@ -94,7 +144,7 @@ export async function* exportCsv(
       `set local idle_in_transaction_session_timeout = ${Math.max(1, Math.round(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS))}`,
     );
     // Before the first byte, in the snapshot the rows are read from: a run this snapshot sees completed wrote all its invoices.
-    await checkMonthComplete(client, kind, period);
+    await checkMonthComplete(client, kind, period, { graceHours: opts.graceHours, now: opts.now?.() });
     await client.query({ text: `declare export_rows no scroll cursor for ${table.sql}`, values: [period] });
     yield csvRecord(
       table.columns.map((c) => c.name),
@@ -127,11 +177,13 @@ export async function* exportCsv(
       control[c.index] = written[c.name]!;
     });
     const summary: ExportSummary = { kind, period, rows, total: written[table.totalColumn]!, sums: written };
-    opts.onDone?.(summary);
     yield csvRecord(
       control,
       kinds.map(() => 'value'),
     );
+    // Only once the consumer has taken the control row and asked for more: a
+    // reader gone before it (the generator's return() at the yield) is not done.
+    opts.onDone?.(summary);
     return summary;
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err));

@@ -95,6 +95,10 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
   // The credit ledger's entries of the month, in order: grants and invoice
   // remainders add (positive), credit applied and expired take (negative), so
   // the control total is how much the balances moved in the month.
+  // Entries of one instant (a finalize run's) by id as code points ("C"): the
+  // ids are the ledger's, and the server's default collation must not reorder them.
+  // (The invoices and lines files order by number, fixed width `YYYY-MM-NNNNNN`:
+  // the same order in any collation, and their index keeps its use.)
   credits: {
     columns: [
       value('at'),
@@ -117,6 +121,6 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
             from invoicing.credit_entries e
             left join invoicing.invoices i on i.id = e.invoice_id
            where ${IN_PERIOD}
-           order by e.at, e.id`,
+           order by e.at, e.id collate "C"`,
   },
 };
