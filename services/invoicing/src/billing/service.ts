@@ -8,7 +8,7 @@ import { computeDrafts } from './compute-drafts.ts';
 import { creditBalance, grant } from './credits.ts';
 import { dueAt, publicInvoice } from '../domain/invoice.ts';
 import { Money, partsInCents, priceShare } from '../domain/money.ts';
-import { parsePeriod, periodContaining, type Period } from '../domain/period.ts';
+import { parsePeriod, periodContaining, previousPeriod, type Period } from '../domain/period.ts';
 import { usageHorizon } from './final-months.ts';
 import { finalizePeriod } from './finalize.ts';
 import { finalizedInvoice, finalizedInvoices } from './invoice-store.ts';
@@ -37,9 +37,23 @@ export function createBilling(deps: BillingDeps): Billing {
    */
   const creditAtOf = (period: Period) => DateTime.max(now(), dueAt(period, deps.graceHours)).toJSDate();
 
-  /** The account's view of a month from the aggregates, in one round trip (account-drafts.ts). */
-  function view(accountId: string, period: Period, asked: { until: Date; projection?: boolean; days?: boolean }) {
-    return accountView(deps.viewPool ?? deps.pool, deps.prices, { account: accountId, period, creditAt: creditAtOf(period), ...asked });
+  /**
+   * The account's view of a month from the aggregates, in one round trip (account-drafts.ts). Once
+   * the month before has ended, finalize settles it first unless the account has an invoice of it:
+   * its draft takes its adjustments, carried totals and credit first (`previous`; one more round
+   * trip while it has usage and no invoice). `daysOnly`: the chart's days, which none of that changes.
+   */
+  function view(accountId: string, period: Period, asked: { until: Date; projection?: boolean; days?: boolean; daysOnly?: boolean }) {
+    const { daysOnly, ...wanted } = asked;
+    const before = previousPeriod(period);
+    const previous = !daysOnly && before.end <= now() ? { period: before, creditAt: creditAtOf(before) } : undefined;
+    return accountView(deps.viewPool ?? deps.pool, deps.prices, {
+      account: accountId,
+      period,
+      creditAt: creditAtOf(period),
+      ...wanted,
+      ...(previous ? { previous } : {}),
+    });
   }
 
   /** A month that has ended may have a finalized invoice; the current one never has. */
@@ -80,7 +94,7 @@ export function createBilling(deps: BillingDeps): Billing {
       // Before the usage horizon its days are archived (vault archive deletes them).
       const horizon = period.key === periodOf().key ? null : await usageHorizon(deps.pool);
       if (horizon !== null && period.key < horizon) return [];
-      return pricedDays(period, (await view(accountId, period, { until: now().toJSDate(), days: true })).days!);
+      return pricedDays(period, (await view(accountId, period, { until: now().toJSDate(), days: true, daysOnly: true })).days!);
     },
 
     async usageView(accountId, periodKey) {

@@ -1,6 +1,7 @@
 // Credits (billing-rules.md, Credits), pure: what an account's credit balance
 // pays of an invoice, which lots it draws on, what a negative subtotal leaves,
 // and the line that carries a total too small to charge onto a later invoice.
+import type { Decimal } from 'decimal.js';
 import { Money } from './money.ts';
 import type { PricedLine } from './lines.ts';
 import type { Period } from './period.ts';
@@ -61,9 +62,33 @@ export function balanceOf(lots: readonly CreditLot[]): string {
   return lots.reduce((sum, l) => sum.plus(l.remaining), new Money(0)).toFixed(2);
 }
 
+/** The lots left once `uses` (a settlement's) drew on them: each less what it took, emptied ones left out. */
+export function lotsAfter<T extends CreditLot>(lots: readonly T[], uses: Settlement['uses']): T[] {
+  const taken = new Map<string, Decimal>();
+  for (const u of uses) taken.set(u.lotId, (taken.get(u.lotId) ?? new Money(0)).plus(u.amount));
+  return lots.flatMap((l) => {
+    const left = new Money(l.remaining).minus(taken.get(l.id) ?? 0);
+    return left.gt(0) ? [{ ...l, remaining: left.toFixed(2) }] : [];
+  });
+}
+
+/** The lots a settlement at `at` may draw on: one whose expiry is at or before it was written off first (CREDIT_LOTS' condition). */
+export const lotsAliveAt = <T extends CreditLot>(lots: readonly T[], at: Date): T[] =>
+  lots.filter((l) => l.expiresAt === null || l.expiresAt.getTime() > at.getTime());
+
+/**
+ * The lot a negative subtotal leaves, as finalize records it (an
+ * `invoice_remainder` entry): its absolute value, never expiring, dated at the
+ * run that settled the invoice.
+ */
+export function remainderLot(id: string, subtotal: string, at: Date): CreditLot {
+  return { id, remaining: new Money(subtotal).neg().toFixed(2), expiresAt: null, at };
+}
+
 /** A finalized invoice whose total is above zero and below the gateway's minimum: not charged, carried. */
 export interface SmallInvoice {
-  number: string;
+  /** Null for a month whose invoice is still a draft (finalized first, it is carried): it has no number yet. */
+  number: string | null;
   period: string;
   total: string;
 }
@@ -80,15 +105,17 @@ export function isBelowMinimum(total: string, minimum: string): boolean {
  * carried once.
  */
 export function carriedLine(small: SmallInvoice, minimum: string, currency: string): PricedLine {
+  // A draft's month has no number yet: its key is the month until it is finalized (only a draft shows it).
+  const invoice = small.number === null ? 'not finalized yet' : `invoice ${small.number}`;
   return {
     app_id: '',
     kind: 'carried',
-    key: small.number,
+    key: small.number ?? small.period,
     product: 'carried',
     quantity: '1.0000000',
     unit_price: small.total,
     amount: small.total,
-    description: `Carried from ${small.period} (invoice ${small.number}): ${small.total} ${currency} is below the smallest charge of ${minimum} ${currency}`,
+    description: `Carried from ${small.period} (${invoice}): ${small.total} ${currency} is below the smallest charge of ${minimum} ${currency}`,
     adjusts: small.period,
     ms: 0,
   };
