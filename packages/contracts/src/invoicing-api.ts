@@ -145,7 +145,12 @@ export const CreditGrant = z.object({
 });
 export type CreditGrant = z.infer<typeof CreditGrant>;
 
-/** api.md "Notices": the types of notice invoicing publishes. */
+/**
+ * api.md "Notices": the types of notice invoicing publishes. The last two go
+ * beyond api.md's list (an extension: a consumer ignores types it does not
+ * know): `invoice.carried`, a small total carried onto the account's next
+ * invoice, and `invoice.refunded`, an invoice refunded whole (docs/contracts/invoicing.md).
+ */
 export const NoticeType = z.enum([
   'invoice.finalized',
   'invoice.paid',
@@ -154,6 +159,8 @@ export const NoticeType = z.enum([
   'invoice.past_due',
   'account.suspended',
   'account.reinstated',
+  'invoice.carried',
+  'invoice.refunded',
 ]);
 
 /** A notice: a CloudEvents 1.0 event in structured JSON, `source` `vault-invoicing`. */

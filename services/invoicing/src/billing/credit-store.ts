@@ -8,6 +8,7 @@ import type { CreditGrant } from '@vault/contracts';
 import type { CreditLot, Settlement, SmallInvoice } from '../domain/credit.ts';
 import { Money } from '../domain/money.ts';
 import { appendTo } from '../domain/group.ts';
+import type { InvoiceFacts } from '../notices/notice.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -209,12 +210,40 @@ export function smallOfRows(rows: readonly SmallRow[]): Map<string, SmallInvoice
   return out;
 }
 
-/** Small invoices whose total a new invoice carries: `carried` from now on (never charged, never carried again). */
-export async function markCarried(client: pg.PoolClient, numbers: readonly string[]): Promise<void> {
-  if (numbers.length === 0) return;
-  const { rowCount } = await client.query(
-    `update invoicing.invoices set status = 'carried' where number = any($1::text[]) and status = 'finalized'`,
-    [numbers],
+/** A small invoice a new invoice carries: its carried line's key is the small one's number. */
+export interface Carry {
+  /** The small invoice's number. */
+  number: string;
+  /** The invoice that carries it (finalized in the same transaction). */
+  by: { id: string; number: string; period: string };
+}
+
+/** A small invoice now `carried`, as its invoice.carried notice describes it. */
+export interface CarriedInvoice extends InvoiceFacts {
+  carriedBy: Carry['by'];
+}
+
+/**
+ * Small invoices whose total a new invoice carries: `carried` from now on
+ * (never charged, never carried again). Returns each, for its notice.
+ */
+export async function markCarried(client: pg.PoolClient, carries: readonly Carry[]): Promise<CarriedInvoice[]> {
+  if (carries.length === 0) return [];
+  const by = new Map(carries.map((c) => [c.number, c.by]));
+  const { rows } = await client.query<{ id: string; account_id: string; number: string; period: string; currency: string; total: string }>(
+    `update invoicing.invoices set status = 'carried' where number = any($1::text[]) and status = 'finalized'
+     returning id, account_id, number, period, currency, total::text`,
+    [[...by.keys()]],
   );
-  if (rowCount !== numbers.length) throw new Error(`carried ${rowCount} of ${numbers.length} small invoices: one changed meanwhile`);
+  if (rows.length !== carries.length) throw new Error(`carried ${rows.length} of ${carries.length} small invoices: one changed meanwhile`);
+  return rows.map((r) => ({
+    id: r.id,
+    accountId: r.account_id,
+    number: r.number,
+    period: r.period,
+    currency: r.currency,
+    total: r.total,
+    status: 'carried',
+    carriedBy: by.get(r.number)!,
+  }));
 }

@@ -16,7 +16,7 @@ import { Money, sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
 import { creditLots, markCarried, recordSettlements, smallInvoices } from './credit-store.ts';
 import { type AccountRows, YIELD_EVERY } from './finalize-stream.ts';
-import { copyFinalizedNotices } from './finalize-notices.ts';
+import { copyFinalizedNotices, recordCarriedNotices } from './finalize-notices.ts';
 import { noteRunWrites } from './finalize-runs.ts';
 import { insertInvoices, type NewInvoice } from './invoice-store.ts';
 import { lateAdjustments } from './late-usage.ts';
@@ -137,10 +137,16 @@ export function finalizeChunk(pool: pg.Pool, terms: ChunkTerms, rows: readonly A
         invoices.map((x) => ({ invoiceId: x.id, accountId: x.account_id, currency: x.currency, settlement: settlementOf(x) })),
         terms.at,
       );
-      await markCarried(
+      const carried = await markCarried(
         client,
-        invoices.flatMap((x) => x.lines.filter((l) => l.kind === 'carried').map((l) => l.key)),
+        invoices.flatMap((x) =>
+          x.lines
+            .filter((l) => l.kind === 'carried')
+            .map((l) => ({ number: l.key, by: { id: x.id, number: x.number, period: period.key } })),
+        ),
       );
+      // invoice.carried, in the transaction that makes each small invoice carried.
+      await recordCarriedNotices(client, carried, terms.finalizedAt);
       const worked = performance.now();
       // Throws if the chunk before failed: this one rolls back rather than leave a gap before its numbers.
       await order.previousCommitted;

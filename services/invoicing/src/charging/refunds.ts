@@ -1,11 +1,16 @@
 // Refunds the gateway reports (`charge.refunded`, from the sandbox and Stripe):
 // recorded on the invoice the charge paid, found by its PaymentIntent. The
 // charge carries the cumulative amount refunded, so deliveries out of order
-// or again never lower it; an invoice refunded whole is `refunded`.
+// or again never lower it; an invoice refunded whole is `refunded`, told as
+// invoice.refunded (beyond api.md's list) in the same transaction. A partial
+// refund is not told: the invoice stays `paid` (its amount_refunded is on
+// GET /v1/invoices/:id and the exports), and a notice per cumulative amount
+// would be a new type for a change of no status.
 import type pg from 'pg';
 import { z } from 'zod';
 import { fromMinorUnits } from './amount.ts';
 import { lockInvoice } from './store.ts';
+import { tellRefunded } from './tell.ts';
 
 /** `charge.refunded`'s object: the part invoicing reads. */
 export const RefundedCharge = z.object({
@@ -39,8 +44,14 @@ export type RefundOutcome =
  * (or already refunded) invoice takes a refund, never more than its total. A
  * refund of one of its PaymentIntents reaching an invoice not paid yet came
  * before its payment's event (deliveries come in any order): `before_payment`.
+ * `at`: when it is recorded, the invoice.refunded notice's time.
  */
-export async function recordRefund(client: pg.PoolClient, invoiceId: string, charge: RefundedCharge): Promise<RefundOutcome> {
+export async function recordRefund(
+  client: pg.PoolClient,
+  invoiceId: string,
+  charge: RefundedCharge,
+  at: Date = new Date(),
+): Promise<RefundOutcome> {
   await lockInvoice(client, invoiceId);
   const { rows } = await client.query<{ status: string; currency: string; total: string; amount_refunded: string }>(
     'select status, currency, total::text, amount_refunded::text from invoicing.invoices where id = $1',
@@ -63,5 +74,7 @@ export async function recordRefund(client: pg.PoolClient, invoiceId: string, cha
   const row = updated.rows[0];
   if (!row) return { outcome: 'stray', reason: 'more_than_total', invoice_id: invoiceId };
   const outcome = !row.changed ? 'unchanged' : row.status === 'refunded' ? 'refunded' : 'partly_refunded';
+  // Told once, in this transaction: only the delivery that made it `refunded` is `refunded` (later ones are unchanged).
+  if (outcome === 'refunded') await tellRefunded(client, invoiceId, at, { amountRefunded: row.amount_refunded, chargeId: charge.id });
   return { outcome, invoice_id: invoiceId, amount_refunded: row.amount_refunded };
 }

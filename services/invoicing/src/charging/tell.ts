@@ -1,7 +1,8 @@
 // What charging's changes tell (api.md "Notices"), written in the transaction
 // that makes them, after the invoice's lock (the one lock order): a declined
 // attempt (invoice.payment_failed), a request for the cardholder
-// (invoice.action_required), an invoice past due, an invoice paid. The dates
+// (invoice.action_required), an invoice past due, an invoice paid, an invoice
+// refunded whole (invoice.refunded, beyond api.md's list). The dates
 // and cards the invoice pages show (payment-state.ts) are stored here too.
 import type pg from 'pg';
 import { reinstateIfClear } from '../accounts/standing.ts';
@@ -131,6 +132,25 @@ export async function tellPaid(client: pg.PoolClient, invoiceId: string, at: Dat
     }),
   ]);
   await reinstateIfClear(client, facts.accountId, at);
+}
+
+/**
+ * After a refund made an invoice `refunded` (whole): invoice.refunded (beyond
+ * api.md's list), once, its id the invoice's, since an invoice becomes
+ * `refunded` once (it never moves back, and its refund never goes down).
+ * A partial refund is not told (see refunds.ts). Not emailed: the gateway
+ * sends the customer its own refund receipt.
+ */
+export async function tellRefunded(
+  client: pg.PoolClient,
+  invoiceId: string,
+  at: Date,
+  refund: { amountRefunded: string; chargeId: string },
+): Promise<void> {
+  const facts = await invoiceFacts(client, invoiceId);
+  await recordNotices(client, [
+    invoiceNotice('invoice.refunded', facts, at, { amount_refunded: refund.amountRefunded, charge_id: refund.chargeId }),
+  ]);
 }
 
 /** The card (brand, last 4) of the payment method that paid, from cc-forms' published view when it is there. */

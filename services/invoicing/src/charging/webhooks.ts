@@ -203,7 +203,7 @@ async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEven
       }
       await lockInvoiceForPayment(client, invoiceId);
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
-      const outcome = await recordRefund(client, invoiceId, charge.data);
+      const outcome = await recordRefund(client, invoiceId, charge.data, new Date(nowMs(deps)));
       if (outcome.outcome !== 'before_payment') return outcome;
       // Rolled back, the event's record with it: its redelivery is handled, not taken for a
       // duplicate. For as long as a gateway retries (Stripe: three days); a payment that has

@@ -12,10 +12,15 @@ export const NOTICE_SOURCE = 'vault-invoicing';
  */
 export const NOTICE_KAFKA_HEADERS = { 'content-type': 'application/cloudevents+json; charset=utf-8' } as const;
 
-// The types are the contract's (api.md "Notices"): one list, in @vault/contracts.
+// The types are the contract's (api.md "Notices", and invoice.carried and
+// invoice.refunded beyond its list): one list, in @vault/contracts.
 export type NoticeType = (typeof NoticeTypeSchema.options)[number];
 
-/** The notices the customer is emailed about (account.reinstated and invoice.paid are not). */
+/**
+ * The notices the customer is emailed about. Not: account.reinstated, invoice.paid,
+ * invoice.carried (the next invoice's own email and its carried line say it) and
+ * invoice.refunded (the operator refunded through the gateway, which sends its receipt).
+ */
 export const EMAILED_TYPES: readonly NoticeType[] = [
   'invoice.finalized',
   'invoice.payment_failed',
