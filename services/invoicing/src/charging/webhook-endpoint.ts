@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { ChargeGateway } from './gateway-calls.ts';
-import { endpointFor, forgetEndpoint, saveEndpoint } from './store.ts';
+import { endpointFor, forgetEndpoint, saveEndpoint } from './endpoint-store.ts';
 
 /** Where the gateway delivers invoicing's webhooks: under INVOICING_URL's path (a proxy may serve invoicing at a prefix). */
 export function webhookUrl(invoicingUrl: string): string {

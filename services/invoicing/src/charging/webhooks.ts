@@ -7,7 +7,8 @@ import type { Logger } from '@vault/runtime';
 import { paysInvoice } from './payment-match.ts';
 import { FailedIntent, recordPaymentFailure } from './payment-failed.ts';
 import { invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
-import { endpointSecrets, lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
+import { endpointSecrets } from './endpoint-store.ts';
+import { lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
 
 /** The part of a gateway event invoicing reads; the rest is ignored. */
 const GatewayEvent = z.object({

@@ -1,0 +1,45 @@
+// invoicing's webhook endpoints at the gateway (`invoicing.webhook_endpoints`):
+// the registration's idempotency key, the endpoint and its signing secret.
+import type pg from 'pg';
+
+export interface StoredEndpoint {
+  url: string;
+  idempotencyKey: string;
+  endpointId: string | null;
+  secret: string | null;
+}
+
+/** The endpoint row for `url`, written with `key` if there is none: the key of its registration. */
+export async function endpointFor(pool: pg.Pool, url: string, key: string): Promise<StoredEndpoint> {
+  await pool.query('insert into invoicing.webhook_endpoints (url, idempotency_key) values ($1, $2) on conflict (url) do nothing', [
+    url,
+    key,
+  ]);
+  const { rows } = await pool.query<{ url: string; idempotency_key: string; endpoint_id: string | null; secret: string | null }>(
+    'select url, idempotency_key, endpoint_id, secret from invoicing.webhook_endpoints where url = $1',
+    [url],
+  );
+  const r = rows[0]!;
+  return { url: r.url, idempotencyKey: r.idempotency_key, endpointId: r.endpoint_id, secret: r.secret };
+}
+
+export async function saveEndpoint(pool: pg.Pool, url: string, endpoint: { id: string; secret: string }): Promise<void> {
+  await pool.query('update invoicing.webhook_endpoints set endpoint_id = $2, secret = $3, registered_at = now() where url = $1', [
+    url,
+    endpoint.id,
+    endpoint.secret,
+  ]);
+}
+
+/** Forgets an endpoint the gateway no longer knows, so the next registration makes a new one. */
+export async function forgetEndpoint(pool: pg.Pool, url: string): Promise<void> {
+  await pool.query('delete from invoicing.webhook_endpoints where url = $1', [url]);
+}
+
+/** The signing secrets of the registered endpoints (any url: deliveries may come through another address). */
+export async function endpointSecrets(db: pg.Pool | pg.PoolClient): Promise<string[]> {
+  const { rows } = await db.query<{ secret: string }>(
+    'select secret from invoicing.webhook_endpoints where secret is not null order by registered_at desc',
+  );
+  return rows.map((r) => r.secret);
+}
