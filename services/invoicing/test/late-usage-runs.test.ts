@@ -8,14 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Decimal } from 'decimal.js';
-import { DateTime } from 'luxon';
 import type { TestDatabase } from '@vault/testkit';
 import { computeDrafts } from '../src/billing/compute-drafts.ts';
 import { lateCandidates } from '../src/billing/late-usage.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
-import { createBilling } from '../src/billing/service.ts';
 import { LATE_MARGIN_INTERVAL } from '../src/billing/sql.ts';
 import { parsePeriod } from '../src/domain/period.ts';
+import { chargedFor, finalizeAt, pricedNow as pricedNowOf } from './late-runs.ts';
 import { basicDyno, billingDatabase, seedOwners, seedStop, seedUsage, type SeedUsage } from './seed.ts';
 
 const prices = loadPriceBook();
@@ -33,30 +32,10 @@ describe('late usage over three monthly runs (real PostgreSQL, finalize)', () =>
     await db?.drop();
   });
 
-  /** Finalizes a month as of `clock`, then dates its invoices back to `finalizedAt`, as if the run had been then. */
-  async function run(period: string, clock: string, finalizedAt: string): Promise<void> {
-    const billing = createBilling({ pool: db.pool, prices, graceHours: 72, now: () => DateTime.fromISO(clock, { zone: 'utc' }) });
-    await billing.finalize(period);
-    await db.pool.query('update invoicing.invoices set finalized_at = $2 where period = $1', [period, finalizedAt]);
-  }
-
+  const run = (period: string, clock: string, finalizedAt: string) => finalizeAt(db.pool, prices, period, clock, finalizedAt);
   /** What a month (August unless given) charges the account now: its invoice's lines and every adjustment to it on later invoices. */
-  async function charged(account: string, period = '2026-08'): Promise<string> {
-    const { rows } = await db.pool.query<{ amount: string }>(
-      `select coalesce(sum(l.amount), 0)::text as amount
-         from invoicing.invoices i join invoicing.invoice_lines l on l.invoice_number = i.number
-        where i.account_id = $1 and ((i.period = $2 and l.kind <> 'adjustment') or (l.kind = 'adjustment' and l.adjusts = $2))`,
-      [account, period],
-    );
-    return new Decimal(rows[0]!.amount).toFixed(2);
-  }
-
-  /** What the month's usage of the account prices at now. */
-  async function pricedNow(account: string, period: string): Promise<string> {
-    const month = parsePeriod(period);
-    const { drafts } = await computeDrafts(db.pool, prices, { period: month, until: month.end.toJSDate(), accounts: [account] });
-    return new Decimal(drafts.get(account)?.subtotal ?? 0).toFixed(2);
-  }
+  const charged = (account: string, period = '2026-08') => chargedFor(db.pool, account, period);
+  const pricedNow = (account: string, period: string) => pricedNowOf(db.pool, prices, account, period);
 
   test('an account with September’s invoice is not looked at again for what that run carried, and August charges its usage for every account', async () => {
     await seedOwners(db.pool, [
