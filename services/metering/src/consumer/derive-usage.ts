@@ -182,7 +182,7 @@ const derive = (fromMetering: boolean) => `
            : ''
        }
   ),
-  -- A step its next event leaves empty has no interval, yet one an invoice charged may be gone:
+  -- A step its next event leaves empty, or a deprovisioning ends, has no interval, yet one an invoice charged may be gone:
   -- recorded for invoicing's late usage (migration 022). Never cleared; a re-derivation adds nothing.
   -- So is a repeated sequence's copy that lost to one on another app (a publisher's repeat naming
   -- another app_id), or to one that opens no interval (a deprovisioning): its app's interval is
@@ -191,8 +191,10 @@ const derive = (fromMetering: boolean) => `
     insert into metering.vanished_spans (subject, kind, app_id, at, learned_at)
     select subject, case when type = 'dyno.started' then 'dyno' else 'addon' end, data->>'app_id', time, learned_at
       from steps
-     where type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed') and not ended
-       and next_time <= time and data->>'app_id' is not null
+     where type in ('dyno.started', 'addon.provisioned', 'addon.plan_changed')
+       -- After a deprovisioning (a repeat of an earlier sequence may become one) a step opens
+       -- nothing any more: one that did, on its own app, is gone as well.
+       and (ended or next_time <= time) and data->>'app_id' is not null
     union all
     select e.subject, case when e.type = 'dyno.started' then 'dyno' else 'addon' end, e.data->>'app_id', e.time, s.learned_at
       from ev e join steps s on s.subject = e.subject and s.sequence = e.sequence
