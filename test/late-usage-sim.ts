@@ -4,11 +4,10 @@
 // check finance relies on. Why the dating is what production derives: see the
 // test file's header.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
 import pg from 'pg';
-import type { TestDatabase } from '@vault/testkit';
+import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import { computeDrafts } from '../services/invoicing/src/billing/compute-drafts.ts';
 import { loadPriceBook } from '../services/invoicing/src/billing/price-book-file.ts';
 import { createBilling } from '../services/invoicing/src/billing/service.ts';
@@ -32,33 +31,7 @@ export async function asAdmin<T>(work: (c: pg.Client) => Promise<T>): Promise<T>
 }
 
 /** A database of its own for one history, copied from the migrated template `template`. */
-export async function copyOf(template: string): Promise<TestDatabase> {
-  const name = `late_conv_${randomBytes(6).toString('hex')}`;
-  await asAdmin(async (c) => {
-    // The template's last sessions may still be closing (a pool's end() does not wait for them).
-    for (let tries = 0; ; tries++) {
-      try {
-        await c.query(`create database ${name} template ${template}`);
-        return;
-      } catch (err) {
-        if ((err as { code?: string }).code !== '55006' || tries > 50) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  });
-  const url = new URL(process.env.TEST_DATABASE_URL!);
-  url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 10, connectionTimeoutMillis: 30_000 });
-  pool.on('error', () => {});
-  return {
-    url: url.toString(),
-    pool,
-    drop: async () => {
-      await pool.end();
-      await asAdmin((c) => c.query(`drop database if exists ${name} with (force)`));
-    },
-  };
-}
+export const copyOf = (template: string): Promise<TestDatabase> => freshDatabase('late_conv', { template });
 
 /** metering.vanished_spans, each row as `subject|at|app_id|learned_at` (microseconds kept). */
 async function vanishedRows(db: pg.Pool | pg.PoolClient): Promise<Set<string>> {

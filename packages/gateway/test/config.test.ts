@@ -5,6 +5,18 @@ import { gatewayConfig, GatewayConfigError, gatewayTarget, SandboxKeysMissing, s
 
 const target = (env: Record<string, string>) => gatewayTarget(parseConfig(GatewaySettings, env));
 
+/** 'booted', or each variable boot refuses with its message; none of `secrets` in the error. */
+function bootOutcome(env: Record<string, string>, secrets: string[] = []): string {
+  try {
+    target(env);
+    return 'booted';
+  } catch (err) {
+    assert.ok(err instanceof GatewayConfigError, String(err));
+    for (const secret of secrets) assert.ok(!err.message.includes(secret), 'a key is not repeated');
+    return err.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
+  }
+}
+
 /** A database whose gateway_sandbox.api_keys appears after `missingFor` reads (a sandbox booting beside us). */
 function database(missingFor: number) {
   let reads = 0;
@@ -138,17 +150,7 @@ describe('gateway configuration', () => {
 
   test('keys not shaped as Stripe’s, swapped, of mixed modes, or live without Stripe’s API are refused at boot, naming the variable, never the key', () => {
     const stripe = { GATEWAY_URL: 'https://api.stripe.com' };
-    const refusal = (env: Record<string, string>) => {
-      try {
-        target(env);
-        return 'booted';
-      } catch (err) {
-        assert.ok(err instanceof GatewayConfigError, String(err));
-        for (const key of [env.GATEWAY_SECRET_KEY, env.GATEWAY_PUBLISHABLE_KEY])
-          assert.ok(!err.message.includes(key!), 'a key is not repeated');
-        return err.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
-      }
-    };
+    const refusal = (env: Record<string, string>) => bootOutcome(env, [env.GATEWAY_SECRET_KEY!, env.GATEWAY_PUBLISHABLE_KEY!]);
     const swapped = refusal({ ...stripe, GATEWAY_SECRET_KEY: 'pk_live_abc123', GATEWAY_PUBLISHABLE_KEY: 'sk_live_def456' });
     assert.match(
       swapped,
@@ -191,15 +193,7 @@ describe('gateway configuration', () => {
   });
 
   test('an IPv6 literal in GATEWAY_URL or GATEWAY_JS_URL is refused at boot, naming it: the card form’s CSP cannot name one', () => {
-    const refusal = (env: Record<string, string>) => {
-      try {
-        target(env);
-        return 'booted';
-      } catch (err) {
-        assert.ok(err instanceof GatewayConfigError, String(err));
-        return err.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
-      }
-    };
+    const refusal = (env: Record<string, string>) => bootOutcome(env);
     const hostName =
       /must use a host name, not an IPv6 literal \(\[::1\]\).*use a host name \(e\.g\. localhost, or a name in \/etc\/hosts\)$/;
     assert.match(refusal({ GATEWAY_URL: 'http://[::1]:3003' }), new RegExp(`^GATEWAY_URL: ${hostName.source}`));

@@ -19,13 +19,13 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A database of its own for one test file, on the real test server. */
-export function freshDatabase(prefix = 't'): Promise<TestDatabase> {
-  return freshDatabaseOn(required('TEST_DATABASE_URL'), prefix);
+/** A database of its own for one test file, on the real test server (a copy of `template`, when given). */
+export function freshDatabase(prefix = 't', opts: { template?: string } = {}): Promise<TestDatabase> {
+  return freshDatabaseOn(required('TEST_DATABASE_URL'), prefix, opts);
 }
 
-/** A new database on the server `admin` connects to, dropped by `drop()`. */
-export async function freshDatabaseOn(admin: string, prefix: string): Promise<TestDatabase> {
+/** A new database on the server `admin` connects to (a copy of `template`, when given), dropped by `drop()`. */
+export async function freshDatabaseOn(admin: string, prefix: string, opts: { template?: string } = {}): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   // A prefix that is no identifier would fail below and leave the client open, hanging the run.
   if (!/^[a-z_][a-z0-9_]*$/.test(prefix))
@@ -33,7 +33,8 @@ export async function freshDatabaseOn(admin: string, prefix: string): Promise<Te
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
   try {
-    await client.query(`create database ${name}`);
+    if (opts.template === undefined) await client.query(`create database ${name}`);
+    else await createFromTemplate(client, name, opts.template);
   } finally {
     await client.end();
   }
@@ -133,3 +134,19 @@ export async function deadlocksIn(pool: pg.Pool): Promise<number> {
 export * from './schemas.ts';
 export * from './bench-args.ts';
 export * from './kafka-topics.ts';
+
+/** `create database … template …`, again while the template's last sessions close (a pool's end() does not wait for them). */
+async function createFromTemplate(client: pg.Client, name: string, template: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(template))
+    throw new Error(`freshDatabase: template ${JSON.stringify(template)} is not a lower-case SQL identifier`);
+  for (let tries = 0; ; tries++) {
+    try {
+      await client.query(`create database ${name} template ${template}`);
+      return;
+    } catch (err) {
+      // 55006: the template is being accessed by other users.
+      if ((err as { code?: string }).code !== '55006' || tries > 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

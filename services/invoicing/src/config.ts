@@ -30,6 +30,9 @@ import {
 import { loadPriceBook, PriceBookError } from './billing/price-book-file.ts';
 import { checkWebhookAddress } from './charging/webhook-address.ts';
 
+/** INVOICE_GRACE_HOURS when unset: also what the exports assume when not given the setting (route tests, the bench). */
+export const DEFAULT_GRACE_HOURS = 72;
+
 /** The longest SUSPEND_PAST_DUE_AFTER: a cutoff that far back is a date still, and P36500D is how "never" was written. */
 const MAX_SUSPEND_DAYS = 36_500;
 
@@ -89,7 +92,7 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     /** How often invoicing charges finalized invoices that are due a charge. */
     CHARGE_EVERY_SECONDS: loopSeconds(60),
     /** At most a year: beyond, a month's due instant is no valid date, and nothing would hold a running month. */
-    INVOICE_GRACE_HOURS: numberVariable(z.number().min(0).max(8784, 'must be at most 8784 (a year)'), 72),
+    INVOICE_GRACE_HOURS: numberVariable(z.number().min(0).max(8784, 'must be at most 8784 (a year)'), DEFAULT_GRACE_HOURS),
     /** Kafka for the notices (api.md "Notices"); unset: notices are only at GET /v1/notices. */
     KAFKA_BROKERS: kafkaBrokers,
     BILLING_NOTICES_TOPIC: topicName('platform.billing-notices.v1'),

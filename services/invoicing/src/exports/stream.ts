@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import type { Decimal } from 'decimal.js';
+import { DEFAULT_GRACE_HOURS } from '../config.ts';
 import { unfinishedRun } from '../billing/finalize-runs.ts';
 import { dueAt } from '../domain/invoice.ts';
 import { Money } from '../domain/money.ts';
@@ -38,8 +39,8 @@ export interface ExportOptions {
   now?: () => Date;
 }
 
-/** INVOICE_GRACE_HOURS's default (config.ts), for callers that are not given the setting (route tests, the bench). */
-export const DEFAULT_GRACE_HOURS = 72;
+/** INVOICE_GRACE_HOURS's default, for callers that are not given the setting (route tests, the bench). */
+export { DEFAULT_GRACE_HOURS } from '../config.ts';
 
 /** What checkMonthComplete compares a month's due time with. */
 export interface DueCheck {
