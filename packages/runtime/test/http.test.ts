@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { openPool } from '@vault/db';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
-import { createHttpApp, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS, memoryLogger } from '../src/index.ts';
+import { createHttpApp, DEFAULT_MAX_CONNECTIONS, MAX_PARAM_LENGTH, DEFAULT_REQUEST_TIMEOUT_MS, memoryLogger } from '../src/index.ts';
 
 describe('createHttpApp: timeouts, a connection cap, a busy database', () => {
   let db: TestDatabase;
@@ -157,6 +157,49 @@ describe('createHttpApp: an address the router refuses itself', () => {
       assert.equal(res.headers['x-content-type-options'], 'nosniff');
       assert.equal(res.headers['x-frame-options'], 'DENY');
       assert.equal(res.headers['cache-control'], 'no-store');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('createHttpApp: an address no route matches, a long parameter', () => {
+  test('is logged as `(no route)`, never as sent: an escaped `?` keeps a sign-in link in the path, and it must not reach the logs', async () => {
+    const log = memoryLogger();
+    const app = createHttpApp(log);
+    app.get('/signin', async () => ({ ok: true }));
+    try {
+      const res = await app.inject({ method: 'GET', url: '/signin%3Flink=vl_secretsecretsecret' });
+      assert.equal(res.statusCode, 404);
+      assert.ok(!log.lines.some((l) => l.includes('vl_')), log.lines.join('\n'));
+      assert.ok(
+        log.lines.some((l) => /event=http\.request method=GET path="\(no route\)" status=404/.test(l)),
+        log.lines.join('\n'),
+      );
+      await app.inject({ method: 'GET', url: '/signin?link=vl_secretsecretsecret' });
+      assert.ok(
+        log.lines.some((l) => /path=\/signin status=200/.test(l)),
+        log.lines.join('\n'),
+      );
+      assert.ok(!log.lines.some((l) => l.includes('vl_')), log.lines.join('\n'));
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('a 128-character id reaches its route (the router refused over 100 with 414), even with every character escaped; past MAX_PARAM_LENGTH is still a 414', async () => {
+    const app = createHttpApp(memoryLogger());
+    app.get('/v1/accounts/:account_id/usage', async (req) => ({ account: (req.params as { account_id: string }).account_id }));
+    try {
+      const id = 'a'.repeat(128);
+      const plain = await app.inject({ method: 'GET', url: `/v1/accounts/${id}/usage` });
+      assert.equal(plain.statusCode, 200, plain.body);
+      assert.deepEqual(plain.json(), { account: id });
+      const escaped = await app.inject({ method: 'GET', url: `/v1/accounts/${'%61'.repeat(128)}/usage` });
+      assert.equal(escaped.statusCode, 200, escaped.body);
+      assert.deepEqual(escaped.json(), { account: id });
+      const over = await app.inject({ method: 'GET', url: `/v1/accounts/${'a'.repeat(MAX_PARAM_LENGTH + 1)}/usage` });
+      assert.equal(over.statusCode, 414, over.body);
     } finally {
       await app.close();
     }
