@@ -83,6 +83,34 @@ describe('metering: a bus batch is applied exactly once, and never stopped by on
     assert.deepEqual(await readCounters(d.pool), { events_applied: 14, events_duplicate: 2, events_rejected: 0 });
   });
 
+  test('an id holding half a surrogate pair is rejected, and delivered again it is a duplicate of that rejection: the consumer never stalls on it, and two such ids never meet as one', async () => {
+    const d = await db();
+    const october = exampleLines('october.ndjson');
+    // Escaped in JSON, "\ud800" parses to half a pair, which PostgreSQL would have stored as U+FFFD.
+    const lone = (id: string) => october[1]!.replace(/"id": ?"[^"]*"/, `"id":"${id}"`);
+    const first = await applyMessages(d.pool, batch([lone('e-\\ud800'), october[0]!]), NOW);
+    assert.deepEqual(
+      first.rejected.map((r) => [r.eventId, r.reasons[0]?.field, r.reasons[0]?.code]),
+      [['e-\uFFFD', 'id', 'store_refused']],
+    );
+    assert.equal(first.applied, 1);
+    // Again (at-least-once delivery), and another id that differs only in its half pair, and the next event.
+    const again = await applyMessages(d.pool, batch([lone('e-\\ud800'), lone('e-\\udbff'), october[2]!], 2), NOW);
+    assert.deepEqual(
+      again.rejected.map((r) => [r.eventId, r.reasons[0]?.field, r.reasons[0]?.code]),
+      [['e-\uFFFD', 'id', 'store_refused']],
+      'the other id is a rejection of its own',
+    );
+    assert.deepEqual([again.applied, again.duplicates], [1, 1]);
+    assert.deepEqual(await readCounters(d.pool), { events_applied: 2, events_duplicate: 1, events_rejected: 2 });
+    const kept = (await listRejected(d.pool, { status: 'all', limit: 10, after: '0' })).rejected;
+    assert.deepEqual(
+      kept.map((r) => r.bus_position),
+      ['billing/0/0', 'billing/0/3'],
+      'each kept once, where it is on the bus',
+    );
+  });
+
   test('an event the store refuses is rejected alone; the rest of its batch applies and the position moves on', async () => {
     const d = await db();
     const october = exampleLines('october.ndjson');

@@ -29,9 +29,9 @@ const DAY = 86_400 * SECOND;
 /** Events happen in the past: the 5-minute future rule never touches the valid ones. */
 const NOW = Date.now();
 
-// Text the store can hold: U+0000 makes a valid event store_refused (tested
-// elsewhere). `text` never makes half a surrogate pair either: PostgreSQL would
-// store it as U+FFFD, so two ids differing only there collide (a known bug).
+// Text the store can hold: U+0000 or half a surrogate pair makes a valid event
+// store_refused (storable-text.ts; judge.test.ts, apply-messages.test.ts), which
+// these plans do not predict.
 const storable = { storable: true };
 const tail = text(0, 40, storable).filter((s) => !s.includes(RUN));
 const source = fc.oneof(fc.constantFrom('dyno-manager', 'addon-service', 'app-registry'), text(1, 60, storable));

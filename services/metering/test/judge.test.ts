@@ -50,6 +50,36 @@ describe('judging a received message (pure)', () => {
     assert.deepEqual([invalid[0]?.source, invalid[0]?.eventId, invalid[0]?.subject], ['app-registry', 'e1', 'app-1']);
   });
 
+  test('half a surrogate pair (an escaped "\\ud800") in an id, a data value or the source is refused naming it: stored, it would become U+FFFD and no longer match itself', () => {
+    const raw = (id: string, data: string, source = 'app-registry') =>
+      Buffer.from(
+        `{"specversion":"1.0","id":"${id}","source":"${source}","type":"app.owner_changed","time":"2026-10-20T11:00:00Z","subject":"app-1","sequence":1,"data":${data}}`,
+      );
+    const { valid, invalid } = judge(
+      [
+        raw('e-\\ud800', '{"app_id":"app-1","account_id":"acct-1"}'),
+        raw('e2', '{"app_id":"app-1","account_id":"acct-\\udc00"}'),
+        raw('e3', '{"app_id":"app-1","account_id":"acct-1"}', 'app-registry\\udbff'),
+        raw('e4', '{"app_id":"app-1","account_id":"acct-\\ud83d\\ude00"}'),
+      ].map((bytes) => ({ bytes, receivedAtMs: T })),
+      T,
+    );
+    assert.deepEqual(
+      invalid.map((i) => [i.eventId, i.reasons.map((r) => [r.field, r.code, r.message])]),
+      [
+        ['e-\uFFFD', [['id', 'store_refused', 'contains half a surrogate pair (not Unicode text), which the store cannot hold']]],
+        ['e2', [['data.account_id', 'store_refused', 'contains half a surrogate pair (not Unicode text), which the store cannot hold']]],
+        ['e3', [['source', 'store_refused', 'contains half a surrogate pair (not Unicode text), which the store cannot hold']]],
+      ],
+    );
+    assert.deepEqual(
+      valid.map((v) => (v.event.data as { account_id?: string }).account_id),
+      ['acct-\u{1F600}'],
+      'a whole pair (an emoji) is Unicode text: valid',
+    );
+    assert.equal(invalid[2]?.source, 'app-registry\uFFFD', 'identified by text the store can hold');
+  });
+
   test('identical content with keys in another order hashes alike', () => {
     const a = event('2026-10-20T11:00:00Z');
     const reordered = Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(a.toString())).reverse())));

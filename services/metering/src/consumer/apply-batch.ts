@@ -154,8 +154,8 @@ async function storable(
       const refusal = {
         received: item.received,
         reasons: [reason],
-        source: item.event.source,
-        eventId: item.event.id,
+        source: clean(item.event.source),
+        eventId: clean(item.event.id),
         contentHash: item.contentHash,
       };
       refusals.push([item, refusal]);
@@ -294,5 +294,5 @@ function readable(bytes: Buffer): string {
 }
 
 function reused(item: ValidInput): InvalidInput {
-  return { received: item.received, reasons: [ID_REUSED_REASON], source: item.event.source, eventId: item.event.id };
+  return { received: item.received, reasons: [ID_REUSED_REASON], source: clean(item.event.source), eventId: clean(item.event.id) };
 }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { withTransaction, type TransactionLog } from '@vault/db';
 import type { Batch, IncomingMessage } from '@vault/bus';
 import type { Reason } from '@vault/contracts';
-import { judge, type InvalidInput, type Judged, type Received, type ValidInput } from '../domain/judge.ts';
+import { clean, judge, type InvalidInput, type Judged, type Received, type ValidInput } from '../domain/judge.ts';
 import { refuseClaims } from '../intake/claims.ts';
 import { kafkaValue } from '../domain/kafka-headers.ts';
 import { applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
@@ -166,8 +166,8 @@ async function applyOrIsolate(
       refused.push({
         received: item.received,
         reasons: [{ field: '', code: 'store_refused', message }],
-        source: item.event.source,
-        eventId: item.event.id,
+        source: clean(item.event.source),
+        eventId: clean(item.event.id),
         contentHash: item.contentHash,
       });
     }

@@ -3,11 +3,12 @@
 // what the first implementation (sorted keys, JSON.stringify of each leaf)
 // wrote for any value, since stored hashes are compared with new ones.
 // A parsed event's key order comes from the schema (one sorted plan per event
-// type), so the hot path neither lists nor sorts keys, and notes U+0000 as it
-// quotes strings instead of walking the event a second time. The text is
+// type), so the hot path neither lists nor sorts keys, and notes U+0000 (and
+// half a surrogate pair) as it quotes strings instead of walking the event a second time. The text is
 // written as UTF-8 into one buffer the module keeps, and hashed from there.
 import { z } from 'zod';
 import { BillingEvent } from '@vault/contracts';
+import { unstorable } from './storable-text.ts';
 
 /** The canonical text of any value, as the content hash has always read it. */
 export function canonicalJson(value: unknown): string {
@@ -21,7 +22,8 @@ function writeValue(value: unknown): string {
 
 /**
  * The canonical text of a parsed event, or undefined when one of its strings
- * holds U+0000 (PostgreSQL's text and jsonb refuse it, so it is rejected).
+ * holds U+0000 or half a surrogate pair (the store cannot hold them as they
+ * are, storable-text.ts, so it is rejected).
  * For the tests and tools: the judge hashes the bytes (eventCanonicalBytes).
  */
 export function eventCanonicalJson(event: BillingEvent): string | undefined {
@@ -34,7 +36,7 @@ export function eventCanonicalJson(event: BillingEvent): string | undefined {
  * of its `data`, written in one pass into one buffer: the hot path allocates
  * only the data's string, where building the text from strings allocated
  * about 1.4 KB an event (the largest share of metering's young garbage).
- * Undefined when a string holds U+0000. (`data` is '' for an event whose
+ * Undefined when a string holds U+0000 or half a surrogate pair. (`data` is '' for an event whose
  * `data` has no JSON, which no parsed event is.)
  */
 export function eventCanonicalBytes(event: BillingEvent): { bytes: Buffer; data: string } | undefined {
@@ -49,7 +51,7 @@ function writeEvent(event: BillingEvent): { bytes: Buffer; data: string } | unde
     begin();
     writeObject(event);
   }
-  if (sawNul) return undefined;
+  if (sawUnstorable) return undefined;
   const end = at;
   let data: string;
   if (dataFrom >= 0) data = text(dataFrom, dataTo);
@@ -88,18 +90,18 @@ const PLANS = new Map<string, Plan>(BillingEvent.options.map((option) => [option
 // nest (`writing`). `out` grows when a text needs it and is kept.
 let out = Buffer.allocUnsafe(16 * 1024);
 let at = 0;
-// Set by `quote` when a string holds U+0000.
-let sawNul = false;
+// Set by `quote` when a string holds what the store cannot hold (storable-text.ts).
+let sawUnstorable = false;
 // Where the event's own `data` was written at the top level, when it was.
 let dataFrom = -1;
 let dataTo = -1;
 
 const text = (from: number, to: number) => out.toString('utf8', from, to);
 
-/** An event's write starts on an empty buffer, with no U+0000 seen and no `data` placed. */
+/** An event's write starts on an empty buffer, with nothing unstorable seen and no `data` placed. */
 function begin(): void {
   at = 0;
-  sawNul = false;
+  sawUnstorable = false;
   dataFrom = -1;
 }
 
@@ -118,12 +120,12 @@ function writing<A, T>(write: (arg: A) => T, arg: A): T {
       busy = false;
     }
   }
-  const outer = { out, at, sawNul, dataFrom, dataTo };
+  const outer = { out, at, sawUnstorable, dataFrom, dataTo };
   out = Buffer.allocUnsafe(1024);
   try {
     return write(arg);
   } finally {
-    ({ out, at, sawNul, dataFrom, dataTo } = outer);
+    ({ out, at, sawUnstorable, dataFrom, dataTo } = outer);
   }
 }
 
@@ -149,9 +151,9 @@ function writePlanned(record: Record<string, unknown>, plan: Plan, top = false):
     const from = at;
     const nested = plan.nested[i];
     if (nested !== undefined && isRecord(member)) {
-      const before = sawNul;
+      const before = sawUnstorable;
       if (!writePlanned(member, nested)) {
-        sawNul = before;
+        sawUnstorable = before;
         at = from;
         writeObject(member);
       }
@@ -270,7 +272,7 @@ function quote(s: string): void {
 }
 
 function quoteEscaped(s: string): void {
-  if (s.includes('\u0000')) sawNul = true;
+  if (unstorable(s) !== undefined) sawUnstorable = true;
   utf8(JSON.stringify(s));
 }
 

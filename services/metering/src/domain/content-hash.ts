@@ -16,7 +16,8 @@ export function contentHash(value: unknown): string {
 
 /**
  * The content hash of a parsed event, in the same pass that looks for U+0000
- * (which the store cannot hold): undefined when a string of it holds one.
+ * and half a surrogate pair (which the store cannot hold, storable-text.ts):
+ * undefined when a string of it holds one.
  * The judge's own path (eventContent), so the tests that hold it to the
  * reference hold what production runs; the judge itself calls eventContent.
  */
@@ -26,7 +27,8 @@ export function eventContentHash(event: BillingEvent): string | undefined {
 
 /**
  * eventContentHash, and the canonical JSON of the event's `data` (what the
- * store keeps), from the same pass: undefined when a string holds U+0000.
+ * store keeps), from the same pass: undefined when a string holds U+0000 or
+ * half a surrogate pair.
  */
 export function eventContent(event: BillingEvent): { hash: string; dataJson: string } | undefined {
   const canonical = eventCanonicalBytes(event);

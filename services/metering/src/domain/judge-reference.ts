@@ -1,10 +1,10 @@
 // The judge as first written, kept as the definition the hot path is held to
 // (judge-equivalence.test.ts, content-hash-equivalence.test.ts) and measured
-// against (`npm run bench:judge`): zod's runtime parser, a walk for U+0000,
+// against (`npm run bench:judge`): zod's runtime parser, a walk for U+0000 and half a surrogate pair,
 // then sorted-key JSON through JSON.stringify. The app itself never calls it.
 import { hash } from 'node:crypto';
 import { parseEventUncompiled } from '@vault/contracts';
-import { nulField, receiverClock, refused, storeRefused, type Judged, type Received } from './judge.ts';
+import { receiverClock, refused, storeRefused, type Judged, type Received, unstorableField } from './judge.ts';
 import { readEvent } from './read-event.ts';
 
 /** What `judge` answers, the straightforward way. */
@@ -16,8 +16,8 @@ export function judgeUncompiled(messages: Received[], nowMs: number): Judged {
       continue;
     }
     const parsed = readEvent(received.bytes, receiverClock(received.receivedAtMs, nowMs), parseEventUncompiled);
-    const nul = parsed.ok ? nulField(parsed.event) : undefined;
-    if (parsed.ok && nul !== undefined) judged.invalid.push(storeRefused(received, parsed.event, nul));
+    const unstorable = parsed.ok ? unstorableField(parsed.event) : undefined;
+    if (parsed.ok && unstorable !== undefined) judged.invalid.push(storeRefused(received, parsed.event, unstorable));
     else if (parsed.ok)
       judged.valid.push({
         event: parsed.event,

@@ -1,6 +1,7 @@
 import { parseEvent, type BillingEvent, type Reason } from '@vault/contracts';
 import { eventContent } from './content-hash.ts';
 import { base64Data, readEvent } from './read-event.ts';
+import { LONE_SURROGATES, unstorable } from './storable-text.ts';
 
 /** One message as it came off the bus (or out of an HTTP body), untouched. */
 export interface Received {
@@ -67,8 +68,8 @@ export function judge(messages: Received[], nowMs: number): Judged {
       continue;
     }
     const content = eventContent(parsed.event);
-    // No hash: a string holds U+0000, which nulField finds and names.
-    if (content === undefined) judged.invalid.push(storeRefused(received, parsed.event, nulField(parsed.event) ?? ''));
+    // No hash: a string holds what the store cannot hold, which unstorableField finds and names.
+    if (content === undefined) judged.invalid.push(storeRefused(received, parsed.event, unstorableField(parsed.event)));
     else judged.valid.push({ event: parsed.event, contentHash: content.hash, dataJson: content.dataJson, received });
   }
   return judged;
@@ -80,19 +81,34 @@ export function refused(received: Received, reasons: Reason[]): InvalidInput {
   return { received, reasons: dataBase64 ? reasons.map((r) => base64DataReason(r, dataBase64)) : reasons, ...identity };
 }
 
-/** A valid event whose `field` holds U+0000, which the store cannot hold. */
-export function storeRefused(received: Received, event: BillingEvent, field: string): InvalidInput {
-  const reason: Reason = { field, code: 'store_refused', message: 'contains U+0000, which the store cannot hold' };
-  return { received, reasons: [reason], source: clean(event.source), eventId: clean(event.id), subject: event.subject };
+/** A valid event whose `found.field` holds what the store cannot hold (storable-text.ts). */
+export function storeRefused(received: Received, event: BillingEvent, found: Unstorable | undefined): InvalidInput {
+  const reason: Reason = {
+    field: clean(found?.field ?? ''),
+    code: 'store_refused',
+    message: found?.message ?? 'holds text the store cannot hold',
+  };
+  return { received, reasons: [reason], source: clean(event.source), eventId: clean(event.id), subject: clean(event.subject) };
 }
 
-/** The dotted path of the first string holding U+0000 (PostgreSQL text and jsonb refuse it). */
-export function nulField(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+export interface Unstorable {
+  /** The dotted path of the string, or of the key, that holds it. */
+  field: string;
+  message: string;
+}
+
+/** The first string or key holding U+0000 or half a surrogate pair (storable-text.ts), by its dotted path. */
+export function unstorableField(value: unknown, path = ''): Unstorable | undefined {
+  if (typeof value === 'string') {
+    const message = unstorable(value);
+    return message === undefined ? undefined : { field: path, message };
+  }
   if (typeof value !== 'object' || value === null) return undefined;
   for (const [k, v] of Object.entries(value)) {
-    if (k.includes('\u0000')) return path === '' ? k : `${path}.${k}`;
-    const found = nulField(v, path === '' ? k : `${path}.${k}`);
+    const at = path === '' ? k : `${path}.${k}`;
+    const inKey = unstorable(k);
+    if (inKey !== undefined) return { field: at, message: `its name ${inKey}` };
+    const found = unstorableField(v, at);
     if (found !== undefined) return found;
   }
   return undefined;
@@ -103,7 +119,7 @@ export function nulField(value: unknown, path = ''): string | undefined {
  * messages), which PostgreSQL refuses: for the columns and reasons of a rejection.
  */
 export function clean(s: string): string {
-  return s.replaceAll('\u0000', '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return s.replaceAll('\u0000', '\uFFFD').replace(LONE_SURROGATES, '\uFFFD');
 }
 
 /**
