@@ -38,9 +38,9 @@ export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
     const body = Buffer.isBuffer(req.body) && req.body.toString('utf8').trim() !== '' ? req.body : undefined;
     const bytes = body ?? (kept.raw_base64 === null ? Buffer.from(kept.raw) : Buffer.from(kept.raw_base64, 'base64'));
     const stillRejected = (reasons: Reason[]) => reply.code(422).send({ error: `still rejected: ${formatReasons(reasons)}`, reasons });
-    const assessment = await assess(deps.pool, [{ index: 0, bytes }]);
+    const assessment = await assess(deps.pool, [{ index: 0, bytes }], Date.now() - RESUBMIT_CLOCK_MARGIN_MS);
     const refused = assessment.report.rejected[0];
-    if (refused) return stillRejected(refused.reasons);
+    if (refused) return stillRejected(refused.reasons.map(earlyClock));
     const fresh = assessment.pending[0];
     const held = fresh && (await claimOf(deps.pool, fresh.event));
     const same = fresh && held && verdict(held.contentHash, fresh) === 'duplicate';
@@ -60,6 +60,25 @@ export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
     if (!resolve.resolved) return stillRejected(resolve.reasons ?? [REFUSED_AFTER]);
     return reply.code(202).send({ resolved_by: by, duplicate: report.duplicates === 1 });
   });
+}
+
+/**
+ * A re-submit judges the 5-minute future rule this much earlier than now. The
+ * consumer judges again by the bus's clock (the database's on the embedded bus,
+ * another host's on Kafka), which may be behind metering's: an event that had
+ * just come within 5 minutes here (a loop re-submitting until 202 lands there)
+ * was rejected again there as a duplicate of its row, which the 202 then
+ * resolved: lost. A clock up to this far behind now agrees with every 202.
+ */
+export const RESUBMIT_CLOCK_MARGIN_MS = 60_000;
+
+/** A time_in_future reason of a re-submit says why its clock is a minute early. */
+function earlyClock(reason: Reason): Reason {
+  if (reason.code !== 'time_in_future') return reason;
+  return {
+    ...reason,
+    message: `${reason.message}: a re-submit is judged a minute early, so a bus clock behind ours never refuses what it publishes`,
+  };
 }
 
 /** Refused by the store once published, its bytes' rejection not found (markResolved found no row of them). */
