@@ -14,16 +14,21 @@ type Db = pg.Pool | pg.PoolClient;
 
 export const entryId = () => `cr_${randomBytes(12).toString('hex')}`;
 
-/** Each account's lots with something left that are not expired at `at`. */
+/** Each account's lots granted (or left) by `at` with something left that are not expired at `at`: the balance as of `at`. */
 export async function creditLots(db: Db, accounts: readonly string[] | undefined, at: Date): Promise<Map<string, CreditLot[]>> {
   const { rows } = await db.query<LotRow>(CREDIT_LOTS, [accounts ?? null, at]);
   return lotsOfRows(rows);
 }
 
-/** Lots with credit left and not expired at $2, of the accounts $1 (all when null). */
+/**
+ * Lots made at or before $2 with credit left and not expired at $2, of the
+ * accounts $1 (all when null). A grant recorded after $2 is not in the balance
+ * as of $2: a finalize run whose clock is $2 never draws on it (its `applied`
+ * entry, dated $2, would come before the grant), the next run does.
+ */
 export const CREDIT_LOTS = `
   select id, account_id, remaining::text, expires_at, at from invoicing.credit_lots
-   where remaining > 0 and (expires_at is null or expires_at > $2)
+   where remaining > 0 and at <= $2 and (expires_at is null or expires_at > $2)
      and ($1::text[] is null or account_id = any($1::text[]))`;
 
 export type LotRow = { id: string; account_id: string; remaining: string; expires_at: Date | null; at: Date };
