@@ -73,3 +73,37 @@ describe('the emails about a failed charge', () => {
     assert.doesNotMatch(unconfirmed, /Add a card|could not charge/);
   });
 });
+
+describe('the invoice finalized email', () => {
+  const finalized = (total: string, currency = 'USD') =>
+    emailFor(invoiceNotice('invoice.finalized', { ...invoice, total, currency }, at, {}, 1).event, ctx)!.text;
+
+  test('a total above 0.00 and below the gateway’s smallest charge is not said to be charged: it is added to the next invoice, as the invoice page says', () => {
+    for (const [total, currency, minimum] of [
+      ['0.30', 'USD', '\\$0\\.50'],
+      ['0.49', 'USD', '\\$0\\.50'],
+      ['0.01', 'EUR', '0\\.50 EUR'],
+      ['0.29', 'GBP', '0\\.30 GBP'],
+    ] as const) {
+      const text = finalized(total, currency);
+      assert.doesNotMatch(text, /charged to your card/, `${total} ${currency}`);
+      assert.match(text, new RegExp(`below the smallest charge we can make to a card \\(${minimum}\\)`), `${total} ${currency}`);
+      assert.match(text, /It is not charged: it will be added to your next invoice\./, `${total} ${currency}`);
+    }
+  });
+
+  test('a total at or above the smallest charge is charged to the card on file; 0.00 has nothing to pay', () => {
+    for (const [total, currency] of [
+      ['0.50', 'USD'],
+      ['52.58', 'USD'],
+      ['0.30', 'GBP'],
+    ] as const) {
+      const text = finalized(total, currency);
+      assert.match(text, /It is charged to your card on file\./, `${total} ${currency}`);
+      assert.doesNotMatch(text, /next invoice/, `${total} ${currency}`);
+    }
+    const zero = finalized('0.00');
+    assert.match(zero, /There is nothing to pay\./);
+    assert.doesNotMatch(zero, /charged|next invoice/);
+  });
+});

@@ -3,7 +3,9 @@
 // links are made by an operator for one customer and work once for 15
 // minutes, so the email says where to sign in and how to ask for a link.
 import { DateTime } from 'luxon';
+import { minimumChargeAmount } from '../charging/amount.ts';
 import { isCardError } from '../charging/card-errors.ts';
+import { isBelowMinimum } from '../domain/credit.ts';
 import type { NoticeEvent } from '../notices/notice.ts';
 
 export interface EmailText {
@@ -19,6 +21,21 @@ export interface EmailContext {
 const money = (amount: unknown, currency: unknown) => (currency === 'USD' ? `$${String(amount)}` : `${String(amount)} ${String(currency)}`);
 const month = (period: unknown) => DateTime.fromFormat(String(period), 'yyyy-MM', { zone: 'utc' }).toFormat('LLLL yyyy');
 const day = (iso: unknown) => (typeof iso === 'string' ? DateTime.fromISO(iso, { zone: 'utc' }).toFormat('d LLLL yyyy') : undefined);
+
+/**
+ * What becomes of an invoice's total: nothing to pay at 0.00; above it but
+ * below the gateway's smallest charge it is never charged (charging's
+ * `below_minimum`) but carried onto the next invoice, as the invoice page says;
+ * else it is charged.
+ */
+function payment(total: unknown, currency: unknown): string {
+  const minimum = minimumChargeAmount(String(currency));
+  if (total === '0.00') return 'There is nothing to pay.';
+  if (isBelowMinimum(String(total), minimum)) {
+    return `This amount is below the smallest charge we can make to a card (${money(minimum, currency)}). It is not charged: it will be added to your next invoice.`;
+  }
+  return 'It is charged to your card on file.';
+}
 
 function signIn(ctx: EmailContext): string {
   return [
@@ -38,11 +55,7 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
     case 'invoice.finalized':
       return {
         subject: `Your invoice ${String(d.number)} for ${month(d.period)}: ${money(d.total, d.currency)}`,
-        text: lines(
-          `Your ${invoice} is ready.`,
-          d.total === '0.00' ? 'There is nothing to pay.' : 'It is charged to your card on file.',
-          signIn(ctx),
-        ),
+        text: lines(`Your ${invoice} is ready.`, payment(d.total, d.currency), signIn(ctx)),
       };
     case 'invoice.payment_failed': {
       const next = day(d.next_attempt_at);
