@@ -46,7 +46,11 @@ export async function invoiceFacts(client: pg.PoolClient, invoiceId: string): Pr
   };
 }
 
-/** The invoice's status move (but paid, see tellPaid) and the notices of a charge row's change. */
+/**
+ * The invoice's status move (but paid, see tellPaid) and the notices of a charge row's change. An
+ * `action_required` invoice whose row is written `scheduled` goes back to `finalized`: the wait for
+ * the cardholder is over.
+ */
 export async function tellChargeChange(client: pg.PoolClient, invoiceId: string, charge: ChargeRow, change: ChargeChange): Promise<void> {
   const at = change.at ?? new Date();
   let pastDue = false;
@@ -57,6 +61,13 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
     );
     pastDue = (moved.rowCount ?? 0) > 0;
     if (pastDue) await client.query('update invoicing.charges set past_due_at = $2 where invoice_id = $1', [invoiceId, at]);
+  }
+  if (charge.state === 'scheduled') {
+    // The row no longer waits for the cardholder (another card's round began: its attempt chosen, in
+    // flight, or declined with a retry left): neither does the invoice. Moved back in the row's own
+    // transaction, before any notice reads the facts, so status, row and notice agree. A past_due
+    // invoice stays past_due (a new round does not make it less overdue).
+    await client.query(`update invoicing.invoices set status = 'finalized' where id = $1 and status = 'action_required'`, [invoiceId]);
   }
   if (change.invoiceStatus === 'action_required') {
     // A past_due invoice stays past_due (it is still overdue); its charge row says the cardholder is asked.
