@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { escapeHtml, html } from '@vault/web';
 import { money } from '../src/web/html.ts';
+import { paymentState } from '../src/charging/payment-state.ts';
+import { invoicePage } from '../src/web/pages/invoice.ts';
 import { usagePage } from '../src/web/pages/usage.ts';
 import type { WebWorld } from './web-fixture.ts';
 
@@ -66,5 +68,45 @@ describe('html helpers', () => {
       }).toString(),
       /credits exceed/,
     );
+  });
+});
+
+describe('the total of an invoice below the smallest charge', () => {
+  const small = {
+    id: 'in_small',
+    number: '2026-10-000001',
+    account_id: 'acct-1',
+    period: '2026-10',
+    currency: 'USD',
+    subtotal: '0.23',
+    credit_applied: '0.00',
+    total: '0.23',
+    amount_refunded: '0.00',
+    lines: [],
+    holds: [],
+  };
+  const shown = (status: 'finalized' | 'carried') => {
+    const invoice = { ...small, status };
+    const page = invoicePage({
+      viewer: { accountId: 'acct-1', csrf: 'c' },
+      invoice,
+      payment: paymentState(invoice, undefined),
+      stops: new Map(),
+    });
+    const body = page.toString();
+    return { label: /<div class="total"><span>([^<]+)<\/span>/.exec(body)?.[1], body };
+  };
+
+  test('finalized and not carried yet ($0.23): "Carried to your next invoice", as its payment section says, not "Amount due"', () => {
+    const { label, body } = shown('finalized');
+    assert.match(
+      body,
+      /Not charged: \$0\.23 is below the smallest amount we can charge to a card\. It will be added to your next invoice\./,
+    );
+    assert.equal(label, 'Carried to your next invoice');
+  });
+
+  test('once carried by the next invoice: still "Carried to your next invoice"', () => {
+    assert.equal(shown('carried').label, 'Carried to your next invoice');
   });
 });

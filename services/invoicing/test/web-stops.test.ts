@@ -1,12 +1,17 @@
 // The day a credit line names ("web.1 stopped on Oct 10") comes from the
 // account's own usage: another owner of the app, later in the month, running a
-// process of the same name, neither moves that day nor shows on the page.
+// process of the same name, neither moves that day nor shows on the page. An
+// end that is the account's ownership ending (a transfer) is no stop: no stop
+// day is named, only the day the app moved when another account took it over then.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { InvoiceLine } from '@vault/contracts';
 import type { TestDatabase } from '@vault/testkit';
+import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
+import { whyLine } from '../src/web/pages/lines.ts';
 import { stopDates, stopKey } from '../src/web/stops.ts';
 import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
+import { ACCOUNT_A, ACCOUNT_B, webClient, webWorld, type WebWorld } from './web-fixture.ts';
 
 let db: TestDatabase;
 before(async () => {
@@ -14,15 +19,15 @@ before(async () => {
 });
 after(() => db?.drop());
 
-const credit = (app: string): InvoiceLine => ({
+const credit = (app: string, key = 'web.1'): InvoiceLine => ({
   app_id: app,
   kind: 'adjustment',
-  key: 'web.1',
+  key,
   product: 'dyno:basic',
   quantity: '-0.6774194',
   unit_price: '7.00',
   amount: '-4.74',
-  description: 'Credit for 2026-10: web.1 basic',
+  description: `Credit for 2026-10: ${key} basic`,
   adjusts: '2026-10',
 });
 
@@ -38,9 +43,13 @@ describe('stopDates: the day a credit names', () => {
     ]);
     const line = credit('moved');
     const a = await stopDates(db.pool, 'acct-a', [line]);
-    assert.equal(a.get(stopKey(line))?.toISOString(), '2026-10-10T00:00:00.000Z');
+    assert.deepEqual(a.get(stopKey(line)), { kind: 'stopped', at: new Date('2026-10-10T00:00:00Z') });
     const b = await stopDates(db.pool, 'acct-b', [line]);
-    assert.equal(b.get(stopKey(line))?.toISOString(), '2026-10-25T00:00:00.000Z', "the other owner's own credit names its own day");
+    assert.deepEqual(
+      b.get(stopKey(line)),
+      { kind: 'stopped', at: new Date('2026-10-25T00:00:00Z') },
+      "the other owner's own credit names its own day",
+    );
   });
 
   test('a process that ran to the month’s end names no stop', async () => {
@@ -48,5 +57,82 @@ describe('stopDates: the day a credit names', () => {
     await seedUsage(db.pool, [{ app: 'kept', kind: 'dyno', key: 'web.1', product: 'dyno:basic', from: '2026-10-01T00:00:00Z' }]);
     const line = credit('kept');
     assert.equal((await stopDates(db.pool, 'acct-c', [line])).size, 0);
+  });
+
+  test('a transfer is no stop: usage cut by the ownership ending is "moved" on the day another account took the app over', async () => {
+    await seedOwners(db.pool, [
+      { app: 'handed', account: 'acct-d', from: '2026-01-01T00:00:00Z', to: '2026-10-15T00:00:00Z' },
+      { app: 'handed', account: 'acct-e', from: '2026-10-15T00:00:00Z' },
+    ]);
+    await seedUsage(db.pool, [
+      // Never stopped: it runs on for acct-e.
+      { app: 'handed', kind: 'dyno', key: 'web.1', product: 'dyno:basic', from: '2026-10-01T00:00:00Z' },
+      // Stopped on Oct 16, after the transfer: not acct-d's stop.
+      { app: 'handed', kind: 'dyno', key: 'worker.1', product: 'dyno:basic', from: '2026-10-01T00:00:00Z', to: '2026-10-16T00:00:00Z' },
+    ]);
+    const web = credit('handed');
+    const worker = credit('handed', 'worker.1');
+    const d = await stopDates(db.pool, 'acct-d', [web, worker]);
+    const moved = { kind: 'moved', to: new Date('2026-10-15T00:00:00Z') };
+    assert.deepEqual(d.get(stopKey(web)), moved, 'web.1 never stopped');
+    assert.deepEqual(d.get(stopKey(worker)), moved, 'worker.1 stopped on Oct 16, not on Oct 15, and not for acct-d');
+    // The new owner's own stop of worker.1, inside its ownership, is a stop with its day.
+    const e = await stopDates(db.pool, 'acct-e', [worker]);
+    assert.deepEqual(e.get(stopKey(worker)), { kind: 'stopped', at: new Date('2026-10-16T00:00:00Z') });
+  });
+
+  test('an ownership that ends with no other account taking the app over is "moved" without a day', async () => {
+    await seedOwners(db.pool, [{ app: 'dropped', account: 'acct-f', from: '2026-01-01T00:00:00Z', to: '2026-10-15T00:00:00Z' }]);
+    await seedUsage(db.pool, [{ app: 'dropped', kind: 'dyno', key: 'web.1', product: 'dyno:basic', from: '2026-10-01T00:00:00Z' }]);
+    const line = credit('dropped');
+    assert.deepEqual((await stopDates(db.pool, 'acct-f', [line])).get(stopKey(line)), { kind: 'moved' });
+  });
+
+  test('the words of a move name no stop, and a day only when it is known', () => {
+    const line = credit('x');
+    const known = whyLine(line, { kind: 'moved', to: new Date('2026-10-15T00:00:00Z') })!;
+    assert.equal(
+      known,
+      'The app moved to another account on Oct 15 (we learned of it after the October 2026 invoice was issued), so web.1 comes to less for October 2026 than that invoice billed: this gives the difference back.',
+    );
+    const unknown = whyLine(line, { kind: 'moved' })!;
+    assert.equal(
+      unknown,
+      'web.1 comes to less for October 2026 than the October 2026 invoice billed (the platform told us after that invoice was issued): this gives the difference back.',
+    );
+    for (const words of [known, unknown]) assert.doesNotMatch(words, /stopped/);
+  });
+});
+
+describe('a late transfer on the pages', () => {
+  let world: WebWorld;
+  before(async () => {
+    world = await webWorld();
+  });
+  after(async () => {
+    await world?.close();
+  });
+  const { get, signIn } = webClient(() => world);
+
+  test('learned after October was billed to its end: the credit lines say the app moved on Oct 15, never that web.1 or worker.1 stopped', async () => {
+    // On Nov 20 we learn that shop-web moved from A to B on Oct 15 (metering's ownership, as it records a transfer).
+    const pool = world.db.pool;
+    const at = '2026-10-15T00:00:00Z';
+    const learnedAt = '2026-11-20T12:00:00Z';
+    await pool.query(
+      `update metering.app_ownership set during = tstzrange(lower(during), $2::timestamptz, '[)'), learned_at = $3 where app_id = $1`,
+      ['shop-web', at, learnedAt],
+    );
+    await seedOwners(pool, [{ app: 'shop-web', account: ACCOUNT_B, from: at, learnedAt }]);
+    await foldAllUsageChanges(pool);
+    const page = (await get('/usage', await signIn(ACCOUNT_A))).body;
+    const why = [...page.matchAll(/<span class="why">([^<]*)<\/span>/g)].map((m) => m[1]!);
+    const of = (key: string) => why.filter((w) => w.includes(` ${key} `));
+    assert.equal(of('web.1').length, 1, why.join(' | '));
+    assert.equal(of('worker.1').length, 1, why.join(' | '));
+    for (const w of [...of('web.1'), ...of('worker.1')]) {
+      assert.match(w, /^The app moved to another account on Oct 15 /);
+      assert.doesNotMatch(w, /stopped/);
+    }
   });
 });

@@ -32,6 +32,8 @@ import { usagePage } from './pages/usage.ts';
 import { readPaymentStates } from '../charging/payment-state.ts';
 import { signInRoutes } from './sign-in-routes.ts';
 import { stopDates } from './stops.ts';
+import { creditOutlook } from './credit-outlook.ts';
+import { DEFAULT_GRACE_HOURS } from '../config.ts';
 
 const InvoiceParams = z.object({ id: z.string().min(1).max(200) });
 /** `/card-form?to=card` or `?to=payments/<PaymentIntent id>`: the card form's page to hand over to. */
@@ -43,6 +45,8 @@ const DEFAULT_CC_FORMS_URL = 'http://localhost:3002';
 export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
   const { pool, billing, log } = deps;
   const ccFormsUrl = deps.ccFormsUrl ?? DEFAULT_CC_FORMS_URL;
+  /** INVOICE_GRACE_HOURS, as billing and the exports have it (main.ts hands it to the exports; unset in route tests: 72). */
+  const graceHours = deps.exports?.graceHours ?? DEFAULT_GRACE_HOURS;
   const session = sessionCookie({ name: SESSION_COOKIE, sessions, pool });
   const viewerOf = (s: SignedInSession): Viewer => ({ accountId: s.accountId, csrf: csrfToken(s.sessionId) });
   /** Who is signed in, or undefined after a redirect to `/` (forgetting a cookie that names no live session). */
@@ -105,8 +109,11 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       const viewer = await signedIn(req, reply);
       if (viewer === undefined) return reply;
       const [invoices, balance] = await Promise.all([billing.invoices(viewer.accountId), billing.balance(viewer.accountId)]);
-      const payments = await readPaymentStates(pool, invoices);
-      return page(reply, 200, invoiceListPage({ viewer, invoices, balance, payments }));
+      const [payments, outlook] = await Promise.all([
+        readPaymentStates(pool, invoices),
+        creditOutlook(pool, balance, billing.currentPeriod(), graceHours),
+      ]);
+      return page(reply, 200, invoiceListPage({ viewer, invoices, balance, outlook, payments }));
     });
 
     web.get('/invoices/:id', async (req, reply) => {

@@ -1,6 +1,7 @@
-// When the usage behind a credit adjustment really stopped: an adjustment line
-// keeps only the difference, but metering's published intervals know the end.
-// The invoice pages name that date ("web.1 stopped on Oct 2, …").
+// How the usage behind a credit adjustment ended: an adjustment line keeps only
+// the difference, but metering's published intervals know the end. The invoice
+// pages name a stop's day ("web.1 stopped on Oct 2, …"); an end that is the
+// account's ownership ending (a transfer) is no stop and gets no stop day.
 import type pg from 'pg';
 import type { InvoiceLine } from '@vault/contracts';
 import { parsePeriod } from '../domain/period.ts';
@@ -10,15 +11,29 @@ export const stopKey = (l: Pick<InvoiceLine, 'app_id' | 'key' | 'product' | 'adj
   `${l.app_id}\u0000${l.key}\u0000${l.product}\u0000${l.adjusts ?? ''}`;
 
 /**
- * For each line key of a credit, the last end of its usage within the adjusted
- * month while the account ($6) owned the app, when nothing of it runs to the
- * month's end (else it did not stop in that month, and no date is named). The
- * usage of the app's other owners is never read: it is theirs, and it did not
- * stop the account's.
+ * How a credit's usage ended within the adjusted month, for the account:
+ * - `stopped`: the usage itself ended at `at`, while the account owned the app;
+ * - `moved`: the account's ownership of the app ended first (the usage may run on for
+ *   another owner). `to`: the instant another account owns the app from, when the data
+ *   shows one taking it over exactly where this account's ownership ended.
+ */
+export type LineEnd = { kind: 'stopped'; at: Date } | { kind: 'moved'; to?: Date };
+
+/**
+ * For each line key of a credit, its usage within the adjusted month while the
+ * account ($6) owned the app: the interval (cut to that ownership) that ends
+ * last, when nothing of it runs to the month's end (else it did not end in that
+ * month, and nothing is named). `stopped`: the usage's own end is inside the
+ * ownership (its end is the cut interval's); else the ownership ended first.
+ * The other owners' usage is never read: it is theirs, and it did not stop the
+ * account's; only whether another account owns the app from the end on.
  */
 const SQL = `
-  select a.i, max(upper(x.during)) as stopped_at,
-         bool_or(upper_inf(x.during) or upper(x.during) >= a.p_end) as ran_to_the_end
+  select distinct on (a.i) a.i, upper(x.during) as ended_at,
+         upper_inf(x.during) or upper(x.during) >= a.p_end as ran_to_the_end,
+         not upper_inf(u.during) and (upper_inf(o.during) or upper(u.during) <= upper(o.during)) as stopped,
+         exists (select 1 from metering.billable_ownership n
+                  where n.app_id = a.app_id and n.account_id <> $6 and lower(n.during) = upper(o.during)) as taken_over
     from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) with ordinality
          as a(app_id, key, product, p_start, p_end, i)
     join metering.billable_usage u
@@ -27,24 +42,28 @@ const SQL = `
     join metering.billable_ownership o
       on o.app_id = a.app_id and o.account_id = $6 and o.during && u.during
     cross join lateral (select u.during * o.during as during) x
-   group by a.i`;
+   order by a.i, upper_inf(x.during) desc, upper(x.during) desc, stopped`;
 
-export async function stopDates(pool: pg.Pool, accountId: string, lines: readonly InvoiceLine[]): Promise<Map<string, Date>> {
+export async function stopDates(pool: pg.Pool, accountId: string, lines: readonly InvoiceLine[]): Promise<Map<string, LineEnd>> {
   const credits = lines.filter((l) => l.kind === 'adjustment' && l.adjusts && (l.amount ?? '').startsWith('-'));
-  const out = new Map<string, Date>();
+  const out = new Map<string, LineEnd>();
   if (credits.length === 0) return out;
   const periods = credits.map((l) => parsePeriod(l.adjusts!));
-  const { rows } = await pool.query<{ i: string; stopped_at: Date | null; ran_to_the_end: boolean }>(SQL, [
-    credits.map((l) => l.app_id),
-    credits.map((l) => l.key),
-    credits.map((l) => l.product),
-    periods.map((p) => p.start.toJSDate()),
-    periods.map((p) => p.end.toJSDate()),
-    accountId,
-  ]);
+  const { rows } = await pool.query<{ i: string; ended_at: Date | null; ran_to_the_end: boolean; stopped: boolean; taken_over: boolean }>(
+    SQL,
+    [
+      credits.map((l) => l.app_id),
+      credits.map((l) => l.key),
+      credits.map((l) => l.product),
+      periods.map((p) => p.start.toJSDate()),
+      periods.map((p) => p.end.toJSDate()),
+      accountId,
+    ],
+  );
   for (const r of rows) {
-    if (r.ran_to_the_end || r.stopped_at === null) continue;
-    out.set(stopKey(credits[Number(r.i) - 1]!), r.stopped_at);
+    if (r.ran_to_the_end || r.ended_at === null) continue;
+    const key = stopKey(credits[Number(r.i) - 1]!);
+    out.set(key, r.stopped ? { kind: 'stopped', at: r.ended_at } : r.taken_over ? { kind: 'moved', to: r.ended_at } : { kind: 'moved' });
   }
   return out;
 }

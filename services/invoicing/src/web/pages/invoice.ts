@@ -4,6 +4,7 @@ import type { Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
 import { layout, monthName, type Viewer } from '../html.ts';
 import type { PaymentState } from '../../charging/payment-state.ts';
+import type { LineEnd } from '../stops.ts';
 import { invoiceSums, linesByApp, statusTag } from './lines.ts';
 import { paymentWords } from './payment.ts';
 
@@ -11,8 +12,8 @@ export interface InvoiceView {
   viewer: Viewer;
   invoice: Invoice;
   payment: PaymentState;
-  /** When the usage behind each credit adjustment stopped (stops.ts). */
-  stops: ReadonlyMap<string, Date>;
+  /** How the usage behind each credit adjustment ended (stops.ts). */
+  stops: ReadonlyMap<string, LineEnd>;
 }
 
 export function invoicePage({ viewer, invoice, payment, stops }: InvoiceView): Html {
@@ -32,7 +33,7 @@ ${words}
 <section class="card" aria-label="Invoice lines">
 <p class="muted">Account ${invoice.account_id} · ${monthName(invoice.period)} (${invoice.period}) · ${invoice.currency}</p>
 ${linesByApp(invoice, stops)}
-${invoiceSums(invoice)}
+${invoiceSums(invoice, payment)}
 </section>`,
   );
 }

@@ -4,13 +4,16 @@ import type { CreditBalance, Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
 import { layout, monthName, money, type Viewer } from '../html.ts';
 import type { PaymentState } from '../../charging/payment-state.ts';
+import type { CreditOutlook, Expiring } from '../credit-outlook.ts';
 import { statusTag } from './lines.ts';
-import { cardFormLinks } from './payment.ts';
+import { cardFormLinks, day } from './payment.ts';
 
 export interface InvoiceListView {
   viewer: Viewer;
   invoices: readonly Invoice[];
   balance: CreditBalance;
+  /** The balance as the invoice finalized next will see it, and when its credit expires (credit-outlook.ts). */
+  outlook: CreditOutlook;
   payments: ReadonlyMap<string, PaymentState>;
 }
 
@@ -25,6 +28,31 @@ function needsYou(view: InvoiceListView): Html {
     return html`<p class="attention" role="note">A payment did not go through: <a href="${cardFormLinks.card}">check your payment card</a>.</p>`;
   }
   return html``;
+}
+
+/**
+ * What the balance will pay, in words: the credit that expires before the month's invoice is
+ * issued is said to pay none of it, with its day; the rest pays the next invoices first, with
+ * the day it expires when it does.
+ */
+function balanceWords({ balance, outlook }: InvoiceListView): Html {
+  if (balance.credit === '0.00') return html``;
+  const c = balance.currency;
+  // "$3.00 of it expires on Nov 25, 2026", or only that it expires when its day is not known (credit-outlook.ts).
+  const list = (expiries: readonly Expiring[]) =>
+    expiries.map(
+      (e, i) =>
+        html`${i === 0 ? '' : ', '}${e.amount === balance.credit ? 'It' : html`${money(e.amount, c)} of it`} expires${e.expiresAt ? html` on <time datetime="${e.expiresAt.toISOString()}">${day(e.expiresAt)}</time>` : ''}`,
+    );
+  const dated = outlook.expiring.at(-1)?.expiresAt !== undefined;
+  const expiring =
+    outlook.expiring.length === 0
+      ? html``
+      : html`<span data-credit-expiring>${list(outlook.expiring)}${dated ? ',' : ''} before your ${monthName(outlook.period)} invoice is issued, so it will not pay that invoice.</span> `;
+  if (outlook.lasting === '0.00') return expiring;
+  const lasting = outlook.expiring.length === 0 ? html`It` : html`The other ${money(outlook.lasting, c)}`;
+  const later = outlook.lastingExpiries.length === 0 ? '' : html` (${list(outlook.lastingExpiries)})`;
+  return html`${expiring}<span data-credit-lasting="${outlook.lasting}">${lasting} pays your next invoices first${later}.</span>`;
 }
 
 export function invoiceListPage(view: InvoiceListView): Html {
@@ -51,7 +79,7 @@ export function invoiceListPage(view: InvoiceListView): Html {
 ${needsYou(view)}
 <p>This month's charges so far: <a href="/usage">see current usage</a>. Your payment card: <a href="${cardFormLinks.card}">manage it on the card form</a>.</p>
 <p class="balance">Your credit balance: <strong data-credit="${balance.credit}">${money(balance.credit, balance.currency)}</strong>
-<span class="muted">${balance.credit === '0.00' ? '' : 'it pays your next invoices first'}</span></p>
+<span class="muted">${balanceWords(view)}</span></p>
 <section class="card">${list}</section>`,
   );
 }

@@ -6,7 +6,7 @@ import { html, type Html } from '@vault/web';
 import type { PaymentState } from '../../charging/payment-state.ts';
 import { sumCents } from '../../domain/money.ts';
 import { monthName, money } from '../html.ts';
-import { stopKey } from '../stops.ts';
+import { stopKey, type LineEnd } from '../stops.ts';
 import { paymentLabel } from './payment.ts';
 
 /** Lines by app, in the invoice's order (lines come sorted by app). */
@@ -20,21 +20,28 @@ function groupByApp(lines: readonly InvoiceLine[]): [string, InvoiceLine[]][] {
   return [...groups];
 }
 
-/** "Oct 2" (UTC): the day usage stopped, within the month the line adjusts. */
+/** "Oct 2" (UTC): the day usage stopped (or the app moved), within the month the line adjusts. */
 const shortDay = (at: Date) => DateTime.fromJSDate(at, { zone: 'utc' }).toFormat('LLL d');
 
 /**
  * Why a line is there, in words, when its description alone does not say
- * (adjustments, carried amounts, a capped line). `stoppedAt`: when the usage
- * behind a credit really stopped (metering's intervals know it; stops.ts).
+ * (adjustments, carried amounts, a capped line). `end`: how the usage behind a
+ * credit ended (metering's intervals know it; stops.ts): a stop names its day;
+ * the app leaving the account is no stop, and names the day only when another
+ * account took it over then.
  */
-export function whyLine(line: InvoiceLine, stoppedAt?: Date): string | undefined {
+export function whyLine(line: InvoiceLine, end?: LineEnd): string | undefined {
   const month = line.adjusts ? monthName(line.adjusts) : '';
   if (line.kind === 'adjustment') {
     const credit = (line.amount ?? '').startsWith('-');
-    if (credit && stoppedAt) {
+    if (credit && end?.kind === 'stopped') {
       const stopped = line.product.startsWith('addon:') ? 'was removed' : 'stopped';
-      return `${line.key} ${stopped} on ${shortDay(stoppedAt)}, earlier than billed on the ${month} invoice (we learned of it after that invoice was issued): this gives the difference back.`;
+      return `${line.key} ${stopped} on ${shortDay(end.at)}, earlier than billed on the ${month} invoice (we learned of it after that invoice was issued): this gives the difference back.`;
+    }
+    if (credit && end?.kind === 'moved') {
+      return end.to
+        ? `The app moved to another account on ${shortDay(end.to)} (we learned of it after the ${month} invoice was issued), so ${line.key} comes to less for ${month} than that invoice billed: this gives the difference back.`
+        : `${line.key} comes to less for ${month} than the ${month} invoice billed (the platform told us after that invoice was issued): this gives the difference back.`;
     }
     if (line.amount === null)
       return `${line.key} ran in ${month} beyond what the ${month} invoice billed (the platform told us after that invoice was issued), on a product without a price yet: this invoice waits for its price.`;
@@ -48,7 +55,7 @@ export function whyLine(line: InvoiceLine, stoppedAt?: Date): string | undefined
   return undefined;
 }
 
-function lineRow(line: InvoiceLine, currency: string, stops: ReadonlyMap<string, Date>): Html {
+function lineRow(line: InvoiceLine, currency: string, stops: ReadonlyMap<string, LineEnd>): Html {
   const tag = line.kind === 'carried' ? 'carried from' : 'adjusts';
   const adjusts = line.adjusts ? html`<span class="tag" data-adjusts="${line.adjusts}">${tag} ${monthName(line.adjusts)}</span>` : '';
   const why = whyLine(line, stops.get(stopKey(line)));
@@ -62,7 +69,7 @@ function lineRow(line: InvoiceLine, currency: string, stops: ReadonlyMap<string,
 }
 
 /** One section per app with a subtotal; an invoice without lines says so. */
-export function linesByApp(invoice: Invoice, stops: ReadonlyMap<string, Date> = new Map()): Html {
+export function linesByApp(invoice: Invoice, stops: ReadonlyMap<string, LineEnd> = new Map()): Html {
   const groups = groupByApp(invoice.lines);
   if (groups.length === 0) return html`<p class="muted">No usage in ${monthName(invoice.period)}.</p>`;
   return html`${groups.map(
@@ -89,14 +96,21 @@ export function statusTag(status: Invoice['status'], payment?: PaymentState): Ht
   return html`<span class="tag status-${tone}">${label ?? status.replace(/_/g, ' ')}</span>`;
 }
 
-/** What the total is called: charged only once it was; else due, or carried when below the smallest charge. */
-function totalLabel(status: Invoice['status']): string {
+/**
+ * What the total is called: charged only once it was; carried when below the smallest charge
+ * (carried already, or finalized and waiting for the next invoice: the payment state says so,
+ * as the payment section does); else due.
+ */
+function totalLabel(status: Invoice['status'], payment: PaymentState | undefined): string {
   if (status === 'paid' || status === 'refunded') return 'Amount charged';
-  return status === 'carried' ? 'Carried to your next invoice' : 'Amount due';
+  const carried = payment
+    ? payment.kind === 'none' && (payment.why === 'below_minimum' || payment.why === 'carried')
+    : status === 'carried';
+  return carried ? 'Carried to your next invoice' : 'Amount due';
 }
 
-/** Subtotal, credit applied, the total and what of it was refunded, under an invoice's lines. */
-export function invoiceSums(invoice: Invoice): Html {
+/** Subtotal, credit applied, the total and what of it was refunded, under an invoice's lines; `payment` names the total. */
+export function invoiceSums(invoice: Invoice, payment?: PaymentState): Html {
   const c = invoice.currency;
   const negative = invoice.subtotal.startsWith('-');
   const rows = [
@@ -116,5 +130,5 @@ export function invoiceSums(invoice: Invoice): Html {
       ? html`<p class="muted">This amount is below the smallest charge we can make to a card: it is added to your next invoice.</p>`
       : '',
   ];
-  return html`${rows}<div class="total"><span>${totalLabel(invoice.status)}</span><span data-total="${invoice.total}">${money(invoice.total, c)}</span></div>${refunded}${notes}`;
+  return html`${rows}<div class="total"><span>${totalLabel(invoice.status, payment)}</span><span data-total="${invoice.total}">${money(invoice.total, c)}</span></div>${refunded}${notes}`;
 }

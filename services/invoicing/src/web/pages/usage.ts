@@ -5,6 +5,7 @@ import { html, type Html } from '@vault/web';
 import type { UsageDay } from '../../billing/types.ts';
 import type { PaymentState } from '../../charging/payment-state.ts';
 import { parsePeriod } from '../../domain/period.ts';
+import type { LineEnd } from '../stops.ts';
 import { usageChart } from '../chart.ts';
 import { layout, monthName, money, type Viewer } from '../html.ts';
 import { linesByApp, statusTag } from './lines.ts';
@@ -19,8 +20,8 @@ export interface UsageView {
   previous: string;
   /** The month shown is this month (not a preview). */
   isCurrent: boolean;
-  /** When the usage behind each credit adjustment stopped (stops.ts). */
-  stops: ReadonlyMap<string, Date>;
+  /** How the usage behind each credit adjustment ended (stops.ts). */
+  stops: ReadonlyMap<string, LineEnd>;
   /** The month is before the usage horizon: its usage per day is archived. */
   archived?: boolean;
   /** A finalized month's payment: its tag says what the invoice page's does. */
