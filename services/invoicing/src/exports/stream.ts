@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import type pg from 'pg';
 import type { Decimal } from 'decimal.js';
 import { DEFAULT_GRACE_HOURS } from '../config.ts';
-import { unfinishedRun } from '../billing/finalize-runs.ts';
+import { neverFinalized, unfinishedRun } from '../billing/finalize-runs.ts';
+import { firstBillableMonth } from '../billing/schedule.ts';
 import { dueAt } from '../domain/invoice.ts';
 import { Money } from '../domain/money.ts';
 import { parsePeriod } from '../domain/period.ts';
@@ -81,10 +82,14 @@ export class MonthNotDueError extends Error {
 export class MonthNotFinalizedError extends Error {
   /** Found in the export's own snapshot, after the route's look: still a 409 (the HTTP error handler reads it). */
   readonly statusCode = 409;
-  constructor(period: string, startedAt: Date) {
+  /** `startedAt` undefined: no run of the month has completed yet, and it has no invoice. */
+  constructor(period: string, startedAt: Date | undefined) {
     super(
-      `the finalize of ${period} that started at ${startedAt.toISOString()} has not completed, so its invoices are not all made yet: ` +
-        `export again once it has (if none is running, \`vault finalize --period ${period}\` completes it)`,
+      startedAt === undefined
+        ? `${period} is due but no finalize run has completed for it yet, so its invoices are not made: ` +
+            `the schedule finalizes every due month within INVOICE_FINALIZE_EVERY_SECONDS of its due time; export again once it has (or run \`vault finalize --period ${period}\`)`
+        : `the finalize of ${period} that started at ${startedAt.toISOString()} has not completed, so its invoices are not all made yet: ` +
+            `export again once it has (if none is running, \`vault finalize --period ${period}\` completes it)`,
     );
   }
 }
@@ -92,7 +97,8 @@ export class MonthNotFinalizedError extends Error {
 /**
  * When `kind` lists the month's invoices: throws MonthNotDueError while the
  * month is not due (its end plus `graceHours`, as of `now`), and
- * MonthNotFinalizedError while a finalize of it has not completed.
+ * MonthNotFinalizedError while a finalize of it has not completed, or none
+ * has (migration 024).
  */
 export async function checkMonthComplete(db: pg.Pool | pg.PoolClient, kind: ExportKind, period: string, due: DueCheck = {}): Promise<void> {
   if (!EXPORT_TABLES[kind].invoicesOfMonth) return;
@@ -101,6 +107,11 @@ export async function checkMonthComplete(db: pg.Pool | pg.PoolClient, kind: Expo
   if ((due.now ?? new Date()) < dueTime) throw new MonthNotDueError(period, dueTime, graceHours);
   const startedAt = await unfinishedRun(db, period);
   if (startedAt) throw new MonthNotFinalizedError(period, startedAt);
+  // A month before the first with billable usage has nothing to finalize, ever: it is empty.
+  if (await neverFinalized(db, period)) {
+    const first = await firstBillableMonth(db);
+    if (first !== undefined && period >= first.key) throw new MonthNotFinalizedError(period, undefined);
+  }
 }
 
 const DEFAULT_BATCH_SIZE = 2000;
