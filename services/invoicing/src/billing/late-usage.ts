@@ -75,11 +75,26 @@ const VANISHED = `(select v.app_id, tstzrange(v.at, v.at, '[]') as during, v.lea
  * Whether metering learned a row of `a`'s app late for its month: usage,
  * ownership or a vanished span. `a` has `app_id`, `since`, `month`, `charged`
  * and `span` (the ownership it is within; unbounded for a charged app).
+ * Usage of an app the month did not charge overlaps the month: settled, its
+ * last month is the month or later (reachesFrom prunes the months before).
+ * For a charged app a row ending before the month counts, and the archive
+ * settles it into the month it ended, any month before: every settled month
+ * is read from the one before the usage horizon on (BEFORE_HORIZON).
  */
+/**
+ * The first instant of the month before the usage horizon (none: every month). A row learned
+ * late and not carried yet ends there at the earliest: a stop timed at the horizon's first
+ * instant ends its dyno in the month before, where the archive settles it (and metering keeps
+ * that month while such a row may still be carried: docs/contracts/metering.md, "Usage
+ * horizon"); one ending earlier was learned before the horizon passed it, and the horizon's
+ * gate moved on only once it was carried for every month it changed.
+ */
+const BEFORE_HORIZON = `(select h.starts - interval '1 month' from metering.billable_horizon h)`;
+
 const LATE_OF_APP = (a: string) => `(
       exists (select 1 from metering.billable_usage u
                where u.app_id = ${a}.app_id and u.learned_at > ${a}.since and ${REACHES_MONTH('u', a)} and u.during && ${a}.span
-                 and ${reachesFrom('u', `lower(${a}.month)`)})
+                 and ${reachesFrom('u', `case when ${a}.charged then ${BEFORE_HORIZON} else lower(${a}.month) end`)})
       or exists (select 1 from metering.billable_ownership o
                   where o.app_id = ${a}.app_id and o.learned_at > ${a}.since and ${REACHES_MONTH('o', a)} and o.during && ${a}.span)
       or exists (select 1 from ${VANISHED} v

@@ -4,7 +4,9 @@
 // given: metering never reads invoicing's tables). Then each settled month's
 // table before the horizon leaves the database: its intervals to an NDJSON gzip
 // file (recorded `writing`, written and synced), then in one transaction deleted
-// and the file marked `done`; the emptied table is detached and dropped.
+// and the file marked `done`; the emptied table is detached and dropped. A month
+// holding usage learned so late that invoicing may not have carried it yet stays
+// until the horizon moved past the months it may change (learnedTooLate).
 // Crash-only: a `writing` file is removed and written again by the next run
 // (archiveEvents starts with that), a month whose rows are gone but whose table
 // stays is detached and dropped, and a month that settles again (an archived
@@ -126,6 +128,10 @@ export async function archiveSettledMonths(
   const out: UsageMonthArchived[] = [];
   for (const t of await monthTables(pool, 'settled_usage')) {
     if (t.state === 'attached' && (leftoversOnly || horizon === null || t.month >= horizon)) continue;
+    if (t.state === 'attached' && (await learnedTooLate(pool, t.table))) {
+      await say(`kept the settled usage of ${t.month}: it holds usage learned late whose change invoicing may not have carried yet`);
+      continue;
+    }
     let archived: { file: string; intervals: number } | null = null;
     if (t.state === 'attached') {
       archived = await archiveMonthRows(pool, dir, t.table, t.month, pageSize);
@@ -145,6 +151,36 @@ export async function archiveSettledMonths(
     );
   }
   return out;
+}
+
+/**
+ * How long after an invoice's finalization invoicing still takes usage learned
+ * as seen by it: its LATE_MARGIN_INTERVAL (services/invoicing/src/billing/sql.ts;
+ * its test holds this no shorter).
+ */
+export const LATE_MARGIN = '1 hour';
+
+/**
+ * Whether a settled month before the horizon holds an interval learned so late
+ * that it may still change a month from the horizon on, not carried yet: the
+ * archive settles an interval into the month it ends, which may be before the
+ * horizon (a stop re-submitted timed at the horizon ends its dyno in the month
+ * before), while every later month invoiced it running. Invoicing takes a row
+ * as late for a month only when it was learned after the month's invoice was
+ * finalized less LATE_MARGIN, and no month is finalized before it ends: a row
+ * learned before the horizon's month ended, less LATE_MARGIN, changes no month
+ * from the horizon on, while one learned later may. Such a month stays until
+ * the horizon moved past every month that row may change (the gate saw it:
+ * invoicing reads every settled month for an app a month charged), and the
+ * first usage run after that archives it.
+ */
+async function learnedTooLate(pool: pg.Pool, table: string): Promise<boolean> {
+  const { rows } = await pool.query<{ late: boolean }>(
+    `select exists (select 1 from metering.${table} u, metering.usage_horizon h
+                     where u.learned_at > ((h.month + interval '1 month') at time zone 'UTC') - $1::interval) as late`,
+    [LATE_MARGIN],
+  );
+  return rows[0]!.late;
 }
 
 /** Writes a month's intervals to a file and deletes them with the file marked done; null when it has none. */
