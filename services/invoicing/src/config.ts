@@ -71,6 +71,18 @@ const smtpUrl = z.preprocess(
     ),
 );
 
+/**
+ * One mailbox: `local@domain` or `Display Name <local@domain>` (a display name with a comma
+ * quoted). Anything else passed boot, then nodemailer sent with an empty envelope sender and no
+ * From header, or two From mailboxes: relays refused every email, retried for 5 days.
+ */
+const ADDRESS = String.raw`[^\s<>@,;"]+@[^\s<>@,;"]+`;
+const MAILBOX = new RegExp(String.raw`^(?:${ADDRESS}|(?:"[^"\r\n]*"\s*|[^<>,;"\r\n]*)<${ADDRESS}>)$`);
+const mailbox = (fallback: string) =>
+  stringWithDefault(fallback).refine((text) => MAILBOX.test(text.trim()), {
+    error: 'expected one address: billing@example.com or The Vault billing <billing@example.com>',
+  });
+
 export const InvoicingSettings = requireAdminTokenInDeployment(
   z.object({
     ...bootVariables,
@@ -100,7 +112,7 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     SUSPEND_PAST_DUE_AFTER: isoDuration('P7D', MAX_SUSPEND_DAYS),
     /** The customers' emails go through this SMTP server; unset: each email is one log line. */
     SMTP_URL: smtpUrl,
-    EMAIL_FROM: stringWithDefault('The Vault billing <billing@vault.invalid>'),
+    EMAIL_FROM: mailbox('The Vault billing <billing@vault.invalid>'),
     /** How often invoicing's schedule finalizes the months that are due. */
     INVOICE_FINALIZE_EVERY_SECONDS: loopSeconds(300),
     /** How often the usage aggregates fold metering's queued changes in (a fold that finds a full batch goes on at once). */

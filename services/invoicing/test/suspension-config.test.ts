@@ -38,6 +38,25 @@ describe('the notices, suspension and email variables', () => {
     }
   });
 
+  test('EMAIL_FROM is one mailbox: a bare name, two addresses or no address is refused naming it (nodemailer sent such mail without a sender)', () => {
+    assert.equal(invoicingConfig(BASE).EMAIL_FROM, 'The Vault billing <billing@vault.invalid>');
+    for (const good of [
+      'billing@example.com',
+      'The Vault billing <billing@example.com>',
+      '"Vault, Inc." <b@example.com>',
+      'root@localhost',
+    ]) {
+      assert.equal(invoicingConfig({ ...BASE, EMAIL_FROM: good }).EMAIL_FROM, good, good);
+    }
+    for (const bad of ['billing', 'The Vault billing', 'a@b.c, x@y.z', 'Vault <billing>', '<>', 'a b@c.d', 'Vault, Inc. <b@example.com>']) {
+      assert.throws(
+        () => invoicingConfig({ ...BASE, EMAIL_FROM: bad }),
+        (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.variable === 'EMAIL_FROM'),
+        bad,
+      );
+    }
+  });
+
   test('the invoicing process with a bad SUSPEND_PAST_DUE_AFTER exits 1 at boot with one config.invalid line naming it', async () => {
     const run = await bootToExit('invoicing', { ...BASE, SUSPEND_PAST_DUE_AFTER: 'P1M', SMTP_URL: 'smtp://user:hunter2@mail.example' });
     assert.equal(run.status, 1, run.lines.join('\n'));
