@@ -23,6 +23,19 @@ if (!(limitMinutes > 0)) {
   process.exit(1);
 }
 const log = (line) => process.stdout.write(`${line}\n`);
+/** A port variable: an integer 1–65535, or the default when unset; a typo stops the run naming it. */
+function portVariable(name, fallback) {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`${name} must be a port (an integer 1 to 65535), not ${JSON.stringify(text)}`);
+    process.exit(1);
+  }
+  return port;
+}
+const pgPort = portVariable('TEST_PG_PORT', 55433);
+const kafkaPort = portVariable('TEST_KAFKA_PORT', 19092);
 
 function findTests(dir, out = []) {
   for (const name of readdirSync(dir)) {
@@ -45,7 +58,7 @@ if (files.length === 0) {
 
 const postgres = await ensureEmbeddedPostgres({
   dir: join(home, 'postgres'),
-  port: Number(process.env.TEST_PG_PORT ?? 55433),
+  port: pgPort,
   fast: true,
   log: (event, fields = {}) => log(logfmt({ at: 'info', event, ...fields })),
 });
@@ -53,7 +66,7 @@ let code = 1;
 try {
   const kafka = await startKafka({
     stateDir: join(home, 'kafka'),
-    port: Number(process.env.TEST_KAFKA_PORT ?? 19092),
+    port: kafkaPort,
     log,
   });
   log(logfmt({ at: 'info', event: 'test.infrastructure', postgres: postgres.url, kafka: kafka.brokers }));
