@@ -4,7 +4,7 @@
 // runs every test file with Node's test runner, then stops what it started.
 // `npm test -- packages/bus` runs only the files whose path contains an argument.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { register } from 'tsx/esm/api';
 
@@ -33,6 +33,18 @@ function portVariable(name, fallback) {
     process.exit(1);
   }
   return port;
+}
+// The apps and `vault` runs the tests start read the repository's .env (a developer's copy of
+// .env.example), and its settings would reach them: a gateway, an SMTP server, a price book.
+if (existsSync(join(root, '.env'))) {
+  log(
+    logfmt({
+      at: 'warn',
+      event: 'test.dotenv',
+      file: join(root, '.env'),
+      hint: 'the apps the tests start read it: move it aside for a clean run',
+    }),
+  );
 }
 const pgPort = portVariable('TEST_PG_PORT', 55433);
 const kafkaPort = portVariable('TEST_KAFKA_PORT', 19092);
