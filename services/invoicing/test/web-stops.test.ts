@@ -3,6 +3,9 @@
 // process of the same name, neither moves that day nor shows on the page. An
 // end that is the account's ownership ending (a transfer) is no stop: no stop
 // day is named, only the day the app moved when another account took it over then.
+// Nor is an end where the same app's key runs on at once under another product (a
+// plan change, a resize): it changed, on that day; and a credit whose end is not
+// known (its usage may have run to the month's end) says no stop.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { InvoiceLine } from '@vault/contracts';
@@ -10,7 +13,8 @@ import type { TestDatabase } from '@vault/testkit';
 import { foldAllUsageChanges } from '../src/billing/usage-days.ts';
 import { whyLine } from '../src/web/pages/lines.ts';
 import { stopDates, stopKey } from '../src/web/stops.ts';
-import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
+import type pg from 'pg';
+import { billingDatabase, type SeedUsage, seedOwners, seedUsage } from './seed.ts';
 import { ACCOUNT_A, ACCOUNT_B, webClient, webWorld, type WebWorld } from './web-fixture.ts';
 
 let db: TestDatabase;
@@ -134,5 +138,138 @@ describe('a late transfer on the pages', () => {
       assert.match(w, /^The app moved to another account on Oct 15 /);
       assert.doesNotMatch(w, /stopped/);
     }
+  });
+});
+
+/** Metering learns late that `app`'s running `key` went on under `product` from `at` (a plan change, a resize): one subject, two intervals. */
+async function changeProduct(pool: pg.Pool, app: string, key: string, product: string, at: string, learnedAt: string): Promise<void> {
+  const { rows } = await pool.query<{ subject: string; subject_id: string; kind: string }>(
+    `update metering.usage_intervals set during = tstzrange(lower(during), $3::timestamptz, '[)'), learned_at = $4
+      where app_id = $1 and key = $2 and upper_inf(during) returning subject, subject_id::text, kind`,
+    [app, key, at, learnedAt],
+  );
+  assert.equal(rows.length, 1, `${app} ${key} running`);
+  const { subject, subject_id, kind } = rows[0]!;
+  await pool.query(
+    `insert into metering.usage_intervals (subject, subject_id, kind, app_id, key, product, during, learned_at)
+     values ($1, $2, $3, $4, $5, $6, tstzrange($7, null, '[)'), $8)`,
+    [subject, subject_id, kind, app, key, product, at, learnedAt],
+  );
+}
+
+describe('a plan change or a resize is no stop', () => {
+  const pg0 = 'addon:heroku-postgresql:essential-0';
+  const addonCredit = (app: string): InvoiceLine => ({
+    ...credit(app, 'addon-pg1'),
+    product: pg0,
+    unit_price: '5.00',
+    description: 'Credit for 2026-10: addon-pg1 essential-0',
+  });
+
+  test('stopDates: the same app and key under another product from the very instant the usage ended is "changed" on that day', async () => {
+    await seedOwners(db.pool, [
+      { app: 'replanned', account: 'acct-g', from: '2026-01-01T00:00:00Z' },
+      { app: 'other', account: 'acct-g', from: '2026-01-01T00:00:00Z' },
+    ]);
+    const at = '2026-10-12T00:00:00Z';
+    const addon = (product: string, from: string, to?: string): SeedUsage => ({
+      app: 'replanned',
+      kind: 'addon',
+      key: 'addon-pg1',
+      product,
+      from,
+      ...(to ? { to } : {}),
+    });
+    const dyno = (app: string, key: string, product: string, from: string, to?: string): SeedUsage => ({
+      app,
+      kind: 'dyno',
+      key,
+      product,
+      from,
+      ...(to ? { to } : {}),
+    });
+    await seedUsage(db.pool, [
+      addon(pg0, '2026-10-01T00:00:00Z', at),
+      addon('addon:heroku-postgresql:essential-1', at),
+      // Resized on Oct 12.
+      dyno('replanned', 'web.1', 'dyno:basic', '2026-10-01T00:00:00Z', at),
+      dyno('replanned', 'web.1', 'dyno:standard-1x', at),
+      // Stopped on Oct 12; another product starts then, but under another key, later, or in another app.
+      dyno('replanned', 'worker.1', 'dyno:basic', '2026-10-01T00:00:00Z', at),
+      dyno('replanned', 'worker.2', 'dyno:standard-1x', at),
+      dyno('replanned', 'clock.1', 'dyno:basic', '2026-10-01T00:00:00Z', at),
+      dyno('replanned', 'clock.1', 'dyno:standard-1x', '2026-10-13T00:00:00Z'),
+      dyno('other', 'web.1', 'dyno:basic', '2026-10-01T00:00:00Z', at),
+    ]);
+    const lines = [addonCredit('replanned'), ...['web.1', 'worker.1', 'clock.1'].map((k) => credit('replanned', k)), credit('other')];
+    const ends = await stopDates(db.pool, 'acct-g', lines);
+    const changed = { kind: 'changed', at: new Date(at) };
+    const stopped = { kind: 'stopped', at: new Date(at) };
+    assert.deepEqual(
+      lines.map((l) => ends.get(stopKey(l))),
+      [changed, changed, stopped, stopped, stopped],
+      'addon-pg1 changed plan, web.1 changed size; worker.1, clock.1 and the other app’s web.1 stopped',
+    );
+  });
+
+  test('the words of a plan change or a resize name the change and its day, never a removal or a stop', () => {
+    const at = new Date('2026-10-12T00:00:00Z');
+    const plan = whyLine(addonCredit('x'), { kind: 'changed', at })!;
+    assert.equal(
+      plan,
+      'addon-pg1 changed plan on Oct 12 (we learned of it after the October 2026 invoice was issued), so its former plan comes to less for October 2026 than that invoice billed: this gives the difference back.',
+    );
+    const size = whyLine(credit('x'), { kind: 'changed', at })!;
+    assert.equal(
+      size,
+      'web.1 changed size on Oct 12 (we learned of it after the October 2026 invoice was issued), so its former size comes to less for October 2026 than that invoice billed: this gives the difference back.',
+    );
+    for (const words of [plan, size]) assert.doesNotMatch(words, /removed|stopped/);
+  });
+
+  test('a credit without a known end (its usage may have run to the month’s end) says no stop', () => {
+    const words = whyLine(credit('x'))!;
+    assert.equal(
+      words,
+      'web.1 ran less in October 2026 than the October 2026 invoice billed (the platform told us after that invoice was issued): this gives the difference back.',
+    );
+  });
+
+  describe('on the pages', () => {
+    let world: WebWorld;
+    before(async () => {
+      world = await webWorld();
+    });
+    after(async () => {
+      await world?.close();
+    });
+    const { get, signIn } = webClient(() => world);
+
+    test('learned after October was billed: addon-pg1’s credit says it changed plan on Oct 20, web.1’s that it changed size, neither that it was removed or stopped', async () => {
+      const pool = world.db.pool;
+      const at = '2026-10-20T00:00:00Z';
+      const learnedAt = '2026-11-20T12:00:00Z';
+      await changeProduct(pool, 'shop-db', 'addon-pg1', 'addon:heroku-postgresql:essential-1', at, learnedAt);
+      await changeProduct(pool, 'shop-web', 'web.1', 'dyno:standard-2x', at, learnedAt);
+      await foldAllUsageChanges(pool);
+      const page = (await get('/usage', await signIn(ACCOUNT_A))).body;
+      const why = [...page.matchAll(/<span class="why">([^<]*)<\/span>/g)].map((m) => m[1]!);
+      const of = (key: string) => why.filter((w) => w.startsWith(`${key} `) && w.includes('gives the difference back'));
+      assert.deepEqual(
+        of('addon-pg1'),
+        [
+          'addon-pg1 changed plan on Oct 20 (we learned of it after the October 2026 invoice was issued), so its former plan comes to less for October 2026 than that invoice billed: this gives the difference back.',
+        ],
+        why.join(' | '),
+      );
+      assert.deepEqual(
+        of('web.1'),
+        [
+          'web.1 changed size on Oct 20 (we learned of it after the October 2026 invoice was issued), so its former size comes to less for October 2026 than that invoice billed: this gives the difference back.',
+        ],
+        why.join(' | '),
+      );
+      for (const w of why) assert.doesNotMatch(w, /removed|stopped/, w);
+    });
   });
 });

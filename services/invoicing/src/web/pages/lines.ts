@@ -20,15 +20,17 @@ function groupByApp(lines: readonly InvoiceLine[]): [string, InvoiceLine[]][] {
   return [...groups];
 }
 
-/** "Oct 2" (UTC): the day usage stopped (or the app moved), within the month the line adjusts. */
+/** "Oct 2" (UTC): the day usage stopped (or changed product, or the app moved), within the month the line adjusts. */
 const shortDay = (at: Date) => DateTime.fromJSDate(at, { zone: 'utc' }).toFormat('LLL d');
 
 /**
  * Why a line is there, in words, when its description alone does not say
  * (adjustments, carried amounts, a capped line). `end`: how the usage behind a
  * credit ended (metering's intervals know it; stops.ts): a stop names its day;
- * the app leaving the account is no stop, and names the day only when another
- * account took it over then.
+ * a plan change or a resize is no stop, and says so with its day; the app
+ * leaving the account is no stop, and names the day only when another account
+ * took it over then. Without an end (the usage may have run to the month's
+ * end), the words name none.
  */
 export function whyLine(line: InvoiceLine, end?: LineEnd): string | undefined {
   const month = line.adjusts ? monthName(line.adjusts) : '';
@@ -38,6 +40,10 @@ export function whyLine(line: InvoiceLine, end?: LineEnd): string | undefined {
       const stopped = line.product.startsWith('addon:') ? 'was removed' : 'stopped';
       return `${line.key} ${stopped} on ${shortDay(end.at)}, earlier than billed on the ${month} invoice (we learned of it after that invoice was issued): this gives the difference back.`;
     }
+    if (credit && end?.kind === 'changed') {
+      const what = line.product.startsWith('addon:') ? 'plan' : 'size';
+      return `${line.key} changed ${what} on ${shortDay(end.at)} (we learned of it after the ${month} invoice was issued), so its former ${what} comes to less for ${month} than that invoice billed: this gives the difference back.`;
+    }
     if (credit && end?.kind === 'moved') {
       return end.to
         ? `The app moved to another account on ${shortDay(end.to)} (we learned of it after the ${month} invoice was issued), so ${line.key} comes to less for ${month} than that invoice billed: this gives the difference back.`
@@ -46,7 +52,7 @@ export function whyLine(line: InvoiceLine, end?: LineEnd): string | undefined {
     if (line.amount === null)
       return `${line.key} ran in ${month} beyond what the ${month} invoice billed (the platform told us after that invoice was issued), on a product without a price yet: this invoice waits for its price.`;
     return credit
-      ? `${line.key} ran less in ${month} than the ${month} invoice billed (it stopped earlier, as the platform told us after that invoice was issued): this gives the difference back.`
+      ? `${line.key} ran less in ${month} than the ${month} invoice billed (the platform told us after that invoice was issued): this gives the difference back.`
       : `${line.key} ran more in ${month} than the ${month} invoice billed (the platform told us after that invoice was issued): this charges the difference.`;
   }
   if (line.kind === 'carried') return `The ${month} invoice was below the smallest amount we can charge to a card, so it is added here.`;
