@@ -54,11 +54,14 @@ export async function startSandbox(): Promise<Sandbox> {
       browser: gatewayClient({ url: new URL(url), secretKey: TEST_GATEWAY_PUBLISHABLE_KEY }),
       async requests() {
         // The sandbox logs a request once answered, on its own stdout: a marker request of
-        // ours (an unknown URL, logged by its path) seen in the lines means every request
-        // answered before it has been read too.
+        // ours (an unknown URL, logged as `(no route)`, never by its path) seen in the lines
+        // means every request answered before it has been read too. Ours are the only ones
+        // no route matches, one at a time: the marker's line is the next such line.
+        const unmatched = () => running.lines.flatMap((l, i) => (l.includes('path="(no route)"') ? [i] : []));
+        const before = unmatched().length;
         const marker = `/v1/marker_${randomBytes(6).toString('hex')}`;
         await fetch(`${url}${marker}`, { headers: { authorization: `Bearer ${TEST_GATEWAY_SECRET_KEY}` } });
-        const at = () => running.lines.findIndex((l) => l.includes(`path=${marker} `));
+        const at = () => unmatched()[before] ?? -1;
         await eventually(`the sandbox's log line of ${marker}`, () => at() >= 0, 10_000);
         return running.lines
           .slice(0, at())
