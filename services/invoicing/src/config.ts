@@ -2,6 +2,7 @@
 // it derives from them (the price book, the gateway), all checked at boot
 // before the database is touched. Imports only leaf modules: the CLI's
 // VaultSettings (scripts/cli/vault-settings.ts) gathers this schema.
+import addressparser from 'nodemailer/lib/addressparser';
 import { z } from 'zod';
 import type { PriceBook } from '@vault/contracts';
 import { gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
@@ -72,16 +73,20 @@ const smtpUrl = z.preprocess(
 );
 
 /**
- * One mailbox: `local@domain` or `Display Name <local@domain>` (a display name with a comma
- * quoted). Anything else passed boot, then nodemailer sent with an empty envelope sender and no
- * From header, or two From mailboxes: relays refused every email, retried for 5 days.
+ * One mailbox, as nodemailer reads it (its own parser): `local@domain`, `Name <local@domain>`,
+ * `local@domain (Name)`. Anything else passed boot, then nodemailer sent with an empty envelope
+ * sender and no From header (a bare name), two From mailboxes, or a group (`Acme: …`): relays
+ * refused every email, retried for 5 days.
  */
-const ADDRESS = String.raw`[^\s<>@,;"]+@[^\s<>@,;"]+`;
-const MAILBOX = new RegExp(String.raw`^(?:${ADDRESS}|(?:"[^"\r\n]*"\s*|[^<>,;"\r\n]*)<${ADDRESS}>)$`);
 const mailbox = (fallback: string) =>
-  stringWithDefault(fallback).refine((text) => MAILBOX.test(text.trim()), {
-    error: 'expected one address: billing@example.com or The Vault billing <billing@example.com>',
-  });
+  stringWithDefault(fallback).refine(
+    (text) => {
+      const parsed = addressparser(text);
+      const [one] = parsed;
+      return parsed.length === 1 && one !== undefined && !('group' in one) && /^[^\s@<>,;:"]+@[^\s@<>,;:"]+$/.test(one.address);
+    },
+    { error: 'expected one address: billing@example.com or The Vault billing <billing@example.com>' },
+  );
 
 export const InvoicingSettings = requireAdminTokenInDeployment(
   z.object({

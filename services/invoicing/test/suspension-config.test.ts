@@ -38,17 +38,27 @@ describe('the notices, suspension and email variables', () => {
     }
   });
 
-  test('EMAIL_FROM is one mailbox: a bare name, two addresses or no address is refused naming it (nodemailer sent such mail without a sender)', () => {
+  test('EMAIL_FROM is one mailbox as nodemailer reads it: a bare name, two addresses, a group or no address is refused naming it (nodemailer sent such mail without a sender)', () => {
     assert.equal(invoicingConfig(BASE).EMAIL_FROM, 'The Vault billing <billing@vault.invalid>');
     for (const good of [
       'billing@example.com',
       'The Vault billing <billing@example.com>',
       '"Vault, Inc." <b@example.com>',
       'root@localhost',
+      'billing@example.com (The Vault)',
+      '"The \\"Vault\\"" <b@example.com>',
     ]) {
       assert.equal(invoicingConfig({ ...BASE, EMAIL_FROM: good }).EMAIL_FROM, good, good);
     }
-    for (const bad of ['billing', 'The Vault billing', 'a@b.c, x@y.z', 'Vault <billing>', '<>', 'a b@c.d', 'Vault, Inc. <b@example.com>']) {
+    for (const bad of [
+      'billing',
+      'The Vault billing',
+      'a@b.c, x@y.z',
+      'Vault <billing>',
+      '<>',
+      'Acme: Billing <billing@acme.com>',
+      'x:y@z.com',
+    ]) {
       assert.throws(
         () => invoicingConfig({ ...BASE, EMAIL_FROM: bad }),
         (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.variable === 'EMAIL_FROM'),
