@@ -146,6 +146,15 @@ export async function settled(m: Metering, applied: number, duplicates: number, 
 }
 
 /** Usage as invoicing reads it (live and settled, migration 016), in a stable order, for comparing two runs. */
+/** The settled usage's month tables, by name. */
+export const settledTables = async (db: TestDatabase) =>
+  (
+    await db.pool.query<{ relname: string }>(
+      `select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'metering' and c.relkind = 'r' and relname ~ '^settled_usage_[0-9]' order by 1`,
+    )
+  ).rows.map((r) => r.relname);
+
 export async function usageOf(db: TestDatabase) {
   const intervals = await db.pool.query(
     `select subject, kind, app_id, key, product, lower(during)::text as from, upper(during)::text as to

@@ -3,30 +3,15 @@
 // used to keep its claim: its fix, same id, was published and then answered
 // 422 "id reused" while the consumer applied it, the rejection left pending.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import type { Bus, OutgoingMessage } from '@vault/bus';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
-import { uniqueName, type TestDatabase } from '@vault/testkit';
-import { meteringRoutes } from '../src/app.ts';
 import { judge } from '../src/domain/judge.ts';
 import { referenceContentHash } from '../src/domain/judge-reference.ts';
 import { claimKeys, claimOf } from '../src/intake/claims.ts';
 import { listRejected, readCounters } from '../src/reports/store.ts';
 import { migrate } from '@vault/db';
 import { parseEvent } from '@vault/contracts';
-import {
-  ADMIN,
-  AUTH,
-  applyRaw,
-  MIGRATIONS,
-  meteringDatabaseBefore,
-  meteringDatabases,
-  openBus,
-  settled,
-  startMetering,
-  type Metering,
-} from './harness.ts';
+import { AUTH, applyRaw, MIGRATIONS, meteringDatabaseBefore, meteringDatabases, settled, startMetering, type Metering } from './harness.ts';
+import { keepExactly, resubmit, routesOnly } from './resubmit-fixture.ts';
 
 const LONG = { timeout: 120_000 };
 const NOW = Date.parse('2026-11-01T00:00:00Z');
@@ -71,13 +56,7 @@ async function refusedAfterClaim(subject: string): Promise<{ m: Metering; kept: 
 
 const post = (m: Metering, body: string) =>
   m.http.inject({ method: 'POST', url: '/v1/events', headers: { ...AUTH, 'content-type': 'application/x-ndjson' }, payload: body });
-const resubmit = (m: { http: Metering['http'] }, id: string, body?: object) =>
-  m.http.inject({
-    method: 'POST',
-    url: `/v1/rejected/${id}/resubmit`,
-    headers: body ? { ...AUTH, 'content-type': 'application/json' } : AUTH,
-    ...(body ? { payload: JSON.stringify(body) } : {}),
-  });
+const routes = async () => routesOnly(await db(), closing);
 
 describe('re-submitting an event the store refused after the intake claimed it (real PostgreSQL)', () => {
   after(async () => {
@@ -151,7 +130,7 @@ describe('re-submitting an event the store refused after the intake claimed it (
   });
 
   test('an id another answer holds with other content is refused with 422 before anything is published', async () => {
-    const { app, published, d, keep } = await routesOnly();
+    const { app, published, d, keep } = await routes();
     const kept = await keep(fixed('addon-u'));
     await d.pool.query(
       `insert into metering.intake_claims (source, id, content_hash, claim) values ($1, $2, 'in-flight', gen_random_uuid())`,
@@ -165,7 +144,7 @@ describe('re-submitting an event the store refused after the intake claimed it (
 
   test('re-submitted as it was, then refused by the store after its 202 (overlapping usage, the horizon moved): pending again under a new id, counted a rejection, its claim refused', async () => {
     for (const horizon of [false, true]) {
-      const { app, published, d } = await routesOnly();
+      const { app, published, d } = await routes();
       const s = horizon ? 'addon-h' : 'addon-o';
       const [first, second, third] = plans(s);
       const original = horizon ? first! : third!;
@@ -210,50 +189,8 @@ describe('re-submitting an event the store refused after the intake claimed it (
     }
   });
 
-  test('a time_in_future rejection re-submitted as it was is judged a minute early: nothing is published while it is within a minute of the rule, and once it is answered 202 a bus clock 50 s behind applies it', async () => {
-    const { app, published, d } = await routesOnly();
-    const subject = uniqueName('dyno-clock');
-    const started = (ms: number) =>
-      JSON.stringify({
-        specversion: '1.0',
-        id: `${subject}-${ms}`,
-        source: 'dyno-manager',
-        type: 'dyno.started',
-        time: new Date(ms).toISOString(),
-        subject,
-        sequence: 1,
-        data: { app_id: 'app-clock', name: 'web.1', size: 'standard-1x' },
-      });
-    const reason = { field: 'time', code: 'time_in_future', message: 'then' };
-    // 4 min 30 s ahead: within 5 minutes of our clock, not of a clock a minute behind it.
-    const soon = await keepExactly(d, started(Date.now() + 270_000), reason);
-    const early = await resubmit(app, soon);
-    assert.equal(early.statusCode, 422, early.body);
-    assert.equal(early.json().reasons[0].code, 'time_in_future');
-    assert.match(early.json().error, /judged a minute early/);
-    assert.equal(published.length, 0, 'nothing published');
-    assert.equal((await listRejected(d.pool, { status: 'pending', limit: 10, after: '0' })).rejected.length, 1, 'still pending');
-
-    // 3 min 30 s ahead: answered 202, and the consumer, its bus clock 50 s behind ours, applies it.
-    const later = await keepExactly(d, started(Date.now() + 210_000), reason);
-    const res = await resubmit(app, later);
-    assert.equal(res.statusCode, 202, res.body);
-    const behind = Date.now() - 50_000;
-    const consumed = await applyRaw(
-      d,
-      published.flat().map((m) => m.value.toString()),
-      behind,
-    );
-    assert.deepEqual([consumed.applied, consumed.rejected.length], [1, 0], 'the consumer takes what the 202 published');
-    assert.equal(
-      (await listRejected(d.pool, { status: 'pending', limit: 10, after: '0' })).rejected.length,
-      1,
-      'only the early one pending',
-    );
-  });
-
   test('the original bytes re-sent after a fix with the same id was applied stay a duplicate: the resolved rejection is not reopened', async () => {
-    const { app, published, d } = await routesOnly();
+    const { app, published, d } = await routes();
     const overlapping = plans('addon-q').map((e) => JSON.stringify(e));
     // Refused by the judge (U+0000), before any look at stored keys.
     const nul = event('app-n-1', 'app-n', 1, 'app.owner_changed', '2026-10-10T00:00:00Z', { app_id: 'app-n', account_id: 'acct\u0000n' });
@@ -294,7 +231,7 @@ describe('re-submitting an event the store refused after the intake claimed it (
   });
 
   test('the original bytes re-sent and refused while their fix (same id, other content) is claimed but not applied yet: the resolved rejection is not reopened', async () => {
-    const { app, published, d } = await routesOnly();
+    const { app, published, d } = await routes();
     const overlapping = plans('addon-f').map((e) => JSON.stringify(e));
     assert.deepEqual(
       (await applyRaw(d, overlapping, NOW)).rejected.map((r) => r.reasons[0]!.code),
@@ -315,7 +252,7 @@ describe('re-submitting an event the store refused after the intake claimed it (
   });
 
   test('a claim of the same event by its hash of before (datacontenttype hashed, since left out): refused it is refused before, live a duplicate, never a reuse', async () => {
-    const { app, published, d, keep } = await routesOnly();
+    const { app, published, d, keep } = await routes();
     const claimed = async (e: object, refused: boolean) => {
       const parsed = parseEvent(JSON.stringify(e), { now: Date.now() });
       assert.ok(parsed.ok);
@@ -339,7 +276,7 @@ describe('re-submitting an event the store refused after the intake claimed it (
   });
 
   test('another answer claiming the id between the look and the claim: 409 saying it was published, the rejection pending', async () => {
-    const { app, published, d, keep, before } = await routesOnly();
+    const { app, published, d, keep, before } = await routes();
     const kept = await keep(fixed('addon-v'));
     before(() =>
       d.pool.query(`insert into metering.intake_claims (source, id, content_hash, claim) values ($1, $2, 'other', gen_random_uuid())`, [
@@ -355,58 +292,3 @@ describe('re-submitting an event the store refused after the intake claimed it (
     assert.equal(rows[0].resolved_at, null);
   });
 });
-
-/** The routes alone over a bus that records what is published (and may run something first); no consumer. */
-async function routesOnly() {
-  const d = await db();
-  const inner = await openBus('embedded', d);
-  const published: OutgoingMessage[][] = [];
-  let first: () => Promise<unknown> = async () => {};
-  const bus = new Proxy(inner, {
-    get(target, prop) {
-      if (prop === 'publish')
-        return async (topic: string, messages: OutgoingMessage[]) => {
-          await first();
-          published.push(messages);
-          await target.publish(topic, messages);
-        };
-      const value = Reflect.get(target, prop);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }) as Bus;
-  const topic = uniqueName('billing');
-  await inner.ensureTopic(topic, 1);
-  const app = createHttpApp(memoryLogger());
-  meteringRoutes(app, { pool: d.pool, bus, topic, adminToken: ADMIN, groupId: uniqueName('metering') });
-  await app.ready();
-  closing.push(async () => {
-    await app.close();
-    await inner.close();
-  });
-  /** A pending rejection standing for `e` (its bytes differ; only its key matters here). */
-  const keep = async (e: object) => {
-    const raw = JSON.stringify({ ...e, broken: true });
-    const { rows } = await d.pool.query<{ id: string }>(
-      `insert into metering.rejected_events (raw, raw_bytes, raw_hash, reasons, source, event_id)
-       values ($1, convert_to($1, 'UTF8'), $2, '[{"field": "", "code": "store_refused", "message": "test"}]', 'addon-service', $3)
-       returning id::text`,
-      [raw, createHash('sha256').update(raw).digest('hex'), (e as { id: string }).id],
-    );
-    return rows[0]!.id;
-  };
-  const before = (f: () => Promise<unknown>) => {
-    first = f;
-  };
-  return { app: { http: app }, published, d: d as TestDatabase, keep, before };
-}
-
-/** A pending rejection of exactly `raw`, for `reason`. */
-async function keepExactly(d: TestDatabase, raw: string, reason: object): Promise<string> {
-  const { source, id } = JSON.parse(raw) as { source: string; id: string };
-  const { rows } = await d.pool.query<{ id: string }>(
-    `insert into metering.rejected_events (raw, raw_bytes, raw_hash, reasons, source, event_id)
-     values ($1, convert_to($1, 'UTF8'), $2, $3, $4, $5) returning id::text`,
-    [raw, createHash('sha256').update(raw).digest('hex'), JSON.stringify([reason]), source, id],
-  );
-  return rows[0]!.id;
-}

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { TestDatabase } from '@vault/testkit';
 import { archiveEvents } from '../src/archive/archive-events.ts';
 import { archiveSettledMonths, type HorizonGate, LATE_MARGIN, moveUsageHorizon } from '../src/archive/archive-usage.ts';
-import { meteringDatabase } from './harness.ts';
+import { meteringDatabase, settledTables } from './harness.ts';
 
 const allFinal: HorizonGate = async () => null;
 
@@ -32,13 +32,6 @@ async function settle(db: TestDatabase, subject: string, from: string, to: strin
     [subject, from, to, learnedAt],
   );
 }
-const settledTables = async (db: TestDatabase) =>
-  (
-    await db.pool.query<{ relname: string }>(
-      `select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = 'metering' and c.relkind = 'r' and relname ~ '^settled_usage_[0-9]' order by 1`,
-    )
-  ).rows.map((r) => r.relname);
 
 describe('settled months before the horizon holding usage learned late (real PostgreSQL)', () => {
   let db: TestDatabase;

@@ -16,7 +16,7 @@ import { archiveEvents } from '../src/archive/archive-events.ts';
 import { lockSubjects } from '../src/consumer/apply-batch.ts';
 import { archiveBounds } from '../src/consumer/stored-hashes.ts';
 import { archiveSettledMonths, type HorizonGate, moveUsageHorizon } from '../src/archive/archive-usage.ts';
-import { applyRaw, meteringDatabase } from './harness.ts';
+import { applyRaw, meteringDatabase, settledTables } from './harness.ts';
 
 const NOW = Date.parse('2026-12-01T00:00:00Z');
 const event = (id: string, subject: string, sequence: number, time: string, type = 'dyno.started') =>
@@ -46,13 +46,6 @@ async function settle(db: TestDatabase, subject: string, from: string, to: strin
     [subject, from, to],
   );
 }
-const settledTables = async (db: TestDatabase) =>
-  (
-    await db.pool.query<{ relname: string }>(
-      `select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = 'metering' and c.relkind = 'r' and relname ~ '^settled_usage_[0-9]' order by 1`,
-    )
-  ).rows.map((r) => r.relname);
 
 describe('the usage horizon (real PostgreSQL)', () => {
   let db: TestDatabase;
