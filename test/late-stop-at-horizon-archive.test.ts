@@ -86,6 +86,16 @@ const settledTables = async (db: TestDatabase) =>
     (r) => r.t,
   );
 
+/** Once the credit is carried: a later archive moves the horizon to December and archives February's interval. */
+async function archiveMovesOn(db: TestDatabase, dir: string): Promise<void> {
+  const later = await archive(db, dir, '2026-12');
+  assert.equal(later.horizon?.to, '2026-12');
+  assert.deepEqual(
+    later.usageMonths.map((m) => [m.month, m.intervals]),
+    [['2026-02', 1]],
+  );
+}
+
 describe('a late stop re-submitted at the usage horizon, archived before the next finalize (real PostgreSQL)', () => {
   let dir: string;
   before(async () => {
@@ -113,12 +123,7 @@ describe('a late stop re-submitted at the usage horizon, archived before the nex
       await finalizeAt(db.pool, prices, '2026-11', '2026-12-06T12:00:00Z');
       for (const m of MONTHS) assert.equal(await chargedFor(db.pool, 'acct-1', m), '0.00', `${m}: credited`);
 
-      const later = await archive(db, join(dir, 'a'), '2026-12');
-      assert.equal(later.horizon?.to, '2026-12');
-      assert.deepEqual(
-        later.usageMonths.map((m) => [m.month, m.intervals]),
-        [['2026-02', 1]],
-      );
+      await archiveMovesOn(db, join(dir, 'a'));
     } finally {
       await db.drop();
     }
@@ -139,12 +144,7 @@ describe('a late stop re-submitted at the usage horizon, archived before the nex
       // November was finalized before the stop arrived: credited too.
       assert.equal(await chargedFor(db.pool, 'acct-1', '2026-11'), '7.00');
 
-      const later = await archive(db, join(dir, 'b'), '2026-12');
-      assert.equal(later.horizon?.to, '2026-12');
-      assert.deepEqual(
-        later.usageMonths.map((m) => [m.month, m.intervals]),
-        [['2026-02', 1]],
-      );
+      await archiveMovesOn(db, join(dir, 'b'));
     } finally {
       await db.drop();
     }

@@ -62,7 +62,7 @@ function nulParameter(values: unknown): string | undefined {
   return undefined;
 }
 
-/** The longest path parameter the router takes, encoded (a 128-character id, every character escaped). */
+/** The longest path parameter the router takes, decoded: room beyond a 128-character id. */
 export const MAX_PARAM_LENGTH = 3 * 128;
 
 /**
@@ -88,9 +88,9 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
     // itself (the failed-token limit counts by it).
     // (A function: fastify refuses a bare hop count, which cannot tell the peer apart.)
     trustProxy: options.trustProxy === true ? (_address: string, hop: number) => hop === 0 : (options.trustProxy ?? false),
-    // An id is up to 128 characters (events-v1), percent-encoded up to three bytes each: the
-    // router's default of 100 refused a long account id's every route with 414. Each route's
-    // schema bounds its own parameters.
+    // The router measures a parameter decoded: an id is up to 128 characters (events-v1), and
+    // its default of 100 refused a long account id's every route with 414. Each route's schema
+    // bounds its own parameters.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // What the router refuses before any route or hook (an address that is not valid
     // percent-encoding, a parameter too long): our shape, the path not echoed, and the

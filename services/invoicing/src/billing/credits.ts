@@ -4,7 +4,7 @@
 import type { DateTime } from 'luxon';
 import type pg from 'pg';
 import type { CreditBalance, CreditGrantRequest } from '@vault/contracts';
-import { balanceOf } from '../domain/credit.ts';
+import { balanceOf, type CreditLot } from '../domain/credit.ts';
 import { creditLots, grantCredit, storedGrant, type GrantOutcome } from './credit-store.ts';
 
 /** A grant that cannot be recorded as asked; the message names the field. */
@@ -23,9 +23,14 @@ export interface CreditDeps {
   now: () => DateTime;
 }
 
-export async function creditBalance(deps: CreditDeps, accountId: string): Promise<CreditBalance> {
+/** The lots the account's balance is made of at billing's clock: granted by it, not expired then. */
+export async function balanceLots(deps: CreditDeps, accountId: string): Promise<CreditLot[]> {
   const lots = await creditLots(deps.pool, [accountId], deps.now().toJSDate());
-  return { account_id: accountId, currency: deps.currency, credit: balanceOf(lots.get(accountId) ?? []) };
+  return lots.get(accountId) ?? [];
+}
+
+export async function creditBalance(deps: CreditDeps, accountId: string): Promise<CreditBalance> {
+  return { account_id: accountId, currency: deps.currency, credit: balanceOf(await balanceLots(deps, accountId)) };
 }
 
 /** Records an operator's grant; the same id again changes nothing. Throws GrantRefused for an expiry not in the future. */

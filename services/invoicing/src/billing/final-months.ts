@@ -4,8 +4,10 @@
 // usage again — no fold, no late usage, no finalize — so a month may pass only
 // when nothing of it can still be billed: every account with usage in it has
 // its invoice, no app of it is held, and no late change of it is left to carry.
+import { DateTime } from 'luxon';
 import type pg from 'pg';
 import type { PriceBook } from '@vault/contracts';
+import { periodContaining, type Period } from '../domain/period.ts';
 import { lateAdjustments, lateCandidates } from './late-usage.ts';
 import { LATE_MARGIN_INTERVAL } from './sql.ts';
 import { FOLD_LOCK, foldTaken } from './usage-days.ts';
@@ -21,6 +23,22 @@ export interface OpenMonth {
 export async function usageHorizon(db: pg.Pool | pg.PoolClient): Promise<string | null> {
   const { rows } = await db.query<{ period: string }>('select period from metering.billable_horizon');
   return rows[0]?.period ?? null;
+}
+
+/**
+ * The first month the schedule finalizes: the usage horizon's, or the first with usage; none without
+ * usage, or without metering's published views (invoicing's tables alone: `vault export` on them).
+ */
+export async function firstBillableMonth(db: pg.Pool | pg.PoolClient): Promise<Period | undefined> {
+  const views = await db.query<{ present: boolean }>(
+    `select to_regclass('metering.billable_horizon') is not null and to_regclass('metering.billable_usage') is not null as present`,
+  );
+  if (!views.rows[0]?.present) return undefined;
+  const { rows } = await db.query<{ first: Date | null }>(
+    `select coalesce((select starts from metering.billable_horizon), (select min(lower(during)) from metering.billable_usage)) as first`,
+  );
+  const first = rows[0]?.first;
+  return first ? periodContaining(DateTime.fromJSDate(first)) : undefined;
 }
 
 /** A month key's first instant, for comparing with timestamptz columns. */

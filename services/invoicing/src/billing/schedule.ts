@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { startLoop, type Logger, type Loop } from '@vault/runtime';
 import type { Billing } from './types.ts';
 import { dueAt } from '../domain/invoice.ts';
-import { nextPeriod, periodContaining, type Period } from '../domain/period.ts';
+import { firstBillableMonth } from './final-months.ts';
+import { nextPeriod, type Period } from '../domain/period.ts';
 
 export interface ScheduleDeps {
   pool: pg.Pool;
@@ -28,22 +29,6 @@ export async function dueMonths(pool: pg.Pool, graceHours: number, now: DateTime
     months.push(p);
   }
   return months;
-}
-
-/**
- * The first month the schedule finalizes: the usage horizon's, or the first with usage; none without
- * usage, or without metering's published views (invoicing's tables alone: `vault export` on them).
- */
-export async function firstBillableMonth(db: pg.Pool | pg.PoolClient): Promise<Period | undefined> {
-  const views = await db.query<{ present: boolean }>(
-    `select to_regclass('metering.billable_horizon') is not null and to_regclass('metering.billable_usage') is not null as present`,
-  );
-  if (!views.rows[0]?.present) return undefined;
-  const { rows } = await db.query<{ first: Date | null }>(
-    `select coalesce((select starts from metering.billable_horizon), (select min(lower(during)) from metering.billable_usage)) as first`,
-  );
-  const first = rows[0]?.first;
-  return first ? periodContaining(DateTime.fromJSDate(first)) : undefined;
 }
 
 /** The in-service schedule: a second after boot, then `everyMs` after each tick, finalize each due month, oldest first. */

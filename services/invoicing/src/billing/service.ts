@@ -5,7 +5,7 @@ import type { Logger } from '@vault/runtime';
 import type { Billing, UsageDay } from './types.ts';
 import { accountView } from './account-drafts.ts';
 import { computeDrafts } from './compute-drafts.ts';
-import { creditBalance, grant } from './credits.ts';
+import { balanceLots, creditBalance, grant } from './credits.ts';
 import { dueAt, publicInvoice } from '../domain/invoice.ts';
 import { Money, partsInCents, priceShare } from '../domain/money.ts';
 import { parsePeriod, periodContaining, previousPeriod, type Period } from '../domain/period.ts';
@@ -145,6 +145,7 @@ export function createBilling(deps: BillingDeps): Billing {
 
     finalize: (periodKey) => finalizePeriod({ ...deps, now }, parsePeriod(periodKey)),
     balance: (accountId) => creditBalance(credits, accountId),
+    balanceLots: (accountId) => balanceLots(credits, accountId),
     grantCredit: (accountId, request) => grant(credits, accountId, request),
   };
 }

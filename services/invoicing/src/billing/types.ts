@@ -1,5 +1,6 @@
 import type { CreditBalance, CreditGrantRequest, HoldList, Invoice } from '@vault/contracts';
 import type { GrantOutcome } from './credit-store.ts';
+import type { CreditLot } from '../domain/credit.ts';
 
 /** One day of an account's usage, priced before the monthly cap: the usage chart's bar. */
 export interface UsageDay {
@@ -56,6 +57,8 @@ export interface Billing {
   finalize(periodKey: string): Promise<FinalizeReport>;
   /** The account's credit balance now: what its next invoices will use. */
   balance(accountId: string): Promise<CreditBalance>;
+  /** The lots that balance is made of, each with what is left and when it expires. */
+  balanceLots(accountId: string): Promise<CreditLot[]>;
   /** An operator's grant to the account's balance; the same id again changes nothing (GrantRefused: a bad expiry). */
   grantCredit(accountId: string, request: CreditGrantRequest): Promise<GrantOutcome>;
 }

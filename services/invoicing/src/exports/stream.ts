@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Decimal } from 'decimal.js';
 import { DEFAULT_GRACE_HOURS } from '../config.ts';
 import { neverFinalized, unfinishedRun } from '../billing/finalize-runs.ts';
-import { firstBillableMonth } from '../billing/schedule.ts';
+import { firstBillableMonth } from '../billing/final-months.ts';
 import { dueAt } from '../domain/invoice.ts';
 import { Money } from '../domain/money.ts';
 import { parsePeriod } from '../domain/period.ts';

@@ -5,18 +5,15 @@
 // instant its draft settles its credit at: service.ts's `creditAtOf`), so a lot
 // that expires before then never pays that invoice.
 import type { Decimal } from 'decimal.js';
-import type pg from 'pg';
-import type { CreditBalance } from '@vault/contracts';
-import { creditLots } from '../billing/credit-store.ts';
-import { balanceOf } from '../domain/credit.ts';
+import { balanceOf, type CreditLot } from '../domain/credit.ts';
 import { dueAt } from '../domain/invoice.ts';
 import { Money } from '../domain/money.ts';
 import { parsePeriod } from '../domain/period.ts';
 
-/** An amount of the balance and when it expires (undefined: some time before the month's due time). */
+/** An amount of the balance and when it expires. */
 export interface Expiring {
   amount: string;
-  expiresAt: Date | undefined;
+  expiresAt: Date;
 }
 
 export interface CreditOutlook {
@@ -31,47 +28,21 @@ export interface CreditOutlook {
   expiring: Expiring[];
 }
 
-/** Lots with credit left that expire by $2, written off or not, latest first. */
-const EXPIRING_BY = `
-  select remaining::text, expires_at from invoicing.credit_lots
-   where account_id = $1 and remaining > 0 and expires_at <= $2
-   order by expires_at desc`;
-
-/** Amounts by expiry instant, soonest first. */
-function byExpiry(lots: readonly { remaining: string; expiresAt: Date }[]): Expiring[] {
+/** Amounts by expiry instant, soonest first; lots that never expire are left out. */
+function byExpiry(lots: readonly CreditLot[]): Expiring[] {
   const sums = new Map<number, Decimal>();
-  for (const l of lots) sums.set(l.expiresAt.getTime(), (sums.get(l.expiresAt.getTime()) ?? new Money(0)).plus(l.remaining));
+  for (const l of lots) {
+    if (l.expiresAt === null) continue;
+    const at = l.expiresAt.getTime();
+    sums.set(at, (sums.get(at) ?? new Money(0)).plus(l.remaining));
+  }
   return [...sums].sort(([a], [b]) => a - b).map(([at, sum]) => ({ amount: sum.toFixed(2), expiresAt: new Date(at) }));
 }
 
-/**
- * The balance (billing's, as of its clock) as the current month's invoice will see it. The lots
- * left at the due time are read as the draft reads them (`creditLots` at that instant); the rest
- * of the balance expires before it. The pages have no billing clock to read the balance's own
- * lots with, so the days of that rest are the latest expiries up to the due time that make it
- * up exactly (the balance holds the lots not expired yet: the latest); else no day is named.
- */
-export async function creditOutlook(pool: pg.Pool, balance: CreditBalance, period: string, graceHours: number): Promise<CreditOutlook> {
+/** The balance's lots (billing's `balanceLots`) as the invoice of `period`, due after its grace, will see them. */
+export function creditOutlook(lots: readonly CreditLot[], period: string, graceHours: number): CreditOutlook {
   const due = dueAt(parsePeriod(period), graceHours).toJSDate();
-  const [lots, early] = await Promise.all([
-    creditLots(pool, [balance.account_id], due),
-    pool.query<{ remaining: string; expires_at: Date }>(EXPIRING_BY, [balance.account_id, due]),
-  ]);
-  const left = lots.get(balance.account_id) ?? [];
-  const lasting = Money.min(balance.credit, balanceOf(left));
-  const rest = new Money(balance.credit).minus(lasting);
-  const lastingExpiries = byExpiry(left.flatMap((l) => (l.expiresAt ? [{ remaining: l.remaining, expiresAt: l.expiresAt }] : [])));
-  let expiring: Expiring[] = [];
-  if (rest.gt(0)) {
-    const taken: { remaining: string; expiresAt: Date }[] = [];
-    let sum = new Money(0);
-    for (const r of early.rows) {
-      // Lots expiring at one instant are all in the balance or none.
-      if (sum.gte(rest) && r.expires_at.getTime() !== taken.at(-1)?.expiresAt.getTime()) break;
-      taken.push({ remaining: r.remaining, expiresAt: r.expires_at });
-      sum = sum.plus(r.remaining);
-    }
-    expiring = sum.eq(rest) ? byExpiry(taken) : [{ amount: rest.toFixed(2), expiresAt: undefined }];
-  }
-  return { period, due, lasting: lasting.toFixed(2), lastingExpiries, expiring };
+  const lasting = lots.filter((l) => l.expiresAt === null || l.expiresAt > due);
+  const expiring = lots.filter((l) => l.expiresAt !== null && l.expiresAt <= due);
+  return { period, due, lasting: balanceOf(lasting), lastingExpiries: byExpiry(lasting), expiring: byExpiry(expiring) };
 }

@@ -108,11 +108,13 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     web.get('/invoices', async (req, reply) => {
       const viewer = await signedIn(req, reply);
       if (viewer === undefined) return reply;
-      const [invoices, balance] = await Promise.all([billing.invoices(viewer.accountId), billing.balance(viewer.accountId)]);
-      const [payments, outlook] = await Promise.all([
-        readPaymentStates(pool, invoices),
-        creditOutlook(pool, balance, billing.currentPeriod(), graceHours),
+      const [invoices, balance, lots] = await Promise.all([
+        billing.invoices(viewer.accountId),
+        billing.balance(viewer.accountId),
+        billing.balanceLots(viewer.accountId),
       ]);
+      const payments = await readPaymentStates(pool, invoices);
+      const outlook = creditOutlook(lots, billing.currentPeriod(), graceHours);
       return page(reply, 200, invoiceListPage({ viewer, invoices, balance, outlook, payments }));
     });
 

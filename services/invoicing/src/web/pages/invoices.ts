@@ -38,17 +38,16 @@ function needsYou(view: InvoiceListView): Html {
 function balanceWords({ balance, outlook }: InvoiceListView): Html {
   if (balance.credit === '0.00') return html``;
   const c = balance.currency;
-  // "$3.00 of it expires on Nov 25, 2026", or only that it expires when its day is not known (credit-outlook.ts).
+  // "$3.00 of it expires on Nov 25, 2026" (credit-outlook.ts).
   const list = (expiries: readonly Expiring[]) =>
     expiries.map(
       (e, i) =>
-        html`${i === 0 ? '' : ', '}${e.amount === balance.credit ? 'It' : html`${money(e.amount, c)} of it`} expires${e.expiresAt ? html` on <time datetime="${e.expiresAt.toISOString()}">${day(e.expiresAt)}</time>` : ''}`,
+        html`${i === 0 ? '' : ', '}${e.amount === balance.credit ? 'It' : html`${money(e.amount, c)} of it`} expires on <time datetime="${e.expiresAt.toISOString()}">${day(e.expiresAt)}</time>`,
     );
-  const dated = outlook.expiring.at(-1)?.expiresAt !== undefined;
   const expiring =
     outlook.expiring.length === 0
       ? html``
-      : html`<span data-credit-expiring>${list(outlook.expiring)}${dated ? ',' : ''} before your ${monthName(outlook.period)} invoice is issued, so it will not pay that invoice.</span> `;
+      : html`<span data-credit-expiring>${list(outlook.expiring)}, before your ${monthName(outlook.period)} invoice is issued, so it will not pay that invoice.</span> `;
   if (outlook.lasting === '0.00') return expiring;
   const lasting = outlook.expiring.length === 0 ? html`It` : html`The other ${money(outlook.lasting, c)}`;
   const later = outlook.lastingExpiries.length === 0 ? '' : html` (${list(outlook.lastingExpiries)})`;
