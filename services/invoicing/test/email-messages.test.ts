@@ -92,14 +92,21 @@ describe('the invoice finalized email', () => {
     }
   });
 
-  test('a total at or above the smallest charge is charged to the card on file; 0.00 has nothing to pay', () => {
+  test('a total at or above the smallest charge is charged to the card on file, and an account without one is told to add one; 0.00 has nothing to pay', () => {
     for (const [total, currency] of [
       ['0.50', 'USD'],
       ['52.58', 'USD'],
       ['0.30', 'GBP'],
     ] as const) {
       const text = finalized(total, currency);
-      assert.match(text, /It is charged to your card on file\./, `${total} ${currency}`);
+      assert.match(text, /We charge it to your account's card on file shortly\./, `${total} ${currency}`);
+      // The notice does not say whether a card is on file: the email must not promise a charge to one.
+      assert.doesNotMatch(text, /It is charged to your card/, `${total} ${currency}`);
+      assert.match(
+        text,
+        /No card on file yet\? Add one on the card form \(linked from your invoices\): it is charged at once\./,
+        `${total} ${currency}`,
+      );
       assert.doesNotMatch(text, /next invoice/, `${total} ${currency}`);
     }
     const zero = finalized('0.00');

@@ -26,7 +26,9 @@ const day = (iso: unknown) => (typeof iso === 'string' ? DateTime.fromISO(iso, {
  * What becomes of an invoice's total: nothing to pay at 0.00; above it but
  * below the gateway's smallest charge it is never charged (charging's
  * `below_minimum`) but carried onto the next invoice, as the invoice page says;
- * else it is charged.
+ * else it is charged to the card on file. The notice does not say whether the
+ * account has one (charging learns that when it charges), so the email tells
+ * an account without one what to do rather than promising a charge.
  */
 function payment(total: unknown, currency: unknown): string {
   const minimum = minimumChargeAmount(String(currency));
@@ -34,7 +36,10 @@ function payment(total: unknown, currency: unknown): string {
   if (isBelowMinimum(String(total), minimum)) {
     return `This amount is below the smallest charge we can make to a card (${money(minimum, currency)}). It is not charged: it will be added to your next invoice.`;
   }
-  return 'It is charged to your card on file.';
+  return [
+    "We charge it to your account's card on file shortly.",
+    'No card on file yet? Add one on the card form (linked from your invoices): it is charged at once.',
+  ].join('\n');
 }
 
 function signIn(ctx: EmailContext): string {
