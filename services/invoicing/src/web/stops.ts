@@ -34,7 +34,8 @@ export type LineEnd = { kind: 'stopped'; at: Date } | { kind: 'changed'; at: Dat
  * `changed`: usage of the same app and key under another product starts exactly
  * where the usage ended (metering starts a plan change's or a resize's interval
  * at the previous one's end; an add-on's key is its subject). It starts inside
- * the adjusted month, so no settled month before that one is read (`last_month`).
+ * the adjusted month. Usage that overlaps the adjusted month ends in it or later:
+ * neither read probes a settled month before it (`last_month`, migration 016).
  */
 const SQL = `
   select distinct on (a.i) a.i, upper(x.during) as ended_at,
@@ -52,6 +53,7 @@ const SQL = `
     join metering.billable_usage u
       on u.app_id = a.app_id and u.key = a.key and u.product = a.product
      and u.during && tstzrange(a.p_start, a.p_end, '[)')
+     and u.last_month >= (a.p_start at time zone 'UTC')::date
     join metering.billable_ownership o
       on o.app_id = a.app_id and o.account_id = $6 and o.during && u.during
     cross join lateral (select u.during * o.during as during) x
