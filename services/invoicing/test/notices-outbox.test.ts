@@ -193,6 +193,16 @@ describe('notices: the outbox, its order and GET /v1/notices', () => {
       assert.equal(status, 400, query);
       assert.equal(body.fields[0].field, field, JSON.stringify(body));
     }
+    // A cursor past the newest position no page handed out (a restore, another environment): refused, not an
+    // empty page that would read as "nothing new" while the notices numbered up to it are never read.
+    const whole = await readAll();
+    const beyond = String(BigInt(whole.cursor) + 2n);
+    const ahead = await get(`/v1/notices?after=${beyond}`);
+    assert.equal(ahead.status, 400, JSON.stringify(ahead.body));
+    assert.equal(ahead.body.fields[0].field, 'after');
+    assert.match(ahead.body.error, new RegExp(`no notice has position ${beyond}: the newest is ${whole.cursor}`));
+    // The newest position itself is a cursor handed out: an empty page, ask again.
+    assert.deepEqual((await get(`/v1/notices?after=${whole.cursor}`)).body, { notices: [], next_after: null });
     assert.ok(!Object.keys(INVOICING_REACH).includes('GET /v1/notices'), 'no token kind but the admin is given the route');
     assert.equal((await get('/v1/notices', accountToken)).status, 403, "an account's token");
     assert.equal((await http.inject({ method: 'GET', url: '/v1/notices' })).statusCode, 401);

@@ -94,6 +94,22 @@ export interface NoticePage {
   next_after: string | null;
 }
 
+/**
+ * A cursor past the newest position: positions are never taken back (notices are never deleted,
+ * and are numbered without gaps), so no page ever handed it out. It comes from another database
+ * (a restore, another environment), and an empty page would tell its reader "nothing new" while
+ * the notices numbered up to it are never read.
+ */
+export class CursorAheadError extends Error {
+  readonly statusCode = 400;
+  constructor(
+    readonly after: string,
+    readonly newest: string,
+  ) {
+    super(`no notice has position ${after}: the newest is ${newest}, so this cursor was not given by this service's pages`);
+  }
+}
+
 /** Up to `limit` notices after `after`, oldest first (sequencing what committed since first). */
 export async function readNotices(pool: pg.Pool, after: string, limit: number): Promise<NoticePage> {
   await sequenceNotices(pool);
@@ -101,6 +117,10 @@ export async function readNotices(pool: pg.Pool, after: string, limit: number): 
     `select event, position::text from invoicing.notices where position > $1::bigint order by position limit $2`,
     [after, limit],
   );
+  if (rows.length === 0 && after !== '0') {
+    const newest = await pool.query<{ newest: string }>('select coalesce(max(position), 0)::text as newest from invoicing.notices');
+    if (BigInt(after) > BigInt(newest.rows[0]!.newest)) throw new CursorAheadError(after, newest.rows[0]!.newest);
+  }
   return { notices: rows.map((r) => r.event), next_after: rows.at(-1)?.position ?? null };
 }
 

@@ -3,14 +3,19 @@
 // not in INVOICING_REACH, so every other token is refused before this runs.
 import type { FastifyInstance } from 'fastify';
 import { NoticeList, NoticeQuery } from '@vault/contracts';
-import { parseQuery, queryError } from '@vault/runtime';
+import { fieldsError, parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../deps.ts';
-import { readNotices } from './outbox.ts';
+import { CursorAheadError, readNotices } from './outbox.ts';
 
 export function noticeRoutes(app: FastifyInstance, { pool }: Pick<InvoicingDeps, 'pool'>): void {
   app.get('/v1/notices', async (req, reply) => {
     const query = parseQuery(NoticeQuery, req.query);
     if (!query.success) return reply.code(400).send(queryError(query.error));
-    return NoticeList.parse(await readNotices(pool, query.data.after, query.data.limit));
+    try {
+      return NoticeList.parse(await readNotices(pool, query.data.after, query.data.limit));
+    } catch (err) {
+      if (!(err instanceof CursorAheadError)) throw err;
+      return reply.code(400).send(fieldsError('query', [{ field: 'after', message: err.message }]));
+    }
   });
 }
