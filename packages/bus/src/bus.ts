@@ -113,10 +113,24 @@ export interface Consumer {
   failure(): string | undefined;
 }
 
+/** How a topic the bus creates keeps its messages. */
+export interface TopicOptions {
+  /**
+   * Kafka: `retention.ms=-1`, kept until an operator says otherwise (the broker's default is 7
+   * days), for a topic whose readers may start from its beginning long after. The embedded log
+   * is trimmed by its readers' commits only (bus.md), so it keeps them already.
+   */
+  keepForever?: boolean;
+}
+
 export interface Bus {
   readonly kind: 'kafka' | 'embedded';
-  /** Creates the topic when missing; an existing topic keeps its partitions. */
-  ensureTopic(topic: string, partitions: number): Promise<void>;
+  /**
+   * Creates the topic when missing; an existing topic keeps its partitions and configuration.
+   * Kafka: a topic this bus ensured that is gone when a publish to it fails (deleted by an
+   * operator) is created again by the bus the same way, never by the broker's auto-creation.
+   */
+  ensureTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void>;
   /** Resolves once every message is durable on the bus. */
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<Consumer>;

@@ -20,7 +20,7 @@ export interface BusConfig {
  * rest (joined, trimmed, months) is the bus at work (info).
  */
 export function busEventLevel(event: string): 'info' | 'warn' {
-  return /_(?:failed|crash|error|gap|dropped)$/.test(event) ? 'warn' : 'info';
+  return /_(?:failed|crash|error|gap|dropped|again)$/.test(event) ? 'warn' : 'info';
 }
 
 export function createBus(config: BusConfig): Promise<Bus> {

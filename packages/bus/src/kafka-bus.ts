@@ -1,5 +1,5 @@
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
-import type { Bus, ConsumeOptions, Consumer, LogIdentity } from './bus.ts';
+import type { Bus, ConsumeOptions, Consumer, LogIdentity, TopicOptions } from './bus.ts';
 import { chunksForKafka } from './kafka-chunks.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
@@ -14,6 +14,8 @@ export interface KafkaBusOptions {
   brokers: string[];
   clientId: string;
   log?: (event: string, fields?: Record<string, string | number>) => void;
+  /** kafkajs's retries of a request (10 unless given: a publish to a topic that is gone fails after about 110 s). Tests shorten it. */
+  retries?: number;
 }
 
 /** How long describeLog asks again while Kafka answers that it does not host the topic yet. */
@@ -30,15 +32,18 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     clientId: opts.clientId,
     brokers: opts.brokers,
     logLevel: logLevel.NOTHING,
-    retry: { retries: 10, initialRetryTime: 200 },
+    retry: { retries: opts.retries ?? 10, initialRetryTime: 200 },
   });
   const admin: Admin = kafka.admin();
   // Idempotent, acks=all, one request in flight: no duplicates or reordering
-  // from the producer's own retries.
+  // from the producer's own retries. Never auto-created: a broker with Kafka's
+  // default `auto.create.topics.enable=true` would make a deleted topic again
+  // on the next send with its own defaults (one partition, one copy).
   const producer: Producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
   });
   await connectWithin([admin, producer], opts.brokers);
   const consumers = new Set<Consumer>();
@@ -60,27 +65,45 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     return { id: `kafka:${clusterId}/${topic}/${topicId ?? '-'}`, partitions };
   }
 
+  // What each topic this bus ensured was asked to be, to make it again the same way.
+  const ensured = new Map<string, { partitions: number; options: TopicOptions }>();
+  async function ensureTopic(topic: string, partitions: number, options: TopicOptions = {}): Promise<boolean> {
+    ensured.set(topic, { partitions, options });
+    const existing = await admin.listTopics();
+    if (existing.includes(topic)) return false;
+    // As many copies as the live brokers can hold, up to 3; with 3, a write (acks=all) waits for two
+    // of them (min.insync.replicas, the broker's default being 1), so one broker lost loses no
+    // acknowledged message. With 2 copies a leader left alone still takes writes.
+    const { brokers } = await admin.describeCluster();
+    const replicationFactor = Math.max(1, Math.min(3, brokers.length));
+    const configEntries = [
+      ...(replicationFactor === 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []),
+      ...(options.keepForever ? [{ name: 'retention.ms', value: '-1' }] : []),
+    ];
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor, ...(configEntries.length > 0 ? { configEntries } : {}) }],
+      waitForLeaders: true,
+    });
+    return true;
+  }
+
+  /** After a failed send: a topic this bus ensured that is gone is made again, so the caller's retry finds it. */
+  async function ensureAgain(topic: string): Promise<void> {
+    const asked = ensured.get(topic);
+    if (asked === undefined) return;
+    try {
+      if (await ensureTopic(topic, asked.partitions, asked.options)) {
+        opts.log?.('bus.topic_created_again', { topic, partitions: asked.partitions });
+      }
+    } catch {
+      // The send's own error is the one to report; the next failure tries again.
+    }
+  }
+
   return {
     kind: 'kafka',
-    async ensureTopic(topic, partitions) {
-      const existing = await admin.listTopics();
-      if (existing.includes(topic)) return;
-      // As many copies as the live brokers can hold, up to 3; with 3, a write (acks=all) waits for two
-      // of them (min.insync.replicas, the broker's default being 1), so one broker lost loses no
-      // acknowledged message. With 2 copies a leader left alone still takes writes.
-      const { brokers } = await admin.describeCluster();
-      const replicationFactor = Math.max(1, Math.min(3, brokers.length));
-      await admin.createTopics({
-        topics: [
-          {
-            topic,
-            numPartitions: partitions,
-            replicationFactor,
-            ...(replicationFactor === 3 ? { configEntries: [{ name: 'min.insync.replicas', value: '2' }] } : {}),
-          },
-        ],
-        waitForLeaders: true,
-      });
+    async ensureTopic(topic, partitions, options) {
+      await ensureTopic(topic, partitions, options);
     },
     async publish(topic, messages) {
       // One send under the broker's batch limit at a time (kafka-chunks.ts), awaited in
@@ -88,12 +111,17 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       // were durable rejects the publish; the caller answers non-2xx and the client sends
       // it all again, so those are delivered twice, which at-least-once allows (consumers
       // dedupe by event id), as one send's partitions could already before.
-      for (const chunk of chunksForKafka(messages)) {
-        await producer.send({
-          topic,
-          acks: -1,
-          messages: chunk.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })),
-        });
+      try {
+        for (const chunk of chunksForKafka(messages)) {
+          await producer.send({
+            topic,
+            acks: -1,
+            messages: chunk.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })),
+          });
+        }
+      } catch (err) {
+        await ensureAgain(topic);
+        throw err;
       }
     },
     async consume(options: ConsumeOptions) {

@@ -97,6 +97,9 @@ export class KafkaConsumer implements Consumer {
       // the batch size bound is applied on top.
       maxBytesPerPartition: 512 * 1024,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
+      // A topic deleted under a running consumer is not made again by its metadata requests with the
+      // broker's defaults (kafka-bus.ts); whoever ensures it makes it as it was.
+      allowAutoTopicCreation: false,
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       // A member replaced (rejoin) speaks no more for this consumer.

@@ -1,5 +1,5 @@
 // The apps log the bus's events at the level its name says: a failure, a
-// crash, a hole in a fetch or a dropped commit is a warning an operator can
+// crash, a hole in a fetch, a dropped commit or a topic made again is a warning an operator can
 // alert on, not an info line among the bus's routine ones.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ test('every bus event the bus logs has the level its name says; problems are war
     'bus.fetch_gap',
     'bus.handle_failed',
     'bus.seek_failed',
+    'bus.topic_created_again',
     'bus.trim_failed',
   ]);
   assert.ok(info.includes('bus.joined') && info.includes('bus.trimmed'), info.join(' '));

@@ -20,6 +20,8 @@ export interface StartOptions {
   log?: Log;
   /** How long to wait for the broker to answer (default 60 s). */
   timeoutMs?: number;
+  /** server.properties to set over ours (tests of a broker configured as Kafka's defaults, e.g. auto-created topics). */
+  properties?: Record<string, string | number>;
 }
 
 export interface StartResult {
@@ -131,7 +133,7 @@ async function startLocked(opts: StartOptions, paths: StatePaths): Promise<Start
 
   requireTool('java');
   const dist = await ensureKafkaFetched({ cacheDir: opts.cacheDir, log });
-  writeConfig(paths, { port, controllerPort });
+  writeConfig(paths, { port, controllerPort }, opts.properties);
   log(logfmt('info', 'wrote broker config', { config: paths.config }));
 
   if (!isFormatted(paths)) {

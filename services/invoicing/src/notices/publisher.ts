@@ -149,7 +149,9 @@ export function startNoticePublisher(deps: NoticePublisherDeps): Loop {
   const open = async () => {
     const made = await connect();
     try {
-      await made.ensureTopic(deps.topic, PARTITIONS);
+      // Kept until an operator says otherwise: a consumer starting on the log long after still
+      // reads every notice (an `account.suspended` of long ago included), as a new log gets them all.
+      await made.ensureTopic(deps.topic, PARTITIONS, { keepForever: true });
       return made;
     } catch (err) {
       // Not kept, so nothing else would close it: every failing tick would leak its connected clients.
