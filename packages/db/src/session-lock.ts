@@ -10,7 +10,15 @@ export async function withSessionLock<T>(
   pool: pg.Pool,
   key: number,
   work: () => Promise<T>,
-  opts: { heartbeatMs?: number } = {},
+  opts: {
+    heartbeatMs?: number;
+    /**
+     * Told once, before waiting, when another session holds the lock: `holder` names it (its
+     * pid and application name, as PostgreSQL knows them). An operator's command that waits in
+     * silence for an app's run to end looks hung.
+     */
+    onWait?: (holder: string) => void;
+  } = {},
 ): Promise<T> {
   const client = await pool.connect();
   // The lock ends with its session (a server restart, a terminated or idle-killed session). The
@@ -34,7 +42,11 @@ export async function withSessionLock<T>(
     client.release(err);
   };
   try {
-    await client.query('select pg_advisory_lock($1)', [key]);
+    const tried = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [key]);
+    if (!tried.rows[0]!.locked) {
+      opts.onWait?.(await lockHolder(client, key));
+      await client.query('select pg_advisory_lock($1)', [key]);
+    }
   } catch (err) {
     release(err as Error);
     throw err;
@@ -57,4 +69,18 @@ export async function withSessionLock<T>(
       ));
     release(failed);
   }
+}
+
+/** Who holds the session advisory lock `key` now: "pid N (application)", or "another session" once it is gone. */
+async function lockHolder(client: pg.PoolClient, key: number): Promise<string> {
+  const { rows } = await client.query<{ pid: number; application_name: string | null }>(
+    `select a.pid, nullif(a.application_name, '') as application_name
+       from pg_locks l join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+        and l.classid = ($1::bigint >> 32)::oid and l.objid = ($1::bigint & 4294967295)::oid
+      limit 1`,
+    [key],
+  );
+  const holder = rows[0];
+  return holder ? `pid ${holder.pid}${holder.application_name ? ` (${holder.application_name})` : ''}` : 'another session';
 }

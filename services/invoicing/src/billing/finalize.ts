@@ -62,84 +62,90 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
   }
   const started = performance.now();
   // The lock is held before the stream's snapshot is taken, so it sees every earlier run's invoices.
-  const { report, timing } = await withSessionLock(deps.pool, FINALIZE_LOCK, async () => {
-    // The balance as of now: what expired by now is written off first, so it is never applied.
-    const at = deps.now().toJSDate();
-    const creditsExpired = await withTransaction(deps.pool, (client) => expireCredits(client, at), {
-      log: deps.log,
-      name: 'finalize_expire',
-    });
-    // Its own statement: creating a partition locks the lines table until it commits.
-    await ensureLinesMonth(deps.pool, period.key);
-    const stream = await openMonthStream(deps.pool, period);
-    const terms = {
-      period,
-      prices: deps.prices,
-      minimum: minimumChargeAmount(deps.prices.currency),
-      at,
-      finalizedAt: stream.snapshotAt,
-      run: randomUUID(),
-      log: deps.log,
-    };
-    const run = { finalized: 0, held: 0, accounts: 0, total: '0.00', creditApplied: '0.00' };
-    const timing = { firstChunkMs: 0, readMs: 0, writeMs: 0 };
-    // Chunks in flight: while one commits, the next is looked up and inserted
-    // and the one after is read (the stream's cursors and each chunk's
-    // transaction are connections of their own; the rating domain runs here).
-    const inFlight: Promise<ChunkOutcome>[] = [];
-    let order: ChunkOrder = { firstNumber: Promise.resolve(stream.alreadyFinalized + 1), previousCommitted: Promise.resolve() };
-    const oldestCommitted = async () => {
-      const t0 = performance.now();
-      const outcome = await inFlight.shift()!;
-      timing.writeMs += performance.now() - t0;
-      run.finalized += outcome.finalized;
-      run.held += outcome.held;
-      run.total = sumCents([run.total, outcome.total]);
-      run.creditApplied = sumCents([run.creditApplied, outcome.creditApplied]);
-      deps.log?.info('invoicing.finalize_progress', {
-        period: period.key,
-        accounts: run.accounts,
-        finalized: run.finalized,
-        held: run.held,
-        last_number: stream.alreadyFinalized + run.finalized,
-        'measure#finalize.chunk_work': `${outcome.workMs.toFixed(0)}ms`,
-        'measure#finalize.chunk_wait': `${outcome.waitMs.toFixed(0)}ms`,
-        'sample#finalize.rss_mib': Math.round(process.memoryUsage().rss / 2 ** 20),
+  const onWait = (holder: string) => deps.log?.info('finalize.waiting', { period: period.key, holder, for: 'another finalize run to end' });
+  const { report, timing } = await withSessionLock(
+    deps.pool,
+    FINALIZE_LOCK,
+    async () => {
+      // The balance as of now: what expired by now is written off first, so it is never applied.
+      const at = deps.now().toJSDate();
+      const creditsExpired = await withTransaction(deps.pool, (client) => expireCredits(client, at), {
+        log: deps.log,
+        name: 'finalize_expire',
       });
-    };
-    try {
-      const chunks = stream.chunks(deps.chunkAccounts ?? FINALIZE_CHUNK_ACCOUNTS);
-      for (let t0 = performance.now(), next = await chunks.next(); !next.done; t0 = performance.now(), next = await chunks.next()) {
-        timing.readMs += performance.now() - t0;
-        if (timing.firstChunkMs === 0) timing.firstChunkMs = performance.now() - started;
-        if (inFlight.length >= CHUNKS_IN_FLIGHT) await oldestCommitted();
-        run.accounts += next.value.length;
-        const chunk = finalizeChunk(deps.pool, terms, next.value, order);
-        // Awaited in turn by oldestCommitted(), or by the next chunk; until then a failure is not unhandled.
-        chunk.committed.catch(() => {});
-        chunk.nextNumber.catch(() => {});
-        order = { firstNumber: chunk.nextNumber, previousCommitted: chunk.committed };
-        inFlight.push(chunk.committed);
+      // Its own statement: creating a partition locks the lines table until it commits.
+      await ensureLinesMonth(deps.pool, period.key);
+      const stream = await openMonthStream(deps.pool, period);
+      const terms = {
+        period,
+        prices: deps.prices,
+        minimum: minimumChargeAmount(deps.prices.currency),
+        at,
+        finalizedAt: stream.snapshotAt,
+        run: randomUUID(),
+        log: deps.log,
+      };
+      const run = { finalized: 0, held: 0, accounts: 0, total: '0.00', creditApplied: '0.00' };
+      const timing = { firstChunkMs: 0, readMs: 0, writeMs: 0 };
+      // Chunks in flight: while one commits, the next is looked up and inserted
+      // and the one after is read (the stream's cursors and each chunk's
+      // transaction are connections of their own; the rating domain runs here).
+      const inFlight: Promise<ChunkOutcome>[] = [];
+      let order: ChunkOrder = { firstNumber: Promise.resolve(stream.alreadyFinalized + 1), previousCommitted: Promise.resolve() };
+      const oldestCommitted = async () => {
+        const t0 = performance.now();
+        const outcome = await inFlight.shift()!;
+        timing.writeMs += performance.now() - t0;
+        run.finalized += outcome.finalized;
+        run.held += outcome.held;
+        run.total = sumCents([run.total, outcome.total]);
+        run.creditApplied = sumCents([run.creditApplied, outcome.creditApplied]);
+        deps.log?.info('invoicing.finalize_progress', {
+          period: period.key,
+          accounts: run.accounts,
+          finalized: run.finalized,
+          held: run.held,
+          last_number: stream.alreadyFinalized + run.finalized,
+          'measure#finalize.chunk_work': `${outcome.workMs.toFixed(0)}ms`,
+          'measure#finalize.chunk_wait': `${outcome.waitMs.toFixed(0)}ms`,
+          'sample#finalize.rss_mib': Math.round(process.memoryUsage().rss / 2 ** 20),
+        });
+      };
+      try {
+        const chunks = stream.chunks(deps.chunkAccounts ?? FINALIZE_CHUNK_ACCOUNTS);
+        for (let t0 = performance.now(), next = await chunks.next(); !next.done; t0 = performance.now(), next = await chunks.next()) {
+          timing.readMs += performance.now() - t0;
+          if (timing.firstChunkMs === 0) timing.firstChunkMs = performance.now() - started;
+          if (inFlight.length >= CHUNKS_IN_FLIGHT) await oldestCommitted();
+          run.accounts += next.value.length;
+          const chunk = finalizeChunk(deps.pool, terms, next.value, order);
+          // Awaited in turn by oldestCommitted(), or by the next chunk; until then a failure is not unhandled.
+          chunk.committed.catch(() => {});
+          chunk.nextNumber.catch(() => {});
+          order = { firstNumber: chunk.nextNumber, previousCommitted: chunk.committed };
+          inFlight.push(chunk.committed);
+        }
+        while (inFlight.length > 0) await oldestCommitted();
+        // Until now, once a chunk of it wrote, the month's exports were refused (they would look complete).
+        await completeRuns(deps.pool, period.key);
+      } finally {
+        // Never give the lock up while a chunk may still commit.
+        await Promise.allSettled(inFlight);
+        await stream.close();
       }
-      while (inFlight.length > 0) await oldestCommitted();
-      // Until now, once a chunk of it wrote, the month's exports were refused (they would look complete).
-      await completeRuns(deps.pool, period.key);
-    } finally {
-      // Never give the lock up while a chunk may still commit.
-      await Promise.allSettled(inFlight);
-      await stream.close();
-    }
-    const report: FinalizeReport = {
-      period: period.key,
-      finalized: run.finalized,
-      alreadyFinalized: stream.alreadyFinalized,
-      held: run.held,
-      total: run.total,
-      creditApplied: run.creditApplied,
-      creditsExpired,
-    };
-    return { report, timing };
-  });
+      const report: FinalizeReport = {
+        period: period.key,
+        finalized: run.finalized,
+        alreadyFinalized: stream.alreadyFinalized,
+        held: run.held,
+        total: run.total,
+        creditApplied: run.creditApplied,
+        creditsExpired,
+      };
+      return { report, timing };
+    },
+    { onWait },
+  );
   deps.log?.info('invoicing.finalized', {
     period: period.key,
     'count#invoices.finalized': report.finalized,

@@ -64,7 +64,8 @@ export interface PassReport {
 
 /** One pass over the invoices due a charge; waits for a pass running elsewhere to end first. */
 export function chargePass(deps: ChargerDeps): Promise<PassReport> {
-  return withSessionLock(deps.pool, CHARGE_LOCK, () => pass(deps));
+  const onWait = (holder: string) => deps.log.info('charge.waiting', { holder, for: 'another charging pass to end' });
+  return withSessionLock(deps.pool, CHARGE_LOCK, () => pass(deps), { onWait });
 }
 
 async function pass(deps: ChargerDeps): Promise<PassReport> {
