@@ -81,6 +81,7 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
     ]);
   }
   if (secretKey && publishableKey) checkKeys(secretKey, publishableKey, stripe);
+  checkWebhookSecret(settings.GATEWAY_WEBHOOK_SECRET);
   const jsUrl = new URL(settings.GATEWAY_JS_URL ?? (stripe ? STRIPE_JS_URL : new URL('/v3/', url).toString()));
   return {
     url,
@@ -156,6 +157,25 @@ function checkKeys(secretKey: string, publishableKey: string, stripe: boolean): 
     });
   }
   if (problems.length > 0) throw new GatewayConfigError(problems);
+}
+
+const WEBHOOK_SECRET = /^whsec_\S+$/;
+
+/**
+ * Refuses a webhook signing secret not of Stripe's shape (the sandbox's are
+ * too): one with a trailing newline from a secret file, or another key pasted
+ * in (sk_…, we_…), would boot, skip registering invoicing's own endpoint, and
+ * reject every delivery as a bad signature. The message never repeats it.
+ */
+function checkWebhookSecret(secret: string | undefined): void {
+  if (secret === undefined || WEBHOOK_SECRET.test(secret)) return;
+  const problem = WEBHOOK_SECRET.test(secret.trim()) ? ': it has a space or newline around it (as read from a file?)' : '';
+  throw new GatewayConfigError([
+    {
+      variable: 'GATEWAY_WEBHOOK_SECRET',
+      message: `must be a webhook endpoint's signing secret, whsec_ then non-whitespace characters, as the gateway shows it${problem}`,
+    },
+  ]);
 }
 
 /** `url` without its password, for an error message. */

@@ -212,4 +212,19 @@ describe('gateway configuration', () => {
       assert.equal(refusal(env), 'booted', JSON.stringify(env));
     }
   });
+
+  test('a GATEWAY_WEBHOOK_SECRET not shaped whsec_… (a trailing newline from a secret file, another key) is refused at boot, naming it, never the value', () => {
+    const shape = /^GATEWAY_WEBHOOK_SECRET: must be a webhook endpoint's signing secret, whsec_ then non-whitespace characters/;
+    for (const secret of ['whsec_abc123\n', ' whsec_abc123', 'whsec_abc 123', 'whsec_', 'sk_test_abc123', 'we_1AbC23', 'abc123', ' ']) {
+      const refusal = bootOutcome({ GATEWAY_WEBHOOK_SECRET: secret });
+      assert.match(refusal, shape, JSON.stringify(secret));
+      assert.doesNotMatch(refusal, /abc|1AbC23/, 'no part of the value is repeated');
+    }
+    assert.match(bootOutcome({ GATEWAY_WEBHOOK_SECRET: 'whsec_abc123\n' }), /it has a space or newline around it/);
+    // What the sandbox hands out (whsec_ and 32 base62 characters), the Stripe CLI's (64 hex digits), the tests', and unset, boot.
+    for (const secret of [`whsec_${'aZ09'.repeat(8)}`, `whsec_${'0f'.repeat(32)}`, 'whsec_credits_app', '']) {
+      assert.equal(bootOutcome({ GATEWAY_WEBHOOK_SECRET: secret }), 'booted', JSON.stringify(secret));
+    }
+    assert.equal(target({ GATEWAY_WEBHOOK_SECRET: 'whsec_by_hand' }).webhookSecret, 'whsec_by_hand');
+  });
 });

@@ -213,6 +213,20 @@ describe('the sandbox behaves like Stripe where merchants rely on it', () => {
     assert.equal((events.data[0]!.data.object as Stripe.Customer).id, customer.id);
   });
 
+  test('a PaymentIntent below Stripe’s minimum charge for its currency (sek 3.00, huf 175.00, gbp 0.30, usd 0.50) is refused as amount_too_small; at it, created', async () => {
+    for (const [currency, minimum] of [
+      ['sek', 300],
+      ['huf', 17_500],
+      ['gbp', 30],
+      ['usd', 50],
+    ] as const) {
+      const err = await sb.stripe.paymentIntents.create({ amount: minimum - 1, currency }).catch((e: unknown) => e);
+      assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError, `${currency}: ${String(err)}`);
+      assert.deepEqual([err.statusCode, err.code, err.param], [400, 'amount_too_small', 'amount'], currency);
+      assert.equal((await sb.stripe.paymentIntents.create({ amount: minimum, currency })).amount, minimum, currency);
+    }
+  });
+
   test('paymentIntents.search answers Stripe’s unknown-endpoint 404, not a parameter error', async () => {
     const err = await sb.stripe.paymentIntents.search({ query: "status:'succeeded'" }).catch((e: unknown) => e);
     assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError, String(err));

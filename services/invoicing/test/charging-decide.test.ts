@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { minorUnits } from '../src/charging/amount.ts';
+import { minimumCharge, minimumChargeAmount, minorUnits } from '../src/charging/amount.ts';
 import {
   NEW_CHARGE,
   PAST_DUE_HOURLY_LOOKS_FOR_SECONDS,
@@ -154,6 +154,27 @@ describe('charging decisions (pure)', () => {
     ],
     ['exactly the minimum is charged', invoice({ total: '0.50' }), undefined, card(), { do: 'attempt', amount: 50 }],
     [
+      "a total below the gateway's minimum in a currency other than USD's 50 cents (SEK 3.00): never sent, so never refused as amount_too_small",
+      invoice({ currency: 'SEK', total: '2.00' }),
+      undefined,
+      card(),
+      { do: 'nothing', why: 'below_minimum' },
+    ],
+    [
+      'SEK at its minimum (3.00) is charged',
+      invoice({ currency: 'SEK', total: '3.00' }),
+      undefined,
+      card(),
+      { do: 'attempt', amount: 300 },
+    ],
+    [
+      "HUF below Stripe's 175.00 is never charged",
+      invoice({ currency: 'HUF', total: '174.99' }),
+      undefined,
+      card(),
+      { do: 'nothing', why: 'below_minimum' },
+    ],
+    [
       'a zero-decimal currency: whole units',
       invoice({ currency: 'JPY', total: '1200' }),
       undefined,
@@ -281,6 +302,17 @@ describe('amounts in minor units', () => {
   for (const [total, currency, want] of cases) {
     test(`${total} ${currency} is ${want}`, () => assert.equal(minorUnits(total, currency), want));
   }
+  test("the gateway's smallest charge is Stripe's published one per currency, and never guessed for a currency without one", () => {
+    assert.deepEqual(
+      ['USD', 'gbp', 'SEK', 'NOK', 'DKK', 'HKD', 'MXN', 'PLN', 'CZK', 'HUF', 'BRL', 'INR', 'THB'].map((c) => minimumChargeAmount(c)),
+      ['0.50', '0.30', '3.00', '3.00', '2.50', '4.00', '10.00', '2.00', '15.00', '175.00', '0.50', '0.50', '10.00'],
+    );
+    assert.equal(minimumCharge('JPY'), 50);
+    for (const currency of ['TRY', 'ZAR', 'ILS']) {
+      assert.throws(() => minimumCharge(currency), new RegExp(`no minimum charge in ${currency}`));
+    }
+  });
+
   test('a total with more decimals than the currency has is refused, never rounded', () => {
     assert.throws(() => minorUnits('1.005', 'USD'), /more than 2 decimals/);
     assert.throws(() => minorUnits('1.5', 'JPY'), /more than 0 decimals/);

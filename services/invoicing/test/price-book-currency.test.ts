@@ -1,8 +1,10 @@
 // A price book's currency is the currency every amount is kept in: one that
 // does not count in hundredths is refused (its totals could never be charged),
-// and so is a book in another currency than the one the database already
-// bills in (a USD grant must never pay an EUR invoice). Real PostgreSQL; the
-// check the app's boot and the CLI's finalize and credit commands run.
+// and so is one the gateway publishes no minimum charge for (which totals are
+// too small to send would be a guess), and a book in another currency than the
+// one the database already bills in (a USD grant must never pay an EUR
+// invoice). Real PostgreSQL; the check the app's boot and the CLI's finalize
+// and credit commands run.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +38,25 @@ describe('the price book’s currency', () => {
         (err: unknown) =>
           err instanceof PriceBookError && new RegExp(`currency: ${currency} does not count in hundredths`).test(err.message),
       );
+    }
+  });
+
+  test('a currency without a known minimum charge at the gateway is refused, naming the field and the currency; one with it is taken', () => {
+    for (const currency of ['TRY', 'ZAR', 'ILS']) {
+      assert.throws(
+        () => loadPriceBook(book(`${currency}.json`, currency)),
+        (err: unknown) => {
+          assert.ok(err instanceof PriceBookError);
+          assert.equal(err.variable, 'PRICE_BOOK');
+          assert.match(err.message, new RegExp(`: currency: ${currency} has no known minimum charge at the gateway`));
+          assert.match(err.message, /use one of AED, AUD, .*SEK, SGD, THB, USD$/);
+          assert.doesNotMatch(err.message, /JPY/, 'not offered a currency it refuses for want of cents');
+          return true;
+        },
+      );
+    }
+    for (const currency of ['SEK', 'NOK', 'DKK', 'HKD', 'MXN', 'PLN', 'CZK', 'HUF', 'BRL', 'INR', 'THB']) {
+      assert.equal(loadPriceBook(book(`${currency}.json`, currency)).currency, currency);
     }
   });
 

@@ -3,19 +3,6 @@
 import { z } from 'zod';
 import { expand, formBool, formInt, id, listParams, metadata, text } from '../api/params.ts';
 
-/** Stripe's smallest charge per currency, in minor units (others: 1). */
-export const MINIMUM_AMOUNT: Readonly<Record<string, number>> = {
-  usd: 50,
-  eur: 50,
-  cad: 50,
-  aud: 50,
-  chf: 50,
-  nzd: 50,
-  sgd: 50,
-  gbp: 30,
-  jpy: 50,
-};
-
 const cardOnly = z.array(z.literal('card', { message: 'only card is supported' })).min(1);
 
 const offSession = z.union([formBool, z.enum(['one_off', 'recurring']).transform(() => true)]);

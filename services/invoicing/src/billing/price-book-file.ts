@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { PriceBook } from '@vault/contracts';
-import { hasCents } from '../charging/amount.ts';
+import { CURRENCIES_WITH_MINIMUM } from '@vault/gateway/charge-minimums';
+import { hasCents, hasKnownMinimum } from '../charging/amount.ts';
 
 /** The price book the project ships (a copy of shared/spec/price-book.json). */
 export const DEFAULT_PRICE_BOOK = fileURLToPath(new URL('../../data/price-book.json', import.meta.url));
@@ -42,6 +43,14 @@ export function loadPriceBook(path: string = DEFAULT_PRICE_BOOK): PriceBook {
   if (!hasCents(parsed.data.currency)) {
     throw new PriceBookError(
       `price book ${path}: currency: ${parsed.data.currency} does not count in hundredths; amounts are kept with two decimals (USD, EUR, GBP, …)`,
+    );
+  }
+  // What is too small to charge comes from the gateway's minimum: guessed, a total below the real one would be
+  // sent, refused as amount_too_small, retried to past_due, and the account suspended with a good card.
+  if (!hasKnownMinimum(parsed.data.currency)) {
+    const known = CURRENCIES_WITH_MINIMUM.filter(hasCents).sort().join(', ');
+    throw new PriceBookError(
+      `price book ${path}: currency: ${parsed.data.currency} has no known minimum charge at the gateway, so invoicing cannot tell which totals are too small to charge; use one of ${known}`,
     );
   }
   return parsed.data;

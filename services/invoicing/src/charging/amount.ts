@@ -1,3 +1,4 @@
+import { minimumChargeOf } from '@vault/gateway/charge-minimums';
 import { Decimal } from 'decimal.js';
 
 // Currencies the gateway counts in whole units (Stripe's zero-decimal list);
@@ -45,13 +46,20 @@ export function minorUnits(total: string, currency: string): number {
   return minor.toNumber();
 }
 
-// The least the gateway charges (Stripe's minimums, in minor units); below it
-// a PaymentIntent is refused with amount_too_small.
-const MINIMUM: Record<string, number> = { USD: 50, EUR: 50, CAD: 50, AUD: 50, CHF: 50, NZD: 50, SGD: 50, JPY: 50, GBP: 30 };
+/** Whether the gateway states a smallest charge in `currency`: invoicing bills only in those (the price book's check). */
+export function hasKnownMinimum(currency: string): boolean {
+  return minimumChargeOf(currency) !== undefined;
+}
 
-/** The smallest amount the gateway accepts in `currency`, in minor units (1 when it states none). */
+/**
+ * The smallest amount the gateway accepts in `currency`, in minor units: below
+ * it a PaymentIntent is refused with amount_too_small, so such a total is never
+ * sent. Never guessed: a currency without one is refused at boot (price book).
+ */
 export function minimumCharge(currency: string): number {
-  return MINIMUM[currency.toUpperCase()] ?? 1;
+  const minimum = minimumChargeOf(currency);
+  if (minimum === undefined) throw new RangeError(`the gateway states no minimum charge in ${currency}`);
+  return minimum;
 }
 
 /** The gateway's smallest charge as an amount in the currency's units: "0.50" for USD. */
