@@ -123,6 +123,15 @@ export interface TopicOptions {
   keepForever?: boolean;
 }
 
+export interface PublishOptions {
+  /**
+   * Spread the keys over the topic's first `partitions` partitions only, each to the one it went
+   * to when the topic had that many: partitions added later (which keep the log) then take none
+   * of them, so each key stays in one partition, in order. Without it, the topic's partitions now.
+   */
+  partitions?: number;
+}
+
 export interface Bus {
   readonly kind: 'kafka' | 'embedded';
   /**
@@ -132,7 +141,7 @@ export interface Bus {
    */
   ensureTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void>;
   /** Resolves once every message is durable on the bus. */
-  publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  publish(topic: string, messages: OutgoingMessage[], options?: PublishOptions): Promise<void>;
   consume(options: ConsumeOptions): Promise<Consumer>;
   /** Messages published but not yet committed by the group, over all partitions. */
   lag(topic: string, groupId: string): Promise<number>;

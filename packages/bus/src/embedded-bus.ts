@@ -71,12 +71,13 @@ export async function createEmbeddedBus(opts: EmbeddedBusOptions): Promise<Embed
         [topic, partitions],
       );
     },
-    async publish(topic, messages) {
+    async publish(topic, messages, options) {
       if (messages.length === 0) return;
       if (messages.some((m) => m.headers && Object.keys(m.headers).length > 0)) {
         throw new Error(`the embedded bus keeps no record headers: publish to ${topic} without them (or through Kafka)`);
       }
-      const byPartition = groupByPartition(messages, await partitionsOf(topic));
+      const all = await partitionsOf(topic);
+      const byPartition = groupByPartition(messages, Math.min(all, options?.partitions ?? all));
       await withTransaction(
         opts.pool,
         async (client) => {

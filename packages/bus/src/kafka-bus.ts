@@ -1,5 +1,5 @@
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
-import type { Bus, ConsumeOptions, Consumer, LogIdentity, TopicOptions } from './bus.ts';
+import type { Bus, ConsumeOptions, Consumer, LogIdentity, OutgoingMessage, TopicOptions } from './bus.ts';
 import { chunksForKafka } from './kafka-chunks.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
@@ -105,7 +105,8 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     async ensureTopic(topic, partitions, options) {
       await ensureTopic(topic, partitions, options);
     },
-    async publish(topic, messages) {
+    async publish(topic, messages, options) {
+      const routed = options?.partitions === undefined ? undefined : firstPartitions(topic, options.partitions);
       // One send under the broker's batch limit at a time (kafka-chunks.ts), awaited in
       // order: each key's messages keep their order. A send failing after earlier ones
       // were durable rejects the publish; the caller answers non-2xx and the client sends
@@ -116,7 +117,12 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
           await producer.send({
             topic,
             acks: -1,
-            messages: chunk.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })),
+            messages: chunk.map((m) => ({
+              key: m.key,
+              value: m.value,
+              ...(m.headers ? { headers: m.headers } : {}),
+              ...(routed ? { partition: routed(m) } : {}),
+            })),
           });
         }
       } catch (err) {
@@ -152,6 +158,23 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       await admin.disconnect();
     },
   };
+}
+
+/**
+ * The partition kafkajs's default partitioner (the Java client's murmur2, keyed) picks for a
+ * message when `topic` has `count` partitions: the first `count` of the topic's, whatever it has now.
+ */
+function firstPartitions(topic: string, count: number): (m: OutgoingMessage) => number {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`partitions must be a positive integer, got ${count}`);
+  const pick = Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  return (m) => pick({ topic, partitionMetadata, message: { key: m.key, value: m.value } });
 }
 
 /** Connects the clients, or gives up after CONNECT_TIMEOUT_MS with a BusUnreachableError. */

@@ -30,23 +30,29 @@ export interface NoticePublisherDeps {
   bus?: () => Promise<Bus>;
 }
 
+/** A log of the topic (`bus.describeLog`): its id and how many partitions it has now. */
+export interface FoundLog {
+  id: string;
+  partitions: number;
+}
+
 /**
- * The topic's log (`bus.describeLog(topic).id`), asked again once what was
+ * The topic's log (`bus.describeLog(topic)`), asked again once what was
  * found is LOG_CHECK_MS old: a topic created again is found within that.
  */
 export class NoticeLog {
-  private last: { id: string; at: number } | undefined;
+  private last: (FoundLog & { at: number }) | undefined;
   constructor(
     private readonly bus: Bus,
     readonly topic: string,
   ) {}
-  recent(): string | undefined {
-    return this.last && performance.now() - this.last.at < LOG_CHECK_MS ? this.last.id : undefined;
+  recent(): FoundLog | undefined {
+    return this.last && performance.now() - this.last.at < LOG_CHECK_MS ? this.last : undefined;
   }
-  async now(): Promise<string> {
-    const id = (await this.bus.describeLog(this.topic)).id;
-    this.last = { id, at: performance.now() };
-    return id;
+  async now(): Promise<FoundLog> {
+    const { id, partitions } = await this.bus.describeLog(this.topic);
+    this.last = { id, partitions, at: performance.now() };
+    return this.last;
   }
 }
 
@@ -69,12 +75,13 @@ export async function publishPending(
   return withSessionLock(pool, PUBLISH_LOCK, async () => {
     await sequenceNotices(pool);
     const recent = log.recent();
-    if (recent !== undefined && !(await pendingFor(pool, recent))) return 0;
+    if (recent !== undefined && !(await pendingFor(pool, recent.id))) return 0;
     // The log found within LOG_CHECK_MS, else asked now (each ask is a Metadata round trip, up to a
     // broker's timeout): a batch counted for a log the topic has just left is sent again, from the
     // start, once the new log is found.
-    const target = { topic: log.topic, log: recent ?? (await log.now()) };
-    const through = await publishedThrough(pool, target, onChange);
+    const found = recent ?? (await log.now());
+    const target = { topic: log.topic, log: found.id, partitions: found.partitions };
+    const { through, partitions } = await publishedThrough(pool, target, onChange);
     // `pos`, not `position`: ordering by the text alias would sort 10 before 9.
     const { rows } = await pool.query<{ account_id: string; event: string; pos: string }>(
       `select account_id, event::text as event, position::text as pos from invoicing.notices
@@ -83,9 +90,12 @@ export async function publishPending(
     );
     if (rows.length === 0) return 0;
     // The stored text is the event: every replay sends the same bytes.
+    // Over the partitions the log had when first met (migration 025): partitions added since take no
+    // account, so each account's notices stay in one partition, in order.
     await bus.publish(
       target.topic,
       rows.map((r) => ({ key: r.account_id, value: r.event, headers: NOTICE_KAFKA_HEADERS })),
+      { partitions },
     );
     // One statement: the log's position and the notices' first publish move together.
     await pool.query(
@@ -110,33 +120,45 @@ async function pendingFor(pool: pg.Pool, log: string): Promise<boolean> {
   return rows[0]!.pending;
 }
 
-/** How far the target's log holds the notices; a log not seen before is recorded (under the publish lock). */
+/**
+ * How far the target's log holds the notices, and over how many partitions its keys are spread
+ * (the count it had when first recorded); a log not seen before is recorded (under the publish lock).
+ */
 async function publishedThrough(
   pool: pg.Pool,
-  target: { topic: string; log: string },
+  target: { topic: string; log: string; partitions: number },
   onChange: (change: LogChange) => void,
-): Promise<string> {
-  const known = await pool.query<{ through: string }>(
-    'select published_through::text as through from invoicing.notices_logs where log = $1',
+): Promise<{ through: string; partitions: number }> {
+  const known = await pool.query<{ through: string; partitions: number | null }>(
+    'select published_through::text as through, partitions from invoicing.notices_logs where log = $1',
     [target.log],
   );
-  if (known.rows[0]) return known.rows[0].through;
+  const row = known.rows[0];
+  if (row && row.partitions !== null) return { through: row.through, partitions: row.partitions };
+  if (row) {
+    // Recorded before the count was kept: the count it has now, from now on.
+    await pool.query('update invoicing.notices_logs set partitions = $2 where log = $1 and partitions is null', [
+      target.log,
+      target.partitions,
+    ]);
+    return { through: row.through, partitions: target.partitions };
+  }
   const last = await pool.query<{ log: string }>('select log from invoicing.notices_logs order by used_at desc limit 1');
   const from = last.rows[0]?.log;
   // No log recorded yet (notices published before logs were kept): those marked published
   // went to the log found now. Any later log starts at 0.
   const { rows } = await pool.query<{ through: string; last: string }>(
-    `insert into invoicing.notices_logs (log, topic, published_through)
+    `insert into invoicing.notices_logs (log, topic, published_through, partitions)
      values ($1, $2, case when $3::boolean then coalesce(
                (select min(position) - 1 from invoicing.notices where published_at is null),
-               (select max(position) from invoicing.notices), 0) else 0 end)
+               (select max(position) from invoicing.notices), 0) else 0 end, $4)
      returning published_through::text as through,
                (select coalesce(max(position), 0) from invoicing.notices)::text as last`,
-    [target.log, target.topic, from === undefined],
+    [target.log, target.topic, from === undefined, target.partitions],
   );
-  const row = rows[0]!;
-  if (from !== undefined) onChange({ topic: target.topic, from, to: target.log, notices: Number(row.last) - Number(row.through) });
-  return row.through;
+  const made = rows[0]!;
+  if (from !== undefined) onChange({ topic: target.topic, from, to: target.log, notices: Number(made.last) - Number(made.through) });
+  return { through: made.through, partitions: target.partitions };
 }
 
 /** The publisher's loop (the shared startLoop): the bus is made lazily, so Kafka down at boot only delays notices. */
