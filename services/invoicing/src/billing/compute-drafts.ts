@@ -56,7 +56,7 @@ export async function computeDrafts(
     ? await lateAdjustments(db, prices, await lateCandidates(db, period.start.toJSDate(), only, LATE_MARGIN_INTERVAL))
     : new Map<string, PricedLine[]>();
 
-  const finalized = scope.unfinalizedOnly ? await finalizedAccounts(db, period.key) : new Set<string>();
+  const finalized = scope.unfinalizedOnly ? await finalizedAccounts(db, period.key, only) : new Set<string>();
   const minimum = minimumChargeAmount(prices.currency);
   const [lots, small] = scope.creditAt
     ? await Promise.all([creditLots(db, only, scope.creditAt), smallInvoices(db, only, minimum)])

@@ -223,8 +223,11 @@ export function linesCopyText(invoices: readonly NewInvoice[]): Buffer {
   return rows.bytes();
 }
 
-/** The accounts that already have their invoice for the period. */
-export async function finalizedAccounts(db: Db, period: string): Promise<Set<string>> {
-  const { rows } = await db.query<{ account_id: string }>('select account_id from invoicing.invoices where period = $1', [period]);
+/** The accounts (of `accounts` when given) that already have their invoice for the period. */
+export async function finalizedAccounts(db: Db, period: string, accounts?: readonly string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ account_id: string }>(
+    'select account_id from invoicing.invoices where period = $1 and ($2::text[] is null or account_id = any($2::text[]))',
+    [period, accounts ?? null],
+  );
   return new Set(rows.map((r) => r.account_id));
 }

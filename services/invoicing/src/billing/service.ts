@@ -5,13 +5,15 @@ import type { Logger } from '@vault/runtime';
 import type { Billing, UsageDay } from './types.ts';
 import { accountView } from './account-drafts.ts';
 import { computeDrafts } from './compute-drafts.ts';
+import { heldDrafts } from './holds-report.ts';
 import { balanceLots, creditBalance, grant } from './credits.ts';
 import { dueAt, publicInvoice } from '../domain/invoice.ts';
 import { Money, partsInCents, priceShare } from '../domain/money.ts';
 import { parsePeriod, periodContaining, previousPeriod, type Period } from '../domain/period.ts';
 import { usageHorizon } from './final-months.ts';
 import { finalizePeriod } from './finalize.ts';
-import { finalizedInvoice, finalizedInvoices } from './invoice-store.ts';
+import { chargedLines, finalizedInvoice, finalizedInvoices } from './invoice-store.ts';
+import { chargedPrices } from '../domain/lines.ts';
 
 export interface BillingDeps {
   pool: pg.Pool;
@@ -60,14 +62,24 @@ export function createBilling(deps: BillingDeps): Billing {
   const finalizedFor = (accountId: string, period: Period) =>
     period.end <= now() ? finalizedInvoice(deps.pool, { accountId, period: period.key }) : Promise.resolve(undefined);
 
-  /** The chart's bars: each day's usage priced at the monthly price, before the cap. */
-  function pricedDays(period: Period, rows: readonly { day: number; product: string; ms: number }[]): UsageDay[] {
+  /**
+   * The prices a month's chart is drawn at: the book's, but a finalized month's products at the
+   * prices it charged (chargedPrices, as its late usage is recomputed), so a price changed since
+   * never re-prices its days. Only an ended month may have an invoice; without one, the book's.
+   */
+  const dayPrices = async (accountId: string, period: Period): Promise<PriceBook> =>
+    period.end <= now()
+      ? chargedPrices(deps.prices, (await chargedLines(deps.pool, period.key, [accountId])).get(accountId) ?? [])
+      : deps.prices;
+
+  /** The chart's bars: each day's usage priced at the monthly price (`prices`: dayPrices), before the cap. */
+  function pricedDays(period: Period, rows: readonly { day: number; product: string; ms: number }[], prices: PriceBook): UsageDay[] {
     const until = DateTime.min(period.end, now());
     const days: string[] = [];
     for (let d = period.start; d < until; d = d.plus({ days: 1 })) days.push(d.toISODate()!);
     const amounts = days.map(() => new Money(0));
     for (const u of rows) {
-      const price = deps.prices.products[u.product];
+      const price = prices.products[u.product];
       if (price !== undefined && u.day < amounts.length) amounts[u.day] = amounts[u.day]!.plus(priceShare(u.ms, period.seconds, price));
     }
     // The days add up to the month's exact amount rounded once (partsInCents); the draft rounds each line.
@@ -94,7 +106,11 @@ export function createBilling(deps: BillingDeps): Billing {
       // Before the usage horizon its days are archived (vault archive deletes them).
       const horizon = period.key === periodOf().key ? null : await usageHorizon(deps.pool);
       if (horizon !== null && period.key < horizon) return [];
-      return pricedDays(period, (await view(accountId, period, { until: now().toJSDate(), days: true, daysOnly: true })).days!);
+      const [seen, prices] = await Promise.all([
+        view(accountId, period, { until: now().toJSDate(), days: true, daysOnly: true }),
+        dayPrices(accountId, period),
+      ]);
+      return pricedDays(period, seen.days!, prices);
     },
 
     async usageView(accountId, periodKey) {
@@ -106,13 +122,14 @@ export function createBilling(deps: BillingDeps): Billing {
         const finalized = await finalizedFor(accountId, period);
         if (finalized) return { draft: finalized, days: [], archived: true };
       }
-      const [finalized, seen] = await Promise.all([
+      const [finalized, seen, prices] = await Promise.all([
         finalizedFor(accountId, period),
         view(accountId, period, { until: now().toJSDate(), days: true, projection: current }),
+        dayPrices(accountId, period),
       ]);
       return {
         draft: finalized ?? publicInvoice(seen.draft),
-        days: pricedDays(period, seen.days!),
+        days: pricedDays(period, seen.days!, prices),
         projection: seen.projection && publicInvoice(seen.projection),
       };
     },
@@ -128,14 +145,12 @@ export function createBilling(deps: BillingDeps): Billing {
       // Adjustments too: late usage of a product without a price holds the invoice carrying it,
       // the current month's (a month yet to come carries none: its draft is empty).
       const until = now().toJSDate();
-      const scope = {
-        period,
-        until,
-        accounts: accountId === undefined ? undefined : [accountId],
-        unfinalizedOnly: true,
-        adjustments: period.start.toJSDate() <= until,
-      };
-      const { drafts, ownerless } = await computeDrafts(deps.pool, deps.prices, scope);
+      const scope = { period, until, adjustments: period.start.toJSDate() <= until };
+      // Every account's (finance, the admin): only the accounts something can hold are drafted (holds-report.ts).
+      const { drafts, ownerless } =
+        accountId === undefined
+          ? await heldDrafts(deps.pool, deps.prices, scope)
+          : await computeDrafts(deps.pool, deps.prices, { ...scope, accounts: [accountId], unfinalizedOnly: true });
       const held = [...drafts.values()]
         .filter((d) => d.holds.length > 0)
         .map((d) => ({ account_id: d.account_id as string | null, period: period.key, holds: d.holds }));
