@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { DateTime } from 'luxon';
 import { freshDatabase, vault, type TestDatabase } from '@vault/testkit';
 import { lookupToken } from '../services/invoicing/src/access/tokens.ts';
 
@@ -64,6 +65,23 @@ describe('the vault command for invoicing', () => {
     const expiresAt = Date.parse(expiry!.replace('expires ', ''));
     assert.ok(Math.abs(expiresAt - (before + 3_600_000)) < 60_000, expiry);
     assert.doesNotMatch(r.stderr, /signin|sign-in/);
+  });
+
+  test('`vault token create --expires` takes what `vault credit grant --expires` takes: P1Y (a calendar year), P2W, lowercase p90d, P100Y', async () => {
+    for (const [given, plus] of [
+      ['P1Y', { years: 1 }],
+      ['P2W', { weeks: 2 }],
+      ['p90d', { days: 90 }],
+      ['P100Y', { years: 100 }],
+    ] as const) {
+      const before = DateTime.utc();
+      const r = await vault(['token', 'create', '--finance', '--expires', given], env);
+      assert.equal(r.status, 0, `${given}: ${r.stderr}`);
+      const [, , id, expiry] = TOKEN_ID.exec(r.stderr) ?? [];
+      assert.deepEqual(await lookupToken(db.pool, r.stdout.trim()), { kind: 'finance', tokenId: id }, given);
+      const expiresAt = Date.parse(expiry!.replace('expires ', ''));
+      assert.ok(Math.abs(expiresAt - before.plus(plus).toMillis()) < 60_000, `${given}: ${expiry}`);
+    }
   });
 
   test('`vault token list` shows every token by id, kind, account, dates and state, never a token; `revoke ID` stops one at once', async () => {
@@ -159,15 +177,26 @@ describe('the vault command for invoicing', () => {
       [['token', 'create', '--finance', '--account', 'acct-1'], /give only one of --account ID, --finance or --publisher/],
       [['token', 'create', '--finance', '--publisher'], /give only one of --account ID, --finance or --publisher/],
       [['token', 'create', '--account'], /account/],
-      [['token', 'create', '--publisher', '--expires', '3d'], /--expires must be an ISO-8601 duration such as P90D or PT12H, got "3d"/],
-      [['token', 'create', '--publisher', '--expires', 'P1M'], /--expires must be an ISO-8601 duration/],
-      [['token', 'create', '--publisher', '--expires', 'PT0S'], /--expires must be an ISO-8601 duration/],
+      // One rule with `credit grant --expires` (services/invoicing/src/cli/expires.ts), saying what it takes.
+      [
+        ['token', 'create', '--publisher', '--expires', '3d'],
+        /^vault: token create: --expires must be a positive ISO 8601 duration such as P90D, PT12H, P2W, P6M or P1Y \(any letter case\), at most P100Y, got "3d"$/m,
+      ],
+      [
+        ['token', 'create', '--publisher', '--expires', 'P1X'],
+        /token create: --expires must be a positive ISO 8601 duration .*, got "P1X"/,
+      ],
+      [['token', 'create', '--publisher', '--expires', 'PT0S'], /token create: --expires must be a positive ISO 8601 duration/],
+      [['token', 'create', '--publisher', '--expires', 'P-1D'], /token create: --expires must be a positive ISO 8601 duration/],
       // PostgreSQL would store a year JS dates cannot hold: the token printed, then every `token list` failing.
       [
         ['token', 'create', '--publisher', '--expires', 'P100000000D'],
-        /--expires must be at most 100 years \(P36500D\), got "P100000000D"/,
+        /token create: --expires must be at most 100 years \(P100Y\), got "P100000000D"/,
       ],
-      [['token', 'create', '--publisher', '--expires', 'P36501D'], /--expires must be at most 100 years/],
+      [
+        ['token', 'create', '--publisher', '--expires', 'P101Y'],
+        /token create: --expires must be at most 100 years \(P100Y\), got "P101Y"/,
+      ],
       [['token', 'revoke'], /which token\? give its id/],
       [['token', 'revoke', 'acct-1'], /"acct-1" is not a token id/],
       [['token', 'revoke', 'tok_0123456789abcdef', 'tok_0123456789abcdee'], /unexpected argument tok_0123456789abcdee/],
@@ -179,7 +208,11 @@ describe('the vault command for invoicing', () => {
       ],
       [
         ['credit', 'grant', '--account', 'a', '--amount', '5.00', '--reason', 'x', '--expires', 'P100000000D'],
-        /--expires "P100000000D" must be at most 100 years \(P100Y\)/,
+        /credit grant: --expires must be at most 100 years \(P100Y\), got "P100000000D"/,
+      ],
+      [
+        ['credit', 'grant', '--account', 'a', '--amount', '5.00', '--reason', 'x', '--expires', 'P1X'],
+        /credit grant: --expires must be a positive ISO 8601 duration such as P90D, PT12H, P2W, P6M or P1Y \(any letter case\), at most P100Y, got "P1X"/,
       ],
     ];
     // No DATABASE_URL and an unusable embedded home: parsing alone must decide.

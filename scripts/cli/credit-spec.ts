@@ -16,7 +16,7 @@ const creditGrantSpec: CommandSpec = {
     expires: {
       type: 'string',
       value: 'WHEN',
-      help: 'what is left of it expires then: an ISO 8601 instant or a duration (P90D, at most 100 years); default never',
+      help: 'what is left of it expires then: an ISO 8601 instant, or a duration from now as token create takes (P90D, P1Y; at most P100Y); default never',
     },
     id: { type: 'string', value: 'ID', help: 'the grant id (letters, digits, . _ : -); default a new random one' },
   },

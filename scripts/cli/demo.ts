@@ -117,11 +117,11 @@ function step(ctx: DemoContext, name: string): void {
 }
 
 async function publish(ctx: DemoContext, events: readonly BillingEvent[], label: string): Promise<void> {
+  let first: string | undefined;
   const summary = await withPublishTarget(ctx.settings, 'vault-demo', (target) =>
-    publishEvents(events, { ...target, label, log: ctx.log }),
+    publishEvents(events, { ...target, label, log: ctx.log, onRejected: (rejected) => void (first ??= rejected[0]?.reason) }),
   );
-  if (summary.rejected.length > 0)
-    throw new Error(`${label}: ${summary.rejected.length} rejected, the first: ${summary.rejected[0]!.reason}`);
+  if (summary.rejected > 0) throw new Error(`${label}: ${summary.rejected} rejected, the first: ${first}`);
   await waitForMetering(ctx.meteringUrl, ctx.settings.ADMIN_TOKEN!, ctx.stopped);
 }
 

@@ -21,6 +21,7 @@ import { migrateSpec } from './migrate-spec.ts';
 import { publishSpec } from './publish-spec.ts';
 import { simulateSpec } from './simulate-spec.ts';
 import { startSpec } from './start-spec.ts';
+import { exitWhenStdoutFails } from './stdout.ts';
 import { tokenSpec } from './token-spec.ts';
 
 // Only the specs are imported here: a command's implementation (and with it
@@ -55,6 +56,9 @@ export async function main(argv: string[]): Promise<number> {
   let [name, ...args] = argv;
   if (name === 'help' && args.length > 0) [name, ...args] = [...args, '--help'];
   const command = COMMANDS.find((c) => c.spec.name === name);
+  // `vault help | true`, `vault token list | head -1`: one line and exit 1, not a stack.
+  const sub = command && isGroup(command.spec) && args[0] && !args[0].startsWith('-') ? ` ${args[0]}` : '';
+  exitWhenStdoutFails(`${name ?? 'help'}${sub}`);
   try {
     if (name === 'help' || name === '--help' || name === '-h') throw new HelpRequest(USAGE);
     if (name === undefined) throw new UsageError('which command?', USAGE);

@@ -11,8 +11,8 @@ import { publishSpec } from './publish-spec.ts';
 /**
  * `vault publish [FILE]`: events from FILE (or stdin) onto the bus, exactly as
  * `POST /v1/events` puts them. Prints each rejected line (or array element)
- * with its number and reason, then a summary; exit status 1 when any was
- * rejected or a JSON array was broken off.
+ * with its number and reason as soon as its chunk is on the bus, then a
+ * summary; exit status 1 when any was rejected or a JSON array was broken off.
  */
 export async function publishCommand(args: string[]): Promise<number> {
   const file = parseCommand(publishSpec, args).positionals[0];
@@ -34,23 +34,28 @@ export async function publishCommand(args: string[]): Promise<number> {
     return await withPublishTarget(settings, 'vault-publish', async (target) => {
       const started = performance.now();
       let reportAt = 50_000;
+      const array = input.format === 'json-array';
       const summary = await publishStream(target, Readable.from(input.ndjson), {
+        // Each chunk's rejections as soon as it is on the bus, then forgotten, the next chunk read once
+        // they are written (stderr a slow pipe: its queue would grow instead, and exit would cut it).
+        onRejected: (rejected) => {
+          const lines = rejected.map(
+            (r) => `${array ? `element [${r.index}]` : `line ${r.index + 1}`}${r.id ? ` (id ${r.id})` : ''}: ${r.reason}\n`,
+          );
+          return new Promise<void>((resolve) => process.stderr.write(lines.join(''), () => resolve()));
+        },
         onProgress: (s) => {
           if (s.lines < reportAt) return;
           reportAt += 50_000;
-          cliLog.info('publish.progress', { lines: s.lines, accepted: s.accepted, rejected: s.rejected.length });
+          cliLog.info('publish.progress', { lines: s.lines, accepted: s.accepted, rejected: s.rejected });
         },
       }).catch((err: unknown) => {
         throw err instanceof InputReadError ? readError(name, err) : err;
       });
-      const array = input.format === 'json-array';
-      for (const r of summary.rejected) {
-        console.error(`${array ? `element [${r.index}]` : `line ${r.index + 1}`}${r.id ? ` (id ${r.id})` : ''}: ${r.reason}`);
-      }
       const seconds = (performance.now() - started) / 1000;
       console.log(
         `published ${summary.lines} ${array ? 'array elements' : 'lines'} to ${target.topic} (${target.bus.kind} bus): ` +
-          `${summary.accepted} accepted, ${summary.duplicates} duplicate, ${summary.rejected.length} rejected ` +
+          `${summary.accepted} accepted, ${summary.duplicates} duplicate, ${summary.rejected} rejected ` +
           `in ${seconds.toFixed(1)}s`,
       );
       const problem = input.problem();
@@ -61,7 +66,7 @@ export async function publishCommand(args: string[]): Promise<number> {
         );
         return 1;
       }
-      return summary.rejected.length > 0 ? 1 : 0;
+      return summary.rejected > 0 ? 1 : 0;
     });
   } finally {
     if (handle) {

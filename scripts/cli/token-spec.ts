@@ -16,7 +16,7 @@ const tokenCreateSpec: CommandSpec = {
     expires: {
       type: 'string',
       value: 'DURATION',
-      help: 'it stops working this long from now (ISO-8601: P90D, PT12H; at most P36500D, 100 years); default never',
+      help: 'it stops working this long from now (ISO 8601, any case: P90D, PT12H, P2W, P6M, P1Y; at most P100Y); default never',
     },
   },
 };

@@ -1,7 +1,9 @@
+import type { Database } from '@vault/db';
 import { parseTokenArgs, runTokenCreate, runTokenList, runTokenRevoke } from '@vault/invoicing/cli';
 import { parseCommand, pickSubcommand } from './command.ts';
 import { asUsage, openQuietDatabase } from './export.ts';
 import { cliSettings } from './settings.ts';
+import { stdoutFailure, writeStdout } from './stdout.ts';
 import { tokenSpec } from './token-spec.ts';
 
 /**
@@ -9,6 +11,7 @@ import { tokenSpec } from './token-spec.ts';
  * the new bearer token alone on stdout (shown once, only its hash is kept), its
  * id on stderr, and for an account the customer's sign-in link on stderr.
  * `vault token list`: the tokens, never their values. `vault token revoke ID`.
+ * A token whose write to stdout failed (the reader gone) is revoked: exit 1.
  */
 export async function tokenCommand(args: string[]): Promise<number> {
   const sub = pickSubcommand(tokenSpec, args);
@@ -28,7 +31,8 @@ export async function tokenCommand(args: string[]): Promise<number> {
     }
     const { grant, expiresInSeconds } = request;
     const created = await runTokenCreate(db.pool, grant, settings, { expiresInSeconds });
-    process.stdout.write(`${created.token}\n`);
+    const failed = await writeStdout(`${created.token}\n`);
+    if (failed) return await revokeUnseen(db.pool, created.id, failed);
     const expires = created.expiresAt ? `expires ${created.expiresAt.toISOString()}` : 'never expires';
     process.stderr.write(`${grant.kind} token ${created.id} (${expires}); revoke it with \`vault token revoke ${created.id}\`\n`);
     if (grant.kind === 'account' && created.signInUrl) process.stderr.write(`sign-in link for ${grant.accountId}: ${created.signInUrl}\n`);
@@ -40,4 +44,19 @@ export async function tokenCommand(args: string[]): Promise<number> {
   } finally {
     await db.close();
   }
+}
+
+/** The token was never shown: a live token nobody holds must not stay behind, so it is revoked (exit 1, saying so). */
+async function revokeUnseen(pool: Database['pool'], id: string, failed: NodeJS.ErrnoException): Promise<number> {
+  const what = `${stdoutFailure('token create', failed)} before the token was shown`;
+  const revoked = await runTokenRevoke(pool, id).then(
+    (r) => (r.status === 0 ? undefined : r.line),
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
+  );
+  process.stderr.write(
+    revoked === undefined
+      ? `${what}; it is revoked (${id}), run it again\n`
+      : `${what}, and revoking it failed (${revoked}): revoke it with \`vault token revoke ${id}\`\n`,
+  );
+  return 1;
 }

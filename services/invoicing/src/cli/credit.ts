@@ -12,6 +12,7 @@ import { GrantRefused } from '../billing/credits.ts';
 import { storedGrant } from '../billing/credit-store.ts';
 import { loadBilledPriceBook } from '../billing/price-book-file.ts';
 import type { CommandContext } from './charge.ts';
+import { expiresAfter } from './expires.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
 
@@ -67,21 +68,9 @@ export function parseCreditGrantArgs(args: string[], now: DateTime = DateTime.ut
   return { accountId: account, request: parsed.data, expiresIn: /^P/i.test(values.expires ?? '') ? values.expires : undefined };
 }
 
-/** An ISO 8601 instant as given, or a duration (P90D) from now as an instant. */
+/** An ISO 8601 instant as given, or a duration (P90D) from now as an instant, by token create's rule (expires.ts). */
 function expiry(given: string, now: DateTime): string {
-  if (/^P/i.test(given)) {
-    const duration = Duration.fromISO(given.toUpperCase());
-    const end = now.plus(duration);
-    if (!duration.isValid || end <= now) {
-      throw new CliUsageError(`credit grant: --expires ${JSON.stringify(given)} is not a positive ISO 8601 duration (P90D)`);
-    }
-    // Capped as token create's --expires: far enough, the instant is past what a date can hold.
-    if (!end.isValid || end > now.plus({ years: 100 })) {
-      throw new CliUsageError(`credit grant: --expires ${JSON.stringify(given)} must be at most 100 years (P100Y)`);
-    }
-    return end.toUTC().toISO()!;
-  }
-  return given;
+  return /^P/i.test(given) ? expiresAfter('credit grant', given, now).toUTC().toISO()! : given;
 }
 
 /** How far a recorded expiry may be from the same duration counted from its grant's time: the first run's clock ran before the grant was written. */

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
+import { DateTime } from 'luxon';
 import type pg from 'pg';
 import { Id } from '@vault/contracts';
-import { isoDurationSeconds } from '@vault/runtime/variables';
 import { signInLinkFor } from '../access/sign-in-links.ts';
 import { invoicingWebUrl } from '../config.ts';
 import { issueToken, listTokens, revokeToken, type TokenGrant } from '../access/tokens.ts';
+import { expiresAfter } from './expires.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
 
@@ -20,9 +21,9 @@ const TOKEN_ID = /^tok_[0-9a-f]{16}$/;
 
 /**
  * `create --account ID | --finance | --publisher [--expires DURATION]`,
- * `list`, `revoke ID`: a usage error names what is wrong.
+ * `list`, `revoke ID`: a usage error names what is wrong. DURATION counts from `now`.
  */
-export function parseTokenArgs(args: string[]): TokenRequest {
+export function parseTokenArgs(args: string[], now: DateTime = DateTime.utc()): TokenRequest {
   let parsed;
   try {
     parsed = parseArgs({
@@ -63,7 +64,7 @@ export function parseTokenArgs(args: string[]): TokenRequest {
   const kinds = [account !== undefined, finance === true, publisher === true].filter(Boolean).length;
   if (kinds !== 1)
     throw new CliUsageError(`token create: give ${kinds === 0 ? 'one' : 'only one'} of --account ID, --finance or --publisher`);
-  const expiresInSeconds = expires === undefined ? undefined : expiresOption(expires);
+  const expiresInSeconds = expires === undefined ? undefined : expiresOption(expires, now);
   const grant: TokenGrant | undefined = finance ? { kind: 'finance' } : publisher ? { kind: 'publisher' } : undefined;
   if (grant) return { action, grant, expiresInSeconds };
   const id = Id.safeParse(account);
@@ -71,18 +72,10 @@ export function parseTokenArgs(args: string[]): TokenRequest {
   return { action, grant: { kind: 'account', accountId: id.data }, expiresInSeconds };
 }
 
-/** The longest `--expires`: 100 years of days. */
-const MAX_EXPIRES_SECONDS = 36_500 * 86_400;
-
-/** `--expires DURATION`: an ISO-8601 duration of days, hours, minutes, seconds (P90D, PT12H), at most P36500D. */
-function expiresOption(text: string): number {
-  const seconds = isoDurationSeconds(text);
-  if (seconds === undefined || seconds <= 0)
-    throw new CliUsageError(`token create: --expires must be an ISO-8601 duration such as P90D or PT12H, got ${JSON.stringify(text)}`);
-  // Beyond, PostgreSQL stores a year JS dates cannot hold: the token printed, then every `token list` failing.
-  if (!Number.isFinite(seconds) || seconds > MAX_EXPIRES_SECONDS)
-    throw new CliUsageError(`token create: --expires must be at most 100 years (P36500D), got ${JSON.stringify(text)}`);
-  return seconds;
+/** `--expires DURATION` as seconds from now: the rule `vault credit grant --expires` follows too (expires.ts). */
+function expiresOption(text: string, now: DateTime): number {
+  const end = expiresAfter('token create', text, now);
+  return (end.toMillis() - now.toMillis()) / 1000;
 }
 
 export interface CreatedToken {

@@ -6,11 +6,12 @@ import { StreamLines, type StreamLine } from './stream-lines.ts';
 /** The events topic's partitions when a publisher creates it before metering first starts. */
 export { DEFAULT_PARTITIONS } from '../consumer/consume.ts';
 
+/** Counts only: a stream of millions of rejected lines must not be held (onRejected hands each chunk's on). */
 export interface PublishSummary {
   lines: number;
   accepted: number;
   duplicates: number;
-  rejected: IntakeRejection[];
+  rejected: number;
 }
 
 export interface PublishStreamOptions {
@@ -18,6 +19,12 @@ export interface PublishStreamOptions {
   chunkLines?: number;
   /** Called after each chunk is durable on the bus. */
   onProgress?(summary: PublishSummary): void;
+  /**
+   * Each chunk's rejections, in input order, once that chunk is durable on the bus
+   * (before onProgress); none are kept. The next chunk waits for its promise: a slow
+   * reader of what it prints holds the input back, not memory.
+   */
+  onRejected?(rejected: IntakeRejection[]): void | Promise<void>;
 }
 
 /**
@@ -28,7 +35,7 @@ export interface PublishStreamOptions {
  */
 export async function publishStream(deps: IntakeDeps, input: Readable, o: PublishStreamOptions = {}): Promise<PublishSummary> {
   const chunkLines = o.chunkLines ?? 5_000;
-  const summary: PublishSummary = { lines: 0, accepted: 0, duplicates: 0, rejected: [] };
+  const summary: PublishSummary = { lines: 0, accepted: 0, duplicates: 0, rejected: 0 };
   const reader = new StreamLines();
   let pending: IntakeLine[] = [];
   // Lines over 64 KiB, refused here as the intake refuses them (never published), with the
@@ -51,9 +58,11 @@ export async function publishStream(deps: IntakeDeps, input: Readable, o: Publis
     summary.lines += pending.length + tooLong.length;
     summary.accepted += report.accepted;
     summary.duplicates += report.duplicates;
-    summary.rejected.push(...[...report.rejected, ...tooLong].sort((a, b) => a.index - b.index));
+    const rejected = [...report.rejected, ...tooLong].sort((a, b) => a.index - b.index);
+    summary.rejected += rejected.length;
     pending = [];
     tooLong = [];
+    if (rejected.length > 0) await o.onRejected?.(rejected);
     o.onProgress?.(summary);
   };
   for await (const chunk of input as AsyncIterable<Buffer | string>) {

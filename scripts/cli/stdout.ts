@@ -1,0 +1,43 @@
+// When the reader of `vault`'s stdout goes away (`vault … | head`, a closed pipe), a write
+// fails (EPIPE): one line on stderr and exit 1, never Node's "Unhandled 'error' event" stack.
+
+/** `vault <what>: stdout was closed` (or its error, when it failed otherwise). */
+export function stdoutFailure(what: string, err: NodeJS.ErrnoException): string {
+  const closed = err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_DESTROYED';
+  return `vault ${what}: ${closed ? 'stdout was closed' : `cannot write to stdout: ${err.code ?? err.message}`}`;
+}
+
+/**
+ * For the whole run of `vault <what>`: a failed write to stdout ends it at once with
+ * one line, exit 1. A command listening for stdout's errors itself while it writes
+ * (export, `simulate --out -`, `token create`) says what it stopped doing instead.
+ */
+export function exitWhenStdoutFails(what: string): void {
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (process.stdout.listenerCount('error') > 1) return;
+    process.stderr.write(`${stdoutFailure(what, err)}\n`);
+    process.exit(1);
+  };
+  process.stdout.on('error', onError);
+}
+
+/**
+ * Writes `text` to stdout; resolves once it is handed to the reader, or to the
+ * error when it could not be (the reader gone). On an error, stdout's later
+ * 'error' event is left to this (a no-op): the caller answers, not exitWhenStdoutFails.
+ */
+export function writeStdout(text: string): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    let failed: NodeJS.ErrnoException | undefined;
+    const onError = (err: NodeJS.ErrnoException) => {
+      failed ??= err;
+    };
+    process.stdout.on('error', onError);
+    process.stdout.write(text, (err?: Error | null) => {
+      failed ??= err ?? undefined;
+      // Written: stdout's errors are everyone's again. Failed: it stays dead, and this keeps listening.
+      if (!failed) process.stdout.off('error', onError);
+      resolve(failed);
+    });
+  });
+}
