@@ -71,12 +71,17 @@ export async function withSessionLock<T>(
   }
 }
 
-/** Who holds the session advisory lock `key` now: "pid N (application)", or "another session" once it is gone. */
+/**
+ * Who holds the session advisory lock `key` now: "pid N (application)", or "another session" once it
+ * is gone. An advisory lock is the database's: the same key held in another database of the server
+ * (another environment, a test's) is not this one.
+ */
 async function lockHolder(client: pg.PoolClient, key: number): Promise<string> {
   const { rows } = await client.query<{ pid: number; application_name: string | null }>(
     `select a.pid, nullif(a.application_name, '') as application_name
        from pg_locks l join pg_stat_activity a on a.pid = l.pid
       where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+        and l.database = (select oid from pg_database where datname = current_database())
         and l.classid = ($1::bigint >> 32)::oid and l.objid = ($1::bigint & 4294967295)::oid
       limit 1`,
     [key],

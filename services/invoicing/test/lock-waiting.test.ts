@@ -53,7 +53,27 @@ describe('a finalize run or a charging pass that finds another one under way', (
     }
   }
 
-  test('vault finalize says it waits for another finalize run, naming its session, then finalizes', async () => {
+  test('vault finalize says it waits for another finalize run, naming its session (not one holding the key in another database), then finalizes', async () => {
+    // The same key held in another database of the server (another environment's run, a test's) is not this
+    // lock: four sessions hold it there (shared), and the line must still name the one holding it here.
+    const elsewhere: pg.PoolClient[] = [];
+    for (let i = 0; i < 4; i++) {
+      const other = await chargingDb.pool.connect();
+      elsewhere.push(other);
+      await other.query(`set application_name = 'another-database'`);
+      await other.query('select pg_advisory_lock_shared($1)', [FINALIZE_LOCK]);
+    }
+    try {
+      await finalizeWhileHeld();
+    } finally {
+      for (const other of elsewhere) {
+        await other.query('select pg_advisory_unlock_shared($1)', [FINALIZE_LOCK]);
+        other.release();
+      }
+    }
+  });
+
+  async function finalizeWhileHeld() {
     const log = memoryLogger();
     const billing = createBilling({
       pool: billingDb.pool,
@@ -65,7 +85,7 @@ describe('a finalize run or a charging pass that finds another one under way', (
     const report = await whileHeld(billingDb, FINALIZE_LOCK, log, 'finalize.waiting', () => billing.finalize('2026-10'));
     assert.equal(report.period, '2026-10');
     assert.ok(log.lines.some((l) => l.includes('event=invoicing.finalized')));
-  });
+  }
 
   test('vault charge says it waits for another charging pass, naming its session, then charges', async () => {
     const log = memoryLogger();
