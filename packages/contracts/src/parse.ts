@@ -179,13 +179,18 @@ function customCode(params: Record<string, unknown> | undefined): ReasonCode {
   return (REASON_CODES as readonly unknown[]).includes(code) ? (code as ReasonCode) : 'invalid_value';
 }
 
-/** A short rendering of a received value for a message; never throws (e.g. on a cycle). */
+/**
+ * A short rendering of a received value for a message; never throws. Only a string is shown
+ * (quoted, cut to 80 characters): an array or object is named, never walked, since rendering
+ * one nested thousands deep (a few KiB of `[`) overflowed the stack twice over (JSON.stringify,
+ * then String), and parseEvent threw where it must answer `unknown_type`.
+ */
 function preview(value: unknown): string {
-  try {
-    return (JSON.stringify(value) ?? String(value)).slice(0, 80);
-  } catch {
-    return String(value).slice(0, 80);
-  }
+  if (typeof value === 'string') return JSON.stringify(value).slice(0, 80);
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value).slice(0, 80);
 }
 
 function describeType(expected: string): string {

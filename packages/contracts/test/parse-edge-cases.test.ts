@@ -156,6 +156,18 @@ describe('whole message', () => {
     { name: 'a missing type is required', input: started({ type: undefined }), expect: [['type', 'required']] },
     { name: 'a non-string type is unknown_type', input: started({ type: 7 }), expect: [['type', 'unknown_type']] },
     {
+      // 10 KiB of `[`: rendering it for the message overflowed the stack, and parseEvent threw (a 500 at
+      // the door, and a message the consumer could never judge, stalling its partition).
+      name: 'a type nested 5,000 arrays deep is unknown_type, never a throw (as text and as a decoded value)',
+      input: JSON.stringify(started()).replace('"dyno.started"', `${'['.repeat(5_000)}"dyno.started"${']'.repeat(5_000)}`),
+      expect: [['type', 'unknown_type']],
+    },
+    {
+      name: 'a type that is an object nested 5,000 deep is unknown_type',
+      input: JSON.stringify(started()).replace('"dyno.started"', `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`),
+      expect: [['type', 'unknown_type']],
+    },
+    {
       name: 'several faults are all reported, in envelope order',
       input: started({ sequence: 2, time: '2026-10-01T00:00:00' }, { size: 'Standard-1X' }),
       expect: [

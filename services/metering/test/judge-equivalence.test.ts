@@ -96,4 +96,18 @@ describe('judge (compiled validator, one-pass hash) against judgeUncompiled', ()
       [['data:invalid_type'], ['data.app_id:store_refused'], ['source:store_refused']],
     );
   });
+
+  test('a type nested 5,000 arrays deep is a rejection beside the valid event after it, never a throw (the consumer judges every batch)', () => {
+    const valid = exampleLines('october.ndjson')[0]!;
+    const type = (JSON.parse(valid) as { type: string }).type;
+    const deep = valid.replace(`"${type}"`, `${'['.repeat(5_000)}"${type}"${']'.repeat(5_000)}`);
+    const batch = [deep, valid].map((line) => ({ bytes: Buffer.from(line), receivedAtMs: Date.parse('2026-11-01T00:00:00Z') }));
+    const judged = judge(batch, NOW);
+    assert.deepStrictEqual(judged, judgeUncompiled(batch, NOW));
+    assert.deepEqual(
+      judged.invalid.map((i) => i.reasons.map((r) => `${r.field}:${r.code}:${r.message.slice(0, 29)}`)),
+      [['type:unknown_type:an array is not an event type']],
+    );
+    assert.equal(judged.valid.length, 1);
+  });
 });
