@@ -1,6 +1,7 @@
 // `vault … | head`: when the reader of stdout goes away, every command says so in one
-// line on stderr and exits 1, never with Node's "Unhandled 'error' event" stack; and
-// `vault token create` never leaves behind a live token nobody saw.
+// line on stderr and exits 1, never with Node's "Unhandled 'error' event" stack;
+// `vault token create` never leaves behind a live token nobody saw, and what an
+// invoicing command did (a credit granted under a new id) is said on stderr.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +63,21 @@ describe('`vault` with its stdout closed', () => {
       'select id, revoked_at is null and (expires_at is null or expires_at > now()) as live from invoicing.tokens',
     );
     assert.deepEqual(rows, [{ id, live: false }]);
+  });
+
+  test('`vault credit grant`: the grant made before stdout was found closed is said on stderr (its id), so it is not run again to find out; exit 1', async () => {
+    const r = await withStdoutClosed(['credit', 'grant', '--account', 'acct-closed', '--amount', '10.00', '--reason', 'goodwill'], env);
+    assert.equal(r.status, 1, r.stderr);
+    noStack(r.stderr);
+    const { rows } = await db.pool.query<{ grant_id: string }>(
+      `select grant_id from invoicing.credit_entries where account_id = 'acct-closed' and kind = 'grant'`,
+    );
+    assert.equal(rows.length, 1, 'granted once');
+    assert.equal(
+      r.stderr,
+      'vault credit grant: stdout was closed; what it printed:\n' +
+        `  granted 10.00 USD to acct-closed (credit ${rows[0]!.grant_id}, never expires): goodwill; balance now 10.00 USD\n`,
+    );
   });
 
   test('`vault export` keeps its own line: the file is incomplete, exit 1, no stack', async () => {
