@@ -126,7 +126,9 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
           });
         }
       } catch (err) {
-        await ensureAgain(topic);
+        // Only when Kafka says the topic is not there: a broker that is down would otherwise make
+        // every failed publish wait a second retry schedule (listTopics) before it rejects.
+        if (isTopicUnknown(err)) await ensureAgain(topic);
         throw err;
       }
     },
@@ -175,6 +177,15 @@ function firstPartitions(topic: string, count: number): (m: OutgoingMessage) => 
     isr: [0],
   }));
   return (m) => pick({ topic, partitionMetadata, message: { key: m.key, value: m.value } });
+}
+
+/** kafkajs's UNKNOWN_TOPIC_OR_PARTITION, as thrown or as the cause of its retries' end. */
+function isTopicUnknown(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if ((e as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Connects the clients, or gives up after CONNECT_TIMEOUT_MS with a BusUnreachableError. */
