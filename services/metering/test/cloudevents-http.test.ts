@@ -194,6 +194,42 @@ describe('POST /v1/events: every CloudEvents HTTP content mode, as the SDK sends
   });
 
   test(
+    "an id with an escape the binding never needs (%2F): the SDK's binary message is a 400 naming ce-id and its structured copy applied once; escaped as an encoder that escapes needlessly sends it (ce-time's : as %3A), it is decoded and its structured copy a duplicate",
+    LONG,
+    async () => {
+      const before = await stats(m);
+      const [started] = dyno();
+      // The JS SDK does not percent-encode: this id goes out as order%2F7…, which the binding reads as order/7….
+      const literal = started.cloneWith({ id: `order%2F7-${started.subject}` });
+      assert.equal(HTTP.binary(literal).headers['ce-id'], literal.id);
+      for (let i = 0; i < 2; i++) {
+        const binary = await send(HTTP.binary(literal));
+        assert.equal(binary.status, 400, JSON.stringify(binary.body));
+        assert.match(binary.body.error ?? '', /^header ce-id holds %2F \(\/ escaped\), which the CloudEvents HTTP binding never needs/);
+      }
+      const structured = await send(HTTP.structured(literal));
+      assert.equal(structured.status, 202);
+      assert.deepEqual([structured.body.accepted, structured.body.duplicates], [1, 0]);
+
+      // As the Python SDK writes every header (quote(safe="")): each character but [A-Za-z0-9_.~-] escaped.
+      const [second] = dyno();
+      const slashed = second.cloneWith({ id: `order/8-${second.subject}` });
+      const escapeAll = (v: string) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+      const message = HTTP.binary(slashed);
+      const headers = Object.fromEntries(
+        Object.entries(message.headers).map(([k, v]) => [k, k.startsWith('ce-') ? escapeAll(String(v)) : String(v)]),
+      );
+      assert.match(headers['ce-time']!, /%3A/);
+      const escaped = await send({ headers, body: message.body });
+      assert.equal(escaped.status, 202, JSON.stringify(escaped.body));
+      assert.deepEqual([escaped.body.accepted, escaped.body.duplicates], [1, 0]);
+      const copy = await send(HTTP.structured(slashed));
+      assert.deepEqual([copy.body.accepted, copy.body.duplicates], [0, 1], 'its structured copy is the same event');
+      await settled(m, before.events_applied! + 2, before.events_duplicate! + 1, before.events_rejected!);
+    },
+  );
+
+  test(
     'two identical batches posted at the same time: each event is counted accepted by exactly one answer, as the consumer applies it once and counts the other copy a duplicate',
     LONG,
     async () => {

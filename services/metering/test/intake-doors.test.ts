@@ -1,14 +1,17 @@
 // POST /v1/events refuses what it cannot read as sent, whole, before anything is
-// published: a compressed body (Content-Encoding), one JSON object over several
-// lines that is not JSON, a ce- header holding raw bytes outside printable ASCII.
+// published: a compressed body (Content-Encoding or Transfer-Encoding), one JSON
+// object over several lines that is not JSON, a ce- header holding raw bytes
+// outside printable ASCII or an escape that is read two ways, a ce- header or
+// Content-Type sent twice, a Content-Type fastify cannot parse.
 // Valid NDJSON keeps its rule: a bad line refused alone, the others kept. A
 // ce-id means binary mode, so an event without ce-specversion is kept whole.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { readBody } from '../src/intake/read-body.ts';
+import { headRefusal } from '../src/intake/request-head.ts';
 import { eventually } from '@vault/testkit';
 import { AUTH, startMetering, type Metering } from './harness.ts';
 
@@ -104,6 +107,56 @@ describe('POST /v1/events doors (pure)', () => {
     assert.equal(JSON.parse(encoded.lines[0]!.bytes.toString()).subject, 'dyné doors');
   });
 
+  test('an escape the binding never needs (%2F) is a 400 naming the header, unless ce-time shows the sender escapes needlessly (%3A): then decoded', () => {
+    const data = JSON.stringify(event().data);
+    for (const id of ['order%2F7-started', 'order%2f7-started', 'a%3Ab', 'x%7E1']) {
+      const reading = read({ ...binaryHeaders('dyno-doors-escape'), 'ce-id': id }, data);
+      assert.ok(!reading.ok, id);
+      assert.equal(reading.status, 400);
+      assert.match(
+        reading.error,
+        /^header ce-id holds %(2F|2f|3A|7E) \((\/|:|~) escaped\), which the CloudEvents HTTP binding never needs/,
+      );
+    }
+    // Escapes a compliant encoder must write (space, ", %, UTF-8) are decoded, whatever ce-time holds.
+    const needed = read({ ...binaryHeaders('dyn%C3%A9%20x'), 'ce-id': '100%25-%22q%22' }, data);
+    assert.ok(needed.ok);
+    assert.deepEqual(
+      [JSON.parse(needed.lines[0]!.bytes.toString()).id, JSON.parse(needed.lines[0]!.bytes.toString()).subject],
+      ['100%-"q"', 'dyné x'],
+    );
+    // As the Python SDK sends it (quote(safe="")): ce-time's ":" escaped, every value decoded.
+    const escaped = read({ ...binaryHeaders('dyno%2Fdoors'), 'ce-id': 'order%2F7-started', 'ce-time': '2026-10-01T00%3A00%3A00Z' }, data);
+    assert.ok(escaped.ok);
+    const decoded = JSON.parse(escaped.lines[0]!.bytes.toString());
+    assert.deepEqual([decoded.id, decoded.subject, decoded.time], ['order/7-started', 'dyno/doors', '2026-10-01T00:00:00Z']);
+  });
+
+  test('the head: a ce- header sent twice in binary mode, or Content-Type twice, is a 400 naming it; a transfer coding but chunked is a 501', () => {
+    const binary = Object.fromEntries(Object.entries(binaryHeaders('dyno-doors-head')).map(([k, v]) => [k, [v]]));
+    assert.equal(headRefusal(binary), undefined);
+    assert.deepEqual(headRefusal({ ...binary, 'ce-id': ['x-1', 'x-1'] }), {
+      status: 400,
+      error: 'header ce-id is sent 2 times: a CloudEvents attribute is one header, sent once',
+    });
+    assert.match(
+      headRefusal({ ...binary, 'ce-source': ['dyno-manager', 'addon-service'] })?.error ?? '',
+      /^header ce-source is sent 2 times/,
+    );
+    // Outside binary mode ce- headers are not read: a tracing header twice leaves a JSON body what it is.
+    assert.equal(headRefusal({ 'content-type': ['application/json'], 'ce-traceparent': ['00-a', '00-b'] }), undefined);
+    assert.deepEqual(headRefusal({ 'content-type': ['application/json', 'application/cloudevents+json'] }), {
+      status: 400,
+      error: 'header content-type is sent 2 times: a request has one, which chooses how its body is read',
+    });
+    for (const te of [['gzip, chunked'], ['gzip', 'chunked'], ['Deflate , chunked']]) {
+      const refusal = headRefusal({ 'content-type': ['application/json'], 'transfer-encoding': te });
+      assert.equal(refusal?.status, 501, te.join('|'));
+      assert.match(refusal?.error ?? '', /^Transfer-Encoding (gzip|deflate) is not one this route reads/);
+    }
+    assert.equal(headRefusal({ 'transfer-encoding': ['chunked'] }), undefined);
+  });
+
   test('ce- headers without ce-specversion are binary mode: the event read from them, specversion alone missing', () => {
     const { 'ce-specversion': _, ...headers } = binaryHeaders('dyno-doors-nospec');
     const reading = read(headers, JSON.stringify(event().data));
@@ -163,6 +216,84 @@ describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () =
     assert.equal(res.status, 415, JSON.stringify(res.json));
     assert.match(res.json.error ?? '', /^Content-Encoding gzip is not one this route reads/);
     assert.equal(res.headers['accept-encoding'], 'identity');
+    assert.equal(await published(), before, 'nothing published');
+  });
+
+  /** A POST written on a socket as given: header lines (their text as latin1 bytes), then the body as is. */
+  const rawPost = (lines: string[], body: Buffer) =>
+    new Promise<{ status: number; json: { error?: string; accepted?: number; duplicates?: number } }>((resolve, reject) => {
+      const head = ['POST /v1/events HTTP/1.1', 'Host: 127.0.0.1', `Authorization: ${AUTH.authorization}`, 'Connection: close', ...lines];
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), body])),
+      );
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', reject);
+      socket.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: Number(text.split(' ')[1]), json: JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) });
+      });
+    });
+  const sized = (body: string) => [`Content-Length: ${Buffer.byteLength(body)}`];
+
+  test('Transfer-Encoding gzip, chunked is a 501 naming Transfer-Encoding, and nothing of it is published', async () => {
+    const before = await published();
+    const gz = gzipSync(`${JSON.stringify(event())}\n${JSON.stringify(event())}\n`);
+    const chunked = Buffer.concat([Buffer.from(`${gz.length.toString(16)}\r\n`), gz, Buffer.from('\r\n0\r\n\r\n')]);
+    for (const type of ['application/x-ndjson', 'application/json']) {
+      const res = await rawPost([`Content-Type: ${type}`, 'Transfer-Encoding: gzip, chunked'], chunked);
+      assert.equal(res.status, 501, JSON.stringify(res.json));
+      assert.match(res.json.error ?? '', /^Transfer-Encoding gzip is not one this route reads/);
+    }
+    assert.equal(await published(), before, 'nothing published');
+    const plain = `${JSON.stringify(event())}\n`;
+    const chunkedPlain = Buffer.from(`${Buffer.byteLength(plain).toString(16)}\r\n${plain}\r\n0\r\n\r\n`);
+    const ok = await rawPost(['Content-Type: application/x-ndjson', 'Transfer-Encoding: chunked'], chunkedPlain);
+    assert.equal(ok.status, 202, JSON.stringify(ok.json));
+  });
+
+  test('a ce- header sent twice in binary mode, or Content-Type twice, is a 400 naming it, nothing published; sent once, the event is accepted', async () => {
+    const before = await published();
+    const headers = binaryHeaders('dyno-doors-twice');
+    const data = JSON.stringify(event().data);
+    const lines = (h: Record<string, string>) => [...Object.entries(h).map(([k, v]) => `${k}: ${v}`), ...sized(data)];
+    const twice = await rawPost([...lines(headers), `ce-id: ${headers['ce-id']}`], Buffer.from(data));
+    assert.equal(twice.status, 400, JSON.stringify(twice.json));
+    assert.equal(twice.json.error, 'header ce-id is sent 2 times: a CloudEvents attribute is one header, sent once');
+    const sources = await rawPost([...lines(headers), 'ce-source: addon-service'], Buffer.from(data));
+    assert.equal(sources.status, 400);
+    assert.match(sources.json.error ?? '', /^header ce-source is sent 2 times/);
+    const types = await rawPost([...lines(headers), 'Content-Type: application/cloudevents+json'], Buffer.from(data));
+    assert.equal(types.status, 400);
+    assert.match(types.json.error ?? '', /^header content-type is sent 2 times/);
+    assert.equal(await published(), before, 'nothing published');
+    const once = await rawPost(lines(headers), Buffer.from(data));
+    assert.equal(once.status, 202, JSON.stringify(once.json));
+    assert.equal(once.json.accepted, 1, 'its id was never taken by a merged one');
+  });
+
+  test('an empty Content-Type is read as none; one fastify cannot parse (json, a byte outside ASCII) is the route’s 415 naming it as received', async () => {
+    for (const empty of ['Content-Type:', 'Content-Type:  ']) {
+      const one = `${JSON.stringify(event())}\n`;
+      const res = await rawPost([empty, ...sized(one)], Buffer.from(one));
+      assert.equal(res.status, 202, `${empty}: ${JSON.stringify(res.json)}`);
+      assert.equal(res.json.accepted, 1);
+    }
+    const before = await published();
+    const ndjson = `${JSON.stringify(event())}\n`;
+    const cases: [string, string][] = [
+      ['json', '"json"'],
+      [Buffer.from('application/jsoné').toString('latin1'), '"application/json\\xc3\\xa9"'],
+    ];
+    for (const [type, shown] of cases) {
+      const res = await rawPost([`Content-Type: ${type}`, ...sized(ndjson)], Buffer.from(ndjson));
+      assert.equal(res.status, 415, JSON.stringify(res.json));
+      assert.equal(
+        res.json.error?.startsWith(`content-type ${shown} is not one this route reads: send application/cloudevents+json (one event)`),
+        true,
+        res.json.error,
+      );
+    }
     assert.equal(await published(), before, 'nothing published');
   });
 

@@ -93,6 +93,37 @@ function attributeHeaderRefusal(text: TextHeaders): BodyReading | undefined {
         'sends such characters percent-encoded as UTF-8 (é as %C3%A9)',
     };
   }
+  return needlessEscapeRefusal(text);
+}
+
+/** `%XX` of a printable ASCII character the binding never asks escaped (all but space, `"` and `%`). */
+const NEEDLESS_ESCAPE = /%(?:2[13-46-9a-f]|[3-6][0-9a-f]|7[0-9a-e])/i;
+
+/**
+ * An escape the binding never needs (`%2F` for `/`) is ambiguous: an encoder that escapes
+ * more than it must (the Python SDK's `quote(safe="")`) means `/`, and the binding asks it
+ * decoded; a sender that does not encode (the `cloudevents` JS SDK) means the three
+ * characters, as its structured copy says: `order%2F7` read as `order/7` was another
+ * dedupe key, the one event accepted twice. Every event's `ce-time` holds `:`: escaped
+ * (`%3A`), it shows an encoder of that kind, and the values are decoded; otherwise such an
+ * escape is refused, naming the header, rather than read one way or the other.
+ */
+function needlessEscapeRefusal(text: TextHeaders): BodyReading | undefined {
+  if (NEEDLESS_ESCAPE.test(text['ce-time'] ?? '')) return undefined;
+  for (const [name, value] of Object.entries(text)) {
+    if (!name.startsWith('ce-') || value === undefined) continue;
+    const escaped = NEEDLESS_ESCAPE.exec(value)?.[0];
+    if (escaped === undefined) continue;
+    const char = String.fromCharCode(Number.parseInt(escaped.slice(1), 16));
+    return {
+      ok: false,
+      status: 400,
+      error:
+        `header ${name} holds ${escaped} (${char} escaped), which the CloudEvents HTTP binding never needs, and ce-time's ":" is not ` +
+        'escaped: from a sender that does not percent-encode (the cloudevents JS SDK) it is part of the value, from one that ' +
+        `escapes more than it must it is ${char}: send this event structured (application/cloudevents+json), or escape ce-time's ":" as %3A too`,
+    };
+  }
   return undefined;
 }
 
@@ -220,7 +251,11 @@ function trimmed(body: Buffer): Buffer {
   return Buffer.from(body.subarray(start, end));
 }
 
-/** Fastify's headers (names already lower-case) as text; a repeated header is its first value. */
+/**
+ * Fastify's headers (names already lower-case) as text. Node joins most repeated headers with
+ * ", " and keeps the first of a few: a repeated `ce-` header or Content-Type is refused
+ * before the body is read (request-head.ts); an array (set-cookie alone) is its first value.
+ */
 function textHeaders(headers: Record<string, string | string[] | undefined>): TextHeaders {
   const text: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {

@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { IntakeReport } from '@vault/contracts';
 import { intake, type IntakeDeps } from './intake.ts';
-import { readBody } from './read-body.ts';
+import { readBody, SUPPORTED_CONTENT_TYPES } from './read-body.ts';
+import { headRefusal, shownAsReceived } from './request-head.ts';
 import { resubmitRoute } from './resubmit.ts';
 
 /** Bodies up to this size (4 MiB); a publisher with more sends several requests. */
@@ -19,12 +20,26 @@ export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
     // Lines are kept exactly as received, so the body stays bytes here.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: EVENTS_BODY_LIMIT }, (_req, body, done) => done(null, body));
-    scope.setErrorHandler((err: Error & { code?: string }, _req, reply) => {
+    scope.setErrorHandler((err: Error & { code?: string }, req, reply) => {
       // fastify's own words ("Request body is too large") do not say how large is allowed.
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: BODY_TOO_LARGE, limit_bytes: EVENTS_BODY_LIMIT });
+      // A Content-Type fastify cannot parse (`json`, a byte outside ASCII) never reaches the route's parser:
+      // the route's own 415, naming it as received.
+      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' && req.routeOptions.url === '/v1/events') {
+        const type = shownAsReceived(String(req.headers['content-type'] ?? ''));
+        return reply.code(415).send({ error: `content-type ${type} is not one this route reads: send ${SUPPORTED_CONTENT_TYPES}` });
+      }
       throw err;
     });
-    scope.post('/v1/events', { bodyLimit: EVENTS_BODY_LIMIT }, async (req, reply) => {
+    // The head is judged before the body is read: what it alone makes unreadable is refused whole.
+    const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
+      const refusal = headRefusal(req.raw.headersDistinct ?? distinct(req.raw.headers));
+      if (refusal) return reply.code(refusal.status).send({ error: refusal.error });
+      // An empty Content-Type (or only spaces) says no more than none, which is read as JSON or NDJSON.
+      if (req.raw.headers['content-type']?.trim() === '') delete req.raw.headers['content-type'];
+      return undefined;
+    };
+    scope.post('/v1/events', { bodyLimit: EVENTS_BODY_LIMIT, onRequest }, async (req, reply) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const reading = readBody(req.headers, body);
       // Nothing of a body that cannot be read is published, and it is never a 2xx.
@@ -41,4 +56,9 @@ export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
 
     resubmitRoute(scope, deps);
   });
+}
+
+/** Header lines by name, for a request without `headersDistinct` (an injected one). */
+function distinct(headers: Record<string, string | string[] | undefined>): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v : [v]]])));
 }
