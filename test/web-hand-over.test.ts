@@ -1,8 +1,8 @@
 // The invoice pages' hand-over to the card form, end to end: invoicing and
 // cc-forms as real processes over one database, driven by a real Chromium (its
 // cookie jar, its redirects). The card form session it opens ends no later than
-// the invoice pages' session, goes with it at sign-out, and its link opens
-// nothing in invoicing; opened while signed in to the card form, the link is used up.
+// the invoice pages' session, goes with it at sign-out (either app's), and its link
+// opens nothing in invoicing; opened while signed in to the card form, the link is used up.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -113,5 +113,21 @@ describe('the hand-over from the invoice pages to the card form (both apps as pr
     await page.goto(`${ccForms.url}/card`);
     assert.equal(page.url(), `${ccForms.url}/`);
     assert.match(await page.locator('main').innerText(), /open the sign-in link you were given/);
+  });
+
+  test('signing out of the card form signs the invoice pages out too (a shared computer)', async () => {
+    await page.goto(`${invoicing.url}/signin?link=${encodeURIComponent(await operatorLink())}`);
+    await page.getByRole('button', { name: `Sign in as ${ACCOUNT}` }).click();
+    await page.waitForURL(`${invoicing.url}/invoices`);
+    await page.goto(`${invoicing.url}/card-form?to=card`);
+    await page.getByRole('button', { name: `Sign in as ${ACCOUNT}` }).click();
+    await page.waitForURL(`${ccForms.url}/card`);
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.waitForURL(`${ccForms.url}/`);
+    await page.goto(`${invoicing.url}/invoices`);
+    assert.equal(page.url(), `${invoicing.url}/`, 'the invoice pages ask for a sign-in link again');
+    assert.match(await page.locator('main').innerText(), /open the sign-in link you were given/);
+    await page.goto(`${invoicing.url}/card-form?to=card`);
+    assert.equal(page.url(), `${invoicing.url}/`, 'and make no card form link');
   });
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { accountToken, confirmLink, handOverLink, SESSION_COOKIE, sessionFrom, signIn, type World, world } from './world.ts';
+import { accountToken, confirmLink, csrfFrom, handOverLink, SESSION_COOKIE, sessionFrom, signIn, type World, world } from './world.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -20,6 +20,16 @@ after(async () => {
 
 const get = (url: string, session?: string) =>
   w.http.inject({ method: 'GET', url, headers: session ? { cookie: `${SESSION_COOKIE}=${session}` } : {} });
+/** The header's Sign out button: its form posts the session's CSRF token. */
+const signOut = async (session: string) =>
+  w.http.inject({
+    method: 'POST',
+    url: '/signout',
+    headers: { cookie: `${SESSION_COOKIE}=${session}`, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ _csrf: csrfFrom((await get('/card', session)).body) }).toString(),
+  });
+const invoicingSession = async (hash: string) =>
+  (await w.db.pool.query('select 1 from invoicing.sessions where hash = $1', [hash])).rowCount;
 const expiry = async (table: string, hash: string) =>
   (await w.db.pool.query<{ expires_at: Date }>(`select expires_at from ${table} where hash = $1`, [hash])).rows[0]!.expires_at;
 
@@ -54,6 +64,56 @@ describe('handed over from the invoice pages', () => {
     ]);
     assert.equal((await get('/card', b)).statusCode, 303);
     assert.equal((await operator.get('/card')).statusCode, 200, "an operator's link's session is not handed over: it lives on");
+  });
+
+  test('signing out of the card form ends the invoice pages’ session it was handed over from (invoicing.end_hand_over_parent); other sessions live on', async () => {
+    const mine = await handOverLink(w, token);
+    const a = sessionFrom(await confirmLink(w, mine.link))!;
+    const other = await handOverLink(w, token);
+    const b = sessionFrom(await confirmLink(w, other.link))!;
+    const out = await signOut(a);
+    assert.deepEqual([out.statusCode, out.headers.location], [303, '/']);
+    assert.equal(await invoicingSession(mine.parentSession), 0, 'the invoice pages’ session it came from is gone');
+    assert.equal((await get('/card', a)).statusCode, 303, 'signed out here');
+    assert.match(w.log.lines.join('\n'), /event=web\.signout_hand_over\b/);
+    assert.equal(await invoicingSession(other.parentSession), 1, 'another invoice pages session lives on');
+    assert.equal((await get('/card', b)).statusCode, 200, 'and so does its hand-over');
+  });
+
+  test('signing out of a session an operator’s link opened ends nothing of the invoice pages; the published function ends only a used hand-over’s parent', async () => {
+    const operator = await signIn(w, token);
+    const unused = await handOverLink(w, token);
+    const before = (await w.db.pool.query('select count(*)::int as n from invoicing.sessions')).rows[0]!.n;
+    assert.equal((await signOut(operator.session)).statusCode, 303);
+    assert.equal((await get('/card', operator.session)).statusCode, 303, 'signed out here');
+    const ended = await w.db.pool.query<{ n: number }>(`select invoicing.end_hand_over_parent($1, 'cc-forms') as n`, [sha256(unused.link)]);
+    assert.deepEqual(ended.rows, [{ n: 0 }], 'an unused link ends nothing');
+    assert.equal((await w.db.pool.query('select count(*)::int as n from invoicing.sessions')).rows[0]!.n, before);
+    assert.equal(await invoicingSession(unused.parentSession), 1);
+  });
+
+  test('invoicing not migrated to end_hand_over_parent yet (cc-forms upgraded first): signing out still ends the card form session, logged', async () => {
+    const older = await world();
+    try {
+      await older.db.pool.query('drop function invoicing.end_hand_over_parent(text, text)');
+      const { link, parentSession } = await handOverLink(older, await accountToken(older, 'acct-older-invoicing'));
+      const session = sessionFrom(await confirmLink(older, link))!;
+      const cookie = { cookie: `${SESSION_COOKIE}=${session}` };
+      const csrf = csrfFrom((await older.http.inject({ method: 'GET', url: '/card', headers: cookie })).body);
+      const out = await older.http.inject({
+        method: 'POST',
+        url: '/signout',
+        headers: { ...cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: csrf }).toString(),
+      });
+      assert.deepEqual([out.statusCode, out.headers.location], [303, '/']);
+      assert.equal((await older.http.inject({ method: 'GET', url: '/card', headers: cookie })).statusCode, 303);
+      assert.match(older.log.lines.join('\n'), /at=error event=web\.signout_hand_over_unavailable/);
+      const { rowCount } = await older.db.pool.query('select 1 from invoicing.sessions where hash = $1', [parentSession]);
+      assert.equal(rowCount, 1, 'the invoice pages’ session cannot be ended from here');
+    } finally {
+      await older.close();
+    }
   });
 
   test('a hand-over link whose session has ended opens nothing: refused, opened or confirmed, and logged as ended', async () => {

@@ -6,7 +6,7 @@
 // invoicing.live_links (a hand-over link leaves it when the invoice pages'
 // session it came from ends).
 import type pg from 'pg';
-import { cookieSessions, isLinkSecret, linkHash, sessionHash, type SignInApp } from '@vault/web';
+import { cookieSessions, isLinkSecret, isSessionId, linkHash, published, sessionHash, type SignInApp } from '@vault/web';
 
 /**
  * Not invoicing's `vault_session`: browsers share cookies across ports of one
@@ -41,4 +41,21 @@ export async function openedByLink(pool: pg.Pool, sessionId: string, link: strin
     linkHash(link),
   ]);
   return rowCount === 1;
+}
+
+/**
+ * Sign-out of a session a hand-over link opened: ends the invoice pages' session it came from too
+ * (invoicing.end_hand_over_parent, migration 026), which could otherwise open the card form again on a
+ * shared computer. True when one was ended; an operator's link's session has none. Invoicing's
+ * function missing (not migrated yet): SignInUnavailable.
+ */
+export async function endHandOverParent(pool: pg.Pool, sessionId: string | undefined): Promise<boolean> {
+  if (!isSessionId(sessionId)) return false;
+  const { rows } = await published(() =>
+    pool.query<{ ended: number }>(
+      'select invoicing.end_hand_over_parent(s.link_hash, $2) as ended from cc_forms.sessions s where s.hash = $1',
+      [sessionHash(sessionId), SIGN_IN_APP],
+    ),
+  );
+  return (rows[0]?.ended ?? 0) > 0;
 }
