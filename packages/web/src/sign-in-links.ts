@@ -1,11 +1,13 @@
 // Sign-in links, as both web apps read them. Invoicing makes them (`vault token
 // create --account ID`, and the invoice pages' hand-over to cc-forms) and
 // publishes four names that invoicing's pages and cc-forms alike sign in
-// through, and nothing else of its schema (migrations 005 and 018):
+// through, and nothing else of its schema (migrations 005 and 018), plus a
+// fifth for cc-forms' sign-out (migration 026, cc-forms' sessions.ts):
 //   invoicing.sign_in_link_status(hash, account_id, token_id, expires_at, state, app)
 //   invoicing.consume_sign_in_link(hash, app) → (account_id, token_id, ends_by), once
 //   invoicing.live_tokens(id, account_id)   (the sessions' check, sessions.ts)
 //   invoicing.live_links(hash)              (the sessions' check, sessions.ts)
+//   invoicing.end_hand_over_parent(hash, app) → sessions ended (0 or 1)
 // A link's secret is `vl_` and 32 random bytes (base64url); only its sha256 is
 // stored. It is not an API token: a bearer header with it opens nothing. A
 // hand-over link is for one app (another app treats it as no link), and the
