@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ccFormsConfig } from '@vault/cc-forms/config';
 import { invoicingConfig } from '@vault/invoicing/config';
 import { ConfigError, isoDurationSeconds, parseConfig } from '@vault/runtime';
 import { APP_SETTINGS, cliVariables, VaultSettings } from '../scripts/cli/vault-settings.ts';
@@ -92,6 +93,18 @@ describe('configuration', () => {
       () => invoicingConfig({ GATEWAY_URL: 'notaurl', INVOICE_GRACE_HOURS: 'abc' }),
       (err: unknown) => err instanceof ConfigError && err.problems.filter((p) => p.variable === 'GATEWAY_URL').length === 1,
     );
+  });
+
+  test('a GATEWAY_WEBHOOK_SECRET not shaped whsec_… stops invoicing, which verifies deliveries with it, and not cc-forms, which never reads it', () => {
+    const env = { GATEWAY_WEBHOOK_SECRET: 'whsec_abc123\n' };
+    assert.throws(
+      () => invoicingConfig(env),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.some((p) => p.variable === 'GATEWAY_WEBHOOK_SECRET' && /space or newline around it/.test(p.message)),
+    );
+    // One shared configuration (docker-compose, the README's .env): the card form still boots.
+    assert.equal(ccFormsConfig(env).gateway.webhookSecret, 'whsec_abc123\n');
   });
 
   test("with Stripe's API and no GATEWAY_WEBHOOK_SECRET, invoicing boots only with an INVOICING_URL Stripe can deliver webhooks to (https with live keys)", () => {

@@ -81,7 +81,6 @@ export function gatewayTarget(settings: GatewaySettings): GatewayTarget {
     ]);
   }
   if (secretKey && publishableKey) checkKeys(secretKey, publishableKey, stripe);
-  checkWebhookSecret(settings.GATEWAY_WEBHOOK_SECRET);
   const jsUrl = new URL(settings.GATEWAY_JS_URL ?? (stripe ? STRIPE_JS_URL : new URL('/v3/', url).toString()));
   return {
     url,
@@ -166,8 +165,10 @@ const WEBHOOK_SECRET = /^whsec_\S+$/;
  * too): one with a trailing newline from a secret file, or another key pasted
  * in (sk_…, we_…), would boot, skip registering invoicing's own endpoint, and
  * reject every delivery as a bad signature. The message never repeats it.
+ * Invoicing's boot calls it, the one app that verifies deliveries: cc-forms and
+ * the sandbox, which never read the secret, boot whatever a shared config holds.
  */
-function checkWebhookSecret(secret: string | undefined): void {
+export function checkWebhookSecret(secret: string | undefined): void {
   if (secret === undefined || WEBHOOK_SECRET.test(secret)) return;
   const problem = WEBHOOK_SECRET.test(secret.trim()) ? ': it has a space or newline around it (as read from a file?)' : '';
   throw new GatewayConfigError([

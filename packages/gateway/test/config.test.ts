@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GatewaySettings, parseConfig } from '@vault/runtime/variables';
+import { checkWebhookSecret } from '../src/config.ts';
 import { gatewayConfig, GatewayConfigError, gatewayTarget, SandboxKeysMissing, sandboxKeys } from '../src/index.ts';
 
 const target = (env: Record<string, string>) => gatewayTarget(parseConfig(GatewaySettings, env));
@@ -213,7 +214,17 @@ describe('gateway configuration', () => {
     }
   });
 
-  test('a GATEWAY_WEBHOOK_SECRET not shaped whsec_… (a trailing newline from a secret file, another key) is refused at boot, naming it, never the value', () => {
+  test('a GATEWAY_WEBHOOK_SECRET not shaped whsec_… (a trailing newline from a secret file, another key) is refused by checkWebhookSecret, naming it, never the value', () => {
+    // Invoicing's boot runs the check (test/config.test.ts); gatewayTarget, which cc-forms and the sandbox use too, does not.
+    const bootOutcome = (env: Record<string, string>) => {
+      try {
+        checkWebhookSecret(parseConfig(GatewaySettings, env).GATEWAY_WEBHOOK_SECRET);
+        return 'booted';
+      } catch (err) {
+        assert.ok(err instanceof GatewayConfigError, String(err));
+        return err.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
+      }
+    };
     const shape = /^GATEWAY_WEBHOOK_SECRET: must be a webhook endpoint's signing secret, whsec_ then non-whitespace characters/;
     for (const secret of ['whsec_abc123\n', ' whsec_abc123', 'whsec_abc 123', 'whsec_', 'sk_test_abc123', 'we_1AbC23', 'abc123', ' ']) {
       const refusal = bootOutcome({ GATEWAY_WEBHOOK_SECRET: secret });

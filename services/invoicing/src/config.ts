@@ -5,7 +5,7 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import { z } from 'zod';
 import type { PriceBook } from '@vault/contracts';
-import { gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
+import { checkWebhookSecret, gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
 import {
   adminToken,
   blankToUndefined,
@@ -161,6 +161,7 @@ export function invoicingConfig(env: NodeJS.ProcessEnv): InvoicingConfig {
   // schema's problems already name them.
   const gatewaySettings = settings ?? GatewaySettings.safeParse(env).data;
   const gateway = gatewaySettings && collect(() => gatewayTarget(gatewaySettings));
+  if (gatewaySettings) collect(() => checkWebhookSecret(gatewaySettings.GATEWAY_WEBHOOK_SECRET));
   if (settings && gateway) collect(() => checkWebhookAddress(settings));
   if (!settings || !prices || !gateway || problems.length > 0) throw new ConfigError(problems);
   return { ...settings, prices, gateway, ccFormsUrl: settings.CC_FORMS_URL ?? `http://localhost:${settings.CC_FORMS_PORT}` };
