@@ -4,10 +4,9 @@
 // account's gateway lookups and asks the gateway nothing; the page's own button,
 // and every navigation that is not cross-site, opens the payment as before.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { PaymentIntentSeen } from '../src/cards/gateway.ts';
 import { GATEWAY_LOOKUPS_PER_MINUTE } from '../src/domain/rate-limit.ts';
+import { customerWithCard, intentFor } from './payment-fixture.ts';
 import { accountToken, handOverLink, SESSION_COOKIE, signIn, world, type Browser, type World } from './world.ts';
 
 let w: World;
@@ -27,27 +26,11 @@ after(async () => {
 
 /** Signs in with a card on file and a PaymentIntent of the account's invoice waiting for authentication. */
 async function customerWithPayment(accountId: string): Promise<{ b: Browser; token: string; pi: string }> {
-  const token = await accountToken(w, accountId);
-  const b = await signIn(w, token);
-  const si = ((await b.postJson('/card/setup-intents', {})).json().client_secret as string).split('_secret_')[0]!;
-  const pm = w.gateway.confirm(si, { brand: 'visa', last4: '3184' });
-  assert.equal((await b.postJson('/card', { setup_intent: si })).statusCode, 200);
-  const customerId = [...w.gateway.customers.values()].find((c) => c.accountId === accountId)!.id;
-  const id = `pi_${randomBytes(12).toString('hex')}`;
-  const intent: PaymentIntentSeen = {
-    id,
-    status: 'requires_action',
-    customerId,
-    amount: 5258,
-    currency: 'usd',
-    clientSecret: `${id}_secret_${randomBytes(8).toString('hex')}`,
-    metadata: { invoice_id: 'in_0123', account_id: accountId, number: '2026-10-000007' },
-    lastPaymentMethodId: pm,
-  };
-  w.gateway.paymentIntents.set(id, intent);
+  const { b, token, customerId, pm } = await customerWithCard(w, accountId);
+  const pi = intentFor(w, accountId, customerId, pm, 'requires_action').id;
   // Saving the card took a lookup of the same budget: a fresh minute.
   await w.db.pool.query('delete from cc_forms.gateway_lookups where account_id = $1', [accountId]);
-  return { b, token, pi: id };
+  return { b, token, pi };
 }
 
 /** A top-level navigation with the browser's cookie, as a page of `site` starts it. */

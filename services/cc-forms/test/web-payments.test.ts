@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { declineOf, type PaymentIntentSeen } from '../src/cards/gateway.ts';
+import { declineOf } from '../src/cards/gateway.ts';
 import { formatAmount } from '../src/domain/amount.ts';
-import { accountToken, GATEWAY_ORIGIN, INVOICING_WEB_URL, signIn, world, type Browser, type World } from './world.ts';
+import { customerWithCard as customerWithCardOf, intentFor as intentOf } from './payment-fixture.ts';
+import { accountToken, GATEWAY_ORIGIN, INVOICING_WEB_URL, signIn, world, type World } from './world.ts';
 
 let w: World;
 before(async () => {
@@ -17,33 +18,8 @@ after(async () => {
   await w?.close();
 });
 
-/** Signs the account in and puts a card on file (its gateway customer made on the way). */
-async function customerWithCard(accountId: string): Promise<{ b: Browser; customerId: string; pm: string }> {
-  const b = await signIn(w, await accountToken(w, accountId));
-  const secret = (await b.postJson('/card/setup-intents', {})).json().client_secret as string;
-  const si = secret.split('_secret_')[0]!;
-  const pm = w.gateway.confirm(si, { brand: 'visa', last4: '3184' });
-  assert.equal((await b.postJson('/card', { setup_intent: si })).statusCode, 200);
-  const customerId = [...w.gateway.customers.values()].find((c) => c.accountId === accountId)!.id;
-  return { b, customerId, pm };
-}
-
-/** An invoice's PaymentIntent as invoicing's charger leaves it after an off-session authentication_required. */
-function intentFor(accountId: string, customerId: string, pm: string, status = 'requires_payment_method'): PaymentIntentSeen {
-  const id = `pi_${randomBytes(12).toString('hex')}`;
-  const intent: PaymentIntentSeen = {
-    id,
-    status,
-    customerId,
-    amount: 5258,
-    currency: 'usd',
-    clientSecret: `${id}_secret_${randomBytes(8).toString('hex')}`,
-    metadata: { invoice_id: 'in_0123', account_id: accountId, number: '2026-10-000007' },
-    lastPaymentMethodId: pm,
-  };
-  w.gateway.paymentIntents.set(id, intent);
-  return intent;
-}
+const customerWithCard = (accountId: string) => customerWithCardOf(w, accountId);
+const intentFor = (accountId: string, customerId: string, pm: string, status?: string) => intentOf(w, accountId, customerId, pm, status);
 
 describe('authenticating and paying an invoice on the card form', () => {
   test('the account’s own payment: the page names the invoice, amount and card, loads only the gateway’s JS and pay.js, and links back to the invoice', async () => {
