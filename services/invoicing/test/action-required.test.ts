@@ -191,7 +191,10 @@ describe('a cardholder who fails the bank’s check, then passes it', () => {
     assert.equal(await statusOf(w, 'inv-check'), 'action_required');
     const failed = (await readPaymentStates(w.db.pool, [invoice])).get('inv-check')!;
     assert.ok(failed.kind === 'action_required' && failed.checkFailed, JSON.stringify(failed));
-    assert.ok(app.lines.some((l) => l.includes('type=payment_intent.payment_failed') && l.includes('outcome=authentication_failed')));
+    // Logged after the write commits, and read from the process's stdout: it may come just after the row.
+    await eventually('the webhook logged', () =>
+      app.lines.some((l) => l.includes('type=payment_intent.payment_failed') && l.includes('outcome=authentication_failed')),
+    );
 
     await authenticate(w, failed.paymentIntentId, pm);
     await eventually('paid', async () => (await statusOf(w, 'inv-check')) === 'paid', 20_000);
