@@ -14,7 +14,7 @@ export async function archiveCommand(args: string[]): Promise<number> {
   // resolve('') is the working directory: an empty --dir would archive there unasked.
   if (values.dir !== undefined && values.dir.trim() === '')
     throw new UsageError('archive: --dir must name a directory', usageOf(archiveSpec));
-  const settings = cliSettings({ apps: ['metering'], variables: ['INVOICE_GRACE_HOURS', 'PRICE_BOOK'] });
+  const settings = cliSettings({ apps: ['metering'], variables: ['INVOICE_GRACE_HOURS', 'PRICE_BOOK', 'GATEWAY_MINIMUM_CHARGE'] });
   const now = DateTime.utc();
   const before = values.before === undefined ? now.minus(Duration.fromISO(settings.EVENT_RETENTION)) : instant(values.before, now);
   const dir = resolve(values.dir ?? settings.ARCHIVE_DIR ?? join(settings.VAULT_HOME, 'archive'));
@@ -39,7 +39,9 @@ export async function archiveCommand(args: string[]): Promise<number> {
       before: before.toJSDate(),
       dir,
       progress: (line) => console.log(line),
-      ...(values['events-only'] ? {} : { usage: { before: usageBefore, gate: finalMonthsGate(settings.PRICE_BOOK) } }),
+      ...(values['events-only']
+        ? {}
+        : { usage: { before: usageBefore, gate: finalMonthsGate(settings.PRICE_BOOK, settings.GATEWAY_MINIMUM_CHARGE) } }),
     });
     const usage = r.usageMonths.filter((m) => m.file !== null);
     console.log(
@@ -58,9 +60,9 @@ export async function archiveCommand(args: string[]): Promise<number> {
   }
 }
 
-/** Invoicing's answer to which months are final (late usage is priced: the price book). */
-function finalMonthsGate(priceBook: string | undefined): HorizonGate {
-  const prices = loadPriceBook(priceBook);
+/** Invoicing's answer to which months are final (late usage is priced, small totals carried: the price book, its minimum). */
+function finalMonthsGate(priceBook: string | undefined, minimumCharge: string | undefined): HorizonGate {
+  const prices = loadPriceBook(priceBook, minimumCharge);
   return (client, before, from) => firstOpenMonth(client, { before, from, prices });
 }
 

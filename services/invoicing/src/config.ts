@@ -28,7 +28,7 @@ import {
   httpUrl,
   webUrl,
 } from '@vault/runtime/variables';
-import { loadPriceBook, PriceBookError } from './billing/price-book-file.ts';
+import { loadPriceBook, PriceBookError, readPriceBook } from './billing/price-book-file.ts';
 import { checkWebhookAddress } from './charging/webhook-address.ts';
 
 /** INVOICE_GRACE_HOURS when unset: also what the exports assume when not given the setting (route tests, the bench). */
@@ -88,6 +88,25 @@ const mailbox = (fallback: string) =>
     { error: 'expected one address: billing@example.com or The Vault billing <billing@example.com>' },
   );
 
+/**
+ * GATEWAY_MINIMUM_CHARGE: an amount above zero with two decimals ("10.00"); its currency is the price
+ * book's, and loadPriceBook checks it against that (required, or at least the published minimum).
+ */
+const minimumChargeSetting = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || (/^\d{1,9}\.\d{2}$/.test(text) && !/^0+\.00$/.test(text))) return text;
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected an amount in the price book's currency above zero with two decimals, such as 10.00, got ${JSON.stringify(text)}`,
+      });
+      return z.NEVER;
+    }),
+);
+
 export const InvoicingSettings = requireAdminTokenInDeployment(
   z.object({
     ...bootVariables,
@@ -97,6 +116,8 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     ADMIN_TOKEN: adminToken,
     /** A price book JSON file; unset: the shipped one (data/price-book.json). */
     PRICE_BOOK: optionalString,
+    /** The gateway's smallest charge in the price book's currency: required where Stripe publishes none (ZAR, …). */
+    GATEWAY_MINIMUM_CHARGE: minimumChargeSetting,
     /** Where the gateway reaches invoicing (its webhooks); unset: http://localhost:INVOICING_PORT. */
     INVOICING_URL: httpUrl,
     /** Where customers open their invoices (emails' and sign-in links' address); unset: http://localhost:INVOICING_PORT. */
@@ -155,8 +176,12 @@ export function invoicingConfig(env: NodeJS.ProcessEnv): InvoicingConfig {
     }
   };
   const settings = collect(() => parseConfig(InvoicingSettings, env));
-  // PRICE_BOOK as the schema reads it (blank is unset), whatever else is wrong.
-  const prices = collect(() => loadPriceBook(env.PRICE_BOOK || undefined));
+  // PRICE_BOOK as the schema reads it (blank is unset), whatever else is wrong; checked with
+  // GATEWAY_MINIMUM_CHARGE unless that is malformed (the schema's problem names it: not "required" too).
+  const minimum = minimumChargeSetting.safeParse(env.GATEWAY_MINIMUM_CHARGE);
+  const prices = collect(() =>
+    minimum.success ? loadPriceBook(env.PRICE_BOOK || undefined, minimum.data) : readPriceBook(env.PRICE_BOOK || undefined),
+  );
   // Without the whole schema, the gateway's own variables alone; when they are bad too, the
   // schema's problems already name them.
   const gatewaySettings = settings ?? GatewaySettings.safeParse(env).data;

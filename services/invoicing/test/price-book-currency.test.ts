@@ -1,7 +1,8 @@
 // A price book's currency is the currency every amount is kept in: one that
 // does not count in hundredths is refused (its totals could never be charged),
-// and so is one the gateway publishes no minimum charge for (which totals are
-// too small to send would be a guess), and a book in another currency than the
+// and so is one the gateway publishes no minimum charge for unless
+// GATEWAY_MINIMUM_CHARGE declares it (which totals are too small to send would
+// be a guess), and a book in another currency than the
 // one the database already bills in (a USD grant must never pay an EUR
 // invoice). Real PostgreSQL; the check the app's boot and the CLI's finalize
 // and credit commands run.
@@ -41,19 +42,25 @@ describe('the price book’s currency', () => {
     }
   });
 
-  test('a currency without a known minimum charge at the gateway is refused, naming the field and the currency; one with it is taken', () => {
+  test('a currency the gateway publishes no minimum charge in is refused without GATEWAY_MINIMUM_CHARGE, naming it and the currency; with it, or with a published one, taken', () => {
     for (const currency of ['TRY', 'ZAR', 'ILS']) {
       assert.throws(
         () => loadPriceBook(book(`${currency}.json`, currency)),
         (err: unknown) => {
           assert.ok(err instanceof PriceBookError);
-          assert.equal(err.variable, 'PRICE_BOOK');
-          assert.match(err.message, new RegExp(`: currency: ${currency} has no known minimum charge at the gateway`));
-          assert.match(err.message, /use one of AED, AUD, .*SEK, SGD, THB, USD$/);
+          assert.equal(err.variable, 'GATEWAY_MINIMUM_CHARGE');
+          assert.match(
+            err.message,
+            new RegExp(
+              `^required with the price book's currency ${currency} \\(.*\\): the gateway publishes no minimum charge in ${currency}`,
+            ),
+          );
+          assert.match(err.message, /the gateway publishes one in AED, AUD, .*SEK, SGD, THB, USD\)$/);
           assert.doesNotMatch(err.message, /JPY/, 'not offered a currency it refuses for want of cents');
           return true;
         },
       );
+      assert.equal(loadPriceBook(book(`${currency}.json`, currency), '25.00').currency, currency);
     }
     for (const currency of ['SEK', 'NOK', 'DKK', 'HKD', 'MXN', 'PLN', 'CZK', 'HUF', 'BRL', 'INR', 'THB']) {
       assert.equal(loadPriceBook(book(`${currency}.json`, currency)).currency, currency);

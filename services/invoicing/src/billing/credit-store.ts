@@ -188,8 +188,9 @@ export async function expireCredits(client: pg.PoolClient, at: Date): Promise<nu
 }
 
 /**
- * Finalized invoices owed but below the gateway's minimum (`minimum`), not yet
- * carried, of these accounts (all when omitted), oldest first.
+ * Invoices owed but below the gateway's minimum (`minimum`), not yet carried,
+ * of these accounts (all when omitted), oldest first: `finalized` ones, and
+ * `past_due` ones an older release left (SMALL_INVOICES).
  */
 export async function smallInvoices(
   db: Db,
@@ -200,10 +201,21 @@ export async function smallInvoices(
   return smallOfRows(rows);
 }
 
-/** Finalized invoices of the accounts $1 (all when null) with a total above 0 and below $2, oldest first. */
+/**
+ * Invoices of the accounts $1 (all when null) not charged nor carried, with a
+ * total above 0 and below $2, oldest first. `past_due` too: before the
+ * gateway's published minimums (2026-12-06), every currency outside nine had
+ * a minimum of 1 minor unit, so a SEK 2.00 total was sent, refused
+ * (amount_too_small) until past_due, and its account suspended. This release
+ * never makes a small invoice past_due (decide() says below_minimum before any
+ * attempt or want of a card): only such a database holds one, or one past due
+ * before the minimum was raised above its total. Never charged now, it is
+ * carried like a finalized one, and its account reinstated when nothing else is
+ * past due (finalize-chunk.ts). The drafts read this same statement.
+ */
 export const SMALL_INVOICES = `
   select account_id, number, period, total::text from invoicing.invoices
-   where status = 'finalized' and total > 0 and total < $2::numeric
+   where status in ('finalized', 'past_due') and total > 0 and total < $2::numeric
      and ($1::text[] is null or account_id = any($1::text[]))
    order by period_start, number`;
 
@@ -226,18 +238,35 @@ export interface Carry {
 /** A small invoice now `carried`, as its invoice.carried notice describes it. */
 export interface CarriedInvoice extends InvoiceFacts {
   carriedBy: Carry['by'];
+  /** It was `past_due` (left by an older release): its account may be reinstated now. */
+  wasPastDue: boolean;
 }
 
 /**
  * Small invoices whose total a new invoice carries: `carried` from now on
- * (never charged, never carried again). Returns each, for its notice.
+ * (never charged, never carried again), whether `finalized` or `past_due`
+ * (SMALL_INVOICES). Returns each, for its notice.
  */
 export async function markCarried(client: pg.PoolClient, carries: readonly Carry[]): Promise<CarriedInvoice[]> {
   if (carries.length === 0) return [];
   const by = new Map(carries.map((c) => [c.number, c.by]));
-  const { rows } = await client.query<{ id: string; account_id: string; number: string; period: string; currency: string; total: string }>(
-    `update invoicing.invoices set status = 'carried' where number = any($1::text[]) and status = 'finalized'
-     returning id, account_id, number, period, currency, total::text`,
+  // Locked in id order, as the standing review locks an account's past-due invoices:
+  // two of one account taken in another order could deadlock with a review.
+  const { rows } = await client.query<{
+    id: string;
+    account_id: string;
+    number: string;
+    period: string;
+    currency: string;
+    total: string;
+    was: string;
+  }>(
+    `with small as (
+       select id, status from invoicing.invoices
+        where number = any($1::text[]) and status in ('finalized', 'past_due')
+        order by id for update)
+     update invoicing.invoices i set status = 'carried' from small where i.id = small.id
+     returning i.id, i.account_id, i.number, i.period, i.currency, i.total::text, small.status as was`,
     [[...by.keys()]],
   );
   if (rows.length !== carries.length) throw new Error(`carried ${rows.length} of ${carries.length} small invoices: one changed meanwhile`);
@@ -250,5 +279,6 @@ export async function markCarried(client: pg.PoolClient, carries: readonly Carry
     total: r.total,
     status: 'carried',
     carriedBy: by.get(r.number)!,
+    wasPastDue: r.was === 'past_due',
   }));
 }

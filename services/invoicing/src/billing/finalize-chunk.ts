@@ -1,7 +1,8 @@
 // One chunk of a month's accounts finalized in one transaction: its late-usage
 // adjustments, credit and small totals looked up for the whole chunk at once,
 // every draft built by the rating domain, then the invoices that are ready
-// written with their lines, notices, ledger entries and carried totals. Either
+// written with their lines, notices, ledger entries and carried totals (and an
+// account a carry leaves with nothing past due reinstated). Either
 // all of it commits or none: a run killed mid-month resumes after the last
 // chunk that committed.
 import { setImmediate } from 'node:timers/promises';
@@ -9,6 +10,8 @@ import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
+import { reinstateIfClear } from '../accounts/standing.ts';
+import { compareAccounts } from '../domain/account-order.ts';
 import { assembleDraft, isReady } from '../domain/draft.ts';
 import { type DraftInvoice, invoiceNumber } from '../domain/invoice.ts';
 import type { PricedLine } from '../domain/lines.ts';
@@ -147,6 +150,10 @@ export function finalizeChunk(pool: pg.Pool, terms: ChunkTerms, rows: readonly A
       );
       // invoice.carried, in the transaction that makes each small invoice carried.
       await recordCarriedNotices(client, carried, terms.finalizedAt);
+      // A small invoice an older release made past_due (SMALL_INVOICES) no longer is: its account is
+      // reinstated now if nothing else is past due, as a payment reinstates it (after the invoice's lock).
+      const cleared = [...new Set(carried.filter((c) => c.wasPastDue).map((c) => c.accountId))].sort(compareAccounts);
+      for (const account of cleared) await reinstateIfClear(client, account, terms.finalizedAt);
       const worked = performance.now();
       // Throws if the chunk before failed: this one rolls back rather than leave a gap before its numbers.
       await order.previousCommitted;

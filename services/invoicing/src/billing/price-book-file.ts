@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { PriceBook } from '@vault/contracts';
-import { CURRENCIES_WITH_MINIMUM } from '@vault/gateway/charge-minimums';
-import { hasCents, hasKnownMinimum } from '../charging/amount.ts';
+import { CURRENCIES_WITH_MINIMUM, minimumChargeOf } from '@vault/gateway/charge-minimums';
+import { declareMinimumCharge, fromMinorUnits, hasCents, MINIMUM_CHARGE_VARIABLE, minorUnits } from '../charging/amount.ts';
 
 /** The price book the project ships (a copy of shared/spec/price-book.json). */
 export const DEFAULT_PRICE_BOOK = fileURLToPath(new URL('../../data/price-book.json', import.meta.url));
@@ -14,13 +14,29 @@ const READ_ERRORS: Record<string, string> = {
   EISDIR: 'a directory, not a file',
 };
 
-/** A price book that cannot be used: names PRICE_BOOK, the variable that points at it. */
+/** A price book that cannot be used: names the variable to change, PRICE_BOOK (the file) or GATEWAY_MINIMUM_CHARGE. */
 export class PriceBookError extends Error {
-  readonly variable = 'PRICE_BOOK';
+  constructor(
+    message: string,
+    readonly variable: string = 'PRICE_BOOK',
+  ) {
+    super(message);
+  }
 }
 
-/** Reads and checks a price book file (`PRICE_BOOK`, else the default); the error names the file and the field. */
-export function loadPriceBook(path: string = DEFAULT_PRICE_BOOK): PriceBook {
+/**
+ * Reads and checks a price book file (`PRICE_BOOK`, else the default), then checks `minimumCharge`
+ * (GATEWAY_MINIMUM_CHARGE as config parsed it) against its currency and declares the gateway's
+ * smallest charge in it (declareMinimumCharge): every entry point loads the price book through here.
+ */
+export function loadPriceBook(path: string = DEFAULT_PRICE_BOOK, minimumCharge?: string): PriceBook {
+  const prices = readPriceBook(path);
+  declarePriceBookMinimum(prices, path, minimumCharge);
+  return prices;
+}
+
+/** Reads and checks a price book file, declaring nothing; the error names the file and the field. */
+export function readPriceBook(path: string = DEFAULT_PRICE_BOOK): PriceBook {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -45,20 +61,44 @@ export function loadPriceBook(path: string = DEFAULT_PRICE_BOOK): PriceBook {
       `price book ${path}: currency: ${parsed.data.currency} does not count in hundredths; amounts are kept with two decimals (USD, EUR, GBP, …)`,
     );
   }
-  // What is too small to charge comes from the gateway's minimum: guessed, a total below the real one would be
-  // sent, refused as amount_too_small, retried to past_due, and the account suspended with a good card.
-  if (!hasKnownMinimum(parsed.data.currency)) {
-    const known = CURRENCIES_WITH_MINIMUM.filter(hasCents).sort().join(', ');
-    throw new PriceBookError(
-      `price book ${path}: currency: ${parsed.data.currency} has no known minimum charge at the gateway, so invoicing cannot tell which totals are too small to charge; use one of ${known}`,
-    );
-  }
   return parsed.data;
 }
 
+/**
+ * What is too small to charge comes from the gateway's minimum: guessed, a total below the real one
+ * would be sent, refused as amount_too_small, retried to past_due, and the account suspended with a
+ * good card. Stripe publishes it for some currencies; in the others it is the settlement currency's
+ * minimum after conversion, which only the operator knows: GATEWAY_MINIMUM_CHARGE, then required.
+ * With a published one it may only be higher (an account settling in another currency), never lower.
+ */
+export function declarePriceBookMinimum(prices: PriceBook, path: string, minimumCharge: string | undefined): void {
+  const { currency } = prices;
+  const published = minimumChargeOf(currency);
+  if (published === undefined && minimumCharge === undefined) {
+    const known = CURRENCIES_WITH_MINIMUM.filter(hasCents).sort().join(', ');
+    throw new PriceBookError(
+      `required with the price book's currency ${currency} (${path}): the gateway publishes no minimum charge in ${currency} ` +
+        `(Stripe's is the settlement currency's minimum after conversion), so invoicing cannot tell which totals are too small to ` +
+        `charge; set ${MINIMUM_CHARGE_VARIABLE} to the smallest ${currency} amount the gateway charges, with two decimals (e.g. 10.00): ` +
+        `totals below it are carried onto the next invoice, not charged (the gateway publishes one in ${known})`,
+      MINIMUM_CHARGE_VARIABLE,
+    );
+  }
+  if (published !== undefined && minimumCharge !== undefined && minorUnits(minimumCharge, currency) < published) {
+    const floor = fromMinorUnits(published, currency);
+    throw new PriceBookError(
+      `${minimumCharge} is below the gateway's own minimum charge in ${currency}, the price book's currency (${path}): ${floor}, ` +
+        `which it publishes and refuses less than; unset ${MINIMUM_CHARGE_VARIABLE} to use ${floor}, or set a higher amount only ` +
+        `when the gateway's account settles in another currency (that currency's minimum after conversion)`,
+      MINIMUM_CHARGE_VARIABLE,
+    );
+  }
+  declareMinimumCharge(currency, minimumCharge);
+}
+
 /** loadPriceBook, checked against the currency the database bills in (checkBilledCurrency). */
-export async function loadBilledPriceBook(db: { query: pg.Pool['query'] }, path?: string): Promise<PriceBook> {
-  const prices = loadPriceBook(path);
+export async function loadBilledPriceBook(db: { query: pg.Pool['query'] }, path?: string, minimumCharge?: string): Promise<PriceBook> {
+  const prices = loadPriceBook(path, minimumCharge);
   await checkBilledCurrency(db, prices, path);
   return prices;
 }

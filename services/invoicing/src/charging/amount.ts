@@ -46,26 +46,47 @@ export function minorUnits(total: string, currency: string): number {
   return minor.toNumber();
 }
 
-/** Whether the gateway states a smallest charge in `currency`: invoicing bills only in those (the price book's check). */
-export function hasKnownMinimum(currency: string): boolean {
-  return minimumChargeOf(currency) !== undefined;
+/** The variable an operator declares the gateway's smallest charge in the price book's currency with. */
+export const MINIMUM_CHARGE_VARIABLE = 'GATEWAY_MINIMUM_CHARGE';
+
+/**
+ * Smallest charges declared at boot (GATEWAY_MINIMUM_CHARGE), in minor units, by currency: set by the
+ * price book's loader, the one place that knows the currency and the setting. Kept here rather than
+ * passed along: decide, paymentState and the emails have only an invoice's or a notice's currency, and
+ * one value read the same way by every caller cannot disagree between finalize and the charger.
+ */
+const declared = new Map<string, number>();
+
+/**
+ * Declares the gateway's smallest charge in `currency` (an amount with two decimals, "10.00"), or
+ * forgets it (undefined). For a currency Stripe publishes none for, where its minimum is the settlement
+ * currency's after conversion; for one it publishes, a higher one (an account settling in another currency).
+ */
+export function declareMinimumCharge(currency: string, amount: string | undefined): void {
+  const code = currency.toUpperCase();
+  if (amount === undefined) declared.delete(code);
+  else declared.set(code, minorUnits(amount, code));
 }
 
 /**
  * The smallest amount the gateway accepts in `currency`, in minor units: below
  * it a PaymentIntent is refused with amount_too_small, so such a total is never
- * sent. Never guessed: a currency without one is refused at boot (price book).
+ * sent. Never guessed: a currency with neither a published nor a declared
+ * minimum is refused at boot (price book), and throws here. Never below the
+ * published one, whatever was declared.
  */
 export function minimumCharge(currency: string): number {
-  const minimum = minimumChargeOf(currency);
-  if (minimum === undefined) throw new RangeError(`the gateway states no minimum charge in ${currency}`);
-  return minimum;
+  const published = minimumChargeOf(currency);
+  const own = declared.get(currency.toUpperCase());
+  if (published === undefined && own === undefined) {
+    throw new RangeError(`the gateway publishes no minimum charge in ${currency} and ${MINIMUM_CHARGE_VARIABLE} declares none`);
+  }
+  return Math.max(published ?? 0, own ?? 0);
 }
 
 /** The gateway's smallest charge as an amount in the currency's units: "0.50" for USD. */
 export function minimumChargeAmount(currency: string): string {
-  const exponent = ZERO_DECIMAL.has(currency.toUpperCase()) ? 0 : 2;
-  return new Decimal(minimumCharge(currency)).div(new Decimal(10).pow(exponent)).toFixed(2);
+  return fromMinorUnits(minimumCharge(currency), currency);
 }
 
 /** The gateway's integer amount (5258) as an amount in the currency's units ("52.58"). */

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { InvoicingSettings } from '../config.ts';
 import { chargePass, type PassReport } from '../charging/charger.ts';
+import { loadBilledPriceBook } from '../billing/price-book-file.ts';
 import { chargingConfig } from '../charging/config.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
@@ -27,6 +28,8 @@ export async function chargeCommand(args: string[], ctx: CommandContext): Promis
     throw new CliUsageError(`charge: ${(err as Error).message}`);
   }
   await ensureInvoicingSchema(ctx.pool);
+  // What is too small to charge is the price book's currency's minimum (GATEWAY_MINIMUM_CHARGE where Stripe publishes none).
+  await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK, ctx.settings.GATEWAY_MINIMUM_CHARGE);
   const charging = await chargingConfig(ctx.settings, ctx.pool);
   const report = await chargePass({ pool: ctx.pool, gateway: charging.gateway, retrySchedule: charging.retrySchedule, log: ctx.log });
   ctx.out(describePass(report));

@@ -103,7 +103,7 @@ export async function creditGrantCommand(args: string[], ctx: CommandContext): P
   const { accountId, request: asked, expiresIn } = parseCreditGrantArgs(args);
   await ensureInvoicingSchema(ctx.pool);
   const request = expiresIn ? await replayedExpiry(ctx.pool, accountId, asked, expiresIn) : asked;
-  const prices = await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK);
+  const prices = await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK, ctx.settings.GATEWAY_MINIMUM_CHARGE);
   const billing = createBilling({ pool: ctx.pool, prices, graceHours: ctx.settings.INVOICE_GRACE_HOURS, log: ctx.log });
   let result;
   try {

@@ -32,7 +32,7 @@ export async function finalizeCommand(
   await ensureInvoicingSchema(ctx.pool);
   const billing = createBilling({
     pool: ctx.pool,
-    prices: await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK),
+    prices: await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK, ctx.settings.GATEWAY_MINIMUM_CHARGE),
     graceHours: ctx.settings.INVOICE_GRACE_HOURS,
     log: ctx.log,
   });
