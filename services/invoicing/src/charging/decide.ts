@@ -98,7 +98,8 @@ export function decide(
   if (invoice.status === 'paid' || charge?.state === 'paid') return { do: 'nothing', why: 'paid' };
   if (new Decimal(invoice.total).lte(0)) return { do: 'nothing', why: 'nothing_to_charge' };
   const amount = minorUnits(invoice.total, invoice.currency);
-  // The gateway refuses less than its minimum (50 cents): such a total stays finalized, uncharged.
+  // The gateway refuses less than its minimum (amount.ts: 0.50 USD, 3.00 SEK, or GATEWAY_MINIMUM_CHARGE):
+  // such a total is never charged; the account's next invoice carries it.
   if (amount < minimumCharge(invoice.currency)) return { do: 'nothing', why: 'below_minimum' };
   const next = (charge?.attempts ?? 0) + 1;
   if (charge?.pendingPaymentMethodId) {
