@@ -3,7 +3,7 @@ import { parseCommand, UsageError, type CommandSpec } from './command.ts';
 import { asUsage } from './export.ts';
 import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
 import { finalizeSpec } from './finalize-spec.ts';
-import { stdoutFailure } from './stdout.ts';
+import { printedLines } from './stdout.ts';
 
 /**
  * Runs one of invoicing's commands (services/invoicing does the work) with the
@@ -32,43 +32,6 @@ export async function runInvoicingCommand(
     printed.stop();
     await db.close();
   }
-}
-
-/**
- * A command's lines on stdout, kept when stdout's reader is gone: what the command did (a credit
- * granted under a new id) is then said on stderr, so it is not run again to find out, and twice.
- */
-function printedLines() {
-  let closed: NodeJS.ErrnoException | undefined;
-  const unwritten: string[] = [];
-  const onError = (err: NodeJS.ErrnoException) => {
-    closed ??= err;
-  };
-  // Listening here keeps exitWhenStdoutFails (main.ts) quiet while the command runs.
-  process.stdout.on('error', onError);
-  return {
-    out(line: string) {
-      if (closed) unwritten.push(line);
-      else
-        process.stdout.write(`${line}\n`, (err) => {
-          if (err) {
-            closed ??= err;
-            unwritten.push(line);
-          }
-        });
-    },
-    /** The command's status, or 1 with what it printed in vain on stderr once every write has been answered. */
-    async settle(what: string, status: number): Promise<number> {
-      if (!closed) await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
-      if (!closed) return status;
-      const done = unwritten.length > 0 ? `; what it printed:\n${unwritten.map((l) => `  ${l}`).join('\n')}` : '';
-      process.stderr.write(`${stdoutFailure(what, closed)}${done}\n`);
-      return 1;
-    },
-    stop() {
-      process.stdout.off('error', onError);
-    },
-  };
 }
 
 /** `vault finalize --period YYYY-MM`: the period is checked before the database is opened (or started). */
