@@ -83,6 +83,19 @@ describe('CloudEvents binary mode to its structured form (pure)', () => {
     }
   });
 
+  test('data nested 5,000 arrays deep: the door answers 400 and the consumer judges the Kafka message, never a throw (a 500, or a partition handed the message for ever)', () => {
+    const deep = Buffer.from(`{"app_id":"app-1","x":${'['.repeat(5_000)}1${']'.repeat(5_000)}}`);
+    const headers = { ...asReceived(HTTP.binary(stopped).headers), 'content-type': 'application/json' };
+    const form = binaryToStructured(headers, deep, 'ce-');
+    assert.equal(form.unreadable?.status, 400);
+    assert.match(form.unreadable!.error, /nests too deep/);
+    assert.equal(parsed(form.bytes).data_base64, deep.toString('base64'));
+    const kafka = Kafka.binary(stopped);
+    const value = structuredValue(deep, asReceived(kafka.headers as Record<string, unknown>));
+    const judged = judge([{ bytes: value, receivedAtMs: NOW }], NOW);
+    assert.equal(judged.valid.length + judged.invalid.length, 1, 'judged, one way or the other');
+  });
+
   test('a Kafka binary message without ce_specversion is still binary: its attributes kept, the judge names specversion alone', () => {
     const binary = Kafka.binary(stopped);
     const { ce_specversion: _specversion, ...headers } = asReceived(binary.headers as Record<string, unknown>);

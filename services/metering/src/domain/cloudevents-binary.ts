@@ -79,7 +79,27 @@ export function binaryToStructured(headers: TextHeaders, body: Buffer, prefix: B
     else unreadable = { status: 400, error: `body is not JSON (in binary mode the body is the event's data): ${data.error}` };
   }
   if (unreadable && body.length > 0) event.data_base64 = body.toString('base64');
-  return { bytes: Buffer.from(JSON.stringify(event)), ...(unreadable ? { unreadable } : {}) };
+  const bytes = structuredBytes(event);
+  if (bytes !== undefined) return { bytes, ...(unreadable ? { unreadable } : {}) };
+  // Data nested thousands deep (a few KiB of `[`): JSON.stringify overflows the stack. Kept as bytes
+  // never read, like a body that is not JSON: a 400 at the door, a rejection from Kafka, never a throw
+  // (a 500, or a message handed back for ever, stalling its partition).
+  delete event.data;
+  event.data_base64 = body.toString('base64');
+  return {
+    bytes: Buffer.from(JSON.stringify(event)),
+    unreadable: { status: 400, error: 'body nests too deep to be read (in binary mode the body is the event’s data)' },
+  };
+}
+
+/** The structured event's JSON, or undefined when its data nests too deep to be written. */
+function structuredBytes(event: Record<string, unknown>): Buffer | undefined {
+  try {
+    return Buffer.from(JSON.stringify(event));
+  } catch (err) {
+    if (err instanceof RangeError) return undefined;
+    throw err;
+  }
 }
 
 /**
