@@ -4,8 +4,11 @@
 // past_due, and its account suspended. This release never charges it; the next
 // finalize carries it like a finalized small invoice (status `carried`, its
 // line on the next invoice, invoice.carried once) and reinstates the account
-// when nothing else is past due. Real PostgreSQL; the legacy rows are written
-// as the older release left them, the suspension by the standing review.
+// when nothing else is past due. One that was charged (a PaymentIntent made,
+// declined) before GATEWAY_MINIMUM_CHARGE was raised above its total is never
+// carried: its PaymentIntent may still be paid on the card form. Real
+// PostgreSQL; the legacy rows are written as the older release left them, the
+// suspension by the standing review.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,16 +65,26 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
   const review = () =>
     reviewStandings({ pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 7 * 24 * 3600, now: () => clock.toJSDate() });
 
-  /** What the older release left: the invoice past_due after its refused (or declined) attempts, told once. */
-  async function leftPastDue(invoice: Row, account: string, period: string, pastDueAt: string, code = 'amount_too_small') {
+  /**
+   * What the older release left: the invoice past_due after its refused (or declined) attempts, told once.
+   * A refused create made no PaymentIntent; a declined confirm leaves `paymentIntent` payable.
+   */
+  async function leftPastDue(
+    invoice: Row,
+    account: string,
+    period: string,
+    pastDueAt: string,
+    code = 'amount_too_small',
+    paymentIntent: string | null = null,
+  ) {
     const message = code === 'amount_too_small' ? 'Amount must be at least kr 3.00 sek' : 'Your card was declined.';
     await withTransaction(db.pool, async (client) => {
       await client.query(`update invoicing.invoices set status = 'past_due' where id = $1`, [invoice.id]);
       await client.query(
-        `insert into invoicing.charges (invoice_id, state, attempts, round_start, last_payment_method_id, last_attempt_at,
-                                        last_error_code, last_error_message, past_due_at)
-         values ($1, 'past_due', 4, 0, 'pm_sek', $2, $3, $4, $2)`,
-        [invoice.id, pastDueAt, code, message],
+        `insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts, round_start, last_payment_method_id,
+                                        last_attempt_at, last_error_code, last_error_message, past_due_at)
+         values ($1, $5, 'past_due', 4, 0, 'pm_sek', $2, $3, $4, $2)`,
+        [invoice.id, pastDueAt, code, message, paymentIntent],
       );
       const facts = { ...invoice, accountId: account, period, currency: 'SEK', status: 'past_due' };
       await recordNotice(
@@ -91,7 +104,8 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
     billing = createBilling({ pool: db.pool, prices: loadPriceBook(SEK_BOOK), graceHours: 72, now: () => clock });
     // acct-legacy: past_due SEK 2.00, nothing else owed. acct-owes: the same, and its August
     // (SEK 38.71) past due for a declined card. acct-fresh: SEK 2.00 finalized by this release, as any small invoice is.
-    const accounts = ['acct-legacy', 'acct-owes', 'acct-fresh'];
+    // acct-charged: SEK 2.00 charged and declined to past_due when its minimum was lower, its PaymentIntent still payable.
+    const accounts = ['acct-legacy', 'acct-owes', 'acct-fresh', 'acct-charged'];
     await seedOwners(
       db.pool,
       accounts.map((account) => ({ app: `${account}-app`, account, from: '2026-08-01T00:00:00Z' })),
@@ -114,9 +128,11 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
     await leftPastDue(await invoiceOf('acct-legacy', '2026-09'), 'acct-legacy', '2026-09', '2026-10-13T00:00:00Z');
     await leftPastDue(await invoiceOf('acct-owes', '2026-09'), 'acct-owes', '2026-09', '2026-10-13T00:00:00Z');
     await leftPastDue(await invoiceOf('acct-owes', '2026-08'), 'acct-owes', '2026-08', '2026-09-13T00:00:00Z', 'card_declined');
+    const charged = await invoiceOf('acct-charged', '2026-09');
+    await leftPastDue(charged, 'acct-charged', '2026-09', '2026-10-13T00:00:00Z', 'card_declined', `pi_${charged.id}`);
     // The standing review of the older release (unchanged since): past due over 7 days, suspended.
     clock = DateTime.fromISO('2026-10-21T00:00:00Z', { zone: 'utc' });
-    assert.equal((await review()).suspended, 2);
+    assert.equal((await review()).suspended, 3);
   });
   after(async () => {
     await db?.drop();
@@ -181,6 +197,33 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
       ['invoice.finalized', 'invoice.finalized', 'invoice.carried'],
     );
     assert.equal(await standing('acct-fresh'), undefined);
+  });
+
+  test('one with a PaymentIntent (charged and declined before the minimum was raised above it) is never carried: it stays past_due, owed, its account suspended', async () => {
+    const september = await invoiceOf('acct-charged', '2026-09');
+    assert.equal(september.status, 'past_due');
+    const october = await invoiceOf('acct-charged', '2026-10');
+    assert.equal(october.total, '3.87');
+    assert.deepEqual(
+      (await linesOf(october.id)).filter((l) => l.kind === 'carried'),
+      [],
+    );
+    assert.deepEqual(
+      (await noticesOf(db.pool, 'acct-charged')).map((n) => n.id),
+      [
+        `invoice.finalized:${september.id}`,
+        `invoice.past_due:${september.id}`,
+        'account.suspended:acct-charged:1',
+        `invoice.finalized:${october.id}`,
+      ],
+    );
+    assert.notEqual((await standing('acct-charged'))?.suspended_at, null);
+    // The drafts read the same statement: November's does not carry it either.
+    const draft = await billing.draft('acct-charged', '2026-11');
+    assert.deepEqual(
+      draft.lines.filter((l) => l.kind === 'carried'),
+      [],
+    );
   });
 
   test('finalizing again, the month after and the standing review change nothing more: each carried and told once, reinstated once', async () => {

@@ -201,6 +201,11 @@ export async function smallInvoices(
   return smallOfRows(rows);
 }
 
+/** The invoice `i` has no PaymentIntent that could still be paid (SMALL_INVOICES). */
+// A PaymentIntent known, or an attempt sent whose answer never came (the gateway may have made one).
+const NOT_CHARGED = `not exists (select 1 from invoicing.charges c where c.invoice_id = i.id
+  and (c.payment_intent_id is not null or c.pending_payment_method_id is not null))`;
+
 /**
  * Invoices of the accounts $1 (all when null) not charged nor carried, with a
  * total above 0 and below $2, oldest first. `past_due` too: before the
@@ -212,11 +217,19 @@ export async function smallInvoices(
  * before the minimum was raised above its total. Never charged now, it is
  * carried like a finalized one, and its account reinstated when nothing else is
  * past due (finalize-chunk.ts). The drafts read this same statement.
+ *
+ * Never one with a PaymentIntent (NOT_CHARGED): the legacy refusal came at its
+ * create, so none was made, but one charged before GATEWAY_MINIMUM_CHARGE was
+ * raised above its total may still be payable on the card form; carried, that
+ * payment would match no invoice and the total be billed twice. Such an invoice
+ * stays as it is (owed, never charged again at the raised minimum): a known
+ * limit an operator settles by hand.
  */
 export const SMALL_INVOICES = `
-  select account_id, number, period, total::text from invoicing.invoices
+  select account_id, number, period, total::text from invoicing.invoices i
    where status in ('finalized', 'past_due') and total > 0 and total < $2::numeric
      and ($1::text[] is null or account_id = any($1::text[]))
+     and ${NOT_CHARGED}
    order by period_start, number`;
 
 export type SmallRow = { account_id: string; number: string; period: string; total: string };
@@ -262,8 +275,8 @@ export async function markCarried(client: pg.PoolClient, carries: readonly Carry
     was: string;
   }>(
     `with small as (
-       select id, status from invoicing.invoices
-        where number = any($1::text[]) and status in ('finalized', 'past_due')
+       select id, status from invoicing.invoices i
+        where number = any($1::text[]) and status in ('finalized', 'past_due') and ${NOT_CHARGED}
         order by id for update)
      update invoicing.invoices i set status = 'carried' from small where i.id = small.id
      returning i.id, i.account_id, i.number, i.period, i.currency, i.total::text, small.status as was`,
