@@ -10,13 +10,11 @@ import type pg from 'pg';
 import { memoryLogger } from '@vault/runtime';
 import { eventually, type TestDatabase } from '@vault/testkit';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
+import { FINALIZE_LOCK } from '../src/billing/finalize.ts';
 import { createBilling } from '../src/billing/service.ts';
-import { chargePass } from '../src/charging/charger.ts';
+import { CHARGE_LOCK, chargePass } from '../src/charging/charger.ts';
 import { chargingDatabase, FakeGateway } from './charging-fixture.ts';
 import { billingDatabase } from './seed.ts';
-
-const FINALIZE_LOCK = 0x76_61_75_6c;
-const CHARGE_LOCK = 0x76_61_63_68;
 
 describe('a finalize run or a charging pass that finds another one under way', () => {
   // Finalize reads metering's usage; charging reads cc-forms' cards.

@@ -108,7 +108,8 @@ describe('stopDates: the day a credit names', () => {
   });
 });
 
-describe('a late transfer on the pages', () => {
+/** The pages' world for the enclosing describe (made before its tests, closed after), and a client of it. */
+function pagesWorld() {
   let world: WebWorld;
   before(async () => {
     world = await webWorld();
@@ -116,11 +117,15 @@ describe('a late transfer on the pages', () => {
   after(async () => {
     await world?.close();
   });
-  const { get, signIn } = webClient(() => world);
+  return { pool: () => world.db.pool, ...webClient(() => world) };
+}
+
+describe('a late transfer on the pages', () => {
+  const { pool: worldPool, get, signIn } = pagesWorld();
 
   test('learned after October was billed to its end: the credit lines say the app moved on Oct 15, never that web.1 or worker.1 stopped', async () => {
     // On Nov 20 we learn that shop-web moved from A to B on Oct 15 (metering's ownership, as it records a transfer).
-    const pool = world.db.pool;
+    const pool = worldPool();
     const at = '2026-10-15T00:00:00Z';
     const learnedAt = '2026-11-20T12:00:00Z';
     await pool.query(
@@ -236,17 +241,10 @@ describe('a plan change or a resize is no stop', () => {
   });
 
   describe('on the pages', () => {
-    let world: WebWorld;
-    before(async () => {
-      world = await webWorld();
-    });
-    after(async () => {
-      await world?.close();
-    });
-    const { get, signIn } = webClient(() => world);
+    const { pool: worldPool, get, signIn } = pagesWorld();
 
     test('learned after October was billed: addon-pg1’s credit says it changed plan on Oct 20, web.1’s that it changed size, neither that it was removed or stopped', async () => {
-      const pool = world.db.pool;
+      const pool = worldPool();
       const at = '2026-10-20T00:00:00Z';
       const learnedAt = '2026-11-20T12:00:00Z';
       await changeProduct(pool, 'shop-db', 'addon-pg1', 'addon:heroku-postgresql:essential-1', at, learnedAt);

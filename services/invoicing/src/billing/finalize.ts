@@ -24,7 +24,7 @@ export class FinalMonthError extends Error {}
 
 // One finalize at a time, whatever the month: a run computes adjustments from
 // other months' invoices, so runs must see each other's results whole.
-const FINALIZE_LOCK = 0x76_61_75_6c; // "vaul"
+export const FINALIZE_LOCK = 0x76_61_75_6c; // "vaul"
 
 /** Accounts per chunk (one transaction each): about 12,000 lines at a dozen lines an account. */
 export const FINALIZE_CHUNK_ACCOUNTS = 1_000;

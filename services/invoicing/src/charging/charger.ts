@@ -37,7 +37,7 @@ import {
 
 // One pass at a time across processes (the app's loop, `vault charge`): two
 // passes would send the same attempt at once and one would get 409 for it.
-const CHARGE_LOCK = 0x76_61_63_68; // "vach"
+export const CHARGE_LOCK = 0x76_61_63_68; // "vach"
 
 export interface ChargerDeps {
   pool: pg.Pool;
