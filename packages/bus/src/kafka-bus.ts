@@ -4,7 +4,7 @@ import { chunksForKafka } from './kafka-chunks.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
 import { readTopicId } from './kafka-topic-id.ts';
-import { whileRetriable } from './retriable.ts';
+import { isTopicUnknown, whileRetriable } from './retriable.ts';
 
 /** How long a broker has to accept a TCP connection, then Kafka to accept our clients. */
 const PROBE_TIMEOUT_MS = 3_000;
@@ -177,15 +177,6 @@ function firstPartitions(topic: string, count: number): (m: OutgoingMessage) => 
     isr: [0],
   }));
   return (m) => pick({ topic, partitionMetadata, message: { key: m.key, value: m.value } });
-}
-
-/** kafkajs's UNKNOWN_TOPIC_OR_PARTITION, as thrown or as the cause of its retries' end. */
-function isTopicUnknown(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; depth++) {
-    if ((e as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 /** Connects the clients, or gives up after CONNECT_TIMEOUT_MS with a BusUnreachableError. */

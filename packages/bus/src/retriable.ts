@@ -6,6 +6,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** An error that says asking again may succeed (kafkajs's `retriable`, or ours for the same Kafka codes). */
 export const isRetriable = (err: unknown): boolean => (err as { retriable?: unknown } | null)?.retriable === true;
 
+/** kafkajs's UNKNOWN_TOPIC_OR_PARTITION, as thrown or as the cause of its retries' end. */
+export function isTopicUnknown(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if ((e as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
  * Runs `what` until it answers, again after each retriable error (200 ms,
  * doubling to 2 s between tries), for at most `withinMs`; any other error, or

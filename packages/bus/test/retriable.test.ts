@@ -1,7 +1,10 @@
-// The retry policy describeLog uses while Kafka does not host a topic yet.
+// The retry policy describeLog uses while Kafka does not host a topic yet, and which failed publish means a vanished topic.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { whileRetriable } from '../src/retriable.ts';
+import kafkajs from 'kafkajs';
+import { isTopicUnknown, whileRetriable } from '../src/retriable.ts';
+
+const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } = kafkajs;
 
 const notHostedYet = () => Object.assign(new Error('This server does not host this topic-partition'), { retriable: true });
 
@@ -37,5 +40,31 @@ describe('whileRetriable', () => {
       /does not host this topic-partition/,
     );
     assert.ok(Date.now() - started < 1_500, 'gave up by its deadline');
+  });
+});
+
+// A failed publish looks for a vanished topic (a second retry schedule) only on this answer:
+// with the broker down, every publish would otherwise wait that long again before rejecting.
+describe('isTopicUnknown, on the errors kafkajs throws', () => {
+  const unknownTopic = () =>
+    new KafkaJSProtocolError({
+      type: 'UNKNOWN_TOPIC_OR_PARTITION',
+      code: 3,
+      retriable: true,
+      message: 'This server does not host this topic-partition',
+    } as never);
+
+  test('Kafka answering UNKNOWN_TOPIC_OR_PARTITION, as thrown or as the end of the retries', () => {
+    assert.equal(isTopicUnknown(unknownTopic()), true);
+    assert.equal(isTopicUnknown(new KafkaJSNumberOfRetriesExceeded(unknownTopic(), { retryCount: 5, retryTime: 100 })), true);
+  });
+
+  test('a broker that is down, or any other answer, is not a vanished topic', () => {
+    const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092', { broker: '127.0.0.1:9092' });
+    assert.equal(isTopicUnknown(refused), false);
+    assert.equal(isTopicUnknown(new KafkaJSNumberOfRetriesExceeded(refused, { retryCount: 5, retryTime: 100 })), false);
+    assert.equal(isTopicUnknown(new KafkaJSNonRetriableError('Closed connection')), false);
+    assert.equal(isTopicUnknown(new Error('UNKNOWN_TOPIC_OR_PARTITION')), false);
+    assert.equal(isTopicUnknown(undefined), false);
   });
 });
