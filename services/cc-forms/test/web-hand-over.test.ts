@@ -28,6 +28,8 @@ const signOut = async (session: string) =>
     headers: { cookie: `${SESSION_COOKIE}=${session}`, 'content-type': 'application/x-www-form-urlencoded' },
     payload: new URLSearchParams({ _csrf: csrfFrom((await get('/card', session)).body) }).toString(),
   });
+/** The invoice pages' hand-over into the session the browser has (signed in here as that account): straight on. */
+const straightOn = (link: string, session: string) => get(`/signin?link=${encodeURIComponent(link)}&next=%2Fcard`, session);
 const invoicingSession = async (hash: string) =>
   (await w.db.pool.query('select 1 from invoicing.sessions where hash = $1', [hash])).rowCount;
 const expiry = async (table: string, hash: string) =>
@@ -78,6 +80,40 @@ describe('handed over from the invoice pages', () => {
     assert.match(w.log.lines.join('\n'), /event=web\.signout_hand_over\b/);
     assert.equal(await invoicingSession(other.parentSession), 1, 'another invoice pages session lives on');
     assert.equal((await get('/card', b)).statusCode, 200, 'and so does its hand-over');
+  });
+
+  test('hand-overs into a session already open (an operator’s link’s): signing out ends every invoice pages’ session that handed over into it; others live on', async () => {
+    const operator = await signIn(w, token);
+    const first = await handOverLink(w, token);
+    const second = await handOverLink(w, token);
+    for (const { link } of [first, second]) {
+      const res = await straightOn(link, operator.session);
+      assert.deepEqual([res.statusCode, res.headers.location, res.headers['set-cookie']], [303, '/card', undefined], 'straight on');
+    }
+    const other = await handOverLink(w, token);
+    const b = sessionFrom(await confirmLink(w, other.link))!;
+    const out = await signOut(operator.session);
+    assert.deepEqual([out.statusCode, out.headers.location], [303, '/']);
+    assert.equal(await invoicingSession(first.parentSession), 0, 'the first invoice pages’ session that handed over is gone');
+    assert.equal(await invoicingSession(second.parentSession), 0, 'and so is the second');
+    assert.match(w.log.lines.join('\n'), /event=web\.signout_hand_over sessions_ended=2\b/);
+    assert.equal((await get('/card', operator.session)).statusCode, 303, 'signed out here');
+    assert.equal(await invoicingSession(other.parentSession), 1, 'another invoice pages session lives on');
+    assert.equal((await get('/card', b)).statusCode, 200, 'and so does its hand-over');
+    const { rows } = await w.db.pool.query('select count(*)::int as n from cc_forms.session_hand_overs where session_hash = $1', [
+      sha256(operator.session),
+    ]);
+    assert.deepEqual(rows, [{ n: 0 }], 'the records went with the session');
+  });
+
+  test('a newer hand-over into a session an older hand-over opened: signing out ends both invoice pages’ sessions, not only the one that opened it', async () => {
+    const older = await handOverLink(w, token);
+    const a = sessionFrom(await confirmLink(w, older.link))!;
+    const newer = await handOverLink(w, token);
+    assert.equal((await straightOn(newer.link, a)).headers.location, '/card');
+    assert.equal((await signOut(a)).statusCode, 303);
+    assert.equal(await invoicingSession(newer.parentSession), 0, 'the newer link’s session can no longer open the card form');
+    assert.equal(await invoicingSession(older.parentSession), 0, 'the one that opened it is gone as ever');
   });
 
   test('signing out of a session an operator’s link opened ends nothing of the invoice pages; the published function ends only a used hand-over’s parent', async () => {

@@ -4,7 +4,8 @@
 // published names (@vault/web's sign-in-links.ts), and a session lives only
 // while its token is in invoicing.live_tokens and its link in
 // invoicing.live_links (a hand-over link leaves it when the invoice pages'
-// session it came from ends).
+// session it came from ends). Hand-over links used up later in an open session
+// are recorded against it (`cc_forms.session_hand_overs`), for sign-out.
 import type pg from 'pg';
 import { cookieSessions, isLinkSecret, isSessionId, linkHash, published, sessionHash, type SignInApp } from '@vault/web';
 
@@ -44,18 +45,43 @@ export async function openedByLink(pool: pg.Pool, sessionId: string, link: strin
 }
 
 /**
- * Sign-out of a session a hand-over link opened: ends the invoice pages' session it came from too
- * (invoicing.end_hand_over_parent, migration 026), which could otherwise open the card form again on a
- * shared computer. True when one was ended; an operator's link's session has none. Invoicing's
- * function missing (not migrated yet): SignInUnavailable.
+ * A hand-over (or any) link opened with `next` in the session the browser already has, of the link's
+ * account: uses the link up and records it against that session (cc_forms.session_hand_overs, migration
+ * 006) in one statement, so no link is used without its record. The session keeps its own link_hash; the
+ * record is what lets sign-out end the invoice pages' session that made this link too. False when the
+ * link opens nothing (used, expired, ended, revoked, another app's or account's, or the session is gone).
  */
-export async function endHandOverParent(pool: pg.Pool, sessionId: string | undefined): Promise<boolean> {
-  if (!isSessionId(sessionId)) return false;
+export async function consumeIntoSession(pool: pg.Pool, sessionId: string, link: string): Promise<boolean> {
+  if (!isLinkSecret(link) || !isSessionId(sessionId)) return false;
+  const { rows } = await published(() =>
+    pool.query<{ used: number }>(
+      `with used as (select account_id from invoicing.consume_sign_in_link($1, $2)),
+       recorded as (
+         insert into cc_forms.session_hand_overs (session_hash, link_hash)
+         select s.hash, $1 from cc_forms.sessions s join used u on u.account_id = s.account_id where s.hash = $3
+         returning 1)
+       select (select count(*) from recorded)::int as used`,
+      [linkHash(link), SIGN_IN_APP, sessionHash(sessionId)],
+    ),
+  );
+  return rows[0]!.used > 0;
+}
+
+/**
+ * Sign-out: ends every invoice pages' session that handed over into this one (invoicing.end_hand_over_parent,
+ * migration 026): the one whose link opened it (link_hash), and each whose link went straight on into it later
+ * (session_hand_overs). Any of them could otherwise open the card form again on a shared computer. The number
+ * ended; an operator's link ends none. Invoicing's function missing (not migrated yet): SignInUnavailable.
+ */
+export async function endHandOverParents(pool: pg.Pool, sessionId: string | undefined): Promise<number> {
+  if (!isSessionId(sessionId)) return 0;
   const { rows } = await published(() =>
     pool.query<{ ended: number }>(
-      'select invoicing.end_hand_over_parent(s.link_hash, $2) as ended from cc_forms.sessions s where s.hash = $1',
+      `select coalesce(sum(invoicing.end_hand_over_parent(l.link_hash, $2)), 0)::int as ended
+       from (select s.link_hash from cc_forms.sessions s where s.hash = $1
+             union select h.link_hash from cc_forms.session_hand_overs h where h.session_hash = $1) l`,
       [sessionHash(sessionId), SIGN_IN_APP],
     ),
   );
-  return (rows[0]?.ended ?? 0) > 0;
+  return rows[0]?.ended ?? 0;
 }

@@ -7,7 +7,7 @@ import { cardOnFile } from '../cards/store.ts';
 import { accountPayment, PAYMENT_INTENT_ID } from '../payments/service.ts';
 import { cardPage } from './pages/card.ts';
 import { payPage } from './pages/pay.ts';
-import { endHandOverParent, SIGN_IN_APP } from '../sign-in/sessions.ts';
+import { consumeIntoSession, endHandOverParents, SIGN_IN_APP } from '../sign-in/sessions.ts';
 import type { WebContext } from './context.ts';
 
 /**
@@ -70,7 +70,8 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
       // on, in the session the browser has. The link is used up all the same: it has travelled in
       // an address. Another account, or none, is asked as ever.
       if (next !== undefined && current?.accountId === status.accountId) {
-        if ((await consumeSignInLink(pool, query.data.link, SIGN_IN_APP)) === undefined) return await refused(reply, query.data.link);
+        // Recorded against the session: its sign-out ends the invoice pages' session that made this link too.
+        if (!(await consumeIntoSession(pool, current.sessionId, query.data.link))) return await refused(reply, query.data.link);
         return reply.redirect(next, 303);
       }
       const csrf = ctx.session.signInCsrf(req, reply);
@@ -118,11 +119,12 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
     return ctx.page(reply, 200, notices.signOut({ accountId: who.accountId, csrf: csrfToken(who.sessionId) }));
   });
 
-  // Also ends the invoice pages' session this one was handed over from (on a shared computer it
+  // Also ends every invoice pages' session that handed over into this one (on a shared computer any
   // could open the card form again). Invoicing not migrated yet: this session still ends, logged.
   web.post('/signout', async (req, reply) => {
     try {
-      if (await endHandOverParent(pool, ctx.session.idOf(req))) log.info('web.signout_hand_over');
+      const ended = await endHandOverParents(pool, ctx.session.idOf(req));
+      if (ended > 0) log.info('web.signout_hand_over', { sessions_ended: ended });
     } catch (err) {
       if (!(err instanceof SignInUnavailable)) throw err;
       log.error('web.signout_hand_over_unavailable', undefined, { reason: 'no_invoicing_end_hand_over_parent' });
