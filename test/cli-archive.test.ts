@@ -142,7 +142,7 @@ describe('vault archive', () => {
     }
   });
 
-  test('a cut without an offset, or a bad EVENT_RETENTION, is refused naming it; nothing is archived', async () => {
+  test('a cut without an offset, or a bad EVENT_RETENTION (not a duration, longer than P100Y), is refused naming it; nothing is archived', async () => {
     const cut = await vault(['archive', '--before', '2025-06-01', '--dir', dir], env);
     assert.equal(cut.status, 2);
     assert.match(cut.stderr, /--before: expected an ISO-8601 instant with an offset/);
@@ -150,5 +150,10 @@ describe('vault archive', () => {
     assert.equal(retention.status, 1);
     assert.match(retention.stderr, /EVENT_RETENTION/);
     assert.doesNotMatch(retention.stderr, /\n\s+at /, 'no stack trace');
+    // A duration luxon cannot subtract (a cut before any date) used to reach PostgreSQL as NaN, after the migrations.
+    const far = await vault(['archive', '--dir', dir], { ...env, EVENT_RETENTION: 'P1000000Y' });
+    assert.equal(far.status, 1);
+    assert.match(far.stderr, /EVENT_RETENTION.*at most P100Y/);
+    assert.doesNotMatch(far.stdout + far.stderr, /NaN|Invalid DateTime|archiving events/);
   });
 });

@@ -13,6 +13,12 @@ import {
   stringWithDefault,
 } from '@vault/runtime/variables';
 
+/** Years, months, weeks, days, then hours, minutes, seconds: digits each. */
+const DURATION = /^P(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
+
+/** P100Y: a cut further back is no date `vault archive` can use (P1000000Y made it `Invalid DateTime`). */
+const MAX_RETENTION_DAYS = 100 * 366;
+
 export const MeteringSettings = requireAdminTokenInDeployment(
   z.object({
     ...bootVariables,
@@ -37,12 +43,16 @@ function isoPeriod(fallback: string) {
     z
       .string()
       .trim()
-      .regex(
-        /^P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/,
-        'expected an ISO-8601 duration such as P13M or P400D',
-      )
-      .refine((s) => /[1-9]/.test(s), 'must be longer than zero'),
+      .regex(DURATION, 'expected an ISO-8601 duration such as P13M or P400D')
+      .refine((s) => /[1-9]/.test(s), 'must be longer than zero')
+      .refine((s) => atMostDays(s, MAX_RETENTION_DAYS), 'must be at most P100Y'),
   );
+}
+
+/** Whether an ISO-8601 duration (already shaped) is at most `days` long, a year 366 days, a month 30.5 (P1200M is P100Y). */
+function atMostDays(text: string, days: number): boolean {
+  const [, y, m, w, d, h, min, sec] = (DURATION.exec(text) ?? []).map((part) => Number(part ?? 0));
+  return y! * 366 + m! * 30.5 + w! * 7 + d! + (h! + min! / 60 + sec! / 3600) / 24 <= days;
 }
 
 export type MeteringSettings = z.infer<typeof MeteringSettings>;

@@ -1,15 +1,15 @@
 // Issue 19's archive at its edges, each on databases of its own: an add-on with an
 // event after its deprovisioning, deprovisioned twice across the cut, a subject kept
 // from an event microseconds after its last archived one, paging, and a subject that
-// changes after the run listed it. Real PostgreSQL and the real archive.
+// changes after the run listed it, and a second run while one is under way. Real PostgreSQL and the real archive.
 import assert from 'node:assert/strict';
 import { link, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import type { TestDatabase } from '@vault/testkit';
-import { archiveEvents } from '../src/archive/archive-events.ts';
+import { eventually, type TestDatabase } from '@vault/testkit';
+import { ARCHIVE_LOCK, archiveEvents } from '../src/archive/archive-events.ts';
 import type { BatchResult } from '../src/consumer/apply-batch.ts';
 import { countingRows, cutAfterNow, event, NOW } from './archive-fixture.ts';
 import { applyRaw, meteringDatabase, usageOf } from './harness.ts';
@@ -304,6 +304,34 @@ describe('archive of old events at its edges (real PostgreSQL)', () => {
       assert.deepEqual(r.files, ['metering-events-2026-08-0001.ndjson.gz']);
       assert.deepEqual((await readdir(dir)).sort(), ['metering-events-2026-07-0002.ndjson.gz', 'metering-events-2026-08-0001.ndjson.gz']);
       assert.equal(await readFile(join(dir, theirs), 'utf8'), 'their events');
+    });
+  });
+
+  test('a second run says once that it waits for the one under way, naming its session, then archives', async () => {
+    await onFreshArchive('waits', async (fresh, dir) => {
+      await closedAddon(fresh, 'addon-waits', 'w', 'app-w');
+      const holder = await fresh.pool.connect();
+      try {
+        await holder.query(`set application_name = 'vault-archive'`);
+        await holder.query('select pg_advisory_lock($1)', [ARCHIVE_LOCK]);
+        const pid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+        const lines: string[] = [];
+        let done = false;
+        const running = archiveEvents(fresh.pool, { before: cutAfterNow(), dir, progress: (l) => void lines.push(l) }).finally(
+          () => (done = true),
+        );
+        await eventually('the wait said', () => lines.some((l) => l.startsWith('waiting for another archive run')));
+        assert.equal(done, false, 'it waits for the lock');
+        await holder.query('select pg_advisory_unlock($1)', [ARCHIVE_LOCK]);
+        const r = await running;
+        assert.deepEqual(
+          lines.filter((l) => l.startsWith('waiting')),
+          [`waiting for another archive run to end (pid ${pid} (vault-archive))`],
+        );
+        assert.equal(r.subjects, 1, 'then archives');
+      } finally {
+        holder.release();
+      }
     });
   });
 });

@@ -21,7 +21,7 @@ import {
   type UsageMonthArchived,
 } from './archive-usage.ts';
 
-const ARCHIVE_LOCK = 7_011_001;
+export const ARCHIVE_LOCK = 7_011_001;
 
 export interface ArchiveOptions {
   /** Subjects whose every event happened and arrived before this instant are archived. */
@@ -138,71 +138,78 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
   };
   const perFile = opts.subjectsPerFile ?? 5_000;
   const perPage = opts.eventsPerPage ?? 10_000;
-  return withSessionLock(pool, ARCHIVE_LOCK, async () => {
-    const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0, usageMonths: [] };
-    // Parts a killed run left beside files already done: only its own, by their names.
-    const { rows: released } = await pool.query<{ name: string; dir: string; part: string }>(
-      `select name, dir, part from metering.archive_files where state = 'done' and part is not null`,
-    );
-    for (const t of released) {
-      await releasePart(t);
-      await pool.query(`update metering.archive_files set part = null where name = $1`, [t.name]);
-    }
-    const { rows: unfinished } = await pool.query<{ name: string; dir: string; part: string | null }>(
-      `select name, dir, part from metering.archive_files where state = 'writing'`,
-    );
-    for (const { name, dir, part } of unfinished) {
-      // Where that run wrote, whatever this run's directory.
-      await removeUnfinished({ dir, name, part });
-      await pool.query(`delete from metering.archive_files where name = $1 and state = 'writing'`, [name]);
-      await say(`removed ${name}: a run was killed before its events left the database; they are archived again`);
-      result.redone++;
-    }
-    // A month's table a killed run left detaching or detached goes before anything settles into that
-    // month again, whatever this run's flags: an events-only run settles too.
-    result.usageMonths.push(...(await archiveSettledMonths(pool, opts.dir, say, undefined, !opts.usage)));
-    const eligible = await listEligible(pool, opts.before);
-    try {
-      for (let chunk = await eligible.next(perFile); chunk !== null; chunk = await eligible.next(perFile)) {
-        const name = await nextFileName(pool, chunk.month);
-        const target = { dir: opts.dir, name, part: partName(name) };
-        await pool.query(`insert into metering.archive_files (name, state, month, dir, part) values ($1, 'writing', $2, $3, $4)`, [
-          name,
-          chunk.month,
-          opts.dir,
-          target.part,
-        ]);
-        const written = await writeArchiveFile(target, fileLines(pool, chunk, perPage)).catch((err) => forgetTaken(pool, name, err));
-        await makeSettledMonths(pool, chunk.subjects, say);
-        const finished = await finishFile(pool, name, chunk, written, opts.before);
-        if (!finished) {
-          // A subject changed between the read and the lock: its events stay; the next run sees it again.
-          await removeUnfinished(target);
-          await pool.query(`delete from metering.archive_files where name = $1`, [name]);
-          await say(`skipped ${name}: its subjects changed while it was written; run again`);
-          continue;
-        }
-        await releasePart(target);
-        await pool.query(`update metering.archive_files set part = null where name = $1`, [name]);
-        result.files.push(name);
-        result.events += written;
-        result.subjects += chunk.subjects.length;
-        result.settled += finished.settled;
-        await say(
-          `archived ${written} events of ${chunk.subjects.length} subjects (${chunk.month}) to ${name}; settled ${finished.settled} usage intervals`,
-        );
+  // A second run (an overlapping cron job) said nothing until the first ended, and looked hung.
+  const onWait = (holder: string) => void say(`waiting for another archive run to end (${holder})`);
+  return withSessionLock(
+    pool,
+    ARCHIVE_LOCK,
+    async () => {
+      const result: ArchiveResult = { files: [], events: 0, subjects: 0, redone: 0, months: [], settled: 0, usageMonths: [] };
+      // Parts a killed run left beside files already done: only its own, by their names.
+      const { rows: released } = await pool.query<{ name: string; dir: string; part: string }>(
+        `select name, dir, part from metering.archive_files where state = 'done' and part is not null`,
+      );
+      for (const t of released) {
+        await releasePart(t);
+        await pool.query(`update metering.archive_files set part = null where name = $1`, [t.name]);
       }
-    } finally {
-      eligible.close();
-    }
-    result.months = (await dropArchivedMonths(pool, opts.before, say)).map((m) => m.month);
-    if (opts.usage) {
-      result.horizon = await moveUsageHorizon(pool, opts.usage.before, opts.usage.gate);
-      await say(horizonLine(result.horizon, opts.usage.before));
-      result.usageMonths.push(...(await archiveSettledMonths(pool, opts.dir, say)));
-    }
-    return result;
-  });
+      const { rows: unfinished } = await pool.query<{ name: string; dir: string; part: string | null }>(
+        `select name, dir, part from metering.archive_files where state = 'writing'`,
+      );
+      for (const { name, dir, part } of unfinished) {
+        // Where that run wrote, whatever this run's directory.
+        await removeUnfinished({ dir, name, part });
+        await pool.query(`delete from metering.archive_files where name = $1 and state = 'writing'`, [name]);
+        await say(`removed ${name}: a run was killed before its events left the database; they are archived again`);
+        result.redone++;
+      }
+      // A month's table a killed run left detaching or detached goes before anything settles into that
+      // month again, whatever this run's flags: an events-only run settles too.
+      result.usageMonths.push(...(await archiveSettledMonths(pool, opts.dir, say, undefined, !opts.usage)));
+      const eligible = await listEligible(pool, opts.before);
+      try {
+        for (let chunk = await eligible.next(perFile); chunk !== null; chunk = await eligible.next(perFile)) {
+          const name = await nextFileName(pool, chunk.month);
+          const target = { dir: opts.dir, name, part: partName(name) };
+          await pool.query(`insert into metering.archive_files (name, state, month, dir, part) values ($1, 'writing', $2, $3, $4)`, [
+            name,
+            chunk.month,
+            opts.dir,
+            target.part,
+          ]);
+          const written = await writeArchiveFile(target, fileLines(pool, chunk, perPage)).catch((err) => forgetTaken(pool, name, err));
+          await makeSettledMonths(pool, chunk.subjects, say);
+          const finished = await finishFile(pool, name, chunk, written, opts.before);
+          if (!finished) {
+            // A subject changed between the read and the lock: its events stay; the next run sees it again.
+            await removeUnfinished(target);
+            await pool.query(`delete from metering.archive_files where name = $1`, [name]);
+            await say(`skipped ${name}: its subjects changed while it was written; run again`);
+            continue;
+          }
+          await releasePart(target);
+          await pool.query(`update metering.archive_files set part = null where name = $1`, [name]);
+          result.files.push(name);
+          result.events += written;
+          result.subjects += chunk.subjects.length;
+          result.settled += finished.settled;
+          await say(
+            `archived ${written} events of ${chunk.subjects.length} subjects (${chunk.month}) to ${name}; settled ${finished.settled} usage intervals`,
+          );
+        }
+      } finally {
+        eligible.close();
+      }
+      result.months = (await dropArchivedMonths(pool, opts.before, say)).map((m) => m.month);
+      if (opts.usage) {
+        result.horizon = await moveUsageHorizon(pool, opts.usage.before, opts.usage.gate);
+        await say(horizonLine(result.horizon, opts.usage.before));
+        result.usageMonths.push(...(await archiveSettledMonths(pool, opts.dir, say)));
+      }
+      return result;
+    },
+    { onWait },
+  );
 }
 
 /** What the horizon did, for the progress lines. */
