@@ -4,6 +4,7 @@ import { resolveAdminToken, runApp } from '@vault/runtime';
 import { invoicingRoutes } from './app.ts';
 import { checkBilledCurrency } from './billing/price-book-file.ts';
 import { createBilling } from './billing/service.ts';
+import { minimumChargeAmount } from './charging/amount.ts';
 import { chargingConfig } from './charging/config.ts';
 import { startChargeLoop } from './charging/schedule.ts';
 import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
@@ -52,7 +53,9 @@ await runApp({
     const schedule = startSchedule({ pool: db.pool, billing, graceHours, everyMs: settings.INVOICE_FINALIZE_EVERY_SECONDS * 1000, log });
     const usageFold = startUsageFold({ pool: db.pool, everyMs: settings.USAGE_FOLD_EVERY_SECONDS * 1000, log });
     const suspendAfterSeconds = settings.SUSPEND_PAST_DUE_AFTER;
-    const charger = startChargeLoop({ ...charging, pool: db.pool, log, suspendAfterSeconds });
+    // The minimum finalize carries below (config declared it with the price book): the review reads the same.
+    const minimum = minimumChargeAmount(prices.currency);
+    const charger = startChargeLoop({ ...charging, pool: db.pool, log, suspendAfterSeconds, minimum });
     // Notices are always at GET /v1/notices; with Kafka they are also published to the platform's topic.
     const topic = settings.BILLING_NOTICES_TOPIC;
     const brokers = settings.KAFKA_BROKERS;

@@ -1,14 +1,15 @@
 // A database upgraded from before the gateway's published minimums (2026-12-06):
 // the older release took 1 minor unit as the smallest SEK charge, so a SEK 2.00
 // invoice (Stripe's minimum is 3.00) was sent, refused amount_too_small until
-// past_due, and its account suspended. This release never charges it; the next
-// finalize carries it like a finalized small invoice (status `carried`, its
-// line on the next invoice, invoice.carried once) and reinstates the account
-// when nothing else is past due. One that was charged (a PaymentIntent made,
-// declined) before GATEWAY_MINIMUM_CHARGE was raised above its total is never
-// carried: its PaymentIntent may still be paid on the card form. Real
-// PostgreSQL; the legacy rows are written as the older release left them, the
-// suspension by the standing review.
+// past_due, and its account suspended. This release never charges it, and the
+// standing review never suspends over it and reinstates an account it alone
+// keeps suspended; the next finalize carries it like a finalized small invoice
+// (status `carried`, its line on the next invoice, invoice.carried once) and
+// reinstates an account still suspended when nothing else is past due. One that
+// was charged (a PaymentIntent made, declined) before GATEWAY_MINIMUM_CHARGE was
+// raised above its total is never carried: its PaymentIntent may still be paid
+// on the card form. Real PostgreSQL; the legacy rows (its suspension too) are
+// written as the older release left them.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,8 +22,9 @@ import type { TestDatabase } from '@vault/testkit';
 import { reviewStandings } from '../src/accounts/standing.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { createBilling } from '../src/billing/service.ts';
+import { minimumChargeAmount } from '../src/charging/amount.ts';
 import { decide } from '../src/charging/decide.ts';
-import { invoiceNotice } from '../src/notices/notice.ts';
+import { accountNotice, invoiceNotice } from '../src/notices/notice.ts';
 import { noticesOf, recordNotice } from '../src/notices/outbox.ts';
 import { basicDyno, billingDatabase, seedOwners, seedUsage } from './seed.ts';
 
@@ -63,7 +65,13 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
       )
     ).rows[0];
   const review = () =>
-    reviewStandings({ pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 7 * 24 * 3600, now: () => clock.toJSDate() });
+    reviewStandings({
+      pool: db.pool,
+      log: memoryLogger(),
+      suspendAfterSeconds: 7 * 24 * 3600,
+      minimum: minimumChargeAmount('SEK'),
+      now: () => clock.toJSDate(),
+    });
 
   /**
    * What the older release left: the invoice past_due after its refused (or declined) attempts, told once.
@@ -99,13 +107,32 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
     });
   }
 
+  /** What the older release's standing review left: the account suspended over `invoices`, told once. */
+  async function leftSuspended(account: string, invoices: Row[], pastDueSince: string, at: string) {
+    await withTransaction(db.pool, async (client) => {
+      await client.query('insert into invoicing.account_standing (account_id, suspended_at, suspensions) values ($1, $2, 1)', [
+        account,
+        at,
+      ]);
+      await recordNotice(
+        client,
+        accountNotice('account.suspended', account, 1, new Date(at), {
+          invoice_ids: invoices.map((x) => x.id),
+          past_due_since: new Date(pastDueSince).toISOString(),
+        }),
+      );
+    });
+  }
+
   before(async () => {
     db = await billingDatabase();
     billing = createBilling({ pool: db.pool, prices: loadPriceBook(SEK_BOOK), graceHours: 72, now: () => clock });
     // acct-legacy: past_due SEK 2.00, nothing else owed. acct-owes: the same, and its August
     // (SEK 38.71) past due for a declined card. acct-fresh: SEK 2.00 finalized by this release, as any small invoice is.
     // acct-charged: SEK 2.00 charged and declined to past_due when its minimum was lower, its PaymentIntent still payable.
-    const accounts = ['acct-legacy', 'acct-owes', 'acct-fresh', 'acct-charged'];
+    // acct-recent: SEK 2.00 left past_due 3 days before the upgrade, not suspended yet. acct-unreviewed: as acct-legacy,
+    // but no review has run since the upgrade when the next finalize carries it (its legacy rows written just before).
+    const accounts = ['acct-legacy', 'acct-owes', 'acct-fresh', 'acct-charged', 'acct-recent', 'acct-unreviewed'];
     await seedOwners(
       db.pool,
       accounts.map((account) => ({ app: `${account}-app`, account, from: '2026-08-01T00:00:00Z' })),
@@ -130,15 +157,21 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
     await leftPastDue(await invoiceOf('acct-owes', '2026-08'), 'acct-owes', '2026-08', '2026-09-13T00:00:00Z', 'card_declined');
     const charged = await invoiceOf('acct-charged', '2026-09');
     await leftPastDue(charged, 'acct-charged', '2026-09', '2026-10-13T00:00:00Z', 'card_declined', `pi_${charged.id}`);
-    // The standing review of the older release (unchanged since): past due over 7 days, suspended.
+    await leftPastDue(await invoiceOf('acct-recent', '2026-09'), 'acct-recent', '2026-09', '2026-10-18T00:00:00Z');
+    // The older release's standing review: past due over 7 days, suspended.
+    const suspendedAt = '2026-10-21T00:00:00Z';
+    await leftSuspended('acct-legacy', [await invoiceOf('acct-legacy', '2026-09')], '2026-10-13T00:00:00Z', suspendedAt);
+    const owes = [await invoiceOf('acct-owes', '2026-08'), await invoiceOf('acct-owes', '2026-09')];
+    await leftSuspended('acct-owes', owes, '2026-09-13T00:00:00Z', suspendedAt);
+    await leftSuspended('acct-charged', [charged], '2026-10-13T00:00:00Z', suspendedAt);
+    // This release is deployed.
     clock = DateTime.fromISO('2026-10-21T00:00:00Z', { zone: 'utc' });
-    assert.equal((await review()).suspended, 3);
   });
   after(async () => {
     await db?.drop();
   });
 
-  test('this release never charges it, and until the next finalize the account stays suspended; the next monthâ€™s draft already carries it', async () => {
+  test('this release never charges it; its standing review never suspends over it (past due 8 days) and reinstates the account it alone kept suspended; the next monthâ€™s draft carries it', async () => {
     const september = await invoiceOf('acct-legacy', '2026-09');
     assert.deepEqual(
       decide(
@@ -149,8 +182,20 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
       ),
       { do: 'nothing', why: 'below_minimum' },
     );
+    // 5 days after the upgrade: acct-recent's has been past due 8 days (SUSPEND_PAST_DUE_AFTER here 7).
+    clock = clock.plus({ days: 5 });
+    assert.deepEqual(await review(), { suspended: 0, reinstated: 1 });
+    assert.equal(await standing('acct-recent'), undefined, 'never suspended over a total it will not charge');
+    assert.deepEqual(
+      (await noticesOf(db.pool, 'acct-recent')).map((n) => n.type),
+      ['invoice.finalized', 'invoice.past_due'],
+    );
+    assert.equal((await standing('acct-legacy'))?.suspended_at, null);
+    assert.deepEqual((await standing('acct-legacy'))?.reinstated_at, clock.toJSDate());
+    // An invoice owed above the minimum (August's 38.71), or one with a PaymentIntent, still keeps its account suspended.
+    assert.notEqual((await standing('acct-owes'))?.suspended_at, null);
+    assert.notEqual((await standing('acct-charged'))?.suspended_at, null);
     assert.deepEqual(await review(), { suspended: 0, reinstated: 0 });
-    assert.notEqual((await standing('acct-legacy'))?.suspended_at, null);
     const draft = await billing.draft('acct-legacy', '2026-10');
     assert.deepEqual(
       draft.lines.filter((l) => l.kind === 'carried').map((l) => [l.key, l.amount, l.adjusts]),
@@ -159,10 +204,13 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
     assert.equal(draft.total, '5.87');
   });
 
-  test('finalizing October carries it (status carried, its line on Octoberâ€™s invoice, invoice.carried once) and reinstates the account in that transaction', async () => {
+  test('finalizing October carries it (status carried, its line on Octoberâ€™s invoice, invoice.carried once) and reinstates an account still suspended in that transaction', async () => {
+    const unreviewed = await invoiceOf('acct-unreviewed', '2026-09');
+    await leftPastDue(unreviewed, 'acct-unreviewed', '2026-09', '2026-10-13T00:00:00Z');
+    await leftSuspended('acct-unreviewed', [unreviewed], '2026-10-13T00:00:00Z', '2026-10-21T00:00:00Z');
     clock = DateTime.fromISO('2026-11-05T00:00:00Z', { zone: 'utc' });
     await billing.finalize('2026-10');
-    for (const account of ['acct-legacy', 'acct-owes', 'acct-fresh']) {
+    for (const account of ['acct-legacy', 'acct-owes', 'acct-fresh', 'acct-recent', 'acct-unreviewed']) {
       const september = await invoiceOf(account, '2026-09');
       const october = await invoiceOf(account, '2026-10');
       assert.equal(september.status, 'carried', account);
@@ -173,18 +221,30 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
         account,
       );
     }
-    // Nothing else past due: reinstated by the finalize itself, told after the carry.
+    // No review since the upgrade and nothing else past due: reinstated by the finalize itself, told after the carry.
+    assert.equal((await standing('acct-unreviewed'))?.suspended_at, null);
+    assert.deepEqual(
+      (await noticesOf(db.pool, 'acct-unreviewed')).map((n) => n.id),
+      [
+        `invoice.finalized:${unreviewed.id}`,
+        `invoice.past_due:${unreviewed.id}`,
+        'account.suspended:acct-unreviewed:1',
+        `invoice.finalized:${(await invoiceOf('acct-unreviewed', '2026-10')).id}`,
+        `invoice.carried:${unreviewed.id}`,
+        'account.reinstated:acct-unreviewed:1',
+      ],
+    );
+    // Reinstated by the review already: carried and told, reinstated once.
     const legacy = await invoiceOf('acct-legacy', '2026-09');
-    assert.equal((await standing('acct-legacy'))?.suspended_at, null);
     assert.deepEqual(
       (await noticesOf(db.pool, 'acct-legacy')).map((n) => n.id),
       [
-        `invoice.finalized:${(await invoiceOf('acct-legacy', '2026-09')).id}`,
+        `invoice.finalized:${legacy.id}`,
         `invoice.past_due:${legacy.id}`,
         'account.suspended:acct-legacy:1',
+        'account.reinstated:acct-legacy:1',
         `invoice.finalized:${(await invoiceOf('acct-legacy', '2026-10')).id}`,
         `invoice.carried:${legacy.id}`,
-        'account.reinstated:acct-legacy:1',
       ],
     );
     // August's 38.71 is still past due: acct-owes stays suspended.
@@ -243,6 +303,8 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
         ['acct-fresh', 1],
         ['acct-legacy', 1],
         ['acct-owes', 1],
+        ['acct-recent', 1],
+        ['acct-unreviewed', 1],
       ],
     );
     const told = await db.pool.query<{ type: string; n: number }>(
@@ -251,8 +313,8 @@ describe('a small invoice an older release made past_due (SEK 2.00 below Stripeâ
     assert.deepEqual(
       told.rows.map((r) => [r.type, r.n]),
       [
-        ['account.reinstated', 1],
-        ['invoice.carried', 3],
+        ['account.reinstated', 2],
+        ['invoice.carried', 5],
       ],
     );
   });

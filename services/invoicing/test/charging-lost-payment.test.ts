@@ -45,7 +45,11 @@ describe('a past-due invoice waiting for its cardholder, its webhook lost (in-me
     const gateway = new ThreeDsGateway();
     const intent = await pastDueAndAsked(gateway, 'lost-1', 'acct-lost');
     // Past due for a day: the review suspends the account (SUSPEND_PAST_DUE_AFTER of an hour here).
-    assert.equal((await reviewStandings({ pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 3600, now: () => clock })).suspended, 1);
+    assert.equal(
+      (await reviewStandings({ pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 3600, minimum: '0.50', now: () => clock }))
+        .suspended,
+      1,
+    );
     gateway.confirmedByCardholder(intent);
     tick(100);
     assert.equal((await pass(gateway)).paid, 0, 'within the window: nothing asked');
@@ -123,6 +127,7 @@ describe('a past-due invoice waiting for its cardholder, its webhook lost (in-me
       pool: db.pool,
       log: memoryLogger(),
       suspendAfterSeconds: 3600,
+      minimum: '0.50',
       now: () => clock,
       beforeReview: (accountId) => lookBeforeSuspending(deps, accountId),
     });
@@ -138,7 +143,7 @@ describe('a past-due invoice waiting for its cardholder, its webhook lost (in-me
     const deps: ChargerDeps = { pool: db.pool, gateway, retrySchedule: [259_200, 432_000], log: memoryLogger(), now: () => clock };
     const tickLoop = async () => {
       await chargePass(deps);
-      const review = { pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 3600, now: () => clock };
+      const review = { pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 3600, minimum: '0.50', now: () => clock };
       await reviewStandings({ ...review, beforeReview: (accountId) => lookBeforeSuspending(deps, accountId) });
     };
     const suspended = async () =>

@@ -33,7 +33,7 @@ describe('suspension and payment at once (real PostgreSQL)', () => {
       await paying.query('begin');
       assert.equal(await markInvoicePaid(paying, 'race-1'), true);
       let reviewed = false;
-      const review = reviewStandings({ pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 60 }).finally(() => {
+      const review = reviewStandings({ pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 60, minimum: '0.50' }).finally(() => {
         reviewed = true;
       });
       await new Promise((r) => setTimeout(r, 500));
@@ -63,7 +63,7 @@ describe('suspension and payment at once (real PostgreSQL)', () => {
       // A payment's first step (a webhook's or the charger's): its invoice locked, nothing else yet.
       assert.equal(await lockInvoice(paying, 'race-2'), true);
       let reviewed = false;
-      const review = reviewStandings({ pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 60 }).finally(() => {
+      const review = reviewStandings({ pool: db.pool, log: memoryLogger(), suspendAfterSeconds: 60, minimum: '0.50' }).finally(() => {
         reviewed = true;
       });
       await new Promise((r) => setTimeout(r, 500));

@@ -1,11 +1,14 @@
 // An account's standing (billing-rules.md "Payment", api.md "Notices"): suspended
 // once an invoice of it has been past due longer than SUSPEND_PAST_DUE_AFTER,
-// reinstated once nothing it owes is past due; each told by a notice. The
+// reinstated once nothing it owes is past due; each told by a notice. A past-due
+// invoice the next finalize carries (`carryable`: below the gateway's minimum,
+// never charged) counts for neither: it is never charged, so never paid. The
 // Vault only says so: the platform suspends the apps, and usage keeps being
 // billed as its events say (see the contract, "Suspension").
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
+import { carryable } from '../billing/credit-store.ts';
 import { accountNotice } from '../notices/notice.ts';
 import { recordNotice } from '../notices/outbox.ts';
 
@@ -14,6 +17,8 @@ export interface StandingDeps {
   log: Logger;
   /** SUSPEND_PAST_DUE_AFTER, in seconds. */
   suspendAfterSeconds: number;
+  /** The gateway's smallest charge in the price book's currency ("0.50"), as finalize carries below it. */
+  minimum: string;
   now?: () => Date;
   /**
    * Run for each account before it is reviewed, outside its transaction: the charger reads the
@@ -28,32 +33,40 @@ export interface StandingReport {
   reinstated: number;
 }
 
-/** Accounts whose standing may change: overdue and not suspended, or suspended with nothing past due. */
+/**
+ * Accounts whose standing may change: overdue and not suspended, or suspended
+ * with nothing past due; a carryable invoice ($2 the minimum) is not past due here.
+ */
 const CANDIDATES = `
   select distinct i.account_id
     from invoicing.invoices i
     join invoicing.charges c on c.invoice_id = i.id
     left join invoicing.account_standing s on s.account_id = i.account_id
-   where i.status = 'past_due' and c.past_due_at <= $1 and s.suspended_at is null
+   where i.status = 'past_due' and c.past_due_at <= $1 and s.suspended_at is null and not ${carryable('$2')}
   union
   select s.account_id
     from invoicing.account_standing s
    where s.suspended_at is not null
-     and not exists (select 1 from invoicing.invoices i where i.account_id = s.account_id and i.status = 'past_due')`;
+     and not exists (select 1 from invoicing.invoices i
+                      where i.account_id = s.account_id and i.status = 'past_due' and not ${carryable('$2')})`;
 
 /** One review of every account whose standing may change (the charging loop runs it after each pass). */
 export async function reviewStandings(deps: StandingDeps): Promise<StandingReport> {
   const now = deps.now?.() ?? new Date();
   const cutoff = new Date(now.getTime() - deps.suspendAfterSeconds * 1000);
-  const { rows } = await deps.pool.query<{ account_id: string }>(CANDIDATES, [cutoff]);
+  const { rows } = await deps.pool.query<{ account_id: string }>(CANDIDATES, [cutoff, deps.minimum]);
   const report: StandingReport = { suspended: 0, reinstated: 0 };
   for (const { account_id } of rows) {
     // Its failure is logged and the review goes on: a gateway look must not hold suspensions back.
     await deps.beforeReview?.(account_id).catch((err: unknown) => deps.log.error('standing.look_failed', err, { account_id }));
-    const changed = await withTransaction(deps.pool, (client) => reviewAccount(client, account_id, cutoff, now), {
-      log: deps.log,
-      name: 'standing.review',
-    });
+    const changed = await withTransaction(
+      deps.pool,
+      (client) => reviewAccount(client, account_id, { cutoff, now, minimum: deps.minimum }),
+      {
+        log: deps.log,
+        name: 'standing.review',
+      },
+    );
     if (changed === 'suspended') report.suspended++;
     if (changed === 'reinstated') report.reinstated++;
     if (changed) deps.log.info(`account.${changed}`, { account_id, [`count#accounts.${changed}`]: 1 });
@@ -74,7 +87,8 @@ interface PastDue {
  * lifts it. (Locking the standing row first, a review read an invoice whose
  * payment had begun as still past due, and suspended on it.)
  */
-async function reviewAccount(client: pg.PoolClient, accountId: string, cutoff: Date, now: Date) {
+async function reviewAccount(client: pg.PoolClient, accountId: string, at: { cutoff: Date; now: Date; minimum: string }) {
+  const { cutoff, now } = at;
   await client.query(`select 1 from invoicing.invoices where account_id = $1 and status = 'past_due' order by id for update`, [accountId]);
   await client.query('insert into invoicing.account_standing (account_id) values ($1) on conflict do nothing', [accountId]);
   const standing = (
@@ -83,7 +97,7 @@ async function reviewAccount(client: pg.PoolClient, accountId: string, cutoff: D
       [accountId],
     )
   ).rows[0]!;
-  const pastDue = await pastDueInvoices(client, accountId);
+  const pastDue = await pastDueInvoices(client, accountId, at.minimum);
   const overdue = pastDue.filter((x) => x.past_due_at !== null && x.past_due_at <= cutoff);
   if (standing.suspended_at === null && overdue.length > 0) {
     const suspension = standing.suspensions + 1;
@@ -108,12 +122,14 @@ async function reviewAccount(client: pg.PoolClient, accountId: string, cutoff: D
   return undefined;
 }
 
-const pastDueInvoices = async (client: pg.PoolClient, accountId: string): Promise<PastDue[]> =>
+/** The account's past-due invoices; with `minimum`, but those finalize carries (never charged, so never paid). */
+const pastDueInvoices = async (client: pg.PoolClient, accountId: string, minimum?: string): Promise<PastDue[]> =>
   (
     await client.query<PastDue>(
       `select i.id, c.past_due_at from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
-        where i.account_id = $1 and i.status = 'past_due' order by c.past_due_at nulls last, i.id`,
-      [accountId],
+        where i.account_id = $1 and i.status = 'past_due' and ($2::numeric is null or not ${carryable('$2')})
+        order by c.past_due_at nulls last, i.id`,
+      [accountId, minimum ?? null],
     )
   ).rows;
 
@@ -128,7 +144,8 @@ async function reinstate(client: pg.PoolClient, accountId: string, suspension: n
 /**
  * In the transaction that just moved an invoice of the account out of
  * past_due (after the invoice's lock: the one lock order): reinstates the
- * account if it is suspended and nothing it owes is past due any more.
+ * account if it is suspended and nothing it owes is past due any more. A
+ * carryable one left counts here (its callers know no minimum): the next review lifts it.
  */
 export async function reinstateIfClear(client: pg.PoolClient, accountId: string, now: Date): Promise<boolean> {
   // The row is locked whether or not the account is suspended: a review deciding now waits for

@@ -207,6 +207,15 @@ const NOT_CHARGED = `not exists (select 1 from invoicing.charges c where c.invoi
   and (c.payment_intent_id is not null or c.pending_payment_method_id is not null))`;
 
 /**
+ * The invoice `i` is one the next finalize carries (SMALL_INVOICES): owed, its
+ * total above 0 and below the gateway's minimum (`minimum`, a numeric
+ * parameter such as '$2'), never charged. The one rule: the standing review
+ * reads it too, so such an invoice past due never suspends its account.
+ */
+export const carryable = (minimum: string) =>
+  `(i.status in ('finalized', 'past_due') and i.total > 0 and i.total < ${minimum}::numeric and ${NOT_CHARGED})`;
+
+/**
  * Invoices of the accounts $1 (all when null) not charged nor carried, with a
  * total above 0 and below $2, oldest first. `past_due` too: before the
  * gateway's published minimums (2026-12-06), every currency outside nine had
@@ -214,9 +223,10 @@ const NOT_CHARGED = `not exists (select 1 from invoicing.charges c where c.invoi
  * (amount_too_small) until past_due, and its account suspended. This release
  * never makes a small invoice past_due (decide() says below_minimum before any
  * attempt or want of a card): only such a database holds one, or one past due
- * before the minimum was raised above its total. Never charged now, it is
- * carried like a finalized one, and its account reinstated when nothing else is
- * past due (finalize-chunk.ts). The drafts read this same statement.
+ * before the minimum was raised above its total. Never charged now, it never
+ * keeps its account suspended (the standing review, `carryable`), and it is
+ * carried like a finalized one, its account reinstated then when nothing else
+ * is past due (finalize-chunk.ts). The drafts read this same statement.
  *
  * Never one with a PaymentIntent (NOT_CHARGED): the legacy refusal came at its
  * create, so none was made, but one charged before GATEWAY_MINIMUM_CHARGE was
@@ -227,9 +237,8 @@ const NOT_CHARGED = `not exists (select 1 from invoicing.charges c where c.invoi
  */
 export const SMALL_INVOICES = `
   select account_id, number, period, total::text from invoicing.invoices i
-   where status in ('finalized', 'past_due') and total > 0 and total < $2::numeric
+   where ${carryable('$2')}
      and ($1::text[] is null or account_id = any($1::text[]))
-     and ${NOT_CHARGED}
    order by period_start, number`;
 
 export type SmallRow = { account_id: string; number: string; period: string; total: string };

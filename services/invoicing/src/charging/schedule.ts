@@ -9,6 +9,8 @@ export interface ChargeLoopDeps extends ChargerDeps {
   webhookUrl?: string;
   /** SUSPEND_PAST_DUE_AFTER in seconds: after each pass, accounts are suspended or reinstated. Unset: no review. */
   suspendAfterSeconds?: number;
+  /** The gateway's smallest charge in the price book's currency: the review never suspends over a smaller invoice finalize carries. */
+  minimum: string;
 }
 
 /**
@@ -39,6 +41,7 @@ export function startChargeLoop(deps: ChargeLoopDeps): Loop {
             pool: deps.pool,
             log: deps.log,
             suspendAfterSeconds: deps.suspendAfterSeconds,
+            minimum: deps.minimum,
             now: deps.now,
             beforeReview: (accountId) => lookBeforeSuspending(deps, accountId),
           }).catch((err: unknown) => deps.log.error('standing.review_failed', err));
