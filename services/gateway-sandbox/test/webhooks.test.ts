@@ -94,6 +94,40 @@ describe('webhooks', () => {
     assert.ok(sb.log.lines.some((l) => l.includes('event=gateway.webhook_delivered') && l.includes(`endpoint=${endpoint.id}`)));
   });
 
+  test('a pass delivering several events at once queries its one client in turn: node-pg never warns of overlapping queries', async () => {
+    // node-pg 8 queues a query sent while its client is busy and warns once (a DeprecationWarning on the
+    // demo's console, "will be removed in pg@9.0"); pg 9 refuses it.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const hook = await receiver((n) => (n <= 4 ? 500 : 200));
+      servers.push(hook.server);
+      const endpoint = await sb.stripe.webhookEndpoints.create({ url: hook.url, enabled_events: ['customer.created'] });
+      for (let i = 0; i < 4; i++) await sb.stripe.customers.create({ email: `many-${i}@example.com` });
+      const failedOnce = `select count(*)::int as n from gateway_sandbox.deliveries where endpoint_id = $1 and attempts = 1 and delivered_at is null`;
+      await eventually(
+        'four deliveries failed once',
+        async () => (await sb.db.pool.query(failedOnce, [endpoint.id])).rows[0].n === 4,
+        10_000,
+      );
+      // All four due at once: the next pass takes them together.
+      await sb.db.pool.query(`update gateway_sandbox.deliveries set next_attempt_at = now() - interval '1 second' where endpoint_id = $1`, [
+        endpoint.id,
+      ]);
+      await eventually('four delivered', () => hook.got.length >= 8, 10_000);
+      const passes = sb.log.lines.filter((l) => l.includes('event=gateway.webhook_delivered') && l.includes(`endpoint=${endpoint.id}`));
+      assert.equal(passes.length, 4);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(
+        warnings.filter((w) => w.includes('already executing a query')),
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   test("'*' subscribes to every event; events are listed and retrieved", async () => {
     const hook = await receiver(() => 204);
     servers.push(hook.server);

@@ -94,40 +94,51 @@ export function startDelivery(opts: DeliveryOptions): DeliveryLoop {
           for update of d skip locked`,
           [batchSize],
         );
-        // Settled, not all: one row's failure must not end the transaction (and hand its client back
-        // to the pool) while the others' POSTs and updates are still in flight on it.
-        const settled = await Promise.allSettled(
-          rows.map(async (due) => {
-            const body = JSON.stringify((await getEvent(client, due.event_id))!, null, 2);
+        // One client runs one query at a time (node-pg queues the rest, and warns it will stop): the
+        // bodies are read, then the POSTs go out together, then each answer is written, in turn.
+        const bodies: string[] = [];
+        for (const due of rows) bodies.push(JSON.stringify((await getEvent(client, due.event_id))!, null, 2));
+        // Settled, not all: one POST's failure must not end the transaction while the others are in flight.
+        const answers = await Promise.allSettled(
+          rows.map(async (due, i) => {
             const started = Date.now();
-            const { status, error } = await post(due, body);
-            const attempt = due.attempts + 1;
-            const fields = {
-              event_id: due.event_id,
-              endpoint: due.endpoint_id,
-              status: status ?? 'none',
-              attempt,
-              'measure#gateway.webhook_ms': Date.now() - started,
-            };
-            if (status !== null && status >= 200 && status < 300) {
-              await client.query(
-                `update gateway_sandbox.deliveries set attempts = $3, delivered_at = now(), last_status = $4, last_error = null
-                where event_id = $1 and endpoint_id = $2`,
-                [due.event_id, due.endpoint_id, attempt, status],
-              );
-              log.info('gateway.webhook_delivered', fields);
-            } else {
-              const delay = retryDelayMs(attempt, baseMs, maxMs);
-              await client.query(
-                `update gateway_sandbox.deliveries
-                  set attempts = $3, last_status = $4, last_error = $5, next_attempt_at = now() + make_interval(secs => $6)
-                where event_id = $1 and endpoint_id = $2`,
-                [due.event_id, due.endpoint_id, attempt, status, error, delay / 1000],
-              );
-              log.warn('gateway.webhook_failed', { ...fields, error: error ?? undefined, retry_in_ms: delay });
-            }
+            return { ...(await post(due, bodies[i]!)), ms: Date.now() - started };
           }),
         );
+        const settled: PromiseSettledResult<void>[] = [];
+        for (const [i, due] of rows.entries()) {
+          const answer = answers[i]!;
+          if (answer.status === 'rejected') {
+            settled.push(answer);
+            continue;
+          }
+          const { status, error, ms } = answer.value;
+          const attempt = due.attempts + 1;
+          const fields = {
+            event_id: due.event_id,
+            endpoint: due.endpoint_id,
+            status: status ?? 'none',
+            attempt,
+            'measure#gateway.webhook_ms': ms,
+          };
+          if (status !== null && status >= 200 && status < 300) {
+            await client.query(
+              `update gateway_sandbox.deliveries set attempts = $3, delivered_at = now(), last_status = $4, last_error = null
+              where event_id = $1 and endpoint_id = $2`,
+              [due.event_id, due.endpoint_id, attempt, status],
+            );
+            log.info('gateway.webhook_delivered', fields);
+          } else {
+            const delay = retryDelayMs(attempt, baseMs, maxMs);
+            await client.query(
+              `update gateway_sandbox.deliveries
+                set attempts = $3, last_status = $4, last_error = $5, next_attempt_at = now() + make_interval(secs => $6)
+              where event_id = $1 and endpoint_id = $2`,
+              [due.event_id, due.endpoint_id, attempt, status, error, delay / 1000],
+            );
+            log.warn('gateway.webhook_failed', { ...fields, error: error ?? undefined, retry_in_ms: delay });
+          }
+        }
         const failed = settled.find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;
         if (stopped) throw new Error('stopping: deliveries in flight are rolled back');
