@@ -235,12 +235,14 @@ describe('configuration', () => {
     const parsed = (env: Record<string, string>) => parseConfig(VaultSettings, env);
     // Node runs a timer longer than 2^31-1 ms after 1 ms: "every 30 days" charged every millisecond.
     assert.equal(parsed({ CHARGE_EVERY_SECONDS: '2147483' }).CHARGE_EVERY_SECONDS, 2_147_483);
+    assert.equal(parsed({}).WEBHOOK_CATCH_UP_EVERY_SECONDS, 300);
     assert.equal(parsed({ INVOICE_GRACE_HOURS: '8784' }).INVOICE_GRACE_HOURS, 8784);
     assert.deepEqual(parsed({ PAYMENT_RETRY_SCHEDULE: 'P3650D' }).PAYMENT_RETRY_SCHEDULE, [3650 * 86400]);
     // A cutoff in the past, not an instant ahead: P36500D is how "never suspend" was written.
     assert.equal(parsed({ SUSPEND_PAST_DUE_AFTER: 'P36500D' }).SUSPEND_PAST_DUE_AFTER, 36_500 * 86_400);
     const refused = {
       CHARGE_EVERY_SECONDS: '2592000',
+      WEBHOOK_CATCH_UP_EVERY_SECONDS: '2592000',
       INVOICE_FINALIZE_EVERY_SECONDS: '99999999',
       USAGE_FOLD_EVERY_SECONDS: '2147484',
       BUS_TRIM_EVERY_SECONDS: '2592000',

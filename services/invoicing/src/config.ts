@@ -129,6 +129,8 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     PAYMENT_RETRY_SCHEDULE: isoDurations('P3D,P5D'),
     /** How often invoicing charges finalized invoices that are due a charge. */
     CHARGE_EVERY_SECONDS: loopSeconds(60),
+    /** How often invoicing checks its webhook endpoint and catches up with the gateway's events its webhooks missed. */
+    WEBHOOK_CATCH_UP_EVERY_SECONDS: loopSeconds(300),
     /** At most a year: beyond, a month's due instant is no valid date, and nothing would hold a running month. */
     INVOICE_GRACE_HOURS: numberVariable(z.number().min(0).max(8784, 'must be at most 8784 (a year)'), DEFAULT_GRACE_HOURS),
     /** Kafka for the notices (api.md "Notices"); unset: notices are only at GET /v1/notices. */

@@ -7,6 +7,7 @@ import { createBilling } from './billing/service.ts';
 import { minimumChargeAmount } from './charging/amount.ts';
 import { chargingConfig } from './charging/config.ts';
 import { startChargeLoop } from './charging/schedule.ts';
+import { startCatchUpLoop } from './charging/catch-up-loop.ts';
 import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
 import { invoicingConfig, invoicingWebUrl } from './config.ts';
 import { startSchedule } from './billing/schedule.ts';
@@ -56,6 +57,8 @@ await runApp({
     // The minimum finalize carries below (config declared it with the price book): the review reads the same.
     const minimum = minimumChargeAmount(prices.currency);
     const charger = startChargeLoop({ ...charging, pool: db.pool, log, suspendAfterSeconds, minimum });
+    // The webhook endpoint kept enabled, and what its webhooks missed caught up; a failed run is retried as soon as a pass.
+    const catchUp = startCatchUpLoop({ ...charging, pool: db.pool, log, everyMs: charging.catchUpEveryMs, retryMs: charging.everyMs });
     // Notices are always at GET /v1/notices; with Kafka they are also published to the platform's topic.
     const topic = settings.BILLING_NOTICES_TOPIC;
     const brokers = settings.KAFKA_BROKERS;
@@ -67,7 +70,7 @@ await runApp({
     log.info('notices.ready', { kafka_topic: brokers ? topic : 'none', emails: mailer ? 'smtp' : 'log' });
     return {
       stop: async () => {
-        await Promise.all([schedule.stop(), usageFold.stop(), charger.stop(), publisher?.stop(), emails.stop()]);
+        await Promise.all([schedule.stop(), usageFold.stop(), charger.stop(), catchUp.stop(), publisher?.stop(), emails.stop()]);
         await Promise.all([exportPool.end(), viewPool.end()]);
       },
     };

@@ -246,7 +246,7 @@ describe('charging decisions (pure)', () => {
     const after = afterAnswer(
       row({ attempts: 1, pendingPaymentMethodId: 'pm_a', lastErrorCode: 'card_declined' }),
       'pm_a',
-      { kind: 'succeeded' },
+      { kind: 'succeeded', payment: { id: 'pi_1', amount: 5258, currency: 'usd' } },
       NOW,
       SCHEDULE,
     );

@@ -70,6 +70,10 @@ interface FakeIntent {
   customerId: string;
   status: 'requires_payment_method' | 'processing' | 'succeeded' | 'canceled';
   lastError?: ReportedIntent['lastError'];
+  /** Lower case, as Stripe writes it; usd unless updated. */
+  currency?: string;
+  /** Minor units refunded from its charge so far (refundedAtGateway). */
+  amountRefunded?: number;
 }
 
 /**
@@ -151,7 +155,7 @@ export class FakeGateway implements ChargeGateway {
     const intent = this.intents.get(c.paymentIntentId);
     if (!intent) return { kind: 'refused', code: 'resource_missing', message: `No such payment_intent: '${c.paymentIntentId}'` };
     // payment_intent_unexpected_state carrying a succeeded PaymentIntent.
-    if (intent.status === 'succeeded') return { kind: 'succeeded' };
+    if (intent.status === 'succeeded') return { kind: 'succeeded', payment: this.received(intent), earlier: true };
     if (intent.status === 'canceled') return { kind: 'refused', code: 'payment_intent_canceled', message: 'canceled' };
     if (c.paymentMethodId.startsWith('pm_processing')) {
       intent.status = 'processing';
@@ -167,7 +171,11 @@ export class FakeGateway implements ChargeGateway {
     }
     intent.lastError = undefined;
     intent.status = 'succeeded';
-    return { kind: 'succeeded' };
+    return { kind: 'succeeded', payment: this.received(intent) };
+  }
+
+  private received(intent: FakeIntent) {
+    return { id: intent.id, amount: intent.amount, currency: intent.currency ?? 'usd' };
   }
 
   async cancelPaymentIntent(id: string): Promise<'canceled' | 'succeeded' | { error: string }> {
@@ -185,7 +193,36 @@ export class FakeGateway implements ChargeGateway {
     if (this.down) return { error: this.unanswered() };
     const intent = this.intents.get(id);
     if (!intent) return { error: { kind: 'refused', code: 'resource_missing', message: `No such payment_intent: '${id}'` } };
-    return { id, status: intent.status, amount: intent.amount, currency: 'usd', paymentMethodId: null, lastError: intent.lastError };
+    const charge =
+      intent.status === 'succeeded'
+        ? { id: `ch_${id}`, amount_refunded: intent.amountRefunded ?? 0, currency: intent.currency ?? 'usd' }
+        : undefined;
+    return {
+      id,
+      status: intent.status,
+      amount: intent.amount,
+      currency: intent.currency ?? 'usd',
+      paymentMethodId: null,
+      lastError: intent.lastError,
+      charge,
+    };
+  }
+
+  /**
+   * Someone holding the account's keys updates the unconfirmed PaymentIntent (Stripe allows its amount
+   * and currency to change until it is confirmed); the next confirm charges what it says then.
+   */
+  updatedAtGateway(id: string, change: { amount?: number; currency?: string }): void {
+    const intent = this.intents.get(id)!;
+    if (intent.status === 'succeeded' || intent.status === 'processing') throw new Error(`${id} is ${intent.status}: no update`);
+    Object.assign(intent, change);
+  }
+
+  /** A refund of the PaymentIntent's charge at the gateway (its dashboard): `amount` more minor units (its webhook is the test's to deliver). */
+  refundedAtGateway(id: string, amount: number): void {
+    const intent = this.intents.get(id)!;
+    if (intent.status !== 'succeeded') throw new Error(`${id} is ${intent.status}: nothing to refund`);
+    intent.amountRefunded = (intent.amountRefunded ?? 0) + amount;
   }
 
   /** A processing payment ends: it succeeds, fails as the bank said for `card` (no webhook is delivered), or is canceled. */

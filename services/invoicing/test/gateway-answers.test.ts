@@ -89,6 +89,18 @@ describe('gateway errors as answers', () => {
       assert.deepEqual(Object.fromEntries(Object.keys(want).map((k) => [k, answer[k]])), want);
     });
   }
+  test('400 unexpected state with the PaymentIntent succeeded carries what it received (amount_received, currency), for the charger to check against the invoice, and that it succeeded earlier', () => {
+    // Its amount changed at the gateway before the confirm (anyone with the keys may): 0.50 USD received, not the 52.58 asked for.
+    const err = new Stripe.errors.StripeInvalidRequestError(
+      raw(400, {
+        type: 'invalid_request_error',
+        code: 'payment_intent_unexpected_state',
+        payment_intent: { id: 'pi_7', status: 'succeeded', amount: 50, amount_received: 50, currency: 'usd' },
+      }),
+    );
+    // `earlier`: it succeeded before this confirm, so a refund may have come since (read back by the charger).
+    assert.deepEqual(answerOfError(err), { kind: 'succeeded', payment: { id: 'pi_7', amount: 50, currency: 'usd' }, earlier: true });
+  });
   test("an error that is not the gateway's is thrown: a bug is not an answer", () => {
     assert.throws(() => answerOfError(new TypeError('oops')), TypeError);
   });

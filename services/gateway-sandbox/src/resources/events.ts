@@ -1,11 +1,12 @@
 // Events: what happened, as recorded in the transaction that did it.
-// GET /v1/events (type filter; `*` as a suffix wildcard, e.g. `charge.*`) and GET /v1/events/:id.
+// GET /v1/events (type filter, `*` as a suffix wildcard, e.g. `charge.*`, or types[]; created
+// ranges; the last 30 days, as Stripe lists them) and GET /v1/events/:id.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
 import { noSuch } from '../api/errors.ts';
 import { listPage } from '../api/lists.ts';
-import { listParams, parseParams, RetrieveParams } from '../api/params.ts';
+import { formInt, listParams, parseParams, RetrieveParams } from '../api/params.ts';
 import type { Queryable } from '../store/transaction.ts';
 
 export interface EventRow {
@@ -42,13 +43,28 @@ export async function getEvent(q: Queryable, eventId: string) {
   return rows[0] && renderEvent(rows[0]);
 }
 
+/** Stripe lists the events of the last 30 days only. */
+const LISTED_SECONDS = 30 * 86_400;
+
+/** Stripe's filter on `created` (Unix seconds): exactly one instant, or a range of gt/gte/lt/lte. */
+const Created = z.union([
+  formInt,
+  z.object({ gt: formInt.optional(), gte: formInt.optional(), lt: formInt.optional(), lte: formInt.optional() }).strict(),
+]);
+const RANGE = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+
 const ListEvents = z
   .object({
     ...listParams,
     type: z.string().max(100).optional(),
     types: z.array(z.string().max(100)).max(20).optional(),
+    created: Created.optional(),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.type === undefined || p.types === undefined, {
+    message: 'You may pass either type or types, but not both.',
+    path: ['types'],
+  });
 
 export function eventRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.get<{ Params: { id: string } }>('/v1/events/:id', async (req) => {
@@ -60,7 +76,7 @@ export function eventRoutes(http: FastifyInstance, deps: SandboxDeps): void {
 
   http.get('/v1/events', async (req) => {
     const p = parseParams(ListEvents, req.query);
-    const where: string[] = [];
+    const where: string[] = [`created >= extract(epoch from now())::bigint - ${LISTED_SECONDS}`];
     const args: unknown[] = [];
     if (p.type !== undefined) {
       if (p.type.endsWith('*')) {
@@ -74,6 +90,12 @@ export function eventRoutes(http: FastifyInstance, deps: SandboxDeps): void {
     if (p.types !== undefined) {
       args.push(p.types);
       where.push(`type = any($${args.length})`);
+    }
+    const created = typeof p.created === 'number' ? { eq: p.created } : (p.created ?? {});
+    for (const [bound, value] of Object.entries(created)) {
+      if (value === undefined) continue;
+      args.push(value);
+      where.push(`created ${bound === 'eq' ? '=' : RANGE[bound as keyof typeof RANGE]} $${args.length}`);
     }
     return listPage<EventRow>(
       deps.pool,

@@ -23,6 +23,7 @@ import {
   type ChargeGateway,
 } from './gateway-calls.ts';
 import { paysInvoice } from './payment-match.ts';
+import { logRefundFound, logStray, recordRefundsSince, recordReportedRefund, saveSucceeded } from './save-payment.ts';
 import {
   chargeCandidates,
   lockInvoiceForPayment,
@@ -270,18 +271,23 @@ async function paidByCardholder(
     return intent.error.kind === 'unanswered' ? 'unanswered' : 'waiting';
   }
   if (intent.status !== 'succeeded') return 'waiting';
-  const paid = await withTransaction(
+  const at = deps.now?.() ?? new Date();
+  const saved = await withTransaction(
     deps.pool,
     async (client) => {
-      const recorded = await lockInvoiceForPayment(client, invoiceId);
-      if (!paysInvoice(intent, recorded).pays) return false;
+      const verdict = paysInvoice(intent, await lockInvoiceForPayment(client, invoiceId));
+      if (!verdict.pays) return { paid: false, verdict };
       // False when its webhook paid it meanwhile: counted once, there.
-      return markInvoicePaid(client, invoiceId, intent.id, { paymentMethodId: intent.paymentMethodId });
+      const paid = await markInvoicePaid(client, invoiceId, intent.id, { at, paymentMethodId: intent.paymentMethodId });
+      // Refunded before we knew it was paid (that refund's webhook may have given up waiting): recorded now.
+      return { paid, verdict, refund: await recordReportedRefund(client, invoiceId, intent.id, intent.charge, at) };
     },
     { log: deps.log, name: 'charging.paid_by_cardholder' },
   );
-  if (paid) deps.log.info('charge.paid_by_cardholder', { invoice_id: invoiceId, payment_intent: intent.id, 'count#charges.paid': 1 });
-  return paid ? 'paid' : 'waiting';
+  if (!saved.verdict.pays) logStray(deps.log, invoiceId, intent, saved.verdict.reason);
+  if (saved.paid) deps.log.info('charge.paid_by_cardholder', { invoice_id: invoiceId, payment_intent: intent.id, 'count#charges.paid': 1 });
+  logRefundFound(deps.log, intent.id, saved.refund);
+  return saved.paid ? 'paid' : 'waiting';
 }
 
 /**
@@ -340,7 +346,16 @@ async function recordAnswer(
   const at = now();
   const after = afterAnswer(row, decision.paymentMethodId, answer, at, deps.retrySchedule);
   const answered = { attempt: decision.attempt, answer };
-  await saveCharge(deps, invoiceId, after.charge, { invoiceStatus: after.invoiceStatus, at, answered }, renewKey);
+  const change = { invoiceStatus: after.invoiceStatus, at, answered };
+  if (answer.kind !== 'succeeded') await saveCharge(deps, invoiceId, after.charge, change, renewKey);
+  else if ((await saveSucceeded(deps, invoiceId, after.charge, row, change, answer.payment)).saved === 'stray') {
+    // Not the invoice's own payment (its amount or currency changed at the gateway): not paid, left for an operator.
+    report.errors++;
+    return;
+  } else if (answer.earlier) {
+    // Paid before this confirm (on a page, days ago maybe): a refund since may have given up waiting for it.
+    await recordRefundsSince(deps, invoiceId, answer.payment.id);
+  }
   if (answer.kind === 'unanswered') {
     report.errors++;
     return;

@@ -1,5 +1,6 @@
 import { gatewayClient, gatewayConfig, gatewayTarget, type Gateway, type KeysDatabase } from '@vault/gateway';
 import type { InvoicingSettings } from '../config.ts';
+import { type EventSource, gatewayEvents } from './event-catch-up.ts';
 import { chargeGateway, type ChargeGateway } from './gateway-calls.ts';
 import { webhookUrl } from './webhook-endpoint.ts';
 
@@ -9,6 +10,10 @@ export interface ChargingConfig {
   /** PAYMENT_RETRY_SCHEDULE in seconds. */
   retrySchedule: number[];
   everyMs: number;
+  /** The gateway's events, for catching up with what the webhooks missed. */
+  events: EventSource;
+  /** WEBHOOK_CATCH_UP_EVERY_SECONDS in ms. */
+  catchUpEveryMs: number;
   /** GATEWAY_WEBHOOK_SECRET, when the operator registered the endpoint by hand. */
   webhookSecret: string | undefined;
   /** The endpoint invoicing registers itself; unset when the secret is configured. */
@@ -33,6 +38,8 @@ export async function chargingConfig(
     gateway: chargeGateway(stripe),
     retrySchedule: settings.PAYMENT_RETRY_SCHEDULE,
     everyMs: settings.CHARGE_EVERY_SECONDS * 1000,
+    events: gatewayEvents(stripe),
+    catchUpEveryMs: settings.WEBHOOK_CATCH_UP_EVERY_SECONDS * 1000,
     webhookSecret: config.webhookSecret,
     webhookUrl: config.webhookSecret ? undefined : webhookUrl(invoicingUrl),
   };

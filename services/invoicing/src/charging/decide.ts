@@ -4,6 +4,7 @@
 import { Decimal } from 'decimal.js';
 import type { InvoiceStatus } from '@vault/contracts';
 import { minimumCharge, minorUnits } from './amount.ts';
+import type { ReportedPayment } from './payment-match.ts';
 
 /** A finalized invoice as the charger sees it. */
 export interface ChargeableInvoice {
@@ -157,7 +158,11 @@ export function decide(
 
 /** The gateway's answer to one confirm, as charging needs it. */
 export type Answer =
-  | { kind: 'succeeded' }
+  /**
+   * `payment`: what the gateway says it received; it pays the invoice only if paysInvoice agrees (save-payment.ts).
+   * `earlier`: it had succeeded before this confirm (a 400), so it may have been refunded since.
+   */
+  | { kind: 'succeeded'; payment: ReportedPayment; earlier?: true }
   /** The card was declined (card_error): a charge failed. */
   | { kind: 'declined'; code: string; declineCode: string | null; message: string }
   /**

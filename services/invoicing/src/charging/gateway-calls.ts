@@ -4,6 +4,7 @@
 import type { Gateway } from '@vault/gateway';
 import { Stripe } from '@vault/gateway';
 import type { Answer } from './decide.ts';
+import type { ReportedPayment } from './payment-match.ts';
 
 export interface NewPaymentIntent {
   invoiceId: string;
@@ -41,6 +42,15 @@ export interface ReportedIntent {
   paymentMethodId: string | null;
   /** Why its last payment failed (`last_payment_error`), when it did: a card's answer, and which card. */
   lastError?: { code: string; declineCode: string | null; message: string; paymentMethodId: string | null } | undefined;
+  /** Its charge (`latest_charge`) as refunds left it, when it has one: a refund may predate our record of the payment. */
+  charge?: ReportedCharge | undefined;
+}
+
+/** A PaymentIntent's charge: what refunds.ts records (amount_refunded is cumulative, minor units). */
+export interface ReportedCharge {
+  id: string;
+  amount_refunded: number;
+  currency: string;
 }
 
 /** The answer of a confirm the gateway left `processing`: it may still succeed or fail. */
@@ -104,7 +114,9 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
 
     async retrievePaymentIntent(id) {
       try {
-        const pi = await stripe.paymentIntents.retrieve(id);
+        // Its charge expanded: refunds made before the payment was ours to record (refunds.ts) come with it.
+        const pi = await stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] });
+        const charge = typeof pi.latest_charge === 'object' ? pi.latest_charge : null;
         const method = typeof pi.payment_method === 'string' ? pi.payment_method : (pi.payment_method?.id ?? null);
         const failure = pi.last_payment_error;
         return {
@@ -121,6 +133,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
                 paymentMethodId: failure.payment_method?.id ?? null,
               }
             : undefined,
+          charge: charge ? { id: charge.id, amount_refunded: charge.amount_refunded, currency: charge.currency } : undefined,
         };
       } catch (err) {
         return { error: answerOfError(err) };
@@ -134,7 +147,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
           { payment_method: c.paymentMethodId, off_session: true },
           { idempotencyKey: attemptKey(c.idempotencyKey, c.attempt) },
         );
-        if (pi.status === 'succeeded') return { kind: 'succeeded' };
+        if (pi.status === 'succeeded') return { kind: 'succeeded', payment: paymentOf(pi) };
         if (pi.status === 'requires_action') {
           return { kind: 'action_required', code: 'requires_action', message: 'the payment needs the cardholder to authenticate' };
         }
@@ -190,6 +203,14 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
   };
 }
 
+/**
+ * What a succeeded PaymentIntent received, as the gateway reports it: anyone with the account's keys can
+ * change an unconfirmed PaymentIntent's amount or currency, so this, not what we asked for, is checked.
+ */
+function paymentOf(pi: { id: string; amount: number; amount_received?: number | null; currency: string }): ReportedPayment {
+  return { id: pi.id, amount: pi.amount_received ?? pi.amount, currency: pi.currency };
+}
+
 export const AUTHENTICATION_REQUIRED = 'authentication_required';
 
 /**
@@ -232,7 +253,10 @@ export function answerOfError(err: unknown): Answer {
   }
   if (status === 402) return { kind: 'declined', code, declineCode: err.decline_code ?? null, message };
   if ((status === 400 || status === 404) && code !== 'rate_limit') {
-    if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'succeeded') return { kind: 'succeeded' };
+    // Paid by an attempt whose answer was lost, or on a page: what it received is checked before it pays (save-payment.ts).
+    if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'succeeded') {
+      return { kind: 'succeeded', payment: paymentOf(err.payment_intent), earlier: true };
+    }
     // Processing: the payment may still succeed (its webhook or a later confirm says); not the card's answer.
     if (err.code === 'payment_intent_unexpected_state' && err.payment_intent?.status === 'processing') {
       return { kind: 'unanswered', code: PAYMENT_INTENT_PROCESSING, message };

@@ -1,12 +1,9 @@
 import { startLoop, type Loop } from '@vault/runtime';
 import { reviewStandings } from '../accounts/standing.ts';
 import { chargePass, lookBeforeSuspending, type ChargerDeps } from './charger.ts';
-import { ensureWebhookEndpoint } from './webhook-endpoint.ts';
 
 export interface ChargeLoopDeps extends ChargerDeps {
   everyMs: number;
-  /** Set when invoicing registers its own webhook endpoint (no GATEWAY_WEBHOOK_SECRET). */
-  webhookUrl?: string;
   /** SUSPEND_PAST_DUE_AFTER in seconds: after each pass, accounts are suspended or reinstated. Unset: no review. */
   suspendAfterSeconds?: number;
   /** The gateway's smallest charge in the price book's currency: the review never suspends over a smaller invoice finalize carries. */
@@ -14,23 +11,13 @@ export interface ChargeLoopDeps extends ChargerDeps {
 }
 
 /**
- * The charging loop inside the app: first the webhook endpoint's registration
- * (until it succeeds), then a pass and the review of accounts' standing; the next pass starts `everyMs` after one
- * ends, so passes never pile up behind a slow gateway.
+ * The charging loop inside the app: a pass and the review of accounts' standing; the next pass starts `everyMs` after one
+ * ends, so passes never pile up behind a slow gateway. The webhook endpoint is catch-up-loop.ts's.
  */
 export function startChargeLoop(deps: ChargeLoopDeps): Loop {
-  let registered = deps.webhookUrl === undefined;
   return startLoop({
     everyMs: deps.everyMs,
     async tick() {
-      if (!registered) {
-        try {
-          await ensureWebhookEndpoint(deps.pool, deps.gateway, deps.webhookUrl!, deps.log);
-          registered = true;
-        } catch (err) {
-          deps.log.error('webhook_endpoint.failed', err);
-        }
-      }
       try {
         await chargePass(deps);
       } finally {

@@ -198,7 +198,7 @@ export async function savePastDueWithoutCard(
 }
 
 /** saveCharge's writes, in the caller's transaction after the invoice's lock. */
-async function writeCharge(
+export async function writeCharge(
   client: pg.PoolClient,
   invoiceId: string,
   charge: ChargeRow,

@@ -11,7 +11,7 @@ import { endpointSecrets } from './endpoint-store.ts';
 import { lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
 
 /** The part of a gateway event invoicing reads; the rest is ignored. */
-const GatewayEvent = z.object({
+export const GatewayEvent = z.object({
   id: z.string().min(1),
   type: z.string().min(1),
   /** When the gateway made the event (Unix seconds): how long a refund may wait for its payment. */
@@ -61,6 +61,9 @@ export interface WebhookDeps {
   now?: () => number;
 }
 
+/** What handling an event needs (the route checks a delivery's signature and age before). */
+export type EventHandlerDeps = Pick<WebhookDeps, 'pool' | 'log' | 'now'>;
+
 /**
  * `POST /v1/gateway/webhooks`: the gateway's deliveries, authenticated by
  * their signature (not a bearer token) over the exact bytes received, so this
@@ -104,7 +107,7 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
         const issue = event.error.issues[0];
         return reply.code(400).send({ error: `${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}` });
       }
-      const outcome = await handle(deps, event.data);
+      const outcome = await handleGatewayEvent(deps, event.data);
       if (outcome.outcome === 'before_payment') {
         // Not recorded: answered as a failure, so the gateway delivers it again once the payment is in.
         deps.log.warn('webhook.retry_later', { event_id: event.data.id, type: event.data.type, invoice_id: outcome.invoice_id });
@@ -137,8 +140,9 @@ function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, 
  * when the payment is the invoice's own (paysInvoice): one transaction, which
  * locks the invoice (when the event names one) before anything else, as every
  * transaction on an invoice does. Any other payment is recorded and ignored.
+ * The webhook route's handler, and the catch-up's (event-catch-up.ts) for events fetched from the gateway.
  */
-function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
+export function handleGatewayEvent(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   if (event.type === 'charge.refunded') return handleRefund(deps, event);
   if (event.type === 'payment_intent.payment_failed') return handlePaymentFailed(deps, event);
   const intent = event.type === 'payment_intent.succeeded' ? SucceededIntent.safeParse(event.data.object) : undefined;
@@ -165,7 +169,7 @@ function handle(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise
  * PaymentIntent, its amount and currency), in one transaction that locks the
  * invoice first; the row changes only while it waits for that cardholder.
  */
-function handlePaymentFailed(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
+function handlePaymentFailed(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   const intent = FailedIntent.safeParse(event.data.object);
   const invoiceId = intent.success ? intent.data.metadata.invoice_id : undefined;
   return withTransaction(
@@ -184,10 +188,10 @@ function handlePaymentFailed(deps: WebhookDeps, event: z.infer<typeof GatewayEve
   );
 }
 
-type Outcome = { outcome: string; reason?: string; invoice_id?: string; payment_intent?: string; amount_refunded?: string };
+export type Outcome = { outcome: string; reason?: string; invoice_id?: string; payment_intent?: string; amount_refunded?: string };
 
 /** charge.refunded: the refund recorded on the invoice the charge paid, in the transaction that records the event. */
-async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
+async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   const charge = RefundedCharge.safeParse(event.data.object);
   const paymentIntent = charge.success ? charge.data.payment_intent : null;
   // Read before the transaction: the invoice's lock must be its first.
@@ -224,7 +228,7 @@ async function handleRefund(deps: WebhookDeps, event: z.infer<typeof GatewayEven
 /** How long after its event a refund may wait for its invoice's payment (Stripe retries for three days). */
 const REFUND_WAITS_SECONDS = 3 * 86_400;
 
-const nowMs = (deps: WebhookDeps) => deps.now?.() ?? Date.now();
+const nowMs = (deps: EventHandlerDeps) => deps.now?.() ?? Date.now();
 
 class BeforePayment extends Error {
   constructor(readonly invoiceId: string) {

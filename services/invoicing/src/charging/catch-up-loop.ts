@@ -1,0 +1,57 @@
+// The app's loop that keeps invoicing hearing the gateway: its webhook
+// endpoint registered and enabled, then the events the webhooks missed caught
+// up (event-catch-up.ts), from boot on, every WEBHOOK_CATCH_UP_EVERY_SECONDS.
+import type pg from 'pg';
+import { type Logger, type Loop, startLoop } from '@vault/runtime';
+import { catchUpEvents, type EventSource } from './event-catch-up.ts';
+import type { ChargeGateway } from './gateway-calls.ts';
+import { ensureWebhookEndpoint } from './webhook-endpoint.ts';
+
+export interface CatchUpLoopDeps {
+  pool: pg.Pool;
+  log: Logger;
+  gateway: ChargeGateway;
+  events: EventSource;
+  everyMs: number;
+  /** After a failed run, the next one comes this soon when that is sooner (a gateway still booting at ours). */
+  retryMs: number;
+  /** Set when invoicing registers its own webhook endpoint (no GATEWAY_WEBHOOK_SECRET). */
+  webhookUrl?: string | undefined;
+  now?: () => number;
+}
+
+export function startCatchUpLoop(deps: CatchUpLoopDeps): Loop {
+  let retry: NodeJS.Timeout | undefined;
+  // Called only after the loop's first await, once `loop` is set.
+  const failed = (event: string, err: unknown) => {
+    deps.log.error(event, err);
+    clearTimeout(retry);
+    if (deps.retryMs < deps.everyMs) retry = setTimeout(() => loop.wake(), deps.retryMs);
+  };
+  const loop = startLoop({
+    everyMs: deps.everyMs,
+    async tick() {
+      clearTimeout(retry);
+      if (deps.webhookUrl !== undefined) {
+        // Every run, not only until the first success: the gateway disables an endpoint whose
+        // deliveries keep failing, and an operator may delete it. Its failure does not stop the catch-up.
+        await ensureWebhookEndpoint(deps.pool, deps.gateway, deps.webhookUrl, deps.log).catch((err: unknown) =>
+          failed('webhook_endpoint.failed', err),
+        );
+      }
+      const tally = await catchUpEvents(deps);
+      if (!tally) deps.log.info('webhook_catchup.skipped', { reason: 'another process is catching up' });
+    },
+    // Crash-only: the mark saved stands; the next run lists again from it.
+    onError: (err) => failed('webhook_catchup.failed', err),
+  });
+  return {
+    wake: () => loop.wake(),
+    stop: async () => {
+      clearTimeout(retry);
+      await loop.stop();
+      // A run failing as it stopped may have set one again.
+      clearTimeout(retry);
+    },
+  };
+}

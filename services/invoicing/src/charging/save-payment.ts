@@ -1,0 +1,131 @@
+// A payment the charger learns of (its confirm's answer, or the PaymentIntent read back) pays the
+// invoice only when it is the invoice's own, for exactly its total in its currency (paysInvoice),
+// checked under the invoice's lock in the transaction that writes it, as the webhook checks
+// payment_intent.succeeded. Anyone with the account's keys can change an unconfirmed PaymentIntent's
+// amount or currency: such a payment is stray (the webhook's word), never paid here, told to operators.
+// A payment found late may have been refunded before we knew of it: that refund is recorded with it.
+import type pg from 'pg';
+import { withTransaction } from '@vault/db';
+import type { Logger } from '@vault/runtime';
+import { fromMinorUnits } from './amount.ts';
+import type { ChargeRow } from './decide.ts';
+import type { ChargeGateway, ReportedCharge } from './gateway-calls.ts';
+import { paysInvoice, type PaymentVerdict, type ReportedPayment } from './payment-match.ts';
+import { recordRefund, type RefundOutcome } from './refunds.ts';
+import { lockInvoiceForPayment, writeCharge } from './store.ts';
+import type { ChargeChange } from './tell.ts';
+
+/** The charge row's code while its attempt's success is stray: the invoice is not paid, operators decide. */
+export const STRAY_PAYMENT = 'stray_payment';
+
+export type StrayReason = Extract<PaymentVerdict, { pays: false }>['reason'];
+
+interface Deps {
+  pool: pg.Pool;
+  log: Logger;
+}
+
+/**
+ * A confirm answered succeeded: `paid` (afterAnswer's row) is written only when the payment is the
+ * invoice's own. Otherwise the attempt stays pending, the reason on its row (the pages and the API
+ * say not paid; each pass sends the same confirm under the same key, gets the same answer and warns
+ * again): `stray`, with paysInvoice's reason.
+ */
+export async function saveSucceeded(
+  deps: Deps,
+  invoiceId: string,
+  paid: ChargeRow,
+  pending: ChargeRow,
+  change: ChargeChange,
+  payment: ReportedPayment,
+): Promise<{ saved: 'paid' } | { saved: 'stray'; reason: StrayReason }> {
+  const saved = await withTransaction(
+    deps.pool,
+    async (client) => {
+      const verdict = paysInvoice(payment, await lockInvoiceForPayment(client, invoiceId));
+      if (!verdict.pays) {
+        await writeCharge(client, invoiceId, strayRow(pending, payment, verdict.reason), { at: change.at }, false);
+        return { saved: 'stray' as const, reason: verdict.reason };
+      }
+      await writeCharge(client, invoiceId, paid, change, false);
+      return { saved: 'paid' as const };
+    },
+    { log: deps.log, name: 'charging.save_payment' },
+  );
+  if (saved.saved === 'stray') logStray(deps.log, invoiceId, payment, saved.reason);
+  return saved;
+}
+
+/** The attempt's row, still pending, saying why its success does not pay the invoice (never shown to the customer). */
+export function strayRow(pending: ChargeRow, payment: ReportedPayment, reason: StrayReason): ChargeRow {
+  const received = `${fromMinorUnits(payment.amount, payment.currency)} ${payment.currency.toUpperCase()}`;
+  return {
+    ...pending,
+    lastErrorCode: STRAY_PAYMENT,
+    lastDeclineCode: null,
+    lastErrorMessage: `the gateway reports ${payment.id} succeeded for ${received}, which does not pay this invoice (${reason}); left for an operator`,
+  };
+}
+
+/** A payment that does not pay its invoice, told to operators (amounts are no secret; the PaymentIntent names it). */
+export function logStray(log: Logger, invoiceId: string, payment: ReportedPayment, reason: StrayReason): void {
+  log.warn('charge.stray', {
+    invoice_id: invoiceId,
+    payment_intent: payment.id,
+    reason,
+    amount_received: fromMinorUnits(payment.amount, payment.currency),
+    currency: payment.currency.toUpperCase(),
+    'count#charges.stray': 1,
+  });
+}
+
+/**
+ * The refunds the gateway reports on a payment's charge, recorded on the invoice it just paid, in the
+ * caller's transaction (after the invoice's lock). A refund whose webhook came before the payment was
+ * ours waited for it only as long as the gateway retries (webhooks.ts), then was recorded as stray: found
+ * paid later (the cardholder's payment read back), the invoice would keep it unrefunded for ever.
+ * recordRefund never lowers what is recorded, so this and the webhook agree in any order.
+ */
+export async function recordReportedRefund(
+  client: pg.PoolClient,
+  invoiceId: string,
+  paymentIntentId: string,
+  charge: ReportedCharge | undefined,
+  at: Date,
+): Promise<RefundOutcome | undefined> {
+  if (!charge || charge.amount_refunded <= 0) return undefined;
+  return recordRefund(client, invoiceId, { object: 'charge', payment_intent: paymentIntentId, ...charge }, at);
+}
+
+/**
+ * After a confirm learned that its PaymentIntent had succeeded before it (a 400): the refunds its charge
+ * reports, read back and recorded as recordReportedRefund does. Not read: warned, and left to the refund's
+ * own webhook (retried for three days by the gateway).
+ */
+export async function recordRefundsSince(
+  deps: Deps & { gateway: ChargeGateway; now?: (() => Date) | undefined },
+  invoiceId: string,
+  paymentIntentId: string,
+): Promise<void> {
+  const intent = await deps.gateway.retrievePaymentIntent(paymentIntentId);
+  if ('error' in intent) {
+    const code = intent.error.kind === 'succeeded' ? '' : intent.error.code;
+    deps.log.warn('charge.refund_check_failed', { invoice_id: invoiceId, payment_intent: paymentIntentId, code });
+    return;
+  }
+  if (!intent.charge || intent.charge.amount_refunded <= 0) return;
+  const at = deps.now?.() ?? new Date();
+  const refund = await withTransaction(deps.pool, async (client) => recordReportedRefund(client, invoiceId, intent.id, intent.charge, at), {
+    log: deps.log,
+    name: 'charging.refunds_since',
+  });
+  logRefundFound(deps.log, intent.id, refund);
+}
+
+/** A refund found with a payment, told when it changed anything (a stray one to operators). */
+export function logRefundFound(log: Logger, paymentIntentId: string, refund: RefundOutcome | undefined): void {
+  if (!refund || refund.outcome === 'unchanged') return;
+  const fields = { payment_intent: paymentIntentId, ...refund };
+  if (refund.outcome === 'stray') log.warn('charge.refund_found', { ...fields, 'count#refunds.stray': 1 });
+  else log.info('charge.refund_found', fields);
+}
