@@ -101,21 +101,31 @@ describe('webhooks', () => {
     const onWarning = (w: Error) => warnings.push(w.message);
     process.on('warning', onWarning);
     try {
-      const hook = await receiver((n) => (n <= 4 ? 500 : 200));
+      // Refused until all four have failed at least once (each then retries on its own schedule), so
+      // none is delivered before they are made due together.
+      let refusing = true;
+      const hook = await receiver(() => (refusing ? 500 : 200));
       servers.push(hook.server);
       const endpoint = await sb.stripe.webhookEndpoints.create({ url: hook.url, enabled_events: ['customer.created'] });
       for (let i = 0; i < 4; i++) await sb.stripe.customers.create({ email: `many-${i}@example.com` });
-      const failedOnce = `select count(*)::int as n from gateway_sandbox.deliveries where endpoint_id = $1 and attempts = 1 and delivered_at is null`;
-      await eventually(
-        'four deliveries failed once',
-        async () => (await sb.db.pool.query(failedOnce, [endpoint.id])).rows[0].n === 4,
-        10_000,
-      );
+      const failed = `select count(*)::int as n from gateway_sandbox.deliveries where endpoint_id = $1 and attempts >= 1 and delivered_at is null`;
+      await eventually('four deliveries failed', async () => (await sb.db.pool.query(failed, [endpoint.id])).rows[0].n === 4, 20_000);
+      refusing = false;
       // All four due at once: the next pass takes them together.
       await sb.db.pool.query(`update gateway_sandbox.deliveries set next_attempt_at = now() - interval '1 second' where endpoint_id = $1`, [
         endpoint.id,
       ]);
-      await eventually('four delivered', () => hook.got.length >= 8, 10_000);
+      await eventually(
+        'four delivered',
+        async () =>
+          (
+            await sb.db.pool.query(
+              `select count(*)::int as n from gateway_sandbox.deliveries where endpoint_id = $1 and delivered_at is not null`,
+              [endpoint.id],
+            )
+          ).rows[0].n === 4,
+        20_000,
+      );
       const passes = sb.log.lines.filter((l) => l.includes('event=gateway.webhook_delivered') && l.includes(`endpoint=${endpoint.id}`));
       assert.equal(passes.length, 4);
       await new Promise((r) => setImmediate(r));
