@@ -48,6 +48,16 @@ export interface Batch {
   highWatermark: string;
   /** The identity of the log it was read from (`LogIdentity.id`): offsets compare only within one log. */
   log: string;
+  /**
+   * Kafka only: no message to read lies at an offset from here up to the first message's. The
+   * fetch began here (or earlier, when the fetch before it ended on such offsets) and found only
+   * what takes an offset without being a message: a transaction's commit or abort marker, an
+   * aborted transaction's records, or nothing (compaction). Kafka answers a fetch below the
+   * log's start with an error, never with a later batch, so such a gap hides nothing. Unset on
+   * the embedded bus, which reads exactly where it is asked and whose missing offsets were
+   * messages (trimmed or deleted).
+   */
+  fetchedFrom?: string;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Batch as KafkaJsBatch, Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { ConsumeOptions, Consumer, IncomingMessage, ReadFrom } from './bus.ts';
 import { DROPPED, FetchAhead } from './fetch-ahead.ts';
 import { nonTextHeaders, textHeaders } from './headers.ts';
@@ -15,6 +15,10 @@ interface FetchedBatch {
   messages: KafkaMessage[];
   highWatermark: string;
   log: string;
+  /** `Batch.fetchedFrom` of its first slice. */
+  fetchedFrom: string;
+  /** Where kafkajs fetches next: past the last message and any commit marker or aborted records after it. */
+  through: string;
 }
 /**
  * A kafkajs message as the bus hands it on, read from it when asked: a copy
@@ -76,6 +80,12 @@ export class KafkaConsumer implements Consumer {
   private rejoining: Promise<void> | undefined;
   /** The log's identity and when it was read; forgotten at each join. */
   private identity: { id: string; at: number } | undefined;
+  /**
+   * Per partition, offsets the last batch kafkajs handed over showed to hold nothing to read
+   * (from after its last message to where kafkajs fetches next: a commit marker, an aborted
+   * transaction); a fetch that begins at `to` begins, for `Batch.fetchedFrom`, at `from`.
+   */
+  private readonly nothingBetween = new Map<number, { log: string; from: string; to: string }>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -106,6 +116,7 @@ export class KafkaConsumer implements Consumer {
       if (consumer !== this.consumer) return;
       this.assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
       this.identity = undefined;
+      this.nothingBetween.clear();
       this.log?.('bus.joined', { partitions: this.assigned.length });
       // A join starts every partition again from its committed offset (kafkajs forgets what it
       // resolved): what was fetched and queued before it is dropped, not handled twice.
@@ -167,7 +178,13 @@ export class KafkaConsumer implements Consumer {
         // A seek, a join or a stop while the log was read: this batch is from before it, and
         // kafkajs reads the partition again from where that put it.
         if (!isRunning() || isStale() || ahead.epoch(batch.partition) !== epoch) return;
-        const fetched: FetchedBatch = { partition: batch.partition, messages: batch.messages, highWatermark: batch.highWatermark, log };
+        const fetched: FetchedBatch = {
+          partition: batch.partition,
+          messages: batch.messages,
+          highWatermark: batch.highWatermark,
+          log,
+          ...this.span(batch, log),
+        };
         const previous = ahead.queue(batch.partition, (current) => this.handle(consumer, ahead, fetched, current), epoch);
         // kafkajs fetches this partition next from after this batch. Nothing is committed before
         // it is handled; if it is dropped, the partition is sought back (a failure, a `readFrom`)
@@ -179,10 +196,31 @@ export class KafkaConsumer implements Consumer {
     });
   }
 
+  /**
+   * Where the batch's fetch began, or where the fetch before it ended on offsets holding nothing to
+   * read (kafkajs resolves a batch's last message past the commit marker after it, so the next
+   * fetch begins after the marker, above the consumer's position: metering's); and where kafkajs
+   * fetches next. Noted for the next batch.
+   */
+  private span(batch: KafkaJsBatch, log: string): { fetchedFrom: string; through: string } {
+    const { partition, messages } = batch;
+    // Not in kafkajs's types (2.2): without it, the batch claims nothing before its first message.
+    const fetchedOffset = (batch as KafkaJsBatch & { fetchedOffset?: unknown }).fetchedOffset;
+    const fetched = typeof fetchedOffset === 'string' ? fetchedOffset : messages[0]!.offset;
+    const before = this.nothingBetween.get(partition);
+    const fetchedFrom = before?.log === log && before.to === fetched ? before.from : fetched;
+    const after = (BigInt(messages[messages.length - 1]!.offset) + 1n).toString();
+    const through = (BigInt(batch.lastOffset()) + 1n).toString();
+    this.nothingBetween.set(partition, { log, from: after, to: through });
+    return { fetchedFrom, through };
+  }
+
   /** A fetched batch, handed over in slices of at most `maxBatchSize`, in order. */
   private async handle(consumer: KafkaJsConsumer, ahead: FetchAhead, fetched: FetchedBatch, current: () => boolean): Promise<void> {
     const { topic, maxBatchSize = 500, autoCommit = true } = this.options;
     const { partition } = fetched;
+    // Each slice after the first begins right after the one before.
+    let fetchedFrom = fetched.fetchedFrom;
     for (let start = 0; start < fetched.messages.length; start += maxBatchSize) {
       // After a failure the partition is read again at once, and handled after a pause.
       const pause = (this.retryAt.get(partition) ?? 0) - Date.now();
@@ -192,7 +230,7 @@ export class KafkaConsumer implements Consumer {
       let answer: ReadFrom | undefined;
       try {
         const handed = await ahead.slot(
-          () => this.options.eachBatch({ topic, partition, messages, highWatermark: fetched.highWatermark, log: fetched.log }),
+          () => this.options.eachBatch({ topic, partition, messages, highWatermark: fetched.highWatermark, log: fetched.log, fetchedFrom }),
           // A join, a seek or a stop since it was queued (during the pause, or while it waited for a
           // slot): fetched again, never handled here.
           () => current() && !this.stopped,
@@ -221,7 +259,9 @@ export class KafkaConsumer implements Consumer {
         this.seek(consumer, partition, answer.readFrom);
         return;
       }
-      const next = (BigInt(slice[slice.length - 1]!.offset) + 1n).toString();
+      fetchedFrom = (BigInt(slice[slice.length - 1]!.offset) + 1n).toString();
+      // The last slice commits past a commit marker after it too: a transactional topic's lag reaches 0.
+      const next = start + maxBatchSize >= fetched.messages.length ? fetched.through : fetchedFrom;
       // Only an optimisation for the handler (metering keeps its own positions): a commit the
       // group refuses (a rebalance) is said and left; the member finds out at its next heartbeat.
       if (autoCommit)

@@ -39,6 +39,12 @@ const batchOf = (values: string[], offset: number, highWatermark?: number): Batc
   ...(highWatermark === undefined ? {} : { highWatermark: String(highWatermark) }),
 });
 
+/** As the Kafka adapter hands it: fetched from `fetchedFrom`, nothing to read from there to `offset`. */
+const kafkaBatch = (values: string[], offset: number, fetchedFrom: number): Batch => ({
+  ...batchOf(values, offset),
+  fetchedFrom: String(fetchedFrom),
+});
+
 /** Ten events applied at offsets 0–9 with the anchor checked: the partition is verified in `contact`. */
 async function verifiedAtTen(pool: pg.Pool, contact: Contact) {
   const old = starts('old', 10);
@@ -112,6 +118,58 @@ describe('the consumer never skips a log’s messages on the strength of a posit
     assert.match(result.change ?? '', /the log ends before offset 9/);
     assert.equal(result.applied, 3, 'applied by the retry, not skipped as applied');
     assert.equal(await applied(d), 13);
+  });
+
+  test('a Kafka batch whose fetch began at or before the position (a transaction marker, an aborted transaction between) is applied from there: no hole, nothing asked', async () => {
+    const d = await db();
+    const contact = newContact(async () => 0n);
+    await verifiedAtTen(d.pool, contact);
+    // Offsets 10 and 11 were a commit marker and an aborted record: kafkajs read them and handed neither.
+    const next = await applyMessages(d.pool, kafkaBatch(starts('next', 3), 12, 10), NOW, undefined, contact);
+    assert.deepEqual([next.readFrom, next.hole, next.applied], [undefined, undefined, 3]);
+    assert.equal(await applied(d), 13);
+  });
+
+  test('a Kafka batch fetched past the asked position while the log still holds it (a seek lost to a rejoin) is not the answer: asked again, nothing applied', async () => {
+    const d = await db();
+    const contact = newContact(async () => 0n);
+    await verifiedAtTen(d.pool, contact);
+    const later = starts('later', 3);
+    assert.equal((await applyMessages(d.pool, kafkaBatch(later, 12, 12), NOW, undefined, contact)).readFrom, '10');
+    const again = await applyMessages(d.pool, kafkaBatch(later, 12, 12), NOW, undefined, contact);
+    assert.deepEqual([again.readFrom, again.hole, again.applied], ['10', undefined, 0]);
+    assert.equal(await applied(d), 10, 'offsets 10 and 11 not skipped as lost');
+    // Retention deleted them: the log starts after the position, and what is missing is a hole.
+    const retained = newContact(async () => 12n);
+    retained.verified.set(0, 'test-log');
+    assert.equal((await applyMessages(d.pool, kafkaBatch(later, 12, 12), NOW, undefined, retained)).readFrom, '10');
+    const hole = await applyMessages(d.pool, kafkaBatch(later, 12, 12), NOW, undefined, retained);
+    assert.deepEqual([hole.hole, hole.applied], ['2', 3]);
+  });
+
+  test('the embedded bus, which reads exactly where asked, still answers an ask with a later batch: a hole, after one ask', async () => {
+    const d = await db();
+    const contact = newContact(async () => 0n);
+    await verifiedAtTen(d.pool, contact);
+    const later = starts('later', 3);
+    assert.equal((await applyMessages(d.pool, batchOf(later, 12), NOW, undefined, contact)).readFrom, '10');
+    const hole = await applyMessages(d.pool, batchOf(later, 12), NOW, undefined, contact);
+    assert.deepEqual([hole.hole, hole.applied], ['2', 3]);
+  });
+
+  test('an anchor compacted away while the log starts below it is checked by the log id only, once: no ask for ever', async () => {
+    const d = await db();
+    await applyMessages(d.pool, batchOf(starts('old', 10), 0), NOW);
+    const contact = newContact(async () => 0n);
+    const rest = starts('rest', 3);
+    assert.equal((await applyMessages(d.pool, kafkaBatch(rest, 10, 10), NOW, undefined, contact)).readFrom, '9');
+    // Read from 9, the fetch found no message there: compaction removed it.
+    const answered = await applyMessages(d.pool, kafkaBatch(rest, 10, 9), NOW, undefined, contact);
+    assert.deepEqual([answered.readFrom, answered.anchorGone, answered.applied, answered.change], [undefined, '9', 3, undefined]);
+    assert.equal(contact.verified.get(0), 'test-log');
+    // A compacted topic's next batch fetched from before the anchor says nothing new: no second warning.
+    const next = await applyMessages(d.pool, kafkaBatch(starts('more', 2), 13, 13), NOW, undefined, contact);
+    assert.deepEqual([next.anchorGone, next.applied], [undefined, 2]);
   });
 
   test("a binary-mode message's headers are part of its hash: two events with the same data and timestamp differ", () => {

@@ -21,6 +21,8 @@ export interface MessagesResult extends BatchResult {
   change?: string;
   /** Messages between the position and the batch that the log no longer holds. */
   hole?: string;
+  /** The offset of the message last applied, which the log no longer holds (compacted): only the log's id was checked. */
+  anchorGone?: string;
 }
 
 /**
@@ -62,7 +64,8 @@ export async function applyMessages(
       const fresh = batch.messages.filter((m) => BigInt(m.offset) >= position);
       const skipped = batch.messages.length - fresh.length;
       const hole = verdict.hole === undefined ? {} : { hole: verdict.hole.toString() };
-      if (fresh.length === 0) return { ...nothingApplied(), skipped, isolated: false, ...change };
+      const gone = verdict.anchorGone === undefined ? {} : { anchorGone: verdict.anchorGone.toString() };
+      if (fresh.length === 0) return { ...nothingApplied(), skipped, isolated: false, ...change, ...gone };
       const judged = judge(
         fresh.map((m) => new BusReceived(m)),
         nowMs,
@@ -70,7 +73,7 @@ export async function applyMessages(
       const result = await applyRefusing(client, judged);
       await addMessageCounts(client, batch, readBySource(judged), result.bySource);
       await storePosition(client, batch, fresh[fresh.length - 1]!);
-      return { ...result, skipped, ...change, ...hole };
+      return { ...result, skipped, ...change, ...hole, ...gone };
     },
     { log, name: 'metering.apply' },
   );

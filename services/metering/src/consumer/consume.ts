@@ -55,6 +55,14 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
       if (result.change !== undefined) {
         log.warn('metering.log_changed', { partition: batch.partition, to: batch.log, reason: result.change, action: REREAD_ACTION });
       }
+      if (result.anchorGone !== undefined) {
+        log.warn('metering.anchor_gone', {
+          partition: batch.partition,
+          offset: result.anchorGone,
+          log: batch.log,
+          reason: 'the log no longer holds the message last applied (compacted): only its log id was checked',
+        });
+      }
       if (result.hole !== undefined) {
         log.warn('metering.log_hole', {
           partition: batch.partition,

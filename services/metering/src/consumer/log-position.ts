@@ -29,10 +29,14 @@ export const newContact = (logStart?: Contact['logStart']): Contact => ({
   ...(logStart ? { logStart } : {}),
 });
 
-/** The log's start when lockPosition may need it (an ask open, and the batch beginning after it): read from the bus, outside any transaction. */
+/**
+ * The log's start when lockPosition may need it (an ask open, and the batch beginning after it,
+ * not fetched from at or before it): read from the bus, outside any transaction.
+ */
 export async function logStartFor(contact: Contact | undefined, batch: Batch): Promise<bigint | undefined> {
   const asked = contact?.asked.get(batch.partition);
   if (!contact?.logStart || asked === undefined || BigInt(batch.messages[0]!.offset) <= BigInt(asked)) return undefined;
+  if (batch.fetchedFrom !== undefined && BigInt(batch.fetchedFrom) <= BigInt(asked)) return undefined;
   return contact.logStart(batch.topic, batch.partition);
 }
 
@@ -56,7 +60,7 @@ export const REREAD_ACTION = 'read again from its start; events already applied 
 
 /** The position to apply a batch from, or where the bus must read the partition from first. */
 export type Verdict = (
-  | { kind: 'apply'; position: bigint; change?: string; hole?: bigint }
+  | { kind: 'apply'; position: bigint; change?: string; hole?: bigint; anchorGone?: bigint }
   | { kind: 'read_from'; offset: string; change?: string }
 ) & { note?: ContactNote };
 
@@ -71,7 +75,9 @@ export type Verdict = (
  * log that changed under the same id (a broker that names no topic id, a
  * partition truncated by an unclean leader election), whose messages before the
  * old position must not be skipped as applied (caught when a batch is read at or
- * before the anchor: metering.md says what is not). Without `contact` (a caller that
+ * before the anchor: metering.md says what is not). Offsets a Kafka fetch read and
+ * found no message at (`Batch.fetchedFrom`: transaction markers, aborted or compacted
+ * records) are neither a hole nor a reason to ask again. Without `contact` (a caller that
  * is not the consumer loop) the checks that read again are left out. Reads the
  * contact only: what the batch teaches it is the verdict's `note`.
  */
@@ -94,18 +100,26 @@ export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?
   const atAnchor = position > 0n ? batch.messages.find((m) => BigInt(m.offset) === anchor) : undefined;
   const askedAnchor = contact?.asked.get(p) === anchor.toString();
   const checked: ContactNote = { verified: batch.log, asked: null };
+  // Offsets from here to the batch's first hold no message to read (Kafka only).
+  const emptyFrom = batch.fetchedFrom === undefined ? undefined : BigInt(batch.fetchedFrom);
 
   let change: string | undefined;
   let note: ContactNote | undefined;
+  let anchorGone: bigint | undefined;
   if (row.log !== batch.log) {
     change = row.log === null ? 'the position was stored before positions named their log' : `the batch comes from another log`;
   } else if (atAnchor && row.last_hash !== null) {
     if (!isMessageOf(atAnchor, row.last_hash)) change = `the message at offset ${anchor} is not the one applied there`;
     else note = checked;
   } else if (contact && position > 0n && row.last_hash !== null && (contact.verified.get(p) !== batch.log || last < anchor)) {
-    if (!askedAnchor) return askFrom(anchor);
+    if (emptyFrom !== undefined && emptyFrom <= anchor && first > anchor) {
+      // The fetch read the anchor's offset and found no message: compacted away while the log's
+      // start stays below it. Asking for it again would get this batch for ever; the id is all there is.
+      note = checked;
+      anchorGone = anchor;
+    } else if (!askedAnchor) return askFrom(anchor);
     // Asked for the anchor, and this batch does not hold it.
-    if (BigInt(batch.highWatermark) <= anchor) change = `the log ends before offset ${anchor}, which was applied`;
+    else if (BigInt(batch.highWatermark) <= anchor) change = `the log ends before offset ${anchor}, which was applied`;
     else if (first > anchor && (logStart === undefined || logStart > anchor)) {
       // Deleted by retention: the log's id is all there is to check.
       note = checked;
@@ -119,12 +133,19 @@ export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?
     if (first > 0n) return { ...askFrom(0n, batch.log), change };
     return { kind: 'apply', position: 0n, change, note: checked };
   }
+  const gone = anchorGone === undefined ? {} : { anchorGone };
   if (first > position) {
-    if (contact && contact.asked.get(p) !== position.toString()) return askFrom(position, note?.verified);
+    // Read by the fetch and found empty (transaction markers, aborted or compacted records): nothing lost.
+    if (emptyFrom !== undefined && emptyFrom <= position) return { kind: 'apply', position, ...gone, note: { ...note, asked: null } };
+    const asked = contact?.asked.get(p) === position.toString();
+    if (contact && !asked) return askFrom(position, note?.verified);
+    // Kafka: fetched from past the position (the ask's seek lost to a rejoin), not its answer,
+    // while the log still holds the position. The embedded bus reads exactly where asked.
+    if (contact && emptyFrom !== undefined && logStart !== undefined && logStart <= position) return askFrom(position, note?.verified);
     // The log no longer holds what lies between: nothing can bring it back.
-    return { kind: 'apply', position, hole: first - position, note: { ...note, asked: null } };
+    return { kind: 'apply', position, hole: first - position, ...gone, note: { ...note, asked: null } };
   }
-  return { kind: 'apply', position, ...(note ? { note } : {}) };
+  return { kind: 'apply', position, ...gone, ...(note ? { note } : {}) };
 }
 
 function askFrom(offset: bigint, verified?: string): Verdict {
