@@ -172,6 +172,47 @@ describe('the consumer never skips a log’s messages on the strength of a posit
     assert.deepEqual([next.anchorGone, next.applied], [undefined, 2]);
   });
 
+  test('back on a log it left, the transaction that resumes rolled back (a deadlock, retried): resumed once, where metering left the log, nothing applied twice', async () => {
+    const d = await db();
+    const old = starts('old', 10);
+    await applyMessages(d.pool, batchOf(old, 0), NOW);
+    // Another log (the embedded bus, then Kafka): read from its start; the position left at 10 is kept.
+    const away = await applyMessages(d.pool, { ...batchOf(starts('away', 3), 0), log: 'other-log' }, NOW);
+    assert.deepEqual([away.change, away.applied], ['the batch comes from another log', 3]);
+    // Back: the log now starts at 9 (trimmed below the message before the position).
+    const back: Batch = batchOf([old[9]!, ...starts('back', 3)], 9);
+    const result = await applyMessages(deadlockOnce(d.pool), back, NOW);
+    assert.deepEqual(
+      [result.readFrom, result.hole, result.skipped, result.applied, result.action],
+      [undefined, undefined, 1, 3, 'resumed at offset 10, where metering left this log (the message before it is checked first)'],
+    );
+    assert.equal(await applied(d), 16);
+    const { rows } = await d.pool.query<{ to_log: string; action: string }>(
+      'select to_log, action from metering.log_changes where partition = 0 order by id',
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.to_log, r.action.split(';')[0]]),
+      [
+        ['other-log', 'read again from its start'],
+        ['test-log', 'resumed at offset 10, where metering left this log (the message before it is checked first)'],
+      ],
+    );
+  });
+
+  test('back on a log it left whose message before the position is now another (the log changed under the same id): read again from 0, not resumed', async () => {
+    const d = await db();
+    await applyMessages(d.pool, batchOf(starts('old', 10), 0), NOW);
+    await applyMessages(d.pool, { ...batchOf(starts('away', 3), 0), log: 'other-log' }, NOW);
+    const contact = newContact(async () => 0n);
+    const changed = starts('changed', 4);
+    // First contact with the position taken back: the message before it is asked for …
+    assert.equal((await applyMessages(d.pool, batchOf(changed.slice(1), 10), NOW, undefined, contact)).readFrom, '9');
+    // … and is not the one applied there.
+    const answered = await applyMessages(d.pool, batchOf(changed, 9), NOW, undefined, contact);
+    assert.deepEqual([answered.readFrom, answered.change], ['0', 'the message at offset 9 is not the one applied there']);
+    assert.equal(answered.action?.split(';')[0], 'read again from its start');
+  });
+
   test("a binary-mode message's headers are part of its hash: two events with the same data and timestamp differ", () => {
     const [m] = busBatch(['{"app_id":"a"}'], 0, 0, NOW).messages;
     const a = { ...m!, headers: { ce_id: 'e-1', ce_source: 's' } };

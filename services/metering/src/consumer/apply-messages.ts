@@ -17,8 +17,10 @@ export interface MessagesResult extends BatchResult {
   isolated: boolean;
   /** Set when nothing was applied: the bus must read the partition again from this offset. */
   readFrom?: string;
-  /** Why the stored position was started again at 0 in the batch's log (log-position.ts). */
+  /** Why the stored position was started again at 0 in the batch's log, or resumed where metering left it (log-position.ts). */
   change?: string;
+  /** What was done about `change`: read again from the start, or resumed (log-position.ts). */
+  action?: string;
   /** Messages between the position and the batch that the log no longer holds. */
   hole?: string;
   /** The offset of the message last applied, which the log no longer holds (compacted): only the log's id was checked. */
@@ -58,7 +60,7 @@ export async function applyMessages(
     async (client) => {
       const verdict = await lockPosition(client, batch, contact, logStart);
       note = verdict.note;
-      const change = verdict.change === undefined ? {} : { change: verdict.change };
+      const change = verdict.change === undefined ? {} : { change: verdict.change, ...(verdict.action ? { action: verdict.action } : {}) };
       if (verdict.kind === 'read_from') return { ...nothingApplied(), skipped: 0, isolated: false, readFrom: verdict.offset, ...change };
       const position = verdict.position;
       const fresh = batch.messages.filter((m) => BigInt(m.offset) >= position);

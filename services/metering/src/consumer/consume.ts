@@ -53,7 +53,12 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
         throw err;
       }
       if (result.change !== undefined) {
-        log.warn('metering.log_changed', { partition: batch.partition, to: batch.log, reason: result.change, action: REREAD_ACTION });
+        log.warn('metering.log_changed', {
+          partition: batch.partition,
+          to: batch.log,
+          reason: result.change,
+          action: result.action ?? REREAD_ACTION,
+        });
       }
       if (result.anchorGone !== undefined) {
         log.warn('metering.anchor_gone', {

@@ -8,7 +8,7 @@ import { REREAD_ACTION } from './log-position.ts';
  * Compares the topic's log now with the one metering consumed when it last
  * started, records any change (metering.log_changes) and logs it. Nothing is
  * decided here: each partition's position is judged at its first batch
- * (log-position.ts). Partitions added to the same log keep the positions of
+ * (log-position.ts), resumed where metering left it if it read this log before. Partitions added to the same log keep the positions of
  * the others, which are still theirs; the new ones are read from their start.
  */
 export async function noteLog(pool: pg.Pool, bus: Bus, topic: string, log: Logger): Promise<LogIdentity> {
@@ -26,7 +26,8 @@ export async function noteLog(pool: pg.Pool, bus: Bus, topic: string, log: Logge
          on conflict (topic) do update set log = excluded.log, partitions = excluded.partitions, seen_at = now()`,
         [topic, now.id, now.partitions],
       );
-      const found = before && judge(before, now);
+      const left = before && before.log !== now.id ? await leftIn(client, topic, now.id) : 0;
+      const found = before && judge(before, now, left);
       if (!found) return undefined;
       await client.query(
         `insert into metering.log_changes (topic, partition, from_log, to_log, reason, action) values ($1, null, $2, $3, $4, $5)`,
@@ -41,9 +42,27 @@ export async function noteLog(pool: pg.Pool, bus: Bus, topic: string, log: Logge
   return now;
 }
 
-function judge(before: { log: string; partitions: number }, now: LogIdentity): { reason: string; action: string } | undefined {
+/** Partitions of `topic` whose position metering left in `log` (log-position.ts): they resume there. */
+async function leftIn(client: pg.PoolClient, topic: string, log: string): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    'select count(*)::int as n from metering.left_positions where topic = $1 and log = $2',
+    [topic, log],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+function judge(
+  before: { log: string; partitions: number },
+  now: LogIdentity,
+  left: number,
+): { reason: string; action: string } | undefined {
   if (before.log !== now.id) {
-    return { reason: 'another log than when metering last started', action: `every partition ${REREAD_ACTION}` };
+    const reason = 'another log than when metering last started';
+    if (left === 0) return { reason, action: `every partition ${REREAD_ACTION}` };
+    return {
+      reason,
+      action: `${left} partition(s) resume where metering left this log; every other partition ${REREAD_ACTION}`,
+    };
   }
   if (before.partitions !== now.partitions) {
     return {

@@ -58,11 +58,22 @@ export function noteContact(contact: Contact | undefined, partition: number, not
 
 export const REREAD_ACTION = 'read again from its start; events already applied count as duplicates';
 
+/** What is done when a partition comes back to a log metering left (left_positions, migration 024). */
+export const resumeAction = (offset: bigint) =>
+  `resumed at offset ${offset}, where metering left this log (the message before it is checked first)`;
+
 /** The position to apply a batch from, or where the bus must read the partition from first. */
 export type Verdict = (
   | { kind: 'apply'; position: bigint; change?: string; hole?: bigint; anchorGone?: bigint }
   | { kind: 'read_from'; offset: string; change?: string }
-) & { note?: ContactNote };
+) & { note?: ContactNote; action?: string };
+
+/** A partition's stored position: the offset to read next in `log`, and the hash of the message before it. */
+interface Stored {
+  log: string | null;
+  position: bigint;
+  lastHash: string | null;
+}
 
 /**
  * Locks the partition's position row (the first lock of a batch's transaction)
@@ -70,7 +81,10 @@ export type Verdict = (
  * whose last message is not the one applied, is never used to skip anything:
  * the row starts again at 0 in the batch's log, and the partition is read
  * again from its start (dedupe makes the second reading change nothing but the
- * duplicate counts). The message at next_offset − 1 (the anchor) is read again
+ * duplicate counts), unless metering read the batch's log before and left it
+ * (the position it had there kept in left_positions, migration 024): then the
+ * row resumes there, and is checked as at any first contact. The message at
+ * next_offset − 1 (the anchor) is read again
  * at first contact, and whenever a batch lies wholly before it: a replay, or a
  * log that changed under the same id (a broker that names no topic id, a
  * partition truncated by an unclean leader election), whose messages before the
@@ -82,7 +96,6 @@ export type Verdict = (
  * contact only: what the batch teaches it is the verdict's `note`.
  */
 export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?: Contact, logStart?: bigint): Promise<Verdict> {
-  const p = batch.partition;
   const { rows } = await client.query<{ next_offset: string; log: string | null; last_hash: string | null }>({
     name: 'metering.lock-position',
     // Made at first contact, else locked as by `for update` (a conflict's update takes the row's
@@ -90,10 +103,23 @@ export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?
     text: `insert into metering.consumer_positions as c (topic, partition, next_offset, log) values ($1, $2, 0, $3)
            on conflict (topic, partition) do update set topic = c.topic
            returning c.next_offset::text, c.log, c.last_hash`,
-    values: [batch.topic, p, batch.log],
+    values: [batch.topic, batch.partition, batch.log],
   });
   const row = rows[0]!;
-  const position = BigInt(row.next_offset);
+  const stored: Stored = { log: row.log, position: BigInt(row.next_offset), lastHash: row.last_hash };
+  if (stored.log === batch.log) return judge(client, batch, stored, contact, logStart);
+  const reason = stored.log === null ? 'the position was stored before positions named their log' : `the batch comes from another log`;
+  const back = await switchLog(client, batch, stored, reason);
+  if (back === undefined) return restart(client, batch, stored.log, reason);
+  // Judged as at first contact, whatever this process checked or asked before in another log.
+  const verdict = await judge(client, batch, back, contact && { ...contact, verified: new Map(), asked: new Map() }, logStart);
+  return verdict.change === undefined ? { ...verdict, change: reason, action: resumeAction(back.position) } : verdict;
+}
+
+/** Judges the batch against a position stored in its own log. */
+async function judge(client: pg.PoolClient, batch: Batch, stored: Stored, contact?: Contact, logStart?: bigint): Promise<Verdict> {
+  const p = batch.partition;
+  const { position, lastHash } = stored;
   const first = BigInt(batch.messages[0]!.offset);
   const last = BigInt(batch.messages[batch.messages.length - 1]!.offset);
   const anchor = position - 1n;
@@ -106,12 +132,10 @@ export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?
   let change: string | undefined;
   let note: ContactNote | undefined;
   let anchorGone: bigint | undefined;
-  if (row.log !== batch.log) {
-    change = row.log === null ? 'the position was stored before positions named their log' : `the batch comes from another log`;
-  } else if (atAnchor && row.last_hash !== null) {
-    if (!isMessageOf(atAnchor, row.last_hash)) change = `the message at offset ${anchor} is not the one applied there`;
+  if (atAnchor && lastHash !== null) {
+    if (!isMessageOf(atAnchor, lastHash)) change = `the message at offset ${anchor} is not the one applied there`;
     else note = checked;
-  } else if (contact && position > 0n && row.last_hash !== null && (contact.verified.get(p) !== batch.log || last < anchor)) {
+  } else if (contact && position > 0n && lastHash !== null && (contact.verified.get(p) !== batch.log || last < anchor)) {
     if (emptyFrom !== undefined && emptyFrom <= anchor && first > anchor) {
       // The fetch read the anchor's offset and found no message: compacted away while the log's
       // start stays below it. Asking for it again would get this batch for ever; the id is all there is.
@@ -128,11 +152,7 @@ export async function lockPosition(client: pg.PoolClient, batch: Batch, contact?
       return askFrom(anchor);
     }
   }
-  if (change !== undefined) {
-    await startAgain(client, batch, row.log, change);
-    if (first > 0n) return { ...askFrom(0n, batch.log), change };
-    return { kind: 'apply', position: 0n, change, note: checked };
-  }
+  if (change !== undefined) return restart(client, batch, stored.log, change);
   const gone = anchorGone === undefined ? {} : { anchorGone };
   if (first > position) {
     // Read by the fetch and found empty (transaction markers, aborted or compacted records): nothing lost.
@@ -152,15 +172,58 @@ function askFrom(offset: bigint, verified?: string): Verdict {
   return { kind: 'read_from', offset: offset.toString(), note: { asked: offset.toString(), ...(verified ? { verified } : {}) } };
 }
 
+/** The position starts again at 0 in the batch's log, and the partition is read from its start. */
+async function restart(client: pg.PoolClient, batch: Batch, from: string | null, change: string): Promise<Verdict> {
+  await startAgain(client, batch, from, change);
+  const checked: ContactNote = { verified: batch.log, asked: null };
+  if (BigInt(batch.messages[0]!.offset) > 0n) return { ...askFrom(0n, batch.log), change, action: REREAD_ACTION };
+  return { kind: 'apply', position: 0n, change, action: REREAD_ACTION, note: checked };
+}
+
+/**
+ * The batch's log is not the stored position's: the position is kept as the one metering
+ * left in its log, and the one it left in the batch's log, if any, taken back as the
+ * partition's (recorded in log_changes with the resume as action). Undefined: none was left.
+ */
+async function switchLog(client: pg.PoolClient, batch: Batch, stored: Stored, reason: string): Promise<Stored | undefined> {
+  // A position at 0 skips nothing; one without a hash (before migration 006) cannot be checked.
+  if (stored.log !== null && stored.position > 0n && stored.lastHash !== null) {
+    await client.query(
+      `insert into metering.left_positions (topic, partition, log, next_offset, last_hash) values ($1, $2, $3, $4, $5)
+       on conflict (topic, partition, log) do update
+         set next_offset = excluded.next_offset, last_hash = excluded.last_hash, left_at = now()`,
+      [batch.topic, batch.partition, stored.log, stored.position.toString(), stored.lastHash],
+    );
+  }
+  const { rows } = await client.query<{ next_offset: string; last_hash: string }>(
+    `delete from metering.left_positions where topic = $1 and partition = $2 and log = $3 returning next_offset::text, last_hash`,
+    [batch.topic, batch.partition, batch.log],
+  );
+  const left = rows[0];
+  if (!left) return undefined;
+  const back: Stored = { log: batch.log, position: BigInt(left.next_offset), lastHash: left.last_hash };
+  await client.query(
+    `update metering.consumer_positions set log = $3, next_offset = $4, last_hash = $5, updated_at = now()
+      where topic = $1 and partition = $2`,
+    [batch.topic, batch.partition, batch.log, left.next_offset, left.last_hash],
+  );
+  await recordChange(client, batch, stored.log, reason, resumeAction(back.position));
+  return back;
+}
+
 async function startAgain(client: pg.PoolClient, batch: Batch, from: string | null, reason: string): Promise<void> {
   await client.query(
     `update metering.consumer_positions set log = $3, next_offset = 0, last_hash = null, updated_at = now()
       where topic = $1 and partition = $2`,
     [batch.topic, batch.partition, batch.log],
   );
+  await recordChange(client, batch, from, reason, REREAD_ACTION);
+}
+
+async function recordChange(client: pg.PoolClient, batch: Batch, from: string | null, reason: string, action: string): Promise<void> {
   await client.query(
     `insert into metering.log_changes (topic, partition, from_log, to_log, reason, action) values ($1, $2, $3, $4, $5, $6)`,
-    [batch.topic, batch.partition, from, batch.log, reason, REREAD_ACTION],
+    [batch.topic, batch.partition, from, batch.log, reason, action],
   );
 }
 
