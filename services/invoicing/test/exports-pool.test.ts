@@ -110,7 +110,9 @@ describe('finance exports have their own pool and a limit; the customer API keep
     const answers = await Promise.all(Array.from({ length: 30 }, () => api('/v1/invoices/inv-small')));
     assert.deepEqual([...new Set(answers.map((r) => r.status))], [200]);
     assert.equal((await answers[0]!.json()).id, 'inv-small');
-    assert.ok(performance.now() - started < 3_000, `answered in ${(performance.now() - started).toFixed(0)} ms`);
+    // Sharing a pool with the held exports, they would wait for an export to end (10 minutes idle): far beyond this
+    // bound, which leaves room for a loaded machine (3 s was passed at 3.0 s under a load of 26).
+    assert.ok(performance.now() - started < 15_000, `answered in ${(performance.now() - started).toFixed(0)} ms`);
     assert.equal((await api('/health')).status, 200);
 
     // The slow readers go away: their slots come back, and a whole export streams again, control row included.
@@ -118,7 +120,7 @@ describe('finance exports have their own pool and a limit; the customer API keep
     await eventually('the slots freed', async () => (await exporting()) === 0);
     const again = await fetch(`${app.url}/v1/exports/invoices.csv?period=2026-11`, { headers: { authorization: `Bearer ${ADMIN}` } });
     assert.equal(again.status, 200);
-    assert.match(await again.text(), new RegExp(`\\r\\nTOTAL,1,,,,,${LINES}\\.00,0\\.00,${LINES}\\.00,0\\.00,,${LINES}\\r\\n$`));
+    assert.match(await again.text(), new RegExp(`\\r\\nTOTAL,1,,,,,${LINES}\\.00,0\\.00,${LINES}\\.00,0\\.00,,${LINES},0\\.00\\r\\n$`));
   });
 
   test('ten downloads sent at the same moment: still EXPORT_CONCURRENCY stream and the rest get 429 (the slot is taken before the month check awaits)', async () => {
