@@ -114,7 +114,7 @@ describe('the vault command for invoicing', () => {
 
     const unknown = await vault(['token', 'revoke', 'tok_0123456789abcdef'], env);
     assert.equal(unknown.status, 1);
-    assert.match(unknown.stderr, /no token tok_0123456789abcdef/);
+    assert.equal(unknown.stderr, 'vault token revoke: no token tok_0123456789abcdef (`vault token list` shows them)\n');
   });
 
   test('`vault export lines --period 2026-10` writes the CSV on stdout and its summary on stderr', async () => {
@@ -152,13 +152,13 @@ describe('the vault command for invoicing', () => {
     assert.equal(invoices.status, 0, invoices.stderr);
     assert.equal(
       invoices.stdout,
-      'number,id,account_id,period,status,currency,subtotal,credit_applied,total,amount_refunded,finalized_at,line_count\r\n' +
-        '2026-10-000001,inv-1,acct-1,2026-10,finalized,USD,21.39,0.00,21.39,0.00,2026-11-04T00:00:00.000Z,2\r\n' +
-        'TOTAL,1,,,,,21.39,0.00,21.39,0.00,,2\r\n',
+      'number,id,account_id,period,status,currency,subtotal,credit_applied,total,amount_refunded,finalized_at,line_count,amount_disputed\r\n' +
+        '2026-10-000001,inv-1,acct-1,2026-10,finalized,USD,21.39,0.00,21.39,0.00,2026-11-04T00:00:00.000Z,2,0.00\r\n' +
+        'TOTAL,1,,,,,21.39,0.00,21.39,0.00,,2,0.00\r\n',
     );
     assert.match(
       invoices.stderr,
-      /invoices\.csv for 2026-10: 1 row, control total 21\.39, subtotal 21\.39, credit_applied 0\.00, amount_refunded 0\.00, line_count 2/,
+      /invoices\.csv for 2026-10: 1 row, control total 21\.39, subtotal 21\.39, credit_applied 0\.00, amount_refunded 0\.00, line_count 2, amount_disputed 0\.00/,
     );
   });
 

@@ -78,7 +78,7 @@ describe('`vault simulate --out -`: a simulated platform as NDJSON', () => {
     child.stdout.destroy();
     const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(status, 1, stderr);
-    assert.equal(stderr, 'vault: simulate stopped: stdout was closed before every event was written\n');
+    assert.equal(stderr, 'vault simulate: stdout was closed before every event was written\n');
   });
 });
 

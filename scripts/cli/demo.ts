@@ -184,8 +184,19 @@ export async function demoAccount(ctx: Pick<DemoContext, 'db' | 'stateFile'>): P
   return state?.state === 'loaded' ? state.account : undefined;
 }
 
-/** A fresh sign-in link for the demo account's customer. */
-export async function demoSignIn(ctx: Pick<DemoContext, 'db' | 'settings'>, account: string): Promise<string> {
-  const created = await runTokenCreate(ctx.db.pool, { kind: 'account', accountId: account }, ctx.settings);
+/**
+ * How long the token behind each start's sign-in link lives: its link works for 15 minutes
+ * and the session it opens for 12 hours (ended with its token), so a day covers both, and
+ * the tokens of many starts never pile up as live credentials nobody holds.
+ */
+export const DEMO_TOKEN_SECONDS = 24 * 60 * 60;
+
+/** A fresh sign-in link for the demo account's customer, on a token that expires (DEMO_TOKEN_SECONDS). */
+export async function demoSignIn(
+  ctx: { db: Pick<Database, 'pool'>; settings: Pick<VaultSettings, 'INVOICING_WEB_URL' | 'INVOICING_PORT'> },
+  account: string,
+): Promise<string> {
+  const grant = { kind: 'account', accountId: account } as const;
+  const created = await runTokenCreate(ctx.db.pool, grant, ctx.settings, { expiresInSeconds: DEMO_TOKEN_SECONDS });
   return created.signInUrl!;
 }

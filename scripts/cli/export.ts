@@ -5,6 +5,7 @@ import type { VaultSettings } from './vault-settings.ts';
 import { parseCommand, UsageError, usageOf, type AnySpec } from './command.ts';
 import { cliSettings } from './settings.ts';
 import { exportSpec } from './export-spec.ts';
+import { stdoutFailure } from './stdout.ts';
 
 /**
  * `vault export invoices|lines|credits --period YYYY-MM`: the finance CSV on stdout
@@ -23,7 +24,7 @@ export async function exportCommand(args: string[]): Promise<number> {
   } catch (err) {
     // `vault export … | head`: the reader went away; the file is incomplete, say so without a stack.
     if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
-    process.stderr.write('vault: export stopped: stdout was closed before the control row\n');
+    process.stderr.write(`${stdoutFailure('export', err as NodeJS.ErrnoException)} before the control row: the CSV is incomplete\n`);
     return 1;
   } finally {
     await db.close();

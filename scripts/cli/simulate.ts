@@ -9,6 +9,7 @@ import { parseCommand, UsageError } from './command.ts';
 import { withPublishTarget, type PublishTarget } from './bus-publish.ts';
 import { cliLog, cliSettings } from './settings.ts';
 import { simulateSpec } from './simulate-spec.ts';
+import { stdoutFailure } from './stdout.ts';
 
 export interface PublishEventsOptions extends PublishTarget {
   /** Names the progress bar; `simulate` when unset. */
@@ -202,7 +203,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
       } catch (err) {
         // `vault simulate --out - | head`: the reader went away; say so without a stack.
         if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
-        process.stderr.write('vault: simulate stopped: stdout was closed before every event was written\n');
+        process.stderr.write(`${stdoutFailure('simulate', err as NodeJS.ErrnoException)} before every event was written\n`);
         return 1;
       }
     } else {

@@ -2,13 +2,14 @@ import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vaul
 import { ConfigError, databaseBootError, ignoreOutputErrors, loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
 import { ADMIN_TOKEN_REQUIRED, adminToken, bootVariables, kafkaBrokers } from '@vault/runtime/variables';
 import { z } from 'zod';
-import { APP_SETTINGS, VaultSettings } from './vault-settings.ts';
+import { APP_SETTINGS, type VaultSettings } from './vault-settings.ts';
 import { APPS, pickApps, type AppEntry } from './apps.ts';
 import { CommandError, parseCommand, UsageError, usageOf } from './command.ts';
 import type { DemoContext } from './demo.ts';
 import { ProcessTree } from './process-tree.ts';
 import { cliLog, vaultPath } from './settings.ts';
 import { startSpec } from './start-spec.ts';
+import { checkAppVariables, demoSettings } from './start-variables.ts';
 
 /** What each app is for, on its line of the start banner. */
 const SERVES: Record<string, string> = {
@@ -24,7 +25,13 @@ interface StartOptions {
   demo: boolean | undefined;
 }
 
-const StartSettings = z.object({ ...bootVariables, KAFKA_BROKERS: kafkaBrokers, ADMIN_TOKEN: adminToken });
+const StartSettings = z.object({
+  ...bootVariables,
+  KAFKA_BROKERS: kafkaBrokers,
+  ADMIN_TOKEN: adminToken,
+  // Set by npm for the command it runs (`npm start`, `npx vault start`): see stopWithNpm.
+  npm_lifecycle_event: z.string().optional(),
+});
 
 /** The apps that refuse to boot without ADMIN_TOKEN in a deployment (they answer bearer tokens). */
 const NEED_ADMIN_TOKEN = new Set(['metering', 'invoicing']);
@@ -44,6 +51,8 @@ function startSettings(apps: AppEntry[]): z.infer<typeof StartSettings> {
   if (settings.DATABASE_URL && !settings.ADMIN_TOKEN && apps.some((a) => NEED_ADMIN_TOKEN.has(a.name))) {
     throw new ConfigError([{ variable: 'ADMIN_TOKEN', message: ADMIN_TOKEN_REQUIRED }]);
   }
+  // Every chosen app's variables before anything starts (one line naming each bad one, exit 1).
+  checkAppVariables(apps, process.env);
   return settings;
 }
 
@@ -68,8 +77,7 @@ function parseStartArgs(args: string[]): StartOptions {
  */
 export async function startCommand(args: string[]): Promise<number> {
   const options = parseStartArgs(args);
-  // Only what starting needs: each app parses its own variables, so one app's bad
-  // variable stops that app alone, never `vault start` of another.
+  // The chosen apps' variables only: another app's bad variable never stops `vault start` of these.
   const settings = startSettings(options.apps);
   const { apps } = options;
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -104,6 +112,7 @@ export async function startCommand(args: string[]): Promise<number> {
     ignoreOutputErrors();
     tree.stop(0);
   });
+  if (settings.npm_lifecycle_event !== undefined) stopWithNpm(tree);
   const demo = (options.demo ?? !settings.DATABASE_URL) && apps.length === APPS.length;
   const running = bringUp(tree, apps, demo ? env : undefined, developmentToken).catch((err: Error) => {
     if (!tree.stopping) cliLog.error('start.failed', err);
@@ -113,6 +122,28 @@ export async function startCommand(args: string[]): Promise<number> {
   await running;
   await postgres?.stop();
   return code;
+}
+
+/** How often `vault start` under npm looks whether npm is still there. */
+const PARENT_CHECK_MS = 500;
+
+/**
+ * Run by npm (`npm start`, `npx vault start`): when npm exits without stopping us (SIGHUP to
+ * npm alone, kill -9), or the shell between us does (npm forwards SIGTERM to its `sh -c`),
+ * we are reparented: stop as on SIGTERM rather than run on, unseen, holding every port.
+ * Only under npm: `vault start &` from a script that then ends keeps running, as before.
+ */
+function stopWithNpm(tree: ProcessTree): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    // Our output went where npm's did: it may be gone (EPIPE, EIO), which must not end the stop half-way.
+    ignoreOutputErrors();
+    cliLog.info('start.parent_gone', { parent, reason: 'npm, which ran vault start, exited: stopping the apps' });
+    tree.stop(0);
+  }, PARENT_CHECK_MS);
+  timer.unref();
 }
 
 /**
@@ -127,22 +158,22 @@ async function bringUp(
   developmentToken: { file: string; token: string } | undefined,
 ): Promise<void> {
   const urls = new Map<string, string>();
-  // The demo reads every app's variables: one bad variable skips the demo (each app
-  // still parses its own, and refuses it alone), never `vault start` as a whole.
-  const demoSettings = demoEnv && demoVariables(demoEnv);
+  // Checked before anything started (checkAppVariables); since then only DATABASE_URL and the
+  // development ADMIN_TOKEN, both made here, were added.
+  const settings = demoEnv && demoSettings(demoEnv);
   const launch = async (wave: AppEntry[]) => {
     const started = await Promise.all(wave.map((a) => tree.launch(a)));
     for (const [i, a] of wave.entries()) urls.set(a.name, started[i]!);
   };
-  const later = demoSettings ? apps.filter((a) => a.name === 'invoicing') : [];
+  const later = settings ? apps.filter((a) => a.name === 'invoicing') : [];
   await launch(apps.filter((a) => !later.includes(a)));
   let phaseOneFailed = false;
   const failed = () => {
     phaseOneFailed = true;
   };
   // A demo that cannot open its database fails as its first phase does: a half-loaded one may be there.
-  const demo = demoSettings && (await reportDemoFailure(tree, () => openDemo(demoSettings, urls, () => tree.stopping), failed));
-  if (demoSettings && !demo && phaseOneFailed && !tree.stopping) return stopForDemo(tree);
+  const demo = settings && (await reportDemoFailure(tree, () => openDemo(settings, urls, () => tree.stopping), failed));
+  if (settings && !demo && phaseOneFailed && !tree.stopping) return stopForDemo(tree);
   try {
     const load = demo && (await reportDemoFailure(tree, () => demo.module.startDemo(demo.ctx), failed));
     if (phaseOneFailed && !tree.stopping) return stopForDemo(tree);
@@ -170,15 +201,6 @@ export function adminTokenLine({ file, token }: { file: string; token: string },
   return terminal ? `admin token     ${token}   (kept in ${file}: ${use})` : `admin token     kept in ${file}: ${use}`;
 }
 
-function demoVariables(env: NodeJS.ProcessEnv): VaultSettings | undefined {
-  try {
-    return parseConfig(VaultSettings, env);
-  } catch (err) {
-    cliLog.error('demo.failed', err);
-    return undefined;
-  }
-}
-
 /**
  * The demo's first phase failed (not a Ctrl-C): invoicing's schedule would finalize the oldest
  * month with only the events in so far, the rest becoming adjustments on a final invoice, so it
@@ -190,12 +212,23 @@ function stopForDemo(tree: ProcessTree): void {
   tree.stop(1);
 }
 
-/** A demo failure is reported, never a stack; after its first phase the apps keep running (see stopForDemo). */
+/** How long a failed demo step waits for a stop signal on its way (see reportDemoFailure). */
+const SIGNAL_GRACE_MS = 250;
+
+/**
+ * A demo failure is reported, never a stack; after its first phase the apps keep running (see
+ * stopForDemo). A terminal's Ctrl-C reaches the embedded PostgreSQL and the apps as it reaches
+ * us: a step may fail on their stop ("terminating connection due to administrator command")
+ * before our own SIGINT is handled. So a failure first gives the signal a moment, and one
+ * during a stop is that stop (info): the next start resumes the demo.
+ */
 async function reportDemoFailure<T>(tree: ProcessTree, load: () => Promise<T>, failed?: () => void): Promise<T | undefined> {
   try {
     return await load();
   } catch (err) {
-    if (!tree.stopping) cliLog.error('demo.failed', err);
+    if (!tree.stopping) await new Promise((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS));
+    if (tree.stopping) cliLog.info('demo.stopped', { reason: 'vault start is stopping; the next start resumes the demo' });
+    else cliLog.error('demo.failed', err);
     failed?.();
     return undefined;
   }

@@ -26,7 +26,9 @@ export async function tokenCommand(args: string[]): Promise<number> {
     }
     if (request.action === 'revoke') {
       const { status, line } = await runTokenRevoke(db.pool, request.id);
-      (status === 0 ? process.stdout : process.stderr).write(`${line}\n`);
+      // A failure is the command's, named as every other command names its own (`vault token revoke: …`).
+      if (status === 0) process.stdout.write(`${line}\n`);
+      else process.stderr.write(`vault ${line}\n`);
       return status;
     }
     const { grant, expiresInSeconds } = request;

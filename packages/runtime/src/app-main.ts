@@ -17,6 +17,11 @@ export interface AppContext<C extends BootSettings = BootSettings> {
   db: Database;
   http: FastifyInstance;
   log: Logger;
+  /**
+   * Whether a stop was asked for (a signal, `vault start` gone). Work cut short on the way down
+   * is that stop, not a failure: a terminal's Ctrl-C stops the embedded PostgreSQL with us.
+   */
+  stopping(): boolean;
 }
 
 /** What `build` hands back: what to stop on shutdown, and what else /health must check. */
@@ -67,12 +72,17 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
     log.info('app.stopped', { signal, during: 'boot' });
     process.exit(0);
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  let stopAsked = false;
+  const stop = (signal: string) => {
+    stopAsked = true;
+    void shutdown(signal);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   // A closed terminal: stop as on Ctrl-C. Its writes may fail from now on (EIO): the stop goes on.
   process.on('SIGHUP', () => {
     ignoreOutputErrors();
-    void shutdown('SIGHUP');
+    stop('SIGHUP');
   });
   // Started by `vault start` (an IPC channel to it): when it dies without stopping us (kill -9,
   // a closed terminal), the channel closes, and so do we, rather than hold the port and the
@@ -82,7 +92,7 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
     process.channel.unref();
     process.once('disconnect', () => {
       ignoreOutputErrors();
-      void shutdown('parent_gone');
+      stop('parent_gone');
     });
   }
   const step = async <T>(run: () => T | Promise<T>): Promise<T> => {
@@ -107,7 +117,7 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
     requestTimeoutMs: settings.HTTP_REQUEST_TIMEOUT_MS,
     maxConnections: settings.HTTP_MAX_CONNECTIONS,
   });
-  const built = (await step(() => def.build({ settings, db, http, log }))) ?? {};
+  const built = (await step(() => def.build({ settings, db, http, log, stopping: () => stopAsked }))) ?? {};
   if (built.unavailable) checks.push(built.unavailable);
   const port = settings[def.port] as number;
   const address = await step(() =>

@@ -18,6 +18,8 @@ export interface ConsumerOptions {
   maxBatchSize?: number;
   groupId: string;
   sessionTimeoutMs?: number;
+  /** Whether the app is stopping (runApp): a batch cut short by the stop is no failure. */
+  stopping?: () => boolean;
 }
 
 /**
@@ -49,7 +51,14 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
       try {
         result = await applyMessages(o.pool, batch, Date.now(), log, contact);
       } catch (err) {
-        log.error('batch.failed', err, { partition: batch.partition, size: batch.messages.length });
+        // Ctrl-C stops the embedded PostgreSQL with us: the batch is handed again at the next start.
+        if (o.stopping?.())
+          log.info('batch.interrupted', {
+            partition: batch.partition,
+            size: batch.messages.length,
+            reason: 'the app is stopping; the next start applies it',
+          });
+        else log.error('batch.failed', err, { partition: batch.partition, size: batch.messages.length });
         throw err;
       }
       if (result.change !== undefined) {
