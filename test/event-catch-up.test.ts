@@ -111,8 +111,32 @@ describe("the catch-up of the gateway's events (real sandbox, no webhooks)", () 
     const handled = handledLines();
     assert.deepEqual([...handled].sort(), events.map((e) => e.id).sort(), 'nothing handled twice');
     assert.deepEqual(await invoice('inv-page'), { status: 'refunded', amount_refunded: '25.00' });
-    const told = await w.db.pool.query(`select 1 from invoicing.notices where type = 'invoice.refunded'`);
+    const told = await w.db.pool.query<{ time: string }>(
+      `select event->>'time' as time from invoicing.notices where type = 'invoice.refunded'`,
+    );
     assert.equal(told.rowCount, 1, 'invoice.refunded told once');
+    // Dated when they happened at the gateway (their events' created), not when the catch-up found them.
+    const happened = async (type: string) =>
+      new Date(
+        1000 *
+          Number(
+            (
+              await w.db.pool.query<{ created: string }>(
+                `select created from gateway_sandbox.events
+                  where type = $1 and $2 in (data->'object'->>'id', data->'object'->>'payment_intent')`,
+                [type, pi],
+              )
+            ).rows[0]?.created,
+          ),
+      ).toISOString();
+    const paid = await w.db.pool.query<{ paid_at: Date; time: string }>(
+      `select c.paid_at, n.event->>'time' as time from invoicing.charges c
+         join invoicing.notices n on n.type = 'invoice.paid' and n.event->'data'->>'invoice_id' = c.invoice_id
+        where c.invoice_id = 'inv-page'`,
+    );
+    const succeededAt = await happened('payment_intent.succeeded');
+    assert.deepEqual([paid.rows[0]?.paid_at.toISOString(), paid.rows[0]?.time], [succeededAt, succeededAt], 'paid_at and invoice.paid');
+    assert.equal(told.rows[0]?.time, await happened('charge.refunded'), 'invoice.refunded');
     assert.equal(await readEventMark(w.db.pool), Number(events.at(-1)!.created));
     assert.ok(log.lines.some((l) => /at=info event=webhook_catchup\.done .*listed=13 caught_up=6 duplicates=7 waiting=0/.test(l)));
     assert.ok(log.lines.some((l) => /event=webhook\.caught_up .*count#webhooks\.caught_up=1/.test(l)));

@@ -85,6 +85,11 @@ export const Invoice = z.object({
   total: MoneyString,
   /** What the gateway refunded of the total. */
   amount_refunded: MoneyString,
+  /**
+   * What chargebacks took back of the payment and did not give back (the cardholder's bank
+   * disputed it: withdrawn, not reinstated); "0.00" when none. Beyond api.md: the status stays.
+   */
+  amount_disputed: MoneyString,
   lines: z.array(InvoiceLine),
   holds: z.array(Hold),
 });

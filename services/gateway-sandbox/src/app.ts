@@ -12,6 +12,7 @@ import { API_VERSION } from './api/api-version.ts';
 import { newId } from './api/ids.ts';
 import { chargeRoutes } from './resources/charges.ts';
 import { customerRoutes } from './resources/customers.ts';
+import { disputeRoutes } from './resources/disputes.ts';
 import { eventRoutes } from './resources/events.ts';
 import { challengeRoutes } from './elements/challenge-routes.ts';
 import { paymentIntentRoutes } from './resources/payment-intent-routes.ts';
@@ -109,6 +110,7 @@ function sandboxScope(http: FastifyInstance, deps: SandboxDeps): void {
   paymentIntentRoutes(http, deps);
   chargeRoutes(http, deps);
   refundRoutes(http, deps);
+  disputeRoutes(http, deps);
   webhookEndpointRoutes(http, deps);
   eventRoutes(http, deps);
   elementsRoutes(http, deps);

@@ -1,13 +1,16 @@
 // The app's catch-up loop (charging/catch-up-loop.ts): the webhook endpoint is
-// checked on every run, not only until the first success after boot, and a
-// failed run (the gateway not answering) is tried again soon, not a whole
-// interval later. The in-memory gateway of charging-fixture.ts, the real PostgreSQL.
+// checked on every run, not only until the first success after boot, by one
+// process at a time, and a failed run (the gateway not answering) is tried again
+// soon, not a whole interval later; a quiet gateway moves the mark all the same.
+// The in-memory gateway of charging-fixture.ts, the real PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import { eventually, type TestDatabase } from '@vault/testkit';
 import { startCatchUpLoop } from '../src/charging/catch-up-loop.ts';
-import type { EventSource } from '../src/charging/event-catch-up.ts';
+import { CATCH_UP_OVERLAP_SECONDS, catchUpEvents, type EventSource } from '../src/charging/event-catch-up.ts';
+import { readEventMark, saveEventMark } from '../src/charging/event-mark.ts';
+import { ensureWebhookEndpoint } from '../src/charging/webhook-endpoint.ts';
 import { chargingDatabase, FakeGateway } from './charging-fixture.ts';
 
 /** A gateway that has no events of ours. */
@@ -70,5 +73,64 @@ describe('the catch-up loop', () => {
       await loop.stop();
     }
     assert.equal(gateway.endpoints.size, 1, 'the replayed registration made no second endpoint');
+  });
+
+  test('a quiet gateway (no event of ours for 30 days) is not beyond retention: each run moves the mark to its listing less the overlap', async () => {
+    const day = 86_400;
+    const realS = Math.floor(Date.now() / 1000);
+    // The last event of ours was 29 days ago (a monthly charge burst), handled then; none since.
+    await saveEventMark(db.pool, realS - 29 * day);
+    const log = memoryLogger();
+    const first = await catchUpEvents({ pool: db.pool, log, events: noEvents });
+    assert.equal(first?.listed, 0);
+    const moved = (await readEventMark(db.pool))!;
+    assert.ok(
+      moved >= realS - CATCH_UP_OVERLAP_SECONDS && moved <= Math.floor(Date.now() / 1000),
+      `the mark (${moved}) is the listing's start less the overlap`,
+    );
+    // Two days on (every run lists nothing): the last event is 31 days old, nothing was missed.
+    const later = () => Date.now() + 2 * day * 1000;
+    const second = await catchUpEvents({ pool: db.pool, log, events: noEvents, now: later, gatewayNow: later });
+    assert.ok(second);
+    assert.ok((await readEventMark(db.pool))! >= moved + 2 * day - 1, 'moved again');
+    const third = await catchUpEvents({ pool: db.pool, log, events: noEvents, now: later, gatewayNow: later });
+    assert.ok(third);
+    assert.deepEqual(
+      log.lines.filter((l) => l.includes('webhook_catchup.beyond_retention')),
+      [],
+      'no run warned beyond retention',
+    );
+  });
+
+  test('two processes checking a deleted endpoint at once: one endpoint at the gateway, and its secret stored', async () => {
+    const url = 'http://invoicing.test/two-at-once/v1/gateway/webhooks';
+    const log = memoryLogger();
+    const gateway = new FakeGateway();
+    await ensureWebhookEndpoint(db.pool, gateway, url, log);
+    // Deleted at the gateway (its dashboard).
+    gateway.endpoints.clear();
+    // The second process asks about the old endpoint first, and learns it is gone only after the first
+    // process has registered and stored its successor.
+    let firstDone: () => void = () => {};
+    const done = new Promise<void>((resolve) => (firstDone = resolve));
+    let looks = 0;
+    const exists = gateway.webhookEndpointExists.bind(gateway);
+    gateway.webhookEndpointExists = async (id) => {
+      const answer = await exists(id);
+      if (++looks === 2) await done;
+      return answer;
+    };
+    await Promise.all([
+      ensureWebhookEndpoint(db.pool, gateway, url, log).then(() => firstDone()),
+      ensureWebhookEndpoint(db.pool, gateway, url, log),
+    ]);
+    assert.equal(gateway.endpoints.size, 1, `one endpoint at the gateway: ${[...gateway.endpoints].join(', ')}`);
+    const { rows } = await db.pool.query<{ endpoint_id: string; secret: string }>(
+      'select endpoint_id, secret from invoicing.webhook_endpoints where url = $1',
+      [url],
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.endpoint_id, [...gateway.endpoints][0], "the gateway's endpoint is the one stored");
+    assert.ok(rows[0]!.secret.startsWith('whsec_'), 'its secret stored: its deliveries verify');
   });
 });

@@ -41,7 +41,7 @@ describe('a payment that is not the invoice’s own (in-memory gateway, real Pos
   });
   after(() => db.drop());
 
-  test('a confirm answered succeeded for 0.50 instead of 52.58 does not pay the invoice: no invoice.paid, the account stays suspended, charge.stray warned, not paid on the page; each pass asks again under the same key', async () => {
+  test('a confirm answered succeeded for 0.50 instead of 52.58 does not pay the invoice: no invoice.paid, the account stays suspended, charge.stray warned, not paid on the page; the next pass does not confirm it again', async () => {
     const gateway = new FakeGateway();
     await insertInvoice(db.pool, { id: 'stray-amt', account: 'acct-stray-amt', total: '52.58' });
     await pass(gateway);
@@ -69,7 +69,7 @@ describe('a payment that is not the invoice’s own (in-memory gateway, real Pos
     const row = await chargeRow(db.pool, 'stray-amt');
     assert.deepEqual(
       [row?.state, row?.attempts, row?.pending_payment_method_id, row?.last_error_code, row?.paid_at],
-      ['scheduled', 0, 'pm_ok_stray', 'stray_payment', null],
+      ['scheduled', 0, null, 'stray_payment', null],
     );
     assert.match(String(row?.last_error_message), /succeeded for 0\.50 USD, which does not pay this invoice \(amount_mismatch\)/);
     assert.deepEqual(await noticesOf('acct-stray-amt'), ['invoice.past_due', 'account.suspended']);
@@ -78,14 +78,67 @@ describe('a payment that is not the invoice’s own (in-memory gateway, real Pos
     // The page: past due, a new card's round in flight, never paid.
     assert.equal((await paymentStateOf('stray-amt'))?.kind, 'pending');
 
-    // Left for an operator: the next pass sends the same confirm (same key, same answer) and warns again.
+    // Left for an operator: the next pass only looks whether it was refunded (not yet), sends nothing, counts no error.
     tick(60);
+    const sent = gateway.keys.length;
     const again = memoryLogger();
-    assert.equal((await pass(gateway, { log: again })).errors, 1);
-    assert.equal(gateway.keys.at(-1), gateway.keys.at(-2), 'the same attempt key');
-    assert.ok(again.lines.some((l) => l.includes('event=charge.stray invoice_id=stray-amt')));
+    assert.deepEqual(await pass(gateway, { log: again }), { charged: 0, paid: 0, declined: 0, pastDue: 0, noCard: 0, errors: 0 });
+    assert.equal(gateway.keys.length, sent, 'no confirm sent again');
+    assert.equal(gateway.retrieved.at(-1), intent, 'its PaymentIntent looked at');
+    assert.ok(!again.lines.some((l) => l.includes('event=charge.stray')), 'not warned again');
     assert.equal(await statusOf(db.pool, 'stray-amt'), 'past_due');
     assert.equal(gateway.succeededCharges('stray-amt'), 1);
+  });
+
+  test('the operator refunds the stray payment at the gateway: the next pass lets its PaymentIntent go and charges a new one for 52.58, which pays the invoice', async () => {
+    const gateway = new FakeGateway();
+    await insertInvoice(db.pool, { id: 'stray-refunded', account: 'acct-stray-refunded', total: '52.58' });
+    await putCard(db.pool, 'acct-stray-refunded', 'pm_ok_refunded');
+    changedBeforeConfirm(gateway, 'stray-refunded', { amount: 50 });
+    const log = memoryLogger();
+    assert.equal((await pass(gateway, { log })).errors, 1);
+    const stray = (await chargeRow(db.pool, 'stray-refunded'))?.payment_intent_id as string;
+    const attempt = log.lines.find((l) => l.includes('event=charge.attempt invoice_id=stray-refunded'));
+    assert.match(String(attempt), /at=warn event=charge\.attempt .*outcome=stray/);
+    assert.ok(!log.lines.some((l) => l.includes('count#charges.succeeded')), 'a stray success is not counted as one');
+    gateway.beforeSend = undefined;
+
+    // No replay: the pass after sends nothing.
+    tick(3600);
+    const sent = gateway.keys.length;
+    assert.equal((await pass(gateway)).charged, 0);
+    assert.equal(gateway.keys.length, sent);
+    assert.equal(await statusOf(db.pool, 'stray-refunded'), 'finalized');
+
+    // Refunded in part: still stray (the customer would pay twice).
+    gateway.refundedAtGateway(stray, 20);
+    tick(3600);
+    assert.equal((await pass(gateway)).charged, 0);
+    assert.equal(gateway.keys.length, sent);
+
+    // Refunded in full, in the gateway's dashboard: the invoice is charged anew, for its total.
+    gateway.refundedAtGateway(stray, 30);
+    tick(3600);
+    const remedy = memoryLogger();
+    const report = await pass(gateway, { log: remedy });
+    assert.deepEqual([report.charged, report.paid, report.errors], [1, 1, 0]);
+    const row = await chargeRow(db.pool, 'stray-refunded');
+    const fresh = row?.payment_intent_id as string;
+    assert.notEqual(fresh, stray, 'a new PaymentIntent');
+    assert.equal(gateway.intents.get(fresh)?.amount, 5258, 'for the invoice total, 52.58');
+    assert.equal(gateway.intents.get(fresh)?.status, 'succeeded');
+    assert.equal(await statusOf(db.pool, 'stray-refunded'), 'paid');
+    assert.deepEqual([row?.state, row?.last_error_code], ['paid', null]);
+    assert.deepEqual(await noticesOf('acct-stray-refunded'), ['invoice.paid']);
+    assert.ok(
+      remedy.lines.some((l) =>
+        l.includes(`event=charge.stray_released invoice_id=stray-refunded payment_intent=${stray} amount_refunded=0.50`),
+      ),
+    );
+    assert.ok(
+      remedy.lines.some((l) => /event=charge\.attempt invoice_id=stray-refunded .*outcome=succeeded .*count#charges\.succeeded=1/.test(l)),
+    );
+    assert.equal(gateway.succeededCharges('stray-refunded'), 2, 'the refunded 0.50, then the 52.58');
   });
 
   test('a confirm answered succeeded in another currency does not pay the invoice (currency_mismatch); an invoice charged as asked next to it is paid', async () => {

@@ -169,6 +169,7 @@ export const INVOICE_HEADER = [
   'amount_refunded',
   'finalized_at',
   'line_count',
+  'amount_disputed',
 ];
 export const LINE_HEADER = [
   'number',
@@ -214,6 +215,7 @@ export const expectedInvoiceRow = (inv: FixtureInvoice) => [
   '0.00',
   new Date(inv.finalizedAt).toISOString(),
   String(inv.lines.length),
+  '0.00',
 ];
 export const expectedLineRows = (inv: FixtureInvoice) =>
   inv.lines.map((l, i) => [

@@ -46,7 +46,7 @@ describe('finance exports of a due month no finalize run has completed yet (real
     }
     assert.equal((await exported(db, 'credits', '2026-11')).length, 2, 'credits.csv (the ledger by date) is not held back');
     // Before the first month with usage nothing is ever finalized: an empty month, exported as one.
-    assert.deepEqual((await exported(db, 'invoices', '2026-09')).slice(1), ['TOTAL,0,,,,,0.00,0.00,0.00,0.00,,0']);
+    assert.deepEqual((await exported(db, 'invoices', '2026-09')).slice(1), ['TOTAL,0,,,,,0.00,0.00,0.00,0.00,,0,0.00']);
 
     const billing = createBilling({ pool: db.pool, prices, graceHours: 72, now: () => DateTime.fromJSDate(NOW, { zone: 'utc' }) });
     await billing.finalize('2026-10');

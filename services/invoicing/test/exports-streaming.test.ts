@@ -102,7 +102,7 @@ describe('finance exports, streamed: batches, abandoned, stalled and cut-short r
       const again = await fetch(`http://127.0.0.1:${port}/v1/exports/invoices.csv?period=2026-11`, {
         headers: { authorization: `Bearer ${ADMIN}` },
       });
-      assert.match(await again.text(), /\r\nTOTAL,1,,,,,20000.00,0.00,20000.00,0.00,,20000\r\n$/);
+      assert.match(await again.text(), /\r\nTOTAL,1,,,,,20000.00,0.00,20000.00,0.00,,20000,0.00\r\n$/);
     } finally {
       await app.close();
       await pool.end();

@@ -52,8 +52,15 @@ describe('finance exports', () => {
     const { data, control } = splitExport(res.body, INVOICE_HEADER, INVOICE_TEXT);
     assert.deepEqual(data, OCTOBER.map(expectedInvoiceRow));
     assert.equal(data[0]![10], '2026-11-04T00:00:01.500Z');
-    assertControlRow(control, data, INVOICE_HEADER, { subtotal: 2, credit_applied: 2, total: 2, amount_refunded: 2, line_count: 0 });
-    assert.deepEqual(control, ['TOTAL', '3', '', '', '', '', '74.78', '0.00', '74.78', '0.00', '', '5']);
+    assertControlRow(control, data, INVOICE_HEADER, {
+      subtotal: 2,
+      credit_applied: 2,
+      total: 2,
+      amount_refunded: 2,
+      line_count: 0,
+      amount_disputed: 2,
+    });
+    assert.deepEqual(control, ['TOTAL', '3', '', '', '', '', '74.78', '0.00', '74.78', '0.00', '', '5', '0.00']);
     assert.ok(!res.body.includes('2026-09'), 'September is not in October’s export');
   });
 
@@ -91,7 +98,7 @@ describe('finance exports', () => {
     // August 2026: long past its end + INVOICE_GRACE_HOURS, and no invoice of it.
     const invoices = await get('/v1/exports/invoices.csv?period=2026-08', ADMIN);
     assert.equal(invoices.statusCode, 200, invoices.body);
-    assert.equal(invoices.body, `${INVOICE_HEADER.join(',')}\r\nTOTAL,0,,,,,0.00,0.00,0.00,0.00,,0\r\n`);
+    assert.equal(invoices.body, `${INVOICE_HEADER.join(',')}\r\nTOTAL,0,,,,,0.00,0.00,0.00,0.00,,0,0.00\r\n`);
     const lines = await get('/v1/exports/lines.csv?period=2026-08', ADMIN);
     assert.equal(lines.statusCode, 200, lines.body);
     assert.equal(lines.body, `${LINE_HEADER.join(',')}\r\nTOTAL,0,,,,,,,,,,0.00,,\r\n`);
@@ -143,6 +150,37 @@ describe('finance exports', () => {
       assert.equal((await get('/v1/exports/invoices.csv?period=2026-07', financeToken)).statusCode, 200);
     } finally {
       await db.pool.query(`delete from invoicing.finalize_runs where period = '2026-07'`);
+    }
+  });
+
+  test('invoices.csv ends with amount_disputed: chargebacks withdrawn and not reinstated, summed in the control row', async () => {
+    const [first, second] = [OCTOBER[0]!, OCTOBER[1]!];
+    await db.pool.query(
+      `insert into invoicing.invoice_disputes
+         (dispute_id, invoice_id, payment_intent_id, charge_id, amount, currency, withdrawn_at, withdrawn_event, reinstated_at, reinstated_event)
+       values ('dp_x1', $1, 'pi_x1', 'ch_x1', 1.25, 'USD', now(), 'evt_x1', null, null),
+              ('dp_x2', $2, 'pi_x2', 'ch_x2', 2.00, 'USD', now(), 'evt_x2', now(), 'evt_x2r')`,
+      [first.id, second.id],
+    );
+    try {
+      const res = await get('/v1/exports/invoices.csv?period=2026-10', financeToken);
+      const { data, control } = splitExport(res.body, INVOICE_HEADER, INVOICE_TEXT);
+      assert.equal(INVOICE_HEADER.at(-1), 'amount_disputed');
+      assert.deepEqual(
+        data.map((r) => [r[1], r.at(-1)]),
+        OCTOBER.map((inv) => [inv.id, inv.id === first.id ? '1.25' : '0.00']),
+      );
+      assert.equal(control.at(-1), '1.25');
+      assertControlRow(control, data, INVOICE_HEADER, {
+        subtotal: 2,
+        credit_applied: 2,
+        total: 2,
+        amount_refunded: 2,
+        line_count: 0,
+        amount_disputed: 2,
+      });
+    } finally {
+      await db.pool.query(`delete from invoicing.invoice_disputes where dispute_id in ('dp_x1', 'dp_x2')`);
     }
   });
 

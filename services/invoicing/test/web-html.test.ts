@@ -44,6 +44,7 @@ describe('html helpers', () => {
       credit_applied: '0.00',
       total: '0.00',
       amount_refunded: '0.00',
+      amount_disputed: '0.00',
       lines: [],
       holds: [],
     };
@@ -82,6 +83,7 @@ describe('the total of an invoice below the smallest charge', () => {
     credit_applied: '0.00',
     total: '0.23',
     amount_refunded: '0.00',
+    amount_disputed: '0.00',
     lines: [],
     holds: [],
   };
@@ -108,5 +110,43 @@ describe('the total of an invoice below the smallest charge', () => {
 
   test('once carried by the next invoice: still "Carried to your next invoice"', () => {
     assert.equal(shown('carried').label, 'Carried to your next invoice');
+  });
+});
+
+describe('chargebacks on the invoice page', () => {
+  const paid = {
+    id: 'in_disputed',
+    number: '2026-10-000002',
+    account_id: 'acct-1',
+    period: '2026-10',
+    status: 'paid' as const,
+    currency: 'USD',
+    subtotal: '25.00',
+    credit_applied: '0.00',
+    total: '25.00',
+    amount_refunded: '0.00',
+    amount_disputed: '25.00',
+    lines: [],
+    holds: [],
+  };
+  const page = (chargebacks?: { amount: string; reinstated: boolean }[]) =>
+    invoicePage({
+      viewer: { accountId: 'acct-1', csrf: 'c' },
+      invoice: paid,
+      payment: paymentState(paid, undefined),
+      stops: new Map(),
+      ...(chargebacks ? { chargebacks } : {}),
+    }).toString();
+
+  test("says a chargeback was withdrawn by the cardholder's bank, and reinstated if so; nothing without one", () => {
+    assert.match(
+      page([{ amount: '25.00', reinstated: false }]),
+      /data-chargeback="25\.00" data-reinstated="false">A chargeback of \$25\.00 was withdrawn from this payment by the cardholder's bank\.</,
+    );
+    assert.match(
+      page([{ amount: '25.00', reinstated: true }]),
+      /A chargeback of \$25\.00 was withdrawn from this payment by the cardholder's bank, and reinstated: the bank gave it back after the dispute\./,
+    );
+    assert.doesNotMatch(page(), /chargeback/i);
   });
 });

@@ -14,7 +14,7 @@ export function randomBase62(n: number): string {
   return out;
 }
 
-export type IdPrefix = 'cus' | 'pm' | 'seti' | 'pi' | 'ch' | 're' | 'evt' | 'we' | 'req' | 'src';
+export type IdPrefix = 'cus' | 'pm' | 'seti' | 'pi' | 'ch' | 're' | 'evt' | 'we' | 'req' | 'src' | 'dp' | 'txn';
 
 /** Stripe-looking ids: `cus_` + 24 random base62 characters. */
 export function newId(prefix: IdPrefix): string {

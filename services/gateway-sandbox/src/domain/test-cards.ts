@@ -18,7 +18,9 @@ export type CardBehaviour =
   /** 4000002500003155: 3-D Secure when set up or paid on-session; off-session without it once set up. */
   | 'authenticate_unless_set_up'
   /** 4000002760003184, 4000000000003220: 3-D Secure on every payment; off-session always refused. */
-  | 'authenticate_always';
+  | 'authenticate_always'
+  /** 4000000000000259: the charge succeeds, then the cardholder's bank disputes it as fraudulent. */
+  | 'dispute_fraudulent';
 
 /** A card error as Stripe reports it (`type: card_error`). */
 export interface CardFailure {
@@ -50,15 +52,29 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   '4000002500003155': { behaviour: 'authenticate_unless_set_up', funding: 'credit' },
   '4000002760003184': { behaviour: 'authenticate_always', funding: 'credit' },
   '4000000000003220': { behaviour: 'authenticate_always', funding: 'credit' },
+  '4000000000000259': { behaviour: 'dispute_fraudulent', funding: 'credit' },
 };
 
 /** Behaviours that succeed once the cardholder is authenticated (or needs not be). */
-const SUCCEEDS: ReadonlySet<CardBehaviour> = new Set(['succeed', 'authenticate_unless_set_up', 'authenticate_always']);
+const SUCCEEDS: ReadonlySet<CardBehaviour> = new Set([
+  'succeed',
+  'authenticate_unless_set_up',
+  'authenticate_always',
+  'dispute_fraudulent',
+]);
+
+/** The dispute a behaviour's succeeded charge gets at once, if any (Stripe's reason). */
+export function disputeReason(behaviour: CardBehaviour): 'fraudulent' | undefined {
+  return behaviour === 'dispute_fraudulent' ? 'fraudulent' : undefined;
+}
 
 const DECLINED: CardFailure = { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' };
 
 const FAILURES: Readonly<
-  Record<Exclude<CardBehaviour, 'succeed' | 'charge_declined' | 'authenticate_unless_set_up' | 'authenticate_always'>, CardFailure>
+  Record<
+    Exclude<CardBehaviour, 'succeed' | 'charge_declined' | 'authenticate_unless_set_up' | 'authenticate_always' | 'dispute_fraudulent'>,
+    CardFailure
+  >
 > = {
   generic_decline: DECLINED,
   insufficient_funds: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },

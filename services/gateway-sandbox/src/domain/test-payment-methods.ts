@@ -19,6 +19,7 @@ const NAMED: Readonly<Record<string, string>> = {
   authenticationRequiredOnSetup: '4000002500003155',
   authenticationRequired: '4000002760003184',
   threeDSecure2Required: '4000000000003220',
+  createDispute: '4000000000000259',
 };
 
 const named = (prefix: string, id: string) => {

@@ -29,6 +29,8 @@ export interface ChargeRow {
   metadata: Record<string, string>;
   receipt_email: string | null;
   statement_descriptor_suffix: string | null;
+  /** A dispute was opened on it (disputes.ts). */
+  disputed: boolean;
 }
 
 export async function renderCharge(q: Queryable, r: ChargeRow) {
@@ -57,7 +59,7 @@ function chargeObject(r: ChargeRow, pm: PaymentMethodRow | undefined) {
     currency: r.currency,
     customer: r.customer,
     description: r.description,
-    disputed: false,
+    disputed: r.disputed,
     failure_balance_transaction: null,
     failure_code: r.failure_code,
     failure_message: r.failure_message,

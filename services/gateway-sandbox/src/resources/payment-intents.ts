@@ -11,10 +11,11 @@ import type { SandboxDeps } from '../deps.ts';
 import { ApiError, cardError, invalidRequest, unexpectedState } from '../api/errors.ts';
 import { rowsById } from '../store/rows.ts';
 import { AUTHENTICATION_REQUIRED, authenticationDecision, authenticationFailure } from '../domain/authentication.ts';
-import { chargeFailure, type CardFailure } from '../domain/test-cards.ts';
+import { chargeFailure, disputeReason, type CardFailure } from '../domain/test-cards.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
 import { abandonChallenges, startChallenge, type NextAction } from './authentications.ts';
-import { recordCharge } from './charges.ts';
+import { charges, recordCharge } from './charges.ts';
+import { openDispute } from './disputes.ts';
 import {
   attachToCustomer,
   confirmingCard,
@@ -203,6 +204,9 @@ async function settlePayment(tx: Tx, pi: PaymentIntentRow, pm: PaymentMethodRow,
     }),
   );
   await tx.emit('payment_intent.succeeded', succeeded);
+  // A card whose charges are disputed (4000000000000259): the bank's chargeback follows the payment.
+  const disputed = disputeReason(pm.behaviour);
+  if (disputed) await openDispute(tx, (await charges.find(tx.q, charge.id))!, disputed);
   return succeeded;
 }
 

@@ -8,6 +8,7 @@ import { publicInvoice, type DraftInvoice } from '../domain/invoice.ts';
 import type { PricedLine } from '../domain/lines.ts';
 import type { Period } from '../domain/period.ts';
 import { appendTo } from '../domain/group.ts';
+import { amountDisputedSql } from '../charging/dispute-sums.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -22,6 +23,7 @@ interface InvoiceRow {
   credit_applied: string;
   total: string;
   amount_refunded: string;
+  amount_disputed: string;
 }
 
 interface LineRow {
@@ -38,8 +40,9 @@ interface LineRow {
   ms: string;
 }
 
-const INVOICE_COLUMNS =
-  'id, number, account_id, period, status, currency, subtotal::text, credit_applied::text, total::text, amount_refunded::text';
+// Read `from invoicing.invoices` unaliased: the amount disputed refers to the table by its name.
+const INVOICE_COLUMNS = `id, number, account_id, period, status, currency, subtotal::text, credit_applied::text, total::text,
+  amount_refunded::text, ${amountDisputedSql('invoices')} as amount_disputed`;
 // Qualified: the lines table is `l` wherever these are read.
 const LINE_COLUMNS = `l.invoice_id, l.app_id, l.kind, l.key, l.product, l.quantity::text, l.unit_price::text, l.amount::text,
   l.description, l.adjusts, l.ms::text`;

@@ -1,9 +1,11 @@
 // The app's loop that keeps invoicing hearing the gateway: its webhook
 // endpoint registered and enabled, then the events the webhooks missed caught
-// up (event-catch-up.ts), from boot on, every WEBHOOK_CATCH_UP_EVERY_SECONDS.
+// up (event-catch-up.ts), from boot on, every WEBHOOK_CATCH_UP_EVERY_SECONDS,
+// by one process at a time (event-mark.ts' lock).
 import type pg from 'pg';
 import { type Logger, type Loop, startLoop } from '@vault/runtime';
-import { catchUpEvents, type EventSource } from './event-catch-up.ts';
+import { catchUpHoldingLock, type EventSource } from './event-catch-up.ts';
+import { whileCatchingUp } from './event-mark.ts';
 import type { ChargeGateway } from './gateway-calls.ts';
 import { ensureWebhookEndpoint } from './webhook-endpoint.ts';
 
@@ -32,14 +34,18 @@ export function startCatchUpLoop(deps: CatchUpLoopDeps): Loop {
     everyMs: deps.everyMs,
     async tick() {
       clearTimeout(retry);
-      if (deps.webhookUrl !== undefined) {
-        // Every run, not only until the first success: the gateway disables an endpoint whose
-        // deliveries keep failing, and an operator may delete it. Its failure does not stop the catch-up.
-        await ensureWebhookEndpoint(deps.pool, deps.gateway, deps.webhookUrl, deps.log).catch((err: unknown) =>
-          failed('webhook_endpoint.failed', err),
-        );
-      }
-      const tally = await catchUpEvents(deps);
+      // Under the catch-up's lock, the endpoint's check too: two processes re-registering a deleted
+      // endpoint at once made two, one's secret lost (its deliveries refused). The holder does both.
+      const tally = await whileCatchingUp(deps.pool, async () => {
+        if (deps.webhookUrl !== undefined) {
+          // Every run, not only until the first success: the gateway disables an endpoint whose
+          // deliveries keep failing, and an operator may delete it. Its failure does not stop the catch-up.
+          await ensureWebhookEndpoint(deps.pool, deps.gateway, deps.webhookUrl, deps.log).catch((err: unknown) =>
+            failed('webhook_endpoint.failed', err),
+          );
+        }
+        return catchUpHoldingLock(deps);
+      });
       if (!tally) deps.log.info('webhook_catchup.skipped', { reason: 'another process is catching up' });
     },
     // Crash-only: the mark saved stands; the next run lists again from it.

@@ -23,7 +23,8 @@ import {
   type ChargeGateway,
 } from './gateway-calls.ts';
 import { paysInvoice } from './payment-match.ts';
-import { logRefundFound, logStray, recordRefundsSince, recordReportedRefund, saveSucceeded } from './save-payment.ts';
+import { logAttempt } from './attempt-log.ts';
+import { logRefundFound, logStray, recordRefundsSince, recordReportedRefund, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
 import {
   chargeCandidates,
   lockInvoiceForPayment,
@@ -100,14 +101,17 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   return report;
 }
 
-async function chargeOne(
-  deps: ChargerDeps,
-  { invoice, charge, card, key, askedAt }: Candidate,
-  now: () => Date,
-  report: PassReport,
-): Promise<void> {
+async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Date, report: PassReport): Promise<void> {
+  const { invoice, charge, card, key, askedAt } = candidate;
   const decision = decide(invoice, charge, card, now(), authenticationWindow(deps.retrySchedule), askedAt ?? null);
   if (decision.do === 'nothing') return;
+  if (decision.do === 'check_stray_refund') {
+    // Never confirmed again; refunded in full at the gateway, it is let go and the invoice charged now.
+    const released = await releaseRefundedStray(deps, invoice.id, charge!);
+    if (released === 'unanswered') report.errors++;
+    if (typeof released === 'string') return;
+    return chargeOne(deps, { ...candidate, charge: released.row, key: released.key }, now, report);
+  }
   if (decision.do === 'past_due_no_card') {
     // The card was read at the pass's start: one added since is charged by the next pass, never told missing.
     const saved = await savePastDueWithoutCard(deps, invoice.id, pastDueWithoutCard(charge), now());
@@ -234,8 +238,17 @@ async function chargeOne(
       return;
     }
   }
-  await recordAnswer(deps, now, invoice.id, decision, unusable ? { ...row, paymentIntentId: null } : row, answer, report, unusable);
-  logAttempt(deps.log, invoice.id, decision, answer, 'confirm');
+  const recorded = await recordAnswer(
+    deps,
+    now,
+    invoice.id,
+    decision,
+    unusable ? { ...row, paymentIntentId: null } : row,
+    answer,
+    report,
+    unusable,
+  );
+  logAttempt(deps.log, invoice.id, decision, answer, 'confirm', recorded === 'stray');
   if (unusable) deps.log.warn('charge.payment_intent_replaced', { invoice_id: invoice.id, payment_intent: row.paymentIntentId! });
 }
 
@@ -332,7 +345,7 @@ async function settleFromIntent(
   return true;
 }
 
-/** An attempt's answer on its row (and its invoice), counted in the pass's report. */
+/** An attempt's answer on its row (and its invoice), counted in the pass's report; `stray`: a success that does not pay it. */
 async function recordAnswer(
   deps: ChargerDeps,
   now: () => Date,
@@ -342,7 +355,7 @@ async function recordAnswer(
   answer: Answer,
   report: PassReport,
   renewKey = false,
-): Promise<void> {
+): Promise<'stray' | undefined> {
   const at = now();
   const after = afterAnswer(row, decision.paymentMethodId, answer, at, deps.retrySchedule);
   const answered = { attempt: decision.attempt, answer };
@@ -351,7 +364,7 @@ async function recordAnswer(
   else if ((await saveSucceeded(deps, invoiceId, after.charge, row, change, answer.payment)).saved === 'stray') {
     // Not the invoice's own payment (its amount or currency changed at the gateway): not paid, left for an operator.
     report.errors++;
-    return;
+    return 'stray';
   } else if (answer.earlier) {
     // Paid before this confirm (on a page, days ago maybe): a refund since may have given up waiting for it.
     await recordRefundsSince(deps, invoiceId, answer.payment.id);
@@ -365,27 +378,5 @@ async function recordAnswer(
   if (answer.kind === 'succeeded') report.paid++;
   else if (answer.kind !== 'action_required') report.declined++;
   if (after.invoiceStatus === 'past_due') report.pastDue++;
-}
-
-function logAttempt(
-  log: Logger,
-  invoiceId: string,
-  decision: Extract<Decision, { do: 'attempt' }>,
-  answer: Answer,
-  step: 'create' | 'confirm',
-) {
-  const fields = {
-    invoice_id: invoiceId,
-    attempt: decision.attempt,
-    step,
-    outcome: answer.kind,
-    replay: decision.replay,
-    new_round: decision.newRound,
-    amount: decision.amount,
-    ...(answer.kind === 'succeeded' ? {} : { code: answer.code, message: answer.message }),
-    ...(answer.kind === 'declined' && answer.declineCode ? { decline_code: answer.declineCode } : {}),
-    [`count#charges.${answer.kind}`]: 1,
-  };
-  if (answer.kind === 'unanswered' || answer.kind === 'refused') log.warn('charge.attempt', fields);
-  else log.info('charge.attempt', fields);
+  return undefined;
 }

@@ -6,6 +6,9 @@ import type { InvoiceStatus } from '@vault/contracts';
 import { minimumCharge, minorUnits } from './amount.ts';
 import type { ReportedPayment } from './payment-match.ts';
 
+/** The charge row's code while its attempt's success is stray: the invoice is not paid, operators decide (save-payment.ts). */
+export const STRAY_PAYMENT = 'stray_payment';
+
 /** A finalized invoice as the charger sees it. */
 export interface ChargeableInvoice {
   id: string;
@@ -64,6 +67,12 @@ export type Decision =
    * `pastDueLookEvery` has passed since the ask or the last look, and again that much after it.
    */
   | { do: 'look_for_payment' }
+  /**
+   * Its attempt's success did not pay the invoice (stray: the PaymentIntent's amount or currency
+   * changed at the gateway): never confirmed again. The pass reads the PaymentIntent: once its charge
+   * is refunded in full (the operator's remedy), it is let go and the invoice charged anew.
+   */
+  | { do: 'check_stray_refund' }
   | {
       do: 'attempt';
       /** The attempt's number n, for the key `<invoice id>:attempt:<n>`. */
@@ -82,7 +91,8 @@ export type Decision =
 /**
  * What to do with an invoice now. In order: paid is absorbing; a total ≤ 0,
  * or below the gateway's minimum charge, is never charged; an attempt chosen and not answered is sent again, unchanged
- * (its card even if the card on file changed since); without a card the
+ * (its card even if the card on file changed since); a stray success waits for
+ * its refund (check_stray_refund); without a card the
  * invoice is past_due; a card other than the one last tried is tried at once
  * and starts a new round; otherwise the retry schedule says when.
  */
@@ -118,6 +128,8 @@ export function decide(
       replay: true,
     };
   }
+  // Before any card rule: another card would pay the invoice on top of the stray payment.
+  if (charge?.lastErrorCode === STRAY_PAYMENT && charge.paymentIntentId) return { do: 'check_stray_refund' };
   const due = charge?.state === 'scheduled' && charge.nextAttemptAt !== null && charge.nextAttemptAt <= now;
   // The cardholder is asked to authenticate: not retried, unless another card comes.
   const waiting = charge?.state === 'action_required';

@@ -31,9 +31,13 @@ export async function saveEndpoint(pool: pg.Pool, url: string, endpoint: { id: s
   ]);
 }
 
-/** Forgets an endpoint the gateway no longer knows, so the next registration makes a new one. */
-export async function forgetEndpoint(pool: pg.Pool, url: string): Promise<void> {
-  await pool.query('delete from invoicing.webhook_endpoints where url = $1', [url]);
+/**
+ * Forgets the endpoint `endpointId` the gateway no longer knows, so the next registration makes a new
+ * one. Only that one: another process may have registered its successor meanwhile, and deleting that
+ * row would lose its secret while the gateway keeps delivering to it.
+ */
+export async function forgetEndpoint(pool: pg.Pool, url: string, endpointId: string): Promise<void> {
+  await pool.query('delete from invoicing.webhook_endpoints where url = $1 and endpoint_id = $2', [url, endpointId]);
 }
 
 /** The signing secrets of the registered endpoints (any url: deliveries may come through another address). */

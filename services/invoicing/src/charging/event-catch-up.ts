@@ -45,6 +45,11 @@ export interface CatchUpDeps extends EventHandlerDeps {
   events: EventSource;
   /** The mark is saved after this many events (and at the end): a run killed mid-way redoes at most these. */
   saveEvery?: number;
+  /**
+   * The clock the gateway's `created` is read against, when listing starts (default Date.now): `now`
+   * ages events (tests move it), this one bounds what the listing covered.
+   */
+  gatewayNow?: () => number;
 }
 
 export interface CatchUpTally {
@@ -69,13 +74,17 @@ const EventId = z.object({ id: z.string().min(1) });
  * pages after it), so a payment comes before its refund, which would otherwise
  * wait for it. The mark moves to each handled event's `created` until an event
  * is not handled (a refund before its payment): then to that event's, lower
- * than before if need be, and the rest are handled still.
+ * than before if need be, and the rest are handled still. A run nothing held
+ * back ends with the mark at least at the listing's start less the overlap:
+ * every event created before that was listed, so a quiet gateway (no event of
+ * ours for 30 days) is no run beyond retention.
  */
 export function catchUpEvents(deps: CatchUpDeps): Promise<CatchUpTally | undefined> {
-  return whileCatchingUp(deps.pool, () => catchUp(deps));
+  return whileCatchingUp(deps.pool, () => catchUpHoldingLock(deps));
 }
 
-async function catchUp(deps: CatchUpDeps): Promise<CatchUpTally> {
+/** One run (catchUpEvents'), by a caller that holds whileCatchingUp's lock. */
+export async function catchUpHoldingLock(deps: CatchUpDeps): Promise<CatchUpTally> {
   const saveEvery = deps.saveEvery ?? 100;
   const nowS = Math.floor((deps.now?.() ?? Date.now()) / 1000);
   const stored = await readEventMark(deps.pool);
@@ -135,6 +144,8 @@ async function catchUp(deps: CatchUpDeps): Promise<CatchUpTally> {
     }
   };
 
+  // Noted before the first page: an event created after it may not be on the pages listed.
+  const listStartS = Math.floor((deps.gatewayNow?.() ?? Date.now()) / 1000);
   let oldest: unknown;
   for await (const event of deps.events.newestFirst(since)) oldest = event;
   if (oldest !== undefined) {
@@ -143,6 +154,7 @@ async function catchUp(deps: CatchUpDeps): Promise<CatchUpTally> {
     await take(oldest);
     for await (const event of deps.events.oldestFirstAfter(since, first.data.id)) await take(event);
   }
+  if (!blocked) tally.mark = Math.max(tally.mark ?? Number.NEGATIVE_INFINITY, listStartS - CATCH_UP_OVERLAP_SECONDS);
   if (tally.mark !== undefined && tally.mark !== saved) await saveEventMark(deps.pool, tally.mark);
   deps.log.info('webhook_catchup.done', { since, ...tally, mark: tally.mark ?? 'none' });
   return tally;

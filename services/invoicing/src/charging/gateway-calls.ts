@@ -86,8 +86,17 @@ export const attemptKey = (key: string, attempt: number) => `${key}:attempt:${at
  */
 export const isServerErrorCode = (code: string | null | undefined): boolean => /\(HTTP 5\d\d\)$/.test(code ?? '');
 
-/** Events invoicing's endpoint is registered for (payment_failed: a cardholder's payment the bank declined after 3-D Secure). */
-export const WEBHOOK_EVENTS = ['payment_intent.succeeded', 'payment_intent.payment_failed', 'charge.refunded'] as const;
+/**
+ * Events invoicing's endpoint is registered for (payment_failed: a cardholder's payment the bank declined after
+ * 3-D Secure; the dispute events: a chargeback's money withdrawn and given back, disputes.ts).
+ */
+export const WEBHOOK_EVENTS = [
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
+  'charge.refunded',
+  'charge.dispute.funds_withdrawn',
+  'charge.dispute.funds_reinstated',
+] as const;
 
 export function chargeGateway(stripe: Gateway): ChargeGateway {
   return {

@@ -2,21 +2,21 @@
 // invoice only when it is the invoice's own, for exactly its total in its currency (paysInvoice),
 // checked under the invoice's lock in the transaction that writes it, as the webhook checks
 // payment_intent.succeeded. Anyone with the account's keys can change an unconfirmed PaymentIntent's
-// amount or currency: such a payment is stray (the webhook's word), never paid here, told to operators.
+// amount or currency: such a payment is stray (the webhook's word), never paid here, told to operators,
+// and never confirmed again: once an operator refunds it at the gateway, the invoice is charged anew.
 // A payment found late may have been refunded before we knew of it: that refund is recorded with it.
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
 import { fromMinorUnits } from './amount.ts';
-import type { ChargeRow } from './decide.ts';
+import { type ChargeRow, STRAY_PAYMENT } from './decide.ts';
 import type { ChargeGateway, ReportedCharge } from './gateway-calls.ts';
 import { paysInvoice, type PaymentVerdict, type ReportedPayment } from './payment-match.ts';
 import { recordRefund, type RefundOutcome } from './refunds.ts';
-import { lockInvoiceForPayment, writeCharge } from './store.ts';
+import { lockInvoiceForPayment, saveCharge, writeCharge } from './store.ts';
 import type { ChargeChange } from './tell.ts';
 
-/** The charge row's code while its attempt's success is stray: the invoice is not paid, operators decide. */
-export const STRAY_PAYMENT = 'stray_payment';
+export { STRAY_PAYMENT };
 
 export type StrayReason = Extract<PaymentVerdict, { pays: false }>['reason'];
 
@@ -27,9 +27,8 @@ interface Deps {
 
 /**
  * A confirm answered succeeded: `paid` (afterAnswer's row) is written only when the payment is the
- * invoice's own. Otherwise the attempt stays pending, the reason on its row (the pages and the API
- * say not paid; each pass sends the same confirm under the same key, gets the same answer and warns
- * again): `stray`, with paysInvoice's reason.
+ * invoice's own. Otherwise `stray`, with paysInvoice's reason: the row says why (the pages and the API
+ * say not paid) and is not sent again (strayRow).
  */
 export async function saveSucceeded(
   deps: Deps,
@@ -44,7 +43,8 @@ export async function saveSucceeded(
     async (client) => {
       const verdict = paysInvoice(payment, await lockInvoiceForPayment(client, invoiceId));
       if (!verdict.pays) {
-        await writeCharge(client, invoiceId, strayRow(pending, payment, verdict.reason), { at: change.at }, false);
+        const at = change.at ?? new Date();
+        await writeCharge(client, invoiceId, strayRow(pending, payment, verdict.reason, at), { at }, false);
         return { saved: 'stray' as const, reason: verdict.reason };
       }
       await writeCharge(client, invoiceId, paid, change, false);
@@ -56,15 +56,57 @@ export async function saveSucceeded(
   return saved;
 }
 
-/** The attempt's row, still pending, saying why its success does not pay the invoice (never shown to the customer). */
-export function strayRow(pending: ChargeRow, payment: ReportedPayment, reason: StrayReason): ChargeRow {
+/**
+ * The attempt's row after its success turned out stray, saying why (never shown to the customer). The
+ * attempt is no longer pending: sent again, its confirm would get the same answer at every pass for
+ * ever. decide() reads the code and only looks for the stray payment's refund (check_stray_refund);
+ * next_attempt_at (`at`) keeps the row among the pass's candidates for that look.
+ */
+export function strayRow(pending: ChargeRow, payment: ReportedPayment, reason: StrayReason, at: Date): ChargeRow {
   const received = `${fromMinorUnits(payment.amount, payment.currency)} ${payment.currency.toUpperCase()}`;
   return {
     ...pending,
+    state: 'scheduled',
+    pendingPaymentMethodId: null,
+    lastPaymentMethodId: pending.pendingPaymentMethodId ?? pending.lastPaymentMethodId,
+    lastAttemptAt: at,
+    nextAttemptAt: at,
     lastErrorCode: STRAY_PAYMENT,
     lastDeclineCode: null,
-    lastErrorMessage: `the gateway reports ${payment.id} succeeded for ${received}, which does not pay this invoice (${reason}); left for an operator`,
+    lastErrorMessage: `the gateway reports ${payment.id} succeeded for ${received}, which does not pay this invoice (${reason}); refund it at the gateway and the invoice is charged anew`,
   };
+}
+
+/**
+ * A stray row's PaymentIntent read back (check_stray_refund). Refunded in full (the operator's remedy,
+ * in the gateway's dashboard): let go as an unusable one is (no PaymentIntent, a new key), so the next
+ * attempt creates a new PaymentIntent for the invoice's total; the row and its new key are returned.
+ * Otherwise `stray` (nothing written, nothing told again), `unanswered`, or `paid` (meanwhile).
+ */
+export async function releaseRefundedStray(
+  deps: Deps & { gateway: ChargeGateway },
+  invoiceId: string,
+  charge: ChargeRow,
+): Promise<{ row: ChargeRow; key: string } | 'stray' | 'unanswered' | 'paid'> {
+  const id = charge.paymentIntentId!;
+  const intent = await deps.gateway.retrievePaymentIntent(id);
+  if ('error' in intent) {
+    const code = intent.error.kind === 'succeeded' ? '' : intent.error.code;
+    deps.log.warn('charge.retrieve_failed', { invoice_id: invoiceId, payment_intent: id, code });
+    return intent.error.kind === 'unanswered' ? 'unanswered' : 'stray';
+  }
+  const refunded = intent.charge?.amount_refunded ?? 0;
+  if (intent.status !== 'succeeded' || refunded < intent.amount) return 'stray';
+  const row: ChargeRow = { ...charge, paymentIntentId: null, lastErrorCode: null, lastDeclineCode: null, lastErrorMessage: null };
+  const key = await saveCharge(deps, invoiceId, row, {}, true);
+  if (key === undefined) return 'paid';
+  deps.log.info('charge.stray_released', {
+    invoice_id: invoiceId,
+    payment_intent: id,
+    amount_refunded: fromMinorUnits(refunded, intent.currency),
+    currency: intent.currency.toUpperCase(),
+  });
+  return { row, key };
 }
 
 /** A payment that does not pay its invoice, told to operators (amounts are no secret; the PaymentIntent names it). */

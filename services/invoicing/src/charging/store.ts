@@ -326,13 +326,14 @@ async function setLookedAt(client: pg.PoolClient, invoiceId: string, paymentInte
  * a no-op when it already is. True if it changed, and then its invoice.paid
  * notice is recorded and a suspended account with nothing else past due is
  * reinstated. The invoice's row is updated (so locked) before the charge's:
- * the one lock order.
+ * the one lock order. `at`: when it was paid (default now); `recordedAt`: when
+ * we learn it (default `at`), the reinstatement's time: suspended until then.
  */
 export async function markInvoicePaid(
   client: pg.PoolClient,
   invoiceId: string,
   paymentIntentId?: string,
-  paid: { at?: Date | undefined; paymentMethodId?: string | null | undefined } = {},
+  paid: { at?: Date | undefined; recordedAt?: Date | undefined; paymentMethodId?: string | null | undefined } = {},
 ): Promise<boolean> {
   // Refunded comes after paid: a late or replayed payment never moves it back.
   const { rowCount } = await client.query(
@@ -348,7 +349,7 @@ export async function markInvoicePaid(
     [invoiceId, paymentIntentId ?? null],
   );
   if ((rowCount ?? 0) === 0) return false;
-  await tellPaid(client, invoiceId, at, paid.paymentMethodId ?? null);
+  await tellPaid(client, invoiceId, at, paid.paymentMethodId ?? null, paid.recordedAt);
   return true;
 }
 

@@ -121,11 +121,17 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
 }
 
 /**
- * After an invoice moved to paid: the card it was paid with (the card on
+ * After an invoice moved to paid (`at`): the card it was paid with (the card on
  * file, when it is that payment method), the invoice.paid notice, and the
- * account's reinstatement if nothing it owes is past due any more.
+ * account's reinstatement (at `reinstatedAt`: when we learnt of it) if nothing it owes is past due any more.
  */
-export async function tellPaid(client: pg.PoolClient, invoiceId: string, at: Date, paymentMethodId: string | null): Promise<void> {
+export async function tellPaid(
+  client: pg.PoolClient,
+  invoiceId: string,
+  at: Date,
+  paymentMethodId: string | null,
+  reinstatedAt: Date = at,
+): Promise<void> {
   const card = await cardOf(client, invoiceId, paymentMethodId);
   // The charger writes its row as paid before the invoice moves: the date and card are set here, once.
   await client.query(
@@ -142,7 +148,7 @@ export async function tellPaid(client: pg.PoolClient, invoiceId: string, at: Dat
       card_last4: card?.last4 ?? null,
     }),
   ]);
-  await reinstateIfClear(client, facts.accountId, at);
+  await reinstateIfClear(client, facts.accountId, reinstatedAt);
 }
 
 /**

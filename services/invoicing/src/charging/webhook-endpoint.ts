@@ -38,8 +38,13 @@ export async function ensureWebhookEndpoint(pool: pg.Pool, gateway: ChargeGatewa
       return;
     }
     log.warn('webhook_endpoint.missing', { url: shown, endpoint_id: stored.endpointId });
-    await forgetEndpoint(pool, url);
+    await forgetEndpoint(pool, url, stored.endpointId);
     stored = await endpointFor(pool, url, `webhook-endpoint:${randomUUID()}`);
+    if (stored.endpointId) {
+      // Another process registered its successor meanwhile (its secret stored): that one is kept.
+      log.info('webhook_endpoint.reused', { url: shown, endpoint_id: stored.endpointId });
+      return;
+    }
   }
   const endpoint = await gateway.registerWebhookEndpoint(url, stored.idempotencyKey);
   await saveEndpoint(pool, url, endpoint);

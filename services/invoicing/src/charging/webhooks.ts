@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { withTransaction } from '@vault/db';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
+import { handleDispute, isDisputeMovement } from './disputes.ts';
 import { paysInvoice } from './payment-match.ts';
 import { FailedIntent, recordPaymentFailure } from './payment-failed.ts';
 import { invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
@@ -111,7 +112,7 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
       if (outcome.outcome === 'before_payment') {
         // Not recorded: answered as a failure, so the gateway delivers it again once the payment is in.
         deps.log.warn('webhook.retry_later', { event_id: event.data.id, type: event.data.type, invoice_id: outcome.invoice_id });
-        return reply.code(409).send({ error: "the refund's payment is not recorded on its invoice yet; deliver it again later" });
+        return reply.code(409).send({ error: "the event's payment is not recorded on its invoice yet; deliver it again later" });
       }
       const fields = { event_id: event.data.id, type: event.data.type, ...outcome, 'count#webhooks.received': 1 };
       // A payment that is not the invoice's own is answered 200 (the gateway must not retry it) and told to operators.
@@ -144,6 +145,7 @@ function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, 
  */
 export function handleGatewayEvent(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   if (event.type === 'charge.refunded') return handleRefund(deps, event);
+  if (isDisputeMovement(event.type)) return handleDispute(deps, event);
   if (event.type === 'payment_intent.payment_failed') return handlePaymentFailed(deps, event);
   const intent = event.type === 'payment_intent.succeeded' ? SucceededIntent.safeParse(event.data.object) : undefined;
   const invoiceId = intent?.success ? intent.data.metadata.invoice_id : undefined;
@@ -157,7 +159,12 @@ export function handleGatewayEvent(deps: EventHandlerDeps, event: z.infer<typeof
       const { id, amount, amount_received, currency } = intent.data;
       const verdict = paysInvoice({ id, amount: amount_received ?? amount, currency }, invoice);
       if (!verdict.pays) return { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
-      const changed = await markInvoicePaid(client, invoiceId, id, { paymentMethodId: intent.data.payment_method ?? null });
+      // Dated when the gateway made the event (found by the catch-up, days after): the page's and the notice's day.
+      const changed = await markInvoicePaid(client, invoiceId, id, {
+        at: happenedAt(event),
+        recordedAt: new Date(nowMs(deps)),
+        paymentMethodId: intent.data.payment_method ?? null,
+      });
       return { outcome: changed ? 'paid' : 'unchanged', invoice_id: invoiceId };
     },
     { log: deps.log, name: 'charging.webhook' },
@@ -188,7 +195,16 @@ function handlePaymentFailed(deps: EventHandlerDeps, event: z.infer<typeof Gatew
   );
 }
 
-export type Outcome = { outcome: string; reason?: string; invoice_id?: string; payment_intent?: string; amount_refunded?: string };
+export type Outcome = {
+  outcome: string;
+  reason?: string;
+  invoice_id?: string;
+  payment_intent?: string;
+  amount_refunded?: string;
+  /** Chargebacks (disputes.ts): the dispute, and the invoice's amount disputed after it. */
+  dispute_id?: string;
+  amount_disputed?: string;
+};
 
 /** charge.refunded: the refund recorded on the invoice the charge paid, in the transaction that records the event. */
 async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
@@ -208,7 +224,7 @@ async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof Gatewa
       }
       await lockInvoiceForPayment(client, invoiceId);
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
-      const outcome = await recordRefund(client, invoiceId, charge.data, new Date(nowMs(deps)));
+      const outcome = await recordRefund(client, invoiceId, charge.data, happenedAt(event) ?? new Date(nowMs(deps)));
       if (outcome.outcome !== 'before_payment') return outcome;
       // Rolled back, the event's record with it: its redelivery is handled, not taken for a
       // duplicate. For as long as a gateway retries (Stripe: three days); a payment that has
@@ -229,6 +245,9 @@ async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof Gatewa
 const REFUND_WAITS_SECONDS = 3 * 86_400;
 
 const nowMs = (deps: EventHandlerDeps) => deps.now?.() ?? Date.now();
+
+/** When the gateway made the event (its `created`), if it says. */
+const happenedAt = (event: z.infer<typeof GatewayEvent>) => (event.created === undefined ? undefined : new Date(event.created * 1000));
 
 class BeforePayment extends Error {
   constructor(readonly invoiceId: string) {

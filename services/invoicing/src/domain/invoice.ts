@@ -59,6 +59,7 @@ export function draftInvoice(
     credit_applied: settlement.creditApplied,
     total: settlement.total,
     amount_refunded: '0.00',
+    amount_disputed: '0.00',
     lines: sorted,
     holds: [...holds],
     creditUses: settlement.uses,

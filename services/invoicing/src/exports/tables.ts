@@ -1,3 +1,4 @@
+import { amountDisputedSql } from '../charging/dispute-sums.ts';
 import type { FieldKind } from './csv.ts';
 
 export const EXPORT_KINDS = ['invoices', 'lines', 'credits'] as const;
@@ -55,13 +56,16 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
       summed('amount_refunded', 2),
       value('finalized_at'),
       summed('line_count', 0),
+      // Added last (api.md lists no columns; a reader by position keeps its columns): chargebacks not reinstated.
+      summed('amount_disputed', 2),
     ],
     totalColumn: 'total',
     invoicesOfMonth: true,
     sql: `select i.number, i.id, i.account_id, i.period, i.status, i.currency,
                  i.subtotal::text, i.credit_applied::text, i.total::text, i.amount_refunded::text,
                  to_char(i.finalized_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                 (select count(*) from invoicing.invoice_lines l where l.invoice_number = i.number)::text
+                 (select count(*) from invoicing.invoice_lines l where l.invoice_number = i.number)::text,
+                 ${amountDisputedSql('i')}
             from invoicing.invoices i
            where i.period = $1
            order by i.number`,

@@ -29,6 +29,7 @@ import { invoicePage } from './pages/invoice.ts';
 import { invoiceListPage } from './pages/invoices.ts';
 import { notices, tooManyHandOvers } from './pages/notice.ts';
 import { usagePage } from './pages/usage.ts';
+import { chargebacksOf } from '../charging/disputes.ts';
 import { readPaymentStates } from '../charging/payment-state.ts';
 import { signInRoutes } from './sign-in-routes.ts';
 import { stopDates } from './stops.ts';
@@ -125,8 +126,12 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       const invoice = params.success ? await billing.invoice(params.data.id) : undefined;
       // Another account's invoice is as absent as one that does not exist.
       if (!invoice || invoice.account_id !== viewer.accountId) return page(reply, 404, notices.notFound(viewer));
-      const [payments, stops] = await Promise.all([readPaymentStates(pool, [invoice]), stopDates(pool, viewer.accountId, invoice.lines)]);
-      return page(reply, 200, invoicePage({ viewer, invoice, payment: payments.get(invoice.id)!, stops }));
+      const [payments, stops, chargebacks] = await Promise.all([
+        readPaymentStates(pool, [invoice]),
+        stopDates(pool, viewer.accountId, invoice.lines),
+        chargebacksOf(pool, invoice.id),
+      ]);
+      return page(reply, 200, invoicePage({ viewer, invoice, payment: payments.get(invoice.id)!, stops, chargebacks }));
     });
 
     // The card form has sessions of its own, and a sign-in link works once, in one app: a

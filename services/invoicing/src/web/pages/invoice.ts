@@ -2,7 +2,8 @@
 // its sums (subtotal, credit applied, the amount charged).
 import type { Invoice } from '@vault/contracts';
 import { html, type Html } from '@vault/web';
-import { layout, monthName, type Viewer } from '../html.ts';
+import { layout, money, monthName, type Viewer } from '../html.ts';
+import type { Chargeback } from '../../charging/disputes.ts';
 import type { PaymentState } from '../../charging/payment-state.ts';
 import type { LineEnd } from '../stops.ts';
 import { invoiceSums, linesByApp, statusTag } from './lines.ts';
@@ -14,9 +15,25 @@ export interface InvoiceView {
   payment: PaymentState;
   /** How the usage behind each credit adjustment ended (stops.ts). */
   stops: ReadonlyMap<string, LineEnd>;
+  /** Chargebacks of its payment (disputes.ts), oldest first; none for most invoices. */
+  chargebacks?: readonly Chargeback[];
 }
 
-export function invoicePage({ viewer, invoice, payment, stops }: InvoiceView): Html {
+/**
+ * A chargeback in words: the cardholder's bank took the payment back; given back once the dispute
+ * was won. The invoice's status stays what it was: the money's whereabouts are said beside it.
+ */
+export function chargebackNotes(invoice: Invoice, chargebacks: readonly Chargeback[]): Html {
+  const c = invoice.currency;
+  return html`${chargebacks.map(
+    (x) =>
+      html`<p class="muted" data-chargeback="${x.amount}" data-reinstated="${String(x.reinstated)}">A chargeback of ${money(x.amount, c)} was withdrawn from this payment by the cardholder's bank${
+        x.reinstated ? html`, and reinstated: the bank gave it back after the dispute.` : '.'
+      }</p>`,
+  )}`;
+}
+
+export function invoicePage({ viewer, invoice, payment, stops, chargebacks = [] }: InvoiceView): Html {
   const words = paymentWords(invoice, payment);
   return layout(
     { title: `Invoice ${invoice.number ?? invoice.id}`, viewer, current: 'invoices' },
@@ -34,6 +51,7 @@ ${words}
 <p class="muted">Account ${invoice.account_id} · ${monthName(invoice.period)} (${invoice.period}) · ${invoice.currency}</p>
 ${linesByApp(invoice, stops)}
 ${invoiceSums(invoice, payment)}
+${chargebackNotes(invoice, chargebacks)}
 </section>`,
   );
 }

@@ -1,0 +1,226 @@
+// Disputes (chargebacks), as Stripe's test mode makes them: a succeeded charge
+// of a card whose behaviour disputes it (4000000000000259, pm_card_createDispute)
+// is disputed at once, in the same transaction, its amount withdrawn
+// (charge.dispute.created, charge.dispute.funds_withdrawn). Evidence decides
+// it: `uncategorized_text` winning_evidence wins (funds reinstated, closed),
+// losing_evidence loses (closed); other evidence submitted leaves it under
+// review. Closing it concedes (lost). A closed dispute takes no more evidence.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { SandboxDeps } from '../deps.ts';
+import { invalidRequest } from '../api/errors.ts';
+import { expandList, expandObject } from '../api/expand.ts';
+import { newId } from '../api/ids.ts';
+import { mutate } from '../api/idempotency.ts';
+import { equalTo, listPage } from '../api/lists.ts';
+import { expand, formBool, id, listParams, mergeMetadata, metadata, parseParams, RetrieveParams } from '../api/params.ts';
+import { rowsById } from '../store/rows.ts';
+import type { Tx } from '../store/transaction.ts';
+import type { ChargeRow } from './charges.ts';
+
+type DisputeStatus = 'needs_response' | 'under_review' | 'won' | 'lost';
+
+interface DisputeRow {
+  id: string;
+  created: string;
+  amount: string;
+  currency: string;
+  charge: string;
+  payment_intent: string | null;
+  reason: string;
+  status: DisputeStatus;
+  evidence: Record<string, string>;
+  submission_count: number;
+  balance_transactions: object[];
+  metadata: Record<string, string>;
+}
+
+/** Stripe's evidence fields (text, or the id of an uploaded file): every one shown, null until given. */
+const EVIDENCE_FIELDS = [
+  'access_activity_log',
+  'billing_address',
+  'cancellation_policy',
+  'cancellation_policy_disclosure',
+  'cancellation_rebuttal',
+  'customer_communication',
+  'customer_email_address',
+  'customer_name',
+  'customer_purchase_ip',
+  'customer_signature',
+  'duplicate_charge_documentation',
+  'duplicate_charge_explanation',
+  'duplicate_charge_id',
+  'product_description',
+  'receipt',
+  'refund_policy',
+  'refund_policy_disclosure',
+  'refund_refusal_explanation',
+  'service_date',
+  'service_documentation',
+  'shipping_address',
+  'shipping_carrier',
+  'shipping_date',
+  'shipping_documentation',
+  'shipping_tracking_number',
+  'uncategorized_file',
+  'uncategorized_text',
+] as const;
+
+/** Stripe's test-mode evidence: what `uncategorized_text` decides. */
+const WINNING_EVIDENCE = 'winning_evidence';
+const LOSING_EVIDENCE = 'losing_evidence';
+
+/** How long the merchant has to answer (Stripe shows a date some days ahead). */
+const RESPONSE_SECONDS = 7 * 86_400;
+
+function renderDispute(r: DisputeRow) {
+  const closed = r.status === 'won' || r.status === 'lost';
+  return {
+    id: r.id,
+    object: 'dispute' as const,
+    amount: Number(r.amount),
+    balance_transactions: r.balance_transactions,
+    charge: r.charge,
+    created: Number(r.created),
+    currency: r.currency,
+    evidence: Object.fromEntries(EVIDENCE_FIELDS.map((f) => [f, r.evidence[f] ?? null])),
+    evidence_details: {
+      due_by: closed ? null : Number(r.created) + RESPONSE_SECONDS,
+      has_evidence: Object.keys(r.evidence).length > 0,
+      past_due: false,
+      submission_count: r.submission_count,
+    },
+    // Funds already withdrawn for fraud: a refund would not give them back.
+    is_charge_refundable: false,
+    livemode: false,
+    metadata: r.metadata,
+    payment_intent: r.payment_intent,
+    reason: r.reason,
+    status: r.status,
+  };
+}
+
+const disputes = rowsById<DisputeRow>('disputes', 'dispute');
+
+/** A balance transaction of the dispute: `amount` negative for the withdrawal, positive for the reinstatement. */
+function balanceTransaction(tx: Tx, disputeId: string, amount: number, currency: string, category: 'dispute' | 'dispute_reversal') {
+  return {
+    id: newId('txn'),
+    object: 'balance_transaction',
+    amount,
+    available_on: tx.now,
+    created: tx.now,
+    currency,
+    description: category === 'dispute' ? 'Chargeback withdrawal' : 'Chargeback reversal',
+    exchange_rate: null,
+    fee: 0,
+    fee_details: [],
+    net: amount,
+    reporting_category: category,
+    source: disputeId,
+    status: 'available',
+    type: 'adjustment',
+  };
+}
+
+/**
+ * Disputes a succeeded charge as the cardholder's bank does, in the caller's
+ * transaction: the dispute (needs_response), the charge `disputed`, its whole
+ * amount withdrawn; emits charge.dispute.created and charge.dispute.funds_withdrawn.
+ */
+export async function openDispute(tx: Tx, charge: ChargeRow, reason: string): Promise<void> {
+  const disputeId = newId('dp');
+  const withdrawal = balanceTransaction(tx, disputeId, -Number(charge.amount), charge.currency, 'dispute');
+  const { rows } = await tx.q.query<DisputeRow>(
+    `insert into gateway_sandbox.disputes (id, created, amount, currency, charge, payment_intent, reason, status, balance_transactions)
+     values ($1, $2, $3, $4, $5, $6, $7, 'needs_response', $8) returning *`,
+    [disputeId, tx.now, charge.amount, charge.currency, charge.id, charge.payment_intent, reason, JSON.stringify([withdrawal])],
+  );
+  await tx.q.query('update gateway_sandbox.charges set disputed = true where id = $1', [charge.id]);
+  const dispute = renderDispute(rows[0]!);
+  await tx.emit('charge.dispute.created', dispute);
+  await tx.emit('charge.dispute.funds_withdrawn', dispute);
+}
+
+const Evidence = z.object(Object.fromEntries(EVIDENCE_FIELDS.map((f) => [f, z.string().max(150_000).optional()]))).strict();
+
+const UpdateDispute = z
+  .object({ evidence: Evidence.optional(), metadata: metadata.optional(), submit: formBool.optional(), expand })
+  .strict();
+
+const ListDisputes = z.object({ ...listParams, charge: id.optional(), payment_intent: id.optional() }).strict();
+
+async function openForChange(tx: Tx, disputeId: string): Promise<DisputeRow> {
+  const row = await disputes.require(tx.q, disputeId, 'dispute', true);
+  if (row.status === 'won' || row.status === 'lost') {
+    throw invalidRequest(`This dispute is already closed (${row.status}).`, { code: 'charge_dispute_closed' });
+  }
+  return row;
+}
+
+/** Closes a dispute: won reinstates the funds (charge.dispute.funds_reinstated), then charge.dispute.closed. */
+async function close(tx: Tx, row: DisputeRow, status: 'won' | 'lost'): Promise<DisputeRow> {
+  const balance =
+    status === 'won'
+      ? [...row.balance_transactions, balanceTransaction(tx, row.id, Number(row.amount), row.currency, 'dispute_reversal')]
+      : row.balance_transactions;
+  const closed = await disputes.update(tx.q, row.id, { status, balance_transactions: balance });
+  if (status === 'won') await tx.emit('charge.dispute.funds_reinstated', renderDispute(closed));
+  await tx.emit('charge.dispute.closed', renderDispute(closed), { status: row.status });
+  return closed;
+}
+
+async function updateDispute(tx: Tx, disputeId: string, p: z.infer<typeof UpdateDispute>) {
+  const row = await openForChange(tx, disputeId);
+  const evidence = { ...row.evidence };
+  for (const [field, value] of Object.entries(p.evidence ?? {})) {
+    if (value === undefined) continue;
+    if (value === '') delete evidence[field];
+    else evidence[field] = value;
+  }
+  // Stripe submits unless told not to (submit=false keeps it as a draft).
+  const submitted = p.submit !== false && p.evidence !== undefined;
+  const status: DisputeStatus = submitted ? 'under_review' : row.status;
+  const updated = await disputes.update(tx.q, row.id, {
+    evidence,
+    metadata: mergeMetadata(row.metadata, p.metadata),
+    status,
+    submission_count: row.submission_count + (submitted ? 1 : 0),
+  });
+  await tx.emit('charge.dispute.updated', renderDispute(updated), status === row.status ? {} : { status: row.status });
+  if (!submitted) return renderDispute(updated);
+  const decided = evidence.uncategorized_text;
+  if (decided === WINNING_EVIDENCE) return renderDispute(await close(tx, updated, 'won'));
+  if (decided === LOSING_EVIDENCE) return renderDispute(await close(tx, updated, 'lost'));
+  return renderDispute(updated);
+}
+
+export function disputeRoutes(http: FastifyInstance, deps: SandboxDeps): void {
+  http.get<{ Params: { id: string } }>('/v1/disputes/:id', async (req) => {
+    const p = parseParams(RetrieveParams, req.query);
+    return expandObject(deps.pool, renderDispute(await disputes.require(deps.pool, req.params.id)), p.expand);
+  });
+
+  http.get('/v1/disputes', async (req) => {
+    const p = parseParams(ListDisputes, req.query);
+    const filters = equalTo({ charge: p.charge, payment_intent: p.payment_intent });
+    const page = await listPage<DisputeRow>(
+      deps.pool,
+      { table: 'disputes', kind: 'dispute', ...filters, url: '/v1/disputes', render: renderDispute },
+      p,
+    );
+    return expandList(deps.pool, page, p.expand);
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/disputes/:id', async (req, reply) => {
+    const p = parseParams(UpdateDispute, req.body);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await updateDispute(tx, req.params.id, p), p.expand));
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/disputes/:id/close', async (req, reply) => {
+    const p = parseParams(RetrieveParams, req.body);
+    return mutate(deps, req, reply, async (tx) =>
+      expandObject(tx.q, renderDispute(await close(tx, await openForChange(tx, req.params.id), 'lost')), p.expand),
+    );
+  });
+}
