@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { gatewayClient } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { chargingDatabase, insertInvoice, webhookApp } from './charging-fixture.ts';
+import { chargedThrough, chargingDatabase, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-dispute-tests-0123456789';
 const SECRET = 'whsec_dispute_tests';
@@ -66,16 +66,6 @@ describe('chargebacks reported by the gateway (charge.dispute.funds_withdrawn / 
     return [i.status, i.amount_disputed];
   };
 
-  /** An invoice charging recorded with PaymentIntent `pi_<id>`, paid unless said. */
-  async function chargedInvoice(id: string, total: string, status = 'paid') {
-    await insertInvoice(db.pool, { id, account: `acct-${id}`, total, status });
-    await db.pool.query(`insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts) values ($1, $2, $3, 1)`, [
-      id,
-      `pi_${id}`,
-      status === 'paid' ? 'paid' : 'past_due',
-    ]);
-  }
-
   before(async () => {
     db = await chargingDatabase();
     http = await webhookApp(db.pool, { log, verifier: stripe.webhooks, secret: SECRET, adminToken: ADMIN });
@@ -86,7 +76,7 @@ describe('chargebacks reported by the gateway (charge.dispute.funds_withdrawn / 
   });
 
   test('withdrawn shows amount_disputed (status stays paid), logged as a warning; reinstated gives 0.00; a replay changes nothing', async () => {
-    await chargedInvoice('dp-1', '25.00');
+    await chargedThrough(db.pool, 'dp-1', '25.00');
     assert.deepEqual(await shown('dp-1'), ['paid', '0.00']);
     const withdrawn = disputeEvent('evt_dp_1', 'withdrawn', 'dp_1', 'pi_dp-1', 2500);
     assert.deepEqual((await deliver(withdrawn)).json(), { received: true, duplicate: false });
@@ -124,7 +114,7 @@ describe('chargebacks reported by the gateway (charge.dispute.funds_withdrawn / 
   });
 
   test('reinstated before withdrawn (deliveries in any order) ends at 0.00 too; two disputes add up; created, updated, closed move nothing', async () => {
-    await chargedInvoice('dp-2', '40.00');
+    await chargedThrough(db.pool, 'dp-2', '40.00');
     assert.equal((await deliver(disputeEvent('evt_dp_2r', 'reinstated', 'dp_2', 'pi_dp-2', 1000))).statusCode, 200);
     assert.deepEqual(await shown('dp-2'), ['paid', '0.00']);
     assert.equal((await deliver(disputeEvent('evt_dp_2w', 'withdrawn', 'dp_2', 'pi_dp-2', 1000))).statusCode, 200);
@@ -141,7 +131,7 @@ describe('chargebacks reported by the gateway (charge.dispute.funds_withdrawn / 
   });
 
   test('a dispute before its payment is recorded waits (409, unrecorded), then counts; a refunded invoice takes one too', async () => {
-    await chargedInvoice('dp-early', '12.00', 'past_due');
+    await chargedThrough(db.pool, 'dp-early', '12.00', 'past_due');
     const early = disputeEvent('evt_dp_early', 'withdrawn', 'dp_early', 'pi_dp-early', 1200);
     const first = await deliver(early);
     assert.equal(first.statusCode, 409, first.body);
@@ -151,13 +141,13 @@ describe('chargebacks reported by the gateway (charge.dispute.funds_withdrawn / 
     assert.deepEqual((await deliver(early)).json(), { received: true, duplicate: false });
     assert.deepEqual(await shown('dp-early'), ['paid', '12.00']);
 
-    await chargedInvoice('dp-refunded', '8.00');
+    await chargedThrough(db.pool, 'dp-refunded', '8.00');
     await db.pool.query(`update invoicing.invoices set status = 'refunded', amount_refunded = 8.00 where id = 'dp-refunded'`);
     assert.equal((await deliver(disputeEvent('evt_dp_rf', 'withdrawn', 'dp_rf', 'pi_dp-refunded', 800))).statusCode, 200);
     assert.deepEqual(await shown('dp-refunded'), ['refunded', '8.00']);
 
     // Never paid three days after the event: stray, for operators, not refused for ever.
-    await chargedInvoice('dp-never', '5.00', 'past_due');
+    await chargedThrough(db.pool, 'dp-never', '5.00', 'past_due');
     const stale = disputeEvent('evt_dp_never', 'withdrawn', 'dp_never', 'pi_dp-never', 500, {
       created: Math.floor(Date.now() / 1000) - 4 * 86_400,
     });
@@ -166,7 +156,7 @@ describe('chargebacks reported by the gateway (charge.dispute.funds_withdrawn / 
   });
 
   test('a dispute of no PaymentIntent of ours, in another currency or above the total is stray: 200, logged, never recorded', async () => {
-    await chargedInvoice('dp-5', '10.00');
+    await chargedThrough(db.pool, 'dp-5', '10.00');
     for (const [id, e] of [
       ['evt_dp_unknown', disputeEvent('evt_dp_unknown', 'withdrawn', 'dp_u', 'pi_nobody', 100)],
       ['evt_dp_none', disputeEvent('evt_dp_none', 'withdrawn', 'dp_n', null, 100)],

@@ -42,6 +42,16 @@ export async function insertInvoice(pool: pg.Pool, i: { id: string; account: str
   );
 }
 
+/** An invoice (paid unless said) whose charge row holds the PaymentIntent `pi_<id>`: what a webhook about it is matched to. */
+export async function chargedThrough(pool: pg.Pool, id: string, total: string, status = 'paid'): Promise<void> {
+  await insertInvoice(pool, { id, account: `acct-${id}`, total, status });
+  await pool.query(`insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts) values ($1, $2, $3, 1)`, [
+    id,
+    `pi_${id}`,
+    status === 'paid' ? 'paid' : 'past_due',
+  ]);
+}
+
 /** The account's card on file (replacing any), as cc-forms stores it. */
 export async function putCard(pool: pg.Pool, account: string, pm: string, customer = `cus_${account}`): Promise<void> {
   await pool.query(

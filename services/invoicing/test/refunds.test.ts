@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { gatewayClient } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { chargingDatabase, insertInvoice, statusOf, webhookApp } from './charging-fixture.ts';
+import { chargedThrough, chargingDatabase, statusOf, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-refund-tests-0123456789';
 const SECRET = 'whsec_refund_tests';
@@ -64,16 +64,6 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
   const invoice = async (id: string) =>
     (await http.inject({ method: 'GET', url: `/v1/invoices/${id}`, headers: { authorization: `Bearer ${ADMIN}` } })).json();
 
-  /** An invoice charging paid through its PaymentIntent `pi_<id>`. */
-  async function paidInvoice(id: string, total: string, status = 'paid') {
-    await insertInvoice(db.pool, { id, account: `acct-${id}`, total, status });
-    await db.pool.query(`insert into invoicing.charges (invoice_id, payment_intent_id, state, attempts) values ($1, $2, $3, 1)`, [
-      id,
-      `pi_${id}`,
-      status === 'paid' ? 'paid' : 'past_due',
-    ]);
-  }
-
   before(async () => {
     db = await chargingDatabase();
     http = await webhookApp(db.pool, { log, verifier: stripe.webhooks, secret: SECRET, adminToken: ADMIN });
@@ -84,7 +74,7 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
   });
 
   test('a partial refund is recorded (still paid), the rest makes it refunded; an older or repeated delivery changes nothing', async () => {
-    await paidInvoice('rf-1', '50.00');
+    await chargedThrough(db.pool, 'rf-1', '50.00');
     const partial = await deliver(refunded('evt_rf_1', 'pi_rf-1', 1250));
     assert.equal(partial.statusCode, 200, partial.body);
     assert.deepEqual([(await invoice('rf-1')).status, (await invoice('rf-1')).amount_refunded], ['paid', '12.50']);
@@ -110,7 +100,7 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
   });
 
   test('a refund delivered before its payment (deliveries come in any order) is refused unrecorded, so its redelivery after the payment is recorded', async () => {
-    await paidInvoice('rf-early', '20.00', 'past_due');
+    await chargedThrough(db.pool, 'rf-early', '20.00', 'past_due');
     const early = refunded('evt_rf_early', 'pi_rf-early', 2000);
     const first = await deliver(early);
     assert.equal(first.statusCode, 409, first.body);
@@ -123,7 +113,7 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
     assert.deepEqual([(await invoice('rf-early')).status, (await invoice('rf-early')).amount_refunded], ['refunded', '20.00']);
 
     // A payment that has not come three days after the refund's event will not: recorded as stray, not refused for ever.
-    await paidInvoice('rf-never', '20.00', 'past_due');
+    await chargedThrough(db.pool, 'rf-never', '20.00', 'past_due');
     const stale = { ...refunded('evt_rf_never', 'pi_rf-never', 2000), created: Math.floor(Date.now() / 1000) - 4 * 86_400 };
     const res = await deliver(stale);
     assert.equal(res.statusCode, 200, res.body);
@@ -135,7 +125,7 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
   });
 
   test('a refund of no invoice of ours, in another currency or above the total is answered 200 and changes nothing', async () => {
-    await paidInvoice('rf-3', '20.00');
+    await chargedThrough(db.pool, 'rf-3', '20.00');
     for (const [id, e] of [
       ['evt_rf_unknown', refunded('evt_rf_unknown', 'pi_nobody', 100)],
       ['evt_rf_none', refunded('evt_rf_none', null, 100)],
