@@ -1,9 +1,10 @@
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
-import type { Bus, ConsumeOptions, Consumer, LogIdentity, OutgoingMessage, TopicOptions } from './bus.ts';
+import type { Bus, ConsumeOptions, Consumer, LogIdentity, TopicOptions } from './bus.ts';
 import { chunksForKafka } from './kafka-chunks.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
 import { readTopicId } from './kafka-topic-id.ts';
+import { firstPartitions } from './kafka-partitions.ts';
 import { isTopicUnknown, whileRetriable } from './retriable.ts';
 
 /** How long a broker has to accept a TCP connection, then Kafka to accept our clients. */
@@ -160,23 +161,6 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       await admin.disconnect();
     },
   };
-}
-
-/**
- * The partition kafkajs's default partitioner (the Java client's murmur2, keyed) picks for a
- * message when `topic` has `count` partitions: the first `count` of the topic's, whatever it has now.
- */
-function firstPartitions(topic: string, count: number): (m: OutgoingMessage) => number {
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`partitions must be a positive integer, got ${count}`);
-  const pick = Partitioners.DefaultPartitioner();
-  const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
-    partitionErrorCode: 0,
-    partitionId,
-    leader: 0,
-    replicas: [0],
-    isr: [0],
-  }));
-  return (m) => pick({ topic, partitionMetadata, message: { key: m.key, value: m.value } });
 }
 
 /** Connects the clients, or gives up after CONNECT_TIMEOUT_MS with a BusUnreachableError. */

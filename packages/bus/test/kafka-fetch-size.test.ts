@@ -2,22 +2,15 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { eventually, testKafkaBrokers, uniqueName } from '@vault/testkit';
-import { Partitioners } from 'kafkajs';
 import { type Bus, createKafkaBus } from '../src/index.ts';
+import { firstPartitions } from '../src/kafka-partitions.ts';
 
 const LONG = { timeout: 120_000 };
 
 /** A key kafkajs's default partitioner sends to `partition` of a topic of `count` partitions. */
 function keyFor(topic: string, partition: number, count: number): string {
-  const pick = Partitioners.DefaultPartitioner();
-  const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
-    partitionErrorCode: 0,
-    partitionId,
-    leader: 0,
-    replicas: [0],
-    isr: [0],
-  }));
-  for (let i = 0; ; i++) if (pick({ topic, partitionMetadata, message: { key: `k${i}`, value: '' } }) === partition) return `k${i}`;
+  const pick = firstPartitions(topic, count);
+  for (let i = 0; ; i++) if (pick({ key: `k${i}`, value: '' }) === partition) return `k${i}`;
 }
 
 // The broker hands a record batch larger than the fetch's per-partition size (512 KiB,
