@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { gatewayClient } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { chargedThrough, chargingDatabase, webhookApp } from './charging-fixture.ts';
+import { chargedThrough, chargingDatabase, deliverSigned, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-dispute-tests-0123456789';
 const SECRET = 'whsec_dispute_tests';
@@ -47,18 +47,7 @@ describe('chargebacks reported by the gateway (charge.dispute.funds_withdrawn / 
   let db: TestDatabase;
   let http: FastifyInstance;
   const log = memoryLogger();
-  const deliver = (e: object) => {
-    const payload = JSON.stringify(e);
-    return http.inject({
-      method: 'POST',
-      url: '/v1/gateway/webhooks',
-      headers: {
-        'content-type': 'application/json',
-        'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }),
-      },
-      payload,
-    });
-  };
+  const deliver = (e: object) => deliverSigned(http, e, SECRET);
   const invoice = async (id: string) =>
     (await http.inject({ method: 'GET', url: `/v1/invoices/${id}`, headers: { authorization: `Bearer ${ADMIN}` } })).json();
   const shown = async (id: string) => {

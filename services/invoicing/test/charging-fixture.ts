@@ -5,7 +5,7 @@
 // per PaymentIntent).
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import type { Gateway } from '@vault/gateway';
+import { type Gateway, gatewayClient } from '@vault/gateway';
 import { createHttpApp, type Logger } from '@vault/runtime';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import type { Answer } from '../src/charging/decide.ts';
@@ -50,6 +50,20 @@ export async function chargedThrough(pool: pg.Pool, id: string, total: string, s
     `pi_${id}`,
     status === 'paid' ? 'paid' : 'past_due',
   ]);
+}
+
+/** Signs as the gateway does; never calls it. */
+const signer = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' }).webhooks;
+
+/** `event` posted to the webhook route as the gateway delivers it, signed with the endpoint's `secret`. */
+export function deliverSigned(http: FastifyInstance, event: object, secret: string) {
+  const payload = JSON.stringify(event);
+  return http.inject({
+    method: 'POST',
+    url: '/v1/gateway/webhooks',
+    headers: { 'content-type': 'application/json', 'stripe-signature': signer.generateTestHeaderString({ payload, secret }) },
+    payload,
+  });
 }
 
 /** The account's card on file (replacing any), as cc-forms stores it. */

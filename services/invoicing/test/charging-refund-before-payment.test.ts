@@ -11,7 +11,16 @@ import { gatewayClient } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { chargePass, type ChargerDeps } from '../src/charging/charger.ts';
-import { chargeRow, chargingDatabase, insertInvoice, putCard, statusOf, ThreeDsGateway, webhookApp } from './charging-fixture.ts';
+import {
+  chargeRow,
+  chargingDatabase,
+  deliverSigned,
+  insertInvoice,
+  putCard,
+  statusOf,
+  ThreeDsGateway,
+  webhookApp,
+} from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-refund-before-payment-0123';
 const SECRET = 'whsec_refund_before_payment';
@@ -27,7 +36,7 @@ describe('a refund that came before its payment was known (in-memory gateway, re
     chargePass({ pool: db.pool, gateway, retrySchedule: [60, 120], log: memoryLogger(), now: () => clock, ...over });
   /** charge.refunded for the PaymentIntent's charge, `ageSeconds` old (by the webhook's real clock), signed as the gateway signs it. */
   const deliverRefund = (id: string, paymentIntent: string, amountRefunded: number, ageSeconds: number) => {
-    const payload = JSON.stringify({
+    const event = {
       id,
       object: 'event',
       type: 'charge.refunded',
@@ -42,14 +51,8 @@ describe('a refund that came before its payment was known (in-memory gateway, re
           currency: 'usd',
         },
       },
-    });
-    const signature = stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET });
-    return http.inject({
-      method: 'POST',
-      url: '/v1/gateway/webhooks',
-      headers: { 'content-type': 'application/json', 'stripe-signature': signature },
-      payload,
-    });
+    };
+    return deliverSigned(http, event, SECRET);
   };
   const invoice = async (id: string) =>
     (await http.inject({ method: 'GET', url: `/v1/invoices/${id}`, headers: { authorization: `Bearer ${ADMIN}` } })).json();

@@ -18,7 +18,7 @@ import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { createBilling } from '../src/billing/service.ts';
 import { NOTICE_KAFKA_HEADERS } from '../src/notices/notice.ts';
 import { NoticeLog, publishPending } from '../src/notices/publisher.ts';
-import { chargingDatabase, insertInvoice, webhookApp } from './charging-fixture.ts';
+import { chargingDatabase, deliverSigned, insertInvoice, webhookApp } from './charging-fixture.ts';
 import { billingDatabase, databaseBeforeMigration, seedOwners, seedUsage } from './seed.ts';
 
 const ADMIN = 'carried-refunded-admin-token-0123456789';
@@ -167,16 +167,7 @@ describe('invoice.refunded: a whole refund heard by charge.refunded', () => {
     },
   });
   const deliver = async (e: object) => {
-    const payload = JSON.stringify(e);
-    const res = await http.inject({
-      method: 'POST',
-      url: '/v1/gateway/webhooks',
-      headers: {
-        'content-type': 'application/json',
-        'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }),
-      },
-      payload,
-    });
+    const res = await deliverSigned(http, e, SECRET);
     assert.equal(res.statusCode, 200, res.body);
     return res.json();
   };

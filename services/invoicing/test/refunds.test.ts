@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { gatewayClient } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { chargedThrough, chargingDatabase, statusOf, webhookApp } from './charging-fixture.ts';
+import { chargedThrough, chargingDatabase, deliverSigned, statusOf, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-refund-tests-0123456789';
 const SECRET = 'whsec_refund_tests';
@@ -49,18 +49,7 @@ describe('refunds reported by the gateway (charge.refunded)', () => {
   let db: TestDatabase;
   let http: FastifyInstance;
   const log = memoryLogger();
-  const deliver = (e: object) => {
-    const payload = JSON.stringify(e);
-    return http.inject({
-      method: 'POST',
-      url: '/v1/gateway/webhooks',
-      headers: {
-        'content-type': 'application/json',
-        'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }),
-      },
-      payload,
-    });
-  };
+  const deliver = (e: object) => deliverSigned(http, e, SECRET);
   const invoice = async (id: string) =>
     (await http.inject({ method: 'GET', url: `/v1/invoices/${id}`, headers: { authorization: `Bearer ${ADMIN}` } })).json();
 
