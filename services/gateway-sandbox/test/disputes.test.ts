@@ -42,7 +42,7 @@ describe('disputes (chargebacks) of the test card 4000000000000259', () => {
     return list.data[0]!;
   };
 
-  test('the charge succeeds and is disputed as fraudulent: needs_response, funds withdrawn, the charge disputed', async () => {
+  test('the charge succeeds and is disputed as fraudulent: needs_response, funds withdrawn, the charge disputed and not refundable', async () => {
     const pi = await pay((await card(sb, '4000000000000259')).id);
     assert.equal(pi.status, 'succeeded');
     const dispute = await disputeOf(pi);
@@ -60,6 +60,12 @@ describe('disputes (chargebacks) of the test card 4000000000000259', () => {
     assert.deepEqual(await sb.stripe.disputes.retrieve(dispute.id), dispute);
     assert.equal((await sb.stripe.charges.retrieve(pi.latest_charge as string)).disputed, true);
     assert.deepEqual(await eventsOf(dispute.id), ['charge.dispute.created', 'charge.dispute.funds_withdrawn']);
+    // Charged back, it is not refunded as well (Stripe's charge_disputed): the money would count as gone twice.
+    await assert.rejects(sb.stripe.refunds.create({ payment_intent: pi.id }), (err: unknown) => {
+      assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError);
+      assert.equal(err.code, 'charge_disputed');
+      return true;
+    });
     // Any other card's charge is not disputed.
     const plain = await pay((await card(sb, '4242424242424242')).id);
     assert.equal((await sb.stripe.charges.retrieve(plain.latest_charge as string)).disputed, false);
@@ -90,7 +96,7 @@ describe('disputes (chargebacks) of the test card 4000000000000259', () => {
     });
   });
 
-  test('losing_evidence loses it: closed, nothing reinstated; other evidence leaves it under review', async () => {
+  test('losing_evidence loses it: closed, nothing reinstated; other evidence leaves it under review; staged evidence is submitted by submit=true alone', async () => {
     const lost = await disputeOf(await pay('pm_card_createDispute'));
     const closed = await sb.stripe.disputes.update(lost.id, { evidence: { uncategorized_text: 'losing_evidence' } });
     assert.equal(closed.status, 'lost');
@@ -111,6 +117,11 @@ describe('disputes (chargebacks) of the test card 4000000000000259', () => {
     assert.equal(reviewed.evidence.customer_name, 'Ada');
     const conceded = await sb.stripe.disputes.close(pending.id);
     assert.equal(conceded.status, 'lost');
+
+    // Evidence staged (submit=false), then submitted alone (submit=true): decided on what was staged.
+    const staged = await disputeOf(await pay('pm_card_createDispute'));
+    await sb.stripe.disputes.update(staged.id, { evidence: { uncategorized_text: 'winning_evidence' }, submit: false });
+    assert.equal((await sb.stripe.disputes.update(staged.id, { submit: true })).status, 'won');
   });
 
   test('an unknown dispute is a 404 naming it; an unknown evidence field a 400 naming the param', async () => {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import { eventually, type TestDatabase } from '@vault/testkit';
 import { startCatchUpLoop } from '../src/charging/catch-up-loop.ts';
-import { CATCH_UP_OVERLAP_SECONDS, catchUpEvents, type EventSource } from '../src/charging/event-catch-up.ts';
+import { catchUpEvents, type EventSource, QUIET_MARK_LAG_SECONDS } from '../src/charging/event-catch-up.ts';
 import { readEventMark, saveEventMark } from '../src/charging/event-mark.ts';
 import { ensureWebhookEndpoint } from '../src/charging/webhook-endpoint.ts';
 import { chargingDatabase, FakeGateway } from './charging-fixture.ts';
@@ -75,7 +75,7 @@ describe('the catch-up loop', () => {
     assert.equal(gateway.endpoints.size, 1, 'the replayed registration made no second endpoint');
   });
 
-  test('a quiet gateway (no event of ours for 30 days) is not beyond retention: each run moves the mark to its listing less the overlap', async () => {
+  test('a quiet gateway (no event of ours for 30 days) is not beyond retention: each run moves the mark to a week before its listing', async () => {
     const day = 86_400;
     const realS = Math.floor(Date.now() / 1000);
     // The last event of ours was 29 days ago (a monthly charge burst), handled then; none since.
@@ -85,8 +85,8 @@ describe('the catch-up loop', () => {
     assert.equal(first?.listed, 0);
     const moved = (await readEventMark(db.pool))!;
     assert.ok(
-      moved >= realS - CATCH_UP_OVERLAP_SECONDS && moved <= Math.floor(Date.now() / 1000),
-      `the mark (${moved}) is the listing's start less the overlap`,
+      moved >= realS - QUIET_MARK_LAG_SECONDS && moved <= Math.floor(Date.now() / 1000),
+      `the mark (${moved}) is the listing's start less a week`,
     );
     // Two days on (every run lists nothing): the last event is 31 days old, nothing was missed.
     const later = () => Date.now() + 2 * day * 1000;
@@ -102,6 +102,34 @@ describe('the catch-up loop', () => {
     );
   });
 
+  test('our clock fast (by 15 minutes) never moves the mark past an event the gateway makes after a listing', async () => {
+    const realS = Math.floor(Date.now() / 1000);
+    await saveEventMark(db.pool, realS - 86_400);
+    // Events as the gateway lists them: created by its clock, at or after `since`.
+    const made: { id: string; type: string; created: number; data: { object: object } }[] = [];
+    const gatewayEvents: EventSource = {
+      async *newestFirst(since) {
+        yield* made.filter((e) => e.created >= since).sort((a, b) => b.created - a.created);
+      },
+      async *oldestFirstAfter(since, afterId) {
+        const listed = made.filter((e) => e.created >= since).sort((a, b) => a.created - b.created);
+        yield* listed.slice(listed.findIndex((e) => e.id === afterId) + 1);
+      },
+    };
+    const fast = () => Date.now() + 900_000;
+    const log = memoryLogger();
+    assert.equal((await catchUpEvents({ pool: db.pool, log, events: gatewayEvents, now: fast, gatewayNow: fast }))?.listed, 0);
+    // Made a minute after that listing, by the gateway's (right) clock: 14 minutes before ours.
+    made.push({
+      id: 'evt_after_listing',
+      type: 'charge.refunded',
+      created: realS + 60,
+      data: { object: { id: 'ch_x', object: 'charge' } },
+    });
+    const second = await catchUpEvents({ pool: db.pool, log, events: gatewayEvents, now: fast, gatewayNow: fast });
+    assert.equal(second?.listed, 1, 'the event made after the first listing is listed by the next');
+  });
+
   test('two processes checking a deleted endpoint at once: one endpoint at the gateway, and its secret stored', async () => {
     const url = 'http://invoicing.test/two-at-once/v1/gateway/webhooks';
     const log = memoryLogger();
@@ -109,8 +137,8 @@ describe('the catch-up loop', () => {
     await ensureWebhookEndpoint(db.pool, gateway, url, log);
     // Deleted at the gateway (its dashboard).
     gateway.endpoints.clear();
-    // The second process asks about the old endpoint first, and learns it is gone only after the first
-    // process has registered and stored its successor.
+    // Both ask about the old endpoint; whichever asks second learns it is gone only after the other
+    // has registered and stored its successor (either may ask first: their statements race).
     let firstDone: () => void = () => {};
     const done = new Promise<void>((resolve) => (firstDone = resolve));
     let looks = 0;
@@ -122,7 +150,7 @@ describe('the catch-up loop', () => {
     };
     await Promise.all([
       ensureWebhookEndpoint(db.pool, gateway, url, log).then(() => firstDone()),
-      ensureWebhookEndpoint(db.pool, gateway, url, log),
+      ensureWebhookEndpoint(db.pool, gateway, url, log).then(() => firstDone()),
     ]);
     assert.equal(gateway.endpoints.size, 1, `one endpoint at the gateway: ${[...gateway.endpoints].join(', ')}`);
     const { rows } = await db.pool.query<{ endpoint_id: string; secret: string }>(

@@ -178,8 +178,9 @@ async function updateDispute(tx: Tx, disputeId: string, p: z.infer<typeof Update
     if (value === '') delete evidence[field];
     else evidence[field] = value;
   }
-  // Stripe submits unless told not to (submit=false keeps it as a draft).
-  const submitted = p.submit !== false && p.evidence !== undefined;
+  // Stripe submits new evidence unless told not to (submit=false keeps it as a draft); submit=true alone
+  // submits what was staged.
+  const submitted = p.submit === true || (p.submit === undefined && p.evidence !== undefined);
   const status: DisputeStatus = submitted ? 'under_review' : row.status;
   const updated = await disputes.update(tx.q, row.id, {
     evidence,

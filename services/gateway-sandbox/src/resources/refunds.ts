@@ -98,6 +98,10 @@ async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
       param: 'charge',
     });
   }
+  // As Stripe: a charge the cardholder's bank took back (a dispute) is not refunded as well.
+  if (charge.disputed) {
+    throw invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, { code: 'charge_disputed', param: 'charge' });
+  }
   const remaining = Number(charge.amount) - Number(charge.amount_refunded);
   if (remaining === 0) throw invalidRequest(`Charge ${charge.id} has already been refunded.`, { code: 'charge_already_refunded' });
   const amount = p.amount ?? remaining;

@@ -9,15 +9,16 @@ export interface StoredEndpoint {
   secret: string | null;
 }
 
-/** The endpoint row for `url`, written with `key` if there is none: the key of its registration. */
+/**
+ * The endpoint row for `url`, written with `key` if there is none: the key of its registration. One
+ * statement: an insert then a select lost the row to another process's forgetEndpoint between them.
+ */
 export async function endpointFor(pool: pg.Pool, url: string, key: string): Promise<StoredEndpoint> {
-  await pool.query('insert into invoicing.webhook_endpoints (url, idempotency_key) values ($1, $2) on conflict (url) do nothing', [
-    url,
-    key,
-  ]);
   const { rows } = await pool.query<{ url: string; idempotency_key: string; endpoint_id: string | null; secret: string | null }>(
-    'select url, idempotency_key, endpoint_id, secret from invoicing.webhook_endpoints where url = $1',
-    [url],
+    `insert into invoicing.webhook_endpoints as w (url, idempotency_key) values ($1, $2)
+     on conflict (url) do update set url = w.url
+     returning w.url, w.idempotency_key, w.endpoint_id, w.secret`,
+    [url, key],
   );
   const r = rows[0]!;
   return { url: r.url, idempotencyKey: r.idempotency_key, endpointId: r.endpoint_id, secret: r.secret };

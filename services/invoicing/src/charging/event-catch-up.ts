@@ -23,6 +23,13 @@ export const GATEWAY_EVENT_RETENTION_SECONDS = 30 * 86_400;
  */
 export const CATCH_UP_OVERLAP_SECONDS = 300;
 
+/**
+ * How far behind our clock the mark may be moved when a run lists nothing to move it by: a week,
+ * so a clock wrong by less than that never skips an event; a quiet installation lists its last
+ * week again each run, few events, and never looks beyond the 30 days the gateway keeps.
+ */
+export const QUIET_MARK_LAG_SECONDS = 7 * 86_400;
+
 /** The gateway's events of WEBHOOK_EVENTS' types, a page at a time (memory holds one page). */
 export interface EventSource {
   /** Those created at or after `sinceS` (Unix seconds), newest first. */
@@ -154,7 +161,10 @@ export async function catchUpHoldingLock(deps: CatchUpDeps): Promise<CatchUpTall
     await take(oldest);
     for await (const event of deps.events.oldestFirstAfter(since, first.data.id)) await take(event);
   }
-  if (!blocked) tally.mark = Math.max(tally.mark ?? Number.NEGATIVE_INFINITY, listStartS - CATCH_UP_OVERLAP_SECONDS);
+  // A quiet gateway lists nothing to move the mark by: our clock moves it, so it never looks beyond retention, but
+  // only to a week before the listing (QUIET_MARK_LAG_SECONDS). The events' `created` is the gateway's clock: by ours
+  // alone, a clock fast by minutes put the mark past events created after the listing, never to be listed.
+  if (!blocked) tally.mark = Math.max(tally.mark ?? Number.NEGATIVE_INFINITY, listStartS - QUIET_MARK_LAG_SECONDS);
   if (tally.mark !== undefined && tally.mark !== saved) await saveEventMark(deps.pool, tally.mark);
   deps.log.info('webhook_catchup.done', { since, ...tally, mark: tally.mark ?? 'none' });
   return tally;
