@@ -42,7 +42,7 @@ describe('vault export of a month not due yet', () => {
   test('a due month with no invoices: the header and a control row of 0, exit 0', async () => {
     const r = await vault(['export', 'invoices', '--period', '2026-06'], env);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /\r\nTOTAL,0,,,,,0\.00,0\.00,0\.00,0\.00,,0\r\n$/);
+    assert.match(r.stdout, /\r\nTOTAL,0,,,,,0\.00,0\.00,0\.00,0\.00,,0,0\.00\r\n$/);
     assert.match(r.stderr, /invoices\.csv for 2026-06: 0 rows, control total 0\.00/);
   });
 });
