@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Bus, Consumer } from '@vault/bus';
 import { formatReasons } from '@vault/contracts';
@@ -5,6 +6,9 @@ import type { Logger } from '@vault/runtime';
 import { applyMessages } from './apply-messages.ts';
 import { noteLog } from './consumed-log.ts';
 import { newContact, REREAD_ACTION } from './log-position.ts';
+
+/** How long a failed batch waits for a stop signal on its way before it is logged as a failure. */
+const STOP_SIGNAL_GRACE_MS = 250;
 
 /** Partitions of the billing-events topic when metering has to create it. */
 export const DEFAULT_PARTITIONS = 6;
@@ -51,7 +55,10 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
       try {
         result = await applyMessages(o.pool, batch, Date.now(), log, contact);
       } catch (err) {
-        // Ctrl-C stops the embedded PostgreSQL with us: the batch is handed again at the next start.
+        // Ctrl-C stops the embedded PostgreSQL with us: the batch is handed again at the next start. The
+        // terminal's signal may end PostgreSQL's connections before our own handler has run: a failure first
+        // gives it a moment (the batch is retried after a pause anyway).
+        if (o.stopping && !o.stopping()) await sleep(STOP_SIGNAL_GRACE_MS);
         if (o.stopping?.())
           log.info('batch.interrupted', {
             partition: batch.partition,
