@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type Stripe from 'stripe';
-import { eventually, freePort, startService, type RunningService } from '@vault/testkit';
-import { chargingWorld, insertInvoice, putCard, type ChargingWorld } from './charging-harness.ts';
+import { eventually, freePort, type RunningService } from '@vault/testkit';
+import { chargingWorld, insertInvoice, putCard, startChargingInvoicing, type ChargingWorld } from './charging-harness.ts';
 
 const ADMIN = 'admin-token-charge-disputes-0123456789abcdef';
 const DISPUTE_CARD = '4000000000000259';
@@ -16,18 +16,8 @@ describe('chargebacks of paid invoices (real sandbox and invoicing app)', () => 
   let w: ChargingWorld;
   let port: number;
   let app: RunningService | undefined;
-  const start = () =>
-    startService('invoicing', {
-      DATABASE_URL: w.db.url,
-      GATEWAY_PORT: String(w.gatewayPort),
-      INVOICING_PORT: String(port),
-      HOST: '127.0.0.1',
-      PAYMENT_RETRY_SCHEDULE: 'PT0.2S',
-      CHARGE_EVERY_SECONDS: '0.2',
-      // Only the run at boot: what is asserted here comes by webhook unless said.
-      WEBHOOK_CATCH_UP_EVERY_SECONDS: '3600',
-      ADMIN_TOKEN: ADMIN,
-    });
+  // Only the catch-up run at boot: what is asserted here comes by webhook unless said.
+  const start = () => startChargingInvoicing(w, port, ADMIN, { WEBHOOK_CATCH_UP_EVERY_SECONDS: '3600' });
   const invoice = async (id: string) => {
     const res = await fetch(`${app!.url}/v1/invoices/${id}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     return (await res.json()) as { status: string; amount_disputed: string; amount_refunded: string };

@@ -119,3 +119,22 @@ export async function customerOf(pool: pg.Pool, account: string): Promise<string
   const { rows } = await pool.query<{ customer_id: string }>('select customer_id from cc_forms.customers where account_id = $1', [account]);
   return rows[0]?.customer_id;
 }
+
+/** The invoicing app of `w` on `port`, charging every 0.2 s with a 0.2 s retry schedule, `env` on top. */
+export function startChargingInvoicing(
+  w: ChargingWorld,
+  port: number,
+  admin: string,
+  env: Record<string, string>,
+): Promise<RunningService> {
+  return startService('invoicing', {
+    DATABASE_URL: w.db.url,
+    GATEWAY_PORT: String(w.gatewayPort),
+    INVOICING_PORT: String(port),
+    HOST: '127.0.0.1',
+    PAYMENT_RETRY_SCHEDULE: 'PT0.2S',
+    CHARGE_EVERY_SECONDS: '0.2',
+    ADMIN_TOKEN: admin,
+    ...env,
+  });
+}

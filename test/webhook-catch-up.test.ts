@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually, freePort, startService, type RunningService } from '@vault/testkit';
-import { chargingWorld, insertInvoice, putCard, type ChargingWorld } from './charging-harness.ts';
+import { eventually, freePort, type RunningService } from '@vault/testkit';
+import { chargingWorld, insertInvoice, putCard, startChargingInvoicing, type ChargingWorld } from './charging-harness.ts';
 
 const ADMIN = 'admin-token-webhook-catch-up-0123456789abcdef';
 
@@ -16,17 +16,7 @@ describe("a refund made while invoicing's webhook endpoint was disabled (real sa
   let w: ChargingWorld;
   let port: number;
   let app: RunningService | undefined;
-  const start = (catchUpEvery: string) =>
-    startService('invoicing', {
-      DATABASE_URL: w.db.url,
-      GATEWAY_PORT: String(w.gatewayPort),
-      INVOICING_PORT: String(port),
-      HOST: '127.0.0.1',
-      PAYMENT_RETRY_SCHEDULE: 'PT0.2S',
-      CHARGE_EVERY_SECONDS: '0.2',
-      WEBHOOK_CATCH_UP_EVERY_SECONDS: catchUpEvery,
-      ADMIN_TOKEN: ADMIN,
-    });
+  const start = (catchUpEvery: string) => startChargingInvoicing(w, port, ADMIN, { WEBHOOK_CATCH_UP_EVERY_SECONDS: catchUpEvery });
   const invoice = async (id: string) => {
     const res = await fetch(`${app!.url}/v1/invoices/${id}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     return (await res.json()) as { status: string; amount_refunded: string };

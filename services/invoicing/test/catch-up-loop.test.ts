@@ -139,8 +139,8 @@ describe('the catch-up loop', () => {
     gateway.endpoints.clear();
     // Both ask about the old endpoint; whichever asks second learns it is gone only after the other
     // has registered and stored its successor (either may ask first: their statements race).
-    let firstDone: () => void = () => {};
-    const done = new Promise<void>((resolve) => (firstDone = resolve));
+    let oneDone: () => void = () => {};
+    const done = new Promise<void>((resolve) => (oneDone = resolve));
     let looks = 0;
     const exists = gateway.webhookEndpointExists.bind(gateway);
     gateway.webhookEndpointExists = async (id) => {
@@ -149,8 +149,8 @@ describe('the catch-up loop', () => {
       return answer;
     };
     await Promise.all([
-      ensureWebhookEndpoint(db.pool, gateway, url, log).then(() => firstDone()),
-      ensureWebhookEndpoint(db.pool, gateway, url, log).then(() => firstDone()),
+      ensureWebhookEndpoint(db.pool, gateway, url, log).then(() => oneDone()),
+      ensureWebhookEndpoint(db.pool, gateway, url, log).then(() => oneDone()),
     ]);
     assert.equal(gateway.endpoints.size, 1, `one endpoint at the gateway: ${[...gateway.endpoints].join(', ')}`);
     const { rows } = await db.pool.query<{ endpoint_id: string; secret: string }>(

@@ -23,6 +23,8 @@ import {
   unusedBilling,
 } from './exports-fixture.ts';
 
+/** invoices.csv's control row: the decimals of each money column's sum, and line_count's (an integer). */
+const INVOICE_SUMS = { subtotal: 2, credit_applied: 2, total: 2, amount_refunded: 2, line_count: 0, amount_disputed: 2 };
 describe('finance exports', () => {
   let db: TestDatabase;
   let http: FastifyInstance;
@@ -52,14 +54,7 @@ describe('finance exports', () => {
     const { data, control } = splitExport(res.body, INVOICE_HEADER, INVOICE_TEXT);
     assert.deepEqual(data, OCTOBER.map(expectedInvoiceRow));
     assert.equal(data[0]![10], '2026-11-04T00:00:01.500Z');
-    assertControlRow(control, data, INVOICE_HEADER, {
-      subtotal: 2,
-      credit_applied: 2,
-      total: 2,
-      amount_refunded: 2,
-      line_count: 0,
-      amount_disputed: 2,
-    });
+    assertControlRow(control, data, INVOICE_HEADER, INVOICE_SUMS);
     assert.deepEqual(control, ['TOTAL', '3', '', '', '', '', '74.78', '0.00', '74.78', '0.00', '', '5', '0.00']);
     assert.ok(!res.body.includes('2026-09'), 'September is not in October’s export');
   });
@@ -171,14 +166,7 @@ describe('finance exports', () => {
         OCTOBER.map((inv) => [inv.id, inv.id === first.id ? '1.25' : '0.00']),
       );
       assert.equal(control.at(-1), '1.25');
-      assertControlRow(control, data, INVOICE_HEADER, {
-        subtotal: 2,
-        credit_applied: 2,
-        total: 2,
-        amount_refunded: 2,
-        line_count: 0,
-        amount_disputed: 2,
-      });
+      assertControlRow(control, data, INVOICE_HEADER, INVOICE_SUMS);
     } finally {
       await db.pool.query(`delete from invoicing.invoice_disputes where dispute_id in ('dp_x1', 'dp_x2')`);
     }
