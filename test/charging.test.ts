@@ -253,9 +253,11 @@ describe('charging finalized invoices through the gateway sandbox', () => {
         async () => (await w.db.pool.query('select 1 from invoicing.gateway_events where id = $1', [event.id])).rowCount === 1,
         20_000,
       );
-      assert.ok(
-        app.lines.some((l) => l.includes(`event=webhook.received event_id=${event.id}`)),
-        app.lines.join('\n'),
+      // The route logs its line after the row commits, so the line may follow the row by a moment.
+      await eventually(
+        () => `the delivery's line in:\n${app.lines.join('\n')}`,
+        async () => app.lines.some((l) => l.includes(`event=webhook.received event_id=${event.id}`)),
+        5_000,
       );
     } finally {
       await app.kill('SIGTERM');
