@@ -75,6 +75,34 @@ describe('the catch-up loop', () => {
     assert.equal(gateway.endpoints.size, 1, 'the replayed registration made no second endpoint');
   });
 
+  test('stopped while the endpoint check is in flight (Ctrl-C, the gateway stopping too): logged as interrupted, not as a failure', async () => {
+    const url = 'http://invoicing.test/stopped/v1/gateway/webhooks';
+    const gateway = new FakeGateway();
+    let entered!: () => void;
+    const inFlight = new Promise<void>((r) => (entered = r));
+    let cut!: (err: Error) => void;
+    // The check waits on the gateway until the stop, which then fails it, as a process going away does.
+    gateway.registerWebhookEndpoint = () => {
+      entered();
+      return new Promise((_, reject) => (cut = reject));
+    };
+    const log = memoryLogger();
+    const loop = startCatchUpLoop({ pool: db.pool, log, gateway, events: noEvents, everyMs: 3_600_000, retryMs: 100, webhookUrl: url });
+    await inFlight;
+    const stopped = loop.stop();
+    cut(new Error('connect ECONNREFUSED 127.0.0.1:12111'));
+    await stopped;
+    assert.deepEqual(
+      log.lines.filter((l) => l.includes('at=error')),
+      [],
+      'no line at error',
+    );
+    assert.ok(
+      log.lines.some((l) => l.includes('event=webhook_endpoint.interrupted reason=stopping')),
+      log.lines.join('\n'),
+    );
+  });
+
   test('a quiet gateway (no event of ours for 30 days) is not beyond retention: each run moves the mark to a week before its listing', async () => {
     const day = 86_400;
     const realS = Math.floor(Date.now() / 1000);

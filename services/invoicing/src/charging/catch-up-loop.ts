@@ -24,8 +24,11 @@ export interface CatchUpLoopDeps {
 
 export function startCatchUpLoop(deps: CatchUpLoopDeps): Loop {
   let retry: NodeJS.Timeout | undefined;
+  let stopping = false;
   // Called only after the loop's first await, once `loop` is set.
   const failed = (event: string, err: unknown) => {
+    // A stop (Ctrl-C, SIGTERM) may cut a call in flight, or the gateway may stop with us: not a failure.
+    if (stopping) return deps.log.info(event.replace(/\.failed$/, '.interrupted'), { reason: 'stopping' });
     deps.log.error(event, err);
     clearTimeout(retry);
     if (deps.retryMs < deps.everyMs) retry = setTimeout(() => loop.wake(), deps.retryMs);
@@ -54,6 +57,7 @@ export function startCatchUpLoop(deps: CatchUpLoopDeps): Loop {
   return {
     wake: () => loop.wake(),
     stop: async () => {
+      stopping = true;
       clearTimeout(retry);
       await loop.stop();
       // A run failing as it stopped may have set one again.
