@@ -51,6 +51,22 @@ describe('the emails about a failed charge', () => {
     assert.doesNotMatch(text, /We will try again/);
   });
 
+  test("declined with no retry left on a past-due invoice (the bank refused the cardholder's own try, or the last scheduled one): it says where to go next", () => {
+    const text = emailFor(
+      invoiceNotice(
+        'invoice.payment_failed',
+        { ...invoice, status: 'past_due' },
+        at,
+        { code: 'card_declined', reason: 'Your card has insufficient funds.', next_attempt_at: null },
+        1,
+      ).event,
+      ctx,
+    )!.text;
+    assert.match(text, /Your bank said: Your card has insufficient funds\./);
+    assert.match(text, /Sign in and open the invoice to see how it can be paid, or put another card on the card form/);
+    assert.doesNotMatch(text, /We will try again/);
+  });
+
   test("a refusal that is not the card's (the gateway's customer gone) keeps the gateway's words out of the email", () => {
     const { text } = email('invoice.payment_failed', {
       code: 'resource_missing',

@@ -76,7 +76,9 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
             : // Declined after they confirmed it (3-D Secure): the payment still waits for them.
               d.status === 'action_required'
               ? 'Sign in and open the invoice to try the payment again, or put another card on the card form: it is tried at once.'
-              : undefined,
+              : // No retry scheduled (past due: the schedule's last try, or their own try the bank declined):
+                // what the invoice page offers depends on the payment, so the email points there.
+                'Sign in and open the invoice to see how it can be paid, or put another card on the card form: it is tried at once.',
           signIn(ctx),
         ),
       };
