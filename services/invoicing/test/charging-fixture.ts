@@ -9,7 +9,14 @@ import { type Gateway, gatewayClient } from '@vault/gateway';
 import { createHttpApp, type Logger } from '@vault/runtime';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
 import type { Answer } from '../src/charging/decide.ts';
-import { attemptKey, type ChargeGateway, type Confirm, type NewPaymentIntent, type ReportedIntent } from '../src/charging/gateway-calls.ts';
+import {
+  attemptKey,
+  type ChargeGateway,
+  type Confirm,
+  type NewPaymentIntent,
+  type ReportedDispute,
+  type ReportedIntent,
+} from '../src/charging/gateway-calls.ts';
 import { invoicingRoutes } from '../src/app.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { createBilling } from '../src/billing/service.ts';
@@ -98,6 +105,8 @@ interface FakeIntent {
   currency?: string;
   /** Minor units refunded from its charge so far (refundedAtGateway). */
   amountRefunded?: number;
+  /** Its charge's disputes (disputedAtGateway). */
+  disputes?: ReportedDispute[];
 }
 
 /**
@@ -229,7 +238,24 @@ export class FakeGateway implements ChargeGateway {
       paymentMethodId: null,
       lastError: intent.lastError,
       charge,
+      disputed: (intent.disputes?.length ?? 0) > 0,
     };
+  }
+
+  /** Every PaymentIntent whose disputes were listed, in order. */
+  disputesListed: string[] = [];
+  async listDisputes(id: string): Promise<ReportedDispute[] | { error: Answer }> {
+    this.disputesListed.push(id);
+    if (this.down) return { error: this.unanswered() };
+    return (this.intents.get(id)?.disputes ?? []).map((d) => ({ ...d }));
+  }
+
+  /** The cardholder's bank disputes `amount` minor units of the PaymentIntent's charge; `status` moves it on (the same id). */
+  disputedAtGateway(id: string, dispute: string, amount: number, status: string): void {
+    const intent = this.intents.get(id)!;
+    if (intent.status !== 'succeeded') throw new Error(`${id} is ${intent.status}: nothing to dispute`);
+    const others = (intent.disputes ?? []).filter((d) => d.id !== dispute);
+    intent.disputes = [...others, { id: dispute, paymentIntentId: id, amount, currency: intent.currency ?? 'usd', status }];
   }
 
   /**

@@ -32,6 +32,7 @@ function gatewayWith3ds(): ChargeGateway & { fake: FakeGateway } {
     registerWebhookEndpoint: (u, k) => fake.registerWebhookEndpoint(u, k),
     webhookEndpointExists: (id) => fake.webhookEndpointExists(id),
     retrievePaymentIntent: (id) => fake.retrievePaymentIntent(id),
+    listDisputes: (id) => fake.listDisputes(id),
     cancelPaymentIntent: (id) => fake.cancelPaymentIntent(id),
   };
 }

@@ -106,7 +106,7 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
   const decision = decide(invoice, charge, card, now(), authenticationWindow(deps.retrySchedule), askedAt ?? null);
   if (decision.do === 'nothing') return;
   if (decision.do === 'check_stray_refund') {
-    // Never confirmed again; refunded in full at the gateway, it is let go and the invoice charged now.
+    // Never confirmed again; refunded or charged back (lost) in full at the gateway, it is let go and the invoice charged now.
     const released = await releaseRefundedStray(deps, invoice.id, charge!);
     if (released === 'unanswered') report.errors++;
     if (typeof released === 'string') return;

@@ -70,7 +70,8 @@ export type Decision =
   /**
    * Its attempt's success did not pay the invoice (stray: the PaymentIntent's amount or currency
    * changed at the gateway): never confirmed again. The pass reads the PaymentIntent: once its charge
-   * is refunded in full (the operator's remedy), it is let go and the invoice charged anew.
+   * is given back in full (refunded, the operator's remedy; or a chargeback the gateway closed as lost,
+   * as a disputed charge cannot be refunded), it is let go and the invoice charged anew.
    */
   | { do: 'check_stray_refund' }
   | {

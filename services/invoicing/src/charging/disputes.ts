@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { withTransaction } from '@vault/db';
 import { fromMinorUnits, minorUnits } from './amount.ts';
+import { STRAY_PAYMENT } from './decide.ts';
 import { amountDisputedSql } from './dispute-sums.ts';
 import { invoiceOfPaymentIntent } from './refunds.ts';
 import { recordEvent } from './store.ts';
@@ -73,6 +74,10 @@ export async function handleDispute(deps: EventHandlerDeps, event: z.infer<typeo
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
       const stray = (reason: string): DisputeOutcome => ({ outcome: 'stray', reason, invoice_id: invoiceId, dispute_id: dispute.id });
       if (invoice.payment_intent_id !== paymentIntent) return stray('not_its_payment_intent');
+      // A stray payment held on the row never pays the invoice (save-payment.ts): its chargeback is not the
+      // invoice's, and waiting for a payment that never comes would only have it delivered for three days.
+      // A lost one releases it: the charger reads the gateway's disputes, not this event (stray-given-back.ts).
+      if (invoice.last_error_code === STRAY_PAYMENT) return stray(STRAY_PAYMENT);
       if (dispute.currency.toUpperCase() !== invoice.currency.toUpperCase()) return stray('currency_mismatch');
       if (dispute.amount > minorUnits(invoice.total, invoice.currency)) return stray('more_than_total');
       if (invoice.status !== 'paid' && invoice.status !== 'refunded') {
@@ -97,8 +102,14 @@ export async function handleDispute(deps: EventHandlerDeps, event: z.infer<typeo
 
 /** The invoice locked (FOR UPDATE, as lockInvoice), with what a dispute is checked against. */
 async function lockInvoice(client: pg.PoolClient, invoiceId: string) {
-  const { rows } = await client.query<{ status: string; total: string; currency: string; payment_intent_id: string | null }>(
-    `select i.status, i.total::text as total, i.currency, c.payment_intent_id
+  const { rows } = await client.query<{
+    status: string;
+    total: string;
+    currency: string;
+    payment_intent_id: string | null;
+    last_error_code: string | null;
+  }>(
+    `select i.status, i.total::text as total, i.currency, c.payment_intent_id, c.last_error_code
        from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
       where i.id = $1
         for update of i`,

@@ -44,6 +44,8 @@ export interface ReportedIntent {
   lastError?: { code: string; declineCode: string | null; message: string; paymentMethodId: string | null } | undefined;
   /** Its charge (`latest_charge`) as refunds left it, when it has one: a refund may predate our record of the payment. */
   charge?: ReportedCharge | undefined;
+  /** Its charge was disputed (a chargeback): such a charge cannot be refunded, a lost dispute gives the money back instead. */
+  disputed?: boolean | undefined;
 }
 
 /** A PaymentIntent's charge: what refunds.ts records (amount_refunded is cumulative, minor units). */
@@ -51,6 +53,17 @@ export interface ReportedCharge {
   id: string;
   amount_refunded: number;
   currency: string;
+}
+
+/** A dispute (chargeback) of a PaymentIntent's charge, as the gateway reports it now. */
+export interface ReportedDispute {
+  id: string;
+  paymentIntentId: string | null;
+  /** Minor units disputed. */
+  amount: number;
+  currency: string;
+  /** Stripe's: `lost` is closed with the money the cardholder's; open ones (`needs_response`, `under_review`, …) and `won` are not. */
+  status: string;
 }
 
 /** The answer of a confirm the gateway left `processing`: it may still succeed or fail. */
@@ -64,6 +77,8 @@ export interface ChargeGateway {
   createPaymentIntent(p: NewPaymentIntent): Promise<{ id: string } | { error: Answer }>;
   /** One attempt: confirm off-session with the card (key: `<stored key>:attempt:<n>`). */
   confirm(c: Confirm): Promise<Answer>;
+  /** The disputes of the PaymentIntent's charges (a stray payment charged back: save-payment.ts), or no answer. */
+  listDisputes(paymentIntentId: string): Promise<ReportedDispute[] | { error: Answer }>;
   /** Cancels a PaymentIntent charging lets go of, so no page can pay it any more: canceled, paid meanwhile, or why not. */
   cancelPaymentIntent(id: string): Promise<'canceled' | 'succeeded' | { error: string }>;
   /** Registers a webhook endpoint for WEBHOOK_EVENTS; replaying `key` gives the first answer. */
@@ -143,6 +158,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
               }
             : undefined,
           charge: charge ? { id: charge.id, amount_refunded: charge.amount_refunded, currency: charge.currency } : undefined,
+          disputed: charge?.disputed ?? false,
         };
       } catch (err) {
         return { error: answerOfError(err) };
@@ -165,6 +181,22 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
         return { kind: 'unanswered', code: `payment_intent_${pi.status}`, message: `the PaymentIntent is ${pi.status}` };
       } catch (err) {
         return answerOfError(err);
+      }
+    },
+
+    async listDisputes(paymentIntentId) {
+      try {
+        // A charge has at most one dispute, and a PaymentIntent one succeeded charge: one page is all of them.
+        const page = await stripe.disputes.list({ payment_intent: paymentIntentId, limit: 100 });
+        return page.data.map((d) => ({
+          id: d.id,
+          paymentIntentId: typeof d.payment_intent === 'string' ? d.payment_intent : (d.payment_intent?.id ?? null),
+          amount: d.amount,
+          currency: d.currency,
+          status: d.status,
+        }));
+      } catch (err) {
+        return { error: answerOfError(err) };
       }
     },
 

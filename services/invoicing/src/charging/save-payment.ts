@@ -3,16 +3,17 @@
 // checked under the invoice's lock in the transaction that writes it, as the webhook checks
 // payment_intent.succeeded. Anyone with the account's keys can change an unconfirmed PaymentIntent's
 // amount or currency: such a payment is stray (the webhook's word), never paid here, told to operators,
-// and never confirmed again: once an operator refunds it at the gateway, the invoice is charged anew.
+// and never confirmed again: once it is given back at the gateway (refunded, or a chargeback lost), the invoice is charged anew.
 // A payment found late may have been refunded before we knew of it: that refund is recorded with it.
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
 import { fromMinorUnits } from './amount.ts';
 import { type ChargeRow, STRAY_PAYMENT } from './decide.ts';
-import type { ChargeGateway, ReportedCharge } from './gateway-calls.ts';
+import type { ChargeGateway, ReportedCharge, ReportedDispute } from './gateway-calls.ts';
 import { paysInvoice, type PaymentVerdict, type ReportedPayment } from './payment-match.ts';
 import { recordRefund, type RefundOutcome } from './refunds.ts';
+import { givenBack } from './stray-given-back.ts';
 import { lockInvoiceForPayment, saveCharge, writeCharge } from './store.ts';
 import type { ChargeChange } from './tell.ts';
 
@@ -78,10 +79,13 @@ export function strayRow(pending: ChargeRow, payment: ReportedPayment, reason: S
 }
 
 /**
- * A stray row's PaymentIntent read back (check_stray_refund). Refunded in full (the operator's remedy,
- * in the gateway's dashboard): let go as an unusable one is (no PaymentIntent, a new key), so the next
- * attempt creates a new PaymentIntent for the invoice's total; the row and its new key are returned.
- * Otherwise `stray` (nothing written, nothing told again), `unanswered`, or `paid` (meanwhile).
+ * A stray row's PaymentIntent read back (check_stray_refund). Given back to the cardholder in full
+ * (stray-given-back.ts): refunded (the operator's remedy, in the gateway's dashboard), charged back by
+ * a dispute the gateway closed as lost (a disputed charge cannot be refunded), or both: let go as an
+ * unusable one is (no PaymentIntent, a new key), so the next attempt creates a new PaymentIntent for
+ * the invoice's total; the row and its new key are returned. Its disputes are read only when its
+ * charge is disputed and not refunded in full. Otherwise `stray` (nothing written, nothing told
+ * again), `unanswered`, or `paid` (meanwhile).
  */
 export async function releaseRefundedStray(
   deps: Deps & { gateway: ChargeGateway },
@@ -95,16 +99,29 @@ export async function releaseRefundedStray(
     deps.log.warn('charge.retrieve_failed', { invoice_id: invoiceId, payment_intent: id, code });
     return intent.error.kind === 'unanswered' ? 'unanswered' : 'stray';
   }
-  const refunded = intent.charge?.amount_refunded ?? 0;
-  if (intent.status !== 'succeeded' || refunded < intent.amount) return 'stray';
+  if (intent.status !== 'succeeded') return 'stray';
+  let disputes: ReportedDispute[] = [];
+  if (intent.disputed && !givenBack(intent, []).whole) {
+    const listed = await deps.gateway.listDisputes(id);
+    if ('error' in listed) {
+      const code = listed.error.kind === 'succeeded' ? '' : listed.error.code;
+      deps.log.warn('charge.dispute_check_failed', { invoice_id: invoiceId, payment_intent: id, code });
+      return listed.error.kind === 'unanswered' ? 'unanswered' : 'stray';
+    }
+    disputes = listed;
+  }
+  const back = givenBack(intent, disputes);
+  if (!back.whole) return 'stray';
   const row: ChargeRow = { ...charge, paymentIntentId: null, lastErrorCode: null, lastDeclineCode: null, lastErrorMessage: null };
   const key = await saveCharge(deps, invoiceId, row, {}, true);
   if (key === undefined) return 'paid';
   deps.log.info('charge.stray_released', {
     invoice_id: invoiceId,
     payment_intent: id,
-    amount_refunded: fromMinorUnits(refunded, intent.currency),
+    amount_refunded: fromMinorUnits(back.refunded, intent.currency),
+    amount_charged_back: fromMinorUnits(back.chargedBack, intent.currency),
     currency: intent.currency.toUpperCase(),
+    ...(back.disputes.length > 0 ? { disputes: back.disputes.join(',') } : {}),
   });
   return { row, key };
 }
