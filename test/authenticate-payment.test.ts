@@ -175,7 +175,7 @@ describe('a 3-D Secure card: the customer authenticates the invoice’s payment 
     assert.match(await page.locator('section.payment').innerText(), /Paid on \w{3} \d{1,2}, \d{4}/);
     // The page again: nothing left to pay, no button.
     await page.goto(`${ccForms.url}/payments/${intentId}`);
-    assert.match(await page.locator('main').innerText(), /This invoice is paid \(\$52\.58\)/);
+    assert.match(await page.locator('main').innerText(), /Your payment of \$52\.58 was made\./);
     assert.equal(await page.getByRole('button', { name: /Authenticate and pay/ }).count(), 0);
   });
 

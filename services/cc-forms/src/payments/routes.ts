@@ -23,7 +23,8 @@ export function paymentApiRoutes(web: FastifyInstance, ctx: WebContext): void {
     }
     if (found?.kind !== 'found') return ctx.jsonError(reply, 404, 'not_found', 'There is no such payment for your account.');
     const { payment } = found;
-    if (payment.stage === 'paid') return ctx.jsonError(reply, 409, 'already_paid', 'This invoice is already paid: nothing more to do.');
+    if (payment.stage === 'paid')
+      return ctx.jsonError(reply, 409, 'already_paid', 'This payment has already been made: nothing more to do here.');
     if (!paysHere(payment.stage) || !payment.intent.clientSecret || !payment.paymentMethodId) {
       return ctx.jsonError(reply, 409, 'not_payable', 'This payment cannot be made here now. Please check your invoice.');
     }

@@ -59,7 +59,8 @@ ${nowCharged}`
 <p><a href="/card">Put another payment card on file</a>: the invoice is charged to it as soon as it is saved. Or try this card again: your bank may ask you to confirm once more.</p>
 ${form}`
         : stage === 'paid'
-          ? html`<p class="status" data-paid>This invoice is paid (${amount}). Thank you: there is nothing more to do.</p>`
+          ? // What the payment did, not the invoice's state now: a refund or a chargeback since is the invoice's to show.
+            html`<p class="status" data-paid>Your payment of ${amount} was made. Thank you: there is nothing more to do here. The invoice shows anything since, such as a refund.</p>`
           : stage === 'processing'
             ? html`<p>Your payment of ${amount} is being processed. Your invoice shows it as paid once it is done.</p>`
             : html`<p>This payment can no longer be made here. Nothing was charged. Please check your invoice.</p>`;
