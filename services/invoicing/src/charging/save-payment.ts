@@ -74,7 +74,7 @@ export function strayRow(pending: ChargeRow, payment: ReportedPayment, reason: S
     nextAttemptAt: at,
     lastErrorCode: STRAY_PAYMENT,
     lastDeclineCode: null,
-    lastErrorMessage: `the gateway reports ${payment.id} succeeded for ${received}, which does not pay this invoice (${reason}); refund it at the gateway and the invoice is charged anew`,
+    lastErrorMessage: `the gateway reports ${payment.id} succeeded for ${received}, which does not pay this invoice (${reason}); refund it at the gateway (or a chargeback of it lost) and the invoice is charged anew`,
   };
 }
 
