@@ -1,24 +1,28 @@
 // Issue 17: money is conserved. fast-check drives random months of usage
 // (small amounts, long and open intervals), late charges and late stops,
-// grants that may expire, and refunds through the real finalize, ledger and
-// refund code on the real PostgreSQL, and after every step checks, exactly,
-// the identity of docs/contracts/invoicing.md ("Credits") for the account:
+// grants that may expire, and payments, refunds and chargebacks (withdrawn,
+// maybe reinstated, delivered in any order: conservation-payments.ts) through
+// the real finalize, ledger and webhook code on the real PostgreSQL, and after
+// every step checks, exactly, the identity of docs/contracts/invoicing.md
+// ("Credits") for the account:
 //   billed + balance + expired = asked + granted
 // with billed = Σ subtotal − Σ carried lines, asked = Σ total of invoices not
-// carried = received + refunded + owed; and that every finalized total is
-// ≥ 0 and is max(subtotal, 0) − credit_applied. Each run has its own account
-// and its own months, so runs never see each other's invoices.
+// carried = received + refunded + disputed + owed, where received is what the
+// gateway's movements left with us (paid − refunded − withdrawn + reinstated);
+// and that every finalized total is ≥ 0 and is max(subtotal, 0) −
+// credit_applied. Each run has its own account and its own months, so runs
+// never see each other's invoices.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Decimal } from 'decimal.js';
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
-import { withTransaction } from '@vault/db';
+import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { createBilling } from '../src/billing/service.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
-import { recordRefund } from '../src/charging/refunds.ts';
-import { markInvoicePaid } from '../src/charging/store.ts';
+import { amountDisputedSql } from '../src/charging/dispute-sums.ts';
+import { type Moved, nothingMoved, payOne, paymentArb } from './conservation-payments.ts';
 import { billingDatabase, seedOwners, seedStop, seedUsage } from './seed.ts';
 
 const RUNS = Number(process.env.CONSERVATION_RUNS ?? 200);
@@ -47,7 +51,7 @@ const monthArb = fc.record({
     }),
     { maxLength: 2 },
   ),
-  refund: fc.option(fc.record({ pick: fc.nat(), whole: fc.boolean() }), { nil: undefined }),
+  payment: fc.option(paymentArb, { nil: undefined }),
 });
 const planArb = fc.array(monthArb, { minLength: MONTHS, maxLength: MONTHS });
 
@@ -72,9 +76,10 @@ describe('money is conserved (fast-check over the real database)', () => {
            where i.account_id = $1 and l.kind = 'carried')::text as carried_lines,
          (select coalesce(sum(total), 0) from invoicing.invoices where account_id = $1 and status = 'carried')::text as carried_totals,
          (select coalesce(sum(total), 0) from invoicing.invoices where account_id = $1 and status <> 'carried')::text as asked,
-         (select coalesce(sum(total - amount_refunded), 0) from invoicing.invoices
+         (select coalesce(sum(total - amount_refunded - ${amountDisputedSql('i')}::numeric), 0) from invoicing.invoices i
            where account_id = $1 and status in ('paid', 'refunded'))::text as received,
          (select coalesce(sum(amount_refunded), 0) from invoicing.invoices where account_id = $1)::text as refunded,
+         (select coalesce(sum(${amountDisputedSql('i')}::numeric), 0) from invoicing.invoices i where account_id = $1)::text as disputed,
          (select coalesce(sum(total), 0) from invoicing.invoices where account_id = $1 and status in ('finalized', 'past_due'))::text as owed,
          (select coalesce(sum(credit_applied), 0) from invoicing.invoices where account_id = $1)::text as credit_applied,
          (select coalesce(sum(greatest(-subtotal, 0)), 0) from invoicing.invoices where account_id = $1)::text as negative_subtotals,
@@ -91,7 +96,13 @@ describe('money is conserved (fast-check over the real database)', () => {
     return rows[0]!;
   }
 
-  async function checkIdentity(account: string, at: DateTime, billing: ReturnType<typeof createBilling>, step: string): Promise<void> {
+  async function checkIdentity(
+    account: string,
+    at: DateTime,
+    billing: ReturnType<typeof createBilling>,
+    moved: Moved,
+    step: string,
+  ): Promise<void> {
     const f = await figures(account, at.toJSDate());
     const d = (s: string) => new Decimal(s);
     const [expiredRecorded, expiredPending] = f.expired!.split(' ').map(d) as [Decimal, Decimal];
@@ -102,7 +113,17 @@ describe('money is conserved (fast-check over the real database)', () => {
     assert.equal(f.bad_invoices, '0', `every total ≥ 0, = max(subtotal, 0) − credit_applied, refunds ≤ total; ${ctx}`);
     assert.equal(f.overdrawn_lots, '0', `no lot is drawn below zero; ${ctx}`);
     assert.ok(d(f.carried_lines!).equals(f.carried_totals!), `each carried total appears once as a carried line; ${ctx}`);
-    assert.ok(d(f.asked!).equals(d(f.received!).plus(f.refunded!).plus(f.owed!)), `asked = received + refunded + owed; ${ctx}`);
+    // What the gateway moved, from the test's own record of it (minor units: USD cents).
+    const cents = (n: number) => new Decimal(n).div(100);
+    const kept = cents(moved.paid - moved.refunded - moved.withdrawn + moved.reinstated);
+    const model = `gateway moved ${JSON.stringify(moved)} cents`;
+    assert.ok(d(f.received!).equals(kept), `received = paid − refunded − withdrawn + reinstated at the gateway; ${model}; ${ctx}`);
+    assert.ok(d(f.refunded!).equals(cents(moved.refunded)), `refunded = the gateway's refunds; ${model}; ${ctx}`);
+    assert.ok(d(f.disputed!).equals(cents(moved.withdrawn - moved.reinstated)), `disputed = withdrawn − reinstated; ${model}; ${ctx}`);
+    assert.ok(
+      d(f.asked!).equals(d(f.received!).plus(f.refunded!).plus(f.disputed!).plus(f.owed!)),
+      `asked = received + refunded + disputed + owed; ${ctx}`,
+    );
     assert.ok(
       billed.plus(balance).plus(expired).equals(d(f.asked!).plus(f.granted!)),
       `billed + balance + expired = asked + granted; ${ctx}`,
@@ -129,6 +150,8 @@ describe('money is conserved (fast-check over the real database)', () => {
         const month = (m: number) => first.plus({ months: m });
         let clock = first;
         const billing = createBilling({ pool: db.pool, prices, graceHours: 72, now: () => clock });
+        const moved = nothingMoved();
+        const gateway = { pool: db.pool, log: memoryLogger(), nowMs: () => clock.toMillis() };
         await seedOwners(db.pool, [{ app, account, from: first.toISO()! }]);
         const open: { key: string; from: number; lateStopHours?: number }[] = [];
         let key = 0;
@@ -152,7 +175,7 @@ describe('money is conserved (fast-check over the real database)', () => {
         for (let s = 1; s <= MONTHS + 1; s++) {
           clock = month(s).plus({ days: 4 });
           await billing.finalize(month(s - 1).toFormat('yyyy-MM'));
-          await checkIdentity(account, clock, billing, `run ${run} after finalizing month ${s - 1}`);
+          await checkIdentity(account, clock, billing, moved, `run ${run} after finalizing month ${s - 1}`);
           const step = plan[s - 1];
           if (!step || s === MONTHS + 1) continue;
           // Late news of finalized months: a charge in the month just finalized, and stops of open intervals.
@@ -167,8 +190,8 @@ describe('money is conserved (fast-check over the real database)', () => {
             const granted = await billing.grantCredit(account, { id: `g-${run}-${s}-${i}`, amount, reason: 'property', ...expires });
             assert.equal(granted.outcome, 'created');
           }
-          if (step.refund) await refundOne(account, step.refund);
-          await checkIdentity(account, clock, billing, `run ${run} after the late news, grants and refund of step ${s}`);
+          if (step.payment) await payOne(gateway, account, step.payment, moved);
+          await checkIdentity(account, clock, billing, moved, `run ${run} after the late news, grants and payment of step ${s}`);
         }
         // What still runs stops after the run's last finalized month, so later runs' months never bill it.
         for (const o of open) await seedStop(db.pool, app, o.key, month(MONTHS + 1).toISO()!);
@@ -176,28 +199,4 @@ describe('money is conserved (fast-check over the real database)', () => {
       { numRuns: RUNS },
     );
   });
-
-  /** Pays one of the account's chargeable invoices (as the charger records it), then refunds it as a webhook would. */
-  async function refundOne(account: string, r: { pick: number; whole: boolean }): Promise<void> {
-    const { rows } = await db.pool.query<{ id: string; total: string }>(
-      `select id, total::text from invoicing.invoices where account_id = $1 and status = 'finalized' and total >= 0.50 order by number`,
-      [account],
-    );
-    const invoice = rows[r.pick % Math.max(rows.length, 1)];
-    if (!invoice) return;
-    const cents = new Decimal(invoice.total).times(100).toNumber();
-    const refunded = r.whole ? cents : Math.max(1, Math.floor(cents / 3));
-    await withTransaction(db.pool, async (client) => {
-      await markInvoicePaid(client, invoice.id);
-    });
-    const charge = {
-      id: `ch_${invoice.id}`,
-      object: 'charge' as const,
-      payment_intent: `pi_${invoice.id}`,
-      amount_refunded: refunded,
-      currency: 'usd',
-    };
-    const outcome = await withTransaction(db.pool, (client) => recordRefund(client, invoice.id, charge));
-    assert.equal(outcome.outcome, r.whole ? 'refunded' : 'partly_refunded');
-  }
 });
