@@ -58,6 +58,25 @@ export interface Batch {
    * messages (trimmed or deleted).
    */
   fetchedFrom?: string;
+  /**
+   * Kafka only: no message to read lies after the last message, below this offset (the last
+   * slice of a fetch: where the fetch ended, past a commit marker or an aborted transaction's
+   * records after the last message). Unset on the embedded bus and on a fetch's earlier slices.
+   */
+  fetchedTo?: string;
+}
+
+/**
+ * Kafka only: offsets `from` up to `to` (excluded) hold no message to read. `from` is right after a
+ * message handed over before (or where a fetch began); a fetch there found only transaction markers
+ * or aborted records, which no batch carries.
+ */
+export interface EmptyRange {
+  topic: string;
+  partition: number;
+  log: string;
+  from: string;
+  to: string;
 }
 
 /**
@@ -98,6 +117,13 @@ export interface ConsumeOptions {
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a handler that takes every batch returns nothing
   eachBatch(batch: Batch): Promise<void | ReadFrom>;
+  /**
+   * Kafka only, optional: a fetch of the partition found no message, only offsets that hold none
+   * (a transaction's marker after the last message handed over, an aborted transaction). Called in
+   * the partition's order, after the batches before it are handled; what it throws is logged
+   * (`bus.empty_range_failed`) and left: it commits nothing and is not called again.
+   */
+  eachEmptyRange?(range: EmptyRange): Promise<void>;
   autoCommit?: boolean;
   /** Upper bound on messages per batch (memory is bounded by it). */
   maxBatchSize?: number;

@@ -1,5 +1,5 @@
 import type { Batch as KafkaJsBatch, Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
-import type { ConsumeOptions, Consumer, IncomingMessage, ReadFrom } from './bus.ts';
+import type { ConsumeOptions, Consumer, EmptyRange, IncomingMessage, ReadFrom } from './bus.ts';
 import { DROPPED, FetchAhead } from './fetch-ahead.ts';
 import { nonTextHeaders, textHeaders } from './headers.ts';
 
@@ -86,6 +86,8 @@ export class KafkaConsumer implements Consumer {
    * transaction); a fetch that begins at `to` begins, for `Batch.fetchedFrom`, at `from`.
    */
   private readonly nothingBetween = new Map<number, { log: string; from: string; to: string }>();
+  /** Per partition, the offset this member last committed since it joined. */
+  private readonly committed = new Map<number, string>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -117,10 +119,20 @@ export class KafkaConsumer implements Consumer {
       this.assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
       this.identity = undefined;
       this.nothingBetween.clear();
+      this.committed.clear();
       this.log?.('bus.joined', { partitions: this.assigned.length });
       // A join starts every partition again from its committed offset (kafkajs forgets what it
       // resolved): what was fetched and queued before it is dropped, not handled twice.
       this.ahead?.dropAll();
+    });
+    // kafkajs hands no batch of a fetch that found only markers or aborted records: it resolves past
+    // them and says so only here (a batch of no message). Without it, the last message before a
+    // trailing marker was all a handler learned of the partition's end.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      const { topic, partition, batchSize, firstOffset, lastOffset } = e.payload;
+      if (consumer !== this.consumer || this.stopped || batchSize !== 0 || topic !== options.topic) return;
+      // Null (not in kafkajs's types) when every record lay below the fetched offset: nothing to claim.
+      if (typeof firstOffset === 'string') this.emptyFetch(partition, firstOffset, lastOffset);
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (consumer !== this.consumer) return;
@@ -215,6 +227,43 @@ export class KafkaConsumer implements Consumer {
     return { fetchedFrom, through };
   }
 
+  /**
+   * A fetch of the partition that found offsets `first` to `last` holding no message: chained to
+   * the offsets the batch before showed to hold none (so the next batch's `fetchedFrom` reaches back
+   * to that batch's last message) and handed to `eachEmptyRange` behind the partition's batches.
+   */
+  private emptyFetch(partition: number, first: string, last: string): void {
+    const ahead = this.ahead;
+    if (!ahead) return;
+    const before = this.nothingBetween.get(partition);
+    const chained = before?.to === first ? before : undefined;
+    const from = chained?.from ?? first;
+    const to = (BigInt(last) + 1n).toString();
+    // Known only when chained or once a batch read it since the join; else the next batch claims nothing before it.
+    const known = chained?.log ?? this.identity?.id;
+    if (known !== undefined) this.nothingBetween.set(partition, { log: known, from, to });
+    const { topic, eachEmptyRange: handler, autoCommit = true } = this.options;
+    void ahead.queue(partition, async (current) => {
+      const range: EmptyRange = { topic, partition, log: known ?? (await this.currentLog()), from, to };
+      try {
+        const handed = await ahead.slot(
+          async () => handler?.(range),
+          () => current() && !this.stopped,
+        );
+        if (handed === DROPPED) return;
+      } catch (err) {
+        this.log?.('bus.empty_range_failed', { partition, from, to, error: (err as Error).message });
+        return;
+      }
+      // The group's offset moves only over offsets known to hold no message: from one this member
+      // committed within the range (never past a batch dropped or failed since, whose commit it
+      // lacks), or from the partition's beginning.
+      const done = this.committed.get(partition) ?? (from === '0' ? from : undefined);
+      if (!autoCommit || done === undefined || BigInt(done) < BigInt(from) || BigInt(done) >= BigInt(to)) return;
+      await this.commitAfter(partition, to);
+    });
+  }
+
   /** A fetched batch, handed over in slices of at most `maxBatchSize`, in order. */
   private async handle(consumer: KafkaJsConsumer, ahead: FetchAhead, fetched: FetchedBatch, current: () => boolean): Promise<void> {
     const { topic, maxBatchSize = 500, autoCommit = true } = this.options;
@@ -226,11 +275,21 @@ export class KafkaConsumer implements Consumer {
       const pause = (this.retryAt.get(partition) ?? 0) - Date.now();
       if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
       const slice = fetched.messages.slice(start, start + maxBatchSize);
+      const lastSlice = start + maxBatchSize >= fetched.messages.length;
       const messages: IncomingMessage[] = slice.map((m) => new Incoming(topic, partition, m));
       let answer: ReadFrom | undefined;
       try {
         const handed = await ahead.slot(
-          () => this.options.eachBatch({ topic, partition, messages, highWatermark: fetched.highWatermark, log: fetched.log, fetchedFrom }),
+          () =>
+            this.options.eachBatch({
+              topic,
+              partition,
+              messages,
+              highWatermark: fetched.highWatermark,
+              log: fetched.log,
+              fetchedFrom,
+              ...(lastSlice ? { fetchedTo: fetched.through } : {}),
+            }),
           // A join, a seek or a stop since it was queued (during the pause, or while it waited for a
           // slot): fetched again, never handled here.
           () => current() && !this.stopped,
@@ -261,13 +320,21 @@ export class KafkaConsumer implements Consumer {
       }
       fetchedFrom = (BigInt(slice[slice.length - 1]!.offset) + 1n).toString();
       // The last slice commits past a commit marker after it too: a transactional topic's lag reaches 0.
-      const next = start + maxBatchSize >= fetched.messages.length ? fetched.through : fetchedFrom;
-      // Only an optimisation for the handler (metering keeps its own positions): a commit the
-      // group refuses (a rebalance) is said and left; the member finds out at its next heartbeat.
-      if (autoCommit)
-        await this.commit(partition, next).catch((err: Error) =>
-          this.log?.('bus.commit_failed', { partition, offset: next, error: err.message }),
-        );
+      const next = lastSlice ? fetched.through : fetchedFrom;
+      if (autoCommit) await this.commitAfter(partition, next);
+    }
+  }
+
+  /**
+   * Only an optimisation for the handler (metering keeps its own positions): a commit the group
+   * refuses (a rebalance) is said and left; the member finds out at its next heartbeat.
+   */
+  private async commitAfter(partition: number, offset: string): Promise<void> {
+    try {
+      await this.commit(partition, offset);
+      this.committed.set(partition, offset);
+    } catch (err) {
+      this.log?.('bus.commit_failed', { partition, offset, error: (err as Error).message });
     }
   }
 

@@ -58,15 +58,17 @@ describe('metering reading a topic written in Kafka transactions (real Kafka bro
 
       const group = uniqueName('metering');
       const run = await runMetering(db, bus, topic, group);
-      // Every message read, and the group's bus offsets past the last commit marker. Metering's own
-      // consumer_lag counts a partition's markers after its last message, so it is not waited for.
+      // Every message read, and both metering's consumer_lag and the group's bus offsets past the
+      // last commit marker (metering's position is its last message + 1: it learns the markers after
+      // it from the fetch, `read_to`).
       let last: MeteringStats | undefined;
       const drained = async (messages: number) => {
         await eventually(
-          () => `${messages} messages read and the group's lag 0; last stats ${JSON.stringify(last)}`,
+          () => `${messages} messages read, consumer_lag and the group's lag 0; last stats ${JSON.stringify(last)}`,
           async () => {
             last = await run.stats();
-            return last.events_applied + last.events_duplicate + last.events_rejected >= messages && (await bus.lag(topic, group)) === 0;
+            const read = last.events_applied + last.events_duplicate + last.events_rejected >= messages;
+            return read && last.consumer_lag === 0 && (await bus.lag(topic, group)) === 0;
           },
           90_000,
         );

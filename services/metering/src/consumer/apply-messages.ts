@@ -9,6 +9,7 @@ import { applyBatch, lockSubjects, type BatchResult } from './apply-batch.ts';
 import { lockPosition, logStartFor, noteContact, storePosition, type Contact, type ContactNote } from './log-position.ts';
 import { addMessageCounts, mergeOutcomes, readBySource } from './message-counts.ts';
 import { ensureEventMonths } from './event-months.ts';
+import { noteReplayEnd } from './empty-offsets.ts';
 
 export interface MessagesResult extends BatchResult {
   /** Messages already applied by an earlier pass (their bus commit was lost). */
@@ -67,7 +68,10 @@ export async function applyMessages(
       const skipped = batch.messages.length - fresh.length;
       const hole = verdict.hole === undefined ? {} : { hole: verdict.hole.toString() };
       const gone = verdict.anchorGone === undefined ? {} : { anchorGone: verdict.anchorGone.toString() };
-      if (fresh.length === 0) return { ...nothingApplied(), skipped, isolated: false, ...change, ...gone };
+      if (fresh.length === 0) {
+        await noteReplayEnd(client, batch, position);
+        return { ...nothingApplied(), skipped, isolated: false, ...change, ...gone };
+      }
       const judged = judge(
         fresh.map((m) => new BusReceived(m)),
         nowMs,

@@ -6,6 +6,7 @@ import type { Logger } from '@vault/runtime';
 import { applyMessages } from './apply-messages.ts';
 import { noteLog } from './consumed-log.ts';
 import { newContact, REREAD_ACTION } from './log-position.ts';
+import { noteEmptyRange } from './empty-offsets.ts';
 
 /** How long a failed batch waits for a stop signal on its way before it is logged as a failure. */
 const STOP_SIGNAL_GRACE_MS = 250;
@@ -49,6 +50,9 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
     // While one partition's batch is in PostgreSQL, the next is judged in JS.
     partitionsConcurrently: 3,
     ...(o.sessionTimeoutMs ? { sessionTimeoutMs: o.sessionTimeoutMs } : {}),
+    // Kafka: a fetch of only markers after the position (a transaction ended apart from its
+    // messages, an aborted one), so consumer_lag reaches 0 there too.
+    eachEmptyRange: (range) => noteEmptyRange(o.pool, range),
     eachBatch: async (batch) => {
       const started = performance.now();
       let result;
@@ -96,7 +100,8 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
         return { readFrom: result.readFrom };
       }
       const last = BigInt(batch.messages[batch.messages.length - 1]!.offset);
-      const lag = BigInt(batch.highWatermark) - last - 1n;
+      // Past the markers after the last message its fetch read, if any.
+      const lag = BigInt(batch.highWatermark) - (batch.fetchedTo === undefined ? last + 1n : BigInt(batch.fetchedTo));
       log.info('batch.applied', {
         partition: batch.partition,
         'measure#metering.batch_size': batch.messages.length,

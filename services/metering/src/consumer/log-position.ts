@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Batch, IncomingMessage } from '@vault/bus';
+import { readTo } from './empty-offsets.ts';
 
 /**
  * What this process has checked of each partition's stored position; kept by
@@ -203,7 +204,7 @@ async function switchLog(client: pg.PoolClient, batch: Batch, stored: Stored, re
   if (!left) return undefined;
   const back: Stored = { log: batch.log, position: BigInt(left.next_offset), lastHash: left.last_hash };
   await client.query(
-    `update metering.consumer_positions set log = $3, next_offset = $4, last_hash = $5, updated_at = now()
+    `update metering.consumer_positions set log = $3, next_offset = $4, last_hash = $5, read_to = null, updated_at = now()
       where topic = $1 and partition = $2`,
     [batch.topic, batch.partition, batch.log, left.next_offset, left.last_hash],
   );
@@ -213,7 +214,7 @@ async function switchLog(client: pg.PoolClient, batch: Batch, stored: Stored, re
 
 async function startAgain(client: pg.PoolClient, batch: Batch, from: string | null, reason: string): Promise<void> {
   await client.query(
-    `update metering.consumer_positions set log = $3, next_offset = 0, last_hash = null, updated_at = now()
+    `update metering.consumer_positions set log = $3, next_offset = 0, last_hash = null, read_to = null, updated_at = now()
       where topic = $1 and partition = $2`,
     [batch.topic, batch.partition, batch.log],
   );
@@ -227,13 +228,16 @@ async function recordChange(client: pg.PoolClient, batch: Batch, from: string | 
   );
 }
 
-/** Moves the position past `last`, the last message applied, in the batch's log. */
+/**
+ * Moves the position past `last`, the batch's last message, applied, in the batch's log; with
+ * `read_to`, where its fetch ended past offsets holding no message (empty-offsets.ts), or null.
+ */
 export async function storePosition(client: pg.PoolClient, batch: Batch, last: IncomingMessage): Promise<void> {
   await client.query({
     name: 'metering.store-position',
-    text: `update metering.consumer_positions set next_offset = $3, log = $4, last_hash = $5, updated_at = now()
+    text: `update metering.consumer_positions set next_offset = $3, log = $4, last_hash = $5, read_to = $6, updated_at = now()
             where topic = $1 and partition = $2`,
-    values: [batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString(), batch.log, messageHash(last)],
+    values: [batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString(), batch.log, messageHash(last), readTo(batch)],
   });
 }
 

@@ -20,16 +20,19 @@ export async function readLogEnds(bus: Bus, topic: string): Promise<LogEnds> {
  * Messages on the bus that metering has not applied: over the topic's
  * partitions, the log's end minus metering's stored position in that log
  * (PostgreSQL holds the true position; the group's bus offsets are only an
- * optimisation). A position stored for another log counts for nothing: that
- * partition is read again from its start. Messages the log no longer holds
- * (below its start) are not counted.
+ * optimisation), or minus `read_to` when the offsets after the position are
+ * known to hold no message (a transaction's markers: empty-offsets.ts). A
+ * position stored for another log counts for nothing: that partition is read
+ * again from its start. Messages the log no longer holds (below its start) are
+ * not counted.
  */
 export async function consumerLag(db: Db, topic: string, ends: LogEnds): Promise<number> {
-  const { rows } = await db.query<{ partition: number; next_offset: string }>(
-    'select partition, next_offset::text from metering.consumer_positions where topic = $1 and log = $2',
+  const { rows } = await db.query<{ partition: number; read: string }>(
+    `select partition, greatest(next_offset, read_to)::text as read
+       from metering.consumer_positions where topic = $1 and log = $2`,
     [topic, ends.log],
   );
-  const stored = new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
+  const stored = new Map(rows.map((r) => [r.partition, BigInt(r.read)]));
   let lag = 0n;
   for (const b of ends.bounds) {
     const from = [BigInt(b.start), stored.get(b.partition) ?? 0n].reduce((a, c) => (c > a ? c : a));
