@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { chargePass, type ChargerDeps } from '../src/charging/charger.ts';
+import { handleGatewayEvent } from '../src/charging/webhooks.ts';
 import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
 
 describe('a stray payment charged back (in-memory gateway, real PostgreSQL)', () => {
@@ -128,5 +129,60 @@ describe('a stray payment charged back (in-memory gateway, real PostgreSQL)', ()
     gateway.listDisputes = list;
     assert.deepEqual((await laterPass(gateway)).report.paid, 1, 'answered: released and paid');
     assert.equal(await statusOf(db.pool, 'cb-silent'), 'paid');
+  });
+
+  /** `charge.refunded` of a PaymentIntent's charge, `amount` minor units refunded so far. */
+  const refundEvent = (id: string, paymentIntent: string, amount: number) => ({
+    id,
+    type: 'charge.refunded',
+    created: Math.floor(clock.getTime() / 1000),
+    data: {
+      object: { id: `ch_${paymentIntent}`, object: 'charge', payment_intent: paymentIntent, amount_refunded: amount, currency: 'usd' },
+    },
+  });
+  const amountRefunded = async (id: string) =>
+    (await db.pool.query<{ a: string }>('select amount_refunded::text as a from invoicing.invoices where id = $1', [id])).rows[0]?.a;
+
+  test("a stray payment's refund is answered stray at once (not waited for as the invoice's, three days of redeliveries)", async () => {
+    const gateway = new FakeGateway();
+    const stray = await strayInvoice(gateway, 'cb-refund-event');
+    const outcome = await handleGatewayEvent(
+      { pool: db.pool, log: memoryLogger(), now: () => clock.getTime() },
+      refundEvent('evt_cb_r1', stray, 20),
+    );
+    assert.deepEqual(outcome, { outcome: 'stray', invoice_id: 'cb-refund-event', payment_intent: stray, reason: 'stray_payment' });
+    assert.equal(await amountRefunded('cb-refund-event'), '0.00');
+  });
+
+  test("a stray's refund looked up just before the stray is let go and another PaymentIntent pays the invoice: not recorded on the paid invoice", async () => {
+    const gateway = new FakeGateway();
+    const stray = await strayInvoice(gateway, 'cb-refund-race');
+    // The release and the new payment commit while the refund's handler waits for the invoice's lock,
+    // after it found the invoice by the stray's PaymentIntent.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('begin');
+      await holder.query(`select 1 from invoicing.invoices where id = 'cb-refund-race' for update`);
+      const handled = handleGatewayEvent(
+        { pool: db.pool, log: memoryLogger(), now: () => clock.getTime() },
+        refundEvent('evt_cb_r2', stray, 50),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await holder.query(
+        `update invoicing.charges set payment_intent_id = 'pi_cb_new', last_error_code = null, last_error_message = null, state = 'paid', next_attempt_at = null where invoice_id = 'cb-refund-race'`,
+      );
+      await holder.query(`update invoicing.invoices set status = 'paid' where id = 'cb-refund-race'`);
+      await holder.query('commit');
+      const outcome = await handled;
+      assert.deepEqual(outcome, {
+        outcome: 'stray',
+        invoice_id: 'cb-refund-race',
+        payment_intent: stray,
+        reason: 'not_its_payment_intent',
+      });
+    } finally {
+      holder.release();
+    }
+    assert.deepEqual([await statusOf(db.pool, 'cb-refund-race'), await amountRefunded('cb-refund-race')], ['paid', '0.00']);
   });
 });

@@ -9,6 +9,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { fromMinorUnits } from './amount.ts';
+import { STRAY_PAYMENT } from './decide.ts';
 import { lockInvoice } from './store.ts';
 import { tellRefunded } from './tell.ts';
 
@@ -29,6 +30,18 @@ export async function invoiceOfPaymentIntent(db: pg.Pool | pg.PoolClient, paymen
     paymentIntentId,
   ]);
   return rows[0]?.invoice_id;
+}
+
+/** The PaymentIntent the invoice's charge row holds now, and whether it is a stray one (save-payment.ts), in the caller's transaction. */
+export async function heldPaymentIntent(
+  client: pg.PoolClient,
+  invoiceId: string,
+): Promise<{ paymentIntentId: string | null; stray: boolean }> {
+  const { rows } = await client.query<{ payment_intent_id: string | null; stray: boolean }>(
+    `select payment_intent_id, last_error_code is not distinct from $2 as stray from invoicing.charges where invoice_id = $1`,
+    [invoiceId, STRAY_PAYMENT],
+  );
+  return { paymentIntentId: rows[0]?.payment_intent_id ?? null, stray: rows[0]?.stray ?? false };
 }
 
 export type RefundOutcome =

@@ -7,7 +7,8 @@ import type { Logger } from '@vault/runtime';
 import { handleDispute, isDisputeMovement } from './disputes.ts';
 import { paysInvoice } from './payment-match.ts';
 import { FailedIntent, recordPaymentFailure } from './payment-failed.ts';
-import { invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
+import { heldPaymentIntent, invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
+import { STRAY_PAYMENT } from './decide.ts';
 import { endpointSecrets } from './endpoint-store.ts';
 import { lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
 
@@ -224,6 +225,13 @@ async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof Gatewa
       }
       await lockInvoiceForPayment(client, invoiceId);
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
+      // Checked under the lock, as a dispute is: the row may have let this PaymentIntent go since it was
+      // looked up (a stray released, another paying the invoice), and a stray one never pays it, so
+      // its refund is not the invoice's and is not waited for.
+      const held = await heldPaymentIntent(client, invoiceId);
+      const stray = { outcome: 'stray', invoice_id: invoiceId, payment_intent: charge.data.payment_intent ?? 'none' };
+      if (held.paymentIntentId !== charge.data.payment_intent) return { ...stray, reason: 'not_its_payment_intent' };
+      if (held.stray) return { ...stray, reason: STRAY_PAYMENT };
       const outcome = await recordRefund(client, invoiceId, charge.data, happenedAt(event) ?? new Date(nowMs(deps)));
       if (outcome.outcome !== 'before_payment') return outcome;
       // Rolled back, the event's record with it: its redelivery is handled, not taken for a
