@@ -1,10 +1,11 @@
-import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { Bus, ConsumeOptions, Consumer, LogIdentity, TopicOptions } from './bus.ts';
 import { chunksForKafka } from './kafka-chunks.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
 import { readTopicId } from './kafka-topic-id.ts';
 import { firstPartitions } from './kafka-partitions.ts';
+import { kafkaProducers } from './kafka-producer.ts';
 import { isTopicUnknown, whileRetriable } from './retriable.ts';
 
 /** How long a broker has to accept a TCP connection, then Kafka to accept our clients. */
@@ -15,7 +16,10 @@ export interface KafkaBusOptions {
   brokers: string[];
   clientId: string;
   log?: (event: string, fields?: Record<string, string | number>) => void;
-  /** kafkajs's retries of a request (10 unless given: a publish to a topic that is gone fails after about 110 s). Tests shorten it. */
+  /**
+   * kafkajs's retries of a request (10 unless given) for the admin and the consumers; the
+   * producer's are at most 4 (kafka-producer.ts: a publish gives up within about 8 s). Tests shorten them.
+   */
   retries?: number;
 }
 
@@ -36,16 +40,15 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     retry: { retries: opts.retries ?? 10, initialRetryTime: 200 },
   });
   const admin: Admin = kafka.admin();
-  // Idempotent, acks=all, one request in flight: no duplicates or reordering
-  // from the producer's own retries. Never auto-created: a broker with Kafka's
-  // default `auto.create.topics.enable=true` would make a deleted topic again
-  // on the next send with its own defaults (one partition, one copy).
-  const producer: Producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    allowAutoTopicCreation: false,
+  // On a client of its own, with a retry schedule bounded for a publish (kafka-producer.ts).
+  const producers = kafkaProducers({
+    brokers: opts.brokers,
+    clientId: opts.clientId,
+    ...(opts.retries === undefined ? {} : { retries: opts.retries }),
+    onReplaced: (err) =>
+      opts.log?.('bus.publish_failed', { error: (err as Error)?.message ?? String(err), action: 'the next publish gets a new producer' }),
   });
+  const producer: Producer = producers.first;
   await connectWithin([admin, producer], opts.brokers);
   const consumers = new Set<Consumer>();
   const askBrokers = firstAnswering(opts.brokers);
@@ -113,19 +116,22 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       // were durable rejects the publish; the caller answers non-2xx and the client sends
       // it all again, so those are delivered twice, which at-least-once allows (consumers
       // dedupe by event id), as one send's partitions could already before.
+      const chunks = chunksForKafka(messages);
       try {
-        for (const chunk of chunksForKafka(messages)) {
-          await producer.send({
-            topic,
-            acks: -1,
-            messages: chunk.map((m) => ({
-              key: m.key,
-              value: m.value,
-              ...(m.headers ? { headers: m.headers } : {}),
-              ...(routed ? { partition: routed(m) } : {}),
-            })),
-          });
-        }
+        await producers.use(async (producer) => {
+          for (const chunk of chunks) {
+            await producer.send({
+              topic,
+              acks: -1,
+              messages: chunk.map((m) => ({
+                key: m.key,
+                value: m.value,
+                ...(m.headers ? { headers: m.headers } : {}),
+                ...(routed ? { partition: routed(m) } : {}),
+              })),
+            });
+          }
+        });
       } catch (err) {
         // Only when Kafka says the topic is not there: a broker that is down would otherwise make
         // every failed publish wait a second retry schedule (listTopics) before it rejects.
@@ -157,7 +163,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     },
     async close() {
       await Promise.all([...consumers].map((c) => c.stop()));
-      await producer.disconnect();
+      await producers.close();
       await admin.disconnect();
     },
   };

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { readBody } from '../src/intake/read-body.ts';
 import { headRefusal } from '../src/intake/request-head.ts';
+import { readResubmitBody } from '../src/intake/resubmit-body.ts';
 import { eventually } from '@vault/testkit';
 import { AUTH, startMetering, type Metering } from './harness.ts';
 
@@ -163,6 +164,80 @@ describe('POST /v1/events doors (pure)', () => {
     assert.ok(reading.ok);
     const { specversion: _specversion, ...expected } = event('dyno-doors-nospec', headers['ce-id']);
     assert.deepEqual(JSON.parse(reading.lines[0]!.bytes.toString()), expected);
+  });
+
+  test('one leading UTF-8 byte order mark is dropped in every content type, as vault publish drops it; UTF-16 is a 415', () => {
+    const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+    const withBom = (text: string) => Buffer.concat([BOM, Buffer.from(text)]);
+    const one = event('dyno-doors-bom', 'bom-1');
+    const two = event('dyno-doors-bom', 'bom-2');
+    const ids = (reading: ReturnType<typeof read>) => {
+      assert.ok(reading.ok, JSON.stringify(reading));
+      return reading.lines.map((l) => {
+        assert.notEqual(l.bytes[0], 0xef, 'no BOM left on a line');
+        return JSON.parse(l.bytes.toString()).id as string;
+      });
+    };
+    const cases: [string, Record<string, string>, string, string[]][] = [
+      ['structured', { 'content-type': 'application/cloudevents+json' }, JSON.stringify(one, null, 2), ['bom-1']],
+      ['batched', { 'content-type': 'application/cloudevents-batch+json' }, JSON.stringify([one, two]), ['bom-1', 'bom-2']],
+    ];
+    for (const type of ['application/json', 'application/x-ndjson', 'application/ndjson', undefined]) {
+      const h: Record<string, string> = type ? { 'content-type': type } : {};
+      cases.push([`${type} array`, h, JSON.stringify([one, two]), ['bom-1', 'bom-2']]);
+      cases.push([`${type} NDJSON`, h, `${JSON.stringify(one)}\n${JSON.stringify(two)}\n`, ['bom-1', 'bom-2']]);
+      cases.push([`${type} pretty object`, h, JSON.stringify(one, null, 2), ['bom-1']]);
+    }
+    const binary = binaryHeaders('dyno-doors-bom-binary');
+    cases.push(['binary', binary, JSON.stringify(one.data), [binary['ce-id']!]]);
+    for (const [what, headers, text, want] of cases) {
+      assert.deepEqual(ids(read(headers, withBom(text))), want, what);
+      assert.deepEqual(ids(read(headers, text)), want, `${what}, without the BOM: the same`);
+    }
+    // One mark is dropped, as vault publish drops one: a second is the body's.
+    const twice = read({ 'content-type': 'application/cloudevents+json' }, Buffer.concat([BOM, withBom(JSON.stringify(one))]));
+    assert.ok(!twice.ok);
+    for (const mark of [Buffer.from([0xff, 0xfe]), Buffer.from([0xfe, 0xff])]) {
+      for (const type of ['application/json', 'application/x-ndjson', 'application/cloudevents+json']) {
+        const reading = read({ 'content-type': type }, Buffer.concat([mark, Buffer.from(JSON.stringify(one), 'utf16le')]));
+        assert.ok(!reading.ok, type);
+        assert.equal(reading.status, 415);
+        assert.equal(reading.error, 'body is UTF-16 text (its byte order mark says so): events are UTF-8');
+      }
+    }
+  });
+
+  test('a re-submit’s body is read as POST /v1/events reads it: gzip is a 415 naming Content-Encoding, binary mode its event, one event or a 400', () => {
+    const fix = event('dyno-doors-fix', 'fix-1');
+    const gz = readResubmitBody({ 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync(JSON.stringify(fix)));
+    assert.ok(!gz.ok);
+    assert.equal(gz.status, 415);
+    assert.match(gz.error, /^Content-Encoding gzip is not one this route reads/);
+    assert.deepEqual(gz.headers, { 'accept-encoding': 'identity' });
+    const headers = binaryHeaders('dyno-doors-fix-binary');
+    const binary = readResubmitBody(headers, Buffer.from(JSON.stringify(fix.data)));
+    assert.ok(binary.ok && binary.bytes);
+    assert.deepEqual(JSON.parse(binary.bytes.toString()), { ...event('dyno-doors-fix-binary', headers['ce-id']) });
+    // Binary mode with no data is an event of its headers alone, not "the kept one again".
+    const bare = readResubmitBody(headers, Buffer.alloc(0));
+    assert.ok(bare.ok && bare.bytes);
+    assert.equal(JSON.parse(bare.bytes.toString()).id, headers['ce-id']);
+    const bom = readResubmitBody(
+      { 'content-type': 'application/json' },
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(fix))]),
+    );
+    assert.ok(bom.ok && bom.bytes);
+    assert.equal(bom.bytes.toString(), JSON.stringify(fix));
+    assert.deepEqual(readResubmitBody({}, Buffer.from(' \n')), { ok: true }, 'no body: the kept event as it was');
+    assert.deepEqual(readResubmitBody({}, undefined), { ok: true });
+    const two = readResubmitBody({ 'content-type': 'application/json' }, Buffer.from(JSON.stringify([fix, fix])));
+    assert.ok(!two.ok);
+    assert.equal(two.status, 400);
+    assert.match(two.error, /^a re-submit carries one event .*: this body holds 2; send several events to POST \/v1\/events$/);
+    const text = readResubmitBody({ 'content-type': 'text/plain' }, Buffer.from(JSON.stringify(fix)));
+    assert.ok(!text.ok);
+    assert.equal(text.status, 415);
+    assert.match(text.error, /^content-type text\/plain is not one this route reads/);
   });
 
   test('a tracing ce- header (ce-traceparent) alone leaves a JSON or NDJSON body what it is: not binary mode', () => {
@@ -370,6 +445,57 @@ describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () =
         'dyno-manager',
         headers['ce-id'],
       ]);
+      return stored.rowCount === 1;
+    });
+  });
+
+  test('a re-submit reads its fix as POST /v1/events does: gzip is a 415 naming Content-Encoding, nothing published; a binary-mode fix is applied', async () => {
+    const bad = { ...event('dyno-doors-resubmit'), time: 'yesterday' };
+    const res = await post({ 'content-type': 'application/x-ndjson' }, JSON.stringify(bad));
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    let kept: { id: string } | undefined;
+    await eventually('the rejection kept', async () => {
+      const listed = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as {
+        rejected: { id: string; event_id: string }[];
+      };
+      kept = listed.rejected.find((r) => r.event_id === bad.id);
+      return kept !== undefined;
+    });
+    const url = `/v1/rejected/${kept!.id}/resubmit`;
+    const before = await published();
+    const gz = await m.http.inject({
+      method: 'POST',
+      url,
+      headers: { ...AUTH, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      payload: gzipSync(JSON.stringify({ ...bad, time: '2026-10-01T00:00:00Z' })),
+    });
+    assert.equal(gz.statusCode, 415, gz.body);
+    assert.match(gz.json().error, /^Content-Encoding gzip is not one this route reads: send the body uncompressed/);
+    assert.equal(gz.headers['accept-encoding'], 'identity');
+    assert.equal(await published(), before, 'nothing published');
+    const attributes = {
+      specversion: '1.0',
+      id: bad.id,
+      source: bad.source,
+      type: bad.type,
+      time: '2026-10-01T00:00:00Z',
+      subject: bad.subject,
+    };
+    const fixed = await m.http.inject({
+      method: 'POST',
+      url,
+      headers: {
+        ...AUTH,
+        'content-type': 'application/json',
+        ...Object.fromEntries(Object.entries(attributes).map(([k, v]) => [`ce-${k}`, v])),
+        'ce-sequence': '1',
+      },
+      payload: JSON.stringify(bad.data),
+    });
+    assert.equal(fixed.statusCode, 202, fixed.body);
+    assert.deepEqual(fixed.json(), { resolved_by: `dyno-manager/${bad.id}`, duplicate: false });
+    await eventually('the binary-mode fix applied', async () => {
+      const stored = await m.db.pool.query('select 1 from metering.event_keys where source = $1 and id = $2', ['dyno-manager', bad.id]);
       return stored.rowCount === 1;
     });
   });

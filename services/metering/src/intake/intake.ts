@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Bus, OutgoingMessage } from '@vault/bus';
+import type { Logger } from '@vault/runtime';
 import {
   formatReasons,
   ID_REUSED_REASON,
@@ -13,6 +14,7 @@ import { clean, judge, type InvalidInput, type ValidInput } from '../domain/judg
 import { archiveBounds, eventKey, storedHashes } from '../consumer/stored-hashes.ts';
 import { storeRefusal } from '../consumer/usage-horizon.ts';
 import { claimKeys } from './claims.ts';
+import { publishDurable } from './publish-deadline.ts';
 
 export interface IntakeLine {
   /** 0-based position in the body or file, echoed in rejections. */
@@ -24,6 +26,9 @@ export interface IntakeDeps {
   bus: Bus;
   pool: pg.Pool;
   topic: string;
+  /** The HTTP door's wait for the bus to acknowledge a publish (publish-deadline.ts); unset, as long as the bus takes. */
+  publishWithinMs?: number;
+  log?: Logger;
 }
 
 export interface Assessment {
@@ -121,7 +126,7 @@ export async function settle(pool: pg.Pool, assessment: Assessment): Promise<Int
  */
 export async function intake(deps: IntakeDeps, lines: IntakeLine[]): Promise<IntakeReport> {
   const assessment = await assess(deps.pool, lines);
-  await deps.bus.publish(deps.topic, assessment.messages);
+  await publishDurable(deps, assessment.messages);
   return settle(deps.pool, assessment);
 }
 

@@ -27,6 +27,28 @@ const TOO_MANY: BodyReading = {
 
 const NO_EVENTS: BodyReading = { ok: false, status: 400, error: 'body holds no events' };
 
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+const UTF16: BodyReading = {
+  ok: false,
+  status: 415,
+  error: 'body is UTF-16 text (its byte order mark says so): events are UTF-8',
+};
+
+/**
+ * Without one leading UTF-8 byte order mark, as `vault publish` reads a file: an editor's
+ * or a Windows tool's BOM before an array made it NDJSON (`trimStart` drops U+FEFF, JSON.parse
+ * keeps it), and the first line or the whole body was refused with an invisible character.
+ */
+function withoutBom(body: Buffer): Buffer {
+  return body.subarray(0, UTF8_BOM.length).equals(UTF8_BOM) ? body.subarray(UTF8_BOM.length) : body;
+}
+
+/** A UTF-16 byte order mark (FF FE or FE FF: never UTF-8), refused whole as `vault publish` refuses it. */
+function startsUtf16(body: Buffer): boolean {
+  return (body[0] === 0xff && body[1] === 0xfe) || (body[0] === 0xfe && body[1] === 0xff);
+}
+
 /** Types read as a JSON array or NDJSON: JSON's, and both names NDJSON goes by. */
 const NDJSON_TYPES = new Set(['application/json', 'application/x-ndjson', 'application/ndjson']);
 
@@ -36,10 +58,12 @@ const NDJSON_TYPES = new Set(['application/json', 'application/x-ndjson', 'appli
  * `ce-` header (binary), else an array or NDJSON. Missing content
  * type is read as JSON or NDJSON; an unknown one is a 415 naming these.
  */
-export function readBody(headers: Record<string, string | string[] | undefined>, body: Buffer): BodyReading {
+export function readBody(headers: Record<string, string | string[] | undefined>, sent: Buffer): BodyReading {
   const text = textHeaders(headers);
   const encoded = encodingRefusal(text['content-encoding']);
   if (encoded) return encoded;
+  if (startsUtf16(sent)) return UTF16;
+  const body = withoutBom(sent);
   const media = mediaType(text['content-type']);
   if (media.type === 'application/cloudevents+json') return charsetRefusal(media.charset) ?? structured(body);
   if (media.type === 'application/cloudevents-batch+json') return charsetRefusal(media.charset) ?? batched(body);

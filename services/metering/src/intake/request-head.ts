@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isBinaryMode } from '../domain/cloudevents-binary.ts';
 
 /** Why a request's head alone means its body cannot be read as sent (nothing of it is published). */
@@ -47,4 +48,21 @@ function repeated(name: string, times: number, why: string): HeadRefusal {
 /** A header value as it came, bytes outside printable ASCII as `\xNN` (Node reads them as latin1). */
 export function shownAsReceived(value: string): string {
   return `"${value.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`;
+}
+
+/**
+ * The `onRequest` of the routes that read events (`POST /v1/events`, a re-submit): the head
+ * is judged before the body is read, and what it alone makes unreadable is refused whole.
+ */
+export async function judgeHead(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  const refusal = headRefusal(req.raw.headersDistinct ?? distinct(req.raw.headers));
+  if (refusal) return reply.code(refusal.status).send({ error: refusal.error });
+  // An empty Content-Type (or only spaces) says no more than none, which is read as JSON or NDJSON.
+  if (req.raw.headers['content-type']?.trim() === '') delete req.raw.headers['content-type'];
+  return undefined;
+}
+
+/** Header lines by name, for a request without `headersDistinct` (an injected one). */
+function distinct(headers: Record<string, string | string[] | undefined>): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v : [v]]])));
 }

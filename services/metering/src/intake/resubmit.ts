@@ -4,6 +4,11 @@ import { getRejected, markResolved } from '../reports/store.ts';
 import { verdict } from '../domain/content-hash.ts';
 import { claimOf } from './claims.ts';
 import { assess, settle, type IntakeDeps } from './intake.ts';
+import { answerBusUnavailable, publishDurable } from './publish-deadline.ts';
+import { judgeHead } from './request-head.ts';
+import { readResubmitBody } from './resubmit-body.ts';
+
+export const RESUBMIT_URL = '/v1/rejected/:id/resubmit';
 
 const CONTESTED =
   'published, but another event with this id and other content was published at the same moment: the consumer applies the one it reads first and keeps the other as a rejection. This rejection stays pending: look at GET /v1/rejected before re-submitting it under another id';
@@ -31,12 +36,18 @@ const CONTESTED =
  * content, and answers 202, or refused by the store, and answers 422.
  */
 export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
-  scope.post<{ Params: { id: string } }>('/v1/rejected/:id/resubmit', async (req, reply) => {
+  scope.post<{ Params: { id: string } }>(RESUBMIT_URL, { onRequest: judgeHead }, async (req, reply) => {
     const kept = await getRejected(deps.pool, req.params.id);
     if (!kept) return reply.code(404).send({ error: `no rejected event ${req.params.id}` });
     if (kept.resolved_at) return reply.code(200).send({ resolved_by: kept.resolved_by, already_resolved: true });
-    const body = Buffer.isBuffer(req.body) && req.body.toString('utf8').trim() !== '' ? req.body : undefined;
-    const bytes = body ?? (kept.raw_base64 === null ? Buffer.from(kept.raw) : Buffer.from(kept.raw_base64, 'base64'));
+    // The fix read as POST /v1/events reads it; what cannot be read is refused naming why, nothing published.
+    const body = readResubmitBody(req.headers, req.body);
+    if (!body.ok)
+      return reply
+        .code(body.status)
+        .headers(body.headers ?? {})
+        .send({ error: body.error });
+    const bytes = body.bytes ?? (kept.raw_base64 === null ? Buffer.from(kept.raw) : Buffer.from(kept.raw_base64, 'base64'));
     const stillRejected = (reasons: Reason[]) => reply.code(422).send({ error: `still rejected: ${formatReasons(reasons)}`, reasons });
     const assessment = await assess(deps.pool, [{ index: 0, bytes }], Date.now() - RESUBMIT_CLOCK_MARGIN_MS);
     const refused = assessment.report.rejected[0];
@@ -46,7 +57,14 @@ export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
     const same = fresh && held && verdict(held.contentHash, fresh) === 'duplicate';
     if (fresh && held && !same && !held.refused) return stillRejected([ID_REUSED_REASON]);
     if (fresh && held && same && held.refused) return stillRejected([REFUSED_BEFORE]);
-    await deps.bus.publish(deps.topic, assessment.messages);
+    try {
+      await publishDurable(deps, assessment.messages);
+    } catch (err) {
+      // Nothing claimed or resolved: the rejection stays pending, and a re-submit finds what landed.
+      const answered = answerBusUnavailable(reply, err, deps, 'the rejection stays pending, and re-submitting it');
+      if (answered) return answered;
+      throw err;
+    }
     const report = await settle(deps.pool, assessment);
     if (report.rejected[0]) return reply.code(409).send({ error: CONTESTED, published: true });
     const event = JSON.parse(bytes.toString('utf8')) as { source: string; id: string };

@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { IntakeReport } from '@vault/contracts';
 import { intake, type IntakeDeps } from './intake.ts';
 import { readBody, SUPPORTED_CONTENT_TYPES } from './read-body.ts';
-import { headRefusal, shownAsReceived } from './request-head.ts';
-import { resubmitRoute } from './resubmit.ts';
+import { answerBusUnavailable, PUBLISH_DEADLINE_MS } from './publish-deadline.ts';
+import { judgeHead, shownAsReceived } from './request-head.ts';
+import { RESUBMIT_URL, resubmitRoute } from './resubmit.ts';
 
 /** Bodies up to this size (4 MiB); a publisher with more sends several requests. */
 export const EVENTS_BODY_LIMIT = 4 * 1024 * 1024;
@@ -15,7 +16,9 @@ const BODY_TOO_LARGE = `body is larger than 4 MiB (${EVENTS_BODY_LIMIT} bytes), 
  * (read-body.ts); 202 once every line is durable on the bus and its key claimed.
  * `POST /v1/rejected/:id/resubmit` (resubmit.ts): a kept rejection, back onto the bus.
  */
-export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
+export function eventsRoutes(app: FastifyInstance, given: IntakeDeps): void {
+  // A bus that hangs is answered within this (publish-deadline.ts); a test may shorten it.
+  const deps: IntakeDeps = { ...given, publishWithinMs: given.publishWithinMs ?? PUBLISH_DEADLINE_MS };
   app.register(async (scope) => {
     // Lines are kept exactly as received, so the body stays bytes here.
     scope.removeAllContentTypeParsers();
@@ -25,21 +28,16 @@ export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: BODY_TOO_LARGE, limit_bytes: EVENTS_BODY_LIMIT });
       // A Content-Type fastify cannot parse (`json`, a byte outside ASCII) never reaches the route's parser:
       // the route's own 415, naming it as received.
-      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' && req.routeOptions.url === '/v1/events') {
+      if (
+        err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' &&
+        (req.routeOptions.url === '/v1/events' || req.routeOptions.url === RESUBMIT_URL)
+      ) {
         const type = shownAsReceived(String(req.headers['content-type'] ?? ''));
         return reply.code(415).send({ error: `content-type ${type} is not one this route reads: send ${SUPPORTED_CONTENT_TYPES}` });
       }
       throw err;
     });
-    // The head is judged before the body is read: what it alone makes unreadable is refused whole.
-    const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
-      const refusal = headRefusal(req.raw.headersDistinct ?? distinct(req.raw.headers));
-      if (refusal) return reply.code(refusal.status).send({ error: refusal.error });
-      // An empty Content-Type (or only spaces) says no more than none, which is read as JSON or NDJSON.
-      if (req.raw.headers['content-type']?.trim() === '') delete req.raw.headers['content-type'];
-      return undefined;
-    };
-    scope.post('/v1/events', { bodyLimit: EVENTS_BODY_LIMIT, onRequest }, async (req, reply) => {
+    scope.post('/v1/events', { bodyLimit: EVENTS_BODY_LIMIT, onRequest: judgeHead }, async (req, reply) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const reading = readBody(req.headers, body);
       // Nothing of a body that cannot be read is published, and it is never a 2xx.
@@ -50,15 +48,18 @@ export function eventsRoutes(app: FastifyInstance, deps: IntakeDeps): void {
           .headers(headers ?? {})
           .send({ error, ...(limit_events === undefined ? {} : { limit_events }) });
       }
-      const report = await intake(deps, reading.lines);
+      let report: IntakeReport;
+      try {
+        report = await intake(deps, reading.lines);
+      } catch (err) {
+        // Nothing is answered as accepted that the bus has not acknowledged: a 503, never a bare 500.
+        const answered = answerBusUnavailable(reply, err, deps, 'sending the same body again');
+        if (answered) return answered;
+        throw err;
+      }
       return reply.code(202).send(IntakeReport.parse(report));
     });
 
     resubmitRoute(scope, deps);
   });
-}
-
-/** Header lines by name, for a request without `headersDistinct` (an injected one). */
-function distinct(headers: Record<string, string | string[] | undefined>): Record<string, string[]> {
-  return Object.fromEntries(Object.entries(headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v : [v]]])));
 }
