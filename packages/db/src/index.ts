@@ -5,3 +5,4 @@ export * from './transaction.ts';
 export * from './session-lock.ts';
 export * from './copy-text.ts';
 export * from './array-literal.ts';
+export * from './migration-checksums.ts';

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
+import { checksumOf, isEarlierVersion, migrationFiles, readMigrationChecksums } from './migration-checksums.ts';
 
 export interface MigrationResult {
   schema: string;
@@ -9,12 +9,11 @@ export interface MigrationResult {
   alreadyApplied: number;
 }
 
-const FILE = /^(\d{3,})_[a-z0-9_]+\.sql$/;
-
 /**
  * Applies `dir`'s `NNN_name.sql` files, in order, each in its own transaction,
  * into `schema`. An advisory lock serialises concurrent starts of one app; a
- * checksum refuses an applied migration whose file was edited afterwards.
+ * checksum refuses an applied migration whose file was edited afterwards,
+ * unless `dir`'s checksums.json lists what was applied as an earlier version.
  */
 export interface MigrateOptions {
   /** How long to wait for another process's migrations of the schema (default 120 s): then fail, never hang. */
@@ -28,9 +27,8 @@ export interface MigrateOptions {
 }
 
 export async function migrate(pool: pg.Pool, schema: string, dir: string, opts: MigrateOptions = {}): Promise<MigrationResult> {
-  // By number, not text: 1000_x comes after 101_y.
-  const number = (f: string) => Number(FILE.exec(f)![1]);
-  const files = (await readdir(dir)).filter((f) => FILE.test(f)).sort((a, b) => number(a) - number(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const files = migrationFiles(await readdir(dir));
+  const checksums = await readMigrationChecksums(dir);
   const client = await pool.connect();
   // A session ended by the server meanwhile fails the next query; unheard, its 'error' event would end the process.
   let lost: Error | undefined;
@@ -52,11 +50,13 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string, opts: 
     const done = new Map(rows.map((r) => [r.name, r.checksum]));
     for (const file of files) {
       const sql = await readFile(join(dir, file), 'utf8');
-      const checksum = createHash('sha256').update(sql).digest('hex');
+      const checksum = checksumOf(sql);
       const previous = done.get(file);
       if (previous !== undefined) {
-        if (previous !== checksum) {
-          throw new Error(`migration ${schema}/${file} was edited after it was applied`);
+        if (previous !== checksum && !isEarlierVersion(checksums, file, previous)) {
+          throw new Error(
+            `migration ${schema}/${file} was edited after it was applied (its checksum is in no version of ${dir}/checksums.json)`,
+          );
         }
         alreadyApplied++;
         continue;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
-import { migrate } from '../src/index.ts';
+import { checksumOf, migrate } from '../src/index.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -66,5 +66,28 @@ describe('migrations (real PostgreSQL)', () => {
 
   test('refuse a migration edited after it was applied', async () => {
     await assert.rejects(migrate(db.pool, 'app_a', fixture('edited')), /001_widgets.sql was edited/);
+  });
+
+  test("a migration applied at a version its folder's checksums.json lists as earlier is accepted; any other version is still refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrate-earlier-'));
+    const first = '-- first version\ncreate table widgets (id int);\n';
+    writeFileSync(join(dir, '001_widgets.sql'), first);
+    await migrate(db.pool, 'app_earlier', dir);
+    const now = '-- the comment was reworded\ncreate table widgets (id int);\n';
+    writeFileSync(join(dir, '001_widgets.sql'), now);
+    writeFileSync(join(dir, '002_more.sql'), 'create table more (id int);\n');
+    await assert.rejects(
+      migrate(db.pool, 'app_earlier', dir),
+      /^Error: migration app_earlier\/001_widgets\.sql was edited after it was applied \(its checksum is in no version of .*checksums\.json\)$/,
+    );
+    writeFileSync(
+      join(dir, 'checksums.json'),
+      JSON.stringify({ '001_widgets.sql': { sha256: checksumOf(now), earlier: { abc1234: checksumOf(first) } } }),
+    );
+    assert.deepEqual(await migrate(db.pool, 'app_earlier', dir), { schema: 'app_earlier', applied: ['002_more.sql'], alreadyApplied: 1 });
+    // A database that applied today's version is refused an edit of it all the same.
+    await migrate(db.pool, 'app_today', dir);
+    writeFileSync(join(dir, '001_widgets.sql'), `${now}-- edited again\n`);
+    await assert.rejects(migrate(db.pool, 'app_today', dir), /app_today\/001_widgets\.sql was edited after it was applied/);
   });
 });
