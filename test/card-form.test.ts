@@ -58,7 +58,7 @@ before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   db = await freshDatabase('cardform');
   // cc-forms' schema first: invoicing's charging migrations may read cc_forms.cards_on_file.
-  await migrateApps(db, 'cc-forms', 'invoicing');
+  await migrateApps(db, 'metering', 'cc-forms', 'invoicing');
   link = await operatorLink(db.pool, ACCOUNT, await accountToken(db.pool, ACCOUNT));
   const [gatewayPort, ccFormsPort] = [await freePort(), await freePort()];
   const env = {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '@vault/db';
 import { gatewayClient, sandboxKeys, type Gateway } from '@vault/gateway';
-import { freePort, freshDatabase, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import { freePort, freshDatabase, migrateApps, startService, type RunningService, type TestDatabase } from '@vault/testkit';
 import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
 
 const CC_FORMS_MIGRATIONS = fileURLToPath(new URL('../services/cc-forms/migrations', import.meta.url));
@@ -22,6 +22,8 @@ export interface ChargingWorld {
 
 export async function chargingWorld(prefix: string, sandboxEnv: Record<string, string> = {}): Promise<ChargingWorld> {
   const db = await freshDatabase(prefix);
+  // Metering's views first: invoicing reads them, and its process waits at boot until they are there.
+  await migrateApps(db, 'metering');
   await ensureInvoicingSchema(db.pool);
   await migrate(db.pool, 'cc_forms', CC_FORMS_MIGRATIONS);
   const gatewayPort = await freePort();

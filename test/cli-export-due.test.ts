@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DateTime } from 'luxon';
-import { freshDatabase, vault, type TestDatabase } from '@vault/testkit';
+import { freshDatabase, migrateApps, vault, type TestDatabase } from '@vault/testkit';
 
 describe('vault export of a month not due yet', () => {
   let db: TestDatabase;
@@ -39,7 +39,19 @@ describe('vault export of a month not due yet', () => {
     assert.ok(r.stderr.includes(`it is not due until ${due} (its end plus INVOICE_GRACE_HOURS=960)`), r.stderr);
   });
 
+  test("before metering's migrations, a due month no run finalized: exit 1 naming them, nothing on stdout (it was a header and zeros)", async () => {
+    const r = await vault(['export', 'invoices', '--period', '2026-06'], env);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(
+      r.stderr,
+      /metering's schema is not in this database, and invoicing reads what metering's migrations up to \d+_\w+\.sql publish/,
+    );
+  });
+
   test('a due month with no invoices: the header and a control row of 0, exit 0', async () => {
+    // Metering's views say it is before any usage: a month with nothing to finalize, ever.
+    await migrateApps(db, 'metering');
     const r = await vault(['export', 'invoices', '--period', '2026-06'], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /\r\nTOTAL,0,,,,,0\.00,0\.00,0\.00,0\.00,,0,0\.00\r\n$/);

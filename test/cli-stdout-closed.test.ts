@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import { freshDatabase, migrateApps, type TestDatabase } from '@vault/testkit';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -29,6 +29,8 @@ describe('`vault` with its stdout closed', () => {
   let env: NodeJS.ProcessEnv;
   before(async () => {
     db = await freshDatabase('cli_stdout_closed');
+    // Metering's views: an export of a month no run finalized reads them.
+    await migrateApps(db, 'metering');
     env = { DATABASE_URL: db.url, INVOICING_PORT: '3456' };
   });
   after(() => db.drop());

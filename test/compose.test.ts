@@ -62,6 +62,8 @@ describe('docker-compose.yml, checked without Docker', () => {
       assert.equal(compose.services[app]!.depends_on?.kafka?.condition, 'service_healthy', app);
     }
     assert.equal(compose.services.invoicing!.depends_on?.['gateway-sandbox']?.condition, 'service_healthy');
+    // Invoicing reads metering's views: started after it (it waits at boot for metering's migrations itself).
+    assert.equal(compose.services.invoicing!.depends_on?.metering?.condition, 'service_started');
   });
 
   test("each app's healthcheck asks its own port's /health", () => {
@@ -155,6 +157,38 @@ describe('docker-compose.yml, checked without Docker', () => {
         app,
       );
     }
+  });
+
+  test("every variable an app reads reaches it from the shell, as .env's header promises: listed under environment: with the shell's value, unless compose sets it for its network", () => {
+    // Set for the compose network; the embedded PostgreSQL's and the embedded bus's are not used under compose.
+    const composeOwn = new Set([
+      'DATABASE_URL',
+      'KAFKA_BROKERS',
+      'HOST',
+      'INVOICING_PORT',
+      'METERING_PORT',
+      'CC_FORMS_PORT',
+      'GATEWAY_PORT',
+    ]);
+    const unused = new Set(['VAULT_HOME', 'EMBEDDED_PG_PORT', 'BUS_TRIM_EVERY_SECONDS']);
+    for (const app of APPS) {
+      const env = compose.services[app]!.environment ?? {};
+      for (const name of Object.keys(APP_SETTINGS[app].shape)) {
+        if (composeOwn.has(name) || unused.has(name)) continue;
+        // Only in .env (env_file) it would reach the app; `NAME=… docker compose up` would not.
+        assert.ok(name in env, `${app} reads ${name}: compose must pass it through`);
+        assert.match(String(env[name]), new RegExp(`^\\$\\{${name}:[-?]`), `${app}: ${name} is the shell's or .env's`);
+      }
+    }
+    // Unset in the shell and in .env, each is blank (the app's default) or compose's default, which the apps accept.
+    const blank = Object.fromEntries(Object.entries(compose.services.invoicing!.environment ?? {}).map(([k, v]) => [k, expand(v)]));
+    assert.equal(blank.TRUST_PROXY, '');
+    assert.equal(parseConfig(APP_SETTINGS.invoicing, blank).TRUST_PROXY, false);
+    const shell = { ...SHELL, TRUST_PROXY: 'true', SMTP_URL: 'smtp://mail.example.com:587' };
+    const given = Object.fromEntries(Object.entries(compose.services.invoicing!.environment ?? {}).map(([k, v]) => [k, expand(v, shell)]));
+    const settings = parseConfig(APP_SETTINGS.invoicing, given);
+    assert.equal(settings.TRUST_PROXY, true);
+    assert.equal(settings.SMTP_URL, 'smtp://mail.example.com:587');
   });
 
   test('the sandbox publishes port 3003 on the loopback interface only (its test keys and card fields are for this machine)', () => {

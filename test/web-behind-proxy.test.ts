@@ -62,7 +62,7 @@ async function signIn(app: RunningService, link: string, headers: Record<string,
 
 before(async () => {
   db = await freshDatabase('behind_proxy');
-  await migrateApps(db, 'cc-forms', 'invoicing');
+  await migrateApps(db, 'metering', 'cc-forms', 'invoicing');
   const gatewayPort = String(await freePort());
   env = {
     DATABASE_URL: db.url,

@@ -54,7 +54,7 @@ async function followCardFormLink(): Promise<void> {
 before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   db = await freshDatabase('cross_site');
-  await migrateApps(db, 'cc-forms', 'invoicing');
+  await migrateApps(db, 'metering', 'cc-forms', 'invoicing');
   tokenId = await accountToken(db.pool, ACCOUNT);
   const [gatewayPort, ccFormsPort, invoicingPort] = [await freePort(), await freePort(), await freePort()];
   // Both listen on 127.0.0.1; localhost and 127.0.0.1 are different sites to the browser.

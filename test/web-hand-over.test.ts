@@ -37,7 +37,7 @@ const handOvers = async () =>
 
 before(async () => {
   db = await freshDatabase('hand_over');
-  await migrateApps(db, 'cc-forms', 'invoicing');
+  await migrateApps(db, 'metering', 'cc-forms', 'invoicing');
   tokenId = await accountToken(db.pool, ACCOUNT);
   const [gatewayPort, ccFormsPort, invoicingPort] = [await freePort(), await freePort(), await freePort()];
   const env = {

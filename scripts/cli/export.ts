@@ -2,6 +2,7 @@ import type { Database } from '@vault/db';
 import { CliUsageError, describeExport, parseExportArgs, runExport } from '@vault/invoicing/cli';
 import { createLogger, openReachableDatabase } from '@vault/runtime';
 import type { VaultSettings } from './vault-settings.ts';
+import { holdDatabase } from './early-exit.ts';
 import { parseCommand, UsageError, usageOf, type AnySpec } from './command.ts';
 import { cliSettings } from './settings.ts';
 import { exportSpec } from './export-spec.ts';
@@ -41,8 +42,11 @@ export function asUsage<T>(parse: () => T, spec: AnySpec): T {
   }
 }
 
-/** The database, with the embedded server's log lines on stderr: stdout carries only the command's output. */
+/**
+ * The database, with the embedded server's log lines on stderr: stdout carries only the command's output.
+ * Let go of if the command ends early (early-exit.ts), as openCliDatabase's.
+ */
 export function openQuietDatabase(settings: VaultSettings): Promise<Database> {
   const log = createLogger({ app: 'vault' }, (line) => process.stderr.write(`${line}\n`));
-  return openReachableDatabase(settings, (event, fields) => log.info(event, fields));
+  return holdDatabase(openReachableDatabase(settings, (event, fields) => log.info(event, fields)));
 }

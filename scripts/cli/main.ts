@@ -21,6 +21,7 @@ import { migrateSpec } from './migrate-spec.ts';
 import { publishSpec } from './publish-spec.ts';
 import { simulateSpec } from './simulate-spec.ts';
 import { startSpec } from './start-spec.ts';
+import { endingEarly } from './early-exit.ts';
 import { exitWhenStdoutFails } from './stdout.ts';
 import { tokenSpec } from './token-spec.ts';
 
@@ -59,6 +60,19 @@ export async function main(argv: string[]): Promise<number> {
   // `vault help | true`, `vault token list | head -1`: one line and exit 1, not a stack.
   const sub = command && isGroup(command.spec) && args[0] && !args[0].startsWith('-') ? ` ${args[0]}` : '';
   exitWhenStdoutFails(`${name ?? 'help'}${sub}`);
+  // Stderr gone too (`vault … 2>&1 | head -1`): nobody is left to tell, and a failed write must not end
+  // the command before it has stopped the embedded PostgreSQL it started (it ran on, orphaned).
+  process.stderr.on('error', () => {});
+  try {
+    return await runCommand(name, args, command);
+  } finally {
+    // Ending early (stdout's reader gone): its databases are being let go of, then it exits 1; this
+    // command's own end (a query that failed as its session was ended) says nothing more.
+    await endingEarly();
+  }
+}
+
+async function runCommand(name: string | undefined, args: string[], command: Command | undefined): Promise<number> {
   try {
     if (name === 'help' || name === '--help' || name === '-h') throw new HelpRequest(USAGE);
     if (name === undefined) throw new UsageError('which command?', USAGE);
@@ -66,6 +80,8 @@ export async function main(argv: string[]): Promise<number> {
     checkArgs(command.spec, args);
     return await command.run(args);
   } catch (err) {
+    // Its session ended under it by the early end: that end's one line is the command's.
+    if (endingEarly()) return 1;
     if (err instanceof HelpRequest) {
       console.log(err.usage);
       return 0;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Database } from '@vault/db';
 import { ConfigError, createLogger, loadDotEnv, openReachableDatabase, parseConfig, type Logger } from '@vault/runtime';
 import { bootVariables } from '@vault/runtime/variables';
+import { holdDatabase } from './early-exit.ts';
 import { APP_SETTINGS, VaultSettings } from './vault-settings.ts';
 
 type AppName = keyof typeof APP_SETTINGS;
@@ -40,9 +41,12 @@ export function cliSettings(reads: CommandReads = {}): VaultSettings {
 
 export const cliLog: Logger = createLogger({ app: 'vault' });
 
-/** The database once it answers; one that does not is an error naming DATABASE_URL (main.ts prints its message). */
+/**
+ * The database once it answers; one that does not is an error naming DATABASE_URL (main.ts prints its
+ * message). Let go of if the command ends early (early-exit.ts): its embedded server is not left running.
+ */
 export function openCliDatabase(settings: VaultSettings): Promise<Database> {
-  return openReachableDatabase(settings, (event, fields) => cliLog.info(event, fields));
+  return holdDatabase(openReachableDatabase(settings, (event, fields) => cliLog.info(event, fields)));
 }
 
 export function vaultPath(settings: { VAULT_HOME: string }, ...parts: string[]): string {

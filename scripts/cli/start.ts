@@ -9,6 +9,7 @@ import type { DemoContext } from './demo.ts';
 import { ProcessTree } from './process-tree.ts';
 import { cliLog, vaultPath } from './settings.ts';
 import { startSpec } from './start-spec.ts';
+import { stdoutFailure } from './stdout.ts';
 import { checkAppVariables, demoSettings } from './start-variables.ts';
 
 /** What each app is for, on its line of the start banner. */
@@ -77,6 +78,17 @@ function parseStartArgs(args: string[]): StartOptions {
  */
 export async function startCommand(args: string[]): Promise<number> {
   const options = parseStartArgs(args);
+  // Its reader gone (`vault start | head -1`): stop as for Ctrl-C, with exit 1, so the embedded
+  // PostgreSQL is stopped too (an exit at once, exitWhenStdoutFails', left it running, orphaned).
+  let outputGone = false;
+  let stopTree = (_code: number) => {};
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (outputGone) return;
+    outputGone = true;
+    ignoreOutputErrors();
+    process.stderr.write(`${stdoutFailure('start', err)}: stopping the apps\n`);
+    stopTree(1);
+  });
   // The chosen apps' variables only: another app's bad variable never stops `vault start` of these.
   const settings = startSettings(options.apps);
   const { apps } = options;
@@ -104,6 +116,8 @@ export async function startCommand(args: string[]): Promise<number> {
   cliLog.info('start', { apps: apps.map((a) => a.name).join(','), ...bus });
 
   const tree = new ProcessTree(env, cliLog);
+  stopTree = (code) => tree.stop(code);
+  if (outputGone) tree.stop(1);
   process.on('SIGINT', () => tree.stop(0));
   process.on('SIGTERM', () => tree.stop(0));
   // A closed terminal: stop as for Ctrl-C, so the embedded PostgreSQL (which takes SIGHUP as "reload")
@@ -147,8 +161,10 @@ function stopWithNpm(tree: ProcessTree): void {
 }
 
 /**
- * Starts the apps, then prints one line per app with its URL. With the demo,
- * invoicing starts last, once phase one has put the simulated weeks through
+ * Starts the apps, then prints one line per app with its URL. Invoicing starts
+ * once metering listens, so after metering's migrations, whose views it reads
+ * (it would wait for them at its boot, saying so). With the demo, invoicing
+ * starts later still, once phase one has put the simulated weeks through
  * metering: its schedule then finalizes the oldest month whole.
  */
 async function bringUp(
@@ -165,7 +181,8 @@ async function bringUp(
     const started = await Promise.all(wave.map((a) => tree.launch(a)));
     for (const [i, a] of wave.entries()) urls.set(a.name, started[i]!);
   };
-  const later = settings ? apps.filter((a) => a.name === 'invoicing') : [];
+  // Invoicing once metering listens (the demo, which starts all four, holds it back longer, below).
+  const later = apps.some((a) => a.name === 'metering') ? apps.filter((a) => a.name === 'invoicing') : [];
   await launch(apps.filter((a) => !later.includes(a)));
   let phaseOneFailed = false;
   const failed = () => {

@@ -1,5 +1,6 @@
 // When the reader of `vault`'s stdout goes away (`vault … | head`, a closed pipe), a write
 // fails (EPIPE): one line on stderr and exit 1, never Node's "Unhandled 'error' event" stack.
+import { endEarly } from './early-exit.ts';
 
 /** `vault <what>: stdout was closed` (or its error, when it failed otherwise). */
 export function stdoutFailure(what: string, err: NodeJS.ErrnoException): string {
@@ -9,14 +10,18 @@ export function stdoutFailure(what: string, err: NodeJS.ErrnoException): string 
 
 /**
  * For the whole run of `vault <what>`: a failed write to stdout ends it at once with
- * one line, exit 1. A command listening for stdout's errors itself while it writes
- * (export, `simulate --out -`, `token create`) says what it stopped doing instead.
+ * one line, exit 1, once the databases it opened are let go of (early-exit.ts: the
+ * embedded PostgreSQL it started is stopped). A command listening for stdout's errors
+ * itself while it writes (export, `simulate --out -`, `token create`, `start`) says
+ * what it stopped doing instead. Stderr's own errors are ignored (main.ts).
  */
 export function exitWhenStdoutFails(what: string): void {
+  let said = false;
   const onError = (err: NodeJS.ErrnoException) => {
-    if (process.stdout.listenerCount('error') > 1) return;
+    if (process.stdout.listenerCount('error') > 1 || said) return;
+    said = true;
     process.stderr.write(`${stdoutFailure(what, err)}\n`);
-    process.exit(1);
+    void endEarly(1);
   };
   process.stdout.on('error', onError);
 }

@@ -26,6 +26,13 @@ export interface Database {
   embedded: boolean;
   /** Ends the pool, and stops the embedded server if this process started it. */
   close(): Promise<void>;
+  /**
+   * For a process ending early (a `vault` command whose output's reader went away): ends every
+   * session of the pool at once, a query in flight failing, then stops the embedded server as
+   * close() does; close() would wait for sessions still in use. Without it the server that
+   * process started ran on after it, orphaned.
+   */
+  abort(): Promise<void>;
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
@@ -41,13 +48,24 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   }
   url = withSessionSettings(url, opts.sessionSettings ?? {});
   const pool = openPool(url, { max: opts.poolSize ?? 10, connectionTimeoutMs: opts.connectionTimeoutMs, log: opts.log });
+  // Every session of the pool, idle or in use: abort() ends them all.
+  const sessions = new Set<pg.Client>();
+  pool.on('connect', (client) => sessions.add(client));
+  pool.on('remove', (client) => sessions.delete(client));
+  // Once, whether close() or abort() asks, or both at once.
+  let stopped: Promise<void> | undefined;
+  const stopServer = () => (stopped ??= server?.startedHere ? server.stop() : Promise.resolve());
   return {
     pool,
     url,
     embedded: !opts.url,
     close: async () => {
       await pool.end();
-      if (server?.startedHere) await server.stop();
+      await stopServer();
+    },
+    abort: async () => {
+      await Promise.all([...sessions].map((client) => client.end().catch(() => {})));
+      await stopServer();
     },
   };
 }

@@ -11,6 +11,7 @@ import { startCatchUpLoop } from './charging/catch-up-loop.ts';
 import { INVOICING_MIGRATIONS } from './cli/migrations.ts';
 import { invoicingConfig, invoicingWebUrl } from './config.ts';
 import { startSchedule } from './billing/schedule.ts';
+import { waitForMetering } from './billing/metering-schema.ts';
 import { startUsageFold } from './billing/usage-days.ts';
 import { EXPORT_CONCURRENCY } from './exports/routes.ts';
 import { smtpMailer, startEmailSender } from './email/sender.ts';
@@ -30,6 +31,8 @@ await runApp({
   port: 'INVOICING_PORT',
   trustProxy: (settings) => settings.TRUST_PROXY,
   build: async ({ settings, db, http, log }) => {
+    // Before anything reads metering's views: metering may still be migrating beside us (an upgrade, `vault start`, compose).
+    await waitForMetering(db.pool, { log });
     const { prices } = settings;
     // The book's currency must be the one this database already bills in.
     await checkBilledCurrency(db.pool, prices, settings.PRICE_BOOK);

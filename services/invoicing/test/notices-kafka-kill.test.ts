@@ -13,6 +13,7 @@ import {
   eventually,
   freePort,
   freshDatabase,
+  migrateApps,
   startService,
   TEST_GATEWAY_PUBLISHABLE_KEY,
   TEST_GATEWAY_SECRET_KEY,
@@ -36,6 +37,8 @@ describe('notices published to Kafka survive kill -9 of the invoicing process', 
 
   before(async () => {
     db = await freshDatabase('notices_kill');
+    // Metering's views first: the invoicing process waits at boot until they are there.
+    await migrateApps(db, 'metering');
     await ensureInvoicingSchema(db.pool);
     env = {
       DATABASE_URL: db.url,

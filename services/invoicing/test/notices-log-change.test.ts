@@ -14,6 +14,7 @@ import {
   eventually,
   freePort,
   freshDatabase,
+  migrateApps,
   recreateTopic,
   startService,
   TEST_GATEWAY_PUBLISHABLE_KEY,
@@ -42,6 +43,8 @@ describe('notices when the topic is deleted and created again (real Kafka broker
   async function setup(name: string) {
     const db = await freshDatabase(name);
     open.dbs.push(db);
+    // Metering's views first: the invoicing process waits at boot until they are there.
+    await migrateApps(db, 'metering');
     await ensureInvoicingSchema(db.pool);
     const bus = await createKafkaBus({ brokers: testKafkaBrokers(), clientId: uniqueName('notices-log-test') });
     const admin = new Kafka({ brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).admin();

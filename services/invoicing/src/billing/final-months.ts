@@ -9,6 +9,7 @@ import type pg from 'pg';
 import type { PriceBook } from '@vault/contracts';
 import { periodContaining, type Period } from '../domain/period.ts';
 import { lateAdjustments, lateCandidates } from './late-usage.ts';
+import { requireMetering } from './metering-schema.ts';
 import { LATE_MARGIN_INTERVAL } from './sql.ts';
 import { FOLD_LOCK, foldTaken } from './usage-days.ts';
 
@@ -27,13 +28,11 @@ export async function usageHorizon(db: pg.Pool | pg.PoolClient): Promise<string 
 
 /**
  * The first month the schedule finalizes: the usage horizon's, or the first with usage; none without
- * usage, or without metering's published views (invoicing's tables alone: `vault export` on them).
+ * usage. Without metering's published views (not migrated yet, or never) a MeteringNotReadyError:
+ * that is not knowing, never "no usage" (a due month exported as an empty file).
  */
 export async function firstBillableMonth(db: pg.Pool | pg.PoolClient): Promise<Period | undefined> {
-  const views = await db.query<{ present: boolean }>(
-    `select to_regclass('metering.billable_horizon') is not null and to_regclass('metering.billable_usage') is not null as present`,
-  );
-  if (!views.rows[0]?.present) return undefined;
+  await requireMetering(db);
   const { rows } = await db.query<{ first: Date | null }>(
     `select coalesce((select starts from metering.billable_horizon), (select min(lower(during)) from metering.billable_usage)) as first`,
   );

@@ -15,6 +15,7 @@ import { completeRuns } from './finalize-runs.ts';
 import { finalizeChunk, type ChunkOrder, type ChunkOutcome } from './finalize-chunk.ts';
 import { openMonthStream } from './finalize-stream.ts';
 import { ensureLinesMonth } from './invoice-store.ts';
+import { requireMetering } from './metering-schema.ts';
 
 /** Asked to finalize a month whose grace period has not passed. */
 export class NotDueError extends Error {}
@@ -56,6 +57,8 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
   if (deps.now() < due) {
     throw new NotDueError(`${period.key} is not due until ${due.toISO()} (INVOICE_GRACE_HOURS=${deps.graceHours})`);
   }
+  // Metering's views as invoicing reads them, or a MeteringNotReadyError (`vault finalize` before metering migrated).
+  await requireMetering(deps.pool);
   const horizon = await usageHorizon(deps.pool);
   if (horizon !== null && period.key < horizon) {
     throw new FinalMonthError(`${period.key} is before the usage horizon (${horizon}): it is final and its usage is archived`);

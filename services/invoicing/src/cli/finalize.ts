@@ -4,6 +4,7 @@ import type { Logger } from '@vault/runtime';
 import type { InvoicingSettings } from '../config.ts';
 import { createBilling } from '../billing/service.ts';
 import { FinalMonthError, NotDueError } from '../billing/finalize.ts';
+import { MeteringNotReadyError } from '../billing/metering-schema.ts';
 import { loadBilledPriceBook } from '../billing/price-book-file.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError, periodOption } from './usage.ts';
@@ -21,8 +22,8 @@ export function parseFinalizeArgs(args: string[]): string {
 
 /**
  * `vault finalize --period YYYY-MM`: finalizes that month's due accounts that
- * are not held, prints what it did, and exits 1 if the month is not due yet
- * or is before the usage horizon.
+ * are not held, prints what it did, and exits 1 if the month is not due yet,
+ * is before the usage horizon, or metering's schema is not migrated far enough.
  */
 export async function finalizeCommand(
   args: string[],
@@ -44,7 +45,7 @@ export async function finalizeCommand(
     );
     return 0;
   } catch (err) {
-    if (!(err instanceof NotDueError || err instanceof FinalMonthError)) throw err;
+    if (!(err instanceof NotDueError || err instanceof FinalMonthError || err instanceof MeteringNotReadyError)) throw err;
     ctx.out(`nothing finalized: ${err.message}`);
     return 1;
   }

@@ -3,6 +3,7 @@ import { RequiredPeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../deps.ts';
 import { isStaff } from '../access/tokens.ts';
+import { MeteringNotReadyError } from '../billing/metering-schema.ts';
 import { checkMonthComplete, DEFAULT_GRACE_HOURS, EXPORT_KINDS, exportStream, MonthNotDueError, MonthNotFinalizedError } from './index.ts';
 
 /** Exports streaming at once, each holding one connection of the exports' pool (its size in the app). */
@@ -59,6 +60,10 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
             .code(409)
             .header('retry-after', String(err.retryAfterSeconds(now)))
             .send({ error: err.message });
+        }
+        // Whether the month had usage cannot be told before metering's views are there: not an empty month.
+        if (err instanceof MeteringNotReadyError) {
+          return reply.code(503).header('retry-after', String(EXPORT_RETRY_AFTER_SECONDS)).send({ error: err.message });
         }
         if (!(err instanceof MonthNotFinalizedError)) throw err;
         return reply.code(409).header('retry-after', String(EXPORT_RETRY_AFTER_SECONDS)).send({ error: err.message });

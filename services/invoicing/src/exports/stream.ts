@@ -98,7 +98,9 @@ export class MonthNotFinalizedError extends Error {
  * When `kind` lists the month's invoices: throws MonthNotDueError while the
  * month is not due (its end plus `graceHours`, as of `now`), and
  * MonthNotFinalizedError while a finalize of it has not completed, or none
- * has (migration 024).
+ * has (migration 024). A month never finalized is empty only before the first
+ * billable month, which metering's views tell: without them (metering not
+ * migrated yet) a MeteringNotReadyError, never an empty file.
  */
 export async function checkMonthComplete(db: pg.Pool | pg.PoolClient, kind: ExportKind, period: string, due: DueCheck = {}): Promise<void> {
   if (!EXPORT_TABLES[kind].invoicesOfMonth) return;
