@@ -17,7 +17,7 @@ const root = new URL('..', import.meta.url).pathname;
 // TEST_HOME, TEST_PG_PORT and TEST_KAFKA_PORT let two runs share a machine.
 const home = process.env.TEST_HOME ?? join(root, '.vault', 'test');
 const filters = process.argv.slice(2);
-const limitMinutes = Number(process.env.TEST_RUN_MINUTES ?? 40);
+const limitMinutes = Number(process.env.TEST_RUN_MINUTES ?? 60);
 if (!(limitMinutes > 0)) {
   console.error(`TEST_RUN_MINUTES must be a positive number of minutes, not ${JSON.stringify(process.env.TEST_RUN_MINUTES)}`);
   process.exit(1);
