@@ -2,6 +2,7 @@
 // decodes them (strictly): a `ce_` header or `content-type` whose value is not
 // UTF-8 cannot be read, so the message is refused naming it, and kept whole.
 import type { Reason } from '@vault/contracts';
+import { withoutUtf8Bom } from './byte-order-mark.ts';
 import { binaryToStructured, isBinaryMode, mediaType, structuredValue, type TextHeaders } from './cloudevents-binary.ts';
 
 /** Where a kept rejection holds the bytes of the headers that are not UTF-8: header name → base64. */
@@ -25,10 +26,12 @@ const EMPTY = Buffer.alloc(0);
  * a value (null) is absent, as the bus hands it on.
  */
 export function kafkaValue(
-  value: Buffer,
+  sent: Buffer,
   headers: TextHeaders | undefined,
   nonText: Readonly<Record<string, Buffer | null>> | undefined,
 ): KafkaValue {
+  // One leading byte order mark is dropped, as the HTTP door drops it: the same event, not not_json.
+  const value = withoutUtf8Bom(sent);
   // Nearly every message has no header the bus could not make text: the hot path stays one check.
   const unreadable = nonText === undefined ? [] : unreadableHeaders(nonText);
   if (unreadable.length === 0) return { bytes: structuredValue(value, headers) };
@@ -40,7 +43,7 @@ export function kafkaValue(
     !unreadable.some(([name]) => name === 'content-type') &&
     !(mediaType(text['content-type']).type ?? '').startsWith('application/cloudevents');
   const form = JSON.parse(binaryToStructured(text, isData ? value : EMPTY, 'ce_').bytes.toString('utf8')) as Record<string, unknown>;
-  if (!isData && value.length > 0) form.data_base64 = value.toString('base64');
+  if (!isData && sent.length > 0) form.data_base64 = sent.toString('base64');
   const kept: Record<string, string> = {};
   // A header of that very name (no publisher means one) is kept in it too, not overwritten.
   const own = form[UNREADABLE_HEADERS];

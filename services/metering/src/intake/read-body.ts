@@ -1,4 +1,5 @@
 import { binaryToStructured, isBinaryMode, mediaType, readJson, type TextHeaders } from '../domain/cloudevents-binary.ts';
+import { withoutUtf8Bom } from '../domain/byte-order-mark.ts';
 import { ndjsonLines, type IntakeLine } from './intake.ts';
 
 /** A body read into lines, or why it cannot be read at all (nothing of it is published). */
@@ -27,22 +28,11 @@ const TOO_MANY: BodyReading = {
 
 const NO_EVENTS: BodyReading = { ok: false, status: 400, error: 'body holds no events' };
 
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
 const UTF16: BodyReading = {
   ok: false,
   status: 415,
   error: 'body is UTF-16 text (its byte order mark says so): events are UTF-8',
 };
-
-/**
- * Without one leading UTF-8 byte order mark, as `vault publish` reads a file: an editor's
- * or a Windows tool's BOM before an array made it NDJSON (`trimStart` drops U+FEFF, JSON.parse
- * keeps it), and the first line or the whole body was refused with an invisible character.
- */
-function withoutBom(body: Buffer): Buffer {
-  return body.subarray(0, UTF8_BOM.length).equals(UTF8_BOM) ? body.subarray(UTF8_BOM.length) : body;
-}
 
 /** A UTF-16 byte order mark (FF FE or FE FF: never UTF-8), refused whole as `vault publish` refuses it. */
 function startsUtf16(body: Buffer): boolean {
@@ -63,7 +53,9 @@ export function readBody(headers: Record<string, string | string[] | undefined>,
   const encoded = encodingRefusal(text['content-encoding']);
   if (encoded) return encoded;
   if (startsUtf16(sent)) return UTF16;
-  const body = withoutBom(sent);
+  // An editor's or a Windows tool's BOM before an array made it NDJSON (`trimStart` drops U+FEFF,
+  // JSON.parse keeps it), and the first line or the whole body was refused with an invisible character.
+  const body = withoutUtf8Bom(sent);
   const media = mediaType(text['content-type']);
   if (media.type === 'application/cloudevents+json') return charsetRefusal(media.charset) ?? structured(body);
   if (media.type === 'application/cloudevents-batch+json') return charsetRefusal(media.charset) ?? batched(body);
