@@ -5,6 +5,7 @@ import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
 import { readTopicId } from './kafka-topic-id.ts';
 import { firstPartitions } from './kafka-partitions.ts';
+import { readBounds } from './kafka-offsets.ts';
 import { kafkaProducers } from './kafka-producer.ts';
 import { isTopicUnknown, whileRetriable } from './retriable.ts';
 
@@ -68,6 +69,9 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     if (partitions === 0) throw new Error(`topic ${topic} has no partitions on Kafka`);
     return { id: `kafka:${clusterId}/${topic}/${topicId ?? '-'}`, partitions };
   }
+
+  /** Each partition's bounds, its end the high watermark (kafka-offsets.ts: kafkajs's is the last stable offset). */
+  const partitionBounds = (topic: string) => whileRetriable(() => readBounds(admin, topic, opts.clientId), DESCRIBE_WITHIN_MS);
 
   // What each topic this bus ensured was asked to be, to make it again the same way.
   const ensured = new Map<string, { partitions: number; options: TopicOptions }>();
@@ -146,21 +150,18 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       return consumer;
     },
     async lag(topic, groupId) {
-      const [high, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+      const [bounds, committed] = await Promise.all([partitionBounds(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
       const done = new Map<number, bigint>();
       for (const p of committed[0]?.partitions ?? []) {
         // '-1': the group never committed here; it will start at the low watermark.
         if (p.offset !== '-1') done.set(p.partition, BigInt(p.offset));
       }
       let lag = 0n;
-      for (const p of high) lag += BigInt(p.high) - (done.get(p.partition) ?? BigInt(p.low));
+      for (const b of bounds) lag += BigInt(b.end) - (done.get(b.partition) ?? BigInt(b.start));
       return Number(lag);
     },
     describeLog,
-    async bounds(topic) {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return offsets.map((o) => ({ partition: o.partition, start: o.low, end: o.high })).sort((a, b) => a.partition - b.partition);
-    },
+    bounds: partitionBounds,
     async close() {
       await Promise.all([...consumers].map((c) => c.stop()));
       await producers.close();

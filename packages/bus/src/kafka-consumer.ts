@@ -1,6 +1,7 @@
-import type { Batch as KafkaJsBatch, Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
-import type { ConsumeOptions, Consumer, EmptyRange, IncomingMessage, ReadFrom } from './bus.ts';
+import type { Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { ConsumeOptions, Consumer, IncomingMessage, ReadFrom } from './bus.ts';
 import { DROPPED, FetchAhead } from './fetch-ahead.ts';
+import { EmptyRanges } from './kafka-empty-ranges.ts';
 import { nonTextHeaders, textHeaders } from './headers.ts';
 
 const IDENTITY_MAX_AGE_MS = 5_000;
@@ -80,12 +81,8 @@ export class KafkaConsumer implements Consumer {
   private rejoining: Promise<void> | undefined;
   /** The log's identity and when it was read; forgotten at each join. */
   private identity: { id: string; at: number } | undefined;
-  /**
-   * Per partition, offsets the last batch kafkajs handed over showed to hold nothing to read
-   * (from after its last message to where kafkajs fetches next: a commit marker, an aborted
-   * transaction); a fetch that begins at `to` begins, for `Batch.fetchedFrom`, at `from`.
-   */
-  private readonly nothingBetween = new Map<number, { log: string; from: string; to: string }>();
+  /** Offsets fetches showed to hold no message: batches' spans and `eachEmptyRange`. */
+  private readonly empty: EmptyRanges;
   /** Per partition, the offset this member last committed since it joined. */
   private readonly committed = new Map<number, string>();
 
@@ -95,6 +92,15 @@ export class KafkaConsumer implements Consumer {
     private readonly describeLog: () => Promise<string>,
     private readonly log?: (event: string, fields?: Record<string, string | number>) => void,
   ) {
+    this.empty = new EmptyRanges(options, {
+      ahead: () => this.ahead,
+      knownLog: () => this.identity?.id,
+      currentLog: () => this.currentLog(),
+      committed: (partition) => this.committed.get(partition),
+      commitAfter: (partition, offset) => this.commitAfter(partition, offset),
+      stopped: () => this.stopped,
+      ...(log ? { log } : {}),
+    });
     this.consumer = this.build();
   }
 
@@ -118,22 +124,14 @@ export class KafkaConsumer implements Consumer {
       if (consumer !== this.consumer) return;
       this.assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
       this.identity = undefined;
-      this.nothingBetween.clear();
+      this.empty.clear();
       this.committed.clear();
       this.log?.('bus.joined', { partitions: this.assigned.length });
       // A join starts every partition again from its committed offset (kafkajs forgets what it
       // resolved): what was fetched and queued before it is dropped, not handled twice.
       this.ahead?.dropAll();
     });
-    // kafkajs hands no batch of a fetch that found only markers or aborted records: it resolves past
-    // them and says so only here (a batch of no message). Without it, the last message before a
-    // trailing marker was all a handler learned of the partition's end.
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      const { topic, partition, batchSize, firstOffset, lastOffset } = e.payload;
-      if (consumer !== this.consumer || this.stopped || batchSize !== 0 || topic !== options.topic) return;
-      // Null (not in kafkajs's types) when every record lay below the fetched offset: nothing to claim.
-      if (typeof firstOffset === 'string') this.emptyFetch(partition, firstOffset, lastOffset);
-    });
+    this.empty.listen(consumer, () => consumer === this.consumer);
     consumer.on(consumer.events.CRASH, (e) => {
       if (consumer !== this.consumer) return;
       const error = e.payload.error;
@@ -195,7 +193,7 @@ export class KafkaConsumer implements Consumer {
           messages: batch.messages,
           highWatermark: batch.highWatermark,
           log,
-          ...this.span(batch, log),
+          ...this.empty.span(batch, log),
         };
         const previous = ahead.queue(batch.partition, (current) => this.handle(consumer, ahead, fetched, current), epoch);
         // kafkajs fetches this partition next from after this batch. Nothing is committed before
@@ -205,62 +203,6 @@ export class KafkaConsumer implements Consumer {
         await previous;
         await heartbeat();
       },
-    });
-  }
-
-  /**
-   * Where the batch's fetch began, or where the fetch before it ended on offsets holding nothing to
-   * read (kafkajs resolves a batch's last message past the commit marker after it, so the next
-   * fetch begins after the marker, above the consumer's position: metering's); and where kafkajs
-   * fetches next. Noted for the next batch.
-   */
-  private span(batch: KafkaJsBatch, log: string): { fetchedFrom: string; through: string } {
-    const { partition, messages } = batch;
-    // Not in kafkajs's types (2.2): without it, the batch claims nothing before its first message.
-    const fetchedOffset = (batch as KafkaJsBatch & { fetchedOffset?: unknown }).fetchedOffset;
-    const fetched = typeof fetchedOffset === 'string' ? fetchedOffset : messages[0]!.offset;
-    const before = this.nothingBetween.get(partition);
-    const fetchedFrom = before?.log === log && before.to === fetched ? before.from : fetched;
-    const after = (BigInt(messages[messages.length - 1]!.offset) + 1n).toString();
-    const through = (BigInt(batch.lastOffset()) + 1n).toString();
-    this.nothingBetween.set(partition, { log, from: after, to: through });
-    return { fetchedFrom, through };
-  }
-
-  /**
-   * A fetch of the partition that found offsets `first` to `last` holding no message: chained to
-   * the offsets the batch before showed to hold none (so the next batch's `fetchedFrom` reaches back
-   * to that batch's last message) and handed to `eachEmptyRange` behind the partition's batches.
-   */
-  private emptyFetch(partition: number, first: string, last: string): void {
-    const ahead = this.ahead;
-    if (!ahead) return;
-    const before = this.nothingBetween.get(partition);
-    const chained = before?.to === first ? before : undefined;
-    const from = chained?.from ?? first;
-    const to = (BigInt(last) + 1n).toString();
-    // Known only when chained or once a batch read it since the join; else the next batch claims nothing before it.
-    const known = chained?.log ?? this.identity?.id;
-    if (known !== undefined) this.nothingBetween.set(partition, { log: known, from, to });
-    const { topic, eachEmptyRange: handler, autoCommit = true } = this.options;
-    void ahead.queue(partition, async (current) => {
-      const range: EmptyRange = { topic, partition, log: known ?? (await this.currentLog()), from, to };
-      try {
-        const handed = await ahead.slot(
-          async () => handler?.(range),
-          () => current() && !this.stopped,
-        );
-        if (handed === DROPPED) return;
-      } catch (err) {
-        this.log?.('bus.empty_range_failed', { partition, from, to, error: (err as Error).message });
-        return;
-      }
-      // The group's offset moves only over offsets known to hold no message: from one this member
-      // committed within the range (never past a batch dropped or failed since, whose commit it
-      // lacks), or from the partition's beginning.
-      const done = this.committed.get(partition) ?? (from === '0' ? from : undefined);
-      if (!autoCommit || done === undefined || BigInt(done) < BigInt(from) || BigInt(done) >= BigInt(to)) return;
-      await this.commitAfter(partition, to);
     });
   }
 
