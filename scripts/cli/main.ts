@@ -19,6 +19,7 @@ import { finalizeSpec } from './finalize-spec.ts';
 import { kafkaSpec } from './kafka-spec.ts';
 import { migrateSpec } from './migrate-spec.ts';
 import { publishSpec } from './publish-spec.ts';
+import { refundStraySpec } from './refund-stray-spec.ts';
 import { simulateSpec } from './simulate-spec.ts';
 import { startSpec } from './start-spec.ts';
 import { endingEarly } from './early-exit.ts';
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: simulateSpec, run: async (args) => (await import('./simulate.ts')).simulateCommand(args) },
   { spec: finalizeSpec, run: async (args) => (await import('./finalize.ts')).finalizeCommand(args) },
   { spec: chargeSpec, run: async (args) => (await import('./charge.ts')).chargeCommand(args) },
+  { spec: refundStraySpec, run: async (args) => (await import('./refund-stray.ts')).refundStrayCommand(args) },
   { spec: cardSpec, run: async (args) => (await import('./card.ts')).cardCommand(args) },
   { spec: creditSpec, run: async (args) => (await import('./credit.ts')).creditCommand(args) },
   { spec: migrateSpec, run: async (args) => (await import('./migrate.ts')).migrateCommand(args) },

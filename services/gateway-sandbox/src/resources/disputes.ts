@@ -5,6 +5,10 @@
 // it: `uncategorized_text` winning_evidence wins (funds reinstated, closed),
 // losing_evidence loses (closed); other evidence submitted leaves it under
 // review. Closing it concedes (lost). A closed dispute takes no more evidence.
+// `is_charge_refundable` says whether a refund of its charge would be taken
+// now (domain/refundable.ts: never while open; won, what is not refunded; lost,
+// what it did not take). A sandbox test helper (not Stripe's API) disputes a
+// charge for part of its amount, which no Stripe test card does.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
@@ -13,14 +17,15 @@ import { expandList, expandObject } from '../api/expand.ts';
 import { newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
 import { equalTo, listPage } from '../api/lists.ts';
-import { expand, formBool, id, listParams, mergeMetadata, metadata, parseParams, RetrieveParams } from '../api/params.ts';
+import { expand, formBool, formInt, id, listParams, mergeMetadata, metadata, parseParams, RetrieveParams } from '../api/params.ts';
+import { refundable } from '../domain/refundable.ts';
 import { rowsById } from '../store/rows.ts';
-import type { Tx } from '../store/transaction.ts';
-import type { ChargeRow } from './charges.ts';
+import type { Queryable, Tx } from '../store/transaction.ts';
+import { charges, type ChargeRow } from './charges.ts';
 
 type DisputeStatus = 'needs_response' | 'under_review' | 'won' | 'lost';
 
-interface DisputeRow {
+export interface DisputeRow {
   id: string;
   created: string;
   amount: string;
@@ -73,7 +78,10 @@ const LOSING_EVIDENCE = 'losing_evidence';
 /** How long the merchant has to answer (Stripe shows a date some days ahead). */
 const RESPONSE_SECONDS = 7 * 86_400;
 
-function renderDispute(r: DisputeRow) {
+/** A dispute as the API shows it, read with its charge (whether a refund of it would be taken now). */
+async function renderDispute(q: Queryable, r: DisputeRow) {
+  const charge = await charges.find(q, r.charge);
+  const facts = { amount: Number(charge?.amount ?? 0), amountRefunded: Number(charge?.amount_refunded ?? 0) };
   const closed = r.status === 'won' || r.status === 'lost';
   return {
     id: r.id,
@@ -90,8 +98,8 @@ function renderDispute(r: DisputeRow) {
       past_due: false,
       submission_count: r.submission_count,
     },
-    // Funds already withdrawn for fraud: a refund would not give them back.
-    is_charge_refundable: false,
+    // Stripe's: whether the charge may still be refunded (never while the chargeback is open).
+    is_charge_refundable: refundable(facts, [{ id: r.id, status: r.status, amount: Number(r.amount) }]).amount > 0,
     livemode: false,
     metadata: r.metadata,
     payment_intent: r.payment_intent,
@@ -101,6 +109,11 @@ function renderDispute(r: DisputeRow) {
 }
 
 const disputes = rowsById<DisputeRow>('disputes', 'dispute');
+
+/** The disputes of a charge (Stripe may have several; this sandbox opens one at most). */
+export async function disputesOfCharge(q: Queryable, chargeId: string): Promise<DisputeRow[]> {
+  return (await q.query<DisputeRow>('select * from gateway_sandbox.disputes where charge = $1 order by seq', [chargeId])).rows;
+}
 
 /** A balance transaction of the dispute: `amount` negative for the withdrawal, positive for the reinstatement. */
 function balanceTransaction(tx: Tx, disputeId: string, amount: number, currency: string, category: 'dispute' | 'dispute_reversal') {
@@ -125,21 +138,63 @@ function balanceTransaction(tx: Tx, disputeId: string, amount: number, currency:
 
 /**
  * Disputes a succeeded charge as the cardholder's bank does, in the caller's
- * transaction: the dispute (needs_response), the charge `disputed`, its whole
- * amount withdrawn; emits charge.dispute.created and charge.dispute.funds_withdrawn.
+ * transaction: the dispute (needs_response), the charge `disputed`, `amount`
+ * (its whole amount unless given) withdrawn; emits charge.dispute.created and
+ * charge.dispute.funds_withdrawn.
  */
-export async function openDispute(tx: Tx, charge: ChargeRow, reason: string): Promise<void> {
+export async function openDispute(tx: Tx, charge: ChargeRow, reason: string, amount = Number(charge.amount)): Promise<DisputeRow> {
   const disputeId = newId('dp');
-  const withdrawal = balanceTransaction(tx, disputeId, -Number(charge.amount), charge.currency, 'dispute');
+  const withdrawal = balanceTransaction(tx, disputeId, -amount, charge.currency, 'dispute');
   const { rows } = await tx.q.query<DisputeRow>(
     `insert into gateway_sandbox.disputes (id, created, amount, currency, charge, payment_intent, reason, status, balance_transactions)
      values ($1, $2, $3, $4, $5, $6, $7, 'needs_response', $8) returning *`,
-    [disputeId, tx.now, charge.amount, charge.currency, charge.id, charge.payment_intent, reason, JSON.stringify([withdrawal])],
+    [disputeId, tx.now, amount, charge.currency, charge.id, charge.payment_intent, reason, JSON.stringify([withdrawal])],
   );
   await tx.q.query('update gateway_sandbox.charges set disputed = true where id = $1', [charge.id]);
-  const dispute = renderDispute(rows[0]!);
+  const dispute = await renderDispute(tx.q, rows[0]!);
   await tx.emit('charge.dispute.created', dispute);
   await tx.emit('charge.dispute.funds_withdrawn', dispute);
+  return rows[0]!;
+}
+
+/** Stripe's dispute reasons. */
+const REASONS = [
+  'bank_cannot_process',
+  'credit_not_processed',
+  'customer_initiated',
+  'debit_not_authorized',
+  'duplicate',
+  'fraudulent',
+  'general',
+  'incorrect_account_details',
+  'insufficient_funds',
+  'product_not_received',
+  'product_unacceptable',
+  'subscription_canceled',
+  'unrecognized',
+] as const;
+
+const CreateTestDispute = z.object({ amount: formInt.optional(), reason: z.enum(REASONS).optional(), expand }).strict();
+
+/**
+ * The test helper (the sandbox's, not Stripe's API): the cardholder's bank disputes a succeeded charge
+ * now, for `amount` (default all of it; at most the charge's), as a test card's charge is at once.
+ */
+async function createTestDispute(tx: Tx, chargeId: string, p: z.infer<typeof CreateTestDispute>) {
+  // The charge locked as a refund locks it: a refund and a dispute of it are never decided on stale rows.
+  const charge = await charges.require(tx.q, chargeId, 'charge', true);
+  if (charge.status !== 'succeeded') {
+    throw invalidRequest(`Charge ${charge.id} has not succeeded and cannot be disputed.`, { param: 'charge' });
+  }
+  if (charge.disputed) throw invalidRequest(`Charge ${charge.id} is already disputed.`, { param: 'charge', code: 'charge_disputed' });
+  const amount = p.amount ?? Number(charge.amount);
+  if (amount <= 0 || amount > Number(charge.amount)) {
+    throw invalidRequest(`The amount disputed must be between 1 and the charge's amount (${charge.amount}).`, {
+      param: 'amount',
+      code: 'parameter_invalid_integer',
+    });
+  }
+  return renderDispute(tx.q, await openDispute(tx, charge, p.reason ?? 'general', amount));
 }
 
 const Evidence = z.object(Object.fromEntries(EVIDENCE_FIELDS.map((f) => [f, z.string().max(150_000).optional()]))).strict();
@@ -165,8 +220,13 @@ async function close(tx: Tx, row: DisputeRow, status: 'won' | 'lost'): Promise<D
       ? [...row.balance_transactions, balanceTransaction(tx, row.id, Number(row.amount), row.currency, 'dispute_reversal')]
       : row.balance_transactions;
   const closed = await disputes.update(tx.q, row.id, { status, balance_transactions: balance });
-  if (status === 'won') await tx.emit('charge.dispute.funds_reinstated', renderDispute(closed));
-  await tx.emit('charge.dispute.closed', renderDispute(closed), { status: row.status });
+  const shown = await renderDispute(tx.q, closed);
+  if (status === 'won') await tx.emit('charge.dispute.funds_reinstated', shown);
+  // Open, it was not refundable: closing may make it so (won, or lost for part of the charge).
+  await tx.emit('charge.dispute.closed', shown, {
+    status: row.status,
+    ...(shown.is_charge_refundable ? { is_charge_refundable: false } : {}),
+  });
   return closed;
 }
 
@@ -188,18 +248,18 @@ async function updateDispute(tx: Tx, disputeId: string, p: z.infer<typeof Update
     status,
     submission_count: row.submission_count + (submitted ? 1 : 0),
   });
-  await tx.emit('charge.dispute.updated', renderDispute(updated), status === row.status ? {} : { status: row.status });
-  if (!submitted) return renderDispute(updated);
+  await tx.emit('charge.dispute.updated', await renderDispute(tx.q, updated), status === row.status ? {} : { status: row.status });
+  if (!submitted) return renderDispute(tx.q, updated);
   const decided = evidence.uncategorized_text;
-  if (decided === WINNING_EVIDENCE) return renderDispute(await close(tx, updated, 'won'));
-  if (decided === LOSING_EVIDENCE) return renderDispute(await close(tx, updated, 'lost'));
-  return renderDispute(updated);
+  if (decided === WINNING_EVIDENCE) return renderDispute(tx.q, await close(tx, updated, 'won'));
+  if (decided === LOSING_EVIDENCE) return renderDispute(tx.q, await close(tx, updated, 'lost'));
+  return renderDispute(tx.q, updated);
 }
 
 export function disputeRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.get<{ Params: { id: string } }>('/v1/disputes/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
-    return expandObject(deps.pool, renderDispute(await disputes.require(deps.pool, req.params.id)), p.expand);
+    return expandObject(deps.pool, await renderDispute(deps.pool, await disputes.require(deps.pool, req.params.id)), p.expand);
   });
 
   http.get('/v1/disputes', async (req) => {
@@ -207,7 +267,7 @@ export function disputeRoutes(http: FastifyInstance, deps: SandboxDeps): void {
     const filters = equalTo({ charge: p.charge, payment_intent: p.payment_intent });
     const page = await listPage<DisputeRow>(
       deps.pool,
-      { table: 'disputes', kind: 'dispute', ...filters, url: '/v1/disputes', render: renderDispute },
+      { table: 'disputes', kind: 'dispute', ...filters, url: '/v1/disputes', render: (row) => renderDispute(deps.pool, row) },
       p,
     );
     return expandList(deps.pool, page, p.expand);
@@ -221,7 +281,12 @@ export function disputeRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.post<{ Params: { id: string } }>('/v1/disputes/:id/close', async (req, reply) => {
     const p = parseParams(RetrieveParams, req.body);
     return mutate(deps, req, reply, async (tx) =>
-      expandObject(tx.q, renderDispute(await close(tx, await openForChange(tx, req.params.id), 'lost')), p.expand),
+      expandObject(tx.q, await renderDispute(tx.q, await close(tx, await openForChange(tx, req.params.id), 'lost')), p.expand),
     );
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/test_helpers/charges/:id/dispute', async (req, reply) => {
+    const p = parseParams(CreateTestDispute, req.body);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createTestDispute(tx, req.params.id, p), p.expand));
   });
 }

@@ -1,6 +1,7 @@
 // Refunds of a succeeded charge (by charge or PaymentIntent): at most the
-// amount not yet refunded; each emits charge.refunded. Listed newest first,
-// by charge or PaymentIntent.
+// amount not yet refunded, nor while a chargeback of it is open, nor of what
+// a lost one took (domain/refundable.ts); each emits charge.refunded. Listed
+// newest first, by charge or PaymentIntent.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
@@ -12,7 +13,9 @@ import { equalTo, listPage } from '../api/lists.ts';
 import { expand, formInt, id, listParams, metadata, newMetadata, parseParams, RetrieveParams } from '../api/params.ts';
 import { rowsById } from '../store/rows.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
+import { refundable } from '../domain/refundable.ts';
 import { charges, renderCharge, type ChargeRow } from './charges.ts';
+import { disputesOfCharge } from './disputes.ts';
 import { paymentIntents } from './payment-intents.ts';
 
 export interface RefundRow {
@@ -98,12 +101,18 @@ async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
       param: 'charge',
     });
   }
-  // As Stripe: a charge the cardholder's bank took back (a dispute) is not refunded as well.
-  if (charge.disputed) {
-    throw invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, { code: 'charge_disputed', param: 'charge' });
+  // As Stripe: what the cardholder's bank is taking back (an open chargeback) or took (a lost one) is
+  // not refunded as well; a won one gave the money back, so it may be refunded.
+  const disputes = (await disputesOfCharge(tx.q, charge.id)).map((d) => ({ id: d.id, status: d.status, amount: Number(d.amount) }));
+  const room = refundable({ amount: Number(charge.amount), amountRefunded: Number(charge.amount_refunded) }, disputes);
+  const chargedBack = () =>
+    invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, { code: 'charge_disputed', param: 'charge' });
+  if (room.openDispute) throw chargedBack();
+  const remaining = room.amount;
+  if (remaining === 0) {
+    if (room.lost > 0) throw chargedBack();
+    throw invalidRequest(`Charge ${charge.id} has already been refunded.`, { code: 'charge_already_refunded' });
   }
-  const remaining = Number(charge.amount) - Number(charge.amount_refunded);
-  if (remaining === 0) throw invalidRequest(`Charge ${charge.id} has already been refunded.`, { code: 'charge_already_refunded' });
   const amount = p.amount ?? remaining;
   if (amount <= 0) throw invalidRequest('Invalid positive integer', { param: 'amount', code: 'parameter_invalid_integer' });
   if (amount > remaining) {

@@ -44,7 +44,7 @@ export interface ReportedIntent {
   lastError?: { code: string; declineCode: string | null; message: string; paymentMethodId: string | null } | undefined;
   /** Its charge (`latest_charge`) as refunds left it, when it has one: a refund may predate our record of the payment. */
   charge?: ReportedCharge | undefined;
-  /** Its charge was disputed (a chargeback): such a charge cannot be refunded, a lost dispute gives the money back instead. */
+  /** Its charge was disputed (a chargeback): refundable only once closed (won: all of it; lost: what it did not take). */
   disputed?: boolean | undefined;
 }
 
@@ -64,6 +64,44 @@ export interface ReportedDispute {
   currency: string;
   /** Stripe's: `lost` is closed with the money the cardholder's; open ones (`needs_response`, `under_review`, …) and `won` are not. */
   status: string;
+  /**
+   * Stripe's `is_charge_refundable`: a refund of its charge would be taken now (an inquiry, a won one,
+   * a lost one for part of the charge); never while a chargeback is open. Unread: not known.
+   */
+  refundable?: boolean | undefined;
+}
+
+/** A refund the gateway made: its id and minor units. */
+export interface MadeRefund {
+  id: string;
+  amount: number;
+}
+
+/** The operator's refund of a stray payment (stray-refund.ts): apart from ChargeGateway, which a pass uses. */
+export interface RefundGateway {
+  /** Refunds `amount` (minor units) of the PaymentIntent's charge; replaying `idempotencyKey` gives the first answer. */
+  refund(r: {
+    paymentIntentId: string;
+    amount: number;
+    idempotencyKey: string;
+    metadata: Record<string, string>;
+  }): Promise<MadeRefund | { error: Answer }>;
+}
+
+export function refundGateway(stripe: Gateway): RefundGateway {
+  return {
+    async refund(r) {
+      try {
+        const refund = await stripe.refunds.create(
+          { payment_intent: r.paymentIntentId, amount: r.amount, metadata: r.metadata },
+          { idempotencyKey: r.idempotencyKey },
+        );
+        return { id: refund.id, amount: refund.amount };
+      } catch (err) {
+        return { error: answerOfError(err) };
+      }
+    },
+  };
 }
 
 /** The answer of a confirm the gateway left `processing`: it may still succeed or fail. */
@@ -194,6 +232,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
           amount: d.amount,
           currency: d.currency,
           status: d.status,
+          refundable: d.is_charge_refundable,
         }));
       } catch (err) {
         return { error: answerOfError(err) };

@@ -1,8 +1,10 @@
 // How much of a stray payment (save-payment.ts) the gateway has given back to the cardholder: pure.
-// Refunded (the operator's remedy), or charged back by a dispute the gateway closed as lost: a
-// disputed charge cannot be refunded (Stripe answers charge_disputed), so a lost chargeback is the
-// only way its money goes back. An open dispute may still be won, and a won one gave the money back
-// to us: neither counts. Only the gateway's answers are read, as for the refund.
+// Refunded (the operator's remedy, stray-refund.ts), or charged back by a dispute the gateway closed
+// as lost. While a chargeback is open the gateway refuses any refund (charge_disputed); once lost, only
+// what it did not take may be refunded, so a lost dispute of part and a refund of the rest are the
+// whole, never overlapping. An open dispute may still be won, and a won one gave the money back to us
+// (its charge is refundable again): neither counts, so a refund after a won dispute counts once. Only
+// the gateway's answers are read, as for the refund.
 import type { ReportedDispute, ReportedIntent } from './gateway-calls.ts';
 
 export interface GivenBack {

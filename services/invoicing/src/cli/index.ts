@@ -6,6 +6,7 @@ export { CliUsageError } from './usage.ts';
 export { INVOICING_MIGRATIONS, ensureInvoicingSchema } from './migrations.ts';
 export { describeExport, parseExportArgs, runExport, type ExportRequest } from './export.ts';
 export { chargeCommand } from './charge.ts';
+export { parseRefundStrayArgs, refundStrayCommand } from './refund-stray.ts';
 export { finalizeCommand, parseFinalizeArgs } from './finalize.ts';
 export { creditGrantCommand, parseCreditGrantArgs } from './credit.ts';
 export { parseTokenArgs, runTokenCreate, runTokenList, runTokenRevoke, type CreatedToken, type TokenRequest } from './token.ts';
