@@ -23,6 +23,7 @@ import {
   type ChargeGateway,
 } from './gateway-calls.ts';
 import { paysInvoice } from './payment-match.ts';
+import { requireCcForms } from './cc-forms-schema.ts';
 import { logAttempt } from './attempt-log.ts';
 import { logRefundFound, logStray, recordRefundsSince, recordReportedRefund, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
 import {
@@ -64,8 +65,12 @@ export interface PassReport {
   errors: number;
 }
 
-/** One pass over the invoices due a charge; waits for a pass running elsewhere to end first. */
-export function chargePass(deps: ChargerDeps): Promise<PassReport> {
+/**
+ * One pass over the invoices due a charge; waits for a pass running elsewhere to end first.
+ * Without cc-forms' view of the cards on file, a CcFormsNotReadyError before anything is read.
+ */
+export async function chargePass(deps: ChargerDeps): Promise<PassReport> {
+  await requireCcForms(deps.pool);
   const onWait = (holder: string) => deps.log.info('charge.waiting', { holder, for: 'another charging pass to end' });
   return withSessionLock(deps.pool, CHARGE_LOCK, () => pass(deps), { onWait });
 }

@@ -5,9 +5,10 @@
 // paid in full while the money was gone. Recorded per dispute id (migration
 // 028), matched to the invoice only through our own records: the dispute's
 // PaymentIntent must be the one our charge row holds for a paid (or refunded)
-// invoice, in its currency, for at most its total. The invoice's status and
-// the account's standing do not move: a chargeback is the bank's decision,
-// not a failed payment, and operators follow it up with the gateway.
+// invoice, in its currency, for at most its total, and the invoice's disputes
+// together for at most what its payment received (its total too). The
+// invoice's status and the account's standing do not move: a chargeback is the
+// bank's decision, not a failed payment, and operators follow it up with the gateway.
 import type pg from 'pg';
 import { z } from 'zod';
 import { withTransaction } from '@vault/db';
@@ -43,7 +44,16 @@ type Dispute = z.infer<typeof Dispute>;
 /** How long after its event a chargeback may wait for its invoice's payment (Stripe retries for three days). */
 const WAITS_SECONDS = 3 * 86_400;
 
-type DisputeOutcome = Outcome & { dispute_id?: string; amount_disputed?: string };
+type DisputeOutcome = Outcome & {
+  dispute_id?: string;
+  amount_disputed?: string;
+  /** A dispute refused for its sum (DISPUTES_EXCEED_PAYMENT): the invoice's other disputes' amounts, and what its payment received. */
+  disputed_before?: string;
+  paid?: string;
+};
+
+/** A new dispute that, with the invoice's recorded ones, would take back more than its payment received. */
+export const DISPUTES_EXCEED_PAYMENT = 'disputes_exceed_payment';
 
 /**
  * One dispute event, in one transaction that locks the invoice first (as
@@ -89,7 +99,7 @@ export async function handleDispute(deps: EventHandlerDeps, event: z.infer<typeo
       }
       // Dated when the gateway made the event (the catch-up may find it days later).
       const at = new Date(event.created === undefined ? nowMs : event.created * 1000);
-      return recordDispute(client, invoiceId, invoice.currency, dispute, event, at);
+      return recordDispute(client, invoiceId, invoice, dispute, event, at);
     },
     { log: deps.log, name: 'charging.dispute_webhook' },
   ).catch((err: unknown): DisputeOutcome => {
@@ -121,11 +131,14 @@ async function lockInvoice(client: pg.PoolClient, invoiceId: string) {
 async function recordDispute(
   client: pg.PoolClient,
   invoiceId: string,
-  currency: string,
+  invoice: { currency: string; total: string },
   dispute: Dispute,
   event: { id: string; type: string },
   at: Date,
 ): Promise<DisputeOutcome> {
+  const { currency } = invoice;
+  const beyond = await beyondPayment(client, invoiceId, invoice, dispute);
+  if (beyond) return beyond;
   const withdrawn = event.type === DISPUTE_WITHDRAWN;
   const [atColumn, eventColumn] = withdrawn ? ['withdrawn_at', 'withdrawn_event'] : ['reinstated_at', 'reinstated_event'];
   const amount = fromMinorUnits(dispute.amount, currency);
@@ -154,8 +167,56 @@ async function recordDispute(
   };
 }
 
+/**
+ * The disputes recorded on an invoice, each by its amount (withdrawn, reinstated or both), never exceed
+ * what its payment received, its total (paysInvoice: exactly it): a payment is charged back at most once
+ * in full. Held each to the total alone, a second dispute of the same PaymentIntent (another id) added
+ * its amount too, and amount_disputed read more than was ever paid. A dispute new to the
+ * invoice that would exceed it is refused (stray, never recorded, warned with the amounts); a recorded
+ * one's later events still count. Counted by amount, not by what is withdrawn now, so that whether one is
+ * refused does not hang on the order its and another's reinstatement arrive in (under the invoice's lock).
+ */
+async function beyondPayment(
+  client: pg.PoolClient,
+  invoiceId: string,
+  invoice: { currency: string; total: string },
+  dispute: Dispute,
+): Promise<DisputeOutcome | undefined> {
+  const { rows } = await client.query<{ others: string; known: boolean }>(
+    `select coalesce(sum(amount) filter (where dispute_id <> $2), 0)::numeric(14, 2)::text as others,
+            coalesce(bool_or(dispute_id = $2), false) as known
+       from invoicing.invoice_disputes where invoice_id = $1`,
+    [invoiceId, dispute.id],
+  );
+  const { others, known } = rows[0]!;
+  if (known || minorUnits(others, invoice.currency) + dispute.amount <= minorUnits(invoice.total, invoice.currency)) return undefined;
+  return {
+    outcome: 'stray',
+    reason: DISPUTES_EXCEED_PAYMENT,
+    invoice_id: invoiceId,
+    dispute_id: dispute.id,
+    disputed_before: others,
+    paid: invoice.total,
+  };
+}
+
 /** A chargeback recorded is told to operators (warned: money the invoice shows as paid is gone); a reinstatement too. */
 function tellOperators(deps: EventHandlerDeps, event: { id: string }, dispute: Dispute | undefined, outcome: DisputeOutcome): void {
+  if (dispute && outcome.reason === DISPUTES_EXCEED_PAYMENT) {
+    // Money the gateway says the bank took that the invoice's payment did not hold: for operators to take up with the gateway.
+    deps.log.warn('charge.dispute_refused', {
+      event_id: event.id,
+      invoice_id: outcome.invoice_id ?? 'none',
+      dispute_id: dispute.id,
+      amount: fromMinorUnits(dispute.amount, dispute.currency),
+      currency: dispute.currency.toUpperCase(),
+      disputed_before: outcome.disputed_before ?? 'none',
+      paid: outcome.paid ?? 'none',
+      reason: DISPUTES_EXCEED_PAYMENT,
+      'count#charge.dispute_refused': 1,
+    });
+    return;
+  }
   if (!dispute || (outcome.outcome !== 'dispute_withdrawn' && outcome.outcome !== 'dispute_reinstated')) return;
   const fields = {
     event_id: event.id,

@@ -1,5 +1,6 @@
 import { startLoop, type Loop } from '@vault/runtime';
 import { reviewStandings } from '../accounts/standing.ts';
+import { ccFormsWait } from './cc-forms-schema.ts';
 import { chargePass, lookBeforeSuspending, type ChargerDeps } from './charger.ts';
 
 export interface ChargeLoopDeps extends ChargerDeps {
@@ -15,11 +16,13 @@ export interface ChargeLoopDeps extends ChargerDeps {
  * ends, so passes never pile up behind a slow gateway. The webhook endpoint is catch-up-loop.ts's.
  */
 export function startChargeLoop(deps: ChargeLoopDeps): Loop {
+  // cc-forms may still be migrating beside us (compose, a fresh deploy): passes wait for its view, saying so.
+  const ccForms = ccFormsWait(deps.pool, deps.log);
   return startLoop({
     everyMs: deps.everyMs,
     async tick() {
       try {
-        await chargePass(deps);
+        if (await ccForms.ready()) await chargePass(deps);
       } finally {
         // The review runs even when the pass failed: it is what applies due suspensions and lifts missed ones.
         // Its own failure is logged as its own: it never hides the pass's.
