@@ -74,13 +74,13 @@ export function strayRow(pending: ChargeRow, payment: ReportedPayment, reason: S
     nextAttemptAt: at,
     lastErrorCode: STRAY_PAYMENT,
     lastDeclineCode: null,
-    lastErrorMessage: `the gateway reports ${payment.id} succeeded for ${received}, which does not pay this invoice (${reason}); refund it at the gateway (or a chargeback of it lost) and the invoice is charged anew`,
+    lastErrorMessage: `the gateway reports ${payment.id} succeeded for ${received}, which does not pay this invoice (${reason}); refund it (vault refund-stray with this invoice's id, or at the gateway; or a chargeback of it lost) and the invoice is charged anew`,
   };
 }
 
 /**
  * A stray row's PaymentIntent read back (check_stray_refund). Given back to the cardholder in full
- * (stray-given-back.ts): refunded (the operator's remedy, in the gateway's dashboard), charged back by
+ * (stray-given-back.ts): refunded (the operator's remedy: vault refund-stray, or the gateway's dashboard), charged back by
  * a dispute the gateway closed as lost (a disputed charge cannot be refunded), or both: let go as an
  * unusable one is (no PaymentIntent, a new key), so the next attempt creates a new PaymentIntent for
  * the invoice's total; the row and its new key are returned. Its disputes are read only when its
