@@ -2,7 +2,6 @@
 // the events of a subject 1, 2, 3… in the order they happen, and an event's id
 // is unique per source. Ids are `<subject>.<sequence>`: subjects are unique, so
 // the id is too, and it is the same every time the same event is simulated.
-import { DateTime } from 'luxon';
 import type { BillingEvent } from '@vault/contracts';
 
 export const SOURCES = {
@@ -17,9 +16,10 @@ export interface Timed {
   event: BillingEvent;
 }
 
-/** RFC 3339 in UTC, whole seconds shown without a fraction: `2026-10-03T14:00:00Z`. */
+/** RFC 3339 in UTC, whole seconds shown without a fraction: `2026-10-03T14:00:00Z` (as luxon's `toISO({ suppressMilliseconds: true })`, without its cost per event). */
 export function rfc3339(ms: number): string {
-  return DateTime.fromMillis(ms, { zone: 'utc' }).toISO({ suppressMilliseconds: true })!;
+  const iso = new Date(ms).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }
 
 type Of<T extends BillingEvent['type']> = Extract<BillingEvent, { type: T }>;

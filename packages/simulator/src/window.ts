@@ -28,8 +28,9 @@ export function demoWindow(now: DateTime, graceHours: number): DemoWindow {
 }
 
 /**
- * The last `weeks` weeks up to `now`, from the start of that day (UTC), so
- * runs on the same day share a start and therefore the same platform.
+ * The last `weeks` weeks up to `now`, from the start of that day (UTC): runs
+ * on the same day share a start, so the same late events, and the start is a
+ * whole day before its month's end, as the late events need.
  */
 export function recentWindow(now: DateTime, weeks: number): SimulationWindow {
   if (!now.isValid) throw new RangeError('recentWindow: now is not a valid time');

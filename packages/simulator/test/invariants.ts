@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { DateTime } from 'luxon';
 import { BillingEvent, parseEvent, PriceBook, type BillingEvent as Event } from '@vault/contracts';
-import type { Simulated } from '../src/index.ts';
+import { JOB_NAME, PLATFORM_START, type Simulated } from '../src/index.ts';
+import { rfc3339 } from '../src/event-log.ts';
 
 /** The price book the project ships (invoicing's copy of shared/spec/price-book.json). */
 export const defaultPriceBook: PriceBook = PriceBook.parse(
@@ -55,13 +56,18 @@ export function checkInvariants(sim: Simulated, from: DateTime, to: DateTime): v
   const all = [...sim.events, ...sim.late];
   const fromMs = from.toMillis();
   const toMs = to.toMillis();
+  const firstMonth = from.toUTC().startOf('month');
+  const appIds = new Set(sim.apps.map((a) => a.id));
 
   for (const e of all) {
     // The full contract, as metering's intake reads it, with the receiver's clock at `to`.
     const parsed = parseEvent(JSON.stringify(e), { now: toMs });
     assert.ok(parsed.ok, `${e.id}: ${parsed.ok ? '' : JSON.stringify(parsed.reasons)}`);
     assert.deepEqual(BillingEvent.parse(e), e, `${e.id} has no field the contract does not know`);
-    assert.ok(ms(e) >= fromMs && ms(e) < toMs, `${e.id} at ${e.time} is inside the window`);
+    assert.ok(ms(e) < toMs, `${e.id} at ${e.time} is before the window's end`);
+    assert.ok(ms(e) >= PLATFORM_START.toMillis(), `${e.id} at ${e.time} is not before the platform starts`);
+    // Before `from`, only what exists at `from`: the apps since their creation, the rest within `from`'s month.
+    if (!appIds.has(e.subject)) assert.ok(ms(e) >= firstMonth.toMillis(), `${e.id} at ${e.time} is in the window's first month or later`);
   }
 
   const applied = unique(sim.events);
@@ -104,19 +110,23 @@ export function checkInvariants(sim: Simulated, from: DateTime, to: DateTime): v
   for (const e of all) assert.equal(e.source, sources[e.type], `${e.id} comes from its publisher`);
 
   const subjects = bySubject([...applied, ...sim.late]);
-  const apps = new Map(sim.apps.map((a) => [a.id, a.owner]));
+  const owners = new Map(sim.apps.map((a) => [a.id, a.owner]));
+  assert.equal(sim.accounts[0], sim.demoAccount, 'the demo account comes first');
+  for (const app of appIds) assert.ok(subjects.has(app), `${app} has its history in every window`);
   for (const [subject, list] of subjects) {
     const head = list[0]!;
     if (head.type === 'app.owner_changed') {
-      assert.equal(ms(head), fromMs, `${subject} is created at the window's start`);
-      assert.equal(head.data.account_id, apps.get(subject));
+      assert.ok(appIds.has(subject));
+      assert.equal(head.time, rfc3339(PLATFORM_START.toMillis()), `${subject} is created when the platform starts`);
       assert.ok(list.every((e) => e.type === 'app.owner_changed'));
+      const atFrom = list.filter((e) => ms(e) <= fromMs).at(-1) as Extract<Event, { type: 'app.owner_changed' }>;
+      assert.equal(atFrom.data.account_id, owners.get(subject), `apps names ${subject}'s owner at the window's start`);
     } else if (head.type === 'dyno.started') {
       assert.ok(
         list.length <= 2 && (list[1] === undefined || (list[1].type === 'dyno.stopped' && list[1].data.app_id === head.data.app_id)),
         `${subject}: started, then at most a stop`,
       );
-      assert.ok(apps.has(head.data.app_id));
+      assert.ok(appIds.has(head.data.app_id));
     } else {
       assert.equal(head.type, 'addon.provisioned', `${subject} starts with its creation`);
       assert.ok(
@@ -125,29 +135,43 @@ export function checkInvariants(sim: Simulated, from: DateTime, to: DateTime): v
       );
       assert.ok(list.every((e) => e.data.app_id === head.data.app_id));
     }
+    // A dyno or add-on that ended before the window is none of its business.
+    const last = list.at(-1)!;
+    if (ms(last) < fromMs)
+      assert.ok(last.type !== 'dyno.stopped' && last.type !== 'addon.deprovisioned', `${subject} still exists at from`);
     for (let i = 1; i < list.length; i++) assert.ok(ms(list[i - 1]!) < ms(list[i]!), `${subject} happens in sequence order`);
   }
 
-  const transfers = [...applied, ...sim.late].filter((e) => e.type === 'app.owner_changed' && e.sequence > 1);
-  assert.equal(transfers.length, 1, 'exactly one app changes hands');
-  const transfer = transfers[0] as Extract<Event, { type: 'app.owner_changed' }>;
-  const before = apps.get(transfer.subject)!;
-  assert.notEqual(transfer.data.account_id, before, 'to another account');
-  assert.ok([before, transfer.data.account_id].includes(sim.demoAccount), 'into or out of the demo account');
-  assert.deepEqual(sim.summary.transfer, {
-    app_id: transfer.subject,
-    from_account: before,
-    to_account: transfer.data.account_id,
-    time: transfer.time,
-  });
+  // Apps change hands only into or out of the demo account; any six days hold a change.
+  const transfers = [...applied, ...sim.late].filter(
+    (e): e is Extract<Event, { type: 'app.owner_changed' }> => e.type === 'app.owner_changed' && e.sequence > 1 && ms(e) >= fromMs,
+  );
+  const ownerBefore = (e: Extract<Event, { type: 'app.owner_changed' }>) =>
+    (subjects.get(e.subject)!.find((x) => x.sequence === e.sequence - 1) as Extract<Event, { type: 'app.owner_changed' }>).data.account_id;
+  for (const t of transfers) {
+    assert.notEqual(t.data.account_id, ownerBefore(t), `${t.id}: to another account`);
+    assert.ok([ownerBefore(t), t.data.account_id].includes(sim.demoAccount), `${t.id}: into or out of the demo account`);
+  }
+  assert.deepEqual(
+    sim.summary.transfers,
+    transfers.map((t) => ({ app_id: t.subject, from_account: ownerBefore(t), to_account: t.data.account_id, time: t.time })),
+  );
+  if (toMs - fromMs >= 6 * 86_400_000) assert.ok(transfers.length >= 1, 'a window of six days or more holds a transfer');
 
-  // Late events: in the oldest month, each the last of its subject.
-  const oldestMonthEnd = from.toUTC().startOf('month').plus({ months: 1 }).toMillis();
-  assert.ok(sim.late.length >= 1 && sim.late.length <= 2);
+  // Late events: two stops of the late host's job, whole in the oldest month, each the last of its subject.
+  const oldestMonthEnd = firstMonth.plus({ months: 1 }).toMillis();
+  assert.equal(sim.late.length, 2);
   for (const e of sim.late) {
+    assert.equal(e.type, 'dyno.stopped');
     assert.ok(ms(e) < oldestMonthEnd, `late ${e.id} at ${e.time} is in the oldest month`);
     const list = subjects.get(e.subject)!;
     assert.equal(list.at(-1), e, `late ${e.id} is the last event of ${e.subject}`);
+    const start = list[0]!;
+    assert.ok(
+      start.type === 'dyno.started' && start.data.name === JOB_NAME && ms(start) >= fromMs,
+      `late ${e.id}: a job run inside the window`,
+    );
+    assert.equal(owners.get(start.data.app_id), sim.demoAccount, 'on a demo app');
   }
 
   for (const product of productsOf(all)) assert.ok(product in defaultPriceBook.products, `${product} has a price`);

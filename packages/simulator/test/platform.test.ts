@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import type { BillingEvent } from '@vault/contracts';
-import { DEMO_ACCOUNT, demoWindow, simulatePlatform } from '../src/index.ts';
+import { DEMO_ACCOUNT, demoWindow, JOB_NAME, LATE_ONE_OFF_SIZE, simulatePlatform } from '../src/index.ts';
 import { bySubject, checkInvariants, productsOf, unique } from './invariants.ts';
 
 const NOW = DateTime.fromISO('2026-11-23T12:34:56Z', { zone: 'utc' });
@@ -12,7 +12,7 @@ const demo = simulatePlatform({ seed: 1, from: WINDOW.from, to: WINDOW.to });
 const ms = (e: BillingEvent) => Date.parse(e.time);
 
 describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, October to 23 November)', () => {
-  test('every event is valid under events-v1, inside the window, without gaps, priced, with one transfer and late events last of their subject', () => {
+  test('every event is valid under events-v1, in the window or the history of what exists at its start, without gaps, priced, with transfers and late events last of their subject', () => {
     checkInvariants(demo, WINDOW.from, WINDOW.to);
   });
 
@@ -42,16 +42,21 @@ describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, Octo
   test('is the same for the same seed and window, and different for another seed', () => {
     const again = simulatePlatform({ seed: 1, from: WINDOW.from, to: WINDOW.to });
     assert.deepEqual(again, demo);
-    const other = simulatePlatform({ seed: 2, from: WINDOW.from, to: WINDOW.to });
     const ids = new Set(demo.events.map((e) => e.subject));
-    assert.ok(
-      other.events.every((e) => !ids.has(e.subject)),
-      'another seed names other apps, dynos and add-ons',
-    );
-    assert.notEqual(other.events.length, demo.events.length);
+    for (const [what, other] of [
+      ['another seed', simulatePlatform({ seed: 2, from: WINDOW.from, to: WINDOW.to })],
+      ['another size', simulatePlatform({ seed: 1, from: WINDOW.from, to: WINDOW.to, apps: 35 })],
+    ] as const) {
+      // Another platform: publishing both never reuses an id with other content.
+      assert.ok(
+        other.events.every((e) => !ids.has(e.subject)),
+        `${what} names other apps, dynos and add-ons`,
+      );
+      assert.notEqual(other.events.length, demo.events.length);
+    }
   });
 
-  test('web dynos run all the time and restart daily, the new instance starting seconds before the old one stops', () => {
+  test('web dynos run all the time and restart daily, the new instance starting seconds before the old one stops; at the turn of the month all stop and start anew', () => {
     const applied = unique(demo.events);
     const web = applied.filter(
       (e): e is Extract<BillingEvent, { type: 'dyno.started' }> => e.type === 'dyno.started' && e.data.name === 'web.1',
@@ -60,13 +65,20 @@ describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, Octo
     const perApp = new Map<string, typeof web>();
     for (const e of web) perApp.set(e.data.app_id, [...(perApp.get(e.data.app_id) ?? []), e]);
     assert.ok(perApp.size >= 20, 'most apps run web.1');
+    const november = Date.parse('2026-11-01T00:00:00Z');
     for (const [app, starts] of perApp) {
       // From about the window's start to its end, one instance a day, each followed by the next.
       assert.ok(ms(starts[0]!) - WINDOW.from.toMillis() < 5 * 60_000, `${app}'s web.1 runs from the start`);
       for (let i = 1; i < starts.length; i++) {
+        const stop = stops.get(starts[i - 1]!.subject)!;
+        if (ms(starts[i]!) >= november && ms(starts[i - 1]!) < november) {
+          // The month's last instance stops within the minute before it ends; November's first starts within three minutes.
+          assert.ok(ms(stop) < november && november - ms(stop) <= 60_000, `${app}'s October web.1 stops just before November`);
+          assert.ok(ms(starts[i]!) - november <= 180_000, `${app}'s November web.1 starts just after`);
+          continue;
+        }
         const gap = ms(starts[i]!) - ms(starts[i - 1]!);
         assert.ok(gap >= 24 * 3600_000 && gap <= (24 * 60 + 216) * 60_000, `${app} restarts web.1 daily`);
-        const stop = stops.get(starts[i - 1]!.subject)!;
         const overlap = ms(stop) - ms(starts[i]!);
         assert.ok(overlap > 0 && overlap <= 30_000, `${app}'s old web.1 stops a few seconds after the new one starts`);
       }
@@ -97,17 +109,24 @@ describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, Octo
     assert.ok(productsOf(applied).size >= 12, 'a dozen products or more');
   });
 
-  test('the late events: a one-off dyno stop and an add-on upgrade of a demo app, in October', () => {
-    assert.deepEqual(demo.late.map((e) => e.type).sort(), ['addon.plan_changed', 'dyno.stopped']);
+  test("the late events: two stops of the demo app's scheduled job, early in October; until they arrive the runs count as running", () => {
+    assert.deepEqual(
+      demo.late.map((e) => e.type),
+      ['dyno.stopped', 'dyno.stopped'],
+    );
     for (const e of demo.late) {
       assert.equal(demo.apps.find((a) => a.id === e.data.app_id)?.owner, DEMO_ACCOUNT);
-      assert.ok(e.time.startsWith('2026-10-'), e.time);
+      assert.ok(e.time.startsWith('2026-10-01T'), e.time);
+      // Without its stop the run is open: billed to October's end until the stop arrives.
+      const start = demo.events.find((s) => s.subject === e.subject)!;
+      assert.ok(
+        start.type === 'dyno.started' && start.data.name === JOB_NAME && start.data.size === LATE_ONE_OFF_SIZE,
+        JSON.stringify(start),
+      );
     }
-    // Without its stop the one-off dyno is open: billed to October's end until the stop arrives.
-    const stop = demo.late.find((e) => e.type === 'dyno.stopped')!;
-    const start = demo.events.find((e) => e.subject === stop.subject)!;
-    assert.equal(start.type, 'dyno.started');
-    assert.match(start.type === 'dyno.started' ? start.data.name : '', /^run\.\d{4}$/);
+    // The job runs three times a day all month; the late ones are its first two runs.
+    const runs = unique(demo.events).filter((e) => e.type === 'dyno.started' && e.data.name === JOB_NAME);
+    assert.ok(runs.length >= 3 * 53, `${runs.length} runs`);
   });
 
   test('a later end repeats every earlier event unchanged and only adds more, so re-publishing is harmless', () => {
@@ -128,7 +147,8 @@ describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, Octo
     const late = simulatePlatform({ seed: 3, from, to: from.plus({ days: 14, hours: 23 }), apps: 10 });
     const later = new Map(unique([...late.events, ...late.late]).map((e) => [`${e.source}/${e.id}`, JSON.stringify(e)]));
     for (const e of unique([...early.events, ...early.late])) assert.equal(later.get(`${e.source}/${e.id}`), JSON.stringify(e));
-    assert.deepEqual(early.summary.transfer, late.summary.transfer);
+    assert.deepEqual(early.late, late.late);
+    assert.deepEqual(early.summary.transfers, late.summary.transfers.slice(0, early.summary.transfers.length));
   });
 
   test('refuses options it cannot honour, naming them', () => {
@@ -138,8 +158,13 @@ describe('simulatePlatform: the demo platform (seed 1, 36 apps, 8 accounts, Octo
     assert.throws(() => simulatePlatform({ seed: 1, from, to: WINDOW.to, accounts: 1 }), /accounts/);
     assert.throws(() => simulatePlatform({ seed: 1.5, from, to: WINDOW.to }), /seed/);
     assert.throws(
-      () => simulatePlatform({ seed: 1, from: from.endOf('month').minus({ minutes: 30 }), to: WINDOW.to }),
-      /from must be at least an hour before the end of its month/,
+      () => simulatePlatform({ seed: 1, from: from.endOf('month').minus({ hours: 23 }), to: WINDOW.to }),
+      /from must be at least a day before the end of its month/,
+    );
+    const early = DateTime.fromISO('2024-12-20T00:00:00Z', { zone: 'utc' });
+    assert.throws(
+      () => simulatePlatform({ seed: 1, from: early, to: early.plus({ weeks: 2 }) }),
+      /from must be at or after 2025-01-01T00:00:00Z, when the simulated platform starts/,
     );
   });
 });
@@ -152,12 +177,12 @@ describe('simulatePlatform: any seed, size and window', () => {
         fc.integer({ min: -1_000_000, max: 1_000_000 }),
         fc.integer({ min: 2, max: 14 }),
         fc.integer({ min: 2, max: 6 }),
-        // Window starts anywhere in three years, to the second, at least an hour before its month ends.
+        // Window starts anywhere in three years, to the second, at least a day before its month ends.
         fc.integer({ min: 0, max: 3 * 365 * 86_400 }),
         fc.integer({ min: 86_400, max: 70 * 86_400 }),
         (seed, apps, accounts, offset, length) => {
           let from = DateTime.fromMillis(start + offset * 1000, { zone: 'utc' });
-          if (from.startOf('month').plus({ months: 1 }).diff(from).as('hours') < 1) from = from.startOf('month');
+          if (from.startOf('month').plus({ months: 1 }).diff(from).as('days') < 1) from = from.startOf('month');
           const to = from.plus({ seconds: length });
           const sim = simulatePlatform({ seed, from, to, apps, accounts });
           checkInvariants(sim, from, to);
