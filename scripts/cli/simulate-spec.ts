@@ -11,7 +11,11 @@ export const simulateSpec = defineCommand({
     'does, the late events last, with progress: a bar on stderr when it is a terminal, else a\n' +
     'log line (event=simulate.progress) every 10%.',
   options: {
-    seed: { type: 'string', value: 'N', help: 'the random seed (default 1): the same seed, the same events' },
+    seed: {
+      type: 'string',
+      value: 'N',
+      help: 'the random seed (default 1): with --apps and --accounts it names the platform; every window of it has the same apps, and runs whose windows overlap or meet add only the new events',
+    },
     apps: { type: 'string', value: 'N', help: 'how many apps (default 36, 2 or more)' },
     accounts: { type: 'string', value: 'N', help: 'how many accounts (default 8, 2 or more)' },
     weeks: { type: 'string', value: 'W', help: 'the last W weeks up to --now instead of the demo window' },
