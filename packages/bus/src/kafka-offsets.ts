@@ -13,10 +13,31 @@ const VERSION = 2;
 const READ_UNCOMMITTED = 0;
 const EARLIEST = -2n;
 const LATEST = -1n;
-/** 3 UNKNOWN_TOPIC_OR_PARTITION, 5 LEADER_NOT_AVAILABLE, 6 NOT_LEADER_OR_FOLLOWER: a topic just made, a leader moving. */
-const RETRIABLE_CODES = new Set([3, 5, 6]);
+/**
+ * The errors asking again may cure, by name: a topic just made, a leader moving or just elected (a
+ * new leader answers OFFSET_NOT_AVAILABLE until its high watermark has caught up), a broker slow
+ * or its disk failing over. kafkajs retries the same ones.
+ */
+const RETRIABLE_CODES: ReadonlyMap<number, string> = new Map([
+  [3, 'UNKNOWN_TOPIC_OR_PARTITION'],
+  [5, 'LEADER_NOT_AVAILABLE'],
+  [6, 'NOT_LEADER_OR_FOLLOWER'],
+  [7, 'REQUEST_TIMED_OUT'],
+  [9, 'REPLICA_NOT_AVAILABLE'],
+  [56, 'KAFKA_STORAGE_ERROR'],
+  [74, 'FENCED_LEADER_EPOCH'],
+  [75, 'UNKNOWN_LEADER_EPOCH'],
+  [78, 'OFFSET_NOT_AVAILABLE'],
+]);
 
 const retriable = (message: string) => Object.assign(new Error(message), { retriable: true });
+
+/** A partition's ListOffsets error, named, and marked retriable when asking again may cure it. */
+export function listOffsetsError(topic: string, partition: number, code: number): Error {
+  const name = RETRIABLE_CODES.get(code);
+  const message = `ListOffsets for ${topic} partition ${partition} answered error ${code}${name ? ` ${name}` : ''}`;
+  return name ? retriable(message) : new Error(message);
+}
 
 /**
  * Each partition's `start` (first offset held) and `end` (high watermark), in partition order,
@@ -102,10 +123,7 @@ function offsetsOf(body: Buffer, topic: string, expected: number): Map<number, s
         const partition = body.readInt32BE(at);
         const error = body.readInt16BE(at + 4);
         if (name !== topic) continue;
-        if (error !== 0) {
-          const message = `ListOffsets for ${topic} partition ${partition} answered error ${error}`;
-          throw RETRIABLE_CODES.has(error) ? retriable(message) : new Error(message);
-        }
+        if (error !== 0) throw listOffsetsError(topic, partition, error);
         offsets.set(partition, body.readBigInt64BE(at + 14).toString());
       }
     }

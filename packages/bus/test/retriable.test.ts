@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
+import { listOffsetsError } from '../src/kafka-offsets.ts';
 import { isTopicUnknown, whileRetriable } from '../src/retriable.ts';
 
 const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } = kafkajs;
@@ -66,5 +67,40 @@ describe('isTopicUnknown, on the errors kafkajs throws', () => {
     assert.equal(isTopicUnknown(new KafkaJSNonRetriableError('Closed connection')), false);
     assert.equal(isTopicUnknown(new Error('UNKNOWN_TOPIC_OR_PARTITION')), false);
     assert.equal(isTopicUnknown(undefined), false);
+  });
+});
+
+describe('ListOffsets errors (kafka-offsets.ts)', () => {
+  test('a just-elected leader’s OFFSET_NOT_AVAILABLE (78), and the other errors kafkajs retries, are asked again; each is named', async () => {
+    for (const [code, name] of [
+      [78, 'OFFSET_NOT_AVAILABLE'],
+      [6, 'NOT_LEADER_OR_FOLLOWER'],
+      [56, 'KAFKA_STORAGE_ERROR'],
+      [7, 'REQUEST_TIMED_OUT'],
+    ] as const) {
+      let tries = 0;
+      const answer = await whileRetriable(async () => {
+        tries += 1;
+        if (tries < 2) throw listOffsetsError('billing-events', 3, code);
+        return 'bounds';
+      }, 5_000);
+      assert.deepEqual([answer, tries], ['bounds', 2], name);
+      assert.equal(
+        listOffsetsError('billing-events', 3, code).message,
+        `ListOffsets for billing-events partition 3 answered error ${code} ${name}`,
+      );
+    }
+  });
+
+  test('an error asking again cannot cure (29 TOPIC_AUTHORIZATION_FAILED) is thrown at once, its code given', async () => {
+    let tries = 0;
+    await assert.rejects(
+      whileRetriable(async () => {
+        tries += 1;
+        throw listOffsetsError('billing-events', 0, 29);
+      }, 5_000),
+      /^Error: ListOffsets for billing-events partition 0 answered error 29$/,
+    );
+    assert.equal(tries, 1);
   });
 });

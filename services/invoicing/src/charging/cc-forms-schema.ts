@@ -53,11 +53,21 @@ export async function requireCcForms(db: Queryable): Promise<void> {
 
 /**
  * The charging loop's wait: `ready()` says whether a pass may run. Until the view is there it
- * logs `charging.waiting_for_cc_forms` (info: invoices, pages and exports go on) at once and at
- * most every `logEveryMs`, then `charging.cc_forms_ready` once. Once there, it is not looked at
- * again (migrations do not go back); the pass itself still requires it (requireCcForms).
+ * logs `charging.waiting_for_cc_forms` at once and at most every `logEveryMs`, then
+ * `charging.cc_forms_ready` once. At info while cc-forms may just be starting (invoices, pages
+ * and exports go on); at warn once it has waited `warnAfterMs`: cc-forms on another database, or
+ * not deployed, would otherwise leave every invoice uncharged with nothing above info. Once
+ * there, it is not looked at again (migrations do not go back); the pass itself still requires
+ * it (requireCcForms).
  */
-export function ccFormsWait(db: Queryable, log: Logger, logEveryMs = 30_000): { ready(): Promise<boolean> } {
+/** How long cc-forms may take to migrate at a deploy before the wait is said at warn. */
+export const WARN_AFTER_MS = 5 * 60_000;
+
+export function ccFormsWait(
+  db: Queryable,
+  log: Logger,
+  { logEveryMs = 30_000, warnAfterMs = WARN_AFTER_MS }: { logEveryMs?: number; warnAfterMs?: number } = {},
+): { ready(): Promise<boolean> } {
   let seen = false;
   let since: number | undefined;
   let saidAt: number | undefined;
@@ -74,7 +84,8 @@ export function ccFormsWait(db: Queryable, log: Logger, logEveryMs = 30_000): { 
       if (saidAt === undefined || Date.now() - saidAt >= logEveryMs) {
         saidAt = Date.now();
         const applied = await ccFormsMigration(db);
-        log.info('charging.waiting_for_cc_forms', {
+        const said = Date.now() - since >= warnAfterMs ? log.warn : log.info;
+        said.call(log, 'charging.waiting_for_cc_forms', {
           migration: CC_FORMS_NEEDED,
           has: applied ?? 'none',
           waited_s: waited,
