@@ -89,8 +89,13 @@ export function minimumChargeAmount(currency: string): string {
   return fromMinorUnits(minimumCharge(currency), currency);
 }
 
-/** The gateway's integer amount (5258) as an amount in the currency's units ("52.58"). */
+/**
+ * The gateway's integer amount (5258) as an amount in the currency's units ("52.58"), with two
+ * decimals at least: thousandths for the currencies counted in them (2500 fils is "2.500" KWD, not
+ * "25.00"), which a stray payment or a dispute may be in though invoicing never bills in them.
+ */
 export function fromMinorUnits(minor: number, currency: string): string {
-  const exponent = ZERO_DECIMAL.has(currency.toUpperCase()) ? 0 : 2;
-  return new Decimal(minor).div(new Decimal(10).pow(exponent)).toFixed(2);
+  const code = currency.toUpperCase();
+  const exponent = ZERO_DECIMAL.has(code) ? 0 : THREE_DECIMAL.has(code) ? 3 : 2;
+  return new Decimal(minor).div(new Decimal(10).pow(exponent)).toFixed(Math.max(2, exponent));
 }
