@@ -4,7 +4,9 @@
 // gateway refuses any refund: `vault refund-stray` says so, naming the dispute and its status. Won,
 // the money is ours again: it refunds all 10.00, and the next pass lets the stray go and charges 25.00
 // with a new PaymentIntent. Lost for 4.00 of it, the 6.00 the dispute did not take is refunded, and
-// refunded + charged back is the whole: released the same way, nothing refunded twice.
+// refunded + charged back is the whole: released the same way, nothing refunded twice. Run again after
+// the pass let it go (a retrying script), it is named as given back, exit 0: before, the invoice held
+// no stray any more and the answer was "holds no stray payment", exit 1.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type Stripe from 'stripe';
@@ -114,10 +116,26 @@ describe('refunding a disputed stray payment (real sandbox, SDK and vault refund
     assert.equal(await statusOf(id), 'paid');
     assert.deepEqual(await gatewayRecord(w.sdk, await customerOf(w.db.pool, `acct-${id}`), id), { intents: 2, succeeded: 2, failed: 0 });
 
-    // Released, the invoice holds no stray payment: nothing more to refund.
+    // Released: run again, the stray let go is found at the gateway and named as given back (exit 0), nothing refunded.
     const again = await refundViaVault(id);
-    assert.equal(again.status, 1);
-    assert.match(again.stdout, new RegExp(`^nothing refunded: invoice ${id} holds no stray payment`, 'm'));
+    assert.equal(again.status, 0, again.stdout + again.stderr);
+    assert.match(
+      again.stdout,
+      new RegExp(
+        `^nothing refunded: ${stray} \\(the stray payment of invoice ${id}, let go by a charging pass\\) is back with the cardholder already ` +
+          `\\(refunded 10\\.00 USD, charged back 0\\.00 USD; disputes: ${dispute.id} \\(won\\)\\)`,
+        'm',
+      ),
+    );
+    assert.equal((await w.sdk.refunds.list({ payment_intent: stray })).data.length, 1);
+
+    // An invoice that never held a stray payment (paid at once): still no stray, exit 1.
+    await putCard(w, 'acct-inv-plain', '4242424242424242');
+    await insertInvoice(w.db.pool, { id: 'inv-plain', account: 'acct-inv-plain', total: '25.00' });
+    assert.equal((await pass()).report.paid, 1);
+    const plain = await refundViaVault('inv-plain');
+    assert.equal(plain.status, 1);
+    assert.match(plain.stdout, /^nothing refunded: invoice inv-plain holds no stray payment/m);
   });
 
   test('disputed for 4.00 of its 10.00 and lost: the 6.00 left is refunded, refunded + charged back is the whole, released', async () => {
@@ -158,5 +176,10 @@ describe('refunding a disputed stray payment (real sandbox, SDK and vault refund
     assert.notEqual(fresh, stray);
     assert.equal((await w.sdk.paymentIntents.retrieve(fresh)).amount_received, 2500);
     assert.equal(await statusOf(id), 'paid');
+
+    const later = await refundStray(deps, id);
+    assert.equal(later.outcome === 'refused' && later.reason, 'given_back', later.message);
+    assert.match(later.message, new RegExp(`^${stray} \\(the stray payment of invoice ${id}, let go by a charging pass\\)`));
+    assert.match(later.message, new RegExp(`refunded 6\\.00 USD, charged back 4\\.00 USD; disputes: ${dispute.id} \\(lost\\)`));
   });
 });

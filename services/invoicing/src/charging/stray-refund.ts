@@ -5,13 +5,17 @@
 // (charge_disputed), so this refuses naming the dispute and its status; a won one gave the money
 // back to us, so all of it is refunded; a lost one took its own amount back, so only the rest is.
 // Nothing is written here: the next charging pass finds it given back in full (stray-given-back.ts)
-// and lets it go, charging the invoice anew.
+// and lets it go, charging the invoice anew; run again after that, the stray let go is found at the
+// gateway (released-stray.ts) and named as given back. A refund the gateway did not make (failed,
+// canceled, requires_action) is told as such, never as refunded.
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import { fromMinorUnits } from './amount.ts';
 import { STRAY_PAYMENT } from './decide.ts';
 import type { ChargeGateway, RefundGateway, ReportedDispute, ReportedIntent } from './gateway-calls.ts';
+import { releasedStray } from './released-stray.ts';
 import { givenBack } from './stray-given-back.ts';
+import { refundKey, unmade } from './stray-refund-answer.ts';
 
 export interface StrayRefundDeps {
   pool: pg.Pool;
@@ -20,10 +24,27 @@ export interface StrayRefundDeps {
 }
 
 export type StrayRefund =
-  | { outcome: 'refunded'; paymentIntentId: string; refundId: string; amount: string; currency: string; message: string }
+  | {
+      outcome: 'refunded';
+      paymentIntentId: string;
+      refundId: string;
+      amount: string;
+      currency: string;
+      /** The gateway's: `pending` is made but not with the cardholder yet. */
+      status: 'succeeded' | 'pending';
+      message: string;
+    }
   | {
       outcome: 'refused';
-      reason: 'no_invoice' | 'not_stray' | 'dispute_open' | 'given_back' | 'not_succeeded' | 'gateway_refused' | 'unanswered';
+      reason:
+        | 'no_invoice'
+        | 'not_stray'
+        | 'dispute_open'
+        | 'given_back'
+        | 'not_succeeded'
+        | 'gateway_refused'
+        | 'refund_failed'
+        | 'unanswered';
       message: string;
     };
 
@@ -50,17 +71,21 @@ export function refundPlan(intent: ReportedIntent, disputes: readonly ReportedDi
   return left > 0 ? { refund: left } : { refuse: 'given_back' };
 }
 
-/** The invoice's stray PaymentIntent, if its charge row holds one. */
-async function strayOf(pool: pg.Pool, invoiceId: string): Promise<{ found: boolean; stray: string | null }> {
-  const { rows } = await pool.query<{ payment_intent_id: string | null; last_error_code: string | null }>(
-    `select c.payment_intent_id, c.last_error_code
+/** The invoice's stray PaymentIntent, if its charge row holds one; its account and the PaymentIntent it holds. */
+async function strayOf(
+  pool: pg.Pool,
+  invoiceId: string,
+): Promise<{ found: false } | { found: true; stray: string | null; held: string | null; accountId: string }> {
+  const { rows } = await pool.query<{ account_id: string; payment_intent_id: string | null; last_error_code: string | null }>(
+    `select i.account_id, c.payment_intent_id, c.last_error_code
        from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
       where i.id = $1`,
     [invoiceId],
   );
   const row = rows[0];
-  if (!row) return { found: false, stray: null };
-  return { found: true, stray: row.last_error_code === STRAY_PAYMENT ? row.payment_intent_id : null };
+  if (!row) return { found: false };
+  const stray = row.last_error_code === STRAY_PAYMENT ? row.payment_intent_id : null;
+  return { found: true, stray, held: row.payment_intent_id, accountId: row.account_id };
 }
 
 const disputeWords = (disputes: readonly ReportedDispute[]) =>
@@ -72,6 +97,27 @@ export async function refundStray(deps: StrayRefundDeps, invoiceId: string): Pro
   if (!held.found) return { outcome: 'refused', reason: 'no_invoice', message: `no invoice ${invoiceId}` };
   const id = held.stray;
   if (!id) {
+    // Run again after a pass let the stray go (refunded, released): it is given back, as the first run's answer said.
+    const released = await releasedStray(deps, invoiceId, held.accountId, held.held);
+    if ('error' in released) {
+      return {
+        outcome: 'refused',
+        reason: 'unanswered',
+        message: `the gateway did not answer the list of the PaymentIntents of invoice ${invoiceId} (${released.error}); run it again`,
+      };
+    }
+    if (released.found) {
+      const { intent, back, disputes } = released.found;
+      const money = (minor: number) => `${fromMinorUnits(minor, intent.currency)} ${intent.currency.toUpperCase()}`;
+      return {
+        outcome: 'refused',
+        reason: 'given_back',
+        message:
+          `${intent.id} (the stray payment of invoice ${invoiceId}, let go by a charging pass) is back with the cardholder already ` +
+          `(refunded ${money(back.refunded)}, charged back ${money(back.chargedBack)}; disputes: ${disputeWords(disputes)}): ` +
+          'the invoice holds no stray payment any more, nothing to refund',
+      };
+    }
     return {
       outcome: 'refused',
       reason: 'not_stray',
@@ -118,11 +164,14 @@ export async function refundStray(deps: StrayRefundDeps, invoiceId: string): Pro
         `disputes: ${disputeWords(disputes)}): the next charging pass lets it go and charges the invoice anew`,
     };
   }
-  // One key per state of the payment: run again before the gateway answered, the same refund; after, the next state's.
+  // The refunds made so far, failed ones too: a failed refund gives its amount back to the charge, so
+  // the amounts alone would send the failed refund's key again and get its first answer replayed.
+  const earlier = await deps.gateway.listRefunds(id, intent.charge?.id);
+  if ('error' in earlier) return unanswered('the list of refunds', earlier.error.kind === 'succeeded' ? 'succeeded' : earlier.error.code);
   const made = await deps.gateway.refund({
     paymentIntentId: id,
     amount: plan.refund,
-    idempotencyKey: `stray-refund:${id}:${back.refunded}:${back.chargedBack}`,
+    idempotencyKey: refundKey(id, earlier.length, back),
     metadata: { invoice_id: invoiceId, reason: 'stray_payment' },
   });
   if ('error' in made) {
@@ -135,10 +184,22 @@ export async function refundStray(deps: StrayRefundDeps, invoiceId: string): Pro
       message: `the gateway refused to refund ${money(plan.refund)} of ${what} (${code}); its disputes when read: ${disputeWords(disputes)}`,
     };
   }
+  if (made.status !== 'succeeded' && made.status !== 'pending') {
+    deps.log.warn('charge.stray_refund_failed', {
+      invoice_id: invoiceId,
+      payment_intent: id,
+      refund: made.id,
+      status: made.status,
+      ...(made.failureReason ? { failure_reason: made.failureReason } : {}),
+    });
+    return { outcome: 'refused', reason: 'refund_failed', message: unmade(made, money(made.amount), what) };
+  }
+  const pending = made.status === 'pending';
   deps.log.info('charge.stray_refunded', {
     invoice_id: invoiceId,
     payment_intent: id,
     refund: made.id,
+    status: made.status,
     amount: fromMinorUnits(made.amount, intent.currency),
     currency: intent.currency.toUpperCase(),
     amount_charged_back: fromMinorUnits(back.chargedBack, intent.currency),
@@ -150,8 +211,11 @@ export async function refundStray(deps: StrayRefundDeps, invoiceId: string): Pro
     refundId: made.id,
     amount: fromMinorUnits(made.amount, intent.currency),
     currency: intent.currency.toUpperCase(),
+    status: pending ? 'pending' : 'succeeded',
     message:
-      `refunded ${money(made.amount)} of ${what}: refund ${made.id}` +
+      (pending
+        ? `refund ${made.id} of ${money(made.amount)} of ${what} is pending at the gateway (not with the cardholder yet; should it fail, run this again)`
+        : `refunded ${money(made.amount)} of ${what}: refund ${made.id}`) +
       (back.refunded + back.chargedBack > 0
         ? `; given back before: refunded ${money(back.refunded)}, charged back ${money(back.chargedBack)}`
         : '') +

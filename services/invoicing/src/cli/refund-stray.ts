@@ -23,8 +23,9 @@ export function parseRefundStrayArgs(args: string[]): { invoiceId: string } {
 }
 
 /**
- * Prints what it refunded, or why nothing was: exit 0 when refunded or already given back in full
- * (the next charging pass releases the invoice), 1 when refused (an open dispute, no stray, the gateway).
+ * Prints what it refunded, or why nothing was: exit 0 when refunded (or the refund is pending at the
+ * gateway) or already given back in full (the next charging pass releases the invoice, or did), 1 when
+ * refused (an open dispute, no stray, the gateway) or the refund failed (its status and reason named).
  */
 export async function refundStrayCommand(args: string[], ctx: CommandContext): Promise<number> {
   const { invoiceId } = parseRefundStrayArgs(args);
