@@ -152,26 +152,31 @@ describe('`vault publish` input formats', () => {
     assert.match(stdin.stdout, /published 3 lines .*: 3 accepted/, stdin.stderr);
   });
 
-  test('a JSON array element that is not UTF-8 is published as its bytes and rejected alone (never read with U+FFFD), the rest accepted', async () => {
+  test('a JSON array element that is not UTF-8 past the first 64 KiB is published as its bytes and rejected alone (never read with U+FFFD), the rest accepted', async () => {
+    // Not UTF-8 within the first 64 KiB, the whole input is refused (publish-input-safety.test.ts).
+    const padding = Array.from({ length: 400 }, (_, i) => events(`latin1-pad-${i}`)[0]!);
     const [a, b] = events('latin1');
     const bad = Buffer.concat([
       Buffer.from('{"specversion":"1.0","id":"latin1-caf'),
       Buffer.from([0xe9]),
       Buffer.from('",\n"subject":"x"}'),
     ]);
-    const body = Buffer.concat([Buffer.from(`[${JSON.stringify(a)},\n`), bad, Buffer.from(`,\n${JSON.stringify(b)}]`)]);
+    const head = Buffer.from(`[${[...padding, a].map((e) => JSON.stringify(e)).join(',\n')},\n`);
+    assert.ok(head.length > 64 * 1024);
+    const body = Buffer.concat([head, bad, Buffer.from(`,\n${JSON.stringify(b)}]`)]);
     const topic = uniqueName('formats');
     const r = await vault(['publish', file('latin1.json', body)], {
       DATABASE_URL: db.url,
       KAFKA_BROKERS: undefined,
       BILLING_EVENTS_TOPIC: topic,
     });
+    const n = padding.length;
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stdout, /published 3 array elements .*: 2 accepted, 0 duplicate, 1 rejected/, r.stderr);
-    assert.match(r.stderr, /^element \[1\]/m);
+    assert.match(r.stdout, new RegExp(`published ${n + 3} array elements .*: ${n + 2} accepted, 0 duplicate, 1 rejected`), r.stderr);
+    assert.match(r.stderr, new RegExp(`^element \\[${n + 1}\\]`, 'm'));
     const raw = await db.pool.query<{ value: Buffer }>('select value from bus.messages where topic = $1', [topic]);
     const values = raw.rows.map((m) => m.value);
-    assert.equal(values.length, 3);
+    assert.equal(values.length, n + 3);
     const kept = values.find((v) => v.includes(0xe9));
     assert.ok(kept, 'the element went on the bus with its own byte');
     assert.ok(!kept.includes(Buffer.from('\uFFFD')), 'no replacement character');

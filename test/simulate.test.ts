@@ -141,9 +141,10 @@ describe('`vault simulate` publishes on the embedded bus, and a running metering
     const [published, accepted, duplicates] = done.slice(1).map(Number) as [number, number, number];
     assert.equal(accepted + duplicates, published);
     assert.ok(duplicates >= 1, 're-sent events are counted as duplicates');
-    // Not a terminal: a logfmt progress line every 10%, ending at 100%.
-    const progress = run.stdout.split('\n').filter((l) => l.includes('event=simulate.progress'));
-    assert.equal(progress.length, 10, run.stdout);
+    // Not a terminal: a logfmt progress line every 10%, ending at 100%, on stderr (stdout holds the summary alone).
+    const progress = run.stderr.split('\n').filter((l) => l.includes('event=simulate.progress'));
+    assert.equal(progress.length, 10, run.stderr);
+    assert.doesNotMatch(run.stdout, /event=simulate\.progress/);
     assert.match(progress.at(-1)!, new RegExp(`label=simulate published=${published} total=${published} percent=100`));
 
     metering = await startService('metering', env);

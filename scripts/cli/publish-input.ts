@@ -1,229 +1,145 @@
-// What `vault publish` reads: NDJSON (one event a line) or a whole JSON array
-// of events (pretty-printed or not), either after a UTF-8 byte order mark,
-// turned into the NDJSON that metering's `publishStream` takes, read as it
-// goes (memory stays bounded however large the file).
+// What `vault publish` reads: NDJSON (one event a line), a whole JSON array of events
+// (pretty-printed or not), or JSON values one after another (a pretty-printed event,
+// `jq .` of several), any of them after a UTF-8 byte order mark, split into the events
+// metering's `publishStream` takes as it is read (memory stays bounded however large the
+// input). Input that is not UTF-8 text is refused before anything is published.
+import { NdjsonSplitter, type Splitter } from '@vault/metering/publish';
+import { InputChunks } from './publish-chunks.ts';
+import { HEAD_BYTES, unreadableHead } from './publish-head.ts';
+import { JsonValuesSplitter } from './publish-json-values.ts';
 
-export type InputFormat = 'ndjson' | 'json-array';
+export { InputReadError } from './publish-chunks.ts';
+
+export type InputFormat = 'ndjson' | 'json-array' | 'json-values';
 
 export interface EventInput {
   format: InputFormat;
-  /** One event a line: an NDJSON input's lines as they are, or a JSON array's elements, element i on line i. */
-  ndjson: AsyncIterable<Buffer>;
+  /** The input's bytes, without a byte order mark. */
+  bytes: AsyncIterable<Buffer>;
+  /** How `bytes` are split into events. */
+  split: Splitter;
   /**
-   * For a JSON array, once `ndjson` has ended: what broke it off when it is
-   * not one (the elements before that point were given).
+   * For a JSON array or JSON values, once `bytes` have ended: what broke them off when
+   * they are not whole (the elements before that point were given).
    */
   problem(): string | undefined;
-  /** How many elements of a JSON array were given so far. */
+  /** How many elements (or values) were given so far. */
   elements(): number;
+  /** True when the signal stopped the reading before the input's end. */
+  stopped(): boolean;
 }
 
-/** The input is not text `vault publish` can read (UTF-16, say): nothing was taken from it. */
+/** The input is not text `vault publish` can read (UTF-16, gzip, binary): nothing was taken from it. */
 export class UnreadableInput extends Error {}
 
-/** Reading the input failed (an I/O error): `cause` is the error. */
-export class InputReadError extends Error {}
+export interface ReadOptions {
+  /** Ctrl-C: reading stops; what was read is still given. */
+  signal?: AbortSignal;
+  /** A file's name, for the command a refusal suggests; undefined for stdin. */
+  file?: string;
+  /** How long a live input may pause before what came is judged (the head is not waited for). */
+  idleMs?: number;
+}
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const OPEN_BRACKET = 0x5b;
-const NEWLINE = Buffer.from('\n');
+const OPEN_BRACE = 0x7b;
+const NEWLINE = 0x0a;
 const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
 /**
- * Reads `input` up to its first non-blank byte to tell NDJSON from a JSON
- * array (and drop a byte order mark), so a wrong input is said before
- * anything is published.
+ * Reads the head of `input` (its first 64 KiB, or what a live input sent before it paused),
+ * refuses it when it is not UTF-8 text (UTF-16, compressed, NUL bytes, invalid UTF-8), and
+ * tells its format, so a wrong input is said before anything is published. Bytes past the head
+ * are not checked: a line there that is not UTF-8 is rejected alone, as POST /v1/events does.
  */
-export async function readEventInput(input: AsyncIterable<Buffer | string>): Promise<EventInput> {
-  const iterator = input[Symbol.asyncIterator]();
-  // An I/O error is the input's, told apart from the bus's or the database's.
-  const chunks = {
-    next: () =>
-      iterator.next().catch((err: unknown) => {
-        throw new InputReadError((err as Error).message, { cause: err });
-      }),
-  };
+export async function readEventInput(input: AsyncIterable<Buffer | string>, o: ReadOptions = {}): Promise<EventInput> {
+  const chunks = new InputChunks(input, o.signal);
+  const idleMs = o.idleMs ?? 250;
   let head = Buffer.alloc(0);
-  let ended = false;
-  // Enough of the head to see past a BOM and the leading blanks.
   for (;;) {
-    const maybeBom = head.length < BOM.length && BOM.subarray(0, head.length).equals(head);
-    const start = head.subarray(0, BOM.length).equals(BOM) ? BOM.length : 0;
-    const firstByte = head.subarray(start).findIndex((b) => !isSpace(b));
-    if (ended || (!maybeBom && firstByte !== -1)) break;
-    const next = await chunks.next();
-    if (next.done) ended = true;
-    else head = Buffer.concat([head, toBuffer(next.value)]);
+    const known = formatKnown(head);
+    if (head.length >= HEAD_BYTES && known) break;
+    // The format is needed (the first non-blank byte, a `{` line's end); the rest of the head is
+    // waited for only while the input keeps coming.
+    const next = await chunks.next(known ? idleMs : undefined);
+    if (next === 'idle' || next === undefined) break;
+    head = Buffer.concat([head, next]);
   }
   if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
     throw new UnreadableInput('it is UTF-16 text (its byte order mark says so); save it as UTF-8');
   }
   if (head.subarray(0, BOM.length).equals(BOM)) head = head.subarray(BOM.length);
-  const rest: AsyncIterable<Buffer> = {
+  const unreadable = unreadableHead(head.subarray(0, HEAD_BYTES), chunks.ended && !chunks.stopped && head.length <= HEAD_BYTES, o.file);
+  if (unreadable) throw new UnreadableInput(unreadable);
+
+  const bytes: AsyncIterable<Buffer> = {
     async *[Symbol.asyncIterator]() {
       if (head.length > 0) yield head;
-      if (ended) return;
       for (;;) {
         const next = await chunks.next();
-        if (next.done) return;
-        yield toBuffer(next.value);
+        if (next === undefined || next === 'idle') return;
+        yield next;
       }
     },
   };
-  const first = head.find((b) => !isSpace(b));
-  if (first !== OPEN_BRACKET) return { format: 'ndjson', ndjson: rest, problem: () => undefined, elements: () => 0 };
-  const splitter = new ArraySplitter();
-  return {
-    format: 'json-array',
-    ndjson: splitter.lines(rest),
-    problem: () => splitter.problem,
-    elements: () => splitter.count,
-  };
+  const format = formatOf(head);
+  const stopped = () => chunks.stopped;
+  if (format === 'ndjson') return { format, bytes, split: new NdjsonSplitter(), problem: () => undefined, elements: () => 0, stopped };
+  const splitter = new JsonValuesSplitter(format === 'json-array' ? 'array' : 'values');
+  return { format, bytes, split: splitter, problem: () => splitter.problem, elements: () => splitter.count, stopped };
 }
 
-/** A byte for a message: the character when it is printable ASCII. */
-const shown = (b: number) => (b > 0x20 && b < 0x7f ? String.fromCharCode(b) : `byte 0x${b.toString(16).padStart(2, '0')}`);
-
-const toBuffer = (chunk: Buffer | string) => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-
-/**
- * A JSON array's elements, one a line, byte by byte: strings, escapes and
- * nesting are followed only to find where each element ends. Each element is
- * passed on as sent (as the HTTP intake keeps an array body's elements), on
- * one line (`oneLine`), for the intake to judge with its index. A broken array
- * (a missing `]`, an empty element, a trailing comma, something after the `]`)
- * ends the lines there, with `problem` saying what and on which line.
- */
-class ArraySplitter {
-  count = 0;
-  problem: string | undefined;
-  private state: 'start' | 'first' | 'next' | 'element' | 'after' | 'done' = 'start';
-  private line = 1;
-  private depth = 0;
-  private inString = false;
-  private escaped = false;
-  private parts: Buffer[] = [];
-
-  async *lines(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of input) {
-      const out: Buffer[] = [];
-      const ok = this.take(chunk, out);
-      if (out.length > 0) yield Buffer.concat(out);
-      if (!ok) return;
-    }
-    if (this.state !== 'done') {
-      this.problem = "the input ended before the array's closing ]";
-    }
-  }
-
-  /** Follows `chunk`, adding finished elements to `out`; false when the array is broken. */
-  private take(chunk: Buffer, out: Buffer[]): boolean {
-    let elementStart = this.state === 'element' ? 0 : -1;
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i]!;
-      if (b === 0x0a) this.line++;
-      switch (this.state) {
-        case 'start':
-          // Only blanks come before the [ (readEventInput saw to that).
-          if (b === OPEN_BRACKET) this.state = 'first';
-          continue;
-        case 'first':
-        case 'next':
-          if (isSpace(b)) continue;
-          if (b === 0x5d && this.state === 'first') {
-            this.state = 'done';
-            continue;
-          }
-          if (b === 0x2c || b === 0x5d) {
-            return this.broken(
-              `line ${this.line}: expected an element ${this.state === 'first' ? 'or ] after [' : "after ','"}, found ${shown(b)}`,
-            );
-          }
-          this.state = 'element';
-          elementStart = i;
-          this.depth = 0;
-          this.inString = false;
-          this.escaped = false;
-          i--; // read this byte again as the element's first (never a line break)
-          continue;
-        case 'element':
-          if (this.inString) {
-            if (this.escaped) this.escaped = false;
-            else if (b === 0x5c) this.escaped = true;
-            else if (b === 0x22) this.inString = false;
-            continue;
-          }
-          if (b === 0x22) this.inString = true;
-          else if (b === 0x7b || b === OPEN_BRACKET) this.depth++;
-          else if ((b === 0x7d || b === 0x5d) && this.depth > 0) {
-            // An object or array element ends with its closing bracket.
-            if (--this.depth === 0) {
-              this.parts.push(chunk.subarray(elementStart, i + 1));
-              out.push(this.element());
-              this.state = 'after';
-            }
-          } else if (b === 0x7d) return this.broken(`line ${this.line}: unexpected ${shown(b)} in element [${this.count}]`);
-          else if (this.depth === 0 && (b === 0x2c || b === 0x5d)) {
-            // A number, string, true, false or null ends at the , or ] after it.
-            if (i > elementStart) this.parts.push(chunk.subarray(elementStart, i));
-            out.push(this.element());
-            this.state = b === 0x2c ? 'next' : 'done';
-          }
-          continue;
-        case 'after':
-          if (isSpace(b)) continue;
-          if (b === 0x2c) this.state = 'next';
-          else if (b === 0x5d) this.state = 'done';
-          else return this.broken(`line ${this.line}: expected , or ] after element [${this.count - 1}], found ${shown(b)}`);
-          continue;
-        case 'done':
-          if (!isSpace(b)) return this.broken(`line ${this.line}: unexpected ${shown(b)} after the array's closing ]`);
-          continue;
-      }
-    }
-    if (this.state === 'element' && elementStart < chunk.length) this.parts.push(Buffer.from(chunk.subarray(elementStart)));
-    return true;
-  }
-
-  private element(): Buffer {
-    const bytes = Buffer.concat(this.parts);
-    this.parts = [];
-    this.count++;
-    const line = oneLine(bytes);
-    let start = 0;
-    let end = line.length;
-    while (start < end && isSpace(line[start]!)) start++;
-    while (end > start && isSpace(line[end - 1]!)) end--;
-    return Buffer.concat([line.subarray(start, end), NEWLINE]);
-  }
-
-  private broken(problem: string): false {
-    this.problem = problem;
-    return false;
-  }
+/** Whether `head` shows its format yet: its first non-blank byte, and, for a `{`, the end of its first line. */
+function formatKnown(head: Buffer): boolean {
+  const start = head.subarray(0, BOM.length).equals(BOM) ? BOM.length : 0;
+  if (head.length < BOM.length && BOM.subarray(0, head.length).equals(head)) return false;
+  const first = head.findIndex((b, i) => i >= start && !isSpace(b));
+  // All blank so far: past twice the head, it is judged as it is (NDJSON), the head no longer grown.
+  if (first === -1) return head.length > 2 * HEAD_BYTES;
+  return head[first] !== OPEN_BRACE || head.indexOf(NEWLINE, first) !== -1 || head.length - first > HEAD_BYTES;
 }
 
 /**
- * An element as sent, on one line. Outside strings a line break is whitespace:
- * a space changes no token (1e400 stays 1e400). JSON strings hold none raw, so
- * one inside a string makes the element invalid, and it must stay so (as
- * `POST /v1/events` refuses it): a raw LF there becomes a raw CR, still a
- * control character JSON refuses but no NDJSON line end; a raw CR stays. An
- * element that is not JSON, or not UTF-8, goes on for the intake to reject and keep.
+ * `[` first: a JSON array. `{` first and alone on its line (as `jq .` and every pretty-printer
+ * write an object, and no NDJSON event is), or a first object over several lines that is whole
+ * JSON (as POST /v1/events reads such a body): JSON values one after another, never read line
+ * by line (a pretty-printed event's lines were published as a dozen junk events, the event
+ * never). Anything else (a first line that is one object, or not JSON, or cut short): NDJSON,
+ * its broken lines refused alone.
  */
-function oneLine(bytes: Buffer): Buffer {
-  const line = Buffer.from(bytes);
+function formatOf(head: Buffer): InputFormat {
+  const first = head.findIndex((b) => !isSpace(b));
+  if (first === -1) return 'ndjson';
+  if (head[first] === OPEN_BRACKET) return 'json-array';
+  if (head[first] !== OPEN_BRACE) return 'ndjson';
+  let lineEnd = head.indexOf(NEWLINE, first);
+  if (lineEnd === -1) lineEnd = head.length;
+  if (head.subarray(first + 1, lineEnd).every(isSpace)) return 'json-values';
+  const end = objectEnd(head, first);
+  if (end === -1 || end <= lineEnd) return 'ndjson';
+  try {
+    JSON.parse(head.subarray(first, end).toString('utf8'));
+    return 'json-values';
+  } catch {
+    return 'ndjson';
+  }
+}
+
+/** Where the object opened at `start` ends (brackets counted outside strings), or -1 when not in `head`. */
+function objectEnd(head: Buffer, start: number): number {
+  let depth = 0;
   let inString = false;
   let escaped = false;
-  for (let i = 0; i < line.length; i++) {
-    const b = line[i]!;
+  for (let i = start; i < head.length; i++) {
+    const b = head[i]!;
     if (inString) {
-      if (b === 0x0a) line[i] = 0x0d;
       if (escaped) escaped = false;
       else if (b === 0x5c) escaped = true;
       else if (b === 0x22) inString = false;
     } else if (b === 0x22) inString = true;
-    else if (b === 0x0a || b === 0x0d) line[i] = 0x20;
+    else if (b === OPEN_BRACE || b === OPEN_BRACKET) depth++;
+    else if ((b === 0x7d || b === 0x5d) && --depth === 0) return i + 1;
   }
-  return line;
+  return -1;
 }

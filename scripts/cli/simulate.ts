@@ -7,7 +7,8 @@ import type { Logger } from '@vault/runtime';
 import { demoWindow, recentWindow, simulatePlatform, type SimulationWindow } from '@vault/simulator';
 import { parseCommand, UsageError } from './command.ts';
 import { withPublishTarget, type PublishTarget } from './bus-publish.ts';
-import { cliLog, cliSettings } from './settings.ts';
+import { progressLog } from './publish-log.ts';
+import { cliSettings } from './settings.ts';
 import { simulateSpec } from './simulate-spec.ts';
 import { stdoutFailure } from './stdout.ts';
 
@@ -20,7 +21,7 @@ export interface PublishEventsOptions extends PublishTarget {
    * receive the counts instead; false for none.
    */
   progress?: false | ((published: number, total: number) => void);
-  /** For the logfmt progress lines; the CLI's log when unset. */
+  /** For the logfmt progress lines; on stderr when unset (publish-log.ts), stdout keeping the summary alone. */
   log?: Logger;
   /** Each chunk's rejections once that chunk is on the bus; the summary keeps only their count. */
   onRejected?(rejected: IntakeRejection[]): void;
@@ -35,7 +36,7 @@ export interface PublishEventsOptions extends PublishTarget {
  */
 export async function publishEvents(events: readonly BillingEvent[], o: PublishEventsOptions): Promise<PublishSummary> {
   const total = events.length;
-  const report = o.progress === false ? undefined : (o.progress ?? progressReporter(o.label ?? 'simulate', total, o.log ?? cliLog));
+  const report = o.progress === false ? undefined : (o.progress ?? progressReporter(o.label ?? 'simulate', total, o.log ?? progressLog));
   // Small chunks, so progress moves about every 2%; each is one intake and one durable publish.
   const chunkLines = Math.max(20, Math.ceil(total / 50));
   const summary = await publishStream({ bus: o.bus, pool: o.pool, topic: o.topic }, Readable.from(ndjsonChunks(events, chunkLines)), {
