@@ -94,6 +94,27 @@ describe('a `vault` command whose stdout or stderr reader is gone stops the embe
     await serverDown('export 2>&1 | head -1');
   });
 
+  test('`vault publish - | head -1` prints its summary, the embedded server’s start line on stderr: exit 0, every event published, the server stopped', {
+    timeout: 60_000,
+  }, async () => {
+    const event = (n: number) =>
+      JSON.stringify({
+        specversion: '1.0',
+        id: `closed-pub-${n}`,
+        source: 'dyno-manager',
+        type: 'dyno.started',
+        time: '2026-01-05T10:00:00Z',
+        subject: `dyno-closed-${n}`,
+        sequence: 1,
+        data: { app_id: 'app-closed', name: `web.${n}`, size: 'standard-1x' },
+      });
+    const lines = [1, 2, 3].map(event).join('\n');
+    const r = await shell(`printf '%s\\n' '${lines}' | node bin/vault.js publish - | head -1`, env);
+    assert.equal(r.status, 0, r.printed);
+    assert.match(r.printed, /^published 3 lines to .*: 3 accepted, 0 duplicate, 0 rejected /);
+    await serverDown('publish | head -1');
+  });
+
   test('stderr alone closed: `vault export` writes its CSV and exits 0 (its summary lost, not its run), the server stopped', {
     timeout: 60_000,
   }, async () => {

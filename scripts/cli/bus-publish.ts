@@ -3,6 +3,7 @@ import { migrate, type Database } from '@vault/db';
 import { DEFAULT_PARTITIONS } from '@vault/metering/publish';
 import type { VaultSettings } from './vault-settings.ts';
 import { APPS } from './apps.ts';
+import { progressLog } from './publish-log.ts';
 import { openCliDatabase } from './settings.ts';
 
 /** Where the CLI puts events: what metering's intake (`publishStream`) needs. */
@@ -25,7 +26,8 @@ export async function withPublishTarget<T>(
   clientId: string,
   use: (target: PublishTarget) => Promise<T>,
 ): Promise<T> {
-  const db = await openCliDatabase(settings);
+  // The embedded server's start line on stderr too: stdout holds the summary alone (`| head -1`).
+  const db = await openCliDatabase(settings, progressLog);
   try {
     const metering = APPS.find((a) => a.name === 'metering')!;
     await migrate(db.pool, metering.schema, metering.migrations);

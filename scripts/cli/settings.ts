@@ -45,8 +45,8 @@ export const cliLog: Logger = createLogger({ app: 'vault' });
  * The database once it answers; one that does not is an error naming DATABASE_URL (main.ts prints its
  * message). Let go of if the command ends early (early-exit.ts): its embedded server is not left running.
  */
-export function openCliDatabase(settings: VaultSettings): Promise<Database> {
-  return holdDatabase(openReachableDatabase(settings, (event, fields) => cliLog.info(event, fields)));
+export function openCliDatabase(settings: VaultSettings, log: Logger = cliLog): Promise<Database> {
+  return holdDatabase(openReachableDatabase(settings, (event, fields) => log.info(event, fields)));
 }
 
 export function vaultPath(settings: { VAULT_HOME: string }, ...parts: string[]): string {
