@@ -119,12 +119,22 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
   }
   if (decision.do === 'past_due_no_card') {
     // The card was read at the pass's start: one added since is charged by the next pass, never told missing.
-    const saved = await savePastDueWithoutCard(deps, invoice.id, pastDueWithoutCard(charge), now());
+    const saved = await savePastDueWithoutCard(deps, invoice.id, pastDueWithoutCard(charge, decision.blocked), now());
     if (saved === 'card_now') deps.log.info('charge.card_added', { invoice_id: invoice.id, account_id: invoice.accountId });
     // Paid meanwhile (its webhook): nothing to write or tell, as any write finding it paid.
     if (saved !== 'written') return;
     report.pastDue++;
     report.noCard++;
+    if (decision.blocked) {
+      // Its only card was reported stolen (a fraudulent chargeback): not charged again (blocked-cards.ts).
+      deps.log.warn('charge.card_blocked_not_charged', {
+        invoice_id: invoice.id,
+        account_id: invoice.accountId,
+        payment_method: card?.paymentMethodId ?? 'none',
+        'count#invoices.card_blocked': 1,
+      });
+      return;
+    }
     deps.log.info('charge.no_card', { invoice_id: invoice.id, account_id: invoice.accountId, 'count#invoices.no_card': 1 });
     return;
   }

@@ -4,6 +4,7 @@
 import { Decimal } from 'decimal.js';
 import type { InvoiceStatus } from '@vault/contracts';
 import { minimumCharge, minorUnits } from './amount.ts';
+import { CARD_REPORTED_FRAUDULENT, CARD_REPORTED_FRAUDULENT_MESSAGE } from './blocked-cards.ts';
 import type { ReportedPayment } from './payment-match.ts';
 
 /** The charge row's code while its attempt's success is stray: the invoice is not paid, operators decide (save-payment.ts). */
@@ -46,6 +47,8 @@ export interface ChargeRow {
 export interface CardOnFile {
   customerId: string;
   paymentMethodId: string;
+  /** Reported stolen (a fraudulent chargeback: blocked-cards.ts): never charged, as if there were no card. */
+  blocked?: boolean;
 }
 
 export type Decision =
@@ -53,8 +56,8 @@ export type Decision =
       do: 'nothing';
       why: 'paid' | 'nothing_to_charge' | 'below_minimum' | 'not_yet' | 'waiting_for_card' | 'waiting_for_customer';
     }
-  /** No card on file: the invoice is past_due until one is added. */
-  | { do: 'past_due_no_card' }
+  /** No card on file (`blocked`: only one reported stolen): the invoice is past_due until one is added. */
+  | { do: 'past_due_no_card'; blocked?: true }
   /**
    * Asked to authenticate, the cardholder has not within the time the retry
    * schedule would have given a declined card: the invoice is past_due (its
@@ -93,14 +96,14 @@ export type Decision =
  * What to do with an invoice now. In order: paid is absorbing; a total ≤ 0,
  * or below the gateway's minimum charge, is never charged; an attempt chosen and not answered is sent again, unchanged
  * (its card even if the card on file changed since); a stray success waits for
- * its refund (check_stray_refund); without a card the
- * invoice is past_due; a card other than the one last tried is tried at once
+ * its refund (check_stray_refund); without a card (or with only one reported
+ * stolen: `onFile.blocked`) the invoice is past_due; a card other than the one last tried is tried at once
  * and starts a new round; otherwise the retry schedule says when.
  */
 export function decide(
   invoice: ChargeableInvoice,
   charge: ChargeRow | undefined,
-  card: CardOnFile | undefined,
+  onFile: CardOnFile | undefined,
   now: Date,
   /** Seconds a cardholder asked to authenticate has before the invoice is past_due: the retry schedule's span. */
   authenticationWindow = Number.POSITIVE_INFINITY,
@@ -114,11 +117,15 @@ export function decide(
   // such a total is never charged; the account's next invoice carries it.
   if (amount < minimumCharge(invoice.currency)) return { do: 'nothing', why: 'below_minimum' };
   const next = (charge?.attempts ?? 0) + 1;
+  // A card reported stolen is no card: charged again, it would be charged back again (another fee).
+  const blocked = onFile?.blocked === true;
+  const card = blocked ? undefined : onFile;
+  const noCard: Decision = blocked ? { do: 'past_due_no_card', blocked: true } : { do: 'past_due_no_card' };
   if (charge?.pendingPaymentMethodId) {
     // Recorded, never answered. Without its PaymentIntent nothing was confirmed (confirm
     // follows the PaymentIntent's save), and without a card the create cannot be replayed
     // (it names the card's customer): given up as no card, not thrown at every pass.
-    if (!charge.paymentIntentId && !card) return { do: 'past_due_no_card' };
+    if (!charge.paymentIntentId && !card) return noCard;
     return {
       do: 'attempt',
       attempt: next,
@@ -148,7 +155,7 @@ export function decide(
     if (waiting) return { do: 'nothing', why: 'waiting_for_customer' };
     if (charge?.state === 'past_due') return { do: 'nothing', why: 'waiting_for_card' };
     if (charge?.state === 'scheduled' && !due) return { do: 'nothing', why: 'not_yet' };
-    return { do: 'past_due_no_card' };
+    return noCard;
   }
   const attempt = (newRound: boolean): Decision => ({
     do: 'attempt',
@@ -263,17 +270,17 @@ export function beforeAttempt(charge: ChargeRow | undefined, decision: Extract<D
   };
 }
 
-/** The row of an invoice whose account has no card on file. */
-export function pastDueWithoutCard(charge: ChargeRow | undefined): ChargeRow {
+/** The row of an invoice whose account has no card on file (`blocked`: only one reported stolen). */
+export function pastDueWithoutCard(charge: ChargeRow | undefined, blocked = false): ChargeRow {
   return {
     ...(charge ?? NEW_CHARGE),
     // An attempt that never reached a PaymentIntent is dropped with its card.
     pendingPaymentMethodId: charge?.paymentIntentId ? charge.pendingPaymentMethodId : null,
     state: 'past_due',
     nextAttemptAt: null,
-    lastErrorCode: 'no_card_on_file',
+    lastErrorCode: blocked ? CARD_REPORTED_FRAUDULENT : 'no_card_on_file',
     lastDeclineCode: null,
-    lastErrorMessage: 'The account has no card on file.',
+    lastErrorMessage: blocked ? CARD_REPORTED_FRAUDULENT_MESSAGE : 'The account has no card on file.',
   };
 }
 

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { Invoice } from '@vault/contracts';
 import { minimumCharge, minorUnits } from './amount.ts';
+import { CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
 import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
 
 export interface CardSeen {
@@ -24,9 +25,10 @@ export type PaymentState =
   | { kind: 'declined'; reason: string; declineCode: string | undefined; nextTryAt: Date; attempts: number; pastDue?: PastDue | undefined }
   /**
    * No card on file, declined at every try of the schedule, or refused for a reason that is
-   * not the card's (the gateway's customer gone, an amount it will not take): waits for another card.
+   * not the card's (the gateway's customer gone, an amount it will not take), or its card on file
+   * reported stolen (`card_blocked`: a fraudulent chargeback, never charged again): waits for another card.
    */
-  | { kind: 'past_due'; why: 'no_card' | 'declined' | 'not_charged'; reason: string | undefined; since: Date | undefined }
+  | { kind: 'past_due'; why: 'no_card' | 'card_blocked' | 'declined' | 'not_charged'; reason: string | undefined; since: Date | undefined }
   /**
    * The bank asks the cardholder to authenticate (3-D Secure): the customer
    * confirms `paymentIntentId` with `paymentMethodId` on cc-forms' page. `pastDue`
@@ -119,7 +121,7 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined):
     const noCard = !row || row.last_error_code === 'no_card_on_file';
     return {
       kind: 'past_due',
-      why: noCard ? 'no_card' : cardError ? 'declined' : 'not_charged',
+      why: noCard ? 'no_card' : row.last_error_code === CARD_REPORTED_FRAUDULENT ? 'card_blocked' : cardError ? 'declined' : 'not_charged',
       reason: cardError ? (row?.last_error_message ?? undefined) : undefined,
       since: pastDue.since,
     };

@@ -11,6 +11,7 @@ import {
   type ChargeRow,
   type ChargeStateName,
 } from './decide.ts';
+import { isBlockedSql } from './blocked-cards.ts';
 import type { RecordedInvoice } from './payment-match.ts';
 import { tellChargeChange, tellPaid, type ChargeChange } from './tell.ts';
 
@@ -47,6 +48,7 @@ interface CandidateRow {
   last_error_message: string | null;
   customer_id: string | null;
   payment_method_id: string | null;
+  card_blocked: boolean;
   idempotency_key: string | null;
   action_required_at: Date | null;
 }
@@ -57,14 +59,16 @@ interface CandidateRow {
  * tried, or a cardholder asked to authenticate whose time is up (a past-due invoice's after
  * pastDueLookEvery: hourly for 30 days after the ask, then once a window; its PaymentIntent is looked at in case its webhook was lost). This is decide()'s rule
  * written as a filter, so a pass does not read every past_due invoice; decide() still has the last word on each row.
- * Reads `cc_forms.cards_on_file`, which cc-forms publishes.
+ * Reads `cc_forms.cards_on_file`, which cc-forms publishes. A card reported stolen (blocked-cards.ts)
+ * counts as none in the filter, so an invoice made past due for it is not read again at every pass.
  */
 const CANDIDATES = `
   select i.id, i.account_id, i.number, i.status, i.currency, i.total::text as total,
          c.invoice_id is not null as has_charge, c.payment_intent_id, c.state, c.attempts, c.round_start,
          c.pending_payment_method_id, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
          c.last_error_code, c.last_decline_code, c.last_error_message,
-         k.customer_id, k.payment_method_id, c.idempotency_key, c.action_required_at
+         k.customer_id, k.payment_method_id, ${isBlockedSql('k.payment_method_id')} as card_blocked,
+         c.idempotency_key, c.action_required_at
     from invoicing.invoices i
     left join invoicing.charges c on c.invoice_id = i.id
     left join cc_forms.cards_on_file k on k.account_id = i.account_id
@@ -75,7 +79,7 @@ const CANDIDATES = `
           or (c.state = 'action_required'
               and c.last_attempt_at + make_interval(secs => case when i.status = 'past_due' and c.action_required_at + make_interval(secs => $4::float8) > $1
                                                                  then $3::float8 else $2::float8 end) <= $1)
-          or k.payment_method_id is distinct from c.last_payment_method_id)
+          or (k.payment_method_id is distinct from c.last_payment_method_id and not ${isBlockedSql('k.payment_method_id')}))
    order by i.finalized_at, i.number`;
 
 export async function chargeCandidates(db: Db, now: Date, authenticationWindow: number): Promise<Candidate[]> {
@@ -84,7 +88,10 @@ export async function chargeCandidates(db: Db, now: Date, authenticationWindow: 
   return rows.map((r) => ({
     invoice: { id: r.id, accountId: r.account_id, number: r.number, status: r.status, currency: r.currency, total: r.total },
     charge: r.has_charge ? chargeOf(r) : undefined,
-    card: r.payment_method_id && r.customer_id ? { customerId: r.customer_id, paymentMethodId: r.payment_method_id } : undefined,
+    card:
+      r.payment_method_id && r.customer_id
+        ? { customerId: r.customer_id, paymentMethodId: r.payment_method_id, ...(r.card_blocked ? { blocked: true } : {}) }
+        : undefined,
     key: r.idempotency_key ?? undefined,
     askedAt: r.action_required_at,
   }));
@@ -166,7 +173,8 @@ export async function saveCharge(
 }
 
 /**
- * An invoice past due for want of a card, unless the account has one now: the pass read the
+ * An invoice past due for want of a card (or for its only card reported stolen), unless the account
+ * has a usable one now: the pass read the
  * cards at its start, maybe hours ago, and a card added since must not be told (and emailed) as
  * missing. Read again under the invoice's lock: `written` (past due, told), `card_now` (nothing
  * written; the next pass charges the card) or `paid` (a webhook paid it meanwhile; nothing written).
@@ -183,7 +191,8 @@ export async function savePastDueWithoutCard(
       await lockInvoice(client, invoiceId);
       const { rows } = await client.query<{ paid: boolean; card: boolean }>(
         `select coalesce(c.state = 'paid', false) as paid,
-                exists (select 1 from cc_forms.cards_on_file k where k.account_id = i.account_id) as card
+                exists (select 1 from cc_forms.cards_on_file k
+                         where k.account_id = i.account_id and not ${isBlockedSql('k.payment_method_id')}) as card
            from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
           where i.id = $1`,
         [invoiceId],

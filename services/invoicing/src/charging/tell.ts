@@ -10,6 +10,7 @@ import { invoiceNotice, type InvoiceFacts, type Notice } from '../notices/notice
 import { recordNotices } from '../notices/outbox.ts';
 import type { Answer, ChargeRow } from './decide.ts';
 import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
+import { CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
 
 /** A row's last error while its payment waits for the cardholder (asked, or their check failed and they may retry). */
 const WAITING_CODES = new Set(['authentication_required', 'requires_action', AUTHENTICATION_FAILED]);
@@ -106,13 +107,16 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
         // `refused`: the gateway refused for a reason not the card's (never told as a decline);
         // `authentication_required`: the payment still waits for the cardholder to confirm it (a failed
         // check of theirs included: payment-failed.ts); their try the bank declined is `declined`.
+        // `card_reported_fraudulent`: the card on file was charged back as used without authorisation (blocked-cards.ts).
         reason: noCard
           ? 'no_card_on_file'
-          : WAITING_CODES.has(charge.lastErrorCode ?? '')
-            ? 'authentication_required'
-            : isCardError(charge.lastErrorCode)
-              ? 'declined'
-              : 'refused',
+          : charge.lastErrorCode === CARD_REPORTED_FRAUDULENT
+            ? CARD_REPORTED_FRAUDULENT
+            : WAITING_CODES.has(charge.lastErrorCode ?? '')
+              ? 'authentication_required'
+              : isCardError(charge.lastErrorCode)
+                ? 'declined'
+                : 'refused',
         message: charge.lastErrorMessage,
       }),
     );
