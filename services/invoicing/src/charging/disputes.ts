@@ -49,14 +49,13 @@ const WAITS_SECONDS = 3 * 86_400;
 type DisputeOutcome = Outcome & {
   dispute_id?: string;
   amount_disputed?: string;
-  /** A dispute refused for its sum (DISPUTES_EXCEED_PAYMENT): the invoice's other disputes' amounts, and what its payment received. */
-  disputed_before?: string;
+  /** Set when the invoice's disputes now withdraw more than its payment received (DISPUTES_EXCEED_PAYMENT): that payment. */
   paid?: string;
   /** A fraudulent dispute's withdrawal blocked the payment method that paid (blocked-cards.ts). */
   card_blocked?: string;
 };
 
-/** A new dispute that, with the invoice's recorded ones, would take back more than its payment received. */
+/** The invoice's disputes withdraw more than its payment received: recorded all the same, and warned. */
 export const DISPUTES_EXCEED_PAYMENT = 'disputes_exceed_payment';
 
 /**
@@ -166,8 +165,6 @@ async function recordDispute(
   at: Date,
 ): Promise<DisputeOutcome> {
   const { currency } = invoice;
-  const beyond = await beyondPayment(client, invoiceId, invoice, dispute);
-  if (beyond) return beyond;
   const withdrawn = event.type === DISPUTE_WITHDRAWN;
   const [atColumn, eventColumn] = withdrawn ? ['withdrawn_at', 'withdrawn_event'] : ['reinstated_at', 'reinstated_event'];
   const amount = fromMinorUnits(dispute.amount, currency);
@@ -188,44 +185,14 @@ async function recordDispute(
     `select ${amountDisputedSql('i')} as amount_disputed from invoicing.invoices i where i.id = $1`,
     [invoiceId],
   );
+  const amountDisputed = sum.rows[0]!.amount_disputed;
+  const exceeds = minorUnits(amountDisputed, currency) > minorUnits(invoice.total, currency);
   return {
     outcome: !row.changed ? 'unchanged' : withdrawn ? 'dispute_withdrawn' : 'dispute_reinstated',
     invoice_id: invoiceId,
     dispute_id: dispute.id,
-    amount_disputed: sum.rows[0]!.amount_disputed,
-  };
-}
-
-/**
- * The disputes recorded on an invoice, each by its amount (withdrawn, reinstated or both), never exceed
- * what its payment received, its total (paysInvoice: exactly it): a payment is charged back at most once
- * in full. Held each to the total alone, a second dispute of the same PaymentIntent (another id) added
- * its amount too, and amount_disputed read more than was ever paid. A dispute new to the
- * invoice that would exceed it is refused (stray, never recorded, warned with the amounts); a recorded
- * one's later events still count. Counted by amount, not by what is withdrawn now, so that whether one is
- * refused does not hang on the order its and another's reinstatement arrive in (under the invoice's lock).
- */
-async function beyondPayment(
-  client: pg.PoolClient,
-  invoiceId: string,
-  invoice: { currency: string; total: string },
-  dispute: Dispute,
-): Promise<DisputeOutcome | undefined> {
-  const { rows } = await client.query<{ others: string; known: boolean }>(
-    `select coalesce(sum(amount) filter (where dispute_id <> $2), 0)::numeric(14, 2)::text as others,
-            coalesce(bool_or(dispute_id = $2), false) as known
-       from invoicing.invoice_disputes where invoice_id = $1`,
-    [invoiceId, dispute.id],
-  );
-  const { others, known } = rows[0]!;
-  if (known || minorUnits(others, invoice.currency) + dispute.amount <= minorUnits(invoice.total, invoice.currency)) return undefined;
-  return {
-    outcome: 'stray',
-    reason: DISPUTES_EXCEED_PAYMENT,
-    invoice_id: invoiceId,
-    dispute_id: dispute.id,
-    disputed_before: others,
-    paid: invoice.total,
+    amount_disputed: amountDisputed,
+    ...(exceeds ? { paid: invoice.total } : {}),
   };
 }
 
@@ -241,20 +208,20 @@ function tellOperators(deps: EventHandlerDeps, event: { id: string }, dispute: D
       'count#charge.card_blocked': 1,
     });
   }
-  if (dispute && outcome.reason === DISPUTES_EXCEED_PAYMENT) {
-    // Money the gateway says the bank took that the invoice's payment did not hold: for operators to take up with the gateway.
-    deps.log.warn('charge.dispute_refused', {
+  if (dispute && outcome.paid !== undefined && outcome.outcome === 'dispute_withdrawn') {
+    // The gateway's withdrawals are on the books as it reports them (it took the money); more than the
+    // payment received is for operators to take up with the gateway (a charge is disputed once).
+    deps.log.warn('charge.disputes_exceed_payment', {
       event_id: event.id,
       invoice_id: outcome.invoice_id ?? 'none',
       dispute_id: dispute.id,
       amount: fromMinorUnits(dispute.amount, dispute.currency),
       currency: dispute.currency.toUpperCase(),
-      disputed_before: outcome.disputed_before ?? 'none',
-      paid: outcome.paid ?? 'none',
+      amount_disputed: outcome.amount_disputed ?? 'none',
+      paid: outcome.paid,
       reason: DISPUTES_EXCEED_PAYMENT,
-      'count#charge.dispute_refused': 1,
+      'count#charge.disputes_exceed_payment': 1,
     });
-    return;
   }
   if (!dispute || (outcome.outcome !== 'dispute_withdrawn' && outcome.outcome !== 'dispute_reinstated')) return;
   const fields = {
