@@ -13,7 +13,8 @@ import type Stripe from 'stripe';
 import { memoryLogger } from '@vault/runtime';
 import { vault } from '@vault/testkit';
 import { chargePass } from '../services/invoicing/src/charging/charger.ts';
-import { chargeGateway, refundGateway, type ChargeGateway } from '../services/invoicing/src/charging/gateway-calls.ts';
+import { chargeGateway, type ChargeGateway } from '../services/invoicing/src/charging/gateway-calls.ts';
+import { refundGateway } from '../services/invoicing/src/charging/refund-gateway.ts';
 import { refundStray } from '../services/invoicing/src/charging/stray-refund.ts';
 import { chargingWorld, customerOf, gatewayRecord, insertInvoice, putCard, type ChargingWorld } from './charging-harness.ts';
 

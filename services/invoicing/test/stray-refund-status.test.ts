@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { chargePass } from '../src/charging/charger.ts';
-import type { ListedIntent, MadeRefund, RefundGateway } from '../src/charging/gateway-calls.ts';
+import type { ListedIntent, MadeRefund, RefundGateway } from '../src/charging/refund-gateway.ts';
 import { refundStray } from '../src/charging/stray-refund.ts';
 import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
 

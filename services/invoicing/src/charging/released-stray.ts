@@ -4,7 +4,8 @@
 // PaymentIntents of the account's customer made for this invoice (metadata invoice_id) that succeeded
 // and are not the one the row holds, read back; the one given back in full is it.
 import type pg from 'pg';
-import type { ChargeGateway, RefundGateway, ReportedDispute, ReportedIntent } from './gateway-calls.ts';
+import type { ChargeGateway, ReportedDispute, ReportedIntent } from './gateway-calls.ts';
+import type { RefundGateway } from './refund-gateway.ts';
 import { type GivenBack, givenBack } from './stray-given-back.ts';
 
 export interface ReleasedStray {

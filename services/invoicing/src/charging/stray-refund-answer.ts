@@ -1,6 +1,6 @@
 // The refund of a stray payment (stray-refund.ts): its idempotency key, and the words for a refund the
 // gateway answered but did not make. Pure.
-import type { MadeRefund } from './gateway-calls.ts';
+import type { MadeRefund } from './refund-gateway.ts';
 import type { GivenBack } from './stray-given-back.ts';
 
 /**

@@ -2,7 +2,7 @@
 // (charging/stray-refund.ts): refunds what of it the gateway would take now, or says why not.
 import { parseArgs } from 'node:util';
 import { chargingConfig } from '../charging/config.ts';
-import { refundGateway } from '../charging/gateway-calls.ts';
+import { refundGateway } from '../charging/refund-gateway.ts';
 import { refundStray } from '../charging/stray-refund.ts';
 import type { CommandContext } from './charge.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
