@@ -68,7 +68,10 @@ describe('`vault` with its stdout closed', () => {
   });
 
   test('`vault credit grant`: the grant made before stdout was found closed is said on stderr (its id), so it is not run again to find out; exit 1', async () => {
-    const r = await withStdoutClosed(['credit', 'grant', '--account', 'acct-closed', '--amount', '10.00', '--reason', 'goodwill'], env);
+    const r = await withStdoutClosed(
+      ['credit', 'grant', '--account', 'acct-closed', '--amount', '10.00', '--reason', 'goodwill', '--new-account'],
+      env,
+    );
     assert.equal(r.status, 1, r.stderr);
     noStack(r.stderr);
     const { rows } = await db.pool.query<{ grant_id: string }>(

@@ -134,6 +134,8 @@ export const CreditGrantRequest = z
       .min(1, { error: 'required: why the credit is granted' })
       .max(500, { error: 'must be at most 500 characters' }),
     expires_at: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 instant such as "2027-01-01T00:00:00Z"' }).optional(),
+    /** True: the account may be one invoicing has never seen (no app owned, no invoice, no credit); else such a grant is 422. */
+    new_account: z.boolean({ error: 'must be true or false' }).optional(),
   })
   .strict();
 export type CreditGrantRequest = z.infer<typeof CreditGrantRequest>;
@@ -149,6 +151,32 @@ export const CreditGrant = z.object({
   granted_at: z.string(),
 });
 export type CreditGrant = z.infer<typeof CreditGrant>;
+
+/** `POST /v1/accounts/:account_id/credits/:credit_id/reverse`'s body (admin): without `amount`, all that is left of the grant. */
+export const CreditReversalRequest = z
+  .object({
+    amount: CreditGrantRequest.shape.amount.optional(),
+    reason: z
+      .string({ error: 'required: why the grant is reversed' })
+      .trim()
+      .min(1, { error: 'required: why the grant is reversed' })
+      .max(500, { error: 'must be at most 500 characters' }),
+  })
+  .strict();
+export type CreditReversalRequest = z.infer<typeof CreditReversalRequest>;
+
+/** A grant's reversal as recorded: what was taken back of it (a positive amount), once per grant. */
+export const CreditReversal = z.object({
+  credit_id: z.string(),
+  account_id: z.string(),
+  amount: MoneyString,
+  currency: z.string(),
+  reason: z.string(),
+  reversed_at: z.string(),
+  /** The grant's own amount, for the reader: what was granted before any of it was used or reversed. */
+  granted: MoneyString,
+});
+export type CreditReversal = z.infer<typeof CreditReversal>;
 
 /**
  * api.md "Notices": the types of notice invoicing publishes. The last two go

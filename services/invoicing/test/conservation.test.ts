@@ -1,12 +1,13 @@
 // Issue 17: money is conserved. fast-check drives random months of usage
 // (small amounts, long and open intervals), late charges and late stops,
-// grants that may expire, and payments, refunds and chargebacks (withdrawn,
+// grants that may expire, reversals of grants (part or all of what is left,
+// or more, refused), and payments, refunds and chargebacks (withdrawn,
 // maybe reinstated, delivered in any order: conservation-payments.ts) through
 // the real finalize, ledger and webhook code on the real PostgreSQL, and after
 // every step checks, exactly, the identity of docs/contracts/invoicing.md
 // ("Credits") for the account:
 //   billed + balance + expired = asked + granted
-// with billed = Σ subtotal − Σ carried lines, asked = Σ total of invoices not
+// with granted = Σ grants − Σ reversed, billed = Σ subtotal − Σ carried lines, asked = Σ total of invoices not
 // carried = received + refunded + disputed + owed, where received is what the
 // gateway's movements left with us (paid − refunded − withdrawn + reinstated);
 // and that every finalized total is ≥ 0 and is max(subtotal, 0) −
@@ -21,6 +22,7 @@ import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { createBilling } from '../src/billing/service.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
+import { ReversalRefused } from '../src/billing/credit-reversal.ts';
 import { amountDisputedSql } from '../src/charging/dispute-sums.ts';
 import { type Moved, nothingMoved, payOne, paymentArb } from './conservation-payments.ts';
 import { billingDatabase, seedOwners, seedStop, seedUsage } from './seed.ts';
@@ -51,6 +53,10 @@ const monthArb = fc.record({
     }),
     { maxLength: 2 },
   ),
+  // A reversal of one of the run's grants so far (`pick` modulo their number): an amount, maybe more than is left, or all that is left.
+  reversal: fc.option(fc.record({ pick: fc.nat(), cents: fc.option(fc.integer({ min: 1, max: 4000 }), { nil: undefined }) }), {
+    nil: undefined,
+  }),
   payment: fc.option(paymentArb, { nil: undefined }),
 });
 const planArb = fc.array(monthArb, { minLength: MONTHS, maxLength: MONTHS });
@@ -83,7 +89,7 @@ describe('money is conserved (fast-check over the real database)', () => {
          (select coalesce(sum(total), 0) from invoicing.invoices where account_id = $1 and status in ('finalized', 'past_due'))::text as owed,
          (select coalesce(sum(credit_applied), 0) from invoicing.invoices where account_id = $1)::text as credit_applied,
          (select coalesce(sum(greatest(-subtotal, 0)), 0) from invoicing.invoices where account_id = $1)::text as negative_subtotals,
-         (select coalesce(sum(amount), 0) from invoicing.credit_entries where account_id = $1 and kind = 'grant')::text as granted,
+         (select coalesce(sum(amount), 0) from invoicing.credit_entries where account_id = $1 and kind in ('grant', 'reversal'))::text as granted,
          (select coalesce(sum(amount), 0) from invoicing.credit_entries where account_id = $1 and kind = 'invoice_remainder')::text as remainders,
          (select coalesce(sum(-amount), 0) from invoicing.credit_entries where account_id = $1 and kind = 'applied')::text as applied,
          (select coalesce(sum(-amount), 0) from invoicing.credit_entries where account_id = $1 and kind = 'expired')::text
@@ -154,6 +160,7 @@ describe('money is conserved (fast-check over the real database)', () => {
         const gateway = { pool: db.pool, log: memoryLogger(), nowMs: () => clock.toMillis() };
         await seedOwners(db.pool, [{ app, account, from: first.toISO()! }]);
         const open: { key: string; from: number; lateStopHours?: number }[] = [];
+        const grantIds: string[] = [];
         let key = 0;
         const seed = async (m: number, u: readonly UsagePlan[]) => {
           for (const x of u) {
@@ -171,6 +178,27 @@ describe('money is conserved (fast-check over the real database)', () => {
           }
         };
         for (let m = 0; m < MONTHS; m++) await seed(m, plan[m]!.usage);
+        /** Reverses `cents` (all that is left when undefined) of a grant: taken as the ledger says what is left, else refused. */
+        const reverseOne = async (grantId: string, cents: number | undefined) => {
+          const { rows } = await db.pool.query<{ left: string; reversed: boolean }>(
+            `select case when l.expires_at <= $2 then 0 else l.remaining end::text as left,
+                    exists (select 1 from invoicing.credit_entries r where r.lot_id = l.id and r.kind = 'reversal') as reversed
+               from invoicing.credit_lots l join invoicing.credit_entries g on g.id = l.id where g.grant_id = $1`,
+            [grantId, clock.toJSDate()],
+          );
+          const { left, reversed } = rows[0]!;
+          const amount = cents === undefined ? undefined : new Decimal(cents).div(100).toFixed(2);
+          const asked = { reason: 'property', ...(amount === undefined ? {} : { amount }) };
+          const tooMuch = new Decimal(left).lte(0) || (amount !== undefined && new Decimal(amount).gt(left));
+          try {
+            const r = await billing.reverseCredit(account, grantId, asked);
+            assert.ok(reversed ? r.outcome !== 'created' : r.outcome === 'created' && !tooMuch, `${grantId}: ${r.outcome}, ${left} left`);
+            if (!reversed) assert.equal(r.reversal.amount, amount ?? new Decimal(left).toFixed(2));
+          } catch (err) {
+            if (!(err instanceof ReversalRefused)) throw err;
+            assert.ok(!reversed && tooMuch && err.field === 'amount', `${grantId}: refused ${err.message}, ${left} left`);
+          }
+        };
 
         for (let s = 1; s <= MONTHS + 1; s++) {
           clock = month(s).plus({ days: 4 });
@@ -189,7 +217,9 @@ describe('money is conserved (fast-check over the real database)', () => {
             const amount = new Decimal(g.cents).div(100).toFixed(2);
             const granted = await billing.grantCredit(account, { id: `g-${run}-${s}-${i}`, amount, reason: 'property', ...expires });
             assert.equal(granted.outcome, 'created');
+            grantIds.push(`g-${run}-${s}-${i}`);
           }
+          if (step.reversal && grantIds.length > 0) await reverseOne(grantIds[step.reversal.pick % grantIds.length]!, step.reversal.cents);
           if (step.payment) await payOne(gateway, account, step.payment, moved);
           await checkIdentity(account, clock, billing, moved, `run ${run} after the late news, grants and payment of step ${s}`);
         }

@@ -91,7 +91,8 @@ describe('the credit balance through finalize, drafts and the API', () => {
   });
 
   test('a grant sent twice counts once: 201, then 200 with the same grant; other values 409; the balance counts it once', async () => {
-    const body = { id: 'goodwill-1', amount: '10.00', reason: 'sorry for the outage' };
+    // An account with no usage yet: said to be new (a grant to an account never seen is 422 otherwise).
+    const body = { id: 'goodwill-1', amount: '10.00', reason: 'sorry for the outage', new_account: true };
     const first = await grant('acct-grant', body);
     assert.equal(first.statusCode, 201, first.body);
     assert.deepEqual(
@@ -122,7 +123,7 @@ describe('the credit balance through finalize, drafts and the API', () => {
   });
 
   test('a grant sent again after its expiry passed (a client retrying late) is the grant it was: 200, not a 400; a new grant expiring in the past is still refused', async () => {
-    const body = { id: 'late-retry-1', amount: '3.00', reason: 'promo', expires_at: clock.plus({ days: 1 }).toISO()! };
+    const body = { id: 'late-retry-1', amount: '3.00', reason: 'promo', expires_at: clock.plus({ days: 1 }).toISO()!, new_account: true };
     assert.equal((await grant('acct-late-retry', body)).statusCode, 201);
     const saved = clock;
     clock = clock.plus({ days: 2 });

@@ -72,7 +72,7 @@ describe('the price book’s currency', () => {
     const eur = book('eur.json', 'EUR');
     assert.equal((await loadBilledPriceBook(db.pool, eur)).currency, 'EUR', 'nothing billed yet');
     const billing = createBilling({ pool: db.pool, prices: loadPriceBook(usd), graceHours: 72 });
-    await billing.grantCredit('acct-cur', { id: 'g-cur', amount: '10.00', reason: 'goodwill' });
+    await billing.grantCredit('acct-cur', { id: 'g-cur', amount: '10.00', reason: 'goodwill', new_account: true });
     await assert.rejects(loadBilledPriceBook(db.pool, eur), (err: unknown) => {
       assert.ok(err instanceof PriceBookError);
       assert.equal(err.variable, 'PRICE_BOOK');

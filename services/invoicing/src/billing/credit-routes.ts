@@ -1,20 +1,18 @@
-// api.md "Credits": an account's balance, and operators' grants (admin only:
-// any other token is refused by requireBearer's reach table before this runs).
+// api.md "Credits": an account's balance, and operators' grants and their
+// reversals (admin only: any other token is refused by requireBearer's reach
+// table before this runs).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CreditBalance, CreditGrant, CreditGrantRequest } from '@vault/contracts';
 import type { InvoicingDeps } from '../deps.ts';
 import { canSeeAccount } from '../access/tokens.ts';
-import { GrantRefused } from './credits.ts';
+import { bodyError, issuesOf } from './credit-body-errors.ts';
+import { reversalRoute } from './credit-reversal-route.ts';
+import { GrantRefused, UnknownAccount } from './credits.ts';
 
 const AccountParams = z.object({ account_id: z.string().min(1).max(128) });
 
 const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not found' });
-
-/** A bad body names each field: `{error: "invalid body: amount: …", fields: [{field, message}]}`. */
-function bodyError(reply: FastifyReply, fields: { field: string; message: string }[]) {
-  return reply.code(400).send({ error: `invalid body: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields });
-}
 
 export function creditRoutes(app: FastifyInstance, { billing, log }: InvoicingDeps): void {
   app.get('/v1/accounts/:account_id/balance', async (req, reply) => {
@@ -27,23 +25,21 @@ export function creditRoutes(app: FastifyInstance, { billing, log }: InvoicingDe
     const params = AccountParams.safeParse(req.params);
     if (!params.success) return notFound(reply);
     if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
-      return bodyError(reply, [{ field: 'body', message: 'must be a JSON object { id, amount, reason, expires_at? }' }]);
+      return bodyError(reply, [{ field: 'body', message: 'must be a JSON object { id, amount, reason, expires_at?, new_account? }' }]);
     }
     const body = CreditGrantRequest.safeParse(req.body);
-    if (!body.success) {
-      return bodyError(
-        reply,
-        body.error.issues.map((i) => ({
-          field: i.path.join('.') || ('keys' in i ? (i.keys as string[]).join(',') : 'body'),
-          message: i.message,
-        })),
-      );
-    }
+    if (!body.success) return bodyError(reply, issuesOf(body.error));
     const accountId = params.data.account_id;
     let result;
     try {
       result = await billing.grantCredit(accountId, body.data);
     } catch (err) {
+      if (err instanceof UnknownAccount) {
+        // Not a malformed body but one the ledger will not take: a typo would be credit no invoice ever uses.
+        log.warn('credit.grant_refused', { account_id: accountId, grant_id: body.data.id, field: 'account', reason: 'unknown_account' });
+        const message = `${err.message.slice('account: '.length)}; check the account, or send "new_account": true to grant to an account that has none of these yet`;
+        return reply.code(422).send({ error: `account: ${message}; nothing granted`, fields: [{ field: 'account', message }] });
+      }
       if (err instanceof GrantRefused) return bodyError(reply, [{ field: err.field, message: err.message.slice(err.field.length + 2) }]);
       throw err;
     }
@@ -58,4 +54,6 @@ export function creditRoutes(app: FastifyInstance, { billing, log }: InvoicingDe
     log.info('credit.granted', { ...fields, ...(result.outcome === 'created' ? { 'count#credits.granted': 1 } : {}) });
     return reply.code(result.outcome === 'created' ? 201 : 200).send(CreditGrant.parse(result.grant));
   });
+
+  reversalRoute(app, billing, log);
 }

@@ -1,10 +1,13 @@
 // An account's credit balance and operators' grants (api.md, Credits): what
-// the routes and `vault credit grant` call. The balance is derived from the
-// ledger at billing's clock; a grant is recorded once per id.
+// the routes and `vault credit grant|reverse` call. The balance is derived from
+// the ledger at billing's clock; a grant is recorded once per id, only to an
+// account invoicing knows unless said to be new, and reversed at most once.
 import type { DateTime } from 'luxon';
 import type pg from 'pg';
-import type { CreditBalance, CreditGrantRequest } from '@vault/contracts';
+import type { CreditBalance, CreditGrantRequest, CreditReversalRequest } from '@vault/contracts';
 import { balanceOf, type CreditLot } from '../domain/credit.ts';
+import { isKnownAccount } from './credit-accounts.ts';
+import { type ReversalOptions, type ReversalOutcome, reverseGrant } from './credit-reversal.ts';
 import { creditLots, grantCredit, storedGrant, type GrantOutcome } from './credit-store.ts';
 
 /** A grant that cannot be recorded as asked; the message names the field. */
@@ -14,6 +17,13 @@ export class GrantRefused extends Error {
     message: string,
   ) {
     super(`${field}: ${message}`);
+  }
+}
+
+/** A grant to an account invoicing has never seen, not said to be new: 422, naming `account`. */
+export class UnknownAccount extends GrantRefused {
+  constructor(readonly accountId: string) {
+    super('account', `${accountId} is not an account invoicing knows (it never owned an app, and has no invoice and no credit)`);
   }
 }
 
@@ -33,8 +43,13 @@ export async function creditBalance(deps: CreditDeps, accountId: string): Promis
   return { account_id: accountId, currency: deps.currency, credit: balanceOf(await balanceLots(deps, accountId)) };
 }
 
-/** Records an operator's grant; the same id again changes nothing. Throws GrantRefused for an expiry not in the future. */
+/**
+ * Records an operator's grant; the same id again changes nothing. Throws
+ * GrantRefused for an expiry not in the future, UnknownAccount for an account
+ * never seen unless `new_account` is true (a typo would be credit no invoice uses).
+ */
 export async function grant(deps: CreditDeps, accountId: string, request: CreditGrantRequest): Promise<GrantOutcome> {
+  if (request.new_account !== true && !(await isKnownAccount(deps.pool, accountId))) throw new UnknownAccount(accountId);
   const at = deps.now().toJSDate();
   const expiresAt = request.expires_at === undefined ? null : new Date(request.expires_at);
   const g = { grantId: request.id, accountId, amount: request.amount, currency: deps.currency, reason: request.reason, expiresAt, at };
@@ -45,4 +60,15 @@ export async function grant(deps: CreditDeps, accountId: string, request: Credit
     throw new GrantRefused('expires_at', `must be in the future, got ${request.expires_at}`);
   }
   return grantCredit(deps.pool, g);
+}
+
+/** Takes back `request.amount` (or all that is left) of the account's grant `grantId`, once; see reverseGrant. */
+export function reverse(
+  deps: CreditDeps,
+  accountId: string,
+  grantId: string,
+  request: CreditReversalRequest,
+  opts?: ReversalOptions,
+): Promise<ReversalOutcome> {
+  return reverseGrant(deps.pool, accountId, grantId, request, deps.now().toJSDate(), opts);
 }

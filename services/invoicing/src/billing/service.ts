@@ -6,7 +6,7 @@ import type { Billing, UsageDay } from './types.ts';
 import { accountView } from './account-drafts.ts';
 import { computeDrafts } from './compute-drafts.ts';
 import { heldDrafts } from './holds-report.ts';
-import { balanceLots, creditBalance, grant } from './credits.ts';
+import { balanceLots, creditBalance, grant, reverse } from './credits.ts';
 import { dueAt, publicInvoice } from '../domain/invoice.ts';
 import { Money, partsInCents, priceShare } from '../domain/money.ts';
 import { parsePeriod, periodContaining, previousPeriod, type Period } from '../domain/period.ts';
@@ -162,5 +162,6 @@ export function createBilling(deps: BillingDeps): Billing {
     balance: (accountId) => creditBalance(credits, accountId),
     balanceLots: (accountId) => balanceLots(credits, accountId),
     grantCredit: (accountId, request) => grant(credits, accountId, request),
+    reverseCredit: (accountId, grantId, request, opts) => reverse(credits, accountId, grantId, request, opts),
   };
 }

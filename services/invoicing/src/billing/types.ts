@@ -1,4 +1,5 @@
-import type { CreditBalance, CreditGrantRequest, HoldList, Invoice } from '@vault/contracts';
+import type { CreditBalance, CreditGrantRequest, CreditReversalRequest, HoldList, Invoice } from '@vault/contracts';
+import type { ReversalOptions, ReversalOutcome } from './credit-reversal.ts';
 import type { GrantOutcome } from './credit-store.ts';
 import type { CreditLot } from '../domain/credit.ts';
 
@@ -59,6 +60,8 @@ export interface Billing {
   balance(accountId: string): Promise<CreditBalance>;
   /** The lots that balance is made of, each with what is left and when it expires. */
   balanceLots(accountId: string): Promise<CreditLot[]>;
-  /** An operator's grant to the account's balance; the same id again changes nothing (GrantRefused: a bad expiry). */
+  /** An operator's grant to the account's balance; the same id again changes nothing (GrantRefused: a bad expiry; UnknownAccount). */
   grantCredit(accountId: string, request: CreditGrantRequest): Promise<GrantOutcome>;
+  /** Takes back part or all of what is left of a grant, once (ReversalRefused: no such grant, too much; LedgerBusy). */
+  reverseCredit(accountId: string, grantId: string, request: CreditReversalRequest, opts?: ReversalOptions): Promise<ReversalOutcome>;
 }

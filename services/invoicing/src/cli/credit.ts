@@ -1,33 +1,46 @@
 // `vault credit grant`: an operator's grant to an account's credit balance,
 // recorded once per id (a grant sent twice counts once), through the same
-// code as POST /v1/accounts/:account_id/credits.
-import { randomBytes } from 'node:crypto';
+// code as POST /v1/accounts/:account_id/credits. Without --id the id is
+// derived from what is granted and the day (derivedGrantId), so the same
+// command run twice is one grant. `vault credit reverse`: credit-reverse.ts.
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Duration } from 'luxon';
 import { DateTime } from 'luxon';
 import type pg from 'pg';
 import { CreditGrantRequest } from '@vault/contracts';
 import { createBilling } from '../billing/service.ts';
-import { GrantRefused } from '../billing/credits.ts';
+import { GrantRefused, UnknownAccount } from '../billing/credits.ts';
 import { storedGrant } from '../billing/credit-store.ts';
 import { loadBilledPriceBook } from '../billing/price-book-file.ts';
+import { Money } from '../domain/money.ts';
 import type { CommandContext } from './charge.ts';
 import { expiresAfter } from './expires.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
 
+export { creditReverseCommand, parseCreditReverseArgs } from './credit-reverse.ts';
+
+/** The grant as asked: its id is --id's, or none until the command derives one (derivedGrantId). */
+export type AskedGrant = Omit<CreditGrantRequest, 'id'> & { id?: string };
+
 export interface CreditGrantArgs {
   accountId: string;
-  request: CreditGrantRequest;
+  request: AskedGrant;
   /** --expires as a duration (P90D): its instant counts from this run's now. */
   expiresIn: string | undefined;
+  /** --expires as typed: a derived id is made of it, not of the instant a duration gives. */
+  expiresGiven: string | undefined;
 }
 
+/** Without --id: checked as the request will be, the id apart. */
+const AskedGrantRequest = CreditGrantRequest.partial({ id: true });
+
 /**
- * `--account ID --amount 10.00 --reason TEXT [--expires WHEN] [--id ID]`:
+ * `--account ID --amount 10.00 --reason TEXT [--expires WHEN] [--id ID] [--new-account]`:
  * WHEN is an ISO 8601 instant (2027-01-01T00:00:00Z) or a duration from now
- * (P90D); without --id the grant gets a new random id. Throws CliUsageError
- * naming the option.
+ * (P90D); without --id the command derives one (derivedGrantId). Throws
+ * CliUsageError naming the option.
  */
 export function parseCreditGrantArgs(args: string[], now: DateTime = DateTime.utc()): CreditGrantArgs {
   let values;
@@ -41,6 +54,7 @@ export function parseCreditGrantArgs(args: string[], now: DateTime = DateTime.ut
         reason: { type: 'string' },
         expires: { type: 'string' },
         id: { type: 'string' },
+        'new-account': { type: 'boolean' },
       },
     }));
   } catch (err) {
@@ -51,11 +65,12 @@ export function parseCreditGrantArgs(args: string[], now: DateTime = DateTime.ut
   }
   const account = values.account!;
   if (account.length === 0 || account.length > 128) throw new CliUsageError('credit grant: --account must be 1 to 128 characters');
-  const parsed = CreditGrantRequest.safeParse({
-    id: values.id ?? `grant-${randomBytes(8).toString('hex')}`,
+  const parsed = AskedGrantRequest.safeParse({
+    ...(values.id === undefined ? {} : { id: values.id }),
     amount: values.amount,
     reason: values.reason,
     ...(values.expires === undefined ? {} : { expires_at: expiry(values.expires, now) }),
+    ...(values['new-account'] ? { new_account: true } : {}),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -65,7 +80,37 @@ export function parseCreditGrantArgs(args: string[], now: DateTime = DateTime.ut
       option === 'expires' ? 'must be an ISO 8601 instant such as "2027-01-01T00:00:00Z" or a duration such as P90D' : issue.message;
     throw new CliUsageError(`credit grant: --${option} ${message}`);
   }
-  return { accountId: account, request: parsed.data, expiresIn: /^P/i.test(values.expires ?? '') ? values.expires : undefined };
+  return {
+    accountId: account,
+    request: parsed.data,
+    expiresIn: /^P/i.test(values.expires ?? '') ? values.expires : undefined,
+    expiresGiven: values.expires,
+  };
+}
+
+/** What a derived grant id is made of: the grant as typed, its currency, and the UTC day it is run. */
+export interface GrantKey {
+  accountId: string;
+  amount: string;
+  currency: string;
+  reason: string;
+  /** --expires as typed (a duration, not the instant it gives this run), or undefined. */
+  expires: string | undefined;
+  /** The UTC date, YYYY-MM-DD. */
+  date: string;
+}
+
+/**
+ * The id of a grant given no --id: `grant-YYYYMMDD-<16 hex>`, the day and a
+ * hash of the account, amount (as an amount: 10.00 = 010.00), currency, reason
+ * and --expires as typed. The same command run again the same UTC day is the
+ * same grant (a random id granted twice); a second, equal grant that day needs
+ * its own --id.
+ */
+export function derivedGrantId(k: GrantKey): string {
+  const what = JSON.stringify([k.accountId, new Money(k.amount).toFixed(2), k.currency, k.reason.trim(), k.expires ?? null]);
+  const hash = createHash('sha256').update(`${k.date}\n${what}`).digest('hex').slice(0, 16);
+  return `grant-${k.date.replaceAll('-', '')}-${hash}`;
 }
 
 /** An ISO 8601 instant as given, or a duration (P90D) from now as an instant, by token create's rule (expires.ts). */
@@ -98,17 +143,37 @@ async function replayedExpiry(
   return { ...request, expires_at: stored.grant.expires_at };
 }
 
-/** Records the grant and prints what it did; exit 1 when the id was used with other values or the expiry has passed. */
+/**
+ * Records the grant and prints what it did (its id always); exit 1 when the id
+ * was used with other values, the expiry has passed, or the account is one
+ * invoicing has never seen and --new-account was not given.
+ */
 export async function creditGrantCommand(args: string[], ctx: CommandContext): Promise<number> {
-  const { accountId, request: asked, expiresIn } = parseCreditGrantArgs(args);
+  const now = DateTime.utc();
+  const { accountId, request: typed, expiresIn, expiresGiven } = parseCreditGrantArgs(args, now);
   await ensureInvoicingSchema(ctx.pool);
-  const request = expiresIn ? await replayedExpiry(ctx.pool, accountId, asked, expiresIn) : asked;
   const prices = await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK, ctx.settings.GATEWAY_MINIMUM_CHARGE);
+  const id =
+    typed.id ??
+    derivedGrantId({
+      accountId,
+      amount: typed.amount,
+      currency: prices.currency,
+      reason: typed.reason,
+      expires: expiresGiven,
+      date: now.toISODate()!,
+    });
+  const asked: CreditGrantRequest = { ...typed, id };
+  const request = expiresIn ? await replayedExpiry(ctx.pool, accountId, asked, expiresIn) : asked;
   const billing = createBilling({ pool: ctx.pool, prices, graceHours: ctx.settings.INVOICE_GRACE_HOURS, log: ctx.log });
   let result;
   try {
     result = await billing.grantCredit(accountId, request);
   } catch (err) {
+    if (err instanceof UnknownAccount) {
+      ctx.out(`nothing granted: ${err.message}; check --account, or add --new-account to grant to an account that has none of these yet`);
+      return 1;
+    }
     if (!(err instanceof GrantRefused)) throw err;
     ctx.out(`nothing granted: ${err.message}`);
     return 1;

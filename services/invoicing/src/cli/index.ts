@@ -8,7 +8,7 @@ export { describeExport, parseExportArgs, runExport, type ExportRequest } from '
 export { chargeCommand } from './charge.ts';
 export { parseRefundStrayArgs, refundStrayCommand } from './refund-stray.ts';
 export { finalizeCommand, parseFinalizeArgs } from './finalize.ts';
-export { creditGrantCommand, parseCreditGrantArgs } from './credit.ts';
+export { creditGrantCommand, creditReverseCommand, parseCreditGrantArgs, parseCreditReverseArgs } from './credit.ts';
 export { parseTokenArgs, runTokenCreate, runTokenList, runTokenRevoke, type CreatedToken, type TokenRequest } from './token.ts';
 export type { ExportSummary } from '../exports/index.ts';
 
