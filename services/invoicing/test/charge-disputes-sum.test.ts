@@ -11,32 +11,11 @@ import type { FastifyInstance } from 'fastify';
 import { gatewayClient } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { chargedThrough, chargingDatabase, deliverSigned, webhookApp } from './charging-fixture.ts';
+import { chargedThrough, chargingDatabase, deliverSigned, disputeEvent, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-dispute-sum-0123456789ab';
 const SECRET = 'whsec_dispute_sum_tests';
 const stripe = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' });
-
-/** `type` of dispute `dispute` (its own charge id) on PaymentIntent `paymentIntent`, for `cents`. */
-const disputeEvent = (id: string, type: 'withdrawn' | 'reinstated', dispute: string, paymentIntent: string, cents: number) => ({
-  id,
-  object: 'event',
-  type: `charge.dispute.funds_${type}`,
-  created: Math.floor(Date.now() / 1000),
-  livemode: false,
-  data: {
-    object: {
-      id: dispute,
-      object: 'dispute',
-      amount: cents,
-      currency: 'usd',
-      charge: `ch_${dispute}`,
-      payment_intent: paymentIntent,
-      reason: 'fraudulent',
-      status: type === 'withdrawn' ? 'needs_response' : 'won',
-    },
-  },
-});
 
 describe("an invoice's disputes together never exceed what its payment received (webhook route, real PostgreSQL)", () => {
   let db: TestDatabase;

@@ -21,6 +21,7 @@ import {
   chargeRow,
   chargingDatabase,
   deliverSigned,
+  disputeEvent,
   FakeGateway,
   insertInvoice,
   putCard,
@@ -31,34 +32,6 @@ import {
 const ADMIN = 'admin-token-for-fraud-block-0123456789ab';
 const SECRET = 'whsec_fraud_block_tests';
 const stripe = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' });
-
-/** `type` of dispute `dispute`, reason `reason`, on PaymentIntent `paymentIntent`, for `cents`. */
-const disputeEvent = (
-  id: string,
-  type: 'withdrawn' | 'reinstated',
-  dispute: string,
-  paymentIntent: string,
-  cents: number,
-  reason = 'fraudulent',
-) => ({
-  id,
-  object: 'event',
-  type: `charge.dispute.funds_${type}`,
-  created: Math.floor(Date.now() / 1000),
-  livemode: false,
-  data: {
-    object: {
-      id: dispute,
-      object: 'dispute',
-      amount: cents,
-      currency: 'usd',
-      charge: `ch_${dispute}`,
-      payment_intent: paymentIntent,
-      reason,
-      status: type === 'withdrawn' ? 'needs_response' : 'won',
-    },
-  },
-});
 
 describe('a card charged back as fraud is never charged again (webhook route, in-memory gateway, real PostgreSQL)', () => {
   let db: TestDatabase;

@@ -62,6 +62,34 @@ export async function chargedThrough(pool: pg.Pool, id: string, total: string, s
 /** Signs as the gateway does; never calls it. */
 const signer = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' }).webhooks;
 
+/** A signed-to-be gateway event: `type` of dispute `dispute` (its own charge id), reason `reason`, on PaymentIntent `paymentIntent`, for `cents` USD. */
+export const disputeEvent = (
+  id: string,
+  type: 'withdrawn' | 'reinstated',
+  dispute: string,
+  paymentIntent: string,
+  cents: number,
+  reason = 'fraudulent',
+) => ({
+  id,
+  object: 'event',
+  type: `charge.dispute.funds_${type}`,
+  created: Math.floor(Date.now() / 1000),
+  livemode: false,
+  data: {
+    object: {
+      id: dispute,
+      object: 'dispute',
+      amount: cents,
+      currency: 'usd',
+      charge: `ch_${dispute}`,
+      payment_intent: paymentIntent,
+      reason,
+      status: type === 'withdrawn' ? 'needs_response' : 'won',
+    },
+  },
+});
+
 /** `event` posted to the webhook route as the gateway delivers it, signed with the endpoint's `secret`. */
 export function deliverSigned(http: FastifyInstance, event: object, secret: string) {
   const payload = JSON.stringify(event);
