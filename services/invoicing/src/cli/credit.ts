@@ -103,14 +103,22 @@ export interface GrantKey {
 /**
  * The id of a grant given no --id: `grant-YYYYMMDD-<16 hex>`, the day and a
  * hash of the account, amount (as an amount: 10.00 = 010.00), currency, reason
- * and --expires as typed. The same command run again the same UTC day is the
+ * and --expires (an instant as UTC). The same command run again the same UTC day is the
  * same grant (a random id granted twice); a second, equal grant that day needs
  * its own --id.
  */
 export function derivedGrantId(k: GrantKey): string {
-  const what = JSON.stringify([k.accountId, new Money(k.amount).toFixed(2), k.currency, k.reason.trim(), k.expires ?? null]);
+  const what = JSON.stringify([k.accountId, new Money(k.amount).toFixed(2), k.currency, k.reason.trim(), sameExpiry(k.expires)]);
   const hash = createHash('sha256').update(`${k.date}\n${what}`).digest('hex').slice(0, 16);
   return `grant-${k.date.replaceAll('-', '')}-${hash}`;
+}
+
+/** --expires as one text per meaning: an instant as UTC (…00Z = …00.000Z = …02:00+02:00), a duration upper-cased. */
+function sameExpiry(given: string | undefined): string | null {
+  if (given === undefined) return null;
+  if (/^P/i.test(given)) return given.toUpperCase();
+  const at = DateTime.fromISO(given, { setZone: true });
+  return at.isValid ? at.toUTC().toISO()! : given;
 }
 
 /** An ISO 8601 instant as given, or a duration (P90D) from now as an instant, by token create's rule (expires.ts). */
