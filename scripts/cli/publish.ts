@@ -61,6 +61,7 @@ export async function publishCommand(args: string[]): Promise<number> {
       const summary = await publishStream(target, input.bytes, {
         split: input.split,
         signal: stop.signal,
+        cutShort: () => input.stopped(),
         // Each chunk's rejections as soon as it is on the bus, then forgotten, the next chunk read once
         // they are written (stderr a slow pipe: its queue would grow instead, and exit would cut it).
         onRejected: (rejected) => {

@@ -105,4 +105,24 @@ describe('`vault publish` reads NDJSON lines with bounded memory (pure)', () => 
     assert.deepEqual(rejected, [{ index: 0, id: null, reason: formatReasons(intake), reasons: intake }]);
     assert.equal(rejected[0]!.reason, `the event is ${BIG} bytes, more than the 65536 (64 KiB) one event may be`);
   });
+
+  test('an input that ended on its own before Ctrl-C stopped the reading: its last line cut short is judged (refused), not dropped unsaid', async () => {
+    const untouched = new Proxy({} as never, {
+      get: () => {
+        throw new Error('the intake was asked');
+      },
+    });
+    const stop = new AbortController();
+    // The writer killed by the same Ctrl-C: its output ends mid-line, then our signal is seen.
+    stop.abort();
+    const cut = Buffer.alloc(70 * 1024, 0x78);
+    const run = (cutShort: boolean) =>
+      publishStream({ bus: untouched as Bus, pool: untouched as pg.Pool, topic: 't' }, Readable.from([cut]), {
+        signal: stop.signal,
+        cutShort: () => cutShort,
+      });
+    assert.deepEqual(await run(false), { lines: 1, accepted: 0, duplicates: 0, rejected: 1 });
+    // Stopped by the signal before the input's end, the line begun is not published and not judged.
+    assert.deepEqual(await run(true), { lines: 0, accepted: 0, duplicates: 0, rejected: 0 });
+  });
 });

@@ -36,6 +36,12 @@ export interface PublishStreamOptions {
    * whole is published, a line begun and not ended is not (`split.unfinished()` says its size).
    */
   signal?: AbortSignal;
+  /**
+   * Whether the input ended because the signal stopped its reading (its reader knows), not at its
+   * own end: the writer killed by the same Ctrl-C ends the input first, and its last line cut short
+   * is then judged and refused, not dropped unsaid. The signal's state unless given.
+   */
+  cutShort?(): boolean;
   /** Called after each chunk is durable on the bus. */
   onProgress?(summary: PublishSummary): void;
   /**
@@ -115,7 +121,7 @@ export async function publishStream(
     if (pending.length + refused.length >= chunkLines) await flush();
   }
   // Stopped part-way, the last line may be cut short: it is not published.
-  if (o.signal?.aborted !== true) take(split.end());
+  if (!(o.cutShort?.() ?? o.signal?.aborted === true)) take(split.end());
   await flush();
   return summary;
 }
