@@ -25,6 +25,7 @@ import {
 import { paysInvoice } from './payment-match.ts';
 import { requireCcForms } from './cc-forms-schema.ts';
 import { logAttempt } from './attempt-log.ts';
+import { dropBlockedAttempt, saveUnlessBlocked } from './blocked-attempt.ts';
 import { logRefundFound, logStray, recordRefundsSince, recordReportedRefund, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
 import {
   chargeCandidates,
@@ -117,6 +118,14 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
     if (typeof released === 'string') return;
     return chargeOne(deps, { ...candidate, charge: released.row, key: released.key }, now, report);
   }
+  if (decision.do === 'drop_blocked_attempt') {
+    // Its card reported stolen while the attempt was in flight: canceled, not confirmed (blocked-attempt.ts).
+    const dropped = await dropBlockedAttempt(deps, invoice.id, charge!, paidByCardholder);
+    if (dropped === 'paid') report.paid++;
+    if (dropped === 'left') report.errors++;
+    if (typeof dropped === 'string') return;
+    return chargeOne(deps, { ...candidate, charge: dropped.row, key: dropped.key }, now, report);
+  }
   if (decision.do === 'past_due_no_card') {
     // The card was read at the pass's start: one added since is charged by the next pass, never told missing.
     const saved = await savePastDueWithoutCard(deps, invoice.id, pastDueWithoutCard(charge, decision.blocked), now());
@@ -180,14 +189,16 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
   }
   let row: ChargeRow = beforeAttempt(charge, decision, now());
   let idempotencyKey = key;
+  // Every save before a send reads the card again: one reported stolen mid-pass is not sent (blocked-attempt.ts).
+  const save = (r: ChargeRow, how: 'write' | 'renew' | 'check') => saveUnlessBlocked(deps, invoice, r, how, now(), report);
   if (!row.paymentIntentId) {
     if (!decision.customerId) throw new Error(`no gateway customer to charge invoice ${invoice.id}`);
     // The row, and with it the invoice's random idempotency key, is written
     // before the PaymentIntent is asked for: a crash in between replays the
     // same create under the same key, and no other database's invoice of the
     // same id can ever reuse it (as it could the invoice id).
-    idempotencyKey ??= await saveCharge(deps, invoice.id, row);
-    if (idempotencyKey === undefined) return; // paid meanwhile (a webhook)
+    idempotencyKey = await save(row, 'write');
+    if (idempotencyKey === undefined) return; // paid meanwhile (a webhook), or its card blocked
     const created = await deps.gateway.createPaymentIntent({
       invoiceId: invoice.id,
       accountId: invoice.accountId,
@@ -214,18 +225,21 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
     row = { ...row, paymentIntentId: created.id };
     // Saved before the confirm, a replay's too: a PaymentIntent made now is never confirmed
     // unrecorded (its payment's webhook would find no PaymentIntent of the invoice's).
-    idempotencyKey = await saveCharge(deps, invoice.id, row);
+    idempotencyKey = await save(row, 'write');
   } else if (!decision.replay) {
     // The attempt's card is recorded before it is sent, so a replay sends the same request.
-    idempotencyKey = await saveCharge(deps, invoice.id, row);
-  } else if (storedAnswer) {
+    idempotencyKey = await save(row, 'write');
+  } else if (!storedAnswer) {
+    // A replay's row is saved already: only its card is read again.
+    idempotencyKey = await save(row, 'check');
+  } else {
     // Its PaymentIntent, just read, is neither paid nor still processing nor (after processing) failed
     // by this card: a PaymentIntent is paid at most once, so a new key cannot charge twice. The stored
     // answer's code goes with the old key: a lost answer under the new one is sent again under it.
     row = { ...row, lastErrorCode: null, lastDeclineCode: null, lastErrorMessage: null };
-    idempotencyKey = await saveCharge(deps, invoice.id, row, {}, true);
+    idempotencyKey = await save(row, 'renew');
   }
-  if (idempotencyKey === undefined) return; // paid meanwhile (a webhook)
+  if (idempotencyKey === undefined) return; // paid meanwhile (a webhook), or its card blocked
   const answer = await deps.gateway.confirm({
     invoiceId: invoice.id,
     attempt: decision.attempt,

@@ -41,6 +41,8 @@ export interface ChargeRow {
   lastErrorCode: string | null;
   lastDeclineCode: string | null;
   lastErrorMessage: string | null;
+  /** Read with the row, never stored: its pending attempt's card is reported stolen (blocked-cards.ts). */
+  pendingBlocked?: boolean;
 }
 
 /** The account's row of `cc_forms.cards_on_file`, as far as charging reads it. */
@@ -77,6 +79,11 @@ export type Decision =
    * as a disputed charge cannot be refunded), it is let go and the invoice charged anew.
    */
   | { do: 'check_stray_refund' }
+  /**
+   * Its attempt in flight names a card reported stolen since, and has a PaymentIntent: never confirmed
+   * with that card. The PaymentIntent is canceled (paid already: recorded as paid) and the attempt dropped.
+   */
+  | { do: 'drop_blocked_attempt' }
   | {
       do: 'attempt';
       /** The attempt's number n, for the key `<invoice id>:attempt:<n>`. */
@@ -121,6 +128,13 @@ export function decide(
   const blocked = onFile?.blocked === true;
   const card = blocked ? undefined : onFile;
   const noCard: Decision = blocked ? { do: 'past_due_no_card', blocked: true } : { do: 'past_due_no_card' };
+  if (charge?.pendingPaymentMethodId && charge.pendingBlocked) {
+    // Its card was reported stolen since the attempt was chosen: not replayed. Without a PaymentIntent
+    // nothing was confirmed, so the attempt is forgotten and the card on file (or none) decides.
+    if (charge.paymentIntentId) return { do: 'drop_blocked_attempt' };
+    const { pendingBlocked: _, ...rest } = charge;
+    return decide(invoice, { ...rest, pendingPaymentMethodId: null }, onFile, now, authenticationWindow, askedAt);
+  }
   if (charge?.pendingPaymentMethodId) {
     // Recorded, never answered. Without its PaymentIntent nothing was confirmed (confirm
     // follows the PaymentIntent's save), and without a card the create cannot be replayed
@@ -259,7 +273,7 @@ export function afterAnswer(
 
 /** The row before attempt `decision.attempt` is sent: its card chosen, a new round begun if so. */
 export function beforeAttempt(charge: ChargeRow | undefined, decision: Extract<Decision, { do: 'attempt' }>, now: Date): ChargeRow {
-  const base = charge ?? NEW_CHARGE;
+  const { pendingBlocked: _, ...base } = charge ?? NEW_CHARGE;
   return {
     ...base,
     state: 'scheduled',

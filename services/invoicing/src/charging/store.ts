@@ -40,6 +40,7 @@ interface CandidateRow {
   attempts: number | null;
   round_start: number | null;
   pending_payment_method_id: string | null;
+  pending_blocked: boolean;
   last_payment_method_id: string | null;
   last_attempt_at: Date | null;
   next_attempt_at: Date | null;
@@ -65,7 +66,7 @@ interface CandidateRow {
 const CANDIDATES = `
   select i.id, i.account_id, i.number, i.status, i.currency, i.total::text as total,
          c.invoice_id is not null as has_charge, c.payment_intent_id, c.state, c.attempts, c.round_start,
-         c.pending_payment_method_id, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
+         c.pending_payment_method_id, ${isBlockedSql('c.pending_payment_method_id')} as pending_blocked, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
          c.last_error_code, c.last_decline_code, c.last_error_message,
          k.customer_id, k.payment_method_id, ${isBlockedSql('k.payment_method_id')} as card_blocked,
          c.idempotency_key, c.action_required_at
@@ -109,6 +110,7 @@ const chargeOf = (r: CandidateRow): ChargeRow => ({
   lastErrorCode: r.last_error_code,
   lastDeclineCode: r.last_decline_code,
   lastErrorMessage: r.last_error_message,
+  ...(r.pending_blocked ? { pendingBlocked: true } : {}),
 });
 
 /** A pool and where retries of its transactions are told. */
