@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { reviewStandings } from '../src/accounts/standing.ts';
-import { chargePass, lookBeforeSuspending, type ChargerDeps } from '../src/charging/charger.ts';
+import { chargePass, type ChargerDeps } from '../src/charging/charger.ts';
+import { lookBeforeSuspending } from '../src/charging/paid-by-cardholder.ts';
 import { chargeRow, chargingDatabase, insertInvoice, putCard, statusOf, ThreeDsGateway } from './charging-fixture.ts';
 
 describe('a past-due invoice waiting for its cardholder, its webhook lost (in-memory gateway, real PostgreSQL)', () => {

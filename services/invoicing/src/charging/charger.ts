@@ -1,7 +1,7 @@
 // One charging pass: every invoice that is due a charge gets its decision
 // carried out, the answer recorded before the next attempt can be chosen.
 import type pg from 'pg';
-import { withSessionLock, withTransaction } from '@vault/db';
+import { withSessionLock } from '@vault/db';
 import type { Logger } from '@vault/runtime';
 import {
   afterAnswer,
@@ -22,22 +22,12 @@ import {
   UNUSABLE_PAYMENT_INTENT,
   type ChargeGateway,
 } from './gateway-calls.ts';
-import { paysInvoice } from './payment-match.ts';
 import { requireCcForms } from './cc-forms-schema.ts';
 import { logAttempt } from './attempt-log.ts';
 import { dropBlockedAttempt, saveUnlessBlocked } from './blocked-attempt.ts';
-import { logRefundFound, logStray, recordRefundsSince, recordReportedRefund, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
-import {
-  chargeCandidates,
-  lockInvoiceForPayment,
-  lookedForPayment,
-  markInvoicePaid,
-  pastDueWhileWaiting,
-  saveCharge,
-  savePastDueWithoutCard,
-  waitingPastDue,
-  type Candidate,
-} from './store.ts';
+import { paidByCardholder } from './paid-by-cardholder.ts';
+import { recordRefundsSince, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
+import { chargeCandidates, lookedForPayment, pastDueWhileWaiting, saveCharge, savePastDueWithoutCard, type Candidate } from './store.ts';
 
 // One pass at a time across processes (the app's loop, `vault charge`): two
 // passes would send the same attempt at once and one would get 409 for it.
@@ -279,57 +269,6 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
   );
   logAttempt(deps.log, invoice.id, decision, answer, 'confirm', recorded === 'stray');
   if (unusable) deps.log.warn('charge.payment_intent_replaced', { invoice_id: invoice.id, payment_intent: row.paymentIntentId! });
-}
-
-/**
- * Before an account's standing is reviewed: a past-due invoice of it waiting for its cardholder may
- * have been paid on our page, its webhook lost, since the last look (an hour apart). Each such
- * PaymentIntent is read, and one paid pays its invoice (and reinstates) before the review could
- * suspend the account for it. No answer changes nothing: the review goes on as before.
- */
-export async function lookBeforeSuspending(deps: ChargerDeps, accountId: string): Promise<void> {
-  for (const w of await waitingPastDue(deps.pool, accountId)) await paidByCardholder(deps, w.invoiceId, w.paymentIntentId);
-}
-
-/**
- * Whether the invoice's PaymentIntent, waiting for the cardholder, was paid
- * meanwhile (they confirmed it on cc-forms' page): then it is marked paid here,
- * as its webhook would, when it is the invoice's own payment (paysInvoice).
- * `unanswered`: the gateway did not say; the next pass asks again.
- */
-async function paidByCardholder(
-  deps: ChargerDeps,
-  invoiceId: string,
-  paymentIntentId: string | null,
-): Promise<'paid' | 'waiting' | 'unanswered'> {
-  if (!paymentIntentId) return 'waiting';
-  const intent = await deps.gateway.retrievePaymentIntent(paymentIntentId);
-  if ('error' in intent) {
-    deps.log.warn('charge.retrieve_failed', {
-      invoice_id: invoiceId,
-      payment_intent: paymentIntentId,
-      code: intent.error.kind === 'succeeded' ? '' : intent.error.code,
-    });
-    return intent.error.kind === 'unanswered' ? 'unanswered' : 'waiting';
-  }
-  if (intent.status !== 'succeeded') return 'waiting';
-  const at = deps.now?.() ?? new Date();
-  const saved = await withTransaction(
-    deps.pool,
-    async (client) => {
-      const verdict = paysInvoice(intent, await lockInvoiceForPayment(client, invoiceId));
-      if (!verdict.pays) return { paid: false, verdict };
-      // False when its webhook paid it meanwhile: counted once, there.
-      const paid = await markInvoicePaid(client, invoiceId, intent.id, { at, paymentMethodId: intent.paymentMethodId });
-      // Refunded before we knew it was paid (that refund's webhook may have given up waiting): recorded now.
-      return { paid, verdict, refund: await recordReportedRefund(client, invoiceId, intent.id, intent.charge, at) };
-    },
-    { log: deps.log, name: 'charging.paid_by_cardholder' },
-  );
-  if (!saved.verdict.pays) logStray(deps.log, invoiceId, intent, saved.verdict.reason);
-  if (saved.paid) deps.log.info('charge.paid_by_cardholder', { invoice_id: invoiceId, payment_intent: intent.id, 'count#charges.paid': 1 });
-  logRefundFound(deps.log, intent.id, saved.refund);
-  return saved.paid ? 'paid' : 'waiting';
 }
 
 /**

@@ -1,7 +1,8 @@
 import { startLoop, type Loop } from '@vault/runtime';
 import { reviewStandings } from '../accounts/standing.ts';
 import { ccFormsWait } from './cc-forms-schema.ts';
-import { chargePass, lookBeforeSuspending, type ChargerDeps } from './charger.ts';
+import { chargePass, type ChargerDeps } from './charger.ts';
+import { lookBeforeSuspending } from './paid-by-cardholder.ts';
 
 export interface ChargeLoopDeps extends ChargerDeps {
   everyMs: number;
