@@ -25,3 +25,5 @@ export const binaryHeaders = (subject: string): Record<string, string> => {
   };
 };
 export const read = (headers: Record<string, string>, body: string | Buffer) => readBody(headers, Buffer.from(body));
+/** A pretty-printed event with one comma missing, as a person edits one by hand. */
+export const brokenPretty = () => JSON.stringify(event(), null, 2).replace('"dyno-manager",', '"dyno-manager"');
