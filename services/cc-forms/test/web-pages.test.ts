@@ -145,4 +145,28 @@ describe('CSRF on every state-changing request', () => {
     });
     assert.equal(res.statusCode, 403);
   });
+
+  test('a POST to an address that is no route is its 404 (page or JSON), not a form refused, and warns nothing', async () => {
+    const { session } = await signIn(w, token);
+    const before = w.log.lines.length;
+    for (const cookie of [{}, { cookie: `${SESSION_COOKIE}=${session}` }]) {
+      const form = await w.http.inject({
+        method: 'POST',
+        url: '/nope',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...cookie },
+        payload: 'a=1',
+      });
+      assert.equal(form.statusCode, 404);
+      assert.match(form.headers['content-type'] as string, /text\/html/);
+      const json = await w.http.inject({
+        method: 'POST',
+        url: '/card/nope',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...cookie },
+        payload: '{}',
+      });
+      assert.equal(json.statusCode, 404);
+      assert.equal(json.json().error.code, 'not_found');
+    }
+    assert.doesNotMatch(w.log.lines.slice(before).join('\n'), /web\.csrf_refused/);
+  });
 });

@@ -71,6 +71,8 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
   // header (page script) or the _csrf field (forms); the session's, or on the
   // sign-in form this browser's sign-in form token (there may be no session yet).
   web.addHook('preHandler', async (req, reply) => {
+    // An address that is no route changes nothing: its 404, not a form refused (a scanner's POST warns nothing).
+    if (req.routeOptions.url === undefined) return;
     const signingIn = req.routeOptions.url === '/signin';
     const problem = csrfProblem(req, (given) =>
       signingIn ? ctx.session.signInCsrfValid(req, given) : csrfValid(ctx.session.idOf(req), given),
@@ -82,7 +84,7 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     // (web/routes.ts), so the missing token costs nothing. Any other post stays refused.
     const link = (req.body as { link?: unknown } | undefined)?.link;
     if (signingIn && typeof link === 'string' && (await ctx.signedInBy(req, link))) return;
-    log.warn('web.csrf_refused', { method: req.method, path: req.routeOptions.url ?? 'unknown', token: problem });
+    log.warn('web.csrf_refused', { method: req.method, path: req.routeOptions.url, token: problem });
     if (wantsJson(req)) {
       return ctx.jsonError(
         reply,
