@@ -8,7 +8,9 @@
 // while its link may still open one: every lookup checks the token in a view of
 // live tokens (`liveTokens`, columns id and account_id) and the link in a view
 // of live links (`liveLinks`, column hash; a hand-over link leaves it when the
-// session it was made from ends), so either ends its sessions at once.
+// session it was made from ends), so either ends its sessions at once. An app
+// whose sessions other links join later (`joinedLinks`, columns session_hash and
+// link_hash) ends a session as soon as any of those links leaves `liveLinks` too.
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { published } from './sign-in-links.ts';
@@ -54,23 +56,36 @@ export interface CookieSessions {
   close(pool: pg.Pool, id: string | undefined): Promise<void>;
 }
 
-export function cookieSessions(options: { table: string; hours: number; liveTokens: string; liveLinks: string }): CookieSessions {
-  const { table, hours, liveTokens, liveLinks } = options;
-  for (const name of [table, liveTokens, liveLinks]) {
+export function cookieSessions(options: {
+  table: string;
+  hours: number;
+  liveTokens: string;
+  liveLinks: string;
+  /** Links used up later into an open session: each must stay live too (signing out where one came from ends it). */
+  joinedLinks?: string;
+}): CookieSessions {
+  const { table, hours, liveTokens, liveLinks, joinedLinks } = options;
+  for (const name of [table, liveTokens, liveLinks, ...(joinedLinks ? [joinedLinks] : [])]) {
     if (!QUALIFIED_TABLE.test(name)) throw new RangeError(`not a schema-qualified table name: ${JSON.stringify(name)}`);
   }
+  const joinedSql = joinedLinks
+    ? `
+           and not exists (select 1 from ${joinedLinks} j where j.session_hash = s.hash
+                            and not exists (select 1 from ${liveLinks} l where l.hash = j.link_hash))`
+    : '';
   const signedIn: CookieSessions['signedIn'] = async (pool, id) => {
     if (!isSessionId(id)) return undefined;
     // Deny by default: a session without a token, or whose token is revoked,
     // expired, gone or another account's, signs nobody in; nor does one whose
-    // link is gone or was handed over from a session that has ended.
+    // link is gone or was handed over from a session that has ended, nor one a
+    // later hand-over joined whose session has ended (the same browser signed out there).
     // Invoicing's views missing (cc-forms upgraded before invoicing migrated): "not set up", a 503.
     const { rows } = await published(() =>
       pool.query<{ account_id: string; token_id: string }>(
         `select s.account_id, s.token_id from ${table} s
          where s.hash = $1 and s.expires_at > now()
            and exists (select 1 from ${liveTokens} t where t.id = s.token_id and t.account_id = s.account_id)
-           and exists (select 1 from ${liveLinks} l where l.hash = s.link_hash)`,
+           and exists (select 1 from ${liveLinks} l where l.hash = s.link_hash)${joinedSql}`,
         [sessionHash(id)],
       ),
     );

@@ -106,6 +106,18 @@ describe('handed over from the invoice pages', () => {
     assert.deepEqual(rows, [{ n: 0 }], 'the records went with the session');
   });
 
+  test('signing out of the invoice pages ends the card form session it handed over into straight on (an operator’s link’s); one no hand-over joined lives on', async () => {
+    const operator = await signIn(w, token);
+    const untouched = await signIn(w, token);
+    const joined = await handOverLink(w, token);
+    assert.equal((await straightOn(joined.link, operator.session)).headers.location, '/card', 'straight on');
+    assert.equal((await get('/card', operator.session)).statusCode, 200);
+    await w.db.pool.query('delete from invoicing.sessions where hash = $1', [joined.parentSession]);
+    const ended = await get('/card', operator.session);
+    assert.deepEqual([ended.statusCode, ended.headers.location], [303, '/'], 'the shared computer’s card form is signed out too');
+    assert.equal((await untouched.get('/card')).statusCode, 200, 'a session no hand-over joined lives on');
+  });
+
   test('a newer hand-over into a session an older hand-over opened: signing out ends both invoice pages’ sessions, not only the one that opened it', async () => {
     const older = await handOverLink(w, token);
     const a = sessionFrom(await confirmLink(w, older.link))!;

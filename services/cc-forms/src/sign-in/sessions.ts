@@ -21,13 +21,16 @@ export const SIGN_IN_APP: SignInApp = 'cc-forms';
 
 /**
  * 12 hours after sign-in (a hand-over's: until the session it came from ends, if
- * sooner), not extended by use; ended at once when its token is revoked or expires.
+ * sooner), not extended by use; ended at once when its token is revoked or expires,
+ * or when an invoice pages' session that handed over into it ends.
  */
 export const sessions = cookieSessions({
   table: 'cc_forms.sessions',
   hours: 12,
   liveTokens: 'invoicing.live_tokens',
   liveLinks: 'invoicing.live_links',
+  // A hand-over that went straight on into this session: signing out of the invoice pages it came from ends this one too.
+  joinedLinks: 'cc_forms.session_hand_overs',
 });
 
 /**
