@@ -134,6 +134,12 @@ export interface ConsumeOptions {
   partitionsConcurrently?: number;
   /** How long a silent member keeps its partitions (Kafka's session timeout). */
   sessionTimeoutMs?: number;
+  /**
+   * Embedded bus: whether the app was asked to stop (runApp's `stopping`). A terminal's Ctrl-C
+   * stops the embedded PostgreSQL with the app, often before the app's own handler runs: an
+   * error then is that stop, `bus.consumer_interrupted` (info), not `bus.consumer_error` (warn).
+   */
+  stopping?: () => boolean;
 }
 
 export interface Consumer {

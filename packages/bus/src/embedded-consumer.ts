@@ -20,6 +20,8 @@ export const MEMBER_SESSION_SETTINGS = {
 const REBALANCE_EVERY_MS = 300;
 const IDLE_POLL_MS = 500;
 const RETRY_MS = 500;
+/** How long a failure waits for a stop signal on its way before it is logged as an error (see `stopped`). */
+export const STOP_SIGNAL_GRACE_MS = 250;
 
 /** An error of the handler's (`eachBatch`): always retried, whatever it is. */
 class HandlerError extends Error {
@@ -119,11 +121,25 @@ export class EmbeddedConsumer implements Consumer {
         if (!worked) await this.idle(IDLE_POLL_MS);
       } catch (err) {
         if (!(err instanceof HandlerError) && isPermanent(err)) return this.crash(err);
-        this.o.log?.('bus.consumer_error', { error: (err as Error).message, group: this.o.options.groupId });
+        const error = (err as Error).message;
+        const group = this.o.options.groupId;
+        if (await this.stopped()) this.o.log?.('bus.consumer_interrupted', { error, group, reason: 'the app is stopping' });
+        else this.o.log?.('bus.consumer_error', { error, group });
         await this.disconnect();
         await this.idle(RETRY_MS);
       }
     }
+  }
+
+  /**
+   * Whether a failure is a stop's: stop() called, or the app asked to stop (`options.stopping`).
+   * A terminal's Ctrl-C reaches the embedded PostgreSQL too, which may end our session before
+   * the app's own handler has run: a failure first gives the signal a moment (stop() ends it).
+   */
+  private async stopped(): Promise<boolean> {
+    const asked = () => !this.running || this.o.options.stopping?.() === true;
+    if (!asked()) await this.idle(STOP_SIGNAL_GRACE_MS);
+    return asked();
   }
 
   /** The loop has ended with an error: let go of the partitions, and stay unhealthy. */

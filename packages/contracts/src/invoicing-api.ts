@@ -248,8 +248,14 @@ export const AccountStanding = z.object({
   standing: z.enum(['active', 'suspended']),
   suspended_at: z.string().nullable(),
   reinstated_at: z.string().nullable(),
-  /** Its invoices past due now, oldest first, with when each became past due. */
+  /** Its invoices past due now, oldest first, with when each became past due; none the next finalize carries (`to_carry`). */
   past_due: z.array(z.object({ invoice_id: z.string(), number: z.string(), total: MoneyString, since: z.string().nullable() })),
+  /**
+   * Owed invoices the next finalize carries onto its next invoice (above 0, below the gateway's
+   * minimum, never charged): never charged, so never past due for its standing; `since` is when
+   * one an older release (or a raised minimum) left `past_due` became so, else null.
+   */
+  to_carry: z.array(z.object({ invoice_id: z.string(), number: z.string(), total: MoneyString, since: z.string().nullable() })),
   email: z.string().nullable(),
 });
 export type AccountStanding = z.infer<typeof AccountStanding>;

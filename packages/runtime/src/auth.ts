@@ -43,6 +43,13 @@ export interface BearerOptions {
   reach?: Reach;
   /** Failed authentications one client address may make per window before 429 (default 20 a minute). */
   failures?: { limit: number; windowMs: number };
+  /**
+   * For a token the verifier does not know: why it cannot be checked here, when the app can tell
+   * from the token alone or its own state (metering, of invoicing's account tokens: `metering
+   * cannot verify an account token (invoicing's)`), instead of calling it `invalid`. Still 401 and
+   * a failed authentication, never a 403: anyone can write a token of a given shape.
+   */
+  unverifiable?: (token: string) => string | undefined;
 }
 
 /** Routes reachable without a token (api.md: every route but /health needs one). */
@@ -52,7 +59,8 @@ export const BEARER_FAILURES = { limit: 20, windowMs: 60_000 };
 
 /**
  * Every route but /health and those declaring `config: { bearer: false }`
- * needs `Authorization: Bearer <token>`: none or an unknown token is 401; a
+ * needs `Authorization: Bearer <token>`: none or an unknown token is 401 (`invalid
+ * token`, or why the app cannot check it: `options.unverifiable`); a
  * known token on a route its kind does not reach (`options.reach`, admin only
  * by default) is 403. An address that is no route is the app's 404, unless
  * it carries an Authorization header that fails (401). Which account an
@@ -69,6 +77,13 @@ export const BEARER_FAILURES = { limit: 20, windowMs: 60_000 };
 export function requireBearer(app: FastifyInstance, verify: TokenVerifier, options: BearerOptions = {}): void {
   const reach = options.reach ?? {};
   const limiter = failureLimiter(options.failures ?? BEARER_FAILURES);
+  /** What a 401 says: no token, one the app can say it cannot check (`unverifiable`), or an invalid one. */
+  const refusal = (token: string | undefined, kinds: readonly PrincipalKind[] | undefined) => {
+    if (token === undefined) return 'missing bearer token';
+    const why = options.unverifiable?.(token);
+    return why === undefined ? 'invalid token' : kinds ? `${why}: this route is for ${kinds.join(' or ')} tokens` : why;
+  };
+  const kindsOf = (req: FastifyRequest) => reach[`${req.method === 'HEAD' ? 'GET' : req.method} ${req.routeOptions.url}`] ?? ADMIN_ONLY;
   app.addHook('onRequest', async (req, reply) => {
     const route = req.routeOptions.url;
     if (OPEN.has(route ?? '') || req.routeOptions.config.bearer === false) return;
@@ -82,11 +97,11 @@ export function requireBearer(app: FastifyInstance, verify: TokenVerifier, optio
       const retryAfter = limiter.retryAfterSeconds(req.ip);
       if (retryAfter !== undefined) return tooManyFailures(reply, retryAfter);
       reply.header('www-authenticate', 'Bearer');
-      return reply.code(401).send({ error: token === undefined ? 'missing bearer token' : 'invalid token' });
+      return reply.code(401).send({ error: refusal(token, route === undefined ? undefined : kindsOf(req)) });
     }
     // An unknown route is a 404 for any valid token.
     if (route !== undefined) {
-      const kinds = reach[`${req.method === 'HEAD' ? 'GET' : req.method} ${route}`] ?? ADMIN_ONLY;
+      const kinds = kindsOf(req);
       if (!kinds.includes(principal.kind)) return reply.code(403).send({ error: notReached(principal.kind, kinds) });
     }
     req.principal = principal;

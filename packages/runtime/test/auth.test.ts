@@ -100,6 +100,25 @@ describe('requireBearer: who reaches what', () => {
     assert.equal((await get('publisher-token')).statusCode, 404);
   });
 
+  test('unverifiable: a token the app cannot check is 401 saying why and which tokens the route takes, not "invalid"; still counted toward 429', async () => {
+    const unverifiable = (token: string) => (token.startsWith('other-') ? 'this app cannot verify another app’s token' : undefined);
+    const http = await app({ reach: { 'POST /v1/events': ['publisher'] }, unverifiable, failures: { limit: 3, windowMs: 60_000 } });
+    const reports = await http.inject({ method: 'GET', url: '/v1/reports', ...as('other-1') });
+    assert.equal(reports.statusCode, 401);
+    assert.equal(reports.headers['www-authenticate'], 'Bearer');
+    assert.deepEqual(reports.json(), { error: 'this app cannot verify another app’s token: this route is for admin tokens' });
+    assert.deepEqual((await http.inject({ method: 'POST', url: '/v1/events', ...as('other-2') })).json(), {
+      error: 'this app cannot verify another app’s token: this route is for publisher tokens',
+    });
+    assert.deepEqual((await http.inject({ method: 'GET', url: '/v1/nowhere', ...as('other-3') })).json(), {
+      error: 'this app cannot verify another app’s token',
+    });
+    assert.equal((await http.inject({ method: 'GET', url: '/v1/reports', ...as('other-4') })).statusCode, 429, 'a failure like any');
+    assert.deepEqual((await http.inject({ method: 'GET', url: '/v1/reports', ...as('nobody', '10.0.0.2') })).json(), {
+      error: 'invalid token',
+    });
+  });
+
   test('a reach naming a route that does not exist stops the app at ready', async () => {
     await assert.rejects(app({ reach: { 'GET /v1/item/:id': ['account'] } }), /reach names GET \/v1\/item\/:id, which is no route/);
   });

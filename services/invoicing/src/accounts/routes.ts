@@ -6,12 +6,18 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { z } from 'zod';
 import { AccountContactRequest, AccountStanding } from '@vault/contracts';
+import { carryable } from '../billing/credit-store.ts';
+import { minimumChargeAmount } from '../charging/amount.ts';
 import type { InvoicingDeps } from '../deps.ts';
 
 const AccountParams = z.object({ account_id: z.string().min(1).max(128) });
 
-/** The account's standing and contact; undefined when invoicing knows nothing of it. */
-export async function readAccount(db: pg.Pool | pg.PoolClient, accountId: string): Promise<AccountStanding | undefined> {
+/**
+ * The account's standing and contact; undefined when invoicing knows nothing of it. `minimum`:
+ * the gateway's smallest charge ("0.50"), below which finalize carries an invoice: such an
+ * invoice is `to_carry`, never `past_due`, as the standing review reads it (standing.ts).
+ */
+export async function readAccount(db: pg.Pool | pg.PoolClient, accountId: string, minimum: string): Promise<AccountStanding | undefined> {
   const { rows } = await db.query<{
     suspended_at: Date | null;
     reinstated_at: Date | null;
@@ -28,18 +34,22 @@ export async function readAccount(db: pg.Pool | pg.PoolClient, accountId: string
   );
   const r = rows[0]!;
   if (!r.known) return undefined;
-  const pastDue = await db.query<{ invoice_id: string; number: string; total: string; since: Date | null }>(
-    `select i.id as invoice_id, i.number, i.total::text as total, c.past_due_at as since
+  // One rule with the standing review and finalize (`carryable`): a past-due invoice it carries is not past due.
+  const owed = await db.query<{ invoice_id: string; number: string; total: string; since: Date | null; carry: boolean }>(
+    `select i.id as invoice_id, i.number, i.total::text as total, c.past_due_at as since, ${carryable('$2')} as carry
        from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
-      where i.account_id = $1 and i.status = 'past_due' order by c.past_due_at nulls last, i.number`,
-    [accountId],
+      where i.account_id = $1 and (i.status = 'past_due' or ${carryable('$2')})
+      order by c.past_due_at nulls last, i.number`,
+    [accountId, minimum],
   );
+  const entry = ({ carry: _, ...p }: (typeof owed.rows)[number]) => ({ ...p, since: p.since?.toISOString() ?? null });
   return {
     account_id: accountId,
     standing: r.suspended_at ? 'suspended' : 'active',
     suspended_at: r.suspended_at?.toISOString() ?? null,
     reinstated_at: r.reinstated_at?.toISOString() ?? null,
-    past_due: pastDue.rows.map((p) => ({ ...p, since: p.since?.toISOString() ?? null })),
+    past_due: owed.rows.filter((p) => !p.carry).map(entry),
+    to_carry: owed.rows.filter((p) => p.carry).map(entry),
     email: r.email,
   };
 }
@@ -50,10 +60,12 @@ export async function contactOf(db: pg.Pool | pg.PoolClient, accountId: string):
   return rows[0]?.email;
 }
 
-export function accountRoutes(app: FastifyInstance, { pool, log }: Pick<InvoicingDeps, 'pool' | 'log'>): void {
+export function accountRoutes(app: FastifyInstance, { pool, log, prices }: Pick<InvoicingDeps, 'pool' | 'log' | 'prices'>): void {
+  // The minimum finalize carries below, as the standing review reads it (main.ts).
+  const minimum = minimumChargeAmount(prices.currency);
   app.get('/v1/accounts/:account_id', async (req, reply) => {
     const params = AccountParams.safeParse(req.params);
-    const account = params.success ? await readAccount(pool, params.data.account_id) : undefined;
+    const account = params.success ? await readAccount(pool, params.data.account_id, minimum) : undefined;
     if (!account) return reply.code(404).send({ error: 'not found' });
     return AccountStanding.parse(account);
   });

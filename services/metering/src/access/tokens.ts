@@ -4,8 +4,11 @@
 // publishes, `invoicing.publisher_tokens(id, hash)` of the live ones (sha256
 // hex of the value), on every request, so a revoked or expired token stops at
 // once. Without invoicing's schema no publisher token works; the admin's does.
+// Invoicing's account and finance tokens are never metering's, and metering
+// cannot tell a real one from a forged one of their shape: see unverifiable.ts.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { unverifiableToken } from './unverifiable.ts';
 import { adminOnly, type Logger, type Principal, type Reach, type TokenVerifier } from '@vault/runtime';
 
 /** Publishers reach POST /v1/events; every other route is the admin's alone. */
@@ -25,20 +28,35 @@ export async function publisherToken(pool: pg.Pool, token: string): Promise<Prin
   return rows[0] ? { kind: 'publisher', tokenId: rows[0].id } : undefined;
 }
 
-/** ADMIN_TOKEN, else a live publisher token; invoicing's view missing: the admin token only (said once in the log). */
-export function meteringVerifier(pool: pg.Pool, adminToken: string, log?: Logger): TokenVerifier {
+/** Who a token is, and what a 401 says of one metering cannot check (requireBearer's `unverifiable`). */
+export interface MeteringAccess {
+  verify: TokenVerifier;
+  unverifiable: (token: string) => string | undefined;
+}
+
+/**
+ * ADMIN_TOKEN, else a live publisher token; invoicing's view missing: the admin token only (said
+ * once in the log). A token of invoicing's other kinds' shape, or a publisher's while the view is
+ * missing, is refused as one metering cannot verify (unverifiableToken), not as invalid.
+ */
+export function meteringAccess(pool: pg.Pool, adminToken: string, log?: Logger): MeteringAccess {
   const admin = adminOnly(adminToken);
   let said = false;
-  return async (token) => {
+  let viewMissing = false;
+  const verify: TokenVerifier = async (token) => {
     const principal = admin(token);
     if (principal) return principal;
     try {
-      return await publisherToken(pool, token);
+      const found = await publisherToken(pool, token);
+      if (PUBLISHER_TOKEN.test(token)) viewMissing = false;
+      return found;
     } catch (err) {
       if (!ABSENT.has((err as { code?: string }).code ?? '')) throw err;
       if (!said) log?.warn('auth.publisher_tokens_unavailable', { reason: 'invoicing.publisher_tokens does not exist in this database' });
       said = true;
+      viewMissing = true;
       return undefined;
     }
   };
+  return { verify, unverifiable: (token) => unverifiableToken(token, viewMissing) };
 }

@@ -50,6 +50,8 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
     // While one partition's batch is in PostgreSQL, the next is judged in JS.
     partitionsConcurrently: 3,
     ...(o.sessionTimeoutMs ? { sessionTimeoutMs: o.sessionTimeoutMs } : {}),
+    // An error on the way down (Ctrl-C stops the embedded PostgreSQL too) is the stop's, not the bus's.
+    ...(o.stopping ? { stopping: o.stopping } : {}),
     // Kafka: a fetch of only markers after the position (a transaction ended apart from its
     // messages, an aborted one), so consumer_lag reaches 0 there too.
     eachEmptyRange: (range) => noteEmptyRange(o.pool, range),
