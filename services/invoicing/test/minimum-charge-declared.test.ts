@@ -19,7 +19,7 @@ import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { createBilling } from '../src/billing/service.ts';
 import { minimumCharge, minimumChargeAmount } from '../src/charging/amount.ts';
 import { decide, type ChargeableInvoice } from '../src/charging/decide.ts';
-import { paymentState } from '../src/charging/payment-state.ts';
+import { readPaymentStates } from '../src/charging/payment-state.ts';
 import { invoicingConfig } from '../src/config.ts';
 import { emailFor } from '../src/email/messages.ts';
 import { invoiceNotice } from '../src/notices/notice.ts';
@@ -136,9 +136,26 @@ describe('a declared minimum decides what is too small to charge', () => {
     assert.deepEqual([at.do, at.do === 'attempt' && at.amount], ['attempt', 1000]);
   });
 
-  test('the invoice pages and the finalized email: ZAR 8.00 is below the smallest charge, 10.00 ZAR', () => {
-    const seen = { id: 'inv-zar', status: 'finalized' as const, total: '8.00', currency: 'ZAR', amount_refunded: '0.00' };
-    assert.deepEqual(paymentState(seen, undefined), { kind: 'none', why: 'below_minimum' });
+  test('the invoice pages and the finalized email: ZAR 8.00 is below the smallest charge, 10.00 ZAR', async () => {
+    // The page reads finalize's rule (`carryable`) with the invoice's row: written, read, rolled back.
+    const pageSays = async (total: string) => {
+      const seen = { id: 'inv-zar', status: 'finalized' as const, total, currency: 'ZAR', amount_refunded: '0.00' };
+      const client = await db.pool.connect();
+      try {
+        await client.query('begin');
+        await client.query(
+          `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, currency, total, status)
+           values ('inv-zar', 'acct-zar', '2026-09', '2026-09-01', '2026-10-01', '2026-09-000001', 'ZAR', $1, 'finalized')`,
+          [total],
+        );
+        return (await readPaymentStates(client, [seen])).get('inv-zar');
+      } finally {
+        await client.query('rollback');
+        client.release();
+      }
+    };
+    assert.deepEqual(await pageSays('8.00'), { kind: 'none', why: 'below_minimum' });
+    assert.deepEqual(await pageSays('10.00'), { kind: 'pending', pastDue: undefined });
     const notice = { id: 'inv-zar', accountId: 'acct-zar', number: '2026-09-000001', period: '2026-09', currency: 'ZAR', total: '8.00' };
     const text = emailFor(invoiceNotice('invoice.finalized', { ...notice, status: 'finalized' }, NOW, {}, 1).event, {
       invoicingUrl: 'https://billing.example.test',

@@ -92,7 +92,8 @@ describe('the total of an invoice below the smallest charge', () => {
     const page = invoicePage({
       viewer: { accountId: 'acct-1', csrf: 'c' },
       invoice,
-      payment: paymentState(invoice, undefined),
+      // Never charged: the next finalize carries it (`carryable`, as readPaymentStates reads it).
+      payment: paymentState(invoice, undefined, true),
       stops: new Map(),
     });
     const body = page.toString();

@@ -2,11 +2,16 @@
 // charge row: paid (when, with which card), declined (the gateway's reason,
 // the next try), past due (why, since when), waiting for the cardholder to
 // authenticate (the PaymentIntent to confirm; their failed check, or the
-// bank's decline after it), refunded. The client secret is never stored: a page of the signed-in customer fetches it from the gateway
-// with the PaymentIntent id.
+// bank's decline after it), refunded, not chargeable (small, charged before).
+// The client secret is never stored: a page of the signed-in customer fetches
+// it from the gateway with the PaymentIntent id. "Added to your next invoice"
+// only when finalize carries it: its own rule (`carryable`), read in the same
+// query, never guessed again from the amount.
+import { Decimal } from 'decimal.js';
 import type pg from 'pg';
 import type { Invoice } from '@vault/contracts';
-import { minimumCharge, minorUnits } from './amount.ts';
+import { carryable } from '../billing/credit-store.ts';
+import { minimumCharge, minimumChargeAmount, minorUnits } from './amount.ts';
 import { CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
 import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
 
@@ -16,8 +21,18 @@ export interface CardSeen {
 }
 
 export type PaymentState =
-  /** Nothing is charged: a draft, a total of 0.00, below the gateway's minimum, or carried onto a later invoice. */
+  /**
+   * Nothing is charged: a draft, a total of 0.00, below the gateway's minimum and carried by the
+   * next finalize (`below_minimum`: `carryable`, never charged), or carried onto a later invoice.
+   */
   | { kind: 'none'; why: 'draft' | 'nothing_to_charge' | 'below_minimum' | 'carried' }
+  /**
+   * Below the gateway's minimum but charged before (a PaymentIntent, or an attempt sent and never
+   * answered: the minimum was raised since): never charged again (decide) nor carried (`carryable`),
+   * so owed until an operator settles it; `pastDue` when its invoice is past due (it counts for the
+   * account's standing). One whose PaymentIntent waits for the cardholder is `action_required` instead.
+   */
+  | { kind: 'not_chargeable'; pastDue: PastDue | undefined }
   /** Finalized, not tried yet, or an attempt in flight. `pastDue`: a past-due invoice's new round (see PastDue). */
   | { kind: 'pending'; pastDue?: PastDue | undefined }
   | { kind: 'paid'; at: Date | undefined; card: CardSeen | undefined }
@@ -76,23 +91,49 @@ export interface PaymentRow {
   action_required_at: Date | null;
 }
 
+/**
+ * Each invoice's charge row (none: `invoice_id` null) and whether the next finalize carries it: the very
+ * rule finalize and the standing review read (`carryable`), with each invoice's minimum ($2, null when
+ * it cannot be carried: then neither is a minimum looked up).
+ */
 const SQL = `
-  select invoice_id, state, attempts, round_start, payment_intent_id, last_payment_method_id, last_error_code, last_decline_code,
-         last_error_message, next_attempt_at, paid_at, paid_card_brand, paid_card_last4, past_due_at, action_required_at
-    from invoicing.charges where invoice_id = any($1::text[])`;
+  select x.id, coalesce(${carryable('x.minimum')}, false) as carryable,
+         c.invoice_id, c.state, c.attempts, c.round_start, c.payment_intent_id, c.last_payment_method_id, c.last_error_code,
+         c.last_decline_code, c.last_error_message, c.next_attempt_at, c.paid_at, c.paid_card_brand, c.paid_card_last4,
+         c.past_due_at, c.action_required_at
+    from unnest($1::text[], $2::numeric[]) as x(id, minimum)
+    left join invoicing.invoices i on i.id = x.id
+    left join invoicing.charges c on c.invoice_id = x.id`;
 
 type InvoiceSeen = Pick<Invoice, 'id' | 'status' | 'total' | 'currency' | 'amount_refunded'>;
 
+/** Only an owed invoice with something to pay may be carried: the others need no minimum (and may have none). */
+const mayCarry = (i: InvoiceSeen) => (i.status === 'finalized' || i.status === 'past_due') && new Decimal(i.total).gt(0);
+
 /** Each invoice's payment state, in one query. */
 export async function readPaymentStates(db: pg.Pool | pg.PoolClient, invoices: readonly InvoiceSeen[]): Promise<Map<string, PaymentState>> {
-  const ids = invoices.filter((i) => i.status !== 'draft').map((i) => i.id);
+  const read = invoices.filter((i) => i.status !== 'draft');
   const rows = new Map<string, PaymentRow>();
-  if (ids.length > 0) for (const r of (await db.query<PaymentRow>(SQL, [ids])).rows) rows.set(r.invoice_id, r);
-  return new Map(invoices.map((i) => [i.id, paymentState(i, rows.get(i.id))]));
+  const carry = new Set<string>();
+  if (read.length > 0) {
+    const minimums = read.map((i) => (mayCarry(i) ? minimumChargeAmount(i.currency) : null));
+    const result = await db.query<PaymentRow & { id: string; carryable: boolean; invoice_id: string | null }>(SQL, [
+      read.map((i) => i.id),
+      minimums,
+    ]);
+    for (const { id, carryable: carried, ...r } of result.rows) {
+      if (carried) carry.add(id);
+      if (r.invoice_id !== null) rows.set(id, r);
+    }
+  }
+  return new Map(invoices.map((i) => [i.id, paymentState(i, rows.get(i.id), carry.has(i.id))]));
 }
 
-/** What the invoice's status and charge row say, in the order a customer needs it. */
-export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined): PaymentState {
+/**
+ * What the invoice's status and charge row say, in the order a customer needs it. `carried`: the next
+ * finalize carries it (`carryable`, as readPaymentStates reads it with the row).
+ */
+export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined, carried = false): PaymentState {
   const paidCard = row?.paid_card_brand && row.paid_card_last4 ? { brand: row.paid_card_brand, last4: row.paid_card_last4 } : undefined;
   const paidAt = row?.paid_at ?? undefined;
   if (invoice.status === 'refunded' || (invoice.status === 'paid' && invoice.amount_refunded !== '0.00')) {
@@ -102,7 +143,8 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined):
   if (invoice.status === 'draft') return { kind: 'none', why: 'draft' };
   if (invoice.status === 'carried') return { kind: 'none', why: 'carried' };
   if (Number(invoice.total) <= 0) return { kind: 'none', why: 'nothing_to_charge' };
-  if (minorUnits(invoice.total, invoice.currency) < minimumCharge(invoice.currency)) return { kind: 'none', why: 'below_minimum' };
+  if (carried) return { kind: 'none', why: 'below_minimum' };
+  const pastDue = invoice.status === 'past_due' ? { since: row?.past_due_at ?? undefined } : undefined;
   if (row?.state === 'action_required' && row.payment_intent_id) {
     return {
       kind: 'action_required',
@@ -114,9 +156,11 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined):
       ...(isCardError(row.last_error_code) ? { declined: row.last_error_message ?? row.last_error_code! } : {}),
     };
   }
+  // Small, yet not carried: charged before. decide() never tries it again (below_minimum), so no retry,
+  // no new card's charge is promised; its PaymentIntent waiting for the cardholder may still be paid (above).
+  if (minorUnits(invoice.total, invoice.currency) < minimumCharge(invoice.currency)) return { kind: 'not_chargeable', pastDue };
   const cardError = isCardError(row?.last_error_code);
   // A scheduled row on a past-due invoice is a new card's round: it is tried, not given up.
-  const pastDue = invoice.status === 'past_due' ? { since: row?.past_due_at ?? undefined } : undefined;
   if (pastDue && row?.state !== 'scheduled') {
     const noCard = !row || row.last_error_code === 'no_card_on_file';
     return {

@@ -17,7 +17,7 @@ export interface InvoiceListView {
   payments: ReadonlyMap<string, PaymentState>;
 }
 
-/** A line above the list when an invoice needs the customer: a card to add, a payment to authenticate. */
+/** A line above the list when an invoice needs the customer: a card to add, a payment to authenticate, one to settle. */
 function needsYou(view: InvoiceListView): Html {
   const states = [...view.payments.values()];
   if (states.some((s) => s.kind === 'action_required' && s.declined === undefined)) {
@@ -26,6 +26,10 @@ function needsYou(view: InvoiceListView): Html {
   // A payment the bank declined after its check is marked "declined" (paymentLabel), as a card's decline is.
   if (states.some((s) => s.kind === 'past_due' || s.kind === 'declined' || s.kind === 'action_required')) {
     return html`<p class="attention" role="note">A payment did not go through: <a href="${cardFormLinks.card}">check your payment card</a>.</p>`;
+  }
+  // Not the card's doing: another card would not be charged (payment.ts says why on the invoice).
+  if (states.some((s) => s.kind === 'not_chargeable')) {
+    return html`<p class="attention" role="note">An invoice cannot be charged to a card: open the invoice to see how to settle it.</p>`;
   }
   return html``;
 }

@@ -38,6 +38,10 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
         return html`<p>Not charged: ${money(invoice.total, c)} is below the smallest amount we can charge to a card. It will be added to your next invoice.</p>`;
       }
       return state.why === 'nothing_to_charge' ? html`<p>Nothing to pay: the amount charged is ${money(invoice.total, c)}.</p>` : html``;
+    case 'not_chargeable':
+      // Neither "we try again" nor "added to your next invoice": charging never tries it and finalize never carries it.
+      return html`<p>${state.pastDue ? html`Past due${since(state.pastDue.since)}: n` : 'N'}ot charged: ${money(invoice.total, c)} is below the smallest amount we can charge to a card, so we will not charge it again. A payment of it was begun before, so it is not added to your next invoice either.</p>
+<p>Please ask your platform support to settle this invoice.</p>`;
     case 'pending':
       return state.pastDue
         ? html`<p>Past due${since(state.pastDue.since)}: we are trying again with your card on file.</p>`
