@@ -55,7 +55,7 @@ describe('idempotency keys', () => {
     assert.ok(first.text.startsWith('{"id":"cus_'), first.text.slice(0, 40));
     assert.equal(again.text, first.text);
     assert.equal(again.type, first.type);
-    const declined = { amount: '700', currency: 'usd', 'payment_method_types[0]': 'card' };
+    const declined = { amount: '700', currency: 'usd', 'allowed_payment_method_types[0]': 'card' };
     const pi = await send('/v1/payment_intents', { ...declined, payment_method: 'pm_card_chargeDeclined', confirm: 'true' }, 'bytes-2');
     const piAgain = await send(
       '/v1/payment_intents',

@@ -10,7 +10,7 @@ import { canonicalJson } from '../src/api/idempotency.ts';
 import { expand, metadata, parseParams } from '../src/api/params.ts';
 import { brandOf, cardFacts, chargeFailure, detailError, luhnValid, setupFailure, TEST_CARDS } from '../src/domain/test-cards.ts';
 import { authenticationDecision } from '../src/domain/authentication.ts';
-import { TEST_PAYMENT_METHODS, testPaymentMethodNumber, testTokenNumber } from '../src/domain/test-payment-methods.ts';
+import { TEST_PAYMENT_METHODS, TEST_TOKENS, testPaymentMethodNumber, testTokenNumber } from '../src/domain/test-payment-methods.ts';
 import { retryDelayMs } from '../src/webhooks/deliver.ts';
 import { signatureHeader, webhookSignature } from '../src/webhooks/sign.ts';
 
@@ -44,7 +44,15 @@ describe('test cards', () => {
     ['4000002760003184', 'visa', 'authenticate_always', undefined, undefined],
     ['4000000000003220', 'visa', 'authenticate_always', undefined, undefined],
     ['4111111111111111', 'visa', 'live_card', 'card_declined/test_mode_live_card', 'card_declined/test_mode_live_card'],
-    ['5105105105105100', 'mastercard', 'live_card', 'card_declined/test_mode_live_card', 'card_declined/test_mode_live_card'],
+    ['5105105105105100', 'mastercard', 'succeed', undefined, undefined],
+    ['3566002020360505', 'jcb', 'succeed', undefined, undefined],
+    ['3056930009020004', 'diners', 'succeed', undefined, undefined],
+    ['6205500000000000004', 'unionpay', 'succeed', undefined, undefined],
+    ['4000000000009987', 'visa', 'lost_card', 'card_declined/lost_card', 'card_declined/lost_card'],
+    ['4000000000009979', 'visa', 'stolen_card', 'card_declined/stolen_card', 'card_declined/stolen_card'],
+    ['4000000000006975', 'visa', 'card_velocity_exceeded', 'card_declined/card_velocity_exceeded', 'card_declined/card_velocity_exceeded'],
+    ['4000000000000077', 'visa', 'succeed', undefined, undefined],
+    ['4012888888881881', 'visa', 'succeed', undefined, undefined],
   ];
   for (const [number, brand, behaviour, setup, charge] of TABLE) {
     test(`${number}: ${brand}, ${behaviour}, setup ${setup ?? 'ok'}, charge ${charge ?? 'ok'}`, () => {
@@ -111,6 +119,10 @@ describe('3-D Secure and test payment methods', () => {
     assert.equal(testPaymentMethodNumber('pm_1234'), undefined);
     assert.equal(testTokenNumber('pm_card_visa'), undefined);
     for (const name of TEST_PAYMENT_METHODS) assert.ok(TEST_CARDS[testPaymentMethodNumber(name)!], `${name} is a test card`);
+    for (const name of TEST_TOKENS) assert.ok(TEST_CARDS[testTokenNumber(name)!], `${name} is a test card`);
+    // Stripe lists these as tokens only.
+    assert.equal(testTokenNumber('tok_visa_chargeDeclinedExpiredCard'), '4000000000000069');
+    assert.equal(testPaymentMethodNumber('pm_card_visa_chargeDeclinedExpiredCard'), undefined);
   });
 });
 

@@ -1,6 +1,6 @@
 // Stripe's list shape: {object:'list', data, has_more, url}, newest first,
 // `limit` (default 10, max 100), `starting_after` / `ending_before` by id.
-import { noSuch } from './errors.ts';
+import { invalidRequest, noSuch } from './errors.ts';
 import type { Queryable } from '../store/transaction.ts';
 
 export interface ListQuery {
@@ -36,6 +36,10 @@ export async function listPage<Row extends object>(q: Queryable, spec: ListSpec<
   const args = [...spec.args];
   const table = `gateway_sandbox.${spec.table}`;
   let ascending = false;
+  // Stripe refuses the two cursors together rather than choose one.
+  if (query.starting_after !== undefined && query.ending_before !== undefined) {
+    throw invalidRequest('Received both starting_after and ending_before parameters. Please pass in only one.');
+  }
   const cursor = query.starting_after ?? query.ending_before;
   if (cursor !== undefined) {
     const found = await q.query<{ seq: string }>(`select seq from ${table} where id = $1`, [cursor]);

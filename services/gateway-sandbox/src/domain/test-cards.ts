@@ -11,6 +11,9 @@ export type CardBehaviour =
   | 'incorrect_cvc'
   | 'expired_card'
   | 'processing_error'
+  | 'lost_card'
+  | 'stolen_card'
+  | 'card_velocity_exceeded'
   /** 4000000000000341: attaches (setup succeeds), every charge is declined. */
   | 'charge_declined'
   /** Any other Luhn-valid number: a "live" card, declined in test mode. */
@@ -29,22 +32,46 @@ export interface CardFailure {
   message: string;
 }
 
+export type Funding = 'credit' | 'debit' | 'prepaid';
+
 interface TestCard {
   behaviour: CardBehaviour;
-  funding: 'credit' | 'debit';
+  funding: Funding;
 }
 
-/** The numbers Stripe documents for test mode, by the behaviour they trigger. */
+/**
+ * The numbers Stripe documents for test mode, by the behaviour they trigger.
+ * Source: https://docs.stripe.com/testing ("Cards by brand", "Declined payments",
+ * "Available balance", "Disputes", "3D Secure authentication"), checked 2026-12;
+ * 4012888888881881 from the same page's earlier list (still a Stripe test Visa).
+ * Not modelled: the BCcard/DinaCard number, the country cards, Radar and refund cards.
+ */
 export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   '4242424242424242': { behaviour: 'succeed', funding: 'credit' },
+  '4012888888881881': { behaviour: 'succeed', funding: 'credit' },
   '4000056655665556': { behaviour: 'succeed', funding: 'debit' },
   '5555555555554444': { behaviour: 'succeed', funding: 'credit' },
   '2223003122003222': { behaviour: 'succeed', funding: 'credit' },
   '5200828282828210': { behaviour: 'succeed', funding: 'debit' },
+  '5105105105105100': { behaviour: 'succeed', funding: 'prepaid' },
   '378282246310005': { behaviour: 'succeed', funding: 'credit' },
+  '371449635398431': { behaviour: 'succeed', funding: 'credit' },
   '6011111111111117': { behaviour: 'succeed', funding: 'credit' },
+  '6011000990139424': { behaviour: 'succeed', funding: 'credit' },
+  '6011981111111113': { behaviour: 'succeed', funding: 'debit' },
+  '3056930009020004': { behaviour: 'succeed', funding: 'credit' },
+  '36227206271667': { behaviour: 'succeed', funding: 'credit' },
+  '3566002020360505': { behaviour: 'succeed', funding: 'credit' },
+  '6200000000000005': { behaviour: 'succeed', funding: 'credit' },
+  '6200000000000047': { behaviour: 'succeed', funding: 'debit' },
+  '6205500000000000004': { behaviour: 'succeed', funding: 'credit' },
+  // Bypass pending balance: the charge succeeds (the sandbox keeps no balance).
+  '4000000000000077': { behaviour: 'succeed', funding: 'credit' },
   '4000000000000002': { behaviour: 'generic_decline', funding: 'credit' },
   '4000000000009995': { behaviour: 'insufficient_funds', funding: 'credit' },
+  '4000000000009987': { behaviour: 'lost_card', funding: 'credit' },
+  '4000000000009979': { behaviour: 'stolen_card', funding: 'credit' },
+  '4000000000006975': { behaviour: 'card_velocity_exceeded', funding: 'credit' },
   '4000000000000127': { behaviour: 'incorrect_cvc', funding: 'credit' },
   '4000000000000069': { behaviour: 'expired_card', funding: 'credit' },
   '4000000000000119': { behaviour: 'processing_error', funding: 'credit' },
@@ -78,6 +105,14 @@ const FAILURES: Readonly<
 > = {
   generic_decline: DECLINED,
   insufficient_funds: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
+  // Stripe tells the customer no more than "declined" for a lost or stolen card.
+  lost_card: { code: 'card_declined', decline_code: 'lost_card', message: 'Your card was declined.' },
+  stolen_card: { code: 'card_declined', decline_code: 'stolen_card', message: 'Your card was declined.' },
+  card_velocity_exceeded: {
+    code: 'card_declined',
+    decline_code: 'card_velocity_exceeded',
+    message: 'Your card was declined for making repeated attempts too frequently or exceeding its amount limit.',
+  },
   incorrect_cvc: { code: 'incorrect_cvc', decline_code: 'incorrect_cvc', message: "Your card's security code is incorrect." },
   expired_card: { code: 'expired_card', decline_code: 'expired_card', message: 'Your card has expired.' },
   processing_error: {
@@ -139,7 +174,7 @@ export function brandOf(digits: string): Brand {
 export interface CardFacts {
   brand: Brand;
   last4: string;
-  funding: 'credit' | 'debit';
+  funding: Funding;
   behaviour: CardBehaviour;
 }
 

@@ -2,8 +2,8 @@
 // encoding: numbers and booleans arrive as strings).
 import { z } from 'zod';
 import { expand, formBool, formInt, id, listParams, metadata, text } from '../api/params.ts';
-
-const cardOnly = z.array(z.literal('card', { message: 'only card is supported' })).min(1);
+import { currencyAmountProblem, PRESENTMENT_CURRENCIES } from '../domain/currencies.ts';
+import { allowedTypes, removedTypes } from './payment-method-types.ts';
 
 const offSession = z.union([formBool, z.enum(['one_off', 'recurring']).transform(() => true)]);
 
@@ -23,13 +23,18 @@ export const CreatePaymentIntent = z
     amount: formInt.pipe(z.number().int().min(1, 'amount must be a positive integer').max(99_999_999, 'amount must be at most 99999999')),
     currency: z
       .string()
-      .regex(/^[a-zA-Z]{3}$/, 'must be a three-letter ISO currency code')
-      .transform((c) => c.toLowerCase()),
+      .transform((c) => c.toLowerCase())
+      .pipe(
+        z.string().refine((c) => PRESENTMENT_CURRENCIES.has(c), {
+          // Read after "Invalid currency: ", as Stripe words it.
+          error: (issue) => `${String(issue.input)}. Stripe currently supports these currencies: ${[...PRESENTMENT_CURRENCIES].join(', ')}`,
+        }),
+      ),
     customer: id.optional(),
     payment_method: id.optional(),
-    payment_method_types: cardOnly.optional(),
-    // This API version's name for the list (older ones: payment_method_types).
-    allowed_payment_method_types: cardOnly.optional(),
+    // Refused (payment-method-types.ts); this API version's name is allowed_payment_method_types.
+    payment_method_types: removedTypes.optional(),
+    allowed_payment_method_types: allowedTypes.optional(),
     off_session: offSession.optional(),
     confirm: formBool.optional(),
     description: text.optional(),
@@ -47,7 +52,11 @@ export const CreatePaymentIntent = z
       .optional(),
     expand,
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    const problem = currencyAmountProblem(p.amount, p.currency);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['amount'] });
+  });
 
 /** Stripe's answer to a server-side confirmation that could redirect the customer with nowhere to come back to. */
 export const RETURN_URL_REQUIRED =
@@ -56,6 +65,8 @@ export const RETURN_URL_REQUIRED =
 export const ConfirmPaymentIntent = z
   .object({
     payment_method: id.optional(),
+    payment_method_types: removedTypes.optional(),
+    allowed_payment_method_types: allowedTypes.optional(),
     off_session: offSession.optional(),
     return_url: returnUrl.optional(),
     error_on_requires_action: formBool.optional(),
@@ -70,6 +81,8 @@ export const ConfirmPaymentIntent = z
 
 export const UpdatePaymentIntent = z
   .object({
+    payment_method_types: removedTypes.optional(),
+    allowed_payment_method_types: allowedTypes.optional(),
     description: text.optional(),
     metadata: metadata.optional(),
     receipt_email: receiptEmail.optional(),

@@ -23,7 +23,15 @@ import {
 import type { Tx } from '../store/transaction.ts';
 import { abandonChallenges } from './authentications.ts';
 import { intentReferences } from './payment-methods.ts';
+import { refuseRemovedTypes } from './payment-method-types.ts';
 import { confirmPaymentIntent, paymentIntents, renderPaymentIntent, type PaymentIntentRow } from './payment-intents.ts';
+
+/** An explicit list of types replaces automatic payment methods (Stripe: the two exclude each other). */
+const restrictedTo = (types: string[] | undefined): Partial<PaymentIntentRow> =>
+  types === undefined ? {} : { payment_method_types: types, automatic_payment_methods: null };
+
+/** Statuses in which the types may still change (confirm refuses the others before they would matter). */
+const UNCONFIRMED: ReadonlySet<string> = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action']);
 
 /** The next action's shape: a redirect only when asked with a return_url and not by Stripe.js. */
 const redirectTo = (p: { return_url?: string | undefined; use_stripe_sdk?: boolean | undefined }) =>
@@ -40,9 +48,9 @@ async function createPaymentIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof 
   if (p.off_session !== undefined && !p.confirm) {
     throw invalidRequest('You may only specify `off_session` when confirming the PaymentIntent (confirm=true).', { param: 'off_session' });
   }
-  const types = p.allowed_payment_method_types ?? p.payment_method_types;
+  const types = p.allowed_payment_method_types;
   if (types !== undefined && p.automatic_payment_methods !== undefined) {
-    throw invalidRequest('You may only specify one of these parameters: automatic_payment_methods, payment_method_types.', {
+    throw invalidRequest('You may only specify one of these parameters: allowed_payment_method_types, automatic_payment_methods.', {
       param: 'automatic_payment_methods',
     });
   }
@@ -122,6 +130,7 @@ function checkBrowser(
 export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.post('/v1/payment_intents', async (req, reply) => {
     const p = parseParams(CreatePaymentIntent, req.body);
+    refuseRemovedTypes(p);
     return mutate(deps, req, reply, async (tx) => {
       const pi = await createPaymentIntent(tx, deps, p);
       deps.log.info('gateway.payment_intent', { payment_intent: pi.id, status: pi.status });
@@ -138,9 +147,18 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
 
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id', async (req, reply) => {
     const p = parseParams(UpdatePaymentIntent, req.body);
+    refuseRemovedTypes(p);
     return mutate(deps, req, reply, async (tx) => {
       const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
+      if (p.allowed_payment_method_types !== undefined && !UNCONFIRMED.has(pi.status)) {
+        throw unexpectedState(
+          'payment_intent',
+          `You cannot update allowed_payment_method_types on a PaymentIntent with a status of ${pi.status}.`,
+          renderPaymentIntent(pi),
+        );
+      }
       const updated = await paymentIntents.update(tx.q, pi.id, {
+        ...restrictedTo(p.allowed_payment_method_types),
         description: p.description === undefined ? pi.description : p.description,
         metadata: mergeMetadata(pi.metadata, p.metadata),
         receipt_email: p.receipt_email === undefined ? pi.receipt_email : p.receipt_email,
@@ -153,9 +171,13 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
 
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/confirm', { config: { publishable: true } }, async (req, reply) => {
     const p = parseParams(ConfirmPaymentIntent, req.body);
+    refuseRemovedTypes(p);
     return mutate(deps, req, reply, async (tx) => {
       let pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
       checkBrowser(req, pi, p);
+      if (p.allowed_payment_method_types !== undefined && UNCONFIRMED.has(pi.status)) {
+        pi = await paymentIntents.update(tx.q, pi.id, restrictedTo(p.allowed_payment_method_types));
+      }
       requireReturnUrl(pi, p);
       if (p.receipt_email !== undefined) pi = await paymentIntents.update(tx.q, pi.id, { receipt_email: p.receipt_email });
       try {

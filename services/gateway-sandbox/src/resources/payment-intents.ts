@@ -16,6 +16,7 @@ import type { Queryable, Tx } from '../store/transaction.ts';
 import { abandonChallenges, startChallenge, type NextAction } from './authentications.ts';
 import { charges, recordCharge } from './charges.ts';
 import { openDispute } from './disputes.ts';
+import { typesFields } from './payment-method-types.ts';
 import {
   attachToCustomer,
   confirmingCard,
@@ -83,6 +84,7 @@ export function renderPaymentIntent(r: PaymentIntentRow) {
     payment_method_configuration_details: null,
     payment_method_options: { card: { installments: null, mandate_options: null, network: null, request_three_d_secure: 'automatic' } },
     payment_method_types: r.payment_method_types,
+    ...typesFields(r.automatic_payment_methods === null ? r.payment_method_types : null),
     processing: null,
     receipt_email: r.receipt_email,
     review: null,

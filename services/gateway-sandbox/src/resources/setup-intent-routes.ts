@@ -14,16 +14,16 @@ import { expand, formBool, id, listParams, mergeMetadata, metadata, newMetadata,
 import type { Tx } from '../store/transaction.ts';
 import { abandonChallenges } from './authentications.ts';
 import { intentReferences } from './payment-methods.ts';
+import { allowedTypes, refuseRemovedTypes, removedTypes } from './payment-method-types.ts';
 import { confirmSetupIntent, renderSetupIntent, setupIntents, type SetupIntentRow } from './setup-intents.ts';
 
 const CreateSetupIntent = z
   .object({
     customer: id.optional(),
     payment_method: id.optional(),
-    payment_method_types: z
-      .array(z.literal('card', { message: 'only card is supported' }))
-      .min(1)
-      .optional(),
+    // Refused (payment-method-types.ts); this API version's name is allowed_payment_method_types.
+    payment_method_types: removedTypes.optional(),
+    allowed_payment_method_types: allowedTypes.optional(),
     usage: z.enum(['on_session', 'off_session']).optional(),
     confirm: formBool.optional(),
     description: text.optional(),
@@ -41,6 +41,8 @@ const CreateSetupIntent = z
 const ConfirmSetupIntent = z
   .object({
     payment_method: id.optional(),
+    // Card is the only type, and a SetupIntent's only one: accepted, nothing to change.
+    allowed_payment_method_types: allowedTypes.optional(),
     client_secret: z.string().optional(),
     return_url: z.string().optional(),
     use_stripe_sdk: formBool.optional(),
@@ -59,6 +61,11 @@ const redirectTo = (p: { return_url?: string | undefined; use_stripe_sdk?: boole
   p.use_stripe_sdk ? undefined : p.return_url;
 
 async function createSetupIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof CreateSetupIntent>) {
+  if (p.allowed_payment_method_types !== undefined && p.automatic_payment_methods !== undefined) {
+    throw invalidRequest('You may only specify one of these parameters: allowed_payment_method_types, automatic_payment_methods.', {
+      param: 'automatic_payment_methods',
+    });
+  }
   if (p.confirm && p.payment_method === undefined) {
     throw invalidRequest('You must provide a payment_method when confirm is true.', { param: 'payment_method', code: 'parameter_missing' });
   }
@@ -76,7 +83,7 @@ async function createSetupIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof Cr
       pm === undefined ? 'requires_payment_method' : 'requires_confirmation',
       p.usage ?? 'off_session',
       clientSecret(siId),
-      JSON.stringify(p.payment_method_types ?? ['card']),
+      JSON.stringify(p.allowed_payment_method_types ?? ['card']),
       p.description ?? null,
       JSON.stringify(newMetadata(p.metadata)),
     ],
@@ -123,6 +130,7 @@ function refusePublishableExpand(req: FastifyRequest, expand: string[] | undefin
 export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.post('/v1/setup_intents', async (req, reply) => {
     const p = parseParams(CreateSetupIntent, req.body);
+    refuseRemovedTypes(p);
     return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createSetupIntent(tx, deps, p), p.expand));
   });
 
@@ -170,7 +178,19 @@ export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): voi
   });
 
   http.post<{ Params: { id: string } }>('/v1/setup_intents/:id', async (req, reply) => {
-    const p = parseParams(z.object({ metadata: metadata.optional(), expand }).strict(), req.body);
+    const p = parseParams(
+      z
+        .object({
+          metadata: metadata.optional(),
+          payment_method_types: removedTypes.optional(),
+          // As on confirm: card only, already the SetupIntent's list.
+          allowed_payment_method_types: allowedTypes.optional(),
+          expand,
+        })
+        .strict(),
+      req.body,
+    );
+    refuseRemovedTypes(p);
     return mutate(deps, req, reply, async (tx) => {
       const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
       const updated = renderSetupIntent(await setupIntents.update(tx.q, si.id, { metadata: mergeMetadata(si.metadata, p.metadata) }));

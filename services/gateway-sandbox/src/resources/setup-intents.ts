@@ -10,6 +10,7 @@ import { authenticationDecision, authenticationFailure } from '../domain/authent
 import { setupFailure } from '../domain/test-cards.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
 import { abandonChallenges, startChallenge, type NextAction } from './authentications.ts';
+import { typesFields } from './payment-method-types.ts';
 import {
   attachToCustomer,
   confirmingCard,
@@ -60,6 +61,8 @@ export function renderSetupIntent(r: SetupIntentRow) {
     payment_method_configuration_details: null,
     payment_method_options: { card: { mandate_options: null, network: null, request_three_d_secure: 'automatic' } },
     payment_method_types: r.payment_method_types,
+    // A sandbox SetupIntent is never automatic (automatic_payment_methods null): its list is explicit.
+    ...typesFields(r.payment_method_types),
     single_use_mandate: null,
     status: r.status,
     usage: r.usage,
