@@ -35,7 +35,7 @@ describe('putting a card on file', () => {
     assert.ok(intents.every((si) => si.customerId === customer.id));
   });
 
-  test('a confirmed setup intent becomes the card on file and the customer’s default; cards_on_file has exactly the published columns', async () => {
+  test('a confirmed setup intent becomes the card on file and the customer’s default; cards_on_file has exactly the published columns, the card’s fingerprint too', async () => {
     const b = await signIn(w, await accountToken(w, 'acct-card-2'));
     const secret = (await b.postJson('/card/setup-intents', {})).json().client_secret as string;
     const si = secret.split('_secret_')[0]!;
@@ -56,7 +56,7 @@ describe('putting a card on file', () => {
     const view = await w.db.pool.query(`select * from cc_forms.cards_on_file where account_id = 'acct-card-2'`);
     assert.deepEqual(
       view.fields.map((f) => f.name),
-      ['account_id', 'customer_id', 'payment_method_id', 'brand', 'last4', 'exp_month', 'exp_year', 'added_at'],
+      ['account_id', 'customer_id', 'payment_method_id', 'brand', 'last4', 'exp_month', 'exp_year', 'added_at', 'fingerprint'],
     );
     const row = view.rows[0];
     assert.deepEqual(
@@ -70,6 +70,7 @@ describe('putting a card on file', () => {
         exp_month: 12,
         exp_year: 2034,
         added_at: undefined,
+        fingerprint: 'fp_4242',
       },
     );
     assert.ok(row.added_at instanceof Date);

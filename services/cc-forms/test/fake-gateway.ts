@@ -22,7 +22,10 @@ export interface FakeGateway extends CardGateway {
   /** The account of each createCustomer call, in order. */
   customerCalls: string[];
   /** What the browser's confirmCardSetup would do with a working card. */
-  confirm(setupIntentId: string, card?: { brand?: string; last4?: string; expMonth?: number; expYear?: number }): string;
+  confirm(
+    setupIntentId: string,
+    card?: { brand?: string; last4?: string; expMonth?: number; expYear?: number; fingerprint?: string },
+  ): string;
   /** Every call fails as if the gateway were down. */
   down: boolean;
 }
@@ -78,6 +81,8 @@ export function fakeGateway(): FakeGateway {
         last4: card.last4 ?? '4242',
         expMonth: card.expMonth ?? 12,
         expYear: card.expYear ?? 2034,
+        // The same number, the same fingerprint (as the gateway's): here the card's last four stand for its number.
+        fingerprint: card.fingerprint ?? `fp_${card.last4 ?? '4242'}`,
       };
       fake.paymentMethods.set(pm.id, pm);
       si.status = 'succeeded';

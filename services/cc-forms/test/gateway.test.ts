@@ -38,7 +38,7 @@ const ANSWERS: Record<string, [number, object]> = {
       id: 'pm_1',
       object: 'payment_method',
       customer: { id: 'cus_1', object: 'customer' },
-      card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 },
+      card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034, fingerprint: 'Xt5EWLLDS7FJjR1c' },
     },
   ],
   'POST /v1/customers/cus_1': [200, { id: 'cus_1', object: 'customer' }],
@@ -113,6 +113,7 @@ describe('the card gateway through the official SDK', () => {
       last4: '4242',
       expMonth: 12,
       expYear: 2034,
+      fingerprint: 'Xt5EWLLDS7FJjR1c',
     });
   });
 

@@ -20,6 +20,7 @@ import {
   optionalString,
   parseConfig,
   port,
+  positiveNumber,
   numberVariable,
   requireAdminTokenInDeployment,
   stringWithDefault,
@@ -127,6 +128,11 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     CC_FORMS_PORT: port(3002),
     /** Waits before each retry of a declined charge (ISO-8601 durations); billing-rules.md: two retries. */
     PAYMENT_RETRY_SCHEDULE: isoDurations('P3D,P5D'),
+    /**
+     * Card attempts an account may make per hour (cc-forms reads it too): here, other cards an invoice's
+     * payment page may be declined for in an hour before its PaymentIntent is canceled (charging/card-testing.ts).
+     */
+    CARD_ATTEMPTS_PER_HOUR: positiveNumber(10),
     /** How often invoicing charges finalized invoices that are due a charge. */
     CHARGE_EVERY_SECONDS: loopSeconds(60),
     /** How often invoicing checks its webhook endpoint and catches up with the gateway's events its webhooks missed. */

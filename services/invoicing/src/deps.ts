@@ -5,6 +5,8 @@ import type { PriceBook } from '@vault/contracts';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
 import type { Billing } from './billing/types.ts';
+import type { CardTesting } from './charging/card-testing.ts';
+import type { DisputeGateway } from './charging/dispute-gateway.ts';
 
 export interface InvoicingDeps {
   pool: pg.Pool;
@@ -22,5 +24,11 @@ export interface InvoicingDeps {
   /** Where customers open the card form (CC_FORMS_URL): the invoice pages link to it. Unset (route tests): its development address. */
   ccFormsUrl?: string;
   /** The gateway's webhooks (`POST /v1/gateway/webhooks`); the app always has them, route tests may not. */
-  webhooks?: { verifier: Gateway['webhooks']; secret: string | undefined };
+  webhooks?: {
+    verifier: Gateway['webhooks'];
+    secret: string | undefined;
+    disputes?: DisputeGateway | undefined;
+    /** CARD_ATTEMPTS_PER_HOUR and the gateway a PaymentIntent past it is canceled at (charging/card-testing.ts). */
+    cardTesting?: CardTesting | undefined;
+  };
 }

@@ -49,7 +49,12 @@ await runApp({
     const adminToken = resolveAdminToken(settings, log);
     // The sandbox's keys (unless configured) come from its database: it may still be booting beside us.
     const charging = await chargingConfig(settings, db.pool, { waitMs: GATEWAY_KEYS_WAIT_MS });
-    const webhooks = { verifier: charging.stripe.webhooks, secret: charging.webhookSecret };
+    const webhooks = {
+      verifier: charging.stripe.webhooks,
+      secret: charging.webhookSecret,
+      disputes: charging.disputes,
+      cardTesting: charging.cardTesting,
+    };
     // Finance's exports read through a pool of their own: slow downloads never hold the customers' connections.
     const exportPool = openPool(db.url, { max: EXPORT_CONCURRENCY, log: (event, fields) => log.info(event, fields) });
     const exports = { pool: exportPool, concurrency: EXPORT_CONCURRENCY, graceHours };

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { gatewayClient } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { chargedThrough, chargingDatabase, deliverSigned, webhookApp } from './charging-fixture.ts';
+import { chargedThrough, chargingDatabase, deliverSigned, disputeMade, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-dispute-tests-0123456789';
 const SECRET = 'whsec_dispute_tests';
@@ -23,25 +23,28 @@ const disputeEvent = (
   paymentIntent: string | null,
   cents: number,
   extra: { currency?: string; created?: number } = {},
-) => ({
-  id,
-  object: 'event',
-  type: `charge.dispute.funds_${type}`,
-  created: extra.created ?? Math.floor(Date.now() / 1000),
-  livemode: false,
-  data: {
-    object: {
-      id: dispute,
-      object: 'dispute',
-      amount: cents,
-      currency: extra.currency ?? 'usd',
-      charge: `ch_${dispute}`,
-      payment_intent: paymentIntent,
-      reason: 'fraudulent',
-      status: type === 'withdrawn' ? 'needs_response' : 'won',
+) => {
+  disputeMade(dispute, paymentIntent, 'fraudulent');
+  return {
+    id,
+    object: 'event',
+    type: `charge.dispute.funds_${type}`,
+    created: extra.created ?? Math.floor(Date.now() / 1000),
+    livemode: false,
+    data: {
+      object: {
+        id: dispute,
+        object: 'dispute',
+        amount: cents,
+        currency: extra.currency ?? 'usd',
+        charge: `ch_${dispute}`,
+        payment_intent: paymentIntent,
+        reason: 'fraudulent',
+        status: type === 'withdrawn' ? 'needs_response' : 'won',
+      },
     },
-  },
-});
+  };
+};
 
 describe('chargebacks reported by the gateway (charge.dispute.funds_withdrawn / funds_reinstated)', () => {
   let db: TestDatabase;

@@ -17,6 +17,8 @@ import {
   type ReportedDispute,
   type ReportedIntent,
 } from '../src/charging/gateway-calls.ts';
+import type { DisputeGateway } from '../src/charging/dispute-gateway.ts';
+import { fixtureDisputes } from './dispute-fixture.ts';
 import { invoicingRoutes } from '../src/app.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { createBilling } from '../src/billing/service.ts';
@@ -31,9 +33,9 @@ export async function chargingDatabase(): Promise<TestDatabase> {
       account_id text primary key, customer_id text not null, payment_method_id text not null,
       brand text not null default 'visa', last4 text not null default '4242',
       exp_month int not null default 12, exp_year int not null default 2034,
-      added_at timestamptz not null default now());
+      added_at timestamptz not null default now(), fingerprint text);
     create view cc_forms.cards_on_file as
-      select account_id, customer_id, payment_method_id, brand, last4, exp_month, exp_year, added_at from cc_forms.test_cards;`);
+      select account_id, customer_id, payment_method_id, brand, last4, exp_month, exp_year, added_at, fingerprint from cc_forms.test_cards;`);
   return db;
 }
 
@@ -62,33 +64,7 @@ export async function chargedThrough(pool: pg.Pool, id: string, total: string, s
 /** Signs as the gateway does; never calls it. */
 const signer = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' }).webhooks;
 
-/** A signed-to-be gateway event: `type` of dispute `dispute` (its own charge id), reason `reason`, on PaymentIntent `paymentIntent`, for `cents` USD. */
-export const disputeEvent = (
-  id: string,
-  type: 'withdrawn' | 'reinstated',
-  dispute: string,
-  paymentIntent: string,
-  cents: number,
-  reason = 'fraudulent',
-) => ({
-  id,
-  object: 'event',
-  type: `charge.dispute.funds_${type}`,
-  created: Math.floor(Date.now() / 1000),
-  livemode: false,
-  data: {
-    object: {
-      id: dispute,
-      object: 'dispute',
-      amount: cents,
-      currency: 'usd',
-      charge: `ch_${dispute}`,
-      payment_intent: paymentIntent,
-      reason,
-      status: type === 'withdrawn' ? 'needs_response' : 'won',
-    },
-  },
-});
+export { disputeEvent, disputeMade, fixtureDisputes } from './dispute-fixture.ts';
 
 /** `event` posted to the webhook route as the gateway delivers it, signed with the endpoint's `secret`. */
 export function deliverSigned(http: FastifyInstance, event: object, secret: string) {
@@ -358,7 +334,7 @@ export class ThreeDsGateway extends FakeGateway {
 /** Invoicing's routes on `pool`, the gateway's deliveries verified with `secret`: what the webhook tests post to. */
 export async function webhookApp(
   pool: pg.Pool,
-  o: { log: Logger; verifier: Gateway['webhooks']; secret: string; adminToken: string },
+  o: { log: Logger; verifier: Gateway['webhooks']; secret: string; adminToken: string; disputes?: DisputeGateway },
 ): Promise<FastifyInstance> {
   const prices = loadPriceBook();
   const billing = createBilling({ pool, prices, graceHours: 72 });
@@ -369,7 +345,7 @@ export async function webhookApp(
     prices,
     adminToken: o.adminToken,
     log: o.log,
-    webhooks: { verifier: o.verifier, secret: o.secret },
+    webhooks: { verifier: o.verifier, secret: o.secret, disputes: o.disputes ?? fixtureDisputes(pool) },
   });
   await http.ready();
   return http;

@@ -14,6 +14,7 @@ import type { ChargeRow } from '../src/charging/decide.ts';
 import { DISPUTE_REINSTATED, DISPUTE_WITHDRAWN } from '../src/charging/disputes.ts';
 import { saveCharge } from '../src/charging/store.ts';
 import { handleGatewayEvent } from '../src/charging/webhooks.ts';
+import { disputeMade, fixtureDisputes } from './charging-fixture.ts';
 
 export const paymentArb = fc.record({
   pick: fc.nat(),
@@ -77,7 +78,10 @@ export async function payOne(deps: Deps, account: string, plan: PaymentPlan, mov
   const ch = `ch_${invoice.id}`;
   const created = Math.floor(deps.nowMs() / 1000);
   const deliver = async (id: string, type: string, object: object) => {
-    const outcome = await handleGatewayEvent({ pool: deps.pool, log: deps.log, now: deps.nowMs }, { id, type, created, data: { object } });
+    const outcome = await handleGatewayEvent(
+      { pool: deps.pool, log: deps.log, now: deps.nowMs, disputes: fixtureDisputes(deps.pool) },
+      { id, type, created, data: { object } },
+    );
     return outcome.outcome;
   };
 
@@ -108,6 +112,7 @@ export async function payOne(deps: Deps, account: string, plan: PaymentPlan, mov
     payment_intent: pi,
     reason: 'fraudulent',
   };
+  disputeMade(disputeObject.id, pi, disputeObject.reason);
   const withdrawal: GatewayDelivery = [`evt_dw_${invoice.id}`, DISPUTE_WITHDRAWN, disputeObject];
   if (dispute?.early) assert.equal(await deliver(...withdrawal), 'before_payment', 'a chargeback before its payment waits');
 

@@ -12,7 +12,7 @@ import { catchUpEvents, type EventSource } from '../src/charging/event-catch-up.
 import { readEventMark, saveEventMark } from '../src/charging/event-mark.ts';
 import { WEBHOOK_EVENTS } from '../src/charging/gateway-calls.ts';
 import { handleGatewayEvent } from '../src/charging/webhooks.ts';
-import { chargedThrough } from './charging-fixture.ts';
+import { chargedThrough, disputeMade, fixtureDisputes } from './charging-fixture.ts';
 import { databaseBeforeMigration } from './seed.ts';
 
 const DAY = 86_400;
@@ -26,23 +26,34 @@ interface ListedEvent {
 }
 
 /** A chargeback's event: `dispute` of `cents` on PaymentIntent `pi`, made `daysAgo` days ago. */
-const disputeEvent = (id: string, type: 'withdrawn' | 'reinstated', dispute: string, pi: string, cents: number, daysAgo: number) => ({
-  id,
-  object: 'event',
-  type: `charge.dispute.funds_${type}`,
-  created: nowS() - daysAgo * DAY,
-  data: {
-    object: {
-      id: dispute,
-      object: 'dispute',
-      amount: cents,
-      currency: 'usd',
-      charge: `ch_${dispute}`,
-      payment_intent: pi,
-      reason: 'fraudulent',
+const disputeEvent = (
+  id: string,
+  type: 'withdrawn' | 'reinstated',
+  dispute: string,
+  pi: string,
+  cents: number,
+  daysAgo: number,
+  reason = 'fraudulent',
+) => {
+  disputeMade(dispute, pi, reason);
+  return {
+    id,
+    object: 'event',
+    type: `charge.dispute.funds_${type}`,
+    created: nowS() - daysAgo * DAY,
+    data: {
+      object: {
+        id: dispute,
+        object: 'dispute',
+        amount: cents,
+        currency: 'usd',
+        charge: `ch_${dispute}`,
+        payment_intent: pi,
+        reason,
+      },
     },
-  },
-});
+  };
+};
 
 /** The gateway's List Events over `events`: only the types invoicing asks for, by `created`. */
 function listing(events: ListedEvent[]): EventSource {
@@ -100,7 +111,7 @@ describe('chargebacks an older release received, after the upgrade (migration 02
     assert.equal(await readEventMark(pool), undefined, 'the next catch-up lists all the gateway keeps');
 
     const log = memoryLogger();
-    const tally = await catchUpEvents({ pool, log, events: listing(events) });
+    const tally = await catchUpEvents({ pool, log, events: listing(events), disputes: fixtureDisputes(pool) });
     assert.deepEqual(
       { listed: tally?.listed, caught_up: tally?.caught_up, duplicates: tally?.duplicates },
       { listed: 5, caught_up: 4, duplicates: 1 },
@@ -132,7 +143,7 @@ describe('chargebacks an older release received, after the upgrade (migration 02
 
     // Once: the next run lists from its mark again, finds duplicates, and nothing changes.
     assert.ok((await readEventMark(pool))! >= events.at(-1)!.created);
-    const again = await catchUpEvents({ pool, log: memoryLogger(), events: listing(events) });
+    const again = await catchUpEvents({ pool, log: memoryLogger(), events: listing(events), disputes: fixtureDisputes(pool) });
     assert.equal(again?.caught_up, 0);
     assert.deepEqual(await disputed(), [
       { id: 'inv-a', status: 'paid', amount_disputed: '25.00' },
@@ -152,9 +163,16 @@ describe('chargebacks an older release received, after the upgrade (migration 02
          from invoicing.schema_migrations where name = '028_charge_disputes.sql'`,
     );
     const log = memoryLogger();
-    const recorded = await handleGatewayEvent({ pool, log }, disputeEvent('evt_c_withdrawn', 'withdrawn', 'dp_c', 'pi_inv-c', 3000, 1));
+    // Not fraudulent: this schema (028) is before any card was blocked (031, 032), which this test is not about.
+    const recorded = await handleGatewayEvent(
+      { pool, log },
+      disputeEvent('evt_c_withdrawn', 'withdrawn', 'dp_c', 'pi_inv-c', 3000, 1, 'general'),
+    );
     assert.equal(recorded.outcome, 'dispute_withdrawn');
-    const stray = await handleGatewayEvent({ pool, log }, disputeEvent('evt_y_withdrawn', 'withdrawn', 'dp_y', 'pi_not_ours', 500, 1));
+    const stray = await handleGatewayEvent(
+      { pool, log },
+      disputeEvent('evt_y_withdrawn', 'withdrawn', 'dp_y', 'pi_not_ours', 500, 1, 'general'),
+    );
     assert.equal(stray.outcome, 'stray');
 
     await migrateRest();

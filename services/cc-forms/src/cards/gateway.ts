@@ -17,6 +17,8 @@ export interface PaymentMethodSeen {
   last4: string;
   expMonth: number;
   expYear: number;
+  /** The gateway's fingerprint of the card number (`card.fingerprint`): invoicing blocks a card charged back as fraud by it. */
+  fingerprint?: string | undefined;
 }
 
 /** An invoice's PaymentIntent, as the authenticate-and-pay page needs it. */
@@ -140,6 +142,7 @@ export function sdkCardGateway(stripe: Gateway, options: { makeDefaultTimeoutMs?
         last4: pm.card.last4,
         expMonth: pm.card.exp_month,
         expYear: pm.card.exp_year,
+        ...(pm.card.fingerprint ? { fingerprint: pm.card.fingerprint } : {}),
       };
     },
     async makeDefault(customerId, paymentMethodId) {

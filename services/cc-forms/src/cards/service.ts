@@ -122,6 +122,7 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
       last4: pm.last4,
       expMonth: pm.expMonth,
       expYear: pm.expYear,
+      fingerprint: pm.fingerprint,
     });
     added = true;
     return { kind: 'saved', card };

@@ -140,6 +140,8 @@ export interface NewCard {
   last4: string;
   expMonth: number;
   expYear: number;
+  /** The gateway's (migration 007): published to invoicing, which blocks a card charged back as fraud by it. */
+  fingerprint?: string | undefined;
 }
 
 /**
@@ -149,14 +151,24 @@ export interface NewCard {
  */
 export async function saveCard(pool: Db, accountId: string, card: NewCard): Promise<CardOnFile> {
   await pool.query(
-    `insert into cc_forms.cards (account_id, customer_id, payment_method_id, setup_intent_id, brand, last4, exp_month, exp_year)
-     values ($1, $2, $3, $4, $5, $6, $7, $8)
+    `insert into cc_forms.cards (account_id, customer_id, payment_method_id, setup_intent_id, brand, last4, exp_month, exp_year, fingerprint)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      on conflict (account_id) do update set
        customer_id = excluded.customer_id, payment_method_id = excluded.payment_method_id,
        setup_intent_id = excluded.setup_intent_id, brand = excluded.brand, last4 = excluded.last4,
-       exp_month = excluded.exp_month, exp_year = excluded.exp_year, added_at = now()
+       exp_month = excluded.exp_month, exp_year = excluded.exp_year, fingerprint = excluded.fingerprint, added_at = now()
      where cards.payment_method_id is distinct from excluded.payment_method_id`,
-    [accountId, card.customerId, card.paymentMethodId, card.setupIntentId, card.brand, card.last4, card.expMonth, card.expYear],
+    [
+      accountId,
+      card.customerId,
+      card.paymentMethodId,
+      card.setupIntentId,
+      card.brand,
+      card.last4,
+      card.expMonth,
+      card.expYear,
+      card.fingerprint ?? null,
+    ],
   );
   return (await cardOnFile(pool, accountId))!;
 }

@@ -9,6 +9,10 @@ import type { ChargerDeps, PassReport } from './charger.ts';
 import { pastDueWithoutCard, type ChargeableInvoice, type ChargeRow } from './decide.ts';
 import { type ChargeDb, lockInvoice, saveCharge, writeCharge } from './store.ts';
 
+/** The fingerprint of payment method $2 when it is the card on file of invoice $1's account. */
+const FINGERPRINT_OF_PENDING = `(select k.fingerprint from cc_forms.cards_on_file k join invoicing.invoices i on i.account_id = k.account_id
+                                 where i.id = $1 and k.payment_method_id = $2)`;
+
 type PaidByCardholder = (
   deps: ChargerDeps,
   invoiceId: string,
@@ -63,8 +67,9 @@ export async function saveAttempt(
     db.pool,
     async (client) => {
       await lockInvoice(client, invoiceId);
+      // The card's fingerprint is cc-forms' (its card on file); a card no longer on file matches by payment method.
       const { rows } = await client.query<{ blocked: boolean; key: string | null }>(
-        `select ${isBlockedSql('$2')} as blocked,
+        `select ${isBlockedSql('$2', FINGERPRINT_OF_PENDING)} as blocked,
                 (select idempotency_key from invoicing.charges where invoice_id = $1 and state <> 'paid') as key`,
         [invoiceId, row.pendingPaymentMethodId],
       );

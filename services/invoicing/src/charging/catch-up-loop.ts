@@ -6,6 +6,8 @@ import type pg from 'pg';
 import { type Logger, type Loop, startLoop } from '@vault/runtime';
 import { catchUpHoldingLock, type EventSource } from './event-catch-up.ts';
 import { whileCatchingUp } from './event-mark.ts';
+import type { CardTesting } from './card-testing.ts';
+import type { DisputeGateway } from './dispute-gateway.ts';
 import type { ChargeGateway } from './gateway-calls.ts';
 import { ensureWebhookEndpoint } from './webhook-endpoint.ts';
 
@@ -13,6 +15,10 @@ export interface CatchUpLoopDeps {
   pool: pg.Pool;
   log: Logger;
   gateway: ChargeGateway;
+  /** A fraudulent chargeback's card, read back (dispute-block.ts). */
+  disputes?: DisputeGateway | undefined;
+  /** Other cards' declines counted, and a PaymentIntent past the limit canceled (card-testing.ts). */
+  cardTesting?: CardTesting | undefined;
   events: EventSource;
   everyMs: number;
   /** After a failed run, the next one comes this soon when that is sooner (a gateway still booting at ours). */

@@ -8,20 +8,25 @@ import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 
 /**
- * The cc-forms migration that makes what charging reads (`cards_on_file`). Raise it, and check
- * its records rather than the view's presence, with the next one that changes the view:
- * cc-forms-wait.test.ts fails when a later migration touches it.
+ * The last cc-forms migration that changed what charging reads (`cards_on_file`; 007: its card's
+ * fingerprint, which blocks a card reported stolen however it is typed in again; 001 made it).
+ * Raise it with the next one that changes the view: cc-forms-wait.test.ts fails when a later
+ * migration touches it. The view's columns are checked, not its presence: an older view (no
+ * fingerprint) is waited for as none, never read.
  */
-export const CC_FORMS_NEEDED = '001_cards.sql';
+export const CC_FORMS_NEEDED = '007_card_fingerprints.sql';
 
-/** The view charging reads, made by CC_FORMS_NEEDED (in the transaction that records it applied). */
+/** The view charging reads, as CC_FORMS_NEEDED leaves it (in the transaction that records it applied). */
 const VIEW = 'cc_forms.cards_on_file';
 
 type Queryable = pg.Pool | pg.PoolClient;
 
-/** Whether cc-forms' published view is in this database. */
+/** Whether cc-forms' published view is in this database as CC_FORMS_NEEDED leaves it: with the card's fingerprint. */
 export async function ccFormsReady(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ present: boolean }>('select to_regclass($1) is not null as present', [VIEW]);
+  const { rows } = await db.query<{ present: boolean }>(
+    `select exists (select 1 from information_schema.columns
+                     where table_schema = 'cc_forms' and table_name = 'cards_on_file' and column_name = 'fingerprint') as present`,
+  );
   return rows[0]?.present === true;
 }
 
@@ -39,7 +44,7 @@ async function ccFormsMigration(db: Queryable): Promise<string | undefined> {
 export class CcFormsNotReadyError extends Error {
   constructor(readonly applied: string | undefined) {
     super(
-      `${applied === undefined ? "cc-forms' schema is not in this database" : `cc-forms' schema in this database is at migration ${applied}, without ${VIEW}`}, ` +
+      `${applied === undefined ? "cc-forms' schema is not in this database" : `cc-forms' schema in this database is at migration ${applied}, before ${CC_FORMS_NEEDED}`}, ` +
         `and charging reads ${VIEW}, which cc-forms' migration ${CC_FORMS_NEEDED} makes: ` +
         'start cc-forms on the same DATABASE_URL (it applies its migrations at boot), or run `vault migrate`',
     );

@@ -24,6 +24,7 @@ import {
 } from './gateway-calls.ts';
 import { requireCcForms } from './cc-forms-schema.ts';
 import { logAttempt } from './attempt-log.ts';
+import { revokeUnsettled } from './card-testing.ts';
 import { dropBlockedAttempt, saveUnlessBlocked } from './blocked-attempt.ts';
 import { paidByCardholder } from './paid-by-cardholder.ts';
 import { recordRefundsSince, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
@@ -70,6 +71,8 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   const now = deps.now ?? (() => new Date());
   const started = performance.now();
   const report: PassReport = { charged: 0, paid: 0, declined: 0, pastDue: 0, noCard: 0, errors: 0 };
+  // PaymentIntents past the card testing limit whose cancel failed in the webhook: canceled before any is read.
+  await revokeUnsettled(deps);
   const candidates = await chargeCandidates(deps.pool, now(), authenticationWindow(deps.retrySchedule));
   const queue = [...candidates];
   const worker = async () => {

@@ -1,5 +1,7 @@
 import { gatewayClient, gatewayConfig, gatewayTarget, type Gateway, type KeysDatabase } from '@vault/gateway';
 import type { InvoicingSettings } from '../config.ts';
+import type { CardTesting } from './card-testing.ts';
+import { type DisputeGateway, disputeGateway } from './dispute-gateway.ts';
 import { type EventSource, gatewayEvents } from './event-catch-up.ts';
 import { chargeGateway, type ChargeGateway } from './gateway-calls.ts';
 import { webhookUrl } from './webhook-endpoint.ts';
@@ -7,6 +9,10 @@ import { webhookUrl } from './webhook-endpoint.ts';
 export interface ChargingConfig {
   stripe: Gateway;
   gateway: ChargeGateway;
+  /** A chargeback's card, read back by the dispute events' handler (webhooks and catch-up). */
+  disputes: DisputeGateway;
+  /** CARD_ATTEMPTS_PER_HOUR, and where a PaymentIntent past it is canceled (card-testing.ts). */
+  cardTesting: CardTesting;
   /** PAYMENT_RETRY_SCHEDULE in seconds. */
   retrySchedule: number[];
   everyMs: number;
@@ -33,9 +39,12 @@ export async function chargingConfig(
   const config = await gatewayConfig(gatewayTarget(settings), db, options);
   const stripe = gatewayClient(config);
   const invoicingUrl = settings.INVOICING_URL ?? `http://localhost:${settings.INVOICING_PORT}`;
+  const gateway = chargeGateway(stripe);
   return {
     stripe,
-    gateway: chargeGateway(stripe),
+    gateway,
+    cardTesting: { limit: settings.CARD_ATTEMPTS_PER_HOUR, gateway },
+    disputes: disputeGateway(stripe),
     retrySchedule: settings.PAYMENT_RETRY_SCHEDULE,
     everyMs: settings.CHARGE_EVERY_SECONDS * 1000,
     events: gatewayEvents(stripe),

@@ -9,13 +9,13 @@
 // together for at most what its payment received (its total too). The
 // invoice's status and the account's standing do not move: a chargeback is the
 // bank's decision, not a failed payment, and operators follow it up with the gateway.
-// A fraudulent one's withdrawal also blocks the card that paid (blocked-cards.ts): it is never charged again.
+// A fraudulent one's withdrawal also blocks the card that paid, whatever the match (dispute-block.ts).
 import type pg from 'pg';
 import { z } from 'zod';
 import { withTransaction } from '@vault/db';
 import { fromMinorUnits, minorUnits } from './amount.ts';
-import { blockPaymentMethod, FRAUDULENT } from './blocked-cards.ts';
 import { STRAY_PAYMENT } from './decide.ts';
+import { blockDisputedCard, CARD_UNREAD } from './dispute-block.ts';
 import { amountDisputedSql } from './dispute-sums.ts';
 import { invoiceOfPaymentIntent } from './refunds.ts';
 import { recordEvent } from './store.ts';
@@ -51,8 +51,10 @@ type DisputeOutcome = Outcome & {
   amount_disputed?: string;
   /** Set when the invoice's disputes now withdraw more than its payment received (DISPUTES_EXCEED_PAYMENT): that payment. */
   paid?: string;
-  /** A fraudulent dispute's withdrawal blocked the payment method that paid (blocked-cards.ts). */
+  /** A fraudulent dispute's withdrawal blocked the payment method that paid (dispute-block.ts). */
   card_blocked?: string;
+  /** CARD_UNREAD: the gateway's answer about the disputed card (its code). */
+  code?: string;
 };
 
 /** The invoice's disputes withdraw more than its payment received: recorded all the same, and warned. */
@@ -74,6 +76,11 @@ export async function handleDispute(deps: EventHandlerDeps, event: z.infer<typeo
   // Read before the transaction: the invoice's lock must be its first.
   const invoiceId = paymentIntent ? await invoiceOfPaymentIntent(deps.pool, paymentIntent) : undefined;
   const nowMs = deps.now?.() ?? Date.now();
+  // Dated when the gateway made the event (the catch-up may find it days later).
+  const at = new Date(event.created === undefined ? nowMs : event.created * 1000);
+  // First, and whatever the invoice makes of the dispute: a fraudulent one's card is blocked.
+  const card = dispute ? await blockDisputedCard(deps, event, dispute, at) : {};
+  if ('unread' in card) return { outcome: CARD_UNREAD, invoice_id: card.invoice_id, dispute_id: dispute!.id, code: card.unread };
   const outcome = await withTransaction(
     deps.pool,
     async (client): Promise<DisputeOutcome> => {
@@ -87,14 +94,11 @@ export async function handleDispute(deps: EventHandlerDeps, event: z.infer<typeo
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
       const stray = (reason: string): DisputeOutcome => ({ outcome: 'stray', reason, invoice_id: invoiceId, dispute_id: dispute.id });
       if (invoice.payment_intent_id !== paymentIntent) return stray('not_its_payment_intent');
-      // Dated when the gateway made the event (the catch-up may find it days later).
-      const at = new Date(event.created === undefined ? nowMs : event.created * 1000);
       // A stray payment held on the row never pays the invoice (save-payment.ts): its chargeback is not the
       // invoice's, and waiting for a payment that never comes would only have it delivered for three days.
       // A lost one releases it: the charger reads the gateway's disputes, not this event (stray-given-back.ts).
-      // Its card was charged all the same: reported stolen, it is blocked before the release charges it again.
-      if (invoice.last_error_code === STRAY_PAYMENT)
-        return { ...stray(STRAY_PAYMENT), ...(await blockIfFraudulent(client, invoice, dispute, event, at)) };
+      // Its card was charged all the same: reported stolen, it was blocked above, before the release charges it again.
+      if (invoice.last_error_code === STRAY_PAYMENT) return stray(STRAY_PAYMENT);
       if (dispute.currency.toUpperCase() !== invoice.currency.toUpperCase()) return stray('currency_mismatch');
       if (dispute.amount > minorUnits(invoice.total, invoice.currency)) return stray('more_than_total');
       if (invoice.status !== 'paid' && invoice.status !== 'refunded') {
@@ -104,9 +108,7 @@ export async function handleDispute(deps: EventHandlerDeps, event: z.infer<typeo
         if (age < WAITS_SECONDS) throw new BeforePayment(invoiceId);
         return stray('not_paid');
       }
-      const recorded = await recordDispute(client, invoiceId, invoice, dispute, event, at);
-      if (recorded.outcome !== 'dispute_withdrawn' && recorded.outcome !== 'unchanged') return recorded;
-      return { ...recorded, ...(await blockIfFraudulent(client, invoice, dispute, event, at)) };
+      return recordDispute(client, invoiceId, invoice, dispute, event, at);
     },
     { log: deps.log, name: 'charging.dispute_webhook' },
   ).catch((err: unknown): DisputeOutcome => {
@@ -114,7 +116,7 @@ export async function handleDispute(deps: EventHandlerDeps, event: z.infer<typeo
     throw err;
   });
   tellOperators(deps, event, dispute, outcome);
-  return outcome;
+  return { ...outcome, ...card };
 }
 
 /** The invoice locked (FOR UPDATE, as lockInvoice), with what a dispute is checked against. */
@@ -125,35 +127,14 @@ async function lockInvoice(client: pg.PoolClient, invoiceId: string) {
     currency: string;
     payment_intent_id: string | null;
     last_error_code: string | null;
-    account_id: string;
-    last_payment_method_id: string | null;
   }>(
-    `select i.status, i.total::text as total, i.currency, c.payment_intent_id, c.last_error_code,
-            i.account_id, c.last_payment_method_id
+    `select i.status, i.total::text as total, i.currency, c.payment_intent_id, c.last_error_code
        from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
       where i.id = $1
         for update of i`,
     [invoiceId],
   );
   return rows[0]!;
-}
-
-/**
- * A fraudulent dispute's withdrawal blocks the card our charge row says made the payment (its last
- * attempt's, the one that succeeded on the disputed PaymentIntent), in the dispute's transaction, once.
- * Not lifted when the dispute is won: the bank said the card was used without authorisation.
- */
-async function blockIfFraudulent(
-  client: pg.PoolClient,
-  invoice: { account_id: string; last_payment_method_id: string | null },
-  dispute: Dispute,
-  event: { type: string },
-  at: Date,
-): Promise<Pick<DisputeOutcome, 'card_blocked'>> {
-  const paymentMethodId = invoice.last_payment_method_id;
-  if (event.type !== DISPUTE_WITHDRAWN || dispute.reason !== FRAUDULENT || !paymentMethodId) return {};
-  const block = { paymentMethodId, accountId: invoice.account_id, disputeId: dispute.id, reason: FRAUDULENT, at };
-  return (await blockPaymentMethod(client, block)) ? { card_blocked: paymentMethodId } : {};
 }
 
 async function recordDispute(
@@ -198,16 +179,6 @@ async function recordDispute(
 
 /** A chargeback recorded is told to operators (warned: money the invoice shows as paid is gone); a reinstatement too. */
 function tellOperators(deps: EventHandlerDeps, event: { id: string }, dispute: Dispute | undefined, outcome: DisputeOutcome): void {
-  if (dispute && outcome.card_blocked) {
-    deps.log.warn('charge.card_blocked', {
-      event_id: event.id,
-      invoice_id: outcome.invoice_id ?? 'none',
-      dispute_id: dispute.id,
-      payment_method: outcome.card_blocked,
-      reason: FRAUDULENT,
-      'count#charge.card_blocked': 1,
-    });
-  }
   if (dispute && outcome.paid !== undefined && outcome.outcome === 'dispute_withdrawn') {
     // The gateway's withdrawals are on the books as it reports them (it took the money); more than the
     // payment received is for operators to take up with the gateway (a charge is disputed once).

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { Gateway } from '@vault/gateway';
 import { WEBHOOK_EVENTS } from './gateway-calls.ts';
 import { readEventMark, saveEventMark, whileCatchingUp } from './event-mark.ts';
-import { type EventHandlerDeps, GatewayEvent, handleGatewayEvent } from './webhooks.ts';
+import { type EventHandlerDeps, GatewayEvent, handleGatewayEvent, notHandled } from './webhooks.ts';
 
 /** The gateway lists the events of the last 30 days only (Stripe's List Events). */
 export const GATEWAY_EVENT_RETENTION_SECONDS = 30 * 86_400;
@@ -64,7 +64,7 @@ export interface CatchUpTally {
   /** Handled now: their webhook never came (or not yet). */
   caught_up: number;
   duplicates: number;
-  /** Refunds waiting for their invoice's payment (not recorded): the mark stays before the first. */
+  /** Refunds and disputes waiting for their invoice's payment, or for the gateway (not recorded): the mark stays before the first. */
   waiting: number;
   /** Events the handler cannot read: logged, and passed (an event never changes). */
   refused: number;
@@ -128,7 +128,7 @@ export async function catchUpHoldingLock(deps: CatchUpDeps): Promise<CatchUpTall
     const event = parsed.data;
     const outcome = await handleGatewayEvent(deps, event);
     const fields = { event_id: event.id, type: event.type, ...outcome };
-    if (outcome.outcome === 'before_payment') {
+    if (notHandled(outcome)) {
       tally.waiting += 1;
       // Not handled: the next run lists it again (the gateway's retries, if any, may come first).
       if (!blocked) tally.mark = event.created;

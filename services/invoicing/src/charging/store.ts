@@ -63,12 +63,15 @@ interface CandidateRow {
  * Reads `cc_forms.cards_on_file`, which cc-forms publishes. A card reported stolen (blocked-cards.ts)
  * counts as none in the filter, so an invoice made past due for it is not read again at every pass.
  */
+/** The pending attempt's card's fingerprint: the card on file's, when it is still that card. */
+const PENDING_FINGERPRINT = 'case when k.payment_method_id = c.pending_payment_method_id then k.fingerprint end';
+
 const CANDIDATES = `
   select i.id, i.account_id, i.number, i.status, i.currency, i.total::text as total,
          c.invoice_id is not null as has_charge, c.payment_intent_id, c.state, c.attempts, c.round_start,
-         c.pending_payment_method_id, ${isBlockedSql('c.pending_payment_method_id')} as pending_blocked, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
+         c.pending_payment_method_id, ${isBlockedSql('c.pending_payment_method_id', PENDING_FINGERPRINT)} as pending_blocked, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
          c.last_error_code, c.last_decline_code, c.last_error_message,
-         k.customer_id, k.payment_method_id, ${isBlockedSql('k.payment_method_id')} as card_blocked,
+         k.customer_id, k.payment_method_id, ${isBlockedSql('k.payment_method_id', 'k.fingerprint')} as card_blocked,
          c.idempotency_key, c.action_required_at
     from invoicing.invoices i
     left join invoicing.charges c on c.invoice_id = i.id
@@ -80,7 +83,7 @@ const CANDIDATES = `
           or (c.state = 'action_required'
               and c.last_attempt_at + make_interval(secs => case when i.status = 'past_due' and c.action_required_at + make_interval(secs => $4::float8) > $1
                                                                  then $3::float8 else $2::float8 end) <= $1)
-          or (k.payment_method_id is distinct from c.last_payment_method_id and not ${isBlockedSql('k.payment_method_id')}))
+          or (k.payment_method_id is distinct from c.last_payment_method_id and not ${isBlockedSql('k.payment_method_id', 'k.fingerprint')}))
    order by i.finalized_at, i.number`;
 
 export async function chargeCandidates(db: Db, now: Date, authenticationWindow: number): Promise<Candidate[]> {
@@ -194,7 +197,7 @@ export async function savePastDueWithoutCard(
       const { rows } = await client.query<{ paid: boolean; card: boolean }>(
         `select coalesce(c.state = 'paid', false) as paid,
                 exists (select 1 from cc_forms.cards_on_file k
-                         where k.account_id = i.account_id and not ${isBlockedSql('k.payment_method_id')}) as card
+                         where k.account_id = i.account_id and not ${isBlockedSql('k.payment_method_id', 'k.fingerprint')}) as card
            from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id
           where i.id = $1`,
         [invoiceId],

@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { withTransaction } from '@vault/db';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
+import { afterForeignDecline, type CardTesting, countForeignDecline, DEFAULT_CARD_TESTING, foreignFields } from './card-testing.ts';
+import { CARD_UNREAD } from './dispute-block.ts';
+import type { DisputeGateway } from './dispute-gateway.ts';
 import { handleDispute, isDisputeMovement } from './disputes.ts';
 import { paysInvoice } from './payment-match.ts';
 import { FailedIntent, recordPaymentFailure } from './payment-failed.ts';
@@ -61,10 +64,20 @@ export interface WebhookDeps {
   log: Logger;
   /** The clock deliveries' timestamps are checked against (tests); default Date.now. */
   now?: () => number;
+  /**
+   * Where a fraudulent chargeback's card is read (dispute-block.ts); the app always has it. Without it
+   * such a withdrawal of ours is never handled (CARD_UNREAD): its card must not go unblocked.
+   */
+  disputes?: DisputeGateway | undefined;
+  /** Other cards' declines on an invoice's payment page (card-testing.ts); unset: the default limit, canceled by the next pass. */
+  cardTesting?: CardTesting | undefined;
 }
 
 /** What handling an event needs (the route checks a delivery's signature and age before). */
-export type EventHandlerDeps = Pick<WebhookDeps, 'pool' | 'log' | 'now'>;
+export type EventHandlerDeps = Pick<WebhookDeps, 'pool' | 'log' | 'now' | 'disputes' | 'cardTesting'>;
+
+/** Outcomes of an event not handled (nothing recorded): answered so the gateway delivers it again, and the catch-up lists it again. */
+export const notHandled = (outcome: { outcome: string }) => outcome.outcome === 'before_payment' || outcome.outcome === CARD_UNREAD;
 
 /**
  * `POST /v1/gateway/webhooks`: the gateway's deliveries, authenticated by
@@ -110,6 +123,10 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
         return reply.code(400).send({ error: `${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}` });
       }
       const outcome = await handleGatewayEvent(deps, event.data);
+      if (outcome.outcome === CARD_UNREAD) {
+        // Not recorded (dispute-block.ts said why at warn): its card is blocked when it comes again.
+        return reply.code(503).send({ error: 'the disputed charge could not be read from the gateway; deliver it again later' });
+      }
       if (outcome.outcome === 'before_payment') {
         // Not recorded: answered as a failure, so the gateway delivers it again once the payment is in.
         deps.log.warn('webhook.retry_later', { event_id: event.data.id, type: event.data.type, invoice_id: outcome.invoice_id });
@@ -177,23 +194,31 @@ export function handleGatewayEvent(deps: EventHandlerDeps, event: z.infer<typeof
  * PaymentIntent, its amount and currency), in one transaction that locks the
  * invoice first; the row changes only while it waits for that cardholder.
  */
-function handlePaymentFailed(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
+async function handlePaymentFailed(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   const intent = FailedIntent.safeParse(event.data.object);
   const invoiceId = intent.success ? intent.data.metadata.invoice_id : undefined;
-  return withTransaction(
+  const cardTesting = deps.cardTesting ?? DEFAULT_CARD_TESTING;
+  let foreign: Awaited<ReturnType<typeof countForeignDecline>>;
+  const outcome = await withTransaction(
     deps.pool,
     async (client): Promise<Outcome> => {
+      foreign = undefined;
       const invoice = invoiceId ? await lockInvoiceForPayment(client, invoiceId) : undefined;
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
       if (!intent.success || !invoiceId) return { outcome: 'not_an_invoice' };
       const { id, amount, currency } = intent.data;
       const verdict = paysInvoice({ id, amount, currency }, invoice);
       if (!verdict.pays) return { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
-      const recorded = await recordPaymentFailure(client, invoiceId, intent.data, event.created, new Date(nowMs(deps)));
-      return { ...recorded, invoice_id: invoiceId };
+      const at = new Date(nowMs(deps));
+      const recorded = await recordPaymentFailure(client, invoiceId, intent.data, event.created, at);
+      // Another card than ours declined on its page: counted (card testing), its PaymentIntent revoked past the limit.
+      foreign = await countForeignDecline(client, invoiceId, intent.data, event, at, cardTesting.limit);
+      return { ...recorded, invoice_id: invoiceId, ...foreignFields(foreign) };
     },
     { log: deps.log, name: 'charging.payment_failed_webhook' },
   );
+  if (foreign) await afterForeignDecline(deps, foreign);
+  return outcome;
 }
 
 export type Outcome = {
@@ -205,6 +230,12 @@ export type Outcome = {
   /** Chargebacks (disputes.ts): the dispute, and the invoice's amount disputed after it. */
   dispute_id?: string;
   amount_disputed?: string;
+  /** A fraudulent chargeback's card blocked (its payment method), or why it could not be read (CARD_UNREAD's code). */
+  card_blocked?: string;
+  code?: string;
+  /** Another card's decline on the invoice's payment page (card-testing.ts): declines in the hour, the PaymentIntent revoked. */
+  foreign_declines?: number;
+  revoked?: string;
 };
 
 /** charge.refunded: the refund recorded on the invoice the charge paid, in the transaction that records the event. */
