@@ -169,6 +169,48 @@ describe('gateway webhooks', () => {
     assert.equal((await db.pool.query(`select 1 from invoicing.gateway_events where id = 'evt_bad'`)).rowCount, 0);
   });
 
+  test('a flood of badly signed POSTs reads the stored secrets about once, not once each; a secret registered since is still found', async () => {
+    const reads: string[] = [];
+    const query = db.pool.query;
+    // Counted on the real pool (restored below): the route's reads of the stored secrets.
+    db.pool.query = ((...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].includes('from invoicing.webhook_endpoints where secret')) reads.push(args[0]);
+      return (query as (...a: unknown[]) => unknown).apply(db.pool, args);
+    }) as typeof query;
+    const fresh = createHttpApp(log);
+    const prices = loadPriceBook();
+    invoicingRoutes(fresh, {
+      pool: db.pool,
+      billing: createBilling({ pool: db.pool, prices, graceHours: 72 }),
+      prices,
+      adminToken: ADMIN,
+      log,
+      webhooks: { verifier: stripe.webhooks, secret: undefined },
+    });
+    await fresh.ready();
+    try {
+      await insertInvoice(db.pool, { id: 'wh-flood', account: 'acct-flood', total: '5.00' });
+      const statuses = new Set<number>();
+      for (let i = 0; i < 200; i++)
+        statuses.add((await post(fresh, delivery(succeeded(`evt_flood_${i}`, 'wh-flood'), 'whsec_not_ours'))).statusCode);
+      assert.deepEqual([...statuses], [400]);
+      assert.ok(reads.length <= 2, `${reads.length} reads of the secrets for 200 bad POSTs`);
+      // Another process registers the endpoint again (a new secret): once the last read is a second old, found.
+      const before = await secret();
+      await db.pool.query('update invoicing.webhook_endpoints set secret = $2 where url = $1', [URL_, 'whsec_registered_since']);
+      await new Promise((r) => setTimeout(r, 1_100));
+      const res = await post(
+        fresh,
+        delivery({ ...succeeded('evt_flood_new', 'wh-flood'), type: 'payment_intent.created' }, 'whsec_registered_since'),
+      );
+      await db.pool.query('update invoicing.webhook_endpoints set secret = $2 where url = $1', [URL_, before]);
+      assert.equal(res.statusCode, 200, res.body);
+    } finally {
+      db.pool.query = query;
+      await fresh.close();
+    }
+  });
+
   test('a correctly signed delivery dated 10 minutes ahead is a 400 naming the skew; 4 minutes either way is accepted', async () => {
     await insertInvoice(db.pool, { id: 'wh-future', account: 'acct-future', total: '5.00' });
     const now = Math.floor(Date.now() / 1000);

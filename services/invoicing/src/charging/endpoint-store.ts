@@ -48,3 +48,32 @@ export async function endpointSecrets(db: pg.Pool | pg.PoolClient): Promise<stri
   );
   return rows.map((r) => r.secret);
 }
+
+/** How long the webhook route trusts the secrets it read, and how soon a mismatch may read them again. */
+export const SECRETS_FRESH_MS = 5_000;
+export const SECRETS_REREAD_MS = 1_000;
+
+/**
+ * The endpoints' secrets as the webhook route needs them: read at most every SECRETS_FRESH_MS, and
+ * again on a signature that none verifies only when the last read is SECRETS_REREAD_MS old (an endpoint
+ * registered again by another process meanwhile). A flood of unsigned POSTs costs about one query a
+ * second, not one each. None registered yet is never kept: the first delivery after it is read at once.
+ */
+export function endpointSecretsCache(db: pg.Pool, now: () => number = Date.now) {
+  let kept: { secrets: string[]; at: number } | undefined;
+  const read = async () => {
+    const secrets = await endpointSecrets(db);
+    kept = secrets.length > 0 ? { secrets, at: now() } : undefined;
+    return secrets;
+  };
+  return {
+    current: async (): Promise<string[]> => (kept && now() - kept.at < SECRETS_FRESH_MS ? kept.secrets : read()),
+    /** After a mismatch: the secrets read again if that may find another, else undefined. */
+    afterMismatch: async (): Promise<string[] | undefined> => {
+      if (kept && now() - kept.at < SECRETS_REREAD_MS) return undefined;
+      const before = kept?.secrets.join('\n');
+      const secrets = await read();
+      return secrets.join('\n') === before ? undefined : secrets;
+    },
+  };
+}
