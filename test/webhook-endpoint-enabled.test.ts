@@ -4,6 +4,7 @@
 // enabled again. Through the official SDK against the real sandbox.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Stripe } from '@vault/gateway';
 import { chargeGateway, WEBHOOK_EVENTS } from '../services/invoicing/src/charging/gateway-calls.ts';
 import { chargingWorld, type ChargingWorld } from './charging-harness.ts';
 
@@ -27,5 +28,14 @@ describe("invoicing's webhook endpoint (the real sandbox)", () => {
     assert.deepEqual([...endpoint.enabled_events].sort(), [...WEBHOOK_EVENTS].sort(), 'its events unchanged');
     await w.sdk.webhookEndpoints.del(id);
     assert.equal(await gateway.webhookEndpointExists(id), false);
+  });
+
+  test("the endpoint is registered at the API version the SDK reads, not the account's default", async () => {
+    const { id } = await chargeGateway(w.sdk).registerWebhookEndpoint(
+      'http://127.0.0.1:9/v1/gateway/webhooks',
+      `endpoint-version-${Date.now()}`,
+    );
+    assert.equal((await w.sdk.webhookEndpoints.retrieve(id)).api_version, Stripe.API_VERSION);
+    await w.sdk.webhookEndpoints.del(id);
   });
 });

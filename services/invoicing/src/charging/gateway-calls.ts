@@ -223,7 +223,11 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
     },
 
     async registerWebhookEndpoint(url, key) {
-      const endpoint = await stripe.webhookEndpoints.create({ url, enabled_events: [...WEBHOOK_EVENTS] }, { idempotencyKey: key });
+      // Events at the API version our SDK reads: without it Stripe sends the account's default, whose shapes may differ.
+      const endpoint = await stripe.webhookEndpoints.create(
+        { url, enabled_events: [...WEBHOOK_EVENTS], api_version: Stripe.API_VERSION },
+        { idempotencyKey: key },
+      );
       if (!endpoint.secret) throw new Error(`the gateway registered webhook endpoint ${endpoint.id} without a secret`);
       return { id: endpoint.id, secret: endpoint.secret };
     },
