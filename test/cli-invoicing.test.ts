@@ -135,7 +135,7 @@ describe('the vault command for invoicing', () => {
     const records = parseCsv(r.stdout);
     assert.equal(
       records[0]!.join(','),
-      'number,invoice_id,account_id,period,position,app_id,kind,key,product,quantity,unit_price,amount,adjusts,description',
+      'number,invoice_id,account_id,period,position,app_id,kind,key,product,quantity,unit_price,amount,adjusts,description,currency',
     );
     assert.deepEqual(
       records.slice(1, -1).map((row) => [row[1], row[4], row[11], unguardText(row[13]!)]),
@@ -145,8 +145,8 @@ describe('the vault command for invoicing', () => {
       ],
     );
     assert.equal(records[2]![13], `'=Credit for 2026-09, "web.1"`);
-    assert.deepEqual(records.at(-1), ['TOTAL', '2', '', '', '', '', '', '', '', '', '', '21.39', '', '']);
-    assert.match(r.stderr, /lines\.csv for 2026-10: 2 rows, control total 21\.39/);
+    assert.deepEqual(records.at(-1), ['TOTAL', '2', '', '', '', '', '', '', '', '', '', '21.39', '', '', 'USD']);
+    assert.match(r.stderr, /lines\.csv for 2026-10: 2 rows, control total 21\.39 USD/);
 
     const invoices = await vault(['export', 'invoices', '--period=2026-10'], env);
     assert.equal(invoices.status, 0, invoices.stderr);
@@ -154,11 +154,11 @@ describe('the vault command for invoicing', () => {
       invoices.stdout,
       'number,id,account_id,period,status,currency,subtotal,credit_applied,total,amount_refunded,finalized_at,line_count,amount_disputed\r\n' +
         '2026-10-000001,inv-1,acct-1,2026-10,finalized,USD,21.39,0.00,21.39,0.00,2026-11-04T00:00:00.000Z,2,0.00\r\n' +
-        'TOTAL,1,,,,,21.39,0.00,21.39,0.00,,2,0.00\r\n',
+        'TOTAL,1,,,,USD,21.39,0.00,21.39,0.00,,2,0.00\r\n',
     );
     assert.match(
       invoices.stderr,
-      /invoices\.csv for 2026-10: 1 row, control total 21\.39, subtotal 21\.39, credit_applied 0\.00, amount_refunded 0\.00, line_count 2, amount_disputed 0\.00/,
+      /invoices\.csv for 2026-10: 1 row, control total 21\.39 USD, subtotal 21\.39, credit_applied 0\.00, amount_refunded 0\.00, line_count 2, amount_disputed 0\.00/,
     );
   });
 

@@ -48,7 +48,7 @@ describe('invoicing end to end: october through metering, finalized, read throug
   test('`vault finalize --period 2026-10` gives exactly october-invoices.json through GET /v1/accounts/:id/invoices', async () => {
     const run = await vault(['finalize', '--period', '2026-10'], { DATABASE_URL: m.db.url, ADMIN_TOKEN: ADMIN });
     assert.equal(run.status, 0, run.stderr + run.stdout);
-    assert.match(run.stdout, /finalized 2 invoice\(s\) for 2026-10 totalling 53\.87/);
+    assert.match(run.stdout, /finalized 2 invoice\(s\) for 2026-10 totalling 53\.87 USD;/);
     for (const want of expected) {
       const res = await get(`/v1/accounts/${want.account_id}/invoices`);
       assert.equal(res.statusCode, 200);
@@ -66,7 +66,7 @@ describe('invoicing end to end: october through metering, finalized, read throug
     const runs = await Promise.all([1, 2].map(() => vault(['finalize', '--period', '2026-10'], { DATABASE_URL: m.db.url })));
     for (const run of runs) {
       assert.equal(run.status, 0, run.stderr);
-      assert.match(run.stdout, /finalized 0 invoice\(s\) for 2026-10 totalling 0\.00; 2 already finalized; 0 held/);
+      assert.match(run.stdout, /finalized 0 invoice\(s\) for 2026-10 totalling 0\.00 USD; 2 already finalized; 0 held/);
     }
     const now = await m.db.pool.query('select id, number, total::text from invoicing.invoices order by number');
     assert.deepEqual(now.rows, before.rows);

@@ -19,7 +19,12 @@ export async function exportCommand(args: string[]): Promise<number> {
   const db = await openQuietDatabase(settings);
   try {
     // A month before its end + INVOICE_GRACE_HOURS is refused (exit 1, naming its due time), as `vault finalize` refuses it.
-    const summary = await runExport(db.pool, request, process.stdout, { graceHours: settings.INVOICE_GRACE_HOURS });
+    const summary = await runExport(db.pool, request, process.stdout, {
+      graceHours: settings.INVOICE_GRACE_HOURS,
+      // Held accounts are counted as the holds report counts them, with the price book billed with.
+      priceBook: settings.PRICE_BOOK,
+      minimumCharge: settings.GATEWAY_MINIMUM_CHARGE,
+    });
     process.stderr.write(`${describeExport(summary)}\n`);
     return 0;
   } catch (err) {

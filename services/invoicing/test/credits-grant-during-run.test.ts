@@ -110,6 +110,6 @@ describe('a credit grant recorded while a finalize run is under way', () => {
         ['2027-02-04T00:00:00.000Z', 'applied', '-5.00', ''],
       ],
     );
-    assert.deepEqual(february.at(-1), ['TOTAL', '2', '', '', '0.00', '', '', '', '', '', '']);
+    assert.deepEqual(february.at(-1), ['TOTAL', '2', '', '', '0.00', 'USD', '', '', '', '', '']);
   });
 });

@@ -305,6 +305,6 @@ describe('the credit balance through finalize, drafts and the API', () => {
         ['2026-10-20T00:00:00.000Z', 'acct-exp', 'grant', '1.50', 'brief'],
       ].sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0)),
     );
-    assert.deepEqual(rows.at(-1), ['TOTAL', '3', '', '', '-5.50', '', '', '', '', '', '']);
+    assert.deepEqual(rows.at(-1), ['TOTAL', '3', '', '', '-5.50', 'USD', '', '', '', '', '']);
   });
 });

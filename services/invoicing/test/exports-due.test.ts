@@ -68,11 +68,24 @@ describe('finance exports of a month not due yet', () => {
     assert.ok(!log.lines.some((l) => l.includes('export.done')), 'nothing exported');
   });
 
-  test('a month to come is 409 too; credits.csv (the ledger by date) is not held back', async () => {
+  test("a month to come is 409 too, and so is its credits.csv, and the running month's: Retry-After until its end", async () => {
     const res = await get(`/v1/exports/invoices.csv?period=${future}`);
     assert.equal(res.statusCode, 409, res.body);
     assert.match(res.json().error, new RegExp(`^${future} is not finalized: it is not due until `));
-    assert.equal((await get(`/v1/exports/credits.csv?period=${future}`)).statusCode, 200);
+    for (const period of [future, month(now)]) {
+      const credits = await get(`/v1/exports/credits.csv?period=${period}`);
+      assert.equal(credits.statusCode, 409, credits.body);
+      const end = DateTime.fromFormat(period, 'yyyy-MM', { zone: 'utc' }).plus({ months: 1 });
+      const untilEnd = end.diff(DateTime.utc(), 'seconds').seconds;
+      const retryAfter = Number(credits.headers['retry-after']);
+      assert.ok(retryAfter > untilEnd - 60 && retryAfter <= untilEnd + 1, `Retry-After ${retryAfter}, the end in ${untilEnd} s`);
+      assert.match(
+        credits.json().error,
+        new RegExp(`^credits.csv of ${period} is not final: the month runs until ${end.toJSDate().toISOString()}`),
+      );
+    }
+    // The month just ended exports: its ledger has no expiry left to write, and nothing is writing it.
+    assert.equal((await get(`/v1/exports/credits.csv?period=${inGrace}`)).statusCode, 200);
     // A due month still exports: October of the fixture.
     assert.equal((await get('/v1/exports/invoices.csv?period=2026-10')).statusCode, 200);
   });

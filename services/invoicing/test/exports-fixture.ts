@@ -186,6 +186,7 @@ export const LINE_HEADER = [
   'amount',
   'adjusts',
   'description',
+  'currency',
 ];
 export const INVOICE_TEXT = new Set(['number', 'id', 'account_id', 'period', 'status', 'currency']);
 export const LINE_TEXT = new Set([
@@ -199,6 +200,7 @@ export const LINE_TEXT = new Set([
   'product',
   'adjusts',
   'description',
+  'currency',
 ]);
 
 export const expectedInvoiceRow = (inv: FixtureInvoice) => [
@@ -233,6 +235,7 @@ export const expectedLineRows = (inv: FixtureInvoice) =>
     l.amount ?? '',
     l.adjusts ?? '',
     l.description,
+    'USD',
   ]);
 
 /** Header, data rows (text fields unguarded), control row. */
@@ -244,12 +247,13 @@ export function splitExport(csv: string, header: string[], textColumns: Set<stri
   return { raw: records.slice(1, -1), data, control };
 }
 
-/** Asserts the control row: TOTAL, the row count, the column sums, nothing else. */
+/** Asserts the control row: TOTAL, the row count, the column sums, the currency (USD), nothing else. */
 export function assertControlRow(control: string[], rows: string[][], header: string[], sums: Record<string, number>) {
   assert.equal(control.length, header.length);
   const expected = header.map(() => '');
   expected[0] = 'TOTAL';
   expected[1] = String(rows.length);
+  expected[header.indexOf('currency')] = 'USD';
   for (const [column, decimals] of Object.entries(sums)) {
     const i = header.indexOf(column);
     expected[i] = rows.reduce((s, r) => s.plus(r[i] || '0'), new Money(0)).toFixed(decimals);

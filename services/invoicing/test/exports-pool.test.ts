@@ -120,7 +120,7 @@ describe('finance exports have their own pool and a limit; the customer API keep
     await eventually('the slots freed', async () => (await exporting()) === 0);
     const again = await fetch(`${app.url}/v1/exports/invoices.csv?period=2026-11`, { headers: { authorization: `Bearer ${ADMIN}` } });
     assert.equal(again.status, 200);
-    assert.match(await again.text(), new RegExp(`\\r\\nTOTAL,1,,,,,${LINES}\\.00,0\\.00,${LINES}\\.00,0\\.00,,${LINES},0\\.00\\r\\n$`));
+    assert.match(await again.text(), new RegExp(`\\r\\nTOTAL,1,,,,USD,${LINES}\\.00,0\\.00,${LINES}\\.00,0\\.00,,${LINES},0\\.00\\r\\n$`));
   });
 
   test('ten downloads sent at the same moment: still EXPORT_CONCURRENCY stream and the rest get 429 (the slot is taken before the month check awaits)', async () => {

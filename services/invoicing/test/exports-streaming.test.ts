@@ -32,7 +32,7 @@ describe('finance exports, streamed: batches, abandoned, stalled and cut-short r
       next = await chunks.next();
     }
     assert.equal(pieces, 1 + 3 + 1, 'header, batches of 2, 2 and 1 rows, control row');
-    assert.deepEqual(next.value, { kind: 'lines', period: '2026-10', rows: 5, total: '74.78', sums: { amount: '74.78' } });
+    assert.deepEqual(next.value, { kind: 'lines', period: '2026-10', rows: 5, total: '74.78', sums: { amount: '74.78' }, currency: 'USD' });
   });
 
   test('an export abandoned midway rolls back and gives its client back to the pool', async () => {
@@ -102,7 +102,7 @@ describe('finance exports, streamed: batches, abandoned, stalled and cut-short r
       const again = await fetch(`http://127.0.0.1:${port}/v1/exports/invoices.csv?period=2026-11`, {
         headers: { authorization: `Bearer ${ADMIN}` },
       });
-      assert.match(await again.text(), /\r\nTOTAL,1,,,,,20000.00,0.00,20000.00,0.00,,20000,0.00\r\n$/);
+      assert.match(await again.text(), /\r\nTOTAL,1,,,,USD,20000.00,0.00,20000.00,0.00,,20000,0.00\r\n$/);
     } finally {
       await app.close();
       await pool.end();

@@ -55,7 +55,7 @@ describe('finance exports', () => {
     assert.deepEqual(data, OCTOBER.map(expectedInvoiceRow));
     assert.equal(data[0]![10], '2026-11-04T00:00:01.500Z');
     assertControlRow(control, data, INVOICE_HEADER, INVOICE_SUMS);
-    assert.deepEqual(control, ['TOTAL', '3', '', '', '', '', '74.78', '0.00', '74.78', '0.00', '', '5', '0.00']);
+    assert.deepEqual(control, ['TOTAL', '3', '', '', '', 'USD', '74.78', '0.00', '74.78', '0.00', '', '5', '0.00']);
     assert.ok(!res.body.includes('2026-09'), 'September is not in October’s export');
   });
 
@@ -84,7 +84,8 @@ describe('finance exports', () => {
     assert.equal(third[5], "'-app");
     assert.equal(third[7], "'+1");
     assert.equal(third[13], "''quoted already", 'a leading apostrophe is doubled, so dropping one is always right');
-    assert.equal(raw[3]![13], 'tab\tinside', 'only the first character matters');
+    assert.equal(raw[3]![13], 'tab\tinside', 'a TAB not followed by a formula start is left as it is');
+    assert.ok(res.body.includes('"tab\tinside"'), 'a text field holding a TAB is quoted');
     const invoices = parseCsv((await get('/v1/exports/invoices.csv?period=2026-10', financeToken)).body);
     assert.equal(invoices[3]![2], "'@acct-3");
   });
@@ -93,10 +94,10 @@ describe('finance exports', () => {
     // August 2026: long past its end + INVOICE_GRACE_HOURS, and no invoice of it.
     const invoices = await get('/v1/exports/invoices.csv?period=2026-08', ADMIN);
     assert.equal(invoices.statusCode, 200, invoices.body);
-    assert.equal(invoices.body, `${INVOICE_HEADER.join(',')}\r\nTOTAL,0,,,,,0.00,0.00,0.00,0.00,,0,0.00\r\n`);
+    assert.equal(invoices.body, `${INVOICE_HEADER.join(',')}\r\nTOTAL,0,,,,USD,0.00,0.00,0.00,0.00,,0,0.00\r\n`);
     const lines = await get('/v1/exports/lines.csv?period=2026-08', ADMIN);
     assert.equal(lines.statusCode, 200, lines.body);
-    assert.equal(lines.body, `${LINE_HEADER.join(',')}\r\nTOTAL,0,,,,,,,,,,0.00,,\r\n`);
+    assert.equal(lines.body, `${LINE_HEADER.join(',')}\r\nTOTAL,0,,,,,,,,,,0.00,,,USD\r\n`);
     // A month to come has no invoices because none can be made yet: not a file that looks like an empty month.
     const next = DateTime.utc().plus({ months: 1 }).toFormat('yyyy-MM');
     for (const kind of ['invoices', 'lines']) {
@@ -204,12 +205,24 @@ describe('csv fields', () => {
     ['+1', 'text', "'+1"],
     ['-1', 'text', "'-1"],
     ['@SUM(A1)', 'text', "'@SUM(A1)"],
-    ['\tx', 'text', "'\tx"],
+    ['\tx', 'text', `"'\tx"`],
     ['\rx', 'text', `"'\rx"`],
     ["'x", 'text', "''x"],
     ['=a,"b"', 'text', `"'=a,""b"""`],
     ['-3.61', 'value', '-3.61'],
     ['25.00', 'value', '25.00'],
+    // Finance review: a cell starts after any separator a spreadsheet may split on (`;` in many locales), not only at the field's start.
+    ["web;=cmd|' /C calc'!A0;", 'text', `"web;'=cmd|' /C calc'!A0;"`],
+    ['x;=1+1;', 'text', `"x;'=1+1;"`],
+    ['a\t=1+1', 'text', `"a\t'=1+1"`],
+    ['a;  @SUM(1)', 'text', `"a;'  @SUM(1)"`],
+    ['a,+1', 'text', `"a,'+1"`],
+    ['a\n-1', 'text', `"a\n'-1"`],
+    ['a;\t=1', 'text', `"a;'\t'=1"`],
+    ["a;'x", 'text', `"a;''x"`],
+    [' =1', 'text', "' =1"],
+    ["it's;ok", 'text', `"it's;ok"`],
+    ['-1.00', 'value', '-1.00'],
   ];
   for (const [value, kind, expected] of cases) {
     test(`${JSON.stringify(value)} as ${kind} → ${JSON.stringify(expected)}`, () => {
@@ -217,6 +230,23 @@ describe('csv fields', () => {
       if (value !== null && value !== '') {
         const [[back]] = parseCsv(csvRecord([value], [kind])) as [[string]];
         assert.equal(kind === 'text' ? unguardText(back) : back, value);
+      }
+    });
+  }
+});
+
+describe('csv text fields in a spreadsheet that splits on , ; or TAB', () => {
+  const nasty = ["web;=cmd|' /C calc'!A0;", 'x;=1+1;', 'a\t=1+1', 'a;  @SUM(1)', '=a;+b,-c\t@d\r\n=e', "';'=;''", ' ; - ;\t\t='];
+  for (const value of nasty) {
+    test(`${JSON.stringify(value)}: no cell starts a formula, and unguardText gives it back`, () => {
+      const field = csvField(value, 'text');
+      const [[back]] = parseCsv(csvRecord([value], ['text'])) as [[string]];
+      assert.equal(unguardText(back), value);
+      // What a spreadsheet would make of the line, whatever its separator and whether it honours quotes.
+      for (const line of [field, back]) {
+        for (const cell of line.split(/[,;\t\r\n]/)) {
+          assert.doesNotMatch(cell.trimStart().replace(/^"/, ''), /^[=+\-@]/, `${JSON.stringify(cell)} of ${JSON.stringify(field)}`);
+        }
       }
     });
   }

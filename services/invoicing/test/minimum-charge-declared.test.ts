@@ -213,7 +213,7 @@ describe('a declared minimum decides what is too small to charge', () => {
       }
       const done = await vault(['finalize', '--period', '2026-09'], { ...env, GATEWAY_MINIMUM_CHARGE: '10.00' });
       assert.equal(done.status, 0, done.stderr);
-      assert.match(done.stdout, /^finalized 1 invoice\(s\) for 2026-09 totalling 8\.00;/m);
+      assert.match(done.stdout, /^finalized 1 invoice\(s\) for 2026-09 totalling 8\.00 ZAR;/m);
     } finally {
       await cliDb.drop();
     }

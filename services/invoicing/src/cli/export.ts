@@ -1,8 +1,11 @@
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
+import type { PriceBook } from '@vault/contracts';
 import { EXPORT_KINDS, EXPORT_TABLES, exportCsv, isExportKind, type ExportKind, type ExportSummary } from '../exports/index.ts';
-import { ensureInvoicingSchema } from './migrations.ts';
+import { describeHeld } from '../exports/held.ts';
+import { loadBilledPriceBook } from '../billing/price-book-file.ts';
+import { checkInvoicingSchema } from './schema-check.ts';
 import { CliUsageError, periodOption } from './usage.ts';
 
 export interface ExportRequest {
@@ -32,15 +35,29 @@ export function parseExportArgs(args: string[]): ExportRequest {
  * Writes the export to `out` as fast as `out` takes it (waits for 'drain'), and
  * returns its control figures. `out` is not ended: it may be stdout. A month not
  * due yet (`graceHours`: INVOICE_GRACE_HOURS) or whose finalize has not completed
- * throws before anything is written (MonthNotDueError, MonthNotFinalizedError).
+ * throws before anything is written (MonthNotDueError, MonthNotFinalizedError),
+ * as does credits.csv of a month whose ledger may still change (CreditsNotFinalError),
+ * and invoicing's schema not current (SchemaNotCurrentError: an export migrates nothing).
+ * The month's held accounts are counted with `prices`, or the price book at
+ * `priceBook` (PRICE_BOOK; the default one when unset), as the holds report does.
  */
 export async function runExport(
   pool: pg.Pool,
   request: ExportRequest,
   out: Writable,
-  opts: { graceHours?: number } = {},
+  opts: { graceHours?: number; prices?: PriceBook; priceBook?: string; minimumCharge?: string } = {},
 ): Promise<ExportSummary> {
-  await ensureInvoicingSchema(pool);
+  await checkInvoicingSchema(pool);
+  // Only the held count needs it: a price book that cannot be loaded says so, and never stops the export.
+  let prices = opts.prices;
+  let noPrices: string | undefined;
+  if (!prices) {
+    try {
+      prices = await loadBilledPriceBook(pool, opts.priceBook, opts.minimumCharge);
+    } catch (err) {
+      noPrices = `the price book: ${(err as Error).message}`;
+    }
+  }
   let summary: ExportSummary | undefined;
   let outError: Error | undefined;
   const onError = (err: Error) => (outError ??= err);
@@ -49,6 +66,7 @@ export async function runExport(
     // Leaving the loop early (the reader went away) ends the cursor and frees the client.
     for await (const chunk of exportCsv(pool, request.kind, request.period, {
       graceHours: opts.graceHours,
+      prices,
       onDone: (s) => (summary = s),
     })) {
       if (!out.write(chunk) && !outError) await drained(out);
@@ -58,6 +76,7 @@ export async function runExport(
     out.off('error', onError);
   }
   if (!summary) throw new Error('the export ended without its control row');
+  if (noPrices !== undefined && EXPORT_TABLES[request.kind].invoicesOfMonth) summary.held = { unknown: noPrices };
   return summary;
 }
 
@@ -78,11 +97,19 @@ function drained(out: Writable): Promise<void> {
   });
 }
 
-/** The line for stderr: what was written and its control total. */
+/**
+ * The line for stderr: what was written, its control total in its currency,
+ * and, when accounts of the month are held, that the file is the month so far.
+ */
 export function describeExport(s: ExportSummary): string {
   const extra = Object.entries(s.sums)
     .filter(([name]) => name !== EXPORT_TABLES[s.kind].totalColumn)
     .map(([name, sum]) => `, ${name} ${sum}`)
     .join('');
-  return `exported ${s.kind}.csv for ${s.period}: ${s.rows} ${s.rows === 1 ? 'row' : 'rows'}, control total ${s.total}${extra}`;
+  const currency = s.currency === null ? '' : ` ${s.currency}`;
+  const held = describeHeld(s.held, s.period);
+  return (
+    `exported ${s.kind}.csv for ${s.period}: ${s.rows} ${s.rows === 1 ? 'row' : 'rows'}, control total ${s.total}${currency}${extra}` +
+    (held === undefined ? '' : `; ${held}`)
+  );
 }

@@ -31,16 +31,18 @@ export async function finalizeCommand(
 ): Promise<number> {
   const period = parseFinalizeArgs(args);
   await ensureInvoicingSchema(ctx.pool);
+  const prices = await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK, ctx.settings.GATEWAY_MINIMUM_CHARGE);
   const billing = createBilling({
     pool: ctx.pool,
-    prices: await loadBilledPriceBook(ctx.pool, ctx.settings.PRICE_BOOK, ctx.settings.GATEWAY_MINIMUM_CHARGE),
+    prices,
     graceHours: ctx.settings.INVOICE_GRACE_HOURS,
     log: ctx.log,
   });
   try {
     const r = await billing.finalize(period);
     ctx.out(
-      `finalized ${r.finalized} invoice(s) for ${r.period} totalling ${r.total}; ` +
+      // In the currency billed (one per database: the price book's guard), so the figure read alone is unambiguous.
+      `finalized ${r.finalized} invoice(s) for ${r.period} totalling ${r.total} ${prices.currency}; ` +
         `${r.alreadyFinalized} already finalized; ${r.held} held (GET /v1/holds?period=${r.period})`,
     );
     return 0;

@@ -9,24 +9,63 @@
  */
 export type FieldKind = 'text' | 'value';
 
-/** RFC 4180: a field holding a comma, a double quote, CR or LF is quoted. */
+/**
+ * RFC 4180: a field holding a comma, a double quote, CR or LF is quoted. So is
+ * a text field holding `;` or TAB: a spreadsheet whose list separator is one
+ * of them (`;` in de/fr/es/it/nl/pt-BR/ru locales) keeps it one cell when it
+ * honours quotes. Quoting alone is not the guard (one that splits on `;`
+ * ignores quotes in mid-line): `guardText` is.
+ */
 const NEEDS_QUOTES = /[",\r\n]/;
+const TEXT_NEEDS_QUOTES = /[",;\t\r\n]/;
 
 /**
- * A text field a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, TAB,
- * CR first: OWASP's CSV injection list) gets a leading `'`. So does one that
- * already starts with `'`, which makes the rule reversible: a reader drops one
- * leading `'` from any text field that has one (`unguardText`).
+ * Where a spreadsheet may start a cell inside a text field: after any list
+ * separator it might split on (`,` `;` TAB) or a line break (CR, LF).
  */
-const GUARDED_START = /^[=+\-@\t\r']/;
+const CELL_BREAKS = new Set([',', ';', '\t', '\r', '\n']);
+
+/**
+ * What a spreadsheet runs as a formula when a cell starts with it (`=`, `+`,
+ * `-`, `@`, TAB, CR: OWASP's CSV injection list), after any spaces. `'` too,
+ * which makes the guard reversible (`unguardText`).
+ */
+const FORMULA_START = new Set(['=', '+', '-', '@', '\t', '\r', "'"]);
+
+/** Whether the cell starting at `i` begins, after any spaces, with a FORMULA_START. */
+function startsFormula(value: string, i: number): boolean {
+  while (value[i] === ' ') i++;
+  return i < value.length && FORMULA_START.has(value[i]!);
+}
+
+/**
+ * The guard of a text field: at every cell start (the field's start, and
+ * right after each of `,` `;` TAB CR LF), a cell that would begin, after any
+ * spaces, with `=` `+` `-` `@` TAB CR or `'` gets a `'` inserted there, so no
+ * cell a spreadsheet makes of the field is a formula, whatever it splits on
+ * (`web;=cmd|' /C calc'!A0;` is written `web;'=cmd|' /C calc'!A0;`). The
+ * reverse (`unguardText`): drop a `'` found at any cell start. Any `'` there
+ * was put by the guard: an original one at a cell start is guarded too.
+ */
+export function guardText(value: string): string {
+  let out = '';
+  let cellStart = true;
+  for (let i = 0; i < value.length; i++) {
+    if (cellStart && startsFormula(value, i)) out += "'";
+    const c = value[i]!;
+    out += c;
+    cellStart = CELL_BREAKS.has(c);
+  }
+  return out;
+}
 
 /** Records end with CRLF (RFC 4180). Line breaks inside a quoted field are kept as they are. */
 const CSV_EOL = '\r\n';
 
 export function csvField(value: string | null, kind: FieldKind): string {
   if (value === null || value === '') return '';
-  const safe = kind === 'text' && GUARDED_START.test(value) ? `'${value}` : value;
-  return NEEDS_QUOTES.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+  const safe = kind === 'text' ? guardText(value) : value;
+  return (kind === 'text' ? TEXT_NEEDS_QUOTES : NEEDS_QUOTES).test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
 /** One record, CRLF included. */
@@ -39,9 +78,15 @@ export function csvRecord(values: readonly (string | null)[], kinds: readonly Fi
   return line + CSV_EOL;
 }
 
-/** The original text of a guarded text field. */
+/** The original text of a guarded text field (the reverse of `guardText`): a `'` at any cell start is dropped. */
 export function unguardText(field: string): string {
-  return field.startsWith("'") ? field.slice(1) : field;
+  let out = '';
+  let cellStart = true;
+  for (const c of field) {
+    if (!(cellStart && c === "'")) out += c;
+    cellStart = cellStart && c === "'" ? false : CELL_BREAKS.has(c);
+  }
+  return out;
 }
 
 /**

@@ -1,10 +1,12 @@
 import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
+import type pg from 'pg';
 import { RequiredPeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../deps.ts';
 import { isStaff } from '../access/tokens.ts';
 import { MeteringNotReadyError } from '../billing/metering-schema.ts';
 import { checkMonthComplete, DEFAULT_GRACE_HOURS, EXPORT_KINDS, exportStream, MonthNotDueError, MonthNotFinalizedError } from './index.ts';
+import { CreditsNotFinalError, quietLedger, releaseLedger } from './credits-final.ts';
 
 /** Exports streaming at once, each holding one connection of the exports' pool (its size in the app). */
 export const EXPORT_CONCURRENCY = 3;
@@ -52,10 +54,13 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       const now = new Date();
       try {
         await checkMonthComplete(pool, kind, period, { graceHours, now });
+        // credits.csv: a ledger writer running is a 409 here, not a stream that fails (the stream checks again).
+        if (kind === 'credits') await ledgerQuietNow(pool, period);
       } catch (err) {
         release();
         // A month not due yet: come back at its due time (the schedule finalizes it within a tick of it).
-        if (err instanceof MonthNotDueError) {
+        // credits.csv of a month not over: at its end; one whose ledger is still being written: a tick later.
+        if (err instanceof MonthNotDueError || err instanceof CreditsNotFinalError) {
           return reply
             .code(409)
             .header('retry-after', String(err.retryAfterSeconds(now)))
@@ -78,6 +83,7 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       const started = performance.now();
       const stream = exportStream(pool, kind, period, {
         graceHours,
+        prices: deps.prices,
         onDone: (s) =>
           deps.log.info('export.done', {
             kind,
@@ -93,5 +99,20 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     // HEAD declared, not derived: Fastify's derived HEAD runs the GET handler
     // and drains its stream, a whole export outside the limit.
     http.route({ method: ['GET', 'HEAD'], url: `/v1/exports/${kind}.csv`, handler });
+  }
+}
+
+/** Whether a finalize run or credit reversal holds the ledger now: throws CreditsNotFinalError if so (a look, let go of at once). */
+async function ledgerQuietNow(pool: pg.Pool, period: string): Promise<void> {
+  const client = await pool.connect();
+  let failed: Error | undefined;
+  try {
+    await quietLedger(client, period);
+    await releaseLedger(client).catch((err: Error) => {
+      // Still held: the connection must not go back to the pool with it.
+      failed = err;
+    });
+  } finally {
+    client.release(failed);
   }
 }

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import type { Decimal } from 'decimal.js';
+import type { PriceBook } from '@vault/contracts';
 import { DEFAULT_GRACE_HOURS } from '../config.ts';
 import { neverFinalized, unfinishedRun } from '../billing/finalize-runs.ts';
 import { firstBillableMonth } from '../billing/final-months.ts';
@@ -8,7 +9,9 @@ import { dueAt } from '../domain/invoice.ts';
 import { Money } from '../domain/money.ts';
 import { parsePeriod } from '../domain/period.ts';
 import { csvRecord, type FieldKind } from './csv.ts';
-import { CONTROL_COUNT_COLUMN, CONTROL_LABEL, EXPORT_TABLES, type ExportKind } from './tables.ts';
+import { checkCreditsFinal, quietLedger, releaseLedger } from './credits-final.ts';
+import { anyHeld, describeHeld, heldOfMonth, type HeldCount } from './held.ts';
+import { CONTROL_COUNT_COLUMN, CONTROL_LABEL, CURRENCY_COLUMN, EXPORT_TABLES, type ExportKind } from './tables.ts';
 
 export interface ExportSummary {
   kind: ExportKind;
@@ -19,6 +22,10 @@ export interface ExportSummary {
   total: string;
   /** Every summed column's sum, as written in the control row. */
   sums: Record<string, string>;
+  /** The currency of every amount and sum: the rows' (one per database), or ExportOptions.prices' when there are none. */
+  currency: string | null;
+  /** invoices and lines: the month's holds when the export started (held.ts), when ExportOptions.prices was given. */
+  held?: HeldCount;
 }
 
 export interface ExportOptions {
@@ -38,6 +45,13 @@ export interface ExportOptions {
   graceHours?: number;
   /** The clock the due time is compared with (tests fix it). */
   now?: () => Date;
+  /**
+   * The price book billed with: the month's held accounts are counted with it
+   * (invoices and lines), and its currency names an empty file's control total.
+   */
+  prices?: PriceBook;
+  /** credits.csv: how long to wait for a finalize run or a credit reversal to end (credits-final.ts). */
+  ledgerWaitMs?: number;
 }
 
 /** INVOICE_GRACE_HOURS's default, for callers that are not given the setting (route tests, the bench). */
@@ -95,15 +109,16 @@ export class MonthNotFinalizedError extends Error {
 }
 
 /**
- * When `kind` lists the month's invoices: throws MonthNotDueError while the
- * month is not due (its end plus `graceHours`, as of `now`), and
+ * credits.csv: throws CreditsNotFinalError until the month is over and its
+ * expiries are written (credits-final.ts). When `kind` lists the month's
+ * invoices: throws MonthNotDueError while the month is not due (its end plus `graceHours`, as of `now`), and
  * MonthNotFinalizedError while a finalize of it has not completed, or none
  * has (migration 024). A month never finalized is empty only before the first
  * billable month, which metering's views tell: without them (metering not
  * migrated yet) a MeteringNotReadyError, never an empty file.
  */
 export async function checkMonthComplete(db: pg.Pool | pg.PoolClient, kind: ExportKind, period: string, due: DueCheck = {}): Promise<void> {
-  if (!EXPORT_TABLES[kind].invoicesOfMonth) return;
+  if (!EXPORT_TABLES[kind].invoicesOfMonth) return checkCreditsFinal(db, period, due.now ?? new Date());
   const graceHours = due.graceHours ?? DEFAULT_GRACE_HOURS;
   const dueTime = dueAt(parsePeriod(period), graceHours).toJSDate();
   if ((due.now ?? new Date()) < dueTime) throw new MonthNotDueError(period, dueTime, graceHours);
@@ -141,7 +156,18 @@ export async function* exportCsv(
     c.sumDecimals === undefined ? [] : [{ index: i, name: c.name, decimals: c.sumDecimals }],
   );
   const sums: Decimal[] = summed.map(() => new Money(0));
+  const currencyIndex = table.columns.findIndex((c) => c.name === CURRENCY_COLUMN);
+  let currency: string | null = null;
   let rows = 0;
+  const now = opts.now?.() ?? new Date();
+  const graceHours = opts.graceHours ?? DEFAULT_GRACE_HOURS;
+
+  // Counted before the snapshot is taken: an account whose hold clears meanwhile is in the file and
+  // counted, which says too much, never too little. Only for a due month (the check refuses others).
+  let held: HeldCount | undefined;
+  if (table.invoicesOfMonth && opts.prices && now >= dueAt(parsePeriod(period), graceHours).toJSDate()) {
+    held = await heldOfMonth(pool, opts.prices, period, now);
+  }
 
   const client = await pool.connect();
   // A checked-out client has no error listener: a connection the server ends
@@ -149,16 +175,27 @@ export async function* exportCsv(
   const onClientError = () => {};
   client.on('error', onClientError);
   let open = false;
+  let ledgerHeld = false;
   let failure: Error | undefined;
   try {
+    // credits.csv: no ledger writer running when the snapshot is taken (credits-final.ts).
+    if (!table.invoicesOfMonth) {
+      await quietLedger(client, period, opts.ledgerWaitMs);
+      ledgerHeld = true;
+    }
     // One snapshot for the check below and the rows: repeatable read.
     await client.query('begin isolation level repeatable read read only');
     open = true;
     await client.query(
       `set local idle_in_transaction_session_timeout = ${Math.max(1, Math.round(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS))}`,
     );
+    if (ledgerHeld) {
+      // The transaction's first query: its snapshot is taken as it starts, while the lock is still held.
+      await releaseLedger(client);
+      ledgerHeld = false;
+    }
     // Before the first byte, in the snapshot the rows are read from: a run this snapshot sees completed wrote all its invoices.
-    await checkMonthComplete(client, kind, period, { graceHours: opts.graceHours, now: opts.now?.() });
+    await checkMonthComplete(client, kind, period, { graceHours, now });
     await client.query({ text: `declare export_rows no scroll cursor for ${table.sql}`, values: [period] });
     yield csvRecord(
       table.columns.map((c) => c.name),
@@ -173,6 +210,12 @@ export async function* exportCsv(
           const v = row[summed[s]!.index];
           if (v !== null && v !== undefined) sums[s] = sums[s]!.plus(v);
         }
+        const c = row[currencyIndex] ?? null;
+        // One currency per database (the price book's guard): a sum over two would mean nothing, and the file ends without one.
+        if (currency !== null && c !== currency) {
+          throw new Error(`${kind}.csv of ${period} has amounts in ${currency} and ${c}: its control total would add them`);
+        }
+        currency = c;
         chunk += csvRecord(row, kinds);
       }
       rows += batch.rows.length;
@@ -182,19 +225,34 @@ export async function* exportCsv(
     await client.query('commit');
     open = false;
 
+    currency ??= opts.prices?.currency ?? null;
     const control: (string | null)[] = table.columns.map(() => null);
+    const controlKinds: FieldKind[] = kinds.map(() => 'value');
     control[0] = CONTROL_LABEL;
     control[CONTROL_COUNT_COLUMN] = String(rows);
+    control[currencyIndex] = currency;
+    // A month with held accounts is the month so far: said in an empty column, the columns stay.
+    const note = anyHeld(held) ? describeHeld(held, period) : undefined;
+    if (note !== undefined && table.noteColumn !== undefined) {
+      const at = table.columns.findIndex((c) => c.name === table.noteColumn);
+      control[at] = note;
+      controlKinds[at] = 'text';
+    }
     const written: Record<string, string> = {};
     summed.forEach((c, s) => {
       written[c.name] = sums[s]!.toFixed(c.decimals);
       control[c.index] = written[c.name]!;
     });
-    const summary: ExportSummary = { kind, period, rows, total: written[table.totalColumn]!, sums: written };
-    yield csvRecord(
-      control,
-      kinds.map(() => 'value'),
-    );
+    const summary: ExportSummary = {
+      kind,
+      period,
+      rows,
+      total: written[table.totalColumn]!,
+      sums: written,
+      currency,
+      ...(held === undefined ? {} : { held }),
+    };
+    yield csvRecord(control, controlKinds);
     // Only once the consumer has taken the control row and asked for more: a
     // reader gone before it (the generator's return() at the yield) is not done.
     opts.onDone?.(summary);
@@ -203,7 +261,10 @@ export async function* exportCsv(
     failure = err instanceof Error ? err : new Error(String(err));
     throw err;
   } finally {
-    if (!open) {
+    if (ledgerHeld) {
+      // The shared lock is the session's: a connection back in the pool with it would keep every finalize run waiting.
+      client.release(failure ?? new Error('the credit ledger lock was not let go of'));
+    } else if (!open) {
       // Done, or `begin` itself failed: then the connection is suspect and is dropped.
       client.release(failure);
     } else {

@@ -20,6 +20,12 @@ export interface ExportTable {
   /** The file lists the month's invoices: refused while a finalize of the month has not completed. */
   invoicesOfMonth: boolean;
   /**
+   * An empty column of the control row that says, when accounts of the month
+   * are held, that the file is the month so far (held.ts): the columns stay as
+   * they are. Only files of the month's invoices have one.
+   */
+  noteColumn?: string;
+  /**
    * One period's rows (`$1`), in file order, every column already text: the
    * database formats numerics ("25.00", "-3.61") and timestamps, never JS numbers.
    */
@@ -28,6 +34,8 @@ export interface ExportTable {
 
 /** Column 1 of the control row. */
 export const CONTROL_LABEL = 'TOTAL';
+/** Every file's column of the rows' currency: the control row names its total's currency there too. */
+export const CURRENCY_COLUMN = 'currency';
 /** The control row's data row count goes in column 2 (the invoice id column, the entry id of credits.csv). */
 export const CONTROL_COUNT_COLUMN = 1;
 
@@ -61,6 +69,7 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
     ],
     totalColumn: 'total',
     invoicesOfMonth: true,
+    noteColumn: 'status',
     sql: `select i.number, i.id, i.account_id, i.period, i.status, i.currency,
                  i.subtotal::text, i.credit_applied::text, i.total::text, i.amount_refunded::text,
                  to_char(i.finalized_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
@@ -86,11 +95,15 @@ export const EXPORT_TABLES: Record<ExportKind, ExportTable> = {
       summed('amount', 2),
       text('adjusts'),
       text('description'),
+      // Added last, as invoices.csv's amount_disputed: the invoice's, so the control row names the total's currency.
+      text('currency'),
     ],
     totalColumn: 'amount',
     invoicesOfMonth: true,
+    noteColumn: 'description',
     sql: `select i.number, l.invoice_id, i.account_id, i.period, l.position::text, l.app_id, l.kind, l.key,
-                 l.product, l.quantity::text, l.unit_price::text, l.amount::text, l.adjusts, l.description
+                 l.product, l.quantity::text, l.unit_price::text, l.amount::text, l.adjusts, l.description,
+                 i.currency
             from invoicing.invoices i
             join invoicing.invoice_lines l on l.invoice_number = i.number
            where i.period = $1

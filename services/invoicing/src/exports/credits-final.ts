@@ -1,0 +1,96 @@
+// When a month's credits.csv is final: no entry dated in the month can be
+// written any more. The ledger's writers and the dates they give:
+//  - a grant and a reversal: their own instant (a reversal under FINALIZE_LOCK);
+//  - a finalize run's `applied` and `invoice_remainder` entries: the run's start,
+//    committed chunk by chunk while the run holds FINALIZE_LOCK;
+//  - `expired`: the lot's expiry, written by the first finalize run after it.
+// So after the month's end a run that started in it may still be writing, and
+// an expiry in it is written at the next run: credits.csv waits for both.
+import type pg from 'pg';
+import { FINALIZE_LOCK } from '../billing/finalize.ts';
+import { parsePeriod } from '../domain/period.ts';
+
+/** When an export refused because the ledger is still being written is told to come back (Retry-After). */
+export const LEDGER_RETRY_AFTER_SECONDS = 30;
+
+/** How long an export waits for a finalize run or a credit reversal to let go of the ledger before it is refused. */
+export const DEFAULT_LEDGER_WAIT_MS = 5_000;
+
+/** credits.csv of a month whose ledger entries may still change. A 409 (the HTTP error handler reads it). */
+export class CreditsNotFinalError extends Error {
+  readonly statusCode = 409;
+  constructor(
+    message: string,
+    /** When the refusal ends by itself (the month's end); undefined: at the next finalize run. */
+    readonly retryAt?: Date,
+  ) {
+    super(message);
+  }
+
+  /** Seconds until the export may succeed, at least 1 (Retry-After). */
+  retryAfterSeconds(now: Date): number {
+    if (this.retryAt === undefined) return LEDGER_RETRY_AFTER_SECONDS;
+    return Math.max(1, Math.ceil((this.retryAt.getTime() - now.getTime()) / 1000));
+  }
+}
+
+/**
+ * Throws CreditsNotFinalError while the month is not over as of `now`, or a
+ * lot that expired in it has no `expired` entry yet (the next finalize run
+ * writes one, dated back at the expiry). What is left of a lot only falls
+ * (the ledger is append-only, and only applied, expired and reversal entries
+ * name a lot), so once none is pending none can be. Run in the export's
+ * snapshot, taken while quietLedger's lock is held.
+ */
+export async function checkCreditsFinal(db: pg.Pool | pg.PoolClient, period: string, now: Date): Promise<void> {
+  const month = parsePeriod(period);
+  const end = month.end.toJSDate();
+  if (now < end) {
+    throw new CreditsNotFinalError(
+      `credits.csv of ${period} is not final: the month runs until ${end.toISOString()}, and entries dated in it ` +
+        '(credit applied by a finalize run, expiries) are written until a finalize run after its end: export it then',
+      end,
+    );
+  }
+  const { rows } = await db.query<{ pending: number }>(
+    `select count(*)::int as pending from invoicing.credit_lots
+      where expires_at >= $1 and expires_at < $2 and remaining > 0`,
+    [month.start.toJSDate(), end],
+  );
+  const pending = rows[0]!.pending;
+  if (pending > 0) {
+    throw new CreditsNotFinalError(
+      `credits.csv of ${period} is not final: ${pending} credit lot(s) expired in it have no \`expired\` entry yet; ` +
+        'the next finalize run writes it, dated back at the expiry (the schedule runs every INVOICE_FINALIZE_EVERY_SECONDS ' +
+        'while invoicing runs; `vault finalize --period` of a due month runs one): export again once it has',
+    );
+  }
+}
+
+/**
+ * Takes FINALIZE_LOCK shared on `client`'s session, waiting at most `waitMs`:
+ * while it is held no finalize run (whose entries are dated at its start) nor
+ * credit reversal is writing, and every one that held it before has committed
+ * all it wrote. The export takes its snapshot under it and lets go at once
+ * (releaseLedger), so a run is kept waiting for a moment only. A shared try
+ * also fails while a writer waits for the lock: it is not passed.
+ */
+export async function quietLedger(client: pg.PoolClient, period: string, waitMs = DEFAULT_LEDGER_WAIT_MS): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const { rows } = await client.query<{ got: boolean }>('select pg_try_advisory_lock_shared($1) as got', [FINALIZE_LOCK]);
+    if (rows[0]!.got) return;
+    if (Date.now() >= deadline) {
+      throw new CreditsNotFinalError(
+        `credits.csv of ${period}: a finalize run or a credit reversal is writing the credit ledger (it holds finalize's lock), ` +
+          'and a run that started before the month ended dates its entries in it: export again once it has ended',
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Lets go of quietLedger's lock. */
+export async function releaseLedger(client: pg.PoolClient): Promise<void> {
+  await client.query('select pg_advisory_unlock_shared($1)', [FINALIZE_LOCK]);
+}
