@@ -5,7 +5,6 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CARD_MESSAGES } from '../domain/messages.ts';
 import type { WebContext } from '../web/context.ts';
-import { takeRetryAttempt } from './retry-attempt.ts';
 import { accountPayment, paysHere } from './service.ts';
 
 const Params = z.object({ id: z.string().max(80) });
@@ -29,14 +28,10 @@ export function paymentApiRoutes(web: FastifyInstance, ctx: WebContext): void {
     if (!paysHere(payment.stage) || !payment.intent.clientSecret || !payment.paymentMethodId) {
       return ctx.jsonError(reply, 409, 'not_payable', 'This payment cannot be made here now. Please check your invoice.');
     }
-    if (payment.stage === 'declined') {
-      // Tried again after a decline: a card attempt, as a card setup (its secret confirms with any card).
-      const refused = await takeRetryAttempt(deps, who.accountId, payment.intent.id);
-      if (refused) {
-        reply.header('retry-after', String(refused.retryAfterSeconds));
-        return ctx.jsonError(reply, 429, 'rate_limited', refused.message);
-      }
-    }
+    // A declined payment tried again takes no card attempt (those budget card setups): the page
+    // confirms it with the card on file, and the secret, the same at each call, confirms with any card
+    // straight at the gateway without us. Other cards' declines are invoicing's to count: past
+    // CARD_ATTEMPTS_PER_HOUR it cancels the PaymentIntent (charging/card-testing.ts).
     deps.log.info('payment.authentication_started', { account_id: who.accountId, payment_intent_id: payment.intent.id });
     return reply.send({ client_secret: payment.intent.clientSecret, payment_method: payment.paymentMethodId });
   });

@@ -12,6 +12,7 @@
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
+import { CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
 import type { ChargeRow } from './decide.ts';
 import type { ChargeGateway } from './gateway-calls.ts';
 import { paidByCardholder } from './paid-by-cardholder.ts';
@@ -157,12 +158,26 @@ export async function revokeUnsettled(deps: RevokeDeps): Promise<void> {
 }
 
 /**
+ * Whether a row whose PaymentIntent is revoked is charged again at retry_at: one waiting for the
+ * cardholder, and a past-due one its card was declined (or refused) for, whose PaymentIntent was
+ * its only way to be paid (no page offers another). One past due for want of a usable card (none
+ * on file, or the one on file reported stolen) keeps waiting for one: a card put on file is
+ * charged at once anyway. A scheduled row keeps its own next attempt.
+ */
+function chargesAgain(row: ChargeRow): boolean {
+  if (row.state === 'action_required') return true;
+  return row.state === 'past_due' && row.lastErrorCode !== 'no_card_on_file' && row.lastErrorCode !== CARD_REPORTED_FRAUDULENT;
+}
+
+/**
  * Cancels a revoked PaymentIntent at the gateway, then lets the charge row go of it. Paid meanwhile
  * (the gateway will not cancel a succeeded one): recorded as paid, as its webhook would
  * (paidByCardholder), never canceled. Canceled: a row still holding it, with no attempt in flight,
  * drops it under a new key (the old one named its create and confirms); a row waiting for the
- * cardholder is scheduled again for the revocation's retry_at, so the invoice is payable (the card on
- * file charged then, a new card at once) and never twice: the old PaymentIntent can no longer be paid.
+ * cardholder, or past due for its card's declines (chargesAgain), is scheduled for the revocation's
+ * retry_at, so the invoice is payable again (the card on file charged then on a new PaymentIntent,
+ * once, as the round's last attempt: declined, past due again; the bank asking, the page's button;
+ * a new card at once) and never twice: the old PaymentIntent can no longer be paid.
  * An attempt in flight on it is left to the charger, whose confirm is refused as canceled and
  * replaces it (PAYMENT_INTENT_CANCELED). No answer: left unsettled, asked again by the next pass.
  */
@@ -200,10 +215,9 @@ export async function revokePaymentIntent(
       const row = await readChargeRow(client, invoiceId);
       if (!row || row.state === 'paid' || row.paymentIntentId !== paymentIntentId || row.pendingPaymentMethodId) return { retryAt };
       const { actionRequiredAt: _, ...kept } = row;
-      const next: ChargeRow =
-        row.state === 'action_required'
-          ? { ...kept, paymentIntentId: null, state: 'scheduled', nextAttemptAt: retryAt }
-          : { ...kept, paymentIntentId: null };
+      const next: ChargeRow = chargesAgain(row)
+        ? { ...kept, paymentIntentId: null, state: 'scheduled', nextAttemptAt: retryAt }
+        : { ...kept, paymentIntentId: null };
       await writeCharge(client, invoiceId, next, { at }, true);
       return { retryAt, state: next.state };
     },
