@@ -230,24 +230,34 @@ describe('a card charged back as fraud is blocked by its fingerprint, decided fr
     assert.equal((await row('fn-2'))?.status, 'paid', `${card.id} charged again`);
   });
 
-  test('the gateway not answering the read: the event is not handled (not recorded, said at warn), and its next delivery blocks the card', async () => {
+  test('the gateway refusing the read for good: the chargeback is recorded all the same (200), and the card our row says paid is blocked, fingerprint too', async () => {
     const card = await typeCard('acct-fu', CARDS.fu);
     await insertInvoice(w.db.pool, { id: 'fu-1', account: 'acct-fu', total: '9.00' });
     await pass();
     await disputeNow((await heldIntent('fu-1'))!);
     const { dispute, event } = await disputeOf((await heldIntent('fu-1'))!);
-    const down = disputeGateway(gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_down' }));
-    const unread = await handle(event, down);
-    assert.equal(unread.outcome, 'card_unread');
+    // A restricted key without Disputes read: every read is refused.
+    const refused = { disputedCharge: async () => ({ error: 'permission_error (HTTP 403)' }) };
+    const outcome = await handle(event, refused);
+    assert.equal(outcome.outcome, 'dispute_withdrawn', JSON.stringify(outcome));
+    assert.equal(outcome.card_blocked, card.id);
+    const recorded = await w.db.pool.query('select amount::text from invoicing.invoice_disputes where dispute_id = $1', [dispute.id]);
+    assert.deepEqual(recorded.rows, [{ amount: '9.00' }]);
     assert.ok(
-      log.lines.some((l) => l.includes('event=charge.card_block_unread') && l.includes(`dispute_id=${dispute.id}`) && l.includes('code=')),
+      log.lines.some(
+        (l) =>
+          l.includes('event=charge.card_block_unread') &&
+          l.includes(`dispute_id=${dispute.id}`) &&
+          l.includes('code="permission_error (HTTP 403)"') &&
+          l.includes(`blocked=${card.id} by_fingerprint=true`),
+      ),
       log.lines.join('\n'),
     );
-    assert.deepEqual(await blocks(dispute.id), []);
-    const { rows } = await w.db.pool.query('select 1 from invoicing.gateway_events where id = $1', [event.id]);
-    assert.equal(rows.length, 0, 'not recorded: it comes again');
-
-    assert.equal((await handle(event)).outcome, 'dispute_withdrawn');
     assert.deepEqual(await blocks(dispute.id), [{ payment_method_id: card.id, fingerprint: card.fingerprint }]);
+    // The same number typed in again is blocked too (our records gave its fingerprint); nothing is sent for the next invoice.
+    await typeCard('acct-fu', CARDS.fu);
+    await insertInvoice(w.db.pool, { id: 'fu-2', account: 'acct-fu', total: '4.00', period: '2026-11' });
+    await pass();
+    assert.deepEqual(await row('fu-2'), { status: 'past_due', code: 'card_reported_fraudulent', pi: null });
   });
 });

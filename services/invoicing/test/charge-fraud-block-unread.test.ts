@@ -1,40 +1,41 @@
 // A fraudulent chargeback's card is the gateway's word (its dispute read back with its charge:
-// dispute-block.ts). When the gateway does not answer that read, the event must not be acknowledged
-// as handled without the block, or the card would be charged again: the webhook route answers 503
-// (not recorded, so the gateway delivers it again) and the catch-up counts it waiting (its mark held
-// at it, so the next run lists it again); both said at warn. The signed route and the catch-up, a
-// stand-in for the gateway's dispute read, real PostgreSQL.
+// dispute-block.ts). When that read failed, the event was not acknowledged (503, the catch-up holding
+// its mark): the chargeback went unrecorded (the invoice read paid in full) for as long as the read
+// failed (a restricted key without Disputes read: for good) and the card was charged again meanwhile.
+// Now the dispute is recorded whatever the read does, and the card our charge row says paid is blocked
+// instead (card-of-record.ts), its fingerprint when cc-forms' view has it; said at warn. The signed
+// route and the catch-up, a dispute reader that always fails, real PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { gatewayClient } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
+import { chargePass } from '../src/charging/charger.ts';
 import type { DisputeGateway } from '../src/charging/dispute-gateway.ts';
 import { catchUpEvents, type EventSource } from '../src/charging/event-catch-up.ts';
-import { chargedThrough, chargingDatabase, deliverSigned, disputeEvent, fixtureDisputes, webhookApp } from './charging-fixture.ts';
+import { chargedThrough, chargingDatabase, deliverSigned, disputeEvent, FakeGateway, putCard, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'admin-token-for-card-unread-0123456789ab';
 const SECRET = 'whsec_card_unread_tests';
 const stripe = gatewayClient({ url: new URL('http://127.0.0.1:9'), secretKey: 'sk_test_unused' });
 
-describe('a fraudulent chargeback whose card the gateway does not tell is not acknowledged without the block (route, catch-up, real PostgreSQL)', () => {
+describe('a fraudulent chargeback whose card the gateway will not tell is recorded, and the card on our row blocked (route, catch-up, real PostgreSQL)', () => {
   let db: TestDatabase;
   let http: FastifyInstance;
   const log = memoryLogger();
-  let down = true;
-  const disputes: DisputeGateway = {
-    disputedCharge: async (id) => (down ? { error: 'StripeConnectionError' } : fixtureDisputes(db.pool).disputedCharge(id)),
-  };
-  /** An invoice paid through `pi_<id>` with card `pm`. */
-  const paidWith = async (id: string, pm: string) => {
+  const disputes: DisputeGateway = { disputedCharge: async () => ({ error: 'permission_error (HTTP 403)' }) };
+  /** An invoice of `acct-<id>` paid through `pi_<id>` with card `pm`, which is on file (fingerprint `fp`). */
+  const paidWith = async (id: string, pm: string, fp: string | null = null) => {
     await chargedThrough(db.pool, id, '25.00');
     await db.pool.query('update invoicing.charges set last_payment_method_id = $2 where invoice_id = $1', [id, pm]);
+    await putCard(db.pool, `acct-${id}`, pm);
+    await db.pool.query('update cc_forms.test_cards set fingerprint = $2 where payment_method_id = $1', [pm, fp]);
   };
   const blocked = async (pm: string) =>
-    (await db.pool.query('select dispute_id from invoicing.blocked_payment_methods where payment_method_id = $1', [pm])).rows;
-  const recorded = async (eventId: string) =>
-    (await db.pool.query('select 1 from invoicing.gateway_events where id = $1', [eventId])).rows.length === 1;
+    (await db.pool.query('select dispute_id, fingerprint from invoicing.blocked_payment_methods where payment_method_id = $1', [pm])).rows;
+  const disputed = async (disputeId: string) =>
+    (await db.pool.query('select amount::text from invoicing.invoice_disputes where dispute_id = $1', [disputeId])).rows;
 
   before(async () => {
     db = await chargingDatabase();
@@ -45,34 +46,37 @@ describe('a fraudulent chargeback whose card the gateway does not tell is not ac
     await db?.drop();
   });
 
-  test('the webhook is answered 503 (not recorded, warned); delivered again once the gateway answers: 200, the card blocked', async () => {
-    down = true;
-    await paidWith('un-1', 'pm_ok_un_1');
+  test('the webhook is answered 200: the dispute recorded, the card on our row blocked with its fingerprint, warned; the next invoice is not charged on it', async () => {
+    await paidWith('un-1', 'pm_ok_un_1', 'fp_un_1');
     const event = disputeEvent('evt_un_1', 'withdrawn', 'dp_un_1', 'pi_un-1', 2500);
     const res = await deliverSigned(http, event, SECRET);
-    assert.equal(res.statusCode, 503, res.body);
-    assert.match(res.json<{ error: string }>().error, /deliver it again later/);
-    assert.equal(await recorded('evt_un_1'), false);
-    assert.deepEqual(await blocked('pm_ok_un_1'), []);
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), { received: true, duplicate: false });
+    assert.deepEqual(await disputed('dp_un_1'), [{ amount: '25.00' }]);
+    assert.deepEqual(await blocked('pm_ok_un_1'), [{ dispute_id: 'dp_un_1', fingerprint: 'fp_un_1' }]);
     assert.ok(
       log.lines.some((l) =>
-        /^at=warn event=charge\.card_block_unread event_id=evt_un_1 invoice_id=un-1 dispute_id=dp_un_1 payment_intent=pi_un-1 code=StripeConnectionError/.test(
+        /^at=warn event=charge\.card_block_unread event_id=evt_un_1 invoice_id=un-1 dispute_id=dp_un_1 payment_intent=pi_un-1 code="permission_error \(HTTP 403\)" blocked=pm_ok_un_1 by_fingerprint=true/.test(
           l,
         ),
       ),
       log.lines.join('\n'),
     );
 
-    down = false;
-    const again = await deliverSigned(http, event, SECRET);
-    assert.equal(again.statusCode, 200, again.body);
-    assert.deepEqual(again.json(), { received: true, duplicate: false });
-    assert.deepEqual(await blocked('pm_ok_un_1'), [{ dispute_id: 'dp_un_1' }]);
-    assert.equal(await recorded('evt_un_1'), true);
+    const gateway = new FakeGateway();
+    await db.pool.query(
+      `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, status, currency, total)
+       values ('un-1b', 'acct-un-1', '2026-11', '2026-11-01Z', '2026-12-01Z', '2026-11-un-1b', 'finalized', 'USD', '7.00')`,
+    );
+    await chargePass({ pool: db.pool, gateway, retrySchedule: [60], log });
+    assert.equal(gateway.charges.length, 0, 'nothing charged on the blocked card');
+    const row = await db.pool.query(
+      `select i.status, c.last_error_code from invoicing.invoices i join invoicing.charges c on c.invoice_id = i.id where i.id = 'un-1b'`,
+    );
+    assert.deepEqual(row.rows, [{ status: 'past_due', last_error_code: 'card_reported_fraudulent' }]);
   });
 
-  test('the catch-up counts it waiting (its mark held at it), and handles it on the run after the gateway answers', async () => {
-    down = true;
+  test('the catch-up handles it at once (caught up, its mark moves on), the card blocked', async () => {
     await paidWith('un-2', 'pm_ok_un_2');
     const event = { ...disputeEvent('evt_un_2', 'withdrawn', 'dp_un_2', 'pi_un-2', 2500), created: Math.floor(Date.now() / 1000) - 600 };
     const events: EventSource = {
@@ -81,13 +85,9 @@ describe('a fraudulent chargeback whose card the gateway does not tell is not ac
       },
       async *oldestFirstAfter() {},
     };
-    const first = await catchUpEvents({ pool: db.pool, log, events, disputes });
-    assert.deepEqual([first?.waiting, first?.caught_up, first?.mark], [1, 0, event.created]);
-    assert.equal(await recorded('evt_un_2'), false);
-
-    down = false;
-    const second = await catchUpEvents({ pool: db.pool, log, events, disputes });
-    assert.deepEqual([second?.waiting, second?.caught_up], [0, 1]);
-    assert.deepEqual(await blocked('pm_ok_un_2'), [{ dispute_id: 'dp_un_2' }]);
+    const tally = await catchUpEvents({ pool: db.pool, log, events, disputes });
+    assert.deepEqual([tally?.waiting, tally?.caught_up], [0, 1]);
+    assert.deepEqual(await disputed('dp_un_2'), [{ amount: '25.00' }]);
+    assert.deepEqual(await blocked('pm_ok_un_2'), [{ dispute_id: 'dp_un_2', fingerprint: null }]);
   });
 });

@@ -14,6 +14,17 @@ export const FRAUDULENT = 'fraudulent';
 /** The charge row's code (and the past_due notice's reason) when the card on file is blocked. */
 export const CARD_REPORTED_FRAUDULENT = 'card_reported_fraudulent';
 
+/**
+ * The page's and the past_due notice's reason instead of CARD_REPORTED_FRAUDULENT when the account has no
+ * block of its own: its card matched another account's fraud block by fingerprint (the block is global:
+ * a stolen card is stolen everywhere), so its customer is not told a payment of theirs was reported.
+ */
+export const CARD_BLOCKED_ELSEWHERE = 'card_blocked_elsewhere';
+
+/** SQL: whether account `account` (an expression) has no block of its own, so a block on its card came from another account's dispute. */
+export const blockedElsewhereSql = (account: string) =>
+  `not exists (select 1 from invoicing.blocked_payment_methods b where b.account_id = ${account})`;
+
 /** The row's message for it; the customer's page and email have their own words. */
 export const CARD_REPORTED_FRAUDULENT_MESSAGE = 'The bank reported a payment on the card on file as unauthorised; it is not charged again.';
 

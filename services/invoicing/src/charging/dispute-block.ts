@@ -4,21 +4,20 @@
 // currency, more than its total, its payment not recorded yet, a stray). Before, the card was blocked
 // only once the dispute matched its invoice, by the payment method our row said, so those blocked
 // nothing, and the same card typed in again (a new payment method) was charged at once.
-// The card is the gateway's word (the dispute read back with its charge), not the webhook body's.
+// The card is the gateway's word (the dispute read back with its charge), not the webhook body's; when
+// the gateway will not say, our own row's card (card-of-record.ts), so the dispute is never held hostage
+// to the read. Once blocked, the PaymentIntents waiting for a cardholder on it are revoked (block-revokes.ts).
 import { withTransaction } from '@vault/db';
 import { blockPaymentMethod, FRAUDULENT } from './blocked-cards.ts';
+import { revokeWaitingOnBlocked } from './block-revokes.ts';
+import { tellBlockedElsewhere } from './blocked-elsewhere.ts';
+import { cardOfRecord } from './card-of-record.ts';
 import type { DisputeGateway } from './dispute-gateway.ts';
 import { lockInvoice } from './store.ts';
 import type { EventHandlerDeps } from './webhooks.ts';
 
-/** The outcome of a dispute event whose card could not be read from the gateway: not handled, delivered again. */
-export const CARD_UNREAD = 'card_unread';
-
-export type CardBlock =
-  /** Blocked now (its payment method), or nothing to block (`{}`). */
-  | { card_blocked?: string }
-  /** The gateway did not answer: the event is not recorded, so it comes again (a delivery, the catch-up). */
-  | { unread: string; invoice_id: string };
+/** Blocked now (its payment method), or nothing to block (`{}`). */
+export type CardBlock = { card_blocked?: string };
 
 type Deps = EventHandlerDeps & { disputes?: DisputeGateway | undefined };
 
@@ -47,12 +46,19 @@ export async function blockDisputedCard(
   if (!ours) return {};
   const fields = { event_id: event.id, invoice_id: ours.invoice_id, dispute_id: body.id, payment_intent: paymentIntent };
   const read = deps.disputes ? await deps.disputes.disputedCharge(body.id) : { error: 'no_gateway' };
+  let card: { paymentMethodId: string; fingerprint: string | null } | undefined;
   if ('error' in read) {
-    // Acknowledged without the block, the card would be charged again: answered so it comes again.
-    deps.log.warn('charge.card_block_unread', { ...fields, code: read.error, 'count#charge.card_block_unread': 1 });
-    return { unread: read.error, invoice_id: ours.invoice_id };
-  }
-  if (read.reason !== FRAUDULENT || read.paymentIntentId !== paymentIntent || !read.paymentMethodId) {
+    // Acknowledged all the same (the dispute is recorded): the card our row says paid is blocked instead.
+    card = await cardOfRecord(deps.pool, paymentIntent);
+    deps.log.warn('charge.card_block_unread', {
+      ...fields,
+      code: read.error,
+      blocked: card?.paymentMethodId ?? 'none',
+      by_fingerprint: Boolean(card?.fingerprint),
+      'count#charge.card_block_unread': 1,
+    });
+    if (!card) return {};
+  } else if (read.reason !== FRAUDULENT || read.paymentIntentId !== paymentIntent || !read.paymentMethodId) {
     deps.log.warn('charge.card_not_blocked', {
       ...fields,
       reason: read.reason ?? 'none',
@@ -60,10 +66,10 @@ export async function blockDisputedCard(
       payment_method: read.paymentMethodId ?? 'none',
     });
     return {};
-  }
+  } else card = { paymentMethodId: read.paymentMethodId, fingerprint: read.fingerprint };
   const block = {
-    paymentMethodId: read.paymentMethodId,
-    fingerprint: read.fingerprint,
+    paymentMethodId: card.paymentMethodId,
+    fingerprint: card.fingerprint,
     accountId: ours.account_id,
     disputeId: body.id,
     reason: FRAUDULENT,
@@ -77,15 +83,23 @@ export async function blockDisputedCard(
     },
     { log: deps.log, name: 'charging.card_block' },
   );
+  // Revoked whether new or not (idempotent): a crash after the block's commit must not leave them offered.
+  // The event is recorded next whatever this does: a failed revoke is the next pass's (revokeUnsettled).
+  await revokeWaitingOnBlocked(deps, block, at).catch((err: unknown) =>
+    deps.log.error('charge.revoke_failed', err, { dispute_id: body.id, payment_method: card.paymentMethodId }),
+  );
   if (!blocked) return {};
   deps.log.warn('charge.card_blocked', {
     event_id: event.id,
     invoice_id: ours.invoice_id,
     dispute_id: body.id,
-    payment_method: read.paymentMethodId,
+    payment_method: card.paymentMethodId,
     reason: FRAUDULENT,
-    by_fingerprint: read.fingerprint !== null,
+    by_fingerprint: card.fingerprint !== null,
     'count#charge.card_blocked': 1,
   });
-  return { card_blocked: read.paymentMethodId };
+  await tellBlockedElsewhere(deps, block).catch((err: unknown) =>
+    deps.log.error('charge.card_blocked_elsewhere_failed', err, { dispute_id: body.id }),
+  );
+  return { card_blocked: card.paymentMethodId };
 }

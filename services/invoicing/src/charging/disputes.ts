@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { withTransaction } from '@vault/db';
 import { fromMinorUnits, minorUnits } from './amount.ts';
 import { STRAY_PAYMENT } from './decide.ts';
-import { blockDisputedCard, CARD_UNREAD } from './dispute-block.ts';
+import { blockDisputedCard } from './dispute-block.ts';
 import { amountDisputedSql } from './dispute-sums.ts';
 import { invoiceOfPaymentIntent } from './refunds.ts';
 import { recordEvent } from './store.ts';
@@ -53,8 +53,6 @@ type DisputeOutcome = Outcome & {
   paid?: string;
   /** A fraudulent dispute's withdrawal blocked the payment method that paid (dispute-block.ts). */
   card_blocked?: string;
-  /** CARD_UNREAD: the gateway's answer about the disputed card (its code). */
-  code?: string;
 };
 
 /** The invoice's disputes withdraw more than its payment received: recorded all the same, and warned. */
@@ -80,7 +78,6 @@ export async function handleDispute(deps: EventHandlerDeps, event: z.infer<typeo
   const at = new Date(event.created === undefined ? nowMs : event.created * 1000);
   // First, and whatever the invoice makes of the dispute: a fraudulent one's card is blocked.
   const card = dispute ? await blockDisputedCard(deps, event, dispute, at) : {};
-  if ('unread' in card) return { outcome: CARD_UNREAD, invoice_id: card.invoice_id, dispute_id: dispute!.id, code: card.unread };
   const outcome = await withTransaction(
     deps.pool,
     async (client): Promise<DisputeOutcome> => {

@@ -64,7 +64,7 @@ export interface CatchUpTally {
   /** Handled now: their webhook never came (or not yet). */
   caught_up: number;
   duplicates: number;
-  /** Refunds and disputes waiting for their invoice's payment, or for the gateway (not recorded): the mark stays before the first. */
+  /** Refunds and disputes waiting for their invoice's payment (not recorded): the mark stays before the first. */
   waiting: number;
   /** Events the handler cannot read: logged, and passed (an event never changes). */
   refused: number;

@@ -12,7 +12,7 @@ import type pg from 'pg';
 import type { Invoice } from '@vault/contracts';
 import { carryable } from '../billing/credit-store.ts';
 import { minimumCharge, minimumChargeAmount, minorUnits } from './amount.ts';
-import { CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
+import { blockedElsewhereSql, CARD_BLOCKED_ELSEWHERE, CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
 import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
 
 export interface CardSeen {
@@ -43,7 +43,12 @@ export type PaymentState =
    * not the card's (the gateway's customer gone, an amount it will not take), or its card on file
    * reported stolen (`card_blocked`: a fraudulent chargeback, never charged again): waits for another card.
    */
-  | { kind: 'past_due'; why: 'no_card' | 'card_blocked' | 'declined' | 'not_charged'; reason: string | undefined; since: Date | undefined }
+  | {
+      kind: 'past_due';
+      why: 'no_card' | 'card_blocked' | typeof CARD_BLOCKED_ELSEWHERE | 'declined' | 'not_charged';
+      reason: string | undefined;
+      since: Date | undefined;
+    }
   /**
    * The bank asks the cardholder to authenticate (3-D Secure): the customer
    * confirms `paymentIntentId` with `paymentMethodId` on cc-forms' page. `pastDue`
@@ -89,6 +94,8 @@ export interface PaymentRow {
   paid_card_last4: string | null;
   past_due_at: Date | null;
   action_required_at: Date | null;
+  /** The account has no block of its own (CARD_BLOCKED_ELSEWHERE): its card matched another account's by fingerprint. */
+  blocked_elsewhere?: boolean;
 }
 
 /**
@@ -100,7 +107,7 @@ const SQL = `
   select x.id, coalesce(${carryable('x.minimum')}, false) as carryable,
          c.invoice_id, c.state, c.attempts, c.round_start, c.payment_intent_id, c.last_payment_method_id, c.last_error_code,
          c.last_decline_code, c.last_error_message, c.next_attempt_at, c.paid_at, c.paid_card_brand, c.paid_card_last4,
-         c.past_due_at, c.action_required_at
+         c.past_due_at, c.action_required_at, ${blockedElsewhereSql('i.account_id')} as blocked_elsewhere
     from unnest($1::text[], $2::numeric[]) as x(id, minimum)
     left join invoicing.invoices i on i.id = x.id
     left join invoicing.charges c on c.invoice_id = x.id`;
@@ -165,7 +172,15 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined, 
     const noCard = !row || row.last_error_code === 'no_card_on_file';
     return {
       kind: 'past_due',
-      why: noCard ? 'no_card' : row.last_error_code === CARD_REPORTED_FRAUDULENT ? 'card_blocked' : cardError ? 'declined' : 'not_charged',
+      why: noCard
+        ? 'no_card'
+        : row.last_error_code === CARD_REPORTED_FRAUDULENT
+          ? row.blocked_elsewhere
+            ? CARD_BLOCKED_ELSEWHERE
+            : 'card_blocked'
+          : cardError
+            ? 'declined'
+            : 'not_charged',
       reason: cardError ? (row?.last_error_message ?? undefined) : undefined,
       since: pastDue.since,
     };

@@ -10,7 +10,7 @@ import { invoiceNotice, type InvoiceFacts, type Notice } from '../notices/notice
 import { recordNotices } from '../notices/outbox.ts';
 import type { Answer, ChargeRow } from './decide.ts';
 import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
-import { CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
+import { blockedElsewhereSql, CARD_BLOCKED_ELSEWHERE, CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
 
 /** A row's last error while its payment waits for the cardholder (asked, or their check failed and they may retry). */
 const WAITING_CODES = new Set(['authentication_required', 'requires_action', AUTHENTICATION_FAILED]);
@@ -102,6 +102,10 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
   }
   if (pastDue) {
     const noCard = charge.lastErrorCode === 'no_card_on_file';
+    const blocked = charge.lastErrorCode === CARD_REPORTED_FRAUDULENT;
+    // Another account's fraud block on the same card (by fingerprint): its customer is not told a payment of theirs was reported.
+    const elsewhere =
+      blocked && (await client.query<{ e: boolean }>(`select ${blockedElsewhereSql('$1')} as e`, [facts.accountId])).rows[0]?.e;
     notices.push(
       invoiceNotice('invoice.past_due', facts, at, {
         // `refused`: the gateway refused for a reason not the card's (never told as a decline);
@@ -110,8 +114,10 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
         // `card_reported_fraudulent`: the card on file was charged back as used without authorisation (blocked-cards.ts).
         reason: noCard
           ? 'no_card_on_file'
-          : charge.lastErrorCode === CARD_REPORTED_FRAUDULENT
-            ? CARD_REPORTED_FRAUDULENT
+          : blocked
+            ? elsewhere
+              ? CARD_BLOCKED_ELSEWHERE
+              : CARD_REPORTED_FRAUDULENT
             : WAITING_CODES.has(charge.lastErrorCode ?? '')
               ? 'authentication_required'
               : isCardError(charge.lastErrorCode)

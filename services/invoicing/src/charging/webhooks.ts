@@ -5,7 +5,6 @@ import { withTransaction } from '@vault/db';
 import type { Gateway } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
 import { afterForeignDecline, type CardTesting, countForeignDecline, DEFAULT_CARD_TESTING, foreignFields } from './card-testing.ts';
-import { CARD_UNREAD } from './dispute-block.ts';
 import type { DisputeGateway } from './dispute-gateway.ts';
 import { handleDispute, isDisputeMovement } from './disputes.ts';
 import { paysInvoice } from './payment-match.ts';
@@ -66,7 +65,7 @@ export interface WebhookDeps {
   now?: () => number;
   /**
    * Where a fraudulent chargeback's card is read (dispute-block.ts); the app always has it. Without it
-   * such a withdrawal of ours is never handled (CARD_UNREAD): its card must not go unblocked.
+   * (or when it fails) the card our charge row says paid is blocked instead.
    */
   disputes?: DisputeGateway | undefined;
   /** Other cards' declines on an invoice's payment page (card-testing.ts); unset: the default limit, canceled by the next pass. */
@@ -77,7 +76,7 @@ export interface WebhookDeps {
 export type EventHandlerDeps = Pick<WebhookDeps, 'pool' | 'log' | 'now' | 'disputes' | 'cardTesting'>;
 
 /** Outcomes of an event not handled (nothing recorded): answered so the gateway delivers it again, and the catch-up lists it again. */
-export const notHandled = (outcome: { outcome: string }) => outcome.outcome === 'before_payment' || outcome.outcome === CARD_UNREAD;
+export const notHandled = (outcome: { outcome: string }) => outcome.outcome === 'before_payment';
 
 /**
  * `POST /v1/gateway/webhooks`: the gateway's deliveries, authenticated by
@@ -129,10 +128,6 @@ export function gatewayWebhookRoutes(http: FastifyInstance, deps: WebhookDeps): 
         return reply.code(400).send({ error: `${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}` });
       }
       const outcome = await handleGatewayEvent(deps, event.data);
-      if (outcome.outcome === CARD_UNREAD) {
-        // Not recorded (dispute-block.ts said why at warn): its card is blocked when it comes again.
-        return reply.code(503).send({ error: 'the disputed charge could not be read from the gateway; deliver it again later' });
-      }
       if (outcome.outcome === 'before_payment') {
         // Not recorded: answered as a failure, so the gateway delivers it again once the payment is in.
         deps.log.warn('webhook.retry_later', { event_id: event.data.id, type: event.data.type, invoice_id: outcome.invoice_id });
@@ -236,9 +231,8 @@ export type Outcome = {
   /** Chargebacks (disputes.ts): the dispute, and the invoice's amount disputed after it. */
   dispute_id?: string;
   amount_disputed?: string;
-  /** A fraudulent chargeback's card blocked (its payment method), or why it could not be read (CARD_UNREAD's code). */
+  /** A fraudulent chargeback's card blocked (its payment method). */
   card_blocked?: string;
-  code?: string;
   /** Another card's decline on the invoice's payment page (card-testing.ts): declines in the hour, the PaymentIntent revoked. */
   foreign_declines?: number;
   revoked?: string;

@@ -4,7 +4,7 @@
 // minutes, so the email says where to sign in and how to ask for a link.
 import { DateTime } from 'luxon';
 import { minimumChargeAmount } from '../charging/amount.ts';
-import { CARD_REPORTED_FRAUDULENT } from '../charging/blocked-cards.ts';
+import { CARD_BLOCKED_ELSEWHERE, CARD_REPORTED_FRAUDULENT } from '../charging/blocked-cards.ts';
 import { isCardError } from '../charging/card-errors.ts';
 import { isBelowMinimum } from '../domain/credit.ts';
 import type { NoticeEvent } from '../notices/notice.ts';
@@ -101,14 +101,16 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
             ? `Your ${invoice} is past due: your account has no card on file.`
             : d.reason === CARD_REPORTED_FRAUDULENT
               ? `Your ${invoice} is past due: your bank reported a payment on your card on file as unauthorised, so we will not charge that card again.`
-              : d.reason === 'declined'
-                ? `Your ${invoice} is past due: your card was declined.`
-                : d.reason === 'authentication_required'
-                  ? `Your ${invoice} is past due: your bank asked you to confirm the payment (3-D Secure), and it is not confirmed yet.`
-                  : `Your ${invoice} is past due: we could not charge your card.`,
+              : d.reason === CARD_BLOCKED_ELSEWHERE
+                ? `Your ${invoice} is past due: the card on file cannot be used for payments here. Please use a different card.`
+                : d.reason === 'declined'
+                  ? `Your ${invoice} is past due: your card was declined.`
+                  : d.reason === 'authentication_required'
+                    ? `Your ${invoice} is past due: your bank asked you to confirm the payment (3-D Secure), and it is not confirmed yet.`
+                    : `Your ${invoice} is past due: we could not charge your card.`,
           d.reason === 'authentication_required'
             ? 'Sign in, open the invoice and choose to authenticate and pay: it is paid as soon as your bank confirms.'
-            : d.reason === CARD_REPORTED_FRAUDULENT
+            : d.reason === CARD_REPORTED_FRAUDULENT || d.reason === CARD_BLOCKED_ELSEWHERE
               ? 'Add another card on the card form (linked from your invoices): it is charged at once.'
               : 'Add a card on the card form (linked from your invoices): it is charged at once.',
           signIn(ctx),

@@ -60,6 +60,11 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
         return html`<p>Past due${since(state.since)}: there is no payment card on file for your account, so we could not charge this invoice.</p>
 <p><a href="${links.card}">Add a payment card</a>: we charge it as soon as it is saved.</p>`;
       }
+      if (state.why === 'card_blocked_elsewhere') {
+        // Matched another account's fraud block: nothing of this customer's was reported, so nothing is said of it.
+        return html`<p>Past due${since(state.since)}: the card on file cannot be used for payments here. Please use a different card.</p>
+<p><a href="${links.card}">Add another payment card</a>: we charge it as soon as it is saved.</p>`;
+      }
       if (state.why === 'card_blocked') {
         return html`<p>Past due${since(state.since)}: your bank reported a payment on your card on file as unauthorised, so we will not charge that card again.</p>
 <p><a href="${links.card}">Add another payment card</a>: we charge it as soon as it is saved.</p>`;

@@ -1,0 +1,74 @@
+// A card just blocked as stolen (dispute-block.ts) was still offered while its cardholder was on the
+// page: an invoice waiting for 3-D Secure keeps its PaymentIntent on the card on file, the invoice
+// page offered "Authenticate and pay" and cc-forms' /start handed it over, so the card was charged
+// again on-session. Each PaymentIntent waiting for a cardholder on the blocked card (its payment
+// method, or its fingerprint as cc-forms has it) is revoked as card testing revokes one
+// (revoked_payment_intents, card-testing.ts): canceled now when the gateway is at hand, else by the
+// next pass (revokeUnsettled); one paid meanwhile is recorded paid. The row is then scheduled, and the
+// pass finds its card blocked: past due, card_reported_fraudulent (decide.ts).
+import { withTransaction } from '@vault/db';
+import type { Logger } from '@vault/runtime';
+import type pg from 'pg';
+import { type CardTesting, revokePaymentIntent } from './card-testing.ts';
+import { ccFormsReady } from './cc-forms-schema.ts';
+import { lockInvoice } from './store.ts';
+
+interface Deps {
+  pool: pg.Pool;
+  log: Logger;
+  now?: (() => number) | undefined;
+  cardTesting?: CardTesting | undefined;
+}
+
+/** Revokes the PaymentIntents waiting for a cardholder on the card of `block`; after the block's transaction. */
+export async function revokeWaitingOnBlocked(
+  deps: Deps,
+  block: { paymentMethodId: string; fingerprint: string | null; disputeId: string },
+  at: Date,
+): Promise<string[]> {
+  const byFingerprint = block.fingerprint !== null && (await ccFormsReady(deps.pool));
+  const { rows } = await deps.pool.query<{ invoice_id: string; payment_intent_id: string }>(
+    `select c.invoice_id, c.payment_intent_id from invoicing.charges c
+      where c.state = 'action_required' and c.payment_intent_id is not null
+        and (coalesce(c.pending_payment_method_id, c.last_payment_method_id) = $1
+             ${byFingerprint ? `or exists (select 1 from cc_forms.cards_on_file k where k.fingerprint = $2 and k.payment_method_id = coalesce(c.pending_payment_method_id, c.last_payment_method_id))` : ''})`,
+    byFingerprint ? [block.paymentMethodId, block.fingerprint] : [block.paymentMethodId],
+  );
+  const revoked: string[] = [];
+  for (const r of rows) {
+    // Under the invoice's lock, as every revocation: the row may have moved on since it was read.
+    const taken = await withTransaction(
+      deps.pool,
+      async (client) => {
+        await lockInvoice(client, r.invoice_id);
+        const { rowCount } = await client.query(
+          `insert into invoicing.revoked_payment_intents (payment_intent_id, invoice_id, revoked_at, retry_at)
+           select $1, $2, $3, $3 from invoicing.charges c
+            where c.invoice_id = $2 and c.payment_intent_id = $1 and c.state = 'action_required'
+           on conflict (payment_intent_id) do nothing`,
+          [r.payment_intent_id, r.invoice_id, at],
+        );
+        return (rowCount ?? 0) > 0;
+      },
+      { log: deps.log, name: 'charging.revoke_blocked_card' },
+    );
+    if (!taken) continue;
+    revoked.push(r.payment_intent_id);
+    deps.log.warn('charge.blocked_card_intent_revoked', {
+      invoice_id: r.invoice_id,
+      payment_intent: r.payment_intent_id,
+      dispute_id: block.disputeId,
+      'count#charges.blocked_card_intents_revoked': 1,
+    });
+  }
+  const gateway = deps.cardTesting?.gateway;
+  if (!gateway) return revoked;
+  const now = deps.now;
+  const revokeDeps = { pool: deps.pool, log: deps.log, gateway, now: now && (() => new Date(now())) };
+  for (const r of rows.filter((x) => revoked.includes(x.payment_intent_id))) {
+    await revokePaymentIntent(revokeDeps, r.invoice_id, r.payment_intent_id).catch((err: unknown) =>
+      deps.log.error('charge.revoke_failed', err, { invoice_id: r.invoice_id, payment_intent: r.payment_intent_id }),
+    );
+  }
+  return revoked;
+}
