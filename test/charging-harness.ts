@@ -2,6 +2,7 @@
 // cc-forms' schemas, the real gateway sandbox as a process, and cards put on
 // file without a browser (the SDK with the publishable key, as the card iframe
 // sends a number: the secret key's is refused, as on Stripe; then the row cc-forms would write).
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
@@ -139,4 +140,27 @@ export function startChargingInvoicing(
     ADMIN_TOKEN: admin,
     ...env,
   });
+}
+
+/**
+ * The customer's page: the client secret fetched server-side with the stored PaymentIntent id, then
+ * the gateway's JS confirms on-session with the publishable key and the cardholder completes (or fails) the challenge.
+ */
+export async function authenticate(
+  w: ChargingWorld,
+  paymentIntentId: string,
+  pm: string,
+  outcome: 'complete' | 'fail' = 'complete',
+): Promise<void> {
+  const intent = await w.sdk.paymentIntents.retrieve(paymentIntentId);
+  const { publishableKey } = await sandboxKeys(w.db.pool);
+  const confirmed = await fetch(`${w.sandbox.url}/v1/payment_intents/${intent.id}/confirm`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ key: publishableKey, client_secret: intent.client_secret!, payment_method: pm, use_stripe_sdk: 'true' }),
+  });
+  const body = (await confirmed.json()) as { status: string; next_action: { use_stripe_sdk: { stripe_js: string } } };
+  assert.equal(body.status, 'requires_action', JSON.stringify(body));
+  const challenge = body.next_action.use_stripe_sdk.stripe_js;
+  assert.equal((await fetch(`${challenge}/${outcome}`, { method: 'POST', redirect: 'manual' })).status, 200);
 }

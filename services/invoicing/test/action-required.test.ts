@@ -8,11 +8,18 @@
 // a failed challenge's is noted on the page, and the customer may try again.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sandboxKeys } from '@vault/gateway';
 import { eventually, freePort, startService, type RunningService } from '@vault/testkit';
 import { readPaymentStates } from '../src/charging/payment-state.ts';
 import { noticesOf } from '../src/notices/outbox.ts';
-import { chargingWorld, customerOf, gatewayRecord, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+import {
+  authenticate,
+  chargingWorld,
+  customerOf,
+  gatewayRecord,
+  insertInvoice,
+  putCard,
+  type ChargingWorld,
+} from '../../../test/charging-harness.ts';
 
 const ADMIN = 'action-required-admin-token-0123456789';
 const ALWAYS_3DS = '4000002760003184';
@@ -99,29 +106,6 @@ describe('a 3-D Secure card through the sandbox and the invoicing process', () =
     );
   });
 });
-
-/**
- * The customer's page: the client secret fetched server-side with the stored PaymentIntent id, then
- * the gateway's JS confirms on-session with the publishable key and the cardholder completes the challenge.
- */
-async function authenticate(
-  w: ChargingWorld,
-  paymentIntentId: string,
-  pm: string,
-  outcome: 'complete' | 'fail' = 'complete',
-): Promise<void> {
-  const intent = await w.sdk.paymentIntents.retrieve(paymentIntentId);
-  const { publishableKey } = await sandboxKeys(w.db.pool);
-  const confirmed = await fetch(`${w.sandbox.url}/v1/payment_intents/${intent.id}/confirm`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ key: publishableKey, client_secret: intent.client_secret!, payment_method: pm, use_stripe_sdk: 'true' }),
-  });
-  const body = (await confirmed.json()) as { status: string; next_action: { use_stripe_sdk: { stripe_js: string } } };
-  assert.equal(body.status, 'requires_action', JSON.stringify(body));
-  const challenge = body.next_action.use_stripe_sdk.stripe_js;
-  assert.equal((await fetch(`${challenge}/${outcome}`, { method: 'POST', redirect: 'manual' })).status, 200);
-}
 
 describe('a cardholder who does not authenticate in time', () => {
   let w: ChargingWorld;

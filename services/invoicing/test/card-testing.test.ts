@@ -19,7 +19,15 @@ import { chargePass } from '../src/charging/charger.ts';
 import { catchUpEvents, gatewayEvents } from '../src/charging/event-catch-up.ts';
 import { chargeGateway } from '../src/charging/gateway-calls.ts';
 import { noticesOf } from '../src/notices/outbox.ts';
-import { chargingWorld, customerOf, gatewayRecord, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+import {
+  authenticate,
+  chargingWorld,
+  customerOf,
+  gatewayRecord,
+  insertInvoice,
+  putCard,
+  type ChargingWorld,
+} from '../../../test/charging-harness.ts';
 
 const ADMIN = 'card-testing-admin-token-0123456789abcdef';
 const ALWAYS_3DS = '4000002760003184';
@@ -49,20 +57,6 @@ async function confirmWithNewCard(w: ChargingWorld, paymentIntentId: string, cli
     body: new URLSearchParams({ key: publishableKey, client_secret: clientSecret, payment_method: pm.id }),
   });
   return { status: res.status, body: (await res.json()) as { error?: { code?: string } } };
-}
-
-/** The cardholder authenticates and pays on our page (the gateway's JS, then the challenge completed). */
-async function authenticate(w: ChargingWorld, paymentIntentId: string, pm: string): Promise<void> {
-  const intent = await w.sdk.paymentIntents.retrieve(paymentIntentId);
-  const { publishableKey } = await sandboxKeys(w.db.pool);
-  const confirmed = await fetch(`${w.sandbox.url}/v1/payment_intents/${intent.id}/confirm`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ key: publishableKey, client_secret: intent.client_secret!, payment_method: pm, use_stripe_sdk: 'true' }),
-  });
-  const body = (await confirmed.json()) as { status: string; next_action: { use_stripe_sdk: { stripe_js: string } } };
-  assert.equal(body.status, 'requires_action', JSON.stringify(body));
-  assert.equal((await fetch(`${body.next_action.use_stripe_sdk.stripe_js}/complete`, { method: 'POST', redirect: 'manual' })).status, 200);
 }
 
 describe('other cards tried with an invoice’s client secret, through the sandbox and the invoicing process', () => {

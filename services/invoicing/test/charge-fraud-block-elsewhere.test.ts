@@ -21,7 +21,8 @@ import {
   disputeEvent,
   FakeGateway,
   fixtureDisputes,
-  putCard,
+  novemberInvoice,
+  putFingerprintedCard,
   statusOf,
 } from './charging-fixture.ts';
 
@@ -29,19 +30,6 @@ describe("a fingerprint block matching another account's card (in-memory gateway
   let db: TestDatabase;
   const log = memoryLogger();
   const gateway = new FakeGateway();
-  let numbers = 0;
-  const november = async (id: string, account: string) => {
-    numbers += 1;
-    await db.pool.query(
-      `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, status, currency, total)
-       values ($1, $2, '2026-11', '2026-11-01Z', '2026-12-01Z', $3, 'finalized', 'USD', '20.00')`,
-      [id, account, `2026-11-e${numbers}`],
-    );
-  };
-  const card = async (account: string, pm: string, fp: string) => {
-    await putCard(db.pool, account, pm);
-    await db.pool.query('update cc_forms.test_cards set fingerprint = $2 where account_id = $1', [account, fp]);
-  };
   /** What the customer is told of a past-due invoice: the notice's reason, its email and the page's words. */
   const told = async (id: string) => {
     const { rows } = await db.pool.query<{ event: NoticeEvent }>(
@@ -64,8 +52,8 @@ describe("a fingerprint block matching another account's card (in-memory gateway
   after(() => db?.drop());
 
   test('still not charged, warned naming both accounts; the innocent account is not told a payment of its own was reported', async () => {
-    await card('acct-e1', 'pm_ok_e1', 'fp_e');
-    await card('acct-e2', 'pm_ok_e2', 'fp_e'); // the same card number, on another account
+    await putFingerprintedCard(db.pool, 'acct-e1', 'pm_ok_e1', 'fp_e');
+    await putFingerprintedCard(db.pool, 'acct-e2', 'pm_ok_e2', 'fp_e'); // the same card number, on another account
     await chargedThrough(db.pool, 'e1', '25.00');
     await db.pool.query(`update invoicing.charges set last_payment_method_id = 'pm_ok_e1' where invoice_id = 'e1'`);
     const event = disputeEvent('evt_e1', 'withdrawn', 'dp_e1', 'pi_e1', 2500) as never;
@@ -79,8 +67,8 @@ describe("a fingerprint block matching another account's card (in-memory gateway
       log.lines.join('\n'),
     );
 
-    await november('e1b', 'acct-e1');
-    await november('e2', 'acct-e2');
+    await novemberInvoice(db.pool, 'e1b', 'acct-e1');
+    await novemberInvoice(db.pool, 'e2', 'acct-e2');
     await chargePass({ pool: db.pool, gateway, retrySchedule: [60], log, concurrency: 1 });
     assert.equal(gateway.charges.length, 0, 'the block stays global');
     for (const id of ['e1b', 'e2']) assert.equal((await chargeRow(db.pool, id))?.last_error_code, 'card_reported_fraudulent');

@@ -17,7 +17,8 @@ import {
   chargingDatabase,
   disputeEvent,
   fixtureDisputes,
-  putCard,
+  novemberInvoice,
+  putFingerprintedCard,
   statusOf,
   ThreeDsGateway,
 } from './charging-fixture.ts';
@@ -27,21 +28,6 @@ describe('a fraud block revokes the PaymentIntents waiting for a cardholder on t
   const log = memoryLogger();
   const gateway = new ThreeDsGateway();
   const pass = () => chargePass({ pool: db.pool, gateway, retrySchedule: [86_400], log, concurrency: 1 });
-  let numbers = 0;
-  /** A finalized invoice of `account` for November. */
-  const november = async (id: string, account: string) => {
-    numbers += 1;
-    await db.pool.query(
-      `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, status, currency, total)
-       values ($1, $2, '2026-11', '2026-11-01Z', '2026-12-01Z', $3, 'finalized', 'USD', '20.00')`,
-      [id, account, `2026-11-w${numbers}`],
-    );
-  };
-  /** `account`'s card on file `pm` with fingerprint `fp`. */
-  const card = async (account: string, pm: string, fp: string) => {
-    await putCard(db.pool, account, pm);
-    await db.pool.query('update cc_forms.test_cards set fingerprint = $2 where account_id = $1', [account, fp]);
-  };
   const page = async (id: string) =>
     paymentState(
       { id, status: (await statusOf(db.pool, id)) as never, total: '20.00', currency: 'USD', amount_refunded: '0.00' },
@@ -60,12 +46,12 @@ describe('a fraud block revokes the PaymentIntents waiting for a cardholder on t
   after(() => db?.drop());
 
   test('canceled at once, on this account and on another holding the same card; the page no longer offers it; the pass puts them past due', async () => {
-    await card('acct-w1', 'pm_3ds_w1', 'fp_w1');
-    await card('acct-w3', 'pm_3ds_w3', 'fp_w1'); // the same card number on another account
-    await card('acct-w5', 'pm_3ds_w5', 'fp_other');
-    await november('w2', 'acct-w1');
-    await november('w3', 'acct-w3');
-    await november('w5', 'acct-w5');
+    await putFingerprintedCard(db.pool, 'acct-w1', 'pm_3ds_w1', 'fp_w1');
+    await putFingerprintedCard(db.pool, 'acct-w3', 'pm_3ds_w3', 'fp_w1'); // the same card number on another account
+    await putFingerprintedCard(db.pool, 'acct-w5', 'pm_3ds_w5', 'fp_other');
+    await novemberInvoice(db.pool, 'w2', 'acct-w1');
+    await novemberInvoice(db.pool, 'w3', 'acct-w3');
+    await novemberInvoice(db.pool, 'w5', 'acct-w5');
     await pass();
     const waiting = await Promise.all(['w2', 'w3', 'w5'].map(async (id) => (await chargeRow(db.pool, id))!));
     assert.deepEqual(
@@ -106,8 +92,8 @@ describe('a fraud block revokes the PaymentIntents waiting for a cardholder on t
   });
 
   test('without the gateway at hand, the next pass cancels it before its candidates, and puts the invoice past due', async () => {
-    await card('acct-w7', 'pm_3ds_w7', 'fp_w7');
-    await november('w8', 'acct-w7');
+    await putFingerprintedCard(db.pool, 'acct-w7', 'pm_3ds_w7', 'fp_w7');
+    await novemberInvoice(db.pool, 'w8', 'acct-w7');
     await pass();
     const x8 = (await chargeRow(db.pool, 'w8'))?.payment_intent_id as string;
     const event = await fraudOn('w7', 'pm_3ds_w7');

@@ -86,6 +86,21 @@ export async function putCard(pool: pg.Pool, account: string, pm: string, custom
   );
 }
 
+/** A finalized November invoice of `account` for 20.00 USD, numbered after its id. */
+export async function novemberInvoice(pool: pg.Pool, id: string, account: string): Promise<void> {
+  await pool.query(
+    `insert into invoicing.invoices (id, account_id, period, period_start, period_end, number, status, currency, total)
+     values ($1, $2, '2026-11', '2026-11-01Z', '2026-12-01Z', $3, 'finalized', 'USD', '20.00')`,
+    [id, account, `2026-11-${id}`],
+  );
+}
+
+/** `account`'s card on file `pm`, with the card's fingerprint `fp` as cc-forms stores it. */
+export async function putFingerprintedCard(pool: pg.Pool, account: string, pm: string, fp: string): Promise<void> {
+  await putCard(pool, account, pm);
+  await pool.query('update cc_forms.test_cards set fingerprint = $2 where account_id = $1', [account, fp]);
+}
+
 export async function statusOf(pool: pg.Pool, invoiceId: string): Promise<string> {
   const { rows } = await pool.query<{ status: string }>('select status from invoicing.invoices where id = $1', [invoiceId]);
   return rows[0]!.status;
