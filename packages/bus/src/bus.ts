@@ -105,6 +105,9 @@ export interface ReadFrom {
   readFrom: string;
 }
 
+/** How long a consumer's failure waits for a stop signal on its way before it is logged as an error (`stopping`). */
+export const STOP_SIGNAL_GRACE_MS = 250;
+
 export interface ConsumeOptions {
   topic: string;
   groupId: string;
@@ -135,9 +138,10 @@ export interface ConsumeOptions {
   /** How long a silent member keeps its partitions (Kafka's session timeout). */
   sessionTimeoutMs?: number;
   /**
-   * Embedded bus: whether the app was asked to stop (runApp's `stopping`). A terminal's Ctrl-C
-   * stops the embedded PostgreSQL with the app, often before the app's own handler runs: an
-   * error then is that stop, `bus.consumer_interrupted` (info), not `bus.consumer_error` (warn).
+   * Whether the app was asked to stop (runApp's `stopping`). A terminal's Ctrl-C stops the
+   * embedded PostgreSQL with the app, often before the app's own handler runs: an error then is
+   * that stop, `bus.consumer_interrupted` (info), not `bus.consumer_error` or, on Kafka, a
+   * handler's `bus.batch_failed` (warn).
    */
   stopping?: () => boolean;
 }

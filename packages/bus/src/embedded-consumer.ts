@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { withSessionSettings } from '@vault/db';
-import type { Batch, ConsumeOptions, Consumer, IncomingMessage } from './bus.ts';
+import { type Batch, type ConsumeOptions, type Consumer, type IncomingMessage, STOP_SIGNAL_GRACE_MS } from './bus.ts';
 import { BUS_CHANNEL, COMMIT, FETCH, INCARNATION, MEMBERS, POSITION } from './embedded-consumer-sql.ts';
 
 /**
@@ -20,8 +20,6 @@ export const MEMBER_SESSION_SETTINGS = {
 const REBALANCE_EVERY_MS = 300;
 const IDLE_POLL_MS = 500;
 const RETRY_MS = 500;
-/** How long a failure waits for a stop signal on its way before it is logged as an error (see `stopped`). */
-export const STOP_SIGNAL_GRACE_MS = 250;
 
 /** An error of the handler's (`eachBatch`): always retried, whatever it is. */
 class HandlerError extends Error {

@@ -1,5 +1,5 @@
 import type { Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
-import type { ConsumeOptions, Consumer, IncomingMessage, ReadFrom } from './bus.ts';
+import { type ConsumeOptions, type Consumer, type IncomingMessage, type ReadFrom, STOP_SIGNAL_GRACE_MS } from './bus.ts';
 import { DROPPED, FetchAhead } from './fetch-ahead.ts';
 import { EmptyRanges } from './kafka-empty-ranges.ts';
 import { nonTextHeaders, textHeaders } from './headers.ts';
@@ -247,7 +247,10 @@ export class KafkaConsumer implements Consumer {
         this.failures.set(partition, failures);
         const pause = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
         this.retryAt.set(partition, Date.now() + pause);
-        this.log?.('bus.batch_failed', { partition, offset: slice[0]!.offset, error: (err as Error).message, retry_in: `${pause}ms` });
+        const error = (err as Error).message;
+        if (await this.stopAsked())
+          this.log?.('bus.consumer_interrupted', { partition, offset: slice[0]!.offset, error, reason: 'the app is stopping' });
+        else this.log?.('bus.batch_failed', { partition, offset: slice[0]!.offset, error, retry_in: `${pause}ms` });
         this.seek(consumer, partition, slice[0]!.offset);
         return;
       }
@@ -265,6 +268,17 @@ export class KafkaConsumer implements Consumer {
       const next = lastSlice ? fetched.through : fetchedFrom;
       if (autoCommit) await this.commitAfter(partition, next);
     }
+  }
+
+  /**
+   * Whether a batch's failure is a stop's: stop() called, or the app asked to stop (`stopping`).
+   * A terminal's Ctrl-C reaches an embedded PostgreSQL too, which may fail the handler's
+   * statements before the app's own handler has run: the signal is given a moment first.
+   */
+  private async stopAsked(): Promise<boolean> {
+    const asked = () => this.stopped || this.options.stopping?.() === true;
+    if (!asked()) await new Promise((resolve) => setTimeout(resolve, STOP_SIGNAL_GRACE_MS));
+    return asked();
   }
 
   /**

@@ -1,15 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import type { Bus, Consumer } from '@vault/bus';
+import { type Bus, type Consumer, STOP_SIGNAL_GRACE_MS } from '@vault/bus';
 import { formatReasons } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import { applyMessages } from './apply-messages.ts';
 import { noteLog } from './consumed-log.ts';
 import { newContact, REREAD_ACTION } from './log-position.ts';
 import { noteEmptyRange } from './empty-offsets.ts';
-
-/** How long a failed batch waits for a stop signal on its way before it is logged as a failure. */
-const STOP_SIGNAL_GRACE_MS = 250;
 
 /** Partitions of the billing-events topic when metering has to create it. */
 export const DEFAULT_PARTITIONS = 6;
