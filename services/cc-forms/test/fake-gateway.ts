@@ -21,6 +21,8 @@ export interface FakeGateway extends CardGateway {
   paymentIntents: Map<string, PaymentIntentSeen>;
   /** The account of each createCustomer call, in order. */
   customerCalls: string[];
+  /** Each detach call's payment method, in order. */
+  detached: string[];
   /** What the browser's confirmCardSetup would do with a working card. */
   confirm(
     setupIntentId: string,
@@ -37,6 +39,7 @@ export function fakeGateway(): FakeGateway {
     paymentMethods: new Map(),
     paymentIntents: new Map(),
     customerCalls: [],
+    detached: [],
     down: false,
     async createCustomer(accountId) {
       check();
@@ -67,6 +70,12 @@ export function fakeGateway(): FakeGateway {
     async makeDefault(customerId, paymentMethodId) {
       check();
       fake.customers.get(customerId)!.defaultPaymentMethod = paymentMethodId;
+    },
+    async detach(pmId) {
+      check();
+      fake.detached.push(pmId);
+      const pm = fake.paymentMethods.get(pmId);
+      if (pm) pm.customerId = undefined;
     },
     async paymentIntent(piId) {
       check();

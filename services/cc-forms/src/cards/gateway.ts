@@ -49,6 +49,8 @@ export interface CardGateway {
   paymentMethod(id: string): Promise<PaymentMethodSeen | undefined>;
   /** The customer's default payment method for invoices (what charges use); one short try (MAKE_DEFAULT_TIMEOUT_MS). */
   makeDefault(customerId: string, paymentMethodId: string): Promise<void>;
+  /** Takes the card off its customer (a card refused as blocked, blocked.ts); one short try, as makeDefault. */
+  detach(paymentMethodId: string): Promise<void>;
   /** A PaymentIntent (an invoice's), or undefined if the gateway does not know it. */
   paymentIntent(id: string): Promise<PaymentIntentSeen | undefined>;
 }
@@ -149,6 +151,10 @@ export function sdkCardGateway(stripe: Gateway, options: { makeDefaultTimeoutMs?
       await call(() =>
         stripe.customers.update(customerId, { invoice_settings: { default_payment_method: paymentMethodId } }, makeDefaultLimits),
       );
+    },
+    async detach(paymentMethodId) {
+      // The customer's request waits on it, and a card left attached is never charged (not on file).
+      await call(() => stripe.paymentMethods.detach(paymentMethodId, {}, makeDefaultLimits));
     },
     async paymentIntent(id) {
       const pi = await call(() => stripe.paymentIntents.retrieve(id), true);

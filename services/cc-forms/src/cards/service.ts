@@ -8,6 +8,7 @@ import type { Logger } from '@vault/runtime';
 import type { CardOnFile } from '../domain/card.ts';
 import { rateLimitMessage } from '../domain/rate-limit.ts';
 import type { CardGateway } from './gateway.ts';
+import { refuseBlockedCard, type BlockedRefusal } from './blocked.ts';
 import { takeCardAttempt } from './attempts.ts';
 import { gatewayLookupRefused, type LookupRefused } from './lookups.ts';
 import {
@@ -35,7 +36,11 @@ export type StartResult =
   | { kind: 'started'; setupIntentId: string; clientSecret: string }
   | { kind: 'rate_limited'; retryAfterSeconds: number; message: string };
 
-export type FinishResult = { kind: 'saved'; card: CardOnFile } | { kind: 'refused'; status: 400 | 409; message: string } | LookupRefused;
+export type FinishResult =
+  | { kind: 'saved'; card: CardOnFile }
+  | { kind: 'refused'; status: 400 | 409; message: string }
+  | BlockedRefusal
+  | LookupRefused;
 
 /** The account's gateway customer, created once (under the account's stored random key, customerKey). */
 async function ensureCustomer(deps: CardDeps, accountId: string): Promise<string> {
@@ -104,6 +109,9 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
     return refuse(409, `status_${si.status}`, 'The gateway has not confirmed this card. Nothing was saved: please try again.');
   }
   const pm = await deps.gateway.paymentMethod(si.paymentMethodId);
+  // A card reported stolen (invoicing.blocked_cards) is never put on file, even once detached (posted again).
+  const blocked = pm && (await refuseBlockedCard(deps, { accountId, customerId, setupIntentId: si.id }, pm));
+  if (blocked) return blocked;
   if (!pm || pm.customerId !== customerId) return refuse(400, 'payment_method_not_attached', NOT_YOURS);
   // One finish at a time per account, checked again under the lock (another tab may have saved
   // meanwhile): an older setup intent never replaces a newer one, at the gateway or in cards.

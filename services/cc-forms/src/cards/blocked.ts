@@ -1,0 +1,104 @@
+// Cards reported stolen, refused at the form. Invoicing blocks a card charged back as fraud by its
+// payment method and its fingerprint, and publishes the blocks as `invoicing.blocked_cards`
+// (its migration 034). The same stolen card typed in again was saved here ("card saved") and refused
+// only at the next charge, its invoice gone past due: finishing a setup now asks the view first.
+// Services migrate independently: until invoicing's 034 is in this database the card is saved as
+// before (invoicing's charger still refuses it), said once per process.
+import type pg from 'pg';
+import type { Logger } from '@vault/runtime';
+import { GatewayUnavailable, type CardGateway, type PaymentMethodSeen } from './gateway.ts';
+
+/** Invoicing's published view (its migration 034): `payment_method_id`, `fingerprint`. */
+export const BLOCKED_CARDS_VIEW = 'invoicing.blocked_cards';
+
+/**
+ * What the customer is told: plainly that this card cannot be used here, never why (a fraud report,
+ * another account's): the words invoicing's pages use for a card blocked elsewhere.
+ */
+export const CARD_BLOCKED_MESSAGE = 'This card cannot be used for payments here. Nothing was saved: please use a different card.';
+
+/** Per pool (one per database): whether the view was seen (then never asked again: migrations do not go back), and whether its absence was said. */
+const seen = new WeakMap<pg.Pool, { present: boolean; saidMissing: boolean }>();
+
+/**
+ * Whether invoicing's view is in this database. Found once, it is not looked up again; missing, it is
+ * looked up at every finish (to_regclass: a catalog lookup, cheap beside the gateway calls a finish
+ * makes) so an invoicing migrated later is picked up without a restart, and its absence is logged
+ * once (`card.blocked_check_unavailable`, warn).
+ */
+async function viewPresent(pool: pg.Pool, log: Logger): Promise<boolean> {
+  const state = seen.get(pool) ?? { present: false, saidMissing: false };
+  seen.set(pool, state);
+  if (state.present) return true;
+  const { rows } = await pool.query<{ present: boolean }>('select to_regclass($1) is not null as present', [BLOCKED_CARDS_VIEW]);
+  if (rows[0]?.present) {
+    state.present = true;
+    if (state.saidMissing) log.info('card.blocked_check_ready', { view: BLOCKED_CARDS_VIEW });
+    return true;
+  }
+  if (!state.saidMissing) {
+    state.saidMissing = true;
+    log.warn('card.blocked_check_unavailable', {
+      view: BLOCKED_CARDS_VIEW,
+      reason: `${BLOCKED_CARDS_VIEW} is not in this database (invoicing's migration 034): cards are saved unchecked until it is; invoicing's charger still refuses a blocked card`,
+    });
+  }
+  return false;
+}
+
+/**
+ * How the card is blocked: by its payment method, by its fingerprint, or not (`undefined`, also when
+ * the view is not there yet). A card without a fingerprint matches by payment method alone.
+ */
+export async function blockedBy(pool: pg.Pool, log: Logger, pm: PaymentMethodSeen): Promise<'payment_method' | 'fingerprint' | undefined> {
+  if (!(await viewPresent(pool, log))) return undefined;
+  const { rows } = await pool.query<{ by_payment_method: boolean }>(
+    `select bool_or(payment_method_id = $1) as by_payment_method from ${BLOCKED_CARDS_VIEW} where payment_method_id = $1 or fingerprint = $2`,
+    [pm.id, pm.fingerprint ?? null],
+  );
+  const by = rows[0]?.by_payment_method;
+  return by === true ? 'payment_method' : by === false ? 'fingerprint' : undefined;
+}
+
+export interface BlockedRefusal {
+  kind: 'refused';
+  status: 422;
+  message: string;
+}
+
+/**
+ * Refuses a setup intent's card if it is blocked: nothing is saved and the gateway's default is not
+ * touched (the card on file, if any, stays), and the card is detached from the account's customer at
+ * the gateway while still attached to it (a re-post of the same setup intent finds it detached), so
+ * it is not left on the customer. A detach the gateway refuses changes nothing of the answer: the
+ * card is not on file, which is what invoicing charges. Logged `card.blocked_refused` (warn) with
+ * ids and `by`, never the fingerprint: it names a card number across accounts and merchants' logs.
+ * Undefined when the card is not blocked.
+ */
+export async function refuseBlockedCard(
+  deps: { pool: pg.Pool; gateway: CardGateway; log: Logger },
+  ids: { accountId: string; customerId: string; setupIntentId: string },
+  pm: PaymentMethodSeen,
+): Promise<BlockedRefusal | undefined> {
+  const by = await blockedBy(deps.pool, deps.log, pm);
+  if (!by) return undefined;
+  let detached: Record<string, string> = { detached: 'no' };
+  if (pm.customerId === ids.customerId) {
+    try {
+      await deps.gateway.detach(pm.id);
+      detached = { detached: 'yes' };
+    } catch (err) {
+      if (!(err instanceof GatewayUnavailable)) throw err;
+      detached = { detached: 'failed', error_class: err.errorClass, code: err.code ?? 'none', request_id: err.requestId ?? 'none' };
+    }
+  }
+  deps.log.warn('card.blocked_refused', {
+    account_id: ids.accountId,
+    setup_intent_id: ids.setupIntentId,
+    payment_method_id: pm.id,
+    by,
+    ...detached,
+    'count#card.blocked_refused': 1,
+  });
+  return { kind: 'refused', status: 422, message: CARD_BLOCKED_MESSAGE };
+}
