@@ -11,6 +11,7 @@ import type { Logger } from '@vault/runtime';
 import { carryable } from '../billing/credit-store.ts';
 import { accountNotice } from '../notices/notice.ts';
 import { recordNotice } from '../notices/outbox.ts';
+import { suspensionRemedies } from './suspension-remedies.ts';
 
 export interface StandingDeps {
   pool: pg.Pool;
@@ -111,6 +112,11 @@ async function reviewAccount(client: pg.PoolClient, accountId: string, at: { cut
       accountNotice('account.suspended', accountId, suspension, now, {
         invoice_ids: overdue.map((x) => x.id),
         past_due_since: overdue[0]!.past_due_at!.toISOString(),
+        // What lifts it: every past-due invoice that counts (not only the overdue ones) must be settled.
+        remedies: await suspensionRemedies(
+          client,
+          pastDue.map((x) => x.id),
+        ),
       }),
     );
     return 'suspended' as const;

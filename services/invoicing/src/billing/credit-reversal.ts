@@ -66,20 +66,23 @@ interface ReversalRow {
  * omitted), dated `at`. Under finalize's lock (FINALIZE_LOCK, taken for this
  * transaction): finalize holds it while it reads lots and writes what invoices
  * draw on them, and expires lots under it, so what is left is read after every
- * draw committed and none comes between the read and this entry.
+ * draw committed and none comes between the read and this entry. `at` as a
+ * clock is read once the lock is held: credits.csv's check holds it shared, so
+ * an entry is never dated before a check that passed and committed after it.
  */
 export async function reverseGrant(
   pool: pg.Pool,
   accountId: string,
   grantId: string,
   asked: CreditReversalRequest,
-  at: Date,
+  clock: Date | (() => Date),
   opts: ReversalOptions = {},
 ): Promise<ReversalOutcome> {
   return withTransaction(
     pool,
     async (client) => {
       await lockLedger(client, opts);
+      const at = typeof clock === 'function' ? clock() : clock;
       const lot = await grantLot(client, grantId);
       // Another account's grant is not this account's to reverse: as if it did not exist.
       if (!lot || lot.account_id !== accountId) {

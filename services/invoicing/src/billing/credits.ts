@@ -9,6 +9,7 @@ import { balanceOf, type CreditLot } from '../domain/credit.ts';
 import { isKnownAccount } from './credit-accounts.ts';
 import { type ReversalOptions, type ReversalOutcome, reverseGrant } from './credit-reversal.ts';
 import { creditLots, grantCredit, storedGrant, type GrantOutcome } from './credit-store.ts';
+import { withGrantLock } from './grant-lock.ts';
 
 /** A grant that cannot be recorded as asked; the message names the field. */
 export class GrantRefused extends Error {
@@ -50,16 +51,19 @@ export async function creditBalance(deps: CreditDeps, accountId: string): Promis
  */
 export async function grant(deps: CreditDeps, accountId: string, request: CreditGrantRequest): Promise<GrantOutcome> {
   if (request.new_account !== true && !(await isKnownAccount(deps.pool, accountId))) throw new UnknownAccount(accountId);
-  const at = deps.now().toJSDate();
-  const expiresAt = request.expires_at === undefined ? null : new Date(request.expires_at);
-  const g = { grantId: request.id, accountId, amount: request.amount, currency: deps.currency, reason: request.reason, expiresAt, at };
-  if (expiresAt && expiresAt <= at) {
-    // A grant sent again after its expiry (a client's retry) is the grant it was: only a new one must expire later.
-    const stored = await storedGrant(deps.pool, g);
-    if (stored) return stored;
-    throw new GrantRefused('expires_at', `must be in the future, got ${request.expires_at}`);
-  }
-  return grantCredit(deps.pool, g);
+  // Dated under the grant lock, committed before it is let go: credits.csv's check never passes between (grant-lock.ts).
+  return withGrantLock(deps.pool, async (client) => {
+    const at = deps.now().toJSDate();
+    const expiresAt = request.expires_at === undefined ? null : new Date(request.expires_at);
+    const g = { grantId: request.id, accountId, amount: request.amount, currency: deps.currency, reason: request.reason, expiresAt, at };
+    if (expiresAt && expiresAt <= at) {
+      // A grant sent again after its expiry (a client's retry) is the grant it was: only a new one must expire later.
+      const stored = await storedGrant(client, g);
+      if (stored) return stored;
+      throw new GrantRefused('expires_at', `must be in the future, got ${request.expires_at}`);
+    }
+    return grantCredit(client, g);
+  });
 }
 
 /** Takes back `request.amount` (or all that is left) of the account's grant `grantId`, once; see reverseGrant. */
@@ -70,5 +74,6 @@ export function reverse(
   request: CreditReversalRequest,
   opts?: ReversalOptions,
 ): Promise<ReversalOutcome> {
-  return reverseGrant(deps.pool, accountId, grantId, request, deps.now().toJSDate(), opts);
+  // The clock is read once the reversal holds finalize's lock: dated before it, a reversal could commit after credits.csv's check.
+  return reverseGrant(deps.pool, accountId, grantId, request, () => deps.now().toJSDate(), opts);
 }

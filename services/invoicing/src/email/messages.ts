@@ -8,6 +8,7 @@ import { CARD_BLOCKED_ELSEWHERE, CARD_REPORTED_FRAUDULENT } from '../charging/bl
 import { isCardError } from '../charging/card-errors.ts';
 import { isBelowMinimum } from '../domain/credit.ts';
 import type { NoticeEvent } from '../notices/notice.ts';
+import { suspensionSteps } from './suspended.ts';
 
 export interface EmailText {
   subject: string;
@@ -121,7 +122,8 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
         subject: `Your account ${d.account_id} is suspended`,
         text: lines(
           `Your account ${d.account_id} is suspended: an invoice has been past due since ${day(d.past_due_since) ?? 'too long'}.`,
-          'It is reinstated as soon as nothing it owes is past due: add a card on the card form and it is charged at once.',
+          // Not always a card: the notice's `remedies` say what settles each past-due invoice (suspended.ts).
+          suspensionSteps(d.remedies),
           signIn(ctx),
         ),
       };

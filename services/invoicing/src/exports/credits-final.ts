@@ -1,6 +1,8 @@
 // When a month's credits.csv is final: no entry dated in the month can be
 // written any more. The ledger's writers and the dates they give:
-//  - a grant and a reversal: their own instant (a reversal under FINALIZE_LOCK);
+//  - a grant and a reversal: their own instant, read once they hold their lock
+//    (a grant GRANT_LOCK shared, a reversal FINALIZE_LOCK) and committed before
+//    they let go, so the check (which holds both) never passes between the two;
 //  - a finalize run's `applied` and `invoice_remainder` entries: the run's start,
 //    committed chunk by chunk while the run holds FINALIZE_LOCK;
 //  - `expired`: the lot's expiry, written by the first finalize run after it.
@@ -8,6 +10,7 @@
 // an expiry in it is written at the next run: credits.csv waits for both.
 import type pg from 'pg';
 import { FINALIZE_LOCK } from '../billing/finalize.ts';
+import { GRANT_LOCK } from '../billing/grant-lock.ts';
 import { parsePeriod } from '../domain/period.ts';
 
 /** When an export refused because the ledger is still being written is told to come back (Retry-After). */
@@ -68,29 +71,38 @@ export async function checkCreditsFinal(db: pg.Pool | pg.PoolClient, period: str
 }
 
 /**
- * Takes FINALIZE_LOCK shared on `client`'s session, waiting at most `waitMs`:
- * while it is held no finalize run (whose entries are dated at its start) nor
- * credit reversal is writing, and every one that held it before has committed
- * all it wrote. The export takes its snapshot under it and lets go at once
- * (releaseLedger), so a run is kept waiting for a moment only. A shared try
- * also fails while a writer waits for the lock: it is not passed.
+ * Takes FINALIZE_LOCK shared and GRANT_LOCK exclusive on `client`'s session,
+ * waiting at most `waitMs`: while they are held no finalize run (whose entries
+ * are dated at its start), credit reversal nor grant is writing, and every one
+ * that held them before has committed all it wrote. The export takes its
+ * snapshot under them and lets go at once (releaseLedger), so a run or a grant
+ * is kept waiting for a moment only. A try also fails while a writer waits for
+ * the lock: it is not passed.
  */
 export async function quietLedger(client: pg.PoolClient, period: string, waitMs = DEFAULT_LEDGER_WAIT_MS): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const { rows } = await client.query<{ got: boolean }>('select pg_try_advisory_lock_shared($1) as got', [FINALIZE_LOCK]);
-    if (rows[0]!.got) return;
+    const finalize = await tryLock(client, 'select pg_try_advisory_lock_shared($1) as got', FINALIZE_LOCK);
+    // Both or neither: finalize's is let go while the grants' is not had.
+    const grants = finalize && (await tryLock(client, 'select pg_try_advisory_lock($1) as got', GRANT_LOCK));
+    if (grants) return;
+    if (finalize) await client.query('select pg_advisory_unlock_shared($1)', [FINALIZE_LOCK]);
     if (Date.now() >= deadline) {
       throw new CreditsNotFinalError(
-        `credits.csv of ${period}: a finalize run or a credit reversal is writing the credit ledger (it holds finalize's lock), ` +
-          'and a run that started before the month ended dates its entries in it: export again once it has ended',
+        finalize
+          ? `credits.csv of ${period}: a credit grant is being recorded (it holds the grants' lock), ` +
+              'and it may be dated in the month: export again in a moment'
+          : `credits.csv of ${period}: a finalize run or a credit reversal is writing the credit ledger (it holds finalize's lock), ` +
+              'and a run that started before the month ended dates its entries in it: export again once it has ended',
       );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** Lets go of quietLedger's lock. */
+const tryLock = async (client: pg.PoolClient, sql: string, key: number) => (await client.query<{ got: boolean }>(sql, [key])).rows[0]!.got;
+
+/** Lets go of quietLedger's locks. */
 export async function releaseLedger(client: pg.PoolClient): Promise<void> {
-  await client.query('select pg_advisory_unlock_shared($1)', [FINALIZE_LOCK]);
+  await client.query('select pg_advisory_unlock($2), pg_advisory_unlock_shared($1)', [FINALIZE_LOCK, GRANT_LOCK]);
 }
