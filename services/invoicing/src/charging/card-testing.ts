@@ -49,6 +49,9 @@ export interface ForeignDecline {
  * decline (or failed check) of the invoice's own PaymentIntent by a card that is neither the one
  * charging tries (pending or last) nor the account's card on file is counted, once per event id.
  * Past `limit` within an hour its PaymentIntent is recorded as revoked. Undefined: not counted.
+ * `letGo`: a PaymentIntent the row let go of (letGoOf: canceled, or paid and given back, so the
+ * decline came before): still counted, the invoice's hour being every card tried on its page by the
+ * gateway's time, but never revoked again (nothing is left to cancel).
  */
 export async function countForeignDecline(
   client: pg.PoolClient,
@@ -57,12 +60,13 @@ export async function countForeignDecline(
   event: { id: string; created?: number | undefined },
   at: Date,
   limit: number,
+  letGo = false,
 ): Promise<ForeignDecline | undefined> {
   const failure = failureOf(intent);
   if (failure.kind !== 'declined' && failure.kind !== 'authentication_failed') return undefined;
   const paymentMethodId = failure.paymentMethodId;
   const row = await readChargeRow(client, invoiceId);
-  if (!paymentMethodId || !row || row.state === 'paid' || row.paymentIntentId !== intent.id) return undefined;
+  if (!paymentMethodId || !row || row.state === 'paid' || (!letGo && row.paymentIntentId !== intent.id)) return undefined;
   if (paymentMethodId === row.lastPaymentMethodId || paymentMethodId === row.pendingPaymentMethodId) return undefined;
   // The card put on file since the ask: the page pays with it before the next pass tries it.
   if (paymentMethodId === (await cardOnFile(client, invoiceId))) return undefined;
@@ -82,7 +86,7 @@ export async function countForeignDecline(
     [invoiceId, FOREIGN_CARD_WINDOW_SECONDS],
   );
   const declines = rows[0]?.declines ?? 1;
-  const revoke = declines > limit;
+  const revoke = !letGo && declines > limit;
   if (revoke) {
     // Tried again no sooner than an hour after the burst's latest decline (now, when that is past).
     await client.query(

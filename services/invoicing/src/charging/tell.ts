@@ -9,6 +9,7 @@ import { reinstateIfClear } from '../accounts/standing.ts';
 import { invoiceNotice, type InvoiceFacts, type Notice } from '../notices/notice.ts';
 import { recordNotices } from '../notices/outbox.ts';
 import type { Answer, ChargeRow } from './decide.ts';
+import { askedAgain } from './asked-again.ts';
 import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
 import { blockedElsewhereSql, CARD_BLOCKED_ELSEWHERE, CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
 
@@ -98,7 +99,11 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
     );
   }
   if (answer?.kind === 'action_required') {
-    notices.push(invoiceNotice('invoice.action_required', facts, at, { attempt, payment_intent_id: charge.paymentIntentId }, attempt));
+    // Asked before in this round: a new request on a new PaymentIntent (the old one canceled), told as such (asked-again.ts).
+    const again = attempt === undefined ? undefined : await askedAgain(client, invoiceId, charge.roundStart, attempt);
+    notices.push(
+      invoiceNotice('invoice.action_required', facts, at, { attempt, payment_intent_id: charge.paymentIntentId, ...again }, attempt),
+    );
   }
   if (pastDue) {
     const noCard = charge.lastErrorCode === 'no_card_on_file';

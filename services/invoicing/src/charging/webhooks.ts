@@ -12,6 +12,7 @@ import { FailedIntent, recordPaymentFailure } from './payment-failed.ts';
 import { heldPaymentIntent, invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
 import { STRAY_PAYMENT } from './decide.ts';
 import { endpointSecretsCache } from './endpoint-store.ts';
+import { letGoOf, mayBeLetGo } from './let-go-intent.ts';
 import { lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
 
 /** The part of a gateway event invoicing reads; the rest is ignored. */
@@ -194,6 +195,8 @@ export function handleGatewayEvent(deps: EventHandlerDeps, event: z.infer<typeof
  * payment_intent.payment_failed: checked as a payment is (the invoice's own
  * PaymentIntent, its amount and currency), in one transaction that locks the
  * invoice first; the row changes only while it waits for that cardholder.
+ * One of a PaymentIntent the row let go of (let-go-intent.ts) is `revoked` or
+ * `let_go` (info), not `stray`; the row is not changed.
  */
 async function handlePaymentFailed(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   const intent = FailedIntent.safeParse(event.data.object);
@@ -209,8 +212,15 @@ async function handlePaymentFailed(deps: EventHandlerDeps, event: z.infer<typeof
       if (!intent.success || !invoiceId) return { outcome: 'not_an_invoice' };
       const { id, amount, currency } = intent.data;
       const verdict = paysInvoice({ id, amount, currency }, invoice);
-      if (!verdict.pays) return { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
       const at = new Date(nowMs(deps));
+      if (!verdict.pays) {
+        // A PaymentIntent the row let go of (revoked for card testing, replaced): its late declines are expected.
+        const gone = mayBeLetGo(verdict) ? await letGoOf(client, invoiceId, id) : undefined;
+        if (!gone) return { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
+        // Still another card tried on the invoice's page: counted, never revoked again (it is canceled).
+        foreign = await countForeignDecline(client, invoiceId, intent.data, event, at, cardTesting.limit, true);
+        return { outcome: gone, invoice_id: invoiceId, payment_intent: id, ...foreignFields(foreign) };
+      }
       const recorded = await recordPaymentFailure(client, invoiceId, intent.data, event.created, at);
       // Another card than ours declined on its page: counted (card testing), its PaymentIntent revoked past the limit.
       foreign = await countForeignDecline(client, invoiceId, intent.data, event, at, cardTesting.limit);

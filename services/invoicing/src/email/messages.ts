@@ -5,6 +5,7 @@
 import { DateTime } from 'luxon';
 import { minimumChargeAmount } from '../charging/amount.ts';
 import { CARD_BLOCKED_ELSEWHERE, CARD_REPORTED_FRAUDULENT } from '../charging/blocked-cards.ts';
+import { askedAgainWords } from '../charging/asked-again.ts';
 import { isCardError } from '../charging/card-errors.ts';
 import { isBelowMinimum } from '../domain/credit.ts';
 import type { NoticeEvent } from '../notices/notice.ts';
@@ -90,6 +91,8 @@ export function emailFor(event: NoticeEvent, ctx: EmailContext): EmailText | und
         subject: `Please confirm the payment of invoice ${String(d.number)}`,
         text: lines(
           `Your bank asks you to confirm the payment of ${invoice} (3-D Secure). We cannot charge it without you.`,
+          // A request made again on a new PaymentIntent says so (asked-again.ts), not read as the first one sent twice.
+          askedAgainWords(d),
           'Sign in, open the invoice and choose to authenticate and pay: your bank then asks you to confirm.',
           signIn(ctx),
         ),
