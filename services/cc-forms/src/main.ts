@@ -4,7 +4,8 @@ import { gatewayClient, gatewayConfig } from '@vault/gateway';
 import { runApp } from '@vault/runtime';
 import { ccFormsRoutes } from './app.ts';
 import { ccFormsConfig } from './config.ts';
-import { sdkCardGateway } from './cards/gateway.ts';
+import { readCardFingerprint, sdkCardGateway } from './cards/gateway.ts';
+import { startFingerprintBackfill } from './cards/fingerprint-backfill.ts';
 import { GATEWAY_LOOKUPS_PER_MINUTE } from './domain/rate-limit.ts';
 
 /** How long boot waits for a gateway sandbox starting beside it to publish its keys. */
@@ -20,9 +21,10 @@ await runApp({
   build: async ({ settings, db, http, log }) => {
     // The configured keys, else the sandbox's from its database (it may still be booting beside us).
     const gateway = await gatewayConfig(settings.gateway, db.pool, { waitMs: GATEWAY_KEYS_WAIT_MS });
+    const stripe = gatewayClient(gateway);
     ccFormsRoutes(http, {
       pool: db.pool,
-      gateway: sdkCardGateway(gatewayClient(gateway)),
+      gateway: sdkCardGateway(stripe),
       log,
       attemptsPerHour: settings.CARD_ATTEMPTS_PER_HOUR,
       lookupsPerMinute: GATEWAY_LOOKUPS_PER_MINUTE,
@@ -31,5 +33,8 @@ await runApp({
       gatewayOrigins: gateway.origins,
       invoicingWebUrl: settings.invoicingWebUrl,
     });
+    // Cards saved before migration 007 get their fingerprint from the gateway, a few a tick.
+    const backfill = startFingerprintBackfill({ pool: db.pool, log, read: (pm) => readCardFingerprint(stripe, pm) });
+    return { stop: () => backfill.stop() };
   },
 });

@@ -173,3 +173,18 @@ export function sdkCardGateway(stripe: Gateway, options: { makeDefaultTimeoutMs?
     },
   };
 }
+
+/**
+ * The fingerprint backfill's read (fingerprint-backfill.ts): one try, bounded as makeDefault, so a
+ * background pass never holds the app's stop for the client's 30 s and two retries; the pass's next
+ * tick is its retry. `gone`: the gateway does not know the payment method (resource_missing), or it
+ * is no card with a fingerprint. Anything else the gateway says is GatewayUnavailable.
+ */
+export async function readCardFingerprint(
+  stripe: Gateway,
+  paymentMethodId: string,
+  timeoutMs = MAKE_DEFAULT_TIMEOUT_MS,
+): Promise<{ fingerprint: string } | 'gone'> {
+  const pm = await call(() => stripe.paymentMethods.retrieve(paymentMethodId, {}, { timeout: timeoutMs, maxNetworkRetries: 0 }), true);
+  return pm?.card?.fingerprint ? { fingerprint: pm.card.fingerprint } : 'gone';
+}

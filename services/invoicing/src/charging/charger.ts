@@ -25,6 +25,7 @@ import {
 import { requireCcForms } from './cc-forms-schema.ts';
 import { logAttempt } from './attempt-log.ts';
 import { revokeUnsettled } from './card-testing.ts';
+import { fillBlockFingerprints } from './block-fingerprints.ts';
 import { dropBlockedAttempt, saveUnlessBlocked } from './blocked-attempt.ts';
 import { paidByCardholder } from './paid-by-cardholder.ts';
 import { recordRefundsSince, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
@@ -71,6 +72,10 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   const now = deps.now ?? (() => new Date());
   const started = performance.now();
   const report: PassReport = { charged: 0, paid: 0, declined: 0, pastDue: 0, noCard: 0, errors: 0 };
+  // Fraud blocks made without a fingerprint get it once cc-forms has it, before any card is judged.
+  await fillBlockFingerprints({ pool: deps.pool, log: deps.log, now }).catch((err: unknown) =>
+    deps.log.error('charge.block_fingerprints_failed', err),
+  );
   // PaymentIntents past the card testing limit whose cancel failed in the webhook: canceled before any is read.
   await revokeUnsettled(deps);
   const candidates = await chargeCandidates(deps.pool, now(), authenticationWindow(deps.retrySchedule));
