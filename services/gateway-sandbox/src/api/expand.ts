@@ -1,11 +1,13 @@
 // `expand[]=latest_charge`, `expand[]=data.customer`: ids in a response
-// replaced by their objects, as the SDK's callers ask Stripe to.
+// replaced by their objects, as the SDK's callers ask Stripe to; a charge's
+// `refunds`, absent unless asked for, by the list of them. The depth (at most
+// 4 levels) is checked with the params (api/params.ts `expand`).
 import { invalidRequest } from './errors.ts';
 import { getCharge } from '../resources/charges.ts';
 import { getCustomer } from '../resources/customers.ts';
 import { getPaymentIntent } from '../resources/payment-intents.ts';
 import { getPaymentMethod } from '../resources/payment-methods.ts';
-import { getRefund } from '../resources/refunds.ts';
+import { getRefund, refundsOfCharge } from '../resources/refunds.ts';
 import { getSetupIntent } from '../resources/setup-intents.ts';
 import type { ListObject } from './lists.ts';
 import type { Queryable } from '../store/transaction.ts';
@@ -21,9 +23,23 @@ const LOADERS: Record<string, Loader> = {
   re: getRefund,
 };
 
+/** Fields an object shows only when expanded, and how to load them. */
+const EXPAND_ONLY: Record<string, Record<string, (q: Queryable, objectId: string) => Promise<object>>> = {
+  charge: { refunds: refundsOfCharge },
+};
+
 async function expandPath(q: Queryable, obj: Record<string, unknown>, path: string[], whole: string): Promise<void> {
   const [field, ...rest] = path;
   if (field === undefined) return;
+  const load = EXPAND_ONLY[String(obj.object)]?.[field];
+  if (load) {
+    obj[field] ??= await load(q, String(obj.id));
+    const list = obj[field] as { data: Record<string, unknown>[] };
+    // `refunds.data.x`: into each item.
+    if (rest[0] === 'data' && rest.length > 1) for (const item of list.data) await expandPath(q, item, rest.slice(1), whole);
+    else if (rest.length > 0) throw invalidRequest(`This property cannot be expanded (${whole}).`, { param: 'expand' });
+    return;
+  }
   if (!(field in obj)) throw invalidRequest(`This property cannot be expanded (${whole}).`, { param: 'expand' });
   let value = obj[field];
   if (typeof value === 'string') {

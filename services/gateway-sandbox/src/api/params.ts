@@ -55,8 +55,18 @@ export const metadata = z.union([z.literal(''), z.record(z.string(), z.string())
   return m;
 });
 
-/** `expand[0]=latest_charge`: paths of ids to replace by their objects. */
-export const expand = z.array(z.string().max(200)).max(20).optional();
+/** Stripe's limit on an expansion's depth: `data.` of a list counts as a level. */
+const EXPAND_LEVELS = 4;
+
+/** `expand[0]=latest_charge`: paths of ids to replace by their objects, checked before anything runs. */
+export const expand = z
+  .array(z.string().max(200))
+  .max(20)
+  .refine((paths) => paths.every((path) => path.split('.').length <= EXPAND_LEVELS), {
+    error: (issue) =>
+      `You cannot expand more than ${EXPAND_LEVELS} levels of a property. Property: ${(issue.input as string[]).find((p) => p.split('.').length > EXPAND_LEVELS)}`,
+  })
+  .optional();
 
 /**
  * Stripe's metadata update: keys merge, a key set to '' is removed, '' clears all. The

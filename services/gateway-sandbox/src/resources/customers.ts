@@ -94,6 +94,16 @@ const CustomerFields = {
 
 const CreateCustomer = z.object(CustomerFields).strict();
 
+/**
+ * Stripe refuses a malformed customer email with its own code (email_invalid, in the SDK's
+ * list), not parameter_invalid; checked with the params, so nothing is stored under the key.
+ */
+function refuseInvalidEmail(p: { email?: string | null | undefined }): void {
+  if (p.email === undefined || p.email === null) return;
+  if (p.email.length <= 512 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(p.email)) return;
+  throw invalidRequest(`Invalid email address: ${p.email}`, { param: 'email', code: 'email_invalid' });
+}
+
 const UpdateCustomer = z
   .object({
     ...CustomerFields,
@@ -191,6 +201,7 @@ async function deleteCustomer(tx: Tx, customerId: string) {
 export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.post('/v1/customers', async (req, reply) => {
     const p = parseParams(CreateCustomer, req.body);
+    refuseInvalidEmail(p);
     return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createCustomer(tx, p), p.expand));
   });
 
@@ -208,6 +219,7 @@ export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
 
   http.post<{ Params: { id: string } }>('/v1/customers/:id', async (req, reply) => {
     const p = parseParams(UpdateCustomer, req.body);
+    refuseInvalidEmail(p);
     return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await updateCustomer(tx, req.params.id, p), p.expand));
   });
 

@@ -18,18 +18,26 @@ const descriptorSuffix = text.refine(
   'must be at most 22 characters, with at least one letter and none of < > \\ \' " *',
 );
 
+/** A PaymentIntent's amount in minor units, on create and update. */
+const amount = formInt.pipe(
+  z.number().int().min(1, 'amount must be a positive integer').max(99_999_999, 'amount must be at most 99999999'),
+);
+
+/** One of Stripe's presentment currencies, lower-cased. */
+const currency = z
+  .string()
+  .transform((c) => c.toLowerCase())
+  .pipe(
+    z.string().refine((c) => PRESENTMENT_CURRENCIES.has(c), {
+      // Read after "Invalid currency: ", as Stripe words it.
+      error: (issue) => `${String(issue.input)}. Stripe currently supports these currencies: ${[...PRESENTMENT_CURRENCIES].join(', ')}`,
+    }),
+  );
+
 export const CreatePaymentIntent = z
   .object({
-    amount: formInt.pipe(z.number().int().min(1, 'amount must be a positive integer').max(99_999_999, 'amount must be at most 99999999')),
-    currency: z
-      .string()
-      .transform((c) => c.toLowerCase())
-      .pipe(
-        z.string().refine((c) => PRESENTMENT_CURRENCIES.has(c), {
-          // Read after "Invalid currency: ", as Stripe words it.
-          error: (issue) => `${String(issue.input)}. Stripe currently supports these currencies: ${[...PRESENTMENT_CURRENCIES].join(', ')}`,
-        }),
-      ),
+    amount,
+    currency,
     customer: id.optional(),
     payment_method: id.optional(),
     // Refused (payment-method-types.ts); this API version's name is allowed_payment_method_types.
@@ -79,13 +87,28 @@ export const ConfirmPaymentIntent = z
   })
   .strict();
 
+/** amount, currency and payment_method only while unconfirmed (payment-intent-changes.ts). */
 export const UpdatePaymentIntent = z
   .object({
+    amount: amount.optional(),
+    currency: currency.optional(),
+    payment_method: id.optional(),
     payment_method_types: removedTypes.optional(),
     allowed_payment_method_types: allowedTypes.optional(),
     description: text.optional(),
     metadata: metadata.optional(),
     receipt_email: receiptEmail.optional(),
+    statement_descriptor_suffix: descriptorSuffix.optional(),
+    expand,
+  })
+  .strict();
+
+/** Capture's params, parsed only to name an unknown one: capture is automatic, so every capture is refused. */
+export const CapturePaymentIntent = z
+  .object({
+    amount_to_capture: formInt.optional(),
+    final_capture: formBool.optional(),
+    metadata: metadata.optional(),
     statement_descriptor_suffix: descriptorSuffix.optional(),
     expand,
   })

@@ -1,12 +1,11 @@
 // The PaymentIntent routes. The secret key does everything; the publishable
 // key (Stripe.js in the customer's browser) may read one and confirm it, on-session,
 // with its client secret, which is how a customer authenticates a payment.
-import { minimumChargeOf } from '@vault/gateway/charge-minimums';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { callerOf, sameSecret } from '../api/auth.ts';
 import type { SandboxDeps } from '../deps.ts';
-import { invalidRequest, unexpectedState } from '../api/errors.ts';
+import { ApiError, invalidRequest, unexpectedState } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
 import { clientSecret, newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
@@ -15,11 +14,12 @@ import { mergeMetadata, newMetadata, parseParams, RetrieveParams } from '../api/
 import {
   CancelPaymentIntent,
   ConfirmPaymentIntent,
+  CapturePaymentIntent,
   CreatePaymentIntent,
   ListPaymentIntents,
-  RETURN_URL_REQUIRED,
   UpdatePaymentIntent,
 } from './payment-intent-params.ts';
+import { captureRefused, checkCreateParams, paymentChanges, requireReturnUrl } from './payment-intent-changes.ts';
 import type { Tx } from '../store/transaction.ts';
 import { abandonChallenges } from './authentications.ts';
 import { intentReferences } from './payment-methods.ts';
@@ -37,30 +37,14 @@ const UNCONFIRMED: ReadonlySet<string> = new Set(['requires_payment_method', 're
 const redirectTo = (p: { return_url?: string | undefined; use_stripe_sdk?: boolean | undefined }) =>
   p.use_stripe_sdk ? undefined : p.return_url;
 
-async function createPaymentIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof CreatePaymentIntent>) {
-  // Stripe's published minimums, shared with invoicing. Elsewhere Stripe's is its settlement
-  // currency's minimum after conversion, which the sandbox does not model.
-  const minimum = minimumChargeOf(p.currency) ?? 1;
-  if (p.amount < minimum) {
-    const shown = p.currency === 'usd' ? `$${(minimum / 100).toFixed(2)} usd` : `${minimum} ${p.currency} (minor units)`;
-    throw invalidRequest(`Amount must be at least ${shown}`, { param: 'amount', code: 'amount_too_small' });
-  }
-  if (p.off_session !== undefined && !p.confirm) {
-    throw invalidRequest('You may only specify `off_session` when confirming the PaymentIntent (confirm=true).', { param: 'off_session' });
-  }
+/** Creates (and with confirm=true confirms) an intent whose params passed checkCreateParams, which gave `automatic`. */
+async function createPaymentIntent(
+  tx: Tx,
+  deps: SandboxDeps,
+  p: z.infer<typeof CreatePaymentIntent>,
+  automatic: PaymentIntentRow['automatic_payment_methods'],
+) {
   const types = p.allowed_payment_method_types;
-  if (types !== undefined && p.automatic_payment_methods !== undefined) {
-    throw invalidRequest('You may only specify one of these parameters: allowed_payment_method_types, automatic_payment_methods.', {
-      param: 'automatic_payment_methods',
-    });
-  }
-  // Stripe's default since API 2023-08-16: the Dashboard's methods, redirects allowed.
-  const automatic =
-    types === undefined
-      ? { enabled: p.automatic_payment_methods?.enabled ?? true, allow_redirects: p.automatic_payment_methods?.allow_redirects ?? 'always' }
-      : null;
-  // Stripe refuses such a create-and-confirm whole: nothing is created.
-  if (p.confirm) requireReturnUrl({ automatic_payment_methods: automatic }, p);
   const pm = await intentReferences(tx, deps, p.customer, p.payment_method);
   const piId = newId('pi');
   const { rows } = await tx.q.query<PaymentIntentRow>(
@@ -97,18 +81,15 @@ async function createPaymentIntent(tx: Tx, deps: SandboxDeps, p: z.infer<typeof 
   });
 }
 
-/**
- * Stripe refuses to confirm an intent that allows redirect-based methods
- * without a return_url, whatever the method used (a saved card, off-session,
- * included); Stripe.js (use_stripe_sdk) handles the next action in the page.
- */
-function requireReturnUrl(
-  pi: Pick<PaymentIntentRow, 'automatic_payment_methods'>,
-  p: { return_url?: string | undefined; use_stripe_sdk?: boolean | undefined },
-) {
-  const automatic = pi.automatic_payment_methods;
-  if (p.return_url !== undefined || p.use_stripe_sdk || !automatic?.enabled || automatic.allow_redirects === 'never') return;
-  throw invalidRequest(RETURN_URL_REQUIRED, { param: 'return_url' });
+/** Stripe redacts metadata from objects answered to a publishable key (docs.stripe.com/metadata). */
+function forCaller<T extends object>(req: FastifyRequest, pi: T): T {
+  return callerOf(req).kind === 'publishable' ? { ...pi, metadata: {} } : pi;
+}
+
+/** An error carrying the intent, as the caller may see it (a card error to Stripe.js: its metadata redacted). */
+function errorForCaller(req: FastifyRequest, err: unknown): unknown {
+  if (!(err instanceof ApiError) || typeof err.body.payment_intent !== 'object' || err.body.payment_intent === null) return err;
+  return new ApiError(err.status, { ...err.body, payment_intent: forCaller(req, err.body.payment_intent) });
 }
 
 /** A publishable key must hold the intent's client secret, and may not act off-session or expand. */
@@ -131,8 +112,9 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
   http.post('/v1/payment_intents', async (req, reply) => {
     const p = parseParams(CreatePaymentIntent, req.body);
     refuseRemovedTypes(p);
+    const automatic = checkCreateParams(p);
     return mutate(deps, req, reply, async (tx) => {
-      const pi = await createPaymentIntent(tx, deps, p);
+      const pi = await createPaymentIntent(tx, deps, p, automatic);
       deps.log.info('gateway.payment_intent', { payment_intent: pi.id, status: pi.status });
       return expandObject(tx.q, pi, p.expand);
     });
@@ -142,7 +124,7 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
     const p = parseParams(RetrieveParams.extend({ client_secret: z.string().optional() }), req.query);
     const pi = await paymentIntents.require(deps.pool, req.params.id);
     checkBrowser(req, pi, p);
-    return expandObject(deps.pool, renderPaymentIntent(pi), p.expand);
+    return expandObject(deps.pool, forCaller(req, renderPaymentIntent(pi)), p.expand);
   });
 
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id', async (req, reply) => {
@@ -158,6 +140,7 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
         );
       }
       const updated = await paymentIntents.update(tx.q, pi.id, {
+        ...(await paymentChanges(tx, deps, pi, p)),
         ...restrictedTo(p.allowed_payment_method_types),
         description: p.description === undefined ? pi.description : p.description,
         metadata: mergeMetadata(pi.metadata, p.metadata),
@@ -188,15 +171,22 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
           errorOnRequiresAction: p.error_on_requires_action === true,
         });
         deps.log.info('gateway.payment_intent_confirmed', { payment_intent: pi.id, status: confirmed.status });
-        return await expandObject(tx.q, confirmed, p.expand);
+        return await expandObject(tx.q, forCaller(req, confirmed), p.expand);
       } catch (err) {
         deps.log.info('gateway.payment_intent_confirm_refused', {
           payment_intent: pi.id,
           error: (err as Error).name,
           code: (err as { body?: { code?: string } }).body?.code,
         });
-        throw err;
+        throw errorForCaller(req, err);
       }
+    });
+  });
+
+  http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/capture', async (req, reply) => {
+    parseParams(CapturePaymentIntent, req.body);
+    return mutate(deps, req, reply, async (tx) => {
+      throw captureRefused(await paymentIntents.require(tx.q, req.params.id, 'id', true));
     });
   });
 

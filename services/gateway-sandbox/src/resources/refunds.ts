@@ -1,7 +1,9 @@
 // Refunds of a succeeded charge (by charge or PaymentIntent): at most the
 // amount not yet refunded, nor while a chargeback of it is open, nor of what
-// a lost one took (domain/refundable.ts); each emits charge.refunded. Listed
-// newest first, by charge or PaymentIntent.
+// a lost one took (domain/refundable.ts); each emits charge.refunded and
+// refund.created (Stripe points refund listeners to the latter). Listed
+// newest first, by charge or PaymentIntent; a charge's `refunds` expands to
+// its first page (refundsOfCharge).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
@@ -9,7 +11,7 @@ import { invalidRequest } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
 import { newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
-import { equalTo, listPage } from '../api/lists.ts';
+import { equalTo, listPage, type ListObject, type ListQuery } from '../api/lists.ts';
 import { expand, formInt, id, listParams, metadata, newMetadata, parseParams, RetrieveParams } from '../api/params.ts';
 import { rowsById } from '../store/rows.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
@@ -141,7 +143,18 @@ async function createRefund(tx: Tx, p: z.infer<typeof CreateRefund>) {
   );
   const chargeObject = await renderCharge(tx.q, updated.rows[0]!);
   await tx.emit('charge.refunded', chargeObject, { amount_refunded: Number(charge.amount_refunded), refunded: false });
-  return renderRefund(rows[0]!);
+  const refund = renderRefund(rows[0]!);
+  await tx.emit('refund.created', refund);
+  return refund;
+}
+
+/** A charge's `refunds` when expanded (Stripe's list, newest first; no longer on the charge unless asked for). */
+export function refundsOfCharge(q: Queryable, chargeId: string, query: ListQuery = {}): Promise<ListObject<object>> {
+  return listPage<RefundRow>(
+    q,
+    { table: 'refunds', kind: 'refund', ...equalTo({ charge: chargeId }), url: `/v1/charges/${chargeId}/refunds`, render: renderRefund },
+    query,
+  );
 }
 
 export function refundRoutes(http: FastifyInstance, deps: SandboxDeps): void {
@@ -159,6 +172,13 @@ export function refundRoutes(http: FastifyInstance, deps: SandboxDeps): void {
       p,
     );
     return expandList(deps.pool, page, p.expand);
+  });
+
+  // The list an expanded charge's `refunds.url` names.
+  http.get<{ Params: { id: string } }>('/v1/charges/:id/refunds', async (req) => {
+    const p = parseParams(z.object(listParams).strict(), req.query);
+    await charges.require(deps.pool, req.params.id);
+    return expandList(deps.pool, await refundsOfCharge(deps.pool, req.params.id, p), p.expand);
   });
 
   http.get<{ Params: { id: string } }>('/v1/refunds/:id', async (req) => {
