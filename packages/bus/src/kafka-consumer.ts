@@ -247,11 +247,12 @@ export class KafkaConsumer implements Consumer {
         this.failures.set(partition, failures);
         const pause = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
         this.retryAt.set(partition, Date.now() + pause);
+        // Sought back before the stop's grace below: nothing fetched after this slice may be handled first.
+        this.seek(consumer, partition, slice[0]!.offset);
         const error = (err as Error).message;
         if (await this.stopAsked())
           this.log?.('bus.consumer_interrupted', { partition, offset: slice[0]!.offset, error, reason: 'the app is stopping' });
         else this.log?.('bus.batch_failed', { partition, offset: slice[0]!.offset, error, retry_in: `${pause}ms` });
-        this.seek(consumer, partition, slice[0]!.offset);
         return;
       }
       this.failures.delete(partition);
