@@ -21,7 +21,9 @@ import { billingDatabase } from './seed.ts';
 
 const LAST_MS = DateTime.fromISO('2026-11-30T23:59:59.999Z', { zone: 'utc' });
 const AFTER_MIDNIGHT = DateTime.fromISO('2026-12-01T00:00:00.002Z', { zone: 'utc' });
-const exportNow = () => new Date('2026-12-01T00:00:00.001Z');
+// The first instant the month's file is final (its end and the writers' clock margin): the grants
+// dated 23:59:59.999 below come from a clock that far behind the exporting one's.
+const exportNow = () => new Date('2026-12-01T00:05:00.001Z');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -16,7 +16,7 @@ import { grantCredit } from '../src/billing/credit-store.ts';
 import { FINALIZE_LOCK } from '../src/billing/finalize.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { createBilling } from '../src/billing/service.ts';
-import { CreditsNotFinalError } from '../src/exports/credits-final.ts';
+import { CREDITS_CLOCK_MARGIN_SECONDS, CreditsNotFinalError } from '../src/exports/credits-final.ts';
 import { exportCsv, parseCsv } from '../src/exports/index.ts';
 import { ADMIN, collect, unusedBilling } from './exports-fixture.ts';
 import { billingDatabase } from './seed.ts';
@@ -54,8 +54,8 @@ describe('credits.csv is taken only once its month can no longer change', () => 
     await db.drop();
   });
 
-  test('a lot that expired at 23:58 on the last day: refused at 00:01 until a finalize run wrote its expiry, then the file a day later is the same', async () => {
-    await assert.rejects(collect(exportCsv(db.pool, 'credits', '2026-10', { now: at('2026-11-01T00:01:00Z') })), (err: unknown) => {
+  test('a lot that expired at 23:58 on the last day: refused at 00:06 until a finalize run wrote its expiry, then the file a day later is the same', async () => {
+    await assert.rejects(collect(exportCsv(db.pool, 'credits', '2026-10', { now: at('2026-11-01T00:06:00Z') })), (err: unknown) => {
       assert.ok(err instanceof CreditsNotFinalError, String(err));
       assert.equal(err.statusCode, 409);
       assert.match(err.message, /^credits.csv of 2026-10 is not final: 1 credit lot\(s\) expired in it have no `expired` entry yet/);
@@ -67,16 +67,16 @@ describe('credits.csv is taken only once its month can no longer change', () => 
     assert.equal(refused.headers['retry-after'], '30');
     assert.match(refused.json().error, /1 credit lot\(s\) expired in it have no `expired` entry yet; the next finalize run writes it/);
 
-    // The 00:03 tick: a finalize run of a due month (September) writes off what expired by its start, dated at the expiry.
+    // The 00:07 tick: a finalize run of a due month (September) writes off what expired by its start, dated at the expiry.
     const billing = createBilling({
       pool: db.pool,
       prices: loadPriceBook(),
       graceHours: 72,
-      now: () => DateTime.fromISO('2026-11-01T00:03:00Z', { zone: 'utc' }),
+      now: () => DateTime.fromISO('2026-11-01T00:07:00Z', { zone: 'utc' }),
     });
     assert.equal((await billing.finalize('2026-09')).creditsExpired, 1);
 
-    const first = await collect(exportCsv(db.pool, 'credits', '2026-10', { now: at('2026-11-01T00:04:00Z') }));
+    const first = await collect(exportCsv(db.pool, 'credits', '2026-10', { now: at('2026-11-01T00:08:00Z') }));
     const records = parseCsv(first);
     assert.deepEqual(
       records.slice(1).map((r) => [r[0], r[3], r[4], r[5]]),
@@ -93,12 +93,25 @@ describe('credits.csv is taken only once its month can no longer change', () => 
     assert.equal((await get('/v1/exports/credits.csv?period=2026-10')).body, first);
   });
 
-  test('the month not over yet: refused, Retry-After until its end', async () => {
+  test('the month not over yet: refused, Retry-After until its end and the writers’ clock margin', async () => {
     const now = new Date('2026-11-30T23:00:00Z');
     await assert.rejects(collect(exportCsv(db.pool, 'credits', '2026-11', { now: () => now })), (err: unknown) => {
       assert.ok(err instanceof CreditsNotFinalError, String(err));
       assert.match(err.message, /^credits.csv of 2026-11 is not final: the month runs until 2026-12-01T00:00:00.000Z/);
-      assert.equal(err.retryAfterSeconds(now), 3600);
+      assert.equal(err.retryAfterSeconds(now), 3600 + CREDITS_CLOCK_MARGIN_SECONDS);
+      return true;
+    });
+  });
+
+  // A grant is dated by its writer's clock (an operator's vault credit grant, another replica), the
+  // month's end by the exporter's: a file taken at 00:00:00.5 by a clock 2 s ahead missed a grant
+  // dated 23:59:59 by one 2 s behind. Final only once the month is over by every clock in the margin.
+  test('just after the month’s end by the exporter’s clock: still refused, until the writers’ clock margin has passed', async () => {
+    const now = new Date('2026-12-01T00:00:00.500Z');
+    await assert.rejects(collect(exportCsv(db.pool, 'credits', '2026-11', { now: () => now })), (err: unknown) => {
+      assert.ok(err instanceof CreditsNotFinalError, String(err));
+      assert.match(err.message, /export it then \(from 2026-12-01T00:05:00.000Z, 5 minutes on, for a writer whose clock is behind\)/);
+      assert.equal(err.retryAfterSeconds(now), 300);
       return true;
     });
   });

@@ -38,7 +38,16 @@ export class CreditsNotFinalError extends Error {
 }
 
 /**
- * Throws CreditsNotFinalError while the month is not over as of `now`, or a
+ * How long after a month's end its credits.csv is final. Grants and reversals are dated by the
+ * clock of the process writing them (an operator's `vault credit grant`, another replica), the
+ * month's end by the exporting one's: a writer whose clock is behind by up to this much still
+ * dates its entry after the file was taken only if it writes after this margin, when the month is
+ * over by every clock. NTP keeps clocks within a second; the margin is the webhooks' tolerance.
+ */
+export const CREDITS_CLOCK_MARGIN_SECONDS = 300;
+
+/**
+ * Throws CreditsNotFinalError while the month is not over as of `now` (and CREDITS_CLOCK_MARGIN_SECONDS), or a
  * lot that expired in it has no `expired` entry yet (the next finalize run
  * writes one, dated back at the expiry). What is left of a lot only falls
  * (the ledger is append-only, and only applied, expired and reversal entries
@@ -48,11 +57,13 @@ export class CreditsNotFinalError extends Error {
 export async function checkCreditsFinal(db: pg.Pool | pg.PoolClient, period: string, now: Date): Promise<void> {
   const month = parsePeriod(period);
   const end = month.end.toJSDate();
-  if (now < end) {
+  const final = new Date(end.getTime() + CREDITS_CLOCK_MARGIN_SECONDS * 1000);
+  if (now < final) {
     throw new CreditsNotFinalError(
       `credits.csv of ${period} is not final: the month runs until ${end.toISOString()}, and entries dated in it ` +
-        '(credit applied by a finalize run, expiries) are written until a finalize run after its end: export it then',
-      end,
+        '(credit applied by a finalize run, expiries) are written until a finalize run after its end: export it then ' +
+        `(from ${final.toISOString()}, ${CREDITS_CLOCK_MARGIN_SECONDS / 60} minutes on, for a writer whose clock is behind)`,
+      final,
     );
   }
   const { rows } = await db.query<{ pending: number }>(
