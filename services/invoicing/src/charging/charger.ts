@@ -25,6 +25,7 @@ import {
 import { requireCcForms } from './cc-forms-schema.ts';
 import { logAttempt } from './attempt-log.ts';
 import { revokeUnsettled } from './card-testing.ts';
+import { askedPastWindow } from './round-ask.ts';
 import { fillBlockFingerprints } from './block-fingerprints.ts';
 import { dropBlockedAttempt, saveUnlessBlocked } from './blocked-attempt.ts';
 import { paidByCardholder } from './paid-by-cardholder.ts';
@@ -335,7 +336,9 @@ async function recordAnswer(
   const at = now();
   const after = afterAnswer(row, decision.paymentMethodId, answer, at, deps.retrySchedule);
   const answered = { attempt: decision.attempt, answer };
-  const change = { invoiceStatus: after.invoiceStatus, at, answered };
+  // Asked again after the round's window ended (card testing burnt the PaymentIntent it was asked on): past due now (round-ask.ts).
+  const late = answer.kind === 'action_required' && askedPastWindow(row, decision, at, authenticationWindow(deps.retrySchedule));
+  const change = { invoiceStatus: late ? ('past_due' as const) : after.invoiceStatus, at, answered };
   if (answer.kind !== 'succeeded') await saveCharge(deps, invoiceId, after.charge, change, renewKey);
   else if ((await saveSucceeded(deps, invoiceId, after.charge, row, change, answer.payment)).saved === 'stray') {
     // Not the invoice's own payment (its amount or currency changed at the gateway): not paid, left for an operator.
@@ -353,6 +356,9 @@ async function recordAnswer(
   // An answer asking for the cardholder is neither paid nor declined (charge.attempt outcome=action_required counts it).
   if (answer.kind === 'succeeded') report.paid++;
   else if (answer.kind !== 'action_required') report.declined++;
-  if (after.invoiceStatus === 'past_due') report.pastDue++;
+  if (change.invoiceStatus === 'past_due') report.pastDue++;
+  if (late) {
+    deps.log.info('charge.unauthenticated', { invoice_id: invoiceId, asked_again: true, 'count#invoices.unauthenticated': 1 });
+  }
   return undefined;
 }

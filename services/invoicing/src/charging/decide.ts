@@ -43,6 +43,8 @@ export interface ChargeRow {
   lastErrorMessage: string | null;
   /** Read with the row, never stored: its pending attempt's card is reported stolen (blocked-cards.ts). */
   pendingBlocked?: boolean;
+  /** Read with the row (written at each ask, round-ask.ts): the current round's first ask; null if it never asked. */
+  roundAskedAt?: Date | null;
 }
 
 /** The account's row of `cc_forms.cards_on_file`, as far as charging reads it. */
@@ -156,10 +158,13 @@ export function decide(
   // The cardholder is asked to authenticate: not retried, unless another card comes.
   const waiting = charge?.state === 'action_required';
   // Their time is up (as long as the retries of a declined card would have taken): past_due, once.
+  // Counted from the round's first ask: asked again on a new PaymentIntent (card testing revoked the
+  // old one), the window goes on, or burning it hourly would keep the invoice from ever going past due.
   // Once past due, lastAttemptAt is when the pass last looked at the PaymentIntent (see look_for_payment).
-  const since = (seconds: number) =>
-    waiting && charge.lastAttemptAt !== null && charge.lastAttemptAt.getTime() + seconds * 1000 <= now.getTime();
-  const unauthenticated = invoice.status !== 'past_due' && since(authenticationWindow);
+  const since = (seconds: number, from = charge?.lastAttemptAt ?? null) =>
+    waiting && from !== null && from.getTime() + seconds * 1000 <= now.getTime();
+  const unauthenticated =
+    invoice.status !== 'past_due' && since(authenticationWindow, charge?.roundAskedAt ?? charge?.lastAttemptAt ?? null);
   // A past-due invoice has no status left to move, but a payment whose webhook was lost must be found,
   // and soon: its account may be suspended for it (looked at hourly, not once a window).
   const look = invoice.status === 'past_due' && since(pastDueLookEvery(authenticationWindow, askedAt, now));

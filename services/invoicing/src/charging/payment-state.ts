@@ -14,6 +14,7 @@ import { carryable } from '../billing/credit-store.ts';
 import { minimumCharge, minimumChargeAmount, minorUnits } from './amount.ts';
 import { blockedElsewhereSql, CARD_BLOCKED_ELSEWHERE, CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
 import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
+import { REQUEST_CANCELED_UNTIL_SQL } from './request-canceled.ts';
 
 export interface CardSeen {
   brand: string;
@@ -33,8 +34,12 @@ export type PaymentState =
    * account's standing). One whose PaymentIntent waits for the cardholder is `action_required` instead.
    */
   | { kind: 'not_chargeable'; pastDue: PastDue | undefined }
-  /** Finalized, not tried yet, or an attempt in flight. `pastDue`: a past-due invoice's new round (see PastDue). */
-  | { kind: 'pending'; pastDue?: PastDue | undefined }
+  /**
+   * Finalized, not tried yet, or an attempt in flight. `pastDue`: a past-due invoice's new round (see PastDue).
+   * `canceledUntil`: its payment request was canceled as other cards were tried on its page (card testing);
+   * the card on file is charged on a new one at that time (request-canceled.ts).
+   */
+  | { kind: 'pending'; pastDue?: PastDue | undefined; canceledUntil?: Date | undefined }
   | { kind: 'paid'; at: Date | undefined; card: CardSeen | undefined }
   /** Declined; another try is scheduled. `reason` is the gateway's message. */
   | { kind: 'declined'; reason: string; declineCode: string | undefined; nextTryAt: Date; attempts: number; pastDue?: PastDue | undefined }
@@ -94,6 +99,8 @@ export interface PaymentRow {
   paid_card_last4: string | null;
   past_due_at: Date | null;
   action_required_at: Date | null;
+  /** The card-testing revocation's retry_at the row waits for (request-canceled.ts), else null. */
+  request_canceled_until?: Date | null;
   /** The account has no block of its own (CARD_BLOCKED_ELSEWHERE): its card matched another account's by fingerprint. */
   blocked_elsewhere?: boolean;
 }
@@ -107,7 +114,8 @@ const SQL = `
   select x.id, coalesce(${carryable('x.minimum')}, false) as carryable,
          c.invoice_id, c.state, c.attempts, c.round_start, c.payment_intent_id, c.last_payment_method_id, c.last_error_code,
          c.last_decline_code, c.last_error_message, c.next_attempt_at, c.paid_at, c.paid_card_brand, c.paid_card_last4,
-         c.past_due_at, c.action_required_at, ${blockedElsewhereSql('i.account_id')} as blocked_elsewhere
+         c.past_due_at, c.action_required_at, ${blockedElsewhereSql('i.account_id')} as blocked_elsewhere,
+         ${REQUEST_CANCELED_UNTIL_SQL} as request_canceled_until
     from unnest($1::text[], $2::numeric[]) as x(id, minimum)
     left join invoicing.invoices i on i.id = x.id
     left join invoicing.charges c on c.invoice_id = x.id`;
@@ -198,5 +206,7 @@ export function paymentState(invoice: InvoiceSeen, row: PaymentRow | undefined, 
       pastDue,
     };
   }
-  return { kind: 'pending', pastDue };
+  return row?.request_canceled_until
+    ? { kind: 'pending', pastDue, canceledUntil: row.request_canceled_until }
+    : { kind: 'pending', pastDue };
 }

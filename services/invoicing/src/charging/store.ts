@@ -12,6 +12,7 @@ import {
   type ChargeStateName,
 } from './decide.ts';
 import { isBlockedSql } from './blocked-cards.ts';
+import { ROUND_ASKED_AT_SQL } from './round-ask.ts';
 import type { RecordedInvoice } from './payment-match.ts';
 import { tellChargeChange, tellPaid, type ChargeChange } from './tell.ts';
 
@@ -52,6 +53,7 @@ interface CandidateRow {
   card_blocked: boolean;
   idempotency_key: string | null;
   action_required_at: Date | null;
+  round_asked_at: Date | null;
 }
 
 /**
@@ -72,7 +74,7 @@ const CANDIDATES = `
          c.pending_payment_method_id, ${isBlockedSql('c.pending_payment_method_id', PENDING_FINGERPRINT)} as pending_blocked, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
          c.last_error_code, c.last_decline_code, c.last_error_message,
          k.customer_id, k.payment_method_id, ${isBlockedSql('k.payment_method_id', 'k.fingerprint')} as card_blocked,
-         c.idempotency_key, c.action_required_at
+         c.idempotency_key, c.action_required_at, ${ROUND_ASKED_AT_SQL} as round_asked_at
     from invoicing.invoices i
     left join invoicing.charges c on c.invoice_id = i.id
     left join cc_forms.cards_on_file k on k.account_id = i.account_id
@@ -81,8 +83,10 @@ const CANDIDATES = `
           or c.pending_payment_method_id is not null
           or c.next_attempt_at <= $1
           or (c.state = 'action_required'
-              and c.last_attempt_at + make_interval(secs => case when i.status = 'past_due' and c.action_required_at + make_interval(secs => $4::float8) > $1
-                                                                 then $3::float8 else $2::float8 end) <= $1)
+              and case when i.status = 'past_due'
+                       then c.last_attempt_at + make_interval(secs => case when c.action_required_at + make_interval(secs => $4::float8) > $1
+                                                                           then $3::float8 else $2::float8 end)
+                       else coalesce(${ROUND_ASKED_AT_SQL}, c.last_attempt_at) + make_interval(secs => $2::float8) end <= $1)
           or (k.payment_method_id is distinct from c.last_payment_method_id and not ${isBlockedSql('k.payment_method_id', 'k.fingerprint')}))
    order by i.finalized_at, i.number`;
 
@@ -114,6 +118,7 @@ const chargeOf = (r: CandidateRow): ChargeRow => ({
   lastDeclineCode: r.last_decline_code,
   lastErrorMessage: r.last_error_message,
   ...(r.pending_blocked ? { pendingBlocked: true } : {}),
+  ...(r.round_asked_at ? { roundAskedAt: r.round_asked_at } : {}),
 });
 
 /** A pool and where retries of its transactions are told. */

@@ -10,6 +10,7 @@ import { invoiceNotice, type InvoiceFacts, type Notice } from '../notices/notice
 import { recordNotices } from '../notices/outbox.ts';
 import type { Answer, ChargeRow } from './decide.ts';
 import { askedAgain } from './asked-again.ts';
+import { recordAsk } from './round-ask.ts';
 import { AUTHENTICATION_FAILED, isCardError } from './card-errors.ts';
 import { blockedElsewhereSql, CARD_BLOCKED_ELSEWHERE, CARD_REPORTED_FRAUDULENT } from './blocked-cards.ts';
 
@@ -74,7 +75,11 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
   if (change.invoiceStatus === 'action_required') {
     // A past_due invoice stays past_due (it is still overdue); its charge row says the cardholder is asked.
     await client.query(`update invoicing.invoices set status = 'action_required' where id = $1 and status = 'finalized'`, [invoiceId]);
-    await client.query('update invoicing.charges set action_required_at = $2 where invoice_id = $1', [invoiceId, at]);
+  }
+  if (change.invoiceStatus === 'action_required' || change.answered?.answer.kind === 'action_required') {
+    // The latest ask, and the round's first: the 3-D Secure window counts from that one (round-ask.ts).
+    // An ask past the window makes the invoice past due instead, and is an ask all the same.
+    await recordAsk(client, invoiceId, at);
   }
   const answer = change.answered?.answer;
   const attempt = change.answered?.attempt;

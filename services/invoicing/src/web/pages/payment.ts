@@ -43,6 +43,7 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
       return html`<p>${state.pastDue ? html`Past due${since(state.pastDue.since)}: n` : 'N'}ot charged: ${money(invoice.total, c)} is below the smallest amount we can charge to a card, so we will not charge it again. A payment of it was begun before, so it is not added to your next invoice either.</p>
 <p>Please ask your platform support to settle this invoice.</p>`;
     case 'pending':
+      if (state.canceledUntil) return canceledWords(state.canceledUntil, state.pastDue);
       return state.pastDue
         ? html`<p>Past due${since(state.pastDue.since)}: we are trying again with your card on file.</p>`
         : html`<p>Not paid yet: we charge your card on file shortly after the invoice is issued.</p>`;
@@ -94,6 +95,17 @@ ${pay}`;
 ${failed}${pay}`;
     }
   }
+}
+
+/**
+ * The hour after card testing canceled the payment request (request-canceled.ts): not "shortly", but
+ * what happened and when the new request comes, to the minute (the wait is an hour).
+ */
+function canceledWords(until: Date, pastDue: { since: Date | undefined } | undefined): Html {
+  const at = DateTime.fromJSDate(until, { zone: 'utc' }).toFormat("LLL d, yyyy, HH:mm 'UTC'");
+  const since = pastDue?.since ? html` since <time datetime="${pastDue.since.toISOString()}">${day(pastDue.since)}</time>` : '';
+  return html`<p data-request-canceled>${pastDue ? html`Past due${since}. ` : 'Not paid yet. '}We canceled the payment request for this invoice to protect you: other cards were tried and declined on its payment page. Nothing was charged to your card.</p>
+<p>A new payment request comes after <time datetime="${until.toISOString()}">${at}</time>: we charge your card on file then (if your bank asks you to confirm it, this page will show how).</p>`;
 }
 
 /** The payment state's name in the invoice list and tag: what the customer must know at a glance. */
