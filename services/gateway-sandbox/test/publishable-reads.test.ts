@@ -1,5 +1,5 @@
 // What the publishable key (Stripe.js, the customer's browser) sees of a
-// PaymentIntent, through the official SDK: its metadata redacted, as Stripe
+// PaymentIntent or SetupIntent, through the official SDK: its metadata redacted, as Stripe
 // redacts metadata from answers to publishable-key requests
 // (docs.stripe.com/metadata); the secret key still reads it. And customer
 // emails, which Stripe checks (email_invalid).
@@ -59,5 +59,38 @@ describe('the publishable key sees no metadata; customer emails are checked', ()
     assert.equal(((await sb.stripe.customers.retrieve(customer.id, {})) as Stripe.Customer).email, 'a@example.com');
     // '' still unsets it.
     assert.equal((await sb.stripe.customers.update(customer.id, { email: '' })).email, null);
+  });
+
+  test('a SetupIntent read or confirmed with the publishable key has metadata {}, in its errors too; the secret key reads it', async () => {
+    const browser = browserClient(sb);
+    const { id: customer } = await sb.stripe.customers.create({});
+    // As cc-forms makes them: the account's id in the metadata.
+    const setup = () => sb.stripe.setupIntents.create({ customer, usage: 'off_session', metadata: { account_id: 'acct_1' } });
+    // Stripe.js sends the client secret with the confirm; the SDK's types leave it out.
+    const asBrowser = async (si: Stripe.SetupIntent, number: string) =>
+      ({ client_secret: si.client_secret!, payment_method: (await card(browser, number)).id }) as Stripe.SetupIntentConfirmParams;
+    const declinedSi = await setup();
+    const read = await browser.setupIntents.retrieve(declinedSi.id, {
+      client_secret: declinedSi.client_secret!,
+    } as Stripe.SetupIntentRetrieveParams);
+    assert.deepEqual([read.id, read.metadata], [declinedSi.id, {}]);
+    const declined = await browser.setupIntents
+      .confirm(declinedSi.id, await asBrowser(declinedSi, '4000000000000002'))
+      .catch((e: unknown) => e);
+    assert.ok(declined instanceof Stripe.errors.StripeCardError, String(declined));
+    assert.equal(declined.setup_intent?.id, declinedSi.id);
+    assert.deepEqual(declined.setup_intent?.metadata, {});
+    // Spent for the browser: the refusal carries the SetupIntent, redacted too.
+    const spent = await browser.setupIntents
+      .confirm(declinedSi.id, await asBrowser(declinedSi, '4242424242424242'))
+      .catch((e: unknown) => e);
+    assert.ok(spent instanceof Stripe.errors.StripeInvalidRequestError, String(spent));
+    assert.equal(spent.code, 'setup_intent_unexpected_state');
+    assert.deepEqual(spent.setup_intent?.metadata, {});
+    const si = await setup();
+    const saved = await browser.setupIntents.confirm(si.id, await asBrowser(si, '4242424242424242'));
+    assert.deepEqual([saved.status, saved.metadata], ['succeeded', {}]);
+    assert.deepEqual((await sb.stripe.setupIntents.retrieve(si.id)).metadata, { account_id: 'acct_1' });
+    assert.deepEqual((await sb.stripe.setupIntents.retrieve(declinedSi.id)).metadata, { account_id: 'acct_1' });
   });
 });

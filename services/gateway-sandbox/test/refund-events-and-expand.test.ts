@@ -77,9 +77,9 @@ describe('refund events, expanding refunds, expansion depth', () => {
 
   test('an expansion deeper than 4 levels (a list’s data counts) is a 400 naming expand; nothing is created', async () => {
     const pi = await pay();
-    const four = await sb.stripe.charges.list({ payment_intent: pi.id, expand: ['data.payment_intent.latest_charge.payment_method'] });
+    const four = await sb.stripe.charges.list({ payment_intent: pi.id, expand: ['data.payment_intent.latest_charge.refunds'] });
     const expanded = four.data[0]!.payment_intent as Stripe.PaymentIntent;
-    assert.equal(typeof (expanded.latest_charge as Stripe.Charge).payment_method, 'object');
+    assert.equal((expanded.latest_charge as Stripe.Charge).refunds?.object, 'list');
     const tooDeep = (err: unknown) => {
       assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError, String(err));
       assert.equal(err.statusCode, 400);

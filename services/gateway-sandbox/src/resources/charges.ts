@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
 import { expandList, expandObject } from '../api/expand.ts';
+import { expansion, listExpansion } from '../api/expandable.ts';
 import { newId } from '../api/ids.ts';
 import { equalTo, listPage } from '../api/lists.ts';
 import { id, listParams, parseParams, RetrieveParams } from '../api/params.ts';
@@ -146,18 +147,20 @@ const ListCharges = z.object({ ...listParams, customer: id.optional(), payment_i
 export function chargeRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.get<{ Params: { id: string } }>('/v1/charges/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
+    const toExpand = expansion('charge', p.expand);
     const charge = await charges.require(deps.pool, req.params.id);
-    return expandObject(deps.pool, await renderCharge(deps.pool, charge), p.expand);
+    return expandObject(deps.pool, await renderCharge(deps.pool, charge), toExpand);
   });
 
   http.get('/v1/charges', async (req) => {
     const p = parseParams(ListCharges, req.query);
+    const toExpand = listExpansion('charge', p.expand);
     const filters = equalTo({ customer: p.customer, payment_intent: p.payment_intent });
     const page = await listPage<ChargeRow>(
       deps.pool,
       { table: 'charges', kind: 'charge', ...filters, url: '/v1/charges', render: (r) => renderCharge(deps.pool, r) },
       p,
     );
-    return expandList(deps.pool, page, p.expand);
+    return expandList(deps.pool, page, toExpand);
   });
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
 import { invalidRequest, noSuch } from '../api/errors.ts';
 import { expandObject, expandList } from '../api/expand.ts';
+import { expansion, listExpansion } from '../api/expandable.ts';
 import { newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
 import { equalTo, listPage } from '../api/lists.ts';
@@ -201,15 +202,17 @@ async function deleteCustomer(tx: Tx, customerId: string) {
 export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.post('/v1/customers', async (req, reply) => {
     const p = parseParams(CreateCustomer, req.body);
+    const toExpand = expansion('customer', p.expand);
     refuseInvalidEmail(p);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createCustomer(tx, p), p.expand));
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createCustomer(tx, p), toExpand));
   });
 
   http.get<{ Params: { id: string } }>('/v1/customers/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
+    const toExpand = expansion('customer', p.expand);
     const row = await customers.require(deps.pool, req.params.id);
     if (row.deleted) return deletedCustomer(row.id);
-    return expandObject(deps.pool, renderCustomer(row), p.expand);
+    return expandObject(deps.pool, renderCustomer(row), toExpand);
   });
 
   http.delete<{ Params: { id: string } }>('/v1/customers/:id', async (req, reply) => {
@@ -219,12 +222,14 @@ export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
 
   http.post<{ Params: { id: string } }>('/v1/customers/:id', async (req, reply) => {
     const p = parseParams(UpdateCustomer, req.body);
+    const toExpand = expansion('customer', p.expand);
     refuseInvalidEmail(p);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await updateCustomer(tx, req.params.id, p), p.expand));
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await updateCustomer(tx, req.params.id, p), toExpand));
   });
 
   http.get('/v1/customers', async (req) => {
     const p = parseParams(ListCustomers, req.query);
+    const toExpand = listExpansion('customer', p.expand);
     const page = await listPage<CustomerRow>(
       deps.pool,
       {
@@ -236,6 +241,6 @@ export function customerRoutes(http: FastifyInstance, deps: SandboxDeps): void {
       },
       p,
     );
-    return expandList(deps.pool, page, p.expand);
+    return expandList(deps.pool, page, toExpand);
   });
 }

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
 import { invalidRequest } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
+import { expansion, listExpansion } from '../api/expandable.ts';
 import { newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
 import { equalTo, listPage } from '../api/lists.ts';
@@ -259,34 +260,39 @@ async function updateDispute(tx: Tx, disputeId: string, p: z.infer<typeof Update
 export function disputeRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.get<{ Params: { id: string } }>('/v1/disputes/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
-    return expandObject(deps.pool, await renderDispute(deps.pool, await disputes.require(deps.pool, req.params.id)), p.expand);
+    const toExpand = expansion('dispute', p.expand);
+    return expandObject(deps.pool, await renderDispute(deps.pool, await disputes.require(deps.pool, req.params.id)), toExpand);
   });
 
   http.get('/v1/disputes', async (req) => {
     const p = parseParams(ListDisputes, req.query);
+    const toExpand = listExpansion('dispute', p.expand);
     const filters = equalTo({ charge: p.charge, payment_intent: p.payment_intent });
     const page = await listPage<DisputeRow>(
       deps.pool,
       { table: 'disputes', kind: 'dispute', ...filters, url: '/v1/disputes', render: (row) => renderDispute(deps.pool, row) },
       p,
     );
-    return expandList(deps.pool, page, p.expand);
+    return expandList(deps.pool, page, toExpand);
   });
 
   http.post<{ Params: { id: string } }>('/v1/disputes/:id', async (req, reply) => {
     const p = parseParams(UpdateDispute, req.body);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await updateDispute(tx, req.params.id, p), p.expand));
+    const toExpand = expansion('dispute', p.expand);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await updateDispute(tx, req.params.id, p), toExpand));
   });
 
   http.post<{ Params: { id: string } }>('/v1/disputes/:id/close', async (req, reply) => {
     const p = parseParams(RetrieveParams, req.body);
+    const toExpand = expansion('dispute', p.expand);
     return mutate(deps, req, reply, async (tx) =>
-      expandObject(tx.q, await renderDispute(tx.q, await close(tx, await openForChange(tx, req.params.id), 'lost')), p.expand),
+      expandObject(tx.q, await renderDispute(tx.q, await close(tx, await openForChange(tx, req.params.id), 'lost')), toExpand),
     );
   });
 
   http.post<{ Params: { id: string } }>('/v1/test_helpers/charges/:id/dispute', async (req, reply) => {
     const p = parseParams(CreateTestDispute, req.body);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createTestDispute(tx, req.params.id, p), p.expand));
+    const toExpand = expansion('dispute', p.expand);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createTestDispute(tx, req.params.id, p), toExpand));
   });
 }

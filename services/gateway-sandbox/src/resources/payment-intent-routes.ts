@@ -5,8 +5,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { callerOf, sameSecret } from '../api/auth.ts';
 import type { SandboxDeps } from '../deps.ts';
-import { ApiError, invalidRequest, unexpectedState } from '../api/errors.ts';
+import { invalidRequest, unexpectedState } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
+import { expansion, listExpansion } from '../api/expandable.ts';
+import { errorForCaller, forCaller } from '../api/for-caller.ts';
 import { clientSecret, newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
 import { equalTo, listPage } from '../api/lists.ts';
@@ -81,17 +83,6 @@ async function createPaymentIntent(
   });
 }
 
-/** Stripe redacts metadata from objects answered to a publishable key (docs.stripe.com/metadata). */
-function forCaller<T extends object>(req: FastifyRequest, pi: T): T {
-  return callerOf(req).kind === 'publishable' ? { ...pi, metadata: {} } : pi;
-}
-
-/** An error carrying the intent, as the caller may see it (a card error to Stripe.js: its metadata redacted). */
-function errorForCaller(req: FastifyRequest, err: unknown): unknown {
-  if (!(err instanceof ApiError) || typeof err.body.payment_intent !== 'object' || err.body.payment_intent === null) return err;
-  return new ApiError(err.status, { ...err.body, payment_intent: forCaller(req, err.body.payment_intent) });
-}
-
 /** A publishable key must hold the intent's client secret, and may not act off-session or expand. */
 function checkBrowser(
   req: FastifyRequest,
@@ -113,23 +104,26 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
     const p = parseParams(CreatePaymentIntent, req.body);
     refuseRemovedTypes(p);
     const automatic = checkCreateParams(p);
+    const toExpand = expansion('payment_intent', p.expand);
     return mutate(deps, req, reply, async (tx) => {
       const pi = await createPaymentIntent(tx, deps, p, automatic);
       deps.log.info('gateway.payment_intent', { payment_intent: pi.id, status: pi.status });
-      return expandObject(tx.q, pi, p.expand);
+      return expandObject(tx.q, pi, toExpand);
     });
   });
 
   http.get<{ Params: { id: string } }>('/v1/payment_intents/:id', { config: { publishable: true } }, async (req) => {
     const p = parseParams(RetrieveParams.extend({ client_secret: z.string().optional() }), req.query);
+    const toExpand = expansion('payment_intent', p.expand);
     const pi = await paymentIntents.require(deps.pool, req.params.id);
     checkBrowser(req, pi, p);
-    return expandObject(deps.pool, forCaller(req, renderPaymentIntent(pi)), p.expand);
+    return expandObject(deps.pool, forCaller(req, renderPaymentIntent(pi)), toExpand);
   });
 
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id', async (req, reply) => {
     const p = parseParams(UpdatePaymentIntent, req.body);
     refuseRemovedTypes(p);
+    const toExpand = expansion('payment_intent', p.expand);
     return mutate(deps, req, reply, async (tx) => {
       const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
       if (p.allowed_payment_method_types !== undefined && !UNCONFIRMED.has(pi.status)) {
@@ -148,13 +142,14 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
         statement_descriptor_suffix:
           p.statement_descriptor_suffix === undefined ? pi.statement_descriptor_suffix : p.statement_descriptor_suffix,
       });
-      return expandObject(tx.q, renderPaymentIntent(updated), p.expand);
+      return expandObject(tx.q, renderPaymentIntent(updated), toExpand);
     });
   });
 
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/confirm', { config: { publishable: true } }, async (req, reply) => {
     const p = parseParams(ConfirmPaymentIntent, req.body);
     refuseRemovedTypes(p);
+    const toExpand = expansion('payment_intent', p.expand);
     return mutate(deps, req, reply, async (tx) => {
       let pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
       checkBrowser(req, pi, p);
@@ -171,20 +166,20 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
           errorOnRequiresAction: p.error_on_requires_action === true,
         });
         deps.log.info('gateway.payment_intent_confirmed', { payment_intent: pi.id, status: confirmed.status });
-        return await expandObject(tx.q, forCaller(req, confirmed), p.expand);
+        return await expandObject(tx.q, forCaller(req, confirmed), toExpand);
       } catch (err) {
         deps.log.info('gateway.payment_intent_confirm_refused', {
           payment_intent: pi.id,
           error: (err as Error).name,
           code: (err as { body?: { code?: string } }).body?.code,
         });
-        throw errorForCaller(req, err);
+        throw errorForCaller(req, err, 'payment_intent');
       }
     });
   });
 
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/capture', async (req, reply) => {
-    parseParams(CapturePaymentIntent, req.body);
+    expansion('payment_intent', parseParams(CapturePaymentIntent, req.body).expand);
     return mutate(deps, req, reply, async (tx) => {
       throw captureRefused(await paymentIntents.require(tx.q, req.params.id, 'id', true));
     });
@@ -192,6 +187,7 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
 
   http.post<{ Params: { id: string } }>('/v1/payment_intents/:id/cancel', async (req, reply) => {
     const p = parseParams(CancelPaymentIntent, req.body);
+    const toExpand = expansion('payment_intent', p.expand);
     return mutate(deps, req, reply, async (tx) => {
       const pi = await paymentIntents.require(tx.q, req.params.id, 'id', true);
       if (pi.status === 'succeeded' || pi.status === 'canceled') {
@@ -211,12 +207,13 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
         }),
       );
       await tx.emit('payment_intent.canceled', canceled);
-      return expandObject(tx.q, canceled, p.expand);
+      return expandObject(tx.q, canceled, toExpand);
     });
   });
 
   http.get('/v1/payment_intents', async (req) => {
     const p = parseParams(ListPaymentIntents, req.query);
+    const toExpand = listExpansion('payment_intent', p.expand);
     const page = await listPage<PaymentIntentRow>(
       deps.pool,
       {
@@ -228,6 +225,6 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
       },
       p,
     );
-    return expandList(deps.pool, page, p.expand);
+    return expandList(deps.pool, page, toExpand);
   });
 }

@@ -7,6 +7,7 @@ import type { SandboxDeps } from '../deps.ts';
 import { callerOf } from '../api/auth.ts';
 import { cardError, invalidRequest, noSuch, rawCardDataRefused } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
+import { expansion, listExpansion } from '../api/expandable.ts';
 import { mutate } from '../api/idempotency.ts';
 import { equalTo, listPage } from '../api/lists.ts';
 import { expand, formInt, id, listParams, metadata, parseParams, RetrieveParams, text } from '../api/params.ts';
@@ -151,27 +152,32 @@ async function detach(tx: Tx, pmId: string) {
 export function paymentMethodRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.post('/v1/payment_methods', { config: { publishable: true } }, async (req, reply) => {
     const p = parseParams(CreatePaymentMethod, req.body);
+    const toExpand = expansion('payment_method', p.expand);
     const card = cardParams(req, p.card);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createPaymentMethod(tx, deps, p, card), p.expand));
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createPaymentMethod(tx, deps, p, card), toExpand));
   });
 
   http.get<{ Params: { id: string } }>('/v1/payment_methods/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
-    return expandObject(deps.pool, renderPaymentMethod(await paymentMethods.require(deps.pool, req.params.id)), p.expand);
+    const toExpand = expansion('payment_method', p.expand);
+    return expandObject(deps.pool, renderPaymentMethod(await paymentMethods.require(deps.pool, req.params.id)), toExpand);
   });
 
   http.post<{ Params: { id: string } }>('/v1/payment_methods/:id/attach', async (req, reply) => {
     const p = parseParams(Attach, req.body);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await attach(tx, deps, req.params.id, p), p.expand));
+    const toExpand = expansion('payment_method', p.expand);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await attach(tx, deps, req.params.id, p), toExpand));
   });
 
   http.post<{ Params: { id: string } }>('/v1/payment_methods/:id/detach', async (req, reply) => {
     const p = parseParams(Detach, req.body);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await detach(tx, req.params.id), p.expand));
+    const toExpand = expansion('payment_method', p.expand);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await detach(tx, req.params.id), toExpand));
   });
 
   http.get('/v1/payment_methods', async (req) => {
     const p = parseParams(ListPaymentMethods, req.query);
+    const toExpand = listExpansion('payment_method', p.expand);
     const page = await listPage<PaymentMethodRow>(
       deps.pool,
       {
@@ -183,11 +189,12 @@ export function paymentMethodRoutes(http: FastifyInstance, deps: SandboxDeps): v
       },
       p,
     );
-    return expandList(deps.pool, page, p.expand);
+    return expandList(deps.pool, page, toExpand);
   });
 
   http.get<{ Params: { id: string } }>('/v1/customers/:id/payment_methods', async (req) => {
     const p = parseParams(ListCustomerPaymentMethods, req.query);
+    const toExpand = listExpansion('payment_method', p.expand);
     await liveCustomer(deps.pool, req.params.id);
     const url = `/v1/customers/${req.params.id}/payment_methods`;
     const page = await listPage<PaymentMethodRow>(
@@ -195,6 +202,6 @@ export function paymentMethodRoutes(http: FastifyInstance, deps: SandboxDeps): v
       { table: 'payment_methods', kind: 'PaymentMethod', ...equalTo({ customer: req.params.id }), url, render: renderPaymentMethod },
       p,
     );
-    return expandList(deps.pool, page, p.expand);
+    return expandList(deps.pool, page, toExpand);
   });
 }

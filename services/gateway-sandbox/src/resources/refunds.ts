@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
 import { invalidRequest } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
+import { expansion, listExpansion } from '../api/expandable.ts';
 import { newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
 import { equalTo, listPage, type ListObject, type ListQuery } from '../api/lists.ts';
@@ -160,29 +161,33 @@ export function refundsOfCharge(q: Queryable, chargeId: string, query: ListQuery
 export function refundRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.post('/v1/refunds', async (req, reply) => {
     const p = parseParams(CreateRefund, req.body);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createRefund(tx, p), p.expand));
+    const toExpand = expansion('refund', p.expand);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createRefund(tx, p), toExpand));
   });
 
   http.get('/v1/refunds', async (req) => {
     const p = parseParams(ListRefunds, req.query);
+    const toExpand = listExpansion('refund', p.expand);
     const filters = equalTo({ charge: p.charge, payment_intent: p.payment_intent });
     const page = await listPage<RefundRow>(
       deps.pool,
       { table: 'refunds', kind: 'refund', ...filters, url: '/v1/refunds', render: renderRefund },
       p,
     );
-    return expandList(deps.pool, page, p.expand);
+    return expandList(deps.pool, page, toExpand);
   });
 
   // The list an expanded charge's `refunds.url` names.
   http.get<{ Params: { id: string } }>('/v1/charges/:id/refunds', async (req) => {
     const p = parseParams(z.object(listParams).strict(), req.query);
+    const toExpand = listExpansion('refund', p.expand);
     await charges.require(deps.pool, req.params.id);
-    return expandList(deps.pool, await refundsOfCharge(deps.pool, req.params.id, p), p.expand);
+    return expandList(deps.pool, await refundsOfCharge(deps.pool, req.params.id, p), toExpand);
   });
 
   http.get<{ Params: { id: string } }>('/v1/refunds/:id', async (req) => {
     const p = parseParams(RetrieveParams, req.query);
-    return expandObject(deps.pool, renderRefund(await refunds.require(deps.pool, req.params.id)), p.expand);
+    const toExpand = expansion('refund', p.expand);
+    return expandObject(deps.pool, renderRefund(await refunds.require(deps.pool, req.params.id)), toExpand);
   });
 }

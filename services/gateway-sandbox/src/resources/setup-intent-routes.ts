@@ -7,6 +7,8 @@ import { callerOf, sameSecret } from '../api/auth.ts';
 import type { SandboxDeps } from '../deps.ts';
 import { invalidRequest, unexpectedState } from '../api/errors.ts';
 import { expandList, expandObject } from '../api/expand.ts';
+import { expansion, listExpansion } from '../api/expandable.ts';
+import { errorForCaller, forCaller } from '../api/for-caller.ts';
 import { clientSecret, newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
 import { equalTo, listPage } from '../api/lists.ts';
@@ -131,30 +133,38 @@ export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): voi
   http.post('/v1/setup_intents', async (req, reply) => {
     const p = parseParams(CreateSetupIntent, req.body);
     refuseRemovedTypes(p);
-    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createSetupIntent(tx, deps, p), p.expand));
+    const toExpand = expansion('setup_intent', p.expand);
+    return mutate(deps, req, reply, async (tx) => expandObject(tx.q, await createSetupIntent(tx, deps, p), toExpand));
   });
 
   http.get<{ Params: { id: string } }>('/v1/setup_intents/:id', { config: { publishable: true } }, async (req) => {
     const p = parseParams(RetrieveSetupIntent, req.query);
+    const toExpand = expansion('setup_intent', p.expand);
     const si = await setupIntents.require(deps.pool, req.params.id);
     checkClientSecret(req, si, p.client_secret);
     refusePublishableExpand(req, p.expand);
-    return expandObject(deps.pool, renderSetupIntent(si), p.expand);
+    return expandObject(deps.pool, forCaller(req, renderSetupIntent(si)), toExpand);
   });
 
   http.post<{ Params: { id: string } }>('/v1/setup_intents/:id/confirm', { config: { publishable: true } }, async (req, reply) => {
     const p = parseParams(ConfirmSetupIntent, req.body);
     refusePublishableExpand(req, p.expand);
+    const toExpand = expansion('setup_intent', p.expand);
     return mutate(deps, req, reply, async (tx) => {
       const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
       checkClientSecret(req, si, p.client_secret);
-      refuseRetryAfterFailure(req, si);
-      return expandObject(tx.q, await confirmSetupIntent(tx, deps, si, p.payment_method, redirectTo(p)), p.expand);
+      try {
+        refuseRetryAfterFailure(req, si);
+        return await expandObject(tx.q, forCaller(req, await confirmSetupIntent(tx, deps, si, p.payment_method, redirectTo(p))), toExpand);
+      } catch (err) {
+        throw errorForCaller(req, err, 'setup_intent');
+      }
     });
   });
 
   http.post<{ Params: { id: string } }>('/v1/setup_intents/:id/cancel', async (req, reply) => {
     const p = parseParams(CancelSetupIntent, req.body);
+    const toExpand = expansion('setup_intent', p.expand);
     return mutate(deps, req, reply, async (tx) => {
       const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
       if (si.status === 'succeeded' || si.status === 'canceled') {
@@ -173,7 +183,7 @@ export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): voi
         }),
       );
       await tx.emit('setup_intent.canceled', canceled);
-      return expandObject(tx.q, canceled, p.expand);
+      return expandObject(tx.q, canceled, toExpand);
     });
   });
 
@@ -191,21 +201,23 @@ export function setupIntentRoutes(http: FastifyInstance, deps: SandboxDeps): voi
       req.body,
     );
     refuseRemovedTypes(p);
+    const toExpand = expansion('setup_intent', p.expand);
     return mutate(deps, req, reply, async (tx) => {
       const si = await setupIntents.require(tx.q, req.params.id, 'id', true);
       const updated = renderSetupIntent(await setupIntents.update(tx.q, si.id, { metadata: mergeMetadata(si.metadata, p.metadata) }));
-      return expandObject(tx.q, updated, p.expand);
+      return expandObject(tx.q, updated, toExpand);
     });
   });
 
   http.get('/v1/setup_intents', async (req) => {
     const p = parseParams(ListSetupIntents, req.query);
+    const toExpand = listExpansion('setup_intent', p.expand);
     const filters = equalTo({ customer: p.customer, payment_method: p.payment_method });
     const page = await listPage<SetupIntentRow>(
       deps.pool,
       { table: 'setup_intents', kind: 'setupintent', ...filters, url: '/v1/setup_intents', render: renderSetupIntent },
       p,
     );
-    return expandList(deps.pool, page, p.expand);
+    return expandList(deps.pool, page, toExpand);
   });
 }

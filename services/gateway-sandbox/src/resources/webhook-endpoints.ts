@@ -6,6 +6,7 @@ import type { SandboxDeps } from '../deps.ts';
 import { newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
 import { listPage } from '../api/lists.ts';
+import { expansion, listExpansion } from '../api/expandable.ts';
 import { expand, formBool, listParams, mergeMetadata, metadata, newMetadata, parseParams, RetrieveParams, text } from '../api/params.ts';
 import { rowsById } from '../store/rows.ts';
 import type { Tx } from '../store/transaction.ts';
@@ -115,6 +116,7 @@ async function updateEndpoint(tx: Tx, endpointId: string, p: z.infer<typeof Upda
 export function webhookEndpointRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.post('/v1/webhook_endpoints', async (req, reply) => {
     const p = parseParams(CreateEndpoint, req.body);
+    expansion('webhook_endpoint', p.expand);
     return mutate(deps, req, reply, async (tx) => {
       const endpoint = await createEndpoint(tx, p);
       // A password in the URL (basic auth, as Stripe allows) is masked: user:***@.
@@ -125,6 +127,7 @@ export function webhookEndpointRoutes(http: FastifyInstance, deps: SandboxDeps):
 
   http.get('/v1/webhook_endpoints', async (req) => {
     const p = parseParams(z.object(listParams).strict(), req.query);
+    listExpansion('webhook_endpoint', p.expand);
     return listPage<WebhookEndpointRow>(
       deps.pool,
       {
@@ -140,12 +143,13 @@ export function webhookEndpointRoutes(http: FastifyInstance, deps: SandboxDeps):
   });
 
   http.get<{ Params: { id: string } }>('/v1/webhook_endpoints/:id', async (req) => {
-    parseParams(RetrieveParams, req.query);
+    expansion('webhook_endpoint', parseParams(RetrieveParams, req.query).expand);
     return renderWebhookEndpoint(await endpoints.require(deps.pool, req.params.id));
   });
 
   http.post<{ Params: { id: string } }>('/v1/webhook_endpoints/:id', async (req, reply) => {
     const p = parseParams(UpdateEndpoint, req.body);
+    expansion('webhook_endpoint', p.expand);
     return mutate(deps, req, reply, (tx) => updateEndpoint(tx, req.params.id, p));
   });
 
