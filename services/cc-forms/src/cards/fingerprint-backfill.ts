@@ -49,10 +49,11 @@ interface Claimed {
 
 /**
  * Claims the next card without a fingerprint that is due a read (never read, or its retry_at passed),
- * recording the try before the read is sent. Undefined when none is due, or another process took it.
+ * recording the try before the read is sent. `none` when none is due; `lost` when another process
+ * claimed the same card between our look and our claim (two processes ticking together pick the same one).
  */
-async function claimNext(pool: pg.Pool): Promise<Claimed | undefined> {
-  const { rows } = await pool.query<Claimed>(
+async function claimNext(pool: pg.Pool): Promise<Claimed | 'none' | 'lost'> {
+  const { rows } = await pool.query<Omit<Claimed, 'tries'> & { tries: number | null }>(
     `with candidate as (
        select c.account_id, c.payment_method_id
          from cc_forms.cards c left join cc_forms.card_fingerprint_reads r on r.payment_method_id = c.payment_method_id
@@ -67,10 +68,12 @@ async function claimNext(pool: pg.Pool): Promise<Claimed | undefined> {
          where card_fingerprint_reads.retry_at <= now()
        returning payment_method_id, tries
      )
-     select candidate.account_id, claimed.payment_method_id, claimed.tries from claimed join candidate using (payment_method_id)`,
+     select candidate.account_id, candidate.payment_method_id, claimed.tries from candidate left join claimed using (payment_method_id)`,
     [CLAIM_SECONDS],
   );
-  return rows[0];
+  const row = rows[0];
+  if (!row) return 'none';
+  return row.tries === null ? 'lost' : { ...row, tries: row.tries };
 }
 
 /** Compare-and-set: only while that payment method is still the account's card, and still without one. */
@@ -115,7 +118,9 @@ export async function backfillFingerprints(
   );
   for (let n = 0; n < (deps.cardsPerTick ?? CARDS_PER_TICK) && !running.stopped(); n++) {
     const card = await claimNext(deps.pool);
-    if (!card) break;
+    if (card === 'none') break;
+    // The other process reads that one: this one goes on with the next (a lost claim spends one of the tick's reads).
+    if (card === 'lost') continue;
     const fields = { account_id: card.account_id, payment_method: card.payment_method_id, tries: card.tries };
     let read: Awaited<ReturnType<FingerprintReader>>;
     try {

@@ -74,7 +74,7 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   const started = performance.now();
   const report: PassReport = { charged: 0, paid: 0, declined: 0, pastDue: 0, noCard: 0, errors: 0 };
   // Fraud blocks made without a fingerprint get it once cc-forms has it, before any card is judged.
-  await fillBlockFingerprints({ pool: deps.pool, log: deps.log, now }).catch((err: unknown) =>
+  await fillBlockFingerprints({ pool: deps.pool, log: deps.log, now, gateway: deps.gateway }).catch((err: unknown) =>
     deps.log.error('charge.block_fingerprints_failed', err),
   );
   // PaymentIntents past the card testing limit whose cancel failed in the webhook: canceled before any is read.

@@ -3,6 +3,7 @@
 // idempotency key, so the SDK's retries and our replays never double an effect.
 import type { Gateway } from '@vault/gateway';
 import { Stripe } from '@vault/gateway';
+import { type BlockCardRead, readBlockedCard } from './block-card-reads.ts';
 import type { Answer } from './decide.ts';
 import type { ReportedPayment } from './payment-match.ts';
 
@@ -95,6 +96,8 @@ export interface ChargeGateway {
    * the gateway disabled after failed deliveries is enabled again).
    */
   webhookEndpointExists(id: string): Promise<boolean>;
+  /** A blocked card's fingerprint, its payment method replaced or detached or not (block-card-reads.ts); a stand-in may lack it. */
+  cardFingerprint?(paymentMethodId: string): Promise<BlockCardRead>;
 }
 
 /** The key of attempt n of the invoice whose stored key is `key` (for rows from before 006, its id). */
@@ -120,6 +123,8 @@ export const WEBHOOK_EVENTS = [
 
 export function chargeGateway(stripe: Gateway): ChargeGateway {
   return {
+    cardFingerprint: (paymentMethodId) => readBlockedCard(stripe, paymentMethodId),
+
     async createPaymentIntent(p) {
       try {
         const pi = await stripe.paymentIntents.create(
