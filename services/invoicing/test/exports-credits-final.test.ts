@@ -98,6 +98,7 @@ describe('credits.csv is taken only once its month can no longer change', () => 
     await assert.rejects(collect(exportCsv(db.pool, 'credits', '2026-11', { now: () => now })), (err: unknown) => {
       assert.ok(err instanceof CreditsNotFinalError, String(err));
       assert.match(err.message, /^credits.csv of 2026-11 is not final: the month runs until 2026-12-01T00:00:00.000Z/);
+      assert.match(err.message, /export it then \(from 2026-12-01T00:05:00.000Z, 5 minutes on, for a writer whose clock is behind\)$/);
       assert.equal(err.retryAfterSeconds(now), 3600 + CREDITS_CLOCK_MARGIN_SECONDS);
       return true;
     });
@@ -110,7 +111,10 @@ describe('credits.csv is taken only once its month can no longer change', () => 
     const now = new Date('2026-12-01T00:00:00.500Z');
     await assert.rejects(collect(exportCsv(db.pool, 'credits', '2026-11', { now: () => now })), (err: unknown) => {
       assert.ok(err instanceof CreditsNotFinalError, String(err));
-      assert.match(err.message, /export it then \(from 2026-12-01T00:05:00.000Z, 5 minutes on, for a writer whose clock is behind\)/);
+      assert.match(
+        err.message,
+        /^credits.csv of 2026-11 is not final yet: the month ended at 2026-12-01T00:00:00.000Z, but a grant or reversal from a clock up to 5 minutes behind may still be dated in it: export it from 2026-12-01T00:05:00.000Z$/,
+      );
       assert.equal(err.retryAfterSeconds(now), 300);
       return true;
     });

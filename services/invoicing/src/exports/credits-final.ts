@@ -58,11 +58,19 @@ export async function checkCreditsFinal(db: pg.Pool | pg.PoolClient, period: str
   const month = parsePeriod(period);
   const end = month.end.toJSDate();
   const final = new Date(end.getTime() + CREDITS_CLOCK_MARGIN_SECONDS * 1000);
-  if (now < final) {
+  const margin = `${CREDITS_CLOCK_MARGIN_SECONDS / 60} minutes`;
+  if (now < end) {
     throw new CreditsNotFinalError(
       `credits.csv of ${period} is not final: the month runs until ${end.toISOString()}, and entries dated in it ` +
         '(credit applied by a finalize run, expiries) are written until a finalize run after its end: export it then ' +
-        `(from ${final.toISOString()}, ${CREDITS_CLOCK_MARGIN_SECONDS / 60} minutes on, for a writer whose clock is behind)`,
+        `(from ${final.toISOString()}, ${margin} on, for a writer whose clock is behind)`,
+      final,
+    );
+  }
+  if (now < final) {
+    throw new CreditsNotFinalError(
+      `credits.csv of ${period} is not final yet: the month ended at ${end.toISOString()}, but a grant or reversal ` +
+        `from a clock up to ${margin} behind may still be dated in it: export it from ${final.toISOString()}`,
       final,
     );
   }
