@@ -141,7 +141,7 @@ describe('the vault command', () => {
     assert.equal(await exited, 0, out());
   });
 
-  test('`vault start` with a bad variable of one of its apps (INVOICING_PORT=abc, PAYMENT_RETRY_SCHEDULE=bogus, a PRICE_BOOK that is not there) exits 1 in one line naming it, before anything starts: no PostgreSQL, no app', {
+  test('`vault start` with a bad variable of one of its apps (INVOICING_PORT=abc, PAYMENT_RETRY_SCHEDULE=bogus, a PRICE_BOOK that is not there, METERING_CONSUMER_GROUP or HOST with stray spaces) exits 1 in one line naming it, before anything starts: no PostgreSQL, no app', {
     timeout: 60_000,
   }, async () => {
     const home = mkdtempSync(join(tmpdir(), 'vault-start-bad-'));
@@ -157,6 +157,8 @@ describe('the vault command', () => {
         ['INVOICING_PORT', 'abc', 'INVOICING_PORT: '],
         ['PAYMENT_RETRY_SCHEDULE', 'bogus', 'PAYMENT_RETRY_SCHEDULE: expected comma-separated ISO-8601 durations'],
         ['PRICE_BOOK', join(home, 'nowhere.json'), `PRICE_BOOK: price book ${join(home, 'nowhere.json')}: no such file`],
+        ['METERING_CONSUMER_GROUP', 'metering ', 'METERING_CONSUMER_GROUP: has spaces around it'],
+        ['HOST', '   ', 'HOST: is only spaces'],
       ] as const) {
         const r = await vault(['start'], { ...fresh, [variable]: value });
         assert.equal(r.status, 1, r.stdout + r.stderr);

@@ -4,6 +4,7 @@
 // environment our own settings parser accepts; every variable it sets exists.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { gatewayTarget } from '@vault/gateway';
@@ -21,8 +22,10 @@ const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'),
       healthcheck?: { test: string[] };
       depends_on?: Record<string, { condition: string }>;
       ports?: string[];
+      volumes?: string[];
     }
   >;
+  volumes?: Record<string, unknown>;
 };
 const procfile = Object.fromEntries(
   readFileSync(new URL('Procfile', root), 'utf8')
@@ -139,6 +142,38 @@ describe('docker-compose.yml, checked without Docker', () => {
     assert.match(dockerfile.slice(0, dockerfile.indexOf('USER ')), chown, `${home} is made the ${user} user's before USER`);
   });
 
+  test("`vault archive` in metering writes under a declared named volume (ARCHIVE_DIR, else VAULT_HOME/archive, from the image's WORKDIR), whatever a .env's ARCHIVE_DIR says, and the image gives that directory to the user it runs as", () => {
+    const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
+    const workdir = /^WORKDIR (\S+)$/m.exec(dockerfile)?.[1];
+    assert.ok(workdir, 'the Dockerfile has a WORKDIR');
+    const metering = compose.services.metering!;
+    // Named volumes only: a bind mount's source (./…, /…) is the host's, not compose's to keep.
+    const mounts = (metering.volumes ?? [])
+      .map((v) => v.split(':') as [string, string])
+      .filter(([source]) => source in (compose.volumes ?? {}));
+    // As archive.ts resolves it (no --dir): ARCHIVE_DIR, else VAULT_HOME/archive, against the working directory.
+    const archiveDir = (shell: Record<string, string>) => {
+      const env = Object.fromEntries(Object.entries(metering.environment ?? {}).map(([k, v]) => [k, expand(v, shell)]));
+      const settings = parseConfig(APP_SETTINGS.metering, { ...shell, ...env });
+      return posix.resolve(workdir, settings.ARCHIVE_DIR ?? posix.join(settings.VAULT_HOME, 'archive'));
+    };
+    for (const shell of [SHELL, { ...SHELL, ARCHIVE_DIR: './archive' }, { ...SHELL, ARCHIVE_DIR: '/home/me/archive' }]) {
+      const dir = archiveDir(shell);
+      const mount = mounts.find(([, target]) => dir === target || dir.startsWith(`${target.replace(/\/$/, '')}/`));
+      assert.ok(
+        mount,
+        `metering's archive directory ${dir} (shell ${JSON.stringify(shell.ARCHIVE_DIR)}) lies under a declared volume: ${JSON.stringify(metering.volumes)}`,
+      );
+      // A new volume takes the ownership of the image's directory it is mounted on: the app's user must write there.
+      const target = mount[1].replace(/\./g, '\\.');
+      assert.match(
+        dockerfile.slice(0, dockerfile.indexOf('USER ')),
+        new RegExp(`mkdir -p ${target} && chown node:node ${target}`),
+        `${mount[1]} is the node user's in the image`,
+      );
+    }
+  });
+
   test("Kafka keeps its topics in its volume (the image's default log directory is under /tmp)", () => {
     const kafka = compose.services.kafka!;
     const volume = (kafka as { volumes?: string[] }).volumes?.find((v) => v.startsWith('kafkadata:'));
@@ -149,7 +184,7 @@ describe('docker-compose.yml, checked without Docker', () => {
   test('every variable of .env reaches each app (env_file, optional), under the environment compose sets', () => {
     for (const app of APPS) {
       assert.deepEqual(compose.services[app]!.env_file, [{ path: '.env', required: false }], app);
-      // A .env's ports are the host's: the containers keep the ones published and health-checked.
+      // A .env's ports change nothing: the containers keep the ones published and health-checked.
       const env = compose.services[app]!.environment ?? {};
       assert.deepEqual(
         [env.INVOICING_PORT, env.METERING_PORT, env.CC_FORMS_PORT, env.GATEWAY_PORT].map(String),
@@ -162,6 +197,8 @@ describe('docker-compose.yml, checked without Docker', () => {
   test("every variable an app reads reaches it from the shell, as .env's header promises: listed under environment: with the shell's value, unless compose sets it for its network", () => {
     // Set for the compose network; the embedded PostgreSQL's and the embedded bus's are not used under compose.
     const composeOwn = new Set([
+      // Metering's, in the archive volume (below).
+      'ARCHIVE_DIR',
       'DATABASE_URL',
       'KAFKA_BROKERS',
       'HOST',

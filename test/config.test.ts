@@ -281,6 +281,47 @@ describe('configuration', () => {
     }
   });
 
+  test("METERING_CONSUMER_GROUP, HOST and VAULT_HOME: only spaces, or spaces around the value, are refused naming the variable (empty is the default); a consumer group outside Kafka's characters too", () => {
+    const refused = (settings: z.ZodType, env: Record<string, string>, variable: string, says: RegExp) =>
+      assert.throws(
+        () => parseConfig(settings, env),
+        (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.variable === variable && says.test(p.message)),
+        `${variable}=${JSON.stringify(env[variable])}`,
+      );
+    const defaults = parseConfig(APP_SETTINGS.metering, { METERING_CONSUMER_GROUP: '', HOST: '', VAULT_HOME: '' });
+    assert.deepEqual([defaults.METERING_CONSUMER_GROUP, defaults.HOST, defaults.VAULT_HOME], ['metering', '127.0.0.1', '.vault']);
+    assert.equal(
+      parseConfig(APP_SETTINGS.metering, { METERING_CONSUMER_GROUP: 'metering.eu_2-b' }).METERING_CONSUMER_GROUP,
+      'metering.eu_2-b',
+    );
+    for (const settings of [APP_SETTINGS.metering, VaultSettings]) {
+      refused(settings, { METERING_CONSUMER_GROUP: '   ' }, 'METERING_CONSUMER_GROUP', /only spaces/);
+      refused(settings, { METERING_CONSUMER_GROUP: 'metering ' }, 'METERING_CONSUMER_GROUP', /spaces around it \("metering "\)/);
+      refused(settings, { METERING_CONSUMER_GROUP: 'metering\n' }, 'METERING_CONSUMER_GROUP', /spaces around it/);
+      for (const bad of ['meter ing', 'metering/eu', 'é', 'x'.repeat(250)])
+        refused(settings, { METERING_CONSUMER_GROUP: bad }, 'METERING_CONSUMER_GROUP', /expected a consumer group id/);
+    }
+    for (const app of ['metering', 'invoicing', 'cc-forms', 'gateway-sandbox'] as const) {
+      for (const variable of ['HOST', 'VAULT_HOME']) {
+        refused(APP_SETTINGS[app], { [variable]: '  ' }, variable, /only spaces/);
+        refused(APP_SETTINGS[app], { [variable]: ' 0.0.0.0' }, variable, /spaces around it/);
+      }
+    }
+  });
+
+  test('CARD_ATTEMPTS_PER_HOUR is a whole number of attempts, at least 1, in both apps that read it', () => {
+    for (const app of ['invoicing', 'cc-forms'] as const) {
+      assert.equal(parseConfig(APP_SETTINGS[app], {}).CARD_ATTEMPTS_PER_HOUR, 10, app);
+      assert.equal(parseConfig(APP_SETTINGS[app], { CARD_ATTEMPTS_PER_HOUR: '3' }).CARD_ATTEMPTS_PER_HOUR, 3, app);
+      for (const bad of ['0.5', '2.5', '0'])
+        assert.throws(
+          () => parseConfig(APP_SETTINGS[app], { CARD_ATTEMPTS_PER_HOUR: bad }),
+          (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.variable === 'CARD_ATTEMPTS_PER_HOUR'),
+          `${app}: ${bad}`,
+        );
+    }
+  });
+
   test('every bad variable is named in one error', () => {
     assert.throws(
       () => parseConfig(VaultSettings, { METERING_PORT: '70000', INVOICE_GRACE_HOURS: 'soon' }),

@@ -199,17 +199,17 @@ describe('`vault publish` input formats', () => {
     assert.match(trailing.stdout, /published 1 array elements/, trailing.stderr);
   });
 
-  test('a missing file: one line naming it, no stack, nothing published', async () => {
+  test('a missing file: one line naming it, no stack, nothing published, exit 1', async () => {
     const missing = join(dir, 'missing.ndjson');
     const r = await publish([missing]);
-    assert.equal(r.status, 2);
+    assert.equal(r.status, 1, 'a failure, not a usage error (exit 2)');
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, `vault publish: cannot read ${missing}: no such file\n`);
   });
 
-  test('a directory: one line saying so, no stack', async () => {
+  test('a directory: one line saying so, no stack, exit 1', async () => {
     const r = await publish([dir]);
-    assert.equal(r.status, 2);
+    assert.equal(r.status, 1, 'a failure, not a usage error (exit 2)');
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, `vault publish: cannot read ${dir}: it is a directory, not a file of events\n`);
   });

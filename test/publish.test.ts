@@ -72,9 +72,9 @@ describe('`vault publish` puts NDJSON on the real Kafka topic that a running met
     );
   });
 
-  test('a missing file is a usage error', async () => {
+  test('a missing file is a failure (exit 1), not a usage error (exit 2)', async () => {
     const r = await publish(['/nonexistent.ndjson']);
-    assert.equal(r.status, 2);
+    assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot read \/nonexistent.ndjson/);
   });
 });

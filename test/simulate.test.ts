@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { GapList, MeteringStats, parseEvent } from '@vault/contracts';
@@ -79,6 +82,20 @@ describe('`vault simulate --out -`: a simulated platform as NDJSON', () => {
     const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(status, 1, stderr);
     assert.equal(stderr, 'vault simulate: stdout was closed before every event was written\n');
+  });
+
+  test('--out a file it cannot write: one line naming --out and why, exit 1, never the errno text', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vault-simulate-out-'));
+    try {
+      const run = (out: string) => vault(['simulate', '--out', out, '--apps', '2', '--weeks', '1', '--now', NOW]);
+      const [missing, directory] = await Promise.all([run(join(dir, 'nowhere', 'x.ndjson')), run(dir)]);
+      assert.equal(missing.status, 1, missing.stderr);
+      assert.equal(missing.stderr, `vault simulate: --out ${join(dir, 'nowhere', 'x.ndjson')}: cannot write it: no such directory\n`);
+      assert.equal(directory.status, 1, directory.stderr);
+      assert.equal(directory.stderr, `vault simulate: --out ${dir}: cannot write it: it is a directory\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

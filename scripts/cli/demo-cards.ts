@@ -1,5 +1,7 @@
 import { addTestCard, cardOnFile } from '@vault/cc-forms/cli';
+import { migrate } from '@vault/db';
 import { gatewayClient, gatewayConfig, gatewayTarget } from '@vault/gateway';
+import { APPS } from './apps.ts';
 import type { DemoContext } from './demo.ts';
 
 /**
@@ -16,6 +18,11 @@ export async function addDemoCards(ctx: DemoContext, accounts: string[], demoAcc
   }
   // The sandbox started beside the demo has published its keys by now (unless they are configured).
   const config = await gatewayConfig(target, ctx.db.pool, { waitMs: 30_000 });
+  // A card is checked against invoicing's blocked cards (its migration 034), and invoicing starts only after
+  // this phase: its migrations now (idempotent, under its lock; metering's, whose views it reads, are in), or
+  // every fresh demo saved its cards unchecked and said so at warn (card.blocked_check_unavailable).
+  const invoicing = APPS.find((a) => a.name === 'invoicing')!;
+  await migrate(ctx.db.pool, invoicing.schema, invoicing.migrations);
   const gateway = gatewayClient(config);
   const others = accounts.filter((a) => a !== demoAccount);
   const plan: [string, string | undefined][] = [

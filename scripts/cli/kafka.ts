@@ -51,14 +51,19 @@ export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Prom
       default: {
         const s = await kafkaStatus({ stateDir });
         if (!s.running) {
-          log(logfmt('info', 'kafka not running', { state: stateDir }));
+          log(logfmt('info', 'not_running', 'kafka not running', { state: stateDir }));
           return 1;
         }
         log(
-          logfmt(s.ready ? 'info' : 'warn', s.ready ? 'kafka running' : 'kafka process up but not answering', {
-            pid: s.pid,
-            brokers: s.brokers,
-          }),
+          logfmt(
+            s.ready ? 'info' : 'warn',
+            s.ready ? 'running' : 'not_answering',
+            s.ready ? 'kafka running' : 'kafka process up but not answering',
+            {
+              pid: s.pid,
+              brokers: s.brokers,
+            },
+          ),
         );
         if (s.ready) console.log(`KAFKA_BROKERS=${s.brokers}`);
         return s.ready ? 0 : 1;

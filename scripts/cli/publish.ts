@@ -143,18 +143,18 @@ function counts(s: PublishSummary, unit: Unit): string {
   return `${what} (${s.accepted} accepted, ${s.duplicates} duplicate, ${s.rejected} rejected)`;
 }
 
-/** FILE, open for reading; what is wrong with it in one line (exit 2) when it cannot be. */
+/** FILE, open for reading; what is wrong with it in one line (exit 1: a failure, not a usage error) when it cannot be. */
 async function openEventsFile(file: string): Promise<FileHandle> {
   let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (err) {
-    throw new CommandError(`cannot read ${file}: ${errnoText(err)}`, 2);
+    throw new CommandError(`cannot read ${file}: ${errnoText(err)}`);
   }
   const stat = await handle.stat();
   if (stat.isDirectory()) {
     await handle.close();
-    throw new CommandError(`cannot read ${file}: it is a directory, not a file of events`, 2);
+    throw new CommandError(`cannot read ${file}: it is a directory, not a file of events`);
   }
   return handle;
 }

@@ -5,7 +5,7 @@ import type { BillingEvent, IntakeRejection } from '@vault/contracts';
 import { publishStream, type PublishSummary } from '@vault/metering/publish';
 import type { Logger } from '@vault/runtime';
 import { demoWindow, recentWindow, simulatePlatform, type SimulationWindow } from '@vault/simulator';
-import { parseCommand, UsageError } from './command.ts';
+import { CommandError, parseCommand, UsageError } from './command.ts';
 import { withPublishTarget, type PublishTarget } from './bus-publish.ts';
 import { progressLog } from './publish-log.ts';
 import { cliSettings } from './settings.ts';
@@ -173,6 +173,33 @@ async function writeNdjson(out: NodeJS.WritableStream, events: readonly BillingE
   }
 }
 
+/** The events as NDJSON in `path`; what went wrong is one line naming --out, not an errno's raw text. */
+async function writeOutFile(path: string, events: readonly BillingEvent[]): Promise<void> {
+  try {
+    const file = createWriteStream(path);
+    await writeNdjson(file, events);
+    await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  } catch (err) {
+    throw new CommandError(`--out ${path}: cannot write it: ${fileProblem(err as NodeJS.ErrnoException)}`);
+  }
+}
+
+function fileProblem(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return 'no such directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    default:
+      return err.code ?? err.message;
+  }
+}
+
 /**
  * `vault simulate`: a simulated platform's billing events over a window
  * (the demo's by default: from the latest finalizable month up to now), put
@@ -208,9 +235,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
         return 1;
       }
     } else {
-      const file = createWriteStream(o.out);
-      await writeNdjson(file, events);
-      await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      await writeOutFile(o.out, events);
     }
     // With the events on stdout, the account of what was done goes to stderr.
     const line = `simulated ${what}: wrote ${events.length} events (${s.duplicates} re-sent, ${lateNote}) to ${o.out === '-' ? 'stdout' : o.out}`;

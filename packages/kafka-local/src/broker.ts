@@ -61,7 +61,7 @@ function livePid(paths: StatePaths, log: Log): number | undefined {
   const pid = readPid(paths);
   if (pid === undefined) return undefined;
   if (isOurBroker(pid, paths)) return pid;
-  log(logfmt('info', 'removing stale pidfile', { pid, file: paths.pidFile }));
+  log(logfmt('info', 'stale_pidfile_removed', 'removing stale pidfile', { pid, file: paths.pidFile }));
   removePidFile(paths);
   return undefined;
 }
@@ -108,9 +108,11 @@ async function startLocked(opts: StartOptions, paths: StatePaths): Promise<Start
     // It may still be starting (e.g. a concurrent start): give it the same grace as a fresh one.
     if (ports && (await waitReady(brokers, running, timeoutMs)) === 'ready') {
       if (opts.port !== undefined && opts.port !== ports.port) {
-        log(logfmt('warn', 'running broker uses a different port than requested', { requested: opts.port, port: ports.port }));
+        log(
+          logfmt('warn', 'port_differs', 'running broker uses a different port than requested', { requested: opts.port, port: ports.port }),
+        );
       }
-      log(logfmt('info', 'reusing running kafka broker', { pid: running, brokers, state: paths.dir }));
+      log(logfmt('info', 'reused', 'reusing running kafka broker', { pid: running, brokers, state: paths.dir }));
       return { brokers, pid: running, reused: true };
     }
     throw new Error(
@@ -134,11 +136,11 @@ async function startLocked(opts: StartOptions, paths: StatePaths): Promise<Start
   requireTool('java');
   const dist = await ensureKafkaFetched({ cacheDir: opts.cacheDir, log });
   writeConfig(paths, { port, controllerPort }, opts.properties);
-  log(logfmt('info', 'wrote broker config', { config: paths.config }));
+  log(logfmt('info', 'config_written', 'wrote broker config', { config: paths.config }));
 
   if (!isFormatted(paths)) {
     const clusterId = newClusterId();
-    log(logfmt('info', 'formatting kraft storage', { cluster_id: clusterId, dir: paths.dataDir }));
+    log(logfmt('info', 'storage_formatting', 'formatting kraft storage', { cluster_id: clusterId, dir: paths.dataDir }));
     const r = await runCommand('java', jvmArgs(paths, dist.classpath, storageFormatArgs(paths, clusterId)), paths.dir);
     if (r.code !== 0) throw new Error(`kafka StorageTool format failed (exit ${r.code}):\n${r.output.trim()}\n${logTail(paths)}`);
   }
@@ -146,7 +148,7 @@ async function startLocked(opts: StartOptions, paths: StatePaths): Promise<Start
   const brokers = `${HOST}:${port}`;
   const started = Date.now();
   const pid = spawnDetached(jvmArgs(paths, dist.classpath, ['kafka.Kafka', paths.config]), paths);
-  log(logfmt('info', 'starting kafka broker', { pid, brokers, log: paths.serverLog }));
+  log(logfmt('info', 'starting', 'starting kafka broker', { pid, brokers, log: paths.serverLog }));
 
   const outcome = await waitReady(brokers, pid, timeoutMs);
   if (outcome !== 'ready') {
@@ -155,7 +157,7 @@ async function startLocked(opts: StartOptions, paths: StatePaths): Promise<Start
     const why = outcome === 'died' ? 'exited during startup' : `did not answer within ${timeoutMs / 1000}s`;
     throw new Error(`kafka broker ${why} (brokers ${brokers}, state ${paths.dir})\n${logTail(paths)}`);
   }
-  log(logfmt('info', 'kafka ready', { brokers, pid, seconds: ((Date.now() - started) / 1000).toFixed(1) }));
+  log(logfmt('info', 'ready', 'kafka ready', { brokers, pid, seconds: ((Date.now() - started) / 1000).toFixed(1) }));
   return { brokers, pid, reused: false };
 }
 
@@ -165,13 +167,13 @@ export async function stopKafka(opts: { stateDir: string; log?: Log }): Promise<
   const paths = statePaths(opts.stateDir);
   const pid = livePid(paths, log);
   if (pid === undefined) {
-    log(logfmt('info', 'kafka not running', { state: paths.dir }));
+    log(logfmt('info', 'not_running', 'kafka not running', { state: paths.dir }));
     return false;
   }
-  log(logfmt('info', 'stopping kafka broker', { pid }));
+  log(logfmt('info', 'stopping', 'stopping kafka broker', { pid }));
   const how = await stopGroup(pid);
   removePidFile(paths);
-  log(logfmt(how === 'killed' ? 'warn' : 'info', 'kafka stopped', { pid, how }));
+  log(logfmt(how === 'killed' ? 'warn' : 'info', 'stopped', 'kafka stopped', { pid, how }));
   return true;
 }
 

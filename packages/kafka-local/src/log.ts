@@ -1,10 +1,12 @@
-// Progress lines are logfmt so they stay grep-able next to the rest of the vault's output.
+// Progress lines are logfmt, shaped as every other line of the vault's output (app=, at=, event=), so a log
+// pipeline keyed on `event` keeps them; `msg` stays for people. They are the vault CLI's (`vault kafka`).
 import { logfmt as format, type LogValue } from '@vault/runtime/logfmt';
 
 export type Log = (line: string) => void;
 
 export const silent: Log = () => {};
 
-export function logfmt(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, LogValue> = {}): string {
-  return format({ at: level, msg, ...fields });
+/** `app=vault at=<level> event=kafka.<event> msg=<msg> …fields`. */
+export function logfmt(level: 'info' | 'warn' | 'error', event: string, msg: string, fields: Record<string, LogValue> = {}): string {
+  return format({ app: 'vault', at: level, event: `kafka.${event}`, msg, ...fields });
 }

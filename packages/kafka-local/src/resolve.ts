@@ -70,12 +70,12 @@ export async function ensureKafkaFetched(opts: FetchOptions = {}): Promise<Kafka
   const home = path.join(path.resolve(opts.cacheDir ?? defaultCacheDir()), 'kafka', KAFKA_VERSION);
   const libDir = path.join(home, 'lib');
   if (fs.existsSync(path.join(home, MARKER))) {
-    log(logfmt('info', 'using cached kafka', { version: KAFKA_VERSION, dir: home }));
+    log(logfmt('info', 'cached', 'using cached kafka', { version: KAFKA_VERSION, dir: home }));
     return dist(libDir);
   }
 
   requireTool('mvn');
-  log(logfmt('info', 'fetching kafka from maven central', { version: KAFKA_VERSION, dir: home }));
+  log(logfmt('info', 'fetching', 'fetching kafka from maven central', { version: KAFKA_VERSION, dir: home }));
   const started = Date.now();
   fs.mkdirSync(home, { recursive: true });
   fs.writeFileSync(path.join(home, 'pom.xml'), pom());
@@ -85,7 +85,7 @@ export async function ensureKafkaFetched(opts: FetchOptions = {}): Promise<Kafka
   // mvn -q says nothing for minutes on a first fetch (it resolves every jar into ~/.m2 before it
   // copies any): a line every 10 s saying it is still at it.
   const progress = setInterval(() => {
-    log(logfmt('info', 'still fetching kafka', { seconds: Math.round((Date.now() - started) / 1000) }));
+    log(logfmt('info', 'still_fetching', 'still fetching kafka', { seconds: Math.round((Date.now() - started) / 1000) }));
   }, 10_000);
   const r = await runCommand(
     'mvn',
@@ -104,6 +104,12 @@ export async function ensureKafkaFetched(opts: FetchOptions = {}): Promise<Kafka
   fs.rmSync(libDir, { recursive: true, force: true });
   fs.renameSync(partial, libDir);
   fs.writeFileSync(path.join(home, MARKER), `${new Date().toISOString()} ${jars.length} jars\n`);
-  log(logfmt('info', 'fetched kafka', { version: KAFKA_VERSION, jars: jars.length, seconds: ((Date.now() - started) / 1000).toFixed(1) }));
+  log(
+    logfmt('info', 'fetched', 'fetched kafka', {
+      version: KAFKA_VERSION,
+      jars: jars.length,
+      seconds: ((Date.now() - started) / 1000).toFixed(1),
+    }),
+  );
   return dist(libDir);
 }

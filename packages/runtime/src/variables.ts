@@ -2,9 +2,12 @@
 // from: parsers of one variable, and the groups several apps read alike. Imports
 // nothing but zod, so an app's config module stays a leaf.
 import { z } from 'zod';
-import { blankToUndefined, integerVariable, optionalString, port, stringWithDefault } from './config.ts';
+import { blankToUndefined, integerVariable, optionalString, port } from './config.ts';
+import { databaseTlsProblem } from './database-tls.ts';
+import { textWithDefault } from './text-variables.ts';
 
 export * from './config.ts';
+export * from './text-variables.ts';
 
 const DATABASE_URL_SHAPE = 'expected postgres://user:password@host:port/database';
 
@@ -28,7 +31,7 @@ export function databaseUrlProblem(text: string): string | undefined {
   for (const [part, encoded] of parts) {
     if (!decodes(encoded)) return `the ${part} is not valid percent-encoding (write % as %25)`;
   }
-  return undefined;
+  return databaseTlsProblem(url.searchParams);
 }
 
 function decodes(text: string): boolean {
@@ -126,11 +129,11 @@ export const bootVariables = {
   /** PostgreSQL; unset: an embedded server under $VAULT_HOME/postgres. */
   DATABASE_URL: databaseUrl,
   /** Where the embedded PostgreSQL (and the CLI's local state) lives. */
-  VAULT_HOME: stringWithDefault('.vault'),
+  VAULT_HOME: textWithDefault('.vault'),
   /** The embedded PostgreSQL's port. */
   EMBEDDED_PG_PORT: port(54329),
   /** Interface the apps listen on; 0.0.0.0 in containers. */
-  HOST: stringWithDefault('127.0.0.1'),
+  HOST: textWithDefault('127.0.0.1'),
   /**
    * How long a request may take to arrive, headers and body, in ms (else 408 and
    * the connection closed); also how long a connection may sit idle.
@@ -266,6 +269,9 @@ export const trustProxy = z.preprocess(
       return addresses;
     }),
 );
+
+/** CARD_ATTEMPTS_PER_HOUR (cc-forms and invoicing read it alike): attempts are counted, so a whole number (0.5 was taken). */
+export const cardAttemptsPerHour = integerVariable(10, 1, 1_000_000);
 
 /** What the two customer web apps (invoicing, cc-forms) read alike. */
 export const webVariables = {

@@ -8,6 +8,7 @@ import { ADDON_SERVICES, addonService, ADJECTIVES, LATE_ONE_OFF_SIZE, ONE_OFF_SI
 import type { EventLog, Timed } from './event-log.ts';
 import type { Month } from './platform-time.ts';
 import { Rng } from './prng.ts';
+import { subjectToken } from './subject-token.ts';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -50,18 +51,9 @@ export function stream(sim: Simulation, ...parts: (string | number)[]): Rng {
   return Rng.stream(sim.key, ...parts);
 }
 
-const BASE36 = '0123456789abcdefghijklmnopqrstuvwxyz';
-
-/**
- * A subject's token, named by where it is in the platform, from two streams
- * of its own (64 bits of seed): a window sees only part of the platform, so
- * an id must be unique without looking at the others.
- */
+/** A subject's token, named by where it is in the platform (subject-token.ts). */
 export function uniqueToken(sim: Simulation, length: number, ...parts: (string | number)[]): string {
-  const halves = [stream(sim, ...parts, 'a'), stream(sim, ...parts, 'b')];
-  let out = '';
-  for (let i = 0; i < length; i++) out += BASE36[Math.floor(36 * halves[i % 2]!.float())];
-  return out;
+  return subjectToken(sim.key, length, parts);
 }
 
 export function planApp(sim: Simulation, index: number, id: string, o: { without: ReadonlySet<string>; job: boolean }): AppPlan {

@@ -2,14 +2,14 @@
 // gateway's checked at boot before the database is touched.
 import { z } from 'zod';
 import { gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
-import { bootVariables, gatewayVariables, parseConfig, port, positiveNumber, webUrl, webVariables } from '@vault/runtime/variables';
+import { bootVariables, cardAttemptsPerHour, gatewayVariables, parseConfig, port, webUrl, webVariables } from '@vault/runtime/variables';
 
 export const CcFormsSettings = z.object({
   ...bootVariables,
   ...gatewayVariables,
   ...webVariables,
   /** Card attempts (new setup intents) an account may make per hour on the card form. */
-  CARD_ATTEMPTS_PER_HOUR: positiveNumber(10),
+  CARD_ATTEMPTS_PER_HOUR: cardAttemptsPerHour,
   CC_FORMS_PORT: port(3002),
   /** Where customers open their invoices (invoicing's pages): the card form links back to them. Unset: http://localhost:INVOICING_PORT. */
   INVOICING_WEB_URL: webUrl,

@@ -20,7 +20,7 @@ import {
   optionalString,
   parseConfig,
   port,
-  positiveNumber,
+  cardAttemptsPerHour,
   numberVariable,
   requireAdminTokenInDeployment,
   stringWithDefault,
@@ -132,7 +132,7 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
      * Card attempts an account may make per hour (cc-forms reads it too): here, other cards an invoice's
      * payment page may be declined for in an hour before its PaymentIntent is canceled (charging/card-testing.ts).
      */
-    CARD_ATTEMPTS_PER_HOUR: positiveNumber(10),
+    CARD_ATTEMPTS_PER_HOUR: cardAttemptsPerHour,
     /** How often invoicing charges finalized invoices that are due a charge. */
     CHARGE_EVERY_SECONDS: loopSeconds(60),
     /** How often invoicing checks its webhook endpoint and catches up with the gateway's events its webhooks missed. */

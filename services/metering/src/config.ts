@@ -6,11 +6,11 @@ import {
   blankToUndefined,
   bootVariables,
   busVariables,
+  consumerGroup,
   parseConfig,
   port,
   loopSeconds,
   requireAdminTokenInDeployment,
-  stringWithDefault,
 } from '@vault/runtime/variables';
 
 /** Years, months, weeks, days, then hours, minutes, seconds: digits each. */
@@ -23,8 +23,8 @@ export const MeteringSettings = requireAdminTokenInDeployment(
   z.object({
     ...bootVariables,
     ...busVariables,
-    /** Metering's consumer group: one group per metering database. */
-    METERING_CONSUMER_GROUP: stringWithDefault('metering'),
+    /** Metering's consumer group: one group per metering database; spaces around it or outside Kafka's characters are refused. */
+    METERING_CONSUMER_GROUP: consumerGroup('metering'),
     /** The embedded bus only: how often metering trims what every group has read past (seconds). */
     BUS_TRIM_EVERY_SECONDS: loopSeconds(300),
     /** `vault archive`: raw events of closed subjects older than this (an ISO-8601 duration, months allowed) go to files. */
