@@ -27,6 +27,33 @@ interface Deps {
   cardTesting?: CardTesting | undefined;
 }
 
+/**
+ * Records `row`'s PaymentIntent revoked (revoked_payment_intents: revokeUnsettled cancels it) if the row
+ * still waits for a cardholder on it, under the invoice's lock, as every revocation: the row may have
+ * moved on since it was read. True when this call revoked it.
+ */
+async function revokeIfWaiting(
+  deps: { pool: pg.Pool; log: Logger },
+  row: { invoice_id: string; payment_intent_id: string },
+  at: Date,
+): Promise<boolean> {
+  return withTransaction(
+    deps.pool,
+    async (client) => {
+      await lockInvoice(client, row.invoice_id);
+      const { rowCount } = await client.query(
+        `insert into invoicing.revoked_payment_intents (payment_intent_id, invoice_id, revoked_at, retry_at)
+         select $1, $2, $3, $3 from invoicing.charges c
+          where c.invoice_id = $2 and c.payment_intent_id = $1 and c.state = 'action_required'
+         on conflict (payment_intent_id) do nothing`,
+        [row.payment_intent_id, row.invoice_id, at],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+    { log: deps.log, name: 'charging.revoke_blocked_card' },
+  );
+}
+
 /** Revokes the PaymentIntents waiting for a cardholder on the card of `block`; after the block's transaction. */
 export async function revokeWaitingOnBlocked(
   deps: Deps,
@@ -43,23 +70,7 @@ export async function revokeWaitingOnBlocked(
   );
   const revoked: string[] = [];
   for (const r of rows) {
-    // Under the invoice's lock, as every revocation: the row may have moved on since it was read.
-    const taken = await withTransaction(
-      deps.pool,
-      async (client) => {
-        await lockInvoice(client, r.invoice_id);
-        const { rowCount } = await client.query(
-          `insert into invoicing.revoked_payment_intents (payment_intent_id, invoice_id, revoked_at, retry_at)
-           select $1, $2, $3, $3 from invoicing.charges c
-            where c.invoice_id = $2 and c.payment_intent_id = $1 and c.state = 'action_required'
-           on conflict (payment_intent_id) do nothing`,
-          [r.payment_intent_id, r.invoice_id, at],
-        );
-        return (rowCount ?? 0) > 0;
-      },
-      { log: deps.log, name: 'charging.revoke_blocked_card' },
-    );
-    if (!taken) continue;
+    if (!(await revokeIfWaiting(deps, r, at))) continue;
     revoked.push(r.payment_intent_id);
     deps.log.warn('charge.blocked_card_intent_revoked', {
       invoice_id: r.invoice_id,
@@ -119,22 +130,7 @@ export async function sweepWaitingOnBlocked(deps: { pool: pg.Pool; log: Logger }
   );
   const revoked: string[] = [];
   for (const r of rows) {
-    const taken = await withTransaction(
-      deps.pool,
-      async (client) => {
-        await lockInvoice(client, r.invoice_id);
-        const { rowCount } = await client.query(
-          `insert into invoicing.revoked_payment_intents (payment_intent_id, invoice_id, revoked_at, retry_at)
-           select $1, $2, $3, $3 from invoicing.charges c
-            where c.invoice_id = $2 and c.payment_intent_id = $1 and c.state = 'action_required'
-           on conflict (payment_intent_id) do nothing`,
-          [r.payment_intent_id, r.invoice_id, at],
-        );
-        return (rowCount ?? 0) > 0;
-      },
-      { log: deps.log, name: 'charging.revoke_blocked_card' },
-    );
-    if (!taken) continue;
+    if (!(await revokeIfWaiting(deps, r, at))) continue;
     revoked.push(r.payment_intent_id);
     deps.log.warn('charge.blocked_card_intent_revoked', {
       invoice_id: r.invoice_id,
