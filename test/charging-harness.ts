@@ -1,14 +1,18 @@
 // End-to-end charging fixtures: one database holding invoicing's and
 // cc-forms' schemas, the real gateway sandbox as a process, and cards put on
 // file without a browser (the SDK with the publishable key, as the card iframe
-// sends a number: the secret key's is refused, as on Stripe; then the row cc-forms would write).
+// sends a number: the secret key's is refused, as on Stripe; then the row cc-forms would write), a card
+// tester's confirm on the page's PaymentIntent, and a card blocked by a fraud chargeback.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import type Stripe from 'stripe';
 import { migrate } from '@vault/db';
 import { gatewayClient, sandboxKeys, type Gateway } from '@vault/gateway';
 import { freePort, freshDatabase, migrateApps, startService, type RunningService, type TestDatabase } from '@vault/testkit';
+import type { Logger } from '@vault/runtime';
+import { handleGatewayEvent } from '../services/invoicing/src/charging/webhooks.ts';
 import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
 
 const CC_FORMS_MIGRATIONS = fileURLToPath(new URL('../services/cc-forms/migrations', import.meta.url));
@@ -163,4 +167,58 @@ export async function authenticate(
   assert.equal(body.status, 'requires_action', JSON.stringify(body));
   const challenge = body.next_action.use_stripe_sdk.stripe_js;
   assert.equal((await fetch(`${challenge}/${outcome}`, { method: 'POST', redirect: 'manual' })).status, 200);
+}
+
+/** The page's script, run by a tester: a new card (publishable key), then a confirm with the client secret. */
+export async function confirmWithNewCard(w: ChargingWorld, paymentIntentId: string, clientSecret: string, number: string) {
+  const { publishableKey } = await sandboxKeys(w.db.pool);
+  const browser = gatewayClient({ url: new URL(w.sandbox.url), secretKey: publishableKey });
+  const pm = await browser.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
+  const res = await fetch(`${w.sandbox.url}/v1/payment_intents/${paymentIntentId}/confirm`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ key: publishableKey, client_secret: clientSecret, payment_method: pm.id }),
+  });
+  return { status: res.status, body: (await res.json()) as { error?: { code?: string } }, paymentMethod: pm.id };
+}
+
+/** The invoice's status and its charge row's last error code and PaymentIntent (none without a row). */
+export async function invoiceCharge(pool: pg.Pool, invoiceId: string) {
+  const { rows } = await pool.query<{ status: string; code: string | null; pi: string | null }>(
+    `select i.status, c.last_error_code as code, c.payment_intent_id as pi
+       from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id where i.id = $1`,
+    [invoiceId],
+  );
+  return rows[0];
+}
+
+/** The fraud blocks of payment method `pm`, by their fingerprint. */
+export async function blockFingerprints(pool: pg.Pool, pm: string) {
+  return (await pool.query('select fingerprint from invoicing.blocked_payment_methods where payment_method_id = $1', [pm])).rows;
+}
+
+/**
+ * `account`'s card `number` (saved without a fingerprint, as before cc-forms' 007) pays `invoiceId` at `pass`,
+ * is disputed as fraudulent (the sandbox's dispute card does that at once), and the withdrawal's event, handled
+ * while the gateway would not say which card (a restricted key), blocks it by payment method alone.
+ */
+export async function fraudBlockedByPaymentMethod(
+  w: ChargingWorld,
+  o: { account: string; invoiceId: string; number: string; pass: () => Promise<unknown>; log: Logger },
+) {
+  const stolen = await putCard(w, o.account, o.number);
+  await insertInvoice(w.db.pool, { id: o.invoiceId, account: o.account, total: '25.00' });
+  await o.pass();
+  assert.equal((await invoiceCharge(w.db.pool, o.invoiceId))?.status, 'paid');
+  const dispute = (await w.sdk.disputes.list({ payment_intent: (await invoiceCharge(w.db.pool, o.invoiceId))!.pi! })).data[0];
+  assert.equal(dispute?.reason, 'fraudulent');
+  const event = (await w.sdk.events.list({ type: 'charge.dispute.funds_withdrawn', limit: 100 })).data.find(
+    (e) => (e.data.object as Stripe.Dispute).id === dispute.id,
+  );
+  assert.ok(event);
+  const refused = { disputedCharge: async () => ({ error: 'permission_error (HTTP 403)' }) };
+  const outcome = await handleGatewayEvent({ pool: w.db.pool, log: o.log, disputes: refused }, event as never);
+  assert.equal(outcome.card_blocked, stolen);
+  assert.deepEqual(await blockFingerprints(w.db.pool, stolen), [{ fingerprint: null }]);
+  return { stolen, dispute };
 }

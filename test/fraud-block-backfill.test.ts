@@ -8,7 +8,6 @@
 // fraudulent at once) through the official SDK, both apps' code in process, real PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type Stripe from 'stripe';
 import { gatewayClient, sandboxKeys } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import { backfillFingerprints } from '../services/cc-forms/src/cards/fingerprint-backfill.ts';
@@ -16,8 +15,15 @@ import { readCardFingerprint, sdkCardGateway } from '../services/cc-forms/src/ca
 import { saveCard } from '../services/cc-forms/src/cards/store.ts';
 import { chargePass } from '../services/invoicing/src/charging/charger.ts';
 import { chargeGateway } from '../services/invoicing/src/charging/gateway-calls.ts';
-import { handleGatewayEvent } from '../services/invoicing/src/charging/webhooks.ts';
-import { chargingWorld, customerOf, insertInvoice, putCard, type ChargingWorld } from './charging-harness.ts';
+import {
+  blockFingerprints,
+  chargingWorld,
+  customerOf,
+  fraudBlockedByPaymentMethod,
+  insertInvoice,
+  invoiceCharge,
+  type ChargingWorld,
+} from './charging-harness.ts';
 
 const DISPUTE_CARD = '4000000000000259';
 
@@ -25,16 +31,8 @@ describe('a fraud block made before the card had a fingerprint blocks the card t
   let w: ChargingWorld;
   const log = memoryLogger();
   const pass = () => chargePass({ pool: w.db.pool, gateway: chargeGateway(w.sdk), retrySchedule: [60], log });
-  const row = async (invoiceId: string) =>
-    (
-      await w.db.pool.query<{ status: string; code: string | null; pi: string | null }>(
-        `select i.status, c.last_error_code as code, c.payment_intent_id as pi
-           from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id where i.id = $1`,
-        [invoiceId],
-      )
-    ).rows[0];
-  const block = async (pm: string) =>
-    (await w.db.pool.query('select fingerprint from invoicing.blocked_payment_methods where payment_method_id = $1', [pm])).rows;
+  const row = (invoiceId: string) => invoiceCharge(w.db.pool, invoiceId);
+  const block = (pm: string) => blockFingerprints(w.db.pool, pm);
 
   before(async () => {
     w = await chargingWorld('fraud_backfill');
@@ -42,23 +40,8 @@ describe('a fraud block made before the card had a fingerprint blocks the card t
   after(() => w?.close());
 
   test('the old card gets its fingerprint, the block gets it from cc-forms, and the same number saved again is not charged', async () => {
-    // Saved before 007: the cards row without a fingerprint (the harness writes none).
-    const stolen = await putCard(w, 'acct-bf', DISPUTE_CARD);
-    await insertInvoice(w.db.pool, { id: 'bf-1', account: 'acct-bf', total: '25.00' });
-    await pass();
-    assert.equal((await row('bf-1'))?.status, 'paid');
-    const pi = (await row('bf-1'))!.pi!;
-    const dispute = (await w.sdk.disputes.list({ payment_intent: pi })).data[0];
-    assert.equal(dispute?.reason, 'fraudulent');
-    const event = (await w.sdk.events.list({ type: 'charge.dispute.funds_withdrawn', limit: 100 })).data.find(
-      (e) => (e.data.object as Stripe.Dispute).id === dispute.id,
-    );
-    assert.ok(event);
-    // A restricted key: the gateway will not say which card; ours is blocked, by payment method alone.
-    const refused = { disputedCharge: async () => ({ error: 'permission_error (HTTP 403)' }) };
-    const outcome = await handleGatewayEvent({ pool: w.db.pool, log, disputes: refused }, event as never);
-    assert.equal(outcome.card_blocked, stolen);
-    assert.deepEqual(await block(stolen), [{ fingerprint: null }]);
+    // Saved before 007: the cards row without a fingerprint (the harness writes none); blocked by payment method alone.
+    const { stolen } = await fraudBlockedByPaymentMethod(w, { account: 'acct-bf', invoiceId: 'bf-1', number: DISPUTE_CARD, pass, log });
 
     // cc-forms' backfill reads the card's fingerprint from the gateway; invoicing's next pass gives it to the block.
     await backfillFingerprints({ pool: w.db.pool, log, read: (pm) => readCardFingerprint(w.sdk, pm) });

@@ -11,7 +11,6 @@
 // apps' code in process (cc-forms' routes over the sandbox), real PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type Stripe from 'stripe';
 import { gatewayClient, sandboxKeys } from '@vault/gateway';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { ccFormsRoutes } from '../services/cc-forms/src/app.ts';
@@ -22,8 +21,15 @@ import { saveCard } from '../services/cc-forms/src/cards/store.ts';
 import { accountToken, signIn, type World } from '../services/cc-forms/test/world.ts';
 import { chargePass } from '../services/invoicing/src/charging/charger.ts';
 import { chargeGateway } from '../services/invoicing/src/charging/gateway-calls.ts';
-import { handleGatewayEvent } from '../services/invoicing/src/charging/webhooks.ts';
-import { chargingWorld, customerOf, insertInvoice, putCard, type ChargingWorld } from './charging-harness.ts';
+import {
+  blockFingerprints,
+  chargingWorld,
+  customerOf,
+  fraudBlockedByPaymentMethod,
+  insertInvoice,
+  invoiceCharge,
+  type ChargingWorld,
+} from './charging-harness.ts';
 
 const DISPUTE_CARD = '4000000000000259';
 
@@ -31,16 +37,8 @@ describe('a fraud block whose card was replaced gets its fingerprint from the ga
   let w: ChargingWorld;
   const log = memoryLogger();
   const pass = () => chargePass({ pool: w.db.pool, gateway: chargeGateway(w.sdk), retrySchedule: [60], log });
-  const row = async (invoiceId: string) =>
-    (
-      await w.db.pool.query<{ status: string; code: string | null; pi: string | null }>(
-        `select i.status, c.last_error_code as code, c.payment_intent_id as pi
-           from invoicing.invoices i left join invoicing.charges c on c.invoice_id = i.id where i.id = $1`,
-        [invoiceId],
-      )
-    ).rows[0];
-  const block = async (pm: string) =>
-    (await w.db.pool.query('select fingerprint from invoicing.blocked_payment_methods where payment_method_id = $1', [pm])).rows;
+  const row = (invoiceId: string) => invoiceCharge(w.db.pool, invoiceId);
+  const block = (pm: string) => blockFingerprints(w.db.pool, pm);
 
   before(async () => {
     w = await chargingWorld('fraud_replaced');
@@ -48,22 +46,14 @@ describe('a fraud block whose card was replaced gets its fingerprint from the ga
   after(() => w?.close());
 
   test('block by card of record, the same number typed in again before any backfill: the pass reads the block from the gateway; not charged; the form refuses it 422', async () => {
-    // Saved before 007: the cards row without a fingerprint (the harness writes none).
-    const stolen = await putCard(w, 'acct-rp', DISPUTE_CARD);
-    await insertInvoice(w.db.pool, { id: 'rp-1', account: 'acct-rp', total: '25.00' });
-    await pass();
-    assert.equal((await row('rp-1'))?.status, 'paid');
-    const dispute = (await w.sdk.disputes.list({ payment_intent: (await row('rp-1'))!.pi! })).data[0];
-    assert.equal(dispute?.reason, 'fraudulent');
-    const event = (await w.sdk.events.list({ type: 'charge.dispute.funds_withdrawn', limit: 100 })).data.find(
-      (e) => (e.data.object as Stripe.Dispute).id === dispute.id,
-    );
-    assert.ok(event);
-    // A restricted key: the gateway will not say which card; ours is blocked, by payment method alone.
-    const refused = { disputedCharge: async () => ({ error: 'permission_error (HTTP 403)' }) };
-    const outcome = await handleGatewayEvent({ pool: w.db.pool, log, disputes: refused }, event as never);
-    assert.equal(outcome.card_blocked, stolen);
-    assert.deepEqual(await block(stolen), [{ fingerprint: null }]);
+    // Saved before 007: the cards row without a fingerprint (the harness writes none); blocked by payment method alone.
+    const { stolen, dispute } = await fraudBlockedByPaymentMethod(w, {
+      account: 'acct-rp',
+      invoiceId: 'rp-1',
+      number: DISPUTE_CARD,
+      pass,
+      log,
+    });
 
     // Before any backfill, the same card typed in again: a new payment method, saved with its fingerprint,
     // replacing the blocked one on file; the blocked one detached from the customer.

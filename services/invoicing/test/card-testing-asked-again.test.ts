@@ -20,6 +20,7 @@ import { chargeGateway } from '../src/charging/gateway-calls.ts';
 import { emailFor } from '../src/email/messages.ts';
 import { noticesOf } from '../src/notices/outbox.ts';
 import { chargingWorld, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+import { deliverSigned, foreignDeclineEvent } from './charging-fixture.ts';
 
 const SECRET = 'whsec_card_testing_asked_again';
 const ADMIN = 'card-testing-asked-again-admin-0123456789ab';
@@ -51,34 +52,9 @@ const piOf = async (id: string) =>
   (await w.db.pool.query<{ pi: string | null }>('select payment_intent_id as pi from invoicing.charges where invoice_id = $1', [id]))
     .rows[0]!.pi;
 
-/** A tester's card declined on the invoice's PaymentIntent, as the gateway signs its event. */
+/** A tester's card declined on the invoice's PaymentIntent, as the gateway signs its event (no decline_code). */
 async function declineOther(id: string, pi: string, invoiceId: string, pm: string) {
-  const payload = JSON.stringify({
-    id,
-    object: 'event',
-    type: 'payment_intent.payment_failed',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: pi,
-        object: 'payment_intent',
-        status: 'requires_payment_method',
-        amount: 5258,
-        currency: 'usd',
-        metadata: { invoice_id: invoiceId },
-        last_payment_error: { type: 'card_error', code: 'card_declined', message: 'Declined.', payment_method: { id: pm } },
-      },
-    },
-  });
-  const res = await http.inject({
-    method: 'POST',
-    url: '/v1/gateway/webhooks',
-    headers: {
-      'content-type': 'application/json',
-      'stripe-signature': w.sdk.webhooks.generateTestHeaderString({ payload, secret: SECRET }),
-    },
-    payload,
-  });
+  const res = await deliverSigned(http, foreignDeclineEvent(id, pi, invoiceId, pm, null), SECRET);
   assert.equal(res.statusCode, 200, res.body);
 }
 

@@ -9,7 +9,6 @@
 // revoked again. A PaymentIntent the invoice never held stays a stray, at warn.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { gatewayClient, sandboxKeys } from '@vault/gateway';
 import type { FastifyInstance } from 'fastify';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { invoicingRoutes } from '../src/app.ts';
@@ -18,7 +17,8 @@ import { createBilling } from '../src/billing/service.ts';
 import { chargePass } from '../src/charging/charger.ts';
 import { catchUpEvents, gatewayEvents } from '../src/charging/event-catch-up.ts';
 import { chargeGateway } from '../src/charging/gateway-calls.ts';
-import { chargingWorld, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+import { chargingWorld, confirmWithNewCard, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+import { deliverSigned, foreignDeclineEvent } from './charging-fixture.ts';
 
 const SECRET = 'whsec_card_testing_let_go';
 const ADMIN = 'card-testing-let-go-admin-0123456789abcdef';
@@ -61,38 +61,7 @@ const count = async (sql: string, params: unknown[]) => (await w.db.pool.query<{
 
 /** payment_intent.payment_failed of `pi` naming `invoiceId`, declined for card `pm`, as the gateway signs it. */
 async function deliver(id: string, pi: string, invoiceId: string, pm: string) {
-  const payload = JSON.stringify({
-    id,
-    object: 'event',
-    type: 'payment_intent.payment_failed',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: pi,
-        object: 'payment_intent',
-        status: 'requires_payment_method',
-        amount: 5258,
-        currency: 'usd',
-        metadata: { invoice_id: invoiceId },
-        last_payment_error: {
-          type: 'card_error',
-          code: 'card_declined',
-          decline_code: 'generic_decline',
-          message: 'Declined.',
-          payment_method: { id: pm },
-        },
-      },
-    },
-  });
-  const res = await http.inject({
-    method: 'POST',
-    url: '/v1/gateway/webhooks',
-    headers: {
-      'content-type': 'application/json',
-      'stripe-signature': w.sdk.webhooks.generateTestHeaderString({ payload, secret: SECRET }),
-    },
-    payload,
-  });
+  const res = await deliverSigned(http, foreignDeclineEvent(id, pi, invoiceId, pm), SECRET);
   assert.equal(res.statusCode, 200, res.body);
 }
 
@@ -168,18 +137,11 @@ describe('a decline of a PaymentIntent the invoice let go of is recognised, not 
     const pi = (await rowOf('inv-cu')).payment_intent_id!;
     const secret = (await w.sdk.paymentIntents.retrieve(pi)).client_secret!;
     // A tester with the client secret and the publishable key; no endpoint registered: nothing delivered.
-    const { publishableKey } = await sandboxKeys(w.db.pool);
-    const browser = gatewayClient({ url: new URL(w.sandbox.url), secretKey: publishableKey });
     const declines: string[] = [];
     for (const number of STOLEN) {
-      const pm = await browser.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
-      const res = await fetch(`${w.sandbox.url}/v1/payment_intents/${pi}/confirm`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ key: publishableKey, client_secret: secret, payment_method: pm.id }),
-      });
-      assert.equal(res.status, 402);
-      declines.push(pm.id);
+      const tried = await confirmWithNewCard(w, pi, secret, number);
+      assert.equal(tried.status, 402);
+      declines.push(tried.paymentMethod);
     }
 
     const caught = memoryLogger();

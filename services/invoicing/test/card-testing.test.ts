@@ -8,7 +8,6 @@
 // never twice. A PaymentIntent paid meanwhile is recorded paid, not canceled.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { gatewayClient, sandboxKeys } from '@vault/gateway';
 import type { FastifyInstance } from 'fastify';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually, freePort, startService, type RunningService } from '@vault/testkit';
@@ -22,12 +21,14 @@ import { noticesOf } from '../src/notices/outbox.ts';
 import {
   authenticate,
   chargingWorld,
+  confirmWithNewCard,
   customerOf,
   gatewayRecord,
   insertInvoice,
   putCard,
   type ChargingWorld,
 } from '../../../test/charging-harness.ts';
+import { deliverSigned, foreignDeclineEvent } from './charging-fixture.ts';
 
 const ADMIN = 'card-testing-admin-token-0123456789abcdef';
 const ALWAYS_3DS = '4000002760003184';
@@ -45,19 +46,6 @@ const rowOf = async (w: ChargingWorld, id: string) =>
       [id],
     )
   ).rows[0]!;
-
-/** The page's script, run by a tester: a new card (publishable key), then a confirm with the client secret. */
-async function confirmWithNewCard(w: ChargingWorld, paymentIntentId: string, clientSecret: string, number: string) {
-  const { publishableKey } = await sandboxKeys(w.db.pool);
-  const browser = gatewayClient({ url: new URL(w.sandbox.url), secretKey: publishableKey });
-  const pm = await browser.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
-  const res = await fetch(`${w.sandbox.url}/v1/payment_intents/${paymentIntentId}/confirm`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ key: publishableKey, client_secret: clientSecret, payment_method: pm.id }),
-  });
-  return { status: res.status, body: (await res.json()) as { error?: { code?: string } } };
-}
 
 describe('other cards tried with an invoice’s client secret, through the sandbox and the invoicing process', () => {
   let w: ChargingWorld;
@@ -188,40 +176,8 @@ describe('card testing in process: signed deliveries, the catch-up, the charging
   });
 
   /** payment_intent.payment_failed of the invoice's PaymentIntent, declined for card `pm`, as the gateway signs it. */
-  const deliverTo = (app: FastifyInstance, id: string, pi: string, invoiceId: string, pm: string) => {
-    const payload = JSON.stringify({
-      id,
-      object: 'event',
-      type: 'payment_intent.payment_failed',
-      created: Math.floor(Date.now() / 1000),
-      data: {
-        object: {
-          id: pi,
-          object: 'payment_intent',
-          status: 'requires_payment_method',
-          amount: 5258,
-          currency: 'usd',
-          metadata: { invoice_id: invoiceId },
-          last_payment_error: {
-            type: 'card_error',
-            code: 'card_declined',
-            decline_code: 'generic_decline',
-            message: 'Declined.',
-            payment_method: { id: pm },
-          },
-        },
-      },
-    });
-    return app.inject({
-      method: 'POST',
-      url: '/v1/gateway/webhooks',
-      headers: {
-        'content-type': 'application/json',
-        'stripe-signature': w.sdk.webhooks.generateTestHeaderString({ payload, secret: SECRET }),
-      },
-      payload,
-    });
-  };
+  const deliverTo = (app: FastifyInstance, id: string, pi: string, invoiceId: string, pm: string) =>
+    deliverSigned(app, foreignDeclineEvent(id, pi, invoiceId, pm), SECRET);
   const deliver = async (id: string, pi: string, invoiceId: string, pm: string) => {
     const res = await deliverTo(http, id, pi, invoiceId, pm);
     assert.equal(res.statusCode, 200, res.body);

@@ -77,6 +77,31 @@ export function deliverSigned(http: FastifyInstance, event: object, secret: stri
   });
 }
 
+/**
+ * payment_intent.payment_failed of `pi` naming invoice `invoiceId`: card `pm` declined on it, as the gateway
+ * sends a card tester's decline; `declineCode` null leaves decline_code out.
+ */
+export function foreignDeclineEvent(id: string, pi: string, invoiceId: string, pm: string, declineCode: string | null = 'generic_decline') {
+  const error = { type: 'card_error', code: 'card_declined', ...(declineCode === null ? {} : { decline_code: declineCode }) };
+  return {
+    id,
+    object: 'event',
+    type: 'payment_intent.payment_failed',
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      object: {
+        id: pi,
+        object: 'payment_intent',
+        status: 'requires_payment_method',
+        amount: 5258,
+        currency: 'usd',
+        metadata: { invoice_id: invoiceId },
+        last_payment_error: { ...error, message: 'Declined.', payment_method: { id: pm } },
+      },
+    },
+  };
+}
+
 /** The account's card on file (replacing any), as cc-forms stores it. */
 export async function putCard(pool: pg.Pool, account: string, pm: string, customer = `cus_${account}`): Promise<void> {
   await pool.query(
