@@ -38,7 +38,7 @@ export async function askedAgain(
   const { rows } = await client.query<{ at: string; pi: string | null; tested: boolean }>(
     `select n.event->>'time' as at, n.event->'data'->>'payment_intent_id' as pi,
             exists (select 1 from invoicing.revoked_payment_intents r
-                      join invoicing.foreign_card_declines f on f.payment_intent_id = r.payment_intent_id
+                      join invoicing.foreign_card_declines f on f.invoice_id = r.invoice_id and f.payment_intent_id = r.payment_intent_id
                      where r.payment_intent_id = n.event->'data'->>'payment_intent_id') as tested
        from invoicing.notices n
       where n.id = any($1::text[])

@@ -25,12 +25,12 @@ import {
 import { requireCcForms } from './cc-forms-schema.ts';
 import { logAttempt } from './attempt-log.ts';
 import { revokeUnsettled } from './card-testing.ts';
-import { askedPastWindow } from './round-ask.ts';
+import { type SavedAnswer, saveAnswer } from './save-answer.ts';
 import { fillBlockFingerprints } from './block-fingerprints.ts';
 import { dropBlockedAttempt, saveUnlessBlocked } from './blocked-attempt.ts';
 import { paidByCardholder } from './paid-by-cardholder.ts';
 import { recordRefundsSince, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
-import { chargeCandidates, lookedForPayment, pastDueWhileWaiting, saveCharge, savePastDueWithoutCard, type Candidate } from './store.ts';
+import { chargeCandidates, lookedForPayment, pastDueWhileWaiting, savePastDueWithoutCard, type Candidate } from './store.ts';
 
 // One pass at a time across processes (the app's loop, `vault charge`): two
 // passes would send the same attempt at once and one would get 409 for it.
@@ -335,12 +335,15 @@ async function recordAnswer(
 ): Promise<'stray' | undefined> {
   const at = now();
   const after = afterAnswer(row, decision.paymentMethodId, answer, at, deps.retrySchedule);
-  const answered = { attempt: decision.attempt, answer };
-  // Asked again after the round's window ended (card testing burnt the PaymentIntent it was asked on): past due now (round-ask.ts).
-  const late = answer.kind === 'action_required' && askedPastWindow(row, decision, at, authenticationWindow(deps.retrySchedule));
-  const change = { invoiceStatus: late ? ('past_due' as const) : after.invoiceStatus, at, answered };
-  if (answer.kind !== 'succeeded') await saveCharge(deps, invoiceId, after.charge, change, renewKey);
-  else if ((await saveSucceeded(deps, invoiceId, after.charge, row, change, answer.payment)).saved === 'stray') {
+  const change = { invoiceStatus: after.invoiceStatus, at, answered: { attempt: decision.attempt, answer } };
+  let saved: SavedAnswer | undefined;
+  if (answer.kind !== 'succeeded') {
+    // Asked again after the round's window ended (card testing burnt the PaymentIntent it was asked on):
+    // past due now (round-ask.ts), as the row says under the invoice's lock (save-answer.ts).
+    const asks =
+      answer.kind === 'action_required' ? { newRound: decision.newRound, window: authenticationWindow(deps.retrySchedule) } : undefined;
+    saved = await saveAnswer(deps, invoiceId, after.charge, change, { renewKey, asks });
+  } else if ((await saveSucceeded(deps, invoiceId, after.charge, row, change, answer.payment)).saved === 'stray') {
     // Not the invoice's own payment (its amount or currency changed at the gateway): not paid, left for an operator.
     report.errors++;
     return 'stray';
@@ -356,8 +359,10 @@ async function recordAnswer(
   // An answer asking for the cardholder is neither paid nor declined (charge.attempt outcome=action_required counts it).
   if (answer.kind === 'succeeded') report.paid++;
   else if (answer.kind !== 'action_required') report.declined++;
-  if (change.invoiceStatus === 'past_due') report.pastDue++;
-  if (late) {
+  // Only an invoice this answer moved: one past due already is neither counted nor logged again.
+  if (!saved?.pastDue) return undefined;
+  report.pastDue++;
+  if (saved.late) {
     deps.log.info('charge.unauthenticated', { invoice_id: invoiceId, asked_again: true, 'count#invoices.unauthenticated': 1 });
   }
   return undefined;

@@ -14,7 +14,8 @@ import type { ChargeGateway, ReportedCharge, ReportedDispute } from './gateway-c
 import { paysInvoice, type PaymentVerdict, type ReportedPayment } from './payment-match.ts';
 import { recordRefund, type RefundOutcome } from './refunds.ts';
 import { givenBack } from './stray-given-back.ts';
-import { lockInvoiceForPayment, saveCharge, writeCharge } from './store.ts';
+import { forgetRoundAsk } from './round-ask.ts';
+import { lockInvoice, lockInvoiceForPayment, writeCharge } from './store.ts';
 import type { ChargeChange } from './tell.ts';
 
 export { STRAY_PAYMENT };
@@ -83,7 +84,8 @@ export function strayRow(pending: ChargeRow, payment: ReportedPayment, reason: S
  * (stray-given-back.ts): refunded (the operator's remedy: vault refund-stray, or the gateway's dashboard), charged back by
  * a dispute the gateway closed as lost (a disputed charge cannot be refunded), or both: let go as an
  * unusable one is (no PaymentIntent, a new key), so the next attempt creates a new PaymentIntent for
- * the invoice's total; the row and its new key are returned. Its disputes are read only when its
+ * the invoice's total, and the round's first ask is forgotten (forgetRoundAsk: a new request, a new
+ * window); the row and its new key are returned. Its disputes are read only when its
  * charge is disputed and not refunded in full. Otherwise `stray` (nothing written, nothing told
  * again), `unanswered`, or `paid` (meanwhile).
  */
@@ -112,8 +114,24 @@ export async function releaseRefundedStray(
   }
   const back = givenBack(intent, disputes);
   if (!back.whole) return 'stray';
-  const row: ChargeRow = { ...charge, paymentIntentId: null, lastErrorCode: null, lastDeclineCode: null, lastErrorMessage: null };
-  const key = await saveCharge(deps, invoiceId, row, {}, true);
+  // Given back, its request is over: the next one is new, with a 3-D Secure window of its own (round-ask.ts).
+  const row: ChargeRow = {
+    ...charge,
+    paymentIntentId: null,
+    roundAskedAt: null,
+    lastErrorCode: null,
+    lastDeclineCode: null,
+    lastErrorMessage: null,
+  };
+  const key = await withTransaction(
+    deps.pool,
+    async (client) => {
+      await lockInvoice(client, invoiceId);
+      await forgetRoundAsk(client, invoiceId, id);
+      return writeCharge(client, invoiceId, row, {}, true);
+    },
+    { log: deps.log, name: 'charging.save_charge' },
+  );
   if (key === undefined) return 'paid';
   deps.log.info('charge.stray_released', {
     invoice_id: invoiceId,
