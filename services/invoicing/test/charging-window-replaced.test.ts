@@ -13,7 +13,7 @@ import { chargePass } from '../src/charging/charger.ts';
 import type { Answer } from '../src/charging/decide.ts';
 import { attemptKey, type Confirm } from '../src/charging/gateway-calls.ts';
 import { GatewayEvent, handleGatewayEvent } from '../src/charging/webhooks.ts';
-import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
+import { chargeRow, chargingDatabase, FakeGateway, foreignDeclineEvent, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
 
 const DAY = 86_400_000;
 /** Window: 3 + 5 days. */
@@ -21,23 +21,7 @@ const RETRY_SCHEDULE = [259_200, 432_000];
 
 /** payment_intent.payment_failed: a card tester's card `pm` declined on the invoice's PaymentIntent `pi`. */
 const foreignDecline = (id: string, pi: string, invoiceId: string, pm: string) =>
-  GatewayEvent.parse({
-    id,
-    object: 'event',
-    type: 'payment_intent.payment_failed',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: pi,
-        object: 'payment_intent',
-        status: 'requires_payment_method',
-        amount: 5258,
-        currency: 'usd',
-        metadata: { invoice_id: invoiceId },
-        last_payment_error: { type: 'card_error', code: 'card_declined', message: 'Declined.', payment_method: { id: pm } },
-      },
-    },
-  });
+  GatewayEvent.parse(foreignDeclineEvent(id, pi, invoiceId, pm, null));
 
 /** The bank asks for the cardholder while `asks` (a risk-based 3-D Secure: not at every charge); else the card pays. */
 class BankGateway extends FakeGateway {
