@@ -7,14 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Invoice } from '@vault/contracts';
-import { gatewayClient, sandboxKeys } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
 import { chargePass } from '../src/charging/charger.ts';
 import { catchUpEvents, gatewayEvents } from '../src/charging/event-catch-up.ts';
 import { chargeGateway } from '../src/charging/gateway-calls.ts';
 import { readPaymentStates } from '../src/charging/payment-state.ts';
 import { paymentWords } from '../src/web/pages/payment.ts';
-import { chargingWorld, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+import { chargingWorld, confirmWithNewCard, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
 
 const ALWAYS_3DS = '4000002760003184';
 const STOLEN = ['4000000000000002', '4000000000009995'];
@@ -51,16 +50,8 @@ describe('the invoice page after card testing canceled its payment request', () 
 
     const pi = (await piOf('inv-pg'))!;
     const secret = (await w.sdk.paymentIntents.retrieve(pi)).client_secret!;
-    const { publishableKey } = await sandboxKeys(w.db.pool);
-    const browser = gatewayClient({ url: new URL(w.sandbox.url), secretKey: publishableKey });
     for (const number of STOLEN) {
-      const pm = await browser.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
-      const res = await fetch(`${w.sandbox.url}/v1/payment_intents/${pi}/confirm`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ key: publishableKey, client_secret: secret, payment_method: pm.id }),
-      });
-      assert.equal(res.status, 402);
+      assert.equal((await confirmWithNewCard(w, pi, secret, number)).status, 402);
     }
     await catchUpEvents({
       pool: w.db.pool,
