@@ -4,6 +4,7 @@ import { defaultCacheDir, kafkaStatus, logfmt, startKafka, stopKafka } from '@va
 import { CommandError, parseCommand, pickSubcommand } from './command.ts';
 import { loadDotEnv, parseConfig } from '@vault/runtime';
 import { kafkaSpec } from './kafka-spec.ts';
+import { printedLines } from './stdout.ts';
 import { VaultSettings } from './vault-settings.ts';
 
 // Only what the local broker needs: another app's bad variable is that app's concern.
@@ -35,15 +36,23 @@ export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Prom
   try {
     switch (sub.spec.name) {
       case 'kafka start': {
-        const r = await startKafka({
-          stateDir,
-          port: settings.KAFKA_PORT,
-          controllerPort: settings.KAFKA_CONTROLLER_PORT,
-          cacheDir: defaultCacheDir(env),
-          log,
-        });
-        console.log(`KAFKA_BROKERS=${r.brokers}`);
-        return 0;
+        // Its stdout's reader gone (`| head -1`), the start goes on: an exit at the failed write left a
+        // broker starting (or its storage half-formatted) that nobody was told of. Once it is ready,
+        // what it printed in vain (KAFKA_BROKERS) is said on stderr, exit 1 (stdout.ts, printedLines).
+        const printed = printedLines();
+        try {
+          const r = await startKafka({
+            stateDir,
+            port: settings.KAFKA_PORT,
+            controllerPort: settings.KAFKA_CONTROLLER_PORT,
+            cacheDir: defaultCacheDir(env),
+            log: printed.out,
+          });
+          printed.out(`KAFKA_BROKERS=${r.brokers}`);
+          return await printed.settle(sub.spec.name, 0);
+        } finally {
+          printed.stop();
+        }
       }
       case 'kafka stop':
         await stopKafka({ stateDir, log });

@@ -48,7 +48,8 @@ const kafkaBatch = (values: string[], offset: number, fetchedFrom: number): Batc
 /** Ten events applied at offsets 0–9 with the anchor checked: the partition is verified in `contact`. */
 async function verifiedAtTen(pool: pg.Pool, contact: Contact) {
   const old = starts('old', 10);
-  assert.equal((await applyMessages(pool, batchOf(old.slice(0, 5), 0, 10), NOW, undefined, contact)).applied, 5);
+  // Applied by an earlier process (this one would trust what it stored itself).
+  assert.equal((await applyMessages(pool, batchOf(old.slice(0, 5), 0, 10), NOW)).applied, 5);
   // First contact with a stored position: the bus is asked for the anchor (offset 4) …
   assert.equal((await applyMessages(pool, batchOf(old.slice(5), 5), NOW, undefined, contact)).readFrom, '4');
   // … which hashes as the one applied: the rest applies, the partition is verified.
@@ -77,6 +78,19 @@ describe('the consumer never skips a log’s messages on the strength of a posit
     assert.match(again.change ?? '', /the log ends before offset 9, which was applied/);
     assert.equal(again.applied, 3, "the new log's messages are applied");
     assert.equal(await applied(d), 13);
+  });
+
+  test('a fresh partition this process read from 0 is not asked for its anchor at its next batch: nothing read twice', async () => {
+    const d = await db();
+    const contact = newContact(async () => 0n);
+    const old = starts('old', 10);
+    assert.equal((await applyMessages(d.pool, batchOf(old.slice(0, 5), 0, 10), NOW, undefined, contact)).applied, 5);
+    assert.equal(contact.verified.get(0), 'test-log', 'the position it stored is one it read');
+    const next = await applyMessages(d.pool, batchOf(old.slice(5), 5), NOW, undefined, contact);
+    assert.deepEqual([next.readFrom, next.skipped, next.applied], [undefined, 0, 5]);
+    // A replay wholly before the position is still checked against the anchor.
+    assert.equal((await applyMessages(d.pool, batchOf(old.slice(2, 6), 2, 10), NOW, undefined, contact)).readFrom, '9');
+    assert.equal(await applied(d), 10);
   });
 
   test('a replay wholly before the position, in the same log (its bus commit lost), is still skipped once the anchor is read again', async () => {

@@ -12,6 +12,9 @@ import { withSessionLock } from '@vault/db';
 import { startLoop, type Loop, type Logger } from '@vault/runtime';
 import { sequenceNotices } from './outbox.ts';
 import { NOTICE_KAFKA_HEADERS } from './notice.ts';
+import { BusCut, NOTICES_CUT_WAIT_MS, NOTICES_STOP_WITHIN_MS, settledWithin } from './stop-cut.ts';
+
+export { NOTICES_STOP_WITHIN_MS } from './stop-cut.ts';
 
 // One publisher at a time across processes: two would publish each notice twice.
 const PUBLISH_LOCK = 0x76_6e_70_62; // "vnpb"
@@ -168,13 +171,21 @@ export function startNoticePublisher(deps: NoticePublisherDeps): Loop {
   const connect =
     deps.bus ??
     (() => createKafkaBus({ brokers: deps.brokers, clientId: 'vault-invoicing-notices', log: (e, f) => deps.log[busEventLevel(e)](e, f) }));
+  // At stop, what a tick waits for from the broker is cut after NOTICES_STOP_WITHIN_MS (stop-cut.ts).
+  const cut = new BusCut();
   const open = async () => {
-    const made = await connect();
+    const connecting = connect();
+    // Made after the cut: closed, as nothing else would close it.
+    const made = await cut.race(connecting).catch((err: unknown) => {
+      void connecting.then((late) => late.close()).catch(() => {});
+      throw err;
+    });
     try {
       // Kept until an operator says otherwise: a consumer starting on the log long after still
       // reads every notice (an `account.suspended` of long ago included), as a new log gets them all.
-      await made.ensureTopic(deps.topic, PARTITIONS, { keepForever: true });
-      return made;
+      const bus = cut.wrap(made);
+      await bus.ensureTopic(deps.topic, PARTITIONS, { keepForever: true });
+      return bus;
     } catch (err) {
       // Not kept, so nothing else would close it: every failing tick would leak its connected clients.
       await made.close().catch(() => {});
@@ -217,8 +228,19 @@ export function startNoticePublisher(deps: NoticePublisherDeps): Loop {
   return {
     wake: () => loop.wake(),
     async stop() {
-      await loop.stop();
-      await bus?.close().catch(() => {});
+      const stopping = loop.stop();
+      if (!(await settledWithin(stopping, NOTICES_STOP_WITHIN_MS))) {
+        // A silent broker: the tick is cut, lets go of its session, and what it sent is sent again at the next start.
+        deps.log.warn('notices.stop_cut', {
+          topic: deps.topic,
+          after: `${NOTICES_STOP_WITHIN_MS}ms`,
+          reason: 'the broker did not answer the publisher',
+          action: 'notices not acknowledged are published again at the next start',
+        });
+        cut.now();
+        await settledWithin(stopping, NOTICES_CUT_WAIT_MS);
+      }
+      if (bus) await settledWithin(bus.close(), NOTICES_CUT_WAIT_MS);
     },
   };
 }

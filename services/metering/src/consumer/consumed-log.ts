@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Bus, LogIdentity } from '@vault/bus';
 import { withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
+import { forgetDeadIncarnations } from './left-positions.ts';
 import { REREAD_ACTION } from './log-position.ts';
 
 /**
@@ -26,6 +27,8 @@ export async function noteLog(pool: pg.Pool, bus: Bus, topic: string, log: Logge
          on conflict (topic) do update set log = excluded.log, partitions = excluded.partitions, seen_at = now()`,
         [topic, now.id, now.partitions],
       );
+      // Positions left in the topic's earlier incarnations here (before this bound, or while stopped): never resumed.
+      await forgetDeadIncarnations(client, topic, now.id);
       const left = before && before.log !== now.id ? await leftIn(client, topic, now.id) : 0;
       const found = before && judge(before, now, left);
       if (!found) return undefined;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Batch, IncomingMessage } from '@vault/bus';
 import { readTo } from './empty-offsets.ts';
+import { forgetDeadIncarnations } from './left-positions.ts';
 
 /**
  * What this process has checked of each partition's stored position; kept by
@@ -155,6 +156,9 @@ async function judge(client: pg.PoolClient, batch: Batch, stored: Stored, contac
   }
   if (change !== undefined) return restart(client, batch, stored.log, change);
   const gone = anchorGone === undefined ? {} : { anchorGone };
+  // At 0 nothing is trusted: the position this batch stores is a message this process read in
+  // this log, as good as checked. Before, a fresh partition's second batch asked for its anchor.
+  if (position === 0n) note = { ...note, verified: batch.log };
   if (first > position) {
     // Read by the fetch and found empty (transaction markers, aborted or compacted records): nothing lost.
     if (emptyFrom !== undefined && emptyFrom <= position) return { kind: 'apply', position, ...gone, note: { ...note, asked: null } };
@@ -200,6 +204,8 @@ async function switchLog(client: pg.PoolClient, batch: Batch, stored: Stored, re
     `delete from metering.left_positions where topic = $1 and partition = $2 and log = $3 returning next_offset::text, last_hash`,
     [batch.topic, batch.partition, batch.log],
   );
+  // The topic made again on the same cluster: its earlier incarnations' positions can never be resumed.
+  await forgetDeadIncarnations(client, batch.topic, batch.log, batch.partition);
   const left = rows[0];
   if (!left) return undefined;
   const back: Stored = { log: batch.log, position: BigInt(left.next_offset), lastHash: left.last_hash };
