@@ -50,7 +50,8 @@ describe('a card reported stolen is refused at the form (invoicing.blocked_cards
     const stolen = w.gateway.confirm(si, { brand: 'mastercard', last4: '0341', fingerprint: 'fp_stolen_1' });
     const res = await b.postJson('/card', { setup_intent: si });
     assert.equal(res.statusCode, 422);
-    assert.deepEqual(res.json(), { error: { code: 'setup_refused', message: CARD_BLOCKED_MESSAGE } });
+    // Its own code (not the generic setup_refused), the page's words unchanged.
+    assert.deepEqual(res.json(), { error: { code: 'card_blocked', message: CARD_BLOCKED_MESSAGE } });
     assert.equal(CARD_BLOCKED_MESSAGE, 'This card cannot be used for payments here. Nothing was saved: please use a different card.');
     assert.doesNotMatch(CARD_BLOCKED_MESSAGE, /fraud|stolen|report|account|bank/i, 'no word of why, or of another account');
 
@@ -76,7 +77,7 @@ describe('a card reported stolen is refused at the form (invoicing.blocked_cards
     // Posted again (a retried request): refused the same, nothing detached twice, still not saved.
     const again = await b.postJson('/card', { setup_intent: si });
     assert.equal(again.statusCode, 422);
-    assert.equal(again.json().error.message, CARD_BLOCKED_MESSAGE);
+    assert.deepEqual(again.json(), { error: { code: 'card_blocked', message: CARD_BLOCKED_MESSAGE } });
     assert.deepEqual(w.gateway.detached, [stolen]);
     assert.match(
       w.log.lines.join('\n'),

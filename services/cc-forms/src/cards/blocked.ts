@@ -6,7 +6,9 @@
 // before (invoicing's charger still refuses it), said once per process.
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
+import { blockedRefusalsLimited, countBlockedRefusal, type BlockedRefusalsLimited } from './blocked-refusals.ts';
 import { GatewayUnavailable, type CardGateway, type PaymentMethodSeen } from './gateway.ts';
+import type { Db } from './store.ts';
 
 /** Invoicing's published view (its migration 034): `payment_method_id`, `fingerprint`. */
 export const BLOCKED_CARDS_VIEW = 'invoicing.blocked_cards';
@@ -46,13 +48,16 @@ async function viewPresent(pool: pg.Pool, log: Logger): Promise<boolean> {
   return false;
 }
 
+export type BlockedBy = 'payment_method' | 'fingerprint';
+
 /**
  * How the card is blocked: by its payment method, by its fingerprint, or not (`undefined`, also when
- * the view is not there yet). A card without a fingerprint matches by payment method alone.
+ * the view is not there yet). A card without a fingerprint matches by payment method alone. `db`: the
+ * transaction to ask in (the check again after the save, service.ts), else the pool.
  */
-export async function blockedBy(pool: pg.Pool, log: Logger, pm: PaymentMethodSeen): Promise<'payment_method' | 'fingerprint' | undefined> {
+export async function blockedBy(pool: pg.Pool, log: Logger, pm: PaymentMethodSeen, db: Db = pool): Promise<BlockedBy | undefined> {
   if (!(await viewPresent(pool, log))) return undefined;
-  const { rows } = await pool.query<{ by_payment_method: boolean }>(
+  const { rows } = await db.query<{ by_payment_method: boolean }>(
     `select bool_or(payment_method_id = $1) as by_payment_method from ${BLOCKED_CARDS_VIEW} where payment_method_id = $1 or fingerprint = $2`,
     [pm.id, pm.fingerprint ?? null],
   );
@@ -60,11 +65,18 @@ export async function blockedBy(pool: pg.Pool, log: Logger, pm: PaymentMethodSee
   return by === true ? 'payment_method' : by === false ? 'fingerprint' : undefined;
 }
 
+/** The JSON error code of the 422: its own, so a client can tell it from the other refusals (`setup_refused`). */
+export const CARD_BLOCKED_CODE = 'card_blocked';
+
 export interface BlockedRefusal {
   kind: 'refused';
   status: 422;
+  code: typeof CARD_BLOCKED_CODE;
   message: string;
 }
+
+type RefusalDeps = { pool: pg.Pool; gateway: CardGateway; log: Logger };
+type RefusalIds = { accountId: string; customerId: string; setupIntentId: string };
 
 /**
  * Refuses a setup intent's card if it is blocked: nothing is saved and the gateway's default is not
@@ -76,12 +88,29 @@ export interface BlockedRefusal {
  * Undefined when the card is not blocked.
  */
 export async function refuseBlockedCard(
-  deps: { pool: pg.Pool; gateway: CardGateway; log: Logger },
-  ids: { accountId: string; customerId: string; setupIntentId: string },
+  deps: RefusalDeps,
+  ids: RefusalIds,
   pm: PaymentMethodSeen,
-): Promise<BlockedRefusal | undefined> {
+): Promise<BlockedRefusal | BlockedRefusalsLimited | undefined> {
   const by = await blockedBy(deps.pool, deps.log, pm);
-  if (!by) return undefined;
+  return by && refuseBlocked(deps, ids, pm, by);
+}
+
+/**
+ * The refusal of a card found blocked (`after`: `found=after_save default_restored=…` when the check
+ * again after the save found it, service.ts). The refusal is counted for the account first, committed before anything else
+ * (blocked-refusals.ts: crash-only, a kill after it still counts it); one past the account's limit,
+ * reached meanwhile by its concurrent finishes, is answered 429 instead of 422. Either way the card
+ * is detached and logged.
+ */
+export async function refuseBlocked(
+  deps: RefusalDeps,
+  ids: RefusalIds,
+  pm: PaymentMethodSeen,
+  by: BlockedBy,
+  after: { found: 'after_save'; default_restored: string } | Record<string, never> = {},
+): Promise<BlockedRefusal | BlockedRefusalsLimited> {
+  const counted = await countBlockedRefusal(deps.pool, ids.accountId, ids.setupIntentId);
   let detached: Record<string, string> = { detached: 'no' };
   if (pm.customerId === ids.customerId) {
     try {
@@ -97,8 +126,11 @@ export async function refuseBlockedCard(
     setup_intent_id: ids.setupIntentId,
     payment_method_id: pm.id,
     by,
+    ...after,
     ...detached,
     'count#card.blocked_refused': 1,
   });
-  return { kind: 'refused', status: 422, message: CARD_BLOCKED_MESSAGE };
+  if (!counted.allowed)
+    return blockedRefusalsLimited(deps.log, ids.accountId, counted.retryAfterSeconds, { setup_intent_id: ids.setupIntentId });
+  return { kind: 'refused', status: 422, code: CARD_BLOCKED_CODE, message: CARD_BLOCKED_MESSAGE };
 }

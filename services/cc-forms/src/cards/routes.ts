@@ -39,7 +39,10 @@ export function cardApiRoutes(web: FastifyInstance, ctx: WebContext): void {
       reply.header('retry-after', String(finished.retryAfterSeconds));
       return ctx.jsonError(reply, 429, 'rate_limited', finished.message);
     }
-    if (finished.kind === 'refused') return ctx.jsonError(reply, finished.status, 'setup_refused', finished.message);
+    // A card reported stolen has its own code (card_blocked); the other refusals are setup_refused.
+    if (finished.kind === 'refused') {
+      return ctx.jsonError(reply, finished.status, 'code' in finished ? finished.code : 'setup_refused', finished.message);
+    }
     const { card } = finished;
     return reply.send({
       card: {

@@ -2,17 +2,21 @@
 // confirmation: start (count the attempt, make sure of the gateway customer,
 // open a setup intent and record it for the account) and finish (only a setup
 // intent recorded for the account: check it with the secret key, make its card
-// the default, store what the gateway says of it).
+// the default, store what the gateway says of it). A card reported stolen is refused
+// (blocked.ts), checked before the card lock and again after the save; past the
+// account's blocked refusals limit neither step asks the gateway (blocked-refusals.ts).
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { CardOnFile } from '../domain/card.ts';
 import { rateLimitMessage } from '../domain/rate-limit.ts';
-import type { CardGateway } from './gateway.ts';
-import { refuseBlockedCard, type BlockedRefusal } from './blocked.ts';
+import { GatewayUnavailable, type CardGateway } from './gateway.ts';
+import { blockedBy, refuseBlocked, refuseBlockedCard, type BlockedBy, type BlockedRefusal } from './blocked.ts';
+import { blockedRefusalsAllow, blockedRefusalsLimited, type BlockedRefusalsLimited } from './blocked-refusals.ts';
 import { takeCardAttempt } from './attempts.ts';
 import { gatewayLookupRefused, type LookupRefused } from './lookups.ts';
 import {
   cardFromSetupIntent,
+  cardOnFile,
   customerKey,
   customerOf,
   rememberCustomer,
@@ -40,7 +44,18 @@ export type FinishResult =
   | { kind: 'saved'; card: CardOnFile }
   | { kind: 'refused'; status: 400 | 409; message: string }
   | BlockedRefusal
+  | BlockedRefusalsLimited
   | LookupRefused;
+
+/** Thrown inside the card lock's transaction to roll the save back: the card was blocked since the first check. */
+class BlockedSinceCheck extends Error {
+  constructor(
+    readonly by: BlockedBy,
+    readonly defaultRestored: 'yes' | 'no' | 'failed',
+  ) {
+    super('the card was blocked between the check and the save');
+  }
+}
 
 /** The account's gateway customer, created once (under the account's stored random key, customerKey). */
 async function ensureCustomer(deps: CardDeps, accountId: string): Promise<string> {
@@ -53,6 +68,9 @@ async function ensureCustomer(deps: CardDeps, accountId: string): Promise<string
 }
 
 export async function startCardSetup(deps: CardDeps, accountId: string): Promise<StartResult> {
+  // Past the blocked-card probe limit no card could be checked: none is asked for (no attempt, no setup intent).
+  const probing = await blockedRefusalsAllow(deps.pool, accountId);
+  if (!probing.allowed) return blockedRefusalsLimited(deps.log, accountId, probing.retryAfterSeconds, { step: 'start' });
   const decision = await takeCardAttempt(deps.pool, accountId, deps.attemptsPerHour);
   if (!decision.allowed) {
     deps.log.warn('card.rate_limited', { account_id: accountId, retry_after_s: decision.retryAfterSeconds, 'count#card.rate_limited': 1 });
@@ -98,6 +116,9 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
   if (standing === 'superseded') return refuse(409, 'superseded', REPLACED);
   const customerId = await customerOf(deps.pool, accountId);
   if (!customerId) return refuse(400, 'no_customer', NOT_YOURS);
+  // Past the blocked-card probe limit the card is not even asked about at the gateway (blocked-refusals.ts).
+  const probing = await blockedRefusalsAllow(deps.pool, accountId);
+  if (!probing.allowed) return blockedRefusalsLimited(deps.log, accountId, probing.retryAfterSeconds, { setup_intent_id: setupIntentId });
   // Its own ids posted over and over would still call the gateway each time.
   const limited = await gatewayLookupRefused(deps, accountId, { setup_intent_id: setupIntentId });
   if (limited) return limited;
@@ -116,28 +137,65 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
   // One finish at a time per account, checked again under the lock (another tab may have saved
   // meanwhile): an older setup intent never replaces a newer one, at the gateway or in cards.
   // Another finish holding the lock is answered at once (busy), not waited for.
+  // A block committed after the check above (invoicing's dispute, any moment) is caught by the check
+  // again after the save, the last statement of the transaction that makes the card the card on file:
+  // it sees every block committed before it, and the save is rolled back. One committed after it is a
+  // block of a card already on file (invoicing's charger refuses it).
   let added = false;
-  const outcome = await withCardLock(deps.pool, accountId, async (db): Promise<FinishResult> => {
-    const savedMeanwhile = await cardFromSetupIntent(db, accountId, si.id);
-    if (savedMeanwhile) return already(savedMeanwhile);
-    if ((await setupIntentStanding(db, accountId, si.id)) === 'superseded') return refuse(409, 'superseded', REPLACED);
-    await deps.gateway.makeDefault(customerId, pm.id);
-    const card = await saveCard(db, accountId, {
-      customerId,
-      paymentMethodId: pm.id,
-      setupIntentId: si.id,
-      brand: pm.brand,
-      last4: pm.last4,
-      expMonth: pm.expMonth,
-      expYear: pm.expYear,
-      fingerprint: pm.fingerprint,
+  const ids = { accountId, customerId, setupIntentId: si.id };
+  let outcome: FinishResult | 'busy';
+  try {
+    outcome = await withCardLock(deps.pool, accountId, async (db): Promise<FinishResult> => {
+      const savedMeanwhile = await cardFromSetupIntent(db, accountId, si.id);
+      if (savedMeanwhile) return already(savedMeanwhile);
+      if ((await setupIntentStanding(db, accountId, si.id)) === 'superseded') return refuse(409, 'superseded', REPLACED);
+      const previous = await cardOnFile(db, accountId);
+      await deps.gateway.makeDefault(customerId, pm.id);
+      const card = await saveCard(db, accountId, {
+        customerId,
+        paymentMethodId: pm.id,
+        setupIntentId: si.id,
+        brand: pm.brand,
+        last4: pm.last4,
+        expMonth: pm.expMonth,
+        expYear: pm.expYear,
+        fingerprint: pm.fingerprint,
+      });
+      const by = await blockedBy(deps.pool, deps.log, pm, db);
+      if (by) throw new BlockedSinceCheck(by, await restoreDefault(deps, customerId, previous?.paymentMethodId, pm.id));
+      added = true;
+      return { kind: 'saved', card };
     });
-    added = true;
-    return { kind: 'saved', card };
-  });
+  } catch (err) {
+    if (!(err instanceof BlockedSinceCheck)) throw err;
+    return refuseBlocked(deps, ids, pm, err.by, { found: 'after_save', default_restored: err.defaultRestored });
+  }
   if (outcome === 'busy') return refuse(409, 'busy', BUSY);
   if (added) {
     deps.log.info('card.added', { account_id: accountId, customer_id: customerId, payment_method_id: pm.id, setup_intent_id: si.id });
   }
   return outcome;
+}
+
+/**
+ * Puts the gateway's default back on the card on file after a blocked card was made it (found blocked
+ * after the save, rolled back), still under the card lock so no newer finish's default is overwritten.
+ * With no card on file there is nothing to put back (the blocked card is detached next). One try as
+ * makeDefault; a failure leaves the gateway's default on the detached card, while `cards_on_file`,
+ * which invoicing's charger uses, still names the card on file.
+ */
+async function restoreDefault(
+  deps: CardDeps,
+  customerId: string,
+  previous: string | undefined,
+  blocked: string,
+): Promise<'yes' | 'no' | 'failed'> {
+  if (!previous || previous === blocked) return 'no';
+  try {
+    await deps.gateway.makeDefault(customerId, previous);
+    return 'yes';
+  } catch (err) {
+    if (!(err instanceof GatewayUnavailable)) throw err;
+    return 'failed';
+  }
 }
