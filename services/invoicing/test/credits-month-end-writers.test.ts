@@ -82,6 +82,10 @@ describe('credits.csv and a grant or reversal at the month’s end (real Postgre
   before(async () => {
     db = await billingDatabase();
     deps = { pool: db.pool, currency: 'USD', now: () => clock };
+    // The grant the reversal test takes back: made before November's file is first taken (a grant
+    // dated in November after that is refused, credits-taken-month.test.ts).
+    clock = DateTime.fromISO('2026-11-20T00:00:00Z', { zone: 'utc' });
+    await grant(deps, 'acct-edge', { id: 'g-rev', amount: '4.00', reason: 'goodwill', new_account: true });
   });
   after(() => db?.drop());
 
@@ -137,8 +141,6 @@ describe('credits.csv and a grant or reversal at the month’s end (real Postgre
   });
 
   test('a reversal asked for while the check holds the ledger waits for it and is dated after it, in December', async () => {
-    clock = DateTime.fromISO('2026-11-20T00:00:00Z', { zone: 'utc' });
-    await grant(deps, 'acct-edge', { id: 'g-rev', amount: '4.00', reason: 'goodwill', new_account: true });
     clock = LAST_MS;
     let reversing: Promise<unknown> | undefined;
     let settled = false;

@@ -8,6 +8,7 @@ import type { Logger } from '@vault/runtime';
 import type { Billing } from './types.ts';
 import { bodyError, issuesOf } from './credit-body-errors.ts';
 import { LedgerBusy, ReversalRefused } from './credit-reversal.ts';
+import { EntryInTakenMonthError } from './credits-taken.ts';
 
 const Params = z.object({ account_id: z.string().min(1).max(128), credit_id: CreditGrantId });
 
@@ -39,6 +40,11 @@ export function reversalRoute(app: FastifyInstance, billing: Billing, log: Logge
         log.warn('credit.reverse_refused', { ...fields, field: err.field, status: err.status });
         const message = err.message.slice(err.field.length + 2);
         return reply.code(err.status).send({ error: `${err.message}; nothing reversed`, fields: [{ field: err.field, message }] });
+      }
+      if (err instanceof EntryInTakenMonthError) {
+        // This replica's clock is behind: dated now, the reversal would change a month's credits.csv already taken.
+        log.warn('credit.reverse_refused', { ...fields, reason: 'month_taken', period: err.taken.period, status: 409 });
+        return reply.code(409).send({ error: err.message });
       }
       if (err instanceof LedgerBusy) {
         log.warn('credit.reverse_busy', { ...fields, waited_ms: REVERSE_LOCK_WAIT_MS });

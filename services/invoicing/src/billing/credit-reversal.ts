@@ -9,6 +9,7 @@ import type { CreditReversal, CreditReversalRequest } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import { Money } from '../domain/money.ts';
 import { entryId } from './credit-store.ts';
+import { refuseTakenMonth } from './credits-taken.ts';
 import { FINALIZE_LOCK } from './finalize.ts';
 
 /** A reversal that cannot be made as asked: 404 (no such grant of the account) or 422; the message names the field. */
@@ -68,7 +69,9 @@ interface ReversalRow {
  * draw on them, and expires lots under it, so what is left is read after every
  * draw committed and none comes between the read and this entry. `at` as a
  * clock is read once the lock is held: credits.csv's check holds it shared, so
- * an entry is never dated before a check that passed and committed after it.
+ * an entry is never dated before a check that passed and committed after it,
+ * and a month whose file was taken is noted before the check lets go: an `at`
+ * in it is refused (EntryInTakenMonthError, credits-taken.ts).
  */
 export async function reverseGrant(
   pool: pg.Pool,
@@ -93,6 +96,8 @@ export async function reverseGrant(
         [lot.id],
       );
       if (done.rows[0]) return sameOrConflict(done.rows[0], lot, grantId, asked);
+      // A clock behind would date it in a month whose credits.csv was taken (credits-taken.ts).
+      await refuseTakenMonth(client, 'credit reversal', at);
       const expired = lot.expires_at !== null && lot.expires_at <= at;
       const left = expired ? new Money(0) : new Money(lot.remaining);
       const amount = asked.amount === undefined ? left : new Money(asked.amount);

@@ -9,6 +9,7 @@ import { canSeeAccount } from '../access/tokens.ts';
 import { bodyError, issuesOf } from './credit-body-errors.ts';
 import { reversalRoute } from './credit-reversal-route.ts';
 import { GrantRefused, UnknownAccount } from './credits.ts';
+import { EntryInTakenMonthError } from './credits-taken.ts';
 
 const AccountParams = z.object({ account_id: z.string().min(1).max(128) });
 
@@ -39,6 +40,16 @@ export function creditRoutes(app: FastifyInstance, { billing, log }: InvoicingDe
         log.warn('credit.grant_refused', { account_id: accountId, grant_id: body.data.id, field: 'account', reason: 'unknown_account' });
         const message = `${err.message.slice('account: '.length)}; check the account, or send "new_account": true to grant to an account that has none of these yet`;
         return reply.code(422).send({ error: `account: ${message}; nothing granted`, fields: [{ field: 'account', message }] });
+      }
+      if (err instanceof EntryInTakenMonthError) {
+        // This replica's clock is behind: dated now, the grant would change a month's credits.csv already taken.
+        log.warn('credit.grant_refused', {
+          account_id: accountId,
+          grant_id: body.data.id,
+          reason: 'month_taken',
+          period: err.taken.period,
+        });
+        return reply.code(409).send({ error: err.message });
       }
       if (err instanceof GrantRefused) return bodyError(reply, [{ field: err.field, message: err.message.slice(err.field.length + 2) }]);
       throw err;

@@ -9,6 +9,7 @@ import { balanceOf, type CreditLot } from '../domain/credit.ts';
 import { isKnownAccount } from './credit-accounts.ts';
 import { type ReversalOptions, type ReversalOutcome, reverseGrant } from './credit-reversal.ts';
 import { creditLots, grantCredit, storedGrant, type GrantOutcome } from './credit-store.ts';
+import { EntryInTakenMonthError, takenMonthOf } from './credits-taken.ts';
 import { withGrantLock } from './grant-lock.ts';
 
 /** A grant that cannot be recorded as asked; the message names the field. */
@@ -47,7 +48,8 @@ export async function creditBalance(deps: CreditDeps, accountId: string): Promis
 /**
  * Records an operator's grant; the same id again changes nothing. Throws
  * GrantRefused for an expiry not in the future, UnknownAccount for an account
- * never seen unless `new_account` is true (a typo would be credit no invoice uses).
+ * never seen unless `new_account` is true (a typo would be credit no invoice uses),
+ * EntryInTakenMonthError when billing's clock (or the expiry) is in a month whose credits.csv was taken.
  */
 export async function grant(deps: CreditDeps, accountId: string, request: CreditGrantRequest): Promise<GrantOutcome> {
   if (request.new_account !== true && !(await isKnownAccount(deps.pool, accountId))) throw new UnknownAccount(accountId);
@@ -56,6 +58,17 @@ export async function grant(deps: CreditDeps, accountId: string, request: Credit
     const at = deps.now().toJSDate();
     const expiresAt = request.expires_at === undefined ? null : new Date(request.expires_at);
     const g = { grantId: request.id, accountId, amount: request.amount, currency: deps.currency, reason: request.reason, expiresAt, at };
+    // A clock behind would date it, or its `expired` entry, in a month whose credits.csv was taken
+    // (credits-taken.ts); a replay writes nothing and is answered as before.
+    const taken = await takenMonthOf(client, at);
+    const expiryTaken = !taken && expiresAt ? await takenMonthOf(client, expiresAt) : undefined;
+    if (taken || expiryTaken) {
+      const stored = await storedGrant(client, g);
+      if (stored) return stored;
+      throw taken
+        ? new EntryInTakenMonthError('credit grant', at, taken)
+        : new EntryInTakenMonthError('credit grant', at, expiryTaken!, expiresAt!);
+    }
     if (expiresAt && expiresAt <= at) {
       // A grant sent again after its expiry (a client's retry) is the grant it was: only a new one must expire later.
       const stored = await storedGrant(client, g);

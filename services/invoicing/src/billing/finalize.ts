@@ -10,6 +10,7 @@ import { dueAt } from '../domain/invoice.ts';
 import { sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
 import { expireCredits } from './credit-store.ts';
+import { refuseTakenMonth } from './credits-taken.ts';
 import { usageHorizon } from './final-months.ts';
 import { completeRuns } from './finalize-runs.ts';
 import { finalizeChunk, type ChunkOrder, type ChunkOutcome } from './finalize-chunk.ts';
@@ -72,6 +73,8 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
     async () => {
       // The balance as of now: what expired by now is written off first, so it is never applied.
       const at = deps.now().toJSDate();
+      // Its `applied` and `invoice_remainder` entries are dated `at`: never in a month whose credits.csv was taken (credits-taken.ts).
+      await refuseTakenMonth(deps.pool, 'finalize run', at);
       const creditsExpired = await withTransaction(deps.pool, (client) => expireCredits(client, at), {
         log: deps.log,
         name: 'finalize_expire',

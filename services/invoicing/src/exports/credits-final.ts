@@ -8,8 +8,12 @@
 //  - `expired`: the lot's expiry, written by the first finalize run after it.
 // So after the month's end a run that started in it may still be writing, and
 // an expiry in it is written at the next run: credits.csv waits for both.
+// Once taken, the month is noted (takeCreditsMonth, migration 038): a writer
+// whose clock is further behind than the margin is refused rather than date an
+// entry in it (billing/credits-taken.ts).
 import type pg from 'pg';
 import { FINALIZE_LOCK } from '../billing/finalize.ts';
+import { noteCreditsTaken } from '../billing/credits-taken.ts';
 import { GRANT_LOCK } from '../billing/grant-lock.ts';
 import { parsePeriod } from '../domain/period.ts';
 
@@ -120,6 +124,28 @@ export async function quietLedger(client: pg.PoolClient, period: string, waitMs 
 }
 
 const tryLock = async (client: pg.PoolClient, sql: string, key: number) => (await client.query<{ got: boolean }>(sql, [key])).rows[0]!.got;
+
+/**
+ * Checks the month as checkCreditsFinal does and notes it taken (migration 038,
+ * billing/credits-taken.ts), committed at once, on `client` while it holds
+ * quietLedger's locks: a grant, reversal or finalize run that gets its lock
+ * after reads the note and will not date an entry in the month, whatever its
+ * clock says. Noted whether or not the file is then read to its end: the month
+ * is over by every clock within the margin, and once a snapshot may have been
+ * seen it must stay the file. The export's snapshot is read-only, so this is
+ * its own short transaction.
+ */
+export async function takeCreditsMonth(client: pg.PoolClient, period: string, now: Date): Promise<void> {
+  await client.query('begin');
+  try {
+    await checkCreditsFinal(client, period, now);
+    await noteCreditsTaken(client, period, now);
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  }
+}
 
 /** Lets go of quietLedger's locks. */
 export async function releaseLedger(client: pg.PoolClient): Promise<void> {

@@ -9,7 +9,7 @@ import { dueAt } from '../domain/invoice.ts';
 import { Money } from '../domain/money.ts';
 import { parsePeriod } from '../domain/period.ts';
 import { csvRecord, type FieldKind } from './csv.ts';
-import { checkCreditsFinal, quietLedger, releaseLedger } from './credits-final.ts';
+import { checkCreditsFinal, quietLedger, releaseLedger, takeCreditsMonth } from './credits-final.ts';
 import { anyHeld, describeHeld, heldOfMonth, type HeldCount } from './held.ts';
 import { CONTROL_COUNT_COLUMN, CONTROL_LABEL, CURRENCY_COLUMN, EXPORT_TABLES, type ExportKind } from './tables.ts';
 
@@ -182,6 +182,13 @@ export async function* exportCsv(
     if (!table.invoicesOfMonth) {
       await quietLedger(client, period, opts.ledgerWaitMs);
       ledgerHeld = true;
+      // Noted taken before the locks go: no writer dates an entry in it after (credits-final.ts).
+      await takeCreditsMonth(client, period, now).catch(async (err: unknown) => {
+        // Refused (not final yet): let go of the locks, so the connection goes back to the pool.
+        await releaseLedger(client);
+        ledgerHeld = false;
+        throw err;
+      });
     }
     // One snapshot for the check below and the rows: repeatable read.
     await client.query('begin isolation level repeatable read read only');
