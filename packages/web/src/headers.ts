@@ -1,6 +1,7 @@
 // The headers every server-rendered page carries, and a Content-Security-Policy
 // written from a list of directives (so an origin from configuration can never
 // smuggle in another directive).
+import { overHttps, type TransportRequest } from './public-address.ts';
 
 /** Directive name → its sources, in order; an empty list is `'none'`. */
 export type CspDirectives = Record<string, readonly string[]>;
@@ -35,17 +36,17 @@ export function pageHeaders(csp: string): Record<string, string> {
 }
 
 /**
- * Strict-Transport-Security for an answer that went out over https (directly
- * or through a trusted proxy): a year of https only for this host. Never on
- * plain http (local development), where browsers ignore it anyway.
+ * Strict-Transport-Security for an answer that went out over https (directly,
+ * through a trusted proxy, or to an https public address): a year of https only
+ * for this host. Never on plain http (local development), where browsers ignore it anyway.
  */
 export const STRICT_TRANSPORT_SECURITY = 'max-age=31536000';
 
-/** What an app's onSend hook needs of a request and a reply (Fastify's fit). */
-export interface TransportRequest {
-  readonly protocol: string;
-}
-
-export function strictTransportSecurity(req: TransportRequest, reply: { header(name: string, value: string): unknown }): void {
-  if (req.protocol === 'https') reply.header('strict-transport-security', STRICT_TRANSPORT_SECURITY);
+/** On an answer over https: by the request, or by the app's https public address (public-address.ts). */
+export function strictTransportSecurity(
+  req: TransportRequest,
+  reply: { header(name: string, value: string): unknown },
+  publicUrl?: string,
+): void {
+  if (overHttps(req, publicUrl)) reply.header('strict-transport-security', STRICT_TRANSPORT_SECURITY);
 }

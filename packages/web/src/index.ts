@@ -5,6 +5,8 @@ export * from './sessions.ts';
 export * from './session-cookie.ts';
 export * from './csrf.ts';
 export * from './headers.ts';
+export * from './public-address.ts';
+export * from './stale-sign-out.ts';
 export * from './sign-in-links.ts';
 export * from './notices.ts';
 export * from './favicon.ts';

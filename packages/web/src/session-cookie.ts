@@ -7,13 +7,15 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { clearedCookieHeader, cookieName, parseCookies, sessionCookieHeader } from './cookies.ts';
 import { csrfToken, csrfValid } from './csrf.ts';
+import { overHttps } from './public-address.ts';
 import { isSessionId, type CookieSessions, type SessionGrant } from './sessions.ts';
 
 export interface CookieRequest {
   readonly headers: { cookie?: string | undefined };
   /**
    * `https` when the request came over TLS, directly or through a proxy the app
-   * trusts (TRUST_PROXY): then cookies are `__Host-…; Secure`. Plain http (local
+   * trusts (TRUST_PROXY): then cookies are `__Host-…; Secure`, as they are
+   * whenever the app's public address is https (`publicUrl`). Plain http (local
    * development, tests) cannot keep Secure cookies.
    */
   readonly protocol: string;
@@ -60,10 +62,16 @@ export interface SessionCookie {
   signOut(req: CookieRequest, reply: CookieReply): Promise<void>;
 }
 
-export function sessionCookie(options: { name: string; sessions: CookieSessions; pool: pg.Pool }): SessionCookie {
-  const { name, sessions, pool } = options;
+export function sessionCookie(options: {
+  name: string;
+  sessions: CookieSessions;
+  pool: pg.Pool;
+  /** The app's configured public address (INVOICING_WEB_URL, CC_FORMS_URL): https makes every cookie Secure. */
+  publicUrl?: string | undefined;
+}): SessionCookie {
+  const { name, sessions, pool, publicUrl } = options;
   const formName = `${name}_signin`;
-  const secure = (req: CookieRequest) => req.protocol === 'https';
+  const secure = (req: CookieRequest) => overHttps(req, publicUrl);
   const read = (req: CookieRequest, base: string) => parseCookies(req.headers.cookie).get(cookieName(base, secure(req)));
   const idOf = (req: CookieRequest) => read(req, name);
   const formNonce = (req: CookieRequest) => {

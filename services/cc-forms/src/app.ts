@@ -11,9 +11,9 @@ import { webContext } from './web/context.ts';
 import { pageRoutes } from './web/routes.ts';
 
 export function ccFormsRoutes(http: FastifyInstance, deps: CcFormsDeps): void {
-  // Every answer over https (directly, or through a proxy TRUST_PROXY names) pins https.
+  // Every answer over https (directly, through a proxy TRUST_PROXY names, or at an https CC_FORMS_URL) pins https.
   http.addHook('onSend', async (req, reply) => {
-    strictTransportSecurity(req, reply);
+    strictTransportSecurity(req, reply, deps.ccFormsUrl);
   });
   http.register(async (web) => {
     const ctx = webContext(web, deps);

@@ -14,6 +14,8 @@ export const CcFormsSettings = z.object({
   /** Where customers open their invoices (invoicing's pages): the card form links back to them. Unset: http://localhost:INVOICING_PORT. */
   INVOICING_WEB_URL: webUrl,
   INVOICING_PORT: port(3000),
+  /** Where customers open the card form (invoicing links to it): https makes its cookies Secure. Unset: by the request. */
+  CC_FORMS_URL: webUrl,
 });
 export type CcFormsSettings = z.infer<typeof CcFormsSettings>;
 

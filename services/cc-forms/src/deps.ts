@@ -20,4 +20,9 @@ export interface CcFormsDeps {
   gatewayOrigins: readonly string[];
   /** Where customers open their invoices (INVOICING_WEB_URL): the pages link back there. */
   invoicingWebUrl: string;
+  /**
+   * CC_FORMS_URL as configured: when https, cookies are `__Host-…; Secure` and answers carry HSTS
+   * whatever the request's scheme (TLS ended at a proxy left untrusted). Unset: by the request.
+   */
+  ccFormsUrl?: string | undefined;
 }

@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { gatewayClient, gatewayConfig } from '@vault/gateway';
 import { runApp } from '@vault/runtime';
+import { warnUntrustedProxy } from '@vault/web';
 import { ccFormsRoutes } from './app.ts';
 import { ccFormsConfig } from './config.ts';
 import { readCardFingerprint, sdkCardGateway } from './cards/gateway.ts';
@@ -22,6 +23,7 @@ await runApp({
     // The configured keys, else the sandbox's from its database (it may still be booting beside us).
     const gateway = await gatewayConfig(settings.gateway, db.pool, { waitMs: GATEWAY_KEYS_WAIT_MS });
     const stripe = gatewayClient(gateway);
+    warnUntrustedProxy(log, { variable: 'CC_FORMS_URL', url: settings.CC_FORMS_URL }, settings.TRUST_PROXY);
     ccFormsRoutes(http, {
       pool: db.pool,
       gateway: sdkCardGateway(stripe),
@@ -32,6 +34,7 @@ await runApp({
       gatewayJs: gateway.jsUrl.toString(),
       gatewayOrigins: gateway.origins,
       invoicingWebUrl: settings.invoicingWebUrl,
+      ccFormsUrl: settings.CC_FORMS_URL,
     });
     // Cards saved before migration 007 get their fingerprint from the gateway, a few a tick.
     const backfill = startFingerprintBackfill({ pool: db.pool, log, read: (pm) => readCardFingerprint(stripe, pm) });

@@ -37,6 +37,22 @@
     if (focusTarget === 'alert') alertBox.focus();
   }
 
+  /** Our own server's refusal, in the alert: a session that ended gets the page's words and link back. */
+  function showRefusal(answer) {
+    var error = answer.body && answer.body.error;
+    var ended = document.getElementById('card-session-ended');
+    if (!error || error.code !== 'session_ended' || !ended) {
+      showError(serverMessage(answer), 'alert');
+      return;
+    }
+    statusBox.textContent = '';
+    alertBox.textContent = '';
+    ended.childNodes.forEach(function (node) {
+      alertBox.appendChild(node.cloneNode(true));
+    });
+    alertBox.focus();
+  }
+
   function clearMessages() {
     alertBox.textContent = '';
     statusBox.textContent = '';
@@ -124,7 +140,7 @@
     post('/card/setup-intents', {})
       .then(function (started) {
         if (!started.ok) {
-          showError(serverMessage(started), 'alert');
+          showRefusal(started);
           return;
         }
         return stripe.confirmCardSetup(started.body.client_secret, { payment_method: { card: card } }).then(function (result) {
@@ -135,7 +151,7 @@
           }
           return post('/card', { setup_intent: result.setupIntent.id }).then(function (finished) {
             if (!finished.ok) {
-              showError(serverMessage(finished), 'alert');
+              showRefusal(finished);
               return;
             }
             showSaved(finished.body.card);

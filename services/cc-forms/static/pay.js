@@ -72,6 +72,15 @@
       .then(function (answer) {
         if (!answer.ok) {
           var error = answer.body && answer.body.error;
+          var ended = document.getElementById('pay-session-ended');
+          if (error && error.code === 'session_ended' && ended) {
+            // The page's words and link back (a sign-in link works only once).
+            showError('');
+            ended.childNodes.forEach(function (node) {
+              alertBox.appendChild(node.cloneNode(true));
+            });
+            return;
+          }
           showError((error && error.message) || MESSAGES.fallback);
           return;
         }

@@ -268,7 +268,7 @@ describe('putting a card on file', () => {
     assert.equal(rowCount, 0);
   });
 
-  test('a session that ended mid-form gets a 401 saying to sign in again, and nothing is counted', async () => {
+  test('a session that ended mid-form gets a 401 saying the card was not saved and the way back, and nothing is counted', async () => {
     const b = await signIn(w, await accountToken(w, 'acct-card-8'));
     await w.db.pool.query(`update cc_forms.sessions set expires_at = now() - interval '1 second' where account_id = 'acct-card-8'`);
     for (const [url, body] of [
@@ -277,7 +277,7 @@ describe('putting a card on file', () => {
     ] as const) {
       const res = await b.postJson(url, body);
       assert.equal(res.statusCode, 401, url);
-      assert.match(res.json().error.message, /session has ended.*sign-in link/);
+      assert.match(res.json().error.message, /ended before your card was saved, so it was not saved\..*new sign-in link/);
     }
     const { rowCount } = await w.db.pool.query(`select 1 from cc_forms.card_attempts where account_id = 'acct-card-8'`);
     assert.equal(rowCount, 0);

@@ -15,9 +15,9 @@ import { noticeRoutes } from './notices/routes.ts';
 import { webRoutes } from './web/routes.ts';
 
 export function invoicingRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
-  // Every answer over https (directly, or through a proxy TRUST_PROXY names) pins https.
+  // Every answer over https (directly, through a proxy TRUST_PROXY names, or at an https INVOICING_WEB_URL) pins https.
   http.addHook('onSend', async (req, reply) => {
-    strictTransportSecurity(req, reply);
+    strictTransportSecurity(req, reply, deps.invoicingWebUrl);
   });
   requireBearer(http, invoicingVerifier(deps.pool, deps.adminToken), { reach: INVOICING_REACH });
   apiRoutes(http, deps);

@@ -23,6 +23,11 @@ export interface InvoicingDeps {
   exports?: { pool: pg.Pool; concurrency: number; graceHours: number };
   /** Where customers open the card form (CC_FORMS_URL): the invoice pages link to it. Unset (route tests): its development address. */
   ccFormsUrl?: string;
+  /**
+   * INVOICING_WEB_URL as configured: when https, cookies are `__Host-…; Secure` and answers carry
+   * HSTS whatever the request's scheme (TLS ended at a proxy left untrusted). Unset: by the request.
+   */
+  invoicingWebUrl?: string | undefined;
   /** The gateway's webhooks (`POST /v1/gateway/webhooks`); the app always has them, route tests may not. */
   webhooks?: {
     verifier: Gateway['webhooks'];

@@ -1,6 +1,7 @@
 // The invoicing process: `vault start invoicing` (Procfile) runs this file.
 import { openPool, withSessionSettings } from '@vault/db';
 import { resolveAdminToken, runApp } from '@vault/runtime';
+import { warnUntrustedProxy } from '@vault/web';
 import { invoicingRoutes } from './app.ts';
 import { checkBilledCurrency } from './billing/price-book-file.ts';
 import { createBilling } from './billing/service.ts';
@@ -58,7 +59,11 @@ await runApp({
     // Finance's exports read through a pool of their own: slow downloads never hold the customers' connections.
     const exportPool = openPool(db.url, { max: EXPORT_CONCURRENCY, log: (event, fields) => log.info(event, fields) });
     const exports = { pool: exportPool, concurrency: EXPORT_CONCURRENCY, graceHours };
-    invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken, log, webhooks, exports, ccFormsUrl: settings.ccFormsUrl });
+    // As configured (unset: cookies go by each request's scheme); https there makes cookies Secure.
+    const webUrl = settings.INVOICING_WEB_URL;
+    warnUntrustedProxy(log, { variable: 'INVOICING_WEB_URL', url: webUrl }, settings.TRUST_PROXY);
+    const { ccFormsUrl } = settings;
+    invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken, log, webhooks, exports, ccFormsUrl, invoicingWebUrl: webUrl });
     const schedule = startSchedule({ pool: db.pool, billing, graceHours, everyMs: settings.INVOICE_FINALIZE_EVERY_SECONDS * 1000, log });
     const usageFold = startUsageFold({ pool: db.pool, everyMs: settings.USAGE_FOLD_EVERY_SECONDS * 1000, log });
     const suspendAfterSeconds = settings.SUSPEND_PAST_DUE_AFTER;

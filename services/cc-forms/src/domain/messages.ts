@@ -22,8 +22,14 @@ export const CARD_MESSAGES: Readonly<Record<string, string>> = {
   test_mode_live_card: 'Your card was declined: this is a test environment, where only test cards work.',
   api_connection_error: 'We could not reach the payment gateway. Check your connection and try again.',
   gateway_unavailable: 'The card form could not load the payment gateway. Please reload the page, or try again later.',
-  session_ended: 'Your session has ended. Please open your sign-in link again.',
+  // Sign-in links work once: "open your sign-in link again" sent the customer in a loop.
+  session_ended:
+    "Your session ended before your card was saved, so it was not saved. Open the card form again from your invoices, or ask your account's administrator for a new sign-in link.",
 };
+
+/** The pay page's session ended before the payment started (payments/routes.ts). */
+export const PAYMENT_SESSION_ENDED =
+  "Your session ended before the payment started, so nothing was charged. Open this payment again from your invoice, or ask your account's administrator for a new sign-in link.";
 
 export const FALLBACK_MESSAGE = 'Your card could not be saved. Please try again, or use a different card.';
 

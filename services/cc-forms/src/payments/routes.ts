@@ -3,7 +3,7 @@
 // which the page's script hands to the gateway's JS (confirmCardPayment).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { CARD_MESSAGES } from '../domain/messages.ts';
+import { PAYMENT_SESSION_ENDED } from '../domain/messages.ts';
 import type { WebContext } from '../web/context.ts';
 import { accountPayment, paysHere } from './service.ts';
 
@@ -14,7 +14,7 @@ export function paymentApiRoutes(web: FastifyInstance, ctx: WebContext): void {
 
   web.post('/payments/:id/start', { bodyLimit: 1024 }, async (req, reply) => {
     const who = await ctx.session.current(req);
-    if (!who) return ctx.jsonError(reply, 401, 'session_ended', CARD_MESSAGES.session_ended!);
+    if (!who) return ctx.jsonError(reply, 401, 'session_ended', PAYMENT_SESSION_ENDED);
     const params = Params.safeParse(req.params);
     const found = params.success ? await accountPayment(deps, who.accountId, params.data.id) : undefined;
     if (found?.kind === 'rate_limited') {

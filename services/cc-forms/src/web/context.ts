@@ -11,6 +11,7 @@ import {
   sendPage,
   sessionCookie,
   SignInUnavailable,
+  signOutWithoutSession,
   type Html,
   type NoticePages,
   type SessionCookie,
@@ -45,7 +46,8 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
 
   const ctx: WebContext = {
     deps,
-    session: sessionCookie({ name: SESSION_COOKIE, sessions, pool }),
+    // An https CC_FORMS_URL makes the cookies Secure even when TLS ends at a proxy left untrusted.
+    session: sessionCookie({ name: SESSION_COOKIE, sessions, pool, publicUrl: deps.ccFormsUrl }),
     page: sendPage,
     notices: ccFormsNotices(deps.invoicingWebUrl),
     jsonError: (reply, status, code, message) => reply.code(status).send({ error: { code, message } }),
@@ -78,6 +80,10 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
       signingIn ? ctx.session.signInCsrfValid(req, given) : csrfValid(ctx.session.idOf(req), given),
     );
     if (problem === undefined) return;
+    // Sign out from a page whose session is over needs no token: there is nothing left to protect
+    // (and nothing of invoicing's is ended: that takes this session's token).
+    if (req.routeOptions.url === '/signout' && req.method === 'POST' && (await signOutWithoutSession(ctx.session, req, reply)))
+      return reply;
     // The sign-in form posted again after the first answer by the browser that link signed in (Back,
     // then submit again; a fast double click's second post has no session yet and stays refused): signing in
     // cleared its form token, and the answer is only a redirect within the session it has

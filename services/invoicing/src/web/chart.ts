@@ -55,7 +55,7 @@ export function usageChart(days: readonly UsageDay[], currency: string, label: s
   const totalText = money(fromCents(total), currency);
   return html`<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-labelledby="usage-chart-title usage-chart-desc">
 <title id="usage-chart-title">Usage per day, ${label}</title>
-<desc id="usage-chart-desc">${days.length} days from ${days[0]!.day} to ${days[days.length - 1]!.day}; highest day ${maxLabel}; ${totalText} in all before the monthly cap.</desc>
+<desc id="usage-chart-desc">${days.length} days from ${days[0]!.day} to ${days[days.length - 1]!.day}; highest day ${maxLabel}; ${totalText} in all, priced before the monthly cap, credits and adjustments.</desc>
 <line class="axis" x1="${PAD.left}" y1="${baseline}" x2="${WIDTH - PAD.right}" y2="${baseline}"/>
 <line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${baseline}"/>
 ${

@@ -4,7 +4,7 @@
 // reaches nothing else. Every state-changing request carries a CSRF token.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { PeriodQuery } from '@vault/contracts';
+import { PERIOD_KEY_PATTERN, PeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import {
   CARD_FORM_PAGE,
@@ -17,6 +17,7 @@ import {
   pageHeaders,
   sendPage as page,
   sessionCookie,
+  signOutWithoutSession,
   type SignedInSession,
 } from '@vault/web';
 import type { InvoicingDeps } from '../deps.ts';
@@ -48,7 +49,8 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
   const ccFormsUrl = deps.ccFormsUrl ?? DEFAULT_CC_FORMS_URL;
   /** INVOICE_GRACE_HOURS, as billing and the exports have it (main.ts hands it to the exports; unset in route tests: 72). */
   const graceHours = deps.exports?.graceHours ?? DEFAULT_GRACE_HOURS;
-  const session = sessionCookie({ name: SESSION_COOKIE, sessions, pool });
+  // An https INVOICING_WEB_URL makes the cookies Secure even when TLS ends at a proxy left untrusted.
+  const session = sessionCookie({ name: SESSION_COOKIE, sessions, pool, publicUrl: deps.invoicingWebUrl });
   const viewerOf = (s: SignedInSession): Viewer => ({ accountId: s.accountId, csrf: csrfToken(s.sessionId) });
   /** Who is signed in, or undefined after a redirect to `/` (forgetting a cookie that names no live session). */
   const signedIn = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -80,6 +82,8 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       const signingIn = req.routeOptions.url === '/signin';
       const problem = csrfProblem(req, (given) => (signingIn ? session.signInCsrfValid(req, given) : csrfValid(session.idOf(req), given)));
       if (problem === undefined) return;
+      // Sign out from a page whose session is over needs no token: there is nothing left to protect.
+      if (req.routeOptions.url === '/signout' && req.method === 'POST' && (await signOutWithoutSession(session, req, reply))) return reply;
       log.warn('web.csrf_refused', { method: req.method, path: req.routeOptions.url ?? 'unknown', token: problem });
       return page(reply, 403, notices.forbidden());
     });
@@ -184,7 +188,9 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       const { draft, days, projection, archived } = await billing.usageView(account, period);
       // A finalized month's payment (none read for a draft): its tag is the invoice page's.
       const [stops, payments] = await Promise.all([stopDates(pool, account, draft.lines), readPaymentStates(pool, [draft])]);
-      const previous = previousPeriod(parsePeriod(draft.period)).key;
+      // None before 0001-01: the month before it ("0000-12") is no period a page can show.
+      const before = previousPeriod(parsePeriod(draft.period)).key;
+      const previous = PERIOD_KEY_PATTERN.test(before) ? before : undefined;
       const payment = payments.get(draft.id);
       return page(reply, 200, usagePage({ viewer, draft, days, projection, previous, isCurrent, stops, archived, payment }));
     });

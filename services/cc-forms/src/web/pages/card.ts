@@ -30,6 +30,15 @@ function messages(): Html {
   return html`<ul id="card-messages" hidden>${items}<li data-code="fallback">${FALLBACK_MESSAGE}</li></ul>`;
 }
 
+/**
+ * What the alert shows when the session ended before the card was saved (the
+ * script copies it in on `session_ended`): that it was not saved, and the way
+ * back, with a link to the invoice pages (a sign-in link works only once).
+ */
+function sessionEnded(invoicesUrl: string): Html {
+  return html`<div id="card-session-ended" hidden>Your session ended before your card was saved, so it was not saved. Go back to <a href="${invoicesUrl}/invoices">your invoices</a> and open the card form from there, or ask your account's administrator for a new sign-in link.</div>`;
+}
+
 export function cardPage(o: CardPageOptions): Html {
   const formTitle = o.card ? 'Replace your card' : 'Add a card';
   return layout(
@@ -61,6 +70,7 @@ ${onFile(o.card)}
 </form>
 <noscript><p class="alert">The card form needs JavaScript: the card fields are provided by our payment gateway.</p></noscript>
 ${messages()}
+${sessionEnded(o.invoicesUrl)}
 </section>`,
   );
 }

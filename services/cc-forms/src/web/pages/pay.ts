@@ -37,6 +37,7 @@ export function payPage(o: PayPageOptions): Html {
 <button type="submit" id="pay-submit">${label}</button>
 <p id="pay-status" class="status" role="status" tabindex="-1"></p>
 </form>
+<div id="pay-session-ended" hidden>Your session ended before the payment started, so nothing was charged. Go back to <a href="${o.invoicesUrl}/invoices${invoiceId ? `/${encodeURIComponent(invoiceId)}` : ''}">your invoice</a> and open this payment from there, or ask your account's administrator for a new sign-in link.</div>
 <noscript><p class="alert">Paying needs JavaScript: the check is provided by your bank through our payment gateway.</p></noscript>`;
   // The card on file replaced the one the bank refused or asked about: the page says so, and names
   // the card that is charged now (/start hands over that one).

@@ -25,6 +25,16 @@ export const day = (at: Date) => DateTime.fromJSDate(at, { zone: 'utc' }).toForm
 /** "Visa •••• 4242". */
 export const cardName = (card: CardSeen) => `${knownBrand(card.brand) ?? card.brand} •••• ${card.last4}`;
 
+/**
+ * The gateway's reason for a decline, unless it only says "Your card was
+ * declined." (its generic_decline): the sentence already says that, and quoting
+ * it read "Your card was declined: "Your card was declined."".
+ */
+export function declineReason(reason: string | undefined): string | undefined {
+  const said = reason?.trim();
+  return said === undefined || said === '' || /^your card was declined\.?$/i.test(said) ? undefined : said;
+}
+
 /** One sentence or two on the payment; empty for a draft. */
 export function paymentWords(invoice: Invoice, state: PaymentState): Html {
   const links = cardFormLinks;
@@ -52,10 +62,12 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
     case 'refunded':
       return state.whole
         ? html`<p>Refunded: the whole ${money(state.amount, c)} went back to your card.</p>`
-        : html`<p>Paid${withCard(state.card)}; ${money(state.amount, c)} of ${money(invoice.total, c)} was refunded to your card.</p>`;
-    case 'declined':
-      return html`<p>${state.pastDue ? html`Past due${since(state.pastDue.since)}. ` : ''}Your card was declined: <q data-reason>${state.reason}</q> We will try again on <time datetime="${state.nextTryAt.toISOString()}">${day(state.nextTryAt)}</time>.</p>
+        : html`<p>Paid${on(state.at)}${withCard(state.card)}; ${money(state.amount, c)} of ${money(invoice.total, c)} was refunded to your card.</p>`;
+    case 'declined': {
+      const reason = declineReason(state.reason);
+      return html`<p>${state.pastDue ? html`Past due${since(state.pastDue.since)}. ` : ''}Your card was declined${reason ? html`: <q data-reason>${reason}</q>` : '.'} We will try again on <time datetime="${state.nextTryAt.toISOString()}">${day(state.nextTryAt)}</time>.</p>
 <p>To pay with another card, <a href="${links.card}">update your payment card</a>: we charge the new card at once.</p>`;
+    }
     case 'past_due': {
       if (state.why === 'no_card') {
         return html`<p>Past due${since(state.since)}: there is no payment card on file for your account, so we could not charge this invoice.</p>
@@ -73,7 +85,7 @@ export function paymentWords(invoice: Invoice, state: PaymentState): Html {
       // A refusal that is not the card's is never called a decline: the customer's card may be fine.
       const why =
         state.why === 'declined'
-          ? html`your card was declined each time we tried${state.reason ? html` (<q data-reason>${state.reason}</q>)` : ''}`
+          ? html`your card was declined each time we tried${declineReason(state.reason) ? html` (<q data-reason>${declineReason(state.reason)}</q>)` : ''}`
           : html`we could not charge your card`;
       return html`<p>Past due${since(state.since)}: ${why}, and we will not try it again.</p>
 <p><a href="${links.card}">Put another payment card on file</a>: we charge it as soon as it is saved.</p>`;

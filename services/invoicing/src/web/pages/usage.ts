@@ -16,8 +16,8 @@ export interface UsageView {
   days: readonly UsageDay[];
   /** This month's projection; absent when previewing another month. */
   projection?: Invoice;
-  /** The month before the one shown, for a link to preview it. */
-  previous: string;
+  /** The month before the one shown, for a link to preview it; none before 0001-01. */
+  previous?: string | undefined;
   /** The month shown is this month (not a preview). */
   isCurrent: boolean;
   /** How the usage behind each credit adjustment ended (stops.ts). */
@@ -43,6 +43,15 @@ function holdsList(holds: readonly Hold[]): Html {
 </section>`;
 }
 
+/** "← November 2026 · current month": each only when there is one to go to. */
+function monthLinks(view: UsageView): Html {
+  const links = [
+    view.previous === undefined ? undefined : html`<a href="/usage?period=${view.previous}">← ${monthName(view.previous)}</a>`,
+    view.isCurrent ? undefined : html`<a href="/usage">current month</a>`,
+  ].filter((l) => l !== undefined);
+  return links.length === 0 ? html`` : html`<p class="muted">${links.map((l, i) => (i === 0 ? l : html` · ${l}`))}</p>`;
+}
+
 export function usagePage(view: UsageView): Html {
   const { draft } = view;
   const month = monthName(draft.period);
@@ -64,7 +73,7 @@ ${draft.credit_applied === '0.00' ? '' : html`<span class="muted" data-credit-ap
 ${draft.subtotal.startsWith('-') ? html`<span class="muted" data-subtotal="${draft.subtotal}">the credits exceed the charges: the rest, ${money(draft.subtotal.slice(1), draft.currency)}, goes to your credit balance</span>` : ''}</p>
 ${projection}
 ${finalized}
-<p class="muted"><a href="/usage?period=${view.previous}">← ${monthName(view.previous)}</a>${view.isCurrent ? '' : html` · <a href="/usage">current month</a>`}</p>
+${monthLinks(view)}
 </section>
 ${holdsList(draft.holds)}
 <section class="card" aria-labelledby="chart-title">
