@@ -81,6 +81,29 @@ describe('a DATABASE_URL that is malformed or does not answer stops every app, n
   }
 });
 
+describe("DATABASE_URL's password in a boot error: never shown, and a short one garbles nothing", () => {
+  const env = async () => ({ HOST: '127.0.0.1', METERING_PORT: String(await freePort()), KAFKA_BROKERS: '', ADMIN_TOKEN: ADMIN });
+
+  test('metering: a one-letter password leaves the line intact (every "a" was ***)', LONG, async () => {
+    const closed = await freePort();
+    const run = await bootToExit('metering', { ...(await env()), DATABASE_URL: `postgres://vault:a@127.0.0.1:${closed}/vault` });
+    const line = assertOneClearLine(
+      run,
+      'DATABASE_URL',
+      `DATABASE_URL: cannot reach PostgreSQL at 127.0.0.1:${closed}: connection refused`,
+    );
+    assert.ok(!line.includes('***'), line);
+  });
+
+  test('metering: a long password the error repeats (here in the host name) is masked', LONG, async () => {
+    const run = await bootToExit('metering', {
+      ...(await env()),
+      DATABASE_URL: `postgres://vault:${PASSWORD}@${PASSWORD}.invalid:5432/vault`,
+    });
+    assertOneClearLine(run, 'DATABASE_URL', 'cannot reach PostgreSQL at ***.invalid:5432', 'host ***.invalid does not resolve');
+  });
+});
+
 describe('a port already in use stops every app, naming its port variable and the port', { concurrency: 4 }, () => {
   const servers: Server[] = [];
   after(() => {

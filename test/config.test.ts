@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ccFormsConfig } from '@vault/cc-forms/config';
+import { gatewaySandboxConfig } from '@vault/gateway-sandbox/config';
 import { invoicingConfig } from '@vault/invoicing/config';
 import { ConfigError, isoDurationSeconds, parseConfig } from '@vault/runtime';
 import { APP_SETTINGS, cliVariables, VaultSettings } from '../scripts/cli/vault-settings.ts';
@@ -76,6 +77,43 @@ describe('configuration', () => {
     for (const app of ['invoicing', 'cc-forms', 'gateway-sandbox'] as const) {
       assert.throws(() => parseConfig(APP_SETTINGS[app], { GATEWAY_URL: 'notaurl' }), /GATEWAY_URL: expected an absolute/, app);
     }
+  });
+
+  test('CC_FORMS_URL: invoicing and the gateway sandbox take the same values and refuse the same ones, in the same words', () => {
+    for (const bad of [
+      'https://cards.example.com/?from=mail',
+      'https://cards.example.com/#top',
+      'https://user:pw@cards.example.com',
+      ' https://cards.example.com',
+      'ftp://cards.example.com',
+    ]) {
+      const said = (config: () => unknown) => {
+        try {
+          config();
+        } catch (err) {
+          assert.ok(err instanceof ConfigError, String(err));
+          return err.problems.filter((p) => p.variable === 'CC_FORMS_URL').map((p) => `${p.variable}: ${p.message}`);
+        }
+        return [];
+      };
+      const expected = [
+        `CC_FORMS_URL: expected a web address, http(s)://host[:port][/path], without a query, fragment, user or spaces, got ${JSON.stringify(bad)}`,
+      ];
+      assert.deepEqual(
+        said(() => invoicingConfig({ CC_FORMS_URL: bad })),
+        expected,
+        `invoicing: ${bad}`,
+      );
+      assert.deepEqual(
+        said(() => gatewaySandboxConfig({ CC_FORMS_URL: bad })),
+        expected,
+        `gateway-sandbox: ${bad}`,
+      );
+    }
+    // A path: invoicing links under it, the sandbox lets its origin frame the card fields.
+    const url = 'https://cards.example.com/pay-here/';
+    assert.equal(invoicingConfig({ CC_FORMS_URL: url }).ccFormsUrl, 'https://cards.example.com/pay-here');
+    assert.equal(gatewaySandboxConfig({ CC_FORMS_URL: url }).cardFormOrigin, 'https://cards.example.com');
   });
 
   test("invoicing names every bad variable in one error: its schema's, PRICE_BOOK's file and the gateway's keys together", () => {

@@ -5,6 +5,11 @@
 // `require` failed a provider's own CA. They are refused in one line naming
 // the forms that work; those, and uselibpqcompat=true, reach node-pg as written.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { bootToExit, freePort, freshDatabase, migrateApps, startService, vault, type TestDatabase } from '@vault/testkit';
 
@@ -110,4 +115,100 @@ describe('DATABASE_URL with a TLS setting that works reaches node-pg as written'
       }
     },
   );
+});
+
+describe('a certificate file DATABASE_URL names that node-pg cannot read is config.invalid naming the parameter and the path', () => {
+  test('metering: sslrootcert, sslcert and sslkey naming a missing file (was "cannot reach PostgreSQL … ENOENT")', LONG, async () => {
+    for (const name of ['sslrootcert', 'sslcert', 'sslkey']) {
+      const run = await bootToExit('metering', await env('METERING_PORT', `sslmode=verify-full&${name}=/nonexistent/tls/file.pem`));
+      assert.equal(run.status, 1, run.lines.join('\n'));
+      assertOneLogfmtError(run.lines, 'config.invalid', `DATABASE_URL: ${name}=/nonexistent/tls/file.pem: no such file`);
+      assert.ok(!run.lines.join('\n').includes('cannot reach PostgreSQL'), run.lines.join('\n'));
+    }
+  });
+});
+
+describe("PGSSLMODE, node-pg's own variable, which it honours when DATABASE_URL has no TLS parameter", () => {
+  test('metering: PGSSLMODE=require is config.invalid naming PGSSLMODE and the forms that work', LONG, async () => {
+    const run = await bootToExit('metering', { ...(await env('METERING_PORT', '')), PGSSLMODE: 'require' });
+    assert.equal(run.status, 1, run.lines.join('\n'));
+    const errors = run.lines.filter((l) => /\bat=error\b/.test(l));
+    assert.equal(errors.length, 1, run.lines.join('\n'));
+    for (const says of [
+      'event=config.invalid',
+      'PGSSLMODE: require would mean verify-full to node-pg',
+      'PGSSLMODE=no-verify',
+      'uselibpqcompat=true&sslmode=require in DATABASE_URL',
+    ]) {
+      assert.ok(errors[0]!.includes(says), `says ${says}: ${errors[0]}`);
+    }
+  });
+
+  test('metering: PGSSLMODE=no-verify is honoured: TLS asked of the test server, which has none', LONG, async () => {
+    const run = await bootToExit('metering', { ...(await env('METERING_PORT', '')), PGSSLMODE: 'no-verify' });
+    assert.notEqual(run.status, 0, run.lines.join('\n'));
+    assertOneLogfmtError(run.lines, 'boot.failed', 'The server does not support SSL connections');
+  });
+
+  test('`vault migrate` on the embedded PostgreSQL (no TLS) with PGSSLMODE=verify-full: the embedded server never takes it', {
+    timeout: 120_000,
+  }, async () => {
+    const home = mkdtempSync(join(tmpdir(), 'vault-pgsslmode-'));
+    // The embedded PostgreSQL runs as its own user when we are root: it must reach its directory.
+    chmodSync(home, 0o755);
+    try {
+      const run = await vault(['migrate'], {
+        DATABASE_URL: '',
+        ADMIN_TOKEN: '',
+        KAFKA_BROKERS: '',
+        VAULT_HOME: home,
+        EMBEDDED_PG_PORT: String(await freePort()),
+        PGSSLMODE: 'verify-full',
+      });
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(existsSync(join(home, 'postgres', 'data', 'postmaster.pid')), false, 'the server it started is stopped');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  test('`vault start metering` on the embedded PostgreSQL with PGSSLMODE=verify-full: the app it starts connects without TLS', {
+    timeout: 180_000,
+  }, async () => {
+    const home = mkdtempSync(join(tmpdir(), 'vault-pgsslmode-start-'));
+    chmodSync(home, 0o755);
+    const { DATABASE_URL: _d, ADMIN_TOKEN: _a, ...inherited } = process.env;
+    const env = {
+      ...inherited,
+      VAULT_HOME: home,
+      EMBEDDED_PG_PORT: String(await freePort()),
+      METERING_PORT: String(await freePort()),
+      KAFKA_BROKERS: '',
+      PGSSLMODE: 'verify-full',
+    };
+    const root = fileURLToPath(new URL('../', import.meta.url));
+    const child = spawn(process.execPath, ['bin/vault.js', 'start', 'metering'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`metering never listened:\n${out}`)), 150_000);
+        const read = (d: Buffer) => {
+          out += d;
+          if (out.includes('event=app.listening')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout.on('data', read);
+        child.stderr.on('data', read);
+        void exited.then(() => reject(new Error(`vault start exited:\n${out}`)));
+      });
+    } finally {
+      child.kill('SIGINT');
+      await exited;
+      rmSync(home, { recursive: true, force: true });
+    }
+    assert.ok(!out.includes('SSL'), out);
+  });
 });

@@ -1,4 +1,4 @@
-import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer } from '@vault/db';
+import { ensureEmbeddedPostgres, openDatabase, type EmbeddedServer, withoutTls } from '@vault/db';
 import { ConfigError, databaseBootError, ignoreOutputErrors, loadDotEnv, parseConfig, useDevelopmentAdminToken } from '@vault/runtime';
 import { ADMIN_TOKEN_REQUIRED, adminToken, bootVariables, kafkaBrokers } from '@vault/runtime/variables';
 import { z } from 'zod';
@@ -103,7 +103,8 @@ export async function startCommand(args: string[]): Promise<number> {
     }).catch((err: unknown) => {
       throw new CommandError(databaseBootError(err, settings).message);
     });
-    env.DATABASE_URL = postgres.url;
+    // The embedded server has no TLS: an operator's PGSSLMODE must not reach the apps' connections to it.
+    env.DATABASE_URL = withoutTls(postgres.url);
   }
   let developmentToken: { file: string; token: string } | undefined;
   if (!settings.ADMIN_TOKEN && !settings.DATABASE_URL && readBy(apps, 'ADMIN_TOKEN')) {

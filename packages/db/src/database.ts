@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import pg from 'pg';
-import { ensureEmbeddedPostgres, type EmbeddedServer } from './embedded.ts';
+import { ensureEmbeddedPostgres, type EmbeddedServer, withoutTls } from './embedded.ts';
 
 export interface DatabaseOptions {
   /** DATABASE_URL; unset means the embedded server. */
@@ -44,7 +44,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       port: opts.embeddedPort,
       ...(opts.log ? { log: opts.log } : {}),
     });
-    url = server.url;
+    url = withoutTls(server.url);
   }
   url = withSessionSettings(url, opts.sessionSettings ?? {});
   const pool = openPool(url, { max: opts.poolSize ?? 10, connectionTimeoutMs: opts.connectionTimeoutMs, log: opts.log });

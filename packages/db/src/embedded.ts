@@ -43,6 +43,18 @@ for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'e
   exitHook.unhookEvent(event);
 }
 
+/**
+ * `url` (the embedded server's) with sslmode=disable: the server has no TLS, and
+ * node-pg takes PGSSLMODE (an operator's, for their provider) for a URL
+ * without TLS parameters. For what the apps connect with; the server's own
+ * clients below say `ssl: false`.
+ */
+export function withoutTls(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('sslmode', 'disable');
+  return parsed.toString();
+}
+
 export function embeddedUrl(port: number, database = EMBEDDED_DATABASE): string {
   return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
 }
@@ -141,7 +153,7 @@ async function stopUnlessShared(server: EmbeddedPostgres, opts: EmbeddedOptions)
 
 /** Client sessions other than the one asking, once none are left or SESSIONS_ENDING_MS have passed; 0 when the server does not answer. */
 async function otherClients(port: number): Promise<number> {
-  const client = new pg.Client({ connectionString: embeddedUrl(port, 'postgres'), connectionTimeoutMillis: 2000 });
+  const client = new pg.Client({ connectionString: embeddedUrl(port, 'postgres'), ssl: false, connectionTimeoutMillis: 2000 });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -206,7 +218,7 @@ function remember(lines: string[], message: string): void {
 }
 
 async function createDatabase(port: number): Promise<void> {
-  const client = new pg.Client({ connectionString: embeddedUrl(port, 'postgres') });
+  const client = new pg.Client({ connectionString: embeddedUrl(port, 'postgres'), ssl: false });
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [EMBEDDED_DATABASE]);
@@ -222,7 +234,7 @@ async function createDatabase(port: number): Promise<void> {
 }
 
 async function answers(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  const client = new pg.Client({ connectionString: url, ssl: false, connectionTimeoutMillis: 2000 });
   client.on('error', () => {});
   try {
     await client.connect();

@@ -2,6 +2,7 @@
 // fault and what is wrong with it: never a stack trace, never a password.
 import { ConfigError } from './config.ts';
 import type { Logger } from './log.ts';
+import { maskPassword } from './mask-password.ts';
 
 /** A boot step failed because of what a variable points at: a database that does not answer, a port in use. */
 export class BootError extends Error {
@@ -77,8 +78,7 @@ export function databaseBootError(err: unknown, settings: DatabaseSettings): Boo
     return new BootError('DATABASE_URL', `unset, and the embedded PostgreSQL on ${where} did not start: ${describeConnectError(err)}`);
   }
   const problem = `cannot reach PostgreSQL at ${databaseTarget(url)}: ${describeConnectError(err)}`;
-  const password = decodeURIComponent(new URL(url).password);
-  return new BootError('DATABASE_URL', password ? problem.replaceAll(password, '***') : problem);
+  return new BootError('DATABASE_URL', maskPassword(problem, url));
 }
 
 /** A failure to listen, naming the port's variable (or HOST, when the address is the problem). */

@@ -1,13 +1,16 @@
 // The pieces every app's configuration (services/<app>/src/config.ts) is built
 // from: parsers of one variable, and the groups several apps read alike. Imports
-// nothing but zod, so an app's config module stays a leaf.
+// nothing but zod (and node:fs, for DATABASE_URL's certificate files), so an
+// app's config module stays a leaf.
 import { z } from 'zod';
 import { blankToUndefined, integerVariable, optionalString, port } from './config.ts';
-import { databaseTlsProblem } from './database-tls.ts';
+import { databaseTlsProblem, pgSslModeProblem } from './database-tls.ts';
 import { textWithDefault } from './text-variables.ts';
+import { WEB_ADDRESS_SHAPE, webAddress } from './web-address.ts';
 
 export * from './config.ts';
 export * from './text-variables.ts';
+export { webOrigin } from './web-address.ts';
 
 const DATABASE_URL_SHAPE = 'expected postgres://user:password@host:port/database';
 
@@ -51,6 +54,22 @@ export const databaseUrl = z.preprocess(
     .optional()
     .superRefine((value, ctx) => {
       const problem = value === undefined ? undefined : databaseUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+);
+
+/**
+ * PGSSLMODE: node-pg's own variable for TLS, which it honours when DATABASE_URL
+ * sets none of ssl, sslmode, sslrootcert, sslcert or sslkey. Checked whenever
+ * set, as the URL's sslmode is; blank or unset: nothing.
+ */
+export const pgSslMode = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      const problem = value === undefined ? undefined : pgSslModeProblem(value);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }),
 );
@@ -128,6 +147,8 @@ const boundedInteger = (fallback: number, min: number, max: number) => integerVa
 export const bootVariables = {
   /** PostgreSQL; unset: an embedded server under $VAULT_HOME/postgres. */
   DATABASE_URL: databaseUrl,
+  /** node-pg's TLS mode for a DATABASE_URL without TLS parameters (the embedded PostgreSQL never takes it). */
+  PGSSLMODE: pgSslMode,
   /** Where the embedded PostgreSQL (and the CLI's local state) lives. */
   VAULT_HOME: textWithDefault('.vault'),
   /** The embedded PostgreSQL's port. */
@@ -279,7 +300,11 @@ export const webVariables = {
   TRUST_PROXY: trustProxy,
 };
 
-/** An http(s) address where customers open a web app (links between the apps), without a trailing slash; unset: undefined. */
+/**
+ * An http(s) address where customers open a web app (links between the apps),
+ * without a trailing slash; unset: undefined. Every app reads CC_FORMS_URL and
+ * INVOICING_WEB_URL with it (web-address.ts).
+ */
 export const webUrl = z.preprocess(
   blankToUndefined,
   z
@@ -287,11 +312,11 @@ export const webUrl = z.preprocess(
     .optional()
     .transform((text, ctx) => {
       if (text === undefined) return undefined;
-      const url = httpAddress(text);
-      if (!url || url.search || url.hash) {
-        ctx.addIssue({ code: 'custom', message: `expected a web address, http(s)://host[:port][/path], got ${JSON.stringify(text)}` });
+      const address = webAddress(text);
+      if (address === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a web address, ${WEB_ADDRESS_SHAPE}, got ${JSON.stringify(text)}` });
         return z.NEVER;
       }
-      return url.href.replace(/\/+$/, '');
+      return address;
     }),
 );

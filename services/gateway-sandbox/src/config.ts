@@ -5,29 +5,7 @@
 // framed by the card form's origin alone.
 import { z } from 'zod';
 import { gatewayTarget, type GatewayTarget } from '@vault/gateway/config';
-import { blankToUndefined, bootVariables, gatewayVariables, integerVariable, parseConfig, port } from '@vault/runtime/variables';
-
-/** An http(s) URL; only its origin is used. */
-const webOrigin = z.preprocess(
-  blankToUndefined,
-  z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined) return undefined;
-      let url: URL | undefined;
-      try {
-        url = new URL(text);
-      } catch {
-        url = undefined;
-      }
-      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-        ctx.addIssue({ code: 'custom', message: `expected the card form's address, http(s)://host[:port], got ${JSON.stringify(text)}` });
-        return z.NEVER;
-      }
-      return url.origin;
-    }),
-);
+import { bootVariables, gatewayVariables, integerVariable, parseConfig, port, webOrigin, webUrl } from '@vault/runtime/variables';
 
 export const GatewaySandboxSettings = z.object({
   ...bootVariables,
@@ -37,8 +15,9 @@ export const GatewaySandboxSettings = z.object({
   /**
    * Where customers open the card form: its origin is the only one allowed to
    * frame the sandbox's card fields (CSP frame-ancestors). Unset: http://localhost:CC_FORMS_PORT.
+   * Read as invoicing reads it (webUrl), so one value boots both or neither.
    */
-  CC_FORMS_URL: webOrigin,
+  CC_FORMS_URL: webUrl,
   CC_FORMS_PORT: port(3002),
 });
 export type GatewaySandboxSettings = z.infer<typeof GatewaySandboxSettings>;
@@ -56,6 +35,6 @@ export function gatewaySandboxConfig(env: NodeJS.ProcessEnv): GatewaySandboxConf
     ...settings,
     // The same keys the other apps use to call the gateway, when configured; else its own (main.ts).
     gateway: gatewayTarget(settings),
-    cardFormOrigin: settings.CC_FORMS_URL ?? `http://localhost:${settings.CC_FORMS_PORT}`,
+    cardFormOrigin: settings.CC_FORMS_URL ? webOrigin(settings.CC_FORMS_URL) : `http://localhost:${settings.CC_FORMS_PORT}`,
   };
 }

@@ -1,0 +1,91 @@
+// DATABASE_URL's certificate files and PGSSLMODE, as the configuration reads
+// them. node-pg reads sslrootcert, sslcert and sslkey when it first connects, so
+// a missing file was "cannot reach PostgreSQL … ENOENT"; and it honours
+// PGSSLMODE (require as verify-full, an unknown value as no TLS) unchecked.
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { BootSettings, ConfigError, parseConfig } from '../src/index.ts';
+
+const BASE = 'postgres://vault:s3cret-pass@db.example.com:5432/vault';
+
+/** The one problem of parsing `env`, as "VARIABLE: message". */
+function problem(env: Record<string, string>): string {
+  try {
+    parseConfig(BootSettings, env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.equal(err.problems.length, 1, err.message);
+    const [p] = err.problems;
+    return `${p!.variable}: ${p!.message}`;
+  }
+  assert.fail(`accepted ${JSON.stringify(env)}`);
+}
+
+describe("DATABASE_URL's sslrootcert, sslcert and sslkey: a file node-pg cannot read is refused naming the parameter and the path", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'database-tls-'));
+  const readable = join(dir, 'ca.pem');
+  writeFileSync(readable, '-----BEGIN CERTIFICATE-----\n');
+
+  test('a readable file is taken, as written', () => {
+    const url = `${BASE}?sslmode=verify-full&sslrootcert=${readable}&sslcert=${readable}&sslkey=${readable}`;
+    assert.equal(parseConfig(BootSettings, { DATABASE_URL: url }).DATABASE_URL, url);
+  });
+
+  for (const name of ['sslrootcert', 'sslcert', 'sslkey']) {
+    test(`${name}: a missing file, and a directory`, () => {
+      const missing = join(dir, 'missing', 'file.pem');
+      const said = problem({ DATABASE_URL: `${BASE}?sslmode=verify-full&${name}=${missing}` });
+      assert.equal(said, `DATABASE_URL: ${name}=${missing}: no such file`);
+      assert.ok(!said.includes('s3cret-pass'), said);
+      assert.equal(problem({ DATABASE_URL: `${BASE}?${name}=${dir}` }), `DATABASE_URL: ${name}=${dir}: not a file`);
+    });
+  }
+
+  test('a percent-encoded path is named decoded, as node-pg opens it', () => {
+    const missing = join(dir, 'my ca.pem');
+    assert.equal(
+      problem({ DATABASE_URL: `${BASE}?sslrootcert=${encodeURIComponent(missing)}` }),
+      `DATABASE_URL: sslrootcert=${missing}: no such file`,
+    );
+  });
+
+  test('a file without read permission (unless this process may read anything)', (t) => {
+    const locked = join(dir, 'locked.key');
+    writeFileSync(locked, 'key');
+    chmodSync(locked, 0o000);
+    if (process.getuid?.() === 0) return t.skip('root reads any file');
+    assert.equal(problem({ DATABASE_URL: `${BASE}?sslkey=${locked}` }), `DATABASE_URL: sslkey=${locked}: not readable (permission denied)`);
+  });
+});
+
+describe("PGSSLMODE, which node-pg honours for a DATABASE_URL without TLS parameters, is checked as the URL's sslmode is", () => {
+  test('disable, verify-full and no-verify are taken; blank is unset', () => {
+    for (const mode of ['disable', 'verify-full', 'no-verify'])
+      assert.equal(parseConfig(BootSettings, { PGSSLMODE: mode }).PGSSLMODE, mode);
+    assert.equal(parseConfig(BootSettings, { PGSSLMODE: '' }).PGSSLMODE, undefined);
+  });
+
+  test('prefer and allow, require and verify-ca, and a value node-pg does not know are refused naming PGSSLMODE and what works', () => {
+    assert.match(
+      problem({ PGSSLMODE: 'prefer' }),
+      /^PGSSLMODE: prefer is not supported: node-pg never falls back between TLS and no TLS; write PGSSLMODE=verify-full/,
+    );
+    assert.match(problem({ PGSSLMODE: 'allow' }), /^PGSSLMODE: allow is not supported/);
+    for (const mode of ['require', 'verify-ca']) {
+      const said = problem({ PGSSLMODE: mode, DATABASE_URL: BASE });
+      assert.ok(
+        said.startsWith(`PGSSLMODE: ${mode} would mean verify-full to node-pg, not what libpq means; write PGSSLMODE=verify-full`),
+        said,
+      );
+      assert.ok(said.includes('PGSSLMODE=no-verify') && said.includes('PGSSLMODE=disable'), said);
+      assert.ok(said.includes(`uselibpqcompat=true&sslmode=${mode} in DATABASE_URL`), said);
+    }
+    assert.equal(
+      problem({ PGSSLMODE: 'on' }),
+      'PGSSLMODE: must be disable, verify-full or no-verify (node-pg would connect without TLS), not "on"',
+    );
+  });
+});
