@@ -112,13 +112,14 @@ describe('the 3-D Secure window across card testing’s revoke/retry cycles', ()
     // Burnt at once again: the row is scheduled, so no pass finds it waiting at the window's end; the
     // next one asks again (it used to ask, the invoice action_required until the next burn, and so on).
     const burnt = await burn('inv-fast');
-    // That ask, past the window: past due with it, told once; its PaymentIntent waits for the cardholder.
+    // That ask, past the window: past due with it, told once (the past-due notice alone, not an ask too);
+    // its PaymentIntent waits for the cardholder.
     await passAt(t0 + 8 * DAY + 1000);
     const row = await rowOf('inv-fast');
     assert.equal(await statusOf('inv-fast'), 'past_due');
     assert.ok(row.state === 'action_required' && row.payment_intent_id && row.payment_intent_id !== burnt);
     const told = await noticesOf(w.db.pool, 'acct-fast');
-    assert.deepEqual(told.map((n) => n.id).slice(-2), ['invoice.action_required:inv-fast:4', 'invoice.past_due:inv-fast']);
+    assert.deepEqual(told.map((n) => n.id).slice(-2), ['invoice.action_required:inv-fast:3', 'invoice.past_due:inv-fast']);
     assert.equal(told.find((n) => n.id === 'invoice.past_due:inv-fast')?.data.reason, 'authentication_required');
     // Burnt once more: charged again after the hour as before, the invoice still past due.
     await burn('inv-fast');

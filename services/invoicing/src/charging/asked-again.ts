@@ -10,6 +10,7 @@
 // of reading like the first request sent twice.
 import type pg from 'pg';
 import { DateTime } from 'luxon';
+import { revokedForCardTestingSql } from './round-ask.ts';
 
 /** Why the PaymentIntent of the earlier request was replaced. */
 export type ReplacedBecause = 'other_cards_declined' | 'canceled';
@@ -23,23 +24,25 @@ export interface AskedAgain {
 
 /**
  * The latest invoice.action_required told in this round before `attempt` (attempts roundStart+1 …
- * attempt−1: one round is one card's), by its notice's id, and whether its PaymentIntent was revoked
- * for other cards' declines. In the telling transaction, after the invoice's lock.
+ * attempt−1: one round is one card's), by its notice's id: when they were asked before. Asked on
+ * `paymentIntentId` again (no new request), nothing. The PaymentIntent this one replaces is the one
+ * the invoice held just before it (charge_payment_intents, in the order held), not the previous ask's:
+ * another may have come and gone between (burnt by card testing while its attempt was in flight, a
+ * stray payment given back), and the notice named the older one. Why it was replaced is that one's:
+ * revoked for other cards' declines, or else canceled. In the telling transaction, after the invoice's lock.
  */
 export async function askedAgain(
   client: pg.PoolClient,
   invoiceId: string,
   roundStart: number,
   attempt: number,
+  paymentIntentId: string | null,
 ): Promise<AskedAgain | undefined> {
   const ids: string[] = [];
   for (let k = roundStart + 1; k < attempt; k++) ids.push(`invoice.action_required:${invoiceId}:${k}`);
   if (ids.length === 0) return undefined;
-  const { rows } = await client.query<{ at: string; pi: string | null; tested: boolean }>(
-    `select n.event->>'time' as at, n.event->'data'->>'payment_intent_id' as pi,
-            exists (select 1 from invoicing.revoked_payment_intents r
-                      join invoicing.foreign_card_declines f on f.invoice_id = r.invoice_id and f.payment_intent_id = r.payment_intent_id
-                     where r.payment_intent_id = n.event->'data'->>'payment_intent_id') as tested
+  const { rows } = await client.query<{ at: string; pi: string | null }>(
+    `select n.event->>'time' as at, n.event->'data'->>'payment_intent_id' as pi
        from invoicing.notices n
       where n.id = any($1::text[])
       order by (n.event->'data'->>'attempt')::int desc
@@ -47,12 +50,22 @@ export async function askedAgain(
     [ids],
   );
   const before = rows[0];
-  if (!before?.pi) return undefined;
-  return {
-    asked_before_at: before.at,
-    replaces_payment_intent_id: before.pi,
-    replaced_because: before.tested ? 'other_cards_declined' : 'canceled',
-  };
+  if (!before?.pi || before.pi === paymentIntentId) return undefined;
+  const replaced = await client.query<{ pi: string; tested: boolean }>(
+    `with replaced as (
+       select p.payment_intent_id as pi from invoicing.charge_payment_intents p
+        where p.invoice_id = $1 and p.payment_intent_id is distinct from $2
+          and p.held_at <= coalesce((select held_at from invoicing.charge_payment_intents where payment_intent_id = $2), 'infinity')
+        order by p.held_at desc limit 1)
+     select x.pi, ${revokedForCardTestingSql('x.pi', '$1')} as tested from replaced x`,
+    [invoiceId, paymentIntentId],
+  );
+  // Held before 032 kept no record of the PaymentIntents in between: the previous ask's, as before.
+  const pi = replaced.rows[0]?.pi ?? before.pi;
+  const tested =
+    replaced.rows[0]?.tested ??
+    (await client.query<{ t: boolean }>(`select ${revokedForCardTestingSql('$1', '$2')} as t`, [pi, invoiceId])).rows[0]?.t;
+  return { asked_before_at: before.at, replaces_payment_intent_id: pi, replaced_because: tested ? 'other_cards_declined' : 'canceled' };
 }
 
 /**

@@ -3,7 +3,8 @@
 // transaction: whether the bank asked again past the round's window (round-ask.ts), and whether the
 // invoice moved to past_due now. The pass used to count it past due (count#invoices.past_due) and
 // log charge.unauthenticated for an invoice past due already, at every revoke/ask cycle a card
-// tester drove, though nothing moved and nothing was told.
+// tester drove, though nothing moved and nothing was told. A late ask is `askedLate` for tell.ts: told by
+// invoice.past_due alone (one email), never as an invoice.action_required already past due.
 import { withTransaction } from '@vault/db';
 import type { ChargeRow } from './decide.ts';
 import { askedPastWindow, forgetRoundAsk, ROUND_ASKED_AT_SQL } from './round-ask.ts';
@@ -49,7 +50,13 @@ export async function saveAnswer(
       // (forgotten here, or by save-payment.ts) this ask has a window of its own.
       const first = forgot ? null : (before?.round_asked_at ?? null);
       const late = o.asks !== undefined && askedPastWindow(first, o.asks, change.at, o.asks.window);
-      const key = await writeCharge(client, invoiceId, charge, late ? { ...change, invoiceStatus: 'past_due' } : change, o.renewKey);
+      const key = await writeCharge(
+        client,
+        invoiceId,
+        charge,
+        late ? { ...change, invoiceStatus: 'past_due', askedLate: true } : change,
+        o.renewKey,
+      );
       if (key === undefined) return { key, late: false, pastDue: false };
       const after = await client.query<{ status: string }>('select status from invoicing.invoices where id = $1', [invoiceId]);
       return { key, late, pastDue: before?.status !== 'past_due' && after.rows[0]?.status === 'past_due' };

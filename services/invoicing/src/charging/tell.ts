@@ -24,6 +24,12 @@ export interface ChargeChange {
   at?: Date | undefined;
   /** The attempt whose answer is recorded: a failure or a request for the cardholder is told. */
   answered?: { attempt: number; answer: Answer } | undefined;
+  /**
+   * The answer asks for the cardholder after the round's 3-D Secure window ended (save-answer.ts): the
+   * request is past due as it is made, so it is not told as one to act on (invoice.action_required)
+   * but only by invoice.past_due when the invoice moves, naming the PaymentIntent that now waits.
+   */
+  askedLate?: boolean | undefined;
 }
 
 /** The invoice as its notices describe it, its status as the transaction leaves it. */
@@ -103,9 +109,11 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
       ),
     );
   }
-  if (answer?.kind === 'action_required') {
+  // Asked past the window: one message, the past-due one (below); an invoice past due already was told so.
+  if (answer?.kind === 'action_required' && !change.askedLate) {
     // Asked before in this round: a new request on a new PaymentIntent (the old one canceled), told as such (asked-again.ts).
-    const again = attempt === undefined ? undefined : await askedAgain(client, invoiceId, charge.roundStart, attempt);
+    const again =
+      attempt === undefined ? undefined : await askedAgain(client, invoiceId, charge.roundStart, attempt, charge.paymentIntentId);
     notices.push(
       invoiceNotice('invoice.action_required', facts, at, { attempt, payment_intent_id: charge.paymentIntentId, ...again }, attempt),
     );
@@ -134,10 +142,12 @@ export async function tellChargeChange(client: pg.PoolClient, invoiceId: string,
                 ? 'declined'
                 : 'refused',
         message: charge.lastErrorMessage,
+        // The request made past the window is told here only: the platform learns what waits for the cardholder.
+        ...(change.askedLate && charge.paymentIntentId ? { payment_intent_id: charge.paymentIntentId } : {}),
       }),
     );
   }
-  await recordNotices(client, notices);
+  if (notices.length > 0) await recordNotices(client, notices);
 }
 
 /**

@@ -13,6 +13,7 @@ import { heldPaymentIntent, invoiceOfPaymentIntent, recordRefund, RefundedCharge
 import { STRAY_PAYMENT } from './decide.ts';
 import { endpointSecretsCache } from './endpoint-store.ts';
 import { letGoOf, mayBeLetGo } from './let-go-intent.ts';
+import { invoiceThatHeld, releasedStrayEvent } from './stray-released-event.ts';
 import { lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
 
 /** The part of a gateway event invoicing reads; the rest is ignored. */
@@ -178,7 +179,11 @@ export function handleGatewayEvent(deps: EventHandlerDeps, event: z.infer<typeof
       if (!intent.success || !invoiceId) return { outcome: 'not_an_invoice' };
       const { id, amount, amount_received, currency } = intent.data;
       const verdict = paysInvoice({ id, amount: amount_received ?? amount, currency }, invoice);
-      if (!verdict.pays) return { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
+      if (!verdict.pays) {
+        // A stray payment given back and let go already (its success delivered late): known, at info.
+        const released = mayBeLetGo(verdict) ? await releasedStrayEvent(client, invoiceId, id) : undefined;
+        return released ?? { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
+      }
       // Dated when the gateway made the event (found by the catch-up, days after): the page's and the notice's day.
       const changed = await markInvoicePaid(client, invoiceId, id, {
         at: happenedAt(event),
@@ -253,7 +258,10 @@ async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof Gatewa
   const charge = RefundedCharge.safeParse(event.data.object);
   const paymentIntent = charge.success ? charge.data.payment_intent : null;
   // Read before the transaction: the invoice's lock must be its first.
-  const invoiceId = paymentIntent ? await invoiceOfPaymentIntent(deps.pool, paymentIntent) : undefined;
+  // The row's PaymentIntent, else one it let go of (a stray given back: its refund's event after the release).
+  const invoiceId = paymentIntent
+    ? ((await invoiceOfPaymentIntent(deps.pool, paymentIntent)) ?? (await invoiceThatHeld(deps.pool, paymentIntent)))
+    : undefined;
   return withTransaction(
     deps.pool,
     async (client): Promise<Outcome> => {
@@ -271,7 +279,10 @@ async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof Gatewa
       // its refund is not the invoice's and is not waited for.
       const held = await heldPaymentIntent(client, invoiceId);
       const stray = { outcome: 'stray', invoice_id: invoiceId, payment_intent: charge.data.payment_intent ?? 'none' };
-      if (held.paymentIntentId !== charge.data.payment_intent) return { ...stray, reason: 'not_its_payment_intent' };
+      if (held.paymentIntentId !== charge.data.payment_intent) {
+        const released = charge.data.payment_intent ? await releasedStrayEvent(client, invoiceId, charge.data.payment_intent) : undefined;
+        return released ?? { ...stray, reason: 'not_its_payment_intent' };
+      }
       if (held.stray) return { ...stray, reason: STRAY_PAYMENT };
       const outcome = await recordRefund(client, invoiceId, charge.data, happenedAt(event) ?? new Date(nowMs(deps)));
       if (outcome.outcome !== 'before_payment') return outcome;
