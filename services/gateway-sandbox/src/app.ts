@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { identify, presentedKey } from './api/auth.ts';
 import type { SandboxDeps } from './deps.ts';
 import { elementsRoutes } from './elements/routes.ts';
-import { ApiError, invalidRequest, unrecognizedUrl } from './api/errors.ts';
+import { ApiError, invalidRequest, serverErrorBody, unrecognizedUrl } from './api/errors.ts';
 import { fingerprintKeyLoader } from './api/fingerprint.ts';
 import { formBodies } from './api/form-body.ts';
 import { API_VERSION } from './api/api-version.ts';
@@ -88,12 +88,7 @@ function sandboxScope(http: FastifyInstance, deps: SandboxDeps): void {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status < 500) return reply.code(status).send(invalidRequest(err.message, {}, status).toJSON());
     deps.log.error('http.error', err, { path: req.routeOptions.url ?? 'unknown', request_id: req.stripeRequestId });
-    return reply
-      .code(500)
-      .header('Stripe-Should-Retry', 'true')
-      .send({
-        error: { type: 'api_error', message: `An unknown error occurred on our end (request ${req.stripeRequestId}). Please try again.` },
-      });
+    return reply.code(500).header('Stripe-Should-Retry', 'true').send(serverErrorBody(req.stripeRequestId));
   });
 
   http.setNotFoundHandler((req, reply) => reply.code(404).send(unrecognizedUrl(req.method, req.url.split('?')[0]!).toJSON()));

@@ -19,4 +19,10 @@ export interface SandboxDeps {
   fingerprintKey: () => Promise<Buffer>;
   /** Called after a commit that wrote events: wakes the delivery loop. */
   onEvents: () => void;
+  /**
+   * Tests only (test/harness.ts sets it; main.ts never does, and no variable reaches it): called
+   * with the path inside a mutating request's transaction once its endpoint has run, before its
+   * answer is stored. A throw there is a 500 of an endpoint that began executing (api/idempotency.ts).
+   */
+  faultAfterWork?: ((path: string) => void) | undefined;
 }

@@ -63,13 +63,25 @@ describe('GET /v1/events', () => {
     assert.deepEqual(await list({ ...customer, created: { gte: base }, limit: 2, ending_before: ids[1] }), ids.slice(2));
   });
 
-  test('an event older than 30 days is not listed, whatever the filter', async () => {
+  test('an event older than 30 days is not listed, whatever the filter, and retrieving it is 404 resource_missing', async () => {
     await sb.db.pool.query('update gateway_sandbox.events set created = $2 where id = $1', [ids[0], base - 31 * 86_400]);
+    // 29 days old: still listed and retrieved.
+    await sb.db.pool.query('update gateway_sandbox.events set created = $2 where id = $1', [ids[1], base - 29 * 86_400]);
     try {
       const listed = await list({ ...customer, created: { gte: 0 } });
       assert.deepEqual(listed, ids.slice(1).reverse());
-      assert.equal((await sb.stripe.events.retrieve(ids[0]!)).id, ids[0], 'still there by id');
+      assert.equal((await sb.stripe.events.retrieve(ids[1]!)).id, ids[1]);
+      // Stripe retrieves an event "if it was created in the last 30 days": the same rule as the list.
+      await assert.rejects(sb.stripe.events.retrieve(ids[0]!), (err: unknown) => {
+        assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError);
+        assert.equal(err.statusCode, 404);
+        assert.equal(err.code, 'resource_missing');
+        assert.equal(err.param, 'id');
+        assert.equal(err.message, `No such event: '${ids[0]}'`);
+        return true;
+      });
     } finally {
+      await sb.db.pool.query('update gateway_sandbox.events set created = $2 where id = $1', [ids[1], base + 10]);
       await sb.db.pool.query('update gateway_sandbox.events set created = $2 where id = $1', [ids[0], base]);
     }
   });

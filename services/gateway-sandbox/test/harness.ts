@@ -24,7 +24,9 @@ export interface Sandbox {
 }
 
 /** The app as main.ts builds it; deliveries polled and retried fast. */
-export async function startSandbox(opts: { latencyMs?: number; cardFormOrigin?: string } = {}): Promise<Sandbox> {
+export async function startSandbox(
+  opts: { latencyMs?: number; cardFormOrigin?: string; faultAfterWork?: (path: string) => void } = {},
+): Promise<Sandbox> {
   const db = await freshDatabase('gateway');
   await migrate(db.pool, 'gateway_sandbox', MIGRATIONS);
   const log = memoryLogger({ app: 'gateway-sandbox' });
@@ -39,6 +41,7 @@ export async function startSandbox(opts: { latencyMs?: number; cardFormOrigin?: 
     cardFormOrigin: opts.cardFormOrigin ?? CARD_FORM_ORIGIN,
     publicOrigin: url,
     latencyMs: opts.latencyMs ?? 0,
+    faultAfterWork: opts.faultAfterWork,
     delivery: { pollMs: 50, baseDelayMs: 200, maxDelayMs: 1000, timeoutMs: 2000 },
   });
   await http.listen({ port, host: '127.0.0.1' });

@@ -106,6 +106,11 @@ export function rawCardDataRefused(): ApiError {
   );
 }
 
+/** Stripe's 500: `api_error`, naming the request (app.ts's error handler; a stored 500 in idempotency.ts). */
+export function serverErrorBody(requestId: string): { error: ErrorBody } {
+  return { error: { type: 'api_error', message: `An unknown error occurred on our end (request ${requestId}). Please try again.` } };
+}
+
 /** `card[number]` from ['card', 'number']: Stripe names params in form notation. */
 export function paramName(path: readonly PropertyKey[]): string {
   const [first, ...rest] = path.map(String);

@@ -19,6 +19,7 @@ import { newId } from '../api/ids.ts';
 import { mutate } from '../api/idempotency.ts';
 import { equalTo, listPage } from '../api/lists.ts';
 import { expand, formBool, formInt, id, listParams, mergeMetadata, metadata, parseParams, RetrieveParams } from '../api/params.ts';
+import { disputeFee } from '../domain/dispute-fees.ts';
 import { refundable } from '../domain/refundable.ts';
 import { rowsById } from '../store/rows.ts';
 import type { Queryable, Tx } from '../store/transaction.ts';
@@ -116,8 +117,13 @@ export async function disputesOfCharge(q: Queryable, chargeId: string): Promise<
   return (await q.query<DisputeRow>('select * from gateway_sandbox.disputes where charge = $1 order by seq', [chargeId])).rows;
 }
 
-/** A balance transaction of the dispute: `amount` negative for the withdrawal, positive for the reinstatement. */
+/**
+ * A balance transaction of the dispute: `amount` negative for the withdrawal, which also takes
+ * Stripe's dispute fee (`fee`, net = amount − fee), positive for the reinstatement, which gives
+ * the fee back (a negative fee).
+ */
 function balanceTransaction(tx: Tx, disputeId: string, amount: number, currency: string, category: 'dispute' | 'dispute_reversal') {
+  const fee = disputeFee(currency) * (category === 'dispute' ? 1 : -1);
   return {
     id: newId('txn'),
     object: 'balance_transaction',
@@ -127,9 +133,9 @@ function balanceTransaction(tx: Tx, disputeId: string, amount: number, currency:
     currency,
     description: category === 'dispute' ? 'Chargeback withdrawal' : 'Chargeback reversal',
     exchange_rate: null,
-    fee: 0,
-    fee_details: [],
-    net: amount,
+    fee,
+    fee_details: fee === 0 ? [] : [{ amount: fee, application: null, currency, description: 'Dispute fee', type: 'stripe_fee' }],
+    net: amount - fee,
     reporting_category: category,
     source: disputeId,
     status: 'available',

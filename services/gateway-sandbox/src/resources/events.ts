@@ -1,6 +1,7 @@
 // Events: what happened, as recorded in the transaction that did it.
 // GET /v1/events (type filter, `*` as a suffix wildcard, e.g. `charge.*`, or types[]; created
-// ranges; the last 30 days, as Stripe lists them) and GET /v1/events/:id.
+// ranges) and GET /v1/events/:id, both of the last 30 days only, as Stripe keeps them
+// (an older event is listed nowhere and retrieved as resource_missing; the delivery loop still reads it).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SandboxDeps } from '../deps.ts';
@@ -38,13 +39,19 @@ function renderEvent(r: EventRow) {
   };
 }
 
-export async function getEvent(q: Queryable, eventId: string) {
-  const { rows } = await q.query<EventRow>(`select ${EVENT_COLUMNS} from gateway_sandbox.events where id = $1`, [eventId]);
+/** Stripe lists and retrieves the events of the last 30 days only. */
+const KEPT_SECONDS = 30 * 86_400;
+/** The one rule both routes apply: the event is of the last 30 days (the database's clock). */
+const RECENT = `created >= extract(epoch from now())::bigint - ${KEPT_SECONDS}`;
+
+/** An event by id, of any age (the delivery loop); `recentOnly` is the API's view, the last 30 days. */
+export async function getEvent(q: Queryable, eventId: string, recentOnly = false) {
+  const { rows } = await q.query<EventRow>(
+    `select ${EVENT_COLUMNS} from gateway_sandbox.events where id = $1 ${recentOnly ? `and ${RECENT}` : ''}`,
+    [eventId],
+  );
   return rows[0] && renderEvent(rows[0]);
 }
-
-/** Stripe lists the events of the last 30 days only. */
-const LISTED_SECONDS = 30 * 86_400;
 
 /** Stripe's filter on `created` (Unix seconds): exactly one instant, or a range of gt/gte/lt/lte. */
 const Created = z.union([
@@ -69,14 +76,14 @@ const ListEvents = z
 export function eventRoutes(http: FastifyInstance, deps: SandboxDeps): void {
   http.get<{ Params: { id: string } }>('/v1/events/:id', async (req) => {
     parseParams(RetrieveParams, req.query);
-    const event = await getEvent(deps.pool, req.params.id);
+    const event = await getEvent(deps.pool, req.params.id, true);
     if (!event) throw noSuch('event', req.params.id);
     return event;
   });
 
   http.get('/v1/events', async (req) => {
     const p = parseParams(ListEvents, req.query);
-    const where: string[] = [`created >= extract(epoch from now())::bigint - ${LISTED_SECONDS}`];
+    const where: string[] = [RECENT];
     const args: unknown[] = [];
     if (p.type !== undefined) {
       if (p.type.endsWith('*')) {

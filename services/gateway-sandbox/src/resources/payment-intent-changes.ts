@@ -1,7 +1,8 @@
 // What a PaymentIntent's params may ask beyond their shape: create's checks
 // that need nothing stored (run before `mutate`, so a refusal is not kept under
 // the Idempotency-Key: Stripe saves no result for a request failing validation),
-// the amount, currency and card an unconfirmed intent may still change to, and
+// the amount, currency, card, customer and setup_future_usage an unconfirmed intent may
+// still change to, and
 // capture, which is always refused: capture_method is automatic only.
 import { minimumChargeOf } from '@vault/gateway/charge-minimums';
 import type { z } from 'zod';
@@ -10,7 +11,8 @@ import { currencyAmountProblem } from '../domain/currencies.ts';
 import type { Tx } from '../store/transaction.ts';
 import { type CreatePaymentIntent, RETURN_URL_REQUIRED } from './payment-intent-params.ts';
 import { renderPaymentIntent, type PaymentIntentRow } from './payment-intents.ts';
-import { intentReferences, type CardDeps } from './payment-methods.ts';
+import { liveCustomer } from './customers.ts';
+import { intentReferences, paymentMethods, refuseOtherCustomer, type CardDeps } from './payment-methods.ts';
 
 type Automatic = PaymentIntentRow['automatic_payment_methods'];
 
@@ -75,6 +77,8 @@ export async function paymentChanges(
   deps: CardDeps,
   pi: PaymentIntentRow,
   p: { amount?: number | undefined; currency?: string | undefined; payment_method?: string | undefined },
+  /** The customer the intent will have (this update may change it): a new card must not be another's. */
+  customer: string | null = pi.customer,
 ): Promise<Partial<PaymentIntentRow>> {
   const field = (['amount', 'currency', 'payment_method'] as const).find((f) => p[f] !== undefined);
   if (field === undefined) return {};
@@ -92,9 +96,41 @@ export async function paymentChanges(
   if (problem) throw invalidRequest(`Invalid amount: ${problem}`, { param: 'amount', code: 'parameter_invalid' });
   const changes: Partial<PaymentIntentRow> = { amount: String(amount), currency };
   if (p.payment_method !== undefined) {
-    const pm = await intentReferences(tx, deps, pi.customer ?? undefined, p.payment_method);
+    const pm = await intentReferences(tx, deps, customer ?? undefined, p.payment_method);
     changes.payment_method = pm!.id;
     changes.status = 'requires_confirmation';
+  }
+  return changes;
+}
+
+/**
+ * An update's customer and setup_future_usage as columns to set, in the statuses an amount
+ * may change in (Stripe's reference names none for these two; a confirmation under way
+ * has decided where the card goes). The customer must exist, not deleted; the intent's
+ * card (`card`: the one it will hold after this update) must not be another customer's.
+ * The confirmation then saves the card to the customer (payment-intents.ts settlePayment).
+ */
+export async function savingChanges(
+  tx: Tx,
+  pi: PaymentIntentRow,
+  p: { customer?: string | undefined; setup_future_usage?: 'on_session' | 'off_session' | null | undefined },
+  card: string | null,
+): Promise<Partial<PaymentIntentRow>> {
+  const field = (['customer', 'setup_future_usage'] as const).find((f) => p[f] !== undefined);
+  if (field === undefined) return {};
+  if (!CHANGEABLE.has(pi.status)) {
+    throw unexpectedState(
+      'payment_intent',
+      `This PaymentIntent's ${field} could not be updated because it has a status of ${pi.status}. You may only update the ${field} of a PaymentIntent with one of the following statuses: requires_payment_method, requires_confirmation.`,
+      renderPaymentIntent(pi),
+    );
+  }
+  const changes: Partial<PaymentIntentRow> = {};
+  if (p.setup_future_usage !== undefined) changes.setup_future_usage = p.setup_future_usage;
+  if (p.customer !== undefined) {
+    await liveCustomer(tx.q, p.customer, 'customer');
+    if (card !== null) refuseOtherCustomer(await paymentMethods.require(tx.q, card, 'payment_method'), p.customer, 'customer');
+    changes.customer = p.customer;
   }
   return changes;
 }

@@ -87,12 +87,17 @@ export const ConfirmPaymentIntent = z
   })
   .strict();
 
-/** amount, currency and payment_method only while unconfirmed (payment-intent-changes.ts). */
+/** An update's setup_future_usage: '' unsets it (the SDK's empty value). */
+const futureUsage = z.enum(['on_session', 'off_session', '']).transform((v) => (v === '' ? null : v));
+
+/** amount, currency, payment_method, customer and setup_future_usage only while unconfirmed (payment-intent-changes.ts). */
 export const UpdatePaymentIntent = z
   .object({
     amount: amount.optional(),
     currency: currency.optional(),
     payment_method: id.optional(),
+    customer: id.optional(),
+    setup_future_usage: futureUsage.optional(),
     payment_method_types: removedTypes.optional(),
     allowed_payment_method_types: allowedTypes.optional(),
     description: text.optional(),

@@ -21,7 +21,7 @@ import {
   ListPaymentIntents,
   UpdatePaymentIntent,
 } from './payment-intent-params.ts';
-import { captureRefused, checkCreateParams, paymentChanges, requireReturnUrl } from './payment-intent-changes.ts';
+import { captureRefused, checkCreateParams, paymentChanges, requireReturnUrl, savingChanges } from './payment-intent-changes.ts';
 import type { Tx } from '../store/transaction.ts';
 import { abandonChallenges } from './authentications.ts';
 import { intentReferences } from './payment-methods.ts';
@@ -133,8 +133,11 @@ export function paymentIntentRoutes(http: FastifyInstance, deps: SandboxDeps): v
           renderPaymentIntent(pi),
         );
       }
+      // A new card is checked against the customer the intent is to have; a new customer against its card.
+      const payment = await paymentChanges(tx, deps, pi, p, p.customer ?? pi.customer);
       const updated = await paymentIntents.update(tx.q, pi.id, {
-        ...(await paymentChanges(tx, deps, pi, p)),
+        ...payment,
+        ...(await savingChanges(tx, pi, p, payment.payment_method ?? pi.payment_method)),
         ...restrictedTo(p.allowed_payment_method_types),
         description: p.description === undefined ? pi.description : p.description,
         metadata: mergeMetadata(pi.metadata, p.metadata),
