@@ -11,10 +11,12 @@ describe('a 500 under an idempotency key is stored and replayed, as Stripe saves
   let sb: Sandbox;
   /** The path whose requests fail with an injected 500 (none: null). */
   let failing: string | null = null;
+  /** The SQLSTATE the injected fault carries (none: a plain error). */
+  let failingCode: string | undefined;
   before(async () => {
     sb = await startSandbox({
       faultAfterWork: (path) => {
-        if (path === failing) throw new Error('injected fault');
+        if (path === failing) throw Object.assign(new Error('injected fault'), failingCode ? { code: failingCode } : {});
       },
     });
   });
@@ -92,5 +94,22 @@ describe('a 500 under an idempotency key is stored and replayed, as Stripe saves
     assert.equal(await count(made, [['five-hundred@example.com', 'other@example.com']]), 0);
     assert.equal((await raw(sb.url, 'POST', '/v1/customers', { form, idempotencyKey: 'customer-500-b' })).status, 200);
     assert.equal(await count(made, [['five-hundred@example.com']]), 1);
+  });
+
+  test('a conflict with concurrent requests (a deadlock, its retries spent) is not stored: the retry under the key runs', async () => {
+    const form = { email: 'deadlocked@example.com' };
+    failing = '/v1/customers';
+    failingCode = '40P01';
+    const first = await raw(sb.url, 'POST', '/v1/customers', { form, idempotencyKey: 'customer-deadlock' });
+    failing = null;
+    failingCode = undefined;
+    assert.equal(first.status, 500);
+    // Not the key's answer: the SDK may retry it.
+    assert.equal(first.headers.get('stripe-should-retry'), 'true');
+    const again = await raw(sb.url, 'POST', '/v1/customers', { form, idempotencyKey: 'customer-deadlock' });
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.get('idempotent-replayed'), null);
+    const made = `select count(*)::int as n from gateway_sandbox.customers where email = $1`;
+    assert.equal(await count(made, ['deadlocked@example.com']), 1);
   });
 });

@@ -205,6 +205,8 @@ export async function mutate(
     } catch (err) {
       // Refusals before the endpoint (409, idempotency_error) and failures with no key are answered as thrown.
       if (record === null || scope === null || !began || err instanceof ApiError) throw err;
+      // A conflict with concurrent requests (its retries spent) is not the endpoint's answer: Stripe saves none.
+      if (isConcurrencyConflict(err)) throw err;
       deps.log.error('http.error', err, { path: req.routeOptions.url ?? 'unknown', request_id: req.stripeRequestId, stored: true });
       const stored = await storeServerError(deps, record, scope);
       if (stored === null) throw err;
@@ -221,6 +223,11 @@ export async function mutate(
     if (scope !== null) inFlight.delete(scope);
   }
 }
+
+/** Deadlock, serialization failure or lock not available (SQLSTATE): a conflict, not an outcome. */
+const CONFLICT_STATES = new Set(['40P01', '40001', '55P03']);
+const isConcurrencyConflict = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && CONFLICT_STATES.has(String((err as { code?: unknown }).code));
 
 /** Drops the records older than the TTL (the delivery loop calls it now and then); returns how many. */
 export async function deleteExpiredKeys(q: Queryable): Promise<number> {
