@@ -1,12 +1,16 @@
-// The blocked-card probe limit (`cc_forms.blocked_refusals`, migration 009). The 422 of a card
+// The blocked-card probe limit (`cc_forms.blocked_refusals`, migrations 009 and 010). The 422 of a card
 // reported stolen tells a signed-in account that this card is blocked here: a card tester with a
-// pile of numbers could sort them by it. Each refusal is counted per account (committed before the
-// 422 is answered: crash-only), and past BLOCKED_REFUSALS_PER_HOUR of them in a sliding hour the
-// account's card setups are refused 429 before any gateway call, so no card is checked at all.
+// pile of numbers could sort them by it. Each different card refused is counted per account
+// (committed before the 422 is answered: crash-only), and past BLOCKED_REFUSALS_PER_HOUR of them in a
+// sliding hour the account's card setups are refused 429 before any gateway call, so no card is
+// checked at all. A finish already past that first check decides the limit again, with the check of
+// its card and the count, in one step under the account's lock (blocked.ts, judgeCard).
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
 import { decideAttempt, waitWording, WINDOW_SECONDS, type AttemptDecision } from '../domain/rate-limit.ts';
+import type { PaymentMethodSeen } from './gateway.ts';
 
 /** A customer types a wrong card in once or twice; a tester far more often. */
 export const BLOCKED_REFUSALS_PER_HOUR = 2;
@@ -14,10 +18,21 @@ export const BLOCKED_REFUSALS_PER_HOUR = 2;
 const LOCK = "select pg_advisory_xact_lock(hashtext('cc_forms.blocked_refusals'), hashtext($1))";
 
 const RECENT = `select now() as now,
-  array(select at from cc_forms.blocked_refusals where account_id = $1 and at > now() - make_interval(secs => $2) order by at) as at,
-  array(select setup_intent_id from cc_forms.blocked_refusals where account_id = $1 and at > now() - make_interval(secs => $2)) as setup_intents`;
+  array(select at from cc_forms.blocked_refusals where account_id = $1 and at > now() - make_interval(secs => $2) order by at) as at`;
 
-type Recent = { now: Date; at: Date[]; setup_intents: string[] };
+type Recent = { now: Date; at: Date[] };
+
+/**
+ * Which card was refused, as the account's own name for it (migration 010): the same card typed in
+ * again through another setup intent (an honest retry) teaches nothing new and is not counted again.
+ * The gateway's fingerprint (the card number, whatever payment method it was typed into), else the
+ * payment method; hashed with the account, so the table holds no fingerprint and matches none across
+ * accounts.
+ */
+export function refusedCardKey(accountId: string, pm: PaymentMethodSeen): string {
+  const card = pm.fingerprint ? `fingerprint:${pm.fingerprint}` : `payment_method:${pm.id}`;
+  return createHash('sha256').update(`${accountId}\n${card}`).digest('hex');
+}
 
 /** Whether the account may have a card checked: refused once BLOCKED_REFUSALS_PER_HOUR are in the hour. Counts nothing. */
 export async function blockedRefusalsAllow(pool: pg.Pool, accountId: string): Promise<AttemptDecision> {
@@ -25,13 +40,21 @@ export async function blockedRefusalsAllow(pool: pg.Pool, accountId: string): Pr
   return decideAttempt(rows[0]!.at, BLOCKED_REFUSALS_PER_HOUR, rows[0]!.now);
 }
 
+/** The transaction `underBlockedRefusals` gives: the account's limit, decided under its lock, and the count. */
+export interface RefusalsStep {
+  client: pg.PoolClient;
+  limit: AttemptDecision;
+  /** Counts the card's refusal (once per card in the hour), committed with the step. */
+  count(pm: PaymentMethodSeen, setupIntentId: string): Promise<void>;
+}
+
 /**
- * Counts the refusal of the setup intent's card, committed when this returns. Under the account's
- * lock, so concurrent finishes past the first check cannot answer more than the limit's 422s: one
- * that finds the limit reached by others counts nothing and is refused 429 (`allowed: false`). The
- * same setup intent refused again is not counted again (it learns nothing new) and is allowed.
+ * Runs `fn` in one transaction holding the account's blocked-refusals lock, committed when this
+ * returns: whatever `fn` decides from `limit` and counts is one step, so concurrent finishes are
+ * decided one at a time, each seeing the refusals the earlier ones counted. Keep `fn` to queries
+ * (no gateway call): the other finishes of the account wait on the lock holding a connection.
  */
-export async function countBlockedRefusal(pool: pg.Pool, accountId: string, setupIntentId: string): Promise<AttemptDecision> {
+export async function underBlockedRefusals<T>(pool: pg.Pool, accountId: string, fn: (step: RefusalsStep) => Promise<T>): Promise<T> {
   return withTransaction(pool, async (client) => {
     await client.query(LOCK, [accountId]);
     // The table would only grow: the account's rows past the hour go as new ones come.
@@ -40,19 +63,21 @@ export async function countBlockedRefusal(pool: pg.Pool, accountId: string, setu
       WINDOW_SECONDS,
     ]);
     const r = (await client.query<Recent>(RECENT, [accountId, WINDOW_SECONDS])).rows[0]!;
-    if (r.setup_intents.includes(setupIntentId)) return { allowed: true, remaining: 0 };
-    const decision = decideAttempt(r.at, BLOCKED_REFUSALS_PER_HOUR, r.now);
-    if (decision.allowed) {
-      await client.query('insert into cc_forms.blocked_refusals (account_id, setup_intent_id) values ($1, $2)', [accountId, setupIntentId]);
-    }
-    return decision;
+    const limit = decideAttempt(r.at, BLOCKED_REFUSALS_PER_HOUR, r.now);
+    const count = async (pm: PaymentMethodSeen, setupIntentId: string) => {
+      await client.query(
+        'insert into cc_forms.blocked_refusals (account_id, card, setup_intent_id) values ($1, $2, $3) on conflict (account_id, card) do nothing',
+        [accountId, refusedCardKey(accountId, pm), setupIntentId],
+      );
+    };
+    return fn({ client, limit, count });
   });
 }
 
 /** What the customer reads on this 429: how many, why and when; nothing of which card. */
 export function blockedRefusalsMessage(retryAfterSeconds: number): string {
   return (
-    `You have tried ${BLOCKED_REFUSALS_PER_HOUR} cards that cannot be used for payments here in the last hour, the most we allow ` +
+    `You have tried ${BLOCKED_REFUSALS_PER_HOUR} different cards that cannot be used for payments here in the last hour, the most we allow ` +
     `to protect your account. Please try again ${waitWording(retryAfterSeconds)}. Nothing was saved.`
   );
 }

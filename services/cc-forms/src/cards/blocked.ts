@@ -6,7 +6,7 @@
 // before (invoicing's charger still refuses it), said once per process.
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
-import { blockedRefusalsLimited, countBlockedRefusal, type BlockedRefusalsLimited } from './blocked-refusals.ts';
+import { blockedRefusalsLimited, underBlockedRefusals, type BlockedRefusalsLimited } from './blocked-refusals.ts';
 import { GatewayUnavailable, type CardGateway, type PaymentMethodSeen } from './gateway.ts';
 import type { Db } from './store.ts';
 
@@ -28,11 +28,12 @@ const seen = new WeakMap<pg.Pool, { present: boolean; saidMissing: boolean }>();
  * makes) so an invoicing migrated later is picked up without a restart, and its absence is logged
  * once (`card.blocked_check_unavailable`, warn).
  */
-async function viewPresent(pool: pg.Pool, log: Logger): Promise<boolean> {
+async function viewPresent(pool: pg.Pool, log: Logger, db: Db = pool): Promise<boolean> {
   const state = seen.get(pool) ?? { present: false, saidMissing: false };
   seen.set(pool, state);
   if (state.present) return true;
-  const { rows } = await pool.query<{ present: boolean }>('select to_regclass($1) is not null as present', [BLOCKED_CARDS_VIEW]);
+  // Asked in `db`: a finish waiting on the account's lock holds a connection, so the holder takes no other.
+  const { rows } = await db.query<{ present: boolean }>('select to_regclass($1) is not null as present', [BLOCKED_CARDS_VIEW]);
   if (rows[0]?.present) {
     state.present = true;
     if (state.saidMissing) log.info('card.blocked_check_ready', { view: BLOCKED_CARDS_VIEW });
@@ -56,7 +57,7 @@ export type BlockedBy = 'payment_method' | 'fingerprint';
  * transaction to ask in (the check again after the save, service.ts), else the pool.
  */
 export async function blockedBy(pool: pg.Pool, log: Logger, pm: PaymentMethodSeen, db: Db = pool): Promise<BlockedBy | undefined> {
-  if (!(await viewPresent(pool, log))) return undefined;
+  if (!(await viewPresent(pool, log, db))) return undefined;
   const { rows } = await db.query<{ by_payment_method: boolean }>(
     `select bool_or(payment_method_id = $1) as by_payment_method from ${BLOCKED_CARDS_VIEW} where payment_method_id = $1 or fingerprint = $2`,
     [pm.id, pm.fingerprint ?? null],
@@ -78,39 +79,69 @@ export interface BlockedRefusal {
 type RefusalDeps = { pool: pg.Pool; gateway: CardGateway; log: Logger };
 type RefusalIds = { accountId: string; customerId: string; setupIntentId: string };
 
+type Answer = BlockedRefusal | BlockedRefusalsLimited;
+
 /**
- * Refuses a setup intent's card if it is blocked: nothing is saved and the gateway's default is not
- * touched (the card on file, if any, stays), and the card is detached from the account's customer at
- * the gateway while still attached to it (a re-post of the same setup intent finds it detached), so
- * it is not left on the customer. A detach the gateway refuses changes nothing of the answer: the
- * card is not on file, which is what invoicing charges. Logged `card.blocked_refused` (warn) with
- * ids and `by`, never the fingerprint: it names a card number across accounts and merchants' logs.
- * Undefined when the card is not blocked.
+ * The blocked-card probe limit and the check of a setup intent's card, one step per account
+ * (blocked-refusals.ts, underBlockedRefusals), once the gateway has said the card: under the account's
+ * lock the limit is decided again first, and once reached the card is a 429 whatever it is (not
+ * checked, not detached: blocked or not, nothing is learned), as a setup posted after it; else the card
+ * is checked, and a blocked one counted in the same transaction (committed before anything else:
+ * crash-only, a kill after it still counts it). Concurrent finishes, all past the first check before
+ * any refusal was counted, are so decided one at a time: after the limit's refusals every later one,
+ * clean or blocked, is the same 429. A blocked card is then refused (refuseBlocked). Undefined: the
+ * card is not blocked and the limit not reached (the finish goes on to the card lock).
  */
-export async function refuseBlockedCard(
-  deps: RefusalDeps,
-  ids: RefusalIds,
-  pm: PaymentMethodSeen,
-): Promise<BlockedRefusal | BlockedRefusalsLimited | undefined> {
-  const by = await blockedBy(deps.pool, deps.log, pm);
-  return by && refuseBlocked(deps, ids, pm, by);
+export async function judgeCard(deps: RefusalDeps, ids: RefusalIds, pm: PaymentMethodSeen): Promise<Answer | undefined> {
+  type Judged = { limited: true; retryAfterSeconds: number } | { limited: false; by: BlockedBy | undefined };
+  const judged = await underBlockedRefusals(deps.pool, ids.accountId, async (step): Promise<Judged> => {
+    if (!step.limit.allowed) return { limited: true, retryAfterSeconds: step.limit.retryAfterSeconds };
+    const by = await blockedBy(deps.pool, deps.log, pm, step.client);
+    if (by) await step.count(pm, ids.setupIntentId);
+    return { limited: false, by };
+  });
+  if (judged.limited)
+    return blockedRefusalsLimited(deps.log, ids.accountId, judged.retryAfterSeconds, { setup_intent_id: ids.setupIntentId });
+  return judged.by && refuseBlocked(deps, ids, pm, judged.by, 'counted');
 }
 
 /**
- * The refusal of a card found blocked (`after`: `found=after_save default_restored=…` when the check
- * again after the save found it, service.ts). The refusal is counted for the account first, committed before anything else
- * (blocked-refusals.ts: crash-only, a kill after it still counts it); one past the account's limit,
- * reached meanwhile by its concurrent finishes, is answered 429 instead of 422. Either way the card
- * is detached and logged.
+ * The check again after the save found the card blocked (service.ts; the save rolled back): the limit
+ * decided and the refusal counted in one step, as judgeCard's, so a finish that finds the limit
+ * reached meanwhile by the account's others is the same 429 as theirs (counting nothing); else 422.
  */
-export async function refuseBlocked(
+export async function refuseBlockedAfterSave(
   deps: RefusalDeps,
   ids: RefusalIds,
   pm: PaymentMethodSeen,
   by: BlockedBy,
+  after: { found: 'after_save'; default_restored: string },
+): Promise<Answer> {
+  const counted = await underBlockedRefusals(deps.pool, ids.accountId, async (step) => {
+    if (step.limit.allowed) await step.count(pm, ids.setupIntentId);
+    return step.limit;
+  });
+  return refuseBlocked(deps, ids, pm, by, counted.allowed ? 'counted' : counted.retryAfterSeconds, after);
+}
+
+/**
+ * The refusal of a card found blocked, its count already committed (`counted`), or the limit's
+ * `retryAfterSeconds` when the check again after the save found the limit reached: nothing is saved
+ * and the gateway's default is not touched (the card on file, if any, stays), and the card is
+ * detached from the account's customer at the gateway while still attached to it (a re-post of the
+ * same setup intent finds it detached), so it is not left on the customer. A detach the gateway
+ * refuses changes nothing of the answer: the card is not on file, which is what invoicing charges.
+ * Logged `card.blocked_refused` (warn) with ids and `by` (`after`: `found=after_save
+ * default_restored=…`), never the fingerprint: it names a card number across accounts and merchants' logs.
+ */
+async function refuseBlocked(
+  deps: RefusalDeps,
+  ids: RefusalIds,
+  pm: PaymentMethodSeen,
+  by: BlockedBy,
+  counted: 'counted' | number,
   after: { found: 'after_save'; default_restored: string } | Record<string, never> = {},
-): Promise<BlockedRefusal | BlockedRefusalsLimited> {
-  const counted = await countBlockedRefusal(deps.pool, ids.accountId, ids.setupIntentId);
+): Promise<Answer> {
   let detached: Record<string, string> = { detached: 'no' };
   if (pm.customerId === ids.customerId) {
     try {
@@ -130,7 +161,6 @@ export async function refuseBlocked(
     ...detached,
     'count#card.blocked_refused': 1,
   });
-  if (!counted.allowed)
-    return blockedRefusalsLimited(deps.log, ids.accountId, counted.retryAfterSeconds, { setup_intent_id: ids.setupIntentId });
+  if (counted !== 'counted') return blockedRefusalsLimited(deps.log, ids.accountId, counted, { setup_intent_id: ids.setupIntentId });
   return { kind: 'refused', status: 422, code: CARD_BLOCKED_CODE, message: CARD_BLOCKED_MESSAGE };
 }

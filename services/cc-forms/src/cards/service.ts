@@ -4,13 +4,14 @@
 // intent recorded for the account: check it with the secret key, make its card
 // the default, store what the gateway says of it). A card reported stolen is refused
 // (blocked.ts), checked before the card lock and again after the save; past the
-// account's blocked refusals limit neither step asks the gateway (blocked-refusals.ts).
+// account's blocked refusals limit neither step asks the gateway (blocked-refusals.ts), and a finish
+// already past the gateway's reads decides the limit again with its card's check (judgeCard).
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { CardOnFile } from '../domain/card.ts';
 import { rateLimitMessage } from '../domain/rate-limit.ts';
 import { GatewayUnavailable, type CardGateway } from './gateway.ts';
-import { blockedBy, refuseBlocked, refuseBlockedCard, type BlockedBy, type BlockedRefusal } from './blocked.ts';
+import { blockedBy, judgeCard, refuseBlockedAfterSave, type BlockedBy, type BlockedRefusal } from './blocked.ts';
 import { blockedRefusalsAllow, blockedRefusalsLimited, type BlockedRefusalsLimited } from './blocked-refusals.ts';
 import { takeCardAttempt } from './attempts.ts';
 import { gatewayLookupRefused, type LookupRefused } from './lookups.ts';
@@ -131,8 +132,10 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
   }
   const pm = await deps.gateway.paymentMethod(si.paymentMethodId);
   // A card reported stolen (invoicing.blocked_cards) is never put on file, even once detached (posted again).
-  const blocked = pm && (await refuseBlockedCard(deps, { accountId, customerId, setupIntentId: si.id }, pm));
-  if (blocked) return blocked;
+  // The limit is decided again here, with the check and the count, one step per account: the finishes
+  // posted at once all passed the check above before any refusal was counted.
+  const judged = pm && (await judgeCard(deps, { accountId, customerId, setupIntentId: si.id }, pm));
+  if (judged) return judged;
   if (!pm || pm.customerId !== customerId) return refuse(400, 'payment_method_not_attached', NOT_YOURS);
   // One finish at a time per account, checked again under the lock (another tab may have saved
   // meanwhile): an older setup intent never replaces a newer one, at the gateway or in cards.
@@ -168,7 +171,7 @@ export async function finishCardSetup(deps: CardDeps, accountId: string, setupIn
     });
   } catch (err) {
     if (!(err instanceof BlockedSinceCheck)) throw err;
-    return refuseBlocked(deps, ids, pm, err.by, { found: 'after_save', default_restored: err.defaultRestored });
+    return refuseBlockedAfterSave(deps, ids, pm, err.by, { found: 'after_save', default_restored: err.defaultRestored });
   }
   if (outcome === 'busy') return refuse(409, 'busy', BUSY);
   if (added) {
