@@ -46,8 +46,15 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     });
     url = withoutTls(server.url);
   }
-  url = withSessionSettings(url, opts.sessionSettings ?? {});
-  const pool = openPool(url, { max: opts.poolSize ?? 10, connectionTimeoutMs: opts.connectionTimeoutMs, log: opts.log });
+  let pool: pg.Pool;
+  try {
+    url = withSessionSettings(url, opts.sessionSettings ?? {});
+    pool = openPool(url, { max: opts.poolSize ?? 10, connectionTimeoutMs: opts.connectionTimeoutMs, log: opts.log });
+  } catch (err) {
+    // The server started here would outlive the command: nobody holds it to close it.
+    if (server?.startedHere) await server.stop().catch(() => {});
+    throw err;
+  }
   // Every session of the pool, idle or in use: abort() ends them all.
   const sessions = new Set<pg.Client>();
   pool.on('connect', (client) => sessions.add(client));

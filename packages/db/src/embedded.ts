@@ -123,7 +123,11 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
         `PostgreSQL did not start on 127.0.0.1:${opts.port} (data directory ${dataDir}): ${err instanceof Error ? `${err.message}; ` : ''}${said}`,
       );
     });
-    await createDatabase(opts.port);
+    // Started here and not handed to anyone yet: a failure now would leave it running after the command exits.
+    await createDatabase(opts.port).catch(async (err: unknown) => {
+      await stopServer(server).catch((e: unknown) => opts.log?.('postgres.stop_failed', { error: String(e) }));
+      throw err;
+    });
     opts.log?.('postgres.started', { port: opts.port, dir: dataDir });
     return { url, startedHere: true, stop: (o) => (o?.force ? stopServer(server) : stopUnlessShared(server, opts)) };
   } finally {

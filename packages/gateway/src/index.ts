@@ -1,3 +1,4 @@
 export * from './config.ts';
 export * from './client.ts';
 export { default as Stripe } from 'stripe';
+export * from './created-under.ts';

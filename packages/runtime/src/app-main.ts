@@ -9,6 +9,8 @@ import type { BootSettings } from './variables.ts';
 
 /** How long boot waits for the database's first answer. */
 const DATABASE_CONNECT_TIMEOUT_MS = 5_000;
+/** How long a failed boot waits for its database to close (the embedded server it started to stop). */
+const BOOT_FAILURE_CLOSE_MS = 10_000;
 /** How long a stop signal waits for in-flight requests and background work before the process ends anyway. */
 const SHUTDOWN_WITHIN_MS = 20_000;
 
@@ -108,7 +110,18 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
   await step(() => loadDotEnv());
   const settings = await step(() => def.config(process.env));
   const db = await step(() => openAppDatabase(settings, log, def.sessionSettings));
-  const migrated = await step(() => migrate(db.pool, def.schema, def.migrations));
+  // A step failing once the database is open closes it first: an embedded server this boot
+  // started would otherwise run on after the exit (close() leaves one others use running).
+  const stepWithDb = <T>(run: () => T | Promise<T>): Promise<T> =>
+    step(async () => {
+      try {
+        return await run();
+      } catch (err) {
+        await within(db.close(), BOOT_FAILURE_CLOSE_MS).catch(() => {});
+        throw err;
+      }
+    });
+  const migrated = await stepWithDb(() => migrate(db.pool, def.schema, def.migrations));
   log.info('db.migrated', { schema: def.schema, applied: migrated.applied.length });
   const checks: HealthCheck[] = [databaseCheck(db.pool)];
   const http = createHttpApp(log, {
@@ -117,11 +130,13 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
     requestTimeoutMs: settings.HTTP_REQUEST_TIMEOUT_MS,
     maxConnections: settings.HTTP_MAX_CONNECTIONS,
   });
-  const built = (await step(() => def.build({ settings, db, http, log, stopping: () => stopAsked }))) ?? {};
+  const built = (await stepWithDb(() => def.build({ settings, db, http, log, stopping: () => stopAsked }))) ?? {};
   if (built.unavailable) checks.push(built.unavailable);
   const port = settings[def.port] as number;
-  const address = await step(() =>
-    http.listen({ port, host: settings.HOST }).catch((err: unknown) => {
+  const address = await stepWithDb(() =>
+    http.listen({ port, host: settings.HOST }).catch(async (err: unknown) => {
+      // Its background work first: the database's close waits for the sessions it holds.
+      await within(Promise.resolve(built.stop?.()), BOOT_FAILURE_CLOSE_MS).catch(() => {});
       throw listenBootError(err, def.port, port, settings.HOST);
     }),
   );

@@ -6,6 +6,7 @@
 // the modes that mean what they say are taken; the others are refused in one
 // line naming the ones that work.
 import { accessSync, constants, statSync } from 'node:fs';
+import { sslFlagProblem } from './database-ssl-flag.ts';
 
 /** The sslmode values node-pg takes at their word, and with uselibpqcompat=true (libpq's meanings; no-verify is not one). */
 const PLAIN_MODES = new Set(['disable', 'verify-full', 'no-verify']);
@@ -24,7 +25,7 @@ const FILE_PARAMETERS = ['sslrootcert', 'sslcert', 'sslkey'] as const;
 export function databaseTlsProblem(query: URLSearchParams): string | undefined {
   // node-pg takes the last of several, URLSearchParams the first: one, or none.
   for (const name of ['sslmode', 'uselibpqcompat']) if (query.getAll(name).length > 1) return `${name} is given more than once`;
-  return sslModeProblem(query) ?? tlsFileProblem(query);
+  return sslFlagProblem(query) ?? sslModeProblem(query) ?? tlsFileProblem(query);
 }
 
 function sslModeProblem(query: URLSearchParams): string | undefined {

@@ -1,7 +1,7 @@
 // The card form's calls to the payment gateway, server side, with the secret
 // key through the official SDK. The routes see only this interface, so tests
 // can stand in for the gateway.
-import { Stripe, type Gateway } from '@vault/gateway';
+import { createdUnderKey, Stripe, type Gateway } from '@vault/gateway';
 
 export interface SetupIntentSeen {
   id: string;
@@ -42,6 +42,11 @@ export interface PaymentIntentSeen {
 export interface CardGateway {
   /** The account's customer, created at most once: `idempotencyKey` is the account's stored random key. */
   createCustomer(accountId: string, idempotencyKey: string): Promise<string>;
+  /**
+   * The account's customer a create under `idempotencyKey` made, read from its customer.created event, or
+   * undefined: what a 500 under that key left (customer-creation.ts). A stand-in may lack it.
+   */
+  customerCreatedUnder?(accountId: string, idempotencyKey: string): Promise<string | undefined>;
   /** A setup intent for an off-session card of the customer; returns its id and client secret. */
   createSetupIntent(customerId: string, accountId: string): Promise<{ id: string; clientSecret: string }>;
   /** The setup intent, or undefined if the gateway does not know it. */
@@ -61,6 +66,8 @@ export class GatewayUnavailable extends Error {
     readonly errorClass: string,
     readonly code: string | undefined,
     readonly requestId: string | undefined,
+    /** The gateway's HTTP status, when it answered: a 5xx is kept under the request's idempotency key. */
+    readonly statusCode?: number | undefined,
   ) {
     super(`payment gateway call failed (${errorClass}${code ? ` ${code}` : ''})`);
   }
@@ -90,7 +97,7 @@ async function call<T>(fn: () => Promise<T>, missingIsUndefined = false): Promis
   } catch (err) {
     if (err instanceof Stripe.errors.StripeError) {
       if (missingIsUndefined && err.code === 'resource_missing') return undefined;
-      throw new GatewayUnavailable(err.type, err.code, err.requestId);
+      throw new GatewayUnavailable(err.type, err.code, err.requestId, err.statusCode);
     }
     throw err;
   }
@@ -115,6 +122,9 @@ export function sdkCardGateway(stripe: Gateway, options: { makeDefaultTimeoutMs?
         ),
       );
       return customer!.id;
+    },
+    async customerCreatedUnder(accountId, idempotencyKey) {
+      return call(() => createdUnderKey(stripe, 'customer.created', idempotencyKey, (c) => c.metadata?.account_id === accountId));
     },
     async createSetupIntent(customerId, accountId) {
       const si = await call(() =>

@@ -14,11 +14,11 @@ import { GatewayUnavailable, type CardGateway } from './gateway.ts';
 import { blockedBy, judgeCard, refuseBlockedAfterSave, type BlockedBy, type BlockedRefusal } from './blocked.ts';
 import { blockedRefusalsAllow, blockedRefusalsLimited, type BlockedRefusalsLimited } from './blocked-refusals.ts';
 import { takeCardAttempt } from './attempts.ts';
+import { createAccountCustomer } from './customer-creation.ts';
 import { gatewayLookupRefused, type LookupRefused } from './lookups.ts';
 import {
   cardFromSetupIntent,
   cardOnFile,
-  customerKey,
   customerOf,
   rememberCustomer,
   rememberSetupIntent,
@@ -58,11 +58,11 @@ class BlockedSinceCheck extends Error {
   }
 }
 
-/** The account's gateway customer, created once (under the account's stored random key, customerKey). */
+/** The account's gateway customer, created once (under the account's stored random key: customer-creation.ts). */
 async function ensureCustomer(deps: CardDeps, accountId: string): Promise<string> {
   const known = await customerOf(deps.pool, accountId);
   if (known) return known;
-  const created = await deps.gateway.createCustomer(accountId, await customerKey(deps.pool, accountId));
+  const created = await createAccountCustomer(deps, accountId);
   const customerId = await rememberCustomer(deps.pool, accountId, created);
   deps.log.info('card.customer_created', { account_id: accountId, customer_id: customerId });
   return customerId;

@@ -25,6 +25,19 @@ export async function customerKey(pool: pg.Pool, accountId: string): Promise<str
 }
 
 /**
+ * A new key for the account's customer creation, in place of `used` (a 500 under it is
+ * replayed for a day), stored before it is sent. Another request may have renewed it
+ * meanwhile: its key stands. Returns the key now stored.
+ */
+export async function renewCustomerKey(pool: pg.Pool, accountId: string, used: string): Promise<string> {
+  await pool.query(
+    `update cc_forms.customer_keys set key = 'customer-' || replace(gen_random_uuid()::text, '-', '') where account_id = $1 and key = $2`,
+    [accountId, used],
+  );
+  return customerKey(pool, accountId);
+}
+
+/**
  * Records the account's gateway customer; the first one stored wins (a replay
  * of the same idempotent create gives the same id anyway). Returns the stored id.
  */

@@ -23,6 +23,7 @@ import {
   type ChargeGateway,
 } from './gateway-calls.ts';
 import { requireCcForms } from './cc-forms-schema.ts';
+import { createdAfterServerError } from './create-after-500.ts';
 import { logAttempt } from './attempt-log.ts';
 import { revokeUnsettled } from './card-testing.ts';
 import { type SavedAnswer, saveAnswer } from './save-answer.ts';
@@ -198,7 +199,7 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
     // same id can ever reuse it (as it could the invoice id).
     idempotencyKey = await save(row, 'write');
     if (idempotencyKey === undefined) return; // paid meanwhile (a webhook), or its card blocked
-    const created = await deps.gateway.createPaymentIntent({
+    const sent = await deps.gateway.createPaymentIntent({
       invoiceId: invoice.id,
       accountId: invoice.accountId,
       number: invoice.number,
@@ -207,11 +208,13 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
       customerId: decision.customerId,
       idempotencyKey,
     });
+    // A 500: the PaymentIntent it made, else a new key for the next pass (create-after-500.ts).
+    const created = await createdAfterServerError(deps, invoice.id, idempotencyKey, sent, () => save(row, 'renew'));
     if ('error' in created) {
       logAttempt(deps.log, invoice.id, decision, created.error, 'create');
       if (created.error.kind === 'unanswered') {
-        // The same key goes again, a 5xx's too (Stripe replays it for a day): a new key could make a
-        // second PaymentIntent when the 5xx came after the first was made, and an invoice has one.
+        // The same key goes again; after a 500 (replayed for a day) only once the gateway said it made no
+        // PaymentIntent under it (create-after-500.ts): an invoice has one.
         report.errors++;
         return;
       }

@@ -24,6 +24,17 @@ export async function endpointFor(pool: pg.Pool, url: string, key: string): Prom
   return { url: r.url, idempotencyKey: r.idempotency_key, endpointId: r.endpoint_id, secret: r.secret };
 }
 
+/**
+ * A new registration key for `url` in place of `used`, after a 500 under it (replayed for a day), stored before
+ * it is sent. Only while unregistered under `used`: another process's renewal or registration stands.
+ */
+export async function renewEndpointKey(pool: pg.Pool, url: string, used: string, key: string): Promise<void> {
+  await pool.query(
+    'update invoicing.webhook_endpoints set idempotency_key = $3 where url = $1 and idempotency_key = $2 and endpoint_id is null',
+    [url, used, key],
+  );
+}
+
 export async function saveEndpoint(pool: pg.Pool, url: string, endpoint: { id: string; secret: string }): Promise<void> {
   await pool.query('update invoicing.webhook_endpoints set endpoint_id = $2, secret = $3, registered_at = now() where url = $1', [
     url,

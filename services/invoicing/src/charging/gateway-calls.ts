@@ -2,7 +2,8 @@
 // (or an error) becomes one of decide.ts's Answers. Every POST carries our own
 // idempotency key, so the SDK's retries and our replays never double an effect.
 import type { Gateway } from '@vault/gateway';
-import { Stripe } from '@vault/gateway';
+import { createdUnderKey, Stripe } from '@vault/gateway';
+import { dropEndpointsRegisteredUnder, REGISTRATION_KEY } from './endpoint-registrations.ts';
 import { type BlockCardRead, readBlockedCard } from './block-card-reads.ts';
 import type { Answer } from './decide.ts';
 import type { ReportedPayment } from './payment-match.ts';
@@ -89,6 +90,16 @@ export interface ChargeGateway {
   cancelPaymentIntent(id: string): Promise<'canceled' | 'succeeded' | { error: string }>;
   /** Registers a webhook endpoint for WEBHOOK_EVENTS; replaying `key` gives the first answer. */
   registerWebhookEndpoint(url: string, key: string): Promise<RegisteredEndpoint>;
+  /**
+   * Deletes the endpoints at `url` that a registration under `key` made (its metadata names the key): what a
+   * 500 under the key may have left, its secret never seen. Returns their ids. A stand-in may lack it.
+   */
+  dropEndpointsRegisteredUnder?(url: string, key: string): Promise<string[]>;
+  /**
+   * The PaymentIntent of the invoice that a create under `key` made (its payment_intent.created event names
+   * the key), or undefined: what a 500 under the key may have left. A stand-in may lack it.
+   */
+  paymentIntentCreatedUnder?(invoiceId: string, key: string): Promise<string | undefined>;
   /**
    * False when the gateway no longer knows the endpoint (resource_missing);
    * otherwise also makes sure it is enabled, for every event invoicing handles
@@ -230,12 +241,18 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
     async registerWebhookEndpoint(url, key) {
       // Events at the API version our SDK reads: without it Stripe sends the account's default, whose shapes may differ.
       const endpoint = await stripe.webhookEndpoints.create(
-        { url, enabled_events: [...WEBHOOK_EVENTS], api_version: Stripe.API_VERSION },
+        // The key in its metadata: after a 500 under it, what that registration made is found and dropped.
+        { url, enabled_events: [...WEBHOOK_EVENTS], api_version: Stripe.API_VERSION, metadata: { [REGISTRATION_KEY]: key } },
         { idempotencyKey: key },
       );
       if (!endpoint.secret) throw new Error(`the gateway registered webhook endpoint ${endpoint.id} without a secret`);
       return { id: endpoint.id, secret: endpoint.secret };
     },
+
+    dropEndpointsRegisteredUnder: (url, key) => dropEndpointsRegisteredUnder(stripe, url, key),
+
+    paymentIntentCreatedUnder: (invoiceId, key) =>
+      createdUnderKey(stripe, 'payment_intent.created', key, (pi) => pi.metadata?.invoice_id === invoiceId),
 
     async webhookEndpointExists(id) {
       try {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import type { ChargeGateway } from './gateway-calls.ts';
-import { endpointFor, forgetEndpoint, saveEndpoint } from './endpoint-store.ts';
+import { isStoredServerError } from '@vault/gateway';
+import { endpointFor, forgetEndpoint, renewEndpointKey, saveEndpoint } from './endpoint-store.ts';
 
 /** Where the gateway delivers invoicing's webhooks: under INVOICING_URL's path (a proxy may serve invoicing at a prefix). */
 export function webhookUrl(invoicingUrl: string): string {
@@ -46,7 +47,26 @@ export async function ensureWebhookEndpoint(pool: pg.Pool, gateway: ChargeGatewa
       return;
     }
   }
-  const endpoint = await gateway.registerWebhookEndpoint(url, stored.idempotencyKey);
+  const endpoint = await gateway.registerWebhookEndpoint(url, stored.idempotencyKey).catch(async (err: unknown) => {
+    // A 500 is kept under the key and replayed for a day: what it made is dropped, and the next run uses a new key.
+    if (isStoredServerError(err)) await afterServerError(pool, gateway, url, stored.idempotencyKey, log);
+    throw err;
+  });
   await saveEndpoint(pool, url, endpoint);
   log.info('webhook_endpoint.registered', { url: shown, endpoint_id: endpoint.id });
+}
+
+/**
+ * After a 500 registering under `key`: the endpoint it may have made (its secret never seen) is deleted, then a
+ * new key is stored for the next run. Not read (a stand-in gateway, or the gateway failing again): the key stays.
+ */
+async function afterServerError(pool: pg.Pool, gateway: ChargeGateway, url: string, key: string, log: Logger): Promise<void> {
+  if (!gateway.dropEndpointsRegisteredUnder) return;
+  const dropped = await gateway.dropEndpointsRegisteredUnder(url, key).catch((err: unknown) => {
+    log.warn('webhook_endpoint.reconcile_failed', { url: loggedUrl(url), error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  });
+  if (dropped === undefined) return;
+  await renewEndpointKey(pool, url, key, `webhook-endpoint:${randomUUID()}`);
+  log.warn('webhook_endpoint.key_renewed', { url: loggedUrl(url), reason: 'server_error', dropped: dropped.join(',') || 'none' });
 }
