@@ -14,7 +14,7 @@ import { freshDatabase, vault, type TestDatabase } from '@vault/testkit';
 import { ensureInvoicingSchema } from '../services/invoicing/src/cli/migrations.ts';
 import { METERING_MIGRATIONS, seedOwners, seedUsage } from '../services/invoicing/test/seed.ts';
 
-describe('vault export changes nothing in the database', () => {
+describe("vault export writes nothing but credits.csv's note of its month", () => {
   let db: TestDatabase;
   const role = `finance_ro_${randomBytes(4).toString('hex')}`;
   let readOnlyUrl: string;

@@ -203,8 +203,9 @@ describe('vault credit grant|reverse from a clock in a month whose credits.csv w
     ]);
     assert.equal(granted.status, 0, granted.stderr + granted.stdout);
     // As an exporter whose clock is past this month's end and margin: this process's clock is behind it.
+    // Written as the owner: note_credits_taken refuses a month the database's clock has not seen end.
     const month = DateTime.utc().toFormat('yyyy-MM');
-    await db.pool.query('select invoicing.note_credits_taken($1, now())', [month]);
+    await db.pool.query('insert into invoicing.credits_taken (period, taken_at) values ($1, now())', [month]);
     const count = async () => (await db.pool.query<{ n: number }>('select count(*)::int as n from invoicing.credit_entries')).rows[0]!.n;
     const before = await count();
     const refused = new RegExp(
@@ -249,6 +250,8 @@ describe('credits.csv taken by a SELECT-only role', () => {
     await db.pool.query(`grant connect on database ${rows[0]!.db} to ${role}`);
     await db.pool.query(`grant usage on schema invoicing to ${role}`);
     await db.pool.query(`grant select on all tables in schema invoicing to ${role}`);
+    // What credits.csv needs besides (migration 040; docs/contracts/invoicing.md, Export preconditions).
+    await db.pool.query(`grant execute on function invoicing.note_credits_taken(text, timestamptz) to ${role}`);
     const url = new URL(db.url);
     url.username = role;
     url.password = 'ro-secret';

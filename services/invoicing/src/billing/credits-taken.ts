@@ -62,7 +62,28 @@ export async function refuseTakenMonth(db: Db, writer: string, at: Date): Promis
   if (taken) throw new EntryInTakenMonthError(writer, at, taken);
 }
 
-/** Notes `period` as taken at `at` (the exporter's clock), once: a later export changes nothing. */
+/** The database refused to note a month its clock has not seen end (migration 040): the exporter's clock is ahead. */
+export class MonthNotEndedError extends Error {}
+
+/**
+ * Notes `period` as taken at `at` (the exporter's clock), once: a later export changes nothing.
+ * A role that may insert into credits_taken (the app's) does so; a SELECT-only export role goes
+ * through note_credits_taken (migration 040: EXECUTE granted to it, and a month the database's
+ * clock has not seen end refused). The guard is the function's: a role that may insert could write
+ * any row anyway, and tests with an injected clock export months to come as the owner.
+ */
 export async function noteCreditsTaken(client: pg.PoolClient, period: string, at: Date): Promise<void> {
-  await client.query('select invoicing.note_credits_taken($1, $2)', [period, at]);
+  const { rows } = await client.query<{ direct: boolean }>(`select has_table_privilege('invoicing.credits_taken', 'INSERT') as direct`);
+  if (rows[0]!.direct) {
+    await client.query('insert into invoicing.credits_taken (period, taken_at) values ($1, $2) on conflict (period) do nothing', [
+      period,
+      at,
+    ]);
+    return;
+  }
+  await client.query('select invoicing.note_credits_taken($1, $2)', [period, at]).catch((err: unknown) => {
+    // 55000: the month not over by the database's clock.
+    if ((err as { code?: string }).code === '55000') throw new MonthNotEndedError((err as Error).message);
+    throw err;
+  });
 }

@@ -58,6 +58,14 @@ export async function grant(deps: CreditDeps, accountId: string, request: Credit
     const at = deps.now().toJSDate();
     const expiresAt = request.expires_at === undefined ? null : new Date(request.expires_at);
     const g = { grantId: request.id, accountId, amount: request.amount, currency: deps.currency, reason: request.reason, expiresAt, at };
+    if (expiresAt && expiresAt <= at) {
+      // Before the taken months: a past expiry is the 400 naming expires_at, whatever month it is in
+      // (a typo's year lands in one finance took). A grant sent again after its expiry (a client's
+      // retry) is the grant it was: only a new one must expire later.
+      const stored = await storedGrant(client, g);
+      if (stored) return stored;
+      throw new GrantRefused('expires_at', `must be in the future, got ${request.expires_at}`);
+    }
     // A clock behind would date it, or its `expired` entry, in a month whose credits.csv was taken
     // (credits-taken.ts); a replay writes nothing and is answered as before.
     const taken = await takenMonthOf(client, at);
@@ -68,12 +76,6 @@ export async function grant(deps: CreditDeps, accountId: string, request: Credit
       throw taken
         ? new EntryInTakenMonthError('credit grant', at, taken)
         : new EntryInTakenMonthError('credit grant', at, expiryTaken!, expiresAt!);
-    }
-    if (expiresAt && expiresAt <= at) {
-      // A grant sent again after its expiry (a client's retry) is the grant it was: only a new one must expire later.
-      const stored = await storedGrant(client, g);
-      if (stored) return stored;
-      throw new GrantRefused('expires_at', `must be in the future, got ${request.expires_at}`);
     }
     return grantCredit(client, g);
   });

@@ -13,7 +13,7 @@
 // entry in it (billing/credits-taken.ts).
 import type pg from 'pg';
 import { FINALIZE_LOCK } from '../billing/finalize.ts';
-import { noteCreditsTaken } from '../billing/credits-taken.ts';
+import { MonthNotEndedError, noteCreditsTaken } from '../billing/credits-taken.ts';
 import { GRANT_LOCK } from '../billing/grant-lock.ts';
 import { parsePeriod } from '../domain/period.ts';
 
@@ -143,6 +143,12 @@ export async function takeCreditsMonth(client: pg.PoolClient, period: string, no
     await client.query('commit');
   } catch (err) {
     await client.query('rollback').catch(() => {});
+    if (err instanceof MonthNotEndedError) {
+      // A SELECT-only role's note, refused by the database (migration 040): this clock is ahead of it.
+      throw new CreditsNotFinalError(
+        `credits.csv of ${period} is not final: ${err.message}; this process's clock is ahead of it: set it right (NTP)`,
+      );
+    }
     throw err;
   }
 }

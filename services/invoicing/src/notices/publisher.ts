@@ -12,12 +12,13 @@ import { withSessionLock } from '@vault/db';
 import { startLoop, type Loop, type Logger } from '@vault/runtime';
 import { sequenceNotices } from './outbox.ts';
 import { NOTICE_KAFKA_HEADERS } from './notice.ts';
+import { PublishLockWait } from './lock-wait.ts';
 import { BusCut, NOTICES_CUT_WAIT_MS, NOTICES_STOP_WITHIN_MS, settledWithin } from './stop-cut.ts';
 
 export { NOTICES_STOP_WITHIN_MS } from './stop-cut.ts';
 
 // One publisher at a time across processes: two would publish each notice twice.
-const PUBLISH_LOCK = 0x76_6e_70_62; // "vnpb"
+export const PUBLISH_LOCK = 0x76_6e_70_62; // "vnpb"
 const BATCH = 500;
 const PARTITIONS = 3;
 /** How often an idle publisher asks for the topic's log again: a topic created again is found within this. */
@@ -74,8 +75,11 @@ export async function publishPending(
   bus: Bus,
   log: NoticeLog,
   onChange: (change: LogChange) => void = () => {},
+  /** The loop's: what the stop is told of a wait for the lock, and how it ends it. */
+  lockWait?: PublishLockWait,
 ): Promise<number> {
-  return withSessionLock(pool, PUBLISH_LOCK, async () => {
+  const work = async () => {
+    lockWait?.over();
     await sequenceNotices(pool);
     const recent = log.recent();
     if (recent !== undefined && !(await pendingFor(pool, recent.id))) return 0;
@@ -110,7 +114,9 @@ export async function publishPending(
       [through, rows.at(-1)!.pos, target.log],
     );
     return rows.length;
-  });
+  };
+  if (!lockWait) return withSessionLock(pool, PUBLISH_LOCK, work);
+  return withSessionLock(lockWait.on(pool), PUBLISH_LOCK, work, { onWait: lockWait.onWait }).finally(lockWait.over);
 }
 
 /** Whether a sequenced notice is beyond what the log holds (a log not recorded yet holds none). */
@@ -173,6 +179,8 @@ export function startNoticePublisher(deps: NoticePublisherDeps): Loop {
     (() => createKafkaBus({ brokers: deps.brokers, clientId: 'vault-invoicing-notices', log: (e, f) => deps.log[busEventLevel(e)](e, f) }));
   // At stop, what a tick waits for from the broker is cut after NOTICES_STOP_WITHIN_MS (stop-cut.ts).
   const cut = new BusCut();
+  // A tick waiting for another process's PUBLISH_LOCK: no bus call to cut (lock-wait.ts).
+  const lockWait = new PublishLockWait();
   const open = async () => {
     const connecting = connect();
     // Made after the cut: closed, as nothing else would close it.
@@ -206,7 +214,7 @@ export function startNoticePublisher(deps: NoticePublisherDeps): Loop {
       bus ??= await open();
       log ??= new NoticeLog(bus, deps.topic);
       const started = performance.now();
-      const published = await publishPending(deps.pool, bus, log, onChange);
+      const published = await publishPending(deps.pool, bus, log, onChange, lockWait);
       if (published > 0) {
         deps.log.info('notices.published', {
           topic: deps.topic,
@@ -230,14 +238,25 @@ export function startNoticePublisher(deps: NoticePublisherDeps): Loop {
     async stop() {
       const stopping = loop.stop();
       if (!(await settledWithin(stopping, NOTICES_STOP_WITHIN_MS))) {
+        const holder = lockWait.waitingFor();
         // A silent broker: the tick is cut, lets go of its session, and what it sent is sent again at the next start.
+        // Waiting for the lock: nothing sent; its wait is cancelled, else db.close() would wait for that session.
         deps.log.warn('notices.stop_cut', {
           topic: deps.topic,
           after: `${NOTICES_STOP_WITHIN_MS}ms`,
-          reason: 'the broker did not answer the publisher',
-          action: 'notices not acknowledged are published again at the next start',
+          reason: holder === undefined ? 'the broker did not answer the publisher' : `waiting for the publish lock (held by ${holder})`,
+          action:
+            holder === undefined
+              ? 'notices not acknowledged are published again at the next start'
+              : 'the wait is cancelled; nothing was sent: the holder, or the next start, publishes the notices',
         });
         cut.now();
+        if (holder !== undefined) {
+          await settledWithin(
+            lockWait.cancel(deps.pool, PUBLISH_LOCK).catch(() => false),
+            NOTICES_CUT_WAIT_MS,
+          );
+        }
         await settledWithin(stopping, NOTICES_CUT_WAIT_MS);
       }
       if (bus) await settledWithin(bus.close(), NOTICES_CUT_WAIT_MS);

@@ -19,10 +19,27 @@ export function incarnationOf(log: string): { prefix: string; incarnation: strin
 }
 
 /**
- * Deletes the positions left in `topic`'s other incarnations on `log`'s cluster or bus (one
- * partition's, or every partition's); how many. In the caller's transaction.
+ * How long a row must have been left before a batch's log may forget it. A batch is named from
+ * the bus's cached identity (up to 5 s old, kafka-consumer.ts), so another process's batch may
+ * name an incarnation that is already dead and leave the live one's row just written: a row left
+ * longer ago than this was left in an incarnation that existed then, and a name at most seconds
+ * old that is another incarnation must be a newer one. So that row's incarnation is dead.
  */
-export async function forgetDeadIncarnations(db: pg.Pool | pg.PoolClient, topic: string, log: string, partition?: number): Promise<number> {
+export const FORGET_LEFT_AFTER = '1 minute';
+
+/**
+ * Deletes the positions left in `topic`'s other incarnations on `log`'s cluster or bus (one
+ * partition's, or every partition's); how many. In the caller's transaction. `leftBefore`: only
+ * rows left longer ago than this interval (a batch's log, which may be stale; metering's start
+ * names the log it has just asked for, and forgets them all).
+ */
+export async function forgetDeadIncarnations(
+  db: pg.Pool | pg.PoolClient,
+  topic: string,
+  log: string,
+  partition?: number,
+  leftBefore?: string,
+): Promise<number> {
   const now = incarnationOf(log);
   if (now === undefined) return 0;
   const { rowCount } = await db.query(
@@ -30,8 +47,9 @@ export async function forgetDeadIncarnations(db: pg.Pool | pg.PoolClient, topic:
     `delete from metering.left_positions
       where topic = $1 and ($4::integer is null or partition = $4) and log <> $2
         and left(log, length($3)) = $3 and position('/' in substr(log, length($3) + 1)) = 0
-        and substr(log, length($3) + 1) not in ('', '-')`,
-    [topic, log, now.prefix, partition ?? null],
+        and substr(log, length($3) + 1) not in ('', '-')
+        and ($5::interval is null or left_at < now() - $5::interval)`,
+    [topic, log, now.prefix, partition ?? null, leftBefore ?? null],
   );
   return rowCount ?? 0;
 }

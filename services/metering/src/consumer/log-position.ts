@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Batch, IncomingMessage } from '@vault/bus';
 import { readTo } from './empty-offsets.ts';
-import { forgetDeadIncarnations } from './left-positions.ts';
+import { FORGET_LEFT_AFTER, forgetDeadIncarnations } from './left-positions.ts';
 
 /**
  * What this process has checked of each partition's stored position; kept by
@@ -205,7 +205,8 @@ async function switchLog(client: pg.PoolClient, batch: Batch, stored: Stored, re
     [batch.topic, batch.partition, batch.log],
   );
   // The topic made again on the same cluster: its earlier incarnations' positions can never be resumed.
-  await forgetDeadIncarnations(client, batch.topic, batch.log, batch.partition);
+  // Only rows left a while ago: this batch's name may be another process's stale one (left-positions.ts).
+  await forgetDeadIncarnations(client, batch.topic, batch.log, batch.partition, FORGET_LEFT_AFTER);
   const left = rows[0];
   if (!left) return undefined;
   const back: Stored = { log: batch.log, position: BigInt(left.next_offset), lastHash: left.last_hash };
