@@ -3,7 +3,7 @@
 // nothing but zod (and node:fs, for DATABASE_URL's certificate files), so an
 // app's config module stays a leaf.
 import { z } from 'zod';
-import { blankToUndefined, integerVariable, optionalString, port } from './config.ts';
+import { blankToUndefined, ConfigError, integerVariable, optionalString, parseConfig as parseEachVariable, port } from './config.ts';
 import { databaseTlsProblem, pgSslModeProblem } from './database-tls.ts';
 import { textWithDefault } from './text-variables.ts';
 import { WEB_ADDRESS_SHAPE, webAddress } from './web-address.ts';
@@ -59,20 +59,57 @@ export const databaseUrl = z.preprocess(
 );
 
 /**
- * PGSSLMODE: node-pg's own variable for TLS, which it honours when DATABASE_URL
- * sets none of ssl, sslmode, sslrootcert, sslcert or sslkey. Checked whenever
- * set, as the URL's sslmode is; blank or unset: nothing.
+ * PGSSLMODE: node-pg's own variable for TLS. It is judged with DATABASE_URL
+ * (parseConfig below), since node-pg honours it only for a URL that sets none
+ * of ssl, sslmode, sslrootcert, sslcert or sslkey; blank or unset: nothing.
  */
-export const pgSslMode = z.preprocess(
-  blankToUndefined,
-  z
-    .string()
-    .optional()
-    .superRefine((value, ctx) => {
-      const problem = value === undefined ? undefined : pgSslModeProblem(value);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
-);
+export const pgSslMode = optionalString;
+
+/** The URL's parameters with which node-pg ignores PGSSLMODE. */
+const URL_TLS_PARAMETERS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey'];
+
+/**
+ * What is wrong with PGSSLMODE where node-pg would take it: a DATABASE_URL
+ * without TLS parameters. Unset DATABASE_URL is the embedded PostgreSQL, whose
+ * URL says sslmode=disable; a malformed one is DATABASE_URL's own problem.
+ */
+function pgSslModeInEffectProblem(env: Record<string, string | undefined>): string | undefined {
+  const mode = blankToUndefined(env.PGSSLMODE);
+  const url = blankToUndefined(env.DATABASE_URL);
+  if (typeof mode !== 'string' || typeof url !== 'string') return undefined;
+  let params: URLSearchParams;
+  try {
+    params = new URL(url.trim()).searchParams;
+  } catch {
+    return undefined;
+  }
+  if (URL_TLS_PARAMETERS.some((name) => params.has(name))) return undefined;
+  return pgSslModeProblem(mode);
+}
+
+/**
+ * The configuration `schema` reads from `env`: each variable by its parser,
+ * then PGSSLMODE beside DATABASE_URL when the schema reads both. Every problem
+ * in one ConfigError.
+ */
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env,
+): z.infer<S> {
+  let parsed: z.infer<S> | undefined;
+  let problems: { variable: string; message: string }[] = [];
+  try {
+    parsed = parseEachVariable(schema, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems = [...err.problems];
+  }
+  const shape = schema instanceof z.ZodObject ? (schema.shape as Record<string, unknown>) : {};
+  const tls = 'PGSSLMODE' in shape && 'DATABASE_URL' in shape ? pgSslModeInEffectProblem(env) : undefined;
+  if (tls) problems.push({ variable: 'PGSSLMODE', message: tls });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parsed as z.infer<S>;
+}
 
 const BROKER = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
 

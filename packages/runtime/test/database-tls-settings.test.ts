@@ -68,12 +68,28 @@ describe("PGSSLMODE, which node-pg honours for a DATABASE_URL without TLS parame
     assert.equal(parseConfig(BootSettings, { PGSSLMODE: '' }).PGSSLMODE, undefined);
   });
 
+  test('where node-pg ignores it, it is not judged: a DATABASE_URL with its own TLS parameter, or none (the embedded PostgreSQL, sslmode=disable)', () => {
+    for (const url of [`${BASE}?sslmode=verify-full`, `${BASE}?sslmode=disable`, `${BASE}?ssl=true`])
+      assert.equal(parseConfig(BootSettings, { PGSSLMODE: 'require', DATABASE_URL: url }).DATABASE_URL, url);
+    assert.equal(parseConfig(BootSettings, { PGSSLMODE: 'prefer' }).PGSSLMODE, 'prefer');
+  });
+
+  test("its problem comes with every other variable's, in one error", () => {
+    try {
+      parseConfig(BootSettings, { PGSSLMODE: 'require', DATABASE_URL: BASE, EMBEDDED_PG_PORT: 'abc' });
+      assert.fail('accepted');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.deepEqual(err.problems.map((p) => p.variable).sort(), ['EMBEDDED_PG_PORT', 'PGSSLMODE']);
+    }
+  });
+
   test('prefer and allow, require and verify-ca, and a value node-pg does not know are refused naming PGSSLMODE and what works', () => {
     assert.match(
-      problem({ PGSSLMODE: 'prefer' }),
+      problem({ PGSSLMODE: 'prefer', DATABASE_URL: BASE }),
       /^PGSSLMODE: prefer is not supported: node-pg never falls back between TLS and no TLS; write PGSSLMODE=verify-full/,
     );
-    assert.match(problem({ PGSSLMODE: 'allow' }), /^PGSSLMODE: allow is not supported/);
+    assert.match(problem({ PGSSLMODE: 'allow', DATABASE_URL: BASE }), /^PGSSLMODE: allow is not supported/);
     for (const mode of ['require', 'verify-ca']) {
       const said = problem({ PGSSLMODE: mode, DATABASE_URL: BASE });
       assert.ok(
@@ -84,7 +100,7 @@ describe("PGSSLMODE, which node-pg honours for a DATABASE_URL without TLS parame
       assert.ok(said.includes(`uselibpqcompat=true&sslmode=${mode} in DATABASE_URL`), said);
     }
     assert.equal(
-      problem({ PGSSLMODE: 'on' }),
+      problem({ PGSSLMODE: 'on', DATABASE_URL: BASE }),
       'PGSSLMODE: must be disable, verify-full or no-verify (node-pg would connect without TLS), not "on"',
     );
   });
