@@ -2,38 +2,15 @@
 // database, connecting for it) stops the server it started: nobody holds a handle
 // to it, so it ran on after the command exited, on its port and data directory.
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
+import { freePort } from '@vault/testkit';
 import { embeddedUrl, ensureEmbeddedPostgres, openDatabase } from '../src/index.ts';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** The postmaster's pid from the data directory's pid file, or undefined when there is none. */
-async function postmasterPid(dataDir: string): Promise<number | undefined> {
-  const file = join(dataDir, 'postmaster.pid');
-  if (!existsSync(file)) return undefined;
-  return Number((await readFile(file, 'utf8')).split('\n')[0]);
-}
+import { alive, postmasterPid, stopLeftPostmaster } from './postmaster.ts';
 
 /** Whether anything accepts a TCP connection on the port. */
 const listening = (port: number) =>
@@ -69,8 +46,7 @@ test('a start whose database creation fails stops the server it started: no post
     assert.equal(pid, undefined, `no postmaster.pid left (pid ${pid} ${pid !== undefined && alive(pid) ? 'running' : 'gone'})`);
     assert.equal(await listening(port), false, `nothing listens on ${port}`);
   } finally {
-    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGINT');
-    for (let i = 0; i < 200 && pid !== undefined && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    await stopLeftPostmaster(pid);
     await rm(dir, { recursive: true, force: true });
   }
 });
@@ -89,8 +65,7 @@ test('openDatabase failing after it started the server (a session setting it ref
     assert.equal(pid, undefined, `no postmaster.pid left (pid ${pid} ${pid !== undefined && alive(pid) ? 'running' : 'gone'})`);
     assert.equal(await listening(port), false, `nothing listens on ${port}`);
   } finally {
-    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGINT');
-    for (let i = 0; i < 200 && pid !== undefined && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    await stopLeftPostmaster(pid);
     await rm(home, { recursive: true, force: true });
   }
 });

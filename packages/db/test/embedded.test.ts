@@ -6,28 +6,14 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { freePort } from '@vault/testkit';
 import { ensureEmbeddedPostgres, openDatabase } from '../src/index.ts';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
+import { gone, alive as processAlive, stopLeftPostmaster } from './postmaster.ts';
 
 /** The postmaster of the cluster in `dataDir`: its pid, and whether it still runs. */
 async function postmaster(dataDir: string) {
   const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  return { pid, alive };
+  return { pid, alive: () => processAlive(pid) };
 }
 
 describe('embedded PostgreSQL (a real server)', () => {
@@ -62,8 +48,7 @@ describe('embedded PostgreSQL (a real server)', () => {
       );
       await b.close();
     } finally {
-      if (server?.alive()) process.kill(server.pid, 'SIGINT');
-      for (let i = 0; i < 200 && server?.alive(); i++) await new Promise((r) => setTimeout(r, 50));
+      await stopLeftPostmaster(server?.pid);
       await rm(home, { recursive: true, force: true });
     }
   });
@@ -80,7 +65,7 @@ describe('embedded PostgreSQL (a real server)', () => {
       // The postmaster, as the terminal signals it: SIGINT, a fast shutdown.
       const { pid, alive } = await postmaster(join(dir, 'data'));
       process.kill(pid, 'SIGINT');
-      for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+      await gone(pid);
       assert.equal(alive(), false, 'the server stopped on its signal');
       await new Promise((r) => setTimeout(r, 200));
       const stopped = await Promise.race([server.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 5_000))]);

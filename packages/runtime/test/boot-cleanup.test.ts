@@ -3,32 +3,15 @@
 // after the process, on its port and data directory, until someone found it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { freePort } from '@vault/testkit';
+import { alive, postmasterPid, stopLeftPostmaster } from '../../db/test/postmaster.ts';
 
 const APP = fileURLToPath(new URL('./fixtures/failing-migration-app.ts', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 for (const [failAt, line] of [
   ['migration', /event=boot\.failed/],
@@ -40,7 +23,7 @@ for (const [failAt, line] of [
     const home = await mkdtemp(join(tmpdir(), 'vault-boot-cleanup-'));
     // Run as root, the server runs as `postgres`, which must reach the directory.
     await chmod(home, 0o755);
-    const pidFile = join(home, 'postgres', 'data', 'postmaster.pid');
+    const dataDir = join(home, 'postgres', 'data');
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       VAULT_HOME: home,
@@ -62,11 +45,10 @@ for (const [failAt, line] of [
       assert.equal(code, 1, output);
       assert.match(output, /postgres\.started/, 'the embedded server was started by this boot');
       assert.match(output, line, output);
-      pid = existsSync(pidFile) ? Number((await readFile(pidFile, 'utf8')).split('\n')[0]) : undefined;
+      pid = await postmasterPid(dataDir);
       assert.equal(pid, undefined, `no postmaster.pid left (pid ${pid} ${pid !== undefined && alive(pid) ? 'running' : 'gone'})`);
     } finally {
-      if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGINT');
-      for (let i = 0; i < 200 && pid !== undefined && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      await stopLeftPostmaster(pid);
       await rm(home, { recursive: true, force: true });
     }
   });

@@ -7,21 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'pg-connection-string';
-import { BootSettings, ConfigError, parseConfig } from '../src/index.ts';
-
-const BASE = 'postgres://vault:s3cret-pass@db.example.com:5432/vault';
-
-function problem(env: Record<string, string>): string {
-  try {
-    parseConfig(BootSettings, env);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    assert.equal(err.problems.length, 1, err.message);
-    const [p] = err.problems;
-    return `${p!.variable}: ${p!.message}`;
-  }
-  assert.fail(`accepted ${JSON.stringify(env)}`);
-}
+import { BootSettings, parseConfig } from '../src/index.ts';
+import { REMOTE_DATABASE_URL as BASE, problem } from './config-problem.ts';
 
 /** TLS on or off as node-pg 8 decides it from the parsed URL (connection-parameters.js: any string but '' is on). */
 const tlsOn = (url: string) => Boolean(parse(url).ssl);

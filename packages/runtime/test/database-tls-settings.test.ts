@@ -8,21 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BootSettings, ConfigError, parseConfig } from '../src/index.ts';
-
-const BASE = 'postgres://vault:s3cret-pass@db.example.com:5432/vault';
-
-/** The one problem of parsing `env`, as "VARIABLE: message". */
-function problem(env: Record<string, string>): string {
-  try {
-    parseConfig(BootSettings, env);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    assert.equal(err.problems.length, 1, err.message);
-    const [p] = err.problems;
-    return `${p!.variable}: ${p!.message}`;
-  }
-  assert.fail(`accepted ${JSON.stringify(env)}`);
-}
+import { REMOTE_DATABASE_URL as BASE, problem } from './config-problem.ts';
 
 describe("DATABASE_URL's sslrootcert, sslcert and sslkey: a file node-pg cannot read is refused naming the parameter and the path", () => {
   const dir = mkdtempSync(join(tmpdir(), 'database-tls-'));

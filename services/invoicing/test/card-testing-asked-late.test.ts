@@ -7,17 +7,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import { chargePass } from '../src/charging/charger.ts';
-import { catchUpEvents, gatewayEvents } from '../src/charging/event-catch-up.ts';
 import { type ChargeGateway, chargeGateway } from '../src/charging/gateway-calls.ts';
 import { emailFor } from '../src/email/messages.ts';
 import { noticesOf } from '../src/notices/outbox.ts';
-import { chargingWorld, confirmWithNewCard, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
-
-const ALWAYS_3DS = '4000002760003184';
-const STOLEN = ['4000000000000002', '4000000000009995'];
-const DAY = 86_400_000;
-/** Window: 3 + 5 days. */
-const RETRY_SCHEDULE = [259_200, 432_000];
+import { chargingWorld, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+import { ALWAYS_3DS, burnIntent, DAY, RETRY_SCHEDULE } from './card-testing-rounds.ts';
 
 let w: ChargingWorld;
 before(async () => {
@@ -47,15 +41,6 @@ const emailsOf = async (account: string) =>
 const passAt = (at: number, gateway: ChargeGateway = chargeGateway(w.sdk)) =>
   chargePass({ pool: w.db.pool, gateway, retrySchedule: RETRY_SCHEDULE, log: memoryLogger(), now: () => new Date(at) });
 
-/** The tester's script on `pi` with its client secret, the declines found by a catch-up: revoked and canceled. */
-async function burnIntent(pi: string) {
-  const secret = (await w.sdk.paymentIntents.retrieve(pi)).client_secret!;
-  for (const number of STOLEN) assert.equal((await confirmWithNewCard(w, pi, secret, number)).status, 402);
-  const cardTesting = { limit: 1, gateway: chargeGateway(w.sdk) };
-  await catchUpEvents({ pool: w.db.pool, log: memoryLogger(), events: gatewayEvents(w.sdk), cardTesting });
-  assert.equal((await w.sdk.paymentIntents.retrieve(pi)).status, 'canceled');
-}
-
 describe('a 3-D Secure request made again after card testing', () => {
   test('past the round’s window: one message, the past-due one (naming the PaymentIntent that waits); no action_required for it', async () => {
     await putCard(w, 'acct-late', ALWAYS_3DS);
@@ -64,7 +49,7 @@ describe('a 3-D Secure request made again after card testing', () => {
     await passAt(t0);
     assert.equal(await statusOf('inv-late'), 'action_required');
     const first = (await rowOf('inv-late')).payment_intent_id!;
-    await burnIntent(first);
+    await burnIntent(w, first);
 
     // Day 8 and a second: the card on file is charged on a new PaymentIntent and the bank asks, past the window.
     await passAt(t0 + 8 * DAY + 1000);
@@ -83,7 +68,7 @@ describe('a 3-D Secure request made again after card testing', () => {
     assert.match(emailFor(pastDue, { invoicingUrl: 'https://billing.example.test' })!.text, /past due: your bank asked you to confirm/);
 
     // Burnt once more while past due: asked again an hour on, still past its window, told nothing.
-    await burnIntent(row.payment_intent_id);
+    await burnIntent(w, row.payment_intent_id);
     await passAt(t0 + 9 * DAY);
     const again = await rowOf('inv-late');
     assert.ok(again.state === 'action_required' && again.payment_intent_id !== row.payment_intent_id);
@@ -100,7 +85,7 @@ describe('a 3-D Secure request made again after card testing', () => {
     const t0 = Date.now();
     await passAt(t0);
     const asked = (await rowOf('inv-flight')).payment_intent_id!;
-    await burnIntent(asked);
+    await burnIntent(w, asked);
 
     // Day 1: the new PaymentIntent is burnt as the charger confirms it (its attempt in flight): the
     // confirm is refused as canceled, the attempt spent, the next one 5 days on.
@@ -110,7 +95,7 @@ describe('a 3-D Secure request made again after card testing', () => {
       ...real,
       confirm: async (c) => {
         burnt ??= c.paymentIntentId;
-        if (burnt === c.paymentIntentId) await burnIntent(c.paymentIntentId);
+        if (burnt === c.paymentIntentId) await burnIntent(w, c.paymentIntentId);
         return real.confirm(c);
       },
     };

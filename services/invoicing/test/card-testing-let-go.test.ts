@@ -10,15 +10,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
-import { invoicingRoutes } from '../src/app.ts';
-import { loadPriceBook } from '../src/billing/price-book-file.ts';
-import { createBilling } from '../src/billing/service.ts';
+import { memoryLogger } from '@vault/runtime';
 import { chargePass } from '../src/charging/charger.ts';
 import { catchUpEvents, gatewayEvents } from '../src/charging/event-catch-up.ts';
 import { chargeGateway } from '../src/charging/gateway-calls.ts';
 import { chargingWorld, confirmWithNewCard, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
-import { deliverSigned, foreignDeclineEvent } from './charging-fixture.ts';
+import { deliverSigned, foreignDeclineEvent, webhookApp } from './charging-fixture.ts';
 
 const SECRET = 'whsec_card_testing_let_go';
 const ADMIN = 'card-testing-let-go-admin-0123456789abcdef';
@@ -33,17 +30,8 @@ const log = memoryLogger();
 
 before(async () => {
   w = await chargingWorld('card_testing_let_go');
-  const prices = loadPriceBook();
-  http = createHttpApp(log);
-  invoicingRoutes(http, {
-    pool: w.db.pool,
-    billing: createBilling({ pool: w.db.pool, prices, graceHours: 72 }),
-    prices,
-    adminToken: ADMIN,
-    log,
-    webhooks: { verifier: w.sdk.webhooks, secret: SECRET, cardTesting: { limit: 1, gateway: chargeGateway(w.sdk) } },
-  });
-  await http.ready();
+  const cardTesting = { limit: 1, gateway: chargeGateway(w.sdk) };
+  http = await webhookApp(w.db.pool, { log, verifier: w.sdk.webhooks, secret: SECRET, adminToken: ADMIN, cardTesting });
 });
 after(async () => {
   await http?.close();

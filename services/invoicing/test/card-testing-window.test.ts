@@ -12,16 +12,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import { chargePass } from '../src/charging/charger.ts';
-import { catchUpEvents, gatewayEvents } from '../src/charging/event-catch-up.ts';
 import { chargeGateway } from '../src/charging/gateway-calls.ts';
 import { noticesOf } from '../src/notices/outbox.ts';
-import { chargingWorld, confirmWithNewCard, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
-
-const ALWAYS_3DS = '4000002760003184';
-const STOLEN = ['4000000000000002', '4000000000009995'];
-const DAY = 86_400_000;
-/** Window: 3 + 5 days. */
-const RETRY_SCHEDULE = [259_200, 432_000];
+import { chargingWorld, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+import { ALWAYS_3DS, burnIntent, DAY, RETRY_SCHEDULE } from './card-testing-rounds.ts';
 
 let w: ChargingWorld;
 before(async () => {
@@ -54,13 +48,7 @@ const passAt = (at: number) =>
 /** The tester's script on the page's PaymentIntent, its declines found by a fresh catch-up: revoked and canceled. */
 async function burn(invoiceId: string) {
   const pi = (await rowOf(invoiceId)).payment_intent_id!;
-  const secret = (await w.sdk.paymentIntents.retrieve(pi)).client_secret!;
-  for (const number of STOLEN) {
-    assert.equal((await confirmWithNewCard(w, pi, secret, number)).status, 402);
-  }
-  const cardTesting = { limit: 1, gateway: chargeGateway(w.sdk) };
-  await catchUpEvents({ pool: w.db.pool, log: memoryLogger(), events: gatewayEvents(w.sdk), cardTesting });
-  assert.equal((await w.sdk.paymentIntents.retrieve(pi)).status, 'canceled');
+  await burnIntent(w, pi);
   assert.deepEqual(Object.values(await rowOf(invoiceId)).slice(0, 2), ['scheduled', null]);
   return pi;
 }

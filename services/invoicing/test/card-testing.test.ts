@@ -28,7 +28,7 @@ import {
   putCard,
   type ChargingWorld,
 } from '../../../test/charging-harness.ts';
-import { deliverSigned, foreignDeclineEvent } from './charging-fixture.ts';
+import { deliverSigned, foreignDeclineEvent, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'card-testing-admin-token-0123456789abcdef';
 const ALWAYS_3DS = '4000002760003184';
@@ -158,17 +158,8 @@ describe('card testing in process: signed deliveries, the catch-up, the charging
 
   before(async () => {
     w = await chargingWorld('card_testing_paid');
-    const prices = loadPriceBook();
-    http = createHttpApp(log);
-    invoicingRoutes(http, {
-      pool: w.db.pool,
-      billing: createBilling({ pool: w.db.pool, prices, graceHours: 72 }),
-      prices,
-      adminToken: ADMIN,
-      log,
-      webhooks: { verifier: w.sdk.webhooks, secret: SECRET, cardTesting: { limit: 1, gateway: chargeGateway(w.sdk) } },
-    });
-    await http.ready();
+    const cardTesting = { limit: 1, gateway: chargeGateway(w.sdk) };
+    http = await webhookApp(w.db.pool, { log, verifier: w.sdk.webhooks, secret: SECRET, adminToken: ADMIN, cardTesting });
   });
   after(async () => {
     await http?.close();

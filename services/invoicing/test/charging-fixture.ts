@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { type Gateway, gatewayClient } from '@vault/gateway';
 import { createHttpApp, type Logger } from '@vault/runtime';
 import { freshDatabase, type TestDatabase } from '@vault/testkit';
+import type { CardTesting } from '../src/charging/card-testing.ts';
 import type { Answer } from '../src/charging/decide.ts';
 import {
   attemptKey,
@@ -371,10 +372,20 @@ export class ThreeDsGateway extends FakeGateway {
   }
 }
 
-/** Invoicing's routes on `pool`, the gateway's deliveries verified with `secret`: what the webhook tests post to. */
+/**
+ * Invoicing's routes on `pool`, the gateway's deliveries verified with `secret`: what the webhook tests post to.
+ * `cardTesting` as the app gives it (none: the default limit, no gateway to cancel at).
+ */
 export async function webhookApp(
   pool: pg.Pool,
-  o: { log: Logger; verifier: Gateway['webhooks']; secret: string; adminToken: string; disputes?: DisputeGateway },
+  o: {
+    log: Logger;
+    verifier: Gateway['webhooks'];
+    secret: string;
+    adminToken: string;
+    disputes?: DisputeGateway;
+    cardTesting?: CardTesting;
+  },
 ): Promise<FastifyInstance> {
   const prices = loadPriceBook();
   const billing = createBilling({ pool, prices, graceHours: 72 });
@@ -385,7 +396,7 @@ export async function webhookApp(
     prices,
     adminToken: o.adminToken,
     log: o.log,
-    webhooks: { verifier: o.verifier, secret: o.secret, disputes: o.disputes ?? fixtureDisputes(pool) },
+    webhooks: { verifier: o.verifier, secret: o.secret, disputes: o.disputes ?? fixtureDisputes(pool), cardTesting: o.cardTesting },
   });
   await http.ready();
   return http;

@@ -9,14 +9,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type Stripe from 'stripe';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
-import { invoicingRoutes } from '../src/app.ts';
-import { loadPriceBook } from '../src/billing/price-book-file.ts';
-import { createBilling } from '../src/billing/service.ts';
+import { memoryLogger } from '@vault/runtime';
 import { chargePass } from '../src/charging/charger.ts';
 import { type ChargeGateway, chargeGateway } from '../src/charging/gateway-calls.ts';
 import { chargingWorld, customerOf, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
-import { deliverSigned } from './charging-fixture.ts';
+import { deliverSigned, webhookApp } from './charging-fixture.ts';
 
 const SECRET = 'whsec_stray_released_late';
 const ADMIN = 'stray-released-late-admin-0123456789abcdef';
@@ -27,17 +24,7 @@ const log = memoryLogger();
 
 before(async () => {
   w = await chargingWorld('stray_released_late');
-  const prices = loadPriceBook();
-  http = createHttpApp(log);
-  invoicingRoutes(http, {
-    pool: w.db.pool,
-    billing: createBilling({ pool: w.db.pool, prices, graceHours: 72 }),
-    prices,
-    adminToken: ADMIN,
-    log,
-    webhooks: { verifier: w.sdk.webhooks, secret: SECRET },
-  });
-  await http.ready();
+  http = await webhookApp(w.db.pool, { log, verifier: w.sdk.webhooks, secret: SECRET, adminToken: ADMIN });
 });
 after(async () => {
   await http?.close();
