@@ -3,10 +3,12 @@
 // a missing file was "cannot reach PostgreSQL … ENOENT"; and it honours
 // PGSSLMODE (require as verify-full, an unknown value as no TLS) unchecked.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BootSettings, ConfigError, parseConfig } from '../src/index.ts';
 import { REMOTE_DATABASE_URL as BASE, problem } from './config-problem.ts';
 
@@ -38,14 +40,37 @@ describe("DATABASE_URL's sslrootcert, sslcert and sslkey: a file node-pg cannot 
     );
   });
 
-  test('a file without read permission (unless this process may read anything)', (t) => {
-    const locked = join(dir, 'locked.key');
+  test('a file without read permission', () => {
+    // Its own directory, open to all: a child running as nobody must reach the file to be refused it.
+    const open = mkdtempSync(join(tmpdir(), 'database-tls-locked-'));
+    chmodSync(open, 0o755);
+    const locked = join(open, 'locked.key');
     writeFileSync(locked, 'key');
     chmodSync(locked, 0o000);
-    if (process.getuid?.() === 0) return t.skip('root reads any file');
-    assert.equal(problem({ DATABASE_URL: `${BASE}?sslkey=${locked}` }), `DATABASE_URL: sslkey=${locked}: not readable (permission denied)`);
+    const env = { DATABASE_URL: `${BASE}?sslkey=${locked}` };
+    // Root reads any file: as root, the configuration is read by a child process that became nobody.
+    const said = process.getuid?.() === 0 ? problemAsNobody(env) : problem(env);
+    assert.equal(said, `DATABASE_URL: sslkey=${locked}: not readable (permission denied)`);
   });
 });
+
+/**
+ * `problem(env)` in a child process that loads the code as root, then becomes nobody (uid and gid
+ * 65534) before it reads the configuration: only the file under test is read as nobody.
+ */
+function problemAsNobody(env: Record<string, string>): string {
+  const helper = pathToFileURL(fileURLToPath(new URL('./config-problem.ts', import.meta.url))).href;
+  const code =
+    `import { problem } from ${JSON.stringify(helper)}; ` +
+    `process.setgid(65534); process.setuid(65534); process.stdout.write(problem(${JSON.stringify(env)}));`;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', code], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(child.status, 0, `the child as nobody: ${child.stderr || child.error}`);
+  return child.stdout;
+}
 
 describe("PGSSLMODE, which node-pg honours for a DATABASE_URL without TLS parameters, is checked as the URL's sslmode is", () => {
   test('disable, verify-full and no-verify are taken; blank is unset', () => {
