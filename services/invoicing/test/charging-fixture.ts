@@ -372,21 +372,14 @@ export class ThreeDsGateway extends FakeGateway {
   }
 }
 
-/**
- * Invoicing's routes on `pool`, the gateway's deliveries verified with `secret`: what the webhook tests post to.
- * `cardTesting` as the app gives it (none: the default limit, no gateway to cancel at).
- */
-export async function webhookApp(
-  pool: pg.Pool,
-  o: {
-    log: Logger;
-    verifier: Gateway['webhooks'];
-    secret: string;
-    adminToken: string;
-    disputes?: DisputeGateway;
-    cardTesting?: CardTesting;
-  },
-): Promise<FastifyInstance> {
+type WebhookAppOptions = { log: Logger; verifier: Gateway['webhooks']; secret: string; adminToken: string } & {
+  disputes?: DisputeGateway;
+  /** As the app gives it (none: the default limit, no gateway to cancel at). */
+  cardTesting?: CardTesting;
+};
+
+/** Invoicing's routes on `pool`, the gateway's deliveries verified with `secret`: what the webhook tests post to. */
+export async function webhookApp(pool: pg.Pool, o: WebhookAppOptions): Promise<FastifyInstance> {
   const prices = loadPriceBook();
   const billing = createBilling({ pool, prices, graceHours: 72 });
   const http = createHttpApp(o.log);
