@@ -25,3 +25,21 @@ export async function operatorLink(pool: pg.Pool, account: string, tokenId: stri
   );
   return link;
 }
+
+/**
+ * Opens a sign-in link on a web app (`url`) and presses its button, through `headers` (a proxy's, or none):
+ * the answers, the form cookie sent back, and the session cookie set.
+ */
+export async function signInOver(url: string, link: string, headers: Record<string, string> = {}) {
+  const opened = await fetch(`${url}/signin?link=${link}`, { headers, redirect: 'manual' });
+  const page = await opened.text();
+  const csrf = /<form method="post" action="\/signin">[\s\S]*?name="_csrf" value="([^"]+)"/.exec(page)?.[1];
+  const formCookie = opened.headers.getSetCookie().map((c) => c.split(';')[0]!);
+  const posted = await fetch(`${url}/signin`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { ...headers, cookie: formCookie.join('; '), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ link, _csrf: csrf ?? '' }).toString(),
+  });
+  return { opened, formCookie, posted, session: posted.headers.getSetCookie().find((c) => /vault_(card_)?session=/.test(c)) };
+}

@@ -18,6 +18,7 @@ import {
   type RunningService,
   type TestDatabase,
 } from '@vault/testkit';
+import { signInOver } from './sign-in-fixture.ts';
 
 const ACCOUNT = 'acct-proxy';
 const HSTS = 'max-age=31536000';
@@ -46,19 +47,7 @@ async function newLink(): Promise<string> {
 }
 
 /** Opens the link on the app and presses the button, through the given headers (a proxy's). */
-async function signIn(app: RunningService, link: string, headers: Record<string, string> = {}) {
-  const opened = await fetch(`${app.url}/signin?link=${link}`, { headers, redirect: 'manual' });
-  const page = await opened.text();
-  const csrf = /<form method="post" action="\/signin">[\s\S]*?name="_csrf" value="([^"]+)"/.exec(page)?.[1];
-  const formCookie = opened.headers.getSetCookie().map((c) => c.split(';')[0]!);
-  const posted = await fetch(`${app.url}/signin`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { ...headers, cookie: formCookie.join('; '), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ link, _csrf: csrf ?? '' }).toString(),
-  });
-  return { opened, formCookie, posted, session: posted.headers.getSetCookie().find((c) => /vault_(card_)?session=/.test(c)) };
-}
+const signIn = (app: RunningService, link: string, headers: Record<string, string> = {}) => signInOver(app.url, link, headers);
 
 before(async () => {
   db = await freshDatabase('behind_proxy');

@@ -17,7 +17,7 @@ import {
   type RunningService,
   type TestDatabase,
 } from '@vault/testkit';
-import { accountToken, operatorLink } from './sign-in-fixture.ts';
+import { accountToken, operatorLink, signInOver } from './sign-in-fixture.ts';
 
 const ACCOUNT = 'acct-https-url';
 const HSTS = 'max-age=31536000';
@@ -39,18 +39,7 @@ async function start(app: 'invoicing' | 'cc-forms', own: Record<string, string>)
 
 /** Opens a fresh link on the app over plain http and presses the button. */
 async function signIn(app: RunningService) {
-  const link = await operatorLink(db.pool, ACCOUNT, await accountToken(db.pool, ACCOUNT));
-  const opened = await fetch(`${app.url}/signin?link=${link}`, { redirect: 'manual' });
-  const page = await opened.text();
-  const csrf = /<form method="post" action="\/signin">[\s\S]*?name="_csrf" value="([^"]+)"/.exec(page)?.[1];
-  const formCookie = opened.headers.getSetCookie().map((c) => c.split(';')[0]!);
-  const posted = await fetch(`${app.url}/signin`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: formCookie.join('; '), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ link, _csrf: csrf ?? '' }).toString(),
-  });
-  return { opened, formCookie, posted, session: posted.headers.getSetCookie().find((c) => /vault_(card_)?session=/.test(c)) };
+  return signInOver(app.url, await operatorLink(db.pool, ACCOUNT, await accountToken(db.pool, ACCOUNT)));
 }
 
 const warned = (app: RunningService) => app.lines.filter((l) => l.includes('event=web.proxy_untrusted'));

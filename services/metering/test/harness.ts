@@ -194,6 +194,21 @@ export function busBatch(
   };
 }
 
+/** `n` dyno starts of their own subjects, ids from `prefix`: a batch's worth of new events. */
+export const dynoStarts = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      specversion: '1.0',
+      id: `${prefix}-${i}`,
+      source: 'dyno-manager',
+      type: 'dyno.started',
+      time: '2026-10-20T00:00:00Z',
+      subject: `${prefix}/web.${i}`,
+      sequence: 1,
+      data: { app_id: `app-${prefix}`, name: `web.${i}`, size: 'standard-1x' },
+    }),
+  );
+
 /**
  * Raw events judged at `nowMs` and applied as one batch in a transaction of
  * its own, counters included: the consumer's batch path without a bus.

@@ -11,25 +11,12 @@ import { applyMessages } from '../src/consumer/apply-messages.ts';
 import { noteLog } from '../src/consumer/consumed-log.ts';
 import { incarnationOf } from '../src/consumer/left-positions.ts';
 import { readCounters } from '../src/reports/store.ts';
-import { busBatch, meteringDatabases } from './harness.ts';
+import { busBatch, dynoStarts, meteringDatabases } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 const { db, dropAll } = meteringDatabases();
 
-/** `n` dyno starts of their own subjects, ids from `prefix`. */
-const starts = (prefix: string, n: number) =>
-  Array.from({ length: n }, (_, i) =>
-    JSON.stringify({
-      specversion: '1.0',
-      id: `${prefix}-${i}`,
-      source: 'dyno-manager',
-      type: 'dyno.started',
-      time: '2026-10-20T00:00:00Z',
-      subject: `${prefix}/web.${i}`,
-      sequence: 1,
-      data: { app_id: `app-${prefix}`, name: `web.${i}`, size: 'standard-1x' },
-    }),
-  );
+const starts = dynoStarts;
 
 const inLog = (log: string, values: string[], offset = 0): Batch => ({ ...busBatch(values, offset, 0, NOW), log });
 

@@ -10,26 +10,14 @@ import { after, describe, test } from 'node:test';
 import type { Batch } from '@vault/bus';
 import { applyMessages } from '../src/consumer/apply-messages.ts';
 import { newContact, REREAD_ACTION, resumeAction } from '../src/consumer/log-position.ts';
-import { busBatch, meteringDatabases } from './harness.ts';
+import { busBatch, dynoStarts, meteringDatabases } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 const { db, dropAll } = meteringDatabases();
 const T1 = 'kafka:cluster-1/billing/t1';
 const T2 = 'kafka:cluster-1/billing/t2';
 
-const starts = (prefix: string, n: number) =>
-  Array.from({ length: n }, (_, i) =>
-    JSON.stringify({
-      specversion: '1.0',
-      id: `${prefix}-${i}`,
-      source: 'dyno-manager',
-      type: 'dyno.started',
-      time: '2026-10-20T00:00:00Z',
-      subject: `${prefix}/web.${i}`,
-      sequence: 1,
-      data: { app_id: `app-${prefix}`, name: `web.${i}`, size: 'standard-1x' },
-    }),
-  );
+const starts = dynoStarts;
 
 const inLog = (log: string, values: string[], offset = 0): Batch => ({ ...busBatch(values, offset, 0, NOW), log });
 

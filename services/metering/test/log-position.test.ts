@@ -13,25 +13,12 @@ import type { TestDatabase } from '@vault/testkit';
 import { applyMessages, type MessagesResult } from '../src/consumer/apply-messages.ts';
 import { messageHash, newContact, type Contact } from '../src/consumer/log-position.ts';
 import { readCounters } from '../src/reports/store.ts';
-import { busBatch, meteringDatabases } from './harness.ts';
+import { busBatch, dynoStarts, meteringDatabases } from './harness.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 const { db, dropAll } = meteringDatabases();
 
-/** `n` dyno starts of their own subjects, ids from `prefix`. */
-const starts = (prefix: string, n: number) =>
-  Array.from({ length: n }, (_, i) =>
-    JSON.stringify({
-      specversion: '1.0',
-      id: `${prefix}-${i}`,
-      source: 'dyno-manager',
-      type: 'dyno.started',
-      time: '2026-10-20T00:00:00Z',
-      subject: `${prefix}/web.${i}`,
-      sequence: 1,
-      data: { app_id: `app-${prefix}`, name: `web.${i}`, size: 'standard-1x' },
-    }),
-  );
+const starts = dynoStarts;
 
 /** `values` at `offset` on, in a log whose next offset is `highWatermark` (default: just after them). */
 const batchOf = (values: string[], offset: number, highWatermark?: number): Batch => ({
