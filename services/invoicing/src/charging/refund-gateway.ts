@@ -14,7 +14,15 @@ export interface MadeRefund {
   status: string;
   /** Why it failed (Stripe's `failure_reason`), when it did. */
   failureReason?: string | undefined;
+  /** The idempotency key it was made under, as its metadata names it (REFUND_KEY), when it does. */
+  key?: string | undefined;
 }
+
+/**
+ * The metadata field naming the idempotency key a refund was made under: after a 500 under the key
+ * (kept by the gateway and replayed for a day), the refund it may have made is found by it.
+ */
+export const REFUND_KEY = 'vault_refund_key';
 
 /** A PaymentIntent of a customer, as its list reports it: the invoice it was made for (`metadata.invoice_id`). */
 export interface ListedIntent {
@@ -25,7 +33,10 @@ export interface ListedIntent {
 
 /** The operator's refund of a stray payment (stray-refund.ts): apart from ChargeGateway, which a pass uses. */
 export interface RefundGateway {
-  /** Refunds `amount` (minor units) of the PaymentIntent's charge; replaying `idempotencyKey` gives the first answer. */
+  /**
+   * Refunds `amount` (minor units) of the PaymentIntent's charge, `idempotencyKey` in its metadata too
+   * (REFUND_KEY); replaying the key gives the first answer.
+   */
   refund(r: {
     paymentIntentId: string;
     amount: number;
@@ -38,12 +49,19 @@ export interface RefundGateway {
   listPaymentIntents(customerId: string): Promise<ListedIntent[] | { error: Answer }>;
 }
 
-const madeRefund = (r: { id: string; amount: number; status: string | null; failure_reason?: string | undefined }): MadeRefund => ({
+const madeRefund = (r: {
+  id: string;
+  amount: number;
+  status: string | null;
+  failure_reason?: string | undefined;
+  metadata?: Record<string, string> | null;
+}): MadeRefund => ({
   id: r.id,
   amount: r.amount,
   // Stripe documents status as set on every refund; none said is taken as not succeeded.
   status: r.status ?? 'unknown',
   ...(r.failure_reason ? { failureReason: r.failure_reason } : {}),
+  ...(r.metadata?.[REFUND_KEY] ? { key: r.metadata[REFUND_KEY] } : {}),
 });
 
 export function refundGateway(stripe: Gateway): RefundGateway {
@@ -51,7 +69,7 @@ export function refundGateway(stripe: Gateway): RefundGateway {
     async refund(r) {
       try {
         const refund = await stripe.refunds.create(
-          { payment_intent: r.paymentIntentId, amount: r.amount, metadata: r.metadata },
+          { payment_intent: r.paymentIntentId, amount: r.amount, metadata: { ...r.metadata, [REFUND_KEY]: r.idempotencyKey } },
           { idempotencyKey: r.idempotencyKey },
         );
         return madeRefund(refund);

@@ -4,10 +4,11 @@
 // disputes are read first: while a chargeback of it is open the gateway refuses any refund
 // (charge_disputed), so this refuses naming the dispute and its status; a won one gave the money
 // back to us, so all of it is refunded; a lost one took its own amount back, so only the rest is.
-// Nothing is written here: the next charging pass finds it given back in full (stray-given-back.ts)
-// and lets it go, charging the invoice anew; run again after that, the stray let go is found at the
-// gateway (released-stray.ts) and named as given back. A refund the gateway did not make (failed,
-// canceled, requires_action) is told as such, never as refunded.
+// Nothing is written here but a refund's new key after a 500 (stray-refund-after-500.ts): the next
+// charging pass finds it given back in full (stray-given-back.ts) and lets it go, charging the
+// invoice anew; run again after that, the stray let go is found at the gateway (released-stray.ts)
+// and named as given back. A refund the gateway did not make (failed, canceled, requires_action) is
+// told as such, never as refunded.
 import type pg from 'pg';
 import type { Logger } from '@vault/runtime';
 import { fromMinorUnits } from './amount.ts';
@@ -16,6 +17,7 @@ import type { ChargeGateway, ReportedDispute, ReportedIntent } from './gateway-c
 import type { RefundGateway } from './refund-gateway.ts';
 import { releasedStray } from './released-stray.ts';
 import { givenBack } from './stray-given-back.ts';
+import { refundStrayOnce } from './stray-refund-after-500.ts';
 import { refundKey, unmade } from './stray-refund-answer.ts';
 
 export interface StrayRefundDeps {
@@ -169,15 +171,25 @@ export async function refundStray(deps: StrayRefundDeps, invoiceId: string): Pro
   // the amounts alone would send the failed refund's key again and get its first answer replayed.
   const earlier = await deps.gateway.listRefunds(id, intent.charge?.id);
   if ('error' in earlier) return unanswered('the list of refunds', earlier.error.kind === 'succeeded' ? 'succeeded' : earlier.error.code);
-  const made = await deps.gateway.refund({
+  // Under the state's key, or after a 500 the refund it made, else a new key stored first (stray-refund-after-500.ts).
+  const made = await refundStrayOnce(deps, {
+    invoiceId,
     paymentIntentId: id,
+    chargeId: intent.charge?.id,
     amount: plan.refund,
-    idempotencyKey: refundKey(id, earlier.length, back),
+    baseKey: refundKey(id, earlier.length, back),
     metadata: { invoice_id: invoiceId, reason: 'stray_payment' },
   });
   if ('error' in made) {
     const answer = made.error;
-    if (answer.kind === 'unanswered') return unanswered('the refund', answer.code);
+    if (answer.kind === 'unanswered') {
+      // Unanswered, it may have been made: a run again finds it (given back, or by its key after a 500).
+      return {
+        outcome: 'refused',
+        reason: 'unanswered',
+        message: `the gateway did not answer the refund of ${what} (${answer.code}); run it again: it refunds only what is not back yet`,
+      };
+    }
     const code = answer.kind === 'succeeded' ? 'succeeded' : answer.code;
     return {
       outcome: 'refused',
