@@ -6,11 +6,9 @@
 // whose past expiry falls in a taken month is still the 400 naming expires_at, not a 409.
 // Real PostgreSQL.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { DateTime } from 'luxon';
-import pg from 'pg';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { invoicingRoutes } from '../src/app.ts';
@@ -20,32 +18,10 @@ import { createBilling } from '../src/billing/service.ts';
 import { CreditsNotFinalError } from '../src/exports/credits-final.ts';
 import { exportCsv } from '../src/exports/index.ts';
 import { ADMIN, collect } from './exports-fixture.ts';
+import { dropRoles, roleOn } from './credits-taken-roles.ts';
 import { billingDatabase } from './seed.ts';
 
 const prices = loadPriceBook();
-
-/** A login role on `db` with `grants` run for it; its pool, and a drop for after. */
-async function roleOn(db: TestDatabase, grants: (role: string) => string[]) {
-  const role = `guard_${randomBytes(4).toString('hex')}`;
-  const { rows } = await db.pool.query<{ db: string }>('select current_database() as db');
-  await db.pool.query(`create role ${role} login password 'guard-secret'`);
-  await db.pool.query(`grant connect on database ${rows[0]!.db} to ${role}`);
-  for (const sql of grants(role)) await db.pool.query(sql);
-  const url = new URL(db.url);
-  url.username = role;
-  url.password = 'guard-secret';
-  return { role, pool: new pg.Pool({ connectionString: url.toString(), max: 2 }) };
-}
-
-async function dropRoles(roles: string[]) {
-  const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await admin.connect();
-  try {
-    for (const role of roles) await admin.query(`drop role if exists ${role}`);
-  } finally {
-    await admin.end();
-  }
-}
 
 describe('invoicing.note_credits_taken: only for roles granted it, only for a month over by the database’s clock (real PostgreSQL)', () => {
   let db: TestDatabase;

@@ -271,10 +271,16 @@ describe('credits.csv taken by a SELECT-only role', () => {
   });
 
   test('exports, and its month is noted taken all the same (note_credits_taken): it can write nothing else', async () => {
+    const { rows: clock } = await db.pool.query<{ now: Date }>('select clock_timestamp() as now');
     const file = await collect(exportCsv(readOnly, 'credits', '2026-10', { now: () => new Date('2026-11-02T00:00:00Z') }));
     assert.match(file, /\r\nTOTAL,0,/);
     const { rows } = await db.pool.query<{ period: string; taken_at: Date }>('select period, taken_at from invoicing.credits_taken');
-    assert.deepEqual(rows, [{ period: '2026-10', taken_at: new Date('2026-11-02T00:00:00Z') }]);
+    // Dated by the database's clock, not the exporter's (migration 043: credits-taken-clock.test.ts).
+    assert.deepEqual(
+      rows.map((r) => r.period),
+      ['2026-10'],
+    );
+    assert.ok(rows[0]!.taken_at >= clock[0]!.now, `${rows[0]!.taken_at.toISOString()} is the database's clock, not 2026-11-02`);
     await assert.rejects(
       readOnly.query(`insert into invoicing.credits_taken (period, taken_at) values ('2026-09', now())`),
       /permission denied/,

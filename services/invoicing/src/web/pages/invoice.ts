@@ -38,7 +38,7 @@ export function invoicePage({ viewer, invoice, payment, stops, chargebacks = [] 
   return layout(
     { title: `Invoice ${invoice.number ?? invoice.id}`, viewer, current: 'invoices' },
     html`<p><a href="/invoices">← All invoices</a></p>
-<h1>Invoice ${invoice.number ?? ''} ${statusTag(invoice.status, payment)}</h1>
+<h1>Invoice ${invoice.number ?? ''} ${statusTag(invoice, payment)}</h1>
 ${
   words.toString() === ''
     ? ''

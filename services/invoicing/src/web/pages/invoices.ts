@@ -65,7 +65,7 @@ export function invoiceListPage(view: InvoiceListView): Html {
     return html`<tr>
 <td><a href="/invoices/${encodeURIComponent(inv.id)}">${inv.number ?? 'draft'}</a></td>
 <td data-label="Period">${monthName(inv.period)}</td>
-<td data-label="Status">${statusTag(inv.status, state)}</td>
+<td data-label="Status">${statusTag(inv, state)}</td>
 <td class="num" data-label="Total">${money(inv.total, inv.currency)}</td>
 </tr>`;
   });

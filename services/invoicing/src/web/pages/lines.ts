@@ -1,6 +1,7 @@
 // An invoice's lines grouped by app, as the platform's invoices show them:
 // a heading per app, then each line with its months, unit price and amount.
 import type { Invoice, InvoiceLine } from '@vault/contracts';
+import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
 import { html, type Html } from '@vault/web';
 import type { PaymentState } from '../../charging/payment-state.ts';
@@ -94,12 +95,21 @@ export function linesByApp(invoice: Invoice, stops: ReadonlyMap<string, LineEnd>
   )}`;
 }
 
-/** "draft", "finalized", "paid", "past due", "refunded", "carried" as a coloured tag; the payment's label when it says more. */
-export function statusTag(status: Invoice['status'], payment?: PaymentState): Html {
+/**
+ * "draft", "finalized", "paid", "past due", "refunded", "carried" as a coloured tag; the payment's label
+ * when it says more; "paid, $30.00 refunded" when part of a paid invoice went back to the card.
+ */
+export function statusTag(invoice: Pick<Invoice, 'status' | 'currency' | 'amount_refunded'>, payment?: PaymentState): Html {
+  const { status } = invoice;
   const label = payment && paymentLabel(payment);
   // The label's colour is its own: a declined card is no "finalized" green.
   const tone = label ? payment!.kind : status;
-  return html`<span class="tag status-${tone}">${label ?? status.replace(/_/g, ' ')}</span>`;
+  // "paid" beside the whole total misled the customer once part was refunded; whole, the status is "refunded".
+  const refunded =
+    status === 'paid' && new Decimal(invoice.amount_refunded).gt(0)
+      ? html`, <span data-partly-refunded="${invoice.amount_refunded}">${money(invoice.amount_refunded, invoice.currency)} refunded</span>`
+      : '';
+  return html`<span class="tag status-${tone}">${label ?? status.replace(/_/g, ' ')}${refunded}</span>`;
 }
 
 /**

@@ -66,7 +66,7 @@ export function usagePage(view: UsageView): Html {
     : '';
   return layout(
     { title: heading, viewer: view.viewer, current: 'usage' },
-    html`<h1>${heading} ${statusTag(draft.status, view.payment)}</h1>
+    html`<h1>${heading} ${statusTag(draft, view.payment)}</h1>
 <section class="card">
 <p class="projection">${view.isCurrent ? 'So far this month' : 'Total'}: <strong data-total="${draft.total}">${money(draft.total, draft.currency)}</strong>
 ${draft.credit_applied === '0.00' ? '' : html`<span class="muted" data-credit-applied="${draft.credit_applied}">after ${money(draft.credit_applied, draft.currency)} of your credit balance, of ${money(draft.subtotal, draft.currency)}</span>`}
