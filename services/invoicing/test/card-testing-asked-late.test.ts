@@ -2,7 +2,9 @@
 // gateway sandbox. Past the round's window, the request is past due as it is made: it used to send two
 // emails at once ("asked again", then "past due"), and the platform an action_required for a request
 // already past due. Within the window, the "asked again" notice names the PaymentIntent it replaces:
-// when another was burnt while its attempt was in flight, it named the previous ask's instead.
+// when another was burnt while its attempt was in flight, it named the previous ask's instead. When the
+// one replaced was a stray payment given back after card testing burnt the request asked about, it said
+// `canceled`, and the email lost its card-testing warning (its reason was the last one's alone).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
@@ -10,7 +12,7 @@ import { chargePass } from '../src/charging/charger.ts';
 import { type ChargeGateway, chargeGateway } from '../src/charging/gateway-calls.ts';
 import { emailFor } from '../src/email/messages.ts';
 import { noticesOf } from '../src/notices/outbox.ts';
-import { chargingWorld, insertInvoice, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
+import { authenticate, chargingWorld, insertInvoice, invoiceCharge, putCard, type ChargingWorld } from '../../../test/charging-harness.ts';
 import { ALWAYS_3DS, burnIntent, DAY, RETRY_SCHEDULE } from './card-testing-rounds.ts';
 
 let w: ChargingWorld;
@@ -122,5 +124,55 @@ describe('a 3-D Secure request made again after card testing', () => {
     // Its email says a request made again, canceled for other cards' declines (it names no PaymentIntent).
     const text = emailFor(again, { invoicingUrl: 'https://billing.example.test' })!.text;
     assert.match(text, /to confirm this payment\. That request was canceled to protect you: other cards were tried/);
+  });
+
+  test('within the window, after card testing burnt the request asked about and a stray payment since was given back: the notice says given back, the email keeps the card-testing warning', async () => {
+    const pm = await putCard(w, 'acct-given', ALWAYS_3DS);
+    await insertInvoice(w.db.pool, { id: 'inv-given', account: 'acct-given', total: '52.58' });
+    const t0 = Date.now();
+    await passAt(t0);
+    const asked = (await rowOf('inv-given')).payment_intent_id!;
+    await burnIntent(w, asked);
+
+    // Day 1: the new PaymentIntent's amount changed at the gateway (anyone with the keys can), and the
+    // cardholder confirms it on the page just before the charger does: 10.00 taken, a stray payment.
+    const real = chargeGateway(w.sdk);
+    let stray: string | undefined;
+    const changed: ChargeGateway = {
+      ...real,
+      createPaymentIntent: (p) => real.createPaymentIntent({ ...p, amount: 1000 }),
+      confirm: async (c) => {
+        stray = c.paymentIntentId;
+        await authenticate(w, c.paymentIntentId, pm);
+        return real.confirm(c);
+      },
+    };
+    await passAt(t0 + DAY, changed);
+    assert.ok(stray && stray !== asked);
+    assert.deepEqual(await invoiceCharge(w.db.pool, 'inv-given'), { status: 'finalized', code: 'stray_payment', pi: stray });
+
+    // Given back in full; the next pass lets it go and asks again on a third PaymentIntent, within the window
+    // (attempt 2: the stray's success spent no attempt).
+    await w.sdk.refunds.create({ payment_intent: stray });
+    await passAt(t0 + DAY + 60_000);
+    const third = (await rowOf('inv-given')).payment_intent_id!;
+    assert.ok(third !== asked && third !== stray);
+    assert.equal(await statusOf('inv-given'), 'action_required');
+    const told = await noticesOf(w.db.pool, 'acct-given');
+    assert.deepEqual(
+      told.map((n) => n.id),
+      ['invoice.action_required:inv-given:1', 'invoice.action_required:inv-given:2'],
+    );
+    const again = told[1]!;
+    assert.equal(again.data.payment_intent_id, third);
+    assert.equal(again.data.asked_before_at, told[0]!.time, 'when they were asked before');
+    assert.equal(again.data.replaces_payment_intent_id, stray, 'the PaymentIntent held just before');
+    assert.equal(again.data.replaced_because, 'payment_given_back', 'given back, not canceled');
+    assert.deepEqual(again.data.replaced_since_asked_before, ['other_cards_declined', 'payment_given_back']);
+    // The email still warns of the other cards tried since the request asked about, and says the payment was given back.
+    const text = emailFor(again, { invoicingUrl: 'https://billing.example.test' })!.text;
+    assert.match(text, /That request was canceled to protect you: other cards were tried/);
+    assert.match(text, /A payment taken for this invoice since then did not match it and was given back to you in full/);
+    assert.match(text, /If nobody on your side tried other cards, tell your platform support/);
   });
 });

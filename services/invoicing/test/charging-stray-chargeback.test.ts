@@ -143,14 +143,15 @@ describe('a stray payment charged back (in-memory gateway, real PostgreSQL)', ()
   const amountRefunded = async (id: string) =>
     (await db.pool.query<{ a: string }>('select amount_refunded::text as a from invoicing.invoices where id = $1', [id])).rows[0]?.a;
 
-  test("a stray payment's refund is answered stray at once (not waited for as the invoice's, three days of redeliveries)", async () => {
+  test("a stray payment's refund is answered at once as the stray being given back, not a stray (not waited for as the invoice's, three days of redeliveries)", async () => {
     const gateway = new FakeGateway();
     const stray = await strayInvoice(gateway, 'cb-refund-event');
     const outcome = await handleGatewayEvent(
       { pool: db.pool, log: memoryLogger(), now: () => clock.getTime() },
       refundEvent('evt_cb_r1', stray, 20),
     );
-    assert.deepEqual(outcome, { outcome: 'stray', invoice_id: 'cb-refund-event', payment_intent: stray, reason: 'stray_payment' });
+    // The operator's remedy for the stray the row holds (charge.stray warned already): at info, not `stray`.
+    assert.deepEqual(outcome, { outcome: 'stray_refunded', invoice_id: 'cb-refund-event', payment_intent: stray });
     assert.equal(await amountRefunded('cb-refund-event'), '0.00');
   });
 

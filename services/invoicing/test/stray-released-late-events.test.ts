@@ -4,7 +4,9 @@
 // payment_intent.succeeded or charge.refunded coming after that (a retry, a delivery held up) was
 // logged `outcome=stray` at warn with count#webhooks.stray, as a new payment nobody had handled.
 // Our records know it: `outcome=stray_released` at info, nothing changed or refunded again. A
-// payment naming the invoice that it never held stays a stray, at warn.
+// payment naming the invoice that it never held stays a stray, at warn. The operator's refund of the
+// stray the row still holds (the usual order: refunded, then released) was a stray at warn too; it is
+// `outcome=stray_refunded` at info.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -69,7 +71,19 @@ describe('a stray payment’s events after a pass let it go', () => {
     const stray = (await rowOf('inv-sr'))!.payment_intent_id!;
     assert.equal((await rowOf('inv-sr'))?.last_error_code, 'stray_payment');
 
-    // The operator gives it back; the next pass lets it go and charges 25.00 on a new PaymentIntent.
+    // The operator gives back part of it first: its charge.refunded, the row still holding the stray, is
+    // the remedy under way (charge.stray warned already), at info, not a stray; nothing recorded on the invoice.
+    await w.sdk.refunds.create({ payment_intent: stray, amount: 400 });
+    const partly = await deliver(await eventOf('charge.refunded', stray));
+    assert.equal(partly.length, 1, partly.join('\n'));
+    assert.match(
+      partly[0]!,
+      new RegExp(`^at=info event=webhook.received .*outcome=stray_refunded invoice_id=inv-sr payment_intent=${stray}`),
+    );
+    assert.doesNotMatch(partly[0]!, /count#webhooks\.stray/);
+    assert.equal((await rowOf('inv-sr'))?.payment_intent_id, stray, 'still held: not given back in full');
+
+    // Then the rest; the next pass lets it go and charges 25.00 on a new PaymentIntent.
     await w.sdk.refunds.create({ payment_intent: stray });
     assert.equal((await pass(gateway)).paid, 1);
     assert.notEqual((await rowOf('inv-sr'))?.payment_intent_id, stray);
@@ -86,7 +100,7 @@ describe('a stray payment’s events after a pass let it go', () => {
       assert.doesNotMatch(lines[0]!, /count#webhooks\.stray/);
     }
     assert.equal(await statusOf('inv-sr'), 'paid');
-    assert.equal((await w.sdk.refunds.list({ payment_intent: stray })).data.length, 1, 'nothing refunded again');
+    assert.equal((await w.sdk.refunds.list({ payment_intent: stray })).data.length, 2, 'nothing refunded again');
     const invoice = await w.db.pool.query<{ amount_refunded: string }>(
       'select amount_refunded::text from invoicing.invoices where id = $1',
       ['inv-sr'],

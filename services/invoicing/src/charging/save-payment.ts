@@ -85,7 +85,8 @@ export function strayRow(pending: ChargeRow, payment: ReportedPayment, reason: S
  * a dispute the gateway closed as lost (a disputed charge cannot be refunded), or both: let go as an
  * unusable one is (no PaymentIntent, a new key), so the next attempt creates a new PaymentIntent for
  * the invoice's total, and the round's first ask is forgotten (forgetRoundAsk: a new request, a new
- * window); the row and its new key are returned. Its disputes are read only when its
+ * window), and it is recorded as given back (charge_payment_intents.given_back_at: asked-again.ts);
+ * the row and its new key are returned. Its disputes are read only when its
  * charge is disputed and not refunded in full. Otherwise `stray` (nothing written, nothing told
  * again), `unanswered`, or `paid` (meanwhile).
  */
@@ -128,7 +129,15 @@ export async function releaseRefundedStray(
     async (client) => {
       await lockInvoice(client, invoiceId);
       await forgetRoundAsk(client, invoiceId, id);
-      return writeCharge(client, invoiceId, row, {}, true);
+      const written = await writeCharge(client, invoiceId, row, {}, true);
+      // Let go as given back, not canceled: a later ask's notice says which (asked-again.ts, migration 042).
+      if (written !== undefined) {
+        await client.query(
+          'update invoicing.charge_payment_intents set given_back_at = now() where payment_intent_id = $1 and invoice_id = $2',
+          [id, invoiceId],
+        );
+      }
+      return written;
     },
     { log: deps.log, name: 'charging.save_charge' },
   );

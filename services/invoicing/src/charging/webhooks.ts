@@ -10,7 +10,6 @@ import { handleDispute, isDisputeMovement } from './disputes.ts';
 import { paysInvoice } from './payment-match.ts';
 import { FailedIntent, recordPaymentFailure } from './payment-failed.ts';
 import { heldPaymentIntent, invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
-import { STRAY_PAYMENT } from './decide.ts';
 import { endpointSecretsCache } from './endpoint-store.ts';
 import { letGoOf, mayBeLetGo } from './let-go-intent.ts';
 import { invoiceThatHeld, releasedStrayEvent } from './stray-released-event.ts';
@@ -253,7 +252,10 @@ export type Outcome = {
   revoked?: string;
 };
 
-/** charge.refunded: the refund recorded on the invoice the charge paid, in the transaction that records the event. */
+/**
+ * charge.refunded: the refund recorded on the invoice the charge paid, in the transaction that records the event.
+ * A refund of the stray payment the row holds is `stray_refunded` (info), of one it let go `stray_released`.
+ */
 async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   const charge = RefundedCharge.safeParse(event.data.object);
   const paymentIntent = charge.success ? charge.data.payment_intent : null;
@@ -283,7 +285,9 @@ async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof Gatewa
         const released = charge.data.payment_intent ? await releasedStrayEvent(client, invoiceId, charge.data.payment_intent) : undefined;
         return released ?? { ...stray, reason: 'not_its_payment_intent' };
       }
-      if (held.stray) return { ...stray, reason: STRAY_PAYMENT };
+      // The stray it holds, given back (the operator's remedy, vault refund-stray or the dashboard; charge.stray
+      // warned already): expected, at info. Not the invoice's refund; the next pass releases it once whole.
+      if (held.stray) return { outcome: 'stray_refunded', invoice_id: invoiceId, payment_intent: charge.data.payment_intent ?? 'none' };
       const outcome = await recordRefund(client, invoiceId, charge.data, happenedAt(event) ?? new Date(nowMs(deps)));
       if (outcome.outcome !== 'before_payment') return outcome;
       // Rolled back, the event's record with it: its redelivery is handled, not taken for a
