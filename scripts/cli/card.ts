@@ -1,5 +1,5 @@
 import { migrate } from '@vault/db';
-import { addTestCard, CardCliError, CardUsageError, CC_FORMS_MIGRATIONS, parseTestCardArgs } from '@vault/cc-forms/cli';
+import { addTestCard, CardCliError, cardFormAddress, CardUsageError, CC_FORMS_MIGRATIONS, parseTestCardArgs } from '@vault/cc-forms/cli';
 import { gatewayClient, gatewayConfig, gatewayTarget, SandboxKeysMissing } from '@vault/gateway';
 import { parseCommand, pickSubcommand, UsageError, usageOf } from './command.ts';
 import { cliLog, cliSettings, openCliDatabase } from './settings.ts';
@@ -26,7 +26,8 @@ export async function cardCommand(args: string[]): Promise<number> {
     // The configured keys, else the sandbox's own, from its database (it must have started once).
     const config = await gatewayConfig(target, db.pool);
     await migrate(db.pool, 'cc_forms', CC_FORMS_MIGRATIONS);
-    const card = await addTestCard({ pool: db.pool, gateway: gatewayClient(config), config, log: cliLog }, parsed);
+    const deps = { pool: db.pool, gateway: gatewayClient(config), config, log: cliLog, cardFormUrl: cardFormAddress(settings) };
+    const card = await addTestCard(deps, parsed);
     console.log(`card on file for ${parsed.accountId}: ${card.brand} •••• ${card.last4} (${card.paymentMethodId})`);
     return 0;
   } catch (err) {

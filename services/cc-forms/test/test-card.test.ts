@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import type pg from 'pg';
 import { gatewayClient, type Gateway } from '@vault/gateway';
 import { memoryLogger } from '@vault/runtime';
-import { addTestCard, CardCliError, CardUsageError, parseTestCardArgs } from '../src/cli/index.ts';
+import { addTestCard, CardCliError, cardFormAddress, CardUsageError, parseTestCardArgs } from '../src/cli/index.ts';
+import { needsAuthenticationMessage } from '../src/cli/needs-authentication.ts';
 
 describe('vault card add', () => {
   test('takes an account and a test card number (4242… by default; spaces and dashes allowed)', () => {
@@ -45,5 +46,15 @@ describe('vault card add', () => {
         (e: Error) => e instanceof CardCliError && /only to the sandbox/.test(e.message),
       );
     }
+  });
+
+  test('a card needing 3-D Secure is sent to the card form: CC_FORMS_URL, else localhost:CC_FORMS_PORT (the sandbox run: test/cli-card-add.test.ts)', () => {
+    assert.equal(cardFormAddress({ CC_FORMS_URL: undefined, CC_FORMS_PORT: 3002 }), 'http://localhost:3002');
+    assert.equal(cardFormAddress({ CC_FORMS_URL: 'https://cards.example.test/', CC_FORMS_PORT: 3002 }), 'https://cards.example.test');
+    const told = needsAuthenticationMessage('acct-1', 'http://localhost:3002');
+    assert.match(told, /3-D Secure authentication, which only the card form in a browser can complete.*Nothing was saved/);
+    assert.match(told, /`vault token create --account acct-1`.*http:\/\/localhost:3002\/signin\?link=…/);
+    assert.doesNotMatch(told, /try again/i);
+    assert.match(needsAuthenticationMessage('acct-1', undefined), /the card form's address \(CC_FORMS_URL\)/);
   });
 });

@@ -43,7 +43,8 @@ export type StartResult =
 
 export type FinishResult =
   | { kind: 'saved'; card: CardOnFile }
-  | { kind: 'refused'; status: 400 | 409; message: string }
+  /** reason: the log's (`card.setup_refused reason=…`), for callers that are not the browser (cli/test-card.ts). */
+  | { kind: 'refused'; status: 400 | 409; message: string; reason: string }
   | BlockedRefusal
   | BlockedRefusalsLimited
   | LookupRefused;
@@ -99,7 +100,7 @@ const BUSY =
 export async function finishCardSetup(deps: CardDeps, accountId: string, setupIntentId: string): Promise<FinishResult> {
   const refuse = (status: 400 | 409, reason: string, message: string): FinishResult => {
     deps.log.warn('card.setup_refused', { account_id: accountId, setup_intent_id: setupIntentId, reason });
-    return { kind: 'refused', status, message };
+    return { kind: 'refused', status, message, reason };
   };
   // Posted again once finished (a retried request, a second tab): the card it
   // became, from our own records.

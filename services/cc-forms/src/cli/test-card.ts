@@ -11,6 +11,7 @@ import type { Logger } from '@vault/runtime';
 import { finishCardSetup, startCardSetup } from '../cards/service.ts';
 import type { CardOnFile } from '../domain/card.ts';
 import { sdkCardGateway } from '../cards/gateway.ts';
+import { needsAuthenticationMessage } from './needs-authentication.ts';
 
 /** A mistake in the command line (exit 2 with the usage). */
 export class CardUsageError extends Error {}
@@ -53,6 +54,8 @@ export interface TestCardDeps {
   gateway: Gateway;
   config: Pick<GatewayConfig, 'url' | 'secretKey' | 'publishableKey' | 'sandbox'>;
   log: Logger;
+  /** Where customers open the card form (cardFormAddress), named when a card needs the browser. */
+  cardFormUrl?: string;
 }
 
 /** Puts a sandbox test card on file for the account, exactly as the form's finish step stores it. */
@@ -82,6 +85,10 @@ export async function addTestCard(deps: TestCardDeps, { accountId, number }: Tes
     throw err;
   }
   const finished = await finishCardSetup(cardDeps, accountId, started.setupIntentId);
+  // The gateway waits for the cardholder's challenge: no retry here can answer it.
+  if (finished.kind === 'refused' && 'reason' in finished && finished.reason === 'status_requires_action') {
+    throw new CardCliError(needsAuthenticationMessage(accountId, deps.cardFormUrl));
+  }
   if (finished.kind !== 'saved') throw new CardCliError(`card add: ${finished.message}`);
   return finished.card;
 }
