@@ -1,4 +1,7 @@
 import type pg from 'pg';
+import { SESSION_LOCK_WAIT_MS, waitForLock } from './session-lock-wait.ts';
+
+export { SESSION_LOCK_WAIT_MS, SessionLockTimeoutError } from './session-lock-wait.ts';
 
 /**
  * `work` while this process holds the session advisory lock `key` (on a
@@ -18,6 +21,11 @@ export async function withSessionLock<T>(
      * silence for an app's run to end looks hung.
      */
     onWait?: (holder: string) => void;
+    /**
+     * How long to wait for another session's hold (default SESSION_LOCK_WAIT_MS); then a
+     * SessionLockTimeoutError naming the lock and its holder. A stuck holder made callers wait for ever.
+     */
+    waitMs?: number;
   } = {},
 ): Promise<T> {
   const client = await pool.connect();
@@ -45,7 +53,7 @@ export async function withSessionLock<T>(
     const tried = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [key]);
     if (!tried.rows[0]!.locked) {
       opts.onWait?.(await lockHolder(client, key));
-      await client.query('select pg_advisory_lock($1)', [key]);
+      await waitForLock(client, key, opts.waitMs ?? SESSION_LOCK_WAIT_MS, () => lockHolder(client, key));
     }
   } catch (err) {
     release(err as Error);

@@ -6,7 +6,12 @@ export interface LockOptions {
   timeoutMs?: number;
   /** A holder refreshes the file's mtime; one left unrefreshed this long is stale (its pid was reused). */
   staleMs?: number;
+  /** Told when a stale lock is taken over: its holder's pid (0: none in the file) and why it was stale. */
+  onTakeOver?: (stale: { pid: number; why: StaleWhy }) => void;
 }
+
+/** Why a lock was stale: its holder is dead, an earlier process with our pid, or it went unrefreshed. */
+export type StaleWhy = 'holder_dead' | 'own_pid_earlier_life' | 'not_refreshed';
 
 /** Tokens of the locks this process holds: a file with our pid and another token is from an earlier life of our pid. */
 const held = new Set<string>();
@@ -31,8 +36,9 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
       if (handle) return holding(path, token, handle, staleMs);
       const seen = await look(path);
       if (!seen) continue;
-      if (stale(seen, staleMs)) {
-        await breakStale(path, seen.content, token, staleMs);
+      const why = stale(seen, staleMs);
+      if (why) {
+        if (await breakStale(path, seen.content, token, staleMs)) opts.onTakeOver?.({ pid: holderPid(seen.content), why });
         continue;
       }
       if (Date.now() > deadline) {
@@ -116,21 +122,21 @@ function holderPid(content: string): number {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : 0;
 }
 
-function stale(seen: Seen, staleMs: number): boolean {
-  if (Date.now() - seen.mtimeMs > staleMs) return true;
+function stale(seen: Seen, staleMs: number): StaleWhy | undefined {
+  if (Date.now() - seen.mtimeMs > staleMs) return 'not_refreshed';
   const pid = holderPid(seen.content);
   // No pid: the previous version's file caught between its create and its write; only age tells.
-  if (!pid) return false;
-  if (pid === process.pid) return !held.has(seen.content);
-  return !alive(pid);
+  if (!pid) return undefined;
+  if (pid === process.pid) return held.has(seen.content) ? undefined : 'own_pid_earlier_life';
+  return alive(pid) ? undefined : 'holder_dead';
 }
 
 /**
  * Removes the stale lock we saw, and nothing else: two waiters that both saw it
  * dead must not remove the lock one of them has just taken. A second lock file
- * makes the check and the removal one step.
+ * makes the check and the removal one step. True when it removed it.
  */
-async function breakStale(path: string, content: string, token: string, staleMs: number): Promise<void> {
+async function breakStale(path: string, content: string, token: string, staleMs: number): Promise<boolean> {
   const breaker = `${path}.break`;
   const handle = await tryLink(breaker, token);
   if (!handle) {
@@ -138,10 +144,12 @@ async function breakStale(path: string, content: string, token: string, staleMs:
     const seen = await look(breaker);
     if (seen && Date.now() - seen.mtimeMs > staleMs) await rm(breaker, { force: true });
     else await new Promise((r) => setTimeout(r, 10));
-    return;
+    return false;
   }
   try {
-    if ((await look(path))?.content === content) await rm(path, { force: true });
+    if ((await look(path))?.content !== content) return false;
+    await rm(path, { force: true });
+    return true;
   } finally {
     await handle.close();
     await rm(breaker, { force: true });

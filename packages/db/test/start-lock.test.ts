@@ -107,14 +107,17 @@ describe('the embedded PostgreSQL start lock', () => {
     }
   });
 
-  test('a dead holder’s lock is taken over at once', async () => {
+  test('a dead holder’s lock is taken over at once, and the taker is told whose and why', async () => {
     const lockPath = join(dir, 'dead.lock');
-    await writeFile(lockPath, `${await deadPid()} 0123abcd`);
+    const dead = await deadPid();
+    await writeFile(lockPath, `${dead} 0123abcd`);
     let release: (() => Promise<void>) | undefined;
+    const told: unknown[] = [];
     const ms = await timed(async () => {
-      release = await acquireLock(lockPath);
+      release = await acquireLock(lockPath, { onTakeOver: (stale) => told.push(stale) });
     });
     assert.ok(ms < 2000, `taken over in ${ms} ms`);
+    assert.deepEqual(told, [{ pid: dead, why: 'holder_dead' }]);
     await release!();
   });
 

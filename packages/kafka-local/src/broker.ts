@@ -1,6 +1,7 @@
 // start / stop / status of one local broker, identified by its state dir.
 import fs from 'node:fs';
 import { acquireLock } from '@vault/db/start-lock';
+import { awaitLeftoverFormats } from './leftover-format.ts';
 import { HOST, isFormatted, newClusterId, readPorts, storageFormatArgs, writeConfig } from './config.ts';
 import { logfmt, silent, type Log } from './log.ts';
 import { statePaths, type StatePaths } from './paths.ts';
@@ -90,7 +91,12 @@ const START_LOCK_WAIT_MS = 15 * 60_000;
 export async function startKafka(opts: StartOptions): Promise<StartResult> {
   const paths = statePaths(opts.stateDir);
   fs.mkdirSync(paths.dir, { recursive: true });
-  const release = await acquireLock(`${paths.dir}/start.lock`, { timeoutMs: START_LOCK_WAIT_MS });
+  const log = opts.log ?? silent;
+  const lock = `${paths.dir}/start.lock`;
+  // A start ended early (killed, Ctrl-C) leaves its lock behind: its holder gone, it is taken over at once.
+  const onTakeOver = ({ pid, why }: { pid: number; why: string }) =>
+    log(logfmt('warn', 'start_lock_taken_over', 'took over the lock of a start that ended early', { pid, why, lock }));
+  const release = await acquireLock(lock, { timeoutMs: START_LOCK_WAIT_MS, onTakeOver });
   try {
     return await startLocked(opts, paths);
   } finally {
@@ -121,6 +127,7 @@ async function startLocked(opts: StartOptions, paths: StatePaths): Promise<Start
     );
   }
 
+  await awaitLeftoverFormats(paths, log);
   const port = opts.port ?? 9092;
   const controllerPort = opts.controllerPort ?? port + 1;
   const controllerVariable = opts.controllerPort === undefined ? 'KAFKA_PORT + 1, or set KAFKA_CONTROLLER_PORT' : 'KAFKA_CONTROLLER_PORT';

@@ -51,6 +51,15 @@ function sslModeProblem(query: URLSearchParams): string | undefined {
 }
 
 /**
+ * libpq 16 takes sslrootcert=system as "the system's CAs"; node-pg (pg-connection-string 2.x) reads
+ * it as a file named `system` in the working directory, so it failed as "no such file".
+ */
+const SYSTEM_ROOT_CERT =
+  "sslrootcert=system (libpq's system CAs) is not supported by node-pg, which reads sslrootcert as a file name; " +
+  "leave sslrootcert out: sslmode=verify-full checks the certificate against Node's CAs (add one with NODE_EXTRA_CA_CERTS), " +
+  'or write ./system for a file of that name';
+
+/**
  * A certificate or key file node-pg cannot read. It reads them when the pool
  * opens its first connection, so a missing one was reported as "cannot reach
  * PostgreSQL" with the OS's ENOENT; here it is named with its parameter.
@@ -60,6 +69,7 @@ function tlsFileProblem(query: URLSearchParams): string | undefined {
     for (const path of query.getAll(name)) {
       // node-pg skips an empty one.
       if (path === '') continue;
+      if (name === 'sslrootcert' && path === 'system') return SYSTEM_ROOT_CERT;
       const problem = unreadable(path);
       if (problem) return `${name}=${path}: ${problem}`;
     }

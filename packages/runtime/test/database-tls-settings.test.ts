@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parse } from 'pg-connection-string';
 import { BootSettings, ConfigError, parseConfig } from '../src/index.ts';
 import { REMOTE_DATABASE_URL as BASE, problem } from './config-problem.ts';
 
@@ -51,6 +52,22 @@ describe("DATABASE_URL's sslrootcert, sslcert and sslkey: a file node-pg cannot 
     // Root reads any file: as root, the configuration is read by a child process that became nobody.
     const said = process.getuid?.() === 0 ? problemAsNobody(env) : problem(env);
     assert.equal(said, `DATABASE_URL: sslkey=${locked}: not readable (permission denied)`);
+  });
+});
+
+describe('sslrootcert=system, libpq\'s "the system\'s CAs", which node-pg reads as a file name', () => {
+  test('node-pg (pg-connection-string) opens a file named system: it has no such word', () => {
+    assert.throws(
+      () => parse(`${BASE}?sslmode=verify-full&sslrootcert=system`),
+      (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && err.path === 'system',
+    );
+  });
+
+  test('is refused naming the parameter, why, and what to write instead; ./system is a file like any other', () => {
+    const said = `DATABASE_URL: sslrootcert=system (libpq's system CAs) is not supported by node-pg, which reads sslrootcert as a file name; leave sslrootcert out: sslmode=verify-full checks the certificate against Node's CAs (add one with NODE_EXTRA_CA_CERTS), or write ./system for a file of that name`;
+    assert.equal(problem({ DATABASE_URL: `${BASE}?sslmode=verify-full&sslrootcert=system` }), said);
+    assert.equal(problem({ DATABASE_URL: `${BASE}?sslrootcert=system` }), said);
+    assert.equal(problem({ DATABASE_URL: `${BASE}?sslrootcert=./system` }), 'DATABASE_URL: sslrootcert=./system: no such file');
   });
 });
 
