@@ -26,6 +26,12 @@ export interface IncomingMessage {
   /** When the message reached the bus, epoch milliseconds. */
   timestamp: number;
   /**
+   * True when `timestamp` is the producer's own (a Kafka topic with CreateTime, the default):
+   * whatever it chose, not when the message reached the bus. Unset when the bus stamped it
+   * (LogAppendTime, the embedded bus).
+   */
+  producerTimestamp?: boolean;
+  /**
    * Kafka's record headers (names as sent, values as UTF-8 text; the first of
    * a repeated name): a CloudEvents binary-mode message's `ce_` attributes.
    * Decoded strictly: a header without a value, or whose value is not UTF-8,
@@ -167,6 +173,12 @@ export interface TopicOptions {
    * is trimmed by its readers' commits only (bus.md), so it keeps them already.
    */
   keepForever?: boolean;
+  /**
+   * Kafka: `message.timestamp.type=LogAppendTime`, each message's timestamp the broker's clock
+   * when it took it, for a reader that judges by when a message reached the bus (a producer's
+   * own timestamp, CreateTime, may be anything). The embedded bus stamps its own clock already.
+   */
+  brokerTimestamps?: boolean;
 }
 
 export interface PublishOptions {

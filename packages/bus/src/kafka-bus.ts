@@ -87,6 +87,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     const configEntries = [
       ...(replicationFactor === 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []),
       ...(options.keepForever ? [{ name: 'retention.ms', value: '-1' }] : []),
+      ...(options.brokerTimestamps ? [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] : []),
     ];
     await admin.createTopics({
       topics: [{ topic, numPartitions: partitions, replicationFactor, ...(configEntries.length > 0 ? { configEntries } : {}) }],

@@ -84,10 +84,12 @@ export interface Metering {
  * The metering app in this process, on its own database, topic and consumer
  * group: the real routes and consumer over a real bus and PostgreSQL.
  */
-export async function startMetering(kind: BusKind): Promise<Metering> {
+export async function startMetering(kind: BusKind, options: { topicMadeBefore?: boolean } = {}): Promise<Metering> {
   const db = await meteringDatabase();
   const bus = await openBus(kind, db);
   const topic = uniqueName('billing');
+  // A topic someone else made (Kafka's defaults: CreateTime), not the one metering makes.
+  if (options.topicMadeBefore) await bus.ensureTopic(topic, 3);
   const groupId = uniqueName('metering');
   const log = memoryLogger();
   const http = createHttpApp(log);
@@ -113,8 +115,11 @@ export async function startMetering(kind: BusKind): Promise<Metering> {
  * Metering on Kafka and, beside it, a kafkajs producer of the test's own on the
  * test broker, as a platform publisher sends; `close` ends both.
  */
-export async function startPublishing(name: string): Promise<{ m: Metering; producer: Producer; close(): Promise<void> }> {
-  const m = await startMetering('kafka');
+export async function startPublishing(
+  name: string,
+  options: { topicMadeBefore?: boolean } = {},
+): Promise<{ m: Metering; producer: Producer; close(): Promise<void> }> {
+  const m = await startMetering('kafka', options);
   const producer = new Kafka({ brokers: testKafkaBrokers(), clientId: uniqueName(name), logLevel: logLevel.NOTHING }).producer();
   await producer.connect();
   return {

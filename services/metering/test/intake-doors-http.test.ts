@@ -252,4 +252,47 @@ describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () =
       return stored.rowCount === 1;
     });
   });
+  test('a query parameter on POST /v1/events, a re-submit or GET /v1/stats (?dry_run=true) is a 400 naming it, nothing published', async () => {
+    const before = await published();
+    const sent = await m.http.inject({
+      method: 'POST',
+      url: '/v1/events?dry_run=true',
+      headers: { ...AUTH, 'content-type': 'application/cloudevents+json' },
+      payload: JSON.stringify(event('dyno-doors-dry-run')),
+    });
+    assert.equal(sent.statusCode, 400, sent.body);
+    assert.match(sent.json().error, /^invalid query: dry_run: /);
+    assert.equal(await published(), before, 'nothing published');
+
+    const bad = { ...event('dyno-doors-dry-run-resubmit'), time: 'yesterday' };
+    assert.equal((await post({ 'content-type': 'application/x-ndjson' }, JSON.stringify(bad))).status, 202);
+    let kept: { id: string } | undefined;
+    await eventually('the rejection kept', async () => {
+      const listed = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as {
+        rejected: { id: string; event_id: string }[];
+      };
+      kept = listed.rejected.find((r) => r.event_id === bad.id);
+      return kept !== undefined;
+    });
+    const afterBad = await published();
+    const resubmit = await m.http.inject({
+      method: 'POST',
+      url: `/v1/rejected/${kept!.id}/resubmit?dry_run=1`,
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({ ...bad, time: '2026-10-01T00:00:00Z' }),
+    });
+    assert.equal(resubmit.statusCode, 400, resubmit.body);
+    assert.match(resubmit.json().error, /^invalid query: dry_run: /);
+    assert.equal(await published(), afterBad, 'nothing published');
+    const still = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as { rejected: { id: string }[] };
+    assert.ok(
+      still.rejected.some((r) => r.id === kept!.id),
+      'the rejection is still pending',
+    );
+
+    const stats = await m.http.inject({ method: 'GET', url: '/v1/stats?verbose=1', headers: AUTH });
+    assert.equal(stats.statusCode, 400, stats.body);
+    assert.match(stats.json().error, /^invalid query: verbose: /);
+    assert.equal((await m.http.inject({ method: 'GET', url: '/v1/stats', headers: AUTH })).statusCode, 200);
+  });
 });

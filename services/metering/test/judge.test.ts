@@ -25,6 +25,20 @@ describe('judging a received message (pure)', () => {
     assert.equal(receiverClock(-1, T), T, 'no usable bus timestamp: our clock');
   });
 
+  test('a timestamp the producer chose (Kafka CreateTime) is not the clock: an event a minute old stamped an hour back is valid', () => {
+    const now = Date.parse('2026-10-20T12:01:00Z');
+    const stamped = now - 3_600_000;
+    assert.equal(receiverClock(stamped, now, true), now);
+    const current = judge([{ bytes: event('2026-10-20T12:00:00Z'), receivedAtMs: stamped, producerClock: true }], now);
+    assert.equal(current.valid.length, 1, JSON.stringify(current.invalid[0]?.reasons));
+    const ahead = judge([{ bytes: event('2026-10-20T12:10:00Z'), receivedAtMs: now + 3_600_000, producerClock: true }], now);
+    assert.deepEqual(
+      ahead.invalid[0]?.reasons.map((r) => r.message),
+      ["more than 5 minutes ahead of the receiver's clock (2026-10-20T12:01:00.000Z)"],
+      'judged by our clock, which it names',
+    );
+  });
+
   test('an event 10 minutes after its bus arrival stays rejected when judged again later', () => {
     const future = event('2026-10-20T12:10:00Z');
     const now = T + 3_600_000;

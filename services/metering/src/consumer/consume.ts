@@ -32,7 +32,8 @@ export interface ConsumerOptions {
  * never throws, it is rejected and kept.
  */
 export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
-  await o.bus.ensureTopic(o.topic, DEFAULT_PARTITIONS);
+  // The broker stamps each message (LogAppendTime): the 5-minute rule's clock, the same on a replay.
+  await o.bus.ensureTopic(o.topic, DEFAULT_PARTITIONS, { brokerTimestamps: true });
   const log = o.log.child({ topic: o.topic });
   await noteLog(o.pool, o.bus, o.topic, log);
   // What this process has checked of each partition's stored position.

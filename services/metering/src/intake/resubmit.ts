@@ -6,6 +6,7 @@ import { claimOf } from './claims.ts';
 import { assess, settle, type IntakeDeps } from './intake.ts';
 import { answerBusUnavailable, publishDurable } from './publish-deadline.ts';
 import { judgeHead } from './request-head.ts';
+import { refuseQuery } from '../no-query.ts';
 import { readResubmitBody } from './resubmit-body.ts';
 
 export const RESUBMIT_URL = '/v1/rejected/:id/resubmit';
@@ -36,7 +37,7 @@ const CONTESTED =
  * content, and answers 202, or refused by the store, and answers 422.
  */
 export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
-  scope.post<{ Params: { id: string } }>(RESUBMIT_URL, { onRequest: judgeHead }, async (req, reply) => {
+  scope.post<{ Params: { id: string } }>(RESUBMIT_URL, { onRequest: [refuseQuery, judgeHead] }, async (req, reply) => {
     const kept = await getRejected(deps.pool, req.params.id);
     if (!kept) return reply.code(404).send({ error: `no rejected event ${req.params.id}` });
     if (kept.resolved_at) return reply.code(200).send({ resolved_by: kept.resolved_by, already_resolved: true });

@@ -5,6 +5,7 @@ import { readBody, SUPPORTED_CONTENT_TYPES } from './read-body.ts';
 import { answerBusUnavailable, PUBLISH_DEADLINE_MS } from './publish-deadline.ts';
 import { judgeHead, shownAsReceived } from './request-head.ts';
 import { RESUBMIT_URL, resubmitRoute } from './resubmit.ts';
+import { refuseQuery } from '../no-query.ts';
 
 /** Bodies up to this size (4 MiB); a publisher with more sends several requests. */
 export const EVENTS_BODY_LIMIT = 4 * 1024 * 1024;
@@ -37,7 +38,7 @@ export function eventsRoutes(app: FastifyInstance, given: IntakeDeps): void {
       }
       throw err;
     });
-    scope.post('/v1/events', { bodyLimit: EVENTS_BODY_LIMIT, onRequest: judgeHead }, async (req, reply) => {
+    scope.post('/v1/events', { bodyLimit: EVENTS_BODY_LIMIT, onRequest: [refuseQuery, judgeHead] }, async (req, reply) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const reading = readBody(req.headers, body);
       // Nothing of a body that cannot be read is published, and it is never a 2xx.

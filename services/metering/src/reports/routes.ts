@@ -5,6 +5,7 @@ import { withTransaction } from '@vault/db';
 import { GapList, GapQuery, MeteringStats, RejectedList, RejectedQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import { consumerLag, readLogEnds, recentLogChanges } from '../consumer/log-report.ts';
+import { refuseQuery } from '../no-query.ts';
 import { listGaps, listRejected, readMessageCounts } from './store.ts';
 
 export interface ReportDeps {
@@ -16,7 +17,7 @@ export interface ReportDeps {
 
 /** What operators read: counters, kept rejections, subjects with a sequence hole. */
 export function reportRoutes(app: FastifyInstance, deps: ReportDeps): void {
-  app.get('/v1/stats', async () => {
+  app.get('/v1/stats', { onRequest: refuseQuery }, async () => {
     const ends = await readLogEnds(deps.bus, deps.topic);
     // One snapshot: a batch's counts, its position and the log change it found commit together,
     // so an answer never counts a batch whose change (or position) it does not show.
