@@ -148,8 +148,15 @@ describe("the catch-up of the gateway's events (real sandbox, no webhooks)", () 
 
   test('a refund before its payment is recorded is not, and the mark waits before it; once it cannot wait any more, it is passed', async () => {
     // The PaymentIntent pays less than the invoice: its success is stray, so the invoice is never paid.
+    // Its success was answered before strays were held on the row (hold-stray.ts; held, its refund is
+    // `stray_refunded` at once): recorded by id, so the catch-up finds it a duplicate and holds nothing.
     const pi = await invoiceWithIntent('inv-short', '31.00', 3000);
     await w.sdk.paymentIntents.confirm(pi, { payment_method: 'pm_card_visa' });
+    await w.db.pool.query(
+      `insert into invoicing.gateway_events (id, type)
+       select id, type from gateway_sandbox.events where type = 'payment_intent.succeeded' and data->'object'->>'id' = $1`,
+      [pi],
+    );
     await w.sdk.refunds.create({ payment_intent: pi, amount: 1000 });
     // A second later, so the mark's staying at the refund shows.
     await sleep(1_100);
@@ -162,7 +169,7 @@ describe("the catch-up of the gateway's events (real sandbox, no webhooks)", () 
 
     const first = await catchUpEvents({ pool: w.db.pool, log, events: source() });
     assert.equal(first?.waiting, 1);
-    assert.equal(first?.caught_up, 2, 'the stray success and the payment after the refund');
+    assert.equal(first?.caught_up, 1, 'the payment after the refund');
     const newest = Number((await ourEvents()).at(-1)!.created);
     assert.ok(newest > Number(refund.created));
     assert.equal(await readEventMark(w.db.pool), Number(refund.created), 'the mark stays at the refund');

@@ -162,7 +162,7 @@ describe('a payment that is not the invoice’s own (in-memory gateway, real Pos
     assert.equal((await paymentStateOf('stray-eur'))?.kind, 'pending');
   });
 
-  test('a cardholder’s payment read back for another amount (its webhook lost) is not paid either, and is told to operators as stray', async () => {
+  test('a cardholder’s payment read back for another amount (its webhook lost) is not paid either, is told to operators as stray, and is held as the charger holds one', async () => {
     const gateway = new ThreeDsGateway();
     await insertInvoice(db.pool, { id: 'stray-3ds', account: 'acct-stray-3ds', total: '52.58' });
     await putCard(db.pool, 'acct-stray-3ds', 'pm_3ds_stray');
@@ -174,8 +174,18 @@ describe('a payment that is not the invoice’s own (in-memory gateway, real Pos
     tick(180);
     const log = memoryLogger();
     const report = await pass(gateway, { log });
-    assert.deepEqual([report.paid, report.pastDue], [0, 1]);
-    assert.equal(await statusOf(db.pool, 'stray-3ds'), 'past_due');
+    // Held (hold-stray.ts): not past due for it, counted as left after an error, as the charger's own stray.
+    assert.deepEqual([report.paid, report.pastDue, report.errors], [0, 0, 1]);
+    assert.equal(await statusOf(db.pool, 'stray-3ds'), 'finalized');
     assert.ok(log.lines.some((l) => l.includes(`event=charge.stray invoice_id=stray-3ds payment_intent=${intent} reason=amount_mismatch`)));
+    const row = await chargeRow(db.pool, 'stray-3ds');
+    assert.deepEqual([row?.payment_intent_id, row?.state, row?.last_error_code], [intent, 'scheduled', 'stray_payment']);
+    assert.equal((await paymentStateOf('stray-3ds'))?.kind, 'pending', 'not paid on the page');
+    // Later passes only look for its refund: nothing confirmed again, nothing told.
+    tick(180);
+    const later = await pass(gateway);
+    assert.deepEqual([later.charged, later.paid, later.pastDue], [0, 0, 0]);
+    assert.deepEqual((await chargeRow(db.pool, 'stray-3ds'))?.payment_intent_id, intent);
+    assert.deepEqual(await noticesOf('acct-stray-3ds'), ['invoice.action_required']);
   });
 });

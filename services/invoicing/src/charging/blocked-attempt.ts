@@ -17,7 +17,7 @@ type PaidByCardholder = (
   deps: ChargerDeps,
   invoiceId: string,
   paymentIntentId: string | null,
-) => Promise<'paid' | 'waiting' | 'unanswered'>;
+) => Promise<'paid' | 'waiting' | 'unanswered' | 'stray'>;
 
 /**
  * Cancels the attempt's PaymentIntent and drops the attempt (a new key: the old one named that

@@ -154,7 +154,8 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
       report.paid++;
       return;
     }
-    if (settled === 'unanswered') {
+    if (settled === 'unanswered' || settled === 'stray') {
+      // A stray (paid for another amount or currency) is held now, as the charger's own confirm holds one.
       report.errors++;
       return;
     }
@@ -171,7 +172,7 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
     // pastDueLookEvery (an hour) later: a suspended account that paid waits an hour at most, not a window.
     const settled = await paidByCardholder(deps, invoice.id, charge!.paymentIntentId);
     if (settled === 'paid') report.paid++;
-    else if (settled === 'unanswered') report.errors++;
+    else if (settled === 'unanswered' || settled === 'stray') report.errors++;
     else await lookedForPayment(deps, invoice.id, charge!.paymentIntentId, now());
     return;
   }
@@ -307,7 +308,7 @@ async function settleFromIntent(
   if (intent.status === 'succeeded') {
     const settled = await paidByCardholder(deps, invoiceId, intent.id);
     if (settled === 'paid') report.paid++;
-    if (settled === 'unanswered') report.errors++;
+    if (settled === 'unanswered' || settled === 'stray') report.errors++;
     return settled !== 'waiting';
   }
   if (intent.status === 'processing') {

@@ -2,6 +2,7 @@
 // from the gateway and recorded as the webhook would, by a pass and before an account's standing review.
 import { withTransaction } from '@vault/db';
 import type { ChargerDeps } from './charger.ts';
+import { holdStray } from './hold-stray.ts';
 import { paysInvoice } from './payment-match.ts';
 import { logRefundFound, logStray, recordReportedRefund } from './save-payment.ts';
 import { lockInvoiceForPayment, markInvoicePaid, waitingPastDue } from './store.ts';
@@ -20,13 +21,15 @@ export async function lookBeforeSuspending(deps: ChargerDeps, accountId: string)
  * Whether the invoice's PaymentIntent, waiting for the cardholder, was paid
  * meanwhile (they confirmed it on cc-forms' page): then it is marked paid here,
  * as its webhook would, when it is the invoice's own payment (paysInvoice).
+ * Its own PaymentIntent paid for another amount or currency is `stray`: held on
+ * the row as the webhook holds it (holdStray), never paid, never confirmed again.
  * `unanswered`: the gateway did not say; the next pass asks again.
  */
 export async function paidByCardholder(
   deps: ChargerDeps,
   invoiceId: string,
   paymentIntentId: string | null,
-): Promise<'paid' | 'waiting' | 'unanswered'> {
+): Promise<'paid' | 'waiting' | 'unanswered' | 'stray'> {
   if (!paymentIntentId) return 'waiting';
   const intent = await deps.gateway.retrievePaymentIntent(paymentIntentId);
   if ('error' in intent) {
@@ -43,7 +46,7 @@ export async function paidByCardholder(
     deps.pool,
     async (client) => {
       const verdict = paysInvoice(intent, await lockInvoiceForPayment(client, invoiceId));
-      if (!verdict.pays) return { paid: false, verdict };
+      if (!verdict.pays) return { paid: false, verdict, held: await holdStray(client, invoiceId, intent, verdict, at) };
       // False when its webhook paid it meanwhile: counted once, there.
       const paid = await markInvoicePaid(client, invoiceId, intent.id, { at, paymentMethodId: intent.paymentMethodId });
       // Refunded before we knew it was paid (that refund's webhook may have given up waiting): recorded now.
@@ -54,5 +57,6 @@ export async function paidByCardholder(
   if (!saved.verdict.pays) logStray(deps.log, invoiceId, intent, saved.verdict.reason);
   if (saved.paid) deps.log.info('charge.paid_by_cardholder', { invoice_id: invoiceId, payment_intent: intent.id, 'count#charges.paid': 1 });
   logRefundFound(deps.log, intent.id, saved.refund);
+  if (saved.held) return 'stray';
   return saved.paid ? 'paid' : 'waiting';
 }

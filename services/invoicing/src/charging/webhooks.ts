@@ -7,11 +7,13 @@ import type { Logger } from '@vault/runtime';
 import { afterForeignDecline, type CardTesting, countForeignDecline, DEFAULT_CARD_TESTING, foreignFields } from './card-testing.ts';
 import type { DisputeGateway } from './dispute-gateway.ts';
 import { handleDispute, isDisputeMovement } from './disputes.ts';
-import { paysInvoice } from './payment-match.ts';
+import { paysInvoice, type ReportedPayment } from './payment-match.ts';
 import { FailedIntent, recordPaymentFailure } from './payment-failed.ts';
 import { heldPaymentIntent, invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
 import { endpointSecretsCache } from './endpoint-store.ts';
 import { letGoOf, mayBeLetGo } from './let-go-intent.ts';
+import { holdStray } from './hold-stray.ts';
+import { logStray, type StrayReason } from './save-payment.ts';
 import { invoiceThatHeld, releasedStrayEvent } from './stray-released-event.ts';
 import { lockInvoiceForPayment, markInvoicePaid, recordEvent } from './store.ts';
 
@@ -163,25 +165,31 @@ function verify(webhooks: Gateway['webhooks'], body: Buffer, signature: string, 
  * transaction on an invoice does. Any other payment is recorded and ignored.
  * The webhook route's handler, and the catch-up's (event-catch-up.ts) for events fetched from the gateway.
  */
-export function handleGatewayEvent(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
+export async function handleGatewayEvent(deps: EventHandlerDeps, event: z.infer<typeof GatewayEvent>): Promise<Outcome> {
   if (event.type === 'charge.refunded') return handleRefund(deps, event);
   if (isDisputeMovement(event.type)) return handleDispute(deps, event);
   if (event.type === 'payment_intent.payment_failed') return handlePaymentFailed(deps, event);
   const intent = event.type === 'payment_intent.succeeded' ? SucceededIntent.safeParse(event.data.object) : undefined;
   const invoiceId = intent?.success ? intent.data.metadata.invoice_id : undefined;
-  return withTransaction(
+  let held: (ReportedPayment & { reason: StrayReason }) | undefined;
+  const outcome = await withTransaction(
     deps.pool,
     async (client): Promise<Outcome> => {
+      held = undefined;
       const invoice = invoiceId ? await lockInvoiceForPayment(client, invoiceId) : undefined;
       if (!(await recordEvent(client, event))) return { outcome: 'duplicate' };
       if (!intent) return { outcome: 'ignored' };
       if (!intent.success || !invoiceId) return { outcome: 'not_an_invoice' };
       const { id, amount, amount_received, currency } = intent.data;
-      const verdict = paysInvoice({ id, amount: amount_received ?? amount, currency }, invoice);
+      const payment = { id, amount: amount_received ?? amount, currency };
+      const verdict = paysInvoice(payment, invoice);
       if (!verdict.pays) {
         // A stray payment given back and let go already (its success delivered late): known, at info.
         const released = mayBeLetGo(verdict) ? await releasedStrayEvent(client, invoiceId, id) : undefined;
-        return released ?? { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id };
+        if (released) return released;
+        // Its own PaymentIntent, paid on our page for another amount or currency: held as the charger holds one.
+        if (await holdStray(client, invoiceId, payment, verdict, new Date(nowMs(deps)))) held = { ...payment, reason: verdict.reason };
+        return { outcome: 'stray', reason: verdict.reason, invoice_id: invoiceId, payment_intent: id, ...(held ? { held: true } : {}) };
       }
       // Dated when the gateway made the event (found by the catch-up, days after): the page's and the notice's day.
       const changed = await markInvoicePaid(client, invoiceId, id, {
@@ -193,6 +201,8 @@ export function handleGatewayEvent(deps: EventHandlerDeps, event: z.infer<typeof
     },
     { log: deps.log, name: 'charging.webhook' },
   );
+  if (held && invoiceId) logStray(deps.log, invoiceId, held, held.reason);
+  return outcome;
 }
 
 /**
@@ -250,6 +260,8 @@ export type Outcome = {
   /** Another card's decline on the invoice's payment page (card-testing.ts): declines in the hour, the PaymentIntent revoked. */
   foreign_declines?: number;
   revoked?: string;
+  /** A stray payment of the invoice's own PaymentIntent held on its charge row by this event (hold-stray.ts). */
+  held?: boolean;
 };
 
 /**
