@@ -1,4 +1,4 @@
-// Late usage converges (docs/contracts/invoicing.md, "Late usage"; billing-rules.md,
+// Late usage converges (docs/contracts/invoicing.md, Decisions,
 // "Late usage"): whatever order a platform's events arrive in, however late, with
 // sequence holes that fill later, repeated sequence numbers and re-deliveries,
 // once every event has come and every due month has been finalized once more

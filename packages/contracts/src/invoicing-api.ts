@@ -1,5 +1,5 @@
 // The price book file and the bodies of invoicing's HTTP API
-// (shared/spec/api.md, billing-rules.md). Money and quantities are decimal
+// (shared/spec/api.md; the billing rules: docs/contracts/invoicing.md). Money and quantities are decimal
 // strings at every boundary, never JSON numbers.
 import { z } from 'zod';
 import { SLUG_PATTERN } from './events.ts';
@@ -59,7 +59,7 @@ export type InvoiceLine = z.infer<typeof InvoiceLine>;
 export const InvoiceStatus = z.enum(['draft', 'finalized', 'paid', 'past_due', 'refunded', 'carried', 'action_required']);
 export type InvoiceStatus = z.infer<typeof InvoiceStatus>;
 
-/** Why an account's month is not finalized (billing-rules.md, Holds). */
+/** Why an account's month is not finalized (docs/contracts/invoicing.md, Postconditions: holds). */
 export const HoldReason = z.enum(['gap', 'unpriced', 'unowned']);
 export const Hold = z.object({
   reason: HoldReason,

@@ -126,7 +126,7 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     /** Where customers open the card form (the invoice pages link to it); unset: http://localhost:CC_FORMS_PORT. */
     CC_FORMS_URL: webUrl,
     CC_FORMS_PORT: port(3002),
-    /** Waits before each retry of a declined charge (ISO-8601 durations); billing-rules.md: two retries. */
+    /** Waits before each retry of a declined charge (ISO-8601 durations); two retries (docs/contracts/invoicing.md, Payment postconditions). */
     PAYMENT_RETRY_SCHEDULE: isoDurations('P3D,P5D'),
     /**
      * Card attempts an account may make per hour (cc-forms reads it too): here, other cards an invoice's

@@ -1,4 +1,4 @@
-// A draft shows the credit it would use (billing-rules.md, Credits): the month
+// A draft shows the credit it would use (docs/contracts/invoicing.md, Credits): the month
 // is finalized no earlier than its end plus INVOICE_GRACE_HOURS, and finalize
 // first writes off what expired by its run. So a grant expiring between the
 // month's end and that due time pays nothing of the month, and its draft, the

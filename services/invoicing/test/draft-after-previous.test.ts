@@ -3,7 +3,7 @@
 // it takes the credit it uses, the late adjustments and the small totals it
 // carries, and leaves what a negative subtotal or a small total of its own
 // adds. This month's draft, projection and usage page must be built from what
-// it leaves (billing-rules.md: "A draft shows the credit it would use"). Each
+// it leaves (docs/contracts/invoicing.md, Credits: a draft shows the credit it would use). Each
 // account's projection on the 2nd is checked against the invoice finalize then
 // writes, to the cent, with the clock moved as credits-draft-expiry.test.ts
 // does. Real PostgreSQL.

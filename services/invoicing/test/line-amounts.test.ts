@@ -1,5 +1,5 @@
 // A line's amount is the monthly price times min(months, 1), exact, rounded
-// once, half up, to cents (billing-rules.md, Invoice lines). Checked against
+// once, half up, to cents (docs/contracts/invoicing.md, Rating). Checked against
 // integer arithmetic: in cents, amount = price × ms / month ms, so half up is
 // floor((2 × price × ms + month ms) / (2 × month ms)), no decimal library.
 import assert from 'node:assert/strict';

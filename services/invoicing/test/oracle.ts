@@ -1,5 +1,5 @@
 // THE TEST ORACLE, not production code. An independent, obviously correct
-// restatement of billing-rules.md's clipping (Invoice lines, Ownership) in
+// restatement of the clipping rules (docs/contracts/invoicing.md, Rating) in
 // plain TypeScript: loops over intervals, no SQL, no cleverness. Production
 // sums usage in SQL (src/store/line-usage.ts, src/store/holds.ts); the
 // property test in billing.test.ts compares that SQL with this on random

@@ -1,7 +1,8 @@
 // The invoice list's credit balance says what the balance will pay: credit that
 // expires before the current month's invoice is issued (its end plus
 // INVOICE_GRACE_HOURS, when the draft settles its credit) is said to pay none
-// of it, with the day it expires; the rest pays the next invoices first, with
+// of it, with the day it expires; the rest pays the next invoices first (from
+// that month's on: web-credit-balance-grace.test.ts for the grace period), with
 // its expiry day when it has one. The balance API stays as it was.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -64,7 +65,7 @@ describe('the credit balance on the invoice list (viewed Nov 20; November is due
     assert.equal(
       await balanceText(),
       'Your credit balance: $17.00 $10.00 of it expires on Nov 25, 2026, before your November 2026 invoice is issued, so it will not pay that invoice. ' +
-        'The other $7.00 pays your next invoices first ($5.00 of it expires on Jan 31, 2027).',
+        'The other $7.00 pays your next invoices first, starting with your November 2026 invoice ($5.00 of it expires on Jan 31, 2027).',
     );
     const draft = await api<Invoice>(`/v1/accounts/${ACCOUNT_A}/usage`, world.adminToken);
     assert.equal(draft.credit_applied, '7.00', 'the draft uses the credit said to pay it');

@@ -1,4 +1,4 @@
-// An account's standing (billing-rules.md "Payment", api.md "Notices"): suspended
+// An account's standing (docs/contracts/invoicing.md "Payment", api.md "Notices"): suspended
 // once an invoice of it has been past due longer than SUSPEND_PAST_DUE_AFTER,
 // reinstated once nothing it owes is past due; each told by a notice. A past-due
 // invoice the next finalize carries (`carryable`: below the gateway's minimum,

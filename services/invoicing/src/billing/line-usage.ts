@@ -17,7 +17,7 @@ export interface UsageWindow {
 /**
  * Every account's usage per line key in a window, summed in SQL: each
  * interval clipped to the window and to the spans in which the account owned
- * the app (billing-rules.md, Invoice lines). One pass, whatever the number of
+ * the app (docs/contracts/invoicing.md, Rating). One pass, whatever the number of
  * intervals; JavaScript only sees one row per line. The bench's limit is
  * this statement over the month; finalize itself reads the month from the
  * usage aggregates (finalize-stream.ts), equal to it.

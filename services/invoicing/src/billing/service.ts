@@ -34,8 +34,8 @@ export function createBilling(deps: BillingDeps): Billing {
   /**
    * The instant a draft's credit is settled at: the month is finalized no earlier than its due
    * time, and finalize first writes off every lot expired by its run, so a lot that expires
-   * before then is never applied to it (billing-rules.md: "A draft shows the credit it would
-   * use"). A month already due is settled as of now, as a run now would.
+   * before then is never applied to it (docs/contracts/invoicing.md, Credits: a draft shows the
+   * credit it would use). A month already due is settled as of now, as a run now would.
    */
   const creditAtOf = (period: Period) => DateTime.max(now(), dueAt(period, deps.graceHours)).toJSDate();
 

@@ -1,4 +1,4 @@
-// Credits (billing-rules.md, Credits), pure: what an account's credit balance
+// Credits (docs/contracts/invoicing.md, Credits), pure: what an account's credit balance
 // pays of an invoice, which lots it draws on, what a negative subtotal leaves,
 // and the line that carries a total too small to charge onto a later invoice.
 import type { Decimal } from 'decimal.js';

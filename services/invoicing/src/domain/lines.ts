@@ -91,6 +91,10 @@ export function chargedPrices(prices: PriceBook, charged: readonly InvoiceLine[]
  * whose amount did not change gives none. Usage that changed on a product
  * without a price is an adjustment without an amount: unpriced, it holds the
  * invoice that carries it (unpricedHolds) until the product has a price.
+ * Its quantity is the change in billable months (each side capped at one), so
+ * a capped line stopped late shows the months its amount gives back; quantity
+ * × unit price is within a cent of the amount, each side rounded once as its
+ * invoice charged it (docs/contracts/invoicing.md, Rating).
  */
 export function adjustmentLines(charged: readonly PricedLine[], now: readonly PricedLine[], adjusts: Period): PricedLine[] {
   const id = (l: PricedLine) => lineId(l.app_id, l.kind, l.key, l.product);
@@ -101,7 +105,10 @@ export function adjustmentLines(charged: readonly PricedLine[], now: readonly Pr
     const was = before.get(key);
     const is = after.get(key);
     const line = (is ?? was)!;
+    // The raw difference stays on the line (`ms`: chargedSoFar adds it up); the months shown are
+    // the billable ones, capped as the amounts are, so quantity × unit price gives the amount (to a cent).
     const ms = (is?.ms ?? 0) - (was?.ms ?? 0);
+    const months = billableMonths(is?.ms ?? 0, adjusts).minus(billableMonths(was?.ms ?? 0, adjusts));
     const unpriced = line.unit_price === null;
     const amount = unpriced ? null : new Money(is?.amount ?? 0).minus(was?.amount ?? 0);
     if (amount === null ? ms === 0 : amount.isZero()) continue;
@@ -111,7 +118,7 @@ export function adjustmentLines(charged: readonly PricedLine[], now: readonly Pr
       kind: 'adjustment',
       key: line.key,
       product: line.product,
-      quantity: toQuantity(monthsOf(ms, adjusts.seconds)),
+      quantity: toQuantity(months),
       unit_price: line.unit_price,
       amount: amount === null ? null : amount.toFixed(2),
       description: `${change} for ${adjusts.key}: ${line.description}`,
@@ -121,6 +128,9 @@ export function adjustmentLines(charged: readonly PricedLine[], now: readonly Pr
   }
   return out.sort(byLine);
 }
+
+/** Months a line bills: its usage over the month's length, at most one (the price caps a line, usageAmount). */
+const billableMonths = (ms: number, period: Period) => Money.min(monthsOf(ms, period.seconds), 1);
 
 /**
  * What an account has been charged so far for each line key of a finalized

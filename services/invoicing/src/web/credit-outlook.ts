@@ -1,9 +1,10 @@
 // What the invoice list tells of the credit balance: the part of it the
-// current month's invoice can still use, and when credit expires. Finalize
-// writes off every lot expired by its run, and the current month is finalized
-// no earlier than its due time (its end plus INVOICE_GRACE_HOURS, `dueAt`, the
-// instant its draft settles its credit at: service.ts's `creditAtOf`), so a lot
-// that expires before then never pays that invoice.
+// invoice finalized next can still use (this month's, or in the grace period
+// last month's: next-invoice.ts), and when credit expires. Finalize writes off
+// every lot expired by its run, and a month is finalized no earlier than its
+// due time (its end plus INVOICE_GRACE_HOURS, `dueAt`, the instant its draft
+// settles its credit at: service.ts's `creditAtOf`), so a lot that expires
+// before then never pays that invoice.
 import type { Decimal } from 'decimal.js';
 import { balanceOf, type CreditLot } from '../domain/credit.ts';
 import { dueAt } from '../domain/invoice.ts';

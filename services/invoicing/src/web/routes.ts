@@ -35,6 +35,7 @@ import { readPaymentStates } from '../charging/payment-state.ts';
 import { signInRoutes } from './sign-in-routes.ts';
 import { stopDates } from './stops.ts';
 import { creditOutlook } from './credit-outlook.ts';
+import { nextInvoicePeriod } from './next-invoice.ts';
 import { DEFAULT_GRACE_HOURS } from '../config.ts';
 
 const InvoiceParams = z.object({ id: z.string().min(1).max(200) });
@@ -118,8 +119,13 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
         billing.balance(viewer.accountId),
         billing.balanceLots(viewer.accountId),
       ]);
-      const payments = await readPaymentStates(pool, invoices);
-      const outlook = creditOutlook(lots, billing.currentPeriod(), graceHours);
+      const [payments, next] = await Promise.all([
+        readPaymentStates(pool, invoices),
+        // The credit is judged against the invoice finalized next: in the grace period the month
+        // before's (next-invoice.ts), read only when there is credit to speak of.
+        lots.length === 0 ? billing.currentPeriod() : nextInvoicePeriod(billing, viewer.accountId, invoices),
+      ]);
+      const outlook = creditOutlook(lots, next, graceHours);
       return page(reply, 200, invoiceListPage({ viewer, invoices, balance, outlook, payments }));
     });
 

@@ -35,9 +35,9 @@ function needsYou(view: InvoiceListView): Html {
 }
 
 /**
- * What the balance will pay, in words: the credit that expires before the month's invoice is
- * issued is said to pay none of it, with its day; the rest pays the next invoices first, with
- * the day it expires when it does.
+ * What the balance will pay, in words: the credit that expires before the invoice issued next
+ * (outlook.period) is said to pay none of it, with its day; the rest pays the next invoices
+ * first, from that one on, with the day it expires when it does.
  */
 function balanceWords({ balance, outlook }: InvoiceListView): Html {
   if (balance.credit === '0.00') return html``;
@@ -55,7 +55,9 @@ function balanceWords({ balance, outlook }: InvoiceListView): Html {
   if (outlook.lasting === '0.00') return expiring;
   const lasting = outlook.expiring.length === 0 ? html`It` : html`The other ${money(outlook.lasting, c)}`;
   const later = outlook.lastingExpiries.length === 0 ? '' : html` (${list(outlook.lastingExpiries)})`;
-  return html`${expiring}<span data-credit-lasting="${outlook.lasting}">${lasting} pays your next invoices first${later}.</span>`;
+  // Named: in the grace period the next invoice is last month's (next-invoice.ts), not this month's.
+  const from = monthName(outlook.period);
+  return html`${expiring}<span data-credit-lasting="${outlook.lasting}">${lasting} pays your next invoices first, starting with your ${from} invoice${later}.</span>`;
 }
 
 export function invoiceListPage(view: InvoiceListView): Html {
