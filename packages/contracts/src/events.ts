@@ -1,4 +1,4 @@
-// Platform billing events, version 1 (shared/spec/events-v1.md): the
+// Platform billing events, version 1 (the platform spec's events-v1.md): the
 // CloudEvents 1.0 envelope and the `data` of each of the six event types.
 // Objects strip unknown keys, so CloudEvents extensions and new `data` fields
 // from publishers are accepted and ignored, as the contract requires.

@@ -1,5 +1,5 @@
 // The price book file and the bodies of invoicing's HTTP API
-// (shared/spec/api.md; the billing rules: docs/contracts/invoicing.md). Money and quantities are decimal
+// (the platform spec's api.md; the billing rules: docs/contracts/invoicing.md). Money and quantities are decimal
 // strings at every boundary, never JSON numbers.
 import { z } from 'zod';
 import { SLUG_PATTERN } from './events.ts';

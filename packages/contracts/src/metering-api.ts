@@ -1,4 +1,4 @@
-// Bodies of metering's HTTP API (shared/spec/api.md), as zod schemas: the
+// Bodies of metering's HTTP API (the platform spec's api.md), as zod schemas: the
 // service builds its answers with them and clients (the CLI, tests) parse them.
 import { z } from 'zod';
 import { Reason } from './reasons.ts';

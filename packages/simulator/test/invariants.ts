@@ -7,7 +7,7 @@ import { BillingEvent, parseEvent, PriceBook, type BillingEvent as Event } from 
 import { JOB_NAME, PLATFORM_START, type Simulated } from '../src/index.ts';
 import { rfc3339 } from '../src/event-log.ts';
 
-/** The price book the project ships (invoicing's copy of shared/spec/price-book.json). */
+/** The price book the project ships (invoicing's copy of the platform spec's price-book.json). */
 export const defaultPriceBook: PriceBook = PriceBook.parse(
   JSON.parse(readFileSync(new URL('../../../services/invoicing/data/price-book.json', import.meta.url), 'utf8')),
 );

@@ -5,7 +5,7 @@ import { PriceBook } from '@vault/contracts';
 import { CURRENCIES_WITH_MINIMUM, minimumChargeOf } from '@vault/gateway/charge-minimums';
 import { declareMinimumCharge, fromMinorUnits, hasCents, MINIMUM_CHARGE_VARIABLE, minorUnits } from '../charging/amount.ts';
 
-/** The price book the project ships (a copy of shared/spec/price-book.json). */
+/** The price book the project ships (a copy of the platform spec's price-book.json). */
 export const DEFAULT_PRICE_BOOK = fileURLToPath(new URL('../../data/price-book.json', import.meta.url));
 
 const READ_ERRORS: Record<string, string> = {
