@@ -11,8 +11,10 @@
 // carried = received + refunded + disputed + owed, where received is what the
 // gateway's movements left with us (paid − refunded − withdrawn + reinstated);
 // and that every finalized total is ≥ 0 and is max(subtotal, 0) −
-// credit_applied. Each run has its own account and its own months, so runs
-// never see each other's invoices.
+// credit_applied; and that a refund or chargeback of a month and the late
+// credits to it carried after never give back more than the month charged
+// ("Late credits after a refund or chargeback"). Each run has its own account
+// and its own months, so runs never see each other's invoices.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Decimal } from 'decimal.js';
@@ -139,6 +141,34 @@ describe('money is conserved (fast-check over the real database)', () => {
     assert.ok(balance.gte(0), ctx);
   }
 
+  /**
+   * A month refunded or charged back (by payOne) is credited late, on an invoice finalized after
+   * that, only while it still keeps what it charged: those credits are none, or the month charges
+   * now (its usage lines and every adjustment to it) at least what was given back of its invoice.
+   * `givenBack`: each such invoice, with the account's invoice numbers before the payment.
+   */
+  async function checkGivenBack(givenBack: ReadonlyMap<string, readonly string[]>, step: string): Promise<void> {
+    for (const [id, before] of givenBack) {
+      const { rows } = await db.pool.query<Figures>(
+        `select i.period, i.amount_refunded::text as refunded, ${amountDisputedSql('i')} as disputed,
+                (select coalesce(sum(l.amount), 0) from invoicing.invoices j join invoicing.invoice_lines l on l.invoice_id = j.id
+                  where j.account_id = i.account_id
+                    and ((j.id = i.id and l.kind in ('dyno', 'addon')) or (l.kind = 'adjustment' and l.adjusts = i.period)))::text as charged,
+                (select coalesce(sum(-l.amount), 0) from invoicing.invoices j join invoicing.invoice_lines l on l.invoice_id = j.id
+                  where j.account_id = i.account_id and l.kind = 'adjustment' and l.adjusts = i.period and l.amount < 0
+                    and j.number <> all($2::text[]))::text as credited_after
+           from invoicing.invoices i where i.id = $1`,
+        [id, before],
+      );
+      const f = rows[0]!;
+      const back = new Decimal(f.refunded!).plus(f.disputed!);
+      assert.ok(
+        new Decimal(f.credited_after!).isZero() || new Decimal(f.charged!).gte(back),
+        `a late credit after a refund or chargeback never gives back more than the month charged; ${step}: ${JSON.stringify(f)}`,
+      );
+    }
+  }
+
   test(`over ${RUNS} random runs of ${MONTHS} months, billed + balance + expired = asked + granted after every step, and no finalized total is negative`, async () => {
     await fc.assert(
       fc.asyncProperty(planArb, async (plan) => {
@@ -157,6 +187,7 @@ describe('money is conserved (fast-check over the real database)', () => {
         let clock = first;
         const billing = createBilling({ pool: db.pool, prices, graceHours: 72, now: () => clock });
         const moved = nothingMoved();
+        const givenBack = new Map<string, string[]>();
         const gateway = { pool: db.pool, log: memoryLogger(), nowMs: () => clock.toMillis() };
         await seedOwners(db.pool, [{ app, account, from: first.toISO()! }]);
         const open: { key: string; from: number; lateStopHours?: number }[] = [];
@@ -204,6 +235,7 @@ describe('money is conserved (fast-check over the real database)', () => {
           clock = month(s).plus({ days: 4 });
           await billing.finalize(month(s - 1).toFormat('yyyy-MM'));
           await checkIdentity(account, clock, billing, moved, `run ${run} after finalizing month ${s - 1}`);
+          await checkGivenBack(givenBack, `run ${run} after finalizing month ${s - 1}`);
           const step = plan[s - 1];
           if (!step || s === MONTHS + 1) continue;
           // Late news of finalized months: a charge in the month just finalized, and stops of open intervals.
@@ -220,7 +252,20 @@ describe('money is conserved (fast-check over the real database)', () => {
             grantIds.push(`g-${run}-${s}-${i}`);
           }
           if (step.reversal && grantIds.length > 0) await reverseOne(grantIds[step.reversal.pick % grantIds.length]!, step.reversal.cents);
-          if (step.payment) await payOne(gateway, account, step.payment, moved);
+          if (step.payment) {
+            const numbers = async () =>
+              (await db.pool.query<{ number: string }>('select number from invoicing.invoices where account_id = $1', [account])).rows.map(
+                (r) => r.number,
+              );
+            const before = await numbers();
+            await payOne(gateway, account, step.payment, moved);
+            const { rows } = await db.pool.query<{ id: string }>(
+              `select i.id from invoicing.invoices i where i.account_id = $1
+                  and (i.amount_refunded > 0 or exists (select 1 from invoicing.invoice_disputes d where d.invoice_id = i.id))`,
+              [account],
+            );
+            for (const r of rows) if (!givenBack.has(r.id)) givenBack.set(r.id, before);
+          }
           await checkIdentity(account, clock, billing, moved, `run ${run} after the late news, grants and payment of step ${s}`);
         }
         // What still runs stops after the run's last finalized month, so later runs' months never bill it.

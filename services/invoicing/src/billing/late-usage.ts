@@ -5,10 +5,12 @@
 // month a few statements for all the accounts asked about.
 import type pg from 'pg';
 import type { PriceBook } from '@vault/contracts';
-import { adjustmentLines, chargedPrices, chargedSoFar, priceLines, type PricedLine } from '../domain/lines.ts';
+import { capLateCredits } from '../domain/late-credit-cap.ts';
+import { adjustmentLines, chargedPrices, chargedSoFar, invoiceTotal, priceLines, type PricedLine } from '../domain/lines.ts';
 import { parsePeriod } from '../domain/period.ts';
 import { chargedLines } from './invoice-store.ts';
 import { readLineUsage } from './line-usage.ts';
+import { givenBack } from './month-money.ts';
 import { reachesFrom } from './sql.ts';
 import { appendTo } from '../domain/group.ts';
 
@@ -101,6 +103,23 @@ const LATE_OF_APP = (a: string) => `(
                   where v.app_id = ${a}.app_id and v.learned_at > ${a}.since and ${REACHES_MONTH('v', a)} and v.during && ${a}.span))`;
 
 /**
+ * The months of `m` (id, account_id, period, since) whose invoice had a
+ * chargeback won since: its funds reinstated, received after `since` (the
+ * catch-up may bring the event days after the gateway made it, so not its
+ * own date). A late credit capped while the chargeback was open
+ * (capLateCredits) is owed now, and only a recomputation of the month gives
+ * it: each app the month's invoice charged makes it a candidate
+ * (lateAdjustments recomputes every app the month charged anyway).
+ */
+const REINSTATED = (m: string) => `
+    select m.account_id, m.period, ia.app_id
+      from invoicing.invoice_disputes d
+      join invoicing.gateway_events e on e.id = d.reinstated_event
+      join ${m} m on m.id = d.invoice_id
+      join invoicing.invoice_apps ia on ia.invoice_id = m.id
+     where e.received_at > m.since`;
+
+/**
  * Finalized months (before `$1`) that may have late usage: metering
  * learned something about one of the month's apps after, or just before, the
  * invoice was finalized — and, for an account with an invoice of the month
@@ -177,7 +196,9 @@ export const LATE_CANDIDATES = `
   select distinct account_id, period, app_id from touched
   union
   select a.account_id, a.period, a.app_id from gone_apps a
-   where ${LATE_OF_APP('a')}`;
+   where ${LATE_OF_APP('a')}
+  union${REINSTATED('recent')}
+  union${REINSTATED('gone')}`;
 
 /**
  * LATE_CANDIDATES' rows for the accounts $2 only, reached from their rows:
@@ -206,7 +227,8 @@ export const LATE_CANDIDATES_SCOPED = `
     union all${CHARGED_APPS('months')}
   )
   select distinct a.account_id, a.period, a.app_id from apps a
-   where ${LATE_OF_APP('a')}`;
+   where ${LATE_OF_APP('a')}
+  union${REINSTATED('months')}`;
 
 export async function lateCandidates(
   db: Db,
@@ -243,10 +265,19 @@ export async function lateAdjustments(db: Db, prices: PriceBook, candidates: rea
     const apps = new Set(byMonth.get(key)!.apps);
     for (const lines of charged.values()) for (const l of lines) apps.add(l.app_id);
     const now = await readLineUsage(db, { from: month.start.toJSDate(), to: month.end.toJSDate(), accounts, apps: [...apps] });
+    const found = new Map<string, PricedLine[]>();
     for (const account of accounts) {
       const was = charged.get(account) ?? [];
-      const lines = adjustmentLines(chargedSoFar(was), priceLines(now.get(account) ?? [], month, chargedPrices(prices, was)), month);
-      for (const line of lines) appendTo(out, account, line);
+      found.set(account, adjustmentLines(chargedSoFar(was), priceLines(now.get(account) ?? [], month, chargedPrices(prices, was)), month));
+    }
+    // A credit never pays back what a refund or chargeback of the month already did (capLateCredits):
+    // read only for the accounts the month credits.
+    const crediting = [...found].filter(([, lines]) => lines.some((l) => l.amount?.startsWith('-'))).map(([account]) => account);
+    const back = await givenBack(db, key, crediting);
+    for (const [account, lines] of found) {
+      const money = back.get(account);
+      const capped = money ? capLateCredits(lines, key, { charged: invoiceTotal(charged.get(account) ?? []), ...money }) : lines;
+      for (const line of capped) appendTo(out, account, line);
     }
   }
   return out;
