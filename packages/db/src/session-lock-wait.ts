@@ -1,9 +1,10 @@
 import type pg from 'pg';
 
 /**
- * How long withSessionLock waits for another session's hold by default: long, for a caller rightly
- * waits for a long run (a month's finalize, an archive) to end; bounded, for a session that never
- * lets go (a hung process, a transaction left open) made it wait for ever, silently.
+ * How long withSessionLock waits for another session's hold unless its caller says: bounded, for a
+ * session that never lets go (a hung process, a transaction left open) made it wait for ever,
+ * silently. A caller that rightly waits for a long run to end (vault finalize, vault archive) waits
+ * without a bound (waitMs Infinity); the app's loops wait LOOP_LOCK_WAIT_MS and try again next tick.
  */
 export const SESSION_LOCK_WAIT_MS = 30 * 60_000;
 
@@ -11,6 +12,7 @@ export const SESSION_LOCK_WAIT_MS = 30 * 60_000;
 export class SessionLockTimeoutError extends Error {
   readonly key: number;
   readonly holder: string;
+  readonly waitMs: number;
   constructor(key: number, holder: string, waitMs: number) {
     super(
       `gave up after ${waitMs / 1000} s waiting for session lock ${key}, held by ${holder}: ` +
@@ -19,6 +21,7 @@ export class SessionLockTimeoutError extends Error {
     this.name = 'SessionLockTimeoutError';
     this.key = key;
     this.holder = holder;
+    this.waitMs = waitMs;
   }
 }
 
@@ -30,8 +33,9 @@ export class SessionLockTimeoutError extends Error {
 export async function waitForLock(client: pg.PoolClient, key: number, waitMs: number, holderNow: () => Promise<string>): Promise<void> {
   await client.query('begin');
   try {
-    // lock_timeout is whole milliseconds, and 0 would mean no limit.
-    await client.query(`select set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.ceil(waitMs))}ms`]);
+    // lock_timeout is whole milliseconds, and 0 means no limit (Infinity: no bound, whatever the role's setting).
+    const timeout = Number.isFinite(waitMs) ? `${Math.max(1, Math.ceil(waitMs))}ms` : '0';
+    await client.query(`select set_config('lock_timeout', $1, true)`, [timeout]);
     await client.query('select pg_advisory_lock($1)', [key]);
     await client.query('commit');
   } catch (err) {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { SESSION_LOCK_WAIT_MS, waitForLock } from './session-lock-wait.ts';
 
+export { LOOP_LOCK_WAIT_MS, LockBusy } from './session-lock-busy.ts';
 export { SESSION_LOCK_WAIT_MS, SessionLockTimeoutError } from './session-lock-wait.ts';
 
 /**
@@ -22,8 +23,8 @@ export async function withSessionLock<T>(
      */
     onWait?: (holder: string) => void;
     /**
-     * How long to wait for another session's hold (default SESSION_LOCK_WAIT_MS); then a
-     * SessionLockTimeoutError naming the lock and its holder. A stuck holder made callers wait for ever.
+     * How long to wait for another session's hold (default SESSION_LOCK_WAIT_MS; Infinity: no bound);
+     * then a SessionLockTimeoutError naming the lock and its holder. A stuck holder made callers wait for ever.
      */
     waitMs?: number;
   } = {},

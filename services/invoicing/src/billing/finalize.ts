@@ -150,7 +150,8 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
       };
       return { report, timing };
     },
-    { onWait },
+    // No bound: a run rightly waits for a long finalize (a large month) to end, then runs (a no-op or the rest).
+    { onWait, waitMs: Number.POSITIVE_INFINITY },
   );
   deps.log?.info('invoicing.finalized', {
     period: period.key,

@@ -46,6 +46,8 @@ export interface ChargerDeps {
   now?: () => Date;
   /** Invoices charged at once within a pass. */
   concurrency?: number;
+  /** How long a pass waits for another's to end (withSessionLock's waitMs; default its own). */
+  lockWaitMs?: number;
 }
 
 export interface PassReport {
@@ -67,7 +69,7 @@ export interface PassReport {
 export async function chargePass(deps: ChargerDeps): Promise<PassReport> {
   await requireCcForms(deps.pool);
   const onWait = (holder: string) => deps.log.info('charge.waiting', { holder, for: 'another charging pass to end' });
-  return withSessionLock(deps.pool, CHARGE_LOCK, () => pass(deps), { onWait });
+  return withSessionLock(deps.pool, CHARGE_LOCK, () => pass(deps), { onWait, waitMs: deps.lockWaitMs });
 }
 
 async function pass(deps: ChargerDeps): Promise<PassReport> {

@@ -1,3 +1,4 @@
+import { LOOP_LOCK_WAIT_MS, LockBusy } from '@vault/db';
 import { startLoop, type Loop } from '@vault/runtime';
 import { reviewStandings } from '../accounts/standing.ts';
 import { ccFormsWait } from './cc-forms-schema.ts';
@@ -19,11 +20,14 @@ export interface ChargeLoopDeps extends ChargerDeps {
 export function startChargeLoop(deps: ChargeLoopDeps): Loop {
   // cc-forms may still be migrating beside us (compose, a fresh deploy): passes wait for its view, saying so.
   const ccForms = ccFormsWait(deps.pool, deps.log);
+  // Another pass running (another replica, vault charge): said at info, tried again next tick.
+  const busy = new LockBusy(deps.log, 'charging.pass_skipped');
+  const lockWaitMs = deps.lockWaitMs ?? LOOP_LOCK_WAIT_MS;
   return startLoop({
     everyMs: deps.everyMs,
     async tick() {
       try {
-        if (await ccForms.ready()) await chargePass(deps);
+        if (await ccForms.ready()) await busy.run(() => chargePass({ ...deps, lockWaitMs }));
       } finally {
         // The review runs even when the pass failed: it is what applies due suspensions and lifts missed ones.
         // Its own failure is logged as its own: it never hides the pass's.

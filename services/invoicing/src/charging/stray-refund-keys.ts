@@ -19,16 +19,15 @@ export async function strayRefundKey(pool: pg.Pool, baseKey: string): Promise<st
  * stands (and is returned), so two runs never send two new keys.
  */
 export async function renewStrayRefundKey(pool: pg.Pool, baseKey: string, paymentIntentId: string, used: string): Promise<string> {
+  // One upsert that always returns the row as it stands once this statement has it: a conflict waits
+  // for the other run's commit and works on its row version. A fallback select in the same statement
+  // read its snapshot, from before that commit: no row (a TypeError) or the spent key.
   const { rows } = await pool.query<{ idempotency_key: string }>(
-    `with renewed as (
-       insert into invoicing.stray_refund_keys as k (base_key, payment_intent_id, idempotency_key) values ($1, $2, $4)
-       on conflict (base_key) do update set idempotency_key = excluded.idempotency_key, renewed_at = now()
-        where k.idempotency_key = $3
-       returning idempotency_key
-     )
-     select idempotency_key from renewed
-     union all
-     select idempotency_key from invoicing.stray_refund_keys where base_key = $1 and not exists (select 1 from renewed)`,
+    `insert into invoicing.stray_refund_keys as k (base_key, payment_intent_id, idempotency_key) values ($1, $2, $4)
+     on conflict (base_key) do update
+        set idempotency_key = case when k.idempotency_key = $3 then excluded.idempotency_key else k.idempotency_key end,
+            renewed_at = case when k.idempotency_key = $3 then now() else k.renewed_at end
+     returning idempotency_key`,
     [baseKey, paymentIntentId, used, `${baseKey}:${randomUUID()}`],
   );
   return rows[0]!.idempotency_key;

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import nodemailer from 'nodemailer';
 import { PLAIN_EMAIL_ADDRESS } from '@vault/contracts';
-import { withSessionLock } from '@vault/db';
+import { LOOP_LOCK_WAIT_MS, LockBusy, withSessionLock } from '@vault/db';
 import { startLoop, type Loop, type Logger } from '@vault/runtime';
 import type { NoticeEvent } from '../notices/notice.ts';
 import { emailFor, type EmailContext } from './messages.ts';
@@ -86,21 +86,31 @@ export const PICK_DUE_EMAILS = `
 
 /**
  * One pass over the emails due now; how many were settled (sent, logged, skipped or failed).
- * `running.stopped()` true (the process stopping) ends the pass before the next email.
+ * `running.stopped()` true (the process stopping) ends the pass before the next email. Another
+ * sender's pass running longer than `lockWaitMs`: a SessionLockTimeoutError.
  */
-export function sendDueEmails(deps: SenderDeps, running?: { stopped(): boolean }): Promise<{ settled: number; failed: number }> {
-  return withSessionLock(deps.pool, SEND_LOCK, async () => {
-    const { rows } = await deps.pool.query<Due>(PICK_DUE_EMAILS, [BATCH]);
-    let settled = 0;
-    let failed = 0;
-    for (const due of rows) {
-      // A batch can take minutes of timeouts: a SIGTERM meanwhile waits for the email being sent, not for the rest.
-      if (running?.stopped()) break;
-      if (await sendOne(deps, due)) settled++;
-      else failed++;
-    }
-    return { settled, failed };
-  });
+export function sendDueEmails(
+  deps: SenderDeps,
+  running?: { stopped(): boolean },
+  lockWaitMs = LOOP_LOCK_WAIT_MS,
+): Promise<{ settled: number; failed: number }> {
+  return withSessionLock(
+    deps.pool,
+    SEND_LOCK,
+    async () => {
+      const { rows } = await deps.pool.query<Due>(PICK_DUE_EMAILS, [BATCH]);
+      let settled = 0;
+      let failed = 0;
+      for (const due of rows) {
+        // A batch can take minutes of timeouts: a SIGTERM meanwhile waits for the email being sent, not for the rest.
+        if (running?.stopped()) break;
+        if (await sendOne(deps, due)) settled++;
+        else failed++;
+      }
+      return { settled, failed };
+    },
+    { waitMs: lockWaitMs },
+  );
 }
 
 async function sendOne(deps: SenderDeps, due: Due): Promise<boolean> {
@@ -212,12 +222,14 @@ async function settle(
 }
 
 /** The sender's loop: every second, what is due. */
-export function startEmailSender(deps: SenderDeps & { everyMs?: number }): Loop {
+export function startEmailSender(deps: SenderDeps & { everyMs?: number; lockWaitMs?: number }): Loop {
+  // Another sender's pass running (another replica): said at info, tried again next tick.
+  const busy = new LockBusy(deps.log, 'email.pass_skipped');
   return startLoop({
     everyMs: deps.everyMs ?? 1_000,
     async tick(running) {
-      const { settled } = await sendDueEmails(deps, running);
-      return settled === BATCH;
+      const sent = await busy.run(() => sendDueEmails(deps, running, deps.lockWaitMs));
+      return sent?.settled === BATCH;
     },
     onError: (err) => deps.log.error('email.pass_failed', err),
   });

@@ -8,7 +8,7 @@
 // again, another cluster or topic) gets every notice again, from the first.
 import type pg from 'pg';
 import { busEventLevel, createKafkaBus, type Bus } from '@vault/bus';
-import { withSessionLock } from '@vault/db';
+import { LOOP_LOCK_WAIT_MS, LockBusy, withSessionLock } from '@vault/db';
 import { startLoop, type Loop, type Logger } from '@vault/runtime';
 import { sequenceNotices } from './outbox.ts';
 import { NOTICE_KAFKA_HEADERS } from './notice.ts';
@@ -30,6 +30,8 @@ export interface NoticePublisherDeps {
   topic: string;
   log: Logger;
   everyMs?: number;
+  /** How long a tick waits for another process's publish to end (default LOOP_LOCK_WAIT_MS). */
+  lockWaitMs?: number;
   /** Tests: a bus of their own; default, the Kafka bus made (and remade after a failure) here. */
   bus?: () => Promise<Bus>;
 }
@@ -77,6 +79,8 @@ export async function publishPending(
   onChange: (change: LogChange) => void = () => {},
   /** The loop's: what the stop is told of a wait for the lock, and how it ends it. */
   lockWait?: PublishLockWait,
+  /** Another process's publish running longer: a SessionLockTimeoutError. */
+  lockWaitMs = LOOP_LOCK_WAIT_MS,
 ): Promise<number> {
   const work = async () => {
     lockWait?.over();
@@ -115,8 +119,8 @@ export async function publishPending(
     );
     return rows.length;
   };
-  if (!lockWait) return withSessionLock(pool, PUBLISH_LOCK, work);
-  return withSessionLock(lockWait.on(pool), PUBLISH_LOCK, work, { onWait: lockWait.onWait }).finally(lockWait.over);
+  if (!lockWait) return withSessionLock(pool, PUBLISH_LOCK, work, { waitMs: lockWaitMs });
+  return withSessionLock(lockWait.on(pool), PUBLISH_LOCK, work, { onWait: lockWait.onWait, waitMs: lockWaitMs }).finally(lockWait.over);
 }
 
 /** Whether a sequenced notice is beyond what the log holds (a log not recorded yet holds none). */
@@ -181,6 +185,8 @@ export function startNoticePublisher(deps: NoticePublisherDeps): Loop {
   const cut = new BusCut();
   // A tick waiting for another process's PUBLISH_LOCK: no bus call to cut (lock-wait.ts).
   const lockWait = new PublishLockWait();
+  // Another process's publish running: said at info, tried again next tick (the bus kept).
+  const busy = new LockBusy(deps.log, 'notices.pass_skipped');
   const open = async () => {
     const connecting = connect();
     // Made after the cut: closed, as nothing else would close it.
@@ -214,7 +220,8 @@ export function startNoticePublisher(deps: NoticePublisherDeps): Loop {
       bus ??= await open();
       log ??= new NoticeLog(bus, deps.topic);
       const started = performance.now();
-      const published = await publishPending(deps.pool, bus, log, onChange, lockWait);
+      const published = await busy.run(() => publishPending(deps.pool, bus!, log!, onChange, lockWait, deps.lockWaitMs));
+      if (published === undefined) return false;
       if (published > 0) {
         deps.log.info('notices.published', {
           topic: deps.topic,

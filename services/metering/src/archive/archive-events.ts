@@ -208,7 +208,8 @@ export async function archiveEvents(pool: pg.Pool, opts: ArchiveOptions): Promis
       }
       return result;
     },
-    { onWait },
+    // No bound: an overlapping run rightly waits for a long archive to end, then runs (a no-op or the rest).
+    { onWait, waitMs: Number.POSITIVE_INFINITY },
   );
 }
 
