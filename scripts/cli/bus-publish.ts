@@ -1,6 +1,6 @@
 import { createBus, type Bus } from '@vault/bus';
 import { migrate, type Database } from '@vault/db';
-import { DEFAULT_PARTITIONS } from '@vault/metering/publish';
+import { DEFAULT_PARTITIONS, EVENTS_TOPIC_OPTIONS } from '@vault/metering/publish';
 import type { VaultSettings } from './vault-settings.ts';
 import { APPS } from './apps.ts';
 import { progressLog } from './publish-log.ts';
@@ -17,9 +17,9 @@ export interface PublishTarget {
  * Runs `use` with the bus of the settings (Kafka, or the embedded bus in the
  * CLI's database) and the billing events topic, then closes both. Metering's
  * tables are migrated first: the intake judges duplicates against them. The
- * topic is created when missing, so events can be published to a fresh
- * database before metering first starts. Shared by `vault publish` and
- * `vault simulate`.
+ * topic is created when missing (broker-stamped, as metering makes it), so
+ * events can be published to a fresh database before metering first starts.
+ * Shared by `vault publish` and `vault simulate`.
  */
 export async function withPublishTarget<T>(
   settings: VaultSettings,
@@ -33,7 +33,7 @@ export async function withPublishTarget<T>(
     await migrate(db.pool, metering.schema, metering.migrations);
     const bus = await createBus({ kafkaBrokers: settings.KAFKA_BROKERS, clientId, pool: db.pool, databaseUrl: db.url });
     try {
-      await bus.ensureTopic(settings.BILLING_EVENTS_TOPIC, DEFAULT_PARTITIONS);
+      await bus.ensureTopic(settings.BILLING_EVENTS_TOPIC, DEFAULT_PARTITIONS, EVENTS_TOPIC_OPTIONS);
       return await use({ bus, pool: db.pool, topic: settings.BILLING_EVENTS_TOPIC });
     } finally {
       await bus.close();

@@ -26,12 +26,6 @@ export interface IncomingMessage {
   /** When the message reached the bus, epoch milliseconds. */
   timestamp: number;
   /**
-   * True when `timestamp` is the producer's own (a Kafka topic with CreateTime, the default):
-   * whatever it chose, not when the message reached the bus. Unset when the bus stamped it
-   * (LogAppendTime, the embedded bus).
-   */
-  producerTimestamp?: boolean;
-  /**
    * Kafka's record headers (names as sent, values as UTF-8 text; the first of
    * a repeated name): a CloudEvents binary-mode message's `ce_` attributes.
    * Decoded strictly: a header without a value, or whose value is not UTF-8,
@@ -198,6 +192,12 @@ export interface Bus {
    * operator) is created again by the bus the same way, never by the broker's auto-creation.
    */
   ensureTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void>;
+  /**
+   * Kafka only: an existing topic's `message.timestamp.type` set to LogAppendTime (the topic's
+   * other configs kept) when it is CreateTime; resolves to what it was. Rejects when the broker
+   * refuses (no ALTER_CONFIGS right). The embedded bus stamps its own clock and has none.
+   */
+  useBrokerTimestamps?(topic: string): Promise<string>;
   /** Resolves once every message is durable on the bus. */
   publish(topic: string, messages: OutgoingMessage[], options?: PublishOptions): Promise<void>;
   consume(options: ConsumeOptions): Promise<Consumer>;

@@ -4,6 +4,7 @@ import { chunksForKafka } from './kafka-chunks.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { BusUnreachableError, reachBrokers } from './kafka-reach.ts';
 import { readTopicId } from './kafka-topic-id.ts';
+import { useLogAppendTime } from './kafka-timestamp-type.ts';
 import { firstPartitions } from './kafka-partitions.ts';
 import { readBounds } from './kafka-offsets.ts';
 import { kafkaProducers } from './kafka-producer.ts';
@@ -114,6 +115,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     async ensureTopic(topic, partitions, options) {
       await ensureTopic(topic, partitions, options);
     },
+    useBrokerTimestamps: (topic) => useLogAppendTime(admin, topic),
     async publish(topic, messages, options) {
       const routed = options?.partitions === undefined ? undefined : firstPartitions(topic, options.partitions);
       // One send under the broker's batch limit at a time (kafka-chunks.ts), awaited in

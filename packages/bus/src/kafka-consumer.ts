@@ -44,11 +44,6 @@ class Incoming implements IncomingMessage {
   get timestamp(): number {
     return Number(this.m.timestamp);
   }
-  get producerTimestamp(): boolean {
-    // kafkajs keeps the record batch's attributes on each record, untyped: 1 is LogAppendTime.
-    // A record without them (the old message formats) is taken as the producer's too.
-    return (this.m as { batchContext?: { timestampType?: number } }).batchContext?.timestampType !== LOG_APPEND_TIME;
-  }
   get headers(): Record<string, string> | undefined {
     return this.m.headers ? textHeaders(this.m.headers) : undefined;
   }
@@ -57,8 +52,6 @@ class Incoming implements IncomingMessage {
   }
 }
 const EMPTY = Buffer.alloc(0);
-/** A record batch's timestamp type (its attributes' bit 3): the broker's clock, not the producer's. */
-const LOG_APPEND_TIME = 1;
 
 /** Errors by which kafkajs says the group no longer knows this member; it does not restart on them. */
 const MEMBERSHIP_LOST = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID']);

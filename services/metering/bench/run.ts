@@ -12,7 +12,7 @@ import { createKafkaBus } from '@vault/bus';
 import { benchFlags } from '@vault/testkit';
 import { migrate } from '@vault/db';
 import { bootVariables, busVariables, ConfigError, loadDotEnv, parseConfig } from '@vault/runtime';
-import { DEFAULT_PARTITIONS } from '../src/consumer/consume.ts';
+import { DEFAULT_PARTITIONS, EVENTS_TOPIC_OPTIONS } from '../src/consumer/consume.ts';
 import { postmasterOf } from './cpu.ts';
 import { drain } from './drain.ts';
 import { copyUsageMs, judgeMs } from './floor.ts';
@@ -80,7 +80,7 @@ try {
   );
 
   const topic = `bench-${Date.now().toString(36)}`;
-  await bus.ensureTopic(topic, DEFAULT_PARTITIONS);
+  await bus.ensureTopic(topic, DEFAULT_PARTITIONS, EVENTS_TOPIC_OPTIONS);
   let started = performance.now();
   let chunk = [];
   for (const m of billingStream(stream)) {
@@ -136,7 +136,7 @@ try {
 
   // Steady load: publish at `rate` events/s and watch the applied counter.
   const steadyTopic = `${topic}-steady`;
-  await bus.ensureTopic(steadyTopic, DEFAULT_PARTITIONS);
+  await bus.ensureTopic(steadyTopic, DEFAULT_PARTITIONS, EVENTS_TOPIC_OPTIONS);
   const steady = await spawnMetering({ ...env, BILLING_EVENTS_TOPIC: steadyTopic });
   const base = await processed();
   // Warm up: the consumer group has joined once the first message is applied.

@@ -77,19 +77,29 @@ export interface Metering {
   topic: string;
   http: FastifyInstance;
   consumer: Consumer;
+  /** The app's log lines (logfmt). */
+  log: { lines: string[] };
   close(): Promise<void>;
+}
+
+export interface MadeBefore {
+  /** The topic made before metering starts, as Kafka makes it by default (CreateTime). */
+  topicMadeBefore?: boolean;
+  /** Runs once the topic name is chosen (and made, with topicMadeBefore), before metering starts. */
+  beforeStart?: (topic: string) => Promise<void>;
 }
 
 /**
  * The metering app in this process, on its own database, topic and consumer
  * group: the real routes and consumer over a real bus and PostgreSQL.
  */
-export async function startMetering(kind: BusKind, options: { topicMadeBefore?: boolean } = {}): Promise<Metering> {
+export async function startMetering(kind: BusKind, options: MadeBefore = {}): Promise<Metering> {
   const db = await meteringDatabase();
   const bus = await openBus(kind, db);
   const topic = uniqueName('billing');
   // A topic someone else made (Kafka's defaults: CreateTime), not the one metering makes.
   if (options.topicMadeBefore) await bus.ensureTopic(topic, 3);
+  await options.beforeStart?.(topic);
   const groupId = uniqueName('metering');
   const log = memoryLogger();
   const http = createHttpApp(log);
@@ -102,6 +112,7 @@ export async function startMetering(kind: BusKind, options: { topicMadeBefore?: 
     topic,
     http,
     consumer,
+    log,
     close: async () => {
       await http.close();
       await consumer.stop();
@@ -117,11 +128,15 @@ export async function startMetering(kind: BusKind, options: { topicMadeBefore?: 
  */
 export async function startPublishing(
   name: string,
-  options: { topicMadeBefore?: boolean } = {},
+  options: { topicMadeBefore?: boolean; beforeStart?: (topic: string, producer: Producer) => Promise<void> } = {},
 ): Promise<{ m: Metering; producer: Producer; close(): Promise<void> }> {
-  const m = await startMetering('kafka', options);
   const producer = new Kafka({ brokers: testKafkaBrokers(), clientId: uniqueName(name), logLevel: logLevel.NOTHING }).producer();
   await producer.connect();
+  const before = options.beforeStart;
+  const m = await startMetering('kafka', {
+    ...(options.topicMadeBefore ? { topicMadeBefore: true } : {}),
+    ...(before ? { beforeStart: (topic: string) => before(topic, producer) } : {}),
+  });
   return {
     m,
     producer,

@@ -25,17 +25,40 @@ describe('judging a received message (pure)', () => {
     assert.equal(receiverClock(-1, T), T, 'no usable bus timestamp: our clock');
   });
 
-  test('a timestamp the producer chose (Kafka CreateTime) is not the clock: an event a minute old stamped an hour back is valid', () => {
+  // A record the producer stamped (Kafka CreateTime), with the mark 4e217e8 gave it to be judged by our
+  // clock instead: the mark must change nothing (a variable, as Received no longer has the field).
+  const createTime = (bytes: Buffer, stampMs: number) => {
+    const received = { bytes, receivedAtMs: stampMs, producerClock: true };
+    return received;
+  };
+  const aheadOf = (clockMs: number) => [`more than 5 minutes ahead of the receiver's clock (${new Date(clockMs).toISOString()})`];
+
+  test('a producer stamp T, an event at T+10m, judged at T+20m (the consumer behind): rejected by the stamp, the lag loosens nothing', () => {
+    const judged = judge([createTime(event('2026-10-20T12:10:00Z'), T)], T + 20 * 60_000);
+    assert.equal(judged.valid.length, 0, 'a future event is never billed because the consumer was behind');
+    assert.equal(judged.invalid[0]?.reasons[0]?.code, 'time_in_future');
+    assert.deepEqual(
+      judged.invalid[0]?.reasons.map((r) => r.message),
+      aheadOf(T),
+    );
+  });
+
+  test('a producer stamp an hour back: an event 10 minutes ahead of now is rejected naming the stamp, the clock it was judged by', () => {
     const now = Date.parse('2026-10-20T12:01:00Z');
     const stamped = now - 3_600_000;
-    assert.equal(receiverClock(stamped, now, true), now);
-    const current = judge([{ bytes: event('2026-10-20T12:00:00Z'), receivedAtMs: stamped, producerClock: true }], now);
-    assert.equal(current.valid.length, 1, JSON.stringify(current.invalid[0]?.reasons));
-    const ahead = judge([{ bytes: event('2026-10-20T12:10:00Z'), receivedAtMs: now + 3_600_000, producerClock: true }], now);
+    const judged = judge([createTime(event('2026-10-20T12:11:00Z'), stamped)], now);
     assert.deepEqual(
-      ahead.invalid[0]?.reasons.map((r) => r.message),
-      ["more than 5 minutes ahead of the receiver's clock (2026-10-20T12:01:00.000Z)"],
-      'judged by our clock, which it names',
+      judged.invalid[0]?.reasons.map((r) => r.message),
+      aheadOf(stamped),
+    );
+  });
+
+  test("a broker clock 1 s behind metering's: an event 4:59.5 ahead of metering's clock is rejected (metering.md: keep broker clocks in sync)", () => {
+    const judged = judge([{ bytes: event('2026-10-20T12:04:59.500Z'), receivedAtMs: T - 1_000 }], T);
+    assert.equal(judged.valid.length, 0);
+    assert.deepEqual(
+      judged.invalid[0]?.reasons.map((r) => r.message),
+      aheadOf(T - 1_000),
     );
   });
 

@@ -94,14 +94,12 @@ export async function applyMessages(
 export class BusReceived implements Received {
   readonly bytes: Buffer;
   readonly receivedAtMs: number;
-  readonly producerClock?: boolean;
   readonly unreadable?: Reason[];
   constructor(private readonly message: IncomingMessage) {
     const value = kafkaValue(message.value, message.headers, message.nonTextHeaders);
     this.bytes = value.bytes;
     if (value.unreadable) this.unreadable = value.unreadable;
     this.receivedAtMs = message.timestamp;
-    if (message.producerTimestamp) this.producerClock = true;
   }
   get position(): string {
     return `${this.message.topic}/${this.message.partition}/${this.message.offset}`;

@@ -1,15 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { type Bus, type Consumer, STOP_SIGNAL_GRACE_MS } from '@vault/bus';
+import { type Bus, type Consumer, STOP_SIGNAL_GRACE_MS, type TopicOptions } from '@vault/bus';
 import { formatReasons } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import { applyMessages } from './apply-messages.ts';
 import { noteLog } from './consumed-log.ts';
 import { newContact, REREAD_ACTION } from './log-position.ts';
 import { noteEmptyRange } from './empty-offsets.ts';
+import { useBrokerTimestamps } from './topic-timestamps.ts';
 
 /** Partitions of the billing-events topic when metering has to create it. */
 export const DEFAULT_PARTITIONS = 6;
+/**
+ * The billing-events topic's options wherever we make it (metering, `vault publish`/`simulate`,
+ * the bench): the broker stamps each message (LogAppendTime), the 5-minute rule's clock.
+ */
+export const EVENTS_TOPIC_OPTIONS: TopicOptions = { brokerTimestamps: true };
 
 export interface ConsumerOptions {
   bus: Bus;
@@ -32,9 +38,10 @@ export interface ConsumerOptions {
  * never throws, it is rejected and kept.
  */
 export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
-  // The broker stamps each message (LogAppendTime): the 5-minute rule's clock, the same on a replay.
-  await o.bus.ensureTopic(o.topic, DEFAULT_PARTITIONS, { brokerTimestamps: true });
+  await o.bus.ensureTopic(o.topic, DEFAULT_PARTITIONS, EVENTS_TOPIC_OPTIONS);
   const log = o.log.child({ topic: o.topic });
+  // A topic made before (or by another tool) may have CreateTime: switched, or a warning.
+  await useBrokerTimestamps(o.bus, o.topic, log);
   await noteLog(o.pool, o.bus, o.topic, log);
   // What this process has checked of each partition's stored position.
   const contact = newContact(async (topic, partition) => {

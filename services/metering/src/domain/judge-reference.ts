@@ -15,7 +15,7 @@ export function judgeUncompiled(messages: Received[], nowMs: number): Judged {
       judged.invalid.push(refused(received, received.unreadable));
       continue;
     }
-    const parsed = readEvent(received.bytes, receiverClock(received.receivedAtMs, nowMs, received.producerClock), parseEventUncompiled);
+    const parsed = readEvent(received.bytes, receiverClock(received.receivedAtMs, nowMs), parseEventUncompiled);
     const unstorable = parsed.ok ? unstorableField(parsed.event) : undefined;
     if (parsed.ok && unstorable !== undefined) judged.invalid.push(storeRefused(received, parsed.event, unstorable));
     else if (parsed.ok)

@@ -8,8 +8,6 @@ export interface Received {
   bytes: Buffer;
   /** When it reached the bus, epoch ms: the receiver's clock for the 5-minute rule. */
   receivedAtMs: number;
-  /** `receivedAtMs` is what the producer chose (Kafka CreateTime), not the bus's clock: not trusted (receiverClock). */
-  producerClock?: boolean;
   /** `topic/partition/offset`, so an operator can find it on the bus. */
   position?: string;
   /** Why it cannot be read as sent (a Kafka header that is not UTF-8, kafka-headers.ts): refused with these whatever `bytes` say. */
@@ -43,15 +41,15 @@ export interface Judged {
 }
 
 /**
- * The receiver's clock for a message is when it reached the bus (the bus's or
- * broker's stamp), but never later than our own clock: a replay after a crash
- * judges a message exactly as the first pass did, and a fast clock cannot pass
- * a future event. A timestamp the producer chose (Kafka CreateTime) is not
- * when it reached the bus: a producer's slow clock (or a tool setting it) used
- * to reject valid, current events, so ours judges those (docs/contracts/events.md).
+ * The receiver's clock for a message is its timestamp on the bus, but never
+ * later than our own clock: a replay after a crash judges a message exactly
+ * as the first pass did, and a fast clock cannot pass a future event. On a
+ * Kafka topic with CreateTime the timestamp is the producer's own: it can only
+ * make the rule stricter (a slow stamp), never looser, however far behind the
+ * consumer is; metering sets its topic to LogAppendTime (topic-timestamps.ts).
  */
-export function receiverClock(receivedAtMs: number, nowMs: number, producerClock = false): number {
-  return !producerClock && Number.isFinite(receivedAtMs) && receivedAtMs > 0 ? Math.min(receivedAtMs, nowMs) : nowMs;
+export function receiverClock(receivedAtMs: number, nowMs: number): number {
+  return Number.isFinite(receivedAtMs) && receivedAtMs > 0 ? Math.min(receivedAtMs, nowMs) : nowMs;
 }
 
 /**
@@ -67,7 +65,7 @@ export function judge(messages: Received[], nowMs: number): Judged {
       judged.invalid.push(refused(received, received.unreadable));
       continue;
     }
-    const parsed = readEvent(received.bytes, receiverClock(received.receivedAtMs, nowMs, received.producerClock), parseEvent);
+    const parsed = readEvent(received.bytes, receiverClock(received.receivedAtMs, nowMs), parseEvent);
     if (!parsed.ok) {
       judged.invalid.push(refused(received, parsed.reasons));
       continue;

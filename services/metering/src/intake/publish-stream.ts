@@ -2,8 +2,8 @@ import { formatReasons, tooLongReason, type IntakeRejection } from '@vault/contr
 import { intake, type IntakeDeps, type IntakeLine } from './intake.ts';
 import { NdjsonSplitter, type PublishItem, type Splitter } from './publish-items.ts';
 
-/** The events topic's partitions when a publisher creates it before metering first starts. */
-export { DEFAULT_PARTITIONS } from '../consumer/consume.ts';
+/** The events topic's partitions and options when a publisher creates it before metering first starts. */
+export { DEFAULT_PARTITIONS, EVENTS_TOPIC_OPTIONS } from '../consumer/consume.ts';
 export { NdjsonSplitter, type PublishItem, type Splitter } from './publish-items.ts';
 
 /** Counts only: a stream of millions of rejected lines must not be held (onRejected hands each chunk's on). */
