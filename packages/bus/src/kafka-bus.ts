@@ -8,6 +8,7 @@ import { useLogAppendTime } from './kafka-timestamp-type.ts';
 import { firstPartitions } from './kafka-partitions.ts';
 import { readBounds } from './kafka-offsets.ts';
 import { kafkaProducers } from './kafka-producer.ts';
+import { waitUntilServed } from './kafka-topic-ready.ts';
 import { isTopicUnknown, whileRetriable } from './retriable.ts';
 
 /** How long a broker has to accept a TCP connection, then Kafka to accept our clients. */
@@ -92,8 +93,12 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     ];
     await admin.createTopics({
       topics: [{ topic, numPartitions: partitions, replicationFactor, ...(configEntries.length > 0 ? { configEntries } : {}) }],
-      waitForLeaders: true,
+      // Not kafkajs's wait: it fails the create when the broker does not host the topic yet (kafka-topic-ready.ts).
+      waitForLeaders: false,
     });
+    // Also when another client made it first (createTopics answered false): the publish that follows
+    // needs a leader for every partition.
+    await waitUntilServed(admin, topic, DESCRIBE_WITHIN_MS);
     return true;
   }
 
