@@ -5,7 +5,7 @@ import { withSessionLock, withTransaction } from '@vault/db';
 import type { PriceBook } from '@vault/contracts';
 import type { Logger } from '@vault/runtime';
 import { minimumChargeAmount } from '../charging/amount.ts';
-import type { FinalizeReport } from './types.ts';
+import type { FinalizeOptions, FinalizeReport } from './types.ts';
 import { dueAt } from '../domain/invoice.ts';
 import { sumCents } from '../domain/money.ts';
 import type { Period } from '../domain/period.ts';
@@ -53,7 +53,7 @@ export interface FinalizeDeps {
  * second run, or one running at the same time, finds the invoices made and
  * adds only what became due since, numbered after them.
  */
-export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promise<FinalizeReport> {
+export async function finalizePeriod(deps: FinalizeDeps, period: Period, opts: FinalizeOptions = {}): Promise<FinalizeReport> {
   const due = dueAt(period, deps.graceHours);
   if (deps.now() < due) {
     throw new NotDueError(`${period.key} is not due until ${due.toISO()} (INVOICE_GRACE_HOURS=${deps.graceHours})`);
@@ -150,8 +150,9 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period): Promis
       };
       return { report, timing };
     },
-    // No bound: a run rightly waits for a long finalize (a large month) to end, then runs (a no-op or the rest).
-    { onWait, waitMs: Number.POSITIVE_INFINITY },
+    // `vault finalize` rightly waits for a long finalize (a large month) to end, then runs (a no-op or the rest);
+    // the app's schedule waits its loop's bound and tries again next tick (schedule.ts), so a hung holder is said.
+    { onWait, waitMs: opts.lockWaitMs ?? Number.POSITIVE_INFINITY },
   );
   deps.log?.info('invoicing.finalized', {
     period: period.key,

@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import type pg from 'pg';
+import { LOOP_LOCK_WAIT_MS, LockBusy } from '@vault/db';
 import { startLoop, type Logger, type Loop } from '@vault/runtime';
 import type { Billing } from './types.ts';
 import { dueAt } from '../domain/invoice.ts';
@@ -13,6 +14,8 @@ export interface ScheduleDeps {
   everyMs: number;
   log: Logger;
   now?: () => DateTime;
+  /** How long a tick waits for another finalize run's lock (another replica, `vault finalize`); default LOOP_LOCK_WAIT_MS. */
+  lockWaitMs?: number;
 }
 
 /**
@@ -34,6 +37,10 @@ export async function dueMonths(pool: pg.Pool, graceHours: number, now: DateTime
 /** The in-service schedule: a second after boot, then `everyMs` after each tick, finalize each due month, oldest first. */
 export function startSchedule(deps: ScheduleDeps): Loop {
   const now = deps.now ?? (() => DateTime.utc());
+  // Another run holding the lock: said at info (at warn once held 30 min), tried again next tick; a tick
+  // never waits without a bound, so a hung holder neither stops months being finalized silently nor the loop stopping.
+  const busy = new LockBusy(deps.log, 'invoicing.schedule_skipped');
+  const lockWaitMs = deps.lockWaitMs ?? LOOP_LOCK_WAIT_MS;
   return startLoop({
     firstAfterMs: 1_000,
     everyMs: deps.everyMs,
@@ -41,7 +48,9 @@ export function startSchedule(deps: ScheduleDeps): Loop {
       const due = await dueMonths(deps.pool, deps.graceHours, now());
       for (const month of due) {
         if (running.stopped()) return;
-        await deps.billing.finalize(month.key);
+        const ran = await busy.run(() => deps.billing.finalize(month.key, { lockWaitMs }));
+        // One lock for every month: the later months wait for the next tick too.
+        if (ran === undefined) return;
       }
       deps.log.info('invoicing.schedule_tick', { 'count#invoicing.months_due': due.length });
     },

@@ -158,7 +158,7 @@ export function createBilling(deps: BillingDeps): Billing {
       return { period: period.key, held };
     },
 
-    finalize: (periodKey) => finalizePeriod({ ...deps, now }, parsePeriod(periodKey)),
+    finalize: (periodKey, opts) => finalizePeriod({ ...deps, now }, parsePeriod(periodKey), opts),
     balance: (accountId) => creditBalance(credits, accountId),
     balanceLots: (accountId) => balanceLots(credits, accountId),
     grantCredit: (accountId, request) => grant(credits, accountId, request),

@@ -11,6 +11,12 @@ export interface UsageDay {
   amount: string;
 }
 
+/** How long a run waits for another run's lock: `vault finalize` without a bound, the app's schedule LOOP_LOCK_WAIT_MS. */
+export interface FinalizeOptions {
+  /** Default: no bound. Past it: a SessionLockTimeoutError (@vault/db), nothing done. */
+  lockWaitMs?: number;
+}
+
 export interface FinalizeReport {
   period: string;
   finalized: number;
@@ -55,7 +61,7 @@ export interface Billing {
   /** Accounts whose invoice for the month is held, and why; only that account's when one is given. */
   holds(periodKey: string, accountId?: string): Promise<HoldList>;
   /** Finalizes the month's due accounts that are not held; idempotent. */
-  finalize(periodKey: string): Promise<FinalizeReport>;
+  finalize(periodKey: string, opts?: FinalizeOptions): Promise<FinalizeReport>;
   /** The account's credit balance now: what its next invoices will use. */
   balance(accountId: string): Promise<CreditBalance>;
   /** The lots that balance is made of, each with what is left and when it expires. */

@@ -10,6 +10,7 @@ import {
   type ChargeableInvoice,
   type ChargeRow,
   type ChargeStateName,
+  STRAY_PAYMENT,
 } from './decide.ts';
 import { isBlockedSql } from './blocked-cards.ts';
 import { ROUND_ASKED_AT_SQL } from './round-ask.ts';
@@ -187,7 +188,8 @@ export async function saveCharge(
  * has a usable one now: the pass read the
  * cards at its start, maybe hours ago, and a card added since must not be told (and emailed) as
  * missing. Read again under the invoice's lock: `written` (past due, told), `card_now` (nothing
- * written; the next pass charges the card) or `paid` (a webhook paid it meanwhile; nothing written).
+ * written; the next pass charges the card) or `paid` (a webhook paid it, or held a stray on it, meanwhile
+ * (writeCharge); nothing written).
  */
 export async function savePastDueWithoutCard(
   db: ChargeDb,
@@ -216,7 +218,12 @@ export async function savePastDueWithoutCard(
   );
 }
 
-/** saveCharge's writes, in the caller's transaction after the invoice's lock. */
+/**
+ * saveCharge's writes, in the caller's transaction after the invoice's lock. Undefined (nothing written
+ * or told) also when the row holds a stray on the PaymentIntent `charge` keeps, unless `charge` is
+ * itself stray: a pass writing the row it read before the webhook held the stray (holdStray: no card,
+ * an attempt) would erase the hold. A release (releaseRefundedStray) lets the PaymentIntent go, so it is written.
+ */
 export async function writeCharge(
   client: pg.PoolClient,
   invoiceId: string,
@@ -239,6 +246,8 @@ export async function writeCharge(
        idempotency_key = case when $13 then 'pi-' || replace(gen_random_uuid()::text, '-', '') else c.idempotency_key end,
        updated_at = now()
      where c.state <> 'paid'
+       and not coalesce(c.last_error_code = $14 and c.payment_intent_id = excluded.payment_intent_id
+                        and excluded.last_error_code is distinct from $14, false)
      returning c.idempotency_key`,
     [
       invoiceId,
@@ -254,6 +263,7 @@ export async function writeCharge(
       charge.lastDeclineCode,
       charge.lastErrorMessage,
       renewKey,
+      STRAY_PAYMENT,
     ],
   );
   const key = saved.rows[0]?.idempotency_key;
