@@ -17,6 +17,7 @@ import { fromMinorUnits, minorUnits } from './amount.ts';
 import { STRAY_PAYMENT } from './decide.ts';
 import { blockDisputedCard } from './dispute-block.ts';
 import { amountDisputedSql } from './dispute-sums.ts';
+import { warnIfLateCredited } from './refund-after-late-credit.ts';
 import { invoiceOfPaymentIntent } from './refunds.ts';
 import { recordEvent } from './store.ts';
 import type { EventHandlerDeps, GatewayEvent, Outcome } from './webhooks.ts';
@@ -113,6 +114,9 @@ export async function handleDispute(deps: EventHandlerDeps, event: z.infer<typeo
     throw err;
   });
   tellOperators(deps, event, dispute, outcome);
+  // After the commit: a chargeback of a month already given late credits is for operators to settle.
+  if (outcome.outcome === 'dispute_withdrawn' && outcome.invoice_id)
+    await warnIfLateCredited(deps, { event_id: event.id, invoice_id: outcome.invoice_id, by: 'chargeback' });
   return { ...outcome, ...card };
 }
 

@@ -10,6 +10,7 @@ import { handleDispute, isDisputeMovement } from './disputes.ts';
 import { paysInvoice, type ReportedPayment } from './payment-match.ts';
 import { FailedIntent, recordPaymentFailure } from './payment-failed.ts';
 import { heldPaymentIntent, invoiceOfPaymentIntent, recordRefund, RefundedCharge } from './refunds.ts';
+import { warnIfLateCredited } from './refund-after-late-credit.ts';
 import { endpointSecretsCache } from './endpoint-store.ts';
 import { letGoOf, mayBeLetGo } from './let-go-intent.ts';
 import { holdStray } from './hold-stray.ts';
@@ -276,7 +277,7 @@ async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof Gatewa
   const invoiceId = paymentIntent
     ? ((await invoiceOfPaymentIntent(deps.pool, paymentIntent)) ?? (await invoiceThatHeld(deps.pool, paymentIntent)))
     : undefined;
-  return withTransaction(
+  const outcome = await withTransaction(
     deps.pool,
     async (client): Promise<Outcome> => {
       if (!charge.success || !invoiceId) {
@@ -315,6 +316,10 @@ async function handleRefund(deps: EventHandlerDeps, event: z.infer<typeof Gatewa
     if (err instanceof BeforePayment) return { outcome: 'before_payment', invoice_id: err.invoiceId };
     throw err;
   });
+  // After the commit: a refund of a month already given late credits is for operators to settle.
+  if ((outcome.outcome === 'refunded' || outcome.outcome === 'partly_refunded') && outcome.invoice_id)
+    await warnIfLateCredited(deps, { event_id: event.id, invoice_id: outcome.invoice_id, by: 'refund' });
+  return outcome;
 }
 
 /** How long after its event a refund may wait for its invoice's payment (Stripe retries for three days). */

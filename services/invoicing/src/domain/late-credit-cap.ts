@@ -3,8 +3,9 @@
 // found to have used less, used to be credited in full on the next invoice as well, so
 // the customer got back more than the month charged (25.00 paid, 25.00 refunded, then
 // "Credit for 2026-10: −24.17"). Pure: the caller reads the month's figures.
-import { Money } from './money.ts';
+import { Money, toQuantity } from './money.ts';
 import type { PricedLine } from './lines.ts';
+import { parsePeriod } from './period.ts';
 
 /** What a month's invoices did with its money, amounts as "0.00" strings. */
 export interface MonthMoney {
@@ -45,9 +46,24 @@ export function capLateCredits(lines: readonly PricedLine[], month: string, mone
     room = room.minus(given);
     if (given.equals(credit)) out.push(l);
     else if (given.gt(0))
-      out.push({ ...l, amount: given.negated().toFixed(2), description: `${l.description} (${cappedWhy(credit, given, month, money)})` });
+      out.push({ ...cut(l, given, credit, month), description: `${l.description} (${cappedWhy(credit, given, month, money)})` });
   }
   return out;
+}
+
+/**
+ * A credit line of `credit` given only `given` of it. Its quantity is that share of its
+ * months, so quantity × unit price stays within a cent of the amount (Rating: it kept the whole
+ * line's, -0.9677419 × 25.00 beside -15.00). Its `ms` leaves out the months not given, so the month
+ * counted with it (chargedSoFar) bills what it now charges and the rest, given by a later
+ * recomputation, shows the months it gives (it showed 0.0000000 × 25.00 beside -9.19). Only the
+ * billable months are scaled, not the raw ms: a line past the one-month cap is not linear in them.
+ */
+function cut(l: PricedLine, given: InstanceType<typeof Money>, credit: InstanceType<typeof Money>, month: string): PricedLine {
+  const months = new Money(l.quantity);
+  const quantity = toQuantity(months.times(given).div(credit));
+  const notGiven = months.minus(quantity).times(parsePeriod(month).seconds * 1000);
+  return { ...l, amount: given.negated().toFixed(2), quantity, ms: Math.round(l.ms - notGiven.toNumber()) };
 }
 
 /** Why a credit line is cut: "24.17 capped to 15.00: 2026-10 keeps 15.00 after 10.00 refunded". */
