@@ -22,6 +22,15 @@ if (!(limitMinutes > 0)) {
   console.error(`TEST_RUN_MINUTES must be a positive number of minutes, not ${JSON.stringify(process.env.TEST_RUN_MINUTES)}`);
   process.exit(1);
 }
+// Each file's own limit (node:test's --test-timeout, which the runner applies to a file's whole
+// process): a file that hangs (a socket that never closes) is killed and fails by its name, and
+// the others still run. The slowest honest file (test/faults.test.ts: its tests' own limits
+// add up to 19 minutes) fits well inside the default.
+const fileMinutes = Number(process.env.TEST_FILE_MINUTES ?? 25);
+if (!(fileMinutes > 0)) {
+  console.error(`TEST_FILE_MINUTES must be a positive number of minutes, not ${JSON.stringify(process.env.TEST_FILE_MINUTES)}`);
+  process.exit(1);
+}
 const log = (line) => process.stdout.write(`${line}\n`);
 /** A port variable: an integer 1–65535, or the default when unset; a typo stops the run naming it. */
 function portVariable(name, fallback) {
@@ -85,10 +94,11 @@ try {
   code = await new Promise((resolve) => {
     // No --test-force-exit: with it Node drops the tail of a file's results before the runner reads
     // them, and still exits 0 (nodejs/node#64833: 927 of 940 tests reported in one run here, a failure among
-    // the lost ones would have passed). A file kept alive by a socket after its last test is
-    // caught by the watchdog below instead: loud, never green.
+    // the lost ones would have passed). A file kept alive by a socket (after its last test or in
+    // one) fails at its own limit (--test-timeout, named), the run at the watchdog below: loud, never green.
     // Its own process group, so the watchdog (or a ^C here) ends the files' processes with it.
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+    const args = ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${Math.round(fileMinutes * 60_000)}`];
+    const child = spawn(process.execPath, [...args, '--test-reporter=spec', ...files], {
       cwd: root,
       stdio: 'inherit',
       detached: true,
