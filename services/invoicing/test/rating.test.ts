@@ -1,9 +1,7 @@
-// The billing rules (docs/contracts/invoicing.md, Rating) on the production path:
-// each case writes its usage intervals and ownership spans where metering
-// publishes them, in a real PostgreSQL, and its invoice is computed by
-// computeDrafts (the SQL aggregate, then the rating domain's pricing), which
-// finalize and the drafts API both run. Periods stay pure: production calls
-// parsePeriod and friends as they are.
+// The billing rules (docs/contracts/invoicing.md, Rating) on the production path: each case writes
+// its usage intervals and ownership spans where metering publishes them, in a real PostgreSQL, and
+// its invoice is computed by computeDrafts (the SQL aggregate, then the rating domain's pricing),
+// which finalize and the drafts API both run. Periods stay pure: production calls parsePeriod as is.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -320,8 +318,7 @@ describe("late usage through finalize and the next month's draft", () => {
     const adjustments = november.lines.filter((l) => l.kind === 'adjustment');
     assert.deepEqual(
       adjustments.map((l) => [l.kind, l.app_id, l.key, l.product, l.adjusts, l.amount, l.quantity]),
-      // October charged 31.5 of 31 days, capped at one month; now 19.5: the billable months change by
-      // 19.5/31 − 1 = -0.3709677 (× 25.00 = -9.27), not the raw -12/31 (-0.3870968 × 25.00 = -9.68).
+      // Billable months: 19.5/31 − 1 (capped at one), not the raw -12/31 (-0.3870968 × 25.00 = -9.68).
       [['adjustment', 'app-1', 'web.1', 'dyno:standard-1x', '2026-10', '-9.27', '-0.3709677']],
     );
     assert.equal(invoiceTotal(adjustments), '-9.27');
