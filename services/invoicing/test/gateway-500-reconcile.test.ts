@@ -6,33 +6,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { startSandbox, type Sandbox } from '../../gateway-sandbox/test/harness.ts';
+import type { Sandbox } from '../../gateway-sandbox/test/harness.ts';
 import { chargePass } from '../src/charging/charger.ts';
 import { REGISTRATION_KEY } from '../src/charging/endpoint-registrations.ts';
 import { chargeGateway } from '../src/charging/gateway-calls.ts';
 import { ensureWebhookEndpoint, webhookUrl } from '../src/charging/webhook-endpoint.ts';
-import { chargingDatabase, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
+import { insertInvoice, putCard, statusOf } from './charging-fixture.ts';
+import { closeFaultySandbox, type Fault, faultySandbox } from './sandbox-fault-fixture.ts';
 
 describe("a 500 under invoicing's stored idempotency keys, at the real sandbox", () => {
   let sb: Sandbox;
   let db: TestDatabase;
-  /** Requests to a path this matches fail once with an injected 500. */
-  let failOnce: RegExp | null = null;
+  /** Requests to a path `fault.once` matches fail once with an injected 500. */
+  const fault: Fault = { once: null };
   const log = memoryLogger({ app: 'invoicing' });
   before(async () => {
-    sb = await startSandbox({
-      faultAfterWork: (path) => {
-        if (!failOnce?.test(path)) return;
-        failOnce = null;
-        throw new Error('injected fault');
-      },
-    });
-    db = await chargingDatabase();
+    ({ sb, db } = await faultySandbox(fault));
   });
-  after(async () => {
-    await db?.drop();
-    await sb?.close();
-  });
+  after(() => closeFaultySandbox(sb, db));
 
   const pass = () => chargePass({ pool: db.pool, gateway: chargeGateway(sb.stripe), retrySchedule: [60, 120], log, now: () => new Date() });
 
@@ -52,7 +43,7 @@ describe("a 500 under invoicing's stored idempotency keys, at the real sandbox",
 
   test("the PaymentIntent's create answered 500: the next pass creates it under a new key, and it is paid once", async () => {
     const customer = await chargeable('inv-create-500', 'acct-create-500');
-    failOnce = /^\/v1\/payment_intents$/;
+    fault.once = /^\/v1\/payment_intents$/;
     await pass();
     assert.equal(await statusOf(db.pool, 'inv-create-500'), 'finalized', 'a 500: no answer');
     const { rows } = await db.pool.query<{ idempotency_key: string; payment_intent_id: string | null }>(
@@ -88,7 +79,7 @@ describe("a 500 under invoicing's stored idempotency keys, at the real sandbox",
         where type = 'payment_intent.created' and data->'object'->>'id' = $1`,
       [made.id],
     );
-    failOnce = /^\/v1\/payment_intents$/;
+    fault.once = /^\/v1\/payment_intents$/;
     await pass();
     assert.equal(await statusOf(db.pool, 'inv-create-made'), 'paid');
     assert.equal((await sb.stripe.paymentIntents.retrieve(made.id)).status, 'succeeded');
@@ -97,7 +88,7 @@ describe("a 500 under invoicing's stored idempotency keys, at the real sandbox",
 
   test('a confirm answered 500: the next pass reads the PaymentIntent, confirms under a new key, and it is paid once', async () => {
     const customer = await chargeable('inv-confirm-500', 'acct-confirm-500');
-    failOnce = /^\/v1\/payment_intents\/[^/]+\/confirm$/;
+    fault.once = /^\/v1\/payment_intents\/[^/]+\/confirm$/;
     await pass();
     assert.equal(await statusOf(db.pool, 'inv-confirm-500'), 'finalized', 'a 500: no answer');
     await pass();
@@ -109,7 +100,7 @@ describe("a 500 under invoicing's stored idempotency keys, at the real sandbox",
 
   test('registering the webhook endpoint answered 500: the next run registers it under a new key; one endpoint, its secret stored', async () => {
     const url = webhookUrl('http://localhost:4100');
-    failOnce = /^\/v1\/webhook_endpoints$/;
+    fault.once = /^\/v1\/webhook_endpoints$/;
     await assert.rejects(ensureWebhookEndpoint(db.pool, chargeGateway(sb.stripe), url, log), { statusCode: 500 });
     assert.equal((await atUrl(url)).length, 0);
     await ensureWebhookEndpoint(db.pool, chargeGateway(sb.stripe), url, log);
@@ -132,7 +123,7 @@ describe("a 500 under invoicing's stored idempotency keys, at the real sandbox",
     });
     // Another endpoint at the same address (registered by hand, its secret configured): not ours to delete.
     const byHand = await sb.stripe.webhookEndpoints.create({ url, enabled_events: ['payment_intent.succeeded'] });
-    failOnce = /^\/v1\/webhook_endpoints$/;
+    fault.once = /^\/v1\/webhook_endpoints$/;
     await assert.rejects(ensureWebhookEndpoint(db.pool, chargeGateway(sb.stripe), url, log), { statusCode: 500 });
     await ensureWebhookEndpoint(db.pool, chargeGateway(sb.stripe), url, log);
     const ids = (await atUrl(url)).map((e) => e.id);

@@ -7,18 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Decimal } from 'decimal.js';
-import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { loadPriceBook } from '../src/billing/price-book-file.ts';
-import type { ChargeRow } from '../src/charging/decide.ts';
 import { DISPUTE_REINSTATED, DISPUTE_WITHDRAWN } from '../src/charging/disputes.ts';
-import { saveCharge } from '../src/charging/store.ts';
-import { handleGatewayEvent } from '../src/charging/webhooks.ts';
-import { disputeMade, fixtureDisputes } from './charging-fixture.ts';
-import { finalizeAt } from './late-runs.ts';
-import { billingDatabase, seedOwners, seedStop, seedUsage } from './seed.ts';
+import { lateCreditDatabase, lateCreditWorld, type PaidOctober } from './late-credit-fixture.ts';
 
-const prices = loadPriceBook();
 /** Each account's October: paid, then given back thus. */
 const CASES = { 'lc-none': 'nothing', 'lc-full': 'refund 2500', 'lc-part': 'refund 1000', 'lc-back': 'chargeback 2500' } as const;
 type Account = keyof typeof CASES;
@@ -26,20 +18,14 @@ type Account = keyof typeof CASES;
 describe('a late credit after a refund or chargeback of its month (real PostgreSQL, finalize, webhooks)', () => {
   let db: TestDatabase;
   before(async () => {
-    db = await billingDatabase();
-    // Each run's invoices are dated back to their run (late-runs.ts), so only what the run's threshold
-    // lets in is late: the dispute won, not the stop a run already carried.
-    await db.pool.query('alter table invoicing.invoices disable trigger invoices_immutable');
+    db = await lateCreditDatabase();
   });
   after(() => db?.drop());
 
-  /** Finalizes `period` on the 4th of the next month, its invoices dated then. */
-  const finalize = (period: string, clock: string) => finalizeAt(db.pool, prices, period, clock);
-  const deliver = (id: string, type: string, object: object) =>
-    handleGatewayEvent(
-      { pool: db.pool, log: memoryLogger(), disputes: fixtureDisputes(db.pool) },
-      { id, type, created: Math.floor(Date.now() / 1000), data: { object } },
-    );
+  // Each run finalizes on the 4th of the next month, its invoices dated then (late-credit-fixture.ts).
+  const { finalize, deliver, seedMonths, stopLearnedLate, pay, refund, dispute } = lateCreditWorld(() => db.pool, {
+    paymentMethod: 'pm_ok_late_credit',
+  });
   const invoiceOf = async (account: string, period: string) =>
     (
       await db.pool.query<{ id: string; total: string }>(
@@ -56,84 +42,19 @@ describe('a late credit after a refund or chargeback of its month (real PostgreS
         [account],
       )
     ).rows;
-  /** Pays the account's October invoice as the charger and the gateway do. */
-  async function pay(account: string): Promise<{ id: string; pi: string; cents: number }> {
-    const invoice = (await invoiceOf(account, '2025-10'))!;
-    const pi = `pi_${invoice.id}`;
-    const cents = Number(new Decimal(invoice.total).times(100));
-    const scheduled: ChargeRow = {
-      paymentIntentId: pi,
-      state: 'scheduled',
-      attempts: 0,
-      roundStart: 0,
-      pendingPaymentMethodId: 'pm_ok_late_credit',
-      lastPaymentMethodId: null,
-      lastAttemptAt: null,
-      nextAttemptAt: new Date(),
-      lastErrorCode: null,
-      lastErrorMessage: null,
-      lastDeclineCode: null,
-    };
-    await saveCharge({ pool: db.pool }, invoice.id, scheduled);
-    const payment = {
-      id: pi,
-      object: 'payment_intent',
-      status: 'succeeded',
-      amount: cents,
-      currency: 'usd',
-      metadata: { invoice_id: invoice.id },
-    };
-    assert.equal((await deliver(`evt_paid_${invoice.id}`, 'payment_intent.succeeded', payment)).outcome, 'paid');
-    return { id: invoice.id, pi, cents };
-  }
-  const dispute = (invoice: { id: string; pi: string }, cents: number) => {
-    disputeMade(`dp_${invoice.id}`, invoice.pi, 'product_not_received');
-    return {
-      id: `dp_${invoice.id}`,
-      object: 'dispute',
-      amount: cents,
-      currency: 'usd',
-      charge: `ch_${invoice.id}`,
-      payment_intent: invoice.pi,
-    };
-  };
 
   test('refunded in full: no credit; refunded 10.00: capped at 15.00; charged back: none while open, the whole credit once won — never twice', async () => {
     const accounts = Object.keys(CASES) as Account[];
-    for (const account of accounts) {
-      const app = `${account}-app`;
-      await seedOwners(db.pool, [{ app, account, from: '2025-10-01T00:00:00Z', learnedAt: '2025-10-01T00:00:00Z' }]);
-      await seedUsage(db.pool, [
-        // Running all October (25.00, the monthly price) until a stop timed October 2 arrives late.
-        { app, kind: 'dyno', key: 'web.1', product: 'dyno:standard-1x', from: '2025-10-01T00:00:00Z', learnedAt: '2025-10-01T00:00:00Z' },
-        // November's own usage, so every account has November's invoice.
-        {
-          app,
-          kind: 'dyno',
-          key: 'web.2',
-          product: 'dyno:basic',
-          from: '2025-11-01T00:00:00Z',
-          to: '2025-12-01T00:00:00Z',
-          learnedAt: '2025-11-01T00:00:00Z',
-        },
-      ]);
-    }
+    await seedMonths(accounts);
     await finalize('2025-10', '2025-11-04T00:00:00Z');
-    const paid = new Map<Account, { id: string; pi: string; cents: number }>();
+    const paid = new Map<Account, PaidOctober>();
     for (const account of accounts) {
       const invoice = await pay(account);
       assert.equal(invoice.cents, 2500, `${account}: October charged the monthly 25.00`);
       paid.set(account, invoice);
       const [what, cents] = CASES[account].split(' ') as [string, string];
       if (what === 'refund') {
-        const charge = {
-          id: `ch_${invoice.id}`,
-          object: 'charge',
-          payment_intent: invoice.pi,
-          amount_refunded: Number(cents),
-          currency: 'usd',
-        };
-        const outcome = await deliver(`evt_rf_${invoice.id}`, 'charge.refunded', charge);
+        const outcome = await refund(invoice, Number(cents));
         assert.equal(outcome.outcome, cents === '2500' ? 'refunded' : 'partly_refunded');
       }
       if (what === 'chargeback') {
@@ -142,11 +63,7 @@ describe('a late credit after a refund or chargeback of its month (real PostgreS
           'dispute_withdrawn',
         );
       }
-      await seedStop(db.pool, `${account}-app`, 'web.1', '2025-10-02T00:00:00Z');
-      // Learned between October's run and November's.
-      await db.pool.query(`update metering.usage_intervals set learned_at = '2025-11-20T00:00:00Z' where app_id = $1 and key = 'web.1'`, [
-        `${account}-app`,
-      ]);
+      await stopLearnedLate(account);
     }
 
     await finalize('2025-11', '2025-12-04T00:00:00Z');

@@ -11,38 +11,24 @@ import { after, before, describe, test } from 'node:test';
 import { Decimal } from 'decimal.js';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { loadPriceBook } from '../src/billing/price-book-file.ts';
-import type { ChargeRow } from '../src/charging/decide.ts';
 import { DISPUTE_REINSTATED, DISPUTE_WITHDRAWN } from '../src/charging/disputes.ts';
-import { saveCharge } from '../src/charging/store.ts';
-import { handleGatewayEvent } from '../src/charging/webhooks.ts';
-import { disputeMade, fixtureDisputes } from './charging-fixture.ts';
-import { finalizeAt } from './late-runs.ts';
-import { billingDatabase, seedOwners, seedStop, seedUsage } from './seed.ts';
+import { lateCreditDatabase, lateCreditWorld } from './late-credit-fixture.ts';
 
-const prices = loadPriceBook();
 const ACCOUNTS = ['ra-refund', 'ra-back', 'ra-plain', 'ra-cut'] as const;
 
 describe('a refund or chargeback after its month was given a late credit (real PostgreSQL, finalize, webhooks)', () => {
   let db: TestDatabase;
   const log = memoryLogger();
   before(async () => {
-    db = await billingDatabase();
-    // Each run's invoices are dated back to their run (late-runs.ts).
-    await db.pool.query('alter table invoicing.invoices disable trigger invoices_immutable');
+    db = await lateCreditDatabase();
   });
   after(() => db?.drop());
 
-  const finalize = (period: string, clock: string) => finalizeAt(db.pool, prices, period, clock);
-  const deliver = (id: string, type: string, object: object) =>
-    handleGatewayEvent(
-      { pool: db.pool, log, disputes: fixtureDisputes(db.pool) },
-      { id, type, created: Math.floor(Date.now() / 1000), data: { object } },
-    );
+  const { finalize, deliver, seedMonths, stopLearnedLate, pay, refund, dispute } = lateCreditWorld(() => db.pool, {
+    paymentMethod: 'pm_ok_refund_after',
+    log,
+  });
   const warned = () => log.lines.filter((l) => l.includes('charge.refund_after_late_credit'));
-  const octoberId = async (account: string) =>
-    (await db.pool.query<{ id: string }>(`select id from invoicing.invoices where account_id = $1 and period = '2025-10'`, [account]))
-      .rows[0]!.id;
   const octoberCredits = async (account: string) =>
     (
       await db.pool.query<{ on: string; quantity: string; unit_price: string; amount: string }>(
@@ -52,66 +38,11 @@ describe('a refund or chargeback after its month was given a late credit (real P
         [account],
       )
     ).rows;
-  async function pay(account: string): Promise<{ id: string; pi: string }> {
-    const id = await octoberId(account);
-    const pi = `pi_${id}`;
-    const scheduled: ChargeRow = {
-      paymentIntentId: pi,
-      state: 'scheduled',
-      attempts: 0,
-      roundStart: 0,
-      pendingPaymentMethodId: 'pm_ok_refund_after',
-      lastPaymentMethodId: null,
-      lastAttemptAt: null,
-      nextAttemptAt: new Date(),
-      lastErrorCode: null,
-      lastErrorMessage: null,
-      lastDeclineCode: null,
-    };
-    await saveCharge({ pool: db.pool }, id, scheduled);
-    const payment = { id: pi, object: 'payment_intent', status: 'succeeded', amount: 2500, currency: 'usd', metadata: { invoice_id: id } };
-    assert.equal((await deliver(`evt_paid_${id}`, 'payment_intent.succeeded', payment)).outcome, 'paid');
-    return { id, pi };
-  }
-  const refund = (invoice: { id: string; pi: string }, cents: number) =>
-    deliver(`evt_rf_${invoice.id}_${cents}`, 'charge.refunded', {
-      id: `ch_${invoice.id}`,
-      object: 'charge',
-      payment_intent: invoice.pi,
-      amount_refunded: cents,
-      currency: 'usd',
-    });
-  const dispute = (invoice: { id: string; pi: string }, cents: number) => {
-    disputeMade(`dp_${invoice.id}`, invoice.pi, 'product_not_received');
-    return {
-      id: `dp_${invoice.id}`,
-      object: 'dispute',
-      amount: cents,
-      currency: 'usd',
-      charge: `ch_${invoice.id}`,
-      payment_intent: invoice.pi,
-    };
-  };
   const withinCent = (l: { quantity: string; unit_price: string; amount: string }) =>
     new Decimal(l.quantity).times(l.unit_price).minus(l.amount).abs().lte('0.01');
 
   test('warned once with what the month kept; no warning without a late credit; a cut credit and its rest match their quantities', async () => {
-    for (const account of ACCOUNTS) {
-      const app = `${account}-app`;
-      await seedOwners(db.pool, [{ app, account, from: '2025-10-01T00:00:00Z', learnedAt: '2025-10-01T00:00:00Z' }]);
-      await seedUsage(db.pool, [
-        { app, kind: 'dyno', key: 'web.1', product: 'dyno:standard-1x', from: '2025-10-01T00:00:00Z', learnedAt: '2025-10-01T00:00:00Z' },
-        {
-          app,
-          kind: 'dyno',
-          key: 'web.2',
-          product: 'dyno:basic',
-          from: '2025-11-01T00:00:00Z',
-          to: '2025-12-01T00:00:00Z',
-          learnedAt: '2025-11-01T00:00:00Z',
-        },
-      ]);
-    }
+    await seedMonths(ACCOUNTS);
     await finalize('2025-10', '2025-11-04T00:00:00Z');
     const paid = new Map<string, { id: string; pi: string }>();
     for (const account of ACCOUNTS) paid.set(account, await pay(account));
@@ -119,12 +50,7 @@ describe('a refund or chargeback after its month was given a late credit (real P
     assert.equal((await deliver('evt_dw_cut', DISPUTE_WITHDRAWN, dispute(paid.get('ra-cut')!, 1000))).outcome, 'dispute_withdrawn');
     assert.equal((await refund(paid.get('ra-plain')!, 500)).outcome, 'partly_refunded');
     assert.deepEqual(warned(), [], 'nothing was credited to October yet');
-    for (const account of ['ra-refund', 'ra-back', 'ra-cut']) {
-      await seedStop(db.pool, `${account}-app`, 'web.1', '2025-10-02T00:00:00Z');
-      await db.pool.query(`update metering.usage_intervals set learned_at = '2025-11-20T00:00:00Z' where app_id = $1 and key = 'web.1'`, [
-        `${account}-app`,
-      ]);
-    }
+    for (const account of ['ra-refund', 'ra-back', 'ra-cut']) await stopLearnedLate(account);
     await finalize('2025-11', '2025-12-04T00:00:00Z');
     assert.deepEqual(
       (await octoberCredits('ra-refund')).map((l) => `${l.on} ${l.quantity} × ${l.unit_price} = ${l.amount}`),

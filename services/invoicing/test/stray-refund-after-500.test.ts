@@ -8,33 +8,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { startSandbox, type Sandbox } from '../../gateway-sandbox/test/harness.ts';
+import type { Sandbox } from '../../gateway-sandbox/test/harness.ts';
 import { chargePass } from '../src/charging/charger.ts';
 import { chargeGateway, type ChargeGateway } from '../src/charging/gateway-calls.ts';
 import { REFUND_KEY, type RefundGateway, refundGateway } from '../src/charging/refund-gateway.ts';
 import { refundStray } from '../src/charging/stray-refund.ts';
 import { refundKey } from '../src/charging/stray-refund-answer.ts';
-import { chargeRow, chargingDatabase, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
+import { chargeRow, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
+import { closeFaultySandbox, type Fault, faultySandbox } from './sandbox-fault-fixture.ts';
 
 describe("a stray payment's refund answered 500 (real sandbox, real PostgreSQL)", () => {
   let sb: Sandbox;
   let db: TestDatabase;
-  /** Requests to a path this matches fail once with an injected 500. */
-  let failOnce: RegExp | null = null;
+  /** Requests to a path `fault.once` matches fail once with an injected 500. */
+  const fault: Fault = { once: null };
   before(async () => {
-    sb = await startSandbox({
-      faultAfterWork: (path) => {
-        if (!failOnce?.test(path)) return;
-        failOnce = null;
-        throw new Error('injected fault');
-      },
-    });
-    db = await chargingDatabase();
+    ({ sb, db } = await faultySandbox(fault));
   });
-  after(async () => {
-    await db?.drop();
-    await sb?.close();
-  });
+  after(() => closeFaultySandbox(sb, db));
 
   const charging = (): ChargeGateway => chargeGateway(sb.stripe);
   const pass = (gateway = charging()) =>
@@ -77,7 +68,7 @@ describe("a stray payment's refund answered 500 (real sandbox, real PostgreSQL)"
 
   test('the refund answered 500, nothing made: refunded at once under a new key, stored before it was sent; released, 25.00 charged once', async () => {
     const { stray, customer } = await strayOf('inv-sr500-none');
-    failOnce = /^\/v1\/refunds$/;
+    fault.once = /^\/v1\/refunds$/;
     const { result, log } = refund('inv-sr500-none');
     const made = await result;
     assert.equal(made.outcome, 'refunded', made.message);
@@ -115,7 +106,7 @@ describe("a stray payment's refund answered 500 (real sandbox, real PostgreSQL)"
     const afterCommit: RefundGateway = {
       ...real,
       async refund(r) {
-        failOnce = /^\/v1\/refunds$/;
+        fault.once = /^\/v1\/refunds$/;
         const answer = await real.refund(r);
         const made = await sb.stripe.refunds.create(
           { payment_intent: r.paymentIntentId, amount: r.amount, metadata: { ...r.metadata, [REFUND_KEY]: r.idempotencyKey } },
@@ -147,7 +138,7 @@ describe("a stray payment's refund answered 500 (real sandbox, real PostgreSQL)"
       ...real,
       async refund(r) {
         if (++sends === 2) throw new Error('killed');
-        failOnce = /^\/v1\/refunds$/;
+        fault.once = /^\/v1\/refunds$/;
         return real.refund(r);
       },
     };
@@ -176,7 +167,7 @@ describe("a stray payment's refund answered 500 (real sandbox, real PostgreSQL)"
     const listDown: RefundGateway = {
       ...real,
       async refund(r) {
-        failOnce = /^\/v1\/refunds$/;
+        fault.once = /^\/v1\/refunds$/;
         refused = true;
         return real.refund(r);
       },
@@ -195,7 +186,7 @@ describe("a stray payment's refund answered 500 (real sandbox, real PostgreSQL)"
 
   test('a key first sent with other parameters (before refunds carried their key, a 500 kept under it): a new key; one refund', async () => {
     const { stray } = await strayOf('inv-sr500-params');
-    failOnce = /^\/v1\/refunds$/;
+    fault.once = /^\/v1\/refunds$/;
     await assert.rejects(
       sb.stripe.refunds.create(
         { payment_intent: stray, amount: 1000, metadata: { invoice_id: 'inv-sr500-params', reason: 'stray_payment' } },
