@@ -12,6 +12,7 @@ import { startEmailSender } from '../src/email/sender.ts';
 import { invoiceNotice } from '../src/notices/notice.ts';
 import { recordNotices } from '../src/notices/outbox.ts';
 import { chargingDatabase } from './charging-fixture.ts';
+import { assertSkippedAtInfo } from './lock-busy-lines.ts';
 
 const SEND_LOCK = 0x76_6d_61_6c; // sender.ts's "vmal"
 
@@ -64,13 +65,7 @@ describe("an app loop whose lock another pass holds past the loop's bound (real 
       await loop.stop();
       await other.end().catch(() => {});
     }
-    const skipped = log.lines.filter((l) => l.includes('event=email.pass_skipped'));
-    assert.ok(skipped.length >= 2, `one line a tick that timed out:\n${log.lines.join('\n')}`);
-    for (const line of skipped) {
-      assert.match(line, /at=info/);
-      assert.match(line, /reason="another pass is running"/);
-      assert.match(line, /holder="pid \d+ \(other-sender\)"/);
-    }
+    assertSkippedAtInfo(log.lines, 'email.pass_skipped', 'other-sender');
     assert.deepEqual(
       log.lines.filter((l) => /at=(error|warn)/.test(l)),
       [],

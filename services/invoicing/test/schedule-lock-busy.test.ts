@@ -14,6 +14,7 @@ import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { startSchedule } from '../src/billing/schedule.ts';
 import { createBilling } from '../src/billing/service.ts';
 import { billingDatabase, seedOwners, seedUsage } from './seed.ts';
+import { assertSkippedAtInfo } from './lock-busy-lines.ts';
 
 const prices = loadPriceBook();
 const now = () => DateTime.fromISO('2026-11-10T00:00:00Z', { zone: 'utc' });
@@ -68,13 +69,7 @@ describe('the finalize schedule while another session holds the finalize lock (r
       await loop.stop();
       await other.end().catch(() => {});
     }
-    const skipped = log.lines.filter((l) => l.includes('event=invoicing.schedule_skipped'));
-    assert.ok(skipped.length >= 2, `one line a tick that timed out:\n${log.lines.join('\n')}`);
-    for (const line of skipped) {
-      assert.match(line, /at=info/);
-      assert.match(line, /reason="another pass is running"/);
-      assert.match(line, /holder="pid \d+ \(hung-finalize\)"/);
-    }
+    assertSkippedAtInfo(log.lines, 'invoicing.schedule_skipped', 'hung-finalize');
     assert.ok(
       log.lines.some((l) => l.includes('event=invoicing.schedule_tick')),
       'a tick completed after the lock was let go',

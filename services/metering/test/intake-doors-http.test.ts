@@ -62,6 +62,18 @@ describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () =
         resolve({ status: Number(text.split(' ')[1]), json: JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) });
       });
     });
+  /** The pending rejection kept for event `eventId`, once metering has kept it. */
+  const keptRejection = async (eventId: string) => {
+    let kept: { id: string } | undefined;
+    await eventually('the rejection kept', async () => {
+      const listed = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as {
+        rejected: { id: string; event_id: string }[];
+      };
+      kept = listed.rejected.find((r) => r.event_id === eventId);
+      return kept !== undefined;
+    });
+    return kept!;
+  };
   const sized = (body: string) => [`Content-Length: ${Buffer.byteLength(body)}`];
 
   test('Transfer-Encoding gzip, chunked is a 501 naming Transfer-Encoding, and nothing of it is published', async () => {
@@ -206,15 +218,8 @@ describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () =
     const bad = { ...event('dyno-doors-resubmit'), time: 'yesterday' };
     const res = await post({ 'content-type': 'application/x-ndjson' }, JSON.stringify(bad));
     assert.equal(res.status, 202, JSON.stringify(res.json));
-    let kept: { id: string } | undefined;
-    await eventually('the rejection kept', async () => {
-      const listed = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as {
-        rejected: { id: string; event_id: string }[];
-      };
-      kept = listed.rejected.find((r) => r.event_id === bad.id);
-      return kept !== undefined;
-    });
-    const url = `/v1/rejected/${kept!.id}/resubmit`;
+    const kept = await keptRejection(bad.id);
+    const url = `/v1/rejected/${kept.id}/resubmit`;
     const before = await published();
     const gz = await m.http.inject({
       method: 'POST',
@@ -266,18 +271,11 @@ describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () =
 
     const bad = { ...event('dyno-doors-dry-run-resubmit'), time: 'yesterday' };
     assert.equal((await post({ 'content-type': 'application/x-ndjson' }, JSON.stringify(bad))).status, 202);
-    let kept: { id: string } | undefined;
-    await eventually('the rejection kept', async () => {
-      const listed = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as {
-        rejected: { id: string; event_id: string }[];
-      };
-      kept = listed.rejected.find((r) => r.event_id === bad.id);
-      return kept !== undefined;
-    });
+    const kept = await keptRejection(bad.id);
     const afterBad = await published();
     const resubmit = await m.http.inject({
       method: 'POST',
-      url: `/v1/rejected/${kept!.id}/resubmit?dry_run=1`,
+      url: `/v1/rejected/${kept.id}/resubmit?dry_run=1`,
       headers: { ...AUTH, 'content-type': 'application/json' },
       payload: JSON.stringify({ ...bad, time: '2026-10-01T00:00:00Z' }),
     });
@@ -286,7 +284,7 @@ describe('POST /v1/events doors over HTTP (real PostgreSQL, embedded bus)', () =
     assert.equal(await published(), afterBad, 'nothing published');
     const still = (await m.http.inject({ method: 'GET', url: '/v1/rejected', headers: AUTH })).json() as { rejected: { id: string }[] };
     assert.ok(
-      still.rejected.some((r) => r.id === kept!.id),
+      still.rejected.some((r) => r.id === kept.id),
       'the rejection is still pending',
     );
 
