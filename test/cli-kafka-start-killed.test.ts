@@ -6,40 +6,14 @@
 // whose storage stands, and starts the broker. A real broker; the leftover format is held stopped
 // (SIGSTOP) until the second start has chosen, so the order does not depend on the machine's speed.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { freePort, vault } from '@vault/testkit';
 import { formatsRunning } from '../packages/kafka-local/src/leftover-format.ts';
 import { statePaths } from '../packages/kafka-local/src/paths.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** `vault kafka start`; `onLine` sees each line of its stdout as it comes. */
-function kafkaStart(env: NodeJS.ProcessEnv, onLine: (line: string) => void) {
-  const child = spawn(process.execPath, ['bin/vault.js', 'kafka', 'start'], { cwd: ROOT, env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    const lines = (stdout.slice(stdout.lastIndexOf('\n') + 1) + d).split('\n').slice(0, -1);
-    stdout += d;
-    for (const line of lines) onLine(line);
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, ended };
-}
-
-const until = async (what: string, check: () => boolean, ms = 10_000) => {
-  for (const deadline = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
-  }
-};
+import { kafkaStart, until } from './kafka-start-child.ts';
 
 test('`vault kafka start` killed while it formats the storage: the next start takes its lock over, saying so, waits for that format, and starts the broker', {
   timeout: 180_000,

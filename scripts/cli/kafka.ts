@@ -1,7 +1,8 @@
 // `vault kafka start|stop|status`: a local single-node Kafka under ./.vault/kafka.
 import path from 'node:path';
-import { defaultCacheDir, kafkaStatus, logfmt, startKafka, stopKafka } from '@vault/kafka-local';
+import { defaultCacheDir, kafkaStatus, logfmt, StartInterrupted, startKafka, stopKafka } from '@vault/kafka-local';
 import { CommandError, parseCommand, pickSubcommand } from './command.ts';
+import { endEarly } from './early-exit.ts';
 import { loadDotEnv, parseConfig } from '@vault/runtime';
 import { kafkaSpec } from './kafka-spec.ts';
 import { printedLines } from './stdout.ts';
@@ -26,6 +27,10 @@ const KafkaSettings = VaultSettings.pick({ VAULT_HOME: true, KAFKA_PORT: true, K
   }
 });
 
+/** The exit status of a start stopped by a signal: 128 + its number, as a shell reports it. */
+const SIGNAL_STATUS = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_STATUS;
+
 export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const sub = pickSubcommand(kafkaSpec, args);
   parseCommand(sub.spec, sub.args);
@@ -40,6 +45,17 @@ export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Prom
         // broker starting (or its storage half-formatted) that nobody was told of. Once it is ready,
         // what it printed in vain (KAFKA_BROKERS) is said on stderr, exit 1 (stdout.ts, printedLines).
         const printed = printedLines();
+        // Ctrl-C or SIGTERM mid-start: the broker being started is stopped, not left starting with
+        // nobody told its address (it ran on, detached, once the command was gone). A second signal ends it at once.
+        const stop = new AbortController();
+        let stoppedBy: StopSignal | undefined;
+        const onSignal = (signal: StopSignal) => {
+          if (stoppedBy) void endEarly(SIGNAL_STATUS[signal]);
+          stoppedBy = signal;
+          stop.abort();
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
         try {
           const r = await startKafka({
             stateDir,
@@ -47,10 +63,18 @@ export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Prom
             controllerPort: settings.KAFKA_CONTROLLER_PORT,
             cacheDir: defaultCacheDir(env),
             log: printed.out,
+            signal: stop.signal,
           });
+          // The broker answered before the signal was heard: it runs, and its address is said.
           printed.out(`KAFKA_BROKERS=${r.brokers}`);
           return await printed.settle(sub.spec.name, 0);
+        } catch (e) {
+          if (e instanceof StartInterrupted && stoppedBy)
+            throw new CommandError(`start: ${stoppedBy}: ${e.message}`, SIGNAL_STATUS[stoppedBy]);
+          throw e;
         } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
           printed.stop();
         }
       }
@@ -79,6 +103,7 @@ export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Prom
       }
     }
   } catch (e) {
+    if (e instanceof CommandError) throw e;
     throw new CommandError(`${sub.spec.name.slice('kafka '.length)}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

@@ -23,7 +23,15 @@ export interface StartOptions {
   timeoutMs?: number;
   /** server.properties to set over ours (tests of a broker configured as Kafka's defaults, e.g. auto-created topics). */
   properties?: Record<string, string | number>;
+  /**
+   * Aborted (Ctrl-C): the start gives up at its next step. A broker it spawned is stopped
+   * first, never left starting with nobody told its address; one it found running is left be.
+   */
+  signal?: AbortSignal;
 }
+
+/** A start given up because its signal was aborted (startKafka's `signal`). */
+export class StartInterrupted extends Error {}
 
 export interface StartResult {
   brokers: string;
@@ -67,10 +75,16 @@ function livePid(paths: StatePaths, log: Log): number | undefined {
   return undefined;
 }
 
-/** Poll until the broker answers; fail fast if its process dies. */
-async function waitReady(brokers: string, pid: number, timeoutMs: number): Promise<'ready' | 'died' | 'timeout'> {
+/** Poll until the broker answers; fail fast if its process dies or the start is given up. */
+async function waitReady(
+  brokers: string,
+  pid: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<'ready' | 'died' | 'timeout' | 'interrupted'> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (signal?.aborted) return 'interrupted';
     if (!isAlive(pid)) return 'died';
     if (await brokerAnswers(brokers, 2_000)) return 'ready';
     await sleep(500);
@@ -112,7 +126,9 @@ async function startLocked(opts: StartOptions, paths: StatePaths): Promise<Start
     const ports = readPorts(paths);
     const brokers = `${HOST}:${ports?.port ?? '?'}`;
     // It may still be starting (e.g. a concurrent start): give it the same grace as a fresh one.
-    if (ports && (await waitReady(brokers, running, timeoutMs)) === 'ready') {
+    const found = ports ? await waitReady(brokers, running, timeoutMs, opts.signal) : 'died';
+    if (found === 'interrupted') throw new StartInterrupted(`gave up waiting for the broker already running (pid ${running}); it runs on`);
+    if (ports && found === 'ready') {
       if (opts.port !== undefined && opts.port !== ports.port) {
         log(
           logfmt('warn', 'port_differs', 'running broker uses a different port than requested', { requested: opts.port, port: ports.port }),
@@ -149,18 +165,25 @@ async function startLocked(opts: StartOptions, paths: StatePaths): Promise<Start
     const clusterId = newClusterId();
     log(logfmt('info', 'storage_formatting', 'formatting kraft storage', { cluster_id: clusterId, dir: paths.dataDir }));
     const r = await runCommand('java', jvmArgs(paths, dist.classpath, storageFormatArgs(paths, clusterId)), paths.dir);
+    // Ctrl-C at a terminal reaches the format's JVM too: its failure then is the signal's.
+    if (opts.signal?.aborted) throw new StartInterrupted('stopped while formatting the storage; nothing runs');
     if (r.code !== 0) throw new Error(`kafka StorageTool format failed (exit ${r.code}):\n${r.output.trim()}\n${logTail(paths)}`);
   }
 
   const brokers = `${HOST}:${port}`;
+  if (opts.signal?.aborted) throw new StartInterrupted('stopped before the broker was started; nothing runs');
   const started = Date.now();
   const pid = spawnDetached(jvmArgs(paths, dist.classpath, ['kafka.Kafka', paths.config]), paths);
   log(logfmt('info', 'starting', 'starting kafka broker', { pid, brokers, log: paths.serverLog }));
 
-  const outcome = await waitReady(brokers, pid, timeoutMs);
+  const outcome = await waitReady(brokers, pid, timeoutMs, opts.signal);
   if (outcome !== 'ready') {
     await stopGroup(pid, 5_000);
     removePidFile(paths);
+    if (outcome === 'interrupted') {
+      log(logfmt('warn', 'start_interrupted', 'start given up: the broker it was starting is stopped', { pid, brokers }));
+      throw new StartInterrupted(`stopped the broker it was starting (pid ${pid}); nothing runs`);
+    }
     const why = outcome === 'died' ? 'exited during startup' : `did not answer within ${timeoutMs / 1000}s`;
     throw new Error(`kafka broker ${why} (brokers ${brokers}, state ${paths.dir})\n${logTail(paths)}`);
   }

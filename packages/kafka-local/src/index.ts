@@ -1,5 +1,5 @@
 // Local single-node Kafka (KRaft) for development and tests, built from Maven Central jars.
-export { startKafka, stopKafka, kafkaStatus } from './broker.ts';
+export { startKafka, stopKafka, kafkaStatus, StartInterrupted } from './broker.ts';
 export type { StartOptions, StartResult, StatusResult } from './broker.ts';
 export { ensureKafkaFetched, KAFKA_VERSION } from './resolve.ts';
 export type { FetchOptions, KafkaDist } from './resolve.ts';
