@@ -31,6 +31,7 @@ import { fillBlockFingerprints } from './block-fingerprints.ts';
 import { dropBlockedAttempt, saveUnlessBlocked } from './blocked-attempt.ts';
 import { paidByCardholder } from './paid-by-cardholder.ts';
 import { recordRefundsSince, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
+import { warnStillHeld } from './stray-still-held.ts';
 import { chargeCandidates, lookedForPayment, pastDueWhileWaiting, savePastDueWithoutCard, type Candidate } from './store.ts';
 
 // One pass at a time across processes (the app's loop, `vault charge`): two
@@ -118,6 +119,11 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
     const released = await releaseRefundedStray(deps, invoice.id, charge!);
     if (released === 'unanswered') report.errors++;
     if (typeof released === 'string') return;
+    if ('held' in released) {
+      // Still held: told once a day until given back; a pass that told it is left after an error, as the hold's was.
+      if (await warnStillHeld(deps, invoice, released.held, released.back, now())) report.errors++;
+      return;
+    }
     return chargeOne(deps, { ...candidate, charge: released.row, key: released.key }, now, report);
   }
   if (decision.do === 'drop_blocked_attempt') {

@@ -10,10 +10,10 @@ import { withTransaction } from '@vault/db';
 import type { Logger } from '@vault/runtime';
 import { fromMinorUnits } from './amount.ts';
 import { type ChargeRow, STRAY_PAYMENT } from './decide.ts';
-import type { ChargeGateway, ReportedCharge, ReportedDispute } from './gateway-calls.ts';
+import type { ChargeGateway, ReportedCharge, ReportedDispute, ReportedIntent } from './gateway-calls.ts';
 import { paysInvoice, type PaymentVerdict, type ReportedPayment } from './payment-match.ts';
 import { recordRefund, type RefundOutcome } from './refunds.ts';
-import { givenBack } from './stray-given-back.ts';
+import { type GivenBack, givenBack } from './stray-given-back.ts';
 import { forgetRoundAsk } from './round-ask.ts';
 import { lockInvoice, lockInvoiceForPayment, writeCharge } from './store.ts';
 import type { ChargeChange } from './tell.ts';
@@ -87,14 +87,14 @@ export function strayRow(pending: ChargeRow, payment: ReportedPayment, reason: S
  * the invoice's total, and the round's first ask is forgotten (forgetRoundAsk: a new request, a new
  * window), and it is recorded as given back (charge_payment_intents.given_back_at: asked-again.ts);
  * the row and its new key are returned. Its disputes are read only when its
- * charge is disputed and not refunded in full. Otherwise `stray` (nothing written, nothing told
- * again), `unanswered`, or `paid` (meanwhile).
+ * charge is disputed and not refunded in full. Otherwise `held` (still held, nothing written: the
+ * PaymentIntent read and what was given back), `stray` (not read, or not succeeded), `unanswered`, or `paid` (meanwhile).
  */
 export async function releaseRefundedStray(
   deps: Deps & { gateway: ChargeGateway },
   invoiceId: string,
   charge: ChargeRow,
-): Promise<{ row: ChargeRow; key: string } | 'stray' | 'unanswered' | 'paid'> {
+): Promise<{ row: ChargeRow; key: string } | { held: ReportedIntent; back: GivenBack } | 'stray' | 'unanswered' | 'paid'> {
   const id = charge.paymentIntentId!;
   const intent = await deps.gateway.retrievePaymentIntent(id);
   if ('error' in intent) {
@@ -114,7 +114,8 @@ export async function releaseRefundedStray(
     disputes = listed;
   }
   const back = givenBack(intent, disputes);
-  if (!back.whole) return 'stray';
+  // Still held: the caller tells operators once a day (stray-still-held.ts).
+  if (!back.whole) return { held: intent, back };
   // Given back, its request is over: the next one is new, with a 3-D Secure window of its own (round-ask.ts).
   const row: ChargeRow = {
     ...charge,
