@@ -6,3 +6,4 @@ export * from './session-lock.ts';
 export * from './copy-text.ts';
 export * from './array-literal.ts';
 export * from './migration-checksums.ts';
+export * from './request-pool.ts';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { migrate, openDatabase, type Database } from '@vault/db';
+import { migrate, openDatabase, openRequestPool, type Database } from '@vault/db';
 import { databaseBootError, listenBootError, reportBootFailure, within } from './boot-errors.ts';
 import { loadDotEnv } from './env.ts';
 import { databaseCheck, firstProblem, type HealthCheck } from './health.ts';
@@ -11,12 +11,19 @@ import type { BootSettings } from './variables.ts';
 const DATABASE_CONNECT_TIMEOUT_MS = 5_000;
 /** How long a failed boot waits for its database to close (the embedded server it started to stop). */
 const BOOT_FAILURE_CLOSE_MS = 10_000;
+/** Connections for HTTP handlers (beside the main pool's 10 for background work). */
+const REQUEST_POOL_SIZE = 10;
 /** How long a stop signal waits for in-flight requests and background work before the process ends anyway. */
 const SHUTDOWN_WITHIN_MS = 20_000;
 
 export interface AppContext<C extends BootSettings = BootSettings> {
   settings: C;
   db: Database;
+  /**
+   * What HTTP handlers query through: sessions whose statements stop at
+   * DATABASE_STATEMENT_TIMEOUT_MS (a 503 then). Background work keeps `db.pool`, unlimited.
+   */
+  requestPool: Database['pool'];
   http: FastifyInstance;
   log: Logger;
   /**
@@ -123,14 +130,22 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
     });
   const migrated = await stepWithDb(() => migrate(db.pool, def.schema, def.migrations));
   log.info('db.migrated', { schema: def.schema, applied: migrated.applied.length });
+  // Its own sessions, not `set local` in each handler's transactions: every query a handler
+  // makes (one-statement reads too) is limited, and no job sharing a client inherits it.
+  const requestPool = openRequestPool(db.url, {
+    statementTimeoutMs: settings.DATABASE_STATEMENT_TIMEOUT_MS,
+    max: REQUEST_POOL_SIZE,
+    log: (event, fields) => log.info(event, fields),
+  });
   const checks: HealthCheck[] = [databaseCheck(db.pool)];
   const http = createHttpApp(log, {
     health: () => firstProblem(checks),
     trustProxy: def.trustProxy?.(settings),
     requestTimeoutMs: settings.HTTP_REQUEST_TIMEOUT_MS,
     maxConnections: settings.HTTP_MAX_CONNECTIONS,
+    statementTimeoutMs: settings.DATABASE_STATEMENT_TIMEOUT_MS,
   });
-  const built = (await stepWithDb(() => def.build({ settings, db, http, log, stopping: () => stopAsked }))) ?? {};
+  const built = (await stepWithDb(() => def.build({ settings, db, requestPool, http, log, stopping: () => stopAsked }))) ?? {};
   if (built.unavailable) checks.push(built.unavailable);
   const port = settings[def.port] as number;
   const address = await stepWithDb(() =>
@@ -154,6 +169,7 @@ export async function runApp<C extends BootSettings>(def: AppDefinition<C>): Pro
         (async () => {
           await http.close();
           await built.stop?.();
+          await requestPool.end();
           await db.close();
         })(),
         SHUTDOWN_WITHIN_MS,

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { databaseLimitOf } from './database-limit.ts';
 import type { HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
 import { fieldsError } from './query.ts';
@@ -12,6 +13,8 @@ export interface HttpAppOptions {
   requestTimeoutMs?: number;
   /** HTTP_MAX_CONNECTIONS: connections held at once; more are closed as they come. */
   maxConnections?: number;
+  /** DATABASE_STATEMENT_TIMEOUT_MS, named in the log line of a request whose statement it stopped. */
+  statementTimeoutMs?: number;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -155,6 +158,18 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
     // A stream that failed before its first byte (a CSV export) left its type and file name: the error is JSON.
     reply.removeHeader('content-disposition');
     reply.type('application/json; charset=utf-8');
+    const limit = status === 500 ? databaseLimitOf(err) : undefined;
+    if (limit) {
+      // A statement stopped at DATABASE_STATEMENT_TIMEOUT_MS (a lock held by finalize or archive,
+      // a slow query): its session is free again, and the caller may come back shortly.
+      log.warn('http.database_timeout', {
+        path: loggedPath(req),
+        reason: limit,
+        limit_ms: options.statementTimeoutMs,
+        'count#http.database_timeout': 1,
+      });
+      return reply.code(503).header('retry-after', '5').send({ error: 'the database is busy: try again in a few seconds' });
+    }
     if (status === 500 && POOL_TIMEOUT.test(err.message)) {
       // Every pooled connection busy for the pool's whole wait: say so, and when to come back.
       log.warn('http.database_busy', { path: loggedPath(req), 'count#http.database_busy': 1 });

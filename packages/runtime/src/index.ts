@@ -9,3 +9,4 @@ export * from './boot-errors.ts';
 export * from './app-main.ts';
 export * from './auth.ts';
 export * from './loop.ts';
+export * from './database-limit.ts';

@@ -199,6 +199,11 @@ export const bootVariables = {
   HTTP_REQUEST_TIMEOUT_MS: boundedInteger(30_000, 100, 600_000),
   /** Connections an app holds open at once; beyond them new ones are closed at once. */
   HTTP_MAX_CONNECTIONS: boundedInteger(1_000, 1, 1_000_000),
+  /**
+   * How long one SQL statement of an HTTP request may run, lock waits included, in ms (else
+   * 503 and Retry-After); 0: no limit. Background work and commands are never limited by it.
+   */
+  DATABASE_STATEMENT_TIMEOUT_MS: boundedInteger(30_000, 0, 3_600_000),
 };
 export const BootSettings = z.object(bootVariables);
 export type BootSettings = z.infer<typeof BootSettings>;

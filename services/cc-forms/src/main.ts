@@ -19,13 +19,14 @@ await runApp({
   config: ccFormsConfig,
   port: 'CC_FORMS_PORT',
   trustProxy: (settings) => settings.TRUST_PROXY,
-  build: async ({ settings, db, http, log }) => {
+  build: async ({ settings, db, requestPool, http, log }) => {
     // The configured keys, else the sandbox's from its database (it may still be booting beside us).
     const gateway = await gatewayConfig(settings.gateway, db.pool, { waitMs: GATEWAY_KEYS_WAIT_MS });
     const stripe = gatewayClient(gateway);
     warnUntrustedProxy(log, { variable: 'CC_FORMS_URL', url: settings.CC_FORMS_URL }, settings.TRUST_PROXY);
+    // Requests query through sessions limited by DATABASE_STATEMENT_TIMEOUT_MS; the backfill, unlimited.
     ccFormsRoutes(http, {
-      pool: db.pool,
+      pool: requestPool,
       gateway: sdkCardGateway(stripe),
       log,
       attemptsPerHour: settings.CARD_ATTEMPTS_PER_HOUR,

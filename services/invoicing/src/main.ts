@@ -1,5 +1,5 @@
 // The invoicing process: `vault start invoicing` (Procfile) runs this file.
-import { openPool, withSessionSettings } from '@vault/db';
+import { openPool, requestSessionSettings, withSessionSettings } from '@vault/db';
 import { resolveAdminToken, runApp } from '@vault/runtime';
 import { warnUntrustedProxy } from '@vault/web';
 import { invoicingRoutes } from './app.ts';
@@ -31,7 +31,7 @@ await runApp({
   config: invoicingConfig,
   port: 'INVOICING_PORT',
   trustProxy: (settings) => settings.TRUST_PROXY,
-  build: async ({ settings, db, http, log }) => {
+  build: async ({ settings, db, requestPool, http, log }) => {
     // Before anything reads metering's views: metering may still be migrating beside us (an upgrade, `vault start`, compose).
     await waitForMetering(db.pool, { log });
     const { prices } = settings;
@@ -42,11 +42,15 @@ await runApp({
     // PostgreSQL would plan it again on every run (its generic plan's estimate counts every month's
     // table of metering.settled_usage, which the run prunes): this pool's sessions keep the generic
     // plan. bench:usage: p99 60 → 24 ms with 13 settled months, 19 → 8 ms with none.
-    const viewPool = openPool(withSessionSettings(db.url, { plan_cache_mode: 'force_generic_plan' }), {
+    // Only requests read through it: its statements stop at DATABASE_STATEMENT_TIMEOUT_MS too.
+    const viewSettings = { plan_cache_mode: 'force_generic_plan', ...requestSessionSettings(settings.DATABASE_STATEMENT_TIMEOUT_MS) };
+    const viewPool = openPool(withSessionSettings(db.url, viewSettings), {
       max: VIEW_POOL_SIZE,
       log: (event, fields) => log.info(event, fields),
     });
+    // Finalize (the schedule) runs unlimited on the main pool; what requests read stops at the limit.
     const billing = createBilling({ pool: db.pool, viewPool, prices, graceHours, log });
+    const requestBilling = createBilling({ pool: requestPool, viewPool, prices, graceHours, log });
     const adminToken = resolveAdminToken(settings, log);
     // The sandbox's keys (unless configured) come from its database: it may still be booting beside us.
     const charging = await chargingConfig(settings, db.pool, { waitMs: GATEWAY_KEYS_WAIT_MS });
@@ -63,7 +67,17 @@ await runApp({
     const webUrl = settings.INVOICING_WEB_URL;
     warnUntrustedProxy(log, { variable: 'INVOICING_WEB_URL', url: webUrl }, settings.TRUST_PROXY);
     const { ccFormsUrl } = settings;
-    invoicingRoutes(http, { pool: db.pool, billing, prices, adminToken, log, webhooks, exports, ccFormsUrl, invoicingWebUrl: webUrl });
+    invoicingRoutes(http, {
+      pool: requestPool,
+      billing: requestBilling,
+      prices,
+      adminToken,
+      log,
+      webhooks,
+      exports,
+      ccFormsUrl,
+      invoicingWebUrl: webUrl,
+    });
     const schedule = startSchedule({ pool: db.pool, billing, graceHours, everyMs: settings.INVOICE_FINALIZE_EVERY_SECONDS * 1000, log });
     const usageFold = startUsageFold({ pool: db.pool, everyMs: settings.USAGE_FOLD_EVERY_SECONDS * 1000, log });
     const suspendAfterSeconds = settings.SUSPEND_PAST_DUE_AFTER;

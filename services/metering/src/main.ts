@@ -16,7 +16,7 @@ await runApp({
   // costly enough to JIT-compile: 70–260 ms a batch on servers built with LLVM.
   sessionSettings: { jit: 'off' },
   port: 'METERING_PORT',
-  build: async ({ settings, db, http, log, stopping }) => {
+  build: async ({ settings, db, requestPool, http, log, stopping }) => {
     // Kafka that does not answer is boot.failed naming KAFKA_BROKERS, within seconds.
     const bus = await createBus({
       kafkaBrokers: settings.KAFKA_BROKERS,
@@ -29,7 +29,8 @@ await runApp({
     const topic = settings.BILLING_EVENTS_TOPIC;
     const adminToken = resolveAdminToken(settings, log);
     const groupId = settings.METERING_CONSUMER_GROUP;
-    meteringRoutes(http, { pool: db.pool, bus, topic, adminToken, groupId, log });
+    // Requests query through sessions limited by DATABASE_STATEMENT_TIMEOUT_MS; the consumer and sealing, unlimited.
+    meteringRoutes(http, { pool: requestPool, bus, topic, adminToken, groupId, log });
     const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId, stopping });
     // Node's flags as started (METERING_NODE_FLAGS when `vault start` ran it).
     log.info('metering.consuming', { topic, group: groupId, bus: bus.kind, node_flags: process.execArgv.join(' ') });

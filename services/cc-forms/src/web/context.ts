@@ -16,6 +16,7 @@ import {
   type NoticePages,
   type SessionCookie,
 } from '@vault/web';
+import { databaseLimitOf } from '@vault/runtime';
 import type { CcFormsDeps } from '../deps.ts';
 import { GatewayUnavailable } from '../cards/gateway.ts';
 import { openedByLink, SESSION_COOKIE, sessions } from '../sign-in/sessions.ts';
@@ -119,6 +120,8 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
       const message = 'The payment gateway is not answering. Nothing was saved: please try again in a moment.';
       return wantsJson(req) ? ctx.jsonError(reply, 502, 'gateway_unavailable', message) : ctx.page(reply, 502, ctx.notices.error());
     }
+    // A statement stopped at DATABASE_STATEMENT_TIMEOUT_MS: the app's 503 with Retry-After (http.ts).
+    if (databaseLimitOf(err)) throw err;
     const status = errorStatus(err);
     if (status >= 500) {
       log.error('web.error', err);

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PERIOD_KEY_PATTERN, PeriodQuery } from '@vault/contracts';
-import { parseQuery, queryError } from '@vault/runtime';
+import { databaseLimitOf, parseQuery, queryError } from '@vault/runtime';
 import {
   CARD_FORM_PAGE,
   csrfProblem,
@@ -96,6 +96,8 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       return page(reply, 404, notices.notFound(live && viewerOf(live)));
     });
     web.setErrorHandler(async (err: Error & { statusCode?: number }, _req, reply) => {
+      // A statement stopped at DATABASE_STATEMENT_TIMEOUT_MS: the app's 503 with Retry-After (http.ts).
+      if (databaseLimitOf(err)) throw err;
       const status = errorStatus(err);
       if (status >= 500) {
         log.error('web.error', err);

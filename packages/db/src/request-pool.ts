@@ -1,0 +1,34 @@
+import type pg from 'pg';
+import { openPool, withSessionSettings } from './database.ts';
+
+/**
+ * A session idle inside a transaction is ended after this at the least: some requests hold a
+ * transaction (a card's lock) across gateway calls, which take up to 30 s a try and retry.
+ * It is a backstop for a handler that never finishes, not a latency limit.
+ */
+export const MIN_IDLE_IN_TRANSACTION_MS = 120_000;
+
+/**
+ * The run-time parameters of the sessions that answer HTTP requests, for a statement limit of
+ * `statementTimeoutMs` (0: none). statement_timeout counts a statement's lock waits too, so a
+ * request waiting on a lock held by finalize or archive fails at the limit: no lock_timeout.
+ */
+export function requestSessionSettings(statementTimeoutMs: number): Record<string, string> {
+  if (statementTimeoutMs <= 0) return {};
+  return {
+    statement_timeout: String(statementTimeoutMs),
+    idle_in_transaction_session_timeout: String(Math.max(statementTimeoutMs, MIN_IDLE_IN_TRANSACTION_MS)),
+  };
+}
+
+/**
+ * The pool HTTP handlers query through: `url`'s sessions (an app's own settings kept) with the
+ * request limits. Background work (the consumer, finalize, archive, exports) keeps the app's
+ * main pool, unlimited: a batch cancelled at a limit would only be retried for ever.
+ */
+export function openRequestPool(
+  url: string,
+  opts: { statementTimeoutMs: number; max: number; log?: (event: string, fields?: Record<string, string | number>) => void },
+): pg.Pool {
+  return openPool(withSessionSettings(url, requestSessionSettings(opts.statementTimeoutMs)), { max: opts.max, log: opts.log });
+}
