@@ -95,6 +95,35 @@ describe('metering on Kafka: the CloudEvents Kafka binding, structured and binar
   );
 
   test(
+    'one CloudEvent whose time is written `…00Z`: sent structured (the SDK writes `…00.000Z`), then binary (`ce_time` as given), then with `+01:00`, is applied once, the copies duplicates, nothing rejected',
+    LONG,
+    async () => {
+      const before = await stats(m);
+      const subject = `dyno-ce-kafka-time-${++serial}`;
+      const attributes = {
+        source: 'dyno-manager',
+        subject,
+        partitionkey: subject,
+        id: `${subject}-a`,
+        type: 'dyno.started',
+        sequence: 1,
+        data: { app_id: 'app-ce-kafka', name: 'web.1', size: 'standard-1x' },
+      };
+      const event = new CloudEvent<Record<string, string>>({ ...attributes, time: '2026-12-01T00:00:00Z' });
+      const structured = CloudEventsKafka.structured(event);
+      const binary = CloudEventsKafka.binary(event);
+      assert.equal(JSON.parse(String(structured.value)).time, '2026-12-01T00:00:00.000Z', 'structured: time normalised');
+      assert.equal(binary.headers.ce_time, '2026-12-01T00:00:00Z', 'binary: ce_time as given');
+      const offset = CloudEventsKafka.binary(new CloudEvent<Record<string, string>>({ ...attributes, time: '2026-12-01T01:00:00+01:00' }));
+      await publish([structured]);
+      await settled(m, before.events_applied! + 1, before.events_duplicate!, before.events_rejected!);
+      await publish([binary, offset]);
+      await settled(m, before.events_applied! + 1, before.events_duplicate! + 2, before.events_rejected!);
+      assert.equal((await rejectedList()).filter((r) => r.event_id === event.id).length, 0, 'nothing kept as a rejection');
+    },
+  );
+
+  test(
     'an invalid binary message is kept with its attributes and data as structured JSON, with reasons naming the field, and applied once fixed and re-submitted',
     LONG,
     async () => {

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { BillingEvent } from '@vault/contracts';
 import { canonicalJson, eventCanonicalBytes } from './canonical-json.ts';
+import { instantText } from './instant-time.ts';
 
 /**
  * A hash of an event's content that ignores key order, so the same event
@@ -28,9 +29,22 @@ export function eventContentHash(event: BillingEvent): string | undefined {
 /**
  * eventContentHash, and the canonical JSON of the event's `data` (what the
  * store keeps), from the same pass: undefined when a string holds U+0000 or
- * half a surrogate pair.
+ * half a surrogate pair. `time` is hashed as its instant (instant-time.ts), so
+ * one event is one content whichever way its time is written.
  */
 export function eventContent(event: BillingEvent): { hash: string; dataJson: string } | undefined {
+  return asSentContent(withInstantTime(event));
+}
+
+/** The event with `time` as its instant's one text: itself (no copy) when it is written so already. */
+export function withInstantTime(event: BillingEvent): BillingEvent {
+  if (typeof event.time !== 'string') return event;
+  const time = instantText(event.time);
+  return time === event.time ? event : { ...event, time };
+}
+
+/** The content of the event exactly as given, `time` as written: how every hash was made before instants. */
+function asSentContent(event: BillingEvent): { hash: string; dataJson: string } | undefined {
   const canonical = eventCanonicalBytes(event);
   return canonical === undefined ? undefined : { hash: sha256Hex(canonical.bytes), dataJson: canonical.data };
 }
@@ -44,23 +58,36 @@ function sha256Hex(input: string | Buffer): string {
  * An event against the first one known with its `(source, id)`: the stored
  * event when there is one (it defines the content), else an earlier one of the
  * same batch or request. Never dependent on where batches begin and end. A
- * hash that differs may be this event's legacy one (legacyContentHash): only
- * then is that one computed, so no other verdict pays for it.
+ * hash that differs may be one this event was stored with before (asSentHash,
+ * legacyContentHash): only then are those computed, so no other verdict pays for them.
  */
 export function verdict(
   earlierHash: string | undefined,
   item: { event: BillingEvent; contentHash: string },
 ): 'new' | 'duplicate' | 'reused' {
   if (earlierHash === undefined) return 'new';
-  return earlierHash === item.contentHash || earlierHash === legacyContentHash(item.event) ? 'duplicate' : 'reused';
+  if (earlierHash === item.contentHash) return 'duplicate';
+  return earlierHash === asSentHash(item.event) || earlierHash === legacyContentHash(item.event) ? 'duplicate' : 'reused';
+}
+
+/**
+ * The hash an event was stored with before `time` was hashed as its instant:
+ * `time` as written. Stored hashes never change, so an event stored then is
+ * still a duplicate of a copy sent exactly as it was. Undefined when that is
+ * the content hash itself (its time already in the instant's form).
+ */
+export function asSentHash(event: BillingEvent): string | undefined {
+  if (typeof event.time !== 'string' || instantText(event.time) === event.time) return undefined;
+  return asSentContent(event)?.hash;
 }
 
 /**
  * The hash an event was stored with when it came with `datacontenttype`
  * (then only ever "application/json"), before a JSON `datacontenttype` was
- * left out of the content (read-event.ts): stored hashes never change, so such
- * an event is still a duplicate of its copies, whichever mode they come in.
+ * left out of the content (read-event.ts), and with `time` as written (that
+ * was before instants too): stored hashes never change, so such an event is
+ * still a duplicate of its copies, whichever mode they come in.
  */
 export function legacyContentHash(event: BillingEvent): string | undefined {
-  return eventContentHash({ ...event, datacontenttype: 'application/json' });
+  return asSentContent({ ...event, datacontenttype: 'application/json' })?.hash;
 }

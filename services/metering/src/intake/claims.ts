@@ -5,6 +5,8 @@ export interface ClaimCandidate {
   source: string;
   id: string;
   contentHash: string;
+  /** The hash this content was claimed with before `time` was hashed as its instant (asSentHash), when it differs. */
+  asSentHash?: string | undefined;
 }
 
 export interface Claim {
@@ -31,15 +33,21 @@ export async function claimKeys(pool: pg.Pool, candidates: ClaimCandidate[]): Pr
   const claim = randomUUID();
   const sources = candidates.map((c) => c.source);
   const ids = candidates.map((c) => c.id);
+  // A claim of this content by its hash of before (time as written) is proposed with that hash, so a
+  // refused one is not taken over by the same event as if it were other content.
   await pool.query(
     `insert into metering.intake_claims (source, id, content_hash, claim)
-     select source, id, content_hash, $4::uuid
-       from unnest($1::text[], $2::text[], $3::text[]) as k(source, id, content_hash)
+     select source, id,
+            case when as_sent is null then content_hash
+                 else coalesce((select c.content_hash from metering.intake_claims c
+                                 where c.source = k.source and c.id = k.id and c.content_hash = k.as_sent), content_hash) end,
+            $4::uuid
+       from unnest($1::text[], $2::text[], $3::text[], $5::text[]) as k(source, id, content_hash, as_sent)
       order by source collate "C", id collate "C"
      on conflict (source, id) do update
         set content_hash = excluded.content_hash, claim = excluded.claim, claimed_at = now(), refused = false
       where intake_claims.refused and intake_claims.content_hash <> excluded.content_hash`,
-    [sources, ids, candidates.map((c) => c.contentHash), claim],
+    [sources, ids, candidates.map((c) => c.contentHash), claim, candidates.map((c) => c.asSentHash ?? null)],
   );
   // A statement of its own: a row another answer committed while ours waited
   // on it is visible only to a new snapshot. One index probe per key.

@@ -9,7 +9,7 @@ import {
   type IntakeRejection,
   type IntakeReport,
 } from '@vault/contracts';
-import { verdict } from '../domain/content-hash.ts';
+import { asSentHash, verdict } from '../domain/content-hash.ts';
 import { clean, judge, type InvalidInput, type ValidInput } from '../domain/judge.ts';
 import { archiveBounds, eventKey, storedHashes } from '../consumer/stored-hashes.ts';
 import { storeRefusal } from '../consumer/usage-horizon.ts';
@@ -104,7 +104,7 @@ export async function settle(pool: pg.Pool, assessment: Assessment): Promise<Int
   }
   const claims = await claimKeys(
     pool,
-    candidates.map((c) => ({ source: c.event.source, id: c.event.id, contentHash: c.contentHash })),
+    candidates.map((c) => ({ source: c.event.source, id: c.event.id, contentHash: c.contentHash, asSentHash: asSentHash(c.event) })),
   );
   for (const p of assessment.pending) {
     const at = firsts.get(eventKey(p.event))!;
