@@ -45,13 +45,27 @@ export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Prom
         // broker starting (or its storage half-formatted) that nobody was told of. Once it is ready,
         // what it printed in vain (KAFKA_BROKERS) is said on stderr, exit 1 (stdout.ts, printedLines).
         const printed = printedLines();
-        // Ctrl-C or SIGTERM mid-start: the broker being started is stopped, not left starting with
-        // nobody told its address (it ran on, detached, once the command was gone). A second signal ends it at once.
+        // Ctrl-C or SIGTERM once the broker is spawned: it is stopped, not left starting with nobody told
+        // its address (it runs detached, and ran on once the command was gone); a second signal kills it
+        // at once. Before the spawn (waiting for another start's lock, downloading, formatting) the command
+        // ends at once, as a killed one: the next start takes its lock over.
         const stop = new AbortController();
         let stoppedBy: StopSignal | undefined;
+        let broker: number | undefined;
         const onSignal = (signal: StopSignal) => {
-          if (stoppedBy) void endEarly(SIGNAL_STATUS[signal]);
+          const said = `vault kafka start: ${signal}`;
+          if (broker === undefined) {
+            process.stderr.write(`${said}: stopped before the broker was started; nothing runs\n`);
+            void endEarly(SIGNAL_STATUS[signal]);
+            return;
+          }
+          if (stoppedBy) {
+            process.stderr.write(`${said}: killing the broker it was starting (pid ${broker})\n`);
+            killBroker(broker);
+            return;
+          }
           stoppedBy = signal;
+          process.stderr.write(`${said}: stopping the broker it was starting (pid ${broker}); again to kill it\n`);
           stop.abort();
         };
         process.on('SIGINT', onSignal);
@@ -64,6 +78,9 @@ export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Prom
             cacheDir: defaultCacheDir(env),
             log: printed.out,
             signal: stop.signal,
+            onSpawned: (pid) => {
+              broker = pid;
+            },
           });
           // The broker answered before the signal was heard: it runs, and its address is said.
           printed.out(`KAFKA_BROKERS=${r.brokers}`);
@@ -105,5 +122,14 @@ export async function kafkaCommand(args: string[], env: NodeJS.ProcessEnv): Prom
   } catch (e) {
     if (e instanceof CommandError) throw e;
     throw new CommandError(`${sub.spec.name.slice('kafka '.length)}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The spawned broker's whole process group (spawnDetached makes it its leader), killed now. */
+function killBroker(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Gone already: the stop under way finds it dead.
   }
 }

@@ -28,6 +28,8 @@ export interface StartOptions {
    * first, never left starting with nobody told its address; one it found running is left be.
    */
   signal?: AbortSignal;
+  /** Told the broker's pid as soon as it is spawned (a caller that must stop it at once on a second signal). */
+  onSpawned?: (pid: number) => void;
 }
 
 /** A start given up because its signal was aborted (startKafka's `signal`). */
@@ -174,6 +176,7 @@ async function startLocked(opts: StartOptions, paths: StatePaths): Promise<Start
   if (opts.signal?.aborted) throw new StartInterrupted('stopped before the broker was started; nothing runs');
   const started = Date.now();
   const pid = spawnDetached(jvmArgs(paths, dist.classpath, ['kafka.Kafka', paths.config]), paths);
+  opts.onSpawned?.(pid);
   log(logfmt('info', 'starting', 'starting kafka broker', { pid, brokers, log: paths.serverLog }));
 
   const outcome = await waitReady(brokers, pid, timeoutMs, opts.signal);
