@@ -61,7 +61,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   pool.on('remove', (client) => sessions.delete(client));
   // Once, whether close() or abort() asks, or both at once.
   let stopped: Promise<void> | undefined;
-  const stopServer = () => (stopped ??= server?.startedHere ? server.stop() : Promise.resolve());
+  // A reused server's stop stops nothing: it says when it is left running with its starter gone.
+  const stopServer = () => (stopped ??= server ? server.stop() : Promise.resolve());
   return {
     pool,
     url,

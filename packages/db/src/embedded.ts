@@ -6,6 +6,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { recordStarter, reusedServer } from './embedded-owner.ts';
 import { acquireLock } from './start-lock.ts';
 
 export interface EmbeddedOptions {
@@ -19,7 +20,10 @@ export interface EmbeddedOptions {
 
 export interface EmbeddedServer {
   url: string;
-  /** True when this process started the server (and so stops it, unless others still use it). */
+  /**
+   * True when this process started the server (and so stops it, unless others still use it). A reused
+   * server's stop never stops it: it only says so when the process that started it is gone.
+   */
   startedHere: boolean;
   /**
    * Called once this process's own sessions are closed: see stopUnlessShared. `force`: stop it
@@ -68,12 +72,12 @@ export function embeddedUrl(port: number, database = EMBEDDED_DATABASE): string 
 export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const dir = resolve(opts.dir);
   const url = embeddedUrl(opts.port);
-  if (await reuse(opts.port)) return { url, startedHere: false, stop: async () => {} };
+  if (await reuse(opts.port)) return { url, startedHere: false, ...(await reusedServer(dir, opts.port, opts.log)) };
 
   await mkdir(dir, { recursive: true });
   const release = await acquireLock(join(dir, 'start.lock'));
   try {
-    if (await reuse(opts.port)) return { url, startedHere: false, stop: async () => {} };
+    if (await reuse(opts.port)) return { url, startedHere: false, ...(await reusedServer(dir, opts.port, opts.log)) };
     const dataDir = join(dir, 'data');
     const recent: string[] = [];
     const server = new EmbeddedPostgres({
@@ -128,6 +132,8 @@ export async function ensureEmbeddedPostgres(opts: EmbeddedOptions): Promise<Emb
       await stopServer(server).catch((e: unknown) => opts.log?.('postgres.stop_failed', { error: String(e) }));
       throw err;
     });
+    // Whose it is, for a later start that reuses it (embedded-owner.ts).
+    await recordStarter(dir).catch((e: unknown) => opts.log?.('postgres.starter_unrecorded', { error: String(e) }));
     opts.log?.('postgres.started', { port: opts.port, dir: dataDir });
     return { url, startedHere: true, stop: (o) => (o?.force ? stopServer(server) : stopUnlessShared(server, opts)) };
   } finally {

@@ -1,6 +1,7 @@
 // The official Stripe SDK, unmodified, pointed at the configured gateway.
 import Stripe from 'stripe';
 import type { GatewayConfig } from './config.ts';
+import { rememberOrigin } from './unreachable.ts';
 
 export type Gateway = Stripe;
 
@@ -11,7 +12,7 @@ export type Gateway = Stripe;
 export function gatewayClient(config: Pick<GatewayConfig, 'url' | 'secretKey'>, options: { timeoutMs?: number } = {}): Stripe {
   const { url } = config;
   const protocol = url.protocol === 'http:' ? 'http' : 'https';
-  return new Stripe(config.secretKey, {
+  const client = new Stripe(config.secretKey, {
     host: url.hostname,
     port: url.port || (protocol === 'http' ? '80' : '443'),
     protocol,
@@ -19,4 +20,7 @@ export function gatewayClient(config: Pick<GatewayConfig, 'url' | 'secretKey'>, 
     timeout: options.timeoutMs ?? 30_000,
     telemetry: false,
   });
+  // What a connection error is logged with (unreachable.ts): the SDK names only "Stripe".
+  rememberOrigin(client, url);
+  return client;
 }

@@ -50,9 +50,18 @@ export const nonNegativeNumber = (fallback: number) => numberVariable(z.number()
 /** setTimeout's longest wait, in whole seconds: Node runs a longer one after 1 ms. */
 export const MAX_TIMER_SECONDS = 2_147_483;
 
-/** How often a loop runs, in seconds: positive, and no longer than a timer can wait. */
-export const loopSeconds = (fallback: number) =>
-  numberVariable(z.number().positive().max(MAX_TIMER_SECONDS, `must be at most ${MAX_TIMER_SECONDS} (about 24.8 days)`), fallback);
+/**
+ * How often a loop runs, in seconds: at least `floor` (each loop names its own: CHARGE_EVERY_SECONDS=0.000001
+ * polled the gateway back to back), and no longer than a timer can wait.
+ */
+export const loopSeconds = (fallback: number, floor: number) =>
+  numberVariable(
+    z
+      .number()
+      .min(floor, `must be at least ${floor} (seconds)`)
+      .max(MAX_TIMER_SECONDS, `must be at most ${MAX_TIMER_SECONDS} (about 24.8 days)`),
+    fallback,
+  );
 
 /**
  * zod's message for a missing value is "expected string, received undefined";

@@ -5,10 +5,12 @@
 import { z } from 'zod';
 import { blankToUndefined, ConfigError, integerVariable, optionalString, parseConfig as parseEachVariable, port } from './config.ts';
 import { databaseTlsProblem, pgSslModeProblem } from './database-tls.ts';
+import { kafkaBrokers } from './kafka-brokers.ts';
 import { textWithDefault } from './text-variables.ts';
 import { WEB_ADDRESS_SHAPE, webAddress } from './web-address.ts';
 
 export * from './config.ts';
+export { kafkaBrokers } from './kafka-brokers.ts';
 export * from './text-variables.ts';
 export { webOrigin } from './web-address.ts';
 
@@ -111,32 +113,6 @@ export function parseConfig<S extends z.ZodType>(
   return parsed as z.infer<S>;
 }
 
-const BROKER = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
-
-/** KAFKA_BROKERS: comma-separated host:port; blank or unset: the embedded bus. */
-export const kafkaBrokers = z.preprocess(
-  (v) => (typeof v === 'string' && v.trim() !== '' ? v : undefined),
-  z
-    .string()
-    .optional()
-    .transform((s, ctx) => {
-      if (s === undefined) return undefined;
-      const brokers = s
-        .split(',')
-        .map((b) => b.trim())
-        .filter(Boolean);
-      const bad = brokers.filter((b) => !BROKER.test(b));
-      if (bad.length > 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected comma-separated host:port, got ${bad.map((b) => JSON.stringify(b)).join(', ')}`,
-        });
-        return z.NEVER;
-      }
-      return brokers;
-    }),
-);
-
 /**
  * Seconds in an ISO-8601 duration of days, hours, minutes and seconds
  * (P3D, PT12H, P1DT30M, PT0.5S); months and years are refused, as their length varies.
@@ -180,6 +156,9 @@ export const isoDurations = (fallback: string) =>
 /** A whole number within [min, max], `fallback` when unset. */
 const boundedInteger = (fallback: number, min: number, max: number) => integerVariable(fallback, min, max);
 
+/** DATABASE_STATEMENT_TIMEOUT_MS's floor (0 aside), as HTTP_REQUEST_TIMEOUT_MS's: 1–99 ms answered every request 503. */
+export const MIN_STATEMENT_TIMEOUT_MS = 100;
+
 /** What runApp reads for every app: its database, the interface it listens on, its HTTP limits. */
 export const bootVariables = {
   /** PostgreSQL; unset: an embedded server under $VAULT_HOME/postgres. */
@@ -203,7 +182,10 @@ export const bootVariables = {
    * How long one SQL statement of an HTTP request may run, lock waits included, in ms (else
    * 503 and Retry-After); 0: no limit. Background work and commands are never limited by it.
    */
-  DATABASE_STATEMENT_TIMEOUT_MS: boundedInteger(30_000, 0, 3_600_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: boundedInteger(30_000, 0, 3_600_000).refine(
+    (ms) => ms === 0 || ms >= MIN_STATEMENT_TIMEOUT_MS,
+    `must be 0 (no limit) or at least ${MIN_STATEMENT_TIMEOUT_MS} ms: a shorter limit stops nearly every request's statements (503)`,
+  ),
 };
 export const BootSettings = z.object(bootVariables);
 export type BootSettings = z.infer<typeof BootSettings>;

@@ -35,6 +35,12 @@ import { checkWebhookAddress } from './charging/webhook-address.ts';
 /** INVOICE_GRACE_HOURS when unset: also what the exports assume when not given the setting (route tests, the bench). */
 export const DEFAULT_GRACE_HOURS = 72;
 
+/**
+ * The shortest CHARGE_EVERY_SECONDS (it also paces a failed webhook catch-up's retry): 10 ms refuses a
+ * microsecond typo; the tests race passes every 20 ms. The catch-up's own floor is 0.5 s, finalize's 1 s.
+ */
+const CHARGE_FLOOR_SECONDS = 0.01;
+
 /** The longest SUSPEND_PAST_DUE_AFTER: a cutoff that far back is a date still, and P36500D is how "never" was written. */
 const MAX_SUSPEND_DAYS = 36_500;
 
@@ -134,9 +140,9 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
      */
     CARD_ATTEMPTS_PER_HOUR: cardAttemptsPerHour,
     /** How often invoicing charges finalized invoices that are due a charge. */
-    CHARGE_EVERY_SECONDS: loopSeconds(60),
+    CHARGE_EVERY_SECONDS: loopSeconds(60, CHARGE_FLOOR_SECONDS),
     /** How often invoicing checks its webhook endpoint and catches up with the gateway's events its webhooks missed. */
-    WEBHOOK_CATCH_UP_EVERY_SECONDS: loopSeconds(300),
+    WEBHOOK_CATCH_UP_EVERY_SECONDS: loopSeconds(300, 0.5),
     /** At most a year: beyond, a month's due instant is no valid date, and nothing would hold a running month. */
     INVOICE_GRACE_HOURS: numberVariable(z.number().min(0).max(8784, 'must be at most 8784 (a year)'), DEFAULT_GRACE_HOURS),
     /** Kafka for the notices (api.md "Notices"); unset: notices are only at GET /v1/notices. */
@@ -148,9 +154,9 @@ export const InvoicingSettings = requireAdminTokenInDeployment(
     SMTP_URL: smtpUrl,
     EMAIL_FROM: mailbox('The Vault billing <billing@vault.invalid>'),
     /** How often invoicing's schedule finalizes the months that are due. */
-    INVOICE_FINALIZE_EVERY_SECONDS: loopSeconds(300),
+    INVOICE_FINALIZE_EVERY_SECONDS: loopSeconds(300, 1),
     /** How often the usage aggregates fold metering's queued changes in (a fold that finds a full batch goes on at once). */
-    USAGE_FOLD_EVERY_SECONDS: loopSeconds(1),
+    USAGE_FOLD_EVERY_SECONDS: loopSeconds(1, 0.1),
     INVOICING_PORT: port(3000),
   }),
 );

@@ -26,7 +26,7 @@ export const MeteringSettings = requireAdminTokenInDeployment(
     /** Metering's consumer group: one group per metering database; spaces around it or outside Kafka's characters are refused. */
     METERING_CONSUMER_GROUP: consumerGroup('metering'),
     /** The embedded bus only: how often metering trims what every group has read past (seconds). */
-    BUS_TRIM_EVERY_SECONDS: loopSeconds(300),
+    BUS_TRIM_EVERY_SECONDS: loopSeconds(300, 0.1),
     /** `vault archive`: raw events of closed subjects older than this (an ISO-8601 duration, months allowed) go to files. */
     EVENT_RETENTION: isoPeriod('P13M'),
     /** `vault archive`: where the files go; unset: $VAULT_HOME/archive. */
@@ -43,16 +43,22 @@ function isoPeriod(fallback: string) {
     z
       .string()
       .trim()
-      .regex(DURATION, 'expected an ISO-8601 duration such as P13M or P400D')
-      .refine((s) => /[1-9]/.test(s), 'must be longer than zero')
-      .refine((s) => atMostDays(s, MAX_RETENTION_DAYS), 'must be at most P100Y'),
+      // One problem per value: a malformed one (-P1M) also got a false "must be at most P100Y".
+      .superRefine((s, ctx) => {
+        const problem = periodProblem(s);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
   );
 }
 
-/** Whether an ISO-8601 duration (already shaped) is at most `days` long, a year 366 days, a month 30.5 (P1200M is P100Y). */
-function atMostDays(text: string, days: number): boolean {
-  const [, y, m, w, d, h, min, sec] = (DURATION.exec(text) ?? []).map((part) => Number(part ?? 0));
-  return y! * 366 + m! * 30.5 + w! * 7 + d! + (h! + min! / 60 + sec! / 3600) / 24 <= days;
+/** What is wrong with an ISO-8601 period, the first thing only; a year is 366 days, a month 30.5 (P1200M is P100Y). */
+function periodProblem(text: string): string | undefined {
+  const parts = DURATION.exec(text);
+  if (!parts) return 'expected an ISO-8601 duration such as P13M or P400D';
+  if (!/[1-9]/.test(text)) return 'must be longer than zero';
+  const [y, m, w, d, h, min, sec] = parts.slice(1).map((part) => Number(part ?? 0));
+  const days = y! * 366 + m! * 30.5 + w! * 7 + d! + (h! + min! / 60 + sec! / 3600) / 24;
+  return days > MAX_RETENTION_DAYS ? 'must be at most P100Y' : undefined;
 }
 
 export type MeteringSettings = z.infer<typeof MeteringSettings>;

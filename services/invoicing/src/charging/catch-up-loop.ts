@@ -3,6 +3,7 @@
 // up (event-catch-up.ts), from boot on, every WEBHOOK_CATCH_UP_EVERY_SECONDS,
 // by one process at a time (event-mark.ts' lock).
 import type pg from 'pg';
+import { unreachableFields } from '@vault/gateway';
 import { type Logger, type Loop, startLoop } from '@vault/runtime';
 import { catchUpHoldingLock, type EventSource } from './event-catch-up.ts';
 import { whileCatchingUp } from './event-mark.ts';
@@ -25,6 +26,8 @@ export interface CatchUpLoopDeps {
   retryMs: number;
   /** Set when invoicing registers its own webhook endpoint (no GATEWAY_WEBHOOK_SECRET). */
   webhookUrl?: string | undefined;
+  /** GATEWAY_URL's origin: named, with the network's cause, when the gateway cannot be reached. */
+  gatewayOrigin?: string | undefined;
   now?: () => number;
 }
 
@@ -35,7 +38,7 @@ export function startCatchUpLoop(deps: CatchUpLoopDeps): Loop {
   const failed = (event: string, err: unknown) => {
     // A stop (Ctrl-C, SIGTERM) may cut a call in flight, or the gateway may stop with us: not a failure.
     if (stopping) return deps.log.info(event.replace(/\.failed$/, '.interrupted'), { reason: 'stopping' });
-    deps.log.error(event, err);
+    deps.log.error(event, err, unreachableFields(err, deps.gatewayOrigin));
     clearTimeout(retry);
     if (deps.retryMs < deps.everyMs) retry = setTimeout(() => loop.wake(), deps.retryMs);
   };

@@ -2,6 +2,7 @@
 // carried out, the answer recorded before the next attempt can be chosen.
 import type pg from 'pg';
 import { withSessionLock } from '@vault/db';
+import { unreachableFields } from '@vault/gateway';
 import type { Logger } from '@vault/runtime';
 import {
   afterAnswer,
@@ -49,6 +50,8 @@ export interface ChargerDeps {
   concurrency?: number;
   /** How long a pass waits for another's to end (withSessionLock's waitMs; default its own). */
   lockWaitMs?: number;
+  /** GATEWAY_URL's origin: named, with the network's cause, when the gateway cannot be reached. */
+  gatewayOrigin?: string | undefined;
 }
 
 export interface PassReport {
@@ -92,7 +95,8 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
       } catch (err) {
         // This invoice's state is whatever was recorded; the next pass goes on from it.
         report.errors++;
-        deps.log.error('charge.failed', err, { invoice_id: next.invoice.id, 'count#charges.failed': 1 });
+        const unreachable = unreachableFields(err, deps.gatewayOrigin);
+        deps.log.error('charge.failed', err, { invoice_id: next.invoice.id, 'count#charges.failed': 1, ...unreachable });
       }
     }
   };

@@ -24,6 +24,8 @@ export interface ChargingConfig {
   webhookSecret: string | undefined;
   /** The endpoint invoicing registers itself; unset when the secret is configured. */
   webhookUrl: string | undefined;
+  /** GATEWAY_URL's origin (no key): what a failure to reach the gateway is logged with (@vault/gateway's unreachable.ts). */
+  gatewayOrigin: string;
 }
 
 /**
@@ -51,5 +53,6 @@ export async function chargingConfig(
     catchUpEveryMs: settings.WEBHOOK_CATCH_UP_EVERY_SECONDS * 1000,
     webhookSecret: config.webhookSecret,
     webhookUrl: config.webhookSecret ? undefined : webhookUrl(invoicingUrl),
+    gatewayOrigin: config.url.origin,
   };
 }

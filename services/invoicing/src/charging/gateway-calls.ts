@@ -2,7 +2,7 @@
 // (or an error) becomes one of decide.ts's Answers. Every POST carries our own
 // idempotency key, so the SDK's retries and our replays never double an effect.
 import type { Gateway } from '@vault/gateway';
-import { createdUnderKey, Stripe } from '@vault/gateway';
+import { createdUnderKey, gatewayOrigin, Stripe, unreachableCause } from '@vault/gateway';
 import { dropEndpointsRegisteredUnder, REGISTRATION_KEY } from './endpoint-registrations.ts';
 import { type BlockCardRead, readBlockedCard } from './block-card-reads.ts';
 import type { Answer } from './decide.ts';
@@ -133,6 +133,7 @@ export const WEBHOOK_EVENTS = [
 ] as const;
 
 export function chargeGateway(stripe: Gateway): ChargeGateway {
+  const origin = gatewayOrigin(stripe);
   return {
     cardFingerprint: (paymentMethodId) => readBlockedCard(stripe, paymentMethodId),
 
@@ -153,7 +154,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
         );
         return { id: pi.id };
       } catch (err) {
-        return { error: answerOfError(err) };
+        return { error: answerOfError(err, origin) };
       }
     },
 
@@ -182,7 +183,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
           disputed: charge?.disputed ?? false,
         };
       } catch (err) {
-        return { error: answerOfError(err) };
+        return { error: answerOfError(err, origin) };
       }
     },
 
@@ -201,7 +202,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
         // gives the same answer, and payment_intent.succeeded settles it if it comes.
         return { kind: 'unanswered', code: `payment_intent_${pi.status}`, message: `the PaymentIntent is ${pi.status}` };
       } catch (err) {
-        return answerOfError(err);
+        return answerOfError(err, origin);
       }
     },
 
@@ -218,7 +219,7 @@ export function chargeGateway(stripe: Gateway): ChargeGateway {
           refundable: d.is_charge_refundable,
         }));
       } catch (err) {
-        return { error: answerOfError(err) };
+        return { error: answerOfError(err, origin) };
       }
     },
 
@@ -312,10 +313,11 @@ export const UNUSABLE_PAYMENT_INTENT = new Set([PAYMENT_INTENT_CANCELED, PAYMENT
  * get again; everything else (no connection, 401/403, 409 key in use, 429,
  * 5xx) is no answer: the same key goes again later (after a 5xx, which the
  * gateway keeps under the key, the charger reads the PaymentIntent and uses a
- * new one: charger.ts). Anything not from the
+ * new one: charger.ts); with no connection its message names `origin` (the
+ * client's GATEWAY_URL) and the network's cause. Anything not from the
  * gateway is a bug and is thrown.
  */
-export function answerOfError(err: unknown): Answer {
+export function answerOfError(err: unknown, origin?: string): Answer {
   if (!(err instanceof Stripe.errors.StripeError)) throw err;
   const code = err.code ?? err.rawType ?? err.type;
   const message = err.message;
@@ -343,5 +345,8 @@ export function answerOfError(err: unknown): Answer {
     if (err.param === 'return_url') return { kind: 'refused', code: PAYMENT_INTENT_NEEDS_RETURN_URL, message };
     return { kind: 'refused', code, message };
   }
-  return { kind: 'unanswered', code: status ? `${code} (HTTP ${status})` : code, message };
+  // No connection: where to, and what the network said (the SDK's message names only "Stripe").
+  const cause = unreachableCause(err);
+  const where = cause === undefined ? '' : ` (${origin ? `gateway ${origin}: ` : ''}${cause})`;
+  return { kind: 'unanswered', code: status ? `${code} (HTTP ${status})` : code, message: `${message}${where}` };
 }

@@ -1,4 +1,5 @@
 import { LOOP_LOCK_WAIT_MS, LockBusy } from '@vault/db';
+import { unreachableFields } from '@vault/gateway';
 import { startLoop, type Loop } from '@vault/runtime';
 import { reviewStandings } from '../accounts/standing.ts';
 import { ccFormsWait } from './cc-forms-schema.ts';
@@ -44,6 +45,6 @@ export function startChargeLoop(deps: ChargeLoopDeps): Loop {
       }
     },
     // Crash-only: whatever this pass recorded stands; the next one goes on from it.
-    onError: (err) => deps.log.error('charging.pass_failed', err),
+    onError: (err) => deps.log.error('charging.pass_failed', err, unreachableFields(err, deps.gatewayOrigin)),
   });
 }
