@@ -36,3 +36,23 @@ describe('DATABASE_STATEMENT_TIMEOUT_MS', () => {
     assert.deepEqual(requestSessionSettings(600_000), { statement_timeout: '600000', idle_in_transaction_session_timeout: '600000' });
   });
 });
+
+describe('DATABASE_STATEMENT_TIMEOUT_MS: a floor', () => {
+  test('1–99 ms (every request would be stopped) is a ConfigError naming the variable and the floor; 0 stays "no limit", 100 is taken', () => {
+    for (const [app, schema] of Object.entries(APP_SETTINGS)) {
+      for (const value of ['1', '50', '99']) {
+        assert.throws(
+          () => parseConfig(schema, { DATABASE_STATEMENT_TIMEOUT_MS: value }),
+          (err: unknown) =>
+            err instanceof ConfigError &&
+            err.problems.some((p) => p.variable === 'DATABASE_STATEMENT_TIMEOUT_MS' && /0 \(no limit\) or at least 100 ms/.test(p.message)),
+          `${app}: ${value}`,
+        );
+      }
+      const read = (value: string) =>
+        (parseConfig(schema, { DATABASE_STATEMENT_TIMEOUT_MS: value }) as Record<string, unknown>).DATABASE_STATEMENT_TIMEOUT_MS;
+      assert.equal(read('0'), 0, app);
+      assert.equal(read('100'), 100, app);
+    }
+  });
+});

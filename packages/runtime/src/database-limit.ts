@@ -9,3 +9,11 @@ export function databaseLimitOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && Object.hasOwn(DATABASE_LIMIT, code) ? DATABASE_LIMIT[code] : undefined;
 }
+
+/**
+ * Whether `err` is PostgreSQL refusing a new session at its connection limit (too_many_connections:
+ * max_connections, or a role's or database's CONNECTION LIMIT): busy for now, like a pool that waited in vain.
+ */
+export function tooManyConnections(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '53300';
+}

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { databaseLimitOf } from './database-limit.ts';
+import { databaseLimitOf, tooManyConnections } from './database-limit.ts';
 import type { HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
 import { fieldsError } from './query.ts';
@@ -170,9 +170,15 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
       });
       return reply.code(503).header('retry-after', '5').send({ error: 'the database is busy: try again in a few seconds' });
     }
-    if (status === 500 && POOL_TIMEOUT.test(err.message)) {
-      // Every pooled connection busy for the pool's whole wait: say so, and when to come back.
-      log.warn('http.database_busy', { path: loggedPath(req), 'count#http.database_busy': 1 });
+    const full = status === 500 && tooManyConnections(err);
+    if (full || (status === 500 && POOL_TIMEOUT.test(err.message))) {
+      // Every pooled connection busy for the pool's whole wait, or PostgreSQL at max_connections
+      // (53300): say so, and when to come back, never a 500 with a stack.
+      log.warn('http.database_busy', {
+        path: loggedPath(req),
+        ...(full ? { reason: 'too_many_connections' } : {}),
+        'count#http.database_busy': 1,
+      });
       return reply.code(503).header('retry-after', '5').send({ error: 'the database is busy: try again in a few seconds' });
     }
     if (status >= 500) {

@@ -7,6 +7,8 @@ import type { Logger } from '@vault/runtime';
 
 export interface MeteringAppDeps {
   pool: pg.Pool;
+  /** The main (unlimited) pool, for the intake's statements after a durable publish (IntakeDeps.afterPublishPool). */
+  afterPublishPool?: pg.Pool;
   bus: Bus;
   topic: string;
   adminToken: string;

@@ -29,8 +29,9 @@ await runApp({
     const topic = settings.BILLING_EVENTS_TOPIC;
     const adminToken = resolveAdminToken(settings, log);
     const groupId = settings.METERING_CONSUMER_GROUP;
-    // Requests query through sessions limited by DATABASE_STATEMENT_TIMEOUT_MS; the consumer and sealing, unlimited.
-    meteringRoutes(http, { pool: requestPool, bus, topic, adminToken, groupId, log });
+    // Requests query through sessions limited by DATABASE_STATEMENT_TIMEOUT_MS; the consumer and sealing, unlimited,
+    // and so is the intake's claim once its events are on the bus (they are billed: the answer must count them).
+    meteringRoutes(http, { pool: requestPool, afterPublishPool: db.pool, bus, topic, adminToken, groupId, log });
     const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId, stopping });
     // Node's flags as started (METERING_NODE_FLAGS when `vault start` ran it).
     log.info('metering.consuming', { topic, group: groupId, bus: bus.kind, node_flags: process.execArgv.join(' ') });

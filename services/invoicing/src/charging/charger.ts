@@ -124,8 +124,9 @@ async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Dat
     if (released === 'unanswered') report.errors++;
     if (typeof released === 'string') return;
     if ('held' in released) {
-      // Still held: told once a day until given back; a pass that told it is left after an error, as the hold's was.
-      if (await warnStillHeld(deps, invoice, released.held, released.back, now())) report.errors++;
+      // Still held: told once a day until given back; a pass that told it is left after an error, as the hold's was,
+      // but not while a chargeback is open: nothing to run then, only its own count (count#charges.stray_still_held).
+      if ((await warnStillHeld(deps, invoice, released.held, released.back, now())) === 'warned') report.errors++;
       return;
     }
     return chargeOne(deps, { ...candidate, charge: released.row, key: released.key }, now, report);

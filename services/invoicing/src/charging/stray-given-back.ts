@@ -16,7 +16,12 @@ export interface GivenBack {
   disputes: string[];
   /** All of what it received is back with the cardholder: the stray no longer holds the invoice. */
   whole: boolean;
+  /** Its chargebacks still open, which the gateway lets no refund past (blocksRefund); absent when none. */
+  open?: ReportedDispute[];
 }
+
+/** A chargeback not decided yet that the gateway says blocks refunds (an inquiry does not: it is refundable). */
+export const blocksRefund = (d: ReportedDispute) => d.status !== 'won' && d.status !== 'lost' && d.refundable !== true;
 
 /** Status of a dispute that the cardholder's bank won: closed, the money withdrawn for good. */
 export const DISPUTE_LOST = 'lost';
@@ -28,10 +33,12 @@ export function givenBack(intent: ReportedIntent, disputes: readonly ReportedDis
     (d) => d.status === DISPUTE_LOST && d.paymentIntentId === intent.id && d.currency.toLowerCase() === intent.currency.toLowerCase(),
   );
   const chargedBack = lost.reduce((sum, d) => sum + d.amount, 0);
+  const open = disputes.filter((d) => blocksRefund(d) && d.paymentIntentId === intent.id);
   return {
     refunded,
     chargedBack,
     disputes: lost.map((d) => d.id),
     whole: intent.status === 'succeeded' && refunded + chargedBack >= intent.amount,
+    ...(open.length > 0 ? { open } : {}),
   };
 }

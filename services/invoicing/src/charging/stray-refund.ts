@@ -16,7 +16,7 @@ import { STRAY_PAYMENT } from './decide.ts';
 import type { ChargeGateway, ReportedDispute, ReportedIntent } from './gateway-calls.ts';
 import type { RefundGateway } from './refund-gateway.ts';
 import { releasedStray } from './released-stray.ts';
-import { givenBack } from './stray-given-back.ts';
+import { blocksRefund, givenBack } from './stray-given-back.ts';
 import { refundStrayOnce } from './stray-refund-after-500.ts';
 import { refundKey, unmade } from './stray-refund-answer.ts';
 
@@ -57,9 +57,6 @@ export type RefundPlan =
   | { refuse: 'dispute_open'; dispute: ReportedDispute }
   | { refuse: 'given_back' }
   | { refuse: 'not_succeeded' };
-
-/** A chargeback not decided yet that the gateway says blocks refunds (an inquiry does not: it is refundable). */
-const blocksRefund = (d: ReportedDispute) => d.status !== 'won' && d.status !== 'lost' && d.refundable !== true;
 
 /**
  * What is left to give back: what it received less what was refunded and what lost disputes took.

@@ -19,8 +19,8 @@ const HOUR_MS = 3_600_000;
  * time and nothing changes while the stray is held), so the hold's own `charge.stray` is that day's
  * warning. The time is claimed by one conditional update at the pass's clock before anything is logged:
  * a restart remembers it, and of two processes at once (passes already run one at a time under
- * CHARGE_LOCK) only one row update wins. Not held any more (released, paid meanwhile): nothing. True
- * when it warned.
+ * CHARGE_LOCK) only one row update wins. Not held any more (released, paid meanwhile): nothing (false).
+ * 'dispute_open' when it warned while a chargeback blocks the refund, else 'warned'.
  */
 export async function warnStillHeld(
   deps: { pool: pg.Pool; log: Logger },
@@ -28,7 +28,7 @@ export async function warnStillHeld(
   intent: ReportedIntent,
   back: GivenBack,
   now: Date,
-): Promise<boolean> {
+): Promise<false | 'warned' | 'dispute_open'> {
   const { rows } = await deps.pool.query<{ held_at: Date | null }>(
     `update invoicing.charges set stray_warned_at = $3
       where invoice_id = $1 and payment_intent_id = $2 and last_error_code = $4 and state <> 'paid'
@@ -39,6 +39,9 @@ export async function warnStillHeld(
   const claimed = rows[0];
   if (!claimed) return false;
   const returned = back.refunded + back.chargedBack;
+  // While a chargeback is open the gateway refuses any refund (vault refund-stray says so, exit 1):
+  // the line names the dispute and waits for it; nothing for the operator to run yet.
+  const dispute = back.open?.[0];
   deps.log.warn('charge.stray_still_held', {
     invoice_id: invoice.id,
     account_id: invoice.accountId,
@@ -50,10 +53,16 @@ export async function warnStillHeld(
     invoice_currency: invoice.currency.toUpperCase(),
     held_since: claimed.held_at?.toISOString() ?? 'unknown',
     held_for: claimed.held_at ? heldFor(now.getTime() - claimed.held_at.getTime()) : 'unknown',
-    run: `vault refund-stray ${invoice.id}`,
+    ...(dispute
+      ? {
+          dispute_open: dispute.id,
+          status: dispute.status,
+          run: `nothing yet: wait for dispute ${dispute.id} to close, or answer it at the gateway (lost gives the money back; won: vault refund-stray ${invoice.id})`,
+        }
+      : { run: `vault refund-stray ${invoice.id}` }),
     'count#charges.stray_still_held': 1,
   });
-  return true;
+  return dispute ? 'dispute_open' : 'warned';
 }
 
 /** How long it has been held, in days and hours ("1d2h", "5h"); never negative. */

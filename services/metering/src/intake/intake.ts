@@ -25,6 +25,13 @@ export interface IntakeLine {
 export interface IntakeDeps {
   bus: Bus;
   pool: pg.Pool;
+  /**
+   * Where the statements after a durable publish run (the key claims, a re-submit's resolve): the
+   * app's main pool, without DATABASE_STATEMENT_TIMEOUT_MS. The events are on the bus then and will
+   * be applied and billed, so a cancel there must not answer "try again" as if nothing was taken;
+   * those statements are short, and waiting out a lock keeps the answer's counts right. Unset: `pool`.
+   */
+  afterPublishPool?: pg.Pool;
   topic: string;
   /** The HTTP door's wait for the bus to acknowledge a publish (publish-deadline.ts); unset, as long as the bus takes. */
   publishWithinMs?: number;
@@ -127,7 +134,7 @@ export async function settle(pool: pg.Pool, assessment: Assessment): Promise<Int
 export async function intake(deps: IntakeDeps, lines: IntakeLine[]): Promise<IntakeReport> {
   const assessment = await assess(deps.pool, lines);
   await publishDurable(deps, assessment.messages);
-  return settle(deps.pool, assessment);
+  return settle(deps.afterPublishPool ?? deps.pool, assessment);
 }
 
 function judgeOne(line: IntakeLine, nowMs: number): { valid?: ValidInput; invalid?: InvalidInput } {

@@ -66,11 +66,13 @@ export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
       if (answered) return answered;
       throw err;
     }
-    const report = await settle(deps.pool, assessment);
+    // Published: the claim and the resolve wait out a lock (IntakeDeps.afterPublishPool), never a 503 "try again".
+    const settled = deps.afterPublishPool ?? deps.pool;
+    const report = await settle(settled, assessment);
     if (report.rejected[0]) return reply.code(409).send({ error: CONTESTED, published: true });
     const event = JSON.parse(bytes.toString('utf8')) as { source: string; id: string };
     const by = `${event.source}/${event.id}`;
-    const resolve = await markResolved(deps.pool, kept.id, by, {
+    const resolve = await markResolved(settled, kept.id, by, {
       source: event.source,
       id: event.id,
       contentHash: fresh?.contentHash,
