@@ -33,7 +33,8 @@ import { dropBlockedAttempt, saveUnlessBlocked } from './blocked-attempt.ts';
 import { paidByCardholder } from './paid-by-cardholder.ts';
 import { recordRefundsSince, releaseRefundedStray, saveSucceeded } from './save-payment.ts';
 import { warnStillHeld } from './stray-still-held.ts';
-import { chargeCandidates, lookedForPayment, pastDueWhileWaiting, savePastDueWithoutCard, type Candidate } from './store.ts';
+import { lookedForPayment, pastDueWhileWaiting, savePastDueWithoutCard, type Candidate } from './store.ts';
+import { candidatePages } from './candidate-pages.ts';
 
 // One pass at a time across processes (the app's loop, `vault charge`): two
 // passes would send the same attempt at once and one would get 409 for it.
@@ -50,6 +51,8 @@ export interface ChargerDeps {
   concurrency?: number;
   /** How long a pass waits for another's to end (withSessionLock's waitMs; default its own). */
   lockWaitMs?: number;
+  /** Candidates read (and charged) at a time; CANDIDATE_PAGE (1,000) unless given (tests). */
+  candidatePage?: number;
   /** GATEWAY_URL's origin: named, with the network's cause, when the gateway cannot be reached. */
   gatewayOrigin?: string | undefined;
 }
@@ -86,23 +89,28 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   );
   // PaymentIntents past the card testing limit whose cancel failed in the webhook: canceled before any is read.
   await revokeUnsettled(deps);
-  const candidates = await chargeCandidates(deps.pool, now(), authenticationWindow(deps.retrySchedule));
-  const queue = [...candidates];
-  const worker = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      try {
-        await chargeOne(deps, next, now, report);
-      } catch (err) {
-        // This invoice's state is whatever was recorded; the next pass goes on from it.
-        report.errors++;
-        const unreachable = unreachableFields(err, deps.gatewayOrigin);
-        deps.log.error('charge.failed', err, { invoice_id: next.invoice.id, 'count#charges.failed': 1, ...unreachable });
+  let read = 0;
+  // A page at a time (keyset, in the candidates' order), each charged before the next is read: memory
+  // and each statement hold a page, not every invoice due at once (the first pass of a month's 50,000).
+  for await (const page of candidatePages(deps.pool, now(), authenticationWindow(deps.retrySchedule), deps.candidatePage)) {
+    read += page.length;
+    const queue = [...page];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        try {
+          await chargeOne(deps, next, now, report);
+        } catch (err) {
+          // This invoice's state is whatever was recorded; the next pass goes on from it.
+          report.errors++;
+          const unreachable = unreachableFields(err, deps.gatewayOrigin);
+          deps.log.error('charge.failed', err, { invoice_id: next.invoice.id, 'count#charges.failed': 1, ...unreachable });
+        }
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 4) }, worker));
+    };
+    await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 4) }, worker));
+  }
   deps.log.info('charging.pass', {
-    'count#charging.candidates': candidates.length,
+    'count#charging.candidates': read,
     'count#charges.attempted': report.charged,
     'count#charges.paid': report.paid,
     'count#charges.declined': report.declined,

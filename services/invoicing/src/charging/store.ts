@@ -70,7 +70,7 @@ interface CandidateRow {
 const PENDING_FINGERPRINT = 'case when k.payment_method_id = c.pending_payment_method_id then k.fingerprint end';
 
 const CANDIDATES = `
-  select i.id, i.account_id, i.number, i.status, i.currency, i.total::text as total,
+  select i.id, i.account_id, i.number, i.status, i.currency, i.total::text as total, i.finalized_at::text as cursor_at,
          c.invoice_id is not null as has_charge, c.payment_intent_id, c.state, c.attempts, c.round_start,
          c.pending_payment_method_id, ${isBlockedSql('c.pending_payment_method_id', PENDING_FINGERPRINT)} as pending_blocked, c.last_payment_method_id, c.last_attempt_at, c.next_attempt_at,
          c.last_error_code, c.last_decline_code, c.last_error_message,
@@ -89,12 +89,43 @@ const CANDIDATES = `
                                                                            then $3::float8 else $2::float8 end)
                        else coalesce(${ROUND_ASKED_AT_SQL}, c.last_attempt_at) + make_interval(secs => $2::float8) end <= $1)
           or (k.payment_method_id is distinct from c.last_payment_method_id and not ${isBlockedSql('k.payment_method_id', 'k.fingerprint')}))
-   order by i.finalized_at, i.number`;
+     and (i.finalized_at, i.number) > ($5::timestamptz, $6::text)
+   order by i.finalized_at, i.number
+   limit $7`;
 
-export async function chargeCandidates(db: Db, now: Date, authenticationWindow: number): Promise<Candidate[]> {
+/**
+ * Where a page of candidates ends: its last invoice's (finalized_at, number), both never changed
+ * (001's trigger) and the pair unique, so the next page starts strictly after it. `finalizedAt` is
+ * PostgreSQL's text: a Date would drop the microseconds and read the last row again.
+ */
+export interface CandidateCursor {
+  finalizedAt: string;
+  number: string;
+}
+
+/**
+ * The candidates due at `now`, in (finalized_at, number) order, after `page.after` and at most
+ * `page.limit` of them (all when not given). The status and total filter and the order are those
+ * of the partial index invoices_chargeable (migration 045), so a page reads only unpaid invoices.
+ */
+export async function chargeCandidates(
+  db: Db,
+  now: Date,
+  authenticationWindow: number,
+  page: { after?: CandidateCursor; limit?: number } = {},
+): Promise<Candidate[] & { cursor?: CandidateCursor }> {
   const hourly = Math.min(PAST_DUE_LOOK_EVERY_SECONDS, authenticationWindow);
-  const { rows } = await db.query<CandidateRow>(CANDIDATES, [now, authenticationWindow, hourly, PAST_DUE_HOURLY_LOOKS_FOR_SECONDS]);
-  return rows.map((r) => ({
+  const { rows } = await db.query<CandidateRow & { cursor_at: string }>(CANDIDATES, [
+    now,
+    authenticationWindow,
+    hourly,
+    PAST_DUE_HOURLY_LOOKS_FOR_SECONDS,
+    page.after?.finalizedAt ?? '-infinity',
+    page.after?.number ?? '',
+    page.limit ?? null,
+  ]);
+  const last = rows.at(-1);
+  const candidates: Candidate[] & { cursor?: CandidateCursor } = rows.map((r) => ({
     invoice: { id: r.id, accountId: r.account_id, number: r.number, status: r.status, currency: r.currency, total: r.total },
     charge: r.has_charge ? chargeOf(r) : undefined,
     card:
@@ -104,6 +135,8 @@ export async function chargeCandidates(db: Db, now: Date, authenticationWindow: 
     key: r.idempotency_key ?? undefined,
     askedAt: r.action_required_at,
   }));
+  if (last) candidates.cursor = { finalizedAt: last.cursor_at, number: last.number };
+  return candidates;
 }
 
 const chargeOf = (r: CandidateRow): ChargeRow => ({
