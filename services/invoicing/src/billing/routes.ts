@@ -1,9 +1,12 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { HoldList, Invoice, InvoiceList, PeriodQuery, RequiredPeriodQuery } from '@vault/contracts';
+import { HoldList, Invoice, PeriodQuery, RequiredPeriodQuery } from '@vault/contracts';
 import { parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../deps.ts';
 import { canSeeAccount } from '../access/tokens.ts';
+import { invoiceListJson } from './invoice-list.ts';
+import { InvoiceListQuery } from './invoice-list-query.ts';
 
 const AccountParams = z.object({ account_id: z.string().min(1).max(128) });
 const InvoiceParams = z.object({ id: z.string().min(1).max(128) });
@@ -16,7 +19,7 @@ const badRequest = (reply: FastifyReply, error: z.ZodError) => reply.code(400).s
 const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not found' });
 
 /** The JSON API of api.md: drafts, invoices and holds. */
-export function apiRoutes(app: FastifyInstance, { billing }: InvoicingDeps): void {
+export function apiRoutes(app: FastifyInstance, { billing, pool }: InvoicingDeps): void {
   app.get('/v1/accounts/:account_id/usage', async (req, reply) => {
     const params = AccountParams.safeParse(req.params);
     const query = parseQuery(PeriodQuery, req.query);
@@ -29,7 +32,13 @@ export function apiRoutes(app: FastifyInstance, { billing }: InvoicingDeps): voi
   app.get('/v1/accounts/:account_id/invoices', async (req, reply) => {
     const params = AccountParams.safeParse(req.params);
     if (!params.success || !canSeeAccount(req.principal, params.data.account_id)) return notFound(reply);
-    return InvoiceList.parse({ invoices: await billing.invoices(params.data.account_id) });
+    const query = parseQuery(InvoiceListQuery, req.query);
+    if (!query.success) return badRequest(reply, query.error);
+    // Every invoice with every line (api.md), streamed a page at a time (invoice-list.ts): memory
+    // holds one page of lines however long the history. A statement failing before the first byte
+    // is answered as any route's error; after it, the connection is cut (the JSON left unfinished).
+    const json = Readable.from(invoiceListJson(pool, params.data.account_id, query.data), { objectMode: false, highWaterMark: 64 * 1024 });
+    return reply.type('application/json; charset=utf-8').send(json);
   });
 
   app.get('/v1/invoices/:id', async (req, reply) => {

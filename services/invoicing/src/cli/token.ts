@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { Id } from '@vault/contracts';
 import { signInLinkFor } from '../access/sign-in-links.ts';
 import { invoicingWebUrl } from '../config.ts';
-import { issueToken, listTokens, revokeToken, type TokenGrant } from '../access/tokens.ts';
+import { issueToken, listTokens, revokeToken, type TokenFilter, type TokenGrant } from '../access/tokens.ts';
 import { expiresAfter } from './expires.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
@@ -12,7 +12,7 @@ import { CliUsageError } from './usage.ts';
 /** What `vault token …` asks for. */
 export type TokenRequest =
   | { action: 'create'; grant: TokenGrant; expiresInSeconds?: number }
-  | { action: 'list' }
+  | ({ action: 'list' } & TokenFilter)
   | { action: 'revoke'; id: string };
 
 const ACTIONS = ['create', 'list', 'revoke'] as const;
@@ -21,7 +21,7 @@ const TOKEN_ID = /^tok_[0-9a-f]{16}$/;
 
 /**
  * `create --account ID | --finance | --publisher [--expires DURATION]`,
- * `list`, `revoke ID`: a usage error names what is wrong. DURATION counts from `now`.
+ * `list [--live] [--account ID]`, `revoke ID`: a usage error names what is wrong. DURATION counts from `now`.
  */
 export function parseTokenArgs(args: string[], now: DateTime = DateTime.utc()): TokenRequest {
   let parsed;
@@ -30,7 +30,13 @@ export function parseTokenArgs(args: string[], now: DateTime = DateTime.utc()): 
       args,
       allowPositionals: true,
       strict: true,
-      options: { account: { type: 'string' }, finance: { type: 'boolean' }, publisher: { type: 'boolean' }, expires: { type: 'string' } },
+      options: {
+        account: { type: 'string' },
+        finance: { type: 'boolean' },
+        publisher: { type: 'boolean' },
+        expires: { type: 'string' },
+        live: { type: 'boolean' },
+      },
     });
   } catch (err) {
     throw new CliUsageError(`token: ${(err as Error).message}`);
@@ -38,10 +44,10 @@ export function parseTokenArgs(args: string[], now: DateTime = DateTime.utc()): 
   const [action, ...rest] = parsed.positionals;
   if (!isAction(action))
     throw new CliUsageError(`token: ${action === undefined ? 'what to do?' : `unknown action ${action};`} one of ${ACTIONS.join(', ')}`);
-  const { account, finance, publisher, expires } = parsed.values;
+  const { account, finance, publisher, expires, live } = parsed.values;
   if (action !== 'create') {
     const given = [
-      account !== undefined && '--account',
+      action === 'revoke' && account !== undefined && '--account',
       finance && '--finance',
       publisher && '--publisher',
       expires !== undefined && '--expires',
@@ -49,9 +55,13 @@ export function parseTokenArgs(args: string[], now: DateTime = DateTime.utc()): 
     const option = given.find(Boolean);
     if (option) throw new CliUsageError(`token ${action}: ${option} is an option of token create`);
   }
+  if (action !== 'list' && live) throw new CliUsageError(`token ${action}: --live is an option of token list`);
   if (action === 'list') {
     if (rest.length > 0) throw new CliUsageError(`token list: unexpected argument ${rest[0]}`);
-    return { action };
+    if (account === undefined) return { action, live: live === true };
+    const id = Id.safeParse(account);
+    if (!id.success) throw new CliUsageError('token list: --account must be 1 to 128 characters');
+    return { action, live: live === true, accountId: id.data };
   }
   if (action === 'revoke') {
     const [id, ...extra] = rest;
@@ -102,22 +112,43 @@ export async function runTokenCreate(
   return { id, token, expiresAt, signInUrl: await signInLinkFor(pool, token, invoicingWebUrl(web)) };
 }
 
-/** `vault token list`: one line per token, oldest first, with a header; never a value or a hash. */
-export async function runTokenList(pool: pg.Pool): Promise<string[]> {
+/**
+ * `vault token list`: one line per token, oldest first, with a header; never a value or a hash.
+ * Written a page of tokens at a time (`write` waits for the reader): the widths come from the
+ * database first, since spreading a width per token into Math.max overflowed the stack at
+ * about 130,000 tokens. `filter`: only live tokens, only an account's. A column is as wide as its longest cell (in UTF-16 units but for the
+ * account, counted by PostgreSQL in code points).
+ */
+export async function runTokenList(
+  pool: pg.Pool,
+  write: (text: string) => Promise<void> | void,
+  filter: TokenFilter = {},
+  page?: number,
+): Promise<void> {
   await ensureInvoicingSchema(pool);
-  const tokens = await listTokens(pool);
   const when = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
-  const rows = tokens.map((t) => [
-    t.id,
-    t.kind,
-    t.accountId ?? '-',
-    when(t.createdAt),
-    when(t.expiresAt),
-    t.live ? 'live' : t.revokedAt ? 'revoked' : 'expired',
-  ]);
-  const table = [['ID', 'KIND', 'ACCOUNT', 'CREATED', 'EXPIRES', 'STATE'], ...rows];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  return table.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+  const header = ['ID', 'KIND', 'ACCOUNT', 'CREATED', 'EXPIRES', 'STATE'];
+  let widths: number[] = [];
+  const line = (r: string[]) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
+  await listTokens(
+    pool,
+    {
+      async extent(e) {
+        const stamp = e.count > 0 ? when(new Date(0)).length : 0;
+        widths = [e.id, e.kind, e.account, stamp, e.expires ? stamp : 1].map((w, i) => Math.max(w, header[i]!.length));
+        await write(`${line(header)}\n`);
+      },
+      async page(tokens) {
+        let text = '';
+        for (const t of tokens) {
+          text += `${line([t.id, t.kind, t.accountId ?? '-', when(t.createdAt), when(t.expiresAt), t.live ? 'live' : t.revokedAt ? 'revoked' : 'expired'])}\n`;
+        }
+        await write(text);
+      },
+    },
+    filter,
+    page,
+  );
 }
 
 /** `vault token revoke ID`: what happened, in one line; exit 1 for an unknown id. */

@@ -28,6 +28,7 @@ import { STYLESHEET } from './assets.ts';
 import { CONTENT_SECURITY_POLICY, type Viewer } from './html.ts';
 import { invoicePage } from './pages/invoice.ts';
 import { invoiceListPage } from './pages/invoices.ts';
+import { invoiceSummaries } from '../billing/invoice-list.ts';
 import { notices, tooManyHandOvers } from './pages/notice.ts';
 import { usagePage } from './pages/usage.ts';
 import { chargebacksOf } from '../charging/disputes.ts';
@@ -117,7 +118,8 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       const viewer = await signedIn(req, reply);
       if (viewer === undefined) return reply;
       const [invoices, balance, lots] = await Promise.all([
-        billing.invoices(viewer.accountId),
+        // Invoice columns only: the list shows number, period, status and total, never a line.
+        invoiceSummaries(pool, viewer.accountId),
         billing.balance(viewer.accountId),
         billing.balanceLots(viewer.accountId),
       ]);

@@ -1,6 +1,7 @@
 // The account's finalized invoices, newest first, with their payment state and
 // the account's credit balance.
-import type { CreditBalance, Invoice } from '@vault/contracts';
+import type { CreditBalance } from '@vault/contracts';
+import type { InvoiceSummary } from '../../billing/invoice-list.ts';
 import { html, type Html } from '@vault/web';
 import { layout, monthName, money, type Viewer } from '../html.ts';
 import type { PaymentState } from '../../charging/payment-state.ts';
@@ -10,7 +11,7 @@ import { cardFormLinks, day } from './payment.ts';
 
 export interface InvoiceListView {
   viewer: Viewer;
-  invoices: readonly Invoice[];
+  invoices: readonly InvoiceSummary[];
   balance: CreditBalance;
   /** The balance as the invoice finalized next will see it, and when its credit expires (credit-outlook.ts). */
   outlook: CreditOutlook;
