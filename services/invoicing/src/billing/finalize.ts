@@ -13,6 +13,7 @@ import { expireCredits } from './credit-store.ts';
 import { refuseTakenMonth } from './credits-taken.ts';
 import { usageHorizon } from './final-months.ts';
 import { completeRuns } from './finalize-runs.ts';
+import { noteComplete } from './complete-months.ts';
 import { finalizeChunk, type ChunkOrder, type ChunkOutcome } from './finalize-chunk.ts';
 import { openMonthStream } from './finalize-stream.ts';
 import { ensureLinesMonth } from './invoice-store.ts';
@@ -134,6 +135,8 @@ export async function finalizePeriod(deps: FinalizeDeps, period: Period, opts: F
         while (inFlight.length > 0) await oldestCommitted();
         // Until now, once a chunk of it wrote, the month's exports were refused (they would look complete).
         await completeRuns(deps.pool, period.key);
+        // What the schedule skips a month by until something it reads changes (complete-months.ts).
+        await noteComplete(deps.pool, period.key, stream.snapshotAt, run.held);
       } finally {
         // Never give the lock up while a chunk may still commit.
         await Promise.allSettled(inFlight);

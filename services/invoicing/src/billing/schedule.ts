@@ -4,6 +4,7 @@ import { LOOP_LOCK_WAIT_MS, LockBusy } from '@vault/db';
 import { startLoop, type Logger, type Loop } from '@vault/runtime';
 import type { Billing } from './types.ts';
 import { dueAt } from '../domain/invoice.ts';
+import { completeMonths, expiriesPending } from './complete-months.ts';
 import { firstBillableMonth } from './final-months.ts';
 import { nextPeriod, type Period } from '../domain/period.ts';
 
@@ -22,7 +23,8 @@ export interface ScheduleDeps {
  * Months that may have something to finalize: from the first month with usage
  * (the usage horizon's, once there is one: the months before it are final)
  * to the last one past its grace period. Finalizing a month twice is a no-op,
- * so a month is revisited until its holds clear and late accounts appear.
+ * so a month is revisited until its holds clear and late accounts appear;
+ * the tick skips one that is complete with nothing learned since (completeMonths).
  */
 export async function dueMonths(pool: pg.Pool, graceHours: number, now: DateTime): Promise<Period[]> {
   const first = await firstBillableMonth(pool);
@@ -46,13 +48,26 @@ export function startSchedule(deps: ScheduleDeps): Loop {
     everyMs: deps.everyMs,
     async tick(running) {
       const due = await dueMonths(deps.pool, deps.graceHours, now());
+      // A month complete as its last run saw it, with nothing learned since, would make nothing:
+      // not run, so a tick's cost does not grow with the months kept (complete-months.ts).
+      const complete = await completeMonths(
+        deps.pool,
+        due.map((p) => p.key),
+      );
+      // A lot expired and not written off yet: the latest due month runs, and its run writes it off.
+      const latest = due.at(-1);
+      if (latest && complete.has(latest.key) && (await expiriesPending(deps.pool, now().toJSDate()))) complete.delete(latest.key);
       for (const month of due) {
         if (running.stopped()) return;
+        if (complete.has(month.key)) continue;
         const ran = await busy.run(() => deps.billing.finalize(month.key, { lockWaitMs }));
         // One lock for every month: the later months wait for the next tick too.
         if (ran === undefined) return;
       }
-      deps.log.info('invoicing.schedule_tick', { 'count#invoicing.months_due': due.length });
+      deps.log.info('invoicing.schedule_tick', {
+        'count#invoicing.months_due': due.length,
+        'count#invoicing.months_complete': complete.size,
+      });
     },
     // Crash-only: the next tick redoes whatever this one did not finish.
     onError: (err) => deps.log.error('invoicing.schedule_failed', err),
