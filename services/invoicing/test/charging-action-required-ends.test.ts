@@ -11,7 +11,8 @@ import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { chargePass } from '../src/charging/charger.ts';
 import { paymentState, type PaymentRow } from '../src/charging/payment-state.ts';
-import { chargeCandidates, waitingPastDue } from '../src/charging/store.ts';
+import { chargeCandidates } from '../src/charging/candidates.ts';
+import { waitingPastDue } from '../src/charging/store.ts';
 import { chargeRow, chargingDatabase, insertInvoice, putCard, statusOf, ThreeDsGateway, webhookApp } from './charging-fixture.ts';
 
 const ADMIN = 'a'.repeat(40);

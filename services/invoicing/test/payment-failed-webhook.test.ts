@@ -14,7 +14,7 @@ import type { TestDatabase } from '@vault/testkit';
 import { chargePass } from '../src/charging/charger.ts';
 import { decide } from '../src/charging/decide.ts';
 import { readPaymentStates } from '../src/charging/payment-state.ts';
-import { chargeCandidates } from '../src/charging/store.ts';
+import { chargeCandidates } from '../src/charging/candidates.ts';
 import { noticesOf } from '../src/notices/outbox.ts';
 import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf, webhookApp } from './charging-fixture.ts';
 

@@ -1,7 +1,8 @@
 // The charging pass's candidates a page at a time (keyset on (finalized_at, number), the order
 // the pass has always charged in), so no statement or list holds every invoice due at once.
 import type pg from 'pg';
-import { type Candidate, chargeCandidates } from './store.ts';
+import { chargeCandidates } from './candidates.ts';
+import type { Candidate } from './store.ts';
 
 /** Candidates read at a time when the pass is not told otherwise. */
 export const CANDIDATE_PAGE = 1000;
