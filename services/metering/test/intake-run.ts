@@ -69,8 +69,19 @@ export function doorFor(chunk: Sent[], wanted: Door): Door {
 }
 
 export const eventKey = (e: Event) => JSON.stringify([e['source'], e['id']]);
-/** "Identical content": the event as the contract reads it (unknown fields dropped, time as sent); `known` keeps a fixed key order. */
-export const contentOf = (e: Event) => JSON.stringify(known(e));
+/**
+ * "Identical content": the event as the contract reads it (unknown fields dropped, `time` as its
+ * instant: metering.md, "The same instant in every form"); `known` keeps a fixed key order.
+ */
+export const contentOf = (e: Event) => JSON.stringify(known(typeof e['time'] === 'string' ? { ...e, time: instantOf(e['time']) } : e));
+
+/** One text per instant, as the contract says: UTC, whole seconds by Date, every fraction digit sent kept (at least 3, no trailing zero past them). */
+function instantOf(time: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(time);
+  if (!m) return time;
+  const whole = new Date(Date.parse(`${m[1]}${m[3]}`)).toISOString().slice(0, 19);
+  return `${whole}.${(m[2] ?? '').replace(/0+$/, '').padEnd(3, '0')}Z`;
+}
 
 /** The id the intake reads off a bad line (at most 128 chars, U+0000 shown as U+FFFD), or null. */
 export function idOf(s: Sent): string | null {
