@@ -4,9 +4,10 @@
 // accepted): they run on the main pool, wait out the lock, and answer the true counts.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import pg from 'pg';
-import { eventually, freePort, startService, type RunningService, type TestDatabase } from '@vault/testkit';
-import { ADMIN, AUTH, exampleLines, meteringDatabase } from './harness.ts';
+import type pg from 'pg';
+import { eventually, type RunningService, type TestDatabase } from '@vault/testkit';
+import { AUTH, exampleLines } from './harness.ts';
+import { holdLock, lockWaiters, startLimitedMetering } from './limited-metering.ts';
 
 const LIMIT_MS = 300;
 
@@ -23,15 +24,7 @@ describe('metering: the claim after a durable publish is not cut by DATABASE_STA
   test('intake_claims held past the limit: the POST waits, then answers 202 with every event accepted; a re-send is all duplicates', {
     timeout: 120_000,
   }, async () => {
-    db = await meteringDatabase();
-    metering = await startService('metering', {
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: '',
-      HOST: '127.0.0.1',
-      ADMIN_TOKEN: ADMIN,
-      METERING_PORT: String(await freePort()),
-      DATABASE_STATEMENT_TIMEOUT_MS: String(LIMIT_MS),
-    });
+    ({ db, metering } = await startLimitedMetering(LIMIT_MS));
     const body = exampleLines('october.ndjson').join('\n');
     const post = () =>
       fetch(`${metering!.url}/v1/events`, {
@@ -43,21 +36,12 @@ describe('metering: the claim after a durable publish is not cut by DATABASE_STA
 
     // Another session holds the claims table against writes (reads go on): the intake's look
     // before the publish passes, its claim after the publish waits.
-    holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    await holder.query('begin');
-    await holder.query('lock table metering.intake_claims in share mode');
-    const holderPid = (holder as unknown as { processID: number }).processID;
+    const held = await holdLock(db, 'lock table metering.intake_claims in share mode');
+    holder = held.holder;
 
     const started = Date.now();
     const answer = post();
-    const waiting = async () =>
-      (
-        await db!.pool.query<{ n: number }>(
-          "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%intake_claims%' and pid <> $1",
-          [holderPid],
-        )
-      ).rows[0]!.n;
+    const waiting = () => lockWaiters(db!, held.pid, '%intake_claims%');
     await eventually('the claim waits on the lock', async () => (await waiting()) >= 1);
     // Well past the limit, the claim still waits: it is not cancelled into a 503.
     await new Promise((resolve) => setTimeout(resolve, 4 * LIMIT_MS));

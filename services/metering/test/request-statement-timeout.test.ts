@@ -4,9 +4,10 @@
 // batches, on the app's main pool, wait for the same lock and complete.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import pg from 'pg';
-import { eventually, freePort, startService, type RunningService, type TestDatabase } from '@vault/testkit';
-import { ADMIN, AUTH, exampleLines, meteringDatabase } from './harness.ts';
+import type pg from 'pg';
+import { eventually, type RunningService, type TestDatabase } from '@vault/testkit';
+import { AUTH, exampleLines } from './harness.ts';
+import { holdLock, lockWaiters, startLimitedMetering } from './limited-metering.ts';
 
 const LIMIT_MS = 300;
 
@@ -23,24 +24,14 @@ describe('metering: DATABASE_STATEMENT_TIMEOUT_MS limits requests, not the consu
   test('GET /v1/stats waiting on a held lock is a 503 with Retry-After at the limit; the consumer waits for the lock, then applies its batch', {
     timeout: 120_000,
   }, async () => {
-    db = await meteringDatabase();
-    metering = await startService('metering', {
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: '',
-      HOST: '127.0.0.1',
-      ADMIN_TOKEN: ADMIN,
-      METERING_PORT: String(await freePort()),
-      DATABASE_STATEMENT_TIMEOUT_MS: String(LIMIT_MS),
-    });
+    ({ db, metering } = await startLimitedMetering(LIMIT_MS));
     const stats = () => fetch(`${metering!.url}/v1/stats`, { headers: AUTH, signal: AbortSignal.timeout(10_000) });
     assert.equal((await stats()).status, 200, 'the route answers when nothing holds its table');
 
     // Another session holds the table both the route and the consumer's batches need (as a
     // long job's transaction would), from before the events arrive.
-    holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    await holder.query('begin');
-    await holder.query('lock table metering.message_counts in access exclusive mode');
+    const held = await holdLock(db, 'lock table metering.message_counts in access exclusive mode');
+    holder = held.holder;
 
     const posted = await fetch(`${metering.url}/v1/events`, {
       method: 'POST',
@@ -49,13 +40,7 @@ describe('metering: DATABASE_STATEMENT_TIMEOUT_MS limits requests, not the consu
     });
     assert.equal(posted.status, 202, await posted.text());
     // The consumer's batch is waiting on the lock (a metering session, not the holder's).
-    const waiting = async () =>
-      (
-        await db!.pool.query<{ n: number }>(
-          "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> $1",
-          [(holder as unknown as { processID: number }).processID],
-        )
-      ).rows[0]!.n;
+    const waiting = () => lockWaiters(db!, held.pid);
     await eventually('the consumer waits on the lock', async () => (await waiting()) >= 1);
 
     const started = Date.now();
