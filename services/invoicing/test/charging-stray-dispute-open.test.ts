@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
 import { chargePass, type ChargerDeps } from '../src/charging/charger.ts';
-import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf } from './charging-fixture.ts';
+import { chargingDatabase, FakeGateway, statusOf } from './charging-fixture.ts';
+import { heldByTheCharger } from './stray-held-fixture.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -31,15 +32,7 @@ describe('a stray still held under an open dispute (in-memory gateway, real Post
   test('each day: warned naming the dispute and its status, not "run vault refund-stray", not counted unanswered; lost, the invoice is charged', async () => {
     const gateway = new FakeGateway();
     const id = 'stray-disputed';
-    await insertInvoice(db.pool, { id, account: `acct-${id}`, total: '52.58' });
-    await putCard(db.pool, `acct-${id}`, `pm_ok_${id}`);
-    gateway.beforeSend = async (invoiceId) => {
-      const intent = [...gateway.intents.values()].find((i) => i.invoiceId === invoiceId && i.status === 'requires_payment_method');
-      if (invoiceId === id && intent) gateway.updatedAtGateway(intent.id, { amount: 50 });
-    };
-    assert.equal((await pass(gateway)).errors, 1, 'held: left after an error, as before');
-    gateway.beforeSend = undefined;
-    const intent = (await chargeRow(db.pool, id))?.payment_intent_id as string;
+    const intent = (await heldByTheCharger(db.pool, gateway, id, (g) => pass(g)))?.payment_intent_id as string;
     const held = clock;
     gateway.disputedAtGateway(intent, 'dp_open', 50, 'needs_response');
 

@@ -10,6 +10,7 @@ import type { TestDatabase } from '@vault/testkit';
 import { chargePass, type ChargerDeps } from '../src/charging/charger.ts';
 import { warnStillHeld } from '../src/charging/stray-still-held.ts';
 import { chargeRow, chargingDatabase, FakeGateway, insertInvoice, putCard, statusOf, ThreeDsGateway } from './charging-fixture.ts';
+import { heldByTheCharger as heldByCharger } from './stray-held-fixture.ts';
 
 const HOUR = 3600;
 const DAY = 86_400;
@@ -28,15 +29,7 @@ describe('a stray payment still held is warned once a day until given back (in-m
   };
   /** The charger's confirm of a 52.58 invoice takes 0.50 (its PaymentIntent changed at the gateway): held. */
   const heldByTheCharger = async (gateway: FakeGateway, id: string) => {
-    await insertInvoice(db.pool, { id, account: `acct-${id}`, total: '52.58' });
-    await putCard(db.pool, `acct-${id}`, `pm_ok_${id}`);
-    gateway.beforeSend = async (invoiceId) => {
-      const intent = [...gateway.intents.values()].find((i) => i.invoiceId === invoiceId && i.status === 'requires_payment_method');
-      if (invoiceId === id && intent) gateway.updatedAtGateway(intent.id, { amount: 50 });
-    };
-    assert.equal((await pass(gateway)).errors, 1, 'held: left after an error, as before');
-    gateway.beforeSend = undefined;
-    const row = await chargeRow(db.pool, id);
+    const row = await heldByCharger(db.pool, gateway, id, (g) => pass(g));
     assert.equal(row?.last_error_code, 'stray_payment');
     return row?.payment_intent_id as string;
   };
