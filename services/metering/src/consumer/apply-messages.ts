@@ -124,10 +124,7 @@ export async function applyRefusing(client: pg.PoolClient, judged: Judged): Prom
   const result = await applyOrIsolate(client, judged, refused);
   // Those refused by the archive or the horizon, newly kept or duplicates of kept bytes.
   refused.push(...result.storeRefused);
-  await refuseClaims(
-    client,
-    refused.map((v) => ({ source: v.event.source, id: v.event.id, contentHash: v.contentHash })),
-  );
+  await refuseClaims(client, refused);
   return result;
 }
 

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { BillingEvent } from '@vault/contracts';
+import { asSentHash, legacyContentHash } from '../domain/content-hash.ts';
 
 export interface ClaimCandidate {
   source: string;
@@ -86,18 +88,33 @@ export async function claimOf(
  * after its publish, which the consumer may read first); that late claim, of
  * the same content, then finds it and is told a duplicate, not taken over. A
  * claim of other content is another event, still to be applied: left alone.
+ * A claim of this content made before its hash changed holds the hash of then
+ * (asSentHash, legacyContentHash, as `verdict` takes them): it is the one
+ * marked, its hash kept. Those are computed here only, for the few refused.
  */
-export async function refuseClaims(client: pg.PoolClient, refused: ClaimCandidate[]): Promise<void> {
-  const byKey = new Map(refused.map((c) => [`${c.source}\u0000${c.id}`, c]));
+export async function refuseClaims(client: pg.PoolClient, refused: { event: BillingEvent; contentHash: string }[]): Promise<void> {
+  const byKey = new Map(refused.map((r) => [`${r.event.source}\u0000${r.event.id}`, r]));
   if (byKey.size === 0) return;
   const distinct = [...byKey.values()];
+  // The marker proposes the hash a claim of this content holds, so the update below finds it.
   await client.query(
     `insert into metering.intake_claims (source, id, content_hash, claim, refused)
-     select source, id, content_hash, $4::uuid, true
-       from unnest($1::text[], $2::text[], $3::text[]) as k(source, id, content_hash)
+     select source, id,
+            coalesce((select c.content_hash from metering.intake_claims c
+                       where c.source = k.source and c.id = k.id and c.content_hash = any(array[k.as_sent, k.legacy])),
+                     content_hash),
+            $4::uuid, true
+       from unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::text[]) as k(source, id, content_hash, as_sent, legacy)
       order by source collate "C", id collate "C"
      on conflict (source, id) do update set refused = true
       where intake_claims.content_hash = excluded.content_hash`,
-    [distinct.map((c) => c.source), distinct.map((c) => c.id), distinct.map((c) => c.contentHash), NO_ANSWER],
+    [
+      distinct.map((r) => r.event.source),
+      distinct.map((r) => r.event.id),
+      distinct.map((r) => r.contentHash),
+      NO_ANSWER,
+      distinct.map((r) => asSentHash(r.event) ?? null),
+      distinct.map((r) => legacyContentHash(r.event) ?? null),
+    ],
   );
 }

@@ -15,6 +15,7 @@ import { archiveBounds, eventKey, storedHashes } from '../consumer/stored-hashes
 import { storeRefusal } from '../consumer/usage-horizon.ts';
 import { claimKeys } from './claims.ts';
 import { publishDurable } from './publish-deadline.ts';
+import { afterPublish } from './published-unsettled.ts';
 
 export interface IntakeLine {
   /** 0-based position in the body or file, echoed in rejections. */
@@ -129,12 +130,14 @@ export async function settle(pool: pg.Pool, assessment: Assessment): Promise<Int
  * received, valid or not (but one over 64 KiB, only reported): the consumer is
  * the one judge, so both paths have precisely the Kafka path's effect (a bad
  * line is kept as a rejection there, a duplicate is counted there). The
- * report is `settle`'s, once the publish is durable.
+ * report is `settle`'s, once the publish is durable; a PublishedUnsettled
+ * when no database session could be had for it (published-unsettled.ts).
  */
 export async function intake(deps: IntakeDeps, lines: IntakeLine[]): Promise<IntakeReport> {
   const assessment = await assess(deps.pool, lines);
   await publishDurable(deps, assessment.messages);
-  return settle(deps.afterPublishPool ?? deps.pool, assessment);
+  // On the bus now: no session for the claims is a PublishedUnsettled (published: true), never "try again".
+  return afterPublish(assessment.messages.length, () => settle(deps.afterPublishPool ?? deps.pool, assessment));
 }
 
 function judgeOne(line: IntakeLine, nowMs: number): { valid?: ValidInput; invalid?: InvalidInput } {

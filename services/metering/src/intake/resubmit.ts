@@ -1,10 +1,12 @@
-import type { FastifyInstance } from 'fastify';
-import { formatReasons, ID_REUSED_REASON, type Reason } from '@vault/contracts';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type pg from 'pg';
+import { formatReasons, ID_REUSED_REASON, type BillingEvent, type Reason } from '@vault/contracts';
 import { getRejected, markResolved } from '../reports/store.ts';
 import { verdict } from '../domain/content-hash.ts';
 import { claimOf } from './claims.ts';
-import { assess, settle, type IntakeDeps } from './intake.ts';
+import { assess, settle, type Assessment, type IntakeDeps } from './intake.ts';
 import { answerBusUnavailable, publishDurable } from './publish-deadline.ts';
+import { afterPublish, answerPublishedUnsettled } from './published-unsettled.ts';
 import { judgeHead } from './request-head.ts';
 import { refuseQuery } from '../no-query.ts';
 import { readResubmitBody } from './resubmit-body.ts';
@@ -49,7 +51,7 @@ export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
         .headers(body.headers ?? {})
         .send({ error: body.error });
     const bytes = body.bytes ?? (kept.raw_base64 === null ? Buffer.from(kept.raw) : Buffer.from(kept.raw_base64, 'base64'));
-    const stillRejected = (reasons: Reason[]) => reply.code(422).send({ error: `still rejected: ${formatReasons(reasons)}`, reasons });
+    const stillRejected = (reasons: Reason[]) => reply.code(422).send(stillRejectedBody(reasons));
     const assessment = await assess(deps.pool, [{ index: 0, bytes }], Date.now() - RESUBMIT_CLOCK_MARGIN_MS);
     const refused = assessment.report.rejected[0];
     if (refused) return stillRejected(refused.reasons.map(earlyClock));
@@ -66,22 +68,48 @@ export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
       if (answered) return answered;
       throw err;
     }
-    // Published: the claim and the resolve wait out a lock (IntakeDeps.afterPublishPool), never a 503 "try again".
-    const settled = deps.afterPublishPool ?? deps.pool;
-    const report = await settle(settled, assessment);
-    if (report.rejected[0]) return reply.code(409).send({ error: CONTESTED, published: true });
-    const event = JSON.parse(bytes.toString('utf8')) as { source: string; id: string };
-    const by = `${event.source}/${event.id}`;
-    const resolve = await markResolved(settled, kept.id, by, {
-      source: event.source,
-      id: event.id,
-      contentHash: fresh?.contentHash,
-      bytes,
-    });
-    if (!resolve.resolved) return stillRejected(resolve.reasons ?? [REFUSED_AFTER]);
-    return reply.code(202).send({ resolved_by: by, duplicate: report.duplicates === 1 });
+    // Published: the claim and the resolve wait out a lock (IntakeDeps.afterPublishPool), never a 503 "try again";
+    // no session for them is a 503 saying it is published (published-unsettled.ts).
+    try {
+      return await afterPublish(assessment.messages.length, () => settleAndResolve(deps, reply, kept.id, bytes, assessment));
+    } catch (err) {
+      const answered = answerPublishedUnsettled(reply, err, deps, RESUBMIT_AGAIN);
+      if (answered) return answered;
+      throw err;
+    }
   });
 }
+
+async function settleAndResolve(deps: IntakeDeps, reply: FastifyReply, keptId: string, bytes: Buffer, assessment: Assessment) {
+  const settled = deps.afterPublishPool ?? deps.pool;
+  const fresh = assessment.pending[0];
+  const report = await settle(settled, assessment);
+  if (report.rejected[0]) return reply.code(409).send({ error: CONTESTED, published: true });
+  const event = JSON.parse(bytes.toString('utf8')) as { source: string; id: string };
+  const by = `${event.source}/${event.id}`;
+  const resolve = await markResolved(settled, keptId, by, {
+    source: event.source,
+    id: event.id,
+    contentHash: fresh && (await claimedHash(settled, fresh)),
+    bytes,
+  });
+  if (!resolve.resolved) return reply.code(422).send(stillRejectedBody(resolve.reasons ?? [REFUSED_AFTER]));
+  return reply.code(202).send({ resolved_by: by, duplicate: report.duplicates === 1 });
+}
+
+/**
+ * The hash the key's claim holds for this content: a claim made before `time` was hashed as its instant
+ * (or with `datacontenttype`) holds that legacy hash, which markResolved compares as it is. Its own otherwise.
+ */
+async function claimedHash(pool: pg.Pool, fresh: { event: BillingEvent; contentHash: string }): Promise<string> {
+  const held = await claimOf(pool, fresh.event);
+  return held && verdict(held.contentHash, fresh) === 'duplicate' ? held.contentHash : fresh.contentHash;
+}
+
+const RESUBMIT_AGAIN =
+  'the rejection stays pending; re-submitting it is safe, the event then answered as a duplicate (the same source and id), never applied twice, and the rejection resolved';
+
+const stillRejectedBody = (reasons: Reason[]) => ({ error: `still rejected: ${formatReasons(reasons)}`, reasons });
 
 /**
  * A re-submit judges the 5-minute future rule this much earlier than now. The

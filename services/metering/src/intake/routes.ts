@@ -3,6 +3,7 @@ import { IntakeReport } from '@vault/contracts';
 import { intake, type IntakeDeps } from './intake.ts';
 import { readBody, SUPPORTED_CONTENT_TYPES } from './read-body.ts';
 import { answerBusUnavailable, PUBLISH_DEADLINE_MS } from './publish-deadline.ts';
+import { answerPublishedUnsettled } from './published-unsettled.ts';
 import { judgeHead, shownAsReceived } from './request-head.ts';
 import { RESUBMIT_URL, resubmitRoute } from './resubmit.ts';
 import { refuseQuery } from '../no-query.ts';
@@ -54,7 +55,15 @@ export function eventsRoutes(app: FastifyInstance, given: IntakeDeps): void {
         report = await intake(deps, reading.lines);
       } catch (err) {
         // Nothing is answered as accepted that the bus has not acknowledged: a 503, never a bare 500.
-        const answered = answerBusUnavailable(reply, err, deps, 'sending the same body again');
+        const answered =
+          answerBusUnavailable(reply, err, deps, 'sending the same body again') ??
+          // Published, then no session to count it: answered here, where the app's error handler says a bare "try again".
+          answerPublishedUnsettled(
+            reply,
+            err,
+            deps,
+            'sending the same body again is safe and answers the counts, every event of it already published answered as a duplicate (the same source and id), never applied twice',
+          );
         if (answered) return answered;
         throw err;
       }
