@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { databaseLimitOf, tooManyConnections } from './database-limit.ts';
+import { sendBusy } from './busy-answer.ts';
+import { databaseLimitOf, poolTimeout, sessionEnded, tooManyConnections } from './database-limit.ts';
 import type { HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
 import { fieldsError } from './query.ts';
@@ -30,9 +31,6 @@ const FRAMEWORK_ERROR_HEADERS = {
   'cache-control': 'no-store',
   'referrer-policy': 'no-referrer',
 };
-
-/** pg-pool's error when no connection came within the pool's connectionTimeoutMillis. */
-const POOL_TIMEOUT = /timeout exceeded when trying to connect/;
 
 /**
  * The dotted path of the first key or string holding U+0000 in a parsed value, or
@@ -161,25 +159,28 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
     const limit = status === 500 ? databaseLimitOf(err) : undefined;
     if (limit) {
       // A statement stopped at DATABASE_STATEMENT_TIMEOUT_MS (a lock held by finalize or archive,
-      // a slow query): its session is free again, and the caller may come back shortly.
+      // a slow query), or a transaction left idle past its limit: the caller may come back shortly.
+      // A browser opening a page gets a page (busy-answer.ts), an API caller JSON.
       log.warn('http.database_timeout', {
         path: loggedPath(req),
         reason: limit,
         limit_ms: options.statementTimeoutMs,
         'count#http.database_timeout': 1,
       });
-      return reply.code(503).header('retry-after', '5').send({ error: 'the database is busy: try again in a few seconds' });
+      return sendBusy(req, reply);
     }
     const full = status === 500 && tooManyConnections(err);
-    if (full || (status === 500 && POOL_TIMEOUT.test(err.message))) {
-      // Every pooled connection busy for the pool's whole wait, or PostgreSQL at max_connections
-      // (53300): say so, and when to come back, never a 500 with a stack.
+    const ended = status === 500 && sessionEnded(err);
+    if (full || ended || (status === 500 && poolTimeout(err))) {
+      // Every pooled connection busy for the pool's whole wait, PostgreSQL at max_connections
+      // (53300), or the server closing the request's session: say so, and when to come back,
+      // never a 500 with a stack.
       log.warn('http.database_busy', {
         path: loggedPath(req),
-        ...(full ? { reason: 'too_many_connections' } : {}),
+        ...(full ? { reason: 'too_many_connections' } : ended ? { reason: 'session_ended' } : {}),
         'count#http.database_busy': 1,
       });
-      return reply.code(503).header('retry-after', '5').send({ error: 'the database is busy: try again in a few seconds' });
+      return sendBusy(req, reply);
     }
     if (status >= 500) {
       log.error('http.error', err);

@@ -7,7 +7,18 @@
 // session it came from ends). Hand-over links used up later in an open session
 // are recorded against it (`cc_forms.session_hand_overs`), for sign-out.
 import type pg from 'pg';
-import { cookieSessions, isLinkSecret, isSessionId, linkHash, published, sessionHash, type SignInApp } from '@vault/web';
+import { withTransaction } from '@vault/db';
+import {
+  consumeSignInLink,
+  cookieSessions,
+  isLinkSecret,
+  isSessionId,
+  linkHash,
+  published,
+  sessionHash,
+  type SessionGrant,
+  type SignInApp,
+} from '@vault/web';
 
 /**
  * Not invoicing's `vault_session`: browsers share cookies across ports of one
@@ -45,6 +56,29 @@ export async function openedByLink(pool: pg.Pool, sessionId: string, link: strin
     linkHash(link),
   ]);
   return rowCount === 1;
+}
+
+/**
+ * Sign-in by link: uses the link up and opens its session (`open`, through the transaction's
+ * client) in one transaction. A session insert stopped on its way (DATABASE_STATEMENT_TIMEOUT_MS
+ * behind a lock, the session ended by the server) rolls the link's use back with it: the link
+ * still signs in, once; used on its own first, it was spent with no session to show for it. Two
+ * posts of one link at once: the second waits on the first's row lock and then finds it used.
+ * Undefined when the link opens nothing.
+ */
+export async function signInWithLink(
+  pool: pg.Pool,
+  link: string,
+  open: (db: pg.Pool, grant: SessionGrant) => Promise<void>,
+): Promise<SessionGrant | undefined> {
+  if (!isLinkSecret(link)) return undefined;
+  return withTransaction(pool, async (client) => {
+    // The session helpers take a pool and only call its query(): the client stands in for one.
+    const db = client as unknown as pg.Pool;
+    const grant = await consumeSignInLink(db, link, SIGN_IN_APP);
+    if (grant !== undefined) await open(db, grant);
+    return grant;
+  });
 }
 
 /**

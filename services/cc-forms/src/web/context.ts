@@ -15,11 +15,12 @@ import {
   type Html,
   type NoticePages,
   type SessionCookie,
+  type SessionGrant,
 } from '@vault/web';
-import { databaseLimitOf } from '@vault/runtime';
+import { databaseBusy } from '@vault/runtime';
 import type { CcFormsDeps } from '../deps.ts';
 import { GatewayUnavailable } from '../cards/gateway.ts';
-import { openedByLink, SESSION_COOKIE, sessions } from '../sign-in/sessions.ts';
+import { openedByLink, SESSION_COOKIE, sessions, signInWithLink } from '../sign-in/sessions.ts';
 import { cardFormCsp } from './csp.ts';
 import { ccFormsNotices } from './pages/notice.ts';
 
@@ -32,6 +33,12 @@ export interface WebContext {
   notices: NoticePages;
   /** The request carries the live session that this sign-in link opened (a used link, back in the browser it signed in). */
   signedInBy(req: FastifyRequest, link: string | undefined): Promise<boolean>;
+  /**
+   * Uses the sign-in link up and opens its session in one transaction (sign-in/sessions.ts), then sets
+   * the cookies: none when it fails, so the sign-in form's token survives for a retry. Undefined when
+   * the link opens nothing.
+   */
+  signInWithLink(req: FastifyRequest, reply: FastifyReply, link: string): Promise<SessionGrant | undefined>;
   /** The card form script's error shape: `{error: {code, message}}`. */
   jsonError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply;
 }
@@ -52,6 +59,17 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     page: sendPage,
     notices: ccFormsNotices(deps.invoicingWebUrl),
     jsonError: (reply, status, code, message) => reply.code(status).send({ error: { code, message } }),
+    async signInWithLink(req, reply, link) {
+      let cookies: [string, string][] = [];
+      const grant = await signInWithLink(pool, link, async (db, granted) => {
+        // Run again from the start after a deadlock: only the last run's cookies.
+        cookies = [];
+        const held = { header: (name: string, value: string) => cookies.push([name, value]), redirect: () => undefined };
+        await sessionCookie({ name: SESSION_COOKIE, sessions, pool: db, publicUrl: deps.ccFormsUrl }).signIn(req, held, granted);
+      });
+      for (const [name, value] of cookies) reply.header(name, value);
+      return grant;
+    },
     async signedInBy(req, link) {
       const who = link === undefined ? undefined : await ctx.session.current(req);
       return who !== undefined && link !== undefined && (await openedByLink(pool, who.sessionId, link));
@@ -120,8 +138,10 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
       const message = 'The payment gateway is not answering. Nothing was saved: please try again in a moment.';
       return wantsJson(req) ? ctx.jsonError(reply, 502, 'gateway_unavailable', message) : ctx.page(reply, 502, ctx.notices.error());
     }
-    // A statement stopped at DATABASE_STATEMENT_TIMEOUT_MS: the app's 503 with Retry-After (http.ts).
-    if (databaseLimitOf(err)) throw err;
+    // The database unable to answer now (a statement stopped at DATABASE_STATEMENT_TIMEOUT_MS, no
+    // session to be had, the session ended by the server): the app's 503 with Retry-After (http.ts),
+    // a page to a browser.
+    if (databaseBusy(err)) throw err;
     const status = errorStatus(err);
     if (status >= 500) {
       log.error('web.error', err);

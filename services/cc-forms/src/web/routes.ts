@@ -2,7 +2,7 @@
 // card page, and the page that authenticates and pays an invoice.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { CARD_FORM_PAGE, consumeSignInLink, csrfToken, html, SignInUnavailable, signInLinkStatus } from '@vault/web';
+import { CARD_FORM_PAGE, csrfToken, html, SignInUnavailable, signInLinkStatus } from '@vault/web';
 import { cardOnFile } from '../cards/store.ts';
 import { accountPayment, PAYMENT_INTENT_ID } from '../payments/service.ts';
 import { cardPage } from './pages/card.ts';
@@ -93,8 +93,8 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
   });
 
   // The confirmation: the link is used up (once, atomically, through
-  // invoicing.consume_sign_in_link), then a fresh session replaces whatever
-  // session the browser had.
+  // invoicing.consume_sign_in_link) and a fresh session replaces whatever
+  // session the browser had, in one transaction.
   web.post('/signin', async (req, reply) => {
     const form = SignInLink.safeParse(req.body);
     if (!form.success) return ctx.page(reply, 400, notices.signInWithoutLink());
@@ -102,9 +102,9 @@ export function pageRoutes(web: FastifyInstance, ctx: WebContext): void {
       // Posted again after the first answer by the browser this link signed in (Back, then submit again):
       // on to its page, in that session, rather than a refusal. The link is used: nothing to consume.
       if (await ctx.signedInBy(req, form.data.link)) return reply.redirect(landing(form.data.next), 303);
-      const grant = await consumeSignInLink(pool, form.data.link, SIGN_IN_APP);
+      // The link's use and the new session commit together: a sign-in stopped on its way leaves the link usable.
+      const grant = await ctx.signInWithLink(req, reply, form.data.link);
       if (grant === undefined) return await refused(reply, form.data.link);
-      await ctx.session.signIn(req, reply, grant);
       log.info('web.signin', { account_id: grant.accountId, token_id: grant.tokenId });
       return reply.redirect(landing(form.data.next), 303);
     } catch (err) {

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PERIOD_KEY_PATTERN, PeriodQuery } from '@vault/contracts';
-import { databaseLimitOf, parseQuery, queryError } from '@vault/runtime';
+import { databaseBusy, parseQuery, queryError } from '@vault/runtime';
 import {
   CARD_FORM_PAGE,
   csrfProblem,
@@ -97,8 +97,9 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       return page(reply, 404, notices.notFound(live && viewerOf(live)));
     });
     web.setErrorHandler(async (err: Error & { statusCode?: number }, _req, reply) => {
-      // A statement stopped at DATABASE_STATEMENT_TIMEOUT_MS: the app's 503 with Retry-After (http.ts).
-      if (databaseLimitOf(err)) throw err;
+      // The database unable to answer now (a statement stopped at DATABASE_STATEMENT_TIMEOUT_MS, no
+      // session to be had, the session ended by the server): the app's 503 with Retry-After (http.ts), a page to a browser.
+      if (databaseBusy(err)) throw err;
       const status = errorStatus(err);
       if (status >= 500) {
         log.error('web.error', err);
