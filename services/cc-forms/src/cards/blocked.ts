@@ -149,7 +149,13 @@ async function refuseBlocked(
       detached = { detached: 'yes' };
     } catch (err) {
       if (!(err instanceof GatewayUnavailable)) throw err;
-      detached = { detached: 'failed', error_class: err.errorClass, code: err.code ?? 'none', request_id: err.requestId ?? 'none' };
+      detached = {
+        detached: 'failed',
+        error_class: err.errorClass,
+        code: err.code ?? 'none',
+        request_id: err.requestId ?? 'none',
+        ...err.unreachable,
+      };
     }
   }
   deps.log.warn('card.blocked_refused', {

@@ -128,7 +128,8 @@ export async function backfillFingerprints(
     } catch (err) {
       tally.unanswered++;
       const wait = await putOff(deps.pool, card, 'unanswered', UNANSWERED_RETRY_SECONDS);
-      const gateway = err instanceof GatewayUnavailable ? { error_class: err.errorClass, code: err.code ?? 'none' } : {};
+      const gateway =
+        err instanceof GatewayUnavailable ? { error_class: err.errorClass, code: err.code ?? 'none', ...err.unreachable } : {};
       deps.log.warn('cards.fingerprint_unread', { ...fields, ...gateway, retry_in_s: wait });
       // The gateway is failing: the rest wait for the next tick rather than each waiting out a timeout now.
       if (err instanceof GatewayUnavailable) break;

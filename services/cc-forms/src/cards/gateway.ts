@@ -1,7 +1,7 @@
 // The card form's calls to the payment gateway, server side, with the secret
 // key through the official SDK. The routes see only this interface, so tests
 // can stand in for the gateway.
-import { createdUnderKey, Stripe, type Gateway } from '@vault/gateway';
+import { createdUnderKey, gatewayOrigin, Stripe, unreachableFields, type Gateway } from '@vault/gateway';
 
 export interface SetupIntentSeen {
   id: string;
@@ -68,8 +68,15 @@ export class GatewayUnavailable extends Error {
     readonly requestId: string | undefined,
     /** The gateway's HTTP status, when it answered: a 5xx is kept under the request's idempotency key. */
     readonly statusCode?: number | undefined,
+    /**
+     * When it could not be reached (refused, reset, timed out, no such host): `gateway`, GATEWAY_URL's
+     * origin (never a key), and `cause`, what the network said; logged with the error's fields, as
+     * invoicing's are (the SDK says only "our connection to Stripe"). Empty when the gateway answered.
+     */
+    readonly unreachable: Readonly<Record<string, string>> = {},
   ) {
-    super(`payment gateway call failed (${errorClass}${code ? ` ${code}` : ''})`);
+    const where = unreachable.cause ? `; ${unreachable.gateway ? `gateway ${unreachable.gateway}: ` : ''}${unreachable.cause}` : '';
+    super(`payment gateway call failed (${errorClass}${code ? ` ${code}` : ''}${where})`);
   }
 }
 
@@ -90,14 +97,25 @@ export const declineOf = (
 const idOf = (value: string | { id: string } | null | undefined) =>
   value == null ? undefined : typeof value === 'string' ? value : value.id;
 
-/** A missing object is undefined; anything else the gateway says is GatewayUnavailable, carrying ids and codes only. */
-async function call<T>(fn: () => Promise<T>, missingIsUndefined = false): Promise<T | undefined> {
+/** `unreachableFields`' cause, with the SDK's own words for a timeout (its cause says only ETIMEDOUT). */
+function unreachableOf(err: InstanceType<typeof Stripe.errors.StripeError>, origin: string | undefined): Record<string, string> {
+  const fields = unreachableFields(err, origin);
+  if (fields.cause === 'ETIMEDOUT' && /timeout/i.test(err.message)) fields.cause = `ETIMEDOUT (${err.message})`;
+  return fields;
+}
+
+/**
+ * A missing object is undefined; anything else the gateway says is GatewayUnavailable, carrying ids
+ * and codes only, and `origin` (the client's GATEWAY_URL origin) with the network's cause when it
+ * could not be reached.
+ */
+async function call<T>(fn: () => Promise<T>, origin: string | undefined, missingIsUndefined = false): Promise<T | undefined> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof Stripe.errors.StripeError) {
       if (missingIsUndefined && err.code === 'resource_missing') return undefined;
-      throw new GatewayUnavailable(err.type, err.code, err.requestId, err.statusCode);
+      throw new GatewayUnavailable(err.type, err.code, err.requestId, err.statusCode, unreachableOf(err, origin));
     }
     throw err;
   }
@@ -112,40 +130,46 @@ export const MAKE_DEFAULT_TIMEOUT_MS = 5_000;
 
 export function sdkCardGateway(stripe: Gateway, options: { makeDefaultTimeoutMs?: number } = {}): CardGateway {
   const makeDefaultLimits = { timeout: options.makeDefaultTimeoutMs ?? MAKE_DEFAULT_TIMEOUT_MS, maxNetworkRetries: 0 };
+  // What a failure that never reached the gateway names (gatewayClient remembers it; undefined for a test's own client).
+  const origin = gatewayOrigin(stripe);
   return {
     async createCustomer(accountId, idempotencyKey) {
-      const customer = await call(() =>
-        stripe.customers.create(
-          // The same parameters every time: the idempotency key must replay, never conflict.
-          { description: `The Vault account ${accountId}`, metadata: { account_id: accountId } },
-          { idempotencyKey },
-        ),
+      const customer = await call(
+        () =>
+          stripe.customers.create(
+            // The same parameters every time: the idempotency key must replay, never conflict.
+            { description: `The Vault account ${accountId}`, metadata: { account_id: accountId } },
+            { idempotencyKey },
+          ),
+        origin,
       );
       return customer!.id;
     },
     async customerCreatedUnder(accountId, idempotencyKey) {
-      return call(() => createdUnderKey(stripe, 'customer.created', idempotencyKey, (c) => c.metadata?.account_id === accountId));
+      return call(() => createdUnderKey(stripe, 'customer.created', idempotencyKey, (c) => c.metadata?.account_id === accountId), origin);
     },
     async createSetupIntent(customerId, accountId) {
-      const si = await call(() =>
-        stripe.setupIntents.create({
-          customer: customerId,
-          // Cards are the default (and the only type the sandbox knows); this API
-          // version names the list `allowed_payment_method_types`, older ones otherwise.
-          usage: 'off_session',
-          metadata: { account_id: accountId },
-        }),
+      const si = await call(
+        () =>
+          stripe.setupIntents.create({
+            customer: customerId,
+            // Cards are the default (and the only type the sandbox knows); this API
+            // version names the list `allowed_payment_method_types`, older ones otherwise.
+            usage: 'off_session',
+            metadata: { account_id: accountId },
+          }),
+        origin,
       );
       if (!si!.client_secret) throw new GatewayUnavailable('MissingClientSecret', undefined, undefined);
       return { id: si!.id, clientSecret: si!.client_secret };
     },
     async setupIntent(id) {
-      const si = await call(() => stripe.setupIntents.retrieve(id), true);
+      const si = await call(() => stripe.setupIntents.retrieve(id), origin, true);
       if (!si) return undefined;
       return { id: si.id, status: si.status, customerId: idOf(si.customer), paymentMethodId: idOf(si.payment_method) };
     },
     async paymentMethod(id) {
-      const pm = await call(() => stripe.paymentMethods.retrieve(id), true);
+      const pm = await call(() => stripe.paymentMethods.retrieve(id), origin, true);
       if (!pm?.card) return undefined;
       return {
         id: pm.id,
@@ -158,16 +182,17 @@ export function sdkCardGateway(stripe: Gateway, options: { makeDefaultTimeoutMs?
       };
     },
     async makeDefault(customerId, paymentMethodId) {
-      await call(() =>
-        stripe.customers.update(customerId, { invoice_settings: { default_payment_method: paymentMethodId } }, makeDefaultLimits),
+      await call(
+        () => stripe.customers.update(customerId, { invoice_settings: { default_payment_method: paymentMethodId } }, makeDefaultLimits),
+        origin,
       );
     },
     async detach(paymentMethodId) {
       // The customer's request waits on it, and a card left attached is never charged (not on file).
-      await call(() => stripe.paymentMethods.detach(paymentMethodId, {}, makeDefaultLimits));
+      await call(() => stripe.paymentMethods.detach(paymentMethodId, {}, makeDefaultLimits), origin);
     },
     async paymentIntent(id) {
-      const pi = await call(() => stripe.paymentIntents.retrieve(id), true);
+      const pi = await call(() => stripe.paymentIntents.retrieve(id), origin, true);
       if (!pi) return undefined;
       return {
         id: pi.id,
@@ -195,6 +220,10 @@ export async function readCardFingerprint(
   paymentMethodId: string,
   timeoutMs = MAKE_DEFAULT_TIMEOUT_MS,
 ): Promise<{ fingerprint: string } | 'gone'> {
-  const pm = await call(() => stripe.paymentMethods.retrieve(paymentMethodId, {}, { timeout: timeoutMs, maxNetworkRetries: 0 }), true);
+  const pm = await call(
+    () => stripe.paymentMethods.retrieve(paymentMethodId, {}, { timeout: timeoutMs, maxNetworkRetries: 0 }),
+    gatewayOrigin(stripe),
+    true,
+  );
   return pm?.card?.fingerprint ? { fingerprint: pm.card.fingerprint } : 'gone';
 }

@@ -134,7 +134,7 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
         : ctx.page(reply, 503, ctx.notices.signInUnavailable());
     }
     if (err instanceof GatewayUnavailable) {
-      log.error('gateway.error', undefined, { error_class: err.errorClass, code: err.code, request_id: err.requestId });
+      log.error('gateway.error', undefined, { error_class: err.errorClass, code: err.code, request_id: err.requestId, ...err.unreachable });
       const message = 'The payment gateway is not answering. Nothing was saved: please try again in a moment.';
       return wantsJson(req) ? ctx.jsonError(reply, 502, 'gateway_unavailable', message) : ctx.page(reply, 502, ctx.notices.error());
     }

@@ -10,7 +10,10 @@
 // this form were hashed with it before, so their stored hashes are the new ones.
 // The judge has validated `time` (RFC 3339, `YYYY-MM-DDTHH:MM:SS[.d+](Z|±HH:MM)`)
 // before it is hashed: a hand split, no luxon per event (instant-time.test.ts
-// holds it to luxon).
+// holds it to luxon). The split is the contract's one reading of `time`
+// (readTime, packages/contracts), which the 5-minute rule reads too.
+
+import { readTime } from '@vault/contracts';
 
 /** `time` (one the contract accepts: the judge has checked it) as one text per instant. */
 export function instantText(time: string): string {
@@ -20,16 +23,13 @@ export function instantText(time: string): string {
     return time;
   // Whole seconds in UTC (`…:00Z`, as most publishers write it): the milliseconds added, no regex.
   if (n === 20 && time.charCodeAt(19) === 0x5a) return `${time.slice(0, 19)}.000Z`;
-  const m = FORM.exec(time);
-  if (m === null) return time;
-  const [, whole, digits, offset] = m as unknown as [string, string, string | undefined, string];
-  const fraction = (digits ?? '').replace(TRAILING_ZEROS, '').padEnd(3, '0');
-  if (offset === 'Z') return `${whole}.${fraction}Z`;
+  const r = readTime(time);
+  if (r === undefined) return time;
+  const fraction = r.fraction.replace(TRAILING_ZEROS, '').padEnd(3, '0');
+  if (r.offsetMinutes === 0) return `${r.whole}.${fraction}Z`;
   // Whole seconds only through Date (exact to the second); the fraction is kept as sent.
-  const utc = new Date(Date.parse(`${whole}${offset}`)).toISOString();
+  const utc = new Date(r.epochSeconds * 1000).toISOString();
   return `${utc.slice(0, -5)}.${fraction}Z`;
 }
 
-/** The contract's `time` (events.ts's Timestamp), split into its whole seconds, fraction and offset. */
-const FORM = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/;
 const TRAILING_ZEROS = /0+$/;
