@@ -153,8 +153,11 @@ export async function listTokens(
   filter: TokenFilter = {},
   page = TOKEN_PAGE,
 ): Promise<void> {
-  const where = `where ($1::text is null or t.account_id = $1) and (not $2::boolean or ${LIVE})`;
-  const values = [filter.accountId ?? null, filter.live === true];
+  // Each filter written only when given: an account's listing then reads tokens_by_account (migration
+  // 047) in the listing's order, whatever plan the statement gets; `($1 is null or …)` relied on the value.
+  const values = filter.accountId === undefined ? [] : [filter.accountId];
+  const clauses = [...(values.length > 0 ? ['t.account_id = $1'] : []), ...(filter.live ? [LIVE] : [])];
+  const where = clauses.length > 0 ? `where ${clauses.join(' and ')}` : '';
   const client = await pool.connect();
   try {
     await client.query('begin isolation level repeatable read read only');

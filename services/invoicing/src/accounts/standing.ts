@@ -27,6 +27,8 @@ export interface StandingDeps {
    * with its webhook lost is paid now and does not suspend the account.
    */
   beforeReview?: (accountId: string) => Promise<void>;
+  /** Accounts read (and reviewed) at a time; REVIEW_PAGE (1,000) unless given (tests). */
+  page?: number;
 }
 
 export interface StandingReport {
@@ -34,9 +36,14 @@ export interface StandingReport {
   reinstated: number;
 }
 
+/** Accounts read (and reviewed) at a time when the review is not told otherwise. */
+export const REVIEW_PAGE = 1000;
+
 /**
  * Accounts whose standing may change: overdue and not suspended, or suspended
  * with nothing past due; a carryable invoice ($2 the minimum) is not past due here.
+ * A page of them: after account $3, in account order (both arms' account_id is collate "C",
+ * so the order and the cursor's comparison are the indexes'), at most $4.
  */
 const CANDIDATES = `
   select distinct i.account_id
@@ -44,33 +51,50 @@ const CANDIDATES = `
     join invoicing.charges c on c.invoice_id = i.id
     left join invoicing.account_standing s on s.account_id = i.account_id
    where i.status = 'past_due' and c.past_due_at <= $1 and s.suspended_at is null and not ${carryable('$2')}
+     and i.account_id > $3
   union
   select s.account_id
     from invoicing.account_standing s
-   where s.suspended_at is not null
+   where s.suspended_at is not null and s.account_id > $3
      and not exists (select 1 from invoicing.invoices i
-                      where i.account_id = s.account_id and i.status = 'past_due' and not ${carryable('$2')})`;
+                      where i.account_id = s.account_id and i.status = 'past_due' and not ${carryable('$2')})
+   order by account_id
+   limit $4`;
+
+/**
+ * The review's accounts a page at a time (keyset on account_id), each page reviewed before the next
+ * is read: memory and each statement hold a page, not every overdue account at once. One cutoff for
+ * every page; an account the review changed is behind the cursor, so none is read twice.
+ */
+export async function* standingPages(pool: pg.Pool, cutoff: Date, minimum: string, limit = REVIEW_PAGE): AsyncGenerator<string[]> {
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`review page must be a positive integer, got ${limit}`);
+  let after = '';
+  for (;;) {
+    const { rows } = await pool.query<{ account_id: string }>(CANDIDATES, [cutoff, minimum, after, limit]);
+    if (rows.length > 0) yield rows.map((r) => r.account_id);
+    if (rows.length < limit) return;
+    after = rows.at(-1)!.account_id;
+  }
+}
 
 /** One review of every account whose standing may change (the charging loop runs it after each pass). */
 export async function reviewStandings(deps: StandingDeps): Promise<StandingReport> {
   const now = deps.now?.() ?? new Date();
   const cutoff = new Date(now.getTime() - deps.suspendAfterSeconds * 1000);
-  const { rows } = await deps.pool.query<{ account_id: string }>(CANDIDATES, [cutoff, deps.minimum]);
   const report: StandingReport = { suspended: 0, reinstated: 0 };
-  for (const { account_id } of rows) {
-    // Its failure is logged and the review goes on: a gateway look must not hold suspensions back.
-    await deps.beforeReview?.(account_id).catch((err: unknown) => deps.log.error('standing.look_failed', err, { account_id }));
-    const changed = await withTransaction(
-      deps.pool,
-      (client) => reviewAccount(client, account_id, { cutoff, now, minimum: deps.minimum }),
-      {
-        log: deps.log,
-        name: 'standing.review',
-      },
-    );
-    if (changed === 'suspended') report.suspended++;
-    if (changed === 'reinstated') report.reinstated++;
-    if (changed) deps.log.info(`account.${changed}`, { account_id, [`count#accounts.${changed}`]: 1 });
+  for await (const accounts of standingPages(deps.pool, cutoff, deps.minimum, deps.page)) {
+    for (const account_id of accounts) {
+      // Its failure is logged and the review goes on: a gateway look must not hold suspensions back.
+      await deps.beforeReview?.(account_id).catch((err: unknown) => deps.log.error('standing.look_failed', err, { account_id }));
+      const changed = await withTransaction(
+        deps.pool,
+        (client) => reviewAccount(client, account_id, { cutoff, now, minimum: deps.minimum }),
+        { log: deps.log, name: 'standing.review' },
+      );
+      if (changed === 'suspended') report.suspended++;
+      if (changed === 'reinstated') report.reinstated++;
+      if (changed) deps.log.info(`account.${changed}`, { account_id, [`count#accounts.${changed}`]: 1 });
+    }
   }
   return report;
 }

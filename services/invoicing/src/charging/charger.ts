@@ -35,6 +35,7 @@ import { recordRefundsSince, releaseRefundedStray, saveSucceeded } from './save-
 import { warnStillHeld } from './stray-still-held.ts';
 import { lookedForPayment, pastDueWhileWaiting, savePastDueWithoutCard, type Candidate } from './store.ts';
 import { candidatePages } from './candidate-pages.ts';
+import { failedFields, passFields, type PassProgress } from './pass-summary.ts';
 
 // One pass at a time across processes (the app's loop, `vault charge`): two
 // passes would send the same attempt at once and one would get 409 for it.
@@ -87,39 +88,43 @@ async function pass(deps: ChargerDeps): Promise<PassReport> {
   await fillBlockFingerprints({ pool: deps.pool, log: deps.log, now, gateway: deps.gateway }).catch((err: unknown) =>
     deps.log.error('charge.block_fingerprints_failed', err),
   );
-  // PaymentIntents past the card testing limit whose cancel failed in the webhook: canceled before any is read.
-  await revokeUnsettled(deps);
-  let read = 0;
-  // A page at a time (keyset, in the candidates' order), each charged before the next is read: memory
-  // and each statement hold a page, not every invoice due at once (the first pass of a month's 50,000).
-  for await (const page of candidatePages(deps.pool, now(), authenticationWindow(deps.retrySchedule), deps.candidatePage)) {
-    read += page.length;
-    const queue = [...page];
-    const worker = async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        try {
-          await chargeOne(deps, next, now, report);
-        } catch (err) {
-          // This invoice's state is whatever was recorded; the next pass goes on from it.
-          report.errors++;
-          const unreachable = unreachableFields(err, deps.gatewayOrigin);
-          deps.log.error('charge.failed', err, { invoice_id: next.invoice.id, 'count#charges.failed': 1, ...unreachable });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 4) }, worker));
+  const progress: PassProgress = { read: 0, pages: 0 };
+  try {
+    // PaymentIntents past the card testing limit whose cancel failed in the webhook: canceled before any is read.
+    await revokeUnsettled(deps);
+    // A page at a time (keyset, in the candidates' order), each charged before the next is read: memory
+    // and each statement hold a page, not every invoice due at once (the first pass of a month's 50,000).
+    for await (const page of candidatePages(deps.pool, now(), authenticationWindow(deps.retrySchedule), deps.candidatePage)) {
+      progress.read += page.length;
+      progress.pages++;
+      await chargePage(deps, page, now, report);
+    }
+  } catch (err) {
+    // A page read failing (a statement limit, a dropped connection) ends the pass: what it did before is
+    // still said, with why it stopped, then the error goes on to the loop's log and `vault charge`'s exit 1.
+    deps.log.error('charging.pass', err, failedFields(progress, report, started, err));
+    throw err;
   }
-  deps.log.info('charging.pass', {
-    'count#charging.candidates': read,
-    'count#charges.attempted': report.charged,
-    'count#charges.paid': report.paid,
-    'count#charges.declined': report.declined,
-    'count#invoices.past_due': report.pastDue,
-    'count#invoices.no_card': report.noCard,
-    'count#charges.unanswered': report.errors,
-    'measure#charging.pass': `${(performance.now() - started).toFixed(0)}ms`,
-  });
+  deps.log.info('charging.pass', passFields(progress, report, started));
   return report;
+}
+
+/** One page's candidates charged, `concurrency` at a time; an invoice's failure is its own (logged, counted). */
+async function chargePage(deps: ChargerDeps, page: Candidate[], now: () => Date, report: PassReport): Promise<void> {
+  const queue = [...page];
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      try {
+        await chargeOne(deps, next, now, report);
+      } catch (err) {
+        // This invoice's state is whatever was recorded; the next pass goes on from it.
+        report.errors++;
+        const unreachable = unreachableFields(err, deps.gatewayOrigin);
+        deps.log.error('charge.failed', err, { invoice_id: next.invoice.id, 'count#charges.failed': 1, ...unreachable });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 4) }, worker));
 }
 
 async function chargeOne(deps: ChargerDeps, candidate: Candidate, now: () => Date, report: PassReport): Promise<void> {
