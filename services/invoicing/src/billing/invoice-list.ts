@@ -62,20 +62,36 @@ export async function invoiceSummaries(db: Db, accountId: string): Promise<Invoi
  * held at a time. Pages are separate statements, not one snapshot: an invoice finalized
  * meanwhile is newer than the pages left and is not listed; one changing status shows its
  * state when its page is read.
+ *
+ * The first page of invoices is read before this resolves, so before any byte is sent: a
+ * failure there (the statement timeout behind a held lock) rejects here and is answered as any
+ * route's error (503), never a 200 cut short. Later statements fail the chunks midway.
  */
-export async function* invoiceListJson(
+export async function invoiceListJson(
   db: Db,
   accountId: string,
   window: InvoiceWindow = {},
   pages: { invoices: number; lines: number } = { invoices: INVOICE_PAGE, lines: LINE_PAGE },
+): Promise<AsyncGenerator<string>> {
+  const invoices = invoicePages(db, accountId, pages.invoices, window);
+  const first = await invoices.next();
+  return listText(db, first, invoices, pages.lines);
+}
+
+/** The list's text from its first page of invoices (already read) and the pages after it. */
+async function* listText(
+  db: Db,
+  first: IteratorResult<InvoiceRow[]>,
+  invoices: AsyncGenerator<InvoiceRow[]>,
+  linePage: number,
 ): AsyncGenerator<string> {
-  let first = true;
+  let sep = '';
   yield '{"invoices":[';
-  for await (const page of invoicePages(db, accountId, pages.invoices, window)) {
-    for (const row of page) {
+  for (let page = first; !page.done; page = await invoices.next()) {
+    for (const row of page.value) {
       const invoice = Invoice.parse(publicInvoice({ ...row, lines: [], holds: [] }));
-      let text = first ? '{' : ',{';
-      first = false;
+      let text = `${sep}{`;
+      sep = ',';
       let key = 0;
       for (const [name, value] of Object.entries(invoice)) {
         if (value === undefined) continue; // as JSON.stringify leaves it out
@@ -86,7 +102,7 @@ export async function* invoiceListJson(
         }
         yield `${text}[`;
         text = '';
-        yield* linesJson(db, row.number, pages.lines);
+        yield* linesJson(db, row.number, linePage);
         text = ']';
       }
       yield `${text}}`;

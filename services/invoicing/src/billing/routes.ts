@@ -18,8 +18,11 @@ const badRequest = (reply: FastifyReply, error: z.ZodError) => reply.code(400).s
 // learns which accounts or invoices exist beyond its own.
 const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not found' });
 
+/** The streamed list's route, as its log lines name it (the pattern, as http.request does). */
+const LIST_ROUTE = '/v1/accounts/:account_id/invoices';
+
 /** The JSON API of api.md: drafts, invoices and holds. */
-export function apiRoutes(app: FastifyInstance, { billing, pool }: InvoicingDeps): void {
+export function apiRoutes(app: FastifyInstance, { billing, pool, log }: InvoicingDeps): void {
   app.get('/v1/accounts/:account_id/usage', async (req, reply) => {
     const params = AccountParams.safeParse(req.params);
     const query = parseQuery(PeriodQuery, req.query);
@@ -29,15 +32,29 @@ export function apiRoutes(app: FastifyInstance, { billing, pool }: InvoicingDeps
     return Invoice.parse(await billing.draft(params.data.account_id, query.data.period));
   });
 
-  app.get('/v1/accounts/:account_id/invoices', async (req, reply) => {
+  app.get(LIST_ROUTE, async (req, reply) => {
     const params = AccountParams.safeParse(req.params);
     if (!params.success || !canSeeAccount(req.principal, params.data.account_id)) return notFound(reply);
     const query = parseQuery(InvoiceListQuery, req.query);
     if (!query.success) return badRequest(reply, query.error);
     // Every invoice with every line (api.md), streamed a page at a time (invoice-list.ts): memory
-    // holds one page of lines however long the history. A statement failing before the first byte
-    // is answered as any route's error; after it, the connection is cut (the JSON left unfinished).
-    const json = Readable.from(invoiceListJson(pool, params.data.account_id, query.data), { objectMode: false, highWaterMark: 64 * 1024 });
+    // holds one page of lines however long the history. The first page is read here, before any
+    // byte: a statement failing there is answered as any route's error (503 at the statement limit).
+    const accountId = params.data.account_id;
+    const json = Readable.from(await invoiceListJson(pool, accountId, query.data), { objectMode: false, highWaterMark: 64 * 1024 });
+    json.once('error', (err: Error & { code?: unknown }) => {
+      // Before the first byte fastify answers it through the error handler, which logs it.
+      if (!reply.raw.headersSent) return;
+      // After it the status is sent: say so, and cut the connection, so the client never reads a
+      // finished chunked body (and a JSON that parses) missing invoices. Fastify logs nothing here.
+      log.error('http.stream_failed', err, {
+        path: LIST_ROUTE,
+        account_id: accountId,
+        ...(typeof err.code === 'string' ? { code: err.code } : {}),
+        'count#http.stream_failed': 1,
+      });
+      reply.raw.destroy();
+    });
     return reply.type('application/json; charset=utf-8').send(json);
   });
 
