@@ -2,9 +2,11 @@ import type pg from 'pg';
 import { openPool, withSessionSettings } from './database.ts';
 
 /**
- * A session idle inside a transaction is ended after this at the least: some requests hold a
- * transaction (a card's lock) across gateway calls, which take up to 30 s a try and retry.
- * It is a backstop for a handler that never finishes, not a latency limit.
+ * A session idle inside a transaction is ended after this at the least: a backstop that ends a
+ * transaction a handler left open (its locks with it), not a latency limit. A low statement limit
+ * would also end one between two of its statements: across a slow moment of the process, or the
+ * card finish's gateway call under the card's lock (one try of at most 5 s, MAKE_DEFAULT_TIMEOUT_MS).
+ * 120 s is a round margin above those, not a measured bound (runtime.md).
  */
 export const MIN_IDLE_IN_TRANSACTION_MS = 120_000;
 

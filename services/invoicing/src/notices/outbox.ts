@@ -113,15 +113,17 @@ export class CursorAheadError extends Error {
 /** Up to `limit` notices after `after`, oldest first (sequencing what committed since first). */
 export async function readNotices(pool: pg.Pool, after: string, limit: number): Promise<NoticePage> {
   await sequenceNotices(pool);
-  const { rows } = await pool.query<{ event: NoticeEvent; position: string }>(
-    `select event, position::text from invoicing.notices where position > $1::bigint order by position limit $2`,
+  // The text column is `pos`: under its own name, `order by position` would sort the text ("10" before "2") and the
+  // cursor would skip notices for good.
+  const { rows } = await pool.query<{ event: NoticeEvent; pos: string }>(
+    `select event, position::text as pos from invoicing.notices where position > $1::bigint order by position limit $2`,
     [after, limit],
   );
   if (rows.length === 0 && after !== '0') {
     const newest = await pool.query<{ newest: string }>('select coalesce(max(position), 0)::text as newest from invoicing.notices');
     if (BigInt(after) > BigInt(newest.rows[0]!.newest)) throw new CursorAheadError(after, newest.rows[0]!.newest);
   }
-  return { notices: rows.map((r) => r.event), next_after: rows.at(-1)?.position ?? null };
+  return { notices: rows.map((r) => r.event), next_after: rows.at(-1)?.pos ?? null };
 }
 
 /** Every notice of an account, oldest first (tests, the account read). */

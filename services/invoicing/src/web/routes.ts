@@ -113,7 +113,7 @@ export function webRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
     );
     web.get(FAVICON.path, async (_req, reply) => reply.type(FAVICON.type).header('cache-control', FAVICON.cacheControl).send(FAVICON.body));
 
-    signInRoutes(web, { pool, log, session, viewerOf });
+    signInRoutes(web, { pool, log, session, viewerOf, publicUrl: deps.invoicingWebUrl });
 
     web.get('/invoices', async (req, reply) => {
       const viewer = await signedIn(req, reply);
