@@ -5,8 +5,9 @@ import { parseQuery, queryError } from '@vault/runtime';
 import type { InvoicingDeps } from '../deps.ts';
 import { isStaff } from '../access/tokens.ts';
 import { MeteringNotReadyError } from '../billing/metering-schema.ts';
-import { checkMonthComplete, DEFAULT_GRACE_HOURS, EXPORT_KINDS, exportStream, MonthNotDueError, MonthNotFinalizedError } from './index.ts';
+import { checkMonthComplete, DEFAULT_GRACE_HOURS, EXPORT_KINDS, MonthNotDueError, MonthNotFinalizedError } from './index.ts';
 import { CreditsNotFinalError, quietLedger, releaseLedger } from './credits-final.ts';
+import { openExportStream } from './stream.ts';
 
 /** Exports streaming at once, each holding one connection of the exports' pool (its size in the app). */
 export const EXPORT_CONCURRENCY = 3;
@@ -28,6 +29,8 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
   const graceHours = deps.exports?.graceHours ?? DEFAULT_GRACE_HOURS;
   let streaming = 0;
   for (const kind of EXPORT_KINDS) {
+    /** The route, as its log lines name it. */
+    const route = `/v1/exports/${kind}.csv`;
     const handler: RouteHandlerMethod = async (req, reply) => {
       if (!isStaff(req.principal)) return reply.code(403).send({ error: 'finance exports need an admin or finance token' });
       const query = parseQuery(RequiredPeriodQuery, req.query);
@@ -81,7 +84,9 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
       // What a GET would answer, headers only: no slot, no transaction, no cursor.
       if (head) return reply.headers(headers).send();
       const started = performance.now();
-      const stream = exportStream(pool, kind, period, {
+      // Its first batch is read here, before any byte (openExportStream): a statement failing there is
+      // answered as any route's error (503 with Retry-After at a limit), never a 200 cut short.
+      const stream = await openExportStream(pool, kind, period, {
         graceHours,
         prices: deps.prices,
         onDone: (s) =>
@@ -94,11 +99,28 @@ export function exportRoutes(http: FastifyInstance, deps: InvoicingDeps): void {
           }),
       });
       stream.once('close', release);
+      // The client gone while the first batch was read: nothing will read the stream, end it (its cursor, its client).
+      if (reply.raw.destroyed) stream.destroy();
+      else reply.raw.once('close', () => stream.destroy());
+      stream.once('error', (err: Error & { code?: unknown }) => {
+        // Before the first byte fastify answers it through the error handler, which logs it.
+        if (!reply.raw.headersSent) return;
+        // After it the status is sent: say so, and cut the connection, so the client never reads a
+        // finished chunked body (a file short of rows and of its control row). Fastify logs nothing here.
+        deps.log.error('http.stream_failed', err, {
+          path: route,
+          export: kind,
+          period,
+          ...(typeof err.code === 'string' ? { code: err.code } : {}),
+          'count#http.stream_failed': 1,
+        });
+        reply.raw.destroy();
+      });
       return reply.headers(headers).send(stream);
     };
     // HEAD declared, not derived: Fastify's derived HEAD runs the GET handler
     // and drains its stream, a whole export outside the limit.
-    http.route({ method: ['GET', 'HEAD'], url: `/v1/exports/${kind}.csv`, handler });
+    http.route({ method: ['GET', 'HEAD'], url: route, handler });
   }
 }
 

@@ -204,15 +204,11 @@ export async function* exportCsv(
     // Before the first byte, in the snapshot the rows are read from: a run this snapshot sees completed wrote all its invoices.
     await checkMonthComplete(client, kind, period, { graceHours, now });
     await client.query({ text: `declare export_rows no scroll cursor for ${table.sql}`, values: [period] });
-    yield csvRecord(
-      table.columns.map((c) => c.name),
-      table.columns.map(() => 'value'),
-    );
-    for (;;) {
-      const batch = await client.query<string[]>({ text: `fetch ${batchSize} from export_rows`, rowMode: 'array' });
-      if (batch.rows.length === 0) break;
+    const fetchBatch = () => client.query<string[]>({ text: `fetch ${batchSize} from export_rows`, rowMode: 'array' });
+    /** One batch's CSV text; the control figures counted. */
+    const take = (batch: string[][]): string => {
       let chunk = '';
-      for (const row of batch.rows) {
+      for (const row of batch) {
         for (let s = 0; s < summed.length; s++) {
           const v = row[summed[s]!.index];
           if (v !== null && v !== undefined) sums[s] = sums[s]!.plus(v);
@@ -225,9 +221,23 @@ export async function* exportCsv(
         currency = c;
         chunk += csvRecord(row, kinds);
       }
-      rows += batch.rows.length;
+      rows += batch.length;
+      return chunk;
+    };
+    // The first batch is read (the cursor's query run) before the header is yielded, so before any
+    // byte of a download: a failure there is the route's error answer (503 at a limit), never a 200
+    // cut short after its header. A later batch failing fails the stream midway (the route cuts it).
+    let batch = await fetchBatch();
+    let chunk = take(batch.rows);
+    yield csvRecord(
+      table.columns.map((c) => c.name),
+      table.columns.map(() => 'value'),
+    );
+    while (batch.rows.length > 0) {
       yield chunk;
       if (batch.rows.length < batchSize) break;
+      batch = await fetchBatch();
+      chunk = take(batch.rows);
     }
     await client.query('commit');
     open = false;
@@ -283,6 +293,25 @@ export async function* exportCsv(
     }
     client.off('error', onClientError);
   }
+}
+
+/**
+ * exportStream once its first batch is read: the prelude (checks, snapshot, cursor) and the first
+ * fetch run before this resolves, so before any byte is sent; a failure there rejects here and is
+ * answered as any route's error. The stream then fails only midway (a later batch, the commit).
+ */
+export async function openExportStream(pool: pg.Pool, kind: ExportKind, period: string, opts: ExportOptions = {}): Promise<Readable> {
+  const chunks = exportCsv(pool, kind, period, opts);
+  const first = await chunks.next();
+  async function* rest(): AsyncGenerator<string> {
+    // Handing on to `chunks` (not `yield*`) keeps its return() reached when the stream is destroyed.
+    try {
+      for (let next = first; !next.done; next = await chunks.next()) yield next.value;
+    } finally {
+      await chunks.return(undefined as never);
+    }
+  }
+  return Readable.from(rest(), { objectMode: false, highWaterMark: 64 * 1024 });
 }
 
 /** The export as a byte stream that reads from the database only as fast as it is consumed. */
