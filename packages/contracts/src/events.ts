@@ -52,17 +52,24 @@ export const Slug = z
   })
   .meta({ id: 'Slug', description: 'Size, service or plan name' });
 
+/** zod's own date (month lengths and leap days), unanchored, so the two patterns cannot disagree on dates. */
+const DATE_SOURCE = z.core.regexes.date.source.slice(1, -1);
+
 /**
- * RFC 3339 date-time with seconds and an offset (`Z` or `±hh:mm`, upper-case
- * `T` and `Z`). A time without an offset is ambiguous, so it is rejected.
+ * RFC 3339 date-time with seconds and an offset: zod's `iso.datetime` pattern,
+ * but `T` and `Z` in either case, as RFC 3339 §5.6's NOTE allows (zod's takes
+ * upper-case only, and takes no pattern of ours, hence `stringFormat`). A time without an offset is ambiguous, so it is rejected;
+ * so are a leap second (`:60`) and a space separator, which the grammar does
+ * not produce (timestamp-case.test.ts holds it to zod's pattern otherwise).
  */
-export const Timestamp = z.iso
-  .datetime({
-    offset: true,
-    error: 'must be an RFC 3339 timestamp with an offset',
-  })
+export const TIMESTAMP_PATTERN = new RegExp(
+  `^${DATE_SOURCE}[Tt](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)$`,
+);
+
+export const Timestamp = z
+  .stringFormat('date-time', TIMESTAMP_PATTERN, { error: 'must be an RFC 3339 timestamp with an offset' })
   .max(MAX_TIMESTAMP_LENGTH)
-  .meta({ id: 'Timestamp', description: 'RFC 3339 date-time with seconds and an offset (Z or +hh:mm / -hh:mm)' });
+  .meta({ id: 'Timestamp', description: 'RFC 3339 date-time with seconds and an offset (Z or +hh:mm / -hh:mm; T and Z in either case)' });
 
 /** `text` in any case, as a pattern JSON Schema can carry too (it has no `i` flag). */
 const anyCase = (text: string) => text.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);

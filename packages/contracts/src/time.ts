@@ -6,9 +6,9 @@
 // and RFC 3339 allows any number. The 5-minute rule (eventTimeMs) and metering's
 // content hash (instant-time.ts) both read this split, so they never disagree.
 
-/** `time` (the contract's form, events.ts's Timestamp: `YYYY-MM-DDTHH:MM:SS[.d+](Z|±HH:MM)`), split. */
+/** `time` (the contract's form, events.ts's Timestamp: `YYYY-MM-DDTHH:MM:SS[.d+](Z|±HH:MM)`, `T`/`Z` either case), split. */
 export interface TimeReading {
-  /** `YYYY-MM-DDTHH:MM:SS` as sent (its own offset). */
+  /** `YYYY-MM-DDTHH:MM:SS` as sent (its own offset), but always with an upper-case `T`. */
   readonly whole: string;
   /** The fraction's digits as sent, every one ('' when none). */
   readonly fraction: string;
@@ -18,8 +18,11 @@ export interface TimeReading {
   readonly epochSeconds: number;
 }
 
-/** The contract's form; read by hand below (per event in the judge: no captures, no Date). */
-const FORM = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/;
+/**
+ * The contract's form, `t` and `z` in lower case too (RFC 3339 §5.6's NOTE); read by hand
+ * below (per event in the judge: no captures, no Date).
+ */
+const FORM = /^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)$/;
 
 /** The digit at `i`, or the number the digits `i`, `i + 1` write. */
 const digit = (s: string, i: number) => s.charCodeAt(i) - 48;
@@ -35,8 +38,8 @@ function daysFromCivil(year: number, month: number, day: number): number {
   return era * 146_097 + dayOfEra - 719_468;
 }
 
-/** Where the offset of a `time` in the form starts: its `Z`, or its sign. */
-const offsetAt = (time: string) => (time.charCodeAt(time.length - 1) === 0x5a ? time.length - 1 : time.length - 6);
+/** Where the offset of a `time` in the form starts: its `Z` or `z` (0x20 is the case bit; a digit keeps its code), or its sign. */
+const offsetAt = (time: string) => ((time.charCodeAt(time.length - 1) | 0x20) === 0x7a ? time.length - 1 : time.length - 6);
 
 /** The offset in minutes east of UTC of a `time` in the form (+0 for `Z`, `+00:00`, `-00:00`). */
 function offsetMinutesOf(time: string, at: number): number {
@@ -58,7 +61,8 @@ export function readTime(time: string): TimeReading | undefined {
   const at = offsetAt(time);
   const offsetMinutes = offsetMinutesOf(time, at);
   const fraction = time.charCodeAt(19) === 0x2e ? time.slice(20, at) : '';
-  return { whole: time.slice(0, 19), fraction, offsetMinutes, epochSeconds: epochSecondsOf(time, offsetMinutes) };
+  const whole = time.charCodeAt(10) === 0x54 ? time.slice(0, 19) : `${time.slice(0, 10)}T${time.slice(11, 19)}`;
+  return { whole, fraction, offsetMinutes, epochSeconds: epochSecondsOf(time, offsetMinutes) };
 }
 
 /**

@@ -68,8 +68,18 @@ export function timeAt(instant: fc.Arbitrary<number>): fc.Arbitrary<string> {
       fc.oneof(fc.constant(0), fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 })),
       fc.oneof({ arbitrary: fc.constant(''), weight: 3 }, { arbitrary: fc.stringMatching(/^[0-9]{1,6}$/), weight: 1 }),
       fc.boolean(),
+      fc.oneof({ arbitrary: fc.constant('upper' as const), weight: 3 }, { arbitrary: fc.constantFrom(...LOWER), weight: 1 }),
     )
-    .map(([ms, offset, digits, zulu]) => rfc3339(ms, offset, digits, zulu));
+    .map(([ms, offset, digits, zulu, lower]) => lowerCased(rfc3339(ms, offset, digits, zulu), lower));
+}
+
+/** Which of `T` and `Z` a time is written with in lower case (RFC 3339 §5.6's NOTE allows either case). */
+const LOWER = ['t', 'z', 'tz'] as const;
+
+/** `time` with its `T` and/or `Z` in lower case: the same instant, another text. */
+export function lowerCased(time: string, lower: (typeof LOWER)[number] | 'upper'): string {
+  const t = lower.includes('t') ? `${time.slice(0, 10)}t${time.slice(11)}` : time;
+  return lower.includes('z') ? t.replace(/Z$/, 'z') : t;
 }
 
 const ENVELOPE_KEYS = ['specversion', 'id', 'source', 'type', 'time', 'subject', 'sequence', 'datacontenttype', 'data'];
@@ -252,13 +262,13 @@ const notInteger = fc.oneof(
 );
 
 /** Strings that do not look like an RFC 3339 timestamp with seconds and an offset. */
-const STRICT_RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const STRICT_RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const badTime = fc.oneof(
   fc.constantFrom(
     '2026-10-01T00:00:00', // no offset
     '2026-10-01 00:00:00Z',
-    '2026-10-01t00:00:00Z',
-    '2026-10-01T00:00:00z',
+    '2026-10-01t00:00:00 Z',
+    '2026-10-01T00:00:60z',
     '2026-10-01T00:00Z',
     '2026-10-01T00:00:00+0200',
     '2026-13-01T00:00:00Z',

@@ -8,6 +8,7 @@ import type { EventType } from '@vault/contracts';
 import {
   DATA_KEYS,
   known,
+  lowerCased,
   mutationFor,
   rfc3339,
   shuffledKeys,
@@ -79,8 +80,13 @@ const MAX_STORABLE_OFFSET = 23 * 60 + 59;
 /** An RFC 3339 rendering of `ms` in a random offset. */
 const renderTime = (ms: number) =>
   fc
-    .tuple(fc.integer({ min: -MAX_STORABLE_OFFSET, max: MAX_STORABLE_OFFSET }), fc.constantFrom('', '', '123'), fc.boolean())
-    .map(([offset, digits, zulu]) => rfc3339(ms, offset, digits, zulu));
+    .tuple(
+      fc.integer({ min: -MAX_STORABLE_OFFSET, max: MAX_STORABLE_OFFSET }),
+      fc.constantFrom('', '', '123'),
+      fc.boolean(),
+      fc.constantFrom<'upper' | 't' | 'z' | 'tz'>('upper', 'upper', 'upper', 't', 'z', 'tz'),
+    )
+    .map(([offset, digits, zulu, lower]) => lowerCased(rfc3339(ms, offset, digits, zulu), lower));
 
 /** One event as a publisher sends it: unknown fields here and there, keys in any order. */
 function eventOf(step: Step, subject: string, sequence: number, ms: number, id: string): fc.Arbitrary<Event> {
@@ -152,7 +158,7 @@ export function reuseOf(e: Event): fc.Arbitrary<Event> {
   const changeable = DATA_KEYS[type].filter((k) => !(type === 'app.owner_changed' && k === 'app_id'));
   const otherValue = (k: string) => (['size', 'service', 'plan'].includes(k) ? slug : text(1, 30, storable));
   const time = String(e['time']);
-  const otherTime = time.endsWith('Z') ? time.replace(/Z$/, '+00:00') : rfc3339(Date.parse(time), 0, '', true);
+  const otherTime = /[Zz]$/.test(time) ? time.replace(/[Zz]$/, '+00:00') : rfc3339(Date.parse(time), 0, '', true);
   return fc
     .oneof(
       fc.constantFrom(...changeable).chain((k) => otherValue(k).map((v): Event => ({ ...e, data: { ...data, [k]: v } }))),

@@ -75,9 +75,12 @@ export const eventKey = (e: Event) => JSON.stringify([e['source'], e['id']]);
  */
 export const contentOf = (e: Event) => JSON.stringify(known(typeof e['time'] === 'string' ? { ...e, time: instantOf(e['time']) } : e));
 
-/** One text per instant, as the contract says: UTC, whole seconds by Date, every fraction digit sent kept (at least 3, no trailing zero past them). */
+/**
+ * One text per instant, as the contract says: UTC, whole seconds by Date, every fraction digit sent kept
+ * (at least 3, no trailing zero past them); `t` and `z` in lower case are the same instant (RFC 3339 §5.6).
+ */
 function instantOf(time: string): string {
-  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(time);
+  const m = /^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/.exec(time);
   if (!m) return time;
   const whole = new Date(Date.parse(`${m[1]}${m[3]}`)).toISOString().slice(0, 19);
   return `${whole}.${(m[2] ?? '').replace(/0+$/, '').padEnd(3, '0')}Z`;

@@ -43,7 +43,7 @@ export function referenceInstantEvent(event: BillingEvent): BillingEvent {
 
 /** UTC, `Z`, the fraction as sent without trailing zeros but at least milliseconds. */
 export function referenceInstantTime(time: string): string {
-  const at = time.search(/(?:Z|[+-]\d\d:\d\d)$/);
+  const at = time.search(/(?:[Zz]|[+-]\d\d:\d\d)$/);
   const [whole, digits = ''] = time.slice(0, at).split('.') as [string, string?];
   const seconds = DateTime.fromISO(`${whole}${time.slice(at)}`, { setZone: true })
     .toUTC()
