@@ -75,7 +75,10 @@ describe("invoicing reads nothing of metering's before its migrations are there 
     const files = (await readdir(METERING_MIGRATIONS)).filter((f) => /^\d+_.*\.sql$/.test(f));
     assert.ok(files.includes(METERING_NEEDED), METERING_NEEDED);
     for (const file of files.filter((f) => f > METERING_NEEDED)) {
-      const sql = await readFile(join(METERING_MIGRATIONS, file), 'utf8');
+      // Comments and an index of a table change nothing invoicing reads (026: BRIN on learned_at).
+      const sql = (await readFile(join(METERING_MIGRATIONS, file), 'utf8'))
+        .replace(/--.*$/gm, '')
+        .replace(/^\s*create index\b[^;]*;/gim, '');
       assert.doesNotMatch(sql, /\b(billable_\w+|usage_changes|settled_usage|unreliable_apps)\b/, `${file} touches what invoicing reads`);
     }
   });

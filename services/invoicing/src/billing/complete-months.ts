@@ -2,6 +2,9 @@
 // schedule"): a month whose last completed run held no account and since whose
 // snapshot nothing was learned that finalize would read. Finalizing it again
 // would make nothing, and its late-usage candidates read every earlier invoice.
+// Both times are the database's clock: one that reads earlier than a note (it
+// stepped back) makes every due month run, as a row learned since may carry a
+// learned_at before the note's snapshot less the margin.
 import type pg from 'pg';
 import { LATE_MARGIN_INTERVAL, reachesFrom } from './sql.ts';
 
@@ -37,6 +40,8 @@ const COMPLETE = `
        and not exists (select from invoicing.finalize_runs r
                         where (r.period = c.period and r.completed < r.started)
                            or (r.period < c.period and r.started_at > c.snapshot_at))
+       -- the clock stepped back since a due month's note: its snapshot says nothing of what was learned after
+       and not exists (select from invoicing.finalize_complete a where a.period = any($1::text[]) and a.snapshot_at > now())
        and not exists (select from invoicing.invoice_disputes d
                          join invoicing.gateway_events e on e.id = d.reinstated_event
                         where e.received_at > c.snapshot_at - $2::interval)
@@ -58,10 +63,30 @@ const COMPLETE = `
   select m.period from m
    where not exists (select from learned l where l.month < (m.ends at time zone 'UTC') and l.last > m.since)`;
 
-export async function completeMonths(db: Db, periods: readonly string[]): Promise<Set<string>> {
-  if (periods.length === 0) return new Set();
+/** A note of a run whose snapshot the database's clock reads as still to come. */
+export interface ClockBehind {
+  period: string;
+  snapshotAt: Date;
+  now: Date;
+}
+
+export interface CompleteMonths {
+  months: Set<string>;
+  /** Set when the clock stepped back behind a note: then no month is complete. */
+  clockBehind?: ClockBehind;
+}
+
+const AHEAD = `select period, snapshot_at, now() as now from invoicing.finalize_complete
+  where period = any($1::text[]) and snapshot_at > now() order by snapshot_at desc limit 1`;
+
+export async function completeMonths(db: Db, periods: readonly string[]): Promise<CompleteMonths> {
+  if (periods.length === 0) return { months: new Set() };
+  const ahead = await db.query<{ period: string; snapshot_at: Date; now: Date }>(AHEAD, [periods]);
+  const note = ahead.rows[0];
+  if (note) return { months: new Set(), clockBehind: { period: note.period, snapshotAt: note.snapshot_at, now: note.now } };
+  // COMPLETE checks again in its own statement: a clock stepping back between the two skips nothing either.
   const { rows } = await db.query<{ period: string }>(COMPLETE, [periods, LATE_MARGIN_INTERVAL]);
-  return new Set(rows.map((r) => r.period));
+  return { months: new Set(rows.map((r) => r.period)) };
 }
 
 /**

@@ -50,10 +50,18 @@ export function startSchedule(deps: ScheduleDeps): Loop {
       const due = await dueMonths(deps.pool, deps.graceHours, now());
       // A month complete as its last run saw it, with nothing learned since, would make nothing:
       // not run, so a tick's cost does not grow with the months kept (complete-months.ts).
-      const complete = await completeMonths(
+      const { months: complete, clockBehind } = await completeMonths(
         deps.pool,
         due.map((p) => p.key),
       );
+      // The database's clock stepped back: learned_at read from it may fall before a note's snapshot less the margin.
+      if (clockBehind)
+        deps.log.warn('invoicing.schedule_clock_behind', {
+          period: clockBehind.period,
+          snapshot_at: clockBehind.snapshotAt.toISOString(),
+          now: clockBehind.now.toISOString(),
+          action: 'every due month finalized this tick',
+        });
       // A lot expired and not written off yet: the latest due month runs, and its run writes it off.
       const latest = due.at(-1);
       if (latest && complete.has(latest.key) && (await expiriesPending(deps.pool, now().toJSDate()))) complete.delete(latest.key);

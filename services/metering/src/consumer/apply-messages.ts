@@ -10,6 +10,7 @@ import { lockPosition, logStartFor, noteContact, storePosition, type Contact, ty
 import { addMessageCounts, mergeOutcomes, readBySource } from './message-counts.ts';
 import { ensureEventMonths } from './event-months.ts';
 import { noteReplayEnd } from './empty-offsets.ts';
+import { bounded, transactionBound, type TransactionBound } from './transaction-bound.ts';
 
 export interface MessagesResult extends BatchResult {
   /** Messages already applied by an earlier pass (their bus commit was lost). */
@@ -39,7 +40,9 @@ export interface MessagesResult extends BatchResult {
  * taken after all event keys, even when isolating, and nothing after it waits
  * on another batch), rejections (sorted), refused events' claims (sorted), the
  * partition's own counts per source, the position's update; a deadlock all
- * the same is retried whole by withTransaction. A re-submit's resolve
+ * the same is retried whole by withTransaction. The transaction is bounded
+ * (transaction-bound.ts): cut at the limit and refused at its commit past it,
+ * so usage never commits long after the learned_at it carries (its start). A re-submit's resolve
  * (markResolved, store.ts) takes the rejections' lock, then its row, and
  * reads the claim unlocked: the same order, so it waits for a batch that keeps
  * rejections and never the other way round.
@@ -50,15 +53,18 @@ export async function applyMessages(
   nowMs = Date.now(),
   log?: TransactionLog,
   contact?: Contact,
+  /** The consumer's, found at its start (startConsumer); else this server's with the default limit. */
+  bound?: TransactionBound,
 ): Promise<MessagesResult> {
   await ensureEventMonths(pool);
+  const limit = bound ?? (await transactionBound(pool));
   // A call to the bus, made before the transaction takes the partition's position lock.
   const logStart = await logStartFor(contact, batch);
   // What the committed attempt taught the contact (a rolled-back one teaches nothing).
   let note: ContactNote | undefined;
   const outcome = await withTransaction(
     pool,
-    async (client) => {
+    bounded(limit, async (client) => {
       const verdict = await lockPosition(client, batch, contact, logStart);
       note = verdict.note;
       const change = verdict.change === undefined ? {} : { change: verdict.change, ...(verdict.action ? { action: verdict.action } : {}) };
@@ -80,7 +86,7 @@ export async function applyMessages(
       await addMessageCounts(client, batch, readBySource(judged), result.bySource);
       await storePosition(client, batch, fresh[fresh.length - 1]!);
       return { ...result, skipped, ...change, ...hole, ...gone };
-    },
+    }),
     { log, name: 'metering.apply' },
   );
   noteContact(contact, batch.partition, note);

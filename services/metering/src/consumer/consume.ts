@@ -8,6 +8,7 @@ import { noteLog } from './consumed-log.ts';
 import { newContact, REREAD_ACTION } from './log-position.ts';
 import { noteEmptyRange } from './empty-offsets.ts';
 import { useBrokerTimestamps } from './topic-timestamps.ts';
+import { cutByBound, TRANSACTION_LIMIT_MS, transactionBound } from './transaction-bound.ts';
 
 /** Partitions of the billing-events topic when metering has to create it. */
 export const DEFAULT_PARTITIONS = 6;
@@ -28,6 +29,8 @@ export interface ConsumerOptions {
   sessionTimeoutMs?: number;
   /** Whether the app is stopping (runApp): a batch cut short by the stop is no failure. */
   stopping?: () => boolean;
+  /** How long a batch's transaction may live (transaction-bound.ts); default TRANSACTION_LIMIT_MS. Tests shorten it. */
+  transactionLimitMs?: number;
 }
 
 /**
@@ -43,6 +46,8 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
   // A topic made before (or by another tool) may have CreateTime: switched, or a warning.
   await useBrokerTimestamps(o.bus, o.topic, log);
   await noteLog(o.pool, o.bus, o.topic, log);
+  // The server's version is asked once: a server before PostgreSQL 17 is said to bound batches less well.
+  const bound = await transactionBound(o.pool, o.transactionLimitMs ?? TRANSACTION_LIMIT_MS, log);
   // What this process has checked of each partition's stored position.
   const contact = newContact(async (topic, partition) => {
     const bounds = (await o.bus.bounds(topic)).find((b) => b.partition === partition);
@@ -64,7 +69,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
       const started = performance.now();
       let result;
       try {
-        result = await applyMessages(o.pool, batch, Date.now(), log, contact);
+        result = await applyMessages(o.pool, batch, Date.now(), log, contact, bound);
       } catch (err) {
         // Ctrl-C stops the embedded PostgreSQL with us: the batch is handed again at the next start. The
         // terminal's signal may end PostgreSQL's connections before our own handler has run: a failure first
@@ -75,6 +80,15 @@ export async function startConsumer(o: ConsumerOptions): Promise<Consumer> {
             partition: batch.partition,
             size: batch.messages.length,
             reason: 'the app is stopping; the next start applies it',
+          });
+        else if (cutByBound(err))
+          // Rolled back whole: handed again, its events then learned at that transaction's start.
+          log.warn('batch.cut', {
+            partition: batch.partition,
+            size: batch.messages.length,
+            limit_ms: bound.limitMs,
+            reason: (err as Error).message,
+            action: 'the bus hands it again',
           });
         else log.error('batch.failed', err, { partition: batch.partition, size: batch.messages.length });
         throw err;
