@@ -157,6 +157,24 @@ export interface Consumer {
   isHealthy(): boolean;
   /** What crashed it, once it has: undefined while healthy or after a plain stop(). */
   failure(): string | undefined;
+  /** How recently it reached its bus: for a health check that tells a bus gone from one merely idle. */
+  reach(): BusReach;
+}
+
+/**
+ * A consumer's reach of its bus, as its own signals show it. An idle topic on a bus that answers
+ * keeps `lastReached` recent (Kafka: a fetch's long poll answers every 5 s and heartbeats every
+ * 2 s; embedded: its polls every 0.5 s).
+ */
+export interface BusReach {
+  /** Epoch ms when the bus last answered it (Kafka: any broker's response; embedded: one of its reads), or it left its handler. */
+  lastReached: number;
+  /** In its handler now: the consumer's own work (a long batch), during which it asks the bus nothing. */
+  busy: boolean;
+  /** Kafka: epoch ms since when its member has been out of its group (before its first join, rejoining, restarting). */
+  outOfGroupSince?: number;
+  /** The last failure to reach the bus it saw (a request timed out, a crash, a read's error): for the log only. */
+  lastError?: string;
 }
 
 /** How a topic the bus creates keeps its messages. */

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { withSessionSettings } from '@vault/db';
-import { type Batch, type ConsumeOptions, type Consumer, type IncomingMessage, STOP_SIGNAL_GRACE_MS } from './bus.ts';
+import { type Batch, type BusReach, type ConsumeOptions, type Consumer, type IncomingMessage, STOP_SIGNAL_GRACE_MS } from './bus.ts';
+import { ReachTracker } from './consumer-reach.ts';
 import { BUS_CHANNEL, COMMIT, FETCH, INCARNATION, MEMBERS, POSITION } from './embedded-consumer-sql.ts';
 
 /**
@@ -69,6 +70,8 @@ export class EmbeddedConsumer implements Consumer {
   private loop: Promise<void> | undefined;
   private lastRebalance = 0;
   private wake: (() => void) | undefined;
+  /** When its own reads last succeeded (`reach()`): a turn of the loop that asked the log without an error. */
+  private readonly reached = new ReachTracker();
 
   constructor(private readonly o: Options) {
     this.groupTag = createHash('sha1').update(`${o.options.groupId}\0${o.options.topic}`).digest('hex').slice(0, 12);
@@ -95,6 +98,10 @@ export class EmbeddedConsumer implements Consumer {
     return this.crashed;
   }
 
+  reach(): BusReach {
+    return this.reached.snapshot();
+  }
+
   async commit(partition: number, offset: string): Promise<void> {
     const { groupId: group, topic } = this.o.options;
     // Only into the log this member reads: an offset of a deleted topic means nothing in one created again.
@@ -116,10 +123,14 @@ export class EmbeddedConsumer implements Consumer {
         if (!this.client) await this.connect();
         if (Date.now() - this.lastRebalance >= REBALANCE_EVERY_MS) await this.rebalance();
         const worked = await this.pollOnce();
+        this.reached.answered();
         if (!worked) await this.idle(IDLE_POLL_MS);
       } catch (err) {
         if (!(err instanceof HandlerError) && isPermanent(err)) return this.crash(err);
         const error = (err as Error).message;
+        // The handler's failure is not the log's: its reads before it succeeded.
+        if (err instanceof HandlerError) this.reached.answered();
+        else this.reached.failed(error);
         const group = this.o.options.groupId;
         if (await this.stopped()) this.o.log?.('bus.consumer_interrupted', { error, group, reason: 'the app is stopping' });
         else this.o.log?.('bus.consumer_error', { error, group });
@@ -261,7 +272,8 @@ export class EmbeddedConsumer implements Consumer {
       const batch: Batch = { topic, partition, messages, highWatermark: rows[0]!.high, log: rows[0]!.log };
       let answer;
       try {
-        answer = await this.o.options.eachBatch(batch);
+        // The handler's time is its own (a long batch), not the log's silence.
+        answer = await this.reached.during(() => this.o.options.eachBatch(batch));
       } catch (err) {
         throw new HandlerError(err);
       }

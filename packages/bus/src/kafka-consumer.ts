@@ -1,5 +1,6 @@
 import type { Consumer as KafkaJsConsumer, Kafka, KafkaMessage } from 'kafkajs';
-import { type ConsumeOptions, type Consumer, type IncomingMessage, type ReadFrom, STOP_SIGNAL_GRACE_MS } from './bus.ts';
+import { type BusReach, type ConsumeOptions, type Consumer, type IncomingMessage, type ReadFrom, STOP_SIGNAL_GRACE_MS } from './bus.ts';
+import { ReachTracker } from './consumer-reach.ts';
 import { DROPPED, FetchAhead } from './fetch-ahead.ts';
 import { EmptyRanges } from './kafka-empty-ranges.ts';
 import { nonTextHeaders, textHeaders } from './headers.ts';
@@ -85,6 +86,8 @@ export class KafkaConsumer implements Consumer {
   private readonly empty: EmptyRanges;
   /** Per partition, the offset this member last committed since it joined. */
   private readonly committed = new Map<number, string>();
+  /** When a broker last answered any of its members (`reach()`). */
+  private readonly reached = new ReachTracker();
 
   constructor(
     private readonly kafka: Kafka,
@@ -132,6 +135,7 @@ export class KafkaConsumer implements Consumer {
       this.ahead?.dropAll();
     });
     this.empty.listen(consumer, () => consumer === this.consumer);
+    this.reached.listen(consumer, () => consumer === this.consumer);
     consumer.on(consumer.events.CRASH, (e) => {
       if (consumer !== this.consumer) return;
       const error = e.payload.error;
@@ -174,6 +178,8 @@ export class KafkaConsumer implements Consumer {
       this.log?.('bus.handle_failed', { partition, error: (err as Error).message }),
     );
     this.ahead = ahead;
+    // Out of the group until it joins (kafkajs's GROUP_JOIN).
+    this.reached.leftGroup();
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -222,16 +228,19 @@ export class KafkaConsumer implements Consumer {
       let answer: ReadFrom | undefined;
       try {
         const handed = await ahead.slot(
+          // The handler's time is its own (a long batch), not the bus's silence (`reach()`).
           () =>
-            this.options.eachBatch({
-              topic,
-              partition,
-              messages,
-              highWatermark: fetched.highWatermark,
-              log: fetched.log,
-              fetchedFrom,
-              ...(lastSlice ? { fetchedTo: fetched.through } : {}),
-            }),
+            this.reached.during(() =>
+              this.options.eachBatch({
+                topic,
+                partition,
+                messages,
+                highWatermark: fetched.highWatermark,
+                log: fetched.log,
+                fetchedFrom,
+                ...(lastSlice ? { fetchedTo: fetched.through } : {}),
+              }),
+            ),
           // A join, a seek or a stop since it was queued (during the pause, or while it waited for a
           // slot): fetched again, never handled here.
           () => current() && !this.stopped,
@@ -343,6 +352,10 @@ export class KafkaConsumer implements Consumer {
 
   failure(): string | undefined {
     return this.crashed;
+  }
+
+  reach(): BusReach {
+    return this.reached.snapshot();
   }
 
   async commit(partition: number, offset: string): Promise<void> {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { busEventLevel, createBus } from '@vault/bus';
 import { resolveAdminToken, runApp, startLoop } from '@vault/runtime';
 import { meteringRoutes } from './app.ts';
+import { watchBus } from './bus-health.ts';
 import { meteringConfig } from './config.ts';
 import { startConsumer } from './consumer/consume.ts';
 import { SEAL_EVERY_MS, sealEventMonths } from './consumer/event-months.ts';
@@ -35,6 +36,8 @@ await runApp({
     const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId, stopping });
     // Node's flags as started (METERING_NODE_FLAGS when `vault start` ran it).
     log.info('metering.consuming', { topic, group: groupId, bus: bus.kind, node_flags: process.execArgv.join(' ') });
+    // Its bus gone past the threshold (no broker answering, the group not joined) is a 503 too: it can neither take nor consume events.
+    const busHealth = watchBus({ consumer, kind: bus.kind, log });
     const sealing = startLoop({
       everyMs: SEAL_EVERY_MS,
       tick: async () => {
@@ -45,8 +48,10 @@ await runApp({
     });
     return {
       // GET /health: metering's job is consuming; a consumer that crashed beyond recovery is a 503.
-      unavailable: () => (consumer.isHealthy() ? undefined : { reason: 'consumer stopped', detail: consumer.failure() ?? 'stopped' }),
+      unavailable: () =>
+        consumer.isHealthy() ? busHealth.check() : { reason: 'consumer stopped', detail: consumer.failure() ?? 'stopped' },
       stop: async () => {
+        await busHealth.stop();
         await sealing.stop();
         await consumer.stop();
         await bus.close();
