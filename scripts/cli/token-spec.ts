@@ -25,7 +25,9 @@ const tokenListSpec: CommandSpec = {
   name: 'token list',
   synopsis: '[--live] [--account ID]',
   summary: 'list the tokens: id, kind, account, created, expires, live/revoked/expired (never a token itself)',
-  details: 'Oldest first, a page at a time: revoked and expired tokens are kept, so the list grows with every token made.',
+  details:
+    'Oldest first, a page at a time: revoked and expired tokens are kept, so the list grows with every token made.\n' +
+    'Exit status 1, saying so on stderr, when --account names an account with no token that invoicing has never seen.',
   options: {
     live: { type: 'boolean', help: 'only the tokens that work now (neither revoked nor expired)' },
     account: { type: 'string', value: 'ID', help: "only this account's tokens" },

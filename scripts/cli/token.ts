@@ -26,7 +26,7 @@ export async function tokenCommand(args: string[]): Promise<number> {
       const { action: _, ...filter } = request;
       const gone = new Error('stdout gone');
       let failed: NodeJS.ErrnoException | undefined;
-      await runTokenList(
+      const listed = await runTokenList(
         db.pool,
         async (text) => {
           failed = await writeStdout(text);
@@ -40,7 +40,9 @@ export async function tokenCommand(args: string[]): Promise<number> {
         process.stderr.write(`${stdoutFailure('token list', failed)}\n`);
         return 1;
       }
-      return 0;
+      // `--account` of an account invoicing never saw (a typo, most likely): said, exit 1.
+      if (listed?.note) process.stderr.write(`vault token list: ${listed.note}\n`);
+      return listed?.status ?? 0;
     }
     if (request.action === 'revoke') {
       const { status, line } = await runTokenRevoke(db.pool, request.id);

@@ -143,9 +143,14 @@ export interface TokenFilter {
 export const TOKEN_PAGE = 1000;
 
 /**
- * Every stored token, oldest first, `page` by `page` through a server-side cursor, after their
- * extent, in one read-only snapshot (so the widths fit the rows). Revoked and expired tokens
- * are kept for ever: reading them all at once took 9.3 s and +176 MiB at 400,000 tokens.
+ * Every stored token, oldest first, `page` by `page`, after their extent, both read in one
+ * read-only snapshot (so the widths fit the rows): the listing is the tokens as they were when it
+ * began, whatever is made or revoked while it is written. Revoked and expired tokens are kept for
+ * ever: reading them all at once took 9.3 s and +176 MiB at 400,000 tokens. The cursor is declared
+ * `with hold` and its transaction committed before the first page is handed over: PostgreSQL keeps
+ * the rows (on disk past work_mem), and no snapshot is held while a slow reader (`| less`) waits,
+ * which held back vacuum for the whole database. Pages are not read by keyset: without an index on
+ * (created_at, id) each page of an unfiltered listing would read every token.
  */
 export async function listTokens(
   pool: pg.Pool,
@@ -159,6 +164,7 @@ export async function listTokens(
   const clauses = [...(values.length > 0 ? ['t.account_id = $1'] : []), ...(filter.live ? [LIVE] : [])];
   const where = clauses.length > 0 ? `where ${clauses.join(' and ')}` : '';
   const client = await pool.connect();
+  let closed = false;
   try {
     await client.query('begin isolation level repeatable read read only');
     const { rows } = await client.query<TokenExtent>(
@@ -167,20 +173,28 @@ export async function listTokens(
          from invoicing.tokens t ${where}`,
       values,
     );
+    await client.query(`declare token_listing no scroll cursor with hold for ${LISTING} ${where} order by t.created_at, t.id`, values);
+    await client.query('commit');
     await visit.extent(rows[0]!);
-    await client.query(`declare token_listing no scroll cursor for ${LISTING} ${where} order by t.created_at, t.id`, values);
     for (;;) {
       const batch = await client.query<ListingRow>(`fetch ${page} from token_listing`);
       if (batch.rows.length > 0) await visit.page(batch.rows.map(listing));
       if (batch.rows.length < page) break;
     }
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    throw err;
+    await client.query('close token_listing');
+    closed = true;
   } finally {
-    client.release();
+    // A session still in the transaction or holding the cursor (the reader gone, a failed statement) is ended, not pooled.
+    client.release(!closed);
   }
+}
+
+/** Whether any token, live or not, was ever made for the account. */
+export async function accountHasTokens(pool: pg.Pool, accountId: string): Promise<boolean> {
+  const { rows } = await pool.query<{ any: boolean }>('select exists (select 1 from invoicing.tokens where account_id = $1) as any', [
+    accountId,
+  ]);
+  return rows[0]!.any;
 }
 
 /**

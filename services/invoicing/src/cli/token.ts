@@ -4,7 +4,9 @@ import type pg from 'pg';
 import { Id } from '@vault/contracts';
 import { signInLinkFor } from '../access/sign-in-links.ts';
 import { invoicingWebUrl } from '../config.ts';
-import { issueToken, listTokens, revokeToken, type TokenFilter, type TokenGrant } from '../access/tokens.ts';
+import { accountHasTokens, issueToken, listTokens, revokeToken, type TokenFilter, type TokenGrant } from '../access/tokens.ts';
+import { isKnownAccount } from '../billing/credit-accounts.ts';
+import { MeteringNotReadyError } from '../billing/metering-schema.ts';
 import { expiresAfter } from './expires.ts';
 import { ensureInvoicingSchema } from './migrations.ts';
 import { CliUsageError } from './usage.ts';
@@ -112,31 +114,54 @@ export async function runTokenCreate(
   return { id, token, expiresAt, signInUrl: await signInLinkFor(pool, token, invoicingWebUrl(web)) };
 }
 
+/** A cell's length in code points, as PostgreSQL's char_length counts the widths: an astral character is one, not two. */
+export function codePoints(cell: string): number {
+  if (!/[\uD800-\uDFFF]/.test(cell)) return cell.length;
+  let n = 0;
+  for (const _ of cell) n++;
+  return n;
+}
+
+/** `cell` padded with spaces to `width` code points; a longer cell is never cut. */
+const pad = (cell: string, width: number) => cell + ' '.repeat(Math.max(0, width - codePoints(cell)));
+
+/** How `vault token list` ended: status 1, with `note` for stderr, when `--account` names an account invoicing never saw. */
+export interface TokenListOutcome {
+  status: 0 | 1;
+  note?: string;
+}
+
 /**
  * `vault token list`: one line per token, oldest first, with a header; never a value or a hash.
- * Written a page of tokens at a time (`write` waits for the reader): the widths come from the
- * database first, since spreading a width per token into Math.max overflowed the stack at
- * about 130,000 tokens. `filter`: only live tokens, only an account's. A column is as wide as its longest cell (in UTF-16 units but for the
- * account, counted by PostgreSQL in code points).
+ * Written a page of tokens at a time (`write` waits for the reader, no transaction open meanwhile):
+ * the widths come from the database first, since spreading a width per token into Math.max overflowed
+ * the stack at about 130,000 tokens. `filter`: only live tokens, only an account's. A column is as wide
+ * as its longest cell, in code points (PostgreSQL's char_length). `--account` of an account with no
+ * token at all that invoicing has never seen (as `vault credit grant` judges it) is likely a typo:
+ * nothing on stdout, status 1 and a note, where one it knows with none listed is the header alone.
  */
 export async function runTokenList(
   pool: pg.Pool,
   write: (text: string) => Promise<void> | void,
   filter: TokenFilter = {},
   page?: number,
-): Promise<void> {
+): Promise<TokenListOutcome> {
   await ensureInvoicingSchema(pool);
   const when = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
   const header = ['ID', 'KIND', 'ACCOUNT', 'CREATED', 'EXPIRES', 'STATE'];
   let widths: number[] = [];
-  const line = (r: string[]) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
+  let empty = false;
+  const line = (r: string[]) => r.map((cell, i) => (i === r.length - 1 ? cell : pad(cell, widths[i]!))).join('  ');
   await listTokens(
     pool,
     {
       async extent(e) {
         const stamp = e.count > 0 ? when(new Date(0)).length : 0;
         widths = [e.id, e.kind, e.account, stamp, e.expires ? stamp : 1].map((w, i) => Math.max(w, header[i]!.length));
-        await write(`${line(header)}\n`);
+        // An account's listing with nothing to list: the header waits for whether invoicing knows the account,
+        // asked once the listing's session is let go (a pool of one would wait for it for ever).
+        empty = e.count === 0 && filter.accountId !== undefined;
+        if (!empty) await write(`${line(header)}\n`);
       },
       async page(tokens) {
         let text = '';
@@ -149,6 +174,23 @@ export async function runTokenList(
     filter,
     page,
   );
+  const note = empty ? await unseenAccount(pool, filter.accountId!) : undefined;
+  if (note) return { status: 1, note };
+  if (empty) await write(`${line(header)}\n`);
+  return { status: 0 };
+}
+
+/** Why an account with nothing listed is reported (undefined: it has tokens, or invoicing knows it). */
+async function unseenAccount(pool: pg.Pool, accountId: string): Promise<string | undefined> {
+  if (await accountHasTokens(pool, accountId)) return undefined;
+  const said = `no tokens for account ${accountId}`;
+  try {
+    return (await isKnownAccount(pool, accountId)) ? undefined : `${said} (an account invoicing has not seen)`;
+  } catch (err) {
+    // Invoicing's own tables said no; whether it ever owned an app is metering's to say, not there yet.
+    if (!(err instanceof MeteringNotReadyError)) throw err;
+    return `${said} (an account invoicing has not seen; metering's schema is not in this database, so no app owner was looked at)`;
+  }
 }
 
 /** `vault token revoke ID`: what happened, in one line; exit 1 for an unknown id. */
