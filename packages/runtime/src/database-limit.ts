@@ -23,10 +23,14 @@ export function tooManyConnections(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === '53300';
 }
 
-/** pg-pool's error when no connection came within the pool's connectionTimeoutMillis. */
-const POOL_TIMEOUT = /timeout exceeded when trying to connect/;
+/**
+ * pg-pool's errors when no connection came within the pool's connectionTimeoutMillis: every pooled
+ * session busy for the whole wait, or a new session that did not come up in time (a server slow to
+ * accept, a restart or failover under way), which pg-pool ends and names this way.
+ */
+const POOL_TIMEOUT = /timeout exceeded when trying to connect|^Connection terminated due to connection timeout$/;
 
-/** Whether `err` is pg-pool's wait for a connection running out (every pooled session busy). */
+/** Whether `err` is pg-pool's wait for a connection running out (every pooled session busy, or a new one too slow to come up). */
 export function poolTimeout(err: unknown): boolean {
   return err instanceof Error && POOL_TIMEOUT.test(err.message);
 }

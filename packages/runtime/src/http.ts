@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { sendBusy } from './busy-answer.ts';
+import { outcomeUnknown, sendBusy } from './busy-answer.ts';
 import { databaseLimitOf, poolTimeout, sessionEnded, tooManyConnections } from './database-limit.ts';
 import type { HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
@@ -180,7 +180,8 @@ export function createHttpApp(log: Logger, options: HttpAppOptions = {}): Fastif
         ...(full ? { reason: 'too_many_connections' } : ended ? { reason: 'session_ended' } : {}),
         'count#http.database_busy': 1,
       });
-      return sendBusy(req, reply);
+      // A session ended mid-statement may have ended during its commit: never "nothing was changed".
+      return sendBusy(req, reply, ended && outcomeUnknown(err) ? 'unknown' : 'unchanged');
     }
     if (status >= 500) {
       log.error('http.error', err);

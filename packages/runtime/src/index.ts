@@ -10,3 +10,4 @@ export * from './app-main.ts';
 export * from './auth.ts';
 export * from './loop.ts';
 export * from './database-limit.ts';
+export { useBusyJson, type BusyJson, type BusyOutcome } from './busy-answer.ts';

@@ -267,9 +267,11 @@ describe('cards saved before migration 007 get their fingerprint from the gatewa
         app.lines.some((l) => l.includes(`event=cards.fingerprint_filled account_id=acct-app payment_method=${card.id} tries=1`)),
         app.lines.join('\n'),
       );
-      assert.ok(
-        app.lines.some((l) => l.includes('event=cards.fingerprint_backfill count#cards.fingerprints_filled=')),
-        app.lines.join('\n'),
+      // The tick's summary is logged one query after the card is filled: wait for it, not assume it.
+      await eventually(
+        "the tick's summary",
+        async () => app.lines.some((l) => l.includes('event=cards.fingerprint_backfill count#cards.fingerprints_filled=')),
+        15_000,
       );
       const exited = new Promise<number | null>((r) => app.child.once('exit', (code) => r(code)));
       await app.kill('SIGTERM');

@@ -2,6 +2,12 @@
 // sentence per gateway code (Stripe's codes). The page renders this table and
 // its script picks the message: decline_code first, then code, then type.
 
+/** The database could not answer now (runtime's busy answer, in the card script's shape: web/context.ts). */
+export const DATABASE_BUSY_MESSAGE = 'The service is busy right now. Nothing was saved: please try again in a few seconds.';
+/** The database connection was lost while answering: it may have been saved (a commit cut off). */
+export const DATABASE_OUTCOME_UNKNOWN_MESSAGE =
+  'The service lost its connection while answering, so we cannot tell whether this went through. Reload the page to check before trying again.';
+
 export const CARD_MESSAGES: Readonly<Record<string, string>> = {
   card_declined: 'Your card was declined. Please use a different card, or ask your bank why it was declined.',
   generic_decline: 'Your card was declined. Please use a different card, or ask your bank why it was declined.',
@@ -22,6 +28,8 @@ export const CARD_MESSAGES: Readonly<Record<string, string>> = {
   test_mode_live_card: 'Your card was declined: this is a test environment, where only test cards work.',
   api_connection_error: 'We could not reach the payment gateway. Check your connection and try again.',
   gateway_unavailable: 'The card form could not load the payment gateway. Please reload the page, or try again later.',
+  // The server's busy answer (its own message comes first: this is the table's word for the code).
+  database_busy: DATABASE_BUSY_MESSAGE,
   // Sign-in links work once: "open your sign-in link again" sent the customer in a loop.
   session_ended:
     "Your session ended before your card was saved, so it was not saved. Open the card form again from your invoices, or ask your account's administrator for a new sign-in link.",

@@ -17,12 +17,13 @@ import {
   type SessionCookie,
   type SessionGrant,
 } from '@vault/web';
-import { databaseBusy } from '@vault/runtime';
+import { databaseBusy, useBusyJson } from '@vault/runtime';
 import type { CcFormsDeps } from '../deps.ts';
 import { GatewayUnavailable } from '../cards/gateway.ts';
 import { openedByLink, SESSION_COOKIE, sessions, signInWithLink } from '../sign-in/sessions.ts';
 import { cardFormCsp } from './csp.ts';
 import { ccFormsNotices } from './pages/notice.ts';
+import { DATABASE_BUSY_MESSAGE, DATABASE_OUTCOME_UNKNOWN_MESSAGE } from '../domain/messages.ts';
 
 export interface WebContext {
   deps: CcFormsDeps;
@@ -79,6 +80,17 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
   // The sign-in and sign-out forms post small urlencoded bodies.
   web.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+
+  // The database unable to answer now is runtime's 503 with Retry-After (http.ts, logged there); the
+  // card form's script reads its error in this app's shape, with words for the customer.
+  web.addHook('onRequest', async (req) =>
+    useBusyJson(req, (outcome) => ({
+      error: {
+        code: 'database_busy',
+        message: outcome === 'unchanged' ? DATABASE_BUSY_MESSAGE : DATABASE_OUTCOME_UNKNOWN_MESSAGE,
+      },
+    })),
   );
 
   web.addHook('onSend', async (_req, reply) => {
@@ -140,7 +152,7 @@ export function webContext(web: FastifyInstance, deps: CcFormsDeps): WebContext 
     }
     // The database unable to answer now (a statement stopped at DATABASE_STATEMENT_TIMEOUT_MS, no
     // session to be had, the session ended by the server): the app's 503 with Retry-After (http.ts),
-    // a page to a browser.
+    // a page to a browser, this app's JSON shape to the script (the onRequest hook above).
     if (databaseBusy(err)) throw err;
     const status = errorStatus(err);
     if (status >= 500) {

@@ -131,12 +131,12 @@ export async function settle(pool: pg.Pool, assessment: Assessment): Promise<Int
  * the one judge, so both paths have precisely the Kafka path's effect (a bad
  * line is kept as a rejection there, a duplicate is counted there). The
  * report is `settle`'s, once the publish is durable; a PublishedUnsettled
- * when no database session could be had for it (published-unsettled.ts).
+ * when anything fails while counting it (published-unsettled.ts).
  */
 export async function intake(deps: IntakeDeps, lines: IntakeLine[]): Promise<IntakeReport> {
   const assessment = await assess(deps.pool, lines);
   await publishDurable(deps, assessment.messages);
-  // On the bus now: no session for the claims is a PublishedUnsettled (published: true), never "try again".
+  // On the bus now: any failure of the claims is a PublishedUnsettled (published: true), never "try again" or a 500.
   return afterPublish(assessment.messages.length, () => settle(deps.afterPublishPool ?? deps.pool, assessment));
 }
 

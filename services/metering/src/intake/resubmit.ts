@@ -69,7 +69,7 @@ export function resubmitRoute(scope: FastifyInstance, deps: IntakeDeps): void {
       throw err;
     }
     // Published: the claim and the resolve wait out a lock (IntakeDeps.afterPublishPool), never a 503 "try again";
-    // no session for them is a 503 saying it is published (published-unsettled.ts).
+    // any failure of them is a 503 saying it is published (published-unsettled.ts).
     try {
       return await afterPublish(assessment.messages.length, () => settleAndResolve(deps, reply, kept.id, bytes, assessment));
     } catch (err) {

@@ -57,7 +57,7 @@ export function eventsRoutes(app: FastifyInstance, given: IntakeDeps): void {
         // Nothing is answered as accepted that the bus has not acknowledged: a 503, never a bare 500.
         const answered =
           answerBusUnavailable(reply, err, deps, 'sending the same body again') ??
-          // Published, then no session to count it: answered here, where the app's error handler says a bare "try again".
+          // Published, then counting it failed: answered here, where the app's error handler says a bare "try again" or 500.
           answerPublishedUnsettled(
             reply,
             err,
