@@ -8,14 +8,19 @@ import type { BusReach } from './bus.ts';
  * events, the embedded consumer's own queries.
  */
 export class ReachTracker {
-  private reached = Date.now();
+  private reached: number;
   private inHandler = 0;
   private outSince: number | undefined;
   private error: string | undefined;
 
+  /** `now`: the clock (epoch ms), Date.now but in a test. */
+  constructor(private readonly now: () => number = Date.now) {
+    this.reached = now();
+  }
+
   /** The bus answered (a broker's response; one of the embedded log's reads). */
   answered(): void {
-    this.reached = Date.now();
+    this.reached = this.now();
   }
   /** Reaching the bus failed: kept for the log, never for an answer. */
   failed(error: string): void {
@@ -32,16 +37,19 @@ export class ReachTracker {
     } finally {
       this.inHandler--;
       // Leaving the handler starts the silence over: nothing was asked of the bus meanwhile.
-      this.reached = Date.now();
+      this.reached = this.now();
+      // And a time out of the group: kafkajs cannot rejoin before the last handler leaves, so a
+      // rebalance seen during a long batch dates from here, not from minutes back (a false 503).
+      if (this.inHandler === 0 && this.outSince !== undefined) this.outSince = this.reached;
     }
   }
   /** The member is out of its group (joining, rebalancing, restarting after a crash). */
   leftGroup(): void {
-    this.outSince ??= Date.now();
+    this.outSince ??= this.now();
   }
   joined(): void {
     this.outSince = undefined;
-    this.reached = Date.now();
+    this.reached = this.now();
   }
 
   snapshot(): BusReach {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { BusReach } from '@vault/bus';
 import { memoryLogger } from '@vault/runtime';
+import { ReachTracker } from '../../../packages/bus/src/consumer-reach.ts';
 import { busProblem, watchBus } from '../src/bus-health.ts';
 
 const T0 = Date.parse('2026-12-07T12:00:00.000Z');
@@ -37,6 +38,44 @@ describe('the bus half of metering’s GET /health (pure)', () => {
       busProblem(out, 'kafka', T0 + THRESHOLD + 1, THRESHOLD)?.reason,
       'kafka bus: the consumer has been rejoining its group since 2026-12-07T12:00:00.000Z',
     );
+  });
+
+  test('a rebalance seen during a long batch dates from the batch’s end: healthy 1 s after it, rejoining named only 31 s after it without a join, brokers answering', async () => {
+    let now = T0;
+    const reach = new ReachTracker(() => now);
+    reach.leftGroup();
+    await reach.during(async () => {
+      now = T0 + 10 * 60_000;
+    });
+    const end = T0 + 10 * 60_000;
+    assert.equal(reach.snapshot().outOfGroupSince, end, 'moved forward to when the handler left');
+    assert.equal(busProblem(reach.snapshot(), 'kafka', end + 1_000, THRESHOLD), undefined);
+    now = end + 30_000;
+    reach.answered(); // brokers answer (metadata, the join's requests): only the join is missing
+    assert.equal(
+      busProblem(reach.snapshot(), 'kafka', end + 31_000, THRESHOLD)?.reason,
+      `kafka bus: the consumer has been rejoining its group since ${new Date(end).toISOString()}`,
+    );
+  });
+
+  test('a member in its group is not moved out of it by a batch ending, and a handler still running keeps the time out of the group', async () => {
+    let now = T0;
+    const reach = new ReachTracker(() => now);
+    await reach.during(async () => {
+      now = T0 + 60_000;
+    });
+    assert.equal(reach.snapshot().outOfGroupSince, undefined);
+    let release!: () => void;
+    const long = reach.during(() => new Promise<void>((r) => (release = r)));
+    reach.leftGroup();
+    now = T0 + 120_000;
+    await reach.during(async () => {});
+    assert.equal(reach.snapshot().outOfGroupSince, T0 + 60_000, 'another handler still runs: kafkajs cannot rejoin yet, busy says so');
+    assert.equal(reach.snapshot().busy, true);
+    now = T0 + 180_000;
+    release();
+    await long;
+    assert.equal(reach.snapshot().outOfGroupSince, T0 + 180_000);
   });
 
   test('each transition is logged once: a warning on loss, info on recovery, whatever the probes in between', async () => {

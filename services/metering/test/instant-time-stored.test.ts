@@ -72,6 +72,37 @@ describe('metering: `time` hashed as its instant, against hashes stored before (
     assert.deepEqual([result.applied, result.duplicates, result.rejected.map((r) => r.reasons[0]?.code)], [0, 1, ['id_reused']]);
   });
 
+  test('an event stored, and one claimed, by its hash of then (…T…Z, lower case refused then): its lower-case `t`/`z` copy is a duplicate to the intake and the consumer, never id reused', async () => {
+    const db = await meteringDb();
+    const sent = stopped('evt-upper', '2026-10-03T16:00:00Z');
+    const lower = stopped('evt-upper', '2026-10-03t16:00:00z');
+    const then = asSentHash(sent);
+    const judged = judge([{ bytes: Buffer.from(sent), receivedAtMs: NOW }], NOW);
+    assert.notEqual(judged.valid[0]!.contentHash, then, 'hashed otherwise now');
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await applyRefusing(client, { valid: [{ ...judged.valid[0]!, contentHash: then }], invalid: [] });
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    const { report } = await assess(db.pool, [{ index: 0, bytes: Buffer.from(lower) }], NOW);
+    assert.deepEqual([report.accepted, report.duplicates, report.rejected], [0, 1, []]);
+    const result = await applyRaw(db, [lower], NOW);
+    assert.deepEqual([result.applied, result.duplicates, result.rejected], [0, 1, []]);
+    // Claimed (not yet stored) by its hash of then: the lower-case copy is a duplicate, the claim kept.
+    const claimed = stopped('evt-claimed', '2026-10-03T17:00:00Z');
+    await db.pool.query('insert into metering.intake_claims (source, id, content_hash, claim) values ($1, $2, $3, gen_random_uuid())', [
+      'dyno-manager',
+      'evt-claimed',
+      asSentHash(claimed),
+    ]);
+    const assessment = await assess(db.pool, [{ index: 0, bytes: Buffer.from(stopped('evt-claimed', '2026-10-03t17:00:00z')) }], NOW);
+    const settled = await settle(db.pool, assessment);
+    assert.deepEqual([settled.accepted, settled.duplicates, settled.rejected], [0, 1, []]);
+  });
+
   test("the intake's claim of a key by its hash of then: the same event re-sent as then is a duplicate, live or refused (never taken over), other content reused", async () => {
     const db = await meteringDb();
     const claim = async (raw: string, refused: boolean) => {

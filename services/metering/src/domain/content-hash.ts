@@ -72,22 +72,47 @@ export function verdict(
 
 /**
  * The hash an event was stored with before `time` was hashed as its instant:
- * `time` as written. Stored hashes never change, so an event stored then is
- * still a duplicate of a copy sent exactly as it was. Undefined when that is
- * the content hash itself (its time already in the instant's form).
+ * `time` as written, in upper case (a lower-case `t` or `z` was refused then, so
+ * every hash of then was made from `T`/`Z`, and a lower-case copy is the same
+ * event). Stored hashes never change, so an event stored then is still a
+ * duplicate of a copy sent as it was. Undefined when that is the content hash
+ * itself (its time already in the instant's form).
  */
 export function asSentHash(event: BillingEvent): string | undefined {
-  if (typeof event.time !== 'string' || instantText(event.time) === event.time) return undefined;
-  return asSentContent(event)?.hash;
+  if (typeof event.time !== 'string') return undefined;
+  const then = withLegacyTime(event);
+  if (instantText(event.time) === then.time) return undefined;
+  return asSentContent(then)?.hash;
 }
 
 /**
  * The hash an event was stored with when it came with `datacontenttype`
  * (then only ever "application/json"), before a JSON `datacontenttype` was
- * left out of the content (read-event.ts), and with `time` as written (that
- * was before instants too): stored hashes never change, so such an event is
- * still a duplicate of its copies, whichever mode they come in.
+ * left out of the content (read-event.ts), and with `time` as written then
+ * (legacyTime: that was before instants too): stored hashes never change, so
+ * such an event is still a duplicate of its copies, whichever mode they come in.
  */
 export function legacyContentHash(event: BillingEvent): string | undefined {
-  return asSentContent({ ...event, datacontenttype: 'application/json' })?.hash;
+  return asSentContent({ ...withLegacyTime(event), datacontenttype: 'application/json' })?.hash;
+}
+
+/** The event with `time` as a hash of before instants read it (legacyTime): itself (no copy) when that is as written. */
+function withLegacyTime(event: BillingEvent): BillingEvent {
+  if (typeof event.time !== 'string') return event;
+  const time = legacyTime(event.time);
+  return time === event.time ? event : { ...event, time };
+}
+
+/**
+ * `time` as a hash of before instants read it: as written, but with `T` at
+ * position 10 and a final `Z`, the only case the contract accepted then.
+ * Upper-case input is returned as it is, so those hashes stay byte-identical.
+ */
+export function legacyTime(time: string): string {
+  const n = time.length;
+  const t = time.charCodeAt(10) === 0x74; // `t`
+  const z = n > 0 && time.charCodeAt(n - 1) === 0x7a; // `z`
+  if (!t && !z) return time;
+  const upperT = t ? `${time.slice(0, 10)}T${time.slice(11)}` : time;
+  return z ? `${upperT.slice(0, -1)}Z` : upperT;
 }
