@@ -55,6 +55,8 @@ describe('finance exports when a statement fails', { timeout: 120_000 }, () => {
   let base: string;
   /** Which fetch of the exports' sessions (1: the first) waits on the gate; counted from each test's start. */
   let gateAt: number | undefined;
+  /** The gate's wait not stopped at the limit: a test that lets go of the gate itself, at a moment of its choosing. */
+  let gateUnlimited = false;
   let fetches = 0;
 
   before(async () => {
@@ -76,7 +78,11 @@ describe('finance exports when a statement fails', { timeout: 120_000 }, () => {
       const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
       (client as { query: unknown }).query = async (...args: unknown[]) => {
         const text = (args[0] as { text?: unknown } | null)?.text;
-        if (typeof text === 'string' && text.startsWith('fetch ') && ++fetches === gateAt) await query(`select from ${GATE}`);
+        if (typeof text === 'string' && text.startsWith('fetch ') && ++fetches === gateAt) {
+          if (gateUnlimited) await query('set local statement_timeout = 0');
+          await query(`select from ${GATE}`);
+          if (gateUnlimited) await query(`set local statement_timeout = ${LIMIT_MS}`);
+        }
         return query(...args);
       };
     });
@@ -99,6 +105,7 @@ describe('finance exports when a statement fails', { timeout: 120_000 }, () => {
   });
   beforeEach(() => {
     gateAt = undefined;
+    gateUnlimited = false;
     fetches = 0;
   });
 
@@ -205,6 +212,52 @@ describe('finance exports when a statement fails', { timeout: 120_000 }, () => {
     assert.match(text, /^number,invoice_id,account_id,/);
     assert.doesNotMatch(text, /\r\nTOTAL,/, 'a file of it has no control row: visibly incomplete');
     await nothingCheckedOut();
+  });
+
+  /**
+   * A lines.csv GET whose client goes ~100 ms in, while its first fetch waits at the gate (the route
+   * still awaiting openExportStream); the gate is let go of once the server has seen the client go.
+   */
+  async function abandonDuringFirstFetch(): Promise<void> {
+    fetches = 0;
+    gateAt = 1;
+    gateUnlimited = true;
+    await whileLocked(GATE, async () => {
+      const req = http.get(`${base}/v1/exports/lines.csv?period=2026-11`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      req.on('error', () => {}); // the abort's own ECONNRESET
+      await eventually('the first fetch to wait at the gate', () => fetches === 1, 10_000);
+      await new Promise((r) => setTimeout(r, 100));
+      req.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+    });
+  }
+
+  /** Sessions of the test's database left open in a transaction (the abandoned export's snapshot). */
+  async function idleInTransaction(): Promise<number> {
+    const { rows } = await db.pool.query<{ n: number }>(
+      `select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and state like 'idle in transaction%' and pid <> pg_backend_pid()`,
+    );
+    return rows[0]!.n;
+  }
+
+  test('lines.csv: a client gone while the first batch is read gives the export its connection back, no session left in a transaction', async () => {
+    const from = log.lines.length;
+    await abandonDuringFirstFetch();
+    await nothingCheckedOut();
+    await eventually('no session idle in transaction', async () => (await idleInTransaction()) === 0, 10_000);
+    assert.ok(!log.lines.slice(from).some((l) => l.includes('event=export.done')), 'not done');
+  });
+
+  test('three clients gone during the first fetch leave the exports pool whole: the next GET answers 200 with its control row', async () => {
+    for (let i = 0; i < 3; i++) await abandonDuringFirstFetch();
+    gateAt = undefined;
+    const res = await get(base, '/v1/exports/lines.csv?period=2026-11');
+    assert.equal(res.status, 200, res.body);
+    assert.ok(res.complete);
+    assert.match(res.body, new RegExp(`\\r\\nTOTAL,${BIG_LINES},`));
+    await nothingCheckedOut();
+    assert.equal(await idleInTransaction(), 0);
   });
 
   test('once the lock is gone the exports answer whole again, and their slots are free', async () => {

@@ -302,16 +302,39 @@ export async function* exportCsv(
  */
 export async function openExportStream(pool: pg.Pool, kind: ExportKind, period: string, opts: ExportOptions = {}): Promise<Readable> {
   const chunks = exportCsv(pool, kind, period, opts);
-  const first = await chunks.next();
-  async function* rest(): AsyncGenerator<string> {
-    // Handing on to `chunks` (not `yield*`) keeps its return() reached when the stream is destroyed.
-    try {
-      for (let next = first; !next.done; next = await chunks.next()) yield next.value;
-    } finally {
-      await chunks.return(undefined as never);
-    }
-  }
-  return Readable.from(rest(), { objectMode: false, highWaterMark: 64 * 1024 });
+  return streamOfStarted(chunks, await chunks.next());
+}
+
+/**
+ * A byte stream of `chunks` whose first result was already taken. Destroyed at any moment (before
+ * its first read, midway, after the end), it returns `chunks` exactly once: `chunks` holds a client
+ * and an open transaction from that first result on. A wrapping generator would not do: one
+ * destroyed before it started just completes, its `finally` never run (a pooled client lost for good).
+ */
+export function streamOfStarted(chunks: AsyncGenerator<string, unknown, undefined>, first: IteratorResult<string, unknown>): Readable {
+  let pending: IteratorResult<string, unknown> | undefined = first;
+  let returned = false;
+  const iterator: AsyncIterableIterator<string> = {
+    next: () => {
+      const taken = pending;
+      pending = undefined;
+      return taken === undefined ? chunks.next() : Promise.resolve(taken);
+    },
+    // Readable.from calls it on every destroy (a failed next() too; no throw(), so never something else).
+    return: async () => {
+      if (!returned) {
+        returned = true;
+        pending = undefined;
+        await chunks.return(undefined);
+      }
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  // Not object mode: the high-water mark is in bytes, so at most about one batch waits in the buffer.
+  return Readable.from(iterator, { objectMode: false, highWaterMark: 64 * 1024 });
 }
 
 /** The export as a byte stream that reads from the database only as fast as it is consumed. */
