@@ -10,42 +10,21 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Writable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { openRequestPool } from '@vault/db';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
+import type { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually, type TestDatabase } from '@vault/testkit';
-import { invoicingRoutes } from '../src/app.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
 import { runExport } from '../src/cli/export.ts';
 import { ADMIN, exportsDatabase, unusedBilling } from './exports-fixture.ts';
+import { type Answer, get as getAs, serveLimitedInvoicing, whileLocked as lockedWhile } from './limited-invoicing.ts';
 
 const LIMIT_MS = 300;
 const GATE = 'public.export_fetch_gate';
 /** Lines of the big month: three fetches of the default 2,000. */
 const BIG_LINES = 4500;
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  /** Whether the body arrived whole (its chunked encoding's last chunk read). */
-  complete: boolean;
-}
-
-/** GET over a real connection: a body cut short resolves with `complete: false`, never rejects. */
-function get(base: string, path: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      const done = () => resolve({ status: res.statusCode!, headers: res.headers, body, complete: res.complete });
-      res.on('end', done);
-      res.on('error', done);
-    });
-    req.on('error', reject);
-  });
-}
+const get = (base: string, path: string) => getAs(base, path, ADMIN);
 
 describe('finance exports when a statement fails', { timeout: 120_000 }, () => {
   let db: TestDatabase;
@@ -86,17 +65,13 @@ describe('finance exports when a statement fails', { timeout: 120_000 }, () => {
         return query(...args);
       };
     });
-    log = memoryLogger({ app: 'invoicing' });
-    server = createHttpApp(log, { statementTimeoutMs: LIMIT_MS });
-    invoicingRoutes(server, {
+    ({ server, log, base } = await serveLimitedInvoicing(LIMIT_MS, {
       pool,
       billing: unusedBilling,
       prices: loadPriceBook(),
       adminToken: ADMIN,
-      log,
       exports: { pool, concurrency: 3, graceHours: 72 },
-    });
-    base = await server.listen({ port: 0, host: '127.0.0.1' });
+    }));
   });
   after(async () => {
     await server?.close();
@@ -109,18 +84,7 @@ describe('finance exports when a statement fails', { timeout: 120_000 }, () => {
     fetches = 0;
   });
 
-  /** `run` while another session holds `table` in access exclusive mode; the lock is let go of after. */
-  async function whileLocked<T>(table: string, run: () => Promise<T>): Promise<T> {
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query('begin');
-      await holder.query(`lock table ${table} in access exclusive mode`);
-      return await run();
-    } finally {
-      await holder.end();
-    }
-  }
+  const whileLocked = <T>(table: string, run: () => Promise<T>) => lockedWhile(db.url, table, run);
 
   const nothingCheckedOut = () => eventually('the export to give its client back', () => pool.totalCount === pool.idleCount, 10_000);
 

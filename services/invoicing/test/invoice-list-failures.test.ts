@@ -3,15 +3,14 @@
 // the contract's 503, and a statement failing midway was logged nowhere. Invoicing on a real port,
 // its requests on a pool with a low statement limit, a real PostgreSQL where another session holds a lock.
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { openRequestPool } from '@vault/db';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
+import type { createHttpApp, memoryLogger } from '@vault/runtime';
 import type { TestDatabase } from '@vault/testkit';
-import { invoicingRoutes } from '../src/app.ts';
 import { createBilling } from '../src/billing/service.ts';
 import { loadPriceBook } from '../src/billing/price-book-file.ts';
+import { get as getAs, serveLimitedInvoicing, whileLocked as lockedWhile } from './limited-invoicing.ts';
 import { billingDatabase } from './seed.ts';
 
 const LIMIT_MS = 300;
@@ -19,28 +18,7 @@ const ADMIN_TOKEN = 'test-admin-token-list-0123456789abcdef';
 const ACCOUNT = 'acct-list';
 const ROUTE = '/v1/accounts/:account_id/invoices';
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  /** Whether the body arrived whole (its chunked encoding's last chunk read). */
-  complete: boolean;
-}
-
-/** GET over a real connection: a body cut short resolves with `complete: false`, never rejects. */
-function get(base: string, path: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      const done = () => resolve({ status: res.statusCode!, headers: res.headers, body, complete: res.complete });
-      res.on('end', done);
-      res.on('error', done);
-    });
-    req.on('error', reject);
-  });
-}
+const get = (base: string, path: string) => getAs(base, path, ADMIN_TOKEN);
 
 const parses = (text: string) => {
   try {
@@ -82,12 +60,9 @@ describe('the streamed invoice list when a statement fails', { timeout: 120_000 
     db = await billingDatabase();
     await seed(db.pool);
     pool = openRequestPool(db.url, { statementTimeoutMs: LIMIT_MS, max: 2 });
-    log = memoryLogger({ app: 'invoicing' });
     const prices = loadPriceBook();
     const billing = createBilling({ pool, viewPool: pool, prices, graceHours: 72 });
-    server = createHttpApp(log, { statementTimeoutMs: LIMIT_MS });
-    invoicingRoutes(server, { pool, billing, prices, adminToken: ADMIN_TOKEN, log });
-    base = await server.listen({ port: 0, host: '127.0.0.1' });
+    ({ server, log, base } = await serveLimitedInvoicing(LIMIT_MS, { pool, billing, prices, adminToken: ADMIN_TOKEN }));
   });
   after(async () => {
     await server?.close();
@@ -95,18 +70,7 @@ describe('the streamed invoice list when a statement fails', { timeout: 120_000 
     await db?.drop();
   });
 
-  /** `run` while another session holds `table` in access exclusive mode; the lock is let go of after. */
-  async function whileLocked<T>(table: string, run: () => Promise<T>): Promise<T> {
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query('begin');
-      await holder.query(`lock table ${table} in access exclusive mode`);
-      return await run();
-    } finally {
-      await holder.end();
-    }
-  }
+  const whileLocked = <T>(table: string, run: () => Promise<T>) => lockedWhile(db.url, table, run);
 
   test('the whole list answers 200 and parses while nothing is locked', async () => {
     const res = await get(base, `/v1/accounts/${ACCOUNT}/invoices`);

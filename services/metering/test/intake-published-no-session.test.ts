@@ -6,32 +6,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import type { Bus } from '@vault/bus';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
-import { eventually, uniqueName, type TestDatabase } from '@vault/testkit';
-import { meteringRoutes } from '../src/app.ts';
-import { startConsumer } from '../src/consumer/consume.ts';
+import { uniqueName, type TestDatabase } from '@vault/testkit';
 import { getRejected } from '../src/reports/store.ts';
-import { ADMIN, AUTH, type BusKind, meteringDatabase, openBus, usageOf } from './harness.ts';
+import { type Answered, assertPublished as assertOnTheBus, dynoDay, serveAfterPublish } from './after-publish-app.ts';
+import { type BusKind, meteringDatabase, usageOf } from './harness.ts';
 import { keepExactly } from './resubmit-fixture.ts';
 
 const LONG = { timeout: 180_000 };
 const closing: (() => Promise<void>)[] = [];
-
-/** A dyno's day, its events distinct by `tag`: every line valid, all new. */
-const dynoDay = (tag: string) =>
-  [
-    {
-      id: `${tag}-1`,
-      type: 'dyno.started',
-      time: '2026-10-01T00:00:00Z',
-      sequence: 1,
-      data: { app_id: 'app-1', name: 'web.1', size: 'standard-1x' },
-    },
-    { id: `${tag}-2`, type: 'dyno.stopped', time: '2026-10-02T00:00:00Z', sequence: 2, data: { app_id: 'app-1' } },
-  ]
-    .map((e) => JSON.stringify({ specversion: '1.0', source: 'dyno-manager', subject: `dyno-${tag}`, ...e }))
-    .join('\n');
 
 /**
  * The metering app in this process, served over HTTP, its consumer running, its claims after the publish
@@ -51,18 +33,9 @@ async function start(kind: BusKind) {
   url.password = 'after';
   const afterPublishPool = new pg.Pool({ connectionString: url.toString(), max: 1, connectionTimeoutMillis: 1_000 });
   afterPublishPool.on('error', () => {});
-  const bus: Bus = await openBus(kind, db);
-  const topic = uniqueName('billing');
-  const groupId = uniqueName('metering');
-  const log = memoryLogger();
-  const http = createHttpApp(log);
-  meteringRoutes(http, { pool: db.pool, afterPublishPool, bus, topic, adminToken: ADMIN, groupId, log });
-  const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId, sessionTimeoutMs: 6_000 });
-  const base = (await http.listen({ port: 0, host: '127.0.0.1' })).replace('0.0.0.0', '127.0.0.1');
+  const app = await serveAfterPublish(kind, db, afterPublishPool);
   closing.push(async () => {
-    await http.close();
-    await consumer.stop();
-    await bus.close();
+    await app.close();
     await afterPublishPool.end();
     await db.pool.query(`drop owned by ${role}`);
     await db.drop();
@@ -72,40 +45,13 @@ async function start(kind: BusKind) {
     await c.connect();
     await c.query(`drop role if exists ${role}`).finally(() => c.end());
   });
-  const post = async (body: string) => {
-    const res = await fetch(`${base}/v1/events`, {
-      method: 'POST',
-      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
-      body,
-      signal: AbortSignal.timeout(30_000),
-    });
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
-  };
-  const stats = async () => (await (await fetch(`${base}/v1/stats`, { headers: AUTH })).json()) as Record<string, number>;
-  const counted = (applied: number, duplicates: number) =>
-    eventually(
-      `${applied} applied, ${duplicates} duplicates`,
-      async () => {
-        const s = await stats();
-        return s.events_applied === applied && s.events_duplicate === duplicates && s.consumer_lag === 0;
-      },
-      60_000,
-    );
   const limit = (n: number) => db.pool.query(`alter role ${role} connection limit ${n}`);
-  const resubmit = async (id: string) => {
-    const res = await fetch(`${base}/v1/rejected/${id}/resubmit`, { method: 'POST', headers: AUTH, signal: AbortSignal.timeout(30_000) });
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
-  };
-  return { db, log, post, counted, limit, afterPublishPool, resubmit };
+  return { db, log: app.log, post: app.post, counted: app.counted, limit, afterPublishPool, resubmit: app.resubmit };
 }
 
 /** The 503 of a publish that went through: published, to be applied, sending again safe. */
-function assertPublished(answer: { status: number; retryAfter: string | null; body: Record<string, unknown> }, lines: number) {
-  assert.equal(answer.status, 503, JSON.stringify(answer.body));
-  assert.equal(answer.retryAfter, '5');
-  assert.equal(answer.body.published, true, JSON.stringify(answer.body));
-  assert.equal(answer.body.lines_published, lines);
-  assert.match(String(answer.body.error), /on the bus and will be applied/);
+function assertPublished(answer: Answered, lines: number) {
+  assertOnTheBus(answer, lines);
   assert.match(String(answer.body.error), /sending the same body again is safe and answers the counts.*duplicate/);
 }
 

@@ -9,34 +9,16 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import type { Bus } from '@vault/bus';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
-import { eventually, uniqueName, type TestDatabase } from '@vault/testkit';
-import { meteringRoutes } from '../src/app.ts';
-import { startConsumer } from '../src/consumer/consume.ts';
+import { eventually, type TestDatabase } from '@vault/testkit';
 import { getRejected } from '../src/reports/store.ts';
-import { ADMIN, AUTH, type BusKind, meteringDatabase, openBus, usageOf } from './harness.ts';
+import { assertPublished, dynoDay, serveAfterPublish } from './after-publish-app.ts';
+import { type BusKind, meteringDatabase, usageOf } from './harness.ts';
 import { keepExactly } from './resubmit-fixture.ts';
 
 const LONG = { timeout: 180_000 };
 const closing: (() => Promise<void>)[] = [];
 /** How the after-publish pool's sessions name themselves: the one the test terminates. */
 const AFTER_PUBLISH_APP = 'f12_after_publish';
-
-/** A dyno's day, its events distinct by `tag`: every line valid, all new. */
-const dynoDay = (tag: string) =>
-  [
-    {
-      id: `${tag}-1`,
-      type: 'dyno.started',
-      time: '2026-10-01T00:00:00Z',
-      sequence: 1,
-      data: { app_id: 'app-1', name: 'web.1', size: 'standard-1x' },
-    },
-    { id: `${tag}-2`, type: 'dyno.stopped', time: '2026-10-02T00:00:00Z', sequence: 2, data: { app_id: 'app-1' } },
-  ]
-    .map((e) => JSON.stringify({ specversion: '1.0', source: 'dyno-manager', subject: `dyno-${tag}`, ...e }))
-    .join('\n');
 
 /** A port that accepts connections and never answers: a PostgreSQL that does not come up. */
 async function silentPort(): Promise<number> {
@@ -83,47 +65,12 @@ async function start(kind: BusKind) {
     query: (...args: Parameters<pg.Pool['query']>) => (current.query as (...a: unknown[]) => unknown)(...args),
     connect: () => current.connect(),
   } as unknown as pg.Pool;
-  const bus: Bus = await openBus(kind, db);
-  const topic = uniqueName('billing');
-  const groupId = uniqueName('metering');
-  const log = memoryLogger();
-  const http = createHttpApp(log);
-  meteringRoutes(http, { pool: db.pool, afterPublishPool, bus, topic, adminToken: ADMIN, groupId, log });
-  const consumer = await startConsumer({ bus, pool: db.pool, topic, log, groupId, sessionTimeoutMs: 6_000 });
-  const base = (await http.listen({ port: 0, host: '127.0.0.1' })).replace('0.0.0.0', '127.0.0.1');
+  const app = await serveAfterPublish(kind, db, afterPublishPool);
   closing.push(async () => {
-    await http.close();
-    await consumer.stop();
-    await bus.close();
+    await app.close();
     for (const p of Object.values(pools)) await p.end();
     await db.drop();
   });
-  const answer = async (res: Response) => ({
-    status: res.status,
-    retryAfter: res.headers.get('retry-after'),
-    body: (await res.json()) as Record<string, unknown>,
-  });
-  const post = async (body: string) =>
-    answer(
-      await fetch(`${base}/v1/events`, {
-        method: 'POST',
-        headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
-        body,
-        signal: AbortSignal.timeout(30_000),
-      }),
-    );
-  const resubmit = async (id: string) =>
-    answer(await fetch(`${base}/v1/rejected/${id}/resubmit`, { method: 'POST', headers: AUTH, signal: AbortSignal.timeout(30_000) }));
-  const stats = async () => (await (await fetch(`${base}/v1/stats`, { headers: AUTH })).json()) as Record<string, number>;
-  const counted = (applied: number, duplicates: number) =>
-    eventually(
-      `${applied} applied, ${duplicates} duplicates`,
-      async () => {
-        const s = await stats();
-        return s.events_applied === applied && s.events_duplicate === duplicates && s.consumer_lag === 0;
-      },
-      60_000,
-    );
   const use = (which: AfterPublish) => {
     current = pools[which];
   };
@@ -157,16 +104,7 @@ async function start(kind: BusKind) {
       locker.release();
     }
   };
-  return { db, log, post, resubmit, counted, use, endedWhileWaiting };
-}
-
-/** The 503 of a publish that went through: published, to be applied, sending again safe. */
-function assertPublished(answer: { status: number; retryAfter: string | null; body: Record<string, unknown> }, lines: number) {
-  assert.equal(answer.status, 503, JSON.stringify(answer.body));
-  assert.equal(answer.retryAfter, '5');
-  assert.equal(answer.body.published, true, JSON.stringify(answer.body));
-  assert.equal(answer.body.lines_published, lines);
-  assert.match(String(answer.body.error), /on the bus and will be applied/);
+  return { db, log: app.log, post: app.post, resubmit: app.resubmit, counted: app.counted, use, endedWhileWaiting };
 }
 
 const NOT_BUSY_NOR_500 = /event=http\.database_busy|event=http\.error/;
