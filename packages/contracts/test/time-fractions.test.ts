@@ -8,31 +8,13 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { eventTimeIso, eventTimeMs, parseEvent, readTime, Timestamp } from '../src/index.ts';
 import { validEvent } from './fixtures.ts';
+import { contractTime } from './time-arbitraries.ts';
 
 /** Epoch ms of a contract `time`: its whole seconds (ECMAScript's own format) and its fraction truncated to ms. */
 function reference(time: string): number {
   const m = /^([^.]+?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(time)!;
   return Date.parse(`${m[1]}${m[3]}`) + Number((m[2] ?? '').slice(0, 3).padEnd(3, '0'));
 }
-
-const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
-/** Every form of `time` the contract accepts: years 0000–9999, any fraction length that fits, any offset. */
-const contractTime = fc
-  .record({
-    year: fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
-    month: two(12).filter((m) => m !== '00'),
-    day: two(31).filter((d) => d !== '00'),
-    hour: two(23),
-    minute: two(59),
-    second: two(59),
-    fraction: fc.option(fc.stringMatching(/^\d{1,20}$/), { nil: undefined }),
-    offset: fc.oneof(
-      fc.constantFrom('Z', '+00:00', '-00:00'),
-      fc.tuple(fc.constantFrom('+', '-'), two(23), two(59)).map(([s, h, m]) => `${s}${h}:${m}`),
-    ),
-  })
-  .map((t) => `${t.year}-${t.month}-${t.day}T${t.hour}:${t.minute}:${t.second}${t.fraction ? `.${t.fraction}` : ''}${t.offset}`)
-  .filter((t) => Timestamp.safeParse(t).success);
 
 describe('eventTimeMs reads `time` exactly, whatever its fraction’s length', () => {
   test('fractions of 1 to 19 digits, leading zeros kept, with Z and with offsets (table)', () => {

@@ -6,12 +6,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { openPool, openRequestPool } from '@vault/db';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
-import { ccFormsRoutes } from '../src/app.ts';
-import { GATEWAY_LOOKUPS_PER_MINUTE } from '../src/domain/rate-limit.ts';
-import { accountToken, GATEWAY_JS, GATEWAY_ORIGIN, INVOICING_WEB_URL, PUBLISHABLE_KEY, signInLink, world, type World } from './world.ts';
+import { holdSessions, routesOver } from './busy-database.ts';
+import { accountToken, signInLink, world, type World } from './world.ts';
 
 const LIMIT_MS = 300;
 const ACCOUNT = 'acct-limit-1';
@@ -32,17 +31,7 @@ describe('signing in to the card form behind a held lock (statement limit 300 ms
   before(async () => {
     w = await world();
     pool = openRequestPool(w.db.url, { statementTimeoutMs: LIMIT_MS, max: 4 });
-    ccFormsRoutes(app, {
-      pool,
-      gateway: w.gateway,
-      log,
-      attemptsPerHour: 10,
-      lookupsPerMinute: GATEWAY_LOOKUPS_PER_MINUTE,
-      publishableKey: PUBLISHABLE_KEY,
-      gatewayJs: GATEWAY_JS,
-      gatewayOrigins: [GATEWAY_ORIGIN],
-      invoicingWebUrl: INVOICING_WEB_URL,
-    });
+    routesOver(app, { pool, gateway: w.gateway, log });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
   });
   after(async () => {
@@ -51,14 +40,6 @@ describe('signing in to the card form behind a held lock (statement limit 300 ms
     await w?.close();
   });
 
-  /** A session of the test's own holding the sessions table's lock: lookups read on, no session is written. */
-  const holdSessions = async () => {
-    const holder = new pg.Client({ connectionString: w.db.url });
-    await holder.connect();
-    await holder.query('begin');
-    await holder.query('lock table cc_forms.sessions in exclusive mode');
-    return holder;
-  };
   /** The confirmation form posted as a browser posts it. */
   const confirm = (form: Record<string, string>, cookies: readonly string[]) =>
     fetch(`${base}/signin`, {
@@ -78,7 +59,8 @@ describe('signing in to the card form behind a held lock (statement limit 300 ms
     const formCookie = cookiesOf(opened);
     const form = { link, _csrf: /name="_csrf" value="([^"]+)"/.exec(await opened.text())?.[1] ?? '' };
 
-    const holder = await holdSessions();
+    // Exclusive, not access exclusive: the link's lookup reads on, only the session's insert waits.
+    const holder = await holdSessions(w.db.url, 'exclusive');
     try {
       const busy = await confirm(form, formCookie);
       assert.equal(busy.status, 503);
@@ -141,17 +123,7 @@ describe('the card form when PostgreSQL refuses the session (53300)', () => {
     const pool = openPool(url.toString(), { max: 1 });
     const log = memoryLogger({ app: 'cc-forms' });
     const app = createHttpApp(log);
-    ccFormsRoutes(app, {
-      pool,
-      gateway: w.gateway,
-      log,
-      attemptsPerHour: 10,
-      lookupsPerMinute: GATEWAY_LOOKUPS_PER_MINUTE,
-      publishableKey: PUBLISHABLE_KEY,
-      gatewayJs: GATEWAY_JS,
-      gatewayOrigins: [GATEWAY_ORIGIN],
-      invoicingWebUrl: INVOICING_WEB_URL,
-    });
+    routesOver(app, { pool, gateway: w.gateway, log });
     try {
       const link = await signInLink(w, await accountToken(w, ACCOUNT));
       const page = await app.inject({

@@ -6,24 +6,13 @@
 // PostgreSQL, a session of the test's own holding cc_forms.sessions' lock, asked as card.js asks.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { openRequestPool } from '@vault/db';
 import { createHttpApp, memoryLogger } from '@vault/runtime';
 import { eventually } from '@vault/testkit';
-import { ccFormsRoutes } from '../src/app.ts';
 import { DATABASE_BUSY_MESSAGE, DATABASE_OUTCOME_UNKNOWN_MESSAGE } from '../src/domain/messages.ts';
-import { GATEWAY_LOOKUPS_PER_MINUTE } from '../src/domain/rate-limit.ts';
-import {
-  accountToken,
-  GATEWAY_JS,
-  GATEWAY_ORIGIN,
-  INVOICING_WEB_URL,
-  PUBLISHABLE_KEY,
-  SESSION_COOKIE,
-  signIn,
-  world,
-  type World,
-} from './world.ts';
+import { holdSessions, routesOver } from './busy-database.ts';
+import { accountToken, SESSION_COOKIE, signIn, world, type World } from './world.ts';
 
 const LIMIT_MS = 300;
 const ACCOUNT = 'acct-busy-json';
@@ -45,17 +34,7 @@ describe('the card form script when the database is busy: cc-forms’ JSON shape
   async function start(limitMs: number) {
     const pool = openRequestPool(w.db.url, { statementTimeoutMs: limitMs, max: 2 });
     const app = createHttpApp(log, { statementTimeoutMs: limitMs });
-    ccFormsRoutes(app, {
-      pool,
-      gateway: w.gateway,
-      log,
-      attemptsPerHour: 10,
-      lookupsPerMinute: GATEWAY_LOOKUPS_PER_MINUTE,
-      publishableKey: PUBLISHABLE_KEY,
-      gatewayJs: GATEWAY_JS,
-      gatewayOrigins: [GATEWAY_ORIGIN],
-      invoicingWebUrl: INVOICING_WEB_URL,
-    });
+    routesOver(app, { pool, gateway: w.gateway, log });
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
     const started = { base, pool, close: async () => (await app.close(), await pool.end()) };
     apps.push(started);
@@ -68,13 +47,6 @@ describe('the card form script when the database is busy: cc-forms’ JSON shape
       headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrf },
       body: JSON.stringify(body),
     });
-  const holdSessions = async () => {
-    const holder = new pg.Client({ connectionString: w.db.url });
-    await holder.connect();
-    await holder.query('begin');
-    await holder.query('lock table cc_forms.sessions in access exclusive mode');
-    return holder;
-  };
 
   before(async () => {
     w = await world();
@@ -89,7 +61,7 @@ describe('the card form script when the database is busy: cc-forms’ JSON shape
 
   test('each script post stopped at the statement limit: 503, Retry-After, {error: {code: database_busy, message: "…Nothing was saved…"}}', async () => {
     const { base } = await start(LIMIT_MS);
-    const holder = await holdSessions();
+    const holder = await holdSessions(w.db.url, 'access exclusive');
     try {
       for (const [path, body] of SCRIPT_POSTS) {
         const res = await post(base, path, body);
@@ -114,7 +86,7 @@ describe('the card form script when the database is busy: cc-forms’ JSON shape
 
   test('a script post whose session the server ends mid-statement: 503, Retry-After, database_busy saying to check before trying again', async () => {
     const { base } = await start(0);
-    const holder = await holdSessions();
+    const holder = await holdSessions(w.db.url, 'access exclusive');
     try {
       const answer = post(base, '/card/setup-intents', {});
       // The request's statement waiting on the held lock: the server ends that session (a restart, pg_terminate_backend).

@@ -5,26 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { eventTimeIso, eventTimeMs, Timestamp } from '@vault/contracts';
+import { eventTimeIso, eventTimeMs } from '@vault/contracts';
+import { contractTime } from '../../../packages/contracts/test/time-arbitraries.ts';
 import { instantText } from '../src/domain/instant-time.ts';
-
-const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
-const contractTime = fc
-  .record({
-    year: fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
-    month: two(12).filter((m) => m !== '00'),
-    day: two(31).filter((d) => d !== '00'),
-    hour: two(23),
-    minute: two(59),
-    second: two(59),
-    fraction: fc.option(fc.stringMatching(/^\d{1,20}$/), { nil: undefined }),
-    offset: fc.oneof(
-      fc.constantFrom('Z', '+00:00', '-00:00'),
-      fc.tuple(fc.constantFrom('+', '-'), two(23), two(59)).map(([s, h, m]) => `${s}${h}:${m}`),
-    ),
-  })
-  .map((t) => `${t.year}-${t.month}-${t.day}T${t.hour}:${t.minute}:${t.second}${t.fraction ? `.${t.fraction}` : ''}${t.offset}`)
-  .filter((t) => Timestamp.safeParse(t).success);
 
 /** The hash's instant text cut to milliseconds: `….sss` and the `Z`. */
 const toMillisecond = (text: string) => text.replace(/(\.\d{3})\d*Z$/, '$1Z');
