@@ -40,24 +40,28 @@ function asSentHash(raw: string): string {
   return referenceContentHash(parsed.event);
 }
 
+/** Stores `sent` as the judge stored it then: its row and key under its hash of then (time as written), which differs now. */
+async function storeAsThen(db: TestDatabase, sent: string): Promise<void> {
+  const then = asSentHash(sent);
+  const judged = judge([{ bytes: Buffer.from(sent), receivedAtMs: NOW }], NOW);
+  assert.notEqual(judged.valid[0]!.contentHash, then, 'hashed otherwise now');
+  const client = await db.pool.connect();
+  try {
+    await client.query('begin');
+    await applyRefusing(client, { valid: [{ ...judged.valid[0]!, contentHash: then }], invalid: [] });
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
+}
+
 describe('metering: `time` hashed as its instant, against hashes stored before (real PostgreSQL)', () => {
   after(() => Promise.all(databases.map((d) => d.drop())));
 
   test('an event stored by its hash of then (time as written, +02:00): a copy sent as it was is a duplicate to the intake and the consumer, other content reused', async () => {
     const db = await meteringDb();
     const sent = stopped('evt-then', '2026-10-03T16:00:00+02:00');
-    const then = asSentHash(sent);
-    const judged = judge([{ bytes: Buffer.from(sent), receivedAtMs: NOW }], NOW);
-    assert.notEqual(judged.valid[0]!.contentHash, then, 'hashed otherwise now');
-    // Stored as the judge stored it then: its row and key under that hash.
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      await applyRefusing(client, { valid: [{ ...judged.valid[0]!, contentHash: then }], invalid: [] });
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
+    await storeAsThen(db, sent);
     const reuse = stopped('evt-then', '2026-10-03T16:00:00+02:00', 'app-2');
     const { report } = await assess(
       db.pool,
@@ -76,17 +80,7 @@ describe('metering: `time` hashed as its instant, against hashes stored before (
     const db = await meteringDb();
     const sent = stopped('evt-upper', '2026-10-03T16:00:00Z');
     const lower = stopped('evt-upper', '2026-10-03t16:00:00z');
-    const then = asSentHash(sent);
-    const judged = judge([{ bytes: Buffer.from(sent), receivedAtMs: NOW }], NOW);
-    assert.notEqual(judged.valid[0]!.contentHash, then, 'hashed otherwise now');
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      await applyRefusing(client, { valid: [{ ...judged.valid[0]!, contentHash: then }], invalid: [] });
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
+    await storeAsThen(db, sent);
     const { report } = await assess(db.pool, [{ index: 0, bytes: Buffer.from(lower) }], NOW);
     assert.deepEqual([report.accepted, report.duplicates, report.rejected], [0, 1, []]);
     const result = await applyRaw(db, [lower], NOW);

@@ -5,32 +5,20 @@
 // resolved, the event lost with nothing pending (real PostgreSQL).
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Bus, OutgoingMessage } from '@vault/bus';
 import { parseEvent } from '@vault/contracts';
-import { createHttpApp, memoryLogger } from '@vault/runtime';
-import { uniqueName, type TestDatabase } from '@vault/testkit';
-import { meteringRoutes } from '../src/app.ts';
+import type { TestDatabase } from '@vault/testkit';
 import { judge } from '../src/domain/judge.ts';
 import { referenceContentHash } from '../src/domain/judge-reference.ts';
 import { claimKeys, claimOf } from '../src/intake/claims.ts';
 import { getRejected } from '../src/reports/store.ts';
-import { ADMIN, applyRaw, meteringDatabases, openBus } from './harness.ts';
-import { keepExactly, resubmit } from './resubmit-fixture.ts';
+import { applyRaw, meteringDatabases } from './harness.ts';
+import { addonEvent, keepExactly, resubmit, routesOnly } from './resubmit-fixture.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 const { db, dropAll } = meteringDatabases();
 const closing: (() => Promise<void>)[] = [];
 
-const event = (subject: string, sequence: number, type: string, time: string, data: object) => ({
-  specversion: '1.0',
-  id: `${subject}-${sequence}`,
-  source: 'addon-service',
-  type,
-  time,
-  subject,
-  sequence,
-  data,
-});
+const event = addonEvent;
 /** An add-on's plan changes, the first two stored; the third's instant before the second's, its time written +02:00: the store refuses it. */
 async function overlapping(d: TestDatabase, s: string) {
   await applyRaw(
@@ -114,31 +102,14 @@ describe('a claim by a legacy hash, its event then refused by the store (real Po
 
 /** The routes alone over the embedded bus; once a publish is durable, the consumer's step applies it (no consumer else). */
 async function routesRefusing(d: TestDatabase) {
-  const inner = await openBus('embedded', d);
-  const bus = new Proxy(inner, {
-    get(target, prop) {
-      if (prop === 'publish')
-        return async (topic: string, messages: OutgoingMessage[]) => {
-          await target.publish(topic, messages);
-          const consumed = await applyRaw(
-            d,
-            messages.map((m) => m.value.toString()),
-            NOW,
-          );
-          assert.deepEqual([consumed.applied, consumed.duplicates], [0, 1], 'refused again: a duplicate of the kept row');
-        };
-      const value = Reflect.get(target, prop);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }) as Bus;
-  const topic = uniqueName('billing');
-  await inner.ensureTopic(topic, 1);
-  const http = createHttpApp(memoryLogger());
-  meteringRoutes(http, { pool: d.pool, bus, topic, adminToken: ADMIN, groupId: uniqueName('metering') });
-  await http.ready();
-  closing.push(async () => {
-    await http.close();
-    await inner.close();
+  const { app, afterPublish } = await routesOnly(d, closing);
+  afterPublish(async (messages) => {
+    const consumed = await applyRaw(
+      d,
+      messages.map((m) => m.value.toString()),
+      NOW,
+    );
+    assert.deepEqual([consumed.applied, consumed.duplicates], [0, 1], 'refused again: a duplicate of the kept row');
   });
-  return { http };
+  return app;
 }

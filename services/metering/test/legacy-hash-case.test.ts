@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { type BillingEvent, Timestamp } from '@vault/contracts';
+import type { BillingEvent } from '@vault/contracts';
+import { contractTime } from '../../../packages/contracts/test/time-arbitraries.ts';
 import { asSentHash, eventContentHash, legacyContentHash, legacyTime, verdict } from '../src/domain/content-hash.ts';
 import { instantText } from '../src/domain/instant-time.ts';
 import { referenceContentHash } from '../src/domain/judge-reference.ts';
@@ -34,24 +35,8 @@ const lowerCopies = (time: string) => {
   return time.endsWith('Z') ? [t, `${time.slice(0, -1)}z`, `${t.slice(0, -1)}z`] : [t];
 };
 
-const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
 /** Upper-case times the contract accepts: the only ones a hash of then was made from. */
-const upperTime = fc
-  .record({
-    year: fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
-    month: fc.integer({ min: 1, max: 12 }).map((n) => String(n).padStart(2, '0')),
-    day: fc.integer({ min: 1, max: 28 }).map((n) => String(n).padStart(2, '0')),
-    hour: two(23),
-    minute: two(59),
-    second: two(59),
-    fraction: fc.option(fc.stringMatching(/^\d{1,9}$/), { nil: undefined }),
-    offset: fc.oneof(
-      fc.constant('Z'),
-      fc.tuple(fc.constantFrom('+', '-'), two(23), two(59)).map(([s, h, m]) => `${s}${h}:${m}`),
-    ),
-  })
-  .map((t) => `${t.year}-${t.month}-${t.day}T${t.hour}:${t.minute}:${t.second}${t.fraction ? `.${t.fraction}` : ''}${t.offset}`)
-  .filter((t) => Timestamp.safeParse(t).success);
+const upperTime = contractTime;
 
 describe('legacy hashes (time as written before instants) against lower-case `t`/`z` copies (pure)', () => {
   test('an event stored or claimed by a hash of then (…T…Z, +01:00, .0Z; with or without datacontenttype): its lower-case copies are duplicates, as its upper-case copy is', () => {

@@ -21,6 +21,7 @@ export async function routesOnly(d: TestDatabase, closing: (() => Promise<void>)
   const inner = await openBus('embedded', d);
   const published: OutgoingMessage[][] = [];
   let first: () => Promise<unknown> = async () => {};
+  let then: (messages: OutgoingMessage[]) => Promise<unknown> = async () => {};
   const bus = new Proxy(inner, {
     get(target, prop) {
       if (prop === 'publish')
@@ -28,6 +29,7 @@ export async function routesOnly(d: TestDatabase, closing: (() => Promise<void>)
           await first();
           published.push(messages);
           await target.publish(topic, messages);
+          await then(messages);
         };
       const value = Reflect.get(target, prop);
       return typeof value === 'function' ? value.bind(target) : value;
@@ -56,7 +58,11 @@ export async function routesOnly(d: TestDatabase, closing: (() => Promise<void>)
   const before = (f: () => Promise<unknown>) => {
     first = f;
   };
-  return { app: { http: app }, published, d: d as TestDatabase, keep, before };
+  /** Runs `f` once a publish is durable, before its answer (a consumer's step, say). */
+  const afterPublish = (f: (messages: OutgoingMessage[]) => Promise<unknown>) => {
+    then = f;
+  };
+  return { app: { http: app }, published, d: d as TestDatabase, keep, before, afterPublish };
 }
 
 /** A pending rejection of exactly `raw`, for `reason`. */
@@ -69,3 +75,15 @@ export async function keepExactly(d: TestDatabase, raw: string, reason: object):
   );
   return rows[0]!.id;
 }
+
+/** An add-on service's event: its id is the subject and sequence. */
+export const addonEvent = (subject: string, sequence: number, type: string, time: string, data: object) => ({
+  specversion: '1.0',
+  id: `${subject}-${sequence}`,
+  source: 'addon-service',
+  type,
+  time,
+  subject,
+  sequence,
+  data,
+});

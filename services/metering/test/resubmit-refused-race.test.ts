@@ -16,21 +16,13 @@ import { judge } from '../src/domain/judge.ts';
 import { claimKeys, claimOf } from '../src/intake/claims.ts';
 import { getRejected, markResolved, readCounters } from '../src/reports/store.ts';
 import { ADMIN, AUTH, applyRaw, meteringDatabases, openBus } from './harness.ts';
+import { addonEvent } from './resubmit-fixture.ts';
 
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 const { db, dropAll } = meteringDatabases();
 const closing: (() => Promise<void>)[] = [];
 
-const event = (subject: string, sequence: number, type: string, time: string, data: object) => ({
-  specversion: '1.0',
-  id: `${subject}-${sequence}`,
-  source: 'addon-service',
-  type,
-  time,
-  subject,
-  sequence,
-  data,
-});
+const event = addonEvent;
 /** An add-on's plan changes; the third timed before the second, so its usage would overlap. */
 const plans = (s: string) => [
   event(s, 1, 'addon.provisioned', '2026-10-10T00:00:00Z', { app_id: 'app-1', service: 'heroku-redis', plan: 'mini' }),
